@@ -1,0 +1,190 @@
+# samsa - Kafka's model as a C library.
+#
+#   make            library (static and shared) and examples
+#   make run        build and run the main example
+#   make check      unit tests, then again under ASan/UBSan, threaded ones
+#                   under TSan, then the lint checks (man pages, exports)
+#   make bench      benchmark programs (medians over several runs)
+#   make install    PREFIX=/usr/local DESTDIR= ...
+#
+# Missing Debian packages are installed with apt-get when root or sudo is
+# available; otherwise the build stops naming the command to run.
+
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+prefix ?= /usr/local
+PREFIX ?= $(prefix)
+exec_prefix ?= $(PREFIX)
+libdir ?= $(exec_prefix)/lib
+includedir ?= $(PREFIX)/include
+mandir ?= $(PREFIX)/share/man
+pkgconfigdir ?= $(libdir)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+# Flags the build needs, kept apart from the user's CFLAGS.
+SAMSA_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wpedantic \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -fPIC \
+	-fvisibility=hidden -DSAMSA_BUILDING -Iinclude -Ilib
+SAN_CFLAGS ?=
+B ?= build
+
+# Packages, each as package:probe (pkg-config module, or cmd/COMMAND).
+DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb
+DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc
+DEPS_STAMP_BUILD := $(B)/.deps-build
+DEPS_STAMP_CHECK := $(B)/.deps-check
+
+LMDB_CFLAGS = $(shell pkg-config --cflags lmdb)
+LMDB_LIBS = $(shell pkg-config --libs lmdb)
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
+TEST_SRC := $(sort $(wildcard test/*.c))
+TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
+BENCH_SRC := $(sort $(wildcard test/bench/*.c))
+BENCH := $(BENCH_SRC:test/bench/%.c=$(B)/bench/%)
+MANPAGES := $(sort $(wildcard man/man3/*.3 man/man7/*.7))
+
+STATIC := $(B)/libsamsa.a
+SONAME := libsamsa.so.$(VERSION_MAJOR)
+SHARED := $(B)/libsamsa.so.$(VERSION_MAJOR).$(VERSION_MINOR)
+RUNNER := $(B)/check_samsa
+
+ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
+LDLIBS_LIB = $(LMDB_LIBS) -lpthread
+
+.PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
+	bench examples install uninstall clean deps-build deps-check
+
+all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
+
+$(DEPS_STAMP_BUILD):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_BUILD)
+	@touch $@
+$(DEPS_STAMP_CHECK):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_CHECK)
+	@touch $@
+
+$(B)/obj/%.o: lib/%.c lib/samsa_int.h include/samsa.h | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# crc32c.c compiles its SSE4.2 function with a target attribute; nothing else
+# in the library needs -msse4.2, so the library still runs on older CPUs.
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(CFLAGS) \
+		$(SAN_CFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
+$(B)/libsamsa.so: $(SHARED)
+	ln -sf $(notdir $(SHARED)) $(B)/$(SONAME)
+	ln -sf $(notdir $(SHARED)) $@
+
+examples: $(EXAMPLES)
+$(B)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_LIB)
+
+run: $(B)/examples/quickstart
+	@rm -rf $(B)/quickstart-store
+	$(B)/examples/quickstart $(B)/quickstart-store
+
+# ---- tests ----------------------------------------------------------------
+
+$(B)/test/%.o: test/%.c test/test.h lib/samsa_int.h include/samsa.h \
+		| $(DEPS_STAMP_CHECK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -c $< -o $@
+
+$(RUNNER): $(TEST_OBJ) $(STATIC)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(CHECK_LIBS) \
+		$(LDLIBS_LIB)
+
+# Check kills a test after CK_DEFAULT_TIMEOUT seconds; sanitizers are slower.
+CK_ENV := CK_DEFAULT_TIMEOUT=120
+
+check-unit: $(RUNNER)
+	$(CK_ENV) $(RUNNER)
+
+check-asan:
+	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
+		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		build/asan/check_samsa
+	$(CK_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		build/asan/check_samsa
+
+# Only the suites that start threads run under TSan (the rest are covered
+# above); SAMSA_SUITES selects them in the runner.
+TSAN_SUITES := threads
+check-tsan:
+	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread" \
+		build/tsan/check_samsa
+	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
+
+check-valgrind: $(RUNNER)
+	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \
+		$(RUNNER)
+
+check: all
+	$(MAKE) check-unit
+	$(MAKE) check-asan
+	$(MAKE) check-tsan
+	$(MAKE) lint
+
+# The lint checks: every man page clean under mandoc, every exported symbol
+# is samsa_* and has a man page, every cross-reference resolves.
+lint: $(SHARED) | $(DEPS_STAMP_CHECK)
+	sh test/lint.sh $(SHARED)
+
+# ---- benchmarks -------------------------------------------------------------
+
+$(B)/bench/%: test/bench/%.c $(STATIC) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lm
+
+bench: $(BENCH)
+	@for b in $(BENCH); do $$b || exit 1; done
+
+# ---- install ----------------------------------------------------------------
+
+$(B)/samsa.pc: lib/samsa.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|; ' \
+	    -e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(STATIC) $(SHARED) $(B)/samsa.pc
+	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
+		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man3 \
+		$(DESTDIR)$(mandir)/man7
+	install -m 644 include/samsa.h $(DESTDIR)$(includedir)/
+	install -m 644 $(STATIC) $(DESTDIR)$(libdir)/
+	install -m 755 $(SHARED) $(DESTDIR)$(libdir)/
+	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/libsamsa.so
+	install -m 644 $(B)/samsa.pc $(DESTDIR)$(pkgconfigdir)/
+	install -m 644 man/man3/*.3 $(DESTDIR)$(mandir)/man3/
+	install -m 644 man/man7/*.7 $(DESTDIR)$(mandir)/man7/
+
+uninstall:
+	rm -f $(DESTDIR)$(includedir)/samsa.h $(DESTDIR)$(libdir)/libsamsa.a \
+		$(DESTDIR)$(libdir)/libsamsa.so* $(DESTDIR)$(pkgconfigdir)/samsa.pc
+	cd man && for p in man3/*.3 man7/*.7; do \
+		rm -f $(DESTDIR)$(mandir)/$$p; done
+
+clean:
+	rm -rf build

@@ -1,0 +1,364 @@
+/*
+ * batch.c - Apache Kafka's record batch, format v2 (magic 2), byte for byte.
+ *
+ * A segment file is nothing but these batches back to back, so Kafka's own
+ * tools and any Kafka client's batch decoder read samsa's segments, and samsa
+ * reads Kafka's (uncompressed) ones.  All integers are big-endian.
+ *
+ *   offset size field
+ *        0    8 baseOffset            first record's offset
+ *        8    4 batchLength           bytes from partitionLeaderEpoch to end
+ *       12    4 partitionLeaderEpoch  0 until replicas elect leaders
+ *       16    1 magic                 2
+ *       17    4 crc                   CRC-32C of bytes 21..end
+ *       21    2 attributes            bits 0-2 compression (0 = none),
+ *                                     3 timestamp type (0 = CreateTime),
+ *                                     4 transactional, 5 control
+ *       23    4 lastOffsetDelta       record count - 1 for samsa's batches
+ *       27    8 baseTimestamp         first record's timestamp
+ *       35    8 maxTimestamp          largest timestamp in the batch
+ *       43    8 producerId            -1
+ *       51    2 producerEpoch         -1
+ *       53    4 baseSequence          -1
+ *       57    4 records count
+ *       61    . records
+ *
+ * Each record (varint = zig-zag LEB128, as protobuf's sint32/sint64):
+ *
+ *   length varint (bytes after this field), attributes int8 (0),
+ *   timestampDelta varlong, offsetDelta varint,
+ *   keyLength varint (-1: null key), key,
+ *   valueLength varint (-1: null value), value,
+ *   headerCount varint, then per header:
+ *     keyLength varint, key (UTF-8), valueLength varint (-1: null), value.
+ *
+ * baseOffset, batchLength, partitionLeaderEpoch and magic are outside the
+ * CRC, which is why the log can encode and checksum a batch before it takes
+ * the partition lock and learns the offset (batch_set_base_offset()).
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "samsa_int.h"
+
+/* ---- big-endian fixed-width fields ---------------------------------------- */
+
+static void
+put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+    put_be32(p, (uint32_t)(v >> 32));
+    put_be32(p + 4, (uint32_t)v);
+}
+
+static uint16_t
+get_be16(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+    return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* ---- zig-zag varints -------------------------------------------------------- */
+
+static size_t
+varint_size(int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 1;
+    while (z >= 0x80) {
+        z >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *
+varint_put(uint8_t *p, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        *p++ = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    *p++ = (uint8_t)z;
+    return p;
+}
+
+/* Decode a varint of at most max_bytes (5 for int32, 10 for int64);
+ * NULL when it runs past end or is too long. */
+static const uint8_t *
+varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
+{
+    uint64_t z = 0;
+    for (int i = 0; i < max_bytes && p < end; i++) {
+        uint8_t b = *p++;
+        z |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* A varint that must be a length: -1 (null) .. bytes left. */
+static const uint8_t *
+length_get(const uint8_t *p, const uint8_t *end, int64_t *len)
+{
+    p = varint_get(p, end, 5, len);
+    if (p == NULL || *len < -1 || *len > end - p)
+        return NULL;
+    return p;
+}
+
+/* ---- encoding -------------------------------------------------------------- */
+
+static int64_t
+opt_len(const void *ptr, size_t len)
+{
+    return ptr == NULL ? -1 : (int64_t)len;
+}
+
+/* Bytes of one record after its length varint. */
+static size_t
+record_body_size(const samsa_record *r, int64_t base_ts, int32_t delta)
+{
+    size_t n = 1 + varint_size(r->timestamp - base_ts) + varint_size(delta);
+    n += varint_size(opt_len(r->key, r->key_len)) + r->key_len;
+    n += varint_size(opt_len(r->value, r->value_len)) + r->value_len;
+    n += varint_size((int64_t)r->header_count);
+    for (size_t i = 0; i < r->header_count; i++) {
+        const samsa_header *h = &r->headers[i];
+        size_t kl = strlen(h->key);
+        n += varint_size((int64_t)kl) + kl;
+        n += varint_size(opt_len(h->value, h->value_len)) + h->value_len;
+    }
+    return n;
+}
+
+size_t
+batch_encoded_size(samsa_record *const *recs, size_t n)
+{
+    size_t size = BATCH_HEADER_SIZE;
+    for (size_t i = 0; i < n; i++) {
+        size_t body = record_body_size(recs[i], recs[0]->timestamp, (int32_t)i);
+        size += varint_size((int64_t)body) + body;
+    }
+    return size;
+}
+
+static uint8_t *
+bytes_put(uint8_t *p, const void *buf, size_t len)
+{
+    p = varint_put(p, opt_len(buf, len));
+    if (len > 0)
+        memcpy(p, buf, len);
+    return p + len;
+}
+
+static uint8_t *
+record_put(uint8_t *p, const samsa_record *r, int64_t base_ts, int32_t delta)
+{
+    p = varint_put(p, (int64_t)record_body_size(r, base_ts, delta));
+    *p++ = 0; /* record attributes: unused in v2 */
+    p = varint_put(p, r->timestamp - base_ts);
+    p = varint_put(p, delta);
+    p = bytes_put(p, r->key, r->key_len);
+    p = bytes_put(p, r->value, r->value_len);
+    p = varint_put(p, (int64_t)r->header_count);
+    for (size_t i = 0; i < r->header_count; i++) {
+        const samsa_header *h = &r->headers[i];
+        p = bytes_put(p, h->key, strlen(h->key));
+        p = bytes_put(p, h->value, h->value_len);
+    }
+    return p;
+}
+
+int64_t
+batch_encode(uint8_t *out, samsa_record *const *recs, size_t n)
+{
+    assert(n > 0);
+    int64_t base_ts = recs[0]->timestamp, max_ts = base_ts;
+    for (size_t i = 1; i < n; i++)
+        if (recs[i]->timestamp > max_ts)
+            max_ts = recs[i]->timestamp;
+
+    uint8_t *p = out + BATCH_HEADER_SIZE;
+    for (size_t i = 0; i < n; i++)
+        p = record_put(p, recs[i], base_ts, (int32_t)i);
+    size_t total = (size_t)(p - out);
+
+    put_be64(out + 0, 0);                              /* baseOffset: later */
+    put_be32(out + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+    put_be32(out + 12, 0);                             /* leader epoch      */
+    out[16] = BATCH_MAGIC;
+    put_be16(out + 21, 0);                             /* attributes        */
+    put_be32(out + 23, (uint32_t)(n - 1));             /* lastOffsetDelta   */
+    put_be64(out + 27, (uint64_t)base_ts);
+    put_be64(out + 35, (uint64_t)max_ts);
+    put_be64(out + 43, (uint64_t)-1);                  /* producerId        */
+    put_be16(out + 51, (uint16_t)-1);                  /* producerEpoch     */
+    put_be32(out + 53, (uint32_t)-1);                  /* baseSequence      */
+    put_be32(out + 57, (uint32_t)n);
+    put_be32(out + 17, samsa__crc32c(0, out + 21, total - 21));
+    return max_ts;
+}
+
+void
+batch_set_base_offset(uint8_t *batch, int64_t base_offset)
+{
+    put_be64(batch, (uint64_t)base_offset);
+}
+
+/* ---- decoding -------------------------------------------------------------- */
+
+int
+batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)
+{
+    if (avail < BATCH_LOG_OVERHEAD)
+        return 1;
+    h->base_offset = (int64_t)get_be64(p);
+    h->length = (int32_t)get_be32(p + 8);
+    if (h->length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || h->base_offset < 0)
+        return SAMSA_ECORRUPT;
+    if (avail < BATCH_HEADER_SIZE)
+        return 1;
+    h->leader_epoch = (int32_t)get_be32(p + 12);
+    h->magic = (int8_t)p[16];
+    if (h->magic != BATCH_MAGIC)
+        return SAMSA_ECORRUPT;
+    h->crc = get_be32(p + 17);
+    h->attributes = (int16_t)get_be16(p + 21);
+    h->last_offset_delta = (int32_t)get_be32(p + 23);
+    h->base_timestamp = (int64_t)get_be64(p + 27);
+    h->max_timestamp = (int64_t)get_be64(p + 35);
+    h->producer_id = (int64_t)get_be64(p + 43);
+    h->producer_epoch = (int16_t)get_be16(p + 51);
+    h->base_sequence = (int32_t)get_be32(p + 53);
+    h->record_count = (int32_t)get_be32(p + 57);
+    if (h->last_offset_delta < 0 || h->record_count < 0)
+        return SAMSA_ECORRUPT;
+    if ((uint64_t)h->length + BATCH_LOG_OVERHEAD > avail)
+        return 1;
+    return 0;
+}
+
+int
+batch_verify_crc(const uint8_t *p, const batch_header *h)
+{
+    size_t n = (size_t)h->length + BATCH_LOG_OVERHEAD - 21;
+    return samsa__crc32c(0, p + 21, n) == h->crc ? 0 : SAMSA_ECORRUPT;
+}
+
+void
+batch_iter_init(batch_iter *it, const uint8_t *batch, const batch_header *h)
+{
+    it->next = batch + BATCH_HEADER_SIZE;
+    it->end = batch + BATCH_LOG_OVERHEAD + h->length;
+    it->base_offset = h->base_offset;
+    it->base_timestamp = h->base_timestamp;
+    /* LogAppendTime batches (attribute bit 3) give every record the batch's
+     * maxTimestamp, as Kafka's DefaultRecordBatch does. */
+    it->log_append_time = (h->attributes & 0x08) != 0 ? h->max_timestamp : -1;
+    it->left = h->record_count;
+}
+
+/* Walk n headers from p; the end of the last, or NULL when they do not
+ * parse within end. */
+static const uint8_t *
+headers_skip(const uint8_t *p, const uint8_t *end, int64_t n)
+{
+    for (int64_t i = 0; i < n && p != NULL; i++) {
+        int64_t kl, vl;
+        p = length_get(p, end, &kl);
+        if (p == NULL || kl < 0)
+            return NULL;
+        p = length_get(p + kl, end, &vl);
+        if (p != NULL && vl > 0)
+            p += vl;
+    }
+    return p;
+}
+
+int
+batch_iter_next(batch_iter *it, samsa_message *m)
+{
+    if (it->left == 0)
+        return 1;
+    const uint8_t *p = it->next, *end;
+    int64_t len, ts_delta, off_delta, kl, vl, hc;
+    p = varint_get(p, it->end, 5, &len);
+    if (p == NULL || len < 1 || len > it->end - p)
+        return SAMSA_ECORRUPT;
+    end = p + len;
+    p++; /* record attributes */
+    if ((p = varint_get(p, end, 10, &ts_delta)) == NULL ||
+        (p = varint_get(p, end, 5, &off_delta)) == NULL ||
+        (p = length_get(p, end, &kl)) == NULL)
+        return SAMSA_ECORRUPT;
+    m->key = kl < 0 ? NULL : p;
+    m->key_len = kl < 0 ? 0 : (size_t)kl;
+    p += m->key_len;
+    if ((p = length_get(p, end, &vl)) == NULL)
+        return SAMSA_ECORRUPT;
+    m->value = vl < 0 ? NULL : p;
+    m->value_len = vl < 0 ? 0 : (size_t)vl;
+    p += m->value_len;
+    if ((p = varint_get(p, end, 5, &hc)) == NULL || hc < 0 ||
+        headers_skip(p, end, hc) != end)
+        return SAMSA_ECORRUPT;
+    m->offset = it->base_offset + off_delta;
+    m->timestamp = it->log_append_time >= 0 ? it->log_append_time
+                                            : it->base_timestamp + ts_delta;
+    m->header_count = (size_t)hc;
+    m->headers_ = p;
+    m->headers_end_ = end;
+    it->next = end;
+    it->left--;
+    return 0;
+}
+
+int
+batch_record_header(const samsa_message *m, size_t i, const char **key,
+                    size_t *key_len, const void **value, size_t *value_len)
+{
+    const uint8_t *end = m->headers_end_;
+    const uint8_t *p = headers_skip(m->headers_, end, (int64_t)i);
+    int64_t kl, vl;
+    if (p == NULL || (p = length_get(p, end, &kl)) == NULL || kl < 0)
+        return SAMSA_ECORRUPT;
+    *key = (const char *)p;
+    *key_len = (size_t)kl;
+    if ((p = length_get(p + kl, end, &vl)) == NULL)
+        return SAMSA_ECORRUPT;
+    *value = vl < 0 ? NULL : p;
+    *value_len = vl < 0 ? 0 : (size_t)vl;
+    return 0;
+}

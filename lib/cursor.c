@@ -1,0 +1,281 @@
+/*
+ * cursor.c - samsa_cursor_*: reading one partition in offset order.
+ *
+ * A cursor holds a reference on its log (so a deleted topic's log outlives
+ * it) and on the segment it reads (so the mapping stays valid while the
+ * caller holds a message that points into it).  It takes no lock on the data
+ * path: it reads only offsets below the log's published end, and everything
+ * below that is immutable (log.h).  Each batch's CRC is checked when the
+ * cursor enters it, before any record of it is returned.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+
+struct samsa_cursor {
+    samsa_log *log;    /* referenced                                        */
+    char *topic;       /* the topic's name, for samsa_message.topic         */
+    int32_t partition; /* the partition                                     */
+    int64_t offset;    /* the next offset to return                         */
+    segment *seg;      /* referenced; holds offset, or NULL: look it up     */
+    uint64_t pos;      /* in seg: the next batch to enter                   */
+    batch_iter it;     /* the batch being returned, when in_batch           */
+    bool in_batch;     /* it has records left to look at                    */
+};
+
+static void
+cursor_reset(samsa_cursor *c, int64_t offset)
+{
+    segment_unref(c->log->io, c->seg);
+    c->seg = NULL;
+    c->in_batch = false;
+    c->offset = offset;
+}
+
+/* Make c->seg the segment to read next and c->pos a position in it at or
+ * before the batch holding c->offset. */
+static int
+cursor_locate(samsa_cursor *c)
+{
+    if (c->seg == NULL) {
+        c->seg = log_segment_for(c->log, c->offset);
+        if (c->seg == NULL)
+            return SAMSA_EOFFSET;
+        c->pos = segment_lookup(c->seg, c->offset);
+    }
+    while (c->pos >= atomic_load_explicit(&c->seg->size,
+                                          memory_order_acquire)) {
+        segment *next = log_segment_next(c->log, c->seg);
+        if (next == NULL)
+            return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
+        segment_unref(c->log->io, c->seg);
+        c->seg = next;
+        c->pos = segment_lookup(next, c->offset);
+    }
+    return 0;
+}
+
+/* Enter the batch holding c->offset: skip those before it, check its CRC. */
+static int
+cursor_enter_batch(samsa_cursor *c)
+{
+    for (;;) {
+        int rc = cursor_locate(c);
+        if (rc != 0)
+            return rc;
+        const uint8_t *p = c->seg->map + c->pos;
+        uint64_t avail = atomic_load(&c->seg->size) - c->pos;
+        batch_header h;
+        if (batch_parse_header(p, avail, &h) != 0)
+            return SAMSA_ECORRUPT;
+        uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        if (h.base_offset + h.last_offset_delta < c->offset) {
+            c->pos = next; /* wholly before the offset: no need to check it */
+            continue;
+        }
+        if (batch_verify_crc(p, &h) != 0)
+            return SAMSA_ECORRUPT;
+        if (h.attributes & BATCH_ATTR_COMPRESSION)
+            return SAMSA_ENOTSUP;
+        c->pos = next;
+        if (h.attributes & BATCH_ATTR_CONTROL) {
+            /* Transaction markers take offsets but are not records. */
+            c->offset = h.base_offset + h.last_offset_delta + 1;
+            continue;
+        }
+        batch_iter_init(&c->it, p, &h);
+        c->in_batch = true;
+        return 0;
+    }
+}
+
+static int64_t
+deadline_after(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+           (int64_t)timeout_ms * 1000000;
+}
+
+SAMSA_API int
+samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
+{
+    if (c == NULL || msg == NULL || timeout_ms < -1)
+        return SAMSA_EINVAL;
+    if (atomic_load(&c->log->deleted))
+        return SAMSA_EDELETED;
+    int64_t deadline = timeout_ms < 0 ? -1 : -2;
+    for (;;) {
+        if (c->in_batch) {
+            int rc = batch_iter_next(&c->it, msg);
+            if (rc == 0 && msg->offset < c->offset)
+                continue; /* before a seek target inside this batch */
+            if (rc == 0) {
+                msg->topic = c->topic;
+                msg->partition = c->partition;
+                c->offset = msg->offset + 1;
+                return 0;
+            }
+            c->in_batch = false;
+            if (rc != 1)
+                return rc;
+        }
+        if (c->offset < atomic_load(&c->log->start))
+            return SAMSA_EOFFSET;
+        if (c->offset >= atomic_load_explicit(&c->log->end,
+                                              memory_order_acquire)) {
+            if (timeout_ms == 0)
+                return SAMSA_ETIMEDOUT;
+            if (deadline == -2)
+                deadline = deadline_after(timeout_ms);
+            int rc = log_wait(c->log, c->offset, deadline);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        int rc = cursor_enter_batch(c);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+SAMSA_API int
+samsa_cursor_seek(samsa_cursor *c, int64_t offset)
+{
+    if (c == NULL || offset < SAMSA_OFFSET_BEGINNING)
+        return SAMSA_EINVAL;
+    if (atomic_load(&c->log->deleted))
+        return SAMSA_EDELETED;
+    int64_t start = atomic_load(&c->log->start);
+    int64_t end = atomic_load(&c->log->end);
+    if (offset == SAMSA_OFFSET_BEGINNING)
+        offset = start;
+    else if (offset == SAMSA_OFFSET_END)
+        offset = end;
+    if (offset < start || offset > end)
+        return SAMSA_EOFFSET;
+    cursor_reset(c, offset);
+    return 0;
+}
+
+/* The offset of the first record at or after pos in seg, below end, whose
+ * timestamp is >= ts; end when there is none there. */
+static int
+find_time(segment *seg, int64_t ts, int64_t end,
+          int64_t *out)
+{
+    uint64_t pos = segment_lookup_time(seg, ts);
+    uint64_t size = atomic_load(&seg->size);
+    batch_header h;
+    *out = end;
+    while (pos < size) {
+        const uint8_t *p = seg->map + pos;
+        if (batch_parse_header(p, size - pos, &h) != 0)
+            return SAMSA_ECORRUPT;
+        if (h.base_offset >= end)
+            break;
+        if (h.max_timestamp >= ts && !(h.attributes & BATCH_ATTR_CONTROL)) {
+            if (batch_verify_crc(p, &h) != 0)
+                return SAMSA_ECORRUPT;
+            if (h.attributes & BATCH_ATTR_COMPRESSION)
+                return SAMSA_ENOTSUP;
+            batch_iter it;
+            samsa_message m;
+            int rc;
+            batch_iter_init(&it, p, &h);
+            while ((rc = batch_iter_next(&it, &m)) == 0)
+                if (m.timestamp >= ts) {
+                    *out = m.offset;
+                    return 0;
+                }
+            if (rc != 1)
+                return rc;
+        }
+        pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+    }
+    return 0;
+}
+
+SAMSA_API int
+samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
+{
+    if (c == NULL || timestamp_ms < 0)
+        return SAMSA_EINVAL;
+    if (atomic_load(&c->log->deleted))
+        return SAMSA_EDELETED;
+    int64_t end = atomic_load(&c->log->end), found = end;
+    int rc = 0;
+    /* Segments are tried in order; the first whose largest timestamp
+     * reaches ts holds the answer unless its only such records lie past the
+     * visible end, in which case no later one can be visible either. */
+    segment *seg = log_segment_for_time(c->log, timestamp_ms);
+    if (seg != NULL) {
+        rc = find_time(seg, timestamp_ms, end, &found);
+        segment_unref(c->log->io, seg);
+    }
+    if (rc == 0)
+        cursor_reset(c, found);
+    return rc;
+}
+
+SAMSA_API int64_t
+samsa_cursor_offset(const samsa_cursor *c)
+{
+    return c == NULL ? SAMSA_EINVAL : c->offset;
+}
+
+SAMSA_API int
+samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
+                  int64_t start, samsa_cursor **out)
+{
+    if (s == NULL || out == NULL || partition == SAMSA_PARTITION_ANY)
+        return s == NULL || out == NULL ? SAMSA_EINVAL : SAMSA_ENOPARTITION;
+    samsa_cursor *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return SAMSA_ENOMEM;
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, &t);
+    if (rc == 0 && (c->topic = strdup(topic_name)) == NULL)
+        rc = SAMSA_ENOMEM;
+    if (rc == 0) {
+        c->log = t->parts[partition];
+        log_ref(c->log);
+        c->partition = partition;
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    if (rc == 0)
+        rc = samsa_cursor_seek(c, start);
+    if (rc != 0) {
+        samsa_cursor_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+SAMSA_API void
+samsa_cursor_close(samsa_cursor *c)
+{
+    if (c == NULL)
+        return;
+    if (c->log != NULL) {
+        segment_unref(c->log->io, c->seg);
+        log_unref(c->log);
+    }
+    free(c->topic);
+    free(c);
+}
+
+SAMSA_API int
+samsa_message_header(const samsa_message *msg, size_t i, const char **key,
+                     size_t *key_len, const void **value, size_t *value_len)
+{
+    if (msg == NULL || key == NULL || key_len == NULL || value == NULL ||
+        value_len == NULL || i >= msg->header_count)
+        return SAMSA_EINVAL;
+    return batch_record_header(msg, i, key, key_len, value, value_len);
+}

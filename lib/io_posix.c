@@ -1,0 +1,348 @@
+/*
+ * io_posix.c - the default I/O table: plain POSIX calls, plus a write path
+ * that copies into a shared mapping instead of making a system call.
+ *
+ * The log engine appends millions of small batches a second, and a pwrite(2)
+ * per batch would cost more than encoding the batch.  So once map() has been
+ * called on a file opened read-write, this file keeps its own writable
+ * MAP_SHARED mapping of it (the caller is handed the same mapping as const)
+ * and write() is a memcpy() into it whenever that is safe.  A store to a
+ * MAP_SHARED page lands in the page cache exactly like pwrite() would, so it
+ * survives kill -9 of the process, and fdatasync(2) on Linux writes back
+ * pages dirtied through a mapping as well, so sync() covers both paths.
+ *
+ * "Safe" means two things.  The bytes must lie inside the file: a store past
+ * EOF raises SIGBUS.  And the disk blocks must already exist: a store into a
+ * hole makes the kernel allocate a block in the page fault, and when the disk
+ * is full that is a SIGBUS too, where pwrite() would have said ENOSPC.  Hence
+ * mem_end below: the length of a prefix of the file known to be both inside
+ * EOF and backed by blocks.  fallocate() and writes grow it, truncation
+ * shrinks it, and anything it does not cover goes through pwrite().
+ *
+ * Copy-on-write filesystems (btrfs, ZFS) allocate on every overwrite, so on
+ * those a full disk can still end a mapped write with SIGBUS; this is written
+ * for ext4 and XFS, where fallocate() reserves the blocks for good.
+ *
+ * Calls that change one file (write, truncate, allocate, map, close) must not
+ * run concurrently on it: the log engine serialises them under its append
+ * lock.  read() and the mapped view may be used by any thread meanwhile.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "samsa_int.h"
+
+/* A mapping replaced by a larger one; kept until close, see io_map(). */
+typedef struct io_old_map {
+    void *addr;              /* as mmap() returned it                        */
+    size_t len;              /* as passed to mmap()                          */
+    struct io_old_map *next; /* older ones                                   */
+} io_old_map;
+
+struct samsa_io_file {
+    int fd;            /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY    */
+    bool writable;     /* opened read-write: the mapping is writable too     */
+    void *map;         /* the mapping map() returned, NULL before the call   */
+    size_t map_len;    /* its length                                         */
+    uint64_t mem_end;  /* writes below this may memcpy: inside EOF and on
+                          allocated blocks (see the top of the file)         */
+    io_old_map *old;   /* mappings a larger map() replaced                   */
+};
+
+/* The calls below retry on EINTR: a signal handler installed by the
+ * application must not turn into a failed produce. */
+
+static int
+io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
+{
+    (void)io;
+    int oflags = O_CLOEXEC;
+    oflags |= (flags & SAMSA_IO_RDONLY) ? O_RDONLY : O_RDWR;
+    if (flags & SAMSA_IO_CREATE)
+        oflags |= O_CREAT;
+    if (flags & SAMSA_IO_EXCL)
+        oflags |= O_EXCL;
+
+    samsa_io_file *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -ENOMEM;
+    do
+        f->fd = open(path, oflags, 0644);
+    while (f->fd < 0 && errno == EINTR);
+    if (f->fd < 0) {
+        int err = errno;
+        free(f);
+        return -err;
+    }
+    f->writable = !(flags & SAMSA_IO_RDONLY);
+
+    /* An existing file may be used through the mapping from byte 0 when it
+     * has as many blocks as bytes, i.e. no holes (a file preallocated in an
+     * earlier run).  A sparse one starts at 0 and earns mem_end by writes
+     * and allocate() like a new file. */
+    if (f->writable) {
+        struct stat st;
+        if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_blocks * 512 >=
+                                          (uint64_t)st.st_size)
+            f->mem_end = (uint64_t)st.st_size;
+    }
+    *out = f;
+    return 0;
+}
+
+static int
+io_close(samsa_io *io, samsa_io_file *f)
+{
+    (void)io;
+    if (f->map != NULL)
+        munmap(f->map, f->map_len);
+    for (io_old_map *m = f->old, *next; m != NULL; m = next) {
+        next = m->next;
+        munmap(m->addr, m->len);
+        free(m);
+    }
+    /* No retry on EINTR: Linux has released the descriptor either way, and
+     * a second close() could close one another thread just opened. */
+    int rc = close(f->fd) == 0 || errno == EINTR ? 0 : -errno;
+    free(f);
+    return rc;
+}
+
+static ssize_t
+io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
+         uint64_t off)
+{
+    (void)io;
+    /* The hot path: [off, off+len) inside both the mapping and mem_end. */
+    uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
+    if (f->writable && f->map != NULL && off <= lim && len <= lim - off) {
+        memcpy((char *)f->map + off, buf, len);
+        return (ssize_t)len;
+    }
+
+    ssize_t n;
+    do
+        n = pwrite(f->fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    /* Bytes written contiguously from inside the known prefix extend it:
+     * they are in the file and have blocks now.  A write that leaves a hole
+     * before it extends nothing. */
+    if (off <= f->mem_end && off + (uint64_t)n > f->mem_end)
+        f->mem_end = off + (uint64_t)n;
+    return n;
+}
+
+static ssize_t
+io_read(samsa_io *io, samsa_io_file *f, void *buf, size_t len, uint64_t off)
+{
+    (void)io;
+    ssize_t n;
+    do
+        n = pread(f->fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+/*
+ * One mapping per file.  Callers map a file once, with the length they will
+ * ever read through it (a segment's maximum size), and the view stays valid
+ * until close.  A later call with a length no larger returns the same view;
+ * a larger one makes a new mapping, and the old one is kept mapped until
+ * close so that pointers handed out earlier stay valid (cursors may still be
+ * reading through them).
+ */
+static int
+io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
+{
+    (void)io;
+    if (f->map != NULL && len <= f->map_len) {
+        *addr = f->map;
+        return 0;
+    }
+    if (len == 0)
+        return -EINVAL;
+    io_old_map *old = NULL;
+    if (f->map != NULL && (old = malloc(sizeof *old)) == NULL)
+        return -ENOMEM;
+
+    int prot = PROT_READ | (f->writable ? PROT_WRITE : 0);
+    void *p = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
+    if (p == MAP_FAILED) {
+        int err = errno;
+        free(old);
+        return -err;
+    }
+    if (old != NULL) {
+        old->addr = f->map;
+        old->len = f->map_len;
+        old->next = f->old;
+        f->old = old;
+    }
+    f->map = p;
+    f->map_len = len;
+    *addr = p;
+    return 0;
+}
+
+static int
+io_sync(samsa_io *io, samsa_io_file *f)
+{
+    (void)io;
+    int rc;
+    do
+        rc = fdatasync(f->fd);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+static int
+io_truncate(samsa_io *io, samsa_io_file *f, uint64_t size)
+{
+    (void)io;
+    int rc;
+    do
+        rc = ftruncate(f->fd, (off_t)size);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        return -errno;
+    /* Shrinking moves EOF under mem_end; growing adds a hole, not blocks. */
+    if (size < f->mem_end)
+        f->mem_end = size;
+    return 0;
+}
+
+static int
+io_allocate(samsa_io *io, samsa_io_file *f, uint64_t off, uint64_t len)
+{
+    (void)io;
+    int rc;
+    do
+        rc = fallocate(f->fd, 0, (off_t)off, (off_t)len);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        if (off <= f->mem_end && off + len > f->mem_end)
+            f->mem_end = off + len;
+        return 0;
+    }
+    if (errno != EOPNOTSUPP && errno != ENOSYS)
+        return -errno;
+
+    /* No fallocate here (NFS, some FUSE filesystems): extend the file so
+     * that its size is what the caller expects, without reserving blocks.
+     * mem_end stays put, so writes there take pwrite() and report ENOSPC
+     * as an error rather than as SIGBUS. */
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size >= off + len)
+        return 0;
+    do
+        rc = ftruncate(f->fd, (off_t)(off + len));
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
+static int
+io_size(samsa_io *io, samsa_io_file *f, uint64_t *size)
+{
+    (void)io;
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return -errno;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int
+io_rename(samsa_io *io, const char *from, const char *to)
+{
+    (void)io;
+    return rename(from, to) < 0 ? -errno : 0;
+}
+
+static int
+io_unlink(samsa_io *io, const char *path)
+{
+    (void)io;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+static int
+io_mkdir(samsa_io *io, const char *path)
+{
+    (void)io;
+    return mkdir(path, 0755) < 0 ? -errno : 0;
+}
+
+static int
+io_rmdir(samsa_io *io, const char *path)
+{
+    (void)io;
+    return rmdir(path) < 0 ? -errno : 0;
+}
+
+/* Make the directory's entries durable: the names of files created, renamed
+ * or removed in it. */
+static int
+io_dirsync(samsa_io *io, const char *path)
+{
+    (void)io;
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    int rc;
+    do
+        rc = fsync(fd);
+    while (rc < 0 && errno == EINTR);
+    int err = rc < 0 ? errno : 0;
+    close(fd);
+    return -err;
+}
+
+static samsa_io io_posix = {
+    .open = io_open,
+    .close = io_close,
+    .write = io_write,
+    .read = io_read,
+    .map = io_map,
+    .sync = io_sync,
+    .truncate = io_truncate,
+    .allocate = io_allocate,
+    .size = io_size,
+    .rename = io_rename,
+    .unlink = io_unlink,
+    .mkdir = io_mkdir,
+    .rmdir = io_rmdir,
+    .dirsync = io_dirsync,
+    .ctx = NULL,
+};
+
+samsa_io *
+samsa__io_posix(void)
+{
+    return &io_posix;
+}
+
+int
+samsa__io_write_all(samsa_io *io, samsa_io_file *f, const void *buf,
+                    size_t len, uint64_t off)
+{
+    ssize_t n = io->write(io, f, buf, len, off);
+    if (n < 0)
+        return (int)n;
+    /* No retry: a short write means the disk is full or failing, and the
+     * caller has to deal with the partial bytes (truncate them away)
+     * anyway. */
+    return (size_t)n == len ? 0 : -EIO;
+}

@@ -1,0 +1,507 @@
+/*
+ * log.c - one partition: its segments, the append path, group commit, and
+ * waking the readers that wait for new records.
+ *
+ * Offsets.  next_offset is the writer's counter (under lock); end is what
+ * readers may see.  Without sync the writer publishes end right after its
+ * batch is in the page cache.  With sync, end moves only after fdatasync
+ * covered the batch: a reader never sees a record that a power cut could
+ * still take away, and a producer whose sync failed never sees its records
+ * read by someone else.
+ *
+ * Group commit.  A producer that must wait for durability takes the
+ * sync_lock; if another thread is already inside fdatasync it waits for
+ * that one to finish and checks again, otherwise it becomes the syncer for
+ * everything written so far.  N concurrent producers thus share about one
+ * fdatasync per round instead of queueing N of them.
+ *
+ * Failure.  A failed fdatasync leaves the file's pages in an unknown state
+ * (Linux may have dropped the dirty pages and cleared the error), so it is
+ * never retried as if it could succeed: the log sets `failed` and refuses
+ * every later write with SAMSA_EFAILED until the store is reopened and the
+ * tail is recovered from what is really on disk.
+ *
+ * Recovery.  log_open lists the directory's segments; those wholly below the
+ * recovery point are trusted (their index files loaded, their tail headers
+ * read), the rest are scanned with CRCs.  If a segment other than the last
+ * has a torn tail, every segment after it is removed: their records follow
+ * a gap and cannot have been acknowledged as durable (a sync-mode roll syncs
+ * the old segment before the new one takes a write).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* ---- the segment array --------------------------------------------------- */
+
+static int
+segs_push(samsa_log *log, segment *seg)
+{
+    if (log->nsegs == log->segs_cap) {
+        size_t cap = log->segs_cap ? log->segs_cap * 2 : 8;
+        segment **s = realloc(log->segs, cap * sizeof *s);
+        if (s == NULL)
+            return SAMSA_ENOMEM;
+        log->segs = s;
+        log->segs_cap = cap;
+    }
+    log->segs[log->nsegs++] = seg;
+    return 0;
+}
+
+/* Index of the last segment whose base is <= offset, or -1. */
+static ptrdiff_t
+segs_find(const samsa_log *log, int64_t offset)
+{
+    size_t lo = 0, hi = log->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (ptrdiff_t)lo - 1;
+}
+
+static segment *
+active(const samsa_log *log)
+{
+    return log->segs[log->nsegs - 1];
+}
+
+/* ---- opening --------------------------------------------------------------- */
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The base offsets of the directory's NNNNNNNNNNNNNNNNNNNN.log files,
+ * sorted; *n gets the count (caller frees). */
+static int
+list_segments(const char *dir, int64_t **out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return samsa__from_errno(errno);
+    int64_t *bases = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0 ||
+            strspn(name, "0123456789") != 20)
+            continue;
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *b = realloc(bases, cap * sizeof *b);
+            if (b == NULL) {
+                rc = SAMSA_ENOMEM;
+                break;
+            }
+            bases = b;
+        }
+        bases[len++] = strtoll(name, NULL, 10);
+    }
+    closedir(d);
+    if (rc != 0) {
+        free(bases);
+        return rc;
+    }
+    qsort(bases, len, sizeof *bases, cmp_i64);
+    *out = bases;
+    *n = len;
+    return 0;
+}
+
+static samsa_log *
+log_new(samsa_io *io, const char *dir, const log_config *cfg)
+{
+    samsa_log *log = calloc(1, sizeof *log);
+    if (log == NULL || (log->dir = strdup(dir)) == NULL) {
+        free(log);
+        return NULL;
+    }
+    log->io = io;
+    log->cfg = *cfg;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&log->lock, NULL);
+    pthread_mutex_init(&log->flush_lock, NULL);
+    pthread_mutex_init(&log->sync_lock, NULL);
+    pthread_cond_init(&log->sync_cond, NULL);
+    pthread_mutex_init(&log->wait_lock, NULL);
+    pthread_cond_init(&log->wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&log->refs, 1);
+    return log;
+}
+
+static void
+log_free(samsa_log *log)
+{
+    for (size_t i = 0; i < log->nsegs; i++)
+        segment_unref(log->io, log->segs[i]);
+    pthread_mutex_destroy(&log->lock);
+    pthread_mutex_destroy(&log->flush_lock);
+    pthread_mutex_destroy(&log->sync_lock);
+    pthread_cond_destroy(&log->sync_cond);
+    pthread_mutex_destroy(&log->wait_lock);
+    pthread_cond_destroy(&log->wait_cond);
+    free(log->segs);
+    free(log->dir);
+    free(log);
+}
+
+/* Open the segments at bases[0..n), recovering those at or past the
+ * recovery point. */
+static int
+log_load(samsa_log *log, const int64_t *bases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool below = i + 1 < n && bases[i + 1] <= log->recovery_point;
+        int64_t from = below ? -1
+                       : log->recovery_point > bases[i] ? log->recovery_point
+                                                        : bases[i];
+        bool torn;
+        segment *seg;
+        int rc = segment_open(log->io, log->dir, bases[i], &log->cfg, from,
+                              &torn, &seg);
+        if (rc == 0 && (rc = segs_push(log, seg)) != 0)
+            segment_unref(log->io, seg);
+        if (rc != 0)
+            return rc;
+        if (i > 0) /* a damaged tail hides the end: the next base is it */
+            log->segs[i - 1]->next_offset = bases[i];
+        if (torn && i + 1 < n) {
+            for (size_t j = i + 1; j < n; j++)
+                segment_remove_files(log->io, log->dir, bases[j]);
+            break;
+        }
+    }
+    return 0;
+}
+
+int
+log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
+         int64_t recovery_point, bool create, samsa_log **out)
+{
+    samsa_log *log = log_new(io, dir, cfg);
+    if (log == NULL)
+        return SAMSA_ENOMEM;
+    log->recovery_point = recovery_point;
+    int64_t *bases = NULL;
+    size_t n = 0;
+    int rc = 0;
+    if (create)
+        rc = samsa__from_errno(io->mkdir(io, dir));
+    else
+        rc = list_segments(dir, &bases, &n);
+    if (rc == 0 && n > 0)
+        rc = log_load(log, bases, n);
+    if (rc == 0 && log->nsegs == 0) {
+        segment *seg;
+        rc = segment_create(io, dir, start, cfg, &seg);
+        if (rc == 0 && (rc = segs_push(log, seg)) != 0)
+            segment_unref(io, seg);
+        if (rc == 0)
+            rc = samsa__from_errno(io->dirsync(io, dir));
+    }
+    free(bases);
+    if (rc != 0) {
+        log_free(log);
+        return rc;
+    }
+    segment *last = active(log);
+    last->sealed = false;
+    atomic_store(&last->flushed, false);
+    log->next_offset = last->next_offset;
+    log->synced = log->next_offset;
+    atomic_init(&log->end, log->next_offset);
+    atomic_init(&log->start, log->segs[0]->base > start ? log->segs[0]->base
+                                                         : start);
+    *out = log;
+    return 0;
+}
+
+/* ---- waking readers -------------------------------------------------------- */
+
+/* Publish a new end and wake the readers waiting for it.  The seq_cst store
+ * and load pair with log_wait's: either the reader sees the new end before
+ * it sleeps, or this sees the reader counted in waiters and broadcasts under
+ * wait_lock, so no wake-up is lost, and nobody pays for a broadcast when no
+ * reader waits. */
+static void
+publish_end(samsa_log *log, int64_t end)
+{
+    atomic_store(&log->end, end);
+    if (atomic_load(&log->waiters) > 0) {
+        pthread_mutex_lock(&log->wait_lock);
+        pthread_cond_broadcast(&log->wait_cond);
+        pthread_mutex_unlock(&log->wait_lock);
+    }
+}
+
+int
+log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
+{
+    pthread_mutex_lock(&log->wait_lock);
+    atomic_fetch_add(&log->waiters, 1);
+    int rc = 0;
+    while (atomic_load(&log->end) <= offset && !atomic_load(&log->deleted) &&
+           rc == 0) {
+        if (deadline_ns < 0) {
+            pthread_cond_wait(&log->wait_cond, &log->wait_lock);
+        } else {
+            struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+                                  .tv_nsec = deadline_ns % 1000000000};
+            rc = pthread_cond_timedwait(&log->wait_cond, &log->wait_lock, &ts);
+        }
+    }
+    atomic_fetch_sub(&log->waiters, 1);
+    pthread_mutex_unlock(&log->wait_lock);
+    if (atomic_load(&log->end) > offset)
+        return 0;
+    return atomic_load(&log->deleted) ? SAMSA_EDELETED : SAMSA_ETIMEDOUT;
+}
+
+void
+log_mark_deleted(samsa_log *log)
+{
+    pthread_mutex_lock(&log->wait_lock);
+    atomic_store(&log->deleted, true);
+    pthread_cond_broadcast(&log->wait_cond);
+    pthread_mutex_unlock(&log->wait_lock);
+}
+
+/* ---- appending ---------------------------------------------------------------- */
+
+/* Start a new segment at next_offset and seal the old one (log->lock held).
+ * With sync, the old segment and the directory are synced before the new
+ * segment takes a write, so a durable record never follows a gap. */
+static int
+roll(samsa_log *log)
+{
+    segment *old = active(log), *seg;
+    int rc = segment_create(log->io, log->dir, log->next_offset, &log->cfg,
+                            &seg);
+    if (rc != 0)
+        return rc;
+    if ((rc = segment_seal(log->io, old)) == 0 &&
+        (rc = segs_push(log, seg)) == 0) {
+        if (!log->cfg.sync)
+            return 0;
+        if ((rc = segment_sync(log->io, old)) == 0 &&
+            (rc = samsa__from_errno(log->io->dirsync(log->io, log->dir))) == 0)
+            return 0;
+        atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" above */
+        return rc;
+    }
+    old->sealed = false;
+    segment_remove_files(log->io, log->dir, seg->base);
+    segment_unref(log->io, seg);
+    return rc;
+}
+
+/* Wait until every offset below target is durable, syncing if no other
+ * thread is (group commit). */
+static int
+group_commit(samsa_log *log, int64_t target)
+{
+    int rc = 0;
+    pthread_mutex_lock(&log->sync_lock);
+    while (log->synced < target && rc == 0) {
+        if (log->syncing) {
+            pthread_cond_wait(&log->sync_cond, &log->sync_lock);
+            continue;
+        }
+        if ((rc = atomic_load(&log->failed)) != 0)
+            break;
+        log->syncing = true;
+        pthread_mutex_unlock(&log->sync_lock);
+
+        pthread_mutex_lock(&log->lock);
+        segment *seg = active(log);
+        segment_ref(seg);
+        int64_t covered = log->next_offset;
+        pthread_mutex_unlock(&log->lock);
+        rc = samsa__from_errno(log->io->sync(log->io, seg->file));
+        segment_unref(log->io, seg);
+
+        pthread_mutex_lock(&log->sync_lock);
+        log->syncing = false;
+        if (rc != 0)
+            atomic_store(&log->failed, SAMSA_EFAILED);
+        else if (covered > log->synced) {
+            log->synced = covered;
+            publish_end(log, covered);
+        }
+        pthread_cond_broadcast(&log->sync_cond);
+    }
+    pthread_mutex_unlock(&log->sync_lock);
+    return rc;
+}
+
+int
+log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
+           int64_t max_ts, int64_t *base)
+{
+    pthread_mutex_lock(&log->lock);
+    segment *seg = active(log);
+    uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
+    int rc = atomic_load(&log->failed);
+    if (rc == 0 &&
+        ((size > 0 && size + len > log->cfg.segment_bytes) ||
+         log->next_offset + count - seg->base > INT32_MAX))
+        rc = roll(log);
+    if (rc == 0) {
+        seg = active(log);
+        *base = log->next_offset;
+        batch_set_base_offset(batch, *base);
+        rc = segment_append(log->io, seg, batch, len, *base, count, max_ts,
+                            &log->cfg);
+    }
+    if (rc != 0) {
+        pthread_mutex_unlock(&log->lock);
+        return rc;
+    }
+    log->next_offset += count;
+    if (!log->cfg.sync) {
+        publish_end(log, log->next_offset);
+        pthread_mutex_unlock(&log->lock);
+        return 0;
+    }
+    int64_t target = log->next_offset;
+    pthread_mutex_unlock(&log->lock);
+    return group_commit(log, target);
+}
+
+int
+log_sync(samsa_log *log, bool all, int64_t *recovery_point)
+{
+    /* The fdatasyncs run outside log->lock so that producers go on; the
+     * segments are referenced so that nothing frees them meanwhile. */
+    pthread_mutex_lock(&log->flush_lock);
+    pthread_mutex_lock(&log->lock);
+    int rc = atomic_load(&log->failed);
+    size_t n = 0, last = log->nsegs - 1;
+    int64_t covered = all ? log->next_offset : log->segs[last]->base;
+    segment **todo = malloc(log->nsegs * sizeof *todo);
+    if (todo == NULL)
+        rc = rc ? rc : SAMSA_ENOMEM;
+    for (size_t i = 0; rc == 0 && i <= last; i++)
+        if (!atomic_load(&log->segs[i]->flushed) && (all || i < last)) {
+            todo[n] = log->segs[i];
+            segment_ref(todo[n++]);
+        }
+    pthread_mutex_unlock(&log->lock);
+
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = segment_sync(log->io, todo[i]);
+        segment_unref(log->io, todo[i]);
+    }
+    if (rc == 0 && n > 0)
+        rc = samsa__from_errno(log->io->dirsync(log->io, log->dir));
+    free(todo);
+    if (rc != 0 && rc != SAMSA_ENOMEM) {
+        atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" above */
+    } else if (rc == 0 && covered > log->recovery_point) {
+        log->recovery_point = covered;
+    }
+    if (recovery_point != NULL)
+        *recovery_point = log->recovery_point;
+    pthread_mutex_unlock(&log->flush_lock);
+
+    if (rc == 0 && all && log->cfg.sync) { /* durable: readers may see it */
+        pthread_mutex_lock(&log->sync_lock);
+        if (covered > log->synced) {
+            log->synced = covered;
+            publish_end(log, covered);
+        }
+        pthread_mutex_unlock(&log->sync_lock);
+    }
+    return rc;
+}
+
+int
+log_close(samsa_log *log, int64_t *recovery_point)
+{
+    pthread_mutex_lock(&log->lock);
+    int rc = atomic_load(&log->failed);
+    if (rc == 0)
+        rc = segment_seal(log->io, active(log));
+    pthread_mutex_unlock(&log->lock);
+    if (rc == 0)
+        rc = log_sync(log, true, recovery_point);
+    return rc;
+}
+
+/* ---- finding segments for readers --------------------------------------------- */
+
+segment *
+log_segment_for(samsa_log *log, int64_t offset)
+{
+    pthread_mutex_lock(&log->lock);
+    ptrdiff_t i = segs_find(log, offset);
+    segment *seg = NULL;
+    if (i >= 0 && offset >= atomic_load(&log->start)) {
+        seg = log->segs[i];
+        segment_ref(seg);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return seg;
+}
+
+segment *
+log_segment_next(samsa_log *log, const segment *seg)
+{
+    pthread_mutex_lock(&log->lock);
+    ptrdiff_t i = segs_find(log, seg->base);
+    segment *next = NULL;
+    if (i >= 0 && (size_t)i + 1 < log->nsegs) {
+        next = log->segs[i + 1];
+        segment_ref(next);
+    }
+    pthread_mutex_unlock(&log->lock);
+    return next;
+}
+
+segment *
+log_segment_for_time(samsa_log *log, int64_t ts)
+{
+    pthread_mutex_lock(&log->lock);
+    segment *seg = NULL;
+    for (size_t i = 0; i < log->nsegs && seg == NULL; i++)
+        if (atomic_load(&log->segs[i]->max_ts) >= ts) {
+            seg = log->segs[i];
+            segment_ref(seg);
+        }
+    pthread_mutex_unlock(&log->lock);
+    return seg;
+}
+
+void
+log_ref(samsa_log *log)
+{
+    atomic_fetch_add_explicit(&log->refs, 1, memory_order_relaxed);
+}
+
+void
+log_unref(samsa_log *log)
+{
+    if (log != NULL &&
+        atomic_fetch_sub_explicit(&log->refs, 1, memory_order_acq_rel) == 1)
+        log_free(log);
+}

@@ -1,0 +1,165 @@
+/*
+ * log.h - one partition's log (log.c) and its segment files (segment.c).
+ *
+ * A partition is a directory DIR/TOPIC-P holding segments, each three files
+ * named by the segment's base offset in 20 digits:
+ *
+ *   00000000000000000000.log        record batches v2, back to back
+ *   00000000000000000000.index      Kafka offset index: 8-byte entries
+ *                                   (relative offset u32, position u32, BE)
+ *   00000000000000000000.timeindex  Kafka time index: 12-byte entries
+ *                                   (timestamp i64, relative offset u32, BE)
+ *
+ * Only the last segment (the active one) takes writes.  The index files are
+ * written when a segment is sealed (rolled, or at close); while a segment is
+ * active its index lives in memory only and is rebuilt by the recovery scan
+ * after a crash.
+ *
+ * Concurrency.  Writers serialise on log.lock.  Readers take no lock on the
+ * data path: a writer copies a whole batch into the segment, then publishes
+ * the new log end with a release store; a reader loads the end with acquire
+ * and reads only offsets below it.  Everything a reader may touch below the
+ * published end is immutable.  Segments are reference counted so that a
+ * cursor can keep reading a segment that retention or topic deletion has
+ * removed from the log; the segment array itself is read under log.lock.
+ *
+ * Lock order: store topic table -> log.lock -> log.sync_lock -> log.wait_lock.
+ */
+#ifndef SAMSA_LOG_H
+#define SAMSA_LOG_H
+
+#include <pthread.h>
+
+#include "samsa_int.h"
+
+/* One sparse index entry: the batch at pos starts at offset base + rel, and
+ * every record in the segment before it has a timestamp <= max_ts_before. */
+typedef struct index_entry {
+    uint32_t rel;          /* batch base offset minus the segment's base     */
+    uint32_t pos;          /* byte position of the batch in the .log file    */
+    int64_t max_ts_before; /* largest timestamp before this batch, or -1     */
+} index_entry;
+
+typedef struct segment {
+    int64_t base;              /* offset of its first record; names files    */
+    char *path;                /* the .log file's path (.index etc. derived) */
+    samsa_io_file *file;       /* the open .log file                         */
+    const uint8_t *map;        /* read-only view of map_len bytes            */
+    size_t map_len;            /* the view's length: segment_bytes + largest
+                                  batch, so the file never outgrows it       */
+    _Atomic uint64_t size;     /* bytes of whole batches written             */
+    uint64_t alloc;            /* bytes allocated on disk (>= size)          */
+    _Atomic int64_t max_ts;    /* largest timestamp stored, -1 when none     */
+    int64_t next_offset;       /* writer: offset after the last batch        */
+
+    index_entry *idx;          /* idx_cap entries, idx_len of them valid     */
+    size_t idx_cap;            /* fixed: readers search idx concurrently     */
+    _Atomic size_t idx_len;    /* published with release after an entry      */
+    uint64_t idx_last_pos;     /* position of the last entry (0: start)      */
+
+    _Atomic int refs;          /* the log's reference plus each reader's     */
+    bool sealed;               /* no more writes; index files written        */
+    _Atomic bool flushed;      /* sealed and fdatasync'ed                    */
+} segment;
+
+/* The settings a log needs, resolved from the topic config and store. */
+typedef struct log_config {
+    uint64_t segment_bytes;      /* roll past this                           */
+    uint32_t max_batch_bytes;    /* largest batch (topic max_message_bytes)  */
+    uint32_t index_interval;     /* bytes between index entries              */
+    bool sync;                   /* fdatasync before acknowledging           */
+} log_config;
+
+typedef struct samsa_log {
+    char *dir;                   /* DIR/TOPIC-P                              */
+    samsa_io *io;                /* the store's I/O layer                    */
+    log_config cfg;              /* copied at open                           */
+
+    pthread_mutex_t lock;        /* writers; segs, nsegs                     */
+    segment **segs;              /* ascending base; the last is active       */
+    size_t nsegs, segs_cap;      /* used and allocated slots of segs         */
+    int64_t next_offset;         /* writer: the offset the next record gets  */
+    _Atomic int failed;          /* SAMSA_EFAILED after a failed sync        */
+    pthread_mutex_t flush_lock;  /* one log_sync at a time                   */
+
+    _Atomic int64_t end;         /* log end offset visible to readers        */
+    _Atomic int64_t start;       /* log start offset                         */
+    int64_t recovery_point;      /* offsets below are on stable storage      */
+
+    pthread_mutex_t sync_lock;   /* group commit: synced, syncing            */
+    pthread_cond_t sync_cond;    /* a sync finished                          */
+    int64_t synced;              /* offsets below are durable                */
+    bool syncing;                /* a thread is inside fdatasync             */
+
+    pthread_mutex_t wait_lock;   /* readers waiting for data                 */
+    pthread_cond_t wait_cond;    /* broadcast when end moves or on delete    */
+    _Atomic int waiters;         /* readers inside wait: skip the broadcast
+                                    when nobody waits                        */
+    _Atomic bool deleted;        /* the topic was deleted                    */
+    _Atomic int refs;            /* the topic's reference plus each cursor's */
+} samsa_log;
+
+/* ---- segment.c ----------------------------------------------------------- */
+
+/* Create an empty segment file (must not exist) at base in dir. */
+int segment_create(samsa_io *io, const char *dir, int64_t base,
+                   const log_config *cfg, segment **out);
+/* Open an existing segment, loading its index files where they check out.
+ * recover_from -1: a sealed segment below the recovery point, trusted.
+ * Otherwise every batch from the one holding offset recover_from on is
+ * parsed and CRC-checked and a torn tail is truncated; *torn says whether
+ * the cut-off tail held anything but zeros. */
+int segment_open(samsa_io *io, const char *dir, int64_t base,
+                 const log_config *cfg, int64_t recover_from, bool *torn,
+                 segment **out);
+/* Append a whole batch at the end (the writer holds log.lock). */
+int segment_append(samsa_io *io, segment *seg, const uint8_t *batch,
+                   size_t len, int64_t base_offset, int32_t count,
+                   int64_t max_ts, const log_config *cfg);
+/* Seal: cut the preallocated tail and write the index files. */
+int segment_seal(samsa_io *io, segment *seg);
+/* fdatasync the segment (and its index files once sealed). */
+int segment_sync(samsa_io *io, segment *seg);
+/* Position to start scanning for offset (a batch boundary at or before the
+ * batch holding it), O(log n) in the index. */
+uint64_t segment_lookup(const segment *seg, int64_t offset);
+/* Position to start scanning for the first timestamp >= ts. */
+uint64_t segment_lookup_time(const segment *seg, int64_t ts);
+/* Remove the files of the segment at base in dir. */
+void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
+void segment_ref(segment *seg);
+void segment_unref(samsa_io *io, segment *seg);
+
+/* ---- log.c --------------------------------------------------------------- */
+
+/* Open (recovering) or create the log in dir.  start and recovery_point come
+ * from the catalog. */
+int log_open(samsa_io *io, const char *dir, const log_config *cfg,
+             int64_t start, int64_t recovery_point, bool create,
+             samsa_log **out);
+/* Seal the active segment and sync everything (before the store closes);
+ * *recovery_point as log_sync.  The caller still drops its reference. */
+int log_close(samsa_log *log, int64_t *recovery_point);
+/* Append one encoded batch of count records; *base gets its first offset. */
+int log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
+               int64_t max_ts, int64_t *base);
+/* fdatasync the sealed segments not yet synced and, with all, the active
+ * one too; *recovery_point (may be NULL) gets the offset below which
+ * everything is now durable. */
+int log_sync(samsa_log *log, bool all, int64_t *recovery_point);
+/* Wait until end > offset, the log is deleted, or the deadline (CLOCK_
+ * MONOTONIC ns; -1: never) passes.  0, SAMSA_ETIMEDOUT, SAMSA_EDELETED. */
+int log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);
+/* Mark deleted and wake every waiting reader. */
+void log_mark_deleted(samsa_log *log);
+/* The segment holding offset (referenced; segment_unref when done), or NULL
+ * when offset is below the log start. */
+segment *log_segment_for(samsa_log *log, int64_t offset);
+/* The segment after seg (referenced), or NULL when seg is the last. */
+segment *log_segment_next(samsa_log *log, const segment *seg);
+/* The first segment whose max timestamp is >= ts (referenced), or NULL. */
+segment *log_segment_for_time(samsa_log *log, int64_t ts);
+void log_ref(samsa_log *log);
+void log_unref(samsa_log *log);
+
+#endif /* SAMSA_LOG_H */

@@ -1,0 +1,189 @@
+/*
+ * produce.c - samsa_produce: check the records, pick partitions, encode one
+ * batch per partition, hand each to its log.
+ *
+ * Everything that can be checked is checked before the first byte is
+ * written, so a bad record changes nothing.  The batch is encoded and
+ * checksummed here, outside any lock; the log only stamps the base offset
+ * (which is outside the CRC) and copies the bytes under its lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+
+/* Records per call handled without malloc. */
+#define STACK_RECORDS 64
+#define STACK_BATCH 4096
+
+/* A run of records bound for one partition: order[first..first+count). */
+typedef struct group {
+    int32_t partition; /* where they go                                    */
+    size_t first;      /* index of the first in order[]                    */
+    size_t count;      /* how many                                         */
+    size_t bytes;      /* encoded batch size                               */
+} group;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+record_check(const samsa_record *r)
+{
+    if ((r->key == NULL && r->key_len != 0) ||
+        (r->value == NULL && r->value_len != 0) ||
+        (r->headers == NULL && r->header_count != 0) || r->timestamp < 0)
+        return SAMSA_EINVAL;
+    if (r->key_len > INT32_MAX || r->value_len > INT32_MAX ||
+        r->header_count > INT32_MAX)
+        return SAMSA_ETOOBIG;
+    for (size_t i = 0; i < r->header_count; i++) {
+        const samsa_header *h = &r->headers[i];
+        if (h->key == NULL || (h->value == NULL && h->value_len != 0))
+            return SAMSA_EINVAL;
+        if (h->value_len > INT32_MAX)
+            return SAMSA_ETOOBIG;
+    }
+    return 0;
+}
+
+/* Kafka's default partitioner: a key's murmur2; keyless records of one call
+ * all go to one partition, the next in round-robin order (a sticky
+ * partition per call). */
+static int32_t
+pick_partition(topic *t, const samsa_record *r, int32_t *sticky)
+{
+    if (r->key != NULL)
+        return samsa_partition_for_key(r->key, r->key_len, t->cfg.partitions);
+    if (*sticky < 0)
+        *sticky = (int32_t)(atomic_fetch_add_explicit(&t->sticky, 1,
+                                                      memory_order_relaxed) %
+                            (uint32_t)t->cfg.partitions);
+    return *sticky;
+}
+
+/* Sort the records into groups by partition, in order of first appearance
+ * (so each partition's records keep the caller's order); returns the number
+ * of groups.  order[] and groups[] have room for n. */
+static size_t
+group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
+              samsa_record **order, group *groups)
+{
+    int32_t sticky = -1;
+    size_t ngroups = 0, placed = 0;
+    for (size_t i = 0; i < n; i++)
+        recs[i].partition = partition != SAMSA_PARTITION_ANY
+                                ? partition
+                                : pick_partition(t, &recs[i], &sticky);
+    for (size_t i = 0; i < n; i++) {
+        size_t g = 0;
+        while (g < ngroups && groups[g].partition != recs[i].partition)
+            g++;
+        if (g < ngroups)
+            continue; /* already gathered with its group */
+        groups[g] = (group){recs[i].partition, placed, 0, 0};
+        for (size_t j = i; j < n; j++)
+            if (recs[j].partition == recs[i].partition)
+                order[placed + groups[g].count++] = &recs[j];
+        placed += groups[g].count;
+        ngroups++;
+    }
+    return ngroups;
+}
+
+/* Encode one group's batch and append it; sets the records' offsets. */
+static int
+produce_group(topic *t, samsa_record **order, const group *g)
+{
+    uint8_t stack[STACK_BATCH];
+    uint8_t *buf = g->bytes <= sizeof stack ? stack : malloc(g->bytes);
+    if (buf == NULL)
+        return SAMSA_ENOMEM;
+    samsa_record **recs = order + g->first;
+    int64_t max_ts = batch_encode(buf, recs, g->count);
+    int64_t base;
+    int rc = log_append(t->parts[g->partition], buf, g->bytes,
+                        (int32_t)g->count, max_ts, &base);
+    if (rc == 0)
+        for (size_t i = 0; i < g->count; i++)
+            recs[i]->offset = base + (int64_t)i;
+    if (buf != stack)
+        free(buf);
+    return rc;
+}
+
+SAMSA_API int
+samsa_produce(samsa *s, const char *topic_name, int32_t partition,
+              samsa_record *recs, size_t n)
+{
+    if (s == NULL || topic_name == NULL || (recs == NULL && n > 0))
+        return SAMSA_EINVAL;
+    int64_t now = -1;
+    for (size_t i = 0; i < n; i++) {
+        int rc = record_check(&recs[i]);
+        if (rc != 0)
+            return rc;
+        if (recs[i].timestamp == 0)
+            now = now < 0 ? now_ms() : now;
+    }
+
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, &t);
+    samsa_record *order_stack[STACK_RECORDS], **order = order_stack;
+    group groups_stack[STACK_RECORDS], *groups = groups_stack;
+    if (rc == 0 && n > STACK_RECORDS) {
+        order = malloc(n * sizeof *order);
+        groups = malloc(n * sizeof *groups);
+        if (order == NULL || groups == NULL)
+            rc = SAMSA_ENOMEM;
+    }
+    size_t ngroups = 0;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            recs[i].offset = -1;
+            if (recs[i].timestamp == 0)
+                recs[i].timestamp = now;
+        }
+        ngroups = group_records(t, partition, recs, n, order, groups);
+    }
+    for (size_t g = 0; rc == 0 && g < ngroups; g++) {
+        groups[g].bytes = batch_encoded_size(order + groups[g].first,
+                                             groups[g].count);
+        if (groups[g].bytes > (size_t)t->cfg.max_message_bytes)
+            rc = SAMSA_ETOOBIG;
+    }
+    for (size_t g = 0; rc == 0 && g < ngroups; g++)
+        rc = produce_group(t, order, &groups[g]);
+    pthread_rwlock_unlock(&s->table_lock);
+    if (order != order_stack)
+        free(order);
+    if (groups != groups_stack)
+        free(groups);
+    return rc;
+}
+
+SAMSA_API int
+samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
+              int64_t *first, int64_t *end)
+{
+    if (s == NULL || partition == SAMSA_PARTITION_ANY)
+        return s == NULL ? SAMSA_EINVAL : SAMSA_ENOPARTITION;
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, &t);
+    if (rc == 0) {
+        if (first != NULL)
+            *first = atomic_load(&t->parts[partition]->start);
+        if (end != NULL)
+            *end = atomic_load(&t->parts[partition]->end);
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}

@@ -1,0 +1,541 @@
+/*
+ * segment.c - one segment: its .log file of record batches and its sparse
+ * offset and time indexes.
+ *
+ * Space.  The .log file is grown with allocate() in chunks ahead of the
+ * writes, so a write into the page cache cannot fail for space later, and
+ * the I/O layer can copy batches into its shared mapping without a system
+ * call.  The file therefore ends in zeros while the segment is active; a
+ * seal (roll or close) cuts them off, and the recovery scan after a crash
+ * stops at them.  A zero batchLength is invalid, so zeros never parse as a
+ * batch.
+ *
+ * Index.  An entry is added before a batch that starts index_interval bytes
+ * or more past the previous entry (the segment start counts as one), so a
+ * lookup binary-searches the entries and then scans at most about
+ * index_interval bytes plus one batch.  Entries are written to memory only;
+ * seal writes them to the .index and .timeindex files in Kafka's formats:
+ *
+ *   .index      entry i: rel_i (u32 BE), pos_i (u32 BE)
+ *   .timeindex  entry i: max_ts_before_i (i64 BE), rel_i - 1 (u32 BE)
+ *               ("every record up to offset rel_i - 1 has a timestamp <=
+ *               max_ts_before_i", which is what Kafka's entries mean)
+ *
+ * Opening a sealed segment loads both files and checks them against the log
+ * (entries strictly increasing, positions inside the file, the batch at the
+ * last entry starting at the offset it claims); any doubt rebuilds them with
+ * a scan of the batch headers.  The index files are derived data: losing
+ * them costs a scan, never a record.
+ *
+ * Recovery (segment_open with recover).  Every batch is parsed and its CRC
+ * checked, in order.  At the first batch that fails, the rest of the file is
+ * searched for a later CRC-valid batch with a higher base offset: if there is
+ * one, the bad batch is corruption in the middle of the log, kept in place
+ * so that readers get SAMSA_ECORRUPT at its offsets rather than losing the
+ * records after it; if there is none, it is a torn tail (a write that a crash
+ * cut short, or preallocated zeros) and the file is truncated there.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Space is allocated ahead of writes in chunks of this size. */
+#define ALLOC_CHUNK (4u << 20)
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static char *
+segment_path(const char *dir, int64_t base, const char *ext)
+{
+    size_t n = strlen(dir) + 32 + strlen(ext);
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s/%020" PRId64 "%s", dir, base, ext);
+    return p;
+}
+
+/* The .log path with its extension swapped for ext (caller frees). */
+static char *
+sibling_path(const segment *seg, const char *ext)
+{
+    size_t stem = strlen(seg->path) - strlen(".log");
+    char *p = malloc(stem + strlen(ext) + 1);
+    if (p != NULL) {
+        memcpy(p, seg->path, stem);
+        strcpy(p + stem, ext);
+    }
+    return p;
+}
+
+static segment *
+segment_new(const char *dir, int64_t base, const log_config *cfg)
+{
+    segment *seg = calloc(1, sizeof *seg);
+    if (seg == NULL)
+        return NULL;
+    long page = sysconf(_SC_PAGESIZE);
+    seg->base = base;
+    seg->map_len = (size_t)cfg->segment_bytes + cfg->max_batch_bytes;
+    seg->map_len = (seg->map_len + (size_t)page - 1) & ~((size_t)page - 1);
+    seg->idx_cap = seg->map_len / cfg->index_interval + 2;
+    seg->idx = calloc(seg->idx_cap, sizeof *seg->idx);
+    seg->path = segment_path(dir, base, ".log");
+    atomic_init(&seg->max_ts, -1);
+    atomic_init(&seg->refs, 1);
+    seg->next_offset = base;
+    if (seg->idx == NULL || seg->path == NULL) {
+        free(seg->idx);
+        free(seg->path);
+        free(seg);
+        return NULL;
+    }
+    return seg;
+}
+
+static void
+segment_free(samsa_io *io, segment *seg)
+{
+    if (seg->file != NULL)
+        io->close(io, seg->file);
+    free(seg->idx);
+    free(seg->path);
+    free(seg);
+}
+
+void
+segment_ref(segment *seg)
+{
+    atomic_fetch_add_explicit(&seg->refs, 1, memory_order_relaxed);
+}
+
+void
+segment_unref(samsa_io *io, segment *seg)
+{
+    if (seg != NULL &&
+        atomic_fetch_sub_explicit(&seg->refs, 1, memory_order_acq_rel) == 1)
+        segment_free(io, seg);
+}
+
+/* ---- the in-memory index ---------------------------------------------------- */
+
+/* Add an entry for the batch at pos (the writer only). */
+static void
+index_add(segment *seg, int64_t base_offset, uint64_t pos)
+{
+    size_t n = atomic_load_explicit(&seg->idx_len, memory_order_relaxed);
+    if (n == seg->idx_cap)
+        return; /* cannot happen with the cap segment_new sizes; harmless */
+    seg->idx[n].rel = (uint32_t)(base_offset - seg->base);
+    seg->idx[n].pos = (uint32_t)pos;
+    seg->idx[n].max_ts_before = atomic_load(&seg->max_ts);
+    seg->idx_last_pos = pos;
+    atomic_store_explicit(&seg->idx_len, n + 1, memory_order_release);
+}
+
+static bool
+index_due(const segment *seg, uint64_t pos, const log_config *cfg)
+{
+    return pos > 0 && pos - seg->idx_last_pos >= cfg->index_interval;
+}
+
+uint64_t
+segment_lookup(const segment *seg, int64_t offset)
+{
+    size_t lo = 0, hi = atomic_load_explicit(&seg->idx_len,
+                                             memory_order_acquire);
+    /* Find the last entry whose offset is <= offset. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seg->base + seg->idx[mid].rel <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
+uint64_t
+segment_lookup_time(const segment *seg, int64_t ts)
+{
+    size_t lo = 0, hi = atomic_load_explicit(&seg->idx_len,
+                                             memory_order_acquire);
+    /* max_ts_before never decreases: find the last entry where everything
+     * before it is older than ts; the answer lies at or after it. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (seg->idx[mid].max_ts_before < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+int
+segment_create(samsa_io *io, const char *dir, int64_t base,
+               const log_config *cfg, segment **out)
+{
+    segment *seg = segment_new(dir, base, cfg);
+    if (seg == NULL)
+        return SAMSA_ENOMEM;
+    int rc = io->open(io, seg->path, SAMSA_IO_CREATE | SAMSA_IO_EXCL,
+                      &seg->file);
+    if (rc == 0)
+        rc = io->map(io, seg->file, seg->map_len, (const void **)&seg->map);
+    if (rc != 0) {
+        if (seg->file != NULL)
+            io->unlink(io, seg->path);
+        segment_free(io, seg);
+        return samsa__from_errno(rc);
+    }
+    *out = seg;
+    return 0;
+}
+
+int
+segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
+               int64_t base_offset, int32_t count, int64_t max_ts,
+               const log_config *cfg)
+{
+    uint64_t pos = atomic_load_explicit(&seg->size, memory_order_relaxed);
+    if (pos + len > seg->alloc) {
+        uint64_t want = pos + len - seg->alloc;
+        if (want < ALLOC_CHUNK)
+            want = ALLOC_CHUNK;
+        if (seg->alloc + want > seg->map_len)
+            want = seg->map_len - seg->alloc;
+        int rc = io->allocate(io, seg->file, seg->alloc, want);
+        if (rc != 0)
+            return samsa__from_errno(rc);
+        seg->alloc += want;
+    }
+    int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
+    if (rc != 0)
+        return samsa__from_errno(rc);
+    if (index_due(seg, pos, cfg))
+        index_add(seg, base_offset, pos);
+    if (max_ts > atomic_load_explicit(&seg->max_ts, memory_order_relaxed))
+        atomic_store_explicit(&seg->max_ts, max_ts, memory_order_release);
+    seg->next_offset = base_offset + count;
+    atomic_store_explicit(&seg->size, pos + len, memory_order_release);
+    return 0;
+}
+
+/* Write n entries of entry_size bytes from buf to path, replacing it. */
+static int
+index_file_write(samsa_io *io, const char *path, const uint8_t *buf, size_t n)
+{
+    samsa_io_file *f;
+    int rc = io->unlink(io, path);
+    if (rc != 0 && rc != -ENOENT)
+        return rc;
+    if ((rc = io->open(io, path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &f)) != 0)
+        return rc;
+    rc = n > 0 ? samsa__io_write_all(io, f, buf, n, 0) : 0;
+    int rc2 = io->close(io, f);
+    return rc != 0 ? rc : rc2;
+}
+
+static int
+index_files_write(samsa_io *io, segment *seg)
+{
+    size_t n = atomic_load(&seg->idx_len);
+    uint8_t *buf = malloc(n * 12 + 1);
+    char *ipath = sibling_path(seg, ".index");
+    char *tpath = sibling_path(seg, ".timeindex");
+    int rc = SAMSA_ENOMEM;
+    if (buf != NULL && ipath != NULL && tpath != NULL) {
+        for (size_t i = 0; i < n; i++) {
+            wr32(buf + 8 * i, seg->idx[i].rel);
+            wr32(buf + 8 * i + 4, seg->idx[i].pos);
+        }
+        rc = index_file_write(io, ipath, buf, n * 8);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint64_t ts = (uint64_t)seg->idx[i].max_ts_before;
+            wr32(buf + 12 * i, (uint32_t)(ts >> 32));
+            wr32(buf + 12 * i + 4, (uint32_t)ts);
+            wr32(buf + 12 * i + 8, seg->idx[i].rel - 1);
+        }
+        if (rc == 0)
+            rc = index_file_write(io, tpath, buf, n * 12);
+    }
+    free(buf);
+    free(ipath);
+    free(tpath);
+    return rc;
+}
+
+int
+segment_seal(samsa_io *io, segment *seg)
+{
+    uint64_t size = atomic_load(&seg->size);
+    if (seg->alloc > size) {
+        int rc = io->truncate(io, seg->file, size);
+        if (rc != 0)
+            return samsa__from_errno(rc);
+        seg->alloc = size;
+    }
+    int rc = index_files_write(io, seg);
+    if (rc != 0)
+        return samsa__from_errno(rc);
+    seg->sealed = true;
+    return 0;
+}
+
+static int
+file_sync(samsa_io *io, const char *path)
+{
+    samsa_io_file *f;
+    int rc = io->open(io, path, 0, &f);
+    if (rc != 0)
+        return rc;
+    rc = io->sync(io, f);
+    int rc2 = io->close(io, f);
+    return rc != 0 ? rc : rc2;
+}
+
+int
+segment_sync(samsa_io *io, segment *seg)
+{
+    int rc = io->sync(io, seg->file);
+    if (rc == 0 && seg->sealed) {
+        char *ipath = sibling_path(seg, ".index");
+        char *tpath = sibling_path(seg, ".timeindex");
+        rc = ipath == NULL || tpath == NULL ? -ENOMEM : file_sync(io, ipath);
+        if (rc == 0)
+            rc = file_sync(io, tpath);
+        free(ipath);
+        free(tpath);
+    }
+    if (rc == 0 && seg->sealed)
+        atomic_store(&seg->flushed, true);
+    return samsa__from_errno(rc);
+}
+
+void
+segment_remove_files(samsa_io *io, const char *dir, int64_t base)
+{
+    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        char *p = segment_path(dir, base, exts[i]);
+        if (p != NULL)
+            io->unlink(io, p);
+        free(p);
+    }
+}
+
+/* ---- opening and recovery ------------------------------------------------------ */
+
+/* A batch at pos that parses, fits in size, and is not before expected;
+ * with crc, its CRC must match too. */
+static bool
+batch_at(const segment *seg, uint64_t pos, uint64_t size, int64_t expected,
+         bool crc, batch_header *h)
+{
+    if (pos >= size ||
+        batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
+        h->base_offset < expected ||
+        h->base_offset - seg->base > INT32_MAX)
+        return false;
+    return !crc || batch_verify_crc(seg->map + pos, h) == 0;
+}
+
+/* After a bad batch at pos: the next position holding a CRC-valid batch
+ * with base >= expected, or size when there is none (a torn tail). */
+static uint64_t
+next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
+                 int64_t expected)
+{
+    batch_header h;
+    for (uint64_t q = pos + 1; q + BATCH_HEADER_SIZE <= size; q++) {
+        /* The magic byte is the cheapest thing to test first. */
+        const uint8_t *m = memchr(seg->map + q + 16, BATCH_MAGIC,
+                                  size - q - 16);
+        if (m == NULL)
+            break;
+        q = (uint64_t)(m - 16 - seg->map);
+        if (batch_at(seg, q, size, expected, true, &h))
+            return q;
+    }
+    return size;
+}
+
+/* Walk the batches from pos to size, rebuilding the index past pos and
+ * setting next_offset and max_ts.  A bad batch followed by a good one is
+ * skipped (readers get SAMSA_ECORRUPT there).  A bad batch with nothing good
+ * after it is, with recover, a torn tail: truncated, *torn saying whether it
+ * held anything but zeros; without recover (a sealed segment, whose file was
+ * cut to size when sealed) it is damage at the end, kept for readers to
+ * report. */
+static int
+segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
+             const log_config *cfg, bool recover, bool *torn)
+{
+    batch_header h;
+    int64_t expected = seg->next_offset;
+    bool force_index = false;
+    while (pos < size) {
+        if (!batch_at(seg, pos, size, expected, recover, &h)) {
+            uint64_t q = next_valid_batch(seg, pos, size, expected);
+            if (q < size) { /* corruption in the middle: keep, skip it */
+                pos = q;
+                force_index = true;
+                continue;
+            }
+            if (!recover) {
+                pos = size;
+                break;
+            }
+            for (uint64_t i = pos; i < size && !*torn; i++)
+                *torn = seg->map[i] != 0;
+            int rc = io->truncate(io, seg->file, pos);
+            if (rc != 0)
+                return samsa__from_errno(rc);
+            break;
+        }
+        if (force_index || index_due(seg, pos, cfg))
+            index_add(seg, h.base_offset, pos);
+        force_index = false;
+        if (h.max_timestamp > atomic_load(&seg->max_ts))
+            atomic_store(&seg->max_ts, h.max_timestamp);
+        expected = h.base_offset + h.last_offset_delta + 1;
+        seg->next_offset = expected;
+        pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+    }
+    atomic_store(&seg->size, pos);
+    seg->alloc = pos;
+    return 0;
+}
+
+/* Read an index file of entry_size-byte entries; *n gets the count. */
+static uint8_t *
+index_file_read(samsa_io *io, const char *path, size_t entry_size, size_t *n)
+{
+    samsa_io_file *f;
+    uint64_t size;
+    uint8_t *buf = NULL;
+    if (path == NULL || io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
+        return NULL;
+    if (io->size(io, f, &size) == 0 && size % entry_size == 0 &&
+        (buf = malloc(size + 1)) != NULL &&
+        io->read(io, f, buf, size, 0) != (ssize_t)size) {
+        free(buf);
+        buf = NULL;
+    }
+    io->close(io, f);
+    *n = buf != NULL ? size / entry_size : 0;
+    return buf;
+}
+
+/* Load the index files into seg->idx; false when they do not check out. */
+static bool
+index_files_load(samsa_io *io, segment *seg, uint64_t size)
+{
+    char *ipath = sibling_path(seg, ".index");
+    char *tpath = sibling_path(seg, ".timeindex");
+    size_t ni = 0, nt = 0;
+    uint8_t *ib = index_file_read(io, ipath, 8, &ni);
+    uint8_t *tb = index_file_read(io, tpath, 12, &nt);
+    bool ok = ib != NULL && tb != NULL && ni == nt && ni <= seg->idx_cap;
+    for (size_t i = 0; ok && i < ni; i++) {
+        index_entry *e = &seg->idx[i];
+        e->rel = rd32(ib + 8 * i);
+        e->pos = rd32(ib + 8 * i + 4);
+        e->max_ts_before =
+            (int64_t)((uint64_t)rd32(tb + 12 * i) << 32 | rd32(tb + 12 * i + 4));
+        ok = e->pos < size && e->rel > 0 && rd32(tb + 12 * i + 8) == e->rel - 1 &&
+             (i == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
+                         e->max_ts_before >= e[-1].max_ts_before));
+    }
+    batch_header h;
+    if (ok && ni > 0) { /* the last entry must point at the batch it names */
+        const index_entry *e = &seg->idx[ni - 1];
+        ok = batch_at(seg, e->pos, size, 0, false, &h) &&
+             h.base_offset == seg->base + e->rel;
+    }
+    atomic_store(&seg->idx_len, ok ? ni : 0);
+    free(ib);
+    free(tb);
+    free(ipath);
+    free(tpath);
+    return ok;
+}
+
+/* Keep the index entries at or before pos and make the writer state (last
+ * entry, next offset, largest timestamp) that of the entry at pos. */
+static void
+index_cut(segment *seg, uint64_t pos)
+{
+    size_t n = atomic_load(&seg->idx_len);
+    while (n > 0 && seg->idx[n - 1].pos > pos)
+        n--;
+    atomic_store(&seg->idx_len, n);
+    if (n > 0 && seg->idx[n - 1].pos == pos) {
+        seg->idx_last_pos = pos;
+        seg->next_offset = seg->base + seg->idx[n - 1].rel;
+        atomic_store(&seg->max_ts, seg->idx[n - 1].max_ts_before);
+    }
+}
+
+int
+segment_open(samsa_io *io, const char *dir, int64_t base,
+             const log_config *cfg, int64_t recover_from, bool *torn,
+             segment **out)
+{
+    segment *seg = segment_new(dir, base, cfg);
+    uint64_t size = 0;
+    if (seg == NULL)
+        return SAMSA_ENOMEM;
+    int rc = io->open(io, seg->path, 0, &seg->file);
+    if (rc == 0)
+        rc = io->size(io, seg->file, &size);
+    if (rc == 0 && size > seg->map_len)
+        rc = SAMSA_ECORRUPT; /* larger than this topic ever writes */
+    if (rc == 0)
+        rc = io->map(io, seg->file, seg->map_len, (const void **)&seg->map);
+    *torn = false;
+    if (rc == 0) {
+        /* Trust the index files as far as they check out.  A sealed segment
+         * is then read from its last entry on (headers only, to learn its
+         * end and largest timestamp); a segment holding the recovery point
+         * is scanned with CRCs from the entry at or before it. */
+        uint64_t from = 0;
+        if (index_files_load(io, seg, size)) {
+            size_t n = atomic_load(&seg->idx_len);
+            from = recover_from >= 0 ? segment_lookup(seg, recover_from)
+                   : n > 0          ? seg->idx[n - 1].pos
+                                    : 0;
+        }
+        index_cut(seg, from);
+        rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, torn);
+    }
+    if (rc != 0) {
+        segment_free(io, seg);
+        return samsa__from_errno(rc);
+    }
+    seg->sealed = recover_from < 0;
+    atomic_store(&seg->flushed, seg->sealed);
+    *out = seg;
+    return 0;
+}

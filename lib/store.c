@@ -1,0 +1,340 @@
+/*
+ * store.c - opening and closing a store: the directory lock, the catalog,
+ * the topic table, and the background flusher.
+ *
+ * DIR/lock is flock()ed exclusively for as long as the store is open, so a
+ * second opener, in this process or another, gets SAMSA_ELOCKED; the kernel
+ * drops the lock when the process dies, so a crash never leaves a stale
+ * lock behind.
+ *
+ * The flusher.  Without the sync policy nothing is fdatasync'ed on the
+ * produce path, and the recovery point, below which open trusts the log
+ * without scanning it, would only move at close.  So a background thread
+ * syncs each sealed segment soon after it is rolled (as Kafka's log flusher
+ * does) and records the new recovery point in the catalog: after a crash,
+ * only the active segment of each partition is scanned.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define FLUSH_INTERVAL_MS 1000
+#define DEFAULT_CATALOG_MAP (1ull << 30)
+
+/* ---- the topic table ------------------------------------------------------- */
+
+static size_t
+name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *name != '\0'; name++)
+        h = (h ^ (uint8_t)*name) * 1099511628211ull;
+    return (size_t)h;
+}
+
+topic *
+store_topic_find(const samsa *s, const char *name)
+{
+    topic *t = s->buckets[name_hash(name) & (s->nbuckets - 1)];
+    while (t != NULL && strcmp(t->name, name) != 0)
+        t = t->next;
+    return t;
+}
+
+int
+store_topic_insert(samsa *s, topic *t)
+{
+    if (s->ntopics + 1 > s->nbuckets) { /* keep the load factor <= 1 */
+        size_t n = s->nbuckets * 2;
+        topic **b = calloc(n, sizeof *b);
+        if (b == NULL)
+            return SAMSA_ENOMEM;
+        for (size_t i = 0; i < s->nbuckets; i++)
+            for (topic *x = s->buckets[i], *next; x != NULL; x = next) {
+                next = x->next;
+                x->next = b[name_hash(x->name) & (n - 1)];
+                b[name_hash(x->name) & (n - 1)] = x;
+            }
+        free(s->buckets);
+        s->buckets = b;
+        s->nbuckets = n;
+    }
+    topic **head = &s->buckets[name_hash(t->name) & (s->nbuckets - 1)];
+    t->next = *head;
+    *head = t;
+    s->ntopics++;
+    return 0;
+}
+
+void
+store_topic_remove(samsa *s, topic *t)
+{
+    topic **p = &s->buckets[name_hash(t->name) & (s->nbuckets - 1)];
+    while (*p != t)
+        p = &(*p)->next;
+    *p = t->next;
+    s->ntopics--;
+}
+
+int
+store_save_recovery_point(samsa *s, topic *t, int32_t partition,
+                          int64_t recovery_point)
+{
+    catalog_partition st;
+    int rc = catalog_partition_get(&s->cat, t->id, partition, &st);
+    if (rc != 0 || st.recovery_point == recovery_point)
+        return rc;
+    st.recovery_point = recovery_point;
+    return catalog_partitions_put(&s->cat, t->id, &partition, &st, 1);
+}
+
+/* Sync every partition of every topic: all, or only sealed segments. */
+static int
+store_sync_all(samsa *s, bool all)
+{
+    int first = 0;
+    pthread_rwlock_rdlock(&s->table_lock);
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (topic *t = s->buckets[b]; t != NULL; t = t->next)
+            for (int32_t p = 0; p < t->cfg.partitions; p++) {
+                int64_t rp;
+                int rc = log_sync(t->parts[p], all, &rp);
+                if (rc == 0)
+                    rc = store_save_recovery_point(s, t, p, rp);
+                if (first == 0)
+                    first = rc;
+            }
+    pthread_rwlock_unlock(&s->table_lock);
+    return first;
+}
+
+/* ---- the flusher ---------------------------------------------------------- */
+
+static void *
+flusher_main(void *arg)
+{
+    samsa *s = arg;
+    pthread_mutex_lock(&s->flush_lock);
+    while (!s->flush_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += FLUSH_INTERVAL_MS / 1000;
+        pthread_cond_timedwait(&s->flush_cond, &s->flush_lock, &ts);
+        if (s->flush_stop)
+            break;
+        pthread_mutex_unlock(&s->flush_lock);
+        /* Errors mark the log failed (log.c); producers report them. */
+        (void)store_sync_all(s, false);
+        pthread_mutex_lock(&s->flush_lock);
+    }
+    pthread_mutex_unlock(&s->flush_lock);
+    return NULL;
+}
+
+static int
+flusher_start(samsa *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->flush_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->flush_lock, NULL);
+    int rc = pthread_create(&s->flusher, NULL, flusher_main, s);
+    s->flusher_running = rc == 0;
+    return rc == 0 ? 0 : samsa__from_errno(rc);
+}
+
+static void
+flusher_stop(samsa *s)
+{
+    if (!s->flusher_running)
+        return;
+    pthread_mutex_lock(&s->flush_lock);
+    s->flush_stop = true;
+    pthread_cond_signal(&s->flush_cond);
+    pthread_mutex_unlock(&s->flush_lock);
+    pthread_join(s->flusher, NULL);
+    pthread_cond_destroy(&s->flush_cond);
+    pthread_mutex_destroy(&s->flush_lock);
+    s->flusher_running = false;
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+static int
+options_check(const samsa_options *opt)
+{
+    for (size_t i = 0; i < sizeof opt->reserved / sizeof opt->reserved[0]; i++)
+        if (opt->reserved[i] != 0)
+            return SAMSA_EINVAL;
+    if (opt->sync < SAMSA_SYNC_DEFAULT || opt->sync > SAMSA_SYNC_ALWAYS ||
+        (opt->flags & ~SAMSA_OPEN_CREATE) != 0 ||
+        (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)))
+        return SAMSA_EINVAL;
+    if (opt->replica_dirs != NULL && opt->replica_dirs[0] != NULL)
+        return SAMSA_ENOTSUP;
+    return 0;
+}
+
+static int
+lock_dir(samsa *s)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", s->dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0)
+        return samsa__from_errno(errno);
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? SAMSA_ELOCKED : samsa__from_errno(errno);
+    return 0;
+}
+
+static int
+load_topic(const char *name, uint64_t id, const samsa_topic_config *cfg,
+           void *ctx)
+{
+    samsa *s = ctx;
+    topic *t;
+    int rc = topic_load(s, name, id, cfg, &t);
+    if (rc == 0 && (rc = store_topic_insert(s, t)) != 0)
+        topic_close(s, t, &rc);
+    return rc;
+}
+
+/* Remove what a crash left between a topic's directories and its catalog
+ * record: partition directories of topics that do not exist (a create that
+ * did not commit, a delete that did not finish). */
+static void
+remove_strays(samsa *s)
+{
+    DIR *d = opendir(s->dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char name[512];
+        const char *dash = strrchr(e->d_name, '-');
+        if (dash == NULL || dash == e->d_name ||
+            (size_t)(dash - e->d_name) >= sizeof name)
+            continue;
+        memcpy(name, e->d_name, (size_t)(dash - e->d_name));
+        name[dash - e->d_name] = '\0';
+        char *end;
+        long p = strtol(dash + 1, &end, 10);
+        bool is_part = dash[1] != '\0' && *end == '\0';
+        bool deleting = strcmp(dash + 1, "delete") == 0;
+        if (!is_part && !deleting)
+            continue;
+        topic *t = is_part && topic_name_valid(name) ? store_topic_find(s, name)
+                                                     : NULL;
+        if (t != NULL && p >= 0 && p < t->cfg.partitions)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name);
+        samsa__remove_dir(s->io, path);
+    }
+    closedir(d);
+}
+
+int
+samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
+               samsa **out)
+{
+    static const samsa_options defaults;
+    if (dir == NULL || *dir == '\0' || out == NULL)
+        return SAMSA_EINVAL;
+    if (opt == NULL)
+        opt = &defaults;
+    int rc = options_check(opt);
+    if (rc != 0)
+        return rc;
+    if ((opt->flags & SAMSA_OPEN_CREATE) && mkdir(dir, 0755) != 0 &&
+        errno != EEXIST)
+        return samsa__from_errno(errno);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return samsa__from_errno(errno);
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+
+    samsa *s = calloc(1, sizeof *s);
+    if (s == NULL || (s->dir = strdup(dir)) == NULL ||
+        (s->buckets = calloc(16, sizeof *s->buckets)) == NULL) {
+        if (s != NULL)
+            free(s->dir);
+        free(s);
+        return SAMSA_ENOMEM;
+    }
+    s->nbuckets = 16;
+    s->io = io;
+    s->lock_fd = -1;
+    s->sync = opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS
+                                             : SAMSA_SYNC_NONE;
+    pthread_rwlock_init(&s->table_lock, NULL);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/catalog", dir);
+    rc = lock_dir(s);
+    if (rc == 0)
+        rc = catalog_open(&s->cat, path, opt->catalog_map_bytes
+                                             ? opt->catalog_map_bytes
+                                             : DEFAULT_CATALOG_MAP);
+    if (rc == 0)
+        rc = catalog_topic_foreach(&s->cat, load_topic, s);
+    if (rc == 0)
+        remove_strays(s);
+    if (rc == 0)
+        rc = flusher_start(s);
+    if (rc != 0) {
+        samsa_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+SAMSA_API int
+samsa_open(const char *dir, const samsa_options *opt, samsa **out)
+{
+    return samsa__open_io(dir, opt, samsa__io_posix(), out);
+}
+
+SAMSA_API int
+samsa_close(samsa *s)
+{
+    if (s == NULL)
+        return 0;
+    int first = 0;
+    flusher_stop(s);
+    for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
+        for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
+            next = t->next;
+            topic_close(s, t, &first);
+        }
+    catalog_close(&s->cat);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    pthread_rwlock_destroy(&s->table_lock);
+    free(s->buckets);
+    free(s->dir);
+    free(s);
+    return first;
+}
+
+SAMSA_API int
+samsa_sync(samsa *s)
+{
+    if (s == NULL)
+        return SAMSA_EINVAL;
+    return store_sync_all(s, true);
+}

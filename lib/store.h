@@ -1,0 +1,71 @@
+/*
+ * store.h - the open store (store.c) and its topics (topic.c).
+ *
+ * The topic table maps names to topics under table_lock, a reader-writer
+ * lock: produce, offsets and cursor_open hold it for reading while they use
+ * a topic, topic create and delete take it for writing.  So a topic is never
+ * freed under a producer; a cursor outlives a deleted topic by holding a
+ * reference on its partition's log instead.
+ *
+ * Lock order: table_lock -> log locks (log.h) -> catalog (LMDB's own).
+ */
+#ifndef SAMSA_STORE_H
+#define SAMSA_STORE_H
+
+#include <pthread.h>
+
+#include "catalog.h"
+#include "log.h"
+
+typedef struct topic {
+    char *name;               /* validated, NUL-terminated                  */
+    uint64_t id;              /* catalog id, never reused                   */
+    samsa_topic_config cfg;   /* with every default filled in               */
+    samsa_log **parts;        /* cfg.partitions logs                        */
+    _Atomic uint32_t sticky;  /* round-robin counter for keyless records    */
+    struct topic *next;       /* hash chain                                 */
+} topic;
+
+struct samsa {
+    char *dir;                  /* the store directory                      */
+    int lock_fd;                /* DIR/lock, flock()ed exclusively          */
+    samsa_io *io;               /* every log file operation goes here       */
+    catalog cat;                /* DIR/catalog                              */
+    int sync;                   /* the store's samsa_sync_policy            */
+
+    pthread_rwlock_t table_lock; /* the topic table below                   */
+    topic **buckets;            /* hash table of topics by name             */
+    size_t nbuckets, ntopics;   /* nbuckets is a power of two               */
+
+    pthread_t flusher;          /* syncs sealed segments in the background  */
+    pthread_mutex_t flush_lock; /* flush_stop, flush_cond                   */
+    pthread_cond_t flush_cond;  /* wakes the flusher early (roll, close)    */
+    bool flush_stop;            /* set by samsa_close                       */
+    bool flusher_running;       /* the thread was started                   */
+};
+
+/* store.c: the topic table (callers hold table_lock). */
+topic *store_topic_find(const samsa *s, const char *name);
+int store_topic_insert(samsa *s, topic *t);
+void store_topic_remove(samsa *s, topic *t);
+/* Open a store with a given I/O layer (tests inject faults with it). */
+int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
+                   samsa **out);
+/* Persist the partition's recovery point if it moved (store.c). */
+int store_save_recovery_point(samsa *s, topic *t, int32_t partition,
+                              int64_t recovery_point);
+
+/* topic.c */
+/* Unlink the files in a directory, then the directory. */
+void samsa__remove_dir(samsa_io *io, const char *path);
+bool topic_name_valid(const char *name);
+/* Load a topic from the catalog at open: recover its partitions' logs. */
+int topic_load(samsa *s, const char *name, uint64_t id,
+               const samsa_topic_config *cfg, topic **out);
+/* Close its logs (flushing them) and free it; *first_err gets the first
+ * error met. */
+void topic_close(samsa *s, topic *t, int *first_err);
+/* Find a topic and partition for a call (table_lock held for reading). */
+int topic_lookup(samsa *s, const char *name, int32_t partition, topic **t);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * topic.c - topics: names, configs, create and delete.
+ *
+ * Atomic create.  The partition directories, each with an empty first
+ * segment, are made and synced first; the catalog commit that follows is
+ * the moment the topic exists.  A crash before the commit leaves directories
+ * that no catalog record names, which the next open removes (store.c).
+ *
+ * Atomic delete.  The catalog commit comes first and is the moment the topic
+ * stops existing; the directories are removed after it.  A crash between
+ * the two leaves directories that the next open removes the same way.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define DEFAULT_SEGMENT_BYTES (1ll << 30)
+#define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
+#define DEFAULT_INDEX_INTERVAL 4096       /* Kafka's index.interval.bytes */
+
+bool
+topic_name_valid(const char *name)
+{
+    if (name == NULL)
+        return false;
+    size_t n = strlen(name);
+    if (n == 0 || n > SAMSA_MAX_TOPIC_NAME || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789._-") == n;
+}
+
+/* Fill in the defaults of cfg (NULL: all defaults) and check the ranges. */
+static int
+config_resolve(const samsa_topic_config *in, samsa_topic_config *out)
+{
+    static const samsa_topic_config zero;
+    *out = in != NULL ? *in : zero;
+    for (size_t i = 0; i < sizeof out->reserved / sizeof out->reserved[0]; i++)
+        if (out->reserved[i] != 0)
+            return SAMSA_EINVAL;
+    if (out->partitions == 0)
+        out->partitions = 1;
+    if (out->replicas == 0)
+        out->replicas = 1;
+    if (out->segment_bytes == 0)
+        out->segment_bytes = DEFAULT_SEGMENT_BYTES;
+    if (out->max_message_bytes == 0)
+        out->max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES;
+    if (out->index_interval_bytes == 0)
+        out->index_interval_bytes = DEFAULT_INDEX_INTERVAL;
+    if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
+        out->replicas < 1 || out->segment_bytes < 4096 ||
+        out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||
+        out->max_message_bytes > (256 << 20) ||
+        out->index_interval_bytes < 64 ||
+        out->index_interval_bytes > (1 << 20) ||
+        out->sync < SAMSA_SYNC_DEFAULT || out->sync > SAMSA_SYNC_ALWAYS ||
+        out->reserved32 != 0)
+        return SAMSA_EINVAL;
+    return out->replicas > 1 ? SAMSA_ENOTSUP : 0;
+}
+
+static log_config
+log_config_of(const samsa *s, const samsa_topic_config *cfg)
+{
+    int sync = cfg->sync != SAMSA_SYNC_DEFAULT ? cfg->sync : s->sync;
+    return (log_config){
+        .segment_bytes = (uint64_t)cfg->segment_bytes,
+        .max_batch_bytes = (uint32_t)cfg->max_message_bytes,
+        .index_interval = (uint32_t)cfg->index_interval_bytes,
+        .sync = sync == SAMSA_SYNC_ALWAYS,
+    };
+}
+
+static void
+part_dir(char *buf, size_t n, const samsa *s, const char *name, int32_t p)
+{
+    snprintf(buf, n, "%s/%s-%" PRId32, s->dir, name, p);
+}
+
+void
+samsa__remove_dir(samsa_io *io, const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char file[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        io->unlink(io, file);
+    }
+    closedir(d);
+    io->rmdir(io, path);
+}
+
+static topic *
+topic_new(const char *name, uint64_t id, const samsa_topic_config *cfg)
+{
+    topic *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->name = strdup(name);
+    t->parts = calloc((size_t)cfg->partitions, sizeof *t->parts);
+    t->id = id;
+    t->cfg = *cfg;
+    if (t->name == NULL || t->parts == NULL) {
+        free(t->name);
+        free(t->parts);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Drop the topic's references on its logs and free it. */
+static void
+topic_free(topic *t)
+{
+    for (int32_t p = 0; p < t->cfg.partitions; p++)
+        log_unref(t->parts[p]);
+    free(t->parts);
+    free(t->name);
+    free(t);
+}
+
+/* Open (create: make) every partition's log. */
+static int
+topic_open_logs(samsa *s, topic *t, bool create)
+{
+    log_config lc = log_config_of(s, &t->cfg);
+    char dir[4096];
+    for (int32_t p = 0; p < t->cfg.partitions; p++) {
+        catalog_partition st = {0, 0};
+        int rc = create ? 0 : catalog_partition_get(&s->cat, t->id, p, &st);
+        part_dir(dir, sizeof dir, s, t->name, p);
+        if (create)
+            samsa__remove_dir(s->io, dir); /* a stray from a crashed create */
+        if (rc == 0)
+            rc = log_open(s->io, dir, &lc, st.start, st.recovery_point, create,
+                          &t->parts[p]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+topic_load(samsa *s, const char *name, uint64_t id,
+           const samsa_topic_config *cfg, topic **out)
+{
+    topic *t = topic_new(name, id, cfg);
+    if (t == NULL)
+        return SAMSA_ENOMEM;
+    int rc = topic_open_logs(s, t, false);
+    if (rc != 0) {
+        topic_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void
+topic_close(samsa *s, topic *t, int *first_err)
+{
+    for (int32_t p = 0; p < t->cfg.partitions; p++) {
+        int64_t rp;
+        int rc = t->parts[p] != NULL ? log_close(t->parts[p], &rp) : 0;
+        if (rc == 0 && t->parts[p] != NULL)
+            rc = store_save_recovery_point(s, t, p, rp);
+        if (*first_err == 0)
+            *first_err = rc;
+    }
+    topic_free(t);
+}
+
+int
+topic_lookup(samsa *s, const char *name, int32_t partition, topic **out)
+{
+    if (!topic_name_valid(name))
+        return SAMSA_EINVAL;
+    topic *t = store_topic_find(s, name);
+    if (t == NULL)
+        return SAMSA_ENOTOPIC;
+    if (partition != SAMSA_PARTITION_ANY &&
+        (partition < 0 || partition >= t->cfg.partitions))
+        return SAMSA_ENOPARTITION;
+    *out = t;
+    return 0;
+}
+
+/* Remove a topic's partition directories (after the catalog lost it). */
+static void
+topic_remove_dirs(samsa *s, const topic *t)
+{
+    char dir[4096];
+    for (int32_t p = 0; p < t->cfg.partitions; p++) {
+        part_dir(dir, sizeof dir, s, t->name, p);
+        samsa__remove_dir(s->io, dir);
+    }
+    s->io->dirsync(s->io, s->dir);
+}
+
+SAMSA_API int
+samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
+{
+    samsa_topic_config c;
+    if (s == NULL || !topic_name_valid(name))
+        return SAMSA_EINVAL;
+    int rc = config_resolve(cfg, &c);
+    if (rc != 0)
+        return rc;
+    pthread_rwlock_wrlock(&s->table_lock);
+    topic *t = NULL;
+    if (store_topic_find(s, name) != NULL)
+        rc = SAMSA_EEXIST;
+    else if ((t = topic_new(name, 0, &c)) == NULL)
+        rc = SAMSA_ENOMEM;
+    if (rc == 0)
+        rc = topic_open_logs(s, t, true);
+    if (rc == 0)
+        rc = samsa__from_errno(s->io->dirsync(s->io, s->dir));
+    if (rc == 0)
+        rc = catalog_topic_add(&s->cat, name, &c, &t->id); /* commit point */
+    if (rc == 0)
+        rc = store_topic_insert(s, t);
+    if (rc != 0 && t != NULL) {
+        /* Undo the directories, unless the catalog still names the topic
+         * (committed, then the table insert and the undo both failed): then
+         * it comes back at the next open, whole. */
+        bool committed = t->id != 0 && catalog_topic_remove(&s->cat, name) != 0;
+        if (!committed)
+            topic_remove_dirs(s, t);
+        topic_free(t);
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}
+
+SAMSA_API int
+samsa_topic_delete(samsa *s, const char *name)
+{
+    if (s == NULL || !topic_name_valid(name))
+        return SAMSA_EINVAL;
+    pthread_rwlock_wrlock(&s->table_lock);
+    topic *t = store_topic_find(s, name);
+    int rc = t == NULL ? SAMSA_ENOTOPIC : catalog_topic_remove(&s->cat, name);
+    if (rc == 0) {
+        store_topic_remove(s, t);
+        for (int32_t p = 0; p < t->cfg.partitions; p++)
+            log_mark_deleted(t->parts[p]);
+        topic_remove_dirs(s, t);
+        topic_free(t); /* cursors keep their own references */
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}
+
+SAMSA_API int
+samsa_topic_describe(samsa *s, const char *name, samsa_topic_config *cfg)
+{
+    if (s == NULL || cfg == NULL)
+        return SAMSA_EINVAL;
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, &t);
+    if (rc == 0) {
+        *cfg = t->cfg;
+        if (cfg->sync == SAMSA_SYNC_DEFAULT)
+            cfg->sync = s->sync;
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+SAMSA_API int
+samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx),
+                    void *ctx)
+{
+    if (s == NULL || fn == NULL)
+        return SAMSA_EINVAL;
+    /* Copy the names so that fn runs without the table lock held. */
+    pthread_rwlock_rdlock(&s->table_lock);
+    size_t n = 0;
+    int rc = 0;
+    char **names = malloc((s->ntopics + 1) * sizeof *names);
+    for (size_t b = 0; names != NULL && b < s->nbuckets; b++)
+        for (topic *t = s->buckets[b]; t != NULL; t = t->next)
+            if ((names[n] = strdup(t->name)) != NULL)
+                n++;
+            else
+                rc = SAMSA_ENOMEM;
+    pthread_rwlock_unlock(&s->table_lock);
+    if (names == NULL)
+        return SAMSA_ENOMEM;
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = fn(names[i], ctx);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
