@@ -1,7 +1,6 @@
 /*
  * util.c - the fixture helpers declared in test.h.
  */
-#define _GNU_SOURCE
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
