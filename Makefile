@@ -149,7 +149,7 @@ check: all
 
 # The lint checks: every man page clean under mandoc, every exported symbol
 # is samsa_* and has a man page, every cross-reference resolves.
-lint: $(SHARED) | $(DEPS_STAMP_CHECK)
+lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
 
 # ---- benchmarks -------------------------------------------------------------

@@ -92,13 +92,13 @@ typedef struct samsa_cursor samsa_cursor;
     XX(EIO, -30606, "input/output error")                                     \
     XX(ENOSPC, -30607, "no space left on device")                             \
     XX(ETOOBIG, -30608, "record batch larger than the topic allows")          \
-    XX(ELOCKED, -30609, "store is open in another process")                   \
+    XX(ELOCKED, -30609, "store is open in another handle or process")                   \
     XX(ENOPARTITION, -30610, "no such partition")                             \
     XX(ENOMEM, -30611, "out of memory")                                       \
     XX(ENOTSUP, -30612, "not supported")                                      \
     XX(EVERSION, -30613, "store was written by an incompatible version")      \
     XX(EDELETED, -30614, "topic was deleted")                                 \
-    XX(EFAILED, -30615, "store failed earlier and must be reopened")
+    XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 typedef enum samsa_error {
@@ -112,9 +112,11 @@ typedef enum samsa_error {
  * @brief Describe an error code.
  * @param[in] rc a value returned by a samsa function: 0, a SAMSA_E* code or
  *            -errno.
- * @return a static string that starts with the code's symbol, such as
- *         "SAMSA_ENOTOPIC: no such topic".  Never NULL; unknown codes give
- *         "SAMSA_UNKNOWN: unknown error".
+ * @return a string that starts with the code's symbol, such as
+ *         "SAMSA_ENOTOPIC: no such topic"; "success" for 0.  Never NULL;
+ *         unknown codes give "SAMSA_UNKNOWN: unknown error".  Static for
+ *         samsa's codes; for -errno ("ENOENT: No such file or directory")
+ *         a per-thread buffer, valid until this thread's next call.
  */
 SAMSA_API const char *samsa_strerror(int rc);
 
@@ -146,7 +148,7 @@ typedef struct samsa_options {
 /** samsa_options.flags: create the directory if it does not exist. */
 #define SAMSA_OPEN_CREATE 0x1
 
-/** Cleanup of old data in a topic. */
+/** A topic's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_topic_config {
     int32_t partitions;        /**< 1..SAMSA_MAX_PARTITIONS; 0: 1          */
     int32_t replicas;          /**< copies including the primary; 0: 1.
@@ -269,8 +271,9 @@ SAMSA_API int samsa_topic_describe(samsa *s, const char *name,
  * @brief Call fn once for each topic, in name order.
  * @param[in] s   the store.
  * @param[in] fn  called with each name (valid during the call only) and ctx;
- *                a non-zero return stops the walk and is returned.  fn must
- *                not create or delete topics.
+ *                a non-zero return stops the walk and is returned.  The
+ *                names are copied first, so fn may call any samsa function,
+ *                and sees topics as they were when the walk began.
  * @param[in] ctx passed to fn.
  * @return 0, fn's non-zero return, or SAMSA_EINVAL (s or fn is NULL).
  */
@@ -317,8 +320,10 @@ typedef struct samsa_record {
  * consecutive offsets, in the order given.  Any number of threads may produce
  * into the same partition at once.
  *
- * The arguments are checked before anything is written: on a checking error
- * nothing is stored.  When a call spans several partitions and writing one
+ * The arguments are checked before anything is written, the size of every
+ * batch included: on a checking error nothing is stored, and every record's
+ * offset is -1.  A key of length 0 (non-NULL) is a key, hashed as Kafka
+ * does; only a NULL key is "no key".  When a call spans several partitions and writing one
  * batch fails, the batches already written stay (their records have their
  * offsets set), the failed one and those after it are not stored (offset
  * -1), and the error is returned.
@@ -418,7 +423,8 @@ SAMSA_API int samsa_message_header(const samsa_message *msg, size_t i,
  * @param[in]  start     the first offset to read: log start..log end, or
  *                       SAMSA_OFFSET_BEGINNING or SAMSA_OFFSET_END.
  * @param[out] out       the cursor; close it with samsa_cursor_close().
- * @return 0, SAMSA_EINVAL, SAMSA_ENOTOPIC, SAMSA_ENOPARTITION,
+ * @return 0, SAMSA_EINVAL (NULL argument, bad name, or a negative start
+ *         other than the two named ones), SAMSA_ENOTOPIC, SAMSA_ENOPARTITION,
  *         SAMSA_EOFFSET (start outside the log), SAMSA_ENOMEM.
  */
 SAMSA_API int samsa_cursor_open(samsa *s, const char *topic,
@@ -456,8 +462,9 @@ SAMSA_API int samsa_cursor_next(samsa_cursor *c, samsa_message *msg,
  * @param[in] offset log start..log end, or SAMSA_OFFSET_BEGINNING or
  *                   SAMSA_OFFSET_END.  The log end is a valid position: the
  *                   cursor waits there for the next record.
- * @return 0, SAMSA_EINVAL, SAMSA_EOFFSET (outside the log; the cursor stays
- *         where it was), SAMSA_EDELETED.
+ * @return 0, SAMSA_EINVAL (c is NULL, or offset is negative other than
+ *         the two named ones), SAMSA_EOFFSET (outside the log; the cursor
+ *         stays where it was), SAMSA_EDELETED.
  */
 SAMSA_API int samsa_cursor_seek(samsa_cursor *c, int64_t offset);
 

@@ -164,11 +164,12 @@ record_body_size(const samsa_record *r, int64_t base_ts, int32_t delta)
 }
 
 size_t
-batch_encoded_size(samsa_record *const *recs, size_t n)
+batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies)
 {
     size_t size = BATCH_HEADER_SIZE;
     for (size_t i = 0; i < n; i++) {
         size_t body = record_body_size(recs[i], recs[0]->timestamp, (int32_t)i);
+        bodies[i] = body;
         size += varint_size((int64_t)body) + body;
     }
     return size;
@@ -184,9 +185,10 @@ bytes_put(uint8_t *p, const void *buf, size_t len)
 }
 
 static uint8_t *
-record_put(uint8_t *p, const samsa_record *r, int64_t base_ts, int32_t delta)
+record_put(uint8_t *p, const samsa_record *r, size_t body, int64_t base_ts,
+           int32_t delta)
 {
-    p = varint_put(p, (int64_t)record_body_size(r, base_ts, delta));
+    p = varint_put(p, (int64_t)body);
     *p++ = 0; /* record attributes: unused in v2 */
     p = varint_put(p, r->timestamp - base_ts);
     p = varint_put(p, delta);
@@ -202,7 +204,8 @@ record_put(uint8_t *p, const samsa_record *r, int64_t base_ts, int32_t delta)
 }
 
 int64_t
-batch_encode(uint8_t *out, samsa_record *const *recs, size_t n)
+batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
+             const size_t *bodies)
 {
     assert(n > 0);
     int64_t base_ts = recs[0]->timestamp, max_ts = base_ts;
@@ -212,7 +215,7 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n)
 
     uint8_t *p = out + BATCH_HEADER_SIZE;
     for (size_t i = 0; i < n; i++)
-        p = record_put(p, recs[i], base_ts, (int32_t)i);
+        p = record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
     size_t total = (size_t)(p - out);
 
     put_be64(out + 0, 0);                              /* baseOffset: later */

@@ -114,14 +114,22 @@ io_close(samsa_io *io, samsa_io_file *f)
     return rc;
 }
 
+/* Writes up to this size copy into the mapping (see io_write). */
+#define MEMCPY_MAX 2048
+
 static ssize_t
 io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
          uint64_t off)
 {
     (void)io;
-    /* The hot path: [off, off+len) inside both the mapping and mem_end. */
+    /* The hot path: [off, off+len) inside both the mapping and mem_end.
+     * Only small writes take it: a copy into the mapping first faults each
+     * new page in, and the kernel zero-fills it, while pwrite(2) of whole
+     * pages fills them directly; a page's worth of small writes pays one
+     * fault, but a large write would pay one per page and the zeroing. */
     uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
-    if (f->writable && f->map != NULL && off <= lim && len <= lim - off) {
+    if (len < MEMCPY_MAX && f->writable && f->map != NULL && off <= lim &&
+        len <= lim - off) {
         memcpy((char *)f->map + off, buf, len);
         return (ssize_t)len;
     }

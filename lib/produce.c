@@ -99,14 +99,15 @@ group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
 
 /* Encode one group's batch and append it; sets the records' offsets. */
 static int
-produce_group(topic *t, samsa_record **order, const group *g)
+produce_group(topic *t, samsa_record **order, const size_t *bodies,
+              const group *g)
 {
     uint8_t stack[STACK_BATCH];
     uint8_t *buf = g->bytes <= sizeof stack ? stack : malloc(g->bytes);
     if (buf == NULL)
         return SAMSA_ENOMEM;
     samsa_record **recs = order + g->first;
-    int64_t max_ts = batch_encode(buf, recs, g->count);
+    int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
     int64_t base;
     int rc = log_append(t->parts[g->partition], buf, g->bytes,
                         (int32_t)g->count, max_ts, &base);
@@ -125,6 +126,8 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     if (s == NULL || topic_name == NULL || (recs == NULL && n > 0))
         return SAMSA_EINVAL;
     int64_t now = -1;
+    for (size_t i = 0; i < n; i++)
+        recs[i].offset = -1;
     for (size_t i = 0; i < n; i++) {
         int rc = record_check(&recs[i]);
         if (rc != 0)
@@ -138,34 +141,37 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     int rc = topic_lookup(s, topic_name, partition, &t);
     samsa_record *order_stack[STACK_RECORDS], **order = order_stack;
     group groups_stack[STACK_RECORDS], *groups = groups_stack;
+    size_t bodies_stack[STACK_RECORDS], *bodies = bodies_stack;
     if (rc == 0 && n > STACK_RECORDS) {
         order = malloc(n * sizeof *order);
         groups = malloc(n * sizeof *groups);
-        if (order == NULL || groups == NULL)
+        bodies = malloc(n * sizeof *bodies);
+        if (order == NULL || groups == NULL || bodies == NULL)
             rc = SAMSA_ENOMEM;
     }
     size_t ngroups = 0;
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            recs[i].offset = -1;
+        for (size_t i = 0; i < n; i++)
             if (recs[i].timestamp == 0)
                 recs[i].timestamp = now;
-        }
         ngroups = group_records(t, partition, recs, n, order, groups);
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
         groups[g].bytes = batch_encoded_size(order + groups[g].first,
-                                             groups[g].count);
+                                             groups[g].count,
+                                             bodies + groups[g].first);
         if (groups[g].bytes > (size_t)t->cfg.max_message_bytes)
             rc = SAMSA_ETOOBIG;
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++)
-        rc = produce_group(t, order, &groups[g]);
+        rc = produce_group(t, order, bodies, &groups[g]);
     pthread_rwlock_unlock(&s->table_lock);
     if (order != order_stack)
         free(order);
     if (groups != groups_stack)
         free(groups);
+    if (bodies != bodies_stack)
+        free(bodies);
     return rc;
 }
 

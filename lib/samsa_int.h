@@ -146,15 +146,17 @@ typedef struct batch_header {
 #define BATCH_ATTR_COMPRESSION 0x07
 #define BATCH_ATTR_CONTROL 0x20
 
-/* Bytes one batch of these records takes, whole (log overhead included).
- * Timestamps must be resolved (no 0 = now left). */
-size_t batch_encoded_size(samsa_record *const *recs, size_t n);
+/* Bytes one batch of these records takes, whole (log overhead included);
+ * bodies[i] gets record i's size for batch_encode().  Timestamps must be
+ * resolved (no 0 = now left). */
+size_t batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies);
 
 /* Encode a batch into out (batch_encoded_size() bytes), with baseOffset 0,
  * leader epoch 0 and the CRC filled in; returns the largest timestamp.  The
  * base offset is outside the CRC, so the log sets it afterwards with
  * batch_set_base_offset(). */
-int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n);
+int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
+                     const size_t *bodies);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 
 /* Parse the fixed header at p, with avail bytes readable there.

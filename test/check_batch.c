@@ -43,9 +43,11 @@ START_TEST(test_encode_by_hand)
     samsa_record r = {.key = "k", .key_len = 1, .value = "v", .value_len = 1,
                       .timestamp = 1000};
     samsa_record *rp = &r;
-    ck_assert_uint_eq(batch_encoded_size(&rp, 1), sizeof one_record);
+    size_t bodies[1];
+    ck_assert_uint_eq(batch_encoded_size(&rp, 1, bodies), sizeof one_record);
+    ck_assert_uint_eq(bodies[0], 8);
     uint8_t buf[sizeof one_record];
-    ck_assert_int_eq(batch_encode(buf, &rp, 1), 1000);
+    ck_assert_int_eq(batch_encode(buf, &rp, 1, bodies), 1000);
     ck_assert_mem_eq(buf, one_record, 17);
     ck_assert_mem_eq(buf + 21, one_record + 21, sizeof one_record - 21);
     ck_assert_uint_eq(be32(buf + 17),
@@ -67,9 +69,10 @@ START_TEST(test_encode_nulls_and_deltas)
          .timestamp = 499},
     };
     samsa_record *rp[2] = {&r[0], &r[1]};
-    size_t n = batch_encoded_size(rp, 2);
+    size_t bodies[2];
+    size_t n = batch_encoded_size(rp, 2, bodies);
     uint8_t *buf = malloc(n);
-    ck_assert_int_eq(batch_encode(buf, rp, 2), 500);
+    ck_assert_int_eq(batch_encode(buf, rp, 2, bodies), 500);
     /* record 0: len, attr, tsΔ 0, offΔ 0, key -1 (01), value 2 (04) a b,
      * 0 headers */
     const uint8_t r0[] = {0x10, 0, 0, 0, 0x01, 0x04, 'a', 'b', 0};

@@ -1,0 +1,346 @@
+#!/bin/sh
+# lint.sh - the mechanical checks of samsa's documentation and exports.
+#
+# Usage, from the top directory:  sh test/lint.sh build/libsamsa.so.0.1
+#
+#   a) mandoc -T lint -W warning prints nothing for any man page;
+#   b) the shared library exports only samsa_* symbols (and at least one),
+#      and every SAMSA_API function of include/samsa.h among them;
+#   c) every exported function, and every SAMSA_API function of samsa.h, has
+#      man/man3/<name>.3;
+#   d) every cross-reference to section 3 or 7 (".BR name (3)", and the
+#      inline form "\fBsamsa_...\fR(3)" used in tables) resolves to a page;
+#   e) every SAMSA_E* code of SAMSA_ERRNO_MAP appears in man/man7/samsa.7;
+#   f) each ```c block of README compiles on its own; one with main() also
+#      links against the static library next to LIB;
+#   g) each program in the EXAMPLES section of a man page compiles and links
+#      the same way.
+#
+# Every check runs; each failure prints a line starting "lint: FAIL:", and
+# the script exits 1 if there was any.
+#
+# Two conventions the checks rely on:
+#  - Link pages hold one line, ".so man3/<page>.3".  mandoc 1.14 reports
+#    every .so as "WARNING: .so is fragile, better use ln(1)"; for a link
+#    page that one warning (and only it) is accepted, and the target must
+#    exist and is linted on its own.
+#  - Pages outside samsa (errno(3), attributes(7)) are referred to inline,
+#    as \fBattributes\fR(7), which check d leaves alone; .BR is for samsa's
+#    own pages.
+
+set -u
+
+if [ $# -ne 1 ]; then
+    echo "usage: sh test/lint.sh build/libsamsa.so.MAJOR.MINOR" >&2
+    exit 2
+fi
+lib=$1
+if [ ! -f include/samsa.h ] || [ ! -d man ]; then
+    echo "lint: run me from the top directory of samsa" >&2
+    exit 2
+fi
+
+CC=${CC:-cc}
+CFLAGS_LINT="-std=c11 -Wall -Wextra -Werror -Iinclude"
+static_lib=$(dirname "$lib")/libsamsa.a
+failed=0
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/samsa-lint.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 2' HUP INT TERM
+
+fail() {
+    echo "lint: FAIL: $*" >&2
+    failed=1
+}
+
+# The SAMSA_API functions of the public header, one a line.
+sed -n 's/^SAMSA_API[^(]*[ *]\(samsa_[A-Za-z0-9_]*\)(.*/\1/p' \
+    include/samsa.h | sort -u > "$tmp/header_funcs"
+
+# ---- a) man pages clean under mandoc ---------------------------------------
+
+check_manpages() {
+    if ! command -v mandoc >/dev/null 2>&1; then
+        fail "mandoc not found; install it: sudo apt-get install -y mandoc"
+        return
+    fi
+    n=0
+    bad=0
+    for page in man/man3/*.3 man/man7/*.7; do
+        [ -f "$page" ] || continue
+        n=$((n + 1))
+        rel=${page#man/}
+        first=$(sed -n '1p' "$page")
+        case $first in
+        .so\ *)
+            target=${first#.so }
+            if [ "$(wc -l < "$page")" -ne 1 ]; then
+                fail "$page: a .so link page must hold only the .so line"
+                bad=1
+            fi
+            if [ ! -f "man/$target" ]; then
+                fail "$page: .so target man/$target does not exist"
+                bad=1
+                continue
+            fi
+            # mandoc resolves .so relative to the current directory.
+            out=$(cd man && mandoc -T lint -W warning "$rel" 2>&1 |
+                grep -v ": WARNING: \.so is fragile, better use ln(1): so $target\$")
+            ;;
+        *)
+            out=$(cd man && mandoc -T lint -W warning "$rel" 2>&1)
+            ;;
+        esac
+        if [ -n "$out" ]; then
+            fail "mandoc -T lint -W warning $page:"
+            printf '%s\n' "$out" | sed 's/^/    /' >&2
+            bad=1
+        fi
+    done
+    if [ "$n" -eq 0 ]; then
+        fail "no man pages under man/man3 and man/man7"
+    elif [ "$bad" -eq 0 ]; then
+        echo "lint: man pages clean ($n pages)"
+    fi
+}
+
+# ---- b) exports: only samsa_*, and all of the header's ------------------------
+
+check_exports() {
+    if [ ! -f "$lib" ]; then
+        fail "$lib: no such file (build it first: make all)"
+        return
+    fi
+    if ! nm -D --defined-only "$lib" > "$tmp/nm" 2> "$tmp/nm.err"; then
+        fail "nm -D --defined-only $lib failed: $(cat "$tmp/nm.err")"
+        return
+    fi
+    # "ADDRESS TYPE NAME"; drop symbol versions (@VER, @@VER), version
+    # nodes (type A), and the linker's own _edata/_end/__bss_start, which
+    # older GNU ld puts in every shared library.
+    awk 'NF >= 3 && $2 != "A" { sub(/@.*/, "", $3); print $2, $3 }' \
+        "$tmp/nm" |
+        grep -Ev ' (_edata|_end|__bss_start)$' | sort -u -k2 > "$tmp/syms"
+    n=$(wc -l < "$tmp/syms")
+    bad=0
+    if [ "$n" -eq 0 ]; then
+        fail "$lib exports no symbols at all"
+        return
+    fi
+    while read -r type name; do
+        case $name in
+        samsa__*)
+            fail "$lib exports the internal symbol $name ($type): mark it static or keep it hidden"
+            bad=1 ;;
+        samsa_*) ;;
+        *)
+            fail "$lib exports $name ($type): only samsa_* may be exported"
+            bad=1 ;;
+        esac
+    done < "$tmp/syms"
+    awk '$1 ~ /^[TWi]$/ { print $2 }' "$tmp/syms" > "$tmp/funcs"
+    while read -r f; do
+        if ! grep -qx "$f" "$tmp/funcs"; then
+            fail "$f is declared SAMSA_API in include/samsa.h but $lib does not export it"
+            bad=1
+        fi
+    done < "$tmp/header_funcs"
+    [ "$bad" -eq 0 ] && echo "lint: exports are samsa_* only ($n symbols)"
+}
+
+# ---- c) every function has a page -------------------------------------------
+
+check_pages() {
+    : > "$tmp/funcs"
+    [ -f "$tmp/syms" ] && awk '$1 ~ /^[TWi]$/ { print $2 }' "$tmp/syms" \
+        > "$tmp/funcs"
+    sort -u "$tmp/funcs" "$tmp/header_funcs" > "$tmp/allfuncs"
+    n=0
+    bad=0
+    while read -r f; do
+        # Other names fail check b; internal ones must not be exported.
+        case $f in samsa__*) continue ;; samsa_*) ;; *) continue ;; esac
+        n=$((n + 1))
+        if [ ! -f "man/man3/$f.3" ]; then
+            fail "$f has no man page man/man3/$f.3"
+            bad=1
+        fi
+    done < "$tmp/allfuncs"
+    if [ "$n" -eq 0 ]; then
+        fail "found no functions (in $lib or include/samsa.h)"
+    elif [ "$bad" -eq 0 ]; then
+        echo "lint: every function has a page ($n functions)"
+    fi
+}
+
+# ---- d) cross-references resolve ---------------------------------------------
+
+check_xrefs() {
+    : > "$tmp/refs"
+    for page in man/man3/*.3 man/man7/*.7; do
+        [ -f "$page" ] || continue
+        # .BR name (3)  and  .BR name (7),
+        sed -n 's/^\.BR  *\([^ ]*\)  *(\([37]\)).*/\1 \2/p' "$page" |
+            sed 's/\\-/-/g' | while read -r name sec; do
+            echo "$page $name $sec"
+        done >> "$tmp/refs"
+        # inline \fBsamsa...\fR(3), as in tables
+        grep -o '\\fB[A-Za-z0-9_]*\\f[RP](\([37]\))' "$page" |
+            sed 's/^\\fB\([A-Za-z0-9_]*\)\\f[RP](\([37]\))$/\1 \2/' |
+            while read -r name sec; do
+                case $name in samsa*) echo "$page $name $sec" ;; esac
+            done >> "$tmp/refs"
+    done
+    sort -u "$tmp/refs" > "$tmp/refs.u"
+    n=$(wc -l < "$tmp/refs.u")
+    bad=0
+    while read -r page name sec; do
+        if [ ! -f "man/man$sec/$name.$sec" ]; then
+            fail "$page refers to $name($sec), but man/man$sec/$name.$sec does not exist"
+            bad=1
+        fi
+    done < "$tmp/refs.u"
+    [ "$bad" -eq 0 ] && echo "lint: cross-references resolve ($n references)"
+}
+
+# ---- e) samsa(7) lists every error code ---------------------------------------
+
+check_errors() {
+    sed -n '/^#define SAMSA_ERRNO_MAP/,/[^\\]$/p' include/samsa.h |
+        sed -n 's/.*XX(\([A-Z0-9_]*\),.*/SAMSA_\1/p' > "$tmp/codes"
+    n=$(wc -l < "$tmp/codes")
+    if [ "$n" -eq 0 ]; then
+        fail "found no codes in SAMSA_ERRNO_MAP of include/samsa.h"
+        return
+    fi
+    if [ ! -f man/man7/samsa.7 ]; then
+        fail "man/man7/samsa.7 does not exist"
+        return
+    fi
+    bad=0
+    while read -r code; do
+        if ! grep -qw "$code" man/man7/samsa.7; then
+            fail "$code (SAMSA_ERRNO_MAP) is not in the error table of man/man7/samsa.7"
+            bad=1
+        fi
+    done < "$tmp/codes"
+    [ "$bad" -eq 0 ] && echo "lint: samsa(7) lists every error code ($n codes)"
+}
+
+# ---- f, g) code compiles ------------------------------------------------------
+
+# is_program FILE: does the C file define main()?
+is_program() {
+    grep -Eq '^(int[[:space:]]+)?main[[:space:]]*\(' "$1"
+}
+
+# compile_block FILE WHERE: compile one translation unit; a whole program
+# (with main) is linked too.  Sets "linked" to 1 when it linked.
+compile_block() {
+    linked=0
+    # shellcheck disable=SC2086 # CFLAGS_LINT is several words
+    if ! $CC $CFLAGS_LINT -c "$1" -o "$1.o" > "$1.err" 2>&1; then
+        fail "$2 does not compile ($CC $CFLAGS_LINT -c):"
+        sed 's/^/    /' "$1.err" >&2
+        return 1
+    fi
+    is_program "$1" || return 0
+    if [ ! -f "$static_lib" ]; then
+        fail "$2 is a program, but $static_lib is missing to link it (make all)"
+        return 1
+    fi
+    # shellcheck disable=SC2046 # pkg-config prints several words
+    if ! $CC -o "$1.bin" "$1.o" "$static_lib" $(pkg-config --libs lmdb) \
+        -lpthread > "$1.err" 2>&1; then
+        fail "$2 does not link against $static_lib:"
+        sed 's/^/    /' "$1.err" >&2
+        return 1
+    fi
+    linked=1
+}
+
+check_readme() {
+    if [ ! -f README ]; then
+        fail "README does not exist"
+        return
+    fi
+    mkdir -p "$tmp/readme"
+    # Each block to readme/N.c, and "N LINE" to readme/index.
+    if ! awk -v dir="$tmp/readme" '
+        /^```c[ \t]*$/ && !inb {
+            inb = 1; n++; f = dir "/" n ".c"; printf "" > f
+            print n, NR + 1 > (dir "/index"); next
+        }
+        /^```[ \t]*$/ && inb { inb = 0; close(f); next }
+        inb { print > f }
+        END { if (inb) { print "README: unterminated ```c block" > "/dev/stderr"; exit 1 } }
+    ' README; then
+        fail "README: a \`\`\`c block has no closing \`\`\`"
+        return
+    fi
+    [ -f "$tmp/readme/index" ] || { echo "lint: README has no C code blocks"; return; }
+    n=0
+    nl=0
+    bad=0
+    while read -r i line; do
+        n=$((n + 1))
+        if compile_block "$tmp/readme/$i.c" "README code block at line $line"; then
+            nl=$((nl + linked))
+        else
+            bad=1
+        fi
+    done < "$tmp/readme/index"
+    [ "$bad" -eq 0 ] &&
+        echo "lint: README code blocks compile ($n blocks, $nl programs linked)"
+}
+
+check_man_examples() {
+    mkdir -p "$tmp/ex"
+    n=0
+    bad=0
+    for page in man/man3/*.3 man/man7/*.7; do
+        [ -f "$page" ] || continue
+        base=$(basename "$page")
+        # The .EX/.EE blocks of the EXAMPLES section, roff escapes undone
+        # (\e is a backslash; \001 stands in for it until tr).
+        awk -v dir="$tmp/ex" -v base="$base" '
+            /^\.SH/ { inex = ($0 ~ /^\.SH "?EXAMPLES?"?[ \t]*$/); next }
+            inex && /^\.EX/ { inb = 1; k++; f = dir "/" base "." k ".c"; printf "" > f; next }
+            inb && /^\.EE/ { inb = 0; close(f); next }
+            inb {
+                s = $0
+                gsub(/\\e/, "\001", s)
+                gsub(/\\-/, "-", s)
+                gsub(/\\&/, "", s)
+                gsub(/\\\(aq/, "\047", s)
+                gsub(/\\\(dq/, "\"", s)
+                print s > f
+            }
+        ' "$page"
+        for raw in "$tmp/ex/$base".*.c; do
+            [ -f "$raw" ] || continue
+            is_program "$raw" || continue
+            src=${raw%.c}.src.c
+            # shellcheck disable=SC1003 # '\\' is tr's backslash
+            tr '\001' '\\' < "$raw" > "$src"
+            n=$((n + 1))
+            compile_block "$src" "the EXAMPLES program of $page" || bad=1
+        done
+    done
+    [ "$bad" -eq 0 ] && echo "lint: man page examples compile ($n programs)"
+}
+
+check_manpages
+check_exports
+check_pages
+check_xrefs
+check_errors
+check_readme
+check_man_examples
+
+if [ "$failed" -ne 0 ]; then
+    echo "lint: FAILED" >&2
+    exit 1
+fi
+echo "lint: all checks passed"
