@@ -184,6 +184,12 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
             return rc;
         if (i > 0) /* a damaged tail hides the end: the next base is it */
             log->segs[i - 1]->next_offset = bases[i];
+        /* A recovered segment that is not the last gets fresh index files
+         * and counts as sealed, so the flusher can sync it and move the
+         * recovery point past it. */
+        if (from >= 0 && i + 1 < n && !torn &&
+            (rc = segment_seal(log->io, seg)) != 0)
+            return rc;
         if (torn && i + 1 < n) {
             for (size_t j = i + 1; j < n; j++)
                 segment_remove_files(log->io, log->dir, bases[j]);

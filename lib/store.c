@@ -86,15 +86,28 @@ store_topic_remove(samsa *s, topic *t)
 }
 
 int
-store_save_recovery_point(samsa *s, topic *t, int32_t partition,
-                          int64_t recovery_point)
+store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
 {
-    catalog_partition st;
-    int rc = catalog_partition_get(&s->cat, t->id, partition, &st);
-    if (rc != 0 || st.recovery_point == recovery_point)
-        return rc;
-    st.recovery_point = recovery_point;
-    return catalog_partitions_put(&s->cat, t->id, &partition, &st, 1);
+    /* One transaction for all the partitions that moved: a catalog commit
+     * is an fsync, so per-partition commits would make close and the
+     * flusher cost one fsync per partition. */
+    int32_t n = t->cfg.partitions, moved = 0;
+    int32_t *parts = malloc((size_t)n * sizeof *parts);
+    catalog_partition *st = malloc((size_t)n * sizeof *st);
+    int rc = parts == NULL || st == NULL ? SAMSA_ENOMEM : 0;
+    for (int32_t p = 0; rc == 0 && p < n; p++)
+        if (rps[p] != t->saved_rp[p]) {
+            parts[moved] = p;
+            st[moved].start = atomic_load(&t->parts[p]->start);
+            st[moved++].recovery_point = rps[p];
+        }
+    if (rc == 0 && moved > 0)
+        rc = catalog_partitions_put(&s->cat, t->id, parts, st, (size_t)moved);
+    for (int32_t i = 0; rc == 0 && i < moved; i++)
+        t->saved_rp[parts[i]] = st[i].recovery_point;
+    free(parts);
+    free(st);
+    return rc;
 }
 
 /* Sync every partition of every topic: all, or only sealed segments. */
@@ -104,15 +117,11 @@ store_sync_all(samsa *s, bool all)
     int first = 0;
     pthread_rwlock_rdlock(&s->table_lock);
     for (size_t b = 0; b < s->nbuckets; b++)
-        for (topic *t = s->buckets[b]; t != NULL; t = t->next)
-            for (int32_t p = 0; p < t->cfg.partitions; p++) {
-                int64_t rp;
-                int rc = log_sync(t->parts[p], all, &rp);
-                if (rc == 0)
-                    rc = store_save_recovery_point(s, t, p, rp);
-                if (first == 0)
-                    first = rc;
-            }
+        for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
+            int rc = topic_sync(s, t, all);
+            if (first == 0)
+                first = rc;
+        }
     pthread_rwlock_unlock(&s->table_lock);
     return first;
 }

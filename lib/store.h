@@ -23,6 +23,9 @@ typedef struct topic {
     samsa_topic_config cfg;   /* with every default filled in               */
     samsa_log **parts;        /* cfg.partitions logs                        */
     _Atomic uint32_t sticky;  /* round-robin counter for keyless records    */
+    int64_t *saved_rp;        /* per partition: the recovery point in the
+                                 catalog (written under the table lock, by
+                                 one syncing thread at a time)             */
     struct topic *next;       /* hash chain                                 */
 } topic;
 
@@ -51,9 +54,9 @@ void store_topic_remove(samsa *s, topic *t);
 /* Open a store with a given I/O layer (tests inject faults with it). */
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);
-/* Persist the partition's recovery point if it moved (store.c). */
-int store_save_recovery_point(samsa *s, topic *t, int32_t partition,
-                              int64_t recovery_point);
+/* Persist the recovery points (one per partition) that moved, in one
+ * catalog transaction (store.c). */
+int store_save_recovery_points(samsa *s, topic *t, const int64_t *rps);
 
 /* topic.c */
 /* Unlink the files in a directory, then the directory. */
@@ -62,6 +65,9 @@ bool topic_name_valid(const char *name);
 /* Load a topic from the catalog at open: recover its partitions' logs. */
 int topic_load(samsa *s, const char *name, uint64_t id,
                const samsa_topic_config *cfg, topic **out);
+/* Sync its logs (all: the active segments too) and save the recovery
+ * points. */
+int topic_sync(samsa *s, topic *t, bool all);
 /* Close its logs (flushing them) and free it; *first_err gets the first
  * error met. */
 void topic_close(samsa *s, topic *t, int *first_err);

@@ -111,11 +111,13 @@ topic_new(const char *name, uint64_t id, const samsa_topic_config *cfg)
         return NULL;
     t->name = strdup(name);
     t->parts = calloc((size_t)cfg->partitions, sizeof *t->parts);
+    t->saved_rp = calloc((size_t)cfg->partitions, sizeof *t->saved_rp);
     t->id = id;
     t->cfg = *cfg;
-    if (t->name == NULL || t->parts == NULL) {
+    if (t->name == NULL || t->parts == NULL || t->saved_rp == NULL) {
         free(t->name);
         free(t->parts);
+        free(t->saved_rp);
         free(t);
         return NULL;
     }
@@ -129,6 +131,7 @@ topic_free(topic *t)
     for (int32_t p = 0; p < t->cfg.partitions; p++)
         log_unref(t->parts[p]);
     free(t->parts);
+    free(t->saved_rp);
     free(t->name);
     free(t);
 }
@@ -148,6 +151,7 @@ topic_open_logs(samsa *s, topic *t, bool create)
         if (rc == 0)
             rc = log_open(s->io, dir, &lc, st.start, st.recovery_point, create,
                           &t->parts[p]);
+        t->saved_rp[p] = st.recovery_point;
         if (rc != 0)
             return rc;
     }
@@ -170,17 +174,40 @@ topic_load(samsa *s, const char *name, uint64_t id,
     return 0;
 }
 
+/* Sync or close (close) every log of t, then save the recovery points. */
+static int
+topic_flush(samsa *s, topic *t, bool all, bool close)
+{
+    int first = 0;
+    int64_t *rps = calloc((size_t)t->cfg.partitions, sizeof *rps);
+    if (rps == NULL)
+        return SAMSA_ENOMEM;
+    for (int32_t p = 0; p < t->cfg.partitions; p++) {
+        int rc = 0;
+        rps[p] = t->saved_rp[p];
+        if (t->parts[p] != NULL)
+            rc = close ? log_close(t->parts[p], &rps[p])
+                       : log_sync(t->parts[p], all, &rps[p]);
+        if (first == 0)
+            first = rc;
+    }
+    int rc = store_save_recovery_points(s, t, rps);
+    free(rps);
+    return first != 0 ? first : rc;
+}
+
+int
+topic_sync(samsa *s, topic *t, bool all)
+{
+    return topic_flush(s, t, all, false);
+}
+
 void
 topic_close(samsa *s, topic *t, int *first_err)
 {
-    for (int32_t p = 0; p < t->cfg.partitions; p++) {
-        int64_t rp;
-        int rc = t->parts[p] != NULL ? log_close(t->parts[p], &rp) : 0;
-        if (rc == 0 && t->parts[p] != NULL)
-            rc = store_save_recovery_point(s, t, p, rp);
-        if (*first_err == 0)
-            *first_err = rc;
-    }
+    int rc = topic_flush(s, t, true, true);
+    if (*first_err == 0)
+        *first_err = rc;
     topic_free(t);
 }
 
