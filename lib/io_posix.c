@@ -114,7 +114,7 @@ io_close(samsa_io *io, samsa_io_file *f)
     return rc;
 }
 
-/* Writes up to this size copy into the mapping (see io_write). */
+/* Writes shorter than this copy into the mapping (see io_write). */
 #define MEMCPY_MAX 2048
 
 static ssize_t

@@ -47,6 +47,7 @@ int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
 #define TEST_SUITES(XX)                                                       \
     XX(crc32c)                                                                \
     XX(partitioner)                                                           \
+    XX(io)                                                                    \
     XX(batch)                                                                 \
     XX(store)                                                                 \
     XX(topic)                                                                 \
