@@ -157,15 +157,19 @@ index_due(const segment *seg, uint64_t pos, const log_config *cfg)
     return pos > 0 && pos - seg->idx_last_pos >= cfg->index_interval;
 }
 
-uint64_t
-segment_lookup(const segment *seg, int64_t offset)
+/* Binary search: the position of the last entry before which the index
+ * is still below key (by offset: its offset <= key; by time: everything
+ * before it is older than key, max_ts_before never decreasing), or 0 for
+ * the segment's start. */
+static uint64_t
+index_search(const segment *seg, int64_t key, bool by_time)
 {
     size_t lo = 0, hi = atomic_load_explicit(&seg->idx_len,
                                              memory_order_acquire);
-    /* Find the last entry whose offset is <= offset. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (seg->base + seg->idx[mid].rel <= offset)
+        const index_entry *e = &seg->idx[mid];
+        if (by_time ? e->max_ts_before < key : seg->base + e->rel <= key)
             lo = mid + 1;
         else
             hi = mid;
@@ -174,20 +178,15 @@ segment_lookup(const segment *seg, int64_t offset)
 }
 
 uint64_t
+segment_lookup(const segment *seg, int64_t offset)
+{
+    return index_search(seg, offset, false);
+}
+
+uint64_t
 segment_lookup_time(const segment *seg, int64_t ts)
 {
-    size_t lo = 0, hi = atomic_load_explicit(&seg->idx_len,
-                                             memory_order_acquire);
-    /* max_ts_before never decreases: find the last entry where everything
-     * before it is older than ts; the answer lies at or after it. */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (seg->idx[mid].max_ts_before < ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+    return index_search(seg, ts, true);
 }
 
 /* ---- writing ----------------------------------------------------------------- */

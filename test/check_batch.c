@@ -114,39 +114,19 @@ START_TEST(test_encode_nulls_and_deltas)
 }
 END_TEST
 
-/* IBM/sarama's "uncompressed record" v2 batch (record_test.go): a batch
- * another Kafka client wrote decodes to what that client put in. */
-static const uint8_t sarama_batch[] = {
-    0, 0, 0, 0, 0, 0, 0, 0,        /* base offset                   */
-    0, 0, 0, 70,                   /* batch length                  */
-    0, 0, 0, 0,                    /* partition leader epoch        */
-    2,                             /* magic                         */
-    84, 121, 97, 253,              /* CRC                           */
-    0, 0,                          /* attributes                    */
-    0, 0, 0, 0,                    /* last offset delta             */
-    0, 0, 1, 88, 141, 205, 89, 56, /* base timestamp                */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* max timestamp                 */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* producer id                   */
-    0, 0,                          /* producer epoch                */
-    0, 0, 0, 0,                    /* base sequence                 */
-    0, 0, 0, 1,                    /* record count                  */
-    40, 0, 10, 0,                  /* length, attrs, ts/off delta   */
-    8, 1, 2, 3, 4,                 /* key                           */
-    6, 5, 6, 7,                    /* value                         */
-    2, 6, 8, 9, 10, 4, 11, 12,     /* one header                    */
-};
+
 
 START_TEST(test_decode_sarama)
 {
     batch_header h;
-    ck_assert_int_eq(batch_parse_header(sarama_batch, sizeof sarama_batch, &h),
+    ck_assert_int_eq(batch_parse_header(test_sarama_batch, sizeof test_sarama_batch, &h),
                      0);
-    E(batch_verify_crc(sarama_batch, &h));
+    E(batch_verify_crc(test_sarama_batch, &h));
     ck_assert_int_eq(h.record_count, 1);
     ck_assert_int_eq(h.base_timestamp, 1479847795000);
     batch_iter it;
     samsa_message m;
-    batch_iter_init(&it, sarama_batch, &h);
+    batch_iter_init(&it, test_sarama_batch, &h);
     E(batch_iter_next(&it, &m));
     const uint8_t key[] = {1, 2, 3, 4}, val[] = {5, 6, 7};
     ck_assert_int_eq(m.key_len, 4);
@@ -171,11 +151,11 @@ END_TEST
  * "incomplete", never data. */
 START_TEST(test_damage_detected)
 {
-    uint8_t buf[sizeof sarama_batch];
+    uint8_t buf[sizeof test_sarama_batch];
     batch_header h;
     for (size_t i = 8; i < sizeof buf; i++)
         for (int bit = 0; bit < 8; bit++) {
-            memcpy(buf, sarama_batch, sizeof buf);
+            memcpy(buf, test_sarama_batch, sizeof buf);
             buf[i] ^= (uint8_t)(1 << bit);
             int rc = batch_parse_header(buf, sizeof buf, &h);
             if (i >= 12 && i < 17 && rc == 0)
@@ -183,8 +163,8 @@ START_TEST(test_damage_detected)
             ck_assert_msg(rc != 0 || batch_verify_crc(buf, &h) != 0,
                           "byte %zu bit %d not detected", i, bit);
         }
-    for (size_t n = 0; n < sizeof sarama_batch; n++) {
-        int rc = batch_parse_header(sarama_batch, n, &h);
+    for (size_t n = 0; n < sizeof test_sarama_batch; n++) {
+        int rc = batch_parse_header(test_sarama_batch, n, &h);
         ck_assert_int_eq(rc, 1);
     }
 }
@@ -193,20 +173,20 @@ END_TEST
 /* A record whose varints run past the batch end is SAMSA_ECORRUPT. */
 START_TEST(test_bad_varints)
 {
-    uint8_t buf[sizeof sarama_batch];
+    uint8_t buf[sizeof test_sarama_batch];
     batch_header h;
     batch_iter it;
     samsa_message m;
-    memcpy(buf, sarama_batch, sizeof buf);
+    memcpy(buf, test_sarama_batch, sizeof buf);
     buf[61] = 0x7e; /* record length 63: past the end */
     ck_assert_int_eq(batch_parse_header(buf, sizeof buf, &h), 0);
     batch_iter_init(&it, buf, &h);
     EQ_RC(batch_iter_next(&it, &m), SAMSA_ECORRUPT);
-    memcpy(buf, sarama_batch, sizeof buf);
+    memcpy(buf, test_sarama_batch, sizeof buf);
     buf[65] = 0x40; /* key length 32: past the record */
     batch_iter_init(&it, buf, &h);
     EQ_RC(batch_iter_next(&it, &m), SAMSA_ECORRUPT);
-    memcpy(buf, sarama_batch, sizeof buf);
+    memcpy(buf, test_sarama_batch, sizeof buf);
     buf[62] = 0x80; /* attributes fine, then an unterminated varint */
     buf[63] = 0x80;
     buf[64] = 0x80;

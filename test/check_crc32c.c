@@ -92,42 +92,19 @@ START_TEST(test_rfc3720)
 }
 END_TEST
 
-/*
- * A v2 record batch as a real client writes it: IBM/sarama's "uncompressed
- * record" test case (record_test.go), one record with a key, a value and a
- * header.  The CRC field (bytes 17..20, big-endian) covers bytes 21..end.
- */
-static const unsigned char sarama_batch[] = {
-    0, 0, 0, 0, 0, 0, 0, 0,        /* base offset                   */
-    0, 0, 0, 70,                   /* batch length                  */
-    0, 0, 0, 0,                    /* partition leader epoch        */
-    2,                             /* magic                         */
-    84, 121, 97, 253,              /* CRC                           */
-    0, 0,                          /* attributes                    */
-    0, 0, 0, 0,                    /* last offset delta             */
-    0, 0, 1, 88, 141, 205, 89, 56, /* base timestamp                */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* max timestamp                 */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* producer id                   */
-    0, 0,                          /* producer epoch                */
-    0, 0, 0, 0,                    /* base sequence                 */
-    0, 0, 0, 1,                    /* record count                  */
-    40, 0, 10, 0,                  /* length, attrs, ts/off delta   */
-    8, 1, 2, 3, 4,                 /* key                           */
-    6, 5, 6, 7,                    /* value                         */
-    2, 6, 8, 9, 10, 4, 11, 12,     /* one header                    */
-};
+
 
 START_TEST(test_kafka_batch)
 {
     const struct impl *im = &impls[_i];
-    const unsigned char *p = sarama_batch;
+    const unsigned char *p = test_sarama_batch;
     uint32_t want = (uint32_t)p[17] << 24 | (uint32_t)p[18] << 16 |
                     (uint32_t)p[19] << 8 | p[20];
 
     if (!impl_usable(im))
         return;
-    ck_assert_uint_eq(sizeof sarama_batch, 12 + 70);
-    ck_assert_uint_eq(im->fn(0, p + 21, sizeof sarama_batch - 21), want);
+    ck_assert_uint_eq(sizeof test_sarama_batch, 12 + 70);
+    ck_assert_uint_eq(im->fn(0, p + 21, sizeof test_sarama_batch - 21), want);
 }
 END_TEST
 

@@ -42,6 +42,12 @@ samsa *test_open(const char *dir);
 int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
                          const char *key, const char *value);
 
+/* IBM/sarama's "uncompressed record" v2 batch (record_test.go): one record
+ * with key {1,2,3,4}, value {5,6,7}, header {8,9,10}={11,12}; a batch that
+ * another Kafka client wrote, for the codec and CRC tests. */
+#define TEST_SARAMA_BATCH_SIZE 82
+extern const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE];
+
 /* The runner's suites, one per test/check_<name>.c.  To add a suite, add
  * XX(name) here and define Suite *name_suite(void) in its file. */
 #define TEST_SUITES(XX)                                                       \

@@ -63,3 +63,28 @@ int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
     ck_assert_int_ge(r.offset, 0);
     return r.offset;
 }
+
+/*
+ * A v2 record batch as a real client writes it: IBM/sarama's "uncompressed
+ * record" test case (record_test.go), one record with a key, a value and a
+ * header.  The CRC field (bytes 17..20, big-endian) covers bytes 21..end.
+ */
+const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE] = {
+    0, 0, 0, 0, 0, 0, 0, 0,        /* base offset                   */
+    0, 0, 0, 70,                   /* batch length                  */
+    0, 0, 0, 0,                    /* partition leader epoch        */
+    2,                             /* magic                         */
+    84, 121, 97, 253,              /* CRC                           */
+    0, 0,                          /* attributes                    */
+    0, 0, 0, 0,                    /* last offset delta             */
+    0, 0, 1, 88, 141, 205, 89, 56, /* base timestamp                */
+    0, 0, 0, 0, 0, 0, 0, 0,        /* max timestamp                 */
+    0, 0, 0, 0, 0, 0, 0, 0,        /* producer id                   */
+    0, 0,                          /* producer epoch                */
+    0, 0, 0, 0,                    /* base sequence                 */
+    0, 0, 0, 1,                    /* record count                  */
+    40, 0, 10, 0,                  /* length, attrs, ts/off delta   */
+    8, 1, 2, 3, 4,                 /* key                           */
+    6, 5, 6, 7,                    /* value                         */
+    2, 6, 8, 9, 10, 4, 11, 12,     /* one header                    */
+};
