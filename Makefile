@@ -63,6 +63,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
+	check-kafkajs \
 	bench examples install uninstall clean deps-build deps-check
 
 all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
@@ -151,6 +152,26 @@ check: all
 # is samsa_* and has a man page, every cross-reference resolves.
 lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
+
+# A Kafka client's own decoder (kafkajs, from npm) reads samsa's segments:
+# every record it decodes must match what samsa's cursor returns.  Not part
+# of `make check`, which needs no Node.js.
+check-kafkajs: $(B)/interop/dump
+	@command -v npm >/dev/null 2>&1 || { echo \
+	  "samsa: check-kafkajs needs Node.js; run: sudo apt-get install -y nodejs npm" >&2; \
+	  exit 1; }
+	@test -d $(B)/interop/node_modules/kafkajs || \
+	  (cd $(B)/interop && npm install --no-save --silent kafkajs@2 >/dev/null)
+	rm -rf $(B)/interop/store
+	$(B)/interop/dump $(B)/interop/store > $(B)/interop/samsa.txt
+	NODE_PATH=$(B)/interop/node_modules node test/interop/kafkajs-decode.js \
+	  $(B)/interop/store/interop-0/*.log > $(B)/interop/kafkajs.txt
+	diff $(B)/interop/samsa.txt $(B)/interop/kafkajs.txt
+	@echo "check-kafkajs: kafkajs decoded $$(wc -l < $(B)/interop/kafkajs.txt) records exactly as samsa reads them"
+
+$(B)/interop/dump: test/interop/dump.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_LIB)
 
 # ---- benchmarks -------------------------------------------------------------
 
