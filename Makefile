@@ -77,7 +77,7 @@ $(DEPS_STAMP_CHECK):
 	@sh test/ensure-deps.sh $(DEPS_CHECK)
 	@touch $@
 
-$(B)/obj/%.o: lib/%.c lib/samsa_int.h include/samsa.h | $(DEPS_STAMP_BUILD)
+$(B)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/samsa.h | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -107,7 +107,7 @@ run: $(B)/examples/quickstart
 
 # ---- tests ----------------------------------------------------------------
 
-$(B)/test/%.o: test/%.c test/test.h lib/samsa_int.h include/samsa.h \
+$(B)/test/%.o: test/%.c $(wildcard test/*.h lib/*.h) include/samsa.h \
 		| $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -c $< -o $@

@@ -71,6 +71,11 @@ cursor_enter_batch(samsa_cursor *c)
         if (batch_parse_header(p, avail, &h) != 0)
             return SAMSA_ECORRUPT;
         uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        /* Offsets are dense: a batch starting past the offset means the
+         * batches holding it are gone (a segment cut short on disk); say
+         * so rather than skip them. */
+        if (h.base_offset > c->offset)
+            return SAMSA_ECORRUPT;
         if (h.base_offset + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: no need to check it */
             continue;

@@ -182,6 +182,12 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
             segment_unref(log->io, seg);
         if (rc != 0)
             return rc;
+        /* Recovered short of the next segment's base: a power cut without
+         * the sync policy lost this segment's last writes (zeros, so not
+         * "torn") but kept the next file.  The records after the gap cannot
+         * be read in order: they go, as after a torn tail. */
+        if (from >= 0 && i + 1 < n && seg->next_offset < bases[i + 1])
+            torn = true;
         if (i > 0) /* a damaged tail hides the end: the next base is it */
             log->segs[i - 1]->next_offset = bases[i];
         /* A recovered segment that is not the last gets fresh index files

@@ -58,7 +58,8 @@ typedef struct segment {
     uint64_t idx_last_pos;     /* position of the last entry (0: start)      */
 
     _Atomic int refs;          /* the log's reference plus each reader's     */
-    bool sealed;               /* no more writes; index files written        */
+    _Atomic bool sealed;       /* no more writes; index files written (set
+                                  under log.lock, read by log_sync without) */
     _Atomic bool flushed;      /* sealed and fdatasync'ed                    */
 } segment;
 

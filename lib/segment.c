@@ -317,8 +317,12 @@ file_sync(samsa_io *io, const char *path)
 int
 segment_sync(samsa_io *io, segment *seg)
 {
+    /* Only a seal seen before the fdatasync counts: log_sync runs without
+     * log.lock, and a roll may truncate the file and write the index files
+     * after the fdatasync, which then did not cover them. */
+    bool sealed = atomic_load(&seg->sealed);
     int rc = io->sync(io, seg->file);
-    if (rc == 0 && seg->sealed) {
+    if (rc == 0 && sealed) {
         char *ipath = sibling_path(seg, ".index");
         char *tpath = sibling_path(seg, ".timeindex");
         rc = ipath == NULL || tpath == NULL ? -ENOMEM : file_sync(io, ipath);
@@ -327,7 +331,7 @@ segment_sync(samsa_io *io, segment *seg)
         free(ipath);
         free(tpath);
     }
-    if (rc == 0 && seg->sealed)
+    if (rc == 0 && sealed)
         atomic_store(&seg->flushed, true);
     return samsa__from_errno(rc);
 }
@@ -384,9 +388,9 @@ next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
  * setting next_offset and max_ts.  A bad batch followed by a good one is
  * skipped (readers get SAMSA_ECORRUPT there).  A bad batch with nothing good
  * after it is, with recover, a torn tail: truncated, *torn saying whether it
- * held anything but zeros; without recover (a sealed segment, whose file was
- * cut to size when sealed) it is damage at the end, kept for readers to
- * report. */
+ * held anything but zeros.  Without recover (a sealed segment, whose file
+ * was cut to size when sealed) zeros are still cut off, but anything else is
+ * damage at the end, kept for readers to report. */
 static int
 segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
              const log_config *cfg, bool recover, bool *torn)
@@ -398,16 +402,29 @@ segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
         if (!batch_at(seg, pos, size, expected, recover, &h)) {
             uint64_t q = next_valid_batch(seg, pos, size, expected);
             if (q < size) { /* corruption in the middle: keep, skip it */
+                /* Count the timestamps its header claims, as the index
+                 * did when it was written: otherwise the entry forced
+                 * below says nothing before it reaches them, and a time
+                 * lookup would skip the bad batch without a word instead
+                 * of reporting it. */
+                if (batch_parse_header(seg->map + pos, size - pos, &h) == 0 &&
+                    h.max_timestamp > atomic_load(&seg->max_ts))
+                    atomic_store(&seg->max_ts, h.max_timestamp);
                 pos = q;
                 force_index = true;
                 continue;
             }
-            if (!recover) {
+            bool garbage = false;
+            for (uint64_t i = pos; i < size && !garbage; i++)
+                garbage = seg->map[i] != 0;
+            if (!recover && garbage) {
                 pos = size;
                 break;
             }
-            for (uint64_t i = pos; i < size && !*torn; i++)
-                *torn = seg->map[i] != 0;
+            *torn = garbage;
+            /* A torn tail, or zeros: preallocated space that a crash kept
+             * a seal from cutting (the seal's truncate may not be on disk
+             * even when the recovery point says the segment is). */
             int rc = io->truncate(io, seg->file, pos);
             if (rc != 0)
                 return samsa__from_errno(rc);

@@ -115,6 +115,8 @@ static int
 store_sync_all(samsa *s, bool all)
 {
     int first = 0;
+    /* samsa_sync() may run alongside the flusher: one saves at a time. */
+    pthread_mutex_lock(&s->save_lock);
     pthread_rwlock_rdlock(&s->table_lock);
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
@@ -123,6 +125,7 @@ store_sync_all(samsa *s, bool all)
                 first = rc;
         }
     pthread_rwlock_unlock(&s->table_lock);
+    pthread_mutex_unlock(&s->save_lock);
     return first;
 }
 
@@ -289,6 +292,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     s->lock_fd = -1;
     s->sync = opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS
                                              : SAMSA_SYNC_NONE;
+    pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
 
     char path[4096];
@@ -334,6 +338,7 @@ samsa_close(samsa *s)
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&s->table_lock);
+    pthread_mutex_destroy(&s->save_lock);
     free(s->buckets);
     free(s->dir);
     free(s);

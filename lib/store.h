@@ -7,7 +7,8 @@
  * freed under a producer; a cursor outlives a deleted topic by holding a
  * reference on its partition's log instead.
  *
- * Lock order: table_lock -> log locks (log.h) -> catalog (LMDB's own).
+ * Lock order: save_lock -> table_lock -> log locks (log.h) -> catalog
+ * (LMDB's own).
  */
 #ifndef SAMSA_STORE_H
 #define SAMSA_STORE_H
@@ -24,8 +25,8 @@ typedef struct topic {
     samsa_log **parts;        /* cfg.partitions logs                        */
     _Atomic uint32_t sticky;  /* round-robin counter for keyless records    */
     int64_t *saved_rp;        /* per partition: the recovery point in the
-                                 catalog (written under the table lock, by
-                                 one syncing thread at a time)             */
+                                 catalog (written under save_lock and the
+                                 table lock, or at close)                  */
     struct topic *next;       /* hash chain                                 */
 } topic;
 
@@ -36,6 +37,8 @@ struct samsa {
     catalog cat;                /* DIR/catalog                              */
     int sync;                   /* the store's samsa_sync_policy            */
 
+    pthread_mutex_t save_lock;  /* one store_sync_all at a time (samsa_sync,
+                                   the flusher): saved_rp, recovery points */
     pthread_rwlock_t table_lock; /* the topic table below                   */
     topic **buckets;            /* hash table of topics by name             */
     size_t nbuckets, ntopics;   /* nbuckets is a power of two               */
