@@ -41,7 +41,7 @@
 
 #include "samsa_int.h"
 
-/* ---- big-endian fixed-width fields ---------------------------------------- */
+/* ---- big-endian fixed-width fields --------------------------------------- */
 
 static void
 put_be16(uint8_t *p, uint16_t v)
@@ -85,7 +85,7 @@ get_be64(const uint8_t *p)
     return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
 }
 
-/* ---- zig-zag varints -------------------------------------------------------- */
+/* ---- zig-zag varints ----------------------------------------------------- */
 
 static size_t
 varint_size(int64_t v)
@@ -138,7 +138,7 @@ length_get(const uint8_t *p, const uint8_t *end, int64_t *len)
     return p;
 }
 
-/* ---- encoding -------------------------------------------------------------- */
+/* ---- encoding ------------------------------------------------------------ */
 
 static int64_t
 opt_len(const void *ptr, size_t len)
@@ -240,7 +240,7 @@ batch_set_base_offset(uint8_t *batch, int64_t base_offset)
     put_be64(batch, (uint64_t)base_offset);
 }
 
-/* ---- decoding -------------------------------------------------------------- */
+/* ---- decoding ------------------------------------------------------------ */
 
 int
 batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)

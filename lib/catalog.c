@@ -80,7 +80,7 @@ part_key(uint8_t key[12], uint64_t id, int32_t partition)
         key[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
 }
 
-/* ---- open and close ---------------------------------------------------------- */
+/* ---- open and close ------------------------------------------------------ */
 
 static int
 meta_check(catalog *c, MDB_txn *txn)
@@ -145,7 +145,7 @@ catalog_close(catalog *c)
     c->env = NULL;
 }
 
-/* ---- topics ---------------------------------------------------------------------- */
+/* ---- topics -------------------------------------------------------------- */
 
 static void
 topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
@@ -281,7 +281,7 @@ catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
     return rc;
 }
 
-/* ---- partitions ---------------------------------------------------------------- */
+/* ---- partitions ---------------------------------------------------------- */
 
 int
 catalog_partition_get(catalog *c, uint64_t id, int32_t partition,

@@ -76,7 +76,7 @@ active(const samsa_log *log)
     return log->segs[log->nsegs - 1];
 }
 
-/* ---- opening --------------------------------------------------------------- */
+/* ---- opening ------------------------------------------------------------- */
 
 static int
 cmp_i64(const void *a, const void *b)
@@ -247,7 +247,7 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     return 0;
 }
 
-/* ---- waking readers -------------------------------------------------------- */
+/* ---- waking readers ------------------------------------------------------ */
 
 /* Publish a new end and wake the readers waiting for it.  The seq_cst store
  * and load pair with log_wait's: either the reader sees the new end before
@@ -297,7 +297,7 @@ log_mark_deleted(samsa_log *log)
     pthread_mutex_unlock(&log->wait_lock);
 }
 
-/* ---- appending ---------------------------------------------------------------- */
+/* ---- appending ----------------------------------------------------------- */
 
 /* Start a new segment at next_offset and seal the old one (log->lock held).
  * With sync, the old segment and the directory are synced before the new
@@ -460,7 +460,7 @@ log_close(samsa_log *log, int64_t *recovery_point)
     return rc;
 }
 
-/* ---- finding segments for readers --------------------------------------------- */
+/* ---- finding segments for readers ---------------------------------------- */
 
 segment *
 log_segment_for(samsa_log *log, int64_t offset)

@@ -135,7 +135,7 @@ segment_unref(samsa_io *io, segment *seg)
         segment_free(io, seg);
 }
 
-/* ---- the in-memory index ---------------------------------------------------- */
+/* ---- the in-memory index ------------------------------------------------- */
 
 /* Add an entry for the batch at pos (the writer only). */
 static void
@@ -189,7 +189,7 @@ segment_lookup_time(const segment *seg, int64_t ts)
     return index_search(seg, ts, true);
 }
 
-/* ---- writing ----------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------- */
 
 int
 segment_create(samsa_io *io, const char *dir, int64_t base,
@@ -348,7 +348,7 @@ segment_remove_files(samsa_io *io, const char *dir, int64_t base)
     }
 }
 
-/* ---- opening and recovery ------------------------------------------------------ */
+/* ---- opening and recovery ------------------------------------------------ */
 
 /* A batch at pos that parses, fits in size, and is not before expected;
  * with crc, its CRC must match too. */

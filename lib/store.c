@@ -30,7 +30,7 @@
 #define FLUSH_INTERVAL_MS 1000
 #define DEFAULT_CATALOG_MAP (1ull << 30)
 
-/* ---- the topic table ------------------------------------------------------- */
+/* ---- the topic table ----------------------------------------------------- */
 
 static size_t
 name_hash(const char *name)
@@ -129,7 +129,7 @@ store_sync_all(samsa *s, bool all)
     return first;
 }
 
-/* ---- the flusher ---------------------------------------------------------- */
+/* ---- the flusher --------------------------------------------------------- */
 
 static void *
 flusher_main(void *arg)
@@ -181,7 +181,7 @@ flusher_stop(samsa *s)
     s->flusher_running = false;
 }
 
-/* ---- opening ---------------------------------------------------------------- */
+/* ---- opening ------------------------------------------------------------- */
 
 static int
 options_check(const samsa_options *opt)

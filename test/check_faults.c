@@ -1,0 +1,1115 @@
+/*
+ * check_faults.c - the engine under a failing disk, through faultio
+ * (test/faultio.h): writes that fail or come up short, allocation that runs
+ * out of space, segment rolls and topic creates that break at every step,
+ * fdatasync failures (the partition stops until the store is reopened), and
+ * power cuts that drop or tear every write not yet synced.
+ *
+ * The common check: a call that fails changes nothing a reader can see,
+ * the offsets of the failed batch are handed to the next one, and after a
+ * reopen with plain POSIX I/O every acknowledged record is there, intact,
+ * with nothing but whole records around it.
+ *
+ * The store's flusher thread syncs sealed segments in the background once a
+ * second, and its calls go through faultio too.  So before arming a fault
+ * that counts calls, a test calls samsa_sync(): with every segment synced
+ * the flusher makes no I/O call, and the fault fires where the test means.
+ *
+ * Every record is a pure function of its offset (gen()), so whatever a
+ * cursor returns can be checked in full.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "faultio.h"
+#include "test.h"
+
+/* lib/store.h: open a store with a given I/O layer.  (Declared here rather
+ * than by including store.h, whose type names clash with the names used
+ * below.) */
+int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
+                   samsa **out);
+
+/* ------------------------------------------------------------------------ */
+/* Records as a function of their offset                                    */
+/* ------------------------------------------------------------------------ */
+
+#define TS0           1600000000000LL
+#define MAXB          8
+#define PATH_BUF      512
+#define SEGMENT_BYTES 4096
+
+typedef struct grec {
+    samsa_record r; /* points into the fields below: never copy a grec    */
+    char key[32];
+    uint8_t val[320];
+    char hv[32];
+    samsa_header h[2];
+} grec;
+
+static void
+gen(grec *g, int64_t i)
+{
+    memset(g, 0, sizeof *g);
+    samsa_record *r = &g->r;
+    if (i % 7 != 0) { /* else no key */
+        r->key_len = i % 11 == 0 ? 0
+                                 : (size_t)snprintf(g->key, sizeof g->key,
+                                                    "key-%lld", (long long)i);
+        r->key = g->key;
+    }
+    if (i % 5 != 3) { /* else a null value */
+        size_t len = i % 13 == 0   ? 0
+                     : i % 17 == 0 ? 300
+                                   : 1 + (size_t)(i * 37 % 90);
+        for (size_t j = 0; j < len; j++)
+            g->val[j] = (uint8_t)(i * 131 + (int64_t)j * 7 + 1);
+        r->value = g->val;
+        r->value_len = len;
+    }
+    snprintf(g->hv, sizeof g->hv, "hv-%lld", (long long)i);
+    if (i % 3 == 1) {
+        g->h[0] = (samsa_header){"h1", g->hv, strlen(g->hv)};
+        r->header_count = 1;
+    } else if (i % 3 == 2) {
+        g->h[0] = (samsa_header){"a", NULL, 0};
+        g->h[1] = (samsa_header){"bb", g->hv, 3};
+        r->header_count = 2;
+    }
+    r->headers = r->header_count > 0 ? g->h : NULL;
+    r->timestamp = TS0 + i * 10 - (i % 4 == 3 ? 25 : 0);
+}
+
+static bool
+bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if ((a == NULL) != (b == NULL) || alen != blen)
+        return false;
+    return alen == 0 || memcmp(a, b, alen) == 0;
+}
+
+/* NULL when m is exactly gen(i), else what differs. */
+static const char *
+gen_mismatch(const samsa_message *m, int64_t i)
+{
+    grec g;
+    gen(&g, i);
+    const samsa_record *r = &g.r;
+    if (m->offset != i)
+        return "offset";
+    if (m->timestamp != r->timestamp)
+        return "timestamp";
+    if (!bytes_eq(m->key, m->key_len, r->key, r->key_len))
+        return "key";
+    if (!bytes_eq(m->value, m->value_len, r->value, r->value_len))
+        return "value";
+    if (m->header_count != r->header_count)
+        return "header count";
+    for (size_t k = 0; k < r->header_count; k++) {
+        const char *hk;
+        const void *hv;
+        size_t hkl, hvl;
+        if (samsa_message_header(m, k, &hk, &hkl, &hv, &hvl) != 0)
+            return "header decode";
+        if (!bytes_eq(hk, hkl, r->headers[k].key, strlen(r->headers[k].key)))
+            return "header key";
+        if (!bytes_eq(hv, hvl, r->headers[k].value, r->headers[k].value_len))
+            return "header value";
+    }
+    return NULL;
+}
+
+#define CHECK_GEN(m, i)                                                        \
+    do {                                                                       \
+        const char *w_ = gen_mismatch((m), (i));                               \
+        ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
+                      w_);                                                     \
+    } while (0)
+
+/* Produce gen(first..first+n-1) in one call and expect want; on success
+ * they must have exactly those offsets, on failure offset -1 each. */
+static void
+produce_gen_rc(samsa *s, const char *topic, int32_t p, int64_t first, size_t n,
+               int want)
+{
+    grec g[MAXB];
+    samsa_record recs[MAXB];
+    ck_assert_uint_le(n, MAXB);
+    for (size_t j = 0; j < n; j++) {
+        gen(&g[j], first + (int64_t)j);
+        recs[j] = g[j].r;
+    }
+    int rc = samsa_produce(s, topic, p, recs, n);
+    ck_assert_msg(rc == want, "produce %s-%d at %lld: got %s, want %s", topic,
+                  p, (long long)first, samsa_strerror(rc),
+                  samsa_strerror(want));
+    for (size_t j = 0; j < n; j++)
+        ck_assert_int_eq(recs[j].offset, want == 0 ? first + (int64_t)j : -1);
+}
+
+/* Produce gen(first..) like produce_gen_rc, returning whatever it got. */
+static int
+produce_gen_try(samsa *s, const char *topic, int32_t p, int64_t first, size_t n)
+{
+    grec g[MAXB];
+    samsa_record recs[MAXB];
+    ck_assert_uint_le(n, MAXB);
+    for (size_t j = 0; j < n; j++) {
+        gen(&g[j], first + (int64_t)j);
+        recs[j] = g[j].r;
+    }
+    int rc = samsa_produce(s, topic, p, recs, n);
+    for (size_t j = 0; j < n; j++)
+        ck_assert_int_eq(recs[j].offset, rc == 0 ? first + (int64_t)j : -1);
+    return rc;
+}
+
+/* Produce n records at *next and move *next past them. */
+static void
+produce_next(samsa *s, const char *topic, int32_t p, int64_t *next, size_t n)
+{
+    produce_gen_rc(s, topic, p, *next, n, 0);
+    *next += (int64_t)n;
+}
+
+static const size_t batch_pattern[] = {1, 3, 2, 5, 1, 1, 4, 8, 2, 1, 6};
+#define NPATTERN (sizeof batch_pattern / sizeof batch_pattern[0])
+
+static void
+produce_upto(samsa *s, const char *topic, int32_t p, int64_t *next,
+             int64_t upto)
+{
+    for (size_t k = 0; *next < upto; k++)
+        produce_next(s, topic, p, next, batch_pattern[k % NPATTERN]);
+}
+
+/* A cursor at from reads gen(from..to-1), then finds nothing. */
+static void
+read_range(samsa *s, const char *topic, int32_t p, int64_t from, int64_t to)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, topic, p, from, &c));
+    for (int64_t o = from; o < to; o++) {
+        int rc = samsa_cursor_next(c, &m, 0);
+        ck_assert_msg(rc == 0, "%s-%d next at %lld: %s", topic, p, (long long)o,
+                      samsa_strerror(rc));
+        CHECK_GEN(&m, o);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(samsa_cursor_offset(c), to);
+    samsa_cursor_close(c);
+}
+
+static int64_t
+log_end(samsa *s, const char *topic, int32_t p)
+{
+    int64_t first = -7, end = -7;
+    E(samsa_offsets(s, topic, p, &first, &end));
+    ck_assert_int_eq(first, 0);
+    return end;
+}
+
+/* The partition holds exactly gen(0..end-1), end being its log end. */
+static void
+check_exact(samsa *s, const char *topic, int32_t p, int64_t end)
+{
+    ck_assert_int_eq(log_end(s, topic, p), end);
+    read_range(s, topic, p, 0, end);
+}
+
+static samsa_topic_config
+small_cfg(int32_t partitions, int sync)
+{
+    return (samsa_topic_config){.partitions = partitions,
+                                .segment_bytes = SEGMENT_BYTES,
+                                .index_interval_bytes = 128,
+                                .max_message_bytes = 16384,
+                                .sync = sync};
+}
+
+/* A store on dir whose file I/O goes through fi. */
+static samsa *
+open_faulty(const char *dir, faultio *fi, int sync)
+{
+    samsa_options o = {.sync = sync};
+    samsa *s = NULL;
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *
+pathf(char *buf, const char *dir, const char *name)
+{
+    int n = snprintf(buf, PATH_BUF, "%s/%s", dir, name);
+    ck_assert(n > 0 && n < PATH_BUF);
+    return buf;
+}
+
+static bool
+exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The sorted segment base offsets of dir/topic-p. */
+static size_t
+seg_bases(const char *dir, const char *topic, int p, int64_t *bases, size_t max)
+{
+    char pd[PATH_BUF];
+    int len = snprintf(pd, sizeof pd, "%s/%s-%d", dir, topic, p);
+    ck_assert(len > 0 && len < PATH_BUF);
+    DIR *d = opendir(pd);
+    ck_assert_msg(d != NULL, "opendir %s: %s", pd, strerror(errno));
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".log") == 0) {
+            ck_assert_uint_lt(n, max);
+            bases[n++] = strtoll(e->d_name, NULL, 10);
+        }
+    closedir(d);
+    qsort(bases, n, sizeof *bases, cmp_i64);
+    return n;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+/* Bytes of whole batches in the active segment of dir/topic-p (its file
+ * ends in preallocated zeros, which stop the walk). */
+static uint64_t
+active_size(const char *dir, const char *topic, int p)
+{
+    int64_t bases[512];
+    size_t nb = seg_bases(dir, topic, p, bases, 512);
+    char path[PATH_BUF];
+    int len = snprintf(path, sizeof path, "%s/%s-%d/%020lld.log", dir, topic, p,
+                       (long long)bases[nb - 1]);
+    ck_assert(len > 0 && len < PATH_BUF);
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    uint64_t pos = 0;
+    uint8_t h[12];
+    while (pread(fd, h, sizeof h, (off_t)pos) == (ssize_t)sizeof h &&
+           be32(h + 8) != 0)
+        pos += 12 + be32(h + 8);
+    close(fd);
+    return pos;
+}
+
+/* Bytes the batch gen(first..first+n-1) takes. */
+static size_t
+gen_batch_size(int64_t first, size_t n)
+{
+    grec g[MAXB];
+    samsa_record *ptrs[MAXB];
+    size_t bodies[MAXB];
+    for (size_t j = 0; j < n; j++) {
+        gen(&g[j], first + (int64_t)j);
+        ptrs[j] = &g[j].r;
+    }
+    return batch_encoded_size(ptrs, n, bodies);
+}
+
+/* Produce single records until a batch of n more would roll the active
+ * segment. */
+static void
+fill_to_roll(samsa *s, const char *dir, const char *topic, int32_t p,
+             int64_t *next, size_t n)
+{
+    for (;;) {
+        uint64_t used = active_size(dir, topic, p);
+        if (used > 0 && used + gen_batch_size(*next, n) > SEGMENT_BYTES)
+            return;
+        produce_next(s, topic, p, next, 1);
+    }
+}
+
+/* Produce single records until a batch of n more fits in the active
+ * segment without a roll. */
+static void
+fill_to_fit(samsa *s, const char *dir, const char *topic, int32_t p,
+            int64_t *next, size_t n)
+{
+    for (;;) {
+        uint64_t used = active_size(dir, topic, p);
+        if (used == 0 || used + gen_batch_size(*next, n) <= SEGMENT_BYTES)
+            return;
+        produce_next(s, topic, p, next, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failing writes                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A write of the batch fails (EIO, ENOSPC) or comes up short, mid-segment
+ * or as the first write after a roll: produce fails with the matching code,
+ * nothing of the batch is visible, the next batch gets its offsets, and
+ * after a reopen exactly the acknowledged records are there. */
+START_TEST(test_write_faults)
+{
+    static const struct {
+        int err;      /* errno, or 0 for a short write                   */
+        size_t keep;  /* a short write's bytes                           */
+        bool at_roll; /* the first write into a new segment              */
+        int want;
+    } v[] = {
+        {EIO, 0, false, SAMSA_EIO},       {ENOSPC, 0, false, SAMSA_ENOSPC},
+        {EDQUOT, 0, false, SAMSA_ENOSPC}, {0, 0, false, SAMSA_EIO},
+        {0, 7, false, SAMSA_EIO},         {0, 100, false, SAMSA_EIO},
+        {EIO, 0, true, SAMSA_EIO},        {ENOSPC, 0, true, SAMSA_ENOSPC},
+        {0, 61, true, SAMSA_EIO},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        const char *dir = test_dir_make();
+        faultio *fi = faultio_new();
+        samsa *s = open_faulty(dir, fi, 0);
+        samsa_topic_config cfg = small_cfg(1, 0);
+        E(samsa_topic_create(s, "t", &cfg));
+        int64_t next = 0;
+        produce_upto(s, "t", 0, &next, 10);
+        if (v[i].at_roll)
+            fill_to_roll(s, dir, "t", 0, &next, 3);
+        ck_assert_uint_lt(v[i].keep, gen_batch_size(next, 3));
+        int64_t bases[64];
+        size_t nsegs = seg_bases(dir, "t", 0, bases, 64);
+        E(samsa_sync(s));
+
+        faultio_filter(fi, ".log");
+        if (v[i].err != 0)
+            faultio_fail(fi, FAULTIO_WRITE, 1, v[i].err, false);
+        else
+            faultio_short_write(fi, 1, v[i].keep);
+        produce_gen_rc(s, "t", 0, next, 3, v[i].want);
+        ck_assert_uint_eq(faultio_injected(fi), 1);
+        check_exact(s, "t", 0, next);
+        ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 64),
+                          nsegs + (v[i].at_roll ? 1 : 0));
+
+        faultio_clear(fi);
+        faultio_filter(fi, NULL);
+        produce_next(s, "t", 0, &next, 3); /* the same offsets again */
+        check_exact(s, "t", 0, next);
+        produce_upto(s, "t", 0, &next, next + 20);
+        check_exact(s, "t", 0, next);
+        E(samsa_close(s));
+        faultio_free(fi);
+
+        s = test_open(dir);
+        check_exact(s, "t", 0, next);
+        E(samsa_close(s));
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
+/* fallocate() running out of space: in a fresh segment, and in the one a
+ * roll just started. */
+START_TEST(test_allocate_enospc)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0;
+
+    faultio_filter(fi, ".log");
+    faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    produce_gen_rc(s, "t", 0, 0, 2, SAMSA_ENOSPC);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    check_exact(s, "t", 0, 0);
+    produce_next(s, "t", 0, &next, 2);
+    check_exact(s, "t", 0, 2);
+
+    produce_upto(s, "t", 0, &next, 30);
+    fill_to_roll(s, dir, "t", 0, &next, 4);
+    E(samsa_sync(s));
+    faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    produce_gen_rc(s, "t", 0, next, 4, SAMSA_ENOSPC);
+    ck_assert_uint_eq(faultio_injected(fi), 2);
+    check_exact(s, "t", 0, next);
+    /* Still no space: the same again, nothing moves. */
+    faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    produce_gen_rc(s, "t", 0, next, 1, SAMSA_ENOSPC);
+    check_exact(s, "t", 0, next);
+    /* Space again. */
+    produce_next(s, "t", 0, &next, 4);
+    produce_upto(s, "t", 0, &next, next + 30);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    faultio_free(fi);
+
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Rolls                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A produce that rolls the segment is made once to count its calls per
+ * operation; then every one of those calls is failed in turn (creating the
+ * new file, mapping it, truncating and indexing the old one, allocating
+ * and writing the batch): the produce fails, nothing is visible, no
+ * segment file is left but possibly the new empty one at the log end, and
+ * the next produce (the same batch) succeeds with the same offsets. */
+START_TEST(test_roll_faults)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0, bases[512];
+    produce_upto(s, "t", 0, &next, 20);
+
+    /* The dry run, again if the flusher made calls in the window (it
+     * begins with a sync, which a roll without the policy never makes). */
+    uint64_t before[FAULTIO_NOPS], calls[FAULTIO_NOPS];
+    size_t nsegs;
+    do {
+        fill_to_roll(s, dir, "t", 0, &next, 3);
+        E(samsa_sync(s));
+        nsegs = seg_bases(dir, "t", 0, bases, 512);
+        for (int op = 0; op < FAULTIO_NOPS; op++)
+            before[op] = faultio_calls(fi, (faultio_op)op);
+        produce_next(s, "t", 0, &next, 3);
+        for (int op = 0; op < FAULTIO_NOPS; op++)
+            calls[op] = faultio_calls(fi, (faultio_op)op) - before[op];
+        ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
+    } while (calls[FAULTIO_SYNC] != 0 || calls[FAULTIO_DIRSYNC] != 0);
+    /* A roll creates and maps a file, cuts the old one and writes its two
+     * index files; the batch is then allocated and written. */
+    ck_assert_uint_ge(calls[FAULTIO_OPEN], 3);
+    ck_assert_uint_ge(calls[FAULTIO_MAP], 1);
+    ck_assert_uint_ge(calls[FAULTIO_TRUNCATE], 1);
+    ck_assert_uint_ge(calls[FAULTIO_WRITE], 3);
+    ck_assert_uint_ge(calls[FAULTIO_ALLOCATE], 1);
+
+    int tried = 0;
+    for (int op = 0; op < FAULTIO_NOPS; op++)
+        for (uint64_t nth = 1; nth <= calls[op]; nth++) {
+            fill_to_roll(s, dir, "t", 0, &next, 3);
+            E(samsa_sync(s));
+            nsegs = seg_bases(dir, "t", 0, bases, 512);
+            faultio_fail(fi, (faultio_op)op, nth, EIO, false);
+            int rc = produce_gen_try(s, "t", 0, next, 3);
+            ck_assert_msg(faultio_injected(fi) == (uint64_t)tried + 1,
+                          "%s #%llu did not fire", faultio_op_name(op),
+                          (unsigned long long)nth);
+            ck_assert_msg(rc == SAMSA_EIO, "%s #%llu: %s", faultio_op_name(op),
+                          (unsigned long long)nth, samsa_strerror(rc));
+            size_t now = seg_bases(dir, "t", 0, bases, 512);
+            ck_assert_msg(
+                now == nsegs || (now == nsegs + 1 && bases[now - 1] == next),
+                "%s #%llu: %zu segments, were %zu", faultio_op_name(op),
+                (unsigned long long)nth, now, nsegs);
+            check_exact(s, "t", 0, next);
+            produce_next(s, "t", 0, &next, 3); /* the same batch */
+            ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
+            check_exact(s, "t", 0, next);
+            tried++;
+        }
+    ck_assert_int_ge(tried, 10);
+    E(samsa_close(s));
+    faultio_free(fi);
+
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Topic create                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void
+check_no_topic(samsa *s, const char *dir)
+{
+    samsa_topic_config got;
+    char p[PATH_BUF];
+    EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_offsets(s, "t", 0, NULL, NULL), SAMSA_ENOTOPIC);
+    ck_assert(!exists(pathf(p, dir, "t-0")));
+    ck_assert(!exists(pathf(p, dir, "t-1")));
+}
+
+static void
+check_new_topic(samsa *s)
+{
+    for (int32_t p = 0; p < 2; p++) {
+        ck_assert_int_eq(log_end(s, "t", p), 0);
+        produce_gen_rc(s, "t", p, 0, 2, 0);
+        read_range(s, "t", p, 0, 2);
+    }
+}
+
+/* Every I/O call a two-partition topic create makes (mkdir, open and map of
+ * each first segment, the partition and store directory syncs), failed in
+ * turn: the create fails, there is no topic and no directory, and the same
+ * create then works.  With the cleanup failing too (unlink and rmdir stuck),
+ * the directories left behind are removed by the next open, or by the next
+ * create of that name. */
+START_TEST(test_create_faults)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(2, 0);
+    E(samsa_topic_create(s, "other", &cfg)); /* an innocent bystander */
+    int64_t other = 0;
+    produce_upto(s, "other", 1, &other, 5);
+    E(samsa_sync(s));
+
+    uint64_t before[FAULTIO_NOPS], calls[FAULTIO_NOPS];
+    for (int op = 0; op < FAULTIO_NOPS; op++)
+        before[op] = faultio_calls(fi, (faultio_op)op);
+    E(samsa_topic_create(s, "dry", &cfg));
+    for (int op = 0; op < FAULTIO_NOPS; op++)
+        calls[op] = faultio_calls(fi, (faultio_op)op) - before[op];
+    ck_assert_uint_eq(calls[FAULTIO_MKDIR], 2);
+    ck_assert_uint_ge(calls[FAULTIO_OPEN], 2);
+    ck_assert_uint_ge(calls[FAULTIO_DIRSYNC], 2);
+
+    int tried = 0;
+    for (int op = 0; op < FAULTIO_NOPS; op++)
+        for (uint64_t nth = 1; nth <= calls[op]; nth++) {
+            faultio_fail(fi, (faultio_op)op, nth, EIO, false);
+            int rc = samsa_topic_create(s, "t", &cfg);
+            ck_assert_msg(rc == SAMSA_EIO, "%s #%llu: %s", faultio_op_name(op),
+                          (unsigned long long)nth, samsa_strerror(rc));
+            ck_assert_uint_eq(faultio_injected(fi), (uint64_t)tried + 1);
+            check_no_topic(s, dir);
+            tried++;
+        }
+    ck_assert_int_ge(tried, 8);
+    E(samsa_topic_create(s, "t", &cfg));
+    check_new_topic(s);
+    E(samsa_topic_delete(s, "t"));
+    check_no_topic(s, dir);
+
+    /* The cleanup fails too: strays stay until the next open... */
+    char p[PATH_BUF];
+    faultio_fail(fi, FAULTIO_DIRSYNC, 3, EIO, false); /* the store's */
+    faultio_fail(fi, FAULTIO_UNLINK, 1, EIO, true);
+    faultio_fail(fi, FAULTIO_RMDIR, 1, EIO, true);
+    EQ_RC(samsa_topic_create(s, "t", &cfg), SAMSA_EIO);
+    samsa_topic_config got;
+    EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
+    ck_assert(exists(pathf(p, dir, "t-0")));
+    faultio_clear(fi);
+    E(samsa_close(s));
+    faultio_free(fi);
+    s = test_open(dir);
+    check_no_topic(s, dir);
+    E(samsa_topic_create(s, "t", &cfg));
+    check_new_topic(s);
+    E(samsa_topic_delete(s, "t"));
+    E(samsa_close(s));
+
+    /* ... or the next create of the same name. */
+    fi = faultio_new();
+    s = open_faulty(dir, fi, 0);
+    faultio_fail(fi, FAULTIO_MKDIR, 2, EIO, false);
+    faultio_fail(fi, FAULTIO_UNLINK, 1, EIO, true);
+    faultio_fail(fi, FAULTIO_RMDIR, 1, EIO, true);
+    EQ_RC(samsa_topic_create(s, "t", &cfg), SAMSA_EIO);
+    EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
+    ck_assert(exists(pathf(p, dir, "t-0")));
+    faultio_clear(fi);
+    E(samsa_topic_create(s, "t", &cfg));
+    check_new_topic(s);
+    read_range(s, "other", 1, 0, other);
+    E(samsa_close(s));
+    faultio_free(fi);
+
+    s = test_open(dir);
+    for (int32_t q = 0; q < 2; q++)
+        read_range(s, "t", q, 0, 2);
+    read_range(s, "other", 1, 0, other);
+    E(samsa_topic_describe(s, "dry", &got));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Sync failures                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Reopen with plain I/O after a failed sync: the partition takes writes
+ * again; acked records are all there, and the batch whose sync failed
+ * (never acknowledged, but written to the page cache) is there whole or
+ * not at all.  Returns the log end. */
+static int64_t
+reopen_after_failed_sync(const char *dir, int64_t acked, size_t failed_n)
+{
+    samsa *s = test_open(dir);
+    int64_t end = log_end(s, "t", 0);
+    ck_assert_msg(end == acked || end == acked + (int64_t)failed_n,
+                  "end %lld, acknowledged %lld", (long long)end,
+                  (long long)acked);
+    read_range(s, "t", 0, 0, end);
+    produce_gen_rc(s, "t", 0, end, 2, 0);
+    read_range(s, "t", 0, 0, end + 2);
+    E(samsa_close(s));
+    s = test_open(dir);
+    check_exact(s, "t", 0, end + 2);
+    E(samsa_close(s));
+    return end;
+}
+
+/* SYNC_ALWAYS: the fdatasync of a produce fails.  That produce gets
+ * SAMSA_EIO, every later one on the partition SAMSA_EFAILED (the fault is
+ * gone, but a failed fdatasync is never retried), readers never see the
+ * failed batch, and the other partition goes on. */
+START_TEST(test_sync_fail_produce)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(2, SAMSA_SYNC_ALWAYS);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0, next1 = 0;
+    produce_upto(s, "t", 0, &next, 12);
+    produce_upto(s, "t", 1, &next1, 5);
+    E(samsa_sync(s));
+
+    faultio_filter(fi, "/t-0/");
+    faultio_fail(fi, FAULTIO_SYNC, 1, EIO, false);
+    produce_gen_rc(s, "t", 0, next, 3, SAMSA_EIO);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    check_exact(s, "t", 0, next);
+    faultio_clear(fi);
+    uint64_t writes = faultio_calls(fi, FAULTIO_WRITE);
+    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    produce_gen_rc(s, "t", 0, next, 5, SAMSA_EFAILED);
+    ck_assert_uint_eq(faultio_calls(fi, FAULTIO_WRITE), writes);
+    check_exact(s, "t", 0, next);
+    /* A cursor opened at the end waits there: the failed batch never
+     * shows up. */
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &c));
+    EQ_RC(samsa_cursor_next(c, &m, 50), SAMSA_ETIMEDOUT);
+    EQ_RC(samsa_cursor_seek(c, next + 1), SAMSA_EOFFSET);
+    samsa_cursor_close(c);
+    EQ_RC(samsa_sync(s), SAMSA_EFAILED);
+    check_exact(s, "t", 0, next);
+    /* The other partition is not stopped. */
+    produce_next(s, "t", 1, &next1, 2);
+    check_exact(s, "t", 1, next1);
+    ck_assert_int_ne(samsa_close(s), 0);
+    faultio_free(fi);
+
+    reopen_after_failed_sync(dir, next, 3);
+    s = test_open(dir);
+    check_exact(s, "t", 1, next1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* SYNC_ALWAYS: the syncs a roll makes (the old segment, its index files,
+ * the directory) fail, each in turn. */
+START_TEST(test_sync_fail_roll)
+{
+    static const struct {
+        faultio_op op;
+        const char *filter;
+    } v[] = {
+        {FAULTIO_SYNC, ".log"},       /* the old segment                */
+        {FAULTIO_SYNC, ".index"},     /* its index                      */
+        {FAULTIO_SYNC, ".timeindex"}, /* its time index                 */
+        {FAULTIO_DIRSYNC, NULL},      /* the new name                   */
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        const char *dir = test_dir_make();
+        faultio *fi = faultio_new();
+        samsa *s = open_faulty(dir, fi, SAMSA_SYNC_ALWAYS);
+        samsa_topic_config cfg = small_cfg(1, 0);
+        E(samsa_topic_create(s, "t", &cfg));
+        int64_t next = 0;
+        produce_upto(s, "t", 0, &next, 10);
+        fill_to_roll(s, dir, "t", 0, &next, 2);
+        E(samsa_sync(s));
+        faultio_filter(fi, v[i].filter);
+        faultio_fail(fi, v[i].op, 1, EIO, false);
+        produce_gen_rc(s, "t", 0, next, 2, SAMSA_EIO);
+        ck_assert_uint_eq(faultio_injected(fi), 1);
+        faultio_clear(fi);
+        faultio_filter(fi, NULL);
+        check_exact(s, "t", 0, next);
+        produce_gen_rc(s, "t", 0, next, 2, SAMSA_EFAILED);
+        check_exact(s, "t", 0, next);
+        ck_assert_int_ne(samsa_close(s), 0);
+        faultio_free(fi);
+        /* The batch was not written: the roll failed before it. */
+        reopen_after_failed_sync(dir, next, 0);
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
+/* Without the sync policy: samsa_sync() failing stops the partition the
+ * same way; what was visible stays visible. */
+START_TEST(test_sync_fail_samsa_sync)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0;
+    produce_upto(s, "t", 0, &next, 40);
+    E(samsa_sync(s));
+    produce_upto(s, "t", 0, &next, next + 5);
+    faultio_fail(fi, FAULTIO_SYNC, 1, EIO, false);
+    EQ_RC(samsa_sync(s), SAMSA_EIO);
+    faultio_clear(fi);
+    check_exact(s, "t", 0, next);
+    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    EQ_RC(samsa_sync(s), SAMSA_EFAILED);
+    check_exact(s, "t", 0, next);
+    ck_assert_int_ne(samsa_close(s), 0);
+    faultio_free(fi);
+
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    produce_next(s, "t", 0, &next, 1);
+    E(samsa_close(s));
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Without the sync policy: the background flusher's fdatasync of a rolled
+ * segment fails; the next produce reports it (SAMSA_EFAILED). */
+START_TEST(test_sync_fail_flusher)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0;
+    produce_upto(s, "t", 0, &next, 10);
+    E(samsa_sync(s));
+    /* Every sync of a segment fails from now on; producing rolls
+     * segments, which the flusher then tries to sync. */
+    faultio_filter(fi, ".log");
+    faultio_fail(fi, FAULTIO_SYNC, 1, EIO, true);
+    int rc = 0;
+    for (int i = 0; i < 400 && rc == 0; i++) { /* up to 4 s */
+        struct timespec d = {0, 10 * 1000 * 1000};
+        nanosleep(&d, NULL);
+        rc = produce_gen_try(s, "t", 0, next, 1);
+        if (rc == 0)
+            next++;
+    }
+    EQ_RC(rc, SAMSA_EFAILED);
+    ck_assert_uint_ge(faultio_injected(fi), 1);
+    faultio_clear(fi);
+    check_exact(s, "t", 0, next);
+    ck_assert_int_ne(samsa_close(s), 0);
+    faultio_free(fi);
+
+    s = test_open(dir);
+    check_exact(s, "t", 0, next); /* a kill, not a power cut: all there */
+    produce_next(s, "t", 0, &next, 1);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Power cuts                                                               */
+/* ------------------------------------------------------------------------ */
+
+#define SNAP_MAX 256
+
+/* What a directory tree holds: each file's path, size and CRC. */
+typedef struct snapshot {
+    size_t n;
+    struct {
+        char path[PATH_BUF];
+        uint64_t size;
+        uint32_t crc;
+    } f[SNAP_MAX];
+} snapshot;
+
+static void
+snap_add(snapshot *sn, const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[PATH_BUF];
+        pathf(p, dir, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(stat(p, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            snap_add(sn, p);
+            continue;
+        }
+        if (strcmp(e->d_name, "lock") == 0 ||
+            strcmp(e->d_name, "lock.mdb") == 0)
+            continue; /* lock files: not data */
+        ck_assert_uint_lt(sn->n, SNAP_MAX);
+        int fd = open(p, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        uint8_t *buf = malloc((size_t)st.st_size + 1);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(pread(fd, buf, (size_t)st.st_size, 0),
+                         (ssize_t)st.st_size);
+        close(fd);
+        memcpy(sn->f[sn->n].path, p, sizeof p);
+        sn->f[sn->n].size = (uint64_t)st.st_size;
+        sn->f[sn->n].crc = samsa__crc32c(0, buf, (size_t)st.st_size);
+        sn->n++;
+        free(buf);
+    }
+    closedir(d);
+}
+
+static void
+snap_same(const snapshot *a, const snapshot *b)
+{
+    ck_assert_uint_eq(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        ck_assert_str_eq(a->f[i].path, b->f[i].path);
+        ck_assert_msg(a->f[i].size == b->f[i].size &&
+                          a->f[i].crc == b->f[i].crc,
+                      "%s changed", a->f[i].path);
+    }
+}
+
+/* Read n-0 (never synced by policy) from 0 for as long as it reads: every
+ * record read must be its gen record; it may end early (torn) or stop at a
+ * damaged batch.  Returns how many were read. */
+static int64_t
+read_prefix(samsa *s, const char *topic)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, topic, 0, 0, &c));
+    int64_t o = 0;
+    int rc;
+    while ((rc = samsa_cursor_next(c, &m, 0)) == 0) {
+        CHECK_GEN(&m, o);
+        o++;
+    }
+    ck_assert_msg(rc == SAMSA_ETIMEDOUT || rc == SAMSA_ECORRUPT, "at %lld: %s",
+                  (long long)o, samsa_strerror(rc));
+    samsa_cursor_close(c);
+    return o;
+}
+
+/*
+ * The store syncs by policy ("t"); topic "n" opts out.  Records are acked
+ * on "t" singly and in batches across rolls; "n" gets records before and
+ * after a samsa_sync().  Then a batch on "t" is written but its fdatasync
+ * fails, so it is not acknowledged (mid-segment, or as the first batch of a
+ * new segment whose allocation is not synced either).  Then the power goes:
+ * the store is closed through the dead I/O (which must not crash or write),
+ * and reopened with plain I/O.  "t" must hold every acknowledged record,
+ * densely from 0, and the unacknowledged batch whole or not at all; "n"
+ * everything samsa_sync() covered.
+ */
+static void
+power_cut_run(faultio_cut mode, uint64_t seed, bool unacked_at_roll)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, SAMSA_SYNC_ALWAYS);
+    samsa_topic_config cfg = small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    samsa_topic_config ncfg = small_cfg(1, SAMSA_SYNC_NONE);
+    E(samsa_topic_create(s, "n", &ncfg));
+    int64_t next = 0, nnext = 0, bases[64];
+
+    produce_upto(s, "t", 0, &next, 110);
+    produce_upto(s, "n", 0, &nnext, 40);
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    if (unacked_at_roll)
+        fill_to_roll(s, dir, "t", 0, &next, MAXB);
+    else
+        fill_to_fit(s, dir, "t", 0, &next, MAXB);
+    E(samsa_sync(s));
+    const int64_t nsynced = nnext;
+
+    /* Not acknowledged: written, then the sync fails.  With a roll first,
+     * the roll's own sync of the old segment goes through. */
+    faultio_filter(fi, "/t-0/");
+    faultio_fail(fi, FAULTIO_SYNC, unacked_at_roll ? 4 : 1, EIO, false);
+    produce_gen_rc(s, "t", 0, next, MAXB, SAMSA_EIO);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    faultio_clear(fi);
+    faultio_filter(fi, NULL);
+    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    check_exact(s, "t", 0, next);
+    ck_assert_uint_ge(faultio_unsynced(fi, "/t-0/"), 1);
+
+    /* Acknowledged without sync, some across a roll. */
+    produce_upto(s, "n", 0, &nnext, nnext + 40);
+    ck_assert_uint_ge(faultio_unsynced(fi, "/n-0/"), 1);
+
+    E(faultio_power_cut(fi, mode, seed));
+    /* Closing through the dead I/O may fail, but must neither crash nor
+     * change a byte: no file, and no recovery point in the catalog. */
+    static snapshot before, after;
+    memset(&before, 0, sizeof before);
+    memset(&after, 0, sizeof after);
+    snap_add(&before, dir);
+    (void)samsa_close(s);
+    faultio_free(fi);
+    snap_add(&after, dir);
+    snap_same(&before, &after);
+
+    s = test_open(dir);
+    int64_t end = log_end(s, "t", 0);
+    if (mode == FAULTIO_DROP_ALL)
+        ck_assert_int_eq(end, next);
+    else if (mode == FAULTIO_KEEP_ALL)
+        ck_assert_int_eq(end, next + MAXB);
+    else
+        ck_assert_msg(end == next || end == next + MAXB,
+                      "seed %llu: end %lld, acknowledged %lld",
+                      (unsigned long long)seed, (long long)end,
+                      (long long)next);
+    read_range(s, "t", 0, 0, end);
+
+    int64_t nend = log_end(s, "n", 0);
+    int64_t nread = read_prefix(s, "n");
+    ck_assert_msg(nread >= nsynced, "seed %llu: n read %lld, synced %lld",
+                  (unsigned long long)seed, (long long)nread,
+                  (long long)nsynced);
+    ck_assert_int_le(nread, nend);
+    ck_assert_int_le(nend, nnext);
+    if (mode == FAULTIO_KEEP_ALL) {
+        ck_assert_int_eq(nend, nnext);
+        ck_assert_int_eq(nread, nnext);
+    }
+    if (mode == FAULTIO_DROP_ALL) /* every unsynced byte gone: no holes */
+        ck_assert_int_eq(nread, nend);
+
+    /* Writable again, densely. */
+    produce_gen_rc(s, "t", 0, end, 2, 0);
+    read_range(s, "t", 0, 0, end + 2);
+    E(samsa_close(s));
+    s = test_open(dir);
+    check_exact(s, "t", 0, end + 2);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+
+START_TEST(test_power_cut_drop_all)
+{
+    power_cut_run(FAULTIO_DROP_ALL, 0, false);
+    power_cut_run(FAULTIO_DROP_ALL, 0, true);
+}
+END_TEST
+
+START_TEST(test_power_cut_keep_all)
+{
+    power_cut_run(FAULTIO_KEEP_ALL, 0, false);
+    power_cut_run(FAULTIO_KEEP_ALL, 0, true);
+}
+END_TEST
+
+START_TEST(test_power_cut_random)
+{
+    for (uint64_t seed = 1; seed <= 12; seed++)
+        power_cut_run(FAULTIO_RANDOM, seed, seed % 2 == 0);
+}
+END_TEST
+
+/* No sync at all, and the page cache makes it to disk (KEEP_ALL): every
+ * record is there, exactly. */
+START_TEST(test_power_cut_nosync_keep_all)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_faulty(dir, fi, 0);
+    samsa_topic_config cfg = small_cfg(2, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0, next1 = 0, bases[64];
+    produce_upto(s, "t", 0, &next, 150);
+    produce_upto(s, "t", 1, &next1, 20);
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    ck_assert_uint_ge(faultio_unsynced(fi, "/t-0/"), 1);
+    E(faultio_power_cut(fi, FAULTIO_KEEP_ALL, 0));
+    (void)samsa_close(s);
+    faultio_free(fi);
+
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    check_exact(s, "t", 1, next1);
+    produce_next(s, "t", 0, &next, 1);
+    E(samsa_close(s));
+    s = test_open(dir);
+    check_exact(s, "t", 0, next);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+faults_suite(void)
+{
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("faults");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_write_faults);
+    tcase_add_test(tc, test_allocate_enospc);
+    tcase_add_test(tc, test_roll_faults);
+    tcase_add_test(tc, test_create_faults);
+    tcase_add_test(tc, test_sync_fail_produce);
+    tcase_add_test(tc, test_sync_fail_roll);
+    tcase_add_test(tc, test_sync_fail_samsa_sync);
+    tcase_add_test(tc, test_sync_fail_flusher);
+    tcase_add_test(tc, test_power_cut_drop_all);
+    tcase_add_test(tc, test_power_cut_keep_all);
+    tcase_add_test(tc, test_power_cut_random);
+    tcase_add_test(tc, test_power_cut_nosync_keep_all);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,1452 @@
+/*
+ * check_recovery.c - what samsa_open() finds after a clean close, a kill -9,
+ * a torn write or damaged files: reopening, crash recovery in a loop, torn
+ * tails, corruption in the middle of a log, lost or damaged index files,
+ * partition directories without a catalog record, and the directory lock
+ * against another process.
+ *
+ * Every record written here is a pure function of its offset (gen()): key
+ * (some null, some empty), value (some null, some empty), headers and an
+ * explicit timestamp, so any record read back can be checked in full
+ * wherever it was read.
+ *
+ * Tests that need a second process fork() it directly; the child never
+ * calls ck_assert (it reports through its exit code or a pipe) and always
+ * leaves with _exit(), never returning into Check.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test.h"
+
+/* ------------------------------------------------------------------------ */
+/* Records as a function of their offset                                    */
+/* ------------------------------------------------------------------------ */
+
+#define TS0      1600000000000LL /* timestamps start here                       */
+#define MAXB     8 /* most records one produce call here holds    */
+#define PATH_BUF 512
+
+typedef struct grec {
+    samsa_record r; /* points into the fields below: never copy a grec    */
+    char key[32];
+    uint8_t val[320];
+    char hv[32];
+    samsa_header h[2];
+} grec;
+
+/* Mostly rising, but every fourth record is older than the one before, so
+ * that time lookups cannot assume order. */
+static int64_t
+gen_ts(int64_t i)
+{
+    return TS0 + i * 10 - (i % 4 == 3 ? 25 : 0);
+}
+
+static void
+gen(grec *g, int64_t i)
+{
+    memset(g, 0, sizeof *g);
+    samsa_record *r = &g->r;
+    if (i % 7 == 0) {
+        r->key = NULL; /* no key */
+    } else if (i % 11 == 0) {
+        r->key = g->key; /* an empty key, which is not "no key" */
+    } else {
+        r->key_len =
+            (size_t)snprintf(g->key, sizeof g->key, "key-%lld", (long long)i);
+        r->key = g->key;
+    }
+    if (i % 5 != 3) { /* else a null value (tombstone) */
+        size_t len = i % 13 == 0   ? 0
+                     : i % 17 == 0 ? 300
+                                   : 1 + (size_t)(i * 37 % 90);
+        for (size_t j = 0; j < len; j++)
+            g->val[j] = (uint8_t)(i * 131 + (int64_t)j * 7 + 1);
+        r->value = g->val;
+        r->value_len = len;
+    }
+    snprintf(g->hv, sizeof g->hv, "hv-%lld", (long long)i);
+    if (i % 3 == 1) {
+        g->h[0] = (samsa_header){"h1", g->hv, strlen(g->hv)};
+        r->header_count = 1;
+    } else if (i % 3 == 2) {
+        g->h[0] = (samsa_header){"a", NULL, 0};
+        g->h[1] = (samsa_header){"bb", g->hv, 3};
+        r->header_count = 2;
+    }
+    r->headers = r->header_count > 0 ? g->h : NULL;
+    r->timestamp = gen_ts(i);
+}
+
+static bool
+bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+    if ((a == NULL) != (b == NULL) || alen != blen)
+        return false;
+    return alen == 0 || memcmp(a, b, alen) == 0;
+}
+
+/* NULL when m is exactly gen(i), else what differs. */
+static const char *
+gen_mismatch(const samsa_message *m, int64_t i)
+{
+    grec g;
+    gen(&g, i);
+    const samsa_record *r = &g.r;
+    if (m->offset != i)
+        return "offset";
+    if (m->timestamp != r->timestamp)
+        return "timestamp";
+    if (!bytes_eq(m->key, m->key_len, r->key, r->key_len))
+        return "key";
+    if (!bytes_eq(m->value, m->value_len, r->value, r->value_len))
+        return "value";
+    if (m->header_count != r->header_count)
+        return "header count";
+    for (size_t k = 0; k < r->header_count; k++) {
+        const char *hk;
+        const void *hv;
+        size_t hkl, hvl;
+        if (samsa_message_header(m, k, &hk, &hkl, &hv, &hvl) != 0)
+            return "header decode";
+        if (!bytes_eq(hk, hkl, r->headers[k].key, strlen(r->headers[k].key)))
+            return "header key";
+        if (!bytes_eq(hv, hvl, r->headers[k].value, r->headers[k].value_len))
+            return "header value";
+    }
+    return NULL;
+}
+
+#define CHECK_GEN(m, i)                                                        \
+    do {                                                                       \
+        const char *w_ = gen_mismatch((m), (i));                               \
+        ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
+                      w_);                                                     \
+    } while (0)
+
+/* Produce gen(first) .. gen(first+n-1) in one call; they must get exactly
+ * those offsets. */
+static void
+produce_gen(samsa *s, const char *topic, int32_t p, int64_t first, size_t n)
+{
+    grec g[MAXB];
+    samsa_record recs[MAXB];
+    ck_assert_uint_le(n, MAXB);
+    for (size_t j = 0; j < n; j++) {
+        gen(&g[j], first + (int64_t)j);
+        recs[j] = g[j].r;
+    }
+    E(samsa_produce(s, topic, p, recs, n));
+    for (size_t j = 0; j < n; j++) {
+        ck_assert_int_eq(recs[j].offset, first + (int64_t)j);
+        ck_assert_int_eq(recs[j].partition, p);
+        ck_assert_int_eq(recs[j].timestamp, gen_ts(first + (int64_t)j));
+    }
+}
+
+/* Batch sizes cycle through this pattern. */
+static const size_t batch_pattern[] = {1, 3, 2, 5, 1, 1, 4, 8, 2, 1, 6};
+#define NPATTERN (sizeof batch_pattern / sizeof batch_pattern[0])
+
+/* Produce gen records from *next until at least upto, in batches of the
+ * pattern starting at pattern index k; *next ends past the last. */
+static void
+produce_upto(samsa *s, const char *topic, int32_t p, int64_t *next,
+             int64_t upto, size_t k)
+{
+    while (*next < upto) {
+        size_t n = batch_pattern[k++ % NPATTERN];
+        produce_gen(s, topic, p, *next, n);
+        *next += (int64_t)n;
+    }
+}
+
+/* A cursor at from must read gen(from) .. gen(to-1), then find nothing. */
+static void
+read_range(samsa *s, const char *topic, int32_t p, int64_t from, int64_t to)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, topic, p, from, &c));
+    for (int64_t o = from; o < to; o++) {
+        int rc = samsa_cursor_next(c, &m, 0);
+        ck_assert_msg(rc == 0, "next at %lld: %s", (long long)o,
+                      samsa_strerror(rc));
+        CHECK_GEN(&m, o);
+        ck_assert_str_eq(m.topic, topic);
+        ck_assert_int_eq(m.partition, p);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(samsa_cursor_offset(c), to);
+    samsa_cursor_close(c);
+}
+
+static void
+check_offsets(samsa *s, const char *topic, int32_t p, int64_t first,
+              int64_t end)
+{
+    int64_t f = -7, e = -7;
+    E(samsa_offsets(s, topic, p, &f, &e));
+    ck_assert_int_eq(f, first);
+    ck_assert_int_eq(e, end);
+}
+
+/* The topic config these tests use: small segments, a dense index. */
+static samsa_topic_config
+small_cfg(int32_t partitions)
+{
+    return (samsa_topic_config){.partitions = partitions,
+                                .segment_bytes = 4096,
+                                .index_interval_bytes = 128,
+                                .max_message_bytes = 16384};
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *
+pathf(char *buf, const char *dir, const char *name)
+{
+    int n = snprintf(buf, PATH_BUF, "%s/%s", dir, name);
+    ck_assert(n > 0 && n < PATH_BUF);
+    return buf;
+}
+
+/* dir/topic-p/<base>.ext */
+static const char *
+seg_file(char *buf, const char *dir, const char *topic, int p, int64_t base,
+         const char *ext)
+{
+    int n = snprintf(buf, PATH_BUF, "%s/%s-%d/%020lld%s", dir, topic, p,
+                     (long long)base, ext);
+    ck_assert(n > 0 && n < PATH_BUF);
+    return buf;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The sorted base offsets of the segments of dir/topic-p. */
+static size_t
+seg_bases(const char *dir, const char *topic, int p, int64_t *bases, size_t max)
+{
+    char pd[PATH_BUF];
+    snprintf(pd, sizeof pd, "%s/%s-%d", dir, topic, p);
+    DIR *d = opendir(pd);
+    ck_assert_msg(d != NULL, "opendir %s: %s", pd, strerror(errno));
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len == 24 && strcmp(e->d_name + 20, ".log") == 0) {
+            ck_assert_uint_lt(n, max);
+            bases[n++] = strtoll(e->d_name, NULL, 10);
+        }
+    }
+    closedir(d);
+    qsort(bases, n, sizeof *bases, cmp_i64);
+    return n;
+}
+
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    *len = (size_t)st.st_size;
+    uint8_t *buf = malloc(*len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, *len, 0), (ssize_t)*len);
+    close(fd);
+    return buf;
+}
+
+static void
+spew(const char *path, const void *buf, size_t len, int flags)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+static uint64_t
+file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+    return (uint64_t)st.st_size;
+}
+
+static bool
+exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Flip bits of the byte at off. */
+static void
+flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static int64_t
+be64(const uint8_t *p)
+{
+    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+/* A batch as the .log file holds it. */
+typedef struct fbatch {
+    uint64_t pos;  /* where it starts in the file                         */
+    uint64_t size; /* bytes, log overhead included                        */
+    int64_t base;  /* its first offset                                    */
+    int32_t count; /* records                                             */
+} fbatch;
+
+/* The batches of a .log file, up to the first zero length or the end
+ * (a live segment ends in preallocated zeros). */
+static size_t
+file_batches(const char *path, fbatch *out, size_t max)
+{
+    size_t len, n = 0;
+    uint8_t *buf = slurp(path, &len);
+    uint64_t pos = 0;
+    while (pos + BATCH_HEADER_SIZE <= len) {
+        uint32_t blen = be32(buf + pos + 8);
+        if (blen == 0 || pos + BATCH_LOG_OVERHEAD + blen > len)
+            break;
+        ck_assert_uint_lt(n, max);
+        out[n].pos = pos;
+        out[n].size = BATCH_LOG_OVERHEAD + blen;
+        out[n].base = be64(buf + pos);
+        out[n].count = (int32_t)be32(buf + pos + 57);
+        pos += out[n++].size;
+    }
+    free(buf);
+    return n;
+}
+
+/* Copy the tree at src to dst (which must not exist). */
+static void
+copy_tree(const char *src, const char *dst)
+{
+    ck_assert_msg(mkdir(dst, 0755) == 0, "mkdir %s: %s", dst, strerror(errno));
+    DIR *d = opendir(src);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char s[PATH_BUF], t[PATH_BUF];
+        pathf(s, src, e->d_name);
+        pathf(t, dst, e->d_name);
+        struct stat st;
+        ck_assert_int_eq(lstat(s, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            copy_tree(s, t);
+        } else {
+            size_t len;
+            uint8_t *buf = slurp(s, &len);
+            spew(t, buf, len, O_EXCL);
+            free(buf);
+        }
+    }
+    closedir(d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reopen                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Everything produced before a close is read back after it, field by
+ * field, and producing goes on at the next offset. */
+START_TEST(test_reopen)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(2);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next[2] = {0, 0};
+    produce_upto(s, "t", 0, &next[0], 400, 0);
+    produce_upto(s, "t", 1, &next[1], 150, 5);
+    int64_t bases[256];
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 256), 4);
+    ck_assert_uint_ge(seg_bases(dir, "t", 1, bases, 256), 2);
+    for (int p = 0; p < 2; p++) {
+        check_offsets(s, "t", p, 0, next[p]);
+        read_range(s, "t", p, 0, next[p]);
+    }
+    E(samsa_close(s));
+
+    s = test_open(dir);
+    samsa_topic_config got;
+    E(samsa_topic_describe(s, "t", &got));
+    ck_assert_int_eq(got.partitions, 2);
+    ck_assert_int_eq(got.segment_bytes, 4096);
+    ck_assert_int_eq(got.index_interval_bytes, 128);
+    for (int p = 0; p < 2; p++) {
+        check_offsets(s, "t", p, 0, next[p]);
+        read_range(s, "t", p, 0, next[p]);
+        read_range(s, "t", p, next[p] / 3, next[p]); /* from the middle */
+    }
+    /* More records continue the offsets densely, across more rolls. */
+    produce_upto(s, "t", 0, &next[0], next[0] + 120, 3);
+    produce_upto(s, "t", 1, &next[1], next[1] + 10, 0);
+    for (int p = 0; p < 2; p++) {
+        check_offsets(s, "t", p, 0, next[p]);
+        read_range(s, "t", p, 0, next[p]);
+    }
+    E(samsa_close(s));
+
+    /* And once more, closing right after the reopen. */
+    s = test_open(dir);
+    E(samsa_close(s));
+    s = test_open(dir);
+    for (int p = 0; p < 2; p++) {
+        check_offsets(s, "t", p, 0, next[p]);
+        read_range(s, "t", p, 0, next[p]);
+    }
+    produce_gen(s, "t", 0, next[0], 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* kill -9 in a loop                                                        */
+/* ------------------------------------------------------------------------ */
+
+#define CRASH_ROUNDS 20
+
+/* What the child reports for each record once samsa_produce() returned. */
+typedef struct ack {
+    int64_t offset;
+    uint32_t crc; /* CRC-32C of the value                                */
+    int32_t len;  /* value length, -1 for a null value                   */
+} ack;
+
+static uint32_t
+value_crc(const void *v, size_t len)
+{
+    return v == NULL ? 0 : samsa__crc32c(0, v, len);
+}
+
+/* The producing child: appends gen records from the log end on, one to four
+ * per call, and acknowledges each record on fd right after the call
+ * returned, until it is killed.  Never returns. */
+static void
+crash_child(const char *dir, int fd, unsigned seed, bool sync)
+{
+    samsa_options o = {.sync = sync ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE};
+    samsa *s;
+    int64_t next;
+    if (samsa_open(dir, &o, &s) != 0)
+        _exit(20);
+    if (samsa_offsets(s, "t", 0, NULL, &next) != 0)
+        _exit(21);
+    for (;;) {
+        size_t n = rand_r(&seed) % 2 ? 1 : 1 + rand_r(&seed) % 4;
+        grec g[MAXB];
+        samsa_record recs[MAXB];
+        ack acks[MAXB];
+        for (size_t j = 0; j < n; j++) {
+            gen(&g[j], next + (int64_t)j);
+            recs[j] = g[j].r;
+        }
+        if (samsa_produce(s, "t", 0, recs, n) != 0)
+            _exit(22);
+        for (size_t j = 0; j < n; j++) {
+            if (recs[j].offset != next + (int64_t)j)
+                _exit(23);
+            acks[j] = (ack){
+                recs[j].offset, value_crc(recs[j].value, recs[j].value_len),
+                recs[j].value == NULL ? -1 : (int32_t)recs[j].value_len};
+        }
+        /* One write, under PIPE_BUF: all of it or none reaches the pipe. */
+        if (write(fd, acks, n * sizeof *acks) != (ssize_t)(n * sizeof *acks))
+            _exit(24);
+        next += (int64_t)n;
+    }
+}
+
+/* Read whole acks from fd into *acks (grown), until *n >= want or EOF;
+ * false at EOF. */
+static bool
+read_acks(int fd, ack **acks, size_t *n, size_t *cap, size_t want)
+{
+    while (*n < want) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 1024;
+            *acks = realloc(*acks, *cap * sizeof **acks);
+            ck_assert_ptr_nonnull(*acks);
+        }
+        ssize_t r = read(fd, *acks + *n, sizeof **acks);
+        if (r == 0)
+            return false;
+        if (r < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_eq(r, (ssize_t)sizeof **acks);
+        (*n)++;
+    }
+    return true;
+}
+
+/*
+ * A child produces and is killed with SIGKILL at a random moment (after a
+ * random number of acknowledged records and a random delay, so mid-batch,
+ * mid-roll or mid-ack); the parent reopens the store and checks that every
+ * acknowledged record is there and intact at its offset, and that the log
+ * holds nothing but whole gen records densely from 0.  Round after round on
+ * the same store, so recovery runs on logs that recovery already touched.
+ * Every fourth round the child uses the sync policy.
+ */
+START_TEST(test_crash_loop)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
+    const unsigned seed0 = seed;
+    ack *acks = NULL;
+    size_t cap = 0;
+    int64_t prev_end = 0;
+    int64_t total_acked = 0;
+    for (int round = 0; round < CRASH_ROUNDS; round++) {
+        int fds[2];
+        ck_assert_int_eq(pipe(fds), 0);
+        bool sync = round % 4 == 3;
+        unsigned child_seed = (unsigned)rand_r(&seed);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(fds[0]);
+            crash_child(dir, fds[1], child_seed, sync);
+        }
+        close(fds[1]);
+
+        size_t n = 0;
+        size_t want = 1 + (size_t)rand_r(&seed) % (sync ? 40 : 400);
+        bool alive = read_acks(fds[0], &acks, &n, &cap, want);
+        if (alive) {
+            struct timespec d = {0, (long)(rand_r(&seed) % 3000) * 1000};
+            nanosleep(&d, NULL);
+            kill(pid, SIGKILL);
+        }
+        read_acks(fds[0], &acks, &n, &cap, SIZE_MAX); /* the rest, to EOF */
+        close(fds[0]);
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                      "round %d (seed %u): the child exited by itself, "
+                      "status %d",
+                      round, seed0, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+
+        s = test_open(dir);
+        int64_t first, end;
+        E(samsa_offsets(s, "t", 0, &first, &end));
+        ck_assert_int_eq(first, 0);
+        ck_assert_msg(end >= prev_end, "round %d (seed %u): end %lld < %lld",
+                      round, seed0, (long long)end, (long long)prev_end);
+        if (n > 0)
+            ck_assert_msg(acks[n - 1].offset < end,
+                          "round %d (seed %u): acknowledged %lld lost, end "
+                          "%lld",
+                          round, seed0, (long long)acks[n - 1].offset,
+                          (long long)end);
+        if (n > 0)
+            ck_assert_int_eq(acks[0].offset, prev_end);
+
+        /* Dense from 0: every offset holds its gen record, whole. */
+        ack *seen = calloc((size_t)end + 1, sizeof *seen);
+        ck_assert_ptr_nonnull(seen);
+        samsa_cursor *c;
+        samsa_message m;
+        E(samsa_cursor_open(s, "t", 0, 0, &c));
+        for (int64_t o = 0; o < end; o++) {
+            int rc = samsa_cursor_next(c, &m, 0);
+            ck_assert_msg(rc == 0, "round %d (seed %u): next at %lld: %s",
+                          round, seed0, (long long)o, samsa_strerror(rc));
+            CHECK_GEN(&m, o);
+            seen[o] = (ack){m.offset, value_crc(m.value, m.value_len),
+                            m.value == NULL ? -1 : (int32_t)m.value_len};
+        }
+        EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        /* Every acknowledgement matches what is stored at its offset. */
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_lt(acks[i].offset, end);
+            const ack *a = &acks[i], *b = &seen[a->offset];
+            ck_assert_msg(a->crc == b->crc && a->len == b->len,
+                          "round %d: offset %lld differs from its ack", round,
+                          (long long)a->offset);
+            if (i > 0)
+                ck_assert_int_eq(a->offset, acks[i - 1].offset + 1);
+        }
+        free(seen);
+        total_acked += (int64_t)n;
+        prev_end = end;
+        E(samsa_close(s));
+    }
+    free(acks);
+    ck_assert_int_ge(total_acked, CRASH_ROUNDS);
+    int64_t bases[4096];
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 4096), 2);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Torn tails                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Build dir/orig: topic "t" with several segments, the last holding several
+ * batches, the last of them three records.  *last gets that batch, *lastseg
+ * the last segment's base, *end the log end. */
+static void
+torn_fixture(const char *orig, fbatch *last, int64_t *lastseg, int64_t *end,
+             size_t *nlast)
+{
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(orig, &o, &s));
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0, bases[64];
+    char path[PATH_BUF];
+    fbatch fb[256];
+    size_t nb, n;
+    produce_upto(s, "t", 0, &next, 100, 0);
+    /* Until a batch of three lands as the fourth or later batch of the
+     * last segment. */
+    for (;;) {
+        produce_gen(s, "t", 0, next, 3);
+        next += 3;
+        nb = seg_bases(orig, "t", 0, bases, 64);
+        n = file_batches(seg_file(path, orig, "t", 0, bases[nb - 1], ".log"),
+                         fb, 256);
+        if (n >= 4)
+            break;
+        produce_gen(s, "t", 0, next++, 1);
+    }
+    E(samsa_close(s));
+
+    nb = seg_bases(orig, "t", 0, bases, 64);
+    ck_assert_uint_ge(nb, 3);
+    n = file_batches(seg_file(path, orig, "t", 0, bases[nb - 1], ".log"), fb,
+                     256);
+    ck_assert_uint_ge(n, 4);
+    ck_assert_int_eq(fb[n - 1].count, 3);
+    ck_assert_int_eq(fb[n - 1].base + 3, next);
+    ck_assert_uint_eq(fb[n - 1].pos + fb[n - 1].size, file_size(path));
+    *last = fb[n - 1];
+    *lastseg = bases[nb - 1];
+    *end = next;
+    *nlast = n;
+}
+
+/* Open work; the log must end at want_end with everything before it
+ * intact, and the next record must get want_end. */
+static void
+torn_check(const char *work, int64_t want_end, bool reopen)
+{
+    samsa *s;
+    E(samsa_open(work, NULL, &s));
+    check_offsets(s, "t", 0, 0, want_end);
+    read_range(s, "t", 0, 0, want_end);
+    produce_gen(s, "t", 0, want_end, 1);
+    check_offsets(s, "t", 0, 0, want_end + 1);
+    E(samsa_close(s));
+    if (reopen) {
+        E(samsa_open(work, NULL, &s));
+        check_offsets(s, "t", 0, 0, want_end + 1);
+        read_range(s, "t", 0, 0, want_end + 1);
+        E(samsa_close(s));
+    }
+}
+
+/* The last batch cut at every byte: exactly the batches before it are left,
+ * the log ends at its base offset, and a new record gets that offset. */
+START_TEST(test_torn_last_batch)
+{
+    const char *dir = test_dir_make();
+    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
+    pathf(orig, dir, "orig");
+    pathf(work, dir, "work");
+    fbatch last;
+    int64_t lastseg, end;
+    size_t nlast;
+    torn_fixture(orig, &last, &lastseg, &end, &nlast);
+    seg_file(log, work, "t", 0, lastseg, ".log");
+
+    for (uint64_t k = last.pos; k < last.pos + last.size; k++) {
+        test_dir_remove(work);
+        copy_tree(orig, work);
+        ck_assert_int_eq(truncate(log, (off_t)k), 0);
+        /* A full check, reopen included, at the edges and now and then. */
+        bool full =
+            k == last.pos || k == last.pos + last.size - 1 || k % 16 == 0;
+        torn_check(work, last.base, full);
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Garbage after the last batch is cut off: random bytes, zeros (as a live
+ * segment's preallocated tail), a header with nothing after it, a copy of
+ * the last batch (a base offset that goes back), and a copy with a base
+ * offset that fits but a broken CRC. */
+START_TEST(test_torn_garbage)
+{
+    const char *dir = test_dir_make();
+    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
+    pathf(orig, dir, "orig");
+    pathf(work, dir, "work");
+    fbatch last;
+    int64_t lastseg, end;
+    size_t nlast;
+    torn_fixture(orig, &last, &lastseg, &end, &nlast);
+    seg_file(log, work, "t", 0, lastseg, ".log");
+    uint64_t size0 = last.pos + last.size;
+
+    size_t len;
+    uint8_t *lastbuf;
+    {
+        char p[PATH_BUF];
+        uint8_t *all = slurp(seg_file(p, orig, "t", 0, lastseg, ".log"), &len);
+        lastbuf = malloc(last.size);
+        memcpy(lastbuf, all + last.pos, last.size);
+        free(all);
+    }
+    uint8_t garbage[4096];
+    unsigned seed = 7;
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (uint8_t)(1 + rand_r(&seed) % 255);
+
+    for (int v = 0; v < 6; v++) {
+        test_dir_remove(work);
+        copy_tree(orig, work);
+        uint8_t *buf = garbage;
+        size_t n = 0;
+        uint8_t zeros[8192] = {0};
+        switch (v) {
+        case 0:
+            n = 100;
+            break; /* random bytes   */
+        case 1:
+            buf = zeros;
+            n = sizeof zeros;
+            break; /* zeros          */
+        case 2:
+            buf = lastbuf;
+            n = 40;
+            break; /* a torn header  */
+        case 3:
+            buf = lastbuf;
+            n = last.size;
+            break; /* goes back      */
+        case 4:    /* bad CRC        */
+            buf = lastbuf;
+            n = last.size;
+            for (int b = 0; b < 8; b++) /* base offset = the log end */
+                lastbuf[b] = (uint8_t)((uint64_t)end >> (56 - 8 * b));
+            lastbuf[last.size - 1] ^= 0x01;
+            break;
+        case 5:
+            buf = garbage;
+            n = 3000;
+            break; /* longer than a batch */
+        }
+        spew(log, buf, n, O_APPEND);
+        ck_assert_uint_eq(file_size(log), size0 + n);
+        samsa *s;
+        E(samsa_open(work, NULL, &s));
+        ck_assert_msg(file_size(log) == size0, "variant %d: size %llu", v,
+                      (unsigned long long)file_size(log));
+        check_offsets(s, "t", 0, 0, end);
+        read_range(s, "t", 0, 0, end);
+        E(samsa_close(s));
+        torn_check(work, end, true);
+    }
+    free(lastbuf);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A segment that a roll had just started, torn inside its only batch: it is
+ * left empty, at its base offset. */
+START_TEST(test_torn_first_batch)
+{
+    const char *dir = test_dir_make();
+    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
+    pathf(orig, dir, "orig");
+    pathf(work, dir, "work");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(orig, &o, &s));
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0, bases[64];
+    size_t nb = 1;
+    while ((nb = seg_bases(orig, "t", 0, bases, 64)) < 2) {
+        produce_gen(s, "t", 0, next, 2);
+        next += 2;
+    }
+    ck_assert_int_eq(bases[1], next - 2); /* the roll took that batch */
+    E(samsa_close(s));
+    fbatch fb[4];
+    ck_assert_uint_eq(
+        file_batches(seg_file(log, orig, "t", 0, bases[1], ".log"), fb, 4), 1);
+    seg_file(log, work, "t", 0, bases[1], ".log");
+    for (uint64_t k = 0; k < fb[0].size; k += k < 70 ? 1 : 5) {
+        test_dir_remove(work);
+        copy_tree(orig, work);
+        ck_assert_int_eq(truncate(log, (off_t)k), 0);
+        torn_check(work, bases[1], k % 20 == 0);
+        ck_assert(exists(log));
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Corruption in the middle                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Read from 0 across corrupt batches bad[0..nbad) (ascending): every record
+ * before each is read, next stops at its first offset with SAMSA_ECORRUPT
+ * and stays there, and a seek past it reads on, to end.  missing: the
+ * batches are not damaged but gone, timestamps and all. */
+static void
+read_across_corruption(samsa *s, const fbatch *bad, size_t nbad, int64_t end,
+                       bool missing)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    int64_t o = 0;
+    for (size_t b = 0; b <= nbad; b++) {
+        int64_t stop = b < nbad ? bad[b].base : end;
+        for (; o < stop; o++) {
+            int rc = samsa_cursor_next(c, &m, 0);
+            ck_assert_msg(rc == 0, "next at %lld: %s", (long long)o,
+                          samsa_strerror(rc));
+            CHECK_GEN(&m, o);
+        }
+        if (b == nbad)
+            break;
+        EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+        ck_assert_int_eq(samsa_cursor_offset(c), bad[b].base);
+        EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+        ck_assert_int_eq(samsa_cursor_offset(c), bad[b].base);
+        o = bad[b].base + bad[b].count;
+        E(samsa_cursor_seek(c, o));
+        ck_assert_int_eq(samsa_cursor_offset(c), o);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+
+    for (size_t b = 0; b < nbad; b++) {
+        /* Opened right at it, or inside it. */
+        for (int32_t d = 0; d < bad[b].count; d++) {
+            E(samsa_cursor_open(s, "t", 0, bad[b].base + d, &c));
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+            ck_assert_int_eq(samsa_cursor_offset(c), bad[b].base + d);
+            samsa_cursor_close(c);
+        }
+        /* Right after it: the next record is read. */
+        E(samsa_cursor_open(s, "t", 0, bad[b].base + bad[b].count, &c));
+        if (bad[b].base + bad[b].count < end) {
+            E(samsa_cursor_next(c, &m, 0));
+            CHECK_GEN(&m, bad[b].base + bad[b].count);
+        }
+        /* Just before it: that record, then the corrupt batch. */
+        if (bad[b].base > 0) {
+            E(samsa_cursor_seek(c, bad[b].base - 1));
+            E(samsa_cursor_next(c, &m, 0));
+            CHECK_GEN(&m, bad[b].base - 1);
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+            ck_assert_int_eq(samsa_cursor_offset(c), bad[b].base);
+        }
+        /* A time seek that must look inside it fails and moves nothing;
+         * one that is answered before it does not look at it.  Records
+         * that are gone have no timestamps to find: the seek finds the
+         * first record there is. */
+        int64_t t = gen_ts(bad[b].base + bad[b].count - 1), want = -1;
+        for (int64_t i = 0; want < 0 && i < end; i++)
+            if (gen_ts(i) >= t && !(missing && i >= bad[b].base &&
+                                    i < bad[b].base + bad[b].count))
+                want = i;
+        E(samsa_cursor_seek(c, 0));
+        if (!missing && want >= bad[b].base) {
+            int rc = samsa_cursor_seek_time(c, t);
+            ck_assert_msg(rc == SAMSA_ECORRUPT,
+                          "seek_time %lld, first >= at %lld in the corrupt "
+                          "batch at %lld: %s, at %lld",
+                          (long long)t, (long long)want, (long long)bad[b].base,
+                          samsa_strerror(rc),
+                          (long long)samsa_cursor_offset(c));
+            ck_assert_int_eq(samsa_cursor_offset(c), 0);
+        } else {
+            E(samsa_cursor_seek_time(c, t));
+            ck_assert_int_eq(samsa_cursor_offset(c), want);
+        }
+        samsa_cursor_close(c);
+    }
+}
+
+/* The byte to flip: in the middle of the batch's records. */
+static uint64_t
+record_byte(const fbatch *b)
+{
+    return b->pos + BATCH_HEADER_SIZE + (b->size - BATCH_HEADER_SIZE) / 2;
+}
+
+/* A flipped byte in a sealed segment below the recovery point: open does
+ * not read it, cursors report it, and nothing is cut. */
+START_TEST(test_corrupt_sealed)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t end = 0, bases[64];
+    produce_upto(s, "t", 0, &end, 160, 2);
+    E(samsa_close(s));
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+
+    char log[PATH_BUF];
+    fbatch fb[256];
+    size_t n =
+        file_batches(seg_file(log, dir, "t", 0, bases[0], ".log"), fb, 256);
+    ck_assert_uint_ge(n, 5);
+    fbatch bad = fb[n / 2];
+    uint64_t size = file_size(log);
+    flip_byte(log, record_byte(&bad));
+
+    s = test_open(dir);
+    check_offsets(s, "t", 0, 0, end);
+    ck_assert_uint_eq(file_size(log), size);
+    read_across_corruption(s, &bad, 1, end, false);
+    produce_gen(s, "t", 0, end, 2);
+    end += 2;
+    E(samsa_close(s));
+
+    /* Still there, still reported, after another open. */
+    s = test_open(dir);
+    check_offsets(s, "t", 0, 0, end);
+    ck_assert_uint_eq(file_size(log), size);
+    read_across_corruption(s, &bad, 1, end, false);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A child writes and dies without closing (its last segment still has its
+ * preallocated tail, and no recovery point was saved); bytes flipped in a
+ * middle batch of the first segment and of the active one are kept through
+ * recovery and reported by cursors, and the records between and after them
+ * are all still there. */
+static void
+corrupt_after_kill(bool header)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(1);
+    /* Sparse enough that a lookup past the bad batch needs the entry the
+     * recovery scan adds right after it. */
+    if (header)
+        cfg.index_interval_bytes = 2048;
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+    /* The child writes single records, at least 150 and until the last
+     * segment holds at least six, and reports how many through a pipe. */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (samsa_open(dir, NULL, &s) != 0)
+            _exit(20);
+        int64_t i = 0, since_roll = 0;
+        size_t nsegs = 1;
+        for (; i < 150 || since_roll < 6; i++) {
+            grec g;
+            gen(&g, i);
+            if (samsa_produce(s, "t", 0, &g.r, 1) != 0 || g.r.offset != i)
+                _exit(21);
+            char pd[PATH_BUF];
+            snprintf(pd, sizeof pd, "%s/t-0", dir);
+            DIR *d = opendir(pd);
+            size_t k = 0;
+            for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+                k += strstr(e->d_name, ".log") != NULL;
+            if (d != NULL)
+                closedir(d);
+            since_roll = k != nsegs ? 1 : since_roll + 1;
+            nsegs = k;
+        }
+        if (write(fds[1], &i, sizeof i) != sizeof i)
+            _exit(22);
+        _exit(0); /* no samsa_close: as if killed */
+    }
+    close(fds[1]);
+    int64_t total = -1;
+    ck_assert_int_eq(read(fds[0], &total, sizeof total), sizeof total);
+    close(fds[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_int_ge(total, 150);
+
+    int64_t bases[64];
+    size_t nb = seg_bases(dir, "t", 0, bases, 64);
+    ck_assert_uint_ge(nb, 3);
+    char log0[PATH_BUF], logn[PATH_BUF];
+    fbatch fb[256], bad[2];
+    size_t n =
+        file_batches(seg_file(log0, dir, "t", 0, bases[0], ".log"), fb, 256);
+    ck_assert_uint_ge(n, 5);
+    bad[0] = fb[n / 2];
+    n = file_batches(seg_file(logn, dir, "t", 0, bases[nb - 1], ".log"), fb,
+                     256);
+    ck_assert_uint_ge(n, 6);
+    ck_assert_int_eq(fb[n - 1].base + fb[n - 1].count, total);
+    ck_assert_uint_gt(file_size(logn), fb[n - 1].pos + fb[n - 1].size);
+    bad[1] = fb[n / 2];
+    if (!header) {
+        /* In the records: the first segment may have been recovered or
+         * trusted (the child's flusher may have synced it and saved a
+         * recovery point past it), which must not matter. */
+        flip_byte(log0, record_byte(&bad[0]));
+        flip_byte(logn, record_byte(&bad[1]));
+    } else {
+        /* In the high byte of batchLength, which then points far past the
+         * end of the file: nothing says where the next batch starts but
+         * the recovery scan's search for it.  Both in the last segment,
+         * the one recovery always scans. */
+        bad[0] = fb[1];
+        bad[1] = fb[3];
+        flip_byte(logn, bad[0].pos + 8);
+        flip_byte(logn, bad[1].pos + 8);
+    }
+
+    /* A batch whose header is unreadable has no timestamps to find, as
+     * if it were gone. */
+    s = test_open(dir);
+    check_offsets(s, "t", 0, 0, total);
+    read_across_corruption(s, bad, 2, total, header);
+    produce_gen(s, "t", 0, total, 3);
+    E(samsa_close(s));
+    s = test_open(dir);
+    check_offsets(s, "t", 0, 0, total + 3);
+    read_across_corruption(s, bad, 2, total + 3, header);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+
+START_TEST(test_corrupt_after_kill)
+{
+    corrupt_after_kill(false);
+}
+END_TEST
+
+/* The same with the batch length destroyed. */
+START_TEST(test_corrupt_header_after_kill)
+{
+    corrupt_after_kill(true);
+}
+END_TEST
+
+/* A sealed segment below the recovery point that lost its last batch (the
+ * file got shorter behind samsa's back): open does not notice, the log end
+ * stays, and cursors report the missing offsets as corrupt instead of
+ * skipping them to the next segment. */
+START_TEST(test_lost_sealed_tail)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t end = 0, bases[64];
+    produce_upto(s, "t", 0, &end, 160, 4);
+    E(samsa_close(s));
+    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+
+    char log[PATH_BUF];
+    fbatch fb[256];
+    size_t n =
+        file_batches(seg_file(log, dir, "t", 0, bases[1], ".log"), fb, 256);
+    ck_assert_uint_ge(n, 3);
+    fbatch lost = fb[n - 1];
+    ck_assert_int_eq(lost.base + lost.count, bases[2]);
+    ck_assert_int_eq(truncate(log, (off_t)lost.pos), 0);
+
+    s = test_open(dir);
+    check_offsets(s, "t", 0, 0, end);
+    read_across_corruption(s, &lost, 1, end, true);
+    produce_gen(s, "t", 0, end, 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Index files                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Every offset seeks to itself, and every timestamp to the first record at
+ * or after it, whatever the index files said. */
+static void
+check_seeks(samsa *s, int64_t end)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &c));
+    for (int64_t o = end; o >= 0; o--) {
+        E(samsa_cursor_seek(c, o));
+        if (o == end) {
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+            continue;
+        }
+        int rc = samsa_cursor_next(c, &m, 0);
+        ck_assert_msg(rc == 0, "seek %lld: %s", (long long)o,
+                      samsa_strerror(rc));
+        CHECK_GEN(&m, o);
+    }
+    for (int64_t t = gen_ts(0) - 3; t <= gen_ts(end - 1) + 3; t += 3) {
+        int64_t want = end;
+        for (int64_t i = 0; i < end; i++)
+            if (gen_ts(i) >= t) {
+                want = i;
+                break;
+            }
+        E(samsa_cursor_seek_time(c, t));
+        ck_assert_msg(samsa_cursor_offset(c) == want,
+                      "seek_time %lld: at %lld, want %lld", (long long)t,
+                      (long long)samsa_cursor_offset(c), (long long)want);
+        if (want < end) {
+            E(samsa_cursor_next(c, &m, 0));
+            CHECK_GEN(&m, want);
+        }
+    }
+    samsa_cursor_close(c);
+}
+
+/* What is done to the index files of each segment. */
+enum {
+    IX_NONE,         /* left alone (the control)                         */
+    IX_DELETE_BOTH,  /* both removed                                     */
+    IX_DELETE_INDEX, /* .index removed                                   */
+    IX_DELETE_TIME,  /* .timeindex removed                               */
+    IX_ZERO,         /* .index zeroed, same size                         */
+    IX_ODD,          /* .index cut to a size no entry size divides       */
+    IX_GARBAGE,      /* both overwritten with random bytes               */
+    IX_LAST_POS,     /* the last .index entry points one byte off        */
+    IX_ONE_LESS,     /* .index one entry shorter than .timeindex         */
+    IX_HALF,         /* both cut to their first half: valid, sparser     */
+    IX_TIME_GARBAGE, /* .timeindex timestamps scrambled                  */
+    IX_NVARIANTS
+};
+
+static void
+damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
+{
+    size_t ilen, tlen;
+    uint8_t *ib = slurp(ipath, &ilen), *tb = slurp(tpath, &tlen);
+    ck_assert_uint_eq(ilen / 8, tlen / 12);
+    switch (v) {
+    case IX_NONE:
+        break;
+    case IX_DELETE_BOTH:
+        ck_assert_int_eq(unlink(ipath), 0);
+        ck_assert_int_eq(unlink(tpath), 0);
+        break;
+    case IX_DELETE_INDEX:
+        ck_assert_int_eq(unlink(ipath), 0);
+        break;
+    case IX_DELETE_TIME:
+        ck_assert_int_eq(unlink(tpath), 0);
+        break;
+    case IX_ZERO:
+        memset(ib, 0, ilen);
+        spew(ipath, ib, ilen, O_TRUNC);
+        break;
+    case IX_ODD:
+        if (ilen > 0)
+            ck_assert_int_eq(truncate(ipath, (off_t)ilen - 3), 0);
+        break;
+    case IX_GARBAGE:
+        for (size_t i = 0; i < ilen; i++)
+            ib[i] = (uint8_t)rand_r(seed);
+        for (size_t i = 0; i < tlen; i++)
+            tb[i] = (uint8_t)rand_r(seed);
+        spew(ipath, ib, ilen, O_TRUNC);
+        spew(tpath, tb, tlen, O_TRUNC);
+        break;
+    case IX_LAST_POS:
+        if (ilen > 0) {
+            ib[ilen - 1] = (uint8_t)(ib[ilen - 1] + 1);
+            spew(ipath, ib, ilen, O_TRUNC);
+        }
+        break;
+    case IX_ONE_LESS:
+        if (ilen > 0)
+            ck_assert_int_eq(truncate(ipath, (off_t)ilen - 8), 0);
+        break;
+    case IX_HALF:
+        ck_assert_int_eq(truncate(ipath, (off_t)(ilen / 8 / 2 * 8)), 0);
+        ck_assert_int_eq(truncate(tpath, (off_t)(tlen / 12 / 2 * 12)), 0);
+        break;
+    case IX_TIME_GARBAGE:
+        for (size_t i = 0; i + 12 <= tlen; i += 12)
+            for (size_t b = 0; b < 8; b++)
+                tb[i + b] = (uint8_t)rand_r(seed);
+        spew(tpath, tb, tlen, O_TRUNC);
+        break;
+    }
+    free(ib);
+    free(tb);
+}
+
+START_TEST(test_index_files)
+{
+    const char *dir = test_dir_make();
+    char orig[PATH_BUF], work[PATH_BUF];
+    pathf(orig, dir, "orig");
+    pathf(work, dir, "work");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(orig, &o, &s));
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t end = 0, bases[64];
+    produce_upto(s, "t", 0, &end, 300, 1);
+    E(samsa_close(s));
+    size_t nb = seg_bases(orig, "t", 0, bases, 64);
+    ck_assert_uint_ge(nb, 4);
+    {
+        char p[PATH_BUF];
+        ck_assert_uint_ge(
+            file_size(seg_file(p, orig, "t", 0, bases[0], ".index")),
+            8 * 8); /* several entries per segment */
+    }
+
+    unsigned seed = 99;
+    for (int v = 0; v < IX_NVARIANTS; v++) {
+        test_dir_remove(work);
+        copy_tree(orig, work);
+        /* Every segment, the last (active once reopened) included. */
+        for (size_t i = 0; i < nb; i++) {
+            char ip[PATH_BUF], tp[PATH_BUF];
+            damage_index(seg_file(ip, work, "t", 0, bases[i], ".index"),
+                         seg_file(tp, work, "t", 0, bases[i], ".timeindex"), v,
+                         &seed);
+        }
+        E(samsa_open(work, NULL, &s));
+        check_offsets(s, "t", 0, 0, end);
+        check_seeks(s, end);
+        /* The log goes on, and a second open agrees. */
+        produce_gen(s, "t", 0, end, 1);
+        E(samsa_close(s));
+        E(samsa_open(work, NULL, &s));
+        check_offsets(s, "t", 0, 0, end + 1);
+        check_seeks(s, end + 1);
+        E(samsa_close(s));
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Catalog and directories                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A create that crashed before its catalog commit leaves a partition
+ * directory nobody names: open removes it, with strays of a real topic
+ * (partitions past its count) and of an unfinished delete, and a topic of
+ * that name can then be created from offset 0. */
+START_TEST(test_stray_directories)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config one = small_cfg(1);
+    E(samsa_topic_create(s, "real", &one));
+    test_produce_str(s, "real", 0, "k", "kept");
+    E(samsa_close(s));
+
+    char p[PATH_BUF], f[PATH_BUF];
+    const char *strays[] = {"ghost-0", "ghost-1", "real-1", "real-delete"};
+    for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++) {
+        ck_assert_int_eq(mkdir(pathf(p, dir, strays[i]), 0755), 0);
+        /* A whole valid batch that must not show up anywhere. */
+        spew(pathf(f, p, "00000000000000000000.log"), test_sarama_batch,
+             TEST_SARAMA_BATCH_SIZE, O_EXCL);
+        spew(pathf(f, p, "00000000000000000000.index"), "", 0, O_EXCL);
+    }
+    /* Files that merely look alike are none of its business. */
+    spew(pathf(f, dir, "notes-txt"), "x", 1, O_EXCL);
+    ck_assert_int_eq(mkdir(pathf(p, dir, "keep-me"), 0755), 0);
+
+    s = test_open(dir);
+    for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++)
+        ck_assert_msg(!exists(pathf(p, dir, strays[i])), "%s left", strays[i]);
+    ck_assert(exists(pathf(p, dir, "real-0")));
+    ck_assert(exists(pathf(p, dir, "notes-txt")));
+    ck_assert(exists(pathf(p, dir, "keep-me")));
+    samsa_topic_config got;
+    EQ_RC(samsa_topic_describe(s, "ghost", &got), SAMSA_ENOTOPIC);
+    check_offsets(s, "real", 0, 0, 1);
+    EQ_RC(samsa_offsets(s, "real", 1, NULL, NULL), SAMSA_ENOPARTITION);
+
+    samsa_topic_config two = small_cfg(2);
+    E(samsa_topic_create(s, "ghost", &two));
+    for (int32_t q = 0; q < 2; q++) {
+        check_offsets(s, "ghost", q, 0, 0);
+        produce_gen(s, "ghost", q, 0, 2);
+    }
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "ghost", 1, 0, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    CHECK_GEN(&m, 0);
+    E(samsa_cursor_next(c, &m, 0));
+    CHECK_GEN(&m, 1);
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+
+    s = test_open(dir);
+    for (int32_t q = 0; q < 2; q++)
+        read_range(s, "ghost", q, 0, 2);
+    E(samsa_cursor_open(s, "real", 0, 0, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.value_len, 4);
+    ck_assert_mem_eq(m.value, "kept", 4);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Another process cannot open a store that is open here; once it is closed
+ * here, it can.  The child is forked before the store is opened, so that it
+ * holds none of this process's descriptors on it. */
+START_TEST(test_locked_other_process)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = small_cfg(1);
+    E(samsa_topic_create(s, "t", &cfg));
+    produce_gen(s, "t", 0, 0, 3);
+    E(samsa_close(s));
+
+    int go[2], done[2];
+    ck_assert_int_eq(pipe(go), 0);
+    ck_assert_int_eq(pipe(done), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char b;
+        samsa *cs = NULL;
+        int64_t e = -1;
+        close(go[1]);
+        close(done[0]);
+        if (read(go[0], &b, 1) != 1)
+            _exit(10);
+        int rc = samsa_open(dir, NULL, &cs);
+        if (rc != SAMSA_ELOCKED || cs != NULL)
+            _exit(11);
+        if (write(done[1], "x", 1) != 1 || read(go[0], &b, 1) != 1)
+            _exit(12);
+        if (samsa_open(dir, NULL, &cs) != 0)
+            _exit(13);
+        if (samsa_offsets(cs, "t", 0, NULL, &e) != 0 || e != 3)
+            _exit(14);
+        if (samsa_close(cs) != 0)
+            _exit(15);
+        _exit(0);
+    }
+    close(go[0]);
+    close(done[1]);
+    s = test_open(dir);
+    ck_assert_int_eq(write(go[1], "1", 1), 1);
+    char b;
+    ck_assert_int_eq(read(done[0], &b, 1), 1); /* it tried, and was refused */
+    /* Still ours: it changed nothing. */
+    check_offsets(s, "t", 0, 0, 3);
+    E(samsa_close(s));
+    ck_assert_int_eq(write(go[1], "2", 1), 1);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_msg(WEXITSTATUS(st) == 0, "child failed at step %d",
+                  WEXITSTATUS(st));
+    close(go[1]);
+    close(done[0]);
+    /* And ours again after the child closed it. */
+    s = test_open(dir);
+    read_range(s, "t", 0, 0, 3);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+recovery_suite(void)
+{
+    Suite *s = suite_create("recovery");
+    TCase *tc = tcase_create("recovery");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_reopen);
+    tcase_add_test(tc, test_crash_loop);
+    tcase_add_test(tc, test_torn_last_batch);
+    tcase_add_test(tc, test_torn_garbage);
+    tcase_add_test(tc, test_torn_first_batch);
+    tcase_add_test(tc, test_corrupt_sealed);
+    tcase_add_test(tc, test_corrupt_after_kill);
+    tcase_add_test(tc, test_corrupt_header_after_kill);
+    tcase_add_test(tc, test_lost_sealed_tail);
+    tcase_add_test(tc, test_index_files);
+    tcase_add_test(tc, test_stray_directories);
+    tcase_add_test(tc, test_locked_other_process);
+    suite_add_tcase(s, tc);
+    return s;
+}
