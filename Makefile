@@ -35,7 +35,8 @@ B ?= build
 
 # Packages, each as package:probe (pkg-config module, or cmd/COMMAND).
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb
-DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc
+DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
+	clang-format:cmd/clang-format
 DEPS_STAMP_BUILD := $(B)/.deps-build
 DEPS_STAMP_CHECK := $(B)/.deps-check
 
@@ -63,7 +64,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
-	check-kafkajs \
+	check-kafkajs format \
 	bench examples install uninstall clean deps-build deps-check
 
 all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
@@ -150,8 +151,15 @@ check: all
 
 # The lint checks: every man page clean under mandoc, every exported symbol
 # is samsa_* and has a man page, every cross-reference resolves.
+FORMAT_SRC = $(wildcard lib/*.c lib/*.h include/*.h test/*.c test/*.h \
+	test/bench/*.c test/interop/*.c examples/*.c)
 lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
+	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)
+	@echo "lint: sources formatted as .ci/clang-format says"
+
+format:
+	clang-format --style=file:.ci/clang-format -i $(FORMAT_SRC)
 
 # A Kafka client's own decoder (kafkajs, from npm) reads samsa's segments:
 # every record it decodes must match what samsa's cursor returns.  Not part

@@ -4,8 +4,8 @@
  * Opens (or creates) a store, creates the topic "greetings" with three
  * partitions, produces a few records, then reads every partition back.
  *
- *   make run                     builds it and runs it on build/quickstart-store
- *   build/examples/quickstart DIR
+ *   make run                     builds it and runs it on
+ * build/quickstart-store build/examples/quickstart DIR
  *
  * Every samsa function returns 0 or a negative error code that
  * samsa_strerror() turns into a message; this program stops at the first one.
@@ -89,9 +89,9 @@ read_partition(samsa *s, int32_t partition)
             const void *hval;
             size_t hkey_len, hval_len;
 
-            check(samsa_message_header(&m, i, &hkey, &hkey_len, &hval,
-                                       &hval_len),
-                  "samsa_message_header");
+            check(
+                samsa_message_header(&m, i, &hkey, &hkey_len, &hval, &hval_len),
+                "samsa_message_header");
             printf(" header %.*s=", (int)hkey_len, hkey);
             print_bytes(hval, hval_len);
         }
@@ -128,7 +128,8 @@ main(int argc, char **argv)
     /* 3. Produce keyed records with a header; the partitioner picks the
      *    partition from the key (Kafka's murmur2), so equal keys always
      *    land in the same partition, in order. */
-    samsa_header from = {.key = "from", .value = "quickstart",
+    samsa_header from = {.key = "from",
+                         .value = "quickstart",
                          .value_len = strlen("quickstart")};
     samsa_record greetings[] = {
         record("alice", "hello, alice"),

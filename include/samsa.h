@@ -49,8 +49,8 @@ extern "C" {
 #define SAMSA_VERSION_MINOR 1
 #define SAMSA_VERSION_PATCH 0
 /** The version as 0xXXYYZZ (major, minor, patch), for compile-time tests. */
-#define SAMSA_VERSION_NUM                                                     \
-    ((SAMSA_VERSION_MAJOR << 16) | (SAMSA_VERSION_MINOR << 8) |               \
+#define SAMSA_VERSION_NUM                                                      \
+    ((SAMSA_VERSION_MAJOR << 16) | (SAMSA_VERSION_MINOR << 8) |                \
      SAMSA_VERSION_PATCH)
 
 /**
@@ -82,31 +82,34 @@ typedef struct samsa_cursor samsa_cursor;
  * from it.  Values are contiguous, from -30600 down to SAMSA_ELAST, clear of
  * errno values and of LMDB's codes.
  */
-#define SAMSA_ERRNO_MAP(XX)                                                   \
-    XX(EINVAL, -30600, "invalid argument")                                    \
-    XX(ENOTOPIC, -30601, "no such topic")                                     \
-    XX(EEXIST, -30602, "topic already exists")                                \
-    XX(ETIMEDOUT, -30603, "timed out")                                        \
-    XX(EOFFSET, -30604, "offset out of range")                                \
-    XX(ECORRUPT, -30605, "data on disk is corrupt")                           \
-    XX(EIO, -30606, "input/output error")                                     \
-    XX(ENOSPC, -30607, "no space left on device")                             \
-    XX(ETOOBIG, -30608, "record batch larger than the topic allows")          \
-    XX(ELOCKED, -30609, "store is open in another handle or process")                   \
-    XX(ENOPARTITION, -30610, "no such partition")                             \
-    XX(ENOMEM, -30611, "out of memory")                                       \
-    XX(ENOTSUP, -30612, "not supported")                                      \
-    XX(EVERSION, -30613, "store was written by an incompatible version")      \
-    XX(EDELETED, -30614, "topic was deleted")                                 \
+#define SAMSA_ERRNO_MAP(XX)                                                    \
+    XX(EINVAL, -30600, "invalid argument")                                     \
+    XX(ENOTOPIC, -30601, "no such topic")                                      \
+    XX(EEXIST, -30602, "topic already exists")                                 \
+    XX(ETIMEDOUT, -30603, "timed out")                                         \
+    XX(EOFFSET, -30604, "offset out of range")                                 \
+    XX(ECORRUPT, -30605, "data on disk is corrupt")                            \
+    XX(EIO, -30606, "input/output error")                                      \
+    XX(ENOSPC, -30607, "no space left on device")                              \
+    XX(ETOOBIG, -30608, "record batch larger than the topic allows")           \
+    XX(ELOCKED, -30609, "store is open in another handle or process")          \
+    XX(ENOPARTITION, -30610, "no such partition")                              \
+    XX(ENOMEM, -30611, "out of memory")                                        \
+    XX(ENOTSUP, -30612, "not supported")                                       \
+    XX(EVERSION, -30613, "store was written by an incompatible version")       \
+    XX(EDELETED, -30614, "topic was deleted")                                  \
     XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")
 
 /** samsa's error codes.  0 is success; every error is negative. */
+/* The formatter cannot see that the map expands to enumerators. */
+/* clang-format off */
 typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
     SAMSA_ELAST = -30616 /**< one below the last code, for range checks */
 } samsa_error;
+/* clang-format on */
 
 /**
  * @brief Describe an error code.
@@ -150,19 +153,19 @@ typedef struct samsa_options {
 
 /** A topic's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_topic_config {
-    int32_t partitions;        /**< 1..SAMSA_MAX_PARTITIONS; 0: 1          */
-    int32_t replicas;          /**< copies including the primary; 0: 1.
-                                    Only 1 is supported yet (SAMSA_ENOTSUP) */
-    int64_t segment_bytes;     /**< roll a segment past this size;
-                                    0: 1 GiB; 4096..2 GiB-1                 */
-    int32_t max_message_bytes; /**< largest record batch one produce call may
-                                    write to one partition; 0: 1048588
-                                    (Kafka's default); 64..256 MiB          */
+    int32_t partitions;           /**< 1..SAMSA_MAX_PARTITIONS; 0: 1          */
+    int32_t replicas;             /**< copies including the primary; 0: 1.
+                                       Only 1 is supported yet (SAMSA_ENOTSUP) */
+    int64_t segment_bytes;        /**< roll a segment past this size;
+                                       0: 1 GiB; 4096..2 GiB-1                 */
+    int32_t max_message_bytes;    /**< largest record batch one produce call may
+                                       write to one partition; 0: 1048588
+                                       (Kafka's default); 64..256 MiB          */
     int32_t index_interval_bytes; /**< bytes of log between sparse index
                                        entries; 0: 4096; 64..1 MiB         */
-    int sync;                  /**< a samsa_sync_policy; 0: the store's    */
-    int32_t reserved32;        /**< must be zero                           */
-    uint64_t reserved[8];      /**< must be zero                           */
+    int sync;                     /**< a samsa_sync_policy; 0: the store's    */
+    int32_t reserved32;           /**< must be zero                           */
+    uint64_t reserved[8];         /**< must be zero                           */
 } samsa_topic_config;
 
 #define SAMSA_MAX_PARTITIONS 65536 /**< partitions a topic may have         */
@@ -287,26 +290,26 @@ SAMSA_API int samsa_topic_foreach(samsa *s,
 
 /** A record header: a key string and a value of bytes. */
 typedef struct samsa_header {
-    const char *key;    /**< NUL-terminated, not NULL                      */
-    const void *value;  /**< NULL: a null value                            */
-    size_t value_len;   /**< bytes at value; must be 0 if value is NULL    */
+    const char *key;   /**< NUL-terminated, not NULL                      */
+    const void *value; /**< NULL: a null value                            */
+    size_t value_len;  /**< bytes at value; must be 0 if value is NULL    */
 } samsa_header;
 
 /** A record to produce, and where it was stored. */
 typedef struct samsa_record {
-    const void *key;               /**< NULL: no key                       */
-    size_t key_len;                /**< must be 0 if key is NULL           */
-    const void *value;             /**< NULL: a null value (tombstone)     */
-    size_t value_len;              /**< must be 0 if value is NULL         */
-    const samsa_header *headers;   /**< header_count headers, or NULL      */
+    const void *key;             /**< NULL: no key                       */
+    size_t key_len;              /**< must be 0 if key is NULL           */
+    const void *value;           /**< NULL: a null value (tombstone)     */
+    size_t value_len;            /**< must be 0 if value is NULL         */
+    const samsa_header *headers; /**< header_count headers, or NULL      */
     size_t header_count;
-    int64_t timestamp;  /**< in: ms since the epoch, 0 = now; out: stored  */
-    int32_t partition;  /**< out: the partition it went to                 */
-    int64_t offset;     /**< out: its offset, -1 where it was not stored   */
+    int64_t timestamp; /**< in: ms since the epoch, 0 = now; out: stored  */
+    int32_t partition; /**< out: the partition it went to                 */
+    int64_t offset;    /**< out: its offset, -1 where it was not stored   */
 } samsa_record;
 
-#define SAMSA_PARTITION_ANY (-1)    /**< let the partitioner choose         */
-#define SAMSA_OFFSET_END (-1)       /**< the log end: the next new record   */
+#define SAMSA_PARTITION_ANY    (-1) /**< let the partitioner choose         */
+#define SAMSA_OFFSET_END       (-1) /**< the log end: the next new record   */
 #define SAMSA_OFFSET_BEGINNING (-2) /**< the log start offset               */
 
 /**
@@ -323,9 +326,9 @@ typedef struct samsa_record {
  * The arguments are checked before anything is written, the size of every
  * batch included: on a checking error nothing is stored, and every record's
  * offset is -1.  A key of length 0 (non-NULL) is a key, hashed as Kafka
- * does; only a NULL key is "no key".  When a call spans several partitions and writing one
- * batch fails, the batches already written stay (their records have their
- * offsets set), the failed one and those after it are not stored (offset
+ * does; only a NULL key is "no key".  When a call spans several partitions and
+ * writing one batch fails, the batches already written stay (their records have
+ * their offsets set), the failed one and those after it are not stored (offset
  * -1), and the error is returned.
  *
  * @param[in] s         the store.
@@ -387,16 +390,16 @@ SAMSA_API int samsa_offsets(samsa *s, const char *topic, int32_t partition,
  * (zero-copy) and must not be written through.
  */
 typedef struct samsa_message {
-    const char *topic;      /**< the topic's name                           */
-    int32_t partition;      /**< the partition                              */
-    int64_t offset;         /**< the record's offset                        */
-    int64_t timestamp;      /**< ms since the epoch                         */
-    const void *key;        /**< NULL: a null key                           */
+    const char *topic; /**< the topic's name                           */
+    int32_t partition; /**< the partition                              */
+    int64_t offset;    /**< the record's offset                        */
+    int64_t timestamp; /**< ms since the epoch                         */
+    const void *key;   /**< NULL: a null key                           */
     size_t key_len;
-    const void *value;      /**< NULL: a null value                         */
+    const void *value; /**< NULL: a null value                         */
     size_t value_len;
-    size_t header_count;    /**< headers, read with samsa_message_header()  */
-    const void *headers_;   /**< private: where the headers are encoded     */
+    size_t header_count;      /**< headers, read with samsa_message_header()  */
+    const void *headers_;     /**< private: where the headers are encoded     */
     const void *headers_end_; /**< private: end of the record               */
 } samsa_message;
 
@@ -427,9 +430,8 @@ SAMSA_API int samsa_message_header(const samsa_message *msg, size_t i,
  *         other than the two named ones), SAMSA_ENOTOPIC, SAMSA_ENOPARTITION,
  *         SAMSA_EOFFSET (start outside the log), SAMSA_ENOMEM.
  */
-SAMSA_API int samsa_cursor_open(samsa *s, const char *topic,
-                                int32_t partition, int64_t start,
-                                samsa_cursor **out);
+SAMSA_API int samsa_cursor_open(samsa *s, const char *topic, int32_t partition,
+                                int64_t start, samsa_cursor **out);
 
 /**
  * @brief Read the next record.

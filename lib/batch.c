@@ -218,17 +218,17 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
         p = record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
     size_t total = (size_t)(p - out);
 
-    put_be64(out + 0, 0);                              /* baseOffset: later */
+    put_be64(out + 0, 0); /* baseOffset: later */
     put_be32(out + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
-    put_be32(out + 12, 0);                             /* leader epoch      */
+    put_be32(out + 12, 0); /* leader epoch      */
     out[16] = BATCH_MAGIC;
-    put_be16(out + 21, 0);                             /* attributes        */
-    put_be32(out + 23, (uint32_t)(n - 1));             /* lastOffsetDelta   */
+    put_be16(out + 21, 0);                 /* attributes        */
+    put_be32(out + 23, (uint32_t)(n - 1)); /* lastOffsetDelta   */
     put_be64(out + 27, (uint64_t)base_ts);
     put_be64(out + 35, (uint64_t)max_ts);
-    put_be64(out + 43, (uint64_t)-1);                  /* producerId        */
-    put_be16(out + 51, (uint16_t)-1);                  /* producerEpoch     */
-    put_be32(out + 53, (uint32_t)-1);                  /* baseSequence      */
+    put_be64(out + 43, (uint64_t)-1); /* producerId        */
+    put_be16(out + 51, (uint16_t)-1); /* producerEpoch     */
+    put_be32(out + 53, (uint32_t)-1); /* baseSequence      */
     put_be32(out + 57, (uint32_t)n);
     put_be32(out + 17, samsa__crc32c(0, out + 21, total - 21));
     return max_ts;
@@ -249,7 +249,8 @@ batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)
         return 1;
     h->base_offset = (int64_t)get_be64(p);
     h->length = (int32_t)get_be32(p + 8);
-    if (h->length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || h->base_offset < 0)
+    if (h->length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+        h->base_offset < 0)
         return SAMSA_ECORRUPT;
     if (avail < BATCH_HEADER_SIZE)
         return 1;

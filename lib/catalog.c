@@ -31,7 +31,7 @@
 
 #include "catalog.h"
 
-#define CATALOG_FORMAT 1u
+#define CATALOG_FORMAT    1u
 #define TOPIC_RECORD_SIZE 40
 
 static int
@@ -299,9 +299,8 @@ catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
         out->start = (int64_t)le_get(v.mv_data, 8);
         out->recovery_point = (int64_t)le_get((uint8_t *)v.mv_data + 8, 8);
     }
-    rc = mrc == MDB_NOTFOUND || (mrc == 0 && v.mv_size != 16)
-             ? SAMSA_ECORRUPT
-             : from_mdb(mrc);
+    rc = mrc == MDB_NOTFOUND || (mrc == 0 && v.mv_size != 16) ? SAMSA_ECORRUPT
+                                                              : from_mdb(mrc);
     mdb_txn_abort(txn);
     return rc;
 }

@@ -10,10 +10,10 @@
 typedef struct MDB_env MDB_env;
 
 typedef struct catalog {
-    MDB_env *env;       /* DIR/catalog                                      */
-    unsigned meta;      /* MDB_dbi: format version, id counter              */
-    unsigned topics;    /* MDB_dbi: name -> topic record                    */
-    unsigned parts;     /* MDB_dbi: (topic id, partition) -> state          */
+    MDB_env *env;    /* DIR/catalog                                      */
+    unsigned meta;   /* MDB_dbi: format version, id counter              */
+    unsigned topics; /* MDB_dbi: name -> topic record                    */
+    unsigned parts;  /* MDB_dbi: (topic id, partition) -> state          */
 } catalog;
 
 typedef struct catalog_partition {

@@ -24,8 +24,7 @@
 
 typedef uint32_t crc32c_fn(uint32_t crc, const unsigned char *p, size_t len);
 
-static uint32_t crc32c_first(uint32_t crc, const unsigned char *p,
-                             size_t len);
+static uint32_t crc32c_first(uint32_t crc, const unsigned char *p, size_t len);
 
 /* The implementation samsa__crc32c() calls: crc32c_first until the CPU has
  * been checked, then the fastest one.  Stored with release after the tables
@@ -76,7 +75,7 @@ crc32c_slice8(uint32_t crc, const unsigned char *p, size_t len)
  * merged afterwards: a register followed by n more bytes becomes reg * x^8n
  * mod P, applied with four lookups into a table made for that n.
  */
-#define CRC32C_LONG 4096
+#define CRC32C_LONG  4096
 #define CRC32C_SHORT 256
 
 static uint32_t crc32c_long[4][256];

@@ -45,8 +45,8 @@ cursor_locate(samsa_cursor *c)
             return SAMSA_EOFFSET;
         c->pos = segment_lookup(c->seg, c->offset);
     }
-    while (c->pos >= atomic_load_explicit(&c->seg->size,
-                                          memory_order_acquire)) {
+    while (c->pos >=
+           atomic_load_explicit(&c->seg->size, memory_order_acquire)) {
         segment *next = log_segment_next(c->log, c->seg);
         if (next == NULL)
             return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
@@ -130,8 +130,8 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
         }
         if (c->offset < atomic_load(&c->log->start))
             return SAMSA_EOFFSET;
-        if (c->offset >= atomic_load_explicit(&c->log->end,
-                                              memory_order_acquire)) {
+        if (c->offset >=
+            atomic_load_explicit(&c->log->end, memory_order_acquire)) {
             if (timeout_ms == 0)
                 return SAMSA_ETIMEDOUT;
             if (deadline == -2)
@@ -169,8 +169,7 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
 /* The offset of the first record at or after pos in seg, below end, whose
  * timestamp is >= ts; end when there is none there. */
 static int
-find_time(segment *seg, int64_t ts, int64_t end,
-          int64_t *out)
+find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
 {
     uint64_t pos = segment_lookup_time(seg, ts);
     uint64_t size = atomic_load(&seg->size);

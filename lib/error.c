@@ -11,7 +11,7 @@
 #include "samsa_int.h"
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 SAMSA_API unsigned
 samsa_version(void)
@@ -32,8 +32,8 @@ samsa_strerror(int rc)
     switch (rc) {
     case 0:
         return "success";
-#define SAMSA_XX_STR(name, value, msg)                                        \
-    case value:                                                               \
+#define SAMSA_XX_STR(name, value, msg)                                         \
+    case value:                                                                \
         return "SAMSA_" #name ": " msg;
         SAMSA_ERRNO_MAP(SAMSA_XX_STR)
 #undef SAMSA_XX_STR

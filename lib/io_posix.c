@@ -46,13 +46,13 @@ typedef struct io_old_map {
 } io_old_map;
 
 struct samsa_io_file {
-    int fd;            /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY    */
-    bool writable;     /* opened read-write: the mapping is writable too     */
-    void *map;         /* the mapping map() returned, NULL before the call   */
-    size_t map_len;    /* its length                                         */
-    uint64_t mem_end;  /* writes below this may memcpy: inside EOF and on
-                          allocated blocks (see the top of the file)         */
-    io_old_map *old;   /* mappings a larger map() replaced                   */
+    int fd;           /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY    */
+    bool writable;    /* opened read-write: the mapping is writable too     */
+    void *map;        /* the mapping map() returned, NULL before the call   */
+    size_t map_len;   /* its length                                         */
+    uint64_t mem_end; /* writes below this may memcpy: inside EOF and on
+                         allocated blocks (see the top of the file)         */
+    io_old_map *old;  /* mappings a larger map() replaced                   */
 };
 
 /* The calls below retry on EINTR: a signal handler installed by the
@@ -88,8 +88,8 @@ io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
      * and allocate() like a new file. */
     if (f->writable) {
         struct stat st;
-        if (fstat(f->fd, &st) == 0 && (uint64_t)st.st_blocks * 512 >=
-                                          (uint64_t)st.st_size)
+        if (fstat(f->fd, &st) == 0 &&
+            (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
             f->mem_end = (uint64_t)st.st_size;
     }
     *out = f;
@@ -343,8 +343,8 @@ samsa__io_posix(void)
 }
 
 int
-samsa__io_write_all(samsa_io *io, samsa_io_file *f, const void *buf,
-                    size_t len, uint64_t off)
+samsa__io_write_all(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
+                    uint64_t off)
 {
     ssize_t n = io->write(io, f, buf, len, off);
     if (n < 0)

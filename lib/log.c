@@ -171,7 +171,7 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bool below = i + 1 < n && bases[i + 1] <= log->recovery_point;
-        int64_t from = below ? -1
+        int64_t from = below                            ? -1
                        : log->recovery_point > bases[i] ? log->recovery_point
                                                         : bases[i];
         bool torn;
@@ -241,8 +241,8 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     log->next_offset = last->next_offset;
     log->synced = log->next_offset;
     atomic_init(&log->end, log->next_offset);
-    atomic_init(&log->start, log->segs[0]->base > start ? log->segs[0]->base
-                                                         : start);
+    atomic_init(&log->start,
+                log->segs[0]->base > start ? log->segs[0]->base : start);
     *out = log;
     return 0;
 }
@@ -306,8 +306,8 @@ static int
 roll(samsa_log *log)
 {
     segment *old = active(log), *seg;
-    int rc = segment_create(log->io, log->dir, log->next_offset, &log->cfg,
-                            &seg);
+    int rc =
+        segment_create(log->io, log->dir, log->next_offset, &log->cfg, &seg);
     if (rc != 0)
         return rc;
     if ((rc = segment_seal(log->io, old)) == 0 &&
@@ -373,9 +373,8 @@ log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
     segment *seg = active(log);
     uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
     int rc = atomic_load(&log->failed);
-    if (rc == 0 &&
-        ((size > 0 && size + len > log->cfg.segment_bytes) ||
-         log->next_offset + count - seg->base > INT32_MAX))
+    if (rc == 0 && ((size > 0 && size + len > log->cfg.segment_bytes) ||
+                    log->next_offset + count - seg->base > INT32_MAX))
         rc = roll(log);
     if (rc == 0) {
         seg = active(log);

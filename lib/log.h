@@ -41,63 +41,63 @@ typedef struct index_entry {
 } index_entry;
 
 typedef struct segment {
-    int64_t base;              /* offset of its first record; names files    */
-    char *path;                /* the .log file's path (.index etc. derived) */
-    samsa_io_file *file;       /* the open .log file                         */
-    const uint8_t *map;        /* read-only view of map_len bytes            */
-    size_t map_len;            /* the view's length: segment_bytes + largest
-                                  batch, so the file never outgrows it       */
-    _Atomic uint64_t size;     /* bytes of whole batches written             */
-    uint64_t alloc;            /* bytes allocated on disk (>= size)          */
-    _Atomic int64_t max_ts;    /* largest timestamp stored, -1 when none     */
-    int64_t next_offset;       /* writer: offset after the last batch        */
+    int64_t base;           /* offset of its first record; names files    */
+    char *path;             /* the .log file's path (.index etc. derived) */
+    samsa_io_file *file;    /* the open .log file                         */
+    const uint8_t *map;     /* read-only view of map_len bytes            */
+    size_t map_len;         /* the view's length: segment_bytes + largest
+                               batch, so the file never outgrows it       */
+    _Atomic uint64_t size;  /* bytes of whole batches written             */
+    uint64_t alloc;         /* bytes allocated on disk (>= size)          */
+    _Atomic int64_t max_ts; /* largest timestamp stored, -1 when none     */
+    int64_t next_offset;    /* writer: offset after the last batch        */
 
-    index_entry *idx;          /* idx_cap entries, idx_len of them valid     */
-    size_t idx_cap;            /* fixed: readers search idx concurrently     */
-    _Atomic size_t idx_len;    /* published with release after an entry      */
-    uint64_t idx_last_pos;     /* position of the last entry (0: start)      */
+    index_entry *idx;       /* idx_cap entries, idx_len of them valid     */
+    size_t idx_cap;         /* fixed: readers search idx concurrently     */
+    _Atomic size_t idx_len; /* published with release after an entry      */
+    uint64_t idx_last_pos;  /* position of the last entry (0: start)      */
 
-    _Atomic int refs;          /* the log's reference plus each reader's     */
-    _Atomic bool sealed;       /* no more writes; index files written (set
-                                  under log.lock, read by log_sync without) */
-    _Atomic bool flushed;      /* sealed and fdatasync'ed                    */
+    _Atomic int refs;     /* the log's reference plus each reader's     */
+    _Atomic bool sealed;  /* no more writes; index files written (set
+                             under log.lock, read by log_sync without) */
+    _Atomic bool flushed; /* sealed and fdatasync'ed                    */
 } segment;
 
 /* The settings a log needs, resolved from the topic config and store. */
 typedef struct log_config {
-    uint64_t segment_bytes;      /* roll past this                           */
-    uint32_t max_batch_bytes;    /* largest batch (topic max_message_bytes)  */
-    uint32_t index_interval;     /* bytes between index entries              */
-    bool sync;                   /* fdatasync before acknowledging           */
+    uint64_t segment_bytes;   /* roll past this                           */
+    uint32_t max_batch_bytes; /* largest batch (topic max_message_bytes)  */
+    uint32_t index_interval;  /* bytes between index entries              */
+    bool sync;                /* fdatasync before acknowledging           */
 } log_config;
 
 typedef struct samsa_log {
-    char *dir;                   /* DIR/TOPIC-P                              */
-    samsa_io *io;                /* the store's I/O layer                    */
-    log_config cfg;              /* copied at open                           */
+    char *dir;      /* DIR/TOPIC-P                              */
+    samsa_io *io;   /* the store's I/O layer                    */
+    log_config cfg; /* copied at open                           */
 
-    pthread_mutex_t lock;        /* writers; segs, nsegs                     */
-    segment **segs;              /* ascending base; the last is active       */
-    size_t nsegs, segs_cap;      /* used and allocated slots of segs         */
-    int64_t next_offset;         /* writer: the offset the next record gets  */
-    _Atomic int failed;          /* SAMSA_EFAILED after a failed sync        */
-    pthread_mutex_t flush_lock;  /* one log_sync at a time                   */
+    pthread_mutex_t lock;       /* writers; segs, nsegs                     */
+    segment **segs;             /* ascending base; the last is active       */
+    size_t nsegs, segs_cap;     /* used and allocated slots of segs         */
+    int64_t next_offset;        /* writer: the offset the next record gets  */
+    _Atomic int failed;         /* SAMSA_EFAILED after a failed sync        */
+    pthread_mutex_t flush_lock; /* one log_sync at a time                   */
 
-    _Atomic int64_t end;         /* log end offset visible to readers        */
-    _Atomic int64_t start;       /* log start offset                         */
-    int64_t recovery_point;      /* offsets below are on stable storage      */
+    _Atomic int64_t end;    /* log end offset visible to readers        */
+    _Atomic int64_t start;  /* log start offset                         */
+    int64_t recovery_point; /* offsets below are on stable storage      */
 
-    pthread_mutex_t sync_lock;   /* group commit: synced, syncing            */
-    pthread_cond_t sync_cond;    /* a sync finished                          */
-    int64_t synced;              /* offsets below are durable                */
-    bool syncing;                /* a thread is inside fdatasync             */
+    pthread_mutex_t sync_lock; /* group commit: synced, syncing            */
+    pthread_cond_t sync_cond;  /* a sync finished                          */
+    int64_t synced;            /* offsets below are durable                */
+    bool syncing;              /* a thread is inside fdatasync             */
 
-    pthread_mutex_t wait_lock;   /* readers waiting for data                 */
-    pthread_cond_t wait_cond;    /* broadcast when end moves or on delete    */
-    _Atomic int waiters;         /* readers inside wait: skip the broadcast
-                                    when nobody waits                        */
-    _Atomic bool deleted;        /* the topic was deleted                    */
-    _Atomic int refs;            /* the topic's reference plus each cursor's */
+    pthread_mutex_t wait_lock; /* readers waiting for data                 */
+    pthread_cond_t wait_cond;  /* broadcast when end moves or on delete    */
+    _Atomic int waiters;       /* readers inside wait: skip the broadcast
+                                  when nobody waits                        */
+    _Atomic bool deleted;      /* the topic was deleted                    */
+    _Atomic int refs;          /* the topic's reference plus each cursor's */
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */
@@ -114,9 +114,9 @@ int segment_open(samsa_io *io, const char *dir, int64_t base,
                  const log_config *cfg, int64_t recover_from, bool *torn,
                  segment **out);
 /* Append a whole batch at the end (the writer holds log.lock). */
-int segment_append(samsa_io *io, segment *seg, const uint8_t *batch,
-                   size_t len, int64_t base_offset, int32_t count,
-                   int64_t max_ts, const log_config *cfg);
+int segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
+                   int64_t base_offset, int32_t count, int64_t max_ts,
+                   const log_config *cfg);
 /* Seal: cut the preallocated tail and write the index files. */
 int segment_seal(samsa_io *io, segment *seg);
 /* fdatasync the segment (and its index files once sealed). */

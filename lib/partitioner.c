@@ -60,8 +60,7 @@ SAMSA_API int32_t
 samsa_partition_for_key(const void *key, size_t key_len, int32_t partitions)
 {
     /* Kafka keys are byte arrays, at most INT32_MAX long. */
-    if (partitions < 1 || (key == NULL && key_len > 0) ||
-        key_len > INT32_MAX)
+    if (partitions < 1 || (key == NULL && key_len > 0) || key_len > INT32_MAX)
         return SAMSA_EINVAL;
     /* toPositive() clears the sign bit; it does not negate, so the result
      * differs from abs() for negative hashes, as Kafka's does. */

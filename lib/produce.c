@@ -15,7 +15,7 @@
 
 /* Records per call handled without malloc. */
 #define STACK_RECORDS 64
-#define STACK_BATCH 4096
+#define STACK_BATCH   4096
 
 /* A run of records bound for one partition: order[first..first+count). */
 typedef struct group {
@@ -157,9 +157,8 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
         ngroups = group_records(t, partition, recs, n, order, groups);
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
-        groups[g].bytes = batch_encoded_size(order + groups[g].first,
-                                             groups[g].count,
-                                             bodies + groups[g].first);
+        groups[g].bytes = batch_encoded_size(
+            order + groups[g].first, groups[g].count, bodies + groups[g].first);
         if (groups[g].bytes > (size_t)t->cfg.max_message_bytes)
             rc = SAMSA_ETOOBIG;
     }

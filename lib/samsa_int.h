@@ -65,7 +65,7 @@ typedef struct samsa_io samsa_io;
 typedef struct samsa_io_file samsa_io_file; /* defined by each implementation */
 
 #define SAMSA_IO_CREATE 0x1 /* create when missing                         */
-#define SAMSA_IO_EXCL 0x2   /* with CREATE: fail with -EEXIST if it exists   */
+#define SAMSA_IO_EXCL   0x2 /* with CREATE: fail with -EEXIST if it exists   */
 #define SAMSA_IO_RDONLY 0x4 /* open for reading only                        */
 
 struct samsa_io {
@@ -76,7 +76,7 @@ struct samsa_io {
     ssize_t (*read)(samsa_io *io, samsa_io_file *f, void *buf, size_t len,
                     uint64_t off);
     int (*map)(samsa_io *io, samsa_io_file *f, size_t len, const void **addr);
-    int (*sync)(samsa_io *io, samsa_io_file *f);          /* fdatasync      */
+    int (*sync)(samsa_io *io, samsa_io_file *f); /* fdatasync      */
     int (*truncate)(samsa_io *io, samsa_io_file *f, uint64_t size);
     int (*allocate)(samsa_io *io, samsa_io_file *f, uint64_t off, uint64_t len);
     int (*size)(samsa_io *io, samsa_io_file *f, uint64_t *size);
@@ -122,8 +122,8 @@ int32_t samsa__murmur2(const void *key, size_t len);
 /* ------------------------------------------------------------------------ */
 
 #define BATCH_LOG_OVERHEAD 12 /* baseOffset(8) + batchLength(4)             */
-#define BATCH_HEADER_SIZE 61  /* through the record count                   */
-#define BATCH_MAGIC 2
+#define BATCH_HEADER_SIZE  61 /* through the record count                   */
+#define BATCH_MAGIC        2
 
 /* The fixed fields of a batch, decoded. */
 typedef struct batch_header {
@@ -144,7 +144,7 @@ typedef struct batch_header {
 
 /* The record batch attributes bits samsa looks at. */
 #define BATCH_ATTR_COMPRESSION 0x07
-#define BATCH_ATTR_CONTROL 0x20
+#define BATCH_ATTR_CONTROL     0x20
 
 /* Bytes one batch of these records takes, whole (log overhead included);
  * bodies[i] gets record i's size for batch_encode().  Timestamps must be
@@ -172,13 +172,13 @@ int batch_verify_crc(const uint8_t *p, const batch_header *h);
 
 /* Iterates the records of one verified batch. */
 typedef struct batch_iter {
-    const uint8_t *next;  /* the next record's length varint              */
-    const uint8_t *end;   /* end of the batch                              */
-    int64_t base_offset;  /* from the header                               */
+    const uint8_t *next; /* the next record's length varint              */
+    const uint8_t *end;  /* end of the batch                              */
+    int64_t base_offset; /* from the header                               */
     int64_t base_timestamp;
     int64_t log_append_time; /* the batch's max timestamp when it uses
                                 LogAppendTime, else -1                     */
-    int32_t left;         /* records not yet returned                      */
+    int32_t left;            /* records not yet returned                      */
 } batch_iter;
 
 void batch_iter_init(batch_iter *it, const uint8_t *batch,
@@ -189,7 +189,6 @@ int batch_iter_next(batch_iter *it, samsa_message *m);
 
 /* Decode header i of a message (see samsa_message_header()). */
 int batch_record_header(const samsa_message *m, size_t i, const char **key,
-                        size_t *key_len, const void **value,
-                        size_t *value_len);
+                        size_t *key_len, const void **value, size_t *value_len);
 
 #endif /* SAMSA_INT_H */

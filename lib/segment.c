@@ -164,8 +164,8 @@ index_due(const segment *seg, uint64_t pos, const log_config *cfg)
 static uint64_t
 index_search(const segment *seg, int64_t key, bool by_time)
 {
-    size_t lo = 0, hi = atomic_load_explicit(&seg->idx_len,
-                                             memory_order_acquire);
+    size_t lo = 0,
+           hi = atomic_load_explicit(&seg->idx_len, memory_order_acquire);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const index_entry *e = &seg->idx[mid];
@@ -198,8 +198,8 @@ segment_create(samsa_io *io, const char *dir, int64_t base,
     segment *seg = segment_new(dir, base, cfg);
     if (seg == NULL)
         return SAMSA_ENOMEM;
-    int rc = io->open(io, seg->path, SAMSA_IO_CREATE | SAMSA_IO_EXCL,
-                      &seg->file);
+    int rc =
+        io->open(io, seg->path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &seg->file);
     if (rc == 0)
         rc = io->map(io, seg->file, seg->map_len, (const void **)&seg->map);
     if (rc != 0) {
@@ -356,10 +356,8 @@ static bool
 batch_at(const segment *seg, uint64_t pos, uint64_t size, int64_t expected,
          bool crc, batch_header *h)
 {
-    if (pos >= size ||
-        batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
-        h->base_offset < expected ||
-        h->base_offset - seg->base > INT32_MAX)
+    if (pos >= size || batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
+        h->base_offset < expected || h->base_offset - seg->base > INT32_MAX)
         return false;
     return !crc || batch_verify_crc(seg->map + pos, h) == 0;
 }
@@ -373,8 +371,8 @@ next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
     batch_header h;
     for (uint64_t q = pos + 1; q + BATCH_HEADER_SIZE <= size; q++) {
         /* The magic byte is the cheapest thing to test first. */
-        const uint8_t *m = memchr(seg->map + q + 16, BATCH_MAGIC,
-                                  size - q - 16);
+        const uint8_t *m =
+            memchr(seg->map + q + 16, BATCH_MAGIC, size - q - 16);
         if (m == NULL)
             break;
         q = (uint64_t)(m - 16 - seg->map);
@@ -478,9 +476,10 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size)
         index_entry *e = &seg->idx[i];
         e->rel = rd32(ib + 8 * i);
         e->pos = rd32(ib + 8 * i + 4);
-        e->max_ts_before =
-            (int64_t)((uint64_t)rd32(tb + 12 * i) << 32 | rd32(tb + 12 * i + 4));
-        ok = e->pos < size && e->rel > 0 && rd32(tb + 12 * i + 8) == e->rel - 1 &&
+        e->max_ts_before = (int64_t)((uint64_t)rd32(tb + 12 * i) << 32 |
+                                     rd32(tb + 12 * i + 4));
+        ok = e->pos < size && e->rel > 0 &&
+             rd32(tb + 12 * i + 8) == e->rel - 1 &&
              (i == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
                          e->max_ts_before >= e[-1].max_ts_before));
     }
@@ -515,9 +514,8 @@ index_cut(segment *seg, uint64_t pos)
 }
 
 int
-segment_open(samsa_io *io, const char *dir, int64_t base,
-             const log_config *cfg, int64_t recover_from, bool *torn,
-             segment **out)
+segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
+             int64_t recover_from, bool *torn, segment **out)
 {
     segment *seg = segment_new(dir, base, cfg);
     uint64_t size = 0;
@@ -540,8 +538,8 @@ segment_open(samsa_io *io, const char *dir, int64_t base,
         if (index_files_load(io, seg, size)) {
             size_t n = atomic_load(&seg->idx_len);
             from = recover_from >= 0 ? segment_lookup(seg, recover_from)
-                   : n > 0          ? seg->idx[n - 1].pos
-                                    : 0;
+                   : n > 0           ? seg->idx[n - 1].pos
+                                     : 0;
         }
         index_cut(seg, from);
         rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, torn);

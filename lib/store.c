@@ -27,7 +27,7 @@
 
 #include "store.h"
 
-#define FLUSH_INTERVAL_MS 1000
+#define FLUSH_INTERVAL_MS   1000
 #define DEFAULT_CATALOG_MAP (1ull << 30)
 
 /* ---- the topic table ----------------------------------------------------- */
@@ -290,8 +290,8 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     s->nbuckets = 16;
     s->io = io;
     s->lock_fd = -1;
-    s->sync = opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS
-                                             : SAMSA_SYNC_NONE;
+    s->sync =
+        opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
 
@@ -299,9 +299,9 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     snprintf(path, sizeof path, "%s/catalog", dir);
     rc = lock_dir(s);
     if (rc == 0)
-        rc = catalog_open(&s->cat, path, opt->catalog_map_bytes
-                                             ? opt->catalog_map_bytes
-                                             : DEFAULT_CATALOG_MAP);
+        rc = catalog_open(&s->cat, path,
+                          opt->catalog_map_bytes ? opt->catalog_map_bytes
+                                                 : DEFAULT_CATALOG_MAP);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
     if (rc == 0)

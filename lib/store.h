@@ -19,29 +19,29 @@
 #include "log.h"
 
 typedef struct topic {
-    char *name;               /* validated, NUL-terminated                  */
-    uint64_t id;              /* catalog id, never reused                   */
-    samsa_topic_config cfg;   /* with every default filled in               */
-    samsa_log **parts;        /* cfg.partitions logs                        */
-    _Atomic uint32_t sticky;  /* round-robin counter for keyless records    */
-    int64_t *saved_rp;        /* per partition: the recovery point in the
-                                 catalog (written under save_lock and the
-                                 table lock, or at close)                  */
-    struct topic *next;       /* hash chain                                 */
+    char *name;              /* validated, NUL-terminated                  */
+    uint64_t id;             /* catalog id, never reused                   */
+    samsa_topic_config cfg;  /* with every default filled in               */
+    samsa_log **parts;       /* cfg.partitions logs                        */
+    _Atomic uint32_t sticky; /* round-robin counter for keyless records    */
+    int64_t *saved_rp;       /* per partition: the recovery point in the
+                                catalog (written under save_lock and the
+                                table lock, or at close)                  */
+    struct topic *next;      /* hash chain                                 */
 } topic;
 
 struct samsa {
-    char *dir;                  /* the store directory                      */
-    int lock_fd;                /* DIR/lock, flock()ed exclusively          */
-    samsa_io *io;               /* every log file operation goes here       */
-    catalog cat;                /* DIR/catalog                              */
-    int sync;                   /* the store's samsa_sync_policy            */
+    char *dir;    /* the store directory                      */
+    int lock_fd;  /* DIR/lock, flock()ed exclusively          */
+    samsa_io *io; /* every log file operation goes here       */
+    catalog cat;  /* DIR/catalog                              */
+    int sync;     /* the store's samsa_sync_policy            */
 
-    pthread_mutex_t save_lock;  /* one store_sync_all at a time (samsa_sync,
-                                   the flusher): saved_rp, recovery points */
+    pthread_mutex_t save_lock;   /* one store_sync_all at a time (samsa_sync,
+                                    the flusher): saved_rp, recovery points */
     pthread_rwlock_t table_lock; /* the topic table below                   */
-    topic **buckets;            /* hash table of topics by name             */
-    size_t nbuckets, ntopics;   /* nbuckets is a power of two               */
+    topic **buckets;             /* hash table of topics by name             */
+    size_t nbuckets, ntopics;    /* nbuckets is a power of two               */
 
     pthread_t flusher;          /* syncs sealed segments in the background  */
     pthread_mutex_t flush_lock; /* flush_stop, flush_cond                   */

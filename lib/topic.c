@@ -19,9 +19,9 @@
 
 #include "store.h"
 
-#define DEFAULT_SEGMENT_BYTES (1ll << 30)
+#define DEFAULT_SEGMENT_BYTES     (1ll << 30)
 #define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
-#define DEFAULT_INDEX_INTERVAL 4096       /* Kafka's index.interval.bytes */
+#define DEFAULT_INDEX_INTERVAL    4096    /* Kafka's index.interval.bytes */
 
 bool
 topic_name_valid(const char *name)
@@ -317,8 +317,7 @@ name_cmp(const void *a, const void *b)
 }
 
 SAMSA_API int
-samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx),
-                    void *ctx)
+samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx), void *ctx)
 {
     if (s == NULL || fn == NULL)
         return SAMSA_EINVAL;

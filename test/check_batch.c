@@ -23,24 +23,27 @@ be32(const uint8_t *p)
  *   batch: 61 + 9 = 70 bytes, batchLength 70 - 12 = 58. */
 static const uint8_t one_record[] = {
     0,    0,    0,    0,    0,    0,    0,    0,    /* baseOffset          */
-    0,    0,    0,    58,                         /* batchLength         */
-    0,    0,    0,    0,                          /* leader epoch        */
-    2,                                            /* magic               */
-    0,    0,    0,    0,                          /* crc: checked apart  */
-    0,    0,                                      /* attributes          */
-    0,    0,    0,    0,                          /* lastOffsetDelta     */
+    0,    0,    0,    58,                           /* batchLength         */
+    0,    0,    0,    0,                            /* leader epoch        */
+    2,                                              /* magic               */
+    0,    0,    0,    0,                            /* crc: checked apart  */
+    0,    0,                                        /* attributes          */
+    0,    0,    0,    0,                            /* lastOffsetDelta     */
     0,    0,    0,    0,    0,    0,    3,    0xe8, /* baseTimestamp 1000  */
     0,    0,    0,    0,    0,    0,    3,    0xe8, /* maxTimestamp        */
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* producerId -1       */
-    0xff, 0xff,                                   /* producerEpoch -1    */
-    0xff, 0xff, 0xff, 0xff,                       /* baseSequence -1     */
-    0,    0,    0,    1,                          /* records             */
+    0xff, 0xff,                                     /* producerEpoch -1    */
+    0xff, 0xff, 0xff, 0xff,                         /* baseSequence -1     */
+    0,    0,    0,    1,                            /* records             */
     0x10, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x02, 0x76, 0x00,
 };
 
 START_TEST(test_encode_by_hand)
 {
-    samsa_record r = {.key = "k", .key_len = 1, .value = "v", .value_len = 1,
+    samsa_record r = {.key = "k",
+                      .key_len = 1,
+                      .value = "v",
+                      .value_len = 1,
                       .timestamp = 1000};
     samsa_record *rp = &r;
     size_t bodies[1];
@@ -65,7 +68,10 @@ START_TEST(test_encode_nulls_and_deltas)
     samsa_header h = {.key = "h", .value = NULL};
     samsa_record r[2] = {
         {.value = "ab", .value_len = 2, .timestamp = 500},
-        {.key = "", .key_len = 0, .headers = &h, .header_count = 1,
+        {.key = "",
+         .key_len = 0,
+         .headers = &h,
+         .header_count = 1,
          .timestamp = 499},
     };
     samsa_record *rp[2] = {&r[0], &r[1]};
@@ -78,7 +84,8 @@ START_TEST(test_encode_nulls_and_deltas)
     const uint8_t r0[] = {0x10, 0, 0, 0, 0x01, 0x04, 'a', 'b', 0};
     /* record 1: tsΔ -1 (01), offΔ 1 (02), key "" (00), value -1 (01),
      * 1 header (02): key 1 (02) 'h', value -1 (01) */
-    const uint8_t r1[] = {0x12, 0, 0x01, 0x02, 0x00, 0x01, 0x02, 0x02, 'h', 0x01};
+    const uint8_t r1[] = {0x12, 0,    0x01, 0x02, 0x00,
+                          0x01, 0x02, 0x02, 'h',  0x01};
     ck_assert_uint_eq(n, 61 + sizeof r0 + sizeof r1);
     ck_assert_mem_eq(buf + 61, r0, sizeof r0);
     ck_assert_mem_eq(buf + 61 + sizeof r0, r1, sizeof r1);
@@ -114,13 +121,11 @@ START_TEST(test_encode_nulls_and_deltas)
 }
 END_TEST
 
-
-
 START_TEST(test_decode_sarama)
 {
     batch_header h;
-    ck_assert_int_eq(batch_parse_header(test_sarama_batch, sizeof test_sarama_batch, &h),
-                     0);
+    ck_assert_int_eq(
+        batch_parse_header(test_sarama_batch, sizeof test_sarama_batch, &h), 0);
     E(batch_verify_crc(test_sarama_batch, &h));
     ck_assert_int_eq(h.record_count, 1);
     ck_assert_int_eq(h.base_timestamp, 1479847795000);

@@ -92,8 +92,6 @@ START_TEST(test_rfc3720)
 }
 END_TEST
 
-
-
 START_TEST(test_kafka_batch)
 {
     const struct impl *im = &impls[_i];
@@ -167,8 +165,8 @@ START_TEST(test_hw_matches_sw)
                           off, hw, sw);
         }
     static const size_t lens[] = {
-        3 * 256 - 1,      3 * 256,          3 * 256 + 1,
-        3 * 4096 - 1,     3 * 4096,         3 * 4096 + 1,
+        3 * 256 - 1,        3 * 256,          3 * 256 + 1,
+        3 * 4096 - 1,       3 * 4096,         3 * 4096 + 1,
         3 * 4096 + 3 * 256, 2 * 3 * 4096 + 7, 64 * 1024,
     };
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)

@@ -13,8 +13,8 @@ static samsa *
 open_filled(const char *dir, int n)
 {
     samsa *s = test_open(dir);
-    samsa_topic_config c = {.partitions = 2, .segment_bytes = 4096,
-                            .index_interval_bytes = 128};
+    samsa_topic_config c = {
+        .partitions = 2, .segment_bytes = 4096, .index_interval_bytes = 128};
     E(samsa_topic_create(s, "t", &c));
     for (int i = 0; i < n; i++) {
         char k[16], v[16];
@@ -23,8 +23,10 @@ open_filled(const char *dir, int n)
         samsa_header h[2] = {{"first", "1", 1}, {"second", NULL, 0}};
         samsa_record r = {.key = i % 3 ? k : NULL,
                           .key_len = i % 3 ? strlen(k) : 0,
-                          .value = v, .value_len = strlen(v),
-                          .headers = h, .header_count = (size_t)(i % 3),
+                          .value = v,
+                          .value_len = strlen(v),
+                          .headers = h,
+                          .header_count = (size_t)(i % 3),
                           .timestamp = 1000 + 10 * i};
         E(samsa_produce(s, "t", 0, &r, 1));
     }

@@ -96,15 +96,15 @@ syscw_usable(void)
 /* WRITES(n, stmt): stmt makes exactly n write syscalls (unchecked where
  * they cannot be counted).  No assertion may run inside stmt: Check reports
  * passed assertions to the runner by writing to a file. */
-#define WRITES(n, stmt)                                                       \
-    do {                                                                      \
-        bool ok_ = syscw_usable();                                            \
-        long w0_ = syscw();                                                   \
-        stmt;                                                                 \
-        long w1_ = syscw();                                                   \
-        if (ok_)                                                              \
-            ck_assert_msg(w1_ - w0_ == (n), "%s: %ld writes, want %d", #stmt, \
-                          w1_ - w0_, (n));                                    \
+#define WRITES(n, stmt)                                                        \
+    do {                                                                       \
+        bool ok_ = syscw_usable();                                             \
+        long w0_ = syscw();                                                    \
+        stmt;                                                                  \
+        long w1_ = syscw();                                                    \
+        if (ok_)                                                               \
+            ck_assert_msg(w1_ - w0_ == (n), "%s: %ld writes, want %d", #stmt,  \
+                          w1_ - w0_, (n));                                     \
     } while (0)
 
 /* ------------------------------------------------------------------------ */
@@ -729,9 +729,9 @@ START_TEST(cut_torn)
         seen[k / 512]++;
         free(disk);
     }
-    ck_assert_int_gt(seen[0], 0);                 /* dropped */
-    ck_assert_int_gt(seen[8], 0);                 /* kept */
-    ck_assert_int_lt(seen[0] + seen[8], 64);      /* torn */
+    ck_assert_int_gt(seen[0], 0);            /* dropped */
+    ck_assert_int_gt(seen[8], 0);            /* kept */
+    ck_assert_int_lt(seen[0] + seen[8], 64); /* torn */
     test_dir_remove(dir);
 }
 END_TEST

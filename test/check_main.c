@@ -7,7 +7,8 @@
 
 #include "test.h"
 
-static int selected(const char *name)
+static int
+selected(const char *name)
 {
     const char *want = getenv("SAMSA_SUITES");
     if (want == NULL || *want == '\0')
@@ -19,11 +20,12 @@ static int selected(const char *name)
     return 0;
 }
 
-int main(void)
+int
+main(void)
 {
     SRunner *sr = srunner_create(NULL);
-#define TEST_ADD(name)                                                        \
-    if (selected(#name))                                                      \
+#define TEST_ADD(name)                                                         \
+    if (selected(#name))                                                       \
         srunner_add_suite(sr, name##_suite());
     TEST_SUITES(TEST_ADD)
 #undef TEST_ADD

@@ -58,8 +58,8 @@ START_TEST(test_murmur2_librdkafka)
 
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint32_t h = (uint32_t)samsa__murmur2(v[i].key, strlen(v[i].key));
-        ck_assert_msg(h == v[i].hash, "\"%s\": got %08x, want %08x",
-                      v[i].key, h, v[i].hash);
+        ck_assert_msg(h == v[i].hash, "\"%s\": got %08x, want %08x", v[i].key,
+                      h, v[i].hash);
     }
     /* The empty key hashes the same with or without a pointer. */
     ck_assert_uint_eq((uint32_t)samsa__murmur2(NULL, 0), 0x106e08d9u);
@@ -149,8 +149,7 @@ START_TEST(test_partition_einval)
     EQ_RC(samsa_partition_for_key(NULL, 1, 3), SAMSA_EINVAL);
     EQ_RC(samsa_partition_for_key(NULL, 0, 0), SAMSA_EINVAL);
     /* Longer than any Java byte[]; the key is not read. */
-    EQ_RC(samsa_partition_for_key("k", (size_t)INT32_MAX + 1, 3),
-          SAMSA_EINVAL);
+    EQ_RC(samsa_partition_for_key("k", (size_t)INT32_MAX + 1, 3), SAMSA_EINVAL);
     EQ_RC(samsa_partition_for_key("k", SIZE_MAX, 3), SAMSA_EINVAL);
 }
 END_TEST

@@ -127,7 +127,8 @@ START_TEST(test_strerror)
     }
     ck_assert_str_eq(samsa_strerror(-ENOENT),
                      "ENOENT: No such file or directory");
-    ck_assert_str_eq(samsa_strerror(SAMSA_ELAST), "SAMSA_UNKNOWN: unknown error");
+    ck_assert_str_eq(samsa_strerror(SAMSA_ELAST),
+                     "SAMSA_UNKNOWN: unknown error");
     ck_assert_str_eq(samsa_strerror(12345), "SAMSA_UNKNOWN: unknown error");
 }
 END_TEST

@@ -31,11 +31,11 @@
 #include "store.h"
 #include "test.h"
 
-#define ERR_LEN 256
+#define ERR_LEN    256
 #define NPRODS_MAX 4  /* producers per test                               */
-#define MAX_BATCH 17  /* records per call in the batch tests: 1..17       */
+#define MAX_BATCH  17 /* records per call in the batch tests: 1..17       */
 #define FILLER_MAX 48 /* filler bytes after the 8-byte tag of a value     */
-#define NS_PER_MS 1000000ll
+#define NS_PER_MS  1000000ll
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -212,29 +212,30 @@ producer_main(void *arg)
         int rc = samsa_produce(p->s, p->topic, p->partition, recs, n);
         if (rc != 0) {
             tfail(p->err, "produce seq %u (%zu records): %s", seq, n,
-                 samsa_strerror(rc));
+                  samsa_strerror(rc));
             return NULL;
         }
         for (size_t i = 0; i < n; i++) {
             uint32_t q = seq + (uint32_t)i;
-            int32_t want =
-                p->partition != SAMSA_PARTITION_ANY
-                    ? p->partition
-                    : samsa_partition_for_key(recs[i].key, recs[i].key_len,
-                                              p->nparts);
+            int32_t want = p->partition != SAMSA_PARTITION_ANY
+                               ? p->partition
+                               : samsa_partition_for_key(
+                                     recs[i].key, recs[i].key_len, p->nparts);
             if (recs[i].partition != want || recs[i].offset < 0) {
                 tfail(p->err, "seq %u: partition %d offset %lld, want %d", q,
-                     (int)recs[i].partition, (long long)recs[i].offset,
-                     (int)want);
+                      (int)recs[i].partition, (long long)recs[i].offset,
+                      (int)want);
                 return NULL;
             }
             /* One call's records for one partition are one batch. */
             for (size_t j = i; j-- > 0;)
                 if (recs[j].partition == recs[i].partition) {
                     if (recs[i].offset != recs[j].offset + 1)
-                        tfail(p->err, "seq %u: offset %lld after %lld in one "
-                             "batch", q, (long long)recs[i].offset,
-                             (long long)recs[j].offset);
+                        tfail(p->err,
+                              "seq %u: offset %lld after %lld in one "
+                              "batch",
+                              q, (long long)recs[i].offset,
+                              (long long)recs[j].offset);
                     break;
                 }
             /* Once the call returned, its records are visible. */
@@ -242,8 +243,8 @@ producer_main(void *arg)
             rc = samsa_offsets(p->s, p->topic, recs[i].partition, NULL, &end);
             if (rc != 0 || end <= recs[i].offset)
                 tfail(p->err, "seq %u: offset %lld but end %lld (%s)", q,
-                     (long long)recs[i].offset, (long long)end,
-                     samsa_strerror(rc));
+                      (long long)recs[i].offset, (long long)end,
+                      samsa_strerror(rc));
             if (p->err[0] != '\0')
                 return NULL;
             p->offsets[q] = recs[i].offset;
@@ -256,14 +257,19 @@ producer_main(void *arg)
 
 static void
 producers_init(producer *p, size_t n, samsa *s, const char *topic_name,
-               int32_t partition, int32_t nparts, uint32_t count,
-               int max_batch, pthread_barrier_t *go)
+               int32_t partition, int32_t nparts, uint32_t count, int max_batch,
+               pthread_barrier_t *go)
 {
     ck_assert_uint_le(n, NPRODS_MAX);
     for (size_t i = 0; i < n; i++) {
-        p[i] = (producer){.s = s, .topic = topic_name, .partition = partition,
-                          .nparts = nparts, .who = (uint32_t)i,
-                          .count = count, .max_batch = max_batch, .go = go};
+        p[i] = (producer){.s = s,
+                          .topic = topic_name,
+                          .partition = partition,
+                          .nparts = nparts,
+                          .who = (uint32_t)i,
+                          .count = count,
+                          .max_batch = max_batch,
+                          .go = go};
         p[i].offsets = malloc(count * sizeof *p[i].offsets);
         p[i].parts = malloc(count * sizeof *p[i].parts);
         p[i].seen = calloc(count, 1);
@@ -297,8 +303,7 @@ check_all_seen(producer *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         for (uint32_t q = 0; q < p[i].count; q++) {
-            ck_assert_msg(p[i].seen[q], "producer %zu seq %u never read", i,
-                          q);
+            ck_assert_msg(p[i].seen[q], "producer %zu seq %u never read", i, q);
             p[i].seen[q] = 0;
         }
 }
@@ -360,12 +365,12 @@ check_partition(samsa *s, const char *topic_name, int32_t part, producer *p,
  * records in sequence (all of a producer's records go to this partition),
  * then nothing more. */
 typedef struct follower {
-    samsa_cursor *c;  /* opened by the test; this thread's alone meanwhile */
+    samsa_cursor *c; /* opened by the test; this thread's alone meanwhile */
     int32_t partition;
-    int64_t first;    /* the offset of the first record to get            */
-    int64_t want;     /* records to get                                    */
-    int timeout_ms;   /* for every samsa_cursor_next()                     */
-    uint32_t nprods;  /* producers writing                                 */
+    int64_t first;   /* the offset of the first record to get            */
+    int64_t want;    /* records to get                                    */
+    int timeout_ms;  /* for every samsa_cursor_next()                     */
+    uint32_t nprods; /* producers writing                                 */
     int64_t got;
     char err[ERR_LEN];
 } follower;
@@ -380,13 +385,13 @@ follower_main(void *arg)
         int rc = samsa_cursor_next(f->c, &m, f->timeout_ms);
         if (rc != 0) {
             tfail(f->err, "after %lld records: %s", (long long)f->got,
-                 samsa_strerror(rc));
+                  samsa_strerror(rc));
             return NULL;
         }
         uint32_t who, seq;
         if (m.offset != f->first + f->got || m.partition != f->partition) {
             tfail(f->err, "record %lld: got offset %lld partition %d",
-                 (long long)f->got, (long long)m.offset, (int)m.partition);
+                  (long long)f->got, (long long)m.offset, (int)m.partition);
             return NULL;
         }
         if (!value_parse(&m, &who, &seq) || who >= f->nprods) {
@@ -395,7 +400,7 @@ follower_main(void *arg)
         }
         if (seq != next_seq[who]) {
             tfail(f->err, "offset %lld: producer %u seq %u, want seq %u",
-                 (long long)m.offset, who, seq, next_seq[who]);
+                  (long long)m.offset, who, seq, next_seq[who]);
             return NULL;
         }
         next_seq[who]++;
@@ -404,7 +409,7 @@ follower_main(void *arg)
     int rc = samsa_cursor_next(f->c, &m, 0);
     if (rc != SAMSA_ETIMEDOUT)
         tfail(f->err, "after the last record: %s, want SAMSA_ETIMEDOUT",
-             samsa_strerror(rc));
+              samsa_strerror(rc));
     return NULL;
 }
 
@@ -470,8 +475,8 @@ START_TEST(test_keyed_partitions)
     pthread_t th[4];
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, 4);
-    producers_init(p, 4, s, "keyed", SAMSA_PARTITION_ANY, 4, count,
-                   MAX_BATCH, &go);
+    producers_init(p, 4, s, "keyed", SAMSA_PARTITION_ANY, 4, count, MAX_BATCH,
+                   &go);
     for (size_t i = 0; i < 4; i++)
         start(&th[i], producer_main, &p[i]);
     producers_join(p, th, 4);
@@ -492,15 +497,15 @@ END_TEST
 
 /* ---- 3: blocked readers woken ------------------------------------------- */
 
-#define WAKE_RECORDS 400
-#define IDLE_TRIES 3
+#define WAKE_RECORDS    400
+#define IDLE_TRIES      3
 #define IDLE_TIMEOUT_MS 50
 
 /* A reader on a partition nobody writes to: its timeouts must expire. */
 typedef struct idle_reader {
     samsa_cursor *c;
-    int rc_now;                   /* samsa_cursor_next(0)                  */
-    int rc[IDLE_TRIES];           /* samsa_cursor_next(IDLE_TIMEOUT_MS)    */
+    int rc_now;         /* samsa_cursor_next(0)                  */
+    int rc[IDLE_TRIES]; /* samsa_cursor_next(IDLE_TIMEOUT_MS)    */
     int64_t elapsed_ms[IDLE_TRIES];
 } idle_reader;
 
@@ -531,8 +536,7 @@ START_TEST(test_blocked_reader_wakes)
     samsa_log *log = log_of(s, "w", 0);
     follower f[2] = {
         {.partition = 0, .want = WAKE_RECORDS, .timeout_ms = -1, .nprods = 1},
-        {.partition = 0, .want = WAKE_RECORDS, .timeout_ms = 5000,
-         .nprods = 1},
+        {.partition = 0, .want = WAKE_RECORDS, .timeout_ms = 5000, .nprods = 1},
     };
     E(samsa_cursor_open(s, "w", 0, SAMSA_OFFSET_BEGINNING, &f[0].c));
     E(samsa_cursor_open(s, "w", 0, SAMSA_OFFSET_END, &f[1].c));
@@ -585,12 +589,14 @@ START_TEST(test_readers_follow_rolls)
     const int64_t total = 2 * (int64_t)count;
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 1, .segment_bytes = 4096,
-                              .index_interval_bytes = 256};
+    samsa_topic_config cfg = {
+        .partitions = 1, .segment_bytes = 4096, .index_interval_bytes = 256};
     E(samsa_topic_create(s, "f", &cfg));
     follower f[3];
     for (int i = 0; i < 3; i++)
-        f[i] = (follower){.partition = 0, .want = total, .nprods = 2,
+        f[i] = (follower){.partition = 0,
+                          .want = total,
+                          .nprods = 2,
                           .timeout_ms = i == 1 ? 10000 : -1};
     E(samsa_cursor_open(s, "f", 0, SAMSA_OFFSET_BEGINNING, &f[0].c));
     E(samsa_cursor_open(s, "f", 0, SAMSA_OFFSET_END, &f[1].c));
@@ -630,10 +636,10 @@ END_TEST
 
 typedef struct blocked {
     samsa_cursor *c;
-    int64_t skip;       /* records to read before blocking                */
-    int timeout_ms;     /* of the blocking call                           */
-    bool close;         /* close the cursor in the thread at the end      */
-    int rc, rc_again;   /* the blocking call, one more call after it      */
+    int64_t skip;     /* records to read before blocking                */
+    int timeout_ms;   /* of the blocking call                           */
+    bool close;       /* close the cursor in the thread at the end      */
+    int rc, rc_again; /* the blocking call, one more call after it      */
     char err[ERR_LEN];
 } blocked;
 
@@ -646,7 +652,7 @@ blocked_main(void *arg)
         int rc = samsa_cursor_next(b->c, &m, -1);
         if (rc != 0 || m.offset != i) {
             tfail(b->err, "record %lld: %s, offset %lld", (long long)i,
-                 samsa_strerror(rc), (long long)m.offset);
+                  samsa_strerror(rc), (long long)m.offset);
             return NULL;
         }
     }
@@ -736,8 +742,8 @@ START_TEST(test_group_commit)
     const uint32_t count = 600;
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 1, .segment_bytes = 16384,
-                              .sync = SAMSA_SYNC_ALWAYS};
+    samsa_topic_config cfg = {
+        .partitions = 1, .segment_bytes = 16384, .sync = SAMSA_SYNC_ALWAYS};
     E(samsa_topic_create(s, "g", &cfg));
     E(samsa_topic_describe(s, "g", &cfg));
     ck_assert_int_eq(cfg.sync, SAMSA_SYNC_ALWAYS);
@@ -747,8 +753,10 @@ START_TEST(test_group_commit)
     pthread_barrier_init(&go, NULL, 4);
     producers_init(p, 4, s, "g", 0, 1, count, 1, &go);
     p[2].max_batch = p[3].max_batch = MAX_BATCH;
-    follower f = {.partition = 0, .want = 4 * (int64_t)count,
-                  .timeout_ms = -1, .nprods = 4};
+    follower f = {.partition = 0,
+                  .want = 4 * (int64_t)count,
+                  .timeout_ms = -1,
+                  .nprods = 4};
     E(samsa_cursor_open(s, "g", 0, SAMSA_OFFSET_BEGINNING, &f.c));
     start(&fth, follower_main, &f);
     for (size_t i = 0; i < 4; i++)
@@ -812,8 +820,7 @@ START_TEST(test_sync_while_producing)
     producers_init(p, 2, s, "y", 0, 2, count, MAX_BATCH, NULL);
     p[1].partition = 1;
     p[1].max_batch = 1;
-    follower f = {.partition = 0, .want = count, .timeout_ms = -1,
-                  .nprods = 1};
+    follower f = {.partition = 0, .want = count, .timeout_ms = -1, .nprods = 1};
     E(samsa_cursor_open(s, "y", 0, SAMSA_OFFSET_BEGINNING, &f.c));
     _Atomic bool stop = false;
     syncer y[2] = {{.s = s, .stop = &stop}, {.s = s, .stop = &stop}};
@@ -851,9 +858,9 @@ END_TEST
 /* ---- 7: topics created and deleted while others produce ----------------- */
 
 #define CHURN_THREADS 3
-#define CHURN_ROUNDS 16
-#define SHARED_NAMES 3
-#define MAX_NAMES 64
+#define CHURN_ROUNDS  16
+#define SHARED_NAMES  3
+#define MAX_NAMES     64
 
 typedef struct name_list {
     char names[MAX_NAMES][64];
@@ -914,7 +921,7 @@ churn_main(void *arg)
         rc = samsa_produce(s, own, j % cfg.partitions, &r, 1);
         if (rc != 0 || r.offset != 0)
             tfail(ch->err, "produce to %s: %s, offset %lld", own,
-                 samsa_strerror(rc), (long long)r.offset);
+                  samsa_strerror(rc), (long long)r.offset);
         samsa_topic_config got;
         rc = samsa_topic_describe(s, own, &got);
         if (rc != 0 || got.partitions != cfg.partitions)
@@ -924,13 +931,13 @@ churn_main(void *arg)
                 tfail(ch->err, "delete %s: %s", own, samsa_strerror(rc));
             if ((rc = samsa_topic_describe(s, own, &got)) != SAMSA_ENOTOPIC)
                 tfail(ch->err, "describe deleted %s: %s", own,
-                     samsa_strerror(rc));
+                      samsa_strerror(rc));
             if ((rc = samsa_produce(s, own, 0, &r, 1)) != SAMSA_ENOTOPIC)
                 tfail(ch->err, "produce to deleted %s: %s", own,
-                     samsa_strerror(rc));
+                      samsa_strerror(rc));
             if ((rc = samsa_topic_delete(s, own)) != SAMSA_ENOTOPIC)
                 tfail(ch->err, "delete deleted %s: %s", own,
-                     samsa_strerror(rc));
+                      samsa_strerror(rc));
         }
 
         int k = (ch->id + j) % SHARED_NAMES;
@@ -960,8 +967,8 @@ churn_main(void *arg)
         }
         rc = samsa_topic_foreach(s, collect_name, l);
         if (rc != 0 || l->unsorted || l->n == 0)
-            tfail(ch->err, "foreach: %s, %zu names%s", samsa_strerror(rc),
-                 l->n, l->unsorted ? ", not sorted" : "");
+            tfail(ch->err, "foreach: %s, %zu names%s", samsa_strerror(rc), l->n,
+                  l->unsorted ? ", not sorted" : "");
         free(l);
     }
     return NULL;
@@ -979,8 +986,7 @@ check_dirs(const char *dir, const name_list *want)
     while ((e = readdir(d)) != NULL) {
         const char *dash = strrchr(e->d_name, '-');
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, "lock") == 0 ||
-            strcmp(e->d_name, "catalog") == 0)
+            strcmp(e->d_name, "lock") == 0 || strcmp(e->d_name, "catalog") == 0)
             continue;
         ck_assert_msg(dash != NULL, "stray %s", e->d_name);
         bool found = false;
@@ -1022,8 +1028,8 @@ START_TEST(test_topic_churn)
     for (int i = 0; i < 2; i++)
         start(&pth[i], producer_main, &p[i]);
     for (int i = 0; i < CHURN_THREADS; i++) {
-        ch[i] = (churn){.s = s, .id = i, .created = created,
-                        .deleted = deleted};
+        ch[i] =
+            (churn){.s = s, .id = i, .created = created, .deleted = deleted};
         start(&cth[i], churn_main, &ch[i]);
     }
     for (int i = 0; i < CHURN_THREADS; i++)
@@ -1046,9 +1052,8 @@ START_TEST(test_topic_churn)
         samsa_topic_config c;
         char name[64];
         snprintf(name, sizeof name, "shared-%d", k);
-        ck_assert_msg(diff == 0 || diff == 1, "%s: created %d deleted %d",
-                      name, atomic_load(&created[k]),
-                      atomic_load(&deleted[k]));
+        ck_assert_msg(diff == 0 || diff == 1, "%s: created %d deleted %d", name,
+                      atomic_load(&created[k]), atomic_load(&deleted[k]));
         EQ_RC(samsa_topic_describe(s, name, &c),
               diff == 1 ? 0 : SAMSA_ENOTOPIC);
         if (diff == 1)

@@ -23,56 +23,56 @@
 
 #include "faultio.h"
 
-#define MAX_ARMED 16 /* faults armed at once                               */
-#define SECTOR 512   /* what a torn write keeps a whole number of           */
-#define CHUNK 65536  /* read and zero-fill buffer size                      */
+#define MAX_ARMED 16  /* faults armed at once                               */
+#define SECTOR    512 /* what a torn write keeps a whole number of           */
+#define CHUNK     65536 /* read and zero-fill buffer size                      */
 
 typedef enum change_kind { CH_WRITE, CH_TRUNCATE, CH_ALLOCATE } change_kind;
 
 /* One change to a file not yet synced, and what undoes it. */
 typedef struct change {
-    change_kind kind;      /* what the change was                           */
-    uint64_t seq;          /* order in the file's journal (see io_sync)     */
-    uint64_t off;          /* write, allocate: first byte; truncate: the
-                              size it set                                   */
-    uint64_t len;          /* write: bytes written; allocate: bytes asked   */
-    uint64_t size_before;  /* the file's size just before the change        */
-    uint64_t old_len;      /* bytes at off the change overwrote (a write:
-                              up to the old EOF) or cut off (a truncate)    */
-    uint64_t old_keep;     /* old holds the first old_keep of them; the
-                              rest were zeros                               */
-    unsigned char *old;    /* old_keep bytes; NULL when old_keep is 0       */
-    struct change *prev;   /* older change of the same file                 */
-    struct change *next;   /* newer one                                     */
+    change_kind kind;     /* what the change was                           */
+    uint64_t seq;         /* order in the file's journal (see io_sync)     */
+    uint64_t off;         /* write, allocate: first byte; truncate: the
+                             size it set                                   */
+    uint64_t len;         /* write: bytes written; allocate: bytes asked   */
+    uint64_t size_before; /* the file's size just before the change        */
+    uint64_t old_len;     /* bytes at off the change overwrote (a write:
+                             up to the old EOF) or cut off (a truncate)    */
+    uint64_t old_keep;    /* old holds the first old_keep of them; the
+                             rest were zeros                               */
+    unsigned char *old;   /* old_keep bytes; NULL when old_keep is 0       */
+    struct change *prev;  /* older change of the same file                 */
+    struct change *next;  /* newer one                                     */
 } change;
 
 /* A file, known by path.  Its journal outlives the handles on it: a crash
  * loses the unsynced changes of closed files too. */
 typedef struct fnode {
-    char *path;            /* as opened, or as renamed to since             */
-    bool gone;             /* unlinked or replaced: no longer found by path
-                              and left alone by a power cut                 */
-    change *head;          /* oldest unsynced change                        */
-    change *tail;          /* newest                                        */
-    size_t nchanges;       /* length of the list                            */
-    uint64_t next_seq;     /* seq the next change gets                      */
-    struct fnode *next;    /* all files, in order of first open             */
+    char *path;         /* as opened, or as renamed to since             */
+    bool gone;          /* unlinked or replaced: no longer found by path
+                           and left alone by a power cut                 */
+    change *head;       /* oldest unsynced change                        */
+    change *tail;       /* newest                                        */
+    size_t nchanges;    /* length of the list                            */
+    uint64_t next_seq;  /* seq the next change gets                      */
+    struct fnode *next; /* all files, in order of first open             */
 } fnode;
 
 /* An armed fault. */
 typedef struct fault {
-    faultio_op op;  /* the operation it counts, or FAULTIO_ANY              */
-    uint64_t left;  /* matching calls until it fires, that one included;
-                       a sticky fault stays at 1 once it fired              */
-    int err;        /* positive errno to fail with; 0: a short write        */
-    size_t keep;    /* short write: bytes actually written                  */
-    bool sticky;    /* keeps firing after the first time                    */
+    faultio_op op; /* the operation it counts, or FAULTIO_ANY              */
+    uint64_t left; /* matching calls until it fires, that one included;
+                      a sticky fault stays at 1 once it fired              */
+    int err;       /* positive errno to fail with; 0: a short write        */
+    size_t keep;   /* short write: bytes actually written                  */
+    bool sticky;   /* keeps firing after the first time                    */
 } fault;
 
 struct samsa_io_file {
-    void *inner;    /* the posix table's handle (its struct samsa_io_file
-                       is private to io_posix.c, so it stays opaque here)  */
-    fnode *node;    /* the file's journal                                   */
+    void *inner; /* the posix table's handle (its struct samsa_io_file
+                    is private to io_posix.c, so it stays opaque here)  */
+    fnode *node; /* the file's journal                                   */
 };
 
 struct faultio {
@@ -342,8 +342,8 @@ fire(faultio *f, faultio_op op, size_t *keep)
  * else NULL) holds the length asked and comes back lowered by a short write.
  */
 static int
-enter(faultio *f, faultio_op op, const fnode *n, const char *p1,
-      const char *p2, size_t *keep)
+enter(faultio *f, faultio_op op, const fnode *n, const char *p1, const char *p2,
+      size_t *keep)
 {
     int err = EIO;
     pthread_mutex_lock(&f->lock);
@@ -532,8 +532,7 @@ fio_write(samsa_io *io, samsa_io_file *w, const void *buf, size_t len,
 }
 
 static ssize_t
-fio_read(samsa_io *io, samsa_io_file *w, void *buf, size_t len,
-         uint64_t off)
+fio_read(samsa_io *io, samsa_io_file *w, void *buf, size_t len, uint64_t off)
 {
     faultio *f = io->ctx;
     int rc = enter(f, FAULTIO_READ, w->node, NULL, NULL, NULL);
@@ -740,8 +739,8 @@ put_old(samsa_io *p, samsa_io_file *h, const change *c, uint64_t from,
     uint64_t keep_end = c->off + c->old_keep;
     if (from < keep_end) {
         uint64_t n = min64(to, keep_end) - from;
-        int rc = samsa__io_write_all(p, h, c->old + (from - c->off),
-                                     (size_t)n, from);
+        int rc = samsa__io_write_all(p, h, c->old + (from - c->off), (size_t)n,
+                                     from);
         if (rc < 0)
             return rc;
         from += n;
@@ -797,9 +796,9 @@ undo_write(samsa_io *p, samsa_io_file *h, const change *c, uint64_t kept_end,
 static int
 undo_size(samsa_io *p, samsa_io_file *h, const change *c, uint64_t *cur)
 {
-    uint64_t after = c->kind == CH_TRUNCATE ? c->off
-                                            : max64(c->size_before,
-                                                    c->off + c->len);
+    uint64_t after = c->kind == CH_TRUNCATE
+                         ? c->off
+                         : max64(c->size_before, c->off + c->len);
     if (*cur != after || after == c->size_before)
         return 0;
     int rc = set_size(p, h, c->size_before, cur);
@@ -897,8 +896,7 @@ faultio_free(faultio *f)
     if (f == NULL)
         return;
     if (f->open_files > 0) {
-        fprintf(stderr, "faultio_free: %zu files still open\n",
-                f->open_files);
+        fprintf(stderr, "faultio_free: %zu files still open\n", f->open_files);
         abort();
     }
     for (fnode *n = f->nodes, *next; n != NULL; n = next) {
@@ -932,16 +930,15 @@ const char *
 faultio_op_name(faultio_op op)
 {
     static const char *const names[FAULTIO_NOPS + 1] = {
-        "open",     "close",    "write", "read",   "map",
-        "sync",     "truncate", "allocate", "size", "rename",
-        "unlink",   "mkdir",    "rmdir", "dirsync", "any",
+        "open",   "close",    "write",    "read",    "map",
+        "sync",   "truncate", "allocate", "size",    "rename",
+        "unlink", "mkdir",    "rmdir",    "dirsync", "any",
     };
     return (unsigned)op <= FAULTIO_ANY ? names[op] : "?";
 }
 
 static void
-arm(faultio *f, faultio_op op, uint64_t nth, int err, size_t keep,
-    bool sticky)
+arm(faultio *f, faultio_op op, uint64_t nth, int err, size_t keep, bool sticky)
 {
     /* Misuse is a bug in the test: stop it loudly. */
     if ((unsigned)op > FAULTIO_ANY || nth == 0 || err < 0) {

@@ -13,18 +13,18 @@
 #include "samsa_int.h"
 
 /* E(expr): expr must return 0; otherwise fail naming the error (LMDB's E). */
-#define E(expr)                                                               \
-    do {                                                                      \
-        int e_rc_ = (expr);                                                   \
-        ck_assert_msg(e_rc_ == 0, "%s: %s", #expr, samsa_strerror(e_rc_));    \
+#define E(expr)                                                                \
+    do {                                                                       \
+        int e_rc_ = (expr);                                                    \
+        ck_assert_msg(e_rc_ == 0, "%s: %s", #expr, samsa_strerror(e_rc_));     \
     } while (0)
 
 /* EQ_RC(expr, code): expr must return exactly code. */
-#define EQ_RC(expr, code)                                                     \
-    do {                                                                      \
-        int e_rc_ = (expr);                                                   \
-        ck_assert_msg(e_rc_ == (code), "%s: got %s, want %s", #expr,          \
-                      samsa_strerror(e_rc_), samsa_strerror(code));           \
+#define EQ_RC(expr, code)                                                      \
+    do {                                                                       \
+        int e_rc_ = (expr);                                                    \
+        ck_assert_msg(e_rc_ == (code), "%s: got %s, want %s", #expr,           \
+                      samsa_strerror(e_rc_), samsa_strerror(code));            \
     } while (0)
 
 /* A fresh directory under $TMPDIR (or /tmp) for one test; test_dir_remove()
@@ -50,17 +50,17 @@ extern const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE];
 
 /* The runner's suites, one per test/check_<name>.c.  To add a suite, add
  * XX(name) here and define Suite *name_suite(void) in its file. */
-#define TEST_SUITES(XX)                                                       \
-    XX(crc32c)                                                                \
-    XX(partitioner)                                                           \
-    XX(io)                                                                    \
-    XX(batch)                                                                 \
-    XX(store)                                                                 \
-    XX(topic)                                                                 \
-    XX(produce)                                                               \
-    XX(cursor)                                                                \
-    XX(recovery)                                                              \
-    XX(faults)                                                                \
+#define TEST_SUITES(XX)                                                        \
+    XX(crc32c)                                                                 \
+    XX(partitioner)                                                            \
+    XX(io)                                                                     \
+    XX(batch)                                                                  \
+    XX(store)                                                                  \
+    XX(topic)                                                                  \
+    XX(produce)                                                                \
+    XX(cursor)                                                                 \
+    XX(recovery)                                                               \
+    XX(faults)                                                                 \
     XX(threads)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);

@@ -9,7 +9,8 @@
 
 #include "test.h"
 
-const char *test_dir_make(void)
+const char *
+test_dir_make(void)
 {
     static char bufs[4][256];
     static int next;
@@ -21,20 +22,22 @@ const char *test_dir_make(void)
     return buf;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-                      struct FTW *ftw)
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
 }
 
-void test_dir_remove(const char *dir)
+void
+test_dir_remove(const char *dir)
 {
     if (dir != NULL)
         nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-const char *test_path(const char *dir, const char *name)
+const char *
+test_path(const char *dir, const char *name)
 {
     static char buf[4][512];
     static int next;
@@ -43,7 +46,8 @@ const char *test_path(const char *dir, const char *name)
     return b;
 }
 
-samsa *test_open(const char *dir)
+samsa *
+test_open(const char *dir)
 {
     samsa *s = NULL;
     E(samsa_open(dir, NULL, &s));
@@ -51,8 +55,9 @@ samsa *test_open(const char *dir)
     return s;
 }
 
-int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
-                         const char *key, const char *value)
+int64_t
+test_produce_str(samsa *s, const char *topic, int32_t partition,
+                 const char *key, const char *value)
 {
     samsa_record r = {0};
     r.key = key;
@@ -70,21 +75,21 @@ int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
  * header.  The CRC field (bytes 17..20, big-endian) covers bytes 21..end.
  */
 const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE] = {
-    0, 0, 0, 0, 0, 0, 0, 0,        /* base offset                   */
-    0, 0, 0, 70,                   /* batch length                  */
-    0, 0, 0, 0,                    /* partition leader epoch        */
-    2,                             /* magic                         */
-    84, 121, 97, 253,              /* CRC                           */
-    0, 0,                          /* attributes                    */
-    0, 0, 0, 0,                    /* last offset delta             */
-    0, 0, 1, 88, 141, 205, 89, 56, /* base timestamp                */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* max timestamp                 */
-    0, 0, 0, 0, 0, 0, 0, 0,        /* producer id                   */
-    0, 0,                          /* producer epoch                */
-    0, 0, 0, 0,                    /* base sequence                 */
-    0, 0, 0, 1,                    /* record count                  */
-    40, 0, 10, 0,                  /* length, attrs, ts/off delta   */
-    8, 1, 2, 3, 4,                 /* key                           */
-    6, 5, 6, 7,                    /* value                         */
-    2, 6, 8, 9, 10, 4, 11, 12,     /* one header                    */
+    0,  0,   0,  0,   0,   0,   0,  0,  /* base offset                   */
+    0,  0,   0,  70,                    /* batch length                  */
+    0,  0,   0,  0,                     /* partition leader epoch        */
+    2,                                  /* magic                         */
+    84, 121, 97, 253,                   /* CRC                           */
+    0,  0,                              /* attributes                    */
+    0,  0,   0,  0,                     /* last offset delta             */
+    0,  0,   1,  88,  141, 205, 89, 56, /* base timestamp                */
+    0,  0,   0,  0,   0,   0,   0,  0,  /* max timestamp                 */
+    0,  0,   0,  0,   0,   0,   0,  0,  /* producer id                   */
+    0,  0,                              /* producer epoch                */
+    0,  0,   0,  0,                     /* base sequence                 */
+    0,  0,   0,  1,                     /* record count                  */
+    40, 0,   10, 0,                     /* length, attrs, ts/off delta   */
+    8,  1,   2,  3,   4,                /* key                           */
+    6,  5,   6,  7,                     /* value                         */
+    2,  6,   8,  9,   10,  4,   11, 12, /* one header                    */
 };

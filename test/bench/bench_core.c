@@ -90,20 +90,20 @@
 
 /* ---- sizes and counts ---------------------------------------------------- */
 
-#define KEY_LEN 16
-#define VALUE_LEN 100
+#define KEY_LEN        16
+#define VALUE_LEN      100
 #define LMDB_VALUE_LEN (VALUE_LEN + KEY_LEN) /* value, then the key     */
-#define BATCH 100                            /* records per call in 2   */
-#define MAX_RUNS 16
-#define MAX_FIGS 4
+#define BATCH          100                   /* records per call in 2   */
+#define MAX_RUNS       16
+#define MAX_FIGS       4
 
-#define N1_FULL 2000000u     /* records per run, 1 per call            */
-#define N100_FULL 10000000u  /* records per run, 100 per call          */
+#define N1_FULL          2000000u  /* records per run, 1 per call            */
+#define N100_FULL        10000000u /* records per run, 100 per call          */
 #define LAT_SAMPLES_FULL 100000u
-#define LAT_WARMUP_FULL 10000u
-#define LAT_GAP_NS 20000u    /* 20 us between two hand-off records     */
-#define RUNS_FULL 5
-#define RUNS_QUICK 3
+#define LAT_WARMUP_FULL  10000u
+#define LAT_GAP_NS       20000u /* 20 us between two hand-off records     */
+#define RUNS_FULL        5
+#define RUNS_QUICK       3
 
 #define LMDB_MAP_BYTES ((size_t)8 << 30) /* 8 GiB: room for N100 records */
 
@@ -112,7 +112,8 @@
 static void die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 
-static void die(const char *fmt, ...)
+static void
+die(const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
@@ -124,39 +125,40 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-#define SAMSA_CHECK(call)                                                     \
-    do {                                                                      \
-        int rc_ = (call);                                                     \
-        if (rc_ != 0)                                                         \
-            die("%s:%d: %s: %s", __FILE__, __LINE__, #call,                   \
-                samsa_strerror(rc_));                                         \
+#define SAMSA_CHECK(call)                                                      \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        if (rc_ != 0)                                                          \
+            die("%s:%d: %s: %s", __FILE__, __LINE__, #call,                    \
+                samsa_strerror(rc_));                                          \
     } while (0)
 
-#define MDB_CHECK(call)                                                       \
-    do {                                                                      \
-        int rc_ = (call);                                                     \
-        if (rc_ != 0)                                                         \
-            die("%s:%d: %s: %s", __FILE__, __LINE__, #call,                   \
-                mdb_strerror(rc_));                                           \
+#define MDB_CHECK(call)                                                        \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        if (rc_ != 0)                                                          \
+            die("%s:%d: %s: %s", __FILE__, __LINE__, #call,                    \
+                mdb_strerror(rc_));                                            \
     } while (0)
 
 /* ---- the state shared by the workloads ----------------------------------- */
 
 static struct {
-    char dir[4096];          /* the fresh work directory                   */
-    samsa *s;                /* the samsa store, open until the LMDB runs  */
-    unsigned runs;           /* measured runs per figure                   */
-    uint64_t n1, n100;       /* records per run for figures 1 and 2        */
+    char dir[4096];    /* the fresh work directory                   */
+    samsa *s;          /* the samsa store, open until the LMDB runs  */
+    unsigned runs;     /* measured runs per figure                   */
+    uint64_t n1, n100; /* records per run for figures 1 and 2        */
     uint64_t lat_samples, lat_warmup;
     char samsa_read_topic[64]; /* the log the last run of 2 wrote          */
     MDB_env *lmdb_read_env;    /* the env the last LMDB 100/call run wrote */
     MDB_dbi lmdb_read_dbi;
-    uint64_t expected_sum;     /* checksum of records 0..n100-1            */
-    cpu_set_t cpus;            /* the CPUs the process may run on          */
+    uint64_t expected_sum;        /* checksum of records 0..n100-1            */
+    cpu_set_t cpus;               /* the CPUs the process may run on          */
     int cpu_producer, cpu_reader; /* hand-off threads' CPUs, or -1 and -1  */
 } B;
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
@@ -174,7 +176,8 @@ static uint64_t now_ns(void)
 static unsigned char value_template[VALUE_LEN];
 static unsigned char key_template[KEY_LEN];
 
-static void templates_init(void)
+static void
+templates_init(void)
 {
     for (size_t i = 0; i < VALUE_LEN; i++)
         value_template[i] = (unsigned char)('a' + i % 26);
@@ -182,8 +185,13 @@ static void templates_init(void)
         key_template[i] = (unsigned char)('A' + i % 26);
 }
 
-static inline void put_u64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static inline uint64_t get_u64(const unsigned char *p)
+static inline void
+put_u64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+static inline uint64_t
+get_u64(const unsigned char *p)
 {
     uint64_t v;
     memcpy(&v, p, 8);
@@ -191,14 +199,15 @@ static inline uint64_t get_u64(const unsigned char *p)
 }
 
 /* Write sequence number seq into a value and its key. */
-static inline void record_set_seq(unsigned char *value, unsigned char *key,
-                                  uint64_t seq)
+static inline void
+record_set_seq(unsigned char *value, unsigned char *key, uint64_t seq)
 {
     put_u64(value, seq);
     put_u64(key, seq);
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t w)
+static inline uint64_t
+mix(uint64_t h, uint64_t w)
 {
     h ^= w;
     h *= 0x9e3779b97f4a7c15u;
@@ -206,7 +215,8 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
 }
 
 /* Every byte of a 100-byte value and a 16-byte key, mixed. */
-static inline uint64_t fold(const unsigned char *value, const unsigned char *key)
+static inline uint64_t
+fold(const unsigned char *value, const unsigned char *key)
 {
     uint64_t h = 0;
     uint32_t tail;
@@ -219,7 +229,8 @@ static inline uint64_t fold(const unsigned char *value, const unsigned char *key
 }
 
 /* The checksum of records 0..n-1, computed as the producers build them. */
-static uint64_t expected_sum(uint64_t n)
+static uint64_t
+expected_sum(uint64_t n)
 {
     unsigned char v[VALUE_LEN], k[KEY_LEN];
     uint64_t sum = 0;
@@ -232,10 +243,11 @@ static uint64_t expected_sum(uint64_t n)
     return sum;
 }
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- files ----------------------------------------------------------------
+ */
 
-static int rm_entry(const char *path, const struct stat *st, int type,
-                    struct FTW *ftw)
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;
     (void)type;
@@ -245,12 +257,14 @@ static int rm_entry(const char *path, const struct stat *st, int type,
     return 0;
 }
 
-static void rm_tree(const char *path)
+static void
+rm_tree(const char *path)
 {
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void path_in_dir(char *out, size_t size, const char *name)
+static void
+path_in_dir(char *out, size_t size, const char *name)
 {
     int len = snprintf(out, size, "%s/%s", B.dir, name);
     if (len < 0 || (size_t)len >= size)
@@ -258,7 +272,8 @@ static void path_in_dir(char *out, size_t size, const char *name)
 }
 
 /* On any exit, also after die(), the work directory goes. */
-static void cleanup(void)
+static void
+cleanup(void)
 {
     if (B.dir[0] != '\0') {
         rm_tree(B.dir);
@@ -266,9 +281,11 @@ static void cleanup(void)
     }
 }
 
-/* ---- samsa workloads ------------------------------------------------------ */
+/* ---- samsa workloads ------------------------------------------------------
+ */
 
-static void samsa_topic_fresh(const char *name)
+static void
+samsa_topic_fresh(const char *name)
 {
     samsa_topic_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -279,7 +296,8 @@ static void samsa_topic_fresh(const char *name)
 
 /* Produce records 0..n-1 into partition 0 of topic, per_call records per
  * samsa_produce() call; return records per second. */
-static double samsa_produce_n(const char *topic, uint64_t n, size_t per_call)
+static double
+samsa_produce_n(const char *topic, uint64_t n, size_t per_call)
 {
     static unsigned char values[BATCH][VALUE_LEN], keys[BATCH][KEY_LEN];
     samsa_record recs[BATCH];
@@ -309,7 +327,8 @@ static double samsa_produce_n(const char *topic, uint64_t n, size_t per_call)
 }
 
 /* Figure 1: one record per call, a fresh topic each run. */
-static void wl_samsa_produce_1(unsigned run, double *out)
+static void
+wl_samsa_produce_1(unsigned run, double *out)
 {
     char topic[64];
     snprintf(topic, sizeof topic, "p1-%u", run);
@@ -320,7 +339,8 @@ static void wl_samsa_produce_1(unsigned run, double *out)
 
 /* Figure 2: 100 records per call, a fresh topic each run; the last run's
  * topic stays for figure 3. */
-static void wl_samsa_produce_100(unsigned run, double *out)
+static void
+wl_samsa_produce_100(unsigned run, double *out)
 {
     char topic[64];
     snprintf(topic, sizeof topic, "p100-%u", run);
@@ -332,7 +352,8 @@ static void wl_samsa_produce_100(unsigned run, double *out)
 }
 
 /* Figure 3: read the whole log of figure 2 with one cursor, not waiting. */
-static void wl_samsa_read(unsigned run, double *out)
+static void
+wl_samsa_read(unsigned run, double *out)
 {
     const char *topic = B.samsa_read_topic;
     samsa_cursor *c;
@@ -357,7 +378,8 @@ static void wl_samsa_read(unsigned run, double *out)
     rc = samsa_cursor_next(c, &m, 0);
     if (rc != SAMSA_ETIMEDOUT)
         die("%s: after %llu records, samsa_cursor_next gave %s, want "
-            "SAMSA_ETIMEDOUT", topic, (unsigned long long)n,
+            "SAMSA_ETIMEDOUT",
+            topic, (unsigned long long)n,
             rc == 0 ? "another record" : samsa_strerror(rc));
     samsa_cursor_close(c);
     if (sum != B.expected_sum)
@@ -369,15 +391,16 @@ static void wl_samsa_read(unsigned run, double *out)
 /* Figure 4: hand-off latency from a producing thread to a blocked reader. */
 struct handoff {
     const char *topic;
-    int reader_cpu;        /* pin the reader there, or -1                    */
-    uint64_t total;        /* warm-up + measured records                    */
-    uint64_t *lat_ns;      /* total latencies                               */
-    atomic_int ready;      /* the reader has its cursor open                */
+    int reader_cpu;   /* pin the reader there, or -1                    */
+    uint64_t total;   /* warm-up + measured records                    */
+    uint64_t *lat_ns; /* total latencies                               */
+    atomic_int ready; /* the reader has its cursor open                */
 };
 
 /* Pin the calling thread to one CPU (cpu >= 0), or to the CPUs the process
  * started with (cpu < 0). */
-static void pin_to(int cpu)
+static void
+pin_to(int cpu)
 {
     cpu_set_t set;
     int err;
@@ -392,15 +415,16 @@ static void pin_to(int cpu)
         die("pthread_setaffinity_np: %s", strerror(err));
 }
 
-static void *handoff_reader(void *arg)
+static void *
+handoff_reader(void *arg)
 {
     struct handoff *h = arg;
     samsa_cursor *c;
     samsa_message m;
 
     pin_to(h->reader_cpu);
-    SAMSA_CHECK(samsa_cursor_open(B.s, h->topic, 0, SAMSA_OFFSET_BEGINNING,
-                                  &c));
+    SAMSA_CHECK(
+        samsa_cursor_open(B.s, h->topic, 0, SAMSA_OFFSET_BEGINNING, &c));
     atomic_store(&h->ready, 1);
     for (uint64_t i = 0; i < h->total; i++) {
         SAMSA_CHECK(samsa_cursor_next(c, &m, -1));
@@ -415,14 +439,16 @@ static void *handoff_reader(void *arg)
     return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int
+cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
 /* The nearest-rank percentile p (0..1] of n sorted samples, in µs. */
-static double percentile_us(const uint64_t *sorted, uint64_t n, double p)
+static double
+percentile_us(const uint64_t *sorted, uint64_t n, double p)
 {
     uint64_t rank = (uint64_t)(p * (double)n + 0.999999);
     if (rank < 1)
@@ -432,7 +458,8 @@ static double percentile_us(const uint64_t *sorted, uint64_t n, double p)
     return (double)sorted[rank - 1] / 1000.0;
 }
 
-static void wl_samsa_handoff(unsigned run, double *out)
+static void
+wl_samsa_handoff(unsigned run, double *out)
 {
     struct handoff h;
     char topic[64];
@@ -502,10 +529,12 @@ static void wl_samsa_handoff(unsigned run, double *out)
     free(h.lat_ns);
 }
 
-/* ---- LMDB workloads ------------------------------------------------------- */
+/* ---- LMDB workloads -------------------------------------------------------
+ */
 
 /* A fresh env in its own directory with one MDB_INTEGERKEY DB. */
-static MDB_env *lmdb_fresh(const char *name, MDB_dbi *dbi)
+static MDB_env *
+lmdb_fresh(const char *name, MDB_dbi *dbi)
 {
     char path[4200];
     MDB_env *env;
@@ -524,7 +553,8 @@ static MDB_env *lmdb_fresh(const char *name, MDB_dbi *dbi)
     return env;
 }
 
-static void lmdb_remove(MDB_env *env, const char *name)
+static void
+lmdb_remove(MDB_env *env, const char *name)
 {
     char path[4200];
     mdb_env_close(env);
@@ -534,8 +564,8 @@ static void lmdb_remove(MDB_env *env, const char *name)
 
 /* Append records 0..n-1, per_txn records per write transaction; return
  * records per second. */
-static double lmdb_produce_n(MDB_env *env, MDB_dbi dbi, uint64_t n,
-                             size_t per_txn)
+static double
+lmdb_produce_n(MDB_env *env, MDB_dbi dbi, uint64_t n, size_t per_txn)
 {
     unsigned char rec[LMDB_VALUE_LEN]; /* the value, then the key */
     MDB_txn *txn;
@@ -564,7 +594,8 @@ static double lmdb_produce_n(MDB_env *env, MDB_dbi dbi, uint64_t n,
 }
 
 /* Figure 5a: one write transaction per record, a fresh env each run. */
-static void wl_lmdb_produce_1(unsigned run, double *out)
+static void
+wl_lmdb_produce_1(unsigned run, double *out)
 {
     char name[64];
     MDB_dbi dbi;
@@ -576,7 +607,8 @@ static void wl_lmdb_produce_1(unsigned run, double *out)
 
 /* Figure 5b: one write transaction per 100 records; the last run's env
  * stays for the read. */
-static void wl_lmdb_produce_100(unsigned run, double *out)
+static void
+wl_lmdb_produce_100(unsigned run, double *out)
 {
     static char kept[64];
     char name[64];
@@ -592,7 +624,8 @@ static void wl_lmdb_produce_100(unsigned run, double *out)
 }
 
 /* Figure 5c: a read transaction and a cursor, MDB_NEXT over all records. */
-static void wl_lmdb_read(unsigned run, double *out)
+static void
+wl_lmdb_read(unsigned run, double *out)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -618,7 +651,8 @@ static void wl_lmdb_read(unsigned run, double *out)
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     if (rc != MDB_NOTFOUND)
         die("lmdb: after %llu records, MDB_NEXT gave %s, want MDB_NOTFOUND",
-            (unsigned long long)n, rc == 0 ? "another record" : mdb_strerror(rc));
+            (unsigned long long)n,
+            rc == 0 ? "another record" : mdb_strerror(rc));
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     uint64_t t1 = now_ns();
@@ -632,10 +666,10 @@ static void wl_lmdb_read(unsigned run, double *out)
  * Run in this order: a read reads what the 100/call run before it wrote. */
 
 struct workload {
-    const char *system;   /* CSV "system"                                  */
-    const char *label;    /* printed before the figure                      */
-    const char *unit;     /* "rec/s" or "us"                                */
-    unsigned nfigs;       /* figures one run gives                          */
+    const char *system; /* CSV "system"                                  */
+    const char *label;  /* printed before the figure                      */
+    const char *unit;   /* "rec/s" or "us"                                */
+    unsigned nfigs;     /* figures one run gives                          */
     const char *fig[MAX_FIGS]; /* CSV "workload" of each figure             */
     const char *fig_label[MAX_FIGS]; /* printed after label, or NULL        */
     void (*run)(unsigned run, double *out);
@@ -644,21 +678,76 @@ struct workload {
 };
 
 static struct workload workloads[] = {
-    {"samsa", "samsa produce 1/call", "rec/s", 1, {"produce_1"}, {NULL},
-     wl_samsa_produce_1, {0}, {0}, {0}},
-    {"samsa", "samsa produce 100/call", "rec/s", 1, {"produce_100"}, {NULL},
-     wl_samsa_produce_100, {0}, {0}, {0}},
-    {"samsa", "samsa read", "rec/s", 1, {"read"}, {NULL}, wl_samsa_read, {0},
-     {0}, {0}},
-    {"samsa", "samsa hand-off", "us", 4,
+    {"samsa",
+     "samsa produce 1/call",
+     "rec/s",
+     1,
+     {"produce_1"},
+     {NULL},
+     wl_samsa_produce_1,
+     {0},
+     {0},
+     {0}},
+    {"samsa",
+     "samsa produce 100/call",
+     "rec/s",
+     1,
+     {"produce_100"},
+     {NULL},
+     wl_samsa_produce_100,
+     {0},
+     {0},
+     {0}},
+    {"samsa",
+     "samsa read",
+     "rec/s",
+     1,
+     {"read"},
+     {NULL},
+     wl_samsa_read,
+     {0},
+     {0},
+     {0}},
+    {"samsa",
+     "samsa hand-off",
+     "us",
+     4,
      {"handoff_p50", "handoff_p99", "handoff_p99.9", "handoff_max"},
-     {"p50", "p99", "p99.9", "max"}, wl_samsa_handoff, {0}, {0}, {0}},
-    {"lmdb", "lmdb produce 1/call", "rec/s", 1, {"produce_1"}, {NULL},
-     wl_lmdb_produce_1, {0}, {0}, {0}},
-    {"lmdb", "lmdb produce 100/call", "rec/s", 1, {"produce_100"}, {NULL},
-     wl_lmdb_produce_100, {0}, {0}, {0}},
-    {"lmdb", "lmdb read", "rec/s", 1, {"read"}, {NULL}, wl_lmdb_read, {0},
-     {0}, {0}},
+     {"p50", "p99", "p99.9", "max"},
+     wl_samsa_handoff,
+     {0},
+     {0},
+     {0}},
+    {"lmdb",
+     "lmdb produce 1/call",
+     "rec/s",
+     1,
+     {"produce_1"},
+     {NULL},
+     wl_lmdb_produce_1,
+     {0},
+     {0},
+     {0}},
+    {"lmdb",
+     "lmdb produce 100/call",
+     "rec/s",
+     1,
+     {"produce_100"},
+     {NULL},
+     wl_lmdb_produce_100,
+     {0},
+     {0},
+     {0}},
+    {"lmdb",
+     "lmdb read",
+     "rec/s",
+     1,
+     {"read"},
+     {NULL},
+     wl_lmdb_read,
+     {0},
+     {0},
+     {0}},
 };
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
 
@@ -675,7 +764,8 @@ static const struct {
 static FILE *csv;
 
 /* "12,345,678" for rates, "12.3" for microseconds. */
-static const char *fmt_value(char *buf, size_t size, double v, const char *unit)
+static const char *
+fmt_value(char *buf, size_t size, double v, const char *unit)
 {
     if (strcmp(unit, "us") == 0) {
         snprintf(buf, size, "%.1f", v);
@@ -693,7 +783,8 @@ static const char *fmt_value(char *buf, size_t size, double v, const char *unit)
     return buf;
 }
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -701,7 +792,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* Run w once to warm up, then B.runs times; print and record the median,
  * min and max of each of its figures. */
-static void run_workload(struct workload *w)
+static void
+run_workload(struct workload *w)
 {
     double res[MAX_RUNS][MAX_FIGS], col[MAX_RUNS];
 
@@ -730,9 +822,11 @@ static void run_workload(struct workload *w)
     }
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
-static void print_machine(void)
+static void
+print_machine(void)
 {
     char model[256] = "unknown", line[512], date[64];
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -770,14 +864,16 @@ static void print_machine(void)
            LAT_GAP_NS / 1000, (unsigned long long)B.lat_warmup, B.runs);
     if (B.cpu_producer >= 0)
         printf("hand-off threads pinned: producer to CPU %d, reader to CPU "
-               "%d\n", B.cpu_producer, B.cpu_reader);
+               "%d\n",
+               B.cpu_producer, B.cpu_reader);
     else
         printf("hand-off threads not pinned: fewer than 2 CPUs available\n");
     printf("store:   %s\n\n", B.dir);
     fflush(stdout);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     const char *quick = getenv("SAMSA_BENCH_QUICK");
     const char *csv_path = getenv("SAMSA_BENCH_CSV");
@@ -862,8 +958,8 @@ int main(int argc, char **argv)
         const struct workload *l = &workloads[ratios[i].lmdb];
         double r = s->median[0] / l->median[0];
         double lo = s->min[0] / l->max[0], hi = s->max[0] / l->min[0];
-        printf("%-28s %12.2f x      (range %.2f .. %.2f)\n", ratios[i].label,
-               r, lo, hi);
+        printf("%-28s %12.2f x      (range %.2f .. %.2f)\n", ratios[i].label, r,
+               lo, hi);
         fprintf(csv, "samsa/lmdb,%s,ratio,%.3f,%.3f,%.3f,%u\n", ratios[i].csv,
                 r, lo, hi, B.runs);
     }

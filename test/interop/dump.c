@@ -16,13 +16,13 @@
 
 #include "samsa.h"
 
-#define CHECK(expr)                                                           \
-    do {                                                                      \
-        int rc_ = (expr);                                                     \
-        if (rc_ != 0) {                                                       \
-            fprintf(stderr, "%s: %s\n", #expr, samsa_strerror(rc_));          \
-            exit(1);                                                          \
-        }                                                                     \
+#define CHECK(expr)                                                            \
+    do {                                                                       \
+        int rc_ = (expr);                                                      \
+        if (rc_ != 0) {                                                        \
+            fprintf(stderr, "%s: %s\n", #expr, samsa_strerror(rc_));           \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 static void
@@ -43,18 +43,33 @@ produce_shapes(samsa *s)
 {
     static char big[3000];
     memset(big, 'b', sizeof big);
-    samsa_header hs[3] = {{"trace", "abc", 3}, {"empty", "", 0},
-                          {"null", NULL, 0}};
+    samsa_header hs[3] = {
+        {"trace", "abc", 3}, {"empty", "", 0}, {"null", NULL, 0}};
     samsa_record r[6] = {
-        {.key = "alice", .key_len = 5, .value = "hello", .value_len = 5,
-         .headers = hs, .header_count = 3, .timestamp = 1700000000000},
-        {.key = NULL, .value = "no key", .value_len = 6,
+        {.key = "alice",
+         .key_len = 5,
+         .value = "hello",
+         .value_len = 5,
+         .headers = hs,
+         .header_count = 3,
+         .timestamp = 1700000000000},
+        {.key = NULL,
+         .value = "no key",
+         .value_len = 6,
          .timestamp = 1700000000001},
-        {.key = "tomb", .key_len = 4, .value = NULL,
+        {.key = "tomb",
+         .key_len = 4,
+         .value = NULL,
          .timestamp = 1699999999999}, /* earlier than the batch's first */
-        {.key = "", .key_len = 0, .value = "", .value_len = 0,
+        {.key = "",
+         .key_len = 0,
+         .value = "",
+         .value_len = 0,
          .timestamp = 1700000000002},
-        {.key = "big", .key_len = 3, .value = big, .value_len = sizeof big,
+        {.key = "big",
+         .key_len = 3,
+         .value = big,
+         .value_len = sizeof big,
          .timestamp = 1700000000003},
         {.value = "now", .value_len = 3}, /* timestamp 0: now */
     };
@@ -62,8 +77,11 @@ produce_shapes(samsa *s)
     for (int i = 0; i < 300; i++) { /* many small batches: several segments */
         char v[32];
         snprintf(v, sizeof v, "value %d", i);
-        samsa_record one = {.key = v, .key_len = 5, .value = v,
-                            .value_len = strlen(v), .headers = hs,
+        samsa_record one = {.key = v,
+                            .key_len = 5,
+                            .value = v,
+                            .value_len = strlen(v),
+                            .headers = hs,
                             .header_count = (size_t)(i % 3)};
         CHECK(samsa_produce(s, "interop", 0, &one, 1));
     }
