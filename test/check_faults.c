@@ -15,8 +15,8 @@
  * that counts calls, a test calls samsa_sync(): with every segment synced
  * the flusher makes no I/O call, and the fault fires where the test means.
  *
- * Every record is a pure function of its offset (gen()), so whatever a
- * cursor returns can be checked in full.
+ * Every record is a pure function of its offset (test_gen(), test/gen.c),
+ * so whatever a cursor returns can be checked in full.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,175 +38,8 @@ int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);
 
 /* ------------------------------------------------------------------------ */
-/* Records as a function of their offset                                    */
+/* Records (test_gen(), test/gen.c) and the checks on them                 */
 /* ------------------------------------------------------------------------ */
-
-#define TS0           1600000000000LL
-#define MAXB          8
-#define PATH_BUF      512
-#define SEGMENT_BYTES 4096
-
-typedef struct grec {
-    samsa_record r; /* points into the fields below: never copy a grec    */
-    char key[32];
-    uint8_t val[320];
-    char hv[32];
-    samsa_header h[2];
-} grec;
-
-static void
-gen(grec *g, int64_t i)
-{
-    memset(g, 0, sizeof *g);
-    samsa_record *r = &g->r;
-    if (i % 7 != 0) { /* else no key */
-        r->key_len = i % 11 == 0 ? 0
-                                 : (size_t)snprintf(g->key, sizeof g->key,
-                                                    "key-%lld", (long long)i);
-        r->key = g->key;
-    }
-    if (i % 5 != 3) { /* else a null value */
-        size_t len = i % 13 == 0   ? 0
-                     : i % 17 == 0 ? 300
-                                   : 1 + (size_t)(i * 37 % 90);
-        for (size_t j = 0; j < len; j++)
-            g->val[j] = (uint8_t)(i * 131 + (int64_t)j * 7 + 1);
-        r->value = g->val;
-        r->value_len = len;
-    }
-    snprintf(g->hv, sizeof g->hv, "hv-%lld", (long long)i);
-    if (i % 3 == 1) {
-        g->h[0] = (samsa_header){"h1", g->hv, strlen(g->hv)};
-        r->header_count = 1;
-    } else if (i % 3 == 2) {
-        g->h[0] = (samsa_header){"a", NULL, 0};
-        g->h[1] = (samsa_header){"bb", g->hv, 3};
-        r->header_count = 2;
-    }
-    r->headers = r->header_count > 0 ? g->h : NULL;
-    r->timestamp = TS0 + i * 10 - (i % 4 == 3 ? 25 : 0);
-}
-
-static bool
-bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
-{
-    if ((a == NULL) != (b == NULL) || alen != blen)
-        return false;
-    return alen == 0 || memcmp(a, b, alen) == 0;
-}
-
-/* NULL when m is exactly gen(i), else what differs. */
-static const char *
-gen_mismatch(const samsa_message *m, int64_t i)
-{
-    grec g;
-    gen(&g, i);
-    const samsa_record *r = &g.r;
-    if (m->offset != i)
-        return "offset";
-    if (m->timestamp != r->timestamp)
-        return "timestamp";
-    if (!bytes_eq(m->key, m->key_len, r->key, r->key_len))
-        return "key";
-    if (!bytes_eq(m->value, m->value_len, r->value, r->value_len))
-        return "value";
-    if (m->header_count != r->header_count)
-        return "header count";
-    for (size_t k = 0; k < r->header_count; k++) {
-        const char *hk;
-        const void *hv;
-        size_t hkl, hvl;
-        if (samsa_message_header(m, k, &hk, &hkl, &hv, &hvl) != 0)
-            return "header decode";
-        if (!bytes_eq(hk, hkl, r->headers[k].key, strlen(r->headers[k].key)))
-            return "header key";
-        if (!bytes_eq(hv, hvl, r->headers[k].value, r->headers[k].value_len))
-            return "header value";
-    }
-    return NULL;
-}
-
-#define CHECK_GEN(m, i)                                                        \
-    do {                                                                       \
-        const char *w_ = gen_mismatch((m), (i));                               \
-        ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
-                      w_);                                                     \
-    } while (0)
-
-/* Produce gen(first..first+n-1) in one call and expect want; on success
- * they must have exactly those offsets, on failure offset -1 each. */
-static void
-produce_gen_rc(samsa *s, const char *topic, int32_t p, int64_t first, size_t n,
-               int want)
-{
-    grec g[MAXB];
-    samsa_record recs[MAXB];
-    ck_assert_uint_le(n, MAXB);
-    for (size_t j = 0; j < n; j++) {
-        gen(&g[j], first + (int64_t)j);
-        recs[j] = g[j].r;
-    }
-    int rc = samsa_produce(s, topic, p, recs, n);
-    ck_assert_msg(rc == want, "produce %s-%d at %lld: got %s, want %s", topic,
-                  p, (long long)first, samsa_strerror(rc),
-                  samsa_strerror(want));
-    for (size_t j = 0; j < n; j++)
-        ck_assert_int_eq(recs[j].offset, want == 0 ? first + (int64_t)j : -1);
-}
-
-/* Produce gen(first..) like produce_gen_rc, returning whatever it got. */
-static int
-produce_gen_try(samsa *s, const char *topic, int32_t p, int64_t first, size_t n)
-{
-    grec g[MAXB];
-    samsa_record recs[MAXB];
-    ck_assert_uint_le(n, MAXB);
-    for (size_t j = 0; j < n; j++) {
-        gen(&g[j], first + (int64_t)j);
-        recs[j] = g[j].r;
-    }
-    int rc = samsa_produce(s, topic, p, recs, n);
-    for (size_t j = 0; j < n; j++)
-        ck_assert_int_eq(recs[j].offset, rc == 0 ? first + (int64_t)j : -1);
-    return rc;
-}
-
-/* Produce n records at *next and move *next past them. */
-static void
-produce_next(samsa *s, const char *topic, int32_t p, int64_t *next, size_t n)
-{
-    produce_gen_rc(s, topic, p, *next, n, 0);
-    *next += (int64_t)n;
-}
-
-static const size_t batch_pattern[] = {1, 3, 2, 5, 1, 1, 4, 8, 2, 1, 6};
-#define NPATTERN (sizeof batch_pattern / sizeof batch_pattern[0])
-
-static void
-produce_upto(samsa *s, const char *topic, int32_t p, int64_t *next,
-             int64_t upto)
-{
-    for (size_t k = 0; *next < upto; k++)
-        produce_next(s, topic, p, next, batch_pattern[k % NPATTERN]);
-}
-
-/* A cursor at from reads gen(from..to-1), then finds nothing. */
-static void
-read_range(samsa *s, const char *topic, int32_t p, int64_t from, int64_t to)
-{
-    samsa_cursor *c;
-    samsa_message m;
-    E(samsa_cursor_open(s, topic, p, from, &c));
-    for (int64_t o = from; o < to; o++) {
-        int rc = samsa_cursor_next(c, &m, 0);
-        ck_assert_msg(rc == 0, "%s-%d next at %lld: %s", topic, p, (long long)o,
-                      samsa_strerror(rc));
-        CHECK_GEN(&m, o);
-    }
-    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
-    ck_assert_int_eq(samsa_cursor_offset(c), to);
-    samsa_cursor_close(c);
-}
 
 static int64_t
 log_end(samsa *s, const char *topic, int32_t p)
@@ -217,22 +50,12 @@ log_end(samsa *s, const char *topic, int32_t p)
     return end;
 }
 
-/* The partition holds exactly gen(0..end-1), end being its log end. */
+/* The partition holds exactly test_gen(0..end-1), end being its log end. */
 static void
 check_exact(samsa *s, const char *topic, int32_t p, int64_t end)
 {
     ck_assert_int_eq(log_end(s, topic, p), end);
-    read_range(s, topic, p, 0, end);
-}
-
-static samsa_topic_config
-small_cfg(int32_t partitions, int sync)
-{
-    return (samsa_topic_config){.partitions = partitions,
-                                .segment_bytes = SEGMENT_BYTES,
-                                .index_interval_bytes = 128,
-                                .max_message_bytes = 16384,
-                                .sync = sync};
+    test_read_range(s, topic, p, 0, end);
 }
 
 /* A store on dir whose file I/O goes through fi. */
@@ -246,59 +69,80 @@ open_faulty(const char *dir, faultio *fi, int sync)
     return s;
 }
 
+/* A new directory (*dir), a store on it whose I/O goes through a new
+ * faultio (*fi) with the store-wide sync policy sync, and topic "t" of
+ * test_small_cfg(partitions, tsync). */
+static samsa *
+faulty_t(const char **dir, faultio **fi, int sync, int32_t partitions,
+         int tsync)
+{
+    *dir = test_dir_make();
+    *fi = faultio_new();
+    samsa *s = open_faulty(*dir, *fi, sync);
+    samsa_topic_config cfg = test_small_cfg(partitions, tsync);
+    E(samsa_topic_create(s, "t", &cfg));
+    return s;
+}
+
+/* Reopen dir with plain I/O: t-p holds exactly records 0..end-1. */
+static void
+reopen_exact(const char *dir, int32_t p, int64_t end)
+{
+    samsa *s = test_open(dir);
+    check_exact(s, "t", p, end);
+    E(samsa_close(s));
+}
+
+/* The end of a test: t-0 holds exactly records 0..end-1 before s is closed
+ * (and fi freed) and after dir is reopened with plain I/O; dir is removed. */
+static void
+finish_exact(samsa *s, faultio *fi, const char *dir, int64_t end)
+{
+    check_exact(s, "t", 0, end);
+    E(samsa_close(s));
+    faultio_free(fi);
+    reopen_exact(dir, 0, end);
+    test_dir_remove(dir);
+}
+
+/* After a failed sync: t-0 holds exactly records 0..end-1, and closing s
+ * reports the failure; fi is freed. */
+static void
+close_failed(samsa *s, faultio *fi, int64_t end)
+{
+    check_exact(s, "t", 0, end);
+    ck_assert_int_ne(samsa_close(s), 0);
+    faultio_free(fi);
+}
+
+/* Reopen dir with plain I/O: t-0 holds exactly records 0..*next-1 and takes
+ * one more at *next, which is there before the close and after another
+ * reopen. */
+static void
+reopen_extend(const char *dir, int64_t *next)
+{
+    samsa *s = test_open(dir);
+    check_exact(s, "t", 0, *next);
+    test_produce_next(s, "t", 0, next, 1);
+    check_exact(s, "t", 0, *next);
+    E(samsa_close(s));
+    reopen_exact(dir, 0, *next);
+}
+
+/* t-0 ends at end and takes writes again, densely: two more records there,
+ * read back before s is closed and after dir is reopened with plain I/O. */
+static void
+close_writable(samsa *s, const char *dir, int64_t end)
+{
+    test_produce_gen(s, "t", 0, end, 2);
+    test_read_range(s, "t", 0, 0, end + 2);
+    E(samsa_close(s));
+    reopen_exact(dir, 0, end + 2);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */
 /* ------------------------------------------------------------------------ */
-
-static const char *
-pathf(char *buf, const char *dir, const char *name)
-{
-    int n = snprintf(buf, PATH_BUF, "%s/%s", dir, name);
-    ck_assert(n > 0 && n < PATH_BUF);
-    return buf;
-}
-
-static bool
-exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The sorted segment base offsets of dir/topic-p. */
-static size_t
-seg_bases(const char *dir, const char *topic, int p, int64_t *bases, size_t max)
-{
-    char pd[PATH_BUF];
-    int len = snprintf(pd, sizeof pd, "%s/%s-%d", dir, topic, p);
-    ck_assert(len > 0 && len < PATH_BUF);
-    DIR *d = opendir(pd);
-    ck_assert_msg(d != NULL, "opendir %s: %s", pd, strerror(errno));
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".log") == 0) {
-            ck_assert_uint_lt(n, max);
-            bases[n++] = strtoll(e->d_name, NULL, 10);
-        }
-    closedir(d);
-    qsort(bases, n, sizeof *bases, cmp_i64);
-    return n;
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
 
 /* Bytes of whole batches in the active segment of dir/topic-p (its file
  * ends in preallocated zeros, which stop the walk). */
@@ -306,31 +150,31 @@ static uint64_t
 active_size(const char *dir, const char *topic, int p)
 {
     int64_t bases[512];
-    size_t nb = seg_bases(dir, topic, p, bases, 512);
-    char path[PATH_BUF];
+    size_t nb = test_seg_bases(dir, topic, p, bases, 512);
+    char path[TEST_PATH_BUF];
     int len = snprintf(path, sizeof path, "%s/%s-%d/%020lld.log", dir, topic, p,
                        (long long)bases[nb - 1]);
-    ck_assert(len > 0 && len < PATH_BUF);
+    ck_assert(len > 0 && len < TEST_PATH_BUF);
     int fd = open(path, O_RDONLY);
     ck_assert_int_ge(fd, 0);
     uint64_t pos = 0;
     uint8_t h[12];
     while (pread(fd, h, sizeof h, (off_t)pos) == (ssize_t)sizeof h &&
-           be32(h + 8) != 0)
-        pos += 12 + be32(h + 8);
+           test_be32(h + 8) != 0)
+        pos += 12 + test_be32(h + 8);
     close(fd);
     return pos;
 }
 
-/* Bytes the batch gen(first..first+n-1) takes. */
+/* Bytes the batch test_gen(first..first+n-1) takes. */
 static size_t
 gen_batch_size(int64_t first, size_t n)
 {
-    grec g[MAXB];
-    samsa_record *ptrs[MAXB];
-    size_t bodies[MAXB];
+    test_grec g[TEST_GEN_MAXB];
+    samsa_record *ptrs[TEST_GEN_MAXB];
+    size_t bodies[TEST_GEN_MAXB];
     for (size_t j = 0; j < n; j++) {
-        gen(&g[j], first + (int64_t)j);
+        test_gen(&g[j], first + (int64_t)j);
         ptrs[j] = &g[j].r;
     }
     return batch_encoded_size(ptrs, n, bodies);
@@ -344,9 +188,9 @@ fill_to_roll(samsa *s, const char *dir, const char *topic, int32_t p,
 {
     for (;;) {
         uint64_t used = active_size(dir, topic, p);
-        if (used > 0 && used + gen_batch_size(*next, n) > SEGMENT_BYTES)
+        if (used > 0 && used + gen_batch_size(*next, n) > TEST_SEGMENT_BYTES)
             return;
-        produce_next(s, topic, p, next, 1);
+        test_produce_next(s, topic, p, next, 1);
     }
 }
 
@@ -358,9 +202,9 @@ fill_to_fit(samsa *s, const char *dir, const char *topic, int32_t p,
 {
     for (;;) {
         uint64_t used = active_size(dir, topic, p);
-        if (used == 0 || used + gen_batch_size(*next, n) <= SEGMENT_BYTES)
+        if (used == 0 || used + gen_batch_size(*next, n) <= TEST_SEGMENT_BYTES)
             return;
-        produce_next(s, topic, p, next, 1);
+        test_produce_next(s, topic, p, next, 1);
     }
 }
 
@@ -387,18 +231,16 @@ START_TEST(test_write_faults)
         {0, 61, true, SAMSA_EIO},
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        const char *dir = test_dir_make();
-        faultio *fi = faultio_new();
-        samsa *s = open_faulty(dir, fi, 0);
-        samsa_topic_config cfg = small_cfg(1, 0);
-        E(samsa_topic_create(s, "t", &cfg));
+        const char *dir;
+        faultio *fi;
+        samsa *s = faulty_t(&dir, &fi, 0, 1, 0);
         int64_t next = 0;
-        produce_upto(s, "t", 0, &next, 10);
+        test_produce_upto(s, "t", 0, &next, 10, 0);
         if (v[i].at_roll)
             fill_to_roll(s, dir, "t", 0, &next, 3);
         ck_assert_uint_lt(v[i].keep, gen_batch_size(next, 3));
         int64_t bases[64];
-        size_t nsegs = seg_bases(dir, "t", 0, bases, 64);
+        size_t nsegs = test_seg_bases(dir, "t", 0, bases, 64);
         E(samsa_sync(s));
 
         faultio_filter(fi, ".log");
@@ -406,25 +248,18 @@ START_TEST(test_write_faults)
             faultio_fail(fi, FAULTIO_WRITE, 1, v[i].err, false);
         else
             faultio_short_write(fi, 1, v[i].keep);
-        produce_gen_rc(s, "t", 0, next, 3, v[i].want);
+        test_produce_gen_rc(s, "t", 0, next, 3, v[i].want);
         ck_assert_uint_eq(faultio_injected(fi), 1);
         check_exact(s, "t", 0, next);
-        ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 64),
+        ck_assert_uint_eq(test_seg_bases(dir, "t", 0, bases, 64),
                           nsegs + (v[i].at_roll ? 1 : 0));
 
         faultio_clear(fi);
         faultio_filter(fi, NULL);
-        produce_next(s, "t", 0, &next, 3); /* the same offsets again */
+        test_produce_next(s, "t", 0, &next, 3); /* the same offsets again */
         check_exact(s, "t", 0, next);
-        produce_upto(s, "t", 0, &next, next + 20);
-        check_exact(s, "t", 0, next);
-        E(samsa_close(s));
-        faultio_free(fi);
-
-        s = test_open(dir);
-        check_exact(s, "t", 0, next);
-        E(samsa_close(s));
-        test_dir_remove(dir);
+        test_produce_upto(s, "t", 0, &next, next + 20, 0);
+        finish_exact(s, fi, dir, next);
     }
 }
 END_TEST
@@ -433,43 +268,34 @@ END_TEST
  * roll just started. */
 START_TEST(test_allocate_enospc)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 1, 0);
     int64_t next = 0;
 
     faultio_filter(fi, ".log");
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
-    produce_gen_rc(s, "t", 0, 0, 2, SAMSA_ENOSPC);
+    test_produce_gen_rc(s, "t", 0, 0, 2, SAMSA_ENOSPC);
     ck_assert_uint_eq(faultio_injected(fi), 1);
     check_exact(s, "t", 0, 0);
-    produce_next(s, "t", 0, &next, 2);
+    test_produce_next(s, "t", 0, &next, 2);
     check_exact(s, "t", 0, 2);
 
-    produce_upto(s, "t", 0, &next, 30);
+    test_produce_upto(s, "t", 0, &next, 30, 0);
     fill_to_roll(s, dir, "t", 0, &next, 4);
     E(samsa_sync(s));
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
-    produce_gen_rc(s, "t", 0, next, 4, SAMSA_ENOSPC);
+    test_produce_gen_rc(s, "t", 0, next, 4, SAMSA_ENOSPC);
     ck_assert_uint_eq(faultio_injected(fi), 2);
     check_exact(s, "t", 0, next);
     /* Still no space: the same again, nothing moves. */
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
-    produce_gen_rc(s, "t", 0, next, 1, SAMSA_ENOSPC);
+    test_produce_gen_rc(s, "t", 0, next, 1, SAMSA_ENOSPC);
     check_exact(s, "t", 0, next);
     /* Space again. */
-    produce_next(s, "t", 0, &next, 4);
-    produce_upto(s, "t", 0, &next, next + 30);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
-    faultio_free(fi);
-
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
-    test_dir_remove(dir);
+    test_produce_next(s, "t", 0, &next, 4);
+    test_produce_upto(s, "t", 0, &next, next + 30, 0);
+    finish_exact(s, fi, dir, next);
 }
 END_TEST
 
@@ -485,13 +311,11 @@ END_TEST
  * the next produce (the same batch) succeeds with the same offsets. */
 START_TEST(test_roll_faults)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 1, 0);
     int64_t next = 0, bases[512];
-    produce_upto(s, "t", 0, &next, 20);
+    test_produce_upto(s, "t", 0, &next, 20, 0);
 
     /* The dry run, again if the flusher made calls in the window (it
      * begins with a sync, which a roll without the policy never makes). */
@@ -500,13 +324,13 @@ START_TEST(test_roll_faults)
     do {
         fill_to_roll(s, dir, "t", 0, &next, 3);
         E(samsa_sync(s));
-        nsegs = seg_bases(dir, "t", 0, bases, 512);
+        nsegs = test_seg_bases(dir, "t", 0, bases, 512);
         for (int op = 0; op < FAULTIO_NOPS; op++)
             before[op] = faultio_calls(fi, (faultio_op)op);
-        produce_next(s, "t", 0, &next, 3);
+        test_produce_next(s, "t", 0, &next, 3);
         for (int op = 0; op < FAULTIO_NOPS; op++)
             calls[op] = faultio_calls(fi, (faultio_op)op) - before[op];
-        ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
+        ck_assert_uint_eq(test_seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
     } while (calls[FAULTIO_SYNC] != 0 || calls[FAULTIO_DIRSYNC] != 0);
     /* A roll creates and maps a file, cuts the old one and writes its two
      * index files; the batch is then allocated and written. */
@@ -521,33 +345,28 @@ START_TEST(test_roll_faults)
         for (uint64_t nth = 1; nth <= calls[op]; nth++) {
             fill_to_roll(s, dir, "t", 0, &next, 3);
             E(samsa_sync(s));
-            nsegs = seg_bases(dir, "t", 0, bases, 512);
+            nsegs = test_seg_bases(dir, "t", 0, bases, 512);
             faultio_fail(fi, (faultio_op)op, nth, EIO, false);
-            int rc = produce_gen_try(s, "t", 0, next, 3);
+            int rc = test_produce_gen_try(s, "t", 0, next, 3);
             ck_assert_msg(faultio_injected(fi) == (uint64_t)tried + 1,
                           "%s #%llu did not fire", faultio_op_name(op),
                           (unsigned long long)nth);
             ck_assert_msg(rc == SAMSA_EIO, "%s #%llu: %s", faultio_op_name(op),
                           (unsigned long long)nth, samsa_strerror(rc));
-            size_t now = seg_bases(dir, "t", 0, bases, 512);
+            size_t now = test_seg_bases(dir, "t", 0, bases, 512);
             ck_assert_msg(
                 now == nsegs || (now == nsegs + 1 && bases[now - 1] == next),
                 "%s #%llu: %zu segments, were %zu", faultio_op_name(op),
                 (unsigned long long)nth, now, nsegs);
             check_exact(s, "t", 0, next);
-            produce_next(s, "t", 0, &next, 3); /* the same batch */
-            ck_assert_uint_eq(seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
+            test_produce_next(s, "t", 0, &next, 3); /* the same batch */
+            ck_assert_uint_eq(test_seg_bases(dir, "t", 0, bases, 512),
+                              nsegs + 1);
             check_exact(s, "t", 0, next);
             tried++;
         }
     ck_assert_int_ge(tried, 10);
-    E(samsa_close(s));
-    faultio_free(fi);
-
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
-    test_dir_remove(dir);
+    finish_exact(s, fi, dir, next);
 }
 END_TEST
 
@@ -559,11 +378,11 @@ static void
 check_no_topic(samsa *s, const char *dir)
 {
     samsa_topic_config got;
-    char p[PATH_BUF];
+    char p[TEST_PATH_BUF];
     EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
     EQ_RC(samsa_offsets(s, "t", 0, NULL, NULL), SAMSA_ENOTOPIC);
-    ck_assert(!exists(pathf(p, dir, "t-0")));
-    ck_assert(!exists(pathf(p, dir, "t-1")));
+    ck_assert(!test_exists(test_pathf(p, dir, "t-0")));
+    ck_assert(!test_exists(test_pathf(p, dir, "t-1")));
 }
 
 static void
@@ -571,8 +390,8 @@ check_new_topic(samsa *s)
 {
     for (int32_t p = 0; p < 2; p++) {
         ck_assert_int_eq(log_end(s, "t", p), 0);
-        produce_gen_rc(s, "t", p, 0, 2, 0);
-        read_range(s, "t", p, 0, 2);
+        test_produce_gen_rc(s, "t", p, 0, 2, 0);
+        test_read_range(s, "t", p, 0, 2);
     }
 }
 
@@ -587,10 +406,10 @@ START_TEST(test_create_faults)
     const char *dir = test_dir_make();
     faultio *fi = faultio_new();
     samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(2, 0);
+    samsa_topic_config cfg = test_small_cfg(2, 0);
     E(samsa_topic_create(s, "other", &cfg)); /* an innocent bystander */
     int64_t other = 0;
-    produce_upto(s, "other", 1, &other, 5);
+    test_produce_upto(s, "other", 1, &other, 5, 0);
     E(samsa_sync(s));
 
     uint64_t before[FAULTIO_NOPS], calls[FAULTIO_NOPS];
@@ -621,14 +440,14 @@ START_TEST(test_create_faults)
     check_no_topic(s, dir);
 
     /* The cleanup fails too: strays stay until the next open... */
-    char p[PATH_BUF];
+    char p[TEST_PATH_BUF];
     faultio_fail(fi, FAULTIO_DIRSYNC, 3, EIO, false); /* the store's */
     faultio_fail(fi, FAULTIO_UNLINK, 1, EIO, true);
     faultio_fail(fi, FAULTIO_RMDIR, 1, EIO, true);
     EQ_RC(samsa_topic_create(s, "t", &cfg), SAMSA_EIO);
     samsa_topic_config got;
     EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
-    ck_assert(exists(pathf(p, dir, "t-0")));
+    ck_assert(test_exists(test_pathf(p, dir, "t-0")));
     faultio_clear(fi);
     E(samsa_close(s));
     faultio_free(fi);
@@ -647,18 +466,18 @@ START_TEST(test_create_faults)
     faultio_fail(fi, FAULTIO_RMDIR, 1, EIO, true);
     EQ_RC(samsa_topic_create(s, "t", &cfg), SAMSA_EIO);
     EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
-    ck_assert(exists(pathf(p, dir, "t-0")));
+    ck_assert(test_exists(test_pathf(p, dir, "t-0")));
     faultio_clear(fi);
     E(samsa_topic_create(s, "t", &cfg));
     check_new_topic(s);
-    read_range(s, "other", 1, 0, other);
+    test_read_range(s, "other", 1, 0, other);
     E(samsa_close(s));
     faultio_free(fi);
 
     s = test_open(dir);
     for (int32_t q = 0; q < 2; q++)
-        read_range(s, "t", q, 0, 2);
-    read_range(s, "other", 1, 0, other);
+        test_read_range(s, "t", q, 0, 2);
+    test_read_range(s, "other", 1, 0, other);
     E(samsa_topic_describe(s, "dry", &got));
     E(samsa_close(s));
     test_dir_remove(dir);
@@ -681,13 +500,8 @@ reopen_after_failed_sync(const char *dir, int64_t acked, size_t failed_n)
     ck_assert_msg(end == acked || end == acked + (int64_t)failed_n,
                   "end %lld, acknowledged %lld", (long long)end,
                   (long long)acked);
-    read_range(s, "t", 0, 0, end);
-    produce_gen_rc(s, "t", 0, end, 2, 0);
-    read_range(s, "t", 0, 0, end + 2);
-    E(samsa_close(s));
-    s = test_open(dir);
-    check_exact(s, "t", 0, end + 2);
-    E(samsa_close(s));
+    test_read_range(s, "t", 0, 0, end);
+    close_writable(s, dir, end);
     return end;
 }
 
@@ -697,25 +511,23 @@ reopen_after_failed_sync(const char *dir, int64_t acked, size_t failed_n)
  * failed batch, and the other partition goes on. */
 START_TEST(test_sync_fail_produce)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(2, SAMSA_SYNC_ALWAYS);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 2, SAMSA_SYNC_ALWAYS);
     int64_t next = 0, next1 = 0;
-    produce_upto(s, "t", 0, &next, 12);
-    produce_upto(s, "t", 1, &next1, 5);
+    test_produce_upto(s, "t", 0, &next, 12, 0);
+    test_produce_upto(s, "t", 1, &next1, 5, 0);
     E(samsa_sync(s));
 
     faultio_filter(fi, "/t-0/");
     faultio_fail(fi, FAULTIO_SYNC, 1, EIO, false);
-    produce_gen_rc(s, "t", 0, next, 3, SAMSA_EIO);
+    test_produce_gen_rc(s, "t", 0, next, 3, SAMSA_EIO);
     ck_assert_uint_eq(faultio_injected(fi), 1);
     check_exact(s, "t", 0, next);
     faultio_clear(fi);
     uint64_t writes = faultio_calls(fi, FAULTIO_WRITE);
-    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
-    produce_gen_rc(s, "t", 0, next, 5, SAMSA_EFAILED);
+    test_produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    test_produce_gen_rc(s, "t", 0, next, 5, SAMSA_EFAILED);
     ck_assert_uint_eq(faultio_calls(fi, FAULTIO_WRITE), writes);
     check_exact(s, "t", 0, next);
     /* A cursor opened at the end waits there: the failed batch never
@@ -729,15 +541,13 @@ START_TEST(test_sync_fail_produce)
     EQ_RC(samsa_sync(s), SAMSA_EFAILED);
     check_exact(s, "t", 0, next);
     /* The other partition is not stopped. */
-    produce_next(s, "t", 1, &next1, 2);
+    test_produce_next(s, "t", 1, &next1, 2);
     check_exact(s, "t", 1, next1);
     ck_assert_int_ne(samsa_close(s), 0);
     faultio_free(fi);
 
     reopen_after_failed_sync(dir, next, 3);
-    s = test_open(dir);
-    check_exact(s, "t", 1, next1);
-    E(samsa_close(s));
+    reopen_exact(dir, 1, next1);
     test_dir_remove(dir);
 }
 END_TEST
@@ -756,26 +566,22 @@ START_TEST(test_sync_fail_roll)
         {FAULTIO_DIRSYNC, NULL},      /* the new name                   */
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        const char *dir = test_dir_make();
-        faultio *fi = faultio_new();
-        samsa *s = open_faulty(dir, fi, SAMSA_SYNC_ALWAYS);
-        samsa_topic_config cfg = small_cfg(1, 0);
-        E(samsa_topic_create(s, "t", &cfg));
+        const char *dir;
+        faultio *fi;
+        samsa *s = faulty_t(&dir, &fi, SAMSA_SYNC_ALWAYS, 1, 0);
         int64_t next = 0;
-        produce_upto(s, "t", 0, &next, 10);
+        test_produce_upto(s, "t", 0, &next, 10, 0);
         fill_to_roll(s, dir, "t", 0, &next, 2);
         E(samsa_sync(s));
         faultio_filter(fi, v[i].filter);
         faultio_fail(fi, v[i].op, 1, EIO, false);
-        produce_gen_rc(s, "t", 0, next, 2, SAMSA_EIO);
+        test_produce_gen_rc(s, "t", 0, next, 2, SAMSA_EIO);
         ck_assert_uint_eq(faultio_injected(fi), 1);
         faultio_clear(fi);
         faultio_filter(fi, NULL);
         check_exact(s, "t", 0, next);
-        produce_gen_rc(s, "t", 0, next, 2, SAMSA_EFAILED);
-        check_exact(s, "t", 0, next);
-        ck_assert_int_ne(samsa_close(s), 0);
-        faultio_free(fi);
+        test_produce_gen_rc(s, "t", 0, next, 2, SAMSA_EFAILED);
+        close_failed(s, fi, next);
         /* The batch was not written: the roll failed before it. */
         reopen_after_failed_sync(dir, next, 0);
         test_dir_remove(dir);
@@ -787,32 +593,22 @@ END_TEST
  * same way; what was visible stays visible. */
 START_TEST(test_sync_fail_samsa_sync)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 1, 0);
     int64_t next = 0;
-    produce_upto(s, "t", 0, &next, 40);
+    test_produce_upto(s, "t", 0, &next, 40, 0);
     E(samsa_sync(s));
-    produce_upto(s, "t", 0, &next, next + 5);
+    test_produce_upto(s, "t", 0, &next, next + 5, 0);
     faultio_fail(fi, FAULTIO_SYNC, 1, EIO, false);
     EQ_RC(samsa_sync(s), SAMSA_EIO);
     faultio_clear(fi);
     check_exact(s, "t", 0, next);
-    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    test_produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
     EQ_RC(samsa_sync(s), SAMSA_EFAILED);
-    check_exact(s, "t", 0, next);
-    ck_assert_int_ne(samsa_close(s), 0);
-    faultio_free(fi);
+    close_failed(s, fi, next);
 
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    produce_next(s, "t", 0, &next, 1);
-    E(samsa_close(s));
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
+    reopen_extend(dir, &next);
     test_dir_remove(dir);
 }
 END_TEST
@@ -821,13 +617,11 @@ END_TEST
  * segment fails; the next produce reports it (SAMSA_EFAILED). */
 START_TEST(test_sync_fail_flusher)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 1, 0);
     int64_t next = 0;
-    produce_upto(s, "t", 0, &next, 10);
+    test_produce_upto(s, "t", 0, &next, 10, 0);
     E(samsa_sync(s));
     /* Every sync of a segment fails from now on; producing rolls
      * segments, which the flusher then tries to sync. */
@@ -837,22 +631,16 @@ START_TEST(test_sync_fail_flusher)
     for (int i = 0; i < 400 && rc == 0; i++) { /* up to 4 s */
         struct timespec d = {0, 10 * 1000 * 1000};
         nanosleep(&d, NULL);
-        rc = produce_gen_try(s, "t", 0, next, 1);
+        rc = test_produce_gen_try(s, "t", 0, next, 1);
         if (rc == 0)
             next++;
     }
     EQ_RC(rc, SAMSA_EFAILED);
     ck_assert_uint_ge(faultio_injected(fi), 1);
     faultio_clear(fi);
-    check_exact(s, "t", 0, next);
-    ck_assert_int_ne(samsa_close(s), 0);
-    faultio_free(fi);
+    close_failed(s, fi, next);
 
-    s = test_open(dir);
-    check_exact(s, "t", 0, next); /* a kill, not a power cut: all there */
-    produce_next(s, "t", 0, &next, 1);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
+    reopen_extend(dir, &next); /* a kill, not a power cut: all there */
     test_dir_remove(dir);
 }
 END_TEST
@@ -867,7 +655,7 @@ END_TEST
 typedef struct snapshot {
     size_t n;
     struct {
-        char path[PATH_BUF];
+        char path[TEST_PATH_BUF];
         uint64_t size;
         uint32_t crc;
     } f[SNAP_MAX];
@@ -882,8 +670,8 @@ snap_add(snapshot *sn, const char *dir)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char p[PATH_BUF];
-        pathf(p, dir, e->d_name);
+        char p[TEST_PATH_BUF];
+        test_pathf(p, dir, e->d_name);
         struct stat st;
         ck_assert_int_eq(stat(p, &st), 0);
         if (S_ISDIR(st.st_mode)) {
@@ -934,7 +722,7 @@ read_prefix(samsa *s, const char *topic)
     int64_t o = 0;
     int rc;
     while ((rc = samsa_cursor_next(c, &m, 0)) == 0) {
-        CHECK_GEN(&m, o);
+        TEST_CHECK_GEN(&m, o);
         o++;
     }
     ck_assert_msg(rc == SAMSA_ETIMEDOUT || rc == SAMSA_ECORRUPT, "at %lld: %s",
@@ -957,22 +745,20 @@ read_prefix(samsa *s, const char *topic)
 static void
 power_cut_run(faultio_cut mode, uint64_t seed, bool unacked_at_roll)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, SAMSA_SYNC_ALWAYS);
-    samsa_topic_config cfg = small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
-    samsa_topic_config ncfg = small_cfg(1, SAMSA_SYNC_NONE);
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, SAMSA_SYNC_ALWAYS, 1, 0);
+    samsa_topic_config ncfg = test_small_cfg(1, SAMSA_SYNC_NONE);
     E(samsa_topic_create(s, "n", &ncfg));
     int64_t next = 0, nnext = 0, bases[64];
 
-    produce_upto(s, "t", 0, &next, 110);
-    produce_upto(s, "n", 0, &nnext, 40);
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    test_produce_upto(s, "t", 0, &next, 110, 0);
+    test_produce_upto(s, "n", 0, &nnext, 40, 0);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 64), 3);
     if (unacked_at_roll)
-        fill_to_roll(s, dir, "t", 0, &next, MAXB);
+        fill_to_roll(s, dir, "t", 0, &next, TEST_GEN_MAXB);
     else
-        fill_to_fit(s, dir, "t", 0, &next, MAXB);
+        fill_to_fit(s, dir, "t", 0, &next, TEST_GEN_MAXB);
     E(samsa_sync(s));
     const int64_t nsynced = nnext;
 
@@ -980,16 +766,16 @@ power_cut_run(faultio_cut mode, uint64_t seed, bool unacked_at_roll)
      * the roll's own sync of the old segment goes through. */
     faultio_filter(fi, "/t-0/");
     faultio_fail(fi, FAULTIO_SYNC, unacked_at_roll ? 4 : 1, EIO, false);
-    produce_gen_rc(s, "t", 0, next, MAXB, SAMSA_EIO);
+    test_produce_gen_rc(s, "t", 0, next, TEST_GEN_MAXB, SAMSA_EIO);
     ck_assert_uint_eq(faultio_injected(fi), 1);
     faultio_clear(fi);
     faultio_filter(fi, NULL);
-    produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
+    test_produce_gen_rc(s, "t", 0, next, 1, SAMSA_EFAILED);
     check_exact(s, "t", 0, next);
     ck_assert_uint_ge(faultio_unsynced(fi, "/t-0/"), 1);
 
     /* Acknowledged without sync, some across a roll. */
-    produce_upto(s, "n", 0, &nnext, nnext + 40);
+    test_produce_upto(s, "n", 0, &nnext, nnext + 40, 0);
     ck_assert_uint_ge(faultio_unsynced(fi, "/n-0/"), 1);
 
     E(faultio_power_cut(fi, mode, seed));
@@ -1009,13 +795,13 @@ power_cut_run(faultio_cut mode, uint64_t seed, bool unacked_at_roll)
     if (mode == FAULTIO_DROP_ALL)
         ck_assert_int_eq(end, next);
     else if (mode == FAULTIO_KEEP_ALL)
-        ck_assert_int_eq(end, next + MAXB);
+        ck_assert_int_eq(end, next + TEST_GEN_MAXB);
     else
-        ck_assert_msg(end == next || end == next + MAXB,
+        ck_assert_msg(end == next || end == next + TEST_GEN_MAXB,
                       "seed %llu: end %lld, acknowledged %lld",
                       (unsigned long long)seed, (long long)end,
                       (long long)next);
-    read_range(s, "t", 0, 0, end);
+    test_read_range(s, "t", 0, 0, end);
 
     int64_t nend = log_end(s, "n", 0);
     int64_t nread = read_prefix(s, "n");
@@ -1032,12 +818,7 @@ power_cut_run(faultio_cut mode, uint64_t seed, bool unacked_at_roll)
         ck_assert_int_eq(nread, nend);
 
     /* Writable again, densely. */
-    produce_gen_rc(s, "t", 0, end, 2, 0);
-    read_range(s, "t", 0, 0, end + 2);
-    E(samsa_close(s));
-    s = test_open(dir);
-    check_exact(s, "t", 0, end + 2);
-    E(samsa_close(s));
+    close_writable(s, dir, end);
     test_dir_remove(dir);
 }
 
@@ -1066,28 +847,20 @@ END_TEST
  * record is there, exactly. */
 START_TEST(test_power_cut_nosync_keep_all)
 {
-    const char *dir = test_dir_make();
-    faultio *fi = faultio_new();
-    samsa *s = open_faulty(dir, fi, 0);
-    samsa_topic_config cfg = small_cfg(2, 0);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 2, 0);
     int64_t next = 0, next1 = 0, bases[64];
-    produce_upto(s, "t", 0, &next, 150);
-    produce_upto(s, "t", 1, &next1, 20);
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    test_produce_upto(s, "t", 0, &next, 150, 0);
+    test_produce_upto(s, "t", 1, &next1, 20, 0);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 64), 3);
     ck_assert_uint_ge(faultio_unsynced(fi, "/t-0/"), 1);
     E(faultio_power_cut(fi, FAULTIO_KEEP_ALL, 0));
     (void)samsa_close(s);
     faultio_free(fi);
 
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    check_exact(s, "t", 1, next1);
-    produce_next(s, "t", 0, &next, 1);
-    E(samsa_close(s));
-    s = test_open(dir);
-    check_exact(s, "t", 0, next);
-    E(samsa_close(s));
+    reopen_exact(dir, 1, next1);
+    reopen_extend(dir, &next);
     test_dir_remove(dir);
 }
 END_TEST

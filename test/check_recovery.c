@@ -5,10 +5,10 @@
  * partition directories without a catalog record, and the directory lock
  * against another process.
  *
- * Every record written here is a pure function of its offset (gen()): key
- * (some null, some empty), value (some null, some empty), headers and an
- * explicit timestamp, so any record read back can be checked in full
- * wherever it was read.
+ * Every record written here is a pure function of its offset (test_gen(),
+ * test/gen.c): key (some null, some empty), value (some null, some empty),
+ * headers and an explicit timestamp, so any record read back can be checked
+ * in full wherever it was read.
  *
  * Tests that need a second process fork() it directly; the child never
  * calls ck_assert (it reports through its exit code or a pipe) and always
@@ -29,167 +29,8 @@
 #include "test.h"
 
 /* ------------------------------------------------------------------------ */
-/* Records as a function of their offset                                    */
+/* Records (test_gen(), test/gen.c) and the checks on them                 */
 /* ------------------------------------------------------------------------ */
-
-#define TS0      1600000000000LL /* timestamps start here                       */
-#define MAXB     8 /* most records one produce call here holds    */
-#define PATH_BUF 512
-
-typedef struct grec {
-    samsa_record r; /* points into the fields below: never copy a grec    */
-    char key[32];
-    uint8_t val[320];
-    char hv[32];
-    samsa_header h[2];
-} grec;
-
-/* Mostly rising, but every fourth record is older than the one before, so
- * that time lookups cannot assume order. */
-static int64_t
-gen_ts(int64_t i)
-{
-    return TS0 + i * 10 - (i % 4 == 3 ? 25 : 0);
-}
-
-static void
-gen(grec *g, int64_t i)
-{
-    memset(g, 0, sizeof *g);
-    samsa_record *r = &g->r;
-    if (i % 7 == 0) {
-        r->key = NULL; /* no key */
-    } else if (i % 11 == 0) {
-        r->key = g->key; /* an empty key, which is not "no key" */
-    } else {
-        r->key_len =
-            (size_t)snprintf(g->key, sizeof g->key, "key-%lld", (long long)i);
-        r->key = g->key;
-    }
-    if (i % 5 != 3) { /* else a null value (tombstone) */
-        size_t len = i % 13 == 0   ? 0
-                     : i % 17 == 0 ? 300
-                                   : 1 + (size_t)(i * 37 % 90);
-        for (size_t j = 0; j < len; j++)
-            g->val[j] = (uint8_t)(i * 131 + (int64_t)j * 7 + 1);
-        r->value = g->val;
-        r->value_len = len;
-    }
-    snprintf(g->hv, sizeof g->hv, "hv-%lld", (long long)i);
-    if (i % 3 == 1) {
-        g->h[0] = (samsa_header){"h1", g->hv, strlen(g->hv)};
-        r->header_count = 1;
-    } else if (i % 3 == 2) {
-        g->h[0] = (samsa_header){"a", NULL, 0};
-        g->h[1] = (samsa_header){"bb", g->hv, 3};
-        r->header_count = 2;
-    }
-    r->headers = r->header_count > 0 ? g->h : NULL;
-    r->timestamp = gen_ts(i);
-}
-
-static bool
-bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
-{
-    if ((a == NULL) != (b == NULL) || alen != blen)
-        return false;
-    return alen == 0 || memcmp(a, b, alen) == 0;
-}
-
-/* NULL when m is exactly gen(i), else what differs. */
-static const char *
-gen_mismatch(const samsa_message *m, int64_t i)
-{
-    grec g;
-    gen(&g, i);
-    const samsa_record *r = &g.r;
-    if (m->offset != i)
-        return "offset";
-    if (m->timestamp != r->timestamp)
-        return "timestamp";
-    if (!bytes_eq(m->key, m->key_len, r->key, r->key_len))
-        return "key";
-    if (!bytes_eq(m->value, m->value_len, r->value, r->value_len))
-        return "value";
-    if (m->header_count != r->header_count)
-        return "header count";
-    for (size_t k = 0; k < r->header_count; k++) {
-        const char *hk;
-        const void *hv;
-        size_t hkl, hvl;
-        if (samsa_message_header(m, k, &hk, &hkl, &hv, &hvl) != 0)
-            return "header decode";
-        if (!bytes_eq(hk, hkl, r->headers[k].key, strlen(r->headers[k].key)))
-            return "header key";
-        if (!bytes_eq(hv, hvl, r->headers[k].value, r->headers[k].value_len))
-            return "header value";
-    }
-    return NULL;
-}
-
-#define CHECK_GEN(m, i)                                                        \
-    do {                                                                       \
-        const char *w_ = gen_mismatch((m), (i));                               \
-        ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
-                      w_);                                                     \
-    } while (0)
-
-/* Produce gen(first) .. gen(first+n-1) in one call; they must get exactly
- * those offsets. */
-static void
-produce_gen(samsa *s, const char *topic, int32_t p, int64_t first, size_t n)
-{
-    grec g[MAXB];
-    samsa_record recs[MAXB];
-    ck_assert_uint_le(n, MAXB);
-    for (size_t j = 0; j < n; j++) {
-        gen(&g[j], first + (int64_t)j);
-        recs[j] = g[j].r;
-    }
-    E(samsa_produce(s, topic, p, recs, n));
-    for (size_t j = 0; j < n; j++) {
-        ck_assert_int_eq(recs[j].offset, first + (int64_t)j);
-        ck_assert_int_eq(recs[j].partition, p);
-        ck_assert_int_eq(recs[j].timestamp, gen_ts(first + (int64_t)j));
-    }
-}
-
-/* Batch sizes cycle through this pattern. */
-static const size_t batch_pattern[] = {1, 3, 2, 5, 1, 1, 4, 8, 2, 1, 6};
-#define NPATTERN (sizeof batch_pattern / sizeof batch_pattern[0])
-
-/* Produce gen records from *next until at least upto, in batches of the
- * pattern starting at pattern index k; *next ends past the last. */
-static void
-produce_upto(samsa *s, const char *topic, int32_t p, int64_t *next,
-             int64_t upto, size_t k)
-{
-    while (*next < upto) {
-        size_t n = batch_pattern[k++ % NPATTERN];
-        produce_gen(s, topic, p, *next, n);
-        *next += (int64_t)n;
-    }
-}
-
-/* A cursor at from must read gen(from) .. gen(to-1), then find nothing. */
-static void
-read_range(samsa *s, const char *topic, int32_t p, int64_t from, int64_t to)
-{
-    samsa_cursor *c;
-    samsa_message m;
-    E(samsa_cursor_open(s, topic, p, from, &c));
-    for (int64_t o = from; o < to; o++) {
-        int rc = samsa_cursor_next(c, &m, 0);
-        ck_assert_msg(rc == 0, "next at %lld: %s", (long long)o,
-                      samsa_strerror(rc));
-        CHECK_GEN(&m, o);
-        ck_assert_str_eq(m.topic, topic);
-        ck_assert_int_eq(m.partition, p);
-    }
-    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
-    ck_assert_int_eq(samsa_cursor_offset(c), to);
-    samsa_cursor_close(c);
-}
 
 static void
 check_offsets(samsa *s, const char *topic, int32_t p, int64_t first,
@@ -201,66 +42,44 @@ check_offsets(samsa *s, const char *topic, int32_t p, int64_t first,
     ck_assert_int_eq(e, end);
 }
 
-/* The topic config these tests use: small segments, a dense index. */
-static samsa_topic_config
-small_cfg(int32_t partitions)
+/* A store on a new directory (*dir) with topic "t" of
+ * test_small_cfg(partitions). */
+static samsa *
+open_with_t(const char **dir, int32_t partitions)
 {
-    return (samsa_topic_config){.partitions = partitions,
-                                .segment_bytes = 4096,
-                                .index_interval_bytes = 128,
-                                .max_message_bytes = 16384};
+    *dir = test_dir_make();
+    samsa *s = test_open(*dir);
+    samsa_topic_config cfg = test_small_cfg(partitions, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    return s;
+}
+
+/* A new store at path (its directory created) with topic "t" of
+ * test_small_cfg(1). */
+static samsa *
+create_with_t(const char *path)
+{
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(path, &o, &s));
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    return s;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static const char *
-pathf(char *buf, const char *dir, const char *name)
-{
-    int n = snprintf(buf, PATH_BUF, "%s/%s", dir, name);
-    ck_assert(n > 0 && n < PATH_BUF);
-    return buf;
-}
-
 /* dir/topic-p/<base>.ext */
 static const char *
 seg_file(char *buf, const char *dir, const char *topic, int p, int64_t base,
          const char *ext)
 {
-    int n = snprintf(buf, PATH_BUF, "%s/%s-%d/%020lld%s", dir, topic, p,
+    int n = snprintf(buf, TEST_PATH_BUF, "%s/%s-%d/%020lld%s", dir, topic, p,
                      (long long)base, ext);
-    ck_assert(n > 0 && n < PATH_BUF);
+    ck_assert(n > 0 && n < TEST_PATH_BUF);
     return buf;
-}
-
-static int
-cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The sorted base offsets of the segments of dir/topic-p. */
-static size_t
-seg_bases(const char *dir, const char *topic, int p, int64_t *bases, size_t max)
-{
-    char pd[PATH_BUF];
-    snprintf(pd, sizeof pd, "%s/%s-%d", dir, topic, p);
-    DIR *d = opendir(pd);
-    ck_assert_msg(d != NULL, "opendir %s: %s", pd, strerror(errno));
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len == 24 && strcmp(e->d_name + 20, ".log") == 0) {
-            ck_assert_uint_lt(n, max);
-            bases[n++] = strtoll(e->d_name, NULL, 10);
-        }
-    }
-    closedir(d);
-    qsort(bases, n, sizeof *bases, cmp_i64);
-    return n;
 }
 
 static uint8_t *
@@ -295,13 +114,6 @@ file_size(const char *path)
     return (uint64_t)st.st_size;
 }
 
-static bool
-exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Flip bits of the byte at off. */
 static void
 flip_byte(const char *path, uint64_t off)
@@ -315,17 +127,10 @@ flip_byte(const char *path, uint64_t off)
     close(fd);
 }
 
-static uint32_t
-be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
 static int64_t
 be64(const uint8_t *p)
 {
-    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+    return (int64_t)((uint64_t)test_be32(p) << 32 | test_be32(p + 4));
 }
 
 /* A batch as the .log file holds it. */
@@ -345,17 +150,27 @@ file_batches(const char *path, fbatch *out, size_t max)
     uint8_t *buf = slurp(path, &len);
     uint64_t pos = 0;
     while (pos + BATCH_HEADER_SIZE <= len) {
-        uint32_t blen = be32(buf + pos + 8);
+        uint32_t blen = test_be32(buf + pos + 8);
         if (blen == 0 || pos + BATCH_LOG_OVERHEAD + blen > len)
             break;
         ck_assert_uint_lt(n, max);
         out[n].pos = pos;
         out[n].size = BATCH_LOG_OVERHEAD + blen;
         out[n].base = be64(buf + pos);
-        out[n].count = (int32_t)be32(buf + pos + 57);
+        out[n].count = (int32_t)test_be32(buf + pos + 57);
         pos += out[n++].size;
     }
     free(buf);
+    return n;
+}
+
+/* The batches of the segment at base of dir/t-0, at least min of them,
+ * into fb (room for 256); the segment's path into log. */
+static size_t
+seg_batches(char *log, const char *dir, int64_t base, fbatch *fb, size_t min)
+{
+    size_t n = file_batches(seg_file(log, dir, "t", 0, base, ".log"), fb, 256);
+    ck_assert_uint_ge(n, min);
     return n;
 }
 
@@ -370,9 +185,9 @@ copy_tree(const char *src, const char *dst)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char s[PATH_BUF], t[PATH_BUF];
-        pathf(s, src, e->d_name);
-        pathf(t, dst, e->d_name);
+        char s[TEST_PATH_BUF], t[TEST_PATH_BUF];
+        test_pathf(s, src, e->d_name);
+        test_pathf(t, dst, e->d_name);
         struct stat st;
         ck_assert_int_eq(lstat(s, &st), 0);
         if (S_ISDIR(st.st_mode)) {
@@ -395,19 +210,17 @@ copy_tree(const char *src, const char *dst)
  * field, and producing goes on at the next offset. */
 START_TEST(test_reopen)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(2);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    samsa *s = open_with_t(&dir, 2);
     int64_t next[2] = {0, 0};
-    produce_upto(s, "t", 0, &next[0], 400, 0);
-    produce_upto(s, "t", 1, &next[1], 150, 5);
+    test_produce_upto(s, "t", 0, &next[0], 400, 0);
+    test_produce_upto(s, "t", 1, &next[1], 150, 5);
     int64_t bases[256];
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 256), 4);
-    ck_assert_uint_ge(seg_bases(dir, "t", 1, bases, 256), 2);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 256), 4);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 1, bases, 256), 2);
     for (int p = 0; p < 2; p++) {
         check_offsets(s, "t", p, 0, next[p]);
-        read_range(s, "t", p, 0, next[p]);
+        test_read_range(s, "t", p, 0, next[p]);
     }
     E(samsa_close(s));
 
@@ -419,15 +232,15 @@ START_TEST(test_reopen)
     ck_assert_int_eq(got.index_interval_bytes, 128);
     for (int p = 0; p < 2; p++) {
         check_offsets(s, "t", p, 0, next[p]);
-        read_range(s, "t", p, 0, next[p]);
-        read_range(s, "t", p, next[p] / 3, next[p]); /* from the middle */
+        test_read_range(s, "t", p, 0, next[p]);
+        test_read_range(s, "t", p, next[p] / 3, next[p]); /* from the middle */
     }
     /* More records continue the offsets densely, across more rolls. */
-    produce_upto(s, "t", 0, &next[0], next[0] + 120, 3);
-    produce_upto(s, "t", 1, &next[1], next[1] + 10, 0);
+    test_produce_upto(s, "t", 0, &next[0], next[0] + 120, 3);
+    test_produce_upto(s, "t", 1, &next[1], next[1] + 10, 0);
     for (int p = 0; p < 2; p++) {
         check_offsets(s, "t", p, 0, next[p]);
-        read_range(s, "t", p, 0, next[p]);
+        test_read_range(s, "t", p, 0, next[p]);
     }
     E(samsa_close(s));
 
@@ -437,9 +250,9 @@ START_TEST(test_reopen)
     s = test_open(dir);
     for (int p = 0; p < 2; p++) {
         check_offsets(s, "t", p, 0, next[p]);
-        read_range(s, "t", p, 0, next[p]);
+        test_read_range(s, "t", p, 0, next[p]);
     }
-    produce_gen(s, "t", 0, next[0], 1);
+    test_produce_gen(s, "t", 0, next[0], 1);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -479,11 +292,11 @@ crash_child(const char *dir, int fd, unsigned seed, bool sync)
         _exit(21);
     for (;;) {
         size_t n = rand_r(&seed) % 2 ? 1 : 1 + rand_r(&seed) % 4;
-        grec g[MAXB];
-        samsa_record recs[MAXB];
-        ack acks[MAXB];
+        test_grec g[TEST_GEN_MAXB];
+        samsa_record recs[TEST_GEN_MAXB];
+        ack acks[TEST_GEN_MAXB];
         for (size_t j = 0; j < n; j++) {
-            gen(&g[j], next + (int64_t)j);
+            test_gen(&g[j], next + (int64_t)j);
             recs[j] = g[j].r;
         }
         if (samsa_produce(s, "t", 0, recs, n) != 0)
@@ -535,10 +348,8 @@ read_acks(int fd, ack **acks, size_t *n, size_t *cap, size_t want)
  */
 START_TEST(test_crash_loop)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir;
+    samsa *s = open_with_t(&dir, 1);
     E(samsa_close(s));
 
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
@@ -602,7 +413,7 @@ START_TEST(test_crash_loop)
             int rc = samsa_cursor_next(c, &m, 0);
             ck_assert_msg(rc == 0, "round %d (seed %u): next at %lld: %s",
                           round, seed0, (long long)o, samsa_strerror(rc));
-            CHECK_GEN(&m, o);
+            TEST_CHECK_GEN(&m, o);
             seen[o] = (ack){m.offset, value_crc(m.value, m.value_len),
                             m.value == NULL ? -1 : (int32_t)m.value_len};
         }
@@ -626,7 +437,7 @@ START_TEST(test_crash_loop)
     free(acks);
     ck_assert_int_ge(total_acked, CRASH_ROUNDS);
     int64_t bases[4096];
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 4096), 2);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 4096), 2);
     test_dir_remove(dir);
 }
 END_TEST
@@ -635,49 +446,59 @@ END_TEST
 /* Torn tails                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Build dir/orig: topic "t" with several segments, the last holding several
- * batches, the last of them three records.  *last gets that batch, *lastseg
- * the last segment's base, *end the log end. */
-static void
-torn_fixture(const char *orig, fbatch *last, int64_t *lastseg, int64_t *end,
-             size_t *nlast)
+/* The fixture of the torn-tail tests, under a new directory dir: the store
+ * orig, whose topic "t" has several segments, the last holding several
+ * batches, the last of them three records; the path work, where each
+ * variant copies orig; and the last segment's .log in each. */
+typedef struct torn {
+    const char *dir;
+    char orig[TEST_PATH_BUF], work[TEST_PATH_BUF];
+    char orig_log[TEST_PATH_BUF], log[TEST_PATH_BUF];
+    fbatch last; /* the last batch                                    */
+    int64_t end; /* the log end                                       */
+} torn;
+
+/* A new directory holding the paths orig (a store built once) and work (a
+ * copy of it, made afresh for each variant); returns the directory. */
+static const char *
+orig_work(char *orig, char *work)
 {
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
-    samsa *s;
-    E(samsa_open(orig, &o, &s));
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
+    const char *dir = test_dir_make();
+    test_pathf(orig, dir, "orig");
+    test_pathf(work, dir, "work");
+    return dir;
+}
+
+static void
+torn_fixture(torn *t)
+{
+    t->dir = orig_work(t->orig, t->work);
+    samsa *s = create_with_t(t->orig);
     int64_t next = 0, bases[64];
-    char path[PATH_BUF];
     fbatch fb[256];
     size_t nb, n;
-    produce_upto(s, "t", 0, &next, 100, 0);
+    test_produce_upto(s, "t", 0, &next, 100, 0);
     /* Until a batch of three lands as the fourth or later batch of the
      * last segment. */
     for (;;) {
-        produce_gen(s, "t", 0, next, 3);
-        next += 3;
-        nb = seg_bases(orig, "t", 0, bases, 64);
-        n = file_batches(seg_file(path, orig, "t", 0, bases[nb - 1], ".log"),
-                         fb, 256);
+        test_produce_next(s, "t", 0, &next, 3);
+        nb = test_seg_bases(t->orig, "t", 0, bases, 64);
+        n = seg_batches(t->orig_log, t->orig, bases[nb - 1], fb, 0);
         if (n >= 4)
             break;
-        produce_gen(s, "t", 0, next++, 1);
+        test_produce_next(s, "t", 0, &next, 1);
     }
     E(samsa_close(s));
 
-    nb = seg_bases(orig, "t", 0, bases, 64);
+    nb = test_seg_bases(t->orig, "t", 0, bases, 64);
     ck_assert_uint_ge(nb, 3);
-    n = file_batches(seg_file(path, orig, "t", 0, bases[nb - 1], ".log"), fb,
-                     256);
-    ck_assert_uint_ge(n, 4);
+    n = seg_batches(t->orig_log, t->orig, bases[nb - 1], fb, 4);
     ck_assert_int_eq(fb[n - 1].count, 3);
     ck_assert_int_eq(fb[n - 1].base + 3, next);
-    ck_assert_uint_eq(fb[n - 1].pos + fb[n - 1].size, file_size(path));
-    *last = fb[n - 1];
-    *lastseg = bases[nb - 1];
-    *end = next;
-    *nlast = n;
+    ck_assert_uint_eq(fb[n - 1].pos + fb[n - 1].size, file_size(t->orig_log));
+    seg_file(t->log, t->work, "t", 0, bases[nb - 1], ".log");
+    t->last = fb[n - 1];
+    t->end = next;
 }
 
 /* Open work; the log must end at want_end with everything before it
@@ -688,14 +509,14 @@ torn_check(const char *work, int64_t want_end, bool reopen)
     samsa *s;
     E(samsa_open(work, NULL, &s));
     check_offsets(s, "t", 0, 0, want_end);
-    read_range(s, "t", 0, 0, want_end);
-    produce_gen(s, "t", 0, want_end, 1);
+    test_read_range(s, "t", 0, 0, want_end);
+    test_produce_gen(s, "t", 0, want_end, 1);
     check_offsets(s, "t", 0, 0, want_end + 1);
     E(samsa_close(s));
     if (reopen) {
         E(samsa_open(work, NULL, &s));
         check_offsets(s, "t", 0, 0, want_end + 1);
-        read_range(s, "t", 0, 0, want_end + 1);
+        test_read_range(s, "t", 0, 0, want_end + 1);
         E(samsa_close(s));
     }
 }
@@ -704,26 +525,19 @@ torn_check(const char *work, int64_t want_end, bool reopen)
  * the log ends at its base offset, and a new record gets that offset. */
 START_TEST(test_torn_last_batch)
 {
-    const char *dir = test_dir_make();
-    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
-    pathf(orig, dir, "orig");
-    pathf(work, dir, "work");
-    fbatch last;
-    int64_t lastseg, end;
-    size_t nlast;
-    torn_fixture(orig, &last, &lastseg, &end, &nlast);
-    seg_file(log, work, "t", 0, lastseg, ".log");
+    torn t;
+    torn_fixture(&t);
 
-    for (uint64_t k = last.pos; k < last.pos + last.size; k++) {
-        test_dir_remove(work);
-        copy_tree(orig, work);
-        ck_assert_int_eq(truncate(log, (off_t)k), 0);
+    for (uint64_t k = t.last.pos; k < t.last.pos + t.last.size; k++) {
+        test_dir_remove(t.work);
+        copy_tree(t.orig, t.work);
+        ck_assert_int_eq(truncate(t.log, (off_t)k), 0);
         /* A full check, reopen included, at the edges and now and then. */
         bool full =
-            k == last.pos || k == last.pos + last.size - 1 || k % 16 == 0;
-        torn_check(work, last.base, full);
+            k == t.last.pos || k == t.last.pos + t.last.size - 1 || k % 16 == 0;
+        torn_check(t.work, t.last.base, full);
     }
-    test_dir_remove(dir);
+    test_dir_remove(t.dir);
 }
 END_TEST
 
@@ -733,34 +547,24 @@ END_TEST
  * offset that fits but a broken CRC. */
 START_TEST(test_torn_garbage)
 {
-    const char *dir = test_dir_make();
-    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
-    pathf(orig, dir, "orig");
-    pathf(work, dir, "work");
-    fbatch last;
-    int64_t lastseg, end;
-    size_t nlast;
-    torn_fixture(orig, &last, &lastseg, &end, &nlast);
-    seg_file(log, work, "t", 0, lastseg, ".log");
-    uint64_t size0 = last.pos + last.size;
+    torn t;
+    torn_fixture(&t);
+    uint64_t size0 = t.last.pos + t.last.size;
 
     size_t len;
     uint8_t *lastbuf;
-    {
-        char p[PATH_BUF];
-        uint8_t *all = slurp(seg_file(p, orig, "t", 0, lastseg, ".log"), &len);
-        lastbuf = malloc(last.size);
-        memcpy(lastbuf, all + last.pos, last.size);
-        free(all);
-    }
+    uint8_t *all = slurp(t.orig_log, &len);
+    lastbuf = malloc(t.last.size);
+    memcpy(lastbuf, all + t.last.pos, t.last.size);
+    free(all);
     uint8_t garbage[4096];
     unsigned seed = 7;
     for (size_t i = 0; i < sizeof garbage; i++)
         garbage[i] = (uint8_t)(1 + rand_r(&seed) % 255);
 
     for (int v = 0; v < 6; v++) {
-        test_dir_remove(work);
-        copy_tree(orig, work);
+        test_dir_remove(t.work);
+        copy_tree(t.orig, t.work);
         uint8_t *buf = garbage;
         size_t n = 0;
         uint8_t zeros[8192] = {0};
@@ -778,33 +582,33 @@ START_TEST(test_torn_garbage)
             break; /* a torn header  */
         case 3:
             buf = lastbuf;
-            n = last.size;
+            n = t.last.size;
             break; /* goes back      */
         case 4:    /* bad CRC        */
             buf = lastbuf;
-            n = last.size;
+            n = t.last.size;
             for (int b = 0; b < 8; b++) /* base offset = the log end */
-                lastbuf[b] = (uint8_t)((uint64_t)end >> (56 - 8 * b));
-            lastbuf[last.size - 1] ^= 0x01;
+                lastbuf[b] = (uint8_t)((uint64_t)t.end >> (56 - 8 * b));
+            lastbuf[t.last.size - 1] ^= 0x01;
             break;
         case 5:
             buf = garbage;
             n = 3000;
             break; /* longer than a batch */
         }
-        spew(log, buf, n, O_APPEND);
-        ck_assert_uint_eq(file_size(log), size0 + n);
+        spew(t.log, buf, n, O_APPEND);
+        ck_assert_uint_eq(file_size(t.log), size0 + n);
         samsa *s;
-        E(samsa_open(work, NULL, &s));
-        ck_assert_msg(file_size(log) == size0, "variant %d: size %llu", v,
-                      (unsigned long long)file_size(log));
-        check_offsets(s, "t", 0, 0, end);
-        read_range(s, "t", 0, 0, end);
+        E(samsa_open(t.work, NULL, &s));
+        ck_assert_msg(file_size(t.log) == size0, "variant %d: size %llu", v,
+                      (unsigned long long)file_size(t.log));
+        check_offsets(s, "t", 0, 0, t.end);
+        test_read_range(s, "t", 0, 0, t.end);
         E(samsa_close(s));
-        torn_check(work, end, true);
+        torn_check(t.work, t.end, true);
     }
     free(lastbuf);
-    test_dir_remove(dir);
+    test_dir_remove(t.dir);
 }
 END_TEST
 
@@ -812,20 +616,13 @@ END_TEST
  * left empty, at its base offset. */
 START_TEST(test_torn_first_batch)
 {
-    const char *dir = test_dir_make();
-    char orig[PATH_BUF], work[PATH_BUF], log[PATH_BUF];
-    pathf(orig, dir, "orig");
-    pathf(work, dir, "work");
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
-    samsa *s;
-    E(samsa_open(orig, &o, &s));
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
+    char orig[TEST_PATH_BUF], work[TEST_PATH_BUF], log[TEST_PATH_BUF];
+    const char *dir = orig_work(orig, work);
+    samsa *s = create_with_t(orig);
     int64_t next = 0, bases[64];
     size_t nb = 1;
-    while ((nb = seg_bases(orig, "t", 0, bases, 64)) < 2) {
-        produce_gen(s, "t", 0, next, 2);
-        next += 2;
+    while ((nb = test_seg_bases(orig, "t", 0, bases, 64)) < 2) {
+        test_produce_next(s, "t", 0, &next, 2);
     }
     ck_assert_int_eq(bases[1], next - 2); /* the roll took that batch */
     E(samsa_close(s));
@@ -838,7 +635,7 @@ START_TEST(test_torn_first_batch)
         copy_tree(orig, work);
         ck_assert_int_eq(truncate(log, (off_t)k), 0);
         torn_check(work, bases[1], k % 20 == 0);
-        ck_assert(exists(log));
+        ck_assert(test_exists(log));
     }
     test_dir_remove(dir);
 }
@@ -866,7 +663,7 @@ read_across_corruption(samsa *s, const fbatch *bad, size_t nbad, int64_t end,
             int rc = samsa_cursor_next(c, &m, 0);
             ck_assert_msg(rc == 0, "next at %lld: %s", (long long)o,
                           samsa_strerror(rc));
-            CHECK_GEN(&m, o);
+            TEST_CHECK_GEN(&m, o);
         }
         if (b == nbad)
             break;
@@ -893,13 +690,13 @@ read_across_corruption(samsa *s, const fbatch *bad, size_t nbad, int64_t end,
         E(samsa_cursor_open(s, "t", 0, bad[b].base + bad[b].count, &c));
         if (bad[b].base + bad[b].count < end) {
             E(samsa_cursor_next(c, &m, 0));
-            CHECK_GEN(&m, bad[b].base + bad[b].count);
+            TEST_CHECK_GEN(&m, bad[b].base + bad[b].count);
         }
         /* Just before it: that record, then the corrupt batch. */
         if (bad[b].base > 0) {
             E(samsa_cursor_seek(c, bad[b].base - 1));
             E(samsa_cursor_next(c, &m, 0));
-            CHECK_GEN(&m, bad[b].base - 1);
+            TEST_CHECK_GEN(&m, bad[b].base - 1);
             EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
             ck_assert_int_eq(samsa_cursor_offset(c), bad[b].base);
         }
@@ -907,10 +704,10 @@ read_across_corruption(samsa *s, const fbatch *bad, size_t nbad, int64_t end,
          * one that is answered before it does not look at it.  Records
          * that are gone have no timestamps to find: the seek finds the
          * first record there is. */
-        int64_t t = gen_ts(bad[b].base + bad[b].count - 1), want = -1;
+        int64_t t = test_gen_ts(bad[b].base + bad[b].count - 1), want = -1;
         for (int64_t i = 0; want < 0 && i < end; i++)
-            if (gen_ts(i) >= t && !(missing && i >= bad[b].base &&
-                                    i < bad[b].base + bad[b].count))
+            if (test_gen_ts(i) >= t && !(missing && i >= bad[b].base &&
+                                         i < bad[b].base + bad[b].count))
                 want = i;
         E(samsa_cursor_seek(c, 0));
         if (!missing && want >= bad[b].base) {
@@ -937,24 +734,32 @@ record_byte(const fbatch *b)
     return b->pos + BATCH_HEADER_SIZE + (b->size - BATCH_HEADER_SIZE) / 2;
 }
 
+/* A closed store on a new directory (*dir) whose t-0 holds records from 0
+ * to at least 159 (in batches of the pattern from index k) in at least
+ * three segments, whose bases go to bases[64]; returns the log end. */
+static int64_t
+sealed_fixture(const char **dir, size_t k, int64_t *bases)
+{
+    samsa *s = open_with_t(dir, 1);
+    int64_t end = 0;
+    test_produce_upto(s, "t", 0, &end, 160, k);
+    E(samsa_close(s));
+    ck_assert_uint_ge(test_seg_bases(*dir, "t", 0, bases, 64), 3);
+    return end;
+}
+
 /* A flipped byte in a sealed segment below the recovery point: open does
  * not read it, cursors report it, and nothing is cut. */
 START_TEST(test_corrupt_sealed)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
-    int64_t end = 0, bases[64];
-    produce_upto(s, "t", 0, &end, 160, 2);
-    E(samsa_close(s));
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    const char *dir;
+    int64_t bases[64];
+    int64_t end = sealed_fixture(&dir, 2, bases);
+    samsa *s;
 
-    char log[PATH_BUF];
+    char log[TEST_PATH_BUF];
     fbatch fb[256];
-    size_t n =
-        file_batches(seg_file(log, dir, "t", 0, bases[0], ".log"), fb, 256);
-    ck_assert_uint_ge(n, 5);
+    size_t n = seg_batches(log, dir, bases[0], fb, 5);
     fbatch bad = fb[n / 2];
     uint64_t size = file_size(log);
     flip_byte(log, record_byte(&bad));
@@ -963,7 +768,7 @@ START_TEST(test_corrupt_sealed)
     check_offsets(s, "t", 0, 0, end);
     ck_assert_uint_eq(file_size(log), size);
     read_across_corruption(s, &bad, 1, end, false);
-    produce_gen(s, "t", 0, end, 2);
+    test_produce_gen(s, "t", 0, end, 2);
     end += 2;
     E(samsa_close(s));
 
@@ -987,7 +792,7 @@ corrupt_after_kill(bool header)
 {
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(1);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
     /* Sparse enough that a lookup past the bad batch needs the entry the
      * recovery scan adds right after it. */
     if (header)
@@ -1007,11 +812,11 @@ corrupt_after_kill(bool header)
         int64_t i = 0, since_roll = 0;
         size_t nsegs = 1;
         for (; i < 150 || since_roll < 6; i++) {
-            grec g;
-            gen(&g, i);
+            test_grec g;
+            test_gen(&g, i);
             if (samsa_produce(s, "t", 0, &g.r, 1) != 0 || g.r.offset != i)
                 _exit(21);
-            char pd[PATH_BUF];
+            char pd[TEST_PATH_BUF];
             snprintf(pd, sizeof pd, "%s/t-0", dir);
             DIR *d = opendir(pd);
             size_t k = 0;
@@ -1024,7 +829,8 @@ corrupt_after_kill(bool header)
         }
         if (write(fds[1], &i, sizeof i) != sizeof i)
             _exit(22);
-        _exit(0); /* no samsa_close: as if killed */
+        kill(getpid(), SIGKILL); /* no samsa_close: killed */
+        _exit(23);
     }
     close(fds[1]);
     int64_t total = -1;
@@ -1032,22 +838,18 @@ corrupt_after_kill(bool header)
     close(fds[0]);
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert(WIFEXITED(st));
-    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                  "child did not die by SIGKILL (status %d)", st);
     ck_assert_int_ge(total, 150);
 
     int64_t bases[64];
-    size_t nb = seg_bases(dir, "t", 0, bases, 64);
+    size_t nb = test_seg_bases(dir, "t", 0, bases, 64);
     ck_assert_uint_ge(nb, 3);
-    char log0[PATH_BUF], logn[PATH_BUF];
+    char log0[TEST_PATH_BUF], logn[TEST_PATH_BUF];
     fbatch fb[256], bad[2];
-    size_t n =
-        file_batches(seg_file(log0, dir, "t", 0, bases[0], ".log"), fb, 256);
-    ck_assert_uint_ge(n, 5);
+    size_t n = seg_batches(log0, dir, bases[0], fb, 5);
     bad[0] = fb[n / 2];
-    n = file_batches(seg_file(logn, dir, "t", 0, bases[nb - 1], ".log"), fb,
-                     256);
-    ck_assert_uint_ge(n, 6);
+    n = seg_batches(logn, dir, bases[nb - 1], fb, 6);
     ck_assert_int_eq(fb[n - 1].base + fb[n - 1].count, total);
     ck_assert_uint_gt(file_size(logn), fb[n - 1].pos + fb[n - 1].size);
     bad[1] = fb[n / 2];
@@ -1073,7 +875,7 @@ corrupt_after_kill(bool header)
     s = test_open(dir);
     check_offsets(s, "t", 0, 0, total);
     read_across_corruption(s, bad, 2, total, header);
-    produce_gen(s, "t", 0, total, 3);
+    test_produce_gen(s, "t", 0, total, 3);
     E(samsa_close(s));
     s = test_open(dir);
     check_offsets(s, "t", 0, 0, total + 3);
@@ -1101,20 +903,14 @@ END_TEST
  * skipping them to the next segment. */
 START_TEST(test_lost_sealed_tail)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
-    int64_t end = 0, bases[64];
-    produce_upto(s, "t", 0, &end, 160, 4);
-    E(samsa_close(s));
-    ck_assert_uint_ge(seg_bases(dir, "t", 0, bases, 64), 3);
+    const char *dir;
+    int64_t bases[64];
+    int64_t end = sealed_fixture(&dir, 4, bases);
+    samsa *s;
 
-    char log[PATH_BUF];
+    char log[TEST_PATH_BUF];
     fbatch fb[256];
-    size_t n =
-        file_batches(seg_file(log, dir, "t", 0, bases[1], ".log"), fb, 256);
-    ck_assert_uint_ge(n, 3);
+    size_t n = seg_batches(log, dir, bases[1], fb, 3);
     fbatch lost = fb[n - 1];
     ck_assert_int_eq(lost.base + lost.count, bases[2]);
     ck_assert_int_eq(truncate(log, (off_t)lost.pos), 0);
@@ -1122,7 +918,7 @@ START_TEST(test_lost_sealed_tail)
     s = test_open(dir);
     check_offsets(s, "t", 0, 0, end);
     read_across_corruption(s, &lost, 1, end, true);
-    produce_gen(s, "t", 0, end, 1);
+    test_produce_gen(s, "t", 0, end, 1);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -1149,12 +945,13 @@ check_seeks(samsa *s, int64_t end)
         int rc = samsa_cursor_next(c, &m, 0);
         ck_assert_msg(rc == 0, "seek %lld: %s", (long long)o,
                       samsa_strerror(rc));
-        CHECK_GEN(&m, o);
+        TEST_CHECK_GEN(&m, o);
     }
-    for (int64_t t = gen_ts(0) - 3; t <= gen_ts(end - 1) + 3; t += 3) {
+    for (int64_t t = test_gen_ts(0) - 3; t <= test_gen_ts(end - 1) + 3;
+         t += 3) {
         int64_t want = end;
         for (int64_t i = 0; i < end; i++)
-            if (gen_ts(i) >= t) {
+            if (test_gen_ts(i) >= t) {
                 want = i;
                 break;
             }
@@ -1164,7 +961,7 @@ check_seeks(samsa *s, int64_t end)
                       (long long)samsa_cursor_offset(c), (long long)want);
         if (want < end) {
             E(samsa_cursor_next(c, &m, 0));
-            CHECK_GEN(&m, want);
+            TEST_CHECK_GEN(&m, want);
         }
     }
     samsa_cursor_close(c);
@@ -1248,22 +1045,16 @@ damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
 
 START_TEST(test_index_files)
 {
-    const char *dir = test_dir_make();
-    char orig[PATH_BUF], work[PATH_BUF];
-    pathf(orig, dir, "orig");
-    pathf(work, dir, "work");
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
-    samsa *s;
-    E(samsa_open(orig, &o, &s));
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
+    char orig[TEST_PATH_BUF], work[TEST_PATH_BUF];
+    const char *dir = orig_work(orig, work);
+    samsa *s = create_with_t(orig);
     int64_t end = 0, bases[64];
-    produce_upto(s, "t", 0, &end, 300, 1);
+    test_produce_upto(s, "t", 0, &end, 300, 1);
     E(samsa_close(s));
-    size_t nb = seg_bases(orig, "t", 0, bases, 64);
+    size_t nb = test_seg_bases(orig, "t", 0, bases, 64);
     ck_assert_uint_ge(nb, 4);
     {
-        char p[PATH_BUF];
+        char p[TEST_PATH_BUF];
         ck_assert_uint_ge(
             file_size(seg_file(p, orig, "t", 0, bases[0], ".index")),
             8 * 8); /* several entries per segment */
@@ -1275,7 +1066,7 @@ START_TEST(test_index_files)
         copy_tree(orig, work);
         /* Every segment, the last (active once reopened) included. */
         for (size_t i = 0; i < nb; i++) {
-            char ip[PATH_BUF], tp[PATH_BUF];
+            char ip[TEST_PATH_BUF], tp[TEST_PATH_BUF];
             damage_index(seg_file(ip, work, "t", 0, bases[i], ".index"),
                          seg_file(tp, work, "t", 0, bases[i], ".timeindex"), v,
                          &seed);
@@ -1284,7 +1075,7 @@ START_TEST(test_index_files)
         check_offsets(s, "t", 0, 0, end);
         check_seeks(s, end);
         /* The log goes on, and a second open agrees. */
-        produce_gen(s, "t", 0, end, 1);
+        test_produce_gen(s, "t", 0, end, 1);
         E(samsa_close(s));
         E(samsa_open(work, NULL, &s));
         check_offsets(s, "t", 0, 0, end + 1);
@@ -1307,55 +1098,56 @@ START_TEST(test_stray_directories)
 {
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
-    samsa_topic_config one = small_cfg(1);
+    samsa_topic_config one = test_small_cfg(1, 0);
     E(samsa_topic_create(s, "real", &one));
     test_produce_str(s, "real", 0, "k", "kept");
     E(samsa_close(s));
 
-    char p[PATH_BUF], f[PATH_BUF];
+    char p[TEST_PATH_BUF], f[TEST_PATH_BUF];
     const char *strays[] = {"ghost-0", "ghost-1", "real-1", "real-delete"};
     for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++) {
-        ck_assert_int_eq(mkdir(pathf(p, dir, strays[i]), 0755), 0);
+        ck_assert_int_eq(mkdir(test_pathf(p, dir, strays[i]), 0755), 0);
         /* A whole valid batch that must not show up anywhere. */
-        spew(pathf(f, p, "00000000000000000000.log"), test_sarama_batch,
+        spew(test_pathf(f, p, "00000000000000000000.log"), test_sarama_batch,
              TEST_SARAMA_BATCH_SIZE, O_EXCL);
-        spew(pathf(f, p, "00000000000000000000.index"), "", 0, O_EXCL);
+        spew(test_pathf(f, p, "00000000000000000000.index"), "", 0, O_EXCL);
     }
     /* Files that merely look alike are none of its business. */
-    spew(pathf(f, dir, "notes-txt"), "x", 1, O_EXCL);
-    ck_assert_int_eq(mkdir(pathf(p, dir, "keep-me"), 0755), 0);
+    spew(test_pathf(f, dir, "notes-txt"), "x", 1, O_EXCL);
+    ck_assert_int_eq(mkdir(test_pathf(p, dir, "keep-me"), 0755), 0);
 
     s = test_open(dir);
     for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++)
-        ck_assert_msg(!exists(pathf(p, dir, strays[i])), "%s left", strays[i]);
-    ck_assert(exists(pathf(p, dir, "real-0")));
-    ck_assert(exists(pathf(p, dir, "notes-txt")));
-    ck_assert(exists(pathf(p, dir, "keep-me")));
+        ck_assert_msg(!test_exists(test_pathf(p, dir, strays[i])), "%s left",
+                      strays[i]);
+    ck_assert(test_exists(test_pathf(p, dir, "real-0")));
+    ck_assert(test_exists(test_pathf(p, dir, "notes-txt")));
+    ck_assert(test_exists(test_pathf(p, dir, "keep-me")));
     samsa_topic_config got;
     EQ_RC(samsa_topic_describe(s, "ghost", &got), SAMSA_ENOTOPIC);
     check_offsets(s, "real", 0, 0, 1);
     EQ_RC(samsa_offsets(s, "real", 1, NULL, NULL), SAMSA_ENOPARTITION);
 
-    samsa_topic_config two = small_cfg(2);
+    samsa_topic_config two = test_small_cfg(2, 0);
     E(samsa_topic_create(s, "ghost", &two));
     for (int32_t q = 0; q < 2; q++) {
         check_offsets(s, "ghost", q, 0, 0);
-        produce_gen(s, "ghost", q, 0, 2);
+        test_produce_gen(s, "ghost", q, 0, 2);
     }
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "ghost", 1, 0, &c));
     E(samsa_cursor_next(c, &m, 0));
-    CHECK_GEN(&m, 0);
+    TEST_CHECK_GEN(&m, 0);
     E(samsa_cursor_next(c, &m, 0));
-    CHECK_GEN(&m, 1);
+    TEST_CHECK_GEN(&m, 1);
     EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
     samsa_cursor_close(c);
     E(samsa_close(s));
 
     s = test_open(dir);
     for (int32_t q = 0; q < 2; q++)
-        read_range(s, "ghost", q, 0, 2);
+        test_read_range(s, "ghost", q, 0, 2);
     E(samsa_cursor_open(s, "real", 0, 0, &c));
     E(samsa_cursor_next(c, &m, 0));
     ck_assert_int_eq(m.value_len, 4);
@@ -1371,11 +1163,9 @@ END_TEST
  * holds none of this process's descriptors on it. */
 START_TEST(test_locked_other_process)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = small_cfg(1);
-    E(samsa_topic_create(s, "t", &cfg));
-    produce_gen(s, "t", 0, 0, 3);
+    const char *dir;
+    samsa *s = open_with_t(&dir, 1);
+    test_produce_gen(s, "t", 0, 0, 3);
     E(samsa_close(s));
 
     int go[2], done[2];
@@ -1423,7 +1213,7 @@ START_TEST(test_locked_other_process)
     close(done[0]);
     /* And ours again after the child closed it. */
     s = test_open(dir);
-    read_range(s, "t", 0, 0, 3);
+    test_read_range(s, "t", 0, 0, 3);
     E(samsa_close(s));
     test_dir_remove(dir);
 }

@@ -162,6 +162,16 @@ end_of(samsa *s, const char *name, int32_t p)
     return end;
 }
 
+/* A store on a new directory (*dir) with topic name of config cfg. */
+static samsa *
+open_with_topic(const char **dir, const char *name, samsa_topic_config cfg)
+{
+    *dir = test_dir_make();
+    samsa *s = test_open(*dir);
+    E(samsa_topic_create(s, name, &cfg));
+    return s;
+}
+
 /* ---- producers ---------------------------------------------------------- */
 
 /* One producing thread: count records, in calls of 1 (max_batch 1) or of
@@ -297,6 +307,32 @@ producers_free(producer *p, size_t n)
     }
 }
 
+/* Start n producers, a thread each. */
+static void
+producers_start(producer *p, pthread_t *th, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        start(&th[i], producer_main, &p[i]);
+}
+
+/* Run four producers (producers_init()'s arguments) that start together,
+ * and join them. */
+static void
+producers_run4(producer *p, samsa *s, const char *topic_name, int32_t partition,
+               int32_t nparts, uint32_t count, int max_batch)
+{
+    pthread_t th[4];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 4);
+    producers_init(p, 4, s, topic_name, partition, nparts, count, max_batch,
+                   &go);
+    producers_start(p, th, 4);
+    producers_join(p, th, 4);
+    pthread_barrier_destroy(&go);
+    for (size_t i = 0; i < 4; i++)
+        p[i].go = NULL; /* gone with this call */
+}
+
 /* Every record of every producer was met exactly once; clears the marks. */
 static void
 check_all_seen(producer *p, size_t n)
@@ -427,24 +463,17 @@ follower_check(const follower *f, size_t i)
 static void
 one_partition(int max_batch, uint32_t count)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 1, .segment_bytes = 1 << 16};
-    E(samsa_topic_create(s, "one", &cfg));
+    const char *dir;
+    samsa *s = open_with_topic(
+        &dir, "one",
+        (samsa_topic_config){.partitions = 1, .segment_bytes = 1 << 16});
     producer p[4];
-    pthread_t th[4];
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, 4);
-    producers_init(p, 4, s, "one", 0, 1, count, max_batch, &go);
-    for (size_t i = 0; i < 4; i++)
-        start(&th[i], producer_main, &p[i]);
-    producers_join(p, th, 4);
+    producers_run4(p, s, "one", 0, 1, count, max_batch);
     ck_assert_int_eq(end_of(s, "one", 0), 4 * (int64_t)count);
     ck_assert_int_eq(check_partition(s, "one", 0, p, 4), 4 * (int64_t)count);
     check_all_seen(p, 4);
     ck_assert_uint_gt(segments_of(log_of(s, "one", 0)), 1); /* rolled */
     producers_free(p, 4);
-    pthread_barrier_destroy(&go);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -467,19 +496,12 @@ END_TEST
 START_TEST(test_keyed_partitions)
 {
     const uint32_t count = 4000;
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 4, .segment_bytes = 1 << 16};
-    E(samsa_topic_create(s, "keyed", &cfg));
+    const char *dir;
+    samsa *s = open_with_topic(
+        &dir, "keyed",
+        (samsa_topic_config){.partitions = 4, .segment_bytes = 1 << 16});
     producer p[4];
-    pthread_t th[4];
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, 4);
-    producers_init(p, 4, s, "keyed", SAMSA_PARTITION_ANY, 4, count, MAX_BATCH,
-                   &go);
-    for (size_t i = 0; i < 4; i++)
-        start(&th[i], producer_main, &p[i]);
-    producers_join(p, th, 4);
+    producers_run4(p, s, "keyed", SAMSA_PARTITION_ANY, 4, count, MAX_BATCH);
     int64_t total = 0;
     for (int32_t part = 0; part < 4; part++) {
         int64_t n = check_partition(s, "keyed", part, p, 4);
@@ -489,7 +511,6 @@ START_TEST(test_keyed_partitions)
     ck_assert_int_eq(total, 4 * (int64_t)count);
     check_all_seen(p, 4);
     producers_free(p, 4);
-    pthread_barrier_destroy(&go);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -529,10 +550,9 @@ idle_main(void *arg)
  * order.  Meanwhile a reader of the other, idle, partition times out. */
 START_TEST(test_blocked_reader_wakes)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 2};
-    E(samsa_topic_create(s, "w", &cfg));
+    const char *dir;
+    samsa *s =
+        open_with_topic(&dir, "w", (samsa_topic_config){.partitions = 2});
     samsa_log *log = log_of(s, "w", 0);
     follower f[2] = {
         {.partition = 0, .want = WAKE_RECORDS, .timeout_ms = -1, .nprods = 1},
@@ -587,11 +607,12 @@ START_TEST(test_readers_follow_rolls)
 {
     const uint32_t count = 5000;
     const int64_t total = 2 * (int64_t)count;
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {
-        .partitions = 1, .segment_bytes = 4096, .index_interval_bytes = 256};
-    E(samsa_topic_create(s, "f", &cfg));
+    const char *dir;
+    samsa *s =
+        open_with_topic(&dir, "f",
+                        (samsa_topic_config){.partitions = 1,
+                                             .segment_bytes = 4096,
+                                             .index_interval_bytes = 256});
     follower f[3];
     for (int i = 0; i < 3; i++)
         f[i] = (follower){.partition = 0,
@@ -606,8 +627,7 @@ START_TEST(test_readers_follow_rolls)
     pthread_t fth[3], pth[2];
     start(&fth[0], follower_main, &f[0]);
     start(&fth[1], follower_main, &f[1]);
-    for (int i = 0; i < 2; i++)
-        start(&pth[i], producer_main, &p[i]);
+    producers_start(p, pth, 2);
 
     /* The late reader: once a quarter of the records is in. */
     int64_t deadline = now_ns() + 30000 * NS_PER_MS;
@@ -672,10 +692,10 @@ blocked_main(void *arg)
  * exists, and the store closes cleanly. */
 START_TEST(test_delete_wakes_reader)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 2, .segment_bytes = 4096};
-    E(samsa_topic_create(s, "d", &cfg));
+    const char *dir;
+    samsa *s = open_with_topic(
+        &dir, "d",
+        (samsa_topic_config){.partitions = 2, .segment_bytes = 4096});
     for (uint32_t i = 0; i < 100; i++)
         ck_assert_int_eq(produce_one(s, "d", 0, 0, i), i);
     samsa_log *log0 = log_of(s, "d", 0), *log1 = log_of(s, "d", 1);
@@ -759,8 +779,7 @@ START_TEST(test_group_commit)
                   .nprods = 4};
     E(samsa_cursor_open(s, "g", 0, SAMSA_OFFSET_BEGINNING, &f.c));
     start(&fth, follower_main, &f);
-    for (size_t i = 0; i < 4; i++)
-        start(&pth[i], producer_main, &p[i]);
+    producers_start(p, pth, 4);
     producers_join(p, pth, 4);
     join(fth);
     follower_check(&f, 0);
@@ -812,10 +831,10 @@ syncer_main(void *arg)
 START_TEST(test_sync_while_producing)
 {
     const uint32_t count = 3000;
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 2, .segment_bytes = 4096};
-    E(samsa_topic_create(s, "y", &cfg));
+    const char *dir;
+    samsa *s = open_with_topic(
+        &dir, "y",
+        (samsa_topic_config){.partitions = 2, .segment_bytes = 4096});
     producer p[2];
     producers_init(p, 2, s, "y", 0, 2, count, MAX_BATCH, NULL);
     p[1].partition = 1;
@@ -828,8 +847,7 @@ START_TEST(test_sync_while_producing)
     start(&fth, follower_main, &f);
     for (int i = 0; i < 2; i++)
         start(&yth[i], syncer_main, &y[i]);
-    for (int i = 0; i < 2; i++)
-        start(&pth[i], producer_main, &p[i]);
+    producers_start(p, pth, 2);
     producers_join(p, pth, 2);
     atomic_store(&stop, true);
     for (int i = 0; i < 2; i++)
@@ -1011,10 +1029,10 @@ check_dirs(const char *dir, const name_list *want)
 START_TEST(test_topic_churn)
 {
     const uint32_t count = 3000;
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = {.partitions = 1, .segment_bytes = 1 << 16};
-    E(samsa_topic_create(s, "p", &cfg));
+    const char *dir;
+    samsa *s = open_with_topic(
+        &dir, "p",
+        (samsa_topic_config){.partitions = 1, .segment_bytes = 1 << 16});
     producer p[2];
     producers_init(p, 2, s, "p", 0, 1, count, MAX_BATCH, NULL);
     p[1].max_batch = 1;
@@ -1025,8 +1043,7 @@ START_TEST(test_topic_churn)
     }
     churn ch[CHURN_THREADS];
     pthread_t pth[2], cth[CHURN_THREADS];
-    for (int i = 0; i < 2; i++)
-        start(&pth[i], producer_main, &p[i]);
+    producers_start(p, pth, 2);
     for (int i = 0; i < CHURN_THREADS; i++) {
         ch[i] =
             (churn){.s = s, .id = i, .created = created, .deleted = deleted};

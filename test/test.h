@@ -6,6 +6,8 @@
 #define SAMSA_TEST_H
 
 #include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,6 +49,72 @@ int64_t test_produce_str(samsa *s, const char *topic, int32_t partition,
  * another Kafka client wrote, for the codec and CRC tests. */
 #define TEST_SARAMA_BATCH_SIZE 82
 extern const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE];
+
+/* ---- Records as a function of their offset (gen.c) ---------------------- */
+
+#define TEST_TS0           1600000000000LL /* timestamps start here        */
+#define TEST_GEN_MAXB      8    /* most records one produce call here holds */
+#define TEST_SEGMENT_BYTES 4096 /* test_small_cfg()'s segments             */
+#define TEST_PATH_BUF      512  /* the buffers test_pathf() and co. fill    */
+
+/* Record i: key (none, empty or "key-<i>"), value (null, empty, 1..90 or
+ * 300 bytes), zero to two headers, and test_gen_ts(i). */
+typedef struct test_grec {
+    samsa_record r; /* points into the fields below: never copy a grec    */
+    char key[32];
+    uint8_t val[320];
+    char hv[32];
+    samsa_header h[2];
+} test_grec;
+
+void test_gen(test_grec *g, int64_t i);
+/* Record i's timestamp: mostly rising, but every fourth record is older
+ * than the one before, so that time lookups cannot assume order. */
+int64_t test_gen_ts(int64_t i);
+/* NULL when m is exactly record i (offset included), else what differs. */
+const char *test_gen_mismatch(const samsa_message *m, int64_t i);
+
+/* TEST_CHECK_GEN(m, i): message m must be exactly record i. */
+#define TEST_CHECK_GEN(m, i)                                                   \
+    do {                                                                       \
+        const char *w_ = test_gen_mismatch((m), (i));                          \
+        ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
+                      w_);                                                     \
+    } while (0)
+
+/* Produce records first..first+n-1 (n <= TEST_GEN_MAXB) in one call and
+ * return its code.  On success they must have exactly those offsets, the
+ * partition p and their own timestamps; on failure offset -1 each. */
+int test_produce_gen_try(samsa *s, const char *topic, int32_t p, int64_t first,
+                         size_t n);
+/* The same, and the call must return want. */
+void test_produce_gen_rc(samsa *s, const char *topic, int32_t p, int64_t first,
+                         size_t n, int want);
+/* The same, and the call must succeed. */
+void test_produce_gen(samsa *s, const char *topic, int32_t p, int64_t first,
+                      size_t n);
+/* Produce n records at *next and move *next past them. */
+void test_produce_next(samsa *s, const char *topic, int32_t p, int64_t *next,
+                       size_t n);
+/* Produce records from *next until at least upto, in batches of a fixed
+ * pattern of sizes starting at its index k; *next ends past the last. */
+void test_produce_upto(samsa *s, const char *topic, int32_t p, int64_t *next,
+                       int64_t upto, size_t k);
+/* A cursor at from reads records from..to-1 of topic-p, then finds
+ * nothing. */
+void test_read_range(samsa *s, const char *topic, int32_t p, int64_t from,
+                     int64_t to);
+/* The topic config of those suites: small segments, a dense index. */
+samsa_topic_config test_small_cfg(int32_t partitions, int sync);
+
+/* dir/name in buf (TEST_PATH_BUF bytes); returns buf. */
+const char *test_pathf(char *buf, const char *dir, const char *name);
+bool test_exists(const char *path);
+/* The sorted base offsets of the segments of dir/topic-p, at most max. */
+size_t test_seg_bases(const char *dir, const char *topic, int p, int64_t *bases,
+                      size_t max);
+/* A big-endian 32-bit number. */
+uint32_t test_be32(const uint8_t *p);
 
 /* The runner's suites, one per test/check_<name>.c.  To add a suite, add
  * XX(name) here and define Suite *name_suite(void) in its file. */
