@@ -324,19 +324,20 @@ typedef struct samsa_record {
  * into the same partition at once.
  *
  * The arguments are checked before anything is written, the size of every
- * batch included: on a checking error nothing is stored, and every record's
- * offset is -1.  A key of length 0 (non-NULL) is a key, hashed as Kafka
- * does; only a NULL key is "no key".  When a call spans several partitions and
- * writing one batch fails, the batches already written stay (their records have
- * their offsets set), the failed one and those after it are not stored (offset
- * -1), and the error is returned.
+ * batch included: on a checking error nothing is stored.  A key of length 0
+ * (non-NULL) is a key, hashed as Kafka does; only a NULL key is "no key".  When
+ * a call spans several partitions and writing one batch fails, the batches
+ * already written stay (their records have their offsets set), the failed one
+ * and those after it are not stored (offset -1), and the error is returned.
  *
  * @param[in] s         the store.
  * @param[in] topic     the topic's name.
  * @param[in] partition 0..partitions-1, or SAMSA_PARTITION_ANY.
- * @param[in,out] recs  n records; on return each has timestamp, partition and
- *                      offset set.
- * @param[in] n         how many records; 0 is a no-op returning 0.
+ * @param[in,out] recs  n records; on return each has timestamp (0 replaced
+ *                      by now), partition and offset set (offset -1 where
+ *                      it was not stored, also on error).
+ * @param[in] n         how many records; 0 writes nothing (the topic and
+ *                      partition are still checked).
  * @return 0, or
  *   - SAMSA_EINVAL: s, topic or recs (with n > 0) is NULL; a length given
  *     with a NULL pointer; a header with a NULL key; a negative timestamp;
@@ -345,7 +346,9 @@ typedef struct samsa_record {
  *   - SAMSA_ETOOBIG: one partition's batch would be larger than the topic's
  *     max_message_bytes;
  *   - SAMSA_EIO, SAMSA_ENOSPC: the write or the sync failed; nothing of
- *     that batch is visible to readers;
+ *     that batch is visible to readers.  After a failed write the batch is
+ *     gone; after a failed sync (SAMSA_SYNC_ALWAYS) its fate is unknown: it
+ *     may be found again when the store is reopened;
  *   - SAMSA_EFAILED: an earlier sync failed, the partition stopped taking
  *     writes, and the store must be reopened (see samsa(7), NOTES);
  *   - SAMSA_ENOMEM.

@@ -201,21 +201,26 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
         return rc;
     uint8_t rec[TOPIC_RECORD_SIZE], zero[16] = {0};
     MDB_val k = {strlen(name), (void *)name}, v = {sizeof rec, rec};
-    rc = next_topic_id(c, txn, id);
+    uint64_t new_id;
+    rc = next_topic_id(c, txn, &new_id);
     if (rc == 0) {
-        topic_encode(rec, *id, cfg);
+        topic_encode(rec, new_id, cfg);
         int mrc = mdb_put(txn, c->topics, &k, &v, MDB_NOOVERWRITE);
         rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
     }
     for (int32_t p = 0; rc == 0 && p < cfg->partitions; p++) {
         uint8_t key[12];
-        part_key(key, *id, p);
+        part_key(key, new_id, p);
         MDB_val pk = {12, key}, pv = {16, zero};
         rc = from_mdb(mdb_put(txn, c->parts, &pk, &pv, 0));
     }
-    if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    /* mdb_txn_commit frees txn whether or not it succeeds */
+    if ((rc = from_mdb(mdb_txn_commit(txn))) == 0)
+        *id = new_id; /* set only once the topic exists */
     return rc;
 }
 
@@ -309,7 +314,7 @@ int
 catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                        const catalog_partition *state, size_t n)
 {
-    MDB_txn *txn;
+    MDB_txn *txn = NULL;
     int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t key[12], val[16];

@@ -235,14 +235,14 @@ SAMSA_API int
 samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
                   int64_t start, samsa_cursor **out)
 {
-    if (s == NULL || out == NULL || partition == SAMSA_PARTITION_ANY)
-        return s == NULL || out == NULL ? SAMSA_EINVAL : SAMSA_ENOPARTITION;
+    if (s == NULL || out == NULL)
+        return SAMSA_EINVAL;
     samsa_cursor *c = calloc(1, sizeof *c);
     if (c == NULL)
         return SAMSA_ENOMEM;
     pthread_rwlock_rdlock(&s->table_lock);
     topic *t;
-    int rc = topic_lookup(s, topic_name, partition, &t);
+    int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0 && (c->topic = strdup(topic_name)) == NULL)
         rc = SAMSA_ENOMEM;
     if (rc == 0) {

@@ -139,6 +139,7 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&log->lock, NULL);
     pthread_mutex_init(&log->flush_lock, NULL);
+    pthread_mutex_init(&log->fsync_lock, NULL);
     pthread_mutex_init(&log->sync_lock, NULL);
     pthread_cond_init(&log->sync_cond, NULL);
     pthread_mutex_init(&log->wait_lock, NULL);
@@ -155,6 +156,7 @@ log_free(samsa_log *log)
         segment_unref(log->io, log->segs[i]);
     pthread_mutex_destroy(&log->lock);
     pthread_mutex_destroy(&log->flush_lock);
+    pthread_mutex_destroy(&log->fsync_lock);
     pthread_mutex_destroy(&log->sync_lock);
     pthread_cond_destroy(&log->sync_cond);
     pthread_mutex_destroy(&log->wait_lock);
@@ -170,7 +172,12 @@ static int
 log_load(samsa_log *log, const int64_t *bases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        bool below = i + 1 < n && bases[i + 1] <= log->recovery_point;
+        /* With sync, a roll syncs the old segment before the new one takes
+         * a write, so every segment but the last is durable whatever the
+         * recovery point says: damage there is corruption, reported to
+         * readers, never a torn tail to cut (with what follows it). */
+        bool below =
+            i + 1 < n && (bases[i + 1] <= log->recovery_point || log->cfg.sync);
         int64_t from = below                            ? -1
                        : log->recovery_point > bases[i] ? log->recovery_point
                                                         : bases[i];
@@ -299,6 +306,28 @@ log_mark_deleted(samsa_log *log)
 
 /* ---- appending ----------------------------------------------------------- */
 
+/* fdatasync seg (with its index files once sealed), or the directory when
+ * seg is NULL, with every other fdatasync of this log excluded.  Linux
+ * reports a writeback error to one fdatasync of a file only: two at once,
+ * and the one that returns 0 would acknowledge pages the other one was told
+ * were lost.  Serialised, and with `failed` set before fsync_lock is let go,
+ * a sync that returns 0 here really covered everything before it. */
+static int
+log_fsync(samsa_log *log, segment *seg)
+{
+    pthread_mutex_lock(&log->fsync_lock);
+    int rc = atomic_load(&log->failed);
+    if (rc == 0) {
+        rc = seg != NULL
+                 ? segment_sync(log->io, seg)
+                 : samsa__from_errno(log->io->dirsync(log->io, log->dir));
+        if (rc != 0)
+            atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" */
+    }
+    pthread_mutex_unlock(&log->fsync_lock);
+    return rc;
+}
+
 /* Start a new segment at next_offset and seal the old one (log->lock held).
  * With sync, the old segment and the directory are synced before the new
  * segment takes a write, so a durable record never follows a gap. */
@@ -314,11 +343,9 @@ roll(samsa_log *log)
         (rc = segs_push(log, seg)) == 0) {
         if (!log->cfg.sync)
             return 0;
-        if ((rc = segment_sync(log->io, old)) == 0 &&
-            (rc = samsa__from_errno(log->io->dirsync(log->io, log->dir))) == 0)
-            return 0;
-        atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" above */
-        return rc;
+        if ((rc = log_fsync(log, old)) == 0)
+            rc = log_fsync(log, NULL);
+        return rc; /* on failure, `failed` is set: see "Failure" above */
     }
     old->sealed = false;
     segment_remove_files(log->io, log->dir, seg->base);
@@ -343,19 +370,22 @@ group_commit(samsa_log *log, int64_t target)
         log->syncing = true;
         pthread_mutex_unlock(&log->sync_lock);
 
+        /* covered and `failed` are read together under log->lock: a roll
+         * whose sync of the old segment failed has set `failed` before
+         * any record past it can be counted in covered. */
         pthread_mutex_lock(&log->lock);
         segment *seg = active(log);
         segment_ref(seg);
         int64_t covered = log->next_offset;
+        rc = atomic_load(&log->failed);
         pthread_mutex_unlock(&log->lock);
-        rc = samsa__from_errno(log->io->sync(log->io, seg->file));
+        if (rc == 0)
+            rc = log_fsync(log, seg);
         segment_unref(log->io, seg);
 
         pthread_mutex_lock(&log->sync_lock);
         log->syncing = false;
-        if (rc != 0)
-            atomic_store(&log->failed, SAMSA_EFAILED);
-        else if (covered > log->synced) {
+        if (rc == 0 && covered > log->synced) {
             log->synced = covered;
             publish_end(log, covered);
         }
@@ -420,17 +450,14 @@ log_sync(samsa_log *log, bool all, int64_t *recovery_point)
 
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
-            rc = segment_sync(log->io, todo[i]);
+            rc = log_fsync(log, todo[i]);
         segment_unref(log->io, todo[i]);
     }
     if (rc == 0 && n > 0)
-        rc = samsa__from_errno(log->io->dirsync(log->io, log->dir));
+        rc = log_fsync(log, NULL);
     free(todo);
-    if (rc != 0 && rc != SAMSA_ENOMEM) {
-        atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" above */
-    } else if (rc == 0 && covered > log->recovery_point) {
+    if (rc == 0 && covered > log->recovery_point)
         log->recovery_point = covered;
-    }
     if (recovery_point != NULL)
         *recovery_point = log->recovery_point;
     pthread_mutex_unlock(&log->flush_lock);

@@ -23,7 +23,9 @@
  * cursor can keep reading a segment that retention or topic deletion has
  * removed from the log; the segment array itself is read under log.lock.
  *
- * Lock order: store topic table -> log.lock -> log.sync_lock -> log.wait_lock.
+ * Lock order: store topic table -> log.flush_lock -> log.lock ->
+ * log.fsync_lock; log.lock or log.sync_lock -> log.wait_lock.  No fdatasync
+ * runs under sync_lock, and none outside fsync_lock.
  */
 #ifndef SAMSA_LOG_H
 #define SAMSA_LOG_H
@@ -82,6 +84,8 @@ typedef struct samsa_log {
     int64_t next_offset;        /* writer: the offset the next record gets  */
     _Atomic int failed;         /* SAMSA_EFAILED after a failed sync        */
     pthread_mutex_t flush_lock; /* one log_sync at a time                   */
+    pthread_mutex_t fsync_lock; /* every fdatasync of the log, one at a time;
+                                   `failed` is set before it is released   */
 
     _Atomic int64_t end;    /* log end offset visible to readers        */
     _Atomic int64_t start;  /* log start offset                         */

@@ -138,7 +138,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
 
     pthread_rwlock_rdlock(&s->table_lock);
     topic *t;
-    int rc = topic_lookup(s, topic_name, partition, &t);
+    int rc = topic_lookup(s, topic_name, partition, true, &t);
     samsa_record *order_stack[STACK_RECORDS], **order = order_stack;
     group groups_stack[STACK_RECORDS], *groups = groups_stack;
     size_t bodies_stack[STACK_RECORDS], *bodies = bodies_stack;
@@ -178,11 +178,11 @@ SAMSA_API int
 samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
               int64_t *first, int64_t *end)
 {
-    if (s == NULL || partition == SAMSA_PARTITION_ANY)
-        return s == NULL ? SAMSA_EINVAL : SAMSA_ENOPARTITION;
+    if (s == NULL)
+        return SAMSA_EINVAL;
     pthread_rwlock_rdlock(&s->table_lock);
     topic *t;
-    int rc = topic_lookup(s, topic_name, partition, &t);
+    int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
         if (first != NULL)
             *first = atomic_load(&t->parts[partition]->start);

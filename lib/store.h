@@ -74,7 +74,10 @@ int topic_sync(samsa *s, topic *t, bool all);
 /* Close its logs (flushing them) and free it; *first_err gets the first
  * error met. */
 void topic_close(samsa *s, topic *t, int *first_err);
-/* Find a topic and partition for a call (table_lock held for reading). */
-int topic_lookup(samsa *s, const char *name, int32_t partition, topic **t);
+/* Find a topic and check a partition for a call (table_lock held for
+ * reading): SAMSA_EINVAL for a bad name, SAMSA_ENOTOPIC, then
+ * SAMSA_ENOPARTITION (SAMSA_PARTITION_ANY passes when any_ok). */
+int topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
+                 topic **t);
 
 #endif

@@ -212,14 +212,15 @@ topic_close(samsa *s, topic *t, int *first_err)
 }
 
 int
-topic_lookup(samsa *s, const char *name, int32_t partition, topic **out)
+topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
+             topic **out)
 {
     if (!topic_name_valid(name))
         return SAMSA_EINVAL;
     topic *t = store_topic_find(s, name);
     if (t == NULL)
         return SAMSA_ENOTOPIC;
-    if (partition != SAMSA_PARTITION_ANY &&
+    if (!(any_ok && partition == SAMSA_PARTITION_ANY) &&
         (partition < 0 || partition >= t->cfg.partitions))
         return SAMSA_ENOPARTITION;
     *out = t;
@@ -300,7 +301,7 @@ samsa_topic_describe(samsa *s, const char *name, samsa_topic_config *cfg)
         return SAMSA_EINVAL;
     pthread_rwlock_rdlock(&s->table_lock);
     topic *t;
-    int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, &t);
+    int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, true, &t);
     if (rc == 0) {
         *cfg = t->cfg;
         if (cfg->sync == SAMSA_SYNC_DEFAULT)

@@ -149,6 +149,9 @@ START_TEST(test_open_positions)
     EQ_RC(samsa_cursor_open(s, "t", SAMSA_PARTITION_ANY, 0, &c),
           SAMSA_ENOPARTITION);
     EQ_RC(samsa_cursor_open(s, "x", 0, 0, &c), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_cursor_open(s, "x", SAMSA_PARTITION_ANY, 0, &c),
+          SAMSA_ENOTOPIC);
+    EQ_RC(samsa_cursor_open(s, NULL, SAMSA_PARTITION_ANY, 0, &c), SAMSA_EINVAL);
     EQ_RC(samsa_cursor_open(s, "../t", 0, 0, &c), SAMSA_EINVAL);
     EQ_RC(samsa_cursor_open(s, NULL, 0, 0, &c), SAMSA_EINVAL);
     EQ_RC(samsa_cursor_open(NULL, "t", 0, 0, &c), SAMSA_EINVAL);

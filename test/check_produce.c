@@ -177,6 +177,15 @@ START_TEST(test_bad_input_changes_nothing)
     EQ_RC(samsa_offsets(s, "t", 2, &first, &end), SAMSA_ENOPARTITION);
     EQ_RC(samsa_offsets(s, "t", SAMSA_PARTITION_ANY, &first, &end),
           SAMSA_ENOPARTITION);
+    /* a bad name is reported before a bad partition, and an unknown topic
+     * before it too */
+    EQ_RC(samsa_offsets(s, NULL, SAMSA_PARTITION_ANY, &first, &end),
+          SAMSA_EINVAL);
+    EQ_RC(samsa_offsets(s, "nope", SAMSA_PARTITION_ANY, &first, &end),
+          SAMSA_ENOTOPIC);
+    /* n = 0 writes nothing but still checks the topic */
+    E(samsa_produce(s, "t", 0, NULL, 0));
+    EQ_RC(samsa_produce(s, "nope", 0, NULL, 0), SAMSA_ENOTOPIC);
     E(samsa_offsets(s, "t", 0, NULL, NULL));
     E(samsa_close(s));
     test_dir_remove(dir);

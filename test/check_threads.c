@@ -124,7 +124,7 @@ log_of(samsa *s, const char *name, int32_t p)
     topic *t;
     samsa_log *log = NULL;
     pthread_rwlock_rdlock(&s->table_lock);
-    if (topic_lookup(s, name, p, &t) == 0)
+    if (topic_lookup(s, name, p, false, &t) == 0)
         log = t->parts[p];
     pthread_rwlock_unlock(&s->table_lock);
     ck_assert_ptr_nonnull(log);

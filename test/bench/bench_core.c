@@ -7,7 +7,8 @@
  * The stores live in a fresh directory under DIR, or under $TMPDIR, or under
  * /tmp; it is removed at the end.  Every figure is the median of RUNS runs
  * (after one warm-up run that is not counted), printed with its min and max,
- * and written to a CSV file as well.
+ * and written to a CSV file as well.  Every run starts after sync(2), so
+ * that no run is timed while the kernel writes back an earlier one's data.
  *
  * Environment:
  *   SAMSA_BENCH_CSV=PATH   where the CSV goes (default build/bench-core.csv);
@@ -797,9 +798,16 @@ run_workload(struct workload *w)
 {
     double res[MAX_RUNS][MAX_FIGS], col[MAX_RUNS];
 
+    /* Each run starts with no dirty pages: a produce run leaves over a GB
+     * in the page cache, and without sync(2) the next run would be timed
+     * while the kernel writes back its predecessor's data.  The sync is
+     * outside the timing and the same for every system. */
+    sync();
     w->run(0, res[0]); /* warm-up: not counted */
-    for (unsigned r = 0; r < B.runs; r++)
+    for (unsigned r = 0; r < B.runs; r++) {
+        sync();
         w->run(r + 1, res[r]);
+    }
     for (unsigned f = 0; f < w->nfigs; f++) {
         char label[96], med[32], lo[32], hi[32];
         for (unsigned r = 0; r < B.runs; r++)
