@@ -369,6 +369,14 @@ next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
                  int64_t expected)
 {
     batch_header h;
+    /* A bad batch whose header still holds (only its records or CRC are
+     * damaged) is skipped by its own length: a search inside its records
+     * could take a batch stored in a record's value for the next one. */
+    if (batch_parse_header(seg->map + pos, size - pos, &h) == 0) {
+        uint64_t q = pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        if (batch_at(seg, q, size, expected, true, &h))
+            return q;
+    }
     for (uint64_t q = pos + 1; q + BATCH_HEADER_SIZE <= size; q++) {
         /* The magic byte is the cheapest thing to test first. */
         const uint8_t *m =

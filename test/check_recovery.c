@@ -897,6 +897,82 @@ START_TEST(test_corrupt_header_after_kill)
 }
 END_TEST
 
+/* A record whose value holds a whole, valid Kafka batch (as a mirroring tool
+ * might store) must not be taken for the log's next batch when the batch
+ * around it is damaged: recovery skips the damaged batch by its own length,
+ * reports it, and keeps the real batch after it. */
+START_TEST(test_embedded_batch_not_taken)
+{
+    const char *dir;
+    samsa *s = open_with_t(&dir, 1);
+    E(samsa_close(s)); /* recovery point 0: the crash below is scanned */
+
+    /* A valid batch whose base offset (7) is past the outer record's. */
+    samsa_record inner = {.value = "inner", .value_len = 5, .timestamp = 5};
+    samsa_record *ip = &inner;
+    size_t bodies[1];
+    size_t ilen = batch_encoded_size(&ip, 1, bodies);
+    uint8_t value[256] = "XX";
+    ck_assert_uint_le(ilen + 2, sizeof value);
+    batch_encode(value + 2, &ip, 1, bodies);
+    batch_set_base_offset(value + 2, 7);
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        samsa *cs;
+        samsa_record r[3] = {
+            {.value = "first", .value_len = 5, .timestamp = 1},
+            {.value = value, .value_len = ilen + 2, .timestamp = 2},
+            {.value = "after", .value_len = 5, .timestamp = 3},
+        };
+        if (samsa_open(dir, NULL, &cs) != 0)
+            _exit(20);
+        for (int i = 0; i < 3; i++)
+            if (samsa_produce(cs, "t", 0, &r[i], 1) != 0 || r[i].offset != i)
+                _exit(21);
+        kill(getpid(), SIGKILL); /* no close: the tail is recovered */
+        _exit(22);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+    /* Damage the "XX" before the inner batch: the outer CRC fails, its
+     * header stays good. */
+    char log[TEST_PATH_BUF];
+    snprintf(log, sizeof log, "%s/t-0/%020d.log", dir, 0);
+    FILE *f = fopen(log, "r+b");
+    ck_assert_ptr_nonnull(f);
+    uint8_t buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    uint8_t *xx = memmem(buf, n, "XX", 2);
+    ck_assert_ptr_nonnull(xx);
+    ck_assert_int_eq(fseek(f, (long)(xx - buf), SEEK_SET), 0);
+    ck_assert_int_eq(fputc('Y', f), 'Y');
+    ck_assert_int_eq(fclose(f), 0);
+
+    s = test_open(dir);
+    int64_t first, end;
+    E(samsa_offsets(s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 3); /* "after" kept, nothing from the value */
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, 0);
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    ck_assert_int_eq(samsa_cursor_offset(c), 1);
+    E(samsa_cursor_seek(c, 2));
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, 2);
+    ck_assert_mem_eq(m.value, "after", 5);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A sealed segment below the recovery point that lost its last batch (the
  * file got shorter behind samsa's back): open does not notice, the log end
  * stays, and cursors report the missing offsets as corrupt instead of
@@ -1233,6 +1309,7 @@ recovery_suite(void)
     tcase_add_test(tc, test_corrupt_sealed);
     tcase_add_test(tc, test_corrupt_after_kill);
     tcase_add_test(tc, test_corrupt_header_after_kill);
+    tcase_add_test(tc, test_embedded_batch_not_taken);
     tcase_add_test(tc, test_lost_sealed_tail);
     tcase_add_test(tc, test_index_files);
     tcase_add_test(tc, test_stray_directories);
