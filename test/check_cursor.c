@@ -269,6 +269,68 @@ START_TEST(test_deleted_topic)
 }
 END_TEST
 
+/* Append a batch of one record with the given attributes (CRC recomputed)
+ * to the end of t-0's only segment, as another Kafka writer might have. */
+static void
+append_batch_with_attributes(const char *dir, int64_t base, uint16_t attrs)
+{
+    samsa_record r = {.value = "zz", .value_len = 2, .timestamp = 77};
+    samsa_record *rp = &r;
+    size_t bodies[1];
+    size_t n = batch_encoded_size(&rp, 1, bodies);
+    uint8_t buf[256];
+    ck_assert_uint_le(n, sizeof buf);
+    batch_encode(buf, &rp, 1, bodies);
+    batch_set_base_offset(buf, base);
+    buf[21] = (uint8_t)(attrs >> 8);
+    buf[22] = (uint8_t)attrs;
+    uint32_t crc = samsa__crc32c(0, buf + 21, n - 21);
+    buf[17] = (uint8_t)(crc >> 24);
+    buf[18] = (uint8_t)(crc >> 16);
+    buf[19] = (uint8_t)(crc >> 8);
+    buf[20] = (uint8_t)crc;
+    FILE *f = fopen(test_path(dir, "t-0/00000000000000000000.log"), "ab");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Batches samsa does not write but Kafka may have: a compressed one is
+ * refused with SAMSA_ENOTSUP (never returned as data); a control batch
+ * (a transaction marker) takes its offset but is not a record. */
+START_TEST(test_foreign_batches)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    test_produce_str(s, "t", 0, NULL, "a");
+    E(samsa_close(s));
+    append_batch_with_attributes(dir, 1, BATCH_ATTR_CONTROL);
+    append_batch_with_attributes(dir, 2, 0);
+    append_batch_with_attributes(dir, 3, 1 /* gzip */);
+    s = test_open(dir);
+    int64_t first, end;
+    E(samsa_offsets(s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 4);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, 0);
+    E(samsa_cursor_next(c, &m, 0)); /* offset 1, the marker, skipped */
+    ck_assert_int_eq(m.offset, 2);
+    ck_assert_int_eq(m.timestamp, 77);
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ENOTSUP);
+    ck_assert_int_eq(samsa_cursor_offset(c), 3);
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ENOTSUP); /* stays */
+    E(samsa_cursor_seek(c, 4));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 cursor_suite(void)
 {
@@ -281,6 +343,7 @@ cursor_suite(void)
     tcase_add_test(tc, test_seek_time);
     tcase_add_test(tc, test_seek_time_unordered);
     tcase_add_test(tc, test_deleted_topic);
+    tcase_add_test(tc, test_foreign_batches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -115,6 +115,40 @@ START_TEST(test_version_mismatch)
 }
 END_TEST
 
+/* A damaged catalog is refused with SAMSA_ECORRUPT, not read: garbage in
+ * place of LMDB's file, and a topic record of the wrong size. */
+START_TEST(test_catalog_corrupt)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    E(samsa_close(s));
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(mdb_env_open(env, test_path(dir, "catalog"), 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
+    MDB_val k = {1, "t"}, val = {3, "bad"};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    EQ_RC(samsa_open(dir, NULL, &s), SAMSA_ECORRUPT);
+
+    FILE *f = fopen(test_path(dir, "catalog/data.mdb"), "r+b");
+    ck_assert_ptr_nonnull(f);
+    char junk[8192];
+    memset(junk, 0x5a, sizeof junk);
+    ck_assert_uint_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    ck_assert_int_eq(fclose(f), 0);
+    EQ_RC(samsa_open(dir, NULL, &s), SAMSA_ECORRUPT);
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_strerror)
 {
     ck_assert_str_eq(samsa_strerror(0), "success");
@@ -160,6 +194,7 @@ store_suite(void)
     tcase_add_test(tc, test_open_create);
     tcase_add_test(tc, test_locked);
     tcase_add_test(tc, test_version_mismatch);
+    tcase_add_test(tc, test_catalog_corrupt);
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_sync_bad_args);
