@@ -89,14 +89,12 @@ START_TEST(test_locked)
 }
 END_TEST
 
-/* A catalog from an incompatible version is refused, not misread. */
-START_TEST(test_version_mismatch)
+/* Write key = val (val_len bytes) into the named database of the store's
+ * catalog, behind samsa's back, to damage or age it. */
+static void
+catalog_poke(const char *dir, const char *db, const char *key, const void *val,
+             size_t val_len)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    E(samsa_close(s));
-    /* Rewrite the format record through LMDB's own tool-free path: open
-     * the environment directly. */
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -104,12 +102,21 @@ START_TEST(test_version_mismatch)
     mdb_env_set_maxdbs(env, 8);
     ck_assert_int_eq(mdb_env_open(env, test_path(dir, "catalog"), 0, 0644), 0);
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    uint8_t v[4] = {99, 0, 0, 0};
-    MDB_val k = {6, "format"}, val = {4, v};
-    ck_assert_int_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_val k = {strlen(key), (void *)key}, v = {val_len, (void *)val};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
     ck_assert_int_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+/* A catalog from an incompatible version is refused, not misread. */
+START_TEST(test_version_mismatch)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_close(s));
+    const uint8_t v[4] = {99, 0, 0, 0};
+    catalog_poke(dir, "meta", "format", v, sizeof v);
     EQ_RC(samsa_open(dir, NULL, &s), SAMSA_EVERSION);
     test_dir_remove(dir);
 }
@@ -124,18 +131,7 @@ START_TEST(test_catalog_corrupt)
     E(samsa_topic_create(s, "t", NULL));
     E(samsa_close(s));
 
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    ck_assert_int_eq(mdb_env_open(env, test_path(dir, "catalog"), 0, 0644), 0);
-    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
-    MDB_val k = {1, "t"}, val = {3, "bad"};
-    ck_assert_int_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
-    ck_assert_int_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    catalog_poke(dir, "topics", "t", "bad", 3);
     EQ_RC(samsa_open(dir, NULL, &s), SAMSA_ECORRUPT);
 
     FILE *f = fopen(test_path(dir, "catalog/data.mdb"), "r+b");
