@@ -92,9 +92,14 @@ store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
      * is an fsync, so per-partition commits would make close and the
      * flusher cost one fsync per partition. */
     int32_t n = t->cfg.partitions, moved = 0;
-    int32_t *parts = malloc((size_t)n * sizeof *parts);
-    catalog_partition *st = malloc((size_t)n * sizeof *st);
+    for (int32_t p = 0; p < n; p++)
+        moved += rps[p] != t->saved_rp[p];
+    if (moved == 0) /* the flusher's usual case: nothing to write */
+        return 0;
+    int32_t *parts = malloc((size_t)moved * sizeof *parts);
+    catalog_partition *st = malloc((size_t)moved * sizeof *st);
     int rc = parts == NULL || st == NULL ? SAMSA_ENOMEM : 0;
+    moved = 0;
     for (int32_t p = 0; rc == 0 && p < n; p++)
         if (rps[p] != t->saved_rp[p]) {
             parts[moved] = p;
