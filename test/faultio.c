@@ -664,39 +664,37 @@ fio_unlink(samsa_io *io, const char *path)
 /* mkdir, rmdir and dirsync only pass through: directory entries are not
  * part of the crash model (see faultio.h). */
 static int
-fio_mkdir(samsa_io *io, const char *path)
+pass_path(samsa_io *io, faultio_op op, const char *path,
+          int (*call)(samsa_io *, const char *))
 {
     faultio *f = io->ctx;
-    int rc = enter(f, FAULTIO_MKDIR, NULL, path, NULL, NULL);
+    int rc = enter(f, op, NULL, path, NULL, NULL);
     if (rc < 0)
         return rc;
-    rc = f->posix->mkdir(f->posix, path);
+    rc = call(f->posix, path);
     done(f, NULL, NULL);
     return rc;
+}
+
+static int
+fio_mkdir(samsa_io *io, const char *path)
+{
+    return pass_path(io, FAULTIO_MKDIR, path,
+                     ((faultio *)io->ctx)->posix->mkdir);
 }
 
 static int
 fio_rmdir(samsa_io *io, const char *path)
 {
-    faultio *f = io->ctx;
-    int rc = enter(f, FAULTIO_RMDIR, NULL, path, NULL, NULL);
-    if (rc < 0)
-        return rc;
-    rc = f->posix->rmdir(f->posix, path);
-    done(f, NULL, NULL);
-    return rc;
+    return pass_path(io, FAULTIO_RMDIR, path,
+                     ((faultio *)io->ctx)->posix->rmdir);
 }
 
 static int
 fio_dirsync(samsa_io *io, const char *path)
 {
-    faultio *f = io->ctx;
-    int rc = enter(f, FAULTIO_DIRSYNC, NULL, path, NULL, NULL);
-    if (rc < 0)
-        return rc;
-    rc = f->posix->dirsync(f->posix, path);
-    done(f, NULL, NULL);
-    return rc;
+    return pass_path(io, FAULTIO_DIRSYNC, path,
+                     ((faultio *)io->ctx)->posix->dirsync);
 }
 
 /* ------------------------------------------------------------------------ */
