@@ -36,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "replica.h"
 
 /* ---- the segment array --------------------------------------------------- */
 
@@ -163,6 +163,7 @@ log_free(samsa_log *log)
     pthread_cond_destroy(&log->wait_cond);
     free(log->segs);
     free(log->dir);
+    rset_free(log->rs); /* after the segments: their files close through it */
     free(log);
 }
 

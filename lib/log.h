@@ -71,7 +71,11 @@ typedef struct log_config {
     uint32_t max_batch_bytes; /* largest batch (topic max_message_bytes)  */
     uint32_t index_interval;  /* bytes between index entries              */
     bool sync;                /* fdatasync before acknowledging           */
+    bool acks_all;            /* replicas: every in-sync copy acknowledges */
+    int min_insync;           /* replicas: copies an acks=all produce needs */
 } log_config;
+
+struct rset;
 
 typedef struct samsa_log {
     char *dir;      /* DIR/TOPIC-P                              */
@@ -102,6 +106,7 @@ typedef struct samsa_log {
                                   when nobody waits                        */
     _Atomic bool deleted;      /* the topic was deleted                    */
     _Atomic int refs;          /* the topic's reference plus each cursor's */
+    struct rset *rs;           /* its copies (replica.h); freed with it    */
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */
