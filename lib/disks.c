@@ -143,3 +143,9 @@ store_replica_pass(samsa *s, int *rejoined)
         *rejoined = ps.rejoined;
     return ps.first;
 }
+
+void
+samsa__replica_pause(samsa *s, bool paused)
+{
+    atomic_store(&s->repair_paused, paused);
+}

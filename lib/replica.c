@@ -292,8 +292,8 @@ probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
                       atomic_load(&rs->saved_rp), false, &log);
     if (rc != 0)
         return rc;
-    int64_t rp;
-    rc = log_close(log, &rp);
+    /* No log_close: sealing would write index files for the active
+     * segment that the copies rebuilt later would not have. */
     pr->end = log->next_offset;
     pr->nsegs = log->nsegs < 64 ? log->nsegs : 64;
     for (size_t k = 0; k < pr->nsegs; k++) {
@@ -303,7 +303,7 @@ probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
     if (log->nsegs > 64)
         pr->nsegs = 0; /* too many to compare cheaply: treat as differing */
     log_unref(log);
-    return rc;
+    return 0;
 }
 
 /* Do files a and b hold the same bytes? */
@@ -526,12 +526,18 @@ catch_segment(rset *rs, int i, segment *seg, copied *c, bool final)
     b->close(b, f);
     if (rc == 0)
         c->size = size;
+    /* Index files: a sealed segment's, once; the active segment's too
+     * when an earlier close left them (stale until the next seal rewrites
+     * them, but the copy must hold the same files). */
     static const char *const exts[] = {".index", ".timeindex"};
-    for (int k = 0; rc == 0 && sealed && !c->sealed && k < 2; k++) {
+    bool want = (sealed && !c->sealed) || (final && !sealed);
+    for (int k = 0; rc == 0 && want && k < 2; k++) {
         size_t stem = strlen(seg->path) - 4;
         char p[4096];
         snprintf(p, sizeof p, "%.*s%s", (int)stem, seg->path, exts[k]);
         rc = copy_whole(rs, p, i);
+        if (rc == -ENOENT && !sealed)
+            rc = 0;
     }
     if (rc == 0)
         c->sealed = sealed;

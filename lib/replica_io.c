@@ -72,25 +72,36 @@ insync_copies(rset *rs, int *idx)
     return n;
 }
 
-/* Apply the fan-out rule to rc[0..n) (0 or -errno, per idx[]): 0 when some
- * copy succeeded, else the leader's error. */
+/* Apply the fan-out rule to rc[0..n) (0 or -errno, per idx[], leader
+ * first).  The reference result is success when any copy succeeded, else
+ * the error most copies met (the leader's on a tie); a copy whose result
+ * differs from it has diverged and leaves the in-sync set.  Returns the
+ * reference. */
 static int
 fan_end(rset *rs, int n, const int *idx, const int *rc)
 {
-    int ok = 0;
+    int ref = rc[0], best = 0;
+    for (int k = 0; k < n; k++) {
+        int same = 0;
+        for (int j = 0; j < n; j++)
+            same += rc[j] == rc[k];
+        if (rc[k] == 0 || (ref != 0 && same > best)) {
+            ref = rc[k];
+            best = rc[k] == 0 ? n : same;
+        }
+    }
+    bool differ = false;
     for (int k = 0; k < n; k++)
-        ok += rc[k] == 0;
-    if (ok == 0)
-        return rc[0];
-    if (ok == n)
-        return 0;
+        differ |= rc[k] != ref;
+    if (!differ)
+        return ref;
     pthread_mutex_lock(&rs->lock);
     for (int k = 0; k < n; k++)
-        if (rc[k] != 0 && rs->copy[idx[k]].insync)
+        if (rc[k] != ref && rs->copy[idx[k]].insync)
             rset_mark_out_locked(rs, idx[k], samsa__from_errno(rc[k]));
     pthread_mutex_unlock(&rs->lock);
     rset_after_change(rs);
-    return 0;
+    return ref;
 }
 
 static rset *

@@ -155,7 +155,8 @@ flusher_main(void *arg)
         /* Errors mark the log failed (log.c); producers report them.
          * Copies that failed or came back are the repair pass's. */
         (void)store_sync_all(s, false);
-        (void)store_replica_pass(s, NULL);
+        if (!atomic_load(&s->repair_paused))
+            (void)store_replica_pass(s, NULL);
         pthread_mutex_lock(&s->flush_lock);
     }
     pthread_mutex_unlock(&s->flush_lock);

@@ -47,6 +47,7 @@ struct samsa {
     samsa_replica_fn on_replica;     /* samsa_options.on_replica    */
     void *on_replica_ctx;            /* its ctx                      */
     pthread_mutex_t repair_lock;     /* one repair pass at a time    */
+    _Atomic bool repair_paused;      /* tests: no background repair  */
     samsa_io *io; /* every log file operation goes here       */
     catalog cat;  /* DIR/catalog                              */
     int sync;     /* the store's samsa_sync_policy            */
@@ -83,6 +84,9 @@ bool store_disk_alive(samsa *s, int d);
 /* Notice vanished and returned directories, then rebuild every out copy
  * that can be; *rejoined (may be NULL) counts the copies that rejoined. */
 int store_replica_pass(samsa *s, int *rejoined);
+/* Tests: stop (or restart) the flusher's repair pass, so that a copy taken
+ * out stays out until the test calls samsa_replica_catchup(). */
+void samsa__replica_pause(samsa *s, bool paused);
 
 /* topic.c */
 /* Unlink the files in a directory, then the directory. */
