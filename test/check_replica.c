@@ -75,7 +75,7 @@ rig_make(rig *r, bool faulty, int sync)
     r->root = test_dir_make();
     for (int i = 0; i < NDIRS; i++) {
         char name[8];
-        snprintf(name, sizeof name, "d%d", i);
+        snprintf(name, sizeof name, "d%c", (char)('0' + i));
         test_pathf(r->d[i], r->root, name);
         ck_assert_int_eq(mkdir(r->d[i], 0755), 0);
     }
