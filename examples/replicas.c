@@ -78,8 +78,9 @@ producer(void *arg)
             continue;
         }
         if (r.offset != acked[p]) { /* offsets must stay dense */
-            fprintf(stderr, "replicas: offset %" PRId64 ", expected %" PRId64
-                    "\n", r.offset, acked[p]);
+            fprintf(stderr,
+                    "replicas: offset %" PRId64 ", expected %" PRId64 "\n",
+                    r.offset, acked[p]);
             exit(1);
         }
         acked[p] = r.offset + 1;

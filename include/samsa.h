@@ -225,11 +225,13 @@ typedef struct samsa_topic_config {
  *                 samsa_close().
  * @return 0, or
  *   - SAMSA_EINVAL: dir or out is NULL, dir is empty, opt has a bad field
- *     or a non-zero reserved field;
- *   - SAMSA_ENOTSUP: opt->replica_dirs names a directory (replicas are not
- *     supported by this version);
+ *     or a non-zero reserved field, opt->replica_dirs has an empty string
+ *     or more than SAMSA_MAX_REPLICA_DIRS entries;
  *   - SAMSA_ELOCKED: another process, or another handle in this process,
- *     has the store open;
+ *     has the store (or one of its replica directories) open;
+ *   - SAMSA_ENOTENOUGHREPLICAS: a partition has no copy that was in sync
+ *     among the directories given (samsa never lets a copy that missed
+ *     acknowledged records lead); open with a directory that has one;
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, or -errno (for example
@@ -254,7 +256,8 @@ SAMSA_API int samsa_close(samsa *s);
 
 /**
  * @brief Make everything produced so far durable (fdatasync of every active
- *        segment), whatever the sync policy, and advance the recovery points.
+ *        segment, on every in-sync copy), whatever the sync policy and acks,
+ *        and advance the recovery points.
  * @param[in] s the store.
  * @return 0, SAMSA_EINVAL (s is NULL), SAMSA_EIO, SAMSA_EFAILED.
  */
@@ -274,8 +277,10 @@ SAMSA_API int samsa_sync(samsa *s);
  * @param[in] cfg  the topic's config, or NULL for the defaults.
  * @return 0, or
  *   - SAMSA_EINVAL: s or name is NULL, the name breaks the rules above, or
- *     a config field is out of range or a reserved field is non-zero;
- *   - SAMSA_ENOTSUP: cfg->replicas is more than 1;
+ *     a config field is out of range (replicas above the number of the
+ *     store's directories, min_insync above replicas, acks neither
+ *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
+ *     non-zero;
  *   - SAMSA_EEXIST: a topic of that name exists;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
  */
@@ -386,7 +391,15 @@ typedef struct samsa_record {
  *     may be found again when the store is reopened;
  *   - SAMSA_EFAILED: an earlier sync failed, the partition stopped taking
  *     writes, and the store must be reopened (see samsa(7), NOTES);
+ *   - SAMSA_ENOTENOUGHREPLICAS (acks=all only): fewer copies of the
+ *     partition are in sync than the topic's min_insync.  Found before the
+ *     write, nothing is stored (offsets -1); found after it (a copy left
+ *     during the call), the records are stored and readable, with their
+ *     offsets set, but were not acknowledged (as Kafka's
+ *     NOT_ENOUGH_REPLICAS_AFTER_APPEND): a retry may store them twice;
  *   - SAMSA_ENOMEM.
+ *  A failure on one copy of a replicated partition is not an error of the
+ *  call: that copy leaves the in-sync set and the others take the write.
  */
 SAMSA_API int samsa_produce(samsa *s, const char *topic, int32_t partition,
                             samsa_record *recs, size_t n);

@@ -18,6 +18,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,7 +40,7 @@ typedef struct rig {
     char d[NDIRS][TEST_PATH_BUF];
     faultio *fi; /* NULL: plain POSIX */
     samsa *s;
-    int events[4]; /* counted by type */
+    _Atomic int events[4]; /* counted by type (any thread) */
 } rig;
 
 static void
@@ -47,7 +49,7 @@ on_event(const samsa_replica_event *ev, void *ctx)
     rig *r = ctx;
     ck_assert(ev->type >= 1 && ev->type <= 3);
     ck_assert_ptr_nonnull(ev->topic);
-    r->events[ev->type]++;
+    atomic_fetch_add(&r->events[ev->type], 1);
 }
 
 static void
@@ -630,6 +632,106 @@ START_TEST(test_reconcile_on_open)
 }
 END_TEST
 
+/* Threads: a producer and a reader run while the leader's directory is
+ * removed and made again; the flusher's repair pass (not paused here)
+ * catches it up.  The reader reads across the leader move. */
+typedef struct bg {
+    samsa *s;
+    _Atomic int64_t acked; /* offsets below were acknowledged */
+    atomic_bool stop;
+} bg;
+
+static void *
+bg_producer(void *arg)
+{
+    bg *b = arg;
+    int64_t next = 0;
+    while (!atomic_load(&b->stop)) {
+        test_produce_next(b->s, "t", 0, &next, 1 + (size_t)(next % 3));
+        atomic_store(&b->acked, next);
+    }
+    return NULL;
+}
+
+static void *
+bg_reader(void *arg)
+{
+    bg *b = arg;
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(b->s, "t", 0, 0, &c));
+    int64_t o = 0;
+    for (;;) {
+        int rc = samsa_cursor_next(c, &m, 50);
+        if (rc == SAMSA_ETIMEDOUT && atomic_load(&b->stop) &&
+            o >= atomic_load(&b->acked))
+            break;
+        if (rc == SAMSA_ETIMEDOUT)
+            continue;
+        E(rc);
+        TEST_CHECK_GEN(&m, o);
+        o++;
+    }
+    samsa_cursor_close(c);
+    return NULL;
+}
+
+static bool
+wait_insync(samsa *s, int want, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        samsa_replica_info info[NDIRS];
+        int n, in = 0;
+        E(samsa_replica_status(s, "t", 0, info, NDIRS, &n));
+        for (int k = 0; k < n; k++)
+            in += info[k].state == SAMSA_REPLICA_INSYNC;
+        if (in == want)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+START_TEST(test_background_catchup)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_ALWAYS);
+    samsa__replica_pause(r.s, false);
+    make_topic(&r, 1, 3, 0);
+    bg b = {.s = r.s};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, bg_producer, &b), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, bg_reader, &b), 0);
+    while (atomic_load(&b.acked) < 100)
+        usleep(1000);
+    char cmd[TEST_PATH_BUF + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r.d[0]);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert(wait_insync(r.s, 2, 10000));
+    status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
+    int64_t mid = atomic_load(&b.acked);
+    while (atomic_load(&b.acked) < mid + 100)
+        usleep(1000);
+    ck_assert_int_eq(mkdir(r.d[0], 0755), 0);
+    ck_assert(wait_insync(r.s, 3, 20000));
+    int64_t after = atomic_load(&b.acked);
+    while (atomic_load(&b.acked) < after + 50)
+        usleep(1000);
+    atomic_store(&b.stop, true);
+    pthread_join(pt, NULL);
+    pthread_join(rt, NULL);
+    int64_t end = atomic_load(&b.acked);
+    check_exact(r.s, 0, end);
+    ck_assert_int_ge(r.events[SAMSA_REPLICA_EV_LEADER], 1);
+    ck_assert_int_ge(r.events[SAMSA_REPLICA_EV_JOINED], 1);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    for (int d = 0; d < NDIRS; d++)
+        reopen_alone(&r, d, 1, &end);
+    test_dir_remove(r.root);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -645,6 +747,7 @@ replica_suite(void)
     tcase_add_test(tc, test_scrub_repairs);
     tcase_add_test(tc, test_scrub_unrepairable);
     tcase_add_test(tc, test_reconcile_on_open);
+    tcase_add_test(tc, test_background_catchup);
     suite_add_tcase(s, tc);
     return s;
 }

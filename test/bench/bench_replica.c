@@ -81,8 +81,8 @@ run_once(int copies, int synced, uint64_t n, unsigned id, double *rate,
     char topic[64];
     snprintf(topic, sizeof topic, "bench-%d-%d-%u", copies, synced, id);
     samsa_topic_config cfg = {.replicas = copies,
-                              .sync = synced ? SAMSA_SYNC_ALWAYS
-                                           : SAMSA_SYNC_NONE};
+                              .sync =
+                                  synced ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE};
     check(samsa_topic_create(store, topic, &cfg), "topic create");
     uint64_t *lat = malloc(n * sizeof *lat);
     if (lat == NULL)
