@@ -278,11 +278,39 @@ rset_free(rset *rs)
 /* A copy's log, recovered on its own through the base I/O layer; its end
  * and segment files' sizes. */
 typedef struct probe {
+    int64_t valid; /* offsets below read cleanly (from the recovery point) */
     int64_t end;
     size_t nsegs;
     int64_t base[64];
     uint64_t size[64];
 } probe;
+
+/* The first offset at or past rp whose batch fails its CRC (damage that a
+ * power cut left in unsynced writes), or the log end. */
+static int64_t
+valid_end(samsa_log *log, int64_t rp)
+{
+    for (size_t k = 0; k < log->nsegs; k++) {
+        segment *seg = log->segs[k];
+        if (k + 1 < log->nsegs && log->segs[k + 1]->base <= rp)
+            continue;
+        uint64_t pos = 0, size = atomic_load(&seg->size);
+        int64_t expected = seg->base;
+        while (pos < size) {
+            batch_header h;
+            if (batch_parse_header(seg->map + pos, size - pos, &h) != 0 ||
+                h.base_offset != expected ||
+                (h.base_offset + h.last_offset_delta >= rp &&
+                 batch_verify_crc(seg->map + pos, &h) != 0))
+                return expected;
+            expected = h.base_offset + h.last_offset_delta + 1;
+            pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        }
+        if (k + 1 < log->nsegs && expected != log->segs[k + 1]->base)
+            return expected;
+    }
+    return log->next_offset;
+}
 
 static int
 probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
@@ -295,6 +323,7 @@ probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
     /* No log_close: sealing would write index files for the active
      * segment that the copies rebuilt later would not have. */
     pr->end = log->next_offset;
+    pr->valid = valid_end(log, atomic_load(&rs->saved_rp));
     pr->nsegs = log->nsegs < 64 ? log->nsegs : 64;
     for (size_t k = 0; k < pr->nsegs; k++) {
         pr->base[k] = log->segs[k]->base;
@@ -311,11 +340,10 @@ static bool
 same_file(const char *a, const char *b)
 {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa != NULL && fb != NULL;
-    static _Thread_local char ba[65536], bb[65536];
+    char *ba = malloc(65536), *bb = malloc(65536);
+    bool same = fa != NULL && fb != NULL && ba != NULL && bb != NULL;
     while (same) {
-        size_t na = fread(ba, 1, sizeof ba, fa),
-               nb = fread(bb, 1, sizeof bb, fb);
+        size_t na = fread(ba, 1, 65536, fa), nb = fread(bb, 1, 65536, fb);
         same = na == nb && memcmp(ba, bb, na) == 0;
         if (na == 0)
             break;
@@ -324,6 +352,8 @@ same_file(const char *a, const char *b)
         fclose(fa);
     if (fb != NULL)
         fclose(fb);
+    free(ba);
+    free(bb);
     return same;
 }
 
@@ -373,8 +403,12 @@ rset_reconcile(rset *rs, const log_config *cfg)
             atomic_fetch_sub(&rs->ninsync, 1);
             continue;
         }
-        if (best < 0 || pr[i].end > pr[best].end ||
-            (pr[i].end == pr[best].end && i == rs->leader))
+        /* Kafka's rule, the longest valid log: clean offsets first, then
+         * the end, then the catalog's leader. */
+        if (best < 0 || pr[i].valid > pr[best].valid ||
+            (pr[i].valid == pr[best].valid &&
+             (pr[i].end > pr[best].end ||
+              (pr[i].end == pr[best].end && i == rs->leader))))
             best = i;
     }
     if (best < 0) {
@@ -435,26 +469,32 @@ rset_open(samsa *s, const char *topic_name, int32_t partition,
 
 /* ---- catch-up ------------------------------------------------------------ */
 
-/* Copy [from, to) of seg from the leader's view to dst, checking every
- * batch's CRC; from and to are batch boundaries. */
+/* Copy [from, to) of seg from the leader's view to dst, then read it back
+ * and compare, so that the copy is known to hold what the leader holds.
+ * A batch that fails its CRC on the leader is copied as it is: it is part
+ * of the leader's log (readers get SAMSA_ECORRUPT there on every copy),
+ * and refusing it would leave the partition short of a copy for good. */
 static int
 copy_batches(rset *rs, segment *seg, samsa_io_file *dst, uint64_t from,
              uint64_t to)
 {
-    uint64_t pos = from;
-    while (pos < to) {
-        batch_header h;
-        if (batch_parse_header(seg->map + pos, to - pos, &h) != 0 ||
-            batch_verify_crc(seg->map + pos, &h) != 0)
-            return SAMSA_ECORRUPT;
-        pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-    }
-    for (pos = from; pos < to; pos += COPY_CHUNK) {
+    uint8_t *back = malloc(COPY_CHUNK);
+    if (back == NULL)
+        return SAMSA_ENOMEM;
+    for (uint64_t pos = from; pos < to; pos += COPY_CHUNK) {
         size_t len = to - pos < COPY_CHUNK ? (size_t)(to - pos) : COPY_CHUNK;
         int rc = samsa__io_write_all(rs->base, dst, seg->map + pos, len, pos);
-        if (rc != 0)
+        if (rc == 0 &&
+            rs->base->read(rs->base, dst, back, len, pos) != (ssize_t)len)
+            rc = -EIO;
+        if (rc == 0 && memcmp(back, seg->map + pos, len) != 0)
+            rc = SAMSA_ECORRUPT; /* the copy's disk returns other bytes */
+        if (rc != 0) {
+            free(back);
             return samsa__from_errno(rc);
+        }
     }
+    free(back);
     return 0;
 }
 

@@ -13,7 +13,13 @@
  *   segment.c     one segment file and its sparse indexes
  *   io_posix.c    the I/O layer every file operation goes through
  *   cursor.c      samsa_cursor_*: reads a log zero-copy
- *   catalog.c     LMDB: topics, configs, partition state
+ *   catalog.c     LMDB: topics, configs, partition state; one environment
+ *                 per directory, every write fanned out (catalog_write)
+ *   replica.c     a partition's copies: placement, in-sync set, failover,
+ *                 catch-up, reconciling at open (replica.h)
+ *   replica_io.c  the I/O table that repeats each call on every copy
+ *   scrub.c       samsa_scrub: check every copy, repair from a good one
+ *   disks.c       the store's directories: locks, vanishing, the repair pass
  *   store.c       samsa_open/close/sync, the directory lock, topic table
  *   topic.c       samsa_topic_*: create, delete, describe
  *   crc32c.c      CRC-32C, SSE4.2 or portable
