@@ -299,6 +299,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
+    store_notify_init(s);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/catalog", dir);
@@ -333,6 +334,7 @@ samsa_close(samsa *s)
     if (s == NULL)
         return 0;
     int first = 0;
+    store_close_gate(s);
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -344,6 +346,7 @@ samsa_close(samsa *s)
         close(s->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
+    store_notify_destroy(s);
     free(s->buckets);
     free(s->dir);
     free(s);
