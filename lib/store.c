@@ -166,11 +166,7 @@ flusher_main(void *arg)
 static int
 flusher_start(samsa *s)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->flush_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    samsa__cond_init_monotonic(&s->flush_cond);
     pthread_mutex_init(&s->flush_lock, NULL);
     int rc = pthread_create(&s->flusher, NULL, flusher_main, s);
     s->flusher_running = rc == 0;
@@ -335,6 +331,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_mutex_init(&s->repair_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
+    store_notify_init(s);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         s->dir_fd[d] = -1;
     rc = store_dirs_open(s, opt);
@@ -365,6 +362,7 @@ samsa_close(samsa *s)
     if (s == NULL)
         return 0;
     int first = 0;
+    store_close_gate(s);
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -380,6 +378,7 @@ samsa_close(samsa *s)
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
     pthread_mutex_destroy(&s->repair_lock);
+    store_notify_destroy(s);
     free(s->buckets);
     free(s->dir);
     free(s);

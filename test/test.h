@@ -130,6 +130,7 @@ uint32_t test_be32(const uint8_t *p);
     XX(recovery)                                                               \
     XX(faults)                                                                 \
     XX(threads)                                                                \
+    XX(notify)                                                                 \
     XX(replica)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
