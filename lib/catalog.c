@@ -302,6 +302,7 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->lock, NULL);
+    pthread_rwlock_init(&c->readers, NULL);
     c->ndisks = n;
     c->map_bytes = map_bytes;
     uint64_t gen[CATALOG_MAX_DISKS] = {0};
@@ -347,8 +348,10 @@ catalog_close(catalog *c)
         free(c->disk[i].path);
         c->disk[i].path = NULL;
     }
-    if (c->ndisks > 0)
+    if (c->ndisks > 0) {
         pthread_mutex_destroy(&c->lock);
+        pthread_rwlock_destroy(&c->readers);
+    }
     c->ndisks = 0;
 }
 
@@ -367,9 +370,11 @@ catalog_disk_rebuild(catalog *c, int i)
     for (int j = 0; j < c->ndisks && from < 0; j++)
         if (!(down & (1u << j)) && c->disk[j].env != NULL)
             from = j;
+    pthread_rwlock_wrlock(&c->readers); /* no reader left on disk i */
     int rc = from < 0 ? SAMSA_EIO : disk_copy(c, from, i);
     if (rc == 0)
         atomic_fetch_and(&c->down, ~(1u << i));
+    pthread_rwlock_unlock(&c->readers);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
@@ -385,7 +390,7 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
         catalog_disk *d = &c->disk[i];
         if ((atomic_load(&c->down) & (1u << i)) || d->env == NULL)
             continue;
-        catalog_txn t = {NULL, d};
+        catalog_txn t = {NULL, d, c};
         int rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &t.txn));
         if (rc == 0)
             rc = meta_put_u64(t.txn, d->meta, "gen",
@@ -417,13 +422,19 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
 int
 catalog_read_begin(catalog *c, catalog_txn *t)
 {
+    pthread_rwlock_rdlock(&c->readers);
     uint32_t down = atomic_load(&c->down);
     for (int i = 0; i < c->ndisks; i++)
         if (!(down & (1u << i)) && c->disk[i].env != NULL) {
+            t->c = c;
             t->d = &c->disk[i];
-            return from_mdb(
+            int rc = from_mdb(
                 mdb_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
+            if (rc != 0)
+                pthread_rwlock_unlock(&c->readers);
+            return rc;
         }
+    pthread_rwlock_unlock(&c->readers);
     return SAMSA_EIO;
 }
 
@@ -431,6 +442,7 @@ void
 catalog_read_end(catalog_txn *t)
 {
     mdb_txn_abort(t->txn);
+    pthread_rwlock_unlock(&t->c->readers);
 }
 
 /* ---- topics -------------------------------------------------------------- */

@@ -45,15 +45,18 @@ typedef struct catalog {
     catalog_disk disk[CATALOG_MAX_DISKS]; /* in samsa_options order       */
     int ndisks;                           /* 1 + replica directories      */
     size_t map_bytes;                     /* LMDB map size of each        */
-    pthread_mutex_t lock;  /* one write at a time, so every disk sees the
-                              same sequence of transactions              */
-    _Atomic uint32_t down; /* bit i: disk i gets no reads or writes      */
+    pthread_mutex_t lock;     /* one write at a time, so every disk sees the
+                                 same sequence of transactions              */
+    pthread_rwlock_t readers; /* read transactions (read lock) against a
+                                 rebuild closing an environment (write)  */
+    _Atomic uint32_t down;    /* bit i: disk i gets no reads or writes      */
 } catalog;
 
 /* A transaction on one disk, as catalog_write()'s callback gets it. */
 typedef struct catalog_txn {
     MDB_txn *txn;          /* the LMDB transaction                        */
     const catalog_disk *d; /* its disk: the dbi handles                   */
+    struct catalog *c;     /* the catalog                                 */
 } catalog_txn;
 
 typedef int (*catalog_write_fn)(catalog_txn *t, void *ctx);
@@ -80,7 +83,8 @@ int catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes);
 void catalog_close(catalog *c);
 /* Run fn on every healthy disk in a write transaction each (see above). */
 int catalog_write(catalog *c, catalog_write_fn fn, void *ctx);
-/* A read transaction on a healthy disk; SAMSA_EIO when none is. */
+/* A read transaction on a healthy disk; SAMSA_EIO when none is.  Every
+ * successful begin must be ended (it holds off catalog_disk_rebuild). */
 int catalog_read_begin(catalog *c, catalog_txn *t);
 void catalog_read_end(catalog_txn *t);
 /* Mark disk i down (its directory vanished). */

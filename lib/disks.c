@@ -113,12 +113,28 @@ catch_one(rset *rs, void *ctx)
     }
 }
 
+/* Has a directory gone, or one that is down come back?  (repair_lock held:
+ * disk_up changes only under it.) */
+static bool
+disks_changed(samsa *s)
+{
+    uint32_t down = atomic_load(&s->cat.down);
+    struct stat st;
+    for (int d = 0; d < s->ndirs; d++)
+        if (s->disk_up[d] ? (down & (1u << d)) || !store_disk_alive(s, d)
+                          : stat(s->dirs[d], &st) == 0)
+            return true;
+    return false;
+}
+
 int
 store_replica_pass(samsa *s, int *rejoined)
 {
     pass ps = {0, 0};
     if (s->ndirs > 1) {
         pthread_mutex_lock(&s->repair_lock);
+        if (!disks_changed(s))
+            goto catch_up; /* the usual case: no write lock on the table */
         /* disk_up changes with the table locked for writing, so code that
          * holds it for reading (topic create, status) sees it steady. */
         pthread_rwlock_wrlock(&s->table_lock);
@@ -134,6 +150,7 @@ store_replica_pass(samsa *s, int *rejoined)
                 revive(s, d);
         }
         pthread_rwlock_unlock(&s->table_lock);
+    catch_up:
         pthread_rwlock_rdlock(&s->table_lock);
         each_rset(s, catch_one, &ps);
         pthread_rwlock_unlock(&s->table_lock);
