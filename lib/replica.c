@@ -280,9 +280,9 @@ rset_free(rset *rs)
 typedef struct probe {
     int64_t valid; /* offsets below read cleanly (from the recovery point) */
     int64_t end;
-    size_t nsegs;
-    int64_t base[64];
-    uint64_t size[64];
+    size_t nsegs;   /* segments                                       */
+    int64_t *base;  /* each one's base offset (malloc'ed)             */
+    uint64_t *size; /* and size                                       */
 } probe;
 
 /* The first offset at or past rp whose batch fails its CRC (damage that a
@@ -324,15 +324,16 @@ probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
      * segment that the copies rebuilt later would not have. */
     pr->end = log->next_offset;
     pr->valid = valid_end(log, atomic_load(&rs->saved_rp));
-    pr->nsegs = log->nsegs < 64 ? log->nsegs : 64;
-    for (size_t k = 0; k < pr->nsegs; k++) {
+    pr->nsegs = log->nsegs;
+    pr->base = malloc(log->nsegs * sizeof *pr->base);
+    pr->size = malloc(log->nsegs * sizeof *pr->size);
+    for (size_t k = 0; pr->base != NULL && pr->size != NULL && k < pr->nsegs;
+         k++) {
         pr->base[k] = log->segs[k]->base;
         pr->size[k] = atomic_load(&log->segs[k]->size);
     }
-    if (log->nsegs > 64)
-        pr->nsegs = 0; /* too many to compare cheaply: treat as differing */
     log_unref(log);
-    return 0;
+    return pr->base != NULL && pr->size != NULL ? 0 : SAMSA_ENOMEM;
 }
 
 /* Do files a and b hold the same bytes? */
@@ -364,7 +365,8 @@ static bool
 copy_matches(rset *rs, const char *name, int j, const probe *lp,
              const probe *pj)
 {
-    if (pj->end != lp->end || pj->nsegs != lp->nsegs || lp->nsegs == 0)
+    if (pj->end != lp->end || pj->valid != lp->valid ||
+        pj->nsegs != lp->nsegs || lp->nsegs == 0)
         return false;
     int64_t rp = atomic_load(&rs->saved_rp);
     for (size_t k = 0; k < lp->nsegs; k++) {
@@ -412,6 +414,10 @@ rset_reconcile(rset *rs, const log_config *cfg)
             best = i;
     }
     if (best < 0) {
+        for (int i = 0; i < rs->n; i++) {
+            free(pr[i].base);
+            free(pr[i].size);
+        }
         free(pr);
         return SAMSA_ENOTENOUGHREPLICAS;
     }
@@ -428,9 +434,12 @@ rset_reconcile(rset *rs, const log_config *cfg)
         rs->copy[i].reason = SAMSA_ECORRUPT; /* diverged: rebuilt later */
         atomic_fetch_sub(&rs->ninsync, 1);
     }
-    for (int i = 0; i < rs->n; i++)
+    for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)
             rs->dirty = true;
+        free(pr[i].base);
+        free(pr[i].size);
+    }
     free(pr);
     return 0;
 }

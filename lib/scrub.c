@@ -110,6 +110,7 @@ repair(rset *rs, int i, const segment *seg, const view *ref, const view *bad)
         rset_mark_out_locked(rs, i, SAMSA_EFAILED); /* fsyncgate */
         pthread_mutex_unlock(&rs->lock);
     }
+    pthread_mutex_unlock(&log->fsync_lock);
     pthread_mutex_unlock(&log->lock);
     rset_after_change(rs);
     return samsa__from_errno(rc);

@@ -786,6 +786,27 @@ START_TEST(test_power_cut_reconcile)
 }
 END_TEST
 
+/* A clean close and open keeps every copy in sync, however many segments
+ * (regression: copies of logs past 64 segments were taken out). */
+START_TEST(test_reopen_keeps_isr)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_NONE);
+    make_topic(&r, 1, 3, 0);
+    int64_t next = 0;
+    test_produce_upto(r.s, "t", 0, &next, 3200, 0);
+    int64_t bases[128];
+    ck_assert_uint_gt(test_seg_bases(r.d[0], "t", 0, bases, 128), 64);
+    rig_close(&r);
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 3, 0, -1, 0);
+    ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_OUT], 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -793,6 +814,7 @@ replica_suite(void)
     TCase *tc = tcase_create("replica");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_placement);
+    tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_loop_test(tc, test_fault_each_site, 0, 2);
     tcase_add_test(tc, test_fsync_not_retried);
     tcase_add_test(tc, test_min_insync);
