@@ -104,6 +104,18 @@ make_topic(rig *r, int32_t partitions, int32_t replicas, int sync)
     E(samsa_topic_create(r->s, "t", &c));
 }
 
+/* A rig (faulty: through faultio) with topic "t" of one partition with 3
+ * copies, holding records 0..upto-1 (produced in pattern k): the log end. */
+static int64_t
+rig_t3(rig *r, bool faulty, int sync, int64_t upto, size_t k)
+{
+    rig_make(r, faulty, sync);
+    make_topic(r, 1, 3, 0);
+    int64_t next = 0;
+    test_produce_upto(r->s, "t", 0, &next, upto, k);
+    return next;
+}
+
 static int64_t
 end_of(samsa *s, int32_t p)
 {
@@ -282,10 +294,7 @@ static bool
 fault_run(faultio_op op, uint64_t nth, int victim, int err)
 {
     rig r;
-    rig_make(&r, true, SAMSA_SYNC_ALWAYS);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 20, 0);
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_ALWAYS, 20, 0);
     E(samsa_sync(r.s));
     char filter[16];
     snprintf(filter, sizeof filter, "/d%d/", victim);
@@ -342,10 +351,7 @@ END_TEST
 START_TEST(test_fsync_not_retried)
 {
     rig r;
-    rig_make(&r, true, SAMSA_SYNC_ALWAYS);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 10, 0);
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_ALWAYS, 10, 0);
     E(samsa_sync(r.s));
     faultio_filter(r.fi, "/d2/");
     faultio_fail(r.fi, FAULTIO_SYNC, 1, EIO, false);
@@ -425,10 +431,7 @@ END_TEST
 START_TEST(test_failover_cursor)
 {
     rig r;
-    rig_make(&r, true, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 50, 0);
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_NONE, 50, 0);
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(r.s, "t", 0, 0, &c));
@@ -509,10 +512,7 @@ END_TEST
 START_TEST(test_scrub_repairs)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 300, 0);
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 300, 0);
     int64_t bases[16];
     size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
     ck_assert_uint_ge(nb, 3);
@@ -594,10 +594,7 @@ END_TEST
 START_TEST(test_reconcile_on_open)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 100, 0);
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 100, 0);
     rig_close(&r);
     int64_t bases[16];
     size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
@@ -760,10 +757,7 @@ read_prefix(samsa *s)
 START_TEST(test_power_cut_reconcile)
 {
     rig r;
-    rig_make(&r, true, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 150, 0);
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_NONE, 150, 0);
     E(samsa_sync(r.s));
     int64_t synced = next;
     test_produce_upto(r.s, "t", 0, &next, 260, 4);
@@ -791,10 +785,7 @@ END_TEST
 START_TEST(test_reopen_keeps_isr)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 3, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 3200, 0);
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 3200, 0);
     int64_t bases[128];
     ck_assert_uint_gt(test_seg_bases(r.d[0], "t", 0, bases, 128), 64);
     rig_close(&r);
