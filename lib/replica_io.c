@@ -112,8 +112,6 @@ rs_of(samsa_io *io)
 
 /* ---- path calls ------------------------------------------------------ */
 
-typedef int (*path_fn)(samsa_io *io, const char *path);
-
 static int
 fan_path(rset *rs, const char *path, int op)
 {
