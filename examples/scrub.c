@@ -30,7 +30,8 @@ print_topic(const char *name, void *ctx)
         rc = samsa_replica_status(store, name, p, info, 8, &n);
         printf("  %s-%" PRId32 ":", name, p);
         for (int i = 0; rc == 0 && i < n && i < 8; i++)
-            printf(" dir %d%s%s", info[i].dir, info[i].leader ? " (leader)" : "",
+            printf(" dir %d%s%s", info[i].dir,
+                   info[i].leader ? " (leader)" : "",
                    info[i].state == SAMSA_REPLICA_INSYNC ? "" : " (out)");
         printf("\n");
     }

@@ -411,6 +411,8 @@ log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
         seg = active(log);
         *base = log->next_offset;
         batch_set_base_offset(batch, *base);
+        if (log->rs != NULL) /* Kafka's partitionLeaderEpoch */
+            batch_set_leader_epoch(batch, atomic_load(&log->rs->epoch));
         rc = segment_append(log->io, seg, batch, len, *base, count, max_ts,
                             &log->cfg);
     }

@@ -46,7 +46,8 @@ typedef struct rset {
     pthread_mutex_t lock;           /* the fields below and the file list     */
     replica_copy copy[REPLICA_MAX]; /* placement order                    */
     int leader;                     /* the copy the log reads                 */
-    int32_t epoch;                  /* bumped at every leader change          */
+    _Atomic int32_t epoch;          /* bumped at every leader change; stamped
+                                       in each batch appended (log.c)     */
     _Atomic int ninsync;            /* copies in sync                         */
     mfile *files;                   /* files open through io                  */
     bool dirty;                     /* state not yet saved in the catalog     */

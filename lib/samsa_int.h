@@ -169,6 +169,9 @@ size_t batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies);
 int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
                      const size_t *bodies);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
+/* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
+ * leader copy that appended the batch (replica.c). */
+void batch_set_leader_epoch(uint8_t *batch, int32_t epoch);
 
 /* Parse the fixed header at p, with avail bytes readable there.
  * 0: h is filled and the whole batch (BATCH_LOG_OVERHEAD + h->length bytes)

@@ -92,7 +92,10 @@ static int
 repair(rset *rs, int i, const segment *seg, const view *ref, const view *bad)
 {
     samsa_log *log = rs->log;
+    /* log.lock: no append on the file meanwhile; fsync_lock: no other
+     * fdatasync of it at once (log.c says why). */
     pthread_mutex_lock(&log->lock);
+    pthread_mutex_lock(&log->fsync_lock);
     pthread_mutex_lock(&rs->lock);
     samsa_io_file *f =
         rs->copy[i].insync ? rset_handle(rs, seg->path, i) : NULL;

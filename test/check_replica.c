@@ -427,6 +427,26 @@ START_TEST(test_min_insync)
 }
 END_TEST
 
+/* The partitionLeaderEpoch of the first (last: of the last) batch of the
+ * segment of t-0 on directory d at base. */
+static int32_t
+batch_epoch(rig *r, int d, int64_t base, bool last)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r->d[d], (long long)base);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f), pos = 0, at = 0;
+    fclose(f);
+    while (last && pos + 12 <= n && test_be32(buf + pos + 8) != 0) {
+        at = pos;
+        pos += 12 + test_be32(buf + pos + 8);
+    }
+    ck_assert_uint_ge(n, at + 16);
+    return (int32_t)test_be32(buf + at + 12);
+}
+
 /* The leader fails under a cursor: the cursor goes on, offsets stay dense. */
 START_TEST(test_failover_cursor)
 {
@@ -461,6 +481,11 @@ START_TEST(test_failover_cursor)
     check_exact(r.s, 0, next);
     rig_close(&r);
     copies_identical(&r, 0, 3);
+    /* batches carry the epoch of the leader that appended them */
+    int64_t bases[64];
+    size_t nb = test_seg_bases(r.d[1], "t", 0, bases, 64);
+    ck_assert_int_eq(batch_epoch(&r, 1, bases[0], false), 0);
+    ck_assert_int_eq(batch_epoch(&r, 1, bases[nb - 1], true), 1);
     /* the new leader's epoch and ISR are in every catalog */
     rig_open(&r, SAMSA_SYNC_NONE);
     status(r.s, 0, 3, 1, -1, 0);
