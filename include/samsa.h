@@ -533,9 +533,9 @@ typedef enum samsa_assignor {
  *  (Kafka's auto.offset.reset), or whose committed offset is no longer in
  *  the log. */
 typedef enum samsa_offset_reset {
-    SAMSA_RESET_DEFAULT = 0,  /**< SAMSA_RESET_LATEST, as Kafka           */
-    SAMSA_RESET_LATEST = 1,   /**< the log end: only new records          */
-    SAMSA_RESET_EARLIEST = 2  /**< the log start: every stored record     */
+    SAMSA_RESET_DEFAULT = 0, /**< SAMSA_RESET_LATEST, as Kafka           */
+    SAMSA_RESET_LATEST = 1,  /**< the log end: only new records          */
+    SAMSA_RESET_EARLIEST = 2 /**< the log start: every stored record     */
 } samsa_offset_reset;
 
 /** A partition of a topic, and an offset that depends on the use. */
@@ -546,14 +546,17 @@ typedef struct samsa_topic_partition {
 } samsa_topic_partition;
 
 /** samsa_rebalance_fn events. */
-#define SAMSA_REBALANCE_ASSIGNED 1 /**< gained: read from now on, from the
-                                        offsets given (committed or reset) */
-#define SAMSA_REBALANCE_REVOKED  2 /**< about to go to another member:
-                                        still owned, commit now; offsets
-                                        are the current positions          */
-#define SAMSA_REBALANCE_LOST     3 /**< already gone (this member was
-                                        expelled, or the topic deleted):
-                                        commits are refused               */
+#define SAMSA_REBALANCE_ASSIGNED                                               \
+    1 /**< gained: read from now on, from the                                  \
+           offsets given (committed or reset) */
+#define SAMSA_REBALANCE_REVOKED                                                \
+    2 /**< about to go to another member:                                      \
+           still owned, commit now; offsets                                    \
+           are the current positions          */
+#define SAMSA_REBALANCE_LOST                                                   \
+    3 /**< already gone (this member was                                       \
+           expelled, or the topic deleted):                                    \
+           commits are refused               */
 
 /**
  * Told which partitions a member gains or loses, from inside
@@ -564,8 +567,8 @@ typedef struct samsa_topic_partition {
  * samsa_consumer_pause()/resume() on c, but not poll or close it.
  */
 typedef void (*samsa_rebalance_fn)(samsa_consumer *c, int event,
-                                   const samsa_topic_partition *parts,
-                                   size_t n, void *ctx);
+                                   const samsa_topic_partition *parts, size_t n,
+                                   void *ctx);
 
 /** A consumer's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_consumer_config {
@@ -679,9 +682,8 @@ SAMSA_API int samsa_consumer_poll(samsa_consumer *c, samsa_message *msg,
  *         NULL or max is 0.  An error met after some records were filled
  *         is returned by the next call instead.
  */
-SAMSA_API int samsa_consumer_poll_batch(samsa_consumer *c,
-                                        samsa_message *msgs, size_t max,
-                                        size_t *n, int timeout_ms);
+SAMSA_API int samsa_consumer_poll_batch(samsa_consumer *c, samsa_message *msgs,
+                                        size_t max, size_t *n, int timeout_ms);
 
 /**
  * @brief Commit offsets for the group, atomically: all of them or none.
@@ -767,8 +769,7 @@ SAMSA_API int samsa_consumer_seek(samsa_consumer *c, const char *topic,
  *         SAMSA_EDELETED, SAMSA_ECLOSED.
  */
 SAMSA_API int samsa_consumer_seek_time(samsa_consumer *c, const char *topic,
-                                       int32_t partition,
-                                       int64_t timestamp_ms);
+                                       int32_t partition, int64_t timestamp_ms);
 
 /**
  * @brief Stop polls from returning records of an owned partition, or let

@@ -58,8 +58,7 @@ typedef struct catalog_group_offset {
 /* Write n offsets of group in one transaction; sync: fsync before
  * returning, else the commit is only written (survives kill -9). */
 int catalog_group_commit(catalog *c, const char *group,
-                         const catalog_group_offset *offs, size_t n,
-                         bool sync);
+                         const catalog_group_offset *offs, size_t n, bool sync);
 /* Read n offsets of group in one read transaction (-1 where none). */
 int catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
                       size_t n);

@@ -100,8 +100,8 @@ samsa_consumer_commit(samsa_consumer *c, const samsa_topic_partition *offsets,
         }
         if (offsets == NULL && o->deleted)
             continue;
-        int64_t off = offsets != NULL ? offsets[i].offset
-                                      : samsa_cursor_offset(o->cur);
+        int64_t off =
+            offsets != NULL ? offsets[i].offset : samsa_cursor_offset(o->cur);
         offs[k] = (catalog_group_offset){o->topic_id, o->partition, off};
         idx[k++] = (size_t)(o - c->parts);
     }
@@ -116,10 +116,10 @@ samsa_consumer_commit(samsa_consumer *c, const samsa_topic_partition *offsets,
 /* ---- samsa_group_offsets ------------------------------------------------- */
 
 typedef struct lag_topic {
-    char *name;        /* the topic's name                              */
-    uint64_t id;       /* its catalog id                                */
-    int32_t parts;     /* its partition count                           */
-    int64_t *ends;     /* per partition: the log end when looked at     */
+    char *name;    /* the topic's name                              */
+    uint64_t id;   /* its catalog id                                */
+    int32_t parts; /* its partition count                           */
+    int64_t *ends; /* per partition: the log end when looked at     */
 } lag_topic;
 
 static int

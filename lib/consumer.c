@@ -38,8 +38,7 @@ consumer_enter(samsa_consumer *c)
     int rc = c->detached ? SAMSA_ECLOSED : store_enter(c->s);
     pthread_mutex_unlock(&c->lock);
     if (rc == 0)
-        atomic_store_explicit(&c->heartbeat, group_now(),
-                              memory_order_relaxed);
+        atomic_store_explicit(&c->heartbeat, group_now(), memory_order_relaxed);
     return rc;
 }
 
@@ -92,8 +91,11 @@ owned_insert(samsa_consumer *c, char *name, uint64_t id, int32_t p,
     while (i > 0 && owned_cmp(name, p, &c->parts[i - 1]) < 0)
         i--;
     memmove(&c->parts[i + 1], &c->parts[i], (c->nparts - i) * sizeof *c->parts);
-    c->parts[i] = (owned){.topic = name, .topic_id = id, .partition = p,
-                          .cur = cur, .committed = -1};
+    c->parts[i] = (owned){.topic = name,
+                          .topic_id = id,
+                          .partition = p,
+                          .cur = cur,
+                          .committed = -1};
     c->nparts++;
     return 0;
 }
@@ -159,8 +161,8 @@ release(samsa_consumer *c, samsa_topic_partition *tp, size_t *idx, bool *drop)
     pthread_mutex_unlock(&g->lock);
     if (nrev + nlost == 0)
         return 0;
-    int rc = nrev > 0 && c->auto_commit_ns > 0 ? commit_positions(c, idx, nrev)
-                                                : 0;
+    int rc =
+        nrev > 0 && c->auto_commit_ns > 0 ? commit_positions(c, idx, nrev) : 0;
     for (size_t k = 0; k < nrev; k++) {
         owned *o = &c->parts[idx[k]];
         tp[k] = (samsa_topic_partition){o->topic, o->partition,
@@ -257,8 +259,8 @@ take(samsa_consumer *c)
                           : rc;
         if (orc == 0 && (orc = owned_insert(c, names[i], offs[i].topic_id,
                                             offs[i].partition, cur)) == 0) {
-            tp[ntp++] = (samsa_topic_partition){
-                names[i], offs[i].partition, samsa_cursor_offset(cur)};
+            tp[ntp++] = (samsa_topic_partition){names[i], offs[i].partition,
+                                                samsa_cursor_offset(cur)};
             continue;
         }
         /* Not taken: give it back (a topic deleted since is fine; the
@@ -401,7 +403,7 @@ read_some(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n)
         }
     }
     /* A second pass lets partitions with more fill what others left. */
-    for (size_t i = 0; i < np && *n > 0 && *n < max; i++) {
+    for (size_t i = 0; i<np && * n> 0 && *n < max; i++) {
         size_t k = (c->rr + i) % np, got;
         int rc = read_part(c, &c->parts[k], msgs + *n, max - *n, &got);
         *n += got;
@@ -452,8 +454,7 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
             again = rc == 0 || rc == SAMSA_ETIMEDOUT;
         }
         store_unwatch(s);
-        atomic_store_explicit(&c->heartbeat, group_now(),
-                              memory_order_relaxed);
+        atomic_store_explicit(&c->heartbeat, group_now(), memory_order_relaxed);
         if (!again)
             break;
     }
@@ -570,10 +571,10 @@ samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
     pthread_cond_init(&c->detach_cond, NULL);
     c->s = s;
     c->reset = cfg->offset_reset == SAMSA_RESET_EARLIEST ? SAMSA_RESET_EARLIEST
-                                                          : SAMSA_RESET_LATEST;
-    c->session_ns = (int64_t)(cfg->session_timeout_ms ? cfg->session_timeout_ms
-                                                      : 10000) *
-                    1000000;
+                                                         : SAMSA_RESET_LATEST;
+    c->session_ns =
+        (int64_t)(cfg->session_timeout_ms ? cfg->session_timeout_ms : 10000) *
+        1000000;
     c->auto_commit_ns = (int64_t)cfg->auto_commit_ms * 1000000;
     c->on_rebalance = cfg->on_rebalance;
     c->ctx = cfg->ctx;

@@ -156,7 +156,8 @@ topics_rebuild(samsa *s, group *g)
     for (size_t b = 0; rc == 0 && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; rc == 0 && t != NULL; t = t->next) {
             bool wanted = false;
-            for (samsa_consumer *m = g->members; m && !wanted; m = m->member_next)
+            for (samsa_consumer *m = g->members; m && !wanted;
+                 m = m->member_next)
                 wanted = subscribes(m, t->name);
             if (!wanted)
                 continue;
@@ -180,8 +181,8 @@ topics_rebuild(samsa *s, group *g)
     pthread_rwlock_unlock(&s->table_lock);
     if (rc != 0) { /* give the moved arrays back before freeing */
         for (size_t i = 0; ts != NULL && i < n; i++) {
-            gtopic *old = group_topic_find(g, ts[i].name ? ts[i].name : "",
-                                           ts[i].id);
+            gtopic *old =
+                group_topic_find(g, ts[i].name ? ts[i].name : "", ts[i].id);
             if (old != NULL && old->target == NULL) {
                 old->target = ts[i].target;
                 old->owner = ts[i].owner;
@@ -378,8 +379,7 @@ group_rejoin_locked(samsa *s, group *g, samsa_consumer *c)
 }
 
 bool
-group_expire_locked(samsa *s, group *g, const samsa_consumer *self,
-                    int64_t now)
+group_expire_locked(samsa *s, group *g, const samsa_consumer *self, int64_t now)
 {
     bool any = false;
     for (samsa_consumer *m = g->members, *next; m != NULL; m = next) {

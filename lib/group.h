@@ -20,10 +20,10 @@
 /* What an assignor sees: members 0..nmembers-1 in join order, topics
  * 0..ntopics-1 in name order, and who may read what. */
 typedef struct assign_input {
-    size_t nmembers;          /* members of the group                     */
-    size_t ntopics;           /* topics any member subscribes to           */
-    const int32_t *parts;     /* per topic: its partition count            */
-    const bool *eligible;     /* [m * ntopics + t]: member m subscribes t  */
+    size_t nmembers;            /* members of the group                     */
+    size_t ntopics;             /* topics any member subscribes to           */
+    const int32_t *parts;       /* per topic: its partition count            */
+    const bool *eligible;       /* [m * ntopics + t]: member m subscribes t  */
     const int32_t *const *prev; /* per topic, per partition: the member that
                                    had it before, or -1 (sticky only)     */
 } assign_input;
@@ -38,85 +38,85 @@ void assign_compute(int assignor, const assign_input *in, int32_t **out);
 
 /* A topic the group reads, and who has each partition. */
 typedef struct gtopic {
-    char *name;                    /* the topic's name                      */
-    uint64_t id;                   /* its catalog id: re-created topics get
-                                      a new one, hence a new gtopic        */
-    int32_t partitions;            /* its partition count                   */
+    char *name;                     /* the topic's name                      */
+    uint64_t id;                    /* its catalog id: re-created topics get
+                                       a new one, hence a new gtopic        */
+    int32_t partitions;             /* its partition count                   */
     struct samsa_consumer **target; /* per partition: the assignor's choice */
-    struct samsa_consumer **owner; /* per partition: the member holding it
-                                      now, or NULL; at most one member, and
-                                      a member takes a partition only once
-                                      its owner let go of it               */
+    struct samsa_consumer **owner;  /* per partition: the member holding it
+                                       now, or NULL; at most one member, and
+                                       a member takes a partition only once
+                                       its owner let go of it               */
 } gtopic;
 
 typedef struct group {
-    char *name;                      /* the group's name                    */
-    pthread_mutex_t lock;            /* every field below                   */
-    int assignor;                    /* every member's samsa_assignor       */
-    struct samsa_consumer *members;  /* by join order, via member_next      */
-    size_t nmembers;                 /* length of that list                 */
-    uint64_t next_member_id;         /* join order                          */
-    _Atomic uint64_t generation;     /* bumped by every new assignment;
-                                        members compare without the lock   */
-    uint64_t topic_changes;          /* s->topic_changes the topics match   */
-    gtopic *topics;                  /* subscribed topics, by name          */
-    size_t ntopics;                  /* entries in topics                   */
-    struct group *next;              /* the registry's list                 */
+    char *name;                     /* the group's name                    */
+    pthread_mutex_t lock;           /* every field below                   */
+    int assignor;                   /* every member's samsa_assignor       */
+    struct samsa_consumer *members; /* by join order, via member_next      */
+    size_t nmembers;                /* length of that list                 */
+    uint64_t next_member_id;        /* join order                          */
+    _Atomic uint64_t generation;    /* bumped by every new assignment;
+                                       members compare without the lock   */
+    uint64_t topic_changes;         /* s->topic_changes the topics match   */
+    gtopic *topics;                 /* subscribed topics, by name          */
+    size_t ntopics;                 /* entries in topics                   */
+    struct group *next;             /* the registry's list                 */
 } group;
 
 typedef struct group_registry {
-    pthread_mutex_t lock;            /* the two lists                        */
-    group *groups;                   /* groups with at least one member      */
+    pthread_mutex_t lock;             /* the two lists                        */
+    group *groups;                    /* groups with at least one member      */
     struct samsa_consumer *consumers; /* open, attached consumers (reg_next) */
 } group_registry;
 
 /* One partition a member owns. */
 typedef struct owned {
-    char *topic;        /* the topic's name (owned copy)                   */
-    uint64_t topic_id;  /* its catalog id                                  */
-    int32_t partition;  /* the partition                                   */
-    samsa_cursor *cur;  /* reads it; its offset is the position            */
-    bool paused;        /* polls skip it                                   */
-    bool deleted;       /* the topic is gone: skip it until it is dropped  */
-    int64_t committed;  /* what this member last committed, or -1          */
+    char *topic;       /* the topic's name (owned copy)                   */
+    uint64_t topic_id; /* its catalog id                                  */
+    int32_t partition; /* the partition                                   */
+    samsa_cursor *cur; /* reads it; its offset is the position            */
+    bool paused;       /* polls skip it                                   */
+    bool deleted;      /* the topic is gone: skip it until it is dropped  */
+    int64_t committed; /* what this member last committed, or -1          */
 } owned;
 
 struct samsa_consumer {
-    samsa *s;                  /* the store (not to be touched once
-                                  detached)                               */
-    group *g;                  /* its group (idem)                        */
-    char **topics;             /* subscribed names, sorted, or NULL        */
-    size_t ntopics;            /* entries in topics                       */
-    regex_t re;                /* the pattern, anchored, when has_re      */
-    bool has_re;               /* a pattern was given                     */
-    int reset;                 /* SAMSA_RESET_LATEST or _EARLIEST          */
-    int64_t session_ns;        /* session timeout                         */
-    int64_t auto_commit_ns;    /* auto-commit interval, 0: off            */
+    samsa *s;               /* the store (not to be touched once
+                               detached)                               */
+    group *g;               /* its group (idem)                        */
+    char **topics;          /* subscribed names, sorted, or NULL        */
+    size_t ntopics;         /* entries in topics                       */
+    regex_t re;             /* the pattern, anchored, when has_re      */
+    bool has_re;            /* a pattern was given                     */
+    int reset;              /* SAMSA_RESET_LATEST or _EARLIEST          */
+    int64_t session_ns;     /* session timeout                         */
+    int64_t auto_commit_ns; /* auto-commit interval, 0: off            */
     samsa_rebalance_fn on_rebalance; /* or NULL                           */
-    void *ctx;                 /* for on_rebalance                        */
+    void *ctx; /* for on_rebalance                        */
 
-    pthread_mutex_t lock;      /* detached, against samsa_close()          */
+    pthread_mutex_t lock;       /* detached, against samsa_close()          */
     pthread_cond_t detach_cond; /* broadcast when detached is set          */
-    bool detached;             /* samsa_close() ran: only free memory      */
+    bool detached;              /* samsa_close() ran: only free memory      */
     struct samsa_consumer *reg_next; /* the registry's list (its lock)    */
 
     /* Membership, under g->lock. */
-    uint64_t member_id;        /* join order in the group                 */
-    bool expelled;             /* removed for missing its session timeout */
+    uint64_t member_id; /* join order in the group                 */
+    bool expelled;      /* removed for missing its session timeout */
     struct samsa_consumer *member_next; /* the group's member list         */
     _Atomic int64_t heartbeat; /* coarse monotonic ns of its last call    */
 
     /* The member's own state: its thread only. */
-    uint64_t generation;       /* the group generation it took part in     */
-    uint64_t topic_changes;    /* s->topic_changes it last looked at       */
-    bool pending;              /* a target partition is not yet released   */
-    owned *parts;              /* owned partitions, by topic then partition */
-    size_t nparts, cap;        /* used and allocated entries of parts      */
-    size_t rr;                 /* the partition whose turn it is          */
-    int64_t next_check;        /* when to look for expired members next   */
-    int64_t next_commit;       /* when to auto-commit next                */
-    bool in_callback;          /* inside on_rebalance                      */
-    int deferred;              /* an error met after a batch had records  */
+    uint64_t generation;    /* the group generation it took part in     */
+    uint64_t topic_changes; /* s->topic_changes it last looked at       */
+    bool pending;           /* a target partition is not yet released   */
+    owned *parts;           /* owned partitions, by topic then partition */
+    size_t nparts, cap;     /* used and allocated entries of parts      */
+    size_t rr;              /* the partition whose turn it is          */
+    int64_t next_check;     /* when to look for expired members next   */
+    int64_t next_commit;    /* when to auto-commit next                */
+    bool in_callback;       /* inside on_rebalance                      */
+    int deferred;           /* an error met after a batch had records  */
 };
 
 /* Coarse CLOCK_MONOTONIC ns: cheap enough for every call. */

@@ -14,8 +14,7 @@
 /* Enter c and find an owned partition: 0 with *o set (then leave after),
  * or the error (then nothing to leave). */
 static int
-enter_owned(samsa_consumer *c, const char *name, int32_t partition,
-            owned **o)
+enter_owned(samsa_consumer *c, const char *name, int32_t partition, owned **o)
 {
     if (c == NULL || name == NULL)
         return SAMSA_EINVAL;
