@@ -230,6 +230,8 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
     }
     /* mdb_txn_commit frees txn whether or not it succeeds */
     if ((rc = from_mdb(mdb_txn_commit(txn))) == 0)
+        rc = catalog_durable(c);
+    if (rc == 0)
         *id = new_id; /* set only once the topic exists */
     return rc;
 }
@@ -258,10 +260,12 @@ catalog_topic_remove(catalog *c, const char *name)
     }
     if (rc == 0)
         rc = catalog_group_drop_topic(c, txn, id);
-    if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
-    return rc;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = from_mdb(mdb_txn_commit(txn));
+    return rc == 0 ? catalog_durable(c) : rc;
 }
 
 int

@@ -55,10 +55,16 @@ typedef struct catalog_group_offset {
     int64_t offset;    /* the committed offset; get: -1 when none         */
 } catalog_group_offset;
 
-/* Write n offsets of group in one transaction; sync: fsync before
- * returning, else the commit is only written (survives kill -9). */
+/* Commit without fsync from now on (the store does not sync): commits
+ * are written through and survive kill -9; topic creation and removal
+ * still sync (catalog_durable). */
+int catalog_set_nosync(catalog *c);
+/* After a commit that must be durable whatever the above: fsync. */
+int catalog_durable(catalog *c);
+/* Write n offsets of group in one transaction, synced unless
+ * catalog_set_nosync() was called. */
 int catalog_group_commit(catalog *c, const char *group,
-                         const catalog_group_offset *offs, size_t n, bool sync);
+                         const catalog_group_offset *offs, size_t n);
 /* Read n offsets of group in one read transaction (-1 where none). */
 int catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
                       size_t n);

@@ -18,16 +18,22 @@
  *
  * Atomicity and durability.  A commit of several partitions is one write
  * transaction: after a crash the group has either all of them or none.
- * LMDB writes a commit's pages with pwrite() before it returns, so a
- * committed offset is in the file (the page cache) and survives kill -9
- * whatever the sync policy.  When the store does not sync
- * (SAMSA_SYNC_NONE) the transaction is begun with MDB_NOSYNC: the commit
- * skips the fsync and costs microseconds, and a power cut may take back the
- * last commits (the group then reads some records again: at-least-once
- * still holds).  With SAMSA_SYNC_ALWAYS the commit is fsync'ed before it
- * returns.  Only these transactions carry MDB_NOSYNC; topic creation and
- * deletion still sync theirs, and their fsync makes earlier unsynced
- * commits durable too.
+ * LMDB (without MDB_WRITEMAP) writes a commit's pages with pwrite() before
+ * it returns, so a committed offset is in the file (the page cache) and
+ * survives kill -9 whatever the sync policy.  When the store does not sync
+ * (SAMSA_SYNC_NONE), samsa_open() sets MDB_NOSYNC on the environment
+ * (catalog_set_nosync): a group commit then skips the fsync and costs
+ * microseconds, and a power cut may take back the last commits (the group
+ * reads some records again: at-least-once still holds).  LMDB 0.9 has no
+ * per-transaction MDB_NOSYNC, hence the environment flag; the commits whose
+ * loss would matter more, topic creation and removal, fsync explicitly
+ * after committing (catalog_durable), which makes every earlier commit
+ * durable too.  Recovery points written unsynced may come back older after
+ * a power cut, which only makes recovery scan more.  LMDB's own caveat
+ * applies: on a file system that reorders writes, a power cut with unsynced
+ * commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is the
+ * policy for power cuts, and under it every commit is fsync'ed before it
+ * returns.
  */
 #include <lmdb.h>
 #include <string.h>
@@ -49,14 +55,27 @@ group_key(uint8_t *key, uint64_t id, int32_t partition, const char *group)
 }
 
 int
+catalog_set_nosync(catalog *c)
+{
+    return catalog_from_mdb(mdb_env_set_flags(c->env, MDB_NOSYNC, 1));
+}
+
+int
+catalog_durable(catalog *c)
+{
+    unsigned flags = 0;
+    mdb_env_get_flags(c->env, &flags);
+    return flags & MDB_NOSYNC ? catalog_from_mdb(mdb_env_sync(c->env, 1)) : 0;
+}
+
+int
 catalog_group_commit(catalog *c, const char *group,
-                     const catalog_group_offset *offs, size_t n, bool sync)
+                     const catalog_group_offset *offs, size_t n)
 {
     if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
         return SAMSA_EINVAL;
     MDB_txn *txn = NULL;
-    int rc = catalog_from_mdb(
-        mdb_txn_begin(c->env, NULL, sync ? 0 : MDB_NOSYNC, &txn));
+    int rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t key[GROUP_KEY_MAX], val[8];
         uint64_t v = (uint64_t)offs[i].offset;

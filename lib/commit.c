@@ -41,8 +41,7 @@ commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
         }
     }
     if (rc == 0 && m > 0)
-        rc = catalog_group_commit(&c->s->cat, g->name, offs, m,
-                                  c->s->sync == SAMSA_SYNC_ALWAYS);
+        rc = catalog_group_commit(&c->s->cat, g->name, offs, m);
     pthread_mutex_unlock(&g->lock);
     for (size_t i = 0; rc == 0 && i < m; i++)
         c->parts[idx[i]].committed = offs[i].offset;

@@ -311,6 +311,10 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         rc = catalog_open(&s->cat, path,
                           opt->catalog_map_bytes ? opt->catalog_map_bytes
                                                  : DEFAULT_CATALOG_MAP);
+    /* Catalog commits skip the fsync when the store does not sync
+     * (catalog_group.c says which still sync and why). */
+    if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
+        rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
     if (rc == 0)
