@@ -327,6 +327,53 @@ START_TEST(test_pause_seek)
 }
 END_TEST
 
+/* A corrupt batch stops its partition only; the others go on. */
+START_TEST(test_poll_corrupt)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    test_produce_str(s, "t", 0, NULL, "ZZZZ-damaged");
+    test_produce_str(s, "t", 0, NULL, "after");
+    test_produce_str(s, "t", 1, NULL, "fine");
+    /* flip a byte of the first value in the file (the map shows it) */
+    char path[TEST_PATH_BUF];
+    snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    char *at = memmem(buf, n, "ZZZZ", 4);
+    ck_assert_ptr_nonnull(at);
+    fseek(f, (long)(at - buf), SEEK_SET);
+    fputc('Y', f);
+    fclose(f);
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    int corrupt = 0, fine = 0;
+    for (int i = 0; i < 4; i++) {
+        int rc = samsa_consumer_poll(c, &m, 0);
+        if (rc == SAMSA_ECORRUPT)
+            corrupt++;
+        else if (rc == 0 && m.partition == 1)
+            fine++;
+        else
+            ck_abort_msg("poll %d: %s", i, samsa_strerror(rc));
+    }
+    ck_assert(corrupt == 3 && fine == 1);
+    int64_t pos;
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 0); /* stays at the damaged batch */
+    E(samsa_consumer_seek(c, "t", 0, 1));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert(m.partition == 0 && m.offset == 1);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- configuration errors ------------------------------------------------ */
 
 START_TEST(test_open_errors)
@@ -899,6 +946,7 @@ group_suite(void)
     tcase_add_loop_test(tc, test_ownership_exact, 0, 3);
     tcase_add_test(tc, test_poll_fair_and_ordered);
     tcase_add_test(tc, test_offset_reset);
+    tcase_add_test(tc, test_poll_corrupt);
     tcase_add_test(tc, test_pause_seek);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_commit_lag_resume);
