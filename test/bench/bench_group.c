@@ -49,7 +49,7 @@
 #define PARTS     4
 #define VALUE_LEN 100
 #define RUNS      5
-#define BATCH     1024
+#define BATCH     256
 #define COMMITS   5000
 
 static long long records = 10000000; /* the backlog, over PARTS partitions */
