@@ -365,6 +365,7 @@ START_TEST(test_poll_corrupt)
     int64_t pos;
     E(samsa_consumer_position(c, "t", 0, &pos));
     ck_assert_int_eq(pos, 0); /* stays at the damaged batch */
+    EQ_RC(samsa_consumer_seek_time(c, "t", 0, 0), SAMSA_ECORRUPT);
     E(samsa_consumer_seek(c, "t", 0, 1));
     E(samsa_consumer_poll(c, &m, 0));
     ck_assert(m.partition == 0 && m.offset == 1);
@@ -776,6 +777,8 @@ START_TEST(test_topics_change)
     ck_assert_int_eq(e.assigned, 4);
     /* deleting a subscribed topic: its partitions are lost, nothing else */
     E(samsa_topic_delete(s, "ev-a"));
+    EQ_RC(samsa_consumer_seek(c, "ev-a", 0, 0), SAMSA_EDELETED);
+    EQ_RC(samsa_consumer_seek_time(c, "ev-a", 1, 0), SAMSA_EDELETED);
     EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
     ck_assert_int_eq(e.lost, 2);
     samsa_topic_partition tp[4];
