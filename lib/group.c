@@ -138,6 +138,8 @@ gtopic_cmp(const void *a, const void *b)
 gtopic *
 group_topic_find(group *g, const char *name, uint64_t id)
 {
+    if (g->ntopics == 0)
+        return NULL;
     gtopic key = {.name = (char *)name};
     gtopic *t = bsearch(&key, g->topics, g->ntopics, sizeof key, gtopic_cmp);
     return t != NULL && t->id == id ? t : NULL;
