@@ -20,9 +20,9 @@
  *   topic.c       samsa_topic_*: create, delete, describe
  *   group.c       consumer groups in memory: members, assignment, expiry
  *   assignor.c    range, round-robin and sticky assignors
- *   consumer.c    samsa_consumer_*: open/close, rebalancing, polling
+ *   consumer.c    samsa_consumer_*: open/close, rebalancing, polling,
+ *                 positions, seeks, pauses
  *   commit.c      samsa_consumer_commit, auto-commit, samsa_group_offsets
- *   position.c    seeks, pauses, positions, the member's assignment
  *   crc32c.c      CRC-32C, SSE4.2 or portable
  *   partitioner.c Kafka's murmur2
  *   error.c       samsa_strerror, versions, errno translation
