@@ -245,6 +245,15 @@ take(samsa_consumer *c)
             gt->owner[p] = c;
         }
     }
+    /* The assignment may have changed since release() looked: then some
+     * partition held is no longer ours, and the next poll must release it
+     * even though `gen` is the latest. */
+    for (size_t i = 0; !pending && i < c->nparts; i++) {
+        const owned *o = &c->parts[i];
+        gtopic *gt = group_topic_find(g, o->topic, o->topic_id);
+        pending = gt == NULL || gt->target[o->partition] != c ||
+                  gt->owner[o->partition] != c;
+    }
     pthread_mutex_unlock(&g->lock);
     if (rc == 0 && n > 0)
         rc = catalog_group_get(&c->s->cat, g->name, offs, n);
