@@ -594,6 +594,42 @@ START_TEST(test_commit_survives_kill9)
 }
 END_TEST
 
+/* Auto-commit commits what earlier polls returned, at a later poll and at
+ * close; under SYNC_ALWAYS commits work the same (synced). */
+START_TEST(test_auto_commit_synced)
+{
+    const char *dir = test_dir_make();
+    samsa_options opt = {.sync = SAMSA_SYNC_ALWAYS};
+    samsa *s;
+    E(samsa_open(dir, &opt, &s));
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 10);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .auto_commit_ms = 1};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c));
+    samsa_message m;
+    for (int i = 0; i < 3; i++)
+        E(samsa_consumer_poll(c, &m, 0));
+    usleep(20000); /* past the interval: the next poll commits 3 first */
+    E(samsa_consumer_poll(c, &m, 0));
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(l.rows[0].committed, 3);
+    ck_assert_int_eq(l.rows[0].lag, 7);
+    E(samsa_consumer_close(c)); /* commits 4 */
+    l.n = 0;
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.rows[0].committed, 4);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- rebalance callbacks ------------------------------------------------- */
 
 typedef struct events {
@@ -955,6 +991,7 @@ group_suite(void)
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_commit_lag_resume);
     tcase_add_test(tc, test_commit_survives_kill9);
+    tcase_add_test(tc, test_auto_commit_synced);
     tcase_add_test(tc, test_rebalance_callbacks);
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
