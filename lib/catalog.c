@@ -16,6 +16,8 @@
  *   partitions  topic id (u64 BE) . partition (u32 BE) -> partition record:
  *                 0 i64 log start offset      8 i64 recovery point  (16 LE)
  *               (big-endian keys sort by topic, then partition)
+ *   groups      consumer groups' committed offsets (catalog_group.c); a
+ *               topic's are deleted in the transaction that removes it
  *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
@@ -53,6 +55,12 @@ from_mdb(int rc)
     default:
         return rc > 0 ? samsa__from_errno(rc) : SAMSA_EIO;
     }
+}
+
+int
+catalog_from_mdb(int rc)
+{
+    return from_mdb(rc);
 }
 
 static void
@@ -124,6 +132,8 @@ catalog_open(catalog *c, const char *path, size_t map_bytes)
         rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &c->topics));
     if (rc == 0)
         rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &c->parts));
+    if (rc == 0)
+        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &c->groups));
     if (rc == 0)
         rc = meta_check(c, txn);
     if (rc == 0) {
@@ -220,6 +230,8 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
     }
     /* mdb_txn_commit frees txn whether or not it succeeds */
     if ((rc = from_mdb(mdb_txn_commit(txn))) == 0)
+        rc = catalog_durable(c);
+    if (rc == 0)
         *id = new_id; /* set only once the topic exists */
     return rc;
 }
@@ -247,9 +259,13 @@ catalog_topic_remove(catalog *c, const char *name)
         rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
     }
     if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
-    return rc;
+        rc = catalog_group_drop_topic(c, txn, id);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = from_mdb(mdb_txn_commit(txn));
+    return rc == 0 ? catalog_durable(c) : rc;
 }
 
 int

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "group.h"
 #include "store.h"
 
 #define FLUSH_INTERVAL_MS   1000
@@ -301,9 +302,15 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     snprintf(path, sizeof path, "%s/catalog", dir);
     rc = lock_dir(s);
     if (rc == 0)
+        rc = group_store_init(s);
+    if (rc == 0)
         rc = catalog_open(&s->cat, path,
                           opt->catalog_map_bytes ? opt->catalog_map_bytes
                                                  : DEFAULT_CATALOG_MAP);
+    /* Catalog commits skip the fsync when the store does not sync
+     * (catalog_group.c says which still sync and why). */
+    if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
+        rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
     if (rc == 0)
@@ -331,6 +338,7 @@ samsa_close(samsa *s)
         return 0;
     int first = 0;
     store_close_gate(s);
+    group_store_close(s); /* consumers let go of their cursors */
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {

@@ -61,6 +61,9 @@ struct samsa {
                                     notify costs a load when there are none */
     _Atomic bool closing;        /* samsa_close() has begun                  */
     _Atomic int inside;          /* calls between store_enter/store_leave    */
+
+    struct group_registry *groups; /* group.c: consumer groups and every
+                                      open consumer, detached at close    */
 };
 
 /* store.c: the topic table (callers hold table_lock). */
