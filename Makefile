@@ -132,7 +132,7 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
-TSAN_SUITES := threads notify
+TSAN_SUITES := threads notify queue
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread" \
 		build/tsan/check_samsa

@@ -14,6 +14,8 @@ typedef struct catalog {
     unsigned meta;   /* MDB_dbi: format version, id counter              */
     unsigned topics; /* MDB_dbi: name -> topic record                    */
     unsigned parts;  /* MDB_dbi: (topic id, partition) -> state          */
+    unsigned queues; /* MDB_dbi: (group, topic id, partition) -> share
+                        state snapshot (queue_state.c)                  */
 } catalog;
 
 typedef struct catalog_partition {
@@ -39,5 +41,13 @@ int catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
 /* Write n partitions' state in one transaction. */
 int catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                            const catalog_partition *state, size_t n);
+
+/* Share-group state snapshots, opaque here (queue_state.c encodes them).
+ * get: *buf gets a malloc'ed copy the caller frees, *len its size;
+ * SAMSA_ENOTOPIC when there is none.  put: one synced transaction. */
+int catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, void **buf, size_t *len);
+int catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, const void *buf, size_t len);
 
 #endif

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "queue.h"
 
 #define FLUSH_INTERVAL_MS   1000
 #define DEFAULT_CATALOG_MAP (1ull << 30)
@@ -300,10 +300,12 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
     store_notify_init(s);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    ackwait_init(s);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/catalog", dir);
-    rc = lock_dir(s);
+    rc = s->acks == NULL ? SAMSA_ENOMEM : lock_dir(s);
     if (rc == 0)
         rc = catalog_open(&s->cat, path,
                           opt->catalog_map_bytes ? opt->catalog_map_bytes
@@ -335,6 +337,7 @@ samsa_close(samsa *s)
         return 0;
     int first = 0;
     store_close_gate(s);
+    queue_store_close(s); /* before the topics' logs close */
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -347,6 +350,8 @@ samsa_close(samsa *s)
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
     store_notify_destroy(s);
+    ackwait_destroy(s);
+    pthread_mutex_destroy(&s->queue_lock);
     free(s->buckets);
     free(s->dir);
     free(s);
