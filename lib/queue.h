@@ -56,8 +56,8 @@ typedef struct qpart {
     _Atomic int64_t expiry; /* no lock expires before this (ns; INT64_MAX
                                when none is held): a lower bound         */
     /* the journal (queue_state.c) */
-    samsa_io_file *jfile; /* DIR/queues/GROUP/TOPICID-P.journal        */
-    char *jpath;          /* its path                                  */
+    int jfd;              /* DIR/queues/GROUP/TOPICID-P.journal, or -1 */
+    uint8_t *jmap;        /* the file, mapped shared and writable      */
     uint64_t jsize;       /* bytes of valid journal                    */
     uint32_t gen;         /* generation: the snapshot's and the file's */
 } qpart;

@@ -26,7 +26,7 @@ group_free(samsa *s, qgroup *g, bool checkpoint)
 {
     for (int32_t p = 0; g->parts != NULL && p < g->nparts; p++) {
         qpart *qp = &g->parts[p];
-        if (checkpoint && qp->jfile != NULL)
+        if (checkpoint && qp->jmap != NULL)
             (void)qstate_checkpoint(s, g, qp); /* else the journal has it */
         qstate_close(s, qp);
         if (qp->log != NULL) {
@@ -58,6 +58,8 @@ group_load(samsa *s, const char *name, topic *t, qgroup **out)
     int rc = g->name == NULL || g->topic == NULL || g->parts == NULL
                  ? SAMSA_ENOMEM
                  : 0;
+    for (int32_t p = 0; rc == 0 && p < g->nparts; p++)
+        g->parts[p].jfd = -1; /* for group_free, until qstate_open */
     for (int32_t p = 0; rc == 0 && p < g->nparts; p++) {
         qpart *qp = &g->parts[p];
         qp->partition = p;
