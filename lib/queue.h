@@ -56,10 +56,11 @@ typedef struct qpart {
     _Atomic int64_t expiry; /* no lock expires before this (ns; INT64_MAX
                                when none is held): a lower bound         */
     /* the journal (queue_state.c) */
-    int jfd;              /* DIR/queues/GROUP/TOPICID-P.journal, or -1 */
-    uint8_t *jmap;        /* the file, mapped shared and writable      */
-    uint64_t jsize;       /* bytes of valid journal                    */
-    uint32_t gen;         /* generation: the snapshot's and the file's */
+    int jfd;         /* DIR/queues/GROUP/TOPICID-P.journal, or -1 */
+    uint8_t *jmap;   /* the file, mapped shared and writable      */
+    uint64_t jsize;  /* bytes of valid journal                    */
+    uint64_t jalloc; /* bytes of file allocated (<= JOURNAL_BYTES) */
+    uint32_t gen;    /* generation: the snapshot's and the file's */
 } qpart;
 
 typedef struct qgroup {

@@ -8,8 +8,10 @@
  * transaction (an fsync) per change would cap a queue at a few thousand
  * records a second.  So, as Kafka's share coordinator appends state
  * changes to an internal log and snapshots them, each change is first
- * appended to a small file, DIR/queues/GROUP/TOPICID-P.journal, of fixed
- * size JOURNAL_BYTES and mapped shared and writable: an append is a copy
+ * appended to a file, DIR/queues/GROUP/TOPICID-P.journal, mapped shared
+ * and writable (JOURNAL_BYTES of address space; the file itself is
+ * allocated JOURNAL_GROW bytes at a time, ahead of the appends, so that a
+ * full disk is an error code and never a SIGBUS): an append is a copy
  * of 24 bytes into the page cache, no system call, and survives kill -9 as
  * soon as it is made (with the store's SAMSA_SYNC_ALWAYS the page is
  * msync'ed too).  The journal is the one file of samsa written through a
@@ -78,8 +80,9 @@
 #define JOURNAL_MAGIC  0x314a5153u /* "SQJ1" little-endian */
 #define JOURNAL_HEADER 16
 #define JOURNAL_ENTRY  24
-#define JOURNAL_LIMIT  (4u << 20) /* checkpoint past this              */
-#define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the file's fixed size */
+#define JOURNAL_LIMIT  (64u << 20) /* checkpoint past this             */
+#define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the mapping's size       */
+#define JOURNAL_GROW   (1u << 20) /* the file grows by this much          */
 #define SNAP_HEADER    28
 #define SNAP_VERSION   1
 #define WIN_MIN        1024
@@ -174,6 +177,8 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
     put_le(h + 8, samsa__crc32c(0, h, 8), 4);
     if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
         return samsa__from_errno(errno);
+    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0)
+        qp->jalloc = JOURNAL_GROW; /* give the space back */
     qp->gen = gen;
     qp->jsize = JOURNAL_HEADER;
     return 0;
@@ -183,6 +188,12 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
 static int
 journal_append(samsa *s, qpart *qp, const uint8_t *e)
 {
+    if (qp->jsize + JOURNAL_ENTRY > qp->jalloc) {
+        int err = posix_fallocate(qp->jfd, (off_t)qp->jalloc, JOURNAL_GROW);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc += JOURNAL_GROW;
+    }
     memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
     if (s->sync == SAMSA_SYNC_ALWAYS) {
         uintptr_t a = (uintptr_t)(qp->jmap + qp->jsize) & ~(uintptr_t)4095;
@@ -302,7 +313,7 @@ journal_replay(qpart *qp, uint64_t *valid)
         get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
         return 0;
     uint64_t pos = JOURNAL_HEADER;
-    for (; pos + JOURNAL_ENTRY <= JOURNAL_BYTES; pos += JOURNAL_ENTRY) {
+    for (; pos + JOURNAL_ENTRY <= qp->jalloc; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;
         uint32_t n = (uint32_t)get_le(e + 4, 4);
         int64_t off = (int64_t)get_le(e + 8, 8);
@@ -334,9 +345,14 @@ journal_map(qpart *qp, const char *path)
     struct stat st;
     if (fstat(qp->jfd, &st) != 0)
         return samsa__from_errno(errno);
-    if ((uint64_t)st.st_size < JOURNAL_BYTES &&
-        (errno = posix_fallocate(qp->jfd, 0, JOURNAL_BYTES)) != 0)
-        return samsa__from_errno(errno);
+    qp->jalloc = (uint64_t)st.st_size > JOURNAL_BYTES ? JOURNAL_BYTES
+                                                      : (uint64_t)st.st_size;
+    if (qp->jalloc < JOURNAL_GROW) {
+        int err = posix_fallocate(qp->jfd, 0, JOURNAL_GROW);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc = JOURNAL_GROW;
+    }
     void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
                    qp->jfd, 0);
     if (m == MAP_FAILED)

@@ -7,7 +7,7 @@
  * The stores live in a fresh directory under DIR, or $TMPDIR, or /tmp, and
  * are removed at the end.  Every figure is the median of RUNS runs, printed
  * with its min and max.  SAMSA_BENCH_QUICK=1 divides the record counts by
- * 10 for a smoke run.
+ * 10 for a smoke run; SAMSA_BENCH_ONLY=samsa or =sqlite runs one side.
  *
  * Workloads (no sync anywhere: samsa's journal and logs are written to the
  * page cache; SQLite runs with journal_mode=WAL and synchronous=OFF, so
@@ -86,7 +86,8 @@ report(const char *name, double *rates)
     fflush(stdout);
 }
 
-/* ---- samsa ---------------------------------------------------------------- */
+/* ---- samsa ----------------------------------------------------------------
+ */
 
 typedef struct sjob {
     samsa *s;
@@ -142,8 +143,9 @@ samsa_run(samsa *s, size_t batch, int run, unsigned long want_sum)
         pthread_join(th[i], NULL);
     double t = now_s() - t0;
     if (atomic_load(&j.done) != n_samsa || atomic_load(&j.sum) != want_sum) {
-        fprintf(stderr, "bench_queue: samsa drained %ld records, checksum "
-                        "%lu, want %ld and %lu\n",
+        fprintf(stderr,
+                "bench_queue: samsa drained %ld records, checksum "
+                "%lu, want %ld and %lu\n",
                 atomic_load(&j.done), atomic_load(&j.sum), n_samsa, want_sum);
         exit(1);
     }
@@ -184,7 +186,8 @@ bench_samsa(void)
     samsa_close(s);
 }
 
-/* ---- SQLite ---------------------------------------------------------------- */
+/* ---- SQLite ----------------------------------------------------------------
+ */
 
 static void
 sq_check(sqlite3 *db, int rc, const char *what)
@@ -229,10 +232,10 @@ sqlite_worker(void *arg)
              j->batch);
     sqlite3_stmt *claim, *del, *begin, *commit;
     sq_check(db, sqlite3_prepare_v2(db, sql, -1, &claim, NULL), "prepare");
-    sq_check(db,
-             sqlite3_prepare_v2(db, "DELETE FROM jobs WHERE id = ?", -1, &del,
-                                NULL),
-             "prepare");
+    sq_check(
+        db,
+        sqlite3_prepare_v2(db, "DELETE FROM jobs WHERE id = ?", -1, &del, NULL),
+        "prepare");
     sq_check(db, sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &begin, NULL),
              "prepare");
     sq_check(db, sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL),
@@ -360,8 +363,11 @@ main(int argc, char **argv)
     printf("bench_queue: %d receiver threads drain %ld records of %d bytes "
            "(SQLite: %ld), no sync; median of %d runs\n",
            THREADS, n_samsa, VALUE, n_sqlite, RUNS);
-    bench_samsa();
-    bench_sqlite();
+    const char *only = getenv("SAMSA_BENCH_ONLY");
+    if (only == NULL || strcmp(only, "sqlite") != 0)
+        bench_samsa();
+    if (only == NULL || strcmp(only, "samsa") != 0)
+        bench_sqlite();
     char rm[2048];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     if (system(rm) != 0)
