@@ -112,6 +112,7 @@ int queue_group_get(samsa *s, const char *group, const char *tname,
 void queue_store_close(samsa *s);
 
 /* queue_state.c: the window, the journal and the snapshot. */
+extern uint64_t queue_journal_limit;
 /* Load a qpart's state (snapshot, then journal) and open its journal;
  * log_start clamps start. */
 int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);

@@ -82,10 +82,14 @@
 #define JOURNAL_ENTRY  24
 #define JOURNAL_LIMIT  (64u << 20) /* checkpoint past this             */
 #define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the mapping's size       */
-#define JOURNAL_GROW   (1u << 20) /* the file grows by this much          */
-#define SNAP_HEADER    28
-#define SNAP_VERSION   1
-#define WIN_MIN        1024
+
+/* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
+ * lower it to make checkpoints frequent. */
+uint64_t queue_journal_limit = JOURNAL_LIMIT;
+#define JOURNAL_GROW (1u << 20) /* the file grows by this much          */
+#define SNAP_HEADER  28
+#define SNAP_VERSION 1
+#define WIN_MIN      1024
 
 static void
 put_le(uint8_t *p, uint64_t v, int bytes)
@@ -225,7 +229,7 @@ qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
             return rc;
     }
     apply(qp, offset, n, state, count);
-    if (qp->jsize > JOURNAL_LIMIT)
+    if (qp->jsize > queue_journal_limit)
         (void)qstate_checkpoint(s, g, qp); /* the journal still holds it all */
     return 0;
 }

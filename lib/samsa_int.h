@@ -16,6 +16,11 @@
  *   catalog.c     LMDB: topics, configs, partition state
  *   store.c       samsa_open/close/sync, the directory lock, topic table
  *   notify.c      store-wide wake-ups for pollers, the closing gate
+ *   queue.c       samsa_queue_receive/ack: share groups' acquisition and
+ *                 acknowledgement (queue.h)
+ *   queue_group.c share groups of a store: loading, joining, closing
+ *   queue_state.c a share-partition's window, journal and snapshot
+ *   ackwait.c     senders waiting for, or called back on, acknowledgements
  *   topic.c       samsa_topic_*: create, delete, describe
  *   crc32c.c      CRC-32C, SSE4.2 or portable
  *   partitioner.c Kafka's murmur2
