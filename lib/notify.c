@@ -39,13 +39,19 @@
 #include "store.h"
 
 void
-store_notify_init(samsa *s)
+samsa__cond_init_monotonic(pthread_cond_t *cond)
 {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->notify_cond, &ca);
+    pthread_cond_init(cond, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+void
+store_notify_init(samsa *s)
+{
+    samsa__cond_init_monotonic(&s->notify_cond);
     pthread_mutex_init(&s->notify_lock, NULL);
 }
 

@@ -160,11 +160,7 @@ flusher_main(void *arg)
 static int
 flusher_start(samsa *s)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->flush_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    samsa__cond_init_monotonic(&s->flush_cond);
     pthread_mutex_init(&s->flush_lock, NULL);
     int rc = pthread_create(&s->flusher, NULL, flusher_main, s);
     s->flusher_running = rc == 0;
