@@ -399,6 +399,15 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     }
     if (qp->next < qp->start)
         qp->next = qp->start;
+    /* Records past the log end (a tail the log lost in a power cut,
+     * with the journal's changes about them) no longer exist. */
+    int64_t end = atomic_load(&qp->log->end);
+    while (qp->next > end && qp->next > qp->start) {
+        qp->navail -= qstate_rec(qp, qp->next - 1)->state == QS_AVAILABLE;
+        qp->next--;
+    }
+    if (qp->start > end)
+        qp->start = qp->next = end;
     atomic_store(&qp->expiry, INT64_MAX);
     return 0;
 }
