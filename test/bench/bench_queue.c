@@ -89,6 +89,17 @@ report(const char *name, double *rates)
 /* ---- samsa ----------------------------------------------------------------
  */
 
+/* The sum of the bytes: both sides fold every payload byte into one. */
+static unsigned long
+checksum(const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    unsigned long sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum += b[i];
+    return sum;
+}
+
 typedef struct sjob {
     samsa *s;
     char group[32];
@@ -115,8 +126,7 @@ samsa_worker(void *arg)
         if (rc != 0)
             die("samsa_queue_receive", rc);
         for (size_t i = 0; i < n; i++)
-            for (size_t b = 0; b < d[i].msg.value_len; b++)
-                sum += ((const unsigned char *)d[i].msg.value)[b];
+            sum += checksum(d[i].msg.value, d[i].msg.value_len);
         if ((rc = samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT)) != 0)
             die("samsa_queue_ack", rc);
         atomic_fetch_add(&j->done, (long)n);
@@ -246,10 +256,8 @@ sqlite_worker(void *arg)
         int n = 0, rc;
         while ((rc = sqlite3_step(claim)) == SQLITE_ROW) {
             ids[n++] = sqlite3_column_int64(claim, 0);
-            const unsigned char *p = sqlite3_column_blob(claim, 1);
-            int len = sqlite3_column_bytes(claim, 1);
-            for (int b = 0; b < len; b++)
-                sum += p[b];
+            const void *p = sqlite3_column_blob(claim, 1);
+            sum += checksum(p, (size_t)sqlite3_column_bytes(claim, 1));
         }
         sq_check(db, rc, "claim");
         sqlite3_reset(claim);
