@@ -619,7 +619,8 @@ SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
  *   - SAMSA_ECLOSED: samsa_close() has begun or ended (then only
  *     samsa_queue_close() may follow);
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading the
- *     records or saving the state failed; nothing was acquired.
+ *     records or saving the state failed; nothing stays acquired (the
+ *     delivery may still count against the records).
  */
 SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
                                   size_t max, size_t *n, int timeout_ms);
@@ -628,7 +629,9 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  * @brief Acknowledge n delivered records in one call, all the same way.
  *
  * All or nothing: every record must be held by this receiver (delivered by
- * it, not yet acknowledged, lock not expired), or nothing is changed.
+ * it, not yet acknowledged, lock not expired), or nothing is changed.  (An
+ * I/O error part way through, or a dead-letter topic deleted meanwhile, may
+ * leave the records before it acknowledged.)
  * ACCEPT and REJECT are on disk (in the page cache: they survive kill -9)
  * when the call returns; a rejected record is in the dead-letter topic.
  *
@@ -650,8 +653,8 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
                               int type);
 
 /**
- * @brief Leave the group: release every record still held (without
- *        counting a delivery against it twice) and free the receiver.
+ * @brief Leave the group: release every record still held (offered again
+ *        at once; the delivery still counts) and free the receiver.
  * @param[in] q the receiver, or NULL (then nothing happens).  After
  *              samsa_close() it only frees memory.
  */
