@@ -623,6 +623,45 @@ START_TEST(test_damaged_journal)
 }
 END_TEST
 
+/* A snapshot whose window reaches past the log end (the log lost a tail
+ * the journal knew about): those records no longer exist and are dropped;
+ * the others come back with their counts. */
+START_TEST(test_window_past_log_end)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 5);
+    pthread_rwlock_rdlock(&s->table_lock);
+    uint64_t id = store_topic_find(s, "t")->id;
+    pthread_rwlock_unlock(&s->table_lock);
+    uint8_t snap[28 + 10 * 4] = {1}; /* version 1, generation 0, start 0 */
+    snap[16] = 10;                   /* next 10 */
+    snap[24] = 10;                   /* 10 entries */
+    for (int i = 0; i < 10; i++)
+        snap[28 + 4 * i] = 1; /* delivered once, AVAILABLE */
+    E(catalog_queue_put(&s->cat, "g", id, 0, snap, sizeof snap));
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[16];
+    size_t n;
+    E(samsa_queue_receive(q, d, 16, &n, 0));
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(d[i].msg.offset, (int64_t)i);
+        ck_assert_int_eq(d[i].delivery_count, 2);
+    }
+    E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
+    test_produce_str(s, "t", 0, NULL, "new"); /* offset 5: a new record */
+    E(samsa_queue_receive(q, d, 16, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0].msg.offset, 5);
+    ck_assert_int_eq(d[0].delivery_count, 1);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- closing and errors ------------------------------------------------- */
 
 typedef struct blocked_rx {
@@ -744,6 +783,7 @@ queue_suite(void)
     tcase_add_test(tc, test_crash_kill9);
     tcase_add_test(tc, test_crash_kill9_checkpoints);
     tcase_add_test(tc, test_damaged_journal);
+    tcase_add_test(tc, test_window_past_log_end);
     tcase_add_test(tc, test_close_wakes_receiver);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(su, tc);
