@@ -73,6 +73,8 @@ typedef struct samsa samsa;
 typedef struct samsa_cursor samsa_cursor;
 /** A member of a consumer group: reads the partitions the group gives it. */
 typedef struct samsa_consumer samsa_consumer;
+/** A receiver in a share group: takes records of a topic off a queue. */
+typedef struct samsa_queue samsa_queue;
 
 /* ------------------------------------------------------------------------ */
 /* Error codes                                                              */
@@ -103,7 +105,8 @@ typedef struct samsa_consumer samsa_consumer;
     XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")       \
     XX(ECLOSED, -30616, "store is closing")                                    \
     XX(ENOTASSIGNED, -30617, "partition is not assigned to this consumer")     \
-    XX(EGROUP, -30618, "consumer config conflicts with its group's")
+    XX(ECONFLICT, -30618, "config conflicts with the group's")                 \
+    XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -112,7 +115,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30619 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30620 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -613,7 +616,7 @@ typedef struct samsa_consumer_config {
  *   - SAMSA_EINVAL: s, cfg, out or cfg->group is NULL; a bad group or topic
  *     name; neither topics (non-empty) nor pattern; a pattern that does not
  *     compile; a field out of range or a non-zero reserved field;
- *   - SAMSA_EGROUP: the group's members use another assignor;
+ *   - SAMSA_ECONFLICT: the group's members use another assignor;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ENOMEM.
  */
@@ -816,6 +819,211 @@ SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
                                   int (*fn)(const samsa_group_offset *o,
                                             void *ctx),
                                   void *ctx);
+/* Queues                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Point-to-point queues, after Kafka's share groups (KIP-932).  Receivers
+ * join a named share group on a topic; all of them share every partition.
+ * A receive acquires records: while a record is acquired no other receiver
+ * of the group gets it.  The receiver then acknowledges each record:
+ * ACCEPT (done), RELEASE (give it back for another delivery now) or REJECT
+ * (done, unprocessable).  A record not acknowledged within the group's lock
+ * duration is released automatically.  A record delivered max_attempts
+ * times and still not done, or rejected, is archived: not offered again,
+ * and written to the group's dead-letter topic when it names one.  The
+ * group's progress survives kill -9 and reopening (samsa(7), QUEUES).
+ * A producer can wait for, or be called back on, the acknowledgement of a
+ * record it sent.
+ */
+
+/** How a receiver acknowledges a record (samsa_queue_ack()), and the
+ *  outcome a sender learns (samsa_queue_ack_wait(), samsa_ack_fn). */
+typedef enum samsa_ack_type {
+    SAMSA_ACK_ACCEPT = 1,  /**< processed: never delivered again           */
+    SAMSA_ACK_RELEASE = 2, /**< give it back: offered again at once        */
+    SAMSA_ACK_REJECT = 3,  /**< unprocessable: never delivered again, and
+                                written to the dead-letter topic          */
+    SAMSA_ACK_DONE = 4     /**< outcome only: acknowledged before the wait
+                                began, and the queue no longer knows how  */
+} samsa_ack_type;
+
+/** A share group's configuration.  Zero-initialise; 0 means the default.
+ *  Every receiver of a group in one open store uses the same config. */
+typedef struct samsa_queue_config {
+    int32_t lock_ms;               /**< how long an acquired record stays
+                                        locked to its receiver; 0: 30000
+                                        (Kafka's default); 1..3600000      */
+    int32_t max_attempts;          /**< deliveries before a record is
+                                        archived; 0: 5; 1..1000            */
+    const char *dead_letter_topic; /**< where archived records are written,
+                                        or NULL: nowhere.  Must exist when
+                                        a record is archived               */
+    uint64_t reserved[8];          /**< must be zero                       */
+} samsa_queue_config;
+
+/** A record delivered to a receiver by samsa_queue_receive(). */
+typedef struct samsa_delivery {
+    samsa_message msg;      /**< the record; read its headers with
+                                 samsa_message_header(&d->msg, ...)     */
+    int32_t delivery_count; /**< 1 on the first delivery, 2 on the next */
+    int32_t reserved32;     /**< zero                                   */
+} samsa_delivery;
+
+/** The headers samsa adds to a record it writes to a dead-letter topic
+ *  (values are decimal ASCII, except the topic and the reason). */
+#define SAMSA_DLQ_TOPIC     "samsa.dlq.topic"     /**< source topic       */
+#define SAMSA_DLQ_PARTITION "samsa.dlq.partition" /**< source partition   */
+#define SAMSA_DLQ_OFFSET    "samsa.dlq.offset"    /**< source offset      */
+#define SAMSA_DLQ_COUNT     "samsa.dlq.delivery-count" /**< deliveries    */
+#define SAMSA_DLQ_REASON                                                       \
+    "samsa.dlq.reason" /**< "rejected" or                                      \
+                            "max-attempts"        */
+
+/**
+ * @brief Join a share group as a new receiver.
+ *
+ * The first receiver of a group in an open store loads the group's state
+ * (or starts it at each partition's log start when it has none) and sets
+ * its config; later receivers must pass the same config, or NULL.
+ *
+ * @param[in]  s     the store.
+ * @param[in]  group the share group's name: the rules of topic names.
+ * @param[in]  topic the topic the group takes records from.
+ * @param[in]  cfg   the group's config, or NULL for the defaults (or, once
+ *                   the group is open, for whatever config it has).
+ * @param[out] out   the receiver; close it with samsa_queue_close().  It
+ *                   belongs to one thread at a time.
+ * @return 0, or
+ *   - SAMSA_EINVAL: s, group, topic or out is NULL; a bad name; a config
+ *     field out of range or a reserved field non-zero;
+ *   - SAMSA_ENOTOPIC: no such topic;
+ *   - SAMSA_ECONFLICT: the group is open with a different config;
+ *   - SAMSA_ECORRUPT: the group's saved state is damaged;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, -errno.
+ */
+SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
+                               const samsa_queue_config *cfg,
+                               samsa_queue **out);
+
+/**
+ * @brief Acquire up to max records and deliver them.
+ *
+ * Records come from every partition, in offset order within a partition,
+ * records given back (released, or whose lock expired) first.  Each is
+ * locked to this receiver for the group's lock_ms and must be acknowledged
+ * with samsa_queue_ack(); an unacknowledged record is released when its
+ * lock expires (and its delivery counts).  Returns at once when records are
+ * available; otherwise waits, without polling, until one is (produced,
+ * released, or a lock expired) or the timeout passes.
+ *
+ * @param[in]  q          the receiver.
+ * @param[out] out        receives *n deliveries, out[0..*n-1].  Their
+ *                        pointers stay valid until the next
+ *                        samsa_queue_receive() on this receiver or
+ *                        samsa_queue_close().
+ * @param[in]  max        room in out, at least 1.
+ * @param[out] n          receives how many were delivered (0 on error).
+ * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
+ * @return 0 (*n >= 1), or
+ *   - SAMSA_ETIMEDOUT: nothing became available within the timeout;
+ *   - SAMSA_EINVAL: q, out or n is NULL, max is 0, timeout_ms < -1;
+ *   - SAMSA_EDELETED: the topic was deleted;
+ *   - SAMSA_ECLOSED: samsa_close() has begun or ended (then only
+ *     samsa_queue_close() may follow);
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading the
+ *     records or saving the state failed; nothing stays acquired (the
+ *     delivery may still count against the records).
+ */
+SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
+                                  size_t max, size_t *n, int timeout_ms);
+
+/**
+ * @brief Acknowledge n delivered records in one call, all the same way.
+ *
+ * All or nothing: every record must be held by this receiver (delivered by
+ * it, not yet acknowledged, lock not expired), or nothing is changed.  (An
+ * I/O error part way through, or a dead-letter topic deleted meanwhile, may
+ * leave the records before it acknowledged.)
+ * ACCEPT and REJECT are on disk (in the page cache: they survive kill -9)
+ * when the call returns; a rejected record is in the dead-letter topic.
+ *
+ * @param[in] q    the receiver.
+ * @param[in] d    n deliveries from samsa_queue_receive() on q; only their
+ *                 msg.partition and msg.offset are read, so they may be
+ *                 acknowledged after later receives.
+ * @param[in] n    how many; 0 does nothing.
+ * @param[in] type SAMSA_ACK_ACCEPT, SAMSA_ACK_RELEASE or SAMSA_ACK_REJECT.
+ * @return 0, or
+ *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, or a
+ *     partition out of range;
+ *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
+ *     delivered to it, already acknowledged, or its lock expired);
+ *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
+ *   - SAMSA_ECLOSED, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
+                              int type);
+
+/**
+ * @brief Leave the group: release every record still held (offered again
+ *        at once; the delivery still counts) and free the receiver.
+ * @param[in] q the receiver, or NULL (then nothing happens).  After
+ *              samsa_close() it only frees memory.
+ */
+SAMSA_API void samsa_queue_close(samsa_queue *q);
+
+/**
+ * @brief Wait until a receiver of a group acknowledges a given record
+ *        (ACCEPT, or REJECT, or archived after max_attempts).
+ * @param[in]  s          the store.
+ * @param[in]  group      the share group.
+ * @param[in]  topic      the record's topic.
+ * @param[in]  partition  its partition.
+ * @param[in]  offset     its offset (as samsa_produce() set it).
+ * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
+ * @param[out] outcome    receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT
+ *                        (archived records included), or SAMSA_ACK_DONE
+ *                        when the record was done before the call and its
+ *                        outcome is no longer kept.
+ * @return 0, or
+ *   - SAMSA_ETIMEDOUT: not acknowledged within the timeout;
+ *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
+ *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
+ *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOMEM: the group's state could
+ *     not be loaded.
+ */
+SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
+                                   const char *topic, int32_t partition,
+                                   int64_t offset, int timeout_ms,
+                                   int *outcome);
+
+/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT or
+ *  SAMSA_ACK_REJECT.  topic is valid during the call only. */
+typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
+                             int64_t offset, int outcome, void *ctx);
+
+/**
+ * @brief Be called back on every acknowledgement of a group's records.
+ *
+ * fn runs in the acknowledging thread, after the acknowledgement is saved
+ * and outside samsa's locks of that group; it must not call
+ * samsa_queue_on_ack().  One callback per (group, topic): a new one
+ * replaces the old; fn NULL removes it.
+ *
+ * @param[in] s     the store.
+ * @param[in] group the share group.
+ * @param[in] topic the topic.
+ * @param[in] fn    the callback, or NULL to remove it.
+ * @param[in] ctx   passed to fn.
+ * @return 0, SAMSA_EINVAL (NULL s, group or topic, or a bad name),
+ *         SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_queue_on_ack(samsa *s, const char *group, const char *topic,
+                                 samsa_ack_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

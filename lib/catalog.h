@@ -17,6 +17,8 @@ typedef struct catalog {
     unsigned topics; /* MDB_dbi: name -> topic record                    */
     unsigned parts;  /* MDB_dbi: (topic id, partition) -> state          */
     unsigned groups; /* MDB_dbi: (topic id, partition, group) -> offset  */
+    unsigned queues; /* MDB_dbi: (group, topic id, partition) -> share
+                        state snapshot (queue_state.c)                  */
 } catalog;
 
 typedef struct catalog_partition {
@@ -70,5 +72,12 @@ int catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
                       size_t n);
 /* Delete every group's offsets of topic id, inside txn (topic removal). */
 int catalog_group_drop_topic(catalog *c, MDB_txn *txn, uint64_t id);
+/* Share-group state snapshots, opaque here (queue_state.c encodes them).
+ * get: *buf gets a malloc'ed copy the caller frees, *len its size;
+ * SAMSA_ENOTOPIC when there is none.  put: one synced transaction. */
+int catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, void **buf, size_t *len);
+int catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, const void *buf, size_t len);
 
 #endif

@@ -317,7 +317,7 @@ group_join(samsa *s, samsa_consumer *c, const char *name, int assignor)
         g = g->next;
     if (g != NULL && g->assignor != assignor) {
         pthread_mutex_unlock(&r->lock);
-        return SAMSA_EGROUP;
+        return SAMSA_ECONFLICT;
     }
     if (g == NULL) {
         if ((g = calloc(1, sizeof *g)) == NULL ||

@@ -125,7 +125,7 @@ int64_t group_now(void);
  * store_close_gate(): detach every consumer, free every group). */
 int group_store_init(samsa *s);
 void group_store_close(samsa *s);
-/* Join c to the group named in c->g's place (c->g is set); SAMSA_EGROUP
+/* Join c to the group named in c->g's place (c->g is set); SAMSA_ECONFLICT
  * when its members use another assignor. */
 int group_join(samsa *s, samsa_consumer *c, const char *name, int assignor);
 /* Leave: release every partition c owns, drop it from the group and the

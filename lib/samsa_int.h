@@ -17,6 +17,11 @@
  *   catalog_group.c  LMDB: consumer groups' committed offsets
  *   store.c       samsa_open/close/sync, the directory lock, topic table
  *   notify.c      store-wide wake-ups for pollers, the closing gate
+ *   queue.c       samsa_queue_receive/ack: share groups' acquisition and
+ *                 acknowledgement (queue.h)
+ *   queue_group.c share groups of a store: loading, joining, closing
+ *   queue_state.c a share-partition's window, journal and snapshot
+ *   ackwait.c     senders waiting for, or called back on, acknowledgements
  *   topic.c       samsa_topic_*: create, delete, describe
  *   group.c       consumer groups in memory: members, assignment, expiry
  *   assignor.c    range, round-robin and sticky assignors

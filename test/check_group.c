@@ -421,7 +421,7 @@ START_TEST(test_open_errors)
     E(samsa_consumer_open(s, &b, &c));
     samsa_consumer *c2 = NULL;
     b.assignor = SAMSA_ASSIGN_ROUNDROBIN;
-    EQ_RC(samsa_consumer_open(s, &b, &c2), SAMSA_EGROUP);
+    EQ_RC(samsa_consumer_open(s, &b, &c2), SAMSA_ECONFLICT);
     b.group = "other"; /* another group may use another */
     E(samsa_consumer_open(s, &b, &c2));
     E(samsa_consumer_close(c2));
