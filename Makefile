@@ -37,7 +37,10 @@ B ?= build
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
 	clang-format:cmd/clang-format
+# Only the queue benchmark's SQLite comparison needs this one.
+DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
+DEPS_STAMP_BENCH := $(B)/.deps-bench
 DEPS_STAMP_CHECK := $(B)/.deps-check
 
 LMDB_CFLAGS = $(shell pkg-config --cflags lmdb)
@@ -72,6 +75,10 @@ all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
 $(DEPS_STAMP_BUILD):
 	@mkdir -p $(B)
 	@sh test/ensure-deps.sh $(DEPS_BUILD)
+	@touch $@
+$(DEPS_STAMP_BENCH):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_BENCH)
 	@touch $@
 $(DEPS_STAMP_CHECK):
 	@mkdir -p $(B)
@@ -132,7 +139,7 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
-TSAN_SUITES := threads notify replica
+TSAN_SUITES := threads notify group queue replica
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread" \
 		build/tsan/check_samsa
@@ -186,6 +193,11 @@ $(B)/interop/dump: test/interop/dump.c $(STATIC)
 $(B)/bench/%: test/bench/%.c $(STATIC) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lm
+
+# The queue benchmark compares with SQLite: its library only here.
+$(B)/bench/bench_queue: test/bench/bench_queue.c $(STATIC) | $(DEPS_STAMP_BENCH)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lsqlite3 -lm
 
 bench: $(BENCH)
 	@for b in $(BENCH); do $$b || exit 1; done

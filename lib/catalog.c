@@ -1,7 +1,7 @@
 /*
  * catalog.c - the store's small transactional state, in LMDB.
  *
- * DIR/catalog/ is one LMDB environment with three named databases:
+ * DIR/catalog/ is one LMDB environment with four named databases:
  *
  *   meta        "format"        u32 LE   CATALOG_FORMAT; another value means
  *                                        another, incompatible version wrote it
@@ -36,6 +36,11 @@
  * older ones, so the commit on the first healthy disk is the commit point.
  * A disk whose write fails is down: skipped until rebuilt from a healthy
  * one (catalog_disk_rebuild), after which it is identical but for its id.
+ *   groups      consumer groups' committed offsets (catalog_group.c); a
+ *               topic's are deleted in the transaction that removes it
+ *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
+ *               -> a share-partition snapshot, opaque here: its layout is
+ *               in queue_state.c
  *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
@@ -79,6 +84,12 @@ from_mdb(int rc)
     default:
         return rc > 0 ? samsa__from_errno(rc) : SAMSA_EIO;
     }
+}
+
+int
+catalog_from_mdb(int rc)
+{
+    return from_mdb(rc);
 }
 
 static void
@@ -196,6 +207,10 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
         rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
     if (rc == 0)
         rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
+    if (rc == 0)
+        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
+    if (rc == 0)
+        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         *fresh = mdb_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
@@ -249,6 +264,8 @@ disk_copy(catalog *c, int from, int i)
     bool fresh;
     if (rc == 0)
         rc = disk_open(d, c->map_bytes, &gen, &fresh); /* restores its id */
+    if (rc == 0 && c->nosync)
+        rc = from_mdb(mdb_env_set_flags(d->env, MDB_NOSYNC, 1));
     return rc;
 }
 
@@ -575,6 +592,8 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
     topic_add_ctx a = {name, cfg, parts, 0};
     int rc = catalog_write(c, topic_add_txn, &a);
     if (rc == 0)
+        rc = catalog_durable(c);
+    if (rc == 0)
         *id = a.id; /* set only once the topic exists */
     return rc;
 }
@@ -598,13 +617,16 @@ topic_remove_txn(catalog_txn *t, void *ctx)
         int mrc = mdb_del(t->txn, t->d->parts, &pk, NULL);
         rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
     }
+    if (rc == 0) /* every group's offsets of it go in the same commit */
+        rc = catalog_group_drop_topic(t, id);
     return rc;
 }
 
 int
 catalog_topic_remove(catalog *c, const char *name)
 {
-    return catalog_write(c, topic_remove_txn, (void *)name);
+    int rc = catalog_write(c, topic_remove_txn, (void *)name);
+    return rc == 0 ? catalog_durable(c) : rc;
 }
 
 int
@@ -685,4 +707,73 @@ catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
 {
     parts_put_ctx a = {id, partitions, state, n};
     return catalog_write(c, parts_put_txn, &a);
+}
+
+/* ---- share-group snapshots ----------------------------------------------- */
+
+static size_t
+queue_key(uint8_t *key, size_t cap, const char *group, uint64_t id,
+          int32_t partition)
+{
+    size_t n = strlen(group);
+    if (n + 13 > cap)
+        return 0;
+    memcpy(key, group, n);
+    key[n] = 0;
+    part_key(key + n + 1, id, partition);
+    return n + 13;
+}
+
+int
+catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                  int32_t partition, void **buf, size_t *len)
+{
+    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
+    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
+    if (klen == 0)
+        return SAMSA_EINVAL;
+    catalog_txn t;
+    int rc = catalog_read_begin(c, &t);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {klen, key}, v;
+    rc = from_mdb(mdb_get(t.txn, t.d->queues, &k, &v));
+    if (rc == 0) {
+        *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
+        if (*buf == NULL)
+            rc = SAMSA_ENOMEM;
+        else {
+            memcpy(*buf, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
+    }
+    catalog_read_end(&t);
+    return rc;
+}
+
+typedef struct queue_put_ctx {
+    const uint8_t *key; /* the record's key and its length      */
+    size_t klen;
+    const void *buf; /* the snapshot                         */
+    size_t len;
+} queue_put_ctx;
+
+static int
+queue_put_txn(catalog_txn *t, void *ctx)
+{
+    const queue_put_ctx *q = ctx;
+    MDB_val k = {q->klen, (void *)q->key}, v = {q->len, (void *)q->buf};
+    return from_mdb(mdb_put(t->txn, t->d->queues, &k, &v, 0));
+}
+
+int
+catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
+                  int32_t partition, const void *buf, size_t len)
+{
+    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
+    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
+    if (klen == 0)
+        return SAMSA_EINVAL;
+    queue_put_ctx q = {key, klen, buf, len};
+    return catalog_write(c, queue_put_txn, &q);
 }

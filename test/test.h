@@ -131,6 +131,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(faults)                                                                 \
     XX(threads)                                                                \
     XX(notify)                                                                 \
+    XX(group)                                                                  \
+    XX(queue)                                                                  \
     XX(replica)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
