@@ -833,6 +833,45 @@ START_TEST(test_reopen_keeps_isr)
 }
 END_TEST
 
+/* Another module's catalog state goes to every directory too: a consumer
+ * group's committed offset is there when each directory is opened alone. */
+static int
+committed_of(const samsa_group_offset *o, void *ctx)
+{
+    *(int64_t *)ctx = o->committed;
+    return 0;
+}
+
+START_TEST(test_group_offsets_everywhere)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {
+        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *c;
+    E(samsa_consumer_open(r.s, &cc, &c));
+    samsa_message m;
+    for (int64_t o = 0; o < 5; o++) {
+        E(samsa_consumer_poll(c, &m, 1000));
+        ck_assert_int_eq(m.offset, o);
+    }
+    E(samsa_consumer_commit(c, NULL, 0));
+    E(samsa_consumer_close(c));
+    rig_close(&r);
+    for (int d = 0; d < NDIRS; d++) {
+        reopen_alone(&r, d, 1, &next);
+        char solo[TEST_PATH_BUF];
+        samsa *s = test_open(test_pathf(solo, r.root, "solo"));
+        int64_t committed = -1;
+        E(samsa_group_offsets(s, "g", committed_of, &committed));
+        ck_assert_int_eq(committed, 5);
+        E(samsa_close(s));
+    }
+    test_dir_remove(r.root);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -841,6 +880,7 @@ replica_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_placement);
     tcase_add_test(tc, test_reopen_keeps_isr);
+    tcase_add_test(tc, test_group_offsets_everywhere);
     tcase_add_loop_test(tc, test_fault_each_site, 0, 2);
     tcase_add_test(tc, test_fsync_not_retried);
     tcase_add_test(tc, test_min_insync);
