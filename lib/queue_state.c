@@ -169,41 +169,109 @@ entry_encode(uint8_t *e, int64_t offset, uint32_t n, uint8_t state,
     put_le(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
 }
 
-/* Empty the journal and give it generation gen.  Entries of older
- * generations left in the file are ignored by replay. */
+/* msync the pages of map holding bytes [from, from + len). */
 static int
-journal_reset(samsa *s, qpart *qp, uint32_t gen)
+sync_range(uint8_t *map, uint64_t from, uint64_t len)
 {
-    uint8_t *h = qp->jmap;
+    uintptr_t a = (uintptr_t)(map + from) & ~(uintptr_t)4095;
+    uintptr_t b = (uintptr_t)(map + from + len);
+    return msync((void *)a, b - a, MS_SYNC) == 0 ? 0 : samsa__from_errno(errno);
+}
+
+/* Stop writing the copy on dirs[d] for good (until the group is loaded
+ * again, which rewrites it from the primary). */
+static void
+copy_drop(qpart *qp, int d)
+{
+    munmap(qp->cmap[d], JOURNAL_BYTES);
+    close(qp->cfd[d]);
+    qp->cmap[d] = NULL;
+    qp->cfd[d] = -1;
+}
+
+/* The copies to write: drops those whose directory the catalog marked
+ * down (it vanished, or a catalog write there failed) and returns the
+ * number of directories to look at (0 when there are no copies). */
+static int
+copies_live(samsa *s, qpart *qp)
+{
+    if (s->ndirs == 1)
+        return 0;
+    uint32_t down = atomic_load(&s->cat.down);
+    for (int d = 1; d < s->ndirs; d++)
+        if (qp->cmap[d] != NULL && (down & (1u << d)))
+            copy_drop(qp, d);
+    return s->ndirs;
+}
+
+/* Write header gen (and no first entry) at the start of map. */
+static void
+header_write(uint8_t *h, uint32_t gen)
+{
     memset(h, 0, JOURNAL_HEADER + JOURNAL_ENTRY); /* no first entry */
     put_le(h, JOURNAL_MAGIC, 4);
     put_le(h + 4, gen, 4);
     put_le(h + 8, samsa__crc32c(0, h, 8), 4);
+}
+
+/* Empty the journal and its copies and give them generation gen.  Entries
+ * of older generations left in the files are ignored by replay. */
+static int
+journal_reset(samsa *s, qpart *qp, uint32_t gen)
+{
+    int ndirs = copies_live(s, qp);
+    for (int d = 1; d < ndirs; d++) {
+        if (qp->cmap[d] == NULL)
+            continue;
+        header_write(qp->cmap[d], gen);
+        if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(qp->cmap[d], 0, 1) != 0)
+            copy_drop(qp, d); /* its header may be torn: stale, not wrong */
+    }
+    header_write(qp->jmap, gen);
     if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
         return samsa__from_errno(errno);
-    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0)
+    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0) {
         qp->jalloc = JOURNAL_GROW; /* give the space back */
+        /* copies only after the primary: each stays >= jalloc bytes */
+        for (int d = 1; d < ndirs; d++)
+            if (qp->cmap[d] != NULL)
+                (void)ftruncate(qp->cfd[d], JOURNAL_GROW);
+    }
     qp->gen = gen;
     qp->jsize = JOURNAL_HEADER;
     return 0;
 }
 
-/* Append one entry (the caller made room). */
+/* Append one entry (the caller made room) to the journal and its copies,
+ * at the same offset in each. */
 static int
 journal_append(samsa *s, qpart *qp, const uint8_t *e)
 {
+    int ndirs = copies_live(s, qp);
     if (qp->jsize + JOURNAL_ENTRY > qp->jalloc) {
         int err = posix_fallocate(qp->jfd, (off_t)qp->jalloc, JOURNAL_GROW);
         if (err != 0)
             return samsa__from_errno(err);
+        /* A copy shorter than jalloc would SIGBUS on the next appends. */
+        for (int d = 1; d < ndirs; d++)
+            if (qp->cmap[d] != NULL &&
+                posix_fallocate(qp->cfd[d], (off_t)qp->jalloc, JOURNAL_GROW))
+                copy_drop(qp, d);
         qp->jalloc += JOURNAL_GROW;
+    }
+    for (int d = 1; d < ndirs; d++) {
+        if (qp->cmap[d] == NULL)
+            continue;
+        memcpy(qp->cmap[d] + qp->jsize, e, JOURNAL_ENTRY);
+        if (s->sync == SAMSA_SYNC_ALWAYS &&
+            sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
+            copy_drop(qp, d);
     }
     memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
     if (s->sync == SAMSA_SYNC_ALWAYS) {
-        uintptr_t a = (uintptr_t)(qp->jmap + qp->jsize) & ~(uintptr_t)4095;
-        uintptr_t b = (uintptr_t)(qp->jmap + qp->jsize + JOURNAL_ENTRY);
-        if (msync((void *)a, b - a, MS_SYNC) != 0)
-            return samsa__from_errno(errno);
+        int rc = sync_range(qp->jmap, qp->jsize, JOURNAL_ENTRY);
+        if (rc != 0)
+            return rc;
     }
     qp->jsize += JOURNAL_ENTRY;
     return 0;
@@ -365,20 +433,67 @@ journal_map(qpart *qp, const char *path)
     return 0;
 }
 
+/* Make DIR/queues/GROUP under dirs[d] and put the journal's path in
+ * path. */
+static int
+journal_path(samsa *s, int d, const qgroup *g, const qpart *qp, char *path,
+             size_t cap)
+{
+    snprintf(path, cap, "%s/queues", s->dirs[d]);
+    int rc = s->io->mkdir(s->io, path);
+    snprintf(path, cap, "%s/queues/%s", s->dirs[d], g->name);
+    if (rc == 0 || rc == -EEXIST)
+        rc = s->io->mkdir(s->io, path);
+    if (rc != 0 && rc != -EEXIST)
+        return samsa__from_errno(-rc);
+    snprintf(path, cap, "%s/queues/%s/%" PRIu64 "-%" PRId32 ".journal",
+             s->dirs[d], g->name, g->topic_id, qp->partition);
+    return 0;
+}
+
+/* Rewrite the copy on dirs[d] from the primary journal (replayed, jsize
+ * and jalloc set) and map it; a failure leaves the copy unwritten. */
+static void
+copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
+{
+    char path[4096];
+    qp->cmap[d] = NULL;
+    qp->cfd[d] = -1;
+    if (journal_path(s, d, g, qp, path, sizeof path) != 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    /* In place: bytes past jsize go (zeros: the end of replay); those
+     * before are overwritten with the primary's, which a copy that kept
+     * up already holds, so a crash here loses nothing it had. */
+    void *m = MAP_FAILED;
+    if (ftruncate(fd, (off_t)qp->jsize) == 0 &&
+        posix_fallocate(fd, 0, (off_t)qp->jalloc) == 0)
+        m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        return;
+    }
+    memcpy(m, qp->jmap, qp->jsize);
+    if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(m, 0, qp->jsize) != 0) {
+        munmap(m, JOURNAL_BYTES);
+        close(fd);
+        return;
+    }
+    qp->cmap[d] = m;
+    qp->cfd[d] = fd;
+}
+
 int
 qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 {
     char path[4096];
     qp->jfd = -1;
-    snprintf(path, sizeof path, "%s/queues", s->dir);
-    int rc = s->io->mkdir(s->io, path);
-    snprintf(path, sizeof path, "%s/queues/%s", s->dir, g->name);
-    if (rc == 0 || rc == -EEXIST)
-        rc = s->io->mkdir(s->io, path);
-    if (rc != 0 && rc != -EEXIST)
-        return samsa__from_errno(-rc);
-    snprintf(path, sizeof path, "%s/queues/%s/%" PRIu64 "-%" PRId32 ".journal",
-             s->dir, g->name, g->topic_id, qp->partition);
+    int rc = journal_path(s, 0, g, qp, path, sizeof path);
+    if (rc != 0)
+        return rc;
     qp->start = qp->next = log_start;
     rc = snapshot_load(s, g, qp);
     if (rc == 0)
@@ -392,6 +507,11 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
         qp->jsize = valid; /* appends overwrite a torn entry after it */
     if (rc != 0)
         return rc;
+    /* The copies become the primary's (disk_up is steady: the caller
+     * holds table_lock); a directory down now gets its copy next time. */
+    for (int d = 1; d < s->ndirs; d++)
+        if (s->disk_up[d])
+            copy_open(s, g, qp, d);
     /* Records the log no longer holds cannot be delivered: done. */
     while (qp->start < log_start && qp->start < qp->next) {
         qp->navail -= qstate_rec(qp, qp->start)->state == QS_AVAILABLE;
@@ -422,6 +542,9 @@ qstate_close(samsa *s, qpart *qp)
         close(qp->jfd);
     qp->jmap = NULL;
     qp->jfd = -1;
+    for (int d = 1; d < CATALOG_MAX_DISKS; d++)
+        if (qp->cmap[d] != NULL)
+            copy_drop(qp, d);
     free(qp->win);
     qp->win = NULL;
 }
