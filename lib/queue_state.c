@@ -20,6 +20,15 @@
  * is snapshotted into the catalog when the journal passes JOURNAL_LIMIT
  * bytes, at close, after which the journal starts again empty.
  *
+ * Copies.  A store with replica directories keeps the journal on each of
+ * them too (DIRn/queues/GROUP/TOPICID-P.journal, whatever the topic's
+ * replica count, as every directory holds its own catalog with the
+ * snapshots): each append copies the same 24 bytes to the same offset of
+ * every copy, the checkpoint resets every copy, and SAMSA_SYNC_ALWAYS
+ * msyncs each.  So a share-partition's state is on every directory, and
+ * the store reopens from any one of them with nothing acknowledged lost.
+ * With one directory the loop over copies costs one comparison.
+ *
  * Journal file, little-endian:
  *
  *   header, 16 bytes           entry, 24 bytes, back to back after it
@@ -63,6 +72,47 @@
  *    or torn) is ignored and reset.
  * So an accepted record never comes back, and an acquired one comes back
  * AVAILABLE with its delivery count kept.
+ *
+ * The copies (cmap[d] for dirs[d]), and what each failure leaves:
+ *  - an append writes the copies before the primary, a reset resets them
+ *    before it, each in the same order of steps as the primary, so a copy
+ *    that is written holds every change the primary holds once the call
+ *    returns; the checkpoint's snapshot goes to every directory's catalog
+ *    (catalog_write) before any journal is reset, so a crash in between
+ *    leaves, on each directory, its old snapshot and full journal or its
+ *    new snapshot and a journal the generation check ignores.
+ *  - at load (qstate_open, the first receiver or wait of the group in an
+ *    open store): the journal read is the primary's (dirs[0]); each copy
+ *    on a directory that is up is then rewritten from it in place:
+ *    truncated to the primary's valid bytes (what followed in the copy is
+ *    a torn or unacknowledged tail, or an old generation), allocated to
+ *    the same size, and the valid bytes copied over what it held.  A copy
+ *    that kept up already holds those bytes, so a crash during the
+ *    rewrite loses it nothing.  From then on every directory agrees.
+ *  - a replica directory missing (down) at load gets no copy: it is not
+ *    written until the group is loaded again with the directory up (the
+ *    next open), which rewrites its copy.  Until then that directory alone
+ *    holds only its snapshot, as a directory that was down misses records.
+ *  - a directory that goes down while running: each append first looks at
+ *    the catalog's down mask (one atomic load; the repair pass sets it for
+ *    a vanished directory, a failed catalog write sets it at once) and
+ *    unmaps the copies there for good; so does a failed msync or
+ *    fallocate of a copy (the primary's failures are the call's error).
+ *    Between the directory vanishing and the pass noticing it (about a
+ *    second), appends still go to the copy's mapping: a removed file stays
+ *    mapped and allocated until unmapped, so these writes land in memory
+ *    and go nowhere, harmlessly.  What a mapping can fault on is a page
+ *    beyond the file's end (SIGBUS): no copy is ever shorter than jalloc
+ *    (a copy that cannot grow with the primary is dropped before the
+ *    append past it, and copies shrink only after the primary did), so
+ *    that only happens if another process truncates a journal, which is
+ *    as forbidden as for the primary; a device failing with I/O errors
+ *    under an already allocated page is the one case left to the kernel.
+ *  - reopened from a replica directory alone: that directory is dirs[0],
+ *    its copy is the journal read, and its catalog holds the snapshot of
+ *    the same generation, so it brings back every change acknowledged
+ *    while the directory was up and its copy written, which is every one
+ *    up to the failure of another directory.
  */
 #include <assert.h>
 #include <errno.h>
