@@ -55,7 +55,7 @@ expected(uint64_t n, size_t vlen)
  * in order, with the checksum of what was written. */
 static void
 read_back(bench_sys *sys, void *log, int part, uint64_t n, size_t vlen,
-          const char *what)
+          const char *what, uint64_t *t_first)
 {
     const unsigned char *k, *v;
     size_t vl;
@@ -72,6 +72,8 @@ read_back(bench_sys *sys, void *log, int part, uint64_t n, size_t vlen,
                       sys->name, what, part, (unsigned long long)i, vl,
                       (unsigned long long)bench_get_u64(v));
         sum += bench_fold(k, v, vl);
+        if (i == 0 && t_first != NULL)
+            *t_first = bench_now_ns();
     }
     if (sys->next(c, 0, &k, &v, &vl) != 0)
         bench_die("%s %s: partition %d has more than the %llu records "
@@ -157,7 +159,7 @@ run_produce(void *ctx, unsigned run, double *out)
     out[0] = (double)w->n * 1e9 / (double)(t1 - t0);
 
     for (int i = 0; i < w->threads; i++)
-        read_back(sys, log, i, t[i].n, w->vlen, name);
+        read_back(sys, log, i, t[i].n, w->vlen, name, NULL);
     if (w->keep) {
         if (w->kept != NULL)
             sys->drop(w->kept);
@@ -172,15 +174,19 @@ run_produce(void *ctx, unsigned run, double *out)
  * -----------------------------------------------------------------------
  */
 
+/* Timed from the first record to the last: what it costs a consumer to
+ * start (a Kafka consumer fetches metadata and offsets first) is left out,
+ * as it would be lost in a backlog of millions, and the mock Kafka broker
+ * keeps no more than about 100,000 records. */
 static void
 run_read(void *ctx, unsigned run, double *out)
 {
     wl *w = ctx;
+    uint64_t t0 = 0;
     (void)run;
-    uint64_t t0 = bench_now_ns();
-    read_back(w->sys, w->kept, 0, w->kept_n, w->vlen, "read");
+    read_back(w->sys, w->kept, 0, w->kept_n, w->vlen, "read", &t0);
     uint64_t t1 = bench_now_ns();
-    out[0] = (double)w->kept_n * 1e9 / (double)(t1 - t0);
+    out[0] = (double)(w->kept_n - 1) * 1e9 / (double)(t1 - t0);
 }
 
 /* ---- latency
