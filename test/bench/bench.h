@@ -155,7 +155,9 @@ struct bench_sys {
     const char *durability; /* "fsync", "process" (page cache or a server
                                process's write), "memory" or "none"         */
     unsigned caps;          /* BENCH_CAN_* workloads it takes part in       */
-    unsigned slow;          /* record counts are divided by this (>= 1)     */
+    unsigned slow;          /* counts of 1/call workloads are divided by
+                               this (>= 1), to keep a run near a second     */
+    unsigned slow_batch;    /* and those of produce_100 (and read) by this  */
     void *cfg;              /* the system's own settings                    */
     /* Before and after all its workloads; setup may return nonzero to
      * skip the system (it printed why). */

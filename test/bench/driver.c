@@ -299,7 +299,7 @@ bench_counts_default(bench_counts *c)
     c->produce_1 = q ? 200000 : 2000000;
     c->produce_100 = q ? 1000000 : 10000000;
     c->produce_4t = q ? 200000 : 2000000;
-    c->lat_seconds_x10 = q ? 5 : 20;
+    c->lat_seconds_x10 = q ? 5 : 10;
     c->large_div = 10;
 }
 
@@ -356,6 +356,20 @@ latency_figure(wl *w, const char *fig, uint64_t rate, uint64_t total)
     bench_figure(&f, run_latency, w);
 }
 
+/* Records for a latency run: its planned seconds at rate, or fewer when the
+ * system's produce_1 figure says it cannot keep the rate (then it sends as
+ * fast as it can, for about as long); at least 1000. */
+static uint64_t
+lat_total(wl *w, const bench_counts *c, uint64_t rate)
+{
+    double m, lo, hi;
+    uint64_t n = c->lat_seconds_x10 * rate / 10;
+    if (bench_lookup(w->sys->name, "produce_1", w->vlen, &m, &lo, &hi) &&
+        m < (double)rate)
+        n = (uint64_t)(m * (double)c->lat_seconds_x10 / 10);
+    return n < 1000 ? 1000 : n;
+}
+
 void
 bench_system(bench_sys *sys, const bench_counts *c)
 {
@@ -368,14 +382,16 @@ bench_system(bench_sys *sys, const bench_counts *c)
         memset(&w, 0, sizeof w);
         w.sys = sys;
         w.vlen = sizes[s];
-        uint64_t div = (sizes[s] > 100 ? c->large_div : 1) * sys->slow;
+        uint64_t large = sizes[s] > 100 ? c->large_div : 1;
+        uint64_t div = large * sys->slow, div_batch = large * sys->slow_batch;
         if (sys->caps & BENCH_CAN_PRODUCE) {
             w.per_call = 1;
             w.threads = 1;
             figure(&w, "produce_1", scaled(c->produce_1, div), run_produce);
             w.per_call = BENCH_BATCH;
             w.keep = (sys->caps & BENCH_CAN_READ) != 0;
-            figure(&w, "produce_100", scaled(c->produce_100, div), run_produce);
+            figure(&w, "produce_100", scaled(c->produce_100, div_batch),
+                   run_produce);
             w.keep = 0;
             w.per_call = 1;
             w.threads = 4;
@@ -390,14 +406,8 @@ bench_system(bench_sys *sys, const bench_counts *c)
         if (sys->caps & BENCH_CAN_LATENCY) {
             w.threads = 1;
             w.per_call = 1;
-            /* A system that syncs every call cannot keep these rates: it
-             * sends as fast as it can, and fewer records. */
-            uint64_t lat10 = c->lat_seconds_x10 * 1000;
-            uint64_t lat100 = c->lat_seconds_x10 * 10000;
-            latency_figure(&w, "lat10k", 10000,
-                           lat10 / (sys->slow > 10 ? 10 : 1));
-            latency_figure(&w, "lat100k", 100000,
-                           lat100 / (sys->slow > 10 ? 100 : 1));
+            latency_figure(&w, "lat10k", 10000, lat_total(&w, c, 10000));
+            latency_figure(&w, "lat100k", 100000, lat_total(&w, c, 100000));
         }
     }
     if (sys->teardown != NULL)

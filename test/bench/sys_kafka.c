@@ -246,6 +246,7 @@ bench_sys bench_kafka_mock = {"kafka-mock",
                               BENCH_CAN_PRODUCE | BENCH_CAN_READ |
                                   BENCH_CAN_LATENCY,
                               400,
+                              400,
                               NULL,
                               NULL,
                               NULL,

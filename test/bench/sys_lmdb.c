@@ -177,9 +177,9 @@ l_consumer_close(void *cons)
 
 static unsigned nosync = MDB_NOSYNC, always = 0;
 
-#define LMDB_SYS(name, durability, caps, slow, cfg)                            \
+#define LMDB_SYS(name, durability, caps, slow, batch, cfg)                     \
     {                                                                          \
-        name, durability, caps, slow, cfg, NULL, NULL, l_open, l_drop,         \
+        name, durability, caps, slow, batch, cfg, NULL, NULL, l_open, l_drop,  \
             l_producer, l_produce, NULL, l_producer_close, l_consumer, l_next, \
             l_consumer_close                                                   \
     }
@@ -187,7 +187,7 @@ static unsigned nosync = MDB_NOSYNC, always = 0;
 bench_sys bench_lmdb =
     LMDB_SYS("lmdb", "process",
              BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY | BENCH_PIN,
-             1, &nosync);
-bench_sys bench_lmdb_sync =
-    LMDB_SYS("lmdb-sync", "fsync",
-             BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN, 1000, &always);
+             10, 1, &nosync);
+bench_sys bench_lmdb_sync = LMDB_SYS(
+    "lmdb-sync", "fsync", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN,
+    1000, 1000, &always);

@@ -250,16 +250,16 @@ n_consumer_close(void *cons)
     free(c);
 }
 
-#define NATS_SYS(name, caps, slow, cfg)                                        \
+#define NATS_SYS(name, caps, slow, batch, cfg)                                 \
     {                                                                          \
-        name, "buffered", caps, slow, cfg, n_setup, NULL, n_open, n_drop,      \
-            n_producer, n_produce, n_flush, n_producer_close, n_consumer,      \
-            n_next, n_consumer_close                                           \
+        name, "buffered", caps, slow, batch, cfg, n_setup, NULL, n_open,       \
+            n_drop, n_producer, n_produce, n_flush, n_producer_close,          \
+            n_consumer, n_next, n_consumer_close                               \
     }
 
 static int yes = 1;
-bench_sys bench_nats_ack =
-    NATS_SYS("nats-ack", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY, 10, &yes);
-bench_sys bench_nats_async =
-    NATS_SYS("nats-async",
-             BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY, 10, NULL);
+bench_sys bench_nats_ack = NATS_SYS(
+    "nats-ack", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY, 1000, 100, &yes);
+bench_sys bench_nats_async = NATS_SYS(
+    "nats-async", BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY, 100,
+    100, NULL);

@@ -229,16 +229,17 @@ r_consumer_close(void *cons)
     free(c);
 }
 
-#define REDIS_SYS(name, durability, caps, slow, cfg)                           \
+#define REDIS_SYS(name, durability, caps, slow, batch, cfg)                    \
     {                                                                          \
-        name, durability, caps, slow, cfg, r_setup, NULL, r_open, r_drop,      \
-            r_producer, r_produce, NULL, r_producer_close, r_consumer, r_next, \
-            r_consumer_close                                                   \
+        name, durability, caps, slow, batch, cfg, r_setup, NULL, r_open,       \
+            r_drop, r_producer, r_produce, NULL, r_producer_close, r_consumer, \
+            r_next, r_consumer_close                                           \
     }
 
-bench_sys bench_redis_everysec = REDIS_SYS(
-    "redis-everysec", "process",
-    BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY, 10, "everysec");
+bench_sys bench_redis_everysec =
+    REDIS_SYS("redis-everysec", "process",
+              BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY, 100, 50,
+              "everysec");
 bench_sys bench_redis_always =
     REDIS_SYS("redis-always", "fsync", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY,
-              1000, "always");
+              1000, 1000, "always");

@@ -158,9 +158,9 @@ s_consumer_close(void *cons)
 static sstore nosync = {SAMSA_SYNC_NONE, NULL, ""};
 static sstore always = {SAMSA_SYNC_ALWAYS, NULL, ""};
 
-#define SAMSA_SYS(name, durability, caps, slow, cfg)                           \
+#define SAMSA_SYS(name, durability, caps, slow, batch, cfg)                    \
     {                                                                          \
-        name, durability, caps, slow, cfg, s_setup, s_teardown, s_open,        \
+        name, durability, caps, slow, batch, cfg, s_setup, s_teardown, s_open, \
             s_drop, s_producer, s_produce, NULL, s_producer_close, s_consumer, \
             s_next, s_consumer_close                                           \
     }
@@ -168,7 +168,7 @@ static sstore always = {SAMSA_SYNC_ALWAYS, NULL, ""};
 bench_sys bench_samsa = SAMSA_SYS("samsa", "process",
                                   BENCH_CAN_PRODUCE | BENCH_CAN_READ |
                                       BENCH_CAN_LATENCY | BENCH_PIN,
-                                  1, &nosync);
-bench_sys bench_samsa_sync =
-    SAMSA_SYS("samsa-sync", "fsync",
-              BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN, 1000, &always);
+                                  1, 1, &nosync);
+bench_sys bench_samsa_sync = SAMSA_SYS(
+    "samsa-sync", "fsync", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN,
+    1000, 1000, &always);

@@ -224,9 +224,9 @@ q_consumer_close(void *cons)
     free(c);
 }
 
-#define SQLITE_SYS(name, durability, caps, slow, cfg)                          \
+#define SQLITE_SYS(name, durability, caps, slow, batch, cfg)                   \
     {                                                                          \
-        name, durability, caps, slow, cfg, NULL, NULL, q_open, q_drop,         \
+        name, durability, caps, slow, batch, cfg, NULL, NULL, q_open, q_drop,  \
             q_producer, q_produce, NULL, q_producer_close, q_consumer, q_next, \
             q_consumer_close                                                   \
     }
@@ -234,7 +234,7 @@ q_consumer_close(void *cons)
 bench_sys bench_sqlite_normal = SQLITE_SYS("sqlite-normal", "process",
                                            BENCH_CAN_PRODUCE | BENCH_CAN_READ |
                                                BENCH_CAN_LATENCY | BENCH_PIN,
-                                           10, "NORMAL");
-bench_sys bench_sqlite_full =
-    SQLITE_SYS("sqlite-full", "fsync",
-               BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN, 1000, "FULL");
+                                           100, 10, "NORMAL");
+bench_sys bench_sqlite_full = SQLITE_SYS(
+    "sqlite-full", "fsync", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN,
+    1000, 1000, "FULL");
