@@ -98,7 +98,8 @@ typedef struct samsa_cursor samsa_cursor;
     XX(ENOTSUP, -30612, "not supported")                                       \
     XX(EVERSION, -30613, "store was written by an incompatible version")       \
     XX(EDELETED, -30614, "topic was deleted")                                  \
-    XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")
+    XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")       \
+    XX(ECLOSED, -30616, "store is closing")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -107,7 +108,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30616 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30617 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -207,8 +208,11 @@ SAMSA_API int samsa_open(const char *dir, const samsa_options *opt,
  * @brief Close a store: seal the active segments, write their indexes, record
  *        the recovery points, and release the lock.
  *
- * Every cursor opened on the store must be closed first, and no other thread
- * may be inside a call on it.
+ * Every cursor opened on the store must be closed first.  Other threads
+ * must not be inside a call on the store, except calls blocked waiting for
+ * records across partitions (a consumer-group poll, a queue receive): those
+ * are woken and return SAMSA_ECLOSED, and samsa_close() waits for them to
+ * leave before it frees anything.  Their handles must still be closed.
  *
  * @param[in] s the store, or NULL (then nothing happens).
  * @return 0, or the first error met while flushing (SAMSA_EIO, SAMSA_ENOSPC,

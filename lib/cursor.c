@@ -96,15 +96,6 @@ cursor_enter_batch(samsa_cursor *c)
     }
 }
 
-static int64_t
-deadline_after(int timeout_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
-           (int64_t)timeout_ms * 1000000;
-}
-
 SAMSA_API int
 samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
 {
@@ -135,7 +126,7 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             if (timeout_ms == 0)
                 return SAMSA_ETIMEDOUT;
             if (deadline == -2)
-                deadline = deadline_after(timeout_ms);
+                deadline = samsa__deadline_after(timeout_ms);
             int rc = log_wait(c->log, c->offset, deadline);
             if (rc != 0)
                 return rc;

@@ -165,6 +165,8 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     for (size_t g = 0; rc == 0 && g < ngroups; g++)
         rc = produce_group(t, order, bodies, &groups[g]);
     pthread_rwlock_unlock(&s->table_lock);
+    if (ngroups > 0) /* wake pollers of many partitions (notify.c) */
+        store_notify(s);
     if (order != order_stack)
         free(order);
     if (groups != groups_stack)

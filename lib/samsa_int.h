@@ -15,6 +15,7 @@
  *   cursor.c      samsa_cursor_*: reads a log zero-copy
  *   catalog.c     LMDB: topics, configs, partition state
  *   store.c       samsa_open/close/sync, the directory lock, topic table
+ *   notify.c      store-wide wake-ups for pollers, the closing gate
  *   topic.c       samsa_topic_*: create, delete, describe
  *   crc32c.c      CRC-32C, SSE4.2 or portable
  *   partitioner.c Kafka's murmur2
@@ -40,6 +41,10 @@
 /* Translate an errno value to samsa's convention: EIO and ENOSPC get their
  * own codes, ENOMEM too; anything else comes back as -errno. */
 int samsa__from_errno(int err);
+
+/* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
+ * timeout (notify.c). */
+int64_t samsa__deadline_after(int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* The I/O layer (io_posix.c; tests wrap it, see test/faultio.c)            */

@@ -160,11 +160,7 @@ flusher_main(void *arg)
 static int
 flusher_start(samsa *s)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->flush_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    samsa__cond_init_monotonic(&s->flush_cond);
     pthread_mutex_init(&s->flush_lock, NULL);
     int rc = pthread_create(&s->flusher, NULL, flusher_main, s);
     s->flusher_running = rc == 0;
@@ -299,6 +295,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
+    store_notify_init(s);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/catalog", dir);
@@ -333,6 +330,7 @@ samsa_close(samsa *s)
     if (s == NULL)
         return 0;
     int first = 0;
+    store_close_gate(s);
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -344,6 +342,7 @@ samsa_close(samsa *s)
         close(s->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
+    store_notify_destroy(s);
     free(s->buckets);
     free(s->dir);
     free(s);

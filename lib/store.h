@@ -42,12 +42,25 @@ struct samsa {
     pthread_rwlock_t table_lock; /* the topic table below                   */
     topic **buckets;             /* hash table of topics by name             */
     size_t nbuckets, ntopics;    /* nbuckets is a power of two               */
+    _Atomic uint64_t topic_changes; /* bumped by every topic create and
+                                       delete (under table_lock for writing),
+                                       so subscribers can tell cheaply
+                                       whether to look at the table again  */
 
     pthread_t flusher;          /* syncs sealed segments in the background  */
     pthread_mutex_t flush_lock; /* flush_stop, flush_cond                   */
     pthread_cond_t flush_cond;  /* wakes the flusher early (roll, close)    */
     bool flush_stop;            /* set by samsa_close                       */
     bool flusher_running;       /* the thread was started                   */
+
+    /* notify.c: store-wide wake-ups and the closing gate */
+    pthread_mutex_t notify_lock; /* notify_cond                              */
+    pthread_cond_t notify_cond;  /* events moved, closing, or inside hit 0   */
+    _Atomic uint64_t events;     /* bumped by store_notify() while watched   */
+    _Atomic int watchers;        /* between store_watch and store_unwatch:
+                                    notify costs a load when there are none */
+    _Atomic bool closing;        /* samsa_close() has begun                  */
+    _Atomic int inside;          /* calls between store_enter/store_leave    */
 };
 
 /* store.c: the topic table (callers hold table_lock). */
@@ -60,6 +73,31 @@ int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
 /* Persist the recovery points (one per partition) that moved, in one
  * catalog transaction (store.c). */
 int store_save_recovery_points(samsa *s, topic *t, const int64_t *rps);
+
+/* notify.c: see its header comment for the protocol. */
+void store_notify_init(samsa *s);
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
+ * as samsa__deadline_after() makes. */
+void samsa__cond_init_monotonic(pthread_cond_t *cond);
+void store_notify_destroy(samsa *s);
+/* Count the caller as a watcher and return the event counter to pass to
+ * store_wait(); call it before looking, and store_unwatch() after. */
+uint64_t store_watch(samsa *s);
+void store_unwatch(samsa *s);
+/* Something a poller may wait for happened: records were appended, a
+ * record was given back, a topic was created or deleted. */
+void store_notify(samsa *s);
+/* Wait until the event counter differs from seen, or the deadline
+ * (CLOCK_MONOTONIC ns, -1: never) passes: 0, SAMSA_ETIMEDOUT, or
+ * SAMSA_ECLOSED once samsa_close() has begun. */
+int store_wait(samsa *s, uint64_t seen, int64_t deadline_ns);
+/* Bracket a call that may block: SAMSA_ECLOSED once closing has begun (then
+ * store_leave() must not be called). */
+int store_enter(samsa *s);
+void store_leave(samsa *s);
+/* samsa_close(): refuse new calls, wake the waiters, wait for those inside
+ * to leave. */
+void store_close_gate(samsa *s);
 
 /* topic.c */
 /* Unlink the files in a directory, then the directory. */

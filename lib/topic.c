@@ -262,6 +262,8 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
         rc = catalog_topic_add(&s->cat, name, &c, &t->id); /* commit point */
     if (rc == 0)
         rc = store_topic_insert(s, t);
+    if (rc == 0)
+        atomic_fetch_add(&s->topic_changes, 1);
     if (rc != 0 && t != NULL) {
         /* Undo the directories, unless the catalog still names the topic
          * (committed, then the table insert and the undo both failed): then
@@ -272,6 +274,8 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
         topic_free(t);
     }
     pthread_rwlock_unlock(&s->table_lock);
+    if (rc == 0) /* pollers subscribed by pattern may want it */
+        store_notify(s);
     return rc;
 }
 
@@ -289,8 +293,11 @@ samsa_topic_delete(samsa *s, const char *name)
             log_mark_deleted(t->parts[p]);
         topic_remove_dirs(s, t);
         topic_free(t); /* cursors keep their own references */
+        atomic_fetch_add(&s->topic_changes, 1);
     }
     pthread_rwlock_unlock(&s->table_lock);
+    if (rc == 0) /* pollers of its partitions must let go of them */
+        store_notify(s);
     return rc;
 }
 

@@ -129,7 +129,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(cursor)                                                                 \
     XX(recovery)                                                               \
     XX(faults)                                                                 \
-    XX(threads)
+    XX(threads)                                                                \
+    XX(notify)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

@@ -1,0 +1,156 @@
+/*
+ * notify.c - store-wide wake-ups for callers that wait on many partitions,
+ * and the gate that lets samsa_close() end calls blocked inside the store.
+ *
+ * Why a second wake-up besides log_wait().  A cursor waits on one log's
+ * condition variable.  A consumer-group member or a queue receiver waits for
+ * "anything new on any of my partitions, or a record given back, or a change
+ * of topics"; it cannot sleep on several condition variables at once.  So
+ * such events bump one store-wide counter, `events`, and a waiter sleeps
+ * until the counter differs from the value it read before it looked at its
+ * partitions:
+ *
+ *     seen = store_watch(s);           producer:  log_append() publishes
+ *     look at every partition;                    the new end, then
+ *     nothing? store_wait(s, seen, d);            store_notify(s): if
+ *     store_unwatch(s);                           anyone watches, bump
+ *                                                 events and broadcast
+ *
+ * store_watch() counts the caller in `watchers` (seq_cst) before it looks;
+ * the producer publishes the end (seq_cst) before it loads `watchers`.  So
+ * either the look sees the new records, or the producer sees the watcher and
+ * bumps events, and store_wait() returns at once: no wake-up is lost.  When
+ * nobody watches, a notify costs one atomic load, so producers pay nothing
+ * for a feature they do not use.  Waking is a broadcast: every watcher
+ * re-checks.  A poller should look once before it watches, so that a
+ * backlog is read without touching the shared counters at all.
+ *
+ * The closing gate.  samsa_close() may be called while other threads are
+ * blocked in store_wait() (a member polling with timeout -1).  Blocking
+ * calls go through store_enter()/store_leave(); samsa_close() sets
+ * `closing`, wakes every waiter, and waits until no call is inside before
+ * it frees anything.  store_wait() returns SAMSA_ECLOSED once closing is
+ * set.  The handle a blocked caller holds (a member, a receiver) must then
+ * stop touching the store: each module detaches its handles at close, under
+ * the handle's own lock, before the gate drains (see its file).
+ */
+#include <time.h>
+
+#include "store.h"
+
+void
+samsa__cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void
+store_notify_init(samsa *s)
+{
+    samsa__cond_init_monotonic(&s->notify_cond);
+    pthread_mutex_init(&s->notify_lock, NULL);
+}
+
+void
+store_notify_destroy(samsa *s)
+{
+    pthread_cond_destroy(&s->notify_cond);
+    pthread_mutex_destroy(&s->notify_lock);
+}
+
+int64_t
+samsa__deadline_after(int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
+           (int64_t)timeout_ms * 1000000;
+}
+
+uint64_t
+store_watch(samsa *s)
+{
+    atomic_fetch_add(&s->watchers, 1);
+    return atomic_load(&s->events);
+}
+
+void
+store_unwatch(samsa *s)
+{
+    atomic_fetch_sub(&s->watchers, 1);
+}
+
+/* events moves under notify_lock, so a waiter that found it unchanged under
+ * the lock is asleep before the broadcast can be sent. */
+void
+store_notify(samsa *s)
+{
+    if (atomic_load(&s->watchers) > 0) {
+        pthread_mutex_lock(&s->notify_lock);
+        atomic_fetch_add(&s->events, 1);
+        pthread_cond_broadcast(&s->notify_cond);
+        pthread_mutex_unlock(&s->notify_lock);
+    }
+}
+
+int
+store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->notify_lock);
+    while (atomic_load(&s->events) == seen && !atomic_load(&s->closing) &&
+           rc == 0) {
+        if (deadline_ns < 0) {
+            pthread_cond_wait(&s->notify_cond, &s->notify_lock);
+        } else {
+            struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+                                  .tv_nsec = deadline_ns % 1000000000};
+            rc = pthread_cond_timedwait(&s->notify_cond, &s->notify_lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->notify_lock);
+    if (atomic_load(&s->closing))
+        return SAMSA_ECLOSED;
+    return atomic_load(&s->events) != seen ? 0 : SAMSA_ETIMEDOUT;
+}
+
+int
+store_enter(samsa *s)
+{
+    atomic_fetch_add(&s->inside, 1);
+    if (atomic_load(&s->closing)) {
+        store_leave(s);
+        return SAMSA_ECLOSED;
+    }
+    return 0;
+}
+
+void
+store_leave(samsa *s)
+{
+    /* The last one out while closing wakes samsa_close() in
+     * store_close_gate(); the broadcast is under the lock so it cannot
+     * fall between that function's check and its wait. */
+    if (atomic_fetch_sub(&s->inside, 1) == 1 && atomic_load(&s->closing)) {
+        pthread_mutex_lock(&s->notify_lock);
+        pthread_cond_broadcast(&s->notify_cond);
+        pthread_mutex_unlock(&s->notify_lock);
+    }
+}
+
+void
+store_close_gate(samsa *s)
+{
+    pthread_mutex_lock(&s->notify_lock);
+    atomic_store(&s->closing, true);
+    pthread_cond_broadcast(&s->notify_cond);
+    while (atomic_load(&s->inside) > 0)
+        pthread_cond_wait(&s->notify_cond, &s->notify_lock);
+    pthread_mutex_unlock(&s->notify_lock);
+}
