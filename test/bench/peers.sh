@@ -59,3 +59,4 @@ echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on 12
 SAMSA_BENCH_REDIS_PORT=$redis_port SAMSA_BENCH_NATS_PORT=$nats_port \
 SAMSA_BENCH_CSV="$out/peers.csv" "$bench" "$base" | tee "$out/peers.txt"
 sh "$(dirname "$0")/plot.sh" "$out/peers.csv" "$out"
+sh "$(dirname "$0")/table.sh" "$out/peers.csv" > "$out/peers-table.txt"
