@@ -358,15 +358,19 @@ latency_figure(wl *w, const char *fig, uint64_t rate, uint64_t total)
 
 /* Records for a latency run: its planned seconds at rate, or fewer when the
  * system's produce_1 figure says it cannot keep the rate (then it sends as
- * fast as it can, for about as long); at least 1000. */
+ * fast as it can, for about as long), and no more than the backlog its
+ * produce_100 run holds (the mock Kafka broker drops older records); at
+ * least 1000. */
 static uint64_t
-lat_total(wl *w, const bench_counts *c, uint64_t rate)
+lat_total(wl *w, const bench_counts *c, uint64_t rate, uint64_t large)
 {
     double m, lo, hi;
     uint64_t n = c->lat_seconds_x10 * rate / 10;
+    uint64_t held = scaled(c->produce_100, large * w->sys->slow_batch);
     if (bench_lookup(w->sys->name, "produce_1", w->vlen, &m, &lo, &hi) &&
         m < (double)rate)
         n = (uint64_t)(m * (double)c->lat_seconds_x10 / 10);
+    n = n > held ? held : n;
     return n < 1000 ? 1000 : n;
 }
 
@@ -406,8 +410,9 @@ bench_system(bench_sys *sys, const bench_counts *c)
         if (sys->caps & BENCH_CAN_LATENCY) {
             w.threads = 1;
             w.per_call = 1;
-            latency_figure(&w, "lat10k", 10000, lat_total(&w, c, 10000));
-            latency_figure(&w, "lat100k", 100000, lat_total(&w, c, 100000));
+            latency_figure(&w, "lat10k", 10000, lat_total(&w, c, 10000, large));
+            latency_figure(&w, "lat100k", 100000,
+                           lat_total(&w, c, 100000, large));
         }
     }
     if (sys->teardown != NULL)

@@ -56,7 +56,11 @@ wait_port "$nats_port"
 echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on 127.0.0.1:$redis_port," \
     "$(nats-server --version) on 127.0.0.1:$nats_port; data in $data"
 
-SAMSA_BENCH_REDIS_PORT=$redis_port SAMSA_BENCH_NATS_PORT=$nats_port \
-SAMSA_BENCH_CSV="$out/peers.csv" "$bench" "$base" | tee "$out/peers.txt"
+# tee would hide the benchmark's exit status: it goes through a file.
+{ SAMSA_BENCH_REDIS_PORT=$redis_port SAMSA_BENCH_NATS_PORT=$nats_port \
+  SAMSA_BENCH_CSV="$out/peers.csv" "$bench" "$base"; echo $? > "$data/rc"; } |
+    tee "$out/peers.txt"
+rc=$(cat "$data/rc")
+[ "$rc" -eq 0 ] || { echo "peers.sh: $bench failed ($rc)" >&2; exit "$rc"; }
 sh "$(dirname "$0")/plot.sh" "$out/peers.csv" "$out"
 sh "$(dirname "$0")/table.sh" "$out/peers.csv" > "$out/peers-table.txt"
