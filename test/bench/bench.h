@@ -185,10 +185,11 @@ struct bench_sys {
     void (*consumer_close)(void *cons);
 };
 
-#define BENCH_CAN_PRODUCE 0x1 /* produce_1, produce_100, produce_4t   */
-#define BENCH_CAN_READ    0x2 /* read the backlog produce_100 left     */
-#define BENCH_CAN_LATENCY 0x4 /* latency at 10,000/s and 100,000/s     */
-#define BENCH_PIN         0x8 /* in-process: pin the latency threads    */
+#define BENCH_CAN_PRODUCE 0x1  /* produce_1, produce_100, produce_4t   */
+#define BENCH_CAN_READ    0x2  /* read the backlog produce_100 left     */
+#define BENCH_CAN_LATENCY 0x4  /* latency at 10,000/s and 100,000/s     */
+#define BENCH_PIN         0x8  /* in-process: pin the latency threads    */
+#define BENCH_ASYNC       0x10 /* produce returns before it is stored   */
 
 /* Record counts per run (before dividing by sys->slow). */
 typedef struct bench_counts {

@@ -96,7 +96,8 @@ typedef struct pthr {
     int part;
     uint64_t n; /* records this thread writes                      */
     pthread_barrier_t *start;
-    uint64_t end_ns; /* out: when its last record was stored         */
+    uint64_t start_ns; /* out: when it began                          */
+    uint64_t end_ns;   /* out: when its last record was stored         */
 } pthr;
 
 static void *
@@ -117,6 +118,7 @@ produce_thread(void *arg)
     }
     void *prod = sys->producer(t->log);
     pthread_barrier_wait(t->start);
+    t->start_ns = bench_now_ns();
     for (uint64_t seq = 0; seq < t->n; seq += w->per_call) {
         size_t m = t->n - seq < w->per_call ? t->n - seq : w->per_call;
         for (size_t j = 0; j < m; j++) {
@@ -146,13 +148,14 @@ run_produce(void *ctx, unsigned run, double *out)
     void *log = sys->open(sys, name, w->threads, w->vlen);
     pthread_barrier_init(&start, NULL, (unsigned)w->threads + 1);
     for (int i = 0; i < w->threads; i++) {
-        t[i] = (pthr){w, log, i, w->n / (uint64_t)w->threads, &start, 0};
+        t[i] = (pthr){w, log, i, w->n / (uint64_t)w->threads, &start, 0, 0};
         bench_thread_start(&th[i], produce_thread, &t[i]);
     }
     pthread_barrier_wait(&start);
-    uint64_t t0 = bench_now_ns(), t1 = t0;
+    uint64_t t0 = UINT64_MAX, t1 = 0; /* first start, last end */
     for (int i = 0; i < w->threads; i++) {
         bench_thread_join(th[i]);
+        t0 = t[i].start_ns < t0 ? t[i].start_ns : t0;
         t1 = t[i].end_ns > t1 ? t[i].end_ns : t1;
     }
     pthread_barrier_destroy(&start);

@@ -244,7 +244,7 @@ k_consumer_close(void *cons)
 bench_sys bench_kafka_mock = {"kafka-mock",
                               "memory",
                               BENCH_CAN_PRODUCE | BENCH_CAN_READ |
-                                  BENCH_CAN_LATENCY,
+                                  BENCH_CAN_LATENCY | BENCH_ASYNC,
                               400,
                               400,
                               NULL,

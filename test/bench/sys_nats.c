@@ -260,6 +260,7 @@ n_consumer_close(void *cons)
 static int yes = 1;
 bench_sys bench_nats_ack = NATS_SYS(
     "nats-ack", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY, 1000, 100, &yes);
-bench_sys bench_nats_async = NATS_SYS(
-    "nats-async", BENCH_CAN_PRODUCE | BENCH_CAN_READ | BENCH_CAN_LATENCY, 100,
-    100, NULL);
+bench_sys bench_nats_async = NATS_SYS("nats-async",
+                                      BENCH_CAN_PRODUCE | BENCH_CAN_READ |
+                                          BENCH_CAN_LATENCY | BENCH_ASYNC,
+                                      100, 100, NULL);
