@@ -37,7 +37,10 @@ B ?= build
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
 	clang-format:cmd/clang-format
+# Only the queue benchmark's SQLite comparison needs this one.
+DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
+DEPS_STAMP_BENCH := $(B)/.deps-bench
 DEPS_STAMP_CHECK := $(B)/.deps-check
 # The peers bench_peers compares samsa with (not needed by `make check`).
 DEPS_PEERS := $(DEPS_BUILD) libsqlite3-dev:sqlite3 libhiredis-dev:hiredis \
@@ -89,6 +92,10 @@ all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
 $(DEPS_STAMP_BUILD):
 	@mkdir -p $(B)
 	@sh test/ensure-deps.sh $(DEPS_BUILD)
+	@touch $@
+$(DEPS_STAMP_BENCH):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_BENCH)
 	@touch $@
 $(DEPS_STAMP_CHECK):
 	@mkdir -p $(B)
@@ -153,7 +160,7 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
-TSAN_SUITES := threads notify
+TSAN_SUITES := threads notify group queue
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread" \
 		build/tsan/check_samsa
@@ -208,6 +215,11 @@ $(B)/bench/obj/%.o: test/bench/%.c $(wildcard test/bench/*.h) include/samsa.h \
 		| $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -c $< -o $@
+
+# The queue benchmark compares with SQLite: its library only here.
+$(B)/bench/bench_queue: test/bench/bench_queue.c $(STATIC) | $(DEPS_STAMP_BENCH)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lsqlite3 -lm
 
 $(BENCH_PEER_OBJ): $(B)/bench/obj/%.o: test/bench/%.c \
 		$(wildcard test/bench/*.h) | $(DEPS_STAMP_PEERS)

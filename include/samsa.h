@@ -21,7 +21,7 @@
  *    each says how long it stays valid.  The library never hands the caller
  *    memory to free().
  *  - Thread safety: one samsa handle is shared by all threads of a process.
- *    A cursor belongs to one thread at a time.
+ *    A cursor or a consumer belongs to one thread at a time.
  *
  * See samsa(7) for the concepts, the storage layout and the full error table.
  */
@@ -71,6 +71,10 @@ SAMSA_API const char *samsa_version_string(void);
 typedef struct samsa samsa;
 /** Reads one partition in offset order. */
 typedef struct samsa_cursor samsa_cursor;
+/** A member of a consumer group: reads the partitions the group gives it. */
+typedef struct samsa_consumer samsa_consumer;
+/** A receiver in a share group: takes records of a topic off a queue. */
+typedef struct samsa_queue samsa_queue;
 
 /* ------------------------------------------------------------------------ */
 /* Error codes                                                              */
@@ -99,7 +103,10 @@ typedef struct samsa_cursor samsa_cursor;
     XX(EVERSION, -30613, "store was written by an incompatible version")       \
     XX(EDELETED, -30614, "topic was deleted")                                  \
     XX(EFAILED, -30615, "partition stopped after a failed sync; reopen")       \
-    XX(ECLOSED, -30616, "store is closing")
+    XX(ECLOSED, -30616, "store is closing")                                    \
+    XX(ENOTASSIGNED, -30617, "partition is not assigned to this consumer")     \
+    XX(ECONFLICT, -30618, "config conflicts with the group's")                 \
+    XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -108,7 +115,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30617 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30620 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -391,10 +398,13 @@ SAMSA_API int samsa_offsets(samsa *s, const char *topic, int32_t partition,
 /* ------------------------------------------------------------------------ */
 
 /**
- * A record read by a cursor.  Every pointer in it, and those that
- * samsa_message_header() gives, stay valid until the next samsa_cursor_next()
- * on this cursor or samsa_cursor_close(); they point into the mapped segment
- * (zero-copy) and must not be written through.
+ * A record read by a cursor or a consumer.  Every pointer in it, and those
+ * that samsa_message_header() gives, stay valid until the next
+ * samsa_cursor_next() on this cursor or samsa_cursor_close(); for a
+ * consumer's, until the next samsa_consumer_poll() or
+ * samsa_consumer_poll_batch() on this consumer or samsa_consumer_close().
+ * They point into the mapped segment (zero-copy) and must not be written
+ * through.
  */
 typedef struct samsa_message {
     const char *topic; /**< the topic's name                           */
@@ -499,6 +509,521 @@ SAMSA_API int64_t samsa_cursor_offset(const samsa_cursor *c);
  * @param[in] c the cursor, or NULL (then nothing happens).
  */
 SAMSA_API void samsa_cursor_close(samsa_cursor *c);
+
+/* ------------------------------------------------------------------------ */
+/* Consumer groups                                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A consumer joins a named group and subscribes to topics.  Within a group
+ * each partition of those topics is read by exactly one member at a time;
+ * different groups each read every record.  A group's progress is its
+ * committed offsets, kept in the catalog per (group, topic, partition), so
+ * that a group resumes where it committed after a crash or a restart.
+ * Membership lives in memory: members are threads of this process.
+ */
+
+/** How a group spreads partitions over its members (Kafka's assignors). */
+typedef enum samsa_assignor {
+    SAMSA_ASSIGN_DEFAULT = 0,    /**< SAMSA_ASSIGN_STICKY                 */
+    SAMSA_ASSIGN_RANGE = 1,      /**< per topic, contiguous ranges        */
+    SAMSA_ASSIGN_ROUNDROBIN = 2, /**< all partitions dealt in turn        */
+    SAMSA_ASSIGN_STICKY = 3      /**< balanced, moving as few partitions
+                                      as it can (cooperative sticky)      */
+} samsa_assignor;
+
+/** Where a member starts reading a partition its group never committed
+ *  (Kafka's auto.offset.reset), or whose committed offset is no longer in
+ *  the log. */
+typedef enum samsa_offset_reset {
+    SAMSA_RESET_DEFAULT = 0, /**< SAMSA_RESET_LATEST, as Kafka           */
+    SAMSA_RESET_LATEST = 1,  /**< the log end: only new records          */
+    SAMSA_RESET_EARLIEST = 2 /**< the log start: every stored record     */
+} samsa_offset_reset;
+
+/** A partition of a topic, and an offset that depends on the use. */
+typedef struct samsa_topic_partition {
+    const char *topic; /**< the topic's name                              */
+    int32_t partition; /**< the partition                                 */
+    int64_t offset;    /**< an offset; each use says which                */
+} samsa_topic_partition;
+
+/** samsa_rebalance_fn events. */
+#define SAMSA_REBALANCE_ASSIGNED                                               \
+    1 /**< gained: read from now on, from the                                  \
+           offsets given (committed or reset) */
+#define SAMSA_REBALANCE_REVOKED                                                \
+    2 /**< about to go to another member:                                      \
+           still owned, commit now; offsets                                    \
+           are the current positions          */
+#define SAMSA_REBALANCE_LOST                                                   \
+    3 /**< already gone (this member was                                       \
+           expelled, or the topic deleted):                                    \
+           commits are refused               */
+
+/**
+ * Told which partitions a member gains or loses, from inside
+ * samsa_consumer_poll() or samsa_consumer_poll_batch() on the member's own
+ * thread.  parts (n entries, n >= 1) and their topic names are valid during
+ * the call only.  The callback may call samsa_consumer_commit(),
+ * samsa_consumer_position(), samsa_consumer_seek*() and
+ * samsa_consumer_pause()/resume() on c, but not poll or close it.
+ */
+typedef void (*samsa_rebalance_fn)(samsa_consumer *c, int event,
+                                   const samsa_topic_partition *parts, size_t n,
+                                   void *ctx);
+
+/** A consumer's configuration.  Zero-initialise; 0 means the default. */
+typedef struct samsa_consumer_config {
+    const char *group;         /**< the group's name, by the rules of topic
+                                    names; required                       */
+    const char *const *topics; /**< NULL-terminated topic names; topics
+                                    that do not exist yet are read once
+                                    they are created.  May be NULL when
+                                    pattern is set                        */
+    const char *pattern;       /**< a POSIX extended regular expression;
+                                    every topic whose whole name matches is
+                                    subscribed, now and when created; or
+                                    NULL                                  */
+    int assignor;              /**< a samsa_assignor; every member of a
+                                    group must use the same one           */
+    int offset_reset;          /**< a samsa_offset_reset                  */
+    int session_timeout_ms;    /**< a member that makes no call for longer
+                                    is expelled and its partitions move;
+                                    0: 10000; 10..3600000                 */
+    int auto_commit_ms;        /**< >0: samsa_consumer_poll*() commit the
+                                    positions at most this often, and
+                                    before partitions are revoked and at
+                                    close; 0: commit only when asked      */
+    samsa_rebalance_fn on_rebalance; /**< or NULL                         */
+    void *ctx;                       /**< passed to on_rebalance          */
+    uint64_t reserved[8];            /**< must be zero                    */
+} samsa_consumer_config;
+
+/**
+ * @brief Join a group: open a consumer.
+ *
+ * The member takes part in the group at once: the group rebalances, and the
+ * member's first poll picks up the partitions it is given.  Each gained
+ * partition starts at the group's committed offset, or, when there is none
+ * or it is outside the log, where cfg->offset_reset says.
+ *
+ * @param[in]  s   the store.
+ * @param[in]  cfg the configuration; the strings are copied.
+ * @param[out] out the consumer; set only on success.  Close it with
+ *                 samsa_consumer_close().
+ * @return 0, or
+ *   - SAMSA_EINVAL: s, cfg, out or cfg->group is NULL; a bad group or topic
+ *     name; neither topics (non-empty) nor pattern; a pattern that does not
+ *     compile; a field out of range or a non-zero reserved field;
+ *   - SAMSA_ECONFLICT: the group's members use another assignor;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
+                                  samsa_consumer **out);
+
+/**
+ * @brief Leave the group and free the consumer.
+ *
+ * With auto-commit, the positions are committed first.  The member's
+ * partitions go to the other members at once (they are told at their next
+ * poll).  After samsa_close() the consumer only frees its memory.
+ *
+ * @param[in] c the consumer, or NULL (then nothing happens).
+ * @return 0, or the error of the final auto-commit (the consumer is freed
+ *         either way).
+ */
+SAMSA_API int samsa_consumer_close(samsa_consumer *c);
+
+/**
+ * @brief Read the next record from any of the member's partitions.
+ *
+ * First takes part in any rebalance (calling on_rebalance), commits when
+ * the auto-commit interval has passed, then returns a record.  Partitions
+ * take turns, one record each; within a partition records come in offset
+ * order.  When none of the member's (unpaused) partitions has a record,
+ * waits up to timeout_ms for one, for a rebalance, or for a subscribed
+ * topic to be created.
+ *
+ * @param[in]  c          the consumer.
+ * @param[out] msg        receives the record; its pointers stay valid until
+ *                        the next samsa_consumer_poll() or
+ *                        samsa_consumer_poll_batch() on this consumer or
+ *                        samsa_consumer_close().
+ * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms to wait.
+ * @return 0, or
+ *   - SAMSA_ETIMEDOUT: no record came within the timeout;
+ *   - SAMSA_ECORRUPT, SAMSA_ENOTSUP: as samsa_cursor_next(), for the
+ *     partition whose batch it is; that partition stays at the offset (seek
+ *     past it), the others go on;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_EINVAL: c or msg is NULL, timeout_ms < -1, or called from
+ *     on_rebalance;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading committed offsets, or
+ *     an auto-commit, failed; nothing was returned.
+ */
+SAMSA_API int samsa_consumer_poll(samsa_consumer *c, samsa_message *msg,
+                                  int timeout_ms);
+
+/**
+ * @brief Read up to max records in one call, for throughput.
+ *
+ * As samsa_consumer_poll(), but fills msgs[0..*n-1]: runs of records from
+ * one partition after another, in offset order within each.  Waits only
+ * when no record at all is there.
+ *
+ * @param[in]  c          the consumer.
+ * @param[out] msgs       max messages; their pointers stay valid until the
+ *                        next samsa_consumer_poll() or
+ *                        samsa_consumer_poll_batch() on this consumer or
+ *                        samsa_consumer_close().
+ * @param[in]  max        room in msgs, at least 1.
+ * @param[out] n          receives how many were filled (0 on error).
+ * @param[in]  timeout_ms as samsa_consumer_poll().
+ * @return as samsa_consumer_poll(); SAMSA_EINVAL also when msgs or n is
+ *         NULL or max is 0.  An error met after some records were filled
+ *         is returned by the next call instead.
+ */
+SAMSA_API int samsa_consumer_poll_batch(samsa_consumer *c, samsa_message *msgs,
+                                        size_t max, size_t *n, int timeout_ms);
+
+/**
+ * @brief Commit offsets for the group, atomically: all of them or none.
+ *
+ * A committed offset is the offset of the next record to read, as Kafka's:
+ * after processing the record at offset o, commit o + 1.  The commit is one
+ * catalog transaction; it survives kill -9 always, and a power cut when the
+ * store's sync policy is SAMSA_SYNC_ALWAYS (then it is synced before this
+ * returns).
+ *
+ * @param[in] c       the consumer.
+ * @param[in] offsets n partitions with the offsets to commit, or NULL to
+ *                    commit the current position of every partition the
+ *                    member owns.
+ * @param[in] n       entries in offsets (0 with NULL).
+ * @return 0, or
+ *   - SAMSA_EINVAL: c is NULL; offsets is NULL with n > 0 or not NULL with
+ *     n == 0; an offset is negative or a topic name NULL;
+ *   - SAMSA_ENOTASSIGNED: a partition is not owned by this member (never
+ *     was, or moved to another member); nothing was committed;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_consumer_commit(samsa_consumer *c,
+                                    const samsa_topic_partition *offsets,
+                                    size_t n);
+
+/**
+ * @brief The partitions the member owns now.
+ * @param[in]  c     the consumer.
+ * @param[out] parts receives up to cap partitions, each with its position
+ *                   (the next offset a poll returns from it), in topic
+ *                   name, then partition, order; may be NULL when cap is 0.
+ *                   The topic names stay valid until the next
+ *                   samsa_consumer_poll() or samsa_consumer_poll_batch()
+ *                   on this consumer or samsa_consumer_close().
+ * @param[in]  cap   room in parts.
+ * @param[out] n     receives how many partitions the member owns (may be
+ *                   more than cap).
+ * @return 0, SAMSA_EINVAL (c or n is NULL, or parts NULL with cap > 0),
+ *         SAMSA_ECLOSED.
+ */
+SAMSA_API int samsa_consumer_assignment(samsa_consumer *c,
+                                        samsa_topic_partition *parts,
+                                        size_t cap, size_t *n);
+
+/**
+ * @brief The position of an owned partition: the offset of the record the
+ *        next poll returns from it.
+ * @param[in]  c         the consumer.
+ * @param[in]  topic     the topic.
+ * @param[in]  partition the partition.
+ * @param[out] offset    receives the position.
+ * @return 0, SAMSA_EINVAL (NULL argument), SAMSA_ENOTASSIGNED,
+ *         SAMSA_ECLOSED.
+ */
+SAMSA_API int samsa_consumer_position(samsa_consumer *c, const char *topic,
+                                      int32_t partition, int64_t *offset);
+
+/**
+ * @brief Move an owned partition to an offset.
+ * @param[in] c         the consumer.
+ * @param[in] topic     the topic.
+ * @param[in] partition the partition.
+ * @param[in] offset    log start..log end, or SAMSA_OFFSET_BEGINNING or
+ *                      SAMSA_OFFSET_END.
+ * @return 0, SAMSA_EINVAL (NULL argument, or a negative offset other than
+ *         the two named ones), SAMSA_ENOTASSIGNED, SAMSA_EOFFSET (outside
+ *         the log; the position is unchanged), SAMSA_EDELETED,
+ *         SAMSA_ECLOSED.
+ */
+SAMSA_API int samsa_consumer_seek(samsa_consumer *c, const char *topic,
+                                  int32_t partition, int64_t offset);
+
+/**
+ * @brief Move an owned partition to its first record whose timestamp is at
+ *        least timestamp_ms, or to its log end when there is none.
+ * @param[in] c            the consumer.
+ * @param[in] topic        the topic.
+ * @param[in] partition    the partition.
+ * @param[in] timestamp_ms ms since the epoch, >= 0.
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOTASSIGNED, SAMSA_ECORRUPT,
+ *         SAMSA_EDELETED, SAMSA_ECLOSED.
+ */
+SAMSA_API int samsa_consumer_seek_time(samsa_consumer *c, const char *topic,
+                                       int32_t partition, int64_t timestamp_ms);
+
+/**
+ * @brief Stop polls from returning records of an owned partition, or let
+ *        them again.  The position does not move; a pause lasts until
+ *        resumed or until the partition leaves the member.
+ * @param[in] c         the consumer.
+ * @param[in] topic     the topic.
+ * @param[in] partition the partition.
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOTASSIGNED, SAMSA_ECLOSED.
+ */
+SAMSA_API int samsa_consumer_pause(samsa_consumer *c, const char *topic,
+                                   int32_t partition);
+/** @brief Undo samsa_consumer_pause(); same arguments and codes. */
+SAMSA_API int samsa_consumer_resume(samsa_consumer *c, const char *topic,
+                                    int32_t partition);
+
+/** A group's committed offset of one partition, and its lag. */
+typedef struct samsa_group_offset {
+    const char *topic; /**< the topic's name                               */
+    int32_t partition; /**< the partition                                  */
+    int64_t committed; /**< the committed offset                           */
+    int64_t end;       /**< the partition's log end offset now             */
+    int64_t lag;       /**< end - committed: records not yet committed
+                            (0 when committed is past a truncated end)     */
+} samsa_group_offset;
+
+/**
+ * @brief Call fn for each partition a group has committed an offset for,
+ *        in topic name, then partition, order, with its lag.
+ *
+ * Works whether or not the group has members now.  Partitions of deleted
+ * topics are not reported (their offsets went with them).
+ *
+ * @param[in] s     the store.
+ * @param[in] group the group's name.
+ * @param[in] fn    called with each offset (valid during the call only) and
+ *                  ctx; a non-zero return stops the walk and is returned.
+ *                  fn may call any samsa function.
+ * @param[in] ctx   passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL (NULL argument or a bad
+ *         group name), SAMSA_ENOMEM, SAMSA_EIO.
+ */
+SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
+                                  int (*fn)(const samsa_group_offset *o,
+                                            void *ctx),
+                                  void *ctx);
+/* Queues                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Point-to-point queues, after Kafka's share groups (KIP-932).  Receivers
+ * join a named share group on a topic; all of them share every partition.
+ * A receive acquires records: while a record is acquired no other receiver
+ * of the group gets it.  The receiver then acknowledges each record:
+ * ACCEPT (done), RELEASE (give it back for another delivery now) or REJECT
+ * (done, unprocessable).  A record not acknowledged within the group's lock
+ * duration is released automatically.  A record delivered max_attempts
+ * times and still not done, or rejected, is archived: not offered again,
+ * and written to the group's dead-letter topic when it names one.  The
+ * group's progress survives kill -9 and reopening (samsa(7), QUEUES).
+ * A producer can wait for, or be called back on, the acknowledgement of a
+ * record it sent.
+ */
+
+/** How a receiver acknowledges a record (samsa_queue_ack()), and the
+ *  outcome a sender learns (samsa_queue_ack_wait(), samsa_ack_fn). */
+typedef enum samsa_ack_type {
+    SAMSA_ACK_ACCEPT = 1,  /**< processed: never delivered again           */
+    SAMSA_ACK_RELEASE = 2, /**< give it back: offered again at once        */
+    SAMSA_ACK_REJECT = 3,  /**< unprocessable: never delivered again, and
+                                written to the dead-letter topic          */
+    SAMSA_ACK_DONE = 4     /**< outcome only: acknowledged before the wait
+                                began, and the queue no longer knows how  */
+} samsa_ack_type;
+
+/** A share group's configuration.  Zero-initialise; 0 means the default.
+ *  Every receiver of a group in one open store uses the same config. */
+typedef struct samsa_queue_config {
+    int32_t lock_ms;               /**< how long an acquired record stays
+                                        locked to its receiver; 0: 30000
+                                        (Kafka's default); 1..3600000      */
+    int32_t max_attempts;          /**< deliveries before a record is
+                                        archived; 0: 5; 1..1000            */
+    const char *dead_letter_topic; /**< where archived records are written,
+                                        or NULL: nowhere.  Must exist when
+                                        a record is archived               */
+    uint64_t reserved[8];          /**< must be zero                       */
+} samsa_queue_config;
+
+/** A record delivered to a receiver by samsa_queue_receive(). */
+typedef struct samsa_delivery {
+    samsa_message msg;      /**< the record; read its headers with
+                                 samsa_message_header(&d->msg, ...)     */
+    int32_t delivery_count; /**< 1 on the first delivery, 2 on the next */
+    int32_t reserved32;     /**< zero                                   */
+} samsa_delivery;
+
+/** The headers samsa adds to a record it writes to a dead-letter topic
+ *  (values are decimal ASCII, except the topic and the reason). */
+#define SAMSA_DLQ_TOPIC     "samsa.dlq.topic"     /**< source topic       */
+#define SAMSA_DLQ_PARTITION "samsa.dlq.partition" /**< source partition   */
+#define SAMSA_DLQ_OFFSET    "samsa.dlq.offset"    /**< source offset      */
+#define SAMSA_DLQ_COUNT     "samsa.dlq.delivery-count" /**< deliveries    */
+#define SAMSA_DLQ_REASON                                                       \
+    "samsa.dlq.reason" /**< "rejected" or                                      \
+                            "max-attempts"        */
+
+/**
+ * @brief Join a share group as a new receiver.
+ *
+ * The first receiver of a group in an open store loads the group's state
+ * (or starts it at each partition's log start when it has none) and sets
+ * its config; later receivers must pass the same config, or NULL.
+ *
+ * @param[in]  s     the store.
+ * @param[in]  group the share group's name: the rules of topic names.
+ * @param[in]  topic the topic the group takes records from.
+ * @param[in]  cfg   the group's config, or NULL for the defaults (or, once
+ *                   the group is open, for whatever config it has).
+ * @param[out] out   the receiver; close it with samsa_queue_close().  It
+ *                   belongs to one thread at a time.
+ * @return 0, or
+ *   - SAMSA_EINVAL: s, group, topic or out is NULL; a bad name; a config
+ *     field out of range or a reserved field non-zero;
+ *   - SAMSA_ENOTOPIC: no such topic;
+ *   - SAMSA_ECONFLICT: the group is open with a different config;
+ *   - SAMSA_ECORRUPT: the group's saved state is damaged;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, -errno.
+ */
+SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
+                               const samsa_queue_config *cfg,
+                               samsa_queue **out);
+
+/**
+ * @brief Acquire up to max records and deliver them.
+ *
+ * Records come from every partition, in offset order within a partition,
+ * records given back (released, or whose lock expired) first.  Each is
+ * locked to this receiver for the group's lock_ms and must be acknowledged
+ * with samsa_queue_ack(); an unacknowledged record is released when its
+ * lock expires (and its delivery counts).  Returns at once when records are
+ * available; otherwise waits, without polling, until one is (produced,
+ * released, or a lock expired) or the timeout passes.
+ *
+ * @param[in]  q          the receiver.
+ * @param[out] out        receives *n deliveries, out[0..*n-1].  Their
+ *                        pointers stay valid until the next
+ *                        samsa_queue_receive() on this receiver or
+ *                        samsa_queue_close().
+ * @param[in]  max        room in out, at least 1.
+ * @param[out] n          receives how many were delivered (0 on error).
+ * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
+ * @return 0 (*n >= 1), or
+ *   - SAMSA_ETIMEDOUT: nothing became available within the timeout;
+ *   - SAMSA_EINVAL: q, out or n is NULL, max is 0, timeout_ms < -1;
+ *   - SAMSA_EDELETED: the topic was deleted;
+ *   - SAMSA_ECLOSED: samsa_close() has begun or ended (then only
+ *     samsa_queue_close() may follow);
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading the
+ *     records or saving the state failed; nothing stays acquired (the
+ *     delivery may still count against the records).
+ */
+SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
+                                  size_t max, size_t *n, int timeout_ms);
+
+/**
+ * @brief Acknowledge n delivered records in one call, all the same way.
+ *
+ * All or nothing: every record must be held by this receiver (delivered by
+ * it, not yet acknowledged, lock not expired), or nothing is changed.  (An
+ * I/O error part way through, or a dead-letter topic deleted meanwhile, may
+ * leave the records before it acknowledged.)
+ * ACCEPT and REJECT are on disk (in the page cache: they survive kill -9)
+ * when the call returns; a rejected record is in the dead-letter topic.
+ *
+ * @param[in] q    the receiver.
+ * @param[in] d    n deliveries from samsa_queue_receive() on q; only their
+ *                 msg.partition and msg.offset are read, so they may be
+ *                 acknowledged after later receives.
+ * @param[in] n    how many; 0 does nothing.
+ * @param[in] type SAMSA_ACK_ACCEPT, SAMSA_ACK_RELEASE or SAMSA_ACK_REJECT.
+ * @return 0, or
+ *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, or a
+ *     partition out of range;
+ *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
+ *     delivered to it, already acknowledged, or its lock expired);
+ *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
+ *   - SAMSA_ECLOSED, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
+                              int type);
+
+/**
+ * @brief Leave the group: release every record still held (offered again
+ *        at once; the delivery still counts) and free the receiver.
+ * @param[in] q the receiver, or NULL (then nothing happens).  After
+ *              samsa_close() it only frees memory.
+ */
+SAMSA_API void samsa_queue_close(samsa_queue *q);
+
+/**
+ * @brief Wait until a receiver of a group acknowledges a given record
+ *        (ACCEPT, or REJECT, or archived after max_attempts).
+ * @param[in]  s          the store.
+ * @param[in]  group      the share group.
+ * @param[in]  topic      the record's topic.
+ * @param[in]  partition  its partition.
+ * @param[in]  offset     its offset (as samsa_produce() set it).
+ * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
+ * @param[out] outcome    receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT
+ *                        (archived records included), or SAMSA_ACK_DONE
+ *                        when the record was done before the call and its
+ *                        outcome is no longer kept.
+ * @return 0, or
+ *   - SAMSA_ETIMEDOUT: not acknowledged within the timeout;
+ *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
+ *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
+ *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
+ *   - SAMSA_ECLOSED: samsa_close() has begun;
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOMEM: the group's state could
+ *     not be loaded.
+ */
+SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
+                                   const char *topic, int32_t partition,
+                                   int64_t offset, int timeout_ms,
+                                   int *outcome);
+
+/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT or
+ *  SAMSA_ACK_REJECT.  topic is valid during the call only. */
+typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
+                             int64_t offset, int outcome, void *ctx);
+
+/**
+ * @brief Be called back on every acknowledgement of a group's records.
+ *
+ * fn runs in the acknowledging thread, after the acknowledgement is saved
+ * and outside samsa's locks of that group; it must not call
+ * samsa_queue_on_ack().  One callback per (group, topic): a new one
+ * replaces the old; fn NULL removes it.
+ *
+ * @param[in] s     the store.
+ * @param[in] group the share group.
+ * @param[in] topic the topic.
+ * @param[in] fn    the callback, or NULL to remove it.
+ * @param[in] ctx   passed to fn.
+ * @return 0, SAMSA_EINVAL (NULL s, group or topic, or a bad name),
+ *         SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_queue_on_ack(samsa *s, const char *group, const char *topic,
+                                 samsa_ack_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /*
  * catalog.c - the store's small transactional state, in LMDB.
  *
- * DIR/catalog/ is one LMDB environment with three named databases:
+ * DIR/catalog/ is one LMDB environment with four named databases:
  *
  *   meta        "format"        u32 LE   CATALOG_FORMAT; another value means
  *                                        another, incompatible version wrote it
@@ -16,6 +16,11 @@
  *   partitions  topic id (u64 BE) . partition (u32 BE) -> partition record:
  *                 0 i64 log start offset      8 i64 recovery point  (16 LE)
  *               (big-endian keys sort by topic, then partition)
+ *   groups      consumer groups' committed offsets (catalog_group.c); a
+ *               topic's are deleted in the transaction that removes it
+ *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
+ *               -> a share-partition snapshot, opaque here: its layout is
+ *               in queue_state.c
  *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
@@ -53,6 +58,12 @@ from_mdb(int rc)
     default:
         return rc > 0 ? samsa__from_errno(rc) : SAMSA_EIO;
     }
+}
+
+int
+catalog_from_mdb(int rc)
+{
+    return from_mdb(rc);
 }
 
 static void
@@ -124,6 +135,10 @@ catalog_open(catalog *c, const char *path, size_t map_bytes)
         rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &c->topics));
     if (rc == 0)
         rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &c->parts));
+    if (rc == 0)
+        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &c->groups));
+    if (rc == 0)
+        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &c->queues));
     if (rc == 0)
         rc = meta_check(c, txn);
     if (rc == 0) {
@@ -220,6 +235,8 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
     }
     /* mdb_txn_commit frees txn whether or not it succeeds */
     if ((rc = from_mdb(mdb_txn_commit(txn))) == 0)
+        rc = catalog_durable(c);
+    if (rc == 0)
         *id = new_id; /* set only once the topic exists */
     return rc;
 }
@@ -247,9 +264,13 @@ catalog_topic_remove(catalog *c, const char *name)
         rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
     }
     if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
-    return rc;
+        rc = catalog_group_drop_topic(c, txn, id);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = from_mdb(mdb_txn_commit(txn));
+    return rc == 0 ? catalog_durable(c) : rc;
 }
 
 int
@@ -328,5 +349,67 @@ catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
         return from_mdb(mdb_txn_commit(txn));
     if (txn != NULL)
         mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- share-group snapshots ----------------------------------------------- */
+
+static size_t
+queue_key(uint8_t *key, size_t cap, const char *group, uint64_t id,
+          int32_t partition)
+{
+    size_t n = strlen(group);
+    if (n + 13 > cap)
+        return 0;
+    memcpy(key, group, n);
+    key[n] = 0;
+    part_key(key + n + 1, id, partition);
+    return n + 13;
+}
+
+int
+catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                  int32_t partition, void **buf, size_t *len)
+{
+    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
+    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
+    if (klen == 0)
+        return SAMSA_EINVAL;
+    MDB_txn *txn;
+    int rc = from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return rc;
+    MDB_val k = {klen, key}, v;
+    rc = from_mdb(mdb_get(txn, c->queues, &k, &v));
+    if (rc == 0) {
+        *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
+        if (*buf == NULL)
+            rc = SAMSA_ENOMEM;
+        else {
+            memcpy(*buf, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
+                  int32_t partition, const void *buf, size_t len)
+{
+    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
+    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
+    if (klen == 0)
+        return SAMSA_EINVAL;
+    MDB_txn *txn;
+    int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
+    if (rc != 0)
+        return rc;
+    MDB_val k = {klen, key}, v = {len, (void *)buf};
+    rc = from_mdb(mdb_put(txn, c->queues, &k, &v, 0));
+    if (rc == 0)
+        return from_mdb(mdb_txn_commit(txn));
+    mdb_txn_abort(txn);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * catalog.h - the store's LMDB catalog (catalog.c): topics, their configs,
- * and each partition's log start offset and recovery point.
+ * and each partition's log start offset and recovery point; and consumer
+ * groups' committed offsets (catalog_group.c).
  */
 #ifndef SAMSA_CATALOG_H
 #define SAMSA_CATALOG_H
@@ -8,12 +9,16 @@
 #include "samsa_int.h"
 
 typedef struct MDB_env MDB_env;
+typedef struct MDB_txn MDB_txn;
 
 typedef struct catalog {
     MDB_env *env;    /* DIR/catalog                                      */
     unsigned meta;   /* MDB_dbi: format version, id counter              */
     unsigned topics; /* MDB_dbi: name -> topic record                    */
     unsigned parts;  /* MDB_dbi: (topic id, partition) -> state          */
+    unsigned groups; /* MDB_dbi: (topic id, partition, group) -> offset  */
+    unsigned queues; /* MDB_dbi: (group, topic id, partition) -> share
+                        state snapshot (queue_state.c)                  */
 } catalog;
 
 typedef struct catalog_partition {
@@ -39,5 +44,40 @@ int catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
 /* Write n partitions' state in one transaction. */
 int catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                            const catalog_partition *state, size_t n);
+
+/* LMDB's code as samsa's (MDB_NOTFOUND: SAMSA_ENOTOPIC). */
+int catalog_from_mdb(int rc);
+
+/* ---- consumer groups (catalog_group.c) ----------------------------------- */
+
+/* One partition's committed offset for a group. */
+typedef struct catalog_group_offset {
+    uint64_t topic_id; /* the topic's catalog id                          */
+    int32_t partition; /* the partition                                   */
+    int64_t offset;    /* the committed offset; get: -1 when none         */
+} catalog_group_offset;
+
+/* Commit without fsync from now on (the store does not sync): commits
+ * are written through and survive kill -9; topic creation and removal
+ * still sync (catalog_durable). */
+int catalog_set_nosync(catalog *c);
+/* After a commit that must be durable whatever the above: fsync. */
+int catalog_durable(catalog *c);
+/* Write n offsets of group in one transaction, synced unless
+ * catalog_set_nosync() was called. */
+int catalog_group_commit(catalog *c, const char *group,
+                         const catalog_group_offset *offs, size_t n);
+/* Read n offsets of group in one read transaction (-1 where none). */
+int catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
+                      size_t n);
+/* Delete every group's offsets of topic id, inside txn (topic removal). */
+int catalog_group_drop_topic(catalog *c, MDB_txn *txn, uint64_t id);
+/* Share-group state snapshots, opaque here (queue_state.c encodes them).
+ * get: *buf gets a malloc'ed copy the caller frees, *len its size;
+ * SAMSA_ENOTOPIC when there is none.  put: one synced transaction. */
+int catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, void **buf, size_t *len);
+int catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
+                      int32_t partition, const void *buf, size_t len);
 
 #endif

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store.h"
+#include "queue.h"
 
 struct samsa_cursor {
     samsa_log *log;    /* referenced                                        */
@@ -214,6 +214,22 @@ samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
     if (rc == 0)
         cursor_reset(c, found);
     return rc;
+}
+
+/* Forward hops within reach keep the segment and the batch being read:
+ * cursor_enter_batch() and samsa_cursor_next() skip what lies before. */
+#define GOTO_REACH 4096
+
+int
+cursor_goto(samsa_cursor *c, int64_t offset)
+{
+    if (c->seg != NULL && offset >= c->offset &&
+        offset - c->offset <= GOTO_REACH &&
+        offset < atomic_load_explicit(&c->log->end, memory_order_acquire)) {
+        c->offset = offset;
+        return 0;
+    }
+    return samsa_cursor_seek(c, offset);
 }
 
 SAMSA_API int64_t

@@ -14,9 +14,20 @@
  *   io_posix.c    the I/O layer every file operation goes through
  *   cursor.c      samsa_cursor_*: reads a log zero-copy
  *   catalog.c     LMDB: topics, configs, partition state
+ *   catalog_group.c  LMDB: consumer groups' committed offsets
  *   store.c       samsa_open/close/sync, the directory lock, topic table
  *   notify.c      store-wide wake-ups for pollers, the closing gate
+ *   queue.c       samsa_queue_receive/ack: share groups' acquisition and
+ *                 acknowledgement (queue.h)
+ *   queue_group.c share groups of a store: loading, joining, closing
+ *   queue_state.c a share-partition's window, journal and snapshot
+ *   ackwait.c     senders waiting for, or called back on, acknowledgements
  *   topic.c       samsa_topic_*: create, delete, describe
+ *   group.c       consumer groups in memory: members, assignment, expiry
+ *   assignor.c    range, round-robin and sticky assignors
+ *   consumer.c    samsa_consumer_*: open/close, rebalancing, polling,
+ *                 positions, seeks, pauses
+ *   commit.c      samsa_consumer_commit, auto-commit, samsa_group_offsets
  *   crc32c.c      CRC-32C, SSE4.2 or portable
  *   partitioner.c Kafka's murmur2
  *   error.c       samsa_strerror, versions, errno translation

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "group.h"
+#include "queue.h"
 #include "store.h"
 
 #define FLUSH_INTERVAL_MS   1000
@@ -296,14 +298,22 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
     store_notify_init(s);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    ackwait_init(s);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/catalog", dir);
-    rc = lock_dir(s);
+    rc = s->acks == NULL ? SAMSA_ENOMEM : lock_dir(s);
+    if (rc == 0)
+        rc = group_store_init(s);
     if (rc == 0)
         rc = catalog_open(&s->cat, path,
                           opt->catalog_map_bytes ? opt->catalog_map_bytes
                                                  : DEFAULT_CATALOG_MAP);
+    /* Catalog commits skip the fsync when the store does not sync
+     * (catalog_group.c says which still sync and why). */
+    if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
+        rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
     if (rc == 0)
@@ -331,6 +341,8 @@ samsa_close(samsa *s)
         return 0;
     int first = 0;
     store_close_gate(s);
+    group_store_close(s); /* consumers let go of their cursors */
+    queue_store_close(s); /* before the topics' logs close */
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -343,6 +355,8 @@ samsa_close(samsa *s)
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
     store_notify_destroy(s);
+    ackwait_destroy(s);
+    pthread_mutex_destroy(&s->queue_lock);
     free(s->buckets);
     free(s->dir);
     free(s);

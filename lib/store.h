@@ -61,6 +61,15 @@ struct samsa {
                                     notify costs a load when there are none */
     _Atomic bool closing;        /* samsa_close() has begun                  */
     _Atomic int inside;          /* calls between store_enter/store_leave    */
+
+    struct group_registry *groups; /* group.c: consumer groups and every
+                                      open consumer, detached at close    */
+    /* queue.c and ackwait.c: share groups and acknowledgement waits */
+    pthread_mutex_t queue_lock; /* qgroups and each group's receivers      */
+    struct qgroup *qgroups;     /* share groups loaded in this store        */
+    struct ackwait *acks;       /* sender waits and callbacks (ackwait.c)   */
+    _Atomic int ack_watchers;   /* waits + callbacks: the ack path costs
+                                   one load when there are none            */
 };
 
 /* store.c: the topic table (callers hold table_lock). */

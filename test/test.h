@@ -130,7 +130,9 @@ uint32_t test_be32(const uint8_t *p);
     XX(recovery)                                                               \
     XX(faults)                                                                 \
     XX(threads)                                                                \
-    XX(notify)
+    XX(notify)                                                                 \
+    XX(group)                                                                  \
+    XX(queue)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

@@ -1,0 +1,151 @@
+/*
+ * catalog_group.c - consumer groups' committed offsets, in the catalog.
+ *
+ * One LMDB database of the catalog environment (catalog.c), "groups":
+ *
+ *   key    0 u64 BE  topic id (the catalog's, never reused)
+ *          8 u32 BE  partition
+ *         12 ...     group name, 1..249 bytes, no NUL
+ *   value  0 i64 LE  committed offset: the next offset the group reads
+ *
+ * Keys lead with the topic id, not the group, so that deleting a topic
+ * drops every group's offsets of it with one range delete inside the
+ * transaction that removes the topic (catalog_topic_remove): a topic
+ * created again under the same name gets a new id and never meets its
+ * predecessor's offsets.  A group's offsets are found by point lookups of
+ * (topic id, partition, group) for the topics that exist, which is what
+ * both a member taking a partition and samsa_group_offsets() need.
+ *
+ * Atomicity and durability.  A commit of several partitions is one write
+ * transaction: after a crash the group has either all of them or none.
+ * LMDB (without MDB_WRITEMAP) writes a commit's pages with pwrite() before
+ * it returns, so a committed offset is in the file (the page cache) and
+ * survives kill -9 whatever the sync policy.  When the store does not sync
+ * (SAMSA_SYNC_NONE), samsa_open() sets MDB_NOSYNC on the environment
+ * (catalog_set_nosync): a group commit then skips the fsync and costs
+ * microseconds, and a power cut may take back the last commits (the group
+ * reads some records again: at-least-once still holds).  LMDB 0.9 has no
+ * per-transaction MDB_NOSYNC, hence the environment flag; the commits whose
+ * loss would matter more, topic creation and removal, fsync explicitly
+ * after committing (catalog_durable), which makes every earlier commit
+ * durable too.  Recovery points written unsynced may come back older after
+ * a power cut, which only makes recovery scan more.  LMDB's own caveat
+ * applies: on a file system that reorders writes, a power cut with unsynced
+ * commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is the
+ * policy for power cuts, and under it every commit is fsync'ed before it
+ * returns.
+ */
+#include <lmdb.h>
+#include <string.h>
+
+#include "catalog.h"
+
+#define GROUP_KEY_MAX (12 + SAMSA_MAX_TOPIC_NAME)
+
+static size_t
+group_key(uint8_t *key, uint64_t id, int32_t partition, const char *group)
+{
+    size_t glen = strlen(group);
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(id >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        key[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
+    memcpy(key + 12, group, glen);
+    return 12 + glen;
+}
+
+int
+catalog_set_nosync(catalog *c)
+{
+    return catalog_from_mdb(mdb_env_set_flags(c->env, MDB_NOSYNC, 1));
+}
+
+int
+catalog_durable(catalog *c)
+{
+    unsigned flags = 0;
+    mdb_env_get_flags(c->env, &flags);
+    return flags & MDB_NOSYNC ? catalog_from_mdb(mdb_env_sync(c->env, 1)) : 0;
+}
+
+int
+catalog_group_commit(catalog *c, const char *group,
+                     const catalog_group_offset *offs, size_t n)
+{
+    if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
+        return SAMSA_EINVAL;
+    MDB_txn *txn = NULL;
+    int rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t key[GROUP_KEY_MAX], val[8];
+        uint64_t v = (uint64_t)offs[i].offset;
+        for (int b = 0; b < 8; b++)
+            val[b] = (uint8_t)(v >> (8 * b));
+        MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
+                     key},
+                mv = {8, val};
+        rc = catalog_from_mdb(mdb_put(txn, c->groups, &k, &mv, 0));
+    }
+    if (rc == 0)
+        return catalog_from_mdb(mdb_txn_commit(txn));
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
+                  size_t n)
+{
+    if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
+        return SAMSA_EINVAL;
+    MDB_txn *txn = NULL;
+    int rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t key[GROUP_KEY_MAX];
+        MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
+                     key},
+                v;
+        int mrc = mdb_get(txn, c->groups, &k, &v);
+        offs[i].offset = -1;
+        if (mrc == MDB_NOTFOUND)
+            continue;
+        if (mrc == 0 && v.mv_size != 8)
+            rc = SAMSA_ECORRUPT;
+        else if (mrc != 0)
+            rc = catalog_from_mdb(mrc);
+        else {
+            uint64_t o = 0;
+            for (int b = 0; b < 8; b++)
+                o |= (uint64_t)((const uint8_t *)v.mv_data)[b] << (8 * b);
+            offs[i].offset = (int64_t)o;
+            if (offs[i].offset < 0)
+                rc = SAMSA_ECORRUPT;
+        }
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    return rc;
+}
+
+int
+catalog_group_drop_topic(catalog *c, MDB_txn *txn, uint64_t id)
+{
+    MDB_cursor *cur;
+    int rc = catalog_from_mdb(mdb_cursor_open(txn, c->groups, &cur));
+    if (rc != 0)
+        return rc;
+    uint8_t prefix[8];
+    for (int i = 0; i < 8; i++)
+        prefix[i] = (uint8_t)(id >> (56 - 8 * i));
+    MDB_val k = {8, prefix}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, prefix, 8) == 0) {
+        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        k = (MDB_val){8, prefix};
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    mdb_cursor_close(cur);
+    return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
+}

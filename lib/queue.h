@@ -1,0 +1,149 @@
+/*
+ * queue.h - share groups (queue.c), their saved state (queue_state.c) and
+ * the acknowledgements senders wait for (ackwait.c).
+ *
+ * A share group on a topic is a qgroup; it holds one qpart per partition
+ * (Kafka's "share-partition"): the window of in-flight records between
+ * `start` (everything below is done) and `next` (nothing at or above was
+ * ever delivered), each with a state and a delivery count.  Receivers
+ * (samsa_queue) of the group share every qpart.
+ *
+ * Lock order: samsa_queue.lock -> s->queue_lock -> qpart.lock (ascending
+ * partition) -> the store's table_lock (dead-letter produce) -> log locks
+ * -> catalog.  s->ack_lock (ackwait.c) is a leaf.
+ */
+#ifndef SAMSA_QUEUE_H
+#define SAMSA_QUEUE_H
+
+#include "store.h"
+
+/* A record's state in the window.  Only AVAILABLE, ACCEPTED, REJECTED and
+ * ARCHIVED are ever written to disk: an acquired record whose receiver
+ * crashed is available again, so on disk "acquired" and "available" are
+ * the same state (AVAILABLE, with the delivery count the acquisition
+ * raised). */
+enum {
+    QS_AVAILABLE = 0, /* may be delivered (again)                     */
+    QS_ACQUIRED = 1,  /* locked to one receiver (memory only)         */
+    QS_ACCEPTED = 2,  /* done                                         */
+    QS_REJECTED = 3,  /* done, dead-lettered                          */
+    QS_ARCHIVED = 4   /* done: delivered max_attempts times           */
+};
+
+#define QS_DONE(st) ((st) >= QS_ACCEPTED)
+
+/* The largest window: a partition never has more records in flight than
+ * this; a receive offers no new record of it until start moves. */
+#define QUEUE_MAX_INFLIGHT (1 << 16)
+
+/* One record of the window. */
+typedef struct qrec {
+    int64_t expires; /* ACQUIRED: CLOCK_MONOTONIC ns its lock ends     */
+    uint32_t holder; /* ACQUIRED: the receiver's id                    */
+    uint16_t count;  /* deliveries so far                              */
+    uint8_t state;   /* QS_*                                           */
+} qrec;
+
+typedef struct qpart {
+    pthread_mutex_t lock;   /* everything below                          */
+    samsa_log *log;         /* referenced: the partition's log           */
+    int32_t partition;      /* its number                                */
+    int64_t start;          /* offsets below are done                    */
+    int64_t next;           /* offsets at or above were never delivered  */
+    qrec *win;              /* ring of cap entries: offset o at o & mask */
+    uint32_t cap;           /* a power of two >= next - start            */
+    int64_t navail;         /* AVAILABLE records in the window           */
+    _Atomic int64_t expiry; /* no lock expires before this (ns; INT64_MAX
+                               when none is held): a lower bound         */
+    /* the journal (queue_state.c) */
+    int jfd;         /* DIR/queues/GROUP/TOPICID-P.journal, or -1 */
+    uint8_t *jmap;   /* the file, mapped shared and writable      */
+    uint64_t jsize;  /* bytes of valid journal                    */
+    uint64_t jalloc; /* bytes of file allocated (<= JOURNAL_BYTES) */
+    uint32_t gen;    /* generation: the snapshot's and the file's */
+} qpart;
+
+typedef struct qgroup {
+    char *name;             /* the group's name                          */
+    char *topic;            /* the topic's name                          */
+    uint64_t topic_id;      /* the topic's catalog id                    */
+    samsa_queue_config cfg; /* defaults filled in; dead_letter_topic
+                               points at dlq below                       */
+    char *dlq;              /* copy of the dead-letter topic, or NULL    */
+    bool cfg_set;           /* a receiver set cfg (a waiter may load a
+                               group before any receiver opens it)       */
+    int32_t nparts;         /* partitions                                */
+    qpart *parts;           /* nparts of them                            */
+    struct samsa_queue *receivers; /* open receivers (under queue_lock)    */
+    uint32_t next_id;    /* the next receiver id (under queue_lock)   */
+    struct qgroup *next; /* the store's list                          */
+} qgroup;
+
+/* Memory the deliveries of one receive point into. */
+typedef struct chunk {
+    struct chunk *next; /* the next chunk                               */
+    size_t cap, used;   /* bytes in data, and used since the last reset */
+    uint8_t data[];     /* the bytes                                     */
+} chunk;
+
+struct samsa_queue {
+    pthread_mutex_t lock;     /* every call; detached                      */
+    bool detached;            /* samsa_close() ran: calls get ECLOSED      */
+    samsa *s;                 /* the store                                 */
+    qgroup *g;                /* the group                                 */
+    uint32_t id;              /* holder id of the records it acquires      */
+    int32_t rr;               /* partition the next receive starts at      */
+    samsa_cursor **cursors;   /* per partition, opened on first use        */
+    chunk *chunks;            /* the arena                                 */
+    struct samsa_queue *next; /* the group's receivers                     */
+};
+
+/* queue.c */
+/* Free a receiver's arena. */
+void queue_arena_free(samsa_queue *q);
+/* Give back every record q holds in qp (locked). */
+void queue_release_all(samsa_queue *q, qpart *qp);
+
+/* Find or load the group (name, topic) for a call: s->queue_lock held. */
+int queue_group_get(samsa *s, const char *group, const char *tname,
+                    qgroup **out);
+/* samsa_close(), after the gate drained: detach every receiver, save and
+ * free every group. */
+void queue_store_close(samsa *s);
+
+/* queue_state.c: the window, the journal and the snapshot. */
+extern uint64_t queue_journal_limit;
+/* Load a qpart's state (snapshot, then journal) and open its journal;
+ * log_start clamps start. */
+int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);
+/* Save a snapshot and empty the journal; then close it and free the
+ * window (close) or go on. */
+int qstate_checkpoint(samsa *s, qgroup *g, qpart *qp);
+void qstate_close(samsa *s, qpart *qp);
+/* Set records [offset, offset+n) to state with delivery count count: the
+ * journal first (unless state is QS_ACQUIRED... see the file), then the
+ * window.  Checkpoints when the journal grew past its limit. */
+int qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
+               uint8_t state, uint16_t count);
+/* The window entry of offset (start <= offset < next). */
+qrec *qstate_rec(qpart *qp, int64_t offset);
+/* Make room in the window for next + n (n <= what is allowed). */
+int qstate_reserve(qpart *qp, int64_t upto);
+
+/* ackwait.c */
+void ackwait_init(samsa *s);
+void ackwait_destroy(samsa *s);
+/* A record of (group, topic) was finished with outcome: wake its waiters,
+ * call the group's callback.  Callers check s->ack_watchers first. */
+void ackwait_notify(samsa *s, const char *group, const char *tname,
+                    int32_t partition, int64_t offset, int outcome);
+/* samsa_queue_ack_wait's look at a record's state (queue.c), with the
+ * waiter already registered. */
+int queue_record_outcome(samsa *s, const char *group, const char *tname,
+                         int32_t partition, int64_t offset, int *outcome);
+
+/* cursor.c: move a cursor to offset, keeping its place in the segment
+ * when offset is a little ahead (the queue's many short hops). */
+int cursor_goto(samsa_cursor *c, int64_t offset);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * queue_group.c - share groups of a store: finding or loading a group,
+ * receivers joining and leaving it, and what samsa_close() does to both.
+ *
+ * A group is loaded the first time a receiver (or a sender's wait) names it
+ * in an open store: each of its share-partitions loads its snapshot and
+ * replays its journal (queue_state.c).  It then stays loaded, with or
+ * without receivers, until samsa_close(), which checkpoints every
+ * share-partition (a clean close leaves empty journals) and frees it.
+ * Groups are keyed by (name, topic id): a topic deleted and created again
+ * under the same name is a new topic, whose group starts afresh.
+ *
+ * A group's config comes from its first receiver (or the defaults); a
+ * later receiver passing another config gets SAMSA_ECONFLICT, so receivers
+ * never disagree on lock duration or attempts.  The config is not saved:
+ * after reopening, the first receiver sets it again.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+static void
+group_free(samsa *s, qgroup *g, bool checkpoint)
+{
+    for (int32_t p = 0; g->parts != NULL && p < g->nparts; p++) {
+        qpart *qp = &g->parts[p];
+        if (checkpoint && qp->jmap != NULL)
+            (void)qstate_checkpoint(s, g, qp); /* else the journal has it */
+        qstate_close(s, qp);
+        if (qp->log != NULL) {
+            log_unref(qp->log);
+            pthread_mutex_destroy(&qp->lock);
+        }
+    }
+    free(g->parts);
+    free(g->name);
+    free(g->topic);
+    free(g->dlq);
+    free(g);
+}
+
+/* Load group (name, topic t) from the catalog and the journals. */
+static int
+group_load(samsa *s, const char *name, topic *t, qgroup **out)
+{
+    qgroup *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return SAMSA_ENOMEM;
+    g->name = strdup(name);
+    g->topic = strdup(t->name);
+    g->topic_id = t->id;
+    g->nparts = t->cfg.partitions;
+    g->parts = calloc((size_t)g->nparts, sizeof *g->parts);
+    g->cfg.lock_ms = 30000;
+    g->cfg.max_attempts = 5;
+    int rc = g->name == NULL || g->topic == NULL || g->parts == NULL
+                 ? SAMSA_ENOMEM
+                 : 0;
+    for (int32_t p = 0; rc == 0 && p < g->nparts; p++)
+        g->parts[p].jfd = -1; /* for group_free, until qstate_open */
+    for (int32_t p = 0; rc == 0 && p < g->nparts; p++) {
+        qpart *qp = &g->parts[p];
+        qp->partition = p;
+        qp->log = t->parts[p];
+        log_ref(qp->log);
+        pthread_mutex_init(&qp->lock, NULL);
+        rc = qstate_open(s, g, qp, atomic_load(&qp->log->start));
+    }
+    if (rc != 0) {
+        group_free(s, g, false);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int
+queue_group_get(samsa *s, const char *name, const char *topic_name,
+                qgroup **out)
+{
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, 0, false, &t);
+    qgroup *g = NULL;
+    if (rc == 0) {
+        for (g = s->qgroups; g != NULL; g = g->next)
+            if (g->topic_id == t->id && strcmp(g->name, name) == 0)
+                break;
+        if (g == NULL && (rc = group_load(s, name, t, &g)) == 0) {
+            g->next = s->qgroups;
+            s->qgroups = g;
+        }
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    if (rc == 0)
+        *out = g;
+    return rc;
+}
+
+/* Fill in cfg's defaults and check it. */
+static int
+config_resolve(const samsa_queue_config *in, samsa_queue_config *out)
+{
+    static const samsa_queue_config zero;
+    *out = in != NULL ? *in : zero;
+    for (size_t i = 0; i < sizeof out->reserved / sizeof out->reserved[0]; i++)
+        if (out->reserved[i] != 0)
+            return SAMSA_EINVAL;
+    if (out->lock_ms == 0)
+        out->lock_ms = 30000;
+    if (out->max_attempts == 0)
+        out->max_attempts = 5;
+    if (out->lock_ms < 1 || out->lock_ms > 3600000 || out->max_attempts < 1 ||
+        out->max_attempts > 1000 ||
+        (out->dead_letter_topic != NULL &&
+         !topic_name_valid(out->dead_letter_topic)))
+        return SAMSA_EINVAL;
+    return 0;
+}
+
+static bool
+config_same(const samsa_queue_config *a, const qgroup *g)
+{
+    const char *d = a->dead_letter_topic;
+    return a->lock_ms == g->cfg.lock_ms &&
+           a->max_attempts == g->cfg.max_attempts &&
+           (d == NULL ? g->dlq == NULL : g->dlq != NULL && !strcmp(d, g->dlq));
+}
+
+/* Join g (queue_lock held) with config cfg (NULL: the group's). */
+static int
+group_join(qgroup *g, const samsa_queue_config *in,
+           const samsa_queue_config *cfg, samsa_queue *q)
+{
+    if (in != NULL && g->cfg_set && !config_same(cfg, g))
+        return SAMSA_ECONFLICT;
+    if (!g->cfg_set) {
+        char *dlq = NULL;
+        if (cfg->dead_letter_topic != NULL &&
+            (dlq = strdup(cfg->dead_letter_topic)) == NULL)
+            return SAMSA_ENOMEM;
+        g->cfg = *cfg;
+        g->dlq = dlq;
+        g->cfg.dead_letter_topic = dlq;
+        g->cfg_set = true;
+    }
+    q->g = g;
+    q->id = ++g->next_id;
+    q->rr = (int32_t)(q->id % (uint32_t)g->nparts);
+    q->next = g->receivers;
+    g->receivers = q;
+    return 0;
+}
+
+SAMSA_API int
+samsa_queue_open(samsa *s, const char *group, const char *tname,
+                 const samsa_queue_config *cfg, samsa_queue **out)
+{
+    samsa_queue_config c;
+    if (s == NULL || out == NULL || !topic_name_valid(group) ||
+        !topic_name_valid(tname))
+        return SAMSA_EINVAL;
+    int rc = config_resolve(cfg, &c);
+    if (rc != 0)
+        return rc;
+    samsa_queue *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return SAMSA_ENOMEM;
+    q->s = s;
+    pthread_mutex_init(&q->lock, NULL);
+    if ((rc = store_enter(s)) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return rc;
+    }
+    pthread_mutex_lock(&s->queue_lock);
+    qgroup *g = NULL;
+    rc = queue_group_get(s, group, tname, &g);
+    if (rc == 0 &&
+        (q->cursors = calloc((size_t)g->nparts, sizeof *q->cursors)) == NULL)
+        rc = SAMSA_ENOMEM;
+    if (rc == 0)
+        rc = group_join(g, cfg, &c, q);
+    pthread_mutex_unlock(&s->queue_lock);
+    store_leave(s);
+    if (rc != 0) {
+        free(q->cursors);
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+/* Close q's cursors and free it (its lock is not held). */
+static void
+receiver_free(samsa_queue *q, int32_t nparts)
+{
+    for (int32_t p = 0; q->cursors != NULL && p < nparts; p++)
+        samsa_cursor_close(q->cursors[p]);
+    free(q->cursors);
+    q->cursors = NULL;
+}
+
+SAMSA_API void
+samsa_queue_close(samsa_queue *q)
+{
+    if (q == NULL)
+        return;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        if (q->detached)
+            break;
+        if (store_enter(q->s) == 0) {
+            samsa *s = q->s;
+            qgroup *g = q->g;
+            for (int32_t p = 0; p < g->nparts; p++) {
+                pthread_mutex_lock(&g->parts[p].lock);
+                queue_release_all(q, &g->parts[p]);
+                pthread_mutex_unlock(&g->parts[p].lock);
+            }
+            store_notify(s);
+            pthread_mutex_lock(&s->queue_lock);
+            samsa_queue **pp = &g->receivers;
+            while (*pp != q)
+                pp = &(*pp)->next;
+            *pp = q->next;
+            pthread_mutex_unlock(&s->queue_lock);
+            receiver_free(q, g->nparts);
+            store_leave(s);
+            break;
+        }
+        /* samsa_close() has begun and will detach q: wait for it, since
+         * it walks the list q is still on. */
+        pthread_mutex_unlock(&q->lock);
+        usleep(1000);
+    }
+    pthread_mutex_unlock(&q->lock);
+    queue_arena_free(q);
+    pthread_mutex_destroy(&q->lock);
+    free(q);
+}
+
+void
+queue_store_close(samsa *s)
+{
+    /* The gate has drained: no call is inside, none can enter, so the
+     * lists are walked without queue_lock (taking it here, before the
+     * receivers' locks, would invert the order calls take them in). */
+    for (qgroup *g = s->qgroups, *next; g != NULL; g = next) {
+        next = g->next;
+        for (samsa_queue *q = g->receivers; q != NULL; q = q->next) {
+            pthread_mutex_lock(&q->lock);
+            receiver_free(q, g->nparts);
+            q->detached = true;
+            pthread_mutex_unlock(&q->lock);
+        }
+        group_free(s, g, true);
+    }
+    s->qgroups = NULL;
+}
+
+int
+queue_record_outcome(samsa *s, const char *group, const char *tname,
+                     int32_t partition, int64_t offset, int *outcome)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    qgroup *g;
+    int rc = queue_group_get(s, group, tname, &g);
+    pthread_mutex_unlock(&s->queue_lock);
+    if (rc != 0)
+        return rc;
+    if (partition < 0 || partition >= g->nparts)
+        return SAMSA_ENOPARTITION;
+    qpart *qp = &g->parts[partition];
+    pthread_mutex_lock(&qp->lock);
+    *outcome = 0;
+    if (offset >= atomic_load(&qp->log->end))
+        rc = SAMSA_EOFFSET;
+    else if (offset < qp->start)
+        *outcome = SAMSA_ACK_DONE;
+    else if (offset < qp->next) {
+        uint8_t st = qstate_rec(qp, offset)->state;
+        *outcome = st == QS_ACCEPTED                        ? SAMSA_ACK_ACCEPT
+                   : st == QS_REJECTED || st == QS_ARCHIVED ? SAMSA_ACK_REJECT
+                                                            : 0;
+    }
+    pthread_mutex_unlock(&qp->lock);
+    return rc;
+}

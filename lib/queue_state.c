@@ -1,0 +1,427 @@
+/*
+ * queue_state.c - a share-partition's window of in-flight records, kept in
+ * memory, in a per-partition journal file, and in a snapshot in the LMDB
+ * catalog.
+ *
+ * Why a journal.  Every acquisition (its delivery count must survive a
+ * crash) and every acknowledgement changes the state; an LMDB write
+ * transaction (an fsync) per change would cap a queue at a few thousand
+ * records a second.  So, as Kafka's share coordinator appends state
+ * changes to an internal log and snapshots them, each change is first
+ * appended to a file, DIR/queues/GROUP/TOPICID-P.journal, mapped shared
+ * and writable (JOURNAL_BYTES of address space; the file itself is
+ * allocated JOURNAL_GROW bytes at a time, ahead of the appends, so that a
+ * full disk is an error code and never a SIGBUS): an append is a copy
+ * of 24 bytes into the page cache, no system call, and survives kill -9 as
+ * soon as it is made (with the store's SAMSA_SYNC_ALWAYS the page is
+ * msync'ed too).  The journal is the one file of samsa written through a
+ * writable map rather than the samsa_io layer: a write() per
+ * acknowledgement costs more than all the rest of it.  The whole window
+ * is snapshotted into the catalog when the journal passes JOURNAL_LIMIT
+ * bytes, at close, after which the journal starts again empty.
+ *
+ * Journal file, little-endian:
+ *
+ *   header, 16 bytes           entry, 24 bytes, back to back after it
+ *    0 u32 magic "SQJ1"          0 u32 CRC-32C of bytes 4..23
+ *    4 u32 generation            4 u32 n: records offset..offset+n-1
+ *    8 u32 CRC-32C of 0..7       8 i64 offset
+ *   12 u32 zero                 16 u16 delivery count
+ *                               18 u8  state (QS_AVAILABLE, QS_ACCEPTED,
+ *                                      QS_REJECTED, QS_ARCHIVED)
+ *                               19 u8  zero
+ *                               20 u32 generation (the header's)
+ *
+ * Snapshot, the catalog's "queues" value for (group, topic id, partition):
+ *
+ *    0 u32 version (1)          24 u32 n = next - start
+ *    4 u32 generation of the    28 n entries of 4 bytes, for offsets
+ *          journal that follows       start..next-1: u16 delivery count,
+ *    8 i64 start                      u8 state, u8 zero
+ *   16 i64 next
+ *
+ * Invariants: start <= next <= start + QUEUE_MAX_INFLIGHT; the record at
+ * start is never done (start moves past done records at once); every
+ * record in [start, next) was delivered at least once (count >= 1);
+ * navail counts the AVAILABLE ones.  An entry replayed sets the records'
+ * state and count and moves next and start exactly as the live change
+ * did, so replaying the journal over the snapshot rebuilds the window.
+ *
+ * Write-ahead order and what survives kill -9 at each step:
+ *  - a change: the entry is written, then the window changes.  Killed
+ *    before the write: the change did not happen (the call had not
+ *    returned).  After it: replay applies it.  A torn or half-written
+ *    entry fails its CRC: replay stops there and truncates it.
+ *  - a release (or an expired lock) is not written at all: on disk an
+ *    acquired record is already AVAILABLE with the delivery count its
+ *    acquisition wrote, which is exactly what a release leaves.
+ *  - a checkpoint: (1) the snapshot of the whole window, with generation
+ *    g+1, is committed to the catalog; (2) the journal is truncated and
+ *    (3) its header rewritten with g+1.  Killed before (1): the old
+ *    snapshot and the whole journal.  Between (1) and (3): the snapshot
+ *    holds everything, and a journal whose header is not g+1 (old, empty
+ *    or torn) is ignored and reset.
+ * So an accepted record never comes back, and an acquired one comes back
+ * AVAILABLE with its delivery count kept.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+#define JOURNAL_MAGIC  0x314a5153u /* "SQJ1" little-endian */
+#define JOURNAL_HEADER 16
+#define JOURNAL_ENTRY  24
+#define JOURNAL_LIMIT  (64u << 20) /* checkpoint past this             */
+#define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the mapping's size       */
+
+/* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
+ * lower it to make checkpoints frequent. */
+uint64_t queue_journal_limit = JOURNAL_LIMIT;
+#define JOURNAL_GROW (1u << 20) /* the file grows by this much          */
+#define SNAP_HEADER  28
+#define SNAP_VERSION 1
+#define WIN_MIN      1024
+
+static void
+put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+qrec *
+qstate_rec(qpart *qp, int64_t offset)
+{
+    assert(offset >= qp->start && offset < qp->next);
+    return &qp->win[(uint64_t)offset & (qp->cap - 1)];
+}
+
+int
+qstate_reserve(qpart *qp, int64_t upto)
+{
+    assert(upto - qp->start <= QUEUE_MAX_INFLIGHT);
+    uint64_t need = (uint64_t)(upto - qp->start);
+    if (need <= qp->cap)
+        return 0;
+    uint32_t cap = qp->cap ? qp->cap : WIN_MIN;
+    while (cap < need)
+        cap *= 2;
+    qrec *w = calloc(cap, sizeof *w);
+    if (w == NULL)
+        return SAMSA_ENOMEM;
+    for (int64_t o = qp->start; o < qp->next; o++)
+        w[(uint64_t)o & (cap - 1)] = qp->win[(uint64_t)o & (qp->cap - 1)];
+    free(qp->win);
+    qp->win = w;
+    qp->cap = cap;
+    return 0;
+}
+
+/* Apply a change to the window (the live path and replay both). */
+static void
+apply(qpart *qp, int64_t offset, uint32_t n, uint8_t state, uint16_t count)
+{
+    assert(offset >= qp->start && offset <= qp->next);
+    for (int64_t o = offset; o < offset + (int64_t)n; o++) {
+        if (o == qp->next) {
+            qp->next++;
+            /* not yet AVAILABLE, for navail's sake */
+            *qstate_rec(qp, o) = (qrec){0, 0, 0, QS_ACQUIRED};
+        }
+        qrec *r = qstate_rec(qp, o);
+        qp->navail -= r->state == QS_AVAILABLE;
+        qp->navail += state == QS_AVAILABLE;
+        r->state = state;
+        r->count = count;
+    }
+    while (qp->start < qp->next && QS_DONE(qstate_rec(qp, qp->start)->state))
+        qp->start++;
+}
+
+static void
+entry_encode(uint8_t *e, int64_t offset, uint32_t n, uint8_t state,
+             uint16_t count, uint32_t gen)
+{
+    memset(e, 0, JOURNAL_ENTRY);
+    put_le(e + 4, n, 4);
+    put_le(e + 8, (uint64_t)offset, 8);
+    put_le(e + 16, count, 2);
+    e[18] = state;
+    put_le(e + 20, gen, 4);
+    put_le(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
+}
+
+/* Empty the journal and give it generation gen.  Entries of older
+ * generations left in the file are ignored by replay. */
+static int
+journal_reset(samsa *s, qpart *qp, uint32_t gen)
+{
+    uint8_t *h = qp->jmap;
+    memset(h, 0, JOURNAL_HEADER + JOURNAL_ENTRY); /* no first entry */
+    put_le(h, JOURNAL_MAGIC, 4);
+    put_le(h + 4, gen, 4);
+    put_le(h + 8, samsa__crc32c(0, h, 8), 4);
+    if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
+        return samsa__from_errno(errno);
+    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0)
+        qp->jalloc = JOURNAL_GROW; /* give the space back */
+    qp->gen = gen;
+    qp->jsize = JOURNAL_HEADER;
+    return 0;
+}
+
+/* Append one entry (the caller made room). */
+static int
+journal_append(samsa *s, qpart *qp, const uint8_t *e)
+{
+    if (qp->jsize + JOURNAL_ENTRY > qp->jalloc) {
+        int err = posix_fallocate(qp->jfd, (off_t)qp->jalloc, JOURNAL_GROW);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc += JOURNAL_GROW;
+    }
+    memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
+    if (s->sync == SAMSA_SYNC_ALWAYS) {
+        uintptr_t a = (uintptr_t)(qp->jmap + qp->jsize) & ~(uintptr_t)4095;
+        uintptr_t b = (uintptr_t)(qp->jmap + qp->jsize + JOURNAL_ENTRY);
+        if (msync((void *)a, b - a, MS_SYNC) != 0)
+            return samsa__from_errno(errno);
+    }
+    qp->jsize += JOURNAL_ENTRY;
+    return 0;
+}
+
+int
+qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
+           uint8_t state, uint16_t count)
+{
+    if (n == 0)
+        return 0;
+    if (state != QS_AVAILABLE) {
+        if (qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES) {
+            int rc = qstate_checkpoint(s, g, qp);
+            if (rc != 0)
+                return rc;
+        }
+        uint8_t e[JOURNAL_ENTRY];
+        uint8_t disk = state == QS_ACQUIRED ? QS_AVAILABLE : state;
+        entry_encode(e, offset, n, disk, count, qp->gen);
+        int rc = journal_append(s, qp, e);
+        if (rc != 0)
+            return rc;
+    }
+    apply(qp, offset, n, state, count);
+    if (qp->jsize > queue_journal_limit)
+        (void)qstate_checkpoint(s, g, qp); /* the journal still holds it all */
+    return 0;
+}
+
+/* ---- snapshot -------------------------------------------------------------
+ */
+
+int
+qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
+{
+    if (qp->jmap == NULL)
+        return 0;
+    uint32_t n = (uint32_t)(qp->next - qp->start);
+    size_t len = SNAP_HEADER + (size_t)n * 4;
+    uint8_t *b = malloc(len);
+    if (b == NULL)
+        return SAMSA_ENOMEM;
+    put_le(b, SNAP_VERSION, 4);
+    put_le(b + 4, qp->gen + 1, 4);
+    put_le(b + 8, (uint64_t)qp->start, 8);
+    put_le(b + 16, (uint64_t)qp->next, 8);
+    put_le(b + 24, n, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        const qrec *r = qstate_rec(qp, qp->start + i);
+        uint8_t *e = b + SNAP_HEADER + 4 * (size_t)i;
+        put_le(e, r->count, 2);
+        e[2] = r->state == QS_ACQUIRED ? QS_AVAILABLE : r->state;
+        e[3] = 0;
+    }
+    int rc =
+        catalog_queue_put(&s->cat, g->name, g->topic_id, qp->partition, b, len);
+    free(b);
+    if (rc == 0)
+        rc = journal_reset(s, qp, qp->gen + 1);
+    return rc;
+}
+
+static int
+snapshot_load(samsa *s, qgroup *g, qpart *qp)
+{
+    void *buf;
+    size_t len;
+    int rc = catalog_queue_get(&s->cat, g->name, g->topic_id, qp->partition,
+                               &buf, &len);
+    if (rc == SAMSA_ENOTOPIC)
+        return 0; /* a new group: gen 0, an empty window */
+    if (rc != 0)
+        return rc;
+    const uint8_t *b = buf;
+    uint32_t n = len >= SNAP_HEADER ? (uint32_t)get_le(b + 24, 4) : 0;
+    int64_t start = len >= SNAP_HEADER ? (int64_t)get_le(b + 8, 8) : -1;
+    int64_t next = len >= SNAP_HEADER ? (int64_t)get_le(b + 16, 8) : -1;
+    if (len < SNAP_HEADER || get_le(b, 4) != SNAP_VERSION || start < 0 ||
+        next - start != (int64_t)n || n > QUEUE_MAX_INFLIGHT ||
+        len != SNAP_HEADER + (size_t)n * 4)
+        rc = SAMSA_ECORRUPT;
+    if (rc == 0) {
+        qp->gen = (uint32_t)get_le(b + 4, 4);
+        qp->start = qp->next = start;
+        rc = qstate_reserve(qp, next);
+    }
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        const uint8_t *e = b + SNAP_HEADER + 4 * (size_t)i;
+        if (e[2] > QS_ARCHIVED || e[2] == QS_ACQUIRED)
+            rc = SAMSA_ECORRUPT;
+        else
+            apply(qp, start + i, 1, e[2], (uint16_t)get_le(e, 2));
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- journal replay -------------------------------------------------------
+ */
+
+/* Apply the journal's valid entries; *valid gets the bytes they end at, 0
+ * when the header is not this generation's (then the file is reset). */
+static int
+journal_replay(qpart *qp, uint64_t *valid)
+{
+    const uint8_t *buf = qp->jmap;
+    int rc = 0;
+    *valid = 0;
+    if (get_le(buf, 4) != JOURNAL_MAGIC || get_le(buf + 4, 4) != qp->gen ||
+        get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
+        return 0;
+    uint64_t pos = JOURNAL_HEADER;
+    for (; pos + JOURNAL_ENTRY <= qp->jalloc; pos += JOURNAL_ENTRY) {
+        const uint8_t *e = buf + pos;
+        uint32_t n = (uint32_t)get_le(e + 4, 4);
+        int64_t off = (int64_t)get_le(e + 8, 8);
+        if (get_le(e, 4) != samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4) ||
+            get_le(e + 20, 4) != qp->gen)
+            break; /* the end: zeros, an older generation, or torn */
+        if (e[18] > QS_ARCHIVED || e[18] == QS_ACQUIRED || n == 0 ||
+            off < qp->start || off > qp->next ||
+            off + n - qp->start > QUEUE_MAX_INFLIGHT) {
+            /* CRC-valid yet impossible: not a torn write but damage */
+            rc = SAMSA_ECORRUPT;
+            break;
+        }
+        if ((rc = qstate_reserve(qp, off + n)) != 0)
+            break;
+        apply(qp, off, n, e[18], (uint16_t)get_le(e + 16, 2));
+    }
+    *valid = pos;
+    return rc;
+}
+
+/* Open (creating) the journal file at its fixed size, and map it. */
+static int
+journal_map(qpart *qp, const char *path)
+{
+    qp->jfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (qp->jfd < 0)
+        return samsa__from_errno(errno);
+    struct stat st;
+    if (fstat(qp->jfd, &st) != 0)
+        return samsa__from_errno(errno);
+    qp->jalloc = (uint64_t)st.st_size > JOURNAL_BYTES ? JOURNAL_BYTES
+                                                      : (uint64_t)st.st_size;
+    if (qp->jalloc < JOURNAL_GROW) {
+        int err = posix_fallocate(qp->jfd, 0, JOURNAL_GROW);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc = JOURNAL_GROW;
+    }
+    void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   qp->jfd, 0);
+    if (m == MAP_FAILED)
+        return samsa__from_errno(errno);
+    qp->jmap = m;
+    return 0;
+}
+
+int
+qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
+{
+    char path[4096];
+    qp->jfd = -1;
+    snprintf(path, sizeof path, "%s/queues", s->dir);
+    int rc = s->io->mkdir(s->io, path);
+    snprintf(path, sizeof path, "%s/queues/%s", s->dir, g->name);
+    if (rc == 0 || rc == -EEXIST)
+        rc = s->io->mkdir(s->io, path);
+    if (rc != 0 && rc != -EEXIST)
+        return samsa__from_errno(-rc);
+    snprintf(path, sizeof path, "%s/queues/%s/%" PRIu64 "-%" PRId32 ".journal",
+             s->dir, g->name, g->topic_id, qp->partition);
+    qp->start = qp->next = log_start;
+    rc = snapshot_load(s, g, qp);
+    if (rc == 0)
+        rc = journal_map(qp, path);
+    uint64_t valid = 0;
+    if (rc == 0)
+        rc = journal_replay(qp, &valid);
+    if (rc == 0 && valid == 0)
+        rc = journal_reset(s, qp, qp->gen);
+    else if (rc == 0)
+        qp->jsize = valid; /* appends overwrite a torn entry after it */
+    if (rc != 0)
+        return rc;
+    /* Records the log no longer holds cannot be delivered: done. */
+    while (qp->start < log_start && qp->start < qp->next) {
+        qp->navail -= qstate_rec(qp, qp->start)->state == QS_AVAILABLE;
+        qp->start++;
+    }
+    if (qp->next < qp->start)
+        qp->next = qp->start;
+    /* Records past the log end (a tail the log lost in a power cut,
+     * with the journal's changes about them) no longer exist. */
+    int64_t end = atomic_load(&qp->log->end);
+    while (qp->next > end && qp->next > qp->start) {
+        qp->navail -= qstate_rec(qp, qp->next - 1)->state == QS_AVAILABLE;
+        qp->next--;
+    }
+    if (qp->start > end)
+        qp->start = qp->next = end;
+    atomic_store(&qp->expiry, INT64_MAX);
+    return 0;
+}
+
+void
+qstate_close(samsa *s, qpart *qp)
+{
+    (void)s;
+    if (qp->jmap != NULL)
+        munmap(qp->jmap, JOURNAL_BYTES);
+    if (qp->jfd >= 0)
+        close(qp->jfd);
+    qp->jmap = NULL;
+    qp->jfd = -1;
+    free(qp->win);
+    qp->win = NULL;
+}

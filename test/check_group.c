@@ -1,0 +1,1002 @@
+/*
+ * check_group.c - consumer groups: the assignors, exact ownership after
+ * every rebalance, polling, pause/resume/seek, committed offsets (kill -9
+ * included) and lag, session timeouts, topics that come and go, and
+ * samsa_close() under blocked members.  Threaded; the Makefile runs it
+ * under ThreadSanitizer as well.
+ *
+ * Worker threads never call ck_assert: they record their first failure in
+ * an err buffer that the test checks after joining.  Nothing here asserts
+ * on time: waits are bounded only by generous timeouts that fail the test
+ * when a wake-up never comes.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "group.h"
+#include "test.h"
+
+#define LONG_MS 30000 /* a wait that only a bug makes this long */
+
+static samsa_consumer *
+member(samsa *s, const char *gname, int assignor, const char *tname)
+{
+    const char *topics[] = {tname, NULL};
+    samsa_consumer_config cfg = {.group = gname,
+                                 .topics = topics,
+                                 .assignor = assignor,
+                                 .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *c = NULL;
+    E(samsa_consumer_open(s, &cfg, &c));
+    return c;
+}
+
+static void
+produce_n(samsa *s, const char *tname, int32_t p, int n)
+{
+    char v[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(v, sizeof v, "%d-%d", (int)p, i);
+        test_produce_str(s, tname, p, NULL, v);
+    }
+}
+
+/* ---- the assignors, alone ------------------------------------------------ */
+
+static void
+check_exact(const assign_input *in, int32_t **out)
+{
+    for (size_t t = 0; t < in->ntopics; t++) {
+        bool any = false;
+        for (size_t m = 0; m < in->nmembers; m++)
+            any |= in->eligible[m * in->ntopics + t];
+        for (int32_t p = 0; p < in->parts[t]; p++) {
+            int32_t m = out[t][p];
+            if (!any) {
+                ck_assert_int_eq(m, -1);
+                continue;
+            }
+            ck_assert_int_ge(m, 0);
+            ck_assert_int_lt(m, (int)in->nmembers);
+            ck_assert(in->eligible[(size_t)m * in->ntopics + t]);
+        }
+    }
+}
+
+START_TEST(test_assignors)
+{
+    /* Kafka's documented layouts: 2 members, topics of 3 and 2 partitions */
+    int32_t parts[2] = {3, 2};
+    bool el[4] = {true, true, true, true};
+    int32_t o0[3], o1[2], *out[2] = {o0, o1};
+    assign_input in = {2, 2, parts, el, NULL};
+    assign_compute(SAMSA_ASSIGN_RANGE, &in, out);
+    ck_assert(o0[0] == 0 && o0[1] == 0 && o0[2] == 1);
+    ck_assert(o1[0] == 0 && o1[1] == 1);
+    assign_compute(SAMSA_ASSIGN_ROUNDROBIN, &in, out);
+    ck_assert(o0[0] == 0 && o0[1] == 1 && o0[2] == 0);
+    ck_assert(o1[0] == 1 && o1[1] == 0);
+    /* member 1 does not subscribe topic 1 */
+    el[3] = false;
+    for (int a = SAMSA_ASSIGN_RANGE; a <= SAMSA_ASSIGN_STICKY; a++) {
+        assign_compute(a, &in, out);
+        check_exact(&in, out);
+        ck_assert(o1[0] == 0 && o1[1] == 0);
+    }
+    /* sticky keeps what members had, and balances */
+    int32_t p0[3] = {0, 0, 0}, p1[2] = {0, 0};
+    const int32_t *prev[2] = {p0, p1};
+    el[3] = true;
+    in.prev = prev;
+    assign_compute(SAMSA_ASSIGN_STICKY, &in, out);
+    check_exact(&in, out);
+    int load0 = (o0[0] == 0) + (o0[1] == 0) + (o0[2] == 0) + (o1[0] == 0) +
+                (o1[1] == 0);
+    ck_assert(load0 == 2 || load0 == 3);
+    int kept = 0; /* partitions that stayed with member 0 */
+    for (int p = 0; p < 3; p++)
+        kept += o0[p] == 0;
+    for (int p = 0; p < 2; p++)
+        kept += o1[p] == 0;
+    ck_assert_int_eq(kept, load0); /* member 0 only lost, never swapped */
+    /* no member subscribes: -1 */
+    el[0] = el[1] = el[2] = el[3] = false;
+    assign_compute(SAMSA_ASSIGN_STICKY, &in, out);
+    check_exact(&in, out);
+}
+END_TEST
+
+/* ---- exact ownership through joins and leaves -----------------------------
+ */
+
+#define NM 5
+#define NP 7
+
+/* Poll every member (timeout 0) until the group is settled: then every
+ * partition is owned by exactly one member. */
+static void
+settle_and_check(samsa_consumer **ms, int n, bool balanced)
+{
+    samsa_message m;
+    samsa_topic_partition tp[NP];
+    int owners[NP];
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < n; i++)
+            if (ms[i] != NULL) {
+                int rc = samsa_consumer_poll(ms[i], &m, 0);
+                ck_assert_msg(rc == SAMSA_ETIMEDOUT, "%s", samsa_strerror(rc));
+            }
+    }
+    memset(owners, 0, sizeof owners);
+    size_t most = 0, least = NP;
+    int live = 0;
+    for (int i = 0; i < n; i++) {
+        if (ms[i] == NULL)
+            continue;
+        size_t k;
+        E(samsa_consumer_assignment(ms[i], tp, NP, &k));
+        ck_assert_uint_le(k, NP);
+        for (size_t j = 0; j < k; j++) {
+            ck_assert_str_eq(tp[j].topic, "t");
+            owners[tp[j].partition]++;
+        }
+        most = k > most ? k : most;
+        least = k < least ? k : least;
+        live++;
+    }
+    for (int p = 0; p < NP; p++)
+        ck_assert_msg(owners[p] == (live > 0), "partition %d has %d owners", p,
+                      owners[p]);
+    if (balanced && live > 0)
+        ck_assert_uint_le(most - least, 1);
+}
+
+START_TEST(test_ownership_exact)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = NP};
+    E(samsa_topic_create(s, "t", &cfg));
+    int assignor = SAMSA_ASSIGN_RANGE + _i;
+    samsa_consumer *ms[NM] = {0};
+    unsigned seed = 7;
+    for (int step = 0; step < 40; step++) {
+        int i = (int)(rand_r(&seed) % NM);
+        if (ms[i] == NULL)
+            ms[i] = member(s, "g", assignor, "t");
+        else {
+            E(samsa_consumer_close(ms[i]));
+            ms[i] = NULL;
+        }
+        settle_and_check(ms, NM, assignor != SAMSA_ASSIGN_RANGE);
+    }
+    for (int i = 0; i < NM; i++)
+        E(samsa_consumer_close(ms[i]));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- polling ------------------------------------------------------------- */
+
+START_TEST(test_poll_fair_and_ordered)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < 4; p++)
+        produce_n(s, "t", p, 10);
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    int64_t next[4] = {0};
+    int seen_first4 = 0;
+    for (int i = 0; i < 40; i++) {
+        E(samsa_consumer_poll(c, &m, 0));
+        ck_assert_str_eq(m.topic, "t");
+        ck_assert_int_eq(m.offset, next[m.partition]++);
+        if (i < 4)
+            seen_first4 |= 1 << m.partition; /* one record per partition */
+    }
+    ck_assert_int_eq(seen_first4, 0xf);
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    EQ_RC(samsa_consumer_poll(c, &m, 10), SAMSA_ETIMEDOUT);
+    /* batch: runs per partition, each in order */
+    for (int p = 0; p < 4; p++)
+        produce_n(s, "t", p, 5);
+    samsa_message ms[64];
+    size_t n, total = 0;
+    while (total < 20) {
+        E(samsa_consumer_poll_batch(c, ms, 64, &n, 0));
+        for (size_t i = 0; i < n; i++)
+            ck_assert_int_eq(ms[i].offset, next[ms[i].partition]++);
+        total += n;
+    }
+    ck_assert_uint_eq(total, 20);
+    EQ_RC(samsa_consumer_poll_batch(c, ms, 64, &n, 0), SAMSA_ETIMEDOUT);
+    ck_assert_uint_eq(n, 0);
+    /* bad arguments */
+    EQ_RC(samsa_consumer_poll(NULL, &m, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_poll(c, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_poll(c, &m, -2), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_poll_batch(c, ms, 0, &n, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_poll_batch(c, NULL, 1, &n, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_poll_batch(c, ms, 1, NULL, 0), SAMSA_EINVAL);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_offset_reset)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 3);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cfg = {.group = "late", .topics = topics};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c)); /* default: latest */
+    samsa_message m;
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    test_produce_str(s, "t", 0, NULL, "new");
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert_int_eq(m.offset, 3);
+    E(samsa_consumer_close(c));
+    cfg.group = "early";
+    cfg.offset_reset = SAMSA_RESET_EARLIEST;
+    E(samsa_consumer_open(s, &cfg, &c));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert_int_eq(m.offset, 0);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_pause_seek)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    test_gen_ts(0);
+    for (int i = 0; i < 10; i++) {
+        samsa_record r = {
+            .value = "v", .value_len = 1, .timestamp = TEST_TS0 + i * 1000};
+        E(samsa_produce(s, "t", 0, &r, 1));
+        E(samsa_produce(s, "t", 1, &r, 1));
+    }
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, 0)); /* joins; one record */
+    int64_t pos;
+    E(samsa_consumer_seek(c, "t", 0, 0));
+    E(samsa_consumer_seek(c, "t", 1, 0));
+    E(samsa_consumer_pause(c, "t", 0));
+    for (int i = 0; i < 10; i++) {
+        E(samsa_consumer_poll(c, &m, 0));
+        ck_assert_int_eq(m.partition, 1);
+        ck_assert_int_eq(m.offset, i);
+    }
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 0); /* paused: did not move */
+    E(samsa_consumer_resume(c, "t", 0));
+    E(samsa_consumer_seek(c, "t", 0, 7));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert(m.partition == 0 && m.offset == 7);
+    E(samsa_consumer_seek(c, "t", 0, SAMSA_OFFSET_BEGINNING));
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 0);
+    E(samsa_consumer_seek(c, "t", 0, SAMSA_OFFSET_END));
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 10);
+    E(samsa_consumer_seek_time(c, "t", 0, TEST_TS0 + 4500));
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 5);
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert(m.partition == 0 && m.offset == 5);
+    /* errors, and the position unchanged */
+    EQ_RC(samsa_consumer_seek(c, "t", 0, 11), SAMSA_EOFFSET);
+    EQ_RC(samsa_consumer_seek(c, "t", 0, -3), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_seek(c, "t", 2, 0), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_seek(c, "u", 0, 0), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_seek(c, NULL, 0, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_seek_time(c, "t", 0, -1), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_seek_time(c, "t", 5, 0), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_pause(c, "t", 9), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_resume(NULL, "t", 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_position(c, "t", 0, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_position(c, "t", 3, &pos), SAMSA_ENOTASSIGNED);
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 6);
+    size_t n;
+    EQ_RC(samsa_consumer_assignment(c, NULL, 1, &n), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_assignment(c, NULL, 0, NULL), SAMSA_EINVAL);
+    E(samsa_consumer_assignment(c, NULL, 0, &n));
+    ck_assert_uint_eq(n, 2);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A corrupt batch stops its partition only; the others go on. */
+START_TEST(test_poll_corrupt)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    test_produce_str(s, "t", 0, NULL, "ZZZZ-damaged");
+    test_produce_str(s, "t", 0, NULL, "after");
+    test_produce_str(s, "t", 1, NULL, "fine");
+    /* flip a byte of the first value in the file (the map shows it) */
+    char path[TEST_PATH_BUF];
+    snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log", dir);
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    char *at = memmem(buf, n, "ZZZZ", 4);
+    ck_assert_ptr_nonnull(at);
+    fseek(f, (long)(at - buf), SEEK_SET);
+    fputc('Y', f);
+    fclose(f);
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    int corrupt = 0, fine = 0;
+    for (int i = 0; i < 4; i++) {
+        int rc = samsa_consumer_poll(c, &m, 0);
+        if (rc == SAMSA_ECORRUPT)
+            corrupt++;
+        else if (rc == 0 && m.partition == 1)
+            fine++;
+        else
+            ck_abort_msg("poll %d: %s", i, samsa_strerror(rc));
+    }
+    ck_assert(corrupt == 3 && fine == 1);
+    int64_t pos;
+    E(samsa_consumer_position(c, "t", 0, &pos));
+    ck_assert_int_eq(pos, 0); /* stays at the damaged batch */
+    EQ_RC(samsa_consumer_seek_time(c, "t", 0, 0), SAMSA_ECORRUPT);
+    E(samsa_consumer_seek(c, "t", 0, 1));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert(m.partition == 0 && m.offset == 1);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- configuration errors ------------------------------------------------ */
+
+START_TEST(test_open_errors)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    const char *topics[] = {"t", NULL}, *bad[] = {"a/b", NULL};
+    samsa_consumer_config cfg = {.group = "g", .topics = topics};
+    samsa_consumer *c = NULL;
+    EQ_RC(samsa_consumer_open(NULL, &cfg, &c), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_open(s, NULL, &c), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_open(s, &cfg, NULL), SAMSA_EINVAL);
+    samsa_consumer_config b = cfg;
+    b.group = NULL;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b.group = "..";
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.topics = bad;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b.topics = NULL;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b.pattern = "(unclosed";
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.assignor = 9;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.offset_reset = 3;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.session_timeout_ms = 5;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.auto_commit_ms = -1;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    b = cfg;
+    b.reserved[7] = 1;
+    EQ_RC(samsa_consumer_open(s, &b, &c), SAMSA_EINVAL);
+    ck_assert_ptr_null(c);
+    /* a group's members agree on the assignor */
+    b = cfg;
+    b.assignor = SAMSA_ASSIGN_RANGE;
+    E(samsa_consumer_open(s, &b, &c));
+    samsa_consumer *c2 = NULL;
+    b.assignor = SAMSA_ASSIGN_ROUNDROBIN;
+    EQ_RC(samsa_consumer_open(s, &b, &c2), SAMSA_ECONFLICT);
+    b.group = "other"; /* another group may use another */
+    E(samsa_consumer_open(s, &b, &c2));
+    E(samsa_consumer_close(c2));
+    E(samsa_consumer_close(c));
+    E(samsa_consumer_close(NULL));
+    /* the group is gone with its last member: any assignor again */
+    b.group = "g";
+    E(samsa_consumer_open(s, &b, &c));
+    E(samsa_consumer_close(c));
+    /* refused once closing has begun */
+    atomic_store(&s->closing, true);
+    EQ_RC(samsa_consumer_open(s, &cfg, &c), SAMSA_ECLOSED);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- commits, lag, resuming ---------------------------------------------- */
+
+typedef struct lag_row {
+    char topic[16];
+    int32_t partition;
+    int64_t committed, end, lag;
+} lag_row;
+
+typedef struct lag_list {
+    lag_row rows[16];
+    int n;
+} lag_list;
+
+static int
+collect(const samsa_group_offset *o, void *ctx)
+{
+    lag_list *l = ctx;
+    lag_row *r = &l->rows[l->n++];
+    snprintf(r->topic, sizeof r->topic, "%s", o->topic);
+    r->partition = o->partition;
+    r->committed = o->committed;
+    r->end = o->end;
+    r->lag = o->lag;
+    return l->n == 16;
+}
+
+START_TEST(test_commit_lag_resume)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 3};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < 3; p++)
+        produce_n(s, "t", p, 10 + p);
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, 0));
+    samsa_topic_partition offs[2] = {{"t", 0, 4}, {"t", 2, 9}};
+    E(samsa_consumer_commit(c, offs, 2));
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 2);
+    ck_assert(l.rows[0].partition == 0 && l.rows[0].committed == 4 &&
+              l.rows[0].end == 10 && l.rows[0].lag == 6);
+    ck_assert(l.rows[1].partition == 2 && l.rows[1].committed == 9 &&
+              l.rows[1].end == 12 && l.rows[1].lag == 3);
+    /* the current positions: 1 record read from one partition */
+    E(samsa_consumer_commit(c, NULL, 0));
+    l.n = 0;
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 3);
+    int64_t sum = 0;
+    for (int i = 0; i < 3; i++)
+        sum += l.rows[i].committed;
+    ck_assert_int_eq(sum, 1);
+    /* errors change nothing */
+    samsa_topic_partition badp[2] = {{"t", 0, 5}, {"t", 3, 1}};
+    EQ_RC(samsa_consumer_commit(c, badp, 2), SAMSA_ENOTASSIGNED);
+    badp[1] = (samsa_topic_partition){"t", 1, -1};
+    EQ_RC(samsa_consumer_commit(c, badp, 2), SAMSA_EINVAL);
+    badp[1] = (samsa_topic_partition){NULL, 1, 1};
+    EQ_RC(samsa_consumer_commit(c, badp, 2), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_commit(c, NULL, 1), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_commit(c, badp, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_commit(NULL, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_group_offsets(s, "g", NULL, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_group_offsets(s, "a/b", collect, &l), SAMSA_EINVAL);
+    EQ_RC(samsa_group_offsets(NULL, "g", collect, &l), SAMSA_EINVAL);
+    l.n = 0;
+    E(samsa_group_offsets(s, "none", collect, &l));
+    ck_assert_int_eq(l.n, 0);
+    E(samsa_consumer_commit(c, offs, 2));
+    E(samsa_consumer_close(c));
+    /* a new member resumes exactly at the commits */
+    c = member(s, "g", 0, "t");
+    E(samsa_consumer_poll(c, &m, 0));
+    int64_t pos[3];
+    for (int p = 0; p < 3; p++)
+        E(samsa_consumer_position(c, "t", p, &pos[p]));
+    ck_assert_int_eq(pos[0] + pos[1] + pos[2] - 1, 4 + 0 + 9);
+    E(samsa_consumer_close(c));
+    /* deleting the topic takes its offsets along */
+    E(samsa_topic_delete(s, "t"));
+    E(samsa_topic_create(s, "t", &cfg));
+    l.n = 0;
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_commit_survives_kill9)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < 4; p++)
+        produce_n(s, "t", p, 20);
+    E(samsa_close(s));
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* the child: read a little, commit, and die without closing */
+        samsa *cs;
+        if (samsa_open(dir, NULL, &cs) != 0)
+            _exit(2);
+        const char *topics[] = {"t", NULL};
+        samsa_consumer_config cc = {.group = "g",
+                                    .topics = topics,
+                                    .offset_reset = SAMSA_RESET_EARLIEST};
+        samsa_consumer *c;
+        samsa_message m;
+        if (samsa_consumer_open(cs, &cc, &c) != 0 ||
+            samsa_consumer_poll(c, &m, 0) != 0)
+            _exit(3);
+        samsa_topic_partition offs[4] = {
+            {"t", 0, 3}, {"t", 1, 7}, {"t", 2, 20}, {"t", 3, 11}};
+        if (samsa_consumer_commit(c, offs, 4) != 0)
+            _exit(4);
+        raise(SIGKILL);
+        _exit(5);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "child exited with %d", WEXITSTATUS(status));
+    s = test_open(dir);
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 4);
+    int64_t want[4] = {3, 7, 20, 11};
+    for (int p = 0; p < 4; p++) {
+        ck_assert_int_eq(l.rows[p].partition, p);
+        ck_assert_int_eq(l.rows[p].committed, want[p]);
+        ck_assert_int_eq(l.rows[p].lag, 20 - want[p]);
+    }
+    /* and the group resumes exactly there */
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    int64_t next[4];
+    memcpy(next, want, sizeof next);
+    int got = 0;
+    while (samsa_consumer_poll(c, &m, 0) == 0) {
+        ck_assert_int_eq(m.offset, next[m.partition]++);
+        got++;
+    }
+    ck_assert_int_eq(got, 80 - 41);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Auto-commit commits what earlier polls returned, at a later poll and at
+ * close; under SYNC_ALWAYS commits work the same (synced). */
+START_TEST(test_auto_commit_synced)
+{
+    const char *dir = test_dir_make();
+    samsa_options opt = {.sync = SAMSA_SYNC_ALWAYS};
+    samsa *s;
+    E(samsa_open(dir, &opt, &s));
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 10);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .auto_commit_ms = 1};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c));
+    samsa_message m;
+    for (int i = 0; i < 3; i++)
+        E(samsa_consumer_poll(c, &m, 0));
+    usleep(20000); /* past the interval: the next poll commits 3 first */
+    E(samsa_consumer_poll(c, &m, 0));
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(l.rows[0].committed, 3);
+    ck_assert_int_eq(l.rows[0].lag, 7);
+    E(samsa_consumer_close(c)); /* commits 4 */
+    l.n = 0;
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.rows[0].committed, 4);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- rebalance callbacks ------------------------------------------------- */
+
+typedef struct events {
+    int assigned, revoked, lost; /* partitions told, by event */
+    int commit_rc;               /* samsa_consumer_commit() in REVOKED */
+    int poll_rc;                 /* samsa_consumer_poll() in the callback */
+} events;
+
+static void
+on_rebalance(samsa_consumer *c, int event, const samsa_topic_partition *tp,
+             size_t n, void *ctx)
+{
+    events *e = ctx;
+    samsa_message m;
+    e->poll_rc = samsa_consumer_poll(c, &m, 0);
+    if (event == SAMSA_REBALANCE_ASSIGNED)
+        e->assigned += (int)n;
+    else if (event == SAMSA_REBALANCE_REVOKED) {
+        e->revoked += (int)n;
+        e->commit_rc = samsa_consumer_commit(c, tp, n);
+    } else
+        e->lost += (int)n;
+}
+
+static samsa_consumer *
+member_cb(samsa *s, const char *gname, const char *tname, events *e,
+          int session_ms)
+{
+    const char *topics[] = {tname, NULL};
+    samsa_consumer_config cfg = {.group = gname,
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .session_timeout_ms = session_ms,
+                                 .on_rebalance = on_rebalance,
+                                 .ctx = e};
+    samsa_consumer *c = NULL;
+    E(samsa_consumer_open(s, &cfg, &c));
+    return c;
+}
+
+START_TEST(test_rebalance_callbacks)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < 4; p++)
+        produce_n(s, "t", p, 5);
+    events ea = {0}, eb = {0};
+    samsa_consumer *a = member_cb(s, "g", "t", &ea, 0);
+    samsa_message m;
+    E(samsa_consumer_poll(a, &m, 0));
+    ck_assert_int_eq(ea.assigned, 4);
+    EQ_RC(ea.poll_rc, SAMSA_EINVAL); /* no polling from the callback */
+    samsa_consumer *b = member_cb(s, "g", "t", &eb, 0);
+    /* b's targets are still a's: b waits, a revokes (committing), b takes */
+    EQ_RC(samsa_consumer_poll(b, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(eb.assigned, 0);
+    E(samsa_consumer_poll(a, &m, 0));
+    ck_assert_int_eq(ea.revoked, 2);
+    E(ea.commit_rc);
+    E(samsa_consumer_poll(b, &m, 0));
+    ck_assert_int_eq(eb.assigned, 2);
+    size_t na, nb;
+    E(samsa_consumer_assignment(a, NULL, 0, &na));
+    E(samsa_consumer_assignment(b, NULL, 0, &nb));
+    ck_assert(na == 2 && nb == 2);
+    /* a commit for a partition that moved away is refused */
+    samsa_topic_partition tp[4];
+    E(samsa_consumer_assignment(b, tp, 4, &nb));
+    samsa_topic_partition moved = {"t", tp[0].partition, 1};
+    EQ_RC(samsa_consumer_commit(a, &moved, 1), SAMSA_ENOTASSIGNED);
+    E(samsa_consumer_close(b));
+    E(samsa_consumer_poll(a, &m, 0));
+    ck_assert_int_eq(ea.assigned, 6);
+    E(samsa_consumer_close(a));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- a silent member's partitions move ----------------------------------- */
+
+START_TEST(test_session_timeout_takeover)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &cfg));
+    events ea = {0}, eb = {0};
+    samsa_consumer *a = member_cb(s, "g", "t", &ea, 150);
+    samsa_consumer *b = member_cb(s, "g", "t", &eb, 150);
+    samsa_message m;
+    for (int i = 0; i < 4; i++) { /* settle: two partitions each */
+        EQ_RC(samsa_consumer_poll(a, &m, 0), SAMSA_ETIMEDOUT);
+        EQ_RC(samsa_consumer_poll(b, &m, 0), SAMSA_ETIMEDOUT);
+    }
+    ck_assert(ea.assigned == 2 && eb.assigned == 2);
+    for (int p = 0; p < 4; p++)
+        produce_n(s, "t", p, 3);
+    /* b goes silent; a polls until it has read every record */
+    int64_t t0 = samsa__deadline_after(0);
+    int got = 0;
+    while (got < 12) {
+        int rc = samsa_consumer_poll(a, &m, LONG_MS);
+        ck_assert_msg(rc == 0, "%s", samsa_strerror(rc));
+        got++;
+    }
+    /* b's half could only come once b's 150 ms session timed out (the
+     * clocks differ by a few ms; 100 ms is a bound they cannot break) */
+    ck_assert_int_ge(samsa__deadline_after(0) - t0, 100 * 1000000ll);
+    ck_assert_int_eq(ea.assigned, 4);
+    /* b is fenced: its commit is refused; its next poll reports the loss
+     * and joins again */
+    samsa_topic_partition tp[4];
+    size_t nb;
+    E(samsa_consumer_assignment(b, tp, 4, &nb));
+    ck_assert_uint_eq(nb, 2);
+    EQ_RC(samsa_consumer_commit(b, NULL, 0), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_poll(b, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(eb.lost, 2);
+    E(samsa_consumer_close(a));
+    E(samsa_consumer_close(b));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- topics that come and go ----------------------------------------------
+ */
+
+typedef struct poller {
+    samsa_consumer *c;
+    int want; /* records to read before returning */
+    int rc;   /* the last poll's code */
+    int got;  /* records read */
+    _Atomic int started;
+} poller;
+
+static void *
+poller_main(void *arg)
+{
+    poller *p = arg;
+    samsa_message m;
+    atomic_store(&p->started, 1);
+    while (p->got < p->want || p->want < 0) {
+        if ((p->rc = samsa_consumer_poll(p->c, &m, -1)) != 0)
+            break;
+        p->got++;
+    }
+    return NULL;
+}
+
+START_TEST(test_topics_change)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "ev-a", &cfg));
+    E(samsa_topic_create(s, "other", &cfg));
+    samsa_consumer_config cc = {
+        .group = "g", .pattern = "ev-.*", .offset_reset = SAMSA_RESET_EARLIEST};
+    events e = {0};
+    cc.on_rebalance = on_rebalance;
+    cc.ctx = &e;
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cc, &c));
+    samsa_message m;
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(e.assigned, 2); /* ev-a only */
+    /* a member blocked for ever wakes for a matching topic's records */
+    poller p = {.c = c, .want = 1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, poller_main, &p), 0);
+    while (!atomic_load(&p.started))
+        usleep(1000);
+    test_produce_str(s, "other", 0, NULL, "not for us");
+    E(samsa_topic_create(s, "ev-b", &cfg));
+    test_produce_str(s, "ev-b", 1, NULL, "x");
+    pthread_join(th, NULL);
+    E(p.rc);
+    ck_assert_int_eq(e.assigned, 4);
+    /* deleting a subscribed topic: its partitions are lost, nothing else */
+    E(samsa_topic_delete(s, "ev-a"));
+    EQ_RC(samsa_consumer_seek(c, "ev-a", 0, 0), SAMSA_EDELETED);
+    EQ_RC(samsa_consumer_seek_time(c, "ev-a", 1, 0), SAMSA_EDELETED);
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(e.lost, 2);
+    samsa_topic_partition tp[4];
+    size_t n;
+    E(samsa_consumer_assignment(c, tp, 4, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(tp[0].topic, "ev-b");
+    EQ_RC(samsa_consumer_seek(c, "ev-a", 0, 0), SAMSA_ENOTASSIGNED);
+    /* a topic named in a list is read once created */
+    const char *topics[] = {"later", NULL};
+    samsa_consumer_config lc = {
+        .group = "h", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *l;
+    E(samsa_consumer_open(s, &lc, &l));
+    EQ_RC(samsa_consumer_poll(l, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_topic_create(s, "later", NULL));
+    test_produce_str(s, "later", 0, NULL, "y");
+    E(samsa_consumer_poll(l, &m, 0));
+    ck_assert_str_eq(m.topic, "later");
+    E(samsa_consumer_close(l));
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- samsa_close() under blocked members ----------------------------------
+ */
+
+START_TEST(test_close_while_blocked)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 3};
+    E(samsa_topic_create(s, "t", &cfg));
+    poller p[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = (poller){.c = member(s, i < 2 ? "g" : "h", 0, "t"), .want = -1};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, poller_main, &p[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        while (!atomic_load(&p[i].started))
+            usleep(1000);
+    usleep(20000); /* most likely asleep in the poll; either way must work */
+    E(samsa_close(s));
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        EQ_RC(p[i].rc, SAMSA_ECLOSED);
+        samsa_message m;
+        EQ_RC(samsa_consumer_poll(p[i].c, &m, -1), SAMSA_ECLOSED);
+        EQ_RC(samsa_consumer_commit(p[i].c, NULL, 0), SAMSA_ECLOSED);
+        size_t n;
+        EQ_RC(samsa_consumer_assignment(p[i].c, NULL, 0, &n), SAMSA_ECLOSED);
+        EQ_RC(samsa_consumer_seek(p[i].c, "t", 0, 0), SAMSA_ECLOSED);
+        E(samsa_consumer_close(p[i].c)); /* frees only */
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- many members, two groups, every record once per group -----------------
+ */
+
+#define PG_TOPIC_PARTS 6
+#define PG_RECORDS     3000
+
+typedef struct counter {
+    samsa *s;
+    const char *group;
+    _Atomic int *seen;  /* per record id: deliveries to this group */
+    _Atomic int *total; /* records delivered to the group */
+    _Atomic int *stop;  /* set when the group has them all */
+    int quit_after;     /* > 0: close after this many records */
+    char err[128];
+} counter;
+
+static void *
+counter_main(void *arg)
+{
+    counter *k = arg;
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cfg = {.group = k->group,
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .auto_commit_ms = 5};
+    samsa_consumer *c;
+    int rc = samsa_consumer_open(k->s, &cfg, &c), mine = 0;
+    if (rc != 0) {
+        snprintf(k->err, sizeof k->err, "open: %s", samsa_strerror(rc));
+        return NULL;
+    }
+    samsa_message ms[32];
+    while (!atomic_load(k->stop)) {
+        size_t n;
+        rc = samsa_consumer_poll_batch(c, ms, 32, &n, 20);
+        if (rc == SAMSA_ETIMEDOUT)
+            continue;
+        if (rc != 0) {
+            snprintf(k->err, sizeof k->err, "poll: %s", samsa_strerror(rc));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int id = atoi(ms[i].value);
+            if (id < 0 || id >= PG_RECORDS) {
+                snprintf(k->err, sizeof k->err, "bad record %d", id);
+                break;
+            }
+            atomic_fetch_add(&k->seen[id], 1);
+            if (atomic_fetch_add(k->total, 1) + 1 == PG_RECORDS)
+                atomic_store(k->stop, 1);
+        }
+        if (k->quit_after > 0 && (mine += (int)n) >= k->quit_after)
+            break;
+    }
+    rc = samsa_consumer_close(c); /* auto-commit: nothing read twice */
+    if (rc != 0 && k->err[0] == '\0')
+        snprintf(k->err, sizeof k->err, "close: %s", samsa_strerror(rc));
+    return NULL;
+}
+
+START_TEST(test_groups_every_record_once)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = PG_TOPIC_PARTS};
+    E(samsa_topic_create(s, "t", &cfg));
+    static _Atomic int seen[2][PG_RECORDS];
+    _Atomic int total[2] = {0, 0}, stop[2] = {0, 0};
+    memset(seen, 0, sizeof seen);
+    counter k[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        int g = i < 4 ? 0 : 1;
+        k[i] = (counter){.s = s,
+                         .group = g ? "g2" : "g1",
+                         .seen = seen[g],
+                         .total = &total[g],
+                         .stop = &stop[g],
+                         .quit_after = i == 0 ? PG_RECORDS / 8 : 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, counter_main, &k[i]), 0);
+    }
+    char v[16];
+    for (int id = 0; id < PG_RECORDS; id++) {
+        snprintf(v, sizeof v, "%d", id);
+        test_produce_str(s, "t", id % PG_TOPIC_PARTS, NULL, v);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(k[i].err[0] == '\0', "member %d: %s", i, k[i].err);
+    }
+    for (int g = 0; g < 2; g++)
+        for (int id = 0; id < PG_RECORDS; id++)
+            ck_assert_msg(atomic_load(&seen[g][id]) == 1,
+                          "group %d record %d delivered %d times", g, id,
+                          atomic_load(&seen[g][id]));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+group_suite(void)
+{
+    Suite *su = suite_create("group");
+    TCase *tc = tcase_create("group");
+    tcase_add_test(tc, test_assignors);
+    tcase_add_loop_test(tc, test_ownership_exact, 0, 3);
+    tcase_add_test(tc, test_poll_fair_and_ordered);
+    tcase_add_test(tc, test_offset_reset);
+    tcase_add_test(tc, test_poll_corrupt);
+    tcase_add_test(tc, test_pause_seek);
+    tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_commit_lag_resume);
+    tcase_add_test(tc, test_commit_survives_kill9);
+    tcase_add_test(tc, test_auto_commit_synced);
+    tcase_add_test(tc, test_rebalance_callbacks);
+    tcase_add_test(tc, test_session_timeout_takeover);
+    tcase_add_test(tc, test_topics_change);
+    tcase_add_test(tc, test_close_while_blocked);
+    tcase_add_test(tc, test_groups_every_record_once);
+    suite_add_tcase(su, tc);
+    return su;
+}
