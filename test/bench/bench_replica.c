@@ -11,7 +11,8 @@
  * device, so the sync figures show the parallel syncs competing for it,
  * which is the worst case: on separate devices they overlap fully).  One
  * record (16-byte key, 100-byte value) per samsa_produce() call, one
- * thread; latency is measured around each call.
+ * thread; latency is measured around each call.  Each run is read back
+ * (untimed): the partition must give exactly the records written, in order.
  *
  * Figures, one line and one CSV row each (build/bench_replica.csv), the
  * median (min, max) of the runs after one warm-up run of a tenth of the
@@ -69,6 +70,24 @@ run_once(void *ctx, unsigned run, double *out)
         lat[i] = bench_now_ns() - a;
     }
     uint64_t t = bench_now_ns() - t0;
+    /* Read back, untimed: exactly the n records written, in order. */
+    samsa_cursor *c;
+    samsa_message m;
+    uint64_t got = 0;
+    BENCH_SAMSA(samsa_cursor_open(store, topic, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while (samsa_cursor_next(c, &m, 0) == 0) {
+        memcpy(value, &got, sizeof got);
+        BENCH_CHECK(got < n && m.key_len == sizeof key &&
+                        memcmp(m.key, key, sizeof key) == 0 &&
+                        m.value_len == sizeof value &&
+                        memcmp(m.value, value, sizeof value) == 0,
+                    "%s: record %llu is not the one written", topic,
+                    (unsigned long long)got);
+        got++;
+    }
+    samsa_cursor_close(c);
+    BENCH_CHECK(got == n, "%s: read back %llu records, wrote %llu", topic,
+                (unsigned long long)got, (unsigned long long)n);
     double pct[4]; /* p50, p99, p99.9, max */
     bench_percentiles(lat, n, pct);
     out[0] = (double)n / ((double)t / 1e9);
