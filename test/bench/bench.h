@@ -16,6 +16,10 @@
  *     bench_figure(&(bench_fig){"samsa", "rebalance", 100, "ms", 1,
  *                               {"rebalance"}}, one_run, ctx);
  *     return bench_finish();
+ *
+ * bench_group.c measures several figures in one run (nfigs, units),
+ * bench_replica.c compares figures with bench_ratio(), bench_queue.c
+ * gives two systems the same figure names.
  */
 #ifndef SAMSA_BENCH_H
 #define SAMSA_BENCH_H
