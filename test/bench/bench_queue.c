@@ -58,6 +58,19 @@
 
 static long n_samsa = 1000000, n_sqlite = 100000;
 
+/* THREADS threads of worker(job), both sides' drain: its wall time (ns). */
+static uint64_t
+drain(void *(*worker)(void *), void *job)
+{
+    pthread_t th[THREADS];
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < THREADS; i++)
+        bench_thread_start(&th[i], worker, job);
+    for (int i = 0; i < THREADS; i++)
+        bench_thread_join(th[i]);
+    return bench_now_ns() - t0;
+}
+
 /* ---- samsa ----------------------------------------------------------------
  */
 
@@ -114,13 +127,7 @@ samsa_run(samsa *s, size_t batch, unsigned run, unsigned long want_sum)
     j.s = s;
     j.batch = batch;
     snprintf(j.group, sizeof j.group, "g%zu-%u", batch, run);
-    pthread_t th[THREADS];
-    uint64_t t0 = bench_now_ns();
-    for (int i = 0; i < THREADS; i++)
-        bench_thread_start(&th[i], samsa_worker, &j);
-    for (int i = 0; i < THREADS; i++)
-        bench_thread_join(th[i]);
-    uint64_t t = bench_now_ns() - t0;
+    uint64_t t = drain(samsa_worker, &j);
     BENCH_CHECK(atomic_load(&j.done) == n_samsa &&
                     atomic_load(&j.sum) == want_sum,
                 "samsa drained %ld records, checksum %lu, want %ld and %lu",
@@ -302,13 +309,7 @@ sqlite_run(int batch, unsigned run)
     memset(&j, 0, sizeof j);
     j.path = path;
     j.batch = batch;
-    pthread_t th[THREADS];
-    uint64_t t0 = bench_now_ns();
-    for (int i = 0; i < THREADS; i++)
-        bench_thread_start(&th[i], sqlite_worker, &j);
-    for (int i = 0; i < THREADS; i++)
-        bench_thread_join(th[i]);
-    uint64_t t = bench_now_ns() - t0;
+    uint64_t t = drain(sqlite_worker, &j);
     sqlite3_close(db);
     BENCH_CHECK(atomic_load(&j.done) == n_sqlite && atomic_load(&j.sum) == sum,
                 "sqlite drained %ld of %ld, checksum %lu, want %lu",
