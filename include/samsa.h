@@ -262,7 +262,11 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  * @brief Delete a topic and all its records, atomically.
  *
  * Cursors still open on the topic get SAMSA_EDELETED from their next call;
- * they must still be closed.
+ * they must still be closed.  So do the topic's queue receivers, and
+ * samsa_queue_ack_wait() calls waiting on its records return it.  Every
+ * group's committed offsets and every share group's state of the topic
+ * are removed with it: a topic created again under the name starts
+ * afresh.
  *
  * @param[in] s    the store.
  * @param[in] name the topic.
@@ -961,6 +965,8 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
  *     delivered to it, already acknowledged, or its lock expired);
  *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
+ *   - SAMSA_EDELETED: the topic was deleted (nothing is left to
+ *     acknowledge);
  *   - SAMSA_ECLOSED, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.
  */
 SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
@@ -992,6 +998,7 @@ SAMSA_API void samsa_queue_close(samsa_queue *q);
  *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
  *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
  *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
+ *   - SAMSA_EDELETED: the topic was deleted while the call waited;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOMEM: the group's state could
  *     not be loaded.

@@ -20,7 +20,8 @@
  *               topic's are deleted in the transaction that removes it
  *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
  *               -> a share-partition snapshot, opaque here: its layout is
- *               in queue_state.c
+ *               in queue_state.c; a topic's are deleted in the transaction
+ *               that removes it (catalog_group.c)
  *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
@@ -265,6 +266,8 @@ catalog_topic_remove(catalog *c, const char *name)
     }
     if (rc == 0)
         rc = catalog_group_drop_topic(c, txn, id);
+    if (rc == 0) /* its share groups' snapshots go with it */
+        rc = catalog_queue_drop(c, txn, catalog_id_is, &id);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;

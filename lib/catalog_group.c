@@ -149,3 +149,63 @@ catalog_group_drop_topic(catalog *c, MDB_txn *txn, uint64_t id)
     mdb_cursor_close(cur);
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
 }
+
+/* ---- share-group snapshots of dropped topics ------------------------------
+ *
+ * The "queues" database is keyed by group first (catalog.c), so the
+ * snapshots of one topic are not a range: they are found by a scan, which
+ * is cheap (one key per group and partition) and rare (topic removal, and
+ * open).  The topic id is the key's 12 bytes before the partition's 4.
+ */
+
+static uint64_t
+queue_key_topic(const MDB_val *k)
+{
+    const uint8_t *b = (const uint8_t *)k->mv_data + k->mv_size - 12;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | b[i];
+    return id;
+}
+
+int
+catalog_queue_drop(catalog *c, MDB_txn *txn, catalog_drop_fn dead, void *ctx)
+{
+    MDB_txn *own = NULL;
+    int rc = 0;
+    if (txn == NULL) {
+        rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, 0, &own));
+        if (rc != 0)
+            return rc;
+        txn = own;
+    }
+    MDB_cursor *cur = NULL;
+    rc = catalog_from_mdb(mdb_cursor_open(txn, c->queues, &cur));
+    MDB_val k, v;
+    int mrc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+    while (mrc == 0) {
+        /* A key shorter than group byte, NUL, id and partition is not
+         * one queue_state.c wrote: leave it to the code that reads it. */
+        if (k.mv_size >= 14 && dead(queue_key_topic(&k), ctx) &&
+            (mrc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = catalog_from_mdb(mrc);
+    if (own != NULL) {
+        if (rc == 0)
+            rc = catalog_from_mdb(mdb_txn_commit(own));
+        else
+            mdb_txn_abort(own);
+    }
+    return rc;
+}
+
+bool
+catalog_id_is(uint64_t topic_id, void *ctx)
+{
+    return topic_id == *(const uint64_t *)ctx;
+}

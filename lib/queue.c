@@ -312,9 +312,14 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
 {
     int64_t archived[ARCHIVE_PER_CALL];
     size_t narchived = 0;
-    if (atomic_load(&qp->log->deleted))
+    *got = 0;
+    if (QPART_DELETED(qp))
         return SAMSA_EDELETED;
     pthread_mutex_lock(&qp->lock);
+    if (QPART_DELETED(qp)) { /* its window may be gone */
+        pthread_mutex_unlock(&qp->lock);
+        return SAMSA_EDELETED;
+    }
     int rc = acquire(q, qp, out, room, got, archived, &narchived);
     if (rc != 0)
         release_held(q, qp, out, *got);
@@ -331,7 +336,8 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     }
     if (rc != 0 && *got > 0) {
         pthread_mutex_lock(&qp->lock);
-        release_held(q, qp, out, *got);
+        if (!QPART_DELETED(qp))
+            release_held(q, qp, out, *got);
         pthread_mutex_unlock(&qp->lock);
         store_notify(q->s);
     }
@@ -424,6 +430,8 @@ static int
 ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
           int64_t now)
 {
+    if (QPART_DELETED(qp))
+        return SAMSA_EDELETED;
     for (size_t i = 0; i < n; i++) {
         if (d[i].msg.partition != qp->partition)
             continue;
@@ -548,6 +556,8 @@ samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
 void
 queue_release_all(samsa_queue *q, qpart *qp)
 {
+    if (QPART_DELETED(qp))
+        return; /* nothing to give back to */
     for (int64_t o = qp->start; o < qp->next; o++) {
         qrec *r = qstate_rec(qp, o);
         if (r->state == QS_ACQUIRED && r->holder == q->id)

@@ -316,8 +316,10 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
-    if (rc == 0)
+    if (rc == 0) {
         remove_strays(s);
+        queue_remove_strays(s);
+    }
     if (rc == 0)
         rc = flusher_start(s);
     if (rc != 0) {

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -709,6 +710,205 @@ START_TEST(test_close_wakes_receiver)
 }
 END_TEST
 
+/* ---- deleting the topic ------------------------------------------------- */
+
+/* catalog_queue_get()'s code for the snapshot of (group, id, partition):
+ * 0 when there is one, SAMSA_ENOTOPIC when not. */
+static int
+snapshot_rc(samsa *s, const char *group, uint64_t id, int32_t p)
+{
+    void *buf = NULL;
+    size_t len;
+    int rc = catalog_queue_get(&s->cat, group, id, p, &buf, &len);
+    free(buf);
+    return rc;
+}
+
+static uint64_t
+topic_id_of(samsa *s, const char *name)
+{
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t = store_topic_find(s, name);
+    uint64_t id = t != NULL ? t->id : 0;
+    pthread_rwlock_unlock(&s->table_lock);
+    ck_assert(id != 0);
+    return id;
+}
+
+static const char *
+journal_path(char *buf, size_t cap, const char *dir, const char *group,
+             uint64_t id, int32_t p)
+{
+    snprintf(buf, cap, "%s/queues/%s/%llu-%d.journal", dir, group,
+             (unsigned long long)id, (int)p);
+    return buf;
+}
+
+static bool
+exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+START_TEST(test_delete_topic_drops_state)
+{
+    const char *dir;
+    char j[4][1024], gdir[1024];
+    samsa *s = open_topic(&dir, "t", 2);
+    produce_n(s, "t", 0, 5);
+    produce_n(s, "t", 1, 5);
+    uint64_t id = topic_id_of(s, "t");
+    samsa_queue *q;
+    samsa_delivery d[8];
+    size_t n;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 8, &n, 0));
+    ck_assert_uint_eq(n, 8);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    samsa_queue_close(q);
+    E(samsa_close(s)); /* checkpoints: g has snapshots now */
+    s = test_open(dir);
+    journal_path(j[0], sizeof j[0], dir, "g", id, 0);
+    journal_path(j[1], sizeof j[1], dir, "g", id, 1);
+    journal_path(j[2], sizeof j[2], dir, "h", id, 0);
+    journal_path(j[3], sizeof j[3], dir, "h", id, 1);
+    E(snapshot_rc(s, "g", id, 0));
+    E(snapshot_rc(s, "g", id, 1));
+    ck_assert(exists(j[0]) && exists(j[1]));
+    /* g is not loaded in this session; h is, with records held. */
+    E(samsa_queue_open(s, "h", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 2, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    ck_assert(exists(j[2]) && exists(j[3]));
+
+    E(samsa_topic_delete(s, "t"));
+    for (int p = 0; p < 2; p++) {
+        EQ_RC(snapshot_rc(s, "g", id, p), SAMSA_ENOTOPIC);
+        EQ_RC(snapshot_rc(s, "h", id, p), SAMSA_ENOTOPIC);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(!exists(j[i]), "%s left behind", j[i]);
+    snprintf(gdir, sizeof gdir, "%s/queues/g", dir);
+    ck_assert(!exists(gdir)); /* empty group directories go too */
+    /* The receiver of the deleted topic: clear codes, then a clean close. */
+    EQ_RC(samsa_queue_receive(q, d, 2, &n, 0), SAMSA_EDELETED);
+    ck_assert_uint_eq(n, 0);
+    EQ_RC(samsa_queue_ack(q, d, 2, SAMSA_ACK_ACCEPT), SAMSA_EDELETED);
+    EQ_RC(samsa_queue_ack(q, d, 2, SAMSA_ACK_RELEASE), SAMSA_EDELETED);
+    samsa_queue_close(q);
+
+    /* The name again is a new topic: its groups start afresh. */
+    samsa_topic_config c = {.partitions = 1};
+    E(samsa_topic_create(s, "t", &c));
+    test_produce_str(s, "t", 0, NULL, "new");
+    E(samsa_queue_open(s, "h", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 8, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0].msg.offset, 0);
+    ck_assert_int_eq(d[0].delivery_count, 1);
+    ck_assert_uint_eq(d[0].msg.value_len, 3);
+    ck_assert(memcmp(d[0].msg.value, "new", 3) == 0);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    /* Nothing of the old topic came back at close. */
+    s = test_open(dir);
+    for (int p = 0; p < 2; p++) {
+        EQ_RC(snapshot_rc(s, "g", id, p), SAMSA_ENOTOPIC);
+        EQ_RC(snapshot_rc(s, "h", id, p), SAMSA_ENOTOPIC);
+    }
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(!exists(j[i]), "%s came back", j[i]);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_delete_topic_ends_waits)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 1);
+    samsa_queue *q, *q2;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_open(s, "g", "t", NULL, &q2));
+    samsa_delivery d;
+    size_t n;
+    E(samsa_queue_receive(q, &d, 1, &n, 0)); /* nothing left for q2 */
+    waitarg w = {s, 0, 30000, 0, 0, 0};
+    blocked_rx b = {q2, 0, 0};
+    pthread_t tw, tb;
+    ck_assert_int_eq(pthread_create(&tw, NULL, waiter_main, &w), 0);
+    /* Asleep once it watches the store's events (after its first look). */
+    while (atomic_load(&s->watchers) < 1)
+        usleep(1000);
+    ck_assert_int_eq(pthread_create(&tb, NULL, blocked_rx_main, &b), 0);
+    while (atomic_load(&s->watchers) < 2)
+        usleep(1000);
+    E(samsa_topic_delete(s, "t"));
+    pthread_join(tw, NULL);
+    pthread_join(tb, NULL);
+    EQ_RC(w.rc, SAMSA_EDELETED);
+    EQ_RC(b.rc, SAMSA_EDELETED);
+    ck_assert_int_eq(atomic_load(&s->ack_watchers), 0);
+    EQ_RC(samsa_queue_ack(q, &d, 1, SAMSA_ACK_ACCEPT), SAMSA_EDELETED);
+    int outcome;
+    EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome), SAMSA_ENOTOPIC);
+    samsa_queue_close(q);
+    samsa_queue_close(q2);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_stray_queue_state_removed_at_open)
+{
+    const char *dir;
+    char live[1024], stray[1024], other[1024], odir[1024];
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 3);
+    uint64_t id = topic_id_of(s, "t"), gone = id + 1000;
+    samsa_queue *q;
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 1, &n, 0));
+    samsa_queue_close(q);
+    /* What a crash after a topic's removal, or an older samsa, leaves. */
+    E(catalog_queue_put(&s->cat, "g", gone, 0, "x", 1));
+    E(catalog_queue_put(&s->cat, "old", gone, 7, "x", 1));
+    E(samsa_close(s));
+    journal_path(live, sizeof live, dir, "g", id, 0);
+    journal_path(stray, sizeof stray, dir, "g", gone, 0);
+    journal_path(other, sizeof other, dir, "old", gone, 7);
+    snprintf(odir, sizeof odir, "%s/queues/old", dir);
+    ck_assert_int_eq(mkdir(odir, 0755), 0);
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(i == 0 ? stray : other, "w");
+        ck_assert(f != NULL);
+        fputs("junk", f);
+        fclose(f);
+    }
+    s = test_open(dir);
+    EQ_RC(snapshot_rc(s, "g", gone, 0), SAMSA_ENOTOPIC);
+    EQ_RC(snapshot_rc(s, "old", gone, 7), SAMSA_ENOTOPIC);
+    ck_assert(!exists(stray) && !exists(other) && !exists(odir));
+    /* The live topic's state is untouched: record 0 was released at close
+     * with its delivery counted. */
+    E(snapshot_rc(s, "g", id, 0));
+    ck_assert(exists(live));
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(d[0].msg.offset, 0);
+    ck_assert_int_eq(d[0].delivery_count, 2);
+    ck_assert_int_eq(d[1].msg.offset, 1);
+    ck_assert_int_eq(d[1].delivery_count, 1);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     const char *dir;
@@ -785,6 +985,9 @@ queue_suite(void)
     tcase_add_test(tc, test_damaged_journal);
     tcase_add_test(tc, test_window_past_log_end);
     tcase_add_test(tc, test_close_wakes_receiver);
+    tcase_add_test(tc, test_delete_topic_drops_state);
+    tcase_add_test(tc, test_delete_topic_ends_waits);
+    tcase_add_test(tc, test_stray_queue_state_removed_at_open);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(su, tc);
     return su;
