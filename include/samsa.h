@@ -934,6 +934,10 @@ SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
  *   - SAMSA_ETIMEDOUT: nothing became available within the timeout;
  *   - SAMSA_EINVAL: q, out or n is NULL, max is 0, timeout_ms < -1;
  *   - SAMSA_EDELETED: the topic was deleted;
+ *   - SAMSA_ENOTOPIC, SAMSA_ETOOBIG: a record delivered max_attempts
+ *     times could not be written to the dead-letter topic (it does not
+ *     exist; the record does not fit in it, or has a header key over 255
+ *     bytes); the record stays available and nothing stays acquired;
  *   - SAMSA_ECLOSED: samsa_close() has begun or ended (then only
  *     samsa_queue_close() may follow);
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading the
@@ -965,6 +969,8 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
  *     delivered to it, already acknowledged, or its lock expired);
  *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
+ *   - SAMSA_ETOOBIG: REJECT, and the record does not fit in the
+ *     dead-letter topic (or has a header key over 255 bytes);
  *   - SAMSA_EDELETED: the topic was deleted (nothing is left to
  *     acknowledge);
  *   - SAMSA_ECLOSED, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.

@@ -346,7 +346,9 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     return rc;
 }
 
-/* One look at every partition, starting after the last call's start. */
+/* One look at every partition, starting after the last call's start.  A
+ * failure gives back what earlier partitions delivered in this look: the
+ * call reports the error with *n 0, so nothing may stay acquired. */
 static int
 receive_once(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n)
 {
@@ -356,8 +358,19 @@ receive_once(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n)
     for (int32_t i = 0; i < g->nparts && *n < max; i++) {
         size_t got;
         int rc = receive_from(q, &g->parts[p], out + *n, max - *n, &got);
-        if (rc != 0)
+        if (rc != 0) {
+            for (size_t k = 0; k < *n; k++) {
+                qpart *qp = &g->parts[out[k].msg.partition];
+                pthread_mutex_lock(&qp->lock);
+                if (!QPART_DELETED(qp))
+                    release_held(q, qp, &out[k], 1);
+                pthread_mutex_unlock(&qp->lock);
+            }
+            if (*n > 0)
+                store_notify(q->s);
+            *n = 0;
             return rc;
+        }
         *n += got;
         p = (p + 1) % g->nparts;
     }

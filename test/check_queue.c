@@ -277,6 +277,65 @@ START_TEST(test_attempts_dead_letter)
 }
 END_TEST
 
+/* A receive that fails on one partition gives back what it acquired on
+ * the partitions before it: the error comes with *n 0, and those records
+ * go at once to another receiver (their delivery counted). */
+START_TEST(test_receive_error_releases_earlier)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 2);
+    samsa_queue_config c = {.max_attempts = 1, .dead_letter_topic = "dlq"};
+    samsa_queue *q1, *q2;
+    E(samsa_queue_open(s, "g", "t", &c, &q1)); /* id 1: starts at p1 */
+    E(samsa_queue_open(s, "g", "t", &c, &q2)); /* id 2: starts at p0 */
+    test_produce_str(s, "t", 0, NULL, "a");
+    test_produce_str(s, "t", 1, NULL, "poison");
+    samsa_delivery d[8];
+    size_t n;
+    E(samsa_queue_receive(q1, d, 8, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(d[0].msg.partition, 1);
+    ck_assert_int_eq(d[1].msg.partition, 0);
+    E(samsa_queue_ack(q1, d + 1, 1, SAMSA_ACK_ACCEPT));
+    /* p1:0 comes back having had its one attempt: it must be archived,
+     * into a dead-letter topic that does not exist. */
+    E(samsa_queue_ack(q1, d, 1, SAMSA_ACK_RELEASE));
+    test_produce_str(s, "t", 0, NULL, "b");
+    /* q2 acquires p0:1, then fails on p1. */
+    n = 99;
+    EQ_RC(samsa_queue_receive(q2, d, 8, &n, 0), SAMSA_ENOTOPIC);
+    ck_assert_uint_eq(n, 0);
+    /* p0:1 is not held by q2 (its delivery counted: 1 of 1). */
+    samsa_delivery x;
+    memset(&x, 0, sizeof x);
+    x.msg.partition = 0;
+    x.msg.offset = 1;
+    x.delivery_count = 1;
+    EQ_RC(samsa_queue_ack(q2, &x, 1, SAMSA_ACK_ACCEPT), SAMSA_ENOTACQUIRED);
+    /* Once the dead-letter topic exists, both go there (q2's next look
+     * starts at p1). */
+    E(samsa_topic_create(s, "dlq", NULL));
+    EQ_RC(samsa_queue_receive(q2, d, 8, &n, 0), SAMSA_ETIMEDOUT);
+    int64_t first, end;
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 2);
+    samsa_cursor *cur;
+    samsa_message m;
+    E(samsa_cursor_open(s, "dlq", 0, 0, &cur));
+    E(samsa_cursor_next(cur, &m, 0));
+    ck_assert_uint_eq(m.value_len, 6);
+    ck_assert(memcmp(m.value, "poison", 6) == 0);
+    E(samsa_cursor_next(cur, &m, 0));
+    ck_assert_uint_eq(m.value_len, 1);
+    ck_assert(memcmp(m.value, "b", 1) == 0);
+    samsa_cursor_close(cur);
+    samsa_queue_close(q1);
+    samsa_queue_close(q2);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- the sender's side ------------------------------------------------- */
 
 typedef struct waitarg {
@@ -978,6 +1037,7 @@ queue_suite(void)
     tcase_add_test(tc, test_threads_exclusive);
     tcase_add_test(tc, test_lock_expiry);
     tcase_add_test(tc, test_attempts_dead_letter);
+    tcase_add_test(tc, test_receive_error_releases_earlier);
     tcase_add_test(tc, test_sender_waits);
     tcase_add_test(tc, test_reopen_keeps_state);
     tcase_add_test(tc, test_crash_kill9);
