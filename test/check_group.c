@@ -720,8 +720,10 @@ START_TEST(test_session_timeout_takeover)
     samsa_topic_config cfg = {.partitions = 4};
     E(samsa_topic_create(s, "t", &cfg));
     events ea = {0}, eb = {0};
-    samsa_consumer *a = member_cb(s, "g", "t", &ea, 150);
-    samsa_consumer *b = member_cb(s, "g", "t", &eb, 150);
+    /* Sessions long enough that no load makes a member that still polls
+     * miss one (valgrind, TSan, a busy machine). */
+    samsa_consumer *a = member_cb(s, "g", "t", &ea, 1000);
+    samsa_consumer *b = member_cb(s, "g", "t", &eb, 1000);
     samsa_message m;
     for (int i = 0; i < 4; i++) { /* settle: two partitions each */
         EQ_RC(samsa_consumer_poll(a, &m, 0), SAMSA_ETIMEDOUT);
@@ -730,17 +732,20 @@ START_TEST(test_session_timeout_takeover)
     ck_assert(ea.assigned == 2 && eb.assigned == 2);
     for (int p = 0; p < 4; p++)
         produce_n(s, "t", p, 3);
-    /* b goes silent; a polls until it has read every record */
+    /* b polls a last time (its last heartbeat comes after t0), then goes
+     * silent; a polls until it has read every record */
     int64_t t0 = samsa__deadline_after(0);
+    EQ_RC(samsa_consumer_poll(b, &m, 0), 0);
     int got = 0;
-    while (got < 12) {
+    while (got < 12) { /* b's one record again: it never committed */
         int rc = samsa_consumer_poll(a, &m, LONG_MS);
         ck_assert_msg(rc == 0, "%s", samsa_strerror(rc));
         got++;
     }
-    /* b's half could only come once b's 150 ms session timed out (the
-     * clocks differ by a few ms; 100 ms is a bound they cannot break) */
-    ck_assert_int_ge(samsa__deadline_after(0) - t0, 100 * 1000000ll);
+    /* b's half could only come once b's 1000 ms session timed out after
+     * its last poll (the coarse clock of heartbeats lags by a tick, a few
+     * ms; 950 ms is a bound it cannot break) */
+    ck_assert_int_ge(samsa__deadline_after(0) - t0, 950 * 1000000ll);
     ck_assert_int_eq(ea.assigned, 4);
     /* b is fenced: its commit is refused; its next poll reports the loss
      * and joins again */
