@@ -530,8 +530,21 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
             break;
         }
     }
+    bool checked = rc == 0; /* every record held by q: changes begin */
     for (int32_t p = lo; rc == 0 && p <= hi; p++)
         rc = ack_apply(q, &g->parts[p], d, n, type);
+    /* Which records this call finished, for their waiters: all of them,
+     * or, when it failed part way (a dead letter refused, an I/O error),
+     * those done now (each was held by q, checked above). */
+    bool *done = NULL;
+    bool tell = type != SAMSA_ACK_RELEASE && checked &&
+                atomic_load(&q->s->ack_watchers) > 0;
+    if (tell && rc != 0 && (done = calloc(n, sizeof *done)) != NULL)
+        for (size_t i = 0; i < n; i++) {
+            qpart *qp = &g->parts[d[i].msg.partition];
+            int64_t o = d[i].msg.offset;
+            done[i] = o < qp->start || QS_DONE(qstate_rec(qp, o)->state);
+        }
     for (int32_t p = lo; p < locked; p++) {
         bool named = false;
         for (size_t i = 0; i < n && !named; i++)
@@ -541,10 +554,12 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
     }
     if (type == SAMSA_ACK_RELEASE)
         store_notify(q->s);
-    else if (rc == 0 && atomic_load(&q->s->ack_watchers) > 0)
+    else if (tell && (rc == 0 || done != NULL))
         for (size_t i = 0; i < n; i++)
-            ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
-                           d[i].msg.offset, type);
+            if (rc == 0 || done[i])
+                ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
+                               d[i].msg.offset, type);
+    free(done);
     return rc;
 }
 

@@ -426,6 +426,67 @@ START_TEST(test_sender_waits)
 }
 END_TEST
 
+typedef struct acklog {
+    int n;             /* callbacks so far                     */
+    int64_t offset[8]; /* their offsets                        */
+    int outcome[8];    /* and outcomes                         */
+} acklog;
+
+static void
+log_cb(const char *tname, int32_t p, int64_t offset, int outcome, void *ctx)
+{
+    acklog *l = ctx;
+    (void)tname, (void)p;
+    ck_assert_int_lt(l->n, 8);
+    l->offset[l->n] = offset;
+    l->outcome[l->n++] = outcome;
+}
+
+/* An acknowledgement that fails part way still tells the sender about the
+ * records it did finish. */
+START_TEST(test_partial_ack_notifies)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    samsa_topic_config small = {.max_message_bytes = 512};
+    E(samsa_topic_create(s, "dlq", &small));
+    test_produce_str(s, "t", 0, NULL, "small");
+    char big[1001];
+    memset(big, 'x', 1000);
+    big[1000] = '\0';
+    test_produce_str(s, "t", 0, NULL, big); /* too big for the dlq */
+    acklog l = {0};
+    E(samsa_queue_on_ack(s, "g", "t", log_cb, &l));
+    samsa_queue_config c = {.dead_letter_topic = "dlq"};
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", &c, &q));
+    samsa_delivery d[2];
+    size_t n;
+    E(samsa_queue_receive(q, d, 2, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    EQ_RC(samsa_queue_ack(q, d, 2, SAMSA_ACK_REJECT), SAMSA_ETOOBIG);
+    /* record 0 went to the dlq and is done: its sender was told */
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(l.offset[0], 0);
+    ck_assert_int_eq(l.outcome[0], SAMSA_ACK_REJECT);
+    int outcome;
+    E(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome));
+    ck_assert_int_eq(outcome, SAMSA_ACK_DONE);
+    /* record 1 is still held by q */
+    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT));
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_int_eq(l.offset[1], 1);
+    ck_assert_int_eq(l.outcome[1], SAMSA_ACK_ACCEPT);
+    int64_t first, end;
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 1);
+    E(samsa_queue_on_ack(s, "g", "t", NULL, NULL));
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- persistence --------------------------------------------------------- */
 
 START_TEST(test_reopen_keeps_state)
@@ -1042,6 +1103,7 @@ queue_suite(void)
     tcase_add_test(tc, test_attempts_dead_letter);
     tcase_add_test(tc, test_receive_error_releases_earlier);
     tcase_add_test(tc, test_sender_waits);
+    tcase_add_test(tc, test_partial_ack_notifies);
     tcase_add_test(tc, test_reopen_keeps_state);
     tcase_add_test(tc, test_crash_kill9);
     tcase_add_test(tc, test_crash_kill9_checkpoints);
