@@ -540,6 +540,11 @@ START_TEST(test_commit_survives_kill9)
     for (int p = 0; p < 4; p++)
         produce_n(s, "t", p, 20);
     E(samsa_close(s));
+    /* The parent kills the child once it has committed: a child that
+     * raise()s SIGKILL on itself while it has another thread spins for
+     * ever under valgrind. */
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -560,9 +565,16 @@ START_TEST(test_commit_survives_kill9)
             {"t", 0, 3}, {"t", 1, 7}, {"t", 2, 20}, {"t", 3, 11}};
         if (samsa_consumer_commit(c, offs, 4) != 0)
             _exit(4);
-        raise(SIGKILL);
-        _exit(5);
+        if (write(ready[1], "c", 1) != 1)
+            _exit(5);
+        for (;;)
+            pause();
     }
+    close(ready[1]);
+    char b;
+    if (read(ready[0], &b, 1) == 1) /* else it exited: waitpid says why */
+        kill(pid, SIGKILL);
+    close(ready[0]);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
