@@ -896,8 +896,9 @@ typedef struct samsa_delivery {
  * @param[in]  topic the topic the group takes records from.
  * @param[in]  cfg   the group's config, or NULL for the defaults (or, once
  *                   the group is open, for whatever config it has).
- * @param[out] out   the receiver; close it with samsa_queue_close().  It
- *                   belongs to one thread at a time.
+ * @param[out] out   the receiver, set only on success; close it with
+ *                   samsa_queue_close().  It belongs to one thread at a
+ *                   time.
  * @return 0, or
  *   - SAMSA_EINVAL: s, group, topic or out is NULL; a bad name; a config
  *     field out of range or a reserved field non-zero;
