@@ -817,7 +817,8 @@ typedef struct samsa_group_offset {
  *                  fn may call any samsa function.
  * @param[in] ctx   passed to fn.
  * @return 0, fn's non-zero return, SAMSA_EINVAL (NULL argument or a bad
- *         group name), SAMSA_ENOMEM, SAMSA_EIO.
+ *         group name), SAMSA_ECORRUPT (a committed offset in the catalog
+ *         is damaged; fn is not called), SAMSA_ENOMEM, SAMSA_EIO.
  */
 SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
                                   int (*fn)(const samsa_group_offset *o,

@@ -531,6 +531,25 @@ START_TEST(test_commit_lag_resume)
 }
 END_TEST
 
+/* A damaged committed offset in the catalog is reported, not returned. */
+START_TEST(test_group_offsets_corrupt)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    pthread_rwlock_rdlock(&s->table_lock);
+    uint64_t id = store_topic_find(s, "t")->id;
+    pthread_rwlock_unlock(&s->table_lock);
+    catalog_group_offset bad = {id, 0, -5}; /* no commit writes this */
+    E(catalog_group_commit(&s->cat, "g", &bad, 1));
+    lag_list l = {0};
+    EQ_RC(samsa_group_offsets(s, "g", collect, &l), SAMSA_ECORRUPT);
+    ck_assert_int_eq(l.n, 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_commit_survives_kill9)
 {
     const char *dir = test_dir_make();
@@ -1007,6 +1026,7 @@ group_suite(void)
     tcase_add_test(tc, test_pause_seek);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_commit_lag_resume);
+    tcase_add_test(tc, test_group_offsets_corrupt);
     tcase_add_test(tc, test_commit_survives_kill9);
     tcase_add_test(tc, test_auto_commit_synced);
     tcase_add_test(tc, test_rebalance_callbacks);
