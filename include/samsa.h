@@ -1008,8 +1008,8 @@ SAMSA_API void samsa_queue_close(samsa_queue *q);
  *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
  *   - SAMSA_EDELETED: the topic was deleted while the call waited;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
- *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOMEM: the group's state could
- *     not be loaded.
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
+ *     group's state could not be loaded (as samsa_queue_open()).
  */
 SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
                                    const char *topic, int32_t partition,

@@ -1032,6 +1032,33 @@ START_TEST(test_stray_queue_state_removed_at_open)
 }
 END_TEST
 
+/* The group's state cannot be loaded when its directory cannot be made:
+ * the OS's code comes back, from the receiver's open and the sender's
+ * wait alike. */
+START_TEST(test_state_dir_error)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 1);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/queues", dir);
+    FILE *f = fopen(path, "w"); /* a file where the directory goes */
+    ck_assert(f != NULL);
+    fclose(f);
+    samsa_queue *q = NULL;
+    EQ_RC(samsa_queue_open(s, "g", "t", NULL, &q), -ENOTDIR);
+    ck_assert_ptr_null(q);
+    int outcome;
+    EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome), -ENOTDIR);
+    ck_assert_int_eq(atomic_load(&s->ack_watchers), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    E(samsa_queue_open(s, "g", "t", NULL, &q)); /* nothing was left half */
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     const char *dir;
@@ -1113,6 +1140,7 @@ queue_suite(void)
     tcase_add_test(tc, test_delete_topic_drops_state);
     tcase_add_test(tc, test_delete_topic_ends_waits);
     tcase_add_test(tc, test_stray_queue_state_removed_at_open);
+    tcase_add_test(tc, test_state_dir_error);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(su, tc);
     return su;
