@@ -9,8 +9,10 @@
  * (samsa_queue) of the group share every qpart.
  *
  * Lock order: samsa_queue.lock -> s->queue_lock -> qpart.lock (ascending
- * partition) -> the store's table_lock (dead-letter produce) -> log locks
- * -> catalog.  s->ack_lock (ackwait.c) is a leaf.
+ * partition) -> the store's table_lock (dead-letter produce; read by a
+ * checkpoint around its snapshot) -> log locks -> catalog.  s->ack_lock
+ * (ackwait.c) is a leaf: samsa_topic_delete() takes it under table_lock,
+ * and takes queue_lock only after letting table_lock go.
  */
 #ifndef SAMSA_QUEUE_H
 #define SAMSA_QUEUE_H
