@@ -1025,7 +1025,11 @@ typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
  * @brief Be called back on every acknowledgement of a group's records.
  *
  * fn runs in the acknowledging thread, after the acknowledgement is saved
- * and outside samsa's locks of that group; it must not call
+ * and outside the group's share-partition locks, but inside the call that
+ * finished the record: samsa_queue_ack(), or samsa_queue_receive() for a
+ * record archived after max_attempts.  That call holds its receiver, so fn
+ * must not call samsa_queue_receive(), samsa_queue_ack() or
+ * samsa_queue_close() on that receiver (it would deadlock), nor
  * samsa_queue_on_ack().  One callback per (group, topic): a new one
  * replaces the old; fn NULL removes it.
  *
