@@ -966,8 +966,8 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  * @param[in] n    how many; 0 does nothing.
  * @param[in] type SAMSA_ACK_ACCEPT, SAMSA_ACK_RELEASE or SAMSA_ACK_REJECT.
  * @return 0, or
- *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, or a
- *     partition out of range;
+ *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, a
+ *     partition out of range or a negative offset;
  *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
  *     delivered to it, already acknowledged, or its lock expired);
  *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;

@@ -1089,6 +1089,9 @@ START_TEST(test_errors)
     samsa_delivery wrong = d[0];
     wrong.msg.partition = 5;
     EQ_RC(samsa_queue_ack(q, &wrong, 1, SAMSA_ACK_ACCEPT), SAMSA_EINVAL);
+    wrong = d[0];
+    wrong.msg.offset = -1;
+    EQ_RC(samsa_queue_ack(q, &wrong, 1, SAMSA_ACK_ACCEPT), SAMSA_EINVAL);
     /* q2 does not hold them; all or nothing: a good and a bad one. */
     EQ_RC(samsa_queue_ack(q2, d, 1, SAMSA_ACK_ACCEPT), SAMSA_ENOTACQUIRED);
     samsa_delivery mix[2] = {d[0], d[0]};
