@@ -106,7 +106,8 @@ typedef struct samsa_queue samsa_queue;
     XX(ECLOSED, -30616, "store is closing")                                    \
     XX(ENOTASSIGNED, -30617, "partition is not assigned to this consumer")     \
     XX(ECONFLICT, -30618, "config conflicts with the group's")                 \
-    XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")
+    XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")        \
+    XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -115,7 +116,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30620 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30621 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -144,17 +145,34 @@ typedef enum samsa_sync_policy {
                                  durable; concurrent producers share syncs  */
 } samsa_sync_policy;
 
+struct samsa_replica_event;
+
+/**
+ * Called when a copy of a partition leaves or rejoins the in-sync set, or
+ * when a partition's leader copy moves (see samsa_replica_status()).
+ * It runs on whichever thread met the event, with internal locks held: it
+ * must return quickly and must not call any samsa function.  ev and its
+ * pointers are valid during the call only.
+ */
+typedef void (*samsa_replica_fn)(const struct samsa_replica_event *ev,
+                                 void *ctx);
+
 /** Options for samsa_open().  Zero-initialise; 0 means the default. */
 typedef struct samsa_options {
-    const char *const *replica_dirs; /**< NULL-terminated mirror directories;
-                                          NULL or empty: none.  Not yet
-                                          supported: non-empty gives
-                                          SAMSA_ENOTSUP                     */
+    const char *const *replica_dirs; /**< NULL-terminated mirror directories,
+                                          at most SAMSA_MAX_REPLICA_DIRS,
+                                          each ideally on its own device;
+                                          NULL or empty: none.  Give them in
+                                          the same order at every open    */
     int sync;                        /**< a samsa_sync_policy; 0: NONE      */
     int flags;                       /**< SAMSA_OPEN_* bits                 */
     size_t catalog_map_bytes;        /**< LMDB map size; 0: 1 GiB           */
-    uint64_t reserved[8];            /**< must be zero                      */
+    samsa_replica_fn on_replica;     /**< replica events, or NULL           */
+    void *on_replica_ctx;            /**< passed to on_replica              */
+    uint64_t reserved[6];            /**< must be zero                      */
 } samsa_options;
+
+#define SAMSA_MAX_REPLICA_DIRS 7 /**< replica_dirs entries, besides dir */
 
 /** samsa_options.flags: create the directory if it does not exist. */
 #define SAMSA_OPEN_CREATE 0x1
@@ -162,8 +180,9 @@ typedef struct samsa_options {
 /** A topic's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_topic_config {
     int32_t partitions;           /**< 1..SAMSA_MAX_PARTITIONS; 0: 1          */
-    int32_t replicas;             /**< copies including the primary; 0: 1.
-                                       Only 1 is supported yet (SAMSA_ENOTSUP) */
+    int32_t replicas;             /**< copies of each partition, counting the
+                                       leader, on distinct directories;
+                                       0: 1; at most 1 + the replica dirs  */
     int64_t segment_bytes;        /**< roll a segment past this size;
                                        0: 1 GiB; 4096..2 GiB-1                 */
     int32_t max_message_bytes;    /**< largest record batch one produce call may
@@ -172,9 +191,25 @@ typedef struct samsa_topic_config {
     int32_t index_interval_bytes; /**< bytes of log between sparse index
                                        entries; 0: 4096; 64..1 MiB         */
     int sync;                     /**< a samsa_sync_policy; 0: the store's    */
+    int32_t min_insync;           /**< with SAMSA_ACKS_ALL, produce fails with
+                                       SAMSA_ENOTENOUGHREPLICAS when fewer
+                                       copies are in sync; 0: 1; at most
+                                       replicas                            */
+    int32_t acks;                 /**< SAMSA_ACKS_ALL or SAMSA_ACKS_LEADER;
+                                       0: ALL                              */
     int32_t reserved32;           /**< must be zero                           */
-    uint64_t reserved[8];         /**< must be zero                           */
+    uint64_t reserved[7];         /**< must be zero                           */
 } samsa_topic_config;
+
+/** samsa_topic_config.acks: acknowledge a produce once every in-sync copy
+ *  has the records (synced too under SAMSA_SYNC_ALWAYS), as Kafka's
+ *  acks=all; min_insync applies. */
+#define SAMSA_ACKS_ALL (-1)
+/** samsa_topic_config.acks: acknowledge once the leader copy has them
+ *  (synced under SAMSA_SYNC_ALWAYS); the other copies get the bytes in the
+ *  same call but are synced later, by the background flusher or
+ *  samsa_sync(), and min_insync is not checked, as Kafka's acks=1. */
+#define SAMSA_ACKS_LEADER 1
 
 #define SAMSA_MAX_PARTITIONS 65536 /**< partitions a topic may have         */
 #define SAMSA_MAX_TOPIC_NAME 249   /**< longest topic name, as Kafka        */
@@ -198,11 +233,13 @@ typedef struct samsa_topic_config {
  *                 samsa_close().
  * @return 0, or
  *   - SAMSA_EINVAL: dir or out is NULL, dir is empty, opt has a bad field
- *     or a non-zero reserved field;
- *   - SAMSA_ENOTSUP: opt->replica_dirs names a directory (replicas are not
- *     supported by this version);
+ *     or a non-zero reserved field, opt->replica_dirs has an empty string
+ *     or more than SAMSA_MAX_REPLICA_DIRS entries;
  *   - SAMSA_ELOCKED: another process, or another handle in this process,
- *     has the store open;
+ *     has the store (or one of its replica directories) open;
+ *   - SAMSA_ENOTENOUGHREPLICAS: a partition has no copy that was in sync
+ *     among the directories given (samsa never lets a copy that missed
+ *     acknowledged records lead); open with a directory that has one;
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, or -errno (for example
@@ -230,7 +267,8 @@ SAMSA_API int samsa_close(samsa *s);
 
 /**
  * @brief Make everything produced so far durable (fdatasync of every active
- *        segment), whatever the sync policy, and advance the recovery points.
+ *        segment, on every in-sync copy), whatever the sync policy and acks,
+ *        and advance the recovery points.
  * @param[in] s the store.
  * @return 0, SAMSA_EINVAL (s is NULL), SAMSA_EIO, SAMSA_EFAILED.
  */
@@ -250,8 +288,10 @@ SAMSA_API int samsa_sync(samsa *s);
  * @param[in] cfg  the topic's config, or NULL for the defaults.
  * @return 0, or
  *   - SAMSA_EINVAL: s or name is NULL, the name breaks the rules above, or
- *     a config field is out of range or a reserved field is non-zero;
- *   - SAMSA_ENOTSUP: cfg->replicas is more than 1;
+ *     a config field is out of range (replicas above the number of the
+ *     store's directories, min_insync above replicas, acks neither
+ *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
+ *     non-zero;
  *   - SAMSA_EEXIST: a topic of that name exists;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
  */
@@ -366,7 +406,15 @@ typedef struct samsa_record {
  *     may be found again when the store is reopened;
  *   - SAMSA_EFAILED: an earlier sync failed, the partition stopped taking
  *     writes, and the store must be reopened (see samsa(7), NOTES);
+ *   - SAMSA_ENOTENOUGHREPLICAS (acks=all only): fewer copies of the
+ *     partition are in sync than the topic's min_insync.  Found before the
+ *     write, nothing is stored (offsets -1); found after it (a copy left
+ *     during the call), the records are stored and readable, with their
+ *     offsets set, but were not acknowledged (as Kafka's
+ *     NOT_ENOUGH_REPLICAS_AFTER_APPEND): a retry may store them twice;
  *   - SAMSA_ENOMEM.
+ *  A failure on one copy of a replicated partition is not an error of the
+ *  call: that copy leaves the in-sync set and the others take the write.
  */
 SAMSA_API int samsa_produce(samsa *s, const char *topic, int32_t partition,
                             samsa_record *recs, size_t n);
@@ -1043,6 +1091,133 @@ typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
  */
 SAMSA_API int samsa_queue_on_ack(samsa *s, const char *group, const char *topic,
                                  samsa_ack_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Replicas                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A topic created with replicas = n keeps n copies of each partition, on n
+ * distinct directories of the store (samsa_options.replica_dirs), partition
+ * p's copies on directories p, p+1, ..., p+n-1 (mod the number of
+ * directories) so that the leaders are spread over them.  One copy, the
+ * leader, is the one readers read; every write goes to every in-sync copy
+ * before it is acknowledged (see SAMSA_ACKS_ALL).  Each directory also holds
+ * its own copy of the catalog, so the store reopens from any one of them.
+ */
+
+/** The state of one copy, in samsa_replica_info.state. */
+typedef enum samsa_replica_state {
+    SAMSA_REPLICA_INSYNC = 1, /**< holds every acknowledged record and takes
+                                   every write                          */
+    SAMSA_REPLICA_OUT = 2     /**< left the in-sync set: an I/O error, a full
+                                   disk, a failed fsync, a vanished
+                                   directory, or damage; gets no writes
+                                   until it is rebuilt                    */
+} samsa_replica_state;
+
+/** One copy of a partition, as samsa_replica_status() describes it. */
+typedef struct samsa_replica_info {
+    int dir;              /**< 0: the store's directory; i: replica_dirs[i-1];
+                               -1: a directory not open now                  */
+    int state;            /**< a samsa_replica_state                         */
+    int leader;           /**< 1 for the leader copy, else 0                 */
+    int reason;           /**< why it is out (a SAMSA_E* code or -errno);
+                               0 while in sync                               */
+    int64_t since;        /**< the log end offset when its state last changed */
+    uint64_t reserved[2]; /**< zero                                   */
+} samsa_replica_info;
+
+/** Event types, in samsa_replica_event.type. */
+#define SAMSA_REPLICA_EV_OUT    1 /**< a copy left the in-sync set          */
+#define SAMSA_REPLICA_EV_JOINED 2 /**< a rebuilt copy rejoined it */
+#define SAMSA_REPLICA_EV_LEADER 3 /**< the leader moved to another copy */
+
+/** What samsa_options.on_replica receives. */
+typedef struct samsa_replica_event {
+    int type;             /**< SAMSA_REPLICA_EV_*                          */
+    const char *topic;    /**< the topic                                   */
+    int32_t partition;    /**< the partition                               */
+    int dir;              /**< the copy's directory, as in samsa_replica_info */
+    int reason;           /**< EV_OUT: the error; else 0                   */
+    int64_t offset;       /**< the log end offset at the event             */
+    int32_t leader_epoch; /**< the partition's leader epoch after it       */
+} samsa_replica_event;
+
+/**
+ * @brief Describe the copies of a partition.
+ * @param[in]  s         the store.
+ * @param[in]  topic     the topic.
+ * @param[in]  partition the partition.
+ * @param[out] copies    receives up to max entries, in placement order
+ *                       (the first is the copy that led at creation).
+ * @param[in]  max       room in copies.
+ * @param[out] n         receives the number of copies the partition has
+ *                       (which may exceed max).
+ * @return 0, SAMSA_EINVAL (NULL argument, bad name, max < 0),
+ *         SAMSA_ENOTOPIC, SAMSA_ENOPARTITION.
+ */
+SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
+                                   int32_t partition,
+                                   samsa_replica_info *copies, int max, int *n);
+
+/**
+ * @brief Rebuild, now, every copy that is out of the in-sync set and whose
+ *        directory is usable again, and let it rejoin.
+ *
+ * The background flusher does the same about once a second; this call is
+ * for programs that want it to happen at a known point.  A directory that
+ * vanished and came back (even empty) gets its catalog and its partition
+ * directories back.  Each copy is copied from the leader, every batch's CRC
+ * is checked on the way, the files are synced, and the copy rejoins while
+ * producers briefly wait; producing goes on during the rest of the copy.
+ *
+ * @param[in]  s        the store.
+ * @param[out] rejoined receives how many copies rejoined; may be NULL.
+ * @return 0 when every out copy that could be rebuilt was, or the first
+ *         error met (the copy stays out): SAMSA_EINVAL (s is NULL),
+ *         SAMSA_ECORRUPT (the leader's copy fails a CRC: run samsa_scrub()),
+ *         SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno.
+ */
+SAMSA_API int samsa_replica_catchup(samsa *s, int *rejoined);
+
+/** What samsa_scrub() found and did; counts over every copy checked. */
+typedef struct samsa_scrub_report {
+    uint64_t segments;     /**< segment files checked                     */
+    uint64_t batches;      /**< batches whose CRC was checked             */
+    uint64_t bytes;        /**< bytes read                                */
+    uint64_t damaged;      /**< segment files with a bad batch, or whose
+                                bytes differ from a good copy's          */
+    uint64_t missing;      /**< segment files missing from a copy         */
+    uint64_t repaired;     /**< damaged or missing files rewritten from a
+                                good copy                                */
+    uint64_t unrepairable; /**< segments with no good copy left: readers
+                                get SAMSA_ECORRUPT there                 */
+    uint64_t reserved[4];  /**< zero                                      */
+} samsa_scrub_report;
+
+/**
+ * @brief Check every batch of every copy of every partition, and repair
+ *        damaged or missing segment files from a good copy.
+ *
+ * Reads each in-sync copy's segment files from disk (not through the page
+ * cache's view of the leader), checks each batch's structure, CRC and
+ * offsets, and compares the copies byte for byte.  A copy whose file is
+ * damaged has the bad ranges rewritten from a good copy and synced; a copy
+ * whose file is missing leaves the in-sync set and is rebuilt as
+ * samsa_replica_catchup() does.  Producers wait while a segment is being
+ * repaired, not while it is checked.
+ *
+ * @param[in]  s     the store.
+ * @param[in]  topic one topic, or NULL for all.
+ * @param[out] rep   receives the counts; may be NULL.
+ * @return 0 (damage found and repaired is still 0: see rep), or
+ *   - SAMSA_ECORRUPT: some segment has no good copy (rep->unrepairable);
+ *   - SAMSA_EINVAL: s is NULL or topic is a bad name;
+ *   - SAMSA_ENOTOPIC: topic does not exist;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: a repair failed.
+ */
+SAMSA_API int samsa_scrub(samsa *s, const char *topic, samsa_scrub_report *rep);
 
 #ifdef __cplusplus
 }

@@ -240,6 +240,12 @@ batch_set_base_offset(uint8_t *batch, int64_t base_offset)
     put_be64(batch, (uint64_t)base_offset);
 }
 
+void
+batch_set_leader_epoch(uint8_t *batch, int32_t epoch)
+{
+    put_be32(batch + 12, (uint32_t)epoch); /* partitionLeaderEpoch */
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 int

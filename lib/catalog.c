@@ -8,14 +8,34 @@
  *               "next_topic_id" u64 LE   ids are never reused, so a topic
  *                                        deleted and created again never
  *                                        meets its predecessor's state
+ *               "gen"           u64 LE   write transactions committed; the
+ *                                        same on every disk that saw them all
+ *               "disk_id"       u64 LE   this disk's identity (per disk)
+ *               "disks"         n x u64  every disk's id, in option order
  *   topics      name (no NUL) -> topic record, little-endian:
  *                 0 u32 record version (1)    4 u64 topic id
  *                12 i32 partitions           16 i32 replicas
  *                20 i64 segment_bytes        28 i32 max_message_bytes
- *                32 i32 index_interval_bytes 36 i32 sync         (40 bytes)
- *   partitions  topic id (u64 BE) . partition (u32 BE) -> partition record:
- *                 0 i64 log start offset      8 i64 recovery point  (16 LE)
- *               (big-endian keys sort by topic, then partition)
+ *                32 i32 index_interval_bytes 36 i32 sync
+ *                40 i32 min_insync           44 i32 acks         (48 bytes;
+ *                                            40 from before replicas)
+ *   partitions  topic id (u64 BE) . partition (u32 BE) -> partition record,
+ *               little-endian:
+ *                 0 i64 log start offset      8 i64 recovery point
+ *                16 i32 leader epoch         20 u32 in-sync copies (bits)
+ *                24 i32 leader copy          28 i32 copies n
+ *                32 n x u64 disk id of each copy          (32 + 8n bytes)
+ *               (big-endian keys sort by topic, then partition; a 16-byte
+ *               record, from before replicas, is one copy on disk 0)
+ *
+ * Disks.  Each directory of the store holds this environment, and every
+ * write transaction runs once per healthy disk (catalog_write), under one
+ * mutex so that all disks see the same transactions in the same order and
+ * their "gen" counters agree.  A crash between two disks' commits leaves
+ * one disk a generation ahead; catalog_open copies the newest disk over the
+ * older ones, so the commit on the first healthy disk is the commit point.
+ * A disk whose write fails is down: skipped until rebuilt from a healthy
+ * one (catalog_disk_rebuild), after which it is identical but for its id.
  *   groups      consumer groups' committed offsets (catalog_group.c); a
  *               topic's are deleted in the transaction that removes it
  *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
@@ -30,7 +50,11 @@
  * LMDB's error codes are translated here and never leave this file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,7 +62,9 @@
 #include "catalog.h"
 
 #define CATALOG_FORMAT    1u
-#define TOPIC_RECORD_SIZE 40
+#define TOPIC_RECORD_SIZE 48
+#define TOPIC_RECORD_V1   40 /* before acks and min_insync */
+#define PART_RECORD_MIN   32 /* without the disk ids */
 
 static int
 from_mdb(int rc)
@@ -92,18 +118,36 @@ part_key(uint8_t key[12], uint64_t id, int32_t partition)
         key[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
 }
 
-/* ---- open and close ------------------------------------------------------ */
+/* ---- disks -------------------------------------------------------------- */
+
+static uint64_t
+meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt)
+{
+    MDB_val k = {strlen(key), (void *)key}, v;
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+        return le_get(v.mv_data, 8);
+    return dflt;
+}
 
 static int
-meta_check(catalog *c, MDB_txn *txn)
+meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
+{
+    uint8_t buf[8];
+    le_put(buf, val, 8);
+    MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
+    return from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+static int
+meta_check(MDB_txn *txn, const catalog_disk *d)
 {
     MDB_val k = {6, "format"}, v;
-    int rc = mdb_get(txn, c->meta, &k, &v);
+    int rc = mdb_get(txn, d->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         uint8_t buf[4];
         le_put(buf, CATALOG_FORMAT, 4);
         v = (MDB_val){4, buf};
-        return from_mdb(mdb_put(txn, c->meta, &k, &v, 0));
+        return from_mdb(mdb_put(txn, d->meta, &k, &v, 0));
     }
     if (rc != 0)
         return from_mdb(rc);
@@ -112,42 +156,203 @@ meta_check(catalog *c, MDB_txn *txn)
                : SAMSA_EVERSION;
 }
 
-int
-catalog_open(catalog *c, const char *path, size_t map_bytes)
+static uint64_t
+new_disk_id(void)
 {
-    memset(c, 0, sizeof *c);
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    uint64_t id = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &id, sizeof id) != (ssize_t)sizeof id)
+            id = 0;
+        close(fd);
+    }
+    if (id == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        id = (uint64_t)ts.tv_nsec * 2654435761u ^ (uint64_t)ts.tv_sec ^
+             (uint64_t)getpid() << 32;
+    }
+    return id | 1; /* never 0: that means "disk 0" in old records */
+}
+
+static void
+disk_close(catalog_disk *d)
+{
+    if (d->env != NULL)
+        mdb_env_close(d->env);
+    d->env = NULL;
+}
+
+/* Open disk d's environment and databases; *gen gets its generation and
+ * *fresh whether it held no data before. */
+static int
+disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
+{
+    if (mkdir(d->path, 0755) != 0 && errno != EEXIST)
         return samsa__from_errno(errno);
     MDB_txn *txn = NULL;
-    int rc = from_mdb(mdb_env_create(&c->env));
+    int rc = from_mdb(mdb_env_create(&d->env));
     if (rc == 0)
-        rc = from_mdb(mdb_env_set_maxdbs(c->env, 8));
+        rc = from_mdb(mdb_env_set_maxdbs(d->env, 8));
     if (rc == 0)
-        rc = from_mdb(mdb_env_set_mapsize(c->env, map_bytes));
+        rc = from_mdb(mdb_env_set_mapsize(d->env, map_bytes));
     /* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
      * any application thread may call in. */
     if (rc == 0)
-        rc = from_mdb(mdb_env_open(c->env, path, MDB_NOTLS, 0644));
+        rc = from_mdb(mdb_env_open(d->env, d->path, MDB_NOTLS, 0644));
     if (rc == 0)
-        rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
+        rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &txn));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "meta", MDB_CREATE, &c->meta));
+        rc = from_mdb(mdb_dbi_open(txn, "meta", MDB_CREATE, &d->meta));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &c->topics));
+        rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &c->parts));
+        rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &c->groups));
+        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &c->queues));
-    if (rc == 0)
-        rc = meta_check(c, txn);
+        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
+    if (rc == 0) {
+        MDB_val k = {6, "format"}, v;
+        *fresh = mdb_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
+        rc = meta_check(txn, d);
+    }
+    if (rc == 0) {
+        *gen = meta_u64(txn, d->meta, "gen", 0);
+        uint64_t id = meta_u64(txn, d->meta, "disk_id", 0);
+        if (id == 0 || (d->id != 0 && id != d->id))
+            rc = meta_put_u64(txn, d->meta, "disk_id",
+                              d->id != 0 ? d->id : new_disk_id());
+        d->id = d->id != 0 ? d->id : id;
+        if (d->id == 0)
+            d->id = meta_u64(txn, d->meta, "disk_id", 0);
+    }
     if (rc == 0) {
         rc = from_mdb(mdb_txn_commit(txn));
         txn = NULL;
     }
     if (txn != NULL)
         mdb_txn_abort(txn);
+    if (rc != 0)
+        disk_close(d);
+    return rc;
+}
+
+/* Replace disk i's environment with a copy of disk from's. */
+static int
+disk_copy(catalog *c, int from, int i)
+{
+    catalog_disk *d = &c->disk[i];
+    char tmp[4200], a[4300], b[4300];
+    snprintf(tmp, sizeof tmp, "%s.new", d->path);
+    snprintf(a, sizeof a, "%s/data.mdb", tmp);
+    unlink(a);
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return samsa__from_errno(errno);
+    int rc = from_mdb(mdb_env_copy2(c->disk[from].env, tmp, MDB_CP_COMPACT));
+    disk_close(d);
+    if (rc == 0) {
+        snprintf(b, sizeof b, "%s/data.mdb", d->path);
+        if (mkdir(d->path, 0755) != 0 && errno != EEXIST)
+            rc = samsa__from_errno(errno);
+        else if (rename(a, b) != 0)
+            rc = samsa__from_errno(errno);
+        snprintf(b, sizeof b, "%s/lock.mdb", d->path);
+        unlink(b);
+    }
+    rmdir(tmp);
+    uint64_t gen;
+    bool fresh;
+    if (rc == 0)
+        rc = disk_open(d, c->map_bytes, &gen, &fresh); /* restores its id */
+    if (rc == 0 && c->nosync)
+        rc = from_mdb(mdb_env_set_flags(d->env, MDB_NOSYNC, 1));
+    return rc;
+}
+
+int
+catalog_disk_index(const catalog *c, uint64_t id)
+{
+    if (id == 0)
+        return 0;
+    for (int i = 0; i < c->ndisks; i++)
+        if (c->disk[i].id == id)
+            return i;
+    return -1;
+}
+
+/* Record every disk's id, in order, on every disk: a directory that comes
+ * back empty takes the id its position had. */
+static int
+put_disks(catalog_txn *t, void *ctx)
+{
+    const catalog *c = ctx;
+    uint8_t buf[8 * CATALOG_MAX_DISKS];
+    for (int i = 0; i < c->ndisks; i++)
+        le_put(buf + 8 * i, c->disk[i].id, 8);
+    MDB_val k = {5, "disks"}, v = {8 * (size_t)c->ndisks, buf};
+    return from_mdb(mdb_put(t->txn, t->d->meta, &k, &v, 0));
+}
+
+/* A disk that was missing or fresh takes the id its position had in the
+ * newest disk's "disks" list, unless another open disk has it. */
+static void
+adopt_ids(catalog *c, int newest, const bool *fresh)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    MDB_val k = {5, "disks"}, v;
+    if (mdb_get(txn, c->disk[newest].meta, &k, &v) == 0) {
+        int n = (int)(v.mv_size / 8);
+        for (int i = 0; i < c->ndisks && i < n; i++) {
+            uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+            if ((fresh[i] || c->disk[i].env == NULL) &&
+                catalog_disk_index(c, id) < 0)
+                c->disk[i].id = id;
+        }
+    }
+    mdb_txn_abort(txn);
+}
+
+int
+catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_rwlock_init(&c->readers, NULL);
+    c->ndisks = n;
+    c->map_bytes = map_bytes;
+    uint64_t gen[CATALOG_MAX_DISKS] = {0};
+    bool fresh[CATALOG_MAX_DISKS] = {false};
+    int rc = 0, newest = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if ((c->disk[i].path = strdup(paths[i])) == NULL) {
+            rc = SAMSA_ENOMEM;
+            break;
+        }
+        int drc = disk_open(&c->disk[i], map_bytes, &gen[i], &fresh[i]);
+        if (drc != 0 && i == 0)
+            rc = drc;
+        else if (drc == SAMSA_EVERSION || drc == SAMSA_ECORRUPT)
+            rc = drc; /* damage is reported, never silently replaced */
+        else if (drc != 0)
+            atomic_fetch_or(&c->down, 1u << i);
+        else if (gen[i] > gen[newest])
+            newest = i;
+    }
+    if (rc == 0)
+        adopt_ids(c, newest, fresh);
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (c->disk[i].env == NULL || i == newest || gen[i] == gen[newest])
+            continue;
+        /* Behind: it missed commits (a crash between disks, or it was
+         * away).  Replace it by the newest. */
+        if (disk_copy(c, newest, i) != 0)
+            atomic_fetch_or(&c->down, 1u << i);
+    }
+    if (rc == 0)
+        rc = catalog_write(c, put_disks, c);
     if (rc != 0)
         catalog_close(c);
     return rc;
@@ -156,9 +361,106 @@ catalog_open(catalog *c, const char *path, size_t map_bytes)
 void
 catalog_close(catalog *c)
 {
-    if (c->env != NULL)
-        mdb_env_close(c->env);
-    c->env = NULL;
+    for (int i = 0; i < c->ndisks; i++) {
+        disk_close(&c->disk[i]);
+        free(c->disk[i].path);
+        c->disk[i].path = NULL;
+    }
+    if (c->ndisks > 0) {
+        pthread_mutex_destroy(&c->lock);
+        pthread_rwlock_destroy(&c->readers);
+    }
+    c->ndisks = 0;
+}
+
+void
+catalog_disk_down(catalog *c, int i)
+{
+    atomic_fetch_or(&c->down, 1u << i);
+}
+
+int
+catalog_disk_rebuild(catalog *c, int i)
+{
+    pthread_mutex_lock(&c->lock);
+    uint32_t down = atomic_load(&c->down);
+    int from = -1;
+    for (int j = 0; j < c->ndisks && from < 0; j++)
+        if (!(down & (1u << j)) && c->disk[j].env != NULL)
+            from = j;
+    pthread_rwlock_wrlock(&c->readers); /* no reader left on disk i */
+    int rc = from < 0 ? SAMSA_EIO : disk_copy(c, from, i);
+    if (rc == 0)
+        atomic_fetch_and(&c->down, ~(1u << i));
+    pthread_rwlock_unlock(&c->readers);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* ---- transactions -------------------------------------------------------- */
+
+int
+catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&c->lock);
+    int first = SAMSA_EIO, done = 0;
+    for (int i = 0; i < c->ndisks; i++) {
+        catalog_disk *d = &c->disk[i];
+        if ((atomic_load(&c->down) & (1u << i)) || d->env == NULL)
+            continue;
+        catalog_txn t = {NULL, d, c};
+        int rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &t.txn));
+        if (rc == 0)
+            rc = meta_put_u64(t.txn, d->meta, "gen",
+                              meta_u64(t.txn, d->meta, "gen", 0) + 1);
+        int frc = rc == 0 ? fn(&t, ctx) : 0;
+        if (frc != 0 && done == 0) {
+            /* The callback refused on the first disk: nothing happens
+             * anywhere (every disk holds the same data, so it would refuse
+             * on each). */
+            mdb_txn_abort(t.txn);
+            pthread_mutex_unlock(&c->lock);
+            return frc;
+        }
+        if (rc == 0 && frc == 0)
+            rc = from_mdb(mdb_txn_commit(t.txn)); /* frees txn either way */
+        else if (t.txn != NULL)
+            mdb_txn_abort(t.txn);
+        if (rc == 0 && frc == 0)
+            done++;
+        else if (done == 0 && first == SAMSA_EIO)
+            first = rc != 0 ? rc : frc;
+        if (rc != 0 || frc != 0)
+            atomic_fetch_or(&c->down, 1u << i); /* missed a commit */
+    }
+    pthread_mutex_unlock(&c->lock);
+    return done > 0 ? 0 : first;
+}
+
+int
+catalog_read_begin(catalog *c, catalog_txn *t)
+{
+    pthread_rwlock_rdlock(&c->readers);
+    uint32_t down = atomic_load(&c->down);
+    for (int i = 0; i < c->ndisks; i++)
+        if (!(down & (1u << i)) && c->disk[i].env != NULL) {
+            t->c = c;
+            t->d = &c->disk[i];
+            int rc = from_mdb(
+                mdb_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
+            if (rc != 0)
+                pthread_rwlock_unlock(&c->readers);
+            return rc;
+        }
+    pthread_rwlock_unlock(&c->readers);
+    return SAMSA_EIO;
+}
+
+void
+catalog_read_end(catalog_txn *t)
+{
+    mdb_txn_abort(t->txn);
+    pthread_rwlock_unlock(&t->c->readers);
 }
 
 /* ---- topics -------------------------------------------------------------- */
@@ -174,13 +476,16 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 28, (uint32_t)cfg->max_message_bytes, 4);
     le_put(b + 32, (uint32_t)cfg->index_interval_bytes, 4);
     le_put(b + 36, (uint32_t)cfg->sync, 4);
+    le_put(b + 40, (uint32_t)cfg->min_insync, 4);
+    le_put(b + 44, (uint32_t)cfg->acks, 4);
 }
 
 static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
     const uint8_t *b = v->mv_data;
-    if (v->mv_size != TOPIC_RECORD_SIZE || le_get(b, 4) != 1)
+    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V1) ||
+        le_get(b, 4) != 1)
         return SAMSA_ECORRUPT;
     memset(cfg, 0, sizeof *cfg);
     *id = le_get(b + 4, 8);
@@ -190,102 +495,153 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
     cfg->max_message_bytes = (int32_t)le_get(b + 28, 4);
     cfg->index_interval_bytes = (int32_t)le_get(b + 32, 4);
     cfg->sync = (int)le_get(b + 36, 4);
+    cfg->min_insync = 1;
+    cfg->acks = SAMSA_ACKS_ALL;
+    if (v->mv_size == TOPIC_RECORD_SIZE) {
+        cfg->min_insync = (int32_t)le_get(b + 40, 4);
+        cfg->acks = (int32_t)le_get(b + 44, 4);
+    }
     return cfg->partitions > 0 ? 0 : SAMSA_ECORRUPT;
 }
 
 static int
-next_topic_id(catalog *c, MDB_txn *txn, uint64_t *id)
+next_topic_id(MDB_txn *txn, const catalog_disk *d, uint64_t *id)
 {
-    MDB_val k = {13, "next_topic_id"}, v;
-    int rc = mdb_get(txn, c->meta, &k, &v);
-    *id = rc == 0 && v.mv_size == 8 ? le_get(v.mv_data, 8) : 1;
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return from_mdb(rc);
-    uint8_t buf[8];
-    le_put(buf, *id + 1, 8);
-    v = (MDB_val){8, buf};
-    return from_mdb(mdb_put(txn, c->meta, &k, &v, 0));
+    *id = meta_u64(txn, d->meta, "next_topic_id", 1);
+    return meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
+}
+
+static size_t
+part_encode(uint8_t *b, const catalog_partition *p)
+{
+    le_put(b, (uint64_t)p->start, 8);
+    le_put(b + 8, (uint64_t)p->recovery_point, 8);
+    le_put(b + 16, (uint32_t)p->leader_epoch, 4);
+    le_put(b + 20, p->isr, 4);
+    le_put(b + 24, (uint32_t)p->leader, 4);
+    le_put(b + 28, (uint32_t)p->ncopies, 4);
+    for (int i = 0; i < p->ncopies; i++)
+        le_put(b + PART_RECORD_MIN + 8 * i, p->disk[i], 8);
+    return PART_RECORD_MIN + 8 * (size_t)p->ncopies;
+}
+
+static int
+part_decode(const MDB_val *v, catalog_partition *p)
+{
+    const uint8_t *b = v->mv_data;
+    memset(p, 0, sizeof *p);
+    if (v->mv_size == 16) { /* from before replicas: one copy on disk 0 */
+        p->ncopies = 1;
+        p->isr = 1;
+    } else if (v->mv_size >= PART_RECORD_MIN) {
+        p->leader_epoch = (int32_t)le_get(b + 16, 4);
+        p->isr = (uint32_t)le_get(b + 20, 4);
+        p->leader = (int32_t)le_get(b + 24, 4);
+        p->ncopies = (int32_t)le_get(b + 28, 4);
+        if (p->ncopies < 1 || p->ncopies > CATALOG_MAX_DISKS ||
+            v->mv_size != PART_RECORD_MIN + 8 * (size_t)p->ncopies ||
+            p->leader < 0 || p->leader >= p->ncopies)
+            return SAMSA_ECORRUPT;
+        for (int i = 0; i < p->ncopies; i++)
+            p->disk[i] = le_get(b + PART_RECORD_MIN + 8 * i, 8);
+    } else {
+        return SAMSA_ECORRUPT;
+    }
+    p->start = (int64_t)le_get(b, 8);
+    p->recovery_point = (int64_t)le_get(b + 8, 8);
+    return 0;
+}
+
+static int
+part_put(catalog_txn *t, uint64_t id, int32_t partition,
+         const catalog_partition *p)
+{
+    uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS];
+    part_key(key, id, partition);
+    MDB_val k = {12, key}, v = {part_encode(val, p), val};
+    return from_mdb(mdb_put(t->txn, t->d->parts, &k, &v, 0));
+}
+
+typedef struct topic_add_ctx {
+    const char *name;
+    const samsa_topic_config *cfg;
+    const catalog_partition *parts;
+    uint64_t id; /* out: the new id (the same on every disk) */
+} topic_add_ctx;
+
+static int
+topic_add_txn(catalog_txn *t, void *ctx)
+{
+    topic_add_ctx *a = ctx;
+    uint8_t rec[TOPIC_RECORD_SIZE];
+    MDB_val k = {strlen(a->name), (void *)a->name}, v = {sizeof rec, rec};
+    int rc = next_topic_id(t->txn, t->d, &a->id);
+    if (rc == 0) {
+        topic_encode(rec, a->id, a->cfg);
+        int mrc = mdb_put(t->txn, t->d->topics, &k, &v, MDB_NOOVERWRITE);
+        rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
+    }
+    for (int32_t p = 0; rc == 0 && p < a->cfg->partitions; p++)
+        rc = part_put(t, a->id, p, &a->parts[p]);
+    return rc;
 }
 
 int
 catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
-                  uint64_t *id)
+                  const catalog_partition *parts, uint64_t *id)
 {
-    MDB_txn *txn;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
-    if (rc != 0)
-        return rc;
-    uint8_t rec[TOPIC_RECORD_SIZE], zero[16] = {0};
-    MDB_val k = {strlen(name), (void *)name}, v = {sizeof rec, rec};
-    uint64_t new_id;
-    rc = next_topic_id(c, txn, &new_id);
-    if (rc == 0) {
-        topic_encode(rec, new_id, cfg);
-        int mrc = mdb_put(txn, c->topics, &k, &v, MDB_NOOVERWRITE);
-        rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
-    }
-    for (int32_t p = 0; rc == 0 && p < cfg->partitions; p++) {
-        uint8_t key[12];
-        part_key(key, new_id, p);
-        MDB_val pk = {12, key}, pv = {16, zero};
-        rc = from_mdb(mdb_put(txn, c->parts, &pk, &pv, 0));
-    }
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    /* mdb_txn_commit frees txn whether or not it succeeds */
-    if ((rc = from_mdb(mdb_txn_commit(txn))) == 0)
+    topic_add_ctx a = {name, cfg, parts, 0};
+    int rc = catalog_write(c, topic_add_txn, &a);
+    if (rc == 0)
         rc = catalog_durable(c);
     if (rc == 0)
-        *id = new_id; /* set only once the topic exists */
+        *id = a.id; /* set only once the topic exists */
+    return rc;
+}
+
+static int
+topic_remove_txn(catalog_txn *t, void *ctx)
+{
+    const char *name = ctx;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    uint64_t id;
+    samsa_topic_config cfg;
+    int rc = from_mdb(mdb_get(t->txn, t->d->topics, &k, &v));
+    if (rc == 0)
+        rc = topic_decode(&v, &id, &cfg);
+    if (rc == 0)
+        rc = from_mdb(mdb_del(t->txn, t->d->topics, &k, NULL));
+    for (int32_t p = 0; rc == 0 && p < cfg.partitions; p++) {
+        uint8_t key[12];
+        part_key(key, id, p);
+        MDB_val pk = {12, key};
+        int mrc = mdb_del(t->txn, t->d->parts, &pk, NULL);
+        rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
+    }
+    if (rc == 0) /* every group's offsets of it go in the same commit */
+        rc = catalog_group_drop_topic(t, id);
+    if (rc == 0) /* and its share groups' snapshots */
+        rc = catalog_queue_drop(t, catalog_id_is, &id);
     return rc;
 }
 
 int
 catalog_topic_remove(catalog *c, const char *name)
 {
-    MDB_txn *txn;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
-    if (rc != 0)
-        return rc;
-    MDB_val k = {strlen(name), (void *)name}, v;
-    uint64_t id;
-    samsa_topic_config cfg;
-    rc = from_mdb(mdb_get(txn, c->topics, &k, &v));
-    if (rc == 0)
-        rc = topic_decode(&v, &id, &cfg);
-    if (rc == 0)
-        rc = from_mdb(mdb_del(txn, c->topics, &k, NULL));
-    for (int32_t p = 0; rc == 0 && p < cfg.partitions; p++) {
-        uint8_t key[12];
-        part_key(key, id, p);
-        MDB_val pk = {12, key};
-        int mrc = mdb_del(txn, c->parts, &pk, NULL);
-        rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
-    }
-    if (rc == 0)
-        rc = catalog_group_drop_topic(c, txn, id);
-    if (rc == 0) /* its share groups' snapshots go with it */
-        rc = catalog_queue_drop(c, txn, catalog_id_is, &id);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = from_mdb(mdb_txn_commit(txn));
+    int rc = catalog_write(c, topic_remove_txn, (void *)name);
     return rc == 0 ? catalog_durable(c) : rc;
 }
 
 int
 catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
 {
-    MDB_txn *txn;
+    catalog_txn t;
     MDB_cursor *cur;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
-    if ((rc = from_mdb(mdb_cursor_open(txn, c->topics, &cur))) != 0) {
-        mdb_txn_abort(txn);
+    if ((rc = from_mdb(mdb_cursor_open(t.txn, t.d->topics, &cur))) != 0) {
+        catalog_read_end(&t);
         return rc;
     }
     MDB_val k, v;
@@ -306,7 +662,7 @@ catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = from_mdb(mrc);
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    catalog_read_end(&t);
     return rc;
 }
 
@@ -316,21 +672,35 @@ int
 catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
                       catalog_partition *out)
 {
-    MDB_txn *txn;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    catalog_txn t;
+    int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
     uint8_t key[12];
     part_key(key, id, partition);
     MDB_val k = {12, key}, v;
-    int mrc = mdb_get(txn, c->parts, &k, &v);
-    if (mrc == 0 && v.mv_size == 16) {
-        out->start = (int64_t)le_get(v.mv_data, 8);
-        out->recovery_point = (int64_t)le_get((uint8_t *)v.mv_data + 8, 8);
-    }
-    rc = mrc == MDB_NOTFOUND || (mrc == 0 && v.mv_size != 16) ? SAMSA_ECORRUPT
-                                                              : from_mdb(mrc);
-    mdb_txn_abort(txn);
+    int mrc = mdb_get(t.txn, t.d->parts, &k, &v);
+    rc = mrc == MDB_NOTFOUND ? SAMSA_ECORRUPT
+         : mrc != 0          ? from_mdb(mrc)
+                             : part_decode(&v, out);
+    catalog_read_end(&t);
+    return rc;
+}
+
+typedef struct parts_put_ctx {
+    uint64_t id;
+    const int32_t *partitions;
+    const catalog_partition *state;
+    size_t n;
+} parts_put_ctx;
+
+static int
+parts_put_txn(catalog_txn *t, void *ctx)
+{
+    const parts_put_ctx *a = ctx;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        rc = part_put(t, a->id, a->partitions[i], &a->state[i]);
     return rc;
 }
 
@@ -338,21 +708,8 @@ int
 catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                        const catalog_partition *state, size_t n)
 {
-    MDB_txn *txn = NULL;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint8_t key[12], val[16];
-        part_key(key, id, partitions[i]);
-        le_put(val, (uint64_t)state[i].start, 8);
-        le_put(val + 8, (uint64_t)state[i].recovery_point, 8);
-        MDB_val k = {12, key}, v = {16, val};
-        rc = from_mdb(mdb_put(txn, c->parts, &k, &v, 0));
-    }
-    if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    return rc;
+    parts_put_ctx a = {id, partitions, state, n};
+    return catalog_write(c, parts_put_txn, &a);
 }
 
 /* ---- share-group snapshots ----------------------------------------------- */
@@ -378,12 +735,12 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
     size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
     if (klen == 0)
         return SAMSA_EINVAL;
-    MDB_txn *txn;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    catalog_txn t;
+    int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
     MDB_val k = {klen, key}, v;
-    rc = from_mdb(mdb_get(txn, c->queues, &k, &v));
+    rc = from_mdb(mdb_get(t.txn, t.d->queues, &k, &v));
     if (rc == 0) {
         *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
         if (*buf == NULL)
@@ -393,8 +750,23 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
             *len = v.mv_size;
         }
     }
-    mdb_txn_abort(txn);
+    catalog_read_end(&t);
     return rc;
+}
+
+typedef struct queue_put_ctx {
+    const uint8_t *key; /* the record's key and its length      */
+    size_t klen;
+    const void *buf; /* the snapshot                         */
+    size_t len;
+} queue_put_ctx;
+
+static int
+queue_put_txn(catalog_txn *t, void *ctx)
+{
+    const queue_put_ctx *q = ctx;
+    MDB_val k = {q->klen, (void *)q->key}, v = {q->len, (void *)q->buf};
+    return from_mdb(mdb_put(t->txn, t->d->queues, &k, &v, 0));
 }
 
 int
@@ -405,14 +777,6 @@ catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
     size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
     if (klen == 0)
         return SAMSA_EINVAL;
-    MDB_txn *txn;
-    int rc = from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
-    if (rc != 0)
-        return rc;
-    MDB_val k = {klen, key}, v = {len, (void *)buf};
-    rc = from_mdb(mdb_put(txn, c->queues, &k, &v, 0));
-    if (rc == 0)
-        return from_mdb(mdb_txn_commit(txn));
-    mdb_txn_abort(txn);
-    return rc;
+    queue_put_ctx q = {key, klen, buf, len};
+    return catalog_write(c, queue_put_txn, &q);
 }

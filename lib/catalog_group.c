@@ -1,7 +1,9 @@
 /*
  * catalog_group.c - consumer groups' committed offsets, in the catalog.
  *
- * One LMDB database of the catalog environment (catalog.c), "groups":
+ * One LMDB database of the catalog environment (catalog.c), "groups",
+ * on every directory of the store: commits go through catalog_write(),
+ * reads through catalog_read_begin() (catalog.h).
  *
  *   key    0 u64 BE  topic id (the catalog's, never reused)
  *          8 u32 BE  partition
@@ -57,15 +59,57 @@ group_key(uint8_t *key, uint64_t id, int32_t partition, const char *group)
 int
 catalog_set_nosync(catalog *c)
 {
-    return catalog_from_mdb(mdb_env_set_flags(c->env, MDB_NOSYNC, 1));
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < c->ndisks; i++)
+        if (c->disk[i].env != NULL)
+            rc = catalog_from_mdb(
+                mdb_env_set_flags(c->disk[i].env, MDB_NOSYNC, 1));
+    c->nosync = true; /* for environments a rebuild opens later */
+    return rc;
 }
 
 int
 catalog_durable(catalog *c)
 {
-    unsigned flags = 0;
-    mdb_env_get_flags(c->env, &flags);
-    return flags & MDB_NOSYNC ? catalog_from_mdb(mdb_env_sync(c->env, 1)) : 0;
+    /* Under c->lock, as writes: a rebuild may be replacing an environment. */
+    int rc = 0;
+    pthread_mutex_lock(&c->lock);
+    uint32_t down = atomic_load(&c->down);
+    for (int i = 0; rc == 0 && i < c->ndisks; i++) {
+        unsigned flags = 0;
+        if (c->disk[i].env == NULL || (down & (1u << i)))
+            continue;
+        mdb_env_get_flags(c->disk[i].env, &flags);
+        if (flags & MDB_NOSYNC)
+            rc = catalog_from_mdb(mdb_env_sync(c->disk[i].env, 1));
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+typedef struct commit_ctx {
+    const char *group;
+    const catalog_group_offset *offs;
+    size_t n;
+} commit_ctx;
+
+static int
+commit_txn(catalog_txn *t, void *ctx)
+{
+    const commit_ctx *a = ctx;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        uint8_t key[GROUP_KEY_MAX], val[8];
+        uint64_t v = (uint64_t)a->offs[i].offset;
+        for (int b = 0; b < 8; b++)
+            val[b] = (uint8_t)(v >> (8 * b));
+        MDB_val k = {group_key(key, a->offs[i].topic_id, a->offs[i].partition,
+                               a->group),
+                     key},
+                mv = {8, val};
+        rc = catalog_from_mdb(mdb_put(t->txn, t->d->groups, &k, &mv, 0));
+    }
+    return rc;
 }
 
 int
@@ -74,23 +118,8 @@ catalog_group_commit(catalog *c, const char *group,
 {
     if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
         return SAMSA_EINVAL;
-    MDB_txn *txn = NULL;
-    int rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, 0, &txn));
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        uint8_t key[GROUP_KEY_MAX], val[8];
-        uint64_t v = (uint64_t)offs[i].offset;
-        for (int b = 0; b < 8; b++)
-            val[b] = (uint8_t)(v >> (8 * b));
-        MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
-                     key},
-                mv = {8, val};
-        rc = catalog_from_mdb(mdb_put(txn, c->groups, &k, &mv, 0));
-    }
-    if (rc == 0)
-        return catalog_from_mdb(mdb_txn_commit(txn));
-    if (txn != NULL)
-        mdb_txn_abort(txn);
-    return rc;
+    commit_ctx a = {group, offs, n};
+    return catalog_write(c, commit_txn, &a); /* on every directory */
 }
 
 int
@@ -99,14 +128,16 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
 {
     if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
         return SAMSA_EINVAL;
-    MDB_txn *txn = NULL;
-    int rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn));
+    catalog_txn t;
+    int rc = catalog_read_begin(c, &t);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t key[GROUP_KEY_MAX];
         MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
                      key},
                 v;
-        int mrc = mdb_get(txn, c->groups, &k, &v);
+        int mrc = mdb_get(t.txn, t.d->groups, &k, &v);
         offs[i].offset = -1;
         if (mrc == MDB_NOTFOUND)
             continue;
@@ -123,16 +154,15 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
                 rc = SAMSA_ECORRUPT;
         }
     }
-    if (txn != NULL)
-        mdb_txn_abort(txn);
+    catalog_read_end(&t);
     return rc;
 }
 
 int
-catalog_group_drop_topic(catalog *c, MDB_txn *txn, uint64_t id)
+catalog_group_drop_topic(catalog_txn *t, uint64_t id)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(mdb_cursor_open(txn, c->groups, &cur));
+    int rc = catalog_from_mdb(mdb_cursor_open(t->txn, t->d->groups, &cur));
     if (rc != 0)
         return rc;
     uint8_t prefix[8];
@@ -168,40 +198,66 @@ queue_key_topic(const MDB_val *k)
     return id;
 }
 
-int
-catalog_queue_drop(catalog *c, MDB_txn *txn, catalog_drop_fn dead, void *ctx)
+/* Does any snapshot have a topic id dead() says is gone? */
+static int
+queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
+           bool del, bool *found)
 {
-    MDB_txn *own = NULL;
-    int rc = 0;
-    if (txn == NULL) {
-        rc = catalog_from_mdb(mdb_txn_begin(c->env, NULL, 0, &own));
-        if (rc != 0)
-            return rc;
-        txn = own;
-    }
-    MDB_cursor *cur = NULL;
-    rc = catalog_from_mdb(mdb_cursor_open(txn, c->queues, &cur));
+    MDB_cursor *cur;
+    int rc = catalog_from_mdb(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
     MDB_val k, v;
-    int mrc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
         /* A key shorter than group byte, NUL, id and partition is not
          * one queue_state.c wrote: leave it to the code that reads it. */
-        if (k.mv_size >= 14 && dead(queue_key_topic(&k), ctx) &&
-            (mrc = mdb_cursor_del(cur, 0)) != 0)
-            break;
+        if (k.mv_size >= 14 && dead(queue_key_topic(&k), ctx)) {
+            *found = true;
+            if (!del)
+                break;
+            if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        }
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = catalog_from_mdb(mrc);
-    if (own != NULL) {
-        if (rc == 0)
-            rc = catalog_from_mdb(mdb_txn_commit(own));
-        else
-            mdb_txn_abort(own);
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
+}
+
+int
+catalog_queue_drop(catalog_txn *t, catalog_drop_fn dead, void *ctx)
+{
+    bool found = false;
+    return queue_scan(t->txn, t->d->queues, dead, ctx, true, &found);
+}
+
+typedef struct drop_arg {
+    catalog_drop_fn dead; /* what to drop  */
+    void *ctx;            /* dead's ctx    */
+} drop_arg;
+
+static int
+drop_txn(catalog_txn *t, void *ctx)
+{
+    const drop_arg *a = ctx;
+    return catalog_queue_drop(t, a->dead, a->ctx);
+}
+
+int
+catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+{
+    /* Look first: a write transaction at every open would bump every
+     * disk's generation for nothing. */
+    catalog_txn t;
+    bool found = false;
+    int rc = catalog_read_begin(c, &t);
+    if (rc == 0) {
+        rc = queue_scan(t.txn, t.d->queues, dead, ctx, false, &found);
+        catalog_read_end(&t);
     }
-    return rc;
+    drop_arg a = {dead, ctx};
+    return rc == 0 && found ? catalog_write(c, drop_txn, &a) : rc;
 }
 
 bool

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
+#include "replica.h"
 
 /* ---- the segment array --------------------------------------------------- */
 
@@ -163,6 +163,7 @@ log_free(samsa_log *log)
     pthread_cond_destroy(&log->wait_cond);
     free(log->segs);
     free(log->dir);
+    rset_free(log->rs); /* after the segments: their files close through it */
     free(log);
 }
 
@@ -410,6 +411,8 @@ log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
         seg = active(log);
         *base = log->next_offset;
         batch_set_base_offset(batch, *base);
+        if (log->rs != NULL) /* Kafka's partitionLeaderEpoch */
+            batch_set_leader_epoch(batch, atomic_load(&log->rs->epoch));
         rc = segment_append(log->io, seg, batch, len, *base, count, max_ts,
                             &log->cfg);
     }

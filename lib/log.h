@@ -23,8 +23,15 @@
  * cursor can keep reading a segment that retention or topic deletion has
  * removed from the log; the segment array itself is read under log.lock.
  *
+ * Replicas.  A partition with several copies gives its log the replica
+ * set's I/O table (replica_io.c), which repeats every call on every
+ * in-sync copy; nothing in log.c or segment.c knows.  So "a write" or "an
+ * fdatasync" below means one on every in-sync copy, and the log end is
+ * published only once all of them have the batch (the high watermark).
+ *
  * Lock order: store topic table -> log.flush_lock -> log.lock ->
- * log.fsync_lock; log.lock or log.sync_lock -> log.wait_lock.  No fdatasync
+ * log.fsync_lock -> rset.lock (replica.h); log.lock or log.sync_lock ->
+ * log.wait_lock.  No fdatasync
  * runs under sync_lock, and none outside fsync_lock.
  */
 #ifndef SAMSA_LOG_H
@@ -71,7 +78,11 @@ typedef struct log_config {
     uint32_t max_batch_bytes; /* largest batch (topic max_message_bytes)  */
     uint32_t index_interval;  /* bytes between index entries              */
     bool sync;                /* fdatasync before acknowledging           */
+    bool acks_all;            /* replicas: every in-sync copy acknowledges */
+    int min_insync;           /* replicas: copies an acks=all produce needs */
 } log_config;
+
+struct rset;
 
 typedef struct samsa_log {
     char *dir;      /* DIR/TOPIC-P                              */
@@ -102,6 +113,7 @@ typedef struct samsa_log {
                                   when nobody waits                        */
     _Atomic bool deleted;      /* the topic was deleted                    */
     _Atomic int refs;          /* the topic's reference plus each cursor's */
+    struct rset *rs;           /* its copies (replica.h); freed with it    */
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */

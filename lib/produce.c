@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "replica.h"
 #include "store.h"
 
 /* Records per call handled without malloc. */
@@ -109,11 +110,18 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
     samsa_record **recs = order + g->first;
     int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
     int64_t base;
-    int rc = log_append(t->parts[g->partition], buf, g->bytes,
-                        (int32_t)g->count, max_ts, &base);
+    samsa_log *log = t->parts[g->partition];
+    int rc = rset_admit(log->rs);
     if (rc == 0)
+        rc = log_append(log, buf, g->bytes, (int32_t)g->count, max_ts, &base);
+    if (rc == 0) {
         for (size_t i = 0; i < g->count; i++)
             recs[i]->offset = base + (int64_t)i;
+        /* Stored, but a copy left during the call and too few are in
+         * sync to count it safe: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND
+         * (the offsets are set: the records are there). */
+        rc = rset_admit(log->rs);
+    }
     if (buf != stack)
         free(buf);
     return rc;

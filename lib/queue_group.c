@@ -369,7 +369,7 @@ void
 queue_remove_strays(samsa *s)
 {
     /* Best effort, as remove_strays(): what stays is found next time. */
-    (void)catalog_queue_drop(&s->cat, NULL, topic_gone, s);
+    (void)catalog_queue_drop_strays(&s->cat, topic_gone, s);
     remove_journals(s, topic_gone, s);
 }
 

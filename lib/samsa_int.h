@@ -13,7 +13,13 @@
  *   segment.c     one segment file and its sparse indexes
  *   io_posix.c    the I/O layer every file operation goes through
  *   cursor.c      samsa_cursor_*: reads a log zero-copy
- *   catalog.c     LMDB: topics, configs, partition state
+ *   catalog.c     LMDB: topics, configs, partition state; one environment
+ *                 per directory, every write fanned out (catalog_write)
+ *   replica.c     a partition's copies: placement, in-sync set, failover,
+ *                 catch-up, reconciling at open (replica.h)
+ *   replica_io.c  the I/O table that repeats each call on every copy
+ *   scrub.c       samsa_scrub: check every copy, repair from a good one
+ *   disks.c       the store's directories: locks, vanishing, the repair pass
  *   catalog_group.c  LMDB: consumer groups' committed offsets
  *   store.c       samsa_open/close/sync, the directory lock, topic table
  *   notify.c      store-wide wake-ups for pollers, the closing gate
@@ -174,6 +180,9 @@ size_t batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies);
 int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
                      const size_t *bodies);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
+/* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
+ * leader copy that appended the batch (replica.c). */
+void batch_set_leader_epoch(uint8_t *batch, int32_t epoch);
 
 /* Parse the fixed header at p, with avail bytes readable there.
  * 0: h is filled and the whole batch (BATCH_LOG_OVERHEAD + h->length bytes)

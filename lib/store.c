@@ -27,6 +27,7 @@
 
 #include "group.h"
 #include "queue.h"
+#include "replica.h"
 #include "store.h"
 
 #define FLUSH_INTERVAL_MS   1000
@@ -104,9 +105,11 @@ store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
     moved = 0;
     for (int32_t p = 0; rc == 0 && p < n; p++)
         if (rps[p] != t->saved_rp[p]) {
+            rset *rs = t->parts[p]->rs;
+            atomic_store(&rs->start, atomic_load(&t->parts[p]->start));
+            atomic_store(&rs->saved_rp, rps[p]);
             parts[moved] = p;
-            st[moved].start = atomic_load(&t->parts[p]->start);
-            st[moved++].recovery_point = rps[p];
+            rset_fill(rs, &st[moved++]); /* the copies' state rides along */
         }
     if (rc == 0 && moved > 0)
         rc = catalog_partitions_put(&s->cat, t->id, parts, st, (size_t)moved);
@@ -151,8 +154,11 @@ flusher_main(void *arg)
         if (s->flush_stop)
             break;
         pthread_mutex_unlock(&s->flush_lock);
-        /* Errors mark the log failed (log.c); producers report them. */
+        /* Errors mark the log failed (log.c); producers report them.
+         * Copies that failed or came back are the repair pass's. */
         (void)store_sync_all(s, false);
+        if (!atomic_load(&s->repair_paused))
+            (void)store_replica_pass(s, NULL);
         pthread_mutex_lock(&s->flush_lock);
     }
     pthread_mutex_unlock(&s->flush_lock);
@@ -196,21 +202,9 @@ options_check(const samsa_options *opt)
         (opt->flags & ~SAMSA_OPEN_CREATE) != 0 ||
         (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)))
         return SAMSA_EINVAL;
-    if (opt->replica_dirs != NULL && opt->replica_dirs[0] != NULL)
-        return SAMSA_ENOTSUP;
-    return 0;
-}
-
-static int
-lock_dir(samsa *s)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/lock", s->dir);
-    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0)
-        return samsa__from_errno(errno);
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-        return errno == EWOULDBLOCK ? SAMSA_ELOCKED : samsa__from_errno(errno);
+    for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
+        if (i >= SAMSA_MAX_REPLICA_DIRS || *opt->replica_dirs[i] == '\0')
+            return SAMSA_EINVAL;
     return 0;
 }
 
@@ -230,9 +224,9 @@ load_topic(const char *name, uint64_t id, const samsa_topic_config *cfg,
  * record: partition directories of topics that do not exist (a create that
  * did not commit, a delete that did not finish). */
 static void
-remove_strays(samsa *s)
+remove_strays(samsa *s, const char *root)
 {
-    DIR *d = opendir(s->dir);
+    DIR *d = opendir(root);
     if (d == NULL)
         return;
     struct dirent *e;
@@ -255,10 +249,49 @@ remove_strays(samsa *s)
         if (t != NULL && p >= 0 && p < t->cfg.partitions)
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
         samsa__remove_dir(s->io, path);
     }
     closedir(d);
+}
+
+/* Lock every directory and open their catalogs.  The first directory
+ * must be there; a replica directory that is missing (and not created) or
+ * cannot be locked for I/O reasons starts down, and comes up when the
+ * repair pass finds it back. */
+static int
+store_dirs_open(samsa *s, const samsa_options *opt)
+{
+    const char *paths[CATALOG_MAX_DISKS];
+    char cpath[CATALOG_MAX_DISKS][4096];
+    s->dirs[s->ndirs++] = s->dir;
+    for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
+        if ((s->dirs[s->ndirs++] = strdup(opt->replica_dirs[i])) == NULL)
+            return SAMSA_ENOMEM;
+    for (int d = 0; d < s->ndirs; d++) {
+        if (d > 0 && (opt->flags & SAMSA_OPEN_CREATE))
+            mkdir(s->dirs[d], 0755);
+        snprintf(cpath[d], sizeof cpath[d], "%s/catalog", s->dirs[d]);
+        paths[d] = cpath[d];
+        struct stat st;
+        if (d > 0 && stat(s->dirs[d], &st) != 0)
+            continue; /* down until it comes back */
+        int rc = store_disk_lock(s, d);
+        if (rc == SAMSA_ELOCKED || (rc != 0 && d == 0))
+            return rc;
+        s->disk_up[d] = rc == 0;
+    }
+    s->lock_fd = s->dir_fd[0];
+    int rc = catalog_open(&s->cat, paths, s->ndirs,
+                          opt->catalog_map_bytes ? opt->catalog_map_bytes
+                                                 : DEFAULT_CATALOG_MAP);
+    uint32_t down = atomic_load(&s->cat.down);
+    for (int d = 0; rc == 0 && d < s->ndirs; d++)
+        if (down & (1u << d))
+            s->disk_up[d] = false;
+        else if (!s->disk_up[d])
+            catalog_disk_down(&s->cat, d);
+    return rc;
 }
 
 int
@@ -295,31 +328,32 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     s->lock_fd = -1;
     s->sync =
         opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
+    s->on_replica = opt->on_replica;
+    s->on_replica_ctx = opt->on_replica_ctx;
     pthread_mutex_init(&s->save_lock, NULL);
+    pthread_mutex_init(&s->repair_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
     store_notify_init(s);
     pthread_mutex_init(&s->queue_lock, NULL);
     ackwait_init(s);
-
-    char path[4096];
-    snprintf(path, sizeof path, "%s/catalog", dir);
-    rc = s->acks == NULL ? SAMSA_ENOMEM : lock_dir(s);
+    for (int d = 0; d < CATALOG_MAX_DISKS; d++)
+        s->dir_fd[d] = -1;
+    rc = s->acks == NULL ? SAMSA_ENOMEM : 0;
     if (rc == 0)
         rc = group_store_init(s);
     if (rc == 0)
-        rc = catalog_open(&s->cat, path,
-                          opt->catalog_map_bytes ? opt->catalog_map_bytes
-                                                 : DEFAULT_CATALOG_MAP);
+        rc = store_dirs_open(s, opt);
     /* Catalog commits skip the fsync when the store does not sync
      * (catalog_group.c says which still sync and why). */
     if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
         rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
-    if (rc == 0) {
-        remove_strays(s);
+    for (int d = 0; rc == 0 && d < s->ndirs; d++)
+        if (s->disk_up[d])
+            remove_strays(s, s->dirs[d]);
+    if (rc == 0)
         queue_remove_strays(s);
-    }
     if (rc == 0)
         rc = flusher_start(s);
     if (rc != 0) {
@@ -352,10 +386,14 @@ samsa_close(samsa *s)
             topic_close(s, t, &first);
         }
     catalog_close(&s->cat);
-    if (s->lock_fd >= 0)
-        close(s->lock_fd); /* releases the flock */
+    for (int d = 0; d < CATALOG_MAX_DISKS; d++)
+        if (s->dir_fd[d] >= 0)
+            close(s->dir_fd[d]); /* releases the flock */
+    for (int d = 1; d < s->ndirs; d++)
+        free(s->dirs[d]);
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
+    pthread_mutex_destroy(&s->repair_lock);
     store_notify_destroy(s);
     ackwait_destroy(s);
     pthread_mutex_destroy(&s->queue_lock);

@@ -31,8 +31,23 @@ typedef struct topic {
 } topic;
 
 struct samsa {
-    char *dir;    /* the store directory                      */
-    int lock_fd;  /* DIR/lock, flock()ed exclusively          */
+    char *dir;   /* the store directory (dirs[0])            */
+    int lock_fd; /* DIR/lock, flock()ed exclusively          */
+    int ndirs;   /* dir and the replica directories          */
+    char *dirs[CATALOG_MAX_DISKS];       /* each root, in option order  */
+    int dir_fd[CATALOG_MAX_DISKS];       /* its lock file, -1: none     */
+    uint64_t dir_ino[CATALOG_MAX_DISKS]; /* the lock file's inode and
+                                            device: a vanished or replaced
+                                            directory no longer has it  */
+    uint64_t dir_dev[CATALOG_MAX_DISKS];
+    bool disk_up[CATALOG_MAX_DISKS]; /* usable: copies there may be in
+                                        sync (changed by the repair pass
+                                        under repair_lock and table_lock
+                                        held for writing, or at open)   */
+    samsa_replica_fn on_replica;     /* samsa_options.on_replica    */
+    void *on_replica_ctx;            /* its ctx                      */
+    pthread_mutex_t repair_lock;     /* one repair pass at a time    */
+    _Atomic bool repair_paused;      /* tests: no background repair  */
     samsa_io *io; /* every log file operation goes here       */
     catalog cat;  /* DIR/catalog                              */
     int sync;     /* the store's samsa_sync_policy            */
@@ -82,6 +97,18 @@ int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
 /* Persist the recovery points (one per partition) that moved, in one
  * catalog transaction (store.c). */
 int store_save_recovery_points(samsa *s, topic *t, const int64_t *rps);
+
+/* disks.c: the store's directories. */
+/* Lock directory d (flock its lock file) and remember its identity. */
+int store_disk_lock(samsa *s, int d);
+/* Is directory d still the one locked (not removed or replaced)? */
+bool store_disk_alive(samsa *s, int d);
+/* Notice vanished and returned directories, then rebuild every out copy
+ * that can be; *rejoined (may be NULL) counts the copies that rejoined. */
+int store_replica_pass(samsa *s, int *rejoined);
+/* Tests: stop (or restart) the flusher's repair pass, so that a copy taken
+ * out stays out until the test calls samsa_replica_catchup(). */
+void samsa__replica_pause(samsa *s, bool paused);
 
 /* notify.c: see its header comment for the protocol. */
 void store_notify_init(samsa *s);

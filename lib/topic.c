@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "replica.h"
 
 #define DEFAULT_SEGMENT_BYTES     (1ll << 30)
 #define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
@@ -41,7 +42,8 @@ topic_name_valid(const char *name)
 
 /* Fill in the defaults of cfg (NULL: all defaults) and check the ranges. */
 static int
-config_resolve(const samsa_topic_config *in, samsa_topic_config *out)
+config_resolve(const samsa *s, const samsa_topic_config *in,
+               samsa_topic_config *out)
 {
     static const samsa_topic_config zero;
     *out = in != NULL ? *in : zero;
@@ -58,6 +60,10 @@ config_resolve(const samsa_topic_config *in, samsa_topic_config *out)
         out->max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES;
     if (out->index_interval_bytes == 0)
         out->index_interval_bytes = DEFAULT_INDEX_INTERVAL;
+    if (out->min_insync == 0)
+        out->min_insync = 1;
+    if (out->acks == 0)
+        out->acks = SAMSA_ACKS_ALL;
     if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
         out->replicas < 1 || out->segment_bytes < 4096 ||
         out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||
@@ -65,9 +71,11 @@ config_resolve(const samsa_topic_config *in, samsa_topic_config *out)
         out->index_interval_bytes < 64 ||
         out->index_interval_bytes > (1 << 20) ||
         out->sync < SAMSA_SYNC_DEFAULT || out->sync > SAMSA_SYNC_ALWAYS ||
-        out->reserved32 != 0)
+        out->reserved32 != 0 || out->replicas > s->ndirs ||
+        out->min_insync < 1 || out->min_insync > out->replicas ||
+        (out->acks != SAMSA_ACKS_ALL && out->acks != SAMSA_ACKS_LEADER))
         return SAMSA_EINVAL;
-    return out->replicas > 1 ? SAMSA_ENOTSUP : 0;
+    return 0;
 }
 
 static log_config
@@ -79,13 +87,35 @@ log_config_of(const samsa *s, const samsa_topic_config *cfg)
         .max_batch_bytes = (uint32_t)cfg->max_message_bytes,
         .index_interval = (uint32_t)cfg->index_interval_bytes,
         .sync = sync == SAMSA_SYNC_ALWAYS,
+        .acks_all = cfg->acks != SAMSA_ACKS_LEADER,
+        .min_insync = cfg->min_insync,
     };
 }
 
 static void
-part_dir(char *buf, size_t n, const samsa *s, const char *name, int32_t p)
+part_dir(char *buf, size_t n, const char *root, const char *name, int32_t p)
 {
-    snprintf(buf, n, "%s/%s-%" PRId32, s->dir, name, p);
+    snprintf(buf, n, "%s/%s-%" PRId32, root, name, p);
+}
+
+/* Where a new topic's partition p goes: copy i on directory (p + i) mod
+ * the number of directories, so the leaders (copy 0) are spread. */
+static void
+placement(const samsa *s, const topic *t, int32_t p, catalog_partition *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    cp->ncopies = t->cfg.replicas;
+    for (int i = 0; i < cp->ncopies; i++) {
+        int d = (int)((p + i) % s->ndirs);
+        cp->disk[i] = s->cat.disk[d].id;
+        if (s->disk_up[d])
+            cp->isr |= 1u << i;
+    }
+    for (int i = 0; i < cp->ncopies; i++)
+        if (cp->isr & (1u << i)) { /* the first copy that is up leads */
+            cp->leader = i;
+            break;
+        }
 }
 
 void
@@ -146,16 +176,33 @@ topic_open_logs(samsa *s, topic *t, bool create)
     log_config lc = log_config_of(s, &t->cfg);
     char dir[4096];
     for (int32_t p = 0; p < t->cfg.partitions; p++) {
-        catalog_partition st = {0, 0};
-        int rc = create ? 0 : catalog_partition_get(&s->cat, t->id, p, &st);
-        part_dir(dir, sizeof dir, s, t->name, p);
+        catalog_partition st;
+        rset *rs = NULL;
+        int rc = 0;
         if (create)
-            samsa__remove_dir(s->io, dir); /* a stray from a crashed create */
+            placement(s, t, p, &st);
+        else
+            rc = catalog_partition_get(&s->cat, t->id, p, &st);
         if (rc == 0)
-            rc = log_open(s->io, dir, &lc, st.start, st.recovery_point, create,
-                          &t->parts[p]);
+            rc = rset_open(s, t->name, p, &st, &lc, create, &rs, dir,
+                           sizeof dir);
+        for (int i = 0; rc == 0 && create && i < rs->n; i++) {
+            char *cd = rset_path(rs, i, dir); /* strays of a crashed create */
+            if (cd != NULL)
+                samsa__remove_dir(s->io, cd);
+            free(cd);
+        }
+        if (rc == 0)
+            rc = log_open(rset_io(rs), dir, &lc, st.start, st.recovery_point,
+                          create, &t->parts[p]);
         t->saved_rp[p] = st.recovery_point;
-        if (rc != 0)
+        if (rc != 0) {
+            rset_free(rs);
+            return rc;
+        }
+        t->parts[p]->rs = rs;
+        rs->log = t->parts[p];
+        if (!create && (rc = rset_persist(rs, t->id)) != 0)
             return rc;
     }
     return 0;
@@ -191,6 +238,10 @@ topic_flush(samsa *s, topic *t, bool all, bool close)
         if (t->parts[p] != NULL)
             rc = close ? log_close(t->parts[p], &rps[p])
                        : log_sync(t->parts[p], all, &rps[p]);
+        /* acks=1 left the followers unsynced: sync them before the
+         * recovery point that counts on them is saved. */
+        if (rc == 0 && t->parts[p] != NULL && t->parts[p]->rs != NULL)
+            rc = rset_flush(t->parts[p]->rs);
         if (first == 0)
             first = rc;
     }
@@ -235,11 +286,13 @@ static void
 topic_remove_dirs(samsa *s, const topic *t)
 {
     char dir[4096];
-    for (int32_t p = 0; p < t->cfg.partitions; p++) {
-        part_dir(dir, sizeof dir, s, t->name, p);
-        samsa__remove_dir(s->io, dir);
+    for (int d = 0; d < s->ndirs; d++) {
+        for (int32_t p = 0; p < t->cfg.partitions; p++) {
+            part_dir(dir, sizeof dir, s->dirs[d], t->name, p);
+            samsa__remove_dir(s->io, dir);
+        }
+        s->io->dirsync(s->io, s->dirs[d]);
     }
-    s->io->dirsync(s->io, s->dir);
 }
 
 SAMSA_API int
@@ -248,7 +301,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     samsa_topic_config c;
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
-    int rc = config_resolve(cfg, &c);
+    int rc = config_resolve(s, cfg, &c);
     if (rc != 0)
         return rc;
     pthread_rwlock_wrlock(&s->table_lock);
@@ -257,12 +310,21 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
         rc = SAMSA_EEXIST;
     else if ((t = topic_new(name, 0, &c)) == NULL)
         rc = SAMSA_ENOMEM;
+    catalog_partition *cps = NULL;
     if (rc == 0)
         rc = topic_open_logs(s, t, true);
-    if (rc == 0)
-        rc = samsa__from_errno(s->io->dirsync(s->io, s->dir));
-    if (rc == 0)
-        rc = catalog_topic_add(&s->cat, name, &c, &t->id); /* commit point */
+    for (int d = 0; rc == 0 && d < s->ndirs; d++)
+        if (s->disk_up[d])
+            rc = samsa__from_errno(s->io->dirsync(s->io, s->dirs[d]));
+    if (rc == 0 && (cps = calloc((size_t)c.partitions, sizeof *cps)) == NULL)
+        rc = SAMSA_ENOMEM;
+    for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
+        rset_fill(t->parts[p]->rs, &cps[p]);
+    if (rc == 0) /* the commit point */
+        rc = catalog_topic_add(&s->cat, name, &c, cps, &t->id);
+    for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
+        (void)rset_persist(t->parts[p]->rs, t->id); /* names the topic */
+    free(cps);
     if (rc == 0)
         rc = store_topic_insert(s, t);
     if (rc == 0)

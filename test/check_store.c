@@ -43,9 +43,12 @@ START_TEST(test_open_bad_args)
     EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
     o = (samsa_options){.catalog_map_bytes = 1000};
     EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
-    const char *replicas[] = {"/tmp/elsewhere", NULL};
-    o = (samsa_options){.replica_dirs = replicas};
-    EQ_RC(samsa_open(dir, &o, &s), SAMSA_ENOTSUP);
+    const char *empty[] = {"", NULL};
+    o = (samsa_options){.replica_dirs = empty};
+    EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
+    const char *many[] = {"a", "b", "c", "d", "e", "f", "g", "h", NULL};
+    o = (samsa_options){.replica_dirs = many}; /* more than 7 */
+    EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
     const char *none[] = {NULL};
     o = (samsa_options){.replica_dirs = none};
     E(samsa_open(dir, &o, &s));

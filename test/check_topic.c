@@ -86,12 +86,15 @@ START_TEST(test_bad_configs)
         {.index_interval_bytes = 1},
         {.sync = 3},
         {.reserved32 = 1},
-        {.reserved = {[7] = 1}},
+        {.reserved = {[6] = 1}},
+        {.replicas = 2}, /* more copies than the store has directories */
+        {.min_insync = -1},
+        {.min_insync = 2}, /* more than the copies */
+        {.acks = 2},
+        {.acks = -2},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         EQ_RC(samsa_topic_create(s, "t", &bad[i]), SAMSA_EINVAL);
-    samsa_topic_config rep = {.replicas = 2};
-    EQ_RC(samsa_topic_create(s, "t", &rep), SAMSA_ENOTSUP);
     samsa_topic_config d;
     EQ_RC(samsa_topic_describe(s, "t", &d), SAMSA_ENOTOPIC);
     EQ_RC(samsa_topic_describe(s, "t", NULL), SAMSA_EINVAL);

@@ -132,7 +132,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(threads)                                                                \
     XX(notify)                                                                 \
     XX(group)                                                                  \
-    XX(queue)
+    XX(queue)                                                                  \
+    XX(replica)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

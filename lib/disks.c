@@ -1,0 +1,168 @@
+/*
+ * disks.c - the store's directories: the primary one and the replica
+ * directories, each meant to be its own device.
+ *
+ * Each directory has a lock file, flock()ed for as long as the store is
+ * open, whose device and inode numbers are the directory's identity: a
+ * directory that was removed (or removed and made again) no longer holds
+ * that inode, which is how a vanished disk is told from a working one even
+ * though writes to files already open there still succeed.
+ *
+ * The repair pass (store_replica_pass, run by the flusher about once a
+ * second and by samsa_replica_catchup): a directory that vanished, or whose
+ * catalog missed a write, goes down and every copy on it leaves the
+ * in-sync set; a directory that is back (it exists again, even empty) gets
+ * a fresh lock file and a copy of a healthy catalog and comes up; then
+ * every out copy on a directory that is up is rebuilt (replica.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "replica.h"
+#include "store.h"
+
+int
+store_disk_lock(samsa *s, int d)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/lock", s->dirs[d]);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return samsa__from_errno(errno);
+    struct stat st;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        return err == EWOULDBLOCK ? SAMSA_ELOCKED : samsa__from_errno(err);
+    }
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return samsa__from_errno(err);
+    }
+    if (s->dir_fd[d] >= 0)
+        close(s->dir_fd[d]);
+    s->dir_fd[d] = fd;
+    s->dir_ino[d] = (uint64_t)st.st_ino;
+    s->dir_dev[d] = (uint64_t)st.st_dev;
+    return 0;
+}
+
+bool
+store_disk_alive(samsa *s, int d)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/lock", s->dirs[d]);
+    return stat(path, &st) == 0 && (uint64_t)st.st_ino == s->dir_ino[d] &&
+           (uint64_t)st.st_dev == s->dir_dev[d];
+}
+
+/* Call fn on every partition's replica set (table_lock held). */
+static void
+each_rset(samsa *s, void (*fn)(rset *rs, void *ctx), void *ctx)
+{
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (topic *t = s->buckets[b]; t != NULL; t = t->next)
+            for (int32_t p = 0; p < t->cfg.partitions; p++)
+                fn(t->parts[p]->rs, ctx);
+}
+
+static void
+down_one(rset *rs, void *ctx)
+{
+    rset_disk_down(rs, *(int *)ctx, -ENOENT);
+}
+
+/* A down directory that exists again: lock it and give it a catalog. */
+static void
+revive(samsa *s, int d)
+{
+    struct stat st;
+    if (stat(s->dirs[d], &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    if (store_disk_lock(s, d) == 0 && catalog_disk_rebuild(&s->cat, d) == 0)
+        s->disk_up[d] = true;
+}
+
+typedef struct pass {
+    int rejoined; /* copies that rejoined         */
+    int first;    /* the first error              */
+} pass;
+
+static void
+catch_one(rset *rs, void *ctx)
+{
+    pass *ps = ctx;
+    for (int i = 0; i < rs->n; i++) {
+        pthread_mutex_lock(&rs->lock);
+        bool out = !rs->copy[i].insync;
+        pthread_mutex_unlock(&rs->lock);
+        if (!out || rs->copy[i].disk < 0 || !rs->s->disk_up[rs->copy[i].disk])
+            continue;
+        int rc = rset_catchup(rs, i);
+        if (rc == 0)
+            ps->rejoined++;
+        else if (ps->first == 0)
+            ps->first = rc;
+    }
+}
+
+/* Has a directory gone, or one that is down come back?  (repair_lock held:
+ * disk_up changes only under it.) */
+static bool
+disks_changed(samsa *s)
+{
+    uint32_t down = atomic_load(&s->cat.down);
+    struct stat st;
+    for (int d = 0; d < s->ndirs; d++)
+        if (s->disk_up[d] ? (down & (1u << d)) || !store_disk_alive(s, d)
+                          : stat(s->dirs[d], &st) == 0)
+            return true;
+    return false;
+}
+
+int
+store_replica_pass(samsa *s, int *rejoined)
+{
+    pass ps = {0, 0};
+    if (s->ndirs > 1) {
+        pthread_mutex_lock(&s->repair_lock);
+        if (!disks_changed(s))
+            goto catch_up; /* the usual case: no write lock on the table */
+        /* disk_up changes with the table locked for writing, so code that
+         * holds it for reading (topic create, status) sees it steady. */
+        pthread_rwlock_wrlock(&s->table_lock);
+        uint32_t down = atomic_load(&s->cat.down);
+        for (int d = 0; d < s->ndirs; d++) {
+            if (s->disk_up[d] &&
+                ((down & (1u << d)) || !store_disk_alive(s, d))) {
+                s->disk_up[d] = false;
+                catalog_disk_down(&s->cat, d);
+                each_rset(s, down_one, &d);
+            }
+            if (!s->disk_up[d])
+                revive(s, d);
+        }
+        pthread_rwlock_unlock(&s->table_lock);
+    catch_up:
+        pthread_rwlock_rdlock(&s->table_lock);
+        each_rset(s, catch_one, &ps);
+        pthread_rwlock_unlock(&s->table_lock);
+        pthread_mutex_unlock(&s->repair_lock);
+    }
+    if (rejoined != NULL)
+        *rejoined = ps.rejoined;
+    return ps.first;
+}
+
+void
+samsa__replica_pause(samsa *s, bool paused)
+{
+    atomic_store(&s->repair_paused, paused);
+}

@@ -1,0 +1,723 @@
+/*
+ * replica.c - a partition's copies: placement, the in-sync set, leader
+ * failover, catch-up, and reconciling the copies when the store opens.
+ *
+ * Placement.  Partition p with n copies lives on directories p, p+1, ...,
+ * p+n-1 (mod the number of directories); the first is its leader while all
+ * is well, so the leaders are spread over the directories.  The catalog
+ * keeps, per partition, the disk id of each copy, the in-sync set, the
+ * leader and the leader epoch (catalog.c), on every directory.
+ *
+ * The in-sync set (ISR).  A copy is in it while it holds every record the
+ * log has published: every write reaches every in-sync copy before the log
+ * end moves (replica_io.c), so the log end is the high watermark and a
+ * cursor never reads a record that is not on every in-sync copy.  A copy
+ * leaves on any failure on it alone, with the reason kept for
+ * samsa_replica_status() and reported to samsa_options.on_replica; the
+ * change is saved in the catalog before the call that met it returns, so
+ * that a later open never takes a copy that missed writes for a good one.
+ * The last in-sync copy never leaves: a failure there is the log's to
+ * handle, as without replicas.
+ *
+ * Leader failover.  When the leader leaves, the first other in-sync copy
+ * leads at once, with the next epoch.  Its files hold the same bytes up to
+ * the log end, so offsets stay dense and readers go on (the views move,
+ * replica_io.c); the write that failed on the old leader succeeded on it.
+ *
+ * Catch-up.  An out copy whose directory is usable is rebuilt from scratch:
+ * its partition directory is emptied, every segment is copied from the
+ * leader's files with each batch's CRC checked on the way, without the
+ * log's locks (sealed segments do not change; the active one only grows);
+ * then, with producers held for a moment (log.lock and fsync_lock), the
+ * bytes written meanwhile are copied, everything is synced, the copy's
+ * handles of the open files are opened and it rejoins.  Rebuilding from
+ * scratch, never reusing the old files, is also what makes a failed fsync
+ * safe: the pages the kernel may have dropped belong to files no longer
+ * used.
+ *
+ * Open.  Only copies the catalog lists as in sync may lead (unclean
+ * election stays off; with none of them present, the open fails with
+ * SAMSA_ENOTENOUGHREPLICAS).  Each present in-sync copy is recovered on
+ * its own, and the longest log leads (the catalog's leader on a tie): it
+ * has every acknowledged record, since an acknowledgement needed every
+ * in-sync copy.  Copies that differ from it in their segment list, sizes
+ * or, past the recovery point, bytes are taken out and caught up.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replica.h"
+#include "store.h"
+
+#define COPY_CHUNK (1u << 20)
+
+/* Pending events, reported by rset_after_change without rs->lock. */
+typedef struct rset_ev {
+    int type, copy, reason;
+    int64_t offset;
+    int32_t epoch;
+} rset_ev;
+
+#define EV_MAX 32
+typedef struct rset_evq {
+    rset_ev ev[EV_MAX];
+    int n;
+} rset_evq;
+
+/* The queue lives beside the set (one allocation). */
+typedef struct rset_box {
+    rset rs;
+    rset_evq q;
+    uint64_t topic_id;
+} rset_box;
+
+#define BOX(rs) ((rset_box *)(void *)(rs))
+
+static void
+ev_push(rset *rs, int type, int copy, int reason)
+{
+    rset_evq *q = &BOX(rs)->q;
+    if (q->n == EV_MAX)
+        return; /* the status call still tells the whole story */
+    q->ev[q->n++] =
+        (rset_ev){type, copy, reason, rs->log ? atomic_load(&rs->log->end) : 0,
+                  rs->epoch};
+}
+
+char *
+rset_path(rset *rs, int i, const char *path)
+{
+    int d = rs->copy[i].disk;
+    size_t vl = strlen(rs->vroot);
+    if (d < 0 || strncmp(path, rs->vroot, vl) != 0)
+        return NULL;
+    const char *root = rs->s->dirs[d];
+    size_t n = strlen(root) + strlen(path + vl) + 1;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s%s", root, path + vl);
+    return p;
+}
+
+samsa_io *
+rset_io(rset *rs)
+{
+    return rs->n > 1 ? &rs->io : rs->base;
+}
+
+void
+rset_fill(rset *rs, catalog_partition *cp)
+{
+    pthread_mutex_lock(&rs->lock);
+    cp->start = atomic_load(&rs->start);
+    cp->recovery_point = atomic_load(&rs->saved_rp);
+    cp->leader_epoch = rs->epoch;
+    cp->leader = rs->leader;
+    cp->ncopies = rs->n;
+    cp->isr = 0;
+    for (int i = 0; i < rs->n; i++) {
+        cp->disk[i] = rs->disk_id[i];
+        if (rs->copy[i].insync)
+            cp->isr |= 1u << i;
+    }
+    rs->dirty = false;
+    pthread_mutex_unlock(&rs->lock);
+}
+
+int
+rset_persist(rset *rs, uint64_t topic_id)
+{
+    if (topic_id != 0)
+        BOX(rs)->topic_id = topic_id;
+    pthread_mutex_lock(&rs->lock);
+    bool dirty = rs->dirty;
+    pthread_mutex_unlock(&rs->lock);
+    if (!dirty || BOX(rs)->topic_id == 0)
+        return 0;
+    catalog_partition cp;
+    rset_fill(rs, &cp);
+    return catalog_partitions_put(&rs->s->cat, BOX(rs)->topic_id,
+                                  &rs->partition, &cp, 1);
+}
+
+int
+rset_admit(rset *rs)
+{
+    return rs->acks_all && atomic_load(&rs->ninsync) < rs->min_insync
+               ? SAMSA_ENOTENOUGHREPLICAS
+               : 0;
+}
+
+void
+rset_mark_out_locked(rset *rs, int i, int reason)
+{
+    replica_copy *c = &rs->copy[i];
+    if (!c->insync || atomic_load(&rs->ninsync) <= 1)
+        return;
+    c->insync = false;
+    c->reason = reason != 0 ? reason : SAMSA_EIO;
+    c->since = rs->log ? atomic_load(&rs->log->end) : 0;
+    atomic_fetch_sub(&rs->ninsync, 1);
+    rs->dirty = true;
+    ev_push(rs, SAMSA_REPLICA_EV_OUT, i, c->reason);
+    if (i != rs->leader)
+        return;
+    for (int j = 1; j < rs->n; j++) {
+        int k = (i + j) % rs->n;
+        if (rs->copy[k].insync) {
+            rs->leader = k;
+            rs->epoch++;
+            rset_io_remap(rs);
+            ev_push(rs, SAMSA_REPLICA_EV_LEADER, k, 0);
+            return;
+        }
+    }
+}
+
+void
+rset_after_change(rset *rs)
+{
+    rset_evq q;
+    pthread_mutex_lock(&rs->lock);
+    q = BOX(rs)->q;
+    BOX(rs)->q.n = 0;
+    pthread_mutex_unlock(&rs->lock);
+    samsa *s = rs->s;
+    for (int k = 0; k < q.n && s->on_replica != NULL; k++) {
+        samsa_replica_event ev = {
+            .type = q.ev[k].type,
+            .topic = rs->topic,
+            .partition = rs->partition,
+            .dir = rs->copy[q.ev[k].copy].disk,
+            .reason = q.ev[k].reason,
+            .offset = q.ev[k].offset,
+            .leader_epoch = q.ev[k].epoch,
+        };
+        s->on_replica(&ev, s->on_replica_ctx);
+    }
+    (void)rset_persist(rs, 0); /* a failed disk is marked down by it */
+}
+
+void
+rset_disk_down(rset *rs, int d, int reason)
+{
+    pthread_mutex_lock(&rs->lock);
+    for (int i = 0; i < rs->n; i++)
+        if (rs->copy[i].disk == d)
+            rset_mark_out_locked(rs, i, reason);
+    pthread_mutex_unlock(&rs->lock);
+    rset_after_change(rs);
+}
+
+int
+rset_flush(rset *rs)
+{
+    if (rs->n == 1 || rs->acks_all)
+        return 0; /* every sync already covered every copy */
+    pthread_mutex_lock(&rs->log->fsync_lock);
+    int rc = rset_io_flush(rs);
+    pthread_mutex_unlock(&rs->log->fsync_lock);
+    return rc;
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static rset *
+rset_new(samsa *s, const char *topic_name, int32_t partition,
+         const catalog_partition *cp, const log_config *cfg)
+{
+    rset_box *box = calloc(1, sizeof *box);
+    if (box == NULL)
+        return NULL;
+    rset *rs = &box->rs;
+    if ((rs->topic = strdup(topic_name)) == NULL) {
+        free(box);
+        return NULL;
+    }
+    rs->base = s->io;
+    rs->s = s;
+    rs->partition = partition;
+    rs->n = cp->ncopies;
+    rs->leader = cp->leader;
+    rs->epoch = cp->leader_epoch;
+    rs->acks_all = cfg->acks_all;
+    rs->min_insync = cfg->min_insync;
+    atomic_init(&rs->saved_rp, cp->recovery_point);
+    atomic_init(&rs->start, cp->start);
+    pthread_mutex_init(&rs->lock, NULL);
+    int in = 0;
+    for (int i = 0; i < rs->n; i++) {
+        int d = catalog_disk_index(&s->cat, cp->disk[i]);
+        rs->disk_id[i] = cp->disk[i];
+        rs->copy[i].disk = d;
+        rs->copy[i].insync = (cp->isr & (1u << i)) && d >= 0 && s->disk_up[d];
+        rs->copy[i].reason = rs->copy[i].insync        ? 0
+                             : d < 0 || !s->disk_up[d] ? -ENOENT
+                                                       : SAMSA_EIO;
+        in += rs->copy[i].insync;
+    }
+    atomic_init(&rs->ninsync, in);
+    rset_io_init(rs);
+    return rs;
+}
+
+void
+rset_free(rset *rs)
+{
+    if (rs == NULL)
+        return;
+    pthread_mutex_destroy(&rs->lock);
+    free(rs->topic);
+    free(BOX(rs));
+}
+
+/* A copy's log, recovered on its own through the base I/O layer; its end
+ * and segment files' sizes. */
+typedef struct probe {
+    int64_t valid; /* offsets below read cleanly (from the recovery point) */
+    int64_t end;
+    size_t nsegs;   /* segments                                       */
+    int64_t *base;  /* each one's base offset (malloc'ed)             */
+    uint64_t *size; /* and size                                       */
+} probe;
+
+/* The first offset at or past rp whose batch fails its CRC (damage that a
+ * power cut left in unsynced writes), or the log end. */
+static int64_t
+valid_end(samsa_log *log, int64_t rp)
+{
+    for (size_t k = 0; k < log->nsegs; k++) {
+        segment *seg = log->segs[k];
+        if (k + 1 < log->nsegs && log->segs[k + 1]->base <= rp)
+            continue;
+        uint64_t pos = 0, size = atomic_load(&seg->size);
+        int64_t expected = seg->base;
+        while (pos < size) {
+            batch_header h;
+            if (batch_parse_header(seg->map + pos, size - pos, &h) != 0 ||
+                h.base_offset != expected ||
+                (h.base_offset + h.last_offset_delta >= rp &&
+                 batch_verify_crc(seg->map + pos, &h) != 0))
+                return expected;
+            expected = h.base_offset + h.last_offset_delta + 1;
+            pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        }
+        if (k + 1 < log->nsegs && expected != log->segs[k + 1]->base)
+            return expected;
+    }
+    return log->next_offset;
+}
+
+static int
+probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
+{
+    samsa_log *log;
+    int rc = log_open(rs->base, dir, cfg, atomic_load(&rs->start),
+                      atomic_load(&rs->saved_rp), false, &log);
+    if (rc != 0)
+        return rc;
+    /* No log_close: sealing would write index files for the active
+     * segment that the copies rebuilt later would not have. */
+    pr->end = log->next_offset;
+    pr->valid = valid_end(log, atomic_load(&rs->saved_rp));
+    pr->nsegs = log->nsegs;
+    pr->base = malloc(log->nsegs * sizeof *pr->base);
+    pr->size = malloc(log->nsegs * sizeof *pr->size);
+    for (size_t k = 0; pr->base != NULL && pr->size != NULL && k < pr->nsegs;
+         k++) {
+        pr->base[k] = log->segs[k]->base;
+        pr->size[k] = atomic_load(&log->segs[k]->size);
+    }
+    log_unref(log);
+    return pr->base != NULL && pr->size != NULL ? 0 : SAMSA_ENOMEM;
+}
+
+/* Do files a and b hold the same bytes? */
+static bool
+same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    char *ba = malloc(65536), *bb = malloc(65536);
+    bool same = fa != NULL && fb != NULL && ba != NULL && bb != NULL;
+    while (same) {
+        size_t na = fread(ba, 1, 65536, fa), nb = fread(bb, 1, 65536, fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+        if (na == 0)
+            break;
+    }
+    if (fa != NULL)
+        fclose(fa);
+    if (fb != NULL)
+        fclose(fb);
+    free(ba);
+    free(bb);
+    return same;
+}
+
+/* Does copy j match the leader's probe?  Same segments and sizes, and the
+ * same bytes in every segment not wholly below the recovery point (those
+ * were synced on every in-sync copy; scrub checks them). */
+static bool
+copy_matches(rset *rs, const char *name, int j, const probe *lp,
+             const probe *pj)
+{
+    if (pj->end != lp->end || pj->valid != lp->valid ||
+        pj->nsegs != lp->nsegs || lp->nsegs == 0)
+        return false;
+    int64_t rp = atomic_load(&rs->saved_rp);
+    for (size_t k = 0; k < lp->nsegs; k++) {
+        if (pj->base[k] != lp->base[k] || pj->size[k] != lp->size[k])
+            return false;
+        if (k + 1 < lp->nsegs && lp->base[k + 1] <= rp)
+            continue;
+        char a[4096], b[4096];
+        snprintf(a, sizeof a, "%s/%s/%020" PRId64 ".log",
+                 rs->s->dirs[rs->copy[rs->leader].disk], name, lp->base[k]);
+        snprintf(b, sizeof b, "%s/%s/%020" PRId64 ".log",
+                 rs->s->dirs[rs->copy[j].disk], name, lp->base[k]);
+        if (!same_file(a, b))
+            return false;
+    }
+    return true;
+}
+
+static int
+rset_reconcile(rset *rs, const log_config *cfg)
+{
+    char name[SAMSA_MAX_TOPIC_NAME + 16];
+    snprintf(name, sizeof name, "%s-%" PRId32, rs->topic, rs->partition);
+    probe *pr = calloc((size_t)rs->n, sizeof *pr);
+    if (pr == NULL)
+        return SAMSA_ENOMEM;
+    int best = -1, rc = 0;
+    for (int i = 0; i < rs->n && rc == 0; i++) {
+        if (!rs->copy[i].insync)
+            continue;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", rs->s->dirs[rs->copy[i].disk], name);
+        if (probe_copy(rs, dir, cfg, &pr[i]) != 0) {
+            rs->copy[i].insync = false; /* unreadable: rebuilt later */
+            rs->copy[i].reason = SAMSA_EIO;
+            atomic_fetch_sub(&rs->ninsync, 1);
+            continue;
+        }
+        /* Kafka's rule, the longest valid log: clean offsets first, then
+         * the end, then the catalog's leader. */
+        if (best < 0 || pr[i].valid > pr[best].valid ||
+            (pr[i].valid == pr[best].valid &&
+             (pr[i].end > pr[best].end ||
+              (pr[i].end == pr[best].end && i == rs->leader))))
+            best = i;
+    }
+    if (best < 0) {
+        for (int i = 0; i < rs->n; i++) {
+            free(pr[i].base);
+            free(pr[i].size);
+        }
+        free(pr);
+        return SAMSA_ENOTENOUGHREPLICAS;
+    }
+    if (best != rs->leader) {
+        rs->leader = best;
+        rs->epoch++;
+        rs->dirty = true;
+    }
+    for (int i = 0; i < rs->n; i++) {
+        if (i == best || !rs->copy[i].insync ||
+            copy_matches(rs, name, i, &pr[best], &pr[i]))
+            continue;
+        rs->copy[i].insync = false;
+        rs->copy[i].reason = SAMSA_ECORRUPT; /* diverged: rebuilt later */
+        atomic_fetch_sub(&rs->ninsync, 1);
+    }
+    for (int i = 0; i < rs->n; i++) {
+        if (!rs->copy[i].insync)
+            rs->dirty = true;
+        free(pr[i].base);
+        free(pr[i].size);
+    }
+    free(pr);
+    return 0;
+}
+
+int
+rset_open(samsa *s, const char *topic_name, int32_t partition,
+          const catalog_partition *cp, const log_config *cfg, bool create,
+          rset **out, char *dir, size_t dirlen)
+{
+    rset *rs = rset_new(s, topic_name, partition, cp, cfg);
+    if (rs == NULL)
+        return SAMSA_ENOMEM;
+    int rc = 0;
+    if (atomic_load(&rs->ninsync) == 0)
+        rc = SAMSA_ENOTENOUGHREPLICAS; /* no copy that may lead is here */
+    else if (!rs->copy[rs->leader].insync) {
+        for (int i = 0; i < rs->n; i++)
+            if (rs->copy[i].insync) {
+                rs->leader = i;
+                rs->epoch++;
+                break;
+            }
+        rs->dirty = true;
+    }
+    if (rc == 0 && !create && rs->n > 1)
+        rc = rset_reconcile(rs, cfg);
+    if (rc != 0) {
+        rset_free(rs);
+        return rc;
+    }
+    rs->vroot = s->dirs[rs->copy[rs->leader].disk];
+    snprintf(dir, dirlen, "%s/%s-%" PRId32, rs->vroot, topic_name, partition);
+    *out = rs;
+    return 0;
+}
+
+/* ---- catch-up ------------------------------------------------------------ */
+
+/* Copy [from, to) of seg from the leader's view to dst, then read it back
+ * and compare, so that the copy is known to hold what the leader holds.
+ * A batch that fails its CRC on the leader is copied as it is: it is part
+ * of the leader's log (readers get SAMSA_ECORRUPT there on every copy),
+ * and refusing it would leave the partition short of a copy for good. */
+static int
+copy_batches(rset *rs, segment *seg, samsa_io_file *dst, uint64_t from,
+             uint64_t to)
+{
+    uint8_t *back = malloc(COPY_CHUNK);
+    if (back == NULL)
+        return SAMSA_ENOMEM;
+    for (uint64_t pos = from; pos < to; pos += COPY_CHUNK) {
+        size_t len = to - pos < COPY_CHUNK ? (size_t)(to - pos) : COPY_CHUNK;
+        int rc = samsa__io_write_all(rs->base, dst, seg->map + pos, len, pos);
+        if (rc == 0 &&
+            rs->base->read(rs->base, dst, back, len, pos) != (ssize_t)len)
+            rc = -EIO;
+        if (rc == 0 && memcmp(back, seg->map + pos, len) != 0)
+            rc = SAMSA_ECORRUPT; /* the copy's disk returns other bytes */
+        if (rc != 0) {
+            free(back);
+            return samsa__from_errno(rc);
+        }
+    }
+    free(back);
+    return 0;
+}
+
+/* Copy the leader's file at path (an index file) whole to copy i. */
+static int
+copy_whole(rset *rs, const char *path, int i)
+{
+    samsa_io *b = rs->base;
+    char *src = rset_path(rs, rs->leader, path), *dst = rset_path(rs, i, path);
+    samsa_io_file *f = NULL, *g = NULL;
+    uint64_t size = 0;
+    uint8_t *buf = NULL;
+    int rc = src == NULL || dst == NULL ? -ENOMEM : 0;
+    if (rc == 0 && (rc = b->open(b, src, SAMSA_IO_RDONLY, &f)) == 0 &&
+        (rc = b->size(b, f, &size)) == 0 && (buf = malloc(size + 1)) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0 && size > 0 && b->read(b, f, buf, size, 0) != (ssize_t)size)
+        rc = -EIO;
+    if (rc == 0) {
+        b->unlink(b, dst);
+        rc = b->open(b, dst, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &g);
+    }
+    if (rc == 0 && size > 0)
+        rc = samsa__io_write_all(b, g, buf, size, 0);
+    if (rc == 0)
+        rc = b->sync(b, g);
+    if (g != NULL)
+        b->close(b, g);
+    if (f != NULL)
+        b->close(b, f);
+    free(buf);
+    free(src);
+    free(dst);
+    return samsa__from_errno(rc);
+}
+
+/* What catch-up copied of one segment so far. */
+typedef struct copied {
+    int64_t base;
+    uint64_t size; /* bytes of .log copied                      */
+    bool sealed;   /* its index files were copied too            */
+} copied;
+
+/* Bring copy i's files of seg up to its current size (and its index files
+ * once sealed), from what c says was copied. */
+static int
+catch_segment(rset *rs, int i, segment *seg, copied *c, bool final)
+{
+    samsa_io *b = rs->base;
+    char *dst = rset_path(rs, i, seg->path);
+    samsa_io_file *f;
+    if (dst == NULL)
+        return SAMSA_ENOMEM;
+    int rc = b->open(b, dst, c->size == 0 ? SAMSA_IO_CREATE : 0, &f);
+    free(dst);
+    if (rc != 0)
+        return samsa__from_errno(rc);
+    uint64_t size = atomic_load(&seg->size);
+    bool sealed = atomic_load(&seg->sealed);
+    rc = copy_batches(rs, seg, f, c->size, size);
+    /* The leader's active file is preallocated past its end; the copy
+     * must have the same zeros to be the same file. */
+    if (rc == 0 && final && !sealed && seg->alloc > size)
+        rc = samsa__from_errno(b->allocate(b, f, size, seg->alloc - size));
+    if (rc == 0 && sealed)
+        rc = samsa__from_errno(b->truncate(b, f, size));
+    if (rc == 0)
+        rc = samsa__from_errno(b->sync(b, f));
+    b->close(b, f);
+    if (rc == 0)
+        c->size = size;
+    /* Index files: a sealed segment's, once; the active segment's too
+     * when an earlier close left them (stale until the next seal rewrites
+     * them, but the copy must hold the same files). */
+    static const char *const exts[] = {".index", ".timeindex"};
+    bool want = (sealed && !c->sealed) || (final && !sealed);
+    for (int k = 0; rc == 0 && want && k < 2; k++) {
+        size_t stem = strlen(seg->path) - 4;
+        char p[4096];
+        snprintf(p, sizeof p, "%.*s%s", (int)stem, seg->path, exts[k]);
+        rc = copy_whole(rs, p, i);
+        if (rc == -ENOENT && !sealed)
+            rc = 0;
+    }
+    if (rc == 0)
+        c->sealed = sealed;
+    return rc;
+}
+
+/* One pass over the log's segments; final: under the log's locks. */
+static int
+catch_pass(rset *rs, int i, copied **cp, size_t *ncp, bool final)
+{
+    samsa_log *log = rs->log;
+    if (!final)
+        pthread_mutex_lock(&log->lock);
+    size_t n = log->nsegs;
+    segment **segs = malloc(n * sizeof *segs);
+    for (size_t k = 0; segs != NULL && k < n; k++) {
+        segs[k] = log->segs[k];
+        segment_ref(segs[k]);
+    }
+    if (!final)
+        pthread_mutex_unlock(&log->lock);
+    if (segs == NULL)
+        return SAMSA_ENOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t j = 0;
+        while (j < *ncp && (*cp)[j].base != segs[k]->base)
+            j++;
+        if (j == *ncp) {
+            copied *g = realloc(*cp, (*ncp + 1) * sizeof *g);
+            if (g == NULL)
+                rc = SAMSA_ENOMEM;
+            else
+                g[(*ncp)++] = (copied){segs[k]->base, 0, false};
+            *cp = g != NULL ? g : *cp;
+        }
+        if (rc == 0)
+            rc = catch_segment(rs, i, segs[k], &(*cp)[j], final);
+    }
+    for (size_t k = 0; k < n; k++)
+        segment_unref(rs->base, segs[k]);
+    free(segs);
+    return rc;
+}
+
+int
+rset_catchup(rset *rs, int i)
+{
+    samsa *s = rs->s;
+    samsa_log *log = rs->log;
+    int d = rs->copy[i].disk;
+    if (rs->n == 1 || rs->copy[i].insync || d < 0 || !s->disk_up[d])
+        return 0;
+    char *dir = rset_path(rs, i, log->dir);
+    if (dir == NULL)
+        return SAMSA_ENOMEM;
+    /* From scratch: nothing of the old copy is trusted or reused. */
+    samsa__remove_dir(rs->base, dir);
+    int rc = samsa__from_errno(rs->base->mkdir(rs->base, dir));
+    copied *cp = NULL;
+    size_t ncp = 0;
+    if (rc == 0)
+        rc = catch_pass(rs, i, &cp, &ncp, false);
+    if (rc == 0) {
+        pthread_mutex_lock(&log->lock);
+        pthread_mutex_lock(&log->fsync_lock);
+        rc = atomic_load(&log->failed);
+        if (rc == 0)
+            rc = catch_pass(rs, i, &cp, &ncp, true);
+        if (rc == 0)
+            rc = samsa__from_errno(rs->base->dirsync(rs->base, dir));
+        pthread_mutex_lock(&rs->lock);
+        if (rc == 0)
+            rc = rset_io_attach(rs, i);
+        if (rc == 0) {
+            rs->copy[i].insync = true;
+            rs->copy[i].reason = 0;
+            rs->copy[i].since = atomic_load(&log->end);
+            atomic_fetch_add(&rs->ninsync, 1);
+            rs->dirty = true;
+            ev_push(rs, SAMSA_REPLICA_EV_JOINED, i, 0);
+        }
+        pthread_mutex_unlock(&rs->lock);
+        pthread_mutex_unlock(&log->fsync_lock);
+        pthread_mutex_unlock(&log->lock);
+        rset_after_change(rs);
+    }
+    if (rc != 0) {
+        pthread_mutex_lock(&rs->lock);
+        rs->copy[i].reason = rc;
+        pthread_mutex_unlock(&rs->lock);
+    }
+    free(cp);
+    free(dir);
+    return rc;
+}
+
+/* ---- the public calls ---------------------------------------------------- */
+
+SAMSA_API int
+samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
+                     samsa_replica_info *copies, int max, int *n)
+{
+    if (s == NULL || n == NULL || max < 0 || (copies == NULL && max > 0))
+        return SAMSA_EINVAL;
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, false, &t);
+    if (rc == 0) {
+        rset *rs = t->parts[partition]->rs;
+        pthread_mutex_lock(&rs->lock);
+        *n = rs->n;
+        for (int i = 0; i < rs->n && i < max; i++)
+            copies[i] = (samsa_replica_info){
+                .dir = rs->copy[i].disk,
+                .state = rs->copy[i].insync ? SAMSA_REPLICA_INSYNC
+                                            : SAMSA_REPLICA_OUT,
+                .leader = i == rs->leader,
+                .reason = rs->copy[i].reason,
+                .since = rs->copy[i].since,
+            };
+        pthread_mutex_unlock(&rs->lock);
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}
+
+SAMSA_API int
+samsa_replica_catchup(samsa *s, int *rejoined)
+{
+    if (s == NULL)
+        return SAMSA_EINVAL;
+    return store_replica_pass(s, rejoined);
+}

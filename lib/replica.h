@@ -1,0 +1,105 @@
+/*
+ * replica.h - the copies of a partition (replica.c, replica_io.c,
+ * scrub.c).
+ *
+ * Each partition has a replica set: its copies, one per directory it was
+ * placed on, which of them are in sync, and which one leads.  With more than
+ * one copy, the partition's log does its file I/O through the set's own
+ * samsa_io table (replica_io.c), which hands each call to every in-sync copy
+ * through the store's I/O layer, so the log engine (log.c, segment.c) is the
+ * same with or without replicas and the copies stay byte for byte alike.
+ *
+ * Lock order: log.lock -> log.fsync_lock -> rset.lock -> catalog.  The
+ * event callback and catalog writes run after rset.lock is released.
+ */
+#ifndef SAMSA_REPLICA_H
+#define SAMSA_REPLICA_H
+
+#include "catalog.h"
+#include "log.h"
+
+#define REPLICA_MAX CATALOG_MAX_DISKS
+
+struct samsa;
+typedef struct mfile mfile;
+
+typedef struct replica_copy {
+    int disk;      /* index of its directory in the store, -1: not open  */
+    bool insync;   /* holds every acknowledged record, takes the writes   */
+    int reason;    /* why it left the in-sync set; 0 while in it          */
+    int64_t since; /* log end when its state last changed                 */
+} replica_copy;
+
+typedef struct rset {
+    samsa_io io;       /* the mirror table the log uses (n > 1)       */
+    samsa_io *base;    /* the store's I/O layer                       */
+    struct samsa *s;   /* the store, for directories and events       */
+    char *topic;       /* the topic's name                            */
+    int32_t partition; /* the partition                               */
+    samsa_log *log;    /* the log this set serves (it owns the set)   */
+    const char *vroot; /* the directory the log's paths start with    */
+    int n;             /* copies                                      */
+    uint64_t disk_id[REPLICA_MAX]; /* catalog disk id of each copy        */
+    bool acks_all;  /* SAMSA_ACKS_ALL: min_insync applies          */
+    int min_insync; /* in-sync copies a produce needs               */
+
+    pthread_mutex_t lock;           /* the fields below and the file list     */
+    replica_copy copy[REPLICA_MAX]; /* placement order                    */
+    int leader;                     /* the copy the log reads                 */
+    _Atomic int32_t epoch;          /* bumped at every leader change; stamped
+                                       in each batch appended (log.c)     */
+    _Atomic int ninsync;            /* copies in sync                         */
+    mfile *files;                   /* files open through io                  */
+    bool dirty;                     /* state not yet saved in the catalog     */
+    _Atomic int64_t saved_rp;       /* the recovery point in the catalog      */
+    _Atomic int64_t start;          /* the log start in the catalog           */
+} rset;
+
+/* ---- replica.c ----------------------------------------------------------- */
+
+/* Build the set of a partition from its catalog state; at load (!create),
+ * reconcile the copies first (pick the leader, take stale copies out).
+ * *dir gets the partition directory the log opens (under the leader's
+ * root).  SAMSA_ENOTENOUGHREPLICAS when no in-sync copy is present. */
+int rset_open(struct samsa *s, const char *topic_name, int32_t partition,
+              const catalog_partition *cp, const log_config *cfg, bool create,
+              rset **out, char *dir, size_t dirlen);
+void rset_free(rset *rs);
+/* The io the log must use: the mirror with several copies, else base. */
+samsa_io *rset_io(rset *rs);
+/* The catalog record of the set (start and recovery point included). */
+void rset_fill(rset *rs, catalog_partition *cp);
+/* Save the state in the catalog if it changed. */
+int rset_persist(rset *rs, uint64_t topic_id);
+/* Before a produce: SAMSA_ENOTENOUGHREPLICAS when too few copies are in
+ * sync for acks=all; after it (after != 0) the same check again. */
+int rset_admit(rset *rs);
+/* Take copy i out (reason) under rs->lock; moves the leader if it was. The
+ * caller then calls rset_after_change(). */
+void rset_mark_out_locked(rset *rs, int i, int reason);
+/* Report and save what rset_mark_out_locked changed (rs->lock not held). */
+void rset_after_change(rset *rs);
+/* Rebuild copy i from the leader and let it rejoin. */
+int rset_catchup(rset *rs, int i);
+/* Path of the file path (under vroot) on copy i's directory (caller frees),
+ * NULL when out of memory or copy i has no open directory. */
+char *rset_path(rset *rs, int i, const char *path);
+/* Sync the followers' files that acks=1 left unsynced. */
+int rset_flush(rset *rs);
+/* Take the copies on disk d out (its directory vanished). */
+void rset_disk_down(rset *rs, int d, int reason);
+/* Copy i's open handle of the file at path (under vroot), or NULL. */
+samsa_io_file *rset_handle(rset *rs, const char *path, int i);
+
+/* ---- replica_io.c -------------------------------------------------------- */
+
+void rset_io_init(rset *rs);
+/* Move every read-only view to the leader's files (rs->lock held). */
+void rset_io_remap(rset *rs);
+/* Open copy i's handles of every open file (after a rebuild; rs->lock and
+ * the log's locks held). */
+int rset_io_attach(rset *rs, int i);
+/* Sync copy i's unsynced files (acks=1 followers), fsync_lock held. */
+int rset_io_flush(rset *rs);
+
+#endif

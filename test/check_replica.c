@@ -1,0 +1,896 @@
+/*
+ * check_replica.c - replicas: copies on three directories, with faults
+ * injected on one of them through faultio (test/faultio.h), whose filter
+ * picks the directory ("/d1/").
+ *
+ * The common checks: every acknowledged record stays readable, exactly
+ * (records are a function of their offset, test/gen.c); the store keeps
+ * taking writes with dense offsets; a copy that left the in-sync set
+ * rejoins after samsa_replica_catchup() with files identical, byte for
+ * byte, to the others'; and each directory alone reopens with every
+ * acknowledged record.
+ *
+ * The flusher's background repair pass is paused in these tests
+ * (samsa__replica_pause), so that a copy taken out stays out until the test
+ * says; the flusher's syncs are kept out of fault counts by a samsa_sync()
+ * before each fault is armed, as in check_faults.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "faultio.h"
+#include "test.h"
+
+int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
+                   samsa **out);
+void samsa__replica_pause(samsa *s, bool paused);
+
+#define NDIRS 3
+
+/* A store over root/d0 (primary), root/d1, root/d2. */
+typedef struct rig {
+    const char *root;
+    char d[NDIRS][TEST_PATH_BUF];
+    faultio *fi; /* NULL: plain POSIX */
+    samsa *s;
+    _Atomic int events[4]; /* counted by type (any thread) */
+} rig;
+
+static void
+on_event(const samsa_replica_event *ev, void *ctx)
+{
+    rig *r = ctx;
+    ck_assert(ev->type >= 1 && ev->type <= 3);
+    ck_assert_ptr_nonnull(ev->topic);
+    atomic_fetch_add(&r->events[ev->type], 1);
+}
+
+static void
+rig_open(rig *r, int sync)
+{
+    const char *reps[] = {r->d[1], r->d[2], NULL};
+    samsa_options o = {.replica_dirs = reps,
+                       .sync = sync,
+                       .flags = SAMSA_OPEN_CREATE,
+                       .on_replica = on_event,
+                       .on_replica_ctx = r};
+    samsa_io *io = r->fi != NULL ? faultio_io(r->fi) : NULL;
+    r->s = NULL;
+    if (io != NULL)
+        E(samsa__open_io(r->d[0], &o, io, &r->s));
+    else
+        E(samsa_open(r->d[0], &o, &r->s));
+    samsa__replica_pause(r->s, true);
+}
+
+static void
+rig_make(rig *r, bool faulty, int sync)
+{
+    memset(r, 0, sizeof *r);
+    r->root = test_dir_make();
+    for (int i = 0; i < NDIRS; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "d%c", (char)('0' + i));
+        test_pathf(r->d[i], r->root, name);
+        ck_assert_int_eq(mkdir(r->d[i], 0755), 0);
+    }
+    r->fi = faulty ? faultio_new() : NULL;
+    rig_open(r, sync);
+}
+
+static void
+rig_close(rig *r)
+{
+    E(samsa_close(r->s));
+    r->s = NULL;
+    if (r->fi != NULL)
+        faultio_free(r->fi);
+    r->fi = NULL;
+}
+
+/* Topic "t": small segments, replicas copies. */
+static void
+make_topic(rig *r, int32_t partitions, int32_t replicas, int sync)
+{
+    samsa_topic_config c = test_small_cfg(partitions, sync);
+    c.replicas = replicas;
+    E(samsa_topic_create(r->s, "t", &c));
+}
+
+/* A rig (faulty: through faultio) with topic "t" of one partition with 3
+ * copies, holding records 0..upto-1 (produced in pattern k): the log end. */
+static int64_t
+rig_t3(rig *r, bool faulty, int sync, int64_t upto, size_t k)
+{
+    rig_make(r, faulty, sync);
+    make_topic(r, 1, 3, 0);
+    int64_t next = 0;
+    test_produce_upto(r->s, "t", 0, &next, upto, k);
+    return next;
+}
+
+static int64_t
+end_of(samsa *s, int32_t p)
+{
+    int64_t first = -1, end = -1;
+    E(samsa_offsets(s, "t", p, &first, &end));
+    ck_assert_int_eq(first, 0);
+    return end;
+}
+
+static void
+check_exact(samsa *s, int32_t p, int64_t end)
+{
+    ck_assert_int_eq(end_of(s, p), end);
+    test_read_range(s, "t", p, 0, end);
+}
+
+/* The copies of t-p: in-sync count, the leader's directory, and copy on
+ * directory dir's state (or -1 to skip). */
+static void
+status(samsa *s, int32_t p, int want_insync, int leader_dir, int dir,
+       int dir_state)
+{
+    samsa_replica_info info[NDIRS];
+    int n = 0, in = 0, leader = -1;
+    E(samsa_replica_status(s, "t", p, info, NDIRS, &n));
+    for (int i = 0; i < n; i++) {
+        in += info[i].state == SAMSA_REPLICA_INSYNC;
+        if (info[i].leader)
+            leader = info[i].dir;
+        if (info[i].dir == dir)
+            ck_assert_int_eq(info[i].state, dir_state);
+        if (info[i].state == SAMSA_REPLICA_OUT)
+            ck_assert_int_ne(info[i].reason, 0);
+        else
+            ck_assert_int_eq(info[i].reason, 0);
+    }
+    ck_assert_int_eq(in, want_insync);
+    if (leader_dir >= 0)
+        ck_assert_int_eq(leader, leader_dir);
+}
+
+static bool
+same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    ck_assert_msg(fa != NULL && fb != NULL, "%s or %s missing", a, b);
+    int ca, cb;
+    do {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+    } while (ca == cb && ca != EOF);
+    fclose(fa);
+    fclose(fb);
+    return ca == cb;
+}
+
+/* Directory t-p holds the same files, byte for byte, on every directory
+ * that has a copy of it. */
+static void
+copies_identical(rig *r, int32_t p, int copies)
+{
+    char part[32], a[TEST_PATH_BUF], b[TEST_PATH_BUF], fa[1024], fb[1024];
+    snprintf(part, sizeof part, "t-%d", p);
+    int first = p % NDIRS;
+    test_pathf(a, r->d[first], part);
+    DIR *d = opendir(a);
+    ck_assert_ptr_nonnull(d);
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        files++;
+        for (int k = 1; k < copies; k++) {
+            test_pathf(b, r->d[(first + k) % NDIRS], part);
+            snprintf(fa, sizeof fa, "%s/%s", a, e->d_name);
+            snprintf(fb, sizeof fb, "%s/%s", b, e->d_name);
+            ck_assert_msg(same_bytes(fa, fb), "%s and %s differ", fa, fb);
+        }
+    }
+    closedir(d);
+    ck_assert_int_gt(files, 0);
+    for (int k = 1; k < copies; k++) { /* and no file more */
+        test_pathf(b, r->d[(first + k) % NDIRS], part);
+        int n = 0;
+        DIR *db = opendir(b);
+        ck_assert_ptr_nonnull(db);
+        while ((e = readdir(db)) != NULL)
+            n += e->d_name[0] != '.';
+        closedir(db);
+        ck_assert_int_eq(n, files);
+    }
+}
+
+/* Remove directory dir with everything in it, as a failed disk would
+ * vanish.  A producer may create a file in it meanwhile (a segment roll),
+ * which makes rm's last rmdir fail: try again. */
+static void
+vanish(const char *dir)
+{
+    char cmd[TEST_PATH_BUF + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' 2>/dev/null", dir);
+    int tries = 0;
+    while (system(cmd) != 0 && ++tries < 100)
+        usleep(1000);
+    ck_assert(!test_exists(dir));
+}
+
+/* Reopen a copy of directory d alone (no replica dirs): t-0..parts-1
+ * hold exactly ends[]. */
+static void
+reopen_alone(rig *r, int d, int32_t parts, const int64_t *ends)
+{
+    char solo[TEST_PATH_BUF], cmd[3 * TEST_PATH_BUF];
+    test_pathf(solo, r->root, "solo");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", solo, r->d[d],
+             solo);
+    ck_assert_int_eq(system(cmd), 0);
+    samsa *s = test_open(solo);
+    for (int32_t p = 0; p < parts; p++)
+        check_exact(s, p, ends[p]);
+    int64_t next = ends[0]; /* and it takes writes */
+    test_produce_next(s, "t", 0, &next, 1);
+    check_exact(s, 0, next);
+    E(samsa_close(s));
+}
+
+/* ------------------------------------------------------------------------ */
+
+START_TEST(test_placement)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_NONE);
+    samsa_topic_config big = {.replicas = 4};
+    EQ_RC(samsa_topic_create(r.s, "t", &big), SAMSA_EINVAL);
+    make_topic(&r, 3, 3, 0);
+    samsa_topic_config d;
+    E(samsa_topic_describe(r.s, "t", &d));
+    ck_assert_int_eq(d.replicas, 3);
+    ck_assert_int_eq(d.min_insync, 1);
+    ck_assert_int_eq(d.acks, SAMSA_ACKS_ALL);
+    int64_t ends[3] = {0, 0, 0};
+    for (int32_t p = 0; p < 3; p++) {
+        test_produce_upto(r.s, "t", p, &ends[p], 40 + 10 * p, (size_t)p);
+        status(r.s, p, 3, p, -1, 0); /* leaders spread: p on d<p> */
+    }
+    samsa_replica_info info[NDIRS];
+    int n;
+    E(samsa_replica_status(r.s, "t", 1, info, 1, &n)); /* room for one */
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(info[0].dir, 1);
+    EQ_RC(samsa_replica_status(r.s, "t", 3, info, 3, &n), SAMSA_ENOPARTITION);
+    EQ_RC(samsa_replica_status(r.s, "u", 0, info, 3, &n), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_replica_status(r.s, "t", 0, info, -1, &n), SAMSA_EINVAL);
+    EQ_RC(samsa_replica_status(NULL, "t", 0, info, 3, &n), SAMSA_EINVAL);
+    EQ_RC(samsa_replica_catchup(NULL, NULL), SAMSA_EINVAL);
+    for (int32_t p = 0; p < 3; p++)
+        check_exact(r.s, p, ends[p]);
+    rig_close(&r);
+    for (int32_t p = 0; p < 3; p++)
+        copies_identical(&r, p, 3);
+    for (int d0 = 0; d0 < NDIRS; d0++)
+        reopen_alone(&r, d0, 3, ends);
+    /* two copies of each partition on three directories */
+    rig_open(&r, SAMSA_SYNC_NONE);
+    E(samsa_topic_delete(r.s, "t"));
+    make_topic(&r, 3, 2, 0);
+    for (int32_t p = 0; p < 3; p++) {
+        ends[p] = 0;
+        test_produce_upto(r.s, "t", p, &ends[p], 30, 0);
+        status(r.s, p, 2, p, -1, 0);
+    }
+    rig_close(&r);
+    for (int32_t p = 0; p < 3; p++)
+        copies_identical(&r, p, 2);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* The I/O calls a copy makes, each failed in turn on one copy. */
+static const faultio_op sites[] = {
+    FAULTIO_WRITE,    FAULTIO_SYNC,   FAULTIO_ALLOCATE, FAULTIO_OPEN,
+    FAULTIO_TRUNCATE, FAULTIO_UNLINK, FAULTIO_DIRSYNC,  FAULTIO_MAP,
+};
+#define NSITES (sizeof sites / sizeof sites[0])
+
+/* One run: t (one partition, 3 copies, sync) takes records; the nth call
+ * of op on directory victim fails with err.  Returns whether it fired. */
+static bool
+fault_run(faultio_op op, uint64_t nth, int victim, int err)
+{
+    rig r;
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_ALWAYS, 20, 0);
+    E(samsa_sync(r.s));
+    char filter[16];
+    snprintf(filter, sizeof filter, "/d%d/", victim);
+    faultio_filter(r.fi, filter);
+    faultio_fail(r.fi, op, nth, err, false);
+    test_produce_upto(r.s, "t", 0, &next, 120, 3);
+    bool fired = faultio_injected(r.fi) > 0;
+    if (getenv("REPLICA_DEBUG"))
+        fprintf(stderr, "%s nth %llu on d%d: fired %d\n", faultio_op_name(op),
+                (unsigned long long)nth, victim, fired);
+    faultio_clear(r.fi);
+    faultio_filter(r.fi, NULL);
+    check_exact(r.s, 0, next);
+    if (fired) {
+        /* out, with the leader elsewhere when it was the leader */
+        status(r.s, 0, 2, victim == 0 ? 1 : 0, victim, SAMSA_REPLICA_OUT);
+        ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_OUT], 1);
+        ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_LEADER], victim == 0);
+        int joined = -1;
+        E(samsa_replica_catchup(r.s, &joined));
+        ck_assert_int_eq(joined, 1);
+        ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_JOINED], 1);
+    }
+    status(r.s, 0, 3, -1, victim, SAMSA_REPLICA_INSYNC);
+    test_produce_upto(r.s, "t", 0, &next, next + 30, 5); /* usable, dense */
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    for (int d = 0; d < NDIRS; d++)
+        reopen_alone(&r, d, 1, &next);
+    test_dir_remove(r.root);
+    return fired;
+}
+
+/* Every call site, on a follower (_i = 1) and on the leader (_i = 0). */
+START_TEST(test_fault_each_site)
+{
+    int victim = _i;
+    for (size_t k = 0; k < NSITES; k++) {
+        uint64_t nth = 1, fired = 0;
+        while (fault_run(sites[k], nth, victim, k % 2 ? ENOSPC : EIO)) {
+            fired++;
+            nth = nth < 4 ? nth + 1 : nth * 3; /* the first calls, then a few */
+        }
+        ck_assert_msg(fired > 0 || sites[k] == FAULTIO_MAP ||
+                          sites[k] == FAULTIO_UNLINK,
+                      "%s never fired", faultio_op_name(sites[k]));
+    }
+}
+END_TEST
+
+/* A failed fsync takes the copy out for good: its file is not synced
+ * again until it is rebuilt. */
+START_TEST(test_fsync_not_retried)
+{
+    rig r;
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_ALWAYS, 10, 0);
+    E(samsa_sync(r.s));
+    faultio_filter(r.fi, "/d2/");
+    faultio_fail(r.fi, FAULTIO_SYNC, 1, EIO, false);
+    test_produce_next(r.s, "t", 0, &next, 1);
+    ck_assert_uint_eq(faultio_injected(r.fi), 1);
+    status(r.s, 0, 2, 0, 2, SAMSA_REPLICA_OUT);
+    samsa_replica_info info[NDIRS];
+    int n;
+    E(samsa_replica_status(r.s, "t", 0, info, NDIRS, &n));
+    ck_assert_int_eq(info[2].reason, SAMSA_EIO);
+    /* every later sync on d2 would fail: none is made */
+    faultio_fail(r.fi, FAULTIO_SYNC, 1, EIO, true);
+    test_produce_upto(r.s, "t", 0, &next, 60, 1);
+    E(samsa_sync(r.s));
+    ck_assert_uint_eq(faultio_injected(r.fi), 1);
+    faultio_clear(r.fi);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* min_insync: with two copies of three out, acks=all refuses; acks=1
+ * does not look. */
+START_TEST(test_min_insync)
+{
+    rig r;
+    rig_make(&r, true, SAMSA_SYNC_NONE);
+    samsa_topic_config c = test_small_cfg(1, 0);
+    c.replicas = 3;
+    c.min_insync = 2;
+    E(samsa_topic_create(r.s, "t", &c));
+    c.acks = SAMSA_ACKS_LEADER;
+    E(samsa_topic_create(r.s, "one", &c));
+    int64_t next = 0;
+    test_produce_next(r.s, "t", 0, &next, 3);
+    E(samsa_sync(r.s));
+    faultio_filter(r.fi, "/d1/");
+    faultio_fail(r.fi, FAULTIO_WRITE, 1, EIO, false);
+    test_produce_next(r.s, "t", 0, &next, 2); /* two copies left: enough */
+    faultio_filter(r.fi, "/d2/");
+    faultio_fail(r.fi, FAULTIO_WRITE, 1, EIO, false);
+    /* stored on the leader, but one copy is not enough: refused after,
+     * with the offsets the records got (Kafka's
+     * NOT_ENOUGH_REPLICAS_AFTER_APPEND) */
+    test_grec g[2];
+    samsa_record recs[2];
+    for (int k = 0; k < 2; k++) {
+        test_gen(&g[k], next + k);
+        recs[k] = g[k].r;
+    }
+    EQ_RC(samsa_produce(r.s, "t", 0, recs, 2), SAMSA_ENOTENOUGHREPLICAS);
+    ck_assert_int_eq(recs[1].offset, next + 1);
+    ck_assert_int_eq(end_of(r.s, 0), next + 2);
+    next += 2;
+    status(r.s, 0, 1, 0, 2, SAMSA_REPLICA_OUT);
+    /* now refused before anything is written */
+    test_produce_gen_rc(r.s, "t", 0, next, 3, SAMSA_ENOTENOUGHREPLICAS);
+    ck_assert_int_eq(end_of(r.s, 0), next);
+    faultio_clear(r.fi);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 2);
+    test_produce_next(r.s, "t", 0, &next, 3);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* The partitionLeaderEpoch of the first (last: of the last) batch of the
+ * segment of t-0 on directory d at base. */
+static int32_t
+batch_epoch(rig *r, int d, int64_t base, bool last)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r->d[d], (long long)base);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    static uint8_t buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f), pos = 0, at = 0;
+    fclose(f);
+    while (last && pos + 12 <= n && test_be32(buf + pos + 8) != 0) {
+        at = pos;
+        pos += 12 + test_be32(buf + pos + 8);
+    }
+    ck_assert_uint_ge(n, at + 16);
+    return (int32_t)test_be32(buf + at + 12);
+}
+
+/* The leader fails under a cursor: the cursor goes on, offsets stay dense. */
+START_TEST(test_failover_cursor)
+{
+    rig r;
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_NONE, 50, 0);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(r.s, "t", 0, 0, &c));
+    for (int64_t o = 0; o < 25; o++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, o);
+    }
+    E(samsa_sync(r.s));
+    faultio_filter(r.fi, "/d0/");
+    faultio_fail(r.fi, FAULTIO_WRITE, 1, EIO, true); /* d0 is gone for good */
+    test_produce_upto(r.s, "t", 0, &next, 200, 2);
+    status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
+    for (int64_t o = 25; o < next; o++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, o);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    /* catch-up fails while d0 still fails, and succeeds once it is well */
+    ck_assert_int_ne(samsa_replica_catchup(r.s, NULL), 0);
+    status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
+    faultio_clear(r.fi);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    status(r.s, 0, 3, 1, 0, SAMSA_REPLICA_INSYNC); /* the leader stays */
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    /* batches carry the epoch of the leader that appended them */
+    int64_t bases[64];
+    size_t nb = test_seg_bases(r.d[1], "t", 0, bases, 64);
+    ck_assert_int_eq(batch_epoch(&r, 1, bases[0], false), 0);
+    ck_assert_int_eq(batch_epoch(&r, 1, bases[nb - 1], true), 1);
+    /* the new leader's epoch and ISR are in every catalog */
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 3, 1, -1, 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* A directory removed while producing, then made again (empty). */
+START_TEST(test_dir_vanishes)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_ALWAYS);
+    make_topic(&r, 3, 3, 0);
+    int64_t ends[3] = {0, 0, 0};
+    for (int32_t p = 0; p < 3; p++)
+        test_produce_upto(r.s, "t", p, &ends[p], 30, 0);
+    vanish(r.d[2]);
+    /* with sync, the next produce finds it gone */
+    for (int32_t p = 0; p < 3; p++)
+        test_produce_upto(r.s, "t", p, &ends[p], 60, 1);
+    int joined = -1;
+    E(samsa_replica_catchup(r.s, &joined)); /* not back yet */
+    ck_assert_int_eq(joined, 0);
+    for (int32_t p = 0; p < 3; p++) {
+        status(r.s, p, 2, p == 2 ? 0 : p, 2, SAMSA_REPLICA_OUT);
+        check_exact(r.s, p, ends[p]);
+    }
+    ck_assert_int_eq(mkdir(r.d[2], 0755), 0);
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 3);
+    for (int32_t p = 0; p < 3; p++) {
+        status(r.s, p, 3, -1, 2, SAMSA_REPLICA_INSYNC);
+        test_produce_upto(r.s, "t", p, &ends[p], 90, 2);
+    }
+    rig_close(&r);
+    for (int32_t p = 0; p < 3; p++)
+        copies_identical(&r, p, 3);
+    for (int d = 0; d < NDIRS; d++)
+        reopen_alone(&r, d, 3, ends);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Flip a byte in a segment of each copy in turn; scrub finds and repairs. */
+START_TEST(test_scrub_repairs)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 300, 0);
+    int64_t bases[16];
+    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
+    ck_assert_uint_ge(nb, 3);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, NULL, &rep));
+    ck_assert_uint_eq(rep.damaged + rep.missing + rep.repaired, 0);
+    ck_assert_uint_eq(rep.segments, 3 * nb);
+    ck_assert_uint_gt(rep.batches, 0);
+    for (int d = 0; d < NDIRS; d++) {
+        for (size_t k = 0; k < nb; k += nb - 1) { /* first and active */
+            char path[1024];
+            snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[d],
+                     (long long)bases[k]);
+            int fd = open(path, O_RDWR);
+            ck_assert_int_ge(fd, 0);
+            off_t at = 8 + 17 * (d + 1) + (off_t)k; /* inside or outside
+                                                        the CRC's range */
+            uint8_t b;
+            ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+            b ^= 0x40;
+            ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+            close(fd);
+            E(samsa_scrub(r.s, "t", &rep));
+            ck_assert_uint_eq(rep.damaged, 1);
+            ck_assert_uint_eq(rep.repaired, 1);
+            ck_assert_uint_eq(rep.unrepairable, 0);
+            E(samsa_scrub(r.s, "t", &rep));
+            ck_assert_uint_eq(rep.damaged, 0);
+            check_exact(r.s, 0, next);
+        }
+    }
+    /* a missing file: the copy is rebuilt */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[1],
+             (long long)bases[1]);
+    ck_assert_int_eq(unlink(path), 0);
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.missing, 1);
+    ck_assert_uint_eq(rep.repaired, 1);
+    status(r.s, 0, 3, 0, 1, SAMSA_REPLICA_INSYNC);
+    EQ_RC(samsa_scrub(r.s, "nope", &rep), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_scrub(r.s, "../x", &rep), SAMSA_EINVAL);
+    EQ_RC(samsa_scrub(NULL, NULL, &rep), SAMSA_EINVAL);
+    test_produce_next(r.s, "t", 0, &next, 4);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Damage on the only copy: found, reported, never returned as data. */
+START_TEST(test_scrub_unrepairable)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_NONE);
+    make_topic(&r, 1, 1, 0);
+    int64_t next = 0;
+    test_produce_upto(r.s, "t", 0, &next, 20, 0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020d.log", r.d[0], 0);
+    int fd = open(path, O_RDWR);
+    uint8_t b = 0xff;
+    ck_assert_int_eq(pwrite(fd, &b, 1, 70), 1);
+    close(fd);
+    samsa_scrub_report rep;
+    EQ_RC(samsa_scrub(r.s, NULL, &rep), SAMSA_ECORRUPT);
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.unrepairable, 1);
+    ck_assert_uint_eq(rep.repaired, 0);
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* At open, a copy whose files differ from the leader's (here: its active
+ * segment lost its tail while the store was closed) is taken out and
+ * caught up; the longest copy leads. */
+START_TEST(test_reconcile_on_open)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 100, 0);
+    rig_close(&r);
+    int64_t bases[16];
+    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
+    char path[1024];
+    struct stat st;
+    /* the leader's copy (d0) is shorter: d1, longest, must lead */
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[0],
+             (long long)bases[nb - 1]);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
+    check_exact(r.s, 0, next);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    test_produce_next(r.s, "t", 0, &next, 5);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    /* opening without the in-sync directories: refused (no unclean
+     * leader) when none of the copies that may lead is there */
+    rig_open(&r, SAMSA_SYNC_NONE);
+    samsa_topic_config c = test_small_cfg(1, 0);
+    E(samsa_topic_create(r.s, "solo", &c)); /* one copy, on d0 */
+    rig_close(&r);
+    samsa *s = NULL;
+    const char *reps[] = {r.d[0], NULL};
+    samsa_options o = {.replica_dirs = reps};
+    E(samsa_open(r.d[1], &o, &s)); /* d1 first: order is the user's */
+    E(samsa_close(s));
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Threads: a producer and a reader run while the leader's directory is
+ * removed and made again; the flusher's repair pass (not paused here)
+ * catches it up.  The reader reads across the leader move. */
+typedef struct bg {
+    samsa *s;
+    _Atomic int64_t acked; /* offsets below were acknowledged */
+    atomic_bool stop;
+} bg;
+
+static void *
+bg_producer(void *arg)
+{
+    bg *b = arg;
+    int64_t next = 0;
+    while (!atomic_load(&b->stop)) {
+        test_produce_next(b->s, "t", 0, &next, 1 + (size_t)(next % 3));
+        atomic_store(&b->acked, next);
+    }
+    return NULL;
+}
+
+static void *
+bg_reader(void *arg)
+{
+    bg *b = arg;
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(b->s, "t", 0, 0, &c));
+    int64_t o = 0;
+    for (;;) {
+        int rc = samsa_cursor_next(c, &m, 50);
+        if (rc == SAMSA_ETIMEDOUT && atomic_load(&b->stop) &&
+            o >= atomic_load(&b->acked))
+            break;
+        if (rc == SAMSA_ETIMEDOUT)
+            continue;
+        E(rc);
+        TEST_CHECK_GEN(&m, o);
+        o++;
+    }
+    samsa_cursor_close(c);
+    return NULL;
+}
+
+static bool
+wait_insync(samsa *s, int want, int ms)
+{
+    for (int i = 0; i < ms / 20; i++) {
+        samsa_replica_info info[NDIRS];
+        int n, in = 0;
+        E(samsa_replica_status(s, "t", 0, info, NDIRS, &n));
+        for (int k = 0; k < n; k++)
+            in += info[k].state == SAMSA_REPLICA_INSYNC;
+        if (in == want)
+            return true;
+        usleep(20000);
+    }
+    return false;
+}
+
+START_TEST(test_background_catchup)
+{
+    rig r;
+    rig_make(&r, false, SAMSA_SYNC_ALWAYS);
+    samsa__replica_pause(r.s, false);
+    make_topic(&r, 1, 3, 0);
+    bg b = {.s = r.s};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, bg_producer, &b), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, bg_reader, &b), 0);
+    while (atomic_load(&b.acked) < 100)
+        usleep(1000);
+    vanish(r.d[0]);
+    ck_assert(wait_insync(r.s, 2, 10000));
+    status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
+    int64_t mid = atomic_load(&b.acked);
+    while (atomic_load(&b.acked) < mid + 100)
+        usleep(1000);
+    ck_assert_int_eq(mkdir(r.d[0], 0755), 0);
+    ck_assert(wait_insync(r.s, 3, 20000));
+    int64_t after = atomic_load(&b.acked);
+    while (atomic_load(&b.acked) < after + 50)
+        usleep(1000);
+    atomic_store(&b.stop, true);
+    pthread_join(pt, NULL);
+    pthread_join(rt, NULL);
+    int64_t end = atomic_load(&b.acked);
+    check_exact(r.s, 0, end);
+    ck_assert_int_ge(r.events[SAMSA_REPLICA_EV_LEADER], 1);
+    ck_assert_int_ge(r.events[SAMSA_REPLICA_EV_JOINED], 1);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    for (int d = 0; d < NDIRS; d++)
+        reopen_alone(&r, d, 1, &end);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Records 0.. that a cursor reads before it stops (end, or damage). */
+static int64_t
+read_prefix(samsa *s)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    int64_t o = 0;
+    int rc;
+    while ((rc = samsa_cursor_next(c, &m, 0)) == 0) {
+        TEST_CHECK_GEN(&m, o);
+        o++;
+    }
+    ck_assert_msg(rc == SAMSA_ETIMEDOUT || rc == SAMSA_ECORRUPT, "at %lld: %s",
+                  (long long)o, samsa_strerror(rc));
+    samsa_cursor_close(c);
+    return o;
+}
+
+/* A power cut drops or tears, at random, what no copy had synced, each
+ * copy losing something else.  At open the longest in-sync copy leads and
+ * the others, where they differ, are caught up: everything samsa_sync()
+ * covered is there, intact (past it, as without replicas, what survived
+ * of unsynced writes may hold damage, reported, never returned), and the
+ * copies end identical.  Seeds _i. */
+START_TEST(test_power_cut_reconcile)
+{
+    rig r;
+    int64_t next = rig_t3(&r, true, SAMSA_SYNC_NONE, 150, 0);
+    E(samsa_sync(r.s));
+    int64_t synced = next;
+    test_produce_upto(r.s, "t", 0, &next, 260, 4);
+    E(faultio_power_cut(r.fi, FAULTIO_RANDOM, (uint64_t)_i + 1));
+    ck_assert_int_ne(samsa_close(r.s), 0);
+    faultio_free(r.fi);
+    r.fi = NULL;
+    rig_open(&r, SAMSA_SYNC_NONE);
+    int64_t end = end_of(r.s, 0), got = read_prefix(r.s);
+    ck_assert_int_ge(got, synced);
+    ck_assert_int_le(got, end);
+    ck_assert_int_le(end, next);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    status(r.s, 0, 3, -1, -1, 0);
+    ck_assert_int_eq(read_prefix(r.s), got);
+    rig_close(&r);
+    copies_identical(&r, 0, 3);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* A clean close and open keeps every copy in sync, however many segments
+ * (regression: copies of logs past 64 segments were taken out). */
+START_TEST(test_reopen_keeps_isr)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 3200, 0);
+    int64_t bases[128];
+    ck_assert_uint_gt(test_seg_bases(r.d[0], "t", 0, bases, 128), 64);
+    rig_close(&r);
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 3, 0, -1, 0);
+    ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_OUT], 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Another module's catalog state goes to every directory too: a consumer
+ * group's committed offset is there when each directory is opened alone. */
+static int
+committed_of(const samsa_group_offset *o, void *ctx)
+{
+    *(int64_t *)ctx = o->committed;
+    return 0;
+}
+
+START_TEST(test_group_offsets_everywhere)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {
+        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *c;
+    E(samsa_consumer_open(r.s, &cc, &c));
+    samsa_message m;
+    for (int64_t o = 0; o < 5; o++) {
+        E(samsa_consumer_poll(c, &m, 1000));
+        ck_assert_int_eq(m.offset, o);
+    }
+    E(samsa_consumer_commit(c, NULL, 0));
+    E(samsa_consumer_close(c));
+    rig_close(&r);
+    for (int d = 0; d < NDIRS; d++) {
+        reopen_alone(&r, d, 1, &next);
+        char solo[TEST_PATH_BUF];
+        samsa *s = test_open(test_pathf(solo, r.root, "solo"));
+        int64_t committed = -1;
+        E(samsa_group_offsets(s, "g", committed_of, &committed));
+        ck_assert_int_eq(committed, 5);
+        E(samsa_close(s));
+    }
+    test_dir_remove(r.root);
+}
+END_TEST
+
+Suite *
+replica_suite(void)
+{
+    Suite *s = suite_create("replica");
+    TCase *tc = tcase_create("replica");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_placement);
+    tcase_add_test(tc, test_reopen_keeps_isr);
+    tcase_add_test(tc, test_group_offsets_everywhere);
+    tcase_add_loop_test(tc, test_fault_each_site, 0, 2);
+    tcase_add_test(tc, test_fsync_not_retried);
+    tcase_add_test(tc, test_min_insync);
+    tcase_add_test(tc, test_failover_cursor);
+    tcase_add_test(tc, test_dir_vanishes);
+    tcase_add_test(tc, test_scrub_repairs);
+    tcase_add_test(tc, test_scrub_unrepairable);
+    tcase_add_test(tc, test_reconcile_on_open);
+    tcase_add_test(tc, test_background_catchup);
+    tcase_add_loop_test(tc, test_power_cut_reconcile, 0, 8);
+    suite_add_tcase(s, tc);
+    return s;
+}
