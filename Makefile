@@ -42,6 +42,13 @@ DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
 DEPS_STAMP_BENCH := $(B)/.deps-bench
 DEPS_STAMP_CHECK := $(B)/.deps-check
+# The peers bench_peers compares samsa with (not needed by `make check`).
+DEPS_PEERS := $(DEPS_BUILD) libsqlite3-dev:sqlite3 libhiredis-dev:hiredis \
+	libnats-dev:libnats librdkafka-dev:rdkafka libzmq3-dev:libzmq \
+	redis-server:cmd/redis-server nats-server:cmd/nats-server \
+	gnuplot-nox:cmd/gnuplot
+DEPS_STAMP_PEERS := $(B)/.deps-peers
+PEER_PKGS := sqlite3 hiredis libnats rdkafka libzmq
 
 LMDB_CFLAGS = $(shell pkg-config --cflags lmdb)
 LMDB_LIBS = $(shell pkg-config --libs lmdb)
@@ -54,8 +61,18 @@ TEST_SRC := $(sort $(wildcard test/*.c))
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
-BENCH_SRC := $(sort $(wildcard test/bench/*.c))
+# Benchmarks: each test/bench/bench_NAME.c is a program, linked with the
+# shared helpers and the systems that need nothing beyond the build's
+# packages; bench_peers also links the peers' client libraries.
+BENCH_COMMON_SRC := test/bench/bench.c test/bench/driver.c \
+	test/bench/sys_samsa.c test/bench/sys_lmdb.c
+BENCH_PEER_SRC := $(filter-out $(BENCH_COMMON_SRC),$(sort $(wildcard \
+	test/bench/sys_*.c)))
+BENCH_SRC := $(filter-out test/bench/bench_peers.c,$(sort $(wildcard \
+	test/bench/bench_*.c)))
 BENCH := $(BENCH_SRC:test/bench/%.c=$(B)/bench/%)
+BENCH_COMMON_OBJ := $(BENCH_COMMON_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
+BENCH_PEER_OBJ := $(BENCH_PEER_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
 MANPAGES := $(sort $(wildcard man/man3/*.3 man/man7/*.7))
 
 STATIC := $(B)/libsamsa.a
@@ -68,7 +85,7 @@ LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
 	check-kafkajs format \
-	bench examples install uninstall clean deps-build deps-check
+	bench bench-peers examples install uninstall clean deps-build deps-check
 
 all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
 
@@ -83,6 +100,10 @@ $(DEPS_STAMP_BENCH):
 $(DEPS_STAMP_CHECK):
 	@mkdir -p $(B)
 	@sh test/ensure-deps.sh $(DEPS_CHECK)
+	@touch $@
+$(DEPS_STAMP_PEERS):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_PEERS)
 	@touch $@
 
 $(B)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/samsa.h | $(DEPS_STAMP_BUILD)
@@ -159,7 +180,7 @@ check: all
 # The lint checks: every man page clean under mandoc, every exported symbol
 # is samsa_* and has a man page, every cross-reference resolves.
 FORMAT_SRC = $(wildcard lib/*.c lib/*.h include/*.h test/*.c test/*.h \
-	test/bench/*.c test/interop/*.c examples/*.c)
+	test/bench/*.c test/bench/*.h test/interop/*.c examples/*.c)
 lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
 	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)
@@ -190,17 +211,43 @@ $(B)/interop/dump: test/interop/dump.c $(STATIC)
 
 # ---- benchmarks -------------------------------------------------------------
 
-$(B)/bench/%: test/bench/%.c $(STATIC) | $(DEPS_STAMP_BUILD)
+$(B)/bench/obj/%.o: test/bench/%.c $(wildcard test/bench/*.h) include/samsa.h \
+		| $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lm
+	$(CC) $(ALL_CFLAGS) -O2 -c $< -o $@
 
 # The queue benchmark compares with SQLite: its library only here.
 $(B)/bench/bench_queue: test/bench/bench_queue.c $(STATIC) | $(DEPS_STAMP_BENCH)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lsqlite3 -lm
 
+$(BENCH_PEER_OBJ): $(B)/bench/obj/%.o: test/bench/%.c \
+		$(wildcard test/bench/*.h) | $(DEPS_STAMP_PEERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 $$(pkg-config --cflags $(PEER_PKGS)) -c $< -o $@
+
+$(B)/bench/%: test/bench/%.c $(BENCH_COMMON_OBJ) $(STATIC) \
+		$(wildcard test/bench/*.h) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(BENCH_COMMON_OBJ) $(STATIC) \
+		$(LDLIBS_LIB) -lm
+
+$(B)/bench/bench_peers: test/bench/bench_peers.c $(BENCH_COMMON_OBJ) \
+		$(BENCH_PEER_OBJ) $(STATIC) $(wildcard test/bench/*.h) \
+		| $(DEPS_STAMP_PEERS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(BENCH_COMMON_OBJ) $(BENCH_PEER_OBJ) \
+		$(STATIC) $$(pkg-config --libs $(PEER_PKGS)) $(LDLIBS_LIB) -lm
+
+# `make bench`: samsa alone, a minute or two.
 bench: $(BENCH)
 	@for b in $(BENCH); do $$b || exit 1; done
+
+# `make bench-peers`: samsa side by side with the systems users would pick
+# instead; starts (and always stops) redis-server and nats-server on
+# loopback, writes test/bench/results/peers.csv and its charts.
+bench-peers: $(B)/bench/bench_peers
+	sh test/bench/peers.sh $(B)/bench/bench_peers test/bench/results
 
 # ---- install ----------------------------------------------------------------
 
