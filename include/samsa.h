@@ -310,8 +310,11 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  *
  * @param[in] s    the store.
  * @param[in] name the topic.
- * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC,
- *         SAMSA_EIO, SAMSA_EFAILED.
+ * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC, or
+ *         an error of the catalog update, after which the topic still
+ *         exists: SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ECORRUPT, -errno.  Files
+ *         left behind by a failed removal after the catalog update are
+ *         removed at the next samsa_open().
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
 
