@@ -217,9 +217,11 @@ $(B)/bench/obj/%.o: test/bench/%.c $(wildcard test/bench/*.h) include/samsa.h \
 	$(CC) $(ALL_CFLAGS) -O2 -c $< -o $@
 
 # The queue benchmark compares with SQLite: its library only here.
-$(B)/bench/bench_queue: test/bench/bench_queue.c $(STATIC) | $(DEPS_STAMP_BENCH)
+$(B)/bench/bench_queue: test/bench/bench_queue.c $(BENCH_COMMON_OBJ) \
+		$(STATIC) $(wildcard test/bench/*.h) | $(DEPS_STAMP_BENCH)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(STATIC) $(LDLIBS_LIB) -lsqlite3 -lm
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(BENCH_COMMON_OBJ) $(STATIC) \
+		$(LDLIBS_LIB) -lsqlite3 -lm
 
 $(BENCH_PEER_OBJ): $(B)/bench/obj/%.o: test/bench/%.c \
 		$(wildcard test/bench/*.h) | $(DEPS_STAMP_PEERS)

@@ -115,7 +115,12 @@ worker(void *arg)
             int type = SAMSA_ACK_ACCEPT;
             if (job == POISON)
                 type = SAMSA_ACK_RELEASE; /* cannot do it: give it back */
-            check(samsa_queue_ack(q, &d[i], 1, type), "samsa_queue_ack");
+            rc = samsa_queue_ack(q, &d[i], 1, type);
+            if (rc == SAMSA_ENOTACQUIRED)
+                continue; /* held past its lock (a slow or descheduled
+                             worker): it went back to the queue, and
+                             another worker does it */
+            check(rc, "samsa_queue_ack");
             if (type == SAMSA_ACK_ACCEPT)
                 atomic_fetch_add(&accepted[job], 1);
         }

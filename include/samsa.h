@@ -302,12 +302,19 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  * @brief Delete a topic and all its records, atomically.
  *
  * Cursors still open on the topic get SAMSA_EDELETED from their next call;
- * they must still be closed.
+ * they must still be closed.  So do the topic's queue receivers, and
+ * samsa_queue_ack_wait() calls waiting on its records return it.  Every
+ * group's committed offsets and every share group's state of the topic
+ * are removed with it: a topic created again under the name starts
+ * afresh.
  *
  * @param[in] s    the store.
  * @param[in] name the topic.
- * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC,
- *         SAMSA_EIO, SAMSA_EFAILED.
+ * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC, or
+ *         an error of the catalog update, after which the topic still
+ *         exists: SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ECORRUPT, -errno.  Files
+ *         left behind by a failed removal after the catalog update are
+ *         removed at the next samsa_open().
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
 
@@ -861,7 +868,8 @@ typedef struct samsa_group_offset {
  *                  fn may call any samsa function.
  * @param[in] ctx   passed to fn.
  * @return 0, fn's non-zero return, SAMSA_EINVAL (NULL argument or a bad
- *         group name), SAMSA_ENOMEM, SAMSA_EIO.
+ *         group name), SAMSA_ECORRUPT (a committed offset in the catalog
+ *         is damaged; fn is not called), SAMSA_ENOMEM, SAMSA_EIO.
  */
 SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
                                   int (*fn)(const samsa_group_offset *o,
@@ -940,8 +948,9 @@ typedef struct samsa_delivery {
  * @param[in]  topic the topic the group takes records from.
  * @param[in]  cfg   the group's config, or NULL for the defaults (or, once
  *                   the group is open, for whatever config it has).
- * @param[out] out   the receiver; close it with samsa_queue_close().  It
- *                   belongs to one thread at a time.
+ * @param[out] out   the receiver, set only on success; close it with
+ *                   samsa_queue_close().  It belongs to one thread at a
+ *                   time.
  * @return 0, or
  *   - SAMSA_EINVAL: s, group, topic or out is NULL; a bad name; a config
  *     field out of range or a reserved field non-zero;
@@ -978,6 +987,10 @@ SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
  *   - SAMSA_ETIMEDOUT: nothing became available within the timeout;
  *   - SAMSA_EINVAL: q, out or n is NULL, max is 0, timeout_ms < -1;
  *   - SAMSA_EDELETED: the topic was deleted;
+ *   - SAMSA_ENOTOPIC, SAMSA_ETOOBIG: a record delivered max_attempts
+ *     times could not be written to the dead-letter topic (it does not
+ *     exist; the record does not fit in it, or has a header key over 255
+ *     bytes); the record stays available and nothing stays acquired;
  *   - SAMSA_ECLOSED: samsa_close() has begun or ended (then only
  *     samsa_queue_close() may follow);
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM: reading the
@@ -1004,11 +1017,15 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  * @param[in] n    how many; 0 does nothing.
  * @param[in] type SAMSA_ACK_ACCEPT, SAMSA_ACK_RELEASE or SAMSA_ACK_REJECT.
  * @return 0, or
- *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, or a
- *     partition out of range;
+ *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, a
+ *     partition out of range or a negative offset;
  *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
  *     delivered to it, already acknowledged, or its lock expired);
  *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
+ *   - SAMSA_ETOOBIG: REJECT, and the record does not fit in the
+ *     dead-letter topic (or has a header key over 255 bytes);
+ *   - SAMSA_EDELETED: the topic was deleted (nothing is left to
+ *     acknowledge);
  *   - SAMSA_ECLOSED, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM.
  */
 SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
@@ -1040,9 +1057,10 @@ SAMSA_API void samsa_queue_close(samsa_queue *q);
  *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
  *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
  *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
+ *   - SAMSA_EDELETED: the topic was deleted while the call waited;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
- *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOMEM: the group's state could
- *     not be loaded.
+ *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
+ *     group's state could not be loaded (as samsa_queue_open()).
  */
 SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
                                    const char *topic, int32_t partition,
@@ -1058,7 +1076,11 @@ typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
  * @brief Be called back on every acknowledgement of a group's records.
  *
  * fn runs in the acknowledging thread, after the acknowledgement is saved
- * and outside samsa's locks of that group; it must not call
+ * and outside the group's share-partition locks, but inside the call that
+ * finished the record: samsa_queue_ack(), or samsa_queue_receive() for a
+ * record archived after max_attempts.  That call holds its receiver, so fn
+ * must not call samsa_queue_receive(), samsa_queue_ack() or
+ * samsa_queue_close() on that receiver (it would deadlock), nor
  * samsa_queue_on_ack().  One callback per (group, topic): a new one
  * replaces the old; fn NULL removes it.
  *

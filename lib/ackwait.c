@@ -32,7 +32,8 @@ typedef struct waiter {
     const char *group, *topic; /* what it waits for (the caller's strings) */
     int32_t partition;         /* ...                                      */
     int64_t offset;            /* ...                                      */
-    _Atomic int outcome;       /* 0 until acknowledged                     */
+    _Atomic int outcome;       /* 0 until acknowledged; SAMSA_EDELETED when
+                                  the topic was deleted first            */
     struct waiter *next;       /* the list                                 */
 } waiter;
 
@@ -102,6 +103,19 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
     pthread_rwlock_unlock(&a->cb_lock);
 }
 
+void
+ackwait_topic_deleted(samsa *s, const char *tname)
+{
+    struct ackwait *a = s->acks;
+    pthread_mutex_lock(&a->ack_lock);
+    for (waiter *w = a->waiters; w != NULL; w = w->next)
+        if (strcmp(w->topic, tname) == 0) {
+            int none = 0; /* an outcome it already has stands */
+            atomic_compare_exchange_strong(&w->outcome, &none, SAMSA_EDELETED);
+        }
+    pthread_mutex_unlock(&a->ack_lock);
+}
+
 static int
 wait_outcome(samsa *s, waiter *w, int timeout_ms)
 {
@@ -164,8 +178,11 @@ samsa_queue_ack_wait(samsa *s, const char *group, const char *tname,
     atomic_fetch_sub(&s->ack_watchers, 1);
     pthread_mutex_unlock(&a->ack_lock);
     store_leave(s);
-    if (rc == 0)
-        *outcome = atomic_load(&w.outcome);
+    int o = atomic_load(&w.outcome);
+    if (rc == 0 && o < 0)
+        rc = o; /* SAMSA_EDELETED */
+    else if (rc == 0)
+        *outcome = o;
     return rc;
 }
 

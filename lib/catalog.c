@@ -40,7 +40,8 @@
  *               topic's are deleted in the transaction that removes it
  *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
  *               -> a share-partition snapshot, opaque here: its layout is
- *               in queue_state.c
+ *               in queue_state.c; a topic's are deleted in the transaction
+ *               that removes it (catalog_group.c)
  *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
@@ -619,6 +620,8 @@ topic_remove_txn(catalog_txn *t, void *ctx)
     }
     if (rc == 0) /* every group's offsets of it go in the same commit */
         rc = catalog_group_drop_topic(t, id);
+    if (rc == 0) /* and its share groups' snapshots */
+        rc = catalog_queue_drop(t, catalog_id_is, &id);
     return rc;
 }
 

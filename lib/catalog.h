@@ -150,5 +150,13 @@ int catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
                       int32_t partition, void **buf, size_t *len);
 int catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
                       int32_t partition, const void *buf, size_t len);
+/* Delete every snapshot whose topic id dead() says is gone, inside t
+ * (topic removal); catalog_queue_drop_strays() in a write of its own, on
+ * every disk, when a read finds any (stray snapshots, at open). */
+typedef bool (*catalog_drop_fn)(uint64_t topic_id, void *ctx);
+int catalog_queue_drop(catalog_txn *t, catalog_drop_fn dead, void *ctx);
+int catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx);
+/* A catalog_drop_fn: true for the one id *(uint64_t *)ctx. */
+bool catalog_id_is(uint64_t topic_id, void *ctx);
 
 #endif

@@ -179,3 +179,89 @@ catalog_group_drop_topic(catalog_txn *t, uint64_t id)
     mdb_cursor_close(cur);
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
 }
+
+/* ---- share-group snapshots of dropped topics ------------------------------
+ *
+ * The "queues" database is keyed by group first (catalog.c), so the
+ * snapshots of one topic are not a range: they are found by a scan, which
+ * is cheap (one key per group and partition) and rare (topic removal, and
+ * open).  The topic id is the key's 12 bytes before the partition's 4.
+ */
+
+static uint64_t
+queue_key_topic(const MDB_val *k)
+{
+    const uint8_t *b = (const uint8_t *)k->mv_data + k->mv_size - 12;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | b[i];
+    return id;
+}
+
+/* Does any snapshot have a topic id dead() says is gone? */
+static int
+queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
+           bool del, bool *found)
+{
+    MDB_cursor *cur;
+    int rc = catalog_from_mdb(mdb_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        /* A key shorter than group byte, NUL, id and partition is not
+         * one queue_state.c wrote: leave it to the code that reads it. */
+        if (k.mv_size >= 14 && dead(queue_key_topic(&k), ctx)) {
+            *found = true;
+            if (!del)
+                break;
+            if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
+}
+
+int
+catalog_queue_drop(catalog_txn *t, catalog_drop_fn dead, void *ctx)
+{
+    bool found = false;
+    return queue_scan(t->txn, t->d->queues, dead, ctx, true, &found);
+}
+
+typedef struct drop_arg {
+    catalog_drop_fn dead; /* what to drop  */
+    void *ctx;            /* dead's ctx    */
+} drop_arg;
+
+static int
+drop_txn(catalog_txn *t, void *ctx)
+{
+    const drop_arg *a = ctx;
+    return catalog_queue_drop(t, a->dead, a->ctx);
+}
+
+int
+catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+{
+    /* Look first: a write transaction at every open would bump every
+     * disk's generation for nothing. */
+    catalog_txn t;
+    bool found = false;
+    int rc = catalog_read_begin(c, &t);
+    if (rc == 0) {
+        rc = queue_scan(t.txn, t.d->queues, dead, ctx, false, &found);
+        catalog_read_end(&t);
+    }
+    drop_arg a = {dead, ctx};
+    return rc == 0 && found ? catalog_write(c, drop_txn, &a) : rc;
+}
+
+bool
+catalog_id_is(uint64_t topic_id, void *ctx)
+{
+    return topic_id == *(const uint64_t *)ctx;
+}

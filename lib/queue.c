@@ -312,9 +312,14 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
 {
     int64_t archived[ARCHIVE_PER_CALL];
     size_t narchived = 0;
-    if (atomic_load(&qp->log->deleted))
+    *got = 0;
+    if (QPART_DELETED(qp))
         return SAMSA_EDELETED;
     pthread_mutex_lock(&qp->lock);
+    if (QPART_DELETED(qp)) { /* its window may be gone */
+        pthread_mutex_unlock(&qp->lock);
+        return SAMSA_EDELETED;
+    }
     int rc = acquire(q, qp, out, room, got, archived, &narchived);
     if (rc != 0)
         release_held(q, qp, out, *got);
@@ -331,7 +336,8 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     }
     if (rc != 0 && *got > 0) {
         pthread_mutex_lock(&qp->lock);
-        release_held(q, qp, out, *got);
+        if (!QPART_DELETED(qp))
+            release_held(q, qp, out, *got);
         pthread_mutex_unlock(&qp->lock);
         store_notify(q->s);
     }
@@ -340,7 +346,9 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     return rc;
 }
 
-/* One look at every partition, starting after the last call's start. */
+/* One look at every partition, starting after the last call's start.  A
+ * failure gives back what earlier partitions delivered in this look: the
+ * call reports the error with *n 0, so nothing may stay acquired. */
 static int
 receive_once(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n)
 {
@@ -350,8 +358,19 @@ receive_once(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n)
     for (int32_t i = 0; i < g->nparts && *n < max; i++) {
         size_t got;
         int rc = receive_from(q, &g->parts[p], out + *n, max - *n, &got);
-        if (rc != 0)
+        if (rc != 0) {
+            for (size_t k = 0; k < *n; k++) {
+                qpart *qp = &g->parts[out[k].msg.partition];
+                pthread_mutex_lock(&qp->lock);
+                if (!QPART_DELETED(qp))
+                    release_held(q, qp, &out[k], 1);
+                pthread_mutex_unlock(&qp->lock);
+            }
+            if (*n > 0)
+                store_notify(q->s);
+            *n = 0;
             return rc;
+        }
         *n += got;
         p = (p + 1) % g->nparts;
     }
@@ -424,6 +443,8 @@ static int
 ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
           int64_t now)
 {
+    if (QPART_DELETED(qp))
+        return SAMSA_EDELETED;
     for (size_t i = 0; i < n; i++) {
         if (d[i].msg.partition != qp->partition)
             continue;
@@ -509,8 +530,21 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
             break;
         }
     }
+    bool checked = rc == 0; /* every record held by q: changes begin */
     for (int32_t p = lo; rc == 0 && p <= hi; p++)
         rc = ack_apply(q, &g->parts[p], d, n, type);
+    /* Which records this call finished, for their waiters: all of them,
+     * or, when it failed part way (a dead letter refused, an I/O error),
+     * those done now (each was held by q, checked above). */
+    bool *done = NULL;
+    bool tell = type != SAMSA_ACK_RELEASE && checked &&
+                atomic_load(&q->s->ack_watchers) > 0;
+    if (tell && rc != 0 && (done = calloc(n, sizeof *done)) != NULL)
+        for (size_t i = 0; i < n; i++) {
+            qpart *qp = &g->parts[d[i].msg.partition];
+            int64_t o = d[i].msg.offset;
+            done[i] = o < qp->start || QS_DONE(qstate_rec(qp, o)->state);
+        }
     for (int32_t p = lo; p < locked; p++) {
         bool named = false;
         for (size_t i = 0; i < n && !named; i++)
@@ -520,10 +554,12 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
     }
     if (type == SAMSA_ACK_RELEASE)
         store_notify(q->s);
-    else if (rc == 0 && atomic_load(&q->s->ack_watchers) > 0)
+    else if (tell && (rc == 0 || done != NULL))
         for (size_t i = 0; i < n; i++)
-            ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
-                           d[i].msg.offset, type);
+            if (rc == 0 || done[i])
+                ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
+                               d[i].msg.offset, type);
+    free(done);
     return rc;
 }
 
@@ -548,6 +584,8 @@ samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
 void
 queue_release_all(samsa_queue *q, qpart *qp)
 {
+    if (QPART_DELETED(qp))
+        return; /* nothing to give back to */
     for (int64_t o = qp->start; o < qp->next; o++) {
         qrec *r = qstate_rec(qp, o);
         if (r->state == QS_ACQUIRED && r->holder == q->id)

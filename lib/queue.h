@@ -9,8 +9,10 @@
  * (samsa_queue) of the group share every qpart.
  *
  * Lock order: samsa_queue.lock -> s->queue_lock -> qpart.lock (ascending
- * partition) -> the store's table_lock (dead-letter produce) -> log locks
- * -> catalog.  s->ack_lock (ackwait.c) is a leaf.
+ * partition) -> the store's table_lock (dead-letter produce; read by a
+ * checkpoint around its snapshot) -> log locks -> catalog.  s->ack_lock
+ * (ackwait.c) is a leaf: samsa_topic_delete() takes it under table_lock,
+ * and takes queue_lock only after letting table_lock go.
  */
 #ifndef SAMSA_QUEUE_H
 #define SAMSA_QUEUE_H
@@ -81,6 +83,10 @@ typedef struct qgroup {
     qpart *parts;           /* nparts of them                            */
     struct samsa_queue *receivers; /* open receivers (under queue_lock)    */
     uint32_t next_id;    /* the next receiver id (under queue_lock)   */
+    bool deleted;        /* its topic was deleted: the windows and
+                            journals are gone, and the group is freed
+                            when its last receiver closes (under
+                            queue_lock)                               */
     struct qgroup *next; /* the store's list                          */
 } qgroup;
 
@@ -115,6 +121,18 @@ int queue_group_get(samsa *s, const char *group, const char *tname,
 /* samsa_close(), after the gate drained: detach every receiver, save and
  * free every group. */
 void queue_store_close(samsa *s);
+/* samsa_topic_delete(), after the catalog dropped topic id (and with it
+ * its groups' snapshots) and its logs were marked deleted, table_lock not
+ * held: free the windows of its groups, remove their journal files. */
+void queue_topic_deleted(samsa *s, uint64_t id);
+/* samsa_open(), topics loaded: remove the snapshots and journal files of
+ * topics that no longer exist (a crash, or a store from before topic
+ * removal dropped them). */
+void queue_remove_strays(samsa *s);
+/* A qpart whose topic was deleted: every call on it gets SAMSA_EDELETED
+ * (checked under its lock; log_mark_deleted() comes before the window is
+ * freed). */
+#define QPART_DELETED(qp) atomic_load(&(qp)->log->deleted)
 
 /* queue_state.c: the window, the journal and the snapshot. */
 extern uint64_t queue_journal_limit;
@@ -138,6 +156,9 @@ int qstate_reserve(qpart *qp, int64_t upto);
 /* ackwait.c */
 void ackwait_init(samsa *s);
 void ackwait_destroy(samsa *s);
+/* samsa_topic_delete(), under table_lock: waits on the topic's records end
+ * with SAMSA_EDELETED. */
+void ackwait_topic_deleted(samsa *s, const char *tname);
 /* A record of (group, topic) was finished with outcome: wake its waiters,
  * call the group's callback.  Callers check s->ack_watchers first. */
 void ackwait_notify(samsa *s, const char *group, const char *tname,

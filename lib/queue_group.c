@@ -10,11 +10,21 @@
  * Groups are keyed by (name, topic id): a topic deleted and created again
  * under the same name is a new topic, whose group starts afresh.
  *
+ * Deleting the topic drops its groups' snapshots in the catalog commit
+ * that removes it, then (queue_topic_deleted) frees their windows and
+ * removes their journal files; a group that still has receivers stays,
+ * marked deleted, until the last one closes, and their calls get
+ * SAMSA_EDELETED.  Journals and snapshots of topics that no longer exist
+ * (a crash after the commit) are removed at the next open.
+ *
  * A group's config comes from its first receiver (or the defaults); a
  * later receiver passing another config gets SAMSA_ECONFLICT, so receivers
  * never disagree on lock duration or attempts.  The config is not saved:
  * after reopening, the first receiver sets it again.
  */
+#include <assert.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,6 +215,17 @@ receiver_free(samsa_queue *q, int32_t nparts)
     q->cursors = NULL;
 }
 
+/* Unlink g (queue_lock held) from the store's list and free it. */
+static void
+group_unlink_free(samsa *s, qgroup *g)
+{
+    qgroup **pg = &s->qgroups;
+    while (*pg != g)
+        pg = &(*pg)->next;
+    *pg = g->next;
+    group_free(s, g, false);
+}
+
 SAMSA_API void
 samsa_queue_close(samsa_queue *q)
 {
@@ -223,13 +244,15 @@ samsa_queue_close(samsa_queue *q)
                 pthread_mutex_unlock(&g->parts[p].lock);
             }
             store_notify(s);
+            receiver_free(q, g->nparts);
             pthread_mutex_lock(&s->queue_lock);
             samsa_queue **pp = &g->receivers;
             while (*pp != q)
                 pp = &(*pp)->next;
             *pp = q->next;
+            if (g->deleted && g->receivers == NULL)
+                group_unlink_free(s, g); /* its topic's last receiver */
             pthread_mutex_unlock(&s->queue_lock);
-            receiver_free(q, g->nparts);
             store_leave(s);
             break;
         }
@@ -263,22 +286,113 @@ queue_store_close(samsa *s)
     s->qgroups = NULL;
 }
 
+/* Remove the journal files (DIR/queues/GROUP/ID-P.journal) of the topic
+ * ids dead() says are gone, and the group directories that leaves empty. */
+static void
+remove_journals(samsa *s, catalog_drop_fn dead, void *ctx)
+{
+    char path[4096], gdir[4096 + 256], file[4096 + 512];
+    snprintf(path, sizeof path, "%s/queues", s->dir);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(gdir, sizeof gdir, "%s/%s", path, e->d_name);
+        DIR *gd = opendir(gdir);
+        if (gd == NULL)
+            continue;
+        bool removed = false;
+        struct dirent *f;
+        while ((f = readdir(gd)) != NULL) {
+            char *dash, *end;
+            unsigned long long id = strtoull(f->d_name, &dash, 10);
+            if (dash == f->d_name || *dash != '-' || dash[1] < '0' ||
+                dash[1] > '9')
+                continue;
+            (void)strtol(dash + 1, &end, 10);
+            if (strcmp(end, ".journal") != 0 || !dead((uint64_t)id, ctx))
+                continue;
+            snprintf(file, sizeof file, "%s/%s", gdir, f->d_name);
+            s->io->unlink(s->io, file);
+            removed = true;
+        }
+        closedir(gd);
+        if (removed)
+            s->io->rmdir(s->io, gdir); /* fails while others remain */
+    }
+    closedir(d);
+}
+
+void
+queue_topic_deleted(samsa *s, uint64_t id)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    for (qgroup *g = s->qgroups, *next; g != NULL; g = next) {
+        next = g->next;
+        if (g->topic_id != id)
+            continue;
+        for (int32_t p = 0; p < g->nparts; p++) {
+            qpart *qp = &g->parts[p];
+            pthread_mutex_lock(&qp->lock);
+            assert(QPART_DELETED(qp));
+            qstate_close(s, qp); /* no checkpoint: the snapshot is gone */
+            qp->start = qp->next = qp->navail = 0;
+            qp->cap = 0;
+            atomic_store(&qp->expiry, INT64_MAX);
+            pthread_mutex_unlock(&qp->lock);
+        }
+        g->deleted = true;
+        if (g->receivers == NULL)
+            group_unlink_free(s, g);
+    }
+    /* Every group's, loaded or not. */
+    remove_journals(s, catalog_id_is, &id);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+/* A catalog_drop_fn: no topic of the store (ctx) has this id. */
+static bool
+topic_gone(uint64_t id, void *ctx)
+{
+    const samsa *s = ctx;
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (const topic *t = s->buckets[b]; t != NULL; t = t->next)
+            if (t->id == id)
+                return false;
+    return true;
+}
+
+void
+queue_remove_strays(samsa *s)
+{
+    /* Best effort, as remove_strays(): what stays is found next time. */
+    (void)catalog_queue_drop_strays(&s->cat, topic_gone, s);
+    remove_journals(s, topic_gone, s);
+}
+
 int
 queue_record_outcome(samsa *s, const char *group, const char *tname,
                      int32_t partition, int64_t offset, int *outcome)
 {
+    /* queue_lock held throughout: a deleted group may be freed under it. */
     pthread_mutex_lock(&s->queue_lock);
     qgroup *g;
     int rc = queue_group_get(s, group, tname, &g);
-    pthread_mutex_unlock(&s->queue_lock);
-    if (rc != 0)
+    if (rc == 0 && (partition < 0 || partition >= g->nparts))
+        rc = SAMSA_ENOPARTITION;
+    if (rc != 0) {
+        pthread_mutex_unlock(&s->queue_lock);
         return rc;
-    if (partition < 0 || partition >= g->nparts)
-        return SAMSA_ENOPARTITION;
+    }
     qpart *qp = &g->parts[partition];
     pthread_mutex_lock(&qp->lock);
     *outcome = 0;
-    if (offset >= atomic_load(&qp->log->end))
+    if (QPART_DELETED(qp))
+        rc = SAMSA_EDELETED;
+    else if (offset >= atomic_load(&qp->log->end))
         rc = SAMSA_EOFFSET;
     else if (offset < qp->start)
         *outcome = SAMSA_ACK_DONE;
@@ -289,5 +403,6 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
                                                             : 0;
     }
     pthread_mutex_unlock(&qp->lock);
+    pthread_mutex_unlock(&s->queue_lock);
     return rc;
 }

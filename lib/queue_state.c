@@ -377,8 +377,15 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
         e[2] = r->state == QS_ACQUIRED ? QS_AVAILABLE : r->state;
         e[3] = 0;
     }
-    int rc =
-        catalog_queue_put(&s->cat, g->name, g->topic_id, qp->partition, b, len);
+    /* Under table_lock, which samsa_topic_delete() holds across the commit
+     * that drops the topic's snapshots and log_mark_deleted(): a snapshot
+     * is never written back after that commit. */
+    pthread_rwlock_rdlock(&s->table_lock);
+    int rc = QPART_DELETED(qp)
+                 ? SAMSA_EDELETED
+                 : catalog_queue_put(&s->cat, g->name, g->topic_id,
+                                     qp->partition, b, len);
+    pthread_rwlock_unlock(&s->table_lock);
     free(b);
     if (rc == 0)
         rc = journal_reset(s, qp, qp->gen + 1);

@@ -353,6 +353,8 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         if (s->disk_up[d])
             remove_strays(s, s->dirs[d]);
     if (rc == 0)
+        queue_remove_strays(s);
+    if (rc == 0)
         rc = flusher_start(s);
     if (rc != 0) {
         samsa_close(s);

@@ -9,6 +9,9 @@
  * Atomic delete.  The catalog commit comes first and is the moment the topic
  * stops existing; the directories are removed after it.  A crash between
  * the two leaves directories that the next open removes the same way.
+ * The same commit drops the groups' committed offsets and the share
+ * groups' snapshots of the topic; the share groups' journal files go after
+ * it (queue_topic_deleted), or, after a crash, at the next open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue.h"
 #include "replica.h"
-#include "store.h"
 
 #define DEFAULT_SEGMENT_BYTES     (1ll << 30)
 #define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
@@ -349,6 +352,7 @@ samsa_topic_delete(samsa *s, const char *name)
     pthread_rwlock_wrlock(&s->table_lock);
     topic *t = store_topic_find(s, name);
     int rc = t == NULL ? SAMSA_ENOTOPIC : catalog_topic_remove(&s->cat, name);
+    uint64_t id = rc == 0 ? t->id : 0;
     if (rc == 0) {
         store_topic_remove(s, t);
         for (int32_t p = 0; p < t->cfg.partitions; p++)
@@ -356,10 +360,13 @@ samsa_topic_delete(samsa *s, const char *name)
         topic_remove_dirs(s, t);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
+        ackwait_topic_deleted(s, name);
     }
     pthread_rwlock_unlock(&s->table_lock);
-    if (rc == 0) /* pollers of its partitions must let go of them */
-        store_notify(s);
+    if (rc == 0) {
+        queue_topic_deleted(s, id); /* takes queue_lock: not under ours */
+        store_notify(s); /* pollers of its partitions must let go of them */
+    }
     return rc;
 }
 

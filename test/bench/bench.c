@@ -353,6 +353,16 @@ bench_lookup(const char *system, const char *fig, size_t value_len,
     return 0;
 }
 
+void
+bench_ratio(const bench_fig *f, unsigned i, double base, const char *of)
+{
+    if (base == 0)
+        return;
+    printf("  %s %s %zuB: x%.2f of %s\n", f->system, f->fig[i], f->value_len,
+           f->median[i] / base, of);
+    fflush(stdout);
+}
+
 static int
 cmp_u64(const void *a, const void *b)
 {

@@ -16,6 +16,10 @@
  *     bench_figure(&(bench_fig){"samsa", "rebalance", 100, "ms", 1,
  *                               {"rebalance"}}, one_run, ctx);
  *     return bench_finish();
+ *
+ * bench_group.c measures several figures in one run (nfigs, units),
+ * bench_replica.c compares figures with bench_ratio(), bench_queue.c
+ * gives two systems the same figure names.
  */
 #ifndef SAMSA_BENCH_H
 #define SAMSA_BENCH_H
@@ -35,6 +39,16 @@ void bench_die(const char *fmt, ...)
     do {                                                                       \
         if (!(cond))                                                           \
             bench_die(__VA_ARGS__);                                            \
+    } while (0)
+
+/* A samsa call that must return 0, in a program that includes samsa.h:
+ * on failure, where, the call and samsa_strerror() of its code. */
+#define BENCH_SAMSA(call)                                                      \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        if (rc_ != 0)                                                          \
+            bench_die("%s:%d: %s: %s", __FILE__, __LINE__, #call,              \
+                      samsa_strerror(rc_));                                    \
     } while (0)
 
 /* CLOCK_MONOTONIC in nanoseconds. */
@@ -118,7 +132,9 @@ typedef struct bench_fig {
 
 /* Run fn once to warm up and bench_runs() times to measure, each after
  * sync(2) (outside the timing); fn(ctx, run, out) writes f->nfigs numbers
- * to out.  Prints one line per figure and appends it to the CSV. */
+ * to out (run 0 is the warm-up, which may use fewer records; the measured
+ * runs are 1..bench_runs()).  Prints one line per figure and appends it to
+ * the CSV. */
 void bench_figure(bench_fig *f,
                   void (*fn)(void *ctx, unsigned run, double *out), void *ctx);
 
@@ -126,6 +142,13 @@ void bench_figure(bench_fig *f,
  * "lat10k_p50") and value size: its median, min and max; 0 if none. */
 int bench_lookup(const char *system, const char *fig, size_t value_len,
                  double *median, double *min, double *max);
+
+/* After bench_figure(): one printed line (not a CSV row: the CSV holds
+ * both figures) comparing figure i of f with base, e.g. a replicated
+ * figure with the same at one copy:
+ *     "  samsa-sync rate 100B: x0.61 of 1 copy"
+ * Nothing is printed when base is 0. */
+void bench_ratio(const bench_fig *f, unsigned i, double base, const char *of);
 
 /* Latency samples (ns) to p50, p99, p99.9 and max (us) in out[0..3]; sorts
  * the samples. */

@@ -11,22 +11,25 @@
  * backlog is in the page cache, and a commit is written to the catalog
  * without fsync (it survives kill -9, not a power cut).
  *
- * Environment: SAMSA_BENCH_QUICK=1 for a smoke run (1/10 of the records).
+ * Environment (bench.h): SAMSA_BENCH_QUICK=1 for a smoke run (1/10 of the
+ * records, 3 runs), SAMSA_BENCH_RUNS, SAMSA_BENCH_CSV (default
+ * build/bench_group.csv).
  *
- * Figures (each the median of RUNS runs after one warm-up run):
- *   1. cursor read, 1 thread:   four samsa_cursor_next(c, &m, 0) loops, one
+ * Figures, one line and one CSV row each, the median (min, max) of the
+ * runs after one warm-up run; a run measures all five, in this order:
+ *   1. cursor_read, 1 thread:   four samsa_cursor_next(c, &m, 0) loops, one
  *                               partition after another, over the backlog;
- *   2. group of 1 member:       samsa_consumer_poll_batch() of up to BATCH
+ *   2. group1_read:             samsa_consumer_poll_batch() of up to BATCH
  *                               records until the whole backlog is read, a
  *                               new group per run (so from offset 0);
- *   3. group of 4 members:      four threads, each with its own member of
+ *   3. group4_read:             four threads, each with its own member of
  *                               a new group (all joined before the first
  *                               poll, so no partition moves), until the
  *                               four together read the backlog; wall time
  *                               from the start barrier to the last record;
- *   4. commit of 4 partitions:  samsa_consumer_commit() of four explicit
+ *   4. commit4_p50, _p99:     samsa_consumer_commit() of four explicit
  *                               offsets, COMMITS times; the median and
- *                               p99 of each run, then the median of those.
+ *                               p99 (us) of each run.
  * Every reader folds each record's offset, length and first byte into a
  * checksum and counts records, so none can skip the data, and the count is
  * checked against the backlog.
@@ -35,56 +38,23 @@
 #define _GNU_SOURCE
 #endif
 
-#include <ftw.h>
+#include "bench.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <samsa.h>
 
 #define PARTS     4
 #define VALUE_LEN 100
-#define RUNS      5
 #define BATCH     256
 #define COMMITS   5000
 
 static long long records = 10000000; /* the backlog, over PARTS partitions */
 static samsa *S;
-
-static void
-check(int rc, const char *what)
-{
-    if (rc != 0) {
-        fprintf(stderr, "bench_group: %s: %s\n", what, samsa_strerror(rc));
-        exit(1);
-    }
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static inline unsigned long long
 fold(unsigned long long sum, const samsa_message *m)
@@ -99,13 +69,14 @@ produce_backlog(void)
     enum { PER_CALL = 1000 };
     static unsigned char value[VALUE_LEN];
     samsa_record *recs = calloc(PER_CALL, sizeof *recs);
+    BENCH_CHECK(recs != NULL, "out of memory");
     for (int i = 0; i < PER_CALL; i++)
         recs[i] = (samsa_record){.value = value, .value_len = VALUE_LEN};
     for (int p = 0; p < PARTS; p++)
         for (long long n = 0; n < records / PARTS; n += PER_CALL) {
             for (int i = 0; i < PER_CALL; i++)
                 value[0] = (unsigned char)(n + i);
-            check(samsa_produce(S, "backlog", p, recs, PER_CALL), "produce");
+            BENCH_SAMSA(samsa_produce(S, "backlog", p, recs, PER_CALL));
         }
     free(recs);
 }
@@ -116,24 +87,25 @@ produce_backlog(void)
 static double
 run_cursor(void)
 {
-    double t0 = now_s();
+    uint64_t t0 = bench_now_ns();
     unsigned long long sum = 0;
     long long n = 0;
     for (int p = 0; p < PARTS; p++) {
         samsa_cursor *c;
         samsa_message m;
-        check(samsa_cursor_open(S, "backlog", p, SAMSA_OFFSET_BEGINNING, &c),
-              "cursor open");
+        BENCH_SAMSA(
+            samsa_cursor_open(S, "backlog", p, SAMSA_OFFSET_BEGINNING, &c));
         while (samsa_cursor_next(c, &m, 0) == 0) {
             sum = fold(sum, &m);
             n++;
         }
         samsa_cursor_close(c);
     }
-    double t = now_s() - t0;
-    if (n != records || sum == 0)
-        check(SAMSA_EINVAL, "cursor read count");
-    return (double)n / t;
+    uint64_t t = bench_now_ns() - t0;
+    BENCH_CHECK(n == records && sum != 0,
+                "cursor read %lld records (checksum %llu), want %lld", n, sum,
+                records);
+    return (double)n * 1e9 / (double)t;
 }
 
 /* ---- 2, 3. groups
@@ -152,6 +124,7 @@ reader_main(void *arg)
 {
     reader *r = arg;
     samsa_message *ms = malloc(BATCH * sizeof *ms);
+    BENCH_CHECK(ms != NULL, "out of memory");
     if (r->go != NULL)
         pthread_barrier_wait(r->go);
     while (atomic_load_explicit(r->done, memory_order_relaxed) < r->want) {
@@ -159,7 +132,7 @@ reader_main(void *arg)
         int rc = samsa_consumer_poll_batch(r->c, ms, BATCH, &n, 10);
         if (rc == SAMSA_ETIMEDOUT)
             continue;
-        check(rc, "poll");
+        BENCH_SAMSA(rc);
         for (size_t i = 0; i < n; i++)
             r->sum = fold(r->sum, &ms[i]);
         atomic_fetch_add_explicit(r->done, (long long)n, memory_order_relaxed);
@@ -175,7 +148,7 @@ member(const char *group)
     samsa_consumer_config cfg = {
         .group = group, .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
     samsa_consumer *c;
-    check(samsa_consumer_open(S, &cfg, &c), "consumer open");
+    BENCH_SAMSA(samsa_consumer_open(S, &cfg, &c));
     return c;
 }
 
@@ -193,18 +166,19 @@ run_group(int members)
     for (int i = 0; i < members; i++) /* all join before anyone polls */
         r[i] = (reader){member(group), records, &done, &go, 0};
     for (int i = 0; i < members; i++)
-        pthread_create(&th[i], NULL, reader_main, &r[i]);
+        bench_thread_start(&th[i], reader_main, &r[i]);
     pthread_barrier_wait(&go);
-    double t0 = now_s();
+    uint64_t t0 = bench_now_ns();
     for (int i = 0; i < members; i++)
-        pthread_join(th[i], NULL);
-    double t = now_s() - t0;
+        bench_thread_join(th[i]);
+    uint64_t t = bench_now_ns() - t0;
     for (int i = 0; i < members; i++)
-        check(samsa_consumer_close(r[i].c), "consumer close");
+        BENCH_SAMSA(samsa_consumer_close(r[i].c));
     pthread_barrier_destroy(&go);
-    if (atomic_load(&done) != records)
-        check(SAMSA_EINVAL, "group read count");
-    return (double)records / t;
+    BENCH_CHECK(atomic_load(&done) == records,
+                "group of %d read %lld records, want %lld", members,
+                (long long)atomic_load(&done), records);
+    return (double)records * 1e9 / (double)t;
 }
 
 /* ---- 4. commit latency ------------------------------------------------------
@@ -215,75 +189,69 @@ run_commit(double *p50, double *p99)
 {
     samsa_consumer *c = member("committer");
     samsa_message m;
-    check(samsa_consumer_poll(c, &m, 0), "poll"); /* takes the partitions */
-    double *lat = malloc(COMMITS * sizeof *lat);
+    BENCH_SAMSA(samsa_consumer_poll(c, &m, 0)); /* takes the partitions */
+    uint64_t *lat = malloc(COMMITS * sizeof *lat);
+    BENCH_CHECK(lat != NULL, "out of memory");
     static long long base;
     for (int i = 0; i < COMMITS; i++) {
         samsa_topic_partition tp[PARTS];
         for (int p = 0; p < PARTS; p++)
             tp[p] = (samsa_topic_partition){"backlog", p, ++base % 1000000};
-        double t0 = now_s();
-        check(samsa_consumer_commit(c, tp, PARTS), "commit");
-        lat[i] = (now_s() - t0) * 1e6;
+        uint64_t t0 = bench_now_ns();
+        BENCH_SAMSA(samsa_consumer_commit(c, tp, PARTS));
+        lat[i] = bench_now_ns() - t0;
     }
-    qsort(lat, COMMITS, sizeof *lat, cmp_double);
-    *p50 = lat[COMMITS / 2];
-    *p99 = lat[COMMITS * 99 / 100];
+    double pct[4]; /* p50, p99, p99.9, max */
+    bench_percentiles(lat, COMMITS, pct);
+    *p50 = pct[0];
+    *p99 = pct[1];
     free(lat);
-    check(samsa_consumer_close(c), "consumer close");
+    BENCH_SAMSA(samsa_consumer_close(c));
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* One run: the five figures, in the order of the list above. */
+static void
+one_run(void *ctx, unsigned run, double *out)
 {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
+    (void)ctx;
+    (void)run;
+    out[0] = run_cursor();
+    out[1] = run_group(1);
+    out[2] = run_group(PARTS);
+    run_commit(&out[3], &out[4]);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *base = argc > 1 ? argv[1] : getenv("TMPDIR");
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/samsa-bench-group-XXXXXX",
-             base != NULL && *base != '\0' ? base : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror("mkdtemp");
-        return 1;
-    }
-    const char *quick = getenv("SAMSA_BENCH_QUICK");
-    if (quick != NULL && *quick == '1')
+    bench_init("bench_group", argc, argv);
+    if (bench_quick())
         records /= 10;
     samsa_options opt = {.sync = SAMSA_SYNC_NONE};
     samsa_topic_config tcfg = {.partitions = PARTS};
-    check(samsa_open(dir, &opt, &S), "open");
-    check(samsa_topic_create(S, "backlog", &tcfg), "create");
-    double t0 = now_s();
+    BENCH_SAMSA(samsa_open(bench_dir(), &opt, &S));
+    BENCH_SAMSA(samsa_topic_create(S, "backlog", &tcfg));
+    uint64_t t0 = bench_now_ns();
     produce_backlog();
-    printf("bench_group: backlog of %lld records of %d bytes in %d "
-           "partitions, produced in %.1f s; median of %d runs\n",
-           records, VALUE_LEN, PARTS, now_s() - t0, RUNS);
+    bench_note("bench_group: backlog of %lld records of %d bytes in %d "
+               "partitions, produced in %.1f s; no sync\n\n",
+               records, VALUE_LEN, PARTS, (double)(bench_now_ns() - t0) / 1e9);
 
-    double cur[RUNS], g1[RUNS], g4[RUNS], c50[RUNS], c99[RUNS];
-    run_cursor(); /* warm-up runs, not counted */
-    run_group(1);
-    run_group(PARTS);
-    for (int i = 0; i < RUNS; i++) {
-        cur[i] = run_cursor();
-        g1[i] = run_group(1);
-        g4[i] = run_group(PARTS);
-        run_commit(&c50[i], &c99[i]);
-    }
-    printf("  %-40s %12.0f records/s\n", "core cursor read, 1 thread",
-           median(cur, RUNS));
-    printf("  %-40s %12.0f records/s\n", "group of 1 member, poll_batch",
-           median(g1, RUNS));
-    printf("  %-40s %12.0f records/s (target >= 20000000)\n",
-           "group of 4 members (threads), total", median(g4, RUNS));
-    printf("  %-40s %12.1f us median, %.1f us p99 (target < 50 us median)\n",
-           "commit of 4 partitions, no sync", median(c50, RUNS),
-           median(c99, RUNS));
-    check(samsa_close(S), "close");
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
+    bench_fig f = {.system = "samsa",
+                   .workload = "group",
+                   .value_len = VALUE_LEN,
+                   .unit = "rec/s",
+                   .nfigs = 5,
+                   .fig = {"cursor_read", "group1_read", "group4_read",
+                           "commit4_p50", "commit4_p99"},
+                   .units = {NULL, NULL, NULL, "us", "us"},
+                   .records = (uint64_t)records,
+                   .durability = "process"};
+    bench_figure(&f, one_run, NULL);
+    bench_ratio(&f, 1, f.median[0], "cursor_read");
+    bench_ratio(&f, 2, f.median[0], "cursor_read");
+    bench_note("  targets: group4_read >= 20,000,000 rec/s, commit4_p50 < "
+               "50 us\n");
+    BENCH_SAMSA(samsa_close(S));
+    return bench_finish();
 }

@@ -5,9 +5,14 @@
  *   build/bench/bench_queue [DIR]
  *
  * The stores live in a fresh directory under DIR, or $TMPDIR, or /tmp, and
- * are removed at the end.  Every figure is the median of RUNS runs, printed
- * with its min and max.  SAMSA_BENCH_QUICK=1 divides the record counts by
- * 10 for a smoke run; SAMSA_BENCH_ONLY=samsa or =sqlite runs one side.
+ * are removed at the end.  Every figure is printed and written to
+ * build/bench_queue.csv by bench_figure(): the median (min, max) of the
+ * runs after one warm-up run; a run measures both figures of a side, 1
+ * and 100 per acknowledgement (queue_ack1, queue_ack100), system samsa or
+ * sqlite-wal; with both sides, samsa's figures as ratios to SQLite's.
+ * Environment (bench.h): SAMSA_BENCH_QUICK=1 divides the record counts by
+ * 10 for a smoke run (3 runs), SAMSA_BENCH_RUNS, SAMSA_BENCH_CSV; and
+ * SAMSA_BENCH_ONLY=samsa or =sqlite runs one side.
  *
  * Workloads (no sync anywhere: samsa's journal and logs are written to the
  * page cache; SQLite runs with journal_mode=WAL and synchronous=OFF, so
@@ -36,54 +41,34 @@
  * Both sides touch every payload byte (a checksum), so neither can skip
  * reading the data.
  */
+#include "bench.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "samsa.h"
 
 #define THREADS 4
 #define PARTS   4
 #define VALUE   100
-#define RUNS    5
 
 static long n_samsa = 1000000, n_sqlite = 100000;
-static char dir[512];
 
-static double
-now_s(void)
+/* THREADS threads of worker(job), both sides' drain: its wall time (ns). */
+static uint64_t
+drain(void *(*worker)(void *), void *job)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what, int rc)
-{
-    fprintf(stderr, "bench_queue: %s: %s\n", what, samsa_strerror(rc));
-    exit(1);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void
-report(const char *name, double *rates)
-{
-    qsort(rates, RUNS, sizeof *rates, cmp_double);
-    printf("%-28s %12.0f records/s  (min %.0f, max %.0f, %d runs)\n", name,
-           rates[RUNS / 2], rates[0], rates[RUNS - 1], RUNS);
-    fflush(stdout);
+    pthread_t th[THREADS];
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < THREADS; i++)
+        bench_thread_start(&th[i], worker, job);
+    for (int i = 0; i < THREADS; i++)
+        bench_thread_join(th[i]);
+    return bench_now_ns() - t0;
 }
 
 /* ---- samsa ----------------------------------------------------------------
@@ -113,22 +98,19 @@ samsa_worker(void *arg)
 {
     sjob *j = arg;
     samsa_queue *q;
-    int rc = samsa_queue_open(j->s, j->group, "jobs", NULL, &q);
-    if (rc != 0)
-        die("samsa_queue_open", rc);
+    BENCH_SAMSA(samsa_queue_open(j->s, j->group, "jobs", NULL, &q));
     samsa_delivery *d = calloc(j->batch, sizeof *d);
+    BENCH_CHECK(d != NULL, "out of memory");
     unsigned long sum = 0;
     while (atomic_load(&j->done) < n_samsa) {
         size_t n;
-        rc = samsa_queue_receive(q, d, j->batch, &n, 0);
+        int rc = samsa_queue_receive(q, d, j->batch, &n, 0);
         if (rc == SAMSA_ETIMEDOUT)
             continue; /* the others hold the last records */
-        if (rc != 0)
-            die("samsa_queue_receive", rc);
+        BENCH_SAMSA(rc);
         for (size_t i = 0; i < n; i++)
             sum += checksum(d[i].msg.value, d[i].msg.value_len);
-        if ((rc = samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT)) != 0)
-            die("samsa_queue_ack", rc);
+        BENCH_SAMSA(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
         atomic_fetch_add(&j->done, (long)n);
     }
     atomic_fetch_add(&j->sum, sum);
@@ -138,62 +120,69 @@ samsa_worker(void *arg)
 }
 
 static double
-samsa_run(samsa *s, size_t batch, int run, unsigned long want_sum)
+samsa_run(samsa *s, size_t batch, unsigned run, unsigned long want_sum)
 {
     static sjob j;
     memset(&j, 0, sizeof j);
     j.s = s;
     j.batch = batch;
-    snprintf(j.group, sizeof j.group, "g%zu-%d", batch, run);
-    pthread_t th[THREADS];
-    double t0 = now_s();
-    for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, samsa_worker, &j);
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
-    double t = now_s() - t0;
-    if (atomic_load(&j.done) != n_samsa || atomic_load(&j.sum) != want_sum) {
-        fprintf(stderr,
-                "bench_queue: samsa drained %ld records, checksum "
-                "%lu, want %ld and %lu\n",
-                atomic_load(&j.done), atomic_load(&j.sum), n_samsa, want_sum);
-        exit(1);
-    }
-    return (double)n_samsa / t;
+    snprintf(j.group, sizeof j.group, "g%zu-%u", batch, run);
+    uint64_t t = drain(samsa_worker, &j);
+    BENCH_CHECK(atomic_load(&j.done) == n_samsa &&
+                    atomic_load(&j.sum) == want_sum,
+                "samsa drained %ld records, checksum %lu, want %ld and %lu",
+                (long)atomic_load(&j.done), (unsigned long)atomic_load(&j.sum),
+                n_samsa, want_sum);
+    return (double)n_samsa * 1e9 / (double)t;
 }
 
-static void
-bench_samsa(void)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/samsa", dir);
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+/* What a samsa run needs: the store holding the backlog, and its sum. */
+typedef struct sside {
     samsa *s;
-    int rc = samsa_open(path, &o, &s);
+    unsigned long sum;
+} sside;
+
+/* One run: both figures, 1 and 100 records per acknowledgement. */
+static void
+samsa_both(void *ctx, unsigned run, double *out)
+{
+    sside *side = ctx;
+    out[0] = samsa_run(side->s, 1, run, side->sum);
+    out[1] = samsa_run(side->s, 100, run, side->sum);
+}
+
+/* A side's two figures; both sides use the same names, so that their
+ * CSV rows (and the ratios) pair up. */
+#define QUEUE_FIG(sys, dur, n)                                                 \
+    {                                                                          \
+        .system = (sys), .workload = "queue", .value_len = VALUE,              \
+        .unit = "rec/s", .nfigs = 2, .fig = {"queue_ack1", "queue_ack100"},    \
+        .records = (uint64_t)(n), .durability = (dur)                          \
+    }
+
+static void
+bench_samsa(bench_fig *f)
+{
+    char path[4200];
+    bench_path(path, sizeof path, "samsa");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    sside side = {NULL, 0};
+    BENCH_SAMSA(samsa_open(path, &o, &side.s));
     samsa_topic_config c = {.partitions = PARTS};
-    if (rc != 0 || (rc = samsa_topic_create(s, "jobs", &c)) != 0)
-        die("setup", rc);
+    BENCH_SAMSA(samsa_topic_create(side.s, "jobs", &c));
     samsa_record r[100];
     unsigned char val[100][VALUE];
-    unsigned long sum = 0;
     for (long i = 0; i < n_samsa; i += 100) {
         for (int k = 0; k < 100; k++) {
             for (int b = 0; b < VALUE; b++)
-                sum += val[k][b] = (unsigned char)(i + k + b);
+                side.sum += val[k][b] = (unsigned char)(i + k + b);
             r[k] = (samsa_record){.value = val[k], .value_len = VALUE};
         }
-        if ((rc = samsa_produce(s, "jobs", (int32_t)(i / 100 % PARTS), r,
-                                100)) != 0)
-            die("samsa_produce", rc);
+        BENCH_SAMSA(
+            samsa_produce(side.s, "jobs", (int32_t)(i / 100 % PARTS), r, 100));
     }
-    double one[RUNS], hundred[RUNS];
-    for (int run = 0; run < RUNS; run++) {
-        one[run] = samsa_run(s, 1, run, sum);
-        hundred[run] = samsa_run(s, 100, run, sum);
-    }
-    report("samsa queue, 1 ack/record", one);
-    report("samsa queue, 1 ack/100", hundred);
-    samsa_close(s);
+    bench_figure(f, samsa_both, &side);
+    samsa_close(side.s);
 }
 
 /* ---- SQLite ----------------------------------------------------------------
@@ -202,11 +191,8 @@ bench_samsa(void)
 static void
 sq_check(sqlite3 *db, int rc, const char *what)
 {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        fprintf(stderr, "bench_queue: sqlite %s: %s\n", what,
-                sqlite3_errmsg(db));
-        exit(1);
-    }
+    BENCH_CHECK(rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW,
+                "sqlite %s: %s", what, sqlite3_errmsg(db));
 }
 
 static sqlite3 *
@@ -288,10 +274,11 @@ sqlite_worker(void *arg)
 }
 
 static double
-sqlite_run(int batch, int run)
+sqlite_run(int batch, unsigned run)
 {
-    char path[600];
-    snprintf(path, sizeof path, "%s/jobs-%d-%d.db", dir, batch, run);
+    char path[4200], name[64];
+    snprintf(name, sizeof name, "jobs-%d-%u.db", batch, run);
+    bench_path(path, sizeof path, name);
     sqlite3 *db = sq_open(path);
     sq_check(db,
              sqlite3_exec(db,
@@ -322,63 +309,50 @@ sqlite_run(int batch, int run)
     memset(&j, 0, sizeof j);
     j.path = path;
     j.batch = batch;
-    pthread_t th[THREADS];
-    double t0 = now_s();
-    for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, sqlite_worker, &j);
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
-    double t = now_s() - t0;
+    uint64_t t = drain(sqlite_worker, &j);
     sqlite3_close(db);
-    if (atomic_load(&j.done) != n_sqlite || atomic_load(&j.sum) != sum) {
-        fprintf(stderr, "bench_queue: sqlite drained %ld of %ld\n",
-                atomic_load(&j.done), n_sqlite);
-        exit(1);
+    BENCH_CHECK(atomic_load(&j.done) == n_sqlite && atomic_load(&j.sum) == sum,
+                "sqlite drained %ld of %ld, checksum %lu, want %lu",
+                (long)atomic_load(&j.done), n_sqlite,
+                (unsigned long)atomic_load(&j.sum), sum);
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char file[4300];
+        snprintf(file, sizeof file, "%s%s", path, suffix[i]);
+        remove(file); /* the work directory goes at exit anyway */
     }
-    char rm[2048];
-    snprintf(rm, sizeof rm, "rm -f '%s' '%s-wal' '%s-shm'", path, path, path);
-    if (system(rm) != 0)
-        fprintf(stderr, "bench_queue: could not remove %s\n", path);
-    return (double)n_sqlite / t;
+    return (double)n_sqlite * 1e9 / (double)t;
 }
 
+/* One run: both figures, 1 and 100 rows per claim. */
 static void
-bench_sqlite(void)
+sqlite_both(void *ctx, unsigned run, double *out)
 {
-    double one[RUNS], hundred[RUNS];
-    for (int run = 0; run < RUNS; run++) {
-        one[run] = sqlite_run(1, run);
-        hundred[run] = sqlite_run(100, run);
-    }
-    report("SQLite WAL queue, 1/claim", one);
-    report("SQLite WAL queue, 100/claim", hundred);
+    (void)ctx;
+    out[0] = sqlite_run(1, run);
+    out[1] = sqlite_run(100, run);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *base = argc > 1 ? argv[1] : getenv("TMPDIR");
-    if (base == NULL || *base == '\0')
-        base = "/tmp";
-    snprintf(dir, sizeof dir, "%s/samsa-bench-queue-XXXXXX", base);
-    if (mkdtemp(dir) == NULL) {
-        perror("bench_queue: mkdtemp");
-        return 1;
-    }
-    const char *quick = getenv("SAMSA_BENCH_QUICK");
-    if (quick != NULL && *quick == '1')
+    bench_init("bench_queue", argc, argv);
+    if (bench_quick())
         n_samsa /= 10, n_sqlite /= 10;
-    printf("bench_queue: %d receiver threads drain %ld records of %d bytes "
-           "(SQLite: %ld), no sync; median of %d runs\n",
-           THREADS, n_samsa, VALUE, n_sqlite, RUNS);
+    bench_note("bench_queue: %d receiver threads drain %ld records of %d "
+               "bytes (SQLite: %ld), no sync\n\n",
+               THREADS, n_samsa, VALUE, n_sqlite);
     const char *only = getenv("SAMSA_BENCH_ONLY");
-    if (only == NULL || strcmp(only, "sqlite") != 0)
-        bench_samsa();
-    if (only == NULL || strcmp(only, "samsa") != 0)
-        bench_sqlite();
-    char rm[2048];
-    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
-    if (system(rm) != 0)
-        fprintf(stderr, "bench_queue: could not remove %s\n", dir);
-    return 0;
+    int with_samsa = only == NULL || strcmp(only, "sqlite") != 0;
+    int with_sqlite = only == NULL || strcmp(only, "samsa") != 0;
+    bench_fig fs = QUEUE_FIG("samsa", "process", n_samsa);
+    bench_fig fq = QUEUE_FIG("sqlite-wal", "process", n_sqlite);
+    if (with_samsa)
+        bench_samsa(&fs);
+    if (with_sqlite)
+        bench_figure(&fq, sqlite_both, NULL);
+    if (with_samsa && with_sqlite)
+        for (unsigned i = 0; i < fs.nfigs; i++)
+            bench_ratio(&fs, i, fq.median[i], "sqlite-wal");
+    return bench_finish();
 }

@@ -20,14 +20,6 @@
 
 #include "samsa.h"
 
-#define CHECK(call)                                                            \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        if (rc_ != 0)                                                          \
-            bench_die("%s:%d: %s: %s", __FILE__, __LINE__, #call,              \
-                      samsa_strerror(rc_));                                    \
-    } while (0)
-
 typedef struct sstore {
     int sync; /* a samsa_sync_policy                           */
     samsa *s; /* open between setup and teardown               */
@@ -54,7 +46,7 @@ s_setup(bench_sys *sys)
     opt.sync = st->sync;
     opt.flags = SAMSA_OPEN_CREATE;
     bench_path(st->dir, sizeof st->dir, sys->name);
-    CHECK(samsa_open(st->dir, &opt, &st->s));
+    BENCH_SAMSA(samsa_open(st->dir, &opt, &st->s));
     return 0;
 }
 
@@ -62,7 +54,7 @@ static void
 s_teardown(bench_sys *sys)
 {
     sstore *st = sys->cfg;
-    CHECK(samsa_close(st->s));
+    BENCH_SAMSA(samsa_close(st->s));
     st->s = NULL;
     bench_rm_tree(st->dir);
 }
@@ -79,7 +71,7 @@ s_open(bench_sys *sys, const char *name, int parts, size_t vlen)
     l->st = st;
     l->vlen = vlen;
     snprintf(l->topic, sizeof l->topic, "%s", name);
-    CHECK(samsa_topic_create(st->s, l->topic, &cfg));
+    BENCH_SAMSA(samsa_topic_create(st->s, l->topic, &cfg));
     return l;
 }
 
@@ -87,7 +79,7 @@ static void
 s_drop(void *log)
 {
     slog *l = log;
-    CHECK(samsa_topic_delete(l->st->s, l->topic));
+    BENCH_SAMSA(samsa_topic_delete(l->st->s, l->topic));
     free(l);
 }
 
@@ -116,7 +108,7 @@ s_produce(void *prod, int part, unsigned char *const *keys,
         recs[i].value = values[i];
         recs[i].value_len = l->vlen;
     }
-    CHECK(samsa_produce(l->st->s, l->topic, part, recs, n));
+    BENCH_SAMSA(samsa_produce(l->st->s, l->topic, part, recs, n));
 }
 
 static void *
@@ -125,8 +117,8 @@ s_consumer(void *log, int part)
     slog *l = log;
     scons *c = calloc(1, sizeof *c);
     BENCH_CHECK(c != NULL, "out of memory");
-    CHECK(samsa_cursor_open(l->st->s, l->topic, part, SAMSA_OFFSET_BEGINNING,
-                            &c->c));
+    BENCH_SAMSA(samsa_cursor_open(l->st->s, l->topic, part,
+                                  SAMSA_OFFSET_BEGINNING, &c->c));
     return c;
 }
 
@@ -138,7 +130,7 @@ s_next(void *cons, int wait, const unsigned char **key,
     int rc = samsa_cursor_next(c->c, &c->m, wait ? 10000 : 0);
     if (rc == SAMSA_ETIMEDOUT)
         return 0;
-    CHECK(rc);
+    BENCH_SAMSA(rc);
     BENCH_CHECK(c->m.key_len == BENCH_KEY_LEN, "samsa: key of %zu bytes",
                 c->m.key_len);
     *key = c->m.key;
