@@ -1043,6 +1043,29 @@ START_TEST(test_queue_journal_rewritten)
 }
 END_TEST
 
+/* Deleting the topic removes its share groups' journals from every
+ * directory, the copies with the primary's. */
+START_TEST(test_queue_journal_deleted_everywhere)
+{
+    rig r;
+    int64_t end = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    rig_close(&r);
+    queue_crash(&r, SAMSA_SYNC_NONE, QC_WORK, end);
+    char b[TEST_PATH_BUF];
+    for (int d = 0; d < NDIRS; d++)
+        ck_assert(test_exists((journal_of(&r, d, b), b)));
+    rig_open(&r, SAMSA_SYNC_NONE);
+    samsa_queue *q;
+    E(samsa_queue_open(r.s, "g", "t", NULL, &q));
+    E(samsa_topic_delete(r.s, "t"));
+    samsa_queue_close(q);
+    for (int d = 0; d < NDIRS; d++)
+        ck_assert(!test_exists((journal_of(&r, d, b), b)));
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -1055,6 +1078,7 @@ replica_suite(void)
     tcase_add_loop_test(tc, test_queue_journal_everywhere, 0, 2);
     tcase_add_test(tc, test_queue_journal_dir_vanishes);
     tcase_add_test(tc, test_queue_journal_rewritten);
+    tcase_add_test(tc, test_queue_journal_deleted_everywhere);
     tcase_add_loop_test(tc, test_fault_each_site, 0, 2);
     tcase_add_test(tc, test_fsync_not_retried);
     tcase_add_test(tc, test_min_insync);
