@@ -12,10 +12,11 @@
  *
  * Deleting the topic drops its groups' snapshots in the catalog commit
  * that removes it, then (queue_topic_deleted) frees their windows and
- * removes their journal files (on every directory); a group that still has
- * receivers stays, marked deleted, until the last one closes, and their calls
- * get SAMSA_EDELETED.  Journals and snapshots of topics that no longer exist (a
- * crash after the commit) are removed at the next open.
+ * removes their journal files, with their copies on every directory that
+ * is up; a group that still has receivers stays, marked deleted, until
+ * the last one closes, and their calls get SAMSA_EDELETED.  Journals and
+ * snapshots of topics that no longer exist (a crash after the commit, or
+ * a directory down at the delete) are removed at the next open.
  *
  * A group's config comes from its first receiver (or the defaults); a
  * later receiver passing another config gets SAMSA_ECONFLICT, so receivers
