@@ -63,6 +63,11 @@ typedef struct qpart {
     uint64_t jsize;  /* bytes of valid journal                    */
     uint64_t jalloc; /* bytes of file allocated (<= JOURNAL_BYTES) */
     uint32_t gen;    /* generation: the snapshot's and the file's */
+    /* its copies on the replica directories: cmap[d] for dirs[d], d >= 1
+       (cmap[0] unused), NULL when not written (directory down, missing
+       at load, or a write there failed) */
+    uint8_t *cmap[CATALOG_MAX_DISKS]; /* mapped as jmap, >= jalloc bytes  */
+    int cfd[CATALOG_MAX_DISKS];       /* its descriptor (while mapped)    */
 } qpart;
 
 typedef struct qgroup {

@@ -12,10 +12,11 @@
  *
  * Deleting the topic drops its groups' snapshots in the catalog commit
  * that removes it, then (queue_topic_deleted) frees their windows and
- * removes their journal files; a group that still has receivers stays,
- * marked deleted, until the last one closes, and their calls get
- * SAMSA_EDELETED.  Journals and snapshots of topics that no longer exist
- * (a crash after the commit) are removed at the next open.
+ * removes their journal files, with their copies on every directory that
+ * is up; a group that still has receivers stays, marked deleted, until
+ * the last one closes, and their calls get SAMSA_EDELETED.  Journals and
+ * snapshots of topics that no longer exist (a crash after the commit, or
+ * a directory down at the delete) are removed at the next open.
  *
  * A group's config comes from its first receiver (or the defaults); a
  * later receiver passing another config gets SAMSA_ECONFLICT, so receivers
@@ -286,13 +287,13 @@ queue_store_close(samsa *s)
     s->qgroups = NULL;
 }
 
-/* Remove the journal files (DIR/queues/GROUP/ID-P.journal) of the topic
+/* Remove the journal files (ROOT/queues/GROUP/ID-P.journal) of the topic
  * ids dead() says are gone, and the group directories that leaves empty. */
 static void
-remove_journals(samsa *s, catalog_drop_fn dead, void *ctx)
+remove_journals_in(samsa *s, const char *root, catalog_drop_fn dead, void *ctx)
 {
     char path[4096], gdir[4096 + 256], file[4096 + 512];
-    snprintf(path, sizeof path, "%s/queues", s->dir);
+    snprintf(path, sizeof path, "%s/queues", root);
     DIR *d = opendir(path);
     if (d == NULL)
         return;
@@ -324,6 +325,18 @@ remove_journals(samsa *s, catalog_drop_fn dead, void *ctx)
             s->io->rmdir(s->io, gdir); /* fails while others remain */
     }
     closedir(d);
+}
+
+/* The same on every directory the catalog has up (the journal and its
+ * copies, queue_state.c; the down mask is atomic, as table_lock may not be
+ * held); one that is down has its strays removed at a later open. */
+static void
+remove_journals(samsa *s, catalog_drop_fn dead, void *ctx)
+{
+    uint32_t down = atomic_load(&s->cat.down);
+    for (int d = 0; d < s->ndirs; d++)
+        if (!(down & (1u << d)))
+            remove_journals_in(s, s->dirs[d], dead, ctx);
 }
 
 void

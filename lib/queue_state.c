@@ -20,6 +20,15 @@
  * is snapshotted into the catalog when the journal passes JOURNAL_LIMIT
  * bytes, at close, after which the journal starts again empty.
  *
+ * Copies.  A store with replica directories keeps the journal on each of
+ * them too (DIRn/queues/GROUP/TOPICID-P.journal, whatever the topic's
+ * replica count, as every directory holds its own catalog with the
+ * snapshots): each append copies the same 24 bytes to the same offset of
+ * every copy, the checkpoint resets every copy, and SAMSA_SYNC_ALWAYS
+ * msyncs each.  So a share-partition's state is on every directory, and
+ * the store reopens from any one of them with nothing acknowledged lost.
+ * With one directory the loop over copies costs one comparison.
+ *
  * Journal file, little-endian:
  *
  *   header, 16 bytes           entry, 24 bytes, back to back after it
@@ -63,6 +72,47 @@
  *    or torn) is ignored and reset.
  * So an accepted record never comes back, and an acquired one comes back
  * AVAILABLE with its delivery count kept.
+ *
+ * The copies (cmap[d] for dirs[d]), and what each failure leaves:
+ *  - an append writes the copies before the primary, a reset resets them
+ *    before it, each in the same order of steps as the primary, so a copy
+ *    that is written holds every change the primary holds once the call
+ *    returns; the checkpoint's snapshot goes to every directory's catalog
+ *    (catalog_write) before any journal is reset, so a crash in between
+ *    leaves, on each directory, its old snapshot and full journal or its
+ *    new snapshot and a journal the generation check ignores.
+ *  - at load (qstate_open, the first receiver or wait of the group in an
+ *    open store): the journal read is the primary's (dirs[0]); each copy
+ *    on a directory that is up is then rewritten from it in place:
+ *    truncated to the primary's valid bytes (what followed in the copy is
+ *    a torn or unacknowledged tail, or an old generation), allocated to
+ *    the same size, and the valid bytes copied over what it held.  A copy
+ *    that kept up already holds those bytes, so a crash during the
+ *    rewrite loses it nothing.  From then on every directory agrees.
+ *  - a replica directory missing (down) at load gets no copy: it is not
+ *    written until the group is loaded again with the directory up (the
+ *    next open), which rewrites its copy.  Until then that directory alone
+ *    holds only its snapshot, as a directory that was down misses records.
+ *  - a directory that goes down while running: each append first looks at
+ *    the catalog's down mask (one atomic load; the repair pass sets it for
+ *    a vanished directory, a failed catalog write sets it at once) and
+ *    unmaps the copies there for good; so does a failed msync or
+ *    fallocate of a copy (the primary's failures are the call's error).
+ *    Between the directory vanishing and the pass noticing it (about a
+ *    second), appends still go to the copy's mapping: a removed file stays
+ *    mapped and allocated until unmapped, so these writes land in memory
+ *    and go nowhere, harmlessly.  What a mapping can fault on is a page
+ *    beyond the file's end (SIGBUS): no copy is ever shorter than jalloc
+ *    (a copy that cannot grow with the primary is dropped before the
+ *    append past it, and copies shrink only after the primary did), so
+ *    that only happens if another process truncates a journal, which is
+ *    as forbidden as for the primary; a device failing with I/O errors
+ *    under an already allocated page is the one case left to the kernel.
+ *  - reopened from a replica directory alone: that directory is dirs[0],
+ *    its copy is the journal read, and its catalog holds the snapshot of
+ *    the same generation, so it brings back every change acknowledged
+ *    while the directory was up and its copy written, which is every one
+ *    up to the failure of another directory.
  */
 #include <assert.h>
 #include <errno.h>
@@ -169,41 +219,109 @@ entry_encode(uint8_t *e, int64_t offset, uint32_t n, uint8_t state,
     put_le(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
 }
 
-/* Empty the journal and give it generation gen.  Entries of older
- * generations left in the file are ignored by replay. */
+/* msync the pages of map holding bytes [from, from + len). */
 static int
-journal_reset(samsa *s, qpart *qp, uint32_t gen)
+sync_range(uint8_t *map, uint64_t from, uint64_t len)
 {
-    uint8_t *h = qp->jmap;
+    uintptr_t a = (uintptr_t)(map + from) & ~(uintptr_t)4095;
+    uintptr_t b = (uintptr_t)(map + from + len);
+    return msync((void *)a, b - a, MS_SYNC) == 0 ? 0 : samsa__from_errno(errno);
+}
+
+/* Stop writing the copy on dirs[d] for good (until the group is loaded
+ * again, which rewrites it from the primary). */
+static void
+copy_drop(qpart *qp, int d)
+{
+    munmap(qp->cmap[d], JOURNAL_BYTES);
+    close(qp->cfd[d]);
+    qp->cmap[d] = NULL;
+    qp->cfd[d] = -1;
+}
+
+/* The copies to write: drops those whose directory the catalog marked
+ * down (it vanished, or a catalog write there failed) and returns the
+ * number of directories to look at (0 when there are no copies). */
+static int
+copies_live(samsa *s, qpart *qp)
+{
+    if (s->ndirs == 1)
+        return 0;
+    uint32_t down = atomic_load(&s->cat.down);
+    for (int d = 1; d < s->ndirs; d++)
+        if (qp->cmap[d] != NULL && (down & (1u << d)))
+            copy_drop(qp, d);
+    return s->ndirs;
+}
+
+/* Write header gen (and no first entry) at the start of map. */
+static void
+header_write(uint8_t *h, uint32_t gen)
+{
     memset(h, 0, JOURNAL_HEADER + JOURNAL_ENTRY); /* no first entry */
     put_le(h, JOURNAL_MAGIC, 4);
     put_le(h + 4, gen, 4);
     put_le(h + 8, samsa__crc32c(0, h, 8), 4);
+}
+
+/* Empty the journal and its copies and give them generation gen.  Entries
+ * of older generations left in the files are ignored by replay. */
+static int
+journal_reset(samsa *s, qpart *qp, uint32_t gen)
+{
+    int ndirs = copies_live(s, qp);
+    for (int d = 1; d < ndirs; d++) {
+        if (qp->cmap[d] == NULL)
+            continue;
+        header_write(qp->cmap[d], gen);
+        if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(qp->cmap[d], 0, 1) != 0)
+            copy_drop(qp, d); /* its header may be torn: stale, not wrong */
+    }
+    header_write(qp->jmap, gen);
     if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
         return samsa__from_errno(errno);
-    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0)
+    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0) {
         qp->jalloc = JOURNAL_GROW; /* give the space back */
+        /* copies only after the primary: each stays >= jalloc bytes */
+        for (int d = 1; d < ndirs; d++)
+            if (qp->cmap[d] != NULL)
+                (void)ftruncate(qp->cfd[d], JOURNAL_GROW);
+    }
     qp->gen = gen;
     qp->jsize = JOURNAL_HEADER;
     return 0;
 }
 
-/* Append one entry (the caller made room). */
+/* Append one entry (the caller made room) to the journal and its copies,
+ * at the same offset in each. */
 static int
 journal_append(samsa *s, qpart *qp, const uint8_t *e)
 {
+    int ndirs = copies_live(s, qp);
     if (qp->jsize + JOURNAL_ENTRY > qp->jalloc) {
         int err = posix_fallocate(qp->jfd, (off_t)qp->jalloc, JOURNAL_GROW);
         if (err != 0)
             return samsa__from_errno(err);
+        /* A copy shorter than jalloc would SIGBUS on the next appends. */
+        for (int d = 1; d < ndirs; d++)
+            if (qp->cmap[d] != NULL &&
+                posix_fallocate(qp->cfd[d], (off_t)qp->jalloc, JOURNAL_GROW))
+                copy_drop(qp, d);
         qp->jalloc += JOURNAL_GROW;
+    }
+    for (int d = 1; d < ndirs; d++) {
+        if (qp->cmap[d] == NULL)
+            continue;
+        memcpy(qp->cmap[d] + qp->jsize, e, JOURNAL_ENTRY);
+        if (s->sync == SAMSA_SYNC_ALWAYS &&
+            sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
+            copy_drop(qp, d);
     }
     memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
     if (s->sync == SAMSA_SYNC_ALWAYS) {
-        uintptr_t a = (uintptr_t)(qp->jmap + qp->jsize) & ~(uintptr_t)4095;
-        uintptr_t b = (uintptr_t)(qp->jmap + qp->jsize + JOURNAL_ENTRY);
-        if (msync((void *)a, b - a, MS_SYNC) != 0)
-            return samsa__from_errno(errno);
+        int rc = sync_range(qp->jmap, qp->jsize, JOURNAL_ENTRY);
+        if (rc != 0)
+            return rc;
     }
     qp->jsize += JOURNAL_ENTRY;
     return 0;
@@ -372,20 +490,67 @@ journal_map(qpart *qp, const char *path)
     return 0;
 }
 
+/* Make DIR/queues/GROUP under dirs[d] and put the journal's path in
+ * path. */
+static int
+journal_path(samsa *s, int d, const qgroup *g, const qpart *qp, char *path,
+             size_t cap)
+{
+    snprintf(path, cap, "%s/queues", s->dirs[d]);
+    int rc = s->io->mkdir(s->io, path);
+    snprintf(path, cap, "%s/queues/%s", s->dirs[d], g->name);
+    if (rc == 0 || rc == -EEXIST)
+        rc = s->io->mkdir(s->io, path);
+    if (rc != 0 && rc != -EEXIST)
+        return samsa__from_errno(-rc);
+    snprintf(path, cap, "%s/queues/%s/%" PRIu64 "-%" PRId32 ".journal",
+             s->dirs[d], g->name, g->topic_id, qp->partition);
+    return 0;
+}
+
+/* Rewrite the copy on dirs[d] from the primary journal (replayed, jsize
+ * and jalloc set) and map it; a failure leaves the copy unwritten. */
+static void
+copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
+{
+    char path[4096];
+    qp->cmap[d] = NULL;
+    qp->cfd[d] = -1;
+    if (journal_path(s, d, g, qp, path, sizeof path) != 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    /* In place: bytes past jsize go (zeros: the end of replay); those
+     * before are overwritten with the primary's, which a copy that kept
+     * up already holds, so a crash here loses nothing it had. */
+    void *m = MAP_FAILED;
+    if (ftruncate(fd, (off_t)qp->jsize) == 0 &&
+        posix_fallocate(fd, 0, (off_t)qp->jalloc) == 0)
+        m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                 0);
+    if (m == MAP_FAILED) {
+        close(fd);
+        return;
+    }
+    memcpy(m, qp->jmap, qp->jsize);
+    if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(m, 0, qp->jsize) != 0) {
+        munmap(m, JOURNAL_BYTES);
+        close(fd);
+        return;
+    }
+    qp->cmap[d] = m;
+    qp->cfd[d] = fd;
+}
+
 int
 qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 {
     char path[4096];
     qp->jfd = -1;
-    snprintf(path, sizeof path, "%s/queues", s->dir);
-    int rc = s->io->mkdir(s->io, path);
-    snprintf(path, sizeof path, "%s/queues/%s", s->dir, g->name);
-    if (rc == 0 || rc == -EEXIST)
-        rc = s->io->mkdir(s->io, path);
-    if (rc != 0 && rc != -EEXIST)
-        return samsa__from_errno(-rc);
-    snprintf(path, sizeof path, "%s/queues/%s/%" PRIu64 "-%" PRId32 ".journal",
-             s->dir, g->name, g->topic_id, qp->partition);
+    int rc = journal_path(s, 0, g, qp, path, sizeof path);
+    if (rc != 0)
+        return rc;
     qp->start = qp->next = log_start;
     rc = snapshot_load(s, g, qp);
     if (rc == 0)
@@ -399,6 +564,11 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
         qp->jsize = valid; /* appends overwrite a torn entry after it */
     if (rc != 0)
         return rc;
+    /* The copies become the primary's (disk_up is steady: the caller
+     * holds table_lock); a directory down now gets its copy next time. */
+    for (int d = 1; d < s->ndirs; d++)
+        if (s->disk_up[d])
+            copy_open(s, g, qp, d);
     /* Records the log no longer holds cannot be delivered: done. */
     while (qp->start < log_start && qp->start < qp->next) {
         qp->navail -= qstate_rec(qp, qp->start)->state == QS_AVAILABLE;
@@ -429,6 +599,9 @@ qstate_close(samsa *s, qpart *qp)
         close(qp->jfd);
     qp->jmap = NULL;
     qp->jfd = -1;
+    for (int d = 1; d < CATALOG_MAX_DISKS; d++)
+        if (qp->cmap[d] != NULL)
+            copy_drop(qp, d);
     free(qp->win);
     qp->win = NULL;
 }

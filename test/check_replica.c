@@ -19,10 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "faultio.h"
@@ -224,17 +226,26 @@ vanish(const char *dir)
     ck_assert(!test_exists(dir));
 }
 
+/* Copy directory d to root/solo (its path in solo) and open it alone (no
+ * replica dirs). */
+static samsa *
+open_alone(rig *r, int d, char *solo)
+{
+    char cmd[3 * TEST_PATH_BUF];
+    test_pathf(solo, r->root, "solo");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", solo, r->d[d],
+             solo);
+    ck_assert_int_eq(system(cmd), 0);
+    return test_open(solo);
+}
+
 /* Reopen a copy of directory d alone (no replica dirs): t-0..parts-1
  * hold exactly ends[]. */
 static void
 reopen_alone(rig *r, int d, int32_t parts, const int64_t *ends)
 {
-    char solo[TEST_PATH_BUF], cmd[3 * TEST_PATH_BUF];
-    test_pathf(solo, r->root, "solo");
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", solo, r->d[d],
-             solo);
-    ck_assert_int_eq(system(cmd), 0);
-    samsa *s = test_open(solo);
+    char solo[TEST_PATH_BUF];
+    samsa *s = open_alone(r, d, solo);
     for (int32_t p = 0; p < parts; p++)
         check_exact(s, p, ends[p]);
     int64_t next = ends[0]; /* and it takes writes */
@@ -872,6 +883,189 @@ START_TEST(test_group_offsets_everywhere)
 }
 END_TEST
 
+/* ---- share-group journals on every directory ---------------------------- */
+
+enum {
+    QC_LOAD = 0,   /* only load the group (rewriting the journal copies) */
+    QC_WORK = 1,   /* receive records 0..end-1 of t, accept the even ones */
+    QC_VANISH = 2, /* QC_WORK, with d1 removed (and noticed) between the
+                      receive and the accepts                             */
+};
+
+/* In a child killed with SIGKILL once it is done (so no close and no
+ * checkpoint: the journals alone hold what it did): open the rig's
+ * directories with sync, load share group g on t and do what. */
+static void
+queue_crash(rig *r, int sync, int what, int64_t end)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        const char *reps[] = {r->d[1], r->d[2], NULL};
+        samsa_options o = {.replica_dirs = reps, .sync = sync};
+        samsa *s;
+        samsa_queue *q;
+        samsa_delivery d[256];
+        size_t n = 0;
+        char cmd[TEST_PATH_BUF + 32];
+        if (samsa_open(r->d[0], &o, &s) != 0 ||
+            samsa_queue_open(s, "g", "t", NULL, &q) != 0)
+            _exit(2);
+        while (what != QC_LOAD &&
+               n < (size_t)end) { /* may stop at a segment end */
+            size_t got = 0;
+            if (samsa_queue_receive(q, d + n, 256 - n, &got, 0) != 0)
+                _exit(3);
+            n += got;
+        }
+        if (n != (what == QC_LOAD ? 0 : (size_t)end))
+            _exit(3);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->d[1]);
+        if (what == QC_VANISH &&
+            (system(cmd) != 0 || samsa_replica_catchup(s, NULL) != 0))
+            _exit(4);
+        for (size_t i = 0; i < n; i++)
+            if (d[i].msg.offset % 2 == 0 &&
+                samsa_queue_ack(q, &d[i], 1, SAMSA_ACK_ACCEPT) != 0)
+                _exit(5);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(6);
+        pause();
+        _exit(7);
+    }
+    close(fds[1]);
+    char c;
+    ssize_t got = read(fds[0], &c, 1); /* 0: the child failed */
+    close(fds[0]);
+    if (got == 1)
+        kill(pid, SIGKILL);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st), "child exit %d", WEXITSTATUS(st));
+}
+
+/* Directory d opened alone: of t's records 0..end-1, the accepted (even)
+ * ones never come back, the acquired ones (odd) do, delivered once before. */
+static void
+queue_check_alone(rig *r, int d, int64_t end)
+{
+    char solo[TEST_PATH_BUF];
+    samsa *s = open_alone(r, d, solo);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery dl[256];
+    size_t n = 0, got;
+    while (samsa_queue_receive(q, dl + n, 256 - n, &got, 0) == 0)
+        n += got;
+    ck_assert_uint_eq(n, (size_t)end / 2);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(dl[i].msg.offset % 2, 1);
+        ck_assert_int_eq(dl[i].delivery_count, 2);
+    }
+    samsa_queue_close(q);
+    E(samsa_close(s));
+}
+
+/* The path of directory d's journal of g on t-0 (t, the store's first
+ * topic, has id 1). */
+static void
+journal_of(rig *r, int d, char *path)
+{
+    test_pathf(path, r->d[d], "queues/g/1-0.journal");
+}
+
+/* Acknowledgements and acquisitions made since the last checkpoint are in
+ * the journal of every directory: each one alone, after kill -9, brings
+ * back the acquired records with their delivery counts and never the
+ * accepted ones. */
+START_TEST(test_queue_journal_everywhere)
+{
+    static const int syncs[] = {SAMSA_SYNC_NONE, SAMSA_SYNC_ALWAYS};
+    rig r;
+    int64_t end = rig_t3(&r, false, syncs[_i], 20, 0);
+    rig_close(&r);
+    queue_crash(&r, syncs[_i], QC_WORK, end);
+    char a[TEST_PATH_BUF], b[TEST_PATH_BUF];
+    journal_of(&r, 0, a);
+    for (int d = 1; d < NDIRS; d++)
+        ck_assert(same_bytes(a, (journal_of(&r, d, b), b)));
+    for (int d = 0; d < NDIRS; d++)
+        queue_check_alone(&r, d, end);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* A directory that vanishes while the store runs gets no more journal
+ * writes and crashes nothing; the other copies keep every change. */
+START_TEST(test_queue_journal_dir_vanishes)
+{
+    rig r;
+    int64_t end = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    rig_close(&r);
+    queue_crash(&r, SAMSA_SYNC_NONE, QC_VANISH, end);
+    ck_assert(!test_exists(r.d[1]));
+    queue_check_alone(&r, 0, end);
+    queue_check_alone(&r, 2, end);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* A replica directory missing when the group is loaded has no journal
+ * copy; back, it gets one rewritten from the primary's at the next load,
+ * and then opens alone with nothing lost. */
+START_TEST(test_queue_journal_rewritten)
+{
+    rig r;
+    int64_t end = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    rig_close(&r);
+    vanish(r.d[2]);
+    queue_crash(&r, SAMSA_SYNC_NONE, QC_WORK, end);
+    char a[TEST_PATH_BUF], b[TEST_PATH_BUF];
+    journal_of(&r, 0, a);
+    journal_of(&r, 2, b);
+    ck_assert(!test_exists(b));
+    ck_assert_int_eq(mkdir(r.d[2], 0755), 0);
+    rig_open(&r, SAMSA_SYNC_NONE); /* the log copy is rebuilt, not the */
+    int joined = -1;               /* journal: no group is loaded      */
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    rig_close(&r);
+    ck_assert(!test_exists(b));
+    queue_crash(&r, SAMSA_SYNC_NONE, QC_LOAD, end);
+    ck_assert(test_exists(b));
+    ck_assert(same_bytes(a, b));
+    for (int d = 0; d < NDIRS; d++)
+        queue_check_alone(&r, d, end);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Deleting the topic removes its share groups' journals from every
+ * directory, the copies with the primary's. */
+START_TEST(test_queue_journal_deleted_everywhere)
+{
+    rig r;
+    int64_t end = rig_t3(&r, false, SAMSA_SYNC_NONE, 20, 0);
+    rig_close(&r);
+    queue_crash(&r, SAMSA_SYNC_NONE, QC_WORK, end);
+    char b[TEST_PATH_BUF];
+    for (int d = 0; d < NDIRS; d++)
+        ck_assert(test_exists((journal_of(&r, d, b), b)));
+    rig_open(&r, SAMSA_SYNC_NONE);
+    samsa_queue *q;
+    E(samsa_queue_open(r.s, "g", "t", NULL, &q));
+    E(samsa_topic_delete(r.s, "t"));
+    samsa_queue_close(q);
+    for (int d = 0; d < NDIRS; d++)
+        ck_assert(!test_exists((journal_of(&r, d, b), b)));
+    rig_close(&r);
+    test_dir_remove(r.root);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -881,6 +1075,10 @@ replica_suite(void)
     tcase_add_test(tc, test_placement);
     tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_test(tc, test_group_offsets_everywhere);
+    tcase_add_loop_test(tc, test_queue_journal_everywhere, 0, 2);
+    tcase_add_test(tc, test_queue_journal_dir_vanishes);
+    tcase_add_test(tc, test_queue_journal_rewritten);
+    tcase_add_test(tc, test_queue_journal_deleted_everywhere);
     tcase_add_loop_test(tc, test_fault_each_site, 0, 2);
     tcase_add_test(tc, test_fsync_not_retried);
     tcase_add_test(tc, test_min_insync);
