@@ -134,17 +134,13 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
     }
     log->io = io;
     log->cfg = *cfg;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&log->lock, NULL);
     pthread_mutex_init(&log->flush_lock, NULL);
     pthread_mutex_init(&log->fsync_lock, NULL);
     pthread_mutex_init(&log->sync_lock, NULL);
     pthread_cond_init(&log->sync_cond, NULL);
     pthread_mutex_init(&log->wait_lock, NULL);
-    pthread_cond_init(&log->wait_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    samsa__cond_init_monotonic(&log->wait_cond);
     atomic_init(&log->refs, 1);
     return log;
 }
@@ -280,15 +276,9 @@ log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
     atomic_fetch_add(&log->waiters, 1);
     int rc = 0;
     while (atomic_load(&log->end) <= offset && !atomic_load(&log->deleted) &&
-           rc == 0) {
-        if (deadline_ns < 0) {
-            pthread_cond_wait(&log->wait_cond, &log->wait_lock);
-        } else {
-            struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-                                  .tv_nsec = deadline_ns % 1000000000};
-            rc = pthread_cond_timedwait(&log->wait_cond, &log->wait_lock, &ts);
-        }
-    }
+           rc == 0)
+        rc = samsa__cond_wait_until(&log->wait_cond, &log->wait_lock,
+                                    deadline_ns);
     atomic_fetch_sub(&log->waiters, 1);
     pthread_mutex_unlock(&log->wait_lock);
     if (atomic_load(&log->end) > offset)

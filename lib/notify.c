@@ -63,14 +63,30 @@ store_notify_destroy(samsa *s)
 }
 
 int64_t
+samsa__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
 samsa__deadline_after(int timeout_ms)
 {
     if (timeout_ms < 0)
         return -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec +
-           (int64_t)timeout_ms * 1000000;
+    return samsa__now_ns() + (int64_t)timeout_ms * 1000000;
+}
+
+int
+samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
+                       int64_t deadline_ns)
+{
+    if (deadline_ns < 0)
+        return pthread_cond_wait(cond, lock);
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
+                          .tv_nsec = deadline_ns % 1000000000};
+    return pthread_cond_timedwait(cond, lock, &ts);
 }
 
 uint64_t
@@ -105,15 +121,9 @@ store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
     int rc = 0;
     pthread_mutex_lock(&s->notify_lock);
     while (atomic_load(&s->events) == seen && !atomic_load(&s->closing) &&
-           rc == 0) {
-        if (deadline_ns < 0) {
-            pthread_cond_wait(&s->notify_cond, &s->notify_lock);
-        } else {
-            struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-                                  .tv_nsec = deadline_ns % 1000000000};
-            rc = pthread_cond_timedwait(&s->notify_cond, &s->notify_lock, &ts);
-        }
-    }
+           rc == 0)
+        rc = samsa__cond_wait_until(&s->notify_cond, &s->notify_lock,
+                                    deadline_ns);
     pthread_mutex_unlock(&s->notify_lock);
     if (atomic_load(&s->closing))
         return SAMSA_ECLOSED;

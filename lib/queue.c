@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -48,14 +47,6 @@
 #define DEFAULT_MAX_ATTEMPTS 5     /* group.share.delivery.count.limit */
 #define ARENA_CHUNK          (64u << 10)
 #define ARCHIVE_PER_CALL     32 /* archived records one acquisition handles */
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- the arena ------------------------------------------------------------
  */
@@ -229,7 +220,7 @@ acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     qgroup *g = q->g;
     int rc = 0;
     *got = 0;
-    int64_t now = now_ns();
+    int64_t now = samsa__now_ns();
     int64_t until = now + (int64_t)g->cfg.lock_ms * 1000000;
     if (now >= atomic_load(&qp->expiry))
         expire_locks(s, g, qp, now);
@@ -514,7 +505,7 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
         hi = d[i].msg.partition > hi ? d[i].msg.partition : hi;
     }
     /* Lock every partition in [lo, hi] that d names, in ascending order. */
-    int64_t now = now_ns();
+    int64_t now = samsa__now_ns();
     int rc = 0;
     int32_t locked = lo;
     for (; locked <= hi; locked++) {

@@ -43,6 +43,7 @@
 
 #include "samsa.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,6 +63,16 @@ int samsa__from_errno(int err);
 /* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
  * timeout (notify.c). */
 int64_t samsa__deadline_after(int timeout_ms);
+/* CLOCK_MONOTONIC now, in ns (notify.c). */
+int64_t samsa__now_ns(void);
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
+ * as samsa__deadline_after() makes. */
+void samsa__cond_init_monotonic(pthread_cond_t *cond);
+/* Wait on cond until signalled or deadline_ns (-1: never) passes: 0 or
+ * ETIMEDOUT, as pthread_cond_timedwait(); callers loop on their
+ * condition. */
+int samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
+                           int64_t deadline_ns);
 
 /* ------------------------------------------------------------------------ */
 /* The I/O layer (io_posix.c; tests wrap it, see test/faultio.c)            */

@@ -112,9 +112,6 @@ void samsa__replica_pause(samsa *s, bool paused);
 
 /* notify.c: see its header comment for the protocol. */
 void store_notify_init(samsa *s);
-/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
- * as samsa__deadline_after() makes. */
-void samsa__cond_init_monotonic(pthread_cond_t *cond);
 void store_notify_destroy(samsa *s);
 /* Count the caller as a watcher and return the event counter to pass to
  * store_wait(); call it before looking, and store_unwatch() after. */
