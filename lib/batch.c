@@ -273,7 +273,10 @@ batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)
     h->producer_epoch = (int16_t)get_be16(p + 51);
     h->base_sequence = (int32_t)get_be32(p + 53);
     h->record_count = (int32_t)get_be32(p + 57);
-    if (h->last_offset_delta < 0 || h->record_count < 0)
+    /* Each record takes an offset of its own within the batch. */
+    if (h->last_offset_delta < 0 || h->record_count < 0 ||
+        h->record_count > (int64_t)h->last_offset_delta + 1 ||
+        h->base_offset > INT64_MAX - h->last_offset_delta)
         return SAMSA_ECORRUPT;
     if ((uint64_t)h->length + BATCH_LOG_OVERHEAD > avail)
         return 1;
@@ -298,6 +301,8 @@ batch_iter_init(batch_iter *it, const uint8_t *batch, const batch_header *h)
      * maxTimestamp, as Kafka's DefaultRecordBatch does. */
     it->log_append_time = (h->attributes & 0x08) != 0 ? h->max_timestamp : -1;
     it->left = h->record_count;
+    it->last_delta = h->last_offset_delta;
+    it->prev_delta = -1;
 }
 
 /* Walk n headers from p; the end of the last, or NULL when they do not
@@ -344,6 +349,11 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     if ((p = varint_get(p, end, 5, &hc)) == NULL || hc < 0 ||
         headers_skip(p, end, hc) != end)
         return SAMSA_ECORRUPT;
+    /* Offsets rise within a batch and stay inside the batch's range: a
+     * foreign writer's batch (its CRC is its own) cannot claim others. */
+    if (off_delta <= it->prev_delta || off_delta > it->last_delta)
+        return SAMSA_ECORRUPT;
+    it->prev_delta = off_delta;
     m->offset = it->base_offset + off_delta;
     m->timestamp = it->log_append_time >= 0 ? it->log_append_time
                                             : it->base_timestamp + ts_delta;

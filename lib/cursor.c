@@ -21,6 +21,7 @@ struct samsa_cursor {
     int64_t offset;    /* the next offset to return                         */
     segment *seg;      /* referenced; holds offset, or NULL: look it up     */
     uint64_t pos;      /* in seg: the next batch to enter                   */
+    int64_t expect;    /* the offset the batch at pos must start at         */
     batch_iter it;     /* the batch being returned, when in_batch           */
     bool in_batch;     /* it has records left to look at                    */
 };
@@ -43,7 +44,7 @@ cursor_locate(samsa_cursor *c)
         c->seg = log_segment_for(c->log, c->offset);
         if (c->seg == NULL)
             return SAMSA_EOFFSET;
-        c->pos = segment_lookup(c->seg, c->offset);
+        c->pos = segment_lookup(c->seg, c->offset, &c->expect);
     }
     while (c->pos >=
            atomic_load_explicit(&c->seg->size, memory_order_acquire)) {
@@ -52,12 +53,21 @@ cursor_locate(samsa_cursor *c)
             return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
         segment_unref(c->log->io, c->seg);
         c->seg = next;
-        c->pos = segment_lookup(next, c->offset);
+        c->pos = segment_lookup(next, c->offset, &c->expect);
     }
     return 0;
 }
 
-/* Enter the batch holding c->offset: skip those before it, check its CRC. */
+/* Enter the batch holding c->offset: skip those before it, check its CRC
+ * and that it starts where the batches before it end.
+ *
+ * Offsets are dense: every batch starts at c->expect, the offset after the
+ * one before it (or what the index entry or segment the scan started from
+ * says).  baseOffset is outside the CRC, so this comparison is what vouches
+ * for it.  A batch skipped unread is not CRC-checked: its length and
+ * lastOffsetDelta only move the scan, and the next batch's header must then
+ * agree with them, so damage there stops the scan with SAMSA_ECORRUPT
+ * rather than mislead it. */
 static int
 cursor_enter_batch(samsa_cursor *c)
 {
@@ -65,26 +75,27 @@ cursor_enter_batch(samsa_cursor *c)
         int rc = cursor_locate(c);
         if (rc != 0)
             return rc;
+        /* A batch expected past the offset: the ones holding it are gone
+         * (a segment cut short on disk); say so rather than skip them. */
+        if (c->expect > c->offset)
+            return SAMSA_ECORRUPT;
         const uint8_t *p = c->seg->map + c->pos;
         uint64_t avail = atomic_load(&c->seg->size) - c->pos;
         batch_header h;
         if (batch_parse_header(p, avail, &h) != 0)
             return SAMSA_ECORRUPT;
         uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-        /* Offsets are dense: a batch starting past the offset means the
-         * batches holding it are gone (a segment cut short on disk); say
-         * so rather than skip them. */
-        if (h.base_offset > c->offset)
-            return SAMSA_ECORRUPT;
-        if (h.base_offset + h.last_offset_delta < c->offset) {
-            c->pos = next; /* wholly before the offset: no need to check it */
+        if (c->expect + h.last_offset_delta < c->offset) {
+            c->pos = next; /* wholly before the offset: see above */
+            c->expect += (int64_t)h.last_offset_delta + 1;
             continue;
         }
-        if (batch_verify_crc(p, &h) != 0)
+        if (h.base_offset != c->expect || batch_verify_crc(p, &h) != 0)
             return SAMSA_ECORRUPT;
         if (h.attributes & BATCH_ATTR_COMPRESSION)
             return SAMSA_ENOTSUP;
         c->pos = next;
+        c->expect = h.base_offset + h.last_offset_delta + 1;
         if (h.attributes & BATCH_ATTR_CONTROL) {
             /* Transaction markers take offsets but are not records. */
             c->offset = h.base_offset + h.last_offset_delta + 1;
@@ -157,24 +168,25 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
     return 0;
 }
 
-/* The offset of the first record at or after pos in seg, below end, whose
- * timestamp is >= ts; end when there is none there. */
+/* The offset of the first record in seg, below end, whose timestamp is >=
+ * ts: 0 and *out set, or 1 when there is none there (*out then gets the
+ * offset after the segment's last batch).  Every batch on the
+ * way is checked (CRC, and its base offset against the one before) before
+ * its maxTimestamp or attributes are believed: a damaged batch that might
+ * hold the answer is SAMSA_ECORRUPT, never skipped. */
 static int
 find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
 {
-    uint64_t pos = segment_lookup_time(seg, ts);
+    int64_t expect;
+    uint64_t pos = segment_lookup_time(seg, ts, &expect);
     uint64_t size = atomic_load(&seg->size);
     batch_header h;
-    *out = end;
-    while (pos < size) {
+    while (pos < size && expect < end) {
         const uint8_t *p = seg->map + pos;
-        if (batch_parse_header(p, size - pos, &h) != 0)
+        if (batch_parse_header(p, size - pos, &h) != 0 ||
+            h.base_offset != expect || batch_verify_crc(p, &h) != 0)
             return SAMSA_ECORRUPT;
-        if (h.base_offset >= end)
-            break;
         if (h.max_timestamp >= ts && !(h.attributes & BATCH_ATTR_CONTROL)) {
-            if (batch_verify_crc(p, &h) != 0)
-                return SAMSA_ECORRUPT;
             if (h.attributes & BATCH_ATTR_COMPRESSION)
                 return SAMSA_ENOTSUP;
             batch_iter it;
@@ -182,16 +194,18 @@ find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
             int rc;
             batch_iter_init(&it, p, &h);
             while ((rc = batch_iter_next(&it, &m)) == 0)
-                if (m.timestamp >= ts) {
+                if (m.timestamp >= ts && m.offset < end) {
                     *out = m.offset;
                     return 0;
                 }
             if (rc != 1)
                 return rc;
         }
+        expect = h.base_offset + h.last_offset_delta + 1;
         pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
     }
-    return 0;
+    *out = expect;
+    return 1;
 }
 
 SAMSA_API int
@@ -202,18 +216,31 @@ samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
     int64_t end = atomic_load(&c->log->end), found = end;
-    int rc = 0;
-    /* Segments are tried in order; the first whose largest timestamp
-     * reaches ts holds the answer unless its only such records lie past the
-     * visible end, in which case no later one can be visible either. */
+    int rc = 1;
+    /* Segments are tried in order from the first whose largest timestamp
+     * reaches ts; one that holds no such record below the visible end (its
+     * max_ts may count records past the end, or damage) hands over to the
+     * next. */
     segment *seg = log_segment_for_time(c->log, timestamp_ms);
-    if (seg != NULL) {
-        rc = find_time(seg, timestamp_ms, end, &found);
+    while (seg != NULL && rc == 1) {
+        int64_t after = end;
+        rc = seg->base >= end ? 0 : find_time(seg, timestamp_ms, end, &after);
+        if (rc == 0)
+            found = seg->base >= end ? end : after;
+        segment *next = rc == 1 ? log_segment_next(c->log, seg) : NULL;
+        /* Records missing between here and the next segment (or the end)
+         * might have held the answer. */
+        if (rc == 1 && after < (next != NULL ? next->base : end))
+            rc = SAMSA_ECORRUPT;
         segment_unref(c->log->io, seg);
+        if (rc != 1 && next != NULL)
+            segment_unref(c->log->io, next);
+        else
+            seg = next;
     }
-    if (rc == 0)
+    if (rc == 0 || rc == 1)
         cursor_reset(c, found);
-    return rc;
+    return rc == 1 ? 0 : rc;
 }
 
 /* Forward hops within reach keep the segment and the batch being read:

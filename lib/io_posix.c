@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,37 @@ io_dirsync(samsa_io *io, const char *path)
     return -err;
 }
 
+/* Read once: the boot id cannot change while the process runs. */
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+static char boot_buf[SAMSA_IO_BOOT_ID];
+static int boot_rc;
+
+static void
+boot_read(void)
+{
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        boot_rc = -errno;
+        return;
+    }
+    ssize_t n = read(fd, boot_buf, sizeof boot_buf - 1);
+    boot_rc = n < 0 ? -errno : n < 16 ? -EIO : 0;
+    close(fd);
+    for (ssize_t i = 0; i < n; i++) /* the trailing newline, and after it */
+        if (boot_buf[i] == '\n')
+            memset(boot_buf + i, 0, sizeof boot_buf - (size_t)i);
+}
+
+static int
+io_boot_id(samsa_io *io, char out[SAMSA_IO_BOOT_ID])
+{
+    (void)io;
+    pthread_once(&boot_once, boot_read);
+    if (boot_rc == 0)
+        memcpy(out, boot_buf, SAMSA_IO_BOOT_ID);
+    return boot_rc;
+}
+
 static samsa_io io_posix = {
     .open = io_open,
     .close = io_close,
@@ -333,6 +365,7 @@ static samsa_io io_posix = {
     .mkdir = io_mkdir,
     .rmdir = io_rmdir,
     .dirsync = io_dirsync,
+    .boot_id = io_boot_id,
     .ctx = NULL,
 };
 

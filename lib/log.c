@@ -22,11 +22,41 @@
  * tail is recovered from what is really on disk.
  *
  * Recovery.  log_open lists the directory's segments; those wholly below the
- * recovery point are trusted (their index files loaded, their tail headers
- * read), the rest are scanned with CRCs.  If a segment other than the last
- * has a torn tail, every segment after it is removed: their records follow
- * a gap and cannot have been acknowledged as durable (a sync-mode roll syncs
- * the old segment before the new one takes a write).
+ * recovery point are trusted (their index files loaded, their tail read),
+ * the rest are scanned with CRCs.  A bad batch is cut as a torn tail only at
+ * or past the acknowledged end (below); below it, or with a good batch after
+ * it, it is damage: kept, the log end kept, readers told SAMSA_ECORRUPT
+ * there, log_damaged() set.  If a segment other than the last has a torn
+ * tail, every segment after it is removed: their records follow a gap and
+ * cannot have been acknowledged (a sync-mode roll syncs the old segment
+ * before the new one takes a write, and publishes nothing past it before).
+ *
+ * The end marker.  The catalog's recovery point is written after an
+ * fdatasync, so it lags: after kill -9 under SYNC_NONE every record up to
+ * the last published end survived in the page cache and was acknowledged,
+ * yet sits past it.  So each partition directory holds samsa.end:
+ *
+ *   offset size field
+ *        0    8 magic "SAMSAEND"
+ *        8   40 boot id of the kernel that wrote it (samsa_io.boot_id),
+ *               NUL-padded
+ *       48    8 zero
+ *       56    8 end word, little-endian: bits 0-46 the published log end,
+ *               bit 47 "published after fdatasync" (the sync policy),
+ *               bits 48-63 the low 16 bits of CRC-32C of bytes 0-5
+ *
+ * Each publish rewrites the end word with one aligned 8-byte store into the
+ * mapping (samsa_io.write's copy path: no system call).  The marker is never
+ * synced.  At open: if it is whole and its boot id is the running kernel's,
+ * the process died but the page cache did not, so its end is exact: every
+ * offset below was acknowledged.  After a reboot the page on disk holds some
+ * earlier end, which is still a lower bound when its synced bit is set
+ * (published after the fdatasync that covered it).  The acknowledged end
+ * ("durable") is the largest of those that apply and the recovery point.
+ * A marker that is damaged, missing or unreadable only makes it smaller:
+ * the Kafka rule (cut at the first bad batch) then applies past it, as
+ * before the marker existed.  Every copy directory gets its own marker
+ * through the replica set's I/O table, which repeats the store on each.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -145,9 +175,128 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
     return log;
 }
 
+/* ---- the end marker ------------------------------------------------------ */
+
+#define MARKER_NAME   "/" LOG_MARKER
+#define MARKER_SIZE   64
+#define MARKER_WORD   56                        /* the end word's position    */
+#define MARKER_END    ((UINT64_C(1) << 47) - 1) /* the end's bits          */
+#define MARKER_SYNCED (UINT64_C(1) << 47)       /* published after fdatasync */
+
+static const char marker_magic[8] = {'S', 'A', 'M', 'S', 'A', 'E', 'N', 'D'};
+
+static uint64_t
+marker_seal(uint64_t v)
+{
+    uint8_t b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    return v | (uint64_t)(samsa__crc32c(0, b, 6) & 0xffff) << 48;
+}
+
+static void
+marker_word(uint8_t *b, int64_t end, bool synced)
+{
+    uint64_t w = marker_seal((uint64_t)end | (synced ? MARKER_SYNCED : 0));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(w >> (8 * i));
+}
+
+static char *
+marker_path(const samsa_log *log)
+{
+    size_t n = strlen(log->dir) + sizeof MARKER_NAME;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s%s", log->dir, MARKER_NAME);
+    return p;
+}
+
+/* The acknowledged end the marker vouches for (see "The end marker"), or
+ * -1. */
+static int64_t
+marker_read(samsa_log *log)
+{
+    samsa_io *io = log->io;
+    char *path = marker_path(log), boot[SAMSA_IO_BOOT_ID];
+    uint8_t b[MARKER_SIZE];
+    samsa_io_file *f;
+    int64_t end = -1;
+    if (path == NULL || io->open(io, path, SAMSA_IO_RDONLY, &f) != 0) {
+        free(path);
+        return -1;
+    }
+    ssize_t n = io->read(io, f, b, sizeof b, 0);
+    io->close(io, f);
+    free(path);
+    if (n != (ssize_t)sizeof b || memcmp(b, marker_magic, 8) != 0)
+        return -1;
+    uint64_t w = 0;
+    for (int i = 0; i < 8; i++)
+        w |= (uint64_t)b[MARKER_WORD + i] << (8 * i);
+    if (marker_seal(w & ((UINT64_C(1) << 48) - 1)) != w)
+        return -1;
+    bool same_boot = io->boot_id(io, boot) == 0 &&
+                     memcmp(boot, b + 8, SAMSA_IO_BOOT_ID) == 0;
+    if (same_boot || (w & MARKER_SYNCED))
+        end = (int64_t)(w & MARKER_END);
+    return end;
+}
+
+/* Open (creating) the marker, mapped, and make it say this boot and end:
+ * the word first, then the boot id, so that a crash between the two leaves
+ * a marker that is either foreign or true. */
+static int
+marker_open(samsa_log *log, int64_t end, bool synced)
+{
+    samsa_io *io = log->io;
+    char *path = marker_path(log), boot[SAMSA_IO_BOOT_ID];
+    uint8_t b[MARKER_SIZE] = {0};
+    const void *view;
+    uint64_t size = 0;
+    if (path == NULL)
+        return SAMSA_ENOMEM;
+    int rc = io->open(io, path, SAMSA_IO_CREATE, &log->marker);
+    free(path);
+    if (rc == 0)
+        rc = io->size(io, log->marker, &size);
+    if (rc == 0 && size != MARKER_SIZE)
+        rc = io->truncate(io, log->marker, 0);
+    if (rc == 0 && size != MARKER_SIZE)
+        rc = io->allocate(io, log->marker, 0, MARKER_SIZE);
+    if (rc == 0)
+        rc = io->map(io, log->marker, MARKER_SIZE, &view);
+    if (rc == 0 && io->boot_id(io, boot) != 0)
+        memset(boot, 0, sizeof boot); /* never matches: nothing trusted */
+    memcpy(b, marker_magic, 8);
+    memcpy(b + 8, boot, SAMSA_IO_BOOT_ID);
+    marker_word(b + MARKER_WORD, end, synced);
+    if (rc == 0)
+        rc = samsa__io_write_all(io, log->marker, b + MARKER_WORD, 8,
+                                 MARKER_WORD);
+    if (rc == 0)
+        rc = samsa__io_write_all(io, log->marker, b, MARKER_WORD, 0);
+    return samsa__from_errno(rc);
+}
+
+/* Record a published end.  Ends past the word's 47 bits are not recorded:
+ * the older value stays, a lower bound, which is all the marker claims.  A
+ * failed write is not an error either, for the same reason. */
+static void
+marker_store(samsa_log *log, int64_t end)
+{
+    uint8_t b[8];
+    if (log->marker == NULL || (uint64_t)end > MARKER_END)
+        return;
+    marker_word(b, end, log->cfg.sync);
+    (void)log->io->write(log->io, log->marker, b, 8, MARKER_WORD);
+}
+
 static void
 log_free(samsa_log *log)
 {
+    if (log->marker != NULL)
+        log->io->close(log->io, log->marker);
     for (size_t i = 0; i < log->nsegs; i++)
         segment_unref(log->io, log->segs[i]);
     pthread_mutex_destroy(&log->lock);
@@ -181,7 +330,7 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
         bool torn;
         segment *seg;
         int rc = segment_open(log->io, log->dir, bases[i], &log->cfg, from,
-                              &torn, &seg);
+                              log->durable, &torn, &seg);
         if (rc == 0 && (rc = segs_push(log, seg)) != 0)
             segment_unref(log->io, seg);
         if (rc != 0)
@@ -189,9 +338,20 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
         /* Recovered short of the next segment's base: a power cut without
          * the sync policy lost this segment's last writes (zeros, so not
          * "torn") but kept the next file.  The records after the gap cannot
-         * be read in order: they go, as after a torn tail. */
-        if (from >= 0 && i + 1 < n && seg->next_offset < bases[i + 1])
-            torn = true;
+         * be read in order: they go, as after a torn tail, unless they were
+         * acknowledged: then the gap is damage, and the next file stays. */
+        if (i + 1 < n && seg->next_offset < bases[i + 1]) {
+            if (from < 0 || seg->next_offset < log->durable) {
+                if (seg->damaged < 0)
+                    seg->damaged = seg->next_offset;
+                /* The missing records' timestamps are unknown: a time
+                 * lookup must come here and report them (segment.c). */
+                atomic_store(&seg->max_ts, INT64_MAX);
+            } else
+                torn = true;
+        }
+        if (seg->damaged >= 0 && log->damaged < 0)
+            log->damaged = seg->damaged;
         if (i > 0) /* a damaged tail hides the end: the next base is it */
             log->segs[i - 1]->next_offset = bases[i];
         /* A recovered segment that is not the last gets fresh index files
@@ -217,6 +377,7 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     if (log == NULL)
         return SAMSA_ENOMEM;
     log->recovery_point = recovery_point;
+    log->damaged = -1;
     int64_t *bases = NULL;
     size_t n = 0;
     int rc = 0;
@@ -224,6 +385,9 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         rc = samsa__from_errno(io->mkdir(io, dir));
     else
         rc = list_segments(dir, &bases, &n);
+    /* What was acknowledged: see "The end marker". */
+    int64_t marked = create ? -1 : marker_read(log);
+    log->durable = marked > recovery_point ? marked : recovery_point;
     if (rc == 0 && n > 0)
         rc = log_load(log, bases, n);
     if (rc == 0 && log->nsegs == 0) {
@@ -243,6 +407,24 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     last->sealed = false;
     atomic_store(&last->flushed, false);
     log->next_offset = last->next_offset;
+    /* The acknowledged end is kept even where its records are damaged or
+     * missing: an offset is never given out twice.  The next batch gets an
+     * index entry, so lookups need not cross the gap. */
+    if (log->next_offset < log->durable && log->segs[0]->base <= log->durable) {
+        if (log->damaged < 0 || log->next_offset < log->damaged)
+            log->damaged = log->next_offset;
+        if (last->damaged < 0)
+            last->damaged = log->next_offset;
+        log->next_offset = last->next_offset = log->durable;
+        last->force_index = true;
+    }
+    /* Synced only when the recovery point covers it: a same-boot end may
+     * hold what a SYNC_NONE run left in the page cache. */
+    rc = marker_open(log, log->durable, log->durable <= recovery_point);
+    if (rc != 0) {
+        log_free(log);
+        return rc;
+    }
     log->synced = log->next_offset;
     atomic_init(&log->end, log->next_offset);
     atomic_init(&log->start,
@@ -261,6 +443,8 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
 static void
 publish_end(samsa_log *log, int64_t end)
 {
+    marker_store(log,
+                 end); /* before readers can see it: see "The end marker" */
     atomic_store(&log->end, end);
     if (atomic_load(&log->waiters) > 0) {
         pthread_mutex_lock(&log->wait_lock);
@@ -521,6 +705,12 @@ log_segment_for_time(samsa_log *log, int64_t ts)
         }
     pthread_mutex_unlock(&log->lock);
     return seg;
+}
+
+int64_t
+log_damaged(const samsa_log *log)
+{
+    return log->damaged;
 }
 
 void

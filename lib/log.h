@@ -23,6 +23,11 @@
  * cursor can keep reading a segment that retention or topic deletion has
  * removed from the log; the segment array itself is read under log.lock.
  *
+ * The end marker.  DIR/TOPIC-P/samsa.end (64 bytes, log.c) holds the boot id
+ * of the kernel and the last published log end, refreshed with one 8-byte
+ * store into its mapping at each publish, so that recovery knows which
+ * records were acknowledged and never cuts one as a torn tail.
+ *
  * Replicas.  A partition with several copies gives its log the replica
  * set's I/O table (replica_io.c), which repeats every call on every
  * in-sync copy; nothing in log.c or segment.c knows.  So "a write" or "an
@@ -60,6 +65,8 @@ typedef struct segment {
     uint64_t alloc;         /* bytes allocated on disk (>= size)          */
     _Atomic int64_t max_ts; /* largest timestamp stored, -1 when none     */
     int64_t next_offset;    /* writer: offset after the last batch        */
+    int64_t damaged;        /* lowest offset open found damaged, or -1    */
+    bool force_index;       /* writer: index the next batch (after damage) */
 
     index_entry *idx;       /* idx_cap entries, idx_len of them valid     */
     size_t idx_cap;         /* fixed: readers search idx concurrently     */
@@ -71,6 +78,9 @@ typedef struct segment {
                              under log.lock, read by log_sync without) */
     _Atomic bool flushed; /* sealed and fdatasync'ed                    */
 } segment;
+
+/* The end marker's file name in a partition directory (log.c). */
+#define LOG_MARKER "samsa.end"
 
 /* The settings a log needs, resolved from the topic config and store. */
 typedef struct log_config {
@@ -101,6 +111,9 @@ typedef struct samsa_log {
     _Atomic int64_t end;    /* log end offset visible to readers        */
     _Atomic int64_t start;  /* log start offset                         */
     int64_t recovery_point; /* offsets below are on stable storage      */
+    int64_t durable;        /* open: offsets below were acknowledged    */
+    int64_t damaged;        /* open: lowest damaged offset, or -1       */
+    samsa_io_file *marker;  /* DIR/samsa.end, mapped; NULL: none        */
 
     pthread_mutex_t sync_lock; /* group commit: synced, syncing            */
     pthread_cond_t sync_cond;  /* a sync finished                          */
@@ -122,13 +135,16 @@ typedef struct samsa_log {
 int segment_create(samsa_io *io, const char *dir, int64_t base,
                    const log_config *cfg, segment **out);
 /* Open an existing segment, loading its index files where they check out.
- * recover_from -1: a sealed segment below the recovery point, trusted.
- * Otherwise every batch from the one holding offset recover_from on is
- * parsed and CRC-checked and a torn tail is truncated; *torn says whether
- * the cut-off tail held anything but zeros. */
+ * recover_from -1: a sealed segment below the recovery point, trusted (only
+ * its tail from the last index entry is read, CRCs checked).  Otherwise
+ * every batch from the one holding offset recover_from on is parsed and
+ * CRC-checked and a torn tail at or past durable (the acknowledged end) is
+ * truncated; *torn says whether the cut-off tail held anything but zeros.
+ * A bad batch below durable, or followed by a good one, is kept and noted
+ * in seg->damaged. */
 int segment_open(samsa_io *io, const char *dir, int64_t base,
-                 const log_config *cfg, int64_t recover_from, bool *torn,
-                 segment **out);
+                 const log_config *cfg, int64_t recover_from, int64_t durable,
+                 bool *torn, segment **out);
 /* Append a whole batch at the end (the writer holds log.lock). */
 int segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
                    int64_t base_offset, int32_t count, int64_t max_ts,
@@ -138,10 +154,13 @@ int segment_seal(samsa_io *io, segment *seg);
 /* fdatasync the segment (and its index files once sealed). */
 int segment_sync(samsa_io *io, segment *seg);
 /* Position to start scanning for offset (a batch boundary at or before the
- * batch holding it), O(log n) in the index. */
-uint64_t segment_lookup(const segment *seg, int64_t offset);
-/* Position to start scanning for the first timestamp >= ts. */
-uint64_t segment_lookup_time(const segment *seg, int64_t ts);
+ * batch holding it), O(log n) in the index; *base gets the offset the batch
+ * there must start at.  Entries are checked against the batch they name
+ * before use. */
+uint64_t segment_lookup(const segment *seg, int64_t offset, int64_t *base);
+/* Position to start scanning for the first timestamp >= ts, and *base as
+ * segment_lookup. */
+uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
 /* Remove the files of the segment at base in dir. */
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 void segment_ref(segment *seg);
@@ -150,7 +169,8 @@ void segment_unref(samsa_io *io, segment *seg);
 /* ---- log.c --------------------------------------------------------------- */
 
 /* Open (recovering) or create the log in dir.  start and recovery_point come
- * from the catalog. */
+ * from the catalog.  Damage found below the acknowledged end is kept, never
+ * cut: log_damaged() tells where it starts. */
 int log_open(samsa_io *io, const char *dir, const log_config *cfg,
              int64_t start, int64_t recovery_point, bool create,
              samsa_log **out);
@@ -164,6 +184,12 @@ int log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
  * one too; *recovery_point (may be NULL) gets the offset below which
  * everything is now durable. */
 int log_sync(samsa_log *log, bool all, int64_t *recovery_point);
+/* The lowest offset that open found damaged (a bad batch, or records
+ * missing, below the acknowledged end or before a good batch), or -1 when
+ * it found none.  Readers get SAMSA_ECORRUPT there; a copy may repair it.
+ * Damage in sealed segments below the recovery point is not looked for at
+ * open (cursors and samsa_scrub() find it). */
+int64_t log_damaged(const samsa_log *log);
 /* Wait until end > offset, the log is deleted, or the deadline (CLOCK_
  * MONOTONIC ns; -1: never) passes.  0, SAMSA_ETIMEDOUT, SAMSA_EDELETED. */
 int log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);

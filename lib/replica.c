@@ -656,6 +656,11 @@ rset_catchup(rset *rs, int i)
         rc = atomic_load(&log->failed);
         if (rc == 0)
             rc = catch_pass(rs, i, &cp, &ncp, true);
+        if (rc == 0) { /* the end marker (log.c), open like the segments */
+            char mp[4096];
+            snprintf(mp, sizeof mp, "%s/%s", log->dir, LOG_MARKER);
+            rc = copy_whole(rs, mp, i);
+        }
         if (rc == 0)
             rc = samsa__from_errno(rs->base->dirsync(rs->base, dir));
         pthread_mutex_lock(&rs->lock);

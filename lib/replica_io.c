@@ -496,6 +496,15 @@ rset_handle(rset *rs, const char *path, int i)
     return NULL;
 }
 
+/* Every copy lives under the same kernel: the base table knows the boot
+ * (a test's may present a simulated one). */
+static int
+rio_boot_id(samsa_io *io, char out[SAMSA_IO_BOOT_ID])
+{
+    samsa_io *b = rs_of(io)->base;
+    return b->boot_id(b, out);
+}
+
 void
 rset_io_init(rset *rs)
 {
@@ -514,6 +523,7 @@ rset_io_init(rset *rs)
         .mkdir = rio_mkdir,
         .rmdir = rio_rmdir,
         .dirsync = rio_dirsync,
+        .boot_id = rio_boot_id,
         .ctx = rs,
     };
 }

@@ -101,6 +101,8 @@ typedef struct samsa_io_file samsa_io_file; /* defined by each implementation */
 #define SAMSA_IO_EXCL   0x2 /* with CREATE: fail with -EEXIST if it exists   */
 #define SAMSA_IO_RDONLY 0x4 /* open for reading only                        */
 
+#define SAMSA_IO_BOOT_ID 40 /* bytes of a boot id: 36 characters, NULs     */
+
 struct samsa_io {
     int (*open)(samsa_io *io, const char *path, int flags, samsa_io_file **out);
     int (*close)(samsa_io *io, samsa_io_file *f);
@@ -118,6 +120,12 @@ struct samsa_io {
     int (*mkdir)(samsa_io *io, const char *path);
     int (*rmdir)(samsa_io *io, const char *path);
     int (*dirsync)(samsa_io *io, const char *path);
+    /* The running kernel's boot id (/proc/sys/kernel/random/boot_id) into
+     * out, NUL-padded: it tells a process crash, which loses nothing in the
+     * page cache, from a machine crash, which may (log.c, "The end
+     * marker").  A test table simulating a power cut presents a boot of its
+     * own.  -errno when unknown; then nothing unsynced is trusted. */
+    int (*boot_id)(samsa_io *io, char out[SAMSA_IO_BOOT_ID]);
     void *ctx; /* the implementation's own state                             */
 };
 
@@ -215,6 +223,8 @@ typedef struct batch_iter {
     int64_t log_append_time; /* the batch's max timestamp when it uses
                                 LogAppendTime, else -1                     */
     int32_t left;            /* records not yet returned                      */
+    int32_t last_delta;      /* the batch's lastOffsetDelta               */
+    int64_t prev_delta;      /* the last record's offsetDelta, -1 first   */
 } batch_iter;
 
 void batch_iter_init(batch_iter *it, const uint8_t *batch,

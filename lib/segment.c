@@ -102,6 +102,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     atomic_init(&seg->max_ts, -1);
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
+    seg->damaged = -1;
     if (seg->idx == NULL || seg->path == NULL) {
         free(seg->idx);
         free(seg->path);
@@ -157,15 +158,14 @@ index_due(const segment *seg, uint64_t pos, const log_config *cfg)
     return pos > 0 && pos - seg->idx_last_pos >= cfg->index_interval;
 }
 
-/* Binary search: the position of the last entry before which the index
- * is still below key (by offset: its offset <= key; by time: everything
- * before it is older than key, max_ts_before never decreasing), or 0 for
+/* Binary search: the index of the last entry before which the index is
+ * still below key (by offset: its offset <= key; by time: everything
+ * before it is older than key, max_ts_before never decreasing), or -1 for
  * the segment's start. */
-static uint64_t
-index_search(const segment *seg, int64_t key, bool by_time)
+static ptrdiff_t
+index_search(const segment *seg, int64_t key, bool by_time, size_t n)
 {
-    size_t lo = 0,
-           hi = atomic_load_explicit(&seg->idx_len, memory_order_acquire);
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const index_entry *e = &seg->idx[mid];
@@ -174,19 +174,69 @@ index_search(const segment *seg, int64_t key, bool by_time)
         else
             hi = mid;
     }
-    return lo == 0 ? 0 : seg->idx[lo - 1].pos;
+    return (ptrdiff_t)lo - 1;
+}
+
+/* Does entry i name a batch that starts where it says, at the offset it
+ * says?  The entries come from files outside any CRC (or from a scan), so
+ * a lookup reads one only after this check. */
+static bool
+entry_ok(const segment *seg, size_t i, uint64_t size)
+{
+    const index_entry *e = &seg->idx[i];
+    batch_header h;
+    return e->pos < size &&
+           batch_parse_header(seg->map + e->pos, size - e->pos, &h) == 0 &&
+           h.base_offset == seg->base + e->rel;
+}
+
+/* Does entry i's max_ts_before say what the batches before it do: the
+ * previous entry's value raised by every batch from there to this one? */
+static bool
+entry_time_ok(const segment *seg, size_t i, uint64_t size)
+{
+    const index_entry *e = &seg->idx[i];
+    uint64_t pos = i > 0 ? seg->idx[i - 1].pos : 0;
+    int64_t m = i > 0 ? seg->idx[i - 1].max_ts_before : -1;
+    batch_header h;
+    while (pos < e->pos) {
+        if (batch_parse_header(seg->map + pos, size - pos, &h) != 0)
+            return false;
+        if (h.max_timestamp > m)
+            m = h.max_timestamp;
+        pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+    }
+    return pos == e->pos && m == e->max_ts_before;
 }
 
 uint64_t
-segment_lookup(const segment *seg, int64_t offset)
+segment_lookup(const segment *seg, int64_t offset, int64_t *base)
 {
-    return index_search(seg, offset, false);
+    size_t n = atomic_load_explicit(&seg->idx_len, memory_order_acquire);
+    uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+    ptrdiff_t i = index_search(seg, offset, false, n);
+    /* An entry that does not check out is passed over for an earlier one:
+     * a longer scan, never a wrong start. */
+    while (i >= 0 && !entry_ok(seg, (size_t)i, size))
+        i--;
+    *base = i < 0 ? seg->base : seg->base + seg->idx[i].rel;
+    return i < 0 ? 0 : seg->idx[i].pos;
 }
 
 uint64_t
-segment_lookup_time(const segment *seg, int64_t ts)
+segment_lookup_time(const segment *seg, int64_t ts, int64_t *base)
 {
-    return index_search(seg, ts, true);
+    size_t n = atomic_load_explicit(&seg->idx_len, memory_order_acquire);
+    uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+    ptrdiff_t i = index_search(seg, ts, true, n);
+    /* Starting past records as new as ts would skip them: the entry's
+     * timestamp must agree with the batches before it, else the scan
+     * starts at the segment's start. */
+    if (i >= 0 && !(entry_ok(seg, (size_t)i, size) &&
+                    entry_time_ok(seg, (size_t)i, size)))
+        i = -1;
+    *base = i < 0 ? seg->base : seg->base + seg->idx[i].rel;
+    return i < 0 ? 0 : seg->idx[i].pos;
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -232,8 +282,11 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
     int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
     if (rc != 0)
         return samsa__from_errno(rc);
-    if (index_due(seg, pos, cfg))
+    /* After damage, the first new batch gets an entry of its own: lookups
+     * must not have to scan across the damage to find it. */
+    if (seg->force_index || index_due(seg, pos, cfg))
         index_add(seg, base_offset, pos);
+    seg->force_index = false;
     if (max_ts > atomic_load_explicit(&seg->max_ts, memory_order_relaxed))
         atomic_store_explicit(&seg->max_ts, max_ts, memory_order_release);
     seg->next_offset = base_offset + count;
@@ -350,14 +403,17 @@ segment_remove_files(samsa_io *io, const char *dir, int64_t base)
 
 /* ---- opening and recovery ------------------------------------------------ */
 
-/* A batch at pos that parses, fits in size, and is not before expected;
- * with crc, its CRC must match too. */
+/* A batch at pos that parses, fits in size, and starts at expected
+ * (exact), or not before it (!exact: after damage, which may have held any
+ * number of offsets); with crc, its CRC must match too.  The base offset
+ * is outside the CRC: only this comparison vouches for it. */
 static bool
 batch_at(const segment *seg, uint64_t pos, uint64_t size, int64_t expected,
-         bool crc, batch_header *h)
+         bool exact, bool crc, batch_header *h)
 {
     if (pos >= size || batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
-        h->base_offset < expected || h->base_offset - seg->base > INT32_MAX)
+        (exact ? h->base_offset != expected : h->base_offset < expected) ||
+        h->base_offset - seg->base > INT32_MAX)
         return false;
     return !crc || batch_verify_crc(seg->map + pos, h) == 0;
 }
@@ -374,7 +430,7 @@ next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
      * could take a batch stored in a record's value for the next one. */
     if (batch_parse_header(seg->map + pos, size - pos, &h) == 0) {
         uint64_t q = pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-        if (batch_at(seg, q, size, expected, true, &h))
+        if (batch_at(seg, q, size, expected, false, true, &h))
             return q;
     }
     for (uint64_t q = pos + 1; q + BATCH_HEADER_SIZE <= size; q++) {
@@ -384,47 +440,87 @@ next_valid_batch(const segment *seg, uint64_t pos, uint64_t size,
         if (m == NULL)
             break;
         q = (uint64_t)(m - 16 - seg->map);
-        if (batch_at(seg, q, size, expected, true, &h))
+        if (batch_at(seg, q, size, expected, false, true, &h))
             return q;
     }
     return size;
 }
 
-/* Walk the batches from pos to size, rebuilding the index past pos and
- * setting next_offset and max_ts.  A bad batch followed by a good one is
- * skipped (readers get SAMSA_ECORRUPT there).  A bad batch with nothing good
- * after it is, with recover, a torn tail: truncated, *torn saying whether it
- * held anything but zeros.  Without recover (a sealed segment, whose file
- * was cut to size when sealed) zeros are still cut off, but anything else is
- * damage at the end, kept for readers to report. */
+/* Where damaged bytes from pos on end: after the batch whose header is
+ * still whole when nothing but zeros follows it, else after the last byte
+ * that is not zero (the preallocated tail of an active segment is zeros;
+ * a sealed one was cut to size). */
+static uint64_t
+damage_end(const segment *seg, uint64_t pos, uint64_t size)
+{
+    uint64_t last = size;
+    while (last > pos && seg->map[last - 1] == 0)
+        last--;
+    batch_header h;
+    if (batch_parse_header(seg->map + pos, size - pos, &h) == 0) {
+        uint64_t e = pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        if (e >= last && e <= size)
+            return e;
+    }
+    return last;
+}
+
+/* Offsets from first on are damaged in seg: keep the lowest. */
+static void
+note_damage(segment *seg, int64_t first)
+{
+    if (seg->damaged < 0 || first < seg->damaged)
+        seg->damaged = first;
+    /* Its timestamps are unknown: any time lookup must come to it and
+     * report it rather than skip it (max_ts and the index entries after
+     * it say "anything may be before"). */
+    atomic_store(&seg->max_ts, INT64_MAX);
+}
+
+/* Walk the batches from pos to size, each checked (CRC, and a base offset
+ * that continues the one before), rebuilding the index past pos and setting
+ * next_offset and max_ts.
+ *
+ * A bad batch is damage (kept in place, reported to readers with
+ * SAMSA_ECORRUPT, noted in seg->damaged) when a good batch follows it, when
+ * its offsets are below durable (acknowledged: log.c, "The end marker"),
+ * or without recover (a sealed segment, cut to size when sealed).  Only a
+ * bad batch at or past durable with nothing good after it, in a segment
+ * being recovered, is a torn tail: truncated, *torn saying whether it held
+ * anything but zeros. */
 static int
 segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
-             const log_config *cfg, bool recover, bool *torn)
+             const log_config *cfg, bool recover, int64_t durable, bool *torn)
 {
     batch_header h;
     int64_t expected = seg->next_offset;
     bool force_index = false;
     while (pos < size) {
-        if (!batch_at(seg, pos, size, expected, recover, &h)) {
+        if (!batch_at(seg, pos, size, expected, !force_index, true, &h)) {
             uint64_t q = next_valid_batch(seg, pos, size, expected);
+            bool garbage = false;
+            for (uint64_t i = pos; i < size && !garbage; i++)
+                garbage = seg->map[i] != 0;
             if (q < size) { /* corruption in the middle: keep, skip it */
-                /* Count the timestamps its header claims, as the index
-                 * did when it was written: otherwise the entry forced
-                 * below says nothing before it reaches them, and a time
-                 * lookup would skip the bad batch without a word instead
-                 * of reporting it. */
-                if (batch_parse_header(seg->map + pos, size - pos, &h) == 0 &&
-                    h.max_timestamp > atomic_load(&seg->max_ts))
-                    atomic_store(&seg->max_ts, h.max_timestamp);
+                note_damage(seg, expected);
                 pos = q;
                 force_index = true;
                 continue;
             }
-            bool garbage = false;
-            for (uint64_t i = pos; i < size && !garbage; i++)
-                garbage = seg->map[i] != 0;
-            if (!recover && garbage) {
-                pos = size;
+            if (!recover || expected < durable) {
+                /* Damage at the end of what was acknowledged: kept, and
+                 * the next batch goes after it with an index entry (the
+                 * log keeps its end: log_open). */
+                if (garbage) /* zeros: the log compares ends (log.c) */
+                    note_damage(seg, expected);
+                uint64_t e = garbage ? damage_end(seg, pos, size) : pos;
+                if (e < size) { /* only zeros after e */
+                    int rc = io->truncate(io, seg->file, e);
+                    if (rc != 0)
+                        return samsa__from_errno(rc);
+                }
+                seg->force_index = true;
+                pos = e;
                 break;
             }
             *torn = garbage;
@@ -491,12 +587,12 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size)
              (i == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
                          e->max_ts_before >= e[-1].max_ts_before));
     }
-    batch_header h;
-    if (ok && ni > 0) { /* the last entry must point at the batch it names */
-        const index_entry *e = &seg->idx[ni - 1];
-        ok = batch_at(seg, e->pos, size, 0, false, &h) &&
-             h.base_offset == seg->base + e->rel;
-    }
+    /* The last entry must point at the batch it names, and say what the
+     * batches before it do about time: the scan of the tail starts from
+     * it, and the segment's max_ts with it.  The others are checked when a
+     * lookup uses them. */
+    if (ok && ni > 0)
+        ok = entry_ok(seg, ni - 1, size) && entry_time_ok(seg, ni - 1, size);
     atomic_store(&seg->idx_len, ok ? ni : 0);
     free(ib);
     free(tb);
@@ -523,7 +619,7 @@ index_cut(segment *seg, uint64_t pos)
 
 int
 segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
-             int64_t recover_from, bool *torn, segment **out)
+             int64_t recover_from, int64_t durable, bool *torn, segment **out)
 {
     segment *seg = segment_new(dir, base, cfg);
     uint64_t size = 0;
@@ -545,12 +641,16 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
         uint64_t from = 0;
         if (index_files_load(io, seg, size)) {
             size_t n = atomic_load(&seg->idx_len);
-            from = recover_from >= 0 ? segment_lookup(seg, recover_from)
-                   : n > 0           ? seg->idx[n - 1].pos
-                                     : 0;
+            int64_t ignored;
+            atomic_store(&seg->size, size); /* for the lookup's checks */
+            from = recover_from >= 0
+                       ? segment_lookup(seg, recover_from, &ignored)
+                   : n > 0 ? seg->idx[n - 1].pos
+                           : 0;
         }
         index_cut(seg, from);
-        rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, torn);
+        rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, durable,
+                          torn);
     }
     if (rc != 0) {
         segment_free(io, seg);

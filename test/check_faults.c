@@ -321,15 +321,18 @@ START_TEST(test_roll_faults)
      * begins with a sync, which a roll without the policy never makes). */
     uint64_t before[FAULTIO_NOPS], calls[FAULTIO_NOPS];
     size_t nsegs;
+    /* The segment and index files only: the end marker's store (samsa.end)
+     * is advisory, and a failed one fails no produce (log.c). */
+    faultio_filter(fi, "/t-0/0");
     do {
         fill_to_roll(s, dir, "t", 0, &next, 3);
         E(samsa_sync(s));
         nsegs = test_seg_bases(dir, "t", 0, bases, 512);
         for (int op = 0; op < FAULTIO_NOPS; op++)
-            before[op] = faultio_calls(fi, (faultio_op)op);
+            before[op] = faultio_calls_passing(fi, (faultio_op)op);
         test_produce_next(s, "t", 0, &next, 3);
         for (int op = 0; op < FAULTIO_NOPS; op++)
-            calls[op] = faultio_calls(fi, (faultio_op)op) - before[op];
+            calls[op] = faultio_calls_passing(fi, (faultio_op)op) - before[op];
         ck_assert_uint_eq(test_seg_bases(dir, "t", 0, bases, 512), nsegs + 1);
     } while (calls[FAULTIO_SYNC] != 0 || calls[FAULTIO_DIRSYNC] != 0);
     /* A roll creates and maps a file, cuts the old one and writes its two

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "faultio.h"
 
@@ -76,20 +77,22 @@ struct samsa_io_file {
 };
 
 struct faultio {
-    samsa_io io;                      /* handed out; io.ctx points here     */
-    samsa_io *posix;                  /* where every call really goes       */
-    pthread_mutex_t lock;             /* guards every field below           */
-    pthread_cond_t idle;              /* broadcast when inflight drops to 0 */
-    uint64_t calls[FAULTIO_NOPS + 1]; /* per op; [FAULTIO_ANY]: all         */
-    fault armed[MAX_ARMED];           /* in the order they were armed       */
-    size_t narmed;                    /* entries used in armed              */
-    uint64_t injected;                /* calls a fault failed or shortened  */
-    char *filter;                     /* path substring, or NULL            */
-    fnode *nodes;                     /* every file seen, oldest first      */
-    fnode *last_node;                 /* the newest, to append to           */
-    size_t open_files;                /* handles not yet closed             */
-    unsigned inflight;                /* calls between enter() and done()   */
-    bool off;                         /* faultio_power_cut() was called     */
+    samsa_io io;                        /* handed out; io.ctx points here     */
+    samsa_io *posix;                    /* where every call really goes       */
+    pthread_mutex_t lock;               /* guards every field below           */
+    pthread_cond_t idle;                /* broadcast when inflight drops to 0 */
+    uint64_t calls[FAULTIO_NOPS + 1];   /* per op; [FAULTIO_ANY]: all         */
+    uint64_t passing[FAULTIO_NOPS + 1]; /* those that passed the filter     */
+    fault armed[MAX_ARMED];             /* in the order they were armed       */
+    size_t narmed;                      /* entries used in armed              */
+    uint64_t injected;                  /* calls a fault failed or shortened  */
+    char *filter;                       /* path substring, or NULL            */
+    fnode *nodes;                       /* every file seen, oldest first      */
+    fnode *last_node;                   /* the newest, to append to           */
+    size_t open_files;                  /* handles not yet closed             */
+    unsigned inflight;                  /* calls between enter() and done()   */
+    bool off;                           /* faultio_power_cut() was called     */
+    char boot[SAMSA_IO_BOOT_ID];        /* the boot it presents (faultio.h)   */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -351,8 +354,11 @@ enter(faultio *f, faultio_op op, const fnode *n, const char *p1, const char *p2,
     f->calls[FAULTIO_ANY]++;
     if (!f->off) {
         err = 0;
-        if (passes_filter(f, n != NULL ? n->path : p1, p2))
+        if (passes_filter(f, n != NULL ? n->path : p1, p2)) {
+            f->passing[op]++;
+            f->passing[FAULTIO_ANY]++;
             err = fire(f, op, keep);
+        }
         if (err == 0)
             f->inflight++;
     }
@@ -697,6 +703,15 @@ fio_dirsync(samsa_io *io, const char *path)
                      ((faultio *)io->ctx)->posix->dirsync);
 }
 
+/* The boot id is the faultio's own and never the machine's, and is not
+ * counted or failed: what it says must not depend on faults armed. */
+static int
+fio_boot_id(samsa_io *io, char out[SAMSA_IO_BOOT_ID])
+{
+    memcpy(out, ((faultio *)io->ctx)->boot, SAMSA_IO_BOOT_ID);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The power cut                                                            */
 /* ------------------------------------------------------------------------ */
@@ -881,8 +896,12 @@ faultio_new(void)
         .mkdir = fio_mkdir,
         .rmdir = fio_rmdir,
         .dirsync = fio_dirsync,
+        .boot_id = fio_boot_id,
         .ctx = f,
     };
+    static _Atomic unsigned boots;
+    snprintf(f->boot, sizeof f->boot, "faultio-%ld-%u", (long)getpid(),
+             atomic_fetch_add(&boots, 1));
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->idle, NULL);
     return f;
@@ -920,6 +939,15 @@ faultio_calls(faultio *f, faultio_op op)
 {
     pthread_mutex_lock(&f->lock);
     uint64_t n = (unsigned)op <= FAULTIO_ANY ? f->calls[op] : 0;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+uint64_t
+faultio_calls_passing(faultio *f, faultio_op op)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t n = (unsigned)op <= FAULTIO_ANY ? f->passing[op] : 0;
     pthread_mutex_unlock(&f->lock);
     return n;
 }

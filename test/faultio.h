@@ -30,6 +30,12 @@
  * made from any thread.  Calls through the table run concurrently with each
  * other (the real I/O is done outside faultio's lock).
  *
+ * Boots: each faultio presents a boot id of its own (samsa_io.boot_id),
+ * never the machine's.  So files written through one faultio and reopened
+ * through the posix table or another faultio look like files from before a
+ * reboot: the engine trusts only what was synced (log.c, "The end
+ * marker"), which is what a power cut calls for.
+ *
  * Limitations of the crash model:
  *
  *  - Directory entries are not simulated: a file created, renamed or
@@ -100,6 +106,10 @@ samsa_io *faultio_io(faultio *f);
 /* Calls made through the table since faultio_new(): of one operation, or of
  * all with FAULTIO_ANY.  Every call counts, failed and filtered ones too. */
 uint64_t faultio_calls(faultio *f, faultio_op op);
+
+/* The calls of faultio_calls() that passed the filter (faultio_filter())
+ * while the power was on: those an armed fault counts. */
+uint64_t faultio_calls_passing(faultio *f, faultio_op op);
 
 /* "write", "sync", ... for messages; "any" for FAULTIO_ANY. */
 const char *faultio_op_name(faultio_op op);
