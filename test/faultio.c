@@ -34,6 +34,7 @@ typedef enum change_kind { CH_WRITE, CH_TRUNCATE, CH_ALLOCATE } change_kind;
 typedef struct change {
     change_kind kind;     /* what the change was                           */
     uint64_t seq;         /* order in the file's journal (see io_sync)     */
+    uint64_t gseq;        /* order among every file's changes              */
     uint64_t off;         /* write, allocate: first byte; truncate: the
                              size it set                                   */
     uint64_t len;         /* write: bytes written; allocate: bytes asked   */
@@ -92,6 +93,9 @@ struct faultio {
     size_t open_files;                  /* handles not yet closed             */
     unsigned inflight;                  /* calls between enter() and done()   */
     bool off;                           /* faultio_power_cut() was called     */
+    uint64_t gseq;                      /* the next change's gseq             */
+    faultio_sync_fn on_sync;            /* called before each sync, or NULL   */
+    void *on_sync_ctx;                  /* its argument                       */
     char boot[SAMSA_IO_BOOT_ID];        /* the boot it presents (faultio.h)   */
 };
 
@@ -373,10 +377,12 @@ done(faultio *f, fnode *n, change *c)
 {
     pthread_mutex_lock(&f->lock);
     if (c != NULL) {
-        if (n->gone) /* unlinked while open: nothing to revert */
+        if (n->gone) { /* unlinked while open: nothing to revert */
             change_free(c);
-        else
+        } else {
+            c->gseq = f->gseq++;
             journal_append(n, c);
+        }
     }
     if (--f->inflight == 0)
         pthread_cond_broadcast(&f->idle);
@@ -571,6 +577,12 @@ fio_sync(samsa_io *io, samsa_io_file *w)
     int rc = enter(f, FAULTIO_SYNC, w->node, NULL, NULL, NULL);
     if (rc < 0)
         return rc;
+    pthread_mutex_lock(&f->lock);
+    faultio_sync_fn fn = f->on_sync;
+    void *ctx = f->on_sync_ctx;
+    pthread_mutex_unlock(&f->lock);
+    if (fn != NULL) /* the power may go just before this sync */
+        fn(ctx, w->node->path);
     pthread_mutex_lock(&f->lock);
     uint64_t upto = w->node->next_seq;
     pthread_mutex_unlock(&f->lock);
@@ -849,6 +861,126 @@ node_crash(faultio *f, fnode *n, faultio_cut mode, uint64_t *rng)
     }
     int crc = p->close(p, h);
     return rc < 0 ? rc : crc;
+}
+
+/* ---- enumerating crash states ---------------------------------------- */
+
+/* The fates change c can have: kept, dropped, and for a write torn after
+ * each sector boundary strictly inside it. */
+static uint64_t
+fates(const change *c)
+{
+    if (c->kind != CH_WRITE)
+        return 2;
+    uint64_t first = (c->off / SECTOR + 1) * SECTOR, end = c->off + c->len;
+    return first >= end ? 2 : 2 + (end - 1 - first) / SECTOR + 1;
+}
+
+/* The unsynced changes of the files under root, newest first (by gseq),
+ * into a malloc'ed array; *n gets the count.  Under the lock. */
+static change **
+changes_under(faultio *f, const char *root, size_t *n)
+{
+    size_t len = strlen(root), k = 0, cap = 0;
+    for (fnode *nd = f->nodes; nd != NULL; nd = nd->next)
+        if (!nd->gone && path_under(nd->path, root, len))
+            cap += nd->nchanges;
+    change **all = xmalloc(cap * sizeof *all);
+    for (fnode *nd = f->nodes; nd != NULL; nd = nd->next)
+        if (!nd->gone && path_under(nd->path, root, len))
+            for (change *c = nd->head; c != NULL; c = c->next)
+                all[k++] = c;
+    /* Insertion sort by gseq, descending: journals are short. */
+    for (size_t i = 1; i < k; i++)
+        for (size_t j = i; j > 0 && all[j - 1]->gseq < all[j]->gseq; j--) {
+            change *t = all[j];
+            all[j] = all[j - 1];
+            all[j - 1] = t;
+        }
+    *n = k;
+    return all;
+}
+
+uint64_t
+faultio_crash_states(faultio *f, const char *root)
+{
+    size_t n;
+    pthread_mutex_lock(&f->lock);
+    change **all = changes_under(f, root, &n);
+    uint64_t total = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = fates(all[i]);
+        total = total > UINT64_MAX / k ? UINT64_MAX : total * k;
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(all);
+    return total;
+}
+
+int
+faultio_crash_apply(faultio *f, const char *root, const char *to,
+                    uint64_t state)
+{
+    size_t n, rlen = strlen(root);
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    change **all = changes_under(f, root, &n);
+    /* Mixed radix, the newest change the lowest digit: the first states
+     * vary what was written last, which is what a crash most often
+     * catches. */
+    uint64_t *digit = xmalloc((n + 1) * sizeof *digit);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = fates(all[i]);
+        digit[i] = state % k;
+        state /= k;
+    }
+    samsa_io *p = f->posix;
+    for (fnode *nd = f->nodes; nd != NULL && rc == 0; nd = nd->next) {
+        if (nd->gone || nd->tail == NULL || !path_under(nd->path, root, rlen))
+            continue;
+        char *path = xmalloc(strlen(to) + strlen(nd->path + rlen) + 1);
+        strcpy(path, to);
+        strcat(path, nd->path + rlen);
+        samsa_io_file *h;
+        rc = p->open(p, path, 0, &h);
+        free(path);
+        if (rc == -ENOENT) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0)
+            break;
+        uint64_t cur;
+        rc = p->size(p, h, &cur);
+        for (change *c = nd->tail; c != NULL && rc == 0; c = c->prev) {
+            size_t i = 0;
+            while (all[i] != c)
+                i++;
+            uint64_t d = digit[i];
+            if (d == 1)
+                rc = c->kind == CH_WRITE ? undo_write(p, h, c, c->off, &cur)
+                                         : undo_size(p, h, c, &cur);
+            else if (d >= 2)
+                rc = undo_write(
+                    p, h, c, (c->off / SECTOR + 1) * SECTOR + (d - 2) * SECTOR,
+                    &cur);
+        }
+        int crc = p->close(p, h);
+        rc = rc < 0 ? rc : crc;
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(digit);
+    free(all);
+    return rc;
+}
+
+void
+faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&f->lock);
+    f->on_sync = fn;
+    f->on_sync_ctx = ctx;
+    pthread_mutex_unlock(&f->lock);
 }
 
 int

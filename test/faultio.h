@@ -175,4 +175,31 @@ size_t faultio_unsynced(faultio *f, const char *substr);
  */
 int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
 
+/*
+ * Enumerating crash states without pulling the plug.  The unsynced changes
+ * of the files under root (a directory path as the files were opened
+ * under) can end a crash in faultio_crash_states() ways: each write kept,
+ * dropped, or torn after any sector boundary strictly inside it; each
+ * size change kept or dropped (saturating at UINT64_MAX).
+ *
+ * faultio_crash_apply() writes state number `state` (0 .. states-1, the
+ * newest change varying fastest) into the files under `to`, which must
+ * hold byte-for-byte copies of the files under root as they are now (the
+ * state where everything is kept): the same undo as faultio_power_cut(),
+ * on the copies.  Nothing under root changes and the power stays on, so a
+ * test can try many states of one moment and then let the workload go on.
+ * Returns 0 or -errno.
+ *
+ * faultio_on_sync() sets fn (NULL: none) to be called with the file's path
+ * on the thread of each sync call through the table, before the sync is
+ * made: "the power goes just before this sync".  It runs outside faultio's
+ * lock and may call faultio_crash_*(), but must not call through the
+ * table.
+ */
+typedef void (*faultio_sync_fn)(void *ctx, const char *path);
+uint64_t faultio_crash_states(faultio *f, const char *root);
+int faultio_crash_apply(faultio *f, const char *root, const char *to,
+                        uint64_t state);
+void faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx);
+
 #endif

@@ -128,6 +128,7 @@ uint32_t test_be32(const uint8_t *p);
     XX(produce)                                                                \
     XX(cursor)                                                                 \
     XX(recovery)                                                               \
+    XX(powercut)                                                               \
     XX(faults)                                                                 \
     XX(threads)                                                                \
     XX(notify)                                                                 \
