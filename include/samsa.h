@@ -224,7 +224,10 @@ typedef struct samsa_topic_config {
  * Takes an exclusive lock on the directory, opens the catalog, and recovers
  * every partition: the tail of each log after its recovery point is scanned,
  * a torn or half-written batch at the end is cut off, and index entries past
- * the end are dropped.  Segments before the recovery point are not read.
+ * the end are dropped.  Only what was never acknowledged is cut: a bad batch
+ * below the partition's acknowledged end (samsa(7), Recovery) is damage,
+ * kept, and reported by cursors with SAMSA_ECORRUPT; the log end stays.
+ * Segments before the recovery point are not read.
  *
  * @param[in] dir  the store's directory.  It must exist unless
  *                 SAMSA_OPEN_CREATE is given.

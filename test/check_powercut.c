@@ -37,10 +37,12 @@
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);
 
-#define MAX_FILES      64
-#define STATES_PER_CUT 96    /* states tried at each sync point, at most  */
-#define MIN_STATES     10000 /* the run must try at least this many       */
-#define RECORDS        260   /* records the workload acknowledges         */
+#define MAX_FILES 64
+#define STATES_PER_CUT                                                         \
+    96                   /* states tried at each sync point, at most           \
+                            (ten times that with SAMSA_LONG=1)       */
+#define MIN_STATES 10000 /* the run must try at least this many       */
+#define RECORDS    260   /* records the workload acknowledges         */
 
 /* A file of the store, relative to its root, held in memory. */
 typedef struct mfile {
@@ -196,7 +198,10 @@ on_sync(void *ctx, const char *path)
     image_free(&c->now);
     image_read(&c->now, c->live, "", false, false);
     uint64_t n = faultio_crash_states(c->fi, c->live);
-    for (uint64_t st = 0; st < n && st < STATES_PER_CUT; st++) {
+    const char *lng = getenv("SAMSA_LONG");
+    uint64_t cap =
+        STATES_PER_CUT * (lng != NULL && *lng != '\0' && *lng != '0' ? 10 : 1);
+    for (uint64_t st = 0; st < n && st < cap; st++) {
         test_dir_remove(c->work);
         ck_assert_int_eq(mkdir(c->work, 0755), 0);
         image_write(&c->base, c->work);
