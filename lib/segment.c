@@ -27,13 +27,25 @@
  * a scan of the batch headers.  The index files are derived data: losing
  * them costs a scan, never a record.
  *
- * Recovery (segment_open with recover).  Every batch is parsed and its CRC
- * checked, in order.  At the first batch that fails, the rest of the file is
- * searched for a later CRC-valid batch with a higher base offset: if there is
- * one, the bad batch is corruption in the middle of the log, kept in place
- * so that readers get SAMSA_ECORRUPT at its offsets rather than losing the
- * records after it; if there is none, it is a torn tail (a write that a crash
- * cut short, or preallocated zeros) and the file is truncated there.
+ * Recovery (segment_open with recover).  Every batch is parsed, its CRC
+ * checked, and its base offset (outside the CRC) compared with the offset
+ * where the batch before it ends, in order.  At the first batch that fails,
+ * the rest of the file is searched for a later CRC-valid batch with a higher
+ * base offset: if there is one, the bad batch is corruption in the middle of
+ * the log, kept in place so that readers get SAMSA_ECORRUPT at its offsets
+ * rather than losing the records after it.  If there is none, it is a torn
+ * tail (a write that a crash cut short, or preallocated zeros) and the file
+ * is truncated there, but only when its offsets are at or past the
+ * acknowledged end the log passes in (log.c, "The end marker"): below it,
+ * the batch held acknowledged records, so it is damage, kept up to where its
+ * bytes end, and the next batch appended after it gets an index entry.
+ *
+ * Trust.  Nothing outside a CRC decides anything unchecked: index entries
+ * are checked against the batch they name (and a time entry against the
+ * batches before it) when a lookup uses them, and a batch whose
+ * maxTimestamp or attributes a reader acts on is CRC-checked first
+ * (cursor.c).  A segment found damaged gets max_ts INT64_MAX, so that time
+ * lookups come to the damage and report it instead of skipping it.
  */
 #include <errno.h>
 #include <inttypes.h>
