@@ -4,6 +4,7 @@
 #   make run        build and run the main example
 #   make check      unit tests, then again under ASan/UBSan, threaded ones
 #                   under TSan, then the lint checks (man pages, exports)
+#   make check-long the exhaustive corruption and power-cut tests in full
 #   make bench      benchmark programs (medians over several runs)
 #   make install    PREFIX=/usr/local DESTDIR= ...
 #
