@@ -118,6 +118,31 @@ rig_t3(rig *r, bool faulty, int sync, int64_t upto, size_t k)
     return next;
 }
 
+/* A rig with topic "t" of one partition with `copies` copies, holding
+ * records 0..upto-1 and a few more: the log end. */
+static int64_t
+rig_t1(rig *r, int32_t copies, int64_t upto)
+{
+    rig_make(r, false, SAMSA_SYNC_NONE);
+    make_topic(r, 1, copies, 0);
+    int64_t next = 0;
+    test_produce_upto(r->s, "t", 0, &next, upto, 0);
+    return next;
+}
+
+/* A rig with topic "t" of three partitions with 3 copies each, holding
+ * records 0..29 and a few more: ends[p] gets each one's log end. */
+static void
+rig_t33(rig *r, int sync, int64_t *ends)
+{
+    rig_make(r, false, sync);
+    make_topic(r, 3, 3, 0);
+    for (int32_t p = 0; p < 3; p++) {
+        ends[p] = 0;
+        test_produce_upto(r->s, "t", p, &ends[p], 30, 0);
+    }
+}
+
 static int64_t
 end_of(samsa *s, int32_t p)
 {
@@ -524,11 +549,8 @@ END_TEST
 START_TEST(test_dir_vanishes)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_ALWAYS);
-    make_topic(&r, 3, 3, 0);
-    int64_t ends[3] = {0, 0, 0};
-    for (int32_t p = 0; p < 3; p++)
-        test_produce_upto(r.s, "t", p, &ends[p], 30, 0);
+    int64_t ends[3];
+    rig_t33(&r, SAMSA_SYNC_ALWAYS, ends);
     vanish(r.d[2]);
     /* with sync, the next produce finds it gone */
     for (int32_t p = 0; p < 3; p++)
@@ -616,10 +638,7 @@ END_TEST
 START_TEST(test_scrub_unrepairable)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 1, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 20, 0);
+    rig_t1(&r, 1, 20);
     char path[1024];
     snprintf(path, sizeof path, "%s/t-0/%020d.log", r.d[0], 0);
     int fd = open(path, O_RDWR);
@@ -673,6 +692,107 @@ START_TEST(test_reconcile_on_open)
     samsa_options o = {.replica_dirs = reps};
     E(samsa_open(r.d[1], &o, &s)); /* d1 first: order is the user's */
     E(samsa_close(s));
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 7: a directory removed while the store was closed,
+ * the store opened from the primary alone (which forgets the removed
+ * directory's id), then opened with every directory again: the directory
+ * gets its catalog back and its copies are rebuilt there and rejoin. */
+START_TEST(test_removed_dir_comes_back)
+{
+    rig r;
+    int64_t ends[3];
+    rig_t33(&r, SAMSA_SYNC_NONE, ends);
+    rig_close(&r);
+    vanish(r.d[1]);
+    samsa *s = test_open(r.d[0]); /* the primary alone */
+    for (int32_t p = 0; p < 3; p++)
+        test_produce_upto(s, "t", p, &ends[p], 40, 1);
+    E(samsa_close(s));
+    rig_open(&r, SAMSA_SYNC_NONE); /* all three; d1 made again, empty */
+    for (int32_t p = 0; p < 3; p++)
+        status(r.s, p, 1, 0, 1, SAMSA_REPLICA_OUT);
+    int joined = -1;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 6); /* d1's copies and d2's stale ones */
+    for (int32_t p = 0; p < 3; p++) {
+        status(r.s, p, 3, -1, 1, SAMSA_REPLICA_INSYNC);
+        check_exact(r.s, p, ends[p]);
+        test_produce_upto(r.s, "t", p, &ends[p], 50, 2);
+    }
+    samsa_replica_info info[NDIRS];
+    int n;
+    E(samsa_replica_status(r.s, "t", 1, info, NDIRS, &n));
+    for (int i = 0; i < n; i++) /* back where placement put them */
+        ck_assert_int_eq(info[i].dir, (1 + i) % NDIRS);
+    rig_close(&r);
+    for (int32_t p = 0; p < 3; p++)
+        copies_identical(&r, p, 3);
+    /* and it stays: a plain reopen keeps every copy in sync */
+    rig_open(&r, SAMSA_SYNC_NONE);
+    for (int32_t p = 0; p < 3; p++)
+        status(r.s, p, 3, -1, -1, 0);
+    rig_close(&r);
+    reopen_alone(&r, 1, 3, ends);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Flip one byte of copy d's active segment of t-0 (two copies, on d0 and
+ * d1), at pos. */
+static void
+flip(rig *r, int d, int64_t base, off_t pos, uint8_t x)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r->d[d], (long long)base);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, pos), 1);
+    b ^= x;
+    ck_assert_int_eq(pwrite(fd, &b, 1, pos), 1);
+    close(fd);
+}
+
+/* Issue 10, finding 1: with two copies, damage on the leader's active
+ * segment (or on each copy, in different batches) is repaired from the
+ * other copy at open, and the flusher's catch-up never spreads it. */
+START_TEST(test_leader_damage_healed)
+{
+    rig r;
+    int64_t next = rig_t1(&r, 2, 60);
+    rig_close(&r);
+    int64_t bases[16];
+    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
+    ck_assert_uint_ge(nb, 2);
+    char keep[TEST_PATH_BUF], cmd[4 * TEST_PATH_BUF];
+    test_pathf(keep, r.root, "keep");
+    snprintf(cmd, sizeof cmd, "cp -a '%s/t-0' '%s'", r.d[0], keep);
+    ck_assert_int_eq(system(cmd), 0);
+    if (_i == 0) {
+        flip(&r, 0, bases[nb - 1], 100, 0x01); /* the leader only */
+    } else {
+        flip(&r, 0, bases[nb - 1], 30, 0xff); /* each, another batch */
+        flip(&r, 1, bases[nb - 1], 300, 0xff);
+    }
+    rig_open(&r, SAMSA_SYNC_NONE);
+    samsa__replica_pause(r.s, false);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    status(r.s, 0, 2, -1, -1, 0);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.unrepairable, 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    for (int d = 0; d < 2; d++) {
+        char got[TEST_PATH_BUF];
+        test_pathf(got, r.d[d], "t-0");
+        snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", keep, got);
+        ck_assert_msg(system(cmd) == 0, "copy on d%d differs", d);
+    }
     test_dir_remove(r.root);
 }
 END_TEST
@@ -1089,6 +1209,8 @@ replica_suite(void)
     tcase_add_test(tc, test_reconcile_on_open);
     tcase_add_test(tc, test_background_catchup);
     tcase_add_loop_test(tc, test_power_cut_reconcile, 0, 8);
+    tcase_add_test(tc, test_removed_dir_comes_back);
+    tcase_add_loop_test(tc, test_leader_damage_healed, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
