@@ -84,6 +84,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
+	check-long \
 	check-kafkajs format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
@@ -166,6 +167,10 @@ check-tsan:
 		build/tsan/check_samsa
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
+
+# The exhaustive variants (SAMSA_LONG=1: every byte, not a sample).
+check-long: $(RUNNER)
+	CK_DEFAULT_TIMEOUT=14400 SAMSA_LONG=1 $(RUNNER)
 
 check-valgrind: $(RUNNER)
 	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \
