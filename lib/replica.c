@@ -24,10 +24,13 @@
  * the log end, so offsets stay dense and readers go on (the views move,
  * replica_io.c); the write that failed on the old leader succeeded on it.
  *
- * Catch-up.  An out copy whose directory is usable is rebuilt from scratch:
- * its partition directory is emptied, every segment is copied from the
- * leader's files with each batch's CRC checked on the way, without the
- * log's locks (sealed segments do not change; the active one only grows);
+ * Catch-up.  An out copy whose directory is usable is rebuilt from scratch.
+ * First the leader is healed (scrub.c) from every copy holding a good
+ * version of a batch the leader has damaged, this copy's old files
+ * included, so that damage is never copied over a good batch; then its
+ * partition directory is emptied, every segment is copied from the
+ * leader's files and read back, without the log's locks (sealed segments
+ * do not change; the active one only grows);
  * then, with producers held for a moment (log.lock and fsync_lock), the
  * bytes written meanwhile are copied, everything is synced, the copy's
  * handles of the open files are opened and it rejoins.  Rebuilding from
@@ -38,10 +41,26 @@
  * Open.  Only copies the catalog lists as in sync may lead (unclean
  * election stays off; with none of them present, the open fails with
  * SAMSA_ENOTENOUGHREPLICAS).  Each present in-sync copy is recovered on
- * its own, and the longest log leads (the catalog's leader on a tie): it
- * has every acknowledged record, since an acknowledgement needed every
- * in-sync copy.  Copies that differ from it in their segment list, sizes
- * or, past the recovery point, bytes are taken out and caught up.
+ * its own; the best is the one with the most offsets proven good (every
+ * batch of the segments not wholly below the recovery point parsed,
+ * chained and CRC-checked), then the longest, then the catalog's leader:
+ * it has every acknowledged record, since an acknowledgement needed every
+ * in-sync copy.  Copies with the best one's segment list and sizes hold
+ * the same records: they are healed from one another batch by batch
+ * (scrub.c: a proven good version wins, never a damaged one), the segments
+ * not wholly below the recovery point and every segment's index files (the
+ * older segments are scrub's), and stay in sync; healed whole, they are
+ * alike and the catalog's leader stays.  A copy is taken out (and caught
+ * up from the leader) only when it lacks records the best one has (or
+ * holds unsynced ones it lost), or holds different damage where no copy
+ * has a good version.
+ *
+ * A copy whose directory id is none of the store's (the store was opened
+ * without that directory, which forgets its id, and then with an empty
+ * directory in its place, which gets a new one) moves to a directory of
+ * the store that holds no other copy of the partition, placement's first
+ * choice if it can, and is rebuilt there: otherwise it would stay out
+ * for good and the partition short of a copy.
  */
 #include <dirent.h>
 #include <errno.h>
