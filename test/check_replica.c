@@ -740,6 +740,41 @@ START_TEST(test_removed_dir_comes_back)
 }
 END_TEST
 
+/* Save d0's t-0 (closed) to root/keep (its path in keep). */
+static void
+keep_t0(rig *r, char *keep)
+{
+    char cmd[3 * TEST_PATH_BUF];
+    test_pathf(keep, r->root, "keep");
+    snprintf(cmd, sizeof cmd, "cp -a '%s/t-0' '%s'", r->d[0], keep);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A closed rig with t-0 on two copies (d0 leads) in at least two
+ * segments (bases[0..*nb)), saved in keep: the log end. */
+static int64_t
+rig_t1_kept(rig *r, int64_t *bases, size_t *nb, char *keep)
+{
+    int64_t next = rig_t1(r, 2, 60);
+    rig_close(r);
+    *nb = test_seg_bases(r->d[0], "t", 0, bases, 16);
+    ck_assert_uint_ge(*nb, 2);
+    keep_t0(r, keep);
+    return next;
+}
+
+/* Both copies of t-0 (d0 and d1, closed) are byte for byte as kept. */
+static void
+both_as_kept(rig *r, const char *keep)
+{
+    for (int d = 0; d < 2; d++) {
+        char got[TEST_PATH_BUF], cmd[3 * TEST_PATH_BUF];
+        test_pathf(got, r->d[d], "t-0");
+        snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", keep, got);
+        ck_assert_msg(system(cmd) == 0, "copy on d%d differs", d);
+    }
+}
+
 /* Flip one byte of copy d's active segment of t-0 (two copies, on d0 and
  * d1), at pos. */
 static void
@@ -762,15 +797,10 @@ flip(rig *r, int d, int64_t base, off_t pos, uint8_t x)
 START_TEST(test_leader_damage_healed)
 {
     rig r;
-    int64_t next = rig_t1(&r, 2, 60);
-    rig_close(&r);
     int64_t bases[16];
-    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
-    ck_assert_uint_ge(nb, 2);
-    char keep[TEST_PATH_BUF], cmd[4 * TEST_PATH_BUF];
-    test_pathf(keep, r.root, "keep");
-    snprintf(cmd, sizeof cmd, "cp -a '%s/t-0' '%s'", r.d[0], keep);
-    ck_assert_int_eq(system(cmd), 0);
+    size_t nb;
+    char keep[TEST_PATH_BUF];
+    int64_t next = rig_t1_kept(&r, bases, &nb, keep);
     if (_i == 0) {
         flip(&r, 0, bases[nb - 1], 100, 0x01); /* the leader only */
     } else {
@@ -787,12 +817,42 @@ START_TEST(test_leader_damage_healed)
     ck_assert_uint_eq(rep.unrepairable, 0);
     check_exact(r.s, 0, next);
     rig_close(&r);
-    for (int d = 0; d < 2; d++) {
-        char got[TEST_PATH_BUF];
-        test_pathf(got, r.d[d], "t-0");
-        snprintf(cmd, sizeof cmd, "diff -r '%s' '%s' >/dev/null", keep, got);
-        ck_assert_msg(system(cmd) == 0, "copy on d%d differs", d);
-    }
+    both_as_kept(&r, keep);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 1, catch-up: the follower is out (it lost its last
+ * batch while the store was closed) but its old files hold a good sealed
+ * segment the leader has since damaged.  Catch-up heals the leader from
+ * them before it rebuilds the follower, so neither copy ends damaged. */
+START_TEST(test_catchup_heals_leader_first)
+{
+    rig r;
+    int64_t bases[16];
+    size_t nb;
+    char keep[TEST_PATH_BUF], path[1024];
+    int64_t next = rig_t1_kept(&r, bases, &nb, keep);
+    /* the follower's active segment loses its tail: it lacks records */
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[1],
+             (long long)bases[nb - 1]);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 1, 0, 1, SAMSA_REPLICA_OUT);
+    /* now the leader's sealed first segment is damaged, in a record */
+    flip(&r, 0, bases[0], 200, 0x01);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    status(r.s, 0, 2, 0, 1, SAMSA_REPLICA_INSYNC);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.damaged + rep.unrepairable, 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    both_as_kept(&r, keep);
     test_dir_remove(r.root);
 }
 END_TEST
@@ -1211,6 +1271,7 @@ replica_suite(void)
     tcase_add_loop_test(tc, test_power_cut_reconcile, 0, 8);
     tcase_add_test(tc, test_removed_dir_comes_back);
     tcase_add_loop_test(tc, test_leader_damage_healed, 0, 2);
+    tcase_add_test(tc, test_catchup_heals_leader_first);
     suite_add_tcase(s, tc);
     return s;
 }
