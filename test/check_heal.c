@@ -37,9 +37,9 @@
 void samsa__replica_pause(samsa *s, bool paused);
 
 #define MAX_FILES  64
-#define RECORD_GAP 61 /* the sampled stride through records' bytes   */
-#define INDEX_GAP  6  /* and through index files'                    */
-#define HEADER_GAP 8  /* and through batch headers but the last's    */
+#define RECORD_GAP 127 /* the sampled stride through records' bytes   */
+#define INDEX_GAP  9   /* and through index files'                    */
+#define HEADER_GAP 16  /* and through batch headers but the last's    */
 
 /* One saved file of the store. */
 typedef struct saved {
