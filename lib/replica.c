@@ -19,10 +19,13 @@
  * The last in-sync copy never leaves: a failure there is the log's to
  * handle, as without replicas.
  *
- * Leader failover.  When the leader leaves, the first other in-sync copy
- * leads at once, with the next epoch.  Its files hold the same bytes up to
- * the log end, so offsets stay dense and readers go on (the views move,
- * replica_io.c); the write that failed on the old leader succeeded on it.
+ * Leader failover.  When the leader leaves, the other in-sync copy with
+ * the most offsets proven good in the active segment (the next in
+ * placement order on a tie) leads at once, with the next epoch: a copy
+ * damaged there must not become what readers read and catch-up copies.  Its
+ * files hold the same bytes up to the log end, so offsets stay dense and
+ * readers go on (the views move, replica_io.c); the write that failed on the
+ * old leader succeeded on it.
  *
  * Catch-up.  An out copy whose directory is usable is rebuilt from scratch.
  * First the leader is healed (scrub.c) from every copy holding a good
@@ -185,15 +188,29 @@ rset_mark_out_locked(rset *rs, int i, int reason)
     ev_push(rs, SAMSA_REPLICA_EV_OUT, i, c->reason);
     if (i != rs->leader)
         return;
+    /* The in-sync copy with the most offsets proven good in the active
+     * segment leads (the next in placement order on a tie): the copies
+     * hold the same bytes, unless one is damaged, and a damaged copy must
+     * not become what readers read and catch-up copies. */
+    int next = -1, cands = 0;
+    int64_t best = -1;
+    for (int j = 1; j < rs->n; j++)
+        cands += rs->copy[(i + j) % rs->n].insync;
     for (int j = 1; j < rs->n; j++) {
         int k = (i + j) % rs->n;
-        if (rs->copy[k].insync) {
-            rs->leader = k;
-            rs->epoch++;
-            rset_io_remap(rs);
-            ev_push(rs, SAMSA_REPLICA_EV_LEADER, k, 0);
-            return;
+        if (!rs->copy[k].insync)
+            continue;
+        int64_t v = cands > 1 ? rset_io_valid(rs, k) : 0;
+        if (v > best) {
+            best = v;
+            next = k;
         }
+    }
+    if (next >= 0) {
+        rs->leader = next;
+        rs->epoch++;
+        rset_io_remap(rs);
+        ev_push(rs, SAMSA_REPLICA_EV_LEADER, next, 0);
     }
 }
 

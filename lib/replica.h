@@ -101,6 +101,10 @@ void rset_io_remap(rset *rs);
 int rset_io_attach(rset *rs, int i);
 /* Sync copy i's unsynced files (acks=1 followers), fsync_lock held. */
 int rset_io_flush(rset *rs);
+/* The offsets proven good (parsed, chained, CRC-checked from its start) in
+ * copy i's file of the active segment, as the offset past them (rs->lock
+ * held): what failover compares. */
+int64_t rset_io_valid(rset *rs, int i);
 
 /* ---- scrub.c ------------------------------------------------------------- */
 

@@ -237,6 +237,22 @@ copies_identical(rig *r, int32_t p, int copies)
     }
 }
 
+/* Catch up (want copies rejoin), produce 3 more records to t-0 (end
+ * next), check them, close, and compare the three copies; the rig's
+ * directory goes. */
+static void
+rejoin_finish(rig *r, int want, int64_t next)
+{
+    int joined;
+    E(samsa_replica_catchup(r->s, &joined));
+    ck_assert_int_eq(joined, want);
+    test_produce_next(r->s, "t", 0, &next, 3);
+    check_exact(r->s, 0, next);
+    rig_close(r);
+    copies_identical(r, 0, 3);
+    test_dir_remove(r->root);
+}
+
 /* Remove directory dir with everything in it, as a failed disk would
  * vanish.  A producer may create a file in it meanwhile (a segment roll),
  * which makes rm's last rmdir fail: try again. */
@@ -466,14 +482,7 @@ START_TEST(test_min_insync)
     test_produce_gen_rc(r.s, "t", 0, next, 3, SAMSA_ENOTENOUGHREPLICAS);
     ck_assert_int_eq(end_of(r.s, 0), next);
     faultio_clear(r.fi);
-    int joined;
-    E(samsa_replica_catchup(r.s, &joined));
-    ck_assert_int_eq(joined, 2);
-    test_produce_next(r.s, "t", 0, &next, 3);
-    check_exact(r.s, 0, next);
-    rig_close(&r);
-    copies_identical(&r, 0, 3);
-    test_dir_remove(r.root);
+    rejoin_finish(&r, 2, next);
 }
 END_TEST
 
@@ -854,6 +863,29 @@ START_TEST(test_catchup_heals_leader_first)
     rig_close(&r);
     both_as_kept(&r, keep);
     test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 1, failover: when the leader leaves, the in-sync copy
+ * with the most offsets proven good leads, not the next in placement
+ * order when that one is damaged. */
+START_TEST(test_failover_prefers_valid)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_ALWAYS, 100, 0);
+    int64_t bases[16];
+    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
+    flip(&r, 1, bases[nb - 1], 40, 0xff); /* d1, next in line, damaged */
+    vanish(r.d[0]);
+    test_produce_next(r.s, "t", 0, &next, 3); /* the sync finds d0 gone */
+    status(r.s, 0, 2, 2, 0, SAMSA_REPLICA_OUT);
+    check_exact(r.s, 0, next);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.repaired, 1);
+    ck_assert_int_eq(mkdir(r.d[0], 0755), 0);
+    rejoin_finish(&r, 1, next);
 }
 END_TEST
 
@@ -1272,6 +1304,7 @@ replica_suite(void)
     tcase_add_test(tc, test_removed_dir_comes_back);
     tcase_add_loop_test(tc, test_leader_damage_healed, 0, 2);
     tcase_add_test(tc, test_catchup_heals_leader_first);
+    tcase_add_test(tc, test_failover_prefers_valid);
     suite_add_tcase(s, tc);
     return s;
 }
