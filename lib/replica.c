@@ -48,7 +48,11 @@
  * batch of the segments not wholly below the recovery point parsed,
  * chained and CRC-checked), then the longest, then the catalog's leader:
  * it has every acknowledged record, since an acknowledgement needed every
- * in-sync copy.  Copies with the best one's segment list and sizes hold
+ * in-sync copy.  When the copies' segment lists or sizes differ, one may
+ * be damage the probe trusts (a sealed segment below the recovery point
+ * cut short): then every segment of every copy is checked and the best
+ * chosen again by offsets proven good from the log start.  Copies with
+ * the best one's segment list and sizes hold
  * the same records: they are healed from one another batch by batch
  * (scrub.c: a proven good version wins, never a damaged one), the segments
  * not wholly below the recovery point and every segment's index files (the
@@ -481,6 +485,44 @@ heal_copies(rset *rs, const char *name, const log_config *cfg, const int *in,
     return left;
 }
 
+/* The in-sync copy with the most offsets proven good in all its segments,
+ * then the longest, then the catalog's leader; -1 when out of memory. */
+static int
+recheck_best(rset *rs, const char *name, const probe *pr)
+{
+    int best = -1;
+    int64_t bv = -1;
+    for (int i = 0; i < rs->n; i++) {
+        if (!rs->copy[i].insync)
+            continue;
+        char **paths = calloc(pr[i].nsegs + 1, sizeof *paths);
+        bool ok = paths != NULL;
+        for (size_t k = 0; ok && k < pr[i].nsegs; k++) {
+            size_t len =
+                strlen(rs->s->dirs[rs->copy[i].disk]) + strlen(name) + 32;
+            ok = (paths[k] = malloc(len)) != NULL;
+            if (ok)
+                snprintf(paths[k], len, "%s/%s/%020" PRId64 ".log",
+                         rs->s->dirs[rs->copy[i].disk], name, pr[i].base[k]);
+        }
+        int64_t v =
+            ok ? heal_valid_end(paths, pr[i].base, pr[i].size, pr[i].nsegs)
+               : -1;
+        for (size_t k = 0; paths != NULL && k < pr[i].nsegs; k++)
+            free(paths[k]);
+        free(paths);
+        if (!ok)
+            return -1;
+        if (best < 0 || v > bv ||
+            (v == bv && (pr[i].end > pr[best].end ||
+                         (pr[i].end == pr[best].end && i == rs->leader)))) {
+            best = i;
+            bv = v;
+        }
+    }
+    return best;
+}
+
 static void
 probes_free(probe *pr, int n)
 {
@@ -522,6 +564,17 @@ rset_reconcile(rset *rs, const log_config *cfg)
     if (best < 0) {
         probes_free(pr, rs->n);
         return SAMSA_ENOTENOUGHREPLICAS;
+    }
+    /* Copies of other shapes: one of them may be the best one's damage
+     * below the recovery point (a sealed segment cut short), which the
+     * probe trusts.  Only then is every segment of every copy checked, and
+     * the best chosen again by offsets proven good from the log start. */
+    bool shapes = false;
+    for (int i = 0; i < rs->n; i++)
+        shapes |= rs->copy[i].insync && !same_shape(&pr[best], &pr[i]);
+    if (shapes && (best = recheck_best(rs, name, pr)) < 0) {
+        probes_free(pr, rs->n);
+        return SAMSA_ENOMEM;
     }
     /* The copies shaped as the best one hold the same records: heal them
      * from one another, batch by batch.  The others lack records the best

@@ -140,6 +140,10 @@ int heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
 int heal_at_open(samsa_io *b, char *const *logpath, int n, int pref,
                  int64_t base, uint64_t size, int32_t max_epoch,
                  uint32_t interval, bool check_log);
+/* The offset of the first batch not proven good in a copy's segments
+ * (their .log paths, bases and sizes), from the first segment's start. */
+int64_t heal_valid_end(char *const *logpath, const int64_t *bases,
+                       const uint64_t *sizes, size_t nsegs);
 /* Heal the in-sync copies of every segment from any copy holding a good
  * version (out copies included), as catch-up does before it copies. */
 int rset_heal(rset *rs);

@@ -352,6 +352,30 @@ map_path(const char *path, uint64_t size, const uint8_t **p, size_t *len)
         close(fd);
 }
 
+int64_t
+heal_valid_end(char *const *logpath, const int64_t *bases,
+               const uint64_t *sizes, size_t nsegs)
+{
+    int64_t expected = nsegs > 0 ? bases[0] : 0;
+    for (size_t k = 0; k < nsegs; k++) {
+        hcopy c = {NULL, 0, true, false, false};
+        map_path(logpath[k], sizes[k], &c.p, &c.len);
+        uint64_t pos = 0;
+        batch_header h;
+        bool ok = expected == bases[k];
+        while (ok && pos < sizes[k] &&
+               (ok = batch_good(&c, pos, sizes[k], expected, &h))) {
+            expected = h.base_offset + h.last_offset_delta + 1;
+            pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        }
+        if (c.p != NULL)
+            munmap((void *)c.p, c.len);
+        if (!ok)
+            break;
+    }
+    return expected;
+}
+
 int
 heal_at_open(samsa_io *b, char *const *logpath, int n, int pref, int64_t base,
              uint64_t size, int32_t max_epoch, uint32_t interval,

@@ -802,7 +802,8 @@ flip(rig *r, int d, int64_t base, off_t pos, uint8_t x)
 
 /* Issue 10, finding 1: with two copies, damage on the leader's active
  * segment (or on each copy, in different batches) is repaired from the
- * other copy at open, and the flusher's catch-up never spreads it. */
+ * other copy at open, and the flusher's catch-up never spreads it; a
+ * leader whose sealed segment was cut short does not lead. */
 START_TEST(test_leader_damage_healed)
 {
     rig r;
@@ -812,9 +813,16 @@ START_TEST(test_leader_damage_healed)
     int64_t next = rig_t1_kept(&r, bases, &nb, keep);
     if (_i == 0) {
         flip(&r, 0, bases[nb - 1], 100, 0x01); /* the leader only */
-    } else {
+    } else if (_i == 1) {
         flip(&r, 0, bases[nb - 1], 30, 0xff); /* each, another batch */
         flip(&r, 1, bases[nb - 1], 300, 0xff);
+    } else { /* the leader's sealed segment cut short: trusted by recovery */
+        char path[1024];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[0],
+                 (long long)bases[0]);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
     }
     rig_open(&r, SAMSA_SYNC_NONE);
     samsa__replica_pause(r.s, false);
@@ -1302,7 +1310,7 @@ replica_suite(void)
     tcase_add_test(tc, test_background_catchup);
     tcase_add_loop_test(tc, test_power_cut_reconcile, 0, 8);
     tcase_add_test(tc, test_removed_dir_comes_back);
-    tcase_add_loop_test(tc, test_leader_damage_healed, 0, 2);
+    tcase_add_loop_test(tc, test_leader_damage_healed, 0, 3);
     tcase_add_test(tc, test_catchup_heals_leader_first);
     tcase_add_test(tc, test_failover_prefers_valid);
     suite_add_tcase(s, tc);
