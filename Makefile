@@ -169,10 +169,10 @@ check-tsan:
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
 
-# The long variants of the exhaustive tests (SAMSA_LONG=1): every byte of the
-# corruption test, ten times the crash states per sync point.
+# The exhaustive variants (SAMSA_LONG=1): every byte of the corruption and
+# healing tests, ten times the crash states per sync point.
 check-long: $(RUNNER)
-	SAMSA_LONG=1 $(CK_ENV) SAMSA_SUITES="recovery powercut" $(RUNNER)
+	CK_DEFAULT_TIMEOUT=14400 SAMSA_LONG=1 $(RUNNER)
 
 check-valgrind: $(RUNNER)
 	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \

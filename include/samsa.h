@@ -1174,15 +1174,20 @@ SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
  * The background flusher does the same about once a second; this call is
  * for programs that want it to happen at a known point.  A directory that
  * vanished and came back (even empty) gets its catalog and its partition
- * directories back.  Each copy is copied from the leader, every batch's CRC
- * is checked on the way, the files are synced, and the copy rejoins while
- * producers briefly wait; producing goes on during the rest of the copy.
+ * directories back, and a copy placed on a directory the store no longer
+ * knows (it was opened without it meanwhile) moves to a directory holding
+ * no copy of its partition.  Before a copy is rebuilt, the leader is healed
+ * from every copy holding a good version of a batch it has damaged (as
+ * samsa_scrub() heals), so damage is never copied over a good batch.  Each
+ * copy is copied from the leader and read back, the files are synced, and
+ * the copy rejoins while producers briefly wait; producing goes on during
+ * the rest of the copy.
  *
  * @param[in]  s        the store.
  * @param[out] rejoined receives how many copies rejoined; may be NULL.
  * @return 0 when every out copy that could be rebuilt was, or the first
  *         error met (the copy stays out): SAMSA_EINVAL (s is NULL),
- *         SAMSA_ECORRUPT (the leader's copy fails a CRC: run samsa_scrub()),
+ *         SAMSA_ECORRUPT (the copy's disk returned other bytes than written),
  *         SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno.
  */
 SAMSA_API int samsa_replica_catchup(samsa *s, int *rejoined);
@@ -1193,12 +1198,14 @@ typedef struct samsa_scrub_report {
     uint64_t batches;      /**< batches whose CRC was checked             */
     uint64_t bytes;        /**< bytes read                                */
     uint64_t damaged;      /**< segment files with a bad batch, or whose
-                                bytes differ from a good copy's          */
+                                bytes differ from a good copy's (a
+                                segment's index files count as one)      */
     uint64_t missing;      /**< segment files missing from a copy         */
     uint64_t repaired;     /**< damaged or missing files rewritten from a
                                 good copy                                */
-    uint64_t unrepairable; /**< segments with no good copy left: readers
-                                get SAMSA_ECORRUPT there                 */
+    uint64_t unrepairable; /**< segments with a batch no copy holds a good
+                                version of: readers get SAMSA_ECORRUPT
+                                there                                    */
     uint64_t reserved[4];  /**< zero                                      */
 } samsa_scrub_report;
 
@@ -1208,17 +1215,23 @@ typedef struct samsa_scrub_report {
  *
  * Reads each in-sync copy's segment files from disk (not through the page
  * cache's view of the leader), checks each batch's structure, CRC and
- * offsets, and compares the copies byte for byte.  A copy whose file is
- * damaged has the bad ranges rewritten from a good copy and synced; a copy
- * whose file is missing leaves the in-sync set and is rebuilt as
- * samsa_replica_catchup() does.  Producers wait while a segment is being
- * repaired, not while it is checked.
+ * offsets, and compares the copies byte for byte.  Copies that differ are
+ * healed batch by batch: a version proven good (it parses, chains to the
+ * offsets before it, passes its CRC; its leader epoch fits) is written over
+ * every in-sync copy whose bytes differ, the leader's included, and synced;
+ * a batch that verifies is never overwritten by one that does not.  An out
+ * copy is a source only for a batch it provably shares with the damaged
+ * one.  Index files of sealed segments that differ are rewritten from the
+ * batches.  A copy whose file is missing leaves the in-sync set and is
+ * rebuilt as samsa_replica_catchup() does.  Producers wait while a segment
+ * is being repaired, not while it is checked.
  *
  * @param[in]  s     the store.
  * @param[in]  topic one topic, or NULL for all.
  * @param[out] rep   receives the counts; may be NULL.
  * @return 0 (damage found and repaired is still 0: see rep), or
- *   - SAMSA_ECORRUPT: some segment has no good copy (rep->unrepairable);
+ *   - SAMSA_ECORRUPT: some batch has no good version on any copy
+ *     (rep->unrepairable);
  *   - SAMSA_EINVAL: s is NULL or topic is a bad name;
  *   - SAMSA_ENOTOPIC: topic does not exist;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: a repair failed.

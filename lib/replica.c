@@ -19,15 +19,21 @@
  * The last in-sync copy never leaves: a failure there is the log's to
  * handle, as without replicas.
  *
- * Leader failover.  When the leader leaves, the first other in-sync copy
- * leads at once, with the next epoch.  Its files hold the same bytes up to
- * the log end, so offsets stay dense and readers go on (the views move,
- * replica_io.c); the write that failed on the old leader succeeded on it.
+ * Leader failover.  When the leader leaves, the other in-sync copy with
+ * the most offsets proven good in the active segment (the next in
+ * placement order on a tie) leads at once, with the next epoch: a copy
+ * damaged there must not become what readers read and catch-up copies.  Its
+ * files hold the same bytes up to the log end, so offsets stay dense and
+ * readers go on (the views move, replica_io.c); the write that failed on the
+ * old leader succeeded on it.
  *
- * Catch-up.  An out copy whose directory is usable is rebuilt from scratch:
- * its partition directory is emptied, every segment is copied from the
- * leader's files with each batch's CRC checked on the way, without the
- * log's locks (sealed segments do not change; the active one only grows);
+ * Catch-up.  An out copy whose directory is usable is rebuilt from scratch.
+ * First the leader is healed (scrub.c) from every copy holding a good
+ * version of a batch the leader has damaged, this copy's old files
+ * included, so that damage is never copied over a good batch; then its
+ * partition directory is emptied, every segment is copied from the
+ * leader's files and read back, without the log's locks (sealed segments
+ * do not change; the active one only grows);
  * then, with producers held for a moment (log.lock and fsync_lock), the
  * bytes written meanwhile are copied, everything is synced, the copy's
  * handles of the open files are opened and it rejoins.  Rebuilding from
@@ -38,10 +44,30 @@
  * Open.  Only copies the catalog lists as in sync may lead (unclean
  * election stays off; with none of them present, the open fails with
  * SAMSA_ENOTENOUGHREPLICAS).  Each present in-sync copy is recovered on
- * its own, and the longest log leads (the catalog's leader on a tie): it
- * has every acknowledged record, since an acknowledgement needed every
- * in-sync copy.  Copies that differ from it in their segment list, sizes
- * or, past the recovery point, bytes are taken out and caught up.
+ * its own; the best is the one with the most offsets proven good (every
+ * batch of the segments not wholly below the recovery point parsed,
+ * chained and CRC-checked), then the longest, then the catalog's leader:
+ * it has every acknowledged record, since an acknowledgement needed every
+ * in-sync copy.  When the copies' segment lists or sizes differ, one may
+ * be damage the probe trusts (a sealed segment below the recovery point
+ * cut short): then every segment of every copy is checked and the best
+ * chosen again by offsets proven good from the log start.  Copies with
+ * the best one's segment list and sizes hold
+ * the same records: they are healed from one another batch by batch
+ * (scrub.c: a proven good version wins, never a damaged one), the segments
+ * not wholly below the recovery point and every segment's index files (the
+ * older segments are scrub's), and stay in sync; healed whole, they are
+ * alike and the catalog's leader stays.  A copy is taken out (and caught
+ * up from the leader) only when it lacks records the best one has (or
+ * holds unsynced ones it lost), or holds different damage where no copy
+ * has a good version.
+ *
+ * A copy whose directory id is none of the store's (the store was opened
+ * without that directory, which forgets its id, and then with an empty
+ * directory in its place, which gets a new one) moves to a directory of
+ * the store that holds no other copy of the partition, placement's first
+ * choice if it can, and is rebuilt there: otherwise it would stay out
+ * for good and the partition short of a copy.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -166,15 +192,29 @@ rset_mark_out_locked(rset *rs, int i, int reason)
     ev_push(rs, SAMSA_REPLICA_EV_OUT, i, c->reason);
     if (i != rs->leader)
         return;
+    /* The in-sync copy with the most offsets proven good in the active
+     * segment leads (the next in placement order on a tie): the copies
+     * hold the same bytes, unless one is damaged, and a damaged copy must
+     * not become what readers read and catch-up copies. */
+    int next = -1, cands = 0;
+    int64_t best = -1;
+    for (int j = 1; j < rs->n; j++)
+        cands += rs->copy[(i + j) % rs->n].insync;
     for (int j = 1; j < rs->n; j++) {
         int k = (i + j) % rs->n;
-        if (rs->copy[k].insync) {
-            rs->leader = k;
-            rs->epoch++;
-            rset_io_remap(rs);
-            ev_push(rs, SAMSA_REPLICA_EV_LEADER, k, 0);
-            return;
+        if (!rs->copy[k].insync)
+            continue;
+        int64_t v = cands > 1 ? rset_io_valid(rs, k) : 0;
+        if (v > best) {
+            best = v;
+            next = k;
         }
+    }
+    if (next >= 0) {
+        rs->leader = next;
+        rs->epoch++;
+        rset_io_remap(rs);
+        ev_push(rs, SAMSA_REPLICA_EV_LEADER, next, 0);
     }
 }
 
@@ -226,6 +266,25 @@ rset_flush(rset *rs)
 
 /* ---- open ---------------------------------------------------------------- */
 
+/* Copy i of partition p is on no directory of the store: its directory
+ * was removed and the store opened without it, which forgot the
+ * directory's id, so that an empty directory made in its place comes
+ * back under a new one.  The copy moves to a directory of the store that
+ * holds no other copy of p (the placement's first choice, p + i, if it
+ * can), where catch-up rebuilds it.  -1 when there is none. */
+static int
+replace_copy(const samsa *s, int32_t p, const int *disk, int n, int i)
+{
+    for (int k = 0; k < s->ndirs; k++) {
+        int d = (int)((p + i + k) % s->ndirs), used = 0;
+        for (int j = 0; j < n; j++)
+            used += j != i && disk[j] == d;
+        if (used == 0)
+            return d;
+    }
+    return -1;
+}
+
 static rset *
 rset_new(samsa *s, const char *topic_name, int32_t partition,
          const catalog_partition *cp, const log_config *cfg)
@@ -249,15 +308,22 @@ rset_new(samsa *s, const char *topic_name, int32_t partition,
     atomic_init(&rs->saved_rp, cp->recovery_point);
     atomic_init(&rs->start, cp->start);
     pthread_mutex_init(&rs->lock, NULL);
-    int in = 0;
+    int in = 0, disk[REPLICA_MAX];
+    for (int i = 0; i < rs->n; i++)
+        disk[i] = catalog_disk_index(&s->cat, cp->disk[i]);
     for (int i = 0; i < rs->n; i++) {
-        int d = catalog_disk_index(&s->cat, cp->disk[i]);
-        rs->disk_id[i] = cp->disk[i];
+        int d = disk[i];
+        bool moved =
+            d < 0 && (d = replace_copy(s, partition, disk, rs->n, i)) >= 0;
+        disk[i] = d;
+        rs->disk_id[i] = moved ? s->cat.disk[d].id : cp->disk[i];
+        rs->dirty |= moved; /* its new home is saved with the state */
         rs->copy[i].disk = d;
-        rs->copy[i].insync = (cp->isr & (1u << i)) && d >= 0 && s->disk_up[d];
-        rs->copy[i].reason = rs->copy[i].insync        ? 0
-                             : d < 0 || !s->disk_up[d] ? -ENOENT
-                                                       : SAMSA_EIO;
+        rs->copy[i].insync =
+            (cp->isr & (1u << i)) && !moved && d >= 0 && s->disk_up[d];
+        rs->copy[i].reason = rs->copy[i].insync                 ? 0
+                             : d < 0 || !s->disk_up[d] || moved ? -ENOENT
+                                                                : SAMSA_EIO;
         in += rs->copy[i].insync;
     }
     atomic_init(&rs->ninsync, in);
@@ -285,8 +351,11 @@ typedef struct probe {
     uint64_t *size; /* and size                                       */
 } probe;
 
-/* The first offset at or past rp whose batch fails its CRC (damage that a
- * power cut left in unsynced writes), or the log end. */
+/* The first offset whose batch is not proven good (it does not parse,
+ * breaks the offsets' chain or fails its CRC), checked in every segment
+ * not wholly below the recovery point (scrub checks those), or the log
+ * end.  Every batch counts, not only those past rp: damage that leaves a
+ * copy's length alone must still make it the worse copy. */
 static int64_t
 valid_end(samsa_log *log, int64_t rp)
 {
@@ -300,8 +369,7 @@ valid_end(samsa_log *log, int64_t rp)
             batch_header h;
             if (batch_parse_header(seg->map + pos, size - pos, &h) != 0 ||
                 h.base_offset != expected ||
-                (h.base_offset + h.last_offset_delta >= rp &&
-                 batch_verify_crc(seg->map + pos, &h) != 0))
+                batch_verify_crc(seg->map + pos, &h) != 0)
                 return expected;
             expected = h.base_offset + h.last_offset_delta + 1;
             pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
@@ -358,31 +426,111 @@ same_file(const char *a, const char *b)
     return same;
 }
 
-/* Does copy j match the leader's probe?  Same segments and sizes, and the
- * same bytes in every segment not wholly below the recovery point (those
- * were synced on every in-sync copy; scrub checks them). */
+/* Does copy j hold the same bytes as copy i in every segment of pr not
+ * wholly below the recovery point? */
 static bool
-copy_matches(rset *rs, const char *name, int j, const probe *lp,
-             const probe *pj)
+same_bytes(rset *rs, const char *name, int i, int j, const probe *pr)
 {
-    if (pj->end != lp->end || pj->valid != lp->valid ||
-        pj->nsegs != lp->nsegs || lp->nsegs == 0)
-        return false;
     int64_t rp = atomic_load(&rs->saved_rp);
-    for (size_t k = 0; k < lp->nsegs; k++) {
-        if (pj->base[k] != lp->base[k] || pj->size[k] != lp->size[k])
-            return false;
-        if (k + 1 < lp->nsegs && lp->base[k + 1] <= rp)
+    for (size_t k = 0; k < pr->nsegs; k++) {
+        if (k + 1 < pr->nsegs && pr->base[k + 1] <= rp)
             continue;
-        char a[4096], b[4096];
+        char a[4200], b[4200];
         snprintf(a, sizeof a, "%s/%s/%020" PRId64 ".log",
-                 rs->s->dirs[rs->copy[rs->leader].disk], name, lp->base[k]);
+                 rs->s->dirs[rs->copy[i].disk], name, pr->base[k]);
         snprintf(b, sizeof b, "%s/%s/%020" PRId64 ".log",
-                 rs->s->dirs[rs->copy[j].disk], name, lp->base[k]);
+                 rs->s->dirs[rs->copy[j].disk], name, pr->base[k]);
         if (!same_file(a, b))
             return false;
     }
     return true;
+}
+
+/* Do copies a and b have the same segments, of the same sizes? */
+static bool
+same_shape(const probe *a, const probe *b)
+{
+    if (a->end != b->end || a->nsegs != b->nsegs || a->nsegs == 0)
+        return false;
+    for (size_t k = 0; k < a->nsegs; k++)
+        if (a->base[k] != b->base[k] || a->size[k] != b->size[k])
+            return false;
+    return true;
+}
+
+/* Heal, segment by segment, the copies in[0..n) (in[pref] leads), which
+ * have the same shape as pr: the batches of every segment not wholly
+ * below the recovery point, the index files of all.  Returns what is left
+ * unhealed (0: they are now the same and good), or an error. */
+static int
+heal_copies(rset *rs, const char *name, const log_config *cfg, const int *in,
+            int n, int pref, const probe *pr)
+{
+    int64_t rp = atomic_load(&rs->saved_rp);
+    int left = 0;
+    for (size_t k = 0; k < pr->nsegs && left >= 0; k++) {
+        char path[REPLICA_MAX][4200];
+        char *paths[REPLICA_MAX];
+        for (int j = 0; j < n; j++) {
+            snprintf(path[j], sizeof path[j], "%s/%s/%020" PRId64 ".log",
+                     rs->s->dirs[rs->copy[in[j]].disk], name, pr->base[k]);
+            paths[j] = path[j];
+        }
+        bool below = k + 1 < pr->nsegs && pr->base[k + 1] <= rp;
+        int rc =
+            heal_at_open(rs->base, paths, n, pref, pr->base[k], pr->size[k],
+                         rs->epoch, cfg->index_interval, !below);
+        left = rc < 0 ? rc : left + rc;
+    }
+    return left;
+}
+
+/* The in-sync copy with the most offsets proven good in all its segments,
+ * then the longest, then the catalog's leader; -1 when out of memory. */
+static int
+recheck_best(rset *rs, const char *name, const probe *pr)
+{
+    int best = -1;
+    int64_t bv = -1;
+    for (int i = 0; i < rs->n; i++) {
+        if (!rs->copy[i].insync)
+            continue;
+        char **paths = calloc(pr[i].nsegs + 1, sizeof *paths);
+        bool ok = paths != NULL;
+        for (size_t k = 0; ok && k < pr[i].nsegs; k++) {
+            size_t len =
+                strlen(rs->s->dirs[rs->copy[i].disk]) + strlen(name) + 32;
+            ok = (paths[k] = malloc(len)) != NULL;
+            if (ok)
+                snprintf(paths[k], len, "%s/%s/%020" PRId64 ".log",
+                         rs->s->dirs[rs->copy[i].disk], name, pr[i].base[k]);
+        }
+        int64_t v =
+            ok ? heal_valid_end(paths, pr[i].base, pr[i].size, pr[i].nsegs)
+               : -1;
+        for (size_t k = 0; paths != NULL && k < pr[i].nsegs; k++)
+            free(paths[k]);
+        free(paths);
+        if (!ok)
+            return -1;
+        if (best < 0 || v > bv ||
+            (v == bv && (pr[i].end > pr[best].end ||
+                         (pr[i].end == pr[best].end && i == rs->leader)))) {
+            best = i;
+            bv = v;
+        }
+    }
+    return best;
+}
+
+static void
+probes_free(probe *pr, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(pr[i].base);
+        free(pr[i].size);
+    }
+    free(pr);
 }
 
 static int
@@ -393,8 +541,8 @@ rset_reconcile(rset *rs, const log_config *cfg)
     probe *pr = calloc((size_t)rs->n, sizeof *pr);
     if (pr == NULL)
         return SAMSA_ENOMEM;
-    int best = -1, rc = 0;
-    for (int i = 0; i < rs->n && rc == 0; i++) {
+    int best = -1;
+    for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)
             continue;
         char dir[4096];
@@ -405,8 +553,8 @@ rset_reconcile(rset *rs, const log_config *cfg)
             atomic_fetch_sub(&rs->ninsync, 1);
             continue;
         }
-        /* Kafka's rule, the longest valid log: clean offsets first, then
-         * the end, then the catalog's leader. */
+        /* Kafka's rule, the longest valid log: proven good offsets first,
+         * then the end, then the catalog's leader. */
         if (best < 0 || pr[i].valid > pr[best].valid ||
             (pr[i].valid == pr[best].valid &&
              (pr[i].end > pr[best].end ||
@@ -414,33 +562,62 @@ rset_reconcile(rset *rs, const log_config *cfg)
             best = i;
     }
     if (best < 0) {
-        for (int i = 0; i < rs->n; i++) {
-            free(pr[i].base);
-            free(pr[i].size);
-        }
-        free(pr);
+        probes_free(pr, rs->n);
         return SAMSA_ENOTENOUGHREPLICAS;
     }
-    if (best != rs->leader) {
-        rs->leader = best;
-        rs->epoch++;
-        rs->dirty = true;
+    /* Copies of other shapes: one of them may be the best one's damage
+     * below the recovery point (a sealed segment cut short), which the
+     * probe trusts.  Only then is every segment of every copy checked, and
+     * the best chosen again by offsets proven good from the log start. */
+    bool shapes = false;
+    for (int i = 0; i < rs->n; i++)
+        shapes |= rs->copy[i].insync && !same_shape(&pr[best], &pr[i]);
+    if (shapes && (best = recheck_best(rs, name, pr)) < 0) {
+        probes_free(pr, rs->n);
+        return SAMSA_ENOMEM;
     }
+    /* The copies shaped as the best one hold the same records: heal them
+     * from one another, batch by batch.  The others lack records the best
+     * has (or hold unsynced ones it lost): out, and rebuilt from it. */
+    int in[REPLICA_MAX], n = 0, pref = 0;
     for (int i = 0; i < rs->n; i++) {
-        if (i == best || !rs->copy[i].insync ||
-            copy_matches(rs, name, i, &pr[best], &pr[i]))
+        if (!rs->copy[i].insync)
             continue;
+        if (i == best || same_shape(&pr[best], &pr[i])) {
+            pref = i == best ? n : pref;
+            in[n++] = i;
+            continue;
+        }
         rs->copy[i].insync = false;
         rs->copy[i].reason = SAMSA_ECORRUPT; /* diverged: rebuilt later */
         atomic_fetch_sub(&rs->ninsync, 1);
     }
-    for (int i = 0; i < rs->n; i++) {
+    int left = heal_copies(rs, name, cfg, in, n, pref, &pr[best]);
+    /* Damage no copy holds a good version of stays; where the copies hold
+     * different damage there, the best one's is kept and the others are
+     * rebuilt from it (nothing good is lost: no copy had it). */
+    for (int j = 0; j < n && left > 0; j++) {
+        if (in[j] == best || same_bytes(rs, name, best, in[j], &pr[best]))
+            continue;
+        rs->copy[in[j]].insync = false;
+        rs->copy[in[j]].reason = SAMSA_ECORRUPT;
+        atomic_fetch_sub(&rs->ninsync, 1);
+    }
+    probes_free(pr, rs->n);
+    if (left < 0)
+        return left;
+    /* Healed whole, the copies are alike: the catalog's leader stays. */
+    bool keep = false;
+    for (int j = 0; j < n && left == 0; j++)
+        keep |= in[j] == rs->leader;
+    if (!keep && best != rs->leader) {
+        rs->leader = best;
+        rs->epoch++;
+        rs->dirty = true;
+    }
+    for (int i = 0; i < rs->n; i++)
         if (!rs->copy[i].insync)
             rs->dirty = true;
-        free(pr[i].base);
-        free(pr[i].size);
-    }
-    free(pr);
     return 0;
 }
 
@@ -480,9 +657,11 @@ rset_open(samsa *s, const char *topic_name, int32_t partition,
 
 /* Copy [from, to) of seg from the leader's view to dst, then read it back
  * and compare, so that the copy is known to hold what the leader holds.
- * A batch that fails its CRC on the leader is copied as it is: it is part
- * of the leader's log (readers get SAMSA_ECORRUPT there on every copy),
- * and refusing it would leave the partition short of a copy for good. */
+ * rset_catchup healed the leader first from every copy holding a good
+ * version (the one being rebuilt included), so a batch that still fails
+ * its CRC here has no good version anywhere: it is copied as it is (readers
+ * get SAMSA_ECORRUPT there on every copy), since refusing it would leave
+ * the partition short of a copy for good, and nothing good is lost. */
 static int
 copy_batches(rset *rs, segment *seg, samsa_io_file *dst, uint64_t from,
              uint64_t to)
@@ -643,9 +822,16 @@ rset_catchup(rset *rs, int i)
     char *dir = rset_path(rs, i, log->dir);
     if (dir == NULL)
         return SAMSA_ENOMEM;
+    /* Never copy damage over a good batch: heal the leader first, from the
+     * other in-sync copies and from this copy's old files, which may hold
+     * the only good version of a batch the leader lost (scrub.c says when
+     * such an out copy is believed). */
+    int rc = rset_heal(rs);
     /* From scratch: nothing of the old copy is trusted or reused. */
-    samsa__remove_dir(rs->base, dir);
-    int rc = samsa__from_errno(rs->base->mkdir(rs->base, dir));
+    if (rc == 0)
+        samsa__remove_dir(rs->base, dir);
+    if (rc == 0)
+        rc = samsa__from_errno(rs->base->mkdir(rs->base, dir));
     copied *cp = NULL;
     size_t ncp = 0;
     if (rc == 0)

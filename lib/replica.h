@@ -101,5 +101,51 @@ void rset_io_remap(rset *rs);
 int rset_io_attach(rset *rs, int i);
 /* Sync copy i's unsynced files (acks=1 followers), fsync_lock held. */
 int rset_io_flush(rset *rs);
+/* The offsets proven good (parsed, chained, CRC-checked from its start) in
+ * copy i's file of the active segment, as the offset past them (rs->lock
+ * held): what failover compares. */
+int64_t rset_io_valid(rset *rs, int i);
+
+/* ---- scrub.c ------------------------------------------------------------- */
+
+/* One copy's bytes of a segment file, as heal_segment sees them. */
+typedef struct hcopy {
+    const uint8_t *p; /* its bytes, NULL when none                       */
+    size_t len;       /* how many (may be short of the segment's size)    */
+    bool target;      /* in sync: votes, and is rewritten where it is bad */
+    bool bad;         /* out: some batch of it was bad or differed        */
+    bool left;        /* out: such a batch was not rewritten              */
+} hcopy;
+
+/* Write len bytes of src at pos of copy k (heal index); 0 or an error. */
+typedef int (*heal_write_fn)(void *ctx, int k, uint64_t pos, const uint8_t *src,
+                             size_t len);
+
+/* Walk the batches of a segment at base over copies c[0..n) to size,
+ * keeping at each position a proven good version (pref's on a tie) and
+ * writing it over every target copy whose bytes differ.  Returns the
+ * batches no copy holds a good version of (left as they are). */
+int heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
+                 int32_t max_epoch, heal_write_fn write, void *ctx);
+/* When the index files of the segments at logpath[0..n) (.log paths)
+ * differ, rewrite each that differs from what the engine derives from the
+ * good batches p[0..size); *fixed gets the copies rewritten. */
+int heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
+                     uint64_t size, int64_t base, uint32_t interval,
+                     int *fixed);
+/* At open, before the log is: heal the copies' files of one segment
+ * (check_log: its batches too, not only its index files), writing by
+ * path.  Returns what is left unhealed (0: the copies are the same and
+ * good), or a negative error. */
+int heal_at_open(samsa_io *b, char *const *logpath, int n, int pref,
+                 int64_t base, uint64_t size, int32_t max_epoch,
+                 uint32_t interval, bool check_log);
+/* The offset of the first batch not proven good in a copy's segments
+ * (their .log paths, bases and sizes), from the first segment's start. */
+int64_t heal_valid_end(char *const *logpath, const int64_t *bases,
+                       const uint64_t *sizes, size_t nsegs);
+/* Heal the in-sync copies of every segment from any copy holding a good
+ * version (out copies included), as catch-up does before it copies. */
+int rset_heal(rset *rs);
 
 #endif

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "replica.h"
@@ -485,6 +486,49 @@ rset_io_attach(rset *rs, int i)
             return samsa__from_errno(rc);
     }
     return 0;
+}
+
+int64_t
+rset_io_valid(rset *rs, int i)
+{
+    /* The active segment is the open .log file with the highest base. */
+    const mfile *act = NULL;
+    int64_t base = -1;
+    for (const mfile *m = rs->files; m != NULL; m = m->next) {
+        size_t len = strlen(m->path);
+        if (len < 24 || strcmp(m->path + len - 4, ".log") != 0)
+            continue;
+        int64_t b = strtoll(m->path + len - 24, NULL, 10);
+        if (b > base) {
+            base = b;
+            act = m;
+        }
+    }
+    char *p = act != NULL ? rset_path(rs, i, act->path) : NULL;
+    int fd = p == NULL ? -1 : open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    struct stat st;
+    int64_t expected = base;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        if (fd >= 0)
+            close(fd);
+        return expected;
+    }
+    size_t size = (size_t)st.st_size;
+    const uint8_t *v = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (v == MAP_FAILED)
+        return expected;
+    for (size_t pos = 0; pos < size;) {
+        batch_header h;
+        if (batch_parse_header(v + pos, size - pos, &h) != 0 ||
+            h.base_offset != expected || batch_verify_crc(v + pos, &h) != 0)
+            break; /* damage, or the preallocated zeros past the end */
+        expected = h.base_offset + h.last_offset_delta + 1;
+        pos += BATCH_LOG_OVERHEAD + (size_t)h.length;
+    }
+    munmap((void *)v, size);
+    return expected;
 }
 
 samsa_io_file *

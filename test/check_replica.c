@@ -118,6 +118,31 @@ rig_t3(rig *r, bool faulty, int sync, int64_t upto, size_t k)
     return next;
 }
 
+/* A rig with topic "t" of one partition with `copies` copies, holding
+ * records 0..upto-1 and a few more: the log end. */
+static int64_t
+rig_t1(rig *r, int32_t copies, int64_t upto)
+{
+    rig_make(r, false, SAMSA_SYNC_NONE);
+    make_topic(r, 1, copies, 0);
+    int64_t next = 0;
+    test_produce_upto(r->s, "t", 0, &next, upto, 0);
+    return next;
+}
+
+/* A rig with topic "t" of three partitions with 3 copies each, holding
+ * records 0..29 and a few more: ends[p] gets each one's log end. */
+static void
+rig_t33(rig *r, int sync, int64_t *ends)
+{
+    rig_make(r, false, sync);
+    make_topic(r, 3, 3, 0);
+    for (int32_t p = 0; p < 3; p++) {
+        ends[p] = 0;
+        test_produce_upto(r->s, "t", p, &ends[p], 30, 0);
+    }
+}
+
 static int64_t
 end_of(samsa *s, int32_t p)
 {
@@ -210,6 +235,22 @@ copies_identical(rig *r, int32_t p, int copies)
         closedir(db);
         ck_assert_int_eq(n, files);
     }
+}
+
+/* Catch up (want copies rejoin), produce 3 more records to t-0 (end
+ * next), check them, close, and compare the three copies; the rig's
+ * directory goes. */
+static void
+rejoin_finish(rig *r, int want, int64_t next)
+{
+    int joined;
+    E(samsa_replica_catchup(r->s, &joined));
+    ck_assert_int_eq(joined, want);
+    test_produce_next(r->s, "t", 0, &next, 3);
+    check_exact(r->s, 0, next);
+    rig_close(r);
+    copies_identical(r, 0, 3);
+    test_dir_remove(r->root);
 }
 
 /* Remove directory dir with everything in it, as a failed disk would
@@ -441,14 +482,7 @@ START_TEST(test_min_insync)
     test_produce_gen_rc(r.s, "t", 0, next, 3, SAMSA_ENOTENOUGHREPLICAS);
     ck_assert_int_eq(end_of(r.s, 0), next);
     faultio_clear(r.fi);
-    int joined;
-    E(samsa_replica_catchup(r.s, &joined));
-    ck_assert_int_eq(joined, 2);
-    test_produce_next(r.s, "t", 0, &next, 3);
-    check_exact(r.s, 0, next);
-    rig_close(&r);
-    copies_identical(&r, 0, 3);
-    test_dir_remove(r.root);
+    rejoin_finish(&r, 2, next);
 }
 END_TEST
 
@@ -524,11 +558,8 @@ END_TEST
 START_TEST(test_dir_vanishes)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_ALWAYS);
-    make_topic(&r, 3, 3, 0);
-    int64_t ends[3] = {0, 0, 0};
-    for (int32_t p = 0; p < 3; p++)
-        test_produce_upto(r.s, "t", p, &ends[p], 30, 0);
+    int64_t ends[3];
+    rig_t33(&r, SAMSA_SYNC_ALWAYS, ends);
     vanish(r.d[2]);
     /* with sync, the next produce finds it gone */
     for (int32_t p = 0; p < 3; p++)
@@ -616,10 +647,7 @@ END_TEST
 START_TEST(test_scrub_unrepairable)
 {
     rig r;
-    rig_make(&r, false, SAMSA_SYNC_NONE);
-    make_topic(&r, 1, 1, 0);
-    int64_t next = 0;
-    test_produce_upto(r.s, "t", 0, &next, 20, 0);
+    rig_t1(&r, 1, 20);
     char path[1024];
     snprintf(path, sizeof path, "%s/t-0/%020d.log", r.d[0], 0);
     int fd = open(path, O_RDWR);
@@ -674,6 +702,206 @@ START_TEST(test_reconcile_on_open)
     E(samsa_open(r.d[1], &o, &s)); /* d1 first: order is the user's */
     E(samsa_close(s));
     test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 7: a directory removed while the store was closed,
+ * the store opened from the primary alone (which forgets the removed
+ * directory's id), then opened with every directory again: the directory
+ * gets its catalog back and its copies are rebuilt there and rejoin. */
+START_TEST(test_removed_dir_comes_back)
+{
+    rig r;
+    int64_t ends[3];
+    rig_t33(&r, SAMSA_SYNC_NONE, ends);
+    rig_close(&r);
+    vanish(r.d[1]);
+    samsa *s = test_open(r.d[0]); /* the primary alone */
+    for (int32_t p = 0; p < 3; p++)
+        test_produce_upto(s, "t", p, &ends[p], 40, 1);
+    E(samsa_close(s));
+    rig_open(&r, SAMSA_SYNC_NONE); /* all three; d1 made again, empty */
+    for (int32_t p = 0; p < 3; p++)
+        status(r.s, p, 1, 0, 1, SAMSA_REPLICA_OUT);
+    int joined = -1;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 6); /* d1's copies and d2's stale ones */
+    for (int32_t p = 0; p < 3; p++) {
+        status(r.s, p, 3, -1, 1, SAMSA_REPLICA_INSYNC);
+        check_exact(r.s, p, ends[p]);
+        test_produce_upto(r.s, "t", p, &ends[p], 50, 2);
+    }
+    samsa_replica_info info[NDIRS];
+    int n;
+    E(samsa_replica_status(r.s, "t", 1, info, NDIRS, &n));
+    for (int i = 0; i < n; i++) /* back where placement put them */
+        ck_assert_int_eq(info[i].dir, (1 + i) % NDIRS);
+    rig_close(&r);
+    for (int32_t p = 0; p < 3; p++)
+        copies_identical(&r, p, 3);
+    /* and it stays: a plain reopen keeps every copy in sync */
+    rig_open(&r, SAMSA_SYNC_NONE);
+    for (int32_t p = 0; p < 3; p++)
+        status(r.s, p, 3, -1, -1, 0);
+    rig_close(&r);
+    reopen_alone(&r, 1, 3, ends);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Save d0's t-0 segment files (closed) to root/keep (its path in keep):
+ * the files whose bytes are the records and their indexes. */
+static void
+keep_t0(rig *r, char *keep)
+{
+    char cmd[3 * TEST_PATH_BUF];
+    test_pathf(keep, r->root, "keep");
+    snprintf(cmd, sizeof cmd,
+             "mkdir '%s' && cp -a '%s/t-0/'*.*index '%s/t-0/'*.log '%s'", keep,
+             r->d[0], r->d[0], keep);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A closed rig with t-0 on two copies (d0 leads) in at least two
+ * segments (bases[0..*nb)), saved in keep: the log end. */
+static int64_t
+rig_t1_kept(rig *r, int64_t *bases, size_t *nb, char *keep)
+{
+    int64_t next = rig_t1(r, 2, 60);
+    rig_close(r);
+    *nb = test_seg_bases(r->d[0], "t", 0, bases, 16);
+    ck_assert_uint_ge(*nb, 2);
+    keep_t0(r, keep);
+    return next;
+}
+
+/* Both copies of t-0 (d0 and d1, closed) hold the kept segment files,
+ * byte for byte, and no other. */
+static void
+both_as_kept(rig *r, const char *keep)
+{
+    for (int d = 0; d < 2; d++) {
+        char got[TEST_PATH_BUF], cmd[3 * TEST_PATH_BUF];
+        test_pathf(got, r->d[d], "t-0");
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && for f in *; do cmp -s \"$f\" '%s'/\"$f\" || "
+                 "exit 1; done && test $(ls | wc -l) = $(ls '%s' | grep -c "
+                 "-e '[.]log$' -e 'index$')",
+                 keep, got, got);
+        ck_assert_msg(system(cmd) == 0, "copy on d%d differs", d);
+    }
+}
+
+/* Flip one byte of copy d's active segment of t-0 (two copies, on d0 and
+ * d1), at pos. */
+static void
+flip(rig *r, int d, int64_t base, off_t pos, uint8_t x)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r->d[d], (long long)base);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, pos), 1);
+    b ^= x;
+    ck_assert_int_eq(pwrite(fd, &b, 1, pos), 1);
+    close(fd);
+}
+
+/* Issue 10, finding 1: with two copies, damage on the leader's active
+ * segment (or on each copy, in different batches) is repaired from the
+ * other copy at open, and the flusher's catch-up never spreads it; a
+ * leader whose sealed segment was cut short does not lead. */
+START_TEST(test_leader_damage_healed)
+{
+    rig r;
+    int64_t bases[16];
+    size_t nb;
+    char keep[TEST_PATH_BUF];
+    int64_t next = rig_t1_kept(&r, bases, &nb, keep);
+    if (_i == 0) {
+        flip(&r, 0, bases[nb - 1], 100, 0x01); /* the leader only */
+    } else if (_i == 1) {
+        flip(&r, 0, bases[nb - 1], 30, 0xff); /* each, another batch */
+        flip(&r, 1, bases[nb - 1], 300, 0xff);
+    } else { /* the leader's sealed segment cut short: trusted by recovery */
+        char path[1024];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[0],
+                 (long long)bases[0]);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
+    }
+    rig_open(&r, SAMSA_SYNC_NONE);
+    samsa__replica_pause(r.s, false);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    status(r.s, 0, 2, -1, -1, 0);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.unrepairable, 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    both_as_kept(&r, keep);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 1, catch-up: the follower is out (it lost its last
+ * batch while the store was closed) but its old files hold a good sealed
+ * segment the leader has since damaged.  Catch-up heals the leader from
+ * them before it rebuilds the follower, so neither copy ends damaged. */
+START_TEST(test_catchup_heals_leader_first)
+{
+    rig r;
+    int64_t bases[16];
+    size_t nb;
+    char keep[TEST_PATH_BUF], path[1024];
+    int64_t next = rig_t1_kept(&r, bases, &nb, keep);
+    /* the follower's active segment loses its tail: it lacks records */
+    snprintf(path, sizeof path, "%s/t-0/%020lld.log", r.d[1],
+             (long long)bases[nb - 1]);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
+    rig_open(&r, SAMSA_SYNC_NONE);
+    status(r.s, 0, 1, 0, 1, SAMSA_REPLICA_OUT);
+    /* now the leader's sealed first segment is damaged, in a record */
+    flip(&r, 0, bases[0], 200, 0x01);
+    int joined;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    status(r.s, 0, 2, 0, 1, SAMSA_REPLICA_INSYNC);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.damaged + rep.unrepairable, 0);
+    check_exact(r.s, 0, next);
+    rig_close(&r);
+    both_as_kept(&r, keep);
+    test_dir_remove(r.root);
+}
+END_TEST
+
+/* Issue 10, finding 1, failover: when the leader leaves, the in-sync copy
+ * with the most offsets proven good leads, not the next in placement
+ * order when that one is damaged. */
+START_TEST(test_failover_prefers_valid)
+{
+    rig r;
+    int64_t next = rig_t3(&r, false, SAMSA_SYNC_ALWAYS, 100, 0);
+    int64_t bases[16];
+    size_t nb = test_seg_bases(r.d[0], "t", 0, bases, 16);
+    flip(&r, 1, bases[nb - 1], 40, 0xff); /* d1, next in line, damaged */
+    vanish(r.d[0]);
+    test_produce_next(r.s, "t", 0, &next, 3); /* the sync finds d0 gone */
+    status(r.s, 0, 2, 2, 0, SAMSA_REPLICA_OUT);
+    check_exact(r.s, 0, next);
+    samsa_scrub_report rep;
+    E(samsa_scrub(r.s, "t", &rep));
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.repaired, 1);
+    ck_assert_int_eq(mkdir(r.d[0], 0755), 0);
+    rejoin_finish(&r, 1, next);
 }
 END_TEST
 
@@ -1089,6 +1317,10 @@ replica_suite(void)
     tcase_add_test(tc, test_reconcile_on_open);
     tcase_add_test(tc, test_background_catchup);
     tcase_add_loop_test(tc, test_power_cut_reconcile, 0, 8);
+    tcase_add_test(tc, test_removed_dir_comes_back);
+    tcase_add_loop_test(tc, test_leader_damage_healed, 0, 3);
+    tcase_add_test(tc, test_catchup_heals_leader_first);
+    tcase_add_test(tc, test_failover_prefers_valid);
     suite_add_tcase(s, tc);
     return s;
 }
