@@ -51,7 +51,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,7 +58,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog.h"
+#include "catalog_mdb.h"
 
 #define CATALOG_FORMAT    1u
 #define TOPIC_RECORD_SIZE 48
@@ -118,13 +117,29 @@ part_key(uint8_t key[12], uint64_t id, int32_t partition)
         key[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
 }
 
+/* ---- fault injection (tests only; catalog.h) ----------------------------- */
+
+catalog_fault catalog__fault;
+
+int
+catalog__fault_check(void)
+{
+    catalog_fault *f = &catalog__fault;
+    if (atomic_load_explicit(&f->armed, memory_order_relaxed) == 0 ||
+        !pthread_equal(f->thread, pthread_self()))
+        return 0;
+    long n = ++f->calls;
+    long last = f->fail_at + (f->fail_count > 0 ? f->fail_count : 1);
+    return f->fail_at > 0 && n >= f->fail_at && n < last ? f->error : 0;
+}
+
 /* ---- disks -------------------------------------------------------------- */
 
 static uint64_t
 meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
-    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+    if (cm_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
         return le_get(v.mv_data, 8);
     return dflt;
 }
@@ -135,19 +150,19 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
     uint8_t buf[8];
     le_put(buf, val, 8);
     MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
-    return from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+    return from_mdb(cm_put(txn, dbi, &k, &v, 0));
 }
 
 static int
 meta_check(MDB_txn *txn, const catalog_disk *d)
 {
     MDB_val k = {6, "format"}, v;
-    int rc = mdb_get(txn, d->meta, &k, &v);
+    int rc = cm_get(txn, d->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         uint8_t buf[4];
         le_put(buf, CATALOG_FORMAT, 4);
         v = (MDB_val){4, buf};
-        return from_mdb(mdb_put(txn, d->meta, &k, &v, 0));
+        return from_mdb(cm_put(txn, d->meta, &k, &v, 0));
     }
     if (rc != 0)
         return from_mdb(rc);
@@ -199,22 +214,22 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
     /* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
      * any application thread may call in. */
     if (rc == 0)
-        rc = from_mdb(mdb_env_open(d->env, d->path, MDB_NOTLS, 0644));
+        rc = from_mdb(cm_env_open(d->env, d->path, MDB_NOTLS, 0644));
     if (rc == 0)
-        rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &txn));
+        rc = from_mdb(cm_txn_begin(d->env, NULL, 0, &txn));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "meta", MDB_CREATE, &d->meta));
+        rc = from_mdb(cm_dbi_open(txn, "meta", MDB_CREATE, &d->meta));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
+        rc = from_mdb(cm_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
+        rc = from_mdb(cm_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
+        rc = from_mdb(cm_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
+        rc = from_mdb(cm_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
-        *fresh = mdb_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
+        *fresh = cm_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
         rc = meta_check(txn, d);
     }
     if (rc == 0) {
@@ -228,7 +243,7 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
             d->id = meta_u64(txn, d->meta, "disk_id", 0);
     }
     if (rc == 0) {
-        rc = from_mdb(mdb_txn_commit(txn));
+        rc = from_mdb(cm_txn_commit(txn));
         txn = NULL;
     }
     if (txn != NULL)
@@ -249,7 +264,7 @@ disk_copy(catalog *c, int from, int i)
     unlink(a);
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
         return samsa__from_errno(errno);
-    int rc = from_mdb(mdb_env_copy2(c->disk[from].env, tmp, MDB_CP_COMPACT));
+    int rc = from_mdb(cm_env_copy2(c->disk[from].env, tmp, MDB_CP_COMPACT));
     disk_close(d);
     if (rc == 0) {
         snprintf(b, sizeof b, "%s/data.mdb", d->path);
@@ -291,7 +306,7 @@ put_disks(catalog_txn *t, void *ctx)
     for (int i = 0; i < c->ndisks; i++)
         le_put(buf + 8 * i, c->disk[i].id, 8);
     MDB_val k = {5, "disks"}, v = {8 * (size_t)c->ndisks, buf};
-    return from_mdb(mdb_put(t->txn, t->d->meta, &k, &v, 0));
+    return from_mdb(cm_put(t->txn, t->d->meta, &k, &v, 0));
 }
 
 /* A disk that was missing or fresh takes the id its position had in the
@@ -300,10 +315,10 @@ static void
 adopt_ids(catalog *c, int newest, const bool *fresh)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn) != 0)
+    if (cm_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn) != 0)
         return;
     MDB_val k = {5, "disks"}, v;
-    if (mdb_get(txn, c->disk[newest].meta, &k, &v) == 0) {
+    if (cm_get(txn, c->disk[newest].meta, &k, &v) == 0) {
         int n = (int)(v.mv_size / 8);
         for (int i = 0; i < c->ndisks && i < n; i++) {
             uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
@@ -313,6 +328,25 @@ adopt_ids(catalog *c, int newest, const bool *fresh)
         }
     }
     mdb_txn_abort(txn);
+}
+
+/* Which disks hold a catalog LMDB would trust (catalog_check_file):
+ * damaged[i] for a damaged one, held[i] for a whole one that exists.
+ * SAMSA_ECORRUPT when disk 0's is damaged and no other disk holds one to
+ * rebuild it from: nothing has been opened or written yet. */
+static int
+check_disks(catalog *c, bool *damaged, bool *held)
+{
+    bool any_held = false;
+    for (int i = 0; i < c->ndisks; i++) {
+        int rc = catalog_check_file(c->disk[i].path, &held[i]);
+        if (rc == SAMSA_ECORRUPT)
+            damaged[i] = true;
+        else if (rc != 0 && i == 0)
+            return rc;
+        any_held |= held[i];
+    }
+    return damaged[0] && !any_held ? SAMSA_ECORRUPT : 0;
 }
 
 int
@@ -325,29 +359,46 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
     c->map_bytes = map_bytes;
     uint64_t gen[CATALOG_MAX_DISKS] = {0};
     bool fresh[CATALOG_MAX_DISKS] = {false};
-    int rc = 0, newest = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if ((c->disk[i].path = strdup(paths[i])) == NULL) {
+    bool damaged[CATALOG_MAX_DISKS] = {false}, held[CATALOG_MAX_DISKS] = {0};
+    int rc = 0, newest = -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        if ((c->disk[i].path = strdup(paths[i])) == NULL)
             rc = SAMSA_ENOMEM;
-            break;
-        }
+    /* Every file is checked before LMDB maps any: LMDB trusts its pages,
+     * and a damaged one crashes it (catalog_check.c). */
+    if (rc == 0)
+        rc = check_disks(c, damaged, held);
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (damaged[i])
+            continue; /* rebuilt below from a whole disk */
         int drc = disk_open(&c->disk[i], map_bytes, &gen[i], &fresh[i]);
-        if (drc != 0 && i == 0)
+        if (drc == SAMSA_ECORRUPT)
+            damaged[i] = true;
+        else if (drc != 0 && i == 0)
             rc = drc;
-        else if (drc == SAMSA_EVERSION || drc == SAMSA_ECORRUPT)
-            rc = drc; /* damage is reported, never silently replaced */
+        else if (drc == SAMSA_EVERSION)
+            rc = drc; /* another version's catalog is never replaced */
         else if (drc != 0)
             atomic_fetch_or(&c->down, 1u << i);
-        else if (gen[i] > gen[newest])
+        else if (newest < 0 || gen[i] > gen[newest])
             newest = i;
     }
+    /* A damaged catalog is rebuilt only from one that held data before
+     * this open: never from a catalog just created in an empty directory,
+     * which would replace the topics by nothing. */
+    bool any_damaged = false;
+    for (int i = 0; i < n; i++)
+        any_damaged |= damaged[i];
+    if (rc == 0 && (newest < 0 || (!held[newest] && any_damaged)))
+        rc = SAMSA_ECORRUPT;
     if (rc == 0)
         adopt_ids(c, newest, fresh);
     for (int i = 0; i < n && rc == 0; i++) {
-        if (c->disk[i].env == NULL || i == newest || gen[i] == gen[newest])
+        if (i == newest ||
+            (!damaged[i] && (c->disk[i].env == NULL || gen[i] == gen[newest])))
             continue;
-        /* Behind: it missed commits (a crash between disks, or it was
-         * away).  Replace it by the newest. */
+        /* Behind (it missed commits: a crash between disks, or it was
+         * away) or damaged: replace it by the newest. */
         if (disk_copy(c, newest, i) != 0)
             atomic_fetch_or(&c->down, 1u << i);
     }
@@ -399,17 +450,46 @@ catalog_disk_rebuild(catalog *c, int i)
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* Close and reopen disk i's environment (c->lock held): after a failed
+ * meta page write LMDB refuses every transaction (MDB_PANIC) until the
+ * environment is opened again, which reads the last meta page that was
+ * written whole. */
+static int
+disk_reopen(catalog *c, int i)
+{
+    catalog_disk *d = &c->disk[i];
+    uint64_t gen;
+    bool fresh;
+    pthread_rwlock_wrlock(&c->readers); /* no reader left on disk i */
+    disk_close(d);
+    bool held;
+    int rc = catalog_check_file(d->path, &held);
+    if (rc == 0)
+        rc = disk_open(d, c->map_bytes, &gen, &fresh);
+    if (rc == 0 && c->nosync)
+        rc = from_mdb(mdb_env_set_flags(d->env, MDB_NOSYNC, 1));
+    if (rc != 0)
+        disk_close(d);
+    pthread_rwlock_unlock(&c->readers);
+    return rc;
+}
+
 int
 catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
 {
     pthread_mutex_lock(&c->lock);
-    int first = SAMSA_EIO, done = 0;
+    int first = 0, done = 0;
+    uint32_t missed = 0; /* disks whose transaction failed */
     for (int i = 0; i < c->ndisks; i++) {
         catalog_disk *d = &c->disk[i];
-        if ((atomic_load(&c->down) & (1u << i)) || d->env == NULL)
+        if (atomic_load(&c->down) & (1u << i))
             continue;
         catalog_txn t = {NULL, d, c};
-        int rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &t.txn));
+        int mrc =
+            d->env != NULL ? cm_txn_begin(d->env, NULL, 0, &t.txn) : MDB_PANIC;
+        if (mrc == MDB_PANIC && disk_reopen(c, i) == 0)
+            mrc = cm_txn_begin(d->env, NULL, 0, &t.txn);
+        int rc = from_mdb(mrc);
         if (rc == 0)
             rc = meta_put_u64(t.txn, d->meta, "gen",
                               meta_u64(t.txn, d->meta, "gen", 0) + 1);
@@ -423,18 +503,26 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
             return frc;
         }
         if (rc == 0 && frc == 0)
-            rc = from_mdb(mdb_txn_commit(t.txn)); /* frees txn either way */
+            rc = from_mdb(cm_txn_commit(t.txn)); /* frees txn either way */
         else if (t.txn != NULL)
             mdb_txn_abort(t.txn);
-        if (rc == 0 && frc == 0)
+        if (rc == 0 && frc == 0) {
             done++;
-        else if (done == 0 && first == SAMSA_EIO)
-            first = rc != 0 ? rc : frc;
-        if (rc != 0 || frc != 0)
-            atomic_fetch_or(&c->down, 1u << i); /* missed a commit */
+        } else {
+            missed |= 1u << i;
+            if (first == 0)
+                first = rc != 0 ? rc : frc;
+        }
     }
+    /* A disk that failed while another committed is behind by a commit:
+     * down until rebuilt.  When none committed, every disk still holds
+     * the state before this write (an aborted or failed LMDB commit
+     * changes nothing), so none is marked down: a full disk gives
+     * SAMSA_ENOSPC now and works again once space is freed. */
+    if (done > 0)
+        atomic_fetch_or(&c->down, missed);
     pthread_mutex_unlock(&c->lock);
-    return done > 0 ? 0 : first;
+    return done > 0 ? 0 : first != 0 ? first : SAMSA_EIO;
 }
 
 int
@@ -447,7 +535,7 @@ catalog_read_begin(catalog *c, catalog_txn *t)
             t->c = c;
             t->d = &c->disk[i];
             int rc = from_mdb(
-                mdb_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
+                cm_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
             if (rc != 0)
                 pthread_rwlock_unlock(&c->readers);
             return rc;
@@ -559,7 +647,7 @@ part_put(catalog_txn *t, uint64_t id, int32_t partition,
     uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS];
     part_key(key, id, partition);
     MDB_val k = {12, key}, v = {part_encode(val, p), val};
-    return from_mdb(mdb_put(t->txn, t->d->parts, &k, &v, 0));
+    return from_mdb(cm_put(t->txn, t->d->parts, &k, &v, 0));
 }
 
 typedef struct topic_add_ctx {
@@ -578,7 +666,7 @@ topic_add_txn(catalog_txn *t, void *ctx)
     int rc = next_topic_id(t->txn, t->d, &a->id);
     if (rc == 0) {
         topic_encode(rec, a->id, a->cfg);
-        int mrc = mdb_put(t->txn, t->d->topics, &k, &v, MDB_NOOVERWRITE);
+        int mrc = cm_put(t->txn, t->d->topics, &k, &v, MDB_NOOVERWRITE);
         rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
     }
     for (int32_t p = 0; rc == 0 && p < a->cfg->partitions; p++)
@@ -606,16 +694,16 @@ topic_remove_txn(catalog_txn *t, void *ctx)
     MDB_val k = {strlen(name), (void *)name}, v;
     uint64_t id;
     samsa_topic_config cfg;
-    int rc = from_mdb(mdb_get(t->txn, t->d->topics, &k, &v));
+    int rc = from_mdb(cm_get(t->txn, t->d->topics, &k, &v));
     if (rc == 0)
         rc = topic_decode(&v, &id, &cfg);
     if (rc == 0)
-        rc = from_mdb(mdb_del(t->txn, t->d->topics, &k, NULL));
+        rc = from_mdb(cm_del(t->txn, t->d->topics, &k, NULL));
     for (int32_t p = 0; rc == 0 && p < cfg.partitions; p++) {
         uint8_t key[12];
         part_key(key, id, p);
         MDB_val pk = {12, key};
-        int mrc = mdb_del(t->txn, t->d->parts, &pk, NULL);
+        int mrc = cm_del(t->txn, t->d->parts, &pk, NULL);
         rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
     }
     if (rc == 0) /* every group's offsets of it go in the same commit */
@@ -640,14 +728,14 @@ catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
     int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
-    if ((rc = from_mdb(mdb_cursor_open(t.txn, t.d->topics, &cur))) != 0) {
+    if ((rc = from_mdb(cm_cursor_open(t.txn, t.d->topics, &cur))) != 0) {
         catalog_read_end(&t);
         return rc;
     }
     MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     char name[SAMSA_MAX_TOPIC_NAME + 1];
-    for (; mrc == 0 && rc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t id;
         samsa_topic_config cfg;
         if (k.mv_size == 0 || k.mv_size > SAMSA_MAX_TOPIC_NAME ||
@@ -679,7 +767,7 @@ catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
     uint8_t key[12];
     part_key(key, id, partition);
     MDB_val k = {12, key}, v;
-    int mrc = mdb_get(t.txn, t.d->parts, &k, &v);
+    int mrc = cm_get(t.txn, t.d->parts, &k, &v);
     rc = mrc == MDB_NOTFOUND ? SAMSA_ECORRUPT
          : mrc != 0          ? from_mdb(mrc)
                              : part_decode(&v, out);
@@ -740,7 +828,7 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
     if (rc != 0)
         return rc;
     MDB_val k = {klen, key}, v;
-    rc = from_mdb(mdb_get(t.txn, t.d->queues, &k, &v));
+    rc = from_mdb(cm_get(t.txn, t.d->queues, &k, &v));
     if (rc == 0) {
         *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
         if (*buf == NULL)
@@ -766,7 +854,7 @@ queue_put_txn(catalog_txn *t, void *ctx)
 {
     const queue_put_ctx *q = ctx;
     MDB_val k = {q->klen, (void *)q->key}, v = {q->len, (void *)q->buf};
-    return from_mdb(mdb_put(t->txn, t->d->queues, &k, &v, 0));
+    return from_mdb(cm_put(t->txn, t->d->queues, &k, &v, 0));
 }
 
 int

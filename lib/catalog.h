@@ -9,8 +9,11 @@
  * one of them.  Every write goes to every healthy disk through one helper,
  * catalog_write(), which runs a callback once per disk, each time in a
  * write transaction on that disk's environment.  A disk whose transaction
- * fails is marked down and gets no more reads or writes until
- * catalog_disk_rebuild() copies a healthy disk over it.
+ * fails while another disk's commits is behind: it is marked down and gets
+ * no more reads or writes until catalog_disk_rebuild() copies a healthy
+ * disk over it.  When the transaction fails on every disk, nothing changed
+ * anywhere: the error (SAMSA_ENOSPC for a full disk) is returned and no
+ * disk is marked down, so the next write, once space is freed, works.
  *
  * Adding state of your own (as group offsets and queue snapshots do):
  *  - add your MDB_dbi to catalog_disk and open it in disk_open() (catalog.c),
@@ -118,6 +121,33 @@ int catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
 
 /* LMDB's code as samsa's (MDB_NOTFOUND: SAMSA_ENOTOPIC). */
 int catalog_from_mdb(int rc);
+
+/* Check the LMDB file dir/data.mdb (catalog_check.c) before LMDB maps it:
+ * 0 when it is absent (*held false) or whole (*held true), SAMSA_ECORRUPT
+ * when any page LMDB would read is damaged, SAMSA_EIO or -errno when it
+ * cannot be read.  Reads only: changes no file. */
+int catalog_check_file(const char *dir, bool *held);
+
+/* ---- fault injection (tests only) ----------------------------------------
+ *
+ * Every LMDB call of the catalog goes through a wrapper (catalog_mdb.h)
+ * that asks catalog__fault_check() first.  A test sets the fields below
+ * and then armed = 1: from then on, each LMDB call made by that thread is
+ * counted in calls, and the calls numbered fail_at .. fail_at+fail_count-1
+ * (1-based; fail_count 0 counts as 1) return error instead of running.
+ * fail_at 0 only counts.  Not part of the library's API: a hidden symbol
+ * the tests reach by linking libsamsa.a. */
+typedef struct catalog_fault {
+    _Atomic int armed; /* 0: off (the wrappers cost one load)            */
+    pthread_t thread;  /* only this thread's calls count and fail        */
+    long calls;        /* calls counted since armed                      */
+    long fail_at;      /* the first call that fails; 0: none             */
+    long fail_count;   /* how many fail from there; 0: 1                 */
+    int error;         /* an MDB_* code or a positive errno              */
+} catalog_fault;
+extern catalog_fault catalog__fault;
+/* 0, or the code the current LMDB call must fail with. */
+int catalog__fault_check(void);
 
 /* ---- consumer groups (catalog_group.c) ----------------------------------- */
 

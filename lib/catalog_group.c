@@ -37,10 +37,9 @@
  * policy for power cuts, and under it every commit is fsync'ed before it
  * returns.
  */
-#include <lmdb.h>
 #include <string.h>
 
-#include "catalog.h"
+#include "catalog_mdb.h"
 
 #define GROUP_KEY_MAX (12 + SAMSA_MAX_TOPIC_NAME)
 
@@ -81,7 +80,7 @@ catalog_durable(catalog *c)
             continue;
         mdb_env_get_flags(c->disk[i].env, &flags);
         if (flags & MDB_NOSYNC)
-            rc = catalog_from_mdb(mdb_env_sync(c->disk[i].env, 1));
+            rc = catalog_from_mdb(cm_env_sync(c->disk[i].env, 1));
     }
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -107,7 +106,7 @@ commit_txn(catalog_txn *t, void *ctx)
                                a->group),
                      key},
                 mv = {8, val};
-        rc = catalog_from_mdb(mdb_put(t->txn, t->d->groups, &k, &mv, 0));
+        rc = catalog_from_mdb(cm_put(t->txn, t->d->groups, &k, &mv, 0));
     }
     return rc;
 }
@@ -137,7 +136,7 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
         MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
                      key},
                 v;
-        int mrc = mdb_get(t.txn, t.d->groups, &k, &v);
+        int mrc = cm_get(t.txn, t.d->groups, &k, &v);
         offs[i].offset = -1;
         if (mrc == MDB_NOTFOUND)
             continue;
@@ -162,19 +161,19 @@ int
 catalog_group_drop_topic(catalog_txn *t, uint64_t id)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(mdb_cursor_open(t->txn, t->d->groups, &cur));
+    int rc = catalog_from_mdb(cm_cursor_open(t->txn, t->d->groups, &cur));
     if (rc != 0)
         return rc;
     uint8_t prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (uint8_t)(id >> (56 - 8 * i));
     MDB_val k = {8, prefix}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (mrc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, prefix, 8) == 0) {
-        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+        if ((mrc = cm_cursor_del(cur, 0)) != 0)
             break;
         k = (MDB_val){8, prefix};
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        mrc = cm_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     }
     mdb_cursor_close(cur);
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
@@ -204,11 +203,11 @@ queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
            bool del, bool *found)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(mdb_cursor_open(txn, dbi, &cur));
+    int rc = catalog_from_mdb(cm_cursor_open(txn, dbi, &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
         /* A key shorter than group byte, NUL, id and partition is not
          * one queue_state.c wrote: leave it to the code that reads it. */
@@ -216,10 +215,10 @@ queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
             *found = true;
             if (!del)
                 break;
-            if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            if ((mrc = cm_cursor_del(cur, 0)) != 0)
                 break;
         }
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
