@@ -122,7 +122,7 @@ part_key(uint8_t key[12], uint64_t id, int32_t partition)
 catalog_fault catalog__fault;
 
 int
-catalog__fault_check(void)
+catalog__fault_check(bool write)
 {
     catalog_fault *f = &catalog__fault;
     if (atomic_load_explicit(&f->armed, memory_order_relaxed) == 0 ||
@@ -130,18 +130,32 @@ catalog__fault_check(void)
         return 0;
     long n = ++f->calls;
     long last = f->fail_at + (f->fail_count > 0 ? f->fail_count : 1);
-    return f->fail_at > 0 && n >= f->fail_at && n < last ? f->error : 0;
+    return f->fail_at > 0 && n >= f->fail_at && n < last &&
+                   (write || !f->writes_only)
+               ? f->error
+               : 0;
 }
 
 /* ---- disks -------------------------------------------------------------- */
 
-static uint64_t
-meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt)
+/* *out gets meta value key, or dflt when there is none.  A failed read
+ * is an error, never the default: a topic id counter read as 1 would
+ * give a new topic the id, partitions and offsets of an old one. */
+static int
+meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt,
+         uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
-    if (cm_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
-        return le_get(v.mv_data, 8);
-    return dflt;
+    int rc = cm_get(txn, dbi, &k, &v);
+    *out = dflt;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return from_mdb(rc);
+    if (v.mv_size != 8)
+        return SAMSA_ECORRUPT;
+    *out = le_get(v.mv_data, 8);
+    return 0;
 }
 
 static int
@@ -229,18 +243,23 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
         rc = from_mdb(cm_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
-        *fresh = cm_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
-        rc = meta_check(txn, d);
+        int mrc = cm_get(txn, d->meta, &k, &v);
+        *fresh = mrc == MDB_NOTFOUND;
+        rc = *fresh ? 0 : from_mdb(mrc);
     }
     if (rc == 0) {
-        *gen = meta_u64(txn, d->meta, "gen", 0);
-        uint64_t id = meta_u64(txn, d->meta, "disk_id", 0);
-        if (id == 0 || (d->id != 0 && id != d->id))
-            rc = meta_put_u64(txn, d->meta, "disk_id",
-                              d->id != 0 ? d->id : new_disk_id());
-        d->id = d->id != 0 ? d->id : id;
-        if (d->id == 0)
-            d->id = meta_u64(txn, d->meta, "disk_id", 0);
+        rc = meta_check(txn, d);
+    }
+    uint64_t id = 0;
+    if (rc == 0)
+        rc = meta_u64(txn, d->meta, "gen", 0, gen);
+    if (rc == 0)
+        rc = meta_u64(txn, d->meta, "disk_id", 0, &id);
+    if (rc == 0) {
+        if (d->id == 0) /* keep the id a rebuild restores */
+            d->id = id != 0 ? id : new_disk_id();
+        if (id != d->id)
+            rc = meta_put_u64(txn, d->meta, "disk_id", d->id);
     }
     if (rc == 0) {
         rc = from_mdb(cm_txn_commit(txn));
@@ -311,23 +330,31 @@ put_disks(catalog_txn *t, void *ctx)
 
 /* A disk that was missing or fresh takes the id its position had in the
  * newest disk's "disks" list, unless another open disk has it. */
-static void
+static int
 adopt_ids(catalog *c, int newest, const bool *fresh)
 {
     MDB_txn *txn;
-    if (cm_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn) != 0)
-        return;
+    int rc =
+        from_mdb(cm_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return rc;
     MDB_val k = {5, "disks"}, v;
-    if (cm_get(txn, c->disk[newest].meta, &k, &v) == 0) {
-        int n = (int)(v.mv_size / 8);
-        for (int i = 0; i < c->ndisks && i < n; i++) {
-            uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
-            if ((fresh[i] || c->disk[i].env == NULL) &&
-                catalog_disk_index(c, id) < 0)
-                c->disk[i].id = id;
-        }
+    int mrc = cm_get(txn, c->disk[newest].meta, &k, &v);
+    if (mrc == 0 &&
+        (v.mv_size % 8 != 0 || v.mv_size > 8 * (size_t)CATALOG_MAX_DISKS))
+        rc = SAMSA_ECORRUPT;
+    else if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    for (int i = 0;
+         mrc == 0 && rc == 0 && i < c->ndisks && i < (int)(v.mv_size / 8);
+         i++) {
+        uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+        if (id != 0 && (fresh[i] || c->disk[i].env == NULL) &&
+            catalog_disk_index(c, id) < 0)
+            c->disk[i].id = id;
     }
     mdb_txn_abort(txn);
+    return rc;
 }
 
 /* Which disks hold a catalog LMDB would trust (catalog_check_file):
@@ -392,7 +419,7 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
     if (rc == 0 && (newest < 0 || (!held[newest] && any_damaged)))
         rc = SAMSA_ECORRUPT;
     if (rc == 0)
-        adopt_ids(c, newest, fresh);
+        rc = adopt_ids(c, newest, fresh);
     for (int i = 0; i < n && rc == 0; i++) {
         if (i == newest ||
             (!damaged[i] && (c->disk[i].env == NULL || gen[i] == gen[newest])))
@@ -474,8 +501,10 @@ disk_reopen(catalog *c, int i)
     return rc;
 }
 
-int
-catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
+/* catalog_write(), and with durable each commit fsync'ed before it is
+ * made, whatever catalog_set_nosync() said. */
+static int
+write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
 {
     pthread_mutex_lock(&c->lock);
     int first = 0, done = 0;
@@ -490,9 +519,11 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
         if (mrc == MDB_PANIC && disk_reopen(c, i) == 0)
             mrc = cm_txn_begin(d->env, NULL, 0, &t.txn);
         int rc = from_mdb(mrc);
+        uint64_t gen = 0;
         if (rc == 0)
-            rc = meta_put_u64(t.txn, d->meta, "gen",
-                              meta_u64(t.txn, d->meta, "gen", 0) + 1);
+            rc = meta_u64(t.txn, d->meta, "gen", 0, &gen);
+        if (rc == 0)
+            rc = meta_put_u64(t.txn, d->meta, "gen", gen + 1);
         int frc = rc == 0 ? fn(&t, ctx) : 0;
         if (frc != 0 && done == 0) {
             /* The callback refused on the first disk: nothing happens
@@ -502,10 +533,21 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
             pthread_mutex_unlock(&c->lock);
             return frc;
         }
+        /* LMDB 0.9 has no per-transaction sync: the environment's flag is
+         * cleared for this commit (c->lock keeps every other commit out),
+         * so that it syncs the data before it writes the meta page and a
+         * failed sync fails the commit, changing nothing.  (A sync after a
+         * commit could fail with the commit made: a topic created on disk
+         * while the call reports an error.) */
+        bool unsync = durable && c->nosync && rc == 0 && frc == 0;
+        if (unsync)
+            mdb_env_set_flags(d->env, MDB_NOSYNC, 0);
         if (rc == 0 && frc == 0)
             rc = from_mdb(cm_txn_commit(t.txn)); /* frees txn either way */
         else if (t.txn != NULL)
             mdb_txn_abort(t.txn);
+        if (unsync)
+            mdb_env_set_flags(d->env, MDB_NOSYNC, 1);
         if (rc == 0 && frc == 0) {
             done++;
         } else {
@@ -523,6 +565,12 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
         atomic_fetch_or(&c->down, missed);
     pthread_mutex_unlock(&c->lock);
     return done > 0 ? 0 : first != 0 ? first : SAMSA_EIO;
+}
+
+int
+catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
+{
+    return write_all(c, fn, ctx, false);
 }
 
 int
@@ -595,8 +643,8 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 static int
 next_topic_id(MDB_txn *txn, const catalog_disk *d, uint64_t *id)
 {
-    *id = meta_u64(txn, d->meta, "next_topic_id", 1);
-    return meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
+    int rc = meta_u64(txn, d->meta, "next_topic_id", 1, id);
+    return rc != 0 ? rc : meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
 }
 
 static size_t
@@ -679,9 +727,7 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
                   const catalog_partition *parts, uint64_t *id)
 {
     topic_add_ctx a = {name, cfg, parts, 0};
-    int rc = catalog_write(c, topic_add_txn, &a);
-    if (rc == 0)
-        rc = catalog_durable(c);
+    int rc = write_all(c, topic_add_txn, &a, true);
     if (rc == 0)
         *id = a.id; /* set only once the topic exists */
     return rc;
@@ -716,8 +762,7 @@ topic_remove_txn(catalog_txn *t, void *ctx)
 int
 catalog_topic_remove(catalog *c, const char *name)
 {
-    int rc = catalog_write(c, topic_remove_txn, (void *)name);
-    return rc == 0 ? catalog_durable(c) : rc;
+    return write_all(c, topic_remove_txn, (void *)name, true);
 }
 
 int

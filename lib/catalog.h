@@ -144,10 +144,13 @@ typedef struct catalog_fault {
     long fail_at;      /* the first call that fails; 0: none             */
     long fail_count;   /* how many fail from there; 0: 1                 */
     int error;         /* an MDB_* code or a positive errno              */
+    bool writes_only;  /* only calls that write may fail (a full disk:
+                          reads still work); all are counted          */
 } catalog_fault;
 extern catalog_fault catalog__fault;
-/* 0, or the code the current LMDB call must fail with. */
-int catalog__fault_check(void);
+/* 0, or the code the current LMDB call (write: one that writes) must
+ * fail with. */
+int catalog__fault_check(bool write);
 
 /* ---- consumer groups (catalog_group.c) ----------------------------------- */
 
@@ -160,10 +163,8 @@ typedef struct catalog_group_offset {
 
 /* Commit without fsync from now on (the store does not sync): commits
  * are written through and survive kill -9; topic creation and removal
- * still sync (catalog_durable). */
+ * still sync. */
 int catalog_set_nosync(catalog *c);
-/* After a commit that must be durable whatever the above: fsync. */
-int catalog_durable(catalog *c);
 /* Write n offsets of group in one transaction, synced unless
  * catalog_set_nosync() was called. */
 int catalog_group_commit(catalog *c, const char *group,

@@ -313,12 +313,10 @@ walk_db(chk *k, const uint8_t *db, int kind, tree *out)
     unsigned flags = (unsigned)get(db + 4, 2);
     int depth = (int)get(db + 6, 2);
     uint64_t root = get(db + 40, 8);
-    if (flags != (kind == 0 ? MDB_INTEGERKEY : 0u))
-        return false;
-    bool ok = true;
-    if (root == INVALID_PAGE)
+    bool ok = flags == (kind == 0 ? MDB_INTEGERKEY : 0u);
+    if (ok && root == INVALID_PAGE)
         ok = depth == 0;
-    else
+    else if (ok)
         ok = depth >= 1 && depth <= MAX_DEPTH &&
              walk(k, &t, root, 1, depth, (key){NULL, 0}, (key){NULL, 0});
     ok = ok && t.branch == get(db + 8, 8) && t.leaf == get(db + 16, 8) &&

@@ -28,13 +28,14 @@
  * microseconds, and a power cut may take back the last commits (the group
  * reads some records again: at-least-once still holds).  LMDB 0.9 has no
  * per-transaction MDB_NOSYNC, hence the environment flag; the commits whose
- * loss would matter more, topic creation and removal, fsync explicitly
- * after committing (catalog_durable), which makes every earlier commit
- * durable too.  Recovery points written unsynced may come back older after
- * a power cut, which only makes recovery scan more.  LMDB's own caveat
- * applies: on a file system that reorders writes, a power cut with unsynced
- * commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is the
- * policy for power cuts, and under it every commit is fsync'ed before it
+ * loss would matter more, topic creation and removal, clear it for their
+ * own commit (write_all in catalog.c), which then fsyncs the file before
+ * it writes the meta page, making every earlier commit durable too, and a
+ * failed fsync fails the commit.  Recovery points written unsynced may come
+ * back older after a power cut, which only makes recovery scan more.  LMDB's
+ * own caveat applies: on a file system that reorders writes, a power cut with
+ * unsynced commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is
+ * the policy for power cuts, and under it every commit is fsync'ed before it
  * returns.
  */
 #include <string.h>
@@ -64,25 +65,6 @@ catalog_set_nosync(catalog *c)
             rc = catalog_from_mdb(
                 mdb_env_set_flags(c->disk[i].env, MDB_NOSYNC, 1));
     c->nosync = true; /* for environments a rebuild opens later */
-    return rc;
-}
-
-int
-catalog_durable(catalog *c)
-{
-    /* Under c->lock, as writes: a rebuild may be replacing an environment. */
-    int rc = 0;
-    pthread_mutex_lock(&c->lock);
-    uint32_t down = atomic_load(&c->down);
-    for (int i = 0; rc == 0 && i < c->ndisks; i++) {
-        unsigned flags = 0;
-        if (c->disk[i].env == NULL || (down & (1u << i)))
-            continue;
-        mdb_env_get_flags(c->disk[i].env, &flags);
-        if (flags & MDB_NOSYNC)
-            rc = catalog_from_mdb(cm_env_sync(c->disk[i].env, 1));
-    }
-    pthread_mutex_unlock(&c->lock);
     return rc;
 }
 
