@@ -60,7 +60,7 @@
 
 #include "catalog_mdb.h"
 
-#define CATALOG_FORMAT    1u
+#define CATALOG_FORMAT    2u /* 1: values without their CRC */
 #define TOPIC_RECORD_SIZE 48
 #define TOPIC_RECORD_V1   40 /* before acks and min_insync */
 #define PART_RECORD_MIN   32 /* without the disk ids */
@@ -136,6 +136,51 @@ catalog__fault_check(bool write)
                : 0;
 }
 
+/* ---- checksummed values -------------------------------------------------- */
+
+uint32_t
+catalog__value_crc(char tag, const MDB_val *k, const void *v, size_t n)
+{
+    uint32_t crc = samsa__crc32c(0, &tag, 1);
+    crc = samsa__crc32c(crc, k->mv_data, k->mv_size);
+    return samsa__crc32c(crc, v, n);
+}
+
+int
+catalog__put(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, const void *v,
+             size_t n, unsigned flags)
+{
+    /* MDB_RESERVE: LMDB makes room, the value and its CRC go straight in. */
+    MDB_val dv = {n + CATALOG_CRC, NULL};
+    int rc = cm_put(txn, dbi, k, &dv, flags | MDB_RESERVE);
+    if (rc == 0) {
+        memcpy(dv.mv_data, v, n);
+        le_put((uint8_t *)dv.mv_data + n, catalog__value_crc(tag, k, v, n),
+               CATALOG_CRC);
+    }
+    return rc;
+}
+
+bool
+catalog__value_ok(char tag, const MDB_val *k, MDB_val *v)
+{
+    if (v->mv_size < CATALOG_CRC)
+        return false;
+    size_t n = v->mv_size - CATALOG_CRC;
+    const uint8_t *crc = (const uint8_t *)v->mv_data + n;
+    if (le_get(crc, CATALOG_CRC) != catalog__value_crc(tag, k, v->mv_data, n))
+        return false;
+    v->mv_size = n;
+    return true;
+}
+
+int
+catalog__get(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, MDB_val *v)
+{
+    int rc = cm_get(txn, dbi, k, v);
+    return rc != 0 || catalog__value_ok(tag, k, v) ? rc : MDB_CORRUPTED;
+}
+
 /* ---- disks -------------------------------------------------------------- */
 
 /* *out gets meta value key, or dflt when there is none.  A failed read
@@ -146,7 +191,7 @@ meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt,
          uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
-    int rc = cm_get(txn, dbi, &k, &v);
+    int rc = catalog__get(txn, dbi, TAG_META, &k, &v);
     *out = dflt;
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -163,26 +208,88 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
 {
     uint8_t buf[8];
     le_put(buf, val, 8);
-    MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
-    return from_mdb(cm_put(txn, dbi, &k, &v, 0));
+    MDB_val k = {strlen(key), (void *)key};
+    return from_mdb(catalog__put(txn, dbi, TAG_META, &k, buf, 8, 0));
 }
 
+/* Walk every value of every database: with upgrade (a format 1 catalog),
+ * rewrite each with its CRC (format 2) in this transaction; without,
+ * check each one's CRC (at open: damage in a record read only later, or
+ * looked up by a key that a flipped bit moved, is found now). */
+static int
+each_value(MDB_txn *txn, const catalog_disk *d, bool upgrade)
+{
+    static const char tags[] = {TAG_META, TAG_TOPIC, TAG_PART, TAG_GROUP,
+                                TAG_QUEUE};
+    const unsigned dbis[] = {d->meta, d->topics, d->parts, d->groups,
+                             d->queues};
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        MDB_cursor *cur;
+        if ((rc = from_mdb(cm_cursor_open(txn, dbis[i], &cur))) != 0)
+            break;
+        MDB_val k, v;
+        int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (mrc == 0 && rc == 0) {
+            if (!upgrade) {
+                if (!catalog__value_ok(tags[i], &k, &v))
+                    rc = SAMSA_ECORRUPT;
+                mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+                continue;
+            }
+            /* Copies: the put moves what the cursor points into. */
+            uint8_t kb[512];
+            void *vb = malloc(v.mv_size > 0 ? v.mv_size : 1);
+            if (vb == NULL || k.mv_size > sizeof kb) {
+                free(vb);
+                rc = vb == NULL ? SAMSA_ENOMEM : SAMSA_ECORRUPT;
+                break;
+            }
+            memcpy(kb, k.mv_data, k.mv_size);
+            memcpy(vb, v.mv_data, v.mv_size);
+            MDB_val kc = {k.mv_size, kb};
+            size_t n = v.mv_size;
+            rc = from_mdb(catalog__put(txn, dbis[i], tags[i], &kc, vb, n, 0));
+            free(vb);
+            if (rc == 0) { /* the cursor lost its place: find the next */
+                mrc = cm_cursor_get(cur, &kc, &v, MDB_SET_RANGE);
+                if (mrc == 0)
+                    mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+            }
+        }
+        if (rc == 0 && mrc != MDB_NOTFOUND)
+            rc = from_mdb(mrc);
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* The "format" record: absent (a new catalog: written), 4 bytes (format
+ * 1, from before values had CRCs: upgraded), or the current format with
+ * its CRC. */
 static int
 meta_check(MDB_txn *txn, const catalog_disk *d)
 {
     MDB_val k = {6, "format"}, v;
+    uint8_t buf[4];
+    le_put(buf, CATALOG_FORMAT, 4);
     int rc = cm_get(txn, d->meta, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        uint8_t buf[4];
-        le_put(buf, CATALOG_FORMAT, 4);
-        v = (MDB_val){4, buf};
-        return from_mdb(cm_put(txn, d->meta, &k, &v, 0));
-    }
+    if (rc == MDB_NOTFOUND)
+        return from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf, 4, 0));
     if (rc != 0)
         return from_mdb(rc);
-    return v.mv_size == 4 && le_get(v.mv_data, 4) == CATALOG_FORMAT
-               ? 0
-               : SAMSA_EVERSION;
+    if (v.mv_size == 4 && le_get(v.mv_data, 4) == 1) {
+        rc = each_value(txn, d, true); /* "format" too, as 4 + CRC */
+        return rc != 0 ? rc
+                       : from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf,
+                                               4, 0));
+    }
+    if (v.mv_size == 4)
+        return SAMSA_EVERSION;
+    if (!catalog__value_ok(TAG_META, &k, &v) || v.mv_size != 4)
+        return SAMSA_ECORRUPT;
+    return le_get(v.mv_data, 4) == CATALOG_FORMAT ? each_value(txn, d, false)
+                                                  : SAMSA_EVERSION;
 }
 
 static uint64_t
@@ -324,8 +431,9 @@ put_disks(catalog_txn *t, void *ctx)
     uint8_t buf[8 * CATALOG_MAX_DISKS];
     for (int i = 0; i < c->ndisks; i++)
         le_put(buf + 8 * i, c->disk[i].id, 8);
-    MDB_val k = {5, "disks"}, v = {8 * (size_t)c->ndisks, buf};
-    return from_mdb(cm_put(t->txn, t->d->meta, &k, &v, 0));
+    MDB_val k = {5, "disks"};
+    return from_mdb(catalog__put(t->txn, t->d->meta, TAG_META, &k, buf,
+                                 8 * (size_t)c->ndisks, 0));
 }
 
 /* A disk that was missing or fresh takes the id its position had in the
@@ -339,7 +447,7 @@ adopt_ids(catalog *c, int newest, const bool *fresh)
     if (rc != 0)
         return rc;
     MDB_val k = {5, "disks"}, v;
-    int mrc = cm_get(txn, c->disk[newest].meta, &k, &v);
+    int mrc = catalog__get(txn, c->disk[newest].meta, TAG_META, &k, &v);
     if (mrc == 0 &&
         (v.mv_size % 8 != 0 || v.mv_size > 8 * (size_t)CATALOG_MAX_DISKS))
         rc = SAMSA_ECORRUPT;
@@ -616,6 +724,22 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 44, (uint32_t)cfg->acks, 4);
 }
 
+/* A topic name as samsa_topic_create() allows them: it becomes a path. */
+static bool
+name_ok(const MDB_val *k)
+{
+    const char *n = k->mv_data;
+    if (k->mv_size == 0 || k->mv_size > SAMSA_MAX_TOPIC_NAME ||
+        (k->mv_size <= 2 && memcmp(n, "..", k->mv_size) == 0))
+        return false;
+    for (size_t i = 0; i < k->mv_size; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+              (n[i] >= '0' && n[i] <= '9') || n[i] == '.' || n[i] == '_' ||
+              n[i] == '-'))
+            return false;
+    return true;
+}
+
 static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
@@ -637,7 +761,20 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->min_insync = (int32_t)le_get(b + 40, 4);
         cfg->acks = (int32_t)le_get(b + 44, 4);
     }
-    return cfg->partitions > 0 ? 0 : SAMSA_ECORRUPT;
+    /* Every field within what samsa_topic_create() accepts: a partition
+     * count of 2^31 from a damaged record would be an allocation. */
+    bool ok =
+        *id != 0 && cfg->partitions >= 1 &&
+        cfg->partitions <= SAMSA_MAX_PARTITIONS && cfg->replicas >= 1 &&
+        cfg->replicas <= CATALOG_MAX_DISKS && cfg->segment_bytes >= 4096 &&
+        cfg->segment_bytes <= INT32_MAX && cfg->max_message_bytes >= 64 &&
+        cfg->max_message_bytes <= (256 << 20) &&
+        cfg->index_interval_bytes >= 64 &&
+        cfg->index_interval_bytes <= (1 << 20) &&
+        cfg->sync >= SAMSA_SYNC_DEFAULT && cfg->sync <= SAMSA_SYNC_ALWAYS &&
+        cfg->min_insync >= 1 && cfg->min_insync <= cfg->replicas &&
+        (cfg->acks == SAMSA_ACKS_ALL || cfg->acks == SAMSA_ACKS_LEADER);
+    return ok ? 0 : SAMSA_ECORRUPT;
 }
 
 static int
@@ -685,7 +822,10 @@ part_decode(const MDB_val *v, catalog_partition *p)
     }
     p->start = (int64_t)le_get(b, 8);
     p->recovery_point = (int64_t)le_get(b + 8, 8);
-    return 0;
+    return p->start >= 0 && p->recovery_point >= 0 && p->leader_epoch >= 0 &&
+                   (p->isr >> p->ncopies) == 0
+               ? 0
+               : SAMSA_ECORRUPT;
 }
 
 static int
@@ -694,8 +834,9 @@ part_put(catalog_txn *t, uint64_t id, int32_t partition,
 {
     uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS];
     part_key(key, id, partition);
-    MDB_val k = {12, key}, v = {part_encode(val, p), val};
-    return from_mdb(cm_put(t->txn, t->d->parts, &k, &v, 0));
+    MDB_val k = {12, key};
+    return from_mdb(catalog__put(t->txn, t->d->parts, TAG_PART, &k, val,
+                                 part_encode(val, p), 0));
 }
 
 typedef struct topic_add_ctx {
@@ -710,11 +851,12 @@ topic_add_txn(catalog_txn *t, void *ctx)
 {
     topic_add_ctx *a = ctx;
     uint8_t rec[TOPIC_RECORD_SIZE];
-    MDB_val k = {strlen(a->name), (void *)a->name}, v = {sizeof rec, rec};
+    MDB_val k = {strlen(a->name), (void *)a->name};
     int rc = next_topic_id(t->txn, t->d, &a->id);
     if (rc == 0) {
         topic_encode(rec, a->id, a->cfg);
-        int mrc = cm_put(t->txn, t->d->topics, &k, &v, MDB_NOOVERWRITE);
+        int mrc = catalog__put(t->txn, t->d->topics, TAG_TOPIC, &k, rec,
+                               sizeof rec, MDB_NOOVERWRITE);
         rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
     }
     for (int32_t p = 0; rc == 0 && p < a->cfg->partitions; p++)
@@ -740,7 +882,7 @@ topic_remove_txn(catalog_txn *t, void *ctx)
     MDB_val k = {strlen(name), (void *)name}, v;
     uint64_t id;
     samsa_topic_config cfg;
-    int rc = from_mdb(cm_get(t->txn, t->d->topics, &k, &v));
+    int rc = from_mdb(catalog__get(t->txn, t->d->topics, TAG_TOPIC, &k, &v));
     if (rc == 0)
         rc = topic_decode(&v, &id, &cfg);
     if (rc == 0)
@@ -783,7 +925,7 @@ catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
     for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t id;
         samsa_topic_config cfg;
-        if (k.mv_size == 0 || k.mv_size > SAMSA_MAX_TOPIC_NAME ||
+        if (!name_ok(&k) || !catalog__value_ok(TAG_TOPIC, &k, &v) ||
             (rc = topic_decode(&v, &id, &cfg)) != 0) {
             rc = SAMSA_ECORRUPT;
             break;
@@ -812,7 +954,7 @@ catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
     uint8_t key[12];
     part_key(key, id, partition);
     MDB_val k = {12, key}, v;
-    int mrc = cm_get(t.txn, t.d->parts, &k, &v);
+    int mrc = catalog__get(t.txn, t.d->parts, TAG_PART, &k, &v);
     rc = mrc == MDB_NOTFOUND ? SAMSA_ECORRUPT
          : mrc != 0          ? from_mdb(mrc)
                              : part_decode(&v, out);
@@ -873,7 +1015,7 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
     if (rc != 0)
         return rc;
     MDB_val k = {klen, key}, v;
-    rc = from_mdb(cm_get(t.txn, t.d->queues, &k, &v));
+    rc = from_mdb(catalog__get(t.txn, t.d->queues, TAG_QUEUE, &k, &v));
     if (rc == 0) {
         *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
         if (*buf == NULL)
@@ -898,8 +1040,9 @@ static int
 queue_put_txn(catalog_txn *t, void *ctx)
 {
     const queue_put_ctx *q = ctx;
-    MDB_val k = {q->klen, (void *)q->key}, v = {q->len, (void *)q->buf};
-    return from_mdb(cm_put(t->txn, t->d->queues, &k, &v, 0));
+    MDB_val k = {q->klen, (void *)q->key};
+    return from_mdb(
+        catalog__put(t->txn, t->d->queues, TAG_QUEUE, &k, q->buf, q->len, 0));
 }
 
 int

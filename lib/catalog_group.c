@@ -84,11 +84,11 @@ commit_txn(catalog_txn *t, void *ctx)
         uint64_t v = (uint64_t)a->offs[i].offset;
         for (int b = 0; b < 8; b++)
             val[b] = (uint8_t)(v >> (8 * b));
-        MDB_val k = {group_key(key, a->offs[i].topic_id, a->offs[i].partition,
-                               a->group),
-                     key},
-                mv = {8, val};
-        rc = catalog_from_mdb(cm_put(t->txn, t->d->groups, &k, &mv, 0));
+        MDB_val k = {
+            group_key(key, a->offs[i].topic_id, a->offs[i].partition, a->group),
+            key};
+        rc = catalog_from_mdb(
+            catalog__put(t->txn, t->d->groups, TAG_GROUP, &k, val, 8, 0));
     }
     return rc;
 }
@@ -118,7 +118,7 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
         MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
                      key},
                 v;
-        int mrc = cm_get(t.txn, t.d->groups, &k, &v);
+        int mrc = catalog__get(t.txn, t.d->groups, TAG_GROUP, &k, &v);
         offs[i].offset = -1;
         if (mrc == MDB_NOTFOUND)
             continue;

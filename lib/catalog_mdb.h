@@ -108,4 +108,30 @@ cm_env_open(MDB_env *env, const char *path, unsigned flags, mdb_mode_t mode)
     return e != 0 ? e : mdb_env_open(env, path, flags, mode);
 }
 
+/* ---- values with their CRC (catalog.c) ------------------------------------
+ *
+ * Every value the catalog writes ends in a CRC-32C (4 bytes, little-endian)
+ * of a tag naming its database, its key and the value: LMDB checks none of
+ * its data, and a flipped bit in a committed offset or a log start would
+ * otherwise be read as a value. */
+#define CATALOG_CRC 4
+/* The databases' tags in each value's CRC: a value copied to another
+ * database, or under another key, does not check. */
+#define TAG_META  'm'
+#define TAG_TOPIC 't'
+#define TAG_PART  'p'
+#define TAG_GROUP 'g'
+#define TAG_QUEUE 'q'
+
+uint32_t catalog__value_crc(char tag, const MDB_val *k, const void *v,
+                            size_t n);
+/* mdb_put of v[0..n) and its CRC; an MDB_* code. */
+int catalog__put(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k,
+                 const void *v, size_t n, unsigned flags);
+/* mdb_get, then the CRC checked and cut off (MDB_CORRUPTED when it does
+ * not match); an MDB_* code. */
+int catalog__get(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, MDB_val *v);
+/* Check v's CRC and cut it off v (a cursor's record). */
+bool catalog__value_ok(char tag, const MDB_val *k, MDB_val *v);
+
 #endif
