@@ -4,6 +4,7 @@
 #   make run        build and run the main example
 #   make check      unit tests, then again under ASan/UBSan, threaded ones
 #                   under TSan, then the lint checks (man pages, exports)
+#   make check-long the unit tests with their exhaustive variants
 #   make bench      benchmark programs (medians over several runs)
 #   make install    PREFIX=/usr/local DESTDIR= ...
 #
@@ -84,6 +85,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
+	check-long \
 	check-kafkajs format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
@@ -166,6 +168,11 @@ check-tsan:
 		build/tsan/check_samsa
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
+
+# The long versions of the exhaustive tests (every byte of the catalog
+# damaged three ways, every LMDB call failed with each error): SAMSA_LONG=1.
+check-long: $(RUNNER)
+	SAMSA_LONG=1 $(CK_ENV) $(RUNNER)
 
 check-valgrind: $(RUNNER)
 	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \

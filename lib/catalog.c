@@ -1,10 +1,17 @@
 /*
  * catalog.c - the store's small transactional state, in LMDB.
  *
- * DIR/catalog/ is one LMDB environment with four named databases:
+ * DIR/catalog/ is one LMDB environment with five named databases.  Every
+ * value in them (format 2) ends in a 4-byte CRC-32C, little-endian, of a
+ * one-byte tag naming its database ('m', 't', 'p', 'g', 'q'), its key and
+ * its bytes (catalog__put/catalog__get); the layouts below are of the
+ * bytes before it:
  *
- *   meta        "format"        u32 LE   CATALOG_FORMAT; another value means
- *                                        another, incompatible version wrote it
+ *   meta        "format"        u32 LE   CATALOG_FORMAT (2); 1, stored as a
+ *                                        bare 4-byte value, is the format
+ *                                        before CRCs, upgraded in place at
+ *                                        open; another value means another,
+ *                                        incompatible version wrote it
  *               "next_topic_id" u64 LE   ids are never reused, so a topic
  *                                        deleted and created again never
  *                                        meets its predecessor's state
@@ -27,15 +34,6 @@
  *                32 n x u64 disk id of each copy          (32 + 8n bytes)
  *               (big-endian keys sort by topic, then partition; a 16-byte
  *               record, from before replicas, is one copy on disk 0)
- *
- * Disks.  Each directory of the store holds this environment, and every
- * write transaction runs once per healthy disk (catalog_write), under one
- * mutex so that all disks see the same transactions in the same order and
- * their "gen" counters agree.  A crash between two disks' commits leaves
- * one disk a generation ahead; catalog_open copies the newest disk over the
- * older ones, so the commit on the first healthy disk is the commit point.
- * A disk whose write fails is down: skipped until rebuilt from a healthy
- * one (catalog_disk_rebuild), after which it is identical but for its id.
  *   groups      consumer groups' committed offsets (catalog_group.c); a
  *               topic's are deleted in the transaction that removes it
  *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
@@ -43,11 +41,43 @@
  *               in queue_state.c; a topic's are deleted in the transaction
  *               that removes it (catalog_group.c)
  *
+ * Damage.  LMDB trusts its file: a damaged page can crash it, and it
+ * checks no value.  So before LMDB maps a disk's file, catalog_check.c
+ * walks its structure (read, not mapped; its essay says what and why), and
+ * the transaction that opens it checks every value's CRC; decoded records
+ * are then held to the ranges samsa itself writes (topic_decode,
+ * part_decode, the "disks" list), and a meta value that cannot be read is
+ * an error, never a default.  A damaged disk is rebuilt from the newest
+ * whole disk that held a catalog before this open (never from a catalog
+ * just made in an empty directory, which would replace the topics by
+ * nothing); with none, the open fails with SAMSA_ECORRUPT having changed
+ * no file.
+ *
+ * Disks.  Each directory of the store holds this environment, and every
+ * write transaction runs once per healthy disk (catalog_write), under one
+ * mutex so that all disks see the same transactions in the same order and
+ * their "gen" counters agree.  A crash between two disks' commits leaves
+ * one disk a generation ahead; catalog_open copies the newest disk over the
+ * older ones, so the commit on the first healthy disk is the commit point.
+ * A disk whose write fails while another's commits is behind, and down:
+ * skipped until rebuilt from a healthy one (catalog_disk_rebuild), after
+ * which it is identical but for its id.  A write that fails on every disk
+ * (a full disk under a one-directory store: ENOSPC, or MDB_MAP_FULL) left
+ * every disk as it was, since a failed LMDB commit changes nothing; no disk
+ * is marked down, the error is returned, and the next write works once
+ * there is space again.  After a failed meta page write LMDB refuses every
+ * transaction (MDB_PANIC): the environment is reopened (disk_reopen).
+ *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
  * to, so a crash leaves the old state or the new, never half a topic (the
  * partition directories are made before it and removed after it; topic.c).
- * LMDB's error codes are translated here and never leave this file.
+ * That commit is synced inside the commit (write_all's durable), so a
+ * failed sync fails it rather than leaving a topic made but reported not.
+ *
+ * Every LMDB call goes through catalog_mdb.h's wrappers, which a test can
+ * make fail one at a time (catalog__fault, catalog.h).  LMDB's error codes
+ * are translated here and never leave the catalog's files.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -23,7 +23,10 @@
  *    (decide what to write before the call, put results in ctx); a non-zero
  *    return on the first disk aborts everything and is returned;
  *  - read with catalog_read_begin()/catalog_read_end(), which pick a healthy
- *    disk (they all hold the same data).
+ *    disk (they all hold the same data);
+ *  - store and read values with catalog__put()/catalog__get() and a tag of
+ *    its own (catalog_mdb.h): every value carries a CRC that catalog_open
+ *    checks, and add the database to each_value() (catalog.c).
  */
 #ifndef SAMSA_CATALOG_H
 #define SAMSA_CATALOG_H
