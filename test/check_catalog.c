@@ -621,6 +621,42 @@ START_TEST(test_both_damaged)
 }
 END_TEST
 
+/* The replica directory's catalog damaged (cut in half): rebuilt from the
+ * primary's at open, whole afterwards. */
+START_TEST(test_replica_damaged)
+{
+    const char *base = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF], p1[TEST_PATH_BUF],
+        cdir[TEST_PATH_BUF];
+    test_pathf(d0, base, "d0");
+    test_pathf(d1, base, "d1");
+    ck_assert_int_eq(mkdir(d0, 0755), 0);
+    ck_assert_int_eq(mkdir(d1, 0755), 0);
+    const char *reps[] = {d1, NULL};
+    model m;
+    build_store(d0, reps, &m);
+    size_t n;
+    uint8_t *b = read_file(test_pathf(p1, d1, "catalog/data.mdb"), &n);
+    write_file(p1, b, n / 2);
+    bool held;
+    EQ_RC(catalog_check_file(test_pathf(cdir, d1, "catalog"), &held),
+          SAMSA_ECORRUPT);
+    samsa_options o = {.replica_dirs = reps};
+    samsa *s;
+    E(samsa_open(d0, &o, &s));
+    ck_assert_ptr_null(verify(s, &m));
+    E(samsa_close(s));
+    E(catalog_check_file(cdir, &held));
+    ck_assert(held);
+    /* And the store opens from the rebuilt directory alone. */
+    E(samsa_open(d1, NULL, &s));
+    ck_assert_ptr_null(verify(s, &m));
+    E(samsa_close(s));
+    free(b);
+    test_dir_remove(base);
+}
+END_TEST
+
 /* A catalog of format 1 (values without their CRC, as samsa wrote before
  * format 2) opens with everything in it, and is upgraded in place. */
 static void
@@ -1057,6 +1093,7 @@ catalog_suite(void)
     } cases[] = {
         {"both_damaged", test_both_damaged},
         {"format1_upgrade", test_format1_upgrade},
+        {"replica_damaged", test_replica_damaged},
         {"full_disk_injected", test_full_disk_injected},
         {"full_disk_tmpfs", test_full_disk_tmpfs},
         {"lmdb_faults", test_lmdb_faults},
