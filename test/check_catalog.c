@@ -577,19 +577,29 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/* The store of build_store() in base/d0 with the replica directory
+ * base/d1; reps gets the replica_dirs list. */
+static void
+two_dir_store(const char *base, char *d0, char *d1, const char **reps, model *m)
+{
+    test_pathf(d0, base, "d0");
+    test_pathf(d1, base, "d1");
+    ck_assert_int_eq(mkdir(d0, 0755), 0);
+    ck_assert_int_eq(mkdir(d1, 0755), 0);
+    reps[0] = d1;
+    reps[1] = NULL;
+    build_store(d0, reps, m);
+}
+
 /* Both directories damaged: SAMSA_ECORRUPT and neither file touched. */
 START_TEST(test_both_damaged)
 {
     const char *base = test_dir_make();
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF], p0[TEST_PATH_BUF],
         p1[TEST_PATH_BUF];
-    test_pathf(d0, base, "d0");
-    test_pathf(d1, base, "d1");
-    ck_assert_int_eq(mkdir(d0, 0755), 0);
-    ck_assert_int_eq(mkdir(d1, 0755), 0);
-    const char *reps[] = {d1, NULL};
+    const char *reps[2];
     model m;
-    build_store(d0, reps, &m);
+    two_dir_store(base, d0, d1, reps, &m);
     size_t n0, n1;
     uint8_t *a = read_file(test_pathf(p0, d0, "catalog/data.mdb"), &n0);
     uint8_t *b = read_file(test_pathf(p1, d1, "catalog/data.mdb"), &n1);
@@ -628,13 +638,9 @@ START_TEST(test_replica_damaged)
     const char *base = test_dir_make();
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF], p1[TEST_PATH_BUF],
         cdir[TEST_PATH_BUF];
-    test_pathf(d0, base, "d0");
-    test_pathf(d1, base, "d1");
-    ck_assert_int_eq(mkdir(d0, 0755), 0);
-    ck_assert_int_eq(mkdir(d1, 0755), 0);
-    const char *reps[] = {d1, NULL};
+    const char *reps[2];
     model m;
-    build_store(d0, reps, &m);
+    two_dir_store(base, d0, d1, reps, &m);
     size_t n;
     uint8_t *b = read_file(test_pathf(p1, d1, "catalog/data.mdb"), &n);
     write_file(p1, b, n / 2);
