@@ -663,6 +663,68 @@ START_TEST(test_replica_damaged)
 }
 END_TEST
 
+/* A catalog of several levels: hundreds of topics and groups, half of
+ * them deleted (free pages), large values on overflow pages; the check
+ * takes every state LMDB leaves it in for whole, at each reopen. */
+START_TEST(test_big_catalog)
+{
+    bool mounted;
+    const char *dir = sweep_dir(&mounted);
+    samsa *s;
+    E(samsa_open(dir, NULL, &s));
+    char name[32];
+    int n = long_run() ? 2000 : 200;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "topic-with-a-long-name-%05d", i);
+        samsa_topic_config cfg = {.partitions = 1 + i % 3};
+        E(samsa_topic_create(s, name, &cfg));
+        if (i % 50 == 49) { /* reopen now and then: the check runs */
+            E(samsa_close(s));
+            E(samsa_open(dir, NULL, &s));
+        }
+    }
+    for (int i = 0; i < n; i += 2) {
+        snprintf(name, sizeof name, "topic-with-a-long-name-%05d", i);
+        E(samsa_topic_delete(s, name));
+    }
+    E(samsa_close(s));
+    catalog c;
+    char cpath[TEST_PATH_BUF];
+    const char *paths[] = {test_pathf(cpath, dir, "catalog")};
+    E(catalog_open(&c, paths, 1, 1 << 30));
+    /* Values past a page's half go to overflow pages. */
+    static uint8_t big[20000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "g%d", i);
+        E(catalog_queue_put(&c, name, 1, 0, big, sizeof big - 997 * i));
+    }
+    /* smaller, still on overflow pages: LMDB reuses the run in place */
+    E(catalog_queue_put(&c, "g3", 1, 0, big, 5000));
+    catalog_close(&c);
+    bool held;
+    E(catalog_check_file(cpath, &held));
+    ck_assert(held);
+    E(catalog_open(&c, paths, 1, 1 << 30));
+    void *buf;
+    size_t len;
+    E(catalog_queue_get(&c, "g7", 1, 0, &buf, &len));
+    ck_assert_uint_eq(len, sizeof big - 997 * 7);
+    ck_assert_int_eq(memcmp(buf, big, len), 0);
+    free(buf);
+    catalog_close(&c);
+    E(samsa_open(dir, NULL, &s));
+    samsa_topic_config cfg;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "topic-with-a-long-name-%05d", i);
+        EQ_RC(samsa_topic_describe(s, name, &cfg), i % 2 ? 0 : SAMSA_ENOTOPIC);
+    }
+    E(samsa_close(s));
+    sweep_dir_done(dir, mounted);
+}
+END_TEST
+
 /* A catalog of format 1 (values without their CRC, as samsa wrote before
  * format 2) opens with everything in it, and is upgraded in place. */
 static void
@@ -1100,6 +1162,7 @@ catalog_suite(void)
         {"both_damaged", test_both_damaged},
         {"format1_upgrade", test_format1_upgrade},
         {"replica_damaged", test_replica_damaged},
+        {"big_catalog", test_big_catalog},
         {"full_disk_injected", test_full_disk_injected},
         {"full_disk_tmpfs", test_full_disk_tmpfs},
         {"lmdb_faults", test_lmdb_faults},
