@@ -672,7 +672,7 @@ START_TEST(test_big_catalog)
     const char *dir = sweep_dir(&mounted);
     samsa *s;
     E(samsa_open(dir, NULL, &s));
-    char name[32];
+    char name[48];
     int n = long_run() ? 2000 : 200;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "topic-with-a-long-name-%05d", i);
