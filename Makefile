@@ -4,7 +4,7 @@
 #   make run        build and run the main example
 #   make check      unit tests, then again under ASan/UBSan, threaded ones
 #                   under TSan, then the lint checks (man pages, exports)
-#   make check-long the exhaustive corruption and power-cut tests in full
+#   make check-long the unit tests with their exhaustive variants
 #   make bench      benchmark programs (medians over several runs)
 #   make install    PREFIX=/usr/local DESTDIR= ...
 #
@@ -169,8 +169,9 @@ check-tsan:
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
 
-# The exhaustive variants (SAMSA_LONG=1): every byte of the corruption and
-# healing tests, ten times the crash states per sync point.
+# The exhaustive variants (SAMSA_LONG=1): every byte of the log and catalog
+# damaged three ways, every byte of two copies healed, ten times the crash
+# states per sync point, every LMDB call failed with each error.
 check-long: $(RUNNER)
 	CK_DEFAULT_TIMEOUT=14400 SAMSA_LONG=1 $(RUNNER)
 

@@ -244,7 +244,9 @@ typedef struct samsa_topic_config {
  *     among the directories given (samsa never lets a copy that missed
  *     acknowledged records lead); open with a directory that has one;
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
- *   - SAMSA_ECORRUPT: the catalog is damaged;
+ *   - SAMSA_ECORRUPT: the catalog is damaged in every directory that
+ *     holds one (one damaged in some is rebuilt from another's and the
+ *     open goes on); no file was changed;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, or -errno (for example
  *     -ENOENT when dir does not exist, -EACCES).
  */

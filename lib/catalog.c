@@ -1,10 +1,17 @@
 /*
  * catalog.c - the store's small transactional state, in LMDB.
  *
- * DIR/catalog/ is one LMDB environment with four named databases:
+ * DIR/catalog/ is one LMDB environment with five named databases.  Every
+ * value in them (format 2) ends in a 4-byte CRC-32C, little-endian, of a
+ * one-byte tag naming its database ('m', 't', 'p', 'g', 'q'), its key and
+ * its bytes (catalog__put/catalog__get); the layouts below are of the
+ * bytes before it:
  *
- *   meta        "format"        u32 LE   CATALOG_FORMAT; another value means
- *                                        another, incompatible version wrote it
+ *   meta        "format"        u32 LE   CATALOG_FORMAT (2); 1, stored as a
+ *                                        bare 4-byte value, is the format
+ *                                        before CRCs, upgraded in place at
+ *                                        open; another value means another,
+ *                                        incompatible version wrote it
  *               "next_topic_id" u64 LE   ids are never reused, so a topic
  *                                        deleted and created again never
  *                                        meets its predecessor's state
@@ -27,15 +34,6 @@
  *                32 n x u64 disk id of each copy          (32 + 8n bytes)
  *               (big-endian keys sort by topic, then partition; a 16-byte
  *               record, from before replicas, is one copy on disk 0)
- *
- * Disks.  Each directory of the store holds this environment, and every
- * write transaction runs once per healthy disk (catalog_write), under one
- * mutex so that all disks see the same transactions in the same order and
- * their "gen" counters agree.  A crash between two disks' commits leaves
- * one disk a generation ahead; catalog_open copies the newest disk over the
- * older ones, so the commit on the first healthy disk is the commit point.
- * A disk whose write fails is down: skipped until rebuilt from a healthy
- * one (catalog_disk_rebuild), after which it is identical but for its id.
  *   groups      consumer groups' committed offsets (catalog_group.c); a
  *               topic's are deleted in the transaction that removes it
  *   queues      group name . 0x00 . topic id (u64 BE) . partition (u32 BE)
@@ -43,15 +41,46 @@
  *               in queue_state.c; a topic's are deleted in the transaction
  *               that removes it (catalog_group.c)
  *
+ * Damage.  LMDB trusts its file: a damaged page can crash it, and it
+ * checks no value.  So before LMDB maps a disk's file, catalog_check.c
+ * walks its structure (read, not mapped; its essay says what and why), and
+ * the transaction that opens it checks every value's CRC; decoded records
+ * are then held to the ranges samsa itself writes (topic_decode,
+ * part_decode, the "disks" list), and a meta value that cannot be read is
+ * an error, never a default.  A damaged disk is rebuilt from the newest
+ * whole disk that held a catalog before this open (never from a catalog
+ * just made in an empty directory, which would replace the topics by
+ * nothing); with none, the open fails with SAMSA_ECORRUPT having changed
+ * no file.
+ *
+ * Disks.  Each directory of the store holds this environment, and every
+ * write transaction runs once per healthy disk (catalog_write), under one
+ * mutex so that all disks see the same transactions in the same order and
+ * their "gen" counters agree.  A crash between two disks' commits leaves
+ * one disk a generation ahead; catalog_open copies the newest disk over the
+ * older ones, so the commit on the first healthy disk is the commit point.
+ * A disk whose write fails while another's commits is behind, and down:
+ * skipped until rebuilt from a healthy one (catalog_disk_rebuild), after
+ * which it is identical but for its id.  A write that fails on every disk
+ * (a full disk under a one-directory store: ENOSPC, or MDB_MAP_FULL) left
+ * every disk as it was, since a failed LMDB commit changes nothing; no disk
+ * is marked down, the error is returned, and the next write works once
+ * there is space again.  After a failed meta page write LMDB refuses every
+ * transaction (MDB_PANIC): the environment is reopened (disk_reopen).
+ *
  * A topic and its partition records are written and deleted in one write
  * transaction: that commit is the moment a topic comes to exist or ceases
  * to, so a crash leaves the old state or the new, never half a topic (the
  * partition directories are made before it and removed after it; topic.c).
- * LMDB's error codes are translated here and never leave this file.
+ * That commit is synced inside the commit (write_all's durable), so a
+ * failed sync fails it rather than leaving a topic made but reported not.
+ *
+ * Every LMDB call goes through catalog_mdb.h's wrappers, which a test can
+ * make fail one at a time (catalog__fault, catalog.h).  LMDB's error codes
+ * are translated here and never leave the catalog's files.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,9 +88,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "catalog.h"
+#include "catalog_mdb.h"
 
-#define CATALOG_FORMAT    1u
+#define CATALOG_FORMAT    2u /* 1: values without their CRC */
 #define TOPIC_RECORD_SIZE 48
 #define TOPIC_RECORD_V1   40 /* before acks and min_insync */
 #define PART_RECORD_MIN   32 /* without the disk ids */
@@ -118,15 +147,90 @@ part_key(uint8_t key[12], uint64_t id, int32_t partition)
         key[8 + i] = (uint8_t)((uint32_t)partition >> (24 - 8 * i));
 }
 
+/* ---- fault injection (tests only; catalog.h) ----------------------------- */
+
+catalog_fault catalog__fault;
+
+int
+catalog__fault_check(bool write)
+{
+    catalog_fault *f = &catalog__fault;
+    if (atomic_load_explicit(&f->armed, memory_order_relaxed) == 0 ||
+        !pthread_equal(f->thread, pthread_self()))
+        return 0;
+    long n = ++f->calls;
+    long last = f->fail_at + (f->fail_count > 0 ? f->fail_count : 1);
+    return f->fail_at > 0 && n >= f->fail_at && n < last &&
+                   (write || !f->writes_only)
+               ? f->error
+               : 0;
+}
+
+/* ---- checksummed values -------------------------------------------------- */
+
+uint32_t
+catalog__value_crc(char tag, const MDB_val *k, const void *v, size_t n)
+{
+    uint32_t crc = samsa__crc32c(0, &tag, 1);
+    crc = samsa__crc32c(crc, k->mv_data, k->mv_size);
+    return samsa__crc32c(crc, v, n);
+}
+
+int
+catalog__put(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, const void *v,
+             size_t n, unsigned flags)
+{
+    /* MDB_RESERVE: LMDB makes room, the value and its CRC go straight in. */
+    MDB_val dv = {n + CATALOG_CRC, NULL};
+    int rc = cm_put(txn, dbi, k, &dv, flags | MDB_RESERVE);
+    if (rc == 0) {
+        memcpy(dv.mv_data, v, n);
+        le_put((uint8_t *)dv.mv_data + n, catalog__value_crc(tag, k, v, n),
+               CATALOG_CRC);
+    }
+    return rc;
+}
+
+bool
+catalog__value_ok(char tag, const MDB_val *k, MDB_val *v)
+{
+    if (v->mv_size < CATALOG_CRC)
+        return false;
+    size_t n = v->mv_size - CATALOG_CRC;
+    const uint8_t *crc = (const uint8_t *)v->mv_data + n;
+    if (le_get(crc, CATALOG_CRC) != catalog__value_crc(tag, k, v->mv_data, n))
+        return false;
+    v->mv_size = n;
+    return true;
+}
+
+int
+catalog__get(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, MDB_val *v)
+{
+    int rc = cm_get(txn, dbi, k, v);
+    return rc != 0 || catalog__value_ok(tag, k, v) ? rc : MDB_CORRUPTED;
+}
+
 /* ---- disks -------------------------------------------------------------- */
 
-static uint64_t
-meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt)
+/* *out gets meta value key, or dflt when there is none.  A failed read
+ * is an error, never the default: a topic id counter read as 1 would
+ * give a new topic the id, partitions and offsets of an old one. */
+static int
+meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt,
+         uint64_t *out)
 {
     MDB_val k = {strlen(key), (void *)key}, v;
-    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
-        return le_get(v.mv_data, 8);
-    return dflt;
+    int rc = catalog__get(txn, dbi, TAG_META, &k, &v);
+    *out = dflt;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return from_mdb(rc);
+    if (v.mv_size != 8)
+        return SAMSA_ECORRUPT;
+    *out = le_get(v.mv_data, 8);
+    return 0;
 }
 
 static int
@@ -134,26 +238,88 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
 {
     uint8_t buf[8];
     le_put(buf, val, 8);
-    MDB_val k = {strlen(key), (void *)key}, v = {8, buf};
-    return from_mdb(mdb_put(txn, dbi, &k, &v, 0));
+    MDB_val k = {strlen(key), (void *)key};
+    return from_mdb(catalog__put(txn, dbi, TAG_META, &k, buf, 8, 0));
 }
 
+/* Walk every value of every database: with upgrade (a format 1 catalog),
+ * rewrite each with its CRC (format 2) in this transaction; without,
+ * check each one's CRC (at open: damage in a record read only later, or
+ * looked up by a key that a flipped bit moved, is found now). */
+static int
+each_value(MDB_txn *txn, const catalog_disk *d, bool upgrade)
+{
+    static const char tags[] = {TAG_META, TAG_TOPIC, TAG_PART, TAG_GROUP,
+                                TAG_QUEUE};
+    const unsigned dbis[] = {d->meta, d->topics, d->parts, d->groups,
+                             d->queues};
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        MDB_cursor *cur;
+        if ((rc = from_mdb(cm_cursor_open(txn, dbis[i], &cur))) != 0)
+            break;
+        MDB_val k, v;
+        int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (mrc == 0 && rc == 0) {
+            if (!upgrade) {
+                if (!catalog__value_ok(tags[i], &k, &v))
+                    rc = SAMSA_ECORRUPT;
+                mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+                continue;
+            }
+            /* Copies: the put moves what the cursor points into. */
+            uint8_t kb[512];
+            void *vb = malloc(v.mv_size > 0 ? v.mv_size : 1);
+            if (vb == NULL || k.mv_size > sizeof kb) {
+                free(vb);
+                rc = vb == NULL ? SAMSA_ENOMEM : SAMSA_ECORRUPT;
+                break;
+            }
+            memcpy(kb, k.mv_data, k.mv_size);
+            memcpy(vb, v.mv_data, v.mv_size);
+            MDB_val kc = {k.mv_size, kb};
+            size_t n = v.mv_size;
+            rc = from_mdb(catalog__put(txn, dbis[i], tags[i], &kc, vb, n, 0));
+            free(vb);
+            if (rc == 0) { /* the cursor lost its place: find the next */
+                mrc = cm_cursor_get(cur, &kc, &v, MDB_SET_RANGE);
+                if (mrc == 0)
+                    mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+            }
+        }
+        if (rc == 0 && mrc != MDB_NOTFOUND)
+            rc = from_mdb(mrc);
+        mdb_cursor_close(cur);
+    }
+    return rc;
+}
+
+/* The "format" record: absent (a new catalog: written), 4 bytes (format
+ * 1, from before values had CRCs: upgraded), or the current format with
+ * its CRC. */
 static int
 meta_check(MDB_txn *txn, const catalog_disk *d)
 {
     MDB_val k = {6, "format"}, v;
-    int rc = mdb_get(txn, d->meta, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        uint8_t buf[4];
-        le_put(buf, CATALOG_FORMAT, 4);
-        v = (MDB_val){4, buf};
-        return from_mdb(mdb_put(txn, d->meta, &k, &v, 0));
-    }
+    uint8_t buf[4];
+    le_put(buf, CATALOG_FORMAT, 4);
+    int rc = cm_get(txn, d->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf, 4, 0));
     if (rc != 0)
         return from_mdb(rc);
-    return v.mv_size == 4 && le_get(v.mv_data, 4) == CATALOG_FORMAT
-               ? 0
-               : SAMSA_EVERSION;
+    if (v.mv_size == 4 && le_get(v.mv_data, 4) == 1) {
+        rc = each_value(txn, d, true); /* "format" too, as 4 + CRC */
+        return rc != 0 ? rc
+                       : from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf,
+                                               4, 0));
+    }
+    if (v.mv_size == 4)
+        return SAMSA_EVERSION;
+    if (!catalog__value_ok(TAG_META, &k, &v) || v.mv_size != 4)
+        return SAMSA_ECORRUPT;
+    return le_get(v.mv_data, 4) == CATALOG_FORMAT ? each_value(txn, d, false)
+                                                  : SAMSA_EVERSION;
 }
 
 static uint64_t
@@ -199,36 +365,41 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
     /* MDB_NOTLS: read transactions are not tied to a thread's TLS slot, so
      * any application thread may call in. */
     if (rc == 0)
-        rc = from_mdb(mdb_env_open(d->env, d->path, MDB_NOTLS, 0644));
+        rc = from_mdb(cm_env_open(d->env, d->path, MDB_NOTLS, 0644));
     if (rc == 0)
-        rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &txn));
+        rc = from_mdb(cm_txn_begin(d->env, NULL, 0, &txn));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "meta", MDB_CREATE, &d->meta));
+        rc = from_mdb(cm_dbi_open(txn, "meta", MDB_CREATE, &d->meta));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
+        rc = from_mdb(cm_dbi_open(txn, "topics", MDB_CREATE, &d->topics));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
+        rc = from_mdb(cm_dbi_open(txn, "partitions", MDB_CREATE, &d->parts));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
+        rc = from_mdb(cm_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
     if (rc == 0)
-        rc = from_mdb(mdb_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
+        rc = from_mdb(cm_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
-        *fresh = mdb_get(txn, d->meta, &k, &v) == MDB_NOTFOUND;
+        int mrc = cm_get(txn, d->meta, &k, &v);
+        *fresh = mrc == MDB_NOTFOUND;
+        rc = *fresh ? 0 : from_mdb(mrc);
+    }
+    if (rc == 0) {
         rc = meta_check(txn, d);
     }
+    uint64_t id = 0;
+    if (rc == 0)
+        rc = meta_u64(txn, d->meta, "gen", 0, gen);
+    if (rc == 0)
+        rc = meta_u64(txn, d->meta, "disk_id", 0, &id);
     if (rc == 0) {
-        *gen = meta_u64(txn, d->meta, "gen", 0);
-        uint64_t id = meta_u64(txn, d->meta, "disk_id", 0);
-        if (id == 0 || (d->id != 0 && id != d->id))
-            rc = meta_put_u64(txn, d->meta, "disk_id",
-                              d->id != 0 ? d->id : new_disk_id());
-        d->id = d->id != 0 ? d->id : id;
-        if (d->id == 0)
-            d->id = meta_u64(txn, d->meta, "disk_id", 0);
+        if (d->id == 0) /* keep the id a rebuild restores */
+            d->id = id != 0 ? id : new_disk_id();
+        if (id != d->id)
+            rc = meta_put_u64(txn, d->meta, "disk_id", d->id);
     }
     if (rc == 0) {
-        rc = from_mdb(mdb_txn_commit(txn));
+        rc = from_mdb(cm_txn_commit(txn));
         txn = NULL;
     }
     if (txn != NULL)
@@ -249,7 +420,7 @@ disk_copy(catalog *c, int from, int i)
     unlink(a);
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
         return samsa__from_errno(errno);
-    int rc = from_mdb(mdb_env_copy2(c->disk[from].env, tmp, MDB_CP_COMPACT));
+    int rc = from_mdb(cm_env_copy2(c->disk[from].env, tmp, MDB_CP_COMPACT));
     disk_close(d);
     if (rc == 0) {
         snprintf(b, sizeof b, "%s/data.mdb", d->path);
@@ -290,29 +461,57 @@ put_disks(catalog_txn *t, void *ctx)
     uint8_t buf[8 * CATALOG_MAX_DISKS];
     for (int i = 0; i < c->ndisks; i++)
         le_put(buf + 8 * i, c->disk[i].id, 8);
-    MDB_val k = {5, "disks"}, v = {8 * (size_t)c->ndisks, buf};
-    return from_mdb(mdb_put(t->txn, t->d->meta, &k, &v, 0));
+    MDB_val k = {5, "disks"};
+    return from_mdb(catalog__put(t->txn, t->d->meta, TAG_META, &k, buf,
+                                 8 * (size_t)c->ndisks, 0));
 }
 
 /* A disk that was missing or fresh takes the id its position had in the
  * newest disk's "disks" list, unless another open disk has it. */
-static void
+static int
 adopt_ids(catalog *c, int newest, const bool *fresh)
 {
     MDB_txn *txn;
-    if (mdb_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn) != 0)
-        return;
+    int rc =
+        from_mdb(cm_txn_begin(c->disk[newest].env, NULL, MDB_RDONLY, &txn));
+    if (rc != 0)
+        return rc;
     MDB_val k = {5, "disks"}, v;
-    if (mdb_get(txn, c->disk[newest].meta, &k, &v) == 0) {
-        int n = (int)(v.mv_size / 8);
-        for (int i = 0; i < c->ndisks && i < n; i++) {
-            uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
-            if ((fresh[i] || c->disk[i].env == NULL) &&
-                catalog_disk_index(c, id) < 0)
-                c->disk[i].id = id;
-        }
+    int mrc = catalog__get(txn, c->disk[newest].meta, TAG_META, &k, &v);
+    if (mrc == 0 &&
+        (v.mv_size % 8 != 0 || v.mv_size > 8 * (size_t)CATALOG_MAX_DISKS))
+        rc = SAMSA_ECORRUPT;
+    else if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    for (int i = 0;
+         mrc == 0 && rc == 0 && i < c->ndisks && i < (int)(v.mv_size / 8);
+         i++) {
+        uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+        if (id != 0 && (fresh[i] || c->disk[i].env == NULL) &&
+            catalog_disk_index(c, id) < 0)
+            c->disk[i].id = id;
     }
     mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Which disks hold a catalog LMDB would trust (catalog_check_file):
+ * damaged[i] for a damaged one, held[i] for a whole one that exists.
+ * SAMSA_ECORRUPT when disk 0's is damaged and no other disk holds one to
+ * rebuild it from: nothing has been opened or written yet. */
+static int
+check_disks(catalog *c, bool *damaged, bool *held)
+{
+    bool any_held = false;
+    for (int i = 0; i < c->ndisks; i++) {
+        int rc = catalog_check_file(c->disk[i].path, &held[i]);
+        if (rc == SAMSA_ECORRUPT)
+            damaged[i] = true;
+        else if (rc != 0 && i == 0)
+            return rc;
+        any_held |= held[i];
+    }
+    return damaged[0] && !any_held ? SAMSA_ECORRUPT : 0;
 }
 
 int
@@ -325,29 +524,46 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
     c->map_bytes = map_bytes;
     uint64_t gen[CATALOG_MAX_DISKS] = {0};
     bool fresh[CATALOG_MAX_DISKS] = {false};
-    int rc = 0, newest = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if ((c->disk[i].path = strdup(paths[i])) == NULL) {
+    bool damaged[CATALOG_MAX_DISKS] = {false}, held[CATALOG_MAX_DISKS] = {0};
+    int rc = 0, newest = -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        if ((c->disk[i].path = strdup(paths[i])) == NULL)
             rc = SAMSA_ENOMEM;
-            break;
-        }
+    /* Every file is checked before LMDB maps any: LMDB trusts its pages,
+     * and a damaged one crashes it (catalog_check.c). */
+    if (rc == 0)
+        rc = check_disks(c, damaged, held);
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (damaged[i])
+            continue; /* rebuilt below from a whole disk */
         int drc = disk_open(&c->disk[i], map_bytes, &gen[i], &fresh[i]);
-        if (drc != 0 && i == 0)
+        if (drc == SAMSA_ECORRUPT)
+            damaged[i] = true;
+        else if (drc != 0 && i == 0)
             rc = drc;
-        else if (drc == SAMSA_EVERSION || drc == SAMSA_ECORRUPT)
-            rc = drc; /* damage is reported, never silently replaced */
+        else if (drc == SAMSA_EVERSION)
+            rc = drc; /* another version's catalog is never replaced */
         else if (drc != 0)
             atomic_fetch_or(&c->down, 1u << i);
-        else if (gen[i] > gen[newest])
+        else if (newest < 0 || gen[i] > gen[newest])
             newest = i;
     }
+    /* A damaged catalog is rebuilt only from one that held data before
+     * this open: never from a catalog just created in an empty directory,
+     * which would replace the topics by nothing. */
+    bool any_damaged = false;
+    for (int i = 0; i < n; i++)
+        any_damaged |= damaged[i];
+    if (rc == 0 && (newest < 0 || (!held[newest] && any_damaged)))
+        rc = SAMSA_ECORRUPT;
     if (rc == 0)
-        adopt_ids(c, newest, fresh);
+        rc = adopt_ids(c, newest, fresh);
     for (int i = 0; i < n && rc == 0; i++) {
-        if (c->disk[i].env == NULL || i == newest || gen[i] == gen[newest])
+        if (i == newest ||
+            (!damaged[i] && (c->disk[i].env == NULL || gen[i] == gen[newest])))
             continue;
-        /* Behind: it missed commits (a crash between disks, or it was
-         * away).  Replace it by the newest. */
+        /* Behind (it missed commits: a crash between disks, or it was
+         * away) or damaged: replace it by the newest. */
         if (disk_copy(c, newest, i) != 0)
             atomic_fetch_or(&c->down, 1u << i);
     }
@@ -399,20 +615,53 @@ catalog_disk_rebuild(catalog *c, int i)
 
 /* ---- transactions -------------------------------------------------------- */
 
-int
-catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
+/* Close and reopen disk i's environment (c->lock held): after a failed
+ * meta page write LMDB refuses every transaction (MDB_PANIC) until the
+ * environment is opened again, which reads the last meta page that was
+ * written whole. */
+static int
+disk_reopen(catalog *c, int i)
+{
+    catalog_disk *d = &c->disk[i];
+    uint64_t gen;
+    bool fresh;
+    pthread_rwlock_wrlock(&c->readers); /* no reader left on disk i */
+    disk_close(d);
+    bool held;
+    int rc = catalog_check_file(d->path, &held);
+    if (rc == 0)
+        rc = disk_open(d, c->map_bytes, &gen, &fresh);
+    if (rc == 0 && c->nosync)
+        rc = from_mdb(mdb_env_set_flags(d->env, MDB_NOSYNC, 1));
+    if (rc != 0)
+        disk_close(d);
+    pthread_rwlock_unlock(&c->readers);
+    return rc;
+}
+
+/* catalog_write(), and with durable each commit fsync'ed before it is
+ * made, whatever catalog_set_nosync() said. */
+static int
+write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
 {
     pthread_mutex_lock(&c->lock);
-    int first = SAMSA_EIO, done = 0;
+    int first = 0, done = 0;
+    uint32_t missed = 0; /* disks whose transaction failed */
     for (int i = 0; i < c->ndisks; i++) {
         catalog_disk *d = &c->disk[i];
-        if ((atomic_load(&c->down) & (1u << i)) || d->env == NULL)
+        if (atomic_load(&c->down) & (1u << i))
             continue;
         catalog_txn t = {NULL, d, c};
-        int rc = from_mdb(mdb_txn_begin(d->env, NULL, 0, &t.txn));
+        int mrc =
+            d->env != NULL ? cm_txn_begin(d->env, NULL, 0, &t.txn) : MDB_PANIC;
+        if (mrc == MDB_PANIC && disk_reopen(c, i) == 0)
+            mrc = cm_txn_begin(d->env, NULL, 0, &t.txn);
+        int rc = from_mdb(mrc);
+        uint64_t gen = 0;
         if (rc == 0)
-            rc = meta_put_u64(t.txn, d->meta, "gen",
-                              meta_u64(t.txn, d->meta, "gen", 0) + 1);
+            rc = meta_u64(t.txn, d->meta, "gen", 0, &gen);
+        if (rc == 0)
+            rc = meta_put_u64(t.txn, d->meta, "gen", gen + 1);
         int frc = rc == 0 ? fn(&t, ctx) : 0;
         if (frc != 0 && done == 0) {
             /* The callback refused on the first disk: nothing happens
@@ -422,19 +671,44 @@ catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
             pthread_mutex_unlock(&c->lock);
             return frc;
         }
+        /* LMDB 0.9 has no per-transaction sync: the environment's flag is
+         * cleared for this commit (c->lock keeps every other commit out),
+         * so that it syncs the data before it writes the meta page and a
+         * failed sync fails the commit, changing nothing.  (A sync after a
+         * commit could fail with the commit made: a topic created on disk
+         * while the call reports an error.) */
+        bool unsync = durable && c->nosync && rc == 0 && frc == 0;
+        if (unsync)
+            mdb_env_set_flags(d->env, MDB_NOSYNC, 0);
         if (rc == 0 && frc == 0)
-            rc = from_mdb(mdb_txn_commit(t.txn)); /* frees txn either way */
+            rc = from_mdb(cm_txn_commit(t.txn)); /* frees txn either way */
         else if (t.txn != NULL)
             mdb_txn_abort(t.txn);
-        if (rc == 0 && frc == 0)
+        if (unsync)
+            mdb_env_set_flags(d->env, MDB_NOSYNC, 1);
+        if (rc == 0 && frc == 0) {
             done++;
-        else if (done == 0 && first == SAMSA_EIO)
-            first = rc != 0 ? rc : frc;
-        if (rc != 0 || frc != 0)
-            atomic_fetch_or(&c->down, 1u << i); /* missed a commit */
+        } else {
+            missed |= 1u << i;
+            if (first == 0)
+                first = rc != 0 ? rc : frc;
+        }
     }
+    /* A disk that failed while another committed is behind by a commit:
+     * down until rebuilt.  When none committed, every disk still holds
+     * the state before this write (an aborted or failed LMDB commit
+     * changes nothing), so none is marked down: a full disk gives
+     * SAMSA_ENOSPC now and works again once space is freed. */
+    if (done > 0)
+        atomic_fetch_or(&c->down, missed);
     pthread_mutex_unlock(&c->lock);
-    return done > 0 ? 0 : first;
+    return done > 0 ? 0 : first != 0 ? first : SAMSA_EIO;
+}
+
+int
+catalog_write(catalog *c, catalog_write_fn fn, void *ctx)
+{
+    return write_all(c, fn, ctx, false);
 }
 
 int
@@ -447,7 +721,7 @@ catalog_read_begin(catalog *c, catalog_txn *t)
             t->c = c;
             t->d = &c->disk[i];
             int rc = from_mdb(
-                mdb_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
+                cm_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &t->txn));
             if (rc != 0)
                 pthread_rwlock_unlock(&c->readers);
             return rc;
@@ -480,6 +754,22 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 44, (uint32_t)cfg->acks, 4);
 }
 
+/* A topic name as samsa_topic_create() allows them: it becomes a path. */
+static bool
+name_ok(const MDB_val *k)
+{
+    const char *n = k->mv_data;
+    if (k->mv_size == 0 || k->mv_size > SAMSA_MAX_TOPIC_NAME ||
+        (k->mv_size <= 2 && memcmp(n, "..", k->mv_size) == 0))
+        return false;
+    for (size_t i = 0; i < k->mv_size; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
+              (n[i] >= '0' && n[i] <= '9') || n[i] == '.' || n[i] == '_' ||
+              n[i] == '-'))
+            return false;
+    return true;
+}
+
 static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
@@ -501,14 +791,27 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->min_insync = (int32_t)le_get(b + 40, 4);
         cfg->acks = (int32_t)le_get(b + 44, 4);
     }
-    return cfg->partitions > 0 ? 0 : SAMSA_ECORRUPT;
+    /* Every field within what samsa_topic_create() accepts: a partition
+     * count of 2^31 from a damaged record would be an allocation. */
+    bool ok =
+        *id != 0 && cfg->partitions >= 1 &&
+        cfg->partitions <= SAMSA_MAX_PARTITIONS && cfg->replicas >= 1 &&
+        cfg->replicas <= CATALOG_MAX_DISKS && cfg->segment_bytes >= 4096 &&
+        cfg->segment_bytes <= INT32_MAX && cfg->max_message_bytes >= 64 &&
+        cfg->max_message_bytes <= (256 << 20) &&
+        cfg->index_interval_bytes >= 64 &&
+        cfg->index_interval_bytes <= (1 << 20) &&
+        cfg->sync >= SAMSA_SYNC_DEFAULT && cfg->sync <= SAMSA_SYNC_ALWAYS &&
+        cfg->min_insync >= 1 && cfg->min_insync <= cfg->replicas &&
+        (cfg->acks == SAMSA_ACKS_ALL || cfg->acks == SAMSA_ACKS_LEADER);
+    return ok ? 0 : SAMSA_ECORRUPT;
 }
 
 static int
 next_topic_id(MDB_txn *txn, const catalog_disk *d, uint64_t *id)
 {
-    *id = meta_u64(txn, d->meta, "next_topic_id", 1);
-    return meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
+    int rc = meta_u64(txn, d->meta, "next_topic_id", 1, id);
+    return rc != 0 ? rc : meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
 }
 
 static size_t
@@ -549,7 +852,10 @@ part_decode(const MDB_val *v, catalog_partition *p)
     }
     p->start = (int64_t)le_get(b, 8);
     p->recovery_point = (int64_t)le_get(b + 8, 8);
-    return 0;
+    return p->start >= 0 && p->recovery_point >= 0 && p->leader_epoch >= 0 &&
+                   (p->isr >> p->ncopies) == 0
+               ? 0
+               : SAMSA_ECORRUPT;
 }
 
 static int
@@ -558,8 +864,9 @@ part_put(catalog_txn *t, uint64_t id, int32_t partition,
 {
     uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS];
     part_key(key, id, partition);
-    MDB_val k = {12, key}, v = {part_encode(val, p), val};
-    return from_mdb(mdb_put(t->txn, t->d->parts, &k, &v, 0));
+    MDB_val k = {12, key};
+    return from_mdb(catalog__put(t->txn, t->d->parts, TAG_PART, &k, val,
+                                 part_encode(val, p), 0));
 }
 
 typedef struct topic_add_ctx {
@@ -574,11 +881,12 @@ topic_add_txn(catalog_txn *t, void *ctx)
 {
     topic_add_ctx *a = ctx;
     uint8_t rec[TOPIC_RECORD_SIZE];
-    MDB_val k = {strlen(a->name), (void *)a->name}, v = {sizeof rec, rec};
+    MDB_val k = {strlen(a->name), (void *)a->name};
     int rc = next_topic_id(t->txn, t->d, &a->id);
     if (rc == 0) {
         topic_encode(rec, a->id, a->cfg);
-        int mrc = mdb_put(t->txn, t->d->topics, &k, &v, MDB_NOOVERWRITE);
+        int mrc = catalog__put(t->txn, t->d->topics, TAG_TOPIC, &k, rec,
+                               sizeof rec, MDB_NOOVERWRITE);
         rc = mrc == MDB_KEYEXIST ? SAMSA_EEXIST : from_mdb(mrc);
     }
     for (int32_t p = 0; rc == 0 && p < a->cfg->partitions; p++)
@@ -591,9 +899,7 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
                   const catalog_partition *parts, uint64_t *id)
 {
     topic_add_ctx a = {name, cfg, parts, 0};
-    int rc = catalog_write(c, topic_add_txn, &a);
-    if (rc == 0)
-        rc = catalog_durable(c);
+    int rc = write_all(c, topic_add_txn, &a, true);
     if (rc == 0)
         *id = a.id; /* set only once the topic exists */
     return rc;
@@ -606,16 +912,16 @@ topic_remove_txn(catalog_txn *t, void *ctx)
     MDB_val k = {strlen(name), (void *)name}, v;
     uint64_t id;
     samsa_topic_config cfg;
-    int rc = from_mdb(mdb_get(t->txn, t->d->topics, &k, &v));
+    int rc = from_mdb(catalog__get(t->txn, t->d->topics, TAG_TOPIC, &k, &v));
     if (rc == 0)
         rc = topic_decode(&v, &id, &cfg);
     if (rc == 0)
-        rc = from_mdb(mdb_del(t->txn, t->d->topics, &k, NULL));
+        rc = from_mdb(cm_del(t->txn, t->d->topics, &k, NULL));
     for (int32_t p = 0; rc == 0 && p < cfg.partitions; p++) {
         uint8_t key[12];
         part_key(key, id, p);
         MDB_val pk = {12, key};
-        int mrc = mdb_del(t->txn, t->d->parts, &pk, NULL);
+        int mrc = cm_del(t->txn, t->d->parts, &pk, NULL);
         rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
     }
     if (rc == 0) /* every group's offsets of it go in the same commit */
@@ -628,8 +934,7 @@ topic_remove_txn(catalog_txn *t, void *ctx)
 int
 catalog_topic_remove(catalog *c, const char *name)
 {
-    int rc = catalog_write(c, topic_remove_txn, (void *)name);
-    return rc == 0 ? catalog_durable(c) : rc;
+    return write_all(c, topic_remove_txn, (void *)name, true);
 }
 
 int
@@ -640,17 +945,17 @@ catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx)
     int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
-    if ((rc = from_mdb(mdb_cursor_open(t.txn, t.d->topics, &cur))) != 0) {
+    if ((rc = from_mdb(cm_cursor_open(t.txn, t.d->topics, &cur))) != 0) {
         catalog_read_end(&t);
         return rc;
     }
     MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     char name[SAMSA_MAX_TOPIC_NAME + 1];
-    for (; mrc == 0 && rc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t id;
         samsa_topic_config cfg;
-        if (k.mv_size == 0 || k.mv_size > SAMSA_MAX_TOPIC_NAME ||
+        if (!name_ok(&k) || !catalog__value_ok(TAG_TOPIC, &k, &v) ||
             (rc = topic_decode(&v, &id, &cfg)) != 0) {
             rc = SAMSA_ECORRUPT;
             break;
@@ -679,7 +984,7 @@ catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
     uint8_t key[12];
     part_key(key, id, partition);
     MDB_val k = {12, key}, v;
-    int mrc = mdb_get(t.txn, t.d->parts, &k, &v);
+    int mrc = catalog__get(t.txn, t.d->parts, TAG_PART, &k, &v);
     rc = mrc == MDB_NOTFOUND ? SAMSA_ECORRUPT
          : mrc != 0          ? from_mdb(mrc)
                              : part_decode(&v, out);
@@ -740,7 +1045,7 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
     if (rc != 0)
         return rc;
     MDB_val k = {klen, key}, v;
-    rc = from_mdb(mdb_get(t.txn, t.d->queues, &k, &v));
+    rc = from_mdb(catalog__get(t.txn, t.d->queues, TAG_QUEUE, &k, &v));
     if (rc == 0) {
         *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
         if (*buf == NULL)
@@ -765,8 +1070,9 @@ static int
 queue_put_txn(catalog_txn *t, void *ctx)
 {
     const queue_put_ctx *q = ctx;
-    MDB_val k = {q->klen, (void *)q->key}, v = {q->len, (void *)q->buf};
-    return from_mdb(mdb_put(t->txn, t->d->queues, &k, &v, 0));
+    MDB_val k = {q->klen, (void *)q->key};
+    return from_mdb(
+        catalog__put(t->txn, t->d->queues, TAG_QUEUE, &k, q->buf, q->len, 0));
 }
 
 int

@@ -9,8 +9,11 @@
  * one of them.  Every write goes to every healthy disk through one helper,
  * catalog_write(), which runs a callback once per disk, each time in a
  * write transaction on that disk's environment.  A disk whose transaction
- * fails is marked down and gets no more reads or writes until
- * catalog_disk_rebuild() copies a healthy disk over it.
+ * fails while another disk's commits is behind: it is marked down and gets
+ * no more reads or writes until catalog_disk_rebuild() copies a healthy
+ * disk over it.  When the transaction fails on every disk, nothing changed
+ * anywhere: the error (SAMSA_ENOSPC for a full disk) is returned and no
+ * disk is marked down, so the next write, once space is freed, works.
  *
  * Adding state of your own (as group offsets and queue snapshots do):
  *  - add your MDB_dbi to catalog_disk and open it in disk_open() (catalog.c),
@@ -20,7 +23,10 @@
  *    (decide what to write before the call, put results in ctx); a non-zero
  *    return on the first disk aborts everything and is returned;
  *  - read with catalog_read_begin()/catalog_read_end(), which pick a healthy
- *    disk (they all hold the same data).
+ *    disk (they all hold the same data);
+ *  - store and read values with catalog__put()/catalog__get() and a tag of
+ *    its own (catalog_mdb.h): every value carries a CRC that catalog_open
+ *    checks, and add the database to each_value() (catalog.c).
  */
 #ifndef SAMSA_CATALOG_H
 #define SAMSA_CATALOG_H
@@ -119,6 +125,36 @@ int catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
 /* LMDB's code as samsa's (MDB_NOTFOUND: SAMSA_ENOTOPIC). */
 int catalog_from_mdb(int rc);
 
+/* Check the LMDB file dir/data.mdb (catalog_check.c) before LMDB maps it:
+ * 0 when it is absent (*held false) or whole (*held true), SAMSA_ECORRUPT
+ * when any page LMDB would read is damaged, SAMSA_EIO or -errno when it
+ * cannot be read.  Reads only: changes no file. */
+int catalog_check_file(const char *dir, bool *held);
+
+/* ---- fault injection (tests only) ----------------------------------------
+ *
+ * Every LMDB call of the catalog goes through a wrapper (catalog_mdb.h)
+ * that asks catalog__fault_check() first.  A test sets the fields below
+ * and then armed = 1: from then on, each LMDB call made by that thread is
+ * counted in calls, and the calls numbered fail_at .. fail_at+fail_count-1
+ * (1-based; fail_count 0 counts as 1) return error instead of running.
+ * fail_at 0 only counts.  Not part of the library's API: a hidden symbol
+ * the tests reach by linking libsamsa.a. */
+typedef struct catalog_fault {
+    _Atomic int armed; /* 0: off (the wrappers cost one load)            */
+    pthread_t thread;  /* only this thread's calls count and fail        */
+    long calls;        /* calls counted since armed                      */
+    long fail_at;      /* the first call that fails; 0: none             */
+    long fail_count;   /* how many fail from there; 0: 1                 */
+    int error;         /* an MDB_* code or a positive errno              */
+    bool writes_only;  /* only calls that write may fail (a full disk:
+                          reads still work); all are counted          */
+} catalog_fault;
+extern catalog_fault catalog__fault;
+/* 0, or the code the current LMDB call (write: one that writes) must
+ * fail with. */
+int catalog__fault_check(bool write);
+
 /* ---- consumer groups (catalog_group.c) ----------------------------------- */
 
 /* One partition's committed offset for a group. */
@@ -130,10 +166,8 @@ typedef struct catalog_group_offset {
 
 /* Commit without fsync from now on (the store does not sync): commits
  * are written through and survive kill -9; topic creation and removal
- * still sync (catalog_durable). */
+ * still sync. */
 int catalog_set_nosync(catalog *c);
-/* After a commit that must be durable whatever the above: fsync. */
-int catalog_durable(catalog *c);
 /* Write n offsets of group in one transaction, synced unless
  * catalog_set_nosync() was called. */
 int catalog_group_commit(catalog *c, const char *group,

@@ -28,19 +28,19 @@
  * microseconds, and a power cut may take back the last commits (the group
  * reads some records again: at-least-once still holds).  LMDB 0.9 has no
  * per-transaction MDB_NOSYNC, hence the environment flag; the commits whose
- * loss would matter more, topic creation and removal, fsync explicitly
- * after committing (catalog_durable), which makes every earlier commit
- * durable too.  Recovery points written unsynced may come back older after
- * a power cut, which only makes recovery scan more.  LMDB's own caveat
- * applies: on a file system that reorders writes, a power cut with unsynced
- * commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is the
- * policy for power cuts, and under it every commit is fsync'ed before it
+ * loss would matter more, topic creation and removal, clear it for their
+ * own commit (write_all in catalog.c), which then fsyncs the file before
+ * it writes the meta page, making every earlier commit durable too, and a
+ * failed fsync fails the commit.  Recovery points written unsynced may come
+ * back older after a power cut, which only makes recovery scan more.  LMDB's
+ * own caveat applies: on a file system that reorders writes, a power cut with
+ * unsynced commits outstanding can damage the environment; SAMSA_SYNC_ALWAYS is
+ * the policy for power cuts, and under it every commit is fsync'ed before it
  * returns.
  */
-#include <lmdb.h>
 #include <string.h>
 
-#include "catalog.h"
+#include "catalog_mdb.h"
 
 #define GROUP_KEY_MAX (12 + SAMSA_MAX_TOPIC_NAME)
 
@@ -68,25 +68,6 @@ catalog_set_nosync(catalog *c)
     return rc;
 }
 
-int
-catalog_durable(catalog *c)
-{
-    /* Under c->lock, as writes: a rebuild may be replacing an environment. */
-    int rc = 0;
-    pthread_mutex_lock(&c->lock);
-    uint32_t down = atomic_load(&c->down);
-    for (int i = 0; rc == 0 && i < c->ndisks; i++) {
-        unsigned flags = 0;
-        if (c->disk[i].env == NULL || (down & (1u << i)))
-            continue;
-        mdb_env_get_flags(c->disk[i].env, &flags);
-        if (flags & MDB_NOSYNC)
-            rc = catalog_from_mdb(mdb_env_sync(c->disk[i].env, 1));
-    }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
 typedef struct commit_ctx {
     const char *group;
     const catalog_group_offset *offs;
@@ -103,11 +84,11 @@ commit_txn(catalog_txn *t, void *ctx)
         uint64_t v = (uint64_t)a->offs[i].offset;
         for (int b = 0; b < 8; b++)
             val[b] = (uint8_t)(v >> (8 * b));
-        MDB_val k = {group_key(key, a->offs[i].topic_id, a->offs[i].partition,
-                               a->group),
-                     key},
-                mv = {8, val};
-        rc = catalog_from_mdb(mdb_put(t->txn, t->d->groups, &k, &mv, 0));
+        MDB_val k = {
+            group_key(key, a->offs[i].topic_id, a->offs[i].partition, a->group),
+            key};
+        rc = catalog_from_mdb(
+            catalog__put(t->txn, t->d->groups, TAG_GROUP, &k, val, 8, 0));
     }
     return rc;
 }
@@ -137,7 +118,7 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
         MDB_val k = {group_key(key, offs[i].topic_id, offs[i].partition, group),
                      key},
                 v;
-        int mrc = mdb_get(t.txn, t.d->groups, &k, &v);
+        int mrc = catalog__get(t.txn, t.d->groups, TAG_GROUP, &k, &v);
         offs[i].offset = -1;
         if (mrc == MDB_NOTFOUND)
             continue;
@@ -162,19 +143,19 @@ int
 catalog_group_drop_topic(catalog_txn *t, uint64_t id)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(mdb_cursor_open(t->txn, t->d->groups, &cur));
+    int rc = catalog_from_mdb(cm_cursor_open(t->txn, t->d->groups, &cur));
     if (rc != 0)
         return rc;
     uint8_t prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (uint8_t)(id >> (56 - 8 * i));
     MDB_val k = {8, prefix}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (mrc == 0 && k.mv_size >= 8 && memcmp(k.mv_data, prefix, 8) == 0) {
-        if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+        if ((mrc = cm_cursor_del(cur, 0)) != 0)
             break;
         k = (MDB_val){8, prefix};
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        mrc = cm_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     }
     mdb_cursor_close(cur);
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
@@ -204,11 +185,11 @@ queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
            bool del, bool *found)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(mdb_cursor_open(txn, dbi, &cur));
+    int rc = catalog_from_mdb(cm_cursor_open(txn, dbi, &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
         /* A key shorter than group byte, NUL, id and partition is not
          * one queue_state.c wrote: leave it to the code that reads it. */
@@ -216,10 +197,10 @@ queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
             *found = true;
             if (!del)
                 break;
-            if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+            if ((mrc = cm_cursor_del(cur, 0)) != 0)
                 break;
         }
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
     return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);

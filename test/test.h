@@ -135,7 +135,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(group)                                                                  \
     XX(queue)                                                                  \
     XX(replica)                                                                \
-    XX(heal)
+    XX(heal)                                                                   \
+    XX(catalog)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)
