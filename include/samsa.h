@@ -107,7 +107,9 @@ typedef struct samsa_queue samsa_queue;
     XX(ENOTASSIGNED, -30617, "partition is not assigned to this consumer")     \
     XX(ECONFLICT, -30618, "config conflicts with the group's")                 \
     XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")        \
-    XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")
+    XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")     \
+    XX(ENOTSTORE, -30621, "directory is not empty and holds no samsa store")   \
+    XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -116,7 +118,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30621 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30623 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -240,6 +242,10 @@ typedef struct samsa_topic_config {
  *   - SAMSA_ENOTENOUGHREPLICAS: a partition has no copy that was in sync
  *     among the directories given (samsa never lets a copy that missed
  *     acknowledged records lead); open with a directory that has one;
+ *   - SAMSA_ENOTSTORE: dir, or a replica directory, holds entries but no
+ *     samsa catalog (DIR/catalog/data.mdb): a new store is made only in an
+ *     empty or absent directory, and samsa changes nothing in the other
+ *     (it deletes only what it can prove it made);
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, or -errno (for example
@@ -292,7 +298,10 @@ SAMSA_API int samsa_sync(samsa *s);
  *     store's directories, min_insync above replicas, acks neither
  *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
  *     non-zero;
- *   - SAMSA_EEXIST: a topic of that name exists;
+ *   - SAMSA_EEXIST: a topic of that name exists, or a directory where one
+ *     of its partitions would go (NAME-P in a store directory) is there
+ *     and samsa cannot prove it made it: it is left alone, and the topic
+ *     is not created;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
  */
 SAMSA_API int samsa_topic_create(samsa *s, const char *name,

@@ -143,6 +143,9 @@ int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);
  * window (close) or go on. */
 int qstate_checkpoint(samsa *s, qgroup *g, qpart *qp);
 void qstate_close(samsa *s, qpart *qp);
+/* Does the file at path start with a journal header samsa wrote (magic
+ * and CRC)?  The proof that a stray journal is samsa's to remove. */
+bool qstate_is_journal(const char *path);
 /* Set records [offset, offset+n) to state with delivery count count: the
  * journal first (unless state is QS_ACQUIRED... see the file), then the
  * window.  Checkpoints when the journal grew past its limit. */

@@ -288,7 +288,10 @@ queue_store_close(samsa *s)
 }
 
 /* Remove the journal files (ROOT/queues/GROUP/ID-P.journal) of the topic
- * ids dead() says are gone, and the group directories that leaves empty. */
+ * ids dead() says are gone, and the group directories that leaves empty.
+ * Only files with a journal header samsa wrote go: a name that looks like
+ * a journal's proves nothing.  (A journal whose header a crash left
+ * unwritten, a fresh file's zeros, stays: a leak, never a loss.) */
 static void
 remove_journals_in(samsa *s, const char *root, catalog_drop_fn dead, void *ctx)
 {
@@ -317,6 +320,8 @@ remove_journals_in(samsa *s, const char *root, catalog_drop_fn dead, void *ctx)
             if (strcmp(end, ".journal") != 0 || !dead((uint64_t)id, ctx))
                 continue;
             snprintf(file, sizeof file, "%s/%s", gdir, f->d_name);
+            if (!qstate_is_journal(file))
+                continue; /* not proven samsa's: left alone */
             s->io->unlink(s->io, file);
             removed = true;
         }

@@ -589,6 +589,20 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     return 0;
 }
 
+bool
+qstate_is_journal(const char *path)
+{
+    uint8_t h[JOURNAL_HEADER];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool ok = read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+              get_le(h, 4) == JOURNAL_MAGIC &&
+              get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
+    close(fd);
+    return ok;
+}
+
 void
 qstate_close(samsa *s, qpart *qp)
 {

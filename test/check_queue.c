@@ -1005,16 +1005,32 @@ START_TEST(test_stray_queue_state_removed_at_open)
     journal_path(other, sizeof other, dir, "old", gone, 7);
     snprintf(odir, sizeof odir, "%s/queues/old", dir);
     ck_assert_int_eq(mkdir(odir, 0755), 0);
+    /* A journal header samsa wrote (magic "SQJ1", generation 3, CRC-32C
+     * of the first 8 bytes) proves a file is samsa's journal. */
+    uint8_t h[16] = {'S', 'Q', 'J', '1', 3};
+    uint32_t crc = samsa__crc32c(0, h, 8);
+    memcpy(h + 8, &crc, 4); /* little-endian machine, as the file */
     for (int i = 0; i < 2; i++) {
         FILE *f = fopen(i == 0 ? stray : other, "w");
         ck_assert(f != NULL);
-        fputs("junk", f);
+        ck_assert_uint_eq(fwrite(h, 1, sizeof h, f), sizeof h);
         fclose(f);
     }
+    /* A file that only has a journal's name is not samsa's: it stays, and
+     * so does its directory. */
+    char fake[1024], fdir[1024];
+    snprintf(fdir, sizeof fdir, "%s/queues/mine", dir);
+    ck_assert_int_eq(mkdir(fdir, 0755), 0);
+    journal_path(fake, sizeof fake, dir, "mine", gone, 0);
+    FILE *f = fopen(fake, "w");
+    ck_assert(f != NULL);
+    fputs("SQJ1 but not a journal", f);
+    fclose(f);
     s = test_open(dir);
     EQ_RC(snapshot_rc(s, "g", gone, 0), SAMSA_ENOTOPIC);
     EQ_RC(snapshot_rc(s, "old", gone, 7), SAMSA_ENOTOPIC);
     ck_assert(!exists(stray) && !exists(other) && !exists(odir));
+    ck_assert(exists(fake) && exists(fdir));
     /* The live topic's state is untouched: record 0 was released at close
      * with its delivery counted. */
     E(snapshot_rc(s, "g", id, 0));
