@@ -909,9 +909,28 @@ typedef enum samsa_ack_type {
     SAMSA_ACK_RELEASE = 2, /**< give it back: offered again at once        */
     SAMSA_ACK_REJECT = 3,  /**< unprocessable: never delivered again, and
                                 written to the dead-letter topic          */
-    SAMSA_ACK_DONE = 4     /**< outcome only: acknowledged before the wait
-                                began, and the queue no longer knows how  */
+    SAMSA_ACK_DONE = 4,    /**< no longer returned (outcomes are kept for
+                                a window: SAMSA_EFORGOTTEN past it); kept
+                                for source compatibility                  */
+    SAMSA_ACK_ARCHIVED = 5 /**< outcome only: delivered max_attempts times
+                                without being finished, so archived (and
+                                written to the dead-letter topic)         */
 } samsa_ack_type;
+
+/** Outcomes a share-partition keeps below its in-flight window: a
+ *  finished record's outcome is known until the window's start is this
+ *  many offsets past it (samsa_queue_ack_info()). */
+#define SAMSA_QUEUE_OUTCOMES 4096
+
+/** What became of a record a share group finished, as
+ *  samsa_queue_ack_info() tells a sender. */
+typedef struct samsa_ack_info {
+    int32_t outcome;        /**< SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT (rejected
+                                 by a receiver; written to the dead-letter
+                                 topic) or SAMSA_ACK_ARCHIVED            */
+    int32_t delivery_count; /**< deliveries it took, >= 1                */
+    uint64_t reserved[2];   /**< zero                                    */
+} samsa_ack_info;
 
 /** A share group's configuration.  Zero-initialise; 0 means the default.
  *  Every receiver of a group in one open store uses the same config. */
@@ -1049,20 +1068,28 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
 SAMSA_API void samsa_queue_close(samsa_queue *q);
 
 /**
- * @brief Wait until a receiver of a group acknowledges a given record
- *        (ACCEPT, or REJECT, or archived after max_attempts).
+ * @brief Wait until a share group finishes a given record, and learn how.
+ *
+ * A record's outcome stays known after it is finished, so a sender may
+ * ask at any time, before or after: while the record is in the group's
+ * in-flight window, and afterwards until the window's start (every record
+ * below it is finished) has moved SAMSA_QUEUE_OUTCOMES offsets past it.
+ * Outcomes are saved with the group's state (journal and snapshot, on
+ * every store directory), so they survive kill -9 and reopening.
+ *
  * @param[in]  s          the store.
  * @param[in]  group      the share group.
  * @param[in]  topic      the record's topic.
  * @param[in]  partition  its partition.
  * @param[in]  offset     its offset (as samsa_produce() set it).
  * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
- * @param[out] outcome    receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT
- *                        (archived records included), or SAMSA_ACK_DONE
- *                        when the record was done before the call and its
- *                        outcome is no longer kept.
+ * @param[out] info       receives the outcome and the delivery count;
+ *                        set only on success.
  * @return 0, or
- *   - SAMSA_ETIMEDOUT: not acknowledged within the timeout;
+ *   - SAMSA_ETIMEDOUT: not finished within the timeout;
+ *   - SAMSA_EFORGOTTEN: the record was finished so long ago that its
+ *     outcome has left the window above, or the log's start moved past it
+ *     before it was finished (retention): there is no outcome to give;
  *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
  *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
  *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
@@ -1071,13 +1098,25 @@ SAMSA_API void samsa_queue_close(samsa_queue *q);
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
  *     group's state could not be loaded (as samsa_queue_open()).
  */
+SAMSA_API int samsa_queue_ack_info(samsa *s, const char *group,
+                                   const char *topic, int32_t partition,
+                                   int64_t offset, int timeout_ms,
+                                   samsa_ack_info *info);
+
+/**
+ * @brief samsa_queue_ack_info(), giving the outcome only.
+ * @param[out] outcome receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT or
+ *                     SAMSA_ACK_ARCHIVED; set only on success.
+ * @return as samsa_queue_ack_info().
+ */
 SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
                                    const char *topic, int32_t partition,
                                    int64_t offset, int timeout_ms,
                                    int *outcome);
 
-/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT or
- *  SAMSA_ACK_REJECT.  topic is valid during the call only. */
+/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT,
+ *  SAMSA_ACK_REJECT or SAMSA_ACK_ARCHIVED.  topic is valid during the call
+ *  only. */
 typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
                              int64_t offset, int outcome, void *ctx);
 
