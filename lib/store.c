@@ -13,6 +13,27 @@
  * syncs each sealed segment soon after it is rolled (as Kafka's log flusher
  * does) and records the new recovery point in the catalog: after a crash,
  * only the active segment of each partition is scanned.
+ *
+ * What samsa removes, and what proves it made it (DESIGN.md: samsa deletes
+ * only files and directories it can prove it created).  Every directory
+ * of the store first passed store_dir_check(): it holds samsa's catalog,
+ * or nothing (a new store, a replacement disk); anything else is
+ * SAMSA_ENOTSTORE at open and stays down when a replica directory comes
+ * back (disks.c), with nothing written to it.  Then, inside such a
+ * directory:
+ *  - partition directories NAME-P: only those a catalog record names, a
+ *    pending record (a create not committed, a delete not finished;
+ *    topic.c) or a partition's copy on that directory being rebuilt from
+ *    scratch (rset_catchup, replica.c);
+ *  - segment and index files: inside a partition directory the catalog
+ *    names (retention, a torn tail's later segments, a copy's index;
+ *    log.c, segment.c, replica.c);
+ *  - DIR/catalog/lock.mdb, DIR/catalog.new/: LMDB's own files, rebuilt
+ *    from a healthy directory (catalog.c);
+ *  - share-group journals DIR/queues/GROUP/ID-P.journal of topics that are
+ *    gone: only files that start with a journal header samsa wrote, and
+ *    then their group directory if it is empty (queue_group.c).
+ * Nothing is removed because its name looks like samsa's.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -447,6 +447,52 @@ START_TEST(test_crash_leaves_proven_dirs)
 }
 END_TEST
 
+/* A replica directory that vanished and comes back holding something other
+ * than a store (another disk mounted there) stays out and untouched, in the
+ * open store and at the next open; back empty, it is a replacement disk. */
+START_TEST(test_replica_dir_comes_back_foreign)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF], r[TEST_PATH_BUF], k[TEST_PATH_BUF], f[TEST_PATH_BUF];
+    test_pathf(p, dir, "primary");
+    test_pathf(r, dir, "replica");
+    const char *reps[] = {r, NULL};
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .replica_dirs = reps};
+    samsa *s;
+    E(samsa_open(p, &o, &s));
+    samsa__replica_pause(s, true); /* only the passes called below */
+    E(samsa_topic_create(s, "t", &(samsa_topic_config){.replicas = 2}));
+    test_produce_str(s, "t", 0, "k", "v");
+    test_dir_remove(r);
+    int rejoined = -1;
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 0);
+    /* made aside, then put in place at once */
+    test_pathf(k, dir, "kafka");
+    ck_assert_int_eq(mkdir(k, 0755), 0);
+    make_kafka_dir(k);
+    ck_assert_int_eq(rename(k, r), 0);
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 0);
+    check_kafka_dir(r);
+    E(samsa_close(s));
+    check_kafka_dir(r);
+    EQ_RC(samsa_open(p, &o, &s), SAMSA_ENOTSTORE);
+    check_kafka_dir(r);
+
+    /* Emptied, it is taken as a new disk and the copy is rebuilt. */
+    test_dir_remove(r);
+    ck_assert_int_eq(mkdir(r, 0755), 0);
+    E(samsa_open(p, &o, &s));
+    samsa__replica_pause(s, true);
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 1);
+    ck_assert(test_exists(test_pathf(f, r, "t-0/00000000000000000000.log")));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -471,6 +517,7 @@ store_suite(void)
     tcase_add_test(tc, test_open_after_crashed_first_open);
     tcase_add_test(tc, test_unknown_dirs_kept);
     tcase_add_test(tc, test_crash_leaves_proven_dirs);
+    tcase_add_test(tc, test_replica_dir_comes_back_foreign);
     suite_add_tcase(s, tc);
     return s;
 }
