@@ -312,7 +312,7 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  *
  * Cursors still open on the topic get SAMSA_EDELETED from their next call;
  * they must still be closed.  So do the topic's queue receivers, and
- * samsa_queue_ack_wait() calls waiting on its records return it.  Every
+ * samsa_queue_ack_info() calls waiting on its records return it.  Every
  * group's committed offsets and every share group's state of the topic
  * are removed with it: a topic created again under the name starts
  * afresh.
@@ -322,8 +322,10 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC, or
  *         an error of the catalog update, after which the topic still
  *         exists: SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ECORRUPT, -errno.  Files
- *         left behind by a failed removal after the catalog update are
- *         removed at the next samsa_open().
+ *         left behind by a failed removal after the catalog update (or on
+ *         a directory that is down) are removed at the next samsa_open(),
+ *         or by the next create of the name: the catalog records them as
+ *         pending removal, the proof that they are samsa's.
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
 

@@ -13,6 +13,7 @@
 #include <lmdb.h>
 
 #include "catalog.h"
+#include "faultio.h"
 #include "store.h"
 #include "test.h"
 
@@ -493,6 +494,38 @@ START_TEST(test_replica_dir_comes_back_foreign)
 }
 END_TEST
 
+/* A delete whose removals fail leaves its pending record: the next create
+ * of the name finishes the removal first (the old topic's partition past
+ * the new count goes too), then starts afresh. */
+START_TEST(test_failed_removal_finished_by_create)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF];
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+    E(samsa_topic_create(s, "t", &(samsa_topic_config){.partitions = 2}));
+    test_produce_str(s, "t", 0, "k", "old");
+    faultio_fail(fi, FAULTIO_UNLINK, 1, EIO, true);
+    E(samsa_topic_delete(s, "t"));
+    faultio_clear(fi);
+    ck_assert(test_exists(test_pathf(p, dir, "t-0")));
+    ck_assert(test_exists(test_pathf(p, dir, "t-1")));
+    int32_t parts = 0;
+    E(catalog_pending_get(&s->cat, "t", &parts));
+    ck_assert_int_eq(parts, 2);
+    E(samsa_topic_create(s, "t", NULL)); /* one partition now */
+    ck_assert(!test_exists(test_pathf(p, dir, "t-1")));
+    EQ_RC(catalog_pending_get(&s->cat, "t", &parts), SAMSA_ENOTOPIC);
+    int64_t first, end;
+    E(samsa_offsets(s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 0);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -518,6 +551,7 @@ store_suite(void)
     tcase_add_test(tc, test_unknown_dirs_kept);
     tcase_add_test(tc, test_crash_leaves_proven_dirs);
     tcase_add_test(tc, test_replica_dir_comes_back_foreign);
+    tcase_add_test(tc, test_failed_removal_finished_by_create);
     suite_add_tcase(s, tc);
     return s;
 }
