@@ -1316,7 +1316,7 @@ START_TEST(test_outcome_window)
               SAMSA_EFORGOTTEN);
         EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 10, 0, NULL), SAMSA_EINVAL);
         EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 10, 0, NULL), SAMSA_EINVAL);
-        for (int64_t o = 10; o < n; o += 997) {
+        for (int64_t o = 10; o < n; o++) { /* every one: none is DONE */
             E(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info));
             ck_assert_int_eq(info.outcome,
                              o % 2 ? SAMSA_ACK_REJECT : SAMSA_ACK_ACCEPT);
