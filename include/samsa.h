@@ -107,7 +107,9 @@ typedef struct samsa_queue samsa_queue;
     XX(ENOTASSIGNED, -30617, "partition is not assigned to this consumer")     \
     XX(ECONFLICT, -30618, "config conflicts with the group's")                 \
     XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")        \
-    XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")
+    XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")     \
+    XX(ENOTSTORE, -30621, "directory is not empty and holds no samsa store")   \
+    XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -116,7 +118,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30621 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30623 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -243,6 +245,10 @@ typedef struct samsa_topic_config {
  *   - SAMSA_ENOTENOUGHREPLICAS: a partition has no copy that was in sync
  *     among the directories given (samsa never lets a copy that missed
  *     acknowledged records lead); open with a directory that has one;
+ *   - SAMSA_ENOTSTORE: dir, or a replica directory, holds entries but no
+ *     samsa catalog (DIR/catalog/data.mdb): a new store is made only in an
+ *     empty or absent directory, and samsa changes nothing in the other
+ *     (it deletes only what it can prove it made);
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged in every directory that
  *     holds one (one damaged in some is rebuilt from another's and the
@@ -297,7 +303,10 @@ SAMSA_API int samsa_sync(samsa *s);
  *     store's directories, min_insync above replicas, acks neither
  *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
  *     non-zero;
- *   - SAMSA_EEXIST: a topic of that name exists;
+ *   - SAMSA_EEXIST: a topic of that name exists, or a directory where one
+ *     of its partitions would go (NAME-P in a store directory) is there
+ *     and samsa cannot prove it made it: it is left alone, and the topic
+ *     is not created;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
  */
 SAMSA_API int samsa_topic_create(samsa *s, const char *name,
@@ -308,7 +317,7 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  *
  * Cursors still open on the topic get SAMSA_EDELETED from their next call;
  * they must still be closed.  So do the topic's queue receivers, and
- * samsa_queue_ack_wait() calls waiting on its records return it.  Every
+ * samsa_queue_ack_info() calls waiting on its records return it.  Every
  * group's committed offsets and every share group's state of the topic
  * are removed with it: a topic created again under the name starts
  * afresh.
@@ -318,8 +327,10 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC, or
  *         an error of the catalog update, after which the topic still
  *         exists: SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ECORRUPT, -errno.  Files
- *         left behind by a failed removal after the catalog update are
- *         removed at the next samsa_open().
+ *         left behind by a failed removal after the catalog update (or on
+ *         a directory that is down) are removed at the next samsa_open(),
+ *         or by the next create of the name: the catalog records them as
+ *         pending removal, the proof that they are samsa's.
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
 
@@ -905,9 +916,28 @@ typedef enum samsa_ack_type {
     SAMSA_ACK_RELEASE = 2, /**< give it back: offered again at once        */
     SAMSA_ACK_REJECT = 3,  /**< unprocessable: never delivered again, and
                                 written to the dead-letter topic          */
-    SAMSA_ACK_DONE = 4     /**< outcome only: acknowledged before the wait
-                                began, and the queue no longer knows how  */
+    SAMSA_ACK_DONE = 4,    /**< no longer returned (outcomes are kept for
+                                a window: SAMSA_EFORGOTTEN past it); kept
+                                for source compatibility                  */
+    SAMSA_ACK_ARCHIVED = 5 /**< outcome only: delivered max_attempts times
+                                without being finished, so archived (and
+                                written to the dead-letter topic)         */
 } samsa_ack_type;
+
+/** Outcomes a share-partition keeps below its in-flight window: a
+ *  finished record's outcome is known until the window's start is this
+ *  many offsets past it (samsa_queue_ack_info()). */
+#define SAMSA_QUEUE_OUTCOMES 4096
+
+/** What became of a record a share group finished, as
+ *  samsa_queue_ack_info() tells a sender. */
+typedef struct samsa_ack_info {
+    int32_t outcome;        /**< SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT (rejected
+                                 by a receiver; written to the dead-letter
+                                 topic) or SAMSA_ACK_ARCHIVED            */
+    int32_t delivery_count; /**< deliveries it took, >= 1                */
+    uint64_t reserved[2];   /**< zero                                    */
+} samsa_ack_info;
 
 /** A share group's configuration.  Zero-initialise; 0 means the default.
  *  Every receiver of a group in one open store uses the same config. */
@@ -1045,20 +1075,28 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
 SAMSA_API void samsa_queue_close(samsa_queue *q);
 
 /**
- * @brief Wait until a receiver of a group acknowledges a given record
- *        (ACCEPT, or REJECT, or archived after max_attempts).
+ * @brief Wait until a share group finishes a given record, and learn how.
+ *
+ * A record's outcome stays known after it is finished, so a sender may
+ * ask at any time, before or after: while the record is in the group's
+ * in-flight window, and afterwards until the window's start (every record
+ * below it is finished) has moved SAMSA_QUEUE_OUTCOMES offsets past it.
+ * Outcomes are saved with the group's state (journal and snapshot, on
+ * every store directory), so they survive kill -9 and reopening.
+ *
  * @param[in]  s          the store.
  * @param[in]  group      the share group.
  * @param[in]  topic      the record's topic.
  * @param[in]  partition  its partition.
  * @param[in]  offset     its offset (as samsa_produce() set it).
  * @param[in]  timeout_ms 0: do not wait; -1: wait for ever; else ms.
- * @param[out] outcome    receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT
- *                        (archived records included), or SAMSA_ACK_DONE
- *                        when the record was done before the call and its
- *                        outcome is no longer kept.
+ * @param[out] info       receives the outcome and the delivery count;
+ *                        set only on success.
  * @return 0, or
- *   - SAMSA_ETIMEDOUT: not acknowledged within the timeout;
+ *   - SAMSA_ETIMEDOUT: not finished within the timeout;
+ *   - SAMSA_EFORGOTTEN: the record was finished so long ago that its
+ *     outcome has left the window above, or the log's start moved past it
+ *     before it was finished (retention): there is no outcome to give;
  *   - SAMSA_EINVAL: NULL argument, bad name, offset < 0, timeout_ms < -1;
  *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
  *   - SAMSA_EOFFSET: offset is at or past the partition's log end;
@@ -1067,13 +1105,25 @@ SAMSA_API void samsa_queue_close(samsa_queue *q);
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
  *     group's state could not be loaded (as samsa_queue_open()).
  */
+SAMSA_API int samsa_queue_ack_info(samsa *s, const char *group,
+                                   const char *topic, int32_t partition,
+                                   int64_t offset, int timeout_ms,
+                                   samsa_ack_info *info);
+
+/**
+ * @brief samsa_queue_ack_info(), giving the outcome only.
+ * @param[out] outcome receives SAMSA_ACK_ACCEPT, SAMSA_ACK_REJECT or
+ *                     SAMSA_ACK_ARCHIVED; set only on success.
+ * @return as samsa_queue_ack_info().
+ */
 SAMSA_API int samsa_queue_ack_wait(samsa *s, const char *group,
                                    const char *topic, int32_t partition,
                                    int64_t offset, int timeout_ms,
                                    int *outcome);
 
-/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT or
- *  SAMSA_ACK_REJECT.  topic is valid during the call only. */
+/** Called for each record a group finishes: outcome is SAMSA_ACK_ACCEPT,
+ *  SAMSA_ACK_REJECT or SAMSA_ACK_ARCHIVED.  topic is valid during the call
+ *  only. */
 typedef void (*samsa_ack_fn)(const char *topic, int32_t partition,
                              int64_t offset, int outcome, void *ctx);
 

@@ -32,6 +32,7 @@ typedef struct waiter {
     const char *group, *topic; /* what it waits for (the caller's strings) */
     int32_t partition;         /* ...                                      */
     int64_t offset;            /* ...                                      */
+    int32_t count;             /* the delivery count, set before outcome */
     _Atomic int outcome;       /* 0 until acknowledged; SAMSA_EDELETED when
                                   the topic was deleted first            */
     struct waiter *next;       /* the list                                 */
@@ -82,7 +83,7 @@ ackwait_destroy(samsa *s)
 
 void
 ackwait_notify(samsa *s, const char *group, const char *tname,
-               int32_t partition, int64_t offset, int outcome)
+               int32_t partition, int64_t offset, int outcome, int32_t count)
 {
     struct ackwait *a = s->acks;
     bool woke = false;
@@ -90,6 +91,7 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
     for (waiter *w = a->waiters; w != NULL; w = w->next)
         if (w->offset == offset && w->partition == partition &&
             strcmp(w->topic, tname) == 0 && strcmp(w->group, group) == 0) {
+            w->count = count;
             atomic_store(&w->outcome, outcome);
             woke = true;
         }
@@ -142,11 +144,11 @@ wait_outcome(samsa *s, waiter *w, int timeout_ms)
 }
 
 SAMSA_API int
-samsa_queue_ack_wait(samsa *s, const char *group, const char *tname,
+samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
                      int32_t partition, int64_t offset, int timeout_ms,
-                     int *outcome)
+                     samsa_ack_info *info)
 {
-    if (s == NULL || outcome == NULL || !topic_name_valid(group) ||
+    if (s == NULL || info == NULL || !topic_name_valid(group) ||
         !topic_name_valid(tname) || offset < 0 || timeout_ms < -1)
         return SAMSA_EINVAL;
     int rc = store_enter(s);
@@ -163,10 +165,17 @@ samsa_queue_ack_wait(samsa *s, const char *group, const char *tname,
     atomic_fetch_add(&s->ack_watchers, 1);
     pthread_mutex_unlock(&a->ack_lock);
 
-    int now = 0;
+    /* Finished before the call (by now, or long ago: the outcome is kept
+     * for a window, queue_state.c) or not yet, then woken by
+     * ackwait_notify(). */
+    samsa_ack_info now = {0};
     rc = queue_record_outcome(s, group, tname, partition, offset, &now);
-    if (rc == 0 && now != 0)
-        atomic_store(&w.outcome, now);
+    if (rc == 0 && now.outcome != 0) {
+        pthread_mutex_lock(&a->ack_lock);
+        w.count = now.delivery_count;
+        atomic_store(&w.outcome, now.outcome);
+        pthread_mutex_unlock(&a->ack_lock);
+    }
     if (rc == 0)
         rc = wait_outcome(s, &w, timeout_ms);
 
@@ -176,13 +185,29 @@ samsa_queue_ack_wait(samsa *s, const char *group, const char *tname,
         p = &(*p)->next;
     *p = w.next;
     atomic_fetch_sub(&s->ack_watchers, 1);
+    int o = atomic_load(&w.outcome);
+    int32_t count = w.count;
     pthread_mutex_unlock(&a->ack_lock);
     store_leave(s);
-    int o = atomic_load(&w.outcome);
     if (rc == 0 && o < 0)
         rc = o; /* SAMSA_EDELETED */
     else if (rc == 0)
-        *outcome = o;
+        *info = (samsa_ack_info){.outcome = o, .delivery_count = count};
+    return rc;
+}
+
+SAMSA_API int
+samsa_queue_ack_wait(samsa *s, const char *group, const char *tname,
+                     int32_t partition, int64_t offset, int timeout_ms,
+                     int *outcome)
+{
+    samsa_ack_info info;
+    if (outcome == NULL)
+        return SAMSA_EINVAL;
+    int rc = samsa_queue_ack_info(s, group, tname, partition, offset,
+                                  timeout_ms, &info);
+    if (rc == 0)
+        *outcome = info.outcome;
     return rc;
 }
 

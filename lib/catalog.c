@@ -40,6 +40,13 @@
  *               -> a share-partition snapshot, opaque here: its layout is
  *               in queue_state.c; a topic's are deleted in the transaction
  *               that removes it (catalog_group.c)
+ *   pending     name (no NUL) -> u32 LE record version (1), i32 LE
+ *               partitions: the partition directories NAME-P a create is
+ *               about to make or a removed topic left behind; the proof
+ *               that they are samsa's to remove (topic.c).  Written before
+ *               a create's first mkdir and deleted by the commit that adds
+ *               the topic; written by the commit that removes a topic and
+ *               deleted once its directories are gone from every directory.
  *
  * Damage.  LMDB trusts its file: a damaged page can crash it, and it
  * checks no value.  So before LMDB maps a disk's file, catalog_check.c
@@ -249,12 +256,12 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
 static int
 each_value(MDB_txn *txn, const catalog_disk *d, bool upgrade)
 {
-    static const char tags[] = {TAG_META, TAG_TOPIC, TAG_PART, TAG_GROUP,
-                                TAG_QUEUE};
-    const unsigned dbis[] = {d->meta, d->topics, d->parts, d->groups,
-                             d->queues};
+    static const char tags[] = {TAG_META,  TAG_TOPIC, TAG_PART,
+                                TAG_GROUP, TAG_QUEUE, TAG_PENDING};
+    const unsigned dbis[] = {d->meta,   d->topics, d->parts,
+                             d->groups, d->queues, d->pending};
     int rc = 0;
-    for (int i = 0; i < 5 && rc == 0; i++) {
+    for (int i = 0; i < 6 && rc == 0; i++) {
         MDB_cursor *cur;
         if ((rc = from_mdb(cm_cursor_open(txn, dbis[i], &cur))) != 0)
             break;
@@ -378,6 +385,8 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
         rc = from_mdb(cm_dbi_open(txn, "groups", MDB_CREATE, &d->groups));
     if (rc == 0)
         rc = from_mdb(cm_dbi_open(txn, "queues", MDB_CREATE, &d->queues));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "pending", MDB_CREATE, &d->pending));
     if (rc == 0) {
         MDB_val k = {6, "format"}, v;
         int mrc = cm_get(txn, d->meta, &k, &v);
@@ -891,6 +900,10 @@ topic_add_txn(catalog_txn *t, void *ctx)
     }
     for (int32_t p = 0; rc == 0 && p < a->cfg->partitions; p++)
         rc = part_put(t, a->id, p, &a->parts[p]);
+    if (rc == 0) { /* its directories now belong to the topic */
+        int mrc = cm_del(t->txn, t->d->pending, &k, NULL);
+        rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
+    }
     return rc;
 }
 
@@ -904,6 +917,120 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
         *id = a.id; /* set only once the topic exists */
     return rc;
 }
+
+/* ---- pending directories ------------------------------------------------ */
+
+static int
+pending_put(catalog_txn *t, const char *name, int32_t partitions)
+{
+    uint8_t rec[8];
+    le_put(rec, 1, 4);
+    le_put(rec + 4, (uint32_t)partitions, 4);
+    MDB_val k = {strlen(name), (void *)name};
+    return from_mdb(
+        catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec, sizeof rec, 0));
+}
+
+static int
+pending_decode(const MDB_val *v, int32_t *partitions)
+{
+    if (v->mv_size != 8 || le_get(v->mv_data, 4) != 1)
+        return SAMSA_ECORRUPT;
+    *partitions = (int32_t)le_get((const uint8_t *)v->mv_data + 4, 4);
+    return *partitions > 0 && *partitions <= SAMSA_MAX_PARTITIONS
+               ? 0
+               : SAMSA_ECORRUPT;
+}
+
+typedef struct pending_ctx {
+    const char *name;   /* the topic name          */
+    int32_t partitions; /* put: its partitions; del: -1 */
+} pending_ctx;
+
+static int
+pending_txn(catalog_txn *t, void *ctx)
+{
+    const pending_ctx *a = ctx;
+    if (a->partitions > 0)
+        return pending_put(t, a->name, a->partitions);
+    MDB_val k = {strlen(a->name), (void *)a->name};
+    int mrc = cm_del(t->txn, t->d->pending, &k, NULL);
+    return mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
+}
+
+int
+catalog_pending_put(catalog *c, const char *name, int32_t partitions)
+{
+    /* Durable: the record must be on disk before the mkdir it licenses. */
+    pending_ctx a = {name, partitions};
+    return write_all(c, pending_txn, &a, true);
+}
+
+int
+catalog_pending_del(catalog *c, const char *name)
+{
+    pending_ctx a = {name, -1};
+    return catalog_write(c, pending_txn, &a);
+}
+
+int
+catalog_pending_get(catalog *c, const char *name, int32_t *partitions)
+{
+    catalog_txn t;
+    int rc = catalog_read_begin(c, &t);
+    if (rc != 0)
+        return rc;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    rc = from_mdb(catalog__get(t.txn, t.d->pending, TAG_PENDING, &k, &v));
+    if (rc == 0)
+        rc = pending_decode(&v, partitions);
+    catalog_read_end(&t);
+    return rc;
+}
+
+int
+catalog_pending_list(catalog *c, char ***names, int32_t **partitions, size_t *n)
+{
+    catalog_txn t;
+    MDB_cursor *cur;
+    *names = NULL;
+    *partitions = NULL;
+    *n = 0;
+    int rc = catalog_read_begin(c, &t);
+    if (rc != 0)
+        return rc;
+    if ((rc = from_mdb(cm_cursor_open(t.txn, t.d->pending, &cur))) != 0) {
+        catalog_read_end(&t);
+        return rc;
+    }
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        int32_t parts;
+        char **nn = realloc(*names, (*n + 1) * sizeof *nn);
+        int32_t *np =
+            nn == NULL ? NULL : realloc(*partitions, (*n + 1) * sizeof *np);
+        *names = nn != NULL ? nn : *names;
+        *partitions = np != NULL ? np : *partitions;
+        if (np == NULL)
+            rc = SAMSA_ENOMEM;
+        else if (k.mv_size == 0 || k.mv_size > SAMSA_MAX_TOPIC_NAME ||
+                 !catalog__value_ok(TAG_PENDING, &k, &v) ||
+                 (rc = pending_decode(&v, &parts)) != 0)
+            rc = SAMSA_ECORRUPT;
+        else if (((*names)[*n] = strndup(k.mv_data, k.mv_size)) == NULL)
+            rc = SAMSA_ENOMEM;
+        else
+            (*partitions)[(*n)++] = parts;
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    mdb_cursor_close(cur);
+    catalog_read_end(&t);
+    return rc;
+}
+
+/* ---- topic removal ------------------------------------------------------- */
 
 static int
 topic_remove_txn(catalog_txn *t, void *ctx)
@@ -928,6 +1055,8 @@ topic_remove_txn(catalog_txn *t, void *ctx)
         rc = catalog_group_drop_topic(t, id);
     if (rc == 0) /* and its share groups' snapshots */
         rc = catalog_queue_drop(t, catalog_id_is, &id);
+    if (rc == 0) /* its directories are samsa's to remove */
+        rc = pending_put(t, name, cfg.partitions);
     return rc;
 }
 

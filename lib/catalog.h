@@ -41,15 +41,17 @@ typedef struct MDB_txn MDB_txn;
 #define CATALOG_MAX_DISKS 8 /* the primary and up to 7 replica dirs     */
 
 typedef struct catalog_disk {
-    MDB_env *env;    /* DIR/catalog, NULL while the disk is down          */
-    unsigned meta;   /* MDB_dbi: format, id counter, generation, disk ids  */
-    unsigned topics; /* MDB_dbi: name -> topic record                    */
-    unsigned parts;  /* MDB_dbi: (topic id, partition) -> state          */
-    unsigned groups; /* MDB_dbi: (topic id, partition, group) -> offset  */
-    unsigned queues; /* MDB_dbi: (group, topic id, partition) -> share
-                        state snapshot (queue_state.c)                  */
-    uint64_t id;     /* this disk's identity, kept across rebuilds        */
-    char *path;      /* DIR/catalog                                      */
+    MDB_env *env;     /* DIR/catalog, NULL while the disk is down          */
+    unsigned meta;    /* MDB_dbi: format, id counter, generation, disk ids  */
+    unsigned topics;  /* MDB_dbi: name -> topic record                    */
+    unsigned parts;   /* MDB_dbi: (topic id, partition) -> state          */
+    unsigned groups;  /* MDB_dbi: (topic id, partition, group) -> offset  */
+    unsigned queues;  /* MDB_dbi: (group, topic id, partition) -> share
+                         state snapshot (queue_state.c)                  */
+    unsigned pending; /* MDB_dbi: topic name -> partitions whose
+                         directories samsa made and may have to remove  */
+    uint64_t id;      /* this disk's identity, kept across rebuilds        */
+    char *path;       /* DIR/catalog                                      */
 } catalog_disk;
 
 typedef struct catalog {
@@ -114,6 +116,20 @@ int catalog_topic_add(catalog *c, const char *name,
                       const catalog_partition *parts, uint64_t *id);
 /* Remove a topic and its partition records in one transaction. */
 int catalog_topic_remove(catalog *c, const char *name);
+/* Pending directories: a record naming a topic whose partition
+ * directories NAME-0..NAME-(partitions-1) samsa made and that may still be
+ * on some directory while no topic of that name exists: written before a
+ * create makes them (dropped by the commit that adds the topic), and by
+ * the commit that removes a topic (dropped once they are gone everywhere).
+ * It is the proof that lets samsa remove such a directory (topic.c).
+ * put is durable; get gives SAMSA_ENOTOPIC when there is none; list gives
+ * every name (malloc'ed array of malloc'ed names, *n of them) and its
+ * partition count. */
+int catalog_pending_put(catalog *c, const char *name, int32_t partitions);
+int catalog_pending_get(catalog *c, const char *name, int32_t *partitions);
+int catalog_pending_del(catalog *c, const char *name);
+int catalog_pending_list(catalog *c, char ***names, int32_t **partitions,
+                         size_t *n);
 /* Call fn for every topic in name order; stops at fn's non-zero return. */
 int catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx);
 int catalog_partition_get(catalog *c, uint64_t id, int32_t partition,

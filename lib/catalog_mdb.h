@@ -122,6 +122,7 @@ cm_env_open(MDB_env *env, const char *path, unsigned flags, mdb_mode_t mode)
 #define TAG_PART  'p'
 #define TAG_GROUP 'g'
 #define TAG_QUEUE 'q'
+#define TAG_PENDING 'd'
 
 uint32_t catalog__value_crc(char tag, const MDB_val *k, const void *v,
                             size_t n);

@@ -84,8 +84,9 @@ static void
 revive(samsa *s, int d)
 {
     struct stat st;
-    if (stat(s->dirs[d], &st) != 0 || !S_ISDIR(st.st_mode))
-        return;
+    if (stat(s->dirs[d], &st) != 0 || !S_ISDIR(st.st_mode) ||
+        store_dir_check(s->dirs[d]) != 0)
+        return; /* not a store nor empty: samsa writes nothing there */
     if (store_disk_lock(s, d) == 0 && catalog_disk_rebuild(&s->cat, d) == 0)
         s->disk_up[d] = true;
 }

@@ -214,7 +214,7 @@ expire_locks(samsa *s, qgroup *g, qpart *qp, int64_t now)
  * msg.offset) and counts; *archived[] the offsets archived on the way. */
 static int
 acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
-        size_t *got, int64_t *archived, size_t *narchived)
+        size_t *got, int64_t *archived, uint16_t *counts, size_t *narchived)
 {
     samsa *s = q->s;
     qgroup *g = q->g;
@@ -231,8 +231,10 @@ acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
         if (r->count >= g->cfg.max_attempts) {
             if (*narchived == ARCHIVE_PER_CALL)
                 break;
+            uint16_t count = r->count;
             if ((rc = dead_letter(q, qp, o, QS_ARCHIVED)) != 0)
                 return rc;
+            counts[*narchived] = count;
             archived[(*narchived)++] = o;
             if (o < qp->start) /* start moved past it */
                 o = qp->start - 1;
@@ -287,13 +289,13 @@ release_held(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n)
 }
 
 static void
-notify_done(samsa *s, qgroup *g, int32_t p, const int64_t *offs, size_t n,
-            int outcome)
+notify_done(samsa *s, qgroup *g, int32_t p, const int64_t *offs,
+            const uint16_t *counts, size_t n, int outcome)
 {
     if (atomic_load(&s->ack_watchers) == 0)
         return;
     for (size_t i = 0; i < n; i++)
-        ackwait_notify(s, g->name, g->topic, p, offs[i], outcome);
+        ackwait_notify(s, g->name, g->topic, p, offs[i], outcome, counts[i]);
 }
 
 /* One partition's turn in a receive. */
@@ -302,6 +304,7 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
              size_t *got)
 {
     int64_t archived[ARCHIVE_PER_CALL];
+    uint16_t counts[ARCHIVE_PER_CALL]; /* their delivery counts */
     size_t narchived = 0;
     *got = 0;
     if (QPART_DELETED(qp))
@@ -311,12 +314,12 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
         pthread_mutex_unlock(&qp->lock);
         return SAMSA_EDELETED;
     }
-    int rc = acquire(q, qp, out, room, got, archived, &narchived);
+    int rc = acquire(q, qp, out, room, got, archived, counts, &narchived);
     if (rc != 0)
         release_held(q, qp, out, *got);
     pthread_mutex_unlock(&qp->lock);
-    notify_done(q->s, q->g, qp->partition, archived, narchived,
-                SAMSA_ACK_REJECT);
+    notify_done(q->s, q->g, qp->partition, archived, counts, narchived,
+                SAMSA_ACK_ARCHIVED);
     for (size_t i = 0; rc == 0 && i < *got; i++) {
         int32_t count = out[i].delivery_count;
         rc = record_read(q, qp->partition, out[i].msg.offset, &out[i].msg);
@@ -549,7 +552,7 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
         for (size_t i = 0; i < n; i++)
             if (rc == 0 || done[i])
                 ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
-                               d[i].msg.offset, type);
+                               d[i].msg.offset, type, d[i].delivery_count);
     free(done);
     return rc;
 }

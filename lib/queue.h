@@ -38,6 +38,19 @@ enum {
  * this; a receive offers no new record of it until start moves. */
 #define QUEUE_MAX_INFLIGHT (1 << 16)
 
+/* Outcomes kept after their records leave the window: the record at
+ * offset o, finished, is found at done[o & (QUEUE_OUTCOMES - 1)] until the
+ * window's start has moved QUEUE_OUTCOMES offsets past it (samsa(7),
+ * QUEUES: the outcome window). */
+#define QUEUE_OUTCOMES SAMSA_QUEUE_OUTCOMES
+
+/* A finished record's outcome, kept below the window. */
+typedef struct qdone {
+    int64_t offset; /* the record's offset; -1: none kept here          */
+    uint16_t count; /* deliveries it took                              */
+    uint8_t state;  /* QS_ACCEPTED, QS_REJECTED or QS_ARCHIVED          */
+} qdone;
+
 /* One record of the window. */
 typedef struct qrec {
     int64_t expires; /* ACQUIRED: CLOCK_MONOTONIC ns its lock ends     */
@@ -55,6 +68,8 @@ typedef struct qpart {
     qrec *win;              /* ring of cap entries: offset o at o & mask */
     uint32_t cap;           /* a power of two >= next - start            */
     int64_t navail;         /* AVAILABLE records in the window           */
+    qdone *done;            /* ring of QUEUE_OUTCOMES finished records
+                               below start, or NULL until the first      */
     _Atomic int64_t expiry; /* no lock expires before this (ns; INT64_MAX
                                when none is held): a lower bound         */
     /* the journal (queue_state.c) */
@@ -143,11 +158,22 @@ int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);
  * window (close) or go on. */
 int qstate_checkpoint(samsa *s, qgroup *g, qpart *qp);
 void qstate_close(samsa *s, qpart *qp);
+/* Does the file at path start with a journal header samsa wrote (magic
+ * and CRC)?  The proof that a stray journal is samsa's to remove. */
+bool qstate_is_journal(const char *path);
 /* Set records [offset, offset+n) to state with delivery count count: the
  * journal first (unless state is QS_ACQUIRED... see the file), then the
  * window.  Checkpoints when the journal grew past its limit. */
 int qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
                uint8_t state, uint16_t count);
+/* The outcome of the record at offset: 0 and its state (QS_ACCEPTED,
+ * QS_REJECTED, QS_ARCHIVED) and count when it is finished and kept; 1
+ * when it is not finished (in the window, or at or past next);
+ * SAMSA_EFORGOTTEN when it is below start and its outcome is not kept
+ * (more than QUEUE_OUTCOMES offsets below, or never finished: the log's
+ * start moved past it). */
+int qstate_outcome(const qpart *qp, int64_t offset, uint8_t *state,
+                   uint16_t *count);
 /* The window entry of offset (start <= offset < next). */
 qrec *qstate_rec(qpart *qp, int64_t offset);
 /* Make room in the window for next + n (n <= what is allowed). */
@@ -162,11 +188,14 @@ void ackwait_topic_deleted(samsa *s, const char *tname);
 /* A record of (group, topic) was finished with outcome: wake its waiters,
  * call the group's callback.  Callers check s->ack_watchers first. */
 void ackwait_notify(samsa *s, const char *group, const char *tname,
-                    int32_t partition, int64_t offset, int outcome);
-/* samsa_queue_ack_wait's look at a record's state (queue.c), with the
- * waiter already registered. */
+                    int32_t partition, int64_t offset, int outcome,
+                    int32_t count);
+/* samsa_queue_ack_info's look at a record's state (queue_group.c), with
+ * the waiter already registered: info->outcome 0 while it is not
+ * finished. */
 int queue_record_outcome(samsa *s, const char *group, const char *tname,
-                         int32_t partition, int64_t offset, int *outcome);
+                         int32_t partition, int64_t offset,
+                         samsa_ack_info *info);
 
 /* cursor.c: move a cursor to offset, keeping its place in the segment
  * when offset is a little ahead (the queue's many short hops). */

@@ -288,7 +288,10 @@ queue_store_close(samsa *s)
 }
 
 /* Remove the journal files (ROOT/queues/GROUP/ID-P.journal) of the topic
- * ids dead() says are gone, and the group directories that leaves empty. */
+ * ids dead() says are gone, and the group directories that leaves empty.
+ * Only files with a journal header samsa wrote go: a name that looks like
+ * a journal's proves nothing.  (A journal whose header a crash left
+ * unwritten, a fresh file's zeros, stays: a leak, never a loss.) */
 static void
 remove_journals_in(samsa *s, const char *root, catalog_drop_fn dead, void *ctx)
 {
@@ -317,6 +320,8 @@ remove_journals_in(samsa *s, const char *root, catalog_drop_fn dead, void *ctx)
             if (strcmp(end, ".journal") != 0 || !dead((uint64_t)id, ctx))
                 continue;
             snprintf(file, sizeof file, "%s/%s", gdir, f->d_name);
+            if (!qstate_is_journal(file))
+                continue; /* not proven samsa's: left alone */
             s->io->unlink(s->io, file);
             removed = true;
         }
@@ -386,9 +391,18 @@ queue_remove_strays(samsa *s)
     remove_journals(s, topic_gone, s);
 }
 
+/* The outcome a sender learns for a finished record's state. */
+static int
+outcome_of(uint8_t state)
+{
+    return state == QS_ACCEPTED   ? SAMSA_ACK_ACCEPT
+           : state == QS_REJECTED ? SAMSA_ACK_REJECT
+                                  : SAMSA_ACK_ARCHIVED;
+}
+
 int
 queue_record_outcome(samsa *s, const char *group, const char *tname,
-                     int32_t partition, int64_t offset, int *outcome)
+                     int32_t partition, int64_t offset, samsa_ack_info *info)
 {
     /* queue_lock held throughout: a deleted group may be freed under it. */
     pthread_mutex_lock(&s->queue_lock);
@@ -402,19 +416,18 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
     }
     qpart *qp = &g->parts[partition];
     pthread_mutex_lock(&qp->lock);
-    *outcome = 0;
+    uint8_t state;
+    uint16_t count;
+    info->outcome = 0;
     if (QPART_DELETED(qp))
         rc = SAMSA_EDELETED;
     else if (offset >= atomic_load(&qp->log->end))
         rc = SAMSA_EOFFSET;
-    else if (offset < qp->start)
-        *outcome = SAMSA_ACK_DONE;
-    else if (offset < qp->next) {
-        uint8_t st = qstate_rec(qp, offset)->state;
-        *outcome = st == QS_ACCEPTED                        ? SAMSA_ACK_ACCEPT
-                   : st == QS_REJECTED || st == QS_ARCHIVED ? SAMSA_ACK_REJECT
-                                                            : 0;
-    }
+    else if ((rc = qstate_outcome(qp, offset, &state, &count)) == 0) {
+        info->outcome = outcome_of(state);
+        info->delivery_count = count;
+    } else if (rc == 1)
+        rc = 0; /* not finished yet */
     pthread_mutex_unlock(&qp->lock);
     pthread_mutex_unlock(&s->queue_lock);
     return rc;

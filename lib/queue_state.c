@@ -41,13 +41,35 @@
  *                               19 u8  zero
  *                               20 u32 generation (the header's)
  *
- * Snapshot, the catalog's "queues" value for (group, topic id, partition):
+ * Snapshot, the catalog's "queues" value for (group, topic id, partition),
+ * version 2:
  *
- *    0 u32 version (1)          24 u32 n = next - start
- *    4 u32 generation of the    28 n entries of 4 bytes, for offsets
- *          journal that follows       start..next-1: u16 delivery count,
- *    8 i64 start                      u8 state, u8 zero
- *   16 i64 next
+ *    0 u32 version (2)          28 u32 m: kept outcomes
+ *    4 u32 generation of the    32 u32 CRC-32C of bytes 0..31 and 36..end
+ *          journal that follows 36 n entries of 4 bytes, for offsets
+ *    8 i64 start                      start..next-1: u16 delivery count,
+ *   16 i64 next                       u8 state, u8 zero
+ *   24 u32 n = next - start     36+4n m outcomes of 12 bytes: i64 offset,
+ *                                     u16 delivery count, u8 state
+ *                                     (ACCEPTED, REJECTED, ARCHIVED),
+ *                                     u8 zero
+ *
+ * Version 1 (28-byte header: no m, no CRC, no outcomes) is still read.
+ * A snapshot whose CRC, sizes or any field fails its check is
+ * SAMSA_ECORRUPT: the group is refused, never loaded with wrong outcomes.
+ *
+ * Outcomes (issue 10: a sender must learn how its record ended, after the
+ * fact).  A record that leaves the window (start moves past it, in apply(),
+ * live and in replay alike) leaves its outcome in qp->done, a ring of
+ * QUEUE_OUTCOMES (= SAMSA_QUEUE_OUTCOMES, 4096) entries where offset o
+ * lives at o mod 4096, tagged with o.  So the outcome of a record is known
+ * while it is in the window, and below it until start is QUEUE_OUTCOMES
+ * past it; a slot whose tag is another offset means forgotten
+ * (SAMSA_EFORGOTTEN), never another record's outcome.  Records the log's
+ * start moved past unfinished (qstate_open) leave no outcome.  Durability
+ * needs no new journal entry: the entries that finish records already
+ * carry state and count, so replay rebuilds the ring's recent part, and
+ * the snapshot carries the outcomes within QUEUE_OUTCOMES of its start.
  *
  * Invariants: start <= next <= start + QUEUE_MAX_INFLIGHT; the record at
  * start is never done (start moves past done records at once); every
@@ -136,10 +158,12 @@
 /* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
  * lower it to make checkpoints frequent. */
 uint64_t queue_journal_limit = JOURNAL_LIMIT;
-#define JOURNAL_GROW (1u << 20) /* the file grows by this much          */
-#define SNAP_HEADER  28
-#define SNAP_VERSION 1
-#define WIN_MIN      1024
+#define JOURNAL_GROW   (1u << 20) /* the file grows by this much          */
+#define SNAP_HEADER_V1 28         /* version 1: no outcomes, no CRC         */
+#define SNAP_HEADER    36
+#define SNAP_VERSION   2
+#define SNAP_OUTCOME   12 /* bytes of one kept outcome              */
+#define WIN_MIN        1024
 
 static void
 put_le(uint8_t *p, uint64_t v, int bytes)
@@ -185,6 +209,44 @@ qstate_reserve(qpart *qp, int64_t upto)
     return 0;
 }
 
+/* Keep the outcome of the finished record r at offset as it leaves the
+ * window.  Out of memory, it is not kept: the sender gets
+ * SAMSA_EFORGOTTEN, never a wrong outcome. */
+static void
+outcome_keep(qpart *qp, int64_t offset, const qrec *r)
+{
+    if (qp->done == NULL) {
+        qp->done = malloc(QUEUE_OUTCOMES * sizeof *qp->done);
+        if (qp->done == NULL)
+            return;
+        for (int i = 0; i < QUEUE_OUTCOMES; i++)
+            qp->done[i].offset = -1;
+    }
+    qp->done[(uint64_t)offset & (QUEUE_OUTCOMES - 1)] =
+        (qdone){offset, r->count, r->state};
+}
+
+int
+qstate_outcome(const qpart *qp, int64_t offset, uint8_t *state, uint16_t *count)
+{
+    if (offset >= qp->next)
+        return 1;
+    if (offset >= qp->start) {
+        const qrec *r = &qp->win[(uint64_t)offset & (qp->cap - 1)];
+        *state = r->state;
+        *count = r->count;
+        return QS_DONE(r->state) ? 0 : 1;
+    }
+    const qdone *d = qp->done != NULL
+                         ? &qp->done[(uint64_t)offset & (QUEUE_OUTCOMES - 1)]
+                         : NULL;
+    if (d == NULL || d->offset != offset || qp->start - offset > QUEUE_OUTCOMES)
+        return SAMSA_EFORGOTTEN;
+    *state = d->state;
+    *count = d->count;
+    return 0;
+}
+
 /* Apply a change to the window (the live path and replay both). */
 static void
 apply(qpart *qp, int64_t offset, uint32_t n, uint8_t state, uint16_t count)
@@ -202,8 +264,10 @@ apply(qpart *qp, int64_t offset, uint32_t n, uint8_t state, uint16_t count)
         r->state = state;
         r->count = count;
     }
-    while (qp->start < qp->next && QS_DONE(qstate_rec(qp, qp->start)->state))
+    while (qp->start < qp->next && QS_DONE(qstate_rec(qp, qp->start)->state)) {
+        outcome_keep(qp, qp->start, qstate_rec(qp, qp->start));
         qp->start++;
+    }
 }
 
 static void
@@ -355,13 +419,32 @@ qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
 /* ---- snapshot -------------------------------------------------------------
  */
 
+/* CRC-32C of a version 2 snapshot: every byte but the CRC's own. */
+static uint32_t
+snap_crc(const uint8_t *b, size_t len)
+{
+    return samsa__crc32c(samsa__crc32c(0, b, 32), b + SNAP_HEADER,
+                         len - SNAP_HEADER);
+}
+
+/* The kept outcomes a snapshot holds: those still within QUEUE_OUTCOMES
+ * of start (older ones are forgotten, whatever the ring still has). */
+static bool
+outcome_saved(const qpart *qp, const qdone *d)
+{
+    return d->offset >= 0 && d->offset < qp->start &&
+           qp->start - d->offset <= QUEUE_OUTCOMES;
+}
+
 int
 qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
 {
     if (qp->jmap == NULL)
         return 0;
-    uint32_t n = (uint32_t)(qp->next - qp->start);
-    size_t len = SNAP_HEADER + (size_t)n * 4;
+    uint32_t n = (uint32_t)(qp->next - qp->start), m = 0;
+    for (int i = 0; qp->done != NULL && i < QUEUE_OUTCOMES; i++)
+        m += outcome_saved(qp, &qp->done[i]);
+    size_t len = SNAP_HEADER + (size_t)n * 4 + (size_t)m * SNAP_OUTCOME;
     uint8_t *b = malloc(len);
     if (b == NULL)
         return SAMSA_ENOMEM;
@@ -370,6 +453,7 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
     put_le(b + 8, (uint64_t)qp->start, 8);
     put_le(b + 16, (uint64_t)qp->next, 8);
     put_le(b + 24, n, 4);
+    put_le(b + 28, m, 4);
     for (uint32_t i = 0; i < n; i++) {
         const qrec *r = qstate_rec(qp, qp->start + i);
         uint8_t *e = b + SNAP_HEADER + 4 * (size_t)i;
@@ -377,6 +461,18 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
         e[2] = r->state == QS_ACQUIRED ? QS_AVAILABLE : r->state;
         e[3] = 0;
     }
+    uint8_t *e = b + SNAP_HEADER + 4 * (size_t)n;
+    for (int i = 0; qp->done != NULL && i < QUEUE_OUTCOMES; i++) {
+        const qdone *d = &qp->done[i];
+        if (!outcome_saved(qp, d))
+            continue;
+        put_le(e, (uint64_t)d->offset, 8);
+        put_le(e + 8, d->count, 2);
+        e[10] = d->state;
+        e[11] = 0;
+        e += SNAP_OUTCOME;
+    }
+    put_le(b + 32, snap_crc(b, len), 4);
     /* Under table_lock, which samsa_topic_delete() holds across the commit
      * that drops the topic's snapshots and log_mark_deleted(): a snapshot
      * is never written back after that commit. */
@@ -392,11 +488,34 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
     return rc;
 }
 
+/* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
+ * *n its window entries, *m its kept outcomes. */
+static int
+snapshot_check(const uint8_t *b, size_t len, size_t *hdr, uint32_t *n,
+               uint32_t *m)
+{
+    uint32_t v = len >= 4 ? (uint32_t)get_le(b, 4) : 0;
+    *hdr = v == 1 ? SNAP_HEADER_V1 : SNAP_HEADER;
+    if ((v != 1 && v != SNAP_VERSION) || len < *hdr)
+        return SAMSA_ECORRUPT;
+    *n = (uint32_t)get_le(b + 24, 4);
+    *m = v == 1 ? 0 : (uint32_t)get_le(b + 28, 4);
+    int64_t start = (int64_t)get_le(b + 8, 8),
+            next = (int64_t)get_le(b + 16, 8);
+    if (start < 0 || next < start || next - start != (int64_t)*n ||
+        *n > QUEUE_MAX_INFLIGHT || *m > QUEUE_OUTCOMES ||
+        len != *hdr + (size_t)*n * 4 + (size_t)*m * SNAP_OUTCOME ||
+        (v == SNAP_VERSION && get_le(b + 32, 4) != snap_crc(b, len)))
+        return SAMSA_ECORRUPT;
+    return 0;
+}
+
 static int
 snapshot_load(samsa *s, qgroup *g, qpart *qp)
 {
     void *buf;
-    size_t len;
+    size_t len, hdr;
+    uint32_t n, m;
     int rc = catalog_queue_get(&s->cat, g->name, g->topic_id, qp->partition,
                                &buf, &len);
     if (rc == SAMSA_ENOTOPIC)
@@ -404,24 +523,34 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
     if (rc != 0)
         return rc;
     const uint8_t *b = buf;
-    uint32_t n = len >= SNAP_HEADER ? (uint32_t)get_le(b + 24, 4) : 0;
-    int64_t start = len >= SNAP_HEADER ? (int64_t)get_le(b + 8, 8) : -1;
-    int64_t next = len >= SNAP_HEADER ? (int64_t)get_le(b + 16, 8) : -1;
-    if (len < SNAP_HEADER || get_le(b, 4) != SNAP_VERSION || start < 0 ||
-        next - start != (int64_t)n || n > QUEUE_MAX_INFLIGHT ||
-        len != SNAP_HEADER + (size_t)n * 4)
-        rc = SAMSA_ECORRUPT;
+    rc = snapshot_check(b, len, &hdr, &n, &m);
+    int64_t start = rc == 0 ? (int64_t)get_le(b + 8, 8) : 0;
     if (rc == 0) {
         qp->gen = (uint32_t)get_le(b + 4, 4);
         qp->start = qp->next = start;
-        rc = qstate_reserve(qp, next);
+        rc = qstate_reserve(qp, start + n);
     }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        const uint8_t *e = b + SNAP_HEADER + 4 * (size_t)i;
-        if (e[2] > QS_ARCHIVED || e[2] == QS_ACQUIRED)
+        const uint8_t *e = b + hdr + 4 * (size_t)i;
+        if (e[2] > QS_ARCHIVED || e[2] == QS_ACQUIRED || e[3] != 0)
             rc = SAMSA_ECORRUPT;
         else
             apply(qp, start + i, 1, e[2], (uint16_t)get_le(e, 2));
+    }
+    /* Outcomes below the window: each at most QUEUE_OUTCOMES below start,
+     * one per slot of the ring, finished. */
+    for (uint32_t i = 0; rc == 0 && i < m; i++) {
+        const uint8_t *e = b + hdr + 4 * (size_t)n + SNAP_OUTCOME * (size_t)i;
+        int64_t off = (int64_t)get_le(e, 8);
+        qrec r = {0, 0, (uint16_t)get_le(e + 8, 2), e[10]};
+        if (off < 0 || off >= qp->start || qp->start - off > QUEUE_OUTCOMES ||
+            !QS_DONE(r.state) || r.state > QS_ARCHIVED || r.count == 0 ||
+            e[11] != 0 ||
+            (qp->done != NULL &&
+             qp->done[(uint64_t)off & (QUEUE_OUTCOMES - 1)].offset >= 0))
+            rc = SAMSA_ECORRUPT;
+        else
+            outcome_keep(qp, off, &r);
     }
     free(buf);
     return rc;
@@ -589,6 +718,20 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     return 0;
 }
 
+bool
+qstate_is_journal(const char *path)
+{
+    uint8_t h[JOURNAL_HEADER];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool ok = read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+              get_le(h, 4) == JOURNAL_MAGIC &&
+              get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
+    close(fd);
+    return ok;
+}
+
 void
 qstate_close(samsa *s, qpart *qp)
 {
@@ -604,4 +747,6 @@ qstate_close(samsa *s, qpart *qp)
             copy_drop(qp, d);
     free(qp->win);
     qp->win = NULL;
+    free(qp->done);
+    qp->done = NULL;
 }

@@ -13,6 +13,27 @@
  * syncs each sealed segment soon after it is rolled (as Kafka's log flusher
  * does) and records the new recovery point in the catalog: after a crash,
  * only the active segment of each partition is scanned.
+ *
+ * What samsa removes, and what proves it made it (DESIGN.md: samsa deletes
+ * only files and directories it can prove it created).  Every directory
+ * of the store first passed store_dir_check(): it holds samsa's catalog,
+ * or nothing (a new store, a replacement disk); anything else is
+ * SAMSA_ENOTSTORE at open and stays down when a replica directory comes
+ * back (disks.c), with nothing written to it.  Then, inside such a
+ * directory:
+ *  - partition directories NAME-P: only those a catalog record names, a
+ *    pending record (a create not committed, a delete not finished;
+ *    topic.c) or a partition's copy on that directory being rebuilt from
+ *    scratch (rset_catchup, replica.c);
+ *  - segment and index files: inside a partition directory the catalog
+ *    names (retention, a torn tail's later segments, a copy's index;
+ *    log.c, segment.c, replica.c);
+ *  - DIR/catalog/lock.mdb, DIR/catalog.new/: LMDB's own files, rebuilt
+ *    from a healthy directory (catalog.c);
+ *  - share-group journals DIR/queues/GROUP/ID-P.journal of topics that are
+ *    gone: only files that start with a journal header samsa wrote, and
+ *    then their group directory if it is empty (queue_group.c).
+ * Nothing is removed because its name looks like samsa's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -220,39 +241,72 @@ load_topic(const char *name, uint64_t id, const samsa_topic_config *cfg,
     return rc;
 }
 
-/* Remove what a crash left between a topic's directories and its catalog
- * record: partition directories of topics that do not exist (a create that
- * did not commit, a delete that did not finish). */
+/* Finish what a crash interrupted between a topic's directories and its
+ * catalog record: a create that had not committed, a delete whose
+ * directories were not all removed.  Only the directories a pending record
+ * names are touched (catalog.c): a directory whose name merely looks like
+ * a partition's is none of samsa's business. */
 static void
-remove_strays(samsa *s, const char *root)
+finish_pending(samsa *s)
 {
-    DIR *d = opendir(root);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char name[512];
-        const char *dash = strrchr(e->d_name, '-');
-        if (dash == NULL || dash == e->d_name ||
-            (size_t)(dash - e->d_name) >= sizeof name)
-            continue;
-        memcpy(name, e->d_name, (size_t)(dash - e->d_name));
-        name[dash - e->d_name] = '\0';
-        char *end;
-        long p = strtol(dash + 1, &end, 10);
-        bool is_part = dash[1] != '\0' && *end == '\0';
-        bool deleting = strcmp(dash + 1, "delete") == 0;
-        if (!is_part && !deleting)
-            continue;
-        topic *t = is_part && topic_name_valid(name) ? store_topic_find(s, name)
-                                                     : NULL;
-        if (t != NULL && p >= 0 && p < t->cfg.partitions)
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", root, e->d_name);
-        samsa__remove_dir(s->io, path);
+    char **names;
+    int32_t *parts;
+    size_t n;
+    (void)catalog_pending_list(&s->cat, &names, &parts, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (store_topic_find(s, names[i]) != NULL)
+            (void)catalog_pending_del(&s->cat, names[i]); /* not its dirs */
+        else
+            topic_pending_finish(s, names[i], parts[i]);
+        free(names[i]);
     }
+    free(names);
+    free(parts);
+}
+
+/* An entry of a directory with no catalog that samsa itself makes before
+ * the catalog exists (the lock file, the catalog directory while LMDB has
+ * not created its data file yet). */
+static bool
+own_entry(const char *dir, const char *name)
+{
+    if (strcmp(name, "lock") == 0)
+        return true;
+    if (strcmp(name, "catalog") != 0)
+        return false;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/catalog", dir);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return false;
+    struct dirent *e;
+    bool ok = true;
+    while (ok && (e = readdir(d)) != NULL)
+        ok = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+             strcmp(e->d_name, "lock.mdb") == 0;
     closedir(d);
+    return ok;
+}
+
+int
+store_dir_check(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/catalog/data.mdb", dir);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return 0; /* a store: open it */
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return samsa__from_errno(errno);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            !own_entry(dir, e->d_name))
+            rc = SAMSA_ENOTSTORE;
+    closedir(d);
+    return rc;
 }
 
 /* Lock every directory and open their catalogs.  The first directory
@@ -268,8 +322,17 @@ store_dirs_open(samsa *s, const samsa_options *opt)
     for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
         if ((s->dirs[s->ndirs++] = strdup(opt->replica_dirs[i])) == NULL)
             return SAMSA_ENOMEM;
+    /* Before any lock file: nothing is written to any directory while
+     * one of them is neither a store nor empty (a replica directory's
+     * replacement disk is empty). */
+    int checked[CATALOG_MAX_DISKS];
     for (int d = 0; d < s->ndirs; d++) {
-        if (d > 0 && (opt->flags & SAMSA_OPEN_CREATE))
+        checked[d] = store_dir_check(s->dirs[d]);
+        if (checked[d] == SAMSA_ENOTSTORE || (checked[d] != 0 && d == 0))
+            return checked[d];
+    }
+    for (int d = 0; d < s->ndirs; d++) {
+        if (d > 0 && (opt->flags & SAMSA_OPEN_CREATE) && checked[d] == -ENOENT)
             mkdir(s->dirs[d], 0755);
         snprintf(cpath[d], sizeof cpath[d], "%s/catalog", s->dirs[d]);
         paths[d] = cpath[d];
@@ -349,9 +412,8 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
         rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
-    for (int d = 0; rc == 0 && d < s->ndirs; d++)
-        if (s->disk_up[d])
-            remove_strays(s, s->dirs[d]);
+    if (rc == 0)
+        finish_pending(s);
     if (rc == 0)
         queue_remove_strays(s);
     if (rc == 0)

@@ -97,6 +97,11 @@ int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
 /* Persist the recovery points (one per partition) that moved, in one
  * catalog transaction (store.c). */
 int store_save_recovery_points(samsa *s, topic *t, const int64_t *rps);
+/* May dir be used as a store directory: 0 when it holds a catalog
+ * (DIR/catalog/data.mdb) or nothing but what samsa makes before its
+ * catalog (lock, an empty catalog/); SAMSA_ENOTSTORE otherwise, -errno
+ * when it cannot be read.  Looks only: changes nothing. */
+int store_dir_check(const char *dir);
 
 /* disks.c: the store's directories. */
 /* Lock directory d (flock its lock file) and remember its identity. */
@@ -133,8 +138,14 @@ void store_leave(samsa *s);
 void store_close_gate(samsa *s);
 
 /* topic.c */
-/* Unlink the files in a directory, then the directory. */
+/* Unlink the files in a directory, then the directory.  Only for a
+ * directory the catalog proves samsa made (a partition of a topic it
+ * names, or of a pending record: catalog_pending_put). */
 void samsa__remove_dir(samsa_io *io, const char *path);
+/* Remove the partition directories NAME-0..NAME-(partitions-1) that a
+ * pending record names from every directory that is up, then drop the
+ * record if every directory was (table_lock held for writing, or open). */
+void topic_pending_finish(samsa *s, const char *name, int32_t partitions);
 bool topic_name_valid(const char *name);
 /* Load a topic from the catalog at open: recover its partitions' logs. */
 int topic_load(samsa *s, const char *name, uint64_t id,

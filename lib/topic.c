@@ -1,14 +1,29 @@
 /*
  * topic.c - topics: names, configs, create and delete.
  *
- * Atomic create.  The partition directories, each with an empty first
- * segment, are made and synced first; the catalog commit that follows is
- * the moment the topic exists.  A crash before the commit leaves directories
- * that no catalog record names, which the next open removes (store.c).
+ * samsa deletes only what it can prove it made.  A partition directory is
+ * removed only while the catalog names it: as a partition of a topic (a
+ * copy caught up from scratch), or through a pending record
+ * (catalog_pending_put: topic name -> partitions), which is committed
+ * before a create makes its first directory and by the commit that
+ * removes a topic.  A directory that merely looks like a partition's
+ * (NAME-DIGITS) and that no record names is left alone, and a create that
+ * finds one in its way fails with SAMSA_EEXIST before touching anything.
+ *
+ * Atomic create.  (1) No NAME-P may exist on a directory that is up (after
+ * the leftovers a pending record of the same name proves were removed);
+ * (2) the pending record is committed, durably; (3) the partition
+ * directories, each with an empty first segment, are made and synced;
+ * (4) the catalog commit that adds the topic, and drops the pending record
+ * in the same transaction, is the moment the topic exists.  A crash
+ * between (2) and (4) leaves directories only the pending record names:
+ * the next open removes them (store.c), and drops the record.
  *
  * Atomic delete.  The catalog commit comes first and is the moment the topic
- * stops existing; the directories are removed after it.  A crash between
- * the two leaves directories that the next open removes the same way.
+ * stops existing; it writes the pending record; the directories are removed
+ * after it, and the record dropped once they are gone from every directory.
+ * A crash in between, or a directory down, leaves the record, and the next
+ * open (or a create of the same name) finishes the removal.
  * The same commit drops the groups' committed offsets and the share
  * groups' snapshots of the topic; the share groups' journal files go after
  * it (queue_topic_deleted), or, after a crash, at the next open.
@@ -19,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "queue.h"
 #include "replica.h"
@@ -186,12 +202,6 @@ topic_open_logs(samsa *s, topic *t, bool create)
         if (rc == 0)
             rc = rset_open(s, t->name, p, &st, &lc, create, &rs, dir,
                            sizeof dir);
-        for (int i = 0; rc == 0 && create && i < rs->n; i++) {
-            char *cd = rset_path(rs, i, dir); /* strays of a crashed create */
-            if (cd != NULL)
-                samsa__remove_dir(s->io, cd);
-            free(cd);
-        }
         if (rc == 0)
             rc = log_open(rset_io(rs), dir, &lc, st.start, st.recovery_point,
                           create, &t->parts[p]);
@@ -281,18 +291,46 @@ topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
     return 0;
 }
 
-/* Remove a topic's partition directories (after the catalog lost it). */
-static void
-topic_remove_dirs(samsa *s, const topic *t)
+void
+topic_pending_finish(samsa *s, const char *name, int32_t partitions)
 {
     char dir[4096];
+    struct stat st;
+    bool gone = true;
     for (int d = 0; d < s->ndirs; d++) {
-        for (int32_t p = 0; p < t->cfg.partitions; p++) {
-            part_dir(dir, sizeof dir, s->dirs[d], t->name, p);
+        if (!s->disk_up[d]) {
+            gone = false; /* the record stays: it is the proof there */
+            continue;
+        }
+        for (int32_t p = 0; p < partitions; p++) {
+            part_dir(dir, sizeof dir, s->dirs[d], name, p);
             samsa__remove_dir(s->io, dir);
+            if (lstat(dir, &st) == 0 || errno != ENOENT)
+                gone = false;
         }
         s->io->dirsync(s->io, s->dirs[d]);
     }
+    if (gone)
+        (void)catalog_pending_del(&s->cat, name);
+}
+
+/* Step (1) of a create: leftovers a pending record of the name proves are
+ * samsa's go; then SAMSA_EEXIST if any NAME-P is still in the way. */
+static int
+dirs_clear(samsa *s, const char *name, int32_t partitions)
+{
+    int32_t old;
+    if (catalog_pending_get(&s->cat, name, &old) == 0)
+        topic_pending_finish(s, name, old);
+    char dir[4096];
+    struct stat st;
+    for (int d = 0; d < s->ndirs; d++)
+        for (int32_t p = 0; s->disk_up[d] && p < partitions; p++) {
+            part_dir(dir, sizeof dir, s->dirs[d], name, p);
+            if (lstat(dir, &st) == 0)
+                return SAMSA_EEXIST;
+        }
+    return 0;
 }
 
 SAMSA_API int
@@ -311,6 +349,11 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     else if ((t = topic_new(name, 0, &c)) == NULL)
         rc = SAMSA_ENOMEM;
     catalog_partition *cps = NULL;
+    if (rc == 0)
+        rc = dirs_clear(s, name, c.partitions);
+    bool made = false; /* the pending record is written: undo by it */
+    if (rc == 0)
+        made = (rc = catalog_pending_put(&s->cat, name, c.partitions)) == 0;
     if (rc == 0)
         rc = topic_open_logs(s, t, true);
     for (int d = 0; rc == 0 && d < s->ndirs; d++)
@@ -334,8 +377,8 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
          * (committed, then the table insert and the undo both failed): then
          * it comes back at the next open, whole. */
         bool committed = t->id != 0 && catalog_topic_remove(&s->cat, name) != 0;
-        if (!committed)
-            topic_remove_dirs(s, t);
+        if (!committed && made)
+            topic_pending_finish(s, name, c.partitions);
         topic_free(t);
     }
     pthread_rwlock_unlock(&s->table_lock);
@@ -357,7 +400,7 @@ samsa_topic_delete(samsa *s, const char *name)
         store_topic_remove(s, t);
         for (int32_t p = 0; p < t->cfg.partitions; p++)
             log_mark_deleted(t->parts[p]);
-        topic_remove_dirs(s, t);
+        topic_pending_finish(s, t->name, t->cfg.partitions);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
         ackwait_topic_deleted(s, name);

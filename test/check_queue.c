@@ -271,9 +271,13 @@ START_TEST(test_attempts_dead_letter)
     check_dead_letter(&m, "bad", 1, "1", "rejected");
     EQ_RC(samsa_cursor_next(cur, &m, 0), SAMSA_ETIMEDOUT);
     samsa_cursor_close(cur);
-    int outcome;
-    E(samsa_queue_ack_wait(s, "g", "t", 0, 1, 0, &outcome));
-    ck_assert(outcome == SAMSA_ACK_REJECT || outcome == SAMSA_ACK_DONE);
+    samsa_ack_info info;
+    E(samsa_queue_ack_info(s, "g", "t", 0, 0, 0, &info));
+    ck_assert_int_eq(info.outcome, SAMSA_ACK_ARCHIVED);
+    ck_assert_int_eq(info.delivery_count, 3);
+    E(samsa_queue_ack_info(s, "g", "t", 0, 1, 0, &info));
+    ck_assert_int_eq(info.outcome, SAMSA_ACK_REJECT);
+    ck_assert_int_eq(info.delivery_count, 1);
     samsa_queue_close(q);
     E(samsa_close(s));
     test_dir_remove(dir);
@@ -404,10 +408,14 @@ START_TEST(test_sender_waits)
     ck_assert_int_eq(w[1].outcome, SAMSA_ACK_REJECT);
     ck_assert_int_eq(atomic_load(&cb.accepted), 1);
     ck_assert_int_eq(atomic_load(&cb.rejected), 1);
-    /* Asked afterwards: 0 and 1 are below the start, done. */
+    /* Asked afterwards: 0 and 1 are below the start, and their outcomes
+     * are still known (issue 10, finding 8: SAMSA_ACK_DONE was all a
+     * sender could learn after the fact). */
     int outcome;
     E(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome));
-    ck_assert_int_eq(outcome, SAMSA_ACK_DONE);
+    ck_assert_int_eq(outcome, SAMSA_ACK_ACCEPT);
+    E(samsa_queue_ack_wait(s, "g", "t", 0, 1, 0, &outcome));
+    ck_assert_int_eq(outcome, SAMSA_ACK_REJECT);
     E(samsa_queue_ack(q, d + 3, 1, SAMSA_ACK_ACCEPT)); /* 3 done, 2 not */
     E(samsa_queue_ack_wait(s, "g", "t", 0, 3, 0, &outcome));
     ck_assert_int_eq(outcome, SAMSA_ACK_ACCEPT);
@@ -471,7 +479,7 @@ START_TEST(test_partial_ack_notifies)
     ck_assert_int_eq(l.outcome[0], SAMSA_ACK_REJECT);
     int outcome;
     E(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome));
-    ck_assert_int_eq(outcome, SAMSA_ACK_DONE);
+    ck_assert_int_eq(outcome, SAMSA_ACK_REJECT);
     /* record 1 is still held by q */
     E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT));
     ck_assert_int_eq(l.n, 2);
@@ -1005,16 +1013,32 @@ START_TEST(test_stray_queue_state_removed_at_open)
     journal_path(other, sizeof other, dir, "old", gone, 7);
     snprintf(odir, sizeof odir, "%s/queues/old", dir);
     ck_assert_int_eq(mkdir(odir, 0755), 0);
+    /* A journal header samsa wrote (magic "SQJ1", generation 3, CRC-32C
+     * of the first 8 bytes) proves a file is samsa's journal. */
+    uint8_t h[16] = {'S', 'Q', 'J', '1', 3};
+    uint32_t crc = samsa__crc32c(0, h, 8);
+    memcpy(h + 8, &crc, 4); /* little-endian machine, as the file */
     for (int i = 0; i < 2; i++) {
         FILE *f = fopen(i == 0 ? stray : other, "w");
         ck_assert(f != NULL);
-        fputs("junk", f);
+        ck_assert_uint_eq(fwrite(h, 1, sizeof h, f), sizeof h);
         fclose(f);
     }
+    /* A file that only has a journal's name is not samsa's: it stays, and
+     * so does its directory. */
+    char fake[1024], fdir[1024];
+    snprintf(fdir, sizeof fdir, "%s/queues/mine", dir);
+    ck_assert_int_eq(mkdir(fdir, 0755), 0);
+    journal_path(fake, sizeof fake, dir, "mine", gone, 0);
+    FILE *f = fopen(fake, "w");
+    ck_assert(f != NULL);
+    fputs("SQJ1 but not a journal", f);
+    fclose(f);
     s = test_open(dir);
     EQ_RC(snapshot_rc(s, "g", gone, 0), SAMSA_ENOTOPIC);
     EQ_RC(snapshot_rc(s, "old", gone, 7), SAMSA_ENOTOPIC);
     ck_assert(!exists(stray) && !exists(other) && !exists(odir));
+    ck_assert(exists(fake) && exists(fdir));
     /* The live topic's state is untouched: record 0 was released at close
      * with its delivery counted. */
     E(snapshot_rc(s, "g", id, 0));
@@ -1122,6 +1146,303 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* ---- outcomes learned after the fact (issue 10, finding 8) -------------- */
+
+/* Records 0..7 of "t", finished by outcome_script() as follows; 6 and 7
+ * not finished (0: none). */
+static const samsa_ack_info want_info[8] = {
+    {SAMSA_ACK_ACCEPT, 1, {0}},
+    {SAMSA_ACK_REJECT, 1, {0}},
+    {SAMSA_ACK_ACCEPT, 1, {0}},
+    {SAMSA_ACK_ARCHIVED, 2, {0}},
+    {SAMSA_ACK_REJECT, 1, {0}},
+    {SAMSA_ACK_ACCEPT, 2, {0}},
+    {0, 0, {0}},
+    {0, 0, {0}},
+};
+
+static const samsa_queue_config outcome_cfg = {.max_attempts = 2,
+                                               .dead_letter_topic = "dlq"};
+
+/* Receive exactly the offsets want[0..n) (with their delivery counts). */
+static void
+receive_exact(samsa_queue *q, size_t n, const int64_t *want,
+              const int32_t *counts, samsa_delivery *d)
+{
+    size_t got;
+    E(samsa_queue_receive(q, d, n, &got, 0));
+    ck_assert_uint_eq(got, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(d[i].msg.offset, want[i]);
+        ck_assert_int_eq(d[i].delivery_count, counts[i]);
+    }
+}
+
+/* Finish records 0..5 as want_info says, in two stores: 0 and 1 before a
+ * clean close (their outcomes leave through the snapshot), the others
+ * after a reopen (in the journal), with 6 acquired at the end.  Returns
+ * the store, still open. */
+static samsa *
+outcome_script(const char *dir)
+{
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    E(samsa_topic_create(s, "dlq", NULL));
+    produce_n(s, "t", 0, 8);
+    samsa_queue *q;
+    samsa_delivery d[4];
+    E(samsa_queue_open(s, "g", "t", &outcome_cfg, &q));
+    receive_exact(q, 2, (int64_t[]){0, 1}, (int32_t[]){1, 1}, d);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT));
+    samsa_queue_close(q);
+    E(samsa_close(s));
+
+    s = test_open(dir);
+    E(samsa_queue_open(s, "g", "t", &outcome_cfg, &q));
+    receive_exact(q, 4, (int64_t[]){2, 3, 4, 5}, (int32_t[]){1, 1, 1, 1}, d);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE));
+    E(samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_REJECT));
+    E(samsa_queue_ack(q, d + 3, 1, SAMSA_ACK_RELEASE));
+    receive_exact(q, 2, (int64_t[]){3, 5}, (int32_t[]){2, 2}, d);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE));
+    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT));
+    /* 3 was delivered max_attempts times: archived, and 6 comes */
+    receive_exact(q, 1, (int64_t[]){6}, (int32_t[]){1}, d);
+    samsa_queue_close(q);
+    return s;
+}
+
+/* outcome_script() in a child killed at its end (kill -9 as far as the
+ * files go): the journal holds records 2..6. */
+static void
+outcome_script_killed(const char *dir)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        outcome_script(dir);
+        _exit(0);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Every record's outcome, asked after the fact, is what want_info says;
+ * unfinished ones time out. */
+static void
+check_outcomes(samsa *s)
+{
+    for (int64_t o = 0; o < 8; o++) {
+        samsa_ack_info info = {-1, -1, {0}};
+        int outcome = -1;
+        if (want_info[o].outcome == 0) {
+            EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info),
+                  SAMSA_ETIMEDOUT);
+            continue;
+        }
+        E(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info));
+        ck_assert_msg(info.outcome == want_info[o].outcome &&
+                          info.delivery_count == want_info[o].delivery_count,
+                      "offset %lld: outcome %d count %d", (long long)o,
+                      info.outcome, info.delivery_count);
+        E(samsa_queue_ack_wait(s, "g", "t", 0, o, 0, &outcome));
+        ck_assert_int_eq(outcome, want_info[o].outcome);
+    }
+}
+
+/* Accepted, rejected and archived records are told apart, with their
+ * delivery counts, long after they were finished: in the store that
+ * finished them, after a clean reopen, and after kill -9. */
+START_TEST(test_outcome_after_the_fact)
+{
+    const char *dir = test_dir_make();
+    samsa *s = outcome_script(dir);
+    check_outcomes(s);
+    int64_t first, end;
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 3); /* 1 and 4 rejected, 3 archived */
+    E(samsa_close(s));
+    s = test_open(dir); /* from the snapshot */
+    check_outcomes(s);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+
+    dir = test_dir_make();
+    outcome_script_killed(dir);
+    s = test_open(dir);
+    check_outcomes(s);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* An outcome is kept until the window's start is SAMSA_QUEUE_OUTCOMES
+ * offsets past its record, then SAMSA_EFORGOTTEN; the boundary is the
+ * same after a reopen. */
+START_TEST(test_outcome_window)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    const int n = SAMSA_QUEUE_OUTCOMES + 10;
+    samsa_record *r = calloc((size_t)n, sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    for (int i = 0; i < n; i++)
+        r[i].value = "x", r[i].value_len = 1;
+    E(samsa_produce(s, "t", 0, r, (size_t)n));
+    free(r);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[256];
+    size_t got;
+    for (int done = 0; done < n; done += (int)got) {
+        E(samsa_queue_receive(q, d, 256, &got, 0));
+        /* odd offsets rejected (nowhere: no dead-letter topic) */
+        for (size_t i = 0; i < got; i++)
+            E(samsa_queue_ack(q, &d[i], 1,
+                              d[i].msg.offset % 2 ? SAMSA_ACK_REJECT
+                                                  : SAMSA_ACK_ACCEPT));
+    }
+    samsa_queue_close(q);
+    for (int pass = 0; pass < 2; pass++) {
+        samsa_ack_info info;
+        for (int64_t o = 0; o < 10; o++)
+            EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info),
+                  SAMSA_EFORGOTTEN);
+        int outcome;
+        EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 9, -1, &outcome),
+              SAMSA_EFORGOTTEN);
+        EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 10, 0, NULL), SAMSA_EINVAL);
+        EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 10, 0, NULL), SAMSA_EINVAL);
+        for (int64_t o = 10; o < n; o++) { /* every one: none is DONE */
+            E(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info));
+            ck_assert_int_eq(info.outcome,
+                             o % 2 ? SAMSA_ACK_REJECT : SAMSA_ACK_ACCEPT);
+            ck_assert_int_eq(info.delivery_count, 1);
+        }
+        E(samsa_queue_ack_info(s, "g", "t", 0, n - 1, 0, &info));
+        ck_assert_int_eq(info.outcome, SAMSA_ACK_REJECT);
+        E(samsa_close(s));
+        s = test_open(dir);
+    }
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The group's state files as outcome_script() left them after kill -9:
+ * the snapshot's bytes, and the journal's valid bytes (header and entries
+ * up to the first all-zero one, plus that one). */
+typedef struct saved_state {
+    uint64_t id;        /* topic t's id                          */
+    uint8_t *snap;      /* the snapshot                          */
+    size_t snap_len;    /* its length                            */
+    uint8_t jour[4096]; /* the journal's first bytes             */
+    size_t jour_len;    /* how many of them matter               */
+    char path[1024];    /* the journal's path                    */
+} saved_state;
+
+/* Put sv back, with byte `at` of the snapshot (at < snap_len) or of the
+ * journal (at - snap_len) changed by kind (xor 0x01, xor 0xFF, set 0),
+ * or unchanged for at == SIZE_MAX; s is the open store. */
+static void
+state_put(samsa *s, const saved_state *sv, size_t at, int kind)
+{
+    uint8_t snap[512], jour[4096];
+    memcpy(snap, sv->snap, sv->snap_len);
+    memcpy(jour, sv->jour, sv->jour_len);
+    uint8_t *b = at == SIZE_MAX      ? NULL
+                 : at < sv->snap_len ? &snap[at]
+                                     : &jour[at - sv->snap_len];
+    if (b != NULL)
+        *b = kind == 0 ? *b ^ 0x01 : kind == 1 ? *b ^ 0xFF : 0;
+    E(catalog_queue_put(&s->cat, "g", sv->id, 0, snap, sv->snap_len));
+    FILE *f = fopen(sv->path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(jour, 1, sv->jour_len, f), sv->jour_len);
+    fclose(f);
+}
+
+/* Every byte of the group's snapshot and journal damaged: the outcomes
+ * read back are right or absent (not finished, forgotten, or the state
+ * refused as SAMSA_ECORRUPT), never wrong, and nothing crashes.  Each
+ * byte gets one of the three changes in turn (all three with
+ * SAMSA_LONG=1). */
+START_TEST(test_outcome_state_damage)
+{
+    const char *dir = test_dir_make();
+    outcome_script_killed(dir);
+
+    saved_state sv;
+    samsa *s = test_open(dir);
+    sv.id = topic_id_of(s, "t");
+    void *buf;
+    E(catalog_queue_get(&s->cat, "g", sv.id, 0, &buf, &sv.snap_len));
+    sv.snap = buf;
+    ck_assert_uint_le(sv.snap_len, 512);
+    E(samsa_close(s)); /* the group was not loaded: nothing written */
+    journal_path(sv.path, sizeof sv.path, dir, "g", sv.id, 0);
+    FILE *f = fopen(sv.path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(sv.jour, 1, sizeof sv.jour, f), sizeof sv.jour);
+    fclose(f);
+    static const uint8_t zero[24];
+    sv.jour_len = 16;
+    while (memcmp(sv.jour + sv.jour_len, zero, 24) != 0)
+        sv.jour_len += 24;
+    ck_assert_uint_ge(sv.jour_len, 16 + 8 * 24); /* the script's changes */
+    sv.jour_len += 24;
+
+    bool all = getenv("SAMSA_LONG") != NULL;
+    size_t total = sv.snap_len + sv.jour_len, cases = 0, right = 0, refused = 0,
+           absent = 0;
+    for (size_t at = 0; at < total; at++)
+        for (int kind = all ? 0 : (int)(at % 3); kind < 3;
+             kind += all ? 1 : 3) {
+            s = test_open(dir);
+            state_put(s, &sv, at, kind);
+            cases++;
+            samsa_ack_info info;
+            int rc = samsa_queue_ack_info(s, "g", "t", 0, 0, 0, &info);
+            for (int64_t o = 0; rc != SAMSA_ECORRUPT && o < 8; o++) {
+                rc = samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info);
+                if (rc == 0) {
+                    ck_assert_msg(info.outcome == want_info[o].outcome &&
+                                      info.delivery_count ==
+                                          want_info[o].delivery_count,
+                                  "byte %zu kind %d: offset %lld outcome %d "
+                                  "count %d",
+                                  at, kind, (long long)o, info.outcome,
+                                  info.delivery_count);
+                    right++;
+                } else {
+                    ck_assert_msg(rc == SAMSA_ETIMEDOUT ||
+                                      rc == SAMSA_EFORGOTTEN,
+                                  "byte %zu kind %d: offset %lld: %s", at, kind,
+                                  (long long)o, samsa_strerror(rc));
+                    absent += want_info[o].outcome != 0;
+                }
+            }
+            refused += rc == SAMSA_ECORRUPT;
+            E(samsa_close(s));
+        }
+    fprintf(stderr,
+            "queue outcome damage: %zu cases (%zu snapshot + %zu journal "
+            "bytes), %zu outcomes right, %zu absent, %zu refused, 0 wrong\n",
+            cases, sv.snap_len, sv.jour_len, right, absent, refused);
+    ck_assert_uint_eq(cases, all ? 3 * total : total);
+    /* Undamaged, every outcome is back. */
+    s = test_open(dir);
+    state_put(s, &sv, SIZE_MAX, 0);
+    check_outcomes(s);
+    E(samsa_close(s));
+    free(sv.snap);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 queue_suite(void)
 {
@@ -1145,6 +1466,13 @@ queue_suite(void)
     tcase_add_test(tc, test_stray_queue_state_removed_at_open);
     tcase_add_test(tc, test_state_dir_error);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_outcome_after_the_fact);
+    tcase_add_test(tc, test_outcome_window);
+    /* a store reopened per damaged byte: its own, longer, timeout */
+    TCase *damage = tcase_create("damage");
+    tcase_set_timeout(damage, 300);
+    tcase_add_test(damage, test_outcome_state_damage);
+    suite_add_tcase(su, damage);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -2,13 +2,19 @@
  * check_store.c - samsa_open/close/sync, options, the directory lock,
  * strerror and versions.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lmdb.h>
 
+#include "catalog.h"
+#include "faultio.h"
+#include "store.h"
 #include "test.h"
 
 START_TEST(test_open_close)
@@ -177,6 +183,349 @@ START_TEST(test_version)
 }
 END_TEST
 
+/* ---- samsa deletes only what it can prove it made ----------------------- */
+
+static void
+put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The file at path holds exactly text. */
+static void
+check_file(const char *path, const char *text)
+{
+    char buf[256] = {0};
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s is gone", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    ck_assert_uint_eq(n, strlen(text));
+    ck_assert_str_eq(buf, text);
+}
+
+/* Entries in dir, "." and ".." aside. */
+static int
+entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* A Kafka broker's log directory: what samsa must never touch. */
+static const char *const kafka_files[] = {
+    "meta.properties",
+    "recovery-point-offset-checkpoint",
+    "orders-0/00000000000000000000.log",
+    "orders-0/00000000000000000000.index",
+    "orders-0/00000000000000000000.timeindex",
+    "orders-0/leader-epoch-checkpoint",
+    "orders-1/00000000000000000000.log",
+    "__consumer_offsets-7/00000000000000000000.log",
+};
+#define NKAFKA (sizeof kafka_files / sizeof kafka_files[0])
+
+static void
+make_kafka_dir(const char *dir)
+{
+    char p[TEST_PATH_BUF];
+    const char *dirs[] = {"orders-0", "orders-1", "__consumer_offsets-7"};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(mkdir(test_pathf(p, dir, dirs[i]), 0755), 0);
+    for (size_t i = 0; i < NKAFKA; i++)
+        put_file(test_pathf(p, dir, kafka_files[i]), kafka_files[i]);
+}
+
+static void
+check_kafka_dir(const char *dir)
+{
+    char p[TEST_PATH_BUF];
+    for (size_t i = 0; i < NKAFKA; i++)
+        check_file(test_pathf(p, dir, kafka_files[i]), kafka_files[i]);
+    ck_assert_int_eq(entries(dir), 5); /* nothing added either */
+}
+
+/* Opening a directory that holds something but no samsa catalog fails with
+ * SAMSA_ENOTSTORE and changes nothing: a photo, a Kafka log directory
+ * (issue 10, finding 5: both were deleted), with or without
+ * SAMSA_OPEN_CREATE, as the store or as a replica directory. */
+START_TEST(test_open_foreign_dir)
+{
+    const char *dir = test_dir_make();
+    char d[TEST_PATH_BUF], p[TEST_PATH_BUF], r[TEST_PATH_BUF];
+    samsa *s = NULL;
+    samsa_options create = {.flags = SAMSA_OPEN_CREATE};
+
+    test_pathf(d, dir, "photos");
+    ck_assert_int_eq(mkdir(d, 0755), 0);
+    ck_assert_int_eq(mkdir(test_pathf(p, d, "photos-2019"), 0755), 0);
+    put_file(test_pathf(p, d, "photos-2019/a"), "x\n");
+    EQ_RC(samsa_open(d, NULL, &s), SAMSA_ENOTSTORE);
+    EQ_RC(samsa_open(d, &create, &s), SAMSA_ENOTSTORE);
+    ck_assert_ptr_null(s);
+    check_file(test_pathf(p, d, "photos-2019/a"), "x\n");
+    ck_assert_int_eq(entries(d), 1);
+
+    test_pathf(d, dir, "kafka");
+    ck_assert_int_eq(mkdir(d, 0755), 0);
+    make_kafka_dir(d);
+    EQ_RC(samsa_open(d, NULL, &s), SAMSA_ENOTSTORE);
+    EQ_RC(samsa_open(d, &create, &s), SAMSA_ENOTSTORE);
+    check_kafka_dir(d);
+
+    /* As a replica directory: the whole open fails before any directory
+     * is written, the empty primary included. */
+    const char *reps[] = {d, NULL};
+    samsa_options o = {.replica_dirs = reps};
+    test_pathf(p, dir, "primary");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    EQ_RC(samsa_open(p, &o, &s), SAMSA_ENOTSTORE);
+    ck_assert_int_eq(entries(p), 0);
+    check_kafka_dir(d);
+
+    /* An empty replica directory is a replacement disk: it is used. */
+    test_pathf(r, dir, "replica");
+    ck_assert_int_eq(mkdir(r, 0755), 0);
+    reps[0] = r;
+    E(samsa_open(p, &o, &s));
+    E(samsa_topic_create(s, "t", &(samsa_topic_config){.replicas = 2}));
+    E(samsa_close(s));
+    ck_assert(test_exists(test_pathf(d, r, "t-0")));
+    /* A store reopens whatever else lies in it. */
+    put_file(test_pathf(d, p, "notes"), "mine\n");
+    E(samsa_open(p, &o, &s));
+    E(samsa_close(s));
+    check_file(test_pathf(d, p, "notes"), "mine\n");
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* What a first open killed before its catalog existed leaves (the lock
+ * file, an empty catalog directory) is samsa's own: the store opens. */
+START_TEST(test_open_after_crashed_first_open)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF];
+    put_file(test_pathf(p, dir, "lock"), "");
+    ck_assert_int_eq(mkdir(test_pathf(p, dir, "catalog"), 0755), 0);
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    E(samsa_close(s));
+    /* But a catalog directory holding something else is not. */
+    const char *dir2 = test_dir_make();
+    ck_assert_int_eq(mkdir(test_pathf(p, dir2, "catalog"), 0755), 0);
+    put_file(test_pathf(p, dir2, "catalog/mine"), "x");
+    EQ_RC(samsa_open(dir2, NULL, &s), SAMSA_ENOTSTORE);
+    check_file(p, "x");
+    test_dir_remove(dir);
+    test_dir_remove(dir2);
+}
+END_TEST
+
+/* Directories in a store that look like partitions of a topic that was
+ * deleted (and whose removal finished) are no longer samsa's: they stay,
+ * and a create of that name refuses to take them over. */
+START_TEST(test_unknown_dirs_kept)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF];
+    samsa *s = test_open(dir);
+    samsa_topic_config two = {.partitions = 2};
+    E(samsa_topic_create(s, "orders", &two));
+    test_produce_str(s, "orders", 1, "k", "v");
+    E(samsa_topic_delete(s, "orders"));
+    ck_assert(!test_exists(test_pathf(p, dir, "orders-0")));
+    ck_assert(!test_exists(test_pathf(p, dir, "orders-1")));
+    int32_t parts;
+    EQ_RC(catalog_pending_get(&s->cat, "orders", &parts), SAMSA_ENOTOPIC);
+    E(samsa_close(s));
+
+    make_kafka_dir(dir); /* orders-0, orders-1 and more, not samsa's */
+    s = test_open(dir);
+    for (size_t i = 0; i < NKAFKA; i++)
+        check_file(test_pathf(p, dir, kafka_files[i]), kafka_files[i]);
+    EQ_RC(samsa_topic_create(s, "orders", &two), SAMSA_EEXIST);
+    samsa_topic_config got;
+    EQ_RC(samsa_topic_describe(s, "orders", &got), SAMSA_ENOTOPIC);
+    E(samsa_topic_create(s, "other", &two));
+    E(samsa_topic_delete(s, "other"));
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_close(s));
+    for (size_t i = 0; i < NKAFKA; i++)
+        check_file(test_pathf(p, dir, kafka_files[i]), kafka_files[i]);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* An I/O table that kills the process at the first call of one kind: a
+ * crash at that exact point. */
+static samsa_io crash_io;
+
+static int
+crash_unlink(samsa_io *io, const char *path)
+{
+    (void)io;
+    (void)path;
+    _exit(0);
+}
+
+static int
+crash_dirsync(samsa_io *io, const char *path)
+{
+    (void)io;
+    (void)path;
+    _exit(0);
+}
+
+/* Run the step in a child whose store dies at the first unlink (delete)
+ * or dirsync (create) of a topic "t" with 2 partitions. */
+static void
+crash_child(const char *dir, bool delete)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        samsa *s;
+        crash_io = *samsa__io_posix();
+        if (samsa__open_io(dir, NULL, &crash_io, &s) != 0)
+            _exit(2);
+        if (delete) {
+            if (samsa_topic_create(s, "t",
+                                   &(samsa_topic_config){.partitions = 2}) != 0)
+                _exit(3);
+            test_produce_str(s, "t", 1, "k", "lost");
+            crash_io.unlink = crash_unlink;
+            samsa_topic_delete(s, "t");
+        } else {
+            crash_io.dirsync = crash_dirsync;
+            samsa_topic_create(s, "t", &(samsa_topic_config){.partitions = 2});
+        }
+        _exit(4); /* did not reach the crash point */
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+
+/* A crash between a topic delete's catalog commit and the removal of its
+ * directories, or in a create before its commit, leaves directories that
+ * the catalog's pending record proves are samsa's: the next open removes
+ * them, and the name is free again. */
+START_TEST(test_crash_leaves_proven_dirs)
+{
+    for (int delete = 0; delete < 2; delete ++) {
+        const char *dir = test_dir_make();
+        char p[TEST_PATH_BUF];
+        crash_child(dir, delete);
+        ck_assert(test_exists(test_pathf(p, dir, "t-0")));
+        if (delete)
+            ck_assert(test_exists(test_pathf(p, dir, "t-1")));
+        samsa *s = test_open(dir);
+        ck_assert(!test_exists(test_pathf(p, dir, "t-0")));
+        ck_assert(!test_exists(test_pathf(p, dir, "t-1")));
+        samsa_topic_config got;
+        EQ_RC(samsa_topic_describe(s, "t", &got), SAMSA_ENOTOPIC);
+        int32_t parts;
+        EQ_RC(catalog_pending_get(&s->cat, "t", &parts), SAMSA_ENOTOPIC);
+        E(samsa_topic_create(s, "t", &(samsa_topic_config){.partitions = 2}));
+        int64_t first, end;
+        E(samsa_offsets(s, "t", 1, &first, &end));
+        ck_assert_int_eq(first, 0);
+        ck_assert_int_eq(end, 0);
+        E(samsa_close(s));
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
+/* A replica directory that vanished and comes back holding something other
+ * than a store (another disk mounted there) stays out and untouched, in the
+ * open store and at the next open; back empty, it is a replacement disk. */
+START_TEST(test_replica_dir_comes_back_foreign)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF], r[TEST_PATH_BUF], k[TEST_PATH_BUF], f[TEST_PATH_BUF];
+    test_pathf(p, dir, "primary");
+    test_pathf(r, dir, "replica");
+    const char *reps[] = {r, NULL};
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .replica_dirs = reps};
+    samsa *s;
+    E(samsa_open(p, &o, &s));
+    samsa__replica_pause(s, true); /* only the passes called below */
+    E(samsa_topic_create(s, "t", &(samsa_topic_config){.replicas = 2}));
+    test_produce_str(s, "t", 0, "k", "v");
+    test_dir_remove(r);
+    int rejoined = -1;
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 0);
+    /* made aside, then put in place at once */
+    test_pathf(k, dir, "kafka");
+    ck_assert_int_eq(mkdir(k, 0755), 0);
+    make_kafka_dir(k);
+    ck_assert_int_eq(rename(k, r), 0);
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 0);
+    check_kafka_dir(r);
+    E(samsa_close(s));
+    check_kafka_dir(r);
+    EQ_RC(samsa_open(p, &o, &s), SAMSA_ENOTSTORE);
+    check_kafka_dir(r);
+
+    /* Emptied, it is taken as a new disk and the copy is rebuilt. */
+    test_dir_remove(r);
+    ck_assert_int_eq(mkdir(r, 0755), 0);
+    E(samsa_open(p, &o, &s));
+    samsa__replica_pause(s, true);
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_int_eq(rejoined, 1);
+    ck_assert(test_exists(test_pathf(f, r, "t-0/00000000000000000000.log")));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A delete whose removals fail leaves its pending record: the next create
+ * of the name finishes the removal first (the old topic's partition past
+ * the new count goes too), then starts afresh. */
+START_TEST(test_failed_removal_finished_by_create)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF];
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+    E(samsa_topic_create(s, "t", &(samsa_topic_config){.partitions = 2}));
+    test_produce_str(s, "t", 0, "k", "old");
+    faultio_fail(fi, FAULTIO_UNLINK, 1, EIO, true);
+    E(samsa_topic_delete(s, "t"));
+    faultio_clear(fi);
+    ck_assert(test_exists(test_pathf(p, dir, "t-0")));
+    ck_assert(test_exists(test_pathf(p, dir, "t-1")));
+    int32_t parts = 0;
+    E(catalog_pending_get(&s->cat, "t", &parts));
+    ck_assert_int_eq(parts, 2);
+    E(samsa_topic_create(s, "t", NULL)); /* one partition now */
+    ck_assert(!test_exists(test_pathf(p, dir, "t-1")));
+    EQ_RC(catalog_pending_get(&s->cat, "t", &parts), SAMSA_ENOTOPIC);
+    int64_t first, end;
+    E(samsa_offsets(s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 0);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -197,6 +546,12 @@ store_suite(void)
     tcase_add_test(tc, test_strerror);
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_sync_bad_args);
+    tcase_add_test(tc, test_open_foreign_dir);
+    tcase_add_test(tc, test_open_after_crashed_first_open);
+    tcase_add_test(tc, test_unknown_dirs_kept);
+    tcase_add_test(tc, test_crash_leaves_proven_dirs);
+    tcase_add_test(tc, test_replica_dir_comes_back_foreign);
+    tcase_add_test(tc, test_failed_removal_finished_by_create);
     suite_add_tcase(s, tc);
     return s;
 }
