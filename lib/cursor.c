@@ -20,6 +20,7 @@ struct samsa_cursor {
     int32_t partition; /* the partition                                     */
     int64_t offset;    /* the next offset to return                         */
     segment *seg;      /* referenced; holds offset, or NULL: look it up     */
+    int64_t seg_end;   /* seg_limit() of seg                                */
     uint64_t pos;      /* in seg: the next batch to enter                   */
     batch_iter it;     /* the batch being returned, when in_batch           */
     bool in_batch;     /* it has records left to look at                    */
@@ -34,6 +35,21 @@ cursor_reset(samsa_cursor *c, int64_t offset)
     c->offset = offset;
 }
 
+/* The base of the segment after seg, INT64_MAX when seg is the last: no
+ * batch of seg may hold an offset at or past it.  Segments never overlap
+ * as samsa writes them (a roll starts the new one at the old one's end),
+ * so a segment file reaching into the next one's offsets is damage, and
+ * reading on in it would give a second, different record for offsets that
+ * the next segment holds. */
+static int64_t
+seg_limit(samsa_log *log, const segment *seg)
+{
+    segment *next = log_segment_next(log, seg);
+    int64_t limit = next != NULL ? next->base : INT64_MAX;
+    segment_unref(log->io, next);
+    return limit;
+}
+
 /* Make c->seg the segment to read next and c->pos a position in it at or
  * before the batch holding c->offset. */
 static int
@@ -44,15 +60,18 @@ cursor_locate(samsa_cursor *c)
         if (c->seg == NULL)
             return SAMSA_EOFFSET;
         c->pos = segment_lookup(c->seg, c->offset);
+        c->seg_end = seg_limit(c->log, c->seg);
     }
     while (c->pos >=
-           atomic_load_explicit(&c->seg->size, memory_order_acquire)) {
+               atomic_load_explicit(&c->seg->size, memory_order_acquire) ||
+           c->offset >= c->seg_end) {
         segment *next = log_segment_next(c->log, c->seg);
         if (next == NULL)
             return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
         segment_unref(c->log->io, c->seg);
         c->seg = next;
         c->pos = segment_lookup(next, c->offset);
+        c->seg_end = seg_limit(c->log, next);
     }
     return 0;
 }
@@ -74,7 +93,8 @@ cursor_enter_batch(samsa_cursor *c)
         /* Offsets are dense: a batch starting past the offset means the
          * batches holding it are gone (a segment cut short on disk); say
          * so rather than skip them. */
-        if (h.base_offset > c->offset)
+        if (h.base_offset > c->offset ||
+            h.base_offset + h.last_offset_delta >= c->seg_end)
             return SAMSA_ECORRUPT;
         if (h.base_offset + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: no need to check it */
@@ -208,7 +228,8 @@ samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
      * visible end, in which case no later one can be visible either. */
     segment *seg = log_segment_for_time(c->log, timestamp_ms);
     if (seg != NULL) {
-        rc = find_time(seg, timestamp_ms, end, &found);
+        int64_t limit = seg_limit(c->log, seg);
+        rc = find_time(seg, timestamp_ms, end < limit ? end : limit, &found);
         segment_unref(c->log->io, seg);
     }
     if (rc == 0)
