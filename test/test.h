@@ -129,6 +129,7 @@ uint32_t test_be32(const uint8_t *p);
     XX(cursor)                                                                 \
     XX(recovery)                                                               \
     XX(faults)                                                                 \
+    XX(alloc)                                                                  \
     XX(threads)                                                                \
     XX(notify)                                                                 \
     XX(group)                                                                  \
