@@ -273,7 +273,10 @@ batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)
     h->producer_epoch = (int16_t)get_be16(p + 51);
     h->base_sequence = (int32_t)get_be32(p + 53);
     h->record_count = (int32_t)get_be32(p + 57);
-    if (h->last_offset_delta < 0 || h->record_count < 0)
+    /* baseOffset is outside the CRC: its last offset must still be one
+     * that a next offset can follow, or the sums below overflow. */
+    if (h->last_offset_delta < 0 || h->record_count < 0 ||
+        h->base_offset >= INT64_MAX - h->last_offset_delta)
         return SAMSA_ECORRUPT;
     if ((uint64_t)h->length + BATCH_LOG_OVERHEAD > avail)
         return 1;
@@ -298,6 +301,7 @@ batch_iter_init(batch_iter *it, const uint8_t *batch, const batch_header *h)
      * maxTimestamp, as Kafka's DefaultRecordBatch does. */
     it->log_append_time = (h->attributes & 0x08) != 0 ? h->max_timestamp : -1;
     it->left = h->record_count;
+    it->last_delta = h->last_offset_delta;
 }
 
 /* Walk n headers from p; the end of the last, or NULL when they do not
@@ -341,12 +345,18 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     m->value = vl < 0 ? NULL : p;
     m->value_len = vl < 0 ? 0 : (size_t)vl;
     p += m->value_len;
+    /* A record's offsetDelta is within the batch's (Kafka keeps the
+     * batch's lastOffsetDelta when compaction removes records). */
     if ((p = varint_get(p, end, 5, &hc)) == NULL || hc < 0 ||
-        headers_skip(p, end, hc) != end)
+        headers_skip(p, end, hc) != end || off_delta < 0 ||
+        off_delta > it->last_delta)
         return SAMSA_ECORRUPT;
     m->offset = it->base_offset + off_delta;
-    m->timestamp = it->log_append_time >= 0 ? it->log_append_time
-                                            : it->base_timestamp + ts_delta;
+    /* Wrapping, not overflowing: a timestamp is data, checked by no one. */
+    m->timestamp =
+        it->log_append_time >= 0
+            ? it->log_append_time
+            : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
     m->header_count = (size_t)hc;
     m->headers_ = p;
     m->headers_end_ = end;

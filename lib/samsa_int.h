@@ -215,6 +215,8 @@ typedef struct batch_iter {
     int64_t log_append_time; /* the batch's max timestamp when it uses
                                 LogAppendTime, else -1                     */
     int32_t left;            /* records not yet returned                      */
+    int32_t last_delta;      /* lastOffsetDelta: no record's offsetDelta is
+                                above it                                  */
 } batch_iter;
 
 void batch_iter_init(batch_iter *it, const uint8_t *batch,
