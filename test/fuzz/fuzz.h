@@ -41,6 +41,10 @@
  * -errno, never a positive number. */
 #define FUZZ_CHECK_RC(rc) FUZZ_CHECK((rc) <= 0)
 
+/* The base of the recovery target's segments of kinds 3 to 5: room for
+ * 65536 more segments below INT64_MAX, and for few offsets after them. */
+#define FUZZ_HUGE_BASE (INT64_MAX - (1 << 20))
+
 /* The timestamps of every record the seeds and the targets produce. */
 #define FUZZ_TS0 1600000000000LL
 

@@ -7,6 +7,9 @@
  * Input: a flags byte, then sections (fuzz.h) whose kind says which file
  * of partition f-0 they are, id being the segment's base offset:
  *   kind 0: NNNN.log   kind 1: NNNN.index   kind 2: NNNN.timeindex
+ *   kinds 3, 4, 5: the same, at base FUZZ_HUGE_BASE + id (offsets near
+ *   the top of int64_t);
+ *   kind 6: 99999999999999999999.log (a name past int64_t).
  * Flags bit 0 picks the catalog: 0, the topic as created (recovery point
  * 0: every segment is scanned with CRCs, as after a crash); 1, the
  * catalog a clean close of the seed store left (recovery point at its
@@ -58,10 +61,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_empty_dir(part);
     fuzz_write_file(mdb, cat[which], cat_len[which]);
     while (fuzz_section_next(&p, &left, &sec)) {
-        if (sec.kind > 2)
+        if (sec.kind > 6)
             continue;
         char name[64], path[700];
-        snprintf(name, sizeof name, "%020" PRIu16 "%s", sec.id, ext[sec.kind]);
+        int64_t base = sec.kind < 3 ? sec.id : FUZZ_HUGE_BASE + sec.id;
+        snprintf(name, sizeof name, "%020" PRId64 "%s", base,
+                 ext[sec.kind % 3]);
+        if (sec.kind == 6)
+            snprintf(name, sizeof name, "99999999999999999999.log");
         fuzz_write_file(fuzz_path(path, sizeof path, part, name), sec.buf,
                         sec.len);
     }
@@ -71,7 +78,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK_RC(rc);
     if (rc != 0)
         return 0;
-    fuzz_read_partition(s, TOPIC, 0);
+    size_t got = fuzz_read_partition(s, TOPIC, 0);
+    if (getenv("FUZZ_VERBOSE") != NULL) /* what a seed reaches */
+        fprintf(stderr, "recovery: %zu records read\n", got);
     fuzz_produce_readback(s, TOPIC, 0);
     fuzz_read_partition(s, TOPIC, 0);
     rc = samsa_close(s);

@@ -100,6 +100,24 @@ free_segments(seg_files *segs, size_t n)
             free(segs[i].file[k]);
 }
 
+/* Add delta to the baseOffset of every batch of a .log file (the field
+ * is outside the CRC, so the batches stay valid). */
+static void
+rebase(uint8_t *log, size_t len, int64_t delta)
+{
+    for (size_t pos = 0; pos + 12 <= len;) {
+        uint64_t base = 0, blen = 0;
+        for (int i = 0; i < 8; i++)
+            base = base << 8 | log[pos + i];
+        for (int i = 8; i < 12; i++)
+            blen = blen << 8 | log[pos + i];
+        base += (uint64_t)delta;
+        for (int i = 7; i >= 0; i--, base >>= 8)
+            log[pos + i] = (uint8_t)base;
+        pos += 12 + blen;
+    }
+}
+
 /* A recovery input: every segment's files of the kinds in mask (bit k:
  * exts[k]); the last .log cut by cut bytes and followed by zeros bytes of
  * zeros (a torn tail, preallocated space). */
@@ -162,6 +180,17 @@ log_seeds(const char *dir)
     recovery_seed("prealloc-zeros", 0, segs, n, 1, 0, 300);
     recovery_seed("clean-torn", 1, segs, n, 7, 30, 0);
     recovery_seed("last-segment", 0, segs + n - 1, 1, 7, 0, 0);
+
+    /* the same store at offsets near INT64_MAX (kinds 3 to 5) */
+    FILE *f = seed_open("recovery", "huge-offsets", 0);
+    for (size_t i = 0; i < n; i++) {
+        rebase(segs[i].file[0], segs[i].len[0], FUZZ_HUGE_BASE);
+        for (int k = 0; k < 3; k++)
+            if (segs[i].file[k] != NULL)
+                fuzz_section_put(f, (uint8_t)(3 + k), (uint16_t)segs[i].base,
+                                 segs[i].file[k], segs[i].len[k]);
+    }
+    seed_close(f);
     free_segments(segs, n);
 }
 
