@@ -184,14 +184,18 @@ find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
 {
     uint64_t pos = segment_lookup_time(seg, ts);
     uint64_t size = atomic_load(&seg->size);
+    int64_t floor = seg->base; /* no batch here starts below it */
     batch_header h;
     *out = end;
     while (pos < size) {
         const uint8_t *p = seg->map + pos;
-        if (batch_parse_header(p, size - pos, &h) != 0)
+        /* baseOffset is outside the CRC: one below the segment or the
+         * batch before is damage, not an answer to give. */
+        if (batch_parse_header(p, size - pos, &h) != 0 || h.base_offset < floor)
             return SAMSA_ECORRUPT;
         if (h.base_offset >= end)
             break;
+        floor = h.base_offset + h.last_offset_delta + 1;
         if (h.max_timestamp >= ts && !(h.attributes & BATCH_ATTR_CONTROL)) {
             if (batch_verify_crc(p, &h) != 0)
                 return SAMSA_ECORRUPT;
