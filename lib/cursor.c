@@ -21,6 +21,8 @@ struct samsa_cursor {
     int64_t offset;    /* the next offset to return                         */
     segment *seg;      /* referenced; holds offset, or NULL: look it up     */
     int64_t seg_end;   /* seg_limit() of seg                                */
+    bool indexed;      /* pos came from the index and no batch was entered
+                          since: damage found there may be the index's    */
     uint64_t pos;      /* in seg: the next batch to enter                   */
     batch_iter it;     /* the batch being returned, when in_batch           */
     bool in_batch;     /* it has records left to look at                    */
@@ -60,6 +62,7 @@ cursor_locate(samsa_cursor *c)
         if (c->seg == NULL)
             return SAMSA_EOFFSET;
         c->pos = segment_lookup(c->seg, c->offset);
+        c->indexed = c->pos != 0;
         c->seg_end = seg_limit(c->log, c->seg);
     }
     while (c->pos >=
@@ -71,8 +74,23 @@ cursor_locate(samsa_cursor *c)
         segment_unref(c->log->io, c->seg);
         c->seg = next;
         c->pos = segment_lookup(next, c->offset);
+        c->indexed = c->pos != 0;
         c->seg_end = seg_limit(c->log, next);
     }
+    return 0;
+}
+
+/* Damage met at c->pos: when the position came from the index, the index
+ * file may be what is damaged (it is checked at open, but not entry by
+ * entry), so walk again from the segment's start, which costs a scan and
+ * never a record; otherwise SAMSA_ECORRUPT. */
+static int
+cursor_damage(samsa_cursor *c)
+{
+    if (!c->indexed)
+        return SAMSA_ECORRUPT;
+    c->indexed = false;
+    c->pos = 0;
     return 0;
 }
 
@@ -87,21 +105,28 @@ cursor_enter_batch(samsa_cursor *c)
         const uint8_t *p = c->seg->map + c->pos;
         uint64_t avail = atomic_load(&c->seg->size) - c->pos;
         batch_header h;
-        if (batch_parse_header(p, avail, &h) != 0)
-            return SAMSA_ECORRUPT;
-        uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
         /* Offsets are dense: a batch starting past the offset means the
          * batches holding it are gone (a segment cut short on disk); say
          * so rather than skip them. */
-        if (h.base_offset > c->offset ||
-            h.base_offset + h.last_offset_delta >= c->seg_end)
+        if (batch_parse_header(p, avail, &h) != 0 ||
+            h.base_offset > c->offset) {
+            if ((rc = cursor_damage(c)) != 0)
+                return rc;
+            continue;
+        }
+        uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        if (h.base_offset + h.last_offset_delta >= c->seg_end)
             return SAMSA_ECORRUPT;
         if (h.base_offset + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: no need to check it */
             continue;
         }
-        if (batch_verify_crc(p, &h) != 0)
-            return SAMSA_ECORRUPT;
+        if (batch_verify_crc(p, &h) != 0) {
+            if ((rc = cursor_damage(c)) != 0)
+                return rc;
+            continue;
+        }
+        c->indexed = false;
         if (h.attributes & BATCH_ATTR_COMPRESSION)
             return SAMSA_ENOTSUP;
         c->pos = next;
@@ -185,14 +210,22 @@ find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
     uint64_t pos = segment_lookup_time(seg, ts);
     uint64_t size = atomic_load(&seg->size);
     int64_t floor = seg->base; /* no batch here starts below it */
+    bool indexed = pos != 0;   /* as samsa_cursor.indexed */
     batch_header h;
     *out = end;
     while (pos < size) {
         const uint8_t *p = seg->map + pos;
         /* baseOffset is outside the CRC: one below the segment or the
          * batch before is damage, not an answer to give. */
-        if (batch_parse_header(p, size - pos, &h) != 0 || h.base_offset < floor)
-            return SAMSA_ECORRUPT;
+        if (batch_parse_header(p, size - pos, &h) != 0 ||
+            h.base_offset < floor) {
+            if (!indexed)
+                return SAMSA_ECORRUPT;
+            indexed = false; /* the time index may be the damage */
+            pos = 0;
+            floor = seg->base;
+            continue;
+        }
         if (h.base_offset >= end)
             break;
         floor = h.base_offset + h.last_offset_delta + 1;
