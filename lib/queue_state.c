@@ -408,7 +408,7 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
     int64_t start = len >= SNAP_HEADER ? (int64_t)get_le(b + 8, 8) : -1;
     int64_t next = len >= SNAP_HEADER ? (int64_t)get_le(b + 16, 8) : -1;
     if (len < SNAP_HEADER || get_le(b, 4) != SNAP_VERSION || start < 0 ||
-        next - start != (int64_t)n || n > QUEUE_MAX_INFLIGHT ||
+        next < start || next - start != (int64_t)n || n > QUEUE_MAX_INFLIGHT ||
         len != SNAP_HEADER + (size_t)n * 4)
         rc = SAMSA_ECORRUPT;
     if (rc == 0) {
