@@ -115,17 +115,28 @@ cursor_enter_batch(samsa_cursor *c)
             continue;
         }
         uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-        if (h.base_offset + h.last_offset_delta >= c->seg_end)
-            return SAMSA_ECORRUPT;
         if (h.base_offset + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: no need to check it */
             continue;
         }
         if (batch_verify_crc(p, &h) != 0) {
+            /* Its lastOffsetDelta is inside the failed CRC, so its claim to
+             * hold the offset is unproven: a batch after it that starts at
+             * or before the offset shows the claim was the damage. */
+            batch_header nh;
+            uint64_t size = atomic_load(&c->seg->size);
+            if (next < size &&
+                batch_parse_header(c->seg->map + next, size - next, &nh) == 0 &&
+                nh.base_offset > h.base_offset && nh.base_offset <= c->offset) {
+                c->pos = next;
+                continue;
+            }
             if ((rc = cursor_damage(c)) != 0)
                 return rc;
             continue;
         }
+        if (h.base_offset + h.last_offset_delta >= c->seg_end)
+            return SAMSA_ECORRUPT;
         c->indexed = false;
         if (h.attributes & BATCH_ATTR_COMPRESSION)
             return SAMSA_ENOTSUP;
