@@ -235,14 +235,15 @@ $(FB)/fuzz_%: $(FB)/obj/fuzz_%.o $(FUZZ_HELP_OBJ) $(FUZZ_LIB_OBJ)
 		-lpthread
 
 # Run the targets $(1) for $(2) seconds each, adding what they find to
-# $(3)/TARGET; a crash prints the end of libFuzzer's log and stops.
+# $(3)/TARGET, with libFuzzer options $(4); a crash prints the end of
+# libFuzzer's log and stops.
 define fuzz_run
 	@for t in $(1); do \
 	  mkdir -p $(3)/$$t; \
 	  echo "fuzz: $$t for $(2) s over test/fuzz/corpus/$$t"; \
 	  TMPDIR=$(FUZZ_TMPDIR) ASAN_OPTIONS=detect_leaks=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(FB)/fuzz_$$t $(FUZZ_OPTS) -max_total_time=$(2) \
+	  $(FB)/fuzz_$$t $(FUZZ_OPTS) $(4) -max_total_time=$(2) \
 	    -artifact_prefix=$(FB)/$$t- $(3)/$$t test/fuzz/corpus/$$t \
 	    > $(FB)/$$t.log 2>&1 || { tail -60 $(FB)/$$t.log; \
 	    echo "fuzz: $$t FAILED (input in $(FB)/$$t-*)"; exit 1; }; \
@@ -252,14 +253,16 @@ define fuzz_run
 endef
 
 # make check starts from the committed corpus alone each time (what long
-# runs found would make its replay longer and longer); make fuzz keeps
-# adding to build/fuzz/corpus.
+# runs found would make its replay longer and longer), with a fixed seed so
+# that a run fails or passes the same way again; make fuzz keeps adding to
+# build/fuzz/corpus, with a new seed each run, to find what is new.
+FUZZ_CHECK_SEED ?= 1
 check-fuzz: $(FUZZ_BINS)
 	@rm -rf $(FB)/check-corpus
-	$(call fuzz_run,$(FUZZ_CHECK_TARGETS),$(FUZZ_CHECK_TIME),$(FB)/check-corpus)
+	$(call fuzz_run,$(FUZZ_CHECK_TARGETS),$(FUZZ_CHECK_TIME),$(FB)/check-corpus,-seed=$(FUZZ_CHECK_SEED))
 
 fuzz: $(FUZZ_BINS)
-	$(call fuzz_run,$(FUZZ_TARGETS),$(FUZZ_TIME),$(FB)/corpus)
+	$(call fuzz_run,$(FUZZ_TARGETS),$(FUZZ_TIME),$(FB)/corpus,)
 
 # The seed corpora, from stores the library makes (test/fuzz/seeds.c).
 $(FB)/seeds: test/fuzz/seeds.c test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c \
