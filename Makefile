@@ -3,8 +3,10 @@
 #   make            library (static and shared) and examples
 #   make run        build and run the main example
 #   make check      unit tests, then again under ASan/UBSan, threaded ones
-#                   under TSan, then the lint checks (man pages, exports)
+#                   under TSan, a short run of each fuzz target, then the
+#                   lint checks (man pages, exports)
 #   make check-long the unit tests with their exhaustive variants
+#   make fuzz       each libFuzzer target for FUZZ_TIME seconds (600)
 #   make bench      benchmark programs (medians over several runs)
 #   make install    PREFIX=/usr/local DESTDIR= ...
 #
@@ -43,6 +45,10 @@ DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
 DEPS_STAMP_BENCH := $(B)/.deps-bench
 DEPS_STAMP_CHECK := $(B)/.deps-check
+# The fuzz targets: clang and its libFuzzer runtime (Debian's clang does not
+# pull that in; the probe links a trivial target).
+DEPS_FUZZ := clang:cmd/clang libclang-rt-dev:sh/test/fuzz/has-libfuzzer.sh
+DEPS_STAMP_FUZZ := $(B)/.deps-fuzz
 # The peers bench_peers compares samsa with (not needed by `make check`).
 DEPS_PEERS := $(DEPS_BUILD) libsqlite3-dev:sqlite3 libhiredis-dev:hiredis \
 	libnats-dev:libnats librdkafka-dev:rdkafka libzmq3-dev:libzmq \
@@ -85,8 +91,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
-	check-long \
-	check-kafkajs format \
+	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
 all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
@@ -102,6 +107,10 @@ $(DEPS_STAMP_BENCH):
 $(DEPS_STAMP_CHECK):
 	@mkdir -p $(B)
 	@sh test/ensure-deps.sh $(DEPS_CHECK)
+	@touch $@
+$(DEPS_STAMP_FUZZ):
+	@mkdir -p $(B)
+	@sh test/ensure-deps.sh $(DEPS_FUZZ)
 	@touch $@
 $(DEPS_STAMP_PEERS):
 	@mkdir -p $(B)
@@ -183,12 +192,94 @@ check: all
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-tsan
+	$(MAKE) check-fuzz
 	$(MAKE) lint
+
+# ---- fuzzing ------------------------------------------------------------------
+#
+# libFuzzer targets (test/fuzz/fuzz_*.c), each linked with the library
+# compiled by clang with coverage, ASan and UBSan.  Each runs over its
+# committed corpus, test/fuzz/corpus/TARGET (seeds from `make fuzz-seeds`,
+# plus every crash input found, kept as regressions); a crash leaves its
+# input in build/fuzz/TARGET-crash-*: add it to the committed corpus with
+# the fix.
+FUZZ_CC ?= clang
+FB := build/fuzz
+FUZZ_TARGETS := batch recovery journal catalog
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
+FUZZ_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) -Itest/fuzz -O1 -g \
+	-fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FB)/obj/%.o)
+FUZZ_HELP_OBJ := $(FB)/obj/fuzz_util.o $(FB)/obj/fuzz_store.o
+# make check: every target for FUZZ_CHECK_TIME seconds each.
+FUZZ_CHECK_TARGETS := $(FUZZ_TARGETS)
+FUZZ_CHECK_TIME ?= 25
+FUZZ_TIME ?= 600
+# Kept between runs (make would delete them as intermediate files).
+.PRECIOUS: $(FB)/obj/%.o
+# The targets' stores go here: on tmpfs an fsync costs nothing, which
+# doubles the executions per second.
+FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm,$(or $(TMPDIR),/tmp))
+FUZZ_OPTS = -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
+
+$(FB)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/samsa.h \
+		| $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FB)/obj/%.o: test/fuzz/%.c test/fuzz/fuzz.h $(wildcard lib/*.h) \
+		include/samsa.h | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FB)/fuzz_%: $(FB)/obj/fuzz_%.o $(FUZZ_HELP_OBJ) $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LMDB_LIBS) \
+		-lpthread
+
+# Run the targets $(1) for $(2) seconds each, adding what they find to
+# $(3)/TARGET, with libFuzzer options $(4); a crash prints the end of
+# libFuzzer's log and stops.
+define fuzz_run
+	@for t in $(1); do \
+	  mkdir -p $(3)/$$t; \
+	  echo "fuzz: $$t for $(2) s over test/fuzz/corpus/$$t"; \
+	  TMPDIR=$(FUZZ_TMPDIR) ASAN_OPTIONS=detect_leaks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FB)/fuzz_$$t $(FUZZ_OPTS) $(4) -max_total_time=$(2) \
+	    -artifact_prefix=$(FB)/$$t- $(3)/$$t test/fuzz/corpus/$$t \
+	    > $(FB)/$$t.log 2>&1 || { tail -60 $(FB)/$$t.log; \
+	    echo "fuzz: $$t FAILED (input in $(FB)/$$t-*)"; exit 1; }; \
+	  grep -h 'stat::number_of_executed_units\|stat::peak_rss' \
+	    $(FB)/$$t.log | sed "s/^/fuzz: $$t: /"; \
+	done
+endef
+
+# make check starts from the committed corpus alone each time (what long
+# runs found would make its replay longer and longer), with a fixed seed so
+# that a run fails or passes the same way again; make fuzz keeps adding to
+# build/fuzz/corpus, with a new seed each run, to find what is new.
+FUZZ_CHECK_SEED ?= 1
+check-fuzz: $(FUZZ_BINS)
+	@rm -rf $(FB)/check-corpus
+	$(call fuzz_run,$(FUZZ_CHECK_TARGETS),$(FUZZ_CHECK_TIME),$(FB)/check-corpus,-seed=$(FUZZ_CHECK_SEED))
+
+fuzz: $(FUZZ_BINS)
+	$(call fuzz_run,$(FUZZ_TARGETS),$(FUZZ_TIME),$(FB)/corpus,)
+
+# The seed corpora, from stores the library makes (test/fuzz/seeds.c).
+$(FB)/seeds: test/fuzz/seeds.c test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c \
+		test/fuzz/fuzz.h $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itest/fuzz -o $@ test/fuzz/seeds.c \
+		test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c $(STATIC) $(LDLIBS_LIB)
+fuzz-seeds: $(FB)/seeds
+	rm -f test/fuzz/corpus/*/seed-*
+	$(FB)/seeds test/fuzz/corpus
 
 # The lint checks: every man page clean under mandoc, every exported symbol
 # is samsa_* and has a man page, every cross-reference resolves.
 FORMAT_SRC = $(wildcard lib/*.c lib/*.h include/*.h test/*.c test/*.h \
-	test/bench/*.c test/bench/*.h test/interop/*.c examples/*.c)
+	test/bench/*.c test/bench/*.h test/interop/*.c test/fuzz/*.c \
+	test/fuzz/*.h examples/*.c)
 lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
 	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)

@@ -273,10 +273,12 @@ batch_parse_header(const uint8_t *p, size_t avail, batch_header *h)
     h->producer_epoch = (int16_t)get_be16(p + 51);
     h->base_sequence = (int32_t)get_be32(p + 53);
     h->record_count = (int32_t)get_be32(p + 57);
-    /* Each record takes an offset of its own within the batch. */
+    /* Each record takes an offset of its own within the batch; baseOffset
+     * is outside the CRC: its last offset must still be one that a next
+     * offset can follow, or the sums below overflow. */
     if (h->last_offset_delta < 0 || h->record_count < 0 ||
         h->record_count > (int64_t)h->last_offset_delta + 1 ||
-        h->base_offset > INT64_MAX - h->last_offset_delta)
+        h->base_offset >= INT64_MAX - h->last_offset_delta)
         return SAMSA_ECORRUPT;
     if ((uint64_t)h->length + BATCH_LOG_OVERHEAD > avail)
         return 1;
@@ -349,14 +351,18 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     if ((p = varint_get(p, end, 5, &hc)) == NULL || hc < 0 ||
         headers_skip(p, end, hc) != end)
         return SAMSA_ECORRUPT;
-    /* Offsets rise within a batch and stay inside the batch's range: a
-     * foreign writer's batch (its CRC is its own) cannot claim others. */
+    /* Offsets rise within a batch and stay inside the batch's range (Kafka
+     * keeps the batch's lastOffsetDelta when compaction removes records):
+     * a foreign writer's batch (its CRC is its own) cannot claim others. */
     if (off_delta <= it->prev_delta || off_delta > it->last_delta)
         return SAMSA_ECORRUPT;
     it->prev_delta = off_delta;
     m->offset = it->base_offset + off_delta;
-    m->timestamp = it->log_append_time >= 0 ? it->log_append_time
-                                            : it->base_timestamp + ts_delta;
+    /* Wrapping, not overflowing: a timestamp is data, checked by no one. */
+    m->timestamp =
+        it->log_append_time >= 0
+            ? it->log_append_time
+            : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
     m->header_count = (size_t)hc;
     m->headers_ = p;
     m->headers_end_ = end;

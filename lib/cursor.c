@@ -20,6 +20,7 @@ struct samsa_cursor {
     int32_t partition; /* the partition                                     */
     int64_t offset;    /* the next offset to return                         */
     segment *seg;      /* referenced; holds offset, or NULL: look it up     */
+    int64_t seg_end;   /* seg_limit() of seg                                */
     uint64_t pos;      /* in seg: the next batch to enter                   */
     int64_t expect;    /* the offset the batch at pos must start at         */
     batch_iter it;     /* the batch being returned, when in_batch           */
@@ -35,6 +36,21 @@ cursor_reset(samsa_cursor *c, int64_t offset)
     c->offset = offset;
 }
 
+/* The base of the segment after seg, INT64_MAX when seg is the last: no
+ * batch of seg may hold an offset at or past it.  Segments never overlap
+ * as samsa writes them (a roll starts the new one at the old one's end),
+ * so a segment file reaching into the next one's offsets is damage, and
+ * reading on in it would give a second, different record for offsets that
+ * the next segment holds. */
+static int64_t
+seg_limit(samsa_log *log, const segment *seg)
+{
+    segment *next = log_segment_next(log, seg);
+    int64_t limit = next != NULL ? next->base : INT64_MAX;
+    segment_unref(log->io, next);
+    return limit;
+}
+
 /* Make c->seg the segment to read next and c->pos a position in it at or
  * before the batch holding c->offset. */
 static int
@@ -45,15 +61,18 @@ cursor_locate(samsa_cursor *c)
         if (c->seg == NULL)
             return SAMSA_EOFFSET;
         c->pos = segment_lookup(c->seg, c->offset, &c->expect);
+        c->seg_end = seg_limit(c->log, c->seg);
     }
     while (c->pos >=
-           atomic_load_explicit(&c->seg->size, memory_order_acquire)) {
+               atomic_load_explicit(&c->seg->size, memory_order_acquire) ||
+           c->offset >= c->seg_end) {
         segment *next = log_segment_next(c->log, c->seg);
         if (next == NULL)
             return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
         segment_unref(c->log->io, c->seg);
         c->seg = next;
         c->pos = segment_lookup(next, c->offset, &c->expect);
+        c->seg_end = seg_limit(c->log, next);
     }
     return 0;
 }
@@ -90,7 +109,8 @@ cursor_enter_batch(samsa_cursor *c)
             c->expect += (int64_t)h.last_offset_delta + 1;
             continue;
         }
-        if (h.base_offset != c->expect || batch_verify_crc(p, &h) != 0)
+        if (h.base_offset != c->expect || batch_verify_crc(p, &h) != 0 ||
+            h.base_offset + h.last_offset_delta >= c->seg_end)
             return SAMSA_ECORRUPT;
         if (h.attributes & BATCH_ATTR_COMPRESSION)
             return SAMSA_ENOTSUP;
@@ -168,14 +188,15 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
     return 0;
 }
 
-/* The offset of the first record in seg, below end, whose timestamp is >=
- * ts: 0 and *out set, or 1 when there is none there (*out then gets the
+/* The offset of the first record in seg, in [from, end), whose timestamp
+ * is >= ts (records below the log's start are deleted, though their
+ * segment is not yet): 0 and *out set, or 1 when there is none there (*out then gets the
  * offset after the segment's last batch).  Every batch on the
  * way is checked (CRC, and its base offset against the one before) before
  * its maxTimestamp or attributes are believed: a damaged batch that might
  * hold the answer is SAMSA_ECORRUPT, never skipped. */
 static int
-find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
+find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
 {
     int64_t expect;
     uint64_t pos = segment_lookup_time(seg, ts, &expect);
@@ -194,7 +215,7 @@ find_time(segment *seg, int64_t ts, int64_t end, int64_t *out)
             int rc;
             batch_iter_init(&it, p, &h);
             while ((rc = batch_iter_next(&it, &m)) == 0)
-                if (m.timestamp >= ts && m.offset < end) {
+                if (m.timestamp >= ts && m.offset >= from && m.offset < end) {
                     *out = m.offset;
                     return 0;
                 }
@@ -216,6 +237,7 @@ samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
     int64_t end = atomic_load(&c->log->end), found = end;
+    int64_t from = atomic_load(&c->log->start);
     int rc = 1;
     /* Segments are tried in order from the first whose largest timestamp
      * reaches ts; one that holds no such record below the visible end (its
@@ -224,7 +246,10 @@ samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
     segment *seg = log_segment_for_time(c->log, timestamp_ms);
     while (seg != NULL && rc == 1) {
         int64_t after = end;
-        rc = seg->base >= end ? 0 : find_time(seg, timestamp_ms, end, &after);
+        int64_t limit = seg_limit(c->log, seg);
+        rc = seg->base >= end ? 0
+                              : find_time(seg, timestamp_ms, from,
+                                          end < limit ? end : limit, &after);
         if (rc == 0)
             found = seg->base >= end ? end : after;
         segment *next = rc == 1 ? log_segment_next(c->log, seg) : NULL;

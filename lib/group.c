@@ -263,11 +263,16 @@ void
 group_rebalance_locked(samsa *s, group *g)
 {
     /* Out of memory keeps the previous assignment (owners are still
-     * exclusive); the next change or expiry check tries again. */
-    if (topics_rebuild(s, g) == 0 && assign(g) == 0) {
-        atomic_fetch_add(&g->generation, 1);
-        store_notify(s);
-    }
+     * exclusive), and every member tries again at its next poll: a
+     * topic_changes that the store's counter never reaches makes
+     * consumer_rebalance() call this again, and the generation bump sends
+     * every member there.  Waiting for the next change instead left a
+     * consumer that joined an otherwise quiet group without partitions
+     * for good (its polls timed out). */
+    if (topics_rebuild(s, g) != 0 || assign(g) != 0)
+        g->topic_changes = UINT64_MAX;
+    atomic_fetch_add(&g->generation, 1);
+    store_notify(s);
 }
 
 /* ---- membership ---------------------------------------------------------- */

@@ -148,7 +148,8 @@ list_segments(const char *dir, int64_t **out, size_t *n)
         free(bases);
         return rc;
     }
-    qsort(bases, len, sizeof *bases, cmp_i64);
+    if (len > 1) /* bases is NULL when there are none: not for qsort */
+        qsort(bases, len, sizeof *bases, cmp_i64);
     *out = bases;
     *n = len;
     return 0;

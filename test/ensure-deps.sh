@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages the build needs, or says which command does.
 # Usage: ensure-deps.sh PACKAGE... (each given as package:probe, where probe is
-# a pkg-config module, or a command prefixed with "cmd/").
+# a pkg-config module, a command prefixed with "cmd/", or a shell script
+# prefixed with "sh/" that succeeds when the package is there).
 missing=
 for spec in "$@"; do
     pkg=${spec%%:*}
     probe=${spec#*:}
     case $probe in
     cmd/*) command -v "${probe#cmd/}" >/dev/null 2>&1 && continue ;;
+    sh/*) sh "${probe#sh/}" >/dev/null 2>&1 && continue ;;
     *) pkg-config --exists "$probe" 2>/dev/null && continue ;;
     esac
     missing="$missing $pkg"

@@ -130,6 +130,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(recovery)                                                               \
     XX(powercut)                                                               \
     XX(faults)                                                                 \
+    XX(alloc)                                                                  \
+    XX(damage)                                                                 \
     XX(threads)                                                                \
     XX(notify)                                                                 \
     XX(group)                                                                  \
