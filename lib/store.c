@@ -266,9 +266,10 @@ finish_pending(samsa *s)
 
 /* An entry of a directory with no catalog that samsa itself makes before
  * the catalog exists (the lock file, the catalog directory while LMDB has
- * not created its data file yet). */
+ * not created its data file yet, or, with empty_data, has created it but
+ * not yet written a byte to it). */
 static bool
-own_entry(const char *dir, const char *name)
+own_entry(const char *dir, const char *name, bool empty_data)
 {
     if (strcmp(name, "lock") == 0)
         return true;
@@ -283,9 +284,47 @@ own_entry(const char *dir, const char *name)
     bool ok = true;
     while (ok && (e = readdir(d)) != NULL)
         ok = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-             strcmp(e->d_name, "lock.mdb") == 0;
+             strcmp(e->d_name, "lock.mdb") == 0 ||
+             (empty_data && strcmp(e->d_name, "data.mdb") == 0);
     closedir(d);
     return ok;
+}
+
+/* Whether dir holds nothing but what samsa makes before its catalog
+ * holds data (own_entry). */
+static int
+only_own_entries(const char *dir, bool empty_data)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return samsa__from_errno(errno);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            !own_entry(dir, e->d_name, empty_data))
+            rc = SAMSA_ENOTSTORE;
+    closedir(d);
+    return rc;
+}
+
+/* A create that stopped (a failed call, a kill) between LMDB creating
+ * the catalog's data file and writing its first page leaves an empty
+ * data.mdb, which catalog_check_file() must take for damage: a catalog
+ * cut to nothing would otherwise reopen as a new store with every topic
+ * gone.  In a directory holding nothing else of a store (no partition
+ * directory, no other file) it is that unfinished create, and holds no
+ * byte to lose: it goes, and the create runs again.  Called with the
+ * directory's lock held, so no other handle is creating it meanwhile. */
+static void
+unfinished_create(const char *dir)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/catalog/data.mdb", dir);
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        only_own_entries(dir, true) == 0)
+        (void)unlink(path);
 }
 
 int
@@ -296,17 +335,7 @@ store_dir_check(const char *dir)
     snprintf(path, sizeof path, "%s/catalog/data.mdb", dir);
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
         return 0; /* a store: open it */
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return samsa__from_errno(errno);
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            !own_entry(dir, e->d_name))
-            rc = SAMSA_ENOTSTORE;
-    closedir(d);
-    return rc;
+    return only_own_entries(dir, false);
 }
 
 /* Lock every directory and open their catalogs.  The first directory
@@ -343,6 +372,8 @@ store_dirs_open(samsa *s, const samsa_options *opt)
         if (rc == SAMSA_ELOCKED || (rc != 0 && d == 0))
             return rc;
         s->disk_up[d] = rc == 0;
+        if (rc == 0)
+            unfinished_create(s->dirs[d]);
     }
     s->lock_fd = s->dir_fd[0];
     int rc = catalog_open(&s->cat, paths, s->ndirs,

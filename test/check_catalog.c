@@ -1167,6 +1167,38 @@ START_TEST(test_full_disk_tmpfs)
 }
 END_TEST
 
+/* A create that stopped after LMDB made data.mdb and before it wrote to
+ * it (a failed first open, a kill) leaves an empty file.  Alone in the
+ * directory it is that unfinished create: the next open makes the store.
+ * Beside anything else of a store it is a catalog cut to nothing:
+ * SAMSA_ECORRUPT, and nothing deleted. */
+START_TEST(test_unfinished_create)
+{
+    const char *base = test_dir_make();
+    char dir[TEST_PATH_BUF], path[TEST_PATH_BUF];
+    test_pathf(dir, base, "s");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(mkdir(test_pathf(path, dir, "catalog"), 0755), 0);
+    write_file(test_pathf(path, dir, "catalog/data.mdb"), NULL, 0);
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(dir, &o, &s));
+    samsa_topic_config cfg = {.partitions = 1};
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+    /* The same empty file beside a partition directory. */
+    write_file(test_pathf(path, dir, "catalog/data.mdb"), NULL, 0);
+    s = NULL;
+    EQ_RC(samsa_open(dir, &o, &s), SAMSA_ECORRUPT);
+    ck_assert_ptr_null(s);
+    struct stat st;
+    ck_assert_int_eq(stat(test_pathf(path, dir, "catalog/data.mdb"), &st), 0);
+    ck_assert_int_eq(st.st_size, 0);
+    ck_assert_int_eq(stat(test_pathf(path, dir, "t-0"), &st), 0);
+    test_dir_remove(base);
+}
+END_TEST
+
 Suite *
 catalog_suite(void)
 {
@@ -1176,6 +1208,7 @@ catalog_suite(void)
         const TTest *test;
     } cases[] = {
         {"both_damaged", test_both_damaged},
+        {"unfinished_create", test_unfinished_create},
         {"format1_upgrade", test_format1_upgrade},
         {"replica_damaged", test_replica_damaged},
         {"big_catalog", test_big_catalog},
