@@ -419,6 +419,15 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         log->next_offset = last->next_offset = log->durable;
         last->force_index = true;
     }
+    /* The catalog's start is where the log's records begin (those below
+     * were deleted), so it was at most the end when written: a log whose
+     * files end before it lost records that were deleted anyway.  Its end
+     * moves up to the start, as over a gap, so that no offset below the
+     * start is given out again and first <= end holds for readers. */
+    if (log->next_offset < start) {
+        log->next_offset = last->next_offset = start;
+        last->force_index = true;
+    }
     /* Synced only when the recovery point covers it: a same-boot end may
      * hold what a SYNC_NONE run left in the page cache. */
     rc = marker_open(log, log->durable, log->durable <= recovery_point);
