@@ -83,6 +83,9 @@ BENCH_PEER_OBJ := $(BENCH_PEER_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
 MANPAGES := $(sort $(wildcard man/man3/*.3 man/man7/*.7))
 
 STATIC := $(B)/libsamsa.a
+# Every object as it is compiled, for the tests and fuzz targets, which
+# call internal functions; never installed.
+INTERNAL := $(B)/libsamsa-internal.a
 SONAME := libsamsa.so.$(VERSION_MAJOR)
 SHARED := $(B)/libsamsa.so.$(VERSION_MAJOR).$(VERSION_MINOR)
 RUNNER := $(B)/check_samsa
@@ -117,14 +120,27 @@ $(DEPS_STAMP_PEERS):
 	@sh test/ensure-deps.sh $(DEPS_PEERS)
 	@touch $@
 
-$(B)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/samsa.h | $(DEPS_STAMP_BUILD)
+# -MMD: each object depends on the headers it includes, no more (the .d
+# files are read at the end of this Makefile).
+$(B)/obj/%.o: lib/%.c | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # crc32c.c compiles its SSE4.2 function with a target attribute; nothing else
 # in the library needs -msse4.2, so the library still runs on older CPUs.
 
-$(STATIC): $(LIB_OBJ)
+$(INTERNAL): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The installed static library holds one object: the library linked as one
+# relocatable file (ld -r), its hidden symbols then made local.  So only
+# the samsa_* API is global in it, as in the shared library, and a program
+# that defines its own log_open() or crc32c() links without a clash.
+$(B)/samsa.o: $(LIB_OBJ)
+	$(LD) -r -o $@ $^
+	objcopy --localize-hidden $@
+$(STATIC): $(B)/samsa.o
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -147,13 +163,13 @@ run: $(B)/examples/quickstart
 
 # ---- tests ----------------------------------------------------------------
 
-$(B)/test/%.o: test/%.c $(wildcard test/*.h lib/*.h) include/samsa.h \
-		| $(DEPS_STAMP_CHECK)
+$(B)/test/%.o: test/%.c | $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -MMD -MP \
+		-c $< -o $@
 
-$(RUNNER): $(TEST_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(CHECK_LIBS) \
+$(RUNNER): $(TEST_OBJ) $(INTERNAL)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(INTERNAL) $(CHECK_LIBS) \
 		$(LDLIBS_LIB)
 
 # Check kills a test after CK_DEFAULT_TIMEOUT seconds; sanitizers are slower.
@@ -223,14 +239,12 @@ FUZZ_TIME ?= 600
 FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm,$(or $(TMPDIR),/tmp))
 FUZZ_OPTS = -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 
-$(FB)/obj/%.o: lib/%.c $(wildcard lib/*.h) include/samsa.h \
-		| $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+$(FB)/obj/%.o: lib/%.c | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
-$(FB)/obj/%.o: test/fuzz/%.c test/fuzz/fuzz.h $(wildcard lib/*.h) \
-		include/samsa.h | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FB)/obj/%.o: test/fuzz/%.c | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FB)/fuzz_%: $(FB)/obj/fuzz_%.o $(FUZZ_HELP_OBJ) $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LMDB_LIBS) \
 		-lpthread
@@ -267,10 +281,10 @@ fuzz: $(FUZZ_BINS)
 
 # The seed corpora, from stores the library makes (test/fuzz/seeds.c).
 $(FB)/seeds: test/fuzz/seeds.c test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c \
-		test/fuzz/fuzz.h $(STATIC)
+		test/fuzz/fuzz.h $(INTERNAL)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itest/fuzz -o $@ test/fuzz/seeds.c \
-		test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c $(STATIC) $(LDLIBS_LIB)
+		test/fuzz/fuzz_util.c test/fuzz/fuzz_store.c $(INTERNAL) $(LDLIBS_LIB)
 fuzz-seeds: $(FB)/seeds
 	rm -f test/fuzz/corpus/*/seed-*
 	$(FB)/seeds test/fuzz/corpus
@@ -280,7 +294,7 @@ fuzz-seeds: $(FB)/seeds
 FORMAT_SRC = $(wildcard lib/*.c lib/*.h include/*.h test/*.c test/*.h \
 	test/bench/*.c test/bench/*.h test/interop/*.c test/fuzz/*.c \
 	test/fuzz/*.h examples/*.c)
-lint: $(SHARED) $(STATIC) | $(DEPS_STAMP_CHECK)
+lint: $(SHARED) $(STATIC) $(INTERNAL) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
 	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)
 	@echo "lint: sources formatted as .ci/clang-format says"
@@ -352,7 +366,16 @@ bench-peers: $(B)/bench/bench_peers
 
 # ---- install ----------------------------------------------------------------
 
-$(B)/samsa.pc: lib/samsa.pc.in Makefile
+# The directories and version samsa.pc names, kept in a file that changes
+# only when they do, so that `make install prefix=/opt` rewrites samsa.pc.
+PC_VARS := $(PREFIX)|$(libdir)|$(includedir)|$(VERSION)
+$(B)/.pc-vars: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+FORCE:
+.PHONY: FORCE
+
+$(B)/samsa.pc: lib/samsa.pc.in $(B)/.pc-vars
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|; ' \
 	    -e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' $< > $@
 
@@ -377,3 +400,6 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The header dependencies -MMD wrote (none before the first build).
+-include $(wildcard $(B)/obj/*.d $(B)/test/*.d $(FB)/obj/*.d)

@@ -14,7 +14,10 @@
 #   f) each ```c block of README compiles on its own; one with main() also
 #      links against the static library next to LIB;
 #   g) each program in the EXAMPLES section of a man page compiles and links
-#      the same way.
+#      the same way;
+#   h) the static library defines only samsa_* globals too, and a program
+#      that defines functions named as samsa's internal ones (log_open,
+#      catalog_open, crc32c...) links against it and runs.
 #
 # Every check runs; each failure prints a line starting "lint: FAIL:", and
 # the script exits 1 if there was any.
@@ -319,8 +322,63 @@ check_man_examples() {
     [ "$bad" -eq 0 ] && echo "lint: man page examples compile ($n programs)"
 }
 
+# ---- h) the static library hides its internals -------------------------------
+
+check_static() {
+    if ! nm -g --defined-only "$static_lib" > "$tmp/snm" 2> "$tmp/snm.err"; then
+        fail "nm -g --defined-only $static_lib failed: $(cat "$tmp/snm.err")"
+        return
+    fi
+    bad=0
+    n=0
+    # "ADDRESS TYPE NAME" lines; member headers ("x.o:") and blanks have
+    # fewer fields.
+    awk 'NF == 3 { print $3 }' "$tmp/snm" > "$tmp/snames"
+    while read -r name; do
+        n=$((n + 1))
+        case $name in
+        samsa__*) fail "$static_lib defines the internal global $name"; bad=1 ;;
+        samsa_*) ;;
+        *) fail "$static_lib defines the global $name: only samsa_* may be"; bad=1 ;;
+        esac
+    done < "$tmp/snames"
+    # Every internal function name of the library, defined again here.
+    nm --defined-only "$(dirname "$lib")/libsamsa-internal.a" 2> /dev/null |
+        awk 'NF == 3 && $2 == "T" && $3 !~ /^samsa_/ { print $3 }' |
+        sort -u > "$tmp/internal"
+    if [ ! -s "$tmp/internal" ]; then
+        fail "no internal functions found in libsamsa-internal.a (build it: make all)"
+        return
+    fi
+    {
+        echo '#include <stdio.h>'
+        echo '#include <samsa.h>'
+        while read -r f; do echo "int $f(void); int $f(void) { return 7; }"; done \
+            < "$tmp/internal"
+        echo 'int main(void) {'
+        echo '    samsa *s = NULL;'
+        echo '    int rc = samsa_open("", NULL, &s);'
+        while read -r f; do echo "    rc += $f() - 7;"; done < "$tmp/internal"
+        echo '    puts(samsa_strerror(SAMSA_EINVAL));'
+        echo '    return rc == SAMSA_EINVAL ? 0 : 1;'
+        echo '}'
+    } > "$tmp/clash.c"
+    k=$(wc -l < "$tmp/internal")
+    if ! $CC -std=c11 -Iinclude -o "$tmp/clash" "$tmp/clash.c" "$static_lib" \
+        $(pkg-config --libs lmdb) -lpthread > "$tmp/clash.err" 2>&1; then
+        fail "a program defining samsa's $k internal function names does not link against $static_lib: $(head -5 "$tmp/clash.err")"
+        bad=1
+    elif ! "$tmp/clash" > /dev/null; then
+        fail "a program defining samsa's internal function names links against $static_lib but misbehaves"
+        bad=1
+    fi
+    [ "$bad" -eq 0 ] &&
+        echo "lint: $static_lib: samsa_* globals only ($n), and a program defining its $k internal function names links and runs"
+}
+
 check_manpages
 check_exports
+check_static
 check_pages
 check_xrefs
 check_errors
