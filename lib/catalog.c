@@ -927,8 +927,8 @@ pending_put(catalog_txn *t, const char *name, int32_t partitions)
     le_put(rec, 1, 4);
     le_put(rec + 4, (uint32_t)partitions, 4);
     MDB_val k = {strlen(name), (void *)name};
-    return from_mdb(
-        catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec, sizeof rec, 0));
+    return from_mdb(catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec,
+                                 sizeof rec, 0));
 }
 
 static int

@@ -117,11 +117,11 @@ cm_env_open(MDB_env *env, const char *path, unsigned flags, mdb_mode_t mode)
 #define CATALOG_CRC 4
 /* The databases' tags in each value's CRC: a value copied to another
  * database, or under another key, does not check. */
-#define TAG_META  'm'
-#define TAG_TOPIC 't'
-#define TAG_PART  'p'
-#define TAG_GROUP 'g'
-#define TAG_QUEUE 'q'
+#define TAG_META    'm'
+#define TAG_TOPIC   't'
+#define TAG_PART    'p'
+#define TAG_GROUP   'g'
+#define TAG_QUEUE   'q'
 #define TAG_PENDING 'd'
 
 uint32_t catalog__value_crc(char tag, const MDB_val *k, const void *v,

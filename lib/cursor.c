@@ -190,11 +190,11 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
 
 /* The offset of the first record in seg, in [from, end), whose timestamp
  * is >= ts (records below the log's start are deleted, though their
- * segment is not yet): 0 and *out set, or 1 when there is none there (*out then gets the
- * offset after the segment's last batch).  Every batch on the
- * way is checked (CRC, and its base offset against the one before) before
- * its maxTimestamp or attributes are believed: a damaged batch that might
- * hold the answer is SAMSA_ECORRUPT, never skipped. */
+ * segment is not yet): 0 and *out set, or 1 when there is none there (*out then
+ * gets the offset after the segment's last batch).  Every batch on the way is
+ * checked (CRC, and its base offset against the one before) before its
+ * maxTimestamp or attributes are believed: a damaged batch that might hold the
+ * answer is SAMSA_ECORRUPT, never skipped. */
 static int
 find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
 {
