@@ -176,7 +176,8 @@ typedef struct samsa_options {
 
 #define SAMSA_MAX_REPLICA_DIRS 7 /**< replica_dirs entries, besides dir */
 
-/** samsa_options.flags: create the directory if it does not exist. */
+/** samsa_options.flags: create the directory, and its missing parents (as
+ * mkdir -p does), if it does not exist; replica directories too. */
 #define SAMSA_OPEN_CREATE 0x1
 
 /** A topic's configuration.  Zero-initialise; 0 means the default. */
@@ -232,7 +233,8 @@ typedef struct samsa_topic_config {
  * Segments before the recovery point are not read.
  *
  * @param[in] dir  the store's directory.  It must exist unless
- *                 SAMSA_OPEN_CREATE is given.
+ *                 SAMSA_OPEN_CREATE is given, which creates it and its
+ *                 missing parents.
  * @param[in] opt  options, or NULL for the defaults.
  * @param[out] out the new handle; set only on success.  Close it with
  *                 samsa_close().

@@ -60,6 +60,10 @@
  * own codes, ENOMEM too; anything else comes back as -errno. */
 int samsa__from_errno(int err);
 
+/* mkdir -p: create path and its missing parents with mode; 0 when it is a
+ * directory, else -errno (path.c). */
+int samsa__mkdir_p(const char *path, mode_t mode);
+
 /* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
  * timeout (notify.c). */
 int64_t samsa__deadline_after(int timeout_ms);

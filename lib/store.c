@@ -362,7 +362,7 @@ store_dirs_open(samsa *s, const samsa_options *opt)
     }
     for (int d = 0; d < s->ndirs; d++) {
         if (d > 0 && (opt->flags & SAMSA_OPEN_CREATE) && checked[d] == -ENOENT)
-            mkdir(s->dirs[d], 0755);
+            (void)samsa__mkdir_p(s->dirs[d], 0755); /* else: down */
         snprintf(cpath[d], sizeof cpath[d], "%s/catalog", s->dirs[d]);
         paths[d] = cpath[d];
         struct stat st;
@@ -400,9 +400,11 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     int rc = options_check(opt);
     if (rc != 0)
         return rc;
-    if ((opt->flags & SAMSA_OPEN_CREATE) && mkdir(dir, 0755) != 0 &&
-        errno != EEXIST)
-        return samsa__from_errno(errno);
+    if (opt->flags & SAMSA_OPEN_CREATE) {
+        rc = samsa__mkdir_p(dir, 0755);
+        if (rc != 0)
+            return samsa__from_errno(rc);
+    }
     struct stat st;
     if (stat(dir, &st) != 0)
         return samsa__from_errno(errno);

@@ -79,6 +79,28 @@ START_TEST(test_open_create)
     E(samsa_close(s));
     E(samsa_open(test_path(dir, "new"), &o, &s)); /* exists: fine too */
     E(samsa_close(s));
+    /* Missing parents are made, as mkdir -p does, for replicas too; a
+     * trailing or doubled slash changes nothing. */
+    char p[TEST_PATH_BUF], r[TEST_PATH_BUF];
+    snprintf(p, sizeof p, "%s/a/b//c/", dir);
+    snprintf(r, sizeof r, "%s/r/s/t", dir);
+    const char *reps[] = {r, NULL};
+    o.replica_dirs = reps;
+    E(samsa_open(p, &o, &s));
+    samsa_topic_config cfg = {.partitions = 1, .replicas = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+    struct stat st;
+    ck_assert_int_eq(stat(test_path(dir, "a/b/c/t-0"), &st), 0);
+    ck_assert_int_eq(stat(test_path(dir, "r/s/t/t-0"), &st), 0);
+    /* A file on the way: -ENOTDIR, and nothing made past it. */
+    FILE *f = fopen(test_path(dir, "file"), "w");
+    fclose(f);
+    snprintf(p, sizeof p, "%s/file/x", dir);
+    o.replica_dirs = NULL;
+    s = NULL;
+    EQ_RC(samsa_open(p, &o, &s), -ENOTDIR);
+    ck_assert_ptr_null(s);
     test_dir_remove(dir);
 }
 END_TEST
