@@ -95,10 +95,10 @@ print_status(const char *when)
     printf("%s\n", when);
     for (int32_t p = 0; p < PARTS; p++) {
         samsa_replica_info info[3];
-        int n;
+        size_t n;
         check(samsa_replica_status(store, TOPIC, p, info, 3, &n), "status");
         printf("  %s-%" PRId32 ":", TOPIC, p);
-        for (int i = 0; i < n && i < 3; i++)
+        for (size_t i = 0; i < n && i < 3; i++)
             printf(" %s%s%s", info[i].dir >= 0 ? NAMES[info[i].dir] : "?",
                    info[i].leader ? "(leader)" : "",
                    info[i].state == SAMSA_REPLICA_INSYNC ? "" : "(out)");
@@ -111,9 +111,9 @@ all_in_sync(void)
 {
     for (int32_t p = 0; p < PARTS; p++) {
         samsa_replica_info info[3];
-        int n;
+        size_t n;
         check(samsa_replica_status(store, TOPIC, p, info, 3, &n), "status");
-        for (int i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
             if (info[i].state != SAMSA_REPLICA_INSYNC)
                 return 0;
     }

@@ -26,10 +26,10 @@ print_topic(const char *name, void *ctx)
     int rc = samsa_topic_describe(store, name, &cfg);
     for (int32_t p = 0; rc == 0 && p < cfg.partitions; p++) {
         samsa_replica_info info[8];
-        int n;
+        size_t n;
         rc = samsa_replica_status(store, name, p, info, 8, &n);
         printf("  %s-%" PRId32 ":", name, p);
-        for (int i = 0; rc == 0 && i < n && i < 8; i++)
+        for (size_t i = 0; rc == 0 && i < n && i < 8; i++)
             printf(" dir %d%s%s", info[i].dir,
                    info[i].leader ? " (leader)" : "",
                    info[i].state == SAMSA_REPLICA_INSYNC ? "" : " (out)");
@@ -51,9 +51,9 @@ main(int argc, char **argv)
         fprintf(stderr, "scrub: open %s: %s\n", argv[1], samsa_strerror(rc));
         return 2;
     }
-    int rejoined = 0;
+    size_t rejoined = 0;
     rc = samsa_replica_catchup(store, &rejoined);
-    printf("caught up %d copies%s%s\n", rejoined, rc != 0 ? ": " : "",
+    printf("caught up %zu copies%s%s\n", rejoined, rc != 0 ? ": " : "",
            rc != 0 ? samsa_strerror(rc) : "");
     samsa_scrub_report rep;
     int src = samsa_scrub(store, NULL, &rep);

@@ -14,14 +14,36 @@
  *    no better name.  samsa_strerror() describes any of them.
  *  - A function that fails changes nothing, unless its documentation says
  *    otherwise (samsa_produce() across several partitions).
- *  - Option and config structs are zero-initialisable: a field left 0 takes
- *    its default.  Their reserved tails must stay zero; they are room for
- *    fields added in later minor versions without breaking the ABI.
+ *  - Option, config and record structs are zero-initialisable: a field left
+ *    0 takes its default.  Their reserved tails must stay zero (a call
+ *    given one that is not returns SAMSA_EINVAL); they are room for fields
+ *    added in later minor versions without breaking the ABI.  Structs the
+ *    library fills (samsa_message, samsa_replica_info, ...) have reserved
+ *    tails too, which it sets to zero.
+ *  - Counts of things (records in a call, copies, headers, rejoined copies)
+ *    are size_t; offsets, timestamps, partitions and delivery counts are
+ *    Kafka's fields, with Kafka's widths (int64_t, int64_t, int32_t,
+ *    int32_t).
+ *  - Every close function returns int: 0, or an error met while closing
+ *    (the object is freed either way); NULL is accepted and does nothing.
  *  - Pointers returned to the caller are borrowed unless stated otherwise;
  *    each says how long it stays valid.  The library never hands the caller
  *    memory to free().
  *  - Thread safety: one samsa handle is shared by all threads of a process.
  *    A cursor or a consumer belongs to one thread at a time.
+ *
+ * Caveats (samsa(7), CAVEATS, says more):
+ *
+ *  - Segments are read, and queue journals written, through shared
+ *    mappings: a file truncated by another program while the store is open,
+ *    or a media error on a mapped page, raises SIGBUS rather than an error
+ *    code.  Keep stores on a local file system and let nothing else write
+ *    into them.
+ *  - A child forked while the store is open inherits the directory locks and
+ *    keeps the store locked until it exits or execs; it must not use any
+ *    samsa handle.  Fork before samsa_open(), or exec in the child.
+ *  - The lock (flock(2) on DIR/lock) keeps out a second handle on the same
+ *    machine; it is advisory and protects nothing from other programs.
  *
  * See samsa(7) for the concepts, the storage layout and the full error table.
  */
@@ -366,9 +388,10 @@ SAMSA_API int samsa_topic_foreach(samsa *s,
 
 /** A record header: a key string and a value of bytes. */
 typedef struct samsa_header {
-    const char *key;   /**< NUL-terminated, not NULL                      */
-    const void *value; /**< NULL: a null value                            */
-    size_t value_len;  /**< bytes at value; must be 0 if value is NULL    */
+    const char *key;      /**< NUL-terminated, not NULL                      */
+    const void *value;    /**< NULL: a null value                            */
+    size_t value_len;     /**< bytes at value; must be 0 if value is NULL    */
+    uint64_t reserved[2]; /**< zero: room for fields to come             */
 } samsa_header;
 
 /** A record to produce, and where it was stored. */
@@ -379,9 +402,10 @@ typedef struct samsa_record {
     size_t value_len;            /**< must be 0 if value is NULL         */
     const samsa_header *headers; /**< header_count headers, or NULL      */
     size_t header_count;
-    int64_t timestamp; /**< in: ms since the epoch, 0 = now; out: stored  */
-    int32_t partition; /**< out: the partition it went to                 */
-    int64_t offset;    /**< out: its offset, -1 where it was not stored   */
+    int64_t timestamp;    /**< in: ms since the epoch, 0 = now; out: stored  */
+    int32_t partition;    /**< out: the partition it went to                 */
+    int64_t offset;       /**< out: its offset, -1 where it was not stored   */
+    uint64_t reserved[4]; /**< zero: room for fields to come             */
 } samsa_record;
 
 #define SAMSA_PARTITION_ANY    (-1) /**< let the partitioner choose         */
@@ -491,6 +515,7 @@ typedef struct samsa_message {
     size_t header_count;      /**< headers, read with samsa_message_header()  */
     const void *headers_;     /**< private: where the headers are encoded     */
     const void *headers_end_; /**< private: end of the record               */
+    uint64_t reserved[4];     /**< zero: room for fields to come              */
 } samsa_message;
 
 /**
@@ -580,8 +605,10 @@ SAMSA_API int64_t samsa_cursor_offset(const samsa_cursor *c);
 /**
  * @brief Close a cursor and free it.
  * @param[in] c the cursor, or NULL (then nothing happens).
+ * @return 0: closing a cursor cannot fail (it returns int as every close
+ *         function of samsa does).
  */
-SAMSA_API void samsa_cursor_close(samsa_cursor *c);
+SAMSA_API int samsa_cursor_close(samsa_cursor *c);
 
 /* ------------------------------------------------------------------------ */
 /* Consumer groups                                                          */
@@ -1073,8 +1100,12 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
  *        at once; the delivery still counts) and free the receiver.
  * @param[in] q the receiver, or NULL (then nothing happens).  After
  *              samsa_close() it only frees memory.
+ * @return 0, or the first error met while releasing (SAMSA_EIO,
+ *         SAMSA_ENOSPC): the receiver is freed either way, and a record
+ *         whose release was not recorded is offered again when its
+ *         acquisition lock expires.
  */
-SAMSA_API void samsa_queue_close(samsa_queue *q);
+SAMSA_API int samsa_queue_close(samsa_queue *q);
 
 /**
  * @brief Wait until a share group finishes a given record, and learn how.
@@ -1178,9 +1209,9 @@ typedef enum samsa_replica_state {
 
 /** One copy of a partition, as samsa_replica_status() describes it. */
 typedef struct samsa_replica_info {
-    int dir;              /**< 0: the store's directory; i: replica_dirs[i-1];
-                               -1: a directory not open now                  */
-    int state;            /**< a samsa_replica_state                         */
+    int dir; /**< 0: the store's directory; i: replica_dirs[i-1];
+                  -1: a directory not open now                  */
+    samsa_replica_state state; /**< in sync or out                        */
     int leader;           /**< 1 for the leader copy, else 0                 */
     int reason;           /**< why it is out (a SAMSA_E* code or -errno);
                                0 while in sync                               */
@@ -1189,19 +1220,22 @@ typedef struct samsa_replica_info {
 } samsa_replica_info;
 
 /** Event types, in samsa_replica_event.type. */
-#define SAMSA_REPLICA_EV_OUT    1 /**< a copy left the in-sync set          */
-#define SAMSA_REPLICA_EV_JOINED 2 /**< a rebuilt copy rejoined it */
-#define SAMSA_REPLICA_EV_LEADER 3 /**< the leader moved to another copy */
+typedef enum samsa_replica_event_type {
+    SAMSA_REPLICA_EV_OUT = 1,    /**< a copy left the in-sync set          */
+    SAMSA_REPLICA_EV_JOINED = 2, /**< a rebuilt copy rejoined it           */
+    SAMSA_REPLICA_EV_LEADER = 3  /**< the leader moved to another copy     */
+} samsa_replica_event_type;
 
 /** What samsa_options.on_replica receives. */
 typedef struct samsa_replica_event {
-    int type;             /**< SAMSA_REPLICA_EV_*                          */
+    samsa_replica_event_type type; /**< what happened                   */
     const char *topic;    /**< the topic                                   */
     int32_t partition;    /**< the partition                               */
     int dir;              /**< the copy's directory, as in samsa_replica_info */
     int reason;           /**< EV_OUT: the error; else 0                   */
     int64_t offset;       /**< the log end offset at the event             */
     int32_t leader_epoch; /**< the partition's leader epoch after it       */
+    uint64_t reserved[2]; /**< zero                                         */
 } samsa_replica_event;
 
 /**
@@ -1214,12 +1248,13 @@ typedef struct samsa_replica_event {
  * @param[in]  max       room in copies.
  * @param[out] n         receives the number of copies the partition has
  *                       (which may exceed max).
- * @return 0, SAMSA_EINVAL (NULL argument, bad name, max < 0),
- *         SAMSA_ENOTOPIC, SAMSA_ENOPARTITION.
+ * @return 0, SAMSA_EINVAL (NULL argument, bad name, copies NULL with
+ *         max > 0), SAMSA_ENOTOPIC, SAMSA_ENOPARTITION.
  */
 SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
                                    int32_t partition,
-                                   samsa_replica_info *copies, int max, int *n);
+                                   samsa_replica_info *copies, size_t max,
+                                   size_t *n);
 
 /**
  * @brief Rebuild, now, every copy that is out of the in-sync set and whose
@@ -1244,7 +1279,7 @@ SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
  *         SAMSA_ECORRUPT (the copy's disk returned other bytes than written),
  *         SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno.
  */
-SAMSA_API int samsa_replica_catchup(samsa *s, int *rejoined);
+SAMSA_API int samsa_replica_catchup(samsa *s, size_t *rejoined);
 
 /** What samsa_scrub() found and did; counts over every copy checked. */
 typedef struct samsa_scrub_report {

@@ -366,6 +366,7 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     m->header_count = (size_t)hc;
     m->headers_ = p;
     m->headers_end_ = end;
+    memset(m->reserved, 0, sizeof m->reserved);
     it->next = end;
     it->left--;
     return 0;

@@ -320,17 +320,18 @@ samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
     return 0;
 }
 
-SAMSA_API void
+SAMSA_API int
 samsa_cursor_close(samsa_cursor *c)
 {
     if (c == NULL)
-        return;
+        return 0;
     if (c->log != NULL) {
         segment_unref(c->log->io, c->seg);
         log_unref(c->log);
     }
     free(c->topic);
     free(c);
+    return 0;
 }
 
 SAMSA_API int

@@ -164,11 +164,21 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
         snprintf(num[2], sizeof num[2], "%u", (unsigned)count);
         const char *reason = state == QS_REJECTED ? "rejected" : "max-attempts";
         samsa_header *x = h + m.header_count;
-        x[0] = (samsa_header){SAMSA_DLQ_TOPIC, g->topic, strlen(g->topic)};
-        x[1] = (samsa_header){SAMSA_DLQ_PARTITION, num[0], strlen(num[0])};
-        x[2] = (samsa_header){SAMSA_DLQ_OFFSET, num[1], strlen(num[1])};
-        x[3] = (samsa_header){SAMSA_DLQ_COUNT, num[2], strlen(num[2])};
-        x[4] = (samsa_header){SAMSA_DLQ_REASON, reason, strlen(reason)};
+        x[0] = (samsa_header){.key = SAMSA_DLQ_TOPIC,
+                              .value = g->topic,
+                              .value_len = strlen(g->topic)};
+        x[1] = (samsa_header){.key = SAMSA_DLQ_PARTITION,
+                              .value = num[0],
+                              .value_len = strlen(num[0])};
+        x[2] = (samsa_header){.key = SAMSA_DLQ_OFFSET,
+                              .value = num[1],
+                              .value_len = strlen(num[1])};
+        x[3] = (samsa_header){.key = SAMSA_DLQ_COUNT,
+                              .value = num[2],
+                              .value_len = strlen(num[2])};
+        x[4] = (samsa_header){.key = SAMSA_DLQ_REASON,
+                              .value = reason,
+                              .value_len = strlen(reason)};
         samsa_record rec = {.key = m.key,
                             .key_len = m.key_len,
                             .value = m.value,
@@ -575,16 +585,20 @@ samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
     return rc;
 }
 
-void
+int
 queue_release_all(samsa_queue *q, qpart *qp)
 {
     if (QPART_DELETED(qp))
-        return; /* nothing to give back to */
+        return 0; /* nothing to give back to */
+    int first = 0;
     for (int64_t o = qp->start; o < qp->next; o++) {
         qrec *r = qstate_rec(qp, o);
-        if (r->state == QS_ACQUIRED && r->holder == q->id)
-            (void)qstate_set(q->s, q->g, qp, o, 1, QS_AVAILABLE, r->count);
+        if (r->state == QS_ACQUIRED && r->holder == q->id) {
+            int rc = qstate_set(q->s, q->g, qp, o, 1, QS_AVAILABLE, r->count);
+            first = first != 0 ? first : rc;
+        }
     }
+    return first;
 }
 
 void

@@ -128,7 +128,7 @@ struct samsa_queue {
 /* Free a receiver's arena. */
 void queue_arena_free(samsa_queue *q);
 /* Give back every record q holds in qp (locked). */
-void queue_release_all(samsa_queue *q, qpart *qp);
+int queue_release_all(samsa_queue *q, qpart *qp);
 
 /* Find or load the group (name, topic) for a call: s->queue_lock held. */
 int queue_group_get(samsa *s, const char *group, const char *tname,

@@ -227,11 +227,12 @@ group_unlink_free(samsa *s, qgroup *g)
     group_free(s, g, false);
 }
 
-SAMSA_API void
+SAMSA_API int
 samsa_queue_close(samsa_queue *q)
 {
     if (q == NULL)
-        return;
+        return 0;
+    int rc = 0;
     for (;;) {
         pthread_mutex_lock(&q->lock);
         if (q->detached)
@@ -241,7 +242,8 @@ samsa_queue_close(samsa_queue *q)
             qgroup *g = q->g;
             for (int32_t p = 0; p < g->nparts; p++) {
                 pthread_mutex_lock(&g->parts[p].lock);
-                queue_release_all(q, &g->parts[p]);
+                int prc = queue_release_all(q, &g->parts[p]);
+                rc = rc != 0 ? rc : prc;
                 pthread_mutex_unlock(&g->parts[p].lock);
             }
             store_notify(s);
@@ -266,6 +268,7 @@ samsa_queue_close(samsa_queue *q)
     queue_arena_free(q);
     pthread_mutex_destroy(&q->lock);
     free(q);
+    return rc;
 }
 
 void

@@ -879,9 +879,9 @@ rset_catchup(rset *rs, int i)
 
 SAMSA_API int
 samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
-                     samsa_replica_info *copies, int max, int *n)
+                     samsa_replica_info *copies, size_t max, size_t *n)
 {
-    if (s == NULL || n == NULL || max < 0 || (copies == NULL && max > 0))
+    if (s == NULL || n == NULL || (copies == NULL && max > 0))
         return SAMSA_EINVAL;
     pthread_rwlock_rdlock(&s->table_lock);
     topic *t;
@@ -889,8 +889,8 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     if (rc == 0) {
         rset *rs = t->parts[partition]->rs;
         pthread_mutex_lock(&rs->lock);
-        *n = rs->n;
-        for (int i = 0; i < rs->n && i < max; i++)
+        *n = (size_t)rs->n;
+        for (int i = 0; i < rs->n && (size_t)i < max; i++)
             copies[i] = (samsa_replica_info){
                 .dir = rs->copy[i].disk,
                 .state = rs->copy[i].insync ? SAMSA_REPLICA_INSYNC
@@ -906,9 +906,13 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
 }
 
 SAMSA_API int
-samsa_replica_catchup(samsa *s, int *rejoined)
+samsa_replica_catchup(samsa *s, size_t *rejoined)
 {
     if (s == NULL)
         return SAMSA_EINVAL;
-    return store_replica_pass(s, rejoined);
+    int r = 0;
+    int rc = store_replica_pass(s, &r);
+    if (rejoined != NULL)
+        *rejoined = (size_t)r;
+    return rc;
 }

@@ -20,7 +20,8 @@ open_filled(const char *dir, int n)
         char k[16], v[16];
         snprintf(k, sizeof k, "k%d", i);
         snprintf(v, sizeof v, "v%d", i);
-        samsa_header h[2] = {{"first", "1", 1}, {"second", NULL, 0}};
+        samsa_header h[2] = {{.key = "first", .value = "1", .value_len = 1},
+                             {.key = "second"}};
         samsa_record r = {.key = i % 3 ? k : NULL,
                           .key_len = i % 3 ? strlen(k) : 0,
                           .value = v,

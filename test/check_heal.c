@@ -304,7 +304,7 @@ run_case(const store_img *im, const saved *f, size_t pos, int mode,
     close(fd);
     samsa *s = img_open(im);
     samsa__replica_pause(s, true); /* the pass runs here, once, in full */
-    int joined;
+    size_t joined;
     samsa_scrub_report rep;
     *why = NULL;
     if (samsa_replica_catchup(s, &joined) != 0)

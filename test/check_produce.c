@@ -113,9 +113,13 @@ START_TEST(test_timestamps)
     E(samsa_cursor_open(s, "t", 0, 0, &c));
     E(samsa_cursor_next(c, &m, 0));
     ck_assert_int_eq(m.timestamp, r[0].timestamp);
+    memset(&m, 0xAB, sizeof m); /* the reserved tail comes back zero */
     E(samsa_cursor_next(c, &m, 0));
     ck_assert_int_eq(m.timestamp, 12345);
-    samsa_cursor_close(c);
+    for (size_t i = 0; i < sizeof m.reserved / sizeof m.reserved[0]; i++)
+        ck_assert_uint_eq(m.reserved[i], 0);
+    ck_assert_int_eq(samsa_cursor_close(c), 0);
+    ck_assert_int_eq(samsa_cursor_close(NULL), 0);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -129,7 +133,10 @@ START_TEST(test_bad_input_changes_nothing)
     test_produce_str(s, "t", 0, "k", "v");
     samsa_header h_nokey = {.key = NULL};
     samsa_header h_badval = {.key = "x", .value = NULL, .value_len = 3};
+    samsa_header h_reserved = {.key = "x", .reserved = {0, 1}};
     samsa_record bad[] = {
+        {.value = "v", .value_len = 1, .reserved = {[3] = 1}},
+        {.headers = &h_reserved, .header_count = 1},
         {.key = NULL, .key_len = 1},
         {.value = NULL, .value_len = 1},
         {.headers = NULL, .header_count = 1},

@@ -96,7 +96,8 @@ START_TEST(test_receive_accept)
     E(samsa_queue_ack(q, d + 3, 3, SAMSA_ACK_ACCEPT));
     EQ_RC(samsa_queue_receive(q, d, 16, &n, 0), SAMSA_ETIMEDOUT);
     ck_assert_uint_eq(n, 0);
-    samsa_queue_close(q);
+    E(samsa_queue_close(q));
+    E(samsa_queue_close(NULL));
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -239,7 +240,7 @@ START_TEST(test_attempts_dead_letter)
     const char *dir;
     samsa *s = open_topic(&dir, "t", 1);
     E(samsa_topic_create(s, "dlq", NULL));
-    samsa_header h = {"h", "x", 1};
+    samsa_header h = {.key = "h", .value = "x", .value_len = 1};
     samsa_record r[2] = {
         {.value = "poison", .value_len = 6, .headers = &h, .header_count = 1},
         {.value = "bad", .value_len = 3, .headers = &h, .header_count = 1}};

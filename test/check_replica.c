@@ -166,9 +166,10 @@ status(samsa *s, int32_t p, int want_insync, int leader_dir, int dir,
        int dir_state)
 {
     samsa_replica_info info[NDIRS];
-    int n = 0, in = 0, leader = -1;
+    size_t n = 0;
+    int in = 0, leader = -1;
     E(samsa_replica_status(s, "t", p, info, NDIRS, &n));
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         in += info[i].state == SAMSA_REPLICA_INSYNC;
         if (info[i].leader)
             leader = info[i].dir;
@@ -227,7 +228,7 @@ copies_identical(rig *r, int32_t p, int copies)
     ck_assert_int_gt(files, 0);
     for (int k = 1; k < copies; k++) { /* and no file more */
         test_pathf(b, r->d[(first + k) % NDIRS], part);
-        int n = 0;
+        size_t n = 0;
         DIR *db = opendir(b);
         ck_assert_ptr_nonnull(db);
         while ((e = readdir(db)) != NULL)
@@ -243,7 +244,7 @@ copies_identical(rig *r, int32_t p, int copies)
 static void
 rejoin_finish(rig *r, int want, int64_t next)
 {
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r->s, &joined));
     ck_assert_int_eq(joined, want);
     test_produce_next(r->s, "t", 0, &next, 3);
@@ -315,13 +316,15 @@ START_TEST(test_placement)
         status(r.s, p, 3, p, -1, 0); /* leaders spread: p on d<p> */
     }
     samsa_replica_info info[NDIRS];
-    int n;
+    size_t n;
     E(samsa_replica_status(r.s, "t", 1, info, 1, &n)); /* room for one */
     ck_assert_int_eq(n, 3);
     ck_assert_int_eq(info[0].dir, 1);
     EQ_RC(samsa_replica_status(r.s, "t", 3, info, 3, &n), SAMSA_ENOPARTITION);
     EQ_RC(samsa_replica_status(r.s, "u", 0, info, 3, &n), SAMSA_ENOTOPIC);
-    EQ_RC(samsa_replica_status(r.s, "t", 0, info, -1, &n), SAMSA_EINVAL);
+    EQ_RC(samsa_replica_status(r.s, "t", 0, NULL, 3, &n), SAMSA_EINVAL);
+    E(samsa_replica_status(r.s, "t", 0, NULL, 0, &n)); /* count only */
+    ck_assert_int_eq(n, 3);
     EQ_RC(samsa_replica_status(NULL, "t", 0, info, 3, &n), SAMSA_EINVAL);
     EQ_RC(samsa_replica_catchup(NULL, NULL), SAMSA_EINVAL);
     for (int32_t p = 0; p < 3; p++)
@@ -379,7 +382,7 @@ fault_run(faultio_op op, uint64_t nth, int victim, int err)
         status(r.s, 0, 2, victim == 0 ? 1 : 0, victim, SAMSA_REPLICA_OUT);
         ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_OUT], 1);
         ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_LEADER], victim == 0);
-        int joined = -1;
+        size_t joined = 99;
         E(samsa_replica_catchup(r.s, &joined));
         ck_assert_int_eq(joined, 1);
         ck_assert_int_eq(r.events[SAMSA_REPLICA_EV_JOINED], 1);
@@ -425,7 +428,7 @@ START_TEST(test_fsync_not_retried)
     ck_assert_uint_eq(faultio_injected(r.fi), 1);
     status(r.s, 0, 2, 0, 2, SAMSA_REPLICA_OUT);
     samsa_replica_info info[NDIRS];
-    int n;
+    size_t n;
     E(samsa_replica_status(r.s, "t", 0, info, NDIRS, &n));
     ck_assert_int_eq(info[2].reason, SAMSA_EIO);
     /* every later sync on d2 would fail: none is made */
@@ -434,7 +437,7 @@ START_TEST(test_fsync_not_retried)
     E(samsa_sync(r.s));
     ck_assert_uint_eq(faultio_injected(r.fi), 1);
     faultio_clear(r.fi);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 1);
     check_exact(r.s, 0, next);
@@ -533,7 +536,7 @@ START_TEST(test_failover_cursor)
     ck_assert_int_ne(samsa_replica_catchup(r.s, NULL), 0);
     status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
     faultio_clear(r.fi);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 1);
     status(r.s, 0, 3, 1, 0, SAMSA_REPLICA_INSYNC); /* the leader stays */
@@ -564,7 +567,7 @@ START_TEST(test_dir_vanishes)
     /* with sync, the next produce finds it gone */
     for (int32_t p = 0; p < 3; p++)
         test_produce_upto(r.s, "t", p, &ends[p], 60, 1);
-    int joined = -1;
+    size_t joined = 99;
     E(samsa_replica_catchup(r.s, &joined)); /* not back yet */
     ck_assert_int_eq(joined, 0);
     for (int32_t p = 0; p < 3; p++) {
@@ -684,7 +687,7 @@ START_TEST(test_reconcile_on_open)
     rig_open(&r, SAMSA_SYNC_NONE);
     status(r.s, 0, 2, 1, 0, SAMSA_REPLICA_OUT);
     check_exact(r.s, 0, next);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 1);
     test_produce_next(r.s, "t", 0, &next, 5);
@@ -723,7 +726,7 @@ START_TEST(test_removed_dir_comes_back)
     rig_open(&r, SAMSA_SYNC_NONE); /* all three; d1 made again, empty */
     for (int32_t p = 0; p < 3; p++)
         status(r.s, p, 1, 0, 1, SAMSA_REPLICA_OUT);
-    int joined = -1;
+    size_t joined = 99;
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 6); /* d1's copies and d2's stale ones */
     for (int32_t p = 0; p < 3; p++) {
@@ -732,9 +735,9 @@ START_TEST(test_removed_dir_comes_back)
         test_produce_upto(r.s, "t", p, &ends[p], 50, 2);
     }
     samsa_replica_info info[NDIRS];
-    int n;
+    size_t n;
     E(samsa_replica_status(r.s, "t", 1, info, NDIRS, &n));
-    for (int i = 0; i < n; i++) /* back where placement put them */
+    for (size_t i = 0; i < n; i++) /* back where placement put them */
         ck_assert_int_eq(info[i].dir, (1 + i) % NDIRS);
     rig_close(&r);
     for (int32_t p = 0; p < 3; p++)
@@ -834,7 +837,7 @@ START_TEST(test_leader_damage_healed)
     }
     rig_open(&r, SAMSA_SYNC_NONE);
     samsa__replica_pause(r.s, false);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     status(r.s, 0, 2, -1, -1, 0);
     samsa_scrub_report rep;
@@ -868,7 +871,7 @@ START_TEST(test_catchup_heals_leader_first)
     status(r.s, 0, 1, 0, 1, SAMSA_REPLICA_OUT);
     /* now the leader's sealed first segment is damaged, in a record */
     flip(&r, 0, bases[0], 200, 0x01);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 1);
     status(r.s, 0, 2, 0, 1, SAMSA_REPLICA_INSYNC);
@@ -954,9 +957,10 @@ wait_insync(samsa *s, int want, int ms)
 {
     for (int i = 0; i < ms / 20; i++) {
         samsa_replica_info info[NDIRS];
-        int n, in = 0;
+        size_t n;
+        int in = 0;
         E(samsa_replica_status(s, "t", 0, info, NDIRS, &n));
-        for (int k = 0; k < n; k++)
+        for (size_t k = 0; k < n; k++)
             in += info[k].state == SAMSA_REPLICA_INSYNC;
         if (in == want)
             return true;
@@ -1044,7 +1048,7 @@ START_TEST(test_power_cut_reconcile)
     ck_assert_int_ge(got, synced);
     ck_assert_int_le(got, end);
     ck_assert_int_le(end, next);
-    int joined;
+    size_t joined;
     E(samsa_replica_catchup(r.s, &joined));
     status(r.s, 0, 3, -1, -1, 0);
     ck_assert_int_eq(read_prefix(r.s), got);
@@ -1257,7 +1261,7 @@ START_TEST(test_queue_journal_rewritten)
     ck_assert(!test_exists(b));
     ck_assert_int_eq(mkdir(r.d[2], 0755), 0);
     rig_open(&r, SAMSA_SYNC_NONE); /* the log copy is rebuilt, not the */
-    int joined = -1;               /* journal: no group is loaded      */
+    size_t joined = 99;            /* journal: no group is loaded      */
     E(samsa_replica_catchup(r.s, &joined));
     ck_assert_int_eq(joined, 1);
     rig_close(&r);

@@ -487,7 +487,7 @@ START_TEST(test_replica_dir_comes_back_foreign)
     E(samsa_topic_create(s, "t", &(samsa_topic_config){.replicas = 2}));
     test_produce_str(s, "t", 0, "k", "v");
     test_dir_remove(r);
-    int rejoined = -1;
+    size_t rejoined = 99;
     E(samsa_replica_catchup(s, &rejoined));
     ck_assert_int_eq(rejoined, 0);
     /* made aside, then put in place at once */

@@ -49,11 +49,12 @@ test_gen(test_grec *g, int64_t i)
     }
     snprintf(g->hv, sizeof g->hv, "hv-%lld", (long long)i);
     if (i % 3 == 1) {
-        g->h[0] = (samsa_header){"h1", g->hv, strlen(g->hv)};
+        g->h[0] = (samsa_header){
+            .key = "h1", .value = g->hv, .value_len = strlen(g->hv)};
         r->header_count = 1;
     } else if (i % 3 == 2) {
-        g->h[0] = (samsa_header){"a", NULL, 0};
-        g->h[1] = (samsa_header){"bb", g->hv, 3};
+        g->h[0] = (samsa_header){.key = "a"};
+        g->h[1] = (samsa_header){.key = "bb", .value = g->hv, .value_len = 3};
         r->header_count = 2;
     }
     r->headers = r->header_count > 0 ? g->h : NULL;
