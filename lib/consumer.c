@@ -38,7 +38,8 @@ consumer_enter(samsa_consumer *c)
     int rc = c->detached ? SAMSA_ECLOSED : store_enter(c->s);
     pthread_mutex_unlock(&c->lock);
     if (rc == 0)
-        atomic_store_explicit(&c->heartbeat, group_now(), memory_order_relaxed);
+        atomic_store_explicit(&c->heartbeat, samsa__now_coarse_ns(),
+                              memory_order_relaxed);
     return rc;
 }
 
@@ -339,7 +340,7 @@ must_rebalance(const samsa_consumer *c)
 static int
 maintain(samsa_consumer *c)
 {
-    int64_t now = group_now();
+    int64_t now = samsa__now_coarse_ns();
     if (now >= c->next_check) {
         pthread_mutex_lock(&c->g->lock);
         group_expire_locked(c->s, c->g, c, now);
@@ -463,7 +464,8 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
             again = rc == 0 || rc == SAMSA_ETIMEDOUT;
         }
         store_unwatch(s);
-        atomic_store_explicit(&c->heartbeat, group_now(), memory_order_relaxed);
+        atomic_store_explicit(&c->heartbeat, samsa__now_coarse_ns(),
+                              memory_order_relaxed);
         if (!again)
             break;
     }
@@ -591,7 +593,7 @@ samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
         consumer_free(c);
         return rc;
     }
-    int64_t now = group_now();
+    int64_t now = samsa__now_coarse_ns();
     c->next_check = now + c->session_ns / 3;
     c->next_commit = now + c->auto_commit_ns;
     if ((rc = store_enter(s)) != 0) {

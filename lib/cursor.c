@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue.h"
+#include "cursor.h"
 
 struct samsa_cursor {
     samsa_log *log;    /* referenced                                        */

@@ -45,14 +45,6 @@
 
 #include "group.h"
 
-int64_t
-group_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- the registry -------------------------------------------------------- */
 
 int
@@ -287,7 +279,7 @@ member_add(group *g, samsa_consumer *c)
     c->member_next = NULL;
     c->member_id = g->next_member_id++;
     c->expelled = false;
-    atomic_store(&c->heartbeat, group_now());
+    atomic_store(&c->heartbeat, samsa__now_coarse_ns());
     g->nmembers++;
 }
 

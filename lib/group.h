@@ -119,8 +119,6 @@ struct samsa_consumer {
     int deferred;           /* an error met after a batch had records  */
 };
 
-/* Coarse CLOCK_MONOTONIC ns: cheap enough for every call. */
-int64_t group_now(void);
 /* The store's registry (samsa_open) and its teardown (samsa_close, after
  * store_close_gate(): detach every consumer, free every group). */
 int group_store_init(samsa *s);

@@ -582,7 +582,7 @@ group_commit(samsa_log *log, int64_t target)
 
 int
 log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
-           int64_t max_ts, int64_t *base)
+           int64_t max_ts, const _Atomic int32_t *leader_epoch, int64_t *base)
 {
     pthread_mutex_lock(&log->lock);
     segment *seg = active(log);
@@ -595,8 +595,8 @@ log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
         seg = active(log);
         *base = log->next_offset;
         batch_set_base_offset(batch, *base);
-        if (log->rs != NULL) /* Kafka's partitionLeaderEpoch */
-            batch_set_leader_epoch(batch, atomic_load(&log->rs->epoch));
+        if (leader_epoch != NULL)
+            batch_set_leader_epoch(batch, atomic_load(leader_epoch));
         rc = segment_append(log->io, seg, batch, len, *base, count, max_ts,
                             &log->cfg);
     }

@@ -177,9 +177,14 @@ int log_open(samsa_io *io, const char *dir, const log_config *cfg,
 /* Seal the active segment and sync everything (before the store closes);
  * *recovery_point as log_sync.  The caller still drops its reference. */
 int log_close(samsa_log *log, int64_t *recovery_point);
-/* Append one encoded batch of count records; *base gets its first offset. */
+/* Append one encoded batch of count records; *base gets its first offset.
+ * The batch is stamped with *leader_epoch (Kafka's partitionLeaderEpoch,
+ * as Kafka's appendAsLeader takes it), read under the log's lock so that
+ * batches and leader changes keep one order; NULL leaves it as encoded.
+ * The log knows nothing of copies: the epoch is the caller's. */
 int log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
-               int64_t max_ts, int64_t *base);
+               int64_t max_ts, const _Atomic int32_t *leader_epoch,
+               int64_t *base);
 /* fdatasync the sealed segments not yet synced and, with all, the active
  * one too; *recovery_point (may be NULL) gets the offset below which
  * everything is now durable. */

@@ -34,19 +34,7 @@
  * stop touching the store: each module detaches its handles at close, under
  * the handle's own lock, before the gate drains (see its file).
  */
-#include <time.h>
-
 #include "store.h"
-
-void
-samsa__cond_init_monotonic(pthread_cond_t *cond)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
 
 void
 store_notify_init(samsa *s)
@@ -60,33 +48,6 @@ store_notify_destroy(samsa *s)
 {
     pthread_cond_destroy(&s->notify_cond);
     pthread_mutex_destroy(&s->notify_lock);
-}
-
-int64_t
-samsa__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t
-samsa__deadline_after(int timeout_ms)
-{
-    if (timeout_ms < 0)
-        return -1;
-    return samsa__now_ns() + (int64_t)timeout_ms * 1000000;
-}
-
-int
-samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
-                       int64_t deadline_ns)
-{
-    if (deadline_ns < 0)
-        return pthread_cond_wait(cond, lock);
-    struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
-                          .tv_nsec = deadline_ns % 1000000000};
-    return pthread_cond_timedwait(cond, lock, &ts);
 }
 
 uint64_t

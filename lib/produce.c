@@ -126,7 +126,8 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
     samsa_log *log = t->parts[g->partition];
     int rc = rset_admit(log->rs);
     if (rc == 0)
-        rc = log_append(log, buf, g->bytes, (int32_t)g->count, max_ts, &base);
+        rc = log_append(log, buf, g->bytes, (int32_t)g->count, max_ts,
+                        log->rs != NULL ? &log->rs->epoch : NULL, &base);
     if (rc == 0) {
         for (size_t i = 0; i < g->count; i++)
             recs[i]->offset = base + (int64_t)i;

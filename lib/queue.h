@@ -17,6 +17,7 @@
 #ifndef SAMSA_QUEUE_H
 #define SAMSA_QUEUE_H
 
+#include "cursor.h"
 #include "store.h"
 
 /* A record's state in the window.  Only AVAILABLE, ACCEPTED, REJECTED and
@@ -196,9 +197,5 @@ void ackwait_notify(samsa *s, const char *group, const char *tname,
 int queue_record_outcome(samsa *s, const char *group, const char *tname,
                          int32_t partition, int64_t offset,
                          samsa_ack_info *info);
-
-/* cursor.c: move a cursor to offset, keeping its place in the segment
- * when offset is a little ahead (the queue's many short hops). */
-int cursor_goto(samsa_cursor *c, int64_t offset);
 
 #endif

@@ -65,10 +65,12 @@ int samsa__from_errno(int err);
 int samsa__mkdir_p(const char *path, mode_t mode);
 
 /* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
- * timeout (notify.c). */
+ * timeout (clock.c). */
 int64_t samsa__deadline_after(int timeout_ms);
-/* CLOCK_MONOTONIC now, in ns (notify.c). */
+/* CLOCK_MONOTONIC now, in ns (clock.c). */
 int64_t samsa__now_ns(void);
+/* The same clock, coarse (ms resolution) and cheaper. */
+int64_t samsa__now_coarse_ns(void);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
  * as samsa__deadline_after() makes. */
 void samsa__cond_init_monotonic(pthread_cond_t *cond);

@@ -168,10 +168,8 @@ flusher_main(void *arg)
     samsa *s = arg;
     pthread_mutex_lock(&s->flush_lock);
     while (!s->flush_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += FLUSH_INTERVAL_MS / 1000;
-        pthread_cond_timedwait(&s->flush_cond, &s->flush_lock, &ts);
+        samsa__cond_wait_until(&s->flush_cond, &s->flush_lock,
+                               samsa__deadline_after(FLUSH_INTERVAL_MS));
         if (s->flush_stop)
             break;
         pthread_mutex_unlock(&s->flush_lock);
