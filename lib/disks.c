@@ -70,7 +70,7 @@ each_rset(samsa *s, void (*fn)(rset *rs, void *ctx), void *ctx)
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next)
             for (int32_t p = 0; p < t->cfg.partitions; p++)
-                fn(t->parts[p]->rs, ctx);
+                fn(t->rsets[p], ctx);
 }
 
 static void

@@ -66,7 +66,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "replica.h"
+#include "log.h"
 
 /* ---- the segment array --------------------------------------------------- */
 
@@ -309,7 +309,8 @@ log_free(samsa_log *log)
     pthread_cond_destroy(&log->wait_cond);
     free(log->segs);
     free(log->dir);
-    rset_free(log->rs); /* after the segments: their files close through it */
+    if (log->release != NULL) /* after the segments: see log.h */
+        log->release(log->release_arg);
     free(log);
 }
 

@@ -126,7 +126,12 @@ typedef struct samsa_log {
                                   when nobody waits                        */
     _Atomic bool deleted;      /* the topic was deleted                    */
     _Atomic int refs;          /* the topic's reference plus each cursor's */
-    struct rset *rs;           /* its copies (replica.h); freed with it    */
+    /* The owner's hook, run once the last reference is dropped and the
+     * segment files are closed (through io, which may be the owner's: the
+     * replica set's mirroring table).  The log knows nothing of what it
+     * frees. */
+    void (*release)(void *arg);
+    void *release_arg;
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */

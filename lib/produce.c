@@ -124,17 +124,18 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
     int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
     int64_t base;
     samsa_log *log = t->parts[g->partition];
-    int rc = rset_admit(log->rs);
+    rset *rs = t->rsets[g->partition];
+    int rc = rset_admit(rs);
     if (rc == 0)
         rc = log_append(log, buf, g->bytes, (int32_t)g->count, max_ts,
-                        log->rs != NULL ? &log->rs->epoch : NULL, &base);
+                        &rs->epoch, &base);
     if (rc == 0) {
         for (size_t i = 0; i < g->count; i++)
             recs[i]->offset = base + (int64_t)i;
         /* Stored, but a copy left during the call and too few are in
          * sync to count it safe: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND
          * (the offsets are set: the records are there). */
-        rc = rset_admit(log->rs);
+        rc = rset_admit(rs);
     }
     if (buf != stack)
         free(buf);

@@ -332,6 +332,12 @@ rset_new(samsa *s, const char *topic_name, int32_t partition,
 }
 
 void
+rset_release(void *arg)
+{
+    rset_free(arg);
+}
+
+void
 rset_free(rset *rs)
 {
     if (rs == NULL)
@@ -887,7 +893,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
-        rset *rs = t->parts[partition]->rs;
+        rset *rs = t->rsets[partition];
         pthread_mutex_lock(&rs->lock);
         *n = (size_t)rs->n;
         for (int i = 0; i < rs->n && (size_t)i < max; i++)

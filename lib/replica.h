@@ -65,6 +65,8 @@ int rset_open(struct samsa *s, const char *topic_name, int32_t partition,
               const catalog_partition *cp, const log_config *cfg, bool create,
               rset **out, char *dir, size_t dirlen);
 void rset_free(rset *rs);
+/* rset_free(arg), as a log's release hook (log.h). */
+void rset_release(void *arg);
 /* The io the log must use: the mirror with several copies, else base. */
 samsa_io *rset_io(rset *rs);
 /* The catalog record of the set (start and recovery point included). */

@@ -690,7 +690,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
             if (topic_name != NULL && strcmp(t->name, topic_name) != 0)
                 continue;
             for (int32_t p = 0; p < t->cfg.partitions; p++) {
-                int rc = scrub_partition(t->parts[p]->rs, &r, true);
+                int rc = scrub_partition(t->rsets[p], &r, true);
                 if (first == 0 || first == SAMSA_ECORRUPT)
                     first = rc != 0 ? rc : first;
             }

@@ -126,7 +126,7 @@ store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
     moved = 0;
     for (int32_t p = 0; rc == 0 && p < n; p++)
         if (rps[p] != t->saved_rp[p]) {
-            rset *rs = t->parts[p]->rs;
+            rset *rs = t->rsets[p];
             atomic_store(&rs->start, atomic_load(&t->parts[p]->start));
             atomic_store(&rs->saved_rp, rps[p]);
             parts[moved] = p;

@@ -23,6 +23,8 @@ typedef struct topic {
     uint64_t id;             /* catalog id, never reused                   */
     samsa_topic_config cfg;  /* with every default filled in               */
     samsa_log **parts;       /* cfg.partitions logs                        */
+    struct rset **rsets;     /* their copies (replica.h): rsets[p] lives
+                                as long as parts[p] (its release hook)    */
     _Atomic uint32_t sticky; /* round-robin counter for keyless records    */
     int64_t *saved_rp;       /* per partition: the recovery point in the
                                 catalog (written under save_lock and the

@@ -160,12 +160,15 @@ topic_new(const char *name, uint64_t id, const samsa_topic_config *cfg)
         return NULL;
     t->name = strdup(name);
     t->parts = calloc((size_t)cfg->partitions, sizeof *t->parts);
+    t->rsets = calloc((size_t)cfg->partitions, sizeof *t->rsets);
     t->saved_rp = calloc((size_t)cfg->partitions, sizeof *t->saved_rp);
     t->id = id;
     t->cfg = *cfg;
-    if (t->name == NULL || t->parts == NULL || t->saved_rp == NULL) {
+    if (t->name == NULL || t->parts == NULL || t->rsets == NULL ||
+        t->saved_rp == NULL) {
         free(t->name);
         free(t->parts);
+        free(t->rsets);
         free(t->saved_rp);
         free(t);
         return NULL;
@@ -180,6 +183,7 @@ topic_free(topic *t)
     for (int32_t p = 0; p < t->cfg.partitions; p++)
         log_unref(t->parts[p]);
     free(t->parts);
+    free(t->rsets);
     free(t->saved_rp);
     free(t->name);
     free(t);
@@ -210,7 +214,9 @@ topic_open_logs(samsa *s, topic *t, bool create)
             rset_free(rs);
             return rc;
         }
-        t->parts[p]->rs = rs;
+        t->parts[p]->release = rset_release;
+        t->parts[p]->release_arg = rs;
+        t->rsets[p] = rs;
         rs->log = t->parts[p];
         if (!create && (rc = rset_persist(rs, t->id)) != 0)
             return rc;
@@ -250,8 +256,8 @@ topic_flush(samsa *s, topic *t, bool all, bool close)
                        : log_sync(t->parts[p], all, &rps[p]);
         /* acks=1 left the followers unsynced: sync them before the
          * recovery point that counts on them is saved. */
-        if (rc == 0 && t->parts[p] != NULL && t->parts[p]->rs != NULL)
-            rc = rset_flush(t->parts[p]->rs);
+        if (rc == 0 && t->rsets[p] != NULL)
+            rc = rset_flush(t->rsets[p]);
         if (first == 0)
             first = rc;
     }
@@ -362,11 +368,11 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     if (rc == 0 && (cps = calloc((size_t)c.partitions, sizeof *cps)) == NULL)
         rc = SAMSA_ENOMEM;
     for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
-        rset_fill(t->parts[p]->rs, &cps[p]);
+        rset_fill(t->rsets[p], &cps[p]);
     if (rc == 0) /* the commit point */
         rc = catalog_topic_add(&s->cat, name, &c, cps, &t->id);
     for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
-        (void)rset_persist(t->parts[p]->rs, t->id); /* names the topic */
+        (void)rset_persist(t->rsets[p], t->id); /* names the topic */
     free(cps);
     if (rc == 0)
         rc = store_topic_insert(s, t);
