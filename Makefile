@@ -121,8 +121,12 @@ $(DEPS_STAMP_PEERS):
 	@touch $@
 
 # -MMD: each object depends on the headers it includes, no more (the .d
-# files are read at the end of this Makefile).
-$(B)/obj/%.o: lib/%.c | $(DEPS_STAMP_BUILD)
+# files are read at the end of this Makefile).  An object without its .d
+# file (built before -MMD, or by hand) depends on every header, once.
+.SECONDEXPANSION:
+NO_DEPFILE = $(if $(wildcard $(basename $@).d),,$(wildcard lib/*.h test/*.h \
+	test/fuzz/*.h) include/samsa.h)
+$(B)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -163,7 +167,7 @@ run: $(B)/examples/quickstart
 
 # ---- tests ----------------------------------------------------------------
 
-$(B)/test/%.o: test/%.c | $(DEPS_STAMP_CHECK)
+$(B)/test/%.o: test/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -MMD -MP \
 		-c $< -o $@
@@ -239,10 +243,10 @@ FUZZ_TIME ?= 600
 FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm/.),/dev/shm,$(or $(TMPDIR),/tmp))
 FUZZ_OPTS = -timeout=30 -rss_limit_mb=4096 -print_final_stats=1
 
-$(FB)/obj/%.o: lib/%.c | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+$(FB)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
-$(FB)/obj/%.o: test/fuzz/%.c | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
+$(FB)/obj/%.o: test/fuzz/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD) $(DEPS_STAMP_FUZZ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 $(FB)/fuzz_%: $(FB)/obj/fuzz_%.o $(FUZZ_HELP_OBJ) $(FUZZ_LIB_OBJ)
