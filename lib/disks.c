@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +64,28 @@ store_disk_alive(samsa *s, int d)
            (uint64_t)st.st_dev == s->dir_dev[d];
 }
 
+static bool
+env_disk_alive(const replica_env *env, int d)
+{
+    return store_disk_alive(env->owner, d);
+}
+
+void
+store_replica_env_init(samsa *s)
+{
+    s->renv = (replica_env){
+        .io = s->io,
+        .cat = &s->cat,
+        .ndirs = s->ndirs,
+        .dirs = s->dirs,
+        .disk_up = s->disk_up,
+        .disk_alive = env_disk_alive,
+        .owner = s,
+        .on_replica = s->on_replica,
+        .on_replica_ctx = s->on_replica_ctx,
+    };
+}
+
 /* Call fn on every partition's replica set (table_lock held). */
 static void
 each_rset(samsa *s, void (*fn)(rset *rs, void *ctx), void *ctx)
@@ -104,7 +127,7 @@ catch_one(rset *rs, void *ctx)
         pthread_mutex_lock(&rs->lock);
         bool out = !rs->copy[i].insync;
         pthread_mutex_unlock(&rs->lock);
-        if (!out || rs->copy[i].disk < 0 || !rs->s->disk_up[rs->copy[i].disk])
+        if (!out || rs->copy[i].disk < 0 || !rs->env->disk_up[rs->copy[i].disk])
             continue;
         int rc = rset_catchup(rs, i);
         if (rc == 0)
@@ -166,4 +189,75 @@ void
 samsa__replica_pause(samsa *s, bool paused)
 {
     atomic_store(&s->repair_paused, paused);
+}
+
+/* ---- the public calls: copies and scrubbing, topic by topic ------------ */
+
+SAMSA_API int
+samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
+                     samsa_replica_info *copies, size_t max, size_t *n)
+{
+    if (s == NULL || n == NULL || (copies == NULL && max > 0))
+        return SAMSA_EINVAL;
+    pthread_rwlock_rdlock(&s->table_lock);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, false, &t);
+    if (rc == 0) {
+        rset *rs = t->rsets[partition];
+        pthread_mutex_lock(&rs->lock);
+        *n = (size_t)rs->n;
+        for (int i = 0; i < rs->n && (size_t)i < max; i++)
+            copies[i] = (samsa_replica_info){
+                .dir = rs->copy[i].disk,
+                .state = rs->copy[i].insync ? SAMSA_REPLICA_INSYNC
+                                            : SAMSA_REPLICA_OUT,
+                .leader = i == rs->leader,
+                .reason = rs->copy[i].reason,
+                .since = rs->copy[i].since,
+            };
+        pthread_mutex_unlock(&rs->lock);
+    }
+    pthread_rwlock_unlock(&s->table_lock);
+    return rc;
+}
+
+SAMSA_API int
+samsa_replica_catchup(samsa *s, size_t *rejoined)
+{
+    if (s == NULL)
+        return SAMSA_EINVAL;
+    int r = 0;
+    int rc = store_replica_pass(s, &r);
+    if (rejoined != NULL)
+        *rejoined = (size_t)r;
+    return rc;
+}
+
+SAMSA_API int
+samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
+{
+    samsa_scrub_report r;
+    memset(&r, 0, sizeof r);
+    if (s == NULL || (topic_name != NULL && !topic_name_valid(topic_name)))
+        return SAMSA_EINVAL;
+    int first = 0;
+    pthread_mutex_lock(&s->repair_lock);
+    pthread_rwlock_rdlock(&s->table_lock);
+    if (topic_name != NULL && store_topic_find(s, topic_name) == NULL)
+        first = SAMSA_ENOTOPIC;
+    for (size_t b = 0; first != SAMSA_ENOTOPIC && b < s->nbuckets; b++)
+        for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
+            if (topic_name != NULL && strcmp(t->name, topic_name) != 0)
+                continue;
+            for (int32_t p = 0; p < t->cfg.partitions; p++) {
+                int rc = rset_scrub(t->rsets[p], &r, true);
+                if (first == 0 || first == SAMSA_ECORRUPT)
+                    first = rc != 0 ? rc : first;
+            }
+        }
+    pthread_rwlock_unlock(&s->table_lock);
+    pthread_mutex_unlock(&s->repair_lock);
+    if (rep != NULL)
+        *rep = r;
+    return first != 0 ? first : r.unrepairable > 0 ? SAMSA_ECORRUPT : 0;
 }

@@ -77,7 +77,6 @@
 #include <string.h>
 
 #include "replica.h"
-#include "store.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -121,7 +120,7 @@ rset_path(rset *rs, int i, const char *path)
     size_t vl = strlen(rs->vroot);
     if (d < 0 || strncmp(path, rs->vroot, vl) != 0)
         return NULL;
-    const char *root = rs->s->dirs[d];
+    const char *root = rs->env->dirs[d];
     size_t n = strlen(root) + strlen(path + vl) + 1;
     char *p = malloc(n);
     if (p != NULL)
@@ -166,7 +165,7 @@ rset_persist(rset *rs, uint64_t topic_id)
         return 0;
     catalog_partition cp;
     rset_fill(rs, &cp);
-    return catalog_partitions_put(&rs->s->cat, BOX(rs)->topic_id,
+    return catalog_partitions_put(rs->env->cat, BOX(rs)->topic_id,
                                   &rs->partition, &cp, 1);
 }
 
@@ -226,8 +225,8 @@ rset_after_change(rset *rs)
     q = BOX(rs)->q;
     BOX(rs)->q.n = 0;
     pthread_mutex_unlock(&rs->lock);
-    samsa *s = rs->s;
-    for (int k = 0; k < q.n && s->on_replica != NULL; k++) {
+    const replica_env *env = rs->env;
+    for (int k = 0; k < q.n && env->on_replica != NULL; k++) {
         samsa_replica_event ev = {
             .type = q.ev[k].type,
             .topic = rs->topic,
@@ -237,7 +236,7 @@ rset_after_change(rset *rs)
             .offset = q.ev[k].offset,
             .leader_epoch = q.ev[k].epoch,
         };
-        s->on_replica(&ev, s->on_replica_ctx);
+        env->on_replica(&ev, env->on_replica_ctx);
     }
     (void)rset_persist(rs, 0); /* a failed disk is marked down by it */
 }
@@ -273,10 +272,10 @@ rset_flush(rset *rs)
  * holds no other copy of p (the placement's first choice, p + i, if it
  * can), where catch-up rebuilds it.  -1 when there is none. */
 static int
-replace_copy(const samsa *s, int32_t p, const int *disk, int n, int i)
+replace_copy(const replica_env *env, int32_t p, const int *disk, int n, int i)
 {
-    for (int k = 0; k < s->ndirs; k++) {
-        int d = (int)((p + i + k) % s->ndirs), used = 0;
+    for (int k = 0; k < env->ndirs; k++) {
+        int d = (int)((p + i + k) % env->ndirs), used = 0;
         for (int j = 0; j < n; j++)
             used += j != i && disk[j] == d;
         if (used == 0)
@@ -286,7 +285,7 @@ replace_copy(const samsa *s, int32_t p, const int *disk, int n, int i)
 }
 
 static rset *
-rset_new(samsa *s, const char *topic_name, int32_t partition,
+rset_new(const replica_env *env, const char *topic_name, int32_t partition,
          const catalog_partition *cp, const log_config *cfg)
 {
     rset_box *box = calloc(1, sizeof *box);
@@ -297,8 +296,8 @@ rset_new(samsa *s, const char *topic_name, int32_t partition,
         free(box);
         return NULL;
     }
-    rs->base = s->io;
-    rs->s = s;
+    rs->base = env->io;
+    rs->env = env;
     rs->partition = partition;
     rs->n = cp->ncopies;
     rs->leader = cp->leader;
@@ -310,20 +309,20 @@ rset_new(samsa *s, const char *topic_name, int32_t partition,
     pthread_mutex_init(&rs->lock, NULL);
     int in = 0, disk[REPLICA_MAX];
     for (int i = 0; i < rs->n; i++)
-        disk[i] = catalog_disk_index(&s->cat, cp->disk[i]);
+        disk[i] = catalog_disk_index(env->cat, cp->disk[i]);
     for (int i = 0; i < rs->n; i++) {
         int d = disk[i];
         bool moved =
-            d < 0 && (d = replace_copy(s, partition, disk, rs->n, i)) >= 0;
+            d < 0 && (d = replace_copy(env, partition, disk, rs->n, i)) >= 0;
         disk[i] = d;
-        rs->disk_id[i] = moved ? s->cat.disk[d].id : cp->disk[i];
+        rs->disk_id[i] = moved ? env->cat->disk[d].id : cp->disk[i];
         rs->dirty |= moved; /* its new home is saved with the state */
         rs->copy[i].disk = d;
         rs->copy[i].insync =
-            (cp->isr & (1u << i)) && !moved && d >= 0 && s->disk_up[d];
-        rs->copy[i].reason = rs->copy[i].insync                 ? 0
-                             : d < 0 || !s->disk_up[d] || moved ? -ENOENT
-                                                                : SAMSA_EIO;
+            (cp->isr & (1u << i)) && !moved && d >= 0 && env->disk_up[d];
+        rs->copy[i].reason = rs->copy[i].insync                   ? 0
+                             : d < 0 || !env->disk_up[d] || moved ? -ENOENT
+                                                                  : SAMSA_EIO;
         in += rs->copy[i].insync;
     }
     atomic_init(&rs->ninsync, in);
@@ -443,9 +442,9 @@ same_bytes(rset *rs, const char *name, int i, int j, const probe *pr)
             continue;
         char a[4200], b[4200];
         snprintf(a, sizeof a, "%s/%s/%020" PRId64 ".log",
-                 rs->s->dirs[rs->copy[i].disk], name, pr->base[k]);
+                 rs->env->dirs[rs->copy[i].disk], name, pr->base[k]);
         snprintf(b, sizeof b, "%s/%s/%020" PRId64 ".log",
-                 rs->s->dirs[rs->copy[j].disk], name, pr->base[k]);
+                 rs->env->dirs[rs->copy[j].disk], name, pr->base[k]);
         if (!same_file(a, b))
             return false;
     }
@@ -479,7 +478,7 @@ heal_copies(rset *rs, const char *name, const log_config *cfg, const int *in,
         char *paths[REPLICA_MAX];
         for (int j = 0; j < n; j++) {
             snprintf(path[j], sizeof path[j], "%s/%s/%020" PRId64 ".log",
-                     rs->s->dirs[rs->copy[in[j]].disk], name, pr->base[k]);
+                     rs->env->dirs[rs->copy[in[j]].disk], name, pr->base[k]);
             paths[j] = path[j];
         }
         bool below = k + 1 < pr->nsegs && pr->base[k + 1] <= rp;
@@ -505,11 +504,11 @@ recheck_best(rset *rs, const char *name, const probe *pr)
         bool ok = paths != NULL;
         for (size_t k = 0; ok && k < pr[i].nsegs; k++) {
             size_t len =
-                strlen(rs->s->dirs[rs->copy[i].disk]) + strlen(name) + 32;
+                strlen(rs->env->dirs[rs->copy[i].disk]) + strlen(name) + 32;
             ok = (paths[k] = malloc(len)) != NULL;
             if (ok)
                 snprintf(paths[k], len, "%s/%s/%020" PRId64 ".log",
-                         rs->s->dirs[rs->copy[i].disk], name, pr[i].base[k]);
+                         rs->env->dirs[rs->copy[i].disk], name, pr[i].base[k]);
         }
         int64_t v =
             ok ? heal_valid_end(paths, pr[i].base, pr[i].size, pr[i].nsegs)
@@ -552,7 +551,8 @@ rset_reconcile(rset *rs, const log_config *cfg)
         if (!rs->copy[i].insync)
             continue;
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s/%s", rs->s->dirs[rs->copy[i].disk], name);
+        snprintf(dir, sizeof dir, "%s/%s", rs->env->dirs[rs->copy[i].disk],
+                 name);
         if (probe_copy(rs, dir, cfg, &pr[i]) != 0) {
             rs->copy[i].insync = false; /* unreadable: rebuilt later */
             rs->copy[i].reason = SAMSA_EIO;
@@ -628,11 +628,11 @@ rset_reconcile(rset *rs, const log_config *cfg)
 }
 
 int
-rset_open(samsa *s, const char *topic_name, int32_t partition,
+rset_open(const replica_env *env, const char *topic_name, int32_t partition,
           const catalog_partition *cp, const log_config *cfg, bool create,
           rset **out, char *dir, size_t dirlen)
 {
-    rset *rs = rset_new(s, topic_name, partition, cp, cfg);
+    rset *rs = rset_new(env, topic_name, partition, cp, cfg);
     if (rs == NULL)
         return SAMSA_ENOMEM;
     int rc = 0;
@@ -653,7 +653,7 @@ rset_open(samsa *s, const char *topic_name, int32_t partition,
         rset_free(rs);
         return rc;
     }
-    rs->vroot = s->dirs[rs->copy[rs->leader].disk];
+    rs->vroot = env->dirs[rs->copy[rs->leader].disk];
     snprintf(dir, dirlen, "%s/%s-%" PRId32, rs->vroot, topic_name, partition);
     *out = rs;
     return 0;
@@ -820,10 +820,9 @@ catch_pass(rset *rs, int i, copied **cp, size_t *ncp, bool final)
 int
 rset_catchup(rset *rs, int i)
 {
-    samsa *s = rs->s;
     samsa_log *log = rs->log;
     int d = rs->copy[i].disk;
-    if (rs->n == 1 || rs->copy[i].insync || d < 0 || !s->disk_up[d])
+    if (rs->n == 1 || rs->copy[i].insync || d < 0 || !rs->env->disk_up[d])
         return 0;
     char *dir = rset_path(rs, i, log->dir);
     if (dir == NULL)
@@ -878,47 +877,5 @@ rset_catchup(rset *rs, int i)
     }
     free(cp);
     free(dir);
-    return rc;
-}
-
-/* ---- the public calls ---------------------------------------------------- */
-
-SAMSA_API int
-samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
-                     samsa_replica_info *copies, size_t max, size_t *n)
-{
-    if (s == NULL || n == NULL || (copies == NULL && max > 0))
-        return SAMSA_EINVAL;
-    pthread_rwlock_rdlock(&s->table_lock);
-    topic *t;
-    int rc = topic_lookup(s, topic_name, partition, false, &t);
-    if (rc == 0) {
-        rset *rs = t->rsets[partition];
-        pthread_mutex_lock(&rs->lock);
-        *n = (size_t)rs->n;
-        for (int i = 0; i < rs->n && (size_t)i < max; i++)
-            copies[i] = (samsa_replica_info){
-                .dir = rs->copy[i].disk,
-                .state = rs->copy[i].insync ? SAMSA_REPLICA_INSYNC
-                                            : SAMSA_REPLICA_OUT,
-                .leader = i == rs->leader,
-                .reason = rs->copy[i].reason,
-                .since = rs->copy[i].since,
-            };
-        pthread_mutex_unlock(&rs->lock);
-    }
-    pthread_rwlock_unlock(&s->table_lock);
-    return rc;
-}
-
-SAMSA_API int
-samsa_replica_catchup(samsa *s, size_t *rejoined)
-{
-    if (s == NULL)
-        return SAMSA_EINVAL;
-    int r = 0;
-    int rc = store_replica_pass(s, &r);
-    if (rejoined != NULL)
-        *rejoined = (size_t)r;
     return rc;
 }

@@ -20,8 +20,25 @@
 
 #define REPLICA_MAX CATALOG_MAX_DISKS
 
-struct samsa;
 typedef struct mfile mfile;
+
+/* What a replica set needs of the store that holds it, and no more: the
+ * directories, the I/O layer, the catalog and the event callback.  The
+ * store embeds one (store.h) and fills it at open; disk_up changes only
+ * under the store's repair lock with its table lock held for writing. */
+typedef struct replica_env {
+    samsa_io *io;        /* every file operation of every copy     */
+    catalog *cat;        /* the store's catalog                    */
+    int ndirs;           /* directories of the store               */
+    char *const *dirs;   /* their roots, in option order           */
+    const bool *disk_up; /* usable: copies there may be in sync    */
+    /* Is directory d still the one the store locked (not removed or
+     * replaced)?  Asked before each sync of a copy. */
+    bool (*disk_alive)(const struct replica_env *env, int d);
+    void *owner;                 /* the store, for disk_alive      */
+    samsa_replica_fn on_replica; /* samsa_options.on_replica       */
+    void *on_replica_ctx;
+} replica_env;
 
 typedef struct replica_copy {
     int disk;      /* index of its directory in the store, -1: not open  */
@@ -31,14 +48,14 @@ typedef struct replica_copy {
 } replica_copy;
 
 typedef struct rset {
-    samsa_io io;       /* the mirror table the log uses (n > 1)       */
-    samsa_io *base;    /* the store's I/O layer                       */
-    struct samsa *s;   /* the store, for directories and events       */
-    char *topic;       /* the topic's name                            */
-    int32_t partition; /* the partition                               */
-    samsa_log *log;    /* the log this set serves (it owns the set)   */
-    const char *vroot; /* the directory the log's paths start with    */
-    int n;             /* copies                                      */
+    samsa_io io;            /* the mirror table the log uses (n > 1)       */
+    samsa_io *base;         /* the store's I/O layer                       */
+    const replica_env *env; /* the store's directories, catalog, events */
+    char *topic;            /* the topic's name                            */
+    int32_t partition;      /* the partition                               */
+    samsa_log *log;         /* the log this set serves (it owns the set)   */
+    const char *vroot;      /* the directory the log's paths start with    */
+    int n;                  /* copies                                      */
     uint64_t disk_id[REPLICA_MAX]; /* catalog disk id of each copy        */
     bool acks_all;  /* SAMSA_ACKS_ALL: min_insync applies          */
     int min_insync; /* in-sync copies a produce needs               */
@@ -61,7 +78,7 @@ typedef struct rset {
  * reconcile the copies first (pick the leader, take stale copies out).
  * *dir gets the partition directory the log opens (under the leader's
  * root).  SAMSA_ENOTENOUGHREPLICAS when no in-sync copy is present. */
-int rset_open(struct samsa *s, const char *topic_name, int32_t partition,
+int rset_open(const replica_env *env, const char *topic_name, int32_t partition,
               const catalog_partition *cp, const log_config *cfg, bool create,
               rset **out, char *dir, size_t dirlen);
 void rset_free(rset *rs);
@@ -149,5 +166,9 @@ int64_t heal_valid_end(char *const *logpath, const int64_t *bases,
 /* Heal the in-sync copies of every segment from any copy holding a good
  * version (out copies included), as catch-up does before it copies. */
 int rset_heal(rset *rs);
+/* Scrub every segment of rs, adding to *rep (rebuild_missing: rebuild the
+ * copies missing a file, counting them repaired; without, catch-up's
+ * healing).  SAMSA_ECORRUPT when a batch no copy holds good stays. */
+int rset_scrub(rset *rs, samsa_scrub_report *rep, bool rebuild_missing);
 
 #endif

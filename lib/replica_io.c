@@ -45,7 +45,6 @@
 #include <unistd.h>
 
 #include "replica.h"
-#include "store.h"
 
 struct mfile {
     samsa_io_file *f[REPLICA_MAX]; /* per copy; NULL where not open       */
@@ -393,9 +392,9 @@ static void *
 sync_main(void *arg)
 {
     sync_job *j = arg;
-    j->rc = store_disk_alive(j->rs->s, j->disk)
-                ? j->rs->base->sync(j->rs->base, j->f)
-                : -ENOENT;
+    const replica_env *env = j->rs->env;
+    j->rc = env->disk_alive(env, j->disk) ? j->rs->base->sync(j->rs->base, j->f)
+                                          : -ENOENT;
     return NULL;
 }
 

@@ -66,7 +66,6 @@
 #include <unistd.h>
 
 #include "replica.h"
-#include "store.h"
 
 #define CRC_END 21 /* bytes of a batch before the CRC's range */
 
@@ -571,7 +570,7 @@ scrub_segment(rset *rs, segment *seg, uint64_t size, samsa_scrub_report *rep,
     n = nin;
     for (int i = 0; i < rs->n; i++) {
         int d = rs->copy[i].disk;
-        if (!rs->copy[i].insync && d >= 0 && rs->s->disk_up[d])
+        if (!rs->copy[i].insync && d >= 0 && rs->env->disk_up[d])
             ids[n++] = i; /* a source, when it provably holds the batch */
     }
     pthread_mutex_unlock(&rs->lock);
@@ -622,8 +621,8 @@ rebuild(rset *rs, int i, int reason)
 
 /* Scrub every segment of rs (rebuild: rebuild the copies missing a file,
  * counting them repaired; without, catch-up's healing). */
-static int
-scrub_partition(rset *rs, samsa_scrub_report *rep, bool rebuild_missing)
+int
+rset_scrub(rset *rs, samsa_scrub_report *rep, bool rebuild_missing)
 {
     samsa_log *log = rs->log;
     pthread_mutex_lock(&log->lock);
@@ -669,35 +668,6 @@ rset_heal(rset *rs)
 {
     samsa_scrub_report rep;
     memset(&rep, 0, sizeof rep);
-    int rc = scrub_partition(rs, &rep, false);
+    int rc = rset_scrub(rs, &rep, false);
     return rc == SAMSA_ECORRUPT ? 0 : rc; /* what stays is the readers' */
-}
-
-SAMSA_API int
-samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
-{
-    samsa_scrub_report r;
-    memset(&r, 0, sizeof r);
-    if (s == NULL || (topic_name != NULL && !topic_name_valid(topic_name)))
-        return SAMSA_EINVAL;
-    int first = 0;
-    pthread_mutex_lock(&s->repair_lock);
-    pthread_rwlock_rdlock(&s->table_lock);
-    if (topic_name != NULL && store_topic_find(s, topic_name) == NULL)
-        first = SAMSA_ENOTOPIC;
-    for (size_t b = 0; first != SAMSA_ENOTOPIC && b < s->nbuckets; b++)
-        for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
-            if (topic_name != NULL && strcmp(t->name, topic_name) != 0)
-                continue;
-            for (int32_t p = 0; p < t->cfg.partitions; p++) {
-                int rc = scrub_partition(t->rsets[p], &r, true);
-                if (first == 0 || first == SAMSA_ECORRUPT)
-                    first = rc != 0 ? rc : first;
-            }
-        }
-    pthread_rwlock_unlock(&s->table_lock);
-    pthread_mutex_unlock(&s->repair_lock);
-    if (rep != NULL)
-        *rep = r;
-    return first != 0 ? first : r.unrepairable > 0 ? SAMSA_ECORRUPT : 0;
 }

@@ -383,6 +383,7 @@ store_dirs_open(samsa *s, const samsa_options *opt)
             s->disk_up[d] = false;
         else if (!s->disk_up[d])
             catalog_disk_down(&s->cat, d);
+    store_replica_env_init(s);
     return rc;
 }
 

@@ -15,8 +15,7 @@
 
 #include <pthread.h>
 
-#include "catalog.h"
-#include "log.h"
+#include "replica.h"
 
 typedef struct topic {
     char *name;              /* validated, NUL-terminated                  */
@@ -48,11 +47,12 @@ struct samsa {
                                         held for writing, or at open)   */
     samsa_replica_fn on_replica;     /* samsa_options.on_replica    */
     void *on_replica_ctx;            /* its ctx                      */
-    pthread_mutex_t repair_lock;     /* one repair pass at a time    */
-    _Atomic bool repair_paused;      /* tests: no background repair  */
-    samsa_io *io; /* every log file operation goes here       */
-    catalog cat;  /* DIR/catalog                              */
-    int sync;     /* the store's samsa_sync_policy            */
+    replica_env renv; /* what replica sets see of the store (disks.c) */
+    pthread_mutex_t repair_lock; /* one repair pass at a time    */
+    _Atomic bool repair_paused;  /* tests: no background repair  */
+    samsa_io *io;                /* every log file operation goes here       */
+    catalog cat;                 /* DIR/catalog                              */
+    int sync;                    /* the store's samsa_sync_policy            */
 
     pthread_mutex_t save_lock;   /* one store_sync_all at a time (samsa_sync,
                                     the flusher): saved_rp, recovery points */
@@ -110,6 +110,8 @@ int store_dir_check(const char *dir);
 int store_disk_lock(samsa *s, int d);
 /* Is directory d still the one locked (not removed or replaced)? */
 bool store_disk_alive(samsa *s, int d);
+/* Fill s->renv from the store's directories (after they are open). */
+void store_replica_env_init(samsa *s);
 /* Notice vanished and returned directories, then rebuild every out copy
  * that can be; *rejoined (may be NULL) counts the copies that rejoined. */
 int store_replica_pass(samsa *s, int *rejoined);
@@ -140,10 +142,6 @@ void store_leave(samsa *s);
 void store_close_gate(samsa *s);
 
 /* topic.c */
-/* Unlink the files in a directory, then the directory.  Only for a
- * directory the catalog proves samsa made (a partition of a topic it
- * names, or of a pending record: catalog_pending_put). */
-void samsa__remove_dir(samsa_io *io, const char *path);
 /* Remove the partition directories NAME-0..NAME-(partitions-1) that a
  * pending record names from every directory that is up, then drop the
  * record if every directory was (table_lock held for writing, or open). */

@@ -28,7 +28,6 @@
  * groups' snapshots of the topic; the share groups' journal files go after
  * it (queue_topic_deleted), or, after a crash, at the next open.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -134,24 +133,6 @@ placement(const samsa *s, const topic *t, int32_t p, catalog_partition *cp)
         }
 }
 
-void
-samsa__remove_dir(samsa_io *io, const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char file[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        io->unlink(io, file);
-    }
-    closedir(d);
-    io->rmdir(io, path);
-}
-
 static topic *
 topic_new(const char *name, uint64_t id, const samsa_topic_config *cfg)
 {
@@ -204,7 +185,7 @@ topic_open_logs(samsa *s, topic *t, bool create)
         else
             rc = catalog_partition_get(&s->cat, t->id, p, &st);
         if (rc == 0)
-            rc = rset_open(s, t->name, p, &st, &lc, create, &rs, dir,
+            rc = rset_open(&s->renv, t->name, p, &st, &lc, create, &rs, dir,
                            sizeof dir);
         if (rc == 0)
             rc = log_open(rset_io(rs), dir, &lc, st.start, st.recovery_point,
