@@ -47,6 +47,11 @@
 
 /* ---- the registry -------------------------------------------------------- */
 
+const store_service group_service = {
+    .open = group_store_init,
+    .close = group_store_close,
+};
+
 int
 group_store_init(samsa *s)
 {

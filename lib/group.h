@@ -123,6 +123,8 @@ struct samsa_consumer {
  * store_close_gate(): detach every consumer, free every group). */
 int group_store_init(samsa *s);
 void group_store_close(samsa *s);
+/* Both, as the store's service (store.h). */
+extern const store_service group_service;
 /* Join c to the group named in c->g's place (c->g is set); SAMSA_ECONFLICT
  * when its members use another assignor. */
 int group_join(samsa *s, samsa_consumer *c, const char *name, int assignor);

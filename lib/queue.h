@@ -137,6 +137,8 @@ int queue_group_get(samsa *s, const char *group, const char *tname,
 /* samsa_close(), after the gate drained: detach every receiver, save and
  * free every group. */
 void queue_store_close(samsa *s);
+/* The share groups as the store's service (store.h; queue_group.c). */
+extern const store_service queue_service;
 /* samsa_topic_delete(), after the catalog dropped topic id (and with it
  * its groups' snapshots) and its logs were marked deleted, table_lock not
  * held: free the windows of its groups, remove their journal files. */

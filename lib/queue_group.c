@@ -271,6 +271,51 @@ samsa_queue_close(samsa_queue *q)
     return rc;
 }
 
+/* The share groups as a service of the store (store.h): the receivers'
+ * registry and the acknowledgement waits come and go with the store, and
+ * journals of topics gone are removed at open. */
+static int
+queue_service_open(samsa *s)
+{
+    pthread_mutex_init(&s->queue_lock, NULL);
+    ackwait_init(s);
+    if (s->acks == NULL) {
+        pthread_mutex_destroy(&s->queue_lock);
+        return SAMSA_ENOMEM;
+    }
+    queue_remove_strays(s);
+    return 0;
+}
+
+static void
+queue_service_close(samsa *s)
+{
+    queue_store_close(s);
+    ackwait_destroy(s);
+    pthread_mutex_destroy(&s->queue_lock);
+}
+
+static void
+queue_service_deleted_locked(samsa *s, const char *name, uint64_t id)
+{
+    (void)id;
+    ackwait_topic_deleted(s, name); /* waits learn at once */
+}
+
+static void
+queue_service_deleted(samsa *s, const char *name, uint64_t id)
+{
+    (void)name;
+    queue_topic_deleted(s, id); /* takes queue_lock: not under table_lock */
+}
+
+const store_service queue_service = {
+    .open = queue_service_open,
+    .close = queue_service_close,
+    .topic_deleted_locked = queue_service_deleted_locked,
+    .topic_deleted = queue_service_deleted,
+};
+
 void
 queue_store_close(samsa *s)
 {

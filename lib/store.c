@@ -46,8 +46,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "group.h"
-#include "queue.h"
 #include "replica.h"
 #include "store.h"
 
@@ -387,9 +385,34 @@ store_dirs_open(samsa *s, const samsa_options *opt)
     return rc;
 }
 
+/* Open the services in order; on a failure the open fails and
+ * samsa_close() closes those that opened. */
+static int
+services_open(samsa *s)
+{
+    for (const store_service *const *sv = s->services; *sv != NULL; sv++) {
+        int rc = (*sv)->open != NULL ? (*sv)->open(s) : 0;
+        if (rc != 0)
+            return rc;
+        s->services_open++;
+    }
+    return 0;
+}
+
+void
+store_topic_deleted(samsa *s, const char *name, uint64_t id, bool locked)
+{
+    for (const store_service *const *sv = s->services; *sv != NULL; sv++) {
+        void (*fn)(samsa *, const char *, uint64_t) =
+            locked ? (*sv)->topic_deleted_locked : (*sv)->topic_deleted;
+        if (fn != NULL)
+            fn(s, name, id);
+    }
+}
+
 int
-samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
-               samsa **out)
+store_open(const char *dir, const samsa_options *opt, samsa_io *io,
+           const store_service *const *services, samsa **out)
 {
     static const samsa_options defaults;
     if (dir == NULL || *dir == '\0' || out == NULL)
@@ -420,6 +443,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     }
     s->nbuckets = 16;
     s->io = io;
+    s->services = services;
     s->lock_fd = -1;
     s->sync =
         opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
@@ -429,15 +453,9 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     pthread_mutex_init(&s->repair_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);
     store_notify_init(s);
-    pthread_mutex_init(&s->queue_lock, NULL);
-    ackwait_init(s);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         s->dir_fd[d] = -1;
-    rc = s->acks == NULL ? SAMSA_ENOMEM : 0;
-    if (rc == 0)
-        rc = group_store_init(s);
-    if (rc == 0)
-        rc = store_dirs_open(s, opt);
+    rc = store_dirs_open(s, opt);
     /* Catalog commits skip the fsync when the store does not sync
      * (catalog_group.c says which still sync and why). */
     if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
@@ -447,7 +465,7 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
     if (rc == 0)
         finish_pending(s);
     if (rc == 0)
-        queue_remove_strays(s);
+        rc = services_open(s);
     if (rc == 0)
         rc = flusher_start(s);
     if (rc != 0) {
@@ -459,20 +477,17 @@ samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
 }
 
 SAMSA_API int
-samsa_open(const char *dir, const samsa_options *opt, samsa **out)
-{
-    return samsa__open_io(dir, opt, samsa__io_posix(), out);
-}
-
-SAMSA_API int
 samsa_close(samsa *s)
 {
     if (s == NULL)
         return 0;
     int first = 0;
     store_close_gate(s);
-    group_store_close(s); /* consumers let go of their cursors */
-    queue_store_close(s); /* before the topics' logs close */
+    /* Consumers and receivers let go of their cursors before the topics'
+     * logs close. */
+    for (int i = 0; i < s->services_open; i++)
+        if (s->services[i]->close != NULL)
+            s->services[i]->close(s);
     flusher_stop(s);
     for (size_t b = 0; s->buckets != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b], *next; t != NULL; t = next) {
@@ -489,8 +504,6 @@ samsa_close(samsa *s)
     pthread_mutex_destroy(&s->save_lock);
     pthread_mutex_destroy(&s->repair_lock);
     store_notify_destroy(s);
-    ackwait_destroy(s);
-    pthread_mutex_destroy(&s->queue_lock);
     free(s->buckets);
     free(s->dir);
     free(s);

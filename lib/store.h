@@ -31,10 +31,28 @@ typedef struct topic {
     struct topic *next;      /* hash chain                                 */
 } topic;
 
+/* A service the store carries for the layers above it (consumer groups,
+ * share groups): the store calls these hooks, in table order, and never a
+ * service by name, so that no file of the store includes a header above
+ * it.  samsa.c lists the services.  Any hook may be NULL. */
+typedef struct store_service {
+    /* At open, once the topics are loaded; an error fails the open. */
+    int (*open)(samsa *s);
+    /* At close, once the closing gate has drained and before the topics'
+     * logs close; only for a service whose open succeeded. */
+    void (*close)(samsa *s);
+    /* A topic was deleted: first with the table lock held for writing,
+     * then again once it is released. */
+    void (*topic_deleted_locked)(samsa *s, const char *name, uint64_t id);
+    void (*topic_deleted)(samsa *s, const char *name, uint64_t id);
+} store_service;
+
 struct samsa {
-    char *dir;   /* the store directory (dirs[0])            */
-    int lock_fd; /* DIR/lock, flock()ed exclusively          */
-    int ndirs;   /* dir and the replica directories          */
+    char *dir; /* the store directory (dirs[0])            */
+    const store_service *const *services; /* NULL-terminated (samsa.c) */
+    int services_open; /* services[0..services_open) opened       */
+    int lock_fd;       /* DIR/lock, flock()ed exclusively          */
+    int ndirs;         /* dir and the replica directories          */
     char *dirs[CATALOG_MAX_DISKS];       /* each root, in option order  */
     int dir_fd[CATALOG_MAX_DISKS];       /* its lock file, -1: none     */
     uint64_t dir_ino[CATALOG_MAX_DISKS]; /* the lock file's inode and
@@ -93,9 +111,15 @@ struct samsa {
 topic *store_topic_find(const samsa *s, const char *name);
 int store_topic_insert(samsa *s, topic *t);
 void store_topic_remove(samsa *s, topic *t);
-/* Open a store with a given I/O layer (tests inject faults with it). */
+/* Open a store with a given I/O layer (tests inject faults with it) and
+ * the services above it (samsa.c). */
+int store_open(const char *dir, const samsa_options *opt, samsa_io *io,
+               const store_service *const *services, samsa **out);
+/* samsa_open() with a given I/O layer (samsa.c). */
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);
+/* The services' topic_deleted hooks, locked or not (store.c). */
+void store_topic_deleted(samsa *s, const char *name, uint64_t id, bool locked);
 /* Persist the recovery points (one per partition) that moved, in one
  * catalog transaction (store.c). */
 int store_save_recovery_points(samsa *s, topic *t, const int64_t *rps);

@@ -35,8 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "queue.h"
-#include "replica.h"
+#include "store.h"
 
 #define DEFAULT_SEGMENT_BYTES     (1ll << 30)
 #define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
@@ -390,11 +389,11 @@ samsa_topic_delete(samsa *s, const char *name)
         topic_pending_finish(s, t->name, t->cfg.partitions);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
-        ackwait_topic_deleted(s, name);
+        store_topic_deleted(s, name, id, true);
     }
     pthread_rwlock_unlock(&s->table_lock);
     if (rc == 0) {
-        queue_topic_deleted(s, id); /* takes queue_lock: not under ours */
+        store_topic_deleted(s, name, id, false); /* may take their locks */
         store_notify(s); /* pollers of its partitions must let go of them */
     }
     return rc;
