@@ -62,7 +62,7 @@ LMDB_LIBS = $(shell pkg-config --libs lmdb)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c))
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
 TEST_SRC := $(sort $(wildcard test/*.c))
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
@@ -124,7 +124,7 @@ $(DEPS_STAMP_PEERS):
 # files are read at the end of this Makefile).  An object without its .d
 # file (built before -MMD, or by hand) depends on every header, once.
 .SECONDEXPANSION:
-NO_DEPFILE = $(if $(wildcard $(basename $@).d),,$(wildcard lib/*.h test/*.h \
+NO_DEPFILE = $(if $(wildcard $(basename $@).d),,$(wildcard lib/*/*.h test/*.h \
 	test/fuzz/*.h) include/samsa.h)
 $(B)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
@@ -141,10 +141,10 @@ $(INTERNAL): $(LIB_OBJ)
 # relocatable file (ld -r), its hidden symbols then made local.  So only
 # the samsa_* API is global in it, as in the shared library, and a program
 # that defines its own log_open() or crc32c() links without a clash.
-$(B)/samsa.o: $(LIB_OBJ)
+$(B)/libsamsa-all.o: $(LIB_OBJ)
 	$(LD) -r -o $@ $^
 	objcopy --localize-hidden $@
-$(STATIC): $(B)/samsa.o
+$(STATIC): $(B)/libsamsa-all.o
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -295,7 +295,7 @@ fuzz-seeds: $(FB)/seeds
 
 # The lint checks: every man page clean under mandoc, every exported symbol
 # is samsa_* and has a man page, every cross-reference resolves.
-FORMAT_SRC = $(wildcard lib/*.c lib/*.h include/*.h test/*.c test/*.h \
+FORMAT_SRC = $(wildcard lib/*.c lib/*/*.c lib/*/*.h include/*.h test/*.c test/*.h \
 	test/bench/*.c test/bench/*.h test/interop/*.c test/fuzz/*.c \
 	test/fuzz/*.h examples/*.c)
 lint: $(SHARED) $(STATIC) $(INTERNAL) | $(DEPS_STAMP_CHECK)
@@ -406,4 +406,5 @@ clean:
 	rm -rf build
 
 # The header dependencies -MMD wrote (none before the first build).
--include $(wildcard $(B)/obj/*.d $(B)/test/*.d $(FB)/obj/*.d)
+-include $(wildcard $(B)/obj/*.d $(B)/obj/*/*.d $(B)/test/*.d $(FB)/obj/*.d \
+	$(FB)/obj/*/*.d)

@@ -6,8 +6,8 @@
  * This file is the one place that names them all, as the top of the
  * layers: consumer groups (group.c) and share groups (queue_group.c).
  */
-#include "group.h"
-#include "queue.h"
+#include "group/group.h"
+#include "queue/queue.h"
 
 static const store_service *const services[] = {
     &group_service, /* closes first: consumers let go of their cursors */

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "test.h"
 
 static bool

@@ -31,8 +31,8 @@
 #include "faultio.h"
 #include "test.h"
 
-/* lib/store.h: open a store with a given I/O layer.  (Declared here rather
- * than by including store.h, whose type names clash with the names used
+/* lib/store/store.h: open a store with a given I/O layer.  (Declared here
+ * rather than by including store.h, whose type names clash with the names used
  * below.) */
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);

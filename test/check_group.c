@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "group.h"
+#include "group/group.h"
 #include "test.h"
 
 #define LONG_MS 30000 /* a wait that only a bug makes this long */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
 
 /* A thread that blocks the way a poller does: enter, watch, wait. */

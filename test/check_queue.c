@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue.h"
+#include "queue/queue.h"
 #include "test.h"
 
 static samsa *

@@ -29,7 +29,7 @@
 #include "faultio.h"
 #include "test.h"
 
-/* lib/store.h: open a store with a given I/O layer. */
+/* lib/store/store.h: open a store with a given I/O layer. */
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
                    samsa **out);
 

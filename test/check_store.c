@@ -12,9 +12,9 @@
 
 #include <lmdb.h>
 
-#include "catalog.h"
+#include "catalog/catalog.h"
 #include "faultio.h"
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
 
 START_TEST(test_open_close)

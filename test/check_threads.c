@@ -15,8 +15,8 @@
  * derived from both, so that a reader can tell which record it got, that it
  * got it whole, and in which order each producer's records were stored.
  *
- * A few tests look at a log's count of blocked readers (lib/log.h) so as to
- * produce only once the readers really sleep in samsa_cursor_next(): that
+ * A few tests look at a log's count of blocked readers (lib/storage/log.h) so
+ * as to produce only once the readers really sleep in samsa_cursor_next(): that
  * makes each of those records a wake-up, not a lucky race.
  */
 #include <dirent.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "test.h"
 
 #define ERR_LEN    256

@@ -60,7 +60,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "samsa_int.h"
+#include "storage/log.h"
 
 typedef struct faultio faultio;
 

@@ -17,7 +17,10 @@
 #      the same way;
 #   h) the static library defines only samsa_* globals too, and a program
 #      that defines functions named as samsa's internal ones (log_open,
-#      catalog_open, crc32c...) links against it and runs.
+#      catalog_open, crc32c...) links against it and runs;
+#   i) the layers of lib/ go one way: a file of lib/F includes only headers
+#      of F (by bare name) and of the folders below F ("G/name.h"), and its
+#      object calls only functions defined in F, below F, or outside samsa.
 #
 # Every check runs; each failure prints a line starting "lint: FAIL:", and
 # the script exits 1 if there was any.
@@ -376,9 +379,88 @@ check_static() {
         echo "lint: $static_lib: samsa_* globals only ($n), and a program defining its $k internal function names links and runs"
 }
 
+# ---- i) the layers go one way ---------------------------------------------------
+
+# The folders of lib/, lowest first; folders on one line are peers, which
+# may not include or call each other.  lib/*.c (the top) may use any.
+LAYERS="util
+storage
+catalog
+replica
+store
+client
+group queue"
+
+layer_rank() {
+    echo "$LAYERS" | awk -v f="$1" '{ for (i = 1; i <= NF; i++) if ($i == f) { print NR; exit } }'
+}
+
+check_layers() {
+    bad=0
+    nf=0
+    for src in lib/*/*.c lib/*/*.h; do
+        nf=$((nf + 1))
+        f=$(basename "$(dirname "$src")")
+        rf=$(layer_rank "$f")
+        if [ -z "$rf" ]; then
+            fail "$src: lib/$f is not a layer of test/lint.sh's LAYERS"
+            bad=1
+            continue
+        fi
+        for inc in $(sed -n 's/^#include "\(.*\)"/\1/p' "$src"); do
+            case $inc in
+            samsa.h) ;;
+            */*)
+                g=${inc%%/*}
+                rg=$(layer_rank "$g")
+                if [ ! -f "lib/$inc" ]; then
+                    fail "$src includes \"$inc\", which is not a header of lib/"
+                    bad=1
+                elif [ "$g" = "$f" ]; then
+                    fail "$src includes \"$inc\": a header of its own folder goes by its bare name"
+                    bad=1
+                elif [ "$rg" -ge "$rf" ]; then
+                    fail "$src (layer $f) includes \"$inc\" of layer $g, which is not below it"
+                    bad=1
+                fi ;;
+            *)
+                if [ ! -f "lib/$f/$inc" ]; then
+                    fail "$src includes \"$inc\", not a header of lib/$f (name another folder's as \"folder/$inc\")"
+                    bad=1
+                fi ;;
+            esac
+        done
+    done
+    # Calls: each object's undefined symbols that samsa defines must be
+    # defined in its own folder or one below.
+    obj=$(dirname "$lib")/obj
+    nm --defined-only "$obj"/*/*.o 2> /dev/null | awk '
+        /:$/ { split($0, a, "/"); folder = a[length(a) - 1]; next }
+        NF == 3 && $2 ~ /[TDBR]/ { print $3, folder }' > "$tmp/defs"
+    if [ ! -s "$tmp/defs" ]; then
+        fail "no objects under $obj (build them: make all)"
+        return
+    fi
+    for o in "$obj"/*/*.o; do
+        f=$(basename "$(dirname "$o")")
+        rf=$(layer_rank "$f")
+        for sym in $(nm --undefined-only "$o" | awk '{ print $2 }'); do
+            g=$(awk -v s="$sym" '$1 == s { print $2; exit }' "$tmp/defs")
+            [ -n "$g" ] || continue
+            rg=$(layer_rank "$g")
+            if [ "$g" != "$f" ] && [ "$rg" -ge "$rf" ]; then
+                fail "$o (layer $f) calls $sym of layer $g, which is not below it"
+                bad=1
+            fi
+        done
+    done
+    [ "$bad" -eq 0 ] && echo "lint: the layers of lib/ go one way ($nf files; includes and calls)"
+}
+
 check_manpages
 check_exports
 check_static
+check_layers
 check_pages
 check_xrefs
 check_errors

@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "samsa.h"
-#include "samsa_int.h"
+#include "storage/log.h"
 
 /* E(expr): expr must return 0; otherwise fail naming the error (LMDB's E). */
 #define E(expr)                                                                \

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "samsa_int.h"
+#include "storage/log.h"
 
 /* Decode one whole batch (h parsed from it, len bytes); returns the
  * records it held. */

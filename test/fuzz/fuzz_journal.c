@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "store.h"
+#include "store/store.h"
 
 #define TOPIC   FUZZ_QUEUE_TOPIC
 #define GROUP   FUZZ_QUEUE_GROUP

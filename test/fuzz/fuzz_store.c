@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "store.h"
+#include "store/store.h"
 
 /* Record i of the pattern, written into the caller's buffers. */
 static void

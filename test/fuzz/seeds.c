@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "store.h"
+#include "store/store.h"
 
 static const char *out_root; /* OUT */
 

@@ -13,7 +13,7 @@
 
 #include <regex.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /* ---- assignor.c ---------------------------------------------------------- */
 

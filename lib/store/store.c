@@ -46,7 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replica.h"
+#include "replica/replica.h"
 #include "store.h"
 
 #define FLUSH_INTERVAL_MS   1000

@@ -33,7 +33,7 @@
 
 #include <pthread.h>
 
-#include "samsa_int.h"
+#include "util/samsa_int.h"
 
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "replica.h"
-#include "store.h"
+#include "replica/replica.h"
+#include "store/store.h"
 
 /* Records per call handled without malloc. */
 #define STACK_RECORDS 64

@@ -15,7 +15,7 @@
 
 #include <pthread.h>
 
-#include "replica.h"
+#include "replica/replica.h"
 
 typedef struct topic {
     char *name;              /* validated, NUL-terminated                  */

@@ -15,8 +15,8 @@
 #ifndef SAMSA_REPLICA_H
 #define SAMSA_REPLICA_H
 
-#include "catalog.h"
-#include "log.h"
+#include "catalog/catalog.h"
+#include "storage/log.h"
 
 #define REPLICA_MAX CATALOG_MAX_DISKS
 

@@ -38,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "samsa_int.h"
+#include "io.h"
 
 /* A mapping replaced by a larger one; kept until close, see io_map(). */
 typedef struct io_old_map {

@@ -17,8 +17,8 @@
 #ifndef SAMSA_QUEUE_H
 #define SAMSA_QUEUE_H
 
-#include "cursor.h"
-#include "store.h"
+#include "client/cursor.h"
+#include "store/store.h"
 
 /* A record's state in the window.  Only AVAILABLE, ACCEPTED, REJECTED and
  * ARCHIVED are ever written to disk: an acquired record whose receiver

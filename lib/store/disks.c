@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "replica.h"
+#include "replica/replica.h"
 #include "store.h"
 
 int

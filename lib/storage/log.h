@@ -44,7 +44,8 @@
 
 #include <pthread.h>
 
-#include "samsa_int.h"
+#include "batch.h"
+#include "io.h"
 
 /* One sparse index entry: the batch at pos starts at offset base + rel, and
  * every record in the segment before it has a timestamp <= max_ts_before. */

@@ -39,7 +39,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "samsa_int.h"
+#include "batch.h"
 
 /* ---- big-endian fixed-width fields --------------------------------------- */
 

@@ -5,7 +5,7 @@
 #ifndef SAMSA_CURSOR_H
 #define SAMSA_CURSOR_H
 
-#include "store.h"
+#include "store/store.h"
 
 /* Move a cursor to offset, keeping its place in the segment when offset is
  * a little ahead (the queue's many short hops). */

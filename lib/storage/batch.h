@@ -1,0 +1,89 @@
+/*
+ * batch.h - Kafka's record batch v2: encoding, parsing, iterating
+ * (batch.c).
+ */
+#ifndef SAMSA_BATCH_H
+#define SAMSA_BATCH_H
+
+#include "util/samsa_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* Record batch v2 (batch.c)                                                */
+/* ------------------------------------------------------------------------ */
+
+#define BATCH_LOG_OVERHEAD 12 /* baseOffset(8) + batchLength(4)             */
+#define BATCH_HEADER_SIZE  61 /* through the record count                   */
+#define BATCH_MAGIC        2
+
+/* The fixed fields of a batch, decoded. */
+typedef struct batch_header {
+    int64_t base_offset;       /* offset of the first record                */
+    int32_t length;            /* bytes after the batchLength field         */
+    int32_t leader_epoch;      /* partitionLeaderEpoch                      */
+    int8_t magic;              /* 2                                         */
+    uint32_t crc;              /* CRC-32C of attributes..end                */
+    int16_t attributes;        /* compression, timestamp type, flags        */
+    int32_t last_offset_delta; /* offsets in the batch minus one            */
+    int64_t base_timestamp;    /* first record's timestamp                  */
+    int64_t max_timestamp;     /* largest timestamp in the batch            */
+    int64_t producer_id;       /* -1: no idempotent producer                */
+    int16_t producer_epoch;    /* -1                                        */
+    int32_t base_sequence;     /* -1                                        */
+    int32_t record_count;      /* records that follow                       */
+} batch_header;
+
+/* The record batch attributes bits samsa looks at. */
+#define BATCH_ATTR_COMPRESSION 0x07
+#define BATCH_ATTR_CONTROL     0x20
+
+/* Bytes one batch of these records takes, whole (log overhead included);
+ * bodies[i] gets record i's size for batch_encode().  Timestamps must be
+ * resolved (no 0 = now left). */
+size_t batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies);
+
+/* Encode a batch into out (batch_encoded_size() bytes), with baseOffset 0,
+ * leader epoch 0 and the CRC filled in; returns the largest timestamp.  The
+ * base offset is outside the CRC, so the log sets it afterwards with
+ * batch_set_base_offset(). */
+int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
+                     const size_t *bodies);
+void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
+/* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
+ * leader copy that appended the batch (replica.c). */
+void batch_set_leader_epoch(uint8_t *batch, int32_t epoch);
+
+/* Parse the fixed header at p, with avail bytes readable there.
+ * 0: h is filled and the whole batch (BATCH_LOG_OVERHEAD + h->length bytes)
+ *    fits in avail;
+ * 1: the header or the batch extends past avail (incomplete: torn, or not
+ *    yet written);
+ * SAMSA_ECORRUPT: a length or magic that no valid batch has. */
+int batch_parse_header(const uint8_t *p, size_t avail, batch_header *h);
+
+/* 0 when the CRC of the batch at p (already parsed into h) matches. */
+int batch_verify_crc(const uint8_t *p, const batch_header *h);
+
+/* Iterates the records of one verified batch. */
+typedef struct batch_iter {
+    const uint8_t *next; /* the next record's length varint              */
+    const uint8_t *end;  /* end of the batch                              */
+    int64_t base_offset; /* from the header                               */
+    int64_t base_timestamp;
+    int64_t log_append_time; /* the batch's max timestamp when it uses
+                                LogAppendTime, else -1                     */
+    int32_t left;            /* records not yet returned                      */
+    int32_t last_delta;      /* the batch's lastOffsetDelta               */
+    int64_t prev_delta;      /* the last record's offsetDelta, -1 first   */
+} batch_iter;
+
+void batch_iter_init(batch_iter *it, const uint8_t *batch,
+                     const batch_header *h);
+/* Decode the next record into m (offset, timestamp, key, value, headers);
+ * 0, 1 when no records are left, SAMSA_ECORRUPT when it does not parse. */
+int batch_iter_next(batch_iter *it, samsa_message *m);
+
+/* Decode header i of a message (see samsa_message_header()). */
+int batch_record_header(const samsa_message *m, size_t i, const char **key,
+                        size_t *key_len, const void **value, size_t *value_len);
+
+#endif

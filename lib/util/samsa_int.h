@@ -1,0 +1,90 @@
+/*
+ * samsa_int.h - the util layer: private declarations every file of lib/ may
+ * use.
+ *
+ * The layers of lib/, each a folder, lowest first; a file includes only
+ * headers of its own folder and of those below it, and calls only what
+ * they define (make lint checks both):
+ *
+ *   util/     errors, the one clock, paths, CRC-32C, murmur2 (this header)
+ *   storage/  the I/O table (io.h), record batches (batch.h), segments and
+ *             logs (log.h): one partition's files, knowing nothing of
+ *             copies, topics or stores
+ *   catalog/  LMDB: topics, partition state, offsets, snapshots (catalog.h)
+ *   replica/  a partition's copies: placement, in-sync set, failover,
+ *             mirroring I/O, healing and scrubbing (replica.h); sees the
+ *             store only through a replica_env
+ *   store/    the open store: directories, topics, the flusher, wake-ups,
+ *             the repair pass, and the services above it (store.h)
+ *   client/   samsa_produce and cursors (cursor.h)
+ *   group/    consumer groups (group.h)     queue/  share groups (queue.h)
+ *   samsa.c   samsa_open: the store with its services
+ *
+ * Nothing here is exported from libsamsa: the library is built with
+ * -fvisibility=hidden, and libsamsa.a localizes every hidden symbol.
+ */
+#ifndef SAMSA_INT_H
+#define SAMSA_INT_H
+
+#include "samsa.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SAMSA_HIDDEN __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------------------ */
+/* Errors (error.c)                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Translate an errno value to samsa's convention: EIO and ENOSPC get their
+ * own codes, ENOMEM too; anything else comes back as -errno. */
+int samsa__from_errno(int err);
+
+/* mkdir -p: create path and its missing parents with mode; 0 when it is a
+ * directory, else -errno (path.c). */
+int samsa__mkdir_p(const char *path, mode_t mode);
+
+/* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
+ * timeout (clock.c). */
+int64_t samsa__deadline_after(int timeout_ms);
+/* CLOCK_MONOTONIC now, in ns (clock.c). */
+int64_t samsa__now_ns(void);
+/* The same clock, coarse (ms resolution) and cheaper. */
+int64_t samsa__now_coarse_ns(void);
+/* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
+ * as samsa__deadline_after() makes. */
+void samsa__cond_init_monotonic(pthread_cond_t *cond);
+/* Wait on cond until signalled or deadline_ns (-1: never) passes: 0 or
+ * ETIMEDOUT, as pthread_cond_timedwait(); callers loop on their
+ * condition. */
+int samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
+                           int64_t deadline_ns);
+
+/* ------------------------------------------------------------------------ */
+/* CRC-32C (crc32c.c)                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* CRC-32C (Castagnoli) of buf, continuing from crc (0 to start), as Kafka's
+ * Crc32C: crc32c(0, "123456789", 9) == 0xE3069283.  Uses SSE4.2 when the
+ * CPU has it (checked once), else the portable table code. */
+uint32_t samsa__crc32c(uint32_t crc, const void *buf, size_t len);
+/* The two implementations, for tests; _hw must only be called when
+ * samsa__crc32c_hw_available() says so. */
+uint32_t samsa__crc32c_sw(uint32_t crc, const void *buf, size_t len);
+uint32_t samsa__crc32c_hw(uint32_t crc, const void *buf, size_t len);
+bool samsa__crc32c_hw_available(void);
+
+/* ------------------------------------------------------------------------ */
+/* Partitioner (partitioner.c)                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2, seed
+ * 0x9747b28c), as a signed 32-bit value like the Java code returns. */
+int32_t samsa__murmur2(const void *key, size_t len);
+
+#endif /* SAMSA_INT_H */
