@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "faultio.h"
+#include "replica/replica.h"
 #include "test.h"
 
 int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
@@ -1298,6 +1299,82 @@ START_TEST(test_queue_journal_deleted_everywhere)
 }
 END_TEST
 
+/* ---- the sync pool ----------------------------------------------------------
+ */
+
+static _Thread_local int pool_caller; /* set by each calling thread */
+static _Atomic long pool_runs;
+
+/* A job: count it, say whether the caller ran it (2) or a worker (1),
+ * and take a little time, so that workers are busy when others queue. */
+static void
+pool_job(sync_job *j)
+{
+    atomic_fetch_add(&pool_runs, 1);
+    j->rc = pool_caller ? 2 : 1;
+    if (j->disk == 1)
+        usleep(200);
+}
+
+typedef struct pool_arg {
+    sync_pool *p;
+    int calls;
+    long by_caller; /* jobs after the first that the caller ran itself */
+} pool_arg;
+
+static void *
+pool_caller_main(void *arg)
+{
+    pool_arg *a = arg;
+    pool_caller = 1;
+    for (int c = 0; c < a->calls; c++) {
+        sync_job jobs[3];
+        for (int k = 0; k < 3; k++)
+            jobs[k] = (sync_job){.fn = pool_job, .disk = k, .rc = 0};
+        sync_pool_run(a->p, jobs, 3);
+        ck_assert_int_eq(jobs[0].rc, 2); /* the first: always the caller */
+        for (int k = 1; k < 3; k++) {
+            ck_assert(jobs[k].rc == 1 || jobs[k].rc == 2); /* done */
+            a->by_caller += jobs[k].rc == 2;
+        }
+    }
+    return NULL;
+}
+
+/* Every job runs exactly once and is done when sync_pool_run returns,
+ * with workers, with none, and when the workers are busy with other
+ * callers' jobs (the caller takes its own back). */
+START_TEST(test_sync_pool)
+{
+    for (int workers = 0; workers <= 2; workers += 2) {
+        sync_pool p;
+        sync_pool_start(&p, workers);
+        ck_assert_int_eq(p.nthreads, workers);
+        atomic_store(&pool_runs, 0);
+        enum { CALLERS = 6, CALLS = 150 };
+        pool_arg a[CALLERS];
+        pthread_t th[CALLERS];
+        for (int i = 0; i < CALLERS; i++) {
+            a[i] = (pool_arg){&p, CALLS, 0};
+            ck_assert_int_eq(
+                pthread_create(&th[i], NULL, pool_caller_main, &a[i]), 0);
+        }
+        long by_caller = 0;
+        for (int i = 0; i < CALLERS; i++) {
+            pthread_join(th[i], NULL);
+            by_caller += a[i].by_caller;
+        }
+        sync_pool_stop(&p);
+        ck_assert_int_eq(atomic_load(&pool_runs), (long)CALLERS * CALLS * 3);
+        if (workers == 0)
+            ck_assert_int_eq(by_caller, (long)CALLERS * CALLS * 2);
+        else /* six callers, two workers: some jobs are taken back */
+            ck_assert_int_gt(by_caller, 0);
+    }
+    sync_pool_run(NULL, NULL, 0); /* nothing to do */
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -1305,6 +1382,7 @@ replica_suite(void)
     TCase *tc = tcase_create("replica");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_placement);
+    tcase_add_test(tc, test_sync_pool);
     tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_test(tc, test_group_offsets_everywhere);
     tcase_add_loop_test(tc, test_queue_journal_everywhere, 0, 2);

@@ -21,6 +21,40 @@
 #define REPLICA_MAX CATALOG_MAX_DISKS
 
 typedef struct mfile mfile;
+typedef struct rset rset;
+
+/* ---- sync_pool.c --------------------------------------------------------- */
+
+/* One fdatasync of one copy's file, run by a pool thread or the caller. */
+typedef struct sync_job {
+    void (*fn)(struct sync_job *j); /* does it, and sets rc               */
+    rset *rs;                       /* the set the file belongs to        */
+    samsa_io_file *f;               /* the copy's handle                  */
+    int disk;                       /* the copy's directory               */
+    int rc;                         /* 0 or -errno                        */
+    struct sync_job *next;          /* the pool's queue (its lock)        */
+    int state;                      /* queued, running, done (its lock)   */
+} sync_job;
+
+/* Threads that run the jobs callers queue; see sync_pool.c. */
+typedef struct sync_pool {
+    pthread_mutex_t lock; /* head, stop, each queued job's next, state */
+    pthread_cond_t work;  /* a job was queued, or stop                 */
+    pthread_cond_t done;  /* a job is done                             */
+    sync_job *head;       /* queued jobs, oldest first                 */
+    bool stop;            /* sync_pool_stop: workers leave             */
+    int nthreads;
+    pthread_t th[REPLICA_MAX];
+} sync_pool;
+
+/* Start up to threads workers (fewer when threads cannot be made, even
+ * none: callers then run every job themselves). */
+void sync_pool_start(sync_pool *p, int threads);
+/* Let the workers finish what is queued and join them. */
+void sync_pool_stop(sync_pool *p);
+/* Run jobs[0..n) in parallel, the first on this thread, and return once
+ * all are done (p may be NULL: all run here, one after another). */
+void sync_pool_run(sync_pool *p, sync_job *jobs, int n);
 
 /* What a replica set needs of the store that holds it, and no more: the
  * directories, the I/O layer, the catalog and the event callback.  The
@@ -36,6 +70,7 @@ typedef struct replica_env {
      * replaced)?  Asked before each sync of a copy. */
     bool (*disk_alive)(const struct replica_env *env, int d);
     void *owner;                 /* the store, for disk_alive      */
+    sync_pool *syncs;            /* parallel syncs of copies, or NULL */
     samsa_replica_fn on_replica; /* samsa_options.on_replica       */
     void *on_replica_ctx;
 } replica_env;
@@ -47,7 +82,7 @@ typedef struct replica_copy {
     int64_t since; /* log end when its state last changed                 */
 } replica_copy;
 
-typedef struct rset {
+struct rset {
     samsa_io io;            /* the mirror table the log uses (n > 1)       */
     samsa_io *base;         /* the store's I/O layer                       */
     const replica_env *env; /* the store's directories, catalog, events */
@@ -70,7 +105,7 @@ typedef struct rset {
     bool dirty;                     /* state not yet saved in the catalog     */
     _Atomic int64_t saved_rp;       /* the recovery point in the catalog      */
     _Atomic int64_t start;          /* the log start in the catalog           */
-} rset;
+};
 
 /* ---- replica.c ----------------------------------------------------------- */
 

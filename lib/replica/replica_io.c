@@ -381,41 +381,27 @@ rset_io_remap(rset *rs)
 
 /* ---- sync ------------------------------------------------------------ */
 
-typedef struct sync_job {
-    rset *rs;
-    samsa_io_file *f;
-    int disk;
-    int rc;
-} sync_job;
-
-static void *
-sync_main(void *arg)
+static void
+sync_one(sync_job *j)
 {
-    sync_job *j = arg;
     const replica_env *env = j->rs->env;
     j->rc = env->disk_alive(env, j->disk) ? j->rs->base->sync(j->rs->base, j->f)
                                           : -ENOENT;
-    return NULL;
 }
 
-/* fdatasync the copies idx[0..n) of m in parallel; rc[] gets each result. */
+/* fdatasync the copies idx[0..n) of m in parallel (the store's sync
+ * pool); rc[] gets each result. */
 static void
 sync_parallel(rset *rs, mfile *m, const int *idx, int n, int *rc)
 {
     sync_job job[REPLICA_MAX];
-    pthread_t th[REPLICA_MAX];
-    bool started[REPLICA_MAX] = {false};
-    for (int k = 0; k < n; k++) {
-        job[k] = (sync_job){rs, m->f[idx[k]], rs->copy[idx[k]].disk, 0};
-        if (k > 0)
-            started[k] = pthread_create(&th[k], NULL, sync_main, &job[k]) == 0;
-    }
     for (int k = 0; k < n; k++)
-        if (!started[k])
-            sync_main(&job[k]); /* the first, or no thread to be had */
+        job[k] = (sync_job){.fn = sync_one,
+                            .rs = rs,
+                            .f = m->f[idx[k]],
+                            .disk = rs->copy[idx[k]].disk};
+    sync_pool_run(rs->env->syncs, job, n);
     for (int k = 0; k < n; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
         rc[k] = job[k].rc;
         if (rc[k] == 0)
             m->unsynced[idx[k]] = false;

@@ -73,6 +73,12 @@ env_disk_alive(const replica_env *env, int d)
 void
 store_replica_env_init(samsa *s)
 {
+    /* One worker per directory but the caller's: a sync of every copy
+     * runs whole in parallel, whatever else is syncing. */
+    if (s->ndirs > 1 && !s->syncs_started) {
+        sync_pool_start(&s->syncs, s->ndirs - 1);
+        s->syncs_started = true;
+    }
     s->renv = (replica_env){
         .io = s->io,
         .cat = &s->cat,
@@ -83,6 +89,7 @@ store_replica_env_init(samsa *s)
         .owner = s,
         .on_replica = s->on_replica,
         .on_replica_ctx = s->on_replica_ctx,
+        .syncs = s->syncs_started ? &s->syncs : NULL,
     };
 }
 

@@ -381,7 +381,8 @@ store_dirs_open(samsa *s, const samsa_options *opt)
             s->disk_up[d] = false;
         else if (!s->disk_up[d])
             catalog_disk_down(&s->cat, d);
-    store_replica_env_init(s);
+    if (rc == 0)
+        store_replica_env_init(s);
     return rc;
 }
 
@@ -494,6 +495,8 @@ samsa_close(samsa *s)
             next = t->next;
             topic_close(s, t, &first);
         }
+    if (s->syncs_started) /* after the logs: their closes sync */
+        sync_pool_stop(&s->syncs);
     catalog_close(&s->cat);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         if (s->dir_fd[d] >= 0)

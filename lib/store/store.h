@@ -66,6 +66,8 @@ struct samsa {
     samsa_replica_fn on_replica;     /* samsa_options.on_replica    */
     void *on_replica_ctx;            /* its ctx                      */
     replica_env renv; /* what replica sets see of the store (disks.c) */
+    sync_pool syncs;  /* copies' parallel fdatasyncs (with replicas)  */
+    bool syncs_started;
     pthread_mutex_t repair_lock; /* one repair pass at a time    */
     _Atomic bool repair_paused;  /* tests: no background repair  */
     samsa_io *io;                /* every log file operation goes here       */
@@ -134,7 +136,8 @@ int store_dir_check(const char *dir);
 int store_disk_lock(samsa *s, int d);
 /* Is directory d still the one locked (not removed or replaced)? */
 bool store_disk_alive(samsa *s, int d);
-/* Fill s->renv from the store's directories (after they are open). */
+/* Fill s->renv from the store's directories (after they are open), and
+ * with several directories start the sync pool. */
 void store_replica_env_init(samsa *s);
 /* Notice vanished and returned directories, then rebuild every out copy
  * that can be; *rejoined (may be NULL) counts the copies that rejoined. */
