@@ -7,8 +7,36 @@
  * freed under a producer; a cursor outlives a deleted topic by holding a
  * reference on its partition's log instead.
  *
- * Lock order: save_lock -> table_lock -> log locks (log.h) -> catalog
- * (LMDB's own).
+ * Locks.  Every lock of the library, outermost first: a thread holding
+ * one may take only locks further down the table (the files' own "Lock
+ * order" lines give the detail).  "leaf": nothing is taken under it.
+ *
+ *   lock                     guards                         file
+ *   group registry.lock      consumers and groups lists     group/group.c
+ *   consumer.lock            detached (checked, then let go) group/consumer.c
+ *   samsa_queue.lock         a receiver's call, detached    queue/queue_group.c
+ *   group.lock               a consumer group's state       group/group.c
+ *   s->queue_lock            share groups, their receivers  queue/queue_group.c
+ *   qpart.lock (ascending p) a share-partition's window     queue/queue.c
+ *   save_lock                recovery points being saved    store/store.c
+ *   repair_lock              one repair pass or scrub       store/disks.c
+ *   table_lock (rw)          the topic table                store/topic.c
+ *   log.flush_lock           one log_sync at a time         storage/log.c
+ *   log.lock                 appends, the segment list      storage/log.c
+ *   log.fsync_lock           fdatasyncs, one at a time      storage/log.c
+ *   rset.lock                a partition's copies           replica/replica.c
+ *   catalog.lock, readers    catalog writes; reads against
+ *                            a rebuild                      catalog/catalog.c
+ *   log.sync_lock            group commit: synced, syncing;
+ *                            taken with no other log lock   storage/log.c
+ *   leaves: log.wait_lock (readers waiting for data), notify_lock,
+ *   s->flush_lock (the flusher), ack_lock and cb_lock (ackwait.c), the
+ *   sync pool's lock (replica/sync_pool.c).
+ *
+ * No lock is held across a user callback (on_rebalance, on_replica, ack
+ * callbacks run with every samsa lock released, cb_lock read-held aside),
+ * and no fdatasync runs under anything but log.fsync_lock (and rset.lock
+ * for acks=1 followers' flush).
  */
 #ifndef SAMSA_STORE_H
 #define SAMSA_STORE_H
