@@ -184,7 +184,7 @@ check-unit: $(RUNNER)
 
 check-asan:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
-		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSAMSA_DEBUG" \
 		build/asan/check_samsa
 	$(CK_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build/asan/check_samsa
@@ -193,7 +193,7 @@ check-asan:
 # above); SAMSA_SUITES selects them in the runner.
 TSAN_SUITES := threads notify group queue replica
 check-tsan:
-	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread" \
+	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread -DSAMSA_DEBUG" \
 		build/tsan/check_samsa
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa

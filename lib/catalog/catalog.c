@@ -607,7 +607,7 @@ catalog_disk_down(catalog *c, int i)
 int
 catalog_disk_rebuild(catalog *c, int i)
 {
-    pthread_mutex_lock(&c->lock);
+    samsa__lock(&c->lock, SAMSA_RANK_CATALOG);
     uint32_t down = atomic_load(&c->down);
     int from = -1;
     for (int j = 0; j < c->ndisks && from < 0; j++)
@@ -618,7 +618,7 @@ catalog_disk_rebuild(catalog *c, int i)
     if (rc == 0)
         atomic_fetch_and(&c->down, ~(1u << i));
     pthread_rwlock_unlock(&c->readers);
-    pthread_mutex_unlock(&c->lock);
+    samsa__unlock(&c->lock, SAMSA_RANK_CATALOG);
     return rc;
 }
 
@@ -653,7 +653,7 @@ disk_reopen(catalog *c, int i)
 static int
 write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
 {
-    pthread_mutex_lock(&c->lock);
+    samsa__lock(&c->lock, SAMSA_RANK_CATALOG);
     int first = 0, done = 0;
     uint32_t missed = 0; /* disks whose transaction failed */
     for (int i = 0; i < c->ndisks; i++) {
@@ -677,7 +677,7 @@ write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
              * anywhere (every disk holds the same data, so it would refuse
              * on each). */
             mdb_txn_abort(t.txn);
-            pthread_mutex_unlock(&c->lock);
+            samsa__unlock(&c->lock, SAMSA_RANK_CATALOG);
             return frc;
         }
         /* LMDB 0.9 has no per-transaction sync: the environment's flag is
@@ -710,7 +710,7 @@ write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
      * SAMSA_ENOSPC now and works again once space is freed. */
     if (done > 0)
         atomic_fetch_or(&c->down, missed);
-    pthread_mutex_unlock(&c->lock);
+    samsa__unlock(&c->lock, SAMSA_RANK_CATALOG);
     return done > 0 ? 0 : first != 0 ? first : SAMSA_EIO;
 }
 

@@ -137,7 +137,7 @@ rset_io(rset *rs)
 void
 rset_fill(rset *rs, catalog_partition *cp)
 {
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     cp->start = atomic_load(&rs->start);
     cp->recovery_point = atomic_load(&rs->saved_rp);
     cp->leader_epoch = rs->epoch;
@@ -150,7 +150,7 @@ rset_fill(rset *rs, catalog_partition *cp)
             cp->isr |= 1u << i;
     }
     rs->dirty = false;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
 }
 
 int
@@ -158,9 +158,9 @@ rset_persist(rset *rs, uint64_t topic_id)
 {
     if (topic_id != 0)
         BOX(rs)->topic_id = topic_id;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     bool dirty = rs->dirty;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     if (!dirty || BOX(rs)->topic_id == 0)
         return 0;
     catalog_partition cp;
@@ -221,10 +221,10 @@ void
 rset_after_change(rset *rs)
 {
     rset_evq q;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     q = BOX(rs)->q;
     BOX(rs)->q.n = 0;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     const replica_env *env = rs->env;
     for (int k = 0; k < q.n && env->on_replica != NULL; k++) {
         samsa_replica_event ev = {
@@ -244,11 +244,11 @@ rset_after_change(rset *rs)
 void
 rset_disk_down(rset *rs, int d, int reason)
 {
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     for (int i = 0; i < rs->n; i++)
         if (rs->copy[i].disk == d)
             rset_mark_out_locked(rs, i, reason);
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     rset_after_change(rs);
 }
 
@@ -257,9 +257,9 @@ rset_flush(rset *rs)
 {
     if (rs->n == 1 || rs->acks_all)
         return 0; /* every sync already covered every copy */
-    pthread_mutex_lock(&rs->log->fsync_lock);
+    samsa__lock(&rs->log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
     int rc = rset_io_flush(rs);
-    pthread_mutex_unlock(&rs->log->fsync_lock);
+    samsa__unlock(&rs->log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
     return rc;
 }
 
@@ -784,7 +784,7 @@ catch_pass(rset *rs, int i, copied **cp, size_t *ncp, bool final)
 {
     samsa_log *log = rs->log;
     if (!final)
-        pthread_mutex_lock(&log->lock);
+        samsa__lock(&log->lock, SAMSA_RANK_LOG);
     size_t n = log->nsegs;
     segment **segs = malloc(n * sizeof *segs);
     for (size_t k = 0; segs != NULL && k < n; k++) {
@@ -792,7 +792,7 @@ catch_pass(rset *rs, int i, copied **cp, size_t *ncp, bool final)
         segment_ref(segs[k]);
     }
     if (!final)
-        pthread_mutex_unlock(&log->lock);
+        samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     if (segs == NULL)
         return SAMSA_ENOMEM;
     int rc = 0;
@@ -842,8 +842,8 @@ rset_catchup(rset *rs, int i)
     if (rc == 0)
         rc = catch_pass(rs, i, &cp, &ncp, false);
     if (rc == 0) {
-        pthread_mutex_lock(&log->lock);
-        pthread_mutex_lock(&log->fsync_lock);
+        samsa__lock(&log->lock, SAMSA_RANK_LOG);
+        samsa__lock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
         rc = atomic_load(&log->failed);
         if (rc == 0)
             rc = catch_pass(rs, i, &cp, &ncp, true);
@@ -854,7 +854,7 @@ rset_catchup(rset *rs, int i)
         }
         if (rc == 0)
             rc = samsa__from_errno(rs->base->dirsync(rs->base, dir));
-        pthread_mutex_lock(&rs->lock);
+        samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         if (rc == 0)
             rc = rset_io_attach(rs, i);
         if (rc == 0) {
@@ -865,15 +865,15 @@ rset_catchup(rset *rs, int i)
             rs->dirty = true;
             ev_push(rs, SAMSA_REPLICA_EV_JOINED, i, 0);
         }
-        pthread_mutex_unlock(&rs->lock);
-        pthread_mutex_unlock(&log->fsync_lock);
-        pthread_mutex_unlock(&log->lock);
+        samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+        samsa__unlock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
+        samsa__unlock(&log->lock, SAMSA_RANK_LOG);
         rset_after_change(rs);
     }
     if (rc != 0) {
-        pthread_mutex_lock(&rs->lock);
+        samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         rs->copy[i].reason = rc;
-        pthread_mutex_unlock(&rs->lock);
+        samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     }
     free(cp);
     free(dir);

@@ -63,12 +63,12 @@ static int
 insync_copies(rset *rs, int *idx)
 {
     int n = 0;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     idx[n++] = rs->leader;
     for (int i = 0; i < rs->n; i++)
         if (i != rs->leader && rs->copy[i].insync)
             idx[n++] = i;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     return n;
 }
 
@@ -95,11 +95,11 @@ fan_end(rset *rs, int n, const int *idx, const int *rc)
         differ |= rc[k] != ref;
     if (!differ)
         return ref;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     for (int k = 0; k < n; k++)
         if (rc[k] != ref && rs->copy[idx[k]].insync)
             rset_mark_out_locked(rs, idx[k], samsa__from_errno(rc[k]));
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     rset_after_change(rs);
     return ref;
 }
@@ -207,12 +207,12 @@ rio_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
         mfile_free(rs, m);
         return r;
     }
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     m->next = rs->files;
     if (rs->files != NULL)
         rs->files->prev = m;
     rs->files = m;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     *out = (samsa_io_file *)(void *)m;
     return 0;
 }
@@ -222,14 +222,14 @@ rio_close(samsa_io *io, samsa_io_file *f)
 {
     rset *rs = rs_of(io);
     mfile *m = MF(f);
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     if (m->prev != NULL)
         m->prev->next = m->next;
     else
         rs->files = m->next;
     if (m->next != NULL)
         m->next->prev = m->prev;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     mfile_free(rs, m);
     return 0;
 }
@@ -354,13 +354,13 @@ rio_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     int r = n == 0 ? -EIO : fan_end(rs, n, idx, rc);
     if (r != 0)
         return r;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     void *v = view_map(rs, m, rs->leader, NULL, len);
     if (v != MAP_FAILED) {
         m->view = v;
         m->view_len = len;
     }
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     if (v == MAP_FAILED)
         return -errno;
     *addr = v;
@@ -431,7 +431,7 @@ rset_io_flush(rset *rs)
     /* rs->lock is held throughout: the file list changes under it (index
      * files come and go), and this runs only for acks=1 topics. */
     int first = 0;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     for (mfile *m = rs->files; m != NULL; m = m->next) {
         int idx[REPLICA_MAX], rc[REPLICA_MAX], k = 0;
         for (int i = 0; i < rs->n; i++)
@@ -447,7 +447,7 @@ rset_io_flush(rset *rs)
                     first = samsa__from_errno(rc[j]);
             }
     }
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     rset_after_change(rs);
     return first;
 }

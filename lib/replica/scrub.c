@@ -496,9 +496,9 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
     handles hs = {.rs = rs};
     /* log.lock: no append on the file meanwhile; fsync_lock: no other
      * fdatasync of it at once (log.c says why). */
-    pthread_mutex_lock(&log->lock);
-    pthread_mutex_lock(&log->fsync_lock);
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    samsa__lock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     int pref = 0;
     for (int k = 0; k < n; k++) {
         c[k] = (hcopy){v[k].p, v[k].len, k < nin, false, false};
@@ -508,7 +508,7 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
             pref = k;
     }
     int32_t epoch = atomic_load(&rs->epoch);
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     int lost =
         heal_segment(c, n, pref, seg->base, size, epoch, handle_write, &hs);
     int first = 0;
@@ -517,15 +517,15 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
         if (rc != 0) {
             c[k].left = true;
             first = first != 0 ? first : samsa__from_errno(rc);
-            pthread_mutex_lock(&rs->lock);
+            samsa__lock(&rs->lock, SAMSA_RANK_RSET);
             rset_mark_out_locked(rs, idx[k], SAMSA_EFAILED); /* fsyncgate */
-            pthread_mutex_unlock(&rs->lock);
+            samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
         }
         rep->damaged += c[k].bad;
         rep->repaired += c[k].bad && !c[k].left;
     }
-    pthread_mutex_unlock(&log->fsync_lock);
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     rset_after_change(rs);
     if (lost > 0)
         rep->unrepairable++;
@@ -543,11 +543,12 @@ heal_live_index(rset *rs, const segment *seg, const view *good, const int *idx,
     for (int k = 0; k < n; k++)
         if ((paths[k] = rset_path(rs, idx[k], seg->path)) == NULL)
             rc = SAMSA_ENOMEM;
-    pthread_mutex_lock(&rs->log->lock); /* no seal rewrites them meanwhile */
+    samsa__lock(&rs->log->lock,
+                SAMSA_RANK_LOG); /* no seal rewrites them meanwhile */
     if (rc == 0)
         rc = heal_index_files(rs->base, paths, n, good->p, good->len, seg->base,
                               rs->log->cfg.index_interval, &fixed);
-    pthread_mutex_unlock(&rs->log->lock);
+    samsa__unlock(&rs->log->lock, SAMSA_RANK_LOG);
     for (int k = 0; k < n; k++)
         free(paths[k]);
     rep->damaged += (uint64_t)fixed;
@@ -563,7 +564,7 @@ scrub_segment(rset *rs, segment *seg, uint64_t size, samsa_scrub_report *rep,
 {
     view all[REPLICA_MAX], v[REPLICA_MAX];
     int ids[REPLICA_MAX], idx[REPLICA_MAX], n = 0, nin = 0, m = 0, kin = 0;
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     for (int i = 0; i < rs->n; i++)
         if (rs->copy[i].insync)
             ids[nin++] = i;
@@ -573,7 +574,7 @@ scrub_segment(rset *rs, segment *seg, uint64_t size, samsa_scrub_report *rep,
         if (!rs->copy[i].insync && d >= 0 && rs->env->disk_up[d])
             ids[n++] = i; /* a source, when it provably holds the batch */
     }
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     for (int k = 0; k < n; k++) {
         view_map(rs, ids[k], seg, size, &all[k]);
         if (k < nin && all[k].state == COPY_MISSING) {
@@ -611,10 +612,10 @@ scrub_segment(rset *rs, segment *seg, uint64_t size, samsa_scrub_report *rep,
 static int
 rebuild(rset *rs, int i, int reason)
 {
-    pthread_mutex_lock(&rs->lock);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     rset_mark_out_locked(rs, i, reason);
     bool out = !rs->copy[i].insync;
-    pthread_mutex_unlock(&rs->lock);
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     rset_after_change(rs);
     return out ? rset_catchup(rs, i) : SAMSA_ECORRUPT;
 }
@@ -625,7 +626,7 @@ int
 rset_scrub(rset *rs, samsa_scrub_report *rep, bool rebuild_missing)
 {
     samsa_log *log = rs->log;
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     size_t n = log->nsegs;
     segment **segs = malloc(n * sizeof *segs);
     uint64_t *sizes = malloc(n * sizeof *sizes);
@@ -634,7 +635,7 @@ rset_scrub(rset *rs, samsa_scrub_report *rep, bool rebuild_missing)
         sizes[k] = atomic_load(&segs[k]->size);
         segment_ref(segs[k]);
     }
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     if (segs == NULL || sizes == NULL) {
         free(segs);
         free(sizes);

@@ -458,16 +458,16 @@ publish_end(samsa_log *log, int64_t end)
                  end); /* before readers can see it: see "The end marker" */
     atomic_store(&log->end, end);
     if (atomic_load(&log->waiters) > 0) {
-        pthread_mutex_lock(&log->wait_lock);
+        samsa__lock(&log->wait_lock, SAMSA_RANK_LEAF);
         pthread_cond_broadcast(&log->wait_cond);
-        pthread_mutex_unlock(&log->wait_lock);
+        samsa__unlock(&log->wait_lock, SAMSA_RANK_LEAF);
     }
 }
 
 int
 log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
 {
-    pthread_mutex_lock(&log->wait_lock);
+    samsa__lock(&log->wait_lock, SAMSA_RANK_LEAF);
     atomic_fetch_add(&log->waiters, 1);
     int rc = 0;
     while (atomic_load(&log->end) <= offset && !atomic_load(&log->deleted) &&
@@ -475,7 +475,7 @@ log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
         rc = samsa__cond_wait_until(&log->wait_cond, &log->wait_lock,
                                     deadline_ns);
     atomic_fetch_sub(&log->waiters, 1);
-    pthread_mutex_unlock(&log->wait_lock);
+    samsa__unlock(&log->wait_lock, SAMSA_RANK_LEAF);
     if (atomic_load(&log->end) > offset)
         return 0;
     return atomic_load(&log->deleted) ? SAMSA_EDELETED : SAMSA_ETIMEDOUT;
@@ -484,10 +484,10 @@ log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
 void
 log_mark_deleted(samsa_log *log)
 {
-    pthread_mutex_lock(&log->wait_lock);
+    samsa__lock(&log->wait_lock, SAMSA_RANK_LEAF);
     atomic_store(&log->deleted, true);
     pthread_cond_broadcast(&log->wait_cond);
-    pthread_mutex_unlock(&log->wait_lock);
+    samsa__unlock(&log->wait_lock, SAMSA_RANK_LEAF);
 }
 
 /* ---- appending ----------------------------------------------------------- */
@@ -501,7 +501,7 @@ log_mark_deleted(samsa_log *log)
 static int
 log_fsync(samsa_log *log, segment *seg)
 {
-    pthread_mutex_lock(&log->fsync_lock);
+    samsa__lock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
     int rc = atomic_load(&log->failed);
     if (rc == 0) {
         rc = seg != NULL
@@ -510,7 +510,7 @@ log_fsync(samsa_log *log, segment *seg)
         if (rc != 0)
             atomic_store(&log->failed, SAMSA_EFAILED); /* see "Failure" */
     }
-    pthread_mutex_unlock(&log->fsync_lock);
+    samsa__unlock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
     return rc;
 }
 
@@ -545,7 +545,7 @@ static int
 group_commit(samsa_log *log, int64_t target)
 {
     int rc = 0;
-    pthread_mutex_lock(&log->sync_lock);
+    samsa__lock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
     while (log->synced < target && rc == 0) {
         if (log->syncing) {
             pthread_cond_wait(&log->sync_cond, &log->sync_lock);
@@ -554,22 +554,22 @@ group_commit(samsa_log *log, int64_t target)
         if ((rc = atomic_load(&log->failed)) != 0)
             break;
         log->syncing = true;
-        pthread_mutex_unlock(&log->sync_lock);
+        samsa__unlock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
 
         /* covered and `failed` are read together under log->lock: a roll
          * whose sync of the old segment failed has set `failed` before
          * any record past it can be counted in covered. */
-        pthread_mutex_lock(&log->lock);
+        samsa__lock(&log->lock, SAMSA_RANK_LOG);
         segment *seg = active(log);
         segment_ref(seg);
         int64_t covered = log->next_offset;
         rc = atomic_load(&log->failed);
-        pthread_mutex_unlock(&log->lock);
+        samsa__unlock(&log->lock, SAMSA_RANK_LOG);
         if (rc == 0)
             rc = log_fsync(log, seg);
         segment_unref(log->io, seg);
 
-        pthread_mutex_lock(&log->sync_lock);
+        samsa__lock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
         log->syncing = false;
         if (rc == 0 && covered > log->synced) {
             log->synced = covered;
@@ -577,7 +577,7 @@ group_commit(samsa_log *log, int64_t target)
         }
         pthread_cond_broadcast(&log->sync_cond);
     }
-    pthread_mutex_unlock(&log->sync_lock);
+    samsa__unlock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
     return rc;
 }
 
@@ -585,7 +585,7 @@ int
 log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
            int64_t max_ts, const _Atomic int32_t *leader_epoch, int64_t *base)
 {
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     segment *seg = active(log);
     uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
     int rc = atomic_load(&log->failed);
@@ -602,17 +602,17 @@ log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
                             &log->cfg);
     }
     if (rc != 0) {
-        pthread_mutex_unlock(&log->lock);
+        samsa__unlock(&log->lock, SAMSA_RANK_LOG);
         return rc;
     }
     log->next_offset += count;
     if (!log->cfg.sync) {
         publish_end(log, log->next_offset);
-        pthread_mutex_unlock(&log->lock);
+        samsa__unlock(&log->lock, SAMSA_RANK_LOG);
         return 0;
     }
     int64_t target = log->next_offset;
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return group_commit(log, target);
 }
 
@@ -621,8 +621,8 @@ log_sync(samsa_log *log, bool all, int64_t *recovery_point)
 {
     /* The fdatasyncs run outside log->lock so that producers go on; the
      * segments are referenced so that nothing frees them meanwhile. */
-    pthread_mutex_lock(&log->flush_lock);
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     int rc = atomic_load(&log->failed);
     size_t n = 0, last = log->nsegs - 1;
     int64_t covered = all ? log->next_offset : log->segs[last]->base;
@@ -634,7 +634,7 @@ log_sync(samsa_log *log, bool all, int64_t *recovery_point)
             todo[n] = log->segs[i];
             segment_ref(todo[n++]);
         }
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
 
     for (size_t i = 0; i < n; i++) {
         if (rc == 0)
@@ -648,15 +648,15 @@ log_sync(samsa_log *log, bool all, int64_t *recovery_point)
         log->recovery_point = covered;
     if (recovery_point != NULL)
         *recovery_point = log->recovery_point;
-    pthread_mutex_unlock(&log->flush_lock);
+    samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
 
     if (rc == 0 && all && log->cfg.sync) { /* durable: readers may see it */
-        pthread_mutex_lock(&log->sync_lock);
+        samsa__lock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
         if (covered > log->synced) {
             log->synced = covered;
             publish_end(log, covered);
         }
-        pthread_mutex_unlock(&log->sync_lock);
+        samsa__unlock(&log->sync_lock, SAMSA_RANK_LOG_SYNC);
     }
     return rc;
 }
@@ -664,11 +664,11 @@ log_sync(samsa_log *log, bool all, int64_t *recovery_point)
 int
 log_close(samsa_log *log, int64_t *recovery_point)
 {
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     int rc = atomic_load(&log->failed);
     if (rc == 0)
         rc = segment_seal(log->io, active(log));
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     if (rc == 0)
         rc = log_sync(log, true, recovery_point);
     return rc;
@@ -679,42 +679,42 @@ log_close(samsa_log *log, int64_t *recovery_point)
 segment *
 log_segment_for(samsa_log *log, int64_t offset)
 {
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     ptrdiff_t i = segs_find(log, offset);
     segment *seg = NULL;
     if (i >= 0 && offset >= atomic_load(&log->start)) {
         seg = log->segs[i];
         segment_ref(seg);
     }
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }
 
 segment *
 log_segment_next(samsa_log *log, const segment *seg)
 {
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     ptrdiff_t i = segs_find(log, seg->base);
     segment *next = NULL;
     if (i >= 0 && (size_t)i + 1 < log->nsegs) {
         next = log->segs[i + 1];
         segment_ref(next);
     }
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return next;
 }
 
 segment *
 log_segment_for_time(samsa_log *log, int64_t ts)
 {
-    pthread_mutex_lock(&log->lock);
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     segment *seg = NULL;
     for (size_t i = 0; i < log->nsegs && seg == NULL; i++)
         if (atomic_load(&log->segs[i]->max_ts) >= ts) {
             seg = log->segs[i];
             segment_ref(seg);
         }
-    pthread_mutex_unlock(&log->lock);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }
 

@@ -131,9 +131,9 @@ catch_one(rset *rs, void *ctx)
 {
     pass *ps = ctx;
     for (int i = 0; i < rs->n; i++) {
-        pthread_mutex_lock(&rs->lock);
+        samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         bool out = !rs->copy[i].insync;
-        pthread_mutex_unlock(&rs->lock);
+        samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
         if (!out || rs->copy[i].disk < 0 || !rs->env->disk_up[rs->copy[i].disk])
             continue;
         int rc = rset_catchup(rs, i);
@@ -163,7 +163,7 @@ store_replica_pass(samsa *s, int *rejoined)
 {
     pass ps = {0, 0};
     if (s->ndirs > 1) {
-        pthread_mutex_lock(&s->repair_lock);
+        samsa__lock(&s->repair_lock, SAMSA_RANK_REPAIR);
         if (!disks_changed(s))
             goto catch_up; /* the usual case: no write lock on the table */
         /* disk_up changes with the table locked for writing, so code that
@@ -185,7 +185,7 @@ store_replica_pass(samsa *s, int *rejoined)
         pthread_rwlock_rdlock(&s->table_lock);
         each_rset(s, catch_one, &ps);
         pthread_rwlock_unlock(&s->table_lock);
-        pthread_mutex_unlock(&s->repair_lock);
+        samsa__unlock(&s->repair_lock, SAMSA_RANK_REPAIR);
     }
     if (rejoined != NULL)
         *rejoined = ps.rejoined;
@@ -211,7 +211,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
         rset *rs = t->rsets[partition];
-        pthread_mutex_lock(&rs->lock);
+        samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         *n = (size_t)rs->n;
         for (int i = 0; i < rs->n && (size_t)i < max; i++)
             copies[i] = (samsa_replica_info){
@@ -222,7 +222,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
                 .reason = rs->copy[i].reason,
                 .since = rs->copy[i].since,
             };
-        pthread_mutex_unlock(&rs->lock);
+        samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     }
     pthread_rwlock_unlock(&s->table_lock);
     return rc;
@@ -248,7 +248,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
     if (s == NULL || (topic_name != NULL && !topic_name_valid(topic_name)))
         return SAMSA_EINVAL;
     int first = 0;
-    pthread_mutex_lock(&s->repair_lock);
+    samsa__lock(&s->repair_lock, SAMSA_RANK_REPAIR);
     pthread_rwlock_rdlock(&s->table_lock);
     if (topic_name != NULL && store_topic_find(s, topic_name) == NULL)
         first = SAMSA_ENOTOPIC;
@@ -263,7 +263,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
             }
         }
     pthread_rwlock_unlock(&s->table_lock);
-    pthread_mutex_unlock(&s->repair_lock);
+    samsa__unlock(&s->repair_lock, SAMSA_RANK_REPAIR);
     if (rep != NULL)
         *rep = r;
     return first != 0 ? first : r.unrepairable > 0 ? SAMSA_ECORRUPT : 0;

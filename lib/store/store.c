@@ -145,7 +145,7 @@ store_sync_all(samsa *s, bool all)
 {
     int first = 0;
     /* samsa_sync() may run alongside the flusher: one saves at a time. */
-    pthread_mutex_lock(&s->save_lock);
+    samsa__lock(&s->save_lock, SAMSA_RANK_SAVE);
     pthread_rwlock_rdlock(&s->table_lock);
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
@@ -154,7 +154,7 @@ store_sync_all(samsa *s, bool all)
                 first = rc;
         }
     pthread_rwlock_unlock(&s->table_lock);
-    pthread_mutex_unlock(&s->save_lock);
+    samsa__unlock(&s->save_lock, SAMSA_RANK_SAVE);
     return first;
 }
 

@@ -23,15 +23,22 @@
  *   table_lock (rw)          the topic table                store/topic.c
  *   log.flush_lock           one log_sync at a time         storage/log.c
  *   log.lock                 appends, the segment list      storage/log.c
+ *   log.sync_lock            group commit: synced, syncing;
+ *                            taken with no other log lock;
+ *                            the end marker is written
+ *                            under it (rset.lock)           storage/log.c
  *   log.fsync_lock           fdatasyncs, one at a time      storage/log.c
  *   rset.lock                a partition's copies           replica/replica.c
  *   catalog.lock, readers    catalog writes; reads against
  *                            a rebuild                      catalog/catalog.c
- *   log.sync_lock            group commit: synced, syncing;
- *                            taken with no other log lock   storage/log.c
  *   leaves: log.wait_lock (readers waiting for data), notify_lock,
  *   s->flush_lock (the flusher), ack_lock and cb_lock (ackwait.c), the
  *   sync pool's lock (replica/sync_pool.c).
+ *
+ * Debug builds (SAMSA_DEBUG, the sanitizer runs of make check) check the
+ * order of save_lock, repair_lock and the log, replica and catalog locks
+ * as they are taken (samsa__lock(), lib/util/lockrank.c), with the ranks
+ * of samsa_int.h; the group and queue locks follow their files' comments.
  *
  * No lock is held across a user callback (on_rebalance, on_replica, ack
  * callbacks run with every samsa lock released, cb_lock read-held aside),

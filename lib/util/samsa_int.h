@@ -66,6 +66,49 @@ int samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
                            int64_t deadline_ns);
 
 /* ------------------------------------------------------------------------ */
+/* Lock ranks (lockrank.c): the order of lib/store/store.h's table          */
+/* ------------------------------------------------------------------------ */
+
+/* A lock may be taken only while every lock held has a lower rank; a leaf
+ * only while holding no leaf, and nothing is taken under a leaf. */
+enum samsa_lock_rank {
+    SAMSA_RANK_SAVE = 20,      /* s->save_lock                         */
+    SAMSA_RANK_REPAIR = 21,    /* s->repair_lock                       */
+    SAMSA_RANK_LOG_FLUSH = 30, /* log.flush_lock                       */
+    SAMSA_RANK_LOG = 31,       /* log.lock                             */
+    SAMSA_RANK_LOG_SYNC = 32,  /* log.sync_lock: publish_end writes the
+                                  end marker under it, through the
+                                  replica set (rset.lock)              */
+    SAMSA_RANK_LOG_FSYNC = 33, /* log.fsync_lock                       */
+    SAMSA_RANK_RSET = 34,      /* rset.lock                            */
+    SAMSA_RANK_CATALOG = 35,   /* catalog.lock                         */
+    SAMSA_RANK_LEAF = 1000     /* log.wait_lock and the other leaves   */
+};
+
+#ifdef SAMSA_DEBUG
+void samsa__rank_take(int rank, const char *name);
+void samsa__rank_drop(int rank);
+#else
+static inline void
+samsa__rank_take(int rank, const char *name)
+{
+    (void)rank;
+    (void)name;
+}
+static inline void
+samsa__rank_drop(int rank)
+{
+    (void)rank;
+}
+#endif
+
+/* Take or let go of a ranked mutex (the check costs nothing in release
+ * builds). */
+#define samsa__lock(m, rank)                                                   \
+    (samsa__rank_take((rank), #m), pthread_mutex_lock(m))
+#define samsa__unlock(m, rank) (pthread_mutex_unlock(m), samsa__rank_drop(rank))
+
+/* ------------------------------------------------------------------------ */
 /* CRC-32C (crc32c.c)                                                       */
 /* ------------------------------------------------------------------------ */
 
