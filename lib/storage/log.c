@@ -58,6 +58,7 @@
  * before the marker existed.  Every copy directory gets its own marker
  * through the replica set's I/O table, which repeats the store on each.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -454,6 +455,7 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
 static void
 publish_end(samsa_log *log, int64_t end)
 {
+    assert(end >= atomic_load(&log->end)); /* the end never moves back */
     marker_store(log,
                  end); /* before readers can see it: see "The end marker" */
     atomic_store(&log->end, end);

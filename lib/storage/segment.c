@@ -47,6 +47,7 @@
  * (cursor.c).  A segment found damaged gets max_ts INT64_MAX, so that time
  * lookups come to the damage and report it instead of skipping it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -157,6 +158,13 @@ index_add(segment *seg, int64_t base_offset, uint64_t pos)
     size_t n = atomic_load_explicit(&seg->idx_len, memory_order_relaxed);
     if (n == seg->idx_cap)
         return; /* cannot happen with the cap segment_new sizes; harmless */
+    /* Entries rise in offset and position: index_search is a binary
+     * search.  Appends keep it so (asserted in segment_append); a
+     * recovery scan's batch that would break it (damage can make one
+     * claim an older offset) gets no entry. */
+    if (n > 0 && (base_offset - seg->base <= (int64_t)seg->idx[n - 1].rel ||
+                  pos <= seg->idx[n - 1].pos))
+        return;
     seg->idx[n].rel = (uint32_t)(base_offset - seg->base);
     seg->idx[n].pos = (uint32_t)pos;
     seg->idx[n].max_ts_before = atomic_load(&seg->max_ts);
@@ -280,6 +288,10 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
                const log_config *cfg)
 {
     uint64_t pos = atomic_load_explicit(&seg->size, memory_order_relaxed);
+    /* Offsets are dense: each batch starts where the one before ended
+     * (after damage or a raised start, next_offset was moved past it). */
+    assert(count > 0 && base_offset == seg->next_offset &&
+           len > BATCH_LOG_OVERHEAD);
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
         if (want < ALLOC_CHUNK)
@@ -296,8 +308,14 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         return samsa__from_errno(rc);
     /* After damage, the first new batch gets an entry of its own: lookups
      * must not have to scan across the damage to find it. */
-    if (seg->force_index || index_due(seg, pos, cfg))
+    if (seg->force_index || index_due(seg, pos, cfg)) {
+        size_t n = atomic_load_explicit(&seg->idx_len, memory_order_relaxed);
+        assert(n == 0 ||
+               (base_offset - seg->base > (int64_t)seg->idx[n - 1].rel &&
+                pos > seg->idx[n - 1].pos));
+        (void)n;
         index_add(seg, base_offset, pos);
+    }
     seg->force_index = false;
     if (max_ts > atomic_load_explicit(&seg->max_ts, memory_order_relaxed))
         atomic_store_explicit(&seg->max_ts, max_ts, memory_order_release);
