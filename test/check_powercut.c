@@ -85,9 +85,18 @@ static const uint64_t states_per_cut[] = {32, 10, 32};
 #define MAX_JFILES 4     /* journal files, at most                    */
 #define HELD_MAX   64    /* deliveries the workload holds, at most    */
 #define MAX_ATT    3     /* deliveries before a record is archived    */
-#define MAX_CAT    128   /* catalog commits not yet durable, at most  */
-#define MAX_NEW    12    /* entries not yet durable at a moment, at most */
-#define MAX_ENTRY  512   /* entries of the store, at most             */
+#define FOREVER_MS                                                             \
+    3600000 /* lock and session: the workload's moments                        \
+               take seconds, and no lock may expire   */
+/* The share group's config, in the workload and in each state. */
+#define QUEUE_CONFIG                                                           \
+    {                                                                          \
+        .lock_ms = FOREVER_MS, .max_attempts = MAX_ATT,                        \
+        .dead_letter_topic = "dlq"                                             \
+    }
+#define MAX_CAT   128 /* catalog commits not yet durable, at most  */
+#define MAX_NEW   12  /* entries not yet durable at a moment, at most */
+#define MAX_ENTRY 512 /* entries of the store, at most             */
 
 enum { KIND_LOG, KIND_JOURNAL, KIND_CATALOG, KINDS };
 static const char *const kind_name[KINDS] = {"log", "journal", "catalog"};
@@ -430,8 +439,7 @@ group_cb(const samsa_group_offset *o, void *ctx)
 static void
 check_queue(cut *c, samsa *s, int64_t end, int kind, uint64_t state)
 {
-    samsa_queue_config qc = {.max_attempts = MAX_ATT,
-                             .dead_letter_topic = "dlq"};
+    samsa_queue_config qc = QUEUE_CONFIG;
     samsa_queue *q;
     int rc = samsa_queue_open(s, "q", "t", &qc, &q);
     if (rc != 0) {
@@ -1025,15 +1033,16 @@ group_commit(cut *c, samsa_consumer *con)
 static void
 workload(cut *c, samsa *s)
 {
-    samsa_queue_config qc = {.max_attempts = MAX_ATT,
-                             .dead_letter_topic = "dlq"};
+    samsa_queue_config qc = QUEUE_CONFIG;
     samsa_queue *q;
     c->phase = "queue open";
     E(samsa_queue_open(s, "q", "t", &qc, &q));
     E(samsa_queue_on_ack(s, "q", "t", on_ack, c));
     const char *topics[] = {"t", NULL};
-    samsa_consumer_config cc = {
-        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer_config cc = {.group = "g",
+                                .topics = topics,
+                                .offset_reset = SAMSA_RESET_EARLIEST,
+                                .session_timeout_ms = FOREVER_MS};
     samsa_consumer *con;
     c->phase = "consumer open";
     E(samsa_consumer_open(s, &cc, &con));
