@@ -1261,6 +1261,27 @@ START_TEST(test_journal_names_durable)
 }
 END_TEST
 
+/* Regression: the catalog's names (catalog/data.mdb, catalog/) are synced
+ * when a store is opened, so a power cut after a synced topic creation
+ * cannot take back the whole catalog: LMDB syncs data.mdb's bytes only. */
+START_TEST(test_catalog_names_durable)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    synced_dirs sd = {.n = 0};
+    faultio_on_dirsync(fi, note_dirsync, &sd);
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    char p[TEST_PATH_BUF];
+    ck_assert(was_synced(&sd, test_pathf(p, dir, "catalog")));
+    ck_assert(was_synced(&sd, dir));
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 powercut_suite(void)
 {
@@ -1272,6 +1293,7 @@ powercut_suite(void)
     suite_add_tcase(s, tc);
     TCase *names = tcase_create("names");
     tcase_add_test(names, test_journal_names_durable);
+    tcase_add_test(names, test_catalog_names_durable);
     suite_add_tcase(s, names);
     return s;
 }
