@@ -96,6 +96,8 @@ struct faultio {
     uint64_t gseq;                      /* the next change's gseq             */
     faultio_sync_fn on_sync;            /* called before each sync, or NULL   */
     void *on_sync_ctx;                  /* its argument                       */
+    faultio_sync_fn on_dirsync;         /* called after each dirsync, or NULL */
+    void *on_dirsync_ctx;               /* its argument                       */
     char boot[SAMSA_IO_BOOT_ID];        /* the boot it presents (faultio.h)   */
 };
 
@@ -711,8 +713,15 @@ fio_rmdir(samsa_io *io, const char *path)
 static int
 fio_dirsync(samsa_io *io, const char *path)
 {
-    return pass_path(io, FAULTIO_DIRSYNC, path,
-                     ((faultio *)io->ctx)->posix->dirsync);
+    faultio *f = io->ctx;
+    int rc = pass_path(io, FAULTIO_DIRSYNC, path, f->posix->dirsync);
+    pthread_mutex_lock(&f->lock);
+    faultio_sync_fn fn = f->on_dirsync;
+    void *ctx = f->on_dirsync_ctx;
+    pthread_mutex_unlock(&f->lock);
+    if (rc == 0 && fn != NULL) /* the directory's entries are durable now */
+        fn(ctx, path);
+    return rc;
 }
 
 /* The boot id is the faultio's own and never the machine's, and is not
@@ -974,13 +983,26 @@ faultio_crash_apply(faultio *f, const char *root, const char *to,
     return rc;
 }
 
+static void
+hook_set(faultio *f, faultio_sync_fn *slot, void **slot_ctx, faultio_sync_fn fn,
+         void *ctx)
+{
+    pthread_mutex_lock(&f->lock);
+    *slot = fn;
+    *slot_ctx = ctx;
+    pthread_mutex_unlock(&f->lock);
+}
+
 void
 faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx)
 {
-    pthread_mutex_lock(&f->lock);
-    f->on_sync = fn;
-    f->on_sync_ctx = ctx;
-    pthread_mutex_unlock(&f->lock);
+    hook_set(f, &f->on_sync, &f->on_sync_ctx, fn, ctx);
+}
+
+void
+faultio_on_dirsync(faultio *f, faultio_sync_fn fn, void *ctx)
+{
+    hook_set(f, &f->on_dirsync, &f->on_dirsync_ctx, fn, ctx);
 }
 
 int

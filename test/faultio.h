@@ -195,11 +195,18 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * made: "the power goes just before this sync".  It runs outside faultio's
  * lock and may call faultio_crash_*(), but must not call through the
  * table.
+ *
+ * faultio_on_dirsync() sets fn (NULL: none) to be called with the
+ * directory's path after each dirsync through the table succeeded: the
+ * entries the directory held when it ran are durable from then on, which
+ * a test that models lost directory entries (faultio itself does not, see
+ * above) needs to know.  Same rules as faultio_on_sync()'s fn.
  */
 typedef void (*faultio_sync_fn)(void *ctx, const char *path);
 uint64_t faultio_crash_states(faultio *f, const char *root);
 int faultio_crash_apply(faultio *f, const char *root, const char *to,
                         uint64_t state);
 void faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx);
+void faultio_on_dirsync(faultio *f, faultio_sync_fn fn, void *ctx);
 
 #endif

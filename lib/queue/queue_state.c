@@ -92,6 +92,10 @@
  *    snapshot and the whole journal.  Between (1) and (3): the snapshot
  *    holds everything, and a journal whose header is not g+1 (old, empty
  *    or torn) is ignored and reset.
+ *  - the load, before any change: under SAMSA_SYNC_ALWAYS the entries
+ *    naming the journal (queues/, GROUP/, the file) are synced
+ *    (journal_dirsync), since an msync makes the file's bytes durable but
+ *    not its name.
  * So an accepted record never comes back, and an acquired one comes back
  * AVAILABLE with its delivery count kept.
  *
@@ -637,6 +641,29 @@ journal_path(samsa *s, int d, const qgroup *g, const qpart *qp, char *path,
     return 0;
 }
 
+/* Make the names of the journal on dirs[d] durable: the entries of
+ * queues/, of GROUP/ and of the file (made by journal_path() and the
+ * open).  Under SAMSA_SYNC_ALWAYS an acknowledgement returns once its page
+ * is msync'ed, but msync makes the file's bytes durable, not the entries
+ * naming it: without this, a power cut could take the whole new journal
+ * back, and every change since the last snapshot with it (issue 10, found
+ * by check_powercut.c).  Once per load, not per change. */
+static int
+journal_dirsync(samsa *s, int d, const qgroup *g)
+{
+    if (s->sync != SAMSA_SYNC_ALWAYS)
+        return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/queues/%s", s->dirs[d], g->name);
+    int rc = s->io->dirsync(s->io, path);
+    snprintf(path, sizeof path, "%s/queues", s->dirs[d]);
+    if (rc == 0)
+        rc = s->io->dirsync(s->io, path);
+    if (rc == 0)
+        rc = s->io->dirsync(s->io, s->dirs[d]);
+    return rc == 0 ? 0 : samsa__from_errno(-rc);
+}
+
 /* Rewrite the copy on dirs[d] from the primary journal (replayed, jsize
  * and jalloc set) and map it; a failure leaves the copy unwritten. */
 static void
@@ -650,6 +677,10 @@ copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return;
+    if (journal_dirsync(s, d, g) != 0) {
+        close(fd);
+        return;
+    }
     /* In place: bytes past jsize go (zeros: the end of replay); those
      * before are overwritten with the primary's, which a copy that kept
      * up already holds, so a crash here loses nothing it had. */
@@ -684,6 +715,8 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     rc = snapshot_load(s, g, qp);
     if (rc == 0)
         rc = journal_map(qp, path);
+    if (rc == 0)
+        rc = journal_dirsync(s, 0, g);
     uint64_t valid = 0;
     if (rc == 0)
         rc = journal_replay(qp, &valid);

@@ -381,6 +381,20 @@ store_dirs_open(samsa *s, const samsa_options *opt)
             s->disk_up[d] = false;
         else if (!s->disk_up[d])
             catalog_disk_down(&s->cat, d);
+    /* LMDB syncs data.mdb's bytes, never the names: sync catalog/ (its
+     * data.mdb, made or renamed into place by a rebuild) and the
+     * directory (catalog/ itself), or a power cut could take the whole
+     * catalog back, every topic with it, after a synced topic creation
+     * (issue 10, found by check_powercut.c). */
+    for (int d = 0; rc == 0 && d < s->ndirs; d++) {
+        if (!s->disk_up[d])
+            continue;
+        int src = s->io->dirsync(s->io, cpath[d]);
+        if (src == 0)
+            src = s->io->dirsync(s->io, s->dirs[d]);
+        if (src != 0 && d == 0)
+            rc = samsa__from_errno(-src);
+    }
     if (rc == 0)
         store_replica_env_init(s);
     return rc;
