@@ -149,11 +149,17 @@
 
 #include "queue.h"
 
-#define JOURNAL_MAGIC  0x314a5153u /* "SQJ1" little-endian */
-#define JOURNAL_HEADER 16
-#define JOURNAL_ENTRY  24
-#define JOURNAL_LIMIT  (64u << 20) /* checkpoint past this             */
-#define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the mapping's size       */
+#define JOURNAL_MAGIC     0x324a5153u /* "SQJ2" little-endian */
+#define JOURNAL_MAGIC_V1  0x314a5153u /* "SQJ1": no words, still read  */
+#define JOURNAL_HEADER    40
+#define JOURNAL_HEADER_V1 16
+#define JOURNAL_ENTRY     24
+#define BOOT_WORD         16 /* the words' places in the header */
+#define END_WORD          24
+#define END_SYNCED        0x80000000u /* the end word's synced bit       */
+#define END_COUNT         0x7fffffffu
+#define JOURNAL_LIMIT     (64u << 20) /* checkpoint past this             */
+#define JOURNAL_BYTES     (JOURNAL_LIMIT + 4096) /* the mapping's size       */
 
 /* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
  * lower it to make checkpoints frequent. */
@@ -179,6 +185,48 @@ get_le(const uint8_t *p, int bytes)
     for (int i = 0; i < bytes; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
+}
+
+/* A header word: lo, and the CRC-32C of lo and the generation gen in the
+ * high 32 bits, so that a damaged word or one of another generation fails
+ * word_open(). */
+static uint64_t
+word_seal(uint32_t lo, uint32_t gen)
+{
+    uint8_t b[8];
+    put_le(b, lo, 4);
+    put_le(b + 4, gen, 4);
+    return lo | (uint64_t)samsa__crc32c(0, b, 8) << 32;
+}
+
+/* The low half of the word at p when it is whole and of generation gen. */
+static bool
+word_open(const uint8_t *p, uint32_t gen, uint32_t *lo)
+{
+    uint64_t w = get_le(p, 8);
+    *lo = (uint32_t)w;
+    return word_seal(*lo, gen) == w;
+}
+
+/* Store a word at p (8-byte aligned in a mapping) in one store, after
+ * every store before it: a process killed at any point leaves the old
+ * word or the new one, and the new one only over what it vouches for. */
+static void
+word_store(uint8_t *p, uint64_t w)
+{
+    uint8_t b[8];
+    uint64_t v;
+    put_le(b, w, 8);
+    memcpy(&v, b, 8);
+    __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+}
+
+/* The end word of a journal of n entries, written under sync policy. */
+static uint64_t
+end_word(uint64_t jsize, bool synced, uint32_t gen)
+{
+    uint32_t n = (uint32_t)((jsize - JOURNAL_HEADER) / JOURNAL_ENTRY);
+    return word_seal(n | (synced ? END_SYNCED : 0), gen);
 }
 
 qrec *
@@ -318,14 +366,21 @@ copies_live(samsa *s, qpart *qp)
     return s->ndirs;
 }
 
-/* Write header gen (and no first entry) at the start of map. */
+/* Write the header of an empty journal of generation gen (and no first
+ * entry) at the start of map: the end word first, so that while the rest
+ * is written it vouches for no entry of gen (and an old header is not
+ * gen's: stale, ignored). */
 static void
-header_write(uint8_t *h, uint32_t gen)
+header_write(uint8_t *h, uint32_t gen, uint32_t boot, bool synced)
 {
-    memset(h, 0, JOURNAL_HEADER + JOURNAL_ENTRY); /* no first entry */
-    put_le(h, JOURNAL_MAGIC, 4);
-    put_le(h + 4, gen, 4);
-    put_le(h + 8, samsa__crc32c(0, h, 8), 4);
+    word_store(h + END_WORD, end_word(JOURNAL_HEADER, synced, gen));
+    word_store(h + BOOT_WORD, word_seal(boot, gen));
+    memset(h + 32, 0, 8 + JOURNAL_ENTRY); /* no first entry */
+    uint8_t b[16] = {0};
+    put_le(b, JOURNAL_MAGIC, 4);
+    put_le(b + 4, gen, 4);
+    put_le(b + 8, samsa__crc32c(0, b, 8), 4);
+    memcpy(h, b, sizeof b);
 }
 
 /* Empty the journal and its copies and give them generation gen.  Entries
@@ -337,11 +392,11 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
     for (int d = 1; d < ndirs; d++) {
         if (qp->cmap[d] == NULL)
             continue;
-        header_write(qp->cmap[d], gen);
+        header_write(qp->cmap[d], gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
         if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(qp->cmap[d], 0, 1) != 0)
             copy_drop(qp, d); /* its header may be torn: stale, not wrong */
     }
-    header_write(qp->jmap, gen);
+    header_write(qp->jmap, gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
     if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
         return samsa__from_errno(errno);
     if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0) {
@@ -373,20 +428,26 @@ journal_append(samsa *s, qpart *qp, const uint8_t *e)
                 copy_drop(qp, d);
         qp->jalloc += JOURNAL_GROW;
     }
+    /* Each file's end word after its entry (and its msync): it vouches
+     * only for entries that are there. */
+    bool synced = s->sync == SAMSA_SYNC_ALWAYS;
+    uint64_t end = end_word(qp->jsize + JOURNAL_ENTRY, synced, qp->gen);
     for (int d = 1; d < ndirs; d++) {
         if (qp->cmap[d] == NULL)
             continue;
         memcpy(qp->cmap[d] + qp->jsize, e, JOURNAL_ENTRY);
-        if (s->sync == SAMSA_SYNC_ALWAYS &&
-            sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
+        if (synced && sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
             copy_drop(qp, d);
+        else
+            word_store(qp->cmap[d] + END_WORD, end);
     }
     memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
-    if (s->sync == SAMSA_SYNC_ALWAYS) {
+    if (synced) {
         int rc = sync_range(qp->jmap, qp->jsize, JOURNAL_ENTRY);
         if (rc != 0)
             return rc;
     }
+    word_store(qp->jmap + END_WORD, end);
     qp->jsize += JOURNAL_ENTRY;
     return 0;
 }
@@ -436,8 +497,10 @@ outcome_saved(const qpart *qp, const qdone *d)
            qp->start - d->offset <= QUEUE_OUTCOMES;
 }
 
-int
-qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
+/* qstate_checkpoint(), table_lock held (read) by the caller when
+ * locked. */
+static int
+checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
 {
     if (qp->jmap == NULL)
         return 0;
@@ -476,16 +539,24 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
     /* Under table_lock, which samsa_topic_delete() holds across the commit
      * that drops the topic's snapshots and log_mark_deleted(): a snapshot
      * is never written back after that commit. */
-    pthread_rwlock_rdlock(&s->table_lock);
+    if (!locked)
+        pthread_rwlock_rdlock(&s->table_lock);
     int rc = QPART_DELETED(qp)
                  ? SAMSA_EDELETED
                  : catalog_queue_put(&s->cat, g->name, g->topic_id,
                                      qp->partition, b, len);
-    pthread_rwlock_unlock(&s->table_lock);
+    if (!locked)
+        pthread_rwlock_unlock(&s->table_lock);
     free(b);
     if (rc == 0)
         rc = journal_reset(s, qp, qp->gen + 1);
     return rc;
+}
+
+int
+qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
+{
+    return checkpoint(s, g, qp, false);
 }
 
 /* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
@@ -559,25 +630,40 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
 /* ---- journal replay -------------------------------------------------------
  */
 
-/* Apply the journal's valid entries; *valid gets the bytes they end at, 0
- * when the header is not this generation's (then the file is reset). */
+/* Apply the valid entries of the journal buf (len bytes of file) to the
+ * window, checking them as "Damage" above says.  *valid gets the bytes
+ * they end at, 0 when the journal is not this generation's (stale: the
+ * snapshot holds everything); *need the bytes the end word vouches for
+ * (0: none), or on damage, the bytes a whole copy must have.  *v1 is set
+ * for a version 1 journal.  SAMSA_ECORRUPT: damaged. */
 static int
-journal_replay(qpart *qp, uint64_t *valid)
+journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
+               uint64_t *need, bool *v1)
 {
-    const uint8_t *buf = qp->jmap;
-    int rc = 0;
-    *valid = 0;
-    if (get_le(buf, 4) != JOURNAL_MAGIC || get_le(buf + 4, 4) != qp->gen ||
+    *valid = *need = 0;
+    *v1 = false;
+    if (len < JOURNAL_HEADER)
+        return 0; /* a file cut short: never one samsa wrote entries to */
+    uint32_t magic = (uint32_t)get_le(buf, 4), end, boot;
+    *v1 = magic == JOURNAL_MAGIC_V1;
+    uint64_t pos = *v1 ? JOURNAL_HEADER_V1 : JOURNAL_HEADER;
+    if (!*v1 && word_open(buf + END_WORD, qp->gen, &end) &&
+        ((end & END_SYNCED) ||
+         (qp->boot != 0 && word_open(buf + BOOT_WORD, qp->gen, &boot) &&
+          boot == qp->boot)))
+        *need = JOURNAL_HEADER + (uint64_t)(end & END_COUNT) * JOURNAL_ENTRY;
+    if ((magic != JOURNAL_MAGIC && !*v1) || get_le(buf + 4, 4) != qp->gen ||
         get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
-        return 0;
-    uint64_t pos = JOURNAL_HEADER;
-    for (; pos + JOURNAL_ENTRY <= qp->jalloc; pos += JOURNAL_ENTRY) {
+        /* not this generation's, unless its end word vouches for entries */
+        return *need > JOURNAL_HEADER ? SAMSA_ECORRUPT : 0;
+    int rc = 0;
+    for (; pos + JOURNAL_ENTRY <= len; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;
         uint32_t n = (uint32_t)get_le(e + 4, 4);
         int64_t off = (int64_t)get_le(e + 8, 8);
         if (get_le(e, 4) != samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4) ||
             get_le(e + 20, 4) != qp->gen)
-            break; /* the end: zeros, an older generation, or torn */
+            break; /* the end: zeros, an older generation, torn, damaged */
         if (e[18] > QS_ARCHIVED || e[18] == QS_ACQUIRED || n == 0 ||
             off < qp->start || off > qp->next ||
             off + n - qp->start > QUEUE_MAX_INFLIGHT) {
@@ -590,6 +676,10 @@ journal_replay(qpart *qp, uint64_t *valid)
         apply(qp, off, n, e[18], (uint16_t)get_le(e + 16, 2));
     }
     *valid = pos;
+    if (rc == SAMSA_ECORRUPT && *need < pos + JOURNAL_ENTRY)
+        *need = pos + JOURNAL_ENTRY; /* a copy must have that entry whole */
+    else if (rc == 0 && pos < *need)
+        rc = SAMSA_ECORRUPT; /* acknowledged entries fail their CRC */
     return rc;
 }
 
@@ -672,25 +762,137 @@ copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
     qp->cfd[d] = fd;
 }
 
+/* Forget the window, before a journal is replayed over the snapshot
+ * again. */
+static void
+window_clear(qpart *qp, int64_t log_start)
+{
+    free(qp->win);
+    free(qp->done);
+    qp->win = NULL;
+    qp->done = NULL;
+    qp->cap = 0;
+    qp->navail = 0;
+    qp->gen = 0;
+    qp->start = qp->next = log_start;
+}
+
+/* The window from the snapshot and the journal buf (len bytes) replayed
+ * over it; the results are journal_replay()'s. */
+static int
+state_load(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
+           const uint8_t *buf, uint64_t len, uint64_t *valid, uint64_t *need,
+           bool *v1)
+{
+    *valid = *need = 0;
+    *v1 = false;
+    window_clear(qp, log_start);
+    int rc = snapshot_load(s, g, qp);
+    return rc != 0 ? rc : journal_replay(qp, buf, len, valid, need, v1);
+}
+
+/* Write the journal src (valid bytes, whole) over the primary's. */
+static int
+journal_overwrite(qpart *qp, const uint8_t *src, uint64_t valid)
+{
+    if (valid > qp->jalloc) {
+        uint64_t size =
+            (valid + JOURNAL_GROW - 1) / JOURNAL_GROW * JOURNAL_GROW;
+        size = size < JOURNAL_BYTES ? size : JOURNAL_BYTES;
+        int err = posix_fallocate(qp->jfd, 0, (off_t)size);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc = size;
+    }
+    memcpy(qp->jmap, src, valid);
+    return 0;
+}
+
+/* The primary journal is damaged: load the window from the first copy, on
+ * a directory that is up, that is whole and holds at least need bytes
+ * (every entry the primary's end word vouched for), and write that copy
+ * over the primary.  SAMSA_ECORRUPT when no copy will do. */
+static int
+repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
+                   uint64_t need, uint64_t *valid, bool *v1)
+{
+    for (int d = 1; d < s->ndirs; d++) {
+        char path[4096];
+        struct stat st;
+        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path))
+            continue;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        uint64_t len = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        len = len < JOURNAL_BYTES ? len : JOURNAL_BYTES;
+        void *m = len >= JOURNAL_HEADER
+                      ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
+                      : MAP_FAILED;
+        close(fd);
+        if (m == MAP_FAILED)
+            continue;
+        uint64_t cneed;
+        int rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
+        if (rc == 0 && (*valid == 0 || *valid < need))
+            rc = SAMSA_ECORRUPT; /* stale: it missed changes */
+        if (rc == 0)
+            rc = journal_overwrite(qp, m, *valid);
+        munmap(m, len);
+        if (rc != SAMSA_ECORRUPT)
+            return rc;
+    }
+    return SAMSA_ECORRUPT;
+}
+
+/* The journal replayed (valid bytes, this version's) is the one appended
+ * to from now on: the file past it is cut and allocated again (zeros), so
+ * that appends never run into entries of a lost past; what is kept is
+ * synced under SAMSA_SYNC_ALWAYS; then the end word vouches for it and
+ * the boot word names this boot (in that order: see "Damage"). */
+static int
+journal_adopt(samsa *s, qpart *qp, uint64_t valid)
+{
+    bool synced = s->sync == SAMSA_SYNC_ALWAYS;
+    if (ftruncate(qp->jfd, (off_t)valid) != 0)
+        return samsa__from_errno(errno);
+    /* Until this succeeds nothing touches the mapping past valid. */
+    int err = posix_fallocate(qp->jfd, 0, (off_t)qp->jalloc);
+    if (err != 0)
+        return samsa__from_errno(err);
+    if (synced && (err = sync_range(qp->jmap, 0, valid)) != 0)
+        return err;
+    word_store(qp->jmap + END_WORD, end_word(valid, synced, qp->gen));
+    word_store(qp->jmap + BOOT_WORD, word_seal(qp->boot, qp->gen));
+    qp->jsize = valid;
+    return 0;
+}
+
 int
 qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 {
-    char path[4096];
+    char path[4096], boot[SAMSA_IO_BOOT_ID];
     qp->jfd = -1;
+    qp->boot = 0;
+    if (s->io->boot_id(s->io, boot) == 0)
+        qp->boot = samsa__crc32c(0, boot, sizeof boot) | 1; /* never 0 */
     int rc = journal_path(s, 0, g, qp, path, sizeof path);
     if (rc != 0)
         return rc;
-    qp->start = qp->next = log_start;
-    rc = snapshot_load(s, g, qp);
+    uint64_t valid = 0, need = 0;
+    bool v1 = false;
+    rc = journal_map(qp, path);
     if (rc == 0)
-        rc = journal_map(qp, path);
-    uint64_t valid = 0;
-    if (rc == 0)
-        rc = journal_replay(qp, &valid);
+        rc = state_load(s, g, qp, log_start, qp->jmap, qp->jalloc, &valid,
+                        &need, &v1);
+    if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
+        rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
     if (rc == 0 && valid == 0)
         rc = journal_reset(s, qp, qp->gen);
+    else if (rc == 0 && v1) /* into this version's layout */
+        rc = checkpoint(s, g, qp, true);
     else if (rc == 0)
-        qp->jsize = valid; /* appends overwrite a torn entry after it */
+        rc = journal_adopt(s, qp, valid);
     if (rc != 0)
         return rc;
     /* The copies become the primary's (disk_up is steady: the caller
@@ -721,13 +923,14 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 bool
 qstate_is_journal(const char *path)
 {
-    uint8_t h[JOURNAL_HEADER];
+    uint8_t h[JOURNAL_HEADER_V1]; /* the part both versions share */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return false;
-    bool ok = read(fd, h, sizeof h) == (ssize_t)sizeof h &&
-              get_le(h, 4) == JOURNAL_MAGIC &&
-              get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
+    bool ok =
+        read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+        (get_le(h, 4) == JOURNAL_MAGIC || get_le(h, 4) == JOURNAL_MAGIC_V1) &&
+        get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
     close(fd);
     return ok;
 }
