@@ -31,15 +31,26 @@
  *
  * Journal file, little-endian:
  *
- *   header, 16 bytes           entry, 24 bytes, back to back after it
- *    0 u32 magic "SQJ1"          0 u32 CRC-32C of bytes 4..23
+ *   header, 40 bytes           entry, 24 bytes, back to back after it
+ *    0 u32 magic "SQJ2"          0 u32 CRC-32C of bytes 4..23
  *    4 u32 generation            4 u32 n: records offset..offset+n-1
  *    8 u32 CRC-32C of 0..7       8 i64 offset
  *   12 u32 zero                 16 u16 delivery count
- *                               18 u8  state (QS_AVAILABLE, QS_ACCEPTED,
- *                                      QS_REJECTED, QS_ARCHIVED)
- *                               19 u8  zero
- *                               20 u32 generation (the header's)
+ *   16 u64 boot word: u32       18 u8  state (QS_AVAILABLE, QS_ACCEPTED,
+ *          CRC-32C of the boot         QS_REJECTED, QS_ARCHIVED)
+ *          id of the kernel     19 u8  zero
+ *          that wrote it        20 u32 generation (the header's)
+ *   24 u64 end word: u32 entries
+ *          acknowledged, bit 31
+ *          set when each was msynced before it (SAMSA_SYNC_ALWAYS)
+ *   32 u64 zero
+ *
+ * Each word's high 32 bits are the CRC-32C of its low 32 bits and the
+ * generation (8 bytes): a damaged word, or one of another generation,
+ * fails it.  40 + 169 * 24 = 4096: no entry crosses a page.  Version 1
+ * ("SQJ1": a 16-byte header, no words, entries from byte 16) is still
+ * read; a group loaded from one is checkpointed at once, which leaves a
+ * version 2 journal.
  *
  * Snapshot, the catalog's "queues" value for (group, topic id, partition),
  * version 2:
@@ -82,7 +93,8 @@
  *  - a change: the entry is written, then the window changes.  Killed
  *    before the write: the change did not happen (the call had not
  *    returned).  After it: replay applies it.  A torn or half-written
- *    entry fails its CRC: replay stops there and truncates it.
+ *    entry fails its CRC: replay stops there and truncates it, unless
+ *    the end word vouches for it (below: then it is damage).
  *  - a release (or an expired lock) is not written at all: on disk an
  *    acquired record is already AVAILABLE with the delivery count its
  *    acquisition wrote, which is exactly what a release leaves.
@@ -95,6 +107,45 @@
  * So an accepted record never comes back, and an acquired one comes back
  * AVAILABLE with its delivery count kept.
  *
+ * Damage (issue 10: every byte of a journal flipped must never lose an
+ * acknowledgement silently).  A torn tail and a damaged last entry look
+ * the same; what tells them apart is the end word.  Each append, once its
+ * entry is in the file (and msynced under SAMSA_SYNC_ALWAYS), stores the
+ * new entry count in the end word, one aligned 8-byte store into the
+ * mapping as the log's end marker does (log.c): so every entry below the
+ * count it holds was acknowledged.  The end word vouches for its count
+ * when it is whole, of this generation, and either synced (its entries
+ * were msynced before it was stored: a lower bound after a power cut
+ * too) or the boot word names the running kernel (the process died, the
+ * page cache did not).  At load:
+ *  - an entry that fails its CRC or generation ends the journal (zeros,
+ *    an older generation, a torn write) unless the end word vouches for
+ *    more entries: then acknowledged entries are damaged;
+ *  - a header that is not this generation's marks a stale journal (a
+ *    checkpoint's reset cut short, a new file: the snapshot holds
+ *    everything) unless the end word of this generation vouches for
+ *    entries: then the header is damaged (the reset writes the end word
+ *    of the new generation, vouching for none, before the header);
+ *  - a CRC-valid entry no writer makes (a state, n or offset outside the
+ *    window) is damage.
+ * Damage is SAMSA_ECORRUPT.  With one directory the group is refused
+ * (samsa_queue_open(), samsa_queue_ack_info(), samsa_queue_ack_wait()),
+ * never loaded with acknowledgements lost; removing the journal file
+ * accepts redelivery of the changes since the last checkpoint.  With
+ * replica directories the copies are tried in order, and the first that
+ * is whole and holds every entry the damaged journal's end word vouched
+ * for is loaded and written over the primary (and then, as at every load,
+ * over the other copies); a stale copy (one a directory that was down
+ * missed) holds fewer and is passed over.  Damage to a word only makes
+ * it vouch for less: the entries, undamaged, are all replayed.  What
+ * the end word cannot cover is a power cut under SAMSA_SYNC_NONE, which
+ * promises nothing for the journal's unsynced tail (as for the log's).
+ * After a load, the file past the replayed entries is cut (and allocated
+ * again), so that appends never run into entries of a lost past (a
+ * power cut that kept later pages and not earlier ones); then the end
+ * word is set to the replayed count and the boot word to this boot, in
+ * that order, each one store.
+ *
  * The copies (cmap[d] for dirs[d]), and what each failure leaves:
  *  - an append writes the copies before the primary, a reset resets them
  *    before it, each in the same order of steps as the primary, so a copy
@@ -104,7 +155,8 @@
  *    leaves, on each directory, its old snapshot and full journal or its
  *    new snapshot and a journal the generation check ignores.
  *  - at load (qstate_open, the first receiver or wait of the group in an
- *    open store): the journal read is the primary's (dirs[0]); each copy
+ *    open store): the journal read is the primary's (dirs[0]), or a
+ *    copy written over it when it is damaged (see "Damage"); each copy
  *    on a directory that is up is then rewritten from it in place:
  *    truncated to the primary's valid bytes (what followed in the copy is
  *    a torn or unacknowledged tail, or an old generation), allocated to
