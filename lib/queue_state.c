@@ -897,21 +897,31 @@ repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
     return SAMSA_ECORRUPT;
 }
 
+/* Cut the primary journal's file past keep bytes and allocate it again
+ * (zeros): a journal loaded is followed by nothing of a lost past, and is
+ * then byte for byte what copy_open() makes of each copy. */
+static int
+journal_cut(qpart *qp, uint64_t keep)
+{
+    if (ftruncate(qp->jfd, (off_t)keep) != 0)
+        return samsa__from_errno(errno);
+    /* Until this succeeds nothing touches the mapping past keep. */
+    int err = posix_fallocate(qp->jfd, 0, (off_t)qp->jalloc);
+    return err != 0 ? samsa__from_errno(err) : 0;
+}
+
 /* The journal replayed (valid bytes, this version's) is the one appended
- * to from now on: the file past it is cut and allocated again (zeros), so
- * that appends never run into entries of a lost past; what is kept is
- * synced under SAMSA_SYNC_ALWAYS; then the end word vouches for it and
- * the boot word names this boot (in that order: see "Damage"). */
+ * to from now on: the file past it is cut, so that appends never run into
+ * entries of a lost past; what is kept is synced under SAMSA_SYNC_ALWAYS;
+ * then the end word vouches for it and the boot word names this boot (in
+ * that order: see "Damage"). */
 static int
 journal_adopt(samsa *s, qpart *qp, uint64_t valid)
 {
     bool synced = s->sync == SAMSA_SYNC_ALWAYS;
-    if (ftruncate(qp->jfd, (off_t)valid) != 0)
-        return samsa__from_errno(errno);
-    /* Until this succeeds nothing touches the mapping past valid. */
-    int err = posix_fallocate(qp->jfd, 0, (off_t)qp->jalloc);
+    int err = journal_cut(qp, valid);
     if (err != 0)
-        return samsa__from_errno(err);
+        return err;
     if (synced && (err = sync_range(qp->jmap, 0, valid)) != 0)
         return err;
     word_store(qp->jmap + END_WORD, end_word(valid, synced, qp->gen));
@@ -939,9 +949,9 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
                         &need, &v1);
     if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
         rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
-    if (rc == 0 && valid == 0)
-        rc = journal_reset(s, qp, qp->gen);
-    else if (rc == 0 && v1) /* into this version's layout */
+    if (rc == 0 && valid == 0 && (rc = journal_cut(qp, 0)) == 0)
+        rc = journal_reset(s, qp, qp->gen); /* stale: the snapshot has all */
+    else if (rc == 0 && v1)                 /* into this version's layout */
         rc = checkpoint(s, g, qp, true);
     else if (rc == 0)
         rc = journal_adopt(s, qp, valid);

@@ -22,7 +22,9 @@
  *
  * Anything else is a lost or wrong acknowledgement and fails the test.
  * With a replica directory every case, damage to the primary's journal
- * or to the copy's, must be intact: repaired from the other copy.
+ * or to the copy's, must be intact: repaired from the other copy, and
+ * after the case both journals are the same bytes again.  The kill -9
+ * run is repeated under SAMSA_SYNC_ALWAYS (the end word's synced bit).
  *
  * The journal file is preallocated (1 MiB of zeros after the entries); the
  * cases cover every byte up to two entries past the last non-zero one, and
@@ -43,7 +45,11 @@
 
 #define RECORDS 12 /* records of topic t, test_gen(0..11)              */
 #define OPTS(o, rep)                                                           \
-    samsa_options o = {.replica_dirs = (rep)[0] != NULL ? (rep) : NULL}
+    samsa_options o = {.replica_dirs = (rep)[0] != NULL ? (rep) : NULL,        \
+                       .sync = sync_policy}
+
+/* The stores' sync policy (the workload's, and each case's). */
+static int sync_policy = SAMSA_SYNC_NONE;
 
 static const samsa_queue_config cfg = {
     .lock_ms = 600000, .max_attempts = 3, .dead_letter_topic = "dlq"};
@@ -222,6 +228,27 @@ typedef struct tally {
     char first[1024]; /* the first LOST case, "" when none   */
 } tally;
 
+/* Are the files rel under a and under b the same size, with the same
+ * first 8 KiB (the workload's entries; zeros after them)? */
+static bool
+same_file(const char *a, const char *b, const char *rel)
+{
+    char p[2][2 * TEST_PATH_BUF];
+    uint8_t buf[2][8192];
+    struct stat st[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(p[i], sizeof p[i], "%s/%s", i ? b : a, rel);
+        int fd = open(p[i], O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fstat(fd, &st[i]), 0);
+        memset(buf[i], 0, sizeof buf[i]);
+        ck_assert_int_ge(pread(fd, buf[i], sizeof buf[i], 0), 0);
+        close(fd);
+    }
+    return st[0].st_size == st[1].st_size &&
+           memcmp(buf[0], buf[1], sizeof buf[0]) == 0;
+}
+
 /* Every case of the journal file f of snapshot sn, put back at root
  * (other, the other directory's snapshot, is put back at oroot unless
  * NULL); the store opened is primary with replica directory replica. */
@@ -246,6 +273,11 @@ damage_file(test_snap *sn, test_sfile *f, const char *root,
             char why[400] = "";
             int res = check_store(primary, (const char *const[]){replica, NULL},
                                   why, sizeof why);
+            if (res == INTACT && replica != NULL &&
+                !same_file(primary, replica, f->path)) {
+                snprintf(why, sizeof why, "the journal copies differ");
+                res = LOST; /* the damaged one was not rewritten */
+            }
             t->cases[res]++;
             if (res == LOST && t->first[0] == '\0')
                 snprintf(t->first, sizeof t->first, "%s byte %zu %s: %s",
@@ -276,8 +308,9 @@ shm_dir(char *buf, size_t cap)
 }
 
 static void
-run(bool kill9, bool replica)
+run(bool kill9, bool replica, int sync)
 {
+    sync_policy = sync;
     const char *lng = getenv("SAMSA_LONG");
     size_t stride = lng != NULL && *lng != '\0' && *lng != '0' ? 1 : 5;
     char dir[TEST_PATH_BUF], rdir[TEST_PATH_BUF], work[TEST_PATH_BUF],
@@ -310,10 +343,11 @@ run(bool kill9, bool replica)
     if (replica) /* the copy's journal */
         damage_file(&rsn, journal_of(&rsn), rwork, &sn, work, work, r, stride,
                     &t);
-    printf("journal damage (%s, %s): %ld cases (every %zu. byte of the "
+    printf("journal damage (%s%s, %s): %ld cases (every %zu. byte of the "
            "first %zu, 3 ways), %ld intact, %ld refused (SAMSA_ECORRUPT), "
            "%ld lost\n",
            kill9 ? "after kill -9" : "after close",
+           sync == SAMSA_SYNC_ALWAYS ? ", SAMSA_SYNC_ALWAYS" : "",
            replica ? "two directories" : "one directory",
            t.cases[INTACT] + t.cases[REFUSED] + t.cases[LOST], stride,
            j->used + 48, t.cases[INTACT], t.cases[REFUSED], t.cases[LOST]);
@@ -329,6 +363,7 @@ run(bool kill9, bool replica)
     test_dir_remove(rdir);
     test_dir_remove(work);
     test_dir_remove(rwork);
+    sync_policy = SAMSA_SYNC_NONE;
 }
 
 /* ---- the rules one at a time --------------------------------------------- */
@@ -390,16 +425,19 @@ check_one(const char *dir)
  *     returned), not damage: the change is lost, nothing refused;
  *  2: the entry damaged with the end word counting it: refused;
  *  3: the same with the boot word another kernel's under SAMSA_SYNC_NONE
- *     (a power cut promises nothing for the unsynced tail): a torn tail. */
+ *     (a power cut promises nothing for the unsynced tail): a torn tail;
+ *  4: the same under SAMSA_SYNC_ALWAYS: the end word, written after the
+ *     entries it counts were msynced, vouches in any boot: refused. */
 START_TEST(test_end_word)
 {
     const char *dir;
     char path[TEST_PATH_BUF];
     size_t len;
+    sync_policy = _i == 4 ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
     uint8_t *j = killed_journal(&dir, path, &len);
     if (_i <= 1)
         put_word(j, 24, (uint32_t)((len - 40) / 24 - 1));
-    if (_i == 3)
+    if (_i >= 3)
         put_word(j, 16, 12345);
     if (_i >= 1)
         j[len - 24 + 8] ^= 0x01; /* the entry's offset */
@@ -408,7 +446,8 @@ START_TEST(test_end_word)
         want[8].count = 0; /* its acquisition never was */
     int res = check_one(dir);
     want[8].count = 1;
-    ck_assert_int_eq(res, _i == 2 ? REFUSED : INTACT);
+    sync_policy = SAMSA_SYNC_NONE;
+    ck_assert_int_eq(res, _i == 2 || _i == 4 ? REFUSED : INTACT);
     free(j);
     test_dir_remove(dir);
 }
@@ -442,25 +481,31 @@ END_TEST
 
 START_TEST(test_journal_damage_close)
 {
-    run(false, false);
+    run(false, false, SAMSA_SYNC_NONE);
 }
 END_TEST
 
 START_TEST(test_journal_damage_kill)
 {
-    run(true, false);
+    run(true, false, SAMSA_SYNC_NONE);
+}
+END_TEST
+
+START_TEST(test_journal_damage_kill_sync)
+{
+    run(true, false, SAMSA_SYNC_ALWAYS);
 }
 END_TEST
 
 START_TEST(test_journal_damage_close_copies)
 {
-    run(false, true);
+    run(false, true, SAMSA_SYNC_NONE);
 }
 END_TEST
 
 START_TEST(test_journal_damage_kill_copies)
 {
-    run(true, true);
+    run(true, true, SAMSA_SYNC_NONE);
 }
 END_TEST
 
@@ -472,11 +517,12 @@ journal_suite(void)
     tcase_set_timeout(tc, 3600);
     tcase_add_test(tc, test_journal_damage_close);
     tcase_add_test(tc, test_journal_damage_kill);
+    tcase_add_test(tc, test_journal_damage_kill_sync);
     tcase_add_test(tc, test_journal_damage_close_copies);
     tcase_add_test(tc, test_journal_damage_kill_copies);
     suite_add_tcase(s, tc);
     TCase *rules = tcase_create("rules");
-    tcase_add_loop_test(rules, test_end_word, 0, 4);
+    tcase_add_loop_test(rules, test_end_word, 0, 5);
     tcase_add_test(rules, test_journal_v1);
     suite_add_tcase(s, rules);
     return s;
