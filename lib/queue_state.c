@@ -273,7 +273,7 @@ word_store(uint8_t *p, uint64_t w)
     __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
 }
 
-/* The end word of a journal of n entries, written under sync policy. */
+/* The end word of a journal jsize bytes long, synced or not. */
 static uint64_t
 end_word(uint64_t jsize, bool synced, uint32_t gen)
 {
@@ -699,7 +699,8 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     uint32_t magic = (uint32_t)get_le(buf, 4), end, boot;
     *v1 = magic == JOURNAL_MAGIC_V1;
     uint64_t pos = *v1 ? JOURNAL_HEADER_V1 : JOURNAL_HEADER;
-    if (!*v1 && word_open(buf + END_WORD, qp->gen, &end) &&
+    /* Read whatever the magic says: a damaged one may read "SQJ1". */
+    if (word_open(buf + END_WORD, qp->gen, &end) &&
         ((end & END_SYNCED) ||
          (qp->boot != 0 && word_open(buf + BOOT_WORD, qp->gen, &boot) &&
           boot == qp->boot)))
@@ -708,6 +709,8 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
         get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
         /* not this generation's, unless its end word vouches for entries */
         return *need > JOURNAL_HEADER ? SAMSA_ECORRUPT : 0;
+    if (*v1)
+        *need = 0; /* whole version 1 header: bytes 16..31 are an entry */
     int rc = 0;
     for (; pos + JOURNAL_ENTRY <= len; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;

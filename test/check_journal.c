@@ -427,7 +427,9 @@ check_one(const char *dir)
  *  3: the same with the boot word another kernel's under SAMSA_SYNC_NONE
  *     (a power cut promises nothing for the unsynced tail): a torn tail;
  *  4: the same under SAMSA_SYNC_ALWAYS: the end word, written after the
- *     entries it counts were msynced, vouches in any boot: refused. */
+ *     entries it counts were msynced, vouches in any boot: refused;
+ *  5: the magic damaged into version 1's ("SQJ1"), whose header has no
+ *     words: the end word is read all the same, and vouches: refused. */
 START_TEST(test_end_word)
 {
     const char *dir;
@@ -437,17 +439,19 @@ START_TEST(test_end_word)
     uint8_t *j = killed_journal(&dir, path, &len);
     if (_i <= 1)
         put_word(j, 24, (uint32_t)((len - 40) / 24 - 1));
-    if (_i >= 3)
+    if (_i == 3 || _i == 4)
         put_word(j, 16, 12345);
-    if (_i >= 1)
+    if (_i >= 1 && _i <= 4)
         j[len - 24 + 8] ^= 0x01; /* the entry's offset */
+    if (_i == 5)
+        j[3] ^= '2' ^ '1';
     put_back(path, j, len);
-    if (_i % 2 == 1)
+    if (_i == 1 || _i == 3)
         want[8].count = 0; /* its acquisition never was */
     int res = check_one(dir);
     want[8].count = 1;
     sync_policy = SAMSA_SYNC_NONE;
-    ck_assert_int_eq(res, _i == 2 || _i == 4 ? REFUSED : INTACT);
+    ck_assert_int_eq(res, _i == 2 || _i >= 4 ? REFUSED : INTACT);
     free(j);
     test_dir_remove(dir);
 }
@@ -522,7 +526,7 @@ journal_suite(void)
     tcase_add_test(tc, test_journal_damage_kill_copies);
     suite_add_tcase(s, tc);
     TCase *rules = tcase_create("rules");
-    tcase_add_loop_test(rules, test_end_word, 0, 5);
+    tcase_add_loop_test(rules, test_end_word, 0, 6);
     tcase_add_test(rules, test_journal_v1);
     suite_add_tcase(s, rules);
     return s;
