@@ -113,30 +113,6 @@ seg_file(char *buf, const char *dir, const char *topic, int p, int64_t base,
     return buf;
 }
 
-static uint8_t *
-slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-    struct stat st;
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    *len = (size_t)st.st_size;
-    uint8_t *buf = malloc(*len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, *len, 0), (ssize_t)*len);
-    close(fd);
-    return buf;
-}
-
-static void
-spew(const char *path, const void *buf, size_t len, int flags)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
-    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-    ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
-    close(fd);
-}
-
 static uint64_t
 file_size(const char *path)
 {
@@ -178,7 +154,7 @@ static size_t
 file_batches(const char *path, fbatch *out, size_t max)
 {
     size_t len, n = 0;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_slurp(path, &len);
     uint64_t pos = 0;
     while (pos + BATCH_HEADER_SIZE <= len) {
         uint32_t blen = test_be32(buf + pos + 8);
@@ -225,8 +201,8 @@ copy_tree(const char *src, const char *dst)
             copy_tree(s, t);
         } else {
             size_t len;
-            uint8_t *buf = slurp(s, &len);
-            spew(t, buf, len, O_EXCL);
+            uint8_t *buf = test_slurp(s, &len);
+            test_spew(t, buf, len, O_EXCL);
             free(buf);
         }
     }
@@ -588,7 +564,7 @@ START_TEST(test_torn_garbage)
 
     size_t len;
     uint8_t *lastbuf;
-    uint8_t *all = slurp(t.orig_log, &len);
+    uint8_t *all = test_slurp(t.orig_log, &len);
     lastbuf = malloc(t.last.size);
     memcpy(lastbuf, all + t.last.pos, t.last.size);
     free(all);
@@ -632,7 +608,7 @@ START_TEST(test_torn_garbage)
             break; /* longer than a batch */
         }
         ck_assert_int_eq(truncate(t.log, (off_t)size0), 0);
-        spew(t.log, buf, n, O_APPEND);
+        test_spew(t.log, buf, n, O_APPEND);
         ck_assert_uint_eq(file_size(t.log), size0 + n);
         samsa *s;
         E(samsa_open(t.work, NULL, &s));
@@ -1098,7 +1074,7 @@ static void
 damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
 {
     size_t ilen, tlen;
-    uint8_t *ib = slurp(ipath, &ilen), *tb = slurp(tpath, &tlen);
+    uint8_t *ib = test_slurp(ipath, &ilen), *tb = test_slurp(tpath, &tlen);
     ck_assert_uint_eq(ilen / 8, tlen / 12);
     switch (v) {
     case IX_NONE:
@@ -1115,7 +1091,7 @@ damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
         break;
     case IX_ZERO:
         memset(ib, 0, ilen);
-        spew(ipath, ib, ilen, O_TRUNC);
+        test_spew(ipath, ib, ilen, O_TRUNC);
         break;
     case IX_ODD:
         if (ilen > 0)
@@ -1126,13 +1102,13 @@ damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
             ib[i] = (uint8_t)rand_r(seed);
         for (size_t i = 0; i < tlen; i++)
             tb[i] = (uint8_t)rand_r(seed);
-        spew(ipath, ib, ilen, O_TRUNC);
-        spew(tpath, tb, tlen, O_TRUNC);
+        test_spew(ipath, ib, ilen, O_TRUNC);
+        test_spew(tpath, tb, tlen, O_TRUNC);
         break;
     case IX_LAST_POS:
         if (ilen > 0) {
             ib[ilen - 1] = (uint8_t)(ib[ilen - 1] + 1);
-            spew(ipath, ib, ilen, O_TRUNC);
+            test_spew(ipath, ib, ilen, O_TRUNC);
         }
         break;
     case IX_ONE_LESS:
@@ -1147,7 +1123,7 @@ damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
         for (size_t i = 0; i + 12 <= tlen; i += 12)
             for (size_t b = 0; b < 8; b++)
                 tb[i + b] = (uint8_t)rand_r(seed);
-        spew(tpath, tb, tlen, O_TRUNC);
+        test_spew(tpath, tb, tlen, O_TRUNC);
         break;
     }
     free(ib);
@@ -1222,12 +1198,13 @@ START_TEST(test_stray_directories)
     for (size_t i = 0; i < sizeof strays / sizeof strays[0]; i++) {
         ck_assert_int_eq(mkdir(test_pathf(p, dir, strays[i]), 0755), 0);
         /* A whole valid batch that must not show up anywhere. */
-        spew(test_pathf(f, p, "00000000000000000000.log"), test_sarama_batch,
-             TEST_SARAMA_BATCH_SIZE, O_EXCL);
-        spew(test_pathf(f, p, "00000000000000000000.index"), "", 0, O_EXCL);
+        test_spew(test_pathf(f, p, "00000000000000000000.log"),
+                  test_sarama_batch, TEST_SARAMA_BATCH_SIZE, O_EXCL);
+        test_spew(test_pathf(f, p, "00000000000000000000.index"), "", 0,
+                  O_EXCL);
     }
     /* Files that merely look alike are none of its business. */
-    spew(test_pathf(f, dir, "notes-txt"), "x", 1, O_EXCL);
+    test_spew(test_pathf(f, dir, "notes-txt"), "x", 1, O_EXCL);
     ck_assert_int_eq(mkdir(test_pathf(p, dir, "keep-me"), 0755), 0);
 
     s = test_open(dir);
@@ -1342,82 +1319,6 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Damage below the acknowledged end (issue 10, findings 2 and 3)           */
 /* ------------------------------------------------------------------------ */
-
-/* A store's files, kept in memory to put back before each case. */
-typedef struct sfile {
-    char path[TEST_PATH_BUF]; /* relative to the store                    */
-    uint8_t *data;            /* its bytes                                */
-    size_t len;               /* how many                                 */
-    size_t used;              /* up to the last one that is not zero      */
-    size_t touched;           /* a case changed data[touched - 1], or 0   */
-    bool dir;                 /* a directory (data NULL)                  */
-} sfile;
-
-typedef struct snap {
-    sfile f[64];
-    size_t n;
-} snap;
-
-static void
-snap_take(snap *sn, const char *root, const char *rel)
-{
-    char p[2 * TEST_PATH_BUF + 2];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    DIR *d = opendir(p);
-    ck_assert_ptr_nonnull(d);
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, "lock") == 0)
-            continue;
-        ck_assert_uint_lt(sn->n, 64);
-        sfile *f = &sn->f[sn->n++];
-        ck_assert_uint_lt(strlen(rel) + strlen(e->d_name) + 2, sizeof f->path);
-        snprintf(f->path, sizeof f->path, "%.200s%s%.200s", rel,
-                 *rel ? "/" : "", e->d_name);
-        char full[2 * TEST_PATH_BUF + 2];
-        snprintf(full, sizeof full, "%s/%s", root, f->path);
-        struct stat st;
-        ck_assert_int_eq(lstat(full, &st), 0);
-        f->dir = S_ISDIR(st.st_mode);
-        f->data = NULL;
-        if (f->dir)
-            snap_take(sn, root, f->path);
-        else
-            f->data = slurp(full, &f->len);
-        for (f->used = f->len; f->used > 0 && f->data[f->used - 1] == 0;)
-            f->used--;
-    }
-    closedir(d);
-}
-
-static void
-snap_free(snap *sn)
-{
-    for (size_t i = 0; i < sn->n; i++)
-        free(sn->f[i].data);
-    sn->n = 0;
-}
-
-/* Make root hold exactly the snapshot. */
-static void
-snap_put(const snap *sn, const char *root)
-{
-    test_dir_remove(root);
-    ck_assert_int_eq(mkdir(root, 0755), 0);
-    for (size_t i = 0; i < sn->n; i++) {
-        char full[2 * TEST_PATH_BUF + 2];
-        snprintf(full, sizeof full, "%s/%s", root, sn->f[i].path);
-        const sfile *f = &sn->f[i];
-        if (f->dir) {
-            ck_assert_int_eq(mkdir(full, 0755), 0);
-            continue;
-        }
-        /* The zeros of a preallocated tail by truncate, not write. */
-        size_t n = f->touched > f->used ? f->touched : f->used;
-        spew(full, f->data, n, O_EXCL);
-        ck_assert_int_eq(truncate(full, (off_t)f->len), 0);
-    }
-}
 
 /* What a full read of t-0 made of a store whose records are test_gen(0..
  * want_end-1): why it is wrong (a record returned at the wrong offset or
@@ -1654,17 +1555,17 @@ START_TEST(test_base_offset_flip)
     const char *dir;
     int64_t end = damage_fixture(&dir, END_CLOSE), bases[64];
     char log[TEST_PATH_BUF];
-    static snap sn;
+    static test_snap sn;
     memset(&sn, 0, sizeof sn);
-    snap_take(&sn, dir, "");
+    test_snap_take(&sn, dir, "");
     size_t nb = test_seg_bases(dir, "t", 0, bases, 64);
     int cases = 0;
     for (size_t k = 0; k < nb; k++) {
         fbatch fb[256];
-        snap_put(&sn, dir);
+        test_snap_put(&sn, dir);
         size_t n = seg_batches(log, dir, bases[k], fb, 1);
         for (size_t b = 0; b < n; b++) {
-            snap_put(&sn, dir);
+            test_snap_put(&sn, dir);
             flip_byte(log, fb[b].pos + 7); /* 0x5a: bits 1, 3, 4, 6 */
             sweep w = {.why = ""};
             uint8_t status[512] = {0};
@@ -1676,7 +1577,7 @@ START_TEST(test_base_offset_flip)
         }
     }
     ck_assert_int_ge(cases, 8);
-    snap_free(&sn);
+    test_snap_free(&sn);
     test_dir_remove(dir);
 }
 END_TEST
@@ -1738,9 +1639,9 @@ exhaustive(ending ending_how)
 {
     const char *dir;
     int64_t end = damage_fixture(&dir, ending_how);
-    static snap sn;
+    static test_snap sn;
     memset(&sn, 0, sizeof sn);
-    snap_take(&sn, dir, "");
+    test_snap_take(&sn, dir, "");
     /* The cases run in memory where there is a tmpfs: each open and close
      * syncs, and thousands of fsyncs would cost minutes, not the test. */
     char store[TEST_PATH_BUF];
@@ -1752,7 +1653,7 @@ exhaustive(ending ending_how)
     static const char *const how[3] = {"xor 0x01", "xor 0xff", "set 0x00"};
     long cases = 0, reported = 0, files = 0;
     for (size_t i = 0; i < sn.n; i++) {
-        sfile *f = &sn.f[i];
+        test_sfile *f = &sn.f[i];
         if (f->dir || strncmp(f->path, "t-0/", 4) != 0)
             continue;
         files++;
@@ -1762,7 +1663,7 @@ exhaustive(ending ending_how)
                 uint8_t was = f->data[at];
                 f->data[at] = k == 0 ? was ^ 0x01 : k == 1 ? was ^ 0xff : 0;
                 f->touched = at + 1;
-                snap_put(&sn, store);
+                test_snap_put(&sn, store);
                 f->data[at] = was;
                 f->touched = 0;
                 sweep w = {.why = ""};
@@ -1779,7 +1680,7 @@ exhaustive(ending ending_how)
            files, stride, reported);
     ck_assert_int_ge(files, ending_how == END_CLOSE ? 7 : 5);
     ck_assert_int_gt(reported, 0);
-    snap_free(&sn);
+    test_snap_free(&sn);
     test_dir_remove(store);
     test_dir_remove(dir);
 }

@@ -116,6 +116,36 @@ size_t test_seg_bases(const char *dir, const char *topic, int p, int64_t *bases,
 /* A big-endian 32-bit number. */
 uint32_t test_be32(const uint8_t *p);
 
+/* ---- Files, and whole stores kept in memory (util.c) -------------------- */
+
+/* The bytes of the file at path (malloc'ed, one spare byte), *len their
+ * count; fails the test when it cannot be read. */
+uint8_t *test_slurp(const char *path, size_t *len);
+/* Write len bytes to path, opened O_WRONLY | O_CREAT | flags. */
+void test_spew(const char *path, const void *buf, size_t len, int flags);
+
+/* A store's files, kept in memory to put back before each case. */
+typedef struct test_sfile {
+    char path[TEST_PATH_BUF]; /* relative to the store                    */
+    uint8_t *data;            /* its bytes                                */
+    size_t len;               /* how many                                 */
+    size_t used;              /* up to the last one that is not zero      */
+    size_t touched;           /* a case changed data[touched - 1], or 0   */
+    bool dir;                 /* a directory (data NULL)                  */
+} test_sfile;
+
+typedef struct test_snap {
+    test_sfile f[64];
+    size_t n;
+} test_snap;
+
+/* Add the tree root/rel (rel "" for all of root) to sn, the store's lock
+ * file left out. */
+void test_snap_take(test_snap *sn, const char *root, const char *rel);
+void test_snap_free(test_snap *sn);
+/* Make root hold exactly the snapshot (what was there is removed). */
+void test_snap_put(const test_snap *sn, const char *root);
+
 /* The runner's suites, one per test/check_<name>.c.  To add a suite, add
  * XX(name) here and define Suite *name_suite(void) in its file. */
 #define TEST_SUITES(XX)                                                        \
@@ -138,7 +168,8 @@ uint32_t test_be32(const uint8_t *p);
     XX(queue)                                                                  \
     XX(replica)                                                                \
     XX(heal)                                                                   \
-    XX(catalog)
+    XX(catalog)                                                                \
+    XX(journal)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

@@ -1,10 +1,14 @@
 /*
  * util.c - the fixture helpers declared in test.h.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -93,3 +97,90 @@ const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE] = {
     6,  5,   6,  7,                     /* value                         */
     2,  6,   8,  9,   10,  4,   11, 12, /* one header                    */
 };
+
+/* ---- files and whole stores kept in memory ------------------------------ */
+
+uint8_t *
+test_slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    *len = (size_t)st.st_size;
+    uint8_t *buf = malloc(*len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, *len, 0), (ssize_t)*len);
+    close(fd);
+    return buf;
+}
+
+void
+test_spew(const char *path, const void *buf, size_t len, int flags)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+void
+test_snap_take(test_snap *sn, const char *root, const char *rel)
+{
+    char p[2 * TEST_PATH_BUF + 2];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, "lock") == 0)
+            continue;
+        ck_assert_uint_lt(sn->n, 64);
+        test_sfile *f = &sn->f[sn->n++];
+        ck_assert_uint_lt(strlen(rel) + strlen(e->d_name) + 2, sizeof f->path);
+        snprintf(f->path, sizeof f->path, "%.200s%s%.200s", rel,
+                 *rel ? "/" : "", e->d_name);
+        char full[2 * TEST_PATH_BUF + 2];
+        snprintf(full, sizeof full, "%s/%s", root, f->path);
+        struct stat st;
+        ck_assert_int_eq(lstat(full, &st), 0);
+        f->dir = S_ISDIR(st.st_mode);
+        f->data = NULL;
+        if (f->dir)
+            test_snap_take(sn, root, f->path);
+        else
+            f->data = test_slurp(full, &f->len);
+        for (f->used = f->len; f->used > 0 && f->data[f->used - 1] == 0;)
+            f->used--;
+    }
+    closedir(d);
+}
+
+void
+test_snap_free(test_snap *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->f[i].data);
+    sn->n = 0;
+}
+
+/* Make root hold exactly the snapshot. */
+void
+test_snap_put(const test_snap *sn, const char *root)
+{
+    test_dir_remove(root);
+    ck_assert_int_eq(mkdir(root, 0755), 0);
+    for (size_t i = 0; i < sn->n; i++) {
+        char full[2 * TEST_PATH_BUF + 2];
+        snprintf(full, sizeof full, "%s/%s", root, sn->f[i].path);
+        const test_sfile *f = &sn->f[i];
+        if (f->dir) {
+            ck_assert_int_eq(mkdir(full, 0755), 0);
+            continue;
+        }
+        /* The zeros of a preallocated tail by truncate, not write. */
+        size_t n = f->touched > f->used ? f->touched : f->used;
+        test_spew(full, f->data, n, O_EXCL);
+        ck_assert_int_eq(truncate(full, (off_t)f->len), 0);
+    }
+}

@@ -79,6 +79,8 @@ typedef struct qpart {
     uint64_t jsize;  /* bytes of valid journal                    */
     uint64_t jalloc; /* bytes of file allocated (<= JOURNAL_BYTES) */
     uint32_t gen;    /* generation: the snapshot's and the file's */
+    uint32_t boot;   /* CRC-32C of the running kernel's boot id (0:
+                        unknown), as the journal's boot word holds it */
     /* its copies on the replica directories: cmap[d] for dirs[d], d >= 1
        (cmap[0] unused), NULL when not written (directory down, missing
        at load, or a write there failed) */

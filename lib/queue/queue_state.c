@@ -31,15 +31,26 @@
  *
  * Journal file, little-endian:
  *
- *   header, 16 bytes           entry, 24 bytes, back to back after it
- *    0 u32 magic "SQJ1"          0 u32 CRC-32C of bytes 4..23
+ *   header, 40 bytes           entry, 24 bytes, back to back after it
+ *    0 u32 magic "SQJ2"          0 u32 CRC-32C of bytes 4..23
  *    4 u32 generation            4 u32 n: records offset..offset+n-1
  *    8 u32 CRC-32C of 0..7       8 i64 offset
  *   12 u32 zero                 16 u16 delivery count
- *                               18 u8  state (QS_AVAILABLE, QS_ACCEPTED,
- *                                      QS_REJECTED, QS_ARCHIVED)
- *                               19 u8  zero
- *                               20 u32 generation (the header's)
+ *   16 u64 boot word: u32       18 u8  state (QS_AVAILABLE, QS_ACCEPTED,
+ *          CRC-32C of the boot         QS_REJECTED, QS_ARCHIVED)
+ *          id of the kernel     19 u8  zero
+ *          that wrote it        20 u32 generation (the header's)
+ *   24 u64 end word: u32 entries
+ *          acknowledged, bit 31
+ *          set when each was msynced before it (SAMSA_SYNC_ALWAYS)
+ *   32 u64 zero
+ *
+ * Each word's high 32 bits are the CRC-32C of its low 32 bits and the
+ * generation (8 bytes): a damaged word, or one of another generation,
+ * fails it.  40 + 169 * 24 = 4096: no entry crosses a page.  Version 1
+ * ("SQJ1": a 16-byte header, no words, entries from byte 16) is still
+ * read; a group loaded from one is checkpointed at once, which leaves a
+ * version 2 journal.
  *
  * Snapshot, the catalog's "queues" value for (group, topic id, partition),
  * version 2:
@@ -82,7 +93,8 @@
  *  - a change: the entry is written, then the window changes.  Killed
  *    before the write: the change did not happen (the call had not
  *    returned).  After it: replay applies it.  A torn or half-written
- *    entry fails its CRC: replay stops there and truncates it.
+ *    entry fails its CRC: replay stops there and truncates it, unless
+ *    the end word vouches for it (below: then it is damage).
  *  - a release (or an expired lock) is not written at all: on disk an
  *    acquired record is already AVAILABLE with the delivery count its
  *    acquisition wrote, which is exactly what a release leaves.
@@ -99,6 +111,45 @@
  * So an accepted record never comes back, and an acquired one comes back
  * AVAILABLE with its delivery count kept.
  *
+ * Damage (issue 10: every byte of a journal flipped must never lose an
+ * acknowledgement silently).  A torn tail and a damaged last entry look
+ * the same; what tells them apart is the end word.  Each append, once its
+ * entry is in the file (and msynced under SAMSA_SYNC_ALWAYS), stores the
+ * new entry count in the end word, one aligned 8-byte store into the
+ * mapping as the log's end marker does (log.c): so every entry below the
+ * count it holds was acknowledged.  The end word vouches for its count
+ * when it is whole, of this generation, and either synced (its entries
+ * were msynced before it was stored: a lower bound after a power cut
+ * too) or the boot word names the running kernel (the process died, the
+ * page cache did not).  At load:
+ *  - an entry that fails its CRC or generation ends the journal (zeros,
+ *    an older generation, a torn write) unless the end word vouches for
+ *    more entries: then acknowledged entries are damaged;
+ *  - a header that is not this generation's marks a stale journal (a
+ *    checkpoint's reset cut short, a new file: the snapshot holds
+ *    everything) unless the end word of this generation vouches for
+ *    entries: then the header is damaged (the reset writes the end word
+ *    of the new generation, vouching for none, before the header);
+ *  - a CRC-valid entry no writer makes (a state, n or offset outside the
+ *    window) is damage.
+ * Damage is SAMSA_ECORRUPT.  With one directory the group is refused
+ * (samsa_queue_open(), samsa_queue_ack_info(), samsa_queue_ack_wait()),
+ * never loaded with acknowledgements lost; removing the journal file
+ * accepts redelivery of the changes since the last checkpoint.  With
+ * replica directories the copies are tried in order, and the first that
+ * is whole and holds every entry the damaged journal's end word vouched
+ * for is loaded and written over the primary (and then, as at every load,
+ * over the other copies); a stale copy (one a directory that was down
+ * missed) holds fewer and is passed over.  Damage to a word only makes
+ * it vouch for less: the entries, undamaged, are all replayed.  What
+ * the end word cannot cover is a power cut under SAMSA_SYNC_NONE, which
+ * promises nothing for the journal's unsynced tail (as for the log's).
+ * After a load, the file past the replayed entries is cut (and allocated
+ * again), so that appends never run into entries of a lost past (a
+ * power cut that kept later pages and not earlier ones); then the end
+ * word is set to the replayed count and the boot word to this boot, in
+ * that order, each one store.
+ *
  * The copies (cmap[d] for dirs[d]), and what each failure leaves:
  *  - an append writes the copies before the primary, a reset resets them
  *    before it, each in the same order of steps as the primary, so a copy
@@ -108,7 +159,8 @@
  *    leaves, on each directory, its old snapshot and full journal or its
  *    new snapshot and a journal the generation check ignores.
  *  - at load (qstate_open, the first receiver or wait of the group in an
- *    open store): the journal read is the primary's (dirs[0]); each copy
+ *    open store): the journal read is the primary's (dirs[0]), or a
+ *    copy written over it when it is damaged (see "Damage"); each copy
  *    on a directory that is up is then rewritten from it in place:
  *    truncated to the primary's valid bytes (what followed in the copy is
  *    a torn or unacknowledged tail, or an old generation), allocated to
@@ -153,11 +205,17 @@
 
 #include "queue.h"
 
-#define JOURNAL_MAGIC  0x314a5153u /* "SQJ1" little-endian */
-#define JOURNAL_HEADER 16
-#define JOURNAL_ENTRY  24
-#define JOURNAL_LIMIT  (64u << 20) /* checkpoint past this             */
-#define JOURNAL_BYTES  (JOURNAL_LIMIT + 4096) /* the mapping's size       */
+#define JOURNAL_MAGIC     0x324a5153u /* "SQJ2" little-endian */
+#define JOURNAL_MAGIC_V1  0x314a5153u /* "SQJ1": no words, still read  */
+#define JOURNAL_HEADER    40
+#define JOURNAL_HEADER_V1 16
+#define JOURNAL_ENTRY     24
+#define BOOT_WORD         16 /* the words' places in the header */
+#define END_WORD          24
+#define END_SYNCED        0x80000000u /* the end word's synced bit       */
+#define END_COUNT         0x7fffffffu
+#define JOURNAL_LIMIT     (64u << 20) /* checkpoint past this             */
+#define JOURNAL_BYTES     (JOURNAL_LIMIT + 4096) /* the mapping's size       */
 
 /* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
  * lower it to make checkpoints frequent. */
@@ -183,6 +241,48 @@ get_le(const uint8_t *p, int bytes)
     for (int i = 0; i < bytes; i++)
         v |= (uint64_t)p[i] << (8 * i);
     return v;
+}
+
+/* A header word: lo, and the CRC-32C of lo and the generation gen in the
+ * high 32 bits, so that a damaged word or one of another generation fails
+ * word_open(). */
+static uint64_t
+word_seal(uint32_t lo, uint32_t gen)
+{
+    uint8_t b[8];
+    put_le(b, lo, 4);
+    put_le(b + 4, gen, 4);
+    return lo | (uint64_t)samsa__crc32c(0, b, 8) << 32;
+}
+
+/* The low half of the word at p when it is whole and of generation gen. */
+static bool
+word_open(const uint8_t *p, uint32_t gen, uint32_t *lo)
+{
+    uint64_t w = get_le(p, 8);
+    *lo = (uint32_t)w;
+    return word_seal(*lo, gen) == w;
+}
+
+/* Store a word at p (8-byte aligned in a mapping) in one store, after
+ * every store before it: a process killed at any point leaves the old
+ * word or the new one, and the new one only over what it vouches for. */
+static void
+word_store(uint8_t *p, uint64_t w)
+{
+    uint8_t b[8];
+    uint64_t v;
+    put_le(b, w, 8);
+    memcpy(&v, b, 8);
+    __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+}
+
+/* The end word of a journal jsize bytes long, synced or not. */
+static uint64_t
+end_word(uint64_t jsize, bool synced, uint32_t gen)
+{
+    uint32_t n = (uint32_t)((jsize - JOURNAL_HEADER) / JOURNAL_ENTRY);
+    return word_seal(n | (synced ? END_SYNCED : 0), gen);
 }
 
 qrec *
@@ -322,14 +422,21 @@ copies_live(samsa *s, qpart *qp)
     return s->ndirs;
 }
 
-/* Write header gen (and no first entry) at the start of map. */
+/* Write the header of an empty journal of generation gen (and no first
+ * entry) at the start of map: the end word first, so that while the rest
+ * is written it vouches for no entry of gen (and an old header is not
+ * gen's: stale, ignored). */
 static void
-header_write(uint8_t *h, uint32_t gen)
+header_write(uint8_t *h, uint32_t gen, uint32_t boot, bool synced)
 {
-    memset(h, 0, JOURNAL_HEADER + JOURNAL_ENTRY); /* no first entry */
-    put_le(h, JOURNAL_MAGIC, 4);
-    put_le(h + 4, gen, 4);
-    put_le(h + 8, samsa__crc32c(0, h, 8), 4);
+    word_store(h + END_WORD, end_word(JOURNAL_HEADER, synced, gen));
+    word_store(h + BOOT_WORD, word_seal(boot, gen));
+    memset(h + 32, 0, 8 + JOURNAL_ENTRY); /* no first entry */
+    uint8_t b[16] = {0};
+    put_le(b, JOURNAL_MAGIC, 4);
+    put_le(b + 4, gen, 4);
+    put_le(b + 8, samsa__crc32c(0, b, 8), 4);
+    memcpy(h, b, sizeof b);
 }
 
 /* Empty the journal and its copies and give them generation gen.  Entries
@@ -341,11 +448,11 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
     for (int d = 1; d < ndirs; d++) {
         if (qp->cmap[d] == NULL)
             continue;
-        header_write(qp->cmap[d], gen);
+        header_write(qp->cmap[d], gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
         if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(qp->cmap[d], 0, 1) != 0)
             copy_drop(qp, d); /* its header may be torn: stale, not wrong */
     }
-    header_write(qp->jmap, gen);
+    header_write(qp->jmap, gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
     if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
         return samsa__from_errno(errno);
     if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0) {
@@ -377,20 +484,26 @@ journal_append(samsa *s, qpart *qp, const uint8_t *e)
                 copy_drop(qp, d);
         qp->jalloc += JOURNAL_GROW;
     }
+    /* Each file's end word after its entry (and its msync): it vouches
+     * only for entries that are there. */
+    bool synced = s->sync == SAMSA_SYNC_ALWAYS;
+    uint64_t end = end_word(qp->jsize + JOURNAL_ENTRY, synced, qp->gen);
     for (int d = 1; d < ndirs; d++) {
         if (qp->cmap[d] == NULL)
             continue;
         memcpy(qp->cmap[d] + qp->jsize, e, JOURNAL_ENTRY);
-        if (s->sync == SAMSA_SYNC_ALWAYS &&
-            sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
+        if (synced && sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
             copy_drop(qp, d);
+        else
+            word_store(qp->cmap[d] + END_WORD, end);
     }
     memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
-    if (s->sync == SAMSA_SYNC_ALWAYS) {
+    if (synced) {
         int rc = sync_range(qp->jmap, qp->jsize, JOURNAL_ENTRY);
         if (rc != 0)
             return rc;
     }
+    word_store(qp->jmap + END_WORD, end);
     qp->jsize += JOURNAL_ENTRY;
     return 0;
 }
@@ -440,8 +553,10 @@ outcome_saved(const qpart *qp, const qdone *d)
            qp->start - d->offset <= QUEUE_OUTCOMES;
 }
 
-int
-qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
+/* qstate_checkpoint(), table_lock held (read) by the caller when
+ * locked. */
+static int
+checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
 {
     if (qp->jmap == NULL)
         return 0;
@@ -480,16 +595,24 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
     /* Under table_lock, which samsa_topic_delete() holds across the commit
      * that drops the topic's snapshots and log_mark_deleted(): a snapshot
      * is never written back after that commit. */
-    pthread_rwlock_rdlock(&s->table_lock);
+    if (!locked)
+        pthread_rwlock_rdlock(&s->table_lock);
     int rc = QPART_DELETED(qp)
                  ? SAMSA_EDELETED
                  : catalog_queue_put(&s->cat, g->name, g->topic_id,
                                      qp->partition, b, len);
-    pthread_rwlock_unlock(&s->table_lock);
+    if (!locked)
+        pthread_rwlock_unlock(&s->table_lock);
     free(b);
     if (rc == 0)
         rc = journal_reset(s, qp, qp->gen + 1);
     return rc;
+}
+
+int
+qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
+{
+    return checkpoint(s, g, qp, false);
 }
 
 /* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
@@ -563,25 +686,43 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
 /* ---- journal replay -------------------------------------------------------
  */
 
-/* Apply the journal's valid entries; *valid gets the bytes they end at, 0
- * when the header is not this generation's (then the file is reset). */
+/* Apply the valid entries of the journal buf (len bytes of file) to the
+ * window, checking them as "Damage" above says.  *valid gets the bytes
+ * they end at, 0 when the journal is not this generation's (stale: the
+ * snapshot holds everything); *need the bytes the end word vouches for
+ * (0: none), or on damage, the bytes a whole copy must have.  *v1 is set
+ * for a version 1 journal.  SAMSA_ECORRUPT: damaged. */
 static int
-journal_replay(qpart *qp, uint64_t *valid)
+journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
+               uint64_t *need, bool *v1)
 {
-    const uint8_t *buf = qp->jmap;
-    int rc = 0;
-    *valid = 0;
-    if (get_le(buf, 4) != JOURNAL_MAGIC || get_le(buf + 4, 4) != qp->gen ||
+    *valid = *need = 0;
+    *v1 = false;
+    if (len < JOURNAL_HEADER)
+        return 0; /* a file cut short: never one samsa wrote entries to */
+    uint32_t magic = (uint32_t)get_le(buf, 4), end, boot;
+    *v1 = magic == JOURNAL_MAGIC_V1;
+    uint64_t pos = *v1 ? JOURNAL_HEADER_V1 : JOURNAL_HEADER;
+    /* Read whatever the magic says: a damaged one may read "SQJ1". */
+    if (word_open(buf + END_WORD, qp->gen, &end) &&
+        ((end & END_SYNCED) ||
+         (qp->boot != 0 && word_open(buf + BOOT_WORD, qp->gen, &boot) &&
+          boot == qp->boot)))
+        *need = JOURNAL_HEADER + (uint64_t)(end & END_COUNT) * JOURNAL_ENTRY;
+    if ((magic != JOURNAL_MAGIC && !*v1) || get_le(buf + 4, 4) != qp->gen ||
         get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
-        return 0;
-    uint64_t pos = JOURNAL_HEADER;
-    for (; pos + JOURNAL_ENTRY <= qp->jalloc; pos += JOURNAL_ENTRY) {
+        /* not this generation's, unless its end word vouches for entries */
+        return *need > JOURNAL_HEADER ? SAMSA_ECORRUPT : 0;
+    if (*v1)
+        *need = 0; /* whole version 1 header: bytes 16..31 are an entry */
+    int rc = 0;
+    for (; pos + JOURNAL_ENTRY <= len; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;
         uint32_t n = (uint32_t)get_le(e + 4, 4);
         int64_t off = (int64_t)get_le(e + 8, 8);
         if (get_le(e, 4) != samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4) ||
             get_le(e + 20, 4) != qp->gen)
-            break; /* the end: zeros, an older generation, or torn */
+            break; /* the end: zeros, an older generation, torn, damaged */
         if (e[18] > QS_ARCHIVED || e[18] == QS_ACQUIRED || n == 0 ||
             off < qp->start || off > qp->next ||
             off + n - qp->start > QUEUE_MAX_INFLIGHT) {
@@ -594,6 +735,10 @@ journal_replay(qpart *qp, uint64_t *valid)
         apply(qp, off, n, e[18], (uint16_t)get_le(e + 16, 2));
     }
     *valid = pos;
+    if (rc == SAMSA_ECORRUPT && *need < pos + JOURNAL_ENTRY)
+        *need = pos + JOURNAL_ENTRY; /* a copy must have that entry whole */
+    else if (rc == 0 && pos < *need)
+        rc = SAMSA_ECORRUPT; /* acknowledged entries fail their CRC */
     return rc;
 }
 
@@ -703,27 +848,149 @@ copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
     qp->cfd[d] = fd;
 }
 
+/* Forget the window, before a journal is replayed over the snapshot
+ * again. */
+static void
+window_clear(qpart *qp, int64_t log_start)
+{
+    free(qp->win);
+    free(qp->done);
+    qp->win = NULL;
+    qp->done = NULL;
+    qp->cap = 0;
+    qp->navail = 0;
+    qp->gen = 0;
+    qp->start = qp->next = log_start;
+}
+
+/* The window from the snapshot and the journal buf (len bytes) replayed
+ * over it; the results are journal_replay()'s. */
+static int
+state_load(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
+           const uint8_t *buf, uint64_t len, uint64_t *valid, uint64_t *need,
+           bool *v1)
+{
+    *valid = *need = 0;
+    *v1 = false;
+    window_clear(qp, log_start);
+    int rc = snapshot_load(s, g, qp);
+    return rc != 0 ? rc : journal_replay(qp, buf, len, valid, need, v1);
+}
+
+/* Write the journal src (valid bytes, whole) over the primary's. */
+static int
+journal_overwrite(qpart *qp, const uint8_t *src, uint64_t valid)
+{
+    if (valid > qp->jalloc) {
+        uint64_t size =
+            (valid + JOURNAL_GROW - 1) / JOURNAL_GROW * JOURNAL_GROW;
+        size = size < JOURNAL_BYTES ? size : JOURNAL_BYTES;
+        int err = posix_fallocate(qp->jfd, 0, (off_t)size);
+        if (err != 0)
+            return samsa__from_errno(err);
+        qp->jalloc = size;
+    }
+    memcpy(qp->jmap, src, valid);
+    return 0;
+}
+
+/* The primary journal is damaged: load the window from the first copy, on
+ * a directory that is up, that is whole and holds at least need bytes
+ * (every entry the primary's end word vouched for), and write that copy
+ * over the primary.  SAMSA_ECORRUPT when no copy will do. */
+static int
+repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
+                   uint64_t need, uint64_t *valid, bool *v1)
+{
+    for (int d = 1; d < s->ndirs; d++) {
+        char path[4096];
+        struct stat st;
+        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path))
+            continue;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        uint64_t len = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        len = len < JOURNAL_BYTES ? len : JOURNAL_BYTES;
+        void *m = len >= JOURNAL_HEADER
+                      ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
+                      : MAP_FAILED;
+        close(fd);
+        if (m == MAP_FAILED)
+            continue;
+        uint64_t cneed;
+        int rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
+        if (rc == 0 && (*valid == 0 || *valid < need))
+            rc = SAMSA_ECORRUPT; /* stale: it missed changes */
+        if (rc == 0)
+            rc = journal_overwrite(qp, m, *valid);
+        munmap(m, len);
+        if (rc != SAMSA_ECORRUPT)
+            return rc;
+    }
+    return SAMSA_ECORRUPT;
+}
+
+/* Cut the primary journal's file past keep bytes and allocate it again
+ * (zeros): a journal loaded is followed by nothing of a lost past, and is
+ * then byte for byte what copy_open() makes of each copy. */
+static int
+journal_cut(qpart *qp, uint64_t keep)
+{
+    if (ftruncate(qp->jfd, (off_t)keep) != 0)
+        return samsa__from_errno(errno);
+    /* Until this succeeds nothing touches the mapping past keep. */
+    int err = posix_fallocate(qp->jfd, 0, (off_t)qp->jalloc);
+    return err != 0 ? samsa__from_errno(err) : 0;
+}
+
+/* The journal replayed (valid bytes, this version's) is the one appended
+ * to from now on: the file past it is cut, so that appends never run into
+ * entries of a lost past; what is kept is synced under SAMSA_SYNC_ALWAYS;
+ * then the end word vouches for it and the boot word names this boot (in
+ * that order: see "Damage"). */
+static int
+journal_adopt(samsa *s, qpart *qp, uint64_t valid)
+{
+    bool synced = s->sync == SAMSA_SYNC_ALWAYS;
+    int err = journal_cut(qp, valid);
+    if (err != 0)
+        return err;
+    if (synced && (err = sync_range(qp->jmap, 0, valid)) != 0)
+        return err;
+    word_store(qp->jmap + END_WORD, end_word(valid, synced, qp->gen));
+    word_store(qp->jmap + BOOT_WORD, word_seal(qp->boot, qp->gen));
+    qp->jsize = valid;
+    return 0;
+}
+
 int
 qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 {
-    char path[4096];
+    char path[4096], boot[SAMSA_IO_BOOT_ID];
     qp->jfd = -1;
+    qp->boot = 0;
+    if (s->io->boot_id(s->io, boot) == 0)
+        qp->boot = samsa__crc32c(0, boot, sizeof boot) | 1; /* never 0 */
     int rc = journal_path(s, 0, g, qp, path, sizeof path);
     if (rc != 0)
         return rc;
-    qp->start = qp->next = log_start;
-    rc = snapshot_load(s, g, qp);
-    if (rc == 0)
-        rc = journal_map(qp, path);
+    uint64_t valid = 0, need = 0;
+    bool v1 = false;
+    rc = journal_map(qp, path);
     if (rc == 0)
         rc = journal_dirsync(s, 0, g);
-    uint64_t valid = 0;
     if (rc == 0)
-        rc = journal_replay(qp, &valid);
-    if (rc == 0 && valid == 0)
-        rc = journal_reset(s, qp, qp->gen);
+        rc = state_load(s, g, qp, log_start, qp->jmap, qp->jalloc, &valid,
+                        &need, &v1);
+    if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
+        rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
+    if (rc == 0 && valid == 0 && (rc = journal_cut(qp, 0)) == 0)
+        rc = journal_reset(s, qp, qp->gen); /* stale: the snapshot has all */
+    else if (rc == 0 && v1)                 /* into this version's layout */
+        rc = checkpoint(s, g, qp, true);
     else if (rc == 0)
-        qp->jsize = valid; /* appends overwrite a torn entry after it */
+        rc = journal_adopt(s, qp, valid);
     if (rc != 0)
         return rc;
     /* The copies become the primary's (disk_up is steady: the caller
@@ -754,13 +1021,14 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 bool
 qstate_is_journal(const char *path)
 {
-    uint8_t h[JOURNAL_HEADER];
+    uint8_t h[JOURNAL_HEADER_V1]; /* the part both versions share */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return false;
-    bool ok = read(fd, h, sizeof h) == (ssize_t)sizeof h &&
-              get_le(h, 4) == JOURNAL_MAGIC &&
-              get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
+    bool ok =
+        read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+        (get_le(h, 4) == JOURNAL_MAGIC || get_le(h, 4) == JOURNAL_MAGIC_V1) &&
+        get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
     close(fd);
     return ok;
 }

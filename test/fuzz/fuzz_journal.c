@@ -8,7 +8,7 @@
  *   kind 0: the snapshot, put in the catalog for (group "g", topic "q",
  *           partition 0) before the group loads;
  *   kind 1: the journal file DIR/queues/g/ID-0.journal.
- * Flags bit 0: recompute the CRCs of the journal's header and entries
+ * Flags bit 0: recompute the CRCs of the journal's header, words and entries
  * (the fuzzer cannot), so that mutations reach the replay's checks.
  *
  * The store (topic "q", one partition of RECORDS records) is made once;
@@ -55,13 +55,25 @@ put_le32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The journal's header CRC and every whole entry's, recomputed. */
+/* The journal's header CRC, its words' seals ("SQJ2": the boot word at
+ * 16 and the end word at 24, each sealed with the generation) and every
+ * whole entry's CRC, recomputed. */
 static void
 fix_crcs(uint8_t *j, size_t len)
 {
+    size_t first = 16;
     if (len >= 12)
         put_le32(j + 8, samsa__crc32c(0, j, 8));
-    for (size_t pos = 16; pos + 24 <= len; pos += 24)
+    if (len >= 40 && memcmp(j, "SQJ2", 4) == 0) {
+        for (size_t w = 16; w <= 24; w += 8) {
+            uint8_t b[8];
+            memcpy(b, j + w, 4);
+            memcpy(b + 4, j + 4, 4);
+            put_le32(j + w + 4, samsa__crc32c(0, b, 8));
+        }
+        first = 40;
+    }
+    for (size_t pos = first; pos + 24 <= len; pos += 24)
         put_le32(j + pos, samsa__crc32c(0, j + pos + 4, 20));
 }
 
