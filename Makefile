@@ -198,9 +198,10 @@ check-tsan:
 	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
 
-# The exhaustive variants (SAMSA_LONG=1): every byte of the log and catalog
-# damaged three ways, every byte of two copies healed, ten times the crash
-# states per sync point, every LMDB call failed with each error.
+# The exhaustive variants (SAMSA_LONG=1): every byte of the log, catalog
+# and queue journals damaged three ways, every byte of two copies healed,
+# ten times the crash states per moment, every LMDB call failed with each
+# error.
 check-long: $(RUNNER)
 	CK_DEFAULT_TIMEOUT=14400 SAMSA_LONG=1 $(RUNNER)
 
