@@ -34,24 +34,13 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reserved fields must be zero, so that a later version can give them a
- * meaning without an old caller's stack garbage being read as one. */
-static bool
-reserved_zero(const uint64_t *r, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (r[i] != 0)
-            return false;
-    return true;
-}
-
 static int
 record_check(const samsa_record *r)
 {
     if ((r->key == NULL && r->key_len != 0) ||
         (r->value == NULL && r->value_len != 0) ||
         (r->headers == NULL && r->header_count != 0) || r->timestamp < 0 ||
-        !reserved_zero(r->reserved, 4))
+        !SAMSA_RESERVED_ZERO(r->reserved))
         return SAMSA_EINVAL;
     if (r->key_len > INT32_MAX || r->value_len > INT32_MAX ||
         r->header_count > INT32_MAX)
@@ -59,7 +48,7 @@ record_check(const samsa_record *r)
     for (size_t i = 0; i < r->header_count; i++) {
         const samsa_header *h = &r->headers[i];
         if (h->key == NULL || (h->value == NULL && h->value_len != 0) ||
-            !reserved_zero(h->reserved, 2))
+            !SAMSA_RESERVED_ZERO(h->reserved))
             return SAMSA_EINVAL;
         if (h->value_len > INT32_MAX)
             return SAMSA_ETOOBIG;

@@ -504,9 +504,8 @@ str_cmp(const void *a, const void *b)
 static int
 config_check(const samsa_consumer_config *cfg)
 {
-    for (size_t i = 0; i < sizeof cfg->reserved / sizeof cfg->reserved[0]; i++)
-        if (cfg->reserved[i] != 0)
-            return SAMSA_EINVAL;
+    if (!SAMSA_RESERVED_ZERO(cfg->reserved))
+        return SAMSA_EINVAL;
     size_t n = 0;
     for (; cfg->topics != NULL && cfg->topics[n] != NULL; n++)
         if (!topic_name_valid(cfg->topics[n]))

@@ -116,9 +116,8 @@ config_resolve(const samsa_queue_config *in, samsa_queue_config *out)
 {
     static const samsa_queue_config zero;
     *out = in != NULL ? *in : zero;
-    for (size_t i = 0; i < sizeof out->reserved / sizeof out->reserved[0]; i++)
-        if (out->reserved[i] != 0)
-            return SAMSA_EINVAL;
+    if (!SAMSA_RESERVED_ZERO(out->reserved))
+        return SAMSA_EINVAL;
     if (out->lock_ms == 0)
         out->lock_ms = 30000;
     if (out->max_attempts == 0)

@@ -212,9 +212,8 @@ flusher_stop(samsa *s)
 static int
 options_check(const samsa_options *opt)
 {
-    for (size_t i = 0; i < sizeof opt->reserved / sizeof opt->reserved[0]; i++)
-        if (opt->reserved[i] != 0)
-            return SAMSA_EINVAL;
+    if (!SAMSA_RESERVED_ZERO(opt->reserved))
+        return SAMSA_EINVAL;
     if (opt->sync < SAMSA_SYNC_DEFAULT || opt->sync > SAMSA_SYNC_ALWAYS ||
         (opt->flags & ~SAMSA_OPEN_CREATE) != 0 ||
         (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)))

@@ -61,9 +61,8 @@ config_resolve(const samsa *s, const samsa_topic_config *in,
 {
     static const samsa_topic_config zero;
     *out = in != NULL ? *in : zero;
-    for (size_t i = 0; i < sizeof out->reserved / sizeof out->reserved[0]; i++)
-        if (out->reserved[i] != 0)
-            return SAMSA_EINVAL;
+    if (!SAMSA_RESERVED_ZERO(out->reserved))
+        return SAMSA_EINVAL;
     if (out->partitions == 0)
         out->partitions = 1;
     if (out->replicas == 0)

@@ -45,6 +45,20 @@
  * own codes, ENOMEM too; anything else comes back as -errno. */
 int samsa__from_errno(int err);
 
+/* Whether a struct's reserved tail (an array of uint64_t) is all zero:
+ * callers must leave it so, so that a later version can give it meaning
+ * without an old caller's stack garbage being read as one. */
+static inline bool
+samsa__zero_words(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i] != 0)
+            return false;
+    return true;
+}
+#define SAMSA_RESERVED_ZERO(a)                                                 \
+    samsa__zero_words((a), sizeof(a) / sizeof((a)[0]))
+
 /* mkdir -p: create path and its missing parents with mode; 0 when it is a
  * directory, else -errno (path.c). */
 int samsa__mkdir_p(const char *path, mode_t mode);
