@@ -125,7 +125,7 @@ log_of(samsa *s, const char *name, int32_t p)
     samsa_log *log = NULL;
     pthread_rwlock_rdlock(&s->table_lock);
     if (topic_lookup(s, name, p, false, &t) == 0)
-        log = t->parts[p];
+        log = t->parts[p]->log;
     pthread_rwlock_unlock(&s->table_lock);
     ck_assert_ptr_nonnull(log);
     return log;

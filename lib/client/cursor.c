@@ -1,8 +1,8 @@
 /*
  * cursor.c - samsa_cursor_*: reading one partition in offset order.
  *
- * A cursor holds a reference on its log (so a deleted topic's log outlives
- * it) and on the segment it reads (so the mapping stays valid while the
+ * A cursor holds a reference on its partition (so a deleted topic's
+ * partition, its log and copies, outlives it) and on the segment it reads (so the mapping stays valid while the
  * caller holds a message that points into it).  It takes no lock on the data
  * path: it reads only offsets below the log's published end, and everything
  * below that is immutable (log.h).  Each batch's CRC is checked when the
@@ -15,7 +15,8 @@
 #include "cursor.h"
 
 struct samsa_cursor {
-    samsa_log *log;    /* referenced                                        */
+    samsa_partition *part; /* referenced */
+    samsa_log *log;    /* part->log: reads go to the storage layer          */
     char *topic;       /* the topic's name, for samsa_message.topic         */
     int32_t partition; /* the partition                                     */
     int64_t offset;    /* the next offset to return                         */
@@ -305,8 +306,9 @@ samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
     if (rc == 0 && (c->topic = strdup(topic_name)) == NULL)
         rc = SAMSA_ENOMEM;
     if (rc == 0) {
-        c->log = t->parts[partition];
-        log_ref(c->log);
+        c->part = t->parts[partition];
+        partition_ref(c->part);
+        c->log = c->part->log;
         c->partition = partition;
     }
     pthread_rwlock_unlock(&s->table_lock);
@@ -327,7 +329,7 @@ samsa_cursor_close(samsa_cursor *c)
         return 0;
     if (c->log != NULL) {
         segment_unref(c->log->io, c->seg);
-        log_unref(c->log);
+        partition_unref(c->part);
     }
     free(c->topic);
     free(c);

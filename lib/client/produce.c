@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "replica/replica.h"
 #include "store/store.h"
 
 /* Records per call handled without malloc. */
@@ -112,20 +111,14 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
     samsa_record **recs = order + g->first;
     int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
     int64_t base;
-    samsa_log *log = t->parts[g->partition];
-    rset *rs = t->rsets[g->partition];
-    int rc = rset_admit(rs);
-    if (rc == 0)
-        rc = log_append(log, buf, g->bytes, (int32_t)g->count, max_ts,
-                        &rs->epoch, &base);
-    if (rc == 0) {
+    int rc = partition_append(t->parts[g->partition], buf, g->bytes,
+                              (int32_t)g->count, max_ts, &base);
+    /* Stored, even when a copy left during the call and too few are in
+     * sync to count it safe: the offsets are set, the records are there
+     * (partition.h). */
+    if (base >= 0)
         for (size_t i = 0; i < g->count; i++)
             recs[i]->offset = base + (int64_t)i;
-        /* Stored, but a copy left during the call and too few are in
-         * sync to count it safe: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND
-         * (the offsets are set: the records are there). */
-        rc = rset_admit(rs);
-    }
     if (buf != stack)
         free(buf);
     return rc;
@@ -199,9 +192,9 @@ samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
         if (first != NULL)
-            *first = atomic_load(&t->parts[partition]->start);
+            *first = partition_start(t->parts[partition]);
         if (end != NULL)
-            *end = atomic_load(&t->parts[partition]->end);
+            *end = partition_end(t->parts[partition]);
     }
     pthread_rwlock_unlock(&s->table_lock);
     return rc;

@@ -158,7 +158,7 @@ lag_snapshot(samsa *s, lag_topic **out, size_t *nt, size_t *np)
                 break;
             }
             for (int32_t p = 0; p < l->parts; p++)
-                l->ends[p] = atomic_load(&t->parts[p]->end);
+                l->ends[p] = partition_end(t->parts[p]);
             *np += (size_t)l->parts;
         }
     pthread_rwlock_unlock(&s->table_lock);

@@ -62,7 +62,8 @@ typedef struct qrec {
 
 typedef struct qpart {
     pthread_mutex_t lock;   /* everything below                          */
-    samsa_log *log;         /* referenced: the partition's log           */
+    samsa_partition *part;  /* referenced                                */
+    samsa_log *log;         /* part->log, read through storage calls     */
     int32_t partition;      /* its number                                */
     int64_t start;          /* offsets below are done                    */
     int64_t next;           /* offsets at or above were never delivered  */

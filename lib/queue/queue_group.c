@@ -40,8 +40,8 @@ group_free(samsa *s, qgroup *g, bool checkpoint)
         if (checkpoint && qp->jmap != NULL)
             (void)qstate_checkpoint(s, g, qp); /* else the journal has it */
         qstate_close(s, qp);
-        if (qp->log != NULL) {
-            log_unref(qp->log);
+        if (qp->part != NULL) {
+            partition_unref(qp->part);
             pthread_mutex_destroy(&qp->lock);
         }
     }
@@ -74,8 +74,9 @@ group_load(samsa *s, const char *name, topic *t, qgroup **out)
     for (int32_t p = 0; rc == 0 && p < g->nparts; p++) {
         qpart *qp = &g->parts[p];
         qp->partition = p;
-        qp->log = t->parts[p];
-        log_ref(qp->log);
+        qp->part = t->parts[p];
+        partition_ref(qp->part);
+        qp->log = qp->part->log;
         pthread_mutex_init(&qp->lock, NULL);
         rc = qstate_open(s, g, qp, atomic_load(&qp->log->start));
     }

@@ -331,12 +331,6 @@ rset_new(const replica_env *env, const char *topic_name, int32_t partition,
 }
 
 void
-rset_release(void *arg)
-{
-    rset_free(arg);
-}
-
-void
 rset_free(rset *rs)
 {
     if (rs == NULL)

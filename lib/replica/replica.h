@@ -88,7 +88,8 @@ struct rset {
     const replica_env *env; /* the store's directories, catalog, events */
     char *topic;            /* the topic's name                            */
     int32_t partition;      /* the partition                               */
-    samsa_log *log;         /* the log this set serves (it owns the set)   */
+    samsa_log *log;         /* the log this set serves (both are owned by
+                               their partition, partition.h)             */
     const char *vroot;      /* the directory the log's paths start with    */
     int n;                  /* copies                                      */
     uint64_t disk_id[REPLICA_MAX]; /* catalog disk id of each copy        */
@@ -117,8 +118,6 @@ int rset_open(const replica_env *env, const char *topic_name, int32_t partition,
               const catalog_partition *cp, const log_config *cfg, bool create,
               rset **out, char *dir, size_t dirlen);
 void rset_free(rset *rs);
-/* rset_free(arg), as a log's release hook (log.h). */
-void rset_release(void *arg);
 /* The io the log must use: the mirror with several copies, else base. */
 samsa_io *rset_io(rset *rs);
 /* The catalog record of the set (start and recovery point included). */

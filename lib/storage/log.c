@@ -310,8 +310,6 @@ log_free(samsa_log *log)
     pthread_cond_destroy(&log->wait_cond);
     free(log->segs);
     free(log->dir);
-    if (log->release != NULL) /* after the segments: see log.h */
-        log->release(log->release_arg);
     free(log);
 }
 

@@ -126,13 +126,8 @@ typedef struct samsa_log {
     _Atomic int waiters;       /* readers inside wait: skip the broadcast
                                   when nobody waits                        */
     _Atomic bool deleted;      /* the topic was deleted                    */
-    _Atomic int refs;          /* the topic's reference plus each cursor's */
-    /* The owner's hook, run once the last reference is dropped and the
-     * segment files are closed (through io, which may be the owner's: the
-     * replica set's mirroring table).  The log knows nothing of what it
-     * frees. */
-    void (*release)(void *arg);
-    void *release_arg;
+    _Atomic int refs;          /* its owner's (a partition, partition.h,
+                                  frees what its io needs after the last) */
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */

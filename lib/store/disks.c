@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "replica/replica.h"
 #include "store.h"
 
 int
@@ -100,7 +99,7 @@ each_rset(samsa *s, void (*fn)(rset *rs, void *ctx), void *ctx)
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next)
             for (int32_t p = 0; p < t->cfg.partitions; p++)
-                fn(t->rsets[p], ctx);
+                fn(t->parts[p]->rs, ctx);
 }
 
 static void
@@ -210,7 +209,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
-        rset *rs = t->rsets[partition];
+        rset *rs = t->parts[partition]->rs;
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         *n = (size_t)rs->n;
         for (int i = 0; i < rs->n && (size_t)i < max; i++)
@@ -257,7 +256,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
             if (topic_name != NULL && strcmp(t->name, topic_name) != 0)
                 continue;
             for (int32_t p = 0; p < t->cfg.partitions; p++) {
-                int rc = rset_scrub(t->rsets[p], &r, true);
+                int rc = rset_scrub(t->parts[p]->rs, &r, true);
                 if (first == 0 || first == SAMSA_ECORRUPT)
                     first = rc != 0 ? rc : first;
             }

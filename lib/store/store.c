@@ -46,7 +46,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "replica/replica.h"
 #include "store.h"
 
 #define FLUSH_INTERVAL_MS   1000
@@ -115,7 +114,7 @@ store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
      * flusher cost one fsync per partition. */
     int32_t n = t->cfg.partitions, moved = 0;
     for (int32_t p = 0; p < n; p++)
-        moved += rps[p] != t->saved_rp[p];
+        moved += rps[p] != t->parts[p]->saved_rp;
     if (moved == 0) /* the flusher's usual case: nothing to write */
         return 0;
     int32_t *parts = malloc((size_t)moved * sizeof *parts);
@@ -123,17 +122,14 @@ store_save_recovery_points(samsa *s, topic *t, const int64_t *rps)
     int rc = parts == NULL || st == NULL ? SAMSA_ENOMEM : 0;
     moved = 0;
     for (int32_t p = 0; rc == 0 && p < n; p++)
-        if (rps[p] != t->saved_rp[p]) {
-            rset *rs = t->rsets[p];
-            atomic_store(&rs->start, atomic_load(&t->parts[p]->start));
-            atomic_store(&rs->saved_rp, rps[p]);
-            parts[moved] = p;
-            rset_fill(rs, &st[moved++]); /* the copies' state rides along */
+        if (rps[p] != t->parts[p]->saved_rp) {
+            parts[moved] = p; /* the copies' state rides along */
+            partition_fill(t->parts[p], rps[p], &st[moved++]);
         }
     if (rc == 0 && moved > 0)
         rc = catalog_partitions_put(&s->cat, t->id, parts, st, (size_t)moved);
     for (int32_t i = 0; rc == 0 && i < moved; i++)
-        t->saved_rp[parts[i]] = st[i].recovery_point;
+        t->parts[parts[i]]->saved_rp = st[i].recovery_point;
     free(parts);
     free(st);
     return rc;

@@ -5,7 +5,7 @@
  * lock: produce, offsets and cursor_open hold it for reading while they use
  * a topic, topic create and delete take it for writing.  So a topic is never
  * freed under a producer; a cursor outlives a deleted topic by holding a
- * reference on its partition's log instead.
+ * reference on its partition (replica/partition.h) instead.
  *
  * Locks.  Every lock of the library, outermost first: a thread holding
  * one may take only locks further down the table (the files' own "Lock
@@ -50,19 +50,14 @@
 
 #include <pthread.h>
 
-#include "replica/replica.h"
+#include "replica/partition.h"
 
 typedef struct topic {
     char *name;              /* validated, NUL-terminated                  */
     uint64_t id;             /* catalog id, never reused                   */
     samsa_topic_config cfg;  /* with every default filled in               */
-    samsa_log **parts;       /* cfg.partitions logs                        */
-    struct rset **rsets;     /* their copies (replica.h): rsets[p] lives
-                                as long as parts[p] (its release hook)    */
+    samsa_partition **parts; /* cfg.partitions partitions, referenced      */
     _Atomic uint32_t sticky; /* round-robin counter for keyless records    */
-    int64_t *saved_rp;       /* per partition: the recovery point in the
-                                catalog (written under save_lock and the
-                                table lock, or at close)                  */
     struct topic *next;      /* hash chain                                 */
 } topic;
 

@@ -139,65 +139,44 @@ topic_new(const char *name, uint64_t id, const samsa_topic_config *cfg)
         return NULL;
     t->name = strdup(name);
     t->parts = calloc((size_t)cfg->partitions, sizeof *t->parts);
-    t->rsets = calloc((size_t)cfg->partitions, sizeof *t->rsets);
-    t->saved_rp = calloc((size_t)cfg->partitions, sizeof *t->saved_rp);
     t->id = id;
     t->cfg = *cfg;
-    if (t->name == NULL || t->parts == NULL || t->rsets == NULL ||
-        t->saved_rp == NULL) {
+    if (t->name == NULL || t->parts == NULL) {
         free(t->name);
         free(t->parts);
-        free(t->rsets);
-        free(t->saved_rp);
         free(t);
         return NULL;
     }
     return t;
 }
 
-/* Drop the topic's references on its logs and free it. */
+/* Drop the topic's references on its partitions and free it. */
 static void
 topic_free(topic *t)
 {
     for (int32_t p = 0; p < t->cfg.partitions; p++)
-        log_unref(t->parts[p]);
+        partition_unref(t->parts[p]);
     free(t->parts);
-    free(t->rsets);
-    free(t->saved_rp);
     free(t->name);
     free(t);
 }
 
-/* Open (create: make) every partition's log. */
+/* Open (create: make) every partition. */
 static int
-topic_open_logs(samsa *s, topic *t, bool create)
+topic_open_parts(samsa *s, topic *t, bool create)
 {
     log_config lc = log_config_of(s, &t->cfg);
-    char dir[4096];
     for (int32_t p = 0; p < t->cfg.partitions; p++) {
         catalog_partition st;
-        rset *rs = NULL;
         int rc = 0;
         if (create)
             placement(s, t, p, &st);
         else
             rc = catalog_partition_get(&s->cat, t->id, p, &st);
         if (rc == 0)
-            rc = rset_open(&s->renv, t->name, p, &st, &lc, create, &rs, dir,
-                           sizeof dir);
-        if (rc == 0)
-            rc = log_open(rset_io(rs), dir, &lc, st.start, st.recovery_point,
-                          create, &t->parts[p]);
-        t->saved_rp[p] = st.recovery_point;
-        if (rc != 0) {
-            rset_free(rs);
-            return rc;
-        }
-        t->parts[p]->release = rset_release;
-        t->parts[p]->release_arg = rs;
-        t->rsets[p] = rs;
-        rs->log = t->parts[p];
-        if (!create && (rc = rset_persist(rs, t->id)) != 0)
+            rc = partition_open(&s->renv, t->name, t->id, p, &st, &lc, create,
+                                &t->parts[p]);
+        if (rc != 0)
             return rc;
     }
     return 0;
@@ -210,7 +189,7 @@ topic_load(samsa *s, const char *name, uint64_t id,
     topic *t = topic_new(name, id, cfg);
     if (t == NULL)
         return SAMSA_ENOMEM;
-    int rc = topic_open_logs(s, t, false);
+    int rc = topic_open_parts(s, t, false);
     if (rc != 0) {
         topic_free(t);
         return rc;
@@ -219,7 +198,8 @@ topic_load(samsa *s, const char *name, uint64_t id,
     return 0;
 }
 
-/* Sync or close (close) every log of t, then save the recovery points. */
+/* Sync or close (close) every partition of t, then save the recovery
+ * points. */
 static int
 topic_flush(samsa *s, topic *t, bool all, bool close)
 {
@@ -229,14 +209,8 @@ topic_flush(samsa *s, topic *t, bool all, bool close)
         return SAMSA_ENOMEM;
     for (int32_t p = 0; p < t->cfg.partitions; p++) {
         int rc = 0;
-        rps[p] = t->saved_rp[p];
-        if (t->parts[p] != NULL)
-            rc = close ? log_close(t->parts[p], &rps[p])
-                       : log_sync(t->parts[p], all, &rps[p]);
-        /* acks=1 left the followers unsynced: sync them before the
-         * recovery point that counts on them is saved. */
-        if (rc == 0 && t->rsets[p] != NULL)
-            rc = rset_flush(t->rsets[p]);
+        rps[p] = t->parts[p]->saved_rp;
+        rc = partition_flush(t->parts[p], all, close, &rps[p]);
         if (first == 0)
             first = rc;
     }
@@ -340,18 +314,18 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     if (rc == 0)
         made = (rc = catalog_pending_put(&s->cat, name, c.partitions)) == 0;
     if (rc == 0)
-        rc = topic_open_logs(s, t, true);
+        rc = topic_open_parts(s, t, true);
     for (int d = 0; rc == 0 && d < s->ndirs; d++)
         if (s->disk_up[d])
             rc = samsa__from_errno(s->io->dirsync(s->io, s->dirs[d]));
     if (rc == 0 && (cps = calloc((size_t)c.partitions, sizeof *cps)) == NULL)
         rc = SAMSA_ENOMEM;
     for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
-        rset_fill(t->rsets[p], &cps[p]);
+        partition_fill(t->parts[p], t->parts[p]->saved_rp, &cps[p]);
     if (rc == 0) /* the commit point */
         rc = catalog_topic_add(&s->cat, name, &c, cps, &t->id);
     for (int32_t p = 0; rc == 0 && p < c.partitions; p++)
-        (void)rset_persist(t->rsets[p], t->id); /* names the topic */
+        (void)partition_persist(t->parts[p], t->id); /* names the topic */
     free(cps);
     if (rc == 0)
         rc = store_topic_insert(s, t);
@@ -384,7 +358,7 @@ samsa_topic_delete(samsa *s, const char *name)
     if (rc == 0) {
         store_topic_remove(s, t);
         for (int32_t p = 0; p < t->cfg.partitions; p++)
-            log_mark_deleted(t->parts[p]);
+            partition_mark_deleted(t->parts[p]);
         topic_pending_finish(s, t->name, t->cfg.partitions);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
