@@ -561,27 +561,47 @@ END_TEST
  * release builds compile it away. */
 START_TEST(test_lock_rank)
 {
-    samsa__rank_take(SAMSA_RANK_LOG, "log.lock");
-    samsa__rank_take(SAMSA_RANK_RSET, "rset.lock");
-    samsa__rank_take(SAMSA_RANK_LEAF, "log.wait_lock");
-    samsa__rank_drop(SAMSA_RANK_LEAF);
-    samsa__rank_drop(SAMSA_RANK_LOG); /* let go in any order */
-    samsa__rank_drop(SAMSA_RANK_RSET);
+    samsa__rank_take(SAMSA_RANK_QPART, 1, "qpart.lock");
+    samsa__rank_take(SAMSA_RANK_QPART, 3, "qpart.lock"); /* ascending */
+    samsa__rank_take(SAMSA_RANK_TABLE, -1, "table_lock");
+    samsa__rank_take(SAMSA_RANK_LOG, -1, "log.lock");
+    samsa__rank_take(SAMSA_RANK_RSET, -1, "rset.lock");
+    samsa__rank_take(SAMSA_RANK_LEAF, -1, "log.wait_lock");
+    samsa__rank_drop(SAMSA_RANK_LEAF, -1);
+    samsa__rank_drop(SAMSA_RANK_LOG, -1); /* let go in any order */
+    samsa__rank_drop(SAMSA_RANK_RSET, -1);
+    samsa__rank_drop(SAMSA_RANK_TABLE, -1);
+    samsa__rank_drop(SAMSA_RANK_QPART, 1);
+    samsa__rank_drop(SAMSA_RANK_QPART, 3);
+    /* Each wrong order, in a child that must abort in debug builds. */
+    static const struct {
+        int first, first_nth, second, second_nth;
+    } wrong[] = {
+        {SAMSA_RANK_RSET, -1, SAMSA_RANK_LOG, -1},     /* backwards       */
+        {SAMSA_RANK_TABLE, -1, SAMSA_RANK_GROUP, -1},  /* group under table */
+        {SAMSA_RANK_QPART, 3, SAMSA_RANK_QPART, 1},    /* descending       */
+        {SAMSA_RANK_QPART, 2, SAMSA_RANK_QPART, 2},    /* the same twice   */
+        {SAMSA_RANK_TABLE, -1, SAMSA_RANK_TABLE, -1},  /* read lock again  */
+        {SAMSA_RANK_LEAF, -1, SAMSA_RANK_CATALOG, -1}, /* under a leaf    */
+    };
     fflush(stderr);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        samsa__rank_take(SAMSA_RANK_RSET, "rset.lock");
-        samsa__rank_take(SAMSA_RANK_LOG, "log.lock"); /* out of order */
-        _exit(0);
-    }
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            samsa__rank_take(wrong[i].first, wrong[i].first_nth, "first");
+            samsa__rank_take(wrong[i].second, wrong[i].second_nth, "second");
+            _exit(0);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 #ifdef SAMSA_DEBUG
-    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "case %zu",
+                      i);
 #else
-    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 #endif
+    }
 }
 END_TEST
 

@@ -2,11 +2,12 @@
  * cursor.c - samsa_cursor_*: reading one partition in offset order.
  *
  * A cursor holds a reference on its partition (so a deleted topic's
- * partition, its log and copies, outlives it) and on the segment it reads (so the mapping stays valid while the
- * caller holds a message that points into it).  It takes no lock on the data
- * path: it reads only offsets below the log's published end, and everything
- * below that is immutable (log.h).  Each batch's CRC is checked when the
- * cursor enters it, before any record of it is returned.
+ * partition, its log and copies, outlives it) and on the segment it reads (so
+ * the mapping stays valid while the caller holds a message that points into
+ * it).  It takes no lock on the data path: it reads only offsets below the
+ * log's published end, and everything below that is immutable (log.h).  Each
+ * batch's CRC is checked when the cursor enters it, before any record of it is
+ * returned.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,7 @@ samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
     samsa_cursor *c = calloc(1, sizeof *c);
     if (c == NULL)
         return SAMSA_ENOMEM;
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0 && (c->topic = strdup(topic_name)) == NULL)
@@ -311,7 +312,7 @@ samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
         c->log = c->part->log;
         c->partition = partition;
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc == 0)
         rc = samsa_cursor_seek(c, start);
     if (rc != 0) {

@@ -141,7 +141,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
             now = now < 0 ? now_ms() : now;
     }
 
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, true, &t);
     samsa_record *order_stack[STACK_RECORDS], **order = order_stack;
@@ -169,7 +169,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++)
         rc = produce_group(t, order, bodies, &groups[g]);
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (ngroups > 0) /* wake pollers of many partitions (notify.c) */
         store_notify(s);
     if (order != order_stack)
@@ -187,7 +187,7 @@ samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
 {
     if (s == NULL)
         return SAMSA_EINVAL;
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
@@ -196,6 +196,6 @@ samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
         if (end != NULL)
             *end = partition_end(t->parts[partition]);
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     return rc;
 }

@@ -29,7 +29,7 @@ commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
     group *g = c->g;
     int rc = 0;
     size_t m = 0;
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t i = 0; i < n; i++) {
         const owned *o = &c->parts[idx[i]];
         gtopic *t = group_topic_find(g, o->topic, o->topic_id);
@@ -42,7 +42,7 @@ commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
     }
     if (rc == 0 && m > 0)
         rc = catalog_group_commit(&c->s->cat, g->name, offs, m);
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t i = 0; rc == 0 && i < m; i++)
         c->parts[idx[i]].committed = offs[i].offset;
     return rc;
@@ -141,7 +141,7 @@ lag_free(lag_topic *ts, size_t n)
 static int
 lag_snapshot(samsa *s, lag_topic **out, size_t *nt, size_t *np)
 {
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     lag_topic *ts = calloc(s->ntopics + 1, sizeof *ts);
     size_t n = 0;
     int rc = ts == NULL ? SAMSA_ENOMEM : 0;
@@ -161,7 +161,7 @@ lag_snapshot(samsa *s, lag_topic **out, size_t *nt, size_t *np)
                 l->ends[p] = partition_end(t->parts[p]);
             *np += (size_t)l->parts;
         }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc != 0) {
         lag_free(ts, n);
         return rc;

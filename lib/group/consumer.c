@@ -34,9 +34,9 @@
 int
 consumer_enter(samsa_consumer *c)
 {
-    pthread_mutex_lock(&c->lock);
+    samsa__lock(&c->lock, SAMSA_RANK_CONSUMER);
     int rc = c->detached ? SAMSA_ECLOSED : store_enter(c->s);
-    pthread_mutex_unlock(&c->lock);
+    samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
     if (rc == 0)
         atomic_store_explicit(&c->heartbeat, samsa__now_coarse_ns(),
                               memory_order_relaxed);
@@ -148,7 +148,7 @@ release(samsa_consumer *c, samsa_topic_partition *tp, size_t *idx, bool *drop)
 {
     group *g = c->g;
     size_t nrev = 0, nlost = 0, n = c->nparts;
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t i = 0; i < n; i++) {
         owned *o = &c->parts[i];
         gtopic *t = group_topic_find(g, o->topic, o->topic_id);
@@ -159,7 +159,7 @@ release(samsa_consumer *c, samsa_topic_partition *tp, size_t *idx, bool *drop)
         else if (drop[i])
             idx[n - ++nlost] = i; /* lost: gone already */
     }
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     if (nrev + nlost == 0)
         return 0;
     int rc =
@@ -176,14 +176,14 @@ release(samsa_consumer *c, samsa_topic_partition *tp, size_t *idx, bool *drop)
                                         samsa_cursor_offset(o->cur)};
     }
     tell(c, SAMSA_REBALANCE_LOST, tp, nlost);
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t k = 0; k < nrev; k++) {
         owned *o = &c->parts[idx[k]];
         gtopic *t = group_topic_find(g, o->topic, o->topic_id);
         if (t != NULL && t->owner[o->partition] == c)
             t->owner[o->partition] = NULL;
     }
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     owned_compact(c, drop);
     if (nrev > 0)
         store_notify(c->s); /* the new owners may be waiting */
@@ -216,7 +216,7 @@ take(samsa_consumer *c)
     char **names = NULL;
     bool pending = false;
     int rc = 0;
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     uint64_t gen = atomic_load(&g->generation);
     for (size_t t = 0; rc == 0 && t < g->ntopics; t++) {
         gtopic *gt = &g->topics[t];
@@ -255,7 +255,7 @@ take(samsa_consumer *c)
         pending = gt == NULL || gt->target[o->partition] != c ||
                   gt->owner[o->partition] != c;
     }
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     if (rc == 0 && n > 0)
         rc = catalog_group_get(&c->s->cat, g->name, offs, n);
     samsa_topic_partition *tp = calloc(n + 1, sizeof *tp);
@@ -276,11 +276,11 @@ take(samsa_consumer *c)
         /* Not taken: give it back (a topic deleted since is fine; the
          * topic change rebalances the group). */
         samsa_cursor_close(cur);
-        pthread_mutex_lock(&g->lock);
+        samsa__lock(&g->lock, SAMSA_RANK_GROUP);
         gtopic *gt = group_topic_find(g, names[i], offs[i].topic_id);
         if (gt != NULL && gt->owner[offs[i].partition] == c)
             gt->owner[offs[i].partition] = NULL;
-        pthread_mutex_unlock(&g->lock);
+        samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
         free(names[i]);
         if (orc != SAMSA_ENOTOPIC && orc != SAMSA_ENOPARTITION && rc == 0)
             rc = orc;
@@ -310,12 +310,12 @@ consumer_rebalance(samsa_consumer *c)
     int rc = tp && idx && drop ? 0 : SAMSA_ENOMEM;
     uint64_t changes = atomic_load(&s->topic_changes);
     if (rc == 0) {
-        pthread_mutex_lock(&g->lock);
+        samsa__lock(&g->lock, SAMSA_RANK_GROUP);
         if (c->expelled)
             group_rejoin_locked(s, g, c); /* rebuilds the topics too */
         else if (changes != g->topic_changes)
             group_rebalance_locked(s, g);
-        pthread_mutex_unlock(&g->lock);
+        samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
         c->topic_changes = changes;
         rc = release(c, tp, idx, drop);
     }
@@ -342,9 +342,9 @@ maintain(samsa_consumer *c)
 {
     int64_t now = samsa__now_coarse_ns();
     if (now >= c->next_check) {
-        pthread_mutex_lock(&c->g->lock);
+        samsa__lock(&c->g->lock, SAMSA_RANK_GROUP);
         group_expire_locked(c->s, c->g, c, now);
-        pthread_mutex_unlock(&c->g->lock);
+        samsa__unlock(&c->g->lock, SAMSA_RANK_GROUP);
         c->next_check = now + c->session_ns / 3;
     }
     int rc = must_rebalance(c) ? consumer_rebalance(c) : 0;
@@ -616,11 +616,11 @@ samsa_consumer_close(samsa_consumer *c)
     if (c == NULL)
         return 0;
     /* Enter the store, or wait until samsa_close() has detached c. */
-    pthread_mutex_lock(&c->lock);
+    samsa__lock(&c->lock, SAMSA_RANK_CONSUMER);
     while (!c->detached && store_enter(c->s) != 0)
         pthread_cond_wait(&c->detach_cond, &c->lock);
     bool attached = !c->detached;
-    pthread_mutex_unlock(&c->lock);
+    samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
     int rc = 0;
     if (attached) {
         samsa *s = c->s;

@@ -89,21 +89,21 @@ group_store_close(samsa *s)
     group_registry *r = s->groups;
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->lock);
+    samsa__lock(&r->lock, SAMSA_RANK_GROUPS);
     for (samsa_consumer *c = r->consumers, *next; c != NULL; c = next) {
         next = c->reg_next; /* c may be freed once its lock is let go */
-        pthread_mutex_lock(&c->lock);
+        samsa__lock(&c->lock, SAMSA_RANK_CONSUMER);
         consumer_drop_all(c);
         c->detached = true;
         c->reg_next = NULL;
         pthread_cond_broadcast(&c->detach_cond);
-        pthread_mutex_unlock(&c->lock);
+        samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
     }
     for (group *g = r->groups, *next; g != NULL; g = next) {
         next = g->next;
         group_free(g);
     }
-    pthread_mutex_unlock(&r->lock);
+    samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
     pthread_mutex_destroy(&r->lock);
     free(r);
     s->groups = NULL;
@@ -147,7 +147,7 @@ group_topic_find(group *g, const char *name, uint64_t id)
 static int
 topics_rebuild(samsa *s, group *g)
 {
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     uint64_t changes = atomic_load(&s->topic_changes);
     gtopic *ts = calloc(s->ntopics + 1, sizeof *ts);
     size_t n = 0;
@@ -177,7 +177,7 @@ topics_rebuild(samsa *s, group *g)
             if (nt->name == NULL || nt->target == NULL || nt->owner == NULL)
                 rc = SAMSA_ENOMEM;
         }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc != 0) { /* give the moved arrays back before freeing */
         for (size_t i = 0; ts != NULL && i < n; i++) {
             gtopic *old =
@@ -313,19 +313,19 @@ int
 group_join(samsa *s, samsa_consumer *c, const char *name, int assignor)
 {
     group_registry *r = s->groups;
-    pthread_mutex_lock(&r->lock);
+    samsa__lock(&r->lock, SAMSA_RANK_GROUPS);
     group *g = r->groups;
     while (g != NULL && strcmp(g->name, name) != 0)
         g = g->next;
     if (g != NULL && g->assignor != assignor) {
-        pthread_mutex_unlock(&r->lock);
+        samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
         return SAMSA_ECONFLICT;
     }
     if (g == NULL) {
         if ((g = calloc(1, sizeof *g)) == NULL ||
             (g->name = strdup(name)) == NULL) {
             free(g);
-            pthread_mutex_unlock(&r->lock);
+            samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
             return SAMSA_ENOMEM;
         }
         pthread_mutex_init(&g->lock, NULL);
@@ -333,15 +333,15 @@ group_join(samsa *s, samsa_consumer *c, const char *name, int assignor)
         g->next = r->groups;
         r->groups = g;
     }
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     member_add(g, c);
     group_rebalance_locked(s, g);
     c->topic_changes = g->topic_changes;
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     c->g = g;
     c->reg_next = r->consumers;
     r->consumers = c;
-    pthread_mutex_unlock(&r->lock);
+    samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
     return 0;
 }
 
@@ -350,15 +350,15 @@ group_leave(samsa *s, samsa_consumer *c)
 {
     group_registry *r = s->groups;
     group *g = c->g;
-    pthread_mutex_lock(&r->lock);
-    pthread_mutex_lock(&g->lock);
+    samsa__lock(&r->lock, SAMSA_RANK_GROUPS);
+    samsa__lock(&g->lock, SAMSA_RANK_GROUP);
     member_remove(g, c);
     bool last = true; /* does any other consumer still name the group? */
     for (samsa_consumer *o = r->consumers; o != NULL && last; o = o->reg_next)
         last = o == c || o->g != g;
     if (!last)
         group_rebalance_locked(s, g);
-    pthread_mutex_unlock(&g->lock);
+    samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     if (last) {
         group **p = &r->groups;
         while (*p != g)
@@ -372,7 +372,7 @@ group_leave(samsa *s, samsa_consumer *c)
     if (*p == c)
         *p = c->reg_next;
     c->g = NULL;
-    pthread_mutex_unlock(&r->lock);
+    samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
 }
 
 void

@@ -87,7 +87,7 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
 {
     struct ackwait *a = s->acks;
     bool woke = false;
-    pthread_mutex_lock(&a->ack_lock);
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
     for (waiter *w = a->waiters; w != NULL; w = w->next)
         if (w->offset == offset && w->partition == partition &&
             strcmp(w->topic, tname) == 0 && strcmp(w->group, group) == 0) {
@@ -95,7 +95,7 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
             atomic_store(&w->outcome, outcome);
             woke = true;
         }
-    pthread_mutex_unlock(&a->ack_lock);
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
     if (woke)
         store_notify(s);
     pthread_rwlock_rdlock(&a->cb_lock);
@@ -109,13 +109,13 @@ void
 ackwait_topic_deleted(samsa *s, const char *tname)
 {
     struct ackwait *a = s->acks;
-    pthread_mutex_lock(&a->ack_lock);
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
     for (waiter *w = a->waiters; w != NULL; w = w->next)
         if (strcmp(w->topic, tname) == 0) {
             int none = 0; /* an outcome it already has stands */
             atomic_compare_exchange_strong(&w->outcome, &none, SAMSA_EDELETED);
         }
-    pthread_mutex_unlock(&a->ack_lock);
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
 }
 
 static int
@@ -159,11 +159,11 @@ samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
                 .topic = tname,
                 .partition = partition,
                 .offset = offset};
-    pthread_mutex_lock(&a->ack_lock);
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
     w.next = a->waiters;
     a->waiters = &w;
     atomic_fetch_add(&s->ack_watchers, 1);
-    pthread_mutex_unlock(&a->ack_lock);
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
 
     /* Finished before the call (by now, or long ago: the outcome is kept
      * for a window, queue_state.c) or not yet, then woken by
@@ -171,15 +171,15 @@ samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
     samsa_ack_info now = {0};
     rc = queue_record_outcome(s, group, tname, partition, offset, &now);
     if (rc == 0 && now.outcome != 0) {
-        pthread_mutex_lock(&a->ack_lock);
+        samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
         w.count = now.delivery_count;
         atomic_store(&w.outcome, now.outcome);
-        pthread_mutex_unlock(&a->ack_lock);
+        samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
     }
     if (rc == 0)
         rc = wait_outcome(s, &w, timeout_ms);
 
-    pthread_mutex_lock(&a->ack_lock);
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
     waiter **p = &a->waiters;
     while (*p != &w)
         p = &(*p)->next;
@@ -187,7 +187,7 @@ samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
     atomic_fetch_sub(&s->ack_watchers, 1);
     int o = atomic_load(&w.outcome);
     int32_t count = w.count;
-    pthread_mutex_unlock(&a->ack_lock);
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
     store_leave(s);
     if (rc == 0 && o < 0)
         rc = o; /* SAMSA_EDELETED */

@@ -319,15 +319,15 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     *got = 0;
     if (QPART_DELETED(qp))
         return SAMSA_EDELETED;
-    pthread_mutex_lock(&qp->lock);
+    samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
     if (QPART_DELETED(qp)) { /* its window may be gone */
-        pthread_mutex_unlock(&qp->lock);
+        samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         return SAMSA_EDELETED;
     }
     int rc = acquire(q, qp, out, room, got, archived, counts, &narchived);
     if (rc != 0)
         release_held(q, qp, out, *got);
-    pthread_mutex_unlock(&qp->lock);
+    samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
     notify_done(q->s, q->g, qp->partition, archived, counts, narchived,
                 SAMSA_ACK_ARCHIVED);
     for (size_t i = 0; rc == 0 && i < *got; i++) {
@@ -339,10 +339,10 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
         out[i].reserved32 = 0;
     }
     if (rc != 0 && *got > 0) {
-        pthread_mutex_lock(&qp->lock);
+        samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         if (!QPART_DELETED(qp))
             release_held(q, qp, out, *got);
-        pthread_mutex_unlock(&qp->lock);
+        samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         store_notify(q->s);
     }
     if (rc != 0)
@@ -365,10 +365,10 @@ receive_once(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n)
         if (rc != 0) {
             for (size_t k = 0; k < *n; k++) {
                 qpart *qp = &g->parts[out[k].msg.partition];
-                pthread_mutex_lock(&qp->lock);
+                samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
                 if (!QPART_DELETED(qp))
                     release_held(q, qp, &out[k], 1);
-                pthread_mutex_unlock(&qp->lock);
+                samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
             }
             if (*n > 0)
                 store_notify(q->s);
@@ -428,14 +428,14 @@ samsa_queue_receive(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n,
         *n = 0;
     if (q == NULL || out == NULL || n == NULL || max == 0 || timeout_ms < -1)
         return SAMSA_EINVAL;
-    pthread_mutex_lock(&q->lock);
+    samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
     int rc = q->detached ? SAMSA_ECLOSED : store_enter(q->s);
     if (rc == 0) {
         arena_reset(q);
         rc = receive_wait(q, out, max, n, timeout_ms);
         store_leave(q->s);
     }
-    pthread_mutex_unlock(&q->lock);
+    samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
     return rc;
 }
 
@@ -528,7 +528,7 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
             named = d[i].msg.partition == locked;
         if (!named)
             continue;
-        pthread_mutex_lock(&qp->lock);
+        samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         if ((rc = ack_check(q, qp, d, n, now)) != 0) {
             locked++;
             break;
@@ -554,7 +554,7 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
         for (size_t i = 0; i < n && !named; i++)
             named = d[i].msg.partition == p;
         if (named)
-            pthread_mutex_unlock(&g->parts[p].lock);
+            samsa__unlock_nth(&g->parts[p].lock, SAMSA_RANK_QPART, p);
     }
     if (type == SAMSA_ACK_RELEASE)
         store_notify(q->s);
@@ -574,14 +574,14 @@ samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
         (type != SAMSA_ACK_ACCEPT && type != SAMSA_ACK_RELEASE &&
          type != SAMSA_ACK_REJECT))
         return SAMSA_EINVAL;
-    pthread_mutex_lock(&q->lock);
+    samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
     int rc = q->detached ? SAMSA_ECLOSED : store_enter(q->s);
     if (rc == 0) {
         if (n > 0)
             rc = ack_locked(q, d, n, type);
         store_leave(q->s);
     }
-    pthread_mutex_unlock(&q->lock);
+    samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
     return rc;
 }
 

@@ -92,7 +92,7 @@ int
 queue_group_get(samsa *s, const char *name, const char *topic_name,
                 qgroup **out)
 {
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, 0, false, &t);
     qgroup *g = NULL;
@@ -105,7 +105,7 @@ queue_group_get(samsa *s, const char *name, const char *topic_name,
             s->qgroups = g;
         }
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc == 0)
         *out = g;
     return rc;
@@ -186,7 +186,7 @@ samsa_queue_open(samsa *s, const char *group, const char *tname,
         free(q);
         return rc;
     }
-    pthread_mutex_lock(&s->queue_lock);
+    samsa__lock(&s->queue_lock, SAMSA_RANK_QUEUES);
     qgroup *g = NULL;
     rc = queue_group_get(s, group, tname, &g);
     if (rc == 0 &&
@@ -194,7 +194,7 @@ samsa_queue_open(samsa *s, const char *group, const char *tname,
         rc = SAMSA_ENOMEM;
     if (rc == 0)
         rc = group_join(g, cfg, &c, q);
-    pthread_mutex_unlock(&s->queue_lock);
+    samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
     store_leave(s);
     if (rc != 0) {
         free(q->cursors);
@@ -234,37 +234,37 @@ samsa_queue_close(samsa_queue *q)
         return 0;
     int rc = 0;
     for (;;) {
-        pthread_mutex_lock(&q->lock);
+        samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
         if (q->detached)
             break;
         if (store_enter(q->s) == 0) {
             samsa *s = q->s;
             qgroup *g = q->g;
             for (int32_t p = 0; p < g->nparts; p++) {
-                pthread_mutex_lock(&g->parts[p].lock);
+                samsa__lock_nth(&g->parts[p].lock, SAMSA_RANK_QPART, p);
                 int prc = queue_release_all(q, &g->parts[p]);
                 rc = rc != 0 ? rc : prc;
-                pthread_mutex_unlock(&g->parts[p].lock);
+                samsa__unlock_nth(&g->parts[p].lock, SAMSA_RANK_QPART, p);
             }
             store_notify(s);
             receiver_free(q, g->nparts);
-            pthread_mutex_lock(&s->queue_lock);
+            samsa__lock(&s->queue_lock, SAMSA_RANK_QUEUES);
             samsa_queue **pp = &g->receivers;
             while (*pp != q)
                 pp = &(*pp)->next;
             *pp = q->next;
             if (g->deleted && g->receivers == NULL)
                 group_unlink_free(s, g); /* its topic's last receiver */
-            pthread_mutex_unlock(&s->queue_lock);
+            samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
             store_leave(s);
             break;
         }
         /* samsa_close() has begun and will detach q: wait for it, since
          * it walks the list q is still on. */
-        pthread_mutex_unlock(&q->lock);
+        samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
         usleep(1000);
     }
-    pthread_mutex_unlock(&q->lock);
+    samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
     queue_arena_free(q);
     pthread_mutex_destroy(&q->lock);
     free(q);
@@ -325,10 +325,10 @@ queue_store_close(samsa *s)
     for (qgroup *g = s->qgroups, *next; g != NULL; g = next) {
         next = g->next;
         for (samsa_queue *q = g->receivers; q != NULL; q = q->next) {
-            pthread_mutex_lock(&q->lock);
+            samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
             receiver_free(q, g->nparts);
             q->detached = true;
-            pthread_mutex_unlock(&q->lock);
+            samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
         }
         group_free(s, g, true);
     }
@@ -395,20 +395,20 @@ remove_journals(samsa *s, catalog_drop_fn dead, void *ctx)
 void
 queue_topic_deleted(samsa *s, uint64_t id)
 {
-    pthread_mutex_lock(&s->queue_lock);
+    samsa__lock(&s->queue_lock, SAMSA_RANK_QUEUES);
     for (qgroup *g = s->qgroups, *next; g != NULL; g = next) {
         next = g->next;
         if (g->topic_id != id)
             continue;
         for (int32_t p = 0; p < g->nparts; p++) {
             qpart *qp = &g->parts[p];
-            pthread_mutex_lock(&qp->lock);
+            samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
             assert(QPART_DELETED(qp));
             qstate_close(s, qp); /* no checkpoint: the snapshot is gone */
             qp->start = qp->next = qp->navail = 0;
             qp->cap = 0;
             atomic_store(&qp->expiry, INT64_MAX);
-            pthread_mutex_unlock(&qp->lock);
+            samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         }
         g->deleted = true;
         if (g->receivers == NULL)
@@ -416,7 +416,7 @@ queue_topic_deleted(samsa *s, uint64_t id)
     }
     /* Every group's, loaded or not. */
     remove_journals(s, catalog_id_is, &id);
-    pthread_mutex_unlock(&s->queue_lock);
+    samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
 }
 
 /* A catalog_drop_fn: no topic of the store (ctx) has this id. */
@@ -453,17 +453,17 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
                      int32_t partition, int64_t offset, samsa_ack_info *info)
 {
     /* queue_lock held throughout: a deleted group may be freed under it. */
-    pthread_mutex_lock(&s->queue_lock);
+    samsa__lock(&s->queue_lock, SAMSA_RANK_QUEUES);
     qgroup *g;
     int rc = queue_group_get(s, group, tname, &g);
     if (rc == 0 && (partition < 0 || partition >= g->nparts))
         rc = SAMSA_ENOPARTITION;
     if (rc != 0) {
-        pthread_mutex_unlock(&s->queue_lock);
+        samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
         return rc;
     }
     qpart *qp = &g->parts[partition];
-    pthread_mutex_lock(&qp->lock);
+    samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
     uint8_t state;
     uint16_t count;
     info->outcome = 0;
@@ -476,7 +476,7 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
         info->delivery_count = count;
     } else if (rc == 1)
         rc = 0; /* not finished yet */
-    pthread_mutex_unlock(&qp->lock);
-    pthread_mutex_unlock(&s->queue_lock);
+    samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
+    samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
     return rc;
 }

@@ -596,13 +596,13 @@ checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
      * that drops the topic's snapshots and log_mark_deleted(): a snapshot
      * is never written back after that commit. */
     if (!locked)
-        pthread_rwlock_rdlock(&s->table_lock);
+        samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     int rc = QPART_DELETED(qp)
                  ? SAMSA_EDELETED
                  : catalog_queue_put(&s->cat, g->name, g->topic_id,
                                      qp->partition, b, len);
     if (!locked)
-        pthread_rwlock_unlock(&s->table_lock);
+        samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     free(b);
     if (rc == 0)
         rc = journal_reset(s, qp, qp->gen + 1);

@@ -167,7 +167,7 @@ store_replica_pass(samsa *s, int *rejoined)
             goto catch_up; /* the usual case: no write lock on the table */
         /* disk_up changes with the table locked for writing, so code that
          * holds it for reading (topic create, status) sees it steady. */
-        pthread_rwlock_wrlock(&s->table_lock);
+        samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
         uint32_t down = atomic_load(&s->cat.down);
         for (int d = 0; d < s->ndirs; d++) {
             if (s->disk_up[d] &&
@@ -179,11 +179,11 @@ store_replica_pass(samsa *s, int *rejoined)
             if (!s->disk_up[d])
                 revive(s, d);
         }
-        pthread_rwlock_unlock(&s->table_lock);
+        samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     catch_up:
-        pthread_rwlock_rdlock(&s->table_lock);
+        samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
         each_rset(s, catch_one, &ps);
-        pthread_rwlock_unlock(&s->table_lock);
+        samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
         samsa__unlock(&s->repair_lock, SAMSA_RANK_REPAIR);
     }
     if (rejoined != NULL)
@@ -205,7 +205,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
 {
     if (s == NULL || n == NULL || (copies == NULL && max > 0))
         return SAMSA_EINVAL;
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
     if (rc == 0) {
@@ -223,7 +223,7 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
             };
         samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     return rc;
 }
 
@@ -248,7 +248,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
         return SAMSA_EINVAL;
     int first = 0;
     samsa__lock(&s->repair_lock, SAMSA_RANK_REPAIR);
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (topic_name != NULL && store_topic_find(s, topic_name) == NULL)
         first = SAMSA_ENOTOPIC;
     for (size_t b = 0; first != SAMSA_ENOTOPIC && b < s->nbuckets; b++)
@@ -261,7 +261,7 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
                     first = rc != 0 ? rc : first;
             }
         }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     samsa__unlock(&s->repair_lock, SAMSA_RANK_REPAIR);
     if (rep != NULL)
         *rep = r;

@@ -69,10 +69,10 @@ void
 store_notify(samsa *s)
 {
     if (atomic_load(&s->watchers) > 0) {
-        pthread_mutex_lock(&s->notify_lock);
+        samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
         atomic_fetch_add(&s->events, 1);
         pthread_cond_broadcast(&s->notify_cond);
-        pthread_mutex_unlock(&s->notify_lock);
+        samsa__unlock(&s->notify_lock, SAMSA_RANK_LEAF);
     }
 }
 
@@ -80,12 +80,12 @@ int
 store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
 {
     int rc = 0;
-    pthread_mutex_lock(&s->notify_lock);
+    samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
     while (atomic_load(&s->events) == seen && !atomic_load(&s->closing) &&
            rc == 0)
         rc = samsa__cond_wait_until(&s->notify_cond, &s->notify_lock,
                                     deadline_ns);
-    pthread_mutex_unlock(&s->notify_lock);
+    samsa__unlock(&s->notify_lock, SAMSA_RANK_LEAF);
     if (atomic_load(&s->closing))
         return SAMSA_ECLOSED;
     return atomic_load(&s->events) != seen ? 0 : SAMSA_ETIMEDOUT;
@@ -109,19 +109,19 @@ store_leave(samsa *s)
      * store_close_gate(); the broadcast is under the lock so it cannot
      * fall between that function's check and its wait. */
     if (atomic_fetch_sub(&s->inside, 1) == 1 && atomic_load(&s->closing)) {
-        pthread_mutex_lock(&s->notify_lock);
+        samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
         pthread_cond_broadcast(&s->notify_cond);
-        pthread_mutex_unlock(&s->notify_lock);
+        samsa__unlock(&s->notify_lock, SAMSA_RANK_LEAF);
     }
 }
 
 void
 store_close_gate(samsa *s)
 {
-    pthread_mutex_lock(&s->notify_lock);
+    samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
     atomic_store(&s->closing, true);
     pthread_cond_broadcast(&s->notify_cond);
     while (atomic_load(&s->inside) > 0)
         pthread_cond_wait(&s->notify_cond, &s->notify_lock);
-    pthread_mutex_unlock(&s->notify_lock);
+    samsa__unlock(&s->notify_lock, SAMSA_RANK_LEAF);
 }

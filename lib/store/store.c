@@ -142,14 +142,14 @@ store_sync_all(samsa *s, bool all)
     int first = 0;
     /* samsa_sync() may run alongside the flusher: one saves at a time. */
     samsa__lock(&s->save_lock, SAMSA_RANK_SAVE);
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
             int rc = topic_sync(s, t, all);
             if (first == 0)
                 first = rc;
         }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     samsa__unlock(&s->save_lock, SAMSA_RANK_SAVE);
     return first;
 }
@@ -160,21 +160,21 @@ static void *
 flusher_main(void *arg)
 {
     samsa *s = arg;
-    pthread_mutex_lock(&s->flush_lock);
+    samsa__lock(&s->flush_lock, SAMSA_RANK_LEAF);
     while (!s->flush_stop) {
         samsa__cond_wait_until(&s->flush_cond, &s->flush_lock,
                                samsa__deadline_after(FLUSH_INTERVAL_MS));
         if (s->flush_stop)
             break;
-        pthread_mutex_unlock(&s->flush_lock);
+        samsa__unlock(&s->flush_lock, SAMSA_RANK_LEAF);
         /* Errors mark the log failed (log.c); producers report them.
          * Copies that failed or came back are the repair pass's. */
         (void)store_sync_all(s, false);
         if (!atomic_load(&s->repair_paused))
             (void)store_replica_pass(s, NULL);
-        pthread_mutex_lock(&s->flush_lock);
+        samsa__lock(&s->flush_lock, SAMSA_RANK_LEAF);
     }
-    pthread_mutex_unlock(&s->flush_lock);
+    samsa__unlock(&s->flush_lock, SAMSA_RANK_LEAF);
     return NULL;
 }
 
@@ -193,10 +193,10 @@ flusher_stop(samsa *s)
 {
     if (!s->flusher_running)
         return;
-    pthread_mutex_lock(&s->flush_lock);
+    samsa__lock(&s->flush_lock, SAMSA_RANK_LEAF);
     s->flush_stop = true;
     pthread_cond_signal(&s->flush_cond);
-    pthread_mutex_unlock(&s->flush_lock);
+    samsa__unlock(&s->flush_lock, SAMSA_RANK_LEAF);
     pthread_join(s->flusher, NULL);
     pthread_cond_destroy(&s->flush_cond);
     pthread_mutex_destroy(&s->flush_lock);

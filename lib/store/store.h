@@ -35,10 +35,15 @@
  *   s->flush_lock (the flusher), ack_lock and cb_lock (ackwait.c), the
  *   sync pool's lock (replica/sync_pool.c).
  *
- * Debug builds (SAMSA_DEBUG, the sanitizer runs of make check) check the
- * order of save_lock, repair_lock and the log, replica and catalog locks
- * as they are taken (samsa__lock(), lib/util/lockrank.c), with the ranks
- * of samsa_int.h; the group and queue locks follow their files' comments.
+ * Debug builds (SAMSA_DEBUG, the sanitizer runs of make check) check this
+ * order as every lock above is taken (samsa__lock(), samsa__rdlock(),
+ * lib/util/lockrank.c), with the ranks of samsa_int.h: a lock taken while
+ * one of the same or a later rank is held, or anything under a leaf,
+ * aborts.  The qpart locks are the one rank held several at a time, in
+ * ascending partition order (samsa__lock_nth()).  The leaves ranked are
+ * notify_lock, flush_lock, ack_lock and log.wait_lock; cb_lock is held
+ * across the ack callbacks (which may call samsa) and so is not a leaf,
+ * and the sync pool's lock is taken only by the pool.
  *
  * No lock is held across a user callback (on_rebalance, on_replica, ack
  * callbacks run with every samsa lock released, cb_lock read-held aside),

@@ -301,7 +301,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     int rc = config_resolve(s, cfg, &c);
     if (rc != 0)
         return rc;
-    pthread_rwlock_wrlock(&s->table_lock);
+    samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = NULL;
     if (store_topic_find(s, name) != NULL)
         rc = SAMSA_EEXIST;
@@ -340,7 +340,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
             topic_pending_finish(s, name, c.partitions);
         topic_free(t);
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc == 0) /* pollers subscribed by pattern may want it */
         store_notify(s);
     return rc;
@@ -351,7 +351,7 @@ samsa_topic_delete(samsa *s, const char *name)
 {
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
-    pthread_rwlock_wrlock(&s->table_lock);
+    samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = store_topic_find(s, name);
     int rc = t == NULL ? SAMSA_ENOTOPIC : catalog_topic_remove(&s->cat, name);
     uint64_t id = rc == 0 ? t->id : 0;
@@ -364,7 +364,7 @@ samsa_topic_delete(samsa *s, const char *name)
         atomic_fetch_add(&s->topic_changes, 1);
         store_topic_deleted(s, name, id, true);
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (rc == 0) {
         store_topic_deleted(s, name, id, false); /* may take their locks */
         store_notify(s); /* pollers of its partitions must let go of them */
@@ -377,7 +377,7 @@ samsa_topic_describe(samsa *s, const char *name, samsa_topic_config *cfg)
 {
     if (s == NULL || cfg == NULL)
         return SAMSA_EINVAL;
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, true, &t);
     if (rc == 0) {
@@ -385,7 +385,7 @@ samsa_topic_describe(samsa *s, const char *name, samsa_topic_config *cfg)
         if (cfg->sync == SAMSA_SYNC_DEFAULT)
             cfg->sync = s->sync;
     }
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     return rc;
 }
 
@@ -401,7 +401,7 @@ samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx), void *ctx)
     if (s == NULL || fn == NULL)
         return SAMSA_EINVAL;
     /* Copy the names so that fn runs without the table lock held. */
-    pthread_rwlock_rdlock(&s->table_lock);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     size_t n = 0;
     int rc = 0;
     char **names = malloc((s->ntopics + 1) * sizeof *names);
@@ -411,7 +411,7 @@ samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx), void *ctx)
                 n++;
             else
                 rc = SAMSA_ENOMEM;
-    pthread_rwlock_unlock(&s->table_lock);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (names == NULL)
         return SAMSA_ENOMEM;
     qsort(names, n, sizeof *names, name_cmp);

@@ -19,14 +19,26 @@
 #define HELD_MAX 16
 
 static _Thread_local int held[HELD_MAX];
+static _Thread_local long held_nth[HELD_MAX];
 static _Thread_local const char *held_name[HELD_MAX];
 static _Thread_local int nheld;
 
+/* May a lock of rank (nth) be taken while lock i is held? */
+static bool
+rank_ok(int i, int rank, long nth)
+{
+    if (held[i] == SAMSA_RANK_LEAF)
+        return false;
+    if (held[i] == rank) /* several of one rank: ascending only */
+        return nth >= 0 && held_nth[i] >= 0 && held_nth[i] < nth;
+    return held[i] < rank;
+}
+
 void
-samsa__rank_take(int rank, const char *name)
+samsa__rank_take(int rank, long nth, const char *name)
 {
     for (int i = 0; i < nheld; i++)
-        if (held[i] >= rank || held[i] == SAMSA_RANK_LEAF) {
+        if (!rank_ok(i, rank, nth)) {
             fprintf(stderr,
                     "samsa: lock order: %s (rank %d) taken while holding %s "
                     "(rank %d); see lib/store/store.h\n",
@@ -41,17 +53,20 @@ samsa__rank_take(int rank, const char *name)
         abort();
     }
     held_name[nheld] = name;
+    held_nth[nheld] = nth;
     held[nheld++] = rank;
 }
 
 void
-samsa__rank_drop(int rank)
+samsa__rank_drop(int rank, long nth)
 {
-    /* Locks are let go in any order: drop the innermost of this rank. */
+    /* Locks are let go in any order: drop the innermost of this rank (and
+     * this nth, when it is one of several). */
     for (int i = nheld - 1; i >= 0; i--)
-        if (held[i] == rank) {
+        if (held[i] == rank && (nth < 0 || held_nth[i] == nth)) {
             for (int k = i; k + 1 < nheld; k++) {
                 held[k] = held[k + 1];
+                held_nth[k] = held_nth[k + 1];
                 held_name[k] = held_name[k + 1];
             }
             nheld--;

@@ -86,8 +86,16 @@ int samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
 /* A lock may be taken only while every lock held has a lower rank; a leaf
  * only while holding no leaf, and nothing is taken under a leaf. */
 enum samsa_lock_rank {
+    SAMSA_RANK_GROUPS = 10,    /* the group registry's lock            */
+    SAMSA_RANK_CONSUMER = 11,  /* consumer.lock                        */
+    SAMSA_RANK_RECEIVER = 12,  /* samsa_queue.lock                     */
+    SAMSA_RANK_GROUP = 13,     /* group.lock                           */
+    SAMSA_RANK_QUEUES = 14,    /* s->queue_lock                        */
+    SAMSA_RANK_QPART = 15,     /* qpart.lock: several, ascending by
+                                  partition (samsa__lock_nth)          */
     SAMSA_RANK_SAVE = 20,      /* s->save_lock                         */
     SAMSA_RANK_REPAIR = 21,    /* s->repair_lock                       */
+    SAMSA_RANK_TABLE = 22,     /* s->table_lock (read or write)        */
     SAMSA_RANK_LOG_FLUSH = 30, /* log.flush_lock                       */
     SAMSA_RANK_LOG = 31,       /* log.lock                             */
     SAMSA_RANK_LOG_SYNC = 32,  /* log.sync_lock: publish_end writes the
@@ -100,27 +108,43 @@ enum samsa_lock_rank {
 };
 
 #ifdef SAMSA_DEBUG
-void samsa__rank_take(int rank, const char *name);
-void samsa__rank_drop(int rank);
+/* nth >= 0: one of several locks of a rank, which may be held together
+ * when taken in ascending nth; -1: the only one of its rank. */
+void samsa__rank_take(int rank, long nth, const char *name);
+void samsa__rank_drop(int rank, long nth);
 #else
 static inline void
-samsa__rank_take(int rank, const char *name)
+samsa__rank_take(int rank, long nth, const char *name)
 {
     (void)rank;
+    (void)nth;
     (void)name;
 }
 static inline void
-samsa__rank_drop(int rank)
+samsa__rank_drop(int rank, long nth)
 {
     (void)rank;
+    (void)nth;
 }
 #endif
 
 /* Take or let go of a ranked mutex (the check costs nothing in release
  * builds). */
 #define samsa__lock(m, rank)                                                   \
-    (samsa__rank_take((rank), #m), pthread_mutex_lock(m))
-#define samsa__unlock(m, rank) (pthread_mutex_unlock(m), samsa__rank_drop(rank))
+    (samsa__rank_take((rank), -1, #m), pthread_mutex_lock(m))
+#define samsa__lock_nth(m, rank, nth)                                          \
+    (samsa__rank_take((rank), (nth), #m), pthread_mutex_lock(m))
+#define samsa__unlock(m, rank)                                                 \
+    (pthread_mutex_unlock(m), samsa__rank_drop((rank), -1))
+#define samsa__unlock_nth(m, rank, nth)                                        \
+    (pthread_mutex_unlock(m), samsa__rank_drop((rank), (nth)))
+/* The same for a reader-writer lock (a read lock counts as the lock). */
+#define samsa__rdlock(l, rank)                                                 \
+    (samsa__rank_take((rank), -1, #l), pthread_rwlock_rdlock(l))
+#define samsa__wrlock(l, rank)                                                 \
+    (samsa__rank_take((rank), -1, #l), pthread_rwlock_wrlock(l))
+#define samsa__rwunlock(l, rank)                                               \
+    (pthread_rwlock_unlock(l), samsa__rank_drop((rank), -1))
 
 /* ------------------------------------------------------------------------ */
 /* CRC-32C (crc32c.c)                                                       */
