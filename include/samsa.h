@@ -131,7 +131,9 @@ typedef struct samsa_queue samsa_queue;
     XX(ENOTACQUIRED, -30619, "record is not acquired by this receiver")        \
     XX(ENOTENOUGHREPLICAS, -30620, "fewer in-sync copies than min_insync")     \
     XX(ENOTSTORE, -30621, "directory is not empty and holds no samsa store")   \
-    XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")
+    XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")               \
+    XX(EBUSY, -30623, "group has members; close them first")                   \
+    XX(ENOGROUP, -30624, "no such group")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -140,7 +142,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30623 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30625 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -489,6 +491,28 @@ SAMSA_API int32_t samsa_partition_for_key(const void *key, size_t key_len,
  */
 SAMSA_API int samsa_offsets(samsa *s, const char *topic, int32_t partition,
                             int64_t *first, int64_t *end);
+
+/**
+ * @brief The first offset of a partition whose record has a timestamp at
+ *        least timestamp_ms (Kafka's offsetsForTimes), moving nothing.
+ *
+ * Records are searched from the log start; timestamps need not rise with
+ * offsets (CreateTime is the producer's), so the answer is the lowest
+ * offset whose record is that late.
+ *
+ * @param[in]  s            the store.
+ * @param[in]  topic        the topic.
+ * @param[in]  partition    the partition.
+ * @param[in]  timestamp_ms ms since the epoch, >= 0.
+ * @param[out] offset       receives the offset, or -1 when no record is
+ *                          that late (Kafka answers null).
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOTOPIC, SAMSA_ENOPARTITION,
+ *         SAMSA_ECORRUPT (a damaged batch might hold the answer),
+ *         SAMSA_ENOTSUP (a compressed batch would have to be read).
+ */
+SAMSA_API int samsa_offsets_for_time(samsa *s, const char *topic,
+                                     int32_t partition, int64_t timestamp_ms,
+                                     int64_t *offset);
 
 /* ------------------------------------------------------------------------ */
 /* Cursors                                                                  */
@@ -920,6 +944,77 @@ SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
                                   int (*fn)(const samsa_group_offset *o,
                                             void *ctx),
                                   void *ctx);
+
+/** The two kinds of group; a name may be one of each. */
+typedef enum samsa_group_type {
+    SAMSA_GROUP_CONSUMER = 1, /**< a consumer group (samsa_consumer_open()) */
+    SAMSA_GROUP_SHARE = 2     /**< a share group (samsa_queue_open())       */
+} samsa_group_type;
+
+/**
+ * @brief Call fn for every group of the store: the consumer groups first
+ *        (those with committed offsets or members now), then the share
+ *        groups (those with saved state or receivers now), each kind in
+ *        name order.
+ * @param[in] s   the store.
+ * @param[in] fn  called with each name (valid during the call only), its
+ *                type and ctx; a non-zero return stops the walk and is
+ *                returned.  fn may call any samsa function.
+ * @param[in] ctx passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO.
+ */
+SAMSA_API int samsa_group_list(samsa *s,
+                               int (*fn)(const char *name,
+                                         samsa_group_type type, void *ctx),
+                               void *ctx);
+
+/** Where samsa_group_reset() moves a consumer group's committed offsets,
+ *  as kafka-consumer-groups --reset-offsets.  Every result is clamped to
+ *  the partition's [log start, log end]. */
+typedef enum samsa_reset_to {
+    SAMSA_RESET_TO_EARLIEST = 1, /**< the log start                          */
+    SAMSA_RESET_TO_LATEST = 2,   /**< the log end                            */
+    SAMSA_RESET_TO_OFFSET = 3,   /**< value                                  */
+    SAMSA_RESET_TO_TIME = 4,     /**< the first offset whose timestamp is at
+                                      least value (ms), the end when none   */
+    SAMSA_RESET_BY_SHIFT = 5     /**< the committed offset plus value (which
+                                      may be negative); from the log start
+                                      where none is committed              */
+} samsa_reset_to;
+
+/**
+ * @brief Move a consumer group's committed offsets of one partition, or of
+ *        every partition of a topic, while the group has no members.
+ *
+ * All partitions move in one catalog transaction: after a crash the group
+ * has all the new offsets or none.  The group's members, when it next has
+ * some, start from them.
+ *
+ * @param[in] s         the store.
+ * @param[in] group     the consumer group's name.
+ * @param[in] topic     the topic.
+ * @param[in] partition a partition, or SAMSA_PARTITION_ANY for all.
+ * @param[in] to        where to (samsa_reset_to).
+ * @param[in] value     the offset, time or shift that to needs; else 0.
+ * @return 0, SAMSA_EINVAL (NULL, a bad name, an unknown to),
+ *         SAMSA_ENOTOPIC, SAMSA_ENOPARTITION, SAMSA_EBUSY (the group has
+ *         members in this process: close them first), SAMSA_ECORRUPT,
+ *         SAMSA_EIO, SAMSA_ENOSPC.  On error nothing moved.
+ */
+SAMSA_API int samsa_group_reset(samsa *s, const char *group, const char *topic,
+                                int32_t partition, samsa_reset_to to,
+                                int64_t value);
+
+/**
+ * @brief Delete a consumer group: every offset it committed, on every
+ *        directory, while it has no members (Kafka's DeleteGroups).
+ * @param[in] s     the store.
+ * @param[in] group the consumer group's name.
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOGROUP (no offsets committed under
+ *         that name), SAMSA_EBUSY (it has members now), SAMSA_EIO,
+ *         SAMSA_ENOSPC.
+ */
+SAMSA_API int samsa_group_delete(samsa *s, const char *group);
 /* Queues                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -1326,6 +1421,122 @@ typedef struct samsa_scrub_report {
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: a repair failed.
  */
 SAMSA_API int samsa_scrub(samsa *s, const char *topic, samsa_scrub_report *rep);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What a store holds and how its readers stand, for monitoring: cheap
+ * enough to call every second (no file is read; each partition's locks
+ * are taken briefly, one at a time).  Each call takes its figures at one
+ * moment per partition, not for the whole store at once.
+ */
+
+/** One partition's figures (samsa_stats_partitions()). */
+typedef struct samsa_partition_stats {
+    const char *topic;    /**< the topic's name                           */
+    int32_t partition;    /**< the partition                              */
+    uint32_t segments;    /**< segment files of the log                   */
+    int64_t start;        /**< log start offset                           */
+    int64_t end;          /**< log end offset                             */
+    int64_t records;      /**< records stored: end - start (offsets are
+                               dense)                                    */
+    uint64_t bytes;       /**< bytes of record batches in the segments
+                               (one copy's)                              */
+    uint32_t copies;      /**< copies placed (the topic's replicas)       */
+    uint32_t insync;      /**< copies in sync now                         */
+    uint32_t open_files;  /**< files it holds open, over every copy       */
+    uint32_t reserved32;  /**< zero                                       */
+    uint64_t reserved[4]; /**< zero                                       */
+} samsa_partition_stats;
+
+/** One share-partition's figures (samsa_stats_shares()). */
+typedef struct samsa_share_stats {
+    const char *group;     /**< the share group's name                      */
+    const char *topic;     /**< its topic                                   */
+    int32_t partition;     /**< the partition                               */
+    uint32_t receivers;    /**< receivers of the group open now             */
+    int64_t start;         /**< every record below is done                  */
+    int64_t acquired;      /**< in flight: delivered, not yet acknowledged  */
+    int64_t available;     /**< deliverable now: given back, or never
+                                delivered up to the log end                */
+    int64_t dead_lettered; /**< rejected or archived among the outcomes
+                                kept (the window, and SAMSA_QUEUE_OUTCOMES
+                                offsets below it)                         */
+    uint64_t reserved[4];  /**< zero                                       */
+} samsa_share_stats;
+
+/** The store's totals (samsa_stats()). */
+typedef struct samsa_store_stats {
+    uint32_t topics;           /**< topics                                 */
+    uint32_t partitions;       /**< partitions of them                     */
+    uint64_t segments;         /**< segment files (one copy's)             */
+    int64_t records;           /**< records stored                         */
+    uint64_t bytes;            /**< bytes of record batches (one copy's)   */
+    uint32_t open_files;       /**< files the partitions hold open         */
+    uint32_t under_replicated; /**< partitions with a copy out of sync    */
+    uint32_t consumer_groups;  /**< as samsa_group_list() finds them       */
+    uint32_t share_groups;     /**< idem                                   */
+    uint64_t reserved[6];      /**< zero                                   */
+} samsa_store_stats;
+
+/**
+ * @brief The store's totals.
+ * @param[in]  s  the store.
+ * @param[out] st receives them.
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO (listing groups).
+ */
+SAMSA_API int samsa_stats(samsa *s, samsa_store_stats *st);
+
+/**
+ * @brief Call fn with the figures of every partition of one topic, or of
+ *        every topic, in topic name then partition order.
+ * @param[in] s     the store.
+ * @param[in] topic a topic, or NULL for all.
+ * @param[in] fn    called with each (valid during the call only) and ctx,
+ *                  with no samsa lock held; a non-zero return stops the
+ *                  walk and is returned.
+ * @param[in] ctx   passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOTOPIC,
+ *         SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_stats_partitions(samsa *s, const char *topic,
+                                     int (*fn)(const samsa_partition_stats *p,
+                                               void *ctx),
+                                     void *ctx);
+
+/**
+ * @brief Call fn with the figures of every partition of every share group
+ *        open in this process (those with receivers, or loaded by an
+ *        acknowledgement wait), in group, topic, partition order.
+ * @param[in] s   the store.
+ * @param[in] fn  as samsa_stats_partitions().
+ * @param[in] ctx passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM.
+ */
+SAMSA_API int
+samsa_stats_shares(samsa *s, int (*fn)(const samsa_share_stats *q, void *ctx),
+                   void *ctx);
+
+/**
+ * @brief Everything above, and every consumer group's committed offsets
+ *        and lag, as one JSON object (for monitoring).
+ *
+ * The object: {"topics", "partitions", "segments", "records", "bytes",
+ * "open_files", "under_replicated" (numbers), "topic_partitions" (an
+ * array of objects with the fields of samsa_partition_stats),
+ * "consumer_groups" (an array of {"group", "offsets": [{"topic",
+ * "partition", "committed", "end", "lag"}]}), "share_groups" (an array of
+ * objects with the fields of samsa_share_stats)}.  Names are escaped as
+ * JSON strings.
+ *
+ * @param[in]  s    the store.
+ * @param[out] json receives a NUL-terminated string, malloc'ed: the caller
+ *                  frees it with free().
+ * @return 0, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_ECORRUPT, SAMSA_EIO.
+ */
+SAMSA_API int samsa_stats_json(samsa *s, char **json);
 
 #ifdef __cplusplus
 }

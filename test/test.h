@@ -169,7 +169,8 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(replica)                                                                \
     XX(heal)                                                                   \
     XX(catalog)                                                                \
-    XX(journal)
+    XX(journal)                                                                \
+    XX(admin)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

@@ -191,6 +191,15 @@ int catalog_group_commit(catalog *c, const char *group,
 /* Read n offsets of group in one read transaction (-1 where none). */
 int catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
                       size_t n);
+/* The names of the consumer groups with committed offsets (share: of the
+ * share groups with snapshots), sorted, each once: *names and its strings
+ * malloc'ed, freed with catalog_names_free(). */
+int catalog_group_list(catalog *c, bool share, char ***names, size_t *n);
+void catalog_names_free(char **names, size_t n);
+/* Add a copy of the len bytes at p to names[0..n) unless there already. */
+int catalog_names_add(char ***names, size_t *n, const void *p, size_t len);
+/* Delete every committed offset of group, on every directory. */
+int catalog_group_delete(catalog *c, const char *group);
 /* Delete every group's offsets of topic id, inside t (topic removal). */
 int catalog_group_drop_topic(catalog_txn *t, uint64_t id);
 /* Share-group state snapshots, opaque here (queue_state.c encodes them).

@@ -38,6 +38,7 @@
  * the policy for power cuts, and under it every commit is fsync'ed before it
  * returns.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog_mdb.h"
@@ -245,4 +246,115 @@ bool
 catalog_id_is(uint64_t topic_id, void *ctx)
 {
     return topic_id == *(const uint64_t *)ctx;
+}
+
+/* ---- listing and deleting groups ------------------------------------------
+ *
+ * Both are scans of a whole database: a group's keys are spread over the
+ * topics (consumer groups) or follow each other only by name (share
+ * groups).  They serve administration (samsa_group_list(),
+ * samsa_group_delete()), not the data path.
+ */
+
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+catalog_names_add(char ***names, size_t *n, const void *p, size_t len)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strlen((*names)[i]) == len && memcmp((*names)[i], p, len) == 0)
+            return 0;
+    char **m = realloc(*names, (*n + 1) * sizeof *m);
+    if (m == NULL)
+        return SAMSA_ENOMEM;
+    *names = m;
+    char *s = malloc(len + 1);
+    if (s == NULL)
+        return SAMSA_ENOMEM;
+    memcpy(s, p, len);
+    s[len] = '\0';
+    (*names)[(*n)++] = s;
+    return 0;
+}
+
+void
+catalog_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int
+catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
+{
+    catalog_txn t;
+    *names = NULL;
+    *n = 0;
+    int rc = catalog_read_begin(c, &t);
+    if (rc != 0)
+        return rc;
+    MDB_cursor *cur = NULL;
+    rc = catalog_from_mdb(
+        cm_cursor_open(t.txn, share ? t.d->queues : t.d->groups, &cur));
+    MDB_val k, v;
+    int mrc = rc == 0 ? cm_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
+    while (rc == 0 && mrc == 0) {
+        const uint8_t *p = k.mv_data;
+        /* consumer: id, partition, name; share: name, NUL, id, partition.
+         * A key of neither shape is not one samsa wrote: skipped. */
+        if (!share && k.mv_size > 12)
+            rc = catalog_names_add(names, n, p + 12, k.mv_size - 12);
+        else if (share && k.mv_size >= 14 && p[k.mv_size - 13] == 0)
+            rc = catalog_names_add(names, n, p, k.mv_size - 13);
+        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    catalog_read_end(&t);
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = catalog_from_mdb(mrc);
+    if (rc != 0) {
+        catalog_names_free(*names, *n);
+        *names = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (*n > 1)
+        qsort(*names, *n, sizeof **names, name_cmp);
+    return 0;
+}
+
+static int
+group_delete_txn(catalog_txn *t, void *ctx)
+{
+    const char *group = ctx;
+    size_t glen = strlen(group);
+    MDB_cursor *cur;
+    int rc = catalog_from_mdb(cm_cursor_open(t->txn, t->d->groups, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        if (k.mv_size == 12 + glen &&
+            memcmp((const uint8_t *)k.mv_data + 12, group, glen) == 0 &&
+            (mrc = cm_cursor_del(cur, 0)) != 0)
+            break;
+        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
+}
+
+int
+catalog_group_delete(catalog *c, const char *group)
+{
+    if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
+        return SAMSA_EINVAL;
+    return catalog_write(c, group_delete_txn, (void *)group);
 }

@@ -231,42 +231,74 @@ find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
     return 1;
 }
 
-SAMSA_API int
-samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
+int
+cursor_offset_for_time(samsa_log *log, int64_t ts, int64_t *out)
 {
-    if (c == NULL || timestamp_ms < 0)
-        return SAMSA_EINVAL;
-    if (atomic_load(&c->log->deleted))
+    if (atomic_load(&log->deleted))
         return SAMSA_EDELETED;
-    int64_t end = atomic_load(&c->log->end), found = end;
-    int64_t from = atomic_load(&c->log->start);
+    int64_t end = atomic_load(&log->end), found = end;
+    int64_t from = atomic_load(&log->start);
     int rc = 1;
     /* Segments are tried in order from the first whose largest timestamp
      * reaches ts; one that holds no such record below the visible end (its
      * max_ts may count records past the end, or damage) hands over to the
      * next. */
-    segment *seg = log_segment_for_time(c->log, timestamp_ms);
+    segment *seg = log_segment_for_time(log, ts);
     while (seg != NULL && rc == 1) {
         int64_t after = end;
-        int64_t limit = seg_limit(c->log, seg);
-        rc = seg->base >= end ? 0
-                              : find_time(seg, timestamp_ms, from,
-                                          end < limit ? end : limit, &after);
-        if (rc == 0)
-            found = seg->base >= end ? end : after;
-        segment *next = rc == 1 ? log_segment_next(c->log, seg) : NULL;
+        int64_t limit = seg_limit(log, seg);
+        rc = seg->base >= end
+                 ? 0
+                 : find_time(seg, ts, from, end < limit ? end : limit, &after);
+        if (rc == 0 && seg->base >= end)
+            rc = 1; /* the segment starts past the visible end */
+        else if (rc == 0)
+            found = after;
+        segment *next = rc == 1 ? log_segment_next(log, seg) : NULL;
         /* Records missing between here and the next segment (or the end)
          * might have held the answer. */
         if (rc == 1 && after < (next != NULL ? next->base : end))
             rc = SAMSA_ECORRUPT;
-        segment_unref(c->log->io, seg);
+        segment_unref(log->io, seg);
         if (rc != 1 && next != NULL)
-            segment_unref(c->log->io, next);
+            segment_unref(log->io, next);
         else
             seg = next;
     }
     if (rc == 0 || rc == 1)
+        *out = found;
+    return rc;
+}
+
+SAMSA_API int
+samsa_cursor_seek_time(samsa_cursor *c, int64_t timestamp_ms)
+{
+    if (c == NULL || timestamp_ms < 0)
+        return SAMSA_EINVAL;
+    int64_t found;
+    int rc = cursor_offset_for_time(c->log, timestamp_ms, &found);
+    if (rc == 0 || rc == 1)
         cursor_reset(c, found);
+    return rc == 1 ? 0 : rc;
+}
+
+SAMSA_API int
+samsa_offsets_for_time(samsa *s, const char *topic_name, int32_t partition,
+                       int64_t timestamp_ms, int64_t *offset)
+{
+    if (s == NULL || offset == NULL || timestamp_ms < 0)
+        return SAMSA_EINVAL;
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, false, &t);
+    int64_t found = -1;
+    if (rc == 0)
+        rc = cursor_offset_for_time(t->parts[partition]->log, timestamp_ms,
+                                    &found);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    /* No record that late: -1, as Kafka's offsetsForTimes answers null. */
+    if (rc == 0 || rc == 1)
+        *offset = rc == 0 ? found : -1;
     return rc == 1 ? 0 : rc;
 }
 

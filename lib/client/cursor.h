@@ -10,5 +10,10 @@
 /* Move a cursor to offset, keeping its place in the segment when offset is
  * a little ahead (the queue's many short hops). */
 int cursor_goto(samsa_cursor *c, int64_t offset);
+/* The first offset in log, from its start, whose record has a timestamp
+ * >= ts: 0 and *out; 1 when no record below the end has one (*out: the
+ * end); SAMSA_ECORRUPT when a damaged batch might hold the answer,
+ * SAMSA_EDELETED, SAMSA_ENOTSUP. */
+int cursor_offset_for_time(samsa_log *log, int64_t ts, int64_t *out);
 
 #endif

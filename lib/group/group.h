@@ -155,6 +155,12 @@ void consumer_drop_all(samsa_consumer *c);
 /* The owned entry of (topic, partition), or NULL. */
 owned *consumer_find(samsa_consumer *c, const char *topic, int32_t partition);
 
+/* ---- admin.c ------------------------------------------------------------- */
+
+/* The consumer groups with committed offsets or members now, each once,
+ * unsorted (free with catalog_names_free()). */
+int group_list_names(samsa *s, char ***names, size_t *n);
+
 /* ---- commit.c ------------------------------------------------------------ */
 
 /* Auto-commit, c entered in the store: the positions of the owned

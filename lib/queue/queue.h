@@ -146,6 +146,14 @@ extern const store_service queue_service;
  * its groups' snapshots) and its logs were marked deleted, table_lock not
  * held: free the windows of its groups, remove their journal files. */
 void queue_topic_deleted(samsa *s, uint64_t id);
+/* The share groups with saved state, journals or receivers now, each
+ * once, unsorted (free with catalog_names_free(), whatever the return). */
+int queue_list_names(samsa *s, char ***names, size_t *n);
+
+/* queue_stats.c: the figures of every share-partition of the groups
+ * loaded now, in list order, names copied (queue_stats_free()). */
+int queue_stats_collect(samsa *s, samsa_share_stats **out, size_t *n);
+void queue_stats_free(samsa_share_stats *st, size_t n);
 /* samsa_open(), topics loaded: remove the snapshots and journal files of
  * topics that no longer exist (a crash, or a store from before topic
  * removal dropped them). */

@@ -480,3 +480,24 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
     samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
     return rc;
 }
+
+int
+queue_list_names(samsa *s, char ***names, size_t *n)
+{
+    /* Saved state (snapshots), journals (a group that never snapshotted:
+     * DIR/queues/GROUP/), and groups loaded now. */
+    int rc = catalog_group_list(&s->cat, true, names, n);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/queues", s->dir);
+    DIR *d = rc == 0 ? opendir(path) : NULL;
+    for (struct dirent *e; d != NULL && rc == 0 && (e = readdir(d)) != NULL;)
+        if (topic_name_valid(e->d_name))
+            rc = catalog_names_add(names, n, e->d_name, strlen(e->d_name));
+    if (d != NULL)
+        closedir(d);
+    samsa__lock(&s->queue_lock, SAMSA_RANK_QUEUES);
+    for (qgroup *g = s->qgroups; rc == 0 && g != NULL; g = g->next)
+        rc = catalog_names_add(names, n, g->name, strlen(g->name));
+    samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
+    return rc;
+}

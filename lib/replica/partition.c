@@ -114,3 +114,33 @@ partition_end(const samsa_partition *pt)
 {
     return atomic_load(&pt->log->end);
 }
+
+void
+partition_stats(samsa_partition *pt, samsa_partition_stats *st)
+{
+    samsa_log *log = pt->log;
+    uint64_t bytes = 0;
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    size_t nsegs = log->nsegs;
+    for (size_t i = 0; i < nsegs; i++)
+        bytes += atomic_load(&log->segs[i]->size);
+    bool marker = log->marker != NULL;
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    rset *rs = pt->rs;
+    /* One copy: the log's files are its own (a segment's .log, the end
+     * marker); several: the mirror's handles, counted on every copy. */
+    uint32_t open = (uint32_t)(nsegs + marker);
+    if (rs->n > 1) {
+        samsa__lock(&rs->lock, SAMSA_RANK_RSET);
+        open = rset_io_open_files(rs);
+        samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+    }
+    st->segments = (uint32_t)nsegs;
+    st->start = partition_start(pt);
+    st->end = partition_end(pt);
+    st->records = st->end - st->start;
+    st->bytes = bytes;
+    st->copies = (uint32_t)rs->n;
+    st->insync = (uint32_t)atomic_load(&rs->ninsync);
+    st->open_files = open;
+}

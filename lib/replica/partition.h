@@ -58,6 +58,9 @@ void partition_fill(samsa_partition *pt, int64_t rp, catalog_partition *cp);
 int partition_persist(samsa_partition *pt, uint64_t topic_id);
 /* The topic was deleted: wake and turn away every reader. */
 void partition_mark_deleted(samsa_partition *pt);
+/* The figures of samsa_partition_stats but the names (topic, partition):
+ * the log's lock and then the copies' are taken, one after the other. */
+void partition_stats(samsa_partition *pt, samsa_partition_stats *st);
 /* The log start and end offsets, as readers see them. */
 int64_t partition_start(const samsa_partition *pt);
 int64_t partition_end(const samsa_partition *pt);

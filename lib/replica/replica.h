@@ -152,6 +152,8 @@ void rset_io_remap(rset *rs);
 /* Open copy i's handles of every open file (after a rebuild; rs->lock and
  * the log's locks held). */
 int rset_io_attach(rset *rs, int i);
+/* Descriptors the mirror holds open, over every copy (rs->lock held). */
+uint32_t rset_io_open_files(rset *rs);
 /* Sync copy i's unsynced files (acks=1 followers), fsync_lock held. */
 int rset_io_flush(rset *rs);
 /* The offsets proven good (parsed, chained, CRC-checked from its start) in

@@ -556,3 +556,13 @@ rset_io_init(rset *rs)
         .ctx = rs,
     };
 }
+
+uint32_t
+rset_io_open_files(rset *rs)
+{
+    uint32_t n = 0;
+    for (const mfile *m = rs->files; m != NULL; m = m->next)
+        for (int i = 0; i < rs->n; i++)
+            n += m->f[i] != NULL;
+    return n;
+}
