@@ -225,7 +225,21 @@ typedef struct samsa_topic_config {
     int32_t acks;                 /**< SAMSA_ACKS_ALL or SAMSA_ACKS_LEADER;
                                        0: ALL                              */
     int32_t reserved32;           /**< must be zero                           */
-    uint64_t reserved[7];         /**< must be zero                           */
+    int64_t retention_ms;         /**< delete a sealed segment once its newest
+                                       record is older than this (by record
+                                       timestamp against the wall clock);
+                                       0: keep for ever; >= 0 (Kafka's
+                                       retention.ms)                       */
+    int64_t retention_bytes;      /**< per partition: delete the oldest sealed
+                                       segments while what is left is still
+                                       at least this large; 0: no limit;
+                                       >= 0 (Kafka's retention.bytes)      */
+    int64_t segment_ms;           /**< roll the active segment once its first
+                                       record is older than this, so that
+                                       time retention reaches a quiet
+                                       partition; 0: never; >= 0 (Kafka's
+                                       segment.ms)                         */
+    uint64_t reserved[4];         /**< must be zero                           */
 } samsa_topic_config;
 
 /** samsa_topic_config.acks: acknowledge a produce once every in-sync copy
@@ -359,6 +373,94 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  *         pending removal, the proof that they are samsa's.
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
+
+/**
+ * @brief Change the config of an existing topic (Kafka's
+ *        IncrementalAlterConfigs).
+ *
+ * Fields of cfg left 0 keep their value; the others replace it, checked as
+ * samsa_topic_create() checks them: retention_ms, retention_bytes,
+ * segment_ms, segment_bytes, max_message_bytes, index_interval_bytes,
+ * sync, acks and min_insync.  partitions and replicas cannot change here
+ * (samsa_topic_add_partitions() grows a topic): a non-zero value other than
+ * the topic's own is SAMSA_EINVAL.  Retention and segment_ms apply from the
+ * next background pass (about a second); segment_bytes,
+ * max_message_bytes and index_interval_bytes from the next segment (the
+ * active one is rolled when it could not take a batch of the new largest
+ * size); sync, acks and min_insync from the next produce.  The change is
+ * one catalog commit: a crash leaves the old config or the new.
+ *
+ * @param[in] s    the store.
+ * @param[in] name the topic.
+ * @param[in] cfg  the fields to change; not NULL.
+ * @return 0, or
+ *   - SAMSA_EINVAL: s, name or cfg is NULL, a bad name, a field out of
+ *     range, a reserved field non-zero, partitions or replicas not 0 and
+ *     not the topic's, min_insync above the replicas; nothing changed;
+ *   - SAMSA_ENOTOPIC: no such topic;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_EFAILED, -errno: the catalog update
+ *     failed; the old config stays.
+ */
+SAMSA_API int samsa_topic_alter(samsa *s, const char *name,
+                                const samsa_topic_config *cfg);
+
+/**
+ * @brief Grow a topic to partitions partitions (Kafka's CreatePartitions).
+ *
+ * The new partitions start empty, placed and replicated as at create.  A
+ * crash during the call leaves the topic with its old partitions or all
+ * the new ones, never a part (the new directories are recorded as pending
+ * first and removed at the next open if the growth did not commit).  As
+ * in Kafka, keyed records may now go to another partition than before:
+ * samsa_partition_for_key() depends on the partition count, so records of
+ * one key produced before and after the growth may be in two partitions,
+ * and their order across the two is not kept.
+ *
+ * @param[in] s          the store.
+ * @param[in] name       the topic.
+ * @param[in] partitions the new count: more than the topic has, at most
+ *                       SAMSA_MAX_PARTITIONS.
+ * @return 0, or
+ *   - SAMSA_EINVAL: s or name is NULL, a bad name, partitions not above
+ *     the current count or above SAMSA_MAX_PARTITIONS; nothing changed;
+ *   - SAMSA_ENOTOPIC: no such topic;
+ *   - SAMSA_EEXIST: a directory where a new partition would go (NAME-P)
+ *     exists and samsa cannot prove it made it; it is left alone;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno: the
+ *     topic keeps its old partitions.
+ */
+SAMSA_API int samsa_topic_add_partitions(samsa *s, const char *name,
+                                         int32_t partitions);
+
+/**
+ * @brief Delete the records of a partition below an offset (Kafka's
+ *        DeleteRecords): move its log start offset to before.
+ *
+ * Atomic for every reader: once the call returns, samsa_offsets() gives
+ * before as first, cursors below it get SAMSA_EOFFSET from their next call,
+ * SAMSA_OFFSET_BEGINNING means before, consumer groups whose position is
+ * below it apply their auto.offset.reset, share groups skip the deleted
+ * records.  The new start is committed to the catalog (synced) before any
+ * file is removed: a crash never shows a record below it again.  Whole
+ * segments below before are removed from every copy; the records below it
+ * in the segment holding before stay on disk, unreadable, until retention
+ * or a later call removes that segment.  A before at or below the current
+ * start changes nothing and returns 0.
+ *
+ * @param[in] s         the store.
+ * @param[in] topic     the topic.
+ * @param[in] partition the partition.
+ * @param[in] before    the new log start offset, 0 .. the log end offset
+ *                      (the end: every record is deleted).
+ * @return 0, or
+ *   - SAMSA_EINVAL: s or topic is NULL, a bad name, before negative;
+ *   - SAMSA_ENOTOPIC, SAMSA_ENOPARTITION;
+ *   - SAMSA_EOFFSET: before is past the log end offset; nothing changed;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, -errno: the catalog update failed; nothing
+ *     changed.
+ */
+SAMSA_API int samsa_delete_records(samsa *s, const char *topic,
+                                   int32_t partition, int64_t before);
 
 /**
  * @brief Read a topic's config, with every default filled in.

@@ -86,7 +86,10 @@ START_TEST(test_bad_configs)
         {.index_interval_bytes = 1},
         {.sync = 3},
         {.reserved32 = 1},
-        {.reserved = {[6] = 1}},
+        {.reserved = {[3] = 1}},
+        {.retention_ms = -1},
+        {.retention_bytes = -1},
+        {.segment_ms = -1},
         {.replicas = 2}, /* more copies than the store has directories */
         {.min_insync = -1},
         {.min_insync = 2}, /* more than the copies */

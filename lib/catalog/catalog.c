@@ -24,8 +24,13 @@
  *                12 i32 partitions           16 i32 replicas
  *                20 i64 segment_bytes        28 i32 max_message_bytes
  *                32 i32 index_interval_bytes 36 i32 sync
- *                40 i32 min_insync           44 i32 acks         (48 bytes;
- *                                            40 from before replicas)
+ *                40 i32 min_insync           44 i32 acks
+ *                48 i64 retention_ms         56 i64 retention_bytes
+ *                64 i64 segment_ms                             (72 bytes;
+ *                                 48 from before retention, 40 from before
+ *                                 replicas: the fields missing take their
+ *                                 defaults, so an old catalog opens as
+ *                                 it was)
  *   partitions  topic id (u64 BE) . partition (u32 BE) -> partition record,
  *               little-endian:
  *                 0 i64 log start offset      8 i64 recovery point
@@ -41,8 +46,11 @@
  *               in queue_state.c; a topic's are deleted in the transaction
  *               that removes it (catalog_group.c)
  *   pending     name (no NUL) -> u32 LE record version (1), i32 LE
- *               partitions: the partition directories NAME-P a create is
- *               about to make or a removed topic left behind; the proof
+ *               partitions (8 bytes), or version 2 with an i32 LE first
+ *               partition after it (12 bytes; samsa_topic_add_partitions):
+ *               the partition directories NAME-P, first <= P < partitions,
+ *               a create (or growth) is about to make or a removed topic
+ *               left behind; the proof
  *               that they are samsa's to remove (topic.c).  Written before
  *               a create's first mkdir and deleted by the commit that adds
  *               the topic; written by the commit that removes a topic and
@@ -98,7 +106,8 @@
 #include "catalog_mdb.h"
 
 #define CATALOG_FORMAT    2u /* 1: values without their CRC */
-#define TOPIC_RECORD_SIZE 48
+#define TOPIC_RECORD_SIZE 72
+#define TOPIC_RECORD_V2   48 /* before retention and segment_ms */
 #define TOPIC_RECORD_V1   40 /* before acks and min_insync */
 #define PART_RECORD_MIN   32 /* without the disk ids */
 
@@ -761,6 +770,9 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 36, (uint32_t)cfg->sync, 4);
     le_put(b + 40, (uint32_t)cfg->min_insync, 4);
     le_put(b + 44, (uint32_t)cfg->acks, 4);
+    le_put(b + 48, (uint64_t)cfg->retention_ms, 8);
+    le_put(b + 56, (uint64_t)cfg->retention_bytes, 8);
+    le_put(b + 64, (uint64_t)cfg->segment_ms, 8);
 }
 
 /* A topic name as samsa_topic_create() allows them: it becomes a path. */
@@ -783,7 +795,8 @@ static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
     const uint8_t *b = v->mv_data;
-    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V1) ||
+    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V2 &&
+         v->mv_size != TOPIC_RECORD_V1) ||
         le_get(b, 4) != 1)
         return SAMSA_ECORRUPT;
     memset(cfg, 0, sizeof *cfg);
@@ -796,9 +809,14 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
     cfg->sync = (int)le_get(b + 36, 4);
     cfg->min_insync = 1;
     cfg->acks = SAMSA_ACKS_ALL;
-    if (v->mv_size == TOPIC_RECORD_SIZE) {
+    if (v->mv_size >= TOPIC_RECORD_V2) {
         cfg->min_insync = (int32_t)le_get(b + 40, 4);
         cfg->acks = (int32_t)le_get(b + 44, 4);
+    }
+    if (v->mv_size >= TOPIC_RECORD_SIZE) {
+        cfg->retention_ms = (int64_t)le_get(b + 48, 8);
+        cfg->retention_bytes = (int64_t)le_get(b + 56, 8);
+        cfg->segment_ms = (int64_t)le_get(b + 64, 8);
     }
     /* Every field within what samsa_topic_create() accepts: a partition
      * count of 2^31 from a damaged record would be an allocation. */
@@ -812,7 +830,9 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->index_interval_bytes <= (1 << 20) &&
         cfg->sync >= SAMSA_SYNC_DEFAULT && cfg->sync <= SAMSA_SYNC_ALWAYS &&
         cfg->min_insync >= 1 && cfg->min_insync <= cfg->replicas &&
-        (cfg->acks == SAMSA_ACKS_ALL || cfg->acks == SAMSA_ACKS_LEADER);
+        (cfg->acks == SAMSA_ACKS_ALL || cfg->acks == SAMSA_ACKS_LEADER) &&
+        cfg->retention_ms >= 0 && cfg->retention_bytes >= 0 &&
+        cfg->segment_ms >= 0;
     return ok ? 0 : SAMSA_ECORRUPT;
 }
 
@@ -921,29 +941,36 @@ catalog_topic_add(catalog *c, const char *name, const samsa_topic_config *cfg,
 /* ---- pending directories ------------------------------------------------ */
 
 static int
-pending_put(catalog_txn *t, const char *name, int32_t partitions)
+pending_put(catalog_txn *t, const char *name, int32_t first, int32_t partitions)
 {
-    uint8_t rec[8];
-    le_put(rec, 1, 4);
+    uint8_t rec[12];
+    size_t n = first > 0 ? 12 : 8; /* version 1 when it can be */
+    le_put(rec, first > 0 ? 2 : 1, 4);
     le_put(rec + 4, (uint32_t)partitions, 4);
+    le_put(rec + 8, (uint32_t)first, 4);
     MDB_val k = {strlen(name), (void *)name};
-    return from_mdb(catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec,
-                                 sizeof rec, 0));
+    return from_mdb(
+        catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec, n, 0));
 }
 
 static int
-pending_decode(const MDB_val *v, int32_t *partitions)
+pending_decode(const MDB_val *v, int32_t *first, int32_t *partitions)
 {
-    if (v->mv_size != 8 || le_get(v->mv_data, 4) != 1)
+    const uint8_t *b = v->mv_data;
+    if (!(v->mv_size == 8 && le_get(b, 4) == 1) &&
+        !(v->mv_size == 12 && le_get(b, 4) == 2))
         return SAMSA_ECORRUPT;
-    *partitions = (int32_t)le_get((const uint8_t *)v->mv_data + 4, 4);
-    return *partitions > 0 && *partitions <= SAMSA_MAX_PARTITIONS
+    *partitions = (int32_t)le_get(b + 4, 4);
+    *first = v->mv_size == 12 ? (int32_t)le_get(b + 8, 4) : 0;
+    return *partitions > 0 && *partitions <= SAMSA_MAX_PARTITIONS &&
+                   *first >= 0 && *first < *partitions
                ? 0
                : SAMSA_ECORRUPT;
 }
 
 typedef struct pending_ctx {
     const char *name;   /* the topic name          */
+    int32_t first;      /* put: the first partition it names */
     int32_t partitions; /* put: its partitions; del: -1 */
 } pending_ctx;
 
@@ -952,30 +979,32 @@ pending_txn(catalog_txn *t, void *ctx)
 {
     const pending_ctx *a = ctx;
     if (a->partitions > 0)
-        return pending_put(t, a->name, a->partitions);
+        return pending_put(t, a->name, a->first, a->partitions);
     MDB_val k = {strlen(a->name), (void *)a->name};
     int mrc = cm_del(t->txn, t->d->pending, &k, NULL);
     return mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
 }
 
 int
-catalog_pending_put(catalog *c, const char *name, int32_t partitions)
+catalog_pending_put(catalog *c, const char *name, int32_t first,
+                    int32_t partitions)
 {
     /* Durable: the record must be on disk before the mkdir it licenses. */
-    pending_ctx a = {name, partitions};
+    pending_ctx a = {name, first, partitions};
     return write_all(c, pending_txn, &a, true);
 }
 
 int
 catalog_pending_del(catalog *c, const char *name)
 {
-    pending_ctx a = {name, -1};
+    pending_ctx a = {name, 0, -1};
     return catalog_write(c, pending_txn, &a);
 }
 
 int
 catalog_pending_get(catalog *c, const char *name, int32_t *partitions)
 {
+    int32_t first;
     catalog_txn t;
     int rc = catalog_read_begin(c, &t);
     if (rc != 0)
@@ -983,17 +1012,19 @@ catalog_pending_get(catalog *c, const char *name, int32_t *partitions)
     MDB_val k = {strlen(name), (void *)name}, v;
     rc = from_mdb(catalog__get(t.txn, t.d->pending, TAG_PENDING, &k, &v));
     if (rc == 0)
-        rc = pending_decode(&v, partitions);
+        rc = pending_decode(&v, &first, partitions);
     catalog_read_end(&t);
     return rc;
 }
 
 int
-catalog_pending_list(catalog *c, char ***names, int32_t **partitions, size_t *n)
+catalog_pending_list(catalog *c, char ***names, int32_t **firsts,
+                     int32_t **partitions, size_t *n)
 {
     catalog_txn t;
     MDB_cursor *cur;
     *names = NULL;
+    *firsts = NULL;
     *partitions = NULL;
     *n = 0;
     int rc = catalog_read_begin(c, &t);
@@ -1006,22 +1037,27 @@ catalog_pending_list(catalog *c, char ***names, int32_t **partitions, size_t *n)
     MDB_val k, v;
     int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        int32_t parts;
+        int32_t parts, first;
         char **nn = realloc(*names, (*n + 1) * sizeof *nn);
         int32_t *np =
             nn == NULL ? NULL : realloc(*partitions, (*n + 1) * sizeof *np);
+        int32_t *nf =
+            np == NULL ? NULL : realloc(*firsts, (*n + 1) * sizeof *nf);
         *names = nn != NULL ? nn : *names;
         *partitions = np != NULL ? np : *partitions;
-        if (np == NULL)
+        *firsts = nf != NULL ? nf : *firsts;
+        if (nf == NULL)
             rc = SAMSA_ENOMEM;
         else if (k.mv_size == 0 || k.mv_size > SAMSA_MAX_TOPIC_NAME ||
                  !catalog__value_ok(TAG_PENDING, &k, &v) ||
-                 (rc = pending_decode(&v, &parts)) != 0)
+                 (rc = pending_decode(&v, &first, &parts)) != 0)
             rc = SAMSA_ECORRUPT;
         else if (((*names)[*n] = strndup(k.mv_data, k.mv_size)) == NULL)
             rc = SAMSA_ENOMEM;
-        else
+        else {
+            (*firsts)[*n] = first;
             (*partitions)[(*n)++] = parts;
+        }
     }
     if (rc == 0 && mrc != MDB_NOTFOUND)
         rc = from_mdb(mrc);
@@ -1056,7 +1092,7 @@ topic_remove_txn(catalog_txn *t, void *ctx)
     if (rc == 0) /* and its share groups' snapshots */
         rc = catalog_queue_drop(t, catalog_id_is, &id);
     if (rc == 0) /* its directories are samsa's to remove */
-        rc = pending_put(t, name, cfg.partitions);
+        rc = pending_put(t, name, 0, cfg.partitions);
     return rc;
 }
 
@@ -1144,6 +1180,59 @@ catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
 {
     parts_put_ctx a = {id, partitions, state, n};
     return catalog_write(c, parts_put_txn, &a);
+}
+
+int
+catalog_partitions_put_durable(catalog *c, uint64_t id,
+                               const int32_t *partitions,
+                               const catalog_partition *state, size_t n)
+{
+    parts_put_ctx a = {id, partitions, state, n};
+    return write_all(c, parts_put_txn, &a, true);
+}
+
+/* ---- changing a topic ---------------------------------------------------- */
+
+typedef struct topic_update_ctx {
+    const char *name;
+    const samsa_topic_config *cfg;
+    int32_t first;                  /* partitions from here are new        */
+    const catalog_partition *parts; /* their records, or NULL: none        */
+} topic_update_ctx;
+
+static int
+topic_update_txn(catalog_txn *t, void *ctx)
+{
+    const topic_update_ctx *a = ctx;
+    MDB_val k = {strlen(a->name), (void *)a->name}, v;
+    uint64_t id;
+    samsa_topic_config old;
+    int rc = from_mdb(catalog__get(t->txn, t->d->topics, TAG_TOPIC, &k, &v));
+    if (rc == 0)
+        rc = topic_decode(&v, &id, &old);
+    uint8_t rec[TOPIC_RECORD_SIZE];
+    if (rc == 0) {
+        topic_encode(rec, id, a->cfg);
+        rc = from_mdb(catalog__put(t->txn, t->d->topics, TAG_TOPIC, &k, rec,
+                                   sizeof rec, 0));
+    }
+    for (int32_t p = a->first;
+         rc == 0 && a->parts != NULL && p < a->cfg->partitions; p++)
+        rc = part_put(t, id, p, &a->parts[p - a->first]);
+    if (rc == 0 && a->parts != NULL) { /* the new directories are the topic's */
+        int mrc = cm_del(t->txn, t->d->pending, &k, NULL);
+        rc = mrc == MDB_NOTFOUND ? 0 : from_mdb(mrc);
+    }
+    return rc;
+}
+
+int
+catalog_topic_update(catalog *c, const char *name,
+                     const samsa_topic_config *cfg, int32_t first,
+                     const catalog_partition *parts)
+{
+    topic_update_ctx a = {name, cfg, first, parts};
+    return write_all(c, topic_update_txn, &a, true);
 }
 
 /* ---- share-group snapshots ----------------------------------------------- */

@@ -117,26 +117,42 @@ int catalog_topic_add(catalog *c, const char *name,
 /* Remove a topic and its partition records in one transaction. */
 int catalog_topic_remove(catalog *c, const char *name);
 /* Pending directories: a record naming a topic whose partition
- * directories NAME-0..NAME-(partitions-1) samsa made and that may still be
- * on some directory while no topic of that name exists: written before a
- * create makes them (dropped by the commit that adds the topic), and by
- * the commit that removes a topic (dropped once they are gone everywhere).
+ * directories NAME-first..NAME-(partitions-1) samsa made and that may
+ * still be on some directory while no topic (first 0), or no such
+ * partitions of the topic (first > 0: samsa_topic_add_partitions), exist:
+ * written before a create or growth makes them (dropped by the commit that
+ * adds them), and by the commit that removes a topic (first 0; dropped
+ * once they are gone everywhere).  get gives partitions only.  list gives
+ * firsts too.
  * It is the proof that lets samsa remove such a directory (topic.c).
  * put is durable; get gives SAMSA_ENOTOPIC when there is none; list gives
  * every name (malloc'ed array of malloc'ed names, *n of them) and its
  * partition count. */
-int catalog_pending_put(catalog *c, const char *name, int32_t partitions);
+int catalog_pending_put(catalog *c, const char *name, int32_t first,
+                        int32_t partitions);
 int catalog_pending_get(catalog *c, const char *name, int32_t *partitions);
 int catalog_pending_del(catalog *c, const char *name);
-int catalog_pending_list(catalog *c, char ***names, int32_t **partitions,
-                         size_t *n);
+int catalog_pending_list(catalog *c, char ***names, int32_t **firsts,
+                         int32_t **partitions, size_t *n);
 /* Call fn for every topic in name order; stops at fn's non-zero return. */
 int catalog_topic_foreach(catalog *c, catalog_topic_fn fn, void *ctx);
 int catalog_partition_get(catalog *c, uint64_t id, int32_t partition,
                           catalog_partition *out);
-/* Write n partitions' state in one transaction. */
+/* Write n partitions' state in one transaction.  _durable: synced even
+ * under catalog_set_nosync() (a log start that must be on disk before
+ * the files below it are unlinked). */
 int catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                            const catalog_partition *state, size_t n);
+int catalog_partitions_put_durable(catalog *c, uint64_t id,
+                                   const int32_t *partitions,
+                                   const catalog_partition *state, size_t n);
+/* Rewrite topic name's config as cfg (its id kept) and, with parts, add
+ * the records of partitions first..cfg->partitions-1 and drop the pending
+ * record, in one durable transaction: the moment a topic's new config or
+ * partitions take effect.  SAMSA_ENOTOPIC when there is no such topic. */
+int catalog_topic_update(catalog *c, const char *name,
+                         const samsa_topic_config *cfg, int32_t first,
+                         const catalog_partition *parts);
 
 /* LMDB's code as samsa's (MDB_NOTFOUND: SAMSA_ENOTOPIC). */
 int catalog_from_mdb(int rc);

@@ -138,6 +138,10 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
         return SAMSA_EDELETED;
     int64_t deadline = timeout_ms < 0 ? -1 : -2;
     for (;;) {
+        /* Deleted below (retention, samsa_delete_records): say so, even in
+         * the middle of a batch, rather than move on silently. */
+        if (c->offset < atomic_load(&c->log->start))
+            return SAMSA_EOFFSET;
         if (c->in_batch) {
             int rc = batch_iter_next(&c->it, msg);
             if (rc == 0 && msg->offset < c->offset)
@@ -152,8 +156,6 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             if (rc != 1)
                 return rc;
         }
-        if (c->offset < atomic_load(&c->log->start))
-            return SAMSA_EOFFSET;
         if (c->offset >=
             atomic_load_explicit(&c->log->end, memory_order_acquire)) {
             if (timeout_ms == 0)

@@ -25,14 +25,6 @@ typedef struct group {
     size_t bytes;      /* encoded batch size                               */
 } group;
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 record_check(const samsa_record *r)
 {
@@ -138,7 +130,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
         if (rc != 0)
             return rc;
         if (recs[i].timestamp == 0)
-            now = now < 0 ? now_ms() : now;
+            now = now < 0 ? samsa__wall_ms() : now;
     }
 
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);

@@ -841,6 +841,11 @@ rset_catchup(rset *rs, int i)
         rc = atomic_load(&log->failed);
         if (rc == 0)
             rc = catch_pass(rs, i, &cp, &ncp, true);
+        /* Segments retention removed meanwhile (log.c, "Deleting"): its
+         * unlinks reached the in-sync copies only. */
+        for (size_t j = 0; rc == 0 && j < ncp; j++)
+            if (cp[j].base < log->segs[0]->base)
+                segment_remove_files(rs->base, dir, cp[j].base);
         if (rc == 0) { /* the end marker (log.c), open like the segments */
             char mp[4096];
             snprintf(mp, sizeof mp, "%s/%s", log->dir, LOG_MARKER);

@@ -93,8 +93,9 @@ struct rset {
     const char *vroot;      /* the directory the log's paths start with    */
     int n;                  /* copies                                      */
     uint64_t disk_id[REPLICA_MAX]; /* catalog disk id of each copy        */
-    bool acks_all;  /* SAMSA_ACKS_ALL: min_insync applies          */
-    int min_insync; /* in-sync copies a produce needs               */
+    _Atomic bool acks_all;         /* SAMSA_ACKS_ALL: min_insync applies;
+                                      samsa_topic_alter may change it     */
+    _Atomic int min_insync;        /* in-sync copies a produce needs (too)   */
 
     pthread_mutex_t lock;           /* the fields below and the file list     */
     replica_copy copy[REPLICA_MAX]; /* placement order                    */

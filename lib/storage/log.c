@@ -57,6 +57,22 @@
  * the Kafka rule (cut at the first bad batch) then applies past it, as
  * before the marker existed.  Every copy directory gets its own marker
  * through the replica set's I/O table, which repeats the store on each.
+ *
+ * Deleting.  Retention and samsa_delete_records move the log start (the
+ * offset below which no reader sees a record) and then remove whole
+ * segments below it, never the active one.  The caller commits the new
+ * start to the catalog first (store/retention.c), then log_advance_start()
+ * publishes it to readers, then log_delete_before() takes the segments
+ * out of the array and unlinks their files (.log last, so that a crash
+ * never leaves index files whose .log is gone).  A crash after the commit
+ * leaves segment files wholly below the catalog's start: log_open removes
+ * them before reading anything, so no record below the start is ever seen
+ * again and no file stays that the catalog does not account for.  The
+ * unlinks go through the log's I/O table, so with copies they reach every
+ * in-sync copy; a copy out of sync is rebuilt from the leader's segments
+ * when it catches up, and one opened later is cleaned by the same rule.
+ * A reader holding a removed segment keeps its mapping (the segment is
+ * reference counted) until it moves on; its next call sees the new start.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -386,11 +402,18 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         rc = samsa__from_errno(io->mkdir(io, dir));
     else
         rc = list_segments(dir, &bases, &n);
+    /* Segments wholly below the catalog's start (the next one begins at or
+     * below it) were deleted: see "Deleting".  They go now, unread. */
+    size_t below = 0;
+    while (rc == 0 && below + 1 < n && bases[below + 1] <= start)
+        segment_remove_files(io, dir, bases[below++]);
+    if (below > 0)
+        (void)io->dirsync(io, dir);
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;
-    if (rc == 0 && n > 0)
-        rc = log_load(log, bases, n);
+    if (rc == 0 && n > below)
+        rc = log_load(log, bases + below, n - below);
     if (rc == 0 && log->nsegs == 0) {
         segment *seg;
         rc = segment_create(io, dir, start, cfg, &seg);
@@ -672,6 +695,132 @@ log_close(samsa_log *log, int64_t *recovery_point)
     if (rc == 0)
         rc = log_sync(log, true, recovery_point);
     return rc;
+}
+
+/* ---- changing the config ------------------------------------------------- */
+
+/* Can seg take every batch cfg allows?  Its view was sized for the
+ * config it was made with (segment.c). */
+static bool
+seg_fits(const segment *seg, const log_config *cfg)
+{
+    uint64_t need = cfg->segment_bytes + cfg->max_batch_bytes;
+    return seg->map_len >= need &&
+           seg->idx_cap >= seg->map_len / cfg->index_interval + 2;
+}
+
+int
+log_reconfigure(samsa_log *log, const log_config *cfg)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    log->cfg.segment_bytes = cfg->segment_bytes;
+    log->cfg.max_batch_bytes = cfg->max_batch_bytes;
+    log->cfg.index_interval = cfg->index_interval;
+    segment *old = active(log), *seg;
+    int rc = atomic_load(&log->failed);
+    if (rc == 0 && !seg_fits(old, &log->cfg)) {
+        if (atomic_load(&old->size) > 0)
+            rc = roll(log);
+        else {
+            /* Empty, so nobody reads it: made again for the new config. */
+            segment_remove_files(log->io, log->dir, old->base);
+            rc = segment_create(log->io, log->dir, old->base, &log->cfg, &seg);
+            if (rc == 0) {
+                seg->next_offset = old->next_offset;
+                seg->force_index = old->force_index;
+                log->segs[log->nsegs - 1] = seg;
+                segment_unref(log->io, old);
+            } else /* no active file: refuse writes until reopened */
+                atomic_store(&log->failed, SAMSA_EFAILED);
+        }
+    }
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    return rc;
+}
+
+/* ---- retention ----------------------------------------------------------- */
+
+int64_t
+log_retention_point(samsa_log *log, int64_t min_ts, int64_t max_bytes)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    uint64_t total = 0;
+    for (size_t i = 0; i < log->nsegs; i++)
+        total += atomic_load(&log->segs[i]->size);
+    int64_t point = atomic_load(&log->start);
+    /* Oldest first, and only while each rule lets the next one go: a
+     * segment is never removed from under a kept older one.  The active
+     * segment (the last) is never removed. */
+    for (size_t i = 0; i + 1 < log->nsegs; i++) {
+        segment *seg = log->segs[i];
+        uint64_t size = atomic_load(&seg->size);
+        bool by_time =
+            min_ts != INT64_MIN && atomic_load(&seg->max_ts) < min_ts;
+        bool by_size = max_bytes > 0 && total - size >= (uint64_t)max_bytes;
+        if (!by_time && !by_size)
+            break;
+        total -= size;
+        if (log->segs[i + 1]->base > point)
+            point = log->segs[i + 1]->base;
+    }
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    /* Never past what readers may see: with sync, records past the
+     * published end may still be lost to a power cut. */
+    int64_t end = atomic_load(&log->end);
+    return point < end ? point : end;
+}
+
+int
+log_roll_older(samsa_log *log, int64_t before_ts)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    segment *seg = active(log);
+    uint64_t size = atomic_load(&seg->size);
+    int rc = atomic_load(&log->failed);
+    batch_header h;
+    /* Kafka's rule: the age of a segment is its first batch's. */
+    if (rc == 0 && size > 0 && batch_parse_header(seg->map, size, &h) == 0 &&
+        h.max_timestamp < before_ts)
+        rc = roll(log);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    return rc;
+}
+
+void
+log_advance_start(samsa_log *log, int64_t start)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    assert(start <= atomic_load(&log->end));
+    if (start > atomic_load(&log->start))
+        atomic_store(&log->start, start);
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+}
+
+size_t
+log_delete_before(samsa_log *log)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    int64_t start = atomic_load(&log->start);
+    size_t k = 0;
+    while (k + 1 < log->nsegs && log->segs[k + 1]->base <= start)
+        k++;
+    segment **gone = k > 0 ? malloc(k * sizeof *gone) : NULL;
+    if (gone == NULL)
+        k = 0; /* out of memory: the next pass tries again */
+    if (k > 0) {
+        memcpy(gone, log->segs, k * sizeof *gone);
+        memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *gone);
+        log->nsegs -= k;
+    }
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    /* Outside the lock: producers go on.  Readers that hold one of these
+     * keep it mapped until they let go. */
+    for (size_t i = 0; i < k; i++) {
+        segment_remove_files(log->io, log->dir, gone[i]->base);
+        segment_unref(log->io, gone[i]);
+    }
+    free(gone);
+    return k;
 }
 
 /* ---- finding segments for readers ---------------------------------------- */

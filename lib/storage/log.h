@@ -201,6 +201,23 @@ int64_t log_damaged(const samsa_log *log);
 int log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);
 /* Mark deleted and wake every waiting reader. */
 void log_mark_deleted(samsa_log *log);
+/* Retention (see log.c, "Deleting").  log_retention_point: the start the
+ * rules allow, oldest segment first while it is sealed and its newest
+ * record is older than min_ts (INT64_MIN: no time rule) or what is left without
+ * it is still at least max_bytes (0: no size rule); never past the end.  The
+ * caller commits it to the catalog, then log_advance_start() makes readers
+ * see it (a start never moves back), then log_delete_before() removes the
+ * whole segments below the start and returns how many. */
+int64_t log_retention_point(samsa_log *log, int64_t min_ts, int64_t max_bytes);
+void log_advance_start(samsa_log *log, int64_t start);
+size_t log_delete_before(samsa_log *log);
+/* Take a new segment_bytes, max_batch_bytes and index_interval (the other
+ * fields stay as opened): the active segment is rolled, or made again
+ * when empty, if its view cannot take the new largest batch. */
+int log_reconfigure(samsa_log *log, const log_config *cfg);
+/* Roll the active segment when it holds records and its first batch's
+ * timestamp is older than before_ts (segment_ms). */
+int log_roll_older(samsa_log *log, int64_t before_ts);
 /* The segment holding offset (referenced; segment_unref when done), or NULL
  * when offset is below the log start. */
 segment *log_segment_for(samsa_log *log, int64_t offset);

@@ -422,7 +422,9 @@ segment_sync(samsa_io *io, segment *seg)
 void
 segment_remove_files(samsa_io *io, const char *dir, int64_t base)
 {
-    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    /* The .log last: it is what log_open lists, so a crash part way
+     * leaves it to be found and removed with the rest (log.c). */
+    static const char *const exts[] = {".timeindex", ".index", ".log"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         char *p = segment_path(dir, base, exts[i]);
         if (p != NULL)

@@ -12,7 +12,8 @@
  * without scanning it, would only move at close.  So a background thread
  * syncs each sealed segment soon after it is rolled (as Kafka's log flusher
  * does) and records the new recovery point in the catalog: after a crash,
- * only the active segment of each partition is scanned.
+ * only the active segment of each partition is scanned.  After each flush
+ * it applies the topics' retention (retention.c).
  *
  * What samsa removes, and what proves it made it (DESIGN.md: samsa deletes
  * only files and directories it can prove it created).  Every directory
@@ -170,6 +171,7 @@ flusher_main(void *arg)
         /* Errors mark the log failed (log.c); producers report them.
          * Copies that failed or came back are the repair pass's. */
         (void)store_sync_all(s, false);
+        (void)store_retention_pass(s); /* errors: the next pass retries */
         if (!atomic_load(&s->repair_paused))
             (void)store_replica_pass(s, NULL);
         samsa__lock(&s->flush_lock, SAMSA_RANK_LEAF);
@@ -241,17 +243,21 @@ static void
 finish_pending(samsa *s)
 {
     char **names;
-    int32_t *parts;
+    int32_t *firsts, *parts;
     size_t n;
-    (void)catalog_pending_list(&s->cat, &names, &parts, &n);
+    (void)catalog_pending_list(&s->cat, &names, &firsts, &parts, &n);
     for (size_t i = 0; i < n; i++) {
-        if (store_topic_find(s, names[i]) != NULL)
-            (void)catalog_pending_del(&s->cat, names[i]); /* not its dirs */
+        topic *t = store_topic_find(s, names[i]);
+        /* A growth (samsa_topic_add_partitions) that did not commit: the
+         * topic still has exactly the partitions below first. */
+        if (t == NULL || (firsts[i] > 0 && t->cfg.partitions == firsts[i]))
+            topic_pending_finish(s, names[i], firsts[i], parts[i]);
         else
-            topic_pending_finish(s, names[i], parts[i]);
+            (void)catalog_pending_del(&s->cat, names[i]); /* not its dirs */
         free(names[i]);
     }
     free(names);
+    free(firsts);
     free(parts);
 }
 

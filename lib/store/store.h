@@ -203,11 +203,31 @@ void store_leave(samsa *s);
  * to leave. */
 void store_close_gate(samsa *s);
 
+/* retention.c: apply every topic's retention_ms, retention_bytes and
+ * segment_ms once (the flusher, after each flush); the first error. */
+int store_retention_pass(samsa *s);
+/* Tests: the same pass, now, on the caller's thread. */
+int samsa__retention_run(samsa *s);
+
+/* topic.c: what topic_alter.c shares of it.  Fill in the defaults of cfg
+ * (NULL: all) and check the ranges (SAMSA_EINVAL); the log config a topic
+ * config makes; partition p's directory under root; where a new
+ * partition p of t goes (copy i on directory (p + i) mod the directories).
+ */
+int topic_config_resolve(const samsa *s, const samsa_topic_config *in,
+                         samsa_topic_config *out);
+log_config topic_log_config(const samsa *s, const samsa_topic_config *cfg);
+void topic_part_dir(char *buf, size_t n, const char *root, const char *name,
+                    int32_t p);
+void topic_placement(const samsa *s, const topic *t, int32_t p,
+                     catalog_partition *cp);
+
 /* topic.c */
-/* Remove the partition directories NAME-0..NAME-(partitions-1) that a
- * pending record names from every directory that is up, then drop the
+/* Remove the partition directories NAME-first..NAME-(partitions-1) that
+ * a pending record names from every directory that is up, then drop the
  * record if every directory was (table_lock held for writing, or open). */
-void topic_pending_finish(samsa *s, const char *name, int32_t partitions);
+void topic_pending_finish(samsa *s, const char *name, int32_t first,
+                          int32_t partitions);
 bool topic_name_valid(const char *name);
 /* Load a topic from the catalog at open: recover its partitions' logs. */
 int topic_load(samsa *s, const char *name, uint64_t id,

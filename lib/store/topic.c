@@ -55,9 +55,9 @@ topic_name_valid(const char *name)
 }
 
 /* Fill in the defaults of cfg (NULL: all defaults) and check the ranges. */
-static int
-config_resolve(const samsa *s, const samsa_topic_config *in,
-               samsa_topic_config *out)
+int
+topic_config_resolve(const samsa *s, const samsa_topic_config *in,
+                     samsa_topic_config *out)
 {
     static const samsa_topic_config zero;
     *out = in != NULL ? *in : zero;
@@ -85,14 +85,16 @@ config_resolve(const samsa *s, const samsa_topic_config *in,
         out->index_interval_bytes > (1 << 20) ||
         out->sync < SAMSA_SYNC_DEFAULT || out->sync > SAMSA_SYNC_ALWAYS ||
         out->reserved32 != 0 || out->replicas > s->ndirs ||
-        out->min_insync < 1 || out->min_insync > out->replicas ||
+        out->retention_ms < 0 || out->retention_bytes < 0 ||
+        out->segment_ms < 0 || out->min_insync < 1 ||
+        out->min_insync > out->replicas ||
         (out->acks != SAMSA_ACKS_ALL && out->acks != SAMSA_ACKS_LEADER))
         return SAMSA_EINVAL;
     return 0;
 }
 
-static log_config
-log_config_of(const samsa *s, const samsa_topic_config *cfg)
+log_config
+topic_log_config(const samsa *s, const samsa_topic_config *cfg)
 {
     int sync = cfg->sync != SAMSA_SYNC_DEFAULT ? cfg->sync : s->sync;
     return (log_config){
@@ -105,16 +107,18 @@ log_config_of(const samsa *s, const samsa_topic_config *cfg)
     };
 }
 
-static void
-part_dir(char *buf, size_t n, const char *root, const char *name, int32_t p)
+void
+topic_part_dir(char *buf, size_t n, const char *root, const char *name,
+               int32_t p)
 {
     snprintf(buf, n, "%s/%s-%" PRId32, root, name, p);
 }
 
 /* Where a new topic's partition p goes: copy i on directory (p + i) mod
  * the number of directories, so the leaders (copy 0) are spread. */
-static void
-placement(const samsa *s, const topic *t, int32_t p, catalog_partition *cp)
+void
+topic_placement(const samsa *s, const topic *t, int32_t p,
+                catalog_partition *cp)
 {
     memset(cp, 0, sizeof *cp);
     cp->ncopies = t->cfg.replicas;
@@ -165,12 +169,12 @@ topic_free(topic *t)
 static int
 topic_open_parts(samsa *s, topic *t, bool create)
 {
-    log_config lc = log_config_of(s, &t->cfg);
+    log_config lc = topic_log_config(s, &t->cfg);
     for (int32_t p = 0; p < t->cfg.partitions; p++) {
         catalog_partition st;
         int rc = 0;
         if (create)
-            placement(s, t, p, &st);
+            topic_placement(s, t, p, &st);
         else
             rc = catalog_partition_get(&s->cat, t->id, p, &st);
         if (rc == 0)
@@ -251,7 +255,8 @@ topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
 }
 
 void
-topic_pending_finish(samsa *s, const char *name, int32_t partitions)
+topic_pending_finish(samsa *s, const char *name, int32_t first,
+                     int32_t partitions)
 {
     char dir[4096];
     struct stat st;
@@ -261,8 +266,8 @@ topic_pending_finish(samsa *s, const char *name, int32_t partitions)
             gone = false; /* the record stays: it is the proof there */
             continue;
         }
-        for (int32_t p = 0; p < partitions; p++) {
-            part_dir(dir, sizeof dir, s->dirs[d], name, p);
+        for (int32_t p = first; p < partitions; p++) {
+            topic_part_dir(dir, sizeof dir, s->dirs[d], name, p);
             samsa__remove_dir(s->io, dir);
             if (lstat(dir, &st) == 0 || errno != ENOENT)
                 gone = false;
@@ -280,12 +285,12 @@ dirs_clear(samsa *s, const char *name, int32_t partitions)
 {
     int32_t old;
     if (catalog_pending_get(&s->cat, name, &old) == 0)
-        topic_pending_finish(s, name, old);
+        topic_pending_finish(s, name, 0, old);
     char dir[4096];
     struct stat st;
     for (int d = 0; d < s->ndirs; d++)
         for (int32_t p = 0; s->disk_up[d] && p < partitions; p++) {
-            part_dir(dir, sizeof dir, s->dirs[d], name, p);
+            topic_part_dir(dir, sizeof dir, s->dirs[d], name, p);
             if (lstat(dir, &st) == 0)
                 return SAMSA_EEXIST;
         }
@@ -298,7 +303,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     samsa_topic_config c;
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
-    int rc = config_resolve(s, cfg, &c);
+    int rc = topic_config_resolve(s, cfg, &c);
     if (rc != 0)
         return rc;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
@@ -312,7 +317,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
         rc = dirs_clear(s, name, c.partitions);
     bool made = false; /* the pending record is written: undo by it */
     if (rc == 0)
-        made = (rc = catalog_pending_put(&s->cat, name, c.partitions)) == 0;
+        made = (rc = catalog_pending_put(&s->cat, name, 0, c.partitions)) == 0;
     if (rc == 0)
         rc = topic_open_parts(s, t, true);
     for (int d = 0; rc == 0 && d < s->ndirs; d++)
@@ -337,7 +342,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
          * it comes back at the next open, whole. */
         bool committed = t->id != 0 && catalog_topic_remove(&s->cat, name) != 0;
         if (!committed && made)
-            topic_pending_finish(s, name, c.partitions);
+            topic_pending_finish(s, name, 0, c.partitions);
         topic_free(t);
     }
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
@@ -359,7 +364,7 @@ samsa_topic_delete(samsa *s, const char *name)
         store_topic_remove(s, t);
         for (int32_t p = 0; p < t->cfg.partitions; p++)
             partition_mark_deleted(t->parts[p]);
-        topic_pending_finish(s, t->name, t->cfg.partitions);
+        topic_pending_finish(s, t->name, 0, t->cfg.partitions);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
         store_topic_deleted(s, name, id, true);

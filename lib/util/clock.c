@@ -4,8 +4,9 @@
  *
  * Every timeout, lock expiry and session deadline is a CLOCK_MONOTONIC
  * instant, so that a change of the wall clock (NTP, an administrator)
- * neither fires nor delays any of them.  Timestamps of records are wall
- * time and are not taken here (produce.c).
+ * neither fires nor delays any of them.  Timestamps of records and time
+ * retention use wall time, samsa__wall_ms(), which a test can set so that
+ * retention_ms and segment_ms are tested without sleeping.
  */
 #include <time.h>
 
@@ -61,4 +62,19 @@ samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
     struct timespec ts = {.tv_sec = deadline_ns / 1000000000,
                           .tv_nsec = deadline_ns % 1000000000};
     return pthread_cond_timedwait(cond, lock, &ts);
+}
+
+static _Atomic int64_t wall_set; /* tests: the wall time; 0: the real one */
+
+int64_t
+samsa__wall_ms(void)
+{
+    int64_t ms = atomic_load_explicit(&wall_set, memory_order_relaxed);
+    return ms != 0 ? ms : clock_ns(CLOCK_REALTIME) / 1000000;
+}
+
+void
+samsa__wall_ms_set(int64_t ms)
+{
+    atomic_store(&wall_set, ms);
 }

@@ -70,6 +70,13 @@ int64_t samsa__deadline_after(int timeout_ms);
 int64_t samsa__now_ns(void);
 /* The same clock, coarse (ms resolution) and cheaper. */
 int64_t samsa__now_coarse_ns(void);
+/* Wall time in ms since the epoch (CLOCK_REALTIME), as record timestamps
+ * and time retention use it, or the time a test set (clock.c). */
+int64_t samsa__wall_ms(void);
+/* Tests: make samsa__wall_ms() return ms from now on; 0: the real clock
+ * again.  Not part of the API (a hidden symbol tests reach through
+ * libsamsa.a). */
+void samsa__wall_ms_set(int64_t ms);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
  * as samsa__deadline_after() makes. */
 void samsa__cond_init_monotonic(pthread_cond_t *cond);
