@@ -232,6 +232,8 @@ acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     *got = 0;
     int64_t now = samsa__now_ns();
     int64_t until = now + (int64_t)g->cfg.lock_ms * 1000000;
+    if ((rc = qstate_skip_deleted(s, g, qp, false)) != 0)
+        return rc;
     if (now >= atomic_load(&qp->expiry))
         expire_locks(s, g, qp, now);
     for (int64_t o = qp->start; qp->navail > 0 && o < qp->next; o++) {

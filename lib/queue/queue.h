@@ -168,6 +168,13 @@ extern uint64_t queue_journal_limit;
 /* Load a qpart's state (snapshot, then journal) and open its journal;
  * log_start clamps start. */
 int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);
+/* Records below the log start (retention, samsa_delete_records) are gone:
+ * move the window up to it, dropping what it held there (in flight
+ * records included: their acknowledgements get SAMSA_ENOTACQUIRED, their
+ * outcome SAMSA_EFORGOTTEN), and checkpoint, so that the journal never
+ * holds entries past a window it cannot replay to.  locked: table_lock
+ * held for reading.  0 when nothing moved. */
+int qstate_skip_deleted(samsa *s, qgroup *g, qpart *qp, bool locked);
 /* Save a snapshot and empty the journal; then close it and free the
  * window (close) or go on. */
 int qstate_checkpoint(samsa *s, qgroup *g, qpart *qp);

@@ -615,6 +615,21 @@ qstate_checkpoint(samsa *s, qgroup *g, qpart *qp)
     return checkpoint(s, g, qp, false);
 }
 
+int
+qstate_skip_deleted(samsa *s, qgroup *g, qpart *qp, bool locked)
+{
+    int64_t log_start = atomic_load(&qp->log->start);
+    if (qp->start >= log_start)
+        return 0;
+    while (qp->start < log_start && qp->start < qp->next) {
+        qp->navail -= qstate_rec(qp, qp->start)->state == QS_AVAILABLE;
+        qp->start++;
+    }
+    if (qp->next < log_start)
+        qp->start = qp->next = log_start;
+    return checkpoint(s, g, qp, locked);
+}
+
 /* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
  * *n its window entries, *m its kept outcomes. */
 static int
@@ -716,6 +731,16 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     if (*v1)
         *need = 0; /* whole version 1 header: bytes 16..31 are an entry */
     int rc = 0;
+    /* No snapshot (an empty window, generation 0): the window began where
+     * the first entry is, which may be below today's log start (retention
+     * moved it since); qstate_open moves it up afterwards. */
+    const uint8_t *e0 = buf + pos;
+    if (qp->gen == 0 && qp->cap == 0 && qp->start == qp->next &&
+        pos + JOURNAL_ENTRY <= len &&
+        get_le(e0, 4) == samsa__crc32c(0, e0 + 4, JOURNAL_ENTRY - 4) &&
+        get_le(e0 + 20, 4) == 0 && (int64_t)get_le(e0 + 8, 8) < qp->start &&
+        (int64_t)get_le(e0 + 8, 8) >= 0)
+        qp->start = qp->next = (int64_t)get_le(e0 + 8, 8);
     for (; pos + JOURNAL_ENTRY <= len; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;
         uint32_t n = (uint32_t)get_le(e + 4, 4);
@@ -999,12 +1024,8 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
         if (s->disk_up[d])
             copy_open(s, g, qp, d);
     /* Records the log no longer holds cannot be delivered: done. */
-    while (qp->start < log_start && qp->start < qp->next) {
-        qp->navail -= qstate_rec(qp, qp->start)->state == QS_AVAILABLE;
-        qp->start++;
-    }
-    if (qp->next < qp->start)
-        qp->next = qp->start;
+    if ((rc = qstate_skip_deleted(s, g, qp, true)) != 0)
+        return rc;
     /* Records past the log end (a tail the log lost in a power cut,
      * with the journal's changes about them) no longer exist. */
     int64_t end = atomic_load(&qp->log->end);

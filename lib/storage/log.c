@@ -843,9 +843,11 @@ segment *
 log_segment_next(samsa_log *log, const segment *seg)
 {
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    /* seg may be gone from the array (retention removed it while a reader
+     * held it): the next is then the first whose base is above its own. */
     ptrdiff_t i = segs_find(log, seg->base);
     segment *next = NULL;
-    if (i >= 0 && (size_t)i + 1 < log->nsegs) {
+    if ((size_t)(i + 1) < log->nsegs) {
         next = log->segs[i + 1];
         segment_ref(next);
     }
