@@ -968,6 +968,40 @@ SAMSA_API int samsa_group_list(samsa *s,
                                          samsa_group_type type, void *ctx),
                                void *ctx);
 
+/** A row of a consumer group's assignment now (samsa_group_members()). */
+typedef struct samsa_group_member {
+    uint64_t member;      /**< the member: its join order in the group
+                               (1 for the first to join)              */
+    const char *topic;    /**< a topic it owns a partition of; NULL for
+                               a member that owns none now            */
+    int32_t partition;    /**< that partition, or -1                  */
+    int32_t reserved32;   /**< zero                                   */
+    uint64_t reserved[2]; /**< zero                                   */
+} samsa_group_member;
+
+/**
+ * @brief Describe a consumer group's members in this process: call fn for
+ *        each partition each member owns now (the member's join order,
+ *        then topic name, then partition), and once with a NULL topic
+ *        for a member that owns none.
+ *
+ * Committed offsets and lag come from samsa_group_offsets().  The rows
+ * are copied under the group's lock; fn runs with no samsa lock held and
+ * may call any samsa function.
+ *
+ * @param[in] s     the store.
+ * @param[in] group the consumer group's name.
+ * @param[in] fn    called with each row (valid during the call only) and
+ *                  ctx; a non-zero return stops the walk and is returned.
+ * @param[in] ctx   passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOGROUP (no member
+ *         of the group is open in this process), SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_group_members(samsa *s, const char *group,
+                                  int (*fn)(const samsa_group_member *m,
+                                            void *ctx),
+                                  void *ctx);
+
 /** Where samsa_group_reset() moves a consumer group's committed offsets,
  *  as kafka-consumer-groups --reset-offsets.  Every result is clamped to
  *  the partition's [log start, log end]. */
