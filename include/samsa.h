@@ -133,7 +133,8 @@ typedef struct samsa_queue samsa_queue;
     XX(ENOTSTORE, -30621, "directory is not empty and holds no samsa store")   \
     XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")               \
     XX(EBUSY, -30623, "group has members; close them first")                   \
-    XX(ENOGROUP, -30624, "no such group")
+    XX(ENOGROUP, -30624, "no such group")                                      \
+    XX(EWAKEUP, -30625, "woken by a wakeup call")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -142,7 +143,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30625 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30626 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -1015,6 +1016,56 @@ SAMSA_API int samsa_consumer_pause(samsa_consumer *c, const char *topic,
 SAMSA_API int samsa_consumer_resume(samsa_consumer *c, const char *topic,
                                     int32_t partition);
 
+/**
+ * @brief Make the member's blocked poll return at once with SAMSA_EWAKEUP
+ *        (Kafka's KafkaConsumer.wakeup()), or, when none is blocked, its
+ *        next poll.
+ *
+ * Safe from any thread, and from a signal-free context only (it takes a
+ * lock briefly), while c is open: not during or after
+ * samsa_consumer_close().  One wakeup is consumed by one poll.
+ *
+ * @param[in] c the consumer.
+ * @return 0, SAMSA_EINVAL (c is NULL), SAMSA_ECLOSED (samsa_close() has
+ *         run; the flag is set all the same, and every call on c returns
+ *         SAMSA_ECLOSED anyway).
+ */
+SAMSA_API int samsa_consumer_wakeup(samsa_consumer *c);
+
+/**
+ * @brief Change what an open member subscribes to: a new list of topics,
+ *        a new pattern, or both (as the consumer's config gives them).
+ *
+ * The group rebalances at once.  Within this call, on the calling thread,
+ * the partitions the member no longer gets are committed (with
+ * auto-commit on) and revoked, their SAMSA_REBALANCE_REVOKED callback
+ * first, then those it gets now and whose previous owner has let go are
+ * assigned (SAMSA_REBALANCE_ASSIGNED); the rest arrive in later polls, as
+ * in any rebalance.  Call it on the member's thread, as a poll.
+ *
+ * @param[in] c       the consumer.
+ * @param[in] topics  NULL-terminated topic names, or NULL.
+ * @param[in] pattern a POSIX extended regular expression (whole names
+ *                    match), or NULL; topics and pattern may not both be
+ *                    empty (samsa_consumer_unsubscribe() is for that).
+ * @return 0, SAMSA_EINVAL (a bad name or pattern, nothing to subscribe
+ *         to, or called from the rebalance callback; nothing changed),
+ *         SAMSA_ECLOSED, SAMSA_ENOMEM, and the errors of a commit.
+ */
+SAMSA_API int samsa_consumer_subscribe(samsa_consumer *c,
+                                       const char *const *topics,
+                                       const char *pattern);
+
+/**
+ * @brief Subscribe to nothing: every partition the member owns is
+ *        committed (with auto-commit on) and revoked within the call, and
+ *        the member, still in the group, gets none until it subscribes
+ *        again.
+ * @param[in] c the consumer.
+ * @return as samsa_consumer_subscribe().
+ */
+SAMSA_API int samsa_consumer_unsubscribe(samsa_consumer *c);
+
 /** A group's committed offset of one partition, and its lag. */
 typedef struct samsa_group_offset {
     const char *topic; /**< the topic's name                               */
@@ -1069,6 +1120,40 @@ SAMSA_API int samsa_group_list(samsa *s,
                                int (*fn)(const char *name,
                                          samsa_group_type type, void *ctx),
                                void *ctx);
+
+/** A row of a consumer group's assignment now (samsa_group_members()). */
+typedef struct samsa_group_member {
+    uint64_t member;      /**< the member: its join order in the group
+                               (1 for the first to join)              */
+    const char *topic;    /**< a topic it owns a partition of; NULL for
+                               a member that owns none now            */
+    int32_t partition;    /**< that partition, or -1                  */
+    int32_t reserved32;   /**< zero                                   */
+    uint64_t reserved[2]; /**< zero                                   */
+} samsa_group_member;
+
+/**
+ * @brief Describe a consumer group's members in this process: call fn for
+ *        each partition each member owns now (the member's join order,
+ *        then topic name, then partition), and once with a NULL topic
+ *        for a member that owns none.
+ *
+ * Committed offsets and lag come from samsa_group_offsets().  The rows
+ * are copied under the group's lock; fn runs with no samsa lock held and
+ * may call any samsa function.
+ *
+ * @param[in] s     the store.
+ * @param[in] group the consumer group's name.
+ * @param[in] fn    called with each row (valid during the call only) and
+ *                  ctx; a non-zero return stops the walk and is returned.
+ * @param[in] ctx   passed to fn.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOGROUP (no member
+ *         of the group is open in this process), SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_group_members(samsa *s, const char *group,
+                                  int (*fn)(const samsa_group_member *m,
+                                            void *ctx),
+                                  void *ctx);
 
 /** Where samsa_group_reset() moves a consumer group's committed offsets,
  *  as kafka-consumer-groups --reset-offsets.  Every result is clamped to
@@ -1303,6 +1388,19 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
  *         acquisition lock expires.
  */
 SAMSA_API int samsa_queue_close(samsa_queue *q);
+
+/**
+ * @brief Make the receiver's blocked samsa_queue_receive() return at once
+ *        with SAMSA_EWAKEUP, or, when none is blocked, its next receive.
+ *
+ * Safe from any thread while q is open (not during or after
+ * samsa_queue_close()).  One wakeup is consumed by one receive.
+ *
+ * @param[in] q the receiver.
+ * @return 0, SAMSA_EINVAL (q is NULL), SAMSA_ECLOSED (samsa_close() has
+ *         run).
+ */
+SAMSA_API int samsa_queue_wakeup(samsa_queue *q);
 
 /**
  * @brief Wait until a share group finishes a given record, and learn how.

@@ -84,13 +84,20 @@ list_groups(samsa *s)
 }
 
 static samsa_consumer *
-consumer_open(samsa *s, const char *group, const char *topic)
+consumer_open_with(samsa *s, const char *group, const char *topic, int assignor)
 {
     const char *topics[] = {topic, NULL};
-    samsa_consumer_config cc = {.group = group, .topics = topics};
+    samsa_consumer_config cc = {
+        .group = group, .topics = topics, .assignor = assignor};
     samsa_consumer *c;
     E(samsa_consumer_open(s, &cc, &c));
     return c;
+}
+
+static samsa_consumer *
+consumer_open(samsa *s, const char *group, const char *topic)
+{
+    return consumer_open_with(s, group, topic, SAMSA_ASSIGN_DEFAULT);
 }
 
 /* Commit offsets offs[0..n) of topic's partitions 0..n-1 for group. */
@@ -300,6 +307,88 @@ START_TEST(test_group_delete)
 }
 END_TEST
 
+typedef struct rows {
+    char line[8][64];
+    int n;
+} rows;
+
+static int
+rows_fn(const samsa_group_member *m, void *ctx)
+{
+    rows *r = ctx;
+    ck_assert_int_lt(r->n, 8);
+    snprintf(r->line[r->n++], sizeof r->line[0], "%llu %s %d",
+             (unsigned long long)m->member, m->topic ? m->topic : "-",
+             (int)m->partition);
+    return 0;
+}
+
+/* Poll c until it owns want partitions (a poll takes what the group
+ * assigned it). */
+static void
+settle(samsa_consumer *c, size_t want)
+{
+    samsa_topic_partition tp[8];
+    size_t n = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        samsa_message m;
+        (void)samsa_consumer_poll(c, &m, 10);
+        E(samsa_consumer_assignment(c, tp, 8, &n));
+        if (n == want)
+            return;
+    }
+    ck_abort_msg("the member owns %zu partitions, not %zu", n, want);
+}
+
+START_TEST(test_group_members)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 3};
+    E(samsa_topic_create(s, "t", &cfg));
+    rows r = {0};
+    EQ_RC(samsa_group_members(s, "g", rows_fn, &r), SAMSA_ENOGROUP);
+    samsa_consumer *a = consumer_open_with(s, "g", "t", SAMSA_ASSIGN_RANGE);
+    settle(a, 3);
+    E(samsa_group_members(s, "g", rows_fn, &r));
+    ck_assert_int_eq(r.n, 3);
+    ck_assert_str_eq(r.line[0], "1 t 0");
+    ck_assert_str_eq(r.line[1], "1 t 1");
+    ck_assert_str_eq(r.line[2], "1 t 2");
+    /* A second member: the range assignor gives it the last partition
+     * once the first has let go of it. */
+    samsa_consumer *b = consumer_open_with(s, "g", "t", SAMSA_ASSIGN_RANGE);
+    settle(a, 2);
+    settle(b, 1);
+    memset(&r, 0, sizeof r);
+    E(samsa_group_members(s, "g", rows_fn, &r));
+    ck_assert_int_eq(r.n, 3);
+    ck_assert_str_eq(r.line[0], "1 t 0");
+    ck_assert_str_eq(r.line[1], "1 t 1");
+    ck_assert_str_eq(r.line[2], "2 t 2");
+    /* A member of a group on a topic with no partitions free. */
+    samsa_consumer *c = consumer_open_with(s, "g", "t", SAMSA_ASSIGN_RANGE);
+    settle(a, 1);
+    settle(b, 1);
+    settle(c, 1);
+    samsa_consumer *d = consumer_open_with(s, "g", "t", SAMSA_ASSIGN_RANGE);
+    settle(d, 0);
+    memset(&r, 0, sizeof r);
+    E(samsa_group_members(s, "g", rows_fn, &r));
+    ck_assert_int_eq(r.n, 4);
+    ck_assert_str_eq(r.line[3], "4 - -1");
+    EQ_RC(samsa_group_members(s, "bad/name", rows_fn, &r), SAMSA_EINVAL);
+    EQ_RC(samsa_group_members(s, "g", NULL, &r), SAMSA_EINVAL);
+    E(samsa_consumer_close(d));
+    E(samsa_consumer_close(c));
+    E(samsa_consumer_close(b));
+    E(samsa_consumer_close(a));
+    EQ_RC(samsa_group_members(s, "g", rows_fn, &r), SAMSA_ENOGROUP);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- statistics --------------------------------------------------------- */
 
 typedef struct pstats {
@@ -490,6 +579,7 @@ admin_suite(void)
     tcase_add_test(tc, test_group_list);
     tcase_add_test(tc, test_group_reset);
     tcase_add_test(tc, test_group_delete);
+    tcase_add_test(tc, test_group_members);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_stats_json);
     tcase_add_test(tc, test_stats_copies);

@@ -913,6 +913,171 @@ START_TEST(test_close_while_blocked)
 }
 END_TEST
 
+/* ---- wakeup ----------------------------------------------------------------
+ */
+
+START_TEST(test_wakeup)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    /* A member blocked for ever, woken from another thread, three times. */
+    for (int round = 0; round < 3; round++) {
+        poller p = {.c = c, .want = 1};
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, poller_main, &p), 0);
+        while (!atomic_load(&p.started))
+            usleep(1000);
+        usleep(round * 10000); /* asleep in the poll, or about to be */
+        E(samsa_consumer_wakeup(c));
+        pthread_join(th, NULL);
+        EQ_RC(p.rc, SAMSA_EWAKEUP);
+        ck_assert_int_eq(p.got, 0);
+    }
+    /* One wakeup is consumed by one poll, records or not; then the
+     * records come. */
+    test_produce_str(s, "t", 0, NULL, "a");
+    E(samsa_consumer_wakeup(c));
+    E(samsa_consumer_wakeup(c)); /* still one */
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_EWAKEUP);
+    E(samsa_consumer_poll(c, &m, LONG_MS));
+    ck_assert_int_eq(m.offset, 0);
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    EQ_RC(samsa_consumer_wakeup(NULL), SAMSA_EINVAL);
+
+    /* A queue receiver: the same. */
+    samsa_queue *q;
+    E(samsa_queue_open(s, "w", "t", NULL, &q));
+    samsa_delivery d;
+    size_t n;
+    E(samsa_queue_receive(q, &d, 1, &n, LONG_MS)); /* offset 0 */
+    E(samsa_queue_ack(q, &d, 1, SAMSA_ACK_ACCEPT));
+    E(samsa_queue_wakeup(q));
+    EQ_RC(samsa_queue_receive(q, &d, 1, &n, LONG_MS), SAMSA_EWAKEUP);
+    ck_assert_uint_eq(n, 0);
+    EQ_RC(samsa_queue_receive(q, &d, 1, &n, 0), SAMSA_ETIMEDOUT);
+    EQ_RC(samsa_queue_wakeup(NULL), SAMSA_EINVAL);
+    E(samsa_close(s));
+    /* After samsa_close(): nothing to wake, and nothing touched. */
+    EQ_RC(samsa_consumer_wakeup(c), SAMSA_ECLOSED);
+    EQ_RC(samsa_queue_wakeup(q), SAMSA_ECLOSED);
+    E(samsa_consumer_close(c));
+    E(samsa_queue_close(q));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- subscriptions that change ----------------------------------------------
+ */
+
+/* The member's assignment as "topic-p topic-p ...". */
+static const char *
+assignment_str(samsa_consumer *c)
+{
+    static char buf[256];
+    samsa_topic_partition tp[16];
+    size_t n;
+    E(samsa_consumer_assignment(c, tp, 16, &n));
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s-%d",
+                 i ? " " : "", tp[i].topic, (int)tp[i].partition);
+    return buf;
+}
+
+START_TEST(test_resubscribe)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "a", &cfg));
+    E(samsa_topic_create(s, "b", &cfg));
+    produce_n(s, "a", 0, 1);
+    produce_n(s, "b", 1, 1);
+    events e = {0};
+    samsa_consumer *c = member_cb(s, "g", "a", &e, 0);
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, LONG_MS));
+    ck_assert_str_eq(m.topic, "a");
+    ck_assert_str_eq(assignment_str(c), "a-0 a-1");
+    ck_assert_int_eq(e.assigned, 2);
+
+    /* To b: a's partitions are revoked within the call (committed in the
+     * callback), b's assigned. */
+    const char *tb[] = {"b", NULL};
+    E(samsa_consumer_subscribe(c, tb, NULL));
+    ck_assert_int_eq(e.revoked, 2);
+    E(e.commit_rc);
+    ck_assert_int_eq(e.assigned, 4);
+    ck_assert_str_eq(assignment_str(c), "b-0 b-1");
+    E(samsa_consumer_poll(c, &m, LONG_MS));
+    ck_assert_str_eq(m.topic, "b");
+    ck_assert_int_eq(m.partition, 1);
+
+    /* Unsubscribe: nothing owned, nothing read. */
+    E(samsa_consumer_unsubscribe(c));
+    ck_assert_int_eq(e.revoked, 4);
+    ck_assert_str_eq(assignment_str(c), "");
+    produce_n(s, "b", 0, 1);
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+
+    /* A pattern: both topics; a resumes after its commit (offset 1, none
+     * left), b-0 from the start (nothing committed there). */
+    E(samsa_consumer_subscribe(c, NULL, "a|b"));
+    ck_assert_str_eq(assignment_str(c), "a-0 a-1 b-0 b-1");
+    E(samsa_consumer_poll(c, &m, LONG_MS));
+    ck_assert_str_eq(m.topic, "b");
+    ck_assert_int_eq(m.partition, 0);
+
+    /* Bad calls change nothing. */
+    const char *bad[] = {"bad/name", NULL};
+    EQ_RC(samsa_consumer_subscribe(c, bad, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_subscribe(c, NULL, "(unclosed"), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_subscribe(c, NULL, NULL), SAMSA_EINVAL);
+    const char *none[] = {NULL};
+    EQ_RC(samsa_consumer_subscribe(c, none, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_subscribe(NULL, tb, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_consumer_unsubscribe(NULL), SAMSA_EINVAL);
+    ck_assert_str_eq(assignment_str(c), "a-0 a-1 b-0 b-1");
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Two members; one moves to another topic: the other takes all of the
+ * first topic once the mover let go (in its subscribe call). */
+START_TEST(test_resubscribe_moves_partitions)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 4};
+    E(samsa_topic_create(s, "a", &cfg));
+    E(samsa_topic_create(s, "b", &cfg));
+    samsa_consumer *x = member(s, "g", SAMSA_ASSIGN_RANGE, "a");
+    samsa_consumer *y = member(s, "g", SAMSA_ASSIGN_RANGE, "a");
+    samsa_message m;
+    for (int i = 0; i < 3; i++) {
+        (void)samsa_consumer_poll(x, &m, 0);
+        (void)samsa_consumer_poll(y, &m, 0);
+    }
+    ck_assert_str_eq(assignment_str(x), "a-0 a-1");
+    ck_assert_str_eq(assignment_str(y), "a-2 a-3");
+    const char *tb[] = {"b", NULL};
+    E(samsa_consumer_subscribe(y, tb, NULL));
+    ck_assert_str_eq(assignment_str(y), "b-0 b-1 b-2 b-3");
+    EQ_RC(samsa_consumer_poll(x, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_str_eq(assignment_str(x), "a-0 a-1 a-2 a-3");
+    E(samsa_consumer_close(x));
+    E(samsa_consumer_close(y));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- many members, two groups, every record once per group -----------------
  */
 
@@ -1033,6 +1198,9 @@ group_suite(void)
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
     tcase_add_test(tc, test_close_while_blocked);
+    tcase_add_test(tc, test_wakeup);
+    tcase_add_test(tc, test_resubscribe);
+    tcase_add_test(tc, test_resubscribe_moves_partitions);
     tcase_add_test(tc, test_groups_every_record_once);
     suite_add_tcase(su, tc);
     return su;

@@ -814,6 +814,31 @@ blocked_rx_main(void *arg)
     return NULL;
 }
 
+/* samsa_queue_wakeup() ends a receive blocked for ever, each time. */
+START_TEST(test_queue_wakeup_blocked)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    samsa_queue *q;
+    E(samsa_queue_open(s, "w", "t", NULL, &q));
+    for (int round = 0; round < 3; round++) {
+        blocked_rx w = {.q = q};
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, blocked_rx_main, &w), 0);
+        while (!atomic_load(&w.started))
+            usleep(1000);
+        usleep(round * 10000);
+        E(samsa_queue_wakeup(q));
+        pthread_join(th, NULL);
+        EQ_RC(w.rc, SAMSA_EWAKEUP);
+    }
+    E(samsa_queue_close(q));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_close_wakes_receiver)
 {
     const char *dir;
@@ -1464,6 +1489,7 @@ queue_suite(void)
     tcase_add_test(tc, test_damaged_journal);
     tcase_add_test(tc, test_window_past_log_end);
     tcase_add_test(tc, test_close_wakes_receiver);
+    tcase_add_test(tc, test_queue_wakeup_blocked);
     tcase_add_test(tc, test_delete_topic_drops_state);
     tcase_add_test(tc, test_delete_topic_ends_waits);
     tcase_add_test(tc, test_stray_queue_state_removed_at_open);

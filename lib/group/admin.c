@@ -133,3 +133,77 @@ samsa_group_delete(samsa *s, const char *group_name)
     samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
     return rc;
 }
+
+/* A copy of one row of a group's assignment. */
+typedef struct mrow {
+    uint64_t member;
+    char *topic; /* NULL: the member owns nothing */
+    int32_t partition;
+} mrow;
+
+static int
+mrow_add(mrow **rows, size_t *n, uint64_t member, const char *tname,
+         int32_t partition)
+{
+    mrow *m = realloc(*rows, (*n + 1) * sizeof *m);
+    if (m == NULL)
+        return SAMSA_ENOMEM;
+    *rows = m;
+    m[*n] = (mrow){member, NULL, partition};
+    if (tname != NULL && (m[*n].topic = strdup(tname)) == NULL)
+        return SAMSA_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+/* The rows of group g: each member in join order, the partitions it
+ * owns in topic (the group's topics are sorted) and partition order
+ * (g->lock held). */
+static int
+group_rows_locked(const group *g, mrow **rows, size_t *n)
+{
+    int rc = 0;
+    for (const samsa_consumer *c = g->members; rc == 0 && c != NULL;
+         c = c->member_next) {
+        size_t before = *n;
+        for (size_t t = 0; rc == 0 && t < g->ntopics; t++)
+            for (int32_t p = 0; rc == 0 && p < g->topics[t].partitions; p++)
+                if (g->topics[t].owner[p] == c)
+                    rc = mrow_add(rows, n, c->member_id, g->topics[t].name, p);
+        if (rc == 0 && *n == before)
+            rc = mrow_add(rows, n, c->member_id, NULL, -1);
+    }
+    return rc;
+}
+
+SAMSA_API int
+samsa_group_members(samsa *s, const char *group_name,
+                    int (*fn)(const samsa_group_member *m, void *ctx),
+                    void *ctx)
+{
+    if (s == NULL || fn == NULL || !topic_name_valid(group_name))
+        return SAMSA_EINVAL;
+    group_registry *r = s->groups;
+    mrow *rows = NULL;
+    size_t n = 0;
+    int rc = SAMSA_ENOGROUP;
+    samsa__lock(&r->lock, SAMSA_RANK_GROUPS);
+    for (group *g = r->groups; g != NULL; g = g->next)
+        if (strcmp(g->name, group_name) == 0) {
+            samsa__lock(&g->lock, SAMSA_RANK_GROUP);
+            rc = group_rows_locked(g, &rows, &n);
+            samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
+            break;
+        }
+    samsa__unlock(&r->lock, SAMSA_RANK_GROUPS);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        samsa_group_member m = {.member = rows[i].member + 1, /* from 1 */
+                                .topic = rows[i].topic,
+                                .partition = rows[i].partition};
+        rc = fn(&m, ctx);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].topic);
+    free(rows);
+    return rc;
+}

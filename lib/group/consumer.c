@@ -444,6 +444,10 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
         consumer_leave(c);
         return rc;
     }
+    if (atomic_exchange(&c->wakeup, false)) {
+        consumer_leave(c);
+        return SAMSA_EWAKEUP;
+    }
     int64_t deadline = samsa__deadline_after(timeout_ms);
     /* Wake at least this often to heartbeat and expire silent members. */
     int beat_ms = (int)(c->session_ns / 3000000);
@@ -457,7 +461,10 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
             break;
         uint64_t seen = store_watch(s);
         bool again = must_rebalance(c); /* then go round without waiting */
-        if (!again && (rc = read_some(c, msgs, max, n)) == SAMSA_ETIMEDOUT) {
+        if (!again && (rc = read_some(c, msgs, max, n)) == SAMSA_ETIMEDOUT &&
+            atomic_exchange(&c->wakeup, false)) /* see samsa_queue_wakeup */
+            rc = SAMSA_EWAKEUP;
+        else if (!again && rc == SAMSA_ETIMEDOUT) {
             int64_t wake = samsa__deadline_after(beat_ms);
             rc = store_wait(s, seen,
                             deadline >= 0 && deadline < wake ? deadline : wake);
@@ -493,6 +500,22 @@ samsa_consumer_poll_batch(samsa_consumer *c, samsa_message *msgs, size_t max,
     return poll_common(c, msgs, max, n, timeout_ms);
 }
 
+SAMSA_API int
+samsa_consumer_wakeup(samsa_consumer *c)
+{
+    if (c == NULL)
+        return SAMSA_EINVAL;
+    atomic_store(&c->wakeup, true);
+    /* c->lock is held only briefly by calls (consumer_enter), never while
+     * they wait; under it, a consumer not detached has a live store. */
+    samsa__lock(&c->lock, SAMSA_RANK_CONSUMER);
+    bool detached = c->detached;
+    if (!detached)
+        store_notify(c->s);
+    samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
+    return detached ? SAMSA_ECLOSED : 0;
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 static int
@@ -522,46 +545,77 @@ config_check(const samsa_consumer_config *cfg)
     return 0;
 }
 
+/* What a member subscribes to (its part of samsa_consumer). */
+typedef struct subscription {
+    char **topics;  /* sorted, or NULL */
+    size_t ntopics; /* entries in topics */
+    regex_t re;     /* anchored, when has_re */
+    bool has_re;
+} subscription;
+
+static void
+subscription_free(subscription *sub)
+{
+    for (size_t i = 0; i < sub->ntopics; i++)
+        free(sub->topics[i]);
+    free(sub->topics);
+    if (sub->has_re)
+        regfree(&sub->re);
+    memset(sub, 0, sizeof *sub);
+}
+
+/* Swap the member's subscription with *sub. */
+static void
+subscription_swap(samsa_consumer *c, subscription *sub)
+{
+    subscription old = {c->topics, c->ntopics, c->re, c->has_re};
+    c->topics = sub->topics;
+    c->ntopics = sub->ntopics;
+    c->re = sub->re;
+    c->has_re = sub->has_re;
+    *sub = old;
+}
+
 static void
 consumer_free(samsa_consumer *c)
 {
     consumer_drop_all(c);
-    for (size_t i = 0; i < c->ntopics; i++)
-        free(c->topics[i]);
-    free(c->topics);
-    if (c->has_re)
-        regfree(&c->re);
+    subscription sub = {0};
+    subscription_swap(c, &sub);
+    subscription_free(&sub);
     pthread_cond_destroy(&c->detach_cond);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
-/* Copy the subscription: names sorted, the pattern anchored. */
+/* Copy a subscription into *sub: names sorted, the pattern anchored (on
+ * error, what was made is in *sub for subscription_free()). */
 static int
-subscription_copy(samsa_consumer *c, const samsa_consumer_config *cfg)
+subscription_copy(subscription *sub, const char *const *topics,
+                  const char *pattern)
 {
     size_t n = 0;
-    while (cfg->topics != NULL && cfg->topics[n] != NULL)
+    while (topics != NULL && topics[n] != NULL)
         n++;
-    if (n > 0 && (c->topics = calloc(n, sizeof *c->topics)) == NULL)
+    if (n > 0 && (sub->topics = calloc(n, sizeof *sub->topics)) == NULL)
         return SAMSA_ENOMEM;
-    for (; c->ntopics < n; c->ntopics++)
-        if ((c->topics[c->ntopics] = strdup(cfg->topics[c->ntopics])) == NULL)
+    for (; sub->ntopics < n; sub->ntopics++)
+        if ((sub->topics[sub->ntopics] = strdup(topics[sub->ntopics])) == NULL)
             return SAMSA_ENOMEM;
     if (n > 0)
-        qsort(c->topics, n, sizeof *c->topics, str_cmp);
-    if (cfg->pattern == NULL)
+        qsort(sub->topics, n, sizeof *sub->topics, str_cmp);
+    if (pattern == NULL)
         return 0;
-    size_t len = strlen(cfg->pattern);
+    size_t len = strlen(pattern);
     char *re = malloc(len + 5);
     if (re == NULL)
         return SAMSA_ENOMEM;
     memcpy(re, "^(", 2);
-    memcpy(re + 2, cfg->pattern, len);
+    memcpy(re + 2, pattern, len);
     memcpy(re + 2 + len, ")$", 3);
-    int rrc = regcomp(&c->re, re, REG_EXTENDED | REG_NOSUB);
+    int rrc = regcomp(&sub->re, re, REG_EXTENDED | REG_NOSUB);
     free(re);
-    c->has_re = rrc == 0;
+    sub->has_re = rrc == 0;
     return rrc == 0 ? 0 : rrc == REG_ESPACE ? SAMSA_ENOMEM : SAMSA_EINVAL;
 }
 
@@ -588,7 +642,10 @@ samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
     c->auto_commit_ns = (int64_t)cfg->auto_commit_ms * 1000000;
     c->on_rebalance = cfg->on_rebalance;
     c->ctx = cfg->ctx;
-    if ((rc = subscription_copy(c, cfg)) != 0) {
+    subscription sub = {0};
+    rc = subscription_copy(&sub, cfg->topics, cfg->pattern);
+    subscription_swap(c, &sub); /* c's was empty: sub is now */
+    if (rc != 0) {
         consumer_free(c);
         return rc;
     }
@@ -631,6 +688,59 @@ samsa_consumer_close(samsa_consumer *c)
     }
     consumer_free(c);
     return rc;
+}
+
+/* ---- changing the subscription ------------------------------------------ */
+
+/* Give c the subscription sub (or none, NULL), rebalance the group, and
+ * let c release and take partitions now. */
+static int
+resubscribe(samsa_consumer *c, const char *const *topics, const char *pattern)
+{
+    if (c == NULL)
+        return SAMSA_EINVAL;
+    for (size_t i = 0; topics != NULL && topics[i] != NULL; i++)
+        if (!topic_name_valid(topics[i]))
+            return SAMSA_EINVAL;
+    subscription sub = {0};
+    int rc = subscription_copy(&sub, topics, pattern);
+    if (rc != 0) {
+        subscription_free(&sub);
+        return rc;
+    }
+    if ((rc = consumer_enter(c)) != 0) {
+        subscription_free(&sub);
+        return rc;
+    }
+    if (c->in_callback) {
+        consumer_leave(c);
+        subscription_free(&sub);
+        return SAMSA_EINVAL;
+    }
+    /* Other members read c's subscription under the group's lock. */
+    samsa__lock(&c->g->lock, SAMSA_RANK_GROUP);
+    subscription_swap(c, &sub);
+    group_rebalance_locked(c->s, c->g);
+    samsa__unlock(&c->g->lock, SAMSA_RANK_GROUP);
+    rc = maintain(c); /* revoked first, with their callbacks */
+    consumer_leave(c);
+    subscription_free(&sub); /* the old one */
+    return rc;
+}
+
+SAMSA_API int
+samsa_consumer_subscribe(samsa_consumer *c, const char *const *topics,
+                         const char *pattern)
+{
+    if ((topics == NULL || topics[0] == NULL) && pattern == NULL)
+        return SAMSA_EINVAL;
+    return resubscribe(c, topics, pattern);
+}
+
+SAMSA_API int
+samsa_consumer_unsubscribe(samsa_consumer *c)
+{
+    return resubscribe(c, NULL, NULL);
 }
 
 /* ---- positions, seeks, pauses, the assignment ----------------------------

@@ -142,8 +142,21 @@ group_topic_find(group *g, const char *name, uint64_t id)
     return t != NULL && t->id == id ? t : NULL;
 }
 
+/* Does a member still own a partition of t (it has not let go yet)? */
+static bool
+gtopic_owned(const gtopic *t)
+{
+    for (int32_t p = 0; t != NULL && p < t->partitions; p++)
+        if (t->owner[p] != NULL)
+            return true;
+    return false;
+}
+
 /* The topics of the store some member subscribes, keeping the target and
- * owner arrays of those the group had already (same name and id). */
+ * owner arrays of those the group had already (same name and id).  A
+ * topic no member subscribes any more stays while a member still owns a
+ * partition of it, with no target: that member revokes it (commit and
+ * callback, not "lost"), and no other member can take it meanwhile. */
 static int
 topics_rebuild(samsa *s, group *g)
 {
@@ -154,7 +167,7 @@ topics_rebuild(samsa *s, group *g)
     int rc = ts == NULL ? SAMSA_ENOMEM : 0;
     for (size_t b = 0; rc == 0 && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; rc == 0 && t != NULL; t = t->next) {
-            bool wanted = false;
+            bool wanted = gtopic_owned(group_topic_find(g, t->name, t->id));
             for (samsa_consumer *m = g->members; m && !wanted;
                  m = m->member_next)
                 wanted = subscribes(m, t->name);

@@ -116,6 +116,9 @@ struct samsa_consumer {
     int64_t next_check;     /* when to look for expired members next   */
     int64_t next_commit;    /* when to auto-commit next                */
     bool in_callback;       /* inside on_rebalance                      */
+    _Atomic bool wakeup;    /* samsa_consumer_wakeup() was called: the
+                               next poll, or the one blocked, returns
+                               SAMSA_EWAKEUP (any thread sets it)       */
     int deferred;           /* an error met after a batch had records  */
 };
 

@@ -400,6 +400,8 @@ receive_wait(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n,
              int timeout_ms)
 {
     samsa *s = q->s;
+    if (atomic_exchange(&q->wakeup, false))
+        return SAMSA_EWAKEUP;
     int rc = receive_once(q, out, max, n);
     if (rc != 0 || *n > 0 || timeout_ms == 0)
         return rc != 0 ? rc : *n > 0 ? 0 : SAMSA_ETIMEDOUT;
@@ -408,6 +410,12 @@ receive_wait(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n,
     for (;;) {
         if ((rc = receive_once(q, out, max, n)) != 0 || *n > 0)
             break;
+        /* After store_watch(): a wakeup either set the flag before this
+         * load, or saw the watcher and bumps the events (notify.c). */
+        if (atomic_exchange(&q->wakeup, false)) {
+            rc = SAMSA_EWAKEUP;
+            break;
+        }
         int64_t wake = deadline, e = group_expiry(q->g);
         if (e >= 0 && (wake < 0 || e < wake))
             wake = e;
@@ -439,6 +447,22 @@ samsa_queue_receive(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n,
     }
     samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
     return rc;
+}
+
+SAMSA_API int
+samsa_queue_wakeup(samsa_queue *q)
+{
+    if (q == NULL)
+        return SAMSA_EINVAL;
+    atomic_store(&q->wakeup, true);
+    /* Not q->lock: a blocked receive holds it.  wake_lock keeps the store
+     * alive (queue_store_close sets gone under it before the store goes). */
+    samsa__lock(&q->wake_lock, SAMSA_RANK_WAKE);
+    bool gone = q->gone;
+    if (!gone)
+        store_notify(q->s);
+    samsa__unlock(&q->wake_lock, SAMSA_RANK_WAKE);
+    return gone ? SAMSA_ECLOSED : 0;
 }
 
 /* ---- acknowledging --------------------------------------------------------

@@ -117,15 +117,18 @@ typedef struct chunk {
 } chunk;
 
 struct samsa_queue {
-    pthread_mutex_t lock;     /* every call; detached                      */
-    bool detached;            /* samsa_close() ran: calls get ECLOSED      */
-    samsa *s;                 /* the store                                 */
-    qgroup *g;                /* the group                                 */
-    uint32_t id;              /* holder id of the records it acquires      */
-    int32_t rr;               /* partition the next receive starts at      */
-    samsa_cursor **cursors;   /* per partition, opened on first use        */
-    chunk *chunks;            /* the arena                                 */
-    struct samsa_queue *next; /* the group's receivers                     */
+    pthread_mutex_t lock;      /* every call; detached                      */
+    bool detached;             /* samsa_close() ran: calls get ECLOSED      */
+    pthread_mutex_t wake_lock; /* gone, against samsa_queue_wakeup()     */
+    bool gone;                 /* detached: s may be freed (wake_lock)     */
+    _Atomic bool wakeup;       /* samsa_queue_wakeup() was called          */
+    samsa *s;                  /* the store                                 */
+    qgroup *g;                 /* the group                                 */
+    uint32_t id;               /* holder id of the records it acquires      */
+    int32_t rr;                /* partition the next receive starts at      */
+    samsa_cursor **cursors;    /* per partition, opened on first use        */
+    chunk *chunks;             /* the arena                                 */
+    struct samsa_queue *next;  /* the group's receivers                     */
 };
 
 /* queue.c */

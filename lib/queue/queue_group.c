@@ -181,8 +181,10 @@ samsa_queue_open(samsa *s, const char *group, const char *tname,
         return SAMSA_ENOMEM;
     q->s = s;
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->wake_lock, NULL);
     if ((rc = store_enter(s)) != 0) {
         pthread_mutex_destroy(&q->lock);
+        pthread_mutex_destroy(&q->wake_lock);
         free(q);
         return rc;
     }
@@ -199,6 +201,7 @@ samsa_queue_open(samsa *s, const char *group, const char *tname,
     if (rc != 0) {
         free(q->cursors);
         pthread_mutex_destroy(&q->lock);
+        pthread_mutex_destroy(&q->wake_lock);
         free(q);
         return rc;
     }
@@ -267,6 +270,7 @@ samsa_queue_close(samsa_queue *q)
     samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
     queue_arena_free(q);
     pthread_mutex_destroy(&q->lock);
+    pthread_mutex_destroy(&q->wake_lock);
     free(q);
     return rc;
 }
@@ -328,6 +332,9 @@ queue_store_close(samsa *s)
             samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
             receiver_free(q, g->nparts);
             q->detached = true;
+            samsa__lock(&q->wake_lock, SAMSA_RANK_WAKE);
+            q->gone = true; /* the store is freed after this */
+            samsa__unlock(&q->wake_lock, SAMSA_RANK_WAKE);
             samsa__unlock(&q->lock, SAMSA_RANK_RECEIVER);
         }
         group_free(s, g, true);

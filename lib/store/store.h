@@ -31,6 +31,8 @@
  *   rset.lock                a partition's copies           replica/replica.c
  *   catalog.lock, readers    catalog writes; reads against
  *                            a rebuild                      catalog/catalog.c
+ *   samsa_queue.wake_lock    gone: a wakeup against close;
+ *                            notify_lock alone under it     queue/queue.c
  *   leaves: log.wait_lock (readers waiting for data), notify_lock,
  *   s->flush_lock (the flusher), ack_lock and cb_lock (ackwait.c), the
  *   sync pool's lock (replica/sync_pool.c).

@@ -111,6 +111,8 @@ enum samsa_lock_rank {
     SAMSA_RANK_LOG_FSYNC = 33, /* log.fsync_lock                       */
     SAMSA_RANK_RSET = 34,      /* rset.lock                            */
     SAMSA_RANK_CATALOG = 35,   /* catalog.lock                         */
+    SAMSA_RANK_WAKE = 900,     /* samsa_queue.wake_lock: only the
+                                  wake-up (notify_lock) under it       */
     SAMSA_RANK_LEAF = 1000     /* log.wait_lock and the other leaves   */
 };
 
