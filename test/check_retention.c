@@ -324,6 +324,17 @@ START_TEST(test_delete_records)
     size_t n0 = test_seg_bases(r.d[0], "t", 0, b0, 64);
     ck_assert_int_eq(b0[0], k);
     bases_are(r.d[1], "t", 0, b0, n0);
+    /* A reader that finished segment 1 and still holds it when it goes
+     * moves on to the next segment. */
+    int64_t b1 = b0[1];
+    E(samsa_cursor_open(r.s, "t", 0, b1 - 1, &c2));
+    E(samsa_cursor_next(c2, &m, 0));
+    check_msg(&m, b1 - 1);
+    E(samsa_delete_records(r.s, "t", 0, b1));
+    E(samsa_cursor_next(c2, &m, 0));
+    check_msg(&m, b1);
+    samsa_cursor_close(c2);
+    before = b1;
     /* At or below the start: nothing to do. */
     E(samsa_delete_records(r.s, "t", 0, 3));
     offsets_are(r.s, "t", 0, before, 60);
