@@ -12,6 +12,8 @@
  * RUNS_SHORT children in make check, RUNS_LONG with SAMSA_LONG=1.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -668,6 +670,92 @@ START_TEST(test_open_removes_below_start)
 }
 END_TEST
 
+/* ---- threads: retention while producers and readers run ----------------- */
+
+#define RACE_RECORDS 1500
+
+typedef struct race {
+    samsa *s;
+    _Atomic bool done; /* the producer finished */
+    int64_t seen;      /* the reader: records read */
+} race;
+
+static void *
+race_produce(void *arg)
+{
+    race *x = arg;
+    for (int64_t o = 0; o < RACE_RECORDS; o++)
+        put(x->s, "t", 0, o, NOW);
+    atomic_store(&x->done, true);
+    return NULL;
+}
+
+/* Read on, in order, every record not deleted; below the start, restart
+ * there.  Every record must be the one its offset names. */
+static void *
+race_read(void *arg)
+{
+    race *x = arg;
+    samsa_cursor *c;
+    samsa_message m;
+    int64_t last = -1;
+    E(samsa_cursor_open(x->s, "t", 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (;;) {
+        int rc = samsa_cursor_next(c, &m, 10);
+        if (rc == SAMSA_EOFFSET) {
+            E(samsa_cursor_seek(c, SAMSA_OFFSET_BEGINNING));
+            continue;
+        }
+        if (rc == SAMSA_ETIMEDOUT && atomic_load(&x->done) &&
+            samsa_cursor_offset(c) == RACE_RECORDS)
+            break;
+        if (rc == SAMSA_ETIMEDOUT)
+            continue;
+        E(rc);
+        ck_assert_int_gt(m.offset, last);
+        check_msg(&m, m.offset);
+        last = m.offset;
+        x->seen++;
+    }
+    samsa_cursor_close(c);
+    return NULL;
+}
+
+/* Deleting and retention beside a producer and a reader: the reader sees
+ * every record it gets whole and in order, and the end state lasts. */
+START_TEST(test_threads)
+{
+    rig r;
+    make_topic(&r, 1, 0, 0);
+    samsa_topic_config c = {.retention_bytes = 8192};
+    E(samsa_topic_alter(r.s, "t", &c));
+    race x = {.s = r.s};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read, &x), 0);
+    int64_t first, end;
+    while (!atomic_load(&x.done)) {
+        E(samsa_offsets(r.s, "t", 0, &first, &end));
+        if (end > 40)
+            E(samsa_delete_records(r.s, "t", 0, end - 40));
+        E(samsa__retention_run(r.s));
+    }
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    ck_assert_int_gt(x.seen, 0);
+    E(samsa_offsets(r.s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, RACE_RECORDS);
+    read_all(r.s, "t", 0, first, end);
+    E(samsa_close(r.s));
+    rig_open(&r);
+    int64_t f2, e2;
+    E(samsa_offsets(r.s, "t", 0, &f2, &e2));
+    ck_assert_int_eq(f2, first);
+    ck_assert_int_eq(e2, end);
+    rig_done(&r);
+}
+END_TEST
+
 /* ---- kill -9 during retention and delete_records --------------------------
  */
 
@@ -786,6 +874,7 @@ retention_suite(void)
     tcase_add_test(tc, test_alter);
     tcase_add_test(tc, test_add_partitions);
     tcase_add_test(tc, test_open_removes_below_start);
+    tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_kill9);
     suite_add_tcase(s, tc);
     return s;
