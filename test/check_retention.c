@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,15 +33,25 @@
 #define RUNS_SHORT 3
 #define RUNS_LONG  40
 
-static void
-put(samsa *s, const char *tn, int32_t p, int64_t want, int64_t ts)
+/* Produce the record of offset want (a 200-byte value naming it, no key)
+ * into partition p with timestamp ts; on success it must get offset want. */
+static int
+test_produce_try(samsa *s, const char *tn, int32_t p, int64_t want, int64_t ts)
 {
     char v[VAL_LEN];
     memset(v, 'v', sizeof v);
     snprintf(v, sizeof v, "rec-%lld", (long long)want);
     samsa_record r = {.value = v, .value_len = sizeof v, .timestamp = ts};
-    E(samsa_produce(s, tn, p, &r, 1));
-    ck_assert_int_eq(r.offset, want);
+    int rc = samsa_produce(s, tn, p, &r, 1);
+    if (rc == 0)
+        ck_assert_int_eq(r.offset, want);
+    return rc;
+}
+
+static void
+put(samsa *s, const char *tn, int32_t p, int64_t want, int64_t ts)
+{
+    E(test_produce_try(s, tn, p, want, ts));
 }
 
 /* The message must be the record put() stored at offset o. */
@@ -756,6 +767,88 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* ---- a full disk ------------------------------------------------------------
+ */
+
+/* The body of test_full_disk, in a child of its own (so that the parent
+ * unmounts whatever happens): produce until the disk is full, fill what
+ * is left, then every write fails with SAMSA_ENOSPC and changes nothing,
+ * while reading, changing retention, deleting records and topics, closing
+ * and reopening work, and free the space for produce to work again. */
+static void
+full_disk_body(const char *mnt)
+{
+    char dir[TEST_PATH_BUF], filler[TEST_PATH_BUF];
+    test_pathf(dir, mnt, "s");
+    test_pathf(filler, mnt, "filler");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(dir, &o, &s));
+    samsa_topic_config c = {.segment_bytes = 65536};
+    E(samsa_topic_create(s, "t", &c));
+    E(samsa_topic_create(s, "u", &c));
+    int rc = 0;
+    int64_t n = 0;
+    while (n < 100000 && (rc = test_produce_try(s, "t", 0, n, NOW)) == 0)
+        n++;
+    EQ_RC(rc, SAMSA_ENOSPC);
+    ck_assert_int_gt(n, 1000);
+    /* Whatever allocation left over goes to another file. */
+    FILE *f = fopen(filler, "w");
+    ck_assert_ptr_nonnull(f);
+    static char page[4096];
+    while (fwrite(page, 1, sizeof page, f) == sizeof page && fflush(f) == 0)
+        ;
+    fclose(f);
+    EQ_RC(test_produce_try(s, "t", 0, n, NOW), SAMSA_ENOSPC);
+    EQ_RC(test_produce_try(s, "u", 0, 0, NOW), SAMSA_ENOSPC);
+    offsets_are(s, "t", 0, 0, n);
+    offsets_are(s, "u", 0, 0, 0);
+    read_all(s, "t", 0, 0, n);
+    /* What frees space works on the full disk. */
+    samsa_topic_config a = {.retention_bytes = 1 << 20};
+    E(samsa_topic_alter(s, "t", &a));
+    E(samsa_delete_records(s, "t", 0, n / 2));
+    E(samsa_topic_delete(s, "u"));
+    offsets_are(s, "t", 0, n / 2, n);
+    E(test_produce_try(s, "t", 0, n, NOW));
+    E(samsa_close(s));
+    E(samsa_open(dir, &o, &s));
+    offsets_are(s, "t", 0, n / 2, n + 1);
+    E(test_produce_try(s, "t", 0, n + 1, NOW));
+    read_all(s, "t", 0, n / 2, n + 2);
+    E(samsa_close(s));
+}
+
+START_TEST(test_full_disk)
+{
+    const char *root = test_dir_make();
+    char mnt[TEST_PATH_BUF];
+    test_pathf(mnt, root, "mnt");
+    ck_assert_int_eq(mkdir(mnt, 0755), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
+        /* Not allowed here (not root, or no mount namespace of one's
+         * own): say so, as the case cannot run. */
+        fprintf(stderr, "retention: test_full_disk skipped: mount: %s\n",
+                strerror(errno));
+        test_dir_remove(root);
+        return;
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        full_disk_body(mnt);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(umount(mnt), 0);
+    test_dir_remove(root);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the full-disk child failed (status %d): see above", status);
+}
+END_TEST
+
 /* ---- kill -9 during retention and delete_records --------------------------
  */
 
@@ -875,6 +968,7 @@ retention_suite(void)
     tcase_add_test(tc, test_add_partitions);
     tcase_add_test(tc, test_open_removes_below_start);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_kill9);
     suite_add_tcase(s, tc);
     return s;

@@ -365,6 +365,35 @@ disk_close(catalog_disk *d)
     d->env = NULL;
 }
 
+/* A full disk.  Deleting records or topics and changing retention are
+ * how an application frees space, and each is a catalog commit, which
+ * needs pages.  So the LMDB file keeps CATALOG_RESERVE bytes allocated
+ * (fallocate, KEEP_SIZE: the file's size, which LMDB reads, is unchanged)
+ * past the pages it uses, topped up after each commit: when the disk
+ * fills, the catalog's writes still land in blocks already its own.
+ * Where the file system cannot allocate ahead, nothing is reserved and a
+ * full disk fails catalog writes with SAMSA_ENOSPC, changing nothing. */
+#define CATALOG_RESERVE (2u << 20)
+
+static void
+disk_reserve(catalog_disk *d, size_t map_bytes)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    if (d->env == NULL || mdb_env_info(d->env, &info) != 0 ||
+        mdb_env_stat(d->env, &st) != 0 || mdb_env_get_fd(d->env, &fd) != 0)
+        return;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    uint64_t want = used + CATALOG_RESERVE;
+    if (want > map_bytes)
+        want = map_bytes;
+    if (want <= used || used + CATALOG_RESERVE / 2 <= d->reserved)
+        return; /* enough still ahead */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0)
+        d->reserved = want;
+}
+
 /* Open disk d's environment and databases; *gen gets its generation and
  * *fresh whether it held no data before. */
 static int
@@ -422,8 +451,11 @@ disk_open(catalog_disk *d, size_t map_bytes, uint64_t *gen, bool *fresh)
     }
     if (txn != NULL)
         mdb_txn_abort(txn);
+    d->reserved = 0;
     if (rc != 0)
         disk_close(d);
+    else
+        disk_reserve(d, map_bytes);
     return rc;
 }
 
@@ -706,6 +738,7 @@ write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
             mdb_env_set_flags(d->env, MDB_NOSYNC, 1);
         if (rc == 0 && frc == 0) {
             done++;
+            disk_reserve(d, c->map_bytes);
         } else {
             missed |= 1u << i;
             if (first == 0)

@@ -41,17 +41,18 @@ typedef struct MDB_txn MDB_txn;
 #define CATALOG_MAX_DISKS 8 /* the primary and up to 7 replica dirs     */
 
 typedef struct catalog_disk {
-    MDB_env *env;     /* DIR/catalog, NULL while the disk is down          */
-    unsigned meta;    /* MDB_dbi: format, id counter, generation, disk ids  */
-    unsigned topics;  /* MDB_dbi: name -> topic record                    */
-    unsigned parts;   /* MDB_dbi: (topic id, partition) -> state          */
-    unsigned groups;  /* MDB_dbi: (topic id, partition, group) -> offset  */
-    unsigned queues;  /* MDB_dbi: (group, topic id, partition) -> share
-                         state snapshot (queue_state.c)                  */
-    unsigned pending; /* MDB_dbi: topic name -> partitions whose
-                         directories samsa made and may have to remove  */
-    uint64_t id;      /* this disk's identity, kept across rebuilds        */
-    char *path;       /* DIR/catalog                                      */
+    MDB_env *env;      /* DIR/catalog, NULL while the disk is down          */
+    unsigned meta;     /* MDB_dbi: format, id counter, generation, disk ids  */
+    unsigned topics;   /* MDB_dbi: name -> topic record                    */
+    unsigned parts;    /* MDB_dbi: (topic id, partition) -> state          */
+    unsigned groups;   /* MDB_dbi: (topic id, partition, group) -> offset  */
+    unsigned queues;   /* MDB_dbi: (group, topic id, partition) -> share
+                          state snapshot (queue_state.c)                  */
+    unsigned pending;  /* MDB_dbi: topic name -> partitions whose
+                          directories samsa made and may have to remove  */
+    uint64_t id;       /* this disk's identity, kept across rebuilds        */
+    uint64_t reserved; /* bytes of data.mdb allocated ahead (disk_reserve) */
+    char *path;        /* DIR/catalog                                      */
 } catalog_disk;
 
 typedef struct catalog {

@@ -168,6 +168,11 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             continue;
         }
         int rc = cursor_enter_batch(c);
+        /* The segments holding the offset went after the check above
+         * (the start is published before they are removed: log.c,
+         * "Deleting"): deleted, not damaged. */
+        if (rc == SAMSA_ECORRUPT && c->offset < atomic_load(&c->log->start))
+            rc = SAMSA_EOFFSET;
         if (rc != 0)
             return rc;
     }

@@ -299,6 +299,11 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         if (seg->alloc + want > seg->map_len)
             want = seg->map_len - seg->alloc;
         int rc = io->allocate(io, seg->file, seg->alloc, want);
+        /* A nearly full disk: the batch alone may still fit. */
+        if (rc == -ENOSPC && want > pos + len - seg->alloc) {
+            want = pos + len - seg->alloc;
+            rc = io->allocate(io, seg->file, seg->alloc, want);
+        }
         if (rc != 0)
             return samsa__from_errno(rc);
         seg->alloc += want;
