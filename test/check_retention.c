@@ -24,7 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "catalog/catalog.h"
+#include "catalog/catalog_mdb.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -554,6 +557,60 @@ START_TEST(test_alter)
 }
 END_TEST
 
+/* A topic record of the 48 bytes written before retention existed opens
+ * as a topic without retention, and takes the new fields when altered. */
+START_TEST(test_old_topic_record)
+{
+    rig r;
+    make_topic(&r, 1, 5, 0);
+    E(samsa_close(r.s));
+    r.s = NULL;
+    for (int d = 0; d < 2; d++) { /* every directory holds the catalog */
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        char path[TEST_PATH_BUF];
+        ck_assert_int_eq(mdb_env_create(&env), 0);
+        mdb_env_set_maxdbs(env, 8);
+        ck_assert_int_eq(
+            mdb_env_open(env, test_pathf(path, r.d[d], "catalog"), 0, 0644),
+            0);
+        ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
+        MDB_val k = {1, "t"}, v;
+        ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+        ck_assert_uint_eq(v.mv_size, 72 + CATALOG_CRC);
+        uint8_t rec[48 + CATALOG_CRC];
+        memcpy(rec, v.mv_data, 48);
+        uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 48);
+        for (int i = 0; i < 4; i++)
+            rec[48 + i] = (uint8_t)(crc >> (8 * i));
+        MDB_val nv = {sizeof rec, rec};
+        ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+        ck_assert_int_eq(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    }
+    rig_open(&r);
+    samsa_topic_config d;
+    E(samsa_topic_describe(r.s, "t", &d));
+    ck_assert_int_eq(d.retention_ms, 0);
+    ck_assert_int_eq(d.retention_bytes, 0);
+    ck_assert_int_eq(d.segment_ms, 0);
+    ck_assert_int_eq(d.replicas, 2);
+    ck_assert_int_eq(d.segment_bytes, TEST_SEGMENT_BYTES);
+    read_all(r.s, "t", 0, 0, 5);
+    samsa_topic_config a = {.retention_ms = 1234, .segment_ms = 77};
+    E(samsa_topic_alter(r.s, "t", &a));
+    E(samsa_close(r.s));
+    rig_open(&r);
+    E(samsa_topic_describe(r.s, "t", &d));
+    ck_assert_int_eq(d.retention_ms, 1234);
+    ck_assert_int_eq(d.segment_ms, 77);
+    ck_assert_int_eq(d.segment_bytes, TEST_SEGMENT_BYTES);
+    rig_done(&r);
+}
+END_TEST
+
 /* Growing a topic, its errors, and a growth a crash cut short. */
 START_TEST(test_add_partitions)
 {
@@ -966,6 +1023,7 @@ retention_suite(void)
     tcase_add_test(tc, test_queue_skip);
     tcase_add_test(tc, test_alter);
     tcase_add_test(tc, test_add_partitions);
+    tcase_add_test(tc, test_old_topic_record);
     tcase_add_test(tc, test_open_removes_below_start);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_full_disk);
