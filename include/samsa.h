@@ -415,7 +415,8 @@ SAMSA_API int samsa_topic_alter(samsa *s, const char *name,
  * in Kafka, keyed records may now go to another partition than before:
  * samsa_partition_for_key() depends on the partition count, so records of
  * one key produced before and after the growth may be in two partitions,
- * and their order across the two is not kept.
+ * and their order across the two is not kept.  Consumer groups take the
+ * new partitions at once; share groups from the next samsa_open().
  *
  * @param[in] s          the store.
  * @param[in] name       the topic.

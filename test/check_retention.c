@@ -573,8 +573,7 @@ START_TEST(test_old_topic_record)
         ck_assert_int_eq(mdb_env_create(&env), 0);
         mdb_env_set_maxdbs(env, 8);
         ck_assert_int_eq(
-            mdb_env_open(env, test_pathf(path, r.d[d], "catalog"), 0, 0644),
-            0);
+            mdb_env_open(env, test_pathf(path, r.d[d], "catalog"), 0, 0644), 0);
         ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
         ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
         MDB_val k = {1, "t"}, v;
@@ -607,6 +606,36 @@ START_TEST(test_old_topic_record)
     ck_assert_int_eq(d.retention_ms, 1234);
     ck_assert_int_eq(d.segment_ms, 77);
     ck_assert_int_eq(d.segment_bytes, TEST_SEGMENT_BYTES);
+    rig_done(&r);
+}
+END_TEST
+
+/* A consumer group takes the partitions a topic grew by. */
+START_TEST(test_group_grow)
+{
+    rig r;
+    make_topic(&r, 2, 3, 0);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {
+        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *cons;
+    samsa_message m;
+    E(samsa_consumer_open(r.s, &cc, &cons));
+    for (int64_t o = 0; o < 3; o++) {
+        E(samsa_consumer_poll(cons, &m, 1000));
+        ck_assert_int_eq(m.partition, 0);
+        check_msg(&m, o);
+    }
+    E(samsa_topic_add_partitions(r.s, "t", 4));
+    put(r.s, "t", 3, 0, NOW);
+    E(samsa_consumer_poll(cons, &m, 2000));
+    ck_assert_int_eq(m.partition, 3);
+    check_msg(&m, 0);
+    samsa_topic_partition as[8];
+    size_t n;
+    E(samsa_consumer_assignment(cons, as, 8, &n));
+    ck_assert_uint_eq(n, 4);
+    E(samsa_consumer_close(cons));
     rig_done(&r);
 }
 END_TEST
@@ -1023,6 +1052,7 @@ retention_suite(void)
     tcase_add_test(tc, test_queue_skip);
     tcase_add_test(tc, test_alter);
     tcase_add_test(tc, test_add_partitions);
+    tcase_add_test(tc, test_group_grow);
     tcase_add_test(tc, test_old_topic_record);
     tcase_add_test(tc, test_open_removes_below_start);
     tcase_add_test(tc, test_threads);

@@ -152,6 +152,25 @@ gtopic_owned(const gtopic *t)
     return false;
 }
 
+/* Make t's arrays hold t->partitions entries, the ones from was on NULL. */
+static int
+gtopic_grow(gtopic *t, int32_t was)
+{
+    size_t np = (size_t)t->partitions, from = (size_t)was;
+    samsa_consumer **tg = realloc(t->target, np * sizeof *tg);
+    if (tg != NULL)
+        t->target = tg;
+    samsa_consumer **ow =
+        tg == NULL ? NULL : realloc(t->owner, np * sizeof *ow);
+    if (ow != NULL)
+        t->owner = ow;
+    if (ow == NULL)
+        return SAMSA_ENOMEM;
+    for (size_t p = from; p < np; p++)
+        t->target[p] = t->owner[p] = NULL;
+    return 0;
+}
+
 /* The topics of the store some member subscribes, keeping the target and
  * owner arrays of those the group had already (same name and id).  A
  * topic no member subscribes any more stays while a member still owns a
@@ -182,6 +201,10 @@ topics_rebuild(samsa *s, group *g)
                 nt->target = old->target;
                 nt->owner = old->owner;
                 old->target = old->owner = NULL;
+                /* samsa_topic_add_partitions grew it: room for the new
+                 * partitions, unassigned and unowned. */
+                if (rc == 0 && old->partitions < nt->partitions)
+                    rc = gtopic_grow(nt, old->partitions);
             } else {
                 size_t np = (size_t)nt->partitions;
                 nt->target = calloc(np, sizeof *nt->target);
