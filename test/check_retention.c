@@ -640,6 +640,38 @@ START_TEST(test_group_grow)
 }
 END_TEST
 
+/* A copy out of sync while records were deleted (its directory was not
+ * given to samsa_open) catches up to the leader's segments only: nothing
+ * of it stays below the start. */
+START_TEST(test_catchup_after_delete)
+{
+    rig r;
+    int64_t k, b;
+    start_topic(&r, 1, 30, 0, &k, &b);
+    E(samsa_close(r.s));
+    samsa_options solo = {0};
+    E(samsa_open(r.d[0], &solo, &r.s)); /* copy 1 (on d1) goes out */
+    for (int64_t o = 30; o < 6 * k; o++)
+        put(r.s, "t", 0, o, NOW);
+    E(samsa_delete_records(r.s, "t", 0, 4 * k + 1));
+    E(samsa_close(r.s));
+    int64_t old[64], now[64];
+    size_t nold = test_seg_bases(r.d[1], "t", 0, old, 64);
+    ck_assert_int_eq(old[0], 0); /* what the copy had */
+    ck_assert_uint_ge(nold, 1);
+    rig_open(&r);
+    size_t rejoined;
+    E(samsa_replica_catchup(r.s, &rejoined));
+    ck_assert_uint_eq(rejoined, 1);
+    size_t n = test_seg_bases(r.d[0], "t", 0, now, 64);
+    ck_assert_int_eq(now[0], 4 * k);
+    bases_are(r.d[1], "t", 0, now, n);
+    offsets_are(r.s, "t", 0, 4 * k + 1, 6 * k);
+    read_all(r.s, "t", 0, 4 * k + 1, 6 * k);
+    rig_done(&r);
+}
+END_TEST
+
 /* Growing a topic, its errors, and a growth a crash cut short. */
 START_TEST(test_add_partitions)
 {
@@ -1052,6 +1084,7 @@ retention_suite(void)
     tcase_add_test(tc, test_queue_skip);
     tcase_add_test(tc, test_alter);
     tcase_add_test(tc, test_add_partitions);
+    tcase_add_test(tc, test_catchup_after_delete);
     tcase_add_test(tc, test_group_grow);
     tcase_add_test(tc, test_old_topic_record);
     tcase_add_test(tc, test_open_removes_below_start);
