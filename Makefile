@@ -200,7 +200,8 @@ check-tsan:
 
 # The exhaustive variants (SAMSA_LONG=1): every byte of the log, catalog
 # and queue journals damaged three ways, every byte of two copies healed,
-# ten times the crash states per moment, every LMDB call failed with each
+# ten times the crash states per moment, forty kill -9s during retention,
+# every LMDB call failed with each
 # error.
 check-long: $(RUNNER)
 	CK_DEFAULT_TIMEOUT=14400 SAMSA_LONG=1 $(RUNNER)

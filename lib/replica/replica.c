@@ -541,6 +541,18 @@ rset_reconcile(rset *rs, const log_config *cfg)
     if (pr == NULL)
         return SAMSA_ENOMEM;
     int best = -1;
+    /* Out copies are not probed, and are rebuilt only later: their
+     * segments below the start go now, as the in-sync copies' do (log.c,
+     * "Deleting"), so that none is left the catalog does not account
+     * for. */
+    for (int i = 0; i < rs->n; i++) {
+        int d = rs->copy[i].disk;
+        if (rs->copy[i].insync || d < 0 || !rs->env->disk_up[d])
+            continue;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", rs->env->dirs[d], name);
+        log_remove_below(rs->base, dir, atomic_load(&rs->start));
+    }
     for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)
             continue;

@@ -172,6 +172,30 @@ list_segments(const char *dir, int64_t **out, size_t *n)
     return 0;
 }
 
+/* Remove the files of the segments at bases[0..n) wholly below start
+ * (the next one begins at or below it); how many. */
+static size_t
+remove_below(samsa_io *io, const char *dir, const int64_t *bases, size_t n,
+             int64_t start)
+{
+    size_t below = 0;
+    while (below + 1 < n && bases[below + 1] <= start)
+        segment_remove_files(io, dir, bases[below++]);
+    if (below > 0)
+        (void)io->dirsync(io, dir);
+    return below;
+}
+
+void
+log_remove_below(samsa_io *io, const char *dir, int64_t start)
+{
+    int64_t *bases = NULL;
+    size_t n = 0;
+    if (list_segments(dir, &bases, &n) == 0)
+        (void)remove_below(io, dir, bases, n, start);
+    free(bases);
+}
+
 static samsa_log *
 log_new(samsa_io *io, const char *dir, const log_config *cfg)
 {
@@ -404,11 +428,7 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         rc = list_segments(dir, &bases, &n);
     /* Segments wholly below the catalog's start (the next one begins at or
      * below it) were deleted: see "Deleting".  They go now, unread. */
-    size_t below = 0;
-    while (rc == 0 && below + 1 < n && bases[below + 1] <= start)
-        segment_remove_files(io, dir, bases[below++]);
-    if (below > 0)
-        (void)io->dirsync(io, dir);
+    size_t below = rc == 0 ? remove_below(io, dir, bases, n, start) : 0;
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;

@@ -208,6 +208,9 @@ void log_mark_deleted(samsa_log *log);
  * caller commits it to the catalog, then log_advance_start() makes readers
  * see it (a start never moves back), then log_delete_before() removes the
  * whole segments below the start and returns how many. */
+/* What log_open does first: remove the files of the segments in dir
+ * wholly below start (for a copy the log does not open: replica.c). */
+void log_remove_below(samsa_io *io, const char *dir, int64_t start);
 int64_t log_retention_point(samsa_log *log, int64_t min_ts, int64_t max_bytes);
 void log_advance_start(samsa_log *log, int64_t start);
 size_t log_delete_before(samsa_log *log);
