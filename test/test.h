@@ -170,7 +170,8 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(heal)                                                                   \
     XX(catalog)                                                                \
     XX(journal)                                                                \
-    XX(admin)
+    XX(admin)                                                                  \
+    XX(producer)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)
