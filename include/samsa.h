@@ -134,7 +134,8 @@ typedef struct samsa_queue samsa_queue;
     XX(EFORGOTTEN, -30622, "record's outcome is no longer kept")               \
     XX(EBUSY, -30623, "group has members; close them first")                   \
     XX(ENOGROUP, -30624, "no such group")                                      \
-    XX(EWAKEUP, -30625, "woken by a wakeup call")
+    XX(EWAKEUP, -30625, "woken by a wakeup call")                              \
+    XX(EQUEUEFULL, -30626, "producer's buffer is full")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -143,7 +144,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30626 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30627 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -581,6 +582,128 @@ SAMSA_API int samsa_produce(samsa *s, const char *topic, int32_t partition,
  */
 SAMSA_API int32_t samsa_partition_for_key(const void *key, size_t key_len,
                                           int32_t partitions);
+
+/* ------------------------------------------------------------------------ */
+/* Asynchronous producers                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A producer takes one record at a time and returns at once, as Kafka's
+ * send() and librdkafka's produce(): it copies the record, gathers the
+ * records of each partition into one batch until the batch holds
+ * batch_bytes, linger_ms passes, or samsa_producer_flush() is called, and
+ * stores each batch with one samsa_produce() (so, with sync on, one flush
+ * per batch) on its own thread, the producer's sender thread.  Each
+ * record's outcome comes back through the delivery callback, on that
+ * thread, in produce order per partition.  Errors that may pass (too few
+ * copies in sync before anything was written, a full disk) are retried,
+ * in order, every 100 ms until delivery_timeout_ms; nothing written is
+ * ever written twice.
+ */
+typedef struct samsa_producer samsa_producer;
+
+/** One record's outcome, as the delivery callback gets it. */
+typedef struct samsa_delivery_report {
+    const char *topic;    /**< the topic                                  */
+    int32_t partition;    /**< the partition it went to                   */
+    int32_t reserved32;   /**< zero                                       */
+    int64_t offset;       /**< its offset when stored, else -1            */
+    int error;            /**< 0: stored; else why not (a SAMSA_E* code,
+                               or -errno).  SAMSA_ENOTENOUGHREPLICAS with
+                               an offset: stored, but too few copies were
+                               in sync when it was                        */
+    int reserved_int;     /**< zero                                       */
+    void *opaque;         /**< the pointer given to samsa_producer_send() */
+    uint64_t reserved[2]; /**< zero                                       */
+} samsa_delivery_report;
+
+/** The delivery callback: n reports, in produce order for their partition
+ *  (the reports of one call are of one partition).  Runs on the
+ *  producer's sender thread; the reports are valid during the call only.
+ *  It may call any samsa function but samsa_producer_flush() and
+ *  samsa_producer_close() of its own producer. */
+typedef void (*samsa_delivery_fn)(const samsa_delivery_report *reports,
+                                  size_t n, void *ctx);
+
+/** A producer's configuration.  Zero-initialise; 0 means the default. */
+typedef struct samsa_producer_config {
+    size_t batch_bytes;            /**< a partition's batch is stored once it
+                                        holds this much (encoded); 0: 1 MiB; at
+                                        most the topic's max_message_bytes     */
+    int linger_ms;                 /**< or once its first record is this old;
+                                        0: 5 ms, as librdkafka; -1: no wait   */
+    int delivery_timeout_ms;       /**< retry a passing error this long; 0:
+                                        120000, as Kafka                       */
+    size_t buffer_bytes;           /**< records held, at most (their bytes);
+                                        0: 32 MiB, as Kafka's buffer.memory    */
+    samsa_delivery_fn on_delivery; /**< or NULL: no reports              */
+    void *ctx;                     /**< passed to on_delivery            */
+    uint64_t reserved[8];          /**< must be zero                     */
+} samsa_producer_config;
+
+/**
+ * @brief Open a producer on a store, and start its sender thread.
+ * @param[in]  s   the store; must outlive the producer.
+ * @param[in]  cfg the configuration, or NULL for the defaults.
+ * @param[out] out receives the producer.
+ * @return 0, SAMSA_EINVAL (NULL, a field out of range, a reserved field
+ *         not zero), SAMSA_ENOMEM, or -errno when the thread cannot
+ *         start.
+ */
+SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
+                                  samsa_producer **out);
+
+/**
+ * @brief Hand one record over: checked, copied, and gathered into its
+ *        partition's batch; the call returns without waiting for it to be
+ *        stored.
+ *
+ * The partition is chosen here, as samsa_produce() chooses it: a key's
+ * murmur2, or for keyless records one partition until its batch is stored
+ * (Kafka's sticky partitioner).  A timestamp of 0 becomes now.  r->offset
+ * and r->partition are not written: the report carries them.
+ *
+ * @param[in] p          the producer.
+ * @param[in] topic      the topic.
+ * @param[in] partition  a partition, or SAMSA_PARTITION_ANY.
+ * @param[in] r          the record (read during the call only).
+ * @param[in] opaque     given back in the record's report.
+ * @param[in] timeout_ms when buffer_bytes are held: 0, fail at once with
+ *                       SAMSA_EQUEUEFULL; >0, wait that long for room
+ *                       first; -1, wait as long as it takes.
+ * @return 0 (the record will be reported), or an error (it will not be):
+ *         SAMSA_EINVAL (a bad record or argument), SAMSA_ENOTOPIC,
+ *         SAMSA_ENOPARTITION, SAMSA_ETOOBIG (larger than the topic's
+ *         max_message_bytes or buffer_bytes), SAMSA_EQUEUEFULL,
+ *         SAMSA_ECLOSED (closing), SAMSA_ENOMEM.
+ */
+SAMSA_API int samsa_producer_send(samsa_producer *p, const char *topic,
+                                  int32_t partition, const samsa_record *r,
+                                  void *opaque, int timeout_ms);
+
+/**
+ * @brief Store every record sent before the call now, and wait until each
+ *        has been reported (Kafka's flush()).
+ * @param[in] p          the producer.
+ * @param[in] timeout_ms how long to wait; -1: as long as it takes.
+ * @return 0 (every report was given: some may be errors),
+ *         SAMSA_ETIMEDOUT, SAMSA_EINVAL (p NULL, or called from the
+ *         delivery callback).
+ */
+SAMSA_API int samsa_producer_flush(samsa_producer *p, int timeout_ms);
+
+/**
+ * @brief Store and report every record still held, stop the sender thread
+ *        and free the producer.
+ *
+ * Every record sent gets its report before this returns: stored, or an
+ * error (SAMSA_ECLOSED once the store is closing).  Not from the
+ * delivery callback.
+ *
+ * @param[in] p the producer, or NULL (then nothing happens).
+ * @return 0, or SAMSA_EINVAL when called from the delivery callback.
+ */
+SAMSA_API int samsa_producer_close(samsa_producer *p);
 
 /**
  * @brief The log start and end offsets of a partition.

@@ -171,6 +171,7 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(catalog)                                                                \
     XX(journal)                                                                \
     XX(admin)                                                                  \
+    XX(producer)                                                               \
     XX(retention)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);

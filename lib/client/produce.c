@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/store.h"
+#include "produce.h"
 
 /* Records per call handled without malloc. */
 #define STACK_RECORDS 64
@@ -25,8 +25,8 @@ typedef struct group {
     size_t bytes;      /* encoded batch size                               */
 } group;
 
-static int
-record_check(const samsa_record *r)
+int
+produce_record_check(const samsa_record *r)
 {
     if ((r->key == NULL && r->key_len != 0) ||
         (r->value == NULL && r->value_len != 0) ||
@@ -126,7 +126,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     for (size_t i = 0; i < n; i++)
         recs[i].offset = -1;
     for (size_t i = 0; i < n; i++) {
-        int rc = record_check(&recs[i]);
+        int rc = produce_record_check(&recs[i]);
         if (rc != 0)
             return rc;
         if (recs[i].timestamp == 0)

@@ -1,0 +1,628 @@
+/*
+ * producer.c - the asynchronous producer: records handed over one at a
+ * time, gathered per partition, stored a batch at a time by the
+ * producer's sender thread, and reported back (samsa_producer_*).
+ *
+ * The path of a record.  samsa_producer_send() checks it, picks its
+ * partition, copies it into that partition's open buffer (an arena of
+ * bytes and an array of records whose pointers are offsets into the
+ * arena, because the arena grows and moves) and returns.  A buffer
+ * leaves the open state for the ready queue when it holds batch_bytes
+ * (upper bound of its encoded size), when its first record has waited
+ * linger_ms, or when a flush or close asks; from then on nothing is added
+ * to it.  The sender thread takes ready buffers in order, turns the
+ * offsets into pointers, calls samsa_produce() once per buffer (one
+ * batch, one flush under sync), and hands the reports to the delivery
+ * callback.
+ *
+ * Order.  A partition has at most one open buffer, and the ready queue is
+ * first in, first out, served by one thread that retries a buffer before
+ * it looks at the next: records of one partition are stored, and
+ * reported, in the order they were sent.
+ *
+ * Retries.  samsa_produce() writes all of a buffer's records or none of
+ * them, except when too few copies stay in sync during the append (the
+ * records are then stored, their offsets set, and the error reported
+ * with them).  A buffer whose call failed with nothing stored and an
+ * error that may pass (SAMSA_ENOTENOUGHREPLICAS, SAMSA_ENOSPC) is tried
+ * again every RETRY_MS until delivery_timeout_ms after it became ready,
+ * so a record is never written twice and never overtaken.
+ *
+ * Memory.  `held` counts the bytes of every record the producer holds
+ * (its arena share and record slot), from send() until its report; a
+ * send() that would pass buffer_bytes waits for room or fails with
+ * SAMSA_EQUEUEFULL.
+ *
+ * Lock order: p->lock is taken alone (the sender calls samsa_produce()
+ * and the callback with it released), below the store's locks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "produce.h"
+
+#define DEFAULT_BATCH_BYTES  (1u << 20)
+#define DEFAULT_LINGER_MS    5
+#define DEFAULT_TIMEOUT_MS   120000
+#define DEFAULT_BUFFER_BYTES (32u << 20)
+#define RETRY_MS             100
+#define BATCH_OVERHEAD       61 /* a v2 batch's header */
+#define VARINT_MAX           10 /* bytes of the longest varint */
+
+/* One partition's records being gathered, then stored. */
+typedef struct pbuf {
+    struct pbuf *next, *prev; /* the open list, or the ready queue      */
+    struct ptopic *t;         /* its topic                               */
+    int32_t partition;        /* its partition                           */
+    samsa_record *recs;       /* n records; pointers are arena offsets+1
+                                 (0: NULL) until the sender fixes them   */
+    void **opaque;            /* each record's opaque pointer            */
+    size_t n, cap;            /* records, and room in recs/opaque        */
+    uint8_t *arena;           /* the records' bytes                      */
+    size_t used, acap;        /* bytes used, and allocated               */
+    size_t bytes;             /* upper bound of the encoded batch        */
+    size_t held;              /* bytes counted in p->held                */
+    int64_t first_ns;         /* when its first record came              */
+    uint64_t first_seq;       /* p->sent before its first record         */
+} pbuf;
+
+/* A topic the producer has sent to: what a send needs to place records. */
+typedef struct ptopic {
+    struct ptopic *next;
+    char *name;
+    int32_t partitions; /* its partition count when first seen */
+    size_t max_bytes;   /* the largest batch it takes          */
+    int32_t sticky;     /* keyless records go here, or -1      */
+    uint32_t rr;        /* the next sticky partition           */
+    pbuf **open;        /* per partition: the open buffer      */
+} ptopic;
+
+struct samsa_producer {
+    samsa *s;
+    samsa_producer_config cfg; /* defaults filled in              */
+    pthread_mutex_t lock;      /* everything below                */
+    pthread_cond_t work;       /* the sender: something to do     */
+    pthread_cond_t room;       /* senders: held went down         */
+    pthread_cond_t done;       /* flushes: reported went up       */
+    ptopic *topics;            /* every topic sent to             */
+    pbuf open_head;            /* open buffers, oldest first      */
+    pbuf *ready, *ready_tail;  /* buffers to store, in order      */
+    size_t held;               /* bytes of records held           */
+    uint64_t sent, reported;   /* records accepted, and reported  */
+    uint64_t flush_upto;       /* store at once up to this `sent` */
+    bool stop;                 /* close: store all, then leave    */
+    pthread_t sender;
+    _Atomic(pthread_t) sender_id; /* to refuse flush from callbacks */
+};
+
+/* ---- buffers --------------------------------------------------------------
+ */
+
+static void
+pbuf_free(pbuf *b)
+{
+    if (b == NULL)
+        return;
+    free(b->recs);
+    free(b->opaque);
+    free(b->arena);
+    free(b);
+}
+
+/* Room for len more bytes in b's arena (aligned to 8 when align). */
+static int
+arena_reserve(pbuf *b, size_t len, bool align, size_t *off)
+{
+    size_t at = align ? (b->used + 7) & ~(size_t)7 : b->used;
+    if (at + len > b->acap) {
+        size_t cap = b->acap ? b->acap : 4096;
+        while (cap < at + len)
+            cap *= 2;
+        uint8_t *a = realloc(b->arena, cap);
+        if (a == NULL)
+            return SAMSA_ENOMEM;
+        b->arena = a;
+        b->acap = cap;
+    }
+    *off = at;
+    b->used = at + len;
+    return 0;
+}
+
+/* Copy len bytes of p into the arena: the offset + 1, or 0 for NULL. */
+static int
+arena_put(pbuf *b, const void *p, size_t len, uintptr_t *ref)
+{
+    size_t off;
+    if (p == NULL) {
+        *ref = 0;
+        return 0;
+    }
+    int rc = arena_reserve(b, len, false, &off);
+    if (rc == 0) {
+        if (len > 0)
+            memcpy(b->arena + off, p, len);
+        *ref = (uintptr_t)off + 1;
+    }
+    return rc;
+}
+
+static const void *
+arena_ptr(const pbuf *b, const void *ref)
+{
+    uintptr_t r = (uintptr_t)ref;
+    return r == 0 ? NULL : b->arena + (r - 1);
+}
+
+/* An upper bound of r's encoded size in a batch. */
+static size_t
+record_bound(const samsa_record *r)
+{
+    size_t n = 1 + 6 * VARINT_MAX + r->key_len + r->value_len;
+    for (size_t i = 0; i < r->header_count; i++)
+        n += 2 * VARINT_MAX + strlen(r->headers[i].key) +
+             r->headers[i].value_len;
+    return n;
+}
+
+/* The bytes a record holds in the producer: its copy and its slot. */
+static size_t
+record_held(const samsa_record *r)
+{
+    size_t n = r->key_len + r->value_len + sizeof(samsa_record) +
+               sizeof(void *) + r->header_count * (sizeof(samsa_header) + 8);
+    for (size_t i = 0; i < r->header_count; i++)
+        n += strlen(r->headers[i].key) + 1 + r->headers[i].value_len;
+    return n;
+}
+
+/* Append a copy of r to b (timestamp already set). */
+static int
+pbuf_add(pbuf *b, const samsa_record *r, void *opaque)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        samsa_record *recs = realloc(b->recs, cap * sizeof *recs);
+        if (recs != NULL)
+            b->recs = recs;
+        void **op = recs != NULL ? realloc(b->opaque, cap * sizeof *op) : NULL;
+        if (op == NULL)
+            return SAMSA_ENOMEM;
+        b->opaque = op;
+        b->cap = cap;
+    }
+    size_t save = b->used;
+    samsa_record c = {.timestamp = r->timestamp,
+                      .key_len = r->key_len,
+                      .value_len = r->value_len,
+                      .header_count = r->header_count};
+    uintptr_t key, value, hdrs = 0;
+    int rc = arena_put(b, r->key, r->key_len, &key);
+    if (rc == 0)
+        rc = arena_put(b, r->value, r->value_len, &value);
+    size_t hoff = 0;
+    if (rc == 0 && r->header_count > 0 &&
+        (rc = arena_reserve(b, r->header_count * sizeof(samsa_header), true,
+                            &hoff)) == 0)
+        hdrs = (uintptr_t)hoff + 1;
+    for (size_t i = 0; rc == 0 && i < r->header_count; i++) {
+        const samsa_header *h = &r->headers[i];
+        uintptr_t hk, hv;
+        rc = arena_put(b, h->key, strlen(h->key) + 1, &hk);
+        if (rc == 0)
+            rc = arena_put(b, h->value, h->value_len, &hv);
+        if (rc == 0) { /* the arena may have moved: index it afresh */
+            samsa_header *dst = (samsa_header *)(void *)(b->arena + hoff) + i;
+            *dst = (samsa_header){.key = (const char *)hk,
+                                  .value = (const void *)hv,
+                                  .value_len = h->value_len};
+        }
+    }
+    if (rc != 0) {
+        b->used = save; /* nothing of r stays */
+        return rc;
+    }
+    c.key = (const void *)key;
+    c.value = (const void *)value;
+    c.headers = (const samsa_header *)hdrs;
+    b->recs[b->n] = c;
+    b->opaque[b->n++] = opaque;
+    return 0;
+}
+
+/* Turn b's offsets into pointers (the sender, once b is ready). */
+static void
+pbuf_fix(pbuf *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        samsa_record *r = &b->recs[i];
+        r->key = arena_ptr(b, r->key);
+        r->value = arena_ptr(b, r->value);
+        r->headers = arena_ptr(b, r->headers);
+        samsa_header *h = (samsa_header *)(uintptr_t)r->headers;
+        for (size_t k = 0; k < r->header_count; k++) {
+            h[k].key = arena_ptr(b, h[k].key);
+            h[k].value = arena_ptr(b, h[k].value);
+        }
+    }
+}
+
+/* ---- the open list and the ready queue (p->lock held) ------------------ */
+
+static void
+open_unlink(pbuf *b)
+{
+    b->prev->next = b->next;
+    b->next->prev = b->prev;
+    b->next = b->prev = NULL;
+}
+
+/* Move b from the open list to the end of the ready queue. */
+static void
+make_ready(samsa_producer *p, pbuf *b)
+{
+    open_unlink(b);
+    b->t->open[b->partition] = NULL;
+    if (b->t->sticky == b->partition) /* keyless records move on */
+        b->t->sticky = -1;
+    if (p->ready_tail != NULL)
+        p->ready_tail->next = b;
+    else
+        p->ready = b;
+    p->ready_tail = b;
+    pthread_cond_signal(&p->work);
+}
+
+/* Move every open buffer that is due to the ready queue; returns the
+ * earliest moment one still open will be (-1: none).  Due: its linger
+ * has passed, or it holds a record sent before a flush asked (only
+ * those: a buffer begun after the flush would go out nearly empty, and a
+ * sender that keeps waiting for room would then store one record per
+ * batch), or the producer is closing. */
+static int64_t
+collect_due(samsa_producer *p, int64_t now)
+{
+    int64_t linger = (int64_t)p->cfg.linger_ms * 1000000;
+    while (p->open_head.next != &p->open_head) {
+        pbuf *b = p->open_head.next; /* the oldest: the first due */
+        if (!p->stop && b->first_seq >= p->flush_upto &&
+            b->first_ns + linger > now)
+            return b->first_ns + linger;
+        make_ready(p, b);
+    }
+    return -1;
+}
+
+/* ---- topics ---------------------------------------------------------------
+ */
+
+static void
+ptopic_free(ptopic *t)
+{
+    free(t->name);
+    free(t->open);
+    free(t);
+}
+
+/* The producer's entry for a topic, made from the store's on first use
+ * (p->lock held; samsa_topic_describe takes only the table lock). */
+static int
+ptopic_get(samsa_producer *p, const char *name, ptopic **out)
+{
+    for (ptopic *t = p->topics; t != NULL; t = t->next)
+        if (strcmp(t->name, name) == 0) {
+            *out = t;
+            return 0;
+        }
+    samsa_topic_config cfg;
+    int rc = samsa_topic_describe(p->s, name, &cfg);
+    if (rc != 0)
+        return rc;
+    ptopic *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->name = strdup(name)) == NULL ||
+        (t->open = calloc((size_t)cfg.partitions, sizeof *t->open)) == NULL) {
+        if (t != NULL)
+            ptopic_free(t);
+        return SAMSA_ENOMEM;
+    }
+    t->partitions = cfg.partitions;
+    t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
+                       ? (size_t)cfg.max_message_bytes
+                       : p->cfg.batch_bytes;
+    t->sticky = -1;
+    t->next = p->topics;
+    p->topics = t;
+    *out = t;
+    return 0;
+}
+
+/* ---- storing and reporting (the sender thread) ----------------------------
+ */
+
+static bool
+transient(int rc)
+{
+    return rc == SAMSA_ENOTENOUGHREPLICAS || rc == SAMSA_ENOSPC;
+}
+
+/* Store b, retrying while nothing was stored and the error may pass, and
+ * report each record. */
+static void
+pbuf_store(samsa_producer *p, pbuf *b)
+{
+    pbuf_fix(b);
+    int64_t give_up = samsa__deadline_after(p->cfg.delivery_timeout_ms);
+    int rc;
+    for (;;) {
+        rc = samsa_produce(p->s, b->t->name, b->partition, b->recs, b->n);
+        bool stored = b->n > 0 && b->recs[0].offset >= 0;
+        if (rc == 0 || stored || !transient(rc) || samsa__now_ns() >= give_up)
+            break;
+        struct timespec ts = {0, RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (p->cfg.on_delivery == NULL)
+        return;
+    samsa_delivery_report stack[64];
+    samsa_delivery_report *rep =
+        b->n <= 64 ? stack : malloc(b->n * sizeof *rep);
+    for (size_t done = 0; done < b->n;) {
+        size_t k = rep != NULL ? b->n : 1; /* out of memory: one by one */
+        samsa_delivery_report one;
+        samsa_delivery_report *out = rep != NULL ? rep : &one;
+        for (size_t i = 0; i < k; i++) {
+            const samsa_record *r = &b->recs[done + i];
+            out[i] = (samsa_delivery_report){
+                .topic = b->t->name,
+                .partition = b->partition,
+                .offset = r->offset,
+                .error = rc,
+                .opaque = b->opaque[done + i],
+            };
+        }
+        p->cfg.on_delivery(out, k, p->cfg.ctx);
+        done += k;
+    }
+    if (rep != stack)
+        free(rep);
+}
+
+static void *
+sender_main(void *arg)
+{
+    samsa_producer *p = arg;
+    atomic_store(&p->sender_id, pthread_self());
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        int64_t wake = collect_due(p, samsa__now_ns());
+        pbuf *b = p->ready;
+        if (b == NULL) {
+            if (p->stop && p->open_head.next == &p->open_head)
+                break;
+            samsa__cond_wait_until(&p->work, &p->lock, wake);
+            continue;
+        }
+        p->ready = b->next;
+        if (p->ready == NULL)
+            p->ready_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        pbuf_store(p, b);
+        pthread_mutex_lock(&p->lock);
+        p->held -= b->held;
+        p->reported += b->n;
+        pthread_cond_broadcast(&p->room);
+        pthread_cond_broadcast(&p->done);
+        pbuf_free(b);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---- the public calls ---------------------------------------------------- */
+
+static int
+config_resolve(const samsa_producer_config *in, samsa_producer_config *out)
+{
+    static const samsa_producer_config zero;
+    *out = in != NULL ? *in : zero;
+    if (!SAMSA_RESERVED_ZERO(out->reserved) || out->linger_ms < -1 ||
+        out->delivery_timeout_ms < 0)
+        return SAMSA_EINVAL;
+    if (out->batch_bytes == 0)
+        out->batch_bytes = DEFAULT_BATCH_BYTES;
+    if (out->linger_ms == 0)
+        out->linger_ms = DEFAULT_LINGER_MS;
+    else if (out->linger_ms == -1)
+        out->linger_ms = 0;
+    if (out->delivery_timeout_ms == 0)
+        out->delivery_timeout_ms = DEFAULT_TIMEOUT_MS;
+    if (out->buffer_bytes == 0)
+        out->buffer_bytes = DEFAULT_BUFFER_BYTES;
+    return 0;
+}
+
+SAMSA_API int
+samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
+                    samsa_producer **out)
+{
+    if (s == NULL || out == NULL)
+        return SAMSA_EINVAL;
+    samsa_producer_config c;
+    int rc = config_resolve(cfg, &c);
+    if (rc != 0)
+        return rc;
+    samsa_producer *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return SAMSA_ENOMEM;
+    p->s = s;
+    p->cfg = c;
+    p->open_head.next = p->open_head.prev = &p->open_head;
+    pthread_mutex_init(&p->lock, NULL);
+    samsa__cond_init_monotonic(&p->work);
+    samsa__cond_init_monotonic(&p->room);
+    samsa__cond_init_monotonic(&p->done);
+    if ((rc = pthread_create(&p->sender, NULL, sender_main, p)) != 0) {
+        pthread_cond_destroy(&p->work);
+        pthread_cond_destroy(&p->room);
+        pthread_cond_destroy(&p->done);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return samsa__from_errno(rc);
+    }
+    *out = p;
+    return 0;
+}
+
+/* The partition of r in t (p->lock held). */
+static int32_t
+place(ptopic *t, const samsa_record *r, int32_t partition)
+{
+    if (partition != SAMSA_PARTITION_ANY)
+        return partition;
+    if (r->key != NULL)
+        return samsa_partition_for_key(r->key, r->key_len, t->partitions);
+    if (t->sticky < 0)
+        t->sticky = (int32_t)(t->rr++ % (uint32_t)t->partitions);
+    return t->sticky;
+}
+
+/* Wait until size more bytes fit (p->lock held). */
+static int
+wait_room(samsa_producer *p, size_t size, int timeout_ms)
+{
+    int64_t deadline = samsa__deadline_after(timeout_ms);
+    while (!p->stop && p->held + size > p->cfg.buffer_bytes) {
+        if (timeout_ms == 0)
+            return SAMSA_EQUEUEFULL;
+        /* Store what is gathered: it is what makes room. */
+        p->flush_upto = p->sent;
+        pthread_cond_signal(&p->work);
+        if (samsa__cond_wait_until(&p->room, &p->lock, deadline) != 0 &&
+            p->held + size > p->cfg.buffer_bytes)
+            return SAMSA_EQUEUEFULL;
+    }
+    return p->stop ? SAMSA_ECLOSED : 0;
+}
+
+SAMSA_API int
+samsa_producer_send(samsa_producer *p, const char *topic_name,
+                    int32_t partition, const samsa_record *r, void *opaque,
+                    int timeout_ms)
+{
+    if (p == NULL || r == NULL || timeout_ms < -1 ||
+        (partition < 0 && partition != SAMSA_PARTITION_ANY))
+        return SAMSA_EINVAL;
+    int rc = produce_record_check(r);
+    if (rc != 0)
+        return rc;
+    samsa_record c = *r;
+    if (c.timestamp == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        c.timestamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    size_t bound = record_bound(r), held = record_held(r);
+    pthread_mutex_lock(&p->lock);
+    ptopic *t = NULL;
+    rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
+    if (rc == 0 && partition >= t->partitions)
+        rc = SAMSA_ENOPARTITION;
+    if (rc == 0 &&
+        (BATCH_OVERHEAD + bound > t->max_bytes || held > p->cfg.buffer_bytes))
+        rc = SAMSA_ETOOBIG;
+    if (rc == 0)
+        rc = wait_room(p, held, timeout_ms);
+    int32_t part = rc == 0 ? place(t, &c, partition) : -1;
+    pbuf *b = rc == 0 ? t->open[part] : NULL;
+    if (b != NULL && b->bytes + bound > t->max_bytes) {
+        make_ready(p, b); /* full: a new batch for this record */
+        b = NULL;
+        part = place(t, &c, partition); /* keyless: the next partition */
+        b = t->open[part];
+    }
+    if (rc == 0 && b == NULL) {
+        if ((b = calloc(1, sizeof *b)) == NULL)
+            rc = SAMSA_ENOMEM;
+        else {
+            *b = (pbuf){.t = t,
+                        .partition = part,
+                        .bytes = BATCH_OVERHEAD,
+                        .first_ns = samsa__now_ns(),
+                        .first_seq = p->sent};
+            b->prev = p->open_head.prev; /* the newest: at the end */
+            b->next = &p->open_head;
+            b->prev->next = b;
+            p->open_head.prev = b;
+            t->open[part] = b;
+            pthread_cond_signal(&p->work); /* a new linger deadline */
+        }
+    }
+    if (rc == 0)
+        rc = pbuf_add(b, &c, opaque);
+    if (rc == 0) {
+        b->bytes += bound;
+        b->held += held;
+        p->held += held;
+        p->sent++;
+    }
+    if (b != NULL && b->n == 0 && rc != 0) { /* made for nothing */
+        open_unlink(b);
+        t->open[part] = NULL;
+        pbuf_free(b);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+static bool
+on_sender(samsa_producer *p)
+{
+    return pthread_equal(pthread_self(), atomic_load(&p->sender_id));
+}
+
+SAMSA_API int
+samsa_producer_flush(samsa_producer *p, int timeout_ms)
+{
+    if (p == NULL || timeout_ms < -1 || on_sender(p))
+        return SAMSA_EINVAL;
+    int64_t deadline = samsa__deadline_after(timeout_ms);
+    pthread_mutex_lock(&p->lock);
+    uint64_t upto = p->sent;
+    if (p->flush_upto < upto)
+        p->flush_upto = upto;
+    pthread_cond_signal(&p->work);
+    int rc = 0;
+    while (p->reported < upto && rc == 0)
+        if (samsa__cond_wait_until(&p->done, &p->lock, deadline) != 0 &&
+            p->reported < upto)
+            rc = SAMSA_ETIMEDOUT;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+SAMSA_API int
+samsa_producer_close(samsa_producer *p)
+{
+    if (p == NULL)
+        return 0;
+    if (on_sender(p))
+        return SAMSA_EINVAL;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true; /* the sender stores everything, then leaves */
+    pthread_cond_signal(&p->work);
+    pthread_cond_broadcast(&p->room);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->sender, NULL);
+    for (ptopic *t = p->topics, *next; t != NULL; t = next) {
+        next = t->next;
+        ptopic_free(t);
+    }
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->room);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    return 0;
+}

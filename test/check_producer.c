@@ -1,0 +1,515 @@
+/*
+ * check_producer.c - the asynchronous producer: every record reported
+ * exactly once, dense and in order per partition, the right bytes stored;
+ * reports at close; a full buffer; retries of passing errors; kill -9
+ * losing nothing reported stored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "faultio.h"
+#include "test.h"
+
+int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
+                   samsa **out);
+void samsa__replica_pause(samsa *s, bool paused);
+
+/* Million records in the plain build; the sanitizer builds (SAMSA_DEBUG)
+ * run a tenth, as slow as they are. */
+#ifdef SAMSA_DEBUG
+#define MANY 100000
+#else
+#define MANY 1000000
+#endif
+
+/* What the delivery callback saw, by opaque (the record's number). */
+typedef struct seen {
+    samsa_producer *p;    /* to try flush/close from the callback  */
+    int64_t *offset;      /* per record: its offset, -2 not yet    */
+    int32_t *partition;   /* per record: its partition             */
+    int *error;           /* per record: its error                 */
+    size_t n;             /* records                               */
+    _Atomic size_t calls; /* reports, all told                     */
+    int64_t last[8];      /* per partition: the last offset seen   */
+    bool out_of_order;    /* an offset not one past the last       */
+    size_t wrong;         /* reports that make no sense: a record
+                             unknown, reported twice, or a call mixing
+                             partitions (counted: ck_assert in a loop
+                             of a million costs a write() each)      */
+    int reentry_rc[2];    /* flush and close from the callback     */
+} seen;
+
+static void
+seen_init(seen *v, size_t n)
+{
+    memset(v, 0, sizeof *v);
+    v->n = n;
+    v->offset = malloc(n * sizeof *v->offset);
+    v->partition = malloc(n * sizeof *v->partition);
+    v->error = calloc(n, sizeof *v->error);
+    ck_assert(v->offset && v->partition && v->error);
+    for (size_t i = 0; i < n; i++)
+        v->offset[i] = -2;
+    for (int p = 0; p < 8; p++)
+        v->last[p] = -1;
+}
+
+static void
+seen_free(seen *v)
+{
+    free(v->offset);
+    free(v->partition);
+    free(v->error);
+}
+
+static void
+on_delivery(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    seen *v = ctx;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (size_t)(uintptr_t)r[k].opaque;
+        if (i >= v->n || v->offset[i] != -2 ||
+            r[k].partition != r[0].partition) {
+            v->wrong++;
+            continue;
+        }
+        v->offset[i] = r[k].offset;
+        v->partition[i] = r[k].partition;
+        v->error[i] = r[k].error;
+        if (r[k].error == 0) {
+            if (r[k].offset != v->last[r[k].partition] + 1)
+                v->out_of_order = true;
+            v->last[r[k].partition] = r[k].offset;
+        }
+    }
+    if (v->p != NULL) {
+        v->reentry_rc[0] = samsa_producer_flush(v->p, 0);
+        v->reentry_rc[1] = samsa_producer_close(v->p);
+    }
+    atomic_fetch_add(&v->calls, n);
+}
+
+/* Record i: key "k<i % 97>" for odd i, none for even; value "v<i>". */
+static void
+rec_make(samsa_record *r, char *key, char *val, size_t i)
+{
+    memset(r, 0, sizeof *r);
+    if (i % 2 == 1) {
+        snprintf(key, 16, "k%zu", i % 97);
+        r->key = key;
+        r->key_len = strlen(key);
+    }
+    snprintf(val, 32, "v%zu", i);
+    r->value = val;
+    r->value_len = strlen(val);
+    r->timestamp = 1000 + (int64_t)i;
+}
+
+/* Every record of v stored where its report says, with its bytes. */
+static void
+check_stored(samsa *s, const char *topic, const seen *v)
+{
+    ck_assert_uint_eq(v->wrong, 0);
+    for (int32_t p = 0; p < 4; p++) {
+        samsa_cursor *c;
+        if (samsa_cursor_open(s, topic, p, SAMSA_OFFSET_BEGINNING, &c) != 0)
+            continue;
+        samsa_message m;
+        int64_t count = 0, bad = 0;
+        while (samsa_cursor_next(c, &m, 0) == 0) {
+            size_t i = (size_t)strtoull((const char *)m.value + 1, NULL, 10);
+            bad += i >= v->n || v->offset[i] != m.offset ||
+                   v->partition[i] != p || m.timestamp != 1000 + (int64_t)i ||
+                   (m.key != NULL) != (i % 2 == 1);
+            count++;
+        }
+        E(samsa_cursor_close(c));
+        ck_assert_int_eq(bad, 0);
+        ck_assert_int_eq(count, v->last[p] + 1);
+    }
+}
+
+START_TEST(test_producer_many)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &tc));
+    seen v;
+    seen_init(&v, MANY);
+    samsa_producer_config pc = {.on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16], val[32];
+    samsa_record r;
+    int rc = 0;
+    for (size_t i = 0; i < MANY && rc == 0; i++) {
+        rec_make(&r, key, val, i);
+        /* every tenth to an explicit partition */
+        int32_t part =
+            i % 10 == 0 ? (int32_t)(i / 10 % 4) : SAMSA_PARTITION_ANY;
+        rc = samsa_producer_send(p, "t", part, &r, (void *)(uintptr_t)i, -1);
+    }
+    E(rc);
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), MANY);
+    ck_assert(!v.out_of_order);
+    size_t total = 0, bad = 0;
+    for (size_t i = 0; i < MANY; i++) {
+        bad += v.error[i] != 0;
+        if (i % 10 == 0)
+            bad += v.partition[i] != (int32_t)(i / 10 % 4);
+        else if (i % 2 == 1) {
+            snprintf(key, sizeof key, "k%zu", i % 97);
+            bad +=
+                v.partition[i] != samsa_partition_for_key(key, strlen(key), 4);
+        }
+    }
+    ck_assert_uint_eq(bad, 0);
+    for (int part = 0; part < 4; part++)
+        total += (size_t)(v.last[part] + 1);
+    ck_assert_uint_eq(total, MANY);
+    E(samsa_producer_close(p));
+    check_stored(s, "t", &v);
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Records held for a long linger are stored and reported at close; after
+ * a topic is deleted, its held records are reported with the error. */
+START_TEST(test_producer_close_reports)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &tc));
+    E(samsa_topic_create(s, "gone", NULL));
+    seen v;
+    seen_init(&v, 300);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16], val[32];
+    samsa_record r;
+    for (size_t i = 0; i < 300; i++) {
+        rec_make(&r, key, val, i);
+        E(samsa_producer_send(p, i < 200 ? "t" : "gone", SAMSA_PARTITION_ANY,
+                              &r, (void *)(uintptr_t)i, 0));
+    }
+    ck_assert_uint_eq(atomic_load(&v.calls), 0); /* all held, lingering */
+    E(samsa_topic_delete(s, "gone"));
+    E(samsa_producer_close(p));
+    ck_assert_uint_eq(atomic_load(&v.calls), 300);
+    for (size_t i = 0; i < 300; i++)
+        if (i < 200)
+            ck_assert_int_eq(v.error[i], 0);
+        else {
+            ck_assert_int_eq(v.error[i], SAMSA_ENOTOPIC);
+            ck_assert_int_eq(v.offset[i], -1);
+        }
+    check_stored(s, "t", &v);
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A full buffer: SAMSA_EQUEUEFULL at once with timeout 0; a wait makes
+ * the producer store what it holds, which makes room. */
+START_TEST(test_producer_full)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    seen v;
+    seen_init(&v, 1000);
+    samsa_producer_config pc = {.linger_ms = 600000,
+                                .buffer_bytes = 4096,
+                                .on_delivery = on_delivery,
+                                .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16], val[32];
+    samsa_record r;
+    size_t i = 0, accepted = 0;
+    int rc = 0;
+    for (; i < 1000 && rc == 0; i++) {
+        rec_make(&r, key, val, i);
+        rc = samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, 0);
+        accepted += rc == 0;
+    }
+    EQ_RC(rc, SAMSA_EQUEUEFULL);
+    ck_assert_uint_gt(accepted, 10);
+    ck_assert_uint_lt(accepted, 1000);
+    ck_assert_uint_eq(atomic_load(&v.calls), 0);
+    /* the refused record i-1 is sent again, waiting for room */
+    i--;
+    rec_make(&r, key, val, i);
+    E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, -1));
+    accepted++;
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), accepted);
+    ck_assert(!v.out_of_order);
+    ck_assert_int_eq(v.last[0], (int64_t)accepted - 1);
+    /* a record larger than the whole buffer can never fit */
+    static char big[8192];
+    samsa_record b = {.value = big, .value_len = sizeof big};
+    EQ_RC(samsa_producer_send(p, "t", 0, &b, NULL, -1), SAMSA_ETOOBIG);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_producer_bad_calls)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2, .max_message_bytes = 1024};
+    E(samsa_topic_create(s, "t", &tc));
+    samsa_producer *p;
+    samsa_producer_config bad = {.reserved = {1}};
+    EQ_RC(samsa_producer_open(s, &bad, &p), SAMSA_EINVAL);
+    bad = (samsa_producer_config){.linger_ms = -2};
+    EQ_RC(samsa_producer_open(s, &bad, &p), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_open(NULL, NULL, &p), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_open(s, NULL, NULL), SAMSA_EINVAL);
+    seen v;
+    seen_init(&v, 4);
+    v.p = NULL;
+    samsa_producer_config pc = {
+        .linger_ms = -1, .on_delivery = on_delivery, .ctx = &v};
+    E(samsa_producer_open(s, &pc, &p));
+    samsa_record r = {.value = "x", .value_len = 1};
+    EQ_RC(samsa_producer_send(p, "nope", 0, &r, NULL, 0), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_producer_send(p, "bad/name", 0, &r, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_send(p, "t", 2, &r, NULL, 0), SAMSA_ENOPARTITION);
+    EQ_RC(samsa_producer_send(p, "t", -5, &r, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_send(p, "t", 0, NULL, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_send(NULL, "t", 0, &r, NULL, 0), SAMSA_EINVAL);
+    EQ_RC(samsa_producer_send(p, "t", 0, &r, NULL, -2), SAMSA_EINVAL);
+    samsa_record nullval = {.value = NULL, .value_len = 3};
+    EQ_RC(samsa_producer_send(p, "t", 0, &nullval, NULL, 0), SAMSA_EINVAL);
+    static char big[2048];
+    samsa_record b = {.value = big, .value_len = sizeof big};
+    EQ_RC(samsa_producer_send(p, "t", 0, &b, NULL, 0), SAMSA_ETOOBIG);
+    EQ_RC(samsa_producer_flush(NULL, 0), SAMSA_EINVAL);
+    /* Reentry from the callback is refused, and the send still works. */
+    v.p = p;
+    E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)0, 0));
+    E(samsa_producer_flush(p, -1));
+    EQ_RC(v.reentry_rc[0], SAMSA_EINVAL);
+    EQ_RC(v.reentry_rc[1], SAMSA_EINVAL);
+    ck_assert_uint_eq(atomic_load(&v.calls), 1);
+    ck_assert_int_eq(v.offset[0], 0);
+    E(samsa_producer_close(p));
+    E(samsa_producer_close(NULL));
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 1); /* nothing refused was stored */
+    E(samsa_offsets(s, "t", 1, NULL, &end));
+    ck_assert_int_eq(end, 0);
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Too few copies in sync: nothing is written, the producer retries, and
+ * the records are stored once the copy is back; with a short delivery
+ * timeout they are reported with the error instead. */
+START_TEST(test_producer_retry)
+{
+    const char *root = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    test_pathf(d0, root, "d0");
+    test_pathf(d1, root, "d1");
+    ck_assert_int_eq(mkdir(d0, 0755), 0);
+    ck_assert_int_eq(mkdir(d1, 0755), 0);
+    faultio *fi = faultio_new();
+    const char *reps[] = {d1, NULL};
+    samsa_options o = {.replica_dirs = reps};
+    samsa *s;
+    E(samsa__open_io(d0, &o, faultio_io(fi), &s));
+    samsa__replica_pause(s, true);
+    samsa_topic_config tc = {.replicas = 2, .min_insync = 2};
+    E(samsa_topic_create(s, "t", &tc));
+    /* A failed write to d1 takes its copy out. */
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true);
+    samsa_record r = {.value = "first", .value_len = 5};
+    EQ_RC(samsa_produce(s, "t", 0, &r, 1), SAMSA_ENOTENOUGHREPLICAS);
+    ck_assert_int_eq(r.offset, 0); /* stored, after: not retried */
+
+    seen v;
+    seen_init(&v, 2);
+    samsa_producer_config pc = {
+        .linger_ms = -1, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    samsa_record a = {.value = "v0", .value_len = 2, .timestamp = 1000};
+    E(samsa_producer_send(p, "t", 0, &a, (void *)(uintptr_t)0, 0));
+    usleep(350000); /* some retries, all refused before writing */
+    ck_assert_uint_eq(atomic_load(&v.calls), 0);
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 1);
+    faultio_clear(fi);
+    size_t rejoined = 0;
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_uint_eq(rejoined, 1);
+    E(samsa_producer_flush(p, -1));
+    ck_assert_int_eq(v.error[0], 0);
+    ck_assert_int_eq(v.offset[0], 1); /* once, after the first */
+    E(samsa_producer_close(p));
+
+    /* Out again, and a delivery timeout of 200 ms: reported, not stored. */
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true);
+    EQ_RC(samsa_produce(s, "t", 0, &r, 1), SAMSA_ENOTENOUGHREPLICAS);
+    pc.delivery_timeout_ms = 200;
+    E(samsa_producer_open(s, &pc, &p));
+    samsa_record b = {.value = "v1", .value_len = 2, .timestamp = 1001};
+    E(samsa_producer_send(p, "t", 0, &b, (void *)(uintptr_t)1, 0));
+    E(samsa_producer_flush(p, -1));
+    EQ_RC(v.error[1], SAMSA_ENOTENOUGHREPLICAS);
+    ck_assert_int_eq(v.offset[1], -1);
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 3);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(root);
+}
+END_TEST
+
+/* kill -9 with records held: every record reported stored is there, at
+ * its offset, with its bytes. */
+static void
+on_delivery_log(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    int fd = *(int *)ctx;
+    for (size_t k = 0; k < n; k++)
+        if (r[k].error == 0) {
+            char line[64];
+            int len = snprintf(line, sizeof line, "%zu %lld\n",
+                               (size_t)(uintptr_t)r[k].opaque,
+                               (long long)r[k].offset);
+            ck_assert_int_eq(write(fd, line, (size_t)len), len);
+        }
+}
+
+START_TEST(test_producer_kill9)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    E(samsa_close(s));
+    const char *log = test_path(dir, "reports");
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        samsa *cs;
+        if (samsa_open(dir, NULL, &cs) != 0)
+            _exit(3);
+        samsa_producer_config pc = {.linger_ms = 2,
+                                    .batch_bytes = 4096,
+                                    .on_delivery = on_delivery_log,
+                                    .ctx = &fd};
+        samsa_producer *p;
+        if (samsa_producer_open(cs, &pc, &p) != 0)
+            _exit(4);
+        char val[32];
+        for (size_t i = 0;; i++) {
+            snprintf(val, sizeof val, "v%zu", i);
+            samsa_record r = {.value = val, .value_len = strlen(val)};
+            if (samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, -1))
+                _exit(5);
+        }
+    }
+    close(fd);
+    /* Until a few thousand reports are in, then kill. */
+    for (int tries = 0; tries < 3000; tries++) {
+        struct stat st;
+        if (stat(log, &st) == 0 && st.st_size > 40000)
+            break;
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    s = test_open(dir);
+    size_t len;
+    char *text = (char *)test_slurp(log, &len);
+    text[len] = '\0';
+    size_t checked = 0;
+    samsa_cursor *c;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (char *line = text; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break; /* a line cut by the kill */
+        size_t i;
+        long long off;
+        ck_assert_int_eq(sscanf(line, "%zu %lld", &i, &off), 2);
+        E(samsa_cursor_seek(c, off));
+        samsa_message m;
+        E(samsa_cursor_next(c, &m, 0));
+        char want[32];
+        snprintf(want, sizeof want, "v%zu", i);
+        ck_assert_uint_eq(m.value_len, strlen(want));
+        ck_assert(memcmp(m.value, want, m.value_len) == 0);
+        /* a single producer into one partition: offset i */
+        ck_assert_int_eq(off, (long long)i);
+        checked++;
+        line = nl + 1;
+    }
+    ck_assert_uint_gt(checked, 1000);
+    free(text);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+producer_suite(void)
+{
+    Suite *s = suite_create("producer");
+    /* One case per test, so that CK_RUN_CASE can pick one. */
+    const struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"many", test_producer_many},
+        {"close_reports", test_producer_close_reports},
+        {"full", test_producer_full},
+        {"bad_calls", test_producer_bad_calls},
+        {"retry", test_producer_retry},
+        {"kill9", test_producer_kill9},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
