@@ -1059,9 +1059,7 @@ full_disk(const char *dir, bool real)
     int nospc = 0, catalog_nospc = 0, produce_nospc = 0;
     /* Consumer commits, new groups' commits, topic create, produce, sync:
      * each 0 or SAMSA_ENOSPC, never SAMSA_EIO. */
-    for (int round = 0;
-         round < 200 && (catalog_nospc < 3 || (real && produce_nospc < 3));
-         round++) {
+    for (int round = 0; round < 200 && catalog_nospc < 3; round++) {
         model before = w.m;
         samsa_topic_partition tp[] = {{"a", 0, round % 3}, {"a", 1, round % 2}};
         int rc = samsa_consumer_commit(w.c, tp, 2);
@@ -1096,9 +1094,11 @@ full_disk(const char *dir, bool real)
                       samsa_strerror(rc));
         ck_assert_ptr_null(verify(w.s, &w.m));
     }
+    /* Produce may go on here: a roll frees the old segment's preallocated
+     * tail, and a batch takes just its own bytes when a whole allocation
+     * chunk cannot be had (segment.c); check_retention's test_full_disk
+     * fills a disk with records. */
     ck_assert_int_ge(catalog_nospc, 1);
-    if (real) /* the segment's write met the full disk too */
-        ck_assert_int_ge(produce_nospc, 1);
     printf("catalog: full disk (%s): %d consumer commits, %d topic creates "
            "and %d produces gave SAMSA_ENOSPC and changed nothing\n",
            real ? "tmpfs" : "injected", catalog_nospc, nospc, produce_nospc);

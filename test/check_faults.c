@@ -274,22 +274,31 @@ START_TEST(test_allocate_enospc)
     int64_t next = 0;
 
     faultio_filter(fi, ".log");
+    /* No space at all: the allocation chunk fails, and so does the batch's
+     * own size asked for after it. */
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    faultio_fail(fi, FAULTIO_ALLOCATE, 2, ENOSPC, false);
     test_produce_gen_rc(s, "t", 0, 0, 2, SAMSA_ENOSPC);
-    ck_assert_uint_eq(faultio_injected(fi), 1);
+    ck_assert_uint_eq(faultio_injected(fi), 2);
     check_exact(s, "t", 0, 0);
+    /* Space for the batch but not the chunk (a nearly full disk): it goes
+     * in. */
+    faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
     test_produce_next(s, "t", 0, &next, 2);
+    ck_assert_uint_eq(faultio_injected(fi), 3);
     check_exact(s, "t", 0, 2);
 
     test_produce_upto(s, "t", 0, &next, 30, 0);
     fill_to_roll(s, dir, "t", 0, &next, 4);
     E(samsa_sync(s));
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    faultio_fail(fi, FAULTIO_ALLOCATE, 2, ENOSPC, false);
     test_produce_gen_rc(s, "t", 0, next, 4, SAMSA_ENOSPC);
-    ck_assert_uint_eq(faultio_injected(fi), 2);
+    ck_assert_uint_eq(faultio_injected(fi), 5);
     check_exact(s, "t", 0, next);
     /* Still no space: the same again, nothing moves. */
     faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    faultio_fail(fi, FAULTIO_ALLOCATE, 2, ENOSPC, false);
     test_produce_gen_rc(s, "t", 0, next, 1, SAMSA_ENOSPC);
     check_exact(s, "t", 0, next);
     /* Space again. */

@@ -923,6 +923,20 @@ full_disk_body(const char *mnt)
     offsets_are(s, "t", 0, 0, n);
     offsets_are(s, "u", 0, 0, 0);
     read_all(s, "t", 0, 0, n);
+    /* A write that takes space fails, and changes nothing. */
+    EQ_RC(samsa_topic_create(s, "v", NULL), SAMSA_ENOSPC);
+    samsa_topic_config d;
+    EQ_RC(samsa_topic_describe(s, "v", &d), SAMSA_ENOTOPIC);
+    EQ_RC(samsa_topic_add_partitions(s, "u", 2), SAMSA_ENOSPC);
+    E(samsa_topic_describe(s, "u", &d));
+    ck_assert_int_eq(d.partitions, 1);
+    /* Closing (its recovery points may not be saved) and reopening. */
+    int crc = samsa_close(s);
+    ck_assert_msg(crc == 0 || crc == SAMSA_ENOSPC, "close: %s",
+                  samsa_strerror(crc));
+    E(samsa_open(dir, &o, &s));
+    offsets_are(s, "t", 0, 0, n);
+    EQ_RC(test_produce_try(s, "t", 0, n, NOW), SAMSA_ENOSPC);
     /* What frees space works on the full disk. */
     samsa_topic_config a = {.retention_bytes = 1 << 20};
     E(samsa_topic_alter(s, "t", &a));

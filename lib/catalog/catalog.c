@@ -102,6 +102,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "catalog_mdb.h"
 
@@ -372,7 +373,10 @@ disk_close(catalog_disk *d)
  * past the pages it uses, topped up after each commit: when the disk
  * fills, the catalog's writes still land in blocks already its own.
  * Where the file system cannot allocate ahead, nothing is reserved and a
- * full disk fails catalog writes with SAMSA_ENOSPC, changing nothing. */
+ * full disk fails catalog writes with SAMSA_ENOSPC, changing nothing.
+ * Writes that take space (commits of offsets, topics created or grown,
+ * recovery points) fail with SAMSA_ENOSPC once every disk is full
+ * (write_txn), so that they never eat the reserve. */
 #define CATALOG_RESERVE (2u << 20)
 
 static void
@@ -393,6 +397,9 @@ disk_reserve(catalog_disk *d, size_t map_bytes)
     if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0)
         d->reserved = want;
 }
+
+static int write_txn(catalog *c, catalog_write_fn fn, void *ctx, bool durable,
+                     bool reserve_ok);
 
 /* Open disk d's environment and databases; *gen gets its generation and
  * *fresh whether it held no data before. */
@@ -618,7 +625,7 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
             atomic_fetch_or(&c->down, 1u << i);
     }
     if (rc == 0)
-        rc = catalog_write(c, put_disks, c);
+        rc = write_txn(c, put_disks, c, false, true); /* open on a full disk */
     if (rc != 0)
         catalog_close(c);
     return rc;
@@ -689,11 +696,41 @@ disk_reopen(catalog *c, int i)
     return rc;
 }
 
-/* catalog_write(), and with durable each commit fsync'ed before it is
- * made, whatever catalog_set_nosync() said. */
-static int
-write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
+/* Is every healthy disk full (less than CATALOG_FULL bytes free)?  Then
+ * only writes that free space may commit (see disk_reserve). */
+#define CATALOG_FULL (64u << 10)
+
+static bool
+disks_full(catalog *c)
 {
+    bool any = false;
+    uint32_t down = atomic_load(&c->down);
+    for (int i = 0; i < c->ndisks; i++) {
+        struct statvfs v;
+        if ((down & (1u << i)) || c->disk[i].env == NULL)
+            continue;
+        if (statvfs(c->disk[i].path, &v) != 0 ||
+            (uint64_t)v.f_bavail * v.f_frsize >= CATALOG_FULL)
+            return false;
+        any = true;
+    }
+    return any;
+}
+
+/* catalog_write(), and with durable each commit fsync'ed before it is
+ * made, whatever catalog_set_nosync() said.  Unless reserve_ok,
+ * SAMSA_ENOSPC when every disk is full, so that the space kept ahead of
+ * the catalog (disk_reserve) stays for the writes that may use it: those
+ * that free space (a log start moved, a topic removed, a config altered)
+ * and those that keep existing state current (partition records: the
+ * recovery points and copies; the disks list at open), which overwrite
+ * records of a fixed size rather than add new ones. */
+static int
+write_txn(catalog *c, catalog_write_fn fn, void *ctx, bool durable,
+          bool reserve_ok)
+{
+    if (!reserve_ok && disks_full(c))
+        return SAMSA_ENOSPC;
     samsa__lock(&c->lock, SAMSA_RANK_CATALOG);
     int first = 0, done = 0;
     uint32_t missed = 0; /* disks whose transaction failed */
@@ -754,6 +791,12 @@ write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
         atomic_fetch_or(&c->down, missed);
     samsa__unlock(&c->lock, SAMSA_RANK_CATALOG);
     return done > 0 ? 0 : first != 0 ? first : SAMSA_EIO;
+}
+
+static int
+write_all(catalog *c, catalog_write_fn fn, void *ctx, bool durable)
+{
+    return write_txn(c, fn, ctx, durable, false);
 }
 
 int
@@ -1031,7 +1074,7 @@ int
 catalog_pending_del(catalog *c, const char *name)
 {
     pending_ctx a = {name, 0, -1};
-    return catalog_write(c, pending_txn, &a);
+    return write_txn(c, pending_txn, &a, false, true);
 }
 
 int
@@ -1132,7 +1175,7 @@ topic_remove_txn(catalog_txn *t, void *ctx)
 int
 catalog_topic_remove(catalog *c, const char *name)
 {
-    return write_all(c, topic_remove_txn, (void *)name, true);
+    return write_txn(c, topic_remove_txn, (void *)name, true, true);
 }
 
 int
@@ -1212,7 +1255,7 @@ catalog_partitions_put(catalog *c, uint64_t id, const int32_t *partitions,
                        const catalog_partition *state, size_t n)
 {
     parts_put_ctx a = {id, partitions, state, n};
-    return catalog_write(c, parts_put_txn, &a);
+    return write_txn(c, parts_put_txn, &a, false, true);
 }
 
 int
@@ -1221,7 +1264,7 @@ catalog_partitions_put_durable(catalog *c, uint64_t id,
                                const catalog_partition *state, size_t n)
 {
     parts_put_ctx a = {id, partitions, state, n};
-    return write_all(c, parts_put_txn, &a, true);
+    return write_txn(c, parts_put_txn, &a, true, true);
 }
 
 /* ---- changing a topic ---------------------------------------------------- */
@@ -1265,7 +1308,9 @@ catalog_topic_update(catalog *c, const char *name,
                      const catalog_partition *parts)
 {
     topic_update_ctx a = {name, cfg, first, parts};
-    return write_all(c, topic_update_txn, &a, true);
+    /* Altering a config may free space (a lower retention); growing a
+     * topic takes some. */
+    return write_txn(c, topic_update_txn, &a, true, parts == NULL);
 }
 
 /* ---- share-group snapshots ----------------------------------------------- */
