@@ -567,7 +567,9 @@ SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
  * @param[in] opaque     given back in the record's report.
  * @param[in] timeout_ms when buffer_bytes are held: 0, fail at once with
  *                       SAMSA_EQUEUEFULL; >0, wait that long for room
- *                       first; -1, wait as long as it takes.
+ *                       first; -1, wait as long as it takes.  From the
+ *                       delivery callback a send never waits (its thread
+ *                       is the one that makes room).
  * @return 0 (the record will be reported), or an error (it will not be):
  *         SAMSA_EINVAL (a bad record or argument), SAMSA_ENOTOPIC,
  *         SAMSA_ENOPARTITION, SAMSA_ETOOBIG (larger than the topic's

@@ -488,13 +488,20 @@ place(ptopic *t, const samsa_record *r, int32_t partition)
     return t->sticky;
 }
 
-/* Wait until size more bytes fit (p->lock held). */
+static bool
+on_sender(samsa_producer *p)
+{
+    return pthread_equal(pthread_self(), atomic_load(&p->sender_id));
+}
+
+/* Wait until size more bytes fit (p->lock held).  The delivery callback
+ * never waits: only its own thread, the sender, makes room. */
 static int
 wait_room(samsa_producer *p, size_t size, int timeout_ms)
 {
     int64_t deadline = samsa__deadline_after(timeout_ms);
     while (!p->stop && p->held + size > p->cfg.buffer_bytes) {
-        if (timeout_ms == 0)
+        if (timeout_ms == 0 || on_sender(p))
             return SAMSA_EQUEUEFULL;
         /* Store what is gathered: it is what makes room. */
         p->flush_upto = p->sent;
@@ -574,12 +581,6 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     }
     pthread_mutex_unlock(&p->lock);
     return rc;
-}
-
-static bool
-on_sender(samsa_producer *p)
-{
-    return pthread_equal(pthread_self(), atomic_load(&p->sender_id));
 }
 
 SAMSA_API int
