@@ -48,7 +48,14 @@
  *  - The journal starts with the first change made through this faultio:
  *    whatever state a file had before is taken to be durable.
  *  - Only changes made through the table are journaled.  Bytes stored into
- *    a mapping directly (the table hands out read-only views) are not.
+ *    a mapping directly (the table hands out read-only views) are not;
+ *    map_write() is journaled as a write.
+ *  - map_sync() makes durable, of the changes made before it started, the
+ *    bytes written to the pages it covers (4096-byte pages, so a write
+ *    across its ends stays unsynced outside) and every size change (as
+ *    msync(2) on Linux, an fdatasync of a range, makes the size durable);
+ *    a write older than a size change it makes durable loses its part
+ *    past a truncation's size (that part of the file is gone for good).
  *  - faultio_power_cut() changes the files under any mapping still open.
  *    A handle abandoned after the cut must not be read through: its views
  *    show the reverted bytes, and past a shortened EOF they raise SIGBUS.
@@ -80,6 +87,8 @@ typedef enum faultio_op {
     FAULTIO_MKDIR,
     FAULTIO_RMDIR,
     FAULTIO_DIRSYNC,
+    FAULTIO_MAP_WRITE, /* the mapped append (io.h)                          */
+    FAULTIO_MAP_SYNC,  /* its msync: a sync of a range of pages             */
     FAULTIO_NOPS, /* how many there are                                   */
     FAULTIO_ANY = FAULTIO_NOPS /* faultio_fail(), faultio_calls(): any op */
 } faultio_op;
@@ -191,9 +200,9 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * Returns 0 or -errno.
  *
  * faultio_on_sync() sets fn (NULL: none) to be called with the file's path
- * on the thread of each sync call through the table, before the sync is
- * made: "the power goes just before this sync".  It runs outside faultio's
- * lock and may call faultio_crash_*(), but must not call through the
+ * on the thread of each sync or map_sync call through the table, before
+ * the sync is made: "the power goes just before this sync".  It runs outside
+ * faultio's lock and may call faultio_crash_*(), but must not call through the
  * table.
  *
  * faultio_on_dirsync() sets fn (NULL: none) to be called with the
