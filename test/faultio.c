@@ -1064,16 +1064,20 @@ changes_under(faultio *f, const char *root, size_t *n)
 }
 
 uint64_t
-faultio_crash_states(faultio *f, const char *root)
+faultio_crash_states(faultio *f, const char *root, size_t newest, uint64_t *low)
 {
     size_t n;
     pthread_mutex_lock(&f->lock);
     change **all = changes_under(f, root, &n);
     uint64_t total = 1;
     for (size_t i = 0; i < n; i++) {
+        if (i == newest && low != NULL)
+            *low = total;
         uint64_t k = fates(all[i]);
         total = total > UINT64_MAX / k ? UINT64_MAX : total * k;
     }
+    if (n <= newest && low != NULL)
+        *low = total;
     pthread_mutex_unlock(&f->lock);
     free(all);
     return total;

@@ -189,7 +189,10 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * of the files under root (a directory path as the files were opened
  * under) can end a crash in faultio_crash_states() ways: each write kept,
  * dropped, or torn after any sector boundary strictly inside it; each
- * size change kept or dropped (saturating at UINT64_MAX).
+ * size change kept or dropped (saturating at UINT64_MAX).  *low (unless
+ * NULL) gets the ways of the `newest` newest changes alone: the states
+ * below it vary only those, and state number l + *low * h is state l of
+ * those with state h of the older ones.
  *
  * faultio_crash_apply() writes state number `state` (0 .. states-1, the
  * newest change varying fastest) into the files under `to`, which must
@@ -212,7 +215,8 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * above) needs to know.  Same rules as faultio_on_sync()'s fn.
  */
 typedef void (*faultio_sync_fn)(void *ctx, const char *path);
-uint64_t faultio_crash_states(faultio *f, const char *root);
+uint64_t faultio_crash_states(faultio *f, const char *root, size_t newest,
+                              uint64_t *low);
 int faultio_crash_apply(faultio *f, const char *root, const char *to,
                         uint64_t state);
 void faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx);
