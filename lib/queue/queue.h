@@ -158,6 +158,7 @@ void queue_remove_strays(samsa *s);
 
 /* queue_state.c: the window, the journal and the snapshot. */
 extern uint64_t queue_journal_limit;
+extern uint64_t queue_journal_grow;
 /* Load a qpart's state (snapshot, then journal) and open its journal;
  * log_start clamps start. */
 int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);

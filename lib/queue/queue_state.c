@@ -225,8 +225,11 @@
 /* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
  * lower it to make checkpoints frequent. */
 uint64_t queue_journal_limit = JOURNAL_LIMIT;
-#define JOURNAL_GROW   (1u << 20) /* the file grows by this much          */
-#define SNAP_HEADER_V1 28         /* version 1: no outcomes, no CRC         */
+/* The file grows by this much (a multiple of the page size); tests lower
+ * it to make the journal grow during a few acknowledgements. */
+uint64_t queue_journal_grow = 1u << 20;
+#define JOURNAL_GROW   queue_journal_grow
+#define SNAP_HEADER_V1 28 /* version 1: no outcomes, no CRC         */
 #define SNAP_HEADER    36
 #define SNAP_VERSION   2
 #define SNAP_OUTCOME   12 /* bytes of one kept outcome              */
@@ -456,10 +459,9 @@ header_write(samsa *s, samsa_io_file *f, uint32_t gen, uint32_t boot,
 
 /* Empty the journal and its copies and give them generation gen.  Entries
  * of older generations left in the files are ignored by replay.  When the
- * primary's header cannot be written (or synced), the generation is gen
- * all the same (the snapshot of gen is committed: entries of the old one
- * would be ignored) and jsize is 0, "header owed": the next change
- * retries the reset before it appends, and fails when that fails. */
+ * primary's header cannot be written (or synced), the journal stays at its
+ * generation and size, past queue_journal_limit: the next change, appended
+ * there, checkpoints again, and its snapshot (gen again) covers it. */
 static int
 journal_reset(samsa *s, qpart *qp, uint32_t gen)
 {
@@ -473,8 +475,6 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
     int rc = header_write(s, qp->jf, gen, qp->boot, synced);
     if (rc == 0 && synced)
         rc = sync_range(s, qp->jf, 0, HEADER_SPAN);
-    qp->gen = gen;
-    qp->jsize = 0;
     if (rc != 0)
         return rc;
     if (qp->jalloc > JOURNAL_GROW &&
@@ -485,6 +485,7 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
             if (qp->cfile[d] != NULL)
                 (void)s->io->truncate(s->io, qp->cfile[d], JOURNAL_GROW);
     }
+    qp->gen = gen;
     qp->jsize = JOURNAL_HEADER;
     return 0;
 }
@@ -537,11 +538,8 @@ qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
         return 0;
     if (state != QS_AVAILABLE) {
         int rc = 0;
-        if (qp->jsize < JOURNAL_HEADER) /* a failed reset's header owed */
-            rc = journal_reset(s, qp, qp->gen);
-        if (rc == 0 && qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES)
-            rc = qstate_checkpoint(s, g, qp);
-        if (rc != 0)
+        if (qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES &&
+            (rc = qstate_checkpoint(s, g, qp)) != 0)
             return rc;
         uint8_t e[JOURNAL_ENTRY];
         uint8_t disk = state == QS_ACQUIRED ? QS_AVAILABLE : state;
