@@ -1050,6 +1050,88 @@ START_TEST(test_journal_reset_fault)
 }
 END_TEST
 
+/* The bytes of group g's journal of t-0 under root (the one file in
+ * root/queues/g); *len gets their count. */
+static uint8_t *
+journal_bytes(const char *root, size_t *len)
+{
+    char p[2 * TEST_PATH_BUF];
+    snprintf(p, sizeof p, "%s/queues/g", root);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    uint8_t *b = NULL;
+    for (struct dirent *e; b == NULL && (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/queues/g/%s", root, e->d_name);
+            b = test_slurp(p, len);
+        }
+    closedir(d);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+/* With a replica directory, the map_sync of the journal's copy there
+ * fails during an acknowledgement: the acknowledgement succeeds (the
+ * primary has it), and the copy is dropped: the next acknowledgements do
+ * not write it.  The next load writes the copy over from the primary,
+ * and both hold the same bytes again. */
+START_TEST(test_journal_copy_fault)
+{
+    char d0[256], d1[256];
+    snprintf(d0, sizeof d0, "%s", test_dir_make());
+    snprintf(d1, sizeof d1, "%s", test_dir_make());
+    const char *reps[] = {d1, NULL};
+    samsa_options o = {.replica_dirs = reps, .sync = SAMSA_SYNC_ALWAYS};
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(d0, &o, faultio_io(fi), &s));
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    test_produce_gen(s, "t", 0, 0, 8);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[3];
+    for (int64_t i = 0; i < 3; i++)
+        take_one(q, i, 1, &d[i]);
+    faultio_filter(fi, d1); /* the copy's calls only */
+    uint64_t w0 = faultio_calls_passing(fi, FAULTIO_MAP_WRITE);
+    faultio_fail(fi, FAULTIO_MAP_SYNC, 1, EIO, false);
+    E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT));
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    /* the copy got the entry, not the end word after the failed sync */
+    uint64_t w1 = faultio_calls_passing(fi, FAULTIO_MAP_WRITE);
+    ck_assert_uint_eq(w1, w0 + 1);
+    E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
+    ck_assert_uint_eq(faultio_calls_passing(fi, FAULTIO_MAP_WRITE), w1);
+    queue_end(d0, fi, s, q, FAULTIO_KEEP_ALL);
+
+    size_t l0, l1;
+    uint8_t *j0 = journal_bytes(d0, &l0), *j1 = journal_bytes(d1, &l1);
+    ck_assert(l0 != l1 || memcmp(j0, j1, l0) != 0); /* the copy missed one */
+    free(j0);
+    free(j1);
+    o.sync = 0;
+    E(samsa_open(d0, &o, &s));
+    samsa_ack_info info;
+    for (int64_t i = 0; i < 2; i++) {
+        E(samsa_queue_ack_info(s, "g", "t", 0, i, 0, &info));
+        ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+    }
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    take_one(q, 2, 2, &d[2]);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    j0 = journal_bytes(d0, &l0);
+    j1 = journal_bytes(d1, &l1);
+    ck_assert_uint_eq(l0, l1);
+    ck_assert_mem_eq(j0, j1, l0);
+    free(j0);
+    free(j1);
+    test_dir_remove(d0);
+    test_dir_remove(d1);
+}
+END_TEST
+
 /* Loading a group whose journal holds changes (the store was cut off
  * without a close): its allocation (ENOSPC) or the sync of the replayed
  * entries (EIO) fails, and so does samsa_queue_open(), with that error;
@@ -1105,6 +1187,7 @@ faults_suite(void)
     tcase_add_loop_test(tc, test_journal_ack_faults, 0, 8);
     tcase_add_test(tc, test_journal_grow_enospc);
     tcase_add_test(tc, test_journal_reset_fault);
+    tcase_add_test(tc, test_journal_copy_fault);
     tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);
     return s;

@@ -33,7 +33,9 @@
  *    one per change.
  *  - map_sync() makes the bytes of [off, off+len) durable (msync(2) of the
  *    pages holding them) with the file's size, whichever call wrote them;
- *    sync() makes the whole file durable.
+ *    sync() makes the whole file durable.  Both are NULL in the replica
+ *    set's table (replica_io.c): the log never maps-writes, and the
+ *    journals keep their copies themselves, through the store's table.
  *  - write() may write fewer bytes than asked (a short write); the caller
  *    treats that as an error.
  *  - allocate() reserves disk blocks for [off, off+len) and extends the file
