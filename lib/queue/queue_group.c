@@ -69,8 +69,6 @@ group_load(samsa *s, const char *name, topic *t, qgroup **out)
     int rc = g->name == NULL || g->topic == NULL || g->parts == NULL
                  ? SAMSA_ENOMEM
                  : 0;
-    for (int32_t p = 0; rc == 0 && p < g->nparts; p++)
-        g->parts[p].jfd = -1; /* for group_free, until qstate_open */
     for (int32_t p = 0; rc == 0 && p < g->nparts; p++) {
         qpart *qp = &g->parts[p];
         qp->partition = p;
