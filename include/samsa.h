@@ -1405,10 +1405,11 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
  *        at once; the delivery still counts) and free the receiver.
  * @param[in] q the receiver, or NULL (then nothing happens).  After
  *              samsa_close() it only frees memory.
- * @return 0, or the first error met while releasing (SAMSA_EIO,
- *         SAMSA_ENOSPC): the receiver is freed either way, and a record
- *         whose release was not recorded is offered again when its
- *         acquisition lock expires.
+ * @return 0: closing cannot fail (it returns int as every close function
+ *         of samsa does).  A release is not written anywhere: on disk an
+ *         acquired record is an available one (the journal holds its
+ *         delivery count), which is also why a crashed receiver's records
+ *         come back after a reopen.
  */
 SAMSA_API int samsa_queue_close(samsa_queue *q);
 

@@ -136,8 +136,9 @@ struct samsa_queue {
 /* queue.c */
 /* Free a receiver's arena. */
 void queue_arena_free(samsa_queue *q);
-/* Give back every record q holds in qp (locked). */
-int queue_release_all(samsa_queue *q, qpart *qp);
+/* Give back every record q holds in qp (locked): memory only, since on
+ * disk an acquired record is an available one, so it cannot fail. */
+void queue_release_all(samsa_queue *q, qpart *qp);
 
 /* Find or load the group (name, topic) for a call: s->queue_lock held. */
 int queue_group_get(samsa *s, const char *group, const char *tname,
