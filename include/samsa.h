@@ -670,7 +670,9 @@ SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
  * @param[in] opaque     given back in the record's report.
  * @param[in] timeout_ms when buffer_bytes are held: 0, fail at once with
  *                       SAMSA_EQUEUEFULL; >0, wait that long for room
- *                       first; -1, wait as long as it takes.
+ *                       first; -1, wait as long as it takes.  From the
+ *                       delivery callback a send never waits (its thread
+ *                       is the one that makes room).
  * @return 0 (the record will be reported), or an error (it will not be):
  *         SAMSA_EINVAL (a bad record or argument), SAMSA_ENOTOPIC,
  *         SAMSA_ENOPARTITION, SAMSA_ETOOBIG (larger than the topic's
@@ -1506,10 +1508,11 @@ SAMSA_API int samsa_queue_ack(samsa_queue *q, const samsa_delivery *d, size_t n,
  *        at once; the delivery still counts) and free the receiver.
  * @param[in] q the receiver, or NULL (then nothing happens).  After
  *              samsa_close() it only frees memory.
- * @return 0, or the first error met while releasing (SAMSA_EIO,
- *         SAMSA_ENOSPC): the receiver is freed either way, and a record
- *         whose release was not recorded is offered again when its
- *         acquisition lock expires.
+ * @return 0: closing cannot fail (it returns int as every close function
+ *         of samsa does).  A release is not written anywhere: on disk an
+ *         acquired record is an available one (the journal holds its
+ *         delivery count), which is also why a crashed receiver's records
+ *         come back after a reopen.
  */
 SAMSA_API int samsa_queue_close(samsa_queue *q);
 

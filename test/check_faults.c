@@ -877,6 +877,304 @@ START_TEST(test_power_cut_nosync_keep_all)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Queue journals (queue_state.c: map_write, map_sync, allocate)            */
+/* ------------------------------------------------------------------------ */
+
+extern uint64_t queue_journal_grow;  /* lib/queue/queue.h */
+extern uint64_t queue_journal_limit; /* lib/queue/queue.h */
+
+#define QREC 200 /* records of t for the queue cases */
+
+/* Receive one record: offset at, delivery count count. */
+static void
+take_one(samsa_queue *q, int64_t at, int32_t count, samsa_delivery *d)
+{
+    size_t n = 0;
+    E(samsa_queue_receive(q, d, 1, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d->msg.offset, at);
+    ck_assert_int_eq(d->delivery_count, count);
+    ck_assert_ptr_null(test_gen_mismatch(&d->msg, at));
+}
+
+/* A store under SAMSA_SYNC_ALWAYS through a new faultio, t holding QREC
+ * records, and a receiver of share group g on it that received records
+ * 0..n-1 into d (delivery count 1). */
+static samsa *
+queue_store(const char **dir, faultio **fi, samsa_queue **q, samsa_delivery *d,
+            int64_t n)
+{
+    samsa *s = faulty_t(dir, fi, SAMSA_SYNC_ALWAYS, 1, 0);
+    for (int64_t i = 0; i < QREC; i += 8)
+        test_produce_gen(s, "t", 0, i, 8);
+    E(samsa_queue_open(s, "g", "t", NULL, q));
+    for (int64_t o = 0; o < n; o++)
+        take_one(*q, o, 1, &d[o]);
+    return s;
+}
+
+/* Reopen dir with plain I/O: records 0..nacc-1 are accepted, each
+ * delivered once but record twice (-1: none), delivered twice; the records
+ * from nacc on come again, in order, the first nheld of them (received,
+ * never acknowledged) with delivery count 2, the rest with 1. */
+static void
+queue_reopen_check(const char *dir, int64_t nacc, int64_t twice, int64_t nheld)
+{
+    samsa *s = test_open(dir);
+    for (int64_t o = 0; o < nacc; o++) {
+        samsa_ack_info info;
+        E(samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info));
+        ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+        ck_assert_int_eq(info.delivery_count, o == twice ? 2 : 1);
+    }
+    samsa_queue *q;
+    samsa_delivery d;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    for (int64_t o = nacc; o < nacc + nheld + 2; o++)
+        take_one(q, o, o < nacc + nheld ? 2 : 1, &d);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+}
+
+/* End the queue case: close q and s cleanly (cut < 0), or cut the power
+ * in mode cut with them open and leave the files as the cut left them
+ * (the close that follows is undone: its checkpoint would go to the
+ * catalog, which is not written through the table), as after kill -9;
+ * then free fi. */
+static void
+queue_end(const char *dir, faultio *fi, samsa *s, samsa_queue *q, int cut)
+{
+    faultio_filter(fi, NULL);
+    if (cut < 0) {
+        samsa_queue_close(q);
+        E(samsa_close(s));
+    } else {
+        E(faultio_power_cut(fi, (faultio_cut)cut, 0));
+        test_snap sn = {.n = 0};
+        test_snap_take(&sn, dir, "");
+        samsa_queue_close(q);
+        (void)samsa_close(s); /* every call fails now */
+        test_snap_put(&sn, dir);
+        test_snap_free(&sn);
+    }
+    faultio_free(fi);
+}
+
+/* A failing map_sync or map_write of the journal during an
+ * acknowledgement (loop: the op, EIO or ENOSPC, then a clean close or a
+ * power cut that drops everything unsynced): the call returns the error
+ * and changes nothing (the record is still held, not finished), the same
+ * acknowledgement then succeeds, and after a reopen every acknowledged
+ * record is finished and the others come back. */
+START_TEST(test_journal_ack_faults)
+{
+    faultio_op op = _i % 2 ? FAULTIO_MAP_WRITE : FAULTIO_MAP_SYNC;
+    int err = _i / 2 % 2 ? ENOSPC : EIO;
+    bool cut = _i >= 4;
+    const char *dir;
+    faultio *fi;
+    samsa_queue *q;
+    samsa_delivery d[5];
+    samsa *s = queue_store(&dir, &fi, &q, d, 5);
+    E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT));
+    faultio_filter(fi, ".journal");
+    uint64_t calls = faultio_calls_passing(fi, op);
+    faultio_fail(fi, op, 1, err, false);
+    EQ_RC(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT),
+          err == EIO ? SAMSA_EIO : SAMSA_ENOSPC);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    ck_assert_uint_eq(faultio_calls_passing(fi, op), calls + 1);
+    samsa_ack_info info;
+    EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 1, 0, &info), SAMSA_ETIMEDOUT);
+    E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
+    E(samsa_queue_ack(q, &d[2], 1, SAMSA_ACK_ACCEPT));
+    queue_end(dir, fi, s, q, cut ? FAULTIO_DROP_ALL : -1);
+    queue_reopen_check(dir, 3, -1, 2);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The journal grows (allocate) during an acknowledgement, and the disk is
+ * full: the acknowledgement fails with SAMSA_ENOSPC and changes nothing;
+ * once there is room it succeeds, and a reopen finds every acknowledged
+ * record finished. */
+START_TEST(test_journal_grow_enospc)
+{
+    uint64_t saved = queue_journal_grow;
+    queue_journal_grow = 4096; /* room for 169 entries, then a grow */
+    const char *dir;
+    faultio *fi;
+    samsa_queue *q;
+    samsa_delivery d;
+    samsa *s = queue_store(&dir, &fi, &q, &d, 0);
+    faultio_filter(fi, ".journal");
+    faultio_fail(fi, FAULTIO_ALLOCATE, 1, ENOSPC, false);
+    /* Two entries a record (its acquisition, its acceptance): the 170th,
+     * record 84's acceptance, is the first past the first page. */
+    int64_t o = 0;
+    int rc = 0;
+    for (; o < QREC && rc == 0; o++) {
+        take_one(q, o, 1, &d);
+        rc = samsa_queue_ack(q, &d, 1, SAMSA_ACK_ACCEPT);
+    }
+    queue_journal_grow = saved;
+    EQ_RC(rc, SAMSA_ENOSPC);
+    ck_assert_int_eq(o - 1, 84);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    samsa_ack_info info;
+    EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 84, 0, &info), SAMSA_ETIMEDOUT);
+    E(samsa_queue_ack(q, &d, 1, SAMSA_ACK_ACCEPT));
+    queue_end(dir, fi, s, q, -1);
+    queue_reopen_check(dir, 85, -1, 0);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A checkpoint (past queue_journal_limit) whose journal reset fails, the
+ * new header's map_sync, after its snapshot of generation g+1 was
+ * committed: the acknowledgement that ran it returns 0 all the same (its
+ * entry is synced), the journal stays at g, and the next acknowledgement,
+ * appended there, checkpoints again; after a cut that loses nothing,
+ * both are finished. */
+START_TEST(test_journal_reset_fault)
+{
+    uint64_t saved = queue_journal_limit;
+    queue_journal_limit = 100; /* a checkpoint at the third entry */
+    const char *dir;
+    faultio *fi;
+    samsa_queue *q;
+    samsa_delivery d[2];
+    samsa *s = queue_store(&dir, &fi, &q, d, 2); /* entries 1 and 2 */
+    faultio_filter(fi, ".journal");
+    /* Entry 3's map_sync, then the reset's. */
+    faultio_fail(fi, FAULTIO_MAP_SYNC, 2, EIO, false);
+    E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT)); /* it is in */
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
+    queue_journal_limit = saved;
+    queue_end(dir, fi, s, q, FAULTIO_KEEP_ALL);
+    queue_reopen_check(dir, 2, -1, 0);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The bytes of group g's journal of t-0 under root (the one file in
+ * root/queues/g); *len gets their count. */
+static uint8_t *
+journal_bytes(const char *root, size_t *len)
+{
+    char p[2 * TEST_PATH_BUF];
+    snprintf(p, sizeof p, "%s/queues/g", root);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    uint8_t *b = NULL;
+    for (struct dirent *e; b == NULL && (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/queues/g/%s", root, e->d_name);
+            b = test_slurp(p, len);
+        }
+    closedir(d);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+/* With a replica directory, the map_sync of the journal's copy there
+ * fails during an acknowledgement: the acknowledgement succeeds (the
+ * primary has it), and the copy is dropped: the next acknowledgements do
+ * not write it.  The next load writes the copy over from the primary,
+ * and both hold the same bytes again. */
+START_TEST(test_journal_copy_fault)
+{
+    char d0[256], d1[256];
+    snprintf(d0, sizeof d0, "%s", test_dir_make());
+    snprintf(d1, sizeof d1, "%s", test_dir_make());
+    const char *reps[] = {d1, NULL};
+    samsa_options o = {.replica_dirs = reps, .sync = SAMSA_SYNC_ALWAYS};
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(d0, &o, faultio_io(fi), &s));
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    test_produce_gen(s, "t", 0, 0, 8);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[3];
+    for (int64_t i = 0; i < 3; i++)
+        take_one(q, i, 1, &d[i]);
+    faultio_filter(fi, d1); /* the copy's calls only */
+    uint64_t w0 = faultio_calls_passing(fi, FAULTIO_MAP_WRITE);
+    faultio_fail(fi, FAULTIO_MAP_SYNC, 1, EIO, false);
+    E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT));
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    /* the copy got the entry, not the end word after the failed sync */
+    uint64_t w1 = faultio_calls_passing(fi, FAULTIO_MAP_WRITE);
+    ck_assert_uint_eq(w1, w0 + 1);
+    E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
+    ck_assert_uint_eq(faultio_calls_passing(fi, FAULTIO_MAP_WRITE), w1);
+    queue_end(d0, fi, s, q, FAULTIO_KEEP_ALL);
+
+    size_t l0, l1;
+    uint8_t *j0 = journal_bytes(d0, &l0), *j1 = journal_bytes(d1, &l1);
+    ck_assert(l0 != l1 || memcmp(j0, j1, l0) != 0); /* the copy missed one */
+    free(j0);
+    free(j1);
+    o.sync = 0;
+    E(samsa_open(d0, &o, &s));
+    samsa_ack_info info;
+    for (int64_t i = 0; i < 2; i++) {
+        E(samsa_queue_ack_info(s, "g", "t", 0, i, 0, &info));
+        ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+    }
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    take_one(q, 2, 2, &d[2]);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    j0 = journal_bytes(d0, &l0);
+    j1 = journal_bytes(d1, &l1);
+    ck_assert_uint_eq(l0, l1);
+    ck_assert_mem_eq(j0, j1, l0);
+    free(j0);
+    free(j1);
+    test_dir_remove(d0);
+    test_dir_remove(d1);
+}
+END_TEST
+
+/* Loading a group whose journal holds changes (the store was cut off
+ * without a close): its allocation (ENOSPC) or the sync of the replayed
+ * entries (EIO) fails, and so does samsa_queue_open(), with that error;
+ * the next open loads every acknowledged change. */
+START_TEST(test_journal_open_faults)
+{
+    faultio_op op = _i ? FAULTIO_MAP_SYNC : FAULTIO_ALLOCATE;
+    int err = _i ? EIO : ENOSPC;
+    const char *dir;
+    faultio *fi;
+    samsa_queue *q;
+    samsa_delivery d[4];
+    samsa *s = queue_store(&dir, &fi, &q, d, 4);
+    E(samsa_queue_ack(q, d, 3, SAMSA_ACK_ACCEPT));
+    /* No close: the journal alone holds the changes (as after kill -9). */
+    queue_end(dir, fi, s, q, FAULTIO_KEEP_ALL);
+
+    fi = faultio_new();
+    s = open_faulty(dir, fi, SAMSA_SYNC_ALWAYS);
+    faultio_filter(fi, ".journal");
+    faultio_fail(fi, op, 1, err, false);
+    EQ_RC(samsa_queue_open(s, "g", "t", NULL, &q),
+          err == EIO ? SAMSA_EIO : SAMSA_ENOSPC);
+    ck_assert_uint_eq(faultio_injected(fi), 1);
+    faultio_filter(fi, NULL);
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    take_one(q, 3, 2, &d[0]); /* held at the cut: delivered again */
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    queue_end(dir, fi, s, q, -1);
+    queue_reopen_check(dir, 4, 3, 0);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -895,6 +1193,11 @@ faults_suite(void)
     tcase_add_test(tc, test_power_cut_keep_all);
     tcase_add_test(tc, test_power_cut_random);
     tcase_add_test(tc, test_power_cut_nosync_keep_all);
+    tcase_add_loop_test(tc, test_journal_ack_faults, 0, 8);
+    tcase_add_test(tc, test_journal_grow_enospc);
+    tcase_add_test(tc, test_journal_reset_fault);
+    tcase_add_test(tc, test_journal_copy_fault);
+    tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -163,6 +163,52 @@ START_TEST(posix_mapped_write)
 }
 END_TEST
 
+/* The mapped append (the queue journals): map_write is a copy into the
+ * mapping, no system call, at any length inside the allocated size, and a
+ * pwrite past it; map_sync syncs the pages of a range of the mapping. */
+START_TEST(posix_map_append)
+{
+    const char *dir = test_dir_make();
+    const char *path = test_path(dir, "a.journal");
+    samsa_io *io = samsa__io_posix();
+    samsa_io_file *f;
+    const void *view;
+    unsigned char buf[8192];
+    int r1 = -1, r2 = -1, r3 = -1;
+
+    E(io->open(io, path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &f));
+    E(io->allocate(io, f, 0, 8192));
+    E(io->map(io, f, 16384, &view)); /* longer than the file, as journals */
+    fill(buf, sizeof buf, 3);
+    WRITES(0, r1 = io->map_write(io, f, 40, buf, 24);
+           r2 = io->map_write(io, f, 24, buf + 24, 8);
+           r3 = io->map_write(io, f, 100, buf + 100, 5000));
+    E(r1);
+    E(r2);
+    E(r3);
+    ck_assert_mem_eq((const char *)view + 24, buf + 24, 8);
+    ck_assert_mem_eq((const char *)view + 40, buf, 24);
+    ck_assert_mem_eq((const char *)view + 100, buf + 100, 5000);
+    E(io->map_sync(io, f, 40, 24));
+    E(io->map_sync(io, f, 100, 5000));
+    EQ_RC(io->map_sync(io, f, 16000, 1000), -EINVAL); /* past the view */
+    /* Past the allocated size: pwrite, which extends the file. */
+    WRITES(1, r1 = io->map_write(io, f, 8192, buf, 100));
+    E(r1);
+    ck_assert_uint_eq(file_size(io, f), 8292);
+    ck_assert_mem_eq((const char *)view + 8192, buf, 100);
+    E(io->close(io, f));
+
+    size_t len;
+    unsigned char *disk = slurp(path, &len);
+    ck_assert_uint_eq(len, 8292);
+    ck_assert_mem_eq(disk + 40, buf, 24);
+    ck_assert_mem_eq(disk + 100, buf + 100, 5000);
+    free(disk);
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* The mapped path is taken only inside the size the file is known to have
  * and to have blocks for; elsewhere pwrite, never SIGBUS. */
 START_TEST(posix_known_size)
@@ -338,6 +384,8 @@ START_TEST(fault_nth_once)
 
     ck_assert_str_eq(faultio_op_name(FAULTIO_WRITE), "write");
     ck_assert_str_eq(faultio_op_name(FAULTIO_DIRSYNC), "dirsync");
+    ck_assert_str_eq(faultio_op_name(FAULTIO_MAP_WRITE), "map_write");
+    ck_assert_str_eq(faultio_op_name(FAULTIO_MAP_SYNC), "map_sync");
     ck_assert_str_eq(faultio_op_name(FAULTIO_ANY), "any");
     faultio_free(fi);
     test_dir_remove(dir);
@@ -768,6 +816,65 @@ START_TEST(cut_after_sync)
 }
 END_TEST
 
+/* map_sync makes durable the writes to the pages it covers (a write
+ * across its edge only in part) and the size changes before it; a
+ * truncation made durable cuts off for good what older writes put past
+ * it.  Power cut (DROP_ALL): the rest is undone. */
+START_TEST(cut_map_sync)
+{
+    const char *dir = test_dir_make();
+    const char *path = test_path(dir, "m.journal");
+    faultio *fi = faultio_new();
+    samsa_io *io = faultio_io(fi);
+    samsa_io_file *f;
+    const void *view;
+    unsigned char span[200];
+    memset(span, 'S', sizeof span);
+
+    E(io->open(io, path, SAMSA_IO_CREATE, &f));
+    E(io->allocate(io, f, 0, 12288));
+    E(io->map(io, f, 12288, &view));
+    E(io->map_write(io, f, 9000, "D", 1));
+    E(io->map_sync(io, f, 9000, 1)); /* D durable, and the allocation */
+    ck_assert_uint_eq(faultio_unsynced(fi, NULL), 0);
+    E(io->map_write(io, f, 10, "A", 1));      /* page 0               */
+    E(io->map_write(io, f, 4000, span, 200)); /* pages 0 and 1        */
+    E(io->map_write(io, f, 4300, "B", 1));    /* page 1               */
+    E(io->map_write(io, f, 9000, "C", 1));    /* page 2, over D       */
+    E(io->map_sync(io, f, 4300, 1));
+    /* A, the span's first 96 bytes, C */
+    ck_assert_uint_eq(faultio_unsynced(fi, NULL), 3);
+    E(io->truncate(io, f, 8192));
+    E(io->allocate(io, f, 0, 12288));
+    ck_assert_uint_eq(faultio_calls(fi, FAULTIO_MAP_WRITE), 5);
+    ck_assert_uint_eq(faultio_calls(fi, FAULTIO_MAP_SYNC), 2);
+    E(io->map_sync(io, f, 0, 1)); /* A, the span's front, the sizes */
+    /* and C, older than the durable cut: gone for good */
+    ck_assert_uint_eq(faultio_unsynced(fi, NULL), 0);
+    faultio_fail(fi, FAULTIO_MAP_SYNC, 1, EIO, false);
+    E(io->map_write(io, f, 20, "E", 1));
+    EQ_RC(io->map_sync(io, f, 20, 1), -EIO);
+    faultio_fail(fi, FAULTIO_MAP_WRITE, 1, ENOSPC, false);
+    EQ_RC(io->map_write(io, f, 30, "F", 1), -ENOSPC);
+    ck_assert_uint_eq(faultio_unsynced(fi, NULL), 1); /* E */
+    E(io->close(io, f));
+    E(faultio_power_cut(fi, FAULTIO_DROP_ALL, 0));
+    faultio_free(fi);
+
+    size_t len;
+    unsigned char *disk = slurp(path, &len);
+    ck_assert_uint_eq(len, 12288);
+    ck_assert_int_eq(disk[10], 'A');
+    ck_assert_mem_eq(disk + 4000, span, 200);
+    ck_assert_int_eq(disk[4300], 'B');
+    ck_assert_int_eq(disk[9000], 0); /* cut off for good: not D again */
+    ck_assert_int_eq(disk[20], 0);   /* E: its sync failed            */
+    ck_assert_int_eq(disk[30], 0);   /* F: never written              */
+    free(disk);
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A renamed file takes its journal along; an unlinked one is left alone. */
 START_TEST(cut_rename_unlink)
 {
@@ -830,6 +937,7 @@ io_suite(void)
     tcase_add_test(tc, posix_mapped_write);
     tcase_add_test(tc, posix_known_size);
     tcase_add_test(tc, posix_map_again);
+    tcase_add_test(tc, posix_map_append);
     tcase_add_test(tc, posix_errors);
     suite_add_tcase(s, tc);
 
@@ -848,6 +956,7 @@ io_suite(void)
     tcase_add_test(tc, cut_torn);
     tcase_add_test(tc, cut_after_sync);
     tcase_add_test(tc, cut_rename_unlink);
+    tcase_add_test(tc, cut_map_sync);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,25 +2,19 @@
  * check_powercut.c - power cuts at scale: a store under SAMSA_SYNC_ALWAYS
  * produces, feeds a share group (receive, accept, reject, release) and
  * commits a consumer group's offsets, and loses power at every moment where
- * something becomes durable: just before each sync of the log (through the
- * faultio table), just before each msync of a queue journal, and during
+ * something becomes durable: just before each sync of the log and each
+ * map_sync of a queue journal (both through the faultio table), and during
  * each catalog commit.  Every way the writes not yet durable at that moment
  * could have reached the disk is recovered and checked.
  *
  * What may differ between the states of one moment:
  *
- *  - the log's files (segments, index files, end markers): each write
- *    since the file's last sync kept, dropped, or torn at a sector boundary
+ *  - the log's files (segments, index files, end markers) and the queue
+ *    journals (queue_state.c, written by the table's mapped append): each
+ *    write since the file's last sync, or not in the pages of a map_sync
+ *    since, kept, dropped, or torn at a sector boundary; each size change
+ *    since (the journal's allocations and cuts) kept or dropped
  *    (faultio_crash_states(), faultio_crash_apply());
- *  - the queue journals (queue_state.c): written through a shared writable
- *    mapping, not the table, and msync'ed under SYNC_ALWAYS.  This file
- *    interposes msync() (and finds the mapped file in /proc/self/maps), so
- *    it knows each journal page as it was when last msync'ed; a page that
- *    differs now is dirty, and the kernel may have written it back whole,
- *    not at all, or torn after any 512-byte sector: each dirty page takes
- *    every distinct one of those contents (a tear that keeps the same
- *    changed sectors as another state is the same state, not counted
- *    twice);
  *  - the catalog (LMDB, fsync'ed at every commit when the store syncs):
  *    interposing mdb_txn_commit(), this file keeps data.mdb as each commit
  *    left it; a cut during a commit leaves the commit before it or this
@@ -37,8 +31,8 @@
  *
  * How a state is built: the files of the live store as they are at that
  * moment are read once per moment; for each state they are written to a
- * fresh directory with the chosen catalog, the journal pages chosen and the
- * log writes undone there, and the store is opened with the posix table
+ * fresh directory with the chosen catalog and the unsynced writes chosen
+ * undone there, and the store is opened with the posix table
  * (another boot: the end marker's unsynced values do not count).
  *
  *  - the directory entries: a file or directory made since its directory's
@@ -50,8 +44,7 @@
  * must all be there, and what the queue and the group report must be
  * something that was acknowledged.
  *
- * Not modelled: entries removed or renamed (they keep their new state) and
- * the journal's size changes (it is allocated ahead, at open).
+ * Not modelled: entries removed or renamed (they keep their new state).
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -61,7 +54,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,15 +66,11 @@ int samsa__open_io(const char *dir, const samsa_options *opt, samsa_io *io,
 
 #define MAX_FILES 128
 /* States tried at each moment of a kind, at most (ten times that with
- * SAMSA_LONG=1): the first ones vary the catalog, then the journal's
- * pages, then the log's newest writes. */
+ * SAMSA_LONG=1): the first ones vary the catalog, then the directory
+ * entries, then the newest writes of the log and the journals. */
 static const uint64_t states_per_cut[] = {32, 10, 32};
 #define MIN_STATES 10000 /* the run must try at least this many       */
 #define RECORDS    260   /* records the workload acknowledges         */
-#define PAGE       4096  /* a page of the journal's mapping           */
-#define SECTOR     512   /* what a write-back may tear at             */
-#define MAX_DIRTY  8     /* journal pages dirty at one moment, at most */
-#define MAX_JFILES 4     /* journal files, at most                    */
 #define HELD_MAX   64    /* deliveries the workload holds, at most    */
 #define MAX_ATT    3     /* deliveries before a record is archived    */
 #define FOREVER_MS                                                             \
@@ -95,6 +83,7 @@ static const uint64_t states_per_cut[] = {32, 10, 32};
         .dead_letter_topic = "dlq"                                             \
     }
 #define MAX_CAT   128 /* catalog commits not yet durable kept, at most */
+#define NEWEST    1   /* unsynced writes varied before the entries    */
 #define MAX_NEW   12  /* entries not yet durable at a moment, at most */
 #define MAX_ENTRY 512 /* entries of the store, at most             */
 
@@ -115,24 +104,6 @@ typedef struct image {
     size_t n;
 } image;
 
-/* A journal file as the disk holds it for sure: each page as it was when
- * last msync'ed (zeros before that). */
-typedef struct jfile {
-    char rel[256];   /* path under the root                            */
-    uint8_t *synced; /* size bytes                                     */
-    size_t size;
-} jfile;
-
-/* One dirty journal page of a moment: its variants keep the first j of
- * its changed sectors, j = 0 (dropped) .. nsec (kept whole). */
-typedef struct dirty {
-    const mfile *f;         /* the journal in the moment's image        */
-    const jfile *j;         /* what the disk holds for sure             */
-    size_t page;            /* the page's index                         */
-    int sec[PAGE / SECTOR]; /* the changed sectors, ascending          */
-    int nsec;
-} dirty;
-
 /* The catalog's data.mdb as a commit left it. */
 typedef struct catimg {
     uint8_t *data;
@@ -145,8 +116,6 @@ typedef struct cut {
     char live[TEST_PATH_BUF]; /* the store producing                    */
     char work[TEST_PATH_BUF]; /* where each state is built              */
     image now;                /* the live files at this moment          */
-    jfile jf[MAX_JFILES];     /* the journals' durable pages            */
-    size_t njf;
     pthread_mutex_t cat_lock; /* guards cat, ncat                       */
     catimg cat[MAX_CAT];      /* the catalog as the last durable commit
                                  left it, then as each later one did     */
@@ -178,7 +147,7 @@ typedef struct cut {
     char why[480];     /* the first failure, "" when none                */
 } cut;
 
-static cut *watched; /* the cut the msync and commit hooks report to */
+static cut *watched; /* the cut the commit hook reports to */
 
 static void
 image_free(image *im)
@@ -266,7 +235,7 @@ image_write(const image *im, const char *root)
     }
 }
 
-/* ---- the journals' durable pages ------------------------------------------
+/* ---- the moments' kinds ----------------------------------------------------
  */
 
 static bool
@@ -275,127 +244,6 @@ is_journal(const char *rel)
     size_t n = strlen(rel);
     return strncmp(rel, "queues/", 7) == 0 && n > 8 &&
            strcmp(rel + n - 8, ".journal") == 0;
-}
-
-/* The record of the journal at rel, made (nothing durable yet) if new. */
-static jfile *
-jfile_get(cut *c, const char *rel, size_t size)
-{
-    jfile *j = NULL;
-    for (size_t i = 0; i < c->njf && j == NULL; i++)
-        if (strcmp(c->jf[i].rel, rel) == 0)
-            j = &c->jf[i];
-    if (j == NULL) {
-        ck_assert_uint_lt(c->njf, MAX_JFILES);
-        j = &c->jf[c->njf++];
-        snprintf(j->rel, sizeof j->rel, "%s", rel);
-    }
-    if (j->size < size) { /* grown: the new part is zeros for sure */
-        j->synced = realloc(j->synced, size);
-        ck_assert_ptr_nonnull(j->synced);
-        memset(j->synced + j->size, 0, size - j->size);
-        j->size = size;
-    }
-    return j;
-}
-
-/* The file and the offset within it that a mapped address stands for. */
-static bool
-map_lookup(const void *addr, char *path, size_t cap, uint64_t *off)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (f == NULL)
-        return false;
-    char line[4400];
-    bool found = false;
-    uintptr_t a = (uintptr_t)addr;
-    while (!found && fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi, fo;
-        int at = 0;
-        if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %n", &lo, &hi, &fo, &at) <
-                3 ||
-            a < lo || a >= hi || at == 0)
-            continue;
-        line[strcspn(line, "\n")] = '\0';
-        snprintf(path, cap, "%s", line + at);
-        *off = fo + (a - lo);
-        found = true;
-    }
-    fclose(f);
-    return found;
-}
-
-/* The journal of the live store that [addr, addr+len) maps, with the
- * range of its pages; NULL when it is none. */
-static jfile *
-journal_of(cut *c, const void *addr, size_t len, size_t *p0, size_t *p1)
-{
-    char path[4400];
-    uint64_t off;
-    size_t n = strlen(c->live);
-    if (!map_lookup(addr, path, sizeof path, &off) ||
-        strncmp(path, c->live, n) != 0 || path[n] != '/' ||
-        !is_journal(path + n + 1))
-        return NULL;
-    struct stat st;
-    ck_assert_int_eq(stat(path, &st), 0);
-    *p0 = off / PAGE;
-    *p1 = (off + len + PAGE - 1) / PAGE;
-    return jfile_get(c, path + n + 1, (size_t)st.st_size);
-}
-
-/* The dirty pages of the journals in c->now; returns how many. */
-static size_t
-dirty_pages(cut *c, dirty *dp)
-{
-    size_t nd = 0;
-    for (size_t i = 0; i < c->now.n; i++) {
-        const mfile *f = &c->now.f[i];
-        if (f->dir || !is_journal(f->rel))
-            continue;
-        const jfile *j = jfile_get(c, f->rel, f->size);
-        for (size_t pg = 0; pg * PAGE < f->size; pg++) {
-            dirty d = {f, j, pg, {0}, 0};
-            for (int s = 0; s < PAGE / SECTOR; s++) {
-                size_t at = pg * PAGE + (size_t)s * SECTOR;
-                for (size_t b = at; b < at + SECTOR && b < f->size; b++)
-                    if ((b < f->len ? f->data[b] : 0) != j->synced[b]) {
-                        d.sec[d.nsec++] = s;
-                        break;
-                    }
-            }
-            if (d.nsec > 0) {
-                ck_assert_uint_lt(nd, MAX_DIRTY);
-                dp[nd++] = d;
-            }
-        }
-    }
-    return nd;
-}
-
-/* Write into the state at c->work variant v of each dirty page: the sectors
- * past the first v[i] changed ones go back to what is durable. */
-static void
-dirty_apply(cut *c, const dirty *dp, size_t nd, const int *v)
-{
-    char p[2 * TEST_PATH_BUF];
-    for (size_t i = 0; i < nd; i++) {
-        if (v[i] == dp[i].nsec)
-            continue; /* kept whole: as the image has it */
-        size_t from =
-            dp[i].page * PAGE +
-            (v[i] == 0 ? 0 : (size_t)(dp[i].sec[v[i] - 1] + 1) * SECTOR);
-        size_t to = (dp[i].page + 1) * PAGE;
-        if (to > dp[i].f->size)
-            to = dp[i].f->size;
-        snprintf(p, sizeof p, "%s/%s", c->work, dp[i].f->rel);
-        int fd = open(p, O_WRONLY);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(
-            pwrite(fd, dp[i].j->synced + from, to - from, (off_t)from),
-            (ssize_t)(to - from));
-        close(fd);
-    }
 }
 
 /* ---- checking a state -----------------------------------------------------
@@ -755,34 +603,31 @@ crash_point(cut *c, int kind, const catimg *cat, size_t ncat)
         c->maxcat = ncat;
     image_free(&c->now);
     image_read(&c->now, c->live, "");
-    dirty dp[MAX_DIRTY];
-    size_t nd = dirty_pages(c, dp);
     size_t ne, ent[MAX_NEW];
     ne = entries_new(c, ent);
-    uint64_t total = ncat << ne;
-    for (size_t i = 0; i < nd; i++)
-        total *= (uint64_t)dp[i].nsec + 1;
-    uint64_t nlog = faultio_crash_states(c->fi, c->live);
-    total = nlog > UINT64_MAX / total ? UINT64_MAX : total * nlog;
+    uint64_t nlow = 1;
+    uint64_t nw = faultio_crash_states(c->fi, c->live, NEWEST, &nlow);
+    uint64_t nhigh = nw / nlow; /* saturated: more than can be tried */
     const char *lng = getenv("SAMSA_LONG");
     uint64_t cap = states_per_cut[kind] *
                    (lng != NULL && *lng != '\0' && *lng != '0' ? 10 : 1);
     char p[2 * TEST_PATH_BUF];
     uint64_t tried = 0;
-    for (uint64_t st = 0; st < total && tried < cap && c->why[0] == '\0';
-         st++) {
-        /* Mixed radix: the catalog varies fastest, then the journal's
-         * pages, then the new entries, then the log's writes. */
+    for (uint64_t st = 0; tried < cap && c->why[0] == '\0'; st++) {
+        /* Mixed radix: the catalog varies fastest, then the NEWEST
+         * newest unsynced writes (the one this sync is about), then the
+         * new entries, then the older writes of the log and the journals
+         * (faultio_crash_apply()). */
         uint64_t r = st;
         size_t ci = (size_t)(r % ncat);
         r /= ncat;
-        int v[MAX_DIRTY];
-        for (size_t i = 0; i < nd; i++) {
-            v[i] = (int)(r % (uint64_t)(dp[i].nsec + 1));
-            r /= (uint64_t)dp[i].nsec + 1;
-        }
+        uint64_t low = r % nlow;
+        r /= nlow;
         uint64_t gone = r & ((1u << ne) - 1);
         r >>= ne;
+        if (r >= nhigh)
+            break;
+        r = low + nlow * r;
         bool twice = false; /* an entry lost under one lost already */
         for (size_t i = 0; i < ne; i++)
             for (size_t k = 0; k < i; k++)
@@ -797,7 +642,6 @@ crash_point(cut *c, int kind, const catimg *cat, size_t ncat)
         snprintf(p, sizeof p, "%s/catalog/data.mdb", c->work);
         file_write(p, cat[ci].data, cat[ci].size, cat[ci].size);
         image_write(&c->now, c->work);
-        dirty_apply(c, dp, nd, v);
         int rc = faultio_crash_apply(c->fi, c->live, c->work, r);
         for (size_t i = 0; i < ne; i++)
             if (gone >> i & 1) {
@@ -842,64 +686,38 @@ cut_now(cut *c, int kind)
         free(cat[i].data);
 }
 
-/* Just before each sync of the log. */
+/* Just before each sync of the log and each map_sync of a journal. */
 static void
 on_sync(void *ctx, const char *path)
 {
-    (void)path;
     cut *c = moment();
-    if (c != NULL && c == ctx)
-        cut_now(c, KIND_LOG);
+    if (c == NULL || c != ctx)
+        return;
+    size_t n = strlen(c->live);
+    bool journal = strncmp(path, c->live, n) == 0 && path[n] == '/' &&
+                   is_journal(path + n + 1);
+    cut_now(c, journal ? KIND_JOURNAL : KIND_LOG);
 }
 
-/* ---- the hooks: msync() and mdb_txn_commit() ------------------------------
+/* ---- the hook: mdb_txn_commit() -------------------------------------------
  *
- * Defined here, they take the place of libc's and liblmdb's for the whole
- * runner (the library is linked in statically), and pass every call on to
- * the real one found with dlsym(RTLD_NEXT); only while a power-cut test
- * watches (watched) do they do more. */
+ * Defined here, it takes the place of liblmdb's for the whole runner (the
+ * library is linked in statically), and passes every call on to the real
+ * one found with dlsym(RTLD_NEXT); only while a power-cut test watches
+ * (watched) does it do more.  (LMDB writes through its own calls, not the
+ * table: the catalog's commits are caught here.) */
 
-static int (*real_msync)(void *, size_t, int);
 static int (*real_commit)(MDB_txn *);
 
 static void
 find_real(void)
 {
-    void *a = dlsym(RTLD_NEXT, "msync"),
-         *b = dlsym(RTLD_NEXT, "mdb_txn_commit");
-    ck_assert_ptr_nonnull(a);
+    void *b = dlsym(RTLD_NEXT, "mdb_txn_commit");
     ck_assert_ptr_nonnull(b);
-    memcpy(&real_msync, &a, sizeof a);
     memcpy(&real_commit, &b, sizeof b);
 }
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
-int
-msync(void *addr, size_t len, int flags)
-{
-    pthread_once(&real_once, find_real);
-    cut *c = moment();
-    size_t p0 = 0, p1 = 0;
-    jfile *j = c != NULL ? journal_of(c, addr, len, &p0, &p1) : NULL;
-    if (j != NULL) /* the power goes just before this msync */
-        cut_now(c, KIND_JOURNAL);
-    int rc = real_msync(addr, len, flags);
-    if (rc == 0 && j != NULL) { /* those pages are on the disk now */
-        char p[2 * TEST_PATH_BUF];
-        snprintf(p, sizeof p, "%s/%s", c->live, j->rel);
-        int fd = open(p, O_RDONLY);
-        ck_assert_int_ge(fd, 0);
-        for (size_t pg = p0; pg < p1 && pg * PAGE < j->size; pg++) {
-            size_t n = j->size - pg * PAGE < PAGE ? j->size - pg * PAGE : PAGE;
-            ck_assert_int_eq(
-                pread(fd, j->synced + pg * PAGE, n, (off_t)(pg * PAGE)),
-                (ssize_t)n);
-        }
-        close(fd);
-    }
-    return rc;
-}
 
 int
 mdb_txn_commit(MDB_txn *txn)
@@ -1188,8 +1006,6 @@ power_cuts(int store_sync, int64_t records, int64_t min_segments)
     for (int k = 0; k < KINDS; k++) /* no msync without SYNC_ALWAYS */
         ck_assert(c.states[k] > 0 || (k == KIND_JOURNAL && !c.strict));
     image_free(&c.now);
-    for (size_t i = 0; i < c.njf; i++)
-        free(c.jf[i].synced);
     for (size_t i = 0; i < c.ncat; i++)
         free(c.cat[i].data);
     pthread_mutex_destroy(&c.cat_lock);

@@ -272,6 +272,62 @@ START_TEST(test_producer_full)
 }
 END_TEST
 
+/* A delivery callback that sends more: into a full buffer it gets
+ * SAMSA_EQUEUEFULL at once even with timeout -1 (waiting would be waiting
+ * for itself), and what it sent is reported too. */
+typedef struct resend {
+    samsa_producer *p;
+    _Atomic int reports;
+    int sent, full;
+    bool done;
+} resend;
+
+static void
+on_delivery_resend(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    resend *x = ctx;
+    (void)r;
+    atomic_fetch_add(&x->reports, (int)n);
+    if (x->done)
+        return;
+    x->done = true;
+    static char val[200];
+    samsa_record rec = {.value = val, .value_len = sizeof val};
+    for (int i = 0; i < 100; i++) {
+        int rc = samsa_producer_send(x->p, "t", 0, &rec, NULL, -1);
+        x->sent += rc == 0;
+        x->full += rc == SAMSA_EQUEUEFULL;
+    }
+}
+
+START_TEST(test_producer_callback_sends)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    resend x = {0};
+    samsa_producer_config pc = {.linger_ms = 600000,
+                                .buffer_bytes = 4096,
+                                .on_delivery = on_delivery_resend,
+                                .ctx = &x};
+    E(samsa_producer_open(s, &pc, &x.p));
+    samsa_record r = {.value = "x", .value_len = 1};
+    E(samsa_producer_send(x.p, "t", 0, &r, NULL, 0));
+    E(samsa_producer_flush(x.p, -1));
+    ck_assert(x.done);
+    ck_assert_int_gt(x.sent, 0);
+    ck_assert_int_gt(x.full, 0);
+    ck_assert_int_eq(x.sent + x.full, 100);
+    E(samsa_producer_close(x.p));
+    ck_assert_int_eq(atomic_load(&x.reports), 1 + x.sent);
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 1 + x.sent);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_producer_bad_calls)
 {
     const char *dir = test_dir_make();
@@ -502,6 +558,7 @@ producer_suite(void)
         {"close_reports", test_producer_close_reports},
         {"full", test_producer_full},
         {"bad_calls", test_producer_bad_calls},
+        {"callback_sends", test_producer_callback_sends},
         {"retry", test_producer_retry},
         {"kill9", test_producer_kill9},
     };

@@ -27,6 +27,7 @@
 #define MAX_ARMED 16  /* faults armed at once                               */
 #define SECTOR    512 /* what a torn write keeps a whole number of           */
 #define CHUNK     65536 /* read and zero-fill buffer size                      */
+#define PAGE      4096  /* what map_sync() makes durable a whole number of   */
 
 typedef enum change_kind { CH_WRITE, CH_TRUNCATE, CH_ALLOCATE } change_kind;
 
@@ -236,6 +237,104 @@ journal_append(fnode *n, change *c)
         n->head = c;
     n->tail = c;
     n->nchanges++;
+}
+
+/* Take c out of n's journal and free it. */
+static void
+journal_remove(fnode *n, change *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        n->head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        n->tail = c->prev;
+    n->nchanges--;
+    change_free(c);
+}
+
+/* The write c no longer changes [from, to) (that part became durable, or
+ * was cut off for good): trim it, split it in two around a hole in the
+ * middle (the second part right after it, with the same seq and gseq), or
+ * remove it.  Under the lock. */
+static void
+write_clip(fnode *n, change *c, uint64_t from, uint64_t to)
+{
+    uint64_t end = c->off + c->len;
+    from = max64(from, c->off);
+    to = min64(to, end);
+    if (from >= to)
+        return;
+    if (from == c->off && to == end) {
+        journal_remove(n, c);
+        return;
+    }
+    if (from > c->off && to < end) { /* the part after the hole */
+        change *t = xcalloc(sizeof *t);
+        *t = *c;
+        uint64_t k = to - c->off; /* bytes of c before t */
+        t->off = to;
+        t->len = end - to;
+        t->old_len = c->old_len > k ? c->old_len - k : 0;
+        t->old_keep = c->old_keep > k ? c->old_keep - k : 0;
+        t->old = NULL;
+        if (t->old_keep > 0) {
+            t->old = xmalloc(t->old_keep);
+            memcpy(t->old, c->old + k, t->old_keep);
+        }
+        t->prev = c;
+        if (c->next != NULL)
+            c->next->prev = t;
+        else
+            n->tail = t;
+        c->next = t;
+        n->nchanges++;
+        to = end; /* c keeps what lies before the hole */
+    }
+    if (to == end) { /* keep the front */
+        c->len = from - c->off;
+        c->old_len = min64(c->old_len, c->len);
+        c->old_keep = min64(c->old_keep, c->len);
+        return;
+    }
+    uint64_t k = to - c->off; /* drop the front */
+    c->off = to;
+    c->len = end - to;
+    c->old_len = c->old_len > k ? c->old_len - k : 0;
+    uint64_t keep = c->old_keep > k ? c->old_keep - k : 0;
+    if (keep > 0)
+        memmove(c->old, c->old + k, keep);
+    c->old_keep = keep;
+}
+
+/* A map_sync() of [off, off+len) that started when n's next seq was upto
+ * succeeded: of the changes before it, the writes' bytes in its pages and
+ * every size change are durable (faultio.h).  Under the lock. */
+static void
+journal_sync_range(fnode *n, uint64_t upto, uint64_t off, uint64_t len)
+{
+    uint64_t from = off / PAGE * PAGE,
+             to = (off + len + PAGE - 1) / PAGE * PAGE;
+    change *c = n->head;
+    while (c != NULL && c->seq < upto) {
+        change *next = c->next;
+        if (c->kind == CH_WRITE) {
+            write_clip(n, c, from, to);
+        } else {
+            /* A truncation made durable cuts off for good what older
+             * writes put past its size. */
+            for (change *w = c->prev, *wp; c->kind == CH_TRUNCATE && w != NULL;
+                 w = wp) {
+                wp = w->prev;
+                if (w->kind == CH_WRITE)
+                    write_clip(n, w, c->off, UINT64_MAX);
+            }
+            journal_remove(n, c);
+        }
+        c = next;
+    }
 }
 
 /* The live file at path, made on first sight.  Under the lock. */
@@ -569,6 +668,23 @@ fio_map(samsa_io *io, samsa_io_file *w, size_t len, const void **addr)
     return rc;
 }
 
+/* Before a sync of w: the hook (the power may go just before it), then
+ * the seq of w's next change: the sync covers those before it. */
+static uint64_t
+sync_begin(faultio *f, samsa_io_file *w)
+{
+    pthread_mutex_lock(&f->lock);
+    faultio_sync_fn fn = f->on_sync;
+    void *ctx = f->on_sync_ctx;
+    pthread_mutex_unlock(&f->lock);
+    if (fn != NULL)
+        fn(ctx, w->node->path);
+    pthread_mutex_lock(&f->lock);
+    uint64_t upto = w->node->next_seq;
+    pthread_mutex_unlock(&f->lock);
+    return upto;
+}
+
 /* A sync makes durable what was written before it started; changes made
  * while it runs (other threads) may or may not be covered, so they stay in
  * the journal. */
@@ -579,19 +695,61 @@ fio_sync(samsa_io *io, samsa_io_file *w)
     int rc = enter(f, FAULTIO_SYNC, w->node, NULL, NULL, NULL);
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&f->lock);
-    faultio_sync_fn fn = f->on_sync;
-    void *ctx = f->on_sync_ctx;
-    pthread_mutex_unlock(&f->lock);
-    if (fn != NULL) /* the power may go just before this sync */
-        fn(ctx, w->node->path);
-    pthread_mutex_lock(&f->lock);
-    uint64_t upto = w->node->next_seq;
-    pthread_mutex_unlock(&f->lock);
+    uint64_t upto = sync_begin(f, w);
     rc = f->posix->sync(f->posix, w->inner);
     if (rc == 0) {
         pthread_mutex_lock(&f->lock);
         journal_drop(w->node, upto);
+        pthread_mutex_unlock(&f->lock);
+    }
+    done(f, NULL, NULL);
+    return rc;
+}
+
+/* End a call that made the change c on w when rc is 0 (c freed
+ * otherwise); returns rc. */
+static int
+change_done(faultio *f, samsa_io_file *w, int rc, change *c)
+{
+    if (rc < 0) {
+        change_free(c);
+        c = NULL;
+    }
+    done(f, w->node, c);
+    return rc;
+}
+
+/* As fio_write(), through the posix table's mapped append (no short
+ * writes: a mapped copy is all or nothing). */
+static int
+fio_map_write(samsa_io *io, samsa_io_file *w, uint64_t off, const void *buf,
+              size_t len)
+{
+    faultio *f = io->ctx;
+    int rc = enter(f, FAULTIO_MAP_WRITE, w->node, NULL, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    change *c = NULL;
+    rc = capture_write(f, w, off, len, &c);
+    if (rc == 0)
+        rc = f->posix->map_write(f->posix, w->inner, off, buf, len);
+    return change_done(f, w, rc, c);
+}
+
+/* As fio_sync(), but what becomes durable is the range's pages and the
+ * size changes (journal_sync_range()). */
+static int
+fio_map_sync(samsa_io *io, samsa_io_file *w, uint64_t off, uint64_t len)
+{
+    faultio *f = io->ctx;
+    int rc = enter(f, FAULTIO_MAP_SYNC, w->node, NULL, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    uint64_t upto = sync_begin(f, w);
+    rc = f->posix->map_sync(f->posix, w->inner, off, len);
+    if (rc == 0) {
+        pthread_mutex_lock(&f->lock);
+        journal_sync_range(w->node, upto, off, len);
         pthread_mutex_unlock(&f->lock);
     }
     done(f, NULL, NULL);
@@ -609,12 +767,7 @@ fio_truncate(samsa_io *io, samsa_io_file *w, uint64_t size)
     rc = capture_cut(f, w, size, &c);
     if (rc == 0)
         rc = f->posix->truncate(f->posix, w->inner, size);
-    if (rc < 0) {
-        change_free(c);
-        c = NULL;
-    }
-    done(f, w->node, c);
-    return rc;
+    return change_done(f, w, rc, c);
 }
 
 static int
@@ -911,16 +1064,20 @@ changes_under(faultio *f, const char *root, size_t *n)
 }
 
 uint64_t
-faultio_crash_states(faultio *f, const char *root)
+faultio_crash_states(faultio *f, const char *root, size_t newest, uint64_t *low)
 {
     size_t n;
     pthread_mutex_lock(&f->lock);
     change **all = changes_under(f, root, &n);
     uint64_t total = 1;
     for (size_t i = 0; i < n; i++) {
+        if (i == newest && low != NULL)
+            *low = total;
         uint64_t k = fates(all[i]);
         total = total > UINT64_MAX / k ? UINT64_MAX : total * k;
     }
+    if (n <= newest && low != NULL)
+        *low = total;
     pthread_mutex_unlock(&f->lock);
     free(all);
     return total;
@@ -1041,6 +1198,8 @@ faultio_new(void)
         .write = fio_write,
         .read = fio_read,
         .map = fio_map,
+        .map_write = fio_map_write,
+        .map_sync = fio_map_sync,
         .sync = fio_sync,
         .truncate = fio_truncate,
         .allocate = fio_allocate,
@@ -1110,9 +1269,9 @@ const char *
 faultio_op_name(faultio_op op)
 {
     static const char *const names[FAULTIO_NOPS + 1] = {
-        "open",   "close",    "write",    "read",    "map",
-        "sync",   "truncate", "allocate", "size",    "rename",
-        "unlink", "mkdir",    "rmdir",    "dirsync", "any",
+        "open",     "close",    "write",     "read",     "map",    "sync",
+        "truncate", "allocate", "size",      "rename",   "unlink", "mkdir",
+        "rmdir",    "dirsync",  "map_write", "map_sync", "any",
     };
     return (unsigned)op <= FAULTIO_ANY ? names[op] : "?";
 }

@@ -48,7 +48,14 @@
  *  - The journal starts with the first change made through this faultio:
  *    whatever state a file had before is taken to be durable.
  *  - Only changes made through the table are journaled.  Bytes stored into
- *    a mapping directly (the table hands out read-only views) are not.
+ *    a mapping directly (the table hands out read-only views) are not;
+ *    map_write() is journaled as a write.
+ *  - map_sync() makes durable, of the changes made before it started, the
+ *    bytes written to the pages it covers (4096-byte pages, so a write
+ *    across its ends stays unsynced outside) and every size change (as
+ *    msync(2) on Linux, an fdatasync of a range, makes the size durable);
+ *    a write older than a size change it makes durable loses its part
+ *    past a truncation's size (that part of the file is gone for good).
  *  - faultio_power_cut() changes the files under any mapping still open.
  *    A handle abandoned after the cut must not be read through: its views
  *    show the reverted bytes, and past a shortened EOF they raise SIGBUS.
@@ -80,6 +87,8 @@ typedef enum faultio_op {
     FAULTIO_MKDIR,
     FAULTIO_RMDIR,
     FAULTIO_DIRSYNC,
+    FAULTIO_MAP_WRITE, /* the mapped append (io.h)                          */
+    FAULTIO_MAP_SYNC,  /* its msync: a sync of a range of pages             */
     FAULTIO_NOPS, /* how many there are                                   */
     FAULTIO_ANY = FAULTIO_NOPS /* faultio_fail(), faultio_calls(): any op */
 } faultio_op;
@@ -180,7 +189,10 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * of the files under root (a directory path as the files were opened
  * under) can end a crash in faultio_crash_states() ways: each write kept,
  * dropped, or torn after any sector boundary strictly inside it; each
- * size change kept or dropped (saturating at UINT64_MAX).
+ * size change kept or dropped (saturating at UINT64_MAX).  *low (unless
+ * NULL) gets the ways of the `newest` newest changes alone: the states
+ * below it vary only those, and state number l + *low * h is state l of
+ * those with state h of the older ones.
  *
  * faultio_crash_apply() writes state number `state` (0 .. states-1, the
  * newest change varying fastest) into the files under `to`, which must
@@ -191,9 +203,9 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * Returns 0 or -errno.
  *
  * faultio_on_sync() sets fn (NULL: none) to be called with the file's path
- * on the thread of each sync call through the table, before the sync is
- * made: "the power goes just before this sync".  It runs outside faultio's
- * lock and may call faultio_crash_*(), but must not call through the
+ * on the thread of each sync or map_sync call through the table, before
+ * the sync is made: "the power goes just before this sync".  It runs outside
+ * faultio's lock and may call faultio_crash_*(), but must not call through the
  * table.
  *
  * faultio_on_dirsync() sets fn (NULL: none) to be called with the
@@ -203,7 +215,8 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * above) needs to know.  Same rules as faultio_on_sync()'s fn.
  */
 typedef void (*faultio_sync_fn)(void *ctx, const char *path);
-uint64_t faultio_crash_states(faultio *f, const char *root);
+uint64_t faultio_crash_states(faultio *f, const char *root, size_t newest,
+                              uint64_t *low);
 int faultio_crash_apply(faultio *f, const char *root, const char *to,
                         uint64_t state);
 void faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx);

@@ -75,18 +75,20 @@ typedef struct qpart {
     _Atomic int64_t expiry; /* no lock expires before this (ns; INT64_MAX
                                when none is held): a lower bound         */
     /* the journal (queue_state.c) */
-    int jfd;         /* DIR/queues/GROUP/TOPICID-P.journal, or -1 */
-    uint8_t *jmap;   /* the file, mapped shared and writable      */
-    uint64_t jsize;  /* bytes of valid journal                    */
-    uint64_t jalloc; /* bytes of file allocated (<= JOURNAL_BYTES) */
-    uint32_t gen;    /* generation: the snapshot's and the file's */
-    uint32_t boot;   /* CRC-32C of the running kernel's boot id (0:
-                        unknown), as the journal's boot word holds it */
-    /* its copies on the replica directories: cmap[d] for dirs[d], d >= 1
-       (cmap[0] unused), NULL when not written (directory down, missing
+    samsa_io_file *jf;   /* DIR/queues/GROUP/TOPICID-P.journal (s->io),
+                            or NULL                                 */
+    const uint8_t *jmap; /* its mapping (JOURNAL_BYTES), read only:
+                            written through s->io->map_write()      */
+    uint64_t jsize;      /* bytes of valid journal                    */
+    uint64_t jalloc;     /* bytes of file allocated (<= JOURNAL_BYTES) */
+    uint32_t gen;        /* generation: the snapshot's and the file's */
+    uint32_t boot;       /* CRC-32C of the running kernel's boot id (0:
+                            unknown), as the journal's boot word holds it */
+    /* its copies on the replica directories: cfile[d] for dirs[d], d >= 1
+       (cfile[0] unused), NULL when not written (directory down, missing
        at load, or a write there failed) */
-    uint8_t *cmap[CATALOG_MAX_DISKS]; /* mapped as jmap, >= jalloc bytes  */
-    int cfd[CATALOG_MAX_DISKS];       /* its descriptor (while mapped)    */
+    samsa_io_file *cfile[CATALOG_MAX_DISKS]; /* opened and mapped as jf,
+                                                >= jalloc bytes         */
 } qpart;
 
 typedef struct qgroup {
@@ -134,8 +136,9 @@ struct samsa_queue {
 /* queue.c */
 /* Free a receiver's arena. */
 void queue_arena_free(samsa_queue *q);
-/* Give back every record q holds in qp (locked). */
-int queue_release_all(samsa_queue *q, qpart *qp);
+/* Give back every record q holds in qp (locked): memory only, since on
+ * disk an acquired record is an available one, so it cannot fail. */
+void queue_release_all(samsa_queue *q, qpart *qp);
 
 /* Find or load the group (name, topic) for a call: s->queue_lock held. */
 int queue_group_get(samsa *s, const char *group, const char *tname,
@@ -168,6 +171,7 @@ void queue_remove_strays(samsa *s);
 
 /* queue_state.c: the window, the journal and the snapshot. */
 extern uint64_t queue_journal_limit;
+extern uint64_t queue_journal_grow;
 /* Load a qpart's state (snapshot, then journal) and open its journal;
  * log_start clamps start. */
 int qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start);

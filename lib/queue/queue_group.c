@@ -69,8 +69,6 @@ group_load(samsa *s, const char *name, topic *t, qgroup **out)
     int rc = g->name == NULL || g->topic == NULL || g->parts == NULL
                  ? SAMSA_ENOMEM
                  : 0;
-    for (int32_t p = 0; rc == 0 && p < g->nparts; p++)
-        g->parts[p].jfd = -1; /* for group_free, until qstate_open */
     for (int32_t p = 0; rc == 0 && p < g->nparts; p++) {
         qpart *qp = &g->parts[p];
         qp->partition = p;
@@ -235,7 +233,6 @@ samsa_queue_close(samsa_queue *q)
 {
     if (q == NULL)
         return 0;
-    int rc = 0;
     for (;;) {
         samsa__lock(&q->lock, SAMSA_RANK_RECEIVER);
         if (q->detached)
@@ -245,8 +242,7 @@ samsa_queue_close(samsa_queue *q)
             qgroup *g = q->g;
             for (int32_t p = 0; p < g->nparts; p++) {
                 samsa__lock_nth(&g->parts[p].lock, SAMSA_RANK_QPART, p);
-                int prc = queue_release_all(q, &g->parts[p]);
-                rc = rc != 0 ? rc : prc;
+                queue_release_all(q, &g->parts[p]);
                 samsa__unlock_nth(&g->parts[p].lock, SAMSA_RANK_QPART, p);
             }
             store_notify(s);
@@ -272,7 +268,7 @@ samsa_queue_close(samsa_queue *q)
     pthread_mutex_destroy(&q->lock);
     pthread_mutex_destroy(&q->wake_lock);
     free(q);
-    return rc;
+    return 0;
 }
 
 /* The share groups as a service of the store (store.h): the receivers'

@@ -8,15 +8,20 @@
  * transaction (an fsync) per change would cap a queue at a few thousand
  * records a second.  So, as Kafka's share coordinator appends state
  * changes to an internal log and snapshots them, each change is first
- * appended to a file, DIR/queues/GROUP/TOPICID-P.journal, mapped shared
- * and writable (JOURNAL_BYTES of address space; the file itself is
+ * appended to a file, DIR/queues/GROUP/TOPICID-P.journal, through the
+ * store's I/O table (s->io) like every file of samsa, but by its mapped
+ * append: map_write() and map_sync() (io.h), which the POSIX table makes a
+ * copy into a shared writable mapping of the file and an msync(2) of the
+ * pages written (JOURNAL_BYTES of address space; the file itself is
  * allocated JOURNAL_GROW bytes at a time, ahead of the appends, so that a
- * full disk is an error code and never a SIGBUS): an append is a copy
- * of 24 bytes into the page cache, no system call, and survives kill -9 as
- * soon as it is made (with the store's SAMSA_SYNC_ALWAYS the page is
- * msync'ed too).  The journal is the one file of samsa written through a
- * writable map rather than the samsa_io layer: a write() per
- * acknowledgement costs more than all the rest of it.  The whole window
+ * full disk is an error code and never a SIGBUS).  So an append is a copy
+ * of 24 bytes into the page cache, no system call (a write() per
+ * acknowledgement would cost more than all the rest of it), and survives
+ * kill -9 as soon as it is made (with the store's SAMSA_SYNC_ALWAYS the
+ * page is msync'ed too); and the test tables see every byte and every
+ * sync of it, as for the logs (test/faultio.c: failures, power cuts).
+ * Every other call on a journal (open, size, allocate, truncate, map,
+ * close) goes through the table too.  The whole window
  * is snapshotted into the catalog when the journal passes JOURNAL_LIMIT
  * bytes, at close, after which the journal starts again empty.
  *
@@ -150,7 +155,7 @@
  * word is set to the replayed count and the boot word to this boot, in
  * that order, each one store.
  *
- * The copies (cmap[d] for dirs[d]), and what each failure leaves:
+ * The copies (cfile[d] for dirs[d]), and what each failure leaves:
  *  - an append writes the copies before the primary, a reset resets them
  *    before it, each in the same order of steps as the primary, so a copy
  *    that is written holds every change the primary holds once the call
@@ -174,8 +179,9 @@
  *  - a directory that goes down while running: each append first looks at
  *    the catalog's down mask (one atomic load; the repair pass sets it for
  *    a vanished directory, a failed catalog write sets it at once) and
- *    unmaps the copies there for good; so does a failed msync or
- *    fallocate of a copy (the primary's failures are the call's error).
+ *    closes (unmaps) the copies there for good; so does any failed call
+ *    on a copy (map_write, map_sync, allocate; the primary's failures are
+ *    the call's error).
  *    Between the directory vanishing and the pass noticing it (about a
  *    second), appends still go to the copy's mapping: a removed file stays
  *    mapped and allocated until unmapped, so these writes land in memory
@@ -199,8 +205,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -216,12 +220,16 @@
 #define END_COUNT         0x7fffffffu
 #define JOURNAL_LIMIT     (64u << 20) /* checkpoint past this             */
 #define JOURNAL_BYTES     (JOURNAL_LIMIT + 4096) /* the mapping's size       */
+#define HEADER_SPAN       (JOURNAL_HEADER + JOURNAL_ENTRY) /* what a reset writes */
 
 /* Checkpoint past this many bytes of journal (<= JOURNAL_LIMIT); tests
  * lower it to make checkpoints frequent. */
 uint64_t queue_journal_limit = JOURNAL_LIMIT;
-#define JOURNAL_GROW   (1u << 20) /* the file grows by this much          */
-#define SNAP_HEADER_V1 28         /* version 1: no outcomes, no CRC         */
+/* The file grows by this much (a multiple of the page size); tests lower
+ * it to make the journal grow during a few acknowledgements. */
+uint64_t queue_journal_grow = 1u << 20;
+#define JOURNAL_GROW   queue_journal_grow
+#define SNAP_HEADER_V1 28 /* version 1: no outcomes, no CRC         */
 #define SNAP_HEADER    36
 #define SNAP_VERSION   2
 #define SNAP_OUTCOME   12 /* bytes of one kept outcome              */
@@ -264,17 +272,25 @@ word_open(const uint8_t *p, uint32_t gen, uint32_t *lo)
     return word_seal(*lo, gen) == w;
 }
 
-/* Store a word at p (8-byte aligned in a mapping) in one store, after
- * every store before it: a process killed at any point leaves the old
- * word or the new one, and the new one only over what it vouches for. */
-static void
-word_store(uint8_t *p, uint64_t w)
+/* Write len bytes of buf at off of the journal file f: the mapped
+ * append of the I/O table (io.h), a copy into the page cache. */
+static int
+jwrite(samsa *s, samsa_io_file *f, uint64_t off, const void *buf, size_t len)
+{
+    int rc = s->io->map_write(s->io, f, off, buf, len);
+    return rc == 0 ? 0 : samsa__from_errno(rc);
+}
+
+/* Store the word w at off (8-byte aligned) of f in one store, after every
+ * store before it (map_write's promise for a word): a process killed at
+ * any point leaves the old word or the new one, and the new one only over
+ * what it vouches for. */
+static int
+word_put(samsa *s, samsa_io_file *f, uint64_t off, uint64_t w)
 {
     uint8_t b[8];
-    uint64_t v;
     put_le(b, w, 8);
-    memcpy(&v, b, 8);
-    __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+    return jwrite(s, f, off, b, 8);
 }
 
 /* The end word of a journal jsize bytes long, synced or not. */
@@ -387,24 +403,22 @@ entry_encode(uint8_t *e, int64_t offset, uint32_t n, uint8_t state,
     put_le(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
 }
 
-/* msync the pages of map holding bytes [from, from + len). */
+/* Make bytes [from, from + len) of f durable: an msync of the pages
+ * holding them in the POSIX table. */
 static int
-sync_range(uint8_t *map, uint64_t from, uint64_t len)
+sync_range(samsa *s, samsa_io_file *f, uint64_t from, uint64_t len)
 {
-    uintptr_t a = (uintptr_t)(map + from) & ~(uintptr_t)4095;
-    uintptr_t b = (uintptr_t)(map + from + len);
-    return msync((void *)a, b - a, MS_SYNC) == 0 ? 0 : samsa__from_errno(errno);
+    int rc = s->io->map_sync(s->io, f, from, len);
+    return rc == 0 ? 0 : samsa__from_errno(rc);
 }
 
 /* Stop writing the copy on dirs[d] for good (until the group is loaded
  * again, which rewrites it from the primary). */
 static void
-copy_drop(qpart *qp, int d)
+copy_drop(samsa *s, qpart *qp, int d)
 {
-    munmap(qp->cmap[d], JOURNAL_BYTES);
-    close(qp->cfd[d]);
-    qp->cmap[d] = NULL;
-    qp->cfd[d] = -1;
+    s->io->close(s->io, qp->cfile[d]);
+    qp->cfile[d] = NULL;
 }
 
 /* The copies to write: drops those whose directory the catalog marked
@@ -417,50 +431,59 @@ copies_live(samsa *s, qpart *qp)
         return 0;
     uint32_t down = atomic_load(&s->cat.down);
     for (int d = 1; d < s->ndirs; d++)
-        if (qp->cmap[d] != NULL && (down & (1u << d)))
-            copy_drop(qp, d);
+        if (qp->cfile[d] != NULL && (down & (1u << d)))
+            copy_drop(s, qp, d);
     return s->ndirs;
 }
 
 /* Write the header of an empty journal of generation gen (and no first
- * entry) at the start of map: the end word first, so that while the rest
+ * entry) at the start of f: the end word first, so that while the rest
  * is written it vouches for no entry of gen (and an old header is not
  * gen's: stale, ignored). */
-static void
-header_write(uint8_t *h, uint32_t gen, uint32_t boot, bool synced)
+static int
+header_write(samsa *s, samsa_io_file *f, uint32_t gen, uint32_t boot,
+             bool synced)
 {
-    word_store(h + END_WORD, end_word(JOURNAL_HEADER, synced, gen));
-    word_store(h + BOOT_WORD, word_seal(boot, gen));
-    memset(h + 32, 0, 8 + JOURNAL_ENTRY); /* no first entry */
+    static const uint8_t zeros[8 + JOURNAL_ENTRY];
     uint8_t b[16] = {0};
     put_le(b, JOURNAL_MAGIC, 4);
     put_le(b + 4, gen, 4);
     put_le(b + 8, samsa__crc32c(0, b, 8), 4);
-    memcpy(h, b, sizeof b);
+    int rc = word_put(s, f, END_WORD, end_word(JOURNAL_HEADER, synced, gen));
+    if (rc == 0)
+        rc = word_put(s, f, BOOT_WORD, word_seal(boot, gen));
+    if (rc == 0) /* no first entry */
+        rc = jwrite(s, f, 32, zeros, sizeof zeros);
+    return rc == 0 ? jwrite(s, f, 0, b, sizeof b) : rc;
 }
 
 /* Empty the journal and its copies and give them generation gen.  Entries
- * of older generations left in the files are ignored by replay. */
+ * of older generations left in the files are ignored by replay.  When the
+ * primary's header cannot be written (or synced), the journal stays at its
+ * generation and size, past queue_journal_limit: the next change, appended
+ * there, checkpoints again, and its snapshot (gen again) covers it. */
 static int
 journal_reset(samsa *s, qpart *qp, uint32_t gen)
 {
     int ndirs = copies_live(s, qp);
-    for (int d = 1; d < ndirs; d++) {
-        if (qp->cmap[d] == NULL)
-            continue;
-        header_write(qp->cmap[d], gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
-        if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(qp->cmap[d], 0, 1) != 0)
-            copy_drop(qp, d); /* its header may be torn: stale, not wrong */
-    }
-    header_write(qp->jmap, gen, qp->boot, s->sync == SAMSA_SYNC_ALWAYS);
-    if (s->sync == SAMSA_SYNC_ALWAYS && msync(qp->jmap, 4096, MS_SYNC) != 0)
-        return samsa__from_errno(errno);
-    if (qp->jalloc > JOURNAL_GROW && ftruncate(qp->jfd, JOURNAL_GROW) == 0) {
+    bool synced = s->sync == SAMSA_SYNC_ALWAYS;
+    for (int d = 1; d < ndirs; d++)
+        if (qp->cfile[d] != NULL &&
+            (header_write(s, qp->cfile[d], gen, qp->boot, synced) != 0 ||
+             (synced && sync_range(s, qp->cfile[d], 0, HEADER_SPAN) != 0)))
+            copy_drop(s, qp, d); /* its header may be torn: stale, not wrong */
+    int rc = header_write(s, qp->jf, gen, qp->boot, synced);
+    if (rc == 0 && synced)
+        rc = sync_range(s, qp->jf, 0, HEADER_SPAN);
+    if (rc != 0)
+        return rc;
+    if (qp->jalloc > JOURNAL_GROW &&
+        s->io->truncate(s->io, qp->jf, JOURNAL_GROW) == 0) {
         qp->jalloc = JOURNAL_GROW; /* give the space back */
         /* copies only after the primary: each stays >= jalloc bytes */
         for (int d = 1; d < ndirs; d++)
-            if (qp->cmap[d] != NULL)
-                (void)ftruncate(qp->cfd[d], JOURNAL_GROW);
+            if (qp->cfile[d] != NULL)
+                (void)s->io->truncate(s->io, qp->cfile[d], JOURNAL_GROW);
     }
     qp->gen = gen;
     qp->jsize = JOURNAL_HEADER;
@@ -472,38 +495,37 @@ journal_reset(samsa *s, qpart *qp, uint32_t gen)
 static int
 journal_append(samsa *s, qpart *qp, const uint8_t *e)
 {
+    samsa_io *io = s->io;
     int ndirs = copies_live(s, qp);
     if (qp->jsize + JOURNAL_ENTRY > qp->jalloc) {
-        int err = posix_fallocate(qp->jfd, (off_t)qp->jalloc, JOURNAL_GROW);
-        if (err != 0)
-            return samsa__from_errno(err);
+        int rc = io->allocate(io, qp->jf, qp->jalloc, JOURNAL_GROW);
+        if (rc != 0)
+            return samsa__from_errno(rc);
         /* A copy shorter than jalloc would SIGBUS on the next appends. */
         for (int d = 1; d < ndirs; d++)
-            if (qp->cmap[d] != NULL &&
-                posix_fallocate(qp->cfd[d], (off_t)qp->jalloc, JOURNAL_GROW))
-                copy_drop(qp, d);
+            if (qp->cfile[d] != NULL &&
+                io->allocate(io, qp->cfile[d], qp->jalloc, JOURNAL_GROW) != 0)
+                copy_drop(s, qp, d);
         qp->jalloc += JOURNAL_GROW;
     }
     /* Each file's end word after its entry (and its msync): it vouches
      * only for entries that are there. */
     bool synced = s->sync == SAMSA_SYNC_ALWAYS;
     uint64_t end = end_word(qp->jsize + JOURNAL_ENTRY, synced, qp->gen);
-    for (int d = 1; d < ndirs; d++) {
-        if (qp->cmap[d] == NULL)
-            continue;
-        memcpy(qp->cmap[d] + qp->jsize, e, JOURNAL_ENTRY);
-        if (synced && sync_range(qp->cmap[d], qp->jsize, JOURNAL_ENTRY) != 0)
-            copy_drop(qp, d);
-        else
-            word_store(qp->cmap[d] + END_WORD, end);
-    }
-    memcpy(qp->jmap + qp->jsize, e, JOURNAL_ENTRY);
-    if (synced) {
-        int rc = sync_range(qp->jmap, qp->jsize, JOURNAL_ENTRY);
-        if (rc != 0)
-            return rc;
-    }
-    word_store(qp->jmap + END_WORD, end);
+    for (int d = 1; d < ndirs; d++)
+        if (qp->cfile[d] != NULL &&
+            (jwrite(s, qp->cfile[d], qp->jsize, e, JOURNAL_ENTRY) != 0 ||
+             (synced &&
+              sync_range(s, qp->cfile[d], qp->jsize, JOURNAL_ENTRY) != 0) ||
+             word_put(s, qp->cfile[d], END_WORD, end) != 0))
+            copy_drop(s, qp, d);
+    int rc = jwrite(s, qp->jf, qp->jsize, e, JOURNAL_ENTRY);
+    if (rc == 0 && synced)
+        rc = sync_range(s, qp->jf, qp->jsize, JOURNAL_ENTRY);
+    if (rc == 0)
+        rc = word_put(s, qp->jf, END_WORD, end);
+    if (rc != 0)
+        return rc; /* jsize unchanged: the next append writes over it */
     qp->jsize += JOURNAL_ENTRY;
     return 0;
 }
@@ -515,16 +537,14 @@ qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
     if (n == 0)
         return 0;
     if (state != QS_AVAILABLE) {
-        if (qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES) {
-            int rc = qstate_checkpoint(s, g, qp);
-            if (rc != 0)
-                return rc;
-        }
+        int rc = 0;
+        if (qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES &&
+            (rc = qstate_checkpoint(s, g, qp)) != 0)
+            return rc;
         uint8_t e[JOURNAL_ENTRY];
         uint8_t disk = state == QS_ACQUIRED ? QS_AVAILABLE : state;
         entry_encode(e, offset, n, disk, count, qp->gen);
-        int rc = journal_append(s, qp, e);
-        if (rc != 0)
+        if ((rc = journal_append(s, qp, e)) != 0)
             return rc;
     }
     apply(qp, offset, n, state, count);
@@ -767,30 +787,24 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     return rc;
 }
 
-/* Open (creating) the journal file at its fixed size, and map it. */
+/* Open (creating) the journal file, allocate at least its first
+ * JOURNAL_GROW bytes, and map it. */
 static int
-journal_map(qpart *qp, const char *path)
+journal_map(samsa *s, qpart *qp, const char *path)
 {
-    qp->jfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (qp->jfd < 0)
-        return samsa__from_errno(errno);
-    struct stat st;
-    if (fstat(qp->jfd, &st) != 0)
-        return samsa__from_errno(errno);
-    qp->jalloc = (uint64_t)st.st_size > JOURNAL_BYTES ? JOURNAL_BYTES
-                                                      : (uint64_t)st.st_size;
-    if (qp->jalloc < JOURNAL_GROW) {
-        int err = posix_fallocate(qp->jfd, 0, JOURNAL_GROW);
-        if (err != 0)
-            return samsa__from_errno(err);
+    samsa_io *io = s->io;
+    uint64_t size = 0;
+    const void *m;
+    int rc = io->open(io, path, SAMSA_IO_CREATE, &qp->jf);
+    if (rc == 0)
+        rc = io->size(io, qp->jf, &size);
+    qp->jalloc = size > JOURNAL_BYTES ? JOURNAL_BYTES : size;
+    if (rc == 0 && qp->jalloc < JOURNAL_GROW &&
+        (rc = io->allocate(io, qp->jf, 0, JOURNAL_GROW)) == 0)
         qp->jalloc = JOURNAL_GROW;
-    }
-    void *m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-                   qp->jfd, 0);
-    if (m == MAP_FAILED)
-        return samsa__from_errno(errno);
-    qp->jmap = m;
-    return 0;
+    if (rc == 0 && (rc = io->map(io, qp->jf, JOURNAL_BYTES, &m)) == 0)
+        qp->jmap = m;
+    return samsa__from_errno(rc);
 }
 
 /* Make DIR/queues/GROUP under dirs[d] and put the journal's path in
@@ -840,37 +854,24 @@ static void
 copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
 {
     char path[4096];
-    qp->cmap[d] = NULL;
-    qp->cfd[d] = -1;
-    if (journal_path(s, d, g, qp, path, sizeof path) != 0)
+    samsa_io *io = s->io;
+    samsa_io_file *f;
+    const void *m;
+    qp->cfile[d] = NULL;
+    if (journal_path(s, d, g, qp, path, sizeof path) != 0 ||
+        io->open(io, path, SAMSA_IO_CREATE, &f) != 0)
         return;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    if (journal_dirsync(s, d, g) != 0) {
-        close(fd);
-        return;
-    }
     /* In place: bytes past jsize go (zeros: the end of replay); those
      * before are overwritten with the primary's, which a copy that kept
      * up already holds, so a crash here loses nothing it had. */
-    void *m = MAP_FAILED;
-    if (ftruncate(fd, (off_t)qp->jsize) == 0 &&
-        posix_fallocate(fd, 0, (off_t)qp->jalloc) == 0)
-        m = mmap(NULL, JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                 0);
-    if (m == MAP_FAILED) {
-        close(fd);
-        return;
-    }
-    memcpy(m, qp->jmap, qp->jsize);
-    if (s->sync == SAMSA_SYNC_ALWAYS && sync_range(m, 0, qp->jsize) != 0) {
-        munmap(m, JOURNAL_BYTES);
-        close(fd);
-        return;
-    }
-    qp->cmap[d] = m;
-    qp->cfd[d] = fd;
+    if (journal_dirsync(s, d, g) == 0 && io->truncate(io, f, qp->jsize) == 0 &&
+        io->allocate(io, f, 0, qp->jalloc) == 0 &&
+        io->map(io, f, JOURNAL_BYTES, &m) == 0 &&
+        jwrite(s, f, 0, qp->jmap, qp->jsize) == 0 &&
+        (s->sync != SAMSA_SYNC_ALWAYS || sync_range(s, f, 0, qp->jsize) == 0))
+        qp->cfile[d] = f;
+    else
+        io->close(io, f);
 }
 
 /* Forget the window, before a journal is replayed over the snapshot
@@ -904,19 +905,18 @@ state_load(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
 
 /* Write the journal src (valid bytes, whole) over the primary's. */
 static int
-journal_overwrite(qpart *qp, const uint8_t *src, uint64_t valid)
+journal_overwrite(samsa *s, qpart *qp, const uint8_t *src, uint64_t valid)
 {
     if (valid > qp->jalloc) {
         uint64_t size =
             (valid + JOURNAL_GROW - 1) / JOURNAL_GROW * JOURNAL_GROW;
         size = size < JOURNAL_BYTES ? size : JOURNAL_BYTES;
-        int err = posix_fallocate(qp->jfd, 0, (off_t)size);
-        if (err != 0)
-            return samsa__from_errno(err);
+        int rc = s->io->allocate(s->io, qp->jf, 0, size);
+        if (rc != 0)
+            return samsa__from_errno(rc);
         qp->jalloc = size;
     }
-    memcpy(qp->jmap, src, valid);
-    return 0;
+    return jwrite(s, qp->jf, 0, src, valid);
 }
 
 /* The primary journal is damaged: load the window from the first copy, on
@@ -927,29 +927,29 @@ static int
 repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
                    uint64_t need, uint64_t *valid, bool *v1)
 {
+    samsa_io *io = s->io;
     for (int d = 1; d < s->ndirs; d++) {
         char path[4096];
-        struct stat st;
-        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path))
+        samsa_io_file *f;
+        const void *m;
+        uint64_t len = 0;
+        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path) ||
+            io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
             continue;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        uint64_t len = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        if (io->size(io, f, &len) != 0)
+            len = 0;
         len = len < JOURNAL_BYTES ? len : JOURNAL_BYTES;
-        void *m = len >= JOURNAL_HEADER
-                      ? mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0)
-                      : MAP_FAILED;
-        close(fd);
-        if (m == MAP_FAILED)
+        if (len < JOURNAL_HEADER || io->map(io, f, len, &m) != 0) {
+            io->close(io, f);
             continue;
+        }
         uint64_t cneed;
         int rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
         if (rc == 0 && (*valid == 0 || *valid < need))
             rc = SAMSA_ECORRUPT; /* stale: it missed changes */
         if (rc == 0)
-            rc = journal_overwrite(qp, m, *valid);
-        munmap(m, len);
+            rc = journal_overwrite(s, qp, m, *valid);
+        io->close(io, f);
         if (rc != SAMSA_ECORRUPT)
             return rc;
     }
@@ -960,13 +960,13 @@ repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
  * (zeros): a journal loaded is followed by nothing of a lost past, and is
  * then byte for byte what copy_open() makes of each copy. */
 static int
-journal_cut(qpart *qp, uint64_t keep)
+journal_cut(samsa *s, qpart *qp, uint64_t keep)
 {
-    if (ftruncate(qp->jfd, (off_t)keep) != 0)
-        return samsa__from_errno(errno);
+    int rc = s->io->truncate(s->io, qp->jf, keep);
     /* Until this succeeds nothing touches the mapping past keep. */
-    int err = posix_fallocate(qp->jfd, 0, (off_t)qp->jalloc);
-    return err != 0 ? samsa__from_errno(err) : 0;
+    if (rc == 0)
+        rc = s->io->allocate(s->io, qp->jf, 0, qp->jalloc);
+    return samsa__from_errno(rc);
 }
 
 /* The journal replayed (valid bytes, this version's) is the one appended
@@ -978,22 +978,23 @@ static int
 journal_adopt(samsa *s, qpart *qp, uint64_t valid)
 {
     bool synced = s->sync == SAMSA_SYNC_ALWAYS;
-    int err = journal_cut(qp, valid);
-    if (err != 0)
-        return err;
-    if (synced && (err = sync_range(qp->jmap, 0, valid)) != 0)
-        return err;
-    word_store(qp->jmap + END_WORD, end_word(valid, synced, qp->gen));
-    word_store(qp->jmap + BOOT_WORD, word_seal(qp->boot, qp->gen));
-    qp->jsize = valid;
-    return 0;
+    int rc = journal_cut(s, qp, valid);
+    if (rc == 0 && synced)
+        rc = sync_range(s, qp->jf, 0, valid);
+    if (rc == 0)
+        rc = word_put(s, qp->jf, END_WORD, end_word(valid, synced, qp->gen));
+    if (rc == 0)
+        rc = word_put(s, qp->jf, BOOT_WORD, word_seal(qp->boot, qp->gen));
+    if (rc == 0)
+        qp->jsize = valid;
+    return rc;
 }
 
 int
 qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
 {
     char path[4096], boot[SAMSA_IO_BOOT_ID];
-    qp->jfd = -1;
+    qp->jf = NULL;
     qp->boot = 0;
     if (s->io->boot_id(s->io, boot) == 0)
         qp->boot = samsa__crc32c(0, boot, sizeof boot) | 1; /* never 0 */
@@ -1002,7 +1003,7 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
         return rc;
     uint64_t valid = 0, need = 0;
     bool v1 = false;
-    rc = journal_map(qp, path);
+    rc = journal_map(s, qp, path);
     if (rc == 0)
         rc = journal_dirsync(s, 0, g);
     if (rc == 0)
@@ -1010,7 +1011,7 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
                         &need, &v1);
     if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
         rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
-    if (rc == 0 && valid == 0 && (rc = journal_cut(qp, 0)) == 0)
+    if (rc == 0 && valid == 0 && (rc = journal_cut(s, qp, 0)) == 0)
         rc = journal_reset(s, qp, qp->gen); /* stale: the snapshot has all */
     else if (rc == 0 && v1)                 /* into this version's layout */
         rc = checkpoint(s, g, qp, true);
@@ -1057,16 +1058,13 @@ qstate_is_journal(const char *path)
 void
 qstate_close(samsa *s, qpart *qp)
 {
-    (void)s;
-    if (qp->jmap != NULL)
-        munmap(qp->jmap, JOURNAL_BYTES);
-    if (qp->jfd >= 0)
-        close(qp->jfd);
+    if (qp->jf != NULL)
+        s->io->close(s->io, qp->jf); /* unmaps jmap */
     qp->jmap = NULL;
-    qp->jfd = -1;
+    qp->jf = NULL;
     for (int d = 1; d < CATALOG_MAX_DISKS; d++)
-        if (qp->cmap[d] != NULL)
-            copy_drop(qp, d);
+        if (qp->cfile[d] != NULL)
+            copy_drop(s, qp, d);
     free(qp->win);
     qp->win = NULL;
     free(qp->done);

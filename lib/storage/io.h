@@ -18,10 +18,24 @@
  *
  * Contract:
  *  - All calls return 0 (write/read: the byte count) or -errno.
- *  - File contents change only through write(); the address map() returns is
- *    a read-only view of the file (MAP_SHARED, so it shows every write at
- *    once).  Readers never touch the view past the bytes they know were
- *    written, so a view longer than the file is fine.
+ *  - File contents change only through write() and map_write(); the
+ *    address map() returns is a read-only view of the file (MAP_SHARED, so
+ *    it shows every write at once).  Readers never touch the view past the
+ *    bytes they know were written, so a view longer than the file is fine.
+ *  - map_write() is the mapped append of the files written by stores into
+ *    a mapping (the queue journals, lib/queue/queue_state.c): it copies buf
+ *    to [off, off+len) of the file, which map() must have mapped and
+ *    allocate() given blocks, and is as durable as write() (the page
+ *    cache; kill -9 loses nothing of it).  8 bytes at an 8-byte aligned
+ *    offset are one store, after every store before it: a killed process
+ *    leaves the old word or the new one, never half of each.  The POSIX
+ *    table copies into the mapping, no system call, so a caller may make
+ *    one per change.
+ *  - map_sync() makes the bytes of [off, off+len) durable (msync(2) of the
+ *    pages holding them) with the file's size, whichever call wrote them;
+ *    sync() makes the whole file durable.  Both are NULL in the replica
+ *    set's table (replica_io.c): the log never maps-writes, and the
+ *    journals keep their copies themselves, through the store's table.
  *  - write() may write fewer bytes than asked (a short write); the caller
  *    treats that as an error.
  *  - allocate() reserves disk blocks for [off, off+len) and extends the file
@@ -44,6 +58,10 @@ struct samsa_io {
     ssize_t (*read)(samsa_io *io, samsa_io_file *f, void *buf, size_t len,
                     uint64_t off);
     int (*map)(samsa_io *io, samsa_io_file *f, size_t len, const void **addr);
+    int (*map_write)(samsa_io *io, samsa_io_file *f, uint64_t off,
+                     const void *buf, size_t len); /* see above     */
+    int (*map_sync)(samsa_io *io, samsa_io_file *f, uint64_t off,
+                    uint64_t len); /* msync of the pages            */
     int (*sync)(samsa_io *io, samsa_io_file *f); /* fdatasync      */
     int (*truncate)(samsa_io *io, samsa_io_file *f, uint64_t size);
     int (*allocate)(samsa_io *io, samsa_io_file *f, uint64_t off, uint64_t len);

@@ -202,6 +202,51 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     return 0;
 }
 
+/*
+ * The mapped append (the queue journals): a plain copy into the writable
+ * mapping map() made, with no system call, whenever the bytes are safe to
+ * store there (inside the mapping and mem_end, as for io_write(), but at
+ * any length: the caller allocated them and stores into them a page at a
+ * time).  An aligned word is one atomic store, released after the stores
+ * before it (io.h).  Anything else takes io_write()'s path, which reports
+ * ENOSPC rather than raising SIGBUS (a filesystem without fallocate).
+ */
+static int
+io_map_write(samsa_io *io, samsa_io_file *f, uint64_t off, const void *buf,
+             size_t len)
+{
+    uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
+    if (f->writable && f->map != NULL && off <= lim && len <= lim - off) {
+        char *to = (char *)f->map + off;
+        if (len == 8 && off % 8 == 0) {
+            uint64_t v;
+            memcpy(&v, buf, 8);
+            __atomic_store_n((uint64_t *)(void *)to, v, __ATOMIC_RELEASE);
+        } else {
+            memcpy(to, buf, len);
+        }
+        return 0;
+    }
+    return samsa__io_write_all(io, f, buf, len, off);
+}
+
+/* msync(2) of the pages holding [off, off+len): on Linux it writes back
+ * the file's dirty pages in that range, however they were dirtied, and
+ * the metadata needed to read them (the size), as fdatasync(2) does. */
+static int
+io_map_sync(samsa_io *io, samsa_io_file *f, uint64_t off, uint64_t len)
+{
+    (void)io;
+    if (f->map == NULL || off > f->map_len || len > f->map_len - off)
+        return -EINVAL;
+    uint64_t a = off - off % (uint64_t)sysconf(_SC_PAGESIZE);
+    int rc;
+    do
+        rc = msync((char *)f->map + a, (size_t)(off + len - a), MS_SYNC);
+    while (rc < 0 && errno == EINTR);
+    return rc < 0 ? -errno : 0;
+}
+
 static int
 io_sync(samsa_io *io, samsa_io_file *f)
 {
@@ -357,6 +402,8 @@ static samsa_io io_posix = {
     .write = io_write,
     .read = io_read,
     .map = io_map,
+    .map_write = io_map_write,
+    .map_sync = io_map_sync,
     .sync = io_sync,
     .truncate = io_truncate,
     .allocate = io_allocate,

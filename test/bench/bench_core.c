@@ -33,5 +33,7 @@ main(int argc, char **argv)
                samsa_version_string());
     bench_system(&bench_samsa, &c);
     bench_system(&bench_samsa_sync, &c);
+    bench_system(&bench_samsa_async, &c);
+    bench_system(&bench_samsa_async_sync, &c);
     return bench_finish();
 }

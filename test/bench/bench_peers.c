@@ -35,10 +35,13 @@
 #include "samsa.h"
 
 static bench_sys *systems[] = {
-    &bench_samsa,          &bench_samsa_sync,    &bench_lmdb,
-    &bench_lmdb_sync,      &bench_sqlite_normal, &bench_sqlite_full,
-    &bench_redis_everysec, &bench_redis_always,  &bench_nats_async,
-    &bench_nats_ack,       &bench_kafka_mock,    &bench_zmq,
+    &bench_samsa,          &bench_samsa_sync,
+    &bench_samsa_async,    &bench_samsa_async_sync,
+    &bench_lmdb,           &bench_lmdb_sync,
+    &bench_sqlite_normal,  &bench_sqlite_full,
+    &bench_redis_everysec, &bench_redis_always,
+    &bench_nats_async,     &bench_nats_ack,
+    &bench_kafka_mock,     &bench_zmq,
 };
 #define N_SYSTEMS (sizeof systems / sizeof systems[0])
 

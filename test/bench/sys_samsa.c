@@ -7,6 +7,14 @@
  *               page cache (survives kill -9, not a power cut);
  *   samsa-sync  SAMSA_SYNC_ALWAYS: produce returns once fdatasync() made
  *               it durable; concurrent producers share one sync.
+ *   samsa-async, samsa-async-sync
+ *               the asynchronous producer (samsa_producer_send() per
+ *               record, linger_ms -1: no waiting, as the kafka-mock
+ *               line's linger.ms=0; batches form while the sender thread
+ *               is busy), one producer per producing thread, delivery
+ *               reports on (counted); flush waits for every report.  Not
+ *               pinned: the sender thread would share the producing
+ *               thread's CPU.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -15,6 +23,7 @@
 #include "bench.h"
 #include "systems.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -147,6 +156,74 @@ s_consumer_close(void *cons)
     free(c);
 }
 
+/* ---- the asynchronous producer ------------------------------------------ */
+
+typedef struct aprod {
+    slog *l;
+    samsa_producer *p;
+    _Atomic uint64_t reported; /* by the delivery callback */
+    _Atomic uint64_t failed;
+} aprod;
+
+static void
+a_delivered(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    aprod *a = ctx;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += r[i].error != 0;
+    atomic_fetch_add(&a->failed, bad);
+    atomic_fetch_add(&a->reported, n);
+}
+
+static void *
+a_producer(void *log)
+{
+    aprod *a = calloc(1, sizeof *a);
+    BENCH_CHECK(a != NULL, "out of memory");
+    a->l = log;
+    samsa_producer_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.linger_ms = -1;
+    cfg.on_delivery = a_delivered;
+    cfg.ctx = a;
+    BENCH_SAMSA(samsa_producer_open(a->l->st->s, &cfg, &a->p));
+    return a;
+}
+
+static void
+a_produce(void *prod, int part, unsigned char *const *keys,
+          unsigned char *const *values, size_t n)
+{
+    aprod *a = prod;
+    for (size_t i = 0; i < n; i++) {
+        samsa_record r;
+        memset(&r, 0, sizeof r);
+        r.key = keys[i];
+        r.key_len = BENCH_KEY_LEN;
+        r.value = values[i];
+        r.value_len = a->l->vlen;
+        BENCH_SAMSA(samsa_producer_send(a->p, a->l->topic, part, &r, NULL, -1));
+    }
+}
+
+static void
+a_flush(void *prod)
+{
+    aprod *a = prod;
+    BENCH_SAMSA(samsa_producer_flush(a->p, -1));
+    BENCH_CHECK(atomic_load(&a->failed) == 0, "samsa-async: %llu not stored",
+                (unsigned long long)atomic_load(&a->failed));
+}
+
+static void
+a_producer_close(void *prod)
+{
+    aprod *a = prod;
+    BENCH_SAMSA(samsa_producer_close(a->p));
+    free(a);
+}
+
 static sstore nosync = {SAMSA_SYNC_NONE, NULL, ""};
 static sstore always = {SAMSA_SYNC_ALWAYS, NULL, ""};
 
@@ -164,3 +241,20 @@ bench_sys bench_samsa = SAMSA_SYS("samsa", "process",
 bench_sys bench_samsa_sync = SAMSA_SYS(
     "samsa-sync", "fsync", BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_PIN,
     1000, 1000, &always);
+
+static sstore async_nosync = {SAMSA_SYNC_NONE, NULL, ""};
+static sstore async_always = {SAMSA_SYNC_ALWAYS, NULL, ""};
+
+#define SAMSA_ASYNC_SYS(name, durability, caps, slow, batch, cfg)              \
+    {                                                                          \
+        name, durability, caps, slow, batch, cfg, s_setup, s_teardown, s_open, \
+            s_drop, a_producer, a_produce, a_flush, a_producer_close,          \
+            s_consumer, s_next, s_consumer_close                               \
+    }
+
+bench_sys bench_samsa_async = SAMSA_ASYNC_SYS(
+    "samsa-async", "process",
+    BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_ASYNC, 1, 1, &async_nosync);
+bench_sys bench_samsa_async_sync = SAMSA_ASYNC_SYS(
+    "samsa-async-sync", "fsync",
+    BENCH_CAN_PRODUCE | BENCH_CAN_LATENCY | BENCH_ASYNC, 10, 10, &async_always);
