@@ -361,14 +361,22 @@ START_TEST(test_producer_bad_calls)
     samsa_record b = {.value = big, .value_len = sizeof big};
     EQ_RC(samsa_producer_send(p, "t", 0, &b, NULL, 0), SAMSA_ETOOBIG);
     EQ_RC(samsa_producer_flush(NULL, 0), SAMSA_EINVAL);
+    /* A topic grown since the producer first saw it: a send to a new
+     * partition looks again (regression: it got SAMSA_ENOPARTITION). */
+    E(samsa_topic_add_partitions(s, "t", 3));
+    samsa_record g = {.value = "g", .value_len = 1, .timestamp = 5};
+    E(samsa_producer_send(p, "t", 2, &g, (void *)(uintptr_t)1, 0));
+    EQ_RC(samsa_producer_send(p, "t", 3, &g, NULL, 0), SAMSA_ENOPARTITION);
     /* Reentry from the callback is refused, and the send still works. */
     v.p = p;
     E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)0, 0));
     E(samsa_producer_flush(p, -1));
     EQ_RC(v.reentry_rc[0], SAMSA_EINVAL);
     EQ_RC(v.reentry_rc[1], SAMSA_EINVAL);
-    ck_assert_uint_eq(atomic_load(&v.calls), 1);
+    ck_assert_uint_eq(atomic_load(&v.calls), 2);
     ck_assert_int_eq(v.offset[0], 0);
+    ck_assert_int_eq(v.partition[1], 2);
+    ck_assert_int_eq(v.offset[1], 0);
     E(samsa_producer_close(p));
     E(samsa_producer_close(NULL));
     int64_t end;

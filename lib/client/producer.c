@@ -51,9 +51,10 @@
 #define DEFAULT_TIMEOUT_MS   120000
 #define DEFAULT_BUFFER_BYTES (32u << 20)
 #define RETRY_MS             100
-#define SPARE_BUFFERS        4  /* stored buffers kept for reuse */
-#define BATCH_OVERHEAD       61 /* a v2 batch's header */
-#define VARINT_MAX           10 /* bytes of the longest varint */
+#define SPARE_BUFFERS        4            /* stored buffers kept for reuse */
+#define TOPIC_RECHECK_NS     1000000000LL /* a topic's partitions: 1 s */
+#define BATCH_OVERHEAD       61           /* a v2 batch's header */
+#define VARINT_MAX           10           /* bytes of the longest varint */
 
 /* One partition's records being gathered, then stored. */
 typedef struct pbuf {
@@ -76,7 +77,8 @@ typedef struct pbuf {
 typedef struct ptopic {
     struct ptopic *next;
     char *name;
-    int32_t partitions; /* its partition count when first seen */
+    int32_t partitions; /* its partition count, as last looked up */
+    int64_t checked_ns; /* when it was looked up                  */
     size_t max_bytes;   /* the largest batch it takes          */
     int32_t sticky;     /* keyless records go here, or -1      */
     uint32_t rr;        /* the next sticky partition           */
@@ -312,15 +314,42 @@ ptopic_free(ptopic *t)
     free(t);
 }
 
+/* Look t up again (a topic may grow: samsa_topic_add_partitions), at
+ * most every TOPIC_RECHECK_NS, as Kafka's producer refreshes its
+ * metadata; keys placed before a growth stay where they went, as in
+ * Kafka. */
+static int
+ptopic_recheck(samsa_producer *p, ptopic *t, int64_t now)
+{
+    samsa_topic_config cfg;
+    int rc = samsa_topic_describe(p->s, t->name, &cfg);
+    if (rc != 0)
+        return rc;
+    t->checked_ns = now;
+    if (cfg.partitions > t->partitions) {
+        pbuf **open = realloc(t->open, (size_t)cfg.partitions * sizeof *open);
+        if (open == NULL)
+            return SAMSA_ENOMEM;
+        memset(open + t->partitions, 0,
+               (size_t)(cfg.partitions - t->partitions) * sizeof *open);
+        t->open = open;
+        t->partitions = cfg.partitions;
+    }
+    return 0;
+}
+
 /* The producer's entry for a topic, made from the store's on first use
  * (p->lock held; samsa_topic_describe takes only the table lock). */
 static int
 ptopic_get(samsa_producer *p, const char *name, ptopic **out)
 {
+    int64_t now = samsa__now_ns();
     for (ptopic *t = p->topics; t != NULL; t = t->next)
         if (strcmp(t->name, name) == 0) {
             *out = t;
-            return 0;
+            return now - t->checked_ns >= TOPIC_RECHECK_NS
+                       ? ptopic_recheck(p, t, now)
+                       : 0;
         }
     samsa_topic_config cfg;
     int rc = samsa_topic_describe(p->s, name, &cfg);
@@ -334,6 +363,7 @@ ptopic_get(samsa_producer *p, const char *name, ptopic **out)
         return SAMSA_ENOMEM;
     }
     t->partitions = cfg.partitions;
+    t->checked_ns = now;
     t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
                        ? (size_t)cfg.max_message_bytes
                        : p->cfg.batch_bytes;
@@ -536,16 +566,15 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     if (rc != 0)
         return rc;
     samsa_record c = *r;
-    if (c.timestamp == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        c.timestamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    if (c.timestamp == 0)
+        c.timestamp = samsa__wall_ms(); /* the clock retention reads too */
     size_t bound = record_bound(r), held = record_held(r);
     pthread_mutex_lock(&p->lock);
     ptopic *t = NULL;
     rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
-    if (rc == 0 && partition >= t->partitions)
+    if (rc == 0 && partition >= t->partitions && /* grown since? */
+        (rc = ptopic_recheck(p, t, samsa__now_ns())) == 0 &&
+        partition >= t->partitions)
         rc = SAMSA_ENOPARTITION;
     if (rc == 0 &&
         (BATCH_OVERHEAD + bound > t->max_bytes || held > p->cfg.buffer_bytes))
