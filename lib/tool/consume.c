@@ -150,44 +150,56 @@ done(const consumer *co)
     return co->left == 0 || co->out_failed || tool_stop;
 }
 
-/* Where -o says to start; sets *start (a cursor position) and *ts (>= 0:
- * seek to that time after opening), or returns -1 for a bad spec. */
+/* Where -o says to start. */
+typedef struct start_at {
+    enum { AT_BEGINNING, AT_END, AT_OFFSET, AT_BEFORE_END, AT_TIME } kind;
+    int64_t value; /* the offset, the count before the end, or the time */
+} start_at;
+
 static int
-parse_offset(const char *o, int64_t *start, int64_t *ts)
+parse_offset(const char *o, start_at *at)
 {
-    *ts = -1;
+    at->value = 0;
     if (strcmp(o, "beginning") == 0)
-        *start = SAMSA_OFFSET_BEGINNING;
+        at->kind = AT_BEGINNING;
     else if (strcmp(o, "end") == 0)
-        *start = SAMSA_OFFSET_END;
+        at->kind = AT_END;
     else if (o[0] == '@') {
-        *start = SAMSA_OFFSET_BEGINNING;
-        return tool_int(o + 1, 0, INT64_MAX, ts);
-    } else
-        return tool_int(o, -INT64_MAX, INT64_MAX, start);
+        at->kind = AT_TIME;
+        return tool_int(o + 1, 0, INT64_MAX, &at->value);
+    } else if (o[0] == '-') {
+        at->kind = AT_BEFORE_END;
+        return tool_int(o + 1, 1, INT64_MAX, &at->value);
+    } else {
+        at->kind = AT_OFFSET;
+        return tool_int(o, 0, INT64_MAX, &at->value);
+    }
     return 0;
 }
 
 /* Open partition p's cursor where -o says. */
 static int
-open_cursor(consumer *co, int32_t p, int64_t start, int64_t ts,
-            samsa_cursor **out)
+open_cursor(consumer *co, int32_t p, const start_at *at, samsa_cursor **out)
 {
-    int64_t first, end;
+    int64_t first, end, start = SAMSA_OFFSET_BEGINNING;
     int rc = samsa_offsets(co->s, co->topic, p, &first, &end);
-    if (rc == 0 && start >= 0 && (start < first || start > end)) {
+    if (rc == 0 && at->kind == AT_OFFSET &&
+        (at->value < first || at->value > end)) {
         tool_msg("topic \"%s\" partition %" PRId32 ": offset %" PRId64
                  " is outside the log (%" PRId64 "..%" PRId64 ")",
-                 co->topic, p, start, first, end);
+                 co->topic, p, at->value, first, end);
         return TOOL_ERR;
     }
-    /* -N, kcat's relative offset: N before the end, not before the start. */
-    if (start < 0 && start != SAMSA_OFFSET_BEGINNING &&
-        start != SAMSA_OFFSET_END)
-        start = end + start < first ? first : end + start;
+    if (at->kind == AT_END)
+        start = SAMSA_OFFSET_END;
+    else if (at->kind == AT_OFFSET)
+        start = at->value;
+    else if (at->kind == AT_BEFORE_END) /* kcat's -N, not before the start */
+        start = end - first < at->value ? first : end - at->value;
     if (rc == 0)
         rc = samsa_cursor_open(co->s, co->topic, p, start, out);
-    if (rc == 0 && ts >= 0 && (rc = samsa_cursor_seek_time(*out, ts)) != 0)
+    if (rc == 0 && at->kind == AT_TIME &&
+        (rc = samsa_cursor_seek_time(*out, at->value)) != 0)
         samsa_cursor_close(*out);
     if (rc != 0)
         return tool_fail(rc, "topic \"%s\" partition %" PRId32, co->topic, p);
@@ -239,18 +251,18 @@ static int
 consume_cursors(consumer *co, int32_t only, const char *offset)
 {
     samsa_topic_config cfg;
-    int64_t start, ts;
+    start_at at;
     int rc = samsa_topic_describe(co->s, co->topic, &cfg);
     if (rc != 0)
         return tool_fail(rc, "topic \"%s\"", co->topic);
-    parse_offset(offset, &start, &ts);
+    parse_offset(offset, &at);
     int n = only >= 0 ? 1 : cfg.partitions;
     samsa_cursor **cs = calloc((size_t)n, sizeof *cs);
     int32_t *parts = calloc((size_t)n, sizeof *parts);
     int st = cs && parts ? TOOL_OK : tool_fail(SAMSA_ENOMEM, "cursors");
     for (int i = 0; i < n && st == TOOL_OK; i++) {
         parts[i] = only >= 0 ? only : i;
-        st = open_cursor(co, parts[i], start, ts, &cs[i]);
+        st = open_cursor(co, parts[i], &at, &cs[i]);
     }
     if (st == TOOL_OK)
         st = read_cursors(co, cs, parts, n);
@@ -341,7 +353,8 @@ cmd_consume(int argc, char **argv)
     tool_store ts = {.nreplicas = 0};
     const char *offset = "beginning", *group = NULL;
     int32_t only = -1;
-    int64_t v, t;
+    start_at at;
+    int64_t v;
     int c;
     while ((c = getopt_long(argc, argv, ":p:o:c:ef:g:R:", longopts, NULL)) !=
            -1) {
@@ -352,7 +365,7 @@ cmd_consume(int argc, char **argv)
             only = (int32_t)v;
             break;
         case 'o':
-            if (parse_offset(optarg, &v, &t) != 0)
+            if (parse_offset(optarg, &at) != 0)
                 return tool_usage("-o %s: beginning, end, N, -N or @MS",
                                   optarg);
             offset = optarg;

@@ -2,18 +2,18 @@
  * produce.c - `samsa produce DIR TOPIC`: one record per line of standard
  * input, as kcat -P.
  *
- * Lines are read in large chunks and each chunk's lines go to
- * samsa_produce() together, up to BATCH_LINES a call: one record batch
- * per call and partition, so a file of lines goes in at the library's
- * batch speed, while a line typed on a terminal is stored as soon as it
- * is read (a chunk is whatever one read() returned).  The records point
- * into the chunk buffer, so a batch is produced before the buffer moves.
+ * Lines are read in large chunks and go to samsa_produce() together, up
+ * to BATCH_LINES a call: one record batch per call and partition, so a
+ * file of lines goes in at the library's batch speed, while a line typed
+ * on a terminal, or written now and then into a pipe, is stored as soon
+ * as it is read (what is gathered is produced before a read that waits).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -86,7 +86,18 @@ add_line(producer *pr, const char *line, size_t len)
     return pr->n == BATCH_LINES ? flush(pr) : TOOL_OK;
 }
 
-/* Read standard input to its end (or a signal) and produce every line. */
+/* True when a read of standard input would return at once. */
+static int
+input_ready(void)
+{
+    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* Read standard input to its end (or a signal) and produce every line.
+ * Records point into buf, so they are produced before it moves (it is
+ * full) and before a read that would wait (what was typed is stored at
+ * once); otherwise batches grow to BATCH_LINES. */
 static int
 run(producer *pr)
 {
@@ -94,20 +105,23 @@ run(producer *pr)
     char *buf = malloc(cap);
     if (buf == NULL)
         return tool_fail(SAMSA_ENOMEM, "reading");
-    int st = TOOL_OK, eof = 0;
-    while (st == TOOL_OK && !eof) {
+    int st = TOOL_OK;
+    for (;;) {
         char *nl;
         while (st == TOOL_OK &&
                (nl = memchr(buf + start, '\n', len - start)) != NULL) {
             st = add_line(pr, buf + start, (size_t)(nl - (buf + start)));
             start = (size_t)(nl - buf) + 1;
         }
-        /* The records point into buf: store them before it moves. */
-        if (st != TOOL_OK || (st = flush(pr)) != TOOL_OK)
+        if (st != TOOL_OK)
             break;
-        memmove(buf, buf + start, len - start);
-        len -= start;
-        start = 0;
+        if (len == cap) {
+            if ((st = flush(pr)) != TOOL_OK)
+                break;
+            memmove(buf, buf + start, len - start);
+            len -= start;
+            start = 0;
+        }
         if (len == cap) {
             char *b = realloc(buf, cap * 2);
             if (b == NULL) {
@@ -117,21 +131,24 @@ run(producer *pr)
             buf = b;
             cap *= 2;
         }
+        if (!input_ready() && (st = flush(pr)) != TOOL_OK)
+            break;
         ssize_t got = read(0, buf + len, cap - len);
         if (got < 0 && errno == EINTR && !tool_stop)
             continue;
         if (got < 0 && !tool_stop)
             st = tool_fail(-errno, "standard input");
-        if (got <= 0) {
-            eof = 1;
-            /* A last line without a newline is a record too. */
-            if (st == TOOL_OK && len > 0 && !tool_stop)
-                st = add_line(pr, buf, len);
-            if (st == TOOL_OK)
-                st = flush(pr);
-        } else {
+        if (got > 0) {
             len += (size_t)got;
+            continue;
         }
+        /* The end, or a signal: a last line without a newline is a record
+         * too (unless interrupted: it may be half a line). */
+        if (st == TOOL_OK && len > start && !tool_stop)
+            st = add_line(pr, buf + start, len - start);
+        if (st == TOOL_OK)
+            st = flush(pr);
+        break;
     }
     free(buf);
     return st;

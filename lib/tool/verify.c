@@ -299,11 +299,12 @@ verify_store(verifier *v, samsa *s)
     if (st == TOOL_OK && tool_stop)
         st = tool_fail(-EINTR, "interrupted");
     if (st == TOOL_OK)
-        printf("verified %zu topic%s, %" PRIu64 " partitions, %" PRIu64
+        printf("verified %zu topic%s, %" PRIu64 " partition%s, %" PRIu64
                " copies, %" PRIu64 " segment files, %" PRIu64
                " batches, %" PRIu64 " bytes: %s\n",
-               l.n, l.n == 1 ? "" : "s", v->partitions_done, v->copies,
-               v->files, v->batches, v->bytes,
+               l.n, l.n == 1 ? "" : "s", v->partitions_done,
+               v->partitions_done == 1 ? "" : "s", v->copies, v->files,
+               v->batches, v->bytes,
                v->problems ? "PROBLEMS FOUND" : "all intact");
     for (size_t i = 0; i < l.n; i++)
         free(l.names[i]);
