@@ -355,7 +355,7 @@ cmd_consume(int argc, char **argv)
     int32_t only = -1;
     start_at at;
     int64_t v;
-    int c;
+    int c, st;
     while ((c = getopt_long(argc, argv, ":p:o:c:ef:g:R:", longopts, NULL)) !=
            -1) {
         switch (c) {
@@ -385,15 +385,9 @@ cmd_consume(int argc, char **argv)
         case 'g':
             group = optarg;
             break;
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(consume_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, consume_help)) != TOOL_MORE)
+                return st;
         }
     }
     if (argc - optind != 2)
@@ -406,8 +400,8 @@ cmd_consume(int argc, char **argv)
     if (tool_open(argv[optind], &ts, 0, &co.s) != TOOL_OK)
         return TOOL_ERR;
     tool_signals();
-    int st = group ? consume_group(&co, group, offset)
-                   : consume_cursors(&co, only, offset);
+    st = group ? consume_group(&co, group, offset)
+               : consume_cursors(&co, only, offset);
     /* A reader that went away (consume | head) is no error. */
     if (fflush(stdout) != 0 && !co.out_failed) {
         co.out_failed = 1;

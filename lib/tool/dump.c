@@ -172,17 +172,15 @@ cmd_dump(int argc, char **argv)
         {"deep", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
-    int deep = 0, c;
+    int deep = 0, c, st;
     while ((c = getopt_long(argc, argv, ":d", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             deep = 1;
             break;
-        case OPT_HELP:
-            fputs(dump_help, stdout);
-            return TOOL_OK;
-        default:
-            return tool_bad_option(argv, c);
+        default: /* no -R here: ts is not used */
+            if ((st = tool_option(c, argv, NULL, dump_help)) != TOOL_MORE)
+                return st;
         }
     }
     if (optind == argc)

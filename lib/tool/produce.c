@@ -169,7 +169,7 @@ cmd_produce(int argc, char **argv)
     tool_store ts = {.nreplicas = 0};
     pr.partition = SAMSA_PARTITION_ANY;
     int64_t v;
-    int c;
+    int c, st;
     while ((c = getopt_long(argc, argv, ":p:k:H:T:R:", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -199,15 +199,9 @@ cmd_produce(int argc, char **argv)
                 return tool_usage("-T %s: not a timestamp in ms", optarg);
             pr.timestamp = v;
             break;
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(produce_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, produce_help)) != TOOL_MORE)
+                return st;
         }
     }
     if (argc - optind != 2)
@@ -218,7 +212,7 @@ cmd_produce(int argc, char **argv)
     tool_signals();
     /* n = 0 checks the topic and partition before any input is read. */
     int rc = samsa_produce(pr.s, pr.topic, pr.partition, pr.recs, 0);
-    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", pr.topic) : run(&pr);
+    st = rc != 0 ? tool_fail(rc, "topic \"%s\"", pr.topic) : run(&pr);
     if (tool_close(pr.s) != TOOL_OK)
         return TOOL_ERR;
     return st;

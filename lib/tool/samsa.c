@@ -118,6 +118,18 @@ tool_add_replica(tool_store *ts, const char *dir)
 }
 
 int
+tool_option(int c, char **argv, tool_store *ts, const char *help)
+{
+    if (c == 'R')
+        return tool_add_replica(ts, optarg) == TOOL_OK ? TOOL_MORE : TOOL_USAGE;
+    if (c == OPT_HELP) {
+        fputs(help, stdout);
+        return TOOL_OK;
+    }
+    return tool_bad_option(argv, c);
+}
+
+int
 tool_open(const char *dir, const tool_store *ts, int create, samsa **out)
 {
     /* Only topic create may make a store: a command that reads must not

@@ -50,6 +50,12 @@ typedef struct tool_store {
 
 /* Take one -R DIR; TOOL_OK or TOOL_USAGE (too many). */
 int tool_add_replica(tool_store *ts, const char *dir);
+
+/* The options every store command shares, for getopt's answer c: -R DIR
+ * (ts), --help (prints help); anything else is a usage error.  Returns
+ * TOOL_MORE to go on parsing, else the exit status to return. */
+#define TOOL_MORE (-1)
+int tool_option(int c, char **argv, tool_store *ts, const char *help);
 /* Open DIR as a store (create: make it when absent, for topic create);
  * TOOL_OK, or TOOL_ERR after saying why, plainly for SAMSA_ELOCKED. */
 int tool_open(const char *dir, const tool_store *ts, int create, samsa **out);

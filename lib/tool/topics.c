@@ -127,21 +127,15 @@ cmd_topics(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     tool_store ts = {.nreplicas = 0};
     topics_ctx t = {.rc = TOOL_OK};
-    int c;
+    int c, st;
     while ((c = getopt_long(argc, argv, ":dR:", longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             t.describe = 1;
             break;
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(topics_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, topics_help)) != TOOL_MORE)
+                return st;
         }
     }
     if (argc - optind != 1)
@@ -154,6 +148,33 @@ cmd_topics(int argc, char **argv)
     if (tool_close(t.s) != TOOL_OK)
         return TOOL_ERR;
     return t.rc;
+}
+
+/* Create the topic (with cfg) or delete it (cfg NULL): DIR and NAME are
+ * what is left of argv. */
+static int
+topic_admin(int argc, char **argv, const tool_store *ts,
+            samsa_topic_config *cfg)
+{
+    if (argc - optind != 2)
+        return tool_usage("DIR and NAME needed");
+    const char *name = argv[optind + 1];
+    samsa *s;
+    if (tool_open(argv[optind], ts, cfg != NULL, &s) != TOOL_OK)
+        return TOOL_ERR;
+    int rc =
+        cfg ? samsa_topic_create(s, name, cfg) : samsa_topic_delete(s, name);
+    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
+    if (rc == 0 && cfg == NULL)
+        printf("deleted topic %s\n", name);
+    else if (rc == 0 && samsa_topic_describe(s, name, cfg) == 0)
+        printf("created topic %s: %" PRId32 " partition%s, %" PRId32
+               " replica%s\n",
+               name, cfg->partitions, cfg->partitions == 1 ? "" : "s",
+               cfg->replicas, cfg->replicas == 1 ? "" : "s");
+    if (tool_close(s) != TOOL_OK)
+        return TOOL_ERR;
+    return st;
 }
 
 static int
@@ -170,7 +191,7 @@ topic_create(int argc, char **argv)
     samsa_topic_config cfg = {.partitions = 0};
     tool_store ts = {.nreplicas = 0};
     int64_t v;
-    int c;
+    int c, st;
     while ((c = getopt_long(argc, argv, ":p:r:R:", longopts, NULL)) != -1) {
         switch (c) {
         case 'p':
@@ -196,33 +217,12 @@ topic_create(int argc, char **argv)
             else
                 return tool_usage("--sync %s: always or none", optarg);
             break;
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(topic_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, topic_help)) != TOOL_MORE)
+                return st;
         }
     }
-    if (argc - optind != 2)
-        return tool_usage("DIR and NAME needed");
-    const char *name = argv[optind + 1];
-    samsa *s;
-    if (tool_open(argv[optind], &ts, 1, &s) != TOOL_OK)
-        return TOOL_ERR;
-    int rc = samsa_topic_create(s, name, &cfg);
-    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
-    if (rc == 0 && (rc = samsa_topic_describe(s, name, &cfg)) == 0)
-        printf("created topic %s: %" PRId32 " partition%s, %" PRId32
-               " replica%s\n",
-               name, cfg.partitions, cfg.partitions == 1 ? "" : "s",
-               cfg.replicas, cfg.replicas == 1 ? "" : "s");
-    if (tool_close(s) != TOOL_OK)
-        return TOOL_ERR;
-    return st;
+    return topic_admin(argc, argv, &ts, &cfg);
 }
 
 static int
@@ -233,33 +233,15 @@ topic_delete(int argc, char **argv)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     tool_store ts = {.nreplicas = 0};
-    int c;
+    int c, st;
     while ((c = getopt_long(argc, argv, ":R:", longopts, NULL)) != -1) {
         switch (c) {
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(topic_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, topic_help)) != TOOL_MORE)
+                return st;
         }
     }
-    if (argc - optind != 2)
-        return tool_usage("DIR and NAME needed");
-    const char *name = argv[optind + 1];
-    samsa *s;
-    if (tool_open(argv[optind], &ts, 0, &s) != TOOL_OK)
-        return TOOL_ERR;
-    int rc = samsa_topic_delete(s, name);
-    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
-    if (rc == 0)
-        printf("deleted topic %s\n", name);
-    if (tool_close(s) != TOOL_OK)
-        return TOOL_ERR;
-    return st;
+    return topic_admin(argc, argv, &ts, NULL);
 }
 
 int

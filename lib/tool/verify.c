@@ -341,21 +341,15 @@ cmd_verify(int argc, char **argv)
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     tool_store ts = {.nreplicas = 0};
-    int do_repair = 0, c;
+    int do_repair = 0, c, st;
     while ((c = getopt_long(argc, argv, ":R:", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             do_repair = 1;
             break;
-        case 'R':
-            if (tool_add_replica(&ts, optarg) != TOOL_OK)
-                return TOOL_USAGE;
-            break;
-        case OPT_HELP:
-            fputs(verify_help, stdout);
-            return TOOL_OK;
         default:
-            return tool_bad_option(argv, c);
+            if ((st = tool_option(c, argv, &ts, verify_help)) != TOOL_MORE)
+                return st;
         }
     }
     if (argc - optind != 1)
@@ -365,7 +359,7 @@ cmd_verify(int argc, char **argv)
     if (tool_open(v.dir, &ts, 0, &s) != TOOL_OK)
         return TOOL_ERR;
     tool_signals();
-    int st = do_repair ? repair(s) : TOOL_OK;
+    st = do_repair ? repair(s) : TOOL_OK;
     if (st == TOOL_OK)
         st = verify_store(&v, s);
     if (tool_close(s) != TOOL_OK)
