@@ -479,6 +479,22 @@ last
 EOF
 run "consume a mirrored topic" 0 "$S" consume -e -o -2 -R m2 m q
 
+# Opened without its mirror, the store takes that copy out (samsa_open's
+# rule), and verify says so; --repair with the mirror rebuilds it.
+out <<'EOF'
+q-0: a copy is on a directory not opened now (give the store's mirrors with -R)
+verified 1 topic, 1 partition, 1 copy, 2 segment files, 2 batches, 7159 bytes: PROBLEMS FOUND
+EOF
+err <<'EOF'
+samsa: verify: m: 1 problem found
+EOF
+run "verify without the mirror" 1 "$S" verify m
+out <<'EOF'
+repair: 1 copy caught up; scrub checked 4 segment files, 4 batches: 0 damaged, 0 missing, 0 repaired, 0 unrepairable
+verified 1 topic, 1 partition, 2 copies, 4 segment files, 4 batches, 14318 bytes: all intact
+EOF
+run "verify --repair with the mirror again" 0 "$S" verify --repair -R m2 m
+
 # One copy only, damaged: reported, and --repair cannot help.
 poke st/t-1/00000000000000000000.log 80 X
 out <<'EOF'

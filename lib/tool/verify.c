@@ -230,7 +230,14 @@ verify_partition(verifier *v, samsa *s, const char *topic, int32_t p)
     int nref = 0, refdir = -1;
     for (size_t i = 0; i < n && i < MAX_COPIES; i++) {
         const char *d = copy_dir(v, info[i].dir);
-        if (d == NULL || info[i].state != SAMSA_REPLICA_INSYNC) {
+        if (d == NULL) {
+            problem(v,
+                    "%s-%" PRId32 ": a copy is on a directory not opened "
+                    "now (give the store's mirrors with -R)",
+                    topic, p);
+            continue;
+        }
+        if (info[i].state != SAMSA_REPLICA_INSYNC) {
             problem(v,
                     "%s-%" PRId32 ": the copy on dir %d is out of the "
                     "in-sync set: %s",
@@ -300,11 +307,11 @@ verify_store(verifier *v, samsa *s)
         st = tool_fail(-EINTR, "interrupted");
     if (st == TOOL_OK)
         printf("verified %zu topic%s, %" PRIu64 " partition%s, %" PRIu64
-               " copies, %" PRIu64 " segment files, %" PRIu64
+               " cop%s, %" PRIu64 " segment files, %" PRIu64
                " batches, %" PRIu64 " bytes: %s\n",
                l.n, l.n == 1 ? "" : "s", v->partitions_done,
-               v->partitions_done == 1 ? "" : "s", v->copies, v->files,
-               v->batches, v->bytes,
+               v->partitions_done == 1 ? "" : "s", v->copies,
+               v->copies == 1 ? "y" : "ies", v->files, v->batches, v->bytes,
                v->problems ? "PROBLEMS FOUND" : "all intact");
     for (size_t i = 0; i < l.n; i++)
         free(l.names[i]);
@@ -322,11 +329,11 @@ repair(samsa *s)
     if (rc != 0)
         return tool_fail(rc, "catching up the copies");
     rc = samsa_scrub(s, NULL, &rep);
-    printf("repair: %zu copies caught up; scrub checked %" PRIu64
+    printf("repair: %zu cop%s caught up; scrub checked %" PRIu64
            " segment files, %" PRIu64 " batches: %" PRIu64 " damaged, %" PRIu64
            " missing, %" PRIu64 " repaired, %" PRIu64 " unrepairable\n",
-           rejoined, rep.segments, rep.batches, rep.damaged, rep.missing,
-           rep.repaired, rep.unrepairable);
+           rejoined, rejoined == 1 ? "y" : "ies", rep.segments, rep.batches,
+           rep.damaged, rep.missing, rep.repaired, rep.unrepairable);
     if (rc != 0 && rc != SAMSA_ECORRUPT)
         return tool_fail(rc, "scrub");
     return TOOL_OK;
