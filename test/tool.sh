@@ -319,6 +319,16 @@ if [ "$rc" -ne 0 ] || [ "$(wc -l < follow.out)" -ne 7 ] || [ -s follow.err ]; th
     failed=$((failed + 1))
 fi
 
+# A follower whose reader went away (consume | head) stops, exit 0.
+rm -f rc.txt
+timeout 20 sh -c "(\"$S\" consume st t 2> head.err; echo \$? > rc.txt) | head -n 1 > head.out"
+cases=$((cases + 1))
+if [ "$(cat rc.txt 2> /dev/null)" != 0 ] || [ "$(cat head.out)" != hello ] ||
+    [ -s head.err ]; then
+    echo "tool.sh: FAIL: consume | head: status $(cat rc.txt 2> /dev/null), $(cat head.out) $(cat head.err)" >&2
+    failed=$((failed + 1))
+fi
+
 # ---- topics --describe -----------------------------------------------------------
 
 out <<'EOF'

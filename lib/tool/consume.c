@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,25 @@ cursor_error(consumer *co, samsa_cursor *c, int32_t p, int rc)
                      co->topic, p, samsa_cursor_offset(c));
 }
 
+/* Before waiting for records: flush what was printed, and see whether
+ * the reader of a pipe went away (consume | head), which a follower
+ * would otherwise learn only at its next record.  True: stop. */
+static int
+before_wait(consumer *co)
+{
+    struct pollfd pfd = {.fd = 1, .events = 0};
+    if (fflush(stdout) != 0 && !co->out_failed) {
+        co->out_failed = 1;
+        co->out_errno = errno;
+    }
+    if (!co->out_failed && poll(&pfd, 1, 0) > 0 &&
+        (pfd.revents & (POLLERR | POLLHUP))) {
+        co->out_failed = 1;
+        co->out_errno = EPIPE;
+    }
+    return co->out_failed;
+}
+
 /* Read the cursors: to their ends in turn (-e), or following them all. */
 static int
 read_cursors(consumer *co, samsa_cursor **cs, const int32_t *parts, int n)
@@ -235,7 +255,8 @@ read_cursors(consumer *co, samsa_cursor **cs, const int32_t *parts, int n)
             break;
         if (got || done(co))
             continue;
-        fflush(stdout);
+        if (before_wait(co))
+            break;
         /* Nothing anywhere: wait on one cursor (in turn), briefly when
          * others need a look too, and short enough to see a signal. */
         rc = samsa_cursor_next(cs[turn], &m, n == 1 ? 200 : WAIT_MS);
@@ -315,7 +336,7 @@ consume_group(consumer *co, const char *group, const char *offset)
         fflush(stdout);
         rc = samsa_consumer_poll_batch(c, msgs, max, &n, 100);
         if (rc == SAMSA_ETIMEDOUT) {
-            if (co->exit_at_end && member_at_end(co, c))
+            if ((co->exit_at_end && member_at_end(co, c)) || before_wait(co))
                 break;
             continue;
         }
