@@ -1,6 +1,7 @@
 # samsa - Kafka's model as a C library.
 #
-#   make            library (static and shared) and examples
+#   make            library (static and shared), the samsa command and
+#                   examples
 #   make run        build and run the main example
 #   make check      unit tests, then again under ASan/UBSan, threaded ones
 #                   under TSan, a short run of each fuzz target, then the
@@ -21,6 +22,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 prefix ?= /usr/local
 PREFIX ?= $(prefix)
 exec_prefix ?= $(PREFIX)
+bindir ?= $(exec_prefix)/bin
 libdir ?= $(exec_prefix)/lib
 includedir ?= $(PREFIX)/include
 mandir ?= $(PREFIX)/share/man
@@ -62,8 +64,12 @@ LMDB_LIBS = $(shell pkg-config --libs lmdb)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-LIB_SRC := $(sort $(wildcard lib/*.c lib/*/*.c))
+# lib/tool is the samsa command, not part of the library.
+LIB_SRC := $(filter-out lib/tool/%,$(sort $(wildcard lib/*.c lib/*/*.c)))
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
+TOOL_SRC := $(sort $(wildcard lib/tool/*.c))
+TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
+TOOL := $(B)/samsa
 TEST_SRC := $(sort $(wildcard test/*.c))
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
@@ -80,7 +86,7 @@ BENCH_SRC := $(filter-out test/bench/bench_peers.c,$(sort $(wildcard \
 BENCH := $(BENCH_SRC:test/bench/%.c=$(B)/bench/%)
 BENCH_COMMON_OBJ := $(BENCH_COMMON_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
 BENCH_PEER_OBJ := $(BENCH_PEER_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
-MANPAGES := $(sort $(wildcard man/man3/*.3 man/man7/*.7))
+MANPAGES := $(sort $(wildcard man/man1/*.1 man/man3/*.3 man/man7/*.7))
 
 STATIC := $(B)/libsamsa.a
 # Every object as it is compiled, for the tests and fuzz targets, which
@@ -93,11 +99,11 @@ RUNNER := $(B)/check_samsa
 ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
-.PHONY: all run check check-unit check-asan check-tsan check-valgrind lint \
+.PHONY: all run check check-unit check-tool check-asan check-tsan check-valgrind lint \
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
-all: $(STATIC) $(SHARED) $(B)/libsamsa.so examples
+all: $(STATIC) $(SHARED) $(B)/libsamsa.so $(TOOL) examples
 
 $(DEPS_STAMP_BUILD):
 	@mkdir -p $(B)
@@ -132,6 +138,17 @@ $(B)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 
 # crc32c.c compiles its SSE4.2 function with a target attribute; nothing else
 # in the library needs -msse4.2, so the library still runs on older CPUs.
+
+# The samsa command is the top layer: it sees include/samsa.h only (no
+# -Ilib, so an internal header does not even compile) and links the
+# installed kind of static library, whose internals are hidden.
+TOOL_CFLAGS = $(filter-out -Ilib -DSAMSA_BUILDING -fvisibility=hidden, \
+	$(SAMSA_CFLAGS)) $(CFLAGS) $(SAN_CFLAGS)
+$(B)/obj/tool/%.o: lib/tool/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
+$(TOOL): $(TOOL_OBJ) $(STATIC)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(STATIC) $(LDLIBS_LIB)
 
 $(INTERNAL): $(LIB_OBJ)
 	@rm -f $@
@@ -182,12 +199,18 @@ CK_ENV := CK_DEFAULT_TIMEOUT=120
 check-unit: $(RUNNER)
 	$(CK_ENV) $(RUNNER)
 
+# The samsa command, every subcommand, against exact expected output.
+check-tool: $(TOOL)
+	sh test/tool.sh $(TOOL)
+
 check-asan:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
 		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSAMSA_DEBUG" \
-		build/asan/check_samsa
+		build/asan/check_samsa build/asan/samsa
 	$(CK_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		build/asan/check_samsa
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		sh test/tool.sh build/asan/samsa
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
@@ -212,6 +235,7 @@ check-valgrind: $(RUNNER)
 
 check: all
 	$(MAKE) check-unit
+	$(MAKE) check-tool
 	$(MAKE) check-asan
 	$(MAKE) check-tsan
 	$(MAKE) check-fuzz
@@ -300,7 +324,7 @@ fuzz-seeds: $(FB)/seeds
 FORMAT_SRC = $(wildcard lib/*.c lib/*/*.c lib/*/*.h include/*.h test/*.c test/*.h \
 	test/bench/*.c test/bench/*.h test/interop/*.c test/fuzz/*.c \
 	test/fuzz/*.h examples/*.c)
-lint: $(SHARED) $(STATIC) $(INTERNAL) | $(DEPS_STAMP_CHECK)
+lint: $(SHARED) $(STATIC) $(INTERNAL) $(TOOL) | $(DEPS_STAMP_CHECK)
 	sh test/lint.sh $(SHARED)
 	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)
 	@echo "lint: sources formatted as .ci/clang-format says"
@@ -385,23 +409,27 @@ $(B)/samsa.pc: lib/samsa.pc.in $(B)/.pc-vars
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|; ' \
 	    -e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' $< > $@
 
-install: $(STATIC) $(SHARED) $(B)/samsa.pc
+install: $(STATIC) $(SHARED) $(TOOL) $(B)/samsa.pc
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir) \
-		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man3 \
-		$(DESTDIR)$(mandir)/man7
+		$(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man3 $(DESTDIR)$(mandir)/man7 \
+		$(DESTDIR)$(bindir)
+	install -m 755 $(TOOL) $(DESTDIR)$(bindir)/
 	install -m 644 include/samsa.h $(DESTDIR)$(includedir)/
 	install -m 644 $(STATIC) $(DESTDIR)$(libdir)/
 	install -m 755 $(SHARED) $(DESTDIR)$(libdir)/
 	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/$(SONAME)
 	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/libsamsa.so
 	install -m 644 $(B)/samsa.pc $(DESTDIR)$(pkgconfigdir)/
+	install -m 644 man/man1/*.1 $(DESTDIR)$(mandir)/man1/
 	install -m 644 man/man3/*.3 $(DESTDIR)$(mandir)/man3/
 	install -m 644 man/man7/*.7 $(DESTDIR)$(mandir)/man7/
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/samsa.h $(DESTDIR)$(libdir)/libsamsa.a \
-		$(DESTDIR)$(libdir)/libsamsa.so* $(DESTDIR)$(pkgconfigdir)/samsa.pc
-	cd man && for p in man3/*.3 man7/*.7; do \
+		$(DESTDIR)$(libdir)/libsamsa.so* $(DESTDIR)$(pkgconfigdir)/samsa.pc \
+		$(DESTDIR)$(bindir)/samsa
+	cd man && for p in man1/*.1 man3/*.3 man7/*.7; do \
 		rm -f $(DESTDIR)$(mandir)/$$p; done
 
 clean:

@@ -8,7 +8,7 @@
 #      and every SAMSA_API function of include/samsa.h among them;
 #   c) every exported function, and every SAMSA_API function of samsa.h, has
 #      man/man3/<name>.3;
-#   d) every cross-reference to section 3 or 7 (".BR name (3)", and the
+#   d) every cross-reference to section 1, 3 or 7 (".BR name (3)", and the
 #      inline form "\fBsamsa_...\fR(3)" used in tables) resolves to a page;
 #   e) every SAMSA_E* code of SAMSA_ERRNO_MAP appears in man/man7/samsa.7;
 #   f) each ```c block of README compiles on its own; one with main() also
@@ -20,7 +20,9 @@
 #      catalog_open, crc32c...) links against it and runs;
 #   i) the layers of lib/ go one way: a file of lib/F includes only headers
 #      of F (by bare name) and of the folders below F ("G/name.h"), and its
-#      object calls only functions defined in F, below F, or outside samsa.
+#      object calls only functions defined in F, below F, or outside samsa;
+#      lib/tool (the samsa command) is the top and sees only the public
+#      API: no header of another folder, no call but SAMSA_API functions.
 #
 # Every check runs; each failure prints a line starting "lint: FAIL:", and
 # the script exits 1 if there was any.
@@ -71,7 +73,7 @@ check_manpages() {
     fi
     n=0
     bad=0
-    for page in man/man3/*.3 man/man7/*.7; do
+    for page in man/man1/*.1 man/man3/*.3 man/man7/*.7; do
         [ -f "$page" ] || continue
         n=$((n + 1))
         rel=${page#man/}
@@ -93,7 +95,7 @@ check_manpages() {
         fi
     done
     if [ "$n" -eq 0 ]; then
-        fail "no man pages under man/man3 and man/man7"
+        fail "no man pages under man/man1, man/man3 and man/man7"
     elif [ "$bad" -eq 0 ]; then
         echo "lint: man pages clean ($n pages)"
     fi
@@ -172,10 +174,10 @@ check_pages() {
 
 check_xrefs() {
     : > "$tmp/refs"
-    for page in man/man3/*.3 man/man7/*.7; do
+    for page in man/man1/*.1 man/man3/*.3 man/man7/*.7; do
         [ -f "$page" ] || continue
-        # .BR name (3)  and  .BR name (7),
-        sed -n 's/^\.BR  *\([^ ]*\)  *(\([37]\)).*/\1 \2/p' "$page" |
+        # .BR name (1), (3) and (7),
+        sed -n 's/^\.BR  *\([^ ]*\)  *(\([137]\)).*/\1 \2/p' "$page" |
             sed 's/\\-/-/g' | while read -r name sec; do
             echo "$page $name $sec"
         done >> "$tmp/refs"
@@ -382,14 +384,18 @@ check_static() {
 # ---- i) the layers go one way ---------------------------------------------------
 
 # The folders of lib/, lowest first; folders on one line are peers, which
-# may not include or call each other.  lib/*.c (the top) may use any.
+# may not include or call each other.  lib/*.c (the top of the library)
+# may use any; lib/tool, the command, is above it and uses the public API
+# only (TOP_LAYER below).
 LAYERS="util
 storage
 catalog
 replica
 store
 client
-group queue"
+group queue
+tool"
+TOP_LAYER=tool
 
 layer_rank() {
     echo "$LAYERS" | awk -v f="$1" '{ for (i = 1; i <= NF; i++) if ($i == f) { print NR; exit } }'
@@ -412,6 +418,11 @@ check_layers() {
             samsa.h) ;;
             */*)
                 g=${inc%%/*}
+                if [ "$f" = "$TOP_LAYER" ]; then
+                    fail "$src includes \"$inc\": lib/$f uses the public API only (samsa.h)"
+                    bad=1
+                    continue
+                fi
                 rg=$(layer_rank "$g")
                 if [ ! -f "lib/$inc" ]; then
                     fail "$src includes \"$inc\", which is not a header of lib/"
@@ -450,6 +461,10 @@ check_layers() {
             rg=$(layer_rank "$g")
             if [ "$g" != "$f" ] && [ "$rg" -ge "$rf" ]; then
                 fail "$o (layer $f) calls $sym of layer $g, which is not below it"
+                bad=1
+            elif [ "$f" = "$TOP_LAYER" ] && [ "$g" != "$f" ] &&
+                ! grep -qx "$sym" "$tmp/header_funcs"; then
+                fail "$o (lib/$f) calls $sym of layer $g, which is not a SAMSA_API function of samsa.h"
                 bad=1
             fi
         done

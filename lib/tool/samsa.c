@@ -1,0 +1,257 @@
+/*
+ * samsa.c - the `samsa` command: look into and operate a store from the
+ * shell, as kcat, kafka-topics and kafka-dump-log do for Kafka and
+ * mdb_stat for LMDB.  main() dispatches to a subcommand; this file holds
+ * the helpers they share (messages, exit codes, opening the store).
+ *
+ * A store is opened as an application opens it, with samsa_open(): it
+ * takes the store's lock, so the command fails with SAMSA_ELOCKED while an
+ * application has the store open.  The mirrors an application opens with
+ * (samsa_options.replica_dirs) must be given with -R, in the same order:
+ * a store opened without its mirrors records their copies as out of sync.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tool.h"
+
+const char *tool_cmd = NULL;
+volatile int tool_stop = 0;
+
+static void
+vmsg(const char *fmt, va_list ap)
+{
+    fputs("samsa: ", stderr);
+    if (tool_cmd != NULL)
+        fprintf(stderr, "%s: ", tool_cmd);
+    vfprintf(stderr, fmt, ap);
+}
+
+void
+tool_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* samsa_strerror() gives "SYMBOL: message"; a message reads better first,
+ * so the line becomes "message (SYMBOL)". */
+static void
+put_error(int rc)
+{
+    const char *s = samsa_strerror(rc);
+    const char *colon = strstr(s, ": ");
+    if (colon == NULL)
+        fputs(s, stderr);
+    else
+        fprintf(stderr, "%s (%.*s)", colon + 2, (int)(colon - s), s);
+}
+
+int
+tool_fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(fmt, ap);
+    va_end(ap);
+    fputs(": ", stderr);
+    put_error(rc);
+    fputc('\n', stderr);
+    return TOOL_ERR;
+}
+
+int
+tool_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see samsa %s --help)\n",
+            tool_cmd != NULL ? tool_cmd : "");
+    return TOOL_USAGE;
+}
+
+int
+tool_bad_option(char **argv, int c)
+{
+    /* Option strings start with ':', so getopt says ':' for a missing value
+     * and '?' for an unknown option; optopt is 0 for an unknown long one. */
+    if (c == ':')
+        return tool_usage("%s: needs a value", argv[optind - 1]);
+    if (optopt > 0 && optopt < OPT_HELP)
+        return tool_usage("-%c: unknown option", optopt);
+    return tool_usage("%s: unknown option", argv[optind - 1]);
+}
+
+int
+tool_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+tool_add_replica(tool_store *ts, const char *dir)
+{
+    if (ts->nreplicas == SAMSA_MAX_REPLICA_DIRS)
+        return tool_usage("-R: at most %d replica directories",
+                          SAMSA_MAX_REPLICA_DIRS);
+    ts->replicas[ts->nreplicas++] = dir;
+    ts->replicas[ts->nreplicas] = NULL;
+    return TOOL_OK;
+}
+
+int
+tool_option(int c, char **argv, tool_store *ts, const char *help)
+{
+    if (c == 'R')
+        return tool_add_replica(ts, optarg) == TOOL_OK ? TOOL_MORE : TOOL_USAGE;
+    if (c == OPT_HELP) {
+        fputs(help, stdout);
+        return TOOL_OK;
+    }
+    return tool_bad_option(argv, c);
+}
+
+int
+tool_open(const char *dir, const tool_store *ts, int create, samsa **out)
+{
+    /* Only topic create may make a store: a command that reads must not
+     * leave a new store behind in an empty directory it was pointed at by
+     * mistake.  DIR/catalog/data.mdb is what samsa(7) says a store has. */
+    if (!create) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (stat(dir, &st) != 0)
+            return tool_fail(-errno, "%s", dir);
+        snprintf(path, sizeof path, "%s/catalog/data.mdb", dir);
+        if (stat(path, &st) != 0) {
+            tool_msg("%s: no samsa store there (no catalog/data.mdb) "
+                     "(SAMSA_ENOTSTORE)",
+                     dir);
+            return TOOL_ERR;
+        }
+    }
+    samsa_options opt = {.flags = create ? SAMSA_OPEN_CREATE : 0,
+                         .replica_dirs = ts->nreplicas ? ts->replicas : NULL};
+    int rc = samsa_open(dir, &opt, out);
+    if (rc == SAMSA_ELOCKED) {
+        tool_msg("%s: the store is open in another process (SAMSA_ELOCKED); "
+                 "samsa cannot open a store another process has open yet: "
+                 "stop that process first",
+                 dir);
+        return TOOL_ERR;
+    }
+    if (rc != 0)
+        return tool_fail(rc, "%s", dir);
+    return TOOL_OK;
+}
+
+int
+tool_close(samsa *s)
+{
+    int rc = samsa_close(s);
+    if (rc != 0)
+        return tool_fail(rc, "close");
+    return TOOL_OK;
+}
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    tool_stop = 1;
+}
+
+void
+tool_signals(void)
+{
+    /* No SA_RESTART: a blocked read of stdin returns EINTR, and the
+     * command closes the store before it exits. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void
+tool_put_escaped(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c == '\\')
+            fputs("\\\\", stdout);
+        else if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *what;
+} commands[] = {
+    {"topics", cmd_topics, "list the topics (--describe: their partitions)"},
+    {"topic", cmd_topic, "create or delete a topic"},
+    {"produce", cmd_produce, "produce the lines of standard input"},
+    {"consume", cmd_consume, "print the records of a topic"},
+    {"dump", cmd_dump, "print the batches of a segment file"},
+    {"verify", cmd_verify, "check every batch of every copy (--repair)"},
+};
+
+static int
+usage(FILE *f)
+{
+    fprintf(f, "usage: samsa COMMAND [OPTION]... ARG...\n"
+               "       samsa COMMAND --help\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\nExit status: 0 success, 1 error, 2 usage error.  "
+               "See samsa(1).\n");
+    return f == stdout ? TOOL_OK : TOOL_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "samsa: no command (see samsa --help)\n");
+        return TOOL_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return usage(stdout);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("samsa %s\n", samsa_version_string());
+        return TOOL_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            tool_cmd = commands[i].name;
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "samsa: %s: no such command (see samsa --help)\n", argv[1]);
+    return TOOL_USAGE;
+}
