@@ -298,6 +298,7 @@ run "consume -g -p" 2 "$S" consume -g g1 -p 0 st t
 
 # Following, then SIGTERM: prints everything, closes the store, exits 0;
 # meanwhile the store is locked, and the message says so.
+: > follow.out # before the job: the loop below reads it at once
 "$S" consume st t > follow.out 2> follow.err &
 pid=$!
 # It has the store once it printed what is there (up to 10 s under ASan).
@@ -515,6 +516,91 @@ err <<'EOF'
 samsa: verify: st: 1 problem found
 EOF
 run "verify a lone damaged copy" 1 "$S" verify st
+
+# ---- groups, group, stats ----------------------------------------------------
+
+"$S" topic create gs g -p 2 > /dev/null
+printf 'a\nb\nc\n' > in.txt
+run "produce for groups" 0 "$S" produce -p 0 -T 1000 gs g
+out <<'EOF'
+a
+b
+EOF
+run "consume as g1" 0 "$S" consume -e -g g1 -c 2 gs g
+out <<'EOF'
+consumer g1
+EOF
+run "groups" 0 "$S" groups gs
+out <<'EOF'
+TOPIC	PARTITION	CURRENT-OFFSET	LOG-END-OFFSET	LAG
+g	0	2	3	1
+g	1	0	0	0
+EOF
+run "group describe" 0 "$S" group describe gs g1
+out <<'EOF'
+TOPIC	PARTITION	CURRENT-OFFSET	LOG-END-OFFSET	LAG
+g	0	0	3	3
+g	1	0	0	0
+EOF
+run "group reset to earliest" 0 "$S" group reset --topic g --to-earliest gs g1
+out <<'EOF'
+TOPIC	PARTITION	CURRENT-OFFSET	LOG-END-OFFSET	LAG
+g	0	2	3	1
+g	1	0	0	0
+EOF
+run "group reset shift" 0 "$S" group reset -t g -p 0 --shift-by 2 gs g1
+out <<'EOF'
+TOPIC	PARTITION	CURRENT-OFFSET	LOG-END-OFFSET	LAG
+g	0	3	3	0
+g	1	0	0	0
+EOF
+run "group reset to offset (clamped)" 0 "$S" group reset -t g -p 0 --to-offset 99 gs g1
+out <<'EOF'
+TOPIC	PARTITION	CURRENT-OFFSET	LOG-END-OFFSET	LAG
+g	0	0	3	3
+g	1	0	0	0
+EOF
+run "group reset to a time" 0 "$S" group reset -t g --to-datetime 1000 gs g1
+out <<'EOF'
+topics 1, partitions 2, records 3, bytes 85, segments 2, open files 4, under-replicated 0, consumer groups 1, share groups 0
+TOPIC	PARTITION	START	END	RECORDS	BYTES	SEGMENTS	OPEN-FILES	IN-SYNC
+g	0	0	3	3	85	1	2	1/1
+g	1	0	0	0	0	1	2	1/1
+EOF
+run "stats" 0 "$S" stats gs
+out <<'EOF'
+{"topics":1,"partitions":2,"segments":2,"records":3,"bytes":85,"open_files":4,"under_replicated":0,"topic_partitions":[{"topic":"g","partition":0,"segments":1,"start":0,"end":3,"records":3,"bytes":85,"copies":1,"insync":1,"open_files":2},{"topic":"g","partition":1,"segments":1,"start":0,"end":0,"records":0,"bytes":0,"copies":1,"insync":1,"open_files":2}],"consumer_groups":[{"group":"g1","offsets":[{"topic":"g","partition":0,"committed":0,"end":3,"lag":3},{"topic":"g","partition":1,"committed":0,"end":0,"lag":0}]}],"share_groups":[]}
+EOF
+run "stats --json" 0 "$S" stats --json gs
+err <<'EOF'
+samsa: group reset: reset needs --topic and one --to-* or --shift-by (see samsa group reset --help)
+EOF
+run "group reset without a target" 2 "$S" group reset gs g1
+err <<'EOF'
+samsa: group reset: one --to-* or --shift-by only (see samsa group reset --help)
+EOF
+run "group reset with two targets" 2 "$S" group reset -t g --to-latest --to-earliest gs g1
+err <<'EOF'
+samsa: group reset: group "g1": no such topic (SAMSA_ENOTOPIC)
+EOF
+run "group reset, no such topic" 1 "$S" group reset -t nope --to-latest gs g1
+err <<'EOF'
+samsa: group: frob: describe, reset or delete? (see samsa group --help)
+EOF
+run "group frob" 2 "$S" group frob
+out <<'EOF'
+deleted group g1
+EOF
+run "group delete" 0 "$S" group delete gs g1
+err <<'EOF'
+samsa: group delete: group "g1": no such group (SAMSA_ENOGROUP)
+EOF
+run "group delete twice" 1 "$S" group delete gs g1
+run "groups after delete" 0 "$S" groups gs
+out <<'EOF'
+group g1 has no committed offsets
+EOF
+run "group describe after delete" 0 "$S" group describe gs g1
 
 # ---- topic delete --------------------------------------------------------------------
 

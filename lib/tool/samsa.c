@@ -164,6 +164,28 @@ tool_open(const char *dir, const tool_store *ts, int create, samsa **out)
 }
 
 int
+tool_options_plain(int argc, char **argv, tool_store *ts, const char *help)
+{
+    static const struct option longopts[] = {
+        {"replica-dir", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
+    int c, st;
+    while ((c = getopt_long(argc, argv, ":R:", longopts, NULL)) != -1)
+        if ((st = tool_option(c, argv, ts, help)) != TOOL_MORE)
+            return st;
+    return TOOL_MORE;
+}
+
+int
+tool_open_arg(int argc, char **argv, const tool_store *ts, samsa **out)
+{
+    if (argc - optind != 1)
+        return tool_usage(optind == argc ? "no DIR given" : "one DIR only");
+    return tool_open(argv[optind], ts, 0, out);
+}
+
+int
 tool_close(samsa *s)
 {
     int rc = samsa_close(s);
@@ -220,6 +242,9 @@ static const struct {
     {"consume", cmd_consume, "print the records of a topic"},
     {"dump", cmd_dump, "print the batches of a segment file"},
     {"verify", cmd_verify, "check every batch of every copy (--repair)"},
+    {"groups", cmd_groups, "list the consumer and share groups"},
+    {"group", cmd_group, "describe, reset or delete a consumer group"},
+    {"stats", cmd_stats, "the store's figures (--json)"},
 };
 
 static int

@@ -59,6 +59,12 @@ int tool_option(int c, char **argv, tool_store *ts, const char *help);
 /* Open DIR as a store (create: make it when absent, for topic create);
  * TOOL_OK, or TOOL_ERR after saying why, plainly for SAMSA_ELOCKED. */
 int tool_open(const char *dir, const tool_store *ts, int create, samsa **out);
+/* Parse the options of a command that has only the shared ones (-R,
+ * --help): TOOL_MORE when they are all taken, else the exit status. */
+int tool_options_plain(int argc, char **argv, tool_store *ts, const char *help);
+/* The one argument left after the options, argv[optind], is DIR: open it
+ * (not creating); TOOL_OK, TOOL_USAGE (none or more), or TOOL_ERR. */
+int tool_open_arg(int argc, char **argv, const tool_store *ts, samsa **out);
 /* Close the store; TOOL_OK, or TOOL_ERR after saying why. */
 int tool_close(samsa *s);
 
@@ -73,6 +79,9 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_groups(int argc, char **argv); /* groups.c */
+int cmd_group(int argc, char **argv);
+int cmd_stats(int argc, char **argv); /* stats.c */
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 

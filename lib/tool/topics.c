@@ -138,10 +138,8 @@ cmd_topics(int argc, char **argv)
                 return st;
         }
     }
-    if (argc - optind != 1)
-        return tool_usage(optind == argc ? "no DIR given" : "one DIR only");
-    if (tool_open(argv[optind], &ts, 0, &t.s) != TOOL_OK)
-        return TOOL_ERR;
+    if ((st = tool_open_arg(argc, argv, &ts, &t.s)) != TOOL_OK)
+        return st;
     int rc = samsa_topic_foreach(t.s, topic_line, &t);
     if (rc < 0)
         t.rc = tool_fail(rc, "topics");
@@ -228,20 +226,9 @@ topic_create(int argc, char **argv)
 static int
 topic_delete(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"replica-dir", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
     tool_store ts = {.nreplicas = 0};
-    int c, st;
-    while ((c = getopt_long(argc, argv, ":R:", longopts, NULL)) != -1) {
-        switch (c) {
-        default:
-            if ((st = tool_option(c, argv, &ts, topic_help)) != TOOL_MORE)
-                return st;
-        }
-    }
-    return topic_admin(argc, argv, &ts, NULL);
+    int st = tool_options_plain(argc, argv, &ts, topic_help);
+    return st != TOOL_MORE ? st : topic_admin(argc, argv, &ts, NULL);
 }
 
 int

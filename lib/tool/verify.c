@@ -359,12 +359,10 @@ cmd_verify(int argc, char **argv)
                 return st;
         }
     }
-    if (argc - optind != 1)
-        return tool_usage(optind == argc ? "no DIR given" : "one DIR only");
-    verifier v = {.dir = argv[optind], .ts = &ts, .progress = isatty(2)};
     samsa *s;
-    if (tool_open(v.dir, &ts, 0, &s) != TOOL_OK)
-        return TOOL_ERR;
+    if ((st = tool_open_arg(argc, argv, &ts, &s)) != TOOL_OK)
+        return st;
+    verifier v = {.dir = argv[optind], .ts = &ts, .progress = isatty(2)};
     tool_signals();
     st = do_repair ? repair(s) : TOOL_OK;
     if (st == TOOL_OK)
