@@ -41,8 +41,7 @@
 static bool
 long_run(void)
 {
-    const char *v = getenv("SAMSA_LONG");
-    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+    return test_long();
 }
 
 /* ---- a model of what the store must hold --------------------------------- */
@@ -507,8 +506,8 @@ mutate_sweep(bool two_dirs)
     memset(&sw, 0, sizeof sw);
     const size_t psize = 4096, meta_bytes = 152;
     bool lng = long_run();
-    size_t stride = lng ? 7 : two_dirs ? 1999 : 509;
-    size_t meta_step = lng ? 1 : two_dirs ? 4 : 1;
+    size_t stride = lng ? 7 : (two_dirs ? 1999 : 509) * test_sweep_thin();
+    size_t meta_step = lng ? 1 : (two_dirs ? 4 : 1) * test_sweep_thin();
     static const int ops[3] = {0x01, 0xFF, -1};
     for (size_t at = 0; at < n; at++) {
         bool meta = at < 2 * psize && (lng || at % psize < meta_bytes);

@@ -196,13 +196,10 @@ locate(const saved *f, size_t pos, int *batch, bool *last)
 static bool
 sampled(const saved *f, size_t pos)
 {
-    static int long_run = -1;
-    if (long_run < 0) {
-        const char *e = getenv("SAMSA_LONG");
-        long_run = e != NULL && *e != '\0' && strcmp(e, "0") != 0;
-    }
-    if (long_run)
+    if (test_long())
         return true;
+    if (pos / 7 % test_sweep_thin() != 0) /* sanitizer runs: thinner */
+        return false;
     if (!f->log)
         return pos % INDEX_GAP == (pos / 12) % INDEX_GAP;
     int batch;

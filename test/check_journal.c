@@ -311,8 +311,7 @@ static void
 run(bool kill9, bool replica, int sync)
 {
     sync_policy = sync;
-    const char *lng = getenv("SAMSA_LONG");
-    size_t stride = lng != NULL && *lng != '\0' && *lng != '0' ? 1 : 5;
+    size_t stride = test_long() ? 1 : 5 * test_sweep_thin();
     char dir[TEST_PATH_BUF], rdir[TEST_PATH_BUF], work[TEST_PATH_BUF],
         rwork[TEST_PATH_BUF];
     shm_dir(dir, sizeof dir);

@@ -608,9 +608,8 @@ crash_point(cut *c, int kind, const catimg *cat, size_t ncat)
     uint64_t nlow = 1;
     uint64_t nw = faultio_crash_states(c->fi, c->live, NEWEST, &nlow);
     uint64_t nhigh = nw / nlow; /* saturated: more than can be tried */
-    const char *lng = getenv("SAMSA_LONG");
-    uint64_t cap = states_per_cut[kind] *
-                   (lng != NULL && *lng != '\0' && *lng != '0' ? 10 : 1);
+    uint64_t cap = test_long() ? states_per_cut[kind] * 10
+                               : states_per_cut[kind] / test_sweep_thin();
     char p[2 * TEST_PATH_BUF];
     uint64_t tried = 0;
     for (uint64_t st = 0; tried < cap && c->why[0] == '\0'; st++) {

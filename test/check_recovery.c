@@ -1648,8 +1648,7 @@ exhaustive(ending ending_how)
     snprintf(store, sizeof store, "/dev/shm/samsa-exh-XXXXXX");
     if (mkdtemp(store) == NULL)
         snprintf(store, sizeof store, "%s", dir);
-    const char *lng = getenv("SAMSA_LONG");
-    size_t stride = lng != NULL && *lng != '\0' && *lng != '0' ? 1 : 5;
+    size_t stride = test_long() ? 1 : 5 * test_sweep_thin();
     static const char *const how[3] = {"xor 0x01", "xor 0xff", "set 0x00"};
     long cases = 0, reported = 0, files = 0;
     for (size_t i = 0; i < sn.n; i++) {

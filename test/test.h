@@ -36,6 +36,15 @@ void test_dir_remove(const char *dir);
 /* Path of name inside the current test directory (static buffer). */
 const char *test_path(const char *dir, const char *name);
 
+/* How much of an exhaustive sweep (every byte damaged, every crash state)
+ * a run takes: 0 with SAMSA_LONG=1 (make check-long: everything); else
+ * a sample, each sweep its own, taken test_sweep_thin() times thinner in
+ * the sanitizer builds (SAMSA_DEBUG), which run the same sweeps three to
+ * ten times slower and are there for memory and thread errors, not for
+ * coverage the plain run already has. */
+bool test_long(void);
+unsigned test_sweep_thin(void);
+
 /* Open a store in dir with default options, failing the test on error. */
 samsa *test_open(const char *dir);
 

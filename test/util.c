@@ -50,6 +50,23 @@ test_path(const char *dir, const char *name)
     return b;
 }
 
+bool
+test_long(void)
+{
+    const char *v = getenv("SAMSA_LONG");
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+unsigned
+test_sweep_thin(void)
+{
+#ifdef SAMSA_DEBUG
+    return test_long() ? 1 : 3;
+#else
+    return 1;
+#endif
+}
+
 samsa *
 test_open(const char *dir)
 {
