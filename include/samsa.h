@@ -230,17 +230,18 @@ typedef struct samsa_topic_config {
     int64_t retention_ms;         /**< delete a sealed segment once its newest
                                        record is older than this (by record
                                        timestamp against the wall clock);
-                                       0: keep for ever; >= 0 (Kafka's
-                                       retention.ms)                       */
+                                       0 or -1: keep for ever; >= -1
+                                       (Kafka's retention.ms)              */
     int64_t retention_bytes;      /**< per partition: delete the oldest sealed
                                        segments while what is left is still
-                                       at least this large; 0: no limit;
-                                       >= 0 (Kafka's retention.bytes)      */
+                                       at least this large; 0 or -1: no
+                                       limit; >= -1 (Kafka's
+                                       retention.bytes)                    */
     int64_t segment_ms;           /**< roll the active segment once its first
                                        record is older than this, so that
                                        time retention reaches a quiet
-                                       partition; 0: never; >= 0 (Kafka's
-                                       segment.ms)                         */
+                                       partition; 0 or -1: never; >= -1
+                                       (Kafka's segment.ms)                */
     uint64_t reserved[4];         /**< must be zero                           */
 } samsa_topic_config;
 
@@ -383,7 +384,9 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * Fields of cfg left 0 keep their value; the others replace it, checked as
  * samsa_topic_create() checks them: retention_ms, retention_bytes,
  * segment_ms, segment_bytes, max_message_bytes, index_interval_bytes,
- * sync, acks and min_insync.  partitions and replicas cannot change here
+ * sync, acks and min_insync.  -1 in retention_ms, retention_bytes or
+ * segment_ms lifts that limit (as in Kafka; samsa_topic_describe() then
+ * gives 0).  partitions and replicas cannot change here
  * (samsa_topic_add_partitions() grows a topic): a non-zero value other than
  * the topic's own is SAMSA_EINVAL.  Retention and segment_ms apply from the
  * next background pass (about a second); segment_bytes,

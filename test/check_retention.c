@@ -489,11 +489,11 @@ START_TEST(test_alter)
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
     a = (samsa_topic_config){.replicas = 1};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
-    a = (samsa_topic_config){.retention_ms = -1};
+    a = (samsa_topic_config){.retention_ms = -2};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
     a = (samsa_topic_config){.retention_bytes = -5};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
-    a = (samsa_topic_config){.segment_ms = -1};
+    a = (samsa_topic_config){.segment_ms = -2};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
     a = (samsa_topic_config){.min_insync = 3};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
@@ -557,6 +557,16 @@ START_TEST(test_alter)
 }
 END_TEST
 
+/* Alter topic "t" with a, reopen the store, and describe "t" into d. */
+static void
+alter_reopen(rig *r, const samsa_topic_config *a, samsa_topic_config *d)
+{
+    E(samsa_topic_alter(r->s, "t", a));
+    E(samsa_close(r->s));
+    rig_open(r);
+    E(samsa_topic_describe(r->s, "t", d));
+}
+
 /* A topic record of the 48 bytes written before retention existed opens
  * as a topic without retention, and takes the new fields when altered. */
 START_TEST(test_old_topic_record)
@@ -599,13 +609,55 @@ START_TEST(test_old_topic_record)
     ck_assert_int_eq(d.segment_bytes, TEST_SEGMENT_BYTES);
     read_all(r.s, "t", 0, 0, 5);
     samsa_topic_config a = {.retention_ms = 1234, .segment_ms = 77};
-    E(samsa_topic_alter(r.s, "t", &a));
-    E(samsa_close(r.s));
-    rig_open(&r);
-    E(samsa_topic_describe(r.s, "t", &d));
+    alter_reopen(&r, &a, &d);
     ck_assert_int_eq(d.retention_ms, 1234);
     ck_assert_int_eq(d.segment_ms, 77);
     ck_assert_int_eq(d.segment_bytes, TEST_SEGMENT_BYTES);
+    /* -1 (Kafka's "no limit") lifts a limit; below -1 changes nothing. */
+    samsa_topic_config bad = {.retention_ms = -2, .segment_ms = -1};
+    ck_assert_int_eq(samsa_topic_alter(r.s, "t", &bad), SAMSA_EINVAL);
+    samsa_topic_config lift = {.retention_ms = -1, .retention_bytes = 9000};
+    E(samsa_topic_alter(r.s, "t", &lift));
+    E(samsa_topic_describe(r.s, "t", &d));
+    ck_assert_int_eq(d.retention_ms, 0);
+    ck_assert_int_eq(d.retention_bytes, 9000);
+    ck_assert_int_eq(d.segment_ms, 77);
+    lift = (samsa_topic_config){.retention_bytes = -1, .segment_ms = -1};
+    alter_reopen(&r, &lift, &d);
+    ck_assert_int_eq(d.retention_bytes, 0);
+    ck_assert_int_eq(d.segment_ms, 0);
+    rig_done(&r);
+}
+END_TEST
+
+/* Lowering max_message_bytes and segment_bytes below what the files hold
+ * binds only what is written next: the store reopens and every record
+ * stays readable (it once failed with SAMSA_ECORRUPT: the files were
+ * larger than the new config's view). */
+START_TEST(test_alter_smaller)
+{
+    rig r;
+    make_topic(&r, 1, 0, 0);
+    enum { N = 60 }; /* one batch of about 13 KB: under 16384 */
+    static char vals[N][VAL_LEN];
+    samsa_record recs[N];
+    for (int i = 0; i < N; i++) {
+        memset(vals[i], 'v', VAL_LEN);
+        snprintf(vals[i], VAL_LEN, "rec-%d", i);
+        recs[i] = (samsa_record){
+            .value = vals[i], .value_len = VAL_LEN, .timestamp = NOW};
+    }
+    E(samsa_produce(r.s, "t", 0, recs, N));
+    samsa_topic_config a = {.max_message_bytes = 300, .segment_bytes = 4096};
+    E(samsa_topic_alter(r.s, "t", &a));
+    put(r.s, "t", 0, N, NOW); /* rolls: the old segment is bigger */
+    E(samsa_close(r.s));
+    rig_open(&r);
+    read_all(r.s, "t", 0, 0, N + 1);
+    put(r.s, "t", 0, N + 1, NOW);
+    E(samsa_close(r.s));
+    rig_open(&r);
+    read_all(r.s, "t", 0, 0, N + 2);
     rig_done(&r);
 }
 END_TEST
@@ -1102,6 +1154,7 @@ retention_suite(void)
     tcase_add_test(tc, test_group_reset);
     tcase_add_test(tc, test_queue_skip);
     tcase_add_test(tc, test_alter);
+    tcase_add_test(tc, test_alter_smaller);
     tcase_add_test(tc, test_add_partitions);
     tcase_add_test(tc, test_catchup_after_delete);
     tcase_add_test(tc, test_group_grow);

@@ -87,9 +87,9 @@ START_TEST(test_bad_configs)
         {.sync = 3},
         {.reserved32 = 1},
         {.reserved = {[3] = 1}},
-        {.retention_ms = -1},
-        {.retention_bytes = -1},
-        {.segment_ms = -1},
+        {.retention_ms = -2},
+        {.retention_bytes = -2},
+        {.segment_ms = INT64_MIN},
         {.replicas = 2}, /* more copies than the store has directories */
         {.min_insync = -1},
         {.min_insync = 2}, /* more than the copies */
@@ -102,6 +102,14 @@ START_TEST(test_bad_configs)
     EQ_RC(samsa_topic_describe(s, "t", &d), SAMSA_ENOTOPIC);
     EQ_RC(samsa_topic_describe(s, "t", NULL), SAMSA_EINVAL);
     EQ_RC(samsa_topic_describe(NULL, "t", &d), SAMSA_EINVAL);
+    /* -1 is Kafka's "no limit", stored as samsa's 0. */
+    samsa_topic_config unlimited = {
+        .retention_ms = -1, .retention_bytes = -1, .segment_ms = -1};
+    E(samsa_topic_create(s, "t", &unlimited));
+    E(samsa_topic_describe(s, "t", &d));
+    ck_assert_int_eq(d.retention_ms, 0);
+    ck_assert_int_eq(d.retention_bytes, 0);
+    ck_assert_int_eq(d.segment_ms, 0);
     E(samsa_close(s));
     test_dir_remove(dir);
 }

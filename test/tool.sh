@@ -80,7 +80,7 @@ samsa: frob: no such command (see samsa --help)
 EOF
 run "unknown command" 2 "$S" frob
 
-for c in topics produce consume dump verify "topic create" "topic delete"; do
+for c in topics produce consume dump verify "topic create" "topic alter" "topic delete"; do
     # shellcheck disable=SC2086 # "topic create" is two words
     "$S" $c --help > help.txt 2>&1
     rc=$?
@@ -137,7 +137,7 @@ EOF
 run "bad sync" 2 "$S" topic create --sync sometimes st t
 
 err <<'EOF'
-samsa: topic: rename: create or delete? (see samsa topic --help)
+samsa: topic: rename: create, alter or delete? (see samsa topic --help)
 EOF
 run "bad topic subcommand" 2 "$S" topic rename st t
 
@@ -333,9 +333,9 @@ fi
 # ---- topics --describe -----------------------------------------------------------
 
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none
+Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 EOF
@@ -601,6 +601,57 @@ out <<'EOF'
 group g1 has no committed offsets
 EOF
 run "group describe after delete" 0 "$S" group describe gs g1
+
+# ---- topic alter ---------------------------------------------------------------------
+# (logs' records are older than segment.ms, and lowering max.message.bytes
+# below its batches must leave them readable: it binds what comes next.)
+
+out <<'EOF'
+altered topic logs
+EOF
+run "topic alter config" 0 "$S" topic alter --retention-ms 3153600000000 \
+    --segment-ms 3600000 --acks 1 --max-message-bytes 2000 st logs
+out <<'EOF'
+altered topic t
+EOF
+run "topic alter partitions" 0 "$S" topic alter -p 3 st t
+out <<'EOF'
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000
+	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
+Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1
+	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
+	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
+	Topic: t	Partition: 2	FirstOffset: 0	EndOffset: 0	Leader: 0	Replicas: 0	Isr: 0
+EOF
+run "topics --describe after alter" 0 "$S" topics --describe st
+out <<'EOF'
+altered topic logs
+EOF
+run "topic alter lifts a limit" 0 "$S" topic alter --retention-ms -1 st logs
+err <<'EOF'
+samsa: topic alter: topic "t" has 3 partitions; -p can only grow it
+EOF
+run "topic alter shrink" 1 "$S" topic alter -p 2 st t
+err <<'EOF'
+samsa: topic alter: -r: the replicas of a topic cannot change (see samsa topic alter --help)
+EOF
+run "topic alter replicas" 2 "$S" topic alter -r 2 st t
+err <<'EOF'
+samsa: topic alter: --retention-ms 0: -1 or a positive number (see samsa topic alter --help)
+EOF
+run "topic alter retention 0" 2 "$S" topic alter --retention-ms 0 st t
+err <<'EOF'
+samsa: topic alter: --acks 2: all or 1 (see samsa topic alter --help)
+EOF
+run "topic alter bad acks" 2 "$S" topic alter --acks 2 st t
+err <<'EOF'
+samsa: topic alter: topic "t": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic alter min-insync above replicas" 1 "$S" topic alter --min-insync 2 st t
+err <<'EOF'
+samsa: topic alter: topic "nope": no such topic (SAMSA_ENOTOPIC)
+EOF
+run "topic alter no topic" 1 "$S" topic alter --acks 1 st nope
 
 # ---- topic delete --------------------------------------------------------------------
 

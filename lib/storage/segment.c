@@ -125,6 +125,29 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     return seg;
 }
 
+/* Make the view and the index of a new, unmapped segment big enough for
+ * a file of size bytes.  A file may be larger than segment_bytes plus the
+ * largest batch when samsa_topic_alter() lowered either after it was
+ * written: its records stay readable (Kafka's max.message.bytes and
+ * segment.bytes also bind only what is written next). */
+static int
+segment_cover(segment *seg, uint64_t size, const log_config *cfg)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (size > SIZE_MAX / 2)
+        return SAMSA_ECORRUPT;
+    size_t len = ((size_t)size + (size_t)page - 1) & ~((size_t)page - 1);
+    size_t cap = len / cfg->index_interval + 2;
+    index_entry *idx = calloc(cap, sizeof *idx);
+    if (idx == NULL)
+        return SAMSA_ENOMEM;
+    free(seg->idx);
+    seg->idx = idx;
+    seg->idx_cap = cap;
+    seg->map_len = len;
+    return 0;
+}
+
 static void
 segment_free(samsa_io *io, segment *seg)
 {
@@ -666,7 +689,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     if (rc == 0)
         rc = io->size(io, seg->file, &size);
     if (rc == 0 && size > seg->map_len)
-        rc = SAMSA_ECORRUPT; /* larger than this topic ever writes */
+        rc = segment_cover(seg, size, cfg);
     if (rc == 0)
         rc = io->map(io, seg->file, seg->map_len, (const void **)&seg->map);
     *torn = false;

@@ -77,6 +77,14 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->min_insync = 1;
     if (out->acks == 0)
         out->acks = SAMSA_ACKS_ALL;
+    /* -1 is Kafka's "no limit" for these; samsa stores it as 0, so that
+     * samsa_topic_alter() (where 0 keeps a field) can lift a limit. */
+    if (out->retention_ms == -1)
+        out->retention_ms = 0;
+    if (out->retention_bytes == -1)
+        out->retention_bytes = 0;
+    if (out->segment_ms == -1)
+        out->segment_ms = 0;
     if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
         out->replicas < 1 || out->segment_bytes < 4096 ||
         out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||

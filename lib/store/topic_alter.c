@@ -62,9 +62,9 @@ samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
     if (rc == 0)
         rc = topic_config_resolve(s, &c, &checked);
     if (rc == 0) /* the commit point */
-        rc = catalog_topic_update(&s->cat, name, &c, c.partitions, NULL);
+        rc = catalog_topic_update(&s->cat, name, &checked, c.partitions, NULL);
     if (rc == 0) {
-        t->cfg = c;
+        t->cfg = c = checked;
         log_config lc = topic_log_config(s, &c);
         for (int32_t p = 0; p < c.partitions; p++) {
             samsa_partition *pt = t->parts[p];

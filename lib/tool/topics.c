@@ -1,12 +1,14 @@
 /*
- * topics.c - `samsa topics DIR [--describe]`, `samsa topic create DIR NAME`
- * and `samsa topic delete DIR NAME`.
+ * topics.c - `samsa topics DIR [--describe]` and `samsa topic
+ * create|alter|delete DIR NAME`.
  *
  * --describe prints what kafka-topics --describe does, in its layout (tab
  * separated "Field: value"), with samsa's directories standing for
  * Kafka's brokers: 0 is DIR, i the i-th -R directory.
  */
 #include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,16 +26,30 @@ static const char topics_help[] =
 
 static const char topic_help[] =
     "usage: samsa topic create [OPTION]... DIR NAME\n"
+    "       samsa topic alter [OPTION]... DIR NAME\n"
     "       samsa topic delete [-R REPLICA_DIR]... DIR NAME\n"
-    "Create a topic (and the store, when DIR does not exist), or delete\n"
-    "a topic with all its records and its groups' offsets.\n"
-    "  -p, --partitions N       partitions (default 1)\n"
-    "  -r, --replicas N         copies of each partition, on distinct\n"
-    "                           directories (default 1)\n"
-    "      --segment-bytes N    roll segments past N bytes (default 1 GiB)\n"
-    "      --sync always|none   fdatasync before a produce returns, or not\n"
-    "                           (default: the store's, none)\n"
-    "  -R, --replica-dir DIR    a mirror directory (repeat, in order)\n";
+    "Create a topic (and the store, when DIR does not exist), change an\n"
+    "existing topic's config or grow its partitions, or delete a topic\n"
+    "with all its records and its groups' offsets.\n"
+    "  -p, --partitions N         partitions (default 1); alter: grow to N\n"
+    "  -r, --replicas N           copies of each partition, on distinct\n"
+    "                             directories (default 1; create only)\n"
+    "      --segment-bytes N      roll segments past N bytes (default 1 GiB)\n"
+    "      --segment-ms MS        roll the active segment once its first\n"
+    "                             record is MS old (-1: never, the default)\n"
+    "      --retention-ms MS      delete sealed segments whose newest\n"
+    "                             record is older (-1: keep, the default)\n"
+    "      --retention-bytes N    delete the oldest sealed segments while a\n"
+    "                             partition keeps N bytes without them\n"
+    "                             (-1: no limit, the default)\n"
+    "      --max-message-bytes N  largest batch of one produce (1048588)\n"
+    "      --acks all|1           acknowledge from every in-sync copy or\n"
+    "                             from the leader (default all)\n"
+    "      --min-insync N         in-sync copies an acks=all produce\n"
+    "                             needs (default 1)\n"
+    "      --sync always|none     fdatasync before a produce returns, or not\n"
+    "                             (default: the store's, none)\n"
+    "  -R, --replica-dir DIR      a mirror directory (repeat, in order)\n";
 
 static const char *
 sync_name(int sync)
@@ -41,6 +57,14 @@ sync_name(int sync)
     return sync == SAMSA_SYNC_ALWAYS ? "always"
            : sync == SAMSA_SYNC_NONE ? "none"
                                      : "default";
+}
+
+/* samsa keeps "no limit" as 0; Kafka writes it -1 (0 would mean "keep
+ * nothing"), and so does the tool, in and out. */
+static int64_t
+kafka_limit(int64_t v)
+{
+    return v == 0 ? -1 : v;
 }
 
 typedef struct topics_ctx {
@@ -107,10 +131,13 @@ topic_line(const char *name, void *ctx)
     printf("Topic: %s\tPartitionCount: %" PRId32 "\tReplicationFactor: %" PRId32
            "\tConfigs: segment.bytes=%" PRId64 ",max.message.bytes=%" PRId32
            ",index.interval.bytes=%" PRId32 ",min.insync.replicas=%" PRId32
-           ",acks=%s,sync=%s\n",
+           ",acks=%s,sync=%s,retention.ms=%" PRId64 ",retention.bytes=%" PRId64
+           ",segment.ms=%" PRId64 "\n",
            name, cfg.partitions, cfg.replicas, cfg.segment_bytes,
            cfg.max_message_bytes, cfg.index_interval_bytes, cfg.min_insync,
-           cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync));
+           cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync),
+           kafka_limit(cfg.retention_ms), kafka_limit(cfg.retention_bytes),
+           kafka_limit(cfg.segment_ms));
     for (int32_t p = 0; p < cfg.partitions; p++)
         if ((t->rc = describe_partition(t, name, p)) != TOOL_OK)
             return 1;
@@ -148,79 +175,173 @@ cmd_topics(int argc, char **argv)
     return t.rc;
 }
 
-/* Create the topic (with cfg) or delete it (cfg NULL): DIR and NAME are
- * what is left of argv. */
+/* What `topic` does to NAME: create it, change its config, delete it. */
+typedef enum { TOPIC_CREATE, TOPIC_ALTER, TOPIC_DELETE } topic_op;
+
+static void
+print_created(samsa *s, const char *name)
+{
+    samsa_topic_config cfg;
+    if (samsa_topic_describe(s, name, &cfg) == 0)
+        printf("created topic %s: %" PRId32 " partition%s, %" PRId32
+               " replica%s\n",
+               name, cfg.partitions, cfg.partitions == 1 ? "" : "s",
+               cfg.replicas, cfg.replicas == 1 ? "" : "s");
+}
+
+/* Alter: grow the partitions first (so that a config the new count makes
+ * valid is not refused), then change the config when any field is set. */
 static int
-topic_admin(int argc, char **argv, const tool_store *ts,
+topic_alter_run(samsa *s, const char *name, samsa_topic_config *cfg)
+{
+    static const samsa_topic_config none;
+    int32_t grow = cfg->partitions;
+    cfg->partitions = 0;
+    int rc = grow != 0 ? samsa_topic_add_partitions(s, name, grow) : 0;
+    if (rc == 0 && memcmp(cfg, &none, sizeof none) != 0)
+        rc = samsa_topic_alter(s, name, cfg);
+    if (rc == 0)
+        printf("altered topic %s\n", name);
+    return rc;
+}
+
+/* Run op on NAME: DIR and NAME are what is left of argv. */
+static int
+topic_admin(int argc, char **argv, const tool_store *ts, topic_op op,
             samsa_topic_config *cfg)
 {
     if (argc - optind != 2)
         return tool_usage("DIR and NAME needed");
     const char *name = argv[optind + 1];
     samsa *s;
-    if (tool_open(argv[optind], ts, cfg != NULL, &s) != TOOL_OK)
+    if (tool_open(argv[optind], ts, op == TOPIC_CREATE, &s) != TOOL_OK)
         return TOOL_ERR;
-    int rc =
-        cfg ? samsa_topic_create(s, name, cfg) : samsa_topic_delete(s, name);
-    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
-    if (rc == 0 && cfg == NULL)
+    int rc;
+    if (op == TOPIC_CREATE) {
+        if ((rc = samsa_topic_create(s, name, cfg)) == 0)
+            print_created(s, name);
+    } else if (op == TOPIC_ALTER) {
+        samsa_topic_config now;
+        rc = samsa_topic_describe(s, name, &now);
+        if (rc == 0 && cfg->partitions != 0 &&
+            cfg->partitions <= now.partitions) {
+            tool_msg("topic \"%s\" has %" PRId32
+                     " partitions; -p can only grow it",
+                     name, now.partitions);
+            tool_close(s);
+            return TOOL_ERR;
+        }
+        if (rc == 0)
+            rc = topic_alter_run(s, name, cfg);
+    } else if ((rc = samsa_topic_delete(s, name)) == 0) {
         printf("deleted topic %s\n", name);
-    else if (rc == 0 && samsa_topic_describe(s, name, cfg) == 0)
-        printf("created topic %s: %" PRId32 " partition%s, %" PRId32
-               " replica%s\n",
-               name, cfg->partitions, cfg->partitions == 1 ? "" : "s",
-               cfg->replicas, cfg->replicas == 1 ? "" : "s");
+    }
+    int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
     if (tool_close(s) != TOOL_OK)
         return TOOL_ERR;
     return st;
 }
 
+/* The numeric options of create and alter: where each goes in the config
+ * and its range.  A "limit" option takes -1 (Kafka's "no limit") or a
+ * positive number, never 0 (which samsa_topic_alter() reads as "keep"). */
+typedef struct int_option {
+    int c;            /* getopt's code                          */
+    const char *name; /* as the usage error names it            */
+    const char *what; /* "not a ..." in the usage error         */
+    int64_t min, max; /* the range                              */
+    size_t off;       /* the field in samsa_topic_config        */
+    bool wide;        /* int64_t (else int32_t)                 */
+} int_option;
+
+#define CFG_FIELD(f) offsetof(samsa_topic_config, f)
+static const int_option int_options[] = {
+    {'p', "-p", "not a partition count", 1, SAMSA_MAX_PARTITIONS,
+     CFG_FIELD(partitions), false},
+    {'r', "-r", "not a replica count", 1, SAMSA_MAX_REPLICA_DIRS + 1,
+     CFG_FIELD(replicas), false},
+    {'s', "--segment-bytes", "not a size", 1, INT64_MAX,
+     CFG_FIELD(segment_bytes), true},
+    {'M', "--max-message-bytes", "not a size", 1, INT32_MAX,
+     CFG_FIELD(max_message_bytes), false},
+    {'I', "--min-insync", "not a count", 1, INT32_MAX, CFG_FIELD(min_insync),
+     false},
+    {'T', "--retention-ms", NULL, -1, INT64_MAX, CFG_FIELD(retention_ms), true},
+    {'B', "--retention-bytes", NULL, -1, INT64_MAX, CFG_FIELD(retention_bytes),
+     true},
+    {'G', "--segment-ms", NULL, -1, INT64_MAX, CFG_FIELD(segment_ms), true},
+};
+
+/* One config option of create and alter into cfg: TOOL_MORE when taken,
+ * NOT_CONFIG when c is not one of them, or a usage error's exit status. */
+#define NOT_CONFIG (-2)
 static int
-topic_create(int argc, char **argv)
+config_option(int c, const char *arg, samsa_topic_config *cfg)
+{
+    for (size_t i = 0; i < sizeof int_options / sizeof int_options[0]; i++) {
+        const int_option *o = &int_options[i];
+        int64_t v;
+        if (o->c != c)
+            continue;
+        if (tool_int(arg, o->min, o->max, &v) != 0 || (o->min < 0 && v == 0))
+            return o->what != NULL
+                       ? tool_usage("%s %s: %s", o->name, arg, o->what)
+                       : tool_usage("%s %s: -1 or a positive number", o->name,
+                                    arg);
+        char *field = (char *)cfg + o->off;
+        if (o->wide)
+            *(int64_t *)(void *)field = v;
+        else
+            *(int32_t *)(void *)field = (int32_t)v;
+        return TOOL_MORE;
+    }
+    if (c == 'A' && strcmp(arg, "all") == 0)
+        cfg->acks = SAMSA_ACKS_ALL;
+    else if (c == 'A' && strcmp(arg, "1") == 0)
+        cfg->acks = SAMSA_ACKS_LEADER;
+    else if (c == 'A')
+        return tool_usage("--acks %s: all or 1", arg);
+    else if (c == 'S' && strcmp(arg, "always") == 0)
+        cfg->sync = SAMSA_SYNC_ALWAYS;
+    else if (c == 'S' && strcmp(arg, "none") == 0)
+        cfg->sync = SAMSA_SYNC_NONE;
+    else if (c == 'S')
+        return tool_usage("--sync %s: always or none", arg);
+    else
+        return NOT_CONFIG;
+    return TOOL_MORE;
+}
+
+/* create and alter: their options, then the work. */
+static int
+topic_configure(int argc, char **argv, topic_op op)
 {
     static const struct option longopts[] = {
         {"partitions", required_argument, NULL, 'p'},
         {"replicas", required_argument, NULL, 'r'},
         {"segment-bytes", required_argument, NULL, 's'},
+        {"segment-ms", required_argument, NULL, 'G'},
+        {"retention-ms", required_argument, NULL, 'T'},
+        {"retention-bytes", required_argument, NULL, 'B'},
+        {"max-message-bytes", required_argument, NULL, 'M'},
+        {"min-insync", required_argument, NULL, 'I'},
+        {"acks", required_argument, NULL, 'A'},
         {"sync", required_argument, NULL, 'S'},
         {"replica-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
     samsa_topic_config cfg = {.partitions = 0};
     tool_store ts = {.nreplicas = 0};
-    int64_t v;
     int c, st;
     while ((c = getopt_long(argc, argv, ":p:r:R:", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (tool_int(optarg, 1, SAMSA_MAX_PARTITIONS, &v) != 0)
-                return tool_usage("-p %s: not a partition count", optarg);
-            cfg.partitions = (int32_t)v;
-            break;
-        case 'r':
-            if (tool_int(optarg, 1, SAMSA_MAX_REPLICA_DIRS + 1, &v) != 0)
-                return tool_usage("-r %s: not a replica count", optarg);
-            cfg.replicas = (int32_t)v;
-            break;
-        case 's':
-            if (tool_int(optarg, 1, INT64_MAX, &v) != 0)
-                return tool_usage("--segment-bytes %s: not a size", optarg);
-            cfg.segment_bytes = v;
-            break;
-        case 'S':
-            if (strcmp(optarg, "always") == 0)
-                cfg.sync = SAMSA_SYNC_ALWAYS;
-            else if (strcmp(optarg, "none") == 0)
-                cfg.sync = SAMSA_SYNC_NONE;
-            else
-                return tool_usage("--sync %s: always or none", optarg);
-            break;
-        default:
-            if ((st = tool_option(c, argv, &ts, topic_help)) != TOOL_MORE)
-                return st;
-        }
+        if (op == TOPIC_ALTER && c == 'r')
+            return tool_usage("-r: the replicas of a topic cannot change");
+        if ((st = config_option(c, optarg, &cfg)) == NOT_CONFIG)
+            st = tool_option(c, argv, &ts, topic_help);
+        if (st != TOOL_MORE)
+            return st;
     }
-    return topic_admin(argc, argv, &ts, &cfg);
+    return topic_admin(argc, argv, &ts, op, &cfg);
 }
 
 static int
@@ -228,7 +349,8 @@ topic_delete(int argc, char **argv)
 {
     tool_store ts = {.nreplicas = 0};
     int st = tool_options_plain(argc, argv, &ts, topic_help);
-    return st != TOOL_MORE ? st : topic_admin(argc, argv, &ts, NULL);
+    return st != TOOL_MORE ? st
+                           : topic_admin(argc, argv, &ts, TOPIC_DELETE, NULL);
 }
 
 int
@@ -236,7 +358,11 @@ cmd_topic(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "create") == 0) {
         tool_cmd = "topic create";
-        return topic_create(argc - 1, argv + 1);
+        return topic_configure(argc - 1, argv + 1, TOPIC_CREATE);
+    }
+    if (argc >= 2 && strcmp(argv[1], "alter") == 0) {
+        tool_cmd = "topic alter";
+        return topic_configure(argc - 1, argv + 1, TOPIC_ALTER);
     }
     if (argc >= 2 && strcmp(argv[1], "delete") == 0) {
         tool_cmd = "topic delete";
@@ -247,6 +373,6 @@ cmd_topic(int argc, char **argv)
         return TOOL_OK;
     }
     if (argc < 2)
-        return tool_usage("create or delete?");
-    return tool_usage("%s: create or delete?", argv[1]);
+        return tool_usage("create, alter or delete?");
+    return tool_usage("%s: create, alter or delete?", argv[1]);
 }
