@@ -39,7 +39,8 @@ SAN_CFLAGS ?=
 B ?= build
 
 # Packages, each as package:probe (pkg-config module, or cmd/COMMAND).
-DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb
+DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb zlib1g-dev:zlib \
+	libsnappy-dev:snappy liblz4-dev:liblz4 libzstd-dev:libzstd
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
 	clang-format:cmd/clang-format
 # Only the queue benchmark's SQLite comparison needs this one.
@@ -59,8 +60,10 @@ DEPS_PEERS := $(DEPS_BUILD) libsqlite3-dev:sqlite3 libhiredis-dev:hiredis \
 DEPS_STAMP_PEERS := $(B)/.deps-peers
 PEER_PKGS := sqlite3 hiredis libnats rdkafka libzmq
 
-LMDB_CFLAGS = $(shell pkg-config --cflags lmdb)
-LMDB_LIBS = $(shell pkg-config --libs lmdb)
+# LMDB and, for compressed batches (lib/storage/codec.c), Kafka's four
+# codecs' libraries.
+LMDB_CFLAGS = $(shell pkg-config --cflags lmdb zlib snappy liblz4 libzstd)
+LMDB_LIBS = $(shell pkg-config --libs lmdb zlib snappy liblz4 libzstd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
@@ -325,7 +328,7 @@ FORMAT_SRC = $(wildcard lib/*.c lib/*/*.c lib/*/*.h include/*.h test/*.c test/*.
 	test/bench/*.c test/bench/*.h test/interop/*.c test/fuzz/*.c \
 	test/fuzz/*.h examples/*.c)
 lint: $(SHARED) $(STATIC) $(INTERNAL) $(TOOL) | $(DEPS_STAMP_CHECK)
-	sh test/lint.sh $(SHARED)
+	SAMSA_LIBS="$(LDLIBS_LIB)" sh test/lint.sh $(SHARED)
 	clang-format --style=file:.ci/clang-format --dry-run -Werror $(FORMAT_SRC)
 	@echo "lint: sources formatted as .ci/clang-format says"
 
@@ -339,12 +342,14 @@ check-kafkajs: $(B)/interop/dump
 	@command -v npm >/dev/null 2>&1 || { echo \
 	  "samsa: check-kafkajs needs Node.js; run: sudo apt-get install -y nodejs npm" >&2; \
 	  exit 1; }
-	@test -d $(B)/interop/node_modules/kafkajs || \
-	  (cd $(B)/interop && npm install --no-save --silent kafkajs@2 >/dev/null)
+	@test -d $(B)/interop/node_modules/fzstd || \
+	  (cd $(B)/interop && npm install --no-save --silent kafkajs@2 snappyjs \
+	    lz4js fzstd >/dev/null)
 	rm -rf $(B)/interop/store
 	$(B)/interop/dump $(B)/interop/store > $(B)/interop/samsa.txt
 	NODE_PATH=$(B)/interop/node_modules node test/interop/kafkajs-decode.js \
-	  $(B)/interop/store/interop-0/*.log > $(B)/interop/kafkajs.txt
+	  $(foreach t,interop interop-gzip interop-snappy interop-lz4 interop-zstd,\
+	    $(B)/interop/store/$(t)-0/*.log) > $(B)/interop/kafkajs.txt
 	diff $(B)/interop/samsa.txt $(B)/interop/kafkajs.txt
 	@echo "check-kafkajs: kafkajs decoded $$(wc -l < $(B)/interop/kafkajs.txt) records exactly as samsa reads them"
 

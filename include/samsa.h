@@ -242,8 +242,26 @@ typedef struct samsa_topic_config {
                                        time retention reaches a quiet
                                        partition; 0 or -1: never; >= -1
                                        (Kafka's segment.ms)                */
-    uint64_t reserved[4];         /**< must be zero                           */
+    int32_t compression;          /**< a samsa_compression: how produce
+                                       compresses each batch; 0 or -1:
+                                       none (Kafka's compression.type)     */
+    int32_t compression_level;    /**< the codec's level; 0: its default;
+                                       gzip 1..9, lz4 1..12, zstd 1..22;
+                                       snappy and none take none
+                                       (Kafka's compression.*.level)       */
+    uint64_t reserved[3];         /**< must be zero                           */
 } samsa_topic_config;
+
+/** samsa_topic_config.compression: Kafka's codecs, with Kafka's numbers
+ *  (a batch's attributes carry them).  Every batch is read whatever its
+ *  codec, whatever the topic's setting. */
+typedef enum samsa_compression {
+    SAMSA_COMPRESSION_NONE = 0,   /**< records as they are (the default)   */
+    SAMSA_COMPRESSION_GZIP = 1,   /**< gzip, through zlib                  */
+    SAMSA_COMPRESSION_SNAPPY = 2, /**< snappy, in xerial's framing         */
+    SAMSA_COMPRESSION_LZ4 = 3,    /**< an LZ4 frame, through liblz4        */
+    SAMSA_COMPRESSION_ZSTD = 4    /**< a zstd frame, through libzstd       */
+} samsa_compression;
 
 /** samsa_topic_config.acks: acknowledge a produce once every in-sync copy
  *  has the records (synced too under SAMSA_SYNC_ALWAYS), as Kafka's
@@ -383,17 +401,18 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  *
  * Fields of cfg left 0 keep their value; the others replace it, checked as
  * samsa_topic_create() checks them: retention_ms, retention_bytes,
- * segment_ms, segment_bytes, max_message_bytes, index_interval_bytes,
- * sync, acks and min_insync.  -1 in retention_ms, retention_bytes or
- * segment_ms lifts that limit (as in Kafka; samsa_topic_describe() then
- * gives 0).  partitions and replicas cannot change here
- * (samsa_topic_add_partitions() grows a topic): a non-zero value other than
- * the topic's own is SAMSA_EINVAL.  Retention and segment_ms apply from the
- * next background pass (about a second); segment_bytes,
- * max_message_bytes and index_interval_bytes from the next segment (the
- * active one is rolled when it could not take a batch of the new largest
- * size); sync, acks and min_insync from the next produce.  The change is
- * one catalog commit: a crash leaves the old config or the new.
+ * segment_ms, compression, compression_level, segment_bytes,
+ * max_message_bytes, index_interval_bytes, sync, acks and min_insync.  -1
+ * in retention_ms, retention_bytes or segment_ms lifts that limit (as in
+ * Kafka; samsa_topic_describe() then gives 0); -1 in compression turns it
+ * off, and a new codec without a level takes its default level.  partitions and
+ * replicas cannot change here (samsa_topic_add_partitions() grows a topic): a
+ * non-zero value other than the topic's own is SAMSA_EINVAL.  Retention and
+ * segment_ms apply from the next background pass (about a second);
+ * segment_bytes, max_message_bytes and index_interval_bytes from the next
+ * segment (the active one is rolled when it could not take a batch of the new
+ * largest size); sync, acks and min_insync from the next produce.  The change
+ * is one catalog commit: a crash leaves the old config or the new.
  *
  * @param[in] s    the store.
  * @param[in] name the topic.
@@ -740,7 +759,8 @@ SAMSA_API int samsa_offsets(samsa *s, const char *topic, int32_t partition,
  *                          that late (Kafka answers null).
  * @return 0, SAMSA_EINVAL, SAMSA_ENOTOPIC, SAMSA_ENOPARTITION,
  *         SAMSA_ECORRUPT (a damaged batch might hold the answer),
- *         SAMSA_ENOTSUP (a compressed batch would have to be read).
+ *         SAMSA_ENOTSUP (a batch in a codec Kafka does not define
+ *         would have to be read).
  */
 SAMSA_API int samsa_offsets_for_time(samsa *s, const char *topic,
                                      int32_t partition, int64_t timestamp_ms,
@@ -820,8 +840,9 @@ SAMSA_API int samsa_cursor_open(samsa *s, const char *topic, int32_t partition,
  *   - SAMSA_ECORRUPT: the batch holding the next offset fails its CRC or
  *     does not parse; the cursor stays at that offset (seek past it to go
  *     on);
- *   - SAMSA_ENOTSUP: the batch is compressed or has a format samsa does not
- *     read;
+ *   - SAMSA_ENOTSUP: the batch is compressed with a codec number Kafka
+ *     does not define (gzip, snappy, lz4 and zstd batches are read, and
+ *     their records' pointers stay valid as above);
  *   - SAMSA_EOFFSET: the cursor's offset fell below the log start;
  *   - SAMSA_EDELETED: the topic was deleted;
  *   - SAMSA_EINVAL: c or msg is NULL, or timeout_ms < -1.

@@ -296,9 +296,10 @@ append_batch_with_attributes(const char *dir, int64_t base, uint16_t attrs)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-/* Batches samsa does not write but Kafka may have: a compressed one is
- * refused with SAMSA_ENOTSUP (never returned as data); a control batch
- * (a transaction marker) takes its offset but is not a record. */
+/* Batches samsa does not write: one whose codec number Kafka does not
+ * define is refused with SAMSA_ENOTSUP, and one marked gzip whose records
+ * are not gzip is SAMSA_ECORRUPT (neither returned as data); a control
+ * batch (a transaction marker) takes its offset but is not a record. */
 START_TEST(test_foreign_batches)
 {
     const char *dir = test_dir_make();
@@ -308,11 +309,12 @@ START_TEST(test_foreign_batches)
     E(samsa_close(s));
     append_batch_with_attributes(dir, 1, BATCH_ATTR_CONTROL);
     append_batch_with_attributes(dir, 2, 0);
-    append_batch_with_attributes(dir, 3, 1 /* gzip */);
+    append_batch_with_attributes(dir, 3, 5 /* no such codec */);
+    append_batch_with_attributes(dir, 4, 1 /* gzip, but not gzip */);
     s = test_open(dir);
     int64_t first, end;
     E(samsa_offsets(s, "t", 0, &first, &end));
-    ck_assert_int_eq(end, 4);
+    ck_assert_int_eq(end, 5);
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "t", 0, 0, &c));
@@ -325,6 +327,9 @@ START_TEST(test_foreign_batches)
     ck_assert_int_eq(samsa_cursor_offset(c), 3);
     EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ENOTSUP); /* stays */
     E(samsa_cursor_seek(c, 4));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    ck_assert_int_eq(samsa_cursor_offset(c), 4);
+    E(samsa_cursor_seek(c, 5));
     EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
     samsa_cursor_close(c);
     E(samsa_close(s));

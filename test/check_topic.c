@@ -86,7 +86,7 @@ START_TEST(test_bad_configs)
         {.index_interval_bytes = 1},
         {.sync = 3},
         {.reserved32 = 1},
-        {.reserved = {[3] = 1}},
+        {.reserved = {[2] = 1}},
         {.retention_ms = -2},
         {.retention_bytes = -2},
         {.segment_ms = INT64_MIN},

@@ -49,6 +49,8 @@ fi
 CC=${CC:-cc}
 CFLAGS_LINT="-std=c11 -Wall -Wextra -Werror -Iinclude"
 static_lib=$(dirname "$lib")/libsamsa.a
+# What a program linking libsamsa.a needs: the Makefile's LDLIBS_LIB.
+static_libs=${SAMSA_LIBS:?"SAMSA_LIBS: run me through make lint"}
 failed=0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/samsa-lint.XXXXXX") || exit 2
@@ -247,8 +249,8 @@ compile_block() {
         return 1
     fi
     # shellcheck disable=SC2046 # pkg-config prints several words
-    if ! $CC -o "$1.bin" "$1.o" "$static_lib" $(pkg-config --libs lmdb) \
-        -lpthread > "$1.err" 2>&1; then
+    # shellcheck disable=SC2086 # several words
+    if ! $CC -o "$1.bin" "$1.o" "$static_lib" $static_libs > "$1.err" 2>&1; then
         fail "$2 does not link against $static_lib:"
         sed 's/^/    /' "$1.err" >&2
         return 1
@@ -370,7 +372,7 @@ check_static() {
     } > "$tmp/clash.c"
     k=$(wc -l < "$tmp/internal")
     if ! $CC -std=c11 -Iinclude -o "$tmp/clash" "$tmp/clash.c" "$static_lib" \
-        $(pkg-config --libs lmdb) -lpthread > "$tmp/clash.err" 2>&1; then
+        $static_libs > "$tmp/clash.err" 2>&1; then
         fail "a program defining samsa's $k internal function names does not link against $static_lib: $(head -5 "$tmp/clash.err")"
         bad=1
     elif ! "$tmp/clash" > /dev/null; then

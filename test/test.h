@@ -162,6 +162,7 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(partitioner)                                                            \
     XX(io)                                                                     \
     XX(batch)                                                                  \
+    XX(compress)                                                               \
     XX(store)                                                                  \
     XX(topic)                                                                  \
     XX(produce)                                                                \

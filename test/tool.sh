@@ -333,9 +333,9 @@ fi
 # ---- topics --describe -----------------------------------------------------------
 
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1
+Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 EOF
@@ -616,9 +616,9 @@ altered topic t
 EOF
 run "topic alter partitions" 0 "$S" topic alter -p 3 st t
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000,compression.type=none
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1
+Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 2	FirstOffset: 0	EndOffset: 0	Leader: 0	Replicas: 0	Isr: 0
@@ -652,6 +652,39 @@ err <<'EOF'
 samsa: topic alter: topic "nope": no such topic (SAMSA_ENOTOPIC)
 EOF
 run "topic alter no topic" 1 "$S" topic alter --acks 1 st nope
+out <<'EOF'
+created topic packed: 1 partition, 1 replica
+EOF
+run "topic create compressed" 0 "$S" topic create --compression zstd \
+    --compression-level 19 st packed
+for i in 1 2 3 4 5 6 7 8; do echo "the same line, again and again"; done > in.txt
+run "produce compressed" 0 "$S" produce -T 1700000000000 st packed
+out <<'EOF'
+7:the same line, again and again
+EOF
+run "consume compressed" 0 "$S" consume -e -o 7 -f '%o:%s\n' st packed
+out <<'EOF'
+Dumping st/packed-0/00000000000000000000.log
+Log starting offset: 0
+baseOffset: 0 lastOffset: 7 count: 8 baseSequence: -1 lastSequence: -1 producerId: -1 producerEpoch: -1 partitionLeaderEpoch: 0 isTransactional: false isControl: false position: 0 baseTimestamp: 1700000000000 CreateTime: 1700000000000 size: 135 magic: 2 compresscodec: zstd crcValid: true
+EOF
+run "dump compressed" 0 "$S" dump st/packed-0/00000000000000000000.log
+out <<'EOF'
+altered topic packed
+EOF
+run "topic alter compression off" 0 "$S" topic alter --compression none st packed
+err <<'EOF'
+samsa: topic create: --compression lz5: none, gzip, snappy, lz4 or zstd (see samsa topic create --help)
+EOF
+run "topic create bad compression" 2 "$S" topic create --compression lz5 st x
+err <<'EOF'
+samsa: topic alter: topic "packed": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic alter level without codec" 1 "$S" topic alter --compression-level 3 st packed
+out <<'EOF'
+deleted topic packed
+EOF
+run "topic delete compressed" 0 "$S" topic delete st packed
 
 # ---- topic delete --------------------------------------------------------------------
 

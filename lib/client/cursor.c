@@ -8,6 +8,14 @@
  * log's published end, and everything below that is immutable (log.h).  Each
  * batch's CRC is checked when the cursor enters it, before any record of it is
  * returned.
+ *
+ * Compressed batches.  The records of a compressed batch are decompressed
+ * into a buffer the cursor owns (zbuf), and the messages point into it.
+ * samsa_cursor_next() promises pointers until the next call, so the
+ * public call reuses the buffer; a consumer's poll_batch() returns many
+ * records of one cursor at once, so it reads with cursor_next_held(),
+ * which keeps every buffer it returned records from (held) until
+ * cursor_release(), called at the start of the consumer's next poll.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +35,48 @@ struct samsa_cursor {
     int64_t expect;    /* the offset the batch at pos must start at         */
     batch_iter it;     /* the batch being returned, when in_batch           */
     bool in_batch;     /* it has records left to look at                    */
+    codec_buf zbuf;    /* a compressed batch's records, decompressed        */
+    bool zbatch;       /* it iterates zbuf (a compressed batch)             */
+    bool zpinned;      /* records of zbuf went out since cursor_release()   */
+    codec_buf *held;   /* earlier zbufs whose records may still be held     */
+    size_t nheld, held_cap;
 };
+
+/* Largest records area a compressed batch may inflate to (the largest
+ * max_message_bytes): past it the batch is damage or a bomb. */
+#define INFLATE_MAX (256u << 20)
+
+void
+cursor_release(samsa_cursor *c)
+{
+    for (size_t i = 0; i < c->nheld; i++)
+        codec_buf_free(&c->held[i]);
+    c->nheld = 0;
+    c->zpinned = false;
+}
+
+/* Decompress the records of the compressed batch at p (header h) into
+ * c->zbuf and start c->it on them.  A zbuf whose records went out since
+ * the last release is kept for the caller first. */
+static int
+cursor_inflate(samsa_cursor *c, const uint8_t *p, const batch_header *h)
+{
+    if (c->zpinned) {
+        if (samsa__array_room(&c->held, c->nheld, &c->held_cap, sizeof *c->held,
+                              4) != 0)
+            return SAMSA_ENOMEM;
+        c->held[c->nheld++] = c->zbuf;
+        c->zbuf = (codec_buf){0};
+        c->zpinned = false;
+    }
+    int rc = codec_decompress(
+        h->attributes & BATCH_ATTR_COMPRESSION, p + BATCH_HEADER_SIZE,
+        (size_t)h->length + BATCH_LOG_OVERHEAD - BATCH_HEADER_SIZE, INFLATE_MAX,
+        &c->zbuf);
+    if (rc == 0)
+        batch_iter_init_records(&c->it, h, c->zbuf.data, c->zbuf.len);
+    return rc;
+}
 
 static void
 cursor_reset(samsa_cursor *c, int64_t offset)
@@ -114,26 +163,31 @@ cursor_enter_batch(samsa_cursor *c)
         if (h.base_offset != c->expect || batch_verify_crc(p, &h) != 0 ||
             h.base_offset + h.last_offset_delta >= c->seg_end)
             return SAMSA_ECORRUPT;
-        if (h.attributes & BATCH_ATTR_COMPRESSION)
-            return SAMSA_ENOTSUP;
+        bool control = (h.attributes & BATCH_ATTR_CONTROL) != 0;
+        c->zbatch = !control && (h.attributes & BATCH_ATTR_COMPRESSION) != 0;
+        /* A batch that does not decompress leaves the cursor before it:
+         * the next call says so again (seek past it to go on). */
+        if (c->zbatch && (rc = cursor_inflate(c, p, &h)) != 0)
+            return rc;
         c->pos = next;
         c->expect = h.base_offset + h.last_offset_delta + 1;
-        if (h.attributes & BATCH_ATTR_CONTROL) {
+        if (control) {
             /* Transaction markers take offsets but are not records. */
             c->offset = h.base_offset + h.last_offset_delta + 1;
             continue;
         }
-        batch_iter_init(&c->it, p, &h);
+        if (!c->zbatch)
+            batch_iter_init(&c->it, p, &h);
         c->in_batch = true;
         return 0;
     }
 }
 
-SAMSA_API int
-samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
+/* samsa_cursor_next() without its checks, keeping compressed batches'
+ * buffers for the caller (see the top). */
+int
+cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
 {
-    if (c == NULL || msg == NULL || timeout_ms < -1)
-        return SAMSA_EINVAL;
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
     int64_t deadline = timeout_ms < 0 ? -1 : -2;
@@ -150,6 +204,7 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
                 msg->topic = c->topic;
                 msg->partition = c->partition;
                 c->offset = msg->offset + 1;
+                c->zpinned |= c->zbatch;
                 return 0;
             }
             c->in_batch = false;
@@ -179,6 +234,15 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
 }
 
 SAMSA_API int
+samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
+{
+    if (c == NULL || msg == NULL || timeout_ms < -1)
+        return SAMSA_EINVAL;
+    cursor_release(c); /* the last call's message is no longer held */
+    return cursor_next_held(c, msg, timeout_ms);
+}
+
+SAMSA_API int
 samsa_cursor_seek(samsa_cursor *c, int64_t offset)
 {
     if (c == NULL || offset < SAMSA_OFFSET_BEGINNING)
@@ -195,6 +259,34 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
         return SAMSA_EOFFSET;
     cursor_reset(c, offset);
     return 0;
+}
+
+/* The first record of the batch at p (header h, CRC checked) in [from,
+ * end) whose timestamp is >= ts: 0 and *out, or 1 when it has none. */
+static int
+batch_find_time(const uint8_t *p, const batch_header *h, int64_t ts,
+                int64_t from, int64_t end, int64_t *out)
+{
+    batch_iter it;
+    samsa_message m;
+    codec_buf z = {0};
+    int rc = 0;
+    if (h->attributes & BATCH_ATTR_COMPRESSION) {
+        rc = codec_decompress(
+            h->attributes & BATCH_ATTR_COMPRESSION, p + BATCH_HEADER_SIZE,
+            (size_t)h->length + BATCH_LOG_OVERHEAD - BATCH_HEADER_SIZE,
+            INFLATE_MAX, &z);
+        if (rc == 0)
+            batch_iter_init_records(&it, h, z.data, z.len);
+    } else
+        batch_iter_init(&it, p, h);
+    while (rc == 0 && (rc = batch_iter_next(&it, &m)) == 0)
+        if (m.timestamp >= ts && m.offset >= from && m.offset < end) {
+            *out = m.offset;
+            break;
+        }
+    codec_buf_free(&z);
+    return rc;
 }
 
 /* The offset of the first record in seg, in [from, end), whose timestamp
@@ -217,17 +309,7 @@ find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
             h.base_offset != expect || batch_verify_crc(p, &h) != 0)
             return SAMSA_ECORRUPT;
         if (h.max_timestamp >= ts && !(h.attributes & BATCH_ATTR_CONTROL)) {
-            if (h.attributes & BATCH_ATTR_COMPRESSION)
-                return SAMSA_ENOTSUP;
-            batch_iter it;
-            samsa_message m;
-            int rc;
-            batch_iter_init(&it, p, &h);
-            while ((rc = batch_iter_next(&it, &m)) == 0)
-                if (m.timestamp >= ts && m.offset >= from && m.offset < end) {
-                    *out = m.offset;
-                    return 0;
-                }
+            int rc = batch_find_time(p, &h, ts, from, end, out);
             if (rc != 1)
                 return rc;
         }
@@ -371,6 +453,9 @@ samsa_cursor_close(samsa_cursor *c)
         segment_unref(c->log->io, c->seg);
         partition_unref(c->part);
     }
+    cursor_release(c);
+    free(c->held);
+    codec_buf_free(&c->zbuf);
     free(c->topic);
     free(c);
     return 0;

@@ -5,8 +5,16 @@
 #ifndef SAMSA_CURSOR_H
 #define SAMSA_CURSOR_H
 
+#include "storage/codec.h"
 #include "store/store.h"
 
+/* samsa_cursor_next(), except that the records it returns from
+ * compressed batches stay valid until cursor_release() (a consumer's
+ * poll_batch holds many at once), not only until the next call. */
+int cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms);
+/* The caller holds no record of c any more: free what cursor_next_held()
+ * kept. */
+void cursor_release(samsa_cursor *c);
 /* Move a cursor to offset, keeping its place in the segment when offset is
  * a little ahead (the queue's many short hops). */
 int cursor_goto(samsa_cursor *c, int64_t offset);

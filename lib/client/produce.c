@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "produce.h"
+#include "storage/codec.h"
 
 /* Records per call handled without malloc. */
 #define STACK_RECORDS 64
@@ -91,6 +92,34 @@ group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
     return ngroups;
 }
 
+/* With the topic's compression, the batch of len bytes at buf
+ * compressed into *packed (the caller frees it): its size, or 0 when it
+ * is stored as it is (no compression, or the codec made it no smaller:
+ * the stored batch never outgrows the uncompressed one, which
+ * max_message_bytes bounds and the segment's view is sized for), or
+ * SAMSA_ENOMEM. */
+static int
+produce_compress(const topic *t, const uint8_t *buf, size_t len,
+                 uint8_t **packed)
+{
+    int codec = t->cfg.compression;
+    *packed = NULL;
+    if (codec == SAMSA_COMPRESSION_NONE)
+        return 0;
+    size_t n;
+    uint8_t *p =
+        malloc(BATCH_HEADER_SIZE + codec_bound(codec, len - BATCH_HEADER_SIZE));
+    if (p == NULL)
+        return SAMSA_ENOMEM;
+    int rc = batch_compress(buf, len, codec, t->cfg.compression_level, p, &n);
+    if (rc != 0 || n >= len) {
+        free(p);
+        return rc;
+    }
+    *packed = p;
+    return (int)n;
+}
+
 /* Encode one group's batch and append it; sets the records' offsets. */
 static int
 produce_group(topic *t, samsa_record **order, const size_t *bodies,
@@ -102,9 +131,19 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
         return SAMSA_ENOMEM;
     samsa_record **recs = order + g->first;
     int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
-    int64_t base;
-    int rc = partition_append(t->parts[g->partition], buf, g->bytes,
+    uint8_t *packed = NULL, *out = buf;
+    size_t len = g->bytes;
+    int rc = produce_compress(t, buf, g->bytes, &packed);
+    if (rc > 0) { /* smaller compressed: stored so */
+        out = packed;
+        len = (size_t)rc;
+        rc = 0;
+    }
+    int64_t base = -1;
+    if (rc == 0)
+        rc = partition_append(t->parts[g->partition], out, len,
                               (int32_t)g->count, max_ts, &base);
+    free(packed);
     /* Stored, even when a copy left during the call and too few are in
      * sync to count it safe: the offsets are set, the records are there
      * (partition.h). */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/cursor.h"
 #include "group.h"
 
 int
@@ -80,14 +81,9 @@ static int
 owned_insert(samsa_consumer *c, char *name, uint64_t id, int32_t p,
              samsa_cursor *cur)
 {
-    if (c->nparts == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 8;
-        owned *n = realloc(c->parts, cap * sizeof *n);
-        if (n == NULL)
-            return SAMSA_ENOMEM;
-        c->parts = n;
-        c->cap = cap;
-    }
+    if (samsa__array_room(&c->parts, c->nparts, &c->cap, sizeof *c->parts, 8) !=
+        0)
+        return SAMSA_ENOMEM;
     size_t i = c->nparts;
     while (i > 0 && owned_cmp(name, p, &c->parts[i - 1]) < 0)
         i--;
@@ -366,7 +362,7 @@ read_part(samsa_consumer *c, owned *o, samsa_message *msgs, size_t max,
     if (o->paused || o->deleted)
         return 0;
     while (*got < max) {
-        int rc = samsa_cursor_next(o->cur, &msgs[*got], 0);
+        int rc = cursor_next_held(o->cur, &msgs[*got], 0);
         if (rc == 0) {
             ++*got;
             continue;
@@ -448,6 +444,8 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
         consumer_leave(c);
         return SAMSA_EWAKEUP;
     }
+    for (size_t i = 0; i < c->nparts; i++) /* the last poll's records */
+        cursor_release(c->parts[i].cur);
     int64_t deadline = samsa__deadline_after(timeout_ms);
     /* Wake at least this often to heartbeat and expire silent members. */
     int beat_ms = (int)(c->session_ns / 3000000);

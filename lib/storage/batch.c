@@ -41,6 +41,8 @@
 
 #include "batch.h"
 
+#include "codec.h"
+
 /* ---- big-endian fixed-width fields --------------------------------------- */
 
 static void
@@ -53,10 +55,7 @@ put_be16(uint8_t *p, uint16_t v)
 static void
 put_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    samsa__be32_put(p, v);
 }
 
 static void
@@ -234,6 +233,25 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
     return max_ts;
 }
 
+int
+batch_compress(const uint8_t *batch, size_t len, int codec, int level,
+               uint8_t *out, size_t *out_len)
+{
+    size_t packed;
+    int rc = codec_compress(codec, level, batch + BATCH_HEADER_SIZE,
+                            len - BATCH_HEADER_SIZE, out + BATCH_HEADER_SIZE,
+                            &packed);
+    if (rc != 0)
+        return rc;
+    size_t total = BATCH_HEADER_SIZE + packed;
+    memcpy(out, batch, BATCH_HEADER_SIZE);
+    put_be32(out + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+    put_be16(out + 21, (uint16_t)(get_be16(batch + 21) | codec));
+    put_be32(out + 17, samsa__crc32c(0, out + 21, total - 21));
+    *out_len = total;
+    return 0;
+}
+
 void
 batch_set_base_offset(uint8_t *batch, int64_t base_offset)
 {
@@ -305,6 +323,15 @@ batch_iter_init(batch_iter *it, const uint8_t *batch, const batch_header *h)
     it->left = h->record_count;
     it->last_delta = h->last_offset_delta;
     it->prev_delta = -1;
+}
+
+void
+batch_iter_init_records(batch_iter *it, const batch_header *h,
+                        const uint8_t *records, size_t len)
+{
+    batch_iter_init(it, records - BATCH_HEADER_SIZE, h);
+    it->next = records;
+    it->end = records + len;
 }
 
 /* Walk n headers from p; the end of the last, or NULL when they do not

@@ -47,6 +47,13 @@ size_t batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies);
  * batch_set_base_offset(). */
 int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
                      const size_t *bodies);
+/* Compress the records of the encoded batch at batch (len bytes, as
+ * batch_encode() made it) with codec at level into out, which has
+ * BATCH_HEADER_SIZE + codec_bound(codec, len - BATCH_HEADER_SIZE) bytes:
+ * the same header with the codec in its attributes, its length and CRC
+ * made anew; *out_len gets the whole size. */
+int batch_compress(const uint8_t *batch, size_t len, int codec, int level,
+                   uint8_t *out, size_t *out_len);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 /* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
  * leader copy that appended the batch (replica.c). */
@@ -78,6 +85,10 @@ typedef struct batch_iter {
 
 void batch_iter_init(batch_iter *it, const uint8_t *batch,
                      const batch_header *h);
+/* The same for a compressed batch: its records area, decompressed
+ * (codec.h), len bytes at records; h is the batch's header. */
+void batch_iter_init_records(batch_iter *it, const batch_header *h,
+                             const uint8_t *records, size_t len);
 /* Decode the next record into m (offset, timestamp, key, value, headers);
  * 0, 1 when no records are left, SAMSA_ECORRUPT when it does not parse. */
 int batch_iter_next(batch_iter *it, samsa_message *m);

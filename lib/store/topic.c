@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "storage/codec.h"
 #include "store.h"
 
 #define DEFAULT_SEGMENT_BYTES     (1ll << 30)
@@ -85,6 +86,8 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->retention_bytes = 0;
     if (out->segment_ms == -1)
         out->segment_ms = 0;
+    if (out->compression == -1)
+        out->compression = SAMSA_COMPRESSION_NONE;
     if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
         out->replicas < 1 || out->segment_bytes < 4096 ||
         out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||
@@ -94,8 +97,10 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->sync < SAMSA_SYNC_DEFAULT || out->sync > SAMSA_SYNC_ALWAYS ||
         out->reserved32 != 0 || out->replicas > s->ndirs ||
         out->retention_ms < 0 || out->retention_bytes < 0 ||
-        out->segment_ms < 0 || out->min_insync < 1 ||
-        out->min_insync > out->replicas ||
+        out->segment_ms < 0 || out->compression < 0 ||
+        out->compression > CODEC_MAX ||
+        !codec_level_valid(out->compression, out->compression_level) ||
+        out->min_insync < 1 || out->min_insync > out->replicas ||
         (out->acks != SAMSA_ACKS_ALL && out->acks != SAMSA_ACKS_LEADER))
         return SAMSA_EINVAL;
     return 0;

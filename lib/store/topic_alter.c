@@ -56,7 +56,11 @@ samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
         TAKE(retention_ms)
         TAKE(retention_bytes)
         TAKE(segment_ms)
+        TAKE(compression)
+        TAKE(compression_level)
 #undef TAKE
+        if (cfg->compression != 0 && cfg->compression_level == 0)
+            c.compression_level = 0; /* a new codec: its default level */
     }
     samsa_topic_config checked;
     if (rc == 0)

@@ -49,6 +49,9 @@ static const char topic_help[] =
     "                             needs (default 1)\n"
     "      --sync always|none     fdatasync before a produce returns, or not\n"
     "                             (default: the store's, none)\n"
+    "      --compression none|gzip|snappy|lz4|zstd\n"
+    "                             compress each batch (default none)\n"
+    "      --compression-level N  the codec's level (default its own)\n"
     "  -R, --replica-dir DIR      a mirror directory (repeat, in order)\n";
 
 static const char *
@@ -58,6 +61,10 @@ sync_name(int sync)
            : sync == SAMSA_SYNC_NONE ? "none"
                                      : "default";
 }
+
+/* Kafka's compression.type names, by samsa_compression. */
+static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
+                                          "zstd"};
 
 /* samsa keeps "no limit" as 0; Kafka writes it -1 (0 would mean "keep
  * nothing"), and so does the tool, in and out. */
@@ -132,12 +139,15 @@ topic_line(const char *name, void *ctx)
            "\tConfigs: segment.bytes=%" PRId64 ",max.message.bytes=%" PRId32
            ",index.interval.bytes=%" PRId32 ",min.insync.replicas=%" PRId32
            ",acks=%s,sync=%s,retention.ms=%" PRId64 ",retention.bytes=%" PRId64
-           ",segment.ms=%" PRId64 "\n",
+           ",segment.ms=%" PRId64 ",compression.type=%s\n",
            name, cfg.partitions, cfg.replicas, cfg.segment_bytes,
            cfg.max_message_bytes, cfg.index_interval_bytes, cfg.min_insync,
            cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync),
            kafka_limit(cfg.retention_ms), kafka_limit(cfg.retention_bytes),
-           kafka_limit(cfg.segment_ms));
+           kafka_limit(cfg.segment_ms),
+           cfg.compression >= 0 && cfg.compression <= 4
+               ? codec_names[cfg.compression]
+               : "?");
     for (int32_t p = 0; p < cfg.partitions; p++)
         if ((t->rc = describe_partition(t, name, p)) != TOOL_OK)
             return 1;
@@ -270,6 +280,8 @@ static const int_option int_options[] = {
     {'B', "--retention-bytes", NULL, -1, INT64_MAX, CFG_FIELD(retention_bytes),
      true},
     {'G', "--segment-ms", NULL, -1, INT64_MAX, CFG_FIELD(segment_ms), true},
+    {'L', "--compression-level", "not a level", 1, 22,
+     CFG_FIELD(compression_level), false},
 };
 
 /* One config option of create and alter into cfg: TOOL_MORE when taken,
@@ -307,7 +319,16 @@ config_option(int c, const char *arg, samsa_topic_config *cfg)
         cfg->sync = SAMSA_SYNC_NONE;
     else if (c == 'S')
         return tool_usage("--sync %s: always or none", arg);
-    else
+    else if (c == 'C') {
+        size_t i = 0;
+        while (i < 5 && strcmp(arg, codec_names[i]) != 0)
+            i++;
+        if (i == 5)
+            return tool_usage("--compression %s: none, gzip, snappy, lz4 "
+                              "or zstd",
+                              arg);
+        cfg->compression = i == 0 ? -1 : (int32_t)i; /* -1: none, in alter */
+    } else
         return NOT_CONFIG;
     return TOOL_MORE;
 }
@@ -327,6 +348,8 @@ topic_configure(int argc, char **argv, topic_op op)
         {"min-insync", required_argument, NULL, 'I'},
         {"acks", required_argument, NULL, 'A'},
         {"sync", required_argument, NULL, 'S'},
+        {"compression", required_argument, NULL, 'C'},
+        {"compression-level", required_argument, NULL, 'L'},
         {"replica-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

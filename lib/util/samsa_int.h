@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #define SAMSA_HIDDEN __attribute__((visibility("hidden")))
@@ -58,6 +59,40 @@ samsa__zero_words(const uint64_t *w, size_t n)
 }
 #define SAMSA_RESERVED_ZERO(a)                                                 \
     samsa__zero_words((a), sizeof(a) / sizeof((a)[0]))
+
+/* Make room for one more element in *arr (of *cap elements of size elem,
+ * n of them used): doubles it, from first.  0 or SAMSA_ENOMEM (*arr left
+ * as it was). */
+static inline int
+samsa__array_room(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t want = *cap ? 2 * *cap : first;
+    void *grown = realloc(*(void **)arr, want * elem);
+    if (grown == NULL)
+        return SAMSA_ENOMEM;
+    *(void **)arr = grown;
+    *cap = want;
+    return 0;
+}
+
+/* Big-endian 32-bit fields, as Kafka's formats write them. */
+static inline uint32_t
+samsa__be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+static inline void
+samsa__be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
 
 /* mkdir -p: create path and its missing parents with mode; 0 when it is a
  * directory, else -errno (path.c). */

@@ -10,11 +10,15 @@
  *
  * Each batch is copied into a buffer of exactly its own size, so that
  * AddressSanitizer catches a decoder that reads past the batch (inside
- * the input, the next batch's bytes would hide it).
+ * the input, the next batch's bytes would hide it).  A compressed batch
+ * is decompressed (codec.c: every codec's decoder meets the input) and
+ * its records, copied likewise to a buffer of their exact size, iterated
+ * as the cursor does.
  */
 #include <string.h>
 
 #include "fuzz.h"
+#include "storage/codec.h"
 #include "storage/log.h"
 
 /* Decode one whole batch (h parsed from it, len bytes); returns the
@@ -41,17 +45,36 @@ decode_batch(uint8_t *b, size_t len, const batch_header *h, bool fix_crc)
     int rc;
     int32_t n = 0;
     volatile unsigned sink = 0;
-    batch_iter_init(&it, b, h);
+    const uint8_t *lo = b, *end = b + len; /* where records may point */
+    uint8_t *recs = NULL;
+    if (h->attributes & BATCH_ATTR_COMPRESSION) {
+        codec_buf z = {0};
+        rc = codec_decompress(h->attributes & BATCH_ATTR_COMPRESSION,
+                              b + BATCH_HEADER_SIZE, len - BATCH_HEADER_SIZE,
+                              1u << 22, &z);
+        FUZZ_CHECK(rc == 0 || rc == SAMSA_ECORRUPT || rc == SAMSA_ENOTSUP);
+        recs = rc == 0 ? malloc(z.len ? z.len : 1) : NULL;
+        if (recs != NULL && z.len > 0)
+            memcpy(recs, z.data, z.len);
+        if (recs != NULL) {
+            lo = recs;
+            end = recs + z.len;
+            batch_iter_init_records(&it, h, recs, z.len);
+        }
+        codec_buf_free(&z);
+        if (recs == NULL)
+            return 0;
+    } else
+        batch_iter_init(&it, b, h);
     while ((rc = batch_iter_next(&it, &m)) == 0) {
         n++;
         FUZZ_CHECK(n <= h->record_count);
-        /* every pointer inside the batch */
-        const uint8_t *end = b + len;
+        /* every pointer inside the batch (or its records) */
         FUZZ_CHECK(m.key == NULL ||
-                   ((const uint8_t *)m.key >= b &&
+                   ((const uint8_t *)m.key >= lo &&
                     (const uint8_t *)m.key + m.key_len <= end));
         FUZZ_CHECK(m.value == NULL ||
-                   ((const uint8_t *)m.value >= b &&
+                   ((const uint8_t *)m.value >= lo &&
                     (const uint8_t *)m.value + m.value_len <= end));
         for (size_t i = 0; i < m.key_len; i++)
             sink += ((const uint8_t *)m.key)[i];
@@ -64,9 +87,9 @@ decode_batch(uint8_t *b, size_t len, const batch_header *h, bool fix_crc)
             int hr = samsa_message_header(&m, i, &hk, &hkl, &hv, &hvl);
             /* headers_skip() checked them all when the record decoded */
             FUZZ_CHECK(hr == 0);
-            FUZZ_CHECK((const uint8_t *)hk >= b &&
+            FUZZ_CHECK((const uint8_t *)hk >= lo &&
                        (const uint8_t *)hk + hkl <= end);
-            FUZZ_CHECK(hv == NULL || ((const uint8_t *)hv >= b &&
+            FUZZ_CHECK(hv == NULL || ((const uint8_t *)hv >= lo &&
                                       (const uint8_t *)hv + hvl <= end));
             for (size_t j = 0; j < hvl; j++)
                 sink += ((const uint8_t *)hv)[j];
@@ -77,6 +100,7 @@ decode_batch(uint8_t *b, size_t len, const batch_header *h, bool fix_crc)
     }
     FUZZ_CHECK(rc == 1 || rc == SAMSA_ECORRUPT);
     FUZZ_CHECK(rc != 1 || n == h->record_count);
+    free(recs);
     (void)sink;
     return n;
 }

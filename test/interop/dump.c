@@ -38,13 +38,19 @@ hex(const void *p, size_t n)
         printf("%02x", ((const unsigned char *)p)[i]);
 }
 
+/* The topics, in the order the records are printed: one per codec. */
+static const char *const topics[] = {
+    "interop", "interop-gzip", "interop-snappy", "interop-lz4", "interop-zstd"};
+#define NTOPICS (sizeof topics / sizeof topics[0])
+
 static void
-produce_shapes(samsa *s)
+produce_shapes(samsa *s, const char *topic)
 {
     static char big[3000];
     memset(big, 'b', sizeof big);
-    samsa_header hs[3] = {
-        {"trace", "abc", 3}, {"empty", "", 0}, {"null", NULL, 0}};
+    samsa_header hs[3] = {{.key = "trace", .value = "abc", .value_len = 3},
+                          {.key = "empty", .value = "", .value_len = 0},
+                          {.key = "null", .value = NULL, .value_len = 0}};
     samsa_record r[6] = {
         {.key = "alice",
          .key_len = 5,
@@ -73,40 +79,34 @@ produce_shapes(samsa *s)
          .timestamp = 1700000000003},
         {.value = "now", .value_len = 3}, /* timestamp 0: now */
     };
-    CHECK(samsa_produce(s, "interop", 0, r, 6));
-    for (int i = 0; i < 300; i++) { /* many small batches: several segments */
-        char v[32];
-        snprintf(v, sizeof v, "value %d", i);
-        samsa_record one = {.key = v,
-                            .key_len = 5,
-                            .value = v,
-                            .value_len = strlen(v),
-                            .headers = hs,
-                            .header_count = (size_t)(i % 3)};
-        CHECK(samsa_produce(s, "interop", 0, &one, 1));
+    CHECK(samsa_produce(s, topic, 0, r, 6));
+    /* Many small batches, several segments: of 1 record (stored as they
+     * are even in a compressed topic: too small to shrink) and of 10. */
+    for (int i = 0; i < 300; i += i < 100 ? 1 : 10) {
+        char v[10][32];
+        samsa_record b[10];
+        size_t n = i < 100 ? 1 : 10;
+        for (size_t j = 0; j < n; j++) {
+            snprintf(v[j], sizeof v[j], "value %d", i + (int)j);
+            b[j] = (samsa_record){.key = v[j],
+                                  .key_len = 5,
+                                  .value = v[j],
+                                  .value_len = strlen(v[j]),
+                                  .headers = hs,
+                                  .header_count = (size_t)((i + (int)j) % 3)};
+        }
+        CHECK(samsa_produce(s, topic, 0, b, n));
     }
 }
 
-int
-main(int argc, char **argv)
+/* Every record of topic's partition 0 as a canonical line. */
+static void
+print_topic(samsa *s, const char *topic)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
-        return 2;
-    }
-    samsa *s;
-    samsa_options opt = {.flags = SAMSA_OPEN_CREATE};
-    samsa_topic_config cfg = {.segment_bytes = 8192};
-    CHECK(samsa_open(argv[1], &opt, &s));
-    CHECK(samsa_topic_create(s, "interop", &cfg));
-    produce_shapes(s);
-    CHECK(samsa_close(s)); /* seals: segment files hold only batches */
-
-    CHECK(samsa_open(argv[1], NULL, &s));
     samsa_cursor *c;
     samsa_message m;
     int rc;
-    CHECK(samsa_cursor_open(s, "interop", 0, SAMSA_OFFSET_BEGINNING, &c));
+    CHECK(samsa_cursor_open(s, topic, 0, SAMSA_OFFSET_BEGINNING, &c));
     while ((rc = samsa_cursor_next(c, &m, 0)) == 0) {
         printf("%" PRId64 " %" PRId64 " ", m.offset, m.timestamp);
         hex(m.key, m.key_len);
@@ -126,6 +126,29 @@ main(int argc, char **argv)
     if (rc != SAMSA_ETIMEDOUT)
         CHECK(rc);
     samsa_cursor_close(c);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    samsa *s;
+    samsa_options opt = {.flags = SAMSA_OPEN_CREATE};
+    CHECK(samsa_open(argv[1], &opt, &s));
+    for (size_t t = 0; t < NTOPICS; t++) {
+        samsa_topic_config cfg = {.segment_bytes = 8192,
+                                  .compression = (int32_t)t};
+        CHECK(samsa_topic_create(s, topics[t], &cfg));
+        produce_shapes(s, topics[t]);
+    }
+    CHECK(samsa_close(s)); /* seals: segment files hold only batches */
+
+    CHECK(samsa_open(argv[1], NULL, &s));
+    for (size_t t = 0; t < NTOPICS; t++)
+        print_topic(s, topics[t]);
     CHECK(samsa_close(s));
     return 0;
 }
