@@ -123,6 +123,46 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+static void
+count_reports(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    int64_t *next = ctx;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(r[i].error, 0);
+        ck_assert_int_eq(r[i].offset, (int64_t)(uintptr_t)r[i].opaque);
+        ck_assert_int_eq(r[i].offset, (*next)++);
+    }
+}
+
+/* The asynchronous producer's batches (encoded as records are sent) are
+ * compressed as the topic says, and read back exactly. */
+START_TEST(test_producer)
+{
+    enum { N = 5000 };
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.compression = SAMSA_COMPRESSION_LZ4};
+    E(samsa_topic_create(s, "z", &cfg));
+    int64_t next = 0;
+    samsa_producer_config pc = {.on_delivery = count_reports, .ctx = &next};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    for (int64_t i = 0; i < N; i++) {
+        test_grec g;
+        test_gen(&g, i);
+        E(samsa_producer_send(p, "z", 0, &g.r, (void *)(uintptr_t)i, -1));
+    }
+    E(samsa_producer_close(p));
+    ck_assert_int_eq(next, N);
+    size_t all, packed;
+    count_batches(dir, "z", SAMSA_COMPRESSION_LZ4, &all, &packed);
+    ck_assert_uint_gt(packed, 0);
+    test_read_range(s, "z", 0, 0, N);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A batch the codec would not make smaller is stored as it is, and a
  * compressed topic still takes it. */
 START_TEST(test_incompressible)
@@ -375,6 +415,7 @@ compress_suite(void)
     tcase_add_loop_test(tc, test_roundtrip, 0,
                         (int)(sizeof codecs / sizeof codecs[0]));
     tcase_add_test(tc, test_incompressible);
+    tcase_add_test(tc, test_producer);
     tcase_add_loop_test(tc, test_damage, 0,
                         (int)(sizeof codecs / sizeof codecs[0]));
     tcase_add_test(tc, test_formats);

@@ -120,6 +120,45 @@ produce_compress(const topic *t, const uint8_t *buf, size_t len,
     return (int)n;
 }
 
+/* Append the encoded batch (len bytes at buf) to partition p of t,
+ * compressed as t says. */
+static int
+append_batch(topic *t, int32_t p, uint8_t *buf, size_t len, int32_t count,
+             int64_t max_ts, int64_t *base)
+{
+    uint8_t *packed = NULL, *out = buf;
+    int rc = produce_compress(t, buf, len, &packed);
+    if (rc > 0) { /* smaller compressed: stored so */
+        out = packed;
+        len = (size_t)rc;
+        rc = 0;
+    }
+    *base = -1;
+    if (rc == 0)
+        rc = partition_append(t->parts[p], out, len, count, max_ts, base);
+    free(packed);
+    return rc;
+}
+
+int
+produce_encoded(samsa *s, const char *topic_name, int32_t partition,
+                uint8_t *batch, size_t len, int32_t count, int64_t max_ts,
+                int64_t *base)
+{
+    *base = -1;
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    topic *t;
+    int rc = topic_lookup(s, topic_name, partition, true, &t);
+    if (rc == 0 && len > (size_t)t->cfg.max_message_bytes)
+        rc = SAMSA_ETOOBIG; /* lowered since the records were sent */
+    if (rc == 0)
+        rc = append_batch(t, partition, batch, len, count, max_ts, base);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    if (*base >= 0)
+        store_notify(s);
+    return rc;
+}
+
 /* Encode one group's batch and append it; sets the records' offsets. */
 static int
 produce_group(topic *t, samsa_record **order, const size_t *bodies,
@@ -131,19 +170,9 @@ produce_group(topic *t, samsa_record **order, const size_t *bodies,
         return SAMSA_ENOMEM;
     samsa_record **recs = order + g->first;
     int64_t max_ts = batch_encode(buf, recs, g->count, bodies + g->first);
-    uint8_t *packed = NULL, *out = buf;
-    size_t len = g->bytes;
-    int rc = produce_compress(t, buf, g->bytes, &packed);
-    if (rc > 0) { /* smaller compressed: stored so */
-        out = packed;
-        len = (size_t)rc;
-        rc = 0;
-    }
-    int64_t base = -1;
-    if (rc == 0)
-        rc = partition_append(t->parts[g->partition], out, len,
-                              (int32_t)g->count, max_ts, &base);
-    free(packed);
+    int64_t base;
+    int rc = append_batch(t, g->partition, buf, g->bytes, (int32_t)g->count,
+                          max_ts, &base);
     /* Stored, even when a copy left during the call and too few are in
      * sync to count it safe: the offsets are set, the records are there
      * (partition.h). */

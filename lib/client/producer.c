@@ -4,16 +4,17 @@
  * producer's sender thread, and reported back (samsa_producer_*).
  *
  * The path of a record.  samsa_producer_send() checks it, picks its
- * partition, copies it into that partition's open buffer (an arena of
- * bytes and an array of records whose pointers are offsets into the
- * arena, because the arena grows and moves) and returns.  A buffer
- * leaves the open state for the ready queue when it holds batch_bytes
- * (upper bound of its encoded size), when its first record has waited
- * linger_ms, or when a flush or close asks; from then on nothing is added
- * to it.  The sender thread takes ready buffers in order, turns the
- * offsets into pointers, calls samsa_produce() once per buffer (one
- * batch, one flush under sync), and hands the reports to the delivery
- * callback.
+ * partition and encodes it, as the next record of a record batch v2,
+ * straight into that partition's open buffer (batch_record_put(): the
+ * buffer is the batch, its header left to fill), and returns.  A buffer
+ * leaves the open state for the ready queue when it holds batch_bytes,
+ * when its first record has waited linger_ms, or when a flush or close
+ * asks; from then on nothing is added to it.  The sender thread takes
+ * ready buffers in order, fills in the header and CRC (batch_finish()),
+ * stores the batch as it is (produce_encoded(): one append, one flush
+ * under sync), and hands the reports to the delivery callback.  So a
+ * record is copied once on its way to the log, and checked and sized
+ * once.
  *
  * Order.  A partition has at most one open buffer, and the ready queue is
  * first in, first out, served by one thread that retries a buffer before
@@ -29,7 +30,8 @@
  * so a record is never written twice and never overtaken.
  *
  * Memory.  `held` counts the bytes of every record the producer holds
- * (its arena share and record slot), from send() until its report; a
+ * (a bound of its encoded size, and its opaque slot), from send() until
+ * its report; a
  * send() that would pass buffer_bytes waits for room or fails with
  * SAMSA_EQUEUEFULL.  Stored buffers are kept for reuse (SPARE_BUFFERS of
  * them, their arenas and arrays as grown): a fresh megabyte arena per
@@ -45,6 +47,7 @@
 #include <time.h>
 
 #include "produce.h"
+#include "storage/batch.h"
 
 #define DEFAULT_BATCH_BYTES  (1u << 20)
 #define DEFAULT_LINGER_MS    5
@@ -53,7 +56,6 @@
 #define RETRY_MS             100
 #define SPARE_BUFFERS        4            /* stored buffers kept for reuse */
 #define TOPIC_RECHECK_NS     1000000000LL /* a topic's partitions: 1 s */
-#define BATCH_OVERHEAD       61           /* a v2 batch's header */
 #define VARINT_MAX           10           /* bytes of the longest varint */
 
 /* One partition's records being gathered, then stored. */
@@ -61,13 +63,11 @@ typedef struct pbuf {
     struct pbuf *next, *prev; /* the open list, or the ready queue      */
     struct ptopic *t;         /* its topic                               */
     int32_t partition;        /* its partition                           */
-    samsa_record *recs;       /* n records; pointers are arena offsets+1
-                                 (0: NULL) until the sender fixes them   */
     void **opaque;            /* each record's opaque pointer            */
-    size_t n, cap;            /* records, and room in recs/opaque        */
-    uint8_t *arena;           /* the records' bytes                      */
+    size_t n, cap;            /* records, and room in opaque             */
+    uint8_t *arena;           /* the batch: header room, then n records  */
     size_t used, acap;        /* bytes used, and allocated               */
-    size_t bytes;             /* upper bound of the encoded batch        */
+    int64_t base_ts, max_ts;  /* its first and largest timestamps        */
     size_t held;              /* bytes counted in p->held                */
     int64_t first_ns;         /* when its first record came              */
     uint64_t first_seq;       /* p->sent before its first record         */
@@ -113,20 +113,18 @@ pbuf_free(pbuf *b)
 {
     if (b == NULL)
         return;
-    free(b->recs);
     free(b->opaque);
     free(b->arena);
     free(b);
 }
 
-/* Room for len more bytes in b's arena (aligned to 8 when align). */
+/* Room for len more bytes in b's arena. */
 static int
-arena_reserve(pbuf *b, size_t len, bool align, size_t *off)
+arena_reserve(pbuf *b, size_t len)
 {
-    size_t at = align ? (b->used + 7) & ~(size_t)7 : b->used;
-    if (at + len > b->acap) {
+    if (b->used + len > b->acap) {
         size_t cap = b->acap ? b->acap : 4096;
-        while (cap < at + len)
+        while (cap < b->used + len)
             cap *= 2;
         uint8_t *a = realloc(b->arena, cap);
         if (a == NULL)
@@ -134,127 +132,38 @@ arena_reserve(pbuf *b, size_t len, bool align, size_t *off)
         b->arena = a;
         b->acap = cap;
     }
-    *off = at;
-    b->used = at + len;
     return 0;
 }
 
-/* Copy len bytes of p into the arena: the offset + 1, or 0 for NULL. */
-static int
-arena_put(pbuf *b, const void *p, size_t len, uintptr_t *ref)
-{
-    size_t off;
-    if (p == NULL) {
-        *ref = 0;
-        return 0;
-    }
-    int rc = arena_reserve(b, len, false, &off);
-    if (rc == 0) {
-        if (len > 0)
-            memcpy(b->arena + off, p, len);
-        *ref = (uintptr_t)off + 1;
-    }
-    return rc;
-}
-
-static const void *
-arena_ptr(const pbuf *b, const void *ref)
-{
-    uintptr_t r = (uintptr_t)ref;
-    return r == 0 ? NULL : b->arena + (r - 1);
-}
-
-/* An upper bound of r's encoded size in a batch. */
+/* A bound of what r takes in any batch (its deltas at their longest) and
+ * in the producer (that, and its opaque slot). */
 static size_t
 record_bound(const samsa_record *r)
 {
-    size_t n = 1 + 6 * VARINT_MAX + r->key_len + r->value_len;
-    for (size_t i = 0; i < r->header_count; i++)
-        n += 2 * VARINT_MAX + strlen(r->headers[i].key) +
-             r->headers[i].value_len;
-    return n;
+    size_t body;
+    return batch_record_size(r, r->timestamp, 0, &body) + 2 * VARINT_MAX +
+           sizeof(void *);
 }
 
-/* The bytes a record holds in the producer: its copy and its slot. */
-static size_t
-record_held(const samsa_record *r)
-{
-    size_t n = r->key_len + r->value_len + sizeof(samsa_record) +
-               sizeof(void *) + r->header_count * (sizeof(samsa_header) + 8);
-    for (size_t i = 0; i < r->header_count; i++)
-        n += strlen(r->headers[i].key) + 1 + r->headers[i].value_len;
-    return n;
-}
-
-/* Append a copy of r to b (timestamp already set). */
+/* Encode r as the next record of b (timestamp already set). */
 static int
 pbuf_add(pbuf *b, const samsa_record *r, void *opaque)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        samsa_record *recs = realloc(b->recs, cap * sizeof *recs);
-        if (recs != NULL)
-            b->recs = recs;
-        void **op = recs != NULL ? realloc(b->opaque, cap * sizeof *op) : NULL;
-        if (op == NULL)
-            return SAMSA_ENOMEM;
-        b->opaque = op;
-        b->cap = cap;
-    }
-    size_t save = b->used;
-    samsa_record c = {.timestamp = r->timestamp,
-                      .key_len = r->key_len,
-                      .value_len = r->value_len,
-                      .header_count = r->header_count};
-    uintptr_t key, value, hdrs = 0;
-    int rc = arena_put(b, r->key, r->key_len, &key);
-    if (rc == 0)
-        rc = arena_put(b, r->value, r->value_len, &value);
-    size_t hoff = 0;
-    if (rc == 0 && r->header_count > 0 &&
-        (rc = arena_reserve(b, r->header_count * sizeof(samsa_header), true,
-                            &hoff)) == 0)
-        hdrs = (uintptr_t)hoff + 1;
-    for (size_t i = 0; rc == 0 && i < r->header_count; i++) {
-        const samsa_header *h = &r->headers[i];
-        uintptr_t hk, hv;
-        rc = arena_put(b, h->key, strlen(h->key) + 1, &hk);
-        if (rc == 0)
-            rc = arena_put(b, h->value, h->value_len, &hv);
-        if (rc == 0) { /* the arena may have moved: index it afresh */
-            samsa_header *dst = (samsa_header *)(void *)(b->arena + hoff) + i;
-            *dst = (samsa_header){.key = (const char *)hk,
-                                  .value = (const void *)hv,
-                                  .value_len = h->value_len};
-        }
-    }
-    if (rc != 0) {
-        b->used = save; /* nothing of r stays */
+    if (samsa__array_room(&b->opaque, b->n, &b->cap, sizeof *b->opaque, 64))
+        return SAMSA_ENOMEM;
+    if (b->n == 0)
+        b->base_ts = b->max_ts = r->timestamp;
+    size_t body;
+    size_t len = batch_record_size(r, b->base_ts, (int32_t)b->n, &body);
+    int rc = arena_reserve(b, len);
+    if (rc != 0)
         return rc;
-    }
-    c.key = (const void *)key;
-    c.value = (const void *)value;
-    c.headers = (const samsa_header *)hdrs;
-    b->recs[b->n] = c;
+    batch_record_put(b->arena + b->used, r, body, b->base_ts, (int32_t)b->n);
+    b->used += len;
+    if (r->timestamp > b->max_ts)
+        b->max_ts = r->timestamp;
     b->opaque[b->n++] = opaque;
     return 0;
-}
-
-/* Turn b's offsets into pointers (the sender, once b is ready). */
-static void
-pbuf_fix(pbuf *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        samsa_record *r = &b->recs[i];
-        r->key = arena_ptr(b, r->key);
-        r->value = arena_ptr(b, r->value);
-        r->headers = arena_ptr(b, r->headers);
-        samsa_header *h = (samsa_header *)(uintptr_t)r->headers;
-        for (size_t k = 0; k < r->header_count; k++) {
-            h[k].key = arena_ptr(b, h[k].key);
-            h[k].value = arena_ptr(b, h[k].value);
-        }
-    }
 }
 
 /* ---- the open list and the ready queue (p->lock held) ------------------ */
@@ -343,7 +252,7 @@ ptopic_recheck(samsa_producer *p, ptopic *t, int64_t now)
 static int
 ptopic_get(samsa_producer *p, const char *name, ptopic **out)
 {
-    int64_t now = samsa__now_ns();
+    int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
     for (ptopic *t = p->topics; t != NULL; t = t->next)
         if (strcmp(t->name, name) == 0) {
             *out = t;
@@ -388,13 +297,15 @@ transient(int rc)
 static void
 pbuf_store(samsa_producer *p, pbuf *b)
 {
-    pbuf_fix(b);
+    batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
     int64_t give_up = samsa__deadline_after(p->cfg.delivery_timeout_ms);
+    int64_t base;
     int rc;
     for (;;) {
-        rc = samsa_produce(p->s, b->t->name, b->partition, b->recs, b->n);
-        bool stored = b->n > 0 && b->recs[0].offset >= 0;
-        if (rc == 0 || stored || !transient(rc) || samsa__now_ns() >= give_up)
+        rc = produce_encoded(p->s, b->t->name, b->partition, b->arena, b->used,
+                             (int32_t)b->n, b->max_ts, &base);
+        if (rc == 0 || base >= 0 || !transient(rc) ||
+            samsa__now_ns() >= give_up)
             break;
         struct timespec ts = {0, RETRY_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -408,16 +319,14 @@ pbuf_store(samsa_producer *p, pbuf *b)
         size_t k = rep != NULL ? b->n : 1; /* out of memory: one by one */
         samsa_delivery_report one;
         samsa_delivery_report *out = rep != NULL ? rep : &one;
-        for (size_t i = 0; i < k; i++) {
-            const samsa_record *r = &b->recs[done + i];
+        for (size_t i = 0; i < k; i++)
             out[i] = (samsa_delivery_report){
                 .topic = b->t->name,
                 .partition = b->partition,
-                .offset = r->offset,
+                .offset = base >= 0 ? base + (int64_t)(done + i) : -1,
                 .error = rc,
                 .opaque = b->opaque[done + i],
             };
-        }
         p->cfg.on_delivery(out, k, p->cfg.ctx);
         done += k;
     }
@@ -568,7 +477,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     samsa_record c = *r;
     if (c.timestamp == 0)
         c.timestamp = samsa__wall_ms(); /* the clock retention reads too */
-    size_t bound = record_bound(r), held = record_held(r);
+    size_t held = record_bound(&c);
     pthread_mutex_lock(&p->lock);
     ptopic *t = NULL;
     rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
@@ -577,13 +486,13 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         partition >= t->partitions)
         rc = SAMSA_ENOPARTITION;
     if (rc == 0 &&
-        (BATCH_OVERHEAD + bound > t->max_bytes || held > p->cfg.buffer_bytes))
+        (BATCH_HEADER_SIZE + held > t->max_bytes || held > p->cfg.buffer_bytes))
         rc = SAMSA_ETOOBIG;
     if (rc == 0)
         rc = wait_room(p, held, timeout_ms);
     int32_t part = rc == 0 ? place(t, &c, partition) : -1;
     pbuf *b = rc == 0 ? t->open[part] : NULL;
-    if (b != NULL && b->bytes + bound > t->max_bytes) {
+    if (b != NULL && b->used + held > t->max_bytes) {
         make_ready(p, b); /* full: a new batch for this record */
         b = NULL;
         part = place(t, &c, partition); /* keyless: the next partition */
@@ -600,12 +509,11 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         else {
             *b = (pbuf){.t = t,
                         .partition = part,
-                        .recs = b->recs,
                         .opaque = b->opaque,
                         .cap = b->cap,
                         .arena = b->arena,
                         .acap = b->acap,
-                        .bytes = BATCH_OVERHEAD,
+                        .used = BATCH_HEADER_SIZE,
                         .first_ns = samsa__now_ns(),
                         .first_seq = p->sent};
             b->prev = p->open_head.prev; /* the newest: at the end */
@@ -619,7 +527,6 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     if (rc == 0)
         rc = pbuf_add(b, &c, opaque);
     if (rc == 0) {
-        b->bytes += bound;
         b->held += held;
         p->held += held;
         p->sent++;

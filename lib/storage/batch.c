@@ -163,14 +163,20 @@ record_body_size(const samsa_record *r, int64_t base_ts, int32_t delta)
 }
 
 size_t
+batch_record_size(const samsa_record *r, int64_t base_ts, int32_t delta,
+                  size_t *body)
+{
+    *body = record_body_size(r, base_ts, delta);
+    return varint_size((int64_t)*body) + *body;
+}
+
+size_t
 batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies)
 {
     size_t size = BATCH_HEADER_SIZE;
-    for (size_t i = 0; i < n; i++) {
-        size_t body = record_body_size(recs[i], recs[0]->timestamp, (int32_t)i);
-        bodies[i] = body;
-        size += varint_size((int64_t)body) + body;
-    }
+    for (size_t i = 0; i < n; i++)
+        size += batch_record_size(recs[i], recs[0]->timestamp, (int32_t)i,
+                                  &bodies[i]);
     return size;
 }
 
@@ -183,9 +189,9 @@ bytes_put(uint8_t *p, const void *buf, size_t len)
     return p + len;
 }
 
-static uint8_t *
-record_put(uint8_t *p, const samsa_record *r, size_t body, int64_t base_ts,
-           int32_t delta)
+uint8_t *
+batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
+                 int64_t base_ts, int32_t delta)
 {
     p = varint_put(p, (int64_t)body);
     *p++ = 0; /* record attributes: unused in v2 */
@@ -214,9 +220,15 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
 
     uint8_t *p = out + BATCH_HEADER_SIZE;
     for (size_t i = 0; i < n; i++)
-        p = record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
-    size_t total = (size_t)(p - out);
+        p = batch_record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
+    batch_finish(out, (size_t)(p - out), n, base_ts, max_ts);
+    return max_ts;
+}
 
+void
+batch_finish(uint8_t *out, size_t total, size_t n, int64_t base_ts,
+             int64_t max_ts)
+{
     put_be64(out + 0, 0); /* baseOffset: later */
     put_be32(out + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
     put_be32(out + 12, 0); /* leader epoch      */
@@ -230,7 +242,6 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
     put_be32(out + 53, (uint32_t)-1); /* baseSequence      */
     put_be32(out + 57, (uint32_t)n);
     put_be32(out + 17, samsa__crc32c(0, out + 21, total - 21));
-    return max_ts;
 }
 
 int

@@ -54,6 +54,19 @@ int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
  * made anew; *out_len gets the whole size. */
 int batch_compress(const uint8_t *batch, size_t len, int codec, int level,
                    uint8_t *out, size_t *out_len);
+/* One record at a time, for a writer that gathers a batch as records
+ * come (the asynchronous producer): the bytes record r takes as the
+ * batch's record delta (base_ts: the batch's first timestamp), *body
+ * getting what batch_record_put() needs; batch_record_put() writes it at
+ * p and returns its end; batch_finish() fills in the header (and CRC) of
+ * the n records in the total bytes at out, which start BATCH_HEADER_SIZE
+ * in.  batch_encode() is these three. */
+size_t batch_record_size(const samsa_record *r, int64_t base_ts, int32_t delta,
+                         size_t *body);
+uint8_t *batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
+                          int64_t base_ts, int32_t delta);
+void batch_finish(uint8_t *out, size_t total, size_t n, int64_t base_ts,
+                  int64_t max_ts);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 /* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
  * leader copy that appended the batch (replica.c). */
