@@ -163,6 +163,48 @@ START_TEST(test_producer)
 }
 END_TEST
 
+/* A share group over a compressed topic: every record delivered exactly
+ * (a receive of many spans several compressed batches), the released ones
+ * again, and acknowledged. */
+START_TEST(test_queue)
+{
+    enum { N = 1000 };
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.compression = SAMSA_COMPRESSION_ZSTD};
+    E(samsa_topic_create(s, "z", &cfg));
+    for (int64_t o = 0; o < N; o += PER_CALL)
+        produce_gen_many(s, "z", o, PER_CALL);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "z", NULL, &q));
+    static samsa_delivery d[N];
+    size_t got = 0, n;
+    while (got < N) {
+        E(samsa_queue_receive(q, d + got, 250, &n, 1000));
+        for (size_t i = 0; i < n; i++)
+            TEST_CHECK_GEN(&d[got + i].msg, (int64_t)(got + i));
+        got += n;
+    }
+    /* Give every tenth back: delivered again, from their batches. */
+    for (size_t i = 0; i < N; i += 10)
+        E(samsa_queue_ack(q, &d[i], 1, SAMSA_ACK_RELEASE));
+    size_t again = 0;
+    while (again < N / 10) {
+        E(samsa_queue_receive(q, d, 250, &n, 1000));
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_eq(d[i].msg.offset % 10, 0);
+            ck_assert_int_eq(d[i].delivery_count, 2);
+            TEST_CHECK_GEN(&d[i].msg, d[i].msg.offset);
+        }
+        E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
+        again += n;
+    }
+    E(samsa_queue_close(q));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A batch the codec would not make smaller is stored as it is, and a
  * compressed topic still takes it. */
 START_TEST(test_incompressible)
@@ -416,6 +458,7 @@ compress_suite(void)
                         (int)(sizeof codecs / sizeof codecs[0]));
     tcase_add_test(tc, test_incompressible);
     tcase_add_test(tc, test_producer);
+    tcase_add_test(tc, test_queue);
     tcase_add_loop_test(tc, test_damage, 0,
                         (int)(sizeof codecs / sizeof codecs[0]));
     tcase_add_test(tc, test_formats);

@@ -75,6 +75,8 @@ cursor_inflate(samsa_cursor *c, const uint8_t *p, const batch_header *h)
         &c->zbuf);
     if (rc == 0)
         batch_iter_init_records(&c->it, h, c->zbuf.data, c->zbuf.len);
+    else
+        codec_buf_free(&c->zbuf); /* a bomb may have grown it to the max */
     return rc;
 }
 
