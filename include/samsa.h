@@ -226,7 +226,10 @@ typedef struct samsa_topic_config {
                                        replicas                            */
     int32_t acks;                 /**< SAMSA_ACKS_ALL or SAMSA_ACKS_LEADER;
                                        0: ALL                              */
-    int32_t reserved32;           /**< must be zero                           */
+    int32_t timestamp_type;       /**< a samsa_timestamp_type: whose clock
+                                       stamps the records; 0: the
+                                       producer's (Kafka's
+                                       message.timestamp.type)             */
     int64_t retention_ms;         /**< delete a sealed segment once its newest
                                        record is older than this (by record
                                        timestamp against the wall clock);
@@ -251,6 +254,17 @@ typedef struct samsa_topic_config {
                                        (Kafka's compression.*.level)       */
     uint64_t reserved[3];         /**< must be zero                           */
 } samsa_topic_config;
+
+/** samsa_topic_config.timestamp_type and samsa_message.timestamp_type:
+ *  Kafka's TimestampType. */
+typedef enum samsa_timestamp_type {
+    SAMSA_TIMESTAMP_CREATE_TIME = 0,    /**< the producer's: a record's own
+                                             timestamp, or the time of
+                                             the produce call when 0      */
+    SAMSA_TIMESTAMP_LOG_APPEND_TIME = 1 /**< the store's: every record of a
+                                             batch gets the time it was
+                                             appended, whatever it said    */
+} samsa_timestamp_type;
 
 /** samsa_topic_config.compression: Kafka's codecs, with Kafka's numbers
  *  (a batch's attributes carry them).  Every batch is read whatever its
@@ -402,17 +416,18 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * Fields of cfg left 0 keep their value; the others replace it, checked as
  * samsa_topic_create() checks them: retention_ms, retention_bytes,
  * segment_ms, compression, compression_level, segment_bytes,
- * max_message_bytes, index_interval_bytes, sync, acks and min_insync.  -1
- * in retention_ms, retention_bytes or segment_ms lifts that limit (as in
- * Kafka; samsa_topic_describe() then gives 0); -1 in compression turns it
- * off, and a new codec without a level takes its default level.  partitions and
- * replicas cannot change here (samsa_topic_add_partitions() grows a topic): a
- * non-zero value other than the topic's own is SAMSA_EINVAL.  Retention and
- * segment_ms apply from the next background pass (about a second);
- * segment_bytes, max_message_bytes and index_interval_bytes from the next
- * segment (the active one is rolled when it could not take a batch of the new
- * largest size); sync, acks and min_insync from the next produce.  The change
- * is one catalog commit: a crash leaves the old config or the new.
+ * max_message_bytes, index_interval_bytes, timestamp_type, sync, acks and
+ * min_insync.  -1 in retention_ms, retention_bytes or segment_ms lifts that
+ * limit (as in Kafka; samsa_topic_describe() then gives 0); -1 in
+ * compression turns it off, and a new codec without a level takes its
+ * default level; -1 in timestamp_type is SAMSA_TIMESTAMP_CREATE_TIME.
+ * partitions and replicas cannot change here (samsa_topic_add_partitions()
+ * grows a topic): a non-zero value other than the topic's own is SAMSA_EINVAL.
+ * Retention and segment_ms apply from the next background pass (about a
+ * second); segment_bytes, max_message_bytes and index_interval_bytes from the
+ * next segment (the active one is rolled when it could not take a batch of the
+ * new largest size); sync, acks and min_insync from the next produce.  The
+ * change is one catalog commit: a crash leaves the old config or the new.
  *
  * @param[in] s    the store.
  * @param[in] name the topic.
@@ -791,7 +806,11 @@ typedef struct samsa_message {
     size_t header_count;      /**< headers, read with samsa_message_header()  */
     const void *headers_;     /**< private: where the headers are encoded     */
     const void *headers_end_; /**< private: end of the record               */
-    uint64_t reserved[4];     /**< zero: room for fields to come              */
+    int32_t timestamp_type;   /**< a samsa_timestamp_type: LOG_APPEND_TIME
+                                   when timestamp is the time the batch
+                                   was appended (the batch says so)       */
+    int32_t reserved32;       /**< zero                                     */
+    uint64_t reserved[3];     /**< zero: room for fields to come              */
 } samsa_message;
 
 /**

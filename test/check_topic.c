@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "test.h"
+#include "util/samsa_int.h"
 
 START_TEST(test_create_describe)
 {
@@ -85,7 +86,7 @@ START_TEST(test_bad_configs)
         {.max_message_bytes = (256 << 20) + 1},
         {.index_interval_bytes = 1},
         {.sync = 3},
-        {.reserved32 = 1},
+        {.timestamp_type = 2},
         {.reserved = {[2] = 1}},
         {.retention_ms = -2},
         {.retention_bytes = -2},
@@ -192,6 +193,93 @@ START_TEST(test_foreach)
 }
 END_TEST
 
+/* Read partition 0 of topic from offset 0: n records whose timestamps
+ * must be ts[i] and types type[i]. */
+static void
+times_are(samsa *s, const char *topic, size_t n, const int64_t *ts,
+          const int *type)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, topic, 0, 0, &c));
+    for (size_t i = 0; i < n; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.timestamp, ts[i]);
+        ck_assert_int_eq(m.timestamp_type, type[i]);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+}
+
+static void
+send_one(samsa_producer *p, const char *topic, int64_t ts)
+{
+    samsa_record r = {.value = "v", .value_len = 1, .timestamp = ts};
+    E(samsa_producer_send(p, topic, 0, &r, NULL, -1));
+    E(samsa_producer_flush(p, -1));
+}
+
+/* LogAppendTime topics: every record reads the time its batch was
+ * appended (the store's clock, the test's here), whatever the producer
+ * said, through samsa_produce(), the producer, compression, a time lookup
+ * and a reopen; altering back to CreateTime (-1) binds later batches. */
+START_TEST(test_log_append_time)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    enum {
+        C = SAMSA_TIMESTAMP_CREATE_TIME,
+        L = SAMSA_TIMESTAMP_LOG_APPEND_TIME
+    };
+    samsa_topic_config cfg = {.timestamp_type = L};
+    E(samsa_topic_create(s, "la", &cfg));
+    cfg.compression = SAMSA_COMPRESSION_GZIP;
+    E(samsa_topic_create(s, "lz", &cfg));
+    samsa__wall_ms_set(5000000);
+    samsa_record r[2] = {{.value = "a", .value_len = 1, .timestamp = 100},
+                         {.value = "b", .value_len = 1, .timestamp = 200}};
+    E(samsa_produce(s, "la", 0, r, 2));
+    samsa_record big[40];
+    for (int i = 0; i < 40; i++)
+        big[i] = (samsa_record){.value = "compress me, compress me",
+                                .value_len = 24,
+                                .timestamp = 7};
+    E(samsa_produce(s, "lz", 0, big, 40));
+    samsa__wall_ms_set(6000000);
+    samsa_producer *p;
+    E(samsa_producer_open(s, NULL, &p));
+    send_one(p, "la", 300);
+    samsa_topic_config back = {.timestamp_type = -1};
+    E(samsa_topic_alter(s, "la", &back));
+    send_one(p, "la", 400);
+    E(samsa_producer_close(p));
+    samsa__wall_ms_set(0);
+    int64_t ts[4] = {5000000, 5000000, 6000000, 400};
+    int type[4] = {L, L, L, C};
+    times_are(s, "la", 4, ts, type);
+    int64_t off;
+    E(samsa_offsets_for_time(s, "la", 0, 5500000, &off));
+    ck_assert_int_eq(off, 2);
+    int64_t zts[40];
+    int ztype[40];
+    for (int i = 0; i < 40; i++) {
+        zts[i] = 5000000;
+        ztype[i] = L;
+    }
+    E(samsa_close(s));
+    s = test_open(dir);
+    times_are(s, "la", 4, ts, type);
+    times_are(s, "lz", 40, zts, ztype);
+    samsa_topic_config d;
+    E(samsa_topic_describe(s, "la", &d));
+    ck_assert_int_eq(d.timestamp_type, C);
+    E(samsa_topic_describe(s, "lz", &d));
+    ck_assert_int_eq(d.timestamp_type, L);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 topic_suite(void)
 {
@@ -202,6 +290,7 @@ topic_suite(void)
     tcase_add_test(tc, test_bad_configs);
     tcase_add_test(tc, test_delete);
     tcase_add_test(tc, test_foreach);
+    tcase_add_test(tc, test_log_append_time);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -333,9 +333,9 @@ fi
 # ---- topics --describe -----------------------------------------------------------
 
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
+Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 EOF
@@ -616,9 +616,9 @@ altered topic t
 EOF
 run "topic alter partitions" 0 "$S" topic alter -p 3 st t
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000,compression.type=none
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000,compression.type=none,message.timestamp.type=CreateTime
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none
+Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 2	FirstOffset: 0	EndOffset: 0	Leader: 0	Replicas: 0	Isr: 0
@@ -681,6 +681,14 @@ err <<'EOF'
 samsa: topic alter: topic "packed": invalid argument (SAMSA_EINVAL)
 EOF
 run "topic alter level without codec" 1 "$S" topic alter --compression-level 3 st packed
+out <<'EOF'
+altered topic packed
+EOF
+run "topic alter timestamp type" 0 "$S" topic alter --timestamp-type LogAppendTime st packed
+err <<'EOF'
+samsa: topic alter: --timestamp-type Now: CreateTime or LogAppendTime (see samsa topic alter --help)
+EOF
+run "topic alter bad timestamp type" 2 "$S" topic alter --timestamp-type Now st packed
 out <<'EOF'
 deleted topic packed
 EOF

@@ -27,8 +27,10 @@
  *                40 i32 min_insync           44 i32 acks
  *                48 i64 retention_ms         56 i64 retention_bytes
  *                64 i64 segment_ms           72 i32 compression
- *                76 i32 compression_level                      (80 bytes;
- *                                 72 from before compression, 48 from
+ *                76 i32 compression_level    80 i32 timestamp_type
+ *                                                              (84 bytes;
+ *                                 80 from before timestamp_type, 72 from
+ *                                 before compression, 48 from
  *                                 before retention, 40 from before
  *                                 replicas: the fields missing take their
  *                                 defaults, so an old catalog opens as
@@ -110,7 +112,8 @@
 #include "storage/codec.h"
 
 #define CATALOG_FORMAT    2u /* 1: values without their CRC */
-#define TOPIC_RECORD_SIZE 80
+#define TOPIC_RECORD_SIZE 84
+#define TOPIC_RECORD_V4   80 /* before timestamp_type */
 #define TOPIC_RECORD_V3   72 /* before compression */
 #define TOPIC_RECORD_V2   48 /* before retention and segment_ms */
 #define TOPIC_RECORD_V1   40 /* before acks and min_insync */
@@ -855,6 +858,7 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 64, (uint64_t)cfg->segment_ms, 8);
     le_put(b + 72, (uint32_t)cfg->compression, 4);
     le_put(b + 76, (uint32_t)cfg->compression_level, 4);
+    le_put(b + 80, (uint32_t)cfg->timestamp_type, 4);
 }
 
 /* A topic name as samsa_topic_create() allows them: it becomes a path. */
@@ -877,8 +881,9 @@ static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
     const uint8_t *b = v->mv_data;
-    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V3 &&
-         v->mv_size != TOPIC_RECORD_V2 && v->mv_size != TOPIC_RECORD_V1) ||
+    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V4 &&
+         v->mv_size != TOPIC_RECORD_V3 && v->mv_size != TOPIC_RECORD_V2 &&
+         v->mv_size != TOPIC_RECORD_V1) ||
         le_get(b, 4) != 1)
         return SAMSA_ECORRUPT;
     memset(cfg, 0, sizeof *cfg);
@@ -900,10 +905,12 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->retention_bytes = (int64_t)le_get(b + 56, 8);
         cfg->segment_ms = (int64_t)le_get(b + 64, 8);
     }
-    if (v->mv_size >= TOPIC_RECORD_SIZE) {
+    if (v->mv_size >= TOPIC_RECORD_V4) {
         cfg->compression = (int32_t)le_get(b + 72, 4);
         cfg->compression_level = (int32_t)le_get(b + 76, 4);
     }
+    if (v->mv_size >= TOPIC_RECORD_SIZE)
+        cfg->timestamp_type = (int32_t)le_get(b + 80, 4);
     /* Every field within what samsa_topic_create() accepts: a partition
      * count of 2^31 from a damaged record would be an allocation. */
     bool ok =
@@ -920,7 +927,9 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->retention_ms >= 0 && cfg->retention_bytes >= 0 &&
         cfg->segment_ms >= 0 && cfg->compression >= 0 &&
         cfg->compression <= CODEC_MAX &&
-        codec_level_valid(cfg->compression, cfg->compression_level);
+        codec_level_valid(cfg->compression, cfg->compression_level) &&
+        (cfg->timestamp_type == SAMSA_TIMESTAMP_CREATE_TIME ||
+         cfg->timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME);
     return ok ? 0 : SAMSA_ECORRUPT;
 }
 

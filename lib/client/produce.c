@@ -127,6 +127,14 @@ append_batch(topic *t, int32_t p, uint8_t *buf, size_t len, int32_t count,
              int64_t max_ts, int64_t *base)
 {
     uint8_t *packed = NULL, *out = buf;
+    if (t->cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME) {
+        /* Stamped here, just before the append (the log's lock is not
+         * held yet; a batch appended after another may so carry a time a
+         * few microseconds older, as batches of two Kafka brokers' threads
+         * may). */
+        max_ts = samsa__wall_ms();
+        batch_set_log_append_time(buf, len, max_ts);
+    }
     int rc = produce_compress(t, buf, len, &packed);
     if (rc > 0) { /* smaller compressed: stored so */
         out = packed;

@@ -264,6 +264,15 @@ batch_compress(const uint8_t *batch, size_t len, int codec, int level,
 }
 
 void
+batch_set_log_append_time(uint8_t *batch, size_t len, int64_t now)
+{
+    put_be16(batch + 21,
+             (uint16_t)(get_be16(batch + 21) | BATCH_ATTR_LOG_TIME));
+    put_be64(batch + 35, (uint64_t)now); /* maxTimestamp */
+    put_be32(batch + 17, samsa__crc32c(0, batch + 21, len - 21));
+}
+
+void
 batch_set_base_offset(uint8_t *batch, int64_t base_offset)
 {
     put_be64(batch, (uint64_t)base_offset);
@@ -404,6 +413,10 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     m->header_count = (size_t)hc;
     m->headers_ = p;
     m->headers_end_ = end;
+    m->timestamp_type = it->log_append_time >= 0
+                            ? SAMSA_TIMESTAMP_LOG_APPEND_TIME
+                            : SAMSA_TIMESTAMP_CREATE_TIME;
+    m->reserved32 = 0;
     memset(m->reserved, 0, sizeof m->reserved);
     it->next = end;
     it->left--;

@@ -34,6 +34,7 @@ typedef struct batch_header {
 
 /* The record batch attributes bits samsa looks at. */
 #define BATCH_ATTR_COMPRESSION 0x07
+#define BATCH_ATTR_LOG_TIME    0x08 /* timestamps are the append time */
 #define BATCH_ATTR_CONTROL     0x20
 
 /* Bytes one batch of these records takes, whole (log overhead included);
@@ -67,6 +68,10 @@ uint8_t *batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
                           int64_t base_ts, int32_t delta);
 void batch_finish(uint8_t *out, size_t total, size_t n, int64_t base_ts,
                   int64_t max_ts);
+/* Make the encoded batch (len bytes) a LogAppendTime batch appended at
+ * now, as Kafka's broker does: the attribute, maxTimestamp (which every
+ * record then reads as its timestamp) and the CRC. */
+void batch_set_log_append_time(uint8_t *batch, size_t len, int64_t now);
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset);
 /* The partitionLeaderEpoch field, also outside the CRC: the epoch of the
  * leader copy that appended the batch (replica.c). */

@@ -88,6 +88,8 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->segment_ms = 0;
     if (out->compression == -1)
         out->compression = SAMSA_COMPRESSION_NONE;
+    if (out->timestamp_type == -1)
+        out->timestamp_type = SAMSA_TIMESTAMP_CREATE_TIME;
     if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
         out->replicas < 1 || out->segment_bytes < 4096 ||
         out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||
@@ -95,10 +97,11 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->index_interval_bytes < 64 ||
         out->index_interval_bytes > (1 << 20) ||
         out->sync < SAMSA_SYNC_DEFAULT || out->sync > SAMSA_SYNC_ALWAYS ||
-        out->reserved32 != 0 || out->replicas > s->ndirs ||
-        out->retention_ms < 0 || out->retention_bytes < 0 ||
-        out->segment_ms < 0 || out->compression < 0 ||
-        out->compression > CODEC_MAX ||
+        (out->timestamp_type != SAMSA_TIMESTAMP_CREATE_TIME &&
+         out->timestamp_type != SAMSA_TIMESTAMP_LOG_APPEND_TIME) ||
+        out->replicas > s->ndirs || out->retention_ms < 0 ||
+        out->retention_bytes < 0 || out->segment_ms < 0 ||
+        out->compression < 0 || out->compression > CODEC_MAX ||
         !codec_level_valid(out->compression, out->compression_level) ||
         out->min_insync < 1 || out->min_insync > out->replicas ||
         (out->acks != SAMSA_ACKS_ALL && out->acks != SAMSA_ACKS_LEADER))

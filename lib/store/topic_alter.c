@@ -33,7 +33,7 @@ SAMSA_API int
 samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
 {
     if (s == NULL || cfg == NULL || !topic_name_valid(name) ||
-        !SAMSA_RESERVED_ZERO(cfg->reserved) || cfg->reserved32 != 0)
+        !SAMSA_RESERVED_ZERO(cfg->reserved))
         return SAMSA_EINVAL;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = store_topic_find(s, name);
@@ -58,6 +58,7 @@ samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
         TAKE(segment_ms)
         TAKE(compression)
         TAKE(compression_level)
+        TAKE(timestamp_type)
 #undef TAKE
         if (cfg->compression != 0 && cfg->compression_level == 0)
             c.compression_level = 0; /* a new codec: its default level */

@@ -52,6 +52,9 @@ static const char topic_help[] =
     "      --compression none|gzip|snappy|lz4|zstd\n"
     "                             compress each batch (default none)\n"
     "      --compression-level N  the codec's level (default its own)\n"
+    "      --timestamp-type CreateTime|LogAppendTime\n"
+    "                             the producer's timestamps, or the time\n"
+    "                             each batch is appended (default Create)\n"
     "  -R, --replica-dir DIR      a mirror directory (repeat, in order)\n";
 
 static const char *
@@ -139,7 +142,8 @@ topic_line(const char *name, void *ctx)
            "\tConfigs: segment.bytes=%" PRId64 ",max.message.bytes=%" PRId32
            ",index.interval.bytes=%" PRId32 ",min.insync.replicas=%" PRId32
            ",acks=%s,sync=%s,retention.ms=%" PRId64 ",retention.bytes=%" PRId64
-           ",segment.ms=%" PRId64 ",compression.type=%s\n",
+           ",segment.ms=%" PRId64
+           ",compression.type=%s,message.timestamp.type=%s\n",
            name, cfg.partitions, cfg.replicas, cfg.segment_bytes,
            cfg.max_message_bytes, cfg.index_interval_bytes, cfg.min_insync,
            cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync),
@@ -147,7 +151,10 @@ topic_line(const char *name, void *ctx)
            kafka_limit(cfg.segment_ms),
            cfg.compression >= 0 && cfg.compression <= 4
                ? codec_names[cfg.compression]
-               : "?");
+               : "?",
+           cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME
+               ? "LogAppendTime"
+               : "CreateTime");
     for (int32_t p = 0; p < cfg.partitions; p++)
         if ((t->rc = describe_partition(t, name, p)) != TOOL_OK)
             return 1;
@@ -319,6 +326,13 @@ config_option(int c, const char *arg, samsa_topic_config *cfg)
         cfg->sync = SAMSA_SYNC_NONE;
     else if (c == 'S')
         return tool_usage("--sync %s: always or none", arg);
+    else if (c == 'Y' && strcmp(arg, "CreateTime") == 0)
+        cfg->timestamp_type = -1; /* CreateTime, also in alter */
+    else if (c == 'Y' && strcmp(arg, "LogAppendTime") == 0)
+        cfg->timestamp_type = SAMSA_TIMESTAMP_LOG_APPEND_TIME;
+    else if (c == 'Y')
+        return tool_usage("--timestamp-type %s: CreateTime or LogAppendTime",
+                          arg);
     else if (c == 'C') {
         size_t i = 0;
         while (i < 5 && strcmp(arg, codec_names[i]) != 0)
@@ -350,6 +364,7 @@ topic_configure(int argc, char **argv, topic_op op)
         {"sync", required_argument, NULL, 'S'},
         {"compression", required_argument, NULL, 'C'},
         {"compression-level", required_argument, NULL, 'L'},
+        {"timestamp-type", required_argument, NULL, 'Y'},
         {"replica-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
