@@ -28,6 +28,7 @@
 #include "codec.h"
 
 #include <lz4frame.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,14 +214,64 @@ snappy_compress_framed(const uint8_t *in, size_t len, uint8_t *out,
     return 0;
 }
 
+/* ---- per-thread decompression contexts ----------------------------------
+ * A zstd or lz4 context costs allocations of a hundred KiB or so; a cursor
+ * over small compressed batches would make and free one per batch.  Each
+ * thread keeps one of each (freed when the thread exits). */
+
+#define ZSTD_WINDOW_LOG_MAX 24 /* 16 MiB: refuse frames wanting more memory */
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+typedef struct thread_ctx {
+    ZSTD_DCtx *zstd;
+    LZ4F_dctx *lz4;
+} thread_ctx;
+
+static void
+thread_ctx_free(void *p)
+{
+    thread_ctx *t = p;
+    ZSTD_freeDCtx(t->zstd);
+    if (t->lz4 != NULL)
+        LZ4F_freeDecompressionContext(t->lz4);
+    free(t);
+}
+
+static void
+ctx_key_make(void)
+{
+    (void)pthread_key_create(&ctx_key, thread_ctx_free);
+}
+
+/* This thread's contexts (made on first use), or NULL when out of memory. */
+static thread_ctx *
+thread_ctx_get(void)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    thread_ctx *t = pthread_getspecific(ctx_key);
+    if (t == NULL && (t = calloc(1, sizeof *t)) != NULL &&
+        pthread_setspecific(ctx_key, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
 /* ---- lz4 ----------------------------------------------------------------- */
 
 static int
 lz4_decompress(const uint8_t *in, size_t len, size_t max, codec_buf *out)
 {
-    LZ4F_dctx *dctx;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+    thread_ctx *t = thread_ctx_get();
+    if (t != NULL && t->lz4 == NULL &&
+        LZ4F_isError(LZ4F_createDecompressionContext(&t->lz4, LZ4F_VERSION)))
+        t->lz4 = NULL;
+    if (t == NULL || t->lz4 == NULL)
         return SAMSA_ENOMEM;
+    LZ4F_dctx *dctx = t->lz4;
+    LZ4F_resetDecompressionContext(dctx); /* a failed frame's state */
     size_t pos = 0, hint = 1;
     int rc = 0;
     while (rc == 0 && hint != 0) {
@@ -237,7 +288,6 @@ lz4_decompress(const uint8_t *in, size_t len, size_t max, codec_buf *out)
     }
     if (rc == 0 && pos != len)
         rc = SAMSA_ECORRUPT; /* bytes after the frame */
-    LZ4F_freeDecompressionContext(dctx);
     return rc;
 }
 
@@ -257,9 +307,14 @@ lz4_prefs(int level)
 static int
 zstd_decompress(const uint8_t *in, size_t len, size_t max, codec_buf *out)
 {
-    ZSTD_DCtx *d = ZSTD_createDCtx();
-    if (d == NULL)
+    thread_ctx *t = thread_ctx_get();
+    if (t != NULL && t->zstd == NULL && (t->zstd = ZSTD_createDCtx()) != NULL)
+        ZSTD_DCtx_setParameter(t->zstd, ZSTD_d_windowLogMax,
+                               ZSTD_WINDOW_LOG_MAX);
+    if (t == NULL || t->zstd == NULL)
         return SAMSA_ENOMEM;
+    ZSTD_DCtx *d = t->zstd;
+    ZSTD_DCtx_reset(d, ZSTD_reset_session_only); /* a failed frame's state */
     ZSTD_inBuffer src = {in, len, 0};
     size_t left = 1;
     int rc = 0;
@@ -275,7 +330,6 @@ zstd_decompress(const uint8_t *in, size_t len, size_t max, codec_buf *out)
             (left != 0 && src.pos == before && dst.pos < dst.size))
             rc = SAMSA_ECORRUPT; /* bad, or the input ends in a frame */
     }
-    ZSTD_freeDCtx(d);
     return rc;
 }
 
