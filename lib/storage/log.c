@@ -365,9 +365,12 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
          * readers, never a torn tail to cut (with what follows it). */
         bool below =
             i + 1 < n && (bases[i + 1] <= log->recovery_point || log->cfg.sync);
-        int64_t from = below                            ? -1
-                       : log->recovery_point > bases[i] ? log->recovery_point
-                                                        : bases[i];
+        /* The scan starts at the acknowledged end, not the recovery point:
+         * what the marker vouches for is whole (segment.c, "Bounded
+         * recovery"), so recovery reads only what came after it. */
+        int64_t from = below                     ? -1
+                       : log->durable > bases[i] ? log->durable
+                                                 : bases[i];
         bool torn;
         segment *seg;
         int rc = segment_open(log->io, log->dir, bases[i], &log->cfg, from,

@@ -11,9 +11,10 @@
  *                                   (timestamp i64, relative offset u32, BE)
  *
  * Only the last segment (the active one) takes writes.  The index files are
- * written when a segment is sealed (rolled, or at close); while a segment is
- * active its index lives in memory only and is rebuilt by the recovery scan
- * after a crash.
+ * rewritten when a segment is sealed (rolled, or at close); while a segment
+ * is active its entries are appended to them every INDEX_FLUSH_BYTES of
+ * batches, so that the recovery scan after a crash starts near the end
+ * (segment.c, "Index" and "Recovery").
  *
  * Concurrency.  Writers serialise on log.lock.  Readers take no lock on the
  * data path: a writer copies a whole batch into the segment, then publishes
@@ -69,10 +70,14 @@ typedef struct segment {
     int64_t damaged;        /* lowest offset open found damaged, or -1    */
     bool force_index;       /* writer: index the next batch (after damage) */
 
-    index_entry *idx;       /* idx_cap entries, idx_len of them valid     */
-    size_t idx_cap;         /* fixed: readers search idx concurrently     */
-    _Atomic size_t idx_len; /* published with release after an entry      */
-    uint64_t idx_last_pos;  /* position of the last entry (0: start)      */
+    index_entry *idx;           /* idx_cap entries, idx_len of them valid     */
+    size_t idx_cap;             /* fixed: readers search idx concurrently     */
+    _Atomic size_t idx_len;     /* published with release after an entry      */
+    uint64_t idx_last_pos;      /* position of the last entry (0: start)      */
+    _Atomic size_t idx_written; /* entries in the index files: the active
+                                   segment's are appended as the log grows
+                                   (segment.c, "Index") */
+    size_t idx_synced;          /* of those, fdatasync'ed (under fsync_lock)  */
 
     _Atomic int refs;     /* the log's reference plus each reader's     */
     _Atomic bool sealed;  /* no more writes; index files written (set
@@ -166,6 +171,9 @@ uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 void segment_ref(segment *seg);
 void segment_unref(samsa_io *io, segment *seg);
+/* Bytes of batches the recovery scans of segment_open walked, since the
+ * process started (every log; for tests that bound what a reopen reads). */
+uint64_t segment_scanned_bytes(void);
 
 /* ---- log.c --------------------------------------------------------------- */
 

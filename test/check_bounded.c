@@ -1,0 +1,192 @@
+/*
+ * check_bounded.c - bounded resources: what a reopen after kill -9 reads
+ * (the recovery scan starts at the active segment's last index entry
+ * written, not at its start), and index files that a crash left ahead of
+ * the log.
+ *
+ * The bound is asserted on segment_scanned_bytes() (segment.c), the bytes
+ * of batches the recovery scans walked, not on time: a reopen of a log of
+ * LOG_BYTES must scan less than TAIL_BYTES, which is the index flush
+ * distance (256 KiB) plus an index interval and a batch, rounded up.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "storage/log.h"
+#include "test.h"
+
+#define LOG_BYTES  (3u << 20)   /* what the child writes before it dies    */
+#define TAIL_BYTES (300u << 10) /* what the reopen may scan of it          */
+
+/* A topic "t" with one partition whose segment holds all of LOG_BYTES, and
+ * Kafka's index interval, so that the child's log stays one active segment
+ * with a current index on disk. */
+static void
+make_topic(const char *dir)
+{
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(dir, &o, &s));
+    samsa_topic_config cfg = {.partitions = 1,
+                              .segment_bytes = 16 << 20,
+                              .index_interval_bytes = 4096,
+                              .max_message_bytes = 16384};
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+}
+
+static uint64_t
+file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+/* How many records (in calls of TEST_GEN_MAXB) make LOG_BYTES of values
+ * and record overhead: the child and the test count the same way. */
+static int64_t
+records_for_log(void)
+{
+    int64_t n = 0;
+    for (uint64_t bytes = 0; bytes < LOG_BYTES; n++) {
+        test_grec g;
+        test_gen(&g, n);
+        bytes += g.r.value_len + 16;
+    }
+    return (n + TEST_GEN_MAXB - 1) / TEST_GEN_MAXB * TEST_GEN_MAXB;
+}
+
+/* A child opens dir, produces records_for_log() records and is killed
+ * (exit codes past 20 say what failed first); returns how many. */
+static int64_t
+produce_and_die(const char *dir)
+{
+    int64_t total = records_for_log();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        samsa *s;
+        int64_t first, end;
+        if (samsa_open(dir, NULL, &s) != 0)
+            _exit(20);
+        for (int64_t i = 0; i < total; i += TEST_GEN_MAXB)
+            if (test_produce_gen_try(s, "t", 0, i, TEST_GEN_MAXB) != 0)
+                _exit(21);
+        if (samsa_offsets(s, "t", 0, &first, &end) != 0 || end != total)
+            _exit(22);
+        kill(getpid(), SIGKILL); /* no samsa_close: killed */
+        _exit(23);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                  "child did not die by SIGKILL (status %d)", st);
+    return total;
+}
+
+/* Reopen dir: the scan must stay under TAIL_BYTES, and every record the
+ * child produced must be there, exactly, and nothing after them. */
+static void
+reopen_check(const char *dir, int64_t total)
+{
+    uint64_t before = segment_scanned_bytes();
+    samsa *s = test_open(dir);
+    uint64_t scanned = segment_scanned_bytes() - before;
+    ck_assert_msg(scanned < TAIL_BYTES,
+                  "reopen scanned %llu bytes of a %u-byte log",
+                  (unsigned long long)scanned, LOG_BYTES);
+    int64_t first, end;
+    E(samsa_offsets(s, "t", 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, total);
+    test_read_range(s, "t", 0, 0, total);
+    /* The log goes on where it ended, and a lookup in the middle (through
+     * the index loaded from disk) lands on the right record. */
+    test_produce_gen(s, "t", 0, total, 3);
+    test_read_range(s, "t", 0, total / 2, total + 3);
+    E(samsa_close(s));
+}
+
+/* kill -9 with the active segment holding megabytes: the reopen scans only
+ * the tail past the last index entry written. */
+START_TEST(test_kill_scans_tail)
+{
+    const char *dir = test_dir_make();
+    make_topic(dir);
+    int64_t total = produce_and_die(dir);
+    char ipath[TEST_PATH_BUF];
+    snprintf(ipath, sizeof ipath, "%s/t-0/%020d.index", dir, 0);
+    /* The index on disk is current: an entry per 4 KiB, all but the last
+     * 256 KiB of them written. */
+    ck_assert_uint_ge(file_size(ipath), (LOG_BYTES - TAIL_BYTES) / 4096 * 8);
+    reopen_check(dir, total);
+    /* A clean close and reopen reads no more. */
+    uint64_t before = segment_scanned_bytes();
+    samsa *s = test_open(dir);
+    ck_assert_uint_lt(segment_scanned_bytes() - before, TAIL_BYTES);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Index entries a crash left past what the log holds (as a power cut that
+ * kept the index's write and lost the batch's would): well-formed, but
+ * naming no batch.  They are dropped for the last entry that checks out,
+ * the scan still starts near the end, and nothing is lost or invented. */
+START_TEST(test_stale_index_tail)
+{
+    const char *dir = test_dir_make();
+    make_topic(dir);
+    int64_t total = produce_and_die(dir);
+    char ipath[TEST_PATH_BUF], tpath[TEST_PATH_BUF], lpath[TEST_PATH_BUF];
+    snprintf(ipath, sizeof ipath, "%s/t-0/%020d.index", dir, 0);
+    snprintf(tpath, sizeof tpath, "%s/t-0/%020d.timeindex", dir, 0);
+    snprintf(lpath, sizeof lpath, "%s/t-0/%020d.log", dir, 0);
+    uint64_t isize = file_size(ipath), lsize = file_size(lpath);
+    ck_assert_uint_gt(isize, 16);
+    /* Two entries after the last, at offsets and positions past it and
+     * inside the file (its preallocated zeros, or past the batches). */
+    FILE *fi = fopen(ipath, "r+b"), *ft = fopen(tpath, "r+b");
+    ck_assert_ptr_nonnull(fi);
+    ck_assert_ptr_nonnull(ft);
+    uint8_t last[8];
+    ck_assert_int_eq(fseek(fi, (long)isize - 8, SEEK_SET), 0);
+    ck_assert_uint_eq(fread(last, 1, 8, fi), 8);
+    uint32_t rel = test_be32(last), pos = test_be32(last + 4);
+    for (uint32_t k = 1; k <= 2; k++) {
+        uint32_t r = rel + 1000 * k, p = pos + 5000 * k;
+        ck_assert_uint_lt(p, lsize);
+        uint8_t e[8] = {r >> 24, r >> 16, r >> 8, r,
+                        p >> 24, p >> 16, p >> 8, p};
+        uint8_t t[12] = {
+            0x7f,         0,    0, 0, 0, 0, 0, 0, (r - 1) >> 24, (r - 1) >> 16,
+            (r - 1) >> 8, r - 1};
+        ck_assert_int_eq(fseek(fi, 0, SEEK_END), 0);
+        ck_assert_uint_eq(fwrite(e, 1, 8, fi), 8);
+        ck_assert_int_eq(fseek(ft, 0, SEEK_END), 0);
+        ck_assert_uint_eq(fwrite(t, 1, 12, ft), 12);
+    }
+    ck_assert_int_eq(fclose(fi), 0);
+    ck_assert_int_eq(fclose(ft), 0);
+    reopen_check(dir, total);
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+bounded_suite(void)
+{
+    Suite *s = suite_create("bounded");
+    TCase *tc = tcase_create("bounded");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_kill_scans_tail);
+    tcase_add_test(tc, test_stale_index_tail);
+    suite_add_tcase(s, tc);
+    return s;
+}
