@@ -179,6 +179,44 @@ START_TEST(test_stale_index_tail)
 }
 END_TEST
 
+/* The active segment's reservation: 64 KiB for a partition that got one
+ * record, then chunks doubling as the writes fill them (64, 128, 256 KiB
+ * ... up to 4 MiB), each allocated when a batch would pass the end. */
+START_TEST(test_reservation_grows)
+{
+    const char *dir = test_dir_make();
+    make_topic(dir);
+    samsa *s = test_open(dir);
+    char lpath[TEST_PATH_BUF];
+    snprintf(lpath, sizeof lpath, "%s/t-0/%020d.log", dir, 0);
+    uint64_t size = 0, expect = 64 << 10, chunk = 64 << 10;
+    char v[1000];
+    memset(v, 'r', sizeof v);
+    samsa_record r = {.value = v, .value_len = sizeof v};
+    /* Each record is a batch of 1000 bytes of value and 70 of overhead. */
+    for (int64_t i = 0; size < (6u << 20); i++) {
+        E(samsa_produce(s, "t", 0, &r, 1));
+        ck_assert_int_eq(r.offset, i);
+        size += sizeof v + 70;
+        if (size > expect) {
+            chunk = chunk * 2 > (4u << 20) ? 4u << 20 : chunk * 2;
+            expect += chunk;
+        }
+        ck_assert_msg(file_size(lpath) == expect,
+                      "after %lld records (%llu bytes): %llu reserved, want "
+                      "%llu",
+                      (long long)i + 1, (unsigned long long)size,
+                      (unsigned long long)file_size(lpath),
+                      (unsigned long long)expect);
+    }
+    ck_assert_uint_eq(chunk, 4u << 20); /* the largest chunk was reached */
+    E(samsa_close(s));
+    /* The close cut the reservation to the records. */
+    ck_assert_uint_eq(file_size(lpath), size);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 bounded_suite(void)
 {
@@ -187,6 +225,7 @@ bounded_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_kill_scans_tail);
     tcase_add_test(tc, test_stale_index_tail);
+    tcase_add_test(tc, test_reservation_grows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -65,6 +65,8 @@ typedef struct segment {
                                batch, so the file never outgrows it       */
     _Atomic uint64_t size;  /* bytes of whole batches written             */
     uint64_t alloc;         /* bytes allocated on disk (>= size)          */
+    uint64_t alloc_chunk;   /* writer: the last allocate()'s chunk, 0 before
+                               the first (segment.c, "Space")             */
     _Atomic int64_t max_ts; /* largest timestamp stored, -1 when none     */
     int64_t next_offset;    /* writer: offset after the last batch        */
     int64_t damaged;        /* lowest offset open found damaged, or -1    */

@@ -5,10 +5,13 @@
  * Space.  The .log file is grown with allocate() in chunks ahead of the
  * writes, so a write into the page cache cannot fail for space later, and
  * the I/O layer can copy batches into its shared mapping without a system
- * call.  The file therefore ends in zeros while the segment is active; a
- * seal (roll or close) cuts them off, and the recovery scan after a crash
- * stops at them.  A zero batchLength is invalid, so zeros never parse as a
- * batch.
+ * call.  The first chunk of a segment is ALLOC_FIRST and each next one
+ * twice the last, up to ALLOC_CHUNK: a quiet partition reserves 64 KiB of
+ * disk, not 4 MiB, and a busy one reaches full chunks after a few
+ * megabytes (one allocate() per chunk either way).  The file therefore ends in
+ * zeros while the segment is active; a seal (roll or close) cuts them off, and
+ * the recovery scan after a crash stops at them.  A zero batchLength is
+ * invalid, so zeros never parse as a batch.
  *
  * Index.  An entry is added before a batch that starts index_interval bytes
  * or more past the previous entry (the segment start counts as one), so a
@@ -77,7 +80,9 @@
 
 #include "log.h"
 
-/* Space is allocated ahead of writes in chunks of this size. */
+/* Space is allocated ahead of writes in chunks growing from the first
+ * size to the largest (see "Space"). */
+#define ALLOC_FIRST (64u << 10)
 #define ALLOC_CHUNK (4u << 20)
 
 /* The active segment's new index entries go to its files once the batches
@@ -399,8 +404,12 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
            len > BATCH_LOG_OVERHEAD);
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
-        if (want < ALLOC_CHUNK)
-            want = ALLOC_CHUNK;
+        uint64_t chunk =
+            seg->alloc_chunk != 0 ? seg->alloc_chunk * 2 : ALLOC_FIRST;
+        if (chunk > ALLOC_CHUNK)
+            chunk = ALLOC_CHUNK;
+        if (want < chunk)
+            want = chunk;
         if (seg->alloc + want > seg->map_len)
             want = seg->map_len - seg->alloc;
         int rc = io->allocate(io, seg->file, seg->alloc, want);
@@ -412,6 +421,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         if (rc != 0)
             return samsa__from_errno(rc);
         seg->alloc += want;
+        seg->alloc_chunk = chunk;
     }
     int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
     if (rc != 0)
