@@ -9,15 +9,18 @@
  * LOG_BYTES must scan less than TAIL_BYTES, which is the index flush
  * distance (256 KiB) plus an index interval and a batch, rounded up.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "storage/log.h"
+#include "store/store.h"
 #include "test.h"
 
 #define LOG_BYTES  (3u << 20)   /* what the child writes before it dies    */
@@ -217,15 +220,185 @@ START_TEST(test_reservation_grows)
 }
 END_TEST
 
+/* ---- the cap on open files ------------------------------------------------
+ */
+
+#define FD_LIMIT 1024 /* RLIMIT_NOFILE of the child                     */
+#define FD_PARTS 4    /* partitions                                     */
+#define FD_SEGS                                                                \
+    1500             /* segments in all, well past FD_LIMIT... with            \
+                        SAMSA_LONG, 100,000 of them                    */
+#define FD_OTHERS 16 /* the catalog, lock files, the test's own         */
+
+/* Open file descriptors of this process. */
+static int
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* d's own */
+}
+
+/* In the child: fail with exit code code unless cond (a Check assert would
+ * jump back into the runner when it does not fork). */
+#define CHILD(cond, code)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "check_bounded: %s failed\n", #cond);              \
+            _exit(code);                                                       \
+        }                                                                      \
+    } while (0)
+
+/* Read records from..to-1 of t-p with one cursor, each exactly; the open
+ * files must stay within most the whole time. */
+static void
+child_read(samsa *s, int32_t p, int64_t from, int64_t to, int most)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    CHILD(samsa_cursor_open(s, "t", p, from, &c) == 0, 30);
+    for (int64_t o = from; o < to; o++) {
+        CHILD(samsa_cursor_next(c, &m, 0) == 0, 31);
+        CHILD(test_gen_mismatch(&m, o) == NULL, 32);
+        if (o % 64 == 0)
+            CHILD(count_fds() <= most, 33);
+    }
+    CHILD(samsa_cursor_next(c, &m, 0) == SAMSA_ETIMEDOUT, 34);
+    samsa_cursor_close(c);
+}
+
+/* The child of test_fd_cap: under RLIMIT_NOFILE FD_LIMIT, FD_PARTS
+ * partitions of 4 KiB segments, nsegs in all, written and read back
+ * exactly with the open files within the default cap (256) plus each
+ * partition's active segment and end marker; then a cursor holding a
+ * message of a segment that delete_records removes and the cache closes
+ * (everything else read meanwhile) still sees the message whole. */
+static void
+fd_cap_child(const char *dir, size_t nsegs)
+{
+    struct rlimit rl = {FD_LIMIT, FD_LIMIT};
+    CHILD(setrlimit(RLIMIT_NOFILE, &rl) == 0, 20);
+    int base = count_fds();
+    int most = base + STORE_MAX_OPEN_FILES + 2 * FD_PARTS + FD_OTHERS;
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    CHILD(samsa_open(dir, &o, &s) == 0, 21);
+    samsa_topic_config cfg = test_small_cfg(FD_PARTS, 0);
+    CHILD(samsa_topic_create(s, "t", &cfg) == 0, 22);
+    int64_t next[FD_PARTS] = {0};
+    for (int64_t round = 0;; round++) {
+        int32_t p = (int32_t)(round % FD_PARTS);
+        if (round % (32 * FD_PARTS) == 0) {
+            /* Stop once the last partition has its share of segments. */
+            char pd[TEST_PATH_BUF];
+            snprintf(pd, sizeof pd, "%s/t-%d", dir, FD_PARTS - 1);
+            DIR *d = opendir(pd);
+            size_t logs = 0;
+            for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+                logs += strstr(e->d_name, ".log") != NULL;
+            if (d != NULL)
+                closedir(d);
+            if (logs >= nsegs / FD_PARTS)
+                break;
+            CHILD(count_fds() <= most, 23);
+        }
+        CHILD(test_produce_gen_try(s, "t", p, next[p], TEST_GEN_MAXB) == 0, 24);
+        next[p] += TEST_GEN_MAXB;
+    }
+    CHILD(samsa_sync(s) == 0, 25);
+    CHILD(count_fds() <= most, 26);
+    for (int32_t p = 0; p < FD_PARTS; p++)
+        child_read(s, p, 0, next[p], most);
+
+    /* A cursor holds a message of partition 0's first segment. */
+    samsa_cursor *c;
+    samsa_message m;
+    CHILD(samsa_cursor_open(s, "t", 0, 1, &c) == 0, 40);
+    CHILD(samsa_cursor_next(c, &m, 0) == 0, 41);
+    CHILD(test_gen_mismatch(&m, 1) == NULL, 42);
+    uint64_t reopens = segcache_reopens(s->segs);
+    /* Half of partition 0 goes; every other partition is read again, so
+     * the cache closes every idle segment it had open many times over. */
+    CHILD(samsa_delete_records(s, "t", 0, next[0] / 2) == 0, 43);
+    for (int32_t p = 1; p < FD_PARTS; p++)
+        child_read(s, p, 0, next[p], most);
+    CHILD(segcache_reopens(s->segs) - reopens >= nsegs / 2, 44);
+    CHILD(test_gen_mismatch(&m, 1) == NULL, 45); /* still whole */
+    CHILD(samsa_cursor_next(c, &m, 0) == SAMSA_EOFFSET, 46);
+    samsa_cursor_close(c);
+    child_read(s, 0, next[0] / 2, next[0], most);
+    CHILD(samsa_close(s) == 0, 47);
+    _exit(0);
+}
+
+/* Many more segments than the file limit allows open: produced, read back
+ * exactly and partly deleted under a reader, within the cap. */
+START_TEST(test_fd_cap)
+{
+    const char *dir = test_dir_make();
+    size_t nsegs = test_long() ? 100000 : FD_SEGS;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        fd_cap_child(dir, nsegs);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "child failed (status %d)", st);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* samsa_stats_partitions(): the partition's open files. */
+static int
+open_files_fn(const samsa_partition_stats *p, void *ctx)
+{
+    *(uint32_t *)ctx = p->open_files;
+    return 0;
+}
+
+/* max_open_files: with 8, a partition of many segments, synced and read
+ * back exactly, holds 8 sealed segments open, its active one and its end
+ * marker, and no more descriptors than that. */
+START_TEST(test_max_open_files)
+{
+    const char *dir = test_dir_make();
+    int base = count_fds();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 8};
+    samsa *s;
+    E(samsa_open(dir, &o, &s));
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next = 0;
+    while (test_seg_bases(dir, "t", 0, (int64_t[64]){0}, 64) < 40)
+        test_produce_next(s, "t", 0, &next, TEST_GEN_MAXB);
+    E(samsa_sync(s));
+    test_read_range(s, "t", 0, 0, next);
+    uint32_t open = 0;
+    E(samsa_stats_partitions(s, "t", open_files_fn, &open));
+    ck_assert_uint_eq(open, 8 + 2);
+    ck_assert_int_le(count_fds(), base + 8 + 2 + FD_OTHERS);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 bounded_suite(void)
 {
     Suite *s = suite_create("bounded");
     TCase *tc = tcase_create("bounded");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, test_long() ? 3600 : 120);
     tcase_add_test(tc, test_kill_scans_tail);
     tcase_add_test(tc, test_stale_index_tail);
     tcase_add_test(tc, test_reservation_grows);
+    tcase_add_test(tc, test_fd_cap);
+    tcase_add_test(tc, test_max_open_files);
     suite_add_tcase(s, tc);
     return s;
 }

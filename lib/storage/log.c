@@ -830,6 +830,8 @@ log_delete_before(samsa_log *log)
     segment **gone = k > 0 ? malloc(k * sizeof *gone) : NULL;
     if (gone == NULL)
         k = 0; /* out of memory: the next pass tries again */
+    for (size_t i = 0; i < k; i++) /* readers' now: segcache.c */
+        atomic_store(&log->segs[i]->detached, true);
     if (k > 0) {
         memcpy(gone, log->segs, k * sizeof *gone);
         memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *gone);
@@ -848,16 +850,27 @@ log_delete_before(samsa_log *log)
 
 /* ---- finding segments for readers ---------------------------------------- */
 
+/* seg referenced and open for a reader (log->lock held: a segment that
+ * retention removes later is still whole when opened here), or NULL when
+ * it cannot be opened again (segcache.c; out of file descriptors). */
+static segment *
+log_hold(samsa_log *log, segment *seg)
+{
+    segment_ref(seg);
+    if (segment_hold(seg) == 0)
+        return seg;
+    segment_unref(log->io, seg);
+    return NULL;
+}
+
 segment *
 log_segment_for(samsa_log *log, int64_t offset)
 {
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     ptrdiff_t i = segs_find(log, offset);
     segment *seg = NULL;
-    if (i >= 0 && offset >= atomic_load(&log->start)) {
-        seg = log->segs[i];
-        segment_ref(seg);
-    }
+    if (i >= 0 && offset >= atomic_load(&log->start))
+        seg = log_hold(log, log->segs[i]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }
@@ -870,10 +883,8 @@ log_segment_next(samsa_log *log, const segment *seg)
      * held it): the next is then the first whose base is above its own. */
     ptrdiff_t i = segs_find(log, seg->base);
     segment *next = NULL;
-    if ((size_t)(i + 1) < log->nsegs) {
-        next = log->segs[i + 1];
-        segment_ref(next);
-    }
+    if ((size_t)(i + 1) < log->nsegs)
+        next = log_hold(log, log->segs[i + 1]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return next;
 }
@@ -884,10 +895,8 @@ log_segment_for_time(samsa_log *log, int64_t ts)
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     segment *seg = NULL;
     for (size_t i = 0; i < log->nsegs && seg == NULL; i++)
-        if (atomic_load(&log->segs[i]->max_ts) >= ts) {
-            seg = log->segs[i];
-            segment_ref(seg);
-        }
+        if (atomic_load(&log->segs[i]->max_ts) >= ts)
+            seg = log_hold(log, log->segs[i]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }

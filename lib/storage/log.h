@@ -56,11 +56,16 @@ typedef struct index_entry {
     int64_t max_ts_before; /* largest timestamp before this batch, or -1     */
 } index_entry;
 
+typedef struct segcache segcache; /* segcache.c */
+
 typedef struct segment {
     int64_t base;           /* offset of its first record; names files    */
     char *path;             /* the .log file's path (.index etc. derived) */
-    samsa_io_file *file;    /* the open .log file                         */
-    const uint8_t *map;     /* read-only view of map_len bytes            */
+    samsa_io_file *file;    /* the open .log file; NULL while the cache
+                               has it closed (segcache.c)                 */
+    const uint8_t *map;     /* read-only view of map_len bytes (NULL
+                               with file)                                 */
+    samsa_io *io;           /* the table file was opened through          */
     size_t map_len;         /* the view's length: segment_bytes + largest
                                batch, so the file never outgrows it       */
     _Atomic uint64_t size;  /* bytes of whole batches written             */
@@ -85,6 +90,14 @@ typedef struct segment {
     _Atomic bool sealed;  /* no more writes; index files written (set
                              under log.lock, read by log_sync without) */
     _Atomic bool flushed; /* sealed and fdatasync'ed                    */
+
+    segcache *cache;           /* the store's cap on open segments, or NULL:
+                                  always open                               */
+    pthread_mutex_t open_lock; /* file and map open or closed (segcache.c) */
+    _Atomic bool detached;     /* removed from its log: its references are
+                                  readers', it is never closed under them   */
+    bool in_cache;             /* counted open and closable (cache lock)    */
+    struct segment *lru_prev, *lru_next; /* the cache's list (its lock)    */
 } segment;
 
 /* The end marker's file name in a partition directory (log.c). */
@@ -98,6 +111,8 @@ typedef struct log_config {
     bool sync;                /* fdatasync before acknowledging           */
     bool acks_all;            /* replicas: every in-sync copy acknowledges */
     int min_insync;           /* replicas: copies an acks=all produce needs */
+    segcache *cache;          /* the store's cap on open sealed segments,
+                                 or NULL: every segment stays open        */
 } log_config;
 
 struct rset;
@@ -176,6 +191,24 @@ void segment_unref(samsa_io *io, segment *seg);
 /* Bytes of batches the recovery scans of segment_open walked, since the
  * process started (every log; for tests that bound what a reopen reads). */
 uint64_t segment_scanned_bytes(void);
+
+/* ---- segcache.c ---------------------------------------------------------- */
+
+/* A cache closing idle sealed segments past cap open ones. */
+segcache *segcache_new(size_t cap);
+void segcache_free(segcache *c);
+/* Make seg's file and view usable (open it again if the cache closed it);
+ * the caller holds a reference, and may use them until it drops it. */
+int segment_hold(segment *seg);
+/* seg became closable (sealed and flushed): count it, closing idle others
+ * past the cap. */
+void segcache_add(segment *seg);
+/* seg is being freed: stop counting it. */
+void segcache_forget(segment *seg);
+/* Whether seg's file is open now (stats). */
+bool segment_is_open(segment *seg);
+/* Segments opened again on demand so far (tests). */
+uint64_t segcache_reopens(segcache *c);
 
 /* ---- log.c --------------------------------------------------------------- */
 

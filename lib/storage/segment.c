@@ -154,7 +154,10 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
     seg->damaged = -1;
+    seg->cache = cfg->cache;
+    pthread_mutex_init(&seg->open_lock, NULL);
     if (seg->idx == NULL || seg->path == NULL) {
+        pthread_mutex_destroy(&seg->open_lock);
         free(seg->idx);
         free(seg->path);
         free(seg);
@@ -166,6 +169,8 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
 static void
 segment_free(samsa_io *io, segment *seg)
 {
+    segcache_forget(seg);
+    pthread_mutex_destroy(&seg->open_lock);
     if (seg->file != NULL)
         io->close(io, seg->file);
     free(seg->idx);
@@ -378,6 +383,7 @@ segment_create(samsa_io *io, const char *dir, int64_t base,
     segment *seg = segment_new(dir, base, cfg);
     if (seg == NULL)
         return SAMSA_ENOMEM;
+    seg->io = io;
     int rc =
         io->open(io, seg->path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &seg->file);
     if (rc == 0)
@@ -402,6 +408,13 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
      * (after damage or a raised start, next_offset was moved past it). */
     assert(count > 0 && base_offset == seg->next_offset &&
            len > BATCH_LOG_OVERHEAD);
+    /* Active, so never closed by the cache, unless a failed roll made a
+     * sealed segment active again after the cache closed it. */
+    if (seg->file == NULL) {
+        int rc = segment_hold(seg);
+        if (rc != 0)
+            return rc;
+    }
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
         uint64_t chunk =
@@ -500,6 +513,7 @@ segment_seal(samsa_io *io, segment *seg)
     if (rc != 0)
         return samsa__from_errno(rc);
     seg->sealed = true;
+    segcache_add(seg); /* closable from now on: segcache.c */
     return 0;
 }
 
@@ -523,7 +537,17 @@ segment_sync(samsa_io *io, segment *seg)
      * after the fdatasync, which then did not cover them. */
     bool sealed = atomic_load(&seg->sealed);
     size_t written = atomic_load(&seg->idx_written);
-    int rc = io->sync(io, seg->file);
+    /* A sealed segment the cache closed is opened again for its sync, and
+     * kept open by the reference meanwhile (segcache.c). */
+    segment_ref(seg);
+    int rc = segment_hold(seg);
+    if (rc != 0) {
+        /* Gone with its files (retention): nothing left to make durable. */
+        bool gone = atomic_load(&seg->detached);
+        segment_unref(io, seg);
+        return gone ? 0 : rc;
+    }
+    rc = io->sync(io, seg->file);
     /* An active segment's index files are synced when they grew, so that
      * after a power cut the scan starts near the recovery point; a failure
      * there costs only a longer scan ("Index"), so it is not the sync's. */
@@ -544,6 +568,7 @@ segment_sync(samsa_io *io, segment *seg)
     }
     if (rc == 0 && sealed)
         atomic_store(&seg->flushed, true);
+    segment_unref(io, seg);
     return samsa__from_errno(rc);
 }
 
@@ -795,6 +820,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     uint64_t size = 0;
     if (seg == NULL)
         return SAMSA_ENOMEM;
+    seg->io = io;
     int rc = io->open(io, seg->path, 0, &seg->file);
     if (rc == 0)
         rc = io->size(io, seg->file, &size);
@@ -845,6 +871,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     }
     seg->sealed = recover_from < 0;
     atomic_store(&seg->flushed, seg->sealed);
+    segcache_add(seg); /* when sealed; the log's open goes on without it */
     *out = seg;
     return 0;
 }
