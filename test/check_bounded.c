@@ -10,6 +10,7 @@
  * distance (256 KiB) plus an index interval and a batch, rounded up.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +389,87 @@ START_TEST(test_max_open_files)
 }
 END_TEST
 
+/* ---- readers against the cache ------------------------------------------ */
+
+#define RACE_PARTS   4
+#define RACE_READERS 4
+
+typedef struct race {
+    samsa *s;
+    int64_t end[RACE_PARTS]; /* records 0..end-1 of each partition         */
+    _Atomic int bad;         /* readers' failures, reported by the test     */
+} race;
+
+typedef struct race_rd {
+    race *r; /* what the readers share                                     */
+    int id;  /* where this one's round starts                              */
+} race_rd;
+
+/* Read every partition from 0 to its end twice, each record exactly, in
+ * an order of its own, so that the readers keep opening segments that the
+ * others' opens make the cache close. */
+static void *
+race_reader(void *arg)
+{
+    race_rd *rd = arg;
+    race *all = rd->r;
+    for (int k = 0; k < 2 * RACE_PARTS; k++) {
+        int32_t p = (int32_t)((rd->id + k) % RACE_PARTS);
+        samsa_cursor *c;
+        samsa_message m;
+        if (samsa_cursor_open(all->s, "t", p, 0, &c) != 0) {
+            atomic_fetch_add(&all->bad, 1);
+            continue;
+        }
+        for (int64_t o = 0; o < all->end[p]; o++)
+            if (samsa_cursor_next(c, &m, 0) != 0 ||
+                test_gen_mismatch(&m, o) != NULL) {
+                atomic_fetch_add(&all->bad, 1);
+                break;
+            }
+        samsa_cursor_close(c);
+    }
+    return NULL;
+}
+
+/* Four readers over four partitions of small segments with a cap of two
+ * open segments, while a producer rolls partition 0 on (its seals add to
+ * the cache too): every record read exactly, and the cache had to reopen
+ * segments all along (thread sanitizer: the eviction against the readers'
+ * holds). */
+START_TEST(test_readers_vs_cache)
+{
+    const char *dir = test_dir_make();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 2};
+    race r = {0};
+    race_rd rd[RACE_READERS];
+    E(samsa_open(dir, &o, &r.s));
+    samsa_topic_config cfg = test_small_cfg(RACE_PARTS, 0);
+    E(samsa_topic_create(r.s, "t", &cfg));
+    for (int32_t p = 0; p < RACE_PARTS; p++)
+        while (test_seg_bases(dir, "t", p, (int64_t[64]){0}, 64) < 12)
+            test_produce_next(r.s, "t", p, &r.end[p], TEST_GEN_MAXB);
+    E(samsa_sync(r.s));
+    uint64_t reopens = segcache_reopens(r.s->segs);
+    pthread_t th[RACE_READERS];
+    for (int i = 0; i < RACE_READERS; i++) {
+        rd[i] = (race_rd){&r, i};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, &rd[i]), 0);
+    }
+    int64_t next = r.end[0];
+    for (int i = 0; i < 200; i++) /* several rolls: 4 KiB segments */
+        test_produce_next(r.s, "t", 0, &next, TEST_GEN_MAXB);
+    for (int i = 0; i < RACE_READERS; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_int_eq(atomic_load(&r.bad), 0);
+    ck_assert_uint_ge(segcache_reopens(r.s->segs) - reopens,
+                      RACE_READERS * RACE_PARTS * 10);
+    test_read_range(r.s, "t", 0, 0, next);
+    E(samsa_close(r.s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 bounded_suite(void)
 {
@@ -399,6 +481,7 @@ bounded_suite(void)
     tcase_add_test(tc, test_reservation_grows);
     tcase_add_test(tc, test_fd_cap);
     tcase_add_test(tc, test_max_open_files);
+    tcase_add_test(tc, test_readers_vs_cache);
     suite_add_tcase(s, tc);
     return s;
 }
