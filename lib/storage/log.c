@@ -889,6 +889,17 @@ log_segment_next(samsa_log *log, const segment *seg)
     return next;
 }
 
+int64_t
+log_next_base(samsa_log *log, const segment *seg)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    ptrdiff_t i = segs_find(log, seg->base); /* as log_segment_next */
+    int64_t base =
+        (size_t)(i + 1) < log->nsegs ? log->segs[i + 1]->base : INT64_MAX;
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    return base;
+}
+
 segment *
 log_segment_for_time(samsa_log *log, int64_t ts)
 {

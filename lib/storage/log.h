@@ -264,11 +264,16 @@ int log_reconfigure(samsa_log *log, const log_config *cfg);
 /* Roll the active segment when it holds records and its first batch's
  * timestamp is older than before_ts (segment_ms). */
 int log_roll_older(samsa_log *log, int64_t before_ts);
-/* The segment holding offset (referenced; segment_unref when done), or NULL
- * when offset is below the log start. */
+/* The segment holding offset (referenced and open, segment_hold(); unref
+ * when done), or NULL when offset is below the log start (or the segment
+ * could not be opened again: out of file descriptors).  So do the next
+ * two. */
 segment *log_segment_for(samsa_log *log, int64_t offset);
 /* The segment after seg (referenced), or NULL when seg is the last. */
 segment *log_segment_next(samsa_log *log, const segment *seg);
+/* The base of the segment after seg, or INT64_MAX when seg is the last
+ * (log_segment_next without opening it: segcache.c). */
+int64_t log_next_base(samsa_log *log, const segment *seg);
 /* The first segment whose max timestamp is >= ts (referenced), or NULL. */
 segment *log_segment_for_time(samsa_log *log, int64_t ts);
 void log_ref(samsa_log *log);
