@@ -197,7 +197,11 @@ typedef struct samsa_options {
     size_t catalog_map_bytes;        /**< LMDB map size; 0: 1 GiB           */
     samsa_replica_fn on_replica;     /**< replica events, or NULL           */
     void *on_replica_ctx;            /**< passed to on_replica              */
-    uint64_t reserved[6];            /**< must be zero                      */
+    size_t max_open_files;           /**< sealed segments kept open at once,
+                                          store-wide: idle ones past it are
+                                          closed and opened again when read
+                                          (never under a reader); 0: 256  */
+    uint64_t reserved[5];            /**< must be zero                      */
 } samsa_options;
 
 #define SAMSA_MAX_REPLICA_DIRS 7 /**< replica_dirs entries, besides dir */

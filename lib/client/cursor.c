@@ -98,10 +98,7 @@ cursor_reset(samsa_cursor *c, int64_t offset)
 static int64_t
 seg_limit(samsa_log *log, const segment *seg)
 {
-    segment *next = log_segment_next(log, seg);
-    int64_t limit = next != NULL ? next->base : INT64_MAX;
-    segment_unref(log->io, next);
-    return limit;
+    return log_next_base(log, seg); /* the next one is not opened for it */
 }
 
 /* Make c->seg the segment to read next and c->pos a position in it at or

@@ -121,15 +121,17 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
     samsa_log *log = pt->log;
     uint64_t bytes = 0;
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
-    size_t nsegs = log->nsegs;
-    for (size_t i = 0; i < nsegs; i++)
+    size_t nsegs = log->nsegs, nopen = 0;
+    for (size_t i = 0; i < nsegs; i++) {
         bytes += atomic_load(&log->segs[i]->size);
+        nopen += segment_is_open(log->segs[i]); /* segcache.c */
+    }
     bool marker = log->marker != NULL;
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     rset *rs = pt->rs;
     /* One copy: the log's files are its own (a segment's .log, the end
      * marker); several: the mirror's handles, counted on every copy. */
-    uint32_t open = (uint32_t)(nsegs + marker);
+    uint32_t open = (uint32_t)(nopen + marker);
     if (rs->n > 1) {
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         open = rset_io_open_files(rs);

@@ -383,7 +383,10 @@ static int
 probe_copy(rset *rs, const char *dir, const log_config *cfg, probe *pr)
 {
     samsa_log *log;
-    int rc = log_open(rs->base, dir, cfg, atomic_load(&rs->start),
+    /* The probe reads its segments' views directly: none is closed. */
+    log_config pcfg = *cfg;
+    pcfg.cache = NULL;
+    int rc = log_open(rs->base, dir, &pcfg, atomic_load(&rs->start),
                       atomic_load(&rs->saved_rp), false, &log);
     if (rc != 0)
         return rc;
@@ -814,8 +817,17 @@ catch_pass(rset *rs, int i, copied **cp, size_t *ncp, bool final)
                 g[(*ncp)++] = (copied){segs[k]->base, 0, false};
             *cp = g != NULL ? g : *cp;
         }
-        if (rc == 0)
+        /* Opened (the store's cache may have closed it: segcache.c) and
+         * let go one at a time, so a pass over many segments stays within
+         * the cap on open files.  One retention removed meanwhile is not
+         * copied. */
+        int hrc = rc == 0 ? segment_hold(segs[k]) : 0;
+        if (hrc != 0 && !atomic_load(&segs[k]->detached))
+            rc = hrc;
+        if (rc == 0 && hrc == 0)
             rc = catch_segment(rs, i, segs[k], &(*cp)[j], final);
+        segment_unref(rs->base, segs[k]);
+        segs[k] = NULL;
     }
     for (size_t k = 0; k < n; k++)
         segment_unref(rs->base, segs[k]);

@@ -644,8 +644,18 @@ rset_scrub(rset *rs, samsa_scrub_report *rep, bool rebuild_missing)
     bool again[REPLICA_MAX] = {false};
     int first = 0;
     for (size_t k = 0; k < n; k++) {
-        int rc = scrub_segment(rs, segs[k], sizes[k], rep,
+        /* Open (a heal writes through the segment's handles; the store's
+         * cache may have closed it: segcache.c), and let go at once, so a
+         * scrub of many segments stays within the cap on open files.  One
+         * retention removed meanwhile is not scrubbed. */
+        int rc = segment_hold(segs[k]);
+        if (rc == 0)
+            rc = scrub_segment(rs, segs[k], sizes[k], rep,
                                rebuild_missing ? again : NULL);
+        else if (atomic_load(&segs[k]->detached))
+            rc = 0;
+        segment_unref(rs->base, segs[k]);
+        segs[k] = NULL;
         if (first == 0 || first == SAMSA_ECORRUPT)
             first = rc != 0 ? rc : first;
     }

@@ -365,9 +365,12 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
          * readers, never a torn tail to cut (with what follows it). */
         bool below =
             i + 1 < n && (bases[i + 1] <= log->recovery_point || log->cfg.sync);
-        int64_t from = below                            ? -1
-                       : log->recovery_point > bases[i] ? log->recovery_point
-                                                        : bases[i];
+        /* The scan starts at the acknowledged end, not the recovery point:
+         * what the marker vouches for is whole (segment.c, "Bounded
+         * recovery"), so recovery reads only what came after it. */
+        int64_t from = below                     ? -1
+                       : log->durable > bases[i] ? log->durable
+                                                 : bases[i];
         bool torn;
         segment *seg;
         int rc = segment_open(log->io, log->dir, bases[i], &log->cfg, from,
@@ -827,6 +830,8 @@ log_delete_before(samsa_log *log)
     segment **gone = k > 0 ? malloc(k * sizeof *gone) : NULL;
     if (gone == NULL)
         k = 0; /* out of memory: the next pass tries again */
+    for (size_t i = 0; i < k; i++) /* readers' now: segcache.c */
+        atomic_store(&log->segs[i]->detached, true);
     if (k > 0) {
         memcpy(gone, log->segs, k * sizeof *gone);
         memmove(log->segs, log->segs + k, (log->nsegs - k) * sizeof *gone);
@@ -845,16 +850,27 @@ log_delete_before(samsa_log *log)
 
 /* ---- finding segments for readers ---------------------------------------- */
 
+/* seg referenced and open for a reader (log->lock held: a segment that
+ * retention removes later is still whole when opened here), or NULL when
+ * it cannot be opened again (segcache.c; out of file descriptors). */
+static segment *
+log_hold(samsa_log *log, segment *seg)
+{
+    segment_ref(seg);
+    if (segment_hold(seg) == 0)
+        return seg;
+    segment_unref(log->io, seg);
+    return NULL;
+}
+
 segment *
 log_segment_for(samsa_log *log, int64_t offset)
 {
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     ptrdiff_t i = segs_find(log, offset);
     segment *seg = NULL;
-    if (i >= 0 && offset >= atomic_load(&log->start)) {
-        seg = log->segs[i];
-        segment_ref(seg);
-    }
+    if (i >= 0 && offset >= atomic_load(&log->start))
+        seg = log_hold(log, log->segs[i]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }
@@ -867,12 +883,21 @@ log_segment_next(samsa_log *log, const segment *seg)
      * held it): the next is then the first whose base is above its own. */
     ptrdiff_t i = segs_find(log, seg->base);
     segment *next = NULL;
-    if ((size_t)(i + 1) < log->nsegs) {
-        next = log->segs[i + 1];
-        segment_ref(next);
-    }
+    if ((size_t)(i + 1) < log->nsegs)
+        next = log_hold(log, log->segs[i + 1]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return next;
+}
+
+int64_t
+log_next_base(samsa_log *log, const segment *seg)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    ptrdiff_t i = segs_find(log, seg->base); /* as log_segment_next */
+    int64_t base =
+        (size_t)(i + 1) < log->nsegs ? log->segs[i + 1]->base : INT64_MAX;
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    return base;
 }
 
 segment *
@@ -881,10 +906,8 @@ log_segment_for_time(samsa_log *log, int64_t ts)
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     segment *seg = NULL;
     for (size_t i = 0; i < log->nsegs && seg == NULL; i++)
-        if (atomic_load(&log->segs[i]->max_ts) >= ts) {
-            seg = log->segs[i];
-            segment_ref(seg);
-        }
+        if (atomic_load(&log->segs[i]->max_ts) >= ts)
+            seg = log_hold(log, log->segs[i]);
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     return seg;
 }

@@ -11,9 +11,10 @@
  *                                   (timestamp i64, relative offset u32, BE)
  *
  * Only the last segment (the active one) takes writes.  The index files are
- * written when a segment is sealed (rolled, or at close); while a segment is
- * active its index lives in memory only and is rebuilt by the recovery scan
- * after a crash.
+ * rewritten when a segment is sealed (rolled, or at close); while a segment
+ * is active its entries are appended to them every INDEX_FLUSH_BYTES of
+ * batches, so that the recovery scan after a crash starts near the end
+ * (segment.c, "Index" and "Recovery").
  *
  * Concurrency.  Writers serialise on log.lock.  Readers take no lock on the
  * data path: a writer copies a whole batch into the segment, then publishes
@@ -55,29 +56,48 @@ typedef struct index_entry {
     int64_t max_ts_before; /* largest timestamp before this batch, or -1     */
 } index_entry;
 
+typedef struct segcache segcache; /* segcache.c */
+
 typedef struct segment {
     int64_t base;           /* offset of its first record; names files    */
     char *path;             /* the .log file's path (.index etc. derived) */
-    samsa_io_file *file;    /* the open .log file                         */
-    const uint8_t *map;     /* read-only view of map_len bytes            */
+    samsa_io_file *file;    /* the open .log file; NULL while the cache
+                               has it closed (segcache.c)                 */
+    const uint8_t *map;     /* read-only view of map_len bytes (NULL
+                               with file)                                 */
+    samsa_io *io;           /* the table file was opened through          */
     size_t map_len;         /* the view's length: segment_bytes + largest
                                batch, so the file never outgrows it       */
     _Atomic uint64_t size;  /* bytes of whole batches written             */
     uint64_t alloc;         /* bytes allocated on disk (>= size)          */
+    uint64_t alloc_chunk;   /* writer: the last allocate()'s chunk, 0 before
+                               the first (segment.c, "Space")             */
     _Atomic int64_t max_ts; /* largest timestamp stored, -1 when none     */
     int64_t next_offset;    /* writer: offset after the last batch        */
     int64_t damaged;        /* lowest offset open found damaged, or -1    */
     bool force_index;       /* writer: index the next batch (after damage) */
 
-    index_entry *idx;       /* idx_cap entries, idx_len of them valid     */
-    size_t idx_cap;         /* fixed: readers search idx concurrently     */
-    _Atomic size_t idx_len; /* published with release after an entry      */
-    uint64_t idx_last_pos;  /* position of the last entry (0: start)      */
+    index_entry *idx;           /* idx_cap entries, idx_len of them valid     */
+    size_t idx_cap;             /* fixed: readers search idx concurrently     */
+    _Atomic size_t idx_len;     /* published with release after an entry      */
+    uint64_t idx_last_pos;      /* position of the last entry (0: start)      */
+    _Atomic size_t idx_written; /* entries in the index files: the active
+                                   segment's are appended as the log grows
+                                   (segment.c, "Index") */
+    size_t idx_synced;          /* of those, fdatasync'ed (under fsync_lock)  */
 
     _Atomic int refs;     /* the log's reference plus each reader's     */
     _Atomic bool sealed;  /* no more writes; index files written (set
                              under log.lock, read by log_sync without) */
     _Atomic bool flushed; /* sealed and fdatasync'ed                    */
+
+    segcache *cache;           /* the store's cap on open segments, or NULL:
+                                  always open                               */
+    pthread_mutex_t open_lock; /* file and map open or closed (segcache.c) */
+    _Atomic bool detached;     /* removed from its log: its references are
+                                  readers', it is never closed under them   */
+    bool in_cache;             /* counted open and closable (cache lock)    */
+    struct segment *lru_prev, *lru_next; /* the cache's list (its lock)    */
 } segment;
 
 /* The end marker's file name in a partition directory (log.c). */
@@ -91,6 +111,8 @@ typedef struct log_config {
     bool sync;                /* fdatasync before acknowledging           */
     bool acks_all;            /* replicas: every in-sync copy acknowledges */
     int min_insync;           /* replicas: copies an acks=all produce needs */
+    segcache *cache;          /* the store's cap on open sealed segments,
+                                 or NULL: every segment stays open        */
 } log_config;
 
 struct rset;
@@ -166,6 +188,27 @@ uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 void segment_ref(segment *seg);
 void segment_unref(samsa_io *io, segment *seg);
+/* Bytes of batches the recovery scans of segment_open walked, since the
+ * process started (every log; for tests that bound what a reopen reads). */
+uint64_t segment_scanned_bytes(void);
+
+/* ---- segcache.c ---------------------------------------------------------- */
+
+/* A cache closing idle sealed segments past cap open ones. */
+segcache *segcache_new(size_t cap);
+void segcache_free(segcache *c);
+/* Make seg's file and view usable (open it again if the cache closed it);
+ * the caller holds a reference, and may use them until it drops it. */
+int segment_hold(segment *seg);
+/* seg became closable (sealed and flushed): count it, closing idle others
+ * past the cap. */
+void segcache_add(segment *seg);
+/* seg is being freed: stop counting it. */
+void segcache_forget(segment *seg);
+/* Whether seg's file is open now (stats). */
+bool segment_is_open(segment *seg);
+/* Segments opened again on demand so far (tests). */
+uint64_t segcache_reopens(segcache *c);
 
 /* ---- log.c --------------------------------------------------------------- */
 
@@ -221,11 +264,16 @@ int log_reconfigure(samsa_log *log, const log_config *cfg);
 /* Roll the active segment when it holds records and its first batch's
  * timestamp is older than before_ts (segment_ms). */
 int log_roll_older(samsa_log *log, int64_t before_ts);
-/* The segment holding offset (referenced; segment_unref when done), or NULL
- * when offset is below the log start. */
+/* The segment holding offset (referenced and open, segment_hold(); unref
+ * when done), or NULL when offset is below the log start (or the segment
+ * could not be opened again: out of file descriptors).  So do the next
+ * two. */
 segment *log_segment_for(samsa_log *log, int64_t offset);
 /* The segment after seg (referenced), or NULL when seg is the last. */
 segment *log_segment_next(samsa_log *log, const segment *seg);
+/* The base of the segment after seg, or INT64_MAX when seg is the last
+ * (log_segment_next without opening it: segcache.c). */
+int64_t log_next_base(samsa_log *log, const segment *seg);
 /* The first segment whose max timestamp is >= ts (referenced), or NULL. */
 segment *log_segment_for_time(samsa_log *log, int64_t ts);
 void log_ref(samsa_log *log);

@@ -5,16 +5,22 @@
  * Space.  The .log file is grown with allocate() in chunks ahead of the
  * writes, so a write into the page cache cannot fail for space later, and
  * the I/O layer can copy batches into its shared mapping without a system
- * call.  The file therefore ends in zeros while the segment is active; a
- * seal (roll or close) cuts them off, and the recovery scan after a crash
- * stops at them.  A zero batchLength is invalid, so zeros never parse as a
- * batch.
+ * call.  The first chunk of a segment is ALLOC_FIRST and each next one
+ * twice the last, up to ALLOC_CHUNK: a quiet partition reserves 64 KiB of
+ * disk, not 4 MiB, and a busy one reaches full chunks after a few
+ * megabytes (one allocate() per chunk either way).  The file therefore ends in
+ * zeros while the segment is active; a seal (roll or close) cuts them off, and
+ * the recovery scan after a crash stops at them.  A zero batchLength is
+ * invalid, so zeros never parse as a batch.
  *
  * Index.  An entry is added before a batch that starts index_interval bytes
  * or more past the previous entry (the segment start counts as one), so a
  * lookup binary-searches the entries and then scans at most about
- * index_interval bytes plus one batch.  Entries are written to memory only;
- * seal writes them to the .index and .timeindex files in Kafka's formats:
+ * index_interval bytes plus one batch.  Entries are made in memory, and
+ * appended to the .index and .timeindex files in Kafka's formats once the
+ * batches after the last entry written reach INDEX_FLUSH_BYTES (two
+ * pwrites per INDEX_FLUSH_BYTES of records; a seal rewrites both files
+ * whole, cut to the entries it keeps):
  *
  *   .index      entry i: rel_i (u32 BE), pos_i (u32 BE)
  *   .timeindex  entry i: max_ts_before_i (i64 BE), rel_i - 1 (u32 BE)
@@ -25,7 +31,13 @@
  * (entries strictly increasing, positions inside the file, the batch at the
  * last entry starting at the offset it claims); any doubt rebuilds them with
  * a scan of the batch headers.  The index files are derived data: losing
- * them costs a scan, never a record.
+ * them costs a scan, never a record.  An active segment's files may end in
+ * entries that a crash left naming batches that are gone (a torn tail, or
+ * a power cut that kept the index's write but not the batch's); the load
+ * keeps the longest prefix whose last entry checks out, so a bad tail
+ * costs only the scan from the entry before it.  They are fdatasync'ed
+ * with the segment when they grew (segment_sync), never before a write is
+ * acknowledged: an entry lost to a power cut only makes the scan longer.
  *
  * Recovery (segment_open with recover).  Every batch is parsed, its CRC
  * checked, and its base offset (outside the CRC) compared with the offset
@@ -40,6 +52,16 @@
  * the batch held acknowledged records, so it is damage, kept up to where its
  * bytes end, and the next batch appended after it gets an index entry.
  *
+ * Bounded recovery.  The scan starts at the index entry at or before the
+ * offset the log asks for, which is the acknowledged end when the end
+ * marker vouches for it (log.c): after a process crash on the same boot,
+ * every byte below it is in the page cache exactly as written, so only the
+ * tail past the last index entry written (at most INDEX_FLUSH_BYTES plus
+ * an interval and a batch) and the preallocated zeros after it are read.
+ * The pages read are given back (MADV_DONTNEED) once the segment is open:
+ * reopening a large store costs neither the time nor the memory of reading
+ * it.
+ *
  * Trust.  Nothing outside a CRC decides anything unchecked: index entries
  * are checked against the batch they name (and a time entry against the
  * batches before it) when a lookup uses them, and a batch whose
@@ -53,12 +75,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "log.h"
 
-/* Space is allocated ahead of writes in chunks of this size. */
+/* Space is allocated ahead of writes in chunks growing from the first
+ * size to the largest (see "Space"). */
+#define ALLOC_FIRST (64u << 10)
 #define ALLOC_CHUNK (4u << 20)
+
+/* The active segment's new index entries go to its files once the batches
+ * past the last entry written reach this many bytes (see "Index"). */
+#define INDEX_FLUSH_BYTES (256u << 10)
+
+/* See segment_scanned_bytes(). */
+static _Atomic uint64_t scanned_bytes;
+
+uint64_t
+segment_scanned_bytes(void)
+{
+    return atomic_load_explicit(&scanned_bytes, memory_order_relaxed);
+}
 
 static uint32_t
 rd32(const uint8_t *p)
@@ -116,7 +154,10 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
     seg->damaged = -1;
+    seg->cache = cfg->cache;
+    pthread_mutex_init(&seg->open_lock, NULL);
     if (seg->idx == NULL || seg->path == NULL) {
+        pthread_mutex_destroy(&seg->open_lock);
         free(seg->idx);
         free(seg->path);
         free(seg);
@@ -151,6 +192,8 @@ segment_cover(segment *seg, uint64_t size, const log_config *cfg)
 static void
 segment_free(samsa_io *io, segment *seg)
 {
+    segcache_forget(seg);
+    pthread_mutex_destroy(&seg->open_lock);
     if (seg->file != NULL)
         io->close(io, seg->file);
     free(seg->idx);
@@ -282,6 +325,78 @@ segment_lookup_time(const segment *seg, int64_t ts, int64_t *base)
     return i < 0 ? 0 : seg->idx[i].pos;
 }
 
+/* ---- the index files ----------------------------------------------------- */
+
+/* Entries [from, to) in the .index format into buf (8 bytes each). */
+static void
+index_encode(const segment *seg, size_t from, size_t to, uint8_t *buf)
+{
+    for (size_t i = from; i < to; i++) {
+        wr32(buf + 8 * (i - from), seg->idx[i].rel);
+        wr32(buf + 8 * (i - from) + 4, seg->idx[i].pos);
+    }
+}
+
+/* The same in the .timeindex format (12 bytes each). */
+static void
+timeindex_encode(const segment *seg, size_t from, size_t to, uint8_t *buf)
+{
+    for (size_t i = from; i < to; i++) {
+        uint64_t ts = (uint64_t)seg->idx[i].max_ts_before;
+        uint8_t *b = buf + 12 * (i - from);
+        wr32(b, (uint32_t)(ts >> 32));
+        wr32(b + 4, (uint32_t)ts);
+        wr32(b + 8, seg->idx[i].rel - 1);
+    }
+}
+
+/* Make the file at path hold keep entries of esz bytes followed by the n
+ * encoded in buf (an existing file is cut to keep entries first). */
+static int
+index_file_put(samsa_io *io, const char *path, size_t esz, size_t keep,
+               const uint8_t *buf, size_t n)
+{
+    samsa_io_file *f;
+    uint64_t size = 0;
+    int rc = path != NULL ? io->open(io, path, SAMSA_IO_CREATE, &f) : -ENOMEM;
+    if (rc != 0)
+        return rc;
+    rc = io->size(io, f, &size);
+    if (rc == 0 && size != keep * esz)
+        rc = io->truncate(io, f, keep * esz);
+    if (rc == 0 && n > 0)
+        rc = samsa__io_write_all(io, f, buf, n * esz, keep * esz);
+    int rc2 = io->close(io, f);
+    return rc != 0 ? rc : rc2;
+}
+
+/* Append the entries not yet in the active segment's index files (the
+ * writer, or open).  A failure is not the write's: the files are derived
+ * data, checked when loaded; the entries are tried again at the next
+ * flush. */
+static void
+index_files_append(samsa_io *io, segment *seg)
+{
+    size_t w = atomic_load(&seg->idx_written);
+    size_t n = atomic_load(&seg->idx_len);
+    uint8_t *buf = malloc((n - w) * 12 + 1);
+    char *ipath = sibling_path(seg, ".index");
+    char *tpath = sibling_path(seg, ".timeindex");
+    int rc = SAMSA_ENOMEM;
+    if (buf != NULL) {
+        index_encode(seg, w, n, buf);
+        rc = index_file_put(io, ipath, 8, w, buf, n - w);
+        timeindex_encode(seg, w, n, buf);
+        if (rc == 0)
+            rc = index_file_put(io, tpath, 12, w, buf, n - w);
+    }
+    if (rc == 0)
+        atomic_store(&seg->idx_written, n);
+    free(buf);
+    free(ipath);
+    free(tpath);
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 int
@@ -291,6 +406,7 @@ segment_create(samsa_io *io, const char *dir, int64_t base,
     segment *seg = segment_new(dir, base, cfg);
     if (seg == NULL)
         return SAMSA_ENOMEM;
+    seg->io = io;
     int rc =
         io->open(io, seg->path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &seg->file);
     if (rc == 0)
@@ -315,10 +431,21 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
      * (after damage or a raised start, next_offset was moved past it). */
     assert(count > 0 && base_offset == seg->next_offset &&
            len > BATCH_LOG_OVERHEAD);
+    /* Active, so never closed by the cache, unless a failed roll made a
+     * sealed segment active again after the cache closed it. */
+    if (seg->file == NULL) {
+        int rc = segment_hold(seg);
+        if (rc != 0)
+            return rc;
+    }
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
-        if (want < ALLOC_CHUNK)
-            want = ALLOC_CHUNK;
+        uint64_t chunk =
+            seg->alloc_chunk != 0 ? seg->alloc_chunk * 2 : ALLOC_FIRST;
+        if (chunk > ALLOC_CHUNK)
+            chunk = ALLOC_CHUNK;
+        if (want < chunk)
+            want = chunk;
         if (seg->alloc + want > seg->map_len)
             want = seg->map_len - seg->alloc;
         int rc = io->allocate(io, seg->file, seg->alloc, want);
@@ -330,6 +457,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         if (rc != 0)
             return samsa__from_errno(rc);
         seg->alloc += want;
+        seg->alloc_chunk = chunk;
     }
     int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
     if (rc != 0)
@@ -349,6 +477,10 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         atomic_store_explicit(&seg->max_ts, max_ts, memory_order_release);
     seg->next_offset = base_offset + count;
     atomic_store_explicit(&seg->size, pos + len, memory_order_release);
+    size_t w = atomic_load_explicit(&seg->idx_written, memory_order_relaxed);
+    if (atomic_load_explicit(&seg->idx_len, memory_order_relaxed) > w &&
+        pos + len - (w > 0 ? seg->idx[w - 1].pos : 0) >= INDEX_FLUSH_BYTES)
+        index_files_append(io, seg);
     return 0;
 }
 
@@ -376,20 +508,14 @@ index_files_write(samsa_io *io, segment *seg)
     char *tpath = sibling_path(seg, ".timeindex");
     int rc = SAMSA_ENOMEM;
     if (buf != NULL && ipath != NULL && tpath != NULL) {
-        for (size_t i = 0; i < n; i++) {
-            wr32(buf + 8 * i, seg->idx[i].rel);
-            wr32(buf + 8 * i + 4, seg->idx[i].pos);
-        }
+        index_encode(seg, 0, n, buf);
         rc = index_file_write(io, ipath, buf, n * 8);
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            uint64_t ts = (uint64_t)seg->idx[i].max_ts_before;
-            wr32(buf + 12 * i, (uint32_t)(ts >> 32));
-            wr32(buf + 12 * i + 4, (uint32_t)ts);
-            wr32(buf + 12 * i + 8, seg->idx[i].rel - 1);
-        }
+        timeindex_encode(seg, 0, n, buf);
         if (rc == 0)
             rc = index_file_write(io, tpath, buf, n * 12);
     }
+    if (rc == 0)
+        atomic_store(&seg->idx_written, n);
     free(buf);
     free(ipath);
     free(tpath);
@@ -410,6 +536,7 @@ segment_seal(samsa_io *io, segment *seg)
     if (rc != 0)
         return samsa__from_errno(rc);
     seg->sealed = true;
+    segcache_add(seg); /* closable from now on: segcache.c */
     return 0;
 }
 
@@ -432,18 +559,39 @@ segment_sync(samsa_io *io, segment *seg)
      * log.lock, and a roll may truncate the file and write the index files
      * after the fdatasync, which then did not cover them. */
     bool sealed = atomic_load(&seg->sealed);
-    int rc = io->sync(io, seg->file);
-    if (rc == 0 && sealed) {
+    size_t written = atomic_load(&seg->idx_written);
+    /* A sealed segment the cache closed is opened again for its sync, and
+     * kept open by the reference meanwhile (segcache.c). */
+    segment_ref(seg);
+    int rc = segment_hold(seg);
+    if (rc != 0) {
+        /* Gone with its files (retention): nothing left to make durable. */
+        bool gone = atomic_load(&seg->detached);
+        segment_unref(io, seg);
+        return gone ? 0 : rc;
+    }
+    rc = io->sync(io, seg->file);
+    /* An active segment's index files are synced when they grew, so that
+     * after a power cut the scan starts near the recovery point; a failure
+     * there costs only a longer scan ("Index"), so it is not the sync's. */
+    bool grew = !sealed && written > seg->idx_synced;
+    if (rc == 0 && (sealed || grew)) {
         char *ipath = sibling_path(seg, ".index");
         char *tpath = sibling_path(seg, ".timeindex");
-        rc = ipath == NULL || tpath == NULL ? -ENOMEM : file_sync(io, ipath);
-        if (rc == 0)
-            rc = file_sync(io, tpath);
+        int rci =
+            ipath == NULL || tpath == NULL ? -ENOMEM : file_sync(io, ipath);
+        if (rci == 0)
+            rci = file_sync(io, tpath);
+        if (rci == 0 && grew)
+            seg->idx_synced = written;
+        if (sealed)
+            rc = rci;
         free(ipath);
         free(tpath);
     }
     if (rc == 0 && sealed)
         atomic_store(&seg->flushed, true);
+    segment_unref(io, seg);
     return samsa__from_errno(rc);
 }
 
@@ -626,34 +774,44 @@ index_file_read(samsa_io *io, const char *path, size_t entry_size, size_t *n)
     return buf;
 }
 
-/* Load the index files into seg->idx; false when they do not check out. */
+/* Load the index files into seg->idx, as far as they check out: the
+ * longest prefix of well-formed entries whose last one names its batch
+ * (see "Index"); *files gets the entries the files hold.  False when the
+ * files are missing or not whole entries. */
 static bool
-index_files_load(samsa_io *io, segment *seg, uint64_t size)
+index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files)
 {
     char *ipath = sibling_path(seg, ".index");
     char *tpath = sibling_path(seg, ".timeindex");
-    size_t ni = 0, nt = 0;
+    size_t ni = 0, nt = 0, n = 0;
     uint8_t *ib = index_file_read(io, ipath, 8, &ni);
     uint8_t *tb = index_file_read(io, tpath, 12, &nt);
-    bool ok = ib != NULL && tb != NULL && ni == nt && ni <= seg->idx_cap;
-    for (size_t i = 0; ok && i < ni; i++) {
-        index_entry *e = &seg->idx[i];
-        e->rel = rd32(ib + 8 * i);
-        e->pos = rd32(ib + 8 * i + 4);
-        e->max_ts_before = (int64_t)((uint64_t)rd32(tb + 12 * i) << 32 |
-                                     rd32(tb + 12 * i + 4));
-        ok = e->pos < size && e->rel > 0 &&
-             rd32(tb + 12 * i + 8) == e->rel - 1 &&
-             (i == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
-                         e->max_ts_before >= e[-1].max_ts_before));
+    bool ok = ib != NULL && tb != NULL;
+    size_t max = ni < nt ? ni : nt;
+    if (max > seg->idx_cap)
+        max = seg->idx_cap;
+    for (; ok && n < max; n++) {
+        index_entry *e = &seg->idx[n];
+        e->rel = rd32(ib + 8 * n);
+        e->pos = rd32(ib + 8 * n + 4);
+        e->max_ts_before = (int64_t)((uint64_t)rd32(tb + 12 * n) << 32 |
+                                     rd32(tb + 12 * n + 4));
+        if (!(e->pos < size && e->rel > 0 &&
+              rd32(tb + 12 * n + 8) == e->rel - 1 &&
+              (n == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
+                          e->max_ts_before >= e[-1].max_ts_before))))
+            break;
     }
     /* The last entry must point at the batch it names, and say what the
      * batches before it do about time: the scan of the tail starts from
      * it, and the segment's max_ts with it.  The others are checked when a
-     * lookup uses them. */
-    if (ok && ni > 0)
-        ok = entry_ok(seg, ni - 1, size) && entry_time_ok(seg, ni - 1, size);
-    atomic_store(&seg->idx_len, ok ? ni : 0);
+     * lookup uses them.  A last entry that does not check out (a crash
+     * kept it but not its batch) is dropped for the one before. */
+    while (n > 0 &&
+           !(entry_ok(seg, n - 1, size) && entry_time_ok(seg, n - 1, size)))
+        n--;
+    atomic_store(&seg->idx_len, n);
+    *files = ni < nt ? ni : nt;
     free(ib);
     free(tb);
     free(ipath);
@@ -685,6 +843,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     uint64_t size = 0;
     if (seg == NULL)
         return SAMSA_ENOMEM;
+    seg->io = io;
     int rc = io->open(io, seg->path, 0, &seg->file);
     if (rc == 0)
         rc = io->size(io, seg->file, &size);
@@ -699,7 +858,8 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
          * end and largest timestamp); a segment holding the recovery point
          * is scanned with CRCs from the entry at or before it. */
         uint64_t from = 0;
-        if (index_files_load(io, seg, size)) {
+        size_t files = 0;
+        if (index_files_load(io, seg, size, &files)) {
             size_t n = atomic_load(&seg->idx_len);
             int64_t ignored;
             atomic_store(&seg->size, size); /* for the lookup's checks */
@@ -709,8 +869,24 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
                            : 0;
         }
         index_cut(seg, from);
+        size_t kept = atomic_load(&seg->idx_len);
         rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, durable,
                           torn);
+        atomic_fetch_add_explicit(&scanned_bytes,
+                                  atomic_load(&seg->size) - from,
+                                  memory_order_relaxed);
+        /* A segment that may take writes again: its files are made to hold
+         * the entries kept and then those the scan made ("Index"). */
+        atomic_store(&seg->idx_written, kept);
+        if (rc == 0 && recover_from >= 0 &&
+            (files != kept || atomic_load(&seg->idx_len) != kept))
+            index_files_append(io, seg);
+        /* What the scan read is not needed now: see "Bounded recovery".
+         * The view is the I/O layer's MAP_SHARED mapping of the file (or
+         * the replica set's, also one), so this only drops this process's
+         * page table entries; dirty pages stay in the page cache. */
+        if (rc == 0)
+            (void)madvise((void *)seg->map, seg->map_len, MADV_DONTNEED);
     }
     if (rc != 0) {
         segment_free(io, seg);
@@ -718,6 +894,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     }
     seg->sealed = recover_from < 0;
     atomic_store(&seg->flushed, seg->sealed);
+    segcache_add(seg); /* when sealed; the log's open goes on without it */
     *out = seg;
     return 0;
 }

@@ -471,7 +471,9 @@ store_open(const char *dir, const samsa_options *opt, samsa_io *io,
     store_notify_init(s);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         s->dir_fd[d] = -1;
-    rc = store_dirs_open(s, opt);
+    s->segs = segcache_new(opt->max_open_files != 0 ? opt->max_open_files
+                                                    : STORE_MAX_OPEN_FILES);
+    rc = s->segs != NULL ? store_dirs_open(s, opt) : SAMSA_ENOMEM;
     /* Catalog commits skip the fsync when the store does not sync
      * (catalog_group.c says which still sync and why). */
     if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
@@ -518,6 +520,7 @@ samsa_close(samsa *s)
             close(s->dir_fd[d]); /* releases the flock */
     for (int d = 1; d < s->ndirs; d++)
         free(s->dirs[d]);
+    segcache_free(s->segs); /* after the logs: their segments count here */
     pthread_rwlock_destroy(&s->table_lock);
     pthread_mutex_destroy(&s->save_lock);
     pthread_mutex_destroy(&s->repair_lock);

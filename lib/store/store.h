@@ -59,6 +59,10 @@
 
 #include "replica/partition.h"
 
+/* samsa_options.max_open_files when 0: well under the usual 1024 limit on
+ * open files, with room for the active segments, markers and catalog. */
+#define STORE_MAX_OPEN_FILES 256
+
 typedef struct topic {
     char *name;              /* validated, NUL-terminated                  */
     uint64_t id;             /* catalog id, never reused                   */
@@ -108,6 +112,8 @@ struct samsa {
     pthread_mutex_t repair_lock; /* one repair pass at a time    */
     _Atomic bool repair_paused;  /* tests: no background repair  */
     samsa_io *io;                /* every log file operation goes here       */
+    segcache *segs;              /* the cap on open sealed segments (every
+                                    log's: segcache.c)                      */
     catalog cat;                 /* DIR/catalog                              */
     int sync;                    /* the store's samsa_sync_policy            */
 

@@ -120,6 +120,7 @@ topic_log_config(const samsa *s, const samsa_topic_config *cfg)
         .sync = sync == SAMSA_SYNC_ALWAYS,
         .acks_all = cfg->acks != SAMSA_ACKS_LEADER,
         .min_insync = cfg->min_insync,
+        .cache = s->segs,
     };
 }
 
