@@ -135,7 +135,8 @@ typedef struct samsa_queue samsa_queue;
     XX(EBUSY, -30623, "group has members; close them first")                   \
     XX(ENOGROUP, -30624, "no such group")                                      \
     XX(EWAKEUP, -30625, "woken by a wakeup call")                              \
-    XX(EQUEUEFULL, -30626, "producer's buffer is full")
+    XX(EQUEUEFULL, -30626, "producer's buffer is full")                        \
+    XX(ERDONLY, -30627, "store is open read-only")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -144,7 +145,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30627 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30628 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -205,6 +206,28 @@ typedef struct samsa_options {
 /** samsa_options.flags: create the directory, and its missing parents (as
  * mkdir -p does), if it does not exist; replica directories too. */
 #define SAMSA_OPEN_CREATE 0x1
+
+/** samsa_options.flags: open read-only, beside the process that has the
+ * store open for writing (or when none has), any number of times in
+ * parallel, in this process or others.  A read-only handle takes no lock,
+ * and never creates, truncates, recovers or writes any file of the store:
+ * its only stores go to shared memory, LMDB's reader table
+ * (DIR/catalog/lock.mdb) and the waiter count of a partition's end marker
+ * (DIR/TOPIC-P/samsa.end) while a cursor waits there; both are back as
+ * they were once it is closed.  It sees exactly the records the writer
+ * acknowledged (each partition's published end, read from its end
+ * marker; every batch CRC-checked), and a blocking samsa_cursor_next()
+ * follows new ones: the writer wakes it within microseconds of a produce
+ * (a shared futex), and every few tens of milliseconds it looks again on
+ * its own, for a writer that started, restarted or died, new segments,
+ * retention, and topics created or deleted.  Every call that would write
+ * (produce, producers, topic create, delete and alter, consumer groups
+ * and their commits, group reset and delete, share groups, record
+ * deletion, samsa_sync(), samsa_scrub() and samsa_replica_catchup())
+ * returns SAMSA_ERDONLY and changes nothing.  Give the writer's
+ * replica_dirs, in its order, to read partitions led from them.  Not with
+ * SAMSA_OPEN_CREATE.  See samsa(7), "Read-only handles". */
+#define SAMSA_OPEN_RDONLY 0x2
 
 /** A topic's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_topic_config {

@@ -181,7 +181,8 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(journal)                                                                \
     XX(admin)                                                                  \
     XX(producer)                                                               \
-    XX(retention)
+    XX(retention)                                                              \
+    XX(rdonly)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)
