@@ -208,7 +208,9 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
-    if (rc == 0) {
+    if (rc == 0 && s->rdonly)
+        rc = store_follow_copies(s, t, partition, copies, max, n);
+    else if (rc == 0) {
         rset *rs = t->parts[partition]->rs;
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         *n = (size_t)rs->n;

@@ -187,3 +187,25 @@ store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,
         (void)store_follow_catalog(s, false); /* deleted? a new start? */
     }
 }
+
+int
+store_follow_copies(samsa *s, topic *t, int32_t p, samsa_replica_info *copies,
+                    size_t max, size_t *n)
+{
+    catalog_partition cp;
+    int rc = catalog_partition_get(&s->cat, t->id, p, &cp);
+    if (rc != 0)
+        return rc;
+    *n = (size_t)cp.ncopies;
+    for (int i = 0; i < cp.ncopies && (size_t)i < max; i++) {
+        int d = catalog_disk_index(&s->cat, cp.disk[i]);
+        copies[i] = (samsa_replica_info){
+            .dir = d >= 0 && d < s->ndirs ? d : -1,
+            .state = cp.isr & (1u << i) ? SAMSA_REPLICA_INSYNC
+                                        : SAMSA_REPLICA_OUT,
+            .leader = i == cp.leader,
+            .since = -1, /* the writer's memory, not the catalog's */
+        };
+    }
+    return 0;
+}

@@ -222,6 +222,10 @@ int store_follow_part(samsa *s, topic *t, int32_t p, const log_config *lc,
  * lookups that miss and by waiting cursors, at most every
  * STORE_FOLLOW_MS unless force. */
 int store_follow_catalog(samsa *s, bool force);
+/* samsa_replica_status() on a read-only handle: the copies as the
+ * writer's catalog records them (reason 0, since -1: not recorded). */
+int store_follow_copies(samsa *s, topic *t, int32_t p,
+                        samsa_replica_info *copies, size_t max, size_t *n);
 /* A cursor's wait on a read-only handle: log_follow_wait, with the
  * catalog looked at between slices (deletion, retention). */
 int store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,

@@ -138,7 +138,7 @@ cmd_topics(int argc, char **argv)
                 return st;
         }
     }
-    if ((st = tool_open_arg(argc, argv, &ts, &t.s)) != TOOL_OK)
+    if ((st = tool_open_arg(argc, argv, &ts, TOOL_READ, &t.s)) != TOOL_OK)
         return st;
     int rc = samsa_topic_foreach(t.s, topic_line, &t);
     if (rc < 0)
@@ -158,7 +158,8 @@ topic_admin(int argc, char **argv, const tool_store *ts,
         return tool_usage("DIR and NAME needed");
     const char *name = argv[optind + 1];
     samsa *s;
-    if (tool_open(argv[optind], ts, cfg != NULL, &s) != TOOL_OK)
+    if (tool_open(argv[optind], ts, cfg != NULL ? TOOL_CREATE : TOOL_WRITE,
+                  &s) != TOOL_OK)
         return TOOL_ERR;
     int rc =
         cfg ? samsa_topic_create(s, name, cfg) : samsa_topic_delete(s, name);
