@@ -201,8 +201,8 @@ store_follow_copies(samsa *s, topic *t, int32_t p, samsa_replica_info *copies,
         int d = catalog_disk_index(&s->cat, cp.disk[i]);
         copies[i] = (samsa_replica_info){
             .dir = d >= 0 && d < s->ndirs ? d : -1,
-            .state = cp.isr & (1u << i) ? SAMSA_REPLICA_INSYNC
-                                        : SAMSA_REPLICA_OUT,
+            .state =
+                cp.isr & (1u << i) ? SAMSA_REPLICA_INSYNC : SAMSA_REPLICA_OUT,
             .leader = i == cp.leader,
             .since = -1, /* the writer's memory, not the catalog's */
         };
