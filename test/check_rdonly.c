@@ -6,6 +6,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +331,122 @@ START_TEST(test_rdonly_open_errors)
 }
 END_TEST
 
+/* ---- waiting, and stores of other versions ------------------------------ */
+
+/* The waiters word of topic-0's end marker (log.c, "The end marker"). */
+static uint32_t
+marker_waiters(const char *dir, const char *topic)
+{
+    char path[TEST_PATH_BUF], name[64];
+    snprintf(name, sizeof name, "%s-0/samsa.end", topic);
+    size_t len;
+    uint8_t *b = test_slurp(test_pathf(path, dir, name), &len);
+    ck_assert_uint_eq(len, 64);
+    uint32_t w;
+    memcpy(&w, b + 48, 4);
+    free(b);
+    return w;
+}
+
+typedef struct waiter {
+    samsa_cursor *c;
+    samsa_message m;
+    int rc;
+} waiter;
+
+static void *
+wait_main(void *arg)
+{
+    waiter *w = arg;
+    w->rc = samsa_cursor_next(w->c, &w->m, -1);
+    return NULL;
+}
+
+START_TEST(test_rdonly_waiter_counted_and_woken)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    E(samsa_topic_create(w, "t", NULL));
+    samsa *r = open_rdonly(dir);
+    waiter wt = {0};
+    E(samsa_cursor_open(r, "t", 0, 0, &wt.c));
+    ck_assert_uint_eq(marker_waiters(dir, "t"), 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_main, &wt), 0);
+    /* The blocked cursor counts itself in the marker, so the writer's
+     * publish wakes it. */
+    for (int i = 0; i < 5000 && marker_waiters(dir, "t") == 0; i++)
+        usleep(1000);
+    ck_assert_uint_eq(marker_waiters(dir, "t"), 1);
+    ck_assert_int_eq(test_produce_str(w, "t", 0, NULL, "woken"), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    E(wt.rc);
+    ck_assert_int_eq(wt.m.offset, 0);
+    ck_assert_int_eq((int)wt.m.value_len, 5);
+    ck_assert_int_eq(memcmp(wt.m.value, "woken", 5), 0);
+    ck_assert_uint_eq(marker_waiters(dir, "t"), 0);
+
+    /* The writer restarts (its open zeroes the count, recovers, goes
+     * on): the reader carries on from where it was. */
+    E(samsa_close(w));
+    w = test_open(dir);
+    ck_assert_int_eq(test_produce_str(w, "t", 0, NULL, "again"), 1);
+    E(samsa_cursor_next(wt.c, &wt.m, 2000));
+    ck_assert_int_eq(wt.m.offset, 1);
+    ck_assert_int_eq(memcmp(wt.m.value, "again", 5), 0);
+    samsa_message m;
+    EQ_RC(samsa_cursor_next(wt.c, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(wt.c);
+    E(samsa_close(r));
+    E(samsa_close(w));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A store whose partitions have no end marker (a version before it, or a
+ * marker lost): what is whole and CRC-valid is read, a torn tail is not,
+ * and nothing is cut or written. */
+START_TEST(test_rdonly_no_marker)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(w, "t", &cfg));
+    int64_t next = 0;
+    test_produce_upto(w, "t", 0, &next, 90, 0);
+    E(samsa_close(w));
+    char path[TEST_PATH_BUF];
+    ck_assert_int_eq(unlink(test_pathf(path, dir, "t-0/samsa.end")), 0);
+    /* A torn batch after the last one of the last segment. */
+    int64_t bases[64];
+    size_t n = test_seg_bases(dir, "t", 0, bases, 64);
+    ck_assert_uint_ge(n, 2);
+    char name[64];
+    snprintf(name, sizeof name, "t-0/%020lld.log", (long long)bases[n - 1]);
+    size_t len;
+    uint8_t *b = test_slurp(test_pathf(path, dir, name), &len);
+    ck_assert_uint_gt(len, 70);
+    test_spew(path, b, 40, O_APPEND); /* the start of its first batch */
+    free(b);
+    sum_list before = {0}, after = {0};
+    sum_tree(&before, dir, "");
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(end, next);
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, next, 0);
+    samsa_message m;
+    EQ_RC(samsa_cursor_next(c, &m, 30), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    sum_tree(&after, dir, "");
+    sums_equal(&before, &after);
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- a writer process, reader processes, a SIGKILL -------------------- */
 
 #define PARTS   4
@@ -489,6 +607,8 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_write_calls_refused);
     tcase_add_test(tc, test_rdonly_changes_nothing);
     tcase_add_test(tc, test_rdonly_open_errors);
+    tcase_add_test(tc, test_rdonly_waiter_counted_and_woken);
+    tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     suite_add_tcase(s, tc);
     return s;
