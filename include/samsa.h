@@ -850,7 +850,11 @@ SAMSA_API int samsa_cursor_open(samsa *s, const char *topic, int32_t partition,
  * @brief Read the next record.
  *
  * Returns at once when a record is there; otherwise waits for another thread
- * to produce one, without polling.
+ * to produce one, without polling.  On a read-only handle
+ * (SAMSA_OPEN_RDONLY) the producer is the writer's process: the cursor
+ * returns only what it acknowledged, sleeps on a shared futex its publish
+ * wakes, and looks again on its own every 20 ms (a writer that restarted,
+ * new segments) and at the catalog every 50 ms (retention, deletion).
  *
  * @param[in]  c          the cursor.
  * @param[out] msg        receives the record; its pointers stay valid until

@@ -186,8 +186,6 @@ samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
-    if (rc == 0 && t->parts[partition]->log->follow != NULL)
-        (void)log_follow_refresh(t->parts[partition]->log, false);
     if (rc == 0) {
         if (first != NULL)
             *first = partition_start(t->parts[partition]);

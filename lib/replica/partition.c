@@ -131,6 +131,9 @@ partition_start(const samsa_partition *pt)
 int64_t
 partition_end(const samsa_partition *pt)
 {
+    /* Read-only: the writer's end now (no system call unless it moved). */
+    if (pt->log->follow != NULL)
+        (void)log_follow_refresh(pt->log, false);
     return atomic_load(&pt->log->end);
 }
 
