@@ -58,7 +58,7 @@
 #include "log.h"
 
 #define FOLLOW_SLICE_MS 20         /* longest futex sleep; see "Waking"    */
-#define FOLLOW_READ     (64 << 10) /* bytes of headers read at a time       */
+#define FOLLOW_READ     (16 << 10) /* bytes of headers read at a time       */
 
 /* The fields change under log.flush_lock (one refresh at a time): a
  * read-only log never syncs, so the lock is free for it. */
@@ -68,6 +68,8 @@ struct log_follow {
     int64_t scan_expect; /* the offset it must start at                  */
     int64_t marked;      /* the marker's end at the last refresh, -1     */
     uint8_t *buf;        /* FOLLOW_READ bytes for the header reads       */
+    uint64_t buf_pos;    /* the last segment's bytes buf holds: from here */
+    size_t buf_len;      /* this many; 0 at each refresh (follow_header) */
 };
 
 static char *
@@ -201,17 +203,26 @@ follow_marker_open(samsa_log *log)
 }
 
 /* Where the batch the scan expects is: 0 and *h when it is at scan_pos in
- * the last segment; 1 when it is not there (yet). */
+ * the last segment; 1 when it is not there (yet).  Headers come from one
+ * read of up to FOLLOW_READ bytes, made after the refresh loaded the
+ * marker's end, so what it holds of a batch below that end is final;
+ * bytes past the end may still change, so the buffer lives for one
+ * refresh only (a restarted writer rewrites a torn tail there). */
 static int
 follow_header(samsa_log *log, segment *last, batch_header *h, bool crc)
 {
     struct log_follow *f = log->follow;
     samsa_io *io = log->io;
-    ssize_t n =
-        io->read(io, last->file, f->buf, BATCH_HEADER_SIZE, f->scan_pos);
-    if (n < BATCH_HEADER_SIZE)
-        return 1;
-    int rc = batch_parse_header(f->buf, (size_t)n, h);
+    if (f->scan_pos < f->buf_pos ||
+        f->scan_pos + BATCH_HEADER_SIZE > f->buf_pos + f->buf_len) {
+        ssize_t n = io->read(io, last->file, f->buf, FOLLOW_READ, f->scan_pos);
+        f->buf_pos = f->scan_pos;
+        f->buf_len = n > 0 ? (size_t)n : 0;
+        if (f->buf_len < BATCH_HEADER_SIZE)
+            return 1;
+    }
+    const uint8_t *p = f->buf + (f->scan_pos - f->buf_pos);
+    int rc = batch_parse_header(p, BATCH_HEADER_SIZE, h);
     if (rc < 0 || h->base_offset < f->scan_expect)
         return 1;
     uint64_t end = f->scan_pos + BATCH_LOG_OVERHEAD + (uint64_t)h->length;
@@ -255,6 +266,7 @@ log_follow_refresh(samsa_log *log, bool force)
         follow_marker_open(log);
     int64_t marked = follow_marked(log);
     bool crc = log->marker == NULL;
+    f->buf_len = 0; /* see follow_header */
     int64_t limit = crc ? INT64_MAX : marked;
     int rc = 0;
     segment *last = log->segs[log->nsegs - 1];
@@ -281,6 +293,7 @@ log_follow_refresh(samsa_log *log, bool force)
             break;
         last = seg;
         f->scan_pos = 0;
+        f->buf_len = 0; /* it held the other file's bytes */
         atomic_store(&last->size, 0);
         if (f->scan_expect < last->base)
             f->scan_expect = last->base; /* a gap recovery kept: cursors
@@ -309,6 +322,8 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
     }
     f->marked = -1;
     log->follow = f;
+    follow_marker_open(log);
+    int64_t marked = follow_marked(log);
     int64_t *bases = NULL;
     size_t n = 0, first = 0;
     int rc = log_list_segments(dir, &bases, &n);
@@ -317,7 +332,12 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
         first++;
     if (rc == 0 && n == 0)
         rc = SAMSA_ECORRUPT; /* the writer makes the first one at create */
+    /* Segments past the published end wait until the scan reaches them:
+     * one made by a roll whose records are not published yet might go
+     * (a crash, then recovery's cut of a torn tail before it). */
     for (size_t i = first; rc == 0 && i < n; i++) {
+        if (i > first && log->marker != NULL && bases[i] > marked)
+            break;
         segment *seg;
         rc = follow_segment(log, bases[i], &seg);
         if (rc == 0 && seg == NULL)
