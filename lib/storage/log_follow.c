@@ -66,7 +66,7 @@ struct log_follow {
     bool counted;        /* the marker is writable: waiters may count    */
     uint64_t scan_pos;   /* in the last segment: where the next batch is */
     int64_t scan_expect; /* the offset it must start at                  */
-    int64_t marked;      /* the marker's end at the last refresh, -1     */
+    uint32_t seen_word;  /* the end word's low half then (futex value)   */
     uint8_t *buf;        /* FOLLOW_READ bytes for the header reads       */
     uint64_t buf_pos;    /* the last segment's bytes buf holds: from here */
     size_t buf_len;      /* this many; 0 at each refresh (follow_header) */
@@ -264,6 +264,9 @@ log_follow_refresh(samsa_log *log, bool force)
     samsa__lock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
     if (log->marker == NULL)
         follow_marker_open(log);
+    if (log->marker_view != NULL) /* before the end: see "Waking" */
+        f->seen_word = atomic_load(
+            (const _Atomic uint32_t *)(log->marker_view + LOG_MARKER_WORD));
     int64_t marked = follow_marked(log);
     bool crc = log->marker == NULL;
     f->buf_len = 0; /* see follow_header */
@@ -302,7 +305,6 @@ log_follow_refresh(samsa_log *log, bool force)
     int64_t end = f->scan_expect < limit ? f->scan_expect : limit;
     if (end > atomic_load(&log->end))
         atomic_store_explicit(&log->end, end, memory_order_release);
-    f->marked = marked;
     samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
     return rc;
 }
@@ -320,7 +322,6 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
         log_unref(log);
         return SAMSA_ENOMEM;
     }
-    f->marked = -1;
     log->follow = f;
     follow_marker_open(log);
     int64_t marked = follow_marked(log);
@@ -383,20 +384,23 @@ log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
             until = deadline_ns;
         struct timespec ts = {(time_t)((until - now) / 1000000000),
                               (long)((until - now) % 1000000000)};
-        const uint8_t *v = log->marker_view;
-        if (v == NULL || !f->counted) {
+        /* What the last refresh saw, taken under its lock (another
+         * thread's refresh may be opening the marker meanwhile). */
+        samsa__lock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
+        const uint8_t *v = f->counted ? log->marker_view : NULL;
+        uint32_t seen = f->seen_word;
+        samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
+        if (v == NULL) {
             nanosleep(&ts, NULL);
             continue;
         }
-        /* See "Waking": count ourselves, then look at the word again. */
+        /* See "Waking": count ourselves, then sleep only while the word
+         * is still the one that refresh saw (the kernel compares). */
         _Atomic uint32_t *waiters =
             (_Atomic uint32_t *)(uintptr_t)(v + LOG_MARKER_WAITERS);
-        const _Atomic uint32_t *word =
-            (const _Atomic uint32_t *)(v + LOG_MARKER_WORD);
-        uint32_t seen = atomic_load(word);
         atomic_fetch_add(waiters, 1);
-        if (follow_marked(log) == f->marked)
-            (void)syscall(SYS_futex, word, FUTEX_WAIT, seen, &ts, NULL, 0);
+        (void)syscall(SYS_futex, v + LOG_MARKER_WORD, FUTEX_WAIT, seen, &ts,
+                      NULL, 0);
         /* Never below zero: a writer's open zeroes the count under us. */
         uint32_t w = atomic_load(waiters);
         while (w > 0 && !atomic_compare_exchange_weak(waiters, &w, w - 1))
