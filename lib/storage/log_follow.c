@@ -272,7 +272,11 @@ log_follow_refresh(samsa_log *log, bool force)
     f->buf_len = 0; /* see follow_header */
     int64_t limit = crc ? INT64_MAX : marked;
     int rc = 0;
+    /* The array moves under log.lock (log_follow_drop_below); the last
+     * segment is never dropped, and only this refresh adds one. */
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
     segment *last = log->segs[log->nsegs - 1];
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     while (rc == 0 && f->scan_expect < limit) {
         batch_header h;
         if (follow_header(log, last, &h, crc) == 0) {
