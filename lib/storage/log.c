@@ -67,7 +67,7 @@
  * only when it is not zero, wakes them (FUTEX_WAKE on the address of its
  * own view of the leader's marker: a shared futex is keyed by the file's
  * page, not the address), so a writer nobody follows pays one load.  The
- * seq_cst fence between the end store and the waiters load pairs with the
+ * full barrier between the end store and the waiters load pairs with the
  * reader's seq_cst increment before it checks the end again: either the
  * reader sees the new end, or the writer sees the waiter.  Markers of
  * older versions have zeros at 48: no waiters, nothing else changes.
@@ -356,7 +356,10 @@ marker_store(samsa_log *log, int64_t end)
     const uint8_t *v = log->marker_view;
     if (v == NULL)
         return;
-    atomic_thread_fence(memory_order_seq_cst);
+    /* A full barrier: the end word (just stored by the copy above) before
+     * the load of the waiters word.  __sync_synchronize, as TSan builds
+     * refuse atomic_thread_fence; another process is beyond TSan anyway. */
+    __sync_synchronize();
     if (atomic_load((const _Atomic uint32_t *)(v + LOG_MARKER_WAITERS)) != 0)
         (void)syscall(SYS_futex, v + LOG_MARKER_WORD, FUTEX_WAKE, INT_MAX, NULL,
                       NULL, 0);
