@@ -78,6 +78,11 @@ START_TEST(test_rdonly_reads_and_follows)
     /* A topic created after the read-only open. */
     E(samsa_topic_create(w, "later", NULL));
     ck_assert_int_eq(test_produce_str(w, "later", 0, NULL, "x"), 0);
+    usleep(60 * 1000); /* past the handle's last look at the catalog */
+    samsa_store_stats st;
+    E(samsa_stats(r, &st));
+    ck_assert_uint_eq(st.topics, 2);
+    ck_assert_int_eq(st.records, next0 + next1 + 1);
     samsa_cursor *cl;
     E(samsa_cursor_open(r, "later", 0, 0, &cl));
     E(samsa_cursor_next(cl, &m, 1000));
