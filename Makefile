@@ -217,7 +217,7 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
-TSAN_SUITES := threads notify group queue replica producer retention
+TSAN_SUITES := threads notify group queue replica producer retention rdonly
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread -DSAMSA_DEBUG" \
 		build/tsan/check_samsa

@@ -135,7 +135,8 @@ typedef struct samsa_queue samsa_queue;
     XX(EBUSY, -30623, "group has members; close them first")                   \
     XX(ENOGROUP, -30624, "no such group")                                      \
     XX(EWAKEUP, -30625, "woken by a wakeup call")                              \
-    XX(EQUEUEFULL, -30626, "producer's buffer is full")
+    XX(EQUEUEFULL, -30626, "producer's buffer is full")                        \
+    XX(ERDONLY, -30627, "store is open read-only")
 
 /** samsa's error codes.  0 is success; every error is negative. */
 /* The formatter cannot see that the map expands to enumerators. */
@@ -144,7 +145,7 @@ typedef enum samsa_error {
 #define SAMSA_XX_ENUM(name, value, msg) SAMSA_##name = (value),
     SAMSA_ERRNO_MAP(SAMSA_XX_ENUM)
 #undef SAMSA_XX_ENUM
-    SAMSA_ELAST = -30627 /**< one below the last code, for range checks */
+    SAMSA_ELAST = -30628 /**< one below the last code, for range checks */
 } samsa_error;
 /* clang-format on */
 
@@ -209,6 +210,28 @@ typedef struct samsa_options {
 /** samsa_options.flags: create the directory, and its missing parents (as
  * mkdir -p does), if it does not exist; replica directories too. */
 #define SAMSA_OPEN_CREATE 0x1
+
+/** samsa_options.flags: open read-only, beside the process that has the
+ * store open for writing (or when none has), any number of times in
+ * parallel, in this process or others.  A read-only handle takes no lock,
+ * and never creates, truncates, recovers or writes any file of the store:
+ * its only stores go to shared memory, LMDB's reader table
+ * (DIR/catalog/lock.mdb) and the waiter count of a partition's end marker
+ * (DIR/TOPIC-P/samsa.end) while a cursor waits there; both are back as
+ * they were once it is closed.  It sees exactly the records the writer
+ * acknowledged (each partition's published end, read from its end
+ * marker; every batch CRC-checked), and a blocking samsa_cursor_next()
+ * follows new ones: the writer wakes it within microseconds of a produce
+ * (a shared futex), and every few tens of milliseconds it looks again on
+ * its own, for a writer that started, restarted or died, new segments,
+ * retention, and topics created or deleted.  Every call that would write
+ * (produce, producers, topic create, delete and alter, consumer groups
+ * and their commits, group reset and delete, share groups, record
+ * deletion, samsa_sync(), samsa_scrub() and samsa_replica_catchup())
+ * returns SAMSA_ERDONLY and changes nothing.  Give the writer's
+ * replica_dirs, in its order, to read partitions led from them.  Not with
+ * SAMSA_OPEN_CREATE.  See samsa(7), "Read-only handles". */
+#define SAMSA_OPEN_RDONLY 0x2
 
 /** A topic's configuration.  Zero-initialise; 0 means the default. */
 typedef struct samsa_topic_config {
@@ -315,19 +338,25 @@ typedef enum samsa_compression {
  * @param[in] opt  options, or NULL for the defaults.
  * @param[out] out the new handle; set only on success.  Close it with
  *                 samsa_close().
+ * With SAMSA_OPEN_RDONLY in opt->flags it takes no lock and recovers,
+ * creates and writes nothing (samsa(7), "Read-only handles").
+ *
  * @return 0, or
  *   - SAMSA_EINVAL: dir or out is NULL, dir is empty, opt has a bad field
- *     or a non-zero reserved field, opt->replica_dirs has an empty string
- *     or more than SAMSA_MAX_REPLICA_DIRS entries;
+ *     or a non-zero reserved field (SAMSA_OPEN_RDONLY with
+ *     SAMSA_OPEN_CREATE), opt->replica_dirs has an empty string or more
+ *     than SAMSA_MAX_REPLICA_DIRS entries;
  *   - SAMSA_ELOCKED: another process, or another handle in this process,
- *     has the store (or one of its replica directories) open;
+ *     has the store (or one of its replica directories) open (never for
+ *     a read-only open);
  *   - SAMSA_ENOTENOUGHREPLICAS: a partition has no copy that was in sync
  *     among the directories given (samsa never lets a copy that missed
  *     acknowledged records lead); open with a directory that has one;
  *   - SAMSA_ENOTSTORE: dir, or a replica directory, holds entries but no
  *     samsa catalog (DIR/catalog/data.mdb): a new store is made only in an
  *     empty or absent directory, and samsa changes nothing in the other
- *     (it deletes only what it can prove it made);
+ *     (it deletes only what it can prove it made); read-only: also an
+ *     empty dir;
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged in every directory that
  *     holds one (one damaged in some is rebuilt from another's and the
@@ -361,6 +390,8 @@ SAMSA_API int samsa_close(samsa *s);
  *        and advance the recovery points.
  * @param[in] s the store.
  * @return 0, SAMSA_EINVAL (s is NULL), SAMSA_EIO, SAMSA_EFAILED.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_sync(samsa *s);
 
@@ -387,6 +418,8 @@ SAMSA_API int samsa_sync(samsa *s);
  *     and samsa cannot prove it made it: it is left alone, and the topic
  *     is not created;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_topic_create(samsa *s, const char *name,
                                  const samsa_topic_config *cfg);
@@ -410,6 +443,8 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
  *         a directory that is down) are removed at the next samsa_open(),
  *         or by the next create of the name: the catalog records them as
  *         pending removal, the proof that they are samsa's.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
 
@@ -443,6 +478,8 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  *   - SAMSA_ENOTOPIC: no such topic;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_EFAILED, -errno: the catalog update
  *     failed; the old config stays.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_topic_alter(samsa *s, const char *name,
                                 const samsa_topic_config *cfg);
@@ -472,6 +509,8 @@ SAMSA_API int samsa_topic_alter(samsa *s, const char *name,
  *     exists and samsa cannot prove it made it; it is left alone;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno: the
  *     topic keeps its old partitions.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_topic_add_partitions(samsa *s, const char *name,
                                          int32_t partitions);
@@ -502,6 +541,8 @@ SAMSA_API int samsa_topic_add_partitions(samsa *s, const char *name,
  *   - SAMSA_EOFFSET: before is past the log end offset; nothing changed;
  *   - SAMSA_EIO, SAMSA_ENOSPC, -errno: the catalog update failed; nothing
  *     changed.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_delete_records(samsa *s, const char *topic,
                                    int32_t partition, int64_t before);
@@ -608,6 +649,8 @@ typedef struct samsa_record {
  *   - SAMSA_ENOMEM.
  *  A failure on one copy of a replicated partition is not an error of the
  *  call: that copy leaves the in-sync set and the others take the write.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_produce(samsa *s, const char *topic, int32_t partition,
                             samsa_record *recs, size_t n);
@@ -690,6 +733,8 @@ typedef struct samsa_producer_config {
  * @return 0, SAMSA_EINVAL (NULL, a field out of range, a reserved field
  *         not zero), SAMSA_ENOMEM, or -errno when the thread cannot
  *         start.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
                                   samsa_producer **out);
@@ -851,7 +896,11 @@ SAMSA_API int samsa_cursor_open(samsa *s, const char *topic, int32_t partition,
  * @brief Read the next record.
  *
  * Returns at once when a record is there; otherwise waits for another thread
- * to produce one, without polling.
+ * to produce one, without polling.  On a read-only handle
+ * (SAMSA_OPEN_RDONLY) the producer is the writer's process: the cursor
+ * returns only what it acknowledged, sleeps on a shared futex its publish
+ * wakes, and looks again on its own every 20 ms (a writer that restarted,
+ * new segments) and at the catalog every 50 ms (retention, deletion).
  *
  * @param[in]  c          the cursor.
  * @param[out] msg        receives the record; its pointers stay valid until
@@ -1019,6 +1068,8 @@ typedef struct samsa_consumer_config {
  *   - SAMSA_ECONFLICT: the group's members use another assignor;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ENOMEM.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
                                   samsa_consumer **out);
@@ -1360,6 +1411,8 @@ typedef enum samsa_reset_to {
  *         SAMSA_ENOTOPIC, SAMSA_ENOPARTITION, SAMSA_EBUSY (the group has
  *         members in this process: close them first), SAMSA_ECORRUPT,
  *         SAMSA_EIO, SAMSA_ENOSPC.  On error nothing moved.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_group_reset(samsa *s, const char *group, const char *topic,
                                 int32_t partition, samsa_reset_to to,
@@ -1373,6 +1426,8 @@ SAMSA_API int samsa_group_reset(samsa *s, const char *group, const char *topic,
  * @return 0, SAMSA_EINVAL, SAMSA_ENOGROUP (no offsets committed under
  *         that name), SAMSA_EBUSY (it has members now), SAMSA_EIO,
  *         SAMSA_ENOSPC.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_group_delete(samsa *s, const char *group);
 /* Queues                                                                   */
@@ -1478,6 +1533,8 @@ typedef struct samsa_delivery {
  *   - SAMSA_ECORRUPT: the group's saved state is damaged;
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, -errno.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_queue_open(samsa *s, const char *group, const char *topic,
                                const samsa_queue_config *cfg,
@@ -1747,6 +1804,8 @@ SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
  *         error met (the copy stays out): SAMSA_EINVAL (s is NULL),
  *         SAMSA_ECORRUPT (the copy's disk returned other bytes than written),
  *         SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_replica_catchup(samsa *s, size_t *rejoined);
 
@@ -1793,6 +1852,8 @@ typedef struct samsa_scrub_report {
  *   - SAMSA_EINVAL: s is NULL or topic is a bad name;
  *   - SAMSA_ENOTOPIC: topic does not exist;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: a repair failed.
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_scrub(samsa *s, const char *topic, samsa_scrub_report *rep);
 

@@ -75,6 +75,8 @@ parts_collect(samsa *s, const char *name, samsa_partition_stats **out,
 {
     if (name != NULL && !topic_name_valid(name))
         return SAMSA_EINVAL;
+    if (s->rdonly) /* topics the writer made or deleted since */
+        (void)store_follow_catalog(s, false);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     size_t nt = 0, np = 0;
     topic **ts = malloc((s->ntopics + 1) * sizeof *ts);

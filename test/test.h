@@ -183,7 +183,8 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(admin)                                                                  \
     XX(producer)                                                               \
     XX(retention)                                                              \
-    XX(bounded)
+    XX(bounded)                                                                \
+    XX(rdonly)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

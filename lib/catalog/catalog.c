@@ -638,6 +638,101 @@ catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes)
     return rc;
 }
 
+/* The disk ids of every directory, from disk 0's list (put_disks). */
+static int
+rdonly_ids(catalog *c, MDB_txn *txn)
+{
+    MDB_val k = {5, "disks"}, v;
+    int mrc = catalog__get(txn, c->disk[0].meta, TAG_META, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return 0;
+    if (mrc != 0)
+        return from_mdb(mrc);
+    if (v.mv_size % 8 != 0 || v.mv_size > 8 * (size_t)CATALOG_MAX_DISKS)
+        return SAMSA_ECORRUPT;
+    for (int i = 1; i < c->ndisks && i < (int)(v.mv_size / 8); i++)
+        c->disk[i].id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+    return 0;
+}
+
+int
+catalog_open_rdonly(catalog *c, const char *const *paths, int n,
+                    size_t map_bytes)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_rwlock_init(&c->readers, NULL);
+    c->ndisks = n;
+    c->map_bytes = map_bytes;
+    c->rdonly = true;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        if ((c->disk[i].path = strdup(paths[i])) == NULL)
+            rc = SAMSA_ENOMEM;
+    atomic_store(&c->down, ((1u << n) - 1) & ~1u);
+    catalog_disk *d = &c->disk[0];
+    /* Checked before LMDB maps it, as at a writer's open.  A writer may be
+     * committing meanwhile: a page the check saw half-written is looked
+     * at again before it counts as damage. */
+    bool held = false;
+    for (int tries = 0; rc == 0 && tries < 3; tries++)
+        if ((rc = catalog_check_file(d->path, &held)) != SAMSA_ECORRUPT)
+            break;
+        else if (tries < 2)
+            rc = 0;
+    if (rc == 0 && !held)
+        rc = SAMSA_ENOTSTORE;
+    MDB_txn *txn = NULL;
+    if (rc == 0)
+        rc = from_mdb(mdb_env_create(&d->env));
+    if (rc == 0)
+        rc = from_mdb(mdb_env_set_maxdbs(d->env, 8));
+    if (rc == 0)
+        rc = from_mdb(mdb_env_set_mapsize(d->env, map_bytes));
+    if (rc == 0)
+        rc = from_mdb(
+            cm_env_open(d->env, d->path, MDB_NOTLS | MDB_RDONLY, 0644));
+    if (rc == 0)
+        rc = from_mdb(cm_txn_begin(d->env, NULL, MDB_RDONLY, &txn));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "meta", 0, &d->meta));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "topics", 0, &d->topics));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "partitions", 0, &d->parts));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "groups", 0, &d->groups));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "queues", 0, &d->queues));
+    if (rc == 0)
+        rc = from_mdb(cm_dbi_open(txn, "pending", 0, &d->pending));
+    if (rc == 0) {
+        MDB_val k = {6, "format"}, v;
+        int mrc = cm_get(txn, d->meta, &k, &v);
+        if (mrc != 0)
+            rc = mrc == MDB_NOTFOUND ? SAMSA_ENOTSTORE : from_mdb(mrc);
+        else if (v.mv_size == 4)
+            rc = SAMSA_EVERSION; /* format 1: the writer upgrades it */
+        else if (!catalog__value_ok(TAG_META, &k, &v))
+            rc = SAMSA_ECORRUPT;
+        else if (le_get(v.mv_data, 4) != CATALOG_FORMAT)
+            rc = SAMSA_EVERSION;
+    }
+    if (rc == 0)
+        rc = meta_u64(txn, d->meta, "disk_id", 0, &d->id);
+    if (rc == 0)
+        rc = rdonly_ids(c, txn);
+    if (rc == 0) { /* a read-only commit keeps the database handles */
+        rc = from_mdb(cm_txn_commit(txn));
+        txn = NULL;
+    }
+    if (txn != NULL)
+        mdb_txn_abort(txn);
+    if (rc != 0)
+        catalog_close(c);
+    return rc;
+}
+
 void
 catalog_close(catalog *c)
 {
@@ -736,6 +831,8 @@ static int
 write_txn(catalog *c, catalog_write_fn fn, void *ctx, bool durable,
           bool reserve_ok)
 {
+    if (c->rdonly)
+        return SAMSA_ERDONLY;
     if (!reserve_ok && disks_full(c))
         return SAMSA_ENOSPC;
     samsa__lock(&c->lock, SAMSA_RANK_CATALOG);

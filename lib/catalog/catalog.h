@@ -65,6 +65,7 @@ typedef struct catalog {
                                  rebuild closing an environment (write)  */
     _Atomic uint32_t down;    /* bit i: disk i gets no reads or writes      */
     bool nosync;              /* catalog_set_nosync(): MDB_NOSYNC on each */
+    bool rdonly;              /* catalog_open_rdonly(): writes refused    */
 } catalog;
 
 /* A transaction on one disk, as catalog_write()'s callback gets it. */
@@ -96,6 +97,15 @@ typedef int (*catalog_topic_fn)(const char *name, uint64_t id,
  * lower generation) are rebuilt from the newest one. */
 int catalog_open(catalog *c, const char *const *paths, int n, size_t map_bytes);
 void catalog_close(catalog *c);
+/* Open the catalog of paths[0] read-only (SAMSA_OPEN_RDONLY), beside the
+ * writer's handle or with none: LMDB with MDB_RDONLY, so its only store
+ * is its reader table in lock.mdb, shared memory.  The disk ids of
+ * paths[1..n) are taken from its list (as the writer put it, in option
+ * order); those disks stay down.  Every write gives SAMSA_ERDONLY.
+ * SAMSA_ENOTSTORE when there is no catalog, SAMSA_EVERSION for another
+ * format (an older one is upgraded by the writer's open only). */
+int catalog_open_rdonly(catalog *c, const char *const *paths, int n,
+                        size_t map_bytes);
 /* Run fn on every healthy disk in a write transaction each (see above). */
 int catalog_write(catalog *c, catalog_write_fn fn, void *ctx);
 /* A read transaction on a healthy disk; SAMSA_EIO when none is.  Every

@@ -24,6 +24,7 @@
 #include "cursor.h"
 
 struct samsa_cursor {
+    samsa *s;              /* its store: a read-only one's waits (follow.c) */
     samsa_partition *part; /* referenced */
     samsa_log *log;    /* part->log: reads go to the storage layer          */
     char *topic;       /* the topic's name, for samsa_message.topic         */
@@ -212,11 +213,18 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
         }
         if (c->offset >=
             atomic_load_explicit(&c->log->end, memory_order_acquire)) {
+            if (timeout_ms == 0 && c->log->follow != NULL &&
+                log_follow_refresh(c->log, false) == 0 &&
+                c->offset < atomic_load(&c->log->end))
+                continue; /* published meanwhile in the writer's process */
             if (timeout_ms == 0)
                 return SAMSA_ETIMEDOUT;
             if (deadline == -2)
                 deadline = samsa__deadline_after(timeout_ms);
-            int rc = log_wait(c->log, c->offset, deadline);
+            /* Read-only: the end moves in another process (log_follow.c). */
+            int rc = c->log->follow != NULL
+                         ? store_follow_wait(c->s, c->part, c->offset, deadline)
+                         : log_wait(c->log, c->offset, deadline);
             if (rc != 0)
                 return rc;
             continue;
@@ -248,6 +256,8 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
         return SAMSA_EINVAL;
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
+    if (c->log->follow != NULL)
+        (void)log_follow_refresh(c->log, false); /* the writer's end now */
     int64_t start = atomic_load(&c->log->start);
     int64_t end = atomic_load(&c->log->end);
     if (offset == SAMSA_OFFSET_BEGINNING)
@@ -421,9 +431,19 @@ samsa_cursor_open(samsa *s, const char *topic_name, int32_t partition,
     samsa_cursor *c = calloc(1, sizeof *c);
     if (c == NULL)
         return SAMSA_ENOMEM;
+    c->s = s;
+    /* Read-only: a topic the writer created since is in the catalog. */
+    if (s->rdonly)
+        (void)store_follow_catalog(s, false);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
+    if (rc == SAMSA_ENOTOPIC && s->rdonly) {
+        samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+        (void)store_follow_catalog(s, true);
+        samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+        rc = topic_lookup(s, topic_name, partition, false, &t);
+    }
     if (rc == 0 && (c->topic = strdup(topic_name)) == NULL)
         rc = SAMSA_ENOMEM;
     if (rc == 0) {

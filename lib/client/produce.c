@@ -201,6 +201,8 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     int64_t now = -1;
     for (size_t i = 0; i < n; i++)
         recs[i].offset = -1;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     for (size_t i = 0; i < n; i++) {
         int rc = produce_record_check(&recs[i]);
         if (rc != 0)
@@ -255,6 +257,8 @@ samsa_offsets(samsa *s, const char *topic_name, int32_t partition,
 {
     if (s == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        (void)store_follow_catalog(s, false);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);

@@ -399,6 +399,8 @@ samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
 {
     if (s == NULL || out == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     samsa_producer_config c;
     int rc = config_resolve(cfg, &c);
     if (rc != 0)

@@ -80,6 +80,8 @@ samsa_group_reset(samsa *s, const char *group_name, const char *topic_name,
         to < SAMSA_RESET_TO_EARLIEST || to > SAMSA_RESET_BY_SHIFT ||
         (to == SAMSA_RESET_TO_TIME && value < 0))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     group_registry *r = s->groups;
     samsa__lock(&r->lock, SAMSA_RANK_GROUPS);
     int rc = group_live_locked(r, group_name) ? SAMSA_EBUSY : 0;
@@ -116,6 +118,8 @@ samsa_group_delete(samsa *s, const char *group_name)
 {
     if (s == NULL || !topic_name_valid(group_name))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     group_registry *r = s->groups;
     char **names;
     size_t n;

@@ -623,6 +623,8 @@ samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
 {
     if (s == NULL || cfg == NULL || out == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int rc = config_check(cfg);
     if (rc != 0)
         return rc;

@@ -171,6 +171,8 @@ samsa_queue_open(samsa *s, const char *group, const char *tname,
     if (s == NULL || out == NULL || !topic_name_valid(group) ||
         !topic_name_valid(tname))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int rc = config_resolve(cfg, &c);
     if (rc != 0)
         return rc;
@@ -283,7 +285,8 @@ queue_service_open(samsa *s)
         pthread_mutex_destroy(&s->queue_lock);
         return SAMSA_ENOMEM;
     }
-    queue_remove_strays(s);
+    if (!s->rdonly) /* read-only: changes nothing */
+        queue_remove_strays(s);
     return 0;
 }
 

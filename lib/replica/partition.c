@@ -41,6 +41,25 @@ partition_open(const replica_env *env, const char *topic, uint64_t topic_id,
     return 0;
 }
 
+int
+partition_open_follow(samsa_io *io, const char *dir,
+                      const catalog_partition *cp, const log_config *lc,
+                      samsa_partition **out)
+{
+    samsa_partition *pt = calloc(1, sizeof *pt);
+    if (pt == NULL)
+        return SAMSA_ENOMEM;
+    atomic_init(&pt->refs, 1);
+    pt->saved_rp = cp->recovery_point;
+    int rc = log_open_follow(io, dir, lc, cp->start, &pt->log);
+    if (rc != 0) {
+        free(pt);
+        return rc;
+    }
+    *out = pt;
+    return 0;
+}
+
 void
 partition_ref(samsa_partition *pt)
 {
@@ -112,6 +131,9 @@ partition_start(const samsa_partition *pt)
 int64_t
 partition_end(const samsa_partition *pt)
 {
+    /* Read-only: the writer's end now (no system call unless it moved). */
+    if (pt->log->follow != NULL)
+        (void)log_follow_refresh(pt->log, false);
     return atomic_load(&pt->log->end);
 }
 
@@ -120,6 +142,8 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
 {
     samsa_log *log = pt->log;
     uint64_t bytes = 0;
+    if (log->follow != NULL)
+        (void)log_follow_refresh(log, false);
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     size_t nsegs = log->nsegs, nopen = 0;
     for (size_t i = 0; i < nsegs; i++) {
@@ -132,7 +156,7 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
     /* One copy: the log's files are its own (a segment's .log, the end
      * marker); several: the mirror's handles, counted on every copy. */
     uint32_t open = (uint32_t)(nopen + marker);
-    if (rs->n > 1) {
+    if (rs != NULL && rs->n > 1) {
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         open = rset_io_open_files(rs);
         samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
@@ -142,7 +166,9 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
     st->end = partition_end(pt);
     st->records = st->end - st->start;
     st->bytes = bytes;
-    st->copies = (uint32_t)rs->n;
-    st->insync = (uint32_t)atomic_load(&rs->ninsync);
+    /* Read-only: the one copy it reads; the writer's view of the others
+     * is its own. */
+    st->copies = rs != NULL ? (uint32_t)rs->n : 1;
+    st->insync = rs != NULL ? (uint32_t)atomic_load(&rs->ninsync) : 1;
     st->open_files = open;
 }

@@ -23,7 +23,8 @@
 typedef struct samsa_partition {
     samsa_log *log;   /* its log (the leader's files); the partition's own
                          reference                                      */
-    rset *rs;         /* its copies; freed after the log (see above)     */
+    rset *rs;         /* its copies; freed after the log (see above);
+                         NULL on a read-only handle                     */
     int64_t saved_rp; /* the recovery point in the catalog: written under
                          the store's save_lock with its table lock, or at
                          close                                         */
@@ -37,6 +38,12 @@ typedef struct samsa_partition {
 int partition_open(const replica_env *env, const char *topic, uint64_t topic_id,
                    int32_t p, const catalog_partition *cp, const log_config *lc,
                    bool create, samsa_partition **out);
+/* Open a partition read-only (SAMSA_OPEN_RDONLY) from the copy in dir:
+ * its log follows the writer's (log_follow.c); it has no replica set
+ * (rs NULL). */
+int partition_open_follow(samsa_io *io, const char *dir,
+                          const catalog_partition *cp, const log_config *lc,
+                          samsa_partition **out);
 void partition_ref(samsa_partition *pt);
 /* Drop a reference; the last frees the log, then the copies (NULL: no-op). */
 void partition_unref(samsa_partition *pt);

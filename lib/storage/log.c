@@ -40,7 +40,10 @@
  *        0    8 magic "SAMSAEND"
  *        8   40 boot id of the kernel that wrote it (samsa_io.boot_id),
  *               NUL-padded
- *       48    8 zero
+ *       48    4 waiters: read-only handles in other processes waiting
+ *               for the end to move (log_follow.c), native byte order;
+ *               written by them only, zeroed by each writer's open
+ *       52    4 zero
  *       56    8 end word, little-endian: bits 0-46 the published log end,
  *               bit 47 "published after fdatasync" (the sync policy),
  *               bits 48-63 the low 16 bits of CRC-32C of bytes 0-5
@@ -57,6 +60,17 @@
  * the Kafka rule (cut at the first bad batch) then applies past it, as
  * before the marker existed.  Every copy directory gets its own marker
  * through the replica set's I/O table, which repeats the store on each.
+ *
+ * Readers in other processes (SAMSA_OPEN_RDONLY, log_follow.c) read the
+ * end word as the writer's published end and sleep on its low half with a
+ * shared futex.  After each publish the writer reads the waiters word and,
+ * only when it is not zero, wakes them (FUTEX_WAKE on the address of its
+ * own view of the leader's marker: a shared futex is keyed by the file's
+ * page, not the address), so a writer nobody follows pays one load.  The
+ * full barrier between the end store and the waiters load pairs with the
+ * reader's seq_cst increment before it checks the end again: either the
+ * reader sees the new end, or the writer sees the waiter.  Markers of
+ * older versions have zeros at 48: no waiters, nothing else changes.
  *
  * Deleting.  Retention and samsa_delete_records move the log start (the
  * offset below which no reader sees a record) and then remove whole
@@ -82,6 +96,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -220,8 +238,8 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
 /* ---- the end marker ------------------------------------------------------ */
 
 #define MARKER_NAME   "/" LOG_MARKER
-#define MARKER_SIZE   64
-#define MARKER_WORD   56                        /* the end word's position    */
+#define MARKER_SIZE   LOG_MARKER_SIZE
+#define MARKER_WORD   LOG_MARKER_WORD           /* the end word's position    */
 #define MARKER_END    ((UINT64_C(1) << 47) - 1) /* the end's bits          */
 #define MARKER_SYNCED (UINT64_C(1) << 47)       /* published after fdatasync */
 
@@ -308,6 +326,8 @@ marker_open(samsa_log *log, int64_t end, bool synced)
         rc = io->allocate(io, log->marker, 0, MARKER_SIZE);
     if (rc == 0)
         rc = io->map(io, log->marker, MARKER_SIZE, &view);
+    if (rc == 0)
+        log->marker_view = view;
     if (rc == 0 && io->boot_id(io, boot) != 0)
         memset(boot, 0, sizeof boot); /* never matches: nothing trusted */
     memcpy(b, marker_magic, 8);
@@ -332,11 +352,24 @@ marker_store(samsa_log *log, int64_t end)
         return;
     marker_word(b, end, log->cfg.sync);
     (void)log->io->write(log->io, log->marker, b, 8, MARKER_WORD);
+    /* Wake the readers of other processes: see "The end marker". */
+    const uint8_t *v = log->marker_view;
+    if (v == NULL)
+        return;
+    /* A full barrier: the end word (just stored by the copy above) before
+     * the load of the waiters word.  __sync_synchronize, as TSan builds
+     * refuse atomic_thread_fence; another process is beyond TSan anyway. */
+    __sync_synchronize();
+    if (atomic_load((const _Atomic uint32_t *)(v + LOG_MARKER_WAITERS)) != 0)
+        (void)syscall(SYS_futex, v + LOG_MARKER_WORD, FUTEX_WAKE, INT_MAX, NULL,
+                      NULL, 0);
 }
 
 static void
 log_free(samsa_log *log)
 {
+    if (log->follow != NULL)
+        log_follow_free(log);
     if (log->marker != NULL)
         log->io->close(log->io, log->marker);
     for (size_t i = 0; i < log->nsegs; i++)
@@ -930,4 +963,29 @@ log_unref(samsa_log *log)
     if (log != NULL &&
         atomic_fetch_sub_explicit(&log->refs, 1, memory_order_acq_rel) == 1)
         log_free(log);
+}
+
+/* ---- for log_follow.c ---------------------------------------------------- */
+
+samsa_log *
+log_follow_alloc(samsa_io *io, const char *dir, const log_config *cfg)
+{
+    samsa_log *log = log_new(io, dir, cfg);
+    if (log != NULL)
+        log->damaged = -1;
+    return log;
+}
+
+int
+log_list_segments(const char *dir, int64_t **bases, size_t *n)
+{
+    return list_segments(dir, bases, n);
+}
+
+int64_t
+log_marker_end(uint64_t word)
+{
+    if (marker_seal(word & ((UINT64_C(1) << 48) - 1)) != word)
+        return -1;
+    return (int64_t)(word & MARKER_END);
 }

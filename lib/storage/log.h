@@ -100,8 +100,12 @@ typedef struct segment {
     struct segment *lru_prev, *lru_next; /* the cache's list (its lock)    */
 } segment;
 
-/* The end marker's file name in a partition directory (log.c). */
-#define LOG_MARKER "samsa.end"
+/* The end marker's file name in a partition directory, and where its
+ * fields are (log.c, "The end marker"). */
+#define LOG_MARKER         "samsa.end"
+#define LOG_MARKER_SIZE    64
+#define LOG_MARKER_WAITERS 48 /* u32: readers of other processes waiting */
+#define LOG_MARKER_WORD    56 /* u64 LE: the published end, sealed       */
 
 /* The settings a log needs, resolved from the topic config and store. */
 typedef struct log_config {
@@ -131,12 +135,16 @@ typedef struct samsa_log {
     pthread_mutex_t fsync_lock; /* every fdatasync of the log, one at a time;
                                    `failed` is set before it is released   */
 
-    _Atomic int64_t end;    /* log end offset visible to readers        */
-    _Atomic int64_t start;  /* log start offset                         */
-    int64_t recovery_point; /* offsets below are on stable storage      */
-    int64_t durable;        /* open: offsets below were acknowledged    */
-    int64_t damaged;        /* open: lowest damaged offset, or -1       */
-    samsa_io_file *marker;  /* DIR/samsa.end, mapped; NULL: none        */
+    _Atomic int64_t end;        /* log end offset visible to readers        */
+    _Atomic int64_t start;      /* log start offset                         */
+    int64_t recovery_point;     /* offsets below are on stable storage      */
+    int64_t durable;            /* open: offsets below were acknowledged    */
+    int64_t damaged;            /* open: lowest damaged offset, or -1       */
+    samsa_io_file *marker;      /* DIR/samsa.end, mapped; NULL: none        */
+    const uint8_t *marker_view; /* its mapping (the writer: to wake other
+                                   processes' readers), or NULL           */
+    struct log_follow *follow;  /* read-only handle: what it follows of the
+                                   writer (log_follow.c); NULL: the writer */
 
     pthread_mutex_t sync_lock; /* group commit: synced, syncing            */
     pthread_cond_t sync_cond;  /* a sync finished                          */
@@ -278,5 +286,37 @@ int64_t log_next_base(samsa_log *log, const segment *seg);
 segment *log_segment_for_time(samsa_log *log, int64_t ts);
 void log_ref(samsa_log *log);
 void log_unref(samsa_log *log);
+
+/* ---- log_follow.c: a read-only log following another process's ---------- */
+
+/* Open the log in dir read-only (SAMSA_OPEN_RDONLY): no file is created,
+ * truncated or written; end is the writer's published end as its end
+ * marker says (or, with no marker, the last whole CRC-checked batch),
+ * start the larger of start and the first segment's base.  cfg gives the
+ * mapping length of the segments (segment_bytes + max_batch_bytes). */
+int log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
+                    int64_t start, samsa_log **out);
+/* Look at the files again: the marker's end, new segments (a roll, a
+ * writer's restart), segments gone (retention, a torn tail's later
+ * segments), and publish what is new to this process's readers.  force:
+ * list the directory even when nothing seems to have changed. */
+int log_follow_refresh(samsa_log *log, bool force);
+/* Wait (at most until deadline_ns, CLOCK_MONOTONIC) for the writer to
+ * publish an end past offset: a shared futex on the marker, woken by the
+ * writer (log.c).  Then refresh.  0 when end > offset, SAMSA_ETIMEDOUT,
+ * SAMSA_EDELETED. */
+int log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);
+/* Drop the segments wholly below the start (log_advance_start moved it)
+ * from the array, touching no file; how many went. */
+size_t log_follow_drop_below(samsa_log *log);
+/* The last reference went (log_free). */
+void log_follow_free(samsa_log *log);
+/* For log_follow.c only (log.c). */
+samsa_log *log_follow_alloc(samsa_io *io, const char *dir,
+                            const log_config *cfg);
+int log_list_segments(const char *dir, int64_t **bases, size_t *n);
+/* The end a marker's end word (as read, host order) says, or -1 when its
+ * seal does not check out. */
+int64_t log_marker_end(uint64_t word);
 
 #endif /* SAMSA_LOG_H */

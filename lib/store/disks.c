@@ -208,7 +208,9 @@ samsa_replica_status(samsa *s, const char *topic_name, int32_t partition,
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, false, &t);
-    if (rc == 0) {
+    if (rc == 0 && s->rdonly)
+        rc = store_follow_copies(s, t, partition, copies, max, n);
+    else if (rc == 0) {
         rset *rs = t->parts[partition]->rs;
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         *n = (size_t)rs->n;
@@ -232,6 +234,8 @@ samsa_replica_catchup(samsa *s, size_t *rejoined)
 {
     if (s == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int r = 0;
     int rc = store_replica_pass(s, &r);
     if (rejoined != NULL)
@@ -246,6 +250,8 @@ samsa_scrub(samsa *s, const char *topic_name, samsa_scrub_report *rep)
     memset(&r, 0, sizeof r);
     if (s == NULL || (topic_name != NULL && !topic_name_valid(topic_name)))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int first = 0;
     samsa__lock(&s->repair_lock, SAMSA_RANK_REPAIR);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);

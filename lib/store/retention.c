@@ -121,6 +121,8 @@ samsa_delete_records(samsa *s, const char *topic_name, int32_t partition,
 {
     if (s == NULL || before < 0)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     samsa__lock(&s->save_lock, SAMSA_RANK_SAVE);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;

@@ -213,7 +213,8 @@ options_check(const samsa_options *opt)
     if (!SAMSA_RESERVED_ZERO(opt->reserved))
         return SAMSA_EINVAL;
     if (opt->sync < SAMSA_SYNC_DEFAULT || opt->sync > SAMSA_SYNC_ALWAYS ||
-        (opt->flags & ~SAMSA_OPEN_CREATE) != 0 ||
+        (opt->flags & ~(SAMSA_OPEN_CREATE | SAMSA_OPEN_RDONLY)) != 0 ||
+        (opt->flags & SAMSA_OPEN_CREATE && opt->flags & SAMSA_OPEN_RDONLY) ||
         (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)))
         return SAMSA_EINVAL;
     for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
@@ -231,7 +232,10 @@ load_topic(const char *name, uint64_t id, const samsa_topic_config *cfg,
     int rc = topic_load(s, name, id, cfg, &t);
     if (rc == 0 && (rc = store_topic_insert(s, t)) != 0)
         topic_close(s, t, &rc);
-    return rc;
+    /* Read-only: a topic the writer is deleting meanwhile (its catalog
+     * record is gone before its files) is skipped; follow.c looks
+     * again. */
+    return s->rdonly && rc != SAMSA_ENOMEM ? 0 : rc;
 }
 
 /* Finish what a crash interrupted between a topic's directories and its
@@ -348,6 +352,8 @@ store_dirs_open(samsa *s, const samsa_options *opt)
     for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
         if ((s->dirs[s->ndirs++] = strdup(opt->replica_dirs[i])) == NULL)
             return SAMSA_ENOMEM;
+    if (s->rdonly) /* no lock, nothing created: follow.c */
+        return store_follow_dirs_open(s, opt);
     /* Before any lock file: nothing is written to any directory while
      * one of them is neither a store nor empty (a replica directory's
      * replacement disk is empty). */
@@ -471,20 +477,21 @@ store_open(const char *dir, const samsa_options *opt, samsa_io *io,
     store_notify_init(s);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         s->dir_fd[d] = -1;
+    s->rdonly = (opt->flags & SAMSA_OPEN_RDONLY) != 0;
     s->segs = segcache_new(opt->max_open_files != 0 ? opt->max_open_files
                                                     : STORE_MAX_OPEN_FILES);
     rc = s->segs != NULL ? store_dirs_open(s, opt) : SAMSA_ENOMEM;
     /* Catalog commits skip the fsync when the store does not sync
      * (catalog_group.c says which still sync and why). */
-    if (rc == 0 && s->sync == SAMSA_SYNC_NONE)
+    if (rc == 0 && s->sync == SAMSA_SYNC_NONE && !s->rdonly)
         rc = catalog_set_nosync(&s->cat);
     if (rc == 0)
         rc = catalog_topic_foreach(&s->cat, load_topic, s);
-    if (rc == 0)
+    if (rc == 0 && !s->rdonly)
         finish_pending(s);
     if (rc == 0)
         rc = services_open(s);
-    if (rc == 0)
+    if (rc == 0 && !s->rdonly)
         rc = flusher_start(s);
     if (rc != 0) {
         samsa_close(s);
@@ -536,5 +543,7 @@ samsa_sync(samsa *s)
 {
     if (s == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     return store_sync_all(s, true);
 }

@@ -116,6 +116,10 @@ struct samsa {
                                     log's: segcache.c)                      */
     catalog cat;                 /* DIR/catalog                              */
     int sync;                    /* the store's samsa_sync_policy            */
+    bool rdonly;                 /* SAMSA_OPEN_RDONLY: follow.c; nothing is
+                                    written, every write call refused      */
+    _Atomic int64_t follow_seen; /* follow.c: when the catalog was last
+                                    looked at (CLOCK_MONOTONIC ns)          */
 
     pthread_mutex_t save_lock;   /* one store_sync_all at a time (samsa_sync,
                                     the flusher): saved_rp, recovery points */
@@ -210,6 +214,28 @@ void store_leave(samsa *s);
 /* samsa_close(): refuse new calls, wake the waiters, wait for those inside
  * to leave. */
 void store_close_gate(samsa *s);
+
+/* follow.c: read-only handles (SAMSA_OPEN_RDONLY). */
+/* The catalog of a read-only open (s->dirs set): no lock, nothing
+ * created. */
+int store_follow_dirs_open(samsa *s, const samsa_options *opt);
+/* Open partition p of t read-only from the directory of its leader copy. */
+int store_follow_part(samsa *s, topic *t, int32_t p, const log_config *lc,
+                      samsa_partition **out);
+/* Bring the topic table up to the catalog: topics created since are
+ * loaded, those deleted (or deleted and made again) are marked deleted
+ * and dropped, every partition's start moves to the catalog's.  Called by
+ * lookups that miss and by waiting cursors, at most every
+ * STORE_FOLLOW_MS unless force. */
+int store_follow_catalog(samsa *s, bool force);
+/* samsa_replica_status() on a read-only handle: the copies as the
+ * writer's catalog records them (reason 0, since -1: not recorded). */
+int store_follow_copies(samsa *s, topic *t, int32_t p,
+                        samsa_replica_info *copies, size_t max, size_t *n);
+/* A cursor's wait on a read-only handle: log_follow_wait, with the
+ * catalog looked at between slices (deletion, retention). */
+int store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,
+                      int64_t deadline_ns);
 
 /* retention.c: apply every topic's retention_ms, retention_bytes and
  * segment_ms once (the flusher, after each flush); the first error. */

@@ -187,7 +187,12 @@ static int
 topic_open_parts(samsa *s, topic *t, bool create)
 {
     log_config lc = topic_log_config(s, &t->cfg);
-    for (int32_t p = 0; p < t->cfg.partitions; p++) {
+    for (int32_t p = 0; s->rdonly && p < t->cfg.partitions; p++) {
+        int rc = store_follow_part(s, t, p, &lc, &t->parts[p]);
+        if (rc != 0)
+            return rc;
+    }
+    for (int32_t p = 0; !s->rdonly && p < t->cfg.partitions; p++) {
         catalog_partition st;
         int rc = 0;
         if (create)
@@ -249,7 +254,7 @@ topic_sync(samsa *s, topic *t, bool all)
 void
 topic_close(samsa *s, topic *t, int *first_err)
 {
-    int rc = topic_flush(s, t, true, true);
+    int rc = s->rdonly ? 0 : topic_flush(s, t, true, true);
     if (*first_err == 0)
         *first_err = rc;
     topic_free(t);
@@ -320,6 +325,8 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
     samsa_topic_config c;
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int rc = topic_config_resolve(s, cfg, &c);
     if (rc != 0)
         return rc;
@@ -373,6 +380,8 @@ samsa_topic_delete(samsa *s, const char *name)
 {
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = store_topic_find(s, name);
     int rc = t == NULL ? SAMSA_ENOTOPIC : catalog_topic_remove(&s->cat, name);
@@ -399,6 +408,8 @@ samsa_topic_describe(samsa *s, const char *name, samsa_topic_config *cfg)
 {
     if (s == NULL || cfg == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        (void)store_follow_catalog(s, false);
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, true, &t);
@@ -422,6 +433,8 @@ samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx), void *ctx)
 {
     if (s == NULL || fn == NULL)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        (void)store_follow_catalog(s, false);
     /* Copy the names so that fn runs without the table lock held. */
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     size_t n = 0;

@@ -35,6 +35,8 @@ samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
     if (s == NULL || cfg == NULL || !topic_name_valid(name) ||
         !SAMSA_RESERVED_ZERO(cfg->reserved))
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = store_topic_find(s, name);
     int rc = t == NULL ? SAMSA_ENOTOPIC : 0;
@@ -106,6 +108,8 @@ samsa_topic_add_partitions(samsa *s, const char *name, int32_t partitions)
     if (s == NULL || !topic_name_valid(name) || partitions < 1 ||
         partitions > SAMSA_MAX_PARTITIONS)
         return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t = store_topic_find(s, name);
     int rc = t == NULL ? SAMSA_ENOTOPIC : 0;

@@ -418,7 +418,8 @@ cmd_consume(int argc, char **argv)
         return tool_usage("-g: a group reads every partition from its "
                           "committed offsets (-o beginning or end only)");
     co.topic = argv[optind + 1];
-    if (tool_open(argv[optind], &ts, 0, &co.s) != TOOL_OK)
+    if (tool_open(argv[optind], &ts, group != NULL ? TOOL_WRITE : TOOL_READ,
+                  &co.s) != TOOL_OK)
         return TOOL_ERR;
     tool_signals();
     st = group ? consume_group(&co, group, offset)

@@ -58,7 +58,7 @@ cmd_groups(int argc, char **argv)
     if (st != TOOL_MORE)
         return st;
     samsa *s;
-    if ((st = tool_open_arg(argc, argv, &ts, &s)) != TOOL_OK)
+    if ((st = tool_open_arg(argc, argv, &ts, TOOL_READ, &s)) != TOOL_OK)
         return st;
     int rc = samsa_group_list(s, group_line, NULL);
     st = rc != 0 ? tool_fail(rc, "groups") : TOOL_OK;
@@ -95,7 +95,9 @@ group_run(int argc, char **argv, const tool_store *ts, const char *sub,
         return tool_usage("DIR and GROUP needed");
     const char *name = argv[optind + 1];
     samsa *s;
-    if (tool_open(argv[optind], ts, 0, &s) != TOOL_OK)
+    if (tool_open(argv[optind], ts,
+                  strcmp(sub, "describe") == 0 ? TOOL_READ : TOOL_WRITE,
+                  &s) != TOOL_OK)
         return TOOL_ERR;
     int rc, n = 0;
     if (strcmp(sub, "describe") == 0) {

@@ -207,7 +207,7 @@ cmd_produce(int argc, char **argv)
     if (argc - optind != 2)
         return tool_usage("DIR and TOPIC needed");
     pr.topic = argv[optind + 1];
-    if (tool_open(argv[optind], &ts, 0, &pr.s) != TOOL_OK)
+    if (tool_open(argv[optind], &ts, TOOL_WRITE, &pr.s) != TOOL_OK)
         return TOOL_ERR;
     tool_signals();
     /* n = 0 checks the topic and partition before any input is read. */

@@ -4,11 +4,14 @@
  * mdb_stat for LMDB.  main() dispatches to a subcommand; this file holds
  * the helpers they share (messages, exit codes, opening the store).
  *
- * A store is opened as an application opens it, with samsa_open(): it
- * takes the store's lock, so the command fails with SAMSA_ELOCKED while an
- * application has the store open.  The mirrors an application opens with
- * (samsa_options.replica_dirs) must be given with -R, in the same order:
- * a store opened without its mirrors records their copies as out of sync.
+ * A command that only reads opens the store read-only
+ * (SAMSA_OPEN_RDONLY): it works while an application has the store open,
+ * sees what that application acknowledged, and changes nothing.  A
+ * command that writes opens it as an application does, with its lock,
+ * and fails with SAMSA_ELOCKED while an application has it.  The mirrors an
+ * application opens with (samsa_options.replica_dirs) must be given with -R, in
+ * the same order: a store opened without its mirrors records their copies as
+ * out of sync.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -130,8 +133,9 @@ tool_option(int c, char **argv, tool_store *ts, const char *help)
 }
 
 int
-tool_open(const char *dir, const tool_store *ts, int create, samsa **out)
+tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
 {
+    int create = mode == TOOL_CREATE;
     /* Only topic create may make a store: a command that reads must not
      * leave a new store behind in an empty directory it was pointed at by
      * mistake.  DIR/catalog/data.mdb is what samsa(7) says a store has. */
@@ -148,13 +152,15 @@ tool_open(const char *dir, const tool_store *ts, int create, samsa **out)
             return TOOL_ERR;
         }
     }
-    samsa_options opt = {.flags = create ? SAMSA_OPEN_CREATE : 0,
+    samsa_options opt = {.flags = create              ? SAMSA_OPEN_CREATE
+                                  : mode == TOOL_READ ? SAMSA_OPEN_RDONLY
+                                                      : 0,
                          .replica_dirs = ts->nreplicas ? ts->replicas : NULL};
     int rc = samsa_open(dir, &opt, out);
     if (rc == SAMSA_ELOCKED) {
         tool_msg("%s: the store is open in another process (SAMSA_ELOCKED); "
-                 "samsa cannot open a store another process has open yet: "
-                 "stop that process first",
+                 "commands that write need it closed: stop that process "
+                 "first",
                  dir);
         return TOOL_ERR;
     }
@@ -178,11 +184,12 @@ tool_options_plain(int argc, char **argv, tool_store *ts, const char *help)
 }
 
 int
-tool_open_arg(int argc, char **argv, const tool_store *ts, samsa **out)
+tool_open_arg(int argc, char **argv, const tool_store *ts, int mode,
+              samsa **out)
 {
     if (argc - optind != 1)
         return tool_usage(optind == argc ? "no DIR given" : "one DIR only");
-    return tool_open(argv[optind], ts, 0, out);
+    return tool_open(argv[optind], ts, mode, out);
 }
 
 int

@@ -48,7 +48,7 @@ cmd_stats(int argc, char **argv)
             return st;
     }
     samsa *s;
-    if ((st = tool_open_arg(argc, argv, &ts, &s)) != TOOL_OK)
+    if ((st = tool_open_arg(argc, argv, &ts, TOOL_READ, &s)) != TOOL_OK)
         return st;
     int rc;
     if (json) {

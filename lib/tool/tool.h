@@ -56,15 +56,22 @@ int tool_add_replica(tool_store *ts, const char *dir);
  * TOOL_MORE to go on parsing, else the exit status to return. */
 #define TOOL_MORE (-1)
 int tool_option(int c, char **argv, tool_store *ts, const char *help);
-/* Open DIR as a store (create: make it when absent, for topic create);
- * TOOL_OK, or TOOL_ERR after saying why, plainly for SAMSA_ELOCKED. */
-int tool_open(const char *dir, const tool_store *ts, int create, samsa **out);
+/* How a command opens its store: TOOL_READ read-only (SAMSA_OPEN_RDONLY:
+ * beside a running application, changing nothing), TOOL_WRITE with the
+ * store's lock, TOOL_CREATE the same, making it when absent (topic
+ * create). */
+enum { TOOL_READ = 0, TOOL_WRITE = 1, TOOL_CREATE = 2 };
+/* Open DIR as a store in mode (above); TOOL_OK, or TOOL_ERR after saying
+ * why, plainly for SAMSA_ELOCKED. */
+int tool_open(const char *dir, const tool_store *ts, int mode, samsa **out);
 /* Parse the options of a command that has only the shared ones (-R,
  * --help): TOOL_MORE when they are all taken, else the exit status. */
 int tool_options_plain(int argc, char **argv, tool_store *ts, const char *help);
 /* The one argument left after the options, argv[optind], is DIR: open it
- * (not creating); TOOL_OK, TOOL_USAGE (none or more), or TOOL_ERR. */
-int tool_open_arg(int argc, char **argv, const tool_store *ts, samsa **out);
+ * in mode (TOOL_READ or TOOL_WRITE); TOOL_OK, TOOL_USAGE (none or more),
+ * or TOOL_ERR. */
+int tool_open_arg(int argc, char **argv, const tool_store *ts, int mode,
+                  samsa **out);
 /* Close the store; TOOL_OK, or TOOL_ERR after saying why. */
 int tool_close(samsa *s);
 

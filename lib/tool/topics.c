@@ -182,7 +182,7 @@ cmd_topics(int argc, char **argv)
                 return st;
         }
     }
-    if ((st = tool_open_arg(argc, argv, &ts, &t.s)) != TOOL_OK)
+    if ((st = tool_open_arg(argc, argv, &ts, TOOL_READ, &t.s)) != TOOL_OK)
         return st;
     int rc = samsa_topic_foreach(t.s, topic_line, &t);
     if (rc < 0)
@@ -231,7 +231,9 @@ topic_admin(int argc, char **argv, const tool_store *ts, topic_op op,
         return tool_usage("DIR and NAME needed");
     const char *name = argv[optind + 1];
     samsa *s;
-    if (tool_open(argv[optind], ts, op == TOPIC_CREATE, &s) != TOOL_OK)
+    if (tool_open(argv[optind], ts,
+                  op == TOPIC_CREATE ? TOOL_CREATE : TOOL_WRITE,
+                  &s) != TOOL_OK)
         return TOOL_ERR;
     int rc;
     if (op == TOPIC_CREATE) {

@@ -360,7 +360,8 @@ cmd_verify(int argc, char **argv)
         }
     }
     samsa *s;
-    if ((st = tool_open_arg(argc, argv, &ts, &s)) != TOOL_OK)
+    if ((st = tool_open_arg(argc, argv, &ts, do_repair ? TOOL_WRITE : TOOL_READ,
+                            &s)) != TOOL_OK)
         return st;
     verifier v = {.dir = argv[optind], .ts = &ts, .progress = isatty(2)};
     tool_signals();
