@@ -10,6 +10,7 @@
  * distance (256 KiB) plus an index interval and a batch, rounded up.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -179,6 +180,83 @@ START_TEST(test_stale_index_tail)
     ck_assert_int_eq(fclose(fi), 0);
     ck_assert_int_eq(fclose(ft), 0);
     reopen_check(dir, total);
+    test_dir_remove(dir);
+}
+END_TEST
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* An index that points into a record (a stale, damaged or hostile one):
+ * offset 1's value holds a header-only fake batch "at offset 1" and then
+ * a CRC-valid batch "at offset 2".  Recovery must not believe it: no byte
+ * is cut and every record reads back as produced (it once cut the log
+ * at the value and served the embedded record as offset 2). */
+START_TEST(test_index_into_value)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    samsa_record two = {.value = "two", .value_len = 3};
+    size_t bodies[1];
+    samsa_record *tp = &two;
+    two.timestamp = 1;
+    size_t blen = batch_encoded_size(&tp, 1, bodies);
+    uint8_t val[61 + 256 + 100];
+    ck_assert_uint_le(blen, 256);
+    memset(val, 0, 61);
+    val[7] = 1;                 /* baseOffset 1 */
+    put_u32(val + 8, 61 - 12);  /* batchLength: header only */
+    val[16] = 2;                /* magic */
+    memset(val + 43, 0xff, 14); /* producer id, epoch, base sequence: -1 */
+    batch_encode(val + 61, &tp, 1, bodies);
+    batch_set_base_offset(val + 61, 2);
+    memset(val + 61 + blen, 'Z', 100);
+    size_t vlen = 61 + blen + 100;
+    samsa_record r[3] = {{.value = "zero", .value_len = 4},
+                         {.value = val, .value_len = vlen},
+                         {.value = "two", .value_len = 3}};
+    for (int i = 0; i < 3; i++)
+        E(samsa_produce(s, "t", 0, &r[i], 1));
+    E(samsa_close(s));
+    char lpath[TEST_PATH_BUF], ipath[TEST_PATH_BUF], tpath[TEST_PATH_BUF];
+    snprintf(lpath, sizeof lpath, "%s/t-0/%020d.log", dir, 0);
+    snprintf(ipath, sizeof ipath, "%s/t-0/%020d.index", dir, 0);
+    snprintf(tpath, sizeof tpath, "%s/t-0/%020d.timeindex", dir, 0);
+    size_t len;
+    uint8_t *log = test_slurp(lpath, &len);
+    uint8_t *at = memmem(log, len, val, vlen);
+    ck_assert_ptr_nonnull(at);
+    uint32_t p = (uint32_t)(at - log);
+    free(log);
+    uint8_t ix[16], tx[24] = {0};
+    put_u32(ix, 1);
+    put_u32(ix + 4, p);
+    put_u32(ix + 8, 2);
+    put_u32(ix + 12, p + 61);
+    put_u32(tx + 20, 1);
+    test_spew(ipath, ix, sizeof ix, O_TRUNC);
+    test_spew(tpath, tx, sizeof tx, O_TRUNC);
+    s = test_open(dir);
+    ck_assert_uint_eq(file_size(lpath), len);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    for (int i = 0; i < 3; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.offset, i);
+        ck_assert_uint_eq(m.value_len, r[i].value_len);
+        ck_assert(memcmp(m.value, r[i].value, m.value_len) == 0);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
     test_dir_remove(dir);
 }
 END_TEST
@@ -478,6 +556,7 @@ bounded_suite(void)
     tcase_set_timeout(tc, test_long() ? 3600 : 120);
     tcase_add_test(tc, test_kill_scans_tail);
     tcase_add_test(tc, test_stale_index_tail);
+    tcase_add_test(tc, test_index_into_value);
     tcase_add_test(tc, test_reservation_grows);
     tcase_add_test(tc, test_fd_cap);
     tcase_add_test(tc, test_max_open_files);

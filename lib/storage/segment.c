@@ -685,6 +685,8 @@ note_damage(segment *seg, int64_t first)
     atomic_store(&seg->max_ts, INT64_MAX);
 }
 
+#define SCAN_DOUBT 1 /* segment_scan(): walk again from the start */
+
 /* Walk the batches from pos to size, each checked (CRC, and a base offset
  * that continues the one before), rebuilding the index past pos and setting
  * next_offset and max_ts.
@@ -695,10 +697,11 @@ note_damage(segment *seg, int64_t first)
  * or without recover (a sealed segment, cut to size when sealed).  Only a
  * bad batch at or past durable with nothing good after it, in a segment
  * being recovered, is a torn tail: truncated, *torn saying whether it held
- * anything but zeros. */
+ * anything but zeros.  SCAN_DOUBT: see from_index below. */
 static int
 segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
-             const log_config *cfg, bool recover, int64_t durable, bool *torn)
+             const log_config *cfg, bool recover, int64_t durable, bool *torn,
+             bool from_index)
 {
     batch_header h;
     int64_t expected = seg->next_offset;
@@ -709,6 +712,12 @@ segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
             bool garbage = false;
             for (uint64_t i = pos; i < size && !garbage; i++)
                 garbage = seg->map[i] != 0;
+            /* Bytes that do not parse after a scan an index entry began:
+             * the entry may be what is wrong (a stale or damaged index
+             * pointing into a record), and nothing is cut or called
+             * damage on its word.  The caller walks from the start. */
+            if (garbage && from_index)
+                return SCAN_DOUBT;
             if (q < size) { /* corruption in the middle: keep, skip it */
                 note_damage(seg, expected);
                 pos = q;
@@ -871,7 +880,16 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
         index_cut(seg, from);
         size_t kept = atomic_load(&seg->idx_len);
         rc = segment_scan(io, seg, from, size, cfg, recover_from >= 0, durable,
-                          torn);
+                          torn, from > 0);
+        if (rc == SCAN_DOUBT) { /* from the start, trusting no entry */
+            index_cut(seg, 0);
+            seg->next_offset = seg->base;
+            atomic_store(&seg->max_ts, -1);
+            kept = 0;
+            from = 0;
+            rc = segment_scan(io, seg, 0, size, cfg, recover_from >= 0, durable,
+                              torn, false);
+        }
         atomic_fetch_add_explicit(&scanned_bytes,
                                   atomic_load(&seg->size) - from,
                                   memory_order_relaxed);

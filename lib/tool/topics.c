@@ -232,8 +232,7 @@ topic_admin(int argc, char **argv, const tool_store *ts, topic_op op,
     const char *name = argv[optind + 1];
     samsa *s;
     if (tool_open(argv[optind], ts,
-                  op == TOPIC_CREATE ? TOOL_CREATE : TOOL_WRITE,
-                  &s) != TOOL_OK)
+                  op == TOPIC_CREATE ? TOOL_CREATE : TOOL_WRITE, &s) != TOOL_OK)
         return TOOL_ERR;
     int rc;
     if (op == TOPIC_CREATE) {
