@@ -602,6 +602,84 @@ START_TEST(test_rdonly_processes_follow_a_killed_writer)
 }
 END_TEST
 
+/* Records deleted below a follower that had not looked yet: the start it
+ * learns from the catalog is past the end it knew (it once aborted on an
+ * assertion); and a follower behind retention, whose next segment is
+ * gone, gets SAMSA_EOFFSET and carries on from the start (it once got
+ * SAMSA_ECORRUPT for ever). */
+START_TEST(test_rdonly_behind_deletion)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(w, "t", &cfg));
+    int64_t next = 0;
+    test_produce_upto(w, "t", 0, &next, 10, 0);
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(end, next);
+    int64_t mid = next;
+    test_produce_upto(w, "t", 0, &next, mid + 10, 0);
+    E(samsa_delete_records(w, "t", 0, mid + 5));
+    struct timespec pause = {0, 120 * 1000000L}; /* past a catalog look */
+    nanosleep(&pause, NULL);
+    samsa_cursor *c;
+    EQ_RC(samsa_cursor_open(r, "t", 0, 0, &c), SAMSA_EOFFSET);
+    E(samsa_cursor_open(r, "t", 0, SAMSA_OFFSET_BEGINNING, &c));
+    ck_assert_int_eq(samsa_cursor_offset(c), mid + 5);
+    read_gen(c, mid + 5, next, 1000);
+
+    /* Now the cursor stays where it is while retention removes whole
+     * segments past it. */
+    int64_t at = samsa_cursor_offset(c);
+    test_produce_upto(w, "t", 0, &next, next + 200, 0);
+    E(samsa_delete_records(w, "t", 0, next - 20));
+    nanosleep(&pause, NULL);
+    samsa_message m;
+    int rc = samsa_cursor_next(c, &m, 1000);
+    ck_assert_msg(rc == SAMSA_EOFFSET, "at %lld: %s", (long long)at,
+                  samsa_strerror(rc));
+    E(samsa_cursor_seek(c, SAMSA_OFFSET_BEGINNING));
+    ck_assert_int_eq(samsa_cursor_offset(c), next - 20);
+    read_gen(c, next - 20, next, 1000);
+    E(samsa_cursor_close(c));
+    E(samsa_close(r));
+    E(samsa_close(w));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A segment cut short below the marker's end (by hand, or a power cut
+ * that kept the marker's page and lost the file's size): the follower
+ * does not take the batch past the end of the file (a cursor would get
+ * SIGBUS reading it through the mapping), and does not spin on it. */
+START_TEST(test_rdonly_file_cut_short)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    samsa_topic_config cfg = {.max_message_bytes = 1 << 20};
+    E(samsa_topic_create(w, "t", &cfg));
+    static char big[200000];
+    memset(big, 'x', sizeof big);
+    samsa_record rec = {.value = big, .value_len = sizeof big};
+    E(samsa_produce(w, "t", 0, &rec, 1));
+    E(samsa_close(w));
+    char path[TEST_PATH_BUF];
+    snprintf(path, sizeof path, "%s/t-0/%020d.log", dir, 0);
+    ck_assert_int_eq(truncate(path, 8192), 0);
+    samsa *r = open_rdonly(dir);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    EQ_RC(samsa_cursor_next(c, &m, 50), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+    E(samsa_close(r));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 rdonly_suite(void)
 {
@@ -615,6 +693,8 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_waiter_counted_and_woken);
     tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
+    tcase_add_test(tc, test_rdonly_behind_deletion);
+    tcase_add_test(tc, test_rdonly_file_cut_short);
     suite_add_tcase(s, tc);
     return s;
 }

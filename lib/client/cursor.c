@@ -256,8 +256,10 @@ samsa_cursor_seek(samsa_cursor *c, int64_t offset)
         return SAMSA_EINVAL;
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
-    if (c->log->follow != NULL)
-        (void)log_follow_refresh(c->log, false); /* the writer's end now */
+    if (c->log->follow != NULL) { /* the writer's start and end now */
+        (void)store_follow_catalog(c->s, true);
+        (void)log_follow_refresh(c->log, false);
+    }
     int64_t start = atomic_load(&c->log->start);
     int64_t end = atomic_load(&c->log->end);
     if (offset == SAMSA_OFFSET_BEGINNING)

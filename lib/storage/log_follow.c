@@ -70,6 +70,7 @@ struct log_follow {
     uint8_t *buf;        /* FOLLOW_READ bytes for the header reads       */
     uint64_t buf_pos;    /* the last segment's bytes buf holds: from here */
     size_t buf_len;      /* this many; 0 at each refresh (follow_header) */
+    uint64_t file_size;  /* the last segment's size when last looked at  */
 };
 
 static char *
@@ -228,12 +229,16 @@ follow_header(samsa_log *log, segment *last, batch_header *h, bool crc)
     uint64_t end = f->scan_pos + BATCH_LOG_OVERHEAD + (uint64_t)h->length;
     if (end > last->map_len)
         return 1; /* reopened larger on the next open; not seen till then */
-    if (crc) {    /* no marker vouches for it: see the top of the file */
-        uint64_t size = 0;
-        if (io->size(io, last->file, &size) != 0 || end > size ||
-            batch_verify_crc(last->map + f->scan_pos, h) != 0)
-            return 1;
-    }
+    /* Within the file, whatever the marker says: a cursor reads the batch
+     * through the mapping, and a page past the end of the file is SIGBUS
+     * (a file cut short by hand, or a power cut that kept the marker's
+     * page and lost the file's size).  One fstat when the scan passes the
+     * size it last saw. */
+    if (end > f->file_size &&
+        (io->size(io, last->file, &f->file_size) != 0 || end > f->file_size))
+        return 1;
+    if (crc && batch_verify_crc(last->map + f->scan_pos, h) != 0)
+        return 1; /* no marker vouches for it: see the top of the file */
     return 0;
 }
 
@@ -257,6 +262,18 @@ follow_next_segment(samsa_log *log, segment *last, segment **out)
     return rc;
 }
 
+/* Is no segment file of log's directory below base left? */
+static bool
+follow_none_below(samsa_log *log, int64_t base)
+{
+    int64_t *bases = NULL;
+    size_t n = 0;
+    bool none = log_list_segments(log->dir, &bases, &n) == 0 &&
+                (n == 0 || bases[0] >= base);
+    free(bases);
+    return none;
+}
+
 int
 log_follow_refresh(samsa_log *log, bool force)
 {
@@ -271,6 +288,8 @@ log_follow_refresh(samsa_log *log, bool force)
     bool crc = log->marker == NULL;
     f->buf_len = 0; /* see follow_header */
     int64_t limit = crc ? INT64_MAX : marked;
+    int64_t start = -1;  /* a start retention moved, learnt on the way */
+    bool remade = false; /* the last segment was opened again already  */
     int rc = 0;
     /* The array moves under log.lock (log_follow_drop_below); the last
      * segment is never dropped, and only this refresh adds one. */
@@ -294,21 +313,33 @@ log_follow_refresh(samsa_log *log, bool force)
             break;
         if (seg->base == last->base) {
             follow_replace_last(log, seg); /* made again, at the same base */
-            if (f->scan_pos > 0)
-                break; /* not the file it was: wait for the next open */
+            if (f->scan_pos > 0 || remade)
+                break; /* not the file it was, or still not whole: wait
+                          for the next refresh */
+            remade = true;
         } else if ((rc = follow_push(log, seg)) != 0)
             break;
         last = seg;
         f->scan_pos = 0;
         f->buf_len = 0; /* it held the other file's bytes */
+        f->file_size = 0;
         atomic_store(&last->size, 0);
-        if (f->scan_expect < last->base)
-            f->scan_expect = last->base; /* a gap recovery kept: cursors
-                                            report it (SAMSA_ECORRUPT) */
+        if (f->scan_expect < last->base) {
+            /* The segments between are gone.  Retention and
+             * samsa_delete_records() remove the oldest first, so when no
+             * file below this one is left the log's start has passed
+             * them: readers there get SAMSA_EOFFSET.  Otherwise it is a
+             * gap recovery kept: cursors report it (SAMSA_ECORRUPT). */
+            if (follow_none_below(log, last->base))
+                start = last->base;
+            f->scan_expect = last->base;
+        }
     }
     int64_t end = f->scan_expect < limit ? f->scan_expect : limit;
     if (end > atomic_load(&log->end))
         atomic_store_explicit(&log->end, end, memory_order_release);
+    if (start > atomic_load(&log->start) && start <= atomic_load(&log->end))
+        log_advance_start(log, start);
     samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
     return rc;
 }

@@ -117,8 +117,15 @@ follow_starts(samsa *s, topic *t)
     for (int32_t p = 0; p < t->cfg.partitions; p++) {
         catalog_partition cp;
         samsa_log *log = t->parts[p]->log;
-        if (catalog_partition_get(&s->cat, t->id, p, &cp) == 0 &&
-            cp.start > atomic_load(&log->start)) {
+        if (catalog_partition_get(&s->cat, t->id, p, &cp) != 0 ||
+            cp.start <= atomic_load(&log->start))
+            continue;
+        /* The follower's end may be older than the catalog's start: look
+         * at the writer's end first; a start still past it waits for the
+         * next look (a start never passes the end). */
+        if (cp.start > atomic_load(&log->end))
+            (void)log_follow_refresh(log, true);
+        if (cp.start <= atomic_load(&log->end)) {
             log_advance_start(log, cp.start);
             (void)log_follow_drop_below(log);
         }
