@@ -680,6 +680,47 @@ START_TEST(test_rdonly_file_cut_short)
 }
 END_TEST
 
+/* A topic altered while a follower reads it: the cursor goes on with the
+ * same partition, so it reads batches larger than the old config allowed
+ * and learns of the topic's deletion (it once kept a stale copy: stuck
+ * at the old view's end, and never told of the deletion). */
+START_TEST(test_rdonly_altered_topic)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    samsa_topic_config cfg = {.segment_bytes = 1 << 20,
+                              .max_message_bytes = 4096};
+    E(samsa_topic_create(w, "t", &cfg));
+    int64_t next = 0;
+    test_produce_upto(w, "t", 0, &next, 20, 0);
+    samsa *r = open_rdonly(dir);
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, next, 1000);
+    samsa_topic_config bigger = {.segment_bytes = 64 << 20,
+                                 .max_message_bytes = 1 << 20};
+    E(samsa_topic_alter(w, "t", &bigger));
+    static char v[200000];
+    memset(v, 'v', sizeof v);
+    samsa_message m;
+    for (int i = 0; i < 8; i++) { /* past the old view: 1 MiB + 4 KiB */
+        samsa_record rec = {.value = v, .value_len = sizeof v};
+        E(samsa_produce(w, "t", 0, &rec, 1));
+        E(samsa_cursor_next(c, &m, 2000));
+        ck_assert_int_eq(m.offset, next + i);
+        ck_assert_uint_eq(m.value_len, sizeof v);
+    }
+    samsa_topic_config keep = {.retention_ms = 3600000};
+    E(samsa_topic_alter(w, "t", &keep));
+    E(samsa_topic_delete(w, "t"));
+    EQ_RC(samsa_cursor_next(c, &m, 2000), SAMSA_EDELETED);
+    E(samsa_cursor_close(c));
+    E(samsa_close(r));
+    E(samsa_close(w));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 rdonly_suite(void)
 {
@@ -695,6 +736,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);
     tcase_add_test(tc, test_rdonly_file_cut_short);
+    tcase_add_test(tc, test_rdonly_altered_topic);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -118,6 +118,14 @@ cursor_locate(samsa_cursor *c)
                atomic_load_explicit(&c->seg->size, memory_order_acquire) ||
            c->offset >= c->seg_end) {
         segment *next = log_segment_next(c->log, c->seg);
+        /* A read-only log may have mapped c->seg's file again, larger
+         * (log_follow.c): the segment holding the offset is then another
+         * object for the same file. */
+        if (next == NULL && c->log->follow != NULL &&
+            (next = log_segment_for(c->log, c->offset)) == c->seg) {
+            segment_unref(c->log->io, next);
+            next = NULL;
+        }
         if (next == NULL)
             return SAMSA_ECORRUPT; /* offset < end, yet no batch holds it */
         segment_unref(c->log->io, c->seg);

@@ -296,6 +296,9 @@ void log_unref(samsa_log *log);
  * mapping length of the segments (segment_bytes + max_batch_bytes). */
 int log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
                     int64_t start, samsa_log **out);
+/* A read-only log takes an altered topic's segment_bytes, max_batch_bytes
+ * and index_interval for the segments it maps from now on. */
+void log_follow_reconfigure(samsa_log *log, const log_config *cfg);
 /* Look at the files again: the marker's end, new segments (a roll, a
  * writer's restart), segments gone (retention, a torn tail's later
  * segments), and publish what is new to this process's readers.  force:

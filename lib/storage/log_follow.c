@@ -228,7 +228,7 @@ follow_header(samsa_log *log, segment *last, batch_header *h, bool crc)
         return 1;
     uint64_t end = f->scan_pos + BATCH_LOG_OVERHEAD + (uint64_t)h->length;
     if (end > last->map_len)
-        return 1; /* reopened larger on the next open; not seen till then */
+        return 2; /* mapped again larger: follow_remap_last */
     /* Within the file, whatever the marker says: a cursor reads the batch
      * through the mapping, and a page past the end of the file is SIGBUS
      * (a file cut short by hand, or a power cut that kept the marker's
@@ -274,6 +274,36 @@ follow_none_below(samsa_log *log, int64_t base)
     return none;
 }
 
+void
+log_follow_reconfigure(samsa_log *log, const log_config *cfg)
+{
+    samsa__lock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
+    log->cfg.segment_bytes = cfg->segment_bytes;
+    log->cfg.max_batch_bytes = cfg->max_batch_bytes;
+    log->cfg.index_interval = cfg->index_interval;
+    samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
+}
+
+/* The last segment mapped again, larger (a batch past its view: the topic
+ * was altered to larger batches or segments), keeping where the scan is;
+ * 0, or 1 when the new view is no larger. */
+static int
+follow_remap_last(samsa_log *log, segment **last)
+{
+    segment *seg;
+    int rc = follow_segment(log, (*last)->base, &seg);
+    if (rc != 0 || seg == NULL)
+        return 1;
+    if (seg->map_len <= (*last)->map_len) {
+        segment_unref(log->io, seg);
+        return 1;
+    }
+    atomic_store(&seg->size, atomic_load(&(*last)->size));
+    follow_replace_last(log, seg);
+    *last = seg;
+    return 0;
+}
+
 int
 log_follow_refresh(samsa_log *log, bool force)
 {
@@ -298,7 +328,10 @@ log_follow_refresh(samsa_log *log, bool force)
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     while (rc == 0 && f->scan_expect < limit) {
         batch_header h;
-        if (follow_header(log, last, &h, crc) == 0) {
+        int hr = follow_header(log, last, &h, crc);
+        if (hr == 2 && follow_remap_last(log, &last) == 0)
+            continue;
+        if (hr == 0) {
             f->scan_pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
             f->scan_expect = h.base_offset + h.last_offset_delta + 1;
             atomic_store_explicit(&last->size, f->scan_pos,

@@ -111,6 +111,18 @@ follow_drop(samsa *s, topic *t, bool deleted)
     atomic_fetch_add(&s->topic_changes, 1);
 }
 
+/* Altered, not grown: the same partitions take the new config, so that
+ * cursors on them go on seeing new segments, starts and a deletion. */
+static void
+follow_alter(samsa *s, topic *t, const samsa_topic_config *cfg)
+{
+    t->cfg = *cfg;
+    log_config lc = topic_log_config(s, cfg);
+    for (int32_t p = 0; p < cfg->partitions; p++)
+        log_follow_reconfigure(t->parts[p]->log, &lc);
+    atomic_fetch_add(&s->topic_changes, 1);
+}
+
 static void
 follow_starts(samsa *s, topic *t)
 {
@@ -153,8 +165,10 @@ store_follow_catalog(samsa *s, bool force)
                 i++;
             if (i == l.n || l.v[i].id != t->id)
                 follow_drop(s, t, true);
+            else if (l.v[i].cfg.partitions != t->cfg.partitions)
+                follow_drop(s, t, false); /* grown: loaded again below */
             else if (memcmp(&l.v[i].cfg, &t->cfg, sizeof t->cfg) != 0)
-                follow_drop(s, t, false); /* altered: loaded again below */
+                follow_alter(s, t, &l.v[i].cfg);
         }
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         topic *t = store_topic_find(s, l.v[i].name);
