@@ -383,6 +383,12 @@ START_TEST(test_formats)
     ck_assert(memcmp(out, "\x82SNAPPY\0", 8) == 0);
 
     codec_buf b = {0};
+    /* An empty raw snappy block, into an empty buffer (found by the
+     * fuzzer: a write at NULL + 0). */
+    n = sizeof out;
+    ck_assert_int_eq(snappy_compress("", 0, (char *)out, &n), SNAPPY_OK);
+    E(codec_decompress(CODEC_SNAPPY, out, n, 1 << 20, &b));
+    ck_assert_uint_eq(b.len, 0);
     EQ_RC(codec_decompress(5, out, n, 1 << 20, &b), SAMSA_ENOTSUP);
     EQ_RC(codec_decompress(CODEC_GZIP, (const uint8_t *)"junk", 4, 1 << 20, &b),
           SAMSA_ECORRUPT);

@@ -152,6 +152,11 @@ snappy_block(const uint8_t *in, size_t len, size_t max, codec_buf *out)
     if (snappy_uncompressed_length((const char *)in, len, &n) != SNAPPY_OK ||
         n > max - out->len)
         return SAMSA_ECORRUPT;
+    if (n == 0) /* nothing to write (out->data may still be NULL) */
+        return snappy_validate_compressed_buffer((const char *)in, len) ==
+                       SNAPPY_OK
+                   ? 0
+                   : SAMSA_ECORRUPT;
     int rc = buf_reserve(out, out->len + n, max);
     if (rc != 0)
         return rc;

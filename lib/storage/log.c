@@ -765,13 +765,19 @@ seg_fits(const segment *seg, const log_config *cfg)
            seg->idx_cap >= seg->map_len / cfg->index_interval + 2;
 }
 
+void
+log_take_sizes(samsa_log *log, const log_config *cfg)
+{
+    log->cfg.segment_bytes = cfg->segment_bytes;
+    log->cfg.max_batch_bytes = cfg->max_batch_bytes;
+    log->cfg.index_interval = cfg->index_interval;
+}
+
 int
 log_reconfigure(samsa_log *log, const log_config *cfg)
 {
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
-    log->cfg.segment_bytes = cfg->segment_bytes;
-    log->cfg.max_batch_bytes = cfg->max_batch_bytes;
-    log->cfg.index_interval = cfg->index_interval;
+    log_take_sizes(log, cfg);
     segment *old = active(log), *seg;
     int rc = atomic_load(&log->failed);
     if (rc == 0 && !seg_fits(old, &log->cfg)) {

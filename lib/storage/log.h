@@ -299,6 +299,9 @@ int log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
 /* A read-only log takes an altered topic's segment_bytes, max_batch_bytes
  * and index_interval for the segments it maps from now on. */
 void log_follow_reconfigure(samsa_log *log, const log_config *cfg);
+/* Copy cfg's segment_bytes, max_batch_bytes and index_interval into the
+ * log's config (the caller holds the lock that guards them). */
+void log_take_sizes(samsa_log *log, const log_config *cfg);
 /* Look at the files again: the marker's end, new segments (a roll, a
  * writer's restart), segments gone (retention, a torn tail's later
  * segments), and publish what is new to this process's readers.  force:

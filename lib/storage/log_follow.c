@@ -278,9 +278,7 @@ void
 log_follow_reconfigure(samsa_log *log, const log_config *cfg)
 {
     samsa__lock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
-    log->cfg.segment_bytes = cfg->segment_bytes;
-    log->cfg.max_batch_bytes = cfg->max_batch_bytes;
-    log->cfg.index_interval = cfg->index_interval;
+    log_take_sizes(log, cfg);
     samsa__unlock(&log->flush_lock, SAMSA_RANK_LOG_FLUSH);
 }
 
