@@ -155,6 +155,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     seg->next_offset = base;
     seg->damaged = -1;
     seg->cache = cfg->cache;
+    seg->writer = cfg->writer;
     pthread_mutex_init(&seg->open_lock, NULL);
     if (seg->idx == NULL || seg->path == NULL) {
         pthread_mutex_destroy(&seg->open_lock);
@@ -417,6 +418,7 @@ segment_create(samsa_io *io, const char *dir, int64_t base,
         segment_free(io, seg);
         return samsa__from_errno(rc);
     }
+    segcache_add(seg); /* its descriptor counts: segcache.c */
     *out = seg;
     return 0;
 }
@@ -431,13 +433,10 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
      * (after damage or a raised start, next_offset was moved past it). */
     assert(count > 0 && base_offset == seg->next_offset &&
            len > BATCH_LOG_OVERHEAD);
-    /* Active, so never closed by the cache, unless a failed roll made a
-     * sealed segment active again after the cache closed it. */
-    if (seg->file == NULL) {
-        int rc = segment_hold(seg);
-        if (rc != 0)
-            return rc;
-    }
+    /* The cache may have shut an idle active segment's descriptor. */
+    int rc = segment_attach(seg);
+    if (rc != 0)
+        return rc;
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
         uint64_t chunk =
@@ -448,7 +447,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
             want = chunk;
         if (seg->alloc + want > seg->map_len)
             want = seg->map_len - seg->alloc;
-        int rc = io->allocate(io, seg->file, seg->alloc, want);
+        rc = io->allocate(io, seg->file, seg->alloc, want);
         /* A nearly full disk: the batch alone may still fit. */
         if (rc == -ENOSPC && want > pos + len - seg->alloc) {
             want = pos + len - seg->alloc;
@@ -459,7 +458,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         seg->alloc += want;
         seg->alloc_chunk = chunk;
     }
-    int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
+    rc = samsa__io_write_all(io, seg->file, batch, len, pos);
     if (rc != 0)
         return samsa__from_errno(rc);
     /* After damage, the first new batch gets an entry of its own: lookups
@@ -526,13 +525,16 @@ int
 segment_seal(samsa_io *io, segment *seg)
 {
     uint64_t size = atomic_load(&seg->size);
+    int rc = segment_attach(seg); /* for the truncate and the sync after */
+    if (rc != 0)
+        return rc;
     if (seg->alloc > size) {
-        int rc = io->truncate(io, seg->file, size);
+        rc = io->truncate(io, seg->file, size);
         if (rc != 0)
             return samsa__from_errno(rc);
         seg->alloc = size;
     }
-    int rc = index_files_write(io, seg);
+    rc = index_files_write(io, seg);
     if (rc != 0)
         return samsa__from_errno(rc);
     seg->sealed = true;
@@ -560,10 +562,11 @@ segment_sync(samsa_io *io, segment *seg)
      * after the fdatasync, which then did not cover them. */
     bool sealed = atomic_load(&seg->sealed);
     size_t written = atomic_load(&seg->idx_written);
-    /* A sealed segment the cache closed is opened again for its sync, and
-     * kept open by the reference meanwhile (segcache.c). */
+    /* A segment the cache closed, or an active one whose descriptor it
+     * shut, is opened again for its sync, and kept open by the pin
+     * meanwhile (segcache.c). */
     segment_ref(seg);
-    int rc = segment_hold(seg);
+    int rc = segment_pin(seg);
     if (rc != 0) {
         /* Gone with its files (retention): nothing left to make durable. */
         bool gone = atomic_load(&seg->detached);
@@ -591,6 +594,7 @@ segment_sync(samsa_io *io, segment *seg)
     }
     if (rc == 0 && sealed)
         atomic_store(&seg->flushed, true);
+    segment_unpin(seg);
     segment_unref(io, seg);
     return samsa__from_errno(rc);
 }
@@ -894,7 +898,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     }
     seg->sealed = recover_from < 0;
     atomic_store(&seg->flushed, seg->sealed);
-    segcache_add(seg); /* when sealed; the log's open goes on without it */
+    segcache_add(seg); /* its descriptor counts: segcache.c */
     *out = seg;
     return 0;
 }
