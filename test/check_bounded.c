@@ -10,6 +10,7 @@
  * distance (256 KiB) plus an index interval and a batch, rounded up.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "faultio.h"
 #include "storage/log.h"
 #include "store/store.h"
 #include "test.h"
@@ -465,6 +467,61 @@ START_TEST(test_many_partitions_copies)
 }
 END_TEST
 
+/* The partition's end offset. */
+static int64_t
+end_of(samsa *s, int32_t p)
+{
+    int64_t first, end;
+    E(samsa_offsets(s, "t", p, &first, &end));
+    return end;
+}
+
+/* With a cap of one open file, two partitions take turns: each produce
+ * opens its active segment's descriptor again (an open through the I/O
+ * table) and shuts the other's.  When that open fails the produce fails,
+ * nothing is visible or written, and the same batch then goes through;
+ * the records are read back exactly before and after a reopen. */
+START_TEST(test_reopen_fails)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa *s;
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    samsa_topic_config cfg = test_small_cfg(2, 0);
+    cfg.segment_bytes = 1 << 20; /* no roll: its opens would count */
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t next[2] = {0, 0};
+    for (int round = 0; round < 6; round++)
+        for (int32_t p = 0; p < 2; p++) {
+            uint64_t opens = faultio_calls(fi, FAULTIO_OPEN);
+            if (round % 2 == 1) { /* the reopen fails */
+                faultio_fail(fi, FAULTIO_OPEN, 1, EIO, false);
+                test_produce_gen_rc(s, "t", p, next[p], 3, SAMSA_EIO);
+                ck_assert_int_eq(end_of(s, p), next[p]);
+                test_read_range(s, "t", p, 0, next[p]);
+            }
+            test_produce_next(s, "t", p, &next[p], 3);
+            /* One open (the reopen) per produce: the other partition's
+             * produce shut this one's descriptor. */
+            ck_assert_uint_eq(faultio_calls(fi, FAULTIO_OPEN) - opens,
+                              round % 2 == 1 ? 2 : 1);
+        }
+    ck_assert_uint_eq(faultio_injected(fi), 6);
+    for (int32_t p = 0; p < 2; p++)
+        test_read_range(s, "t", p, 0, next[p]);
+    E(samsa_close(s));
+    faultio_free(fi);
+    s = test_open(dir);
+    for (int32_t p = 0; p < 2; p++) {
+        test_read_range(s, "t", p, 0, next[p]);
+        ck_assert_int_eq(end_of(s, p), next[p]);
+    }
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* samsa_stats_partitions(): the partition's open files. */
 static int
 open_files_fn(const samsa_partition_stats *p, void *ctx)
@@ -593,6 +650,7 @@ bounded_suite(void)
     tcase_add_test(tc, test_fd_cap);
     tcase_add_test(tc, test_many_partitions);
     tcase_add_test(tc, test_many_partitions_copies);
+    tcase_add_test(tc, test_reopen_fails);
     tcase_add_test(tc, test_max_open_files);
     tcase_add_test(tc, test_readers_vs_cache);
     suite_add_tcase(s, tc);
