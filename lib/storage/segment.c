@@ -137,6 +137,35 @@ sibling_path(const segment *seg, const char *ext)
     return p;
 }
 
+/* The in-memory index: room for an entry per index_interval of the
+ * largest file, fixed because readers search it without a lock.  With
+ * Kafka's defaults that is 4 MiB a segment, nearly all of it never
+ * touched: one that large is mapped without a reservation (MAP_NORESERVE),
+ * so that 10,000 active segments do not commit 40 GiB of memory (under
+ * the kernel's default overcommit heuristic a fork of the process would
+ * fail).  Small ones come from malloc: a mapping each would count against
+ * vm.max_map_count. */
+#define IDX_MAP_BYTES (64u << 10)
+
+static index_entry *
+idx_alloc(size_t n)
+{
+    if (n * sizeof(index_entry) < IDX_MAP_BYTES)
+        return calloc(n, sizeof(index_entry));
+    void *p = mmap(NULL, n * sizeof(index_entry), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p != MAP_FAILED ? p : NULL;
+}
+
+static void
+idx_free(index_entry *idx, size_t n)
+{
+    if (n * sizeof *idx < IDX_MAP_BYTES)
+        free(idx);
+    else if (idx != NULL)
+        munmap(idx, n * sizeof *idx);
+}
+
 static segment *
 segment_new(const char *dir, int64_t base, const log_config *cfg)
 {
@@ -148,7 +177,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     seg->map_len = (size_t)cfg->segment_bytes + cfg->max_batch_bytes;
     seg->map_len = (seg->map_len + (size_t)page - 1) & ~((size_t)page - 1);
     seg->idx_cap = seg->map_len / cfg->index_interval + 2;
-    seg->idx = calloc(seg->idx_cap, sizeof *seg->idx);
+    seg->idx = idx_alloc(seg->idx_cap);
     seg->path = segment_path(dir, base, ".log");
     atomic_init(&seg->max_ts, -1);
     atomic_init(&seg->refs, 1);
@@ -159,7 +188,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     pthread_mutex_init(&seg->open_lock, NULL);
     if (seg->idx == NULL || seg->path == NULL) {
         pthread_mutex_destroy(&seg->open_lock);
-        free(seg->idx);
+        idx_free(seg->idx, seg->idx_cap);
         free(seg->path);
         free(seg);
         return NULL;
@@ -180,10 +209,10 @@ segment_cover(segment *seg, uint64_t size, const log_config *cfg)
         return SAMSA_ECORRUPT;
     size_t len = ((size_t)size + (size_t)page - 1) & ~((size_t)page - 1);
     size_t cap = len / cfg->index_interval + 2;
-    index_entry *idx = calloc(cap, sizeof *idx);
+    index_entry *idx = idx_alloc(cap);
     if (idx == NULL)
         return SAMSA_ENOMEM;
-    free(seg->idx);
+    idx_free(seg->idx, seg->idx_cap);
     seg->idx = idx;
     seg->idx_cap = cap;
     seg->map_len = len;
@@ -197,7 +226,7 @@ segment_free(samsa_io *io, segment *seg)
     pthread_mutex_destroy(&seg->open_lock);
     if (seg->file != NULL)
         io->close(io, seg->file);
-    free(seg->idx);
+    idx_free(seg->idx, seg->idx_cap);
     free(seg->path);
     free(seg);
 }
