@@ -443,8 +443,15 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;
+    /* The segments count in the store's cache as they open, and its
+     * eviction may shut an active segment's descriptor whenever it gets
+     * the log's lock (segcache.c): held while recovery truncates and
+     * seals.  Nobody else knows the log yet, so it is never waited for
+     * (and not ranked). */
+    pthread_mutex_lock(&log->lock);
     if (rc == 0 && n > below)
         rc = log_load(log, bases + below, n - below);
+    pthread_mutex_unlock(&log->lock);
     if (rc == 0 && log->nsegs == 0) {
         segment *seg;
         rc = segment_create(io, dir, start, &log->cfg, &seg);

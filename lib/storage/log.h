@@ -27,7 +27,10 @@
  * The end marker.  DIR/TOPIC-P/samsa.end (64 bytes, log.c) holds the boot id
  * of the kernel and the last published log end, refreshed with one 8-byte
  * store into its mapping at each publish, so that recovery knows which
- * records were acknowledged and never cuts one as a torn tail.
+ * records were acknowledged and never cuts one as a torn tail.  Its
+ * descriptor is closed once it is written at open (samsa_io.shut): the
+ * stores need only the mapping, and a store of many partitions would
+ * otherwise hold a descriptor per partition for it.
  *
  * Replicas.  A partition with several copies gives its log the replica
  * set's I/O table (replica_io.c), which repeats every call on every
