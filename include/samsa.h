@@ -198,10 +198,14 @@ typedef struct samsa_options {
     size_t catalog_map_bytes;        /**< LMDB map size; 0: 1 GiB           */
     samsa_replica_fn on_replica;     /**< replica events, or NULL           */
     void *on_replica_ctx;            /**< passed to on_replica              */
-    size_t max_open_files;           /**< sealed segments kept open at once,
-                                          store-wide: idle ones past it are
-                                          closed and opened again when read
-                                          (never under a reader); 0: 256  */
+    size_t max_open_files;           /**< segment files kept open at once,
+                                          store-wide (each copy's file holds
+                                          a descriptor): idle ones past it
+                                          are closed (an active segment only
+                                          its descriptor, never its mapping)
+                                          and opened again when read,
+                                          written or synced (never under a
+                                          reader); 0: 256                 */
     uint64_t reserved[5];            /**< must be zero                      */
 } samsa_options;
 

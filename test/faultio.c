@@ -76,6 +76,8 @@ struct samsa_io_file {
     void *inner; /* the posix table's handle (its struct samsa_io_file
                     is private to io_posix.c, so it stays opaque here)  */
     fnode *node; /* the file's journal                                   */
+    bool shut;   /* its descriptor closed (fio_shut): the journal reads
+                    the file through a handle of its own                 */
 };
 
 struct faultio {
@@ -512,18 +514,38 @@ capture_write(faultio *f, samsa_io_file *w, uint64_t off, size_t len,
               change **out)
 {
     uint64_t size;
-    int rc = f->posix->size(f->posix, w->inner, &size);
-    if (rc < 0)
+    samsa_io_file *h = w->inner;
+    int rc = 0;
+    if (w->shut) { /* the write may still go through the mapping */
+        pthread_mutex_lock(&f->lock);
+        char *path = xstrdup(w->node->path);
+        pthread_mutex_unlock(&f->lock);
+        rc = f->posix->open(f->posix, path, SAMSA_IO_RDONLY, &h);
+        free(path);
+        if (rc < 0)
+            return rc;
+    }
+    rc = f->posix->size(f->posix, h, &size);
+    if (rc < 0) {
+        if (h != w->inner)
+            f->posix->close(f->posix, h);
         return rc;
+    }
     change *c = change_new(CH_WRITE, off, len, size);
     c->old_len = off < size ? min64(len, size - off) : 0;
     if (c->old_len > 0) {
         c->old = xmalloc(c->old_len);
-        rc = read_full(f->posix, w->inner, c->old, c->old_len, off);
+        rc = read_full(f->posix, h, c->old, c->old_len, off);
         if (rc < 0) {
             change_free(c);
-            return rc;
+            c = NULL;
         }
+    }
+    if (h != w->inner)
+        f->posix->close(f->posix, h);
+    if (rc < 0)
+        return rc;
+    if (c->old_len > 0) {
         if (all_zero(c->old, c->old_len)) {
             free(c->old);
             c->old = NULL;
@@ -664,6 +686,31 @@ fio_map(samsa_io *io, samsa_io_file *w, size_t len, const void **addr)
     if (rc < 0)
         return rc;
     rc = f->posix->map(f->posix, w->inner, len, addr);
+    done(f, NULL, NULL);
+    return rc;
+}
+
+/* Shutting changes no file: no fault, and made even with the power off
+ * (as close). */
+static int
+fio_shut(samsa_io *io, samsa_io_file *w)
+{
+    faultio *f = io->ctx;
+    w->shut = true;
+    return f->posix->shut(f->posix, w->inner);
+}
+
+/* Counted and failed as an open. */
+static int
+fio_reopen(samsa_io *io, samsa_io_file *w, const char *path)
+{
+    faultio *f = io->ctx;
+    int rc = enter(f, FAULTIO_OPEN, w->node, path, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    rc = f->posix->reopen(f->posix, w->inner, path);
+    if (rc == 0)
+        w->shut = false;
     done(f, NULL, NULL);
     return rc;
 }
@@ -1209,6 +1256,8 @@ faultio_new(void)
         .mkdir = fio_mkdir,
         .rmdir = fio_rmdir,
         .dirsync = fio_dirsync,
+        .shut = fio_shut,
+        .reopen = fio_reopen,
         .boot_id = fio_boot_id,
         .ctx = f,
     };

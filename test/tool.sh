@@ -607,14 +607,14 @@ g	1	0	0	0
 EOF
 run "group reset to a time" 0 "$S" group reset -t g --to-datetime 1000 gs g1
 out <<'EOF'
-topics 1, partitions 2, records 3, bytes 85, segments 2, open files 4, under-replicated 0, consumer groups 1, share groups 0
+topics 1, partitions 2, records 3, bytes 85, segments 2, open files 2, under-replicated 0, consumer groups 1, share groups 0
 TOPIC	PARTITION	START	END	RECORDS	BYTES	SEGMENTS	OPEN-FILES	IN-SYNC
-g	0	0	3	3	85	1	2	1/1
-g	1	0	0	0	0	1	2	1/1
+g	0	0	3	3	85	1	1	1/1
+g	1	0	0	0	0	1	1	1/1
 EOF
 run "stats" 0 "$S" stats gs
 out <<'EOF'
-{"topics":1,"partitions":2,"segments":2,"records":3,"bytes":85,"open_files":4,"under_replicated":0,"topic_partitions":[{"topic":"g","partition":0,"segments":1,"start":0,"end":3,"records":3,"bytes":85,"copies":1,"insync":1,"open_files":2},{"topic":"g","partition":1,"segments":1,"start":0,"end":0,"records":0,"bytes":0,"copies":1,"insync":1,"open_files":2}],"consumer_groups":[{"group":"g1","offsets":[{"topic":"g","partition":0,"committed":0,"end":3,"lag":3},{"topic":"g","partition":1,"committed":0,"end":0,"lag":0}]}],"share_groups":[]}
+{"topics":1,"partitions":2,"segments":2,"records":3,"bytes":85,"open_files":2,"under_replicated":0,"topic_partitions":[{"topic":"g","partition":0,"segments":1,"start":0,"end":3,"records":3,"bytes":85,"copies":1,"insync":1,"open_files":1},{"topic":"g","partition":1,"segments":1,"start":0,"end":0,"records":0,"bytes":0,"copies":1,"insync":1,"open_files":1}],"consumer_groups":[{"group":"g1","offsets":[{"topic":"g","partition":0,"committed":0,"end":3,"lag":3},{"topic":"g","partition":1,"committed":0,"end":0,"lag":0}]}],"share_groups":[]}
 EOF
 run "stats --json" 0 "$S" stats --json gs
 err <<'EOF'

@@ -150,12 +150,12 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
         bytes += atomic_load(&log->segs[i]->size);
         nopen += segment_is_open(log->segs[i]); /* segcache.c */
     }
-    bool marker = log->marker != NULL;
     samsa__unlock(&log->lock, SAMSA_RANK_LOG);
     rset *rs = pt->rs;
-    /* One copy: the log's files are its own (a segment's .log, the end
-     * marker); several: the mirror's handles, counted on every copy. */
-    uint32_t open = (uint32_t)(nopen + marker);
+    /* One copy: the log's files are its own (a segment's .log; the end
+     * marker is mapped, its descriptor closed: log.c); several: the
+     * mirror's handles with a descriptor, counted on every copy. */
+    uint32_t open = (uint32_t)nopen;
     if (rs != NULL && rs->n > 1) {
         samsa__lock(&rs->lock, SAMSA_RANK_RSET);
         open = rset_io_open_files(rs);

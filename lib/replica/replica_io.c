@@ -51,6 +51,7 @@ struct mfile {
     _Atomic bool unsynced[REPLICA_MAX]; /* written since its last sync  */
     char *path;         /* as the log named it, under vroot    */
     int flags;          /* open flags, CREATE and EXCL removed  */
+    bool shut;          /* descriptors closed (rio_shut), under rs->lock */
     void *view;         /* read-only view of the leader's file */
     size_t view_len;    /* its length; 0 before map()          */
     mfile *next, *prev; /* rs->files                           */
@@ -320,6 +321,47 @@ rio_allocate(samsa_io *io, samsa_io_file *f, uint64_t off, uint64_t len)
     return n == 0 ? -EIO : fan_end(rs, n, idx, rc);
 }
 
+/* Every copy's descriptor goes, the mappings stay (io.h).  Under
+ * rs->lock, so that rset_io_flush() and rset_io_attach() see the copies'
+ * handles either all open or all shut. */
+static int
+rio_shut(samsa_io *io, samsa_io_file *f)
+{
+    rset *rs = rs_of(io);
+    mfile *m = MF(f);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
+    for (int i = 0; i < rs->n; i++)
+        if (m->f[i] != NULL)
+            (void)rs->base->shut(rs->base, m->f[i]);
+    m->shut = true;
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+    return 0;
+}
+
+/* The in-sync copies' descriptors again; a copy out of sync keeps its
+ * handle shut (a rebuild replaces it: rset_io_attach).  A copy that
+ * cannot reopen while another could leaves the set (fan_end). */
+static int
+rio_reopen(samsa_io *io, samsa_io_file *f, const char *path)
+{
+    rset *rs = rs_of(io);
+    mfile *m = MF(f);
+    int idx[REPLICA_MAX], rc[REPLICA_MAX];
+    int n = file_copies(rs, m, idx);
+    char *p[REPLICA_MAX];
+    for (int k = 0; k < n; k++)
+        p[k] = rset_path(rs, idx[k], path);
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
+    for (int k = 0; k < n; k++)
+        rc[k] = p[k] == NULL ? -ENOMEM
+                             : rs->base->reopen(rs->base, m->f[idx[k]], p[k]);
+    m->shut = false;
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+    for (int k = 0; k < n; k++)
+        free(p[k]);
+    return n == 0 ? -EIO : fan_end(rs, n, idx, rc);
+}
+
 /* Map copy i's file at view (MAP_FIXED) or anywhere (view NULL). */
 static void *
 view_map(rset *rs, mfile *m, int i, void *view, size_t len)
@@ -390,15 +432,17 @@ sync_one(sync_job *j)
 }
 
 /* fdatasync the copies idx[0..n) of m in parallel (the store's sync
- * pool); rc[] gets each result. */
+ * pool), through the handles h[0..n) (NULL: m's own); rc[] gets each
+ * result. */
 static void
-sync_parallel(rset *rs, mfile *m, const int *idx, int n, int *rc)
+sync_parallel(rset *rs, mfile *m, const int *idx, int n, int *rc,
+              samsa_io_file *const *h)
 {
     sync_job job[REPLICA_MAX];
     for (int k = 0; k < n; k++)
         job[k] = (sync_job){.fn = sync_one,
                             .rs = rs,
-                            .f = m->f[idx[k]],
+                            .f = h != NULL ? h[k] : m->f[idx[k]],
                             .disk = rs->copy[idx[k]].disk};
     sync_pool_run(rs->env->syncs, job, n);
     for (int k = 0; k < n; k++) {
@@ -421,7 +465,7 @@ rio_sync(samsa_io *io, samsa_io_file *f)
      * when rset_flush() runs (the flusher, samsa_sync(), close). */
     if (!rs->acks_all)
         n = 1;
-    sync_parallel(rs, m, idx, n, rc);
+    sync_parallel(rs, m, idx, n, rc, NULL);
     return fan_end(rs, n, idx, rc);
 }
 
@@ -439,7 +483,24 @@ rset_io_flush(rset *rs)
                 idx[k++] = i;
         if (k == 0)
             continue;
-        sync_parallel(rs, m, idx, k, rc);
+        /* A shut file (the end marker, an idle active segment) is synced
+         * through a descriptor opened for it: Linux writes back the file's
+         * pages whichever descriptor dirtied them, and reports an error
+         * nobody has seen to a descriptor opened after it. */
+        samsa_io_file *own[REPLICA_MAX] = {NULL};
+        for (int j = 0; m->shut && j < k; j++) {
+            char *p = rset_path(rs, idx[j], m->path);
+            int orc = p == NULL
+                          ? -ENOMEM
+                          : rs->base->open(rs->base, p, m->flags, &own[j]);
+            free(p);
+            if (orc != 0)
+                own[j] = m->f[idx[j]]; /* shut: its sync fails, EBADF */
+        }
+        sync_parallel(rs, m, idx, k, rc, m->shut ? own : NULL);
+        for (int j = 0; m->shut && j < k; j++)
+            if (own[j] != m->f[idx[j]])
+                rs->base->close(rs->base, own[j]);
         for (int j = 0; j < k; j++)
             if (rc[j] != 0 && rs->copy[idx[j]].insync) {
                 rset_mark_out_locked(rs, idx[j], samsa__from_errno(rc[j]));
@@ -467,6 +528,8 @@ rset_io_attach(rset *rs, int i)
         const void *a;
         if (rc == 0 && m->view != NULL)
             rc = rs->base->map(rs->base, m->f[i], m->view_len, &a);
+        if (rc == 0 && m->shut) /* as the other copies' handles */
+            (void)rs->base->shut(rs->base, m->f[i]);
         if (rc != 0)
             return samsa__from_errno(rc);
     }
@@ -552,6 +615,8 @@ rset_io_init(rset *rs)
         .mkdir = rio_mkdir,
         .rmdir = rio_rmdir,
         .dirsync = rio_dirsync,
+        .shut = rio_shut,
+        .reopen = rio_reopen,
         .boot_id = rio_boot_id,
         .ctx = rs,
     };
@@ -563,6 +628,6 @@ rset_io_open_files(rset *rs)
     uint32_t n = 0;
     for (const mfile *m = rs->files; m != NULL; m = m->next)
         for (int i = 0; i < rs->n; i++)
-            n += m->f[i] != NULL;
+            n += m->f[i] != NULL && !m->shut;
     return n;
 }

@@ -497,12 +497,15 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
     /* log.lock: no append on the file meanwhile; fsync_lock: no other
      * fdatasync of it at once (log.c says why). */
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    /* The handles need their descriptors: the store's cache may have shut
+     * the active segment's (segcache.c); the lock keeps them open. */
+    int arc = segment_attach((segment *)seg);
     samsa__lock(&log->fsync_lock, SAMSA_RANK_LOG_FSYNC);
     samsa__lock(&rs->lock, SAMSA_RANK_RSET);
     int pref = 0;
     for (int k = 0; k < n; k++) {
         c[k] = (hcopy){v[k].p, v[k].len, k < nin, false, false};
-        if (k < nin && rs->copy[idx[k]].insync)
+        if (k < nin && rs->copy[idx[k]].insync && arc == 0)
             hs.f[k] = rset_handle(rs, seg->path, idx[k]);
         if (idx[k] == rs->leader)
             pref = k;

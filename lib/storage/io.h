@@ -40,6 +40,16 @@
  *    treats that as an error.
  *  - allocate() reserves disk blocks for [off, off+len) and extends the file
  *    to at least off+len, so later writes there cannot fail for space.
+ *  - shut() closes the file's descriptor and keeps the rest: the view
+ *    map() gave stays valid, and write() and map_write() still work where
+ *    the I/O layer can store into its mapping (the POSIX table: inside
+ *    the mapping and the file's allocated blocks); every call that needs
+ *    the descriptor fails with -EBADF until reopen() opens path again as
+ *    the file's descriptor (-ESTALE when path is no longer the same
+ *    file).  A mapping does not count against RLIMIT_NOFILE, a descriptor
+ *    does: the store's cap on open files (segcache.c) and the end markers
+ *    (log.c) keep files mapped with their descriptors closed.  Shutting
+ *    a shut file, or reopening an open one, does nothing.
  */
 typedef struct samsa_io samsa_io;
 typedef struct samsa_io_file samsa_io_file; /* defined by each implementation */
@@ -71,6 +81,8 @@ struct samsa_io {
     int (*mkdir)(samsa_io *io, const char *path);
     int (*rmdir)(samsa_io *io, const char *path);
     int (*dirsync)(samsa_io *io, const char *path);
+    int (*shut)(samsa_io *io, samsa_io_file *f); /* see above      */
+    int (*reopen)(samsa_io *io, samsa_io_file *f, const char *path);
     /* The running kernel's boot id (/proc/sys/kernel/random/boot_id) into
      * out, NUL-padded: it tells a process crash, which loses nothing in the
      * page cache, from a machine crash, which may (log.c, "The end

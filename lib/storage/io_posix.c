@@ -48,7 +48,10 @@ typedef struct io_old_map {
 } io_old_map;
 
 struct samsa_io_file {
-    int fd;           /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY    */
+    int fd;           /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY;
+                         -1 while shut (io_shut)                            */
+    dev_t dev;        /* the file's device and inode, learnt at shut: a    */
+    ino_t ino;        /* reopen must find the same file                     */
     bool writable;    /* opened read-write: the mapping is writable too     */
     void *map;        /* the mapping map() returned, NULL before the call   */
     size_t map_len;   /* its length                                         */
@@ -111,7 +114,7 @@ io_close(samsa_io *io, samsa_io_file *f)
     }
     /* No retry on EINTR: Linux has released the descriptor either way, and
      * a second close() could close one another thread just opened. */
-    int rc = close(f->fd) == 0 || errno == EINTR ? 0 : -errno;
+    int rc = f->fd < 0 || close(f->fd) == 0 || errno == EINTR ? 0 : -errno;
     free(f);
     return rc;
 }
@@ -365,6 +368,51 @@ io_dirsync(samsa_io *io, const char *path)
     return -err;
 }
 
+/* Close the descriptor, keep the mapping (io.h).  What only the
+ * descriptor can tell is learnt first: which file it is, and whether it
+ * has blocks for all its bytes (as io_open asks), so that writes inside
+ * it still take the copy into the mapping without a descriptor. */
+static int
+io_shut(samsa_io *io, samsa_io_file *f)
+{
+    (void)io;
+    if (f->fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat(f->fd, &st) == 0) {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        if (f->writable &&
+            (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size &&
+            (uint64_t)st.st_size > f->mem_end)
+            f->mem_end = (uint64_t)st.st_size;
+    }
+    int rc = close(f->fd) == 0 || errno == EINTR ? 0 : -errno;
+    f->fd = -1;
+    return rc;
+}
+
+static int
+io_reopen(samsa_io *io, samsa_io_file *f, const char *path)
+{
+    (void)io;
+    if (f->fd >= 0)
+        return 0;
+    int fd;
+    do
+        fd = open(path, (f->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+        close(fd);
+        return -ESTALE; /* replaced: not the file the mapping shows */
+    }
+    f->fd = fd;
+    return 0;
+}
+
 /* Read once: the boot id cannot change while the process runs. */
 static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
 static char boot_buf[SAMSA_IO_BOOT_ID];
@@ -413,6 +461,8 @@ static samsa_io io_posix = {
     .mkdir = io_mkdir,
     .rmdir = io_rmdir,
     .dirsync = io_dirsync,
+    .shut = io_shut,
+    .reopen = io_reopen,
     .boot_id = io_boot_id,
     .ctx = NULL,
 };

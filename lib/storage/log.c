@@ -224,6 +224,7 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
     }
     log->io = io;
     log->cfg = *cfg;
+    log->cfg.writer = &log->lock; /* the cache's trylock: segcache.c */
     pthread_mutex_init(&log->lock, NULL);
     pthread_mutex_init(&log->flush_lock, NULL);
     pthread_mutex_init(&log->fsync_lock, NULL);
@@ -338,6 +339,11 @@ marker_open(samsa_log *log, int64_t end, bool synced)
                                  MARKER_WORD);
     if (rc == 0)
         rc = samsa__io_write_all(io, log->marker, b, MARKER_WORD, 0);
+    /* Its descriptor goes, its mapping stays: each publish's store goes
+     * into the mapping (io.h, shut), so a store of many partitions does
+     * not hold a descriptor per marker. */
+    if (rc == 0)
+        (void)io->shut(io, log->marker);
     return samsa__from_errno(rc);
 }
 
@@ -372,8 +378,10 @@ log_free(samsa_log *log)
         log_follow_free(log);
     if (log->marker != NULL)
         log->io->close(log->io, log->marker);
-    for (size_t i = 0; i < log->nsegs; i++)
+    for (size_t i = 0; i < log->nsegs; i++) {
+        segment_disown(log->segs[i]); /* log->lock goes: segcache.c */
         segment_unref(log->io, log->segs[i]);
+    }
     pthread_mutex_destroy(&log->lock);
     pthread_mutex_destroy(&log->flush_lock);
     pthread_mutex_destroy(&log->fsync_lock);
@@ -468,11 +476,18 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;
+    /* The segments count in the store's cache as they open, and its
+     * eviction may shut an active segment's descriptor whenever it gets
+     * the log's lock (segcache.c): held while recovery truncates and
+     * seals.  Nobody else knows the log yet, so it is never waited for
+     * (and not ranked). */
+    pthread_mutex_lock(&log->lock);
     if (rc == 0 && n > below)
         rc = log_load(log, bases + below, n - below);
+    pthread_mutex_unlock(&log->lock);
     if (rc == 0 && log->nsegs == 0) {
         segment *seg;
-        rc = segment_create(io, dir, start, cfg, &seg);
+        rc = segment_create(io, dir, start, &log->cfg, &seg);
         if (rc == 0 && (rc = segs_push(log, seg)) != 0)
             segment_unref(io, seg);
         if (rc == 0)
@@ -484,8 +499,10 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         return rc;
     }
     segment *last = active(log);
-    last->sealed = false;
-    atomic_store(&last->flushed, false);
+    if ((rc = segment_unseal(last)) != 0) {
+        log_free(log);
+        return rc;
+    }
     log->next_offset = last->next_offset;
     /* The acknowledged end is kept even where its records are damaged or
      * missing: an offset is never given out twice.  The next batch gets an
@@ -612,7 +629,8 @@ roll(samsa_log *log)
             rc = log_fsync(log, NULL);
         return rc; /* on failure, `failed` is set: see "Failure" above */
     }
-    old->sealed = false;
+    if (segment_unseal(old) != 0) /* no file to write: until reopened */
+        atomic_store(&log->failed, SAMSA_EFAILED);
     segment_remove_files(log->io, log->dir, seg->base);
     segment_unref(log->io, seg);
     return rc;
@@ -791,6 +809,7 @@ log_reconfigure(samsa_log *log, const log_config *cfg)
                 seg->next_offset = old->next_offset;
                 seg->force_index = old->force_index;
                 log->segs[log->nsegs - 1] = seg;
+                segment_disown(old);
                 segment_unref(log->io, old);
             } else /* no active file: refuse writes until reopened */
                 atomic_store(&log->failed, SAMSA_EFAILED);

@@ -27,7 +27,10 @@
  * The end marker.  DIR/TOPIC-P/samsa.end (64 bytes, log.c) holds the boot id
  * of the kernel and the last published log end, refreshed with one 8-byte
  * store into its mapping at each publish, so that recovery knows which
- * records were acknowledged and never cuts one as a torn tail.
+ * records were acknowledged and never cuts one as a torn tail.  Its
+ * descriptor is closed once it is written at open (samsa_io.shut): the
+ * stores need only the mapping, and a store of many partitions would
+ * otherwise hold a descriptor per partition for it.
  *
  * Replicas.  A partition with several copies gives its log the replica
  * set's I/O table (replica_io.c), which repeats every call on every
@@ -94,6 +97,13 @@ typedef struct segment {
     segcache *cache;           /* the store's cap on open segments, or NULL:
                                   always open                               */
     pthread_mutex_t open_lock; /* file and map open or closed (segcache.c) */
+    pthread_mutex_t *writer;   /* its log's lock (log_config.writer), held
+                                  by whoever uses an active segment's
+                                  descriptor; NULL once the log let go    */
+    _Atomic bool shut;         /* active: the cache closed its descriptor,
+                                  the file's view kept (segcache.c)       */
+    _Atomic bool used;         /* written since the cache last looked     */
+    _Atomic int pins;          /* segment_pin()s not let go               */
     _Atomic bool detached;     /* removed from its log: its references are
                                   readers', it is never closed under them   */
     bool in_cache;             /* counted open and closable (cache lock)    */
@@ -115,8 +125,9 @@ typedef struct log_config {
     bool sync;                /* fdatasync before acknowledging           */
     bool acks_all;            /* replicas: every in-sync copy acknowledges */
     int min_insync;           /* replicas: copies an acks=all produce needs */
-    segcache *cache;          /* the store's cap on open sealed segments,
+    segcache *cache;          /* the store's cap on open segment files,
                                  or NULL: every segment stays open        */
+    pthread_mutex_t *writer;  /* set by log_open: the log's lock          */
 } log_config;
 
 struct rset;
@@ -202,13 +213,27 @@ uint64_t segment_scanned_bytes(void);
 
 /* ---- segcache.c ---------------------------------------------------------- */
 
-/* A cache closing idle sealed segments past cap open ones. */
+/* A cache closing idle segments' files past cap open ones: a sealed
+ * segment's file and view, an active segment's descriptor. */
 segcache *segcache_new(size_t cap);
 void segcache_free(segcache *c);
-/* Make seg's file and view usable (open it again if the cache closed it);
- * the caller holds a reference, and may use them until it drops it. */
+/* Make seg's view usable (open its file again if the cache closed it);
+ * the caller holds a reference, and may use it until it drops it. */
 int segment_hold(segment *seg);
-/* seg became closable (sealed and flushed): count it, closing idle others
+/* The writer (holding seg->writer) is about to use the active segment's
+ * descriptor: open it again if the cache shut it. */
+int segment_attach(segment *seg);
+/* As segment_hold, and the descriptor too, kept open until
+ * segment_unpin (a sync outside the writer's lock). */
+int segment_pin(segment *seg);
+void segment_unpin(segment *seg);
+/* A seal undone (a roll that failed after it): seg is active again, its
+ * file opened again if the cache closed it meanwhile (writer's lock). */
+int segment_unseal(segment *seg);
+/* The log lets go of seg (freed, or replaced): readers may still hold
+ * it, nobody writes it; it is no longer counted. */
+void segment_disown(segment *seg);
+/* seg's file was opened or seg sealed: count it, closing idle others
  * past the cap. */
 void segcache_add(segment *seg);
 /* seg is being freed: stop counting it. */

@@ -137,6 +137,35 @@ sibling_path(const segment *seg, const char *ext)
     return p;
 }
 
+/* The in-memory index: room for an entry per index_interval of the
+ * largest file, fixed because readers search it without a lock.  With
+ * Kafka's defaults that is 4 MiB a segment, nearly all of it never
+ * touched: one that large is mapped without a reservation (MAP_NORESERVE),
+ * so that 10,000 active segments do not commit 40 GiB of memory (under
+ * the kernel's default overcommit heuristic a fork of the process would
+ * fail).  Small ones come from malloc: a mapping each would count against
+ * vm.max_map_count. */
+#define IDX_MAP_BYTES (64u << 10)
+
+static index_entry *
+idx_alloc(size_t n)
+{
+    if (n * sizeof(index_entry) < IDX_MAP_BYTES)
+        return calloc(n, sizeof(index_entry));
+    void *p = mmap(NULL, n * sizeof(index_entry), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p != MAP_FAILED ? p : NULL;
+}
+
+static void
+idx_free(index_entry *idx, size_t n)
+{
+    if (n * sizeof *idx < IDX_MAP_BYTES)
+        free(idx);
+    else if (idx != NULL)
+        munmap(idx, n * sizeof *idx);
+}
+
 static segment *
 segment_new(const char *dir, int64_t base, const log_config *cfg)
 {
@@ -148,17 +177,18 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     seg->map_len = (size_t)cfg->segment_bytes + cfg->max_batch_bytes;
     seg->map_len = (seg->map_len + (size_t)page - 1) & ~((size_t)page - 1);
     seg->idx_cap = seg->map_len / cfg->index_interval + 2;
-    seg->idx = calloc(seg->idx_cap, sizeof *seg->idx);
+    seg->idx = idx_alloc(seg->idx_cap);
     seg->path = segment_path(dir, base, ".log");
     atomic_init(&seg->max_ts, -1);
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
     seg->damaged = -1;
     seg->cache = cfg->cache;
+    seg->writer = cfg->writer;
     pthread_mutex_init(&seg->open_lock, NULL);
     if (seg->idx == NULL || seg->path == NULL) {
         pthread_mutex_destroy(&seg->open_lock);
-        free(seg->idx);
+        idx_free(seg->idx, seg->idx_cap);
         free(seg->path);
         free(seg);
         return NULL;
@@ -179,10 +209,10 @@ segment_cover(segment *seg, uint64_t size, const log_config *cfg)
         return SAMSA_ECORRUPT;
     size_t len = ((size_t)size + (size_t)page - 1) & ~((size_t)page - 1);
     size_t cap = len / cfg->index_interval + 2;
-    index_entry *idx = calloc(cap, sizeof *idx);
+    index_entry *idx = idx_alloc(cap);
     if (idx == NULL)
         return SAMSA_ENOMEM;
-    free(seg->idx);
+    idx_free(seg->idx, seg->idx_cap);
     seg->idx = idx;
     seg->idx_cap = cap;
     seg->map_len = len;
@@ -196,7 +226,7 @@ segment_free(samsa_io *io, segment *seg)
     pthread_mutex_destroy(&seg->open_lock);
     if (seg->file != NULL)
         io->close(io, seg->file);
-    free(seg->idx);
+    idx_free(seg->idx, seg->idx_cap);
     free(seg->path);
     free(seg);
 }
@@ -417,6 +447,7 @@ segment_create(samsa_io *io, const char *dir, int64_t base,
         segment_free(io, seg);
         return samsa__from_errno(rc);
     }
+    segcache_add(seg); /* its descriptor counts: segcache.c */
     *out = seg;
     return 0;
 }
@@ -431,13 +462,10 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
      * (after damage or a raised start, next_offset was moved past it). */
     assert(count > 0 && base_offset == seg->next_offset &&
            len > BATCH_LOG_OVERHEAD);
-    /* Active, so never closed by the cache, unless a failed roll made a
-     * sealed segment active again after the cache closed it. */
-    if (seg->file == NULL) {
-        int rc = segment_hold(seg);
-        if (rc != 0)
-            return rc;
-    }
+    /* The cache may have shut an idle active segment's descriptor. */
+    int rc = segment_attach(seg);
+    if (rc != 0)
+        return rc;
     if (pos + len > seg->alloc) {
         uint64_t want = pos + len - seg->alloc;
         uint64_t chunk =
@@ -448,7 +476,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
             want = chunk;
         if (seg->alloc + want > seg->map_len)
             want = seg->map_len - seg->alloc;
-        int rc = io->allocate(io, seg->file, seg->alloc, want);
+        rc = io->allocate(io, seg->file, seg->alloc, want);
         /* A nearly full disk: the batch alone may still fit. */
         if (rc == -ENOSPC && want > pos + len - seg->alloc) {
             want = pos + len - seg->alloc;
@@ -459,7 +487,7 @@ segment_append(samsa_io *io, segment *seg, const uint8_t *batch, size_t len,
         seg->alloc += want;
         seg->alloc_chunk = chunk;
     }
-    int rc = samsa__io_write_all(io, seg->file, batch, len, pos);
+    rc = samsa__io_write_all(io, seg->file, batch, len, pos);
     if (rc != 0)
         return samsa__from_errno(rc);
     /* After damage, the first new batch gets an entry of its own: lookups
@@ -526,13 +554,16 @@ int
 segment_seal(samsa_io *io, segment *seg)
 {
     uint64_t size = atomic_load(&seg->size);
+    int rc = segment_attach(seg); /* for the truncate and the sync after */
+    if (rc != 0)
+        return rc;
     if (seg->alloc > size) {
-        int rc = io->truncate(io, seg->file, size);
+        rc = io->truncate(io, seg->file, size);
         if (rc != 0)
             return samsa__from_errno(rc);
         seg->alloc = size;
     }
-    int rc = index_files_write(io, seg);
+    rc = index_files_write(io, seg);
     if (rc != 0)
         return samsa__from_errno(rc);
     seg->sealed = true;
@@ -560,10 +591,11 @@ segment_sync(samsa_io *io, segment *seg)
      * after the fdatasync, which then did not cover them. */
     bool sealed = atomic_load(&seg->sealed);
     size_t written = atomic_load(&seg->idx_written);
-    /* A sealed segment the cache closed is opened again for its sync, and
-     * kept open by the reference meanwhile (segcache.c). */
+    /* A segment the cache closed, or an active one whose descriptor it
+     * shut, is opened again for its sync, and kept open by the pin
+     * meanwhile (segcache.c). */
     segment_ref(seg);
-    int rc = segment_hold(seg);
+    int rc = segment_pin(seg);
     if (rc != 0) {
         /* Gone with its files (retention): nothing left to make durable. */
         bool gone = atomic_load(&seg->detached);
@@ -591,6 +623,7 @@ segment_sync(samsa_io *io, segment *seg)
     }
     if (rc == 0 && sealed)
         atomic_store(&seg->flushed, true);
+    segment_unpin(seg);
     segment_unref(io, seg);
     return samsa__from_errno(rc);
 }
@@ -912,7 +945,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     }
     seg->sealed = recover_from < 0;
     atomic_store(&seg->flushed, seg->sealed);
-    segcache_add(seg); /* when sealed; the log's open goes on without it */
+    segcache_add(seg); /* its descriptor counts: segcache.c */
     *out = seg;
     return 0;
 }

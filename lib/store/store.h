@@ -60,7 +60,8 @@
 #include "replica/partition.h"
 
 /* samsa_options.max_open_files when 0: well under the usual 1024 limit on
- * open files, with room for the active segments, markers and catalog. */
+ * open files, with room for a second copy's descriptors and the catalog
+ * (active segments count in it, end markers hold none: segcache.c). */
 #define STORE_MAX_OPEN_FILES 256
 
 typedef struct topic {
