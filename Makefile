@@ -263,7 +263,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=$(FB)/obj/%.o)
 FUZZ_HELP_OBJ := $(FB)/obj/fuzz_util.o $(FB)/obj/fuzz_store.o
 # make check: every target for FUZZ_CHECK_TIME seconds each.
 FUZZ_CHECK_TARGETS := $(FUZZ_TARGETS)
-FUZZ_CHECK_TIME ?= 8
+FUZZ_CHECK_TIME ?= 6
 FUZZ_TIME ?= 600
 # Kept between runs (make would delete them as intermediate files).
 .PRECIOUS: $(FB)/obj/%.o

@@ -306,9 +306,13 @@ END_TEST
 
 #define FD_LIMIT 1024 /* RLIMIT_NOFILE of the child                     */
 #define FD_PARTS 4    /* partitions                                     */
+#ifdef SAMSA_DEBUG
+#define FD_SEGS 1100 /* the sanitizer runs: still past FD_LIMIT */
+#else
 #define FD_SEGS                                                                \
-    1500             /* segments in all, well past FD_LIMIT... with            \
-                        SAMSA_LONG, 100,000 of them                    */
+    1500 /* segments in all, well past FD_LIMIT... with                        \
+            SAMSA_LONG, 100,000 of them                    */
+#endif
 #define FD_OTHERS 16 /* the catalog, lock files, the test's own         */
 
 /* Open file descriptors of this process. */
@@ -438,8 +442,13 @@ END_TEST
 /* Partitions of test_many_partitions: more than the file limit, twice
  * over, with one copy; fewer with two (each copy's segment and marker is
  * a mapping of its own, and vm.max_map_count is 65530). */
-#define PARTS_ONE      3000  /* with SAMSA_LONG: PARTS_LONG                */
-#define PARTS_TWO      1500  /* with a replica directory                   */
+#ifdef SAMSA_DEBUG /* the sanitizer runs: still past the file limit */
+#define PARTS_ONE 1100
+#define PARTS_TWO 600
+#else
+#define PARTS_ONE 1500 /* with SAMSA_LONG: PARTS_LONG                */
+#define PARTS_TWO 700  /* with a replica directory                   */
+#endif
 #define PARTS_LONG     10000 /* issue 12's figure                          */
 #define PARTS_CHECK_AT 500   /* partitions between two counts of the fds   */
 
