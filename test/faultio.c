@@ -100,6 +100,8 @@ struct faultio {
     faultio_sync_fn on_sync;            /* called before each sync, or NULL   */
     void *on_sync_ctx;                  /* its argument                       */
     faultio_sync_fn on_dirsync;         /* called after each dirsync, or NULL */
+    faultio_sync_fn on_open;            /* called after each open, or NULL    */
+    void *on_open_ctx;                  /* its argument                       */
     void *on_dirsync_ctx;               /* its argument                       */
     char boot[SAMSA_IO_BOOT_ID];        /* the boot it presents (faultio.h)   */
 };
@@ -620,6 +622,12 @@ fio_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
         *out = w;
     }
     done(f, NULL, NULL);
+    pthread_mutex_lock(&f->lock);
+    faultio_sync_fn fn = f->on_open;
+    void *ctx = f->on_open_ctx;
+    pthread_mutex_unlock(&f->lock);
+    if (rc == 0 && fn != NULL)
+        fn(ctx, path);
     return rc;
 }
 
@@ -1207,6 +1215,12 @@ void
 faultio_on_dirsync(faultio *f, faultio_sync_fn fn, void *ctx)
 {
     hook_set(f, &f->on_dirsync, &f->on_dirsync_ctx, fn, ctx);
+}
+
+void
+faultio_on_open(faultio *f, faultio_sync_fn fn, void *ctx)
+{
+    hook_set(f, &f->on_open, &f->on_open_ctx, fn, ctx);
 }
 
 int

@@ -213,6 +213,11 @@ int faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed);
  * entries the directory held when it ran are durable from then on, which
  * a test that models lost directory entries (faultio itself does not, see
  * above) needs to know.  Same rules as faultio_on_sync()'s fn.
+ *
+ * faultio_on_open() sets fn (NULL: none) to be called with the path after
+ * each open through the table succeeded, before the caller has the handle:
+ * a test can change the file system under a file just opened (a directory
+ * removed while a segment is being created).  Same rules.
  */
 typedef void (*faultio_sync_fn)(void *ctx, const char *path);
 uint64_t faultio_crash_states(faultio *f, const char *root, size_t newest,
@@ -221,5 +226,6 @@ int faultio_crash_apply(faultio *f, const char *root, const char *to,
                         uint64_t state);
 void faultio_on_sync(faultio *f, faultio_sync_fn fn, void *ctx);
 void faultio_on_dirsync(faultio *f, faultio_sync_fn fn, void *ctx);
+void faultio_on_open(faultio *f, faultio_sync_fn fn, void *ctx);
 
 #endif

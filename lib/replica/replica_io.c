@@ -396,15 +396,33 @@ rio_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     int r = n == 0 ? -EIO : fan_end(rs, n, idx, rc);
     if (r != 0)
         return r;
+    /* The view is opened by path, the copies' descriptors were not: a
+     * leader whose file went after it was opened (its directory removed
+     * while the log rolled) fails here alone.  It leaves the set, as a
+     * copy failing any call does, and the next leader's file is mapped. */
     samsa__lock(&rs->lock, SAMSA_RANK_RSET);
-    void *v = view_map(rs, m, rs->leader, NULL, len);
+    void *v;
+    int err = 0;
+    bool moved = false;
+    while ((v = view_map(rs, m, rs->leader, NULL, len)) == MAP_FAILED) {
+        err = errno;
+        if (err == EMFILE || err == ENFILE || err == ENOMEM)
+            break; /* the process's limits, not the copy's fault */
+        int old = rs->leader;
+        rset_mark_out_locked(rs, old, samsa__from_errno(-err));
+        if (rs->leader == old)
+            break; /* the last copy: its error is the caller's */
+        moved = true;
+    }
     if (v != MAP_FAILED) {
         m->view = v;
         m->view_len = len;
     }
     samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+    if (moved)
+        rset_after_change(rs);
     if (v == MAP_FAILED)
-        return -errno;
+        return -err;
     *addr = v;
     return 0;
 }
