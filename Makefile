@@ -103,6 +103,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-tool check-asan check-tsan check-valgrind lint \
+	check-lane-asan check-lane-rest \
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
@@ -236,10 +237,20 @@ check-valgrind: $(RUNNER)
 	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \
 		$(RUNNER)
 
-check: all
+# Two lanes on two cores: the ASan/UBSan run (the longest: the library
+# at -O1 under the sanitizer, every suite) beside everything else in turn.
+# Each lane's output is printed whole when a step of it ends (-Orecurse),
+# so the two never interleave; a lane that fails fails the check.  Every
+# package is installed first, so the lanes never run apt-get at once.
+check: all $(DEPS_STAMP_CHECK) $(DEPS_STAMP_FUZZ)
+	$(MAKE) -j2 -Orecurse check-lane-asan check-lane-rest
+
+check-lane-asan:
+	$(MAKE) check-asan
+
+check-lane-rest:
 	$(MAKE) check-unit
 	$(MAKE) check-tool
-	$(MAKE) check-asan
 	$(MAKE) check-tsan
 	$(MAKE) check-fuzz
 	$(MAKE) lint
