@@ -42,7 +42,7 @@ B ?= build
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb zlib1g-dev:zlib \
 	libsnappy-dev:snappy liblz4-dev:liblz4 libzstd-dev:libzstd
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
-	clang-format:cmd/clang-format
+	clang-format:cmd/clang-format librdkafka-dev:rdkafka
 # Only the queue benchmark's SQLite comparison needs this one.
 DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
@@ -103,7 +103,7 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-tool check-asan check-tsan check-valgrind lint \
-	check-lane-asan check-lane-rest \
+	check-lane-asan check-lane-rest check-listener \
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
@@ -218,7 +218,8 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
-TSAN_SUITES := threads notify group queue replica producer retention rdonly
+TSAN_SUITES := threads notify group queue replica producer retention rdonly \
+	listener
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread -DSAMSA_DEBUG" \
 		build/tsan/check_samsa
@@ -251,6 +252,7 @@ check-lane-asan:
 check-lane-rest:
 	$(MAKE) check-unit
 	$(MAKE) check-tool
+	$(MAKE) check-listener
 	$(MAKE) check-tsan
 	$(MAKE) check-fuzz
 	$(MAKE) lint
@@ -367,6 +369,19 @@ check-kafkajs: $(B)/interop/dump
 $(B)/interop/dump: test/interop/dump.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_LIB)
+
+# librdkafka, a real Kafka client, produces to and consumes from the
+# listener (test/interop/listener_rdkafka.c); part of make check.
+check-listener: $(B)/interop/listener_rdkafka
+	rm -rf $(B)/interop/listener-store
+	$(B)/interop/listener_rdkafka $(B)/interop/listener-store
+	rm -rf $(B)/interop/listener-store
+
+$(B)/interop/listener_rdkafka: test/interop/listener_rdkafka.c $(STATIC) \
+		| $(DEPS_STAMP_CHECK)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags rdkafka) -o $@ $< \
+		$(STATIC) $(LDLIBS_LIB) $(shell pkg-config --libs rdkafka)
 
 # ---- benchmarks -------------------------------------------------------------
 

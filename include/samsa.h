@@ -1977,6 +1977,76 @@ samsa_stats_shares(samsa *s, int (*fn)(const samsa_share_stats *q, void *ctx),
  */
 SAMSA_API int samsa_stats_json(samsa *s, char **json);
 
+/* ------------------------------------------------------------------------ */
+/* The Kafka listener                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A listener serves the store's topics over Kafka's wire protocol from
+ * the application's own process, on threads of its own: any Kafka client
+ * (librdkafka, kafkajs, the Java client) produces to and fetches from the
+ * same topics the application's threads use.  Implemented so far (and
+ * advertised by ApiVersions, so clients pick these versions): ApiVersions
+ * 0-3, Metadata 0-8, Produce 3-8, ListOffsets 1-5 and Fetch 4-11 (without
+ * fetch sessions: every fetch is a full one).  The store is the only
+ * broker: node 0, leader of every partition.
+ *
+ * Produce's acks: 0 (no response, as Kafka), 1 and -1 (all) are answered
+ * once samsa_produce() returned, so the topic's own acks and sync rules
+ * decide what the answer vouches for.  A batch whose CRC or records do
+ * not check is refused (CORRUPT_MESSAGE) and nothing of that partition's
+ * data in the request is stored.  Fetch answers with the stored batches
+ * as they are (compressed ones stay compressed) and waits up to the
+ * request's max_wait_ms for min_bytes, woken by any produce into the
+ * store, in-process or through the listener.
+ *
+ * Bounded: request size (max_request_bytes), connections
+ * (max_connections), one request worked on per connection at a time and
+ * at most max_request_bytes of replies queued to it; a request that does
+ * not parse closes its connection and changes nothing.
+ */
+
+/** Opaque handle of a listener. */
+typedef struct samsa_listener samsa_listener;
+
+/** Where and how a listener listens; zero fields take the default. */
+typedef struct samsa_listener_config {
+    const char *host;            /**< address to bind: NULL "127.0.0.1"   */
+    int port;                    /**< 0: any free port                     */
+    const char *advertised_host; /**< told to clients; NULL: host        */
+    int max_connections;         /**< 0: 256                               */
+    int32_t max_request_bytes;   /**< 0: 100 MiB (Kafka's default)         */
+    uint64_t reserved[8];        /**< zero: room for fields to come        */
+} samsa_listener_config;
+
+/**
+ * @brief Start serving the store over Kafka's protocol.
+ * @param[in]  s   an open store, not read-only.
+ * @param[in]  cfg where to listen, or NULL for the defaults.
+ * @param[out] out receives the listener.
+ * @return 0; SAMSA_EINVAL (NULL arguments, negative limits, a port out of
+ *         range, a host that is not an IPv4 or IPv6 address);
+ *         SAMSA_ERDONLY for a read-only store; SAMSA_EIO or SAMSA_ENOMEM
+ *         when the socket or a thread could not be made (errno says why).
+ *
+ * Close the listener (samsa_listener_close()) before the store.
+ */
+SAMSA_API int samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
+                                  samsa_listener **out);
+
+/**
+ * @brief The TCP port the listener is bound to (the one the system chose
+ *        when cfg->port was 0).
+ */
+SAMSA_API int samsa_listener_port(const samsa_listener *l);
+
+/**
+ * @brief Stop the listener: its threads end, every connection closes
+ *        (requests not yet answered get no answer), its memory is freed.
+ * @return 0, or SAMSA_EINVAL for NULL.
+ */
+SAMSA_API int samsa_listener_close(samsa_listener *l);
+
 #ifdef __cplusplus
 }
 #endif

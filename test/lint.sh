@@ -396,6 +396,7 @@ replica
 store
 client
 group queue
+listener
 tool"
 TOP_LAYER=tool
 

@@ -754,6 +754,36 @@ t
 EOF
 run "topics after delete" 0 "$S" topics st
 
+# ---- serve ---------------------------------------------------------------------------
+
+err <<'EOF'
+samsa: serve: --listen takes HOST:PORT, not 'nope' (see samsa serve --help)
+EOF
+run "serve bad listen" 2 "$S" serve --listen nope st
+err <<'EOF'
+samsa: serve: cannot listen on ::g: invalid argument (SAMSA_EINVAL)
+EOF
+run "serve bad host" 1 "$S" serve --listen '[::g]:0' st
+# Serving, then SIGTERM: the line with the port, exit 0, the store closed
+# (a writer can open it again at once).
+cases=$((cases + 1))
+"$S" serve --listen 127.0.0.1:0 st > serve.out 2> serve.err &
+pid=$!
+i=0
+while [ ! -s serve.out ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+rc=$?
+if [ "$rc" -ne 0 ] || [ -s serve.err ] ||
+    ! grep -q '^serving st on 127\.0\.0\.1:[1-9][0-9]*$' serve.out; then
+    echo "tool.sh: FAIL: serve: status $rc, output: $(cat serve.out serve.err)" >&2
+    failed=$((failed + 1))
+fi
+out <<'EOF'
+t
+EOF
+run "topics after serve" 0 "$S" topics st
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

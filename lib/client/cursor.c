@@ -26,20 +26,22 @@
 struct samsa_cursor {
     samsa *s;              /* its store: a read-only one's waits (follow.c) */
     samsa_partition *part; /* referenced */
-    samsa_log *log;    /* part->log: reads go to the storage layer          */
-    char *topic;       /* the topic's name, for samsa_message.topic         */
-    int32_t partition; /* the partition                                     */
-    int64_t offset;    /* the next offset to return                         */
-    segment *seg;      /* referenced; holds offset, or NULL: look it up     */
-    int64_t seg_end;   /* seg_limit() of seg                                */
-    uint64_t pos;      /* in seg: the next batch to enter                   */
-    int64_t expect;    /* the offset the batch at pos must start at         */
-    batch_iter it;     /* the batch being returned, when in_batch           */
-    bool in_batch;     /* it has records left to look at                    */
-    codec_buf zbuf;    /* a compressed batch's records, decompressed        */
-    bool zbatch;       /* it iterates zbuf (a compressed batch)             */
-    bool zpinned;      /* records of zbuf went out since cursor_release()   */
-    codec_buf *held;   /* earlier zbufs whose records may still be held     */
+    samsa_log *log;     /* part->log: reads go to the storage layer          */
+    char *topic;        /* the topic's name, for samsa_message.topic         */
+    int32_t partition;  /* the partition                                     */
+    int64_t offset;     /* the next offset to return                         */
+    segment *seg;       /* referenced; holds offset, or NULL: look it up     */
+    int64_t seg_end;    /* seg_limit() of seg                                */
+    uint64_t pos;       /* in seg: the next batch to enter                   */
+    int64_t expect;     /* the offset the batch at pos must start at         */
+    batch_iter it;      /* the batch being returned, when in_batch           */
+    bool in_batch;      /* it has records left to look at                    */
+    codec_buf zbuf;     /* a compressed batch's records, decompressed        */
+    bool zbatch;        /* it iterates zbuf (a compressed batch)             */
+    bool zpinned;       /* records of zbuf went out since cursor_release()   */
+    bool raw;           /* cursor_next_batch(): batches are not decompressed */
+    uint64_t batch_pos; /* in seg: where the batch entered last starts      */
+    codec_buf *held;    /* earlier zbufs whose records may still be held     */
     size_t nheld, held_cap;
 };
 
@@ -175,8 +177,9 @@ cursor_enter_batch(samsa_cursor *c)
         c->zbatch = !control && (h.attributes & BATCH_ATTR_COMPRESSION) != 0;
         /* A batch that does not decompress leaves the cursor before it:
          * the next call says so again (seek past it to go on). */
-        if (c->zbatch && (rc = cursor_inflate(c, p, &h)) != 0)
+        if (c->zbatch && !c->raw && (rc = cursor_inflate(c, p, &h)) != 0)
             return rc;
+        c->batch_pos = c->pos;
         c->pos = next;
         c->expect = h.base_offset + h.last_offset_delta + 1;
         if (control) {
@@ -246,6 +249,32 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
         if (rc != 0)
             return rc;
     }
+}
+
+int
+cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len)
+{
+    if (atomic_load(&c->log->deleted))
+        return SAMSA_EDELETED;
+    if (c->offset < atomic_load(&c->log->start))
+        return SAMSA_EOFFSET;
+    if (c->offset >= atomic_load_explicit(&c->log->end, memory_order_acquire))
+        return SAMSA_ETIMEDOUT;
+    c->in_batch = false;
+    c->raw = true;
+    int rc = cursor_enter_batch(c);
+    c->raw = false;
+    if (rc == SAMSA_ECORRUPT && c->offset < atomic_load(&c->log->start))
+        rc = SAMSA_EOFFSET;
+    if (rc != 0)
+        return rc;
+    /* The batch was checked as for records (its CRC, where it starts);
+     * its records are the reader's to decode. */
+    c->in_batch = false;
+    *batch = c->seg->map + c->batch_pos;
+    *len = c->pos - c->batch_pos;
+    c->offset = c->expect;
+    return 0;
 }
 
 SAMSA_API int

@@ -18,6 +18,13 @@ void cursor_release(samsa_cursor *c);
 /* Move a cursor to offset, keeping its place in the segment when offset is
  * a little ahead (the queue's many short hops). */
 int cursor_goto(samsa_cursor *c, int64_t offset);
+/* The next whole batch as stored (log overhead included, CRC checked,
+ * not decompressed): *batch points into the segment's mapping and stays
+ * valid until the cursor's next call.  The batch holds the cursor's
+ * offset, possibly after records below it; the cursor moves past it.
+ * SAMSA_ETIMEDOUT at the end (no waiting), SAMSA_EOFFSET below the
+ * start, SAMSA_ECORRUPT, SAMSA_EDELETED. */
+int cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len);
 /* The first offset in log, from its start, whose record has a timestamp
  * >= ts: 0 and *out; 1 when no record below the end has one (*out: the
  * end); SAMSA_ECORRUPT when a damaged batch might hold the answer,

@@ -252,6 +252,7 @@ static const struct {
     {"groups", cmd_groups, "list the consumer and share groups"},
     {"group", cmd_group, "describe, reset or delete a consumer group"},
     {"stats", cmd_stats, "the store's figures (--json)"},
+    {"serve", cmd_serve, "serve the store to Kafka clients (--listen)"},
 };
 
 static int

@@ -89,6 +89,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_groups(int argc, char **argv); /* groups.c */
 int cmd_group(int argc, char **argv);
 int cmd_stats(int argc, char **argv); /* stats.c */
+int cmd_serve(int argc, char **argv); /* serve.c */
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 

@@ -1,0 +1,236 @@
+/*
+ * kapi_produce.c - Produce (key 0): record batches from a Kafka client
+ * into samsa_produce().
+ *
+ * Each partition's records in a request are one or more record batches
+ * (v2: every client that speaks Produce 3+ writes them).  They are checked
+ * whole before anything is stored: the header, the CRC, and every record
+ * decoded (compressed batches decompressed, at most BATCH_INFLATE_MAX
+ * bytes each), so a batch that passes its CRC but whose records do not
+ * parse can never reach the log, where every reader would stop at it.
+ * Then the records go through samsa_produce() as one call: one samsa
+ * batch, stored all or none, with the topic's own compression, timestamp
+ * type, size limit, acks and sync.  A refused partition changes nothing
+ * and gets its error; the other partitions of the request are stored.
+ *
+ * The records point into the request (and into the decompressed buffers),
+ * which outlive the call; headers need NUL-terminated keys, so each
+ * record's headers are copied into one block of their own.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener.h"
+#include "storage/batch.h"
+#include "storage/codec.h"
+
+#define BATCH_INFLATE_MAX (64u << 20) /* a batch's records, decompressed */
+
+typedef struct precs {
+    samsa_record *recs;
+    size_t n, cap;
+    void **blocks; /* header blocks and decompressed buffers to free */
+    size_t nblocks, blocks_cap;
+} precs;
+
+static void
+precs_free(precs *pr)
+{
+    for (size_t i = 0; i < pr->nblocks; i++)
+        free(pr->blocks[i]);
+    free(pr->blocks);
+    free(pr->recs);
+}
+
+static int
+precs_keep(precs *pr, void *block)
+{
+    if (samsa__array_room(&pr->blocks, pr->nblocks, &pr->blocks_cap,
+                          sizeof *pr->blocks, 8) != 0) {
+        free(block);
+        return SAMSA_ENOMEM;
+    }
+    pr->blocks[pr->nblocks++] = block;
+    return 0;
+}
+
+/* m's headers as samsa_headers with NUL-terminated keys, in one block. */
+static int
+record_headers(precs *pr, const samsa_message *m, samsa_record *r)
+{
+    size_t bytes = m->header_count * sizeof(samsa_header);
+    for (size_t i = 0; i < m->header_count; i++) {
+        const char *k;
+        size_t kl, vl;
+        const void *v;
+        if (batch_record_header(m, i, &k, &kl, &v, &vl) != 0 ||
+            memchr(k, '\0', kl) != NULL)
+            return SAMSA_ECORRUPT; /* a key samsa cannot keep whole */
+        bytes += kl + 1;
+    }
+    samsa_header *h = calloc(1, bytes);
+    if (h == NULL)
+        return SAMSA_ENOMEM;
+    char *keys = (char *)(h + m->header_count);
+    for (size_t i = 0; i < m->header_count; i++) {
+        const char *k;
+        size_t kl;
+        (void)batch_record_header(m, i, &k, &kl, &h[i].value, &h[i].value_len);
+        memcpy(keys, k, kl);
+        keys[kl] = '\0';
+        h[i].key = keys;
+        keys += kl + 1;
+    }
+    r->headers = h;
+    r->header_count = m->header_count;
+    return precs_keep(pr, h);
+}
+
+/* Decode the records of one checked batch (p, header h) into pr. */
+static int
+batch_records(precs *pr, const uint8_t *p, const batch_header *h)
+{
+    batch_iter it;
+    int codec = h->attributes & BATCH_ATTR_COMPRESSION;
+    if (codec != 0) {
+        codec_buf zb = {0};
+        int rc = codec_decompress(codec, p + BATCH_HEADER_SIZE,
+                                  (size_t)h->length + BATCH_LOG_OVERHEAD -
+                                      BATCH_HEADER_SIZE,
+                                  BATCH_INFLATE_MAX, &zb);
+        if (rc != 0) {
+            codec_buf_free(&zb);
+            return rc;
+        }
+        if ((rc = precs_keep(pr, zb.data)) != 0)
+            return rc;
+        batch_iter_init_records(&it, h, zb.data, zb.len);
+    } else {
+        batch_iter_init(&it, p, h);
+    }
+    samsa_message m;
+    int rc;
+    while ((rc = batch_iter_next(&it, &m)) == 0) {
+        if (samsa__array_room(&pr->recs, pr->n, &pr->cap, sizeof *pr->recs,
+                              64) != 0)
+            return SAMSA_ENOMEM;
+        samsa_record *r = &pr->recs[pr->n++];
+        memset(r, 0, sizeof *r);
+        r->key = m.key;
+        r->key_len = m.key_len;
+        r->value = m.value;
+        r->value_len = m.value_len;
+        /* CreateTime as the client set it; none (-1) is "now", as a
+         * broker stamps a record that has no time. */
+        r->timestamp = m.timestamp > 0 ? m.timestamp : 0;
+        if (m.header_count > 0 && (rc = record_headers(pr, &m, r)) != 0)
+            return rc;
+    }
+    return rc == 1 ? 0 : rc;
+}
+
+/* Check and decode every batch of a partition's records. */
+static int
+partition_records(precs *pr, kstr data)
+{
+    const uint8_t *p = (const uint8_t *)data.p;
+    size_t left = data.len;
+    if (p == NULL || left == 0)
+        return SAMSA_ECORRUPT;
+    while (left > 0) {
+        batch_header h;
+        if (batch_parse_header(p, left, &h) != 0 || h.magic != BATCH_MAGIC ||
+            batch_verify_crc(p, &h) != 0 ||
+            (h.attributes & BATCH_ATTR_CONTROL) != 0)
+            return SAMSA_ECORRUPT;
+        int rc = batch_records(pr, p, &h);
+        if (rc != 0)
+            return rc;
+        size_t whole = BATCH_LOG_OVERHEAD + (size_t)h.length;
+        p += whole;
+        left -= whole;
+    }
+    return pr->n > 0 ? 0 : SAMSA_ECORRUPT;
+}
+
+/* Store one partition's records: the Kafka error, *base and *append_time
+ * set for the reply. */
+static int16_t
+produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
+                  int64_t *base, int64_t *append_time)
+{
+    precs pr = {0};
+    samsa_topic_config cfg;
+    int rc = tname == NULL ? SAMSA_ENOTOPIC
+                           : samsa_topic_describe(l->s, tname, &cfg);
+    if (rc == 0 && (p < 0 || p >= cfg.partitions))
+        rc = SAMSA_ENOPARTITION;
+    if (rc == 0)
+        rc = partition_records(&pr, data);
+    if (rc == 0)
+        rc = samsa_produce(l->s, tname, p, pr.recs, pr.n);
+    if (rc == 0) {
+        *base = pr.recs[0].offset;
+        if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
+            *append_time = pr.recs[0].timestamp;
+    }
+    precs_free(&pr);
+    /* Records that do not check are CORRUPT_MESSAGE; the record-size and
+     * replica errors as Kafka names them. */
+    if (rc == SAMSA_ENOTSUP)
+        return KERR_CORRUPT_MESSAGE;
+    return kapi_error(rc);
+}
+
+int
+kapi_produce(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
+{
+    (void)c;
+    int16_t v = req->version;
+    kread *r = &req->body;
+    (void)kread_str(r, false); /* transactional id: no transactions */
+    int16_t acks = kread_i16(r);
+    (void)kread_i32(r); /* timeout: samsa_produce() does not wait on
+                           other brokers */
+    int32_t nt = kread_array(r, false, 6);
+    kwrite_array(out, false, nt < 0 ? 0 : nt);
+    for (int32_t t = 0; t < nt && !r->bad; t++) {
+        kstr name = kread_str(r, false);
+        char *tname = kstr_dup(name);
+        int32_t np = kread_array(r, false, 8);
+        kwrite_str(out, false, name.p, name.len);
+        kwrite_array(out, false, np < 0 ? 0 : np);
+        for (int32_t i = 0; i < np && !r->bad; i++) {
+            int32_t p = kread_i32(r);
+            kstr data = kread_bytes(r, false);
+            int64_t base = -1, append_time = -1;
+            int16_t err = KERR_INVALID_REQUIRED_ACKS;
+            if (r->bad)
+                break;
+            if (acks == 0 || acks == 1 || acks == -1)
+                err = produce_partition(l, tname, p, data, &base, &append_time);
+            kwrite_i32(out, p);
+            kwrite_i16(out, err);
+            kwrite_i64(out, base);
+            kwrite_i64(out, append_time);
+            if (v >= 5) {
+                int64_t first = -1, end;
+                if (tname == NULL ||
+                    samsa_offsets(l->s, tname, p, &first, &end) != 0)
+                    first = -1;
+                kwrite_i64(out, first);
+            }
+            if (v >= 8) {
+                kwrite_array(out, false, 0); /* record errors */
+                kwrite_strz(out, false, NULL);
+            }
+        }
+        free(tname);
+    }
+    kwrite_i32(out, 0); /* throttle_time_ms */
+    if (r->bad)
+        return KANS_CLOSE;
+    if (acks == 0)
+        out->len = 0; /* acks=0: Kafka sends no reply at all */
+    return KANS_DONE;
+}

@@ -1,0 +1,538 @@
+/*
+ * listener.c - the Kafka listener: a socket, an epoll loop on a thread of
+ * its own, and a waker thread that turns the store's appends into wake-ups
+ * for fetches that wait.
+ *
+ * The loop.  One thread owns every connection: it accepts, reads whole
+ * frames (a 4-byte size, then the request), answers them in order, and
+ * writes the replies without blocking.  Kafka promises replies in request
+ * order on a connection, so a connection works on one request at a time:
+ * while a fetch waits for data (parked), the requests after it stay in the
+ * connection's input buffer, and reading stops once that buffer holds a
+ * whole largest request.  A connection's queued replies are bounded the
+ * same way: past max_request_bytes of them, its requests wait until the
+ * client reads.  Anything that does not parse closes that connection only.
+ *
+ * Waking fetches.  A fetch that must wait (less than min_bytes ready)
+ * parks until max_wait_ms.  The waker thread sleeps while nothing is
+ * parked; while something is, it watches the store (store_watch(), the
+ * same wake-up consumer groups use, notify.c) and writes the eventfd the
+ * loop polls on every append anywhere in the store.  It writes it once
+ * too right after it starts watching, so an append between the loop's
+ * last look and the watch is not missed: the loop then looks again.
+ * Producers pay one atomic load when no fetch waits.
+ *
+ * Each wake-up of the waker writes the eventfd once (after it watches
+ * again), so the loop looks at its parked fetches once per append burst,
+ * never on a timer: with no append, a fetch is answered at its deadline.
+ *
+ * Closing.  samsa_listener_close() sets stop and writes the eventfd; the
+ * loop ends; the waker, woken by its condition or by store_notify(), ends;
+ * then every connection is closed and freed on the caller's thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listener.h"
+
+#define DEFAULT_MAX_CONNECTIONS 256
+#define DEFAULT_MAX_REQUEST     (100 << 20) /* Kafka's socket.request.max.bytes */
+#define READ_CHUNK              65536
+
+/* ---- connections ------------------------------------------------------- */
+
+static void
+conn_free(samsa_listener *l, kconn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    l->nconns--;
+    if (c->parked != NULL) {
+        kapi_fetch_free(c->parked);
+        listener_parked_add(l, -1);
+    }
+    close(c->fd); /* also leaves the epoll set */
+    free(c->in);
+    kwrite_free(&c->out);
+    free(c);
+}
+
+/* The events c waits for: input unless a fetch waits or its replies are
+ * backed up; output while replies are queued. */
+static void
+conn_interest(samsa_listener *l, kconn *c)
+{
+    struct epoll_event ev = {.data.ptr = c};
+    size_t queued = c->out.len - c->out_off;
+    if (c->parked == NULL && queued < (size_t)l->cfg.max_request_bytes)
+        ev.events |= EPOLLIN;
+    if (queued > 0)
+        ev.events |= EPOLLOUT;
+    (void)epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void
+conn_accept(samsa_listener *l)
+{
+    for (;;) {
+        int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a connection that went: nothing to do */
+        kconn *c = NULL;
+        if (l->nconns >= l->cfg.max_connections ||
+            (c = calloc(1, sizeof *c)) == NULL) {
+            close(fd); /* over the bound: refused at once */
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->fd = fd;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = l->conns;
+        if (l->conns != NULL)
+            l->conns->prev = c;
+        l->conns = c;
+        l->nconns++;
+    }
+}
+
+/* Frame body (len bytes at body) as a reply to correlation: size,
+ * correlation id, the header's tagged fields for a flexible reply. */
+static void
+conn_reply(kconn *c, int32_t correlation, bool flex_header, const kwrite *body)
+{
+    size_t at = kwrite_reserve32(&c->out);
+    kwrite_i32(&c->out, correlation);
+    kwrite_tags(&c->out, flex_header);
+    kwrite_raw(&c->out, body->buf, body->len);
+    kwrite_patch32(&c->out, at, (int32_t)(c->out.len - at - 4));
+}
+
+/* Does the reply to (key, version) use the flexible header?  ApiVersions
+ * never does (clients must read it before they know our versions); the
+ * others served here are flexible from no version yet. */
+static bool
+reply_flexible(int16_t key, int16_t version)
+{
+    (void)version;
+    (void)key;
+    return false;
+}
+
+/* Does the request header of (key, version) carry tagged fields? */
+static bool
+request_flexible(int16_t key, int16_t version)
+{
+    return key == KAPI_API_VERSIONS && version >= 3;
+}
+
+typedef int (*handler)(samsa_listener *, kconn *, kreq *, kwrite *);
+
+static handler
+handler_for(int16_t key)
+{
+    switch (key) {
+    case KAPI_API_VERSIONS:
+        return kapi_api_versions;
+    case KAPI_METADATA:
+        return kapi_metadata;
+    case KAPI_PRODUCE:
+        return kapi_produce;
+    case KAPI_LIST_OFFSETS:
+        return kapi_list_offsets;
+    case KAPI_FETCH:
+        return kapi_fetch;
+    default:
+        return NULL;
+    }
+}
+
+/* Answer the request of len bytes at p: KANS_*. */
+static int
+conn_request(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
+{
+    kreq req;
+    kread_init(&req.body, p, len);
+    req.key = kread_i16(&req.body);
+    req.version = kread_i16(&req.body);
+    req.correlation = kread_i32(&req.body);
+    (void)kread_str(&req.body, false); /* client id */
+    handler h = handler_for(req.key);
+    /* An API or version we do not serve: the client should have asked
+     * ApiVersions first; Kafka closes the connection, so do we (the reply
+     * layout of an unknown version is unknown).  ApiVersions answers an
+     * unknown version itself, in version 0 (KIP-511). */
+    if (h == NULL ||
+        (req.key != KAPI_API_VERSIONS && !kapi_supported(req.key, req.version)))
+        return KANS_CLOSE;
+    if (req.key != KAPI_API_VERSIONS || kapi_supported(req.key, req.version))
+        kread_tags(&req.body, request_flexible(req.key, req.version));
+    if (req.body.bad)
+        return KANS_CLOSE;
+    kwrite body = {0};
+    int rc = h(l, c, &req, &body);
+    if (rc == KANS_DONE && body.len > 0)
+        conn_reply(c, req.correlation, reply_flexible(req.key, req.version),
+                   &body);
+    if (body.bad || c->out.bad)
+        rc = KANS_CLOSE;
+    kwrite_free(&body);
+    return rc;
+}
+
+/* Answer the whole frames in c->in, in order, until one parks. */
+static int
+conn_work(samsa_listener *l, kconn *c)
+{
+    size_t at = 0;
+    int rc = 0;
+    while (c->parked == NULL && c->in_len - at >= 4) {
+        const uint8_t *q = c->in + at;
+        int32_t size = (int32_t)((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
+                                 (uint32_t)q[2] << 8 | q[3]);
+        if (size < 8 || size > l->cfg.max_request_bytes) {
+            rc = KANS_CLOSE; /* no request is this small or this large */
+            break;
+        }
+        if (c->in_len - at - 4 < (size_t)size)
+            break; /* not all here yet */
+        if ((rc = conn_request(l, c, q + 4, (size_t)size)) == KANS_CLOSE)
+            break;
+        at += 4 + (size_t)size;
+    }
+    memmove(c->in, c->in + at, c->in_len - at);
+    c->in_len -= at;
+    return rc == KANS_CLOSE ? KANS_CLOSE : 0;
+}
+
+/* What a read() or send() result n says: 1 go on (bytes moved, or
+ * EINTR), 0 the socket has no more for now (EAGAIN), KANS_CLOSE at the
+ * end of the stream or on an error. */
+static int
+io_result(ssize_t n)
+{
+    if (n > 0 || (n < 0 && errno == EINTR))
+        return 1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    return KANS_CLOSE;
+}
+
+/* Read what the socket has, up to one largest request buffered. */
+static int
+conn_read(samsa_listener *l, kconn *c)
+{
+    size_t limit = 4 + (size_t)l->cfg.max_request_bytes;
+    while (c->in_len < limit) {
+        if (c->in_cap - c->in_len < READ_CHUNK && c->in_cap < limit) {
+            size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+            if (cap > limit)
+                cap = limit;
+            uint8_t *b = realloc(c->in, cap);
+            if (b == NULL)
+                return KANS_CLOSE;
+            c->in = b;
+            c->in_cap = cap;
+        }
+        ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        int k = io_result(n);
+        if (k <= 0)
+            return k;
+        c->in_len += n > 0 ? (size_t)n : 0;
+    }
+    return 0;
+}
+
+static int
+conn_write(kconn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.buf + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+        int k = io_result(n);
+        if (k <= 0)
+            return k;
+        c->out_off += n > 0 ? (size_t)n : 0;
+    }
+    c->out.len = c->out_off = 0; /* all sent: the buffer is reused */
+    return 0;
+}
+
+/* Read, answer and write what c can now; close it on KANS_CLOSE. */
+static void
+conn_service(samsa_listener *l, kconn *c, uint32_t events)
+{
+    int rc = 0;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        rc = conn_read(l, c);
+    if (rc == 0)
+        rc = conn_work(l, c);
+    if (rc == 0)
+        rc = conn_write(c);
+    if (rc == KANS_CLOSE)
+        conn_free(l, c);
+    else
+        conn_interest(l, c);
+}
+
+/* ---- parked fetches ---------------------------------------------------- */
+
+void
+listener_parked_add(samsa_listener *l, int delta)
+{
+    pthread_mutex_lock(&l->lock);
+    l->parked += delta;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Look at every parked fetch again: answer those with enough data or no
+ * time left.  Returns the ms until the earliest deadline left, -1 none. */
+static int
+fetches_retry(samsa_listener *l)
+{
+    int64_t now = samsa__now_ns(), next = -1;
+    for (kconn *c = l->conns, *nx; c != NULL; c = nx) {
+        nx = c->next;
+        if (c->parked == NULL)
+            continue;
+        kwrite body = {0};
+        int64_t deadline;
+        int rc = kapi_fetch_retry(l, c->parked, &body, &deadline);
+        if (rc == KANS_DONE) {
+            int32_t corr;
+            int16_t version;
+            kapi_fetch_header(c->parked, &corr, &version);
+            conn_reply(c, corr, reply_flexible(KAPI_FETCH, version), &body);
+            kapi_fetch_free(c->parked);
+            c->parked = NULL;
+            listener_parked_add(l, -1);
+            rc = body.bad || c->out.bad ? KANS_CLOSE : conn_work(l, c);
+            if (rc == 0)
+                rc = conn_write(c);
+            if (rc == KANS_CLOSE)
+                conn_free(l, c);
+            else
+                conn_interest(l, c);
+        } else if (next < 0 || deadline < next) {
+            next = deadline;
+        }
+        kwrite_free(&body);
+    }
+    if (next < 0)
+        return -1;
+    return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+/* ---- the threads ------------------------------------------------------- */
+
+static void *
+loop_main(void *arg)
+{
+    samsa_listener *l = arg;
+    struct epoll_event evs[64];
+    int timeout = -1;
+    while (!atomic_load(&l->stop)) {
+        int n = epoll_wait(l->epfd, evs, 64, timeout);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &l->lfd) {
+                conn_accept(l);
+            } else if (evs[i].data.ptr == &l->evfd) {
+                uint64_t v;
+                (void)read(l->evfd, &v, sizeof v);
+            } else {
+                conn_service(l, evs[i].data.ptr, evs[i].events);
+            }
+        }
+        timeout = fetches_retry(l);
+    }
+    return NULL;
+}
+
+static void *
+waker_main(void *arg)
+{
+    samsa_listener *l = arg;
+    const uint64_t one = 1;
+    for (;;) {
+        pthread_mutex_lock(&l->lock);
+        while (l->parked == 0 && !atomic_load(&l->stop))
+            pthread_cond_wait(&l->cond, &l->lock);
+        pthread_mutex_unlock(&l->lock);
+        uint64_t seen = store_watch(l->s);
+        /* Watching before looking at stop: close sets stop, then
+         * notifies the store, so either this sees stop or the wait
+         * below sees the notification. */
+        if (atomic_load(&l->stop)) {
+            store_unwatch(l->s);
+            return NULL;
+        }
+        (void)!write(l->evfd, &one, sizeof one); /* look once more: above */
+        int rc = store_wait(l->s, seen, -1);
+        store_unwatch(l->s);
+        if (rc == SAMSA_ECLOSED)
+            return NULL; /* the store closes under us: see the header */
+    }
+}
+
+/* ---- opening and closing ----------------------------------------------- */
+
+static int
+listen_on(samsa_listener *l)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, l->cfg.host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)l->cfg.port);
+        sl = sizeof *a4;
+    } else if (inet_pton(AF_INET6, l->cfg.host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)l->cfg.port);
+        sl = sizeof *a6;
+    } else {
+        return SAMSA_EINVAL;
+    }
+    l->lfd =
+        socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (l->lfd < 0)
+        return samsa__from_errno(-errno);
+    int one = 1;
+    (void)setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l->lfd, (struct sockaddr *)&ss, sl) != 0 ||
+        listen(l->lfd, 128) != 0 ||
+        getsockname(l->lfd, (struct sockaddr *)&ss, &sl) != 0)
+        return samsa__from_errno(-errno);
+    l->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
+    return 0;
+}
+
+static void
+listener_free(samsa_listener *l)
+{
+    while (l->conns != NULL)
+        conn_free(l, l->conns);
+    if (l->lfd >= 0)
+        close(l->lfd);
+    if (l->epfd >= 0)
+        close(l->epfd);
+    if (l->evfd >= 0)
+        close(l->evfd);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l->advertised);
+    free(l);
+}
+
+static int
+listener_start(samsa_listener *l)
+{
+    int rc = listen_on(l);
+    if (rc != 0)
+        return rc;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->epfd < 0 || l->evfd < 0)
+        return samsa__from_errno(-errno);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->lfd};
+    struct epoll_event wv = {.events = EPOLLIN, .data.ptr = &l->evfd};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->lfd, &ev) != 0 ||
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &wv) != 0)
+        return samsa__from_errno(-errno);
+    if (pthread_create(&l->loop, NULL, loop_main, l) != 0)
+        return SAMSA_ENOMEM;
+    if (pthread_create(&l->waker, NULL, waker_main, l) != 0) {
+        atomic_store(&l->stop, true);
+        const uint64_t one = 1;
+        (void)!write(l->evfd, &one, sizeof one);
+        pthread_join(l->loop, NULL);
+        return SAMSA_ENOMEM;
+    }
+    return 0;
+}
+
+SAMSA_API int
+samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
+                    samsa_listener **out)
+{
+    static const samsa_listener_config none;
+    if (s == NULL || out == NULL)
+        return SAMSA_EINVAL;
+    if (cfg == NULL)
+        cfg = &none;
+    if (cfg->port < 0 || cfg->port > 65535 || cfg->max_connections < 0 ||
+        cfg->max_request_bytes < 0 ||
+        (cfg->max_request_bytes > 0 && cfg->max_request_bytes < 1024))
+        return SAMSA_EINVAL;
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
+    samsa_listener *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return SAMSA_ENOMEM;
+    l->s = s;
+    l->cfg = *cfg;
+    l->lfd = l->epfd = l->evfd = -1;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    if (l->cfg.host == NULL)
+        l->cfg.host = "127.0.0.1";
+    if (l->cfg.max_connections == 0)
+        l->cfg.max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (l->cfg.max_request_bytes == 0)
+        l->cfg.max_request_bytes = DEFAULT_MAX_REQUEST;
+    l->advertised = strdup(cfg->advertised_host != NULL ? cfg->advertised_host
+                                                        : l->cfg.host);
+    int rc = l->advertised == NULL ? SAMSA_ENOMEM : listener_start(l);
+    /* The config's strings are the caller's: only the copy is kept. */
+    l->cfg.host = NULL;
+    l->cfg.advertised_host = NULL;
+    if (rc != 0) {
+        listener_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+SAMSA_API int
+samsa_listener_port(const samsa_listener *l)
+{
+    return l != NULL ? l->port : SAMSA_EINVAL;
+}
+
+SAMSA_API int
+samsa_listener_close(samsa_listener *l)
+{
+    if (l == NULL)
+        return SAMSA_EINVAL;
+    atomic_store(&l->stop, true);
+    const uint64_t one = 1;
+    (void)!write(l->evfd, &one, sizeof one);
+    pthread_join(l->loop, NULL);
+    listener_parked_add(l, 0); /* wakes the waker if it sleeps idle */
+    store_notify(l->s);        /* and if it watches (waker_main) */
+    pthread_join(l->waker, NULL);
+    listener_free(l);
+    return 0;
+}

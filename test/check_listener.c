@@ -1,0 +1,512 @@
+/*
+ * check_listener.c - the Kafka listener over a real socket: the versions
+ * it advertises, Produce and Fetch with exact offsets and contents,
+ * refusals that store nothing, a fetch woken by an in-process produce,
+ * and hostile frames that close only their own connection.  (Real
+ * clients: test/interop/listener_rdkafka.c, run by make check.)
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listener/kwire.h"
+#include "storage/batch.h"
+#include "test.h"
+
+typedef struct lrig {
+    const char *dir;
+    samsa *s;
+    samsa_listener *l;
+} lrig;
+
+static void
+lrig_open(lrig *r, const samsa_listener_config *cfg)
+{
+    r->dir = test_dir_make();
+    r->s = test_open(r->dir);
+    samsa_topic_config c = {.partitions = 2};
+    ck_assert_int_eq(samsa_topic_create(r->s, "t", &c), 0);
+    ck_assert_int_eq(samsa_listener_open(r->s, cfg, &r->l), 0);
+    ck_assert_int_gt(samsa_listener_port(r->l), 0);
+}
+
+static void
+lrig_close(lrig *r)
+{
+    ck_assert_int_eq(samsa_listener_close(r->l), 0);
+    ck_assert_int_eq(samsa_close(r->s), 0);
+    test_dir_remove(r->dir);
+}
+
+static int
+dial(const lrig *r)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port =
+                                htons((uint16_t)samsa_listener_port(r->l))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void
+send_all(int fd, const void *p, size_t n)
+{
+    ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Send a request: header v1 (v2 when flex), body. */
+static void
+request(int fd, int16_t key, int16_t version, int32_t corr, bool flex,
+        const kwrite *body)
+{
+    kwrite w = {0};
+    size_t at = kwrite_reserve32(&w);
+    kwrite_i16(&w, key);
+    kwrite_i16(&w, version);
+    kwrite_i32(&w, corr);
+    kwrite_strz(&w, false, "check");
+    kwrite_tags(&w, flex);
+    kwrite_raw(&w, body->buf, body->len);
+    kwrite_patch32(&w, at, (int32_t)(w.len - 4));
+    send_all(fd, w.buf, w.len);
+    kwrite_free(&w);
+}
+
+/* Read one reply: its body (after the correlation id, which must be
+ * corr) malloc'ed in *out; false when the listener closed. */
+static bool
+reply(int fd, int32_t corr, uint8_t **out, size_t *len)
+{
+    uint8_t h[4];
+    size_t got = 0;
+    while (got < 4) {
+        ssize_t n = recv(fd, h + got, 4 - got, 0);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+    }
+    size_t size = test_be32(h);
+    uint8_t *b = malloc(size);
+    for (got = 0; got < size;) {
+        ssize_t n = recv(fd, b + got, size - got, 0);
+        ck_assert_int_gt(n, 0);
+        got += (size_t)n;
+    }
+    ck_assert_int_eq((int32_t)test_be32(b), corr);
+    *len = size - 4;
+    *out = memmove(b, b + 4, size - 4);
+    return true;
+}
+
+static bool
+closed_by_peer(int fd)
+{
+    uint8_t b;
+    return recv(fd, &b, 1, 0) == 0;
+}
+
+/* ---- ApiVersions -------------------------------------------------------- */
+
+START_TEST(test_api_versions)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    kwrite b = {0};
+    kwrite_strz(&b, true, "check");
+    kwrite_strz(&b, true, "1");
+    kwrite_tags(&b, true);
+    request(fd, 18, 3, 7, true, &b);
+    uint8_t *rep;
+    size_t len;
+    ck_assert(reply(fd, 7, &rep, &len));
+    kread rd;
+    kread_init(&rd, rep, len);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    static const int16_t want[][3] = {
+        {0, 3, 8}, {1, 4, 11}, {2, 1, 5}, {3, 0, 8}, {18, 0, 3}};
+    ck_assert_int_eq(kread_array(&rd, true, 6), 5);
+    for (int i = 0; i < 5; i++) {
+        for (int k = 0; k < 3; k++)
+            ck_assert_int_eq(kread_i16(&rd), want[i][k]);
+        kread_tags(&rd, true);
+    }
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    kread_tags(&rd, true);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    /* A version from the future: version 0's layout, UNSUPPORTED_VERSION
+     * and the table (KIP-511), and the connection stays. */
+    request(fd, 18, 99, 8, false, &(kwrite){0});
+    ck_assert(reply(fd, 8, &rep, &len));
+    kread_init(&rd, rep, len);
+    ck_assert_int_eq(kread_i16(&rd), 35);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 5);
+    ck_assert_uint_eq(len, 2 + 4 + 5 * 6);
+    free(rep);
+    /* An API not served: the connection closes. */
+    request(fd, 9, 1, 9, false, &(kwrite){0});
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    kwrite_free(&b);
+    lrig_close(&r);
+}
+END_TEST
+
+/* ---- Produce and Fetch -------------------------------------------------- */
+
+/* Records first..first+n-1 of gen.c, encoded as one v2 batch. */
+static uint8_t *
+gen_batch(int64_t first, size_t n, size_t *len)
+{
+    test_grec g[TEST_GEN_MAXB];
+    samsa_record *rp[TEST_GEN_MAXB];
+    size_t bodies[TEST_GEN_MAXB];
+    for (size_t i = 0; i < n; i++) {
+        test_gen(&g[i], first + (int64_t)i);
+        rp[i] = &g[i].r;
+    }
+    *len = batch_encoded_size(rp, n, bodies);
+    uint8_t *b = malloc(*len);
+    (void)batch_encode(b, rp, n, bodies);
+    return b;
+}
+
+/* Produce v8 (acks) of one batch to t-p: the partition's error code,
+ * *base its base offset. */
+static int16_t
+produce_raw(int fd, int32_t p, int16_t acks, const uint8_t *batch, size_t len,
+            int64_t *base)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, NULL);
+    kwrite_i16(&b, acks);
+    kwrite_i32(&b, 30000);
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, p);
+    kwrite_bytes_len(&b, false, (int64_t)len);
+    kwrite_raw(&b, batch, len);
+    request(fd, 0, 8, 100 + p, false, &b);
+    kwrite_free(&b);
+    if (acks == 0)
+        return 0;
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 100 + p, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), "t"));
+    ck_assert_int_eq(kread_array(&rd, false, 8), 1);
+    ck_assert_int_eq(kread_i32(&rd), p);
+    int16_t err = kread_i16(&rd);
+    *base = kread_i64(&rd);
+    ck_assert_int_eq(kread_i64(&rd), -1); /* CreateTime topic */
+    ck_assert_int_eq(kread_i64(&rd), 0);  /* log start */
+    ck_assert_int_eq(kread_array(&rd, false, 4), 0);
+    ck_assert_ptr_null(kread_str(&rd, false).p);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* Fetch v11 of t-p from offset (max_wait ms): the partition's error,
+ * high watermark, and its records checked against gen.c from their
+ * offsets on; returns the records decoded, *first the first offset. */
+static int64_t
+fetch_raw(int fd, int32_t p, int64_t offset, int32_t max_wait, int16_t *err,
+          int64_t *hw, int64_t *first)
+{
+    kwrite b = {0};
+    kwrite_i32(&b, -1);
+    kwrite_i32(&b, max_wait);
+    kwrite_i32(&b, 1);
+    kwrite_i32(&b, 1 << 20);
+    kwrite_i8(&b, 0);
+    kwrite_i32(&b, 0);
+    kwrite_i32(&b, -1);
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, p);
+    kwrite_i32(&b, -1);
+    kwrite_i64(&b, offset);
+    kwrite_i64(&b, -1);
+    kwrite_i32(&b, 1 << 20);
+    kwrite_array(&b, false, 0);
+    kwrite_strz(&b, false, NULL);
+    request(fd, 1, 11, 200, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 200, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), "t"));
+    ck_assert_int_eq(kread_array(&rd, false, 8), 1);
+    ck_assert_int_eq(kread_i32(&rd), p);
+    *err = kread_i16(&rd);
+    *hw = kread_i64(&rd);
+    ck_assert_int_eq(kread_i64(&rd), *hw);
+    (void)kread_i64(&rd);
+    ck_assert_int_eq(kread_array(&rd, false, 16), -1);
+    ck_assert_int_eq(kread_i32(&rd), -1);
+    kstr recs = kread_bytes(&rd, false);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    int64_t n = 0;
+    *first = -1;
+    const uint8_t *q = (const uint8_t *)recs.p;
+    size_t left = recs.len;
+    while (left > 0) {
+        batch_header h;
+        ck_assert_int_eq(batch_parse_header(q, left, &h), 0);
+        ck_assert_int_eq(batch_verify_crc(q, &h), 0);
+        batch_iter it;
+        batch_iter_init(&it, q, &h);
+        samsa_message m;
+        while (batch_iter_next(&it, &m) == 0) {
+            TEST_CHECK_GEN(&m, m.offset);
+            if (*first < 0)
+                *first = m.offset;
+            n++;
+        }
+        q += BATCH_LOG_OVERHEAD + (size_t)h.length;
+        left -= BATCH_LOG_OVERHEAD + (size_t)h.length;
+    }
+    free(rep);
+    return n;
+}
+
+START_TEST(test_produce_fetch)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    int64_t base;
+    for (int64_t first = 0; first < 24; first += 8) {
+        size_t len;
+        uint8_t *b = gen_batch(first, 8, &len);
+        ck_assert_int_eq(produce_raw(fd, 1, -1, b, len, &base), 0);
+        ck_assert_int_eq(base, first);
+        free(b);
+    }
+    test_read_range(r.s, "t", 1, 0, 24); /* exactly records 0..23 */
+    int16_t err;
+    int64_t hw, firstoff;
+    /* From 3: the batch holding it comes whole, from 0. */
+    ck_assert_int_eq(fetch_raw(fd, 1, 3, 0, &err, &hw, &firstoff), 24);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(hw, 24);
+    ck_assert_int_eq(firstoff, 0);
+    ck_assert_int_eq(fetch_raw(fd, 1, 17, 0, &err, &hw, &firstoff), 8);
+    ck_assert_int_eq(firstoff, 16);
+    /* At the end: nothing, no error; past it: OFFSET_OUT_OF_RANGE. */
+    ck_assert_int_eq(fetch_raw(fd, 1, 24, 0, &err, &hw, &firstoff), 0);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(fetch_raw(fd, 1, 25, 0, &err, &hw, &firstoff), 0);
+    ck_assert_int_eq(err, 1);
+    ck_assert_int_eq(fetch_raw(fd, 7, 0, 0, &err, &hw, &firstoff), 0);
+    ck_assert_int_eq(err, 3);
+    /* acks=0: stored, no reply (the next reply is the fetch's). */
+    size_t len;
+    uint8_t *b = gen_batch(0, 4, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, 0, b, len, &base), 0);
+    free(b);
+    ck_assert_int_eq(fetch_raw(fd, 0, 0, 0, &err, &hw, &firstoff), 4);
+    ck_assert_int_eq(hw, 4);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A batch whose CRC fails, and one whose CRC holds over records that do
+ * not parse: CORRUPT_MESSAGE, nothing stored, the connection stays. */
+START_TEST(test_produce_refuses_damage)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    size_t len;
+    uint8_t *b = gen_batch(0, 8, &len);
+    int64_t base;
+    b[len - 3] ^= 0x40;
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 2);
+    ck_assert_int_eq(base, -1);
+    b[len - 3] ^= 0x40;
+    /* One record more than the batch holds, CRC made anew. */
+    uint8_t *cnt = b + BATCH_HEADER_SIZE - 4;
+    cnt[3]++;
+    uint32_t crc = samsa__crc32c(0, b + 21, len - 21);
+    for (int i = 0; i < 4; i++)
+        b[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 2);
+    int64_t first, end;
+    ck_assert_int_eq(samsa_offsets(r.s, "t", 0, &first, &end), 0);
+    ck_assert_int_eq(end, 0);
+    free(b);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A fetch at the end waits, and an in-process produce wakes it: with a
+ * ten-minute max_wait the test would time out if only the deadline
+ * answered it. */
+typedef struct later {
+    samsa *s;
+    int64_t at;
+} later;
+
+static void *
+produce_later(void *arg)
+{
+    later *w = arg;
+    usleep(50000);
+    test_produce_gen(w->s, "t", 0, w->at, 3);
+    return NULL;
+}
+
+START_TEST(test_fetch_woken_by_produce)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    test_produce_gen(r.s, "t", 0, 0, 5);
+    int fd = dial(&r);
+    later w = {.s = r.s, .at = 5};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, produce_later, &w), 0);
+    int16_t err;
+    int64_t hw, first;
+    ck_assert_int_eq(fetch_raw(fd, 0, 5, 600000, &err, &hw, &first), 3);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(first, 5);
+    ck_assert_int_eq(hw, 8);
+    pthread_join(t, NULL);
+    close(fd);
+    lrig_close(&r); /* a fetch still parked on another connection: */
+}
+END_TEST
+
+/* Closing with a fetch parked frees it; the client sees the close. */
+START_TEST(test_close_with_parked_fetch)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    kwrite b = {0};
+    kwrite_i32(&b, -1);
+    kwrite_i32(&b, 600000);
+    kwrite_i32(&b, 1);
+    kwrite_i32(&b, 1 << 20);
+    kwrite_i8(&b, 0);
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, 0);
+    kwrite_i64(&b, 0);
+    kwrite_i64(&b, -1);
+    kwrite_i32(&b, 1 << 20);
+    request(fd, 1, 5, 1, false, &b);
+    kwrite_free(&b);
+    usleep(20000);
+    lrig_close(&r);
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+}
+END_TEST
+
+/* ---- hostile input ------------------------------------------------------ */
+
+START_TEST(test_hostile_frames)
+{
+    samsa_listener_config cfg = {.max_request_bytes = 4096,
+                                 .max_connections = 3};
+    lrig r;
+    lrig_open(&r, &cfg);
+    int good = dial(&r);
+    /* A negative size, a size past the bound, a Metadata cut short, an
+     * array count no frame can hold: each closes its own connection. */
+    static const uint8_t neg[] = {0xff, 0xff, 0xff, 0xff, 0, 3, 0, 0};
+    static const uint8_t big[] = {0, 0, 0x10, 0x01, 0, 3, 0, 0};
+    static const uint8_t cut[] = {0, 0, 0, 12, 0, 3, 0, 1,
+                                  0, 0, 0, 5,  0, 0, 0, 0};
+    static const uint8_t huge[] = {0, 0, 0, 16, 0,    3,    0,    1,    0, 0,
+                                   0, 5, 0, 0,  0x7f, 0xff, 0xff, 0xff, 0, 0};
+    const struct {
+        const uint8_t *p;
+        size_t n;
+    } bad[] = {{neg, sizeof neg},
+               {big, sizeof big},
+               {cut, sizeof cut},
+               {huge, sizeof huge}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int fd = dial(&r);
+        send_all(fd, bad[i].p, bad[i].n);
+        ck_assert_msg(closed_by_peer(fd), "frame %zu", i);
+        close(fd);
+    }
+    /* The bound on connections: the fourth is closed at once. */
+    int c2 = dial(&r), c3 = dial(&r), c4 = dial(&r);
+    ck_assert(closed_by_peer(c4));
+    close(c4);
+    close(c3);
+    close(c2);
+    /* The first connection never noticed; nothing was stored. */
+    int16_t err;
+    int64_t hw, first;
+    ck_assert_int_eq(fetch_raw(good, 0, 0, 0, &err, &hw, &first), 0);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(hw, 0);
+    close(good);
+    lrig_close(&r);
+}
+END_TEST
+
+START_TEST(test_listener_args)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_listener *l;
+    samsa_listener_config bad_host = {.host = "not an address"};
+    samsa_listener_config bad_port = {.port = 70000};
+    samsa_listener_config bad_max = {.max_request_bytes = 10};
+    ck_assert_int_eq(samsa_listener_open(NULL, NULL, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_open(s, NULL, NULL), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_open(s, &bad_host, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_open(s, &bad_port, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_open(s, &bad_max, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_close(NULL), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_port(NULL), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_close(s), 0);
+    test_dir_remove(dir);
+}
+END_TEST
+
+Suite *
+listener_suite(void)
+{
+    Suite *s = suite_create("listener");
+    TCase *tc = tcase_create("listener");
+    tcase_add_test(tc, test_api_versions);
+    tcase_add_test(tc, test_produce_fetch);
+    tcase_add_test(tc, test_produce_refuses_damage);
+    tcase_add_test(tc, test_fetch_woken_by_produce);
+    tcase_add_test(tc, test_close_with_parked_fetch);
+    tcase_add_test(tc, test_hostile_frames);
+    tcase_add_test(tc, test_listener_args);
+    suite_add_tcase(s, tc);
+    return s;
+}
