@@ -267,7 +267,7 @@ check-lane-rest:
 # the fix.
 FUZZ_CC ?= clang
 FB := build/fuzz
-FUZZ_TARGETS := batch recovery journal catalog
+FUZZ_TARGETS := batch recovery journal catalog kafka
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
 FUZZ_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) -Itest/fuzz -O1 -g \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \

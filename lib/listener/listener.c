@@ -165,9 +165,8 @@ handler_for(int16_t key)
     }
 }
 
-/* Answer the request of len bytes at p: KANS_*. */
-static int
-conn_request(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
+int
+listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
 {
     kreq req;
     kread_init(&req.body, p, len);
@@ -214,7 +213,7 @@ conn_work(samsa_listener *l, kconn *c)
         }
         if (c->in_len - at - 4 < (size_t)size)
             break; /* not all here yet */
-        if ((rc = conn_request(l, c, q + 4, (size_t)size)) == KANS_CLOSE)
+        if ((rc = listener_answer(l, c, q + 4, (size_t)size)) == KANS_CLOSE)
             break;
         at += 4 + (size_t)size;
     }

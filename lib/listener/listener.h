@@ -102,6 +102,11 @@ bool kapi_supported(int16_t key, int16_t version);
 /* The Kafka error code for a samsa error. */
 int16_t kapi_error(int rc);
 
+/* Answer the request of len bytes at p (a frame without its size): the
+ * reply framed into c->out, or c->parked set; KANS_*.  The loop's, and
+ * the fuzz target's (test/fuzz/fuzz_kafka.c), which has no socket. */
+int listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
+
 /* Producers (in-process or not) woke the store: the loop re-checks its
  * parked fetches (listener.c). */
 void listener_parked_add(samsa_listener *l, int delta);

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
+#include "listener/listener.h"
+#include "storage/batch.h"
 #include "store/store.h"
 
 static const char *out_root; /* OUT */
@@ -278,6 +280,118 @@ catalog_seeds(const char *dir)
     free(b);
 }
 
+/* ---- the listener: one request of each API served ---------------------- */
+
+/* A request's header (v1; flex adds the tagged fields) into w. */
+static void
+kafka_header(kwrite *w, int16_t key, int16_t version, bool flex)
+{
+    kwrite_i16(w, key);
+    kwrite_i16(w, version);
+    kwrite_i32(w, 1);
+    kwrite_strz(w, false, "seeds");
+    kwrite_tags(w, flex);
+}
+
+static void
+kafka_seed(const char *name, kwrite *w)
+{
+    FUZZ_CHECK(!w->bad);
+    FILE *f = seed_open("kafka", name, -1);
+    FUZZ_CHECK(fwrite(w->buf, 1, w->len, f) == w->len);
+    seed_close(f);
+    kwrite_free(w);
+}
+
+/* A v2 batch of two records (keys, a header) as a client sends it. */
+static size_t
+kafka_batch(uint8_t *out)
+{
+    samsa_header h = {.key = "trace", .value = "ab", .value_len = 2};
+    samsa_record r[2] = {{.key = "k",
+                          .key_len = 1,
+                          .value = "v0",
+                          .value_len = 2,
+                          .timestamp = FUZZ_TS0},
+                         {.value = "v1",
+                          .value_len = 2,
+                          .headers = &h,
+                          .header_count = 1,
+                          .timestamp = FUZZ_TS0 + 1}};
+    samsa_record *rp[2] = {&r[0], &r[1]};
+    size_t bodies[2];
+    size_t n = batch_encoded_size(rp, 2, bodies);
+    FUZZ_CHECK(n <= 256);
+    (void)batch_encode(out, rp, 2, bodies);
+    return n;
+}
+
+static void
+kafka_seeds(void)
+{
+    kwrite w = {0};
+    kafka_header(&w, KAPI_API_VERSIONS, 3, true);
+    kwrite_strz(&w, true, "seeds");
+    kwrite_strz(&w, true, "1");
+    kwrite_tags(&w, true);
+    kafka_seed("api-versions", &w);
+
+    kafka_header(&w, KAPI_METADATA, 8, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_i8(&w, 0);
+    kwrite_i8(&w, 0);
+    kwrite_i8(&w, 0);
+    kafka_seed("metadata", &w);
+
+    uint8_t batch[256];
+    size_t blen = kafka_batch(batch);
+    kafka_header(&w, KAPI_PRODUCE, 8, false);
+    kwrite_strz(&w, false, NULL);
+    kwrite_i16(&w, -1);
+    kwrite_i32(&w, 1000);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 1);
+    kwrite_i32(&w, 0);
+    kwrite_bytes_len(&w, false, (int64_t)blen);
+    kwrite_raw(&w, batch, blen);
+    kafka_seed("produce", &w);
+
+    kafka_header(&w, KAPI_LIST_OFFSETS, 5, false);
+    kwrite_i32(&w, -1);
+    kwrite_i8(&w, 0);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 3);
+    for (int i = 0; i < 3; i++) {
+        kwrite_i32(&w, 0);
+        kwrite_i32(&w, -1);
+        kwrite_i64(&w, i == 0 ? -1 : i == 1 ? -2 : FUZZ_TS0 + 10);
+    }
+    kafka_seed("list-offsets", &w);
+
+    kafka_header(&w, KAPI_FETCH, 11, false);
+    kwrite_i32(&w, -1);
+    kwrite_i32(&w, 0); /* max_wait 0: answered at once */
+    kwrite_i32(&w, 1);
+    kwrite_i32(&w, 1 << 20);
+    kwrite_i8(&w, 0);
+    kwrite_i32(&w, 0);
+    kwrite_i32(&w, -1);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 1);
+    kwrite_i32(&w, 0);
+    kwrite_i32(&w, -1);
+    kwrite_i64(&w, 5);
+    kwrite_i64(&w, -1);
+    kwrite_i32(&w, 4096);
+    kwrite_array(&w, false, 0);
+    kwrite_strz(&w, false, NULL);
+    kafka_seed("fetch", &w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -291,6 +405,7 @@ main(int argc, char **argv)
     log_seeds(dir);
     journal_seeds(dir);
     catalog_seeds(dir);
+    kafka_seeds();
     free(dir);
     return 0;
 }
