@@ -1987,8 +1987,12 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * (librdkafka, kafkajs, the Java client) produces to and fetches from the
  * same topics the application's threads use.  Implemented so far (and
  * advertised by ApiVersions, so clients pick these versions): ApiVersions
- * 0-3, Metadata 0-8, Produce 3-8, ListOffsets 1-5 and Fetch 4-11 (without
- * fetch sessions: every fetch is a full one).  The store is the only
+ * 0-3, Metadata 0-8, Produce 3-8, ListOffsets 1-5, Fetch 4-11 (without
+ * fetch sessions: every fetch is a full one), FindCoordinator 0-2,
+ * OffsetCommit 2-7 and OffsetFetch 1-5 (the store's own committed offsets,
+ * shared with in-process groups; commits from outside a group with
+ * in-process members are refused), CreateTopics 0-4, DeleteTopics 0-3,
+ * CreatePartitions 0-1 and DeleteRecords 0-1.  The store is the only
  * broker: node 0, leader of every partition.
  *
  * Produce's acks: 0 (no response, as Kafka), 1 and -1 (all) are answered

@@ -104,6 +104,17 @@ reply(int fd, int32_t corr, uint8_t **out, size_t *len)
     return true;
 }
 
+/* The head of a reply's only topic entry: topic "t", with the one
+ * partition p. */
+static void
+reply_topic(kread *rd, int32_t p)
+{
+    ck_assert_int_eq(kread_array(rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(rd, false), "t"));
+    ck_assert_int_eq(kread_array(rd, false, 6), 1);
+    ck_assert_int_eq(kread_i32(rd), p);
+}
+
 static bool
 closed_by_peer(int fd)
 {
@@ -130,9 +141,10 @@ START_TEST(test_api_versions)
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 0);
     static const int16_t want[][3] = {
-        {0, 3, 8}, {1, 4, 11}, {2, 1, 5}, {3, 0, 8}, {18, 0, 3}};
-    ck_assert_int_eq(kread_array(&rd, true, 6), 5);
-    for (int i = 0; i < 5; i++) {
+        {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},  {9, 1, 5},
+        {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3}, {21, 0, 1}, {37, 0, 1}};
+    ck_assert_int_eq(kread_array(&rd, true, 6), 12);
+    for (int i = 0; i < 12; i++) {
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(kread_i16(&rd), want[i][k]);
         kread_tags(&rd, true);
@@ -147,8 +159,8 @@ START_TEST(test_api_versions)
     ck_assert(reply(fd, 8, &rep, &len));
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 35);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 5);
-    ck_assert_uint_eq(len, 2 + 4 + 5 * 6);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 12);
+    ck_assert_uint_eq(len, 2 + 4 + 12 * 6);
     free(rep);
     /* An API not served: the connection closes. */
     request(fd, 9, 1, 9, false, &(kwrite){0});
@@ -203,10 +215,7 @@ produce_raw(int fd, int32_t p, int16_t acks, const uint8_t *batch, size_t len,
     ck_assert(reply(fd, 100 + p, &rep, &rl));
     kread rd;
     kread_init(&rd, rep, rl);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
-    ck_assert(kstr_eq(kread_str(&rd, false), "t"));
-    ck_assert_int_eq(kread_array(&rd, false, 8), 1);
-    ck_assert_int_eq(kread_i32(&rd), p);
+    reply_topic(&rd, p);
     int16_t err = kread_i16(&rd);
     *base = kread_i64(&rd);
     ck_assert_int_eq(kread_i64(&rd), -1); /* CreateTime topic */
@@ -254,10 +263,7 @@ fetch_raw(int fd, int32_t p, int64_t offset, int32_t max_wait, int16_t *err,
     ck_assert_int_eq(kread_i32(&rd), 0);
     ck_assert_int_eq(kread_i16(&rd), 0);
     ck_assert_int_eq(kread_i32(&rd), 0);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
-    ck_assert(kstr_eq(kread_str(&rd, false), "t"));
-    ck_assert_int_eq(kread_array(&rd, false, 8), 1);
-    ck_assert_int_eq(kread_i32(&rd), p);
+    reply_topic(&rd, p);
     *err = kread_i16(&rd);
     *hw = kread_i64(&rd);
     ck_assert_int_eq(kread_i64(&rd), *hw);
@@ -428,6 +434,102 @@ START_TEST(test_close_with_parked_fetch)
 }
 END_TEST
 
+/* ---- committed offsets -------------------------------------------------- */
+
+/* OffsetCommit v7 of t-p at offset for group g (generation -1): the
+ * partition's error. */
+static int16_t
+commit_raw(int fd, int32_t p, int64_t offset)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, "g");
+    kwrite_i32(&b, -1);
+    kwrite_strz(&b, false, "");
+    kwrite_strz(&b, false, NULL);
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, p);
+    kwrite_i64(&b, offset);
+    kwrite_i32(&b, -1);
+    kwrite_strz(&b, false, NULL);
+    request(fd, 8, 7, 300, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 300, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    reply_topic(&rd, p);
+    int16_t err = kread_i16(&rd);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* OffsetFetch v5 of group g, t-p: the committed offset (-1: none). */
+static int64_t
+committed_raw(int fd, int32_t p)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, "g");
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, p);
+    request(fd, 9, 5, 301, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 301, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    reply_topic(&rd, p);
+    int64_t offset = kread_i64(&rd);
+    ck_assert_int_eq(kread_i32(&rd), -1);
+    (void)kread_str(&rd, false);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return offset;
+}
+
+/* A Kafka client's commits and the in-process group's are one set of
+ * offsets; while the group has in-process members, a commit from outside
+ * it is refused (UNKNOWN_MEMBER_ID) and changes nothing. */
+START_TEST(test_offsets_shared)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    test_produce_gen(r.s, "t", 0, 0, 8);
+    test_produce_gen(r.s, "t", 1, 0, 8);
+    int fd = dial(&r);
+    ck_assert_int_eq(committed_raw(fd, 0), -1);
+    ck_assert_int_eq(commit_raw(fd, 0, 6), 0);
+    ck_assert_int_eq(committed_raw(fd, 0), 6);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {.group = "g", .topics = topics};
+    samsa_consumer *c;
+    ck_assert_int_eq(samsa_consumer_open(r.s, &cc, &c), 0);
+    samsa_message m;
+    ck_assert_int_eq(samsa_consumer_poll(c, &m, 1000), 0);
+    if (m.partition == 0) /* resumed where the Kafka client committed */
+        ck_assert_int_eq(m.offset, 6);
+    ck_assert_int_eq(commit_raw(fd, 1, 3), 25);
+    ck_assert_int_eq(samsa_consumer_commit(c, NULL, 0), 0);
+    ck_assert_int_eq(committed_raw(fd, m.partition),
+                     m.partition == 0 ? 7 : m.offset + 1);
+    ck_assert_int_eq(samsa_consumer_close(c), 0);
+    ck_assert_int_eq(commit_raw(fd, 1, 3), 0);
+    ck_assert_int_eq(committed_raw(fd, 1), 3);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- hostile input ------------------------------------------------------ */
 
 START_TEST(test_hostile_frames)
@@ -505,6 +607,7 @@ listener_suite(void)
     tcase_add_test(tc, test_produce_refuses_damage);
     tcase_add_test(tc, test_fetch_woken_by_produce);
     tcase_add_test(tc, test_close_with_parked_fetch);
+    tcase_add_test(tc, test_offsets_shared);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
     suite_add_tcase(s, tc);

@@ -22,10 +22,16 @@ typedef struct kversions {
     int16_t key, min, max;
 } kversions;
 
+/* clang-format off */
 static const kversions served[] = {
-    {KAPI_PRODUCE, 3, 8},  {KAPI_FETCH, 4, 11},       {KAPI_LIST_OFFSETS, 1, 5},
-    {KAPI_METADATA, 0, 8}, {KAPI_API_VERSIONS, 0, 3},
+    {KAPI_PRODUCE, 3, 8},          {KAPI_FETCH, 4, 11},
+    {KAPI_LIST_OFFSETS, 1, 5},     {KAPI_METADATA, 0, 8},
+    {KAPI_OFFSET_COMMIT, 2, 7},    {KAPI_OFFSET_FETCH, 1, 5},
+    {KAPI_FIND_COORDINATOR, 0, 2}, {KAPI_API_VERSIONS, 0, 3},
+    {KAPI_CREATE_TOPICS, 0, 4},    {KAPI_DELETE_TOPICS, 0, 3},
+    {KAPI_DELETE_RECORDS, 0, 1},   {KAPI_CREATE_PARTITIONS, 0, 1},
 };
+/* clang-format on */
 #define NSERVED (sizeof served / sizeof served[0])
 
 bool
@@ -64,6 +70,17 @@ kapi_error(int rc)
     default:
         return KERR_UNKNOWN;
     }
+}
+
+int32_t
+kapi_topic_echo(kread *r, kwrite *out, size_t min_part, char **name)
+{
+    kstr n = kread_str(r, false);
+    int32_t np = kread_array(r, false, min_part);
+    kwrite_str(out, false, n.p, n.len);
+    kwrite_array(out, false, np < 0 ? 0 : np);
+    *name = kstr_dup(n);
+    return np < 0 ? 0 : np;
 }
 
 /* ApiVersions (key 18).  An unknown version gets version 0's layout with

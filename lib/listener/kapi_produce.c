@@ -195,11 +195,8 @@ kapi_produce(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     int32_t nt = kread_array(r, false, 6);
     kwrite_array(out, false, nt < 0 ? 0 : nt);
     for (int32_t t = 0; t < nt && !r->bad; t++) {
-        kstr name = kread_str(r, false);
-        char *tname = kstr_dup(name);
-        int32_t np = kread_array(r, false, 8);
-        kwrite_str(out, false, name.p, name.len);
-        kwrite_array(out, false, np < 0 ? 0 : np);
+        char *tname;
+        int32_t np = kapi_topic_echo(r, out, 8, &tname);
         for (int32_t i = 0; i < np && !r->bad; i++) {
             int32_t p = kread_i32(r);
             kstr data = kread_bytes(r, false);

@@ -160,6 +160,20 @@ handler_for(int16_t key)
         return kapi_list_offsets;
     case KAPI_FETCH:
         return kapi_fetch;
+    case KAPI_FIND_COORDINATOR:
+        return kapi_find_coordinator;
+    case KAPI_OFFSET_COMMIT:
+        return kapi_offset_commit;
+    case KAPI_OFFSET_FETCH:
+        return kapi_offset_fetch;
+    case KAPI_CREATE_TOPICS:
+        return kapi_create_topics;
+    case KAPI_DELETE_TOPICS:
+        return kapi_delete_topics;
+    case KAPI_CREATE_PARTITIONS:
+        return kapi_create_partitions;
+    case KAPI_DELETE_RECORDS:
+        return kapi_delete_records;
     default:
         return NULL;
     }

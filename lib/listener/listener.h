@@ -36,7 +36,14 @@ enum {
     KAPI_FETCH = 1,
     KAPI_LIST_OFFSETS = 2,
     KAPI_METADATA = 3,
+    KAPI_OFFSET_COMMIT = 8,
+    KAPI_OFFSET_FETCH = 9,
+    KAPI_FIND_COORDINATOR = 10,
     KAPI_API_VERSIONS = 18,
+    KAPI_CREATE_TOPICS = 19,
+    KAPI_DELETE_TOPICS = 20,
+    KAPI_DELETE_RECORDS = 21,
+    KAPI_CREATE_PARTITIONS = 37,
 };
 
 /* One request being answered: its header and body. */
@@ -86,6 +93,13 @@ int kapi_metadata(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_produce(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_list_offsets(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_fetch(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_find_coordinator(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_offset_commit(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_offset_fetch(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_create_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_delete_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_delete_records(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 
 /* A parked fetch: answer it into out if it has enough now or its time
  * is up (KANS_DONE), else KANS_PARKED; *deadline_ns gets when it ends. */
@@ -98,6 +112,14 @@ void kapi_fetch_free(kfetch *f);
 /* The versions served of key: false when none; the table ApiVersions
  * sends (kapi_meta.c). */
 bool kapi_supported(int16_t key, int16_t version);
+
+/* The head of a topic's entry in the per-partition APIs: read its name
+ * and partition count (min_part: the fewest bytes a partition entry
+ * takes) and echo both into the reply; *name gets a NUL-terminated copy,
+ * NULL for a null name, one with a NUL in it, or no memory (the caller
+ * answers its partitions UNKNOWN_TOPIC_OR_PARTITION and frees it).
+ * Returns the partition count, 0 for a null array. */
+int32_t kapi_topic_echo(kread *r, kwrite *out, size_t min_part, char **name);
 
 /* The Kafka error code for a samsa error. */
 int16_t kapi_error(int rc);

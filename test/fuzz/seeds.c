@@ -390,6 +390,67 @@ kafka_seeds(void)
     kwrite_array(&w, false, 0);
     kwrite_strz(&w, false, NULL);
     kafka_seed("fetch", &w);
+
+    kafka_header(&w, KAPI_FIND_COORDINATOR, 2, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_i8(&w, 0);
+    kafka_seed("find-coordinator", &w);
+
+    kafka_header(&w, KAPI_OFFSET_COMMIT, 7, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_i32(&w, -1);
+    kwrite_strz(&w, false, "");
+    kwrite_strz(&w, false, NULL);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 1);
+    kwrite_i32(&w, 0);
+    kwrite_i64(&w, 3);
+    kwrite_i32(&w, -1);
+    kwrite_strz(&w, false, NULL);
+    kafka_seed("offset-commit", &w);
+
+    kafka_header(&w, KAPI_OFFSET_FETCH, 5, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_array(&w, false, -1);
+    kafka_seed("offset-fetch", &w);
+
+    kafka_header(&w, KAPI_CREATE_TOPICS, 4, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "c");
+    kwrite_i32(&w, 2);
+    kwrite_i16(&w, -1);
+    kwrite_array(&w, false, 0);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "retention.ms");
+    kwrite_strz(&w, false, "60000");
+    kwrite_i32(&w, 1000);
+    kwrite_i8(&w, 0);
+    kafka_seed("create-topics", &w);
+
+    kafka_header(&w, KAPI_CREATE_PARTITIONS, 1, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "c");
+    kwrite_i32(&w, 3);
+    kwrite_array(&w, false, -1);
+    kwrite_i32(&w, 1000);
+    kwrite_i8(&w, 1);
+    kafka_seed("create-partitions", &w);
+
+    kafka_header(&w, KAPI_DELETE_RECORDS, 1, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 1);
+    kwrite_i32(&w, 0);
+    kwrite_i64(&w, 2);
+    kwrite_i32(&w, 1000);
+    kafka_seed("delete-records", &w);
+
+    kafka_header(&w, KAPI_DELETE_TOPICS, 3, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "c");
+    kwrite_i32(&w, 1000);
+    kafka_seed("delete-topics", &w);
 }
 
 int

@@ -243,6 +243,177 @@ check_store(samsa *s)
         fail("the store holds %d records, want %d", got, N);
 }
 
+/* ---- administration and committed offsets -------------------------------- */
+
+/* The next event of q (an admin result), failing when none comes. */
+static rd_kafka_event_t *
+admin_result(rd_kafka_queue_t *q, const char *what)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    if (ev == NULL) {
+        fail("%s: no result", what);
+        exit(1);
+    }
+    if (rd_kafka_event_error(ev))
+        fail("%s: %s", what, rd_kafka_event_error_string(ev));
+    return ev;
+}
+
+static void
+check_topic_results(const rd_kafka_topic_result_t **res, size_t n,
+                    rd_kafka_resp_err_t want, const char *what)
+{
+    if (n != 1)
+        fail("%s: %zu results", what, n);
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_topic_result_error(res[i]) != want)
+            fail("%s: %s, want %s", what,
+                 rd_kafka_err2str(rd_kafka_topic_result_error(res[i])),
+                 rd_kafka_err2str(want));
+}
+
+static void
+create_topic(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *config,
+             const char *value, rd_kafka_resp_err_t want)
+{
+    char err[256];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new("admin", 4, -1, err, sizeof err);
+    rd_kafka_NewTopic_set_config(nt, config, value);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = admin_result(q, "CreateTopics");
+    size_t n;
+    const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+        rd_kafka_event_CreateTopics_result(ev), &n);
+    check_topic_results(res, n, want, "CreateTopics");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy(nt);
+}
+
+/* Create "admin" (4 partitions, retention.ms), refuse it twice and with
+ * a config samsa does not keep, grow it to 6, delete records below 5 of
+ * partition 0, and delete it: each checked in the store too. */
+static void
+administer(samsa *s, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+
+    create_topic(rk, q, "retention.ms", "3600000", RD_KAFKA_RESP_ERR_NO_ERROR);
+    samsa_topic_config cfg;
+    if (samsa_topic_describe(s, "admin", &cfg) != 0 || cfg.partitions != 4 ||
+        cfg.retention_ms != 3600000)
+        fail("CreateTopics: the store's topic differs");
+    create_topic(rk, q, "retention.ms", "1",
+                 RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    create_topic(rk, q, "frobnication.ms", "1",
+                 RD_KAFKA_RESP_ERR_INVALID_CONFIG);
+
+    rd_kafka_NewPartitions_t *np =
+        rd_kafka_NewPartitions_new("admin", 6, err, sizeof err);
+    rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+    rd_kafka_event_t *ev = admin_result(q, "CreatePartitions");
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreatePartitions_result_topics(
+            rd_kafka_event_CreatePartitions_result(ev), &n);
+    check_topic_results(res, n, RD_KAFKA_RESP_ERR_NO_ERROR, "CreatePartitions");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_NewPartitions_destroy(np);
+    if (samsa_topic_describe(s, "admin", &cfg) != 0 || cfg.partitions != 6)
+        fail("CreatePartitions: the store has %d partitions", cfg.partitions);
+
+    for (int i = 0; i < 10; i++) {
+        samsa_record r = {.value = "x", .value_len = 1};
+        if (samsa_produce(s, "admin", 0, &r, 1) != 0)
+            fail("produce to admin");
+    }
+    rd_kafka_topic_partition_list_t *before =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(before, "admin", 0)->offset = 5;
+    rd_kafka_DeleteRecords_t *dr = rd_kafka_DeleteRecords_new(before);
+    rd_kafka_DeleteRecords(rk, &dr, 1, NULL, q);
+    ev = admin_result(q, "DeleteRecords");
+    const rd_kafka_topic_partition_list_t *low =
+        rd_kafka_DeleteRecords_result_offsets(
+            rd_kafka_event_DeleteRecords_result(ev));
+    if (low == NULL || low->cnt != 1 || low->elems[0].err ||
+        low->elems[0].offset != 5)
+        fail("DeleteRecords: low watermark differs");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_DeleteRecords_destroy(dr);
+    rd_kafka_topic_partition_list_destroy(before);
+    int64_t first, end;
+    if (samsa_offsets(s, "admin", 0, &first, &end) != 0 || first != 5 ||
+        end != 10)
+        fail("DeleteRecords: the store's start is not 5");
+
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new("admin");
+    rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+    ev = admin_result(q, "DeleteTopics");
+    res = rd_kafka_DeleteTopics_result_topics(
+        rd_kafka_event_DeleteTopics_result(ev), &n);
+    check_topic_results(res, n, RD_KAFKA_RESP_ERR_NO_ERROR, "DeleteTopics");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_DeleteTopic_destroy(dt);
+    if (samsa_topic_describe(s, "admin", &cfg) != SAMSA_ENOTOPIC)
+        fail("DeleteTopics: the topic is still in the store");
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
+static int
+group_offset(const samsa_group_offset *o, void *ctx)
+{
+    int64_t *seen = ctx;
+    if (strcmp(o->topic, "t") == 0 && o->partition >= 0 && o->partition < PARTS)
+        seen[o->partition] = o->committed;
+    return 0;
+}
+
+/* A consumer of group "g" that assigns itself the partitions commits
+ * offsets; the store's group then has them, and the client reads them
+ * back as committed. */
+static void
+commit_offsets(samsa *s, const char *bootstrap)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "g", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(3);
+    for (int32_t p = 0; p < PARTS; p++)
+        rd_kafka_topic_partition_list_add(l, "t", p)->offset = 100 + p;
+    rd_kafka_resp_err_t e = rd_kafka_assign(c, l);
+    if (!e)
+        e = rd_kafka_commit(c, l, 0);
+    if (e)
+        fail("commit: %s", rd_kafka_err2str(e));
+    for (int32_t p = 0; p < PARTS; p++)
+        l->elems[p].offset = -1;
+    e = rd_kafka_committed(c, l, 30000);
+    for (int32_t p = 0; !e && p < PARTS; p++)
+        if (l->elems[p].err || l->elems[p].offset != 100 + p)
+            fail("committed %d: %lld", p, (long long)l->elems[p].offset);
+    if (e)
+        fail("committed: %s", rd_kafka_err2str(e));
+    int64_t seen[PARTS] = {-1, -1, -1};
+    if (samsa_group_offsets(s, "g", group_offset, seen) != 0)
+        fail("samsa_group_offsets");
+    for (int32_t p = 0; p < PARTS; p++)
+        if (seen[p] != 100 + p)
+            fail("the store's group g has %lld for t-%d", (long long)seen[p],
+                 p);
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,11 +437,14 @@ main(int argc, char **argv)
     produce_all(bootstrap);
     consume_all(bootstrap);
     check_store(s);
+    administer(s, bootstrap);
+    commit_offsets(s, bootstrap);
     samsa_listener_close(l);
     samsa_close(s);
     if (failures == 0)
         printf("check-listener: librdkafka %s produced %d records in 5 "
-               "codecs and consumed them back exactly\n",
+               "codecs and consumed them back exactly; created, grew, "
+               "trimmed and deleted a topic; committed offsets\n",
                rd_kafka_version_str(), N);
     return failures == 0 ? 0 : 1;
 }
