@@ -2000,7 +2000,8 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * decide what the answer vouches for.  A batch whose CRC or records do
  * not check is refused (CORRUPT_MESSAGE) and nothing of that partition's
  * data in the request is stored.  Fetch answers with the stored batches
- * as they are (compressed ones stay compressed) and waits up to the
+ * as they are (compressed ones stay compressed), sent from the segments'
+ * mappings without a copy in the process, and waits up to the
  * request's max_wait_ms for min_bytes, woken by any produce into the
  * store, in-process or through the listener.
  *

@@ -23,15 +23,23 @@ typedef struct lrig {
     samsa_listener *l;
 } lrig;
 
+/* A store with topic "t" (tc, or 2 partitions) and a listener. */
 static void
-lrig_open(lrig *r, const samsa_listener_config *cfg)
+lrig_open_topic(lrig *r, const samsa_listener_config *cfg,
+                const samsa_topic_config *tc)
 {
     r->dir = test_dir_make();
     r->s = test_open(r->dir);
     samsa_topic_config c = {.partitions = 2};
-    ck_assert_int_eq(samsa_topic_create(r->s, "t", &c), 0);
+    ck_assert_int_eq(samsa_topic_create(r->s, "t", tc ? tc : &c), 0);
     ck_assert_int_eq(samsa_listener_open(r->s, cfg, &r->l), 0);
     ck_assert_int_gt(samsa_listener_port(r->l), 0);
+}
+
+static void
+lrig_open(lrig *r, const samsa_listener_config *cfg)
+{
+    lrig_open_topic(r, cfg, NULL);
 }
 
 static void
@@ -42,16 +50,27 @@ lrig_close(lrig *r)
     test_dir_remove(r->dir);
 }
 
+/* A connection; rcvbuf > 0 sets its receive buffer first (small: the
+ * listener's replies then go out in many partial sends). */
 static int
-dial(const lrig *r)
+dial_buf(const lrig *r, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0)
+        ck_assert_int_eq(
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port =
                                 htons((uint16_t)samsa_listener_port(r->l))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
+}
+
+static int
+dial(const lrig *r)
+{
+    return dial_buf(r, 0);
 }
 
 static void
@@ -228,6 +247,58 @@ produce_raw(int fd, int32_t p, int16_t acks, const uint8_t *batch, size_t len,
     return err;
 }
 
+/* The batches of a fetch reply's records: each checked (CRC), each
+ * record exactly gen.c's record of its offset, offsets consecutive;
+ * returns the records, *first the first offset (-1: none). */
+static int64_t
+check_batches(kstr recs, int64_t *first)
+{
+    const uint8_t *q = (const uint8_t *)recs.p;
+    size_t left = recs.len;
+    int64_t n = 0;
+    *first = -1;
+    while (left > 0) {
+        batch_header h;
+        ck_assert_int_eq(batch_parse_header(q, left, &h), 0);
+        ck_assert_int_eq(batch_verify_crc(q, &h), 0);
+        batch_iter it;
+        batch_iter_init(&it, q, &h);
+        samsa_message m;
+        while (batch_iter_next(&it, &m) == 0) {
+            TEST_CHECK_GEN(&m, m.offset);
+            if (*first < 0)
+                *first = m.offset;
+            ck_assert_int_eq(m.offset, *first + n);
+            n++;
+        }
+        q += BATCH_LOG_OVERHEAD + (size_t)h.length;
+        left -= BATCH_LOG_OVERHEAD + (size_t)h.length;
+    }
+    return n;
+}
+
+/* Send a Fetch v5 of t-0 from offset 0 (max_wait ms, max_bytes in all
+ * and for the partition). */
+static void
+fetch5(int fd, int32_t corr, int32_t max_wait, int32_t max_bytes)
+{
+    kwrite b = {0};
+    kwrite_i32(&b, -1);
+    kwrite_i32(&b, max_wait);
+    kwrite_i32(&b, 1);
+    kwrite_i32(&b, max_bytes);
+    kwrite_i8(&b, 0);
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "t");
+    kwrite_array(&b, false, 1);
+    kwrite_i32(&b, 0);
+    kwrite_i64(&b, 0);
+    kwrite_i64(&b, -1);
+    kwrite_i32(&b, max_bytes);
+    request(fd, 1, 5, corr, false, &b);
+    kwrite_free(&b);
+}
+
 /* Fetch v11 of t-p from offset (max_wait ms): the partition's error,
  * high watermark, and its records checked against gen.c from their
  * offsets on; returns the records decoded, *first the first offset. */
@@ -272,26 +343,7 @@ fetch_raw(int fd, int32_t p, int64_t offset, int32_t max_wait, int16_t *err,
     ck_assert_int_eq(kread_i32(&rd), -1);
     kstr recs = kread_bytes(&rd, false);
     ck_assert(!rd.bad && rd.p == rd.end);
-    int64_t n = 0;
-    *first = -1;
-    const uint8_t *q = (const uint8_t *)recs.p;
-    size_t left = recs.len;
-    while (left > 0) {
-        batch_header h;
-        ck_assert_int_eq(batch_parse_header(q, left, &h), 0);
-        ck_assert_int_eq(batch_verify_crc(q, &h), 0);
-        batch_iter it;
-        batch_iter_init(&it, q, &h);
-        samsa_message m;
-        while (batch_iter_next(&it, &m) == 0) {
-            TEST_CHECK_GEN(&m, m.offset);
-            if (*first < 0)
-                *first = m.offset;
-            n++;
-        }
-        q += BATCH_LOG_OVERHEAD + (size_t)h.length;
-        left -= BATCH_LOG_OVERHEAD + (size_t)h.length;
-    }
+    int64_t n = check_batches(recs, first);
     free(rep);
     return n;
 }
@@ -412,25 +464,51 @@ START_TEST(test_close_with_parked_fetch)
     lrig r;
     lrig_open(&r, NULL);
     int fd = dial(&r);
-    kwrite b = {0};
-    kwrite_i32(&b, -1);
-    kwrite_i32(&b, 600000);
-    kwrite_i32(&b, 1);
-    kwrite_i32(&b, 1 << 20);
-    kwrite_i8(&b, 0);
-    kwrite_array(&b, false, 1);
-    kwrite_strz(&b, false, "t");
-    kwrite_array(&b, false, 1);
-    kwrite_i32(&b, 0);
-    kwrite_i64(&b, 0);
-    kwrite_i64(&b, -1);
-    kwrite_i32(&b, 1 << 20);
-    request(fd, 1, 5, 1, false, &b);
-    kwrite_free(&b);
+    fetch5(fd, 1, 600000, 1 << 20);
     usleep(20000);
     lrig_close(&r);
     ck_assert(closed_by_peer(fd));
     close(fd);
+}
+END_TEST
+
+/* A fetch's batches are sent from the segments' mappings, in many partial
+ * sends to a client with a small buffer, and stay readable after the
+ * records were deleted (their segments unlinked) while the reply waited:
+ * the reply holds the segments, not copies. */
+START_TEST(test_fetch_from_mappings)
+{
+    samsa_topic_config tc = test_small_cfg(1, 0);
+    lrig r;
+    lrig_open_topic(&r, NULL, &tc);
+    int64_t end = 0;
+    test_produce_upto(r.s, "t", 0, &end, 2000, 0);
+    int fd = dial_buf(&r, 4096);
+    fetch5(fd, 77, 0, 8 << 20);
+    usleep(100000); /* the reply is built and waits on the socket */
+    ck_assert_int_eq(samsa_delete_records(r.s, "t", 0, end), 0);
+    int64_t bases[4];
+    ck_assert_uint_le(test_seg_bases(r.dir, "t", 0, bases, 4), 1);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 77, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    reply_topic(&rd, 0);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert_int_eq(kread_i64(&rd), end);
+    ck_assert_int_eq(kread_i64(&rd), end);
+    (void)kread_i64(&rd);
+    ck_assert_int_eq(kread_array(&rd, false, 16), -1);
+    kstr recs = kread_bytes(&rd, false);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    int64_t first;
+    ck_assert_int_eq(check_batches(recs, &first), end);
+    ck_assert_int_eq(first, 0);
+    free(rep);
+    close(fd);
+    lrig_close(&r);
 }
 END_TEST
 
@@ -607,6 +685,7 @@ listener_suite(void)
     tcase_add_test(tc, test_produce_refuses_damage);
     tcase_add_test(tc, test_fetch_woken_by_produce);
     tcase_add_test(tc, test_close_with_parked_fetch);
+    tcase_add_test(tc, test_fetch_from_mappings);
     tcase_add_test(tc, test_offsets_shared);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);

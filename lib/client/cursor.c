@@ -252,7 +252,8 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
 }
 
 int
-cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len)
+cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len,
+                  segment **hold)
 {
     if (atomic_load(&c->log->deleted))
         return SAMSA_EDELETED;
@@ -274,6 +275,10 @@ cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len)
     *batch = c->seg->map + c->batch_pos;
     *len = c->pos - c->batch_pos;
     c->offset = c->expect;
+    if (hold != NULL) { /* the mapping stays while the caller holds it */
+        segment_ref(c->seg);
+        *hold = c->seg;
+    }
     return 0;
 }
 

@@ -20,11 +20,13 @@ void cursor_release(samsa_cursor *c);
 int cursor_goto(samsa_cursor *c, int64_t offset);
 /* The next whole batch as stored (log overhead included, CRC checked,
  * not decompressed): *batch points into the segment's mapping and stays
- * valid until the cursor's next call.  The batch holds the cursor's
- * offset, possibly after records below it; the cursor moves past it.
- * SAMSA_ETIMEDOUT at the end (no waiting), SAMSA_EOFFSET below the
- * start, SAMSA_ECORRUPT, SAMSA_EDELETED. */
-int cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len);
+ * valid until the cursor's next call, or, with hold, until the caller
+ * drops the reference *hold gets (segment_unref(seg->io, seg)).  The
+ * batch holds the cursor's offset, possibly after records below it; the
+ * cursor moves past it.  SAMSA_ETIMEDOUT at the end (no waiting),
+ * SAMSA_EOFFSET below the start, SAMSA_ECORRUPT, SAMSA_EDELETED. */
+int cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len,
+                      segment **hold);
 /* The first offset in log, from its start, whose record has a timestamp
  * >= ts: 0 and *out; 1 when no record below the end has one (*out: the
  * end); SAMSA_ECORRUPT when a damaged batch might hold the answer,

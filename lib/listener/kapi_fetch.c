@@ -132,6 +132,14 @@ fetch_decode(kreq *req)
     return f;
 }
 
+/* A spliced batch was sent (or dropped): its segment's reference goes. */
+static void
+segment_release(void *ctx)
+{
+    segment *seg = ctx;
+    segment_unref(seg->io, seg);
+}
+
 /* Append one partition's batches from fp->offset to out: the records
  * field (length, bytes).  *room is what the whole reply may still take;
  * *total counts the batch bytes of the reply.  The Kafka error. */
@@ -141,21 +149,25 @@ fetch_records(samsa_listener *l, const char *tname, const fpart *fp,
 {
     samsa_cursor *cur = NULL;
     size_t at = kwrite_reserve32(out);
-    size_t start = out->len;
+    size_t start = kwrite_total(out);
     int rc = samsa_cursor_open(l->s, tname, fp->partition, fp->offset, &cur);
     int64_t mine = 0;
     while (rc == 0) {
         const uint8_t *b;
         size_t len;
-        rc = cursor_next_batch(cur, &b, &len);
+        segment *seg;
+        rc = cursor_next_batch(cur, &b, &len, &seg);
         if (rc != 0)
             break;
         /* KIP-74: the reply's first batch comes whole whatever the
          * limits; after it, a batch comes only if it fits. */
         if (*total > 0 &&
-            ((int64_t)len > *room || mine + (int64_t)len > fp->max_bytes))
+            ((int64_t)len > *room || mine + (int64_t)len > fp->max_bytes)) {
+            segment_release(seg);
             break;
-        kwrite_raw(out, b, len);
+        }
+        /* Sent from the segment's mapping, which the reference keeps. */
+        kwrite_splice(out, b, len, segment_release, seg);
         mine += (int64_t)len;
         *total += (int64_t)len;
         *room -= (int64_t)len;
@@ -163,7 +175,7 @@ fetch_records(samsa_listener *l, const char *tname, const fpart *fp,
             break;
     }
     samsa_cursor_close(cur);
-    kwrite_patch32(out, at, (int32_t)(out->len - start));
+    kwrite_patch32(out, at, (int32_t)(kwrite_total(out) - start));
     return rc == SAMSA_ETIMEDOUT || rc == 0 ? KERR_NONE : kapi_error(rc);
 }
 
@@ -226,7 +238,7 @@ kapi_fetch_retry(samsa_listener *l, kfetch *f, kwrite *out,
     *deadline_ns = f->deadline;
     if (total >= f->min_bytes || samsa__now_ns() >= f->deadline || out->bad)
         return KANS_DONE;
-    out->len = 0;
+    kwrite_free(out); /* too little: this reply goes */
     return KANS_PARKED;
 }
 

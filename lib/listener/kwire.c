@@ -165,9 +165,65 @@ kstr_eq(kstr s, const char *z)
 void
 kwrite_free(kwrite *w)
 {
+    for (size_t i = 0; i < w->nsp; i++)
+        w->sp[i].release(w->sp[i].ctx);
+    free(w->sp);
     free(w->buf);
-    w->buf = NULL;
-    w->len = w->cap = 0;
+    memset(w, 0, sizeof *w);
+}
+
+size_t
+kwrite_total(const kwrite *w)
+{
+    return w->len + w->spliced;
+}
+
+void
+kwrite_splice(kwrite *w, const void *p, size_t len, void (*release)(void *ctx),
+              void *ctx)
+{
+    ksplice *last = w->nsp > 0 ? &w->sp[w->nsp - 1] : NULL;
+    if (!w->bad && last != NULL && last->at == w->len && last->ctx == ctx &&
+        last->p + last->len == (const uint8_t *)p) {
+        last->len += len; /* contiguous in the same mapping: one splice */
+        w->spliced += len;
+        release(ctx);
+        return;
+    }
+    if (w->bad || w->nsp == w->sp_cap) {
+        size_t cap = w->sp_cap ? w->sp_cap * 2 : 8;
+        ksplice *sp = w->bad ? NULL : realloc(w->sp, cap * sizeof *sp);
+        if (sp == NULL) {
+            w->bad = true;
+            release(ctx);
+            return;
+        }
+        w->sp = sp;
+        w->sp_cap = cap;
+    }
+    w->sp[w->nsp++] = (ksplice){w->len, p, len, release, ctx};
+    w->spliced += len;
+}
+
+void
+kwrite_take(kwrite *dst, kwrite *src)
+{
+    size_t base = dst->len;
+    kwrite_raw(dst, src->buf, src->len);
+    for (size_t i = 0; i < src->nsp; i++) {
+        ksplice *q = &src->sp[i];
+        if (dst->bad) {
+            q->release(q->ctx);
+            continue;
+        }
+        /* Room first, then the splice at its place in dst. */
+        size_t len = dst->len;
+        dst->len = base + q->at;
+        kwrite_splice(dst, q->p, q->len, q->release, q->ctx);
+        dst->len = len;
+    }
+    src->nsp = 0;
+    src->spliced = 0;
 }
 
 /* Room for n more bytes, or NULL (and bad). */

@@ -57,13 +57,38 @@ char *kstr_dup(kstr s);
 /* s equals the NUL-terminated z. */
 bool kstr_eq(kstr s, const char *z);
 
+/* Bytes sent from where they are (zero-copy), between buf[at - 1] and
+ * buf[at]: release(ctx) is called once when the writer lets go of them
+ * (sent, or dropped with the kwrite). */
+typedef struct ksplice {
+    size_t at;
+    const uint8_t *p;
+    size_t len;
+    void (*release)(void *ctx);
+    void *ctx;
+} ksplice;
+
 typedef struct kwrite {
     uint8_t *buf;
     size_t len, cap;
-    bool bad; /* an allocation failed */
+    ksplice *sp; /* splices, by at                      */
+    size_t nsp, sp_cap;
+    size_t spliced; /* their bytes: the whole is len + this */
+    bool bad;       /* an allocation failed                 */
 } kwrite;
 
+/* Release every splice and free the buffer. */
 void kwrite_free(kwrite *w);
+/* The bytes written so far, spliced ones included. */
+size_t kwrite_total(const kwrite *w);
+/* Splice len bytes at p here (kwrite.h: ksplice); bytes right after the
+ * last splice from the same ctx extend it, and are released with it (the
+ * caller's release is called at once for them).  On no memory the
+ * release is called at once and bad set. */
+void kwrite_splice(kwrite *w, const void *p, size_t len,
+                   void (*release)(void *ctx), void *ctx);
+/* Append src (bytes and splices) to dst; src's splices are dst's now. */
+void kwrite_take(kwrite *dst, kwrite *src);
 void kwrite_i8(kwrite *w, int8_t v);
 void kwrite_i16(kwrite *w, int16_t v);
 void kwrite_i32(kwrite *w, int32_t v);

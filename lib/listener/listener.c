@@ -40,6 +40,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "listener.h"
@@ -76,7 +77,7 @@ static void
 conn_interest(samsa_listener *l, kconn *c)
 {
     struct epoll_event ev = {.data.ptr = c};
-    size_t queued = c->out.len - c->out_off;
+    size_t queued = kwrite_total(&c->out) - c->sent;
     if (c->parked == NULL && queued < (size_t)l->cfg.max_request_bytes)
         ev.events |= EPOLLIN;
     if (queued > 0)
@@ -117,13 +118,14 @@ conn_accept(samsa_listener *l)
 /* Frame body (len bytes at body) as a reply to correlation: size,
  * correlation id, the header's tagged fields for a flexible reply. */
 static void
-conn_reply(kconn *c, int32_t correlation, bool flex_header, const kwrite *body)
+conn_reply(kconn *c, int32_t correlation, bool flex_header, kwrite *body)
 {
     size_t at = kwrite_reserve32(&c->out);
+    size_t start = kwrite_total(&c->out);
     kwrite_i32(&c->out, correlation);
     kwrite_tags(&c->out, flex_header);
-    kwrite_raw(&c->out, body->buf, body->len);
-    kwrite_patch32(&c->out, at, (int32_t)(c->out.len - at - 4));
+    kwrite_take(&c->out, body);
+    kwrite_patch32(&c->out, at, (int32_t)(kwrite_total(&c->out) - start));
 }
 
 /* Does the reply to (key, version) use the flexible header?  ApiVersions
@@ -274,18 +276,59 @@ conn_read(samsa_listener *l, kconn *c)
     return 0;
 }
 
+/* The iovecs of what c->out still has to send, from c->sent on: its
+ * bytes and, between them, its splices (the segments' mapped pages: the
+ * kernel copies them to the socket, no copy is made here). */
+static int
+conn_iov(const kconn *c, struct iovec *iov, int max)
+{
+    const kwrite *w = &c->out;
+    size_t skip = c->sent, pos = 0;
+    int n = 0;
+    for (size_t k = 0; n < max; k++) {
+        size_t upto = k < w->nsp ? w->sp[k].at : w->len;
+        size_t run = upto - pos;
+        if (skip >= run) {
+            skip -= run;
+        } else {
+            iov[n++] = (struct iovec){w->buf + pos + skip, run - skip};
+            skip = 0;
+        }
+        pos = upto;
+        if (k >= w->nsp || n == max)
+            break;
+        const ksplice *sp = &w->sp[k];
+        if (skip >= sp->len) {
+            skip -= sp->len;
+        } else {
+            iov[n++] = (struct iovec){(void *)(sp->p + skip), sp->len - skip};
+            skip = 0;
+        }
+    }
+    return n;
+}
+
 static int
 conn_write(kconn *c)
 {
-    while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.buf + c->out_off,
-                         c->out.len - c->out_off, MSG_NOSIGNAL);
+    while (c->sent < kwrite_total(&c->out)) {
+        struct iovec iov[64];
+        struct msghdr mh = {.msg_iov = iov};
+        mh.msg_iovlen = (size_t)conn_iov(c, iov, 64);
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         int k = io_result(n);
         if (k <= 0)
             return k;
-        c->out_off += n > 0 ? (size_t)n : 0;
+        c->sent += n > 0 ? (size_t)n : 0;
     }
-    c->out.len = c->out_off = 0; /* all sent: the buffer is reused */
+    /* All sent: the splices' segments are let go, the buffer reused. */
+    uint8_t *buf = c->out.buf;
+    size_t cap = c->out.cap;
+    c->out.buf = NULL;
+    kwrite_free(&c->out);
+    c->out.buf = buf;
+    c->out.cap = cap;
+    c->sent = 0;
     return 0;
 }
 

@@ -60,8 +60,8 @@ typedef struct kconn {
     int fd;
     uint8_t *in; /* bytes read, not yet answered: whole frames first */
     size_t in_len, in_cap;
-    kwrite out; /* replies not yet sent, from out_off on            */
-    size_t out_off;
+    kwrite out;     /* replies not yet sent, from byte `sent` on */
+    size_t sent;    /* bytes of out sent (splices counted)       */
     kfetch *parked; /* a fetch waiting: the next requests wait behind it */
     struct kconn *prev, *next;
 } kconn;

@@ -47,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t n = (uint32_t)c.out.buf[0] << 24 |
                      (uint32_t)c.out.buf[1] << 16 |
                      (uint32_t)c.out.buf[2] << 8 | c.out.buf[3];
-        FUZZ_CHECK(n == c.out.len - 4);
+        FUZZ_CHECK(n == kwrite_total(&c.out) - 4);
     }
     if (c.parked != NULL) {
         FUZZ_CHECK(rc == KANS_PARKED);
