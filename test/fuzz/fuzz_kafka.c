@@ -10,7 +10,8 @@
  * request of each.  What must hold: no crash, no sanitizer report, and a
  * reply, when there is one, framed with its own length.  A produce that
  * passes its checks is stored (the store grows a little); a fetch that
- * would wait is freed unanswered.
+ * would wait is freed unanswered; topics an input created are deleted
+ * after it.
  */
 #include <string.h>
 
@@ -31,6 +32,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_store_log(dir, true, 0, 40);
     FUZZ_CHECK(samsa_open(dir, NULL, &store) == 0);
     FUZZ_CHECK(samsa_listener_open(store, NULL, &lsn) == 0);
+    return 0;
+}
+
+static int
+drop_topic(const char *name, void *ctx)
+{
+    (void)ctx;
+    if (strcmp(name, FUZZ_LOG_TOPIC) != 0)
+        FUZZ_CHECK(samsa_topic_delete(store, name) == 0);
     return 0;
 }
 
@@ -55,5 +65,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         listener_parked_add(lsn, -1);
     }
     kwrite_free(&c.out);
+    /* Topics the input created go, and "f" comes back if it deleted it:
+     * the store stays the size it started at, whatever ran before. */
+    FUZZ_CHECK(samsa_topic_foreach(store, drop_topic, NULL) == 0);
+    samsa_topic_config cfg;
+    if (samsa_topic_describe(store, FUZZ_LOG_TOPIC, &cfg) == SAMSA_ENOTOPIC)
+        FUZZ_CHECK(samsa_topic_create(store, FUZZ_LOG_TOPIC, NULL) == 0);
     return 0;
 }
