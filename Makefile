@@ -42,7 +42,7 @@ B ?= build
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb zlib1g-dev:zlib \
 	libsnappy-dev:snappy liblz4-dev:liblz4 libzstd-dev:libzstd
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
-	clang-format:cmd/clang-format
+	clang-format:cmd/clang-format librdkafka-dev:rdkafka
 # Only the queue benchmark's SQLite comparison needs this one.
 DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
@@ -67,13 +67,33 @@ LMDB_LIBS = $(shell pkg-config --libs lmdb zlib snappy liblz4 libzstd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-# lib/tool is the samsa command, not part of the library.
-LIB_SRC := $(filter-out lib/tool/%,$(sort $(wildcard lib/*.c lib/*/*.c)))
+# lib/tool is the samsa command and lib/bridge the Kafka bridge, not part
+# of the library.
+LIB_SRC := $(filter-out lib/tool/% lib/bridge/%,$(sort $(wildcard lib/*.c \
+	lib/*/*.c)))
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
 TOOL_SRC := $(sort $(wildcard lib/tool/*.c))
-TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
 TOOL := $(B)/samsa
 TEST_SRC := $(sort $(wildcard test/*.c))
+# The bridge to Kafka (lib/bridge, include/samsa_kafka.h) is its own
+# library, libsamsa-kafka.a, built only when pkg-config finds librdkafka:
+# libsamsa never depends on it.  With it, the samsa command gains mirror
+# and import, and the test runner the bridge suite (make check installs
+# librdkafka-dev); without it, both are built without them.
+HAVE_RDKAFKA := $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1)
+ifeq ($(HAVE_RDKAFKA),1)
+RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka)
+RDKAFKA_LIBS := $(shell pkg-config --libs rdkafka)
+BRIDGE_SRC := $(sort $(wildcard lib/bridge/*.c))
+BRIDGE_OBJ := $(BRIDGE_SRC:lib/%.c=$(B)/obj/%.o)
+BRIDGE := $(B)/libsamsa-kafka.a
+KAFKA_CFLAGS := -DSAMSA_KAFKA $(RDKAFKA_CFLAGS)
+KAFKA_LIBS := $(BRIDGE) $(RDKAFKA_LIBS)
+else
+TOOL_SRC := $(filter-out lib/tool/mirror.c,$(TOOL_SRC))
+TEST_SRC := $(filter-out test/check_bridge.c,$(TEST_SRC))
+endif
+TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
@@ -106,7 +126,7 @@ LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
-all: $(STATIC) $(SHARED) $(B)/libsamsa.so $(TOOL) examples
+all: $(STATIC) $(SHARED) $(B)/libsamsa.so $(BRIDGE) $(TOOL) examples
 
 $(DEPS_STAMP_BUILD):
 	@mkdir -p $(B)
@@ -146,12 +166,22 @@ $(B)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 # -Ilib, so an internal header does not even compile) and links the
 # installed kind of static library, whose internals are hidden.
 TOOL_CFLAGS = $(filter-out -Ilib -DSAMSA_BUILDING -fvisibility=hidden, \
-	$(SAMSA_CFLAGS)) $(CFLAGS) $(SAN_CFLAGS)
+	$(SAMSA_CFLAGS)) $(CFLAGS) $(SAN_CFLAGS) $(KAFKA_CFLAGS)
 $(B)/obj/tool/%.o: lib/tool/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
-$(TOOL): $(TOOL_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(STATIC) $(LDLIBS_LIB)
+$(TOOL): $(TOOL_OBJ) $(BRIDGE) $(STATIC)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(KAFKA_LIBS) $(STATIC) \
+		$(LDLIBS_LIB)
+
+# The bridge sits above the library as the command does (public API only,
+# samsa.h and samsa_kafka.h), compiled the same way.
+$(B)/obj/bridge/%.o: lib/bridge/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
+$(BRIDGE): $(BRIDGE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(INTERNAL): $(LIB_OBJ)
 	@rm -f $@
@@ -189,12 +219,14 @@ run: $(B)/examples/quickstart
 
 $(B)/test/%.o: test/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -MMD -MP \
-		-c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) \
+		$(KAFKA_CFLAGS) -MMD -MP -c $< -o $@
 
-$(RUNNER): $(TEST_OBJ) $(INTERNAL)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(INTERNAL) $(CHECK_LIBS) \
-		$(LDLIBS_LIB)
+# The bridge suite runs the samsa command beside it (kill -9 of a mirror),
+# the one built with the runner in $(B).
+$(RUNNER): $(TEST_OBJ) $(INTERNAL) $(BRIDGE) $(if $(BRIDGE),$(TOOL))
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(KAFKA_LIBS) \
+		$(INTERNAL) $(CHECK_LIBS) $(LDLIBS_LIB)
 
 # Check kills a test after CK_DEFAULT_TIMEOUT seconds; sanitizers are slower.
 CK_ENV := CK_DEFAULT_TIMEOUT=120
@@ -421,6 +453,9 @@ install: $(STATIC) $(SHARED) $(TOOL) $(B)/samsa.pc
 		$(DESTDIR)$(bindir)
 	install -m 755 $(TOOL) $(DESTDIR)$(bindir)/
 	install -m 644 include/samsa.h $(DESTDIR)$(includedir)/
+	$(if $(BRIDGE),install -m 644 include/samsa_kafka.h \
+		$(DESTDIR)$(includedir)/)
+	$(if $(BRIDGE),install -m 644 $(BRIDGE) $(DESTDIR)$(libdir)/)
 	install -m 644 $(STATIC) $(DESTDIR)$(libdir)/
 	install -m 755 $(SHARED) $(DESTDIR)$(libdir)/
 	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/$(SONAME)
@@ -432,6 +467,8 @@ install: $(STATIC) $(SHARED) $(TOOL) $(B)/samsa.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/samsa.h $(DESTDIR)$(libdir)/libsamsa.a \
+		$(DESTDIR)$(includedir)/samsa_kafka.h \
+		$(DESTDIR)$(libdir)/libsamsa-kafka.a \
 		$(DESTDIR)$(libdir)/libsamsa.so* $(DESTDIR)$(pkgconfigdir)/samsa.pc \
 		$(DESTDIR)$(bindir)/samsa
 	cd man && for p in man1/*.1 man3/*.3 man7/*.7; do \

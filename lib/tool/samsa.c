@@ -252,6 +252,10 @@ static const struct {
     {"groups", cmd_groups, "list the consumer and share groups"},
     {"group", cmd_group, "describe, reset or delete a consumer group"},
     {"stats", cmd_stats, "the store's figures (--json)"},
+#ifdef SAMSA_KAFKA
+    {"mirror", cmd_mirror, "copy topics to a Kafka cluster, resumably"},
+    {"import", cmd_import, "copy a Kafka topic into the store"},
+#endif
 };
 
 static int

@@ -89,6 +89,10 @@ int cmd_verify(int argc, char **argv);
 int cmd_groups(int argc, char **argv); /* groups.c */
 int cmd_group(int argc, char **argv);
 int cmd_stats(int argc, char **argv); /* stats.c */
+#ifdef SAMSA_KAFKA
+int cmd_mirror(int argc, char **argv); /* mirror.c, with librdkafka */
+int cmd_import(int argc, char **argv);
+#endif
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 
