@@ -474,6 +474,27 @@ START_TEST(test_mirror_kill9)
         kafka_check(&mk, "k", p, 0, 0, next[p]);
     /* The point of the test: some kill fell while records flowed. */
     ck_assert_msg(cut > 0, "no kill cut a run short (seed %u)", seed);
+
+    /* And back with `samsa import`: a new store, equal records at equal
+     * offsets. */
+    const char *dir2 = test_dir_make();
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execl(tool, "samsa", "import", "--bootstrap", mk.bootstrap, "k", dir2,
+              (char *)NULL);
+        _exit(127);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "samsa import: status %d", status);
+    samsa *s2 = test_open(dir2);
+    for (int32_t p = 0; p < 4; p++)
+        test_read_range(s2, "k", p, 0, next[p]);
+    E(samsa_close(s2));
+    test_dir_remove(dir2);
     fixture_end(&f);
 }
 END_TEST
