@@ -475,6 +475,25 @@ START_TEST(test_mirror_kill9)
     /* The point of the test: some kill fell while records flowed. */
     ck_assert_msg(cut > 0, "no kill cut a run short (seed %u)", seed);
 
+    /* samsa stats shows where the mirror is: every record, no lag. */
+    char cmd[2 * PATH_MAX], line[256];
+    snprintf(cmd, sizeof cmd, "%s stats %s", tool, dir);
+    FILE *out = popen(cmd, "r");
+    ck_assert_ptr_nonnull(out);
+    int rows = 0;
+    while (fgets(line, sizeof line, out) != NULL) {
+        if (strncmp(line, "mirror\t", 7) != 0)
+            continue;
+        char want[128];
+        snprintf(want, sizeof want,
+                 "mirror\tk\t%d\t%" PRId64 "\t%" PRId64 "\t0\n", rows,
+                 next[rows], next[rows]);
+        ck_assert_str_eq(line, want);
+        rows++;
+    }
+    ck_assert_int_eq(pclose(out), 0);
+    ck_assert_int_eq(rows, 4);
+
     /* And back with `samsa import`: a new store, equal records at equal
      * offsets. */
     const char *dir2 = test_dir_make();

@@ -134,6 +134,38 @@ cmd_mirror(int argc, char **argv)
     return st;
 }
 
+int
+tool_mirror_stats(samsa *s, const char *dir)
+{
+    char path[PATH_MAX], line[SAMSA_MAX_TOPIC_NAME + 128];
+    snprintf(path, sizeof path, "%s/kafka-mirror.state", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0; /* never mirrored (with the default state file) */
+    int rows = 0;
+    /* The state file's lines (samsa_kafka.h, "Resuming"): TOPIC
+     * PARTITION S_BASE K_BASE S_ACKED K_ACKED after a version line. */
+    while (fgets(line, sizeof line, f) != NULL) {
+        char topic[SAMSA_MAX_TOPIC_NAME + 1];
+        int32_t p;
+        int64_t sb, kb, sa, ka, end;
+        if (sscanf(line,
+                   "%249s %" SCNd32 " %" SCNd64 " %" SCNd64 " %" SCNd64
+                   " %" SCNd64,
+                   topic, &p, &sb, &kb, &sa, &ka) != 6)
+            continue;
+        if (samsa_offsets(s, topic, p, NULL, &end) != 0)
+            continue; /* a topic deleted since */
+        if (rows++ == 0)
+            printf("MIRROR\tTOPIC\tPARTITION\tMIRRORED\tKAFKA-NEXT\tLAG\n");
+        printf("mirror\t%s\t%" PRId32 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64
+               "\n",
+               topic, p, sa, ka, end > sa ? end - sa : 0);
+    }
+    fclose(f);
+    return 0;
+}
+
 static const char import_help[] =
     "usage: samsa import [OPTION]... --bootstrap HOST:PORT TOPIC DIR\n"
     "Copy the Kafka topic TOPIC, up to its end now, into the topic of\n"

@@ -92,6 +92,9 @@ int cmd_stats(int argc, char **argv); /* stats.c */
 #ifdef SAMSA_KAFKA
 int cmd_mirror(int argc, char **argv); /* mirror.c, with librdkafka */
 int cmd_import(int argc, char **argv);
+/* For samsa stats: a line per partition of the mirror's default state
+ * file in dir, with its lag against the store s (nothing without one). */
+int tool_mirror_stats(samsa *s, const char *dir);
 #endif
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
