@@ -175,9 +175,9 @@ SAMSA_API int samsa_mirror_status(samsa_mirror *m, samsa_mirror_stats *st,
                                   samsa_mirror_partition *parts, size_t nparts);
 
 /**
- * @brief Stop a mirror: stop reading, wait (up to the producer's own
- *        message timeout) for Kafka to acknowledge what was sent, save the
- *        state file, and free the mirror.
+ * @brief Stop a mirror: stop reading, wait (up to 5 seconds) for Kafka to
+ *        acknowledge what was sent, save the state file, and free the
+ *        mirror.
  *
  * What Kafka did not acknowledge is sent again by the next start, after
  * the Kafka end check: nothing is lost or doubled.

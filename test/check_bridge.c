@@ -403,19 +403,30 @@ tool_path(void)
     return path;
 }
 
+/* Run the samsa command with argv (argv[0] "samsa"), its standard output
+ * to /dev/null; its pid. */
 static pid_t
-spawn_mirror(const char *tool, const char *dir, const char *bootstrap)
+spawn_tool(const char *tool, const char *const *argv)
 {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
-        execl(tool, "samsa", "mirror", "-q", "--bootstrap", bootstrap, dir, "k",
-              (char *)NULL);
+        execv(tool, (char *const *)argv);
         _exit(127);
     }
     return pid;
+}
+
+/* Wait for pid, which must exit with status 0. */
+static void
+wait_ok(pid_t pid, const char *what)
+{
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "%s: status %d", what, status);
 }
 
 START_TEST(test_mirror_kill9)
@@ -426,6 +437,8 @@ START_TEST(test_mirror_kill9)
     mock mk = f.mk;
     samsa *w = f.w;
     const char *dir = f.dir;
+    const char *mirror_argv[] = {"samsa",      "mirror", "-q", "--bootstrap",
+                                 mk.bootstrap, dir,      "k",  NULL};
     int64_t next[4] = {0};
     int rounds = test_long() ? 20 : 3;
     unsigned seed = (unsigned)time(NULL);
@@ -441,7 +454,7 @@ START_TEST(test_mirror_kill9)
                               (size_t)round);
             total += next[p];
         }
-        pid_t pid = spawn_mirror(tool, dir, mk.bootstrap);
+        pid_t pid = spawn_tool(tool, mirror_argv);
         /* Kill it at a random point once it has begun to send (or
          * right away, one round in four: before it even connected). */
         int wait_send = rand() % 4 != 0;
@@ -465,11 +478,7 @@ START_TEST(test_mirror_kill9)
     }
     rd_kafka_destroy(c);
     /* A last run to the end: exactly every record, once. */
-    pid_t pid = spawn_mirror(tool, dir, mk.bootstrap);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "final mirror: status %d (seed %u)", status, seed);
+    wait_ok(spawn_tool(tool, mirror_argv), "final mirror");
     for (int32_t p = 0; p < 4; p++)
         kafka_check(&mk, "k", p, 0, 0, next[p]);
     /* The point of the test: some kill fell while records flowed. */
@@ -497,23 +506,51 @@ START_TEST(test_mirror_kill9)
     /* And back with `samsa import`: a new store, equal records at equal
      * offsets. */
     const char *dir2 = test_dir_make();
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        execl(tool, "samsa", "import", "--bootstrap", mk.bootstrap, "k", dir2,
-              (char *)NULL);
-        _exit(127);
-    }
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "samsa import: status %d", status);
+    const char *import_argv[] = {"samsa", "import", "--bootstrap", mk.bootstrap,
+                                 "k",     dir2,     NULL};
+    wait_ok(spawn_tool(tool, import_argv), "samsa import");
     samsa *s2 = test_open(dir2);
     for (int32_t p = 0; p < 4; p++)
         test_read_range(s2, "k", p, 0, next[p]);
     E(samsa_close(s2));
     test_dir_remove(dir2);
+    fixture_end(&f);
+}
+END_TEST
+
+/* `samsa mirror --follow` in its own process, while this one produces;
+ * SIGTERM ends it cleanly. */
+START_TEST(test_mirror_follow_command)
+{
+    const char *tool = tool_path();
+    fixture f;
+    fixture_start(&f, "ft", 2);
+    int64_t next[2] = {0, 0};
+    for (int32_t p = 0; p < 2; p++)
+        test_produce_upto(f.w, "ft", p, &next[p], 100, 0);
+    const char *argv[] = {"samsa",       "mirror",       "--follow", "-q",
+                          "--bootstrap", f.mk.bootstrap, f.dir,      NULL};
+    pid_t pid = spawn_tool(tool, argv);
+    for (int round = 0; round < 20; round++) {
+        for (int32_t p = 0; p < 2; p++)
+            test_produce_upto(f.w, "ft", p, &next[p], next[p] + 40,
+                              (size_t)round);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    rd_kafka_t *c = consumer_new(&f.mk, NULL);
+    for (int i = 0; i < 1000; i++) {
+        if (kafka_end(c, "ft", 0) == next[0] &&
+            kafka_end(c, "ft", 1) == next[1])
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    rd_kafka_destroy(c);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    wait_ok(pid, "samsa mirror --follow");
+    for (int32_t p = 0; p < 2; p++)
+        kafka_check(&f.mk, "ft", p, 0, 0, next[p]);
     fixture_end(&f);
 }
 END_TEST
@@ -660,6 +697,7 @@ bridge_suite(void)
     TCase *tk = tcase_create("kill9");
     tcase_set_timeout(tk, 600);
     tcase_add_test(tk, test_mirror_kill9);
+    tcase_add_test(tk, test_mirror_follow_command);
     suite_add_tcase(s, tk);
     return s;
 }

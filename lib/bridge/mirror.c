@@ -40,6 +40,9 @@
 #define RING_CAP 16384
 /* Records read from one partition before the next gets a turn. */
 #define BURST 512
+/* How long a stop waits for Kafka to acknowledge what was sent (ms); what
+ * is not acknowledged by then is sent again by the next start. */
+#define STOP_FLUSH_MS 5000
 /* Save the acknowledged positions this often while running (ms). */
 #define SAVE_MS 200
 
@@ -338,7 +341,13 @@ mirror_thread(void *arg)
             last_ends = t;
         }
         if (!m->cfg.follow && !failed(m) && all_sent(m)) {
-            rd_kafka_flush(m->rk, -1);
+            /* Short waits, so that a stop is not held up by a broker
+             * that went away (message.timeout.ms ends that). */
+            while (rd_kafka_outq_len(m->rk) > 0 && !atomic_load(&m->stop) &&
+                   !failed(m))
+                rd_kafka_flush(m->rk, 100);
+            if (atomic_load(&m->stop))
+                break;
             if (failed(m))
                 break;
             save(m);
@@ -359,7 +368,7 @@ mirror_thread(void *arg)
     /* Stopping or failed: what Kafka still acknowledges is kept; a failed
      * mirror does not wait out librdkafka's retries. */
     if (!failed(m))
-        rd_kafka_flush(m->rk, 30000);
+        rd_kafka_flush(m->rk, STOP_FLUSH_MS);
     if (m->dirty && m->save_rc == 0)
         save(m);
     pthread_mutex_lock(&m->mu);
