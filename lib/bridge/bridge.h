@@ -46,11 +46,20 @@ rd_kafka_conf_t *bridge_conf(const char *bootstrap, const char *const *extra,
  * cluster does) creates none. */
 int bridge_partitions(rd_kafka_t *rk, const char *topic, int *n, bridge_err *e);
 
-/* The answer to an admin request sent with result queue q: the event (the
- * caller destroys it), or NULL after bridge_fail() when none came in time
- * or the request failed as a whole; what names the request in the
- * message. */
-rd_kafka_event_t *bridge_admin_result(rd_kafka_queue_t *q, const char *what,
+/* An admin request's options (BRIDGE_REQUEST_MS timeouts) and its result
+ * queue: bridge_admin_begin() makes them, bridge_admin_end() frees them. */
+typedef struct bridge_admin {
+    rd_kafka_AdminOptions_t *opt; /* the request's options */
+    rd_kafka_queue_t *q;          /* where its answer comes  */
+} bridge_admin;
+
+void bridge_admin_begin(rd_kafka_t *rk, rd_kafka_admin_op_t op,
+                        bridge_admin *a);
+void bridge_admin_end(bridge_admin *a);
+/* The answer to the admin request of a: the event (the caller destroys
+ * it), or NULL after bridge_fail() when none came in time or the request
+ * failed as a whole; what names the request in the message. */
+rd_kafka_event_t *bridge_admin_result(bridge_admin *a, const char *what,
                                       bridge_err *e);
 
 /* ---- the mirror's state file (state.c) ------------------------------------

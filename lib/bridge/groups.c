@@ -62,18 +62,14 @@ add_offset(const samsa_group_offset *o, void *ctx)
 static int
 commit(carry *c, const char *group)
 {
-    char err[256];
     rd_kafka_AlterConsumerGroupOffsets_t *a =
         rd_kafka_AlterConsumerGroupOffsets_new(group, c->list);
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
-        c->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
-    rd_kafka_AdminOptions_set_request_timeout(o, BRIDGE_REQUEST_MS, err,
-                                              sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
-    rd_kafka_AlterConsumerGroupOffsets(c->rk, &a, 1, o, q);
+    bridge_admin ad;
+    bridge_admin_begin(c->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, &ad);
+    rd_kafka_AlterConsumerGroupOffsets(c->rk, &a, 1, ad.opt, ad.q);
     char what[SAMSA_MAX_TOPIC_NAME + 64];
     snprintf(what, sizeof what, "committing group %s to Kafka", group);
-    rd_kafka_event_t *ev = bridge_admin_result(q, what, c->e);
+    rd_kafka_event_t *ev = bridge_admin_result(&ad, what, c->e);
     int rc = ev == NULL ? c->e->rc : 0;
     if (ev != NULL) {
         size_t n;
@@ -99,8 +95,7 @@ commit(carry *c, const char *group)
     }
     if (ev != NULL)
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(o);
+    bridge_admin_end(&ad);
     rd_kafka_AlterConsumerGroupOffsets_destroy(a);
     return rc;
 }

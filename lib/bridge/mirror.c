@@ -415,17 +415,12 @@ ensure_topic(samsa_mirror *m, const char *topic, int32_t n)
         rd_kafka_NewTopic_new(topic, n, -1, err, sizeof err);
     if (nt == NULL)
         return bridge_fail(&m->err, SAMSA_EINVAL, "%s: %s", topic, err);
-    rd_kafka_AdminOptions_t *o =
-        rd_kafka_AdminOptions_new(m->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(o, BRIDGE_REQUEST_MS, err,
-                                              sizeof err);
-    rd_kafka_AdminOptions_set_operation_timeout(o, BRIDGE_REQUEST_MS, err,
-                                                sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(m->rk);
-    rd_kafka_CreateTopics(m->rk, &nt, 1, o, q);
+    bridge_admin ad;
+    bridge_admin_begin(m->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, &ad);
+    rd_kafka_CreateTopics(m->rk, &nt, 1, ad.opt, ad.q);
     char what[SAMSA_MAX_TOPIC_NAME + 64];
     snprintf(what, sizeof what, "creating Kafka topic %s", topic);
-    rd_kafka_event_t *ev = bridge_admin_result(q, what, &m->err);
+    rd_kafka_event_t *ev = bridge_admin_result(&ad, what, &m->err);
     rc = ev == NULL ? m->err.rc : 0;
     if (ev != NULL) {
         size_t cnt;
@@ -442,8 +437,7 @@ ensure_topic(samsa_mirror *m, const char *topic, int32_t n)
     }
     if (ev != NULL)
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(o);
+    bridge_admin_end(&ad);
     rd_kafka_NewTopic_destroy(nt);
     return rc;
 }

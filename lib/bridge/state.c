@@ -96,10 +96,31 @@ bridge_partitions(rd_kafka_t *rk, const char *topic, int *n, bridge_err *e)
     return 0;
 }
 
-rd_kafka_event_t *
-bridge_admin_result(rd_kafka_queue_t *q, const char *what, bridge_err *e)
+void
+bridge_admin_begin(rd_kafka_t *rk, rd_kafka_admin_op_t op, bridge_admin *a)
 {
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 2 * BRIDGE_REQUEST_MS);
+    char err[256];
+    a->opt = rd_kafka_AdminOptions_new(rk, op);
+    /* The operation timeout applies only to the operations that have one
+     * (CreateTopics); the others refuse it, which changes nothing. */
+    rd_kafka_AdminOptions_set_request_timeout(a->opt, BRIDGE_REQUEST_MS, err,
+                                              sizeof err);
+    rd_kafka_AdminOptions_set_operation_timeout(a->opt, BRIDGE_REQUEST_MS, err,
+                                                sizeof err);
+    a->q = rd_kafka_queue_new(rk);
+}
+
+void
+bridge_admin_end(bridge_admin *a)
+{
+    rd_kafka_queue_destroy(a->q);
+    rd_kafka_AdminOptions_destroy(a->opt);
+}
+
+rd_kafka_event_t *
+bridge_admin_result(bridge_admin *a, const char *what, bridge_err *e)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(a->q, 2 * BRIDGE_REQUEST_MS);
     if (ev == NULL) {
         bridge_fail(e, SAMSA_ETIMEDOUT, "%s: no answer", what);
     } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
