@@ -94,6 +94,10 @@ TOOL_SRC := $(filter-out lib/tool/mirror.c,$(TOOL_SRC))
 TEST_SRC := $(filter-out test/check_bridge.c,$(TEST_SRC))
 endif
 TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
+# The command's and the tests' objects are compiled knowing whether the
+# bridge is built (SAMSA_KAFKA); this stamp rebuilds them when that changes,
+# as when make check's dependencies just installed librdkafka-dev.
+KAFKA_STAMP := $(B)/.kafka-$(if $(HAVE_RDKAFKA),yes,no)
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
@@ -173,6 +177,12 @@ $(B)/obj/tool/%.o: lib/tool/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 $(TOOL): $(TOOL_OBJ) $(BRIDGE) $(STATIC)
 	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(KAFKA_LIBS) $(STATIC) \
 		$(LDLIBS_LIB)
+
+$(KAFKA_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(B)/.kafka-*
+	@touch $@
+$(TOOL_OBJ) $(TEST_OBJ): $(KAFKA_STAMP)
 
 # The bridge sits above the library as the command does (public API only,
 # samsa.h and samsa_kafka.h), compiled the same way.
