@@ -82,7 +82,9 @@ typedef struct samsa_mirror_config {
     int groups;                     /**< 1: once caught up, commit every
                                          consumer group's committed offsets
                                          of the mirrored topics to Kafka,
-                                         translated to Kafka's offsets      */
+                                         translated to Kafka's offsets
+                                         (following: whenever caught up,
+                                         at most every 5 s)                 */
     const char *const *kafka_conf;  /**< NULL-terminated "name=value"
                                          librdkafka properties, applied last
                                          (security, timeouts); or NULL.

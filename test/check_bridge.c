@@ -366,10 +366,13 @@ START_TEST(test_mirror_follow)
         test_produce_upto(w, "f", p, &next[p], 200, 0);
     /* The mirror reads through a read-only handle, as beside another
      * process; the writer goes on producing. */
+    E(samsa_group_reset(w, "fg", "f", 0, SAMSA_RESET_TO_OFFSET, 150));
     samsa *r = open_rdonly(dir);
     const char *state = f.state;
-    samsa_mirror_config mc = {
-        .bootstrap = mk.bootstrap, .state_path = state, .follow = 1};
+    samsa_mirror_config mc = {.bootstrap = mk.bootstrap,
+                              .state_path = state,
+                              .follow = 1,
+                              .groups = 1};
     samsa_mirror *m;
     E(samsa_mirror_start(r, &mc, &m));
     for (int round = 0; round < 20; round++) {
@@ -380,6 +383,22 @@ START_TEST(test_mirror_follow)
     }
     EQ_RC(samsa_mirror_wait(m, 100), SAMSA_ETIMEDOUT); /* follows for ever */
     wait_records(m, (uint64_t)(next[0] + next[1] + next[2]));
+    /* Caught up, the following mirror carries the group across. */
+    rd_kafka_t *gc = consumer_new(&mk, "fg");
+    int64_t committed = -1;
+    for (int i = 0; i < 100 && committed != 150; i++) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, "f", 0);
+        ck_assert_int_eq(rd_kafka_committed(gc, l, 10000), 0);
+        committed = l->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(l);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        if (committed != 150)
+            nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(committed, 150);
+    rd_kafka_destroy(gc);
     E(samsa_mirror_stop(m));
     for (int32_t p = 0; p < 3; p++)
         kafka_check(&mk, "f", p, 0, 0, next[p]);

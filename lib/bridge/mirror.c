@@ -43,6 +43,8 @@
 /* How long a stop waits for Kafka to acknowledge what was sent (ms); what
  * is not acknowledged by then is sent again by the next start. */
 #define STOP_FLUSH_MS 5000
+/* Following with groups: carry them at most this often (ms). */
+#define GROUPS_MS 5000
 /* Save the acknowledged positions this often while running (ms). */
 #define SAVE_MS 200
 
@@ -296,7 +298,8 @@ all_sent(samsa_mirror *m)
     return 1;
 }
 
-static void
+/* Look at every partition's end; 1 when Kafka has acknowledged all. */
+static int
 update_ends(samsa_mirror *m)
 {
     int zero = 1;
@@ -316,13 +319,23 @@ update_ends(samsa_mirror *m)
         m->caught_up = 1;
         pthread_mutex_unlock(&m->mu);
     }
+    return zero;
+}
+
+static void
+carry_groups(samsa_mirror *m)
+{
+    bridge_err ge = {0};
+    if (bridge_carry_groups(m->s, m->rk, &m->state, m->topics, m->ntopics,
+                            &ge) != 0)
+        mirror_fail(m, ge.rc, "%s", ge.msg);
 }
 
 static void *
 mirror_thread(void *arg)
 {
     samsa_mirror *m = arg;
-    int64_t last_save = now_ms(), last_ends = 0;
+    int64_t last_save = now_ms(), last_ends = 0, last_groups = -GROUPS_MS;
     while (!atomic_load(&m->stop) && !failed(m)) {
         int busy = 0;
         for (size_t i = 0; i < m->nparts && !failed(m); i++) {
@@ -337,8 +350,16 @@ mirror_thread(void *arg)
             last_save = t;
         }
         if (t - last_ends >= 100) {
-            update_ends(m);
+            int zero = update_ends(m);
             last_ends = t;
+            /* Following, the groups go across whenever the mirror is
+             * caught up, at most every GROUPS_MS: a committed offset is
+             * only carried once Kafka has the records below it. */
+            if (zero && m->cfg.follow && m->cfg.groups &&
+                t - last_groups >= GROUPS_MS) {
+                carry_groups(m);
+                last_groups = t;
+            }
         }
         if (!m->cfg.follow && !failed(m) && all_sent(m)) {
             /* Short waits, so that a stop is not held up by a broker
@@ -352,12 +373,8 @@ mirror_thread(void *arg)
                 break;
             save(m);
             update_ends(m);
-            if (m->cfg.groups && !failed(m)) {
-                bridge_err ge = {0};
-                if (bridge_carry_groups(m->s, m->rk, &m->state, m->topics,
-                                        m->ntopics, &ge) != 0)
-                    mirror_fail(m, ge.rc, "%s", ge.msg);
-            }
+            if (m->cfg.groups && !failed(m))
+                carry_groups(m);
             pthread_mutex_lock(&m->mu);
             m->done = 1;
             pthread_cond_broadcast(&m->cond);
