@@ -269,14 +269,37 @@ START_TEST(test_mirror_exact_and_import)
     EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_ENOPARTITION);
     ck_assert_int_eq(er.calls, 1);
     ck_assert_msg(strstr(er.msg, "has 2 partitions") != NULL, "%s", er.msg);
+    const char *bogus[] = {"compression.codec=bogus", NULL};
+    fcfg.kafka_conf = bogus;
+    er = (errs){0};
+    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_EINVAL);
+    ck_assert_msg(strstr(er.msg, "compression.codec=bogus") != NULL, "%s",
+                  er.msg);
+    fcfg.kafka_conf = NULL;
+    char junk[PATH_MAX];
+    snprintf(junk, sizeof junk, "%s/junk.state", f.dir);
+    FILE *jf = fopen(junk, "w");
+    ck_assert_ptr_nonnull(jf);
+    fputs("samsa-mirror 1\nfew 0 1 2\n", jf); /* a line cut short */
+    fclose(jf);
+    fcfg.state_path = junk;
+    er = (errs){0};
+    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_EINVAL);
+    ck_assert_msg(strstr(er.msg, "not a mirror state file") != NULL, "%s",
+                  er.msg);
+    fcfg.state_path = state;
     const char *nosuch[] = {"nosuch", NULL};
     fcfg.topics = nosuch;
     EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_ENOTOPIC);
 
     const char *topics[] = {"t", NULL};
+    /* Kafka gets lz4 batches (a property passed through), so the import
+     * below reads compressed batches back. */
+    const char *lz4[] = {"compression.codec=lz4", NULL};
     samsa_mirror_config mc = {.bootstrap = mk.bootstrap,
                               .state_path = state,
                               .topics = topics,
+                              .kafka_conf = lz4,
                               .on_error = on_err,
                               .ctx = &er};
     er = (errs){0};
