@@ -230,6 +230,23 @@ wait_records(samsa_mirror *m, uint64_t n)
     return st;
 }
 
+/* samsa_mirror_start() with cfg (whose ctx is er) must fail with want,
+ * telling on_error once, with needle in its message. */
+static void
+start_fails(samsa *s, samsa_mirror_config *cfg, errs *er, int want,
+            const char *needle)
+{
+    samsa_mirror *m = NULL;
+    *er = (errs){0};
+    cfg->on_error = on_err;
+    cfg->ctx = er;
+    EQ_RC(samsa_mirror_start(s, cfg, &m), want);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(er->calls, 1);
+    ck_assert_int_eq(er->rc, want);
+    ck_assert_msg(strstr(er->msg, needle) != NULL, "%s", er->msg);
+}
+
 /* ---- 20,000 records across 8 partitions, there and back -------------- */
 
 #define NPART    8
@@ -261,20 +278,12 @@ START_TEST(test_mirror_exact_and_import)
     const char *few_topics[] = {"few", NULL};
     samsa_topic_config fc = {.partitions = 3};
     E(samsa_topic_create(w, "few", &fc));
-    samsa_mirror_config fcfg = {.bootstrap = mk.bootstrap,
-                                .state_path = state,
-                                .topics = few_topics,
-                                .on_error = on_err,
-                                .ctx = &er};
-    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_ENOPARTITION);
-    ck_assert_int_eq(er.calls, 1);
-    ck_assert_msg(strstr(er.msg, "has 2 partitions") != NULL, "%s", er.msg);
+    samsa_mirror_config fcfg = {
+        .bootstrap = mk.bootstrap, .state_path = state, .topics = few_topics};
+    start_fails(w, &fcfg, &er, SAMSA_ENOPARTITION, "has 2 partitions");
     const char *bogus[] = {"compression.codec=bogus", NULL};
     fcfg.kafka_conf = bogus;
-    er = (errs){0};
-    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_EINVAL);
-    ck_assert_msg(strstr(er.msg, "compression.codec=bogus") != NULL, "%s",
-                  er.msg);
+    start_fails(w, &fcfg, &er, SAMSA_EINVAL, "compression.codec=bogus");
     fcfg.kafka_conf = NULL;
     char junk[PATH_MAX];
     snprintf(junk, sizeof junk, "%s/junk.state", f.dir);
@@ -283,14 +292,11 @@ START_TEST(test_mirror_exact_and_import)
     fputs("samsa-mirror 1\nfew 0 1 2\n", jf); /* a line cut short */
     fclose(jf);
     fcfg.state_path = junk;
-    er = (errs){0};
-    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_EINVAL);
-    ck_assert_msg(strstr(er.msg, "not a mirror state file") != NULL, "%s",
-                  er.msg);
+    start_fails(w, &fcfg, &er, SAMSA_EINVAL, "not a mirror state file");
     fcfg.state_path = state;
     const char *nosuch[] = {"nosuch", NULL};
     fcfg.topics = nosuch;
-    EQ_RC(samsa_mirror_start(w, &fcfg, &m), SAMSA_ENOTOPIC);
+    start_fails(w, &fcfg, &er, SAMSA_ENOTOPIC, "nosuch");
 
     const char *topics[] = {"t", NULL};
     /* Kafka gets lz4 batches (a property passed through), so the import
@@ -728,12 +734,10 @@ START_TEST(test_mirror_broker_gone)
     fprintf(sf, "samsa-mirror 1\nb 0 0 0 %" PRId64 " %" PRId64 "\n", next,
             next + 5);
     fclose(sf);
-    er = (errs){0};
-    EQ_RC(samsa_mirror_start(w, &mc, &m), SAMSA_ECONFLICT);
     char want[64];
     snprintf(want, sizeof want, "ends at %" PRId64 ", below offset %" PRId64,
              next, next + 5);
-    ck_assert_msg(strstr(er.msg, want) != NULL, "%s", er.msg);
+    start_fails(w, &mc, &er, SAMSA_ECONFLICT, want);
     rd_kafka_t *c = consumer_new(&mk, NULL);
     ck_assert_int_eq(kafka_end(c, "b", 0), next);
     rd_kafka_destroy(c);
