@@ -201,8 +201,11 @@ typedef struct samsa_import_config {
     size_t npartitions;            /**< entries at partitions                */
     int64_t start_offset;          /**< first offset of each partition, or
                                         SAMSA_OFFSET_BEGINNING (0 too)     */
-    int64_t start_time;            /**< > 0: start at the first record this
-                                        late (ms since the epoch) instead  */
+    int64_t start_time;            /**< > 0: then start at the first record
+                                        at least this late (ms since the
+                                        epoch), found by reading (after
+                                        start_offset): timestamps need not
+                                        rise                               */
     const char *const *kafka_conf; /**< as samsa_mirror_config.kafka_conf   */
     uint64_t reserved[8];          /**< must be zero                        */
 } samsa_import_config;

@@ -247,6 +247,24 @@ start_fails(samsa *s, samsa_mirror_config *cfg, errs *er, int want,
     ck_assert_msg(strstr(er->msg, needle) != NULL, "%s", er->msg);
 }
 
+/* Partition p of topic t of s holds exactly records from..to-1 of
+ * test_gen(), from offset 0 (imported from Kafka offset from on). */
+static void
+check_imported(samsa *s, int32_t p, int64_t from, int64_t to)
+{
+    samsa_cursor *cur;
+    samsa_message msg;
+    E(samsa_cursor_open(s, "t", p, 0, &cur));
+    for (int64_t i = from; i < to; i++) {
+        E(samsa_cursor_next(cur, &msg, 0));
+        ck_assert_int_eq(msg.offset, i - from);
+        msg.offset = i; /* the content is record i's */
+        TEST_CHECK_GEN(&msg, i);
+    }
+    EQ_RC(samsa_cursor_next(cur, &msg, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(cur);
+}
+
 /* ---- 20,000 records across 8 partitions, there and back -------------- */
 
 #define NPART    8
@@ -359,20 +377,24 @@ START_TEST(test_mirror_exact_and_import)
                                .start_offset = 100};
     E(samsa_kafka_import(s3, "t", &ic1, &n));
     ck_assert_int_eq(n, per - 100);
-    samsa_cursor *cur;
-    samsa_message msg;
-    E(samsa_cursor_open(s3, "t", 5, 0, &cur));
-    for (int64_t i = 100; i < per; i++) {
-        E(samsa_cursor_next(cur, &msg, 0));
-        ck_assert_int_eq(msg.offset, i - 100);
-        msg.offset = i; /* the content is record i's */
-        TEST_CHECK_GEN(&msg, i);
-    }
-    samsa_cursor_close(cur);
+    check_imported(s3, 5, 100, per);
     int64_t end;
     E(samsa_offsets(s3, "t", 0, NULL, &end));
     ck_assert_int_eq(end, 0);
     EQ_RC(samsa_kafka_import(s3, "nosuch", &ic, &n), SAMSA_ENOTOPIC);
+    /* From a time: the first record at least that late is record 1000
+     * (test_gen_ts() goes back every fourth record, never that far). */
+    const char *dir4 = test_dir_make();
+    samsa *s4 = test_open(dir4);
+    samsa_import_config ic2 = {.bootstrap = mk.bootstrap,
+                               .partitions = &one,
+                               .npartitions = 1,
+                               .start_time = test_gen_ts(1000)};
+    E(samsa_kafka_import(s4, "t", &ic2, &n));
+    ck_assert_int_eq(n, per - 1000);
+    check_imported(s4, 5, 1000, per);
+    E(samsa_close(s4));
+    test_dir_remove(dir4);
     E(samsa_close(s3));
     E(samsa_close(s2));
     test_dir_remove(dir3);

@@ -67,10 +67,11 @@ batch_add(ibatch *b, rd_kafka_message_t *msg)
 
 /* One partition being imported. */
 typedef struct ipart {
-    int32_t p;    /* the partition                          */
-    int64_t next; /* the next Kafka offset wanted           */
-    int64_t hi;   /* its end at the call: stop there        */
-    ibatch b;     /* records read, not yet stored           */
+    int32_t p;         /* the partition                          */
+    int64_t next;      /* the next Kafka offset wanted           */
+    int64_t hi;        /* its end at the call: stop there        */
+    int64_t from_time; /* > 0: skip records until one this late */
+    ibatch b;          /* records read, not yet stored           */
 } ipart;
 
 /* Where partition ip starts (cfg's offset or time, within the log) and
@@ -87,22 +88,11 @@ import_range(rd_kafka_t *rk, const char *topic, ipart *ip,
                            topic, ip->p, rd_kafka_err2str(err));
     ip->hi = hi;
     ip->next = cfg->start_offset > lo ? cfg->start_offset : lo;
-    if (cfg->start_time > 0) {
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, topic, ip->p)->offset =
-            cfg->start_time;
-        err = rd_kafka_offsets_for_times(rk, l, BRIDGE_REQUEST_MS);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            err = l->elems[0].err;
-        /* -1: no record that late; the end then. */
-        ip->next = l->elems[0].offset < 0 ? hi : l->elems[0].offset;
-        rd_kafka_topic_partition_list_destroy(l);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            return bridge_fail(e, bridge_code(err),
-                               "Kafka %s/%" PRId32 ": offset for time: %s",
-                               topic, ip->p, rd_kafka_err2str(err));
-    }
+    /* A start time is found by reading, not by Kafka's ListOffsets: the
+     * first record at least that late, timestamps need not rise (samsa's
+     * own definition, samsa_offsets_for_time()), and it needs nothing of
+     * the broker but Fetch. */
+    ip->from_time = cfg->start_time;
     return 0;
 }
 
@@ -167,13 +157,20 @@ import_all(samsa *s, rd_kafka_t *rk, const char *topic, ipart *ips, size_t n,
             continue;
         }
         int64_t off = msg->offset;
-        if (off >= ip->hi) {
+        rd_kafka_timestamp_type_t tt;
+        if (off < ip->hi && ip->from_time > 0 &&
+            rd_kafka_message_timestamp(msg, &tt) < ip->from_time) {
+            rd_kafka_message_destroy(msg); /* before the start time */
+            ip->next = off + 1;
+        } else if (off >= ip->hi) {
             rd_kafka_message_destroy(msg);
             ip->next = ip->hi;
-        } else if ((rc = batch_add(&ip->b, msg)) != 0) {
-            bridge_fail(e, rc, "out of memory");
-            break;
         } else {
+            ip->from_time = 0; /* from here on, every record */
+            if ((rc = batch_add(&ip->b, msg)) != 0) {
+                bridge_fail(e, rc, "out of memory");
+                break;
+            }
             ip->next = off + 1;
         }
         if (ip->b.n == BATCH || ip->next >= ip->hi)
