@@ -185,11 +185,18 @@ $(KAFKA_STAMP):
 $(TOOL_OBJ) $(TEST_OBJ): $(KAFKA_STAMP)
 
 # The bridge sits above the library as the command does (public API only,
-# samsa.h and samsa_kafka.h), compiled the same way.
+# samsa.h and samsa_kafka.h), compiled the same way but with its internals
+# hidden: as libsamsa.a, the archive holds one object linked with ld -r
+# whose only globals are the SAMSA_API functions of samsa_kafka.h, so an
+# application's own state_load() or bridge_conf() links without a clash.
 $(B)/obj/bridge/%.o: lib/bridge/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
-	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
-$(BRIDGE): $(BRIDGE_OBJ)
+	$(CC) $(TOOL_CFLAGS) -fvisibility=hidden -DSAMSA_BUILDING -MMD -MP \
+		-c $< -o $@
+$(B)/libsamsa-kafka-all.o: $(BRIDGE_OBJ)
+	$(LD) -r -o $@ $^
+	objcopy --localize-hidden $@
+$(BRIDGE): $(B)/libsamsa-kafka-all.o
 	@rm -f $@
 	ar rcs $@ $^
 
