@@ -67,13 +67,37 @@ LMDB_LIBS = $(shell pkg-config --libs lmdb zlib snappy liblz4 libzstd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-# lib/tool is the samsa command, not part of the library.
-LIB_SRC := $(filter-out lib/tool/%,$(sort $(wildcard lib/*.c lib/*/*.c)))
+# lib/tool is the samsa command and lib/bridge the Kafka bridge, not part
+# of the library.
+LIB_SRC := $(filter-out lib/tool/% lib/bridge/%,$(sort $(wildcard lib/*.c \
+	lib/*/*.c)))
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(B)/obj/%.o)
 TOOL_SRC := $(sort $(wildcard lib/tool/*.c))
-TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
 TOOL := $(B)/samsa
 TEST_SRC := $(sort $(wildcard test/*.c))
+# The bridge to Kafka (lib/bridge, include/samsa_kafka.h) is its own
+# library, libsamsa-kafka.a, built only when pkg-config finds librdkafka:
+# libsamsa never depends on it.  With it, the samsa command gains mirror
+# and import, and the test runner the bridge suite (make check installs
+# librdkafka-dev); without it, both are built without them.
+HAVE_RDKAFKA := $(shell pkg-config --exists rdkafka 2>/dev/null && echo 1)
+ifeq ($(HAVE_RDKAFKA),1)
+RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka)
+RDKAFKA_LIBS := $(shell pkg-config --libs rdkafka)
+BRIDGE_SRC := $(sort $(wildcard lib/bridge/*.c))
+BRIDGE_OBJ := $(BRIDGE_SRC:lib/%.c=$(B)/obj/%.o)
+BRIDGE := $(B)/libsamsa-kafka.a
+KAFKA_CFLAGS := -DSAMSA_KAFKA $(RDKAFKA_CFLAGS)
+KAFKA_LIBS := $(BRIDGE) $(RDKAFKA_LIBS)
+else
+TOOL_SRC := $(filter-out lib/tool/mirror.c,$(TOOL_SRC))
+TEST_SRC := $(filter-out test/check_bridge.c,$(TEST_SRC))
+endif
+TOOL_OBJ := $(TOOL_SRC:lib/%.c=$(B)/obj/%.o)
+# The command's and the tests' objects are compiled knowing whether the
+# bridge is built (SAMSA_KAFKA); this stamp rebuilds them when that changes,
+# as when make check's dependencies just installed librdkafka-dev.
+KAFKA_STAMP := $(B)/.kafka-$(if $(HAVE_RDKAFKA),yes,no)
 TEST_OBJ := $(TEST_SRC:test/%.c=$(B)/test/%.o)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(B)/examples/%)
@@ -107,7 +131,7 @@ LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
-all: $(STATIC) $(SHARED) $(B)/libsamsa.so $(TOOL) examples
+all: $(STATIC) $(SHARED) $(B)/libsamsa.so $(BRIDGE) $(TOOL) examples
 
 $(DEPS_STAMP_BUILD):
 	@mkdir -p $(B)
@@ -147,12 +171,35 @@ $(B)/obj/%.o: lib/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 # -Ilib, so an internal header does not even compile) and links the
 # installed kind of static library, whose internals are hidden.
 TOOL_CFLAGS = $(filter-out -Ilib -DSAMSA_BUILDING -fvisibility=hidden, \
-	$(SAMSA_CFLAGS)) $(CFLAGS) $(SAN_CFLAGS)
+	$(SAMSA_CFLAGS)) $(CFLAGS) $(SAN_CFLAGS) $(KAFKA_CFLAGS)
 $(B)/obj/tool/%.o: lib/tool/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -MMD -MP -c $< -o $@
-$(TOOL): $(TOOL_OBJ) $(STATIC)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(STATIC) $(LDLIBS_LIB)
+$(TOOL): $(TOOL_OBJ) $(BRIDGE) $(STATIC)
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TOOL_OBJ) $(KAFKA_LIBS) $(STATIC) \
+		$(LDLIBS_LIB)
+
+$(KAFKA_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(B)/.kafka-*
+	@touch $@
+$(TOOL_OBJ) $(TEST_OBJ): $(KAFKA_STAMP)
+
+# The bridge sits above the library as the command does (public API only,
+# samsa.h and samsa_kafka.h), compiled the same way but with its internals
+# hidden: as libsamsa.a, the archive holds one object linked with ld -r
+# whose only globals are the SAMSA_API functions of samsa_kafka.h, so an
+# application's own state_load() or bridge_conf() links without a clash.
+$(B)/obj/bridge/%.o: lib/bridge/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -fvisibility=hidden -DSAMSA_BUILDING -MMD -MP \
+		-c $< -o $@
+$(B)/libsamsa-kafka-all.o: $(BRIDGE_OBJ)
+	$(LD) -r -o $@ $^
+	objcopy --localize-hidden $@
+$(BRIDGE): $(B)/libsamsa-kafka-all.o
+	@rm -f $@
+	ar rcs $@ $^
 
 $(INTERNAL): $(LIB_OBJ)
 	@rm -f $@
@@ -190,12 +237,14 @@ run: $(B)/examples/quickstart
 
 $(B)/test/%.o: test/%.c $$(NO_DEPFILE) | $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -MMD -MP \
-		-c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) \
+		$(KAFKA_CFLAGS) -MMD -MP -c $< -o $@
 
-$(RUNNER): $(TEST_OBJ) $(INTERNAL)
-	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(INTERNAL) $(CHECK_LIBS) \
-		$(LDLIBS_LIB)
+# The bridge suite runs the samsa command beside it (kill -9 of a mirror),
+# the one built with the runner in $(B).
+$(RUNNER): $(TEST_OBJ) $(INTERNAL) $(BRIDGE) $(if $(BRIDGE),$(TOOL))
+	$(CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $(TEST_OBJ) $(KAFKA_LIBS) \
+		$(INTERNAL) $(CHECK_LIBS) $(LDLIBS_LIB)
 
 # Check kills a test after CK_DEFAULT_TIMEOUT seconds; sanitizers are slower.
 CK_ENV := CK_DEFAULT_TIMEOUT=120
@@ -218,6 +267,9 @@ check-asan:
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
+# The bridge suite starts threads too, but librdkafka (not built with
+# TSan) crashes under TSan before a test begins; it runs in the plain and
+# ASan runs.
 TSAN_SUITES := threads notify group queue replica producer retention rdonly \
 	listener
 check-tsan:
@@ -351,7 +403,7 @@ format:
 # A Kafka client's own decoder (kafkajs, from npm) reads samsa's segments:
 # every record it decodes must match what samsa's cursor returns.  Not part
 # of `make check`, which needs no Node.js.
-check-kafkajs: $(B)/interop/dump
+check-kafkajs: $(B)/interop/dump $(if $(BRIDGE),$(B)/interop/mirror)
 	@command -v npm >/dev/null 2>&1 || { echo \
 	  "samsa: check-kafkajs needs Node.js; run: sudo apt-get install -y nodejs npm" >&2; \
 	  exit 1; }
@@ -365,6 +417,12 @@ check-kafkajs: $(B)/interop/dump
 	    $(B)/interop/store/$(t)-0/*.log) > $(B)/interop/kafkajs.txt
 	diff $(B)/interop/samsa.txt $(B)/interop/kafkajs.txt
 	@echo "check-kafkajs: kafkajs decoded $$(wc -l < $(B)/interop/kafkajs.txt) records exactly as samsa reads them"
+	$(if $(BRIDGE),NODE_PATH=$(B)/interop/node_modules $(B)/interop/mirror \
+	  $(B)/interop/store $(B)/interop/kafkajs-mirror.txt)
+	$(if $(BRIDGE),diff $(B)/interop/samsa.txt $(B)/interop/kafkajs-mirror.txt)
+	$(if $(BRIDGE),@echo "check-kafkajs: kafkajs consumed $$(wc -l < \
+	  $(B)/interop/kafkajs-mirror.txt) records mirrored to Kafka (the mock \
+	  cluster) exactly as samsa reads them")
 
 $(B)/interop/dump: test/interop/dump.c $(STATIC)
 	@mkdir -p $(@D)
@@ -382,6 +440,12 @@ $(B)/interop/listener_rdkafka: test/interop/listener_rdkafka.c $(STATIC) \
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags rdkafka) -o $@ $< \
 		$(STATIC) $(LDLIBS_LIB) $(shell pkg-config --libs rdkafka)
+
+# The bridge read back by kafkajs: the store dump wrote, mirrored to
+# librdkafka's mock cluster and consumed by kafkajs-consume.js.
+$(B)/interop/mirror: test/interop/mirror.c $(BRIDGE) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< $(KAFKA_LIBS) $(STATIC) $(LDLIBS_LIB)
 
 # ---- benchmarks -------------------------------------------------------------
 
@@ -447,6 +511,9 @@ install: $(STATIC) $(SHARED) $(TOOL) $(B)/samsa.pc
 		$(DESTDIR)$(bindir)
 	install -m 755 $(TOOL) $(DESTDIR)$(bindir)/
 	install -m 644 include/samsa.h $(DESTDIR)$(includedir)/
+	$(if $(BRIDGE),install -m 644 include/samsa_kafka.h \
+		$(DESTDIR)$(includedir)/)
+	$(if $(BRIDGE),install -m 644 $(BRIDGE) $(DESTDIR)$(libdir)/)
 	install -m 644 $(STATIC) $(DESTDIR)$(libdir)/
 	install -m 755 $(SHARED) $(DESTDIR)$(libdir)/
 	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(libdir)/$(SONAME)
@@ -458,6 +525,8 @@ install: $(STATIC) $(SHARED) $(TOOL) $(B)/samsa.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(includedir)/samsa.h $(DESTDIR)$(libdir)/libsamsa.a \
+		$(DESTDIR)$(includedir)/samsa_kafka.h \
+		$(DESTDIR)$(libdir)/libsamsa-kafka.a \
 		$(DESTDIR)$(libdir)/libsamsa.so* $(DESTDIR)$(pkgconfigdir)/samsa.pc \
 		$(DESTDIR)$(bindir)/samsa
 	cd man && for p in man1/*.1 man3/*.3 man7/*.7; do \

@@ -185,7 +185,16 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(retention)                                                              \
     XX(bounded)                                                                \
     XX(rdonly)                                                                 \
-    XX(listener)
+    XX(listener)                                                               \
+    TEST_SUITES_KAFKA(XX)
+
+/* The Kafka bridge's suite, built only with librdkafka (the Makefile
+ * defines SAMSA_KAFKA then). */
+#ifdef SAMSA_KAFKA
+#define TEST_SUITES_KAFKA(XX) XX(bridge)
+#else
+#define TEST_SUITES_KAFKA(XX)
+#endif
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

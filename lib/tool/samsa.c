@@ -253,6 +253,10 @@ static const struct {
     {"group", cmd_group, "describe, reset or delete a consumer group"},
     {"stats", cmd_stats, "the store's figures (--json)"},
     {"serve", cmd_serve, "serve the store to Kafka clients (--listen)"},
+#ifdef SAMSA_KAFKA
+    {"mirror", cmd_mirror, "copy topics to a Kafka cluster, resumably"},
+    {"import", cmd_import, "copy a Kafka topic into the store"},
+#endif
 };
 
 static int

@@ -69,6 +69,10 @@ cmd_stats(int argc, char **argv)
                    t.open_files, t.under_replicated, t.consumer_groups,
                    t.share_groups);
             rc = samsa_stats_partitions(s, NULL, partition_line, &n);
+#ifdef SAMSA_KAFKA
+            if (rc == 0)
+                rc = tool_mirror_stats(s, argv[optind]);
+#endif
         }
     }
     st = rc != 0 ? tool_fail(rc, "stats") : TOOL_OK;

@@ -90,6 +90,13 @@ int cmd_groups(int argc, char **argv); /* groups.c */
 int cmd_group(int argc, char **argv);
 int cmd_stats(int argc, char **argv); /* stats.c */
 int cmd_serve(int argc, char **argv); /* serve.c */
+#ifdef SAMSA_KAFKA
+int cmd_mirror(int argc, char **argv); /* mirror.c, with librdkafka */
+int cmd_import(int argc, char **argv);
+/* For samsa stats: a line per partition of the mirror's default state
+ * file in dir, with its lag against the store s (nothing without one). */
+int tool_mirror_stats(samsa *s, const char *dir);
+#endif
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 

@@ -1,0 +1,134 @@
+/*
+ * groups.c - carrying consumer groups' committed offsets to Kafka (the
+ * mirror's groups option).
+ *
+ * A store offset o of a mirrored partition is Kafka offset
+ * o - S_BASE + K_BASE (the state file's mapping): the mirror sends every
+ * record from S_BASE on, in order, and Kafka gives them consecutive offsets
+ * from K_BASE.  A Kafka topic that started empty, mirrored from a store
+ * partition whose log starts at 0, has the same offsets.  A committed offset
+ * below S_BASE points at records never mirrored: it becomes K_BASE, the
+ * first record Kafka has of them; one past what Kafka acknowledged becomes
+ * Kafka's end.  The commit is Kafka's OffsetCommit, sent through the admin
+ * API (AlterConsumerGroupOffsets), which Kafka accepts only while the group
+ * has no members there.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+
+typedef struct carry {
+    samsa *s;                              /* the store               */
+    rd_kafka_t *rk;                        /* the producer, for admin */
+    mirror_state *st;                      /* mapping                 */
+    char **topics;                         /* mirrored topics         */
+    size_t ntopics;                        /* count                   */
+    rd_kafka_topic_partition_list_t *list; /* the group's offsets     */
+    bridge_err *e;                         /* the first error         */
+} carry;
+
+static int
+mirrored(const carry *c, const char *topic)
+{
+    for (size_t i = 0; i < c->ntopics; i++)
+        if (strcmp(c->topics[i], topic) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+add_offset(const samsa_group_offset *o, void *ctx)
+{
+    carry *c = ctx;
+    if (!mirrored(c, o->topic))
+        return 0;
+    state_entry *e = state_find(c->st, o->topic, o->partition);
+    if (e == NULL)
+        return 0;
+    int64_t k = o->committed - e->s_base + e->k_base;
+    if (o->committed < e->s_base)
+        k = e->k_base;
+    if (k > e->k_acked)
+        k = e->k_acked;
+    rd_kafka_topic_partition_list_add(c->list, o->topic, o->partition)->offset =
+        k;
+    return 0;
+}
+
+/* Commit c->list for group through the admin API. */
+static int
+commit(carry *c, const char *group)
+{
+    rd_kafka_AlterConsumerGroupOffsets_t *a =
+        rd_kafka_AlterConsumerGroupOffsets_new(group, c->list);
+    bridge_admin ad;
+    bridge_admin_begin(c->rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, &ad);
+    rd_kafka_AlterConsumerGroupOffsets(c->rk, &a, 1, ad.opt, ad.q);
+    char what[SAMSA_MAX_TOPIC_NAME + 64];
+    snprintf(what, sizeof what, "committing group %s to Kafka", group);
+    rd_kafka_event_t *ev = bridge_admin_result(&ad, what, c->e);
+    int rc = ev == NULL ? c->e->rc : 0;
+    if (ev != NULL) {
+        size_t n;
+        const rd_kafka_group_result_t **gr =
+            rd_kafka_AlterConsumerGroupOffsets_result_groups(
+                rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
+            const rd_kafka_topic_partition_list_t *pl =
+                rd_kafka_group_result_partitions(gr[i]);
+            if (ge != NULL)
+                rc = bridge_fail(c->e, bridge_code(rd_kafka_error_code(ge)),
+                                 "committing group %s to Kafka: %s", group,
+                                 rd_kafka_error_string(ge));
+            for (int j = 0; pl != NULL && j < pl->cnt && rc == 0; j++)
+                if (pl->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                    rc = bridge_fail(
+                        c->e, bridge_code(pl->elems[j].err),
+                        "committing group %s, %s/%" PRId32 " to Kafka: %s",
+                        group, pl->elems[j].topic, pl->elems[j].partition,
+                        rd_kafka_err2str(pl->elems[j].err));
+        }
+    }
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    bridge_admin_end(&ad);
+    rd_kafka_AlterConsumerGroupOffsets_destroy(a);
+    return rc;
+}
+
+static int
+carry_group(const char *name, samsa_group_type type, void *ctx)
+{
+    carry *c = ctx;
+    if (type != SAMSA_GROUP_CONSUMER)
+        return 0; /* share groups' in-flight state has no Kafka form */
+    c->list = rd_kafka_topic_partition_list_new(16);
+    int rc = samsa_group_offsets(c->s, name, add_offset, c);
+    if (rc != 0)
+        rc = bridge_fail(c->e, rc, "group %s: %s", name, samsa_strerror(rc));
+    else if (c->list->cnt > 0)
+        rc = commit(c, name);
+    rd_kafka_topic_partition_list_destroy(c->list);
+    c->list = NULL;
+    return rc;
+}
+
+int
+bridge_carry_groups(samsa *s, rd_kafka_t *rk, mirror_state *st, char **topics,
+                    size_t ntopics, bridge_err *e)
+{
+    carry c = {.s = s,
+               .rk = rk,
+               .st = st,
+               .topics = topics,
+               .ntopics = ntopics,
+               .e = e};
+    int rc = samsa_group_list(s, carry_group, &c);
+    if (rc != 0 && e->rc == 0)
+        bridge_fail(e, rc, "listing groups: %s", samsa_strerror(rc));
+    return rc != 0 ? e->rc : 0;
+}
