@@ -1879,16 +1879,26 @@ typedef struct samsa_partition_stats {
     uint32_t segments;    /**< segment files of the log                   */
     int64_t start;        /**< log start offset                           */
     int64_t end;          /**< log end offset                             */
-    int64_t records;      /**< records stored: end - start (offsets are
-                               dense)                                    */
+    int64_t records;      /**< offsets stored: end - start, the records
+                               themselves where offsets are dense (a
+                               partition with SAMSA_PARTITION_GAPS may
+                               hold fewer)                               */
     uint64_t bytes;       /**< bytes of record batches in the segments
                                (one copy's)                              */
     uint32_t copies;      /**< copies placed (the topic's replicas)       */
     uint32_t insync;      /**< copies in sync now                         */
     uint32_t open_files;  /**< files it holds open, over every copy       */
-    uint32_t reserved32;  /**< zero                                       */
+    uint32_t flags;       /**< SAMSA_PARTITION_GAPS, or 0                 */
     uint64_t reserved[4]; /**< zero                                       */
 } samsa_partition_stats;
+
+/** samsa_partition_stats.flags: the partition's offsets may skip between
+ *  records, as a Kafka log's do where compaction removed records, so a
+ *  gap there is not damage; cursors, groups and share groups go on at the
+ *  next record.  Every topic samsa_topic_create() makes is dense (each
+ *  offset below the end and past the start holds a record), and a gap in
+ *  it is SAMSA_ECORRUPT. */
+#define SAMSA_PARTITION_GAPS 0x1u
 
 /** One share-partition's figures (samsa_stats_shares()). */
 typedef struct samsa_share_stats {

@@ -184,7 +184,8 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(producer)                                                               \
     XX(retention)                                                              \
     XX(bounded)                                                                \
-    XX(rdonly)
+    XX(rdonly)                                                                 \
+    XX(gaps)
 
 #define TEST_DECLARE(name) Suite *name##_suite(void);
 TEST_SUITES(TEST_DECLARE)

@@ -75,12 +75,13 @@
  * its header. */
 static bool
 batch_good(const hcopy *c, uint64_t pos, uint64_t size, int64_t expected,
-           batch_header *h)
+           bool gaps, batch_header *h)
 {
     uint64_t end = c->len < size ? c->len : size;
     return c->p != NULL && pos < end &&
            batch_parse_header(c->p + pos, end - pos, h) == 0 &&
-           h->base_offset == expected && batch_verify_crc(c->p + pos, h) == 0;
+           batch_follows(h, expected, gaps) &&
+           batch_verify_crc(c->p + pos, h) == 0;
 }
 
 /* May g (a good batch of len bytes from a copy out of sync) replace the
@@ -124,7 +125,7 @@ pick_version(const hcopy *c, int n, int pref, uint64_t pos, const bool *ok,
 }
 
 int
-heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
+heal_segment(hcopy *c, int n, int pref, int64_t base, bool gaps, uint64_t size,
              int32_t max_epoch, heal_write_fn write, void *ctx)
 {
     uint64_t pos = 0;
@@ -135,7 +136,7 @@ heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
         batch_header h[REPLICA_MAX];
         bool ok[REPLICA_MAX];
         for (int k = 0; k < n; k++)
-            ok[k] = batch_good(&c[k], pos, size, expected, &h[k]);
+            ok[k] = batch_good(&c[k], pos, size, expected, gaps, &h[k]);
         int g = pick_version(c, n, pref, pos, ok, h, lo, max_epoch);
         if (g < 0) {
             /* No good version anywhere: the damage stays.  Go on past it
@@ -148,7 +149,7 @@ heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
                 uint64_t end = c[k].len < size ? c[k].len : size;
                 if (c[k].p != NULL && pos < end &&
                     batch_parse_header(c[k].p + pos, end - pos, &bh) == 0 &&
-                    bh.base_offset == expected) {
+                    batch_follows(&bh, expected, gaps)) {
                     skip = BATCH_LOG_OVERHEAD + (uint64_t)bh.length;
                     expected = bh.base_offset + bh.last_offset_delta + 1;
                 }
@@ -353,7 +354,7 @@ map_path(const char *path, uint64_t size, const uint8_t **p, size_t *len)
 
 int64_t
 heal_valid_end(char *const *logpath, const int64_t *bases,
-               const uint64_t *sizes, size_t nsegs)
+               const uint64_t *sizes, size_t nsegs, bool gaps)
 {
     int64_t expected = nsegs > 0 ? bases[0] : 0;
     for (size_t k = 0; k < nsegs; k++) {
@@ -361,9 +362,12 @@ heal_valid_end(char *const *logpath, const int64_t *bases,
         map_path(logpath[k], sizes[k], &c.p, &c.len);
         uint64_t pos = 0;
         batch_header h;
-        bool ok = expected == bases[k];
+        /* A segment may begin past where the one before ends only where
+         * gaps are allowed. */
+        bool ok = gaps ? expected <= bases[k] : expected == bases[k];
+        expected = bases[k];
         while (ok && pos < sizes[k] &&
-               (ok = batch_good(&c, pos, sizes[k], expected, &h))) {
+               (ok = batch_good(&c, pos, sizes[k], expected, gaps, &h))) {
             expected = h.base_offset + h.last_offset_delta + 1;
             pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
         }
@@ -377,7 +381,7 @@ heal_valid_end(char *const *logpath, const int64_t *bases,
 
 int
 heal_at_open(samsa_io *b, char *const *logpath, int n, int pref, int64_t base,
-             uint64_t size, int32_t max_epoch, uint32_t interval,
+             bool gaps, uint64_t size, int32_t max_epoch, uint32_t interval,
              bool check_log)
 {
     hcopy c[REPLICA_MAX];
@@ -394,7 +398,8 @@ heal_at_open(samsa_io *b, char *const *logpath, int n, int pref, int64_t base,
     int lost = 0;
     if (check_log && differ) {
         pathw w = {b, logpath};
-        lost = heal_segment(c, n, pref, base, size, max_epoch, path_write, &w);
+        lost = heal_segment(c, n, pref, base, gaps, size, max_epoch, path_write,
+                            &w);
         for (int k = 0; k < n; k++)
             lost += c[k].left;
     } else if (differ)
@@ -458,7 +463,8 @@ view_check(view *v, const segment *seg, uint64_t size, samsa_scrub_report *rep)
     while (pos < size) {
         batch_header h;
         if (batch_parse_header(v->p + pos, size - pos, &h) != 0 ||
-            h.base_offset != expected || batch_verify_crc(v->p + pos, &h) != 0)
+            !batch_follows(&h, expected, seg->gaps) ||
+            batch_verify_crc(v->p + pos, &h) != 0)
             return;
         rep->batches++;
         expected = h.base_offset + h.last_offset_delta + 1;
@@ -512,8 +518,8 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
     }
     int32_t epoch = atomic_load(&rs->epoch);
     samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
-    int lost =
-        heal_segment(c, n, pref, seg->base, size, epoch, handle_write, &hs);
+    int lost = heal_segment(c, n, pref, seg->base, rs->gaps, size, epoch,
+                            handle_write, &hs);
     int first = 0;
     for (int k = 0; k < nin; k++) {
         int rc = hs.written[k] ? rs->base->sync(rs->base, hs.f[k]) : 0;

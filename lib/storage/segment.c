@@ -52,6 +52,17 @@
  * the batch held acknowledged records, so it is damage, kept up to where its
  * bytes end, and the next batch appended after it gets an index entry.
  *
+ * Gaps.  In a log with gaps (seg->gaps: an adopted Kafka log, a compacted
+ * topic) a batch may start past the offset where the one before it ends,
+ * and a segment's first batch past its base (batch_follows(), batch.h,
+ * says which damage that leaves unseen).  Everything else above holds
+ * as written: base offsets strictly increase, so a batch that claims an
+ * offset below the one before it is damage as ever; "expected" is then
+ * the lowest offset the next batch may start at.  The files name no
+ * gap: an index entry names the batch at its position by the offset
+ * that batch has, and a lookup for an offset inside a gap starts at or
+ * before the batch after it.
+ *
  * Bounded recovery.  The scan starts at the index entry at or before the
  * offset the log asks for, which is the acknowledged end when the end
  * marker vouches for it (log.c): after a process crash on the same boot,
@@ -183,6 +194,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
     seg->damaged = -1;
+    seg->gaps = cfg->gaps;
     seg->cache = cfg->cache;
     seg->writer = cfg->writer;
     pthread_mutex_init(&seg->open_lock, NULL);
@@ -644,16 +656,18 @@ segment_remove_files(samsa_io *io, const char *dir, int64_t base)
 
 /* ---- opening and recovery ------------------------------------------------ */
 
-/* A batch at pos that parses, fits in size, and starts at expected
- * (exact), or not before it (!exact: after damage, which may have held any
- * number of offsets); with crc, its CRC must match too.  The base offset
- * is outside the CRC: only this comparison vouches for it. */
+/* A batch at pos that parses, fits in size, and follows expected (exact:
+ * batch_follows(), at it in a dense log, at or past it in one with gaps),
+ * or not before it (!exact: after damage, which may have held any number
+ * of offsets); with crc, its CRC must match too.  The base offset is
+ * outside the CRC: only this comparison vouches for it. */
 static bool
 batch_at(const segment *seg, uint64_t pos, uint64_t size, int64_t expected,
          bool exact, bool crc, batch_header *h)
 {
     if (pos >= size || batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
-        (exact ? h->base_offset != expected : h->base_offset < expected) ||
+        (exact ? !batch_follows(h, expected, seg->gaps)
+               : h->base_offset < expected) ||
         h->base_offset - seg->base > INT32_MAX)
         return false;
     return !crc || batch_verify_crc(seg->map + pos, h) == 0;

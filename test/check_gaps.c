@@ -1,0 +1,583 @@
+/*
+ * check_gaps.c - logs whose offsets skip (issue 14): a Kafka-written or
+ * compacted log, encoded here batch by batch as Kafka writes them (gaps
+ * between batches, records dropped inside a batch that keeps its
+ * lastOffsetDelta, a segment starting past its base, compressed
+ * batches), read exactly through a cursor, seeks, a consumer group and
+ * a share group, recovered after a torn tail; and the same bytes in a
+ * dense topic, where a gap or a flipped base offset is damage.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "storage/codec.h"
+#include "test.h"
+
+/* ---- a Kafka-written partition, by hand ---------------------------------- */
+
+/* One batch: its base offset, its records' offset deltas (rising), its
+ * lastOffsetDelta (>= the last delta: compaction keeps it), a codec. */
+typedef struct kbatch {
+    int64_t base;
+    int32_t deltas[4];
+    size_t n;
+    int32_t last;
+    int codec;
+} kbatch;
+
+/* Encode b into out (room enough): record i is test_gen(base + delta i),
+ * so that test_gen_mismatch() checks what a cursor returns, offset and
+ * all.  Returns the bytes. */
+static size_t
+kbatch_encode(uint8_t *out, const kbatch *b)
+{
+    test_grec g[4];
+    size_t body[4], total = BATCH_HEADER_SIZE;
+    int64_t base_ts = test_gen_ts(b->base + b->deltas[0]), max_ts = base_ts;
+    for (size_t i = 0; i < b->n; i++) {
+        test_gen(&g[i], b->base + b->deltas[i]);
+        g[i].r.timestamp = test_gen_ts(b->base + b->deltas[i]);
+        if (g[i].r.timestamp > max_ts)
+            max_ts = g[i].r.timestamp;
+        total += batch_record_size(&g[i].r, base_ts, b->deltas[i], &body[i]);
+    }
+    uint8_t *p = out + BATCH_HEADER_SIZE;
+    for (size_t i = 0; i < b->n; i++)
+        p = batch_record_put(p, &g[i].r, body[i], base_ts, b->deltas[i]);
+    batch_finish(out, total, b->n, base_ts, max_ts);
+    /* Kafka's cleaner keeps lastOffsetDelta when it drops the last
+     * records: the header says so, and the CRC covers it. */
+    uint8_t *l = out + 23;
+    l[0] = (uint8_t)(b->last >> 24);
+    l[1] = (uint8_t)(b->last >> 16);
+    l[2] = (uint8_t)(b->last >> 8);
+    l[3] = (uint8_t)b->last;
+    uint32_t crc = samsa__crc32c(0, out + 21, total - 21);
+    for (int i = 0; i < 4; i++)
+        out[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    batch_set_base_offset(out, b->base);
+    if (b->codec == 0)
+        return total;
+    uint8_t *z = malloc(BATCH_HEADER_SIZE +
+                        codec_bound(b->codec, total - BATCH_HEADER_SIZE));
+    size_t zlen;
+    ck_assert_ptr_nonnull(z);
+    E(batch_compress(out, total, b->codec, 0, z, &zlen));
+    memcpy(out, z, zlen);
+    free(z);
+    return zlen;
+}
+
+/* The log of most cases: two segments, 12 records between offsets 1000
+ * and 1043, with every kind of gap. */
+static const kbatch seg1000[] = {
+    {1000, {0, 1, 2}, 3, 2, 0}, /* 1000-1002, dense                 */
+    {1005, {0, 2, 4}, 3, 5, 0}, /* 1005 1007 1009; 1010 dropped      */
+    {1020, {0}, 1, 0, 0},       /* 1020                              */
+};
+static const kbatch seg1030[] = {
+    {1034, {0, 1}, 2, 1, SAMSA_COMPRESSION_LZ4}, /* 1034 1035: the segment
+                                                    starts past its base */
+    {1040, {0, 1, 2}, 3, 2, 0},                  /* 1040-1042          */
+};
+static const int64_t want_offsets[] = {1000, 1001, 1002, 1005, 1007, 1009,
+                                       1020, 1034, 1035, 1040, 1041, 1042};
+#define NWANT  (sizeof want_offsets / sizeof want_offsets[0])
+#define KSTART 1000
+#define KEND   1043
+
+/* Write the segment at base of dir/k-0 holding bs[0..n); its size. */
+static size_t
+write_segment(const char *dir, int64_t base, const kbatch *bs, size_t n)
+{
+    static uint8_t buf[1 << 16];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += kbatch_encode(buf + len, &bs[i]);
+    char name[64], path[TEST_PATH_BUF];
+    snprintf(name, sizeof name, "k-0/%020lld.log", (long long)base);
+    test_spew(test_pathf(path, dir, name), buf, len, O_TRUNC);
+    return len;
+}
+
+static int
+find_id(const char *name, uint64_t id, const samsa_topic_config *cfg, void *ctx)
+{
+    (void)cfg;
+    if (strcmp(name, "k") == 0)
+        *(uint64_t *)ctx = id;
+    return 0;
+}
+
+/* Make topic k (one partition) in dir, then replace its files by the
+ * Kafka-written log above and its catalog record by one starting at
+ * KSTART, with the gaps flag when gaps (adoption's record, by hand). */
+static void
+kafka_store(const char *dir, bool gaps)
+{
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 1};
+    E(samsa_topic_create(s, "k", &cfg));
+    E(samsa_close(s));
+    char path[TEST_PATH_BUF];
+    DIR *d = opendir(test_pathf(path, dir, "k-0"));
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char rel[300];
+        snprintf(rel, sizeof rel, "k-0/%s", e->d_name);
+        if (e->d_name[0] != '.')
+            ck_assert_int_eq(unlink(test_pathf(path, dir, rel)), 0);
+    }
+    closedir(d);
+    write_segment(dir, 1000, seg1000, sizeof seg1000 / sizeof seg1000[0]);
+    write_segment(dir, 1030, seg1030, sizeof seg1030 / sizeof seg1030[0]);
+    catalog c;
+    const char *paths[] = {test_pathf(path, dir, "catalog")};
+    E(catalog_open(&c, paths, 1, 1 << 30));
+    uint64_t id = 0;
+    E(catalog_topic_foreach(&c, find_id, &id));
+    catalog_partition cp;
+    E(catalog_partition_get(&c, id, 0, &cp));
+    cp.start = KSTART;
+    cp.recovery_point = 0; /* every segment scanned at open */
+    cp.flags = gaps ? CATALOG_PART_GAPS : 0;
+    int32_t p0 = 0;
+    E(catalog_partitions_put(&c, id, &p0, &cp, 1));
+    catalog_close(&c);
+}
+
+/* kafka_store() in a new directory (*dir), opened. */
+static samsa *
+kopen(const char **dir, bool gaps)
+{
+    *dir = test_dir_make();
+    kafka_store(*dir, gaps);
+    return test_open(*dir);
+}
+
+static void
+kclose(samsa *s, const char *dir)
+{
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+
+/* A cursor from from reads exactly the records of want_offsets at or
+ * past from, then finds nothing. */
+static void
+read_from(samsa *s, int64_t from)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, from, &c));
+    for (size_t i = 0; i < NWANT; i++) {
+        if (want_offsets[i] < from)
+            continue;
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+        ck_assert_int_eq(samsa_cursor_offset(c), want_offsets[i] + 1);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+START_TEST(test_read_exact)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    int64_t first, end;
+    E(samsa_offsets(s, "k", 0, &first, &end));
+    ck_assert_int_eq(first, KSTART);
+    ck_assert_int_eq(end, KEND);
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    E(samsa_close(s));
+    /* Reopened (the close moved the recovery point): the same. */
+    s = test_open(dir);
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    /* Produce goes on after the log's end, densely. */
+    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"), KEND);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, 1036, &c));
+    for (int64_t o = 1040; o < KEND; o++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, o);
+    }
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, KEND);
+    ck_assert_uint_eq(m.value_len, 5);
+    ck_assert_int_eq(memcmp(m.value, "after", 5), 0);
+    E(samsa_cursor_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+static int
+stats_flags(const samsa_partition_stats *st, void *ctx)
+{
+    *(uint32_t *)ctx = st->flags;
+    return 0;
+}
+
+/* The stats say which partitions have gaps, and the JSON too (only
+ * there: a dense partition's object is as before). */
+START_TEST(test_stats_flag)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    samsa_topic_config cfg = {.partitions = 1};
+    E(samsa_topic_create(s, "dense", &cfg));
+    uint32_t flags = 99;
+    E(samsa_stats_partitions(s, "k", stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    E(samsa_stats_partitions(s, "dense", stats_flags, &flags));
+    ck_assert_uint_eq(flags, 0);
+    char *json;
+    E(samsa_stats_json(s, &json));
+    const char *k = strstr(json, "{\"topic\":\"k\"");
+    const char *d = strstr(json, "{\"topic\":\"dense\"");
+    ck_assert_ptr_nonnull(k);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_ptr_nonnull(strstr(k, "\"open_files\":2,\"gaps\":true}"));
+    ck_assert_ptr_nonnull(strstr(d, "\"open_files\":1}"));
+    free(json);
+    kclose(s, dir);
+}
+END_TEST
+
+/* Every offset from the start to the end, gaps included: a seek lands on
+ * the first record at or past it. */
+START_TEST(test_seek_into_gaps)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (int64_t o = KSTART; o <= KEND; o++) {
+        E(samsa_cursor_seek(c, o));
+        size_t i = 0;
+        while (i < NWANT && want_offsets[i] < o)
+            i++;
+        if (i == NWANT) {
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+            continue;
+        }
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+        /* and on from there, over the gaps after it */
+        for (size_t j = i + 1; j < NWANT; j++) {
+            E(samsa_cursor_next(c, &m, 0));
+            TEST_CHECK_GEN(&m, want_offsets[j]);
+        }
+        EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    }
+    EQ_RC(samsa_cursor_seek(c, KSTART - 1), SAMSA_EOFFSET);
+    EQ_RC(samsa_cursor_seek(c, KEND + 1), SAMSA_EOFFSET);
+    E(samsa_cursor_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+/* Seek by time: the first record (in offset order) whose timestamp is
+ * >= t, for every t around the records' timestamps, against a scan. */
+START_TEST(test_seek_time_gaps)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
+    int64_t lo = test_gen_ts(KSTART) - 30, hi = test_gen_ts(KEND) + 30;
+    for (int64_t t = lo; t <= hi; t += 3) {
+        size_t i = 0;
+        while (i < NWANT && test_gen_ts(want_offsets[i]) < t)
+            i++;
+        int64_t off;
+        E(samsa_offsets_for_time(s, "k", 0, t, &off));
+        ck_assert_int_eq(off, i < NWANT ? want_offsets[i] : -1);
+        E(samsa_cursor_seek_time(c, t));
+        if (i == NWANT) {
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+            continue;
+        }
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+    }
+    E(samsa_cursor_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+/* ---- groups and queues --------------------------------------------------- */
+
+START_TEST(test_group_gaps)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    const char *topics[] = {"k", NULL};
+    samsa_consumer_config cfg = {
+        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *c;
+    samsa_message m;
+    E(samsa_consumer_open(s, &cfg, &c));
+    for (size_t i = 0; i < 5; i++) {
+        E(samsa_consumer_poll(c, &m, 5000));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+    }
+    /* A committed offset inside a gap (1010: dropped from its batch; the
+     * next record is 1020) resumes at the next record. */
+    samsa_topic_partition tp = {"k", 0, 1010};
+    E(samsa_consumer_commit(c, &tp, 1));
+    E(samsa_consumer_close(c));
+    E(samsa_consumer_open(s, &cfg, &c));
+    for (size_t i = 6; i < NWANT; i++) {
+        E(samsa_consumer_poll(c, &m, 5000));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+    }
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_consumer_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+/* A share group gets every record once and no gap: the gaps' offsets
+ * are archived as it meets them (Kafka's GAP acknowledgement). */
+START_TEST(test_queue_gaps)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, true);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "sg", "k", NULL, &q));
+    samsa_delivery d[4];
+    size_t n, got = 0;
+    /* Four at a time: some looks find only gaps (1010..1019). */
+    while (got < NWANT) {
+        E(samsa_queue_receive(q, d, 4, &n, 0));
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(got, NWANT);
+            TEST_CHECK_GEN(&d[i].msg, want_offsets[got]);
+            ck_assert_int_eq(d[i].delivery_count, 1);
+            got++;
+        }
+        E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
+    }
+    EQ_RC(samsa_queue_receive(q, d, 4, &n, 0), SAMSA_ETIMEDOUT);
+    E(samsa_queue_close(q));
+    /* Reopened from its saved state: nothing comes again. */
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_queue_open(s, "sg", "k", NULL, &q));
+    EQ_RC(samsa_queue_receive(q, d, 4, &n, 0), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(test_produce_str(s, "k", 0, "k", "v"), KEND);
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0].msg.offset, KEND);
+    E(samsa_queue_close(q));
+    kclose(s, dir);
+}
+END_TEST
+
+/* ---- recovery ------------------------------------------------------------ */
+
+/* A torn write after the gapped log (what a crash leaves: half a batch,
+ * then the preallocated zeros) is cut at open; the gaps before it are
+ * not damage, and nothing before it goes. */
+START_TEST(test_recover_torn_tail)
+{
+    const char *dir = test_dir_make();
+    kafka_store(dir, true);
+    char path[TEST_PATH_BUF];
+    test_pathf(path, dir, "k-0/00000000000000001030.log");
+    size_t len;
+    uint8_t *old = test_slurp(path, &len);
+    uint8_t tail[300];
+    kbatch b = {1050, {0, 1}, 2, 1, 0};
+    size_t blen = kbatch_encode(tail, &b);
+    ck_assert_uint_lt(blen, sizeof tail);
+    memset(tail + blen / 2, 0, sizeof tail - blen / 2);
+    test_spew(path, tail, sizeof tail, O_APPEND);
+    samsa *s = test_open(dir);
+    int64_t end;
+    E(samsa_offsets(s, "k", 0, NULL, &end));
+    ck_assert_int_eq(end, KEND);
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    E(samsa_close(s));
+    size_t now;
+    uint8_t *cut = test_slurp(path, &now);
+    ck_assert_uint_eq(now, len);
+    ck_assert_int_eq(memcmp(cut, old, len), 0);
+    free(cut);
+    free(old);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- damage -------------------------------------------------------------- */
+
+/* The same Kafka-written bytes in a partition without the flag: samsa's
+ * own topics are dense, and the first gap is damage. */
+START_TEST(test_dense_gap_is_damage)
+{
+    const char *dir;
+    samsa *s = kopen(&dir, false);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (size_t i = 0; i < 3; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_seek(c, 1003));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+/* Flip the base offset of the second batch (records 3..5) of a dense
+ * topic samsa wrote: the cursor reaching it says SAMSA_ECORRUPT, raised
+ * or lowered, and returns none of its records. */
+static void
+flip_dense(int64_t delta)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 1};
+    E(samsa_topic_create(s, "d", &cfg));
+    for (int64_t o = 0; o < 9; o += 3)
+        test_produce_gen(s, "d", 0, o, 3);
+    E(samsa_close(s));
+    char path[TEST_PATH_BUF];
+    test_pathf(path, dir, "d-0/00000000000000000000.log");
+    size_t len;
+    uint8_t *b = test_slurp(path, &len);
+    size_t second = BATCH_LOG_OVERHEAD + test_be32(b + 8);
+    ck_assert_uint_eq(b[second + 7], 3);
+    b[second + 7] = (uint8_t)(3 + delta);
+    test_spew(path, b, len, O_TRUNC);
+    free(b);
+    s = test_open(dir);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "d", 0, 0, &c));
+    for (int64_t o = 0; o < 3; o++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, o);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_seek(c, 4));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+
+START_TEST(test_dense_flip_up)
+{
+    flip_dense(+1);
+}
+END_TEST
+
+START_TEST(test_dense_flip_down)
+{
+    flip_dense(-1);
+}
+END_TEST
+
+/* In a log with gaps, what a flipped base offset does, exactly (see
+ * batch_follows() in batch.h): one lowered into the batch before it is
+ * damage there; one raised past the gap after it (1020 -> 1021) cannot
+ * be told from a gap: the record moves to 1021, which only a copy's bytes
+ * (scrub) can show; raised into the next segment (1020 -> 1030), the
+ * batch claims another segment's offsets: damage. */
+static samsa *
+flip_gapped(const char *dir, int64_t to)
+{
+    kafka_store(dir, true);
+    char path[TEST_PATH_BUF];
+    test_pathf(path, dir, "k-0/00000000000000001000.log");
+    size_t len;
+    uint8_t *b = test_slurp(path, &len);
+    size_t pos = 0;
+    for (int i = 0; i < 2; i++)
+        pos += BATCH_LOG_OVERHEAD + test_be32(b + pos + 8);
+    ck_assert_uint_eq(test_be32(b + pos + 4), 1020);
+    batch_set_base_offset(b + pos, to);
+    test_spew(path, b, len, O_TRUNC);
+    free(b);
+    return test_open(dir);
+}
+
+START_TEST(test_gapped_flip)
+{
+    samsa_cursor *c;
+    samsa_message m;
+    /* lowered below 1011, where the batch before it ends */
+    const char *dir = test_dir_make();
+    samsa *s = flip_gapped(dir, 1008);
+    E(samsa_cursor_open(s, "k", 0, 1009, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    TEST_CHECK_GEN(&m, 1009);
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+    /* raised within the gap: the record reads at 1021 */
+    dir = test_dir_make();
+    s = flip_gapped(dir, 1021);
+    E(samsa_cursor_open(s, "k", 0, 1011, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, 1021);
+    E(samsa_cursor_next(c, &m, 0));
+    TEST_CHECK_GEN(&m, 1034);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+    /* raised to the next segment's base */
+    dir = test_dir_make();
+    s = flip_gapped(dir, 1030);
+    E(samsa_cursor_open(s, "k", 0, 1011, &c));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_close(c));
+    kclose(s, dir);
+}
+END_TEST
+
+Suite *
+gaps_suite(void)
+{
+    Suite *s = suite_create("gaps");
+    TCase *tc = tcase_create("read");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_read_exact);
+    tcase_add_test(tc, test_seek_into_gaps);
+    tcase_add_test(tc, test_seek_time_gaps);
+    tcase_add_test(tc, test_stats_flag);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("groups");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_group_gaps);
+    tcase_add_test(tc, test_queue_gaps);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("recovery");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_recover_torn_tail);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("damage");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_dense_gap_is_damage);
+    tcase_add_test(tc, test_dense_flip_up);
+    tcase_add_test(tc, test_dense_flip_down);
+    tcase_add_test(tc, test_gapped_flip);
+    suite_add_tcase(s, tc);
+    return s;
+}
