@@ -190,22 +190,32 @@ put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* The .index (*ix, 8 bytes an entry) and .timeindex (*tx, 12) the engine
- * writes for the batches p[0..size) of a segment at base (segment.c's
- * rule); *n entries.  Both malloc'ed; SAMSA_ECORRUPT when a batch does
- * not parse. */
+static void
+put_time(uint8_t *b, int64_t ts, uint32_t rel)
+{
+    put32(b, (uint32_t)((uint64_t)ts >> 32));
+    put32(b + 4, (uint32_t)ts);
+    put32(b + 8, rel);
+}
+
+/* The .index (*ix, 8 bytes an entry, *n of them) and .timeindex (*tx, 12,
+ * *nt of them) the engine writes for the batches p[0..size) of a sealed
+ * segment at base (segment.c's rule, "Index": a time entry only where the
+ * largest timestamp grows, and the segment's largest at its last offset
+ * when it grew after the last).  Both malloc'ed; SAMSA_ECORRUPT when a
+ * batch does not parse. */
 static int
 index_expected(const uint8_t *p, uint64_t size, int64_t base, uint32_t interval,
-               uint8_t **ix, uint8_t **tx, size_t *n)
+               uint8_t **ix, uint8_t **tx, size_t *n, size_t *nt)
 {
     size_t cap = (size_t)(size / (interval > 0 ? interval : 1)) + 2;
     *ix = malloc(cap * 8);
-    *tx = malloc(cap * 12);
-    *n = 0;
+    *tx = malloc((cap + 1) * 12);
+    *n = *nt = 0;
     if (*ix == NULL || *tx == NULL)
         return SAMSA_ENOMEM;
     uint64_t pos = 0, last = 0;
-    int64_t max_ts = -1;
+    int64_t max_ts = -1, written = -1, end = base;
     while (pos < size) {
         batch_header h;
         if (batch_parse_header(p + pos, size - pos, &h) != 0)
@@ -214,16 +224,18 @@ index_expected(const uint8_t *p, uint64_t size, int64_t base, uint32_t interval,
             uint32_t rel = (uint32_t)(h.base_offset - base);
             put32(*ix + 8 * *n, rel);
             put32(*ix + 8 * *n + 4, (uint32_t)pos);
-            put32(*tx + 12 * *n, (uint32_t)((uint64_t)max_ts >> 32));
-            put32(*tx + 12 * *n + 4, (uint32_t)max_ts);
-            put32(*tx + 12 * *n + 8, rel - 1);
             (*n)++;
+            if (max_ts > written)
+                put_time(*tx + 12 * (*nt)++, written = max_ts, rel - 1);
             last = pos;
         }
         if (h.max_timestamp > max_ts)
             max_ts = h.max_timestamp;
+        end = h.base_offset + h.last_offset_delta + 1;
         pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
     }
+    if (max_ts > written && end > base)
+        put_time(*tx + 12 * (*nt)++, max_ts, (uint32_t)(end - 1 - base));
     return 0;
 }
 
@@ -271,6 +283,7 @@ heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
     static const char *const exts[] = {".index", ".timeindex"};
     uint8_t *want[2] = {NULL, NULL}, *have[2][REPLICA_MAX] = {{NULL}};
     size_t wlen[2] = {0, 0}, hlen[2][REPLICA_MAX] = {{0}}, entries = 0;
+    size_t tentries = 0;
     char path[2][REPLICA_MAX][4200];
     bool differ = false;
     int rc = 0;
@@ -289,9 +302,9 @@ heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
      * them); only a disagreement needs the .log to settle it. */
     if (differ)
         rc = index_expected(p, size, base, interval, &want[0], &want[1],
-                            &entries);
+                            &entries, &tentries);
     wlen[0] = entries * 8;
-    wlen[1] = entries * 12;
+    wlen[1] = tentries * 12;
     for (int k = 0; differ && rc == 0 && k < n; k++) {
         bool wrote = false;
         for (int e = 0; rc == 0 && e < 2; e++)
