@@ -8,6 +8,8 @@
  * dense topic, where a gap or a flipped base offset is damage.
  */
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 
 #include "catalog/catalog.h"
 #include "storage/codec.h"
+#include "faultio.h"
+#include "store/store.h"
 #include "test.h"
 
 /* ---- a Kafka-written partition, by hand ---------------------------------- */
@@ -90,18 +94,27 @@ static const int64_t want_offsets[] = {1000, 1001, 1002, 1005, 1007, 1009,
 #define KSTART 1000
 #define KEND   1043
 
-/* Write the segment at base of dir/k-0 holding bs[0..n); its size. */
+/* Write the segment at base of the partition directory pdir holding
+ * bs[0..n); its size. */
 static size_t
-write_segment(const char *dir, int64_t base, const kbatch *bs, size_t n)
+write_segment(const char *pdir, int64_t base, const kbatch *bs, size_t n)
 {
     static uint8_t buf[1 << 16];
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += kbatch_encode(buf + len, &bs[i]);
     char name[64], path[TEST_PATH_BUF];
-    snprintf(name, sizeof name, "k-0/%020lld.log", (long long)base);
-    test_spew(test_pathf(path, dir, name), buf, len, O_TRUNC);
+    snprintf(name, sizeof name, "%020lld.log", (long long)base);
+    test_spew(test_pathf(path, pdir, name), buf, len, O_TRUNC);
     return len;
+}
+
+/* The two segments of the Kafka-written log into pdir. */
+static void
+write_kafka_log(const char *pdir)
+{
+    write_segment(pdir, 1000, seg1000, sizeof seg1000 / sizeof seg1000[0]);
+    write_segment(pdir, 1030, seg1030, sizeof seg1030 / sizeof seg1030[0]);
 }
 
 static int
@@ -134,8 +147,7 @@ kafka_store(const char *dir, bool gaps)
             ck_assert_int_eq(unlink(test_pathf(path, dir, rel)), 0);
     }
     closedir(d);
-    write_segment(dir, 1000, seg1000, sizeof seg1000 / sizeof seg1000[0]);
-    write_segment(dir, 1030, seg1030, sizeof seg1030 / sizeof seg1030[0]);
+    write_kafka_log(test_pathf(path, dir, "k-0"));
     catalog c;
     const char *paths[] = {test_pathf(path, dir, "catalog")};
     E(catalog_open(&c, paths, 1, 1 << 30));
@@ -552,6 +564,596 @@ START_TEST(test_gapped_flip)
 }
 END_TEST
 
+/* ---- the time index, as Kafka reads it (item 5) ------------------------- */
+
+/* Record i's timestamp for the time index cases: rising in steps, with
+ * repeats, small steps back and, every 97th, a big one. */
+static int64_t
+tix_ts(int64_t i)
+{
+    if (i % 97 == 50)
+        return TEST_TS0 - 5000;
+    return TEST_TS0 + 400 * (i / 60) + 10 * ((i * 13) % 40);
+}
+
+#define TIX_RECORDS 1500
+
+/* One segment's files, read. */
+typedef struct kseg {
+    int64_t base;
+    uint8_t *log, *ix, *tx;
+    size_t loglen, nix, ntx;
+} kseg;
+
+static int64_t
+be64(const uint8_t *p)
+{
+    return (int64_t)((uint64_t)test_be32(p) << 32 | test_be32(p + 4));
+}
+
+/* Kafka's answer for t (UnifiedLog.fetchOffsetByTimestamp, on the files):
+ * the first segment whose largest timestamp (its time index's last entry)
+ * is >= t; there the last time entry <= t (TimeIndex.lookup, else the
+ * base), the offset index's last entry <= its offset (OffsetIndex.lookup,
+ * else position 0), and from that position the first record whose
+ * timestamp is >= t (LogSegment.findOffsetByTimestamp).  -1: none. */
+static int64_t
+kafka_lookup(const kseg *sg, size_t n, int64_t t)
+{
+    for (size_t k = 0; k < n; k++) {
+        const kseg *g = &sg[k];
+        if (g->ntx == 0 || be64(g->tx + 12 * (g->ntx - 1)) < t)
+            continue;
+        int64_t target = g->base;
+        for (size_t e = 0; e < g->ntx && be64(g->tx + 12 * e) <= t; e++)
+            target = g->base + test_be32(g->tx + 12 * e + 8);
+        uint64_t pos = 0;
+        for (size_t e = 0;
+             e < g->nix && g->base + test_be32(g->ix + 8 * e) <= target; e++)
+            pos = test_be32(g->ix + 8 * e + 4);
+        while (pos < g->loglen) {
+            batch_header h;
+            ck_assert_int_eq(
+                batch_parse_header(g->log + pos, g->loglen - pos, &h), 0);
+            if (h.max_timestamp >= t) {
+                batch_iter it;
+                samsa_message m;
+                batch_iter_init(&it, g->log + pos, &h);
+                while (batch_iter_next(&it, &m) == 0)
+                    if (m.timestamp >= t)
+                        return m.offset;
+            }
+            pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+        }
+        ck_abort_msg("segment %lld: largest timestamp >= %lld, no record",
+                     (long long)g->base, (long long)t);
+    }
+    return -1;
+}
+
+static size_t
+kseg_load(const char *dir, kseg *sg, size_t max)
+{
+    int64_t bases[128];
+    size_t n = test_seg_bases(dir, "x", 0, bases, 128);
+    ck_assert_uint_le(n, max);
+    for (size_t k = 0; k < n; k++) {
+        char name[64], path[TEST_PATH_BUF];
+        size_t len;
+        sg[k].base = bases[k];
+        snprintf(name, sizeof name, "x-0/%020lld.log", (long long)bases[k]);
+        sg[k].log = test_slurp(test_pathf(path, dir, name), &sg[k].loglen);
+        snprintf(name, sizeof name, "x-0/%020lld.index", (long long)bases[k]);
+        sg[k].ix = test_slurp(test_pathf(path, dir, name), &len);
+        sg[k].nix = len / 8;
+        snprintf(name, sizeof name, "x-0/%020lld.timeindex",
+                 (long long)bases[k]);
+        sg[k].tx = test_slurp(test_pathf(path, dir, name), &len);
+        sg[k].ntx = len / 12;
+    }
+    return n;
+}
+
+static void
+kseg_free(kseg *sg, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(sg[k].log);
+        free(sg[k].ix);
+        free(sg[k].tx);
+    }
+}
+
+/* Every segment's time index: timestamps strictly rising (Kafka writes
+ * no repeat), offsets rising inside the segment; Kafka's lookup and
+ * samsa_offsets_for_time() give the same offset for every t around the
+ * timestamps; *entries gets the time entries. */
+static void
+kafka_agrees(const char *dir, size_t *entries)
+{
+    kseg sg[128];
+    size_t n = kseg_load(dir, sg, 128);
+    *entries = 0;
+    for (size_t k = 0; k < n; k++) {
+        *entries += sg[k].ntx;
+        for (size_t e = 1; e < sg[k].ntx; e++) {
+            ck_assert_int_gt(be64(sg[k].tx + 12 * e),
+                             be64(sg[k].tx + 12 * (e - 1)));
+            ck_assert_uint_gt(test_be32(sg[k].tx + 12 * e + 8),
+                              test_be32(sg[k].tx + 12 * (e - 1) + 8));
+        }
+    }
+    samsa *s = test_open(dir);
+    for (int64_t t = TEST_TS0 - 5010; t <= tix_ts(TIX_RECORDS) + 500; t++) {
+        if (t > TEST_TS0 - 4990 && t < TEST_TS0 - 10)
+            t = TEST_TS0 - 10; /* nothing between */
+        int64_t off;
+        E(samsa_offsets_for_time(s, "x", 0, t, &off));
+        ck_assert_msg(off == kafka_lookup(sg, n, t),
+                      "t %lld: samsa %lld, Kafka %lld", (long long)t,
+                      (long long)off, (long long)kafka_lookup(sg, n, t));
+    }
+    E(samsa_close(s));
+    kseg_free(sg, n);
+}
+
+static void
+tix_store(const char *dir)
+{
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    cfg.index_interval_bytes = 64;
+    E(samsa_topic_create(s, "x", &cfg));
+    for (int64_t i = 0; i < TIX_RECORDS; i += 3) {
+        samsa_record r[3];
+        char v[3][16];
+        for (int j = 0; j < 3; j++) {
+            int len = snprintf(v[j], sizeof v[j], "v%lld", (long long)(i + j));
+            r[j] = (samsa_record){.value = v[j],
+                                  .value_len = (size_t)len,
+                                  .timestamp = tix_ts(i + j)};
+        }
+        E(samsa_produce(s, "x", 0, r, 3));
+    }
+    E(samsa_close(s));
+}
+
+START_TEST(test_timeindex_kafka)
+{
+    const char *dir = test_dir_make();
+    tix_store(dir);
+    size_t entries;
+    kafka_agrees(dir, &entries);
+    ck_assert_uint_gt(entries, 30);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A store written before the rule: a time entry per .index entry, the
+ * largest timestamp before it at the offset before it, repeats and all.
+ * It opens and seeks by time as before; the open writes each time index
+ * again in the new form, and then Kafka reads them right. */
+START_TEST(test_timeindex_old_form)
+{
+    const char *dir = test_dir_make();
+    tix_store(dir);
+    kseg sg[128];
+    size_t n = kseg_load(dir, sg, 128), repeats = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *tx = malloc(sg[k].nix * 12 + 1);
+        uint64_t pos = 0;
+        int64_t max = -1;
+        for (size_t e = 0; e < sg[k].nix; e++) {
+            uint32_t rel = test_be32(sg[k].ix + 8 * e);
+            uint32_t at = test_be32(sg[k].ix + 8 * e + 4);
+            while (pos < at) {
+                batch_header h;
+                ck_assert_int_eq(
+                    batch_parse_header(sg[k].log + pos, sg[k].loglen - pos, &h),
+                    0);
+                max = h.max_timestamp > max ? h.max_timestamp : max;
+                pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+            }
+            if (e > 0 && be64(tx + 12 * (e - 1)) == max)
+                repeats++;
+            for (int b = 0; b < 8; b++)
+                tx[12 * e + (size_t)b] =
+                    (uint8_t)((uint64_t)max >> (56 - 8 * b));
+            for (int b = 0; b < 4; b++)
+                tx[12 * e + 8 + (size_t)b] =
+                    (uint8_t)((rel - 1) >> (24 - 8 * b));
+        }
+        char name[64], path[TEST_PATH_BUF];
+        snprintf(name, sizeof name, "x-0/%020lld.timeindex",
+                 (long long)sg[k].base);
+        test_spew(test_pathf(path, dir, name), tx, sg[k].nix * 12, O_TRUNC);
+        free(tx);
+    }
+    ck_assert_uint_gt(repeats, 10); /* what Kafka's lookup trips on */
+    kseg_free(sg, n);
+    /* Opens and answers as the new form does (samsa's seeks do not read
+     * the repeats as Kafka does). */
+    samsa *s = test_open(dir);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "x", 0, 0, &c));
+    for (int64_t t = TEST_TS0 - 20; t < tix_ts(TIX_RECORDS); t += 7) {
+        int64_t want = -1;
+        for (int64_t i = 0; i < TIX_RECORDS && want < 0; i++)
+            if (tix_ts(i) >= t)
+                want = i;
+        E(samsa_cursor_seek_time(c, t));
+        if (want < 0) {
+            EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+            continue;
+        }
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.offset, want);
+    }
+    E(samsa_cursor_close(c));
+    /* The open wrote the sealed segments' time indexes again, the active
+     * one's too, and the close sealed that. */
+    E(samsa_close(s));
+    size_t entries;
+    kafka_agrees(dir, &entries);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- adopting a Kafka partition directory (item 4) ---------------------- */
+
+/* A Kafka partition directory under dir: the log above, with Kafka's
+ * other files (an offset index of last offsets, a time index, the leader
+ * epochs), which adoption leaves alone.  Returns its path (static). */
+static const char *
+kafka_dir(const char *dir)
+{
+    static char kd[TEST_PATH_BUF];
+    char path[TEST_PATH_BUF];
+    test_pathf(kd, dir, "kafka-orders-3");
+    ck_assert_int_eq(mkdir(kd, 0755), 0);
+    write_kafka_log(kd);
+    static const uint8_t ix[8] = {0, 0, 0, 2, 0, 0, 0, 0};
+    test_spew(test_pathf(path, kd, "00000000000000001000.index"), ix, 8,
+              O_TRUNC);
+    test_spew(test_pathf(path, kd, "00000000000000001000.timeindex"), "", 0,
+              O_TRUNC);
+    test_spew(test_pathf(path, kd, "leader-epoch-checkpoint"), "0\n1\n0 1000\n",
+              11, O_TRUNC);
+    return kd;
+}
+
+/* The store beside it: dir/store, made (static). */
+static const char *
+store_dir(const char *dir)
+{
+    static char sd[TEST_PATH_BUF];
+    test_pathf(sd, dir, "store");
+    ck_assert_int_eq(mkdir(sd, 0755), 0);
+    return sd;
+}
+
+/* Are a and b one file (two names)? */
+static bool
+same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    ck_assert_int_eq(stat(a, &sa), 0);
+    ck_assert_int_eq(stat(b, &sb), 0);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Every file of kd, kept to compare: Kafka's directory is never changed. */
+typedef struct kfiles {
+    char name[8][64];
+    uint8_t *data[8];
+    size_t len[8], n;
+} kfiles;
+
+static void
+kfiles_take(const char *kd, kfiles *k)
+{
+    DIR *d = opendir(kd);
+    struct dirent *e;
+    k->n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[TEST_PATH_BUF];
+        if (e->d_name[0] == '.')
+            continue;
+        ck_assert_uint_lt(k->n, 8);
+        snprintf(k->name[k->n], sizeof k->name[0], "%.63s", e->d_name);
+        k->data[k->n] =
+            test_slurp(test_pathf(path, kd, e->d_name), &k->len[k->n]);
+        k->n++;
+    }
+    closedir(d);
+}
+
+static void
+kfiles_same(const char *kd, kfiles *k)
+{
+    kfiles now;
+    kfiles_take(kd, &now);
+    ck_assert_uint_eq(now.n, k->n);
+    for (size_t i = 0; i < k->n; i++) {
+        size_t j = 0;
+        while (j < now.n && strcmp(now.name[j], k->name[i]) != 0)
+            j++;
+        ck_assert_msg(j < now.n, "%s gone", k->name[i]);
+        ck_assert_uint_eq(now.len[j], k->len[i]);
+        ck_assert_int_eq(memcmp(now.data[j], k->data[i], k->len[i]), 0);
+        free(now.data[j]);
+    }
+    for (size_t i = 0; i < k->n; i++)
+        free(k->data[i]);
+}
+
+START_TEST(test_adopt_exact)
+{
+    const char *dir = test_dir_make();
+    const char *kd = kafka_dir(dir);
+    kfiles before;
+    kfiles_take(kd, &before);
+    const char *sd = store_dir(dir);
+    samsa *s = test_open(sd);
+    E(samsa_topic_adopt(s, "k", kd, NULL));
+    int64_t first, end;
+    E(samsa_offsets(s, "k", 0, &first, &end));
+    ck_assert_int_eq(first, KSTART);
+    ck_assert_int_eq(end, KEND);
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    uint32_t flags = 0;
+    E(samsa_stats_partitions(s, "k", stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    EQ_RC(samsa_topic_adopt(s, "k", kd, NULL), SAMSA_EEXIST);
+    /* Another process's reader sees the whole log at once (the end
+     * marker says it: log_mark_end). */
+    samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    samsa *r;
+    E(samsa_open(sd, &ro, &r));
+    read_from(r, SAMSA_OFFSET_BEGINNING);
+    E(samsa_close(r));
+    /* One copy, one filesystem: a second name for Kafka's file. */
+    char a[TEST_PATH_BUF], b[TEST_PATH_BUF];
+    ck_assert(same_file(test_pathf(a, kd, "00000000000000001000.log"),
+                        test_pathf(b, sd, "k-0/00000000000000001000.log")));
+    /* samsa writes its own segment, from the end on. */
+    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"), KEND);
+    ck_assert(test_exists(test_pathf(b, sd, "k-0/00000000000000001043.log")));
+    E(samsa_close(s));
+    s = test_open(sd);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, 1041, &c));
+    E(samsa_cursor_next(c, &m, 0));
+    TEST_CHECK_GEN(&m, 1041);
+    E(samsa_cursor_next(c, &m, 0));
+    TEST_CHECK_GEN(&m, 1042);
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_int_eq(m.offset, KEND);
+    E(samsa_cursor_close(c));
+    /* Retention unlinks samsa's names only. */
+    E(samsa_delete_records(s, "k", 0, 1034));
+    E(samsa_close(s));
+    kfiles_same(kd, &before);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* With two copies every file is copied: copies are files of their own. */
+START_TEST(test_adopt_copies)
+{
+    const char *dir = test_dir_make();
+    char mirror[TEST_PATH_BUF];
+    test_pathf(mirror, dir, "mirror");
+    ck_assert_int_eq(mkdir(mirror, 0755), 0);
+    const char *kd = kafka_dir(dir);
+    const char *const reps[] = {mirror, NULL};
+    samsa_options o = {.replica_dirs = reps};
+    samsa *s;
+    E(samsa_open(store_dir(dir), &o, &s));
+    samsa_topic_config cfg = {.replicas = 2};
+    E(samsa_topic_adopt(s, "k", kd, &cfg));
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    samsa_scrub_report rep;
+    E(samsa_scrub(s, "k", &rep));
+    ck_assert_msg(rep.damaged == 0 && rep.unrepairable == 0 &&
+                      rep.missing == 0 && rep.batches == 2 * 5,
+                  "scrub: %llu batches, %llu damaged",
+                  (unsigned long long)rep.batches,
+                  (unsigned long long)rep.damaged);
+    E(samsa_close(s));
+    char a[TEST_PATH_BUF], b[TEST_PATH_BUF], c[TEST_PATH_BUF];
+    test_pathf(a, kd, "00000000000000001030.log");
+    ck_assert(
+        !same_file(a, test_pathf(b, mirror, "k-0/00000000000000001030.log")));
+    ck_assert(!same_file(
+        a, test_pathf(c, dir, "store/k-0/00000000000000001030.log")));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Damaged input: refused with SAMSA_ECORRUPT, nothing made, nothing of
+ * Kafka's changed. */
+static void
+adopt_refused(void (*damage)(const char *kd), int want)
+{
+    const char *dir = test_dir_make();
+    const char *kd = kafka_dir(dir);
+    damage(kd);
+    kfiles before;
+    kfiles_take(kd, &before);
+    const char *sd = store_dir(dir);
+    samsa *s = test_open(sd);
+    EQ_RC(samsa_topic_adopt(s, "k", kd, NULL), want);
+    samsa_topic_config c;
+    EQ_RC(samsa_topic_describe(s, "k", &c), SAMSA_ENOTOPIC);
+    char path[TEST_PATH_BUF];
+    ck_assert(!test_exists(test_pathf(path, sd, "k-0")));
+    E(samsa_close(s));
+    kfiles_same(kd, &before);
+    test_dir_remove(dir);
+}
+
+/* A byte of a record of the lz4 batch (inside its CRC). */
+static void
+flip_record(const char *kd)
+{
+    char path[TEST_PATH_BUF];
+    size_t len;
+    uint8_t *b =
+        test_slurp(test_pathf(path, kd, "00000000000000001030.log"), &len);
+    b[BATCH_HEADER_SIZE + 3] ^= 0x10;
+    test_spew(path, b, len, O_TRUNC);
+    free(b);
+}
+
+/* The last batch cut short (Kafka's own recovery would cut it). */
+static void
+cut_tail(const char *kd)
+{
+    char path[TEST_PATH_BUF];
+    size_t len;
+    uint8_t *b =
+        test_slurp(test_pathf(path, kd, "00000000000000001030.log"), &len);
+    test_spew(path, b, len - 5, O_TRUNC);
+    free(b);
+}
+
+/* The first segment's last batch (1020) claims offsets of the next file. */
+static void
+cross_file(const char *kd)
+{
+    static const kbatch bs[] = {{1000, {0, 1, 2}, 3, 2, 0},
+                                {1020, {0, 5}, 2, 12, 0}};
+    write_segment(kd, 1000, bs, 2);
+}
+
+/* Base offsets going back: a batch below the one before it. */
+static void
+goes_back(const char *kd)
+{
+    static const kbatch bs[] = {{1005, {0, 1}, 2, 1, 0}, {1001, {0}, 1, 0, 0}};
+    write_segment(kd, 1000, bs, 2);
+}
+
+/* A compressed batch whose records are fewer than its header says. */
+static void
+miscounted(const char *kd)
+{
+    uint8_t buf[2048];
+    kbatch b = {1000, {0, 1, 2}, 3, 2, 0};
+    size_t len = kbatch_encode(buf, &b);
+    buf[60] = 4; /* recordCount 3 -> 4 */
+    uint32_t crc = samsa__crc32c(0, buf + 21, len - 21);
+    for (int i = 0; i < 4; i++)
+        buf[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    char path[TEST_PATH_BUF];
+    test_spew(test_pathf(path, kd, "00000000000000001000.log"), buf, len,
+              O_TRUNC);
+}
+
+static void
+no_logs(const char *kd)
+{
+    char path[TEST_PATH_BUF];
+    ck_assert_int_eq(unlink(test_pathf(path, kd, "00000000000000001000.log")),
+                     0);
+    ck_assert_int_eq(unlink(test_pathf(path, kd, "00000000000000001030.log")),
+                     0);
+}
+
+START_TEST(test_adopt_refused)
+{
+    adopt_refused(flip_record, SAMSA_ECORRUPT);
+    adopt_refused(cut_tail, SAMSA_ECORRUPT);
+    adopt_refused(cross_file, SAMSA_ECORRUPT);
+    adopt_refused(goes_back, SAMSA_ECORRUPT);
+    adopt_refused(miscounted, SAMSA_ECORRUPT);
+    adopt_refused(no_logs, SAMSA_EINVAL);
+}
+END_TEST
+
+START_TEST(test_adopt_args)
+{
+    const char *dir = test_dir_make();
+    const char *kd = kafka_dir(dir);
+    const char *sd = store_dir(dir);
+    samsa *s = test_open(sd);
+    samsa_topic_config two = {.partitions = 2};
+    EQ_RC(samsa_topic_adopt(NULL, "k", kd, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_topic_adopt(s, "k", NULL, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_topic_adopt(s, "../k", kd, NULL), SAMSA_EINVAL);
+    EQ_RC(samsa_topic_adopt(s, "k", kd, &two), SAMSA_EINVAL);
+    char path[TEST_PATH_BUF];
+    EQ_RC(samsa_topic_adopt(s, "k", test_pathf(path, dir, "none"), NULL),
+          -ENOENT);
+    samsa_topic_config c = {.partitions = 1};
+    E(samsa_topic_create(s, "taken", &c));
+    EQ_RC(samsa_topic_adopt(s, "taken", kd, NULL), SAMSA_EEXIST);
+    E(samsa_close(s));
+    samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    E(samsa_open(sd, &ro, &s));
+    EQ_RC(samsa_topic_adopt(s, "k", kd, NULL), SAMSA_ERDONLY);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A crash at every I/O call of an adoption (each later call fails, then
+ * the power goes: what was not synced is lost): the store reopens with no
+ * topic and no directory of it, or the whole topic, read exactly; Kafka's
+ * files as they were. */
+START_TEST(test_adopt_crash)
+{
+    const char *dir = test_dir_make();
+    const char *kd = kafka_dir(dir);
+    kfiles before;
+    kfiles_take(kd, &before);
+    char work[TEST_PATH_BUF];
+    test_pathf(work, dir, "store");
+    /* How many calls an adoption makes. */
+    faultio *fi = faultio_new();
+    samsa *s;
+    ck_assert_int_eq(mkdir(work, 0755), 0);
+    E(samsa__open_io(work, NULL, faultio_io(fi), &s));
+    uint64_t c0 = faultio_calls(fi, FAULTIO_ANY);
+    E(samsa_topic_adopt(s, "k", kd, NULL));
+    uint64_t calls = faultio_calls(fi, FAULTIO_ANY) - c0;
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(work);
+    size_t whole = 0, none = 0;
+    for (uint64_t k = 1; k <= calls; k++) {
+        fi = faultio_new();
+        ck_assert_int_eq(mkdir(work, 0755), 0);
+        E(samsa__open_io(work, NULL, faultio_io(fi), &s));
+        faultio_fail(fi, FAULTIO_ANY, k, EIO, true);
+        int rc = samsa_topic_adopt(s, "k", kd, NULL);
+        ck_assert_int_ne(rc, 0);
+        E(faultio_power_cut(fi, FAULTIO_DROP_ALL, k));
+        (void)samsa_close(s);
+        faultio_free(fi);
+        s = test_open(work);
+        samsa_topic_config c;
+        char path[TEST_PATH_BUF];
+        if (samsa_topic_describe(s, "k", &c) == 0) {
+            read_from(s, SAMSA_OFFSET_BEGINNING);
+            whole++;
+        } else {
+            ck_assert(!test_exists(test_pathf(path, work, "k-0")));
+            none++;
+        }
+        E(samsa_close(s));
+        test_dir_remove(work);
+    }
+    ck_assert_uint_gt(none, 0);
+    kfiles_same(kd, &before);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 gaps_suite(void)
 {
@@ -562,6 +1164,19 @@ gaps_suite(void)
     tcase_add_test(tc, test_seek_into_gaps);
     tcase_add_test(tc, test_seek_time_gaps);
     tcase_add_test(tc, test_stats_flag);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("timeindex");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_timeindex_kafka);
+    tcase_add_test(tc, test_timeindex_old_form);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("adopt");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_adopt_exact);
+    tcase_add_test(tc, test_adopt_copies);
+    tcase_add_test(tc, test_adopt_refused);
+    tcase_add_test(tc, test_adopt_args);
+    tcase_add_test(tc, test_adopt_crash);
     suite_add_tcase(s, tc);
     tc = tcase_create("groups");
     tcase_set_timeout(tc, 60);

@@ -543,6 +543,14 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
 
 /* ---- waking readers ------------------------------------------------------ */
 
+void
+log_mark_end(samsa_log *log)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    marker_store(log, atomic_load(&log->end));
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+}
+
 /* Publish a new end and wake the readers waiting for it.  The seq_cst store
  * and load pair with log_wait's: either the reader sees the new end before
  * it sleeps, or this sees the reader counted in waiters and broadcasts under

@@ -269,6 +269,11 @@ int log_close(samsa_log *log, int64_t *recovery_point);
 int log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
                int64_t max_ts, const _Atomic int32_t *leader_epoch,
                int64_t *base);
+/* Make the end marker say the log's end, as a publish does: the records
+ * an open recovered past the acknowledged end are vouched for (an adopted
+ * log, every batch of it checked: adopt.c), and other processes' readers
+ * see them. */
+void log_mark_end(samsa_log *log);
 /* fdatasync the sealed segments not yet synced and, with all, the active
  * one too; *recovery_point (may be NULL) gets the offset below which
  * everything is now durable. */

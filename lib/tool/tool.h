@@ -89,6 +89,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_groups(int argc, char **argv); /* groups.c */
 int cmd_group(int argc, char **argv);
 int cmd_stats(int argc, char **argv); /* stats.c */
+int cmd_adopt(int argc, char **argv); /* adopt.c */
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 
