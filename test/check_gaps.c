@@ -432,6 +432,56 @@ START_TEST(test_recover_torn_tail)
 }
 END_TEST
 
+/* Records produced after the gapped log, then a crash: a kill (the page
+ * cache kept everything: they stay) or a power cut (nothing was synced:
+ * they go).  Either way the gapped log before them reads exactly, and the
+ * next record gets the offset after what stayed. */
+static void
+crash_after(faultio_cut cut, int64_t want_end)
+{
+    const char *dir = test_dir_make();
+    kafka_store(dir, true);
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+    for (int64_t o = KEND; o < KEND + 5; o++)
+        ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "new"), o);
+    E(faultio_power_cut(fi, cut, 7));
+    (void)samsa_close(s);
+    faultio_free(fi);
+    s = test_open(dir);
+    int64_t end;
+    E(samsa_offsets(s, "k", 0, NULL, &end));
+    ck_assert_int_eq(end, want_end);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (size_t i = 0; i < NWANT; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        TEST_CHECK_GEN(&m, want_offsets[i]);
+    }
+    for (int64_t o = KEND; o < want_end; o++) {
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.offset, o);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "again"), want_end);
+    kclose(s, dir);
+}
+
+START_TEST(test_recover_kill)
+{
+    crash_after(FAULTIO_KEEP_ALL, KEND + 5);
+}
+END_TEST
+
+START_TEST(test_recover_powercut)
+{
+    crash_after(FAULTIO_DROP_ALL, KEND);
+}
+END_TEST
+
 /* ---- damage -------------------------------------------------------------- */
 
 /* The same Kafka-written bytes in a partition without the flag: samsa's
@@ -1186,6 +1236,8 @@ gaps_suite(void)
     tc = tcase_create("recovery");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_recover_torn_tail);
+    tcase_add_test(tc, test_recover_kill);
+    tcase_add_test(tc, test_recover_powercut);
     suite_add_tcase(s, tc);
     tc = tcase_create("damage");
     tcase_set_timeout(tc, 60);
