@@ -873,12 +873,18 @@ kafka_dir(const char *dir)
     return kd;
 }
 
-/* The store beside it: dir/store, made (static). */
+/* The store beside it: dir/store (static); store_dir() makes it. */
+static const char *
+store_dir_path(const char *dir)
+{
+    static char sd[TEST_PATH_BUF];
+    return test_pathf(sd, dir, "store");
+}
+
 static const char *
 store_dir(const char *dir)
 {
-    static char sd[TEST_PATH_BUF];
-    test_pathf(sd, dir, "store");
+    const char *sd = store_dir_path(dir);
     ck_assert_int_eq(mkdir(sd, 0755), 0);
     return sd;
 }
@@ -1020,6 +1026,29 @@ START_TEST(test_adopt_copies)
         !same_file(a, test_pathf(b, mirror, "k-0/00000000000000001030.log")));
     ck_assert(!same_file(
         a, test_pathf(c, dir, "store/k-0/00000000000000001030.log")));
+    /* A record byte of the mirror's first segment damaged: scrub walks
+     * both copies over the gaps and heals it from the primary. */
+    size_t len, plen;
+    test_pathf(b, mirror, "k-0/00000000000000001000.log");
+    uint8_t *m = test_slurp(b, &len);
+    size_t second = BATCH_LOG_OVERHEAD + test_be32(m + 8);
+    m[second + BATCH_HEADER_SIZE + 2] ^= 0x40;
+    test_spew(b, m, len, O_TRUNC);
+    free(m);
+    E(samsa_open(store_dir_path(dir), &o, &s));
+    E(samsa_scrub(s, "k", &rep));
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.repaired, 1);
+    ck_assert_uint_eq(rep.unrepairable, 0);
+    read_from(s, SAMSA_OFFSET_BEGINNING);
+    E(samsa_close(s));
+    m = test_slurp(b, &len);
+    uint8_t *p = test_slurp(
+        test_pathf(c, dir, "store/k-0/00000000000000001000.log"), &plen);
+    ck_assert_uint_eq(len, plen);
+    ck_assert_int_eq(memcmp(m, p, len), 0);
+    free(m);
+    free(p);
     test_dir_remove(dir);
 }
 END_TEST

@@ -378,7 +378,8 @@ heal_valid_end(char *const *logpath, const int64_t *bases,
         /* A segment may begin past where the one before ends only where
          * gaps are allowed. */
         bool ok = gaps ? expected <= bases[k] : expected == bases[k];
-        expected = bases[k];
+        if (ok)
+            expected = bases[k];
         while (ok && pos < sizes[k] &&
                (ok = batch_good(&c, pos, sizes[k], expected, gaps, &h))) {
             expected = h.base_offset + h.last_offset_delta + 1;
