@@ -1053,6 +1053,53 @@ START_TEST(test_adopt_copies)
 }
 END_TEST
 
+/* The mirror of an adopted (gapped) topic vanishes (a failed disk) while
+ * records are produced, comes back empty, and catch-up makes it the same
+ * bytes again, the gaps included. */
+START_TEST(test_adopt_catchup)
+{
+    const char *dir = test_dir_make();
+    char mirror[TEST_PATH_BUF];
+    test_pathf(mirror, dir, "mirror");
+    ck_assert_int_eq(mkdir(mirror, 0755), 0);
+    const char *kd = kafka_dir(dir);
+    const char *const reps[] = {mirror, NULL};
+    samsa_options o = {.replica_dirs = reps};
+    samsa *s;
+    E(samsa_open(store_dir(dir), &o, &s));
+    samsa_topic_config cfg = {.replicas = 2, .min_insync = 1};
+    E(samsa_topic_adopt(s, "k", kd, &cfg));
+    test_dir_remove(mirror);
+    for (int64_t o2 = KEND; o2 < KEND + 3; o2++)
+        ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "new"), o2);
+    ck_assert_int_eq(mkdir(mirror, 0755), 0);
+    size_t joined;
+    E(samsa_replica_catchup(s, &joined));
+    ck_assert_uint_eq(joined, 1);
+    samsa_replica_info info[2];
+    size_t n;
+    E(samsa_replica_status(s, "k", 0, info, 2, &n));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(info[1].state, SAMSA_REPLICA_INSYNC);
+    E(samsa_close(s));
+    static const char *const files[] = {"00000000000000001000.log",
+                                        "00000000000000001030.log",
+                                        "00000000000000001043.log"};
+    for (size_t i = 0; i < 3; i++) {
+        char a[TEST_PATH_BUF], b[TEST_PATH_BUF], rel[64];
+        size_t la, lb;
+        snprintf(rel, sizeof rel, "k-0/%s", files[i]);
+        uint8_t *pa = test_slurp(test_pathf(a, store_dir_path(dir), rel), &la);
+        uint8_t *pb = test_slurp(test_pathf(b, mirror, rel), &lb);
+        ck_assert_uint_eq(la, lb);
+        ck_assert_int_eq(memcmp(pa, pb, la), 0);
+        free(pa);
+        free(pb);
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Damaged input: refused with SAMSA_ECORRUPT, nothing made, nothing of
  * Kafka's changed. */
 static void
@@ -1253,6 +1300,7 @@ gaps_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_adopt_exact);
     tcase_add_test(tc, test_adopt_copies);
+    tcase_add_test(tc, test_adopt_catchup);
     tcase_add_test(tc, test_adopt_refused);
     tcase_add_test(tc, test_adopt_args);
     tcase_add_test(tc, test_adopt_crash);
