@@ -371,10 +371,17 @@ receive_look(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     notify_done(q->s, q->g, qp->partition, archived, counts, narchived,
                 SAMSA_ACK_ARCHIVED);
     *gaps = 0;
+    int64_t gap_end = -1; /* offsets below it (from a gap on) hold none */
     for (size_t i = 0; rc == 0 && i < *got; i++) {
         int32_t count = out[i].delivery_count;
         int64_t o = out[i].msg.offset;
-        rc = record_read(q, qp->partition, o, &out[i].msg);
+        rc = o < gap_end ? 1 : record_read(q, qp->partition, o, &out[i].msg);
+        /* The cursor went on to the next record: what lies between is the
+         * same gap, not read again. */
+        if (rc == 1 && o >= gap_end)
+            gap_end = q->cursors[qp->partition] != NULL
+                          ? samsa_cursor_offset(q->cursors[qp->partition]) - 1
+                          : -1;
         if (rc == 1) { /* only partitions with gaps: see record_read */
             (*gaps)++;
             out[i].msg.offset = o;
