@@ -429,6 +429,53 @@ SAMSA_API int samsa_topic_create(samsa *s, const char *name,
                                  const samsa_topic_config *cfg);
 
 /**
+ * @brief Create a topic of one partition from a Kafka partition directory.
+ *
+ * kafka_dir is a directory Kafka wrote for one partition (TOPIC-N): its
+ * segments BASE.log, record batches v2, become the partition's log with
+ * their offsets and bytes as they are, compressed batches included; a log
+ * that starts at 1000 starts at 1000 (samsa_offsets() gives it as the
+ * first offset), and the next record produced gets the log's end offset.
+ * Every batch is checked first: whole, magic 2, CRC-32C, records that
+ * parse and are as many as its header says, base offsets rising from file
+ * to file and each batch inside its file's offsets; one that fails refuses
+ * the directory with SAMSA_ECORRUPT and nothing is made.  Kafka's
+ * .index, .timeindex and leader-epoch-checkpoint are not taken: samsa
+ * writes its own index files (at this call, which reads every batch
+ * again as a recovery does).  The partition is flagged
+ * SAMSA_PARTITION_GAPS: Kafka's compaction leaves gaps between offsets,
+ * and readers go on at the next record there.
+ *
+ * Kafka's files are never modified: each is hard-linked into the new
+ * partition directory when the topic has one copy (cfg->replicas) and
+ * the store's directory is on the same filesystem, else copied; samsa
+ * writes only a new segment of its own that starts at the end.  Crash
+ * safety is samsa_topic_create()'s: a crash part way leaves no topic (the
+ * directories it made are removed at the next samsa_open()), or the
+ * whole of it.
+ *
+ * @param[in] s         the store.
+ * @param[in] name      the new topic's name (any valid name: it need not
+ *                      be Kafka's).
+ * @param[in] kafka_dir the Kafka partition directory; only read.
+ * @param[in] cfg       the topic's config, or NULL for the defaults;
+ *                      partitions must be 0 or 1.
+ * @return 0, or
+ *   - SAMSA_EINVAL: NULL s or kafka_dir, a bad name, cfg->partitions over
+ *     1 or another field out of range, or kafka_dir holds no .log file;
+ *   - SAMSA_EEXIST: a topic of that name exists (or its directory is in
+ *     the way);
+ *   - SAMSA_ECORRUPT: a batch of kafka_dir fails a check above;
+ *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno (-ENOENT: no such
+ *     kafka_dir).
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
+ */
+SAMSA_API int samsa_topic_adopt(samsa *s, const char *name,
+                                const char *kafka_dir,
+                                const samsa_topic_config *cfg);
+
+/**
  * @brief Delete a topic and all its records, atomically.
  *
  * Cursors still open on the topic get SAMSA_EDELETED from their next call;
@@ -1879,16 +1926,26 @@ typedef struct samsa_partition_stats {
     uint32_t segments;    /**< segment files of the log                   */
     int64_t start;        /**< log start offset                           */
     int64_t end;          /**< log end offset                             */
-    int64_t records;      /**< records stored: end - start (offsets are
-                               dense)                                    */
+    int64_t records;      /**< offsets stored: end - start, the records
+                               themselves where offsets are dense (a
+                               partition with SAMSA_PARTITION_GAPS may
+                               hold fewer)                               */
     uint64_t bytes;       /**< bytes of record batches in the segments
                                (one copy's)                              */
     uint32_t copies;      /**< copies placed (the topic's replicas)       */
     uint32_t insync;      /**< copies in sync now                         */
     uint32_t open_files;  /**< files it holds open, over every copy       */
-    uint32_t reserved32;  /**< zero                                       */
+    uint32_t flags;       /**< SAMSA_PARTITION_GAPS, or 0                 */
     uint64_t reserved[4]; /**< zero                                       */
 } samsa_partition_stats;
+
+/** samsa_partition_stats.flags: the partition's offsets may skip between
+ *  records, as a Kafka log's do where compaction removed records, so a
+ *  gap there is not damage; cursors, groups and share groups go on at the
+ *  next record.  Every topic samsa_topic_create() makes is dense (each
+ *  offset below the end and past the start holds a record), and a gap in
+ *  it is SAMSA_ECORRUPT. */
+#define SAMSA_PARTITION_GAPS 0x1u
 
 /** One share-partition's figures (samsa_stats_shares()). */
 typedef struct samsa_share_stats {

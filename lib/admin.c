@@ -290,9 +290,12 @@ jb_partition(jbuf *b, const samsa_partition_stats *p)
               ",\"partition\":%" PRId32 ",\"segments\":%" PRIu32
               ",\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"records\":%" PRId64
               ",\"bytes\":%" PRIu64 ",\"copies\":%" PRIu32
-              ",\"insync\":%" PRIu32 ",\"open_files\":%" PRIu32 "}",
+              ",\"insync\":%" PRIu32 ",\"open_files\":%" PRIu32,
               p->partition, p->segments, p->start, p->end, p->records, p->bytes,
               p->copies, p->insync, p->open_files);
+    /* Only where set: a dense partition's object is as it always was. */
+    jb_printf(b, "%s}",
+              p->flags & SAMSA_PARTITION_GAPS ? ",\"gaps\":true" : "");
 }
 
 static void

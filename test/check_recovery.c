@@ -1075,7 +1075,9 @@ damage_index(const char *ipath, const char *tpath, int v, unsigned *seed)
 {
     size_t ilen, tlen;
     uint8_t *ib = test_slurp(ipath, &ilen), *tb = test_slurp(tpath, &tlen);
-    ck_assert_uint_eq(ilen / 8, tlen / 12);
+    /* A time entry only where the largest timestamp grows, and the
+     * seal's last one (segment.c, "Index"). */
+    ck_assert_uint_le(tlen / 12, ilen / 8 + 1);
     switch (v) {
     case IX_NONE:
         break;

@@ -186,6 +186,7 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(bounded)                                                                \
     XX(rdonly)                                                                 \
     XX(listener)                                                               \
+    XX(gaps)                                                                   \
     TEST_SUITES_KAFKA(XX)
 
 /* The Kafka bridge's suite, built only with librdkafka (the Makefile

@@ -784,6 +784,79 @@ t
 EOF
 run "topics after serve" 0 "$S" topics st
 
+# ---- adopt ---------------------------------------------------------------------------
+
+# A Kafka partition directory: a segment of record batches v2 (samsa's own,
+# the same format) with its base offsets set by hand (outside the CRC) to
+# 1000, 1005 and 1020, in a file named 1000: a log with gaps that starts at
+# 1000, as Kafka's compaction leaves them.
+be32() { od -An -tu1 -j"$2" -N4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }
+"$S" topic create ksrc src > /dev/null
+for i in 1 2 3; do
+    echo "rec $i" | "$S" produce -T 1700000004000 ksrc src > /dev/null
+done
+mkdir -p kafka/orders-0
+kl=kafka/orders-0/00000000000000001000.log
+cp ksrc/src-0/00000000000000000000.log "$kl"
+p2=$((12 + $(be32 "$kl" 8)))
+p3=$((p2 + 12 + $(be32 "$kl" $((p2 + 8)))))
+printf '\000\000\000\000\000\000\003\350' | dd of="$kl" bs=1 seek=0 conv=notrunc 2> /dev/null
+printf '\000\000\000\000\000\000\003\355' | dd of="$kl" bs=1 seek="$p2" conv=notrunc 2> /dev/null
+printf '\000\000\000\000\000\000\003\374' | dd of="$kl" bs=1 seek="$p3" conv=notrunc 2> /dev/null
+echo "0" > kafka/orders-0/leader-epoch-checkpoint
+cksum kafka/orders-0/* > kafka.sum
+out <<'EOF'
+adopted kafka/orders-0 as topic "orders": offsets 1000..1021
+EOF
+run "adopt" 0 "$S" adopt ad orders kafka/orders-0
+out <<'EOF'
+1000 rec 1
+1005 rec 2
+1020 rec 3
+EOF
+run "consume an adopted log" 0 "$S" consume -e -f '%o %s\n' ad orders
+out <<'EOF'
+verified 1 topic, 1 partition, 1 copy, 2 segment files, 3 batches, 219 bytes: all intact
+EOF
+run "verify an adopted log (gaps)" 0 "$S" verify ad
+err <<'EOF'
+samsa: adopt: kafka/orders-0 as topic "orders": topic already exists (SAMSA_EEXIST)
+EOF
+run "adopt twice" 1 "$S" adopt ad orders kafka/orders-0
+# A damaged batch refuses the whole directory: nothing is made.
+cp -r kafka/orders-0 kafka/bad-0
+poke kafka/bad-0/00000000000000001000.log $((p2 + 70)) Z
+err <<'EOF'
+samsa: adopt: kafka/bad-0 as topic "bad": data on disk is corrupt (SAMSA_ECORRUPT)
+EOF
+run "adopt a damaged log" 1 "$S" adopt ad bad kafka/bad-0
+out <<'EOF'
+orders
+EOF
+run "topics after a refused adopt" 0 "$S" topics ad
+err <<'EOF'
+samsa: adopt: DIR, TOPIC and KAFKA_DIR expected (see samsa adopt --help)
+EOF
+run "adopt usage" 2 "$S" adopt ad orders
+cases=$((cases + 1))
+if ! cksum kafka/orders-0/* | cmp -s - kafka.sum; then
+    echo "tool.sh: FAIL: adopt changed the Kafka directory" >&2
+    failed=$((failed + 1))
+fi
+# The same gaps in a topic samsa made (dense) are damage to verify.
+cp "$kl" ksrc/src-0/00000000000000000000.log
+rm -f ksrc/src-0/*.index ksrc/src-0/*.timeindex
+out <<'EOF'
+ksrc/src-0/00000000000000000000.log: batch at position 0 has offset 1000, 0 expected
+ksrc/src-0/00000000000000000000.log: batch at position 73 has offset 1005, 1001 expected
+ksrc/src-0/00000000000000000000.log: batch at position 146 has offset 1020, 1006 expected
+verified 1 topic, 1 partition, 1 copy, 1 segment files, 3 batches, 219 bytes: PROBLEMS FOUND
+EOF
+err <<'EOF'
+samsa: verify: ksrc: 3 problems found
+EOF
+run "verify gaps in a dense topic" 1 "$S" verify ksrc
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

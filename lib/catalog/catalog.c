@@ -41,6 +41,8 @@
  *                16 i32 leader epoch         20 u32 in-sync copies (bits)
  *                24 i32 leader copy          28 i32 copies n
  *                32 n x u64 disk id of each copy          (32 + 8n bytes)
+ *              32+8n u32 flags, only when not 0 (CATALOG_PART_GAPS: the
+ *                    offsets may skip, catalog.h)   (36 + 8n bytes then)
  *               (big-endian keys sort by topic, then partition; a 16-byte
  *               record, from before replicas, is one copy on disk 0)
  *   groups      consumer groups' committed offsets (catalog_group.c); a
@@ -1048,7 +1050,12 @@ part_encode(uint8_t *b, const catalog_partition *p)
     le_put(b + 28, (uint32_t)p->ncopies, 4);
     for (int i = 0; i < p->ncopies; i++)
         le_put(b + PART_RECORD_MIN + 8 * i, p->disk[i], 8);
-    return PART_RECORD_MIN + 8 * (size_t)p->ncopies;
+    size_t n = PART_RECORD_MIN + 8 * (size_t)p->ncopies;
+    /* The flags word only when a flag is set: a dense partition's record
+     * stays as older versions wrote and read it. */
+    if (p->flags != 0)
+        le_put(b + n, p->flags, 4);
+    return n + (p->flags != 0 ? 4 : 0);
 }
 
 static int
@@ -1064,12 +1071,18 @@ part_decode(const MDB_val *v, catalog_partition *p)
         p->isr = (uint32_t)le_get(b + 20, 4);
         p->leader = (int32_t)le_get(b + 24, 4);
         p->ncopies = (int32_t)le_get(b + 28, 4);
+        size_t n = PART_RECORD_MIN + 8 * (size_t)p->ncopies;
         if (p->ncopies < 1 || p->ncopies > CATALOG_MAX_DISKS ||
-            v->mv_size != PART_RECORD_MIN + 8 * (size_t)p->ncopies ||
-            p->leader < 0 || p->leader >= p->ncopies)
+            (v->mv_size != n && v->mv_size != n + 4) || p->leader < 0 ||
+            p->leader >= p->ncopies)
             return SAMSA_ECORRUPT;
         for (int i = 0; i < p->ncopies; i++)
             p->disk[i] = le_get(b + PART_RECORD_MIN + 8 * i, 8);
+        /* Flags: none unknown, and the word is written only when not 0. */
+        if (v->mv_size == n + 4 &&
+            ((p->flags = (uint32_t)le_get(b + n, 4)) == 0 ||
+             (p->flags & ~CATALOG_PART_GAPS) != 0))
+            return SAMSA_ECORRUPT;
     } else {
         return SAMSA_ECORRUPT;
     }
@@ -1085,7 +1098,7 @@ static int
 part_put(catalog_txn *t, uint64_t id, int32_t partition,
          const catalog_partition *p)
 {
-    uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS];
+    uint8_t key[12], val[PART_RECORD_MIN + 8 * CATALOG_MAX_DISKS + 4];
     part_key(key, id, partition);
     MDB_val k = {12, key};
     return from_mdb(catalog__put(t->txn, t->d->parts, TAG_PART, &k, val,

@@ -87,7 +87,14 @@ typedef struct catalog_partition {
     int32_t leader;         /* the copy that takes the writes               */
     int32_t ncopies;        /* copies, 1..CATALOG_MAX_DISKS                 */
     uint64_t disk[CATALOG_MAX_DISKS]; /* disk id of each copy; 0: disk 0   */
+    uint32_t flags; /* CATALOG_PART_*                               */
 } catalog_partition;
+
+/* catalog_partition.flags.  GAPS: its offsets may skip between batches
+ * (an adopted Kafka log; a compacted topic), so a gap is no damage
+ * (log_config.gaps).  Set once, for the partition's life: a dense
+ * partition's gap stays SAMSA_ECORRUPT. */
+#define CATALOG_PART_GAPS 0x1u
 
 typedef int (*catalog_topic_fn)(const char *name, uint64_t id,
                                 const samsa_topic_config *cfg, void *ctx);

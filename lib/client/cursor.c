@@ -105,7 +105,9 @@ seg_limit(samsa_log *log, const segment *seg)
 }
 
 /* Make c->seg the segment to read next and c->pos a position in it at or
- * before the batch holding c->offset. */
+ * before the batch holding c->offset: 0, or 1 when c->offset was in a gap
+ * of a log with gaps (log_config.gaps) that reaches the next segment's
+ * base and moved there (the caller checks it against the end again). */
 static int
 cursor_locate(samsa_cursor *c)
 {
@@ -134,43 +136,63 @@ cursor_locate(samsa_cursor *c)
         c->seg = next;
         c->pos = segment_lookup(next, c->offset, &c->expect);
         c->seg_end = seg_limit(c->log, next);
+        /* Offsets between a segment's last batch and the next one's base
+         * are a gap in a compacted or adopted log (and missing records,
+         * damage, in a dense one: cursor_enter_batch). */
+        if (c->log->cfg.gaps && c->offset < next->base) {
+            c->offset = next->base;
+            return 1;
+        }
     }
     return 0;
 }
 
-/* Enter the batch holding c->offset: skip those before it, check its CRC
- * and that it starts where the batches before it end.
+/* Enter the batch holding c->offset (or, in a log with gaps, the first
+ * one after it): skip those before it, check its CRC and that it starts
+ * where the batches before it end.  1: see cursor_locate.
  *
- * Offsets are dense: every batch starts at c->expect, the offset after the
- * one before it (or what the index entry or segment the scan started from
+ * Dense logs: every batch starts at c->expect, the offset after the one
+ * before it (or what the index entry or segment the scan started from
  * says).  baseOffset is outside the CRC, so this comparison is what vouches
  * for it.  A batch skipped unread is not CRC-checked: its length and
  * lastOffsetDelta only move the scan, and the next batch's header must then
  * agree with them, so damage there stops the scan with SAMSA_ECORRUPT
- * rather than mislead it. */
+ * rather than mislead it.
+ *
+ * Logs with gaps: c->expect is the lowest offset the batch may start at
+ * (batch_follows(), batch.h, says what that leaves unseen), and a
+ * skipped batch's own base offset moves the scan: a base that went down
+ * is caught as it is read, one that went up makes the scan enter a batch
+ * early, whose CRC is then checked and whose records lie past the offset.
+ * An offset inside a gap lands on the next record: the iterator returns
+ * the batch's first record at or past it. */
 static int
 cursor_enter_batch(samsa_cursor *c)
 {
+    bool gaps = c->log->cfg.gaps;
     for (;;) {
         int rc = cursor_locate(c);
         if (rc != 0)
             return rc;
         /* A batch expected past the offset: the ones holding it are gone
          * (a segment cut short on disk); say so rather than skip them. */
-        if (c->expect > c->offset)
+        if (!gaps && c->expect > c->offset)
             return SAMSA_ECORRUPT;
         const uint8_t *p = c->seg->map + c->pos;
         uint64_t avail = atomic_load(&c->seg->size) - c->pos;
         batch_header h;
-        if (batch_parse_header(p, avail, &h) != 0)
+        if (batch_parse_header(p, avail, &h) != 0 ||
+            (gaps && !batch_follows(&h, c->expect, true)))
             return SAMSA_ECORRUPT;
         uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-        if (c->expect + h.last_offset_delta < c->offset) {
+        int64_t first = gaps ? h.base_offset : c->expect;
+        if (first + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: see above */
-            c->expect += (int64_t)h.last_offset_delta + 1;
+            c->expect = first + h.last_offset_delta + 1;
             continue;
         }
-        if (h.base_offset != c->expect || batch_verify_crc(p, &h) != 0 ||
+        if (!batch_follows(&h, c->expect, gaps) ||
+            batch_verify_crc(p, &h) != 0 ||
             h.base_offset + h.last_offset_delta >= c->seg_end)
             return SAMSA_ECORRUPT;
         bool control = (h.attributes & BATCH_ATTR_CONTROL) != 0;
@@ -241,6 +263,8 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             continue;
         }
         int rc = cursor_enter_batch(c);
+        if (rc == 1)
+            continue; /* moved over a gap: the end may be reached */
         /* The segments holding the offset went after the check above
          * (the start is published before they are removed: log.c,
          * "Deleting"): deleted, not damaged. */
@@ -352,6 +376,7 @@ batch_find_time(const uint8_t *p, const batch_header *h, int64_t ts,
 static int
 find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
 {
+    bool gaps = seg->gaps;
     int64_t expect;
     uint64_t pos = segment_lookup_time(seg, ts, &expect);
     uint64_t size = atomic_load(&seg->size);
@@ -359,8 +384,10 @@ find_time(segment *seg, int64_t ts, int64_t from, int64_t end, int64_t *out)
     while (pos < size && expect < end) {
         const uint8_t *p = seg->map + pos;
         if (batch_parse_header(p, size - pos, &h) != 0 ||
-            h.base_offset != expect || batch_verify_crc(p, &h) != 0)
+            !batch_follows(&h, expect, gaps) || batch_verify_crc(p, &h) != 0)
             return SAMSA_ECORRUPT;
+        if (h.base_offset >= end)
+            break; /* after a gap, past what is visible or this segment */
         if (h.max_timestamp >= ts && !(h.attributes & BATCH_ATTR_CONTROL)) {
             int rc = batch_find_time(p, &h, ts, from, end, out);
             if (rc != 1)
@@ -398,8 +425,9 @@ cursor_offset_for_time(samsa_log *log, int64_t ts, int64_t *out)
             found = after;
         segment *next = rc == 1 ? log_segment_next(log, seg) : NULL;
         /* Records missing between here and the next segment (or the end)
-         * might have held the answer. */
-        if (rc == 1 && after < (next != NULL ? next->base : end))
+         * might have held the answer; in a log with gaps, they are a gap. */
+        if (rc == 1 && !log->cfg.gaps &&
+            after < (next != NULL ? next->base : end))
             rc = SAMSA_ECORRUPT;
         segment_unref(log->io, seg);
         if (rc != 1 && next != NULL)

@@ -105,10 +105,13 @@ message_copy(samsa_queue *q, samsa_message *m)
 }
 
 /* Read the record at offset of partition p through q's cursor (pointing
- * into the segment until the cursor moves). */
+ * into the segment until the cursor moves).  1: offset is a gap of a
+ * partition whose offsets may skip (log_config.gaps: an adopted Kafka log,
+ * a compacted topic), no record; elsewhere a missing record is damage. */
 static int
 record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
 {
+    bool gaps = q->g->parts[p].log->cfg.gaps;
     int rc = 0;
     if (q->cursors[p] == NULL)
         rc = samsa_cursor_open(q->s, q->g->topic, p, SAMSA_OFFSET_BEGINNING,
@@ -117,6 +120,8 @@ record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
         rc = cursor_goto(q->cursors[p], offset);
     if (rc == 0)
         rc = samsa_cursor_next(q->cursors[p], m, 0);
+    if (gaps && (rc == SAMSA_ETIMEDOUT || (rc == 0 && m->offset > offset)))
+        return 1; /* the cursor went on to the next record, or the end */
     if (rc == 0 && m->offset != offset)
         rc = SAMSA_ECORRUPT; /* samsa writes no control batches */
     return rc == SAMSA_ETIMEDOUT ? SAMSA_ECORRUPT : rc;
@@ -134,11 +139,13 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
     qgroup *g = q->g;
     qrec *r = qstate_rec(qp, offset);
     uint16_t count = r->count;
-    if (g->dlq != NULL) {
-        samsa_message m;
-        int rc = record_read(q, qp->partition, offset, &m);
-        if (rc != 0)
-            return rc;
+    int rc = 0;
+    samsa_message m;
+    /* A gap (record_read's 1) reached its attempts by crashes before it
+     * was archived: no record, so no dead letter, just the state. */
+    if (g->dlq != NULL && (rc = record_read(q, qp->partition, offset, &m)) < 0)
+        return rc;
+    if (g->dlq != NULL && rc == 0) {
         size_t nh = m.header_count + 5;
         samsa_header *h = calloc(nh, sizeof *h);
         char *keys = calloc(m.header_count + 1, 256);
@@ -311,10 +318,40 @@ notify_done(samsa *s, qgroup *g, int32_t p, const int64_t *offs,
         ackwait_notify(s, g->name, g->topic, p, offs[i], outcome, counts[i]);
 }
 
-/* One partition's turn in a receive. */
+/* Offsets of a partition with gaps that hold no record were acquired as
+ * if they did (the window counts offsets): each of out[0..n) marked a
+ * gap (delivery count 0, which no delivery has) is archived, as Kafka's
+ * share groups acknowledge a gap (GAP, which makes it ARCHIVED), and
+ * dropped from out; *n gets the rest.  Nobody is told: no record was
+ * sent, so none was finished. */
 static int
-receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
-             size_t *got)
+archive_gaps(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t *n)
+{
+    int rc = 0;
+    size_t kept = 0;
+    samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
+    for (size_t i = 0; i < *n; i++) {
+        int64_t o = out[i].msg.offset;
+        if (out[i].delivery_count != 0) {
+            out[kept++] = out[i];
+            continue;
+        }
+        if (rc != 0 || QPART_DELETED(qp) || o < qp->start || o >= qp->next)
+            continue;
+        qrec *r = qstate_rec(qp, o);
+        if (r->state == QS_ACQUIRED && r->holder == q->id)
+            rc = qstate_set(q->s, q->g, qp, o, 1, QS_ARCHIVED, r->count);
+    }
+    samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
+    *n = kept;
+    return rc;
+}
+
+/* One look at a partition: acquire, read; *gaps gets the offsets found
+ * to be gaps (archived). */
+static int
+receive_look(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
+             size_t *got, size_t *gaps)
 {
     int64_t archived[ARCHIVE_PER_CALL];
     uint16_t counts[ARCHIVE_PER_CALL]; /* their delivery counts */
@@ -333,14 +370,30 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
     notify_done(q->s, q->g, qp->partition, archived, counts, narchived,
                 SAMSA_ACK_ARCHIVED);
+    *gaps = 0;
+    int64_t gap_end = -1; /* offsets below it (from a gap on) hold none */
     for (size_t i = 0; rc == 0 && i < *got; i++) {
         int32_t count = out[i].delivery_count;
-        rc = record_read(q, qp->partition, out[i].msg.offset, &out[i].msg);
-        if (rc == 0)
+        int64_t o = out[i].msg.offset;
+        rc = o < gap_end ? 1 : record_read(q, qp->partition, o, &out[i].msg);
+        /* The cursor went on to the next record: what lies between is the
+         * same gap, not read again. */
+        if (rc == 1 && o >= gap_end)
+            gap_end = q->cursors[qp->partition] != NULL
+                          ? samsa_cursor_offset(q->cursors[qp->partition]) - 1
+                          : -1;
+        if (rc == 1) { /* only partitions with gaps: see record_read */
+            (*gaps)++;
+            out[i].msg.offset = o;
+            count = 0; /* archive_gaps' mark */
+            rc = 0;
+        } else if (rc == 0)
             rc = message_copy(q, &out[i].msg);
         out[i].delivery_count = count;
         out[i].reserved32 = 0;
     }
+    if (rc == 0 && *gaps > 0)
+        rc = archive_gaps(q, qp, out, got);
     if (rc != 0 && *got > 0) {
         samsa__lock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
         if (!QPART_DELETED(qp))
@@ -350,6 +403,21 @@ receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     }
     if (rc != 0)
         *got = 0;
+    return rc;
+}
+
+/* One partition's turn in a receive: looks again while it finds only gaps
+ * (a compacted stretch may take many looks; each archives what it saw,
+ * so the window moves on). */
+static int
+receive_from(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
+             size_t *got)
+{
+    size_t gaps;
+    int rc;
+    do
+        rc = receive_look(q, qp, out, room, got, &gaps);
+    while (rc == 0 && *got == 0 && gaps > 0);
     return rc;
 }
 

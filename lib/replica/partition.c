@@ -24,9 +24,14 @@ partition_open(const replica_env *env, const char *topic, uint64_t topic_id,
         return SAMSA_ENOMEM;
     atomic_init(&pt->refs, 1);
     pt->saved_rp = cp->recovery_point;
-    int rc = rset_open(env, topic, p, cp, lc, create, &pt->rs, dir, sizeof dir);
+    /* Whether offsets may skip is the partition's, not the topic's: its
+     * catalog record says (catalog.h, CATALOG_PART_GAPS). */
+    log_config plc = *lc;
+    plc.gaps = (cp->flags & CATALOG_PART_GAPS) != 0;
+    int rc =
+        rset_open(env, topic, p, cp, &plc, create, &pt->rs, dir, sizeof dir);
     if (rc == 0)
-        rc = log_open(rset_io(pt->rs), dir, lc, cp->start, cp->recovery_point,
+        rc = log_open(rset_io(pt->rs), dir, &plc, cp->start, cp->recovery_point,
                       create, &pt->log);
     if (rc == 0) {
         pt->rs->log = pt->log;
@@ -51,7 +56,9 @@ partition_open_follow(samsa_io *io, const char *dir,
         return SAMSA_ENOMEM;
     atomic_init(&pt->refs, 1);
     pt->saved_rp = cp->recovery_point;
-    int rc = log_open_follow(io, dir, lc, cp->start, &pt->log);
+    log_config plc = *lc;
+    plc.gaps = (cp->flags & CATALOG_PART_GAPS) != 0;
+    int rc = log_open_follow(io, dir, &plc, cp->start, &pt->log);
     if (rc != 0) {
         free(pt);
         return rc;
@@ -171,4 +178,5 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
     st->copies = rs != NULL ? (uint32_t)rs->n : 1;
     st->insync = rs != NULL ? (uint32_t)atomic_load(&rs->ninsync) : 1;
     st->open_files = open;
+    st->flags = pt->log->cfg.gaps ? SAMSA_PARTITION_GAPS : 0;
 }

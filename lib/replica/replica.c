@@ -143,6 +143,7 @@ rset_fill(rset *rs, catalog_partition *cp)
     cp->leader_epoch = rs->epoch;
     cp->leader = rs->leader;
     cp->ncopies = rs->n;
+    cp->flags = rs->gaps ? CATALOG_PART_GAPS : 0;
     cp->isr = 0;
     for (int i = 0; i < rs->n; i++) {
         cp->disk[i] = rs->disk_id[i];
@@ -304,6 +305,7 @@ rset_new(const replica_env *env, const char *topic_name, int32_t partition,
     rs->epoch = cp->leader_epoch;
     rs->acks_all = cfg->acks_all;
     rs->min_insync = cfg->min_insync;
+    rs->gaps = cfg->gaps;
     atomic_init(&rs->saved_rp, cp->recovery_point);
     atomic_init(&rs->start, cp->start);
     pthread_mutex_init(&rs->lock, NULL);
@@ -367,13 +369,16 @@ valid_end(samsa_log *log, int64_t rp)
         while (pos < size) {
             batch_header h;
             if (batch_parse_header(seg->map + pos, size - pos, &h) != 0 ||
-                h.base_offset != expected ||
+                !batch_follows(&h, expected, log->cfg.gaps) ||
                 batch_verify_crc(seg->map + pos, &h) != 0)
                 return expected;
             expected = h.base_offset + h.last_offset_delta + 1;
             pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
         }
-        if (k + 1 < log->nsegs && expected != log->segs[k + 1]->base)
+        /* Gaps may reach the next segment's base, never past it. */
+        if (k + 1 < log->nsegs &&
+            (log->cfg.gaps ? expected > log->segs[k + 1]->base
+                           : expected != log->segs[k + 1]->base))
             return expected;
     }
     return log->next_offset;
@@ -480,8 +485,8 @@ heal_copies(rset *rs, const char *name, const log_config *cfg, const int *in,
         }
         bool below = k + 1 < pr->nsegs && pr->base[k + 1] <= rp;
         int rc =
-            heal_at_open(rs->base, paths, n, pref, pr->base[k], pr->size[k],
-                         rs->epoch, cfg->index_interval, !below);
+            heal_at_open(rs->base, paths, n, pref, pr->base[k], rs->gaps,
+                         pr->size[k], rs->epoch, cfg->index_interval, !below);
         left = rc < 0 ? rc : left + rc;
     }
     return left;
@@ -507,9 +512,9 @@ recheck_best(rset *rs, const char *name, const probe *pr)
                 snprintf(paths[k], len, "%s/%s/%020" PRId64 ".log",
                          rs->env->dirs[rs->copy[i].disk], name, pr[i].base[k]);
         }
-        int64_t v =
-            ok ? heal_valid_end(paths, pr[i].base, pr[i].size, pr[i].nsegs)
-               : -1;
+        int64_t v = ok ? heal_valid_end(paths, pr[i].base, pr[i].size,
+                                        pr[i].nsegs, rs->gaps)
+                       : -1;
         for (size_t k = 0; paths != NULL && k < pr[i].nsegs; k++)
             free(paths[k]);
         free(paths);

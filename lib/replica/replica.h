@@ -96,6 +96,8 @@ struct rset {
     _Atomic bool acks_all;         /* SAMSA_ACKS_ALL: min_insync applies;
                                       samsa_topic_alter may change it     */
     _Atomic int min_insync;        /* in-sync copies a produce needs (too)   */
+    bool gaps;                     /* offsets may skip (log_config.gaps):
+                                      how batches chain (batch_follows)     */
 
     pthread_mutex_t lock;           /* the fields below and the file list     */
     replica_copy copy[REPLICA_MAX]; /* placement order                    */
@@ -181,8 +183,9 @@ typedef int (*heal_write_fn)(void *ctx, int k, uint64_t pos, const uint8_t *src,
  * keeping at each position a proven good version (pref's on a tie) and
  * writing it over every target copy whose bytes differ.  Returns the
  * batches no copy holds a good version of (left as they are). */
-int heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
-                 int32_t max_epoch, heal_write_fn write, void *ctx);
+int heal_segment(hcopy *c, int n, int pref, int64_t base, bool gaps,
+                 uint64_t size, int32_t max_epoch, heal_write_fn write,
+                 void *ctx);
 /* When the index files of the segments at logpath[0..n) (.log paths)
  * differ, rewrite each that differs from what the engine derives from the
  * good batches p[0..size); *fixed gets the copies rewritten. */
@@ -194,12 +197,13 @@ int heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
  * path.  Returns what is left unhealed (0: the copies are the same and
  * good), or a negative error. */
 int heal_at_open(samsa_io *b, char *const *logpath, int n, int pref,
-                 int64_t base, uint64_t size, int32_t max_epoch,
+                 int64_t base, bool gaps, uint64_t size, int32_t max_epoch,
                  uint32_t interval, bool check_log);
 /* The offset of the first batch not proven good in a copy's segments
- * (their .log paths, bases and sizes), from the first segment's start. */
+ * (their .log paths, bases and sizes), from the first segment's start
+ * (gaps: batches chain as batch_follows() says). */
 int64_t heal_valid_end(char *const *logpath, const int64_t *bases,
-                       const uint64_t *sizes, size_t nsegs);
+                       const uint64_t *sizes, size_t nsegs, bool gaps);
 /* Heal the in-sync copies of every segment from any copy holding a good
  * version (out copies included), as catch-up does before it copies. */
 int rset_heal(rset *rs);

@@ -588,7 +588,8 @@ rset_io_valid(rset *rs, int i)
     for (size_t pos = 0; pos < size;) {
         batch_header h;
         if (batch_parse_header(v + pos, size - pos, &h) != 0 ||
-            h.base_offset != expected || batch_verify_crc(v + pos, &h) != 0)
+            !batch_follows(&h, expected, rs->gaps) ||
+            batch_verify_crc(v + pos, &h) != 0)
             break; /* damage, or the preallocated zeros past the end */
         expected = h.base_offset + h.last_offset_delta + 1;
         pos += BATCH_LOG_OVERHEAD + (size_t)h.length;

@@ -75,12 +75,13 @@
  * its header. */
 static bool
 batch_good(const hcopy *c, uint64_t pos, uint64_t size, int64_t expected,
-           batch_header *h)
+           bool gaps, batch_header *h)
 {
     uint64_t end = c->len < size ? c->len : size;
     return c->p != NULL && pos < end &&
            batch_parse_header(c->p + pos, end - pos, h) == 0 &&
-           h->base_offset == expected && batch_verify_crc(c->p + pos, h) == 0;
+           batch_follows(h, expected, gaps) &&
+           batch_verify_crc(c->p + pos, h) == 0;
 }
 
 /* May g (a good batch of len bytes from a copy out of sync) replace the
@@ -124,7 +125,7 @@ pick_version(const hcopy *c, int n, int pref, uint64_t pos, const bool *ok,
 }
 
 int
-heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
+heal_segment(hcopy *c, int n, int pref, int64_t base, bool gaps, uint64_t size,
              int32_t max_epoch, heal_write_fn write, void *ctx)
 {
     uint64_t pos = 0;
@@ -135,7 +136,7 @@ heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
         batch_header h[REPLICA_MAX];
         bool ok[REPLICA_MAX];
         for (int k = 0; k < n; k++)
-            ok[k] = batch_good(&c[k], pos, size, expected, &h[k]);
+            ok[k] = batch_good(&c[k], pos, size, expected, gaps, &h[k]);
         int g = pick_version(c, n, pref, pos, ok, h, lo, max_epoch);
         if (g < 0) {
             /* No good version anywhere: the damage stays.  Go on past it
@@ -148,7 +149,7 @@ heal_segment(hcopy *c, int n, int pref, int64_t base, uint64_t size,
                 uint64_t end = c[k].len < size ? c[k].len : size;
                 if (c[k].p != NULL && pos < end &&
                     batch_parse_header(c[k].p + pos, end - pos, &bh) == 0 &&
-                    bh.base_offset == expected) {
+                    batch_follows(&bh, expected, gaps)) {
                     skip = BATCH_LOG_OVERHEAD + (uint64_t)bh.length;
                     expected = bh.base_offset + bh.last_offset_delta + 1;
                 }
@@ -189,22 +190,32 @@ put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* The .index (*ix, 8 bytes an entry) and .timeindex (*tx, 12) the engine
- * writes for the batches p[0..size) of a segment at base (segment.c's
- * rule); *n entries.  Both malloc'ed; SAMSA_ECORRUPT when a batch does
- * not parse. */
+static void
+put_time(uint8_t *b, int64_t ts, uint32_t rel)
+{
+    put32(b, (uint32_t)((uint64_t)ts >> 32));
+    put32(b + 4, (uint32_t)ts);
+    put32(b + 8, rel);
+}
+
+/* The .index (*ix, 8 bytes an entry, *n of them) and .timeindex (*tx, 12,
+ * *nt of them) the engine writes for the batches p[0..size) of a sealed
+ * segment at base (segment.c's rule, "Index": a time entry only where the
+ * largest timestamp grows, and the segment's largest at its last offset
+ * when it grew after the last).  Both malloc'ed; SAMSA_ECORRUPT when a
+ * batch does not parse. */
 static int
 index_expected(const uint8_t *p, uint64_t size, int64_t base, uint32_t interval,
-               uint8_t **ix, uint8_t **tx, size_t *n)
+               uint8_t **ix, uint8_t **tx, size_t *n, size_t *nt)
 {
     size_t cap = (size_t)(size / (interval > 0 ? interval : 1)) + 2;
     *ix = malloc(cap * 8);
-    *tx = malloc(cap * 12);
-    *n = 0;
+    *tx = malloc((cap + 1) * 12);
+    *n = *nt = 0;
     if (*ix == NULL || *tx == NULL)
         return SAMSA_ENOMEM;
     uint64_t pos = 0, last = 0;
-    int64_t max_ts = -1;
+    int64_t max_ts = -1, written = -1, end = base;
     while (pos < size) {
         batch_header h;
         if (batch_parse_header(p + pos, size - pos, &h) != 0)
@@ -213,16 +224,18 @@ index_expected(const uint8_t *p, uint64_t size, int64_t base, uint32_t interval,
             uint32_t rel = (uint32_t)(h.base_offset - base);
             put32(*ix + 8 * *n, rel);
             put32(*ix + 8 * *n + 4, (uint32_t)pos);
-            put32(*tx + 12 * *n, (uint32_t)((uint64_t)max_ts >> 32));
-            put32(*tx + 12 * *n + 4, (uint32_t)max_ts);
-            put32(*tx + 12 * *n + 8, rel - 1);
             (*n)++;
+            if (max_ts > written)
+                put_time(*tx + 12 * (*nt)++, written = max_ts, rel - 1);
             last = pos;
         }
         if (h.max_timestamp > max_ts)
             max_ts = h.max_timestamp;
+        end = h.base_offset + h.last_offset_delta + 1;
         pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
     }
+    if (max_ts > written && end > base)
+        put_time(*tx + 12 * (*nt)++, max_ts, (uint32_t)(end - 1 - base));
     return 0;
 }
 
@@ -270,6 +283,7 @@ heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
     static const char *const exts[] = {".index", ".timeindex"};
     uint8_t *want[2] = {NULL, NULL}, *have[2][REPLICA_MAX] = {{NULL}};
     size_t wlen[2] = {0, 0}, hlen[2][REPLICA_MAX] = {{0}}, entries = 0;
+    size_t tentries = 0;
     char path[2][REPLICA_MAX][4200];
     bool differ = false;
     int rc = 0;
@@ -288,9 +302,9 @@ heal_index_files(samsa_io *b, char *const *logpath, int n, const uint8_t *p,
      * them); only a disagreement needs the .log to settle it. */
     if (differ)
         rc = index_expected(p, size, base, interval, &want[0], &want[1],
-                            &entries);
+                            &entries, &tentries);
     wlen[0] = entries * 8;
-    wlen[1] = entries * 12;
+    wlen[1] = tentries * 12;
     for (int k = 0; differ && rc == 0 && k < n; k++) {
         bool wrote = false;
         for (int e = 0; rc == 0 && e < 2; e++)
@@ -353,7 +367,7 @@ map_path(const char *path, uint64_t size, const uint8_t **p, size_t *len)
 
 int64_t
 heal_valid_end(char *const *logpath, const int64_t *bases,
-               const uint64_t *sizes, size_t nsegs)
+               const uint64_t *sizes, size_t nsegs, bool gaps)
 {
     int64_t expected = nsegs > 0 ? bases[0] : 0;
     for (size_t k = 0; k < nsegs; k++) {
@@ -361,9 +375,13 @@ heal_valid_end(char *const *logpath, const int64_t *bases,
         map_path(logpath[k], sizes[k], &c.p, &c.len);
         uint64_t pos = 0;
         batch_header h;
-        bool ok = expected == bases[k];
+        /* A segment may begin past where the one before ends only where
+         * gaps are allowed. */
+        bool ok = gaps ? expected <= bases[k] : expected == bases[k];
+        if (ok)
+            expected = bases[k];
         while (ok && pos < sizes[k] &&
-               (ok = batch_good(&c, pos, sizes[k], expected, &h))) {
+               (ok = batch_good(&c, pos, sizes[k], expected, gaps, &h))) {
             expected = h.base_offset + h.last_offset_delta + 1;
             pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
         }
@@ -377,7 +395,7 @@ heal_valid_end(char *const *logpath, const int64_t *bases,
 
 int
 heal_at_open(samsa_io *b, char *const *logpath, int n, int pref, int64_t base,
-             uint64_t size, int32_t max_epoch, uint32_t interval,
+             bool gaps, uint64_t size, int32_t max_epoch, uint32_t interval,
              bool check_log)
 {
     hcopy c[REPLICA_MAX];
@@ -394,7 +412,8 @@ heal_at_open(samsa_io *b, char *const *logpath, int n, int pref, int64_t base,
     int lost = 0;
     if (check_log && differ) {
         pathw w = {b, logpath};
-        lost = heal_segment(c, n, pref, base, size, max_epoch, path_write, &w);
+        lost = heal_segment(c, n, pref, base, gaps, size, max_epoch, path_write,
+                            &w);
         for (int k = 0; k < n; k++)
             lost += c[k].left;
     } else if (differ)
@@ -458,7 +477,8 @@ view_check(view *v, const segment *seg, uint64_t size, samsa_scrub_report *rep)
     while (pos < size) {
         batch_header h;
         if (batch_parse_header(v->p + pos, size - pos, &h) != 0 ||
-            h.base_offset != expected || batch_verify_crc(v->p + pos, &h) != 0)
+            !batch_follows(&h, expected, seg->gaps) ||
+            batch_verify_crc(v->p + pos, &h) != 0)
             return;
         rep->batches++;
         expected = h.base_offset + h.last_offset_delta + 1;
@@ -512,8 +532,8 @@ heal_live(rset *rs, const segment *seg, uint64_t size, view *v, const int *idx,
     }
     int32_t epoch = atomic_load(&rs->epoch);
     samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
-    int lost =
-        heal_segment(c, n, pref, seg->base, size, epoch, handle_write, &hs);
+    int lost = heal_segment(c, n, pref, seg->base, rs->gaps, size, epoch,
+                            handle_write, &hs);
     int first = 0;
     for (int k = 0; k < nin; k++) {
         int rc = hs.written[k] ? rs->base->sync(rs->base, hs.f[k]) : 0;

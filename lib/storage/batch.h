@@ -85,6 +85,29 @@ void batch_set_leader_epoch(uint8_t *batch, int32_t epoch);
  * SAMSA_ECORRUPT: a length or magic that no valid batch has. */
 int batch_parse_header(const uint8_t *p, size_t avail, batch_header *h);
 
+/* Whether the batch h may come where the batches before it end (next,
+ * the offset after the last one's lastOffsetDelta, or a segment's base).
+ *
+ * A dense log (samsa's own topics: every offset holds a record) needs
+ * base == next.  baseOffset is outside the CRC, so this is what catches
+ * a flipped bit there, whichever way it flips.  A log with gaps (an
+ * adopted Kafka log, a compacted topic: log_config.gaps) takes any base
+ * >= next: base offsets still strictly increase, so damage that lowers
+ * one into the batches before it is still caught, and the caller still
+ * holds each batch below the next segment's base (its file name).  A
+ * flip that raises a base offset there, and stays below the next batch's
+ * and segment's bases, moves the batch's records to higher offsets and
+ * no header can tell: only comparing bytes with a copy (replica scrub,
+ * catch-up) finds it.  Only gaps within a batch (compaction keeps a
+ * batch's lastOffsetDelta when it drops its last records) are the same
+ * for both: batch_iter_next() holds record deltas increasing and within
+ * lastOffsetDelta. */
+static inline bool
+batch_follows(const batch_header *h, int64_t next, bool gaps)
+{
+    return gaps ? h->base_offset >= next : h->base_offset == next;
+}
+
 /* 0 when the CRC of the batch at p (already parsed into h) matches. */
 int batch_verify_crc(const uint8_t *p, const batch_header *h);
 

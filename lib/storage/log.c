@@ -424,8 +424,10 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
          * the sync policy lost this segment's last writes (zeros, so not
          * "torn") but kept the next file.  The records after the gap cannot
          * be read in order: they go, as after a torn tail, unless they were
-         * acknowledged: then the gap is damage, and the next file stays. */
-        if (i + 1 < n && seg->next_offset < bases[i + 1]) {
+         * acknowledged: then the gap is damage, and the next file stays.
+         * In a log with gaps (log_config.gaps) it is a gap like any other:
+         * a compacted segment may end anywhere below the next base. */
+        if (i + 1 < n && seg->next_offset < bases[i + 1] && !log->cfg.gaps) {
             if (from < 0 || seg->next_offset < log->durable) {
                 if (seg->damaged < 0)
                     seg->damaged = seg->next_offset;
@@ -540,6 +542,14 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
 }
 
 /* ---- waking readers ------------------------------------------------------ */
+
+void
+log_mark_end(samsa_log *log)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    marker_store(log, atomic_load(&log->end));
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+}
 
 /* Publish a new end and wake the readers waiting for it.  The seq_cst store
  * and load pair with log_wait's: either the reader sees the new end before

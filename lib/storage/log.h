@@ -79,6 +79,8 @@ typedef struct segment {
     int64_t next_offset;    /* writer: offset after the last batch        */
     int64_t damaged;        /* lowest offset open found damaged, or -1    */
     bool force_index;       /* writer: index the next batch (after damage) */
+    bool gaps;              /* offsets may skip between batches (log_config
+                               .gaps): batch_follows() */
 
     index_entry *idx;           /* idx_cap entries, idx_len of them valid     */
     size_t idx_cap;             /* fixed: readers search idx concurrently     */
@@ -128,6 +130,11 @@ typedef struct log_config {
     segcache *cache;          /* the store's cap on open segment files,
                                  or NULL: every segment stays open        */
     pthread_mutex_t *writer;  /* set by log_open: the log's lock          */
+    bool gaps;                /* offsets may skip between batches: an
+                                 adopted Kafka log or a compacted topic
+                                 (the partition's catalog record says);
+                                 else dense, and a gap is damage
+                                 (batch_follows(), batch.h)              */
 } log_config;
 
 struct rset;
@@ -262,6 +269,11 @@ int log_close(samsa_log *log, int64_t *recovery_point);
 int log_append(samsa_log *log, uint8_t *batch, size_t len, int32_t count,
                int64_t max_ts, const _Atomic int32_t *leader_epoch,
                int64_t *base);
+/* Make the end marker say the log's end, as a publish does: the records
+ * an open recovered past the acknowledged end are vouched for (an adopted
+ * log, every batch of it checked: adopt.c), and other processes' readers
+ * see them. */
+void log_mark_end(samsa_log *log);
 /* fdatasync the sealed segments not yet synced and, with all, the active
  * one too; *recovery_point (may be NULL) gets the offset below which
  * everything is now durable. */

@@ -124,6 +124,7 @@ follow_segment(samsa_log *log, int64_t base, segment **out)
     atomic_init(&seg->flushed, true);
     seg->next_offset = base;
     seg->damaged = -1;
+    seg->gaps = log->cfg.gaps; /* what its readers may take (batch.h) */
     *out = seg;
     return 0;
 }

@@ -23,9 +23,27 @@
  * whole, cut to the entries it keeps):
  *
  *   .index      entry i: rel_i (u32 BE), pos_i (u32 BE)
- *   .timeindex  entry i: max_ts_before_i (i64 BE), rel_i - 1 (u32 BE)
- *               ("every record up to offset rel_i - 1 has a timestamp <=
- *               max_ts_before_i", which is what Kafka's entries mean)
+ *   .timeindex  an entry (max_ts_before_i (i64 BE), rel_i - 1 (u32 BE))
+ *               for those entries i whose max_ts_before_i is larger than
+ *               every one before it (and than -1), and, once sealed, one
+ *               more (the segment's largest timestamp, its last offset)
+ *               when that is larger still
+ *
+ * The time index is Kafka's: an entry only where the largest timestamp so
+ * far grows, so Kafka's lookup (TimeIndex.lookup: the last entry whose
+ * timestamp is <= t; then the offset index's entry at or before that
+ * offset, and a scan from there for the first record >= t) answers on
+ * samsa's files what samsa_cursor_seek_time() does, and Kafka takes the
+ * last entry for the segment's largest timestamp, as it writes it at a
+ * roll.  Why the lookup is right: entry (T, rel_i - 1) is written where
+ * T = max_ts_before_i first exceeds the entries before it, so
+ * max_ts_before_(i-1) < T, and the offset index's entry for rel_i - 1 is
+ * entry i-1 (or the segment's start): every record before it is older
+ * than T, and the scan from it meets the first record as new as any t >=
+ * T.  A store written before this rule has an entry per .index entry,
+ * with repeated timestamps; it still loads (the reader takes the last
+ * time entry before each .index entry, either way), and an active
+ * segment's file is rewritten in the new form at open.
  *
  * Opening a sealed segment loads both files and checks them against the log
  * (entries strictly increasing, positions inside the file, the batch at the
@@ -51,6 +69,17 @@
  * acknowledged end the log passes in (log.c, "The end marker"): below it,
  * the batch held acknowledged records, so it is damage, kept up to where its
  * bytes end, and the next batch appended after it gets an index entry.
+ *
+ * Gaps.  In a log with gaps (seg->gaps: an adopted Kafka log, a compacted
+ * topic) a batch may start past the offset where the one before it ends,
+ * and a segment's first batch past its base (batch_follows(), batch.h,
+ * says which damage that leaves unseen).  Everything else above holds
+ * as written: base offsets strictly increase, so a batch that claims an
+ * offset below the one before it is damage as ever; "expected" is then
+ * the lowest offset the next batch may start at.  The files name no
+ * gap: an index entry names the batch at its position by the offset
+ * that batch has, and a lookup for an offset inside a gap starts at or
+ * before the batch after it.
  *
  * Bounded recovery.  The scan starts at the index entry at or before the
  * offset the log asks for, which is the acknowledged end when the end
@@ -183,6 +212,7 @@ segment_new(const char *dir, int64_t base, const log_config *cfg)
     atomic_init(&seg->refs, 1);
     seg->next_offset = base;
     seg->damaged = -1;
+    seg->gaps = cfg->gaps;
     seg->cache = cfg->cache;
     seg->writer = cfg->writer;
     pthread_mutex_init(&seg->open_lock, NULL);
@@ -367,17 +397,41 @@ index_encode(const segment *seg, size_t from, size_t to, uint8_t *buf)
     }
 }
 
-/* The same in the .timeindex format (12 bytes each). */
 static void
-timeindex_encode(const segment *seg, size_t from, size_t to, uint8_t *buf)
+time_put(uint8_t *b, int64_t ts, uint32_t rel)
 {
-    for (size_t i = from; i < to; i++) {
-        uint64_t ts = (uint64_t)seg->idx[i].max_ts_before;
-        uint8_t *b = buf + 12 * (i - from);
-        wr32(b, (uint32_t)(ts >> 32));
-        wr32(b + 4, (uint32_t)ts);
-        wr32(b + 8, seg->idx[i].rel - 1);
+    wr32(b, (uint32_t)((uint64_t)ts >> 32));
+    wr32(b + 4, (uint32_t)ts);
+    wr32(b + 8, rel);
+}
+
+/* The .timeindex entries (12 bytes each) of index entries [0, to), see
+ * "Index": those of [from, to) into buf, returning how many; *keep gets
+ * how many [0, from) make.  final (a seal): the entry for the segment's
+ * largest timestamp too, when it grew after the last entry. */
+static size_t
+timeindex_encode(const segment *seg, size_t from, size_t to, bool final,
+                 uint8_t *buf, size_t *keep)
+{
+    int64_t last = -1;
+    size_t k = 0, n = 0;
+    for (size_t i = 0; i < to; i++) {
+        int64_t ts = seg->idx[i].max_ts_before;
+        if (ts <= last)
+            continue;
+        last = ts;
+        if (i < from)
+            k++;
+        else
+            time_put(buf + 12 * n++, ts, seg->idx[i].rel - 1);
     }
+    /* A damaged segment's max_ts is "unknown" (INT64_MAX): no entry. */
+    int64_t m = atomic_load(&seg->max_ts);
+    if (final && m > last && seg->damaged < 0 && seg->next_offset > seg->base)
+        time_put(buf + 12 * n++, m,
+                 (uint32_t)(seg->next_offset - 1 - seg->base));
+    *keep = k;
+    return n;
 }
 
 /* Make the file at path hold keep entries of esz bytes followed by the n
@@ -416,9 +470,9 @@ index_files_append(samsa_io *io, segment *seg)
     if (buf != NULL) {
         index_encode(seg, w, n, buf);
         rc = index_file_put(io, ipath, 8, w, buf, n - w);
-        timeindex_encode(seg, w, n, buf);
-        if (rc == 0)
-            rc = index_file_put(io, tpath, 12, w, buf, n - w);
+        size_t keep, nt = timeindex_encode(seg, w, n, false, buf, &keep);
+        if (rc == 0) /* cut to keep: a seal's last entry goes too */
+            rc = index_file_put(io, tpath, 12, keep, buf, nt);
     }
     if (rc == 0)
         atomic_store(&seg->idx_written, n);
@@ -531,16 +585,16 @@ static int
 index_files_write(samsa_io *io, segment *seg)
 {
     size_t n = atomic_load(&seg->idx_len);
-    uint8_t *buf = malloc(n * 12 + 1);
+    uint8_t *buf = malloc((n + 1) * 12);
     char *ipath = sibling_path(seg, ".index");
     char *tpath = sibling_path(seg, ".timeindex");
     int rc = SAMSA_ENOMEM;
     if (buf != NULL && ipath != NULL && tpath != NULL) {
         index_encode(seg, 0, n, buf);
         rc = index_file_write(io, ipath, buf, n * 8);
-        timeindex_encode(seg, 0, n, buf);
+        size_t keep, nt = timeindex_encode(seg, 0, n, true, buf, &keep);
         if (rc == 0)
-            rc = index_file_write(io, tpath, buf, n * 12);
+            rc = index_file_write(io, tpath, buf, nt * 12);
     }
     if (rc == 0)
         atomic_store(&seg->idx_written, n);
@@ -548,6 +602,21 @@ index_files_write(samsa_io *io, segment *seg)
     free(ipath);
     free(tpath);
     return rc;
+}
+
+/* Write a sealed segment's .timeindex again, whole (segment_open: one of
+ * the older form).  A failure costs nothing but Kafka's reading of it. */
+static void
+timeindex_rewrite(samsa_io *io, segment *seg)
+{
+    size_t n = atomic_load(&seg->idx_len), keep;
+    uint8_t *buf = malloc((n + 1) * 12);
+    char *tpath = sibling_path(seg, ".timeindex");
+    if (buf != NULL && tpath != NULL)
+        (void)index_file_write(
+            io, tpath, buf, timeindex_encode(seg, 0, n, true, buf, &keep) * 12);
+    free(buf);
+    free(tpath);
 }
 
 int
@@ -644,16 +713,18 @@ segment_remove_files(samsa_io *io, const char *dir, int64_t base)
 
 /* ---- opening and recovery ------------------------------------------------ */
 
-/* A batch at pos that parses, fits in size, and starts at expected
- * (exact), or not before it (!exact: after damage, which may have held any
- * number of offsets); with crc, its CRC must match too.  The base offset
- * is outside the CRC: only this comparison vouches for it. */
+/* A batch at pos that parses, fits in size, and follows expected (exact:
+ * batch_follows(), at it in a dense log, at or past it in one with gaps),
+ * or not before it (!exact: after damage, which may have held any number
+ * of offsets); with crc, its CRC must match too.  The base offset is
+ * outside the CRC: only this comparison vouches for it. */
 static bool
 batch_at(const segment *seg, uint64_t pos, uint64_t size, int64_t expected,
          bool exact, bool crc, batch_header *h)
 {
     if (pos >= size || batch_parse_header(seg->map + pos, size - pos, h) != 0 ||
-        (exact ? h->base_offset != expected : h->base_offset < expected) ||
+        (exact ? !batch_follows(h, expected, seg->gaps)
+               : h->base_offset < expected) ||
         h->base_offset - seg->base > INT32_MAX)
         return false;
     return !crc || batch_verify_crc(seg->map + pos, h) == 0;
@@ -816,32 +887,69 @@ index_file_read(samsa_io *io, const char *path, size_t entry_size, size_t *n)
     return buf;
 }
 
+/* Time entry t of a .timeindex file's bytes tb. */
+static int64_t
+time_ts(const uint8_t *tb, size_t t)
+{
+    return (int64_t)((uint64_t)rd32(tb + 12 * t) << 32 | rd32(tb + 12 * t + 4));
+}
+
+/* Does the .timeindex file (nt entries at tb) begin with the entries the
+ * engine writes for seg's first n index entries ("Index")?  A file of the
+ * older form (an entry per .index entry) does not; trailing entries (a
+ * seal's last one) do not count: an append cuts them. */
+static bool
+timeindex_same(const segment *seg, size_t n, const uint8_t *tb, size_t nt)
+{
+    uint8_t *want = malloc(n * 12 + 1);
+    size_t keep, m = want != NULL
+                         ? timeindex_encode(seg, 0, n, false, want, &keep)
+                         : nt + 1;
+    bool same = m <= nt && memcmp(want, tb, m * 12) == 0;
+    free(want);
+    return same;
+}
+
 /* Load the index files into seg->idx, as far as they check out: the
  * longest prefix of well-formed entries whose last one names its batch
- * (see "Index"); *files gets the entries the files hold.  False when the
- * files are missing or not whole entries. */
+ * (see "Index"); *files gets the entries the .index holds, *time_same
+ * whether the .timeindex is as the engine writes it for those kept.
+ * False when the files are missing or not whole entries.
+ *
+ * An entry's max_ts_before is the timestamp of the last time entry whose
+ * offset is before its batch (0 of them: -1): exact for both forms of the
+ * file, since the engine writes a time entry only where it grew.  Time
+ * entries must rise in offset and not fall in timestamp (the older form
+ * repeats them); the first that does not ends the entries loaded. */
 static bool
-index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files)
+index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files,
+                 bool *time_same)
 {
     char *ipath = sibling_path(seg, ".index");
     char *tpath = sibling_path(seg, ".timeindex");
-    size_t ni = 0, nt = 0, n = 0;
+    size_t ni = 0, nt = 0, n = 0, t = 0;
     uint8_t *ib = index_file_read(io, ipath, 8, &ni);
     uint8_t *tb = index_file_read(io, tpath, 12, &nt);
-    bool ok = ib != NULL && tb != NULL;
-    size_t max = ni < nt ? ni : nt;
-    if (max > seg->idx_cap)
-        max = seg->idx_cap;
-    for (; ok && n < max; n++) {
+    bool ok = ib != NULL && tb != NULL, tbad = false;
+    size_t max = ni < seg->idx_cap ? ni : seg->idx_cap;
+    int64_t ts = -1;
+    for (; ok && n < max && !tbad; n++) {
         index_entry *e = &seg->idx[n];
         e->rel = rd32(ib + 8 * n);
         e->pos = rd32(ib + 8 * n + 4);
-        e->max_ts_before = (int64_t)((uint64_t)rd32(tb + 12 * n) << 32 |
-                                     rd32(tb + 12 * n + 4));
         if (!(e->pos < size && e->rel > 0 &&
-              rd32(tb + 12 * n + 8) == e->rel - 1 &&
-              (n == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos &&
-                          e->max_ts_before >= e[-1].max_ts_before))))
+              (n == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos))))
+            break;
+        for (; t < nt && rd32(tb + 12 * t + 8) < e->rel; t++) {
+            if (time_ts(tb, t) < ts ||
+                (t > 0 && rd32(tb + 12 * t + 8) <= rd32(tb + 12 * t - 4))) {
+                tbad = true;
+                break;
+            }
+            ts = time_ts(tb, t);
+        }
+        e->max_ts_before = ts;
+        if (tbad)
             break;
     }
     /* The last entry must point at the batch it names, and say what the
@@ -853,7 +961,8 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files)
            !(entry_ok(seg, n - 1, size) && entry_time_ok(seg, n - 1, size)))
         n--;
     atomic_store(&seg->idx_len, n);
-    *files = ni < nt ? ni : nt;
+    *files = ni;
+    *time_same = ok && timeindex_same(seg, n, tb, nt);
     free(ib);
     free(tb);
     free(ipath);
@@ -901,7 +1010,8 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
          * is scanned with CRCs from the entry at or before it. */
         uint64_t from = 0;
         size_t files = 0;
-        if (index_files_load(io, seg, size, &files)) {
+        bool time_same = false;
+        if (index_files_load(io, seg, size, &files, &time_same)) {
             size_t n = atomic_load(&seg->idx_len);
             int64_t ignored;
             atomic_store(&seg->size, size); /* for the lookup's checks */
@@ -927,11 +1037,21 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
                                   atomic_load(&seg->size) - from,
                                   memory_order_relaxed);
         /* A segment that may take writes again: its files are made to hold
-         * the entries kept and then those the scan made ("Index"). */
+         * the entries kept and then those the scan made ("Index"); a
+         * time index of the older form (or not as its entries say) is
+         * written again whole, with the .index. */
+        if (!time_same)
+            kept = 0;
         atomic_store(&seg->idx_written, kept);
         if (rc == 0 && recover_from >= 0 &&
             (files != kept || atomic_load(&seg->idx_len) != kept))
             index_files_append(io, seg);
+        /* A sealed segment's .timeindex of the older form, beside a whole
+         * .index, is written again in Kafka's form (derived data: a
+         * crash part way leaves none, and the next open rebuilds it). */
+        if (rc == 0 && recover_from < 0 && !time_same && files > 0 &&
+            atomic_load(&seg->idx_len) == files)
+            timeindex_rewrite(io, seg);
         /* What the scan read is not needed now: see "Bounded recovery".
          * The view is the I/O layer's MAP_SHARED mapping of the file (or
          * the replica set's, also one), so this only drops this process's

@@ -264,6 +264,14 @@ void topic_placement(const samsa *s, const topic *t, int32_t p,
 void topic_pending_finish(samsa *s, const char *name, int32_t first,
                           int32_t partitions);
 bool topic_name_valid(const char *name);
+/* Before a create (or adoption, adopt.c) makes NAME-0..partitions-1:
+ * leftovers a pending record proves samsa's are removed; SAMSA_EEXIST
+ * when one is still there (table_lock held for writing). */
+int topic_dirs_clear(samsa *s, const char *name, int32_t partitions);
+/* The checks a create's arguments get (SAMSA_EINVAL, SAMSA_ERDONLY, the
+ * config's ranges), and the config resolved into *out. */
+int topic_create_args(samsa *s, const char *name, const samsa_topic_config *cfg,
+                      samsa_topic_config *out);
 /* Load a topic from the catalog at open: recover its partitions' logs. */
 int topic_load(samsa *s, const char *name, uint64_t id,
                const samsa_topic_config *cfg, topic **out);

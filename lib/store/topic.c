@@ -302,8 +302,8 @@ topic_pending_finish(samsa *s, const char *name, int32_t first,
 
 /* Step (1) of a create: leftovers a pending record of the name proves are
  * samsa's go; then SAMSA_EEXIST if any NAME-P is still in the way. */
-static int
-dirs_clear(samsa *s, const char *name, int32_t partitions)
+int
+topic_dirs_clear(samsa *s, const char *name, int32_t partitions)
 {
     int32_t old;
     if (catalog_pending_get(&s->cat, name, &old) == 0)
@@ -319,15 +319,22 @@ dirs_clear(samsa *s, const char *name, int32_t partitions)
     return 0;
 }
 
-SAMSA_API int
-samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
+int
+topic_create_args(samsa *s, const char *name, const samsa_topic_config *cfg,
+                  samsa_topic_config *out)
 {
-    samsa_topic_config c;
     if (s == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
     if (s->rdonly)
         return SAMSA_ERDONLY;
-    int rc = topic_config_resolve(s, cfg, &c);
+    return topic_config_resolve(s, cfg, out);
+}
+
+SAMSA_API int
+samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
+{
+    samsa_topic_config c;
+    int rc = topic_create_args(s, name, cfg, &c);
     if (rc != 0)
         return rc;
     samsa__wrlock(&s->table_lock, SAMSA_RANK_TABLE);
@@ -338,7 +345,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
         rc = SAMSA_ENOMEM;
     catalog_partition *cps = NULL;
     if (rc == 0)
-        rc = dirs_clear(s, name, c.partitions);
+        rc = topic_dirs_clear(s, name, c.partitions);
     bool made = false; /* the pending record is written: undo by it */
     if (rc == 0)
         made = (rc = catalog_pending_put(&s->cat, name, 0, c.partitions)) == 0;

@@ -249,6 +249,7 @@ static const struct {
     {"consume", cmd_consume, "print the records of a topic"},
     {"dump", cmd_dump, "print the batches of a segment file"},
     {"verify", cmd_verify, "check every batch of every copy (--repair)"},
+    {"adopt", cmd_adopt, "make a topic of a Kafka partition directory"},
     {"groups", cmd_groups, "list the consumer and share groups"},
     {"group", cmd_group, "describe, reset or delete a consumer group"},
     {"stats", cmd_stats, "the store's figures (--json)"},

@@ -97,6 +97,7 @@ int cmd_import(int argc, char **argv);
  * file in dir, with its lag against the store s (nothing without one). */
 int tool_mirror_stats(samsa *s, const char *dir);
 #endif
+int cmd_adopt(int argc, char **argv); /* adopt.c */
 
 /* ---- segment files (segfile.c) ------------------------------------------ */
 

@@ -7,8 +7,10 @@
  * segment files where samsa(7) says they are (DIR/TOPIC-P/BASE.log on the
  * copy's directory) with segfile.c's parser and requires of each copy that
  * every batch parses and passes its CRC, that the batches' offsets follow
- * each other from the first file's base offset, that the copy reaches the
- * partition's end offset, and that its files hold the same bytes as the
+ * each other from the first file's base offset (in a partition with
+ * SAMSA_PARTITION_GAPS: rise, and stay below the next file's base; a raised
+ * base offset there shows only as copies that differ), that the copy reaches
+ * the partition's end offset, and that its files hold the same bytes as the
  * first in-sync copy's.  A copy out of the in-sync set is a problem too.
  * The store is opened as usual (its lock keeps writers away), which runs
  * the open's recovery first: that cuts only unacknowledged tails.
@@ -57,6 +59,7 @@ typedef struct verifier {
     uint64_t bytes;            /* bytes read                           */
     uint64_t problems;         /* problems printed                     */
     int progress;              /* standard error is a terminal         */
+    int gaps;                  /* this partition's offsets may skip    */
 } verifier;
 
 static void __attribute__((format(printf, 2, 3)))
@@ -110,7 +113,7 @@ verify_file(verifier *v, const char *path, seg_file *f, int64_t *next)
         return;
     }
     int64_t base = strtoll(f->name, NULL, 10);
-    if (*next >= 0 && base != *next)
+    if (*next >= 0 && (v->gaps ? base < *next : base != *next))
         problem(v,
                 "%s: starts at offset %" PRId64 ", the file before ends "
                 "at %" PRId64,
@@ -126,7 +129,7 @@ verify_file(verifier *v, const char *path, seg_file *f, int64_t *next)
                     "%s: batch at position %zu (offset %" PRId64
                     "): CRC invalid",
                     path, pos, b.base_offset);
-        else if (b.base_offset != *next)
+        else if (v->gaps ? b.base_offset < *next : b.base_offset != *next)
             problem(v,
                     "%s: batch at position %zu has offset %" PRId64 ", %" PRId64
                     " expected",
@@ -214,13 +217,35 @@ copy_dir(const verifier *v, int dir)
     return NULL;
 }
 
+/* samsa_stats_partitions()'s callback: whether the partition ctx names
+ * has gaps; 1 (stop) once found. */
+typedef struct part_flags {
+    int32_t partition; /* the one looked for */
+    int gaps;          /* out               */
+} part_flags;
+
+static int
+take_flags(const samsa_partition_stats *st, void *ctx)
+{
+    part_flags *f = ctx;
+    if (st->partition != f->partition)
+        return 0;
+    f->gaps = (st->flags & SAMSA_PARTITION_GAPS) != 0;
+    return 1;
+}
+
 static int
 verify_partition(verifier *v, samsa *s, const char *topic, int32_t p)
 {
     samsa_replica_info info[MAX_COPIES];
     size_t n;
     int64_t end;
-    int rc = samsa_offsets(s, topic, p, NULL, &end);
+    part_flags pf = {p, 0};
+    int rc = samsa_stats_partitions(s, topic, take_flags, &pf);
+    v->gaps = pf.gaps;
+    rc = rc == 1 ? 0 : rc == 0 ? SAMSA_ENOPARTITION : rc;
+    if (rc == 0)
+        rc = samsa_offsets(s, topic, p, NULL, &end);
     if (rc == 0)
         rc = samsa_replica_status(s, topic, p, info, MAX_COPIES, &n);
     if (rc != 0)
