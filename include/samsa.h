@@ -2078,7 +2078,11 @@ typedef struct samsa_listener_config {
     const char *advertised_host; /**< told to clients; NULL: host        */
     int max_connections;         /**< 0: 256                               */
     int32_t max_request_bytes;   /**< 0: 100 MiB (Kafka's default)         */
-    uint64_t reserved[8];        /**< zero: room for fields to come        */
+    int32_t max_partitions;      /**< most partitions a client may give a
+                                      topic (CreateTopics, CreatePartitions);
+                                      0: 1024                             */
+    int32_t reserved32;          /**< zero                                 */
+    uint64_t reserved[7];        /**< zero: room for fields to come        */
 } samsa_listener_config;
 
 /**

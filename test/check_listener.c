@@ -608,6 +608,58 @@ START_TEST(test_offsets_shared)
 }
 END_TEST
 
+/* CreateTopics v4 of topic name with parts partitions: its error. */
+static int16_t
+create_raw(int fd, const char *name, int32_t parts)
+{
+    kwrite b = {0};
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, name);
+    kwrite_i32(&b, parts);
+    kwrite_i16(&b, -1);
+    kwrite_array(&b, false, 0);
+    kwrite_array(&b, false, 0);
+    kwrite_i32(&b, 1000);
+    kwrite_i8(&b, 0);
+    request(fd, 19, 4, 400, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 400, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), name));
+    int16_t err = kread_i16(&rd);
+    ck_assert_ptr_null(kread_str(&rd, false).p);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* A client cannot make a topic of more partitions than max_partitions
+ * (found by fuzz_kafka: 31,234 partitions spent every mapping the
+ * process had); at the bound it can. */
+START_TEST(test_create_bounded)
+{
+    samsa_listener_config cfg = {.max_partitions = 8};
+    lrig r;
+    lrig_open(&r, &cfg);
+    int fd = dial(&r);
+    ck_assert_int_eq(create_raw(fd, "big", 31234), 37);
+    ck_assert_int_eq(create_raw(fd, "big", 9), 37);
+    samsa_topic_config tc;
+    ck_assert_int_eq(samsa_topic_describe(r.s, "big", &tc), SAMSA_ENOTOPIC);
+    ck_assert_int_eq(create_raw(fd, "big", 8), 0);
+    ck_assert_int_eq(samsa_topic_describe(r.s, "big", &tc), 0);
+    ck_assert_int_eq(tc.partitions, 8);
+    ck_assert_int_eq(create_raw(fd, "big", 8), 36); /* exists */
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- hostile input ------------------------------------------------------ */
 
 START_TEST(test_hostile_frames)
@@ -663,11 +715,14 @@ START_TEST(test_listener_args)
     samsa_listener_config bad_host = {.host = "not an address"};
     samsa_listener_config bad_port = {.port = 70000};
     samsa_listener_config bad_max = {.max_request_bytes = 10};
+    samsa_listener_config bad_parts = {.max_partitions =
+                                           SAMSA_MAX_PARTITIONS + 1};
     ck_assert_int_eq(samsa_listener_open(NULL, NULL, &l), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_open(s, NULL, NULL), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_open(s, &bad_host, &l), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_open(s, &bad_port, &l), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_open(s, &bad_max, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_listener_open(s, &bad_parts, &l), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_close(NULL), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_listener_port(NULL), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_close(s), 0);
@@ -687,6 +742,7 @@ listener_suite(void)
     tcase_add_test(tc, test_close_with_parked_fetch);
     tcase_add_test(tc, test_fetch_from_mappings);
     tcase_add_test(tc, test_offsets_shared);
+    tcase_add_test(tc, test_create_bounded);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
     suite_add_tcase(s, tc);

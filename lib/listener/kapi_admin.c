@@ -151,7 +151,8 @@ kapi_create_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
             if (err == KERR_NONE && !config_apply(&cfg, cn, cv))
                 err = KERR_INVALID_CONFIG;
         }
-        if (err == KERR_NONE && (parts == 0 || parts < -1))
+        if (err == KERR_NONE &&
+            (parts == 0 || parts < -1 || parts > l->cfg.max_partitions))
             err = KERR_INVALID_PARTITIONS;
         if (err == KERR_NONE && (rf == 0 || rf < -1))
             err = KERR_INVALID_REPLICATION_FACTOR;
@@ -236,7 +237,8 @@ kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
         int rc = tname == NULL ? SAMSA_ENOTOPIC
                                : samsa_topic_describe(l->s, tname, &cfg);
         int16_t err = kapi_error(rc);
-        if (rc == 0 && (na > 0 || count <= cfg.partitions))
+        if (rc == 0 && (na > 0 || count <= cfg.partitions ||
+                        count > l->cfg.max_partitions))
             err = na > 0 ? KERR_INVALID_REQUEST : KERR_INVALID_PARTITIONS;
         else if (rc == 0 && !validate_only)
             err = kapi_error(samsa_topic_add_partitions(l->s, tname, count));

@@ -47,7 +47,11 @@
 
 #define DEFAULT_MAX_CONNECTIONS 256
 #define DEFAULT_MAX_REQUEST     (100 << 20) /* Kafka's socket.request.max.bytes */
-#define READ_CHUNK              65536
+/* Partitions a client may give a topic: each costs files and mappings
+ * (vm.max_map_count bounds a process near 65,000), so one request must not
+ * be able to spend them all. */
+#define DEFAULT_MAX_PARTITIONS 1024
+#define READ_CHUNK             65536
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -538,6 +542,7 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
     if (cfg == NULL)
         cfg = &none;
     if (cfg->port < 0 || cfg->port > 65535 || cfg->max_connections < 0 ||
+        cfg->max_partitions < 0 || cfg->max_partitions > SAMSA_MAX_PARTITIONS ||
         cfg->max_request_bytes < 0 ||
         (cfg->max_request_bytes > 0 && cfg->max_request_bytes < 1024))
         return SAMSA_EINVAL;
@@ -557,6 +562,8 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
         l->cfg.max_connections = DEFAULT_MAX_CONNECTIONS;
     if (l->cfg.max_request_bytes == 0)
         l->cfg.max_request_bytes = DEFAULT_MAX_REQUEST;
+    if (l->cfg.max_partitions == 0)
+        l->cfg.max_partitions = DEFAULT_MAX_PARTITIONS;
     l->advertised = strdup(cfg->advertised_host != NULL ? cfg->advertised_host
                                                         : l->cfg.host);
     int rc = l->advertised == NULL ? SAMSA_ENOMEM : listener_start(l);
