@@ -61,10 +61,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (c.parked != NULL) {
         FUZZ_CHECK(rc == KANS_PARKED);
-        kapi_fetch_free(c.parked);
-        listener_parked_add(lsn, -1);
+        c.parked->ops->free(lsn, c.parked); /* as a closed connection's */
     }
     kwrite_free(&c.out);
+    /* Groups an input joined go too: each input starts from none. */
+    kgroups_free(lsn);
     /* Topics the input created go, and "f" comes back if it deleted it:
      * the store stays the size it started at, whatever ran before. */
     FUZZ_CHECK(samsa_topic_foreach(store, drop_topic, NULL) == 0);
