@@ -7,11 +7,14 @@
  * frames (a 4-byte size, then the request), answers them in order, and
  * writes the replies without blocking.  Kafka promises replies in request
  * order on a connection, so a connection works on one request at a time:
- * while a fetch waits for data (parked), the requests after it stay in the
+ * while a reply waits (parked: a fetch for data, a JoinGroup or SyncGroup
+ * for its group, kpark in listener.h), the requests after it stay in the
  * connection's input buffer, and reading stops once that buffer holds a
- * whole largest request.  A connection's queued replies are bounded the
- * same way: past max_request_bytes of them, its requests wait until the
- * client reads.  Anything that does not parse closes that connection only.
+ * whole largest request.  Parked replies are looked at again after every
+ * round of events (parked_retry()), after the groups' timers ran.  A
+ * connection's queued replies are bounded the same way: past max_request_bytes
+ * of them, its requests wait until the client reads.  Anything that does not
+ * parse closes that connection only.
  *
  * Waking fetches.  A fetch that must wait (less than min_bytes ready)
  * parks until max_wait_ms.  The waker thread sleeps while nothing is

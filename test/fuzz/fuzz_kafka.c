@@ -5,13 +5,15 @@
  * it but into memory.
  *
  * Every API and version the listener serves goes through the same entry
- * (listener_answer), so one target covers ApiVersions, Metadata, Produce,
- * ListOffsets and Fetch; the seeds (test/fuzz/seeds.c) hold a valid
- * request of each.  What must hold: no crash, no sanitizer report, and a
- * reply, when there is one, framed with its own length.  A produce that
- * passes its checks is stored (the store grows a little); a fetch that
- * would wait is freed unanswered; topics an input created are deleted
- * after it.
+ * (listener_answer), so one target covers them all (the group protocol's
+ * too); the seeds (test/fuzz/seeds.c) hold a valid request of each.  What
+ * must hold: no crash, no sanitizer report, and a reply, when there is
+ * one, framed with its own length.  A produce that passes its checks is
+ * stored (the store grows a little); a fetch or join that would wait is
+ * freed unanswered, as a closed connection's; topics an input created are
+ * deleted after it, and the groups it joined are forgotten, so each input
+ * starts from no group (a JoinGroup v0 seed completes a one-member
+ * rebalance on its own).
  */
 #include <string.h>
 
