@@ -638,6 +638,9 @@ kstr_copy(char *dst, size_t cap, kstr s)
     dst[s.len] = '\0';
 }
 
+/* The rebalance timeout joins ask for (v1+). */
+static int32_t join_rebalance_ms = 5000;
+
 /* Send JoinGroup v (0 or 5) to group g as member (""), with protocol
  * "range" and metadata meta; the reply is read by join_recv. */
 static void
@@ -648,7 +651,7 @@ join_send(int fd, int16_t v, int32_t corr, const char *member,
     kwrite_strz(&b, false, "g");
     kwrite_i32(&b, session_ms);
     if (v >= 1)
-        kwrite_i32(&b, 5000); /* rebalance timeout */
+        kwrite_i32(&b, join_rebalance_ms);
     kwrite_strz(&b, false, member);
     if (v >= 5)
         kwrite_strz(&b, false, NULL); /* group instance id */
@@ -976,6 +979,40 @@ START_TEST(test_group_session_expiry)
 }
 END_TEST
 
+/* A member that heartbeats but does not rejoin holds the rebalance up
+ * only until the rebalance timeout, then is out. */
+START_TEST(test_group_rebalance_timeout)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fa = dial(&r), fb = dial(&r);
+    char a[96], b[96];
+    join_rebalance_ms = 300;
+    join_new(fa, 10000, "ma", a);
+    ck_assert_int_eq(join_recv(fa, 5, 2).generation, 1);
+    int64_t t0 = samsa__now_ns();
+    join_new(fb, 10000, "mb", b);
+    /* a keeps its session alive, and is told to rejoin, but does not. */
+    int16_t err;
+    while ((err = heartbeat(fa, 1, a)) == 27 &&
+           samsa__now_ns() - t0 < 5000 * 1000000LL)
+        usleep(20000);
+    ck_assert_int_eq(err, 25); /* removed at the rebalance timeout */
+    joined jb = join_recv(fb, 5, 2);
+    int64_t waited = samsa__now_ns() - t0;
+    ck_assert_int_ge(waited, 300 * 1000000LL);
+    ck_assert_int_eq(jb.err, 0);
+    ck_assert_int_eq(jb.generation, 2);
+    ck_assert_str_eq(jb.leader, b);
+    ck_assert_int_eq(jb.nmembers, 1);
+    ck_assert_str_eq(jb.ids[0], b);
+    join_rebalance_ms = 5000;
+    close(fa);
+    close(fb);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- hostile input ------------------------------------------------------ */
 
 START_TEST(test_hostile_frames)
@@ -1057,6 +1094,7 @@ listener_suite(void)
     tcase_add_test(tc, test_offsets_shared);
     tcase_add_test(tc, test_group_join_sync);
     tcase_add_test(tc, test_group_session_expiry);
+    tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
     suite_add_tcase(s, tc);
