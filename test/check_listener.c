@@ -917,6 +917,13 @@ START_TEST(test_group_join_sync)
     ck_assert_int_eq(ja.generation, 3);
     ck_assert_int_eq(ja.nmembers, 1);
     ck_assert_int_eq(heartbeat(fb, 3, b), 25);
+    /* An id the group never gave: refused, the group unchanged. */
+    join_send(fb, 5, 11, "nobody", 10000, "mb");
+    joined jn = join_recv(fb, 5, 11);
+    ck_assert_int_eq(jn.err, 25);
+    ck_assert_int_eq(jn.generation, -1);
+    ck_assert_str_eq(jn.member, "nobody");
+    ck_assert_int_eq(heartbeat(fa, 3, a), 0);
     close(fa);
     close(fb);
     lrig_close(&r);
