@@ -980,6 +980,18 @@ START_TEST(test_group_session_expiry)
     join_send(fa, 5, 5, "", 10000, "ma");
     ck_assert_int_eq(join_recv(fa, 5, 5).err, 23);
     ck_assert_int_eq(samsa_consumer_close(ic), 0);
+    /* A name the store cannot keep offsets for: INVALID_GROUP_ID. */
+    kwrite q = {0};
+    kwrite_strz(&q, false, "a b");
+    kwrite_i32(&q, 10000);
+    kwrite_strz(&q, false, "");
+    kwrite_strz(&q, false, "consumer");
+    kwrite_array(&q, false, 1);
+    kwrite_strz(&q, false, "range");
+    kwrite_bytes_len(&q, false, 0);
+    request(fa, 11, 0, 6, false, &q);
+    kwrite_free(&q);
+    ck_assert_int_eq(join_recv(fa, 0, 6).err, 24);
     close(fa);
     close(fb);
     lrig_close(&r);

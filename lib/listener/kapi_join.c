@@ -534,11 +534,17 @@ noop_member(const samsa_group_member *m, void *ctx)
     return 0;
 }
 
-/* Does the store have members of group in this process? */
-static bool
-inprocess_members(samsa *s, const char *group)
+/* The error of a join to group for the store's own consumer groups:
+ * refused while it has members in this process (samsa_group_members()
+ * walks them; SAMSA_ENOGROUP: none), or for a name the store refuses. */
+static int16_t
+inprocess_check(samsa *s, const char *group)
 {
-    return samsa_group_members(s, group, noop_member, NULL) != SAMSA_ENOGROUP;
+    int rc = samsa_group_members(s, group, noop_member, NULL);
+    if (rc == SAMSA_ENOGROUP)
+        return KERR_NONE;
+    return rc == SAMSA_EINVAL ? KERR_INVALID_GROUP_ID
+                              : KERR_INCONSISTENT_GROUP_PROTOCOL;
 }
 
 /* A JoinGroup's protocols, decoded (copies: they outlive the frame). */
@@ -670,17 +676,20 @@ kapi_join_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
         err = KERR_INVALID_GROUP_ID;
     else if (session <= 0 || session > MAX_SESSION_MS || rebalance_ms <= 0)
         err = KERR_INVALID_SESSION_TIMEOUT;
-    else if (np == 0 || ptype.p == NULL || ptype.len == 0 ||
-             inprocess_members(l->s, gname))
+    else if (np == 0 || ptype.p == NULL || ptype.len == 0)
         err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-    else if (member.p != NULL && member.len > 0 &&
-             (m = member_find(g, member)) == NULL)
-        err = KERR_UNKNOWN_MEMBER_ID;
-    else if (g != NULL && member_count(g) > 0 &&
-             (!kstr_eq(ptype, g->ptype) || !protos_fit(g, m, protos, np)))
-        err = KERR_INCONSISTENT_GROUP_PROTOCOL;
-    else if (g == NULL && (g = group_new(gs, gname, ptype)) == NULL)
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
+    else
+        err = inprocess_check(l->s, gname);
+    if (err == KERR_NONE) {
+        if (member.p != NULL && member.len > 0 &&
+            (m = member_find(g, member)) == NULL)
+            err = KERR_UNKNOWN_MEMBER_ID;
+        else if (g != NULL && member_count(g) > 0 &&
+                 (!kstr_eq(ptype, g->ptype) || !protos_fit(g, m, protos, np)))
+            err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+        else if (g == NULL && (g = group_new(gs, gname, ptype)) == NULL)
+            err = KERR_COORDINATOR_NOT_AVAILABLE;
+    }
     if (err == KERR_NONE && m == NULL) {
         if ((m = member_new(gs, g, req->client)) == NULL) {
             err = KERR_COORDINATOR_NOT_AVAILABLE;
