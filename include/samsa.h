@@ -2048,9 +2048,21 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * fetch sessions: every fetch is a full one), FindCoordinator 0-2,
  * OffsetCommit 2-7 and OffsetFetch 1-5 (the store's own committed offsets,
  * shared with in-process groups; commits from outside a group with
- * in-process members are refused), CreateTopics 0-4, DeleteTopics 0-3,
+ * members are refused), JoinGroup 0-5, SyncGroup 0-3, Heartbeat 0-3,
+ * LeaveGroup 0-3, ListGroups 0-2 and DescribeGroups 0-4 (Kafka's classic
+ * consumer-group protocol, coordinated by the listener: clients' own
+ * assignors, session and rebalance timeouts, commits checked against the
+ * member's generation), CreateTopics 0-4, DeleteTopics 0-3,
  * CreatePartitions 0-1 and DeleteRecords 0-1.  The store is the only
  * broker: node 0, leader of every partition.
+ *
+ * Groups joined through the listener and in-process consumer groups
+ * (samsa_consumer_open()) share committed offsets but not membership: a
+ * JoinGroup is refused (INCONSISTENT_GROUP_PROTOCOL) while the name has
+ * members in this process; the other way round is not checked, so do not
+ * open in-process consumers of a group Kafka clients join.  The
+ * listener's groups live in memory: a restart makes clients rejoin.  No
+ * static membership (group.instance.id is not used to fence).
  *
  * Produce's acks: 0 (no response, as Kafka), 1 and -1 (all) are answered
  * once samsa_produce() returned, so the topic's own acks and sync rules

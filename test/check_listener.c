@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "listener/kwire.h"
+#include "util/samsa_int.h"
 #include "storage/batch.h"
 #include "test.h"
 
@@ -161,9 +162,10 @@ START_TEST(test_api_versions)
     ck_assert_int_eq(kread_i16(&rd), 0);
     static const int16_t want[][3] = {
         {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},  {9, 1, 5},
-        {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3}, {21, 0, 1}, {37, 0, 1}};
-    ck_assert_int_eq(kread_array(&rd, true, 6), 12);
-    for (int i = 0; i < 12; i++) {
+        {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3}, {21, 0, 1}, {37, 0, 1},
+        {11, 0, 5}, {12, 0, 3}, {13, 0, 3}, {14, 0, 3}, {15, 0, 4}, {16, 0, 2}};
+    ck_assert_int_eq(kread_array(&rd, true, 6), 18);
+    for (int i = 0; i < 18; i++) {
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(kread_i16(&rd), want[i][k]);
         kread_tags(&rd, true);
@@ -178,8 +180,8 @@ START_TEST(test_api_versions)
     ck_assert(reply(fd, 8, &rep, &len));
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 35);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 12);
-    ck_assert_uint_eq(len, 2 + 4 + 12 * 6);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 18);
+    ck_assert_uint_eq(len, 2 + 4 + 18 * 6);
     free(rep);
     /* An API not served: the connection closes. */
     request(fd, 9, 1, 9, false, &(kwrite){0});
@@ -514,15 +516,16 @@ END_TEST
 
 /* ---- committed offsets -------------------------------------------------- */
 
-/* OffsetCommit v7 of t-p at offset for group g (generation -1): the
- * partition's error. */
+/* OffsetCommit v7 of t-p at offset for group g by member of generation:
+ * the partition's error. */
 static int16_t
-commit_raw(int fd, int32_t p, int64_t offset)
+commit_as(int fd, int32_t generation, const char *member, int32_t p,
+          int64_t offset)
 {
     kwrite b = {0};
     kwrite_strz(&b, false, "g");
-    kwrite_i32(&b, -1);
-    kwrite_strz(&b, false, "");
+    kwrite_i32(&b, generation);
+    kwrite_strz(&b, false, member);
     kwrite_strz(&b, false, NULL);
     kwrite_array(&b, false, 1);
     kwrite_strz(&b, false, "t");
@@ -544,6 +547,13 @@ commit_raw(int fd, int32_t p, int64_t offset)
     ck_assert(!rd.bad && rd.p == rd.end);
     free(rep);
     return err;
+}
+
+/* OffsetCommit of t-p at offset from outside any group (generation -1). */
+static int16_t
+commit_raw(int fd, int32_t p, int64_t offset)
+{
+    return commit_as(fd, -1, "", p, offset);
 }
 
 /* OffsetFetch v5 of group g, t-p: the committed offset (-1: none). */
@@ -604,6 +614,420 @@ START_TEST(test_offsets_shared)
     ck_assert_int_eq(commit_raw(fd, 1, 3), 0);
     ck_assert_int_eq(committed_raw(fd, 1), 3);
     close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* ---- consumer groups ---------------------------------------------------- */
+
+/* A JoinGroup reply, decoded. */
+typedef struct joined {
+    int16_t err;
+    int32_t generation;
+    char protocol[32], leader[96], member[96];
+    int32_t nmembers;
+    char ids[4][96];   /* the members, for the leader */
+    char metas[4][16]; /* their metadata */
+} joined;
+
+static void
+kstr_copy(char *dst, size_t cap, kstr s)
+{
+    ck_assert(s.p != NULL && s.len < cap);
+    memcpy(dst, s.p, s.len);
+    dst[s.len] = '\0';
+}
+
+/* The rebalance timeout joins ask for (v1+). */
+static int32_t join_rebalance_ms = 5000;
+
+/* Send JoinGroup v (0 or 5) to group g as member (""), with protocol
+ * "range" and metadata meta; the reply is read by join_recv. */
+static void
+join_send(int fd, int16_t v, int32_t corr, const char *member,
+          int32_t session_ms, const char *meta)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, "g");
+    kwrite_i32(&b, session_ms);
+    if (v >= 1)
+        kwrite_i32(&b, join_rebalance_ms);
+    kwrite_strz(&b, false, member);
+    if (v >= 5)
+        kwrite_strz(&b, false, NULL); /* group instance id */
+    kwrite_strz(&b, false, "consumer");
+    kwrite_array(&b, false, 1);
+    kwrite_strz(&b, false, "range");
+    kwrite_bytes_len(&b, false, (int64_t)strlen(meta));
+    kwrite_raw(&b, meta, strlen(meta));
+    request(fd, 11, v, corr, false, &b);
+    kwrite_free(&b);
+}
+
+static joined
+join_recv(int fd, int16_t v, int32_t corr)
+{
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, corr, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    joined j;
+    memset(&j, 0, sizeof j);
+    if (v >= 2)
+        ck_assert_int_eq(kread_i32(&rd), 0);
+    j.err = kread_i16(&rd);
+    j.generation = kread_i32(&rd);
+    kstr_copy(j.protocol, sizeof j.protocol, kread_str(&rd, false));
+    kstr_copy(j.leader, sizeof j.leader, kread_str(&rd, false));
+    kstr_copy(j.member, sizeof j.member, kread_str(&rd, false));
+    j.nmembers = kread_array(&rd, false, 6);
+    ck_assert(j.nmembers >= 0 && j.nmembers <= 4);
+    for (int32_t i = 0; i < j.nmembers; i++) {
+        kstr_copy(j.ids[i], sizeof j.ids[i], kread_str(&rd, false));
+        if (v >= 5)
+            ck_assert_ptr_null(kread_str(&rd, false).p);
+        kstr_copy(j.metas[i], sizeof j.metas[i], kread_bytes(&rd, false));
+    }
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return j;
+}
+
+/* A member's full join (v5): MEMBER_ID_REQUIRED first, then the join
+ * with that id, sent; its reply is read by join_recv(fd, 5, 2). */
+static void
+join_new(int fd, int32_t session_ms, const char *meta, char *id)
+{
+    join_send(fd, 5, 1, "", session_ms, meta);
+    joined j = join_recv(fd, 5, 1);
+    ck_assert_int_eq(j.err, 79); /* MEMBER_ID_REQUIRED */
+    ck_assert_int_eq(j.generation, -1);
+    ck_assert_int_eq(j.nmembers, 0);
+    ck_assert_int_gt(strlen(j.member), 6);
+    ck_assert(strncmp(j.member, "check-", 6) == 0); /* from the client id */
+    strcpy(id, j.member);
+    join_send(fd, 5, 2, id, session_ms, meta);
+}
+
+/* SyncGroup v3 of member in generation, handing out n assignments
+ * (members ids[i] get as[i]), sent. */
+static void
+sync_send(int fd, int32_t corr, int32_t generation, const char *member, int n,
+          const char *const *ids, const char *const *as)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, "g");
+    kwrite_i32(&b, generation);
+    kwrite_strz(&b, false, member);
+    kwrite_strz(&b, false, NULL);
+    kwrite_array(&b, false, n);
+    for (int i = 0; i < n; i++) {
+        kwrite_strz(&b, false, ids[i]);
+        kwrite_bytes_len(&b, false, (int64_t)strlen(as[i]));
+        kwrite_raw(&b, as[i], strlen(as[i]));
+    }
+    request(fd, 14, 3, corr, false, &b);
+    kwrite_free(&b);
+}
+
+/* The SyncGroup reply: its error, the assignment in as. */
+static int16_t
+sync_recv(int fd, int32_t corr, char *as, size_t cap)
+{
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, corr, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    int16_t err = kread_i16(&rd);
+    kstr_copy(as, cap, kread_bytes(&rd, false));
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* Send body b (freed) as request key v corr, read the reply into rd
+ * past its throttle time (0); the reply's buffer, for free(). */
+static uint8_t *
+exchange(int fd, int16_t key, int16_t v, int32_t corr, kwrite *b, kread *rd)
+{
+    request(fd, key, v, corr, false, b);
+    kwrite_free(b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, corr, &rep, &rl));
+    kread_init(rd, rep, rl);
+    ck_assert_int_eq(kread_i32(rd), 0);
+    return rep;
+}
+
+/* Heartbeat v3 or LeaveGroup v0..2 (key 12 / 13): the error. */
+static int16_t
+member_call(int fd, int16_t key, int32_t generation, const char *member)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, "g");
+    if (key == 12)
+        kwrite_i32(&b, generation);
+    kwrite_strz(&b, false, member);
+    if (key == 12)
+        kwrite_strz(&b, false, NULL);
+    kread rd;
+    uint8_t *rep = exchange(fd, key, key == 12 ? 3 : 1, 500, &b, &rd);
+    int16_t err = kread_i16(&rd);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+static int16_t
+heartbeat(int fd, int32_t generation, const char *member)
+{
+    return member_call(fd, 12, generation, member);
+}
+
+/* Two members join, the leader's assignment reaches both through
+ * SyncGroup, heartbeats say when to rejoin, commits are checked against
+ * the generation, the group is described and listed, one leaves. */
+START_TEST(test_group_join_sync)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    test_produce_gen(r.s, "t", 0, 0, 8);
+    int fa = dial(&r), fb = dial(&r);
+    char a[96], b[96], as[32];
+    join_new(fa, 10000, "ma", a);
+    joined ja = join_recv(fa, 5, 2); /* alone: the join completes at once */
+    ck_assert_int_eq(ja.err, 0);
+    ck_assert_int_eq(ja.generation, 1);
+    ck_assert_str_eq(ja.protocol, "range");
+    ck_assert_str_eq(ja.leader, a);
+    ck_assert_str_eq(ja.member, a);
+    ck_assert_int_eq(ja.nmembers, 1);
+    ck_assert_str_eq(ja.ids[0], a);
+    ck_assert_str_eq(ja.metas[0], "ma");
+    const char *ids1[] = {a};
+    const char *as1[] = {"xa"};
+    sync_send(fa, 3, 1, a, 1, ids1, as1);
+    ck_assert_int_eq(sync_recv(fa, 3, as, sizeof as), 0);
+    ck_assert_str_eq(as, "xa");
+    ck_assert_int_eq(heartbeat(fa, 1, a), 0);
+    ck_assert_int_eq(commit_as(fa, 1, a, 0, 2), 0);
+    ck_assert_int_eq(commit_raw(fa, 0, 3), 25); /* the group has members */
+
+    /* b joins: its join waits for a's; a hears REBALANCE_IN_PROGRESS and
+     * may still commit in its generation before it rejoins. */
+    join_new(fb, 10000, "mb", b);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(heartbeat(fa, 1, a), 27);
+    ck_assert_int_eq(commit_as(fa, 1, a, 0, 4), 0);
+    join_send(fa, 5, 4, a, 10000, "ma2");
+    ja = join_recv(fa, 5, 4);
+    joined jb = join_recv(fb, 5, 2);
+    ck_assert_int_eq(ja.err, 0);
+    ck_assert_int_eq(jb.err, 0);
+    ck_assert_int_eq(ja.generation, 2);
+    ck_assert_int_eq(jb.generation, 2);
+    ck_assert_str_eq(jb.leader, a);
+    ck_assert_str_eq(jb.member, b);
+    ck_assert_int_eq(jb.nmembers, 0); /* only the leader gets them */
+    ck_assert_int_eq(ja.nmembers, 2);
+    ck_assert_str_eq(ja.ids[0], a);
+    ck_assert_str_eq(ja.metas[0], "ma2");
+    ck_assert_str_eq(ja.ids[1], b);
+    ck_assert_str_eq(ja.metas[1], "mb");
+    /* Between the join and the sync: commits wait for the assignment. */
+    ck_assert_int_eq(commit_as(fa, 1, a, 0, 5), 22); /* ILLEGAL_GENERATION */
+    ck_assert_int_eq(commit_as(fa, 2, a, 0, 5), 27); /* REBALANCE_IN_PROGRESS */
+    ck_assert_int_eq(commit_as(fa, 2, "x", 0, 5), 25); /* UNKNOWN_MEMBER_ID */
+    ck_assert_int_eq(heartbeat(fb, 2, b), 0);
+    /* b's sync waits for the leader's, which hands out both. */
+    sync_send(fb, 5, 2, b, 0, NULL, NULL);
+    const char *ids2[] = {b, a};
+    const char *as2[] = {"xb2", "xa2"};
+    sync_send(fa, 6, 2, a, 2, ids2, as2);
+    ck_assert_int_eq(sync_recv(fa, 6, as, sizeof as), 0);
+    ck_assert_str_eq(as, "xa2");
+    ck_assert_int_eq(sync_recv(fb, 5, as, sizeof as), 0);
+    ck_assert_str_eq(as, "xb2");
+    ck_assert_int_eq(commit_as(fb, 2, b, 0, 6), 0);
+    ck_assert_int_eq(committed_raw(fa, 0), 6);
+    ck_assert_int_eq(commit_as(fa, 1, a, 0, 7), 22);
+    ck_assert_int_eq(committed_raw(fa, 0), 6);
+    /* A sync again in the Stable group: the same assignment. */
+    sync_send(fb, 7, 2, b, 0, NULL, NULL);
+    ck_assert_int_eq(sync_recv(fb, 7, as, sizeof as), 0);
+    ck_assert_str_eq(as, "xb2");
+
+    /* DescribeGroups v4 and ListGroups v2 show it. */
+    kwrite q = {0};
+    kwrite_array(&q, false, 2);
+    kwrite_strz(&q, false, "g");
+    kwrite_strz(&q, false, "nope");
+    kwrite_i8(&q, 0);
+    kread rd;
+    uint8_t *rep = exchange(fa, 15, 4, 8, &q, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 2);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "Stable"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "range"));
+    ck_assert_int_eq(kread_array(&rd, false, 6), 2);
+    const char *want_id[] = {a, b}, *want_meta[] = {"ma2", "mb"},
+               *want_as[] = {"xa2", "xb2"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert(kstr_eq(kread_str(&rd, false), want_id[i]));
+        ck_assert_ptr_null(kread_str(&rd, false).p);
+        ck_assert(kstr_eq(kread_str(&rd, false), "check"));
+        ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+        kstr meta = kread_bytes(&rd, false), asg = kread_bytes(&rd, false);
+        ck_assert(meta.len == strlen(want_meta[i]) &&
+                  memcmp(meta.p, want_meta[i], meta.len) == 0);
+        ck_assert(asg.len == strlen(want_as[i]) &&
+                  memcmp(asg.p, want_as[i], asg.len) == 0);
+    }
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "nope"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "Dead"));
+    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    ck_assert_int_eq(kread_array(&rd, false, 6), 0);
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    rep = exchange(fa, 16, 2, 9, &(kwrite){0}, &rd);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert_int_eq(kread_array(&rd, false, 4), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+
+    /* b leaves: a rejoins alone, generation 3. */
+    ck_assert_int_eq(member_call(fb, 13, 0, b), 0);
+    ck_assert_int_eq(member_call(fb, 13, 0, b), 25);
+    ck_assert_int_eq(heartbeat(fa, 2, a), 27);
+    join_send(fa, 5, 10, a, 10000, "ma2");
+    ja = join_recv(fa, 5, 10);
+    ck_assert_int_eq(ja.err, 0);
+    ck_assert_int_eq(ja.generation, 3);
+    ck_assert_int_eq(ja.nmembers, 1);
+    ck_assert_int_eq(heartbeat(fb, 3, b), 25);
+    /* An id the group never gave: refused, the group unchanged. */
+    join_send(fb, 5, 11, "nobody", 10000, "mb");
+    joined jn = join_recv(fb, 5, 11);
+    ck_assert_int_eq(jn.err, 25);
+    ck_assert_int_eq(jn.generation, -1);
+    ck_assert_str_eq(jn.member, "nobody");
+    ck_assert_int_eq(heartbeat(fa, 3, a), 0);
+    close(fa);
+    close(fb);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A member not heard from for its session timeout is removed: the
+ * rebalance it holds up completes without it.  A parked join whose
+ * connection closes is freed (its member stays).  A name with members
+ * in this process cannot be joined. */
+START_TEST(test_group_session_expiry)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fa = dial(&r), fb = dial(&r), fc = dial(&r);
+    char a[96];
+    join_new(fa, 300, "ma", a);
+    ck_assert_int_eq(join_recv(fa, 5, 2).generation, 1);
+    /* b joins with v0 (no MEMBER_ID_REQUIRED); a never rejoins. */
+    int64_t t0 = samsa__now_ns();
+    join_send(fb, 0, 3, "", 10000, "mb");
+    joined jb = join_recv(fb, 0, 3);
+    int64_t waited = samsa__now_ns() - t0;
+    ck_assert_int_ge(waited, 200 * 1000000LL);  /* a's session, less a's age */
+    ck_assert_int_lt(waited, 4000 * 1000000LL); /* not the 5 s rebalance */
+    ck_assert_int_eq(jb.err, 0);
+    ck_assert_int_eq(jb.generation, 2);
+    ck_assert_str_eq(jb.leader, jb.member);
+    ck_assert_int_eq(jb.nmembers, 1);
+    ck_assert_str_eq(jb.ids[0], jb.member);
+    ck_assert_int_eq(heartbeat(fa, 1, a), 25);
+    ck_assert_int_eq(commit_as(fa, 1, a, 0, 1), 25);
+    /* c's join parks (b must rejoin); c's connection closes under it. */
+    char c[96];
+    join_new(fc, 10000, "mc", c);
+    /* Once b hears of the rebalance, c's join is parked (the listener
+     * does not answer what a closed connection sent last). */
+    int tries = 0;
+    while (heartbeat(fb, 2, jb.member) != 27 && ++tries < 1000)
+        usleep(1000);
+    ck_assert_int_lt(tries, 1000);
+    close(fc);
+    join_send(fb, 0, 4, jb.member, 10000, "mb");
+    jb = join_recv(fb, 0, 4);
+    ck_assert_int_eq(jb.generation, 3);
+    ck_assert_int_eq(jb.nmembers, 2); /* c is still a member */
+    ck_assert_str_eq(jb.ids[1], c);
+    /* The store's own consumer group of another name is in the way of
+     * nothing; one of this name refuses the join. */
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {.group = "g", .topics = topics};
+    samsa_consumer *ic;
+    ck_assert_int_eq(samsa_consumer_open(r.s, &cc, &ic), 0);
+    join_send(fa, 5, 5, "", 10000, "ma");
+    ck_assert_int_eq(join_recv(fa, 5, 5).err, 23);
+    ck_assert_int_eq(samsa_consumer_close(ic), 0);
+    /* A name the store cannot keep offsets for: INVALID_GROUP_ID. */
+    kwrite q = {0};
+    kwrite_strz(&q, false, "a b");
+    kwrite_i32(&q, 10000);
+    kwrite_strz(&q, false, "");
+    kwrite_strz(&q, false, "consumer");
+    kwrite_array(&q, false, 1);
+    kwrite_strz(&q, false, "range");
+    kwrite_bytes_len(&q, false, 0);
+    request(fa, 11, 0, 6, false, &q);
+    kwrite_free(&q);
+    ck_assert_int_eq(join_recv(fa, 0, 6).err, 24);
+    close(fa);
+    close(fb);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A member that heartbeats but does not rejoin holds the rebalance up
+ * only until the rebalance timeout, then is out. */
+START_TEST(test_group_rebalance_timeout)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fa = dial(&r), fb = dial(&r);
+    char a[96], b[96];
+    join_rebalance_ms = 300;
+    join_new(fa, 10000, "ma", a);
+    ck_assert_int_eq(join_recv(fa, 5, 2).generation, 1);
+    int64_t t0 = samsa__now_ns();
+    join_new(fb, 10000, "mb", b);
+    /* a keeps its session alive, and is told to rejoin, but does not. */
+    int16_t err;
+    while ((err = heartbeat(fa, 1, a)) == 27 &&
+           samsa__now_ns() - t0 < 5000 * 1000000LL)
+        usleep(20000);
+    ck_assert_int_eq(err, 25); /* removed at the rebalance timeout */
+    joined jb = join_recv(fb, 5, 2);
+    int64_t waited = samsa__now_ns() - t0;
+    ck_assert_int_ge(waited, 300 * 1000000LL);
+    ck_assert_int_eq(jb.err, 0);
+    ck_assert_int_eq(jb.generation, 2);
+    ck_assert_str_eq(jb.leader, b);
+    ck_assert_int_eq(jb.nmembers, 1);
+    ck_assert_str_eq(jb.ids[0], b);
+    join_rebalance_ms = 5000;
+    close(fa);
+    close(fb);
     lrig_close(&r);
 }
 END_TEST
@@ -742,6 +1166,9 @@ listener_suite(void)
     tcase_add_test(tc, test_close_with_parked_fetch);
     tcase_add_test(tc, test_fetch_from_mappings);
     tcase_add_test(tc, test_offsets_shared);
+    tcase_add_test(tc, test_group_join_sync);
+    tcase_add_test(tc, test_group_session_expiry);
+    tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);

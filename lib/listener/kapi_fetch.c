@@ -38,8 +38,7 @@ typedef struct ftopic {
 } ftopic;
 
 struct kfetch {
-    int32_t correlation;
-    int16_t version;
+    kpark head; /* key, version, correlation: the request's */
     int32_t min_bytes, max_bytes;
     int64_t deadline; /* CLOCK_MONOTONIC ns        */
     uint8_t *body;    /* the request's body: names point into it */
@@ -47,8 +46,8 @@ struct kfetch {
     int32_t ntopics;
 };
 
-void
-kapi_fetch_free(kfetch *f)
+static void
+fetch_free(kfetch *f)
 {
     if (f == NULL)
         return;
@@ -59,12 +58,18 @@ kapi_fetch_free(kfetch *f)
     free(f);
 }
 
-void
-kapi_fetch_header(const kfetch *f, int32_t *correlation, int16_t *version)
+static int fetch_retry(samsa_listener *l, kpark *p, kwrite *out,
+                       int64_t *deadline_ns);
+
+/* A parked fetch let go: the waker no longer needs to watch for it. */
+static void
+fetch_park_free(samsa_listener *l, kpark *p)
 {
-    *correlation = f->correlation;
-    *version = f->version;
+    fetch_free((kfetch *)p);
+    listener_parked_add(l, -1);
 }
+
+static const kpark_ops fetch_ops = {fetch_retry, fetch_park_free};
 
 /* Decode a Fetch request (its body copied: it outlives the frame). */
 static kfetch *
@@ -80,8 +85,7 @@ fetch_decode(kreq *req)
     memcpy(f->body, req->body.p, len);
     kread r;
     kread_init(&r, f->body, len);
-    f->correlation = req->correlation;
-    f->version = v;
+    f->head = (kpark){&fetch_ops, req->key, v, req->correlation};
     (void)kread_i32(&r); /* replica id: a consumer's -1 */
     int32_t max_wait = kread_i32(&r);
     f->min_bytes = kread_i32(&r);
@@ -125,7 +129,7 @@ fetch_decode(kreq *req)
         (void)kread_str(&r, false); /* rack id */
     if (r.bad || f->ntopics < 0 || (f->ntopics > 0 && f->topics == NULL) ||
         max_wait < 0 || f->max_bytes < 0) {
-        kapi_fetch_free(f);
+        fetch_free(f);
         return NULL;
     }
     f->deadline = samsa__deadline_after(max_wait);
@@ -183,7 +187,7 @@ fetch_records(samsa_listener *l, const char *tname, const fpart *fp,
 static void
 fetch_build(samsa_listener *l, const kfetch *f, kwrite *out, int64_t *total)
 {
-    int16_t v = f->version;
+    int16_t v = f->head.version;
     int64_t room = f->max_bytes;
     *total = 0;
     kwrite_i32(out, 0); /* throttle_time_ms */
@@ -229,10 +233,11 @@ fetch_build(samsa_listener *l, const kfetch *f, kwrite *out, int64_t *total)
     }
 }
 
-int
-kapi_fetch_retry(samsa_listener *l, kfetch *f, kwrite *out,
-                 int64_t *deadline_ns)
+/* Build the reply: it goes when it has enough, or time is up. */
+static int
+fetch_retry(samsa_listener *l, kpark *p, kwrite *out, int64_t *deadline_ns)
 {
+    kfetch *f = (kfetch *)p;
     int64_t total;
     fetch_build(l, f, out, &total);
     *deadline_ns = f->deadline;
@@ -249,12 +254,12 @@ kapi_fetch(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     if (f == NULL)
         return KANS_CLOSE;
     int64_t deadline;
-    int rc = kapi_fetch_retry(l, f, out, &deadline);
+    int rc = fetch_retry(l, &f->head, out, &deadline);
     if (rc == KANS_DONE) {
-        kapi_fetch_free(f);
+        fetch_free(f);
         return KANS_DONE;
     }
-    c->parked = f;
+    c->parked = &f->head;
     listener_parked_add(l, 1);
     return KANS_PARKED;
 }

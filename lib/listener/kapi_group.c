@@ -5,14 +5,14 @@
  * The offsets are the store's own: the same catalog entries that
  * samsa_consumer_commit() writes and samsa_group_offsets() reads, so a
  * Kafka client and the application's threads see one set of committed
- * offsets per group name.  What is served is the simple (manual
- * assignment) consumer's part of the group protocol: a client that
- * assigns itself partitions commits with generation -1, which the store
- * takes while the group has no in-process members (as Kafka takes it only
- * for a group in the Empty state); with members, the commit is refused
- * with UNKNOWN_MEMBER_ID, as Kafka refuses a commit from outside the
- * group.  Joining groups over the protocol (JoinGroup and the rest) is
- * not served yet.
+ * offsets per group name.  A member of a group joined through the
+ * listener (kapi_join.c) commits with its generation and member id, which
+ * the coordinator checks first (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+ * REBALANCE_IN_PROGRESS, as Kafka).  A client that assigns itself
+ * partitions commits with generation -1, which is taken while the group
+ * has no member, here or in-process (as Kafka takes it only for a group in
+ * the Empty state); otherwise it is refused with UNKNOWN_MEMBER_ID, as
+ * Kafka refuses a commit from outside the group.
  *
  * Each partition's commit is its own transaction (samsa_group_reset(),
  * which clamps the offset to the log): a request with several partitions
@@ -22,11 +22,6 @@
 #include <string.h>
 
 #include "listener.h"
-
-#define KERR_ILLEGAL_GENERATION        22
-#define KERR_INVALID_GROUP_ID          24
-#define KERR_UNKNOWN_MEMBER_ID         25
-#define KERR_COORDINATOR_NOT_AVAILABLE 15
 
 int
 kapi_find_coordinator(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
@@ -53,12 +48,12 @@ kapi_find_coordinator(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 /* The Kafka error of one partition's commit. */
 static int16_t
 commit_one(samsa *s, const char *group, const char *topic_name, int32_t p,
-           int64_t offset, bool member)
+           int64_t offset, int16_t member_err)
 {
     if (group == NULL)
         return KERR_INVALID_GROUP_ID;
-    if (member)
-        return KERR_UNKNOWN_MEMBER_ID; /* no member joined through here */
+    if (member_err != KERR_NONE)
+        return member_err; /* the coordinator's: kgroups_commit_check */
     if (topic_name == NULL)
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (offset < 0)
@@ -85,9 +80,10 @@ kapi_offset_commit(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
         (void)kread_str(r, false); /* group instance id */
     if (v >= 2 && v <= 4)
         (void)kread_i64(r); /* retention time: offsets stay */
-    /* A generation or a member id says the client joined a group, which
-     * it cannot have done here. */
-    bool joined = generation != -1 || (member.p != NULL && member.len > 0);
+    /* A member of a group joined here must be one of its current
+     * generation; a commit from outside any group (generation -1, no
+     * member) only to a group with no member. */
+    int16_t member_err = kgroups_commit_check(l, group, generation, member);
     if (v >= 3)
         kwrite_i32(out, 0); /* throttle_time_ms */
     int32_t nt = kread_array(r, false, 6);
@@ -104,7 +100,8 @@ kapi_offset_commit(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
             if (r->bad)
                 break;
             kwrite_i32(out, p);
-            kwrite_i16(out, commit_one(l->s, group, tname, p, offset, joined));
+            kwrite_i16(out,
+                       commit_one(l->s, group, tname, p, offset, member_err));
         }
         free(tname);
     }

@@ -30,6 +30,9 @@ static const kversions served[] = {
     {KAPI_FIND_COORDINATOR, 0, 2}, {KAPI_API_VERSIONS, 0, 3},
     {KAPI_CREATE_TOPICS, 0, 4},    {KAPI_DELETE_TOPICS, 0, 3},
     {KAPI_DELETE_RECORDS, 0, 1},   {KAPI_CREATE_PARTITIONS, 0, 1},
+    {KAPI_JOIN_GROUP, 0, 5},       {KAPI_HEARTBEAT, 0, 3},
+    {KAPI_LEAVE_GROUP, 0, 3},      {KAPI_SYNC_GROUP, 0, 3},
+    {KAPI_DESCRIBE_GROUPS, 0, 4},  {KAPI_LIST_GROUPS, 0, 2},
 };
 /* clang-format on */
 #define NSERVED (sizeof served / sizeof served[0])

@@ -7,11 +7,14 @@
  * frames (a 4-byte size, then the request), answers them in order, and
  * writes the replies without blocking.  Kafka promises replies in request
  * order on a connection, so a connection works on one request at a time:
- * while a fetch waits for data (parked), the requests after it stay in the
+ * while a reply waits (parked: a fetch for data, a JoinGroup or SyncGroup
+ * for its group, kpark in listener.h), the requests after it stay in the
  * connection's input buffer, and reading stops once that buffer holds a
- * whole largest request.  A connection's queued replies are bounded the
- * same way: past max_request_bytes of them, its requests wait until the
- * client reads.  Anything that does not parse closes that connection only.
+ * whole largest request.  Parked replies are looked at again after every
+ * round of events (parked_retry()), after the groups' timers ran.  A
+ * connection's queued replies are bounded the same way: past max_request_bytes
+ * of them, its requests wait until the client reads.  Anything that does not
+ * parse closes that connection only.
  *
  * Waking fetches.  A fetch that must wait (less than min_bytes ready)
  * parks until max_wait_ms.  The waker thread sleeps while nothing is
@@ -65,10 +68,8 @@ conn_free(samsa_listener *l, kconn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     l->nconns--;
-    if (c->parked != NULL) {
-        kapi_fetch_free(c->parked);
-        listener_parked_add(l, -1);
-    }
+    if (c->parked != NULL)
+        c->parked->ops->free(l, c->parked);
     close(c->fd); /* also leaves the epoll set */
     free(c->in);
     kwrite_free(&c->out);
@@ -105,6 +106,15 @@ conn_accept(samsa_listener *l)
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+            (void)inet_ntop(
+                ss.ss_family,
+                ss.ss_family == AF_INET
+                    ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+                    : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
+                c->host, sizeof c->host);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             close(fd);
@@ -172,6 +182,18 @@ handler_for(int16_t key)
         return kapi_offset_commit;
     case KAPI_OFFSET_FETCH:
         return kapi_offset_fetch;
+    case KAPI_JOIN_GROUP:
+        return kapi_join_group;
+    case KAPI_SYNC_GROUP:
+        return kapi_sync_group;
+    case KAPI_HEARTBEAT:
+        return kapi_heartbeat;
+    case KAPI_LEAVE_GROUP:
+        return kapi_leave_group;
+    case KAPI_LIST_GROUPS:
+        return kapi_list_groups;
+    case KAPI_DESCRIBE_GROUPS:
+        return kapi_describe_groups;
     case KAPI_CREATE_TOPICS:
         return kapi_create_topics;
     case KAPI_DELETE_TOPICS:
@@ -193,7 +215,7 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
     req.key = kread_i16(&req.body);
     req.version = kread_i16(&req.body);
     req.correlation = kread_i32(&req.body);
-    (void)kread_str(&req.body, false); /* client id */
+    req.client = kread_str(&req.body, false);
     handler h = handler_for(req.key);
     /* An API or version we do not serve: the client should have asked
      * ApiVersions first; Kafka closes the connection, so do we (the reply
@@ -353,7 +375,7 @@ conn_service(samsa_listener *l, kconn *c, uint32_t events)
         conn_interest(l, c);
 }
 
-/* ---- parked fetches ---------------------------------------------------- */
+/* ---- parked replies ---------------------------------------------------- */
 
 void
 listener_parked_add(samsa_listener *l, int delta)
@@ -364,27 +386,27 @@ listener_parked_add(samsa_listener *l, int delta)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Look at every parked fetch again: answer those with enough data or no
- * time left.  Returns the ms until the earliest deadline left, -1 none. */
+/* Run the groups' timers, then look at every parked reply again: answer
+ * those that can be (a fetch with enough data or no time left, a join or
+ * sync its group completed).  Returns the ms until the earliest deadline
+ * left (a parked fetch's or a group timer's), -1 none. */
 static int
-fetches_retry(samsa_listener *l)
+parked_retry(samsa_listener *l)
 {
-    int64_t now = samsa__now_ns(), next = -1;
+    int64_t next = kgroups_tick(l);
     for (kconn *c = l->conns, *nx; c != NULL; c = nx) {
         nx = c->next;
         if (c->parked == NULL)
             continue;
         kwrite body = {0};
         int64_t deadline;
-        int rc = kapi_fetch_retry(l, c->parked, &body, &deadline);
+        kpark *p = c->parked;
+        int rc = p->ops->retry(l, p, &body, &deadline);
         if (rc == KANS_DONE) {
-            int32_t corr;
-            int16_t version;
-            kapi_fetch_header(c->parked, &corr, &version);
-            conn_reply(c, corr, reply_flexible(KAPI_FETCH, version), &body);
-            kapi_fetch_free(c->parked);
+            conn_reply(c, p->correlation, reply_flexible(p->key, p->version),
+                       &body);
             c->parked = NULL;
-            listener_parked_add(l, -1);
+            p->ops->free(l, p);
             rc = body.bad || c->out.bad ? KANS_CLOSE : conn_work(l, c);
             if (rc == 0)
                 rc = conn_write(c);
@@ -392,11 +414,16 @@ fetches_retry(samsa_listener *l)
                 conn_free(l, c);
             else
                 conn_interest(l, c);
-        } else if (next < 0 || deadline < next) {
+        } else if (deadline >= 0 && (next < 0 || deadline < next)) {
             next = deadline;
         }
         kwrite_free(&body);
     }
+    int64_t now = samsa__now_ns();
+    /* A request answered in this pass may have completed a join or sync
+     * of a connection the pass had already looked at: look again. */
+    if (kgroups_ready(l))
+        next = now;
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
@@ -422,7 +449,7 @@ loop_main(void *arg)
                 conn_service(l, evs[i].data.ptr, evs[i].events);
             }
         }
-        timeout = fetches_retry(l);
+        timeout = parked_retry(l);
     }
     return NULL;
 }
@@ -493,6 +520,7 @@ listener_free(samsa_listener *l)
 {
     while (l->conns != NULL)
         conn_free(l, l->conns);
+    kgroups_free(l);
     if (l->lfd >= 0)
         close(l->lfd);
     if (l->epfd >= 0)

@@ -20,6 +20,13 @@ enum {
     KERR_CORRUPT_MESSAGE = 2,
     KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
     KERR_REQUEST_TIMED_OUT = 7,
+    KERR_COORDINATOR_NOT_AVAILABLE = 15,
+    KERR_ILLEGAL_GENERATION = 22,
+    KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+    KERR_INVALID_GROUP_ID = 24,
+    KERR_UNKNOWN_MEMBER_ID = 25,
+    KERR_INVALID_SESSION_TIMEOUT = 26,
+    KERR_REBALANCE_IN_PROGRESS = 27,
     KERR_MESSAGE_TOO_LARGE = 10,
     KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
@@ -28,6 +35,7 @@ enum {
     KERR_INVALID_REQUEST = 42,
     KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     KERR_KAFKA_STORAGE_ERROR = 56,
+    KERR_MEMBER_ID_REQUIRED = 79,
 };
 
 /* Kafka's API keys the listener serves. */
@@ -39,6 +47,12 @@ enum {
     KAPI_OFFSET_COMMIT = 8,
     KAPI_OFFSET_FETCH = 9,
     KAPI_FIND_COORDINATOR = 10,
+    KAPI_JOIN_GROUP = 11,
+    KAPI_HEARTBEAT = 12,
+    KAPI_LEAVE_GROUP = 13,
+    KAPI_SYNC_GROUP = 14,
+    KAPI_DESCRIBE_GROUPS = 15,
+    KAPI_LIST_GROUPS = 16,
     KAPI_API_VERSIONS = 18,
     KAPI_CREATE_TOPICS = 19,
     KAPI_DELETE_TOPICS = 20,
@@ -50,19 +64,43 @@ enum {
 typedef struct kreq {
     int16_t key, version;
     int32_t correlation;
-    kread body; /* after the header */
+    kstr client; /* the header's client id */
+    kread body;  /* after the header */
 } kreq;
 
-/* A fetch waiting for data (kapi_fetch.c); the connection owns it. */
+/* A request whose answer waits (a fetch for data, a JoinGroup or a
+ * SyncGroup for the rest of its group); the connection owns it, and the
+ * requests after it wait behind it (replies go in request order).  Each
+ * kind embeds a kpark first and gives its operations. */
+typedef struct kpark kpark;
+typedef struct kpark_ops {
+    /* Answer p into out if it can be now (KANS_DONE), else KANS_PARKED
+     * with *deadline_ns (CLOCK_MONOTONIC) when it must be, -1 for no
+     * time of its own (it is made ready by another request or a timer). */
+    int (*retry)(samsa_listener *l, kpark *p, kwrite *out,
+                 int64_t *deadline_ns);
+    /* Let go of p (answered, or its connection closed). */
+    void (*free)(samsa_listener *l, kpark *p);
+} kpark_ops;
+struct kpark {
+    const kpark_ops *ops;
+    int16_t key, version;
+    int32_t correlation;
+};
+
+/* A fetch waiting for data (kapi_fetch.c). */
 typedef struct kfetch kfetch;
+/* The consumer groups coordinated here (kapi_join.c). */
+typedef struct kgroups kgroups;
 
 typedef struct kconn {
     int fd;
     uint8_t *in; /* bytes read, not yet answered: whole frames first */
     size_t in_len, in_cap;
-    kwrite out;     /* replies not yet sent, from byte `sent` on */
-    size_t sent;    /* bytes of out sent (splices counted)       */
-    kfetch *parked; /* a fetch waiting: the next requests wait behind it */
+    kwrite out;    /* replies not yet sent, from byte `sent` on */
+    size_t sent;   /* bytes of out sent (splices counted)       */
+    kpark *parked; /* a reply waiting: the next requests wait behind it */
+    char host[48]; /* the peer's address, for DescribeGroups      */
     struct kconn *prev, *next;
 } kconn;
 
@@ -79,11 +117,12 @@ struct samsa_listener {
     /* The waker (listener.c) watches the store while fetches wait. */
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int parked; /* fetches waiting, under lock                     */
+    int parked;      /* fetches waiting, under lock                     */
+    kgroups *groups; /* the loop's: only its thread touches them      */
 };
 
-/* What a handler did: answered (the reply is in out), parked (a fetch
- * waits; kapi_fetch_retry answers later), or the connection must close. */
+/* What a handler did: answered (the reply is in out), parked (c->parked
+ * set: its retry answers later), or the connection must close. */
 enum { KANS_DONE = 0, KANS_PARKED = 1, KANS_CLOSE = -1 };
 
 /* Handlers: decode req, answer into out (the body only: listener.c
@@ -101,13 +140,25 @@ int kapi_delete_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_delete_records(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 
-/* A parked fetch: answer it into out if it has enough now or its time
- * is up (KANS_DONE), else KANS_PARKED; *deadline_ns gets when it ends. */
-int kapi_fetch_retry(samsa_listener *l, kfetch *f, kwrite *out,
-                     int64_t *deadline_ns);
-/* The parked fetch's correlation id and version, to frame its answer. */
-void kapi_fetch_header(const kfetch *f, int32_t *correlation, int16_t *version);
-void kapi_fetch_free(kfetch *f);
+int kapi_join_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_sync_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_heartbeat(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_leave_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_list_groups(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_describe_groups(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+
+/* The coordinator's checks of an OffsetCommit (kapi_join.c): the Kafka
+ * error for a commit by (generation, member) to group, KERR_NONE when it
+ * may go on to the store. */
+int16_t kgroups_commit_check(samsa_listener *l, const char *group,
+                             int32_t generation, kstr member);
+/* The coordinator's timers (session and rebalance timeouts): act on those
+ * due; returns the next one's time (CLOCK_MONOTONIC ns), -1 for none. */
+int64_t kgroups_tick(samsa_listener *l);
+/* Are parked group replies ready (to be sent by the next pass)? */
+bool kgroups_ready(samsa_listener *l);
+/* Free every group (the listener closes; connections are gone). */
+void kgroups_free(samsa_listener *l);
 
 /* The versions served of key: false when none; the table ApiVersions
  * sends (kapi_meta.c). */

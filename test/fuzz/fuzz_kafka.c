@@ -5,13 +5,15 @@
  * it but into memory.
  *
  * Every API and version the listener serves goes through the same entry
- * (listener_answer), so one target covers ApiVersions, Metadata, Produce,
- * ListOffsets and Fetch; the seeds (test/fuzz/seeds.c) hold a valid
- * request of each.  What must hold: no crash, no sanitizer report, and a
- * reply, when there is one, framed with its own length.  A produce that
- * passes its checks is stored (the store grows a little); a fetch that
- * would wait is freed unanswered; topics an input created are deleted
- * after it.
+ * (listener_answer), so one target covers them all (the group protocol's
+ * too); the seeds (test/fuzz/seeds.c) hold a valid request of each.  What
+ * must hold: no crash, no sanitizer report, and a reply, when there is
+ * one, framed with its own length.  A produce that passes its checks is
+ * stored (the store grows a little); a fetch or join that would wait is
+ * freed unanswered, as a closed connection's; topics an input created are
+ * deleted after it, and the groups it joined are forgotten, so each input
+ * starts from no group (a JoinGroup v0 seed completes a one-member
+ * rebalance on its own).
  */
 #include <string.h>
 
@@ -65,10 +67,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (c.parked != NULL) {
         FUZZ_CHECK(rc == KANS_PARKED);
-        kapi_fetch_free(c.parked);
-        listener_parked_add(lsn, -1);
+        c.parked->ops->free(lsn, c.parked); /* as a closed connection's */
     }
     kwrite_free(&c.out);
+    /* Groups an input joined go too: each input starts from none. */
+    kgroups_free(lsn);
     /* Topics the input created go, and "f" comes back if it deleted it:
      * the store stays the size it started at, whatever ran before. */
     FUZZ_CHECK(samsa_topic_foreach(store, drop_topic, NULL) == 0);

@@ -451,6 +451,60 @@ kafka_seeds(void)
     kwrite_strz(&w, false, "c");
     kwrite_i32(&w, 1000);
     kafka_seed("delete-topics", &w);
+    /* The group protocol: a v0 join completes at once (one member), a
+     * v5 join gets MEMBER_ID_REQUIRED; the others meet no such group. */
+    for (int16_t v = 0; v <= 5; v += 5) {
+        kafka_header(&w, KAPI_JOIN_GROUP, v, false);
+        kwrite_strz(&w, false, "g");
+        kwrite_i32(&w, 10000);
+        if (v >= 1)
+            kwrite_i32(&w, 10000);
+        kwrite_strz(&w, false, "");
+        if (v >= 5)
+            kwrite_strz(&w, false, NULL);
+        kwrite_strz(&w, false, "consumer");
+        kwrite_array(&w, false, 2);
+        kwrite_strz(&w, false, "range");
+        kwrite_bytes_len(&w, false, 3);
+        kwrite_raw(&w, "abc", 3);
+        kwrite_strz(&w, false, "roundrobin");
+        kwrite_bytes_len(&w, false, -1);
+        kafka_seed(v == 0 ? "join-group-0" : "join-group-5", &w);
+    }
+
+    kafka_header(&w, KAPI_SYNC_GROUP, 3, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_i32(&w, 1);
+    kwrite_strz(&w, false, "seeds-1");
+    kwrite_strz(&w, false, NULL);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "seeds-1");
+    kwrite_bytes_len(&w, false, 2);
+    kwrite_raw(&w, "xy", 2);
+    kafka_seed("sync-group", &w);
+
+    kafka_header(&w, KAPI_HEARTBEAT, 3, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_i32(&w, 1);
+    kwrite_strz(&w, false, "seeds-1");
+    kwrite_strz(&w, false, NULL);
+    kafka_seed("heartbeat", &w);
+
+    kafka_header(&w, KAPI_LEAVE_GROUP, 3, false);
+    kwrite_strz(&w, false, "g");
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "seeds-1");
+    kwrite_strz(&w, false, NULL);
+    kafka_seed("leave-group", &w);
+
+    kafka_header(&w, KAPI_LIST_GROUPS, 2, false);
+    kafka_seed("list-groups", &w);
+
+    kafka_header(&w, KAPI_DESCRIBE_GROUPS, 4, false);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "g");
+    kwrite_i8(&w, 1);
+    kafka_seed("describe-groups", &w);
 }
 
 int

@@ -414,6 +414,128 @@ commit_offsets(samsa *s, const char *bootstrap)
     rd_kafka_destroy(c);
 }
 
+/* ---- a consumer group of two ---------------------------------------------
+ *
+ * Two high-level consumers (rd_kafka_subscribe) of group "hg" share "t":
+ * the listener coordinates them (JoinGroup, SyncGroup, Heartbeat), the
+ * leader's assignment splits the partitions.  A consumer given all three
+ * (it is alone) pauses them until the other has joined, so both take
+ * part; each commits what it read when partitions are taken from it, so
+ * the new owner starts right after: every record is read exactly once.
+ */
+
+typedef struct member {
+    rd_kafka_t *rk;
+    int got;     /* records read */
+    int assigns; /* assignments with partitions */
+} member;
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    member *m = opaque;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (rd_kafka_assign(rk, parts) != 0)
+            fail("assign");
+        if (parts->cnt == PARTS) /* alone: wait for the other */
+            rd_kafka_pause_partitions(rk, parts);
+        else
+            rd_kafka_resume_partitions(rk, parts);
+        m->assigns += parts->cnt > 0;
+        return;
+    }
+    rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+    if (ce != 0 && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        fail("commit on revoke: %s", rd_kafka_err2str(ce));
+    rd_kafka_assign(rk, NULL);
+}
+
+static rd_kafka_t *
+hg_member(const char *bootstrap, member *m)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *kv[][2] = {
+        {"bootstrap.servers", bootstrap}, {"group.id", "hg"},
+        {"enable.auto.commit", "false"},  {"auto.offset.reset", "earliest"},
+        {"heartbeat.interval.ms", "100"}, {"session.timeout.ms", "6000"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) !=
+            RD_KAFKA_CONF_OK)
+            fail("conf %s: %s", kv[i][0], err);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, m);
+    m->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (m->rk == NULL) {
+        fail("consumer: %s", err);
+        exit(1);
+    }
+    rd_kafka_poll_set_consumer(m->rk);
+    rd_kafka_topic_partition_list_t *t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, "t", RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_subscribe(m->rk, t) != 0)
+        fail("subscribe");
+    rd_kafka_topic_partition_list_destroy(t);
+    return m->rk;
+}
+
+static void
+consume_group(samsa *s, const char *bootstrap)
+{
+    static unsigned char seen[N];
+    member ms[2] = {{0}};
+    hg_member(bootstrap, &ms[0]);
+    hg_member(bootstrap, &ms[1]);
+    int total = 0, dups = 0;
+    for (int rounds = 0; total < N && rounds < 3000 && failures == 0;
+         rounds++) {
+        for (int k = 0; k < 2; k++) {
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll(ms[k].rk, 10);
+            for (int burst = 0; msg != NULL; burst++) {
+                if (msg->err) {
+                    if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        fail("group poll: %s", rd_kafka_message_errstr(msg));
+                } else {
+                    int i = index_of(msg->partition, msg->offset);
+                    if (i < 0 || i >= N)
+                        fail("group: t-%d@%lld is no record sent",
+                             (int)msg->partition, (long long)msg->offset);
+                    else if (seen[i]++)
+                        dups++;
+                    else
+                        total++;
+                    ms[k].got++;
+                }
+                rd_kafka_message_destroy(msg);
+                msg = burst < 500 ? rd_kafka_consumer_poll(ms[k].rk, 0) : NULL;
+            }
+        }
+    }
+    if (total != N || dups != 0)
+        fail("group: %d of %d records read, %d twice", total, N, dups);
+    if (ms[0].got == 0 || ms[1].got == 0)
+        fail("group: one member read nothing (%d, %d)", ms[0].got, ms[1].got);
+    for (int k = 0; k < 2; k++) {
+        rd_kafka_resp_err_t ce = rd_kafka_commit(ms[k].rk, NULL, 0);
+        if (ce != 0 && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            fail("group commit: %s", rd_kafka_err2str(ce));
+    }
+    int64_t got[PARTS] = {-1, -1, -1};
+    if (samsa_group_offsets(s, "hg", group_offset, got) != 0)
+        fail("samsa_group_offsets hg");
+    for (int32_t p = 0; p < PARTS; p++) {
+        int64_t first, end;
+        if (samsa_offsets(s, "t", p, &first, &end) != 0 || got[p] != end)
+            fail("group hg committed %lld for t-%d, not its end",
+                 (long long)got[p], p);
+    }
+    for (int k = 0; k < 2; k++) {
+        rd_kafka_consumer_close(ms[k].rk);
+        rd_kafka_destroy(ms[k].rk);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -439,12 +561,14 @@ main(int argc, char **argv)
     check_store(s);
     administer(s, bootstrap);
     commit_offsets(s, bootstrap);
+    consume_group(s, bootstrap);
     samsa_listener_close(l);
     samsa_close(s);
     if (failures == 0)
         printf("check-listener: librdkafka %s produced %d records in 5 "
                "codecs and consumed them back exactly; created, grew, "
-               "trimmed and deleted a topic; committed offsets\n",
+               "trimmed and deleted a topic; committed offsets; a group of "
+               "2 consumers read each record once and committed the ends\n",
                rd_kafka_version_str(), N);
     return failures == 0 ? 0 : 1;
 }
