@@ -42,7 +42,7 @@ B ?= build
 DEPS_BUILD := pkg-config:cmd/pkg-config liblmdb-dev:lmdb zlib1g-dev:zlib \
 	libsnappy-dev:snappy liblz4-dev:liblz4 libzstd-dev:libzstd
 DEPS_CHECK := $(DEPS_BUILD) check:check mandoc:cmd/mandoc \
-	clang-format:cmd/clang-format librdkafka-dev:rdkafka
+	clang-format:cmd/clang-format librdkafka-dev:rdkafka kcat:cmd/kcat
 # Only the queue benchmark's SQLite comparison needs this one.
 DEPS_BENCH := libsqlite3-dev:sqlite3
 DEPS_STAMP_BUILD := $(B)/.deps-build
@@ -428,12 +428,14 @@ $(B)/interop/dump: test/interop/dump.c $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS_LIB)
 
-# librdkafka, a real Kafka client, produces to and consumes from the
-# listener (test/interop/listener_rdkafka.c); part of make check.
-check-listener: $(B)/interop/listener_rdkafka
+# Real Kafka clients against the listener, in make check: librdkafka
+# (test/interop/listener_rdkafka.c) and kcat through samsa serve
+# (test/kcat.sh).
+check-listener: $(B)/interop/listener_rdkafka $(TOOL)
 	rm -rf $(B)/interop/listener-store
 	$(B)/interop/listener_rdkafka $(B)/interop/listener-store
 	rm -rf $(B)/interop/listener-store
+	sh test/kcat.sh $(TOOL)
 
 $(B)/interop/listener_rdkafka: test/interop/listener_rdkafka.c $(STATIC) \
 		| $(DEPS_STAMP_CHECK)
