@@ -127,7 +127,8 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-tool check-asan check-tsan check-valgrind lint \
-	check-lane-asan check-lane-rest check-listener \
+	check-lane-asan check-listener lane-unit lane-tool lane-listener \
+	lane-tsan lane-fuzz lane-lint \
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
 
@@ -296,17 +297,24 @@ check-valgrind: $(RUNNER)
 # so the two never interleave; a lane that fails fails the check.  Every
 # package is installed first, so the lanes never run apt-get at once.
 check: all $(DEPS_STAMP_CHECK) $(DEPS_STAMP_FUZZ)
-	$(MAKE) -j2 -Orecurse check-lane-asan check-lane-rest
+	$(MAKE) -j2 -Orecurse check-lane-asan lane-lint
 
 check-lane-asan:
 	$(MAKE) check-asan
 
-check-lane-rest:
+# The other lane, one step after the other (each waits for the one
+# before), so that each step's output comes out as soon as it ends.
+lane-unit:
 	$(MAKE) check-unit
+lane-tool: lane-unit
 	$(MAKE) check-tool
+lane-listener: lane-tool
 	$(MAKE) check-listener
+lane-tsan: lane-listener
 	$(MAKE) check-tsan
+lane-fuzz: lane-tsan
 	$(MAKE) check-fuzz
+lane-lint: lane-fuzz
 	$(MAKE) lint
 
 # ---- fuzzing ------------------------------------------------------------------

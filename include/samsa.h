@@ -2103,11 +2103,15 @@ typedef struct samsa_listener_config {
  * @param[in]  cfg where to listen, or NULL for the defaults.
  * @param[out] out receives the listener.
  * @return 0; SAMSA_EINVAL (NULL arguments, negative limits, a port out of
- *         range, a host that is not an IPv4 or IPv6 address);
+ *         range, a host that is not an IPv4 or IPv6 address,
+ *         max_partitions past SAMSA_MAX_PARTITIONS);
  *         SAMSA_ERDONLY for a read-only store; SAMSA_EIO or SAMSA_ENOMEM
  *         when the socket or a thread could not be made (errno says why).
  *
- * Close the listener (samsa_listener_close()) before the store.
+ * samsa_close() with the listener still open stops it first (its threads
+ * end and its clients see their connections close, requests not answered
+ * get no answer); samsa_listener_close() must still be called after, and
+ * then only frees it.
  */
 SAMSA_API int samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
                                   samsa_listener **out);

@@ -4,13 +4,16 @@
  * The store (store.c) knows nothing of the layers above it; it calls the
  * hooks of the services listed here at open, close and topic deletion.
  * This file is the one place that names them all, as the top of the
- * layers: consumer groups (group.c) and share groups (queue_group.c).
+ * layers: the Kafka listener (listener.c), consumer groups (group.c) and
+ * share groups (queue_group.c).
  */
 #include "group/group.h"
+#include "listener/listener.h"
 #include "queue/queue.h"
 
 static const store_service *const services[] = {
-    &group_service, /* closes first: consumers let go of their cursors */
+    &listener_service, /* closes first: its loop uses the services below */
+    &group_service,    /* consumers let go of their cursors */
     &queue_service,
     NULL,
 };

@@ -1084,6 +1084,37 @@ START_TEST(test_create_bounded)
 }
 END_TEST
 
+/* The store closed while clients are connected, one with a fetch waiting
+ * and one that just produced: samsa_close() stops the listener (the
+ * clients see their connections close), the store is whole when opened
+ * again, and samsa_listener_close() afterwards only frees. */
+START_TEST(test_store_closed_under_clients)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int waiting = dial(&r), producing = dial(&r);
+    fetch5(waiting, 5, 600000, 1 << 20);
+    size_t len;
+    uint8_t *b = gen_batch(0, 8, &len);
+    int64_t base;
+    ck_assert_int_eq(produce_raw(producing, 1, -1, b, len, &base), 0);
+    free(b);
+    usleep(20000);
+    ck_assert_int_eq(samsa_close(r.s), 0);
+    ck_assert(closed_by_peer(producing));
+    /* The fetch waits on partition 0, which got nothing: no answer,
+     * the connection just closes. */
+    ck_assert(closed_by_peer(waiting));
+    close(waiting);
+    close(producing);
+    ck_assert_int_eq(samsa_listener_close(r.l), 0);
+    r.s = test_open(r.dir);
+    test_read_range(r.s, "t", 1, 0, 8);
+    ck_assert_int_eq(samsa_close(r.s), 0);
+    test_dir_remove(r.dir);
+}
+END_TEST
+
 /* ---- hostile input ------------------------------------------------------ */
 
 START_TEST(test_hostile_frames)
@@ -1170,6 +1201,7 @@ listener_suite(void)
     tcase_add_test(tc, test_group_session_expiry);
     tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
+    tcase_add_test(tc, test_store_closed_under_clients);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
     suite_add_tcase(s, tc);

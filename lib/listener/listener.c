@@ -439,6 +439,11 @@ loop_main(void *arg)
     int timeout = -1;
     while (!atomic_load(&l->stop)) {
         int n = epoll_wait(l->epfd, evs, 64, timeout);
+        /* Inside the store's closing gate while it works: samsa_close()
+         * waits for the work in hand, then stops the loop (listener_
+         * service); once closing, the loop does nothing more. */
+        if (store_enter(l->s) != 0)
+            break;
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &l->lfd) {
                 conn_accept(l);
@@ -450,6 +455,7 @@ loop_main(void *arg)
             }
         }
         timeout = parked_retry(l);
+        store_leave(l->s);
     }
     return NULL;
 }
@@ -602,6 +608,10 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
         listener_free(l);
         return rc;
     }
+    pthread_mutex_lock(&s->listen_lock);
+    l->next_in_store = s->listeners;
+    s->listeners = l;
+    pthread_mutex_unlock(&s->listen_lock);
     *out = l;
     return 0;
 }
@@ -612,11 +622,13 @@ samsa_listener_port(const samsa_listener *l)
     return l != NULL ? l->port : SAMSA_EINVAL;
 }
 
-SAMSA_API int
-samsa_listener_close(samsa_listener *l)
+/* Join the threads, close every connection and the sockets: the
+ * listener touches the store no more. */
+static void
+listener_stop(samsa_listener *l)
 {
-    if (l == NULL)
-        return SAMSA_EINVAL;
+    if (l->stopped)
+        return;
     atomic_store(&l->stop, true);
     const uint64_t one = 1;
     (void)!write(l->evfd, &one, sizeof one);
@@ -624,6 +636,58 @@ samsa_listener_close(samsa_listener *l)
     listener_parked_add(l, 0); /* wakes the waker if it sleeps idle */
     store_notify(l->s);        /* and if it watches (waker_main) */
     pthread_join(l->waker, NULL);
+    while (l->conns != NULL)
+        conn_free(l, l->conns);
+    l->stopped = true;
+}
+
+SAMSA_API int
+samsa_listener_close(samsa_listener *l)
+{
+    if (l == NULL)
+        return SAMSA_EINVAL;
+    if (!l->stopped) { /* else samsa_close() stopped and unlisted it */
+        samsa *s = l->s;
+        pthread_mutex_lock(&s->listen_lock);
+        for (samsa_listener **pp = &s->listeners; *pp != NULL;
+             pp = &(*pp)->next_in_store)
+            if (*pp == l) {
+                *pp = l->next_in_store;
+                break;
+            }
+        pthread_mutex_unlock(&s->listen_lock);
+        listener_stop(l);
+    }
     listener_free(l);
     return 0;
 }
+
+/* ---- the store's service ------------------------------------------------ */
+
+static int
+listener_service_open(samsa *s)
+{
+    pthread_mutex_init(&s->listen_lock, NULL);
+    s->listeners = NULL;
+    return 0;
+}
+
+/* samsa_close() with listeners still open: each is stopped (its clients
+ * see their connections close), and its memory waits for
+ * samsa_listener_close(), which then only frees it. */
+static void
+listener_service_close(samsa *s)
+{
+    pthread_mutex_lock(&s->listen_lock);
+    samsa_listener *l = s->listeners;
+    s->listeners = NULL;
+    pthread_mutex_unlock(&s->listen_lock);
+    for (; l != NULL; l = l->next_in_store)
+        listener_stop(l);
+    pthread_mutex_destroy(&s->listen_lock);
+}
+
+const store_service listener_service = {
+    .open = listener_service_open,
+    .close = listener_service_close,
+};

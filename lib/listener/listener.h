@@ -119,7 +119,14 @@ struct samsa_listener {
     pthread_cond_t cond;
     int parked;      /* fetches waiting, under lock                     */
     kgroups *groups; /* the loop's: only its thread touches them      */
+    /* The store's list (s->listen_lock); stopped: its threads joined and
+     * its sockets closed, by samsa_listener_close() or samsa_close(). */
+    struct samsa_listener *next_in_store;
+    bool stopped;
 };
+
+/* Stops every listener of the store at samsa_close() (samsa.c). */
+extern const store_service listener_service;
 
 /* What a handler did: answered (the reply is in out), parked (c->parked
  * set: its retry answers later), or the connection must close. */

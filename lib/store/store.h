@@ -149,6 +149,10 @@ struct samsa {
 
     struct group_registry *groups; /* group.c: consumer groups and every
                                       open consumer, detached at close    */
+    /* listener.c: the Kafka listeners open on this store, stopped at
+     * close (listener_service) */
+    pthread_mutex_t listen_lock;
+    struct samsa_listener *listeners;
     /* queue.c and ackwait.c: share groups and acknowledgement waits */
     pthread_mutex_t queue_lock; /* qgroups and each group's receivers      */
     struct qgroup *qgroups;     /* share groups loaded in this store        */
