@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "listener/kwire.h"
@@ -1115,6 +1117,81 @@ START_TEST(test_store_closed_under_clients)
 }
 END_TEST
 
+/* A client gone in the middle of a request, and a flood of connections
+ * past the bound: the ones over it are closed at once, and the store and
+ * a connection that was there carry on. */
+START_TEST(test_connection_faults)
+{
+    samsa_listener_config cfg = {.max_connections = 32};
+    lrig r;
+    lrig_open(&r, &cfg);
+    int good = dial(&r);
+    static const uint8_t half[] = {0, 0, 0, 40, 0, 3, 0, 1, 0, 0};
+    for (int i = 0; i < 10; i++) { /* half a request, then gone */
+        int fd = dial(&r);
+        send_all(fd, half, sizeof half);
+        close(fd);
+    }
+    usleep(200000); /* the listener, idle, has freed those */
+    int fds[300], open_ = 0, refused = 0;
+    for (int i = 0; i < 300; i++)
+        fds[i] = dial(&r);
+    usleep(200000);
+    for (int i = 0; i < 300; i++) { /* closed at once, or still open */
+        struct timeval tv = {0, 20000};
+        (void)setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        uint8_t byte;
+        if (recv(fds[i], &byte, 1, 0) == 0)
+            refused++;
+        else
+            open_++;
+        close(fds[i]);
+    }
+    ck_assert_int_eq(open_, 31); /* 32 with the good one */
+    ck_assert_int_eq(refused, 300 - 31);
+    int16_t err;
+    int64_t hw, first;
+    test_produce_gen(r.s, "t", 0, 0, 4);
+    ck_assert_int_eq(fetch_raw(good, 0, 0, 0, &err, &hw, &first), 4);
+    ck_assert_int_eq(err, 0);
+    close(good);
+    lrig_close(&r);
+}
+END_TEST
+
+/* The process out of descriptors: a connection the listener cannot take
+ * is taken with its spare descriptor and closed at once (without it, the
+ * loop would spin on the listening socket and the client wait for ever);
+ * with descriptors back, connections are served again. */
+START_TEST(test_accept_out_of_fds)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    struct rlimit old, tight;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest = dup(0); /* every number below is taken */
+    ck_assert_int_ge(lowest, 0);
+    close(lowest);
+    tight = old;
+    tight.rlim_cur = (rlim_t)lowest + 1; /* the client's socket, no more */
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    int fd = dial(&r);
+    struct timeval tv = {5, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint8_t byte;
+    ck_assert_int_eq(recv(fd, &byte, 1, 0), 0); /* closed, not hung */
+    close(fd);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    fd = dial(&r);
+    int16_t err;
+    int64_t hw, first;
+    ck_assert_int_eq(fetch_raw(fd, 0, 0, 0, &err, &hw, &first), 0);
+    ck_assert_int_eq(err, 0);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- hostile input ------------------------------------------------------ */
 
 START_TEST(test_hostile_frames)
@@ -1132,13 +1209,15 @@ START_TEST(test_hostile_frames)
                                   0, 0, 0, 5,  0, 0, 0, 0};
     static const uint8_t huge[] = {0, 0, 0, 16, 0,    3,    0,    1,    0, 0,
                                    0, 5, 0, 0,  0x7f, 0xff, 0xff, 0xff, 0, 0};
+    static const uint8_t two_gb[] = {0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0};
     const struct {
         const uint8_t *p;
         size_t n;
     } bad[] = {{neg, sizeof neg},
                {big, sizeof big},
                {cut, sizeof cut},
-               {huge, sizeof huge}};
+               {huge, sizeof huge},
+               {two_gb, sizeof two_gb}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int fd = dial(&r);
         send_all(fd, bad[i].p, bad[i].n);
@@ -1202,6 +1281,8 @@ listener_suite(void)
     tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
     tcase_add_test(tc, test_store_closed_under_clients);
+    tcase_add_test(tc, test_connection_faults);
+    tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
     suite_add_tcase(s, tc);

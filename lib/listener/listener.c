@@ -95,6 +95,19 @@ conn_accept(samsa_listener *l)
 {
     for (;;) {
         int fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE) && l->spare >= 0) {
+            /* Out of descriptors: the connection would wait in the
+             * backlog, the socket stay readable and the loop spin on it.
+             * The spare descriptor makes room to take it and close it
+             * (libuv's and libev's way), then comes back. */
+            close(l->spare);
+            fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0)
+                close(fd);
+            l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0)
+                continue;
+        }
         if (fd < 0)
             return; /* EAGAIN, or a connection that went: nothing to do */
         kconn *c = NULL;
@@ -533,6 +546,8 @@ listener_free(samsa_listener *l)
         close(l->epfd);
     if (l->evfd >= 0)
         close(l->evfd);
+    if (l->spare >= 0)
+        close(l->spare);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
     free(l->advertised);
@@ -588,6 +603,7 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
     l->s = s;
     l->cfg = *cfg;
     l->lfd = l->epfd = l->evfd = -1;
+    l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->cond, NULL);
     if (l->cfg.host == NULL)

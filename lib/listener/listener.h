@@ -110,6 +110,8 @@ struct samsa_listener {
     char *advertised; /* the host told to clients                    */
     int port;
     int lfd, epfd, evfd; /* listening socket, epoll, eventfd (wake-ups) */
+    int spare;           /* a descriptor kept to refuse a connection when
+                            the process has no other (conn_accept)     */
     pthread_t loop, waker;
     _Atomic bool stop;
     kconn *conns;
