@@ -127,7 +127,8 @@ ALL_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) $(CFLAGS) $(SAN_CFLAGS)
 LDLIBS_LIB = $(LMDB_LIBS) -lpthread
 
 .PHONY: all run check check-unit check-tool check-asan check-tsan check-valgrind lint \
-	check-lane-asan check-listener lane-unit lane-tool lane-listener \
+	asan-build lane-asan-a lane-asan-b check-listener lane-unit lane-tool \
+	lane-listener \
 	lane-tsan lane-fuzz lane-lint \
 	check-long check-kafkajs check-fuzz fuzz fuzz-seeds format \
 	bench bench-peers examples install uninstall clean deps-build deps-check
@@ -257,14 +258,25 @@ check-unit: $(RUNNER)
 check-tool: $(TOOL)
 	sh test/tool.sh $(TOOL)
 
-check-asan:
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+check-asan: asan-build
+	$(CK_ENV) $(ASAN_ENV) build/asan/check_samsa
+	$(ASAN_ENV) sh test/tool.sh build/asan/samsa
+
+asan-build:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
 		SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DSAMSA_DEBUG" \
 		build/asan/check_samsa build/asan/samsa
-	$(CK_ENV) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		build/asan/check_samsa
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		sh test/tool.sh build/asan/samsa
+
+# make check runs the ASan suites in two halves beside each other: the
+# longest suites (ASAN_A: a quarter of the checks, half of the time) and
+# the rest.
+ASAN_A := powercut bounded journal heal
+lane-asan-a: asan-build
+	$(CK_ENV) $(ASAN_ENV) SAMSA_SUITES="$(ASAN_A)" build/asan/check_samsa
+lane-asan-b: asan-build
+	$(CK_ENV) $(ASAN_ENV) SAMSA_SKIP_SUITES="$(ASAN_A)" build/asan/check_samsa
+	$(ASAN_ENV) sh test/tool.sh build/asan/samsa
 
 # Only the suites that start threads run under TSan (the rest are covered
 # above); SAMSA_SUITES selects them in the runner.
@@ -291,16 +303,15 @@ check-valgrind: $(RUNNER)
 	CK_FORK=no $(CK_ENV) valgrind --leak-check=full --error-exitcode=1 \
 		$(RUNNER)
 
-# Two lanes on two cores: the ASan/UBSan run (the longest: the library
-# at -O1 under the sanitizer, every suite) beside everything else in turn.
-# Each lane's output is printed whole when a step of it ends (-Orecurse),
-# so the two never interleave; a lane that fails fails the check.  Every
-# package is installed first, so the lanes never run apt-get at once.
+# Three lanes: the ASan/UBSan run (the library at -O1 under the
+# sanitizer, every suite: the longest part) in two halves, beside
+# everything else in turn.  Many tests wait on fsync and sleeps, so three
+# lanes keep two cores busy.  Each step's output is printed whole when it
+# ends (-Orecurse), so lanes never interleave; a lane that fails fails the
+# check.  Every package is installed first, so the lanes never run
+# apt-get at once.
 check: all $(DEPS_STAMP_CHECK) $(DEPS_STAMP_FUZZ)
-	$(MAKE) -j2 -Orecurse check-lane-asan lane-lint
-
-check-lane-asan:
-	$(MAKE) check-asan
+	$(MAKE) -j3 -Orecurse lane-asan-a lane-asan-b lane-lint
 
 # The other lane, one step after the other (each waits for the one
 # before), so that each step's output comes out as soon as it ends.
