@@ -420,9 +420,10 @@ format:
 	clang-format --style=file:.ci/clang-format -i $(FORMAT_SRC)
 
 # A Kafka client's own decoder (kafkajs, from npm) reads samsa's segments:
-# every record it decodes must match what samsa's cursor returns.  Not part
-# of `make check`, which needs no Node.js.
-check-kafkajs: $(B)/interop/dump $(if $(BRIDGE),$(B)/interop/mirror)
+# every record it decodes must match what samsa's cursor returns, and its
+# client produces, consumes as a group and administers through samsa serve
+# (test/kafkajs.sh).  Not part of `make check`, which needs no Node.js.
+check-kafkajs: $(B)/interop/dump $(TOOL) $(if $(BRIDGE),$(B)/interop/mirror)
 	@command -v npm >/dev/null 2>&1 || { echo \
 	  "samsa: check-kafkajs needs Node.js; run: sudo apt-get install -y nodejs npm" >&2; \
 	  exit 1; }
@@ -442,6 +443,7 @@ check-kafkajs: $(B)/interop/dump $(if $(BRIDGE),$(B)/interop/mirror)
 	$(if $(BRIDGE),@echo "check-kafkajs: kafkajs consumed $$(wc -l < \
 	  $(B)/interop/kafkajs-mirror.txt) records mirrored to Kafka (the mock \
 	  cluster) exactly as samsa reads them")
+	NODE_PATH=$(CURDIR)/$(B)/interop/node_modules sh test/kafkajs.sh $(TOOL)
 
 $(B)/interop/dump: test/interop/dump.c $(STATIC)
 	@mkdir -p $(@D)
