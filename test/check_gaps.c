@@ -997,20 +997,34 @@ START_TEST(test_adopt_exact)
 }
 END_TEST
 
+/* A store in dir with a mirror directory (made at mirror, o naming it)
+ * and the Kafka directory adopted as topic "k" with two copies; *kd (if
+ * wanted) the Kafka directory. */
+static samsa *
+adopt_mirrored(const char *dir, char *mirror, samsa_options *o,
+               int32_t min_insync, const char **kd)
+{
+    test_pathf(mirror, dir, "mirror");
+    ck_assert_int_eq(mkdir(mirror, 0755), 0);
+    const char *k = kafka_dir(dir);
+    samsa *s;
+    E(samsa_open(store_dir(dir), o, &s));
+    samsa_topic_config cfg = {.replicas = 2, .min_insync = min_insync};
+    E(samsa_topic_adopt(s, "k", k, &cfg));
+    if (kd != NULL)
+        *kd = k;
+    return s;
+}
+
 /* With two copies every file is copied: copies are files of their own. */
 START_TEST(test_adopt_copies)
 {
     const char *dir = test_dir_make();
     char mirror[TEST_PATH_BUF];
-    test_pathf(mirror, dir, "mirror");
-    ck_assert_int_eq(mkdir(mirror, 0755), 0);
-    const char *kd = kafka_dir(dir);
     const char *const reps[] = {mirror, NULL};
     samsa_options o = {.replica_dirs = reps};
-    samsa *s;
-    E(samsa_open(store_dir(dir), &o, &s));
-    samsa_topic_config cfg = {.replicas = 2};
-    E(samsa_topic_adopt(s, "k", kd, &cfg));
+    const char *kd;
+    samsa *s = adopt_mirrored(dir, mirror, &o, 0, &kd);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     samsa_scrub_report rep;
     E(samsa_scrub(s, "k", &rep));
@@ -1028,7 +1042,7 @@ START_TEST(test_adopt_copies)
         a, test_pathf(c, dir, "store/k-0/00000000000000001030.log")));
     /* A record byte of the mirror's first segment damaged: scrub walks
      * both copies over the gaps and heals it from the primary. */
-    size_t len, plen;
+    size_t len;
     test_pathf(b, mirror, "k-0/00000000000000001000.log");
     uint8_t *m = test_slurp(b, &len);
     size_t second = BATCH_LOG_OVERHEAD + test_be32(m + 8);
@@ -1042,13 +1056,8 @@ START_TEST(test_adopt_copies)
     ck_assert_uint_eq(rep.unrepairable, 0);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     E(samsa_close(s));
-    m = test_slurp(b, &len);
-    uint8_t *p = test_slurp(
-        test_pathf(c, dir, "store/k-0/00000000000000001000.log"), &plen);
-    ck_assert_uint_eq(len, plen);
-    ck_assert_int_eq(memcmp(m, p, len), 0);
-    free(m);
-    free(p);
+    test_same_bytes(b,
+                    test_pathf(c, dir, "store/k-0/00000000000000001000.log"));
     test_dir_remove(dir);
 }
 END_TEST
@@ -1060,15 +1069,9 @@ START_TEST(test_adopt_catchup)
 {
     const char *dir = test_dir_make();
     char mirror[TEST_PATH_BUF];
-    test_pathf(mirror, dir, "mirror");
-    ck_assert_int_eq(mkdir(mirror, 0755), 0);
-    const char *kd = kafka_dir(dir);
     const char *const reps[] = {mirror, NULL};
     samsa_options o = {.replica_dirs = reps};
-    samsa *s;
-    E(samsa_open(store_dir(dir), &o, &s));
-    samsa_topic_config cfg = {.replicas = 2, .min_insync = 1};
-    E(samsa_topic_adopt(s, "k", kd, &cfg));
+    samsa *s = adopt_mirrored(dir, mirror, &o, 1, NULL);
     test_dir_remove(mirror);
     for (int64_t o2 = KEND; o2 < KEND + 3; o2++)
         ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "new"), o2);
@@ -1087,14 +1090,9 @@ START_TEST(test_adopt_catchup)
                                         "00000000000000001043.log"};
     for (size_t i = 0; i < 3; i++) {
         char a[TEST_PATH_BUF], b[TEST_PATH_BUF], rel[64];
-        size_t la, lb;
         snprintf(rel, sizeof rel, "k-0/%s", files[i]);
-        uint8_t *pa = test_slurp(test_pathf(a, store_dir_path(dir), rel), &la);
-        uint8_t *pb = test_slurp(test_pathf(b, mirror, rel), &lb);
-        ck_assert_uint_eq(la, lb);
-        ck_assert_int_eq(memcmp(pa, pb, la), 0);
-        free(pa);
-        free(pb);
+        test_same_bytes(test_pathf(a, store_dir_path(dir), rel),
+                        test_pathf(b, mirror, rel));
     }
     test_dir_remove(dir);
 }

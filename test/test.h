@@ -132,6 +132,9 @@ uint32_t test_be32(const uint8_t *p);
 uint8_t *test_slurp(const char *path, size_t *len);
 /* Write len bytes to path, opened O_WRONLY | O_CREAT | flags. */
 void test_spew(const char *path, const void *buf, size_t len, int flags);
+/* Fail the test unless the files at a and b hold the same bytes (copies
+ * of a segment must be identical). */
+void test_same_bytes(const char *a, const char *b);
 
 /* A store's files, kept in memory to put back before each case. */
 typedef struct test_sfile {

@@ -142,6 +142,18 @@ test_spew(const char *path, const void *buf, size_t len, int flags)
 }
 
 void
+test_same_bytes(const char *a, const char *b)
+{
+    size_t la, lb;
+    uint8_t *pa = test_slurp(a, &la);
+    uint8_t *pb = test_slurp(b, &lb);
+    ck_assert_msg(la == lb && memcmp(pa, pb, la) == 0,
+                  "%s (%zu bytes) and %s (%zu bytes) differ", a, la, b, lb);
+    free(pa);
+    free(pb);
+}
+
+void
 test_snap_take(test_snap *sn, const char *root, const char *rel)
 {
     char p[2 * TEST_PATH_BUF + 2];
