@@ -47,7 +47,8 @@ kbatch_encode(uint8_t *out, const kbatch *b)
         g[i].r.timestamp = test_gen_ts(b->base + b->deltas[i]);
         if (g[i].r.timestamp > max_ts)
             max_ts = g[i].r.timestamp;
-        total += batch_record_size(&g[i].r, base_ts, b->deltas[i], &body[i]);
+        total += batch_record_size(&g[i].r, batch_record_payload(&g[i].r),
+                                   base_ts, b->deltas[i], &body[i]);
     }
     uint8_t *p = out + BATCH_HEADER_SIZE;
     for (size_t i = 0; i < b->n; i++)

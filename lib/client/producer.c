@@ -135,26 +135,27 @@ arena_reserve(pbuf *b, size_t len)
     return 0;
 }
 
-/* A bound of what r takes in any batch (its deltas at their longest) and
- * in the producer (that, and its opaque slot). */
+/* A bound of what a record of this payload (batch_record_payload())
+ * takes in any batch (its length, attributes and deltas at their
+ * longest) and in the producer (that, and its opaque slot). */
 static size_t
-record_bound(const samsa_record *r)
+record_bound(size_t payload)
 {
-    size_t body;
-    return batch_record_size(r, r->timestamp, 0, &body) + 2 * VARINT_MAX +
-           sizeof(void *);
+    return VARINT_MAX + 1 + 2 * VARINT_MAX + payload + sizeof(void *);
 }
 
-/* Encode r as the next record of b (timestamp already set). */
+/* Encode r, of this payload, as the next record of b (timestamp already
+ * set). */
 static int
-pbuf_add(pbuf *b, const samsa_record *r, void *opaque)
+pbuf_add(pbuf *b, const samsa_record *r, size_t payload, void *opaque)
 {
     if (samsa__array_room(&b->opaque, b->n, &b->cap, sizeof *b->opaque, 64))
         return SAMSA_ENOMEM;
     if (b->n == 0)
         b->base_ts = b->max_ts = r->timestamp;
     size_t body;
-    size_t len = batch_record_size(r, b->base_ts, (int32_t)b->n, &body);
+    size_t len =
+        batch_record_size(r, payload, b->base_ts, (int32_t)b->n, &body);
     int rc = arena_reserve(b, len);
     if (rc != 0)
         return rc;
@@ -440,6 +441,8 @@ place(ptopic *t, const samsa_record *r, int32_t partition)
 {
     if (partition != SAMSA_PARTITION_ANY)
         return partition;
+    if (t->partitions == 1) /* every key's: no need to hash it */
+        return 0;
     if (r->key != NULL)
         return samsa_partition_for_key(r->key, r->key_len, t->partitions);
     if (t->sticky < 0)
@@ -458,6 +461,8 @@ on_sender(samsa_producer *p)
 static int
 wait_room(samsa_producer *p, size_t size, int timeout_ms)
 {
+    if (p->stop || p->held + size <= p->cfg.buffer_bytes)
+        return p->stop ? SAMSA_ECLOSED : 0; /* the usual case: room */
     int64_t deadline = samsa__deadline_after(timeout_ms);
     while (!p->stop && p->held + size > p->cfg.buffer_bytes) {
         if (timeout_ms == 0 || on_sender(p))
@@ -486,7 +491,8 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     samsa_record c = *r;
     if (c.timestamp == 0)
         c.timestamp = samsa__wall_ms(); /* the clock retention reads too */
-    size_t held = record_bound(&c);
+    size_t payload = batch_record_payload(&c);
+    size_t held = record_bound(payload);
     pthread_mutex_lock(&p->lock);
     ptopic *t = NULL;
     rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
@@ -534,7 +540,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         }
     }
     if (rc == 0)
-        rc = pbuf_add(b, &c, opaque);
+        rc = pbuf_add(b, &c, payload, opaque);
     if (rc == 0) {
         b->held += held;
         p->held += held;

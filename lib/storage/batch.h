@@ -56,14 +56,18 @@ int64_t batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
 int batch_compress(const uint8_t *batch, size_t len, int codec, int level,
                    uint8_t *out, size_t *out_len);
 /* One record at a time, for a writer that gathers a batch as records
- * come (the asynchronous producer): the bytes record r takes as the
- * batch's record delta (base_ts: the batch's first timestamp), *body
- * getting what batch_record_put() needs; batch_record_put() writes it at
- * p and returns its end; batch_finish() fills in the header (and CRC) of
- * the n records in the total bytes at out, which start BATCH_HEADER_SIZE
- * in.  batch_encode() is these three. */
-size_t batch_record_size(const samsa_record *r, int64_t base_ts, int32_t delta,
-                         size_t *body);
+ * come (the asynchronous producer): batch_record_payload() is the bytes
+ * of r's key, value and headers as encoded (the part of a record that
+ * does not depend on its place in a batch; taken once a record);
+ * batch_record_size() the bytes r takes as the batch's record delta
+ * (base_ts: the batch's first timestamp), *body getting what
+ * batch_record_put() needs; batch_record_put() writes it at p and
+ * returns its end; batch_finish() fills in the header (and CRC) of the n
+ * records in the total bytes at out, which start BATCH_HEADER_SIZE in.
+ * batch_encode() is these. */
+size_t batch_record_payload(const samsa_record *r);
+size_t batch_record_size(const samsa_record *r, size_t payload, int64_t base_ts,
+                         int32_t delta, size_t *body);
 uint8_t *batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
                           int64_t base_ts, int32_t delta);
 void batch_finish(uint8_t *out, size_t total, size_t n, int64_t base_ts,
