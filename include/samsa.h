@@ -206,8 +206,24 @@ typedef struct samsa_options {
                                           and opened again when read,
                                           written or synced (never under a
                                           reader); 0: 256                 */
-    uint64_t reserved[5];            /**< must be zero                      */
+    int64_t spin_ns;                 /**< how long a reader that reached the
+                                          end of what it reads (a cursor,
+                                          a consumer's or a queue
+                                          receiver's poll) keeps looking,
+                                          on its CPU, before it sleeps:
+                                          records produced meanwhile reach
+                                          it without a wake-up (a system
+                                          call on both sides); 0: the
+                                          default, SAMSA_SPIN_NS_DEFAULT;
+                                          -1: sleep at once; at most
+                                          1 s                            */
+    uint64_t reserved[4];            /**< must be zero                      */
 } samsa_options;
+
+/** samsa_options.spin_ns when 0: a reader polls this long (ns) before it
+ * sleeps.  A spin costs its CPU only while it lasts, after the last
+ * record read; a wake-up costs several microseconds on each side. */
+#define SAMSA_SPIN_NS_DEFAULT 50000
 
 #define SAMSA_MAX_REPLICA_DIRS 7 /**< replica_dirs entries, besides dir */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "storage/log.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -152,6 +153,128 @@ START_TEST(test_enter_refused_while_closing)
 }
 END_TEST
 
+/* ---- readers that spin before they sleep (samsa_options.spin_ns) ------- */
+
+typedef struct reader {
+    samsa *s;
+    int timeout_ms;
+    _Atomic int state; /* 0 starting, 1 about to wait, 2 returned */
+    int rc;
+    samsa_message m;
+    samsa_cursor *c;
+} reader;
+
+static void *
+reader_main(void *arg)
+{
+    reader *r = arg;
+    atomic_store(&r->state, 1);
+    r->rc = samsa_cursor_next(r->c, &r->m, r->timeout_ms);
+    atomic_store(&r->state, 2);
+    return NULL;
+}
+
+static samsa *
+open_spin(const char *dir, int64_t spin_ns)
+{
+    samsa_options o = {.spin_ns = spin_ns};
+    samsa *s;
+    E(samsa_open(dir, &o, &s));
+    E(samsa_topic_create(s, "t", NULL));
+    return s;
+}
+
+static _Atomic int *
+log_waiters(samsa *s)
+{
+    return &store_topic_find(s, "t")->parts[0]->log->waiters;
+}
+
+/* A reader at the end polls for spin_ns before it sleeps: while it polls it
+ * is not counted among the log's waiters, so the produce that reaches it
+ * broadcasts to nobody (no system call on either side). */
+START_TEST(test_spinning_reader_not_counted)
+{
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, 1000000000); /* 1 s: longer than the test */
+    reader r = {.s = s, .timeout_ms = -1};
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r.c));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &r), 0);
+    while (atomic_load(&r.state) < 1)
+        usleep(1000);
+    usleep(20000);
+    ck_assert_int_eq(atomic_load(&r.state), 1); /* still waiting */
+    ck_assert_int_eq(atomic_load(log_waiters(s)), 0);
+    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "x"), 0);
+    pthread_join(th, NULL);
+    E(r.rc);
+    ck_assert_int_eq(r.m.offset, 0);
+    ck_assert_mem_eq(r.m.value, "x", 1);
+    E(samsa_cursor_close(r.c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* spin_ns -1: the reader sleeps at once, counted, and is woken. */
+START_TEST(test_no_spin_sleeps_counted)
+{
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, -1);
+    reader r = {.s = s, .timeout_ms = -1};
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r.c));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &r), 0);
+    for (int i = 0; i < 10000 && atomic_load(log_waiters(s)) == 0; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(log_waiters(s)), 1);
+    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "y"), 0);
+    pthread_join(th, NULL);
+    E(r.rc);
+    ck_assert_mem_eq(r.m.value, "y", 1);
+    ck_assert_int_eq(atomic_load(log_waiters(s)), 0);
+    E(samsa_cursor_close(r.c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The deadline bounds the spin: a 1 s spin with a 20 ms timeout times
+ * out (the wide bound below only tells a spin cut at the deadline from
+ * one that ran its whole second). */
+START_TEST(test_spin_bounded_by_deadline)
+{
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, 1000000000);
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &c));
+    int64_t t0 = samsa__now_ns();
+    EQ_RC(samsa_cursor_next(c, &m, 20), SAMSA_ETIMEDOUT);
+    uint64_t seen = store_watch(s);
+    EQ_RC(store_wait(s, seen, samsa__deadline_after(20)), SAMSA_ETIMEDOUT);
+    store_unwatch(s);
+    ck_assert_int_lt(samsa__now_ns() - t0, 900000000);
+    E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+START_TEST(test_spin_option_checked)
+{
+    const char *dir = test_dir_make();
+    samsa *s = NULL;
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .spin_ns = -2};
+    EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
+    o.spin_ns = 1000000001;
+    EQ_RC(samsa_open(dir, &o, &s), SAMSA_EINVAL);
+    ck_assert_ptr_null(s);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 notify_suite(void)
 {
@@ -163,6 +286,10 @@ notify_suite(void)
     tcase_add_test(tc, test_topic_changes_notify);
     tcase_add_test(tc, test_close_wakes_blocked);
     tcase_add_test(tc, test_enter_refused_while_closing);
+    tcase_add_test(tc, test_spinning_reader_not_counted);
+    tcase_add_test(tc, test_no_spin_sleeps_counted);
+    tcase_add_test(tc, test_spin_bounded_by_deadline);
+    tcase_add_test(tc, test_spin_option_checked);
     suite_add_tcase(su, tc);
     return su;
 }

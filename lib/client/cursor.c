@@ -257,7 +257,7 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             /* Read-only: the end moves in another process (log_follow.c). */
             int rc = c->log->follow != NULL
                          ? store_follow_wait(c->s, c->part, c->offset, deadline)
-                         : log_wait(c->log, c->offset, deadline);
+                         : log_wait(c->log, c->offset, deadline, c->s->spin_ns);
             if (rc != 0)
                 return rc;
             continue;

@@ -570,9 +570,29 @@ publish_end(samsa_log *log, int64_t end)
     }
 }
 
-int
-log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
+typedef struct end_past {
+    const samsa_log *log;
+    int64_t offset;
+} end_past;
+
+static bool
+end_moved(const void *arg)
 {
+    const end_past *e = arg;
+    return atomic_load_explicit(&e->log->end, memory_order_acquire) >
+               e->offset ||
+           atomic_load(&e->log->deleted);
+}
+
+int
+log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns, int64_t spin_ns)
+{
+    /* A spinning reader is not counted in waiters: the writer that moves
+     * the end meanwhile sees none and broadcasts nothing. */
+    end_past e = {log, offset};
+    if (spin_ns > 0 && samsa__spin(end_moved, &e, spin_ns, deadline_ns) &&
+        atomic_load(&log->end) > offset)
+        return 0;
     samsa__lock(&log->wait_lock, SAMSA_RANK_LEAF);
     atomic_fetch_add(&log->waiters, 1);
     int rc = 0;

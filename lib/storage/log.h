@@ -285,8 +285,10 @@ int log_sync(samsa_log *log, bool all, int64_t *recovery_point);
  * open (cursors and samsa_scrub() find it). */
 int64_t log_damaged(const samsa_log *log);
 /* Wait until end > offset, the log is deleted, or the deadline (CLOCK_
- * MONOTONIC ns; -1: never) passes.  0, SAMSA_ETIMEDOUT, SAMSA_EDELETED. */
-int log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);
+ * MONOTONIC ns; -1: never) passes, polling for spin_ns (0: none) before
+ * sleeping.  0, SAMSA_ETIMEDOUT, SAMSA_EDELETED. */
+int log_wait(samsa_log *log, int64_t offset, int64_t deadline_ns,
+             int64_t spin_ns);
 /* Mark deleted and wake every waiting reader. */
 void log_mark_deleted(samsa_log *log);
 /* Retention (see log.c, "Deleting").  log_retention_point: the start the

@@ -76,9 +76,26 @@ store_notify(samsa *s)
     }
 }
 
+typedef struct events_past {
+    samsa *s;
+    uint64_t seen;
+} events_past;
+
+static bool
+events_moved(const void *arg)
+{
+    const events_past *e = arg;
+    return atomic_load(&e->s->events) != e->seen || atomic_load(&e->s->closing);
+}
+
+/* A watcher first polls events for s->spin_ns: a producer meanwhile bumps
+ * it under notify_lock and broadcasts to nobody, neither side making a
+ * system call; then it sleeps. */
 int
 store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
 {
+    events_past e = {s, seen};
+    (void)samsa__spin(events_moved, &e, s->spin_ns, deadline_ns);
     int rc = 0;
     samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
     while (atomic_load(&s->events) == seen && !atomic_load(&s->closing) &&

@@ -215,7 +215,8 @@ options_check(const samsa_options *opt)
     if (opt->sync < SAMSA_SYNC_DEFAULT || opt->sync > SAMSA_SYNC_ALWAYS ||
         (opt->flags & ~(SAMSA_OPEN_CREATE | SAMSA_OPEN_RDONLY)) != 0 ||
         (opt->flags & SAMSA_OPEN_CREATE && opt->flags & SAMSA_OPEN_RDONLY) ||
-        (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)))
+        (opt->catalog_map_bytes != 0 && opt->catalog_map_bytes < (1u << 20)) ||
+        opt->spin_ns < -1 || opt->spin_ns > 1000000000)
         return SAMSA_EINVAL;
     for (size_t i = 0; opt->replica_dirs != NULL && opt->replica_dirs[i]; i++)
         if (i >= SAMSA_MAX_REPLICA_DIRS || *opt->replica_dirs[i] == '\0')
@@ -471,6 +472,9 @@ store_open(const char *dir, const samsa_options *opt, samsa_io *io,
         opt->sync == SAMSA_SYNC_ALWAYS ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE;
     s->on_replica = opt->on_replica;
     s->on_replica_ctx = opt->on_replica_ctx;
+    s->spin_ns = opt->spin_ns == 0    ? SAMSA_SPIN_NS_DEFAULT
+                 : opt->spin_ns == -1 ? 0
+                                      : opt->spin_ns;
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_mutex_init(&s->repair_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);

@@ -141,6 +141,7 @@ struct samsa {
     /* notify.c: store-wide wake-ups and the closing gate */
     pthread_mutex_t notify_lock; /* notify_cond                              */
     pthread_cond_t notify_cond;  /* events moved, closing, or inside hit 0   */
+    int64_t spin_ns;             /* readers poll this long before they sleep */
     _Atomic uint64_t events;     /* bumped by store_notify() while watched   */
     _Atomic int watchers;        /* between store_watch and store_unwatch:
                                     notify costs a load when there are none */

@@ -112,6 +112,12 @@ int64_t samsa__wall_ms(void);
  * again.  Not part of the API (a hidden symbol tests reach through
  * libsamsa.a). */
 void samsa__wall_ms_set(int64_t ms);
+/* Poll ready(arg) on this CPU until it is true (returns true), or spin_ns
+ * or the deadline (-1: none) has passed (returns false): a reader that
+ * finds what it waits for this way costs its writer no wake-up
+ * (clock.c). */
+bool samsa__spin(bool (*ready)(const void *arg), const void *arg,
+                 int64_t spin_ns, int64_t deadline_ns);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
  * as samsa__deadline_after() makes. */
 void samsa__cond_init_monotonic(pthread_cond_t *cond);
