@@ -190,53 +190,51 @@ log_waiters(samsa *s)
     return &store_topic_find(s, "t")->parts[0]->log->waiters;
 }
 
-/* A reader at the end polls for spin_ns before it sleeps: while it polls it
- * is not counted among the log's waiters, so the produce that reaches it
- * broadcasts to nobody (no system call on either side). */
-START_TEST(test_spinning_reader_not_counted)
+/* A reader blocked at the end of "t" in a store opened with spin_ns;
+ * want_waiters: how many the log counts while it waits (poll until so);
+ * then a produce of value reaches it. */
+static void
+reader_handoff(int64_t spin_ns, int want_waiters, const char *value)
 {
     const char *dir = test_dir_make();
-    samsa *s = open_spin(dir, 1000000000); /* 1 s: longer than the test */
+    samsa *s = open_spin(dir, spin_ns);
     reader r = {.s = s, .timeout_ms = -1};
     E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r.c));
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &r), 0);
     while (atomic_load(&r.state) < 1)
         usleep(1000);
-    usleep(20000);
+    if (want_waiters == 0)
+        usleep(20000); /* well inside its spin */
+    for (int i = 0; i < 10000 && atomic_load(log_waiters(s)) != want_waiters;
+         i++)
+        usleep(1000);
     ck_assert_int_eq(atomic_load(&r.state), 1); /* still waiting */
-    ck_assert_int_eq(atomic_load(log_waiters(s)), 0);
-    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "x"), 0);
+    ck_assert_int_eq(atomic_load(log_waiters(s)), want_waiters);
+    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, value), 0);
     pthread_join(th, NULL);
     E(r.rc);
     ck_assert_int_eq(r.m.offset, 0);
-    ck_assert_mem_eq(r.m.value, "x", 1);
+    ck_assert_mem_eq(r.m.value, value, strlen(value));
+    ck_assert_int_eq(atomic_load(log_waiters(s)), 0);
     E(samsa_cursor_close(r.c));
     E(samsa_close(s));
     test_dir_remove(dir);
+}
+
+/* A reader at the end polls for spin_ns before it sleeps: while it polls it
+ * is not counted among the log's waiters, so the produce that reaches it
+ * broadcasts to nobody (no system call on either side). */
+START_TEST(test_spinning_reader_not_counted)
+{
+    reader_handoff(1000000000, 0, "x"); /* 1 s: longer than the test */
 }
 END_TEST
 
 /* spin_ns -1: the reader sleeps at once, counted, and is woken. */
 START_TEST(test_no_spin_sleeps_counted)
 {
-    const char *dir = test_dir_make();
-    samsa *s = open_spin(dir, -1);
-    reader r = {.s = s, .timeout_ms = -1};
-    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r.c));
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &r), 0);
-    for (int i = 0; i < 10000 && atomic_load(log_waiters(s)) == 0; i++)
-        usleep(1000);
-    ck_assert_int_eq(atomic_load(log_waiters(s)), 1);
-    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "y"), 0);
-    pthread_join(th, NULL);
-    E(r.rc);
-    ck_assert_mem_eq(r.m.value, "y", 1);
-    ck_assert_int_eq(atomic_load(log_waiters(s)), 0);
-    E(samsa_cursor_close(r.c));
-    E(samsa_close(s));
-    test_dir_remove(dir);
+    reader_handoff(-1, 1, "y");
 }
 END_TEST
 
