@@ -347,10 +347,11 @@ void log_take_sizes(samsa_log *log, const log_config *cfg);
  * list the directory even when nothing seems to have changed. */
 int log_follow_refresh(samsa_log *log, bool force);
 /* Wait (at most until deadline_ns, CLOCK_MONOTONIC) for the writer to
- * publish an end past offset: a shared futex on the marker, woken by the
- * writer (log.c).  Then refresh.  0 when end > offset, SAMSA_ETIMEDOUT,
- * SAMSA_EDELETED. */
-int log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns);
+ * publish an end past offset: the marker's word polled for spin_ns (0:
+ * not), then a shared futex on it, woken by the writer (log.c).  Then
+ * refresh.  0 when end > offset, SAMSA_ETIMEDOUT, SAMSA_EDELETED. */
+int log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns,
+                    int64_t spin_ns);
 /* Drop the segments wholly below the start (log_advance_start moved it)
  * from the array, touching no file; how many went. */
 size_t log_follow_drop_below(samsa_log *log);

@@ -431,8 +431,21 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
     return 0;
 }
 
+typedef struct word_past {
+    const _Atomic uint32_t *word;
+    uint32_t seen;
+} word_past;
+
+static bool
+word_moved(const void *arg)
+{
+    const word_past *w = arg;
+    return atomic_load(w->word) != w->seen;
+}
+
 int
-log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
+log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns,
+                int64_t spin_ns)
 {
     struct log_follow *f = log->follow;
     for (;;) {
@@ -461,6 +474,16 @@ log_follow_wait(samsa_log *log, int64_t offset, int64_t deadline_ns)
             nanosleep(&ts, NULL);
             continue;
         }
+        /* First poll the word, uncounted, so that a writer publishing
+         * meanwhile makes no futex call (once a call: the slices after
+         * sleep at once; the spin may outlast a slice, delaying the
+         * refresh by at most spin_ns). */
+        word_past moved = {
+            (const _Atomic uint32_t *)(uintptr_t)(v + LOG_MARKER_WORD), seen};
+        if (spin_ns > 0 &&
+            samsa__spin(word_moved, &moved, spin_ns, deadline_ns))
+            continue;
+        spin_ns = 0;
         /* See "Waking": count ourselves, then sleep only while the word
          * is still the one that refresh saw (the kernel compares). */
         _Atomic uint32_t *waiters =
