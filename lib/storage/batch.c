@@ -109,17 +109,36 @@ varint_put(uint8_t *p, int64_t v)
     return p;
 }
 
-/* Decode a varint of at most max_bytes (5 for int32, 10 for int64);
- * NULL when it runs past end or is too long. */
-static const uint8_t *
+static int64_t
+unzigzag(uint64_t z)
+{
+    return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+/* Decode a varint of at most max_bytes (5 for int32, 10 for int64, so
+ * never under 2); NULL when it runs past end or is too long.  Most of a
+ * record's varints (attributes aside: its length, deltas, key and value
+ * lengths) take one or two bytes, decoded without the loop: they are
+ * most of the cost of reading a record. */
+static inline const uint8_t *
 varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
 {
+    if (end - p >= 2) {
+        if (p[0] < 0x80) {
+            *out = unzigzag(p[0]);
+            return p + 1;
+        }
+        if (p[1] < 0x80) {
+            *out = unzigzag((uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7);
+            return p + 2;
+        }
+    }
     uint64_t z = 0;
     for (int i = 0; i < max_bytes && p < end; i++) {
         uint8_t b = *p++;
         z |= (uint64_t)(b & 0x7f) << (7 * i);
         if (b < 0x80) {
-            *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            *out = unzigzag(z);
             return p;
         }
     }
