@@ -15,7 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "listener/kwire.h"
+#include "listener/listener.h"
 #include "util/samsa_int.h"
 #include "storage/batch.h"
 #include "test.h"
@@ -163,11 +163,12 @@ START_TEST(test_api_versions)
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 0);
     static const int16_t want[][3] = {
-        {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},  {9, 1, 5},
-        {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3}, {21, 0, 1}, {37, 0, 1},
-        {11, 0, 5}, {12, 0, 3}, {13, 0, 3}, {14, 0, 3}, {15, 0, 4}, {16, 0, 2}};
-    ck_assert_int_eq(kread_array(&rd, true, 6), 18);
-    for (int i = 0; i < 18; i++) {
+        {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},
+        {9, 1, 5},  {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3},
+        {21, 0, 1}, {37, 0, 1}, {11, 0, 5}, {12, 0, 3}, {13, 0, 3},
+        {14, 0, 3}, {15, 0, 4}, {16, 0, 2}, {22, 0, 1}};
+    ck_assert_int_eq(kread_array(&rd, true, 6), 19);
+    for (int i = 0; i < 19; i++) {
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(kread_i16(&rd), want[i][k]);
         kread_tags(&rd, true);
@@ -182,8 +183,8 @@ START_TEST(test_api_versions)
     ck_assert(reply(fd, 8, &rep, &len));
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 35);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 18);
-    ck_assert_uint_eq(len, 2 + 4 + 18 * 6);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 19);
+    ck_assert_uint_eq(len, 2 + 4 + 19 * 6);
     free(rep);
     /* An API not served: the connection closes. */
     request(fd, 9, 1, 9, false, &(kwrite){0});
@@ -389,6 +390,124 @@ START_TEST(test_produce_fetch)
     free(b);
     ck_assert_int_eq(fetch_raw(fd, 0, 0, 0, &err, &hw, &firstoff), 4);
     ck_assert_int_eq(hw, 4);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* ---- Idempotent produce ------------------------------------------------- */
+
+/* InitProducerId v1 (no transactional id): the producer id, epoch 0. */
+static int64_t
+init_pid(int fd, const char *txn, int16_t *err)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, txn);
+    kwrite_i32(&b, 60000);
+    request(fd, 22, 1, 300, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 300, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    *err = kread_i16(&rd);
+    int64_t pid = kread_i64(&rd);
+    ck_assert_int_eq(kread_i16(&rd), pid < 0 ? -1 : 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return pid;
+}
+
+/* Records first..first+n-1 of gen.c as one batch of producer pid at
+ * epoch, from sequence seq; produced to t-p: the error, *base. */
+static int16_t
+produce_idem(int fd, int32_t p, int64_t first, size_t n, int64_t pid,
+             int16_t epoch, int32_t seq, int64_t *base)
+{
+    size_t len;
+    uint8_t *b = gen_batch(first, n, &len);
+    kapi_batch_set_producer(b, len, pid, epoch, seq);
+    *base = -2;
+    int16_t err = produce_raw(fd, p, -1, b, len, base);
+    free(b);
+    return err;
+}
+
+/* Kafka's sequence rules (KIP-98): a retry of one of the last 5 batches
+ * is answered with its first offset and not stored again; a gap is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH
+ * (47), a new epoch starts at 0.  After a restart, the ids go on from
+ * the catalog and the sequences are read back from the batches' headers:
+ * a retry across it is still a duplicate. */
+START_TEST(test_idempotent_produce)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    int16_t err;
+    ck_assert_int_eq(init_pid(fd, NULL, &err), 0);
+    ck_assert_int_eq(err, 0);
+    int64_t pid = init_pid(fd, NULL, &err);
+    ck_assert_int_eq(pid, 1);
+    /* Transactions are not served. */
+    ck_assert_int_eq(init_pid(fd, "tx", &err), -1);
+    ck_assert_int_eq(err, 42);
+    int64_t base;
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 3, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 3, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0); /* the retry: the first offset again */
+    ck_assert_int_eq(produce_idem(fd, 0, 3, 2, pid, 0, 3, &base), 0);
+    ck_assert_int_eq(base, 3);
+    /* A gap, and a batch that overlaps without being one stored. */
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 1, pid, 0, 6, &base), 45);
+    ck_assert_int_eq(base, -1);
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 4, &base), 45);
+    /* Each partition has its own sequence. */
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 1, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 5, &base), 0);
+    ck_assert_int_eq(base, 5);
+    /* Five more batches: the first retry is out of the window (45), the
+     * last five are still answered with their offsets. */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(produce_idem(fd, 0, 7 + i, 1, pid, 0, 7 + i, &base),
+                         0);
+        ck_assert_int_eq(base, 7 + i);
+    }
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 5, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 7, 1, pid, 0, 7, &base), 0);
+    ck_assert_int_eq(base, 7);
+    /* A new epoch starts at 0; the old one is fenced. */
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 5, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 0, &base), 0);
+    ck_assert_int_eq(base, 12);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 0, 12, &base), 47);
+    test_read_range(r.s, "t", 0, 0, 13); /* each record once, in order */
+    test_read_range(r.s, "t", 1, 0, 1);
+    close(fd);
+
+    /* Restart: the next ids come from the next block; producer 1's state
+     * comes back from the log. */
+    ck_assert_int_eq(samsa_listener_close(r.l), 0);
+    ck_assert_int_eq(samsa_close(r.s), 0);
+    r.s = test_open(r.dir);
+    ck_assert_int_eq(samsa_listener_open(r.s, NULL, &r.l), 0);
+    fd = dial(&r);
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 0, &base), 0);
+    ck_assert_int_eq(base, 12); /* a retry across the restart */
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 0, 1, &base), 47);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 2, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 1, &base), 0);
+    ck_assert_int_eq(base, 13);
+    ck_assert_int_eq(init_pid(fd, NULL, &err), 1000);
+    /* An id the log has never seen: any sequence, as Kafka takes one
+     * whose state is gone. */
+    ck_assert_int_eq(produce_idem(fd, 0, 14, 1, 77, 0, 9, &base), 0);
+    ck_assert_int_eq(base, 14);
+    test_read_range(r.s, "t", 0, 0, 15);
     close(fd);
     lrig_close(&r);
 }
@@ -1272,6 +1391,7 @@ listener_suite(void)
     tcase_add_test(tc, test_api_versions);
     tcase_add_test(tc, test_produce_fetch);
     tcase_add_test(tc, test_produce_refuses_damage);
+    tcase_add_test(tc, test_idempotent_produce);
     tcase_add_test(tc, test_fetch_woken_by_produce);
     tcase_add_test(tc, test_close_with_parked_fetch);
     tcase_add_test(tc, test_fetch_from_mappings);

@@ -3,7 +3,8 @@
  * listener: run by make check (check-listener) when librdkafka is here.
  *
  * A producer sends N varied records to the three partitions of a topic,
- * each round in another codec (none, gzip, snappy, lz4, zstd); every
+ * each round in another codec (none, gzip, snappy, lz4, zstd), the last
+ * two idempotent (enable.idempotence, acks=all); every
  * delivery report must say stored, at the next offset of its partition.
  * A consumer (librdkafka's simple consumer: no group) then reads each
  * partition from the beginning, and every record must equal what was
@@ -104,6 +105,13 @@ produce_all(const char *bootstrap)
             rd_kafka_conf_set(conf, "compression.codec", codecs[round], err,
                               sizeof err) ||
             rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err))
+            fail("conf: %s", err);
+        /* The last two rounds: an idempotent producer (InitProducerId,
+         * sequence numbers per partition) with acks=all. */
+        if (round >= 3 &&
+            (rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
+                               sizeof err) ||
+             rd_kafka_conf_set(conf, "acks", "all", err, sizeof err)))
             fail("conf: %s", err);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
