@@ -217,6 +217,8 @@ handler_for(int16_t key)
         return kapi_delete_records;
     case KAPI_INIT_PRODUCER_ID:
         return kapi_init_producer_id;
+    case KAPI_DESCRIBE_CONFIGS:
+        return kapi_describe_configs;
     default:
         return NULL;
     }

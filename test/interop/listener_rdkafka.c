@@ -298,6 +298,65 @@ create_topic(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *config,
     rd_kafka_NewTopic_destroy(nt);
 }
 
+/* DescribeConfigs of topic "admin" (retention.ms as created, the rest
+ * samsa's defaults) and of broker 0. */
+static void
+describe_configs(rd_kafka_t *rk, rd_kafka_queue_t *q)
+{
+    static const char *const want[][2] = {
+        {"retention.ms", "3600000"},
+        {"retention.bytes", "-1"},
+        {"segment.bytes", "1073741824"},
+        {"max.message.bytes", "1048588"},
+        {"cleanup.policy", "delete"},
+        {"compression.type", "uncompressed"},
+        {"message.timestamp.type", "CreateTime"},
+        {"min.insync.replicas", "1"}};
+    const size_t nwant = sizeof want / sizeof want[0];
+    rd_kafka_ConfigResource_t *cr[2] = {
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, "admin"),
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, "0")};
+    rd_kafka_DescribeConfigs(rk, cr, 2, NULL, q);
+    rd_kafka_event_t *ev = admin_result(q, "DescribeConfigs");
+    size_t nres, nc;
+    const rd_kafka_ConfigResource_t **res =
+        rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    if (nres != 2)
+        fail("DescribeConfigs: %zu resources", nres);
+    for (size_t i = 0; i < nres; i++) {
+        if (rd_kafka_ConfigResource_error(res[i]))
+            fail("DescribeConfigs %s: %s", rd_kafka_ConfigResource_name(res[i]),
+                 rd_kafka_ConfigResource_error_string(res[i]));
+        const rd_kafka_ConfigEntry_t **ce =
+            rd_kafka_ConfigResource_configs(res[i], &nc);
+        bool topic =
+            rd_kafka_ConfigResource_type(res[i]) == RD_KAFKA_RESOURCE_TOPIC;
+        size_t matched = 0;
+        for (size_t k = 0; k < nc; k++) {
+            const char *name = rd_kafka_ConfigEntry_name(ce[k]);
+            const char *value = rd_kafka_ConfigEntry_value(ce[k]);
+            if (!topic) {
+                matched += strcmp(name, "message.max.bytes") == 0 &&
+                           strcmp(value, "1048588") == 0;
+                continue;
+            }
+            for (size_t w = 0; w < nwant; w++)
+                if (strcmp(name, want[w][0]) == 0) {
+                    if (strcmp(value, want[w][1]) != 0)
+                        fail("DescribeConfigs admin: %s=%s, want %s", name,
+                             value, want[w][1]);
+                    matched++;
+                }
+        }
+        if (matched != (topic ? nwant : 1))
+            fail("DescribeConfigs %s: %zu of the configs expected",
+                 rd_kafka_ConfigResource_name(res[i]), matched);
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_ConfigResource_destroy_array(cr, 2);
+}
+
 /* Create "admin" (4 partitions, retention.ms), refuse it twice and with
  * a config samsa does not keep, grow it to 6, delete records below 5 of
  * partition 0, and delete it: each checked in the store too. */
@@ -333,6 +392,7 @@ administer(samsa *s, const char *bootstrap)
     rd_kafka_NewPartitions_destroy(np);
     if (samsa_topic_describe(s, "admin", &cfg) != 0 || cfg.partitions != 6)
         fail("CreatePartitions: the store has %d partitions", cfg.partitions);
+    describe_configs(rk, q);
 
     for (int i = 0; i < 10; i++) {
         samsa_record r = {.value = "x", .value_len = 1};
@@ -574,8 +634,9 @@ main(int argc, char **argv)
     samsa_close(s);
     if (failures == 0)
         printf("check-listener: librdkafka %s produced %d records in 5 "
-               "codecs and consumed them back exactly; created, grew, "
-               "trimmed and deleted a topic; committed offsets; a group of "
+               "codecs (2 idempotent) and consumed them back exactly; "
+               "created, grew, described, trimmed and deleted a topic; "
+               "committed offsets; a group of "
                "2 consumers read each record once and committed the ends\n",
                rd_kafka_version_str(), N);
     return failures == 0 ? 0 : 1;
