@@ -450,13 +450,17 @@ $(B)/interop/dump: test/interop/dump.c $(STATIC)
 # Real Kafka clients against the listener, in make check: librdkafka
 # (test/interop/listener_rdkafka.c) and kcat through samsa serve
 # (test/kcat.sh).
-check-listener: $(B)/interop/listener_rdkafka $(TOOL)
+check-listener: $(B)/interop/listener_rdkafka $(B)/interop/listener_group \
+		$(TOOL)
 	rm -rf $(B)/interop/listener-store
 	$(B)/interop/listener_rdkafka $(B)/interop/listener-store
 	rm -rf $(B)/interop/listener-store
+	$(B)/interop/listener_group $(B)/interop/listener-store
+	rm -rf $(B)/interop/listener-store
 	sh test/kcat.sh $(TOOL)
 
-$(B)/interop/listener_rdkafka: test/interop/listener_rdkafka.c $(STATIC) \
+$(B)/interop/listener_rdkafka $(B)/interop/listener_group: \
+		$(B)/interop/%: test/interop/%.c test/interop/interop.h $(STATIC) \
 		| $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags rdkafka) -o $@ $< \

@@ -21,26 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interop.h"
 #include "samsa.h"
 
 #define N     20000
 #define PARTS 3
 #define TS0   1700000000000LL
-
-static int failures;
-
-static void
-fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "listener_rdkafka: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    if (++failures > 20)
-        exit(1);
-}
 
 /* Record i: its partition, key, value and header, as functions of i. */
 static int32_t
@@ -611,19 +597,11 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: listener_rdkafka DIR\n");
         return 2;
     }
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
     samsa *s;
     samsa_listener *l;
-    samsa_topic_config cfg = {.partitions = PARTS};
-    if (samsa_open(argv[1], &o, &s) != 0 ||
-        samsa_topic_create(s, "t", &cfg) != 0 ||
-        samsa_listener_open(s, NULL, &l) != 0) {
-        fprintf(stderr, "listener_rdkafka: cannot set up the store\n");
-        return 1;
-    }
     char bootstrap[64];
-    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%d",
-             samsa_listener_port(l));
+    interop_serve("listener_rdkafka", argv[1], "t", PARTS, &s, &l, bootstrap,
+                  sizeof bootstrap);
     produce_all(bootstrap);
     consume_all(bootstrap);
     check_store(s);
