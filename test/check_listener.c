@@ -486,6 +486,14 @@ START_TEST(test_idempotent_produce)
     ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 0, &base), 0);
     ck_assert_int_eq(base, 12);
     ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 0, 12, &base), 47);
+    /* A batch whose lastOffsetDelta counts records it does not hold
+     * would move the sequence past what is stored: CORRUPT_MESSAGE. */
+    size_t blen;
+    uint8_t *bad = gen_batch(13, 2, &blen);
+    samsa__be32_put(bad + 23, 2);
+    kapi_batch_set_producer(bad, blen, pid, 1, 1);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, bad, blen, &base), 2);
+    free(bad);
     test_read_range(r.s, "t", 0, 0, 13); /* each record once, in order */
     test_read_range(r.s, "t", 1, 0, 1);
     close(fd);

@@ -237,8 +237,10 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
         rc = partition_records(&pr, data, &h);
     if (rc == 0 && h.producer_id >= 0) {
         /* Idempotent: one batch per partition (as Kafka holds Produce 3+),
-         * no transactions. */
-        if ((size_t)h.length + BATCH_LOG_OVERHEAD != data.len) {
+         * each offset of it a record (the sequences count them), no
+         * transactions. */
+        if ((size_t)h.length + BATCH_LOG_OVERHEAD != data.len ||
+            (int64_t)pr.n != (int64_t)h.last_offset_delta + 1) {
             precs_free(&pr);
             return KERR_CORRUPT_MESSAGE;
         }

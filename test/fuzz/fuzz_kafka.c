@@ -12,8 +12,8 @@
  * stored (the store grows a little); a fetch or join that would wait is
  * freed unanswered, as a closed connection's; topics an input created are
  * deleted after it, and the groups it joined and the producers' sequences
- * are forgotten, so each input starts from no group (a JoinGroup v0 seed completes a one-member
- * rebalance on its own).
+ * are forgotten, so each input starts from no group (a JoinGroup v0 seed
+ * completes a one-member rebalance on its own).
  */
 #include <string.h>
 
