@@ -16,7 +16,9 @@
  * last KIDEM_BATCHES batches stored (first and last sequence, first and
  * last offset), and decides before storing as Kafka's ProducerStateManager
  * does for a client's append:
- *   - an epoch below the one known: INVALID_PRODUCER_EPOCH;
+ *   - an epoch below the one known: INVALID_PRODUCER_EPOCH (what Kafka's
+ *     Produce answers up to version 8, the last served; PRODUCER_FENCED
+ *     belongs to the transactional APIs, not served);
  *   - the same epoch and the sequences of a kept batch: a retry of a batch
  *     already stored, answered with that batch's base offset and not
  *     stored again;
