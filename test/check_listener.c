@@ -517,6 +517,14 @@ START_TEST(test_idempotent_produce)
     ck_assert_int_eq(produce_idem(fd, 0, 14, 1, 77, 0, 9, &base), 0);
     ck_assert_int_eq(base, 14);
     test_read_range(r.s, "t", 0, 0, 15);
+    /* The topic deleted and made again: producer 77's batch of sequence 9
+     * is no retry of the one the old log held, and is stored. */
+    ck_assert_int_eq(samsa_topic_delete(r.s, "t"), 0);
+    samsa_topic_config tc = {.partitions = 2};
+    ck_assert_int_eq(samsa_topic_create(r.s, "t", &tc), 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 1, 77, 0, 9, &base), 0);
+    ck_assert_int_eq(base, 0);
+    test_read_range(r.s, "t", 0, 0, 1);
     close(fd);
     lrig_close(&r);
 }
