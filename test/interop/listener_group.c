@@ -52,7 +52,7 @@
 #define ROUND3     600
 #define NREC       (ROUND1 + ROUND2 + ROUND3)
 #define PER_PART   (NREC / PARTS)
-#define SESSION_MS 2000
+#define SESSION_MS 3000
 #define TSG        1700000000000LL
 
 static int64_t
