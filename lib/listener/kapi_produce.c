@@ -13,6 +13,14 @@
  * type, size limit, acks and sync.  A refused partition changes nothing
  * and gets its error; the other partitions of the request are stored.
  *
+ * An idempotent producer's batch (producerId >= 0: one batch, each offset
+ * a record) is first checked against the producer's sequences
+ * (kapi_idem.c): a retry is answered with its first offset and not stored
+ * again.  Otherwise its records are encoded here and stored through
+ * produce_encoded(), as samsa_produce() stores them, but with the batch's
+ * producer id, epoch and base sequence in the header, which is where
+ * kapi_idem.c finds them after a restart.
+ *
  * The records point into the request (and into the decompressed buffers),
  * which outlive the call; headers need NUL-terminated keys, so each
  * record's headers are copied into one block of their own.
