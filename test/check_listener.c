@@ -469,6 +469,8 @@ START_TEST(test_idempotent_produce)
     /* Each partition has its own sequence. */
     ck_assert_int_eq(produce_idem(fd, 1, 0, 1, pid, 0, 0, &base), 0);
     ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 1, 1, 0, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 1); /* producer 0 too */
     ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 5, &base), 0);
     ck_assert_int_eq(base, 5);
     /* Five more batches: the first retry is out of the window (45), the
@@ -495,7 +497,7 @@ START_TEST(test_idempotent_produce)
     ck_assert_int_eq(produce_raw(fd, 0, -1, bad, blen, &base), 2);
     free(bad);
     test_read_range(r.s, "t", 0, 0, 13); /* each record once, in order */
-    test_read_range(r.s, "t", 1, 0, 1);
+    test_read_range(r.s, "t", 1, 0, 2);
     close(fd);
 
     /* Restart: the next ids come from the next block; producer 1's state
@@ -511,6 +513,15 @@ START_TEST(test_idempotent_produce)
     ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 2, &base), 45);
     ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 1, &base), 0);
     ck_assert_int_eq(base, 13);
+    /* Partition 1, read back once: both producers' last batches. */
+    ck_assert_int_eq(produce_idem(fd, 1, 1, 1, 0, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 1);
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 1, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 2, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 1, &base), 0);
+    ck_assert_int_eq(base, 2);
+    test_read_range(r.s, "t", 1, 0, 3);
     ck_assert_int_eq(init_pid(fd, NULL, &err), 1000);
     /* An id the log has never seen: any sequence, as Kafka takes one
      * whose state is gone. */

@@ -31,16 +31,19 @@
  * its header (kapi_produce.c), as a Kafka broker's log has them.
  *
  * After a restart.  The state is memory; the log keeps what it is made
- * of.  The first idempotent batch of a producer id older than this
- * listener (one it did not hand out) for a partition reads the headers of
- * the partition's last SCAN_RECORDS offsets and takes that producer's
- * epoch and last batches from them, as Kafka rebuilds its producer state
- * from the log: a batch retried across a restart is still found a
- * duplicate, as long as it is among the partition's last SCAN_RECORDS
- * offsets.  An entry whose last offset is at or past its partition's end
- * (the topic was deleted and made again) is dropped and rebuilt so.
- * Entries are bounded (KIDEM_MAX, the least recently used goes), and only
- * the listener's loop thread touches them.
+ * of.  The first idempotent batch to a partition from a producer id
+ * older than this listener (one it did not hand out) reads the headers of
+ * the partition's last SCAN_RECORDS offsets, once for every producer, and
+ * takes each older producer's epoch and last batches from them, as Kafka
+ * rebuilds its producer state from the log: a batch retried across a
+ * restart is still found a duplicate, as long as it is among the
+ * partition's last SCAN_RECORDS offsets.  (The read is on the loop's
+ * thread, once per partition per listener: at most SCAN_RECORDS offsets'
+ * batches, checked as a fetch checks them.)  An entry whose last offset
+ * is at or past its partition's end (the topic was deleted and made
+ * again) is dropped.  Entries are bounded (KIDEM_MAX, the least recently
+ * used goes; an entry gone is a producer not known), and only the
+ * listener's loop thread touches them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,7 @@
 #define KIDEM_MAX     65536  /* (topic, partition, producer) entries     */
 #define KIDEM_BUCKETS 4096   /* hash buckets                             */
 #define SCAN_RECORDS  100000 /* offsets read back to rebuild an entry    */
+#define SCAN_BUCKETS  256    /* hash buckets of the partitions read back */
 
 typedef struct kbatch {
     int32_t first_seq, last_seq;
@@ -71,8 +75,16 @@ struct kprod {
     struct kprod *lprev, *lnext; /* use order: lru_head the most recent   */
 };
 
+/* A partition read back (prod_rebuild) since the listener began. */
+typedef struct kscan {
+    char *topic;
+    int32_t partition;
+    struct kscan *next;
+} kscan;
+
 struct kidem {
     kprod *bucket[KIDEM_BUCKETS];
+    kscan *scanned[SCAN_BUCKETS]; /* partitions read back             */
     kprod *lru_head, *lru_tail;
     size_t n;
     int64_t next, limit; /* ids of the block taken: next .. limit-1     */
@@ -222,51 +234,12 @@ prod_push(kprod *e, int16_t epoch, int32_t first_seq, int32_t last_seq,
         (kbatch){first_seq, last_seq, base, last};
 }
 
-/* Read back pid's batches from the last SCAN_RECORDS offsets of the
- * partition (see the top).  A read that fails leaves e as it is: a
- * producer not known, which Kafka takes too. */
-static void
-prod_rebuild(samsa_listener *l, kprod *e, int64_t first, int64_t end)
-{
-    samsa_cursor *cur;
-    int64_t from = end - first > SCAN_RECORDS ? end - SCAN_RECORDS : first;
-    if (samsa_cursor_open(l->s, e->topic, e->partition, from, &cur) != 0)
-        return;
-    const uint8_t *b;
-    size_t len;
-    while (cursor_next_batch(cur, &b, &len, NULL) == 0) {
-        batch_header h;
-        if (batch_parse_header(b, len, &h) != 0 || h.producer_id != e->pid ||
-            h.producer_epoch < e->epoch)
-            continue;
-        prod_push(e, h.producer_epoch, h.base_sequence,
-                  seq_last(h.base_sequence, h.last_offset_delta + 1),
-                  h.base_offset, h.base_offset + h.last_offset_delta);
-    }
-    samsa_cursor_close(cur);
-}
-
-/* The entry of (tname, p, pid), made (and rebuilt from the log) when
- * there is none; NULL for no memory. */
+/* A new entry of (tname, p, pid), knowing nothing; NULL for no memory.
+ * The least recently used goes first when there are KIDEM_MAX. */
 static kprod *
-prod_get(samsa_listener *l, const char *tname, int32_t p, int64_t pid)
+prod_new(kidem *d, const char *tname, int32_t p, int64_t pid)
 {
-    kidem *d = idem_get(l);
-    if (d == NULL)
-        return NULL;
-    int64_t first = 0, end = 0;
-    (void)samsa_offsets(l->s, tname, p, &first, &end);
-    kprod *e = prod_find(d, tname, p, pid);
-    if (e != NULL && e->nb > 0 &&
-        e->b[(e->head + e->nb - 1) % KIDEM_BATCHES].last >= end) {
-        prod_drop(d, e); /* its log is not the one it was made from */
-        e = NULL;
-    }
-    if (e != NULL) {
-        lru_unlink(d, e);
-        lru_front(d, e);
-        return e;
-    }
+    kprod *e;
     if (d->n >= KIDEM_MAX)
         prod_drop(d, d->lru_tail);
     if ((e = calloc(1, sizeof *e)) == NULL ||
@@ -282,9 +255,88 @@ prod_get(samsa_listener *l, const char *tname, int32_t p, int64_t pid)
     d->bucket[h] = e;
     lru_front(d, e);
     d->n++;
+    return e;
+}
+
+/* Has (tname, p) been read back since this listener began?  Marks it so
+ * (false: read it now; also when there is no memory to mark it, which
+ * only costs a read again). */
+static bool
+scanned(kidem *d, const char *tname, int32_t p)
+{
+    size_t h = prod_hash(tname, p, -1) % SCAN_BUCKETS;
+    for (kscan *k = d->scanned[h]; k != NULL; k = k->next)
+        if (k->partition == p && strcmp(k->topic, tname) == 0)
+            return true;
+    kscan *k = malloc(sizeof *k);
+    if (k != NULL && (k->topic = strdup(tname)) == NULL) {
+        free(k);
+        k = NULL;
+    }
+    if (k != NULL) {
+        k->partition = p;
+        k->next = d->scanned[h];
+        d->scanned[h] = k;
+    }
+    return false;
+}
+
+/* Read back the batches of every producer older than this listener from
+ * the last SCAN_RECORDS offsets of the partition, once for all of them
+ * (see the top).  A read that fails leaves them as they are: producers
+ * not known, which Kafka takes too. */
+static void
+prod_rebuild(samsa_listener *l, kidem *d, const char *tname, int32_t p,
+             int64_t first, int64_t end)
+{
+    samsa_cursor *cur;
+    int64_t from = end - first > SCAN_RECORDS ? end - SCAN_RECORDS : first;
+    if (samsa_cursor_open(l->s, tname, p, from, &cur) != 0)
+        return;
+    const uint8_t *b;
+    size_t len;
+    while (cursor_next_batch(cur, &b, &len, NULL) == 0) {
+        batch_header h;
+        if (batch_parse_header(b, len, &h) != 0 || h.producer_id < 0 ||
+            (d->first_own >= 0 && h.producer_id >= d->first_own))
+            continue;
+        kprod *e = prod_find(d, tname, p, h.producer_id);
+        if (e == NULL && (e = prod_new(d, tname, p, h.producer_id)) == NULL)
+            break;
+        if (h.producer_epoch >= e->epoch)
+            prod_push(e, h.producer_epoch, h.base_sequence,
+                      seq_last(h.base_sequence, h.last_offset_delta + 1),
+                      h.base_offset, h.base_offset + h.last_offset_delta);
+    }
+    samsa_cursor_close(cur);
+}
+
+/* The entry of (tname, p, pid), made (and read back from the log) when
+ * there is none; NULL for no memory. */
+static kprod *
+prod_get(samsa_listener *l, const char *tname, int32_t p, int64_t pid)
+{
+    kidem *d = idem_get(l);
+    if (d == NULL)
+        return NULL;
+    int64_t first = 0, end = 0;
+    (void)samsa_offsets(l->s, tname, p, &first, &end);
+    kprod *e = prod_find(d, tname, p, pid);
+    if (e != NULL && e->nb > 0 &&
+        e->b[(e->head + e->nb - 1) % KIDEM_BATCHES].last >= end) {
+        prod_drop(d, e); /* its log is not the one it was made from */
+        e = NULL;
+    }
     /* An id this listener gave has nothing in any log from before it. */
-    if (d->first_own < 0 || pid < d->first_own)
-        prod_rebuild(l, e, first, end);
+    if (e == NULL && (d->first_own < 0 || pid < d->first_own) &&
+        !scanned(d, tname, p)) {
+        prod_rebuild(l, d, tname, p, first, end);
+        e = prod_find(d, tname, p, pid);
+    }
+    if (e == NULL)
+        return prod_new(d, tname, p, pid);
+    lru_unlink(d, e);
+    lru_front(d, e);
     return e;
 }
 
@@ -343,6 +395,13 @@ kidem_free(samsa_listener *l)
         return;
     while (d->lru_head != NULL)
         prod_drop(d, d->lru_head);
+    for (size_t i = 0; i < SCAN_BUCKETS; i++)
+        while (d->scanned[i] != NULL) {
+            kscan *k = d->scanned[i];
+            d->scanned[i] = k->next;
+            free(k->topic);
+            free(k);
+        }
     free(d);
     l->idem = NULL;
 }
