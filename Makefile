@@ -108,7 +108,8 @@ BENCH_COMMON_SRC := test/bench/bench.c test/bench/driver.c \
 	test/bench/sys_samsa.c test/bench/sys_lmdb.c
 BENCH_PEER_SRC := $(filter-out $(BENCH_COMMON_SRC),$(sort $(wildcard \
 	test/bench/sys_*.c)))
-BENCH_SRC := $(filter-out test/bench/bench_peers.c test/bench/bench_mirror.c,\
+BENCH_SRC := $(filter-out test/bench/bench_peers.c test/bench/bench_mirror.c \
+	test/bench/bench_listener.c,\
 	$(sort $(wildcard test/bench/bench_*.c)))
 BENCH := $(BENCH_SRC:test/bench/%.c=$(B)/bench/%)
 BENCH_COMMON_OBJ := $(BENCH_COMMON_SRC:test/bench/%.c=$(B)/bench/obj/%.o)
@@ -452,13 +453,17 @@ $(B)/interop/dump: test/interop/dump.c $(STATIC)
 # Real Kafka clients against the listener, in make check: librdkafka
 # (test/interop/listener_rdkafka.c) and kcat through samsa serve
 # (test/kcat.sh).
-check-listener: $(B)/interop/listener_rdkafka $(TOOL)
+check-listener: $(B)/interop/listener_rdkafka $(B)/interop/listener_group \
+		$(TOOL)
 	rm -rf $(B)/interop/listener-store
 	$(B)/interop/listener_rdkafka $(B)/interop/listener-store
 	rm -rf $(B)/interop/listener-store
+	$(B)/interop/listener_group $(B)/interop/listener-store
+	rm -rf $(B)/interop/listener-store
 	sh test/kcat.sh $(TOOL)
 
-$(B)/interop/listener_rdkafka: test/interop/listener_rdkafka.c $(STATIC) \
+$(B)/interop/listener_rdkafka $(B)/interop/listener_group: \
+		$(B)/interop/%: test/interop/%.c test/interop/interop.h $(STATIC) \
 		| $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags rdkafka) -o $@ $< \
@@ -510,10 +515,19 @@ bench: $(BENCH)
 # instead; starts (and always stops) redis-server and nats-server on
 # loopback, writes test/bench/results/peers.csv and its charts.
 # With librdkafka, also the bridge's mirror beside librdkafka's producer
-# (test/bench/bench_mirror.c).
-bench-peers: $(B)/bench/bench_peers $(if $(HAVE_RDKAFKA),$(B)/bench/bench_mirror)
+# (test/bench/bench_mirror.c), and librdkafka against samsa's listener
+# beside librdkafka's mock cluster (test/bench/bench_listener.c).
+bench-peers: $(B)/bench/bench_peers \
+		$(if $(HAVE_RDKAFKA),$(B)/bench/bench_mirror $(B)/bench/bench_listener)
 	sh test/bench/peers.sh $(B)/bench/bench_peers test/bench/results
 	$(if $(HAVE_RDKAFKA),$(B)/bench/bench_mirror)
+	$(if $(HAVE_RDKAFKA),$(B)/bench/bench_listener)
+
+$(B)/bench/bench_listener: test/bench/bench_listener.c $(BENCH_COMMON_OBJ) \
+		$(STATIC) $(wildcard test/bench/*.h) | $(DEPS_STAMP_BUILD)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -O2 -o $@ $< $(BENCH_COMMON_OBJ) $(RDKAFKA_LIBS) \
+		$(STATIC) $(LDLIBS_LIB) -lm
 
 $(B)/bench/bench_mirror: test/bench/bench_mirror.c $(BENCH_COMMON_OBJ) \
 		$(BRIDGE) $(STATIC) $(wildcard test/bench/*.h) | $(DEPS_STAMP_BUILD)

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,7 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "listener/kwire.h"
+#include "listener/listener.h"
 #include "util/samsa_int.h"
 #include "storage/batch.h"
 #include "test.h"
@@ -163,11 +164,12 @@ START_TEST(test_api_versions)
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 0);
     static const int16_t want[][3] = {
-        {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},  {9, 1, 5},
-        {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3}, {21, 0, 1}, {37, 0, 1},
-        {11, 0, 5}, {12, 0, 3}, {13, 0, 3}, {14, 0, 3}, {15, 0, 4}, {16, 0, 2}};
-    ck_assert_int_eq(kread_array(&rd, true, 6), 18);
-    for (int i = 0; i < 18; i++) {
+        {0, 3, 8},  {1, 4, 11}, {2, 1, 5},  {3, 0, 8},  {8, 2, 7},
+        {9, 1, 5},  {10, 0, 2}, {18, 0, 3}, {19, 0, 4}, {20, 0, 3},
+        {21, 0, 1}, {37, 0, 1}, {11, 0, 5}, {12, 0, 3}, {13, 0, 3},
+        {14, 0, 3}, {15, 0, 4}, {16, 0, 2}, {22, 0, 1}, {32, 0, 3}};
+    ck_assert_int_eq(kread_array(&rd, true, 6), 20);
+    for (int i = 0; i < 20; i++) {
         for (int k = 0; k < 3; k++)
             ck_assert_int_eq(kread_i16(&rd), want[i][k]);
         kread_tags(&rd, true);
@@ -182,8 +184,8 @@ START_TEST(test_api_versions)
     ck_assert(reply(fd, 8, &rep, &len));
     kread_init(&rd, rep, len);
     ck_assert_int_eq(kread_i16(&rd), 35);
-    ck_assert_int_eq(kread_array(&rd, false, 6), 18);
-    ck_assert_uint_eq(len, 2 + 4 + 18 * 6);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 20);
+    ck_assert_uint_eq(len, 2 + 4 + 20 * 6);
     free(rep);
     /* An API not served: the connection closes. */
     request(fd, 9, 1, 9, false, &(kwrite){0});
@@ -389,6 +391,267 @@ START_TEST(test_produce_fetch)
     free(b);
     ck_assert_int_eq(fetch_raw(fd, 0, 0, 0, &err, &hw, &firstoff), 4);
     ck_assert_int_eq(hw, 4);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* ---- Idempotent produce ------------------------------------------------- */
+
+/* InitProducerId v1 (no transactional id): the producer id, epoch 0. */
+static int64_t
+init_pid(int fd, const char *txn, int16_t *err)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, txn);
+    kwrite_i32(&b, 60000);
+    request(fd, 22, 1, 300, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 300, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    *err = kread_i16(&rd);
+    int64_t pid = kread_i64(&rd);
+    ck_assert_int_eq(kread_i16(&rd), pid < 0 ? -1 : 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return pid;
+}
+
+/* Records first..first+n-1 of gen.c as one batch of producer pid at
+ * epoch, from sequence seq; produced to t-p: the error, *base. */
+static int16_t
+produce_idem(int fd, int32_t p, int64_t first, size_t n, int64_t pid,
+             int16_t epoch, int32_t seq, int64_t *base)
+{
+    size_t len;
+    uint8_t *b = gen_batch(first, n, &len);
+    kapi_batch_set_producer(b, len, pid, epoch, seq);
+    *base = -2;
+    int16_t err = produce_raw(fd, p, -1, b, len, base);
+    free(b);
+    return err;
+}
+
+/* Kafka's sequence rules (KIP-98): a retry of one of the last 5 batches
+ * is answered with its first offset and not stored again; a gap is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (45), an old epoch INVALID_PRODUCER_EPOCH
+ * (47), a new epoch starts at 0.  After a restart, the ids go on from
+ * the catalog and the sequences are read back from the batches' headers:
+ * a retry across it is still a duplicate. */
+START_TEST(test_idempotent_produce)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    int16_t err;
+    ck_assert_int_eq(init_pid(fd, NULL, &err), 0);
+    ck_assert_int_eq(err, 0);
+    int64_t pid = init_pid(fd, NULL, &err);
+    ck_assert_int_eq(pid, 1);
+    /* Transactions are not served. */
+    ck_assert_int_eq(init_pid(fd, "tx", &err), -1);
+    ck_assert_int_eq(err, 42);
+    int64_t base;
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 3, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 3, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0); /* the retry: the first offset again */
+    ck_assert_int_eq(produce_idem(fd, 0, 3, 2, pid, 0, 3, &base), 0);
+    ck_assert_int_eq(base, 3);
+    /* A gap, and a batch that overlaps without being one stored. */
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 1, pid, 0, 6, &base), 45);
+    ck_assert_int_eq(base, -1);
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 4, &base), 45);
+    /* Each partition has its own sequence. */
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 1, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 1, 1, 0, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 1); /* producer 0 too */
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 5, &base), 0);
+    ck_assert_int_eq(base, 5);
+    /* Five more batches: the first retry is out of the window (45), the
+     * last five are still answered with their offsets. */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(produce_idem(fd, 0, 7 + i, 1, pid, 0, 7 + i, &base),
+                         0);
+        ck_assert_int_eq(base, 7 + i);
+    }
+    ck_assert_int_eq(produce_idem(fd, 0, 5, 2, pid, 0, 5, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 7, 1, pid, 0, 7, &base), 0);
+    ck_assert_int_eq(base, 7);
+    /* A new epoch starts at 0; the old one is fenced. */
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 5, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 0, &base), 0);
+    ck_assert_int_eq(base, 12);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 0, 12, &base), 47);
+    /* A batch whose lastOffsetDelta counts records it does not hold
+     * would move the sequence past what is stored: CORRUPT_MESSAGE. */
+    size_t blen;
+    uint8_t *bad = gen_batch(13, 2, &blen);
+    samsa__be32_put(bad + 23, 2);
+    kapi_batch_set_producer(bad, blen, pid, 1, 1);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, bad, blen, &base), 2);
+    free(bad);
+    test_read_range(r.s, "t", 0, 0, 13); /* each record once, in order */
+    test_read_range(r.s, "t", 1, 0, 2);
+    close(fd);
+
+    /* Restart: the next ids come from the next block; producer 1's state
+     * comes back from the log. */
+    ck_assert_int_eq(samsa_listener_close(r.l), 0);
+    ck_assert_int_eq(samsa_close(r.s), 0);
+    r.s = test_open(r.dir);
+    ck_assert_int_eq(samsa_listener_open(r.s, NULL, &r.l), 0);
+    fd = dial(&r);
+    ck_assert_int_eq(produce_idem(fd, 0, 12, 1, pid, 1, 0, &base), 0);
+    ck_assert_int_eq(base, 12); /* a retry across the restart */
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 0, 1, &base), 47);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 2, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 0, 13, 1, pid, 1, 1, &base), 0);
+    ck_assert_int_eq(base, 13);
+    /* Partition 1, read back once: both producers' last batches. */
+    ck_assert_int_eq(produce_idem(fd, 1, 1, 1, 0, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 1);
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 1, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 2, &base), 45);
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 1, &base), 0);
+    ck_assert_int_eq(base, 2);
+    test_read_range(r.s, "t", 1, 0, 3);
+    ck_assert_int_eq(init_pid(fd, NULL, &err), 1000);
+    /* An id the log has never seen: any sequence, as Kafka takes one
+     * whose state is gone. */
+    ck_assert_int_eq(produce_idem(fd, 0, 14, 1, 77, 0, 9, &base), 0);
+    ck_assert_int_eq(base, 14);
+    test_read_range(r.s, "t", 0, 0, 15);
+    /* The topic deleted and made again: producer 77's batch of sequence 9
+     * is no retry of the one the old log held, and is stored. */
+    ck_assert_int_eq(samsa_topic_delete(r.s, "t"), 0);
+    samsa_topic_config tc = {.partitions = 2};
+    ck_assert_int_eq(samsa_topic_create(r.s, "t", &tc), 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 0, 1, 77, 0, 9, &base), 0);
+    ck_assert_int_eq(base, 0);
+    test_read_range(r.s, "t", 0, 0, 1);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* ---- DescribeConfigs ----------------------------------------------------- */
+
+/* DescribeConfigs v (0, 1 or 3) of one resource (keys: NULL for all, else
+ * n names); the reply read into a flat list "name=value/src/syn" joined
+ * by ';' in *listed, the resource's error returned. */
+static int16_t
+describe_raw(int fd, int16_t v, int8_t type, const char *name,
+             const char *const *keys, int n, bool synonyms, char *listed,
+             size_t cap)
+{
+    kwrite b = {0};
+    kwrite_array(&b, false, 1);
+    kwrite_i8(&b, type);
+    kwrite_strz(&b, false, name);
+    kwrite_array(&b, false, keys == NULL ? -1 : n);
+    for (int i = 0; keys != NULL && i < n; i++)
+        kwrite_strz(&b, false, keys[i]);
+    if (v >= 1)
+        kwrite_i8(&b, synonyms);
+    if (v >= 3)
+        kwrite_i8(&b, 0);
+    request(fd, 32, v, 500, false, &b);
+    kwrite_free(&b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, 500, &rep, &rl));
+    kread rd;
+    kread_init(&rd, rep, rl);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert_int_eq(kread_array(&rd, false, 4), 1);
+    int16_t err = kread_i16(&rd);
+    ck_assert((kread_str(&rd, false).p == NULL) == (err == 0));
+    ck_assert_int_eq(kread_i8(&rd), type);
+    ck_assert(kstr_eq(kread_str(&rd, false), name));
+    int32_t nc = kread_array(&rd, false, 4);
+    size_t at = 0;
+    listed[0] = '\0';
+    for (int32_t i = 0; i < nc; i++) {
+        kstr cn = kread_str(&rd, false), cv = kread_str(&rd, false);
+        ck_assert_int_eq(kread_i8(&rd), 1); /* read-only */
+        int src = kread_i8(&rd);            /* v0: is_default */
+        ck_assert_int_eq(kread_i8(&rd), 0); /* not sensitive */
+        int32_t ns = v >= 1 ? kread_array(&rd, false, 4) : 0;
+        ck_assert_int_eq(ns, synonyms ? 1 : 0);
+        for (int32_t k = 0; k < ns; k++) {
+            ck_assert(kread_str(&rd, false).len == cn.len);
+            ck_assert(kread_str(&rd, false).len == cv.len);
+            ck_assert_int_eq(kread_i8(&rd), src);
+        }
+        int type3 = v >= 3 ? kread_i8(&rd) : 0;
+        if (v >= 3)
+            ck_assert_ptr_null(kread_str(&rd, false).p);
+        at += (size_t)snprintf(listed + at, cap - at, "%s%.*s=%.*s/%d/%d",
+                               i > 0 ? ";" : "", (int)cn.len, cn.p, (int)cv.len,
+                               cv.p, src, type3);
+    }
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* A topic's config as samsa keeps it, by Kafka's names and exact values;
+ * the broker's few; the errors. */
+START_TEST(test_describe_configs)
+{
+    samsa_topic_config tc = {.partitions = 1,
+                             .retention_ms = 3600000,
+                             .segment_bytes = 1 << 20,
+                             .max_message_bytes = 5000,
+                             .compression = SAMSA_COMPRESSION_LZ4,
+                             .timestamp_type = SAMSA_TIMESTAMP_LOG_APPEND_TIME};
+    lrig r;
+    lrig_open_topic(&r, NULL, &tc);
+    int fd = dial(&r);
+    char got[2048];
+    ck_assert_int_eq(
+        describe_raw(fd, 1, 2, "t", NULL, 0, false, got, sizeof got), 0);
+    ck_assert_str_eq(got, "cleanup.policy=delete/1/0;"
+                          "compression.type=lz4/1/0;"
+                          "index.interval.bytes=4096/1/0;"
+                          "max.message.bytes=5000/1/0;"
+                          "message.timestamp.type=LogAppendTime/1/0;"
+                          "min.insync.replicas=1/1/0;"
+                          "retention.bytes=-1/1/0;"
+                          "retention.ms=3600000/1/0;"
+                          "segment.bytes=1048576/1/0;"
+                          "segment.ms=9223372036854775807/1/0");
+    /* v3: the keys asked for (an unknown one is left out), with their
+     * types and synonyms. */
+    static const char *const keys[] = {"retention.ms", "no.such",
+                                       "compression.type"};
+    ck_assert_int_eq(
+        describe_raw(fd, 3, 2, "t", keys, 3, true, got, sizeof got), 0);
+    ck_assert_str_eq(got, "compression.type=lz4/1/2;retention.ms=3600000/1/5");
+    /* v0: is_default false. */
+    ck_assert_int_eq(
+        describe_raw(fd, 0, 2, "t", keys, 1, false, got, sizeof got), 0);
+    ck_assert_str_eq(got, "retention.ms=3600000/0/0");
+    static const char *const bkeys[] = {"message.max.bytes", "num.partitions",
+                                        "log.retention.ms"};
+    ck_assert_int_eq(
+        describe_raw(fd, 1, 4, "0", bkeys, 3, false, got, sizeof got), 0);
+    ck_assert_str_eq(got, "log.retention.ms=-1/4/0;message.max.bytes=1048588/"
+                          "4/0;num.partitions=1/4/0");
+    ck_assert_int_eq(
+        describe_raw(fd, 1, 2, "none", NULL, 0, false, got, sizeof got), 3);
+    ck_assert_str_eq(got, "");
+    ck_assert_int_eq(
+        describe_raw(fd, 1, 4, "1", NULL, 0, false, got, sizeof got), 42);
+    ck_assert_int_eq(
+        describe_raw(fd, 1, 16, "g", NULL, 0, false, got, sizeof got), 42);
     close(fd);
     lrig_close(&r);
 }
@@ -1272,6 +1535,8 @@ listener_suite(void)
     tcase_add_test(tc, test_api_versions);
     tcase_add_test(tc, test_produce_fetch);
     tcase_add_test(tc, test_produce_refuses_damage);
+    tcase_add_test(tc, test_idempotent_produce);
+    tcase_add_test(tc, test_describe_configs);
     tcase_add_test(tc, test_fetch_woken_by_produce);
     tcase_add_test(tc, test_close_with_parked_fetch);
     tcase_add_test(tc, test_fetch_from_mappings);

@@ -15,6 +15,11 @@
  *               "next_topic_id" u64 LE   ids are never reused, so a topic
  *                                        deleted and created again never
  *                                        meets its predecessor's state
+ *               "next_producer_id" u64 LE  the Kafka listener's producer ids
+ *                                        (catalog_counter_take): reserved
+ *                                        in blocks, durably, before any is
+ *                                        handed out, so none repeats after
+ *                                        a restart or a crash
  *               "gen"           u64 LE   write transactions committed; the
  *                                        same on every disk that saw them all
  *               "disk_id"       u64 LE   this disk's identity (per disk)
@@ -1037,6 +1042,31 @@ next_topic_id(MDB_txn *txn, const catalog_disk *d, uint64_t *id)
 {
     int rc = meta_u64(txn, d->meta, "next_topic_id", 1, id);
     return rc != 0 ? rc : meta_put_u64(txn, d->meta, "next_topic_id", *id + 1);
+}
+
+typedef struct counter_ctx {
+    const char *key;
+    uint64_t n, first;
+} counter_ctx;
+
+static int
+counter_txn(catalog_txn *t, void *ctx)
+{
+    counter_ctx *a = ctx;
+    int rc = meta_u64(t->txn, t->d->meta, a->key, 0, &a->first);
+    if (rc == 0 && a->first > UINT64_MAX - a->n)
+        rc = SAMSA_EINVAL; /* a counter that would wrap gives no more */
+    return rc != 0 ? rc
+                   : meta_put_u64(t->txn, t->d->meta, a->key, a->first + a->n);
+}
+
+int
+catalog_counter_take(catalog *c, const char *key, uint64_t n, uint64_t *first)
+{
+    counter_ctx a = {key, n, 0};
+    int rc = write_all(c, counter_txn, &a, true);
+    *first = a.first;
+    return rc;
 }
 
 static size_t

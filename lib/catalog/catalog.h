@@ -172,6 +172,14 @@ int catalog_topic_update(catalog *c, const char *name,
                          const samsa_topic_config *cfg, int32_t first,
                          const catalog_partition *parts);
 
+/* Take n values of the meta counter key (starting at 0) in one durable
+ * transaction: *first gets the first, and no later call (after a restart
+ * or a crash too) gives any of first..first+n-1 again.  The Kafka
+ * listener's producer ids ("next_producer_id").  SAMSA_EINVAL when the
+ * counter would wrap; the catalog's write errors (SAMSA_ERDONLY, ...). */
+int catalog_counter_take(catalog *c, const char *key, uint64_t n,
+                         uint64_t *first);
+
 /* LMDB's code as samsa's (MDB_NOTFOUND: SAMSA_ENOTOPIC). */
 int catalog_from_mdb(int rc);
 

@@ -95,77 +95,102 @@ create_error(int rc)
     }
 }
 
+/* Read an assignments array (CreateTopics': partition index, then the
+ * brokers; CreatePartitions': the brokers only): its entry count. */
+static int32_t
+read_assignments(kread *r, bool indexed)
+{
+    int32_t na = kread_array(r, false, indexed ? 8 : 4);
+    for (int32_t a = 0; a < na && !r->bad; a++) {
+        if (indexed)
+            (void)kread_i32(r);
+        int32_t nb = kread_array(r, false, 4);
+        for (int32_t b = 0; b < nb && !r->bad; b++)
+            (void)kread_i32(r);
+    }
+    return na;
+}
+
+/* One topic of a CreateTopics or CreatePartitions request, decoded and
+ * checked as far as the request alone tells. */
+typedef struct atopic {
+    kstr name;              /* into the request                     */
+    int32_t count;          /* partitions (-1: the default)          */
+    int16_t err;            /* KERR_NONE, or why it is refused       */
+    samsa_topic_config cfg; /* CreateTopics: its configs, applied    */
+} atopic;
+
+/* Read the next topic of CreateTopics (create) or CreatePartitions into
+ * x: the one decoder of both passes (topics_read). */
+static void
+topic_read(samsa_listener *l, kread *r, bool create, atopic *x)
+{
+    memset(x, 0, sizeof *x);
+    x->name = kread_str(r, false);
+    x->count = kread_i32(r);
+    int16_t rf = create ? kread_i16(r) : 0;
+    /* One broker: there is nothing to assign. */
+    if (read_assignments(r, create) > 0)
+        x->err = KERR_INVALID_REQUEST;
+    if (!create)
+        return;
+    int32_t nc = kread_array(r, false, 4);
+    for (int32_t k = 0; k < nc && !r->bad; k++) {
+        kstr cn = kread_str(r, false), cv = kread_str(r, false);
+        if (x->err == KERR_NONE && !config_apply(&x->cfg, cn, cv))
+            x->err = KERR_INVALID_CONFIG;
+    }
+    if (x->err == KERR_NONE &&
+        (x->count == 0 || x->count < -1 || x->count > l->cfg.max_partitions))
+        x->err = KERR_INVALID_PARTITIONS;
+    if (x->err == KERR_NONE && (rf == 0 || rf < -1))
+        x->err = KERR_INVALID_REPLICATION_FACTOR;
+    x->cfg.partitions = x->count == -1 ? 0 : x->count;
+    x->cfg.replicas = rf == -1 ? 0 : rf;
+}
+
+/* The nt topics after the array count at r: read through once, with the
+ * timeout and validate_only after them (has_validate), before anything
+ * is done, so that a request cut short changes nothing; *again gets a
+ * reader at the first topic for the pass that acts (topic_read again,
+ * each topic on its own, no copy of the request).  false: malformed. */
+static bool
+topics_read(samsa_listener *l, kread *r, int32_t nt, bool create,
+            bool has_validate, kread *again, bool *validate_only)
+{
+    kread_init(again, r->p, (size_t)(r->end - r->p));
+    atopic x;
+    for (int32_t t = 0; t < nt && !r->bad; t++)
+        topic_read(l, r, create, &x);
+    (void)kread_i32(r); /* timeout */
+    *validate_only = has_validate && kread_i8(r) != 0;
+    return !r->bad;
+}
+
 int
 kapi_create_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 {
     (void)c;
     int16_t v = req->version;
-    kread *r = &req->body;
+    kread *r = &req->body, again;
     int32_t nt = kread_array(r, false, 12);
-    /* Read the whole request first: validate_only comes after the topics. */
-    const uint8_t *topics_at = r->p;
-    for (int32_t t = 0; t < nt && !r->bad; t++) {
-        (void)kread_str(r, false);
-        (void)kread_i32(r);
-        (void)kread_i16(r);
-        int32_t na = kread_array(r, false, 8);
-        for (int32_t a = 0; a < na && !r->bad; a++) {
-            (void)kread_i32(r);
-            int32_t nb = kread_array(r, false, 4);
-            for (int32_t b = 0; b < nb && !r->bad; b++)
-                (void)kread_i32(r);
-        }
-        int32_t nc = kread_array(r, false, 4);
-        for (int32_t k = 0; k < nc && !r->bad; k++) {
-            (void)kread_str(r, false);
-            (void)kread_str(r, false);
-        }
-    }
-    (void)kread_i32(r); /* timeout */
-    bool validate_only = v >= 1 && kread_i8(r) != 0;
-    if (r->bad)
+    bool validate_only;
+    if (!topics_read(l, r, nt, true, v >= 1, &again, &validate_only))
         return KANS_CLOSE;
-    kread again;
-    kread_init(&again, topics_at, (size_t)(r->end - topics_at));
     if (v >= 2)
         kwrite_i32(out, 0); /* throttle_time_ms */
     kwrite_array(out, false, nt < 0 ? 0 : nt);
     for (int32_t t = 0; t < nt; t++) {
-        kstr name = kread_str(&again, false);
-        samsa_topic_config cfg = {0};
-        int32_t parts = kread_i32(&again);
-        int16_t rf = kread_i16(&again);
-        int16_t err = KERR_NONE;
-        int32_t na = kread_array(&again, false, 8);
-        for (int32_t a = 0; a < na; a++) {
-            (void)kread_i32(&again);
-            int32_t nb = kread_array(&again, false, 4);
-            for (int32_t b = 0; b < nb; b++)
-                (void)kread_i32(&again);
-        }
-        if (na > 0)
-            err = KERR_INVALID_REQUEST; /* one broker: nothing to assign */
-        int32_t nc = kread_array(&again, false, 4);
-        for (int32_t k = 0; k < nc; k++) {
-            kstr cn = kread_str(&again, false), cv = kread_str(&again, false);
-            if (err == KERR_NONE && !config_apply(&cfg, cn, cv))
-                err = KERR_INVALID_CONFIG;
-        }
-        if (err == KERR_NONE &&
-            (parts == 0 || parts < -1 || parts > l->cfg.max_partitions))
-            err = KERR_INVALID_PARTITIONS;
-        if (err == KERR_NONE && (rf == 0 || rf < -1))
-            err = KERR_INVALID_REPLICATION_FACTOR;
-        cfg.partitions = parts == -1 ? 0 : parts;
-        cfg.replicas = rf == -1 ? 0 : rf;
-        char *tname = kstr_dup(name);
-        if (err == KERR_NONE && tname == NULL)
-            err = KERR_INVALID_TOPIC;
-        if (err == KERR_NONE && !validate_only)
-            err = create_error(samsa_topic_create(l->s, tname, &cfg));
+        atopic a;
+        topic_read(l, &again, true, &a);
+        char *tname = kstr_dup(a.name);
+        if (a.err == KERR_NONE && tname == NULL)
+            a.err = KERR_INVALID_TOPIC;
+        if (a.err == KERR_NONE && !validate_only)
+            a.err = create_error(samsa_topic_create(l->s, tname, &a.cfg));
         free(tname);
-        kwrite_str(out, false, name.p, name.len);
-        kwrite_i16(out, err);
+        kwrite_str(out, false, a.name.p, a.name.len);
+        kwrite_i16(out, a.err);
         if (v >= 1)
             kwrite_strz(out, false, NULL); /* error message */
     }
@@ -200,50 +225,28 @@ int
 kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 {
     (void)c;
-    kread *r = &req->body;
+    kread *r = &req->body, again;
     int32_t nt = kread_array(r, false, 10);
+    bool validate_only;
+    if (!topics_read(l, r, nt, false, true, &again, &validate_only))
+        return KANS_CLOSE;
     kwrite_i32(out, 0); /* throttle_time_ms */
     kwrite_array(out, false, nt < 0 ? 0 : nt);
-    /* validate_only comes after the topics: the whole request is read
-     * first, then answered in a second pass, as CreateTopics does. */
-    const uint8_t *topics_at = r->p;
-    for (int32_t t = 0; t < nt && !r->bad; t++) {
-        (void)kread_str(r, false);
-        (void)kread_i32(r);
-        int32_t na = kread_array(r, false, 4);
-        for (int32_t a = 0; a < na && !r->bad; a++) {
-            int32_t nb = kread_array(r, false, 4);
-            for (int32_t b = 0; b < nb && !r->bad; b++)
-                (void)kread_i32(r);
-        }
-    }
-    (void)kread_i32(r); /* timeout */
-    bool validate_only = kread_i8(r) != 0;
-    if (r->bad)
-        return KANS_CLOSE;
-    kread again;
-    kread_init(&again, topics_at, (size_t)(r->end - topics_at));
     for (int32_t t = 0; t < nt; t++) {
-        kstr name = kread_str(&again, false);
-        int32_t count = kread_i32(&again);
-        int32_t na = kread_array(&again, false, 4);
-        for (int32_t a = 0; a < na; a++) {
-            int32_t nb = kread_array(&again, false, 4);
-            for (int32_t b = 0; b < nb; b++)
-                (void)kread_i32(&again);
-        }
-        char *tname = kstr_dup(name);
+        atopic a;
+        topic_read(l, &again, false, &a);
+        char *tname = kstr_dup(a.name);
         samsa_topic_config cfg;
         int rc = tname == NULL ? SAMSA_ENOTOPIC
                                : samsa_topic_describe(l->s, tname, &cfg);
         int16_t err = kapi_error(rc);
-        if (rc == 0 && (na > 0 || count <= cfg.partitions ||
-                        count > l->cfg.max_partitions))
-            err = na > 0 ? KERR_INVALID_REQUEST : KERR_INVALID_PARTITIONS;
+        if (rc == 0 && (a.err != KERR_NONE || a.count <= cfg.partitions ||
+                        a.count > l->cfg.max_partitions))
+            err = a.err != KERR_NONE ? a.err : KERR_INVALID_PARTITIONS;
         else if (rc == 0 && !validate_only)
-            err = kapi_error(samsa_topic_add_partitions(l->s, tname, count));
+            err = kapi_error(samsa_topic_add_partitions(l->s, tname, a.count));
         free(tname);
-        kwrite_str(out, false, name.p, name.len);
+        kwrite_str(out, false, a.name.p, a.name.len);
         kwrite_i16(out, err);
         kwrite_strz(out, false, NULL); /* error message */
     }

@@ -33,6 +33,7 @@ static const kversions served[] = {
     {KAPI_JOIN_GROUP, 0, 5},       {KAPI_HEARTBEAT, 0, 3},
     {KAPI_LEAVE_GROUP, 0, 3},      {KAPI_SYNC_GROUP, 0, 3},
     {KAPI_DESCRIBE_GROUPS, 0, 4},  {KAPI_LIST_GROUPS, 0, 2},
+    {KAPI_INIT_PRODUCER_ID, 0, 1}, {KAPI_DESCRIBE_CONFIGS, 0, 3},
 };
 /* clang-format on */
 #define NSERVED (sizeof served / sizeof served[0])

@@ -13,6 +13,14 @@
  * type, size limit, acks and sync.  A refused partition changes nothing
  * and gets its error; the other partitions of the request are stored.
  *
+ * An idempotent producer's batch (producerId >= 0: one batch, each offset
+ * a record) is first checked against the producer's sequences
+ * (kapi_idem.c): a retry is answered with its first offset and not stored
+ * again.  Otherwise its records are encoded here and stored through
+ * produce_encoded(), as samsa_produce() stores them, but with the batch's
+ * producer id, epoch and base sequence in the header, which is where
+ * kapi_idem.c finds them after a restart.
+ *
  * The records point into the request (and into the decompressed buffers),
  * which outlive the call; headers need NUL-terminated keys, so each
  * record's headers are copied into one block of their own.
@@ -20,11 +28,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/produce.h"
 #include "listener.h"
 #include "storage/batch.h"
 #include "storage/codec.h"
 
-#define BATCH_INFLATE_MAX (64u << 20) /* a batch's records, decompressed */
+#define BATCH_INFLATE_MAX        (64u << 20) /* a batch's records, decompressed */
+#define BATCH_ATTR_TRANSACTIONAL 0x10 /* a transaction's batch            */
+
+void
+kapi_batch_set_producer(uint8_t *b, size_t len, int64_t pid, int16_t epoch,
+                        int32_t seq)
+{
+    samsa__be32_put(b + 43, (uint32_t)((uint64_t)pid >> 32));
+    samsa__be32_put(b + 47, (uint32_t)pid);
+    b[51] = (uint8_t)((uint16_t)epoch >> 8);
+    b[52] = (uint8_t)epoch;
+    samsa__be32_put(b + 53, (uint32_t)seq);
+    samsa__be32_put(b + 17, samsa__crc32c(0, b + 21, len - 21));
+}
+
+/* The batch's maxTimestamp (header byte 35). */
+static int64_t
+batch_max_timestamp(const uint8_t *b)
+{
+    return (int64_t)((uint64_t)samsa__be32_get(b + 35) << 32 |
+                     samsa__be32_get(b + 39));
+}
 
 typedef struct precs {
     samsa_record *recs;
@@ -129,9 +159,10 @@ batch_records(precs *pr, const uint8_t *p, const batch_header *h)
     return rc == 1 ? 0 : rc;
 }
 
-/* Check and decode every batch of a partition's records. */
+/* Check and decode every batch of a partition's records; *first gets
+ * the first batch's header. */
 static int
-partition_records(precs *pr, kstr data)
+partition_records(precs *pr, kstr data, batch_header *first)
 {
     const uint8_t *p = (const uint8_t *)data.p;
     size_t left = data.len;
@@ -143,6 +174,8 @@ partition_records(precs *pr, kstr data)
             batch_verify_crc(p, &h) != 0 ||
             (h.attributes & BATCH_ATTR_CONTROL) != 0)
             return SAMSA_ECORRUPT;
+        if (p == (const uint8_t *)data.p)
+            *first = h;
         int rc = batch_records(pr, p, &h);
         if (rc != 0)
             return rc;
@@ -153,6 +186,48 @@ partition_records(precs *pr, kstr data)
     return pr->n > 0 ? 0 : SAMSA_ECORRUPT;
 }
 
+/* Store the records of an idempotent batch (header h) as one batch that
+ * keeps h's producer id, epoch and base sequence, as Kafka's log does
+ * (kapi_idem.c reads them back after a restart): what samsa_produce()
+ * does for one partition, through produce_encoded().  *base gets the
+ * first offset, *ts the first record's timestamp. */
+static int
+produce_idem(samsa_listener *l, const char *tname, int32_t p, precs *pr,
+             const batch_header *h, int64_t *base, int64_t *ts)
+{
+    int64_t now = -1;
+    for (size_t i = 0; i < pr->n; i++) {
+        int rc = produce_record_check(&pr->recs[i]);
+        if (rc != 0)
+            return rc;
+        if (pr->recs[i].timestamp == 0)
+            pr->recs[i].timestamp = now < 0 ? (now = samsa__wall_ms()) : now;
+    }
+    samsa_record **rp = malloc(pr->n * sizeof *rp);
+    size_t *bodies = malloc(pr->n * sizeof *bodies);
+    uint8_t *buf = NULL;
+    int rc = SAMSA_ENOMEM;
+    if (rp != NULL && bodies != NULL) {
+        for (size_t i = 0; i < pr->n; i++)
+            rp[i] = &pr->recs[i];
+        size_t len = batch_encoded_size(rp, pr->n, bodies);
+        if ((buf = malloc(len)) != NULL) {
+            int64_t max_ts = batch_encode(buf, rp, pr->n, bodies);
+            kapi_batch_set_producer(buf, len, h->producer_id, h->producer_epoch,
+                                    h->base_sequence);
+            rc = produce_encoded(l->s, tname, p, buf, len, (int32_t)pr->n,
+                                 max_ts, base);
+            /* LogAppendTime: the batch's max timestamp, set at the
+             * append (produce.c). */
+            *ts = batch_max_timestamp(buf);
+        }
+    }
+    free(buf);
+    free(bodies);
+    free(rp);
+    return rc;
+}
+
 /* Store one partition's records: the Kafka error, *base and *append_time
  * set for the reply. */
 static int16_t
@@ -161,18 +236,49 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
 {
     precs pr = {0};
     samsa_topic_config cfg;
+    batch_header h = {.producer_id = -1};
     int rc = tname == NULL ? SAMSA_ENOTOPIC
                            : samsa_topic_describe(l->s, tname, &cfg);
     if (rc == 0 && (p < 0 || p >= cfg.partitions))
         rc = SAMSA_ENOPARTITION;
     if (rc == 0)
-        rc = partition_records(&pr, data);
-    if (rc == 0)
+        rc = partition_records(&pr, data, &h);
+    if (rc == 0 && h.producer_id >= 0) {
+        /* Idempotent: one batch per partition (as Kafka holds Produce 3+),
+         * each offset of it a record (the sequences count them), no
+         * transactions. */
+        if ((size_t)h.length + BATCH_LOG_OVERHEAD != data.len ||
+            (int64_t)pr.n != (int64_t)h.last_offset_delta + 1) {
+            precs_free(&pr);
+            return KERR_CORRUPT_MESSAGE;
+        }
+        if ((h.attributes & BATCH_ATTR_TRANSACTIONAL) != 0) {
+            precs_free(&pr);
+            return KERR_INVALID_REQUEST;
+        }
+        kprod *e;
+        int16_t err =
+            kidem_check(l, tname, p, h.producer_id, h.producer_epoch,
+                        h.base_sequence, h.last_offset_delta + 1, &e, base);
+        if (err != KERR_NONE || *base >= 0) { /* refused, or a retry */
+            precs_free(&pr);
+            return err;
+        }
+        int64_t ts = -1;
+        rc = produce_idem(l, tname, p, &pr, &h, base, &ts);
+        if (rc == 0) {
+            kidem_stored(e, h.producer_epoch, h.base_sequence,
+                         h.last_offset_delta + 1, *base);
+            if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
+                *append_time = ts;
+        }
+    } else if (rc == 0) {
         rc = samsa_produce(l->s, tname, p, pr.recs, pr.n);
-    if (rc == 0) {
-        *base = pr.recs[0].offset;
-        if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
-            *append_time = pr.recs[0].timestamp;
+        if (rc == 0) {
+            *base = pr.recs[0].offset;
+            if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
+                *append_time = pr.recs[0].timestamp;
+        }
     }
     precs_free(&pr);
     /* Records that do not check are CORRUPT_MESSAGE; the record-size and

@@ -215,6 +215,10 @@ handler_for(int16_t key)
         return kapi_create_partitions;
     case KAPI_DELETE_RECORDS:
         return kapi_delete_records;
+    case KAPI_INIT_PRODUCER_ID:
+        return kapi_init_producer_id;
+    case KAPI_DESCRIBE_CONFIGS:
+        return kapi_describe_configs;
     default:
         return NULL;
     }
@@ -540,6 +544,7 @@ listener_free(samsa_listener *l)
     while (l->conns != NULL)
         conn_free(l, l->conns);
     kgroups_free(l);
+    kidem_free(l);
     if (l->lfd >= 0)
         close(l->lfd);
     if (l->epfd >= 0)

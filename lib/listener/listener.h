@@ -33,6 +33,8 @@ enum {
     KERR_INVALID_REQUIRED_ACKS = 21,
     KERR_UNSUPPORTED_VERSION = 35,
     KERR_INVALID_REQUEST = 42,
+    KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+    KERR_INVALID_PRODUCER_EPOCH = 47,
     KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     KERR_KAFKA_STORAGE_ERROR = 56,
     KERR_MEMBER_ID_REQUIRED = 79,
@@ -54,6 +56,8 @@ enum {
     KAPI_DESCRIBE_GROUPS = 15,
     KAPI_LIST_GROUPS = 16,
     KAPI_API_VERSIONS = 18,
+    KAPI_INIT_PRODUCER_ID = 22,
+    KAPI_DESCRIBE_CONFIGS = 32,
     KAPI_CREATE_TOPICS = 19,
     KAPI_DELETE_TOPICS = 20,
     KAPI_DELETE_RECORDS = 21,
@@ -90,6 +94,10 @@ struct kpark {
 
 /* A fetch waiting for data (kapi_fetch.c). */
 typedef struct kfetch kfetch;
+/* Idempotent producers' state, and one (topic, partition, producer)
+ * entry of it (kapi_idem.c). */
+typedef struct kidem kidem;
+typedef struct kprod kprod;
 /* The consumer groups coordinated here (kapi_join.c). */
 typedef struct kgroups kgroups;
 
@@ -121,6 +129,7 @@ struct samsa_listener {
     pthread_cond_t cond;
     int parked;      /* fetches waiting, under lock                     */
     kgroups *groups; /* the loop's: only its thread touches them      */
+    kidem *idem;     /* the loop's too; NULL until a producer needs it */
     /* The store's list (s->listen_lock); stopped: its threads joined and
      * its sockets closed, by samsa_listener_close() or samsa_close(). */
     struct samsa_listener *next_in_store;
@@ -148,6 +157,28 @@ int kapi_create_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_delete_topics(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_delete_records(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_init_producer_id(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_describe_configs(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+
+/* May the idempotent batch of producer pid at epoch, its count records
+ * from sequence first_seq, be stored in topic's partition p (kapi_idem.c)?
+ * KERR_NONE with *entry set: store it, then kidem_stored(); KERR_NONE
+ * with *dup_base >= 0: a retry of a batch stored at *dup_base, not to be
+ * stored again; else the Kafka error (OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * INVALID_PRODUCER_EPOCH, INVALID_REQUEST, UNKNOWN for no memory). */
+int16_t kidem_check(samsa_listener *l, const char *tname, int32_t p,
+                    int64_t pid, int16_t epoch, int32_t first_seq,
+                    int32_t count, kprod **entry, int64_t *dup_base);
+/* The batch kidem_check() let through is stored from offset base. */
+void kidem_stored(kprod *e, int16_t epoch, int32_t first_seq, int32_t count,
+                  int64_t base);
+/* Give the encoded batch (len bytes, batch_encode()'s) a producer: id,
+ * epoch and base sequence (header bytes 43, 51, 53, inside the CRC,
+ * which is made anew) (kapi_produce.c). */
+void kapi_batch_set_producer(uint8_t *b, size_t len, int64_t pid, int16_t epoch,
+                             int32_t seq);
+/* Free the producers' state (the listener closes). */
+void kidem_free(samsa_listener *l);
 
 int kapi_join_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_sync_group(samsa_listener *l, kconn *c, kreq *req, kwrite *out);

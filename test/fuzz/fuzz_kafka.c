@@ -11,9 +11,9 @@
  * one, framed with its own length.  A produce that passes its checks is
  * stored (the store grows a little); a fetch or join that would wait is
  * freed unanswered, as a closed connection's; topics an input created are
- * deleted after it, and the groups it joined are forgotten, so each input
- * starts from no group (a JoinGroup v0 seed completes a one-member
- * rebalance on its own).
+ * deleted after it, and the groups it joined and the producers' sequences
+ * are forgotten, so each input starts from no group (a JoinGroup v0 seed
+ * completes a one-member rebalance on its own).
  */
 #include <string.h>
 
@@ -70,8 +70,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c.parked->ops->free(lsn, c.parked); /* as a closed connection's */
     }
     kwrite_free(&c.out);
-    /* Groups an input joined go too: each input starts from none. */
+    /* Groups an input joined go too, and idempotent producers' state:
+     * each input starts from none. */
     kgroups_free(lsn);
+    kidem_free(lsn);
     /* Topics the input created go, and "f" comes back if it deleted it:
      * the store stays the size it started at, whatever ran before. */
     FUZZ_CHECK(samsa_topic_foreach(store, drop_topic, NULL) == 0);

@@ -326,6 +326,24 @@ kafka_batch(uint8_t *out)
     return n;
 }
 
+/* A Produce v8 of the batch (blen bytes) to partition 0. */
+static void
+kafka_produce_seed(const char *name, const uint8_t *batch, size_t blen)
+{
+    kwrite w = {0};
+    kafka_header(&w, KAPI_PRODUCE, 8, false);
+    kwrite_strz(&w, false, NULL);
+    kwrite_i16(&w, -1);
+    kwrite_i32(&w, 1000);
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, 1);
+    kwrite_i32(&w, 0);
+    kwrite_bytes_len(&w, false, (int64_t)blen);
+    kwrite_raw(&w, batch, blen);
+    kafka_seed(name, &w);
+}
+
 static void
 kafka_seeds(void)
 {
@@ -346,17 +364,7 @@ kafka_seeds(void)
 
     uint8_t batch[256];
     size_t blen = kafka_batch(batch);
-    kafka_header(&w, KAPI_PRODUCE, 8, false);
-    kwrite_strz(&w, false, NULL);
-    kwrite_i16(&w, -1);
-    kwrite_i32(&w, 1000);
-    kwrite_array(&w, false, 1);
-    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
-    kwrite_array(&w, false, 1);
-    kwrite_i32(&w, 0);
-    kwrite_bytes_len(&w, false, (int64_t)blen);
-    kwrite_raw(&w, batch, blen);
-    kafka_seed("produce", &w);
+    kafka_produce_seed("produce", batch, blen);
 
     kafka_header(&w, KAPI_LIST_OFFSETS, 5, false);
     kwrite_i32(&w, -1);
@@ -505,6 +513,28 @@ kafka_seeds(void)
     kwrite_strz(&w, false, "g");
     kwrite_i8(&w, 1);
     kafka_seed("describe-groups", &w);
+
+    kafka_header(&w, KAPI_INIT_PRODUCER_ID, 1, false);
+    kwrite_strz(&w, false, NULL);
+    kwrite_i32(&w, 60000);
+    kafka_seed("init-producer-id", &w);
+
+    /* An idempotent batch: producer 0 (the id the seed above gets). */
+    kapi_batch_set_producer(batch, blen, 0, 0, 0);
+    kafka_produce_seed("produce-idempotent", batch, blen);
+
+    kafka_header(&w, KAPI_DESCRIBE_CONFIGS, 3, false);
+    kwrite_array(&w, false, 2);
+    kwrite_i8(&w, 2);
+    kwrite_strz(&w, false, FUZZ_LOG_TOPIC);
+    kwrite_array(&w, false, -1);
+    kwrite_i8(&w, 4);
+    kwrite_strz(&w, false, "0");
+    kwrite_array(&w, false, 1);
+    kwrite_strz(&w, false, "num.partitions");
+    kwrite_i8(&w, 1);
+    kwrite_i8(&w, 0);
+    kafka_seed("describe-configs", &w);
 }
 
 int

@@ -3,7 +3,8 @@
  * listener: run by make check (check-listener) when librdkafka is here.
  *
  * A producer sends N varied records to the three partitions of a topic,
- * each round in another codec (none, gzip, snappy, lz4, zstd); every
+ * each round in another codec (none, gzip, snappy, lz4, zstd), the last
+ * two idempotent (enable.idempotence, acks=all); every
  * delivery report must say stored, at the next offset of its partition.
  * A consumer (librdkafka's simple consumer: no group) then reads each
  * partition from the beginning, and every record must equal what was
@@ -20,26 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interop.h"
 #include "samsa.h"
 
 #define N     20000
 #define PARTS 3
 #define TS0   1700000000000LL
-
-static int failures;
-
-static void
-fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "listener_rdkafka: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    if (++failures > 20)
-        exit(1);
-}
 
 /* Record i: its partition, key, value and header, as functions of i. */
 static int32_t
@@ -104,6 +91,13 @@ produce_all(const char *bootstrap)
             rd_kafka_conf_set(conf, "compression.codec", codecs[round], err,
                               sizeof err) ||
             rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err))
+            fail("conf: %s", err);
+        /* The last two rounds: an idempotent producer (InitProducerId,
+         * sequence numbers per partition) with acks=all. */
+        if (round >= 3 &&
+            (rd_kafka_conf_set(conf, "enable.idempotence", "true", err,
+                               sizeof err) ||
+             rd_kafka_conf_set(conf, "acks", "all", err, sizeof err)))
             fail("conf: %s", err);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -290,6 +284,65 @@ create_topic(rd_kafka_t *rk, rd_kafka_queue_t *q, const char *config,
     rd_kafka_NewTopic_destroy(nt);
 }
 
+/* DescribeConfigs of topic "admin" (retention.ms as created, the rest
+ * samsa's defaults) and of broker 0. */
+static void
+describe_configs(rd_kafka_t *rk, rd_kafka_queue_t *q)
+{
+    static const char *const want[][2] = {
+        {"retention.ms", "3600000"},
+        {"retention.bytes", "-1"},
+        {"segment.bytes", "1073741824"},
+        {"max.message.bytes", "1048588"},
+        {"cleanup.policy", "delete"},
+        {"compression.type", "uncompressed"},
+        {"message.timestamp.type", "CreateTime"},
+        {"min.insync.replicas", "1"}};
+    const size_t nwant = sizeof want / sizeof want[0];
+    rd_kafka_ConfigResource_t *cr[2] = {
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, "admin"),
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, "0")};
+    rd_kafka_DescribeConfigs(rk, cr, 2, NULL, q);
+    rd_kafka_event_t *ev = admin_result(q, "DescribeConfigs");
+    size_t nres, nc;
+    const rd_kafka_ConfigResource_t **res =
+        rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    if (nres != 2)
+        fail("DescribeConfigs: %zu resources", nres);
+    for (size_t i = 0; i < nres; i++) {
+        if (rd_kafka_ConfigResource_error(res[i]))
+            fail("DescribeConfigs %s: %s", rd_kafka_ConfigResource_name(res[i]),
+                 rd_kafka_ConfigResource_error_string(res[i]));
+        const rd_kafka_ConfigEntry_t **ce =
+            rd_kafka_ConfigResource_configs(res[i], &nc);
+        bool topic =
+            rd_kafka_ConfigResource_type(res[i]) == RD_KAFKA_RESOURCE_TOPIC;
+        size_t matched = 0;
+        for (size_t k = 0; k < nc; k++) {
+            const char *name = rd_kafka_ConfigEntry_name(ce[k]);
+            const char *value = rd_kafka_ConfigEntry_value(ce[k]);
+            if (!topic) {
+                matched += strcmp(name, "message.max.bytes") == 0 &&
+                           strcmp(value, "1048588") == 0;
+                continue;
+            }
+            for (size_t w = 0; w < nwant; w++)
+                if (strcmp(name, want[w][0]) == 0) {
+                    if (strcmp(value, want[w][1]) != 0)
+                        fail("DescribeConfigs admin: %s=%s, want %s", name,
+                             value, want[w][1]);
+                    matched++;
+                }
+        }
+        if (matched != (topic ? nwant : 1))
+            fail("DescribeConfigs %s: %zu of the configs expected",
+                 rd_kafka_ConfigResource_name(res[i]), matched);
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_ConfigResource_destroy_array(cr, 2);
+}
+
 /* Create "admin" (4 partitions, retention.ms), refuse it twice and with
  * a config samsa does not keep, grow it to 6, delete records below 5 of
  * partition 0, and delete it: each checked in the store too. */
@@ -325,6 +378,7 @@ administer(samsa *s, const char *bootstrap)
     rd_kafka_NewPartitions_destroy(np);
     if (samsa_topic_describe(s, "admin", &cfg) != 0 || cfg.partitions != 6)
         fail("CreatePartitions: the store has %d partitions", cfg.partitions);
+    describe_configs(rk, q);
 
     for (int i = 0; i < 10; i++) {
         samsa_record r = {.value = "x", .value_len = 1};
@@ -543,19 +597,11 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: listener_rdkafka DIR\n");
         return 2;
     }
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE};
     samsa *s;
     samsa_listener *l;
-    samsa_topic_config cfg = {.partitions = PARTS};
-    if (samsa_open(argv[1], &o, &s) != 0 ||
-        samsa_topic_create(s, "t", &cfg) != 0 ||
-        samsa_listener_open(s, NULL, &l) != 0) {
-        fprintf(stderr, "listener_rdkafka: cannot set up the store\n");
-        return 1;
-    }
     char bootstrap[64];
-    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%d",
-             samsa_listener_port(l));
+    interop_serve("listener_rdkafka", argv[1], "t", PARTS, &s, &l, bootstrap,
+                  sizeof bootstrap);
     produce_all(bootstrap);
     consume_all(bootstrap);
     check_store(s);
@@ -566,8 +612,9 @@ main(int argc, char **argv)
     samsa_close(s);
     if (failures == 0)
         printf("check-listener: librdkafka %s produced %d records in 5 "
-               "codecs and consumed them back exactly; created, grew, "
-               "trimmed and deleted a topic; committed offsets; a group of "
+               "codecs (2 idempotent) and consumed them back exactly; "
+               "created, grew, described, trimmed and deleted a topic; "
+               "committed offsets; a group of "
                "2 consumers read each record once and committed the ends\n",
                rd_kafka_version_str(), N);
     return failures == 0 ? 0 : 1;
