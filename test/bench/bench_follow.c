@@ -23,8 +23,13 @@
  * it learns of new records from the end marker and the writer's futex
  * wake (samsa(7), "Read-only handles").  System samsa-cursor is a thread
  * of the producing process with a cursor on the writer's handle, the
- * in-process figure to compare with.  With two or more CPUs the producer
- * is pinned to one and the reader to another.
+ * in-process figure to compare with.  Both with the default
+ * samsa_options.spin_ns (the reader polls 50 us, then sleeps), and as
+ * -spin with a reader that polls for up to a second (a busy reader, as
+ * Chronicle's and Aeron's, which never sleeps while records come), and
+ * samsa-cursor-nospin sleeps at once (every hand-off a futex wake).  With
+ * two or more CPUs the producer is pinned to one and the reader to
+ * another.
  */
 #include "bench.h"
 
@@ -55,6 +60,7 @@ typedef struct shared {
 
 typedef struct run {
     int other_process; /* samsa-rdonly, else samsa-cursor          */
+    int64_t spin_ns;   /* the reader's samsa_options.spin_ns        */
     shared *sh;
     char topic[64];
 } run;
@@ -108,7 +114,8 @@ reader_start(run *w, pthread_t *th)
         BENCH_CHECK(pid >= 0, "fork failed");
         if (pid == 0) {
             bench_pin(bench_cpu_consumer);
-            samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+            samsa_options ro = {.flags = SAMSA_OPEN_RDONLY,
+                                .spin_ns = w->spin_ns};
             samsa *s;
             BENCH_SAMSA(samsa_open(store_dir, &ro, &s));
             reader(w, s);
@@ -207,13 +214,22 @@ shared_alloc(size_t bytes)
     return p;
 }
 
+/* The writer's handle, its cursors spinning spin_ns. */
+static void
+store_reopen(int64_t spin_ns)
+{
+    if (store != NULL)
+        BENCH_SAMSA(samsa_close(store));
+    samsa_options opt = {.flags = SAMSA_OPEN_CREATE, .spin_ns = spin_ns};
+    BENCH_SAMSA(samsa_open(store_dir, &opt, &store));
+}
+
 int
 main(int argc, char **argv)
 {
     bench_init("bench_follow", argc, argv);
     bench_path(store_dir, sizeof store_dir, "follow");
-    samsa_options opt = {.flags = SAMSA_OPEN_CREATE};
-    BENCH_SAMSA(samsa_open(store_dir, &opt, &store));
+    store_reopen(0);
     bench_note("bench_follow: a reader in another process (read-only "
                "handle) and one in the producer's (cursor), 16 B keys, "
                "100 B values\n\n");
@@ -223,9 +239,22 @@ main(int argc, char **argv)
     shared *sh = shared_alloc(sizeof *sh);
     sh->ack_ns = shared_alloc(most * sizeof(uint64_t));
     sh->recv_ns = shared_alloc(most * sizeof(uint64_t));
-    for (int other = 1; other >= 0; other--) {
-        const char *sys = other ? "samsa-rdonly" : "samsa-cursor";
-        run w = {.other_process = other, .sh = sh};
+    static const struct {
+        const char *name;
+        int other;
+        int64_t spin_ns;
+    } systems[] = {{"samsa-rdonly", 1, 0},
+                   {"samsa-rdonly-spin", 1, 1000000000},
+                   {"samsa-cursor", 0, 0},
+                   {"samsa-cursor-spin", 0, 1000000000},
+                   {"samsa-cursor-nospin", 0, -1}};
+    for (size_t k = 0; k < sizeof systems / sizeof *systems; k++) {
+        const char *sys = systems[k].name;
+        int other = systems[k].other;
+        run w = {
+            .other_process = other, .spin_ns = systems[k].spin_ns, .sh = sh};
+        if (!other)
+            store_reopen(systems[k].spin_ns);
         for (uint64_t rate = 10000; rate <= 100000; rate *= 10) {
             char p50[32], p99[32];
             snprintf(p50, sizeof p50, "follow%lluk_p50",
@@ -244,6 +273,8 @@ main(int argc, char **argv)
                            .durability = "process"};
             bench_figure(&f, run_once, &w);
         }
+        if (systems[k].spin_ns != 0)
+            continue; /* a backlog never waits */
         sh->rate = 0;
         sh->n = backlog;
         bench_fig g = {.system = sys,
