@@ -1422,6 +1422,59 @@ START_TEST(test_connection_faults)
 }
 END_TEST
 
+/* 1,000 clients at once (issue 16's figure): every one connects and is
+ * answered, pipelined (all requests sent before any reply is read); one
+ * more than max_connections is closed at once; the store and the first
+ * client carry on. */
+START_TEST(test_thousand_connections)
+{
+    enum { N = 1000 };
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rlim_t want = 2 * N + 64; /* both ends of each, and the store's */
+    if (rl.rlim_cur < want) {
+        ck_assert_msg(rl.rlim_max >= want,
+                      "needs %u descriptors; the hard limit is %llu",
+                      (unsigned)want, (unsigned long long)rl.rlim_max);
+        struct rlimit up = {want, rl.rlim_max};
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &up), 0);
+    }
+    samsa_listener_config cfg = {.max_connections = N};
+    lrig r;
+    lrig_open(&r, &cfg);
+    static int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = dial(&r);
+    kwrite b = {0};
+    kwrite_strz(&b, true, "check");
+    kwrite_strz(&b, true, "1");
+    kwrite_tags(&b, true);
+    for (int i = 0; i < N; i++)
+        request(fds[i], 18, 3, i, true, &b);
+    for (int i = 0; i < N; i++) {
+        uint8_t *rep;
+        size_t len;
+        ck_assert_msg(reply(fds[i], i, &rep, &len), "connection %d closed", i);
+        ck_assert_int_eq((int16_t)(rep[0] << 8 | rep[1]), 0);
+        free(rep);
+    }
+    int extra = dial(&r); /* one past the limit */
+    ck_assert(closed_by_peer(extra));
+    close(extra);
+    test_produce_gen(r.s, "t", 0, 0, 3);
+    int16_t err;
+    int64_t hw, first;
+    ck_assert_int_eq(fetch_raw(fds[0], 0, 0, 0, &err, &hw, &first), 3);
+    ck_assert_int_eq(err, 0);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    kwrite_free(&b);
+    lrig_close(&r);
+    if (rl.rlim_cur < want)
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+END_TEST
+
 /* The process out of descriptors: a connection the listener cannot take
  * is taken with its spare descriptor and closed at once (without it, the
  * loop would spin on the listening socket and the client wait for ever);
@@ -1547,6 +1600,7 @@ listener_suite(void)
     tcase_add_test(tc, test_create_bounded);
     tcase_add_test(tc, test_store_closed_under_clients);
     tcase_add_test(tc, test_connection_faults);
+    tcase_add_test(tc, test_thousand_connections);
     tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
