@@ -694,6 +694,52 @@ START_TEST(test_mirror_groups)
 }
 END_TEST
 
+/* A partition with gaps (a Kafka log adopted, offsets 1000..1042 holding
+ * 12 records): Kafka's offsets are dense, so a committed offset becomes
+ * the Kafka offset of the record it points at, counted, not shifted: 1007
+ * is the 5th record (Kafka's 4), 1010 falls in a gap before 1020, the 7th
+ * (6).  Shifted, they would be 7 and 10: a group moving to Kafka would
+ * skip records it never read. */
+START_TEST(test_mirror_groups_gaps)
+{
+    fixture f;
+    fixture_start(&f, "g", 1);
+    ck_assert_int_eq(rd_kafka_mock_topic_create(f.mk.mc, "kg", 1, 1), 0);
+    E(samsa_topic_adopt(f.w, "kg", test_kafka_dir(f.dir), NULL));
+    static const struct {
+        const char *group;
+        int64_t committed, want;
+    } want[] = {{"at-record", 1007, 4},
+                {"in-gap", 1010, 6},
+                {"at-end", TEST_KAFKA_END, TEST_KAFKA_NREC},
+                {"at-start", TEST_KAFKA_START, 0}};
+    size_t n = sizeof want / sizeof want[0];
+    for (size_t i = 0; i < n; i++)
+        E(samsa_group_reset(f.w, want[i].group, "kg", 0, SAMSA_RESET_TO_OFFSET,
+                            want[i].committed));
+    samsa_mirror_config mc = {
+        .bootstrap = f.mk.bootstrap, .state_path = f.state, .groups = 1};
+    samsa_mirror *m;
+    E(samsa_mirror_start(f.w, &mc, &m));
+    E(samsa_mirror_wait(m, 60000));
+    E(samsa_mirror_stop(m));
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_t *gc = consumer_new(&f.mk, want[i].group);
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, "kg", 0);
+        ck_assert_int_eq(rd_kafka_committed(gc, l, 10000), 0);
+        ck_assert_int_eq(l->elems[0].err, 0);
+        ck_assert_msg(l->elems[0].offset == want[i].want,
+                      "%s: Kafka has %" PRId64 ", want %" PRId64, want[i].group,
+                      l->elems[0].offset, want[i].want);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(gc);
+    }
+    fixture_end(&f);
+}
+END_TEST
+
 /* ---- a broker that goes away, and comes back --------------------------- */
 
 START_TEST(test_mirror_broker_gone)
@@ -779,6 +825,7 @@ bridge_suite(void)
     tcase_add_test(tc, test_mirror_exact_and_import);
     tcase_add_test(tc, test_mirror_follow);
     tcase_add_test(tc, test_mirror_groups);
+    tcase_add_test(tc, test_mirror_groups_gaps);
     tcase_add_test(tc, test_mirror_broker_gone);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("kill9");

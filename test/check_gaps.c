@@ -23,101 +23,6 @@
 
 /* ---- a Kafka-written partition, by hand ---------------------------------- */
 
-/* One batch: its base offset, its records' offset deltas (rising), its
- * lastOffsetDelta (>= the last delta: compaction keeps it), a codec. */
-typedef struct kbatch {
-    int64_t base;
-    int32_t deltas[4];
-    size_t n;
-    int32_t last;
-    int codec;
-} kbatch;
-
-/* Encode b into out (room enough): record i is test_gen(base + delta i),
- * so that test_gen_mismatch() checks what a cursor returns, offset and
- * all.  Returns the bytes. */
-static size_t
-kbatch_encode(uint8_t *out, const kbatch *b)
-{
-    test_grec g[4];
-    size_t body[4], total = BATCH_HEADER_SIZE;
-    int64_t base_ts = test_gen_ts(b->base + b->deltas[0]), max_ts = base_ts;
-    for (size_t i = 0; i < b->n; i++) {
-        test_gen(&g[i], b->base + b->deltas[i]);
-        g[i].r.timestamp = test_gen_ts(b->base + b->deltas[i]);
-        if (g[i].r.timestamp > max_ts)
-            max_ts = g[i].r.timestamp;
-        total += batch_record_size(&g[i].r, batch_record_payload(&g[i].r),
-                                   base_ts, b->deltas[i], &body[i]);
-    }
-    uint8_t *p = out + BATCH_HEADER_SIZE;
-    for (size_t i = 0; i < b->n; i++)
-        p = batch_record_put(p, &g[i].r, body[i], base_ts, b->deltas[i]);
-    batch_finish(out, total, b->n, base_ts, max_ts);
-    /* Kafka's cleaner keeps lastOffsetDelta when it drops the last
-     * records: the header says so, and the CRC covers it. */
-    uint8_t *l = out + 23;
-    l[0] = (uint8_t)(b->last >> 24);
-    l[1] = (uint8_t)(b->last >> 16);
-    l[2] = (uint8_t)(b->last >> 8);
-    l[3] = (uint8_t)b->last;
-    uint32_t crc = samsa__crc32c(0, out + 21, total - 21);
-    for (int i = 0; i < 4; i++)
-        out[17 + i] = (uint8_t)(crc >> (24 - 8 * i));
-    batch_set_base_offset(out, b->base);
-    if (b->codec == 0)
-        return total;
-    uint8_t *z = malloc(BATCH_HEADER_SIZE +
-                        codec_bound(b->codec, total - BATCH_HEADER_SIZE));
-    size_t zlen;
-    ck_assert_ptr_nonnull(z);
-    E(batch_compress(out, total, b->codec, 0, z, &zlen));
-    memcpy(out, z, zlen);
-    free(z);
-    return zlen;
-}
-
-/* The log of most cases: two segments, 12 records between offsets 1000
- * and 1043, with every kind of gap. */
-static const kbatch seg1000[] = {
-    {1000, {0, 1, 2}, 3, 2, 0}, /* 1000-1002, dense                 */
-    {1005, {0, 2, 4}, 3, 5, 0}, /* 1005 1007 1009; 1010 dropped      */
-    {1020, {0}, 1, 0, 0},       /* 1020                              */
-};
-static const kbatch seg1030[] = {
-    {1034, {0, 1}, 2, 1, SAMSA_COMPRESSION_LZ4}, /* 1034 1035: the segment
-                                                    starts past its base */
-    {1040, {0, 1, 2}, 3, 2, 0},                  /* 1040-1042          */
-};
-static const int64_t want_offsets[] = {1000, 1001, 1002, 1005, 1007, 1009,
-                                       1020, 1034, 1035, 1040, 1041, 1042};
-#define NWANT  (sizeof want_offsets / sizeof want_offsets[0])
-#define KSTART 1000
-#define KEND   1043
-
-/* Write the segment at base of the partition directory pdir holding
- * bs[0..n); its size. */
-static size_t
-write_segment(const char *pdir, int64_t base, const kbatch *bs, size_t n)
-{
-    static uint8_t buf[1 << 16];
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += kbatch_encode(buf + len, &bs[i]);
-    char name[64], path[TEST_PATH_BUF];
-    snprintf(name, sizeof name, "%020lld.log", (long long)base);
-    test_spew(test_pathf(path, pdir, name), buf, len, O_TRUNC);
-    return len;
-}
-
-/* The two segments of the Kafka-written log into pdir. */
-static void
-write_kafka_log(const char *pdir)
-{
-    write_segment(pdir, 1000, seg1000, sizeof seg1000 / sizeof seg1000[0]);
-    write_segment(pdir, 1030, seg1030, sizeof seg1030 / sizeof seg1030[0]);
-}
-
 static int
 find_id(const char *name, uint64_t id, const samsa_topic_config *cfg, void *ctx)
 {
@@ -129,7 +34,8 @@ find_id(const char *name, uint64_t id, const samsa_topic_config *cfg, void *ctx)
 
 /* Make topic k (one partition) in dir, then replace its files by the
  * Kafka-written log above and its catalog record by one starting at
- * KSTART, with the gaps flag when gaps (adoption's record, by hand). */
+ * TEST_KAFKA_START, with the gaps flag when gaps (adoption's record, by hand).
+ */
 static void
 kafka_store(const char *dir, bool gaps)
 {
@@ -148,7 +54,7 @@ kafka_store(const char *dir, bool gaps)
             ck_assert_int_eq(unlink(test_pathf(path, dir, rel)), 0);
     }
     closedir(d);
-    write_kafka_log(test_pathf(path, dir, "k-0"));
+    test_kafka_log(test_pathf(path, dir, "k-0"));
     catalog c;
     const char *paths[] = {test_pathf(path, dir, "catalog")};
     E(catalog_open(&c, paths, 1, 1 << 30));
@@ -156,7 +62,7 @@ kafka_store(const char *dir, bool gaps)
     E(catalog_topic_foreach(&c, find_id, &id));
     catalog_partition cp;
     E(catalog_partition_get(&c, id, 0, &cp));
-    cp.start = KSTART;
+    cp.start = TEST_KAFKA_START;
     cp.recovery_point = 0; /* every segment scanned at open */
     cp.flags = gaps ? CATALOG_PART_GAPS : 0;
     int32_t p0 = 0;
@@ -180,7 +86,7 @@ kclose(samsa *s, const char *dir)
     test_dir_remove(dir);
 }
 
-/* A cursor from from reads exactly the records of want_offsets at or
+/* A cursor from from reads exactly the records of test_kafka_offsets at or
  * past from, then finds nothing. */
 static void
 read_from(samsa *s, int64_t from)
@@ -188,12 +94,12 @@ read_from(samsa *s, int64_t from)
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "k", 0, from, &c));
-    for (size_t i = 0; i < NWANT; i++) {
-        if (want_offsets[i] < from)
+    for (size_t i = 0; i < TEST_KAFKA_NREC; i++) {
+        if (test_kafka_offsets[i] < from)
             continue;
         E(samsa_cursor_next(c, &m, 0));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
-        ck_assert_int_eq(samsa_cursor_offset(c), want_offsets[i] + 1);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
+        ck_assert_int_eq(samsa_cursor_offset(c), test_kafka_offsets[i] + 1);
     }
     EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
     E(samsa_cursor_close(c));
@@ -207,24 +113,25 @@ START_TEST(test_read_exact)
     samsa *s = kopen(&dir, true);
     int64_t first, end;
     E(samsa_offsets(s, "k", 0, &first, &end));
-    ck_assert_int_eq(first, KSTART);
-    ck_assert_int_eq(end, KEND);
+    ck_assert_int_eq(first, TEST_KAFKA_START);
+    ck_assert_int_eq(end, TEST_KAFKA_END);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     E(samsa_close(s));
     /* Reopened (the close moved the recovery point): the same. */
     s = test_open(dir);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     /* Produce goes on after the log's end, densely. */
-    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"), KEND);
+    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"),
+                     TEST_KAFKA_END);
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "k", 0, 1036, &c));
-    for (int64_t o = 1040; o < KEND; o++) {
+    for (int64_t o = 1040; o < TEST_KAFKA_END; o++) {
         E(samsa_cursor_next(c, &m, 0));
         TEST_CHECK_GEN(&m, o);
     }
     E(samsa_cursor_next(c, &m, 0));
-    ck_assert_int_eq(m.offset, KEND);
+    ck_assert_int_eq(m.offset, TEST_KAFKA_END);
     ck_assert_uint_eq(m.value_len, 5);
     ck_assert_int_eq(memcmp(m.value, "after", 5), 0);
     E(samsa_cursor_close(c));
@@ -274,26 +181,26 @@ START_TEST(test_seek_into_gaps)
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
-    for (int64_t o = KSTART; o <= KEND; o++) {
+    for (int64_t o = TEST_KAFKA_START; o <= TEST_KAFKA_END; o++) {
         E(samsa_cursor_seek(c, o));
         size_t i = 0;
-        while (i < NWANT && want_offsets[i] < o)
+        while (i < TEST_KAFKA_NREC && test_kafka_offsets[i] < o)
             i++;
-        if (i == NWANT) {
+        if (i == TEST_KAFKA_NREC) {
             EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
             continue;
         }
         E(samsa_cursor_next(c, &m, 0));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
         /* and on from there, over the gaps after it */
-        for (size_t j = i + 1; j < NWANT; j++) {
+        for (size_t j = i + 1; j < TEST_KAFKA_NREC; j++) {
             E(samsa_cursor_next(c, &m, 0));
-            TEST_CHECK_GEN(&m, want_offsets[j]);
+            TEST_CHECK_GEN(&m, test_kafka_offsets[j]);
         }
         EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
     }
-    EQ_RC(samsa_cursor_seek(c, KSTART - 1), SAMSA_EOFFSET);
-    EQ_RC(samsa_cursor_seek(c, KEND + 1), SAMSA_EOFFSET);
+    EQ_RC(samsa_cursor_seek(c, TEST_KAFKA_START - 1), SAMSA_EOFFSET);
+    EQ_RC(samsa_cursor_seek(c, TEST_KAFKA_END + 1), SAMSA_EOFFSET);
     E(samsa_cursor_close(c));
     kclose(s, dir);
 }
@@ -308,21 +215,22 @@ START_TEST(test_seek_time_gaps)
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
-    int64_t lo = test_gen_ts(KSTART) - 30, hi = test_gen_ts(KEND) + 30;
+    int64_t lo = test_gen_ts(TEST_KAFKA_START) - 30,
+            hi = test_gen_ts(TEST_KAFKA_END) + 30;
     for (int64_t t = lo; t <= hi; t += 3) {
         size_t i = 0;
-        while (i < NWANT && test_gen_ts(want_offsets[i]) < t)
+        while (i < TEST_KAFKA_NREC && test_gen_ts(test_kafka_offsets[i]) < t)
             i++;
         int64_t off;
         E(samsa_offsets_for_time(s, "k", 0, t, &off));
-        ck_assert_int_eq(off, i < NWANT ? want_offsets[i] : -1);
+        ck_assert_int_eq(off, i < TEST_KAFKA_NREC ? test_kafka_offsets[i] : -1);
         E(samsa_cursor_seek_time(c, t));
-        if (i == NWANT) {
+        if (i == TEST_KAFKA_NREC) {
             EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
             continue;
         }
         E(samsa_cursor_next(c, &m, 0));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
     }
     E(samsa_cursor_close(c));
     kclose(s, dir);
@@ -343,7 +251,7 @@ START_TEST(test_group_gaps)
     E(samsa_consumer_open(s, &cfg, &c));
     for (size_t i = 0; i < 5; i++) {
         E(samsa_consumer_poll(c, &m, 5000));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
     }
     /* A committed offset inside a gap (1010: dropped from its batch; the
      * next record is 1020) resumes at the next record. */
@@ -351,9 +259,9 @@ START_TEST(test_group_gaps)
     E(samsa_consumer_commit(c, &tp, 1));
     E(samsa_consumer_close(c));
     E(samsa_consumer_open(s, &cfg, &c));
-    for (size_t i = 6; i < NWANT; i++) {
+    for (size_t i = 6; i < TEST_KAFKA_NREC; i++) {
         E(samsa_consumer_poll(c, &m, 5000));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
     }
     EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
     E(samsa_consumer_close(c));
@@ -372,11 +280,11 @@ START_TEST(test_queue_gaps)
     samsa_delivery d[4];
     size_t n, got = 0;
     /* Four at a time: some looks find only gaps (1010..1019). */
-    while (got < NWANT) {
+    while (got < TEST_KAFKA_NREC) {
         E(samsa_queue_receive(q, d, 4, &n, 0));
         for (size_t i = 0; i < n; i++) {
-            ck_assert_uint_lt(got, NWANT);
-            TEST_CHECK_GEN(&d[i].msg, want_offsets[got]);
+            ck_assert_uint_lt(got, TEST_KAFKA_NREC);
+            TEST_CHECK_GEN(&d[i].msg, test_kafka_offsets[got]);
             ck_assert_int_eq(d[i].delivery_count, 1);
             got++;
         }
@@ -389,10 +297,10 @@ START_TEST(test_queue_gaps)
     s = test_open(dir);
     E(samsa_queue_open(s, "sg", "k", NULL, &q));
     EQ_RC(samsa_queue_receive(q, d, 4, &n, 0), SAMSA_ETIMEDOUT);
-    ck_assert_int_eq(test_produce_str(s, "k", 0, "k", "v"), KEND);
+    ck_assert_int_eq(test_produce_str(s, "k", 0, "k", "v"), TEST_KAFKA_END);
     E(samsa_queue_receive(q, d, 4, &n, 0));
     ck_assert_uint_eq(n, 1);
-    ck_assert_int_eq(d[0].msg.offset, KEND);
+    ck_assert_int_eq(d[0].msg.offset, TEST_KAFKA_END);
     E(samsa_queue_close(q));
     kclose(s, dir);
 }
@@ -412,15 +320,15 @@ START_TEST(test_recover_torn_tail)
     size_t len;
     uint8_t *old = test_slurp(path, &len);
     uint8_t tail[300];
-    kbatch b = {1050, {0, 1}, 2, 1, 0};
-    size_t blen = kbatch_encode(tail, &b);
+    test_kbatch b = {1050, {0, 1}, 2, 1, 0};
+    size_t blen = test_kbatch_encode(tail, &b);
     ck_assert_uint_lt(blen, sizeof tail);
     memset(tail + blen / 2, 0, sizeof tail - blen / 2);
     test_spew(path, tail, sizeof tail, O_APPEND);
     samsa *s = test_open(dir);
     int64_t end;
     E(samsa_offsets(s, "k", 0, NULL, &end));
-    ck_assert_int_eq(end, KEND);
+    ck_assert_int_eq(end, TEST_KAFKA_END);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     E(samsa_close(s));
     size_t now;
@@ -445,7 +353,7 @@ crash_after(faultio_cut cut, int64_t want_end)
     faultio *fi = faultio_new();
     samsa *s;
     E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
-    for (int64_t o = KEND; o < KEND + 5; o++)
+    for (int64_t o = TEST_KAFKA_END; o < TEST_KAFKA_END + 5; o++)
         ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "new"), o);
     E(faultio_power_cut(fi, cut, 7));
     (void)samsa_close(s);
@@ -457,11 +365,11 @@ crash_after(faultio_cut cut, int64_t want_end)
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
-    for (size_t i = 0; i < NWANT; i++) {
+    for (size_t i = 0; i < TEST_KAFKA_NREC; i++) {
         E(samsa_cursor_next(c, &m, 0));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
     }
-    for (int64_t o = KEND; o < want_end; o++) {
+    for (int64_t o = TEST_KAFKA_END; o < want_end; o++) {
         E(samsa_cursor_next(c, &m, 0));
         ck_assert_int_eq(m.offset, o);
     }
@@ -473,13 +381,13 @@ crash_after(faultio_cut cut, int64_t want_end)
 
 START_TEST(test_recover_kill)
 {
-    crash_after(FAULTIO_KEEP_ALL, KEND + 5);
+    crash_after(FAULTIO_KEEP_ALL, TEST_KAFKA_END + 5);
 }
 END_TEST
 
 START_TEST(test_recover_powercut)
 {
-    crash_after(FAULTIO_DROP_ALL, KEND);
+    crash_after(FAULTIO_DROP_ALL, TEST_KAFKA_END);
 }
 END_TEST
 
@@ -496,7 +404,7 @@ START_TEST(test_dense_gap_is_damage)
     E(samsa_cursor_open(s, "k", 0, SAMSA_OFFSET_BEGINNING, &c));
     for (size_t i = 0; i < 3; i++) {
         E(samsa_cursor_next(c, &m, 0));
-        TEST_CHECK_GEN(&m, want_offsets[i]);
+        TEST_CHECK_GEN(&m, test_kafka_offsets[i]);
     }
     EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
     E(samsa_cursor_seek(c, 1003));
@@ -853,27 +761,6 @@ END_TEST
 
 /* ---- adopting a Kafka partition directory (item 4) ---------------------- */
 
-/* A Kafka partition directory under dir: the log above, with Kafka's
- * other files (an offset index of last offsets, a time index, the leader
- * epochs), which adoption leaves alone.  Returns its path (static). */
-static const char *
-kafka_dir(const char *dir)
-{
-    static char kd[TEST_PATH_BUF];
-    char path[TEST_PATH_BUF];
-    test_pathf(kd, dir, "kafka-orders-3");
-    ck_assert_int_eq(mkdir(kd, 0755), 0);
-    write_kafka_log(kd);
-    static const uint8_t ix[8] = {0, 0, 0, 2, 0, 0, 0, 0};
-    test_spew(test_pathf(path, kd, "00000000000000001000.index"), ix, 8,
-              O_TRUNC);
-    test_spew(test_pathf(path, kd, "00000000000000001000.timeindex"), "", 0,
-              O_TRUNC);
-    test_spew(test_pathf(path, kd, "leader-epoch-checkpoint"), "0\n1\n0 1000\n",
-              11, O_TRUNC);
-    return kd;
-}
-
 /* The store beside it: dir/store (static); store_dir() makes it. */
 static const char *
 store_dir_path(const char *dir)
@@ -949,7 +836,7 @@ kfiles_same(const char *kd, kfiles *k)
 START_TEST(test_adopt_exact)
 {
     const char *dir = test_dir_make();
-    const char *kd = kafka_dir(dir);
+    const char *kd = test_kafka_dir(dir);
     kfiles before;
     kfiles_take(kd, &before);
     const char *sd = store_dir(dir);
@@ -957,8 +844,8 @@ START_TEST(test_adopt_exact)
     E(samsa_topic_adopt(s, "k", kd, NULL));
     int64_t first, end;
     E(samsa_offsets(s, "k", 0, &first, &end));
-    ck_assert_int_eq(first, KSTART);
-    ck_assert_int_eq(end, KEND);
+    ck_assert_int_eq(first, TEST_KAFKA_START);
+    ck_assert_int_eq(end, TEST_KAFKA_END);
     read_from(s, SAMSA_OFFSET_BEGINNING);
     uint32_t flags = 0;
     E(samsa_stats_partitions(s, "k", stats_flags, &flags));
@@ -976,7 +863,8 @@ START_TEST(test_adopt_exact)
     ck_assert(same_file(test_pathf(a, kd, "00000000000000001000.log"),
                         test_pathf(b, sd, "k-0/00000000000000001000.log")));
     /* samsa writes its own segment, from the end on. */
-    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"), KEND);
+    ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "after"),
+                     TEST_KAFKA_END);
     ck_assert(test_exists(test_pathf(b, sd, "k-0/00000000000000001043.log")));
     E(samsa_close(s));
     s = test_open(sd);
@@ -988,7 +876,7 @@ START_TEST(test_adopt_exact)
     E(samsa_cursor_next(c, &m, 0));
     TEST_CHECK_GEN(&m, 1042);
     E(samsa_cursor_next(c, &m, 0));
-    ck_assert_int_eq(m.offset, KEND);
+    ck_assert_int_eq(m.offset, TEST_KAFKA_END);
     E(samsa_cursor_close(c));
     /* Retention unlinks samsa's names only. */
     E(samsa_delete_records(s, "k", 0, 1034));
@@ -1007,7 +895,7 @@ adopt_mirrored(const char *dir, char *mirror, samsa_options *o,
 {
     test_pathf(mirror, dir, "mirror");
     ck_assert_int_eq(mkdir(mirror, 0755), 0);
-    const char *k = kafka_dir(dir);
+    const char *k = test_kafka_dir(dir);
     samsa *s;
     E(samsa_open(store_dir(dir), o, &s));
     samsa_topic_config cfg = {.replicas = 2, .min_insync = min_insync};
@@ -1074,7 +962,7 @@ START_TEST(test_adopt_catchup)
     samsa_options o = {.replica_dirs = reps};
     samsa *s = adopt_mirrored(dir, mirror, &o, 1, NULL);
     test_dir_remove(mirror);
-    for (int64_t o2 = KEND; o2 < KEND + 3; o2++)
+    for (int64_t o2 = TEST_KAFKA_END; o2 < TEST_KAFKA_END + 3; o2++)
         ck_assert_int_eq(test_produce_str(s, "k", 0, NULL, "new"), o2);
     ck_assert_int_eq(mkdir(mirror, 0755), 0);
     size_t joined;
@@ -1105,7 +993,7 @@ static void
 adopt_refused(void (*damage)(const char *kd), int want)
 {
     const char *dir = test_dir_make();
-    const char *kd = kafka_dir(dir);
+    const char *kd = test_kafka_dir(dir);
     damage(kd);
     kfiles before;
     kfiles_take(kd, &before);
@@ -1150,17 +1038,18 @@ cut_tail(const char *kd)
 static void
 cross_file(const char *kd)
 {
-    static const kbatch bs[] = {{1000, {0, 1, 2}, 3, 2, 0},
-                                {1020, {0, 5}, 2, 12, 0}};
-    write_segment(kd, 1000, bs, 2);
+    static const test_kbatch bs[] = {{1000, {0, 1, 2}, 3, 2, 0},
+                                     {1020, {0, 5}, 2, 12, 0}};
+    test_kafka_segment(kd, 1000, bs, 2);
 }
 
 /* Base offsets going back: a batch below the one before it. */
 static void
 goes_back(const char *kd)
 {
-    static const kbatch bs[] = {{1005, {0, 1}, 2, 1, 0}, {1001, {0}, 1, 0, 0}};
-    write_segment(kd, 1000, bs, 2);
+    static const test_kbatch bs[] = {{1005, {0, 1}, 2, 1, 0},
+                                     {1001, {0}, 1, 0, 0}};
+    test_kafka_segment(kd, 1000, bs, 2);
 }
 
 /* A compressed batch whose records are fewer than its header says. */
@@ -1168,8 +1057,8 @@ static void
 miscounted(const char *kd)
 {
     uint8_t buf[2048];
-    kbatch b = {1000, {0, 1, 2}, 3, 2, 0};
-    size_t len = kbatch_encode(buf, &b);
+    test_kbatch b = {1000, {0, 1, 2}, 3, 2, 0};
+    size_t len = test_kbatch_encode(buf, &b);
     buf[60] = 4; /* recordCount 3 -> 4 */
     uint32_t crc = samsa__crc32c(0, buf + 21, len - 21);
     for (int i = 0; i < 4; i++)
@@ -1203,7 +1092,7 @@ END_TEST
 START_TEST(test_adopt_args)
 {
     const char *dir = test_dir_make();
-    const char *kd = kafka_dir(dir);
+    const char *kd = test_kafka_dir(dir);
     const char *sd = store_dir(dir);
     samsa *s = test_open(sd);
     samsa_topic_config two = {.partitions = 2};
@@ -1233,7 +1122,7 @@ END_TEST
 START_TEST(test_adopt_crash)
 {
     const char *dir = test_dir_make();
-    const char *kd = kafka_dir(dir);
+    const char *kd = test_kafka_dir(dir);
     kfiles before;
     kfiles_take(kd, &before);
     char work[TEST_PATH_BUF];

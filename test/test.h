@@ -204,4 +204,37 @@ void test_snap_put(const test_snap *sn, const char *root);
 TEST_SUITES(TEST_DECLARE)
 #undef TEST_DECLARE
 
+/* ---- A log as Kafka writes it, with gaps (kafka_log.c) ------------------ */
+
+/* One batch: its base offset, its records' offset deltas (rising), its
+ * lastOffsetDelta (>= the last delta: compaction keeps it), a codec. */
+typedef struct test_kbatch {
+    int64_t base;
+    int32_t deltas[4];
+    size_t n;
+    int32_t last;
+    int codec;
+} test_kbatch;
+
+/* Encode b into out (room enough): record i is test_gen(base + delta i),
+ * so that test_gen_mismatch() checks what a cursor returns, offset and
+ * all.  Returns the bytes. */
+size_t test_kbatch_encode(uint8_t *out, const test_kbatch *b);
+/* Write the segment at base of the partition directory pdir holding
+ * bs[0..n); its size. */
+size_t test_kafka_segment(const char *pdir, int64_t base, const test_kbatch *bs,
+                          size_t n);
+/* The log of most cases into pdir: two segments, the TEST_KAFKA_NREC
+ * records test_kafka_offsets between TEST_KAFKA_START and TEST_KAFKA_END,
+ * with every kind of gap. */
+void test_kafka_log(const char *pdir);
+/* A Kafka partition directory under dir: that log, with Kafka's other
+ * files (an offset index, a time index, the leader epochs).  Returns its
+ * path (static). */
+const char *test_kafka_dir(const char *dir);
+#define TEST_KAFKA_NREC  12
+#define TEST_KAFKA_START 1000
+#define TEST_KAFKA_END   1043
+extern const int64_t test_kafka_offsets[TEST_KAFKA_NREC];
+
 #endif

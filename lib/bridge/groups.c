@@ -3,15 +3,23 @@
  * mirror's groups option).
  *
  * A store offset o of a mirrored partition is Kafka offset
- * o - S_BASE + K_BASE (the state file's mapping): the mirror sends every
- * record from S_BASE on, in order, and Kafka gives them consecutive offsets
- * from K_BASE.  A Kafka topic that started empty, mirrored from a store
- * partition whose log starts at 0, has the same offsets.  A committed offset
- * below S_BASE points at records never mirrored: it becomes K_BASE, the
- * first record Kafka has of them; one past what Kafka acknowledged becomes
- * Kafka's end.  The commit is Kafka's OffsetCommit, sent through the admin
- * API (AlterConsumerGroupOffsets), which Kafka accepts only while the group
- * has no members there.
+ * o - S_BASE + K_BASE (the state file's mapping) where the store's offsets
+ * are dense: the mirror sends every record from S_BASE on, in order, and
+ * Kafka gives them consecutive offsets from K_BASE.  A Kafka topic that
+ * started empty, mirrored from a store partition whose log starts at 0,
+ * has the same offsets.  A partition with gaps (SAMSA_PARTITION_GAPS: an
+ * adopted Kafka log, a compacted topic) holds fewer records than offsets,
+ * and Kafka's are dense again, so there the records from o up to the
+ * acknowledged pair (S_ACKED, K_ACKED) are counted: o is K_ACKED minus
+ * them.  Where they cannot be counted (retention removed some since), it
+ * is K_ACKED minus S_ACKED - o, as if every offset from o up held a
+ * record: never past the true one, so a group may then read again, never
+ * skip (the dense formula from S_BASE would be past it).  A committed
+ * offset below S_BASE points at records never mirrored: it becomes K_BASE,
+ * the first record Kafka has of them; one past what Kafka acknowledged
+ * becomes Kafka's end.  The commit is Kafka's OffsetCommit, sent through the
+ * admin API (AlterConsumerGroupOffsets), which Kafka accepts only while the
+ * group has no members there.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,6 +48,49 @@ mirrored(const carry *c, const char *topic)
 }
 
 static int
+gaps_flag(const samsa_partition_stats *p, void *ctx)
+{
+    const samsa_group_offset *o = ctx;
+    if (p->partition != o->partition)
+        return 0;
+    return (p->flags & SAMSA_PARTITION_GAPS) ? 2 : 1;
+}
+
+/* The records of a partition with gaps from store offset o up to e's
+ * acknowledged pair, or -1 where they cannot all be read. */
+static int64_t
+records_before_acked(samsa *s, const samsa_group_offset *o,
+                     const state_entry *e)
+{
+    samsa_cursor *cur;
+    if (samsa_cursor_open(s, o->topic, o->partition, o->committed, &cur) != 0)
+        return -1;
+    int64_t n = 0;
+    samsa_message m;
+    int rc;
+    while ((rc = samsa_cursor_next(cur, &m, 0)) == 0 && m.offset < e->s_acked)
+        n++;
+    samsa_cursor_close(cur);
+    return rc == 0 || rc == SAMSA_ETIMEDOUT ? n : -1;
+}
+
+/* Kafka's offset of store offset o->committed (see the top). */
+static int64_t
+kafka_offset(samsa *s, const samsa_group_offset *o, const state_entry *e)
+{
+    if (o->committed <= e->s_base)
+        return e->k_base;
+    if (o->committed >= e->s_acked)
+        return e->k_acked;
+    if (samsa_stats_partitions(s, o->topic, gaps_flag, (void *)o) != 2)
+        return o->committed - e->s_base + e->k_base;
+    int64_t n = records_before_acked(s, o, e);
+    if (n < 0) /* the most records there could be: the lowest offset */
+        n = e->s_acked - o->committed;
+    return e->k_acked - n > e->k_base ? e->k_acked - n : e->k_base;
+}
+
+static int
 add_offset(const samsa_group_offset *o, void *ctx)
 {
     carry *c = ctx;
@@ -48,11 +99,7 @@ add_offset(const samsa_group_offset *o, void *ctx)
     state_entry *e = state_find(c->st, o->topic, o->partition);
     if (e == NULL)
         return 0;
-    int64_t k = o->committed - e->s_base + e->k_base;
-    if (o->committed < e->s_base)
-        k = e->k_base;
-    if (k > e->k_acked)
-        k = e->k_acked;
+    int64_t k = kafka_offset(c->s, o, e);
     rd_kafka_topic_partition_list_add(c->list, o->topic, o->partition)->offset =
         k;
     return 0;
