@@ -219,6 +219,11 @@ int16_t kapi_error(int rc);
  * reply framed into c->out, or c->parked set; KANS_*.  The loop's, and
  * the fuzz target's (test/fuzz/fuzz_kafka.c), which has no socket. */
 int listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
+/* Join the listener's threads and close its connections and sockets
+ * (samsa_listener_close() and samsa_close() do; once is enough).  The
+ * fuzz target stops them at once: groups' and producers' state belong
+ * to the loop's thread, and the target answers on its own. */
+void listener_stop(samsa_listener *l);
 
 /* Producers (in-process or not) woke the store: the loop re-checks its
  * parked fetches (listener.c). */
