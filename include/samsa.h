@@ -283,8 +283,44 @@ typedef struct samsa_topic_config {
                                        gzip 1..9, lz4 1..12, zstd 1..22;
                                        snappy and none take none
                                        (Kafka's compression.*.level)       */
-    uint64_t reserved[3];         /**< must be zero                           */
+    int32_t cleanup_policy;       /**< SAMSA_CLEANUP_DELETE, SAMSA_CLEANUP_
+                                       COMPACT or both or'ed (Kafka's
+                                       cleanup.policy "compact,delete");
+                                       0: DELETE.  With COMPACT, every
+                                       record produced needs a key
+                                       (SAMSA_EINVAL otherwise) and a
+                                       background cleaner keeps only the
+                                       latest record of each key in the
+                                       sealed segments (samsa(7),
+                                       "Compaction")                       */
+    float min_cleanable_dirty_ratio; /**< clean a partition only once the
+                                       part written since its last
+                                       cleaning is at least this fraction
+                                       of what may be cleaned; 0: 0.5;
+                                       (0, 1], or -1: any (Kafka's
+                                       min.cleanable.dirty.ratio)          */
+    int64_t delete_retention_ms;     /**< how long a tombstone (a record with a
+                                          null value) stays after the cleaning
+                                          that found it its key's latest
+                                          record; 0: 86400000 (a day); > 0,
+                                          or -1: none, it goes at the next
+                                          cleaning (Kafka's
+                                          delete.retention.ms)                */
+    int64_t min_compaction_lag_ms;   /**< a segment is cleaned only once its
+                                         newest record is at least this old;
+                                         0 or -1: at once; >= -1 (Kafka's
+                                         min.compaction.lag.ms)              */
 } samsa_topic_config;
+
+/** samsa_topic_config.cleanup_policy: bits, as Kafka's cleanup.policy.
+ *  DELETE applies retention_ms and retention_bytes (and nothing without
+ *  them); COMPACT keeps the latest record of each key; both do both,
+ *  retention first. */
+typedef enum samsa_cleanup_policy {
+    SAMSA_CLEANUP_DELETE = 1,  /**< Kafka's "delete" (the default)        */
+    SAMSA_CLEANUP_COMPACT = 2, /**< Kafka's "compact"                     */
+    SAMSA_CLEANUP_COMPACT_DELETE = 3 /**< Kafka's "compact,delete"        */
+} samsa_cleanup_policy;
 
 /** samsa_topic_config.timestamp_type and samsa_message.timestamp_type:
  *  Kafka's TimestampType. */

@@ -470,8 +470,10 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     int rc = 0;
     if (create)
         rc = samsa__from_errno(io->mkdir(io, dir));
-    else
+    else {
+        log_clean_leftovers(io, dir); /* a crash mid-swap: compact.c */
         rc = list_segments(dir, &bases, &n);
+    }
     /* Segments wholly below the catalog's start (the next one begins at or
      * below it) were deleted: see "Deleting".  They go now, unread. */
     size_t below = rc == 0 ? remove_below(io, dir, bases, n, start) : 0;
