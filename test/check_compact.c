@@ -748,11 +748,15 @@ crash_sweep(faultio_cut mode)
     E(samsa_topic_create(s, TN, &cfg));
     model m = {0};
     int64_t b[256];
-    put_cycle(s, &m, 6, 110);
+    /* Two segments to clean (a tombstone in the second), the steps of
+     * each swap: every step of a swap, and of the one after a swap. */
+    put_cycle(s, &m, 6, 40);
+    put(s, &m, 2, true);
+    put_cycle(s, &m, 6, 10);
     E(samsa_close(s));
     size_t nb = bases_of(dir, b);
     int64_t upto = b[nb - 1];
-    ck_assert_uint_ge(nb, 3);
+    ck_assert_uint_eq(nb, 3);
     test_snap sn = {0};
     test_snap_take(&sn, dir, "");
     /* The steps one whole cleaning takes in the partition's directory. */

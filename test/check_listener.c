@@ -1034,9 +1034,10 @@ START_TEST(test_group_rebalance_timeout)
 }
 END_TEST
 
-/* CreateTopics v4 of topic name with parts partitions: its error. */
+/* CreateTopics v4 of topic name with parts partitions (and, unless
+ * NULL, cleanup.policy=policy): its error. */
 static int16_t
-create_raw(int fd, const char *name, int32_t parts)
+create_cfg(int fd, const char *name, int32_t parts, const char *policy)
 {
     kwrite b = {0};
     kwrite_array(&b, false, 1);
@@ -1044,7 +1045,11 @@ create_raw(int fd, const char *name, int32_t parts)
     kwrite_i32(&b, parts);
     kwrite_i16(&b, -1);
     kwrite_array(&b, false, 0);
-    kwrite_array(&b, false, 0);
+    kwrite_array(&b, false, policy != NULL);
+    if (policy != NULL) {
+        kwrite_strz(&b, false, "cleanup.policy");
+        kwrite_strz(&b, false, policy);
+    }
     kwrite_i32(&b, 1000);
     kwrite_i8(&b, 0);
     request(fd, 19, 4, 400, false, &b);
@@ -1063,6 +1068,38 @@ create_raw(int fd, const char *name, int32_t parts)
     free(rep);
     return err;
 }
+
+static int16_t
+create_raw(int fd, const char *name, int32_t parts)
+{
+    return create_cfg(fd, name, parts, NULL);
+}
+
+/* cleanup.policy: Kafka's three values make topics of samsa's policies;
+ * another is INVALID_CONFIG (40), and no topic. */
+START_TEST(test_create_policy)
+{
+    static const char *const names[] = {"delete", "compact", "compact,delete"};
+    static const int32_t policies[] = {SAMSA_CLEANUP_DELETE,
+                                       SAMSA_CLEANUP_COMPACT,
+                                       SAMSA_CLEANUP_COMPACT_DELETE};
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    samsa_topic_config tc;
+    for (int i = 0; i < 3; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "p%d", i);
+        ck_assert_int_eq(create_cfg(fd, t, 1, names[i]), 0);
+        ck_assert_int_eq(samsa_topic_describe(r.s, t, &tc), 0);
+        ck_assert_int_eq(tc.cleanup_policy, policies[i]);
+    }
+    ck_assert_int_eq(create_cfg(fd, "bad", 1, "shred"), 40);
+    ck_assert_int_eq(samsa_topic_describe(r.s, "bad", &tc), SAMSA_ENOTOPIC);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
 
 /* A client cannot make a topic of more partitions than max_partitions
  * (found by fuzz_kafka: 31,234 partitions spent every mapping the
@@ -1280,6 +1317,7 @@ listener_suite(void)
     tcase_add_test(tc, test_group_session_expiry);
     tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
+    tcase_add_test(tc, test_create_policy);
     tcase_add_test(tc, test_store_closed_under_clients);
     tcase_add_test(tc, test_connection_faults);
     tcase_add_test(tc, test_accept_out_of_fds);
