@@ -6,12 +6,15 @@
  * Who runs it.  The flusher's retention pass (retention.c), after
  * retention, every topic whose cleanup_policy has SAMSA_CLEANUP_COMPACT;
  * tests run it with samsa__compact_run() and the clock of clock.c
- * (samsa__wall_ms_set()).  It runs under the store's save_lock and the
- * table lock held for reading, as retention does: retention,
- * samsa_delete_records() and the cleaner never change one log's segment
- * array at once, and no topic is deleted or altered under it.  Producers
- * and readers go on: the cleaning takes the log's lock only to list the
- * segments and to swap one in.
+ * (samsa__wall_ms_set()).  It runs under the store's save_lock, as
+ * retention does, so that retention, samsa_delete_records() and the
+ * cleaner never change one log's segment array at once; under the
+ * repair_lock, so that no scrub or catch-up (disks.c) reads a sealed
+ * segment's copies while a swap has renamed one and not yet the other
+ * (they take sealed segments to be immutable); and under the table lock
+ * held for reading, so that no topic is deleted or altered under it.
+ * Producers and readers go on: the cleaning takes the log's lock only to
+ * list the segments and to swap one in.
  *
  * Which partitions.  Those whose cleanable part (the sealed segments up
  * to the first whose newest record is younger than min_compaction_lag_ms:
@@ -100,13 +103,27 @@ samsa__cleaner_background(bool on)
     atomic_store(&background_off, !on);
 }
 
+/* One pass with the locks of "Who runs it" (save_lock held). */
+static int
+clean_locked(samsa *s, int64_t *removed)
+{
+    samsa__lock(&s->repair_lock, SAMSA_RANK_REPAIR);
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    int rc = clean_all(s, samsa__wall_ms(), removed);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    samsa__unlock(&s->repair_lock, SAMSA_RANK_REPAIR);
+    if (*removed > 0)
+        store_notify(s); /* share groups may skip what went */
+    return rc;
+}
+
 int
 store_cleaner_pass(samsa *s)
 {
     int64_t removed = 0;
     if (atomic_load(&background_off))
         return 0;
-    return clean_all(s, samsa__wall_ms(), &removed);
+    return clean_locked(s, &removed);
 }
 
 int
@@ -114,13 +131,9 @@ samsa__compact_run(samsa *s, int64_t *removed)
 {
     int64_t gone = 0;
     samsa__lock(&s->save_lock, SAMSA_RANK_SAVE);
-    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
-    int rc = clean_all(s, samsa__wall_ms(), &gone);
-    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    int rc = clean_locked(s, &gone);
     samsa__unlock(&s->save_lock, SAMSA_RANK_SAVE);
     if (removed != NULL)
         *removed = gone;
-    if (gone > 0)
-        store_notify(s); /* share groups may skip what went */
     return rc;
 }

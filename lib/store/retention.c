@@ -107,10 +107,10 @@ store_retention_pass(samsa *s)
             if (first == 0)
                 first = rc;
         }
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     int rc = store_cleaner_pass(s); /* compact topics: cleaner.c */
     if (first == 0)
         first = rc;
-    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     samsa__unlock(&s->save_lock, SAMSA_RANK_SAVE);
     return first;
 }
