@@ -451,8 +451,8 @@ SAMSA_API int samsa_sync(samsa *s);
  *   - SAMSA_EINVAL: s or name is NULL, the name breaks the rules above, or
  *     a config field is out of range (replicas above the number of the
  *     store's directories, min_insync above replicas, acks neither
- *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
- *     non-zero;
+ *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER, a cleanup_policy or
+ *     compaction setting outside its range);
  *   - SAMSA_EEXIST: a topic of that name exists, or a directory where one
  *     of its partitions would go (NAME-P in a store directory) is there
  *     and samsa cannot prove it made it: it is left alone, and the topic
@@ -542,10 +542,13 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * Fields of cfg left 0 keep their value; the others replace it, checked as
  * samsa_topic_create() checks them: retention_ms, retention_bytes,
  * segment_ms, compression, compression_level, segment_bytes,
- * max_message_bytes, index_interval_bytes, timestamp_type, sync, acks and
- * min_insync.  -1 in retention_ms, retention_bytes or segment_ms lifts that
- * limit (as in Kafka; samsa_topic_describe() then gives 0); -1 in
- * compression turns it off, and a new codec without a level takes its
+ * max_message_bytes, index_interval_bytes, timestamp_type, sync, acks,
+ * min_insync, cleanup_policy, min_cleanable_dirty_ratio,
+ * delete_retention_ms and min_compaction_lag_ms (the cleanup fields from
+ * the next background pass; a topic made compacted refuses records without
+ * a key from the next produce).  -1 in retention_ms, retention_bytes or
+ * segment_ms lifts that limit (as in Kafka; samsa_topic_describe() then gives
+ * 0); -1 in compression turns it off, and a new codec without a level takes its
  * default level; -1 in timestamp_type is SAMSA_TIMESTAMP_CREATE_TIME.
  * partitions and replicas cannot change here (samsa_topic_add_partitions()
  * grows a topic): a non-zero value other than the topic's own is SAMSA_EINVAL.
@@ -560,7 +563,7 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * @param[in] cfg  the fields to change; not NULL.
  * @return 0, or
  *   - SAMSA_EINVAL: s, name or cfg is NULL, a bad name, a field out of
- *     range, a reserved field non-zero, partitions or replicas not 0 and
+ *     range, partitions or replicas not 0 and
  *     not the topic's, min_insync above the replicas; nothing changed;
  *   - SAMSA_ENOTOPIC: no such topic;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_EFAILED, -errno: the catalog update
@@ -717,6 +720,8 @@ typedef struct samsa_record {
  * @return 0, or
  *   - SAMSA_EINVAL: s, topic or recs (with n > 0) is NULL; a length given
  *     with a NULL pointer; a header with a NULL key; a negative timestamp;
+ *     a record without a key in a topic whose cleanup_policy has
+ *     SAMSA_CLEANUP_COMPACT (nothing of the call is stored);
  *   - SAMSA_ENOTOPIC: no such topic;
  *   - SAMSA_ENOPARTITION: partition is out of range;
  *   - SAMSA_ETOOBIG: one partition's batch would be larger than the topic's
