@@ -331,22 +331,12 @@ clean_image(clean_ctx *cx, const segment *seg, uint8_t **out, size_t *n,
     return 0;
 }
 
-static char *
-cleaned_path(const segment *seg)
-{
-    size_t n = strlen(seg->path) + sizeof CLEANED_EXT;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s%s", seg->path, CLEANED_EXT);
-    return p;
-}
-
 /* Steps (1) and (2) of "The swap": the file at seg's name holds buf. */
 static int
 swap_file(samsa_log *log, const segment *seg, const uint8_t *buf, size_t n)
 {
     samsa_io *io = log->io;
-    char *tmp = cleaned_path(seg);
+    char *tmp = samsa__path_cat(seg->path, CLEANED_EXT);
     samsa_io_file *f = NULL;
     if (tmp == NULL)
         return SAMSA_ENOMEM;

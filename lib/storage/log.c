@@ -266,11 +266,7 @@ marker_word(uint8_t *b, int64_t end, bool synced)
 static char *
 marker_path(const samsa_log *log)
 {
-    size_t n = strlen(log->dir) + sizeof MARKER_NAME;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s%s", log->dir, MARKER_NAME);
-    return p;
+    return samsa__path_cat(log->dir, MARKER_NAME);
 }
 
 /* The acknowledged end the marker vouches for (see "The end marker"), or
