@@ -83,6 +83,35 @@ put(samsa *s, model *m, int k, bool tomb)
     put_ts(s, m, k, tomb, 0);
 }
 
+/* n records (at most 8) in one produce call, one batch, cycling over
+ * nkeys keys; tomb_at: the one of them that is a tombstone (of key 99,
+ * which no other record has), or -1. */
+static void
+put_batch(samsa *s, model *m, int nkeys, int n, int tomb_at)
+{
+    char key[8][16], v[8][VLEN];
+    samsa_record r[8];
+    ck_assert_int_le(n, 8);
+    ck_assert_int_le(m->n + n, MAXREC);
+    for (int i = 0; i < n; i++) {
+        int64_t o = m->n + i;
+        m->tomb[o] = i == tomb_at;
+        m->key[o] = m->tomb[o] ? 99 : (int)(o % nkeys);
+        m->ts[o] = TEST_TS0 + o;
+        snprintf(key[i], sizeof key[i], "k%d", m->key[o]);
+        value_of(o, v[i]);
+        r[i] = (samsa_record){.key = key[i],
+                              .key_len = strlen(key[i]),
+                              .value = m->tomb[o] ? NULL : v[i],
+                              .value_len = m->tomb[o] ? 0 : VLEN,
+                              .timestamp = m->ts[o]};
+    }
+    E(samsa_produce(s, TN, 0, r, (size_t)n));
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(r[i].offset, m->n + i);
+    m->n += n;
+}
+
 /* Records cycling over nkeys keys, n of them. */
 static void
 put_cycle(samsa *s, model *m, int nkeys, int64_t n)
@@ -503,6 +532,48 @@ START_TEST(test_compact_delete)
 }
 END_TEST
 
+/* Compressed batches are compacted too, recompressed with their own
+ * codec (a tombstone's delete horizon among them), and read exactly. */
+START_TEST(test_compressed)
+{
+    static const int codecs[] = {SAMSA_COMPRESSION_GZIP,
+                                 SAMSA_COMPRESSION_SNAPPY,
+                                 SAMSA_COMPRESSION_LZ4, SAMSA_COMPRESSION_ZSTD};
+    const int codec = codecs[_i];
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.compression = codec;
+    cfg.delete_retention_ms = 1000;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    for (int i = 0; i < 60; i++)
+        put_batch(s, &m, 11, 7, i == 20 ? 3 : -1);
+    int64_t upto = active_base(dir);
+    ck_assert_int_gt(upto, 100);
+    size_t n = expect(&m, 0, upto, false, want);
+    ck_assert_int_eq(compact(s), m.n - (int64_t)n);
+    read_exact(s, &m, want, n);
+    ck_assert_int_eq(want[0], 143); /* the tombstone, kept: key 99's last */
+    /* Every batch on disk still carries the codec. */
+    size_t len;
+    uint8_t *b = seg_bytes(dir, 0, &len);
+    for (size_t pos = 0; pos < len;) {
+        ck_assert_int_eq(b[pos + 22] & 7, codec); /* attributes, low byte */
+        pos += 12 + test_be32(b + pos + 8);
+    }
+    free(b);
+    /* Past the horizon, the tombstone (if still its key's latest) goes. */
+    samsa__wall_ms_set(NOW + 1000);
+    size_t before = n;
+    n = expect(&m, 0, upto, true, want);
+    ck_assert_uint_eq(n, before - 1);
+    ck_assert_int_eq(compact(s), 1);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
 /* A consumer group and a share group read a cleaned partition exactly. */
 START_TEST(test_group_queue)
 {
@@ -841,6 +912,7 @@ compact_suite(void)
     tcase_add_test(tc, test_tombstones);
     tcase_add_test(tc, test_lag_ratio);
     tcase_add_test(tc, test_compact_delete);
+    tcase_add_loop_test(tc, test_compressed, 0, 4);
     tcase_add_test(tc, test_group_queue);
     tcase_add_test(tc, test_reader_holds);
     tcase_add_test(tc, test_replicas);

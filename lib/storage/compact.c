@@ -9,10 +9,11 @@
  * segment keeping, of every record with a key, only the one at that
  * offset.  Keys are compared byte for byte.  A record without a key
  * (produce refuses them for a compacted topic; an adopted Kafka log may
- * hold some) stays.  Compressed and control batches stay whole, their
- * records counted in no key's map entry: a key's latest uncompressed
- * record still replaces its older uncompressed ones, and what stays is
- * never older than what went.
+ * hold some) stays.  A compressed batch is decompressed (once to map its
+ * keys, copied into the map's arena, and once to rewrite it) and, when
+ * it changes, compressed again with its own codec at the codec's default
+ * level, as Kafka's cleaner recompresses.  Control batches (transaction
+ * markers, in an adopted Kafka log) stay whole.
  *
  * Batches, as Kafka's LogCleaner keeps them: a batch that keeps records
  * keeps its baseOffset, lastOffsetDelta, leader epoch and producer
@@ -69,14 +70,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "log.h"
 
 #define CLEANED_EXT ".cleaned" /* the swap's temporary file: BASE.log + it */
+#define INFLATE_MAX                                                            \
+    (256u << 20)               /* a batch's records, decompressed: as          \
+                                  the cursor's bound (cursor.c)      */
+#define ARENA_CHUNK (1u << 20) /* keys copied from compressed batches */
 
 /* ---- the key map --------------------------------------------------------- */
 
 /* Open addressing, linear probing; keys point into the segments' views,
- * which the cleaning holds for its whole run. */
+ * which the cleaning holds for its whole run, or, from a compressed batch
+ * (decompressed one at a time), into copies in the map's arena. */
 typedef struct key_slot {
     const uint8_t *key; /* NULL: empty slot           */
     size_t len;         /* its bytes                  */
@@ -84,10 +91,46 @@ typedef struct key_slot {
     int64_t offset;     /* the latest offset seen     */
 } key_slot;
 
+typedef struct arena_chunk {
+    struct arena_chunk *next; /* the chunk before                */
+    size_t used, cap;         /* bytes of data taken, and there  */
+    uint8_t data[];           /* the keys                        */
+} arena_chunk;
+
 typedef struct key_map {
-    key_slot *slots; /* cap of them                  */
-    size_t cap, n;   /* a power of two; used         */
+    key_slot *slots;    /* cap of them                  */
+    size_t cap, n;      /* a power of two; used         */
+    arena_chunk *arena; /* copied keys, newest chunk first */
 } key_map;
+
+/* A copy of len bytes of key that lives as long as m. */
+static const uint8_t *
+arena_copy(key_map *m, const uint8_t *key, size_t len)
+{
+    arena_chunk *c = m->arena;
+    if (c == NULL || c->cap - c->used < len + 1) {
+        size_t cap = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
+        if ((c = malloc(sizeof *c + cap)) == NULL)
+            return NULL;
+        *c = (arena_chunk){.next = m->arena, .cap = cap};
+        m->arena = c;
+    }
+    uint8_t *p = c->data + c->used;
+    if (len > 0)
+        memcpy(p, key, len);
+    c->used += len + 1; /* an empty key still gets its own address */
+    return p;
+}
+
+static void
+map_free(key_map *m)
+{
+    for (arena_chunk *c = m->arena, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(m->slots);
+}
 
 static uint64_t
 fnv1a(const uint8_t *p, size_t n)
@@ -129,15 +172,18 @@ map_grow(key_map *m)
     return 0;
 }
 
-/* key's latest offset is now offset (offsets come in rising order). */
+/* key's latest offset is now offset (offsets come in rising order);
+ * copy: key's bytes go away after the call. */
 static int
-map_put(key_map *m, const uint8_t *key, size_t len, int64_t offset)
+map_put(key_map *m, const uint8_t *key, size_t len, int64_t offset, bool copy)
 {
     if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) != 0)
         return SAMSA_ENOMEM;
     uint64_t h = fnv1a(key, len);
     key_slot *s = map_find(m, key, len, h);
     if (s->key == NULL) {
+        if (copy && (key = arena_copy(m, key, len)) == NULL)
+            return SAMSA_ENOMEM;
         /* An empty key's pointer is not NULL: it marks the slot used. */
         *s = (key_slot){.key = key, .len = len, .hash = h};
         m->n++;
@@ -184,10 +230,31 @@ log_clean_due(const samsa_log *log, int64_t now)
     return log->horizon != 0 && now >= log->horizon;
 }
 
-/* Check every batch of seg (held) and map its keys; SAMSA_ECORRUPT at
- * the first that fails (see "Damage"). */
+/* The records of the checked batch at p: in place, or, compressed,
+ * decompressed into z. */
 static int
-map_segment(key_map *m, const segment *seg, int64_t limit)
+batch_records(const uint8_t *p, const batch_header *h, codec_buf *z,
+              batch_iter *it)
+{
+    int codec = h->attributes & BATCH_ATTR_COMPRESSION;
+    if (codec == 0) {
+        batch_iter_init(it, p, h);
+        return 0;
+    }
+    int rc = codec_decompress(codec, p + BATCH_HEADER_SIZE,
+                              (size_t)h->length + BATCH_LOG_OVERHEAD -
+                                  BATCH_HEADER_SIZE,
+                              INFLATE_MAX, z);
+    if (rc == 0)
+        batch_iter_init_records(it, h, z->data, z->len);
+    return rc == SAMSA_ENOMEM ? rc : rc != 0 ? SAMSA_ECORRUPT : 0;
+}
+
+/* Check every batch of seg (held) and map its keys, a compressed batch's
+ * copied (its records go with z); SAMSA_ECORRUPT at the first batch that
+ * fails (see "Damage"). */
+static int
+map_segment(key_map *m, const segment *seg, int64_t limit, codec_buf *z)
 {
     uint64_t size = atomic_load(&seg->size), pos = 0;
     int64_t next = seg->base;
@@ -201,18 +268,18 @@ map_segment(key_map *m, const segment *seg, int64_t limit)
             return SAMSA_ECORRUPT;
         next = h.base_offset + h.last_offset_delta + 1;
         pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-        if ((h.attributes & (BATCH_ATTR_COMPRESSION | BATCH_ATTR_CONTROL)) != 0)
+        if ((h.attributes & BATCH_ATTR_CONTROL) != 0)
             continue; /* kept whole: see "What stays" */
         batch_iter it;
         samsa_message msg;
-        int rc;
-        batch_iter_init(&it, p, &h);
-        while ((rc = batch_iter_next(&it, &msg)) == 0)
+        bool copy = (h.attributes & BATCH_ATTR_COMPRESSION) != 0;
+        int rc = batch_records(p, &h, z, &it);
+        while (rc == 0 && (rc = batch_iter_next(&it, &msg)) == 0)
             if (msg.key != NULL &&
-                map_put(m, msg.key, msg.key_len, msg.offset) != 0)
+                map_put(m, msg.key, msg.key_len, msg.offset, copy) != 0)
                 return SAMSA_ENOMEM;
         if (rc < 0 || it.next != it.end)
-            return SAMSA_ECORRUPT;
+            return rc == SAMSA_ENOMEM ? rc : SAMSA_ECORRUPT;
     }
     return 0;
 }
@@ -225,110 +292,156 @@ typedef struct clean_ctx {
     int64_t horizon_ms; /* delete_retention_ms; -1: none              */
     int64_t removed;    /* records removed so far                     */
     int64_t horizon;    /* earliest horizon of the tombstones kept    */
+    codec_buf z;        /* a compressed batch's records               */
+    codec_buf raw;      /* the records it keeps, before compression   */
 } clean_ctx;
 
-/* Rewrite the batch at p (checked by map_segment) into out (room for the
- * batch's own size); the bytes written, 0 when it keeps no record. */
-static size_t
-clean_batch(clean_ctx *cx, const uint8_t *p, const batch_header *h,
-            uint8_t *out)
+/* Room for more bytes after b's len. */
+static int
+room(codec_buf *b, size_t more)
 {
-    size_t len = BATCH_LOG_OVERHEAD + (size_t)h->length;
-    if ((h->attributes & (BATCH_ATTR_COMPRESSION | BATCH_ATTR_CONTROL)) != 0) {
-        memcpy(out, p, len);
-        return len;
-    }
-    bool log_time = (h->attributes & BATCH_ATTR_LOG_TIME) != 0;
-    bool has_horizon = (h->attributes & BATCH_ATTR_HORIZON) != 0;
-    bool expired = has_horizon && cx->now >= h->base_timestamp;
-    int32_t kept = 0, tombs = 0;
-    batch_iter it;
-    samsa_message msg;
-    /* First pass: what stays. */
-    batch_iter_init(&it, p, h);
-    while (batch_iter_next(&it, &msg) == 0) {
-        bool latest = msg.key == NULL ||
-                      map_latest(cx->map, msg.key, msg.key_len) == msg.offset;
-        bool tomb = msg.key != NULL && msg.value == NULL;
-        if (latest && !(tomb && expired)) {
-            kept++;
-            tombs += tomb;
-        }
-    }
-    cx->removed += h->record_count - kept;
-    if (kept == 0)
+    if (b->cap - b->len >= more)
         return 0;
-    bool set_horizon = tombs > 0 && !has_horizon;
-    if (tombs > 0) {
-        int64_t at = has_horizon
-                         ? h->base_timestamp
-                         : cx->now + (cx->horizon_ms > 0 ? cx->horizon_ms : 0);
-        if (at < cx->horizon)
-            cx->horizon = at;
+    size_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more;
+    uint8_t *d = realloc(b->data, cap);
+    if (d == NULL)
+        return SAMSA_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+append(codec_buf *b, const uint8_t *p, size_t n)
+{
+    int rc = room(b, n);
+    if (rc == 0) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
     }
-    if (kept == h->record_count && !set_horizon) {
-        memcpy(out, p, len); /* unchanged: the same bytes */
-        return len;
-    }
-    int16_t attrs = h->attributes;
-    int64_t base_ts = h->base_timestamp;
-    if (set_horizon) {
-        int64_t wait = cx->horizon_ms > 0 ? cx->horizon_ms : 0;
-        attrs = (int16_t)(attrs | BATCH_ATTR_HORIZON);
-        base_ts = cx->now + wait;
-    }
-    int64_t max_ts = log_time ? h->max_timestamp : -1;
-    memcpy(out, p, BATCH_HEADER_SIZE);
-    uint8_t *q = out + BATCH_HEADER_SIZE;
-    batch_iter_init(&it, p, h);
-    while (batch_iter_next(&it, &msg) == 0) {
-        bool latest = msg.key == NULL ||
-                      map_latest(cx->map, msg.key, msg.key_len) == msg.offset;
-        bool tomb = msg.key != NULL && msg.value == NULL;
-        if (!latest || (tomb && expired))
+    return rc;
+}
+
+/* Whether a compaction keeps msg (see "What stays", "Tombstones"). */
+static bool
+keeps(const clean_ctx *cx, const samsa_message *msg, bool expired, bool *tomb)
+{
+    *tomb = msg->key != NULL && msg->value == NULL;
+    return (msg->key == NULL ||
+            map_latest(cx->map, msg->key, msg->key_len) == msg->offset) &&
+           !(*tomb && expired);
+}
+
+/* Write the kept records of the batch (it at its first record) at q,
+ * against base_ts; their end, and *max_ts the largest timestamp. */
+static uint8_t *
+put_kept(const clean_ctx *cx, batch_iter *it, const batch_header *h,
+         bool expired, int64_t base_ts, uint8_t *q, int64_t *max_ts)
+{
+    bool log_time = (h->attributes & BATCH_ATTR_LOG_TIME) != 0, tomb;
+    samsa_message msg;
+    *max_ts = log_time ? h->max_timestamp : -1;
+    while (batch_iter_next(it, &msg) == 0) {
+        if (!keeps(cx, &msg, expired, &tomb))
             continue;
         /* A LogAppendTime batch's records read its maxTimestamp: their
          * own deltas mean nothing, 0 as Kafka writes them. */
         int64_t ts_delta = log_time ? 0 : msg.timestamp - base_ts;
-        if (!log_time && msg.timestamp > max_ts)
-            max_ts = msg.timestamp;
+        if (!log_time && msg.timestamp > *max_ts)
+            *max_ts = msg.timestamp;
         q = batch_record_reput(q, &msg, ts_delta, msg.offset - h->base_offset);
     }
-    size_t total = (size_t)(q - out);
-    batch_rewrite_header(out, total, attrs, base_ts, max_ts, kept);
-    return total;
+    return q;
 }
 
-/* seg's batches, cleaned, into *out (malloc'ed; *n bytes); *changed
- * says whether they differ from the file's. */
+/* Append the batch at p (checked by map_segment), cleaned, to out:
+ * nothing when it keeps no record, its own bytes when it keeps all. */
 static int
-clean_image(clean_ctx *cx, const segment *seg, uint8_t **out, size_t *n,
-            bool *changed)
+clean_batch(clean_ctx *cx, const uint8_t *p, const batch_header *h,
+            codec_buf *out)
 {
-    uint64_t size = atomic_load(&seg->size), pos = 0, records = 0;
-    batch_header h;
-    for (; pos < size; pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length) {
-        (void)batch_parse_header(seg->map + pos, size - pos, &h);
-        records += (uint64_t)h.record_count;
-    }
+    size_t len = BATCH_LOG_OVERHEAD + (size_t)h->length;
+    int codec = h->attributes & BATCH_ATTR_COMPRESSION;
+    if ((h->attributes & BATCH_ATTR_CONTROL) != 0)
+        return append(out, p, len);
+    bool has_horizon = (h->attributes & BATCH_ATTR_HORIZON) != 0, tomb;
+    bool expired = has_horizon && cx->now >= h->base_timestamp;
+    int32_t kept = 0, tombs = 0;
+    batch_iter it;
+    samsa_message msg;
+    int rc = batch_records(p, h, &cx->z, &it);
+    if (rc != 0)
+        return rc;
+    size_t area = (size_t)(it.end - it.next); /* the records' bytes */
+    while (batch_iter_next(&it, &msg) == 0)
+        if (keeps(cx, &msg, expired, &tomb)) {
+            kept++;
+            tombs += tomb;
+        }
+    cx->removed += h->record_count - kept;
+    if (kept == 0)
+        return 0;
+    bool set_horizon = tombs > 0 && !has_horizon;
+    int64_t base_ts = h->base_timestamp;
+    if (set_horizon)
+        base_ts = cx->now + (cx->horizon_ms > 0 ? cx->horizon_ms : 0);
+    if (tombs > 0 && base_ts < cx->horizon)
+        cx->horizon = base_ts;
+    if (kept == h->record_count && !set_horizon)
+        return append(out, p, len); /* unchanged: the same bytes */
     /* A rewritten record may grow: its timestamp delta against a horizon
-     * takes at most 10 bytes where it took at least 1, and its length
-     * varint one more. */
-    uint8_t *buf = malloc(size + records * 11 + 1);
-    size_t w = 0;
-    if (buf == NULL)
-        return SAMSA_ENOMEM;
-    pos = 0;
-    while (pos < size) {
+     * takes at most 10 bytes where it took at least 1, its length varint
+     * one more. */
+    size_t bound = area + (size_t)kept * 11, start = out->len;
+    uint8_t *q;
+    int64_t max_ts;
+    codec_buf *dst = codec != 0 ? &cx->raw : out;
+    if (codec != 0)
+        cx->raw.len = 0;
+    if ((rc = room(dst, BATCH_HEADER_SIZE + bound)) != 0)
+        return rc;
+    q = dst->data + dst->len + (codec != 0 ? 0 : BATCH_HEADER_SIZE);
+    batch_iter_init_records(&it, h, it.end - area, area);
+    q = put_kept(cx, &it, h, expired, base_ts, q, &max_ts);
+    size_t total = (size_t)(q - (out->data + start));
+    if (codec != 0) { /* recompressed with its own codec, as Kafka does */
+        size_t raw = (size_t)(q - cx->raw.data), packed;
+        if ((rc = room(out, BATCH_HEADER_SIZE + codec_bound(codec, raw))) !=
+                0 ||
+            (rc = codec_compress(codec, 0, cx->raw.data, raw,
+                                 out->data + start + BATCH_HEADER_SIZE,
+                                 &packed)) != 0)
+            return rc;
+        total = BATCH_HEADER_SIZE + packed;
+    }
+    memcpy(out->data + start, p, BATCH_HEADER_SIZE);
+    int16_t attrs = h->attributes;
+    if (set_horizon)
+        attrs = (int16_t)(attrs | BATCH_ATTR_HORIZON);
+    batch_rewrite_header(out->data + start, total, attrs, base_ts, max_ts,
+                         kept);
+    out->len = start + total;
+    return 0;
+}
+
+/* seg's batches, cleaned, into out (its len from 0); *changed says
+ * whether they differ from the file's. */
+static int
+clean_image(clean_ctx *cx, const segment *seg, codec_buf *out, bool *changed)
+{
+    uint64_t size = atomic_load(&seg->size), pos = 0;
+    int rc = 0;
+    out->len = 0;
+    while (rc == 0 && pos < size) {
+        batch_header h;
         const uint8_t *p = seg->map + pos;
         (void)batch_parse_header(p, size - pos, &h); /* checked before */
-        w += clean_batch(cx, p, &h, buf + w);
+        rc = clean_batch(cx, p, &h, out);
         pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
     }
-    *changed = w != size || memcmp(buf, seg->map, w) != 0;
-    *out = buf;
-    *n = w;
-    return 0;
+    *changed = out->len != size ||
+               (size > 0 && memcmp(out->data, seg->map, size) != 0);
+    return rc;
 }
 
 /* Steps (1) and (2) of "The swap": the file at seg's name holds buf. */
@@ -384,13 +497,15 @@ swap_segment(samsa_log *log, segment *old, segment *nseg)
 static int
 clean_segment(samsa_log *log, clean_ctx *cx, segment *seg)
 {
-    uint8_t *buf = NULL;
-    size_t n = 0;
+    codec_buf img = {0};
     bool changed = false;
-    int rc = clean_image(cx, seg, &buf, &n, &changed);
+    int64_t removed = cx->removed;
+    int rc = clean_image(cx, seg, &img, &changed);
     if (rc == 0 && changed)
-        rc = swap_file(log, seg, buf, n);
-    free(buf);
+        rc = swap_file(log, seg, img.data, img.len);
+    codec_buf_free(&img);
+    if (rc != 0)
+        cx->removed = removed; /* not removed after all */
     if (rc != 0 || !changed)
         return rc;
     /* Committed: the new file is the segment.  Open it (trusted, sealed,
@@ -434,13 +549,13 @@ log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
     for (size_t i = 0; rc == 0 && i < k; i++)
         rc = segment_hold(segs[i]); /* open, and kept open: our reference */
     key_map map = {0};
-    for (size_t i = 0; rc == 0 && i < k; i++)
-        rc = map_segment(&map, segs[i],
-                         i + 1 < k ? segs[i + 1]->base : limit_last);
     clean_ctx cx = {.map = &map,
                     .now = now,
                     .horizon_ms = horizon_ms,
                     .horizon = INT64_MAX};
+    for (size_t i = 0; rc == 0 && i < k; i++)
+        rc = map_segment(&map, segs[i],
+                         i + 1 < k ? segs[i + 1]->base : limit_last, &cx.z);
     for (size_t i = 0; rc == 0 && i < k; i++) {
         segment_ref(segs[i]); /* the swap drops the log's reference */
         rc = clean_segment(log, &cx, segs[i]);
@@ -450,9 +565,10 @@ log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
         log->cleaned = upto;
         log->horizon = cx.horizon;
     }
-    *removed =
-        cx.removed; /* those of the segments swapped before a failure too */
-    free(map.slots);
+    *removed = cx.removed; /* of the segments swapped, also after a failure */
+    map_free(&map);
+    codec_buf_free(&cx.z);
+    codec_buf_free(&cx.raw);
     for (size_t i = 0; i < k; i++)
         segment_unref(log->io, segs[i]);
     free(segs);
