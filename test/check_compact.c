@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -650,6 +652,71 @@ START_TEST(test_reader_holds)
 }
 END_TEST
 
+/* ---- concurrency --------------------------------------------------------- */
+
+typedef struct race {
+    samsa *s;
+    model *m;
+    _Atomic bool done; /* the producer has finished               */
+    _Atomic int reads; /* whole passes the reader made            */
+} race;
+
+static void *
+race_produce(void *arg)
+{
+    race *x = arg;
+    put_cycle(x->s, x->m, 10, 300);
+    atomic_store(&x->done, true);
+    return NULL;
+}
+
+/* Read from the beginning again and again while the log is produced
+ * and cleaned: offsets rise, every record is the one produced there. */
+static void *
+race_read(void *arg)
+{
+    race *x = arg;
+    samsa_message msg;
+    while (!atomic_load(&x->done) || atomic_load(&x->reads) < 2) {
+        samsa_cursor *c;
+        E(samsa_cursor_open(x->s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+        int64_t last = -1;
+        int rc;
+        while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(x->m, &msg, msg.offset);
+            last = msg.offset;
+        }
+        EQ_RC(rc, SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        atomic_fetch_add(&x->reads, 1);
+    }
+    return NULL;
+}
+
+/* A producer, a reader and the cleaner at once (TSan runs this suite);
+ * the cleaning after them is exact. */
+START_TEST(test_race)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read, &x), 0);
+    while (!atomic_load(&x.done))
+        (void)compact(s);
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    compact(s);
+    read_exact(s, &m, want, expect(&m, 0, active_base(dir), false, want));
+    finish(s, dir);
+}
+END_TEST
+
 /* ---- copies, scrub, damage ----------------------------------------------- */
 
 /* Every file of d0/c-0 and d1/c-0 but the end marker: the same bytes. */
@@ -912,13 +979,19 @@ compact_suite(void)
     tcase_add_test(tc, test_tombstones);
     tcase_add_test(tc, test_lag_ratio);
     tcase_add_test(tc, test_compact_delete);
-    tcase_add_loop_test(tc, test_compressed, 0, 4);
     tcase_add_test(tc, test_group_queue);
     tcase_add_test(tc, test_reader_holds);
     tcase_add_test(tc, test_replicas);
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_leftovers);
     suite_add_tcase(s, tc);
+    TCase *codecs = tcase_create("codecs");
+    tcase_add_loop_test(codecs, test_compressed, 0, 4);
+    suite_add_tcase(s, codecs);
+    TCase *threads = tcase_create("race"); /* threads: TSan runs it */
+    tcase_set_timeout(threads, 120);
+    tcase_add_test(threads, test_race);
+    suite_add_tcase(s, threads);
     TCase *crash = tcase_create("crash");
     tcase_set_timeout(crash, 300);
     tcase_add_test(crash, test_powercut);
