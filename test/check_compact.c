@@ -225,6 +225,20 @@ ccfg(int32_t replicas)
     return c;
 }
 
+/* Open the store of root: root itself, or root/d0 with root/d1. */
+static samsa *
+open_root(const char *root, bool copies, samsa_io *io)
+{
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    const char *reps[] = {test_pathf(d1, root, "d1"), NULL};
+    samsa_options o = {.replica_dirs = copies ? reps : NULL,
+                       .flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa__open_io(copies ? test_pathf(d0, root, "d0") : root, &o,
+                     io != NULL ? io : samsa__io_posix(), &s));
+    return s;
+}
+
 /* A store in a fresh directory with topic TN (cfg), the test's clock. */
 static samsa *
 start(const char **dir, const samsa_topic_config *cfg)
@@ -617,6 +631,28 @@ START_TEST(test_group_queue)
 }
 END_TEST
 
+/* Read on from a held segment 0: the old segment from..seg1-1, then the
+ * cleaned segments up to upto, then the rest, then nothing. */
+static void
+read_on(samsa_cursor *c, const model *m, int64_t from, int64_t seg1,
+        int64_t upto)
+{
+    int64_t want[MAXREC];
+    samsa_message msg;
+    for (int64_t o = from; o < seg1; o++) {
+        E(samsa_cursor_next(c, &msg, 0));
+        check_rec(m, &msg, o);
+    }
+    size_t n = expect(m, 0, upto, false, want);
+    for (size_t i = 0; i < n; i++) {
+        if (want[i] < seg1)
+            continue;
+        E(samsa_cursor_next(c, &msg, 0));
+        check_rec(m, &msg, want[i]);
+    }
+    EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+}
+
 /* A cursor inside a segment when it is swapped reads on in the old file
  * (its mapping stays valid), then the cleaned segments after it. */
 START_TEST(test_reader_holds)
@@ -625,7 +661,7 @@ START_TEST(test_reader_holds)
     samsa_topic_config cfg = ccfg(1);
     samsa *s = start(&dir, &cfg);
     model m = {0};
-    int64_t want[MAXREC], b[256];
+    int64_t b[256];
     put_cycle(s, &m, 10, 200);
     bases_of(dir, b);
     int64_t seg1 = b[1], upto = active_base(dir);
@@ -635,20 +671,52 @@ START_TEST(test_reader_holds)
     E(samsa_cursor_next(c, &msg, 0));
     check_rec(&m, &msg, 0);
     ck_assert_int_gt(compact(s), 0);
-    for (int64_t o = 1; o < seg1; o++) { /* segment 0 as it was */
-        E(samsa_cursor_next(c, &msg, 0));
-        check_rec(&m, &msg, o);
-    }
-    size_t n = expect(&m, 0, upto, false, want);
-    for (size_t i = 0; i < n; i++) {
-        if (want[i] < seg1)
-            continue;
-        E(samsa_cursor_next(c, &msg, 0));
-        check_rec(&m, &msg, want[i]);
-    }
-    EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+    read_on(c, &m, 1, seg1, upto); /* segment 0 as it was, then cleaned */
     samsa_cursor_close(c);
     finish(s, dir);
+}
+END_TEST
+
+/* The leader copy fails after a swap while a cursor holds the segment it
+ * replaced: the cursor's view stays on the old file (a leader change
+ * re-points views by path, and the path names the new file now:
+ * replica_io.c, "replaced"), so it reads on exactly. */
+START_TEST(test_failover_held)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    char d0[TEST_PATH_BUF];
+    put_cycle(s, &m, 10, 200);
+    bases_of(test_pathf(d0, root, "d0"), b);
+    int64_t upto = active_base(d0);
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, 0);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_filter(fi, "/d0/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d0 is gone for good */
+    put(s, &m, 1, false);
+    samsa_replica_info info[2];
+    size_t n;
+    E(samsa_replica_status(s, TN, 0, info, 2, &n));
+    ck_assert(info[1].leader && !info[0].leader);
+    read_on(c, &m, 1, b[1], upto);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
 }
 END_TEST
 
@@ -832,13 +900,18 @@ END_TEST
  * segment's records as before the cleaning or as after it, never a mix
  * and never without a key's latest record; no .cleaned file. */
 static void
-check_after_crash(const char *dir, const model *m, const int64_t *b, size_t nb,
-                  int64_t upto)
+check_after_crash(const char *root, bool copies, const model *m,
+                  const int64_t *b, size_t nb, int64_t upto)
 {
     int64_t clean[MAXREC], got[MAXREC];
     size_t nc = expect(m, 0, upto, false, clean), ng = 0;
-    samsa *s = test_open(dir); /* removes what a crash left */
-    ck_assert_int_eq(cleaned_files(dir), 0);
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    samsa *s = open_root(root, copies, NULL); /* removes what a crash left */
+    if (copies) {
+        ck_assert_int_eq(cleaned_files(test_pathf(d0, root, "d0")), 0);
+        ck_assert_int_eq(cleaned_files(test_pathf(d1, root, "d1")), 0);
+    } else
+        ck_assert_int_eq(cleaned_files(root), 0);
     samsa_cursor *c;
     samsa_message msg;
     int rc;
@@ -876,13 +949,15 @@ check_after_crash(const char *dir, const model *m, const int64_t *b, size_t nb,
 /* The power goes (or the process is killed: KEEP_ALL, the page cache
  * survives) at I/O step k of a cleaning, for every k. */
 static void
-crash_sweep(faultio_cut mode)
+crash_sweep(faultio_cut mode, bool copies)
 {
     samsa__wall_ms_set(NOW);
     samsa__cleaner_background(false);
     const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = ccfg(1);
+    char d0[TEST_PATH_BUF];
+    const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
+    samsa *s = open_root(dir, copies, NULL);
+    samsa_topic_config cfg = ccfg(copies ? 2 : 1);
     E(samsa_topic_create(s, TN, &cfg));
     model m = {0};
     int64_t b[256];
@@ -892,7 +967,7 @@ crash_sweep(faultio_cut mode)
     put(s, &m, 2, true);
     put_cycle(s, &m, 6, 10);
     E(samsa_close(s));
-    size_t nb = bases_of(dir, b);
+    size_t nb = bases_of(seg_dir, b);
     int64_t upto = b[nb - 1];
     ck_assert_uint_eq(nb, 3);
     test_snap sn = {0};
@@ -900,26 +975,30 @@ crash_sweep(faultio_cut mode)
     /* The steps one whole cleaning takes in the partition's directory. */
     faultio *fi = faultio_new();
     faultio_filter(fi, "/" TN "-0/");
-    E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+    s = open_root(dir, copies, faultio_io(fi));
     uint64_t c0 = faultio_calls_passing(fi, FAULTIO_ANY);
     E(samsa__compact_run(s, NULL));
     uint64_t steps = faultio_calls_passing(fi, FAULTIO_ANY) - c0;
     E(samsa_close(s));
     faultio_free(fi);
     ck_assert_uint_gt(steps, 10);
-    check_after_crash(dir, &m, b, nb, upto);
+    check_after_crash(dir, copies, &m, b, nb, upto);
     unsigned thin = test_sweep_thin();
     for (uint64_t k = 1; k <= steps; k += thin) {
         test_snap_put(&sn, dir);
         fi = faultio_new();
         faultio_filter(fi, "/" TN "-0/");
-        E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+        s = open_root(dir, copies, faultio_io(fi));
+        /* A copy that a failed step takes out is not caught up in the
+         * background meanwhile: a catch-up reading the files the power
+         * cut shortens would take SIGBUS (faultio.h). */
+        samsa__replica_pause(s, true);
         faultio_fail(fi, FAULTIO_ANY, k, EIO, true);
         (void)samsa__compact_run(s, NULL);
         E(faultio_power_cut(fi, mode, 0));
         (void)samsa_close(s);
         faultio_free(fi);
-        check_after_crash(dir, &m, b, nb, upto);
+        check_after_crash(dir, copies, &m, b, nb, upto);
     }
     test_snap_free(&sn);
     test_dir_remove(dir);
@@ -929,13 +1008,22 @@ crash_sweep(faultio_cut mode)
 
 START_TEST(test_powercut)
 {
-    crash_sweep(FAULTIO_DROP_ALL);
+    crash_sweep(FAULTIO_DROP_ALL, false);
 }
 END_TEST
 
 START_TEST(test_kill)
 {
-    crash_sweep(FAULTIO_KEEP_ALL);
+    crash_sweep(FAULTIO_KEEP_ALL, false);
+}
+END_TEST
+
+/* Two copies: a swap is made on one, then the other; a power cut between
+ * leaves them different, each whole: the open takes one and rebuilds the
+ * other, and no .cleaned file stays on either. */
+START_TEST(test_powercut_copies)
+{
+    crash_sweep(FAULTIO_DROP_ALL, true);
 }
 END_TEST
 
@@ -981,6 +1069,7 @@ compact_suite(void)
     tcase_add_test(tc, test_compact_delete);
     tcase_add_test(tc, test_group_queue);
     tcase_add_test(tc, test_reader_holds);
+    tcase_add_test(tc, test_failover_held);
     tcase_add_test(tc, test_replicas);
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_leftovers);
@@ -996,6 +1085,7 @@ compact_suite(void)
     tcase_set_timeout(crash, 300);
     tcase_add_test(crash, test_powercut);
     tcase_add_test(crash, test_kill);
+    tcase_add_test(crash, test_powercut_copies);
     suite_add_tcase(s, crash);
     return s;
 }

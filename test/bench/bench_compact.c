@@ -35,9 +35,10 @@
 int samsa__compact_run(samsa *s, int64_t *removed);
 void samsa__cleaner_background(bool on);
 
-#define SEGMENT       (64 << 20)
-#define SEGMENT_QUICK (1 << 20) /* a smoke run's 16 MB still has sealed ones   \
-                                 */
+#define SEGMENT (64 << 20)
+#define SEGMENT_QUICK                                                          \
+    (1 << 20) /* a smoke run's 16 MB still has sealed ones                     \
+               */
 #define VALUE_LEN 100
 
 typedef struct run {
