@@ -852,7 +852,9 @@ SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
  *                       delivery callback a send never waits (its thread
  *                       is the one that makes room).
  * @return 0 (the record will be reported), or an error (it will not be):
- *         SAMSA_EINVAL (a bad record or argument), SAMSA_ENOTOPIC,
+ *         SAMSA_EINVAL (a bad record or argument; a record without a
+ *         key for a topic whose cleanup_policy has SAMSA_CLEANUP_COMPACT),
+ *         SAMSA_ENOTOPIC,
  *         SAMSA_ENOPARTITION, SAMSA_ETOOBIG (larger than the topic's
  *         max_message_bytes or buffer_bytes), SAMSA_EQUEUEFULL,
  *         SAMSA_ECLOSED (closing), SAMSA_ENOMEM.

@@ -31,6 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
+#include "catalog/catalog.h"
+#include "catalog/catalog_mdb.h"
 #include "faultio.h"
 #include "store/store.h"
 #include "test.h"
@@ -334,6 +338,55 @@ START_TEST(test_config)
 }
 END_TEST
 
+/* A topic record of the 84 bytes written before compaction existed
+ * opens with the delete policy and Kafka's defaults, and takes the new
+ * fields when altered. */
+START_TEST(test_old_record)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "d", NULL));
+    E(samsa_close(s));
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char path[TEST_PATH_BUF];
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(
+        mdb_env_open(env, test_pathf(path, dir, "catalog"), 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
+    MDB_val k = {1, "d"}, v;
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
+    uint8_t rec[84 + CATALOG_CRC];
+    memcpy(rec, v.mv_data, 84);
+    uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 84);
+    for (int i = 0; i < 4; i++)
+        rec[84 + i] = (uint8_t)(crc >> (8 * i));
+    MDB_val nv = {sizeof rec, rec};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = test_open(dir);
+    samsa_topic_config d;
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_DELETE);
+    ck_assert(d.min_cleanable_dirty_ratio == 0.5f);
+    ck_assert_int_eq(d.delete_retention_ms, 86400000);
+    ck_assert_int_eq(d.min_compaction_lag_ms, 0);
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    E(samsa_topic_alter(s, "d", &a));
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_COMPACT);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A record without a key has no place in a compacted topic: refused,
  * nothing of the call stored. */
 START_TEST(test_null_key)
@@ -354,6 +407,14 @@ START_TEST(test_null_key)
     ck_assert_int_eq(end, 0);
     E(samsa_produce(s, TN, 0, r, 1)); /* with its key it goes in */
     ck_assert_int_eq(r[0].offset, 0);
+    /* The asynchronous producer refuses it at the send, alone. */
+    samsa_producer *p;
+    E(samsa_producer_open(s, NULL, &p));
+    EQ_RC(samsa_producer_send(p, TN, 0, &r[1], NULL, 0), SAMSA_EINVAL);
+    E(samsa_producer_send(p, TN, 0, &r[0], NULL, 0));
+    E(samsa_producer_close(p));
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(end, 2);
     finish(s, dir);
 }
 END_TEST
@@ -462,6 +523,73 @@ START_TEST(test_tombstones)
     E(samsa_close(s));
     s = test_open(dir);
     read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
+static int
+stats_flags(const samsa_partition_stats *st, void *ctx)
+{
+    *(uint32_t *)ctx = st->flags;
+    return 0;
+}
+
+/* A topic created compacted has gaps from the start; one altered to
+ * compact gets the flag, durably, at its first cleaning, and reads the
+ * same after a reopen. */
+START_TEST(test_altered)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    uint32_t flags = 99;
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    samsa_topic_config plain = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "p", &plain));
+    model m = {0};
+    int64_t want[MAXREC];
+    char key[16], v[VLEN];
+    for (int64_t o = 0; o < 200; o++) { /* the model's records, in "p" */
+        m.key[o] = (int)(o % 10);
+        m.ts[o] = TEST_TS0 + o;
+        snprintf(key, sizeof key, "k%d", m.key[o]);
+        value_of(o, v);
+        samsa_record r = {.key = key,
+                          .key_len = strlen(key),
+                          .value = v,
+                          .value_len = VLEN,
+                          .timestamp = m.ts[o]};
+        E(samsa_produce(s, "p", 0, &r, 1));
+    }
+    m.n = 200;
+    ck_assert_int_eq(compact(s), 0); /* delete policy: nothing */
+    E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+    ck_assert_uint_eq(flags, 0);
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT,
+                            .min_cleanable_dirty_ratio = -1};
+    E(samsa_topic_alter(s, "p", &a));
+    int64_t b[256];
+    size_t nb = test_seg_bases(dir, "p", 0, b, 256);
+    size_t n = expect(&m, 0, b[nb - 1], false, want);
+    ck_assert_int_eq(compact(s), m.n - (int64_t)n);
+    E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    for (int pass = 0; pass < 2; pass++) {
+        samsa_cursor *c;
+        samsa_message msg;
+        E(samsa_cursor_open(s, "p", 0, SAMSA_OFFSET_BEGINNING, &c));
+        for (size_t i = 0; i < n; i++) {
+            E(samsa_cursor_next(c, &msg, 0));
+            check_rec(&m, &msg, want[i]);
+        }
+        EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        E(samsa_close(s));
+        s = test_open(dir); /* the flag is in the catalog */
+        E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+        ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    }
     finish(s, dir);
 }
 END_TEST
@@ -1062,10 +1190,12 @@ compact_suite(void)
     TCase *tc = tcase_create("compact");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_config);
+    tcase_add_test(tc, test_old_record);
     tcase_add_test(tc, test_null_key);
     tcase_add_test(tc, test_latest);
     tcase_add_test(tc, test_tombstones);
     tcase_add_test(tc, test_lag_ratio);
+    tcase_add_test(tc, test_altered);
     tcase_add_test(tc, test_compact_delete);
     tcase_add_test(tc, test_group_queue);
     tcase_add_test(tc, test_reader_holds);
