@@ -913,6 +913,33 @@ START_TEST(test_race)
 }
 END_TEST
 
+/* A read-only handle of the store (as another process opens it) reads a
+ * compacted partition exactly; one opened before the compaction reads
+ * the segments it had opened as they were. */
+START_TEST(test_rdonly)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC], all[MAXREC];
+    put_cycle(s, &m, 10, 200);
+    samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    samsa *before, *after;
+    E(samsa_open(dir, &ro, &before));
+    size_t nall = expect(&m, 0, 0, false, all);
+    read_exact(before, &m, all, nall); /* every segment opened */
+    size_t n = expect(&m, 0, active_base(dir), false, want);
+    ck_assert_int_gt(compact(s), 0);
+    E(samsa_open(dir, &ro, &after));
+    read_exact(after, &m, want, n);
+    read_exact(before, &m, all, nall);
+    E(samsa_close(after));
+    E(samsa_close(before));
+    finish(s, dir);
+}
+END_TEST
+
 /* ---- copies, scrub, damage ----------------------------------------------- */
 
 /* Every file of d0/c-0 and d1/c-0 but the end marker: the same bytes. */
@@ -1200,6 +1227,7 @@ compact_suite(void)
     tcase_add_test(tc, test_group_queue);
     tcase_add_test(tc, test_reader_holds);
     tcase_add_test(tc, test_failover_held);
+    tcase_add_test(tc, test_rdonly);
     tcase_add_test(tc, test_replicas);
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_leftovers);
