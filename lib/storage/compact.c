@@ -300,15 +300,7 @@ typedef struct clean_ctx {
 static int
 room(codec_buf *b, size_t more)
 {
-    if (b->cap - b->len >= more)
-        return 0;
-    size_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more;
-    uint8_t *d = realloc(b->data, cap);
-    if (d == NULL)
-        return SAMSA_ENOMEM;
-    b->data = d;
-    b->cap = cap;
-    return 0;
+    return codec_buf_reserve(b, b->len + more, SIZE_MAX);
 }
 
 static int
