@@ -1978,7 +1978,8 @@ typedef struct samsa_partition_stats {
     uint32_t copies;      /**< copies placed (the topic's replicas)       */
     uint32_t insync;      /**< copies in sync now                         */
     uint32_t open_files;  /**< files it holds open, over every copy       */
-    uint32_t flags;       /**< SAMSA_PARTITION_GAPS, or 0                 */
+    uint32_t flags;       /**< SAMSA_PARTITION_GAPS,
+                               SAMSA_PARTITION_UNCLEANABLE, or 0         */
     uint64_t reserved[4]; /**< zero                                       */
 } samsa_partition_stats;
 
@@ -1987,8 +1988,15 @@ typedef struct samsa_partition_stats {
  *  gap there is not damage; cursors, groups and share groups go on at the
  *  next record.  Every topic samsa_topic_create() makes is dense (each
  *  offset below the end and past the start holds a record), and a gap in
- *  it is SAMSA_ECORRUPT. */
+ *  it is SAMSA_ECORRUPT, unless its cleanup_policy has
+ *  SAMSA_CLEANUP_COMPACT: compaction leaves gaps too. */
 #define SAMSA_PARTITION_GAPS 0x1u
+/** samsa_partition_stats.flags: the last compaction of the partition
+ *  found a batch failing its CRC or its checks in the segments it was to
+ *  clean, and refused (nothing changed, so that no damage is copied into a
+ *  segment that would look clean); samsa_scrub() repairs it from a good
+ *  copy, and the next pass tries again. */
+#define SAMSA_PARTITION_UNCLEANABLE 0x2u
 
 /** One share-partition's figures (samsa_stats_shares()). */
 typedef struct samsa_share_stats {

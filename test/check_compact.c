@@ -1028,9 +1028,15 @@ START_TEST(test_damage)
     test_snap_take(&sn, dir, TN "-0");
     s = test_open(dir);
     int64_t removed = -1;
+    uint32_t flags = 0;
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
     EQ_RC(samsa__compact_run(s, &removed), SAMSA_ECORRUPT);
     ck_assert_int_eq(removed, 0);
     ck_assert_int_eq(cleaned_files(dir), 0);
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags)); /* reported */
+    ck_assert_uint_eq(flags,
+                      SAMSA_PARTITION_GAPS | SAMSA_PARTITION_UNCLEANABLE);
     E(samsa_close(s));
     test_snap_take(&after, dir, TN "-0");
     for (size_t i = 0; i < sn.n; i++) {

@@ -548,6 +548,7 @@ log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
     for (size_t i = 0; rc == 0 && i < k; i++)
         rc = map_segment(&map, segs[i],
                          i + 1 < k ? segs[i + 1]->base : limit_last, &cx.z);
+    atomic_store(&log->unclean, rc == SAMSA_ECORRUPT); /* see "Damage" */
     for (size_t i = 0; rc == 0 && i < k; i++) {
         segment_ref(segs[i]); /* the swap drops the log's reference */
         rc = clean_segment(log, &cx, segs[i]);

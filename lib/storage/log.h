@@ -178,6 +178,9 @@ typedef struct samsa_log {
                                   frees what its io needs after the last) */
     int64_t cleaned;           /* the cleaner's (compact.c): offsets below
                                   were cleaned by its last pass; 0 at open */
+    _Atomic bool unclean;      /* the cleaner's last pass met damage and
+                                  refused (stats: SAMSA_PARTITION_
+                                  UNCLEANABLE)                            */
     int64_t horizon;           /* the cleaner's: the earliest delete horizon
                                   of the tombstones its last pass kept
                                   (INT64_MAX: none); 0 at open           */
