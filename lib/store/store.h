@@ -18,8 +18,10 @@
  *   group.lock               a consumer group's state       group/group.c
  *   s->queue_lock            share groups, their receivers  queue/queue_group.c
  *   qpart.lock (ascending p) a share-partition's window     queue/queue.c
- *   save_lock                recovery points being saved    store/store.c
- *   repair_lock              one repair pass or scrub       store/disks.c
+ *   save_lock                recovery points being saved;
+ *                            retention, the cleaner          store/store.c
+ *   repair_lock              one repair pass or scrub, or
+ *                            a cleaner pass (swaps)         store/disks.c
  *   table_lock (rw)          the topic table                store/topic.c
  *   log.flush_lock           one log_sync at a time         storage/log.c
  *   log.lock                 appends, the segment list      storage/log.c
