@@ -1004,6 +1004,48 @@ START_TEST(test_replicas)
 }
 END_TEST
 
+/* A copy out while the leader compacts is rebuilt from the compacted
+ * files when it catches up: the copies are identical again. */
+START_TEST(test_catchup)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    test_pathf(d0, root, "d0");
+    test_pathf(d1, root, "d1");
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 150);
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d1 goes out */
+    put_cycle(s, &m, 10, 100);
+    samsa_replica_info info[2];
+    size_t n;
+    E(samsa_replica_status(s, TN, 0, info, 2, &n));
+    ck_assert_int_eq(info[1].state, SAMSA_REPLICA_OUT);
+    size_t nw = expect(&m, 0, active_base(d0), false, want);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_clear(fi);
+    size_t joined;
+    E(samsa_replica_catchup(s, &joined));
+    ck_assert_uint_eq(joined, 1);
+    read_exact(s, &m, want, nw);
+    E(samsa_sync(s));
+    copies_identical(d0, d1);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
 /* A flipped byte in a sealed segment: the cleaner refuses, changes no
  * file, and says SAMSA_ECORRUPT. */
 START_TEST(test_damage)
@@ -1238,6 +1280,7 @@ compact_suite(void)
     tcase_add_test(tc, test_failover_held);
     tcase_add_test(tc, test_rdonly);
     tcase_add_test(tc, test_replicas);
+    tcase_add_test(tc, test_catchup);
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_leftovers);
     suite_add_tcase(s, tc);
