@@ -1101,6 +1101,32 @@ START_TEST(test_create_policy)
 }
 END_TEST
 
+/* A batch with a keyless record for a compacted topic is refused with
+ * INVALID_RECORD (87), as Kafka refuses it, and nothing is stored. */
+START_TEST(test_produce_compacted)
+{
+    samsa_topic_config tc = {.partitions = 2,
+                             .cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    lrig r;
+    lrig_open_topic(&r, NULL, &tc);
+    int fd = dial(&r);
+    size_t len;
+    int64_t base = -5;
+    uint8_t *b = gen_batch(0, 4, &len); /* record 0 has no key */
+    ck_assert_int_eq(produce_raw(fd, 1, -1, b, len, &base), 87);
+    free(b);
+    b = gen_batch(1, 5, &len); /* every one keyed */
+    ck_assert_int_eq(produce_raw(fd, 1, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 0);
+    free(b);
+    int64_t first, end;
+    ck_assert_int_eq(samsa_offsets(r.s, "t", 1, &first, &end), 0);
+    ck_assert_int_eq(end, 5);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* A client cannot make a topic of more partitions than max_partitions
  * (found by fuzz_kafka: 31,234 partitions spent every mapping the
  * process had); at the bound it can. */
@@ -1318,6 +1344,7 @@ listener_suite(void)
     tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
     tcase_add_test(tc, test_create_policy);
+    tcase_add_test(tc, test_produce_compacted);
     tcase_add_test(tc, test_store_closed_under_clients);
     tcase_add_test(tc, test_connection_faults);
     tcase_add_test(tc, test_accept_out_of_fds);
