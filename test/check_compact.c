@@ -1046,6 +1046,42 @@ START_TEST(test_catchup)
 }
 END_TEST
 
+/* A log whose sync failed takes no write until the store is reopened:
+ * no compaction either (SAMSA_EFAILED, no file changed). */
+START_TEST(test_failed_log)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(dir, false, faultio_io(fi));
+    samsa_topic_config cfg = ccfg(1);
+    cfg.sync = SAMSA_SYNC_ALWAYS;
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    put_cycle(s, &m, 10, 120);
+    size_t len0, len1;
+    uint8_t *before = seg_bytes(dir, 0, &len0);
+    faultio_fail(fi, FAULTIO_SYNC, 1, EIO, true);
+    samsa_record r = {.key = "k1", .key_len = 2, .value = "v", .value_len = 1};
+    ck_assert_int_ne(samsa_produce(s, TN, 0, &r, 1), 0);
+    int64_t removed = -1;
+    EQ_RC(samsa__compact_run(s, &removed), SAMSA_EFAILED);
+    ck_assert_int_eq(removed, 0);
+    ck_assert_int_eq(cleaned_files(dir), 0);
+    uint8_t *after = seg_bytes(dir, 0, &len1);
+    ck_assert_uint_eq(len0, len1);
+    ck_assert(memcmp(before, after, len0) == 0);
+    free(before);
+    free(after);
+    (void)samsa_close(s);
+    faultio_free(fi);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
 /* A flipped byte in a sealed segment: the cleaner refuses, changes no
  * file, and says SAMSA_ECORRUPT. */
 START_TEST(test_damage)
@@ -1282,6 +1318,7 @@ compact_suite(void)
     tcase_add_test(tc, test_replicas);
     tcase_add_test(tc, test_catchup);
     tcase_add_test(tc, test_damage);
+    tcase_add_test(tc, test_failed_log);
     tcase_add_test(tc, test_leftovers);
     suite_add_tcase(s, tc);
     TCase *codecs = tcase_create("codecs");

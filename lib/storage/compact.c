@@ -522,6 +522,11 @@ log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
           int64_t *removed)
 {
     *removed = 0;
+    /* A log whose sync failed takes no write until reopened (log.c,
+     * "Failure"): no swap either. */
+    int failed = atomic_load(&log->failed);
+    if (failed != 0)
+        return failed;
     samsa__lock(&log->lock, SAMSA_RANK_LOG);
     size_t k = 0;
     while (k + 1 < log->nsegs && log->segs[k + 1]->base <= upto)
