@@ -299,8 +299,44 @@ typedef struct samsa_topic_config {
                                        gzip 1..9, lz4 1..12, zstd 1..22;
                                        snappy and none take none
                                        (Kafka's compression.*.level)       */
-    uint64_t reserved[3];         /**< must be zero                           */
+    int32_t cleanup_policy;       /**< SAMSA_CLEANUP_DELETE, SAMSA_CLEANUP_
+                                       COMPACT or both or'ed (Kafka's
+                                       cleanup.policy "compact,delete");
+                                       0: DELETE.  With COMPACT, every
+                                       record produced needs a key
+                                       (SAMSA_EINVAL otherwise) and a
+                                       background cleaner keeps only the
+                                       latest record of each key in the
+                                       sealed segments (samsa(7),
+                                       "Compaction")                       */
+    float min_cleanable_dirty_ratio; /**< clean a partition only once the
+                                       part written since its last
+                                       cleaning is at least this fraction
+                                       of what may be cleaned; 0: 0.5;
+                                       (0, 1], or -1: any (Kafka's
+                                       min.cleanable.dirty.ratio)          */
+    int64_t delete_retention_ms;     /**< how long a tombstone (a record with a
+                                          null value) stays after the cleaning
+                                          that found it its key's latest
+                                          record; 0: 86400000 (a day); > 0,
+                                          or -1: none, it goes at the next
+                                          cleaning (Kafka's
+                                          delete.retention.ms)                */
+    int64_t min_compaction_lag_ms;   /**< a segment is cleaned only once its
+                                         newest record is at least this old;
+                                         0 or -1: at once; >= -1 (Kafka's
+                                         min.compaction.lag.ms)              */
 } samsa_topic_config;
+
+/** samsa_topic_config.cleanup_policy: bits, as Kafka's cleanup.policy.
+ *  DELETE applies retention_ms and retention_bytes (and nothing without
+ *  them); COMPACT keeps the latest record of each key; both do both,
+ *  retention first. */
+typedef enum samsa_cleanup_policy {
+    SAMSA_CLEANUP_DELETE = 1,  /**< Kafka's "delete" (the default)        */
+    SAMSA_CLEANUP_COMPACT = 2, /**< Kafka's "compact"                     */
+    SAMSA_CLEANUP_COMPACT_DELETE = 3 /**< Kafka's "compact,delete"        */
+} samsa_cleanup_policy;
 
 /** samsa_topic_config.timestamp_type and samsa_message.timestamp_type:
  *  Kafka's TimestampType. */
@@ -431,8 +467,8 @@ SAMSA_API int samsa_sync(samsa *s);
  *   - SAMSA_EINVAL: s or name is NULL, the name breaks the rules above, or
  *     a config field is out of range (replicas above the number of the
  *     store's directories, min_insync above replicas, acks neither
- *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER) or a reserved field is
- *     non-zero;
+ *     SAMSA_ACKS_ALL nor SAMSA_ACKS_LEADER, a cleanup_policy or
+ *     compaction setting outside its range);
  *   - SAMSA_EEXIST: a topic of that name exists, or a directory where one
  *     of its partitions would go (NAME-P in a store directory) is there
  *     and samsa cannot prove it made it: it is left alone, and the topic
@@ -522,10 +558,13 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * Fields of cfg left 0 keep their value; the others replace it, checked as
  * samsa_topic_create() checks them: retention_ms, retention_bytes,
  * segment_ms, compression, compression_level, segment_bytes,
- * max_message_bytes, index_interval_bytes, timestamp_type, sync, acks and
- * min_insync.  -1 in retention_ms, retention_bytes or segment_ms lifts that
- * limit (as in Kafka; samsa_topic_describe() then gives 0); -1 in
- * compression turns it off, and a new codec without a level takes its
+ * max_message_bytes, index_interval_bytes, timestamp_type, sync, acks,
+ * min_insync, cleanup_policy, min_cleanable_dirty_ratio,
+ * delete_retention_ms and min_compaction_lag_ms (the cleanup fields from
+ * the next background pass; a topic made compacted refuses records without
+ * a key from the next produce).  -1 in retention_ms, retention_bytes or
+ * segment_ms lifts that limit (as in Kafka; samsa_topic_describe() then gives
+ * 0); -1 in compression turns it off, and a new codec without a level takes its
  * default level; -1 in timestamp_type is SAMSA_TIMESTAMP_CREATE_TIME.
  * partitions and replicas cannot change here (samsa_topic_add_partitions()
  * grows a topic): a non-zero value other than the topic's own is SAMSA_EINVAL.
@@ -540,7 +579,7 @@ SAMSA_API int samsa_topic_delete(samsa *s, const char *name);
  * @param[in] cfg  the fields to change; not NULL.
  * @return 0, or
  *   - SAMSA_EINVAL: s, name or cfg is NULL, a bad name, a field out of
- *     range, a reserved field non-zero, partitions or replicas not 0 and
+ *     range, partitions or replicas not 0 and
  *     not the topic's, min_insync above the replicas; nothing changed;
  *   - SAMSA_ENOTOPIC: no such topic;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_EFAILED, -errno: the catalog update
@@ -697,6 +736,8 @@ typedef struct samsa_record {
  * @return 0, or
  *   - SAMSA_EINVAL: s, topic or recs (with n > 0) is NULL; a length given
  *     with a NULL pointer; a header with a NULL key; a negative timestamp;
+ *     a record without a key in a topic whose cleanup_policy has
+ *     SAMSA_CLEANUP_COMPACT (nothing of the call is stored);
  *   - SAMSA_ENOTOPIC: no such topic;
  *   - SAMSA_ENOPARTITION: partition is out of range;
  *   - SAMSA_ETOOBIG: one partition's batch would be larger than the topic's
@@ -827,7 +868,9 @@ SAMSA_API int samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
  *                       delivery callback a send never waits (its thread
  *                       is the one that makes room).
  * @return 0 (the record will be reported), or an error (it will not be):
- *         SAMSA_EINVAL (a bad record or argument), SAMSA_ENOTOPIC,
+ *         SAMSA_EINVAL (a bad record or argument; a record without a
+ *         key for a topic whose cleanup_policy has SAMSA_CLEANUP_COMPACT),
+ *         SAMSA_ENOTOPIC,
  *         SAMSA_ENOPARTITION, SAMSA_ETOOBIG (larger than the topic's
  *         max_message_bytes or buffer_bytes), SAMSA_EQUEUEFULL,
  *         SAMSA_ECLOSED (closing), SAMSA_ENOMEM.
@@ -1951,7 +1994,8 @@ typedef struct samsa_partition_stats {
     uint32_t copies;      /**< copies placed (the topic's replicas)       */
     uint32_t insync;      /**< copies in sync now                         */
     uint32_t open_files;  /**< files it holds open, over every copy       */
-    uint32_t flags;       /**< SAMSA_PARTITION_GAPS, or 0                 */
+    uint32_t flags;       /**< SAMSA_PARTITION_GAPS,
+                               SAMSA_PARTITION_UNCLEANABLE, or 0         */
     uint64_t reserved[4]; /**< zero                                       */
 } samsa_partition_stats;
 
@@ -1960,8 +2004,15 @@ typedef struct samsa_partition_stats {
  *  gap there is not damage; cursors, groups and share groups go on at the
  *  next record.  Every topic samsa_topic_create() makes is dense (each
  *  offset below the end and past the start holds a record), and a gap in
- *  it is SAMSA_ECORRUPT. */
+ *  it is SAMSA_ECORRUPT, unless its cleanup_policy has
+ *  SAMSA_CLEANUP_COMPACT: compaction leaves gaps too. */
 #define SAMSA_PARTITION_GAPS 0x1u
+/** samsa_partition_stats.flags: the last compaction of the partition
+ *  found a batch failing its CRC or its checks in the segments it was to
+ *  clean, and refused (nothing changed, so that no damage is copied into a
+ *  segment that would look clean); samsa_scrub() repairs it from a good
+ *  copy, and the next pass tries again. */
+#define SAMSA_PARTITION_UNCLEANABLE 0x2u
 
 /** One share-partition's figures (samsa_stats_shares()). */
 typedef struct samsa_share_stats {

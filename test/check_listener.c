@@ -611,18 +611,25 @@ START_TEST(test_describe_configs)
                              .segment_bytes = 1 << 20,
                              .max_message_bytes = 5000,
                              .compression = SAMSA_COMPRESSION_LZ4,
-                             .timestamp_type = SAMSA_TIMESTAMP_LOG_APPEND_TIME};
+                             .timestamp_type = SAMSA_TIMESTAMP_LOG_APPEND_TIME,
+                             .cleanup_policy = SAMSA_CLEANUP_COMPACT_DELETE,
+                             .min_cleanable_dirty_ratio = 0.25f,
+                             .delete_retention_ms = 5000,
+                             .min_compaction_lag_ms = 100};
     lrig r;
     lrig_open_topic(&r, NULL, &tc);
     int fd = dial(&r);
     char got[2048];
     ck_assert_int_eq(
         describe_raw(fd, 1, 2, "t", NULL, 0, false, got, sizeof got), 0);
-    ck_assert_str_eq(got, "cleanup.policy=delete/1/0;"
+    ck_assert_str_eq(got, "cleanup.policy=compact,delete/1/0;"
                           "compression.type=lz4/1/0;"
+                          "delete.retention.ms=5000/1/0;"
                           "index.interval.bytes=4096/1/0;"
                           "max.message.bytes=5000/1/0;"
                           "message.timestamp.type=LogAppendTime/1/0;"
+                          "min.cleanable.dirty.ratio=0.25/1/0;"
+                          "min.compaction.lag.ms=100/1/0;"
                           "min.insync.replicas=1/1/0;"
                           "retention.bytes=-1/1/0;"
                           "retention.ms=3600000/1/0;"
@@ -1297,9 +1304,10 @@ START_TEST(test_group_rebalance_timeout)
 }
 END_TEST
 
-/* CreateTopics v4 of topic name with parts partitions: its error. */
+/* CreateTopics v4 of topic name with parts partitions (and, unless
+ * NULL, cleanup.policy=policy): its error. */
 static int16_t
-create_raw(int fd, const char *name, int32_t parts)
+create_cfg(int fd, const char *name, int32_t parts, const char *policy)
 {
     kwrite b = {0};
     kwrite_array(&b, false, 1);
@@ -1307,7 +1315,11 @@ create_raw(int fd, const char *name, int32_t parts)
     kwrite_i32(&b, parts);
     kwrite_i16(&b, -1);
     kwrite_array(&b, false, 0);
-    kwrite_array(&b, false, 0);
+    kwrite_array(&b, false, policy != NULL);
+    if (policy != NULL) {
+        kwrite_strz(&b, false, "cleanup.policy");
+        kwrite_strz(&b, false, policy);
+    }
     kwrite_i32(&b, 1000);
     kwrite_i8(&b, 0);
     request(fd, 19, 4, 400, false, &b);
@@ -1326,6 +1338,64 @@ create_raw(int fd, const char *name, int32_t parts)
     free(rep);
     return err;
 }
+
+static int16_t
+create_raw(int fd, const char *name, int32_t parts)
+{
+    return create_cfg(fd, name, parts, NULL);
+}
+
+/* cleanup.policy: Kafka's three values make topics of samsa's policies;
+ * another is INVALID_CONFIG (40), and no topic. */
+START_TEST(test_create_policy)
+{
+    static const char *const names[] = {"delete", "compact", "compact,delete"};
+    static const int32_t policies[] = {SAMSA_CLEANUP_DELETE,
+                                       SAMSA_CLEANUP_COMPACT,
+                                       SAMSA_CLEANUP_COMPACT_DELETE};
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    samsa_topic_config tc;
+    for (int i = 0; i < 3; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "p%d", i);
+        ck_assert_int_eq(create_cfg(fd, t, 1, names[i]), 0);
+        ck_assert_int_eq(samsa_topic_describe(r.s, t, &tc), 0);
+        ck_assert_int_eq(tc.cleanup_policy, policies[i]);
+    }
+    ck_assert_int_eq(create_cfg(fd, "bad", 1, "shred"), 40);
+    ck_assert_int_eq(samsa_topic_describe(r.s, "bad", &tc), SAMSA_ENOTOPIC);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A batch with a keyless record for a compacted topic is refused with
+ * INVALID_RECORD (87), as Kafka refuses it, and nothing is stored. */
+START_TEST(test_produce_compacted)
+{
+    samsa_topic_config tc = {.partitions = 2,
+                             .cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    lrig r;
+    lrig_open_topic(&r, NULL, &tc);
+    int fd = dial(&r);
+    size_t len;
+    int64_t base = -5;
+    uint8_t *b = gen_batch(0, 4, &len); /* record 0 has no key */
+    ck_assert_int_eq(produce_raw(fd, 1, -1, b, len, &base), 87);
+    free(b);
+    b = gen_batch(1, 5, &len); /* every one keyed */
+    ck_assert_int_eq(produce_raw(fd, 1, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 0);
+    free(b);
+    int64_t first, end;
+    ck_assert_int_eq(samsa_offsets(r.s, "t", 1, &first, &end), 0);
+    ck_assert_int_eq(end, 5);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
 
 /* A client cannot make a topic of more partitions than max_partitions
  * (found by fuzz_kafka: 31,234 partitions spent every mapping the
@@ -1598,6 +1668,8 @@ listener_suite(void)
     tcase_add_test(tc, test_group_session_expiry);
     tcase_add_test(tc, test_group_rebalance_timeout);
     tcase_add_test(tc, test_create_bounded);
+    tcase_add_test(tc, test_create_policy);
+    tcase_add_test(tc, test_produce_compacted);
     tcase_add_test(tc, test_store_closed_under_clients);
     tcase_add_test(tc, test_connection_faults);
     tcase_add_test(tc, test_thousand_connections);

@@ -499,7 +499,7 @@ START_TEST(test_alter)
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
     a = (samsa_topic_config){.segment_bytes = 100};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
-    a = (samsa_topic_config){.reserved = {[2] = 1}};
+    a = (samsa_topic_config){.cleanup_policy = 4};
     EQ_RC(samsa_topic_alter(r.s, "t", &a), SAMSA_EINVAL);
     EQ_RC(samsa_topic_alter(r.s, "t", NULL), SAMSA_EINVAL);
     EQ_RC(samsa_topic_alter(NULL, "t", &a), SAMSA_EINVAL);
@@ -588,7 +588,7 @@ START_TEST(test_old_topic_record)
         ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
         MDB_val k = {1, "t"}, v;
         ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
-        ck_assert_uint_eq(v.mv_size, 84 + CATALOG_CRC);
+        ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
         uint8_t rec[48 + CATALOG_CRC];
         memcpy(rec, v.mv_data, 48);
         uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 48);

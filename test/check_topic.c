@@ -87,7 +87,7 @@ START_TEST(test_bad_configs)
         {.index_interval_bytes = 1},
         {.sync = 3},
         {.timestamp_type = 2},
-        {.reserved = {[2] = 1}},
+        {.cleanup_policy = 4},
         {.retention_ms = -2},
         {.retention_bytes = -2},
         {.segment_ms = INT64_MIN},

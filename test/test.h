@@ -190,6 +190,7 @@ void test_snap_put(const test_snap *sn, const char *root);
     XX(rdonly)                                                                 \
     XX(listener)                                                               \
     XX(gaps)                                                                   \
+    XX(compact)                                                                \
     TEST_SUITES_KAFKA(XX)
 
 /* The Kafka bridge's suite, built only with librdkafka (the Makefile

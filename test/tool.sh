@@ -378,9 +378,9 @@ fi
 # ---- topics --describe -----------------------------------------------------------
 
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=always,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime,cleanup.policy=delete,min.cleanable.dirty.ratio=0.5,delete.retention.ms=86400000,min.compaction.lag.ms=0
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
+Topic: t	PartitionCount: 2	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime,cleanup.policy=delete,min.cleanable.dirty.ratio=0.5,delete.retention.ms=86400000,min.compaction.lag.ms=0
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 EOF
@@ -661,9 +661,9 @@ altered topic t
 EOF
 run "topic alter partitions" 0 "$S" topic alter -p 3 st t
 out <<'EOF'
-Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000,compression.type=none,message.timestamp.type=CreateTime
+Topic: logs	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=4096,max.message.bytes=2000,index.interval.bytes=4096,min.insync.replicas=1,acks=1,sync=always,retention.ms=3153600000000,retention.bytes=-1,segment.ms=3600000,compression.type=none,message.timestamp.type=CreateTime,cleanup.policy=delete,min.cleanable.dirty.ratio=0.5,delete.retention.ms=86400000,min.compaction.lag.ms=0
 	Topic: logs	Partition: 0	FirstOffset: 0	EndOffset: 2500	Leader: 0	Replicas: 0	Isr: 0
-Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime
+Topic: t	PartitionCount: 3	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime,cleanup.policy=delete,min.cleanable.dirty.ratio=0.5,delete.retention.ms=86400000,min.compaction.lag.ms=0
 	Topic: t	Partition: 0	FirstOffset: 0	EndOffset: 4	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 1	FirstOffset: 0	EndOffset: 3	Leader: 0	Replicas: 0	Isr: 0
 	Topic: t	Partition: 2	FirstOffset: 0	EndOffset: 0	Leader: 0	Replicas: 0	Isr: 0
@@ -738,6 +738,38 @@ out <<'EOF'
 deleted topic packed
 EOF
 run "topic delete compressed" 0 "$S" topic delete st packed
+out <<'EOF'
+created topic kv: 1 partition, 1 replica
+EOF
+run "topic create compacted" 0 "$S" topic create --cleanup-policy compact \
+    --min-cleanable-dirty-ratio 0.25 --delete-retention-ms 5000 \
+    --min-compaction-lag-ms 700 st kv
+out <<'EOF'
+altered topic kv
+EOF
+run "topic alter compact,delete" 0 "$S" topic alter --cleanup-policy \
+    compact,delete --delete-retention-ms -1 st kv
+out <<'EOF'
+Topic: kv	PartitionCount: 1	ReplicationFactor: 1	Configs: segment.bytes=1073741824,max.message.bytes=1048588,index.interval.bytes=4096,min.insync.replicas=1,acks=all,sync=none,retention.ms=-1,retention.bytes=-1,segment.ms=-1,compression.type=none,message.timestamp.type=CreateTime,cleanup.policy=compact,delete,min.cleanable.dirty.ratio=0.25,delete.retention.ms=0,min.compaction.lag.ms=700
+	Topic: kv	Partition: 0	FirstOffset: 0	EndOffset: 0	Leader: 0	Replicas: 0	Isr: 0
+EOF
+run "topics --describe compacted" 0 sh -c "\"$S\" topics --describe st | grep kv"
+err <<'EOF'
+samsa: topic alter: --cleanup-policy shred: delete, compact or compact,delete (see samsa topic alter --help)
+EOF
+run "topic alter bad policy" 2 "$S" topic alter --cleanup-policy shred st kv
+err <<'EOF'
+samsa: topic alter: --min-cleanable-dirty-ratio 1.5: above 0 and at most 1, or -1 (see samsa topic alter --help)
+EOF
+run "topic alter bad ratio" 2 "$S" topic alter --min-cleanable-dirty-ratio 1.5 st kv
+err <<'EOF'
+samsa: topic alter: --delete-retention-ms 0: -1 or a positive number (see samsa topic alter --help)
+EOF
+run "topic alter delete retention 0" 2 "$S" topic alter --delete-retention-ms 0 st kv
+out <<'EOF'
+deleted topic kv
+EOF
+run "topic delete compacted" 0 "$S" topic delete st kv
 
 # ---- topic delete --------------------------------------------------------------------
 

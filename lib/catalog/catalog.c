@@ -33,7 +33,12 @@
  *                48 i64 retention_ms         56 i64 retention_bytes
  *                64 i64 segment_ms           72 i32 compression
  *                76 i32 compression_level    80 i32 timestamp_type
- *                                                              (84 bytes;
+ *                84 i32 cleanup_policy       88 f32 min_cleanable_dirty_
+ *                                                   ratio (IEEE bits)
+ *                92 i64 delete_retention_ms 100 i64 min_compaction_lag_ms
+ *                                                             (108 bytes;
+ *                                 84 from before compaction (the
+ *                                 delete policy and Kafka's defaults),
  *                                 80 from before timestamp_type, 72 from
  *                                 before compression, 48 from
  *                                 before retention, 40 from before
@@ -119,7 +124,8 @@
 #include "storage/codec.h"
 
 #define CATALOG_FORMAT    2u /* 1: values without their CRC */
-#define TOPIC_RECORD_SIZE 84
+#define TOPIC_RECORD_SIZE 108
+#define TOPIC_RECORD_V5   84 /* before compaction */
 #define TOPIC_RECORD_V4   80 /* before timestamp_type */
 #define TOPIC_RECORD_V3   72 /* before compression */
 #define TOPIC_RECORD_V2   48 /* before retention and segment_ms */
@@ -963,6 +969,12 @@ topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
     le_put(b + 72, (uint32_t)cfg->compression, 4);
     le_put(b + 76, (uint32_t)cfg->compression_level, 4);
     le_put(b + 80, (uint32_t)cfg->timestamp_type, 4);
+    uint32_t ratio;
+    memcpy(&ratio, &cfg->min_cleanable_dirty_ratio, 4);
+    le_put(b + 84, (uint32_t)cfg->cleanup_policy, 4);
+    le_put(b + 88, ratio, 4);
+    le_put(b + 92, (uint64_t)cfg->delete_retention_ms, 8);
+    le_put(b + 100, (uint64_t)cfg->min_compaction_lag_ms, 8);
 }
 
 /* A topic name as samsa_topic_create() allows them: it becomes a path. */
@@ -985,9 +997,9 @@ static int
 topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
 {
     const uint8_t *b = v->mv_data;
-    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V4 &&
-         v->mv_size != TOPIC_RECORD_V3 && v->mv_size != TOPIC_RECORD_V2 &&
-         v->mv_size != TOPIC_RECORD_V1) ||
+    if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V5 &&
+         v->mv_size != TOPIC_RECORD_V4 && v->mv_size != TOPIC_RECORD_V3 &&
+         v->mv_size != TOPIC_RECORD_V2 && v->mv_size != TOPIC_RECORD_V1) ||
         le_get(b, 4) != 1)
         return SAMSA_ECORRUPT;
     memset(cfg, 0, sizeof *cfg);
@@ -1013,8 +1025,19 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->compression = (int32_t)le_get(b + 72, 4);
         cfg->compression_level = (int32_t)le_get(b + 76, 4);
     }
-    if (v->mv_size >= TOPIC_RECORD_SIZE)
+    if (v->mv_size >= TOPIC_RECORD_V5)
         cfg->timestamp_type = (int32_t)le_get(b + 80, 4);
+    cfg->cleanup_policy = SAMSA_CLEANUP_DELETE;
+    cfg->min_cleanable_dirty_ratio = 0.5f;
+    cfg->delete_retention_ms = 86400000;
+    if (v->mv_size >= TOPIC_RECORD_SIZE) {
+        uint32_t ratio = (uint32_t)le_get(b + 88, 4);
+        cfg->cleanup_policy = (int32_t)le_get(b + 84, 4);
+        memcpy(&cfg->min_cleanable_dirty_ratio, &ratio, 4);
+        cfg->delete_retention_ms = (int64_t)le_get(b + 92, 8);
+        cfg->min_compaction_lag_ms = (int64_t)le_get(b + 100, 8);
+    }
+    float r = cfg->min_cleanable_dirty_ratio;
     /* Every field within what samsa_topic_create() accepts: a partition
      * count of 2^31 from a damaged record would be an allocation. */
     bool ok =
@@ -1033,7 +1056,12 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
         cfg->compression <= CODEC_MAX &&
         codec_level_valid(cfg->compression, cfg->compression_level) &&
         (cfg->timestamp_type == SAMSA_TIMESTAMP_CREATE_TIME ||
-         cfg->timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME);
+         cfg->timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME) &&
+        cfg->cleanup_policy >= SAMSA_CLEANUP_DELETE &&
+        cfg->cleanup_policy <= SAMSA_CLEANUP_COMPACT_DELETE &&
+        (r == -1 || (r > 0 && r <= 1)) &&
+        (cfg->delete_retention_ms == -1 || cfg->delete_retention_ms > 0) &&
+        cfg->min_compaction_lag_ms >= 0;
     return ok ? 0 : SAMSA_ECORRUPT;
 }
 

@@ -214,6 +214,13 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
     int rc = topic_lookup(s, topic_name, partition, true, &t);
+    /* A compacted topic keeps the latest record of each key: one without
+     * a key has no place in it (Kafka refuses them too), and nothing of
+     * the call is stored. */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if ((t->cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) &&
+            recs[i].key == NULL)
+            rc = SAMSA_EINVAL;
     samsa_record *order_stack[STACK_RECORDS], **order = order_stack;
     group groups_stack[STACK_RECORDS], *groups = groups_stack;
     size_t bodies_stack[STACK_RECORDS], *bodies = bodies_stack;

@@ -80,6 +80,7 @@ typedef struct ptopic {
     int32_t partitions; /* its partition count, as last looked up */
     int64_t checked_ns; /* when it was looked up                  */
     size_t max_bytes;   /* the largest batch it takes          */
+    bool keyed;         /* compacted: every record needs a key */
     int32_t sticky;     /* keyless records go here, or -1      */
     uint32_t rr;        /* the next sticky partition           */
     pbuf **open;        /* per partition: the open buffer      */
@@ -236,6 +237,7 @@ ptopic_recheck(samsa_producer *p, ptopic *t, int64_t now)
     if (rc != 0)
         return rc;
     t->checked_ns = now;
+    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
     if (cfg.partitions > t->partitions) {
         pbuf **open = realloc(t->open, (size_t)cfg.partitions * sizeof *open);
         if (open == NULL)
@@ -274,6 +276,7 @@ ptopic_get(samsa_producer *p, const char *name, ptopic **out)
     }
     t->partitions = cfg.partitions;
     t->checked_ns = now;
+    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
     t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
                        ? (size_t)cfg.max_message_bytes
                        : p->cfg.batch_bytes;
@@ -500,6 +503,8 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         (rc = ptopic_recheck(p, t, samsa__now_ns())) == 0 &&
         partition >= t->partitions)
         rc = SAMSA_ENOPARTITION;
+    if (rc == 0 && t->keyed && c.key == NULL)
+        rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
     if (rc == 0 &&
         (BATCH_HEADER_SIZE + held > t->max_bytes || held > p->cfg.buffer_bytes))
         rc = SAMSA_ETOOBIG;

@@ -61,8 +61,16 @@ config_apply(samsa_topic_config *cfg, kstr name, kstr value)
                                   : SAMSA_TIMESTAMP_CREATE_TIME;
         return kstr_eq(value, "LogAppendTime") || kstr_eq(value, "CreateTime");
     }
-    if (kstr_eq(name, "cleanup.policy"))
-        return kstr_eq(value, "delete"); /* compaction: not yet */
+    if (kstr_eq(name, "cleanup.policy")) {
+        cfg->cleanup_policy = kstr_eq(value, "delete") ? SAMSA_CLEANUP_DELETE
+                              : kstr_eq(value, "compact")
+                                  ? SAMSA_CLEANUP_COMPACT
+                              : kstr_eq(value, "compact,delete") ||
+                                      kstr_eq(value, "delete,compact")
+                                  ? SAMSA_CLEANUP_COMPACT_DELETE
+                                  : 0;
+        return cfg->cleanup_policy != 0;
+    }
     if (!config_int(value, -1, &n))
         return false;
     if (kstr_eq(name, "retention.ms"))

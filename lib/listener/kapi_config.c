@@ -37,6 +37,7 @@
 #define TYPE_STRING  2
 #define TYPE_INT     3
 #define TYPE_LONG    5
+#define TYPE_DOUBLE  6
 #define TYPE_LIST    7
 
 typedef struct kconfig {
@@ -65,16 +66,24 @@ topic_configs(const samsa_topic_config *cfg, kconfig *c)
         snprintf(c[n].value, sizeof c[n].value, __VA_ARGS__);                  \
         n++;                                                                   \
     } while (0)
-    PUT("cleanup.policy", TYPE_LIST, "delete");
+    PUT("cleanup.policy", TYPE_LIST, "%s",
+        cfg->cleanup_policy == SAMSA_CLEANUP_COMPACT          ? "compact"
+        : cfg->cleanup_policy == SAMSA_CLEANUP_COMPACT_DELETE ? "compact,delete"
+                                                              : "delete");
     PUT("compression.type", TYPE_STRING, "%s",
         cfg->compression > 0 && cfg->compression < 5 ? codecs[cfg->compression]
                                                      : codecs[0]);
+    PUT("delete.retention.ms", TYPE_LONG, "%" PRId64, cfg->delete_retention_ms);
     PUT("index.interval.bytes", TYPE_INT, "%" PRId32,
         cfg->index_interval_bytes);
     PUT("max.message.bytes", TYPE_INT, "%" PRId32, cfg->max_message_bytes);
     PUT("message.timestamp.type", TYPE_STRING, "%s",
         cfg->timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime"
                                                                : "CreateTime");
+    PUT("min.cleanable.dirty.ratio", TYPE_DOUBLE, "%g",
+        (double)cfg->min_cleanable_dirty_ratio);
+    PUT("min.compaction.lag.ms", TYPE_LONG, "%" PRId64,
+        cfg->min_compaction_lag_ms);
     PUT("min.insync.replicas", TYPE_INT, "%" PRId32, cfg->min_insync);
     PUT("retention.bytes", TYPE_LONG, "%" PRId64,
         or_none(cfg->retention_bytes));

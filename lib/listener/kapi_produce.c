@@ -285,6 +285,9 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
      * replica errors as Kafka names them. */
     if (rc == SAMSA_ENOTSUP)
         return KERR_CORRUPT_MESSAGE;
+    /* A record without a key for a compacted topic: Kafka's answer. */
+    if (rc == SAMSA_EINVAL && (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT))
+        return KERR_INVALID_RECORD;
     return kapi_error(rc);
 }
 

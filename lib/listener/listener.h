@@ -38,6 +38,7 @@ enum {
     KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     KERR_KAFKA_STORAGE_ERROR = 56,
     KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_INVALID_RECORD = 87,
 };
 
 /* Kafka's API keys the listener serves. */

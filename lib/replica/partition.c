@@ -178,5 +178,7 @@ partition_stats(samsa_partition *pt, samsa_partition_stats *st)
     st->copies = rs != NULL ? (uint32_t)rs->n : 1;
     st->insync = rs != NULL ? (uint32_t)atomic_load(&rs->ninsync) : 1;
     st->open_files = open;
-    st->flags = pt->log->cfg.gaps ? SAMSA_PARTITION_GAPS : 0;
+    st->flags =
+        (pt->log->cfg.gaps ? SAMSA_PARTITION_GAPS : 0) |
+        (atomic_load(&pt->log->unclean) ? SAMSA_PARTITION_UNCLEANABLE : 0);
 }

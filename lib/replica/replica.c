@@ -555,11 +555,15 @@ rset_reconcile(rset *rs, const log_config *cfg)
      * for. */
     for (int i = 0; i < rs->n; i++) {
         int d = rs->copy[i].disk;
-        if (rs->copy[i].insync || d < 0 || !rs->env->disk_up[d])
+        if (d < 0 || !rs->env->disk_up[d])
             continue;
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", rs->env->dirs[d], name);
-        log_remove_below(rs->base, dir, atomic_load(&rs->start));
+        /* A compaction's swap is made copy after copy: a crash between
+         * leaves a .cleaned file on some copies only (compact.c). */
+        log_clean_leftovers(rs->base, dir);
+        if (!rs->copy[i].insync)
+            log_remove_below(rs->base, dir, atomic_load(&rs->start));
     }
     for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)

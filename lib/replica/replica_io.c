@@ -52,6 +52,10 @@ struct mfile {
     char *path;         /* as the log named it, under vroot    */
     int flags;          /* open flags, CREATE and EXCL removed  */
     bool shut;          /* descriptors closed (rio_shut), under rs->lock */
+    bool replaced;      /* a rename put another file at path (a
+                           compaction's swap, storage/compact.c): the
+                           view stays on the file it shows, never
+                           re-pointed by path; under rs->lock      */
     void *view;         /* read-only view of the leader's file */
     size_t view_len;    /* its length; 0 before map()          */
     mfile *next, *prev; /* rs->files                           */
@@ -168,7 +172,16 @@ rio_rename(samsa_io *io, const char *from, const char *to)
         free(a);
         free(b);
     }
-    return fan_end(rs, n, idx, rc);
+    int r = fan_end(rs, n, idx, rc);
+    /* The files open at `to` are no longer what the path names: a reader
+     * of one (the segment a swap replaced) keeps its view of the old
+     * file, which a leader change must not re-point at the new one. */
+    samsa__lock(&rs->lock, SAMSA_RANK_RSET);
+    for (mfile *m = rs->files; r == 0 && m != NULL; m = m->next)
+        if (strcmp(m->path, to) == 0)
+            m->replaced = true;
+    samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
+    return r;
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -431,7 +444,7 @@ void
 rset_io_remap(rset *rs)
 {
     for (mfile *m = rs->files; m != NULL; m = m->next)
-        if (m->view != NULL &&
+        if (m->view != NULL && !m->replaced &&
             view_map(rs, m, rs->leader, m->view, m->view_len) == MAP_FAILED) {
             /* The old view stays: it shows what was written before the
              * leader left, which is all a reader may read until a write
@@ -539,6 +552,8 @@ rset_io_attach(rset *rs, int i)
             rs->base->close(rs->base, m->f[i]);
         m->f[i] = NULL;
         m->unsynced[i] = false;
+        if (m->replaced)
+            continue; /* its path names another file now: none to open */
         char *p = rset_path(rs, i, m->path);
         int rc = p == NULL ? -ENOMEM
                            : rs->base->open(rs->base, p, m->flags, &m->f[i]);

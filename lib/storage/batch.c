@@ -458,3 +458,54 @@ batch_record_header(const samsa_message *m, size_t i, const char **key,
     *value_len = vl < 0 ? 0 : (size_t)vl;
     return 0;
 }
+
+/* ---- re-encoding (the cleaner, compact.c) -------------------------------- */
+
+/* Bytes of m's record after its length varint, with these deltas. */
+static size_t
+record_rebody_size(const samsa_message *m, int64_t ts_delta, int64_t off_delta)
+{
+    size_t hb = (size_t)((const uint8_t *)m->headers_end_ -
+                         (const uint8_t *)m->headers_);
+    return 1 + varint_size(ts_delta) + varint_size(off_delta) +
+           varint_size(opt_len(m->key, m->key_len)) + m->key_len +
+           varint_size(opt_len(m->value, m->value_len)) + m->value_len +
+           varint_size((int64_t)m->header_count) + hb;
+}
+
+size_t
+batch_record_resize(const samsa_message *m, int64_t ts_delta, int64_t off_delta)
+{
+    size_t body = record_rebody_size(m, ts_delta, off_delta);
+    return varint_size((int64_t)body) + body;
+}
+
+uint8_t *
+batch_record_reput(uint8_t *p, const samsa_message *m, int64_t ts_delta,
+                   int64_t off_delta)
+{
+    size_t hb = (size_t)((const uint8_t *)m->headers_end_ -
+                         (const uint8_t *)m->headers_);
+    p = varint_put(p, (int64_t)record_rebody_size(m, ts_delta, off_delta));
+    *p++ = 0; /* record attributes: unused by Kafka, always 0 */
+    p = varint_put(p, ts_delta);
+    p = varint_put(p, off_delta);
+    p = bytes_put(p, m->key, m->key_len);
+    p = bytes_put(p, m->value, m->value_len);
+    p = varint_put(p, (int64_t)m->header_count);
+    if (hb > 0)
+        memcpy(p, m->headers_, hb);
+    return p + hb;
+}
+
+void
+batch_rewrite_header(uint8_t *out, size_t total, int16_t attributes,
+                     int64_t base_ts, int64_t max_ts, int32_t count)
+{
+    put_be32(out + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+    put_be16(out + 21, (uint16_t)attributes);
+    put_be64(out + 27, (uint64_t)base_ts);
+    put_be64(out + 35, (uint64_t)max_ts);
+    put_be32(out + 57, (uint32_t)count);
+    put_be32(out + 17, samsa__crc32c(0, out + 21, total - 21));
+}

@@ -36,6 +36,9 @@ typedef struct batch_header {
 #define BATCH_ATTR_COMPRESSION 0x07
 #define BATCH_ATTR_LOG_TIME    0x08 /* timestamps are the append time */
 #define BATCH_ATTR_CONTROL     0x20
+#define BATCH_ATTR_HORIZON                                                     \
+    0x40 /* firstTimestamp is the delete horizon                               \
+            (Kafka's KIP-534): compact.c  */
 
 /* Bytes one batch of these records takes, whole (log overhead included);
  * bodies[i] gets record i's size for batch_encode().  Timestamps must be
@@ -137,6 +140,22 @@ void batch_iter_init_records(batch_iter *it, const batch_header *h,
 /* Decode the next record into m (offset, timestamp, key, value, headers);
  * 0, 1 when no records are left, SAMSA_ECORRUPT when it does not parse. */
 int batch_iter_next(batch_iter *it, samsa_message *m);
+
+/* The cleaner (compact.c) re-encodes the records it keeps: the bytes
+ * record m (from batch_iter_next()) takes with these timestamp and
+ * offset deltas, its key, value and headers as they are; and
+ * batch_record_reput() writes it at p, returning its end. */
+size_t batch_record_resize(const samsa_message *m, int64_t ts_delta,
+                           int64_t off_delta);
+uint8_t *batch_record_reput(uint8_t *p, const samsa_message *m,
+                            int64_t ts_delta, int64_t off_delta);
+/* A batch whose header (the first BATCH_HEADER_SIZE bytes at out) was
+ * copied from another and whose records were written after it (total
+ * bytes in all): its length, attributes, firstTimestamp, maxTimestamp
+ * and record count set, and its CRC made anew.  baseOffset,
+ * lastOffsetDelta, the leader epoch and the producer fields stay. */
+void batch_rewrite_header(uint8_t *out, size_t total, int16_t attributes,
+                          int64_t base_ts, int64_t max_ts, int32_t count);
 
 /* Decode header i of a message (see samsa_message_header()). */
 int batch_record_header(const samsa_message *m, size_t i, const char **key,

@@ -48,9 +48,8 @@ codec_buf_free(codec_buf *b)
     *b = (codec_buf){0};
 }
 
-/* Room for at least need bytes in b (within max); doubles as it goes. */
-static int
-buf_reserve(codec_buf *b, size_t need, size_t max)
+int
+codec_buf_reserve(codec_buf *b, size_t need, size_t max)
 {
     if (need > max)
         return SAMSA_ECORRUPT;
@@ -80,7 +79,7 @@ buf_grow(codec_buf *out, size_t in_len, size_t max)
     size_t want = out->cap == 0 ? in_len * FIRST_GUESS : out->cap * 2;
     if (want < FIRST_MIN)
         want = FIRST_MIN;
-    return buf_reserve(out, want < max ? want : max, max);
+    return codec_buf_reserve(out, want < max ? want : max, max);
 }
 
 /* Room left in out for a stream: within its allocation and within max
@@ -157,7 +156,7 @@ snappy_block(const uint8_t *in, size_t len, size_t max, codec_buf *out)
                        SNAPPY_OK
                    ? 0
                    : SAMSA_ECORRUPT;
-    int rc = buf_reserve(out, out->len + n, max);
+    int rc = codec_buf_reserve(out, out->len + n, max);
     if (rc != 0)
         return rc;
     size_t got = n;

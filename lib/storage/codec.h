@@ -26,6 +26,9 @@ typedef struct codec_buf {
 } codec_buf;
 
 void codec_buf_free(codec_buf *b);
+/* Room for at least need bytes in b (SAMSA_ECORRUPT past max,
+ * SAMSA_ENOMEM); the capacity doubles as it grows. */
+int codec_buf_reserve(codec_buf *b, size_t need, size_t max);
 
 /* Decompress len bytes at in, compressed with codec, into out (its data
  * replaced; out->len set).  At most max bytes come out: more is

@@ -266,11 +266,7 @@ marker_word(uint8_t *b, int64_t end, bool synced)
 static char *
 marker_path(const samsa_log *log)
 {
-    size_t n = strlen(log->dir) + sizeof MARKER_NAME;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s%s", log->dir, MARKER_NAME);
-    return p;
+    return samsa__path_cat(log->dir, MARKER_NAME);
 }
 
 /* The acknowledged end the marker vouches for (see "The end marker"), or
@@ -470,8 +466,10 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     int rc = 0;
     if (create)
         rc = samsa__from_errno(io->mkdir(io, dir));
-    else
+    else {
+        log_clean_leftovers(io, dir); /* a crash mid-swap: compact.c */
         rc = list_segments(dir, &bases, &n);
+    }
     /* Segments wholly below the catalog's start (the next one begins at or
      * below it) were deleted: see "Deleting".  They go now, unread. */
     size_t below = rc == 0 ? remove_below(io, dir, bases, n, start) : 0;

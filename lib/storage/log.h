@@ -176,6 +176,14 @@ typedef struct samsa_log {
     _Atomic bool deleted;      /* the topic was deleted                    */
     _Atomic int refs;          /* its owner's (a partition, partition.h,
                                   frees what its io needs after the last) */
+    int64_t cleaned;           /* the cleaner's (compact.c): offsets below
+                                  were cleaned by its last pass; 0 at open */
+    _Atomic bool unclean;      /* the cleaner's last pass met damage and
+                                  refused (stats: SAMSA_PARTITION_
+                                  UNCLEANABLE)                            */
+    int64_t horizon;           /* the cleaner's: the earliest delete horizon
+                                  of the tombstones its last pass kept
+                                  (INT64_MAX: none); 0 at open           */
 } samsa_log;
 
 /* ---- segment.c ----------------------------------------------------------- */
@@ -210,6 +218,9 @@ uint64_t segment_lookup(const segment *seg, int64_t offset, int64_t *base);
 /* Position to start scanning for the first timestamp >= ts, and *base as
  * segment_lookup. */
 uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
+/* Write a sealed segment's index files anew from its in-memory index,
+ * and fdatasync them (the cleaner, compact.c). */
+int segment_write_index(samsa_io *io, segment *seg);
 /* Remove the files of the segment at base in dir. */
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 void segment_ref(segment *seg);
@@ -325,6 +336,30 @@ int64_t log_next_base(samsa_log *log, const segment *seg);
 segment *log_segment_for_time(samsa_log *log, int64_t ts);
 void log_ref(samsa_log *log);
 void log_unref(samsa_log *log);
+
+/* ---- compact.c: the cleaner's work on one log ---------------------------- */
+
+/* What a cleaning may take: the sealed segments, oldest first, up to the
+ * first whose newest record is not older than max_ts (min_compaction_lag
+ * _ms; INT64_MAX: no limit) and never the active one.  *upto gets the
+ * base of the first segment not taken, *dirty the bytes taken at or past
+ * log->cleaned, *total all bytes taken. */
+void log_clean_range(samsa_log *log, int64_t max_ts, int64_t *upto,
+                     uint64_t *dirty, uint64_t *total);
+/* Whether a cleaning at now would drop a tombstone the last one kept
+ * (its delete horizon passed), dirty or not. */
+bool log_clean_due(const samsa_log *log, int64_t now);
+/* Clean the segments wholly below upto (log_clean_range): keep the latest
+ * record of each key, drop tombstones whose delete horizon (set by the
+ * cleaning that first kept them, at now + horizon_ms) has passed, and
+ * swap each changed segment's file crash-safely (compact.c, "The swap").
+ * SAMSA_ECORRUPT, cleaning nothing, when any batch there fails its
+ * checks.  *removed gets the records removed; log->cleaned moves to upto. */
+int log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
+              int64_t *removed);
+/* Remove the cleaner's temporary files (NNNNNNNNNNNNNNNNNNNN.log.cleaned)
+ * a crash left in dir: log_open, before it lists the segments. */
+void log_clean_leftovers(samsa_io *io, const char *dir);
 
 /* ---- log_follow.c: a read-only log following another process's ---------- */
 

@@ -653,6 +653,21 @@ file_sync(samsa_io *io, const char *path)
 }
 
 int
+segment_write_index(samsa_io *io, segment *seg)
+{
+    int rc = index_files_write(io, seg);
+    char *ipath = sibling_path(seg, ".index");
+    char *tpath = sibling_path(seg, ".timeindex");
+    if (rc == 0)
+        rc = ipath == NULL || tpath == NULL ? -ENOMEM : file_sync(io, ipath);
+    if (rc == 0)
+        rc = file_sync(io, tpath);
+    free(ipath);
+    free(tpath);
+    return samsa__from_errno(rc);
+}
+
+int
 segment_sync(samsa_io *io, segment *seg)
 {
     /* Only a seal seen before the fdatasync counts: log_sync runs without

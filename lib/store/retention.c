@@ -97,14 +97,20 @@ store_retention_pass(samsa *s)
     for (size_t b = 0; b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next) {
             const samsa_topic_config *c = &t->cfg;
-            if (c->retention_ms == 0 && c->retention_bytes == 0 &&
-                c->segment_ms == 0)
+            /* Retention is the delete policy's (Kafka: compact alone
+             * keeps every key's latest record for ever). */
+            if ((c->retention_ms == 0 && c->retention_bytes == 0 &&
+                 c->segment_ms == 0) ||
+                !(c->cleanup_policy & SAMSA_CLEANUP_DELETE))
                 continue;
             int rc = topic_retention(s, t, now);
             if (first == 0)
                 first = rc;
         }
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    int rc = store_cleaner_pass(s); /* compact topics: cleaner.c */
+    if (first == 0)
+        first = rc;
     samsa__unlock(&s->save_lock, SAMSA_RANK_SAVE);
     return first;
 }

@@ -18,8 +18,10 @@
  *   group.lock               a consumer group's state       group/group.c
  *   s->queue_lock            share groups, their receivers  queue/queue_group.c
  *   qpart.lock (ascending p) a share-partition's window     queue/queue.c
- *   save_lock                recovery points being saved    store/store.c
- *   repair_lock              one repair pass or scrub       store/disks.c
+ *   save_lock                recovery points being saved;
+ *                            retention, the cleaner          store/store.c
+ *   repair_lock              one repair pass or scrub, or
+ *                            a cleaner pass (swaps)         store/disks.c
  *   table_lock (rw)          the topic table                store/topic.c
  *   log.flush_lock           one log_sync at a time         storage/log.c
  *   log.lock                 appends, the segment list      storage/log.c
@@ -249,6 +251,17 @@ int store_retention_pass(samsa *s);
 /* Tests: the same pass, now, on the caller's thread. */
 int samsa__retention_run(samsa *s);
 
+/* cleaner.c: compact every topic whose cleanup_policy has
+ * SAMSA_CLEANUP_COMPACT once, as its config says (store_retention_pass
+ * runs it after retention, under its locks); the first error. */
+int store_cleaner_pass(samsa *s);
+/* Tests: the same pass, now, on the caller's thread; *removed (may be
+ * NULL) gets the records it removed. */
+int samsa__compact_run(samsa *s, int64_t *removed);
+/* Tests: whether the flusher's passes clean too (on by default), so that
+ * a test's samsa__compact_run() does each cleaning and counts it. */
+void samsa__cleaner_background(bool on);
+
 /* topic.c: what topic_alter.c shares of it.  Fill in the defaults of cfg
  * (NULL: all) and check the ranges (SAMSA_EINVAL); the log config a topic
  * config makes; partition p's directory under root; where a new
@@ -257,6 +270,8 @@ int samsa__retention_run(samsa *s);
 int topic_config_resolve(const samsa *s, const samsa_topic_config *in,
                          samsa_topic_config *out);
 log_config topic_log_config(const samsa *s, const samsa_topic_config *cfg);
+/* The cleanup fields of a resolved config are in range. */
+bool topic_cleanup_valid(const samsa_topic_config *c);
 void topic_part_dir(char *buf, size_t n, const char *root, const char *name,
                     int32_t p);
 void topic_placement(const samsa *s, const topic *t, int32_t p,

@@ -38,9 +38,11 @@
 #include "storage/codec.h"
 #include "store.h"
 
-#define DEFAULT_SEGMENT_BYTES     (1ll << 30)
-#define DEFAULT_MAX_MESSAGE_BYTES 1048588 /* Kafka's max.message.bytes */
-#define DEFAULT_INDEX_INTERVAL    4096    /* Kafka's index.interval.bytes */
+#define DEFAULT_SEGMENT_BYTES       (1ll << 30)
+#define DEFAULT_DIRTY_RATIO         0.5f /* Kafka's defaults */
+#define DEFAULT_DELETE_RETENTION_MS 86400000
+#define DEFAULT_MAX_MESSAGE_BYTES   1048588 /* Kafka's max.message.bytes */
+#define DEFAULT_INDEX_INTERVAL      4096    /* Kafka's index.interval.bytes */
 
 bool
 topic_name_valid(const char *name)
@@ -56,14 +58,24 @@ topic_name_valid(const char *name)
 }
 
 /* Fill in the defaults of cfg (NULL: all defaults) and check the ranges. */
+bool
+topic_cleanup_valid(const samsa_topic_config *c)
+{
+    float r = c->min_cleanable_dirty_ratio;
+    /* r == r: a NaN compares false with everything, so it fails both. */
+    return c->cleanup_policy >= SAMSA_CLEANUP_DELETE &&
+           c->cleanup_policy <= SAMSA_CLEANUP_COMPACT_DELETE &&
+           (r == -1 || (r == r && r > 0 && r <= 1)) &&
+           (c->delete_retention_ms == -1 || c->delete_retention_ms > 0) &&
+           c->min_compaction_lag_ms >= 0;
+}
+
 int
 topic_config_resolve(const samsa *s, const samsa_topic_config *in,
                      samsa_topic_config *out)
 {
     static const samsa_topic_config zero;
     *out = in != NULL ? *in : zero;
-    if (!SAMSA_RESERVED_ZERO(out->reserved))
-        return SAMSA_EINVAL;
     if (out->partitions == 0)
         out->partitions = 1;
     if (out->replicas == 0)
@@ -90,6 +102,18 @@ topic_config_resolve(const samsa *s, const samsa_topic_config *in,
         out->compression = SAMSA_COMPRESSION_NONE;
     if (out->timestamp_type == -1)
         out->timestamp_type = SAMSA_TIMESTAMP_CREATE_TIME;
+    if (out->cleanup_policy == 0)
+        out->cleanup_policy = SAMSA_CLEANUP_DELETE;
+    /* The ratio's and the tombstones' -1 ("none") are stored as they
+     * are: 0 is their default, which is not none (cleaner.c reads them). */
+    if (out->min_cleanable_dirty_ratio == 0)
+        out->min_cleanable_dirty_ratio = DEFAULT_DIRTY_RATIO;
+    if (out->delete_retention_ms == 0)
+        out->delete_retention_ms = DEFAULT_DELETE_RETENTION_MS;
+    if (out->min_compaction_lag_ms == -1)
+        out->min_compaction_lag_ms = 0;
+    if (!topic_cleanup_valid(out))
+        return SAMSA_EINVAL;
     if (out->partitions < 1 || out->partitions > SAMSA_MAX_PARTITIONS ||
         out->replicas < 1 || out->segment_bytes < 4096 ||
         out->segment_bytes > INT32_MAX || out->max_message_bytes < 64 ||
@@ -138,6 +162,11 @@ topic_placement(const samsa *s, const topic *t, int32_t p,
                 catalog_partition *cp)
 {
     memset(cp, 0, sizeof *cp);
+    /* A compacted topic's offsets will skip: say so from the start, so
+     * that its readers never see a dense log turn into one with gaps
+     * (catalog.h, CATALOG_PART_GAPS; cleaner.c for a topic altered). */
+    if (t->cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT)
+        cp->flags = CATALOG_PART_GAPS;
     cp->ncopies = t->cfg.replicas;
     for (int i = 0; i < cp->ncopies; i++) {
         int d = (int)((p + i) % s->ndirs);

@@ -32,8 +32,7 @@
 SAMSA_API int
 samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
 {
-    if (s == NULL || cfg == NULL || !topic_name_valid(name) ||
-        !SAMSA_RESERVED_ZERO(cfg->reserved))
+    if (s == NULL || cfg == NULL || !topic_name_valid(name))
         return SAMSA_EINVAL;
     if (s->rdonly)
         return SAMSA_ERDONLY;
@@ -61,6 +60,10 @@ samsa_topic_alter(samsa *s, const char *name, const samsa_topic_config *cfg)
         TAKE(compression)
         TAKE(compression_level)
         TAKE(timestamp_type)
+        TAKE(cleanup_policy)
+        TAKE(min_cleanable_dirty_ratio)
+        TAKE(delete_retention_ms)
+        TAKE(min_compaction_lag_ms)
 #undef TAKE
         if (cfg->compression != 0 && cfg->compression_level == 0)
             c.compression_level = 0; /* a new codec: its default level */

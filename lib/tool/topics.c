@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
@@ -55,6 +56,20 @@ static const char topic_help[] =
     "      --timestamp-type CreateTime|LogAppendTime\n"
     "                             the producer's timestamps, or the time\n"
     "                             each batch is appended (default Create)\n"
+    "      --cleanup-policy delete|compact|compact,delete\n"
+    "                             delete by retention, keep each key's\n"
+    "                             latest record, or both (default delete)\n"
+    "      --min-cleanable-dirty-ratio R\n"
+    "                             clean once R of the log is new since\n"
+    "                             the last cleaning (0 < R <= 1, or -1:\n"
+    "                             any; default 0.5)\n"
+    "      --delete-retention-ms MS\n"
+    "                             keep a tombstone MS after the cleaning\n"
+    "                             that kept it (-1: none; default a day)\n"
+    "      --min-compaction-lag-ms MS\n"
+    "                             clean a segment only once its newest\n"
+    "                             record is MS old (-1: at once, the\n"
+    "                             default)\n"
     "  -R, --replica-dir DIR      a mirror directory (repeat, in order)\n";
 
 static const char *
@@ -68,6 +83,10 @@ sync_name(int sync)
 /* Kafka's compression.type names, by samsa_compression. */
 static const char *const codec_names[] = {"none", "gzip", "snappy", "lz4",
                                           "zstd"};
+
+/* Kafka's cleanup.policy names, by samsa_cleanup_policy. */
+static const char *const policy_names[] = {"?", "delete", "compact",
+                                           "compact,delete"};
 
 /* samsa keeps "no limit" as 0; Kafka writes it -1 (0 would mean "keep
  * nothing"), and so does the tool, in and out. */
@@ -138,23 +157,31 @@ topic_line(const char *name, void *ctx)
         t->rc = tool_fail(rc, "topic \"%s\"", name);
         return 1;
     }
-    printf("Topic: %s\tPartitionCount: %" PRId32 "\tReplicationFactor: %" PRId32
-           "\tConfigs: segment.bytes=%" PRId64 ",max.message.bytes=%" PRId32
-           ",index.interval.bytes=%" PRId32 ",min.insync.replicas=%" PRId32
-           ",acks=%s,sync=%s,retention.ms=%" PRId64 ",retention.bytes=%" PRId64
-           ",segment.ms=%" PRId64
-           ",compression.type=%s,message.timestamp.type=%s\n",
-           name, cfg.partitions, cfg.replicas, cfg.segment_bytes,
-           cfg.max_message_bytes, cfg.index_interval_bytes, cfg.min_insync,
-           cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync),
-           kafka_limit(cfg.retention_ms), kafka_limit(cfg.retention_bytes),
-           kafka_limit(cfg.segment_ms),
-           cfg.compression >= 0 && cfg.compression <= 4
-               ? codec_names[cfg.compression]
-               : "?",
-           cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME
-               ? "LogAppendTime"
-               : "CreateTime");
+    printf(
+        "Topic: %s\tPartitionCount: %" PRId32 "\tReplicationFactor: %" PRId32
+        "\tConfigs: segment.bytes=%" PRId64 ",max.message.bytes=%" PRId32
+        ",index.interval.bytes=%" PRId32 ",min.insync.replicas=%" PRId32
+        ",acks=%s,sync=%s,retention.ms=%" PRId64 ",retention.bytes=%" PRId64
+        ",segment.ms=%" PRId64 ",compression.type=%s,message.timestamp.type=%s"
+        ",cleanup.policy=%s,min.cleanable.dirty.ratio=%g"
+        ",delete.retention.ms=%" PRId64 ",min.compaction.lag.ms=%" PRId64 "\n",
+        name, cfg.partitions, cfg.replicas, cfg.segment_bytes,
+        cfg.max_message_bytes, cfg.index_interval_bytes, cfg.min_insync,
+        cfg.acks == SAMSA_ACKS_LEADER ? "1" : "all", sync_name(cfg.sync),
+        kafka_limit(cfg.retention_ms), kafka_limit(cfg.retention_bytes),
+        kafka_limit(cfg.segment_ms),
+        cfg.compression >= 0 && cfg.compression <= 4
+            ? codec_names[cfg.compression]
+            : "?",
+        cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime"
+                                                              : "CreateTime",
+        policy_names[cfg.cleanup_policy & 3],
+        /* samsa's -1 ("none") is Kafka's 0 for these two */
+        cfg.min_cleanable_dirty_ratio > 0
+            ? (double)cfg.min_cleanable_dirty_ratio
+            : 0.0,
+        cfg.delete_retention_ms > 0 ? cfg.delete_retention_ms : 0,
+        cfg.min_compaction_lag_ms);
     for (int32_t p = 0; p < cfg.partitions; p++)
         if ((t->rc = describe_partition(t, name, p)) != TOOL_OK)
             return 1;
@@ -290,6 +317,10 @@ static const int_option int_options[] = {
     {'G', "--segment-ms", NULL, -1, INT64_MAX, CFG_FIELD(segment_ms), true},
     {'L', "--compression-level", "not a level", 1, 22,
      CFG_FIELD(compression_level), false},
+    {'E', "--delete-retention-ms", NULL, -1, INT64_MAX,
+     CFG_FIELD(delete_retention_ms), true},
+    {'g', "--min-compaction-lag-ms", NULL, -1, INT64_MAX,
+     CFG_FIELD(min_compaction_lag_ms), true},
 };
 
 /* One config option of create and alter into cfg: TOOL_MORE when taken,
@@ -343,6 +374,23 @@ config_option(int c, const char *arg, samsa_topic_config *cfg)
                               "or zstd",
                               arg);
         cfg->compression = i == 0 ? -1 : (int32_t)i; /* -1: none, in alter */
+    } else if (c == 'P') {
+        int32_t i = 1;
+        while (i < 4 && strcmp(arg, policy_names[i]) != 0)
+            i++;
+        if (i == 4 && strcmp(arg, "delete,compact") != 0)
+            return tool_usage("--cleanup-policy %s: delete, compact or "
+                              "compact,delete",
+                              arg);
+        cfg->cleanup_policy = i == 4 ? SAMSA_CLEANUP_COMPACT_DELETE : i;
+    } else if (c == 'D') {
+        char *end;
+        double r = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(r == -1 || (r > 0 && r <= 1)))
+            return tool_usage("--min-cleanable-dirty-ratio %s: above 0 and "
+                              "at most 1, or -1",
+                              arg);
+        cfg->min_cleanable_dirty_ratio = (float)r;
     } else
         return NOT_CONFIG;
     return TOOL_MORE;
@@ -366,6 +414,10 @@ topic_configure(int argc, char **argv, topic_op op)
         {"compression", required_argument, NULL, 'C'},
         {"compression-level", required_argument, NULL, 'L'},
         {"timestamp-type", required_argument, NULL, 'Y'},
+        {"cleanup-policy", required_argument, NULL, 'P'},
+        {"min-cleanable-dirty-ratio", required_argument, NULL, 'D'},
+        {"delete-retention-ms", required_argument, NULL, 'E'},
+        {"min-compaction-lag-ms", required_argument, NULL, 'g'},
         {"replica-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

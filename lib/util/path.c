@@ -1,8 +1,11 @@
 /*
- * path.c - directory paths: creating one with its missing parents.
+ * path.c - directory paths: creating one with its missing parents, and
+ * joining two strings into a path.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -44,4 +47,14 @@ samsa__mkdir_p(const char *path, mode_t mode)
             return -rc;
     }
     return 0;
+}
+
+char *
+samsa__path_cat(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s%s", a, b);
+    return p;
 }

@@ -97,6 +97,8 @@ samsa__be32_put(uint8_t *p, uint32_t v)
 /* mkdir -p: create path and its missing parents with mode; 0 when it is a
  * directory, else -errno (path.c). */
 int samsa__mkdir_p(const char *path, mode_t mode);
+/* a followed by b, malloc'ed (the caller frees), or NULL (path.c). */
+char *samsa__path_cat(const char *a, const char *b);
 
 /* CLOCK_MONOTONIC ns timeout_ms from now; -1 (never) for a negative
  * timeout (clock.c). */

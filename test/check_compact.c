@@ -1,0 +1,1338 @@
+/*
+ * check_compact.c - log compaction, as Kafka's cleanup.policy=compact
+ * (issue 14, item 1): the config, the latest record of each key kept
+ * exactly, tombstones and their delete horizon under the test's clock,
+ * min_compaction_lag_ms and min_cleanable_dirty_ratio, compact+delete,
+ * cursors, groups and queues over a cleaned partition, a reader holding
+ * a segment while it is swapped, copies cleaned to identical bytes and
+ * scrubbed clean, damage refused, a power cut (and kill -9) at every I/O
+ * step of a cleaning, leftovers removed at open.
+ *
+ * The model.  Record o (one per produce call, so one batch each) has key
+ * "k<key[o]>", value "v-<o>" padded to VLEN bytes (or null: a tombstone)
+ * and timestamp TEST_TS0 + o.  A cleaning up to U (the active segment's
+ * base) keeps o when o >= U, or when o is the last offset below U with
+ * its key (and, a tombstone, when its horizon has not passed): the
+ * expected offsets are worked out from that rule alone, and every read
+ * checks offsets, keys, values and timestamps exactly.  The flusher's own
+ * cleanings are off (samsa__cleaner_background), so each cleaning is the
+ * test's and its count of records removed is exact.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "catalog/catalog.h"
+#include "catalog/catalog_mdb.h"
+#include "faultio.h"
+#include "store/store.h"
+#include "test.h"
+
+#define NOW    (TEST_TS0 + 100000000) /* the test's wall clock       */
+#define VLEN   100                    /* a value's bytes             */
+#define MAXREC 1024                   /* records a model holds       */
+#define TN     "c"                    /* the compacted topic         */
+
+/* ---- the model ----------------------------------------------------------- */
+
+typedef struct model {
+    int key[MAXREC];    /* record o's key number                       */
+    bool tomb[MAXREC];  /* record o is a tombstone                     */
+    int64_t ts[MAXREC]; /* its timestamp                              */
+    int64_t n;          /* records produced                            */
+} model;
+
+static void
+value_of(int64_t o, char *v)
+{
+    memset(v, 'x', VLEN);
+    snprintf(v, VLEN, "v-%lld", (long long)o);
+}
+
+/* Produce the next record of m with key k (a tombstone with tomb) and
+ * timestamp ts (0: TEST_TS0 + its offset); it must get offset m->n. */
+static void
+put_ts(samsa *s, model *m, int k, bool tomb, int64_t ts)
+{
+    char key[16], v[VLEN];
+    int64_t o = m->n;
+    ck_assert_int_lt(o, MAXREC);
+    snprintf(key, sizeof key, "k%d", k);
+    value_of(o, v);
+    m->key[o] = k;
+    m->tomb[o] = tomb;
+    m->ts[o] = ts != 0 ? ts : TEST_TS0 + o;
+    samsa_record r = {.key = key,
+                      .key_len = strlen(key),
+                      .value = tomb ? NULL : v,
+                      .value_len = tomb ? 0 : VLEN,
+                      .timestamp = m->ts[o]};
+    E(samsa_produce(s, TN, 0, &r, 1));
+    ck_assert_int_eq(r.offset, o);
+    m->n++;
+}
+
+static void
+put(samsa *s, model *m, int k, bool tomb)
+{
+    put_ts(s, m, k, tomb, 0);
+}
+
+/* n records (at most 8) in one produce call, one batch, cycling over
+ * nkeys keys; tomb_at: the one of them that is a tombstone (of key 99,
+ * which no other record has), or -1. */
+static void
+put_batch(samsa *s, model *m, int nkeys, int n, int tomb_at)
+{
+    char key[8][16], v[8][VLEN];
+    samsa_record r[8];
+    ck_assert_int_le(n, 8);
+    ck_assert_int_le(m->n + n, MAXREC);
+    for (int i = 0; i < n; i++) {
+        int64_t o = m->n + i;
+        m->tomb[o] = i == tomb_at;
+        m->key[o] = m->tomb[o] ? 99 : (int)(o % nkeys);
+        m->ts[o] = TEST_TS0 + o;
+        snprintf(key[i], sizeof key[i], "k%d", m->key[o]);
+        value_of(o, v[i]);
+        r[i] = (samsa_record){.key = key[i],
+                              .key_len = strlen(key[i]),
+                              .value = m->tomb[o] ? NULL : v[i],
+                              .value_len = m->tomb[o] ? 0 : VLEN,
+                              .timestamp = m->ts[o]};
+    }
+    E(samsa_produce(s, TN, 0, r, (size_t)n));
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(r[i].offset, m->n + i);
+    m->n += n;
+}
+
+/* Records cycling over nkeys keys, n of them. */
+static void
+put_cycle(samsa *s, model *m, int nkeys, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        put(s, m, (int)(m->n % nkeys), false);
+}
+
+/* Whether a cleaning up to upto keeps o (drop_tombs: tombstones whose
+ * horizon passed go); from: the log start (retention). */
+static bool
+kept(const model *m, int64_t o, int64_t from, int64_t upto, bool drop_tombs)
+{
+    if (o < from)
+        return false;
+    if (o >= upto)
+        return true;
+    for (int64_t j = o + 1; j < upto; j++)
+        if (m->key[j] == m->key[o])
+            return false; /* a later record of its key below upto */
+    return !(m->tomb[o] && drop_tombs);
+}
+
+/* The offsets a cleaning keeps, into out; how many. */
+static size_t
+expect(const model *m, int64_t from, int64_t upto, bool drop_tombs,
+       int64_t *out)
+{
+    size_t n = 0;
+    for (int64_t o = 0; o < m->n; o++)
+        if (kept(m, o, from, upto, drop_tombs))
+            out[n++] = o;
+    return n;
+}
+
+/* msg must be record o of m exactly. */
+static void
+check_rec(const model *m, const samsa_message *msg, int64_t o)
+{
+    char key[16], v[VLEN];
+    ck_assert_int_eq(msg->offset, o);
+    snprintf(key, sizeof key, "k%d", m->key[o]);
+    ck_assert_uint_eq(msg->key_len, strlen(key));
+    ck_assert(memcmp(msg->key, key, msg->key_len) == 0);
+    ck_assert_int_eq(msg->timestamp, m->ts[o]);
+    if (m->tomb[o]) {
+        ck_assert_ptr_null(msg->value);
+        return;
+    }
+    value_of(o, v);
+    ck_assert_uint_eq(msg->value_len, VLEN);
+    ck_assert(memcmp(msg->value, v, VLEN) == 0);
+}
+
+/* A cursor from the beginning reads exactly want[0..n), then nothing. */
+static void
+read_exact(samsa *s, const model *m, const int64_t *want, size_t n)
+{
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    for (size_t i = 0; i < n; i++) {
+        E(samsa_cursor_next(c, &msg, 0));
+        check_rec(m, &msg, want[i]);
+    }
+    EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+}
+
+/* The base of dir's active segment (the last). */
+static int64_t
+active_base(const char *dir)
+{
+    int64_t b[256];
+    size_t n = test_seg_bases(dir, TN, 0, b, 256);
+    ck_assert_uint_ge(n, 1);
+    return b[n - 1];
+}
+
+/* Segments of dir, into b; how many. */
+static size_t
+bases_of(const char *dir, int64_t *b)
+{
+    return test_seg_bases(dir, TN, 0, b, 256);
+}
+
+/* The files of dir/c-0 whose name ends in .cleaned. */
+static int
+cleaned_files(const char *dir)
+{
+    char pd[TEST_PATH_BUF];
+    DIR *d = opendir(test_pathf(pd, dir, TN "-0"));
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strstr(e->d_name, ".cleaned") != NULL)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static samsa_topic_config
+ccfg(int32_t replicas)
+{
+    samsa_topic_config c = test_small_cfg(1, 0);
+    c.replicas = replicas;
+    c.cleanup_policy = SAMSA_CLEANUP_COMPACT;
+    c.min_cleanable_dirty_ratio = -1; /* any dirt: each pass cleans */
+    return c;
+}
+
+/* Open the store of root: root itself, or root/d0 with root/d1. */
+static samsa *
+open_root(const char *root, bool copies, samsa_io *io)
+{
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    const char *reps[] = {test_pathf(d1, root, "d1"), NULL};
+    samsa_options o = {.replica_dirs = copies ? reps : NULL,
+                       .flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa__open_io(copies ? test_pathf(d0, root, "d0") : root, &o,
+                     io != NULL ? io : samsa__io_posix(), &s));
+    return s;
+}
+
+/* A store in a fresh directory with topic TN (cfg), the test's clock. */
+static samsa *
+start(const char **dir, const samsa_topic_config *cfg)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    *dir = test_dir_make();
+    samsa *s = test_open(*dir);
+    E(samsa_topic_create(s, TN, cfg));
+    return s;
+}
+
+static void
+finish(samsa *s, const char *dir)
+{
+    if (s != NULL)
+        E(samsa_close(s));
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+
+static int64_t
+compact(samsa *s)
+{
+    int64_t removed = -1;
+    E(samsa__compact_run(s, &removed));
+    return removed;
+}
+
+/* The file dir/c-0/<base>.log, whole. */
+static uint8_t *
+seg_bytes(const char *dir, int64_t base, size_t *len)
+{
+    char name[64], p[TEST_PATH_BUF];
+    snprintf(name, sizeof name, TN "-0/%020lld.log", (long long)base);
+    return test_slurp(test_pathf(p, dir, name), len);
+}
+
+/* ---- the config ---------------------------------------------------------- */
+
+START_TEST(test_config)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config d, bad[] = {
+                              {.cleanup_policy = 4},
+                              {.cleanup_policy = -1},
+                              {.min_cleanable_dirty_ratio = 1.5f},
+                              {.min_cleanable_dirty_ratio = -0.5f},
+                              {.min_cleanable_dirty_ratio = NAN},
+                              {.delete_retention_ms = -2},
+                              {.min_compaction_lag_ms = -2},
+                          };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        EQ_RC(samsa_topic_create(s, "x", &bad[i]), SAMSA_EINVAL);
+        EQ_RC(samsa_topic_describe(s, "x", &d), SAMSA_ENOTOPIC);
+    }
+    /* Defaults: delete, Kafka's ratio, a day for tombstones, no lag. */
+    E(samsa_topic_create(s, "d", NULL));
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_DELETE);
+    ck_assert(d.min_cleanable_dirty_ratio == 0.5f);
+    ck_assert_int_eq(d.delete_retention_ms, 86400000);
+    ck_assert_int_eq(d.min_compaction_lag_ms, 0);
+    /* Altered to compact,delete with its settings, refused ones change
+     * nothing, and all of it survives a reopen. */
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT_DELETE,
+                            .min_cleanable_dirty_ratio = 0.25f,
+                            .delete_retention_ms = 5000,
+                            .min_compaction_lag_ms = 700};
+    E(samsa_topic_alter(s, "d", &a));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EQ_RC(samsa_topic_alter(s, "d", &bad[i]), SAMSA_EINVAL);
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_COMPACT_DELETE);
+    ck_assert(d.min_cleanable_dirty_ratio == 0.25f);
+    ck_assert_int_eq(d.delete_retention_ms, 5000);
+    ck_assert_int_eq(d.min_compaction_lag_ms, 700);
+    /* -1: any dirt, no tombstone wait, no lag. */
+    a = (samsa_topic_config){.min_cleanable_dirty_ratio = -1,
+                             .delete_retention_ms = -1,
+                             .min_compaction_lag_ms = -1};
+    E(samsa_topic_alter(s, "d", &a));
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert(d.min_cleanable_dirty_ratio == -1);
+    ck_assert_int_eq(d.delete_retention_ms, -1);
+    ck_assert_int_eq(d.min_compaction_lag_ms, 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A topic record of the 84 bytes written before compaction existed
+ * opens with the delete policy and Kafka's defaults, and takes the new
+ * fields when altered. */
+START_TEST(test_old_record)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "d", NULL));
+    E(samsa_close(s));
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    char path[TEST_PATH_BUF];
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(
+        mdb_env_open(env, test_pathf(path, dir, "catalog"), 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
+    MDB_val k = {1, "d"}, v;
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
+    uint8_t rec[84 + CATALOG_CRC];
+    memcpy(rec, v.mv_data, 84);
+    uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 84);
+    for (int i = 0; i < 4; i++)
+        rec[84 + i] = (uint8_t)(crc >> (8 * i));
+    MDB_val nv = {sizeof rec, rec};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s = test_open(dir);
+    samsa_topic_config d;
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_DELETE);
+    ck_assert(d.min_cleanable_dirty_ratio == 0.5f);
+    ck_assert_int_eq(d.delete_retention_ms, 86400000);
+    ck_assert_int_eq(d.min_compaction_lag_ms, 0);
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    E(samsa_topic_alter(s, "d", &a));
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_topic_describe(s, "d", &d));
+    ck_assert_int_eq(d.cleanup_policy, SAMSA_CLEANUP_COMPACT);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A record without a key has no place in a compacted topic: refused,
+ * nothing of the call stored. */
+START_TEST(test_null_key)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    samsa_record r[2] = {
+        {.key = "a", .key_len = 1, .value = "1", .value_len = 1},
+        {.value = "2", .value_len = 1}};
+    EQ_RC(samsa_produce(s, TN, 0, r, 2), SAMSA_EINVAL);
+    ck_assert_int_eq(r[0].offset, -1);
+    ck_assert_int_eq(r[1].offset, -1);
+    EQ_RC(samsa_produce(s, TN, SAMSA_PARTITION_ANY, &r[1], 1), SAMSA_EINVAL);
+    int64_t first, end;
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, 0);
+    E(samsa_produce(s, TN, 0, r, 1)); /* with its key it goes in */
+    ck_assert_int_eq(r[0].offset, 0);
+    /* The asynchronous producer refuses it at the send, alone. */
+    samsa_producer *p;
+    E(samsa_producer_open(s, NULL, &p));
+    EQ_RC(samsa_producer_send(p, TN, 0, &r[1], NULL, 0), SAMSA_EINVAL);
+    E(samsa_producer_send(p, TN, 0, &r[0], NULL, 0));
+    E(samsa_producer_close(p));
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(end, 2);
+    finish(s, dir);
+}
+END_TEST
+
+/* ---- cleaning ------------------------------------------------------------ */
+
+/* Exactly the latest record per key below the active segment, the active
+ * segment's bytes untouched, seeks into gaps, a reopen, and a second
+ * cleaning over a cleaned log. */
+START_TEST(test_latest)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 300);
+    int64_t upto = active_base(dir);
+    ck_assert_int_gt(upto, 100);
+    size_t alen, alen2;
+    uint8_t *act = seg_bytes(dir, upto, &alen);
+    size_t n = expect(&m, 0, upto, false, want);
+    ck_assert_int_eq(compact(s), m.n - (int64_t)n);
+    read_exact(s, &m, want, n);
+    uint8_t *act2 = seg_bytes(dir, upto, &alen2);
+    ck_assert_uint_eq(alen, alen2);
+    ck_assert(memcmp(act, act2, alen) == 0);
+    free(act);
+    free(act2);
+    int64_t first, end;
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, 300);
+    /* Nothing dirty: a second pass changes nothing. */
+    ck_assert_int_eq(compact(s), 0);
+    /* A seek to an offset removed lands on the next record kept. */
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    E(samsa_cursor_seek(c, 5));
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, want[0]);
+    E(samsa_cursor_seek(c, want[0] - 1));
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, want[0]);
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, want[1]);
+    samsa_cursor_close(c);
+    /* Reopened: the same, and it goes on. */
+    E(samsa_close(s));
+    s = test_open(dir);
+    read_exact(s, &m, want, n);
+    put_cycle(s, &m, 10, 200);
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(end, 500);
+    finish(s, dir);
+}
+END_TEST
+
+/* A tombstone stays delete_retention_ms after the cleaning that kept it
+ * as its key's latest record (its timestamp read as produced), then goes
+ * with every record of its key. */
+START_TEST(test_tombstones)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.delete_retention_ms = 1000;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 40);
+    put(s, &m, 3, true); /* offset 40: k3 deleted */
+    int64_t tomb = 40;
+    for (int64_t i = 0; i < 120; i++)
+        put(s, &m, (int)(i % 9 < 3 ? i % 9 : i % 9 + 1), false); /* no k3 */
+    int64_t upto = active_base(dir);
+    ck_assert_int_gt(upto, tomb);
+    size_t n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found |= want[i] == tomb;
+    ck_assert(found);
+    /* 999 ms later, with new dirt: kept. */
+    samsa__wall_ms_set(NOW + 999);
+    put_cycle(s, &m, 2, 60);
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    /* At the horizon, with nothing dirty: due all the same, and gone. */
+    samsa__wall_ms_set(NOW + 1000);
+    int64_t before = (int64_t)n;
+    n = expect(&m, 0, upto, true, want);
+    ck_assert_int_eq((int64_t)n, before - 1);
+    ck_assert_int_eq(compact(s), 1);
+    read_exact(s, &m, want, n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_ne(m.key[want[i]], 3);
+    /* And after a reopen too. */
+    E(samsa_close(s));
+    s = test_open(dir);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
+static int
+stats_flags(const samsa_partition_stats *st, void *ctx)
+{
+    *(uint32_t *)ctx = st->flags;
+    return 0;
+}
+
+/* A topic created compacted has gaps from the start; one altered to
+ * compact gets the flag, durably, at its first cleaning, and reads the
+ * same after a reopen. */
+START_TEST(test_altered)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    uint32_t flags = 99;
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    samsa_topic_config plain = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "p", &plain));
+    model m = {0};
+    int64_t want[MAXREC];
+    char key[16], v[VLEN];
+    for (int64_t o = 0; o < 200; o++) { /* the model's records, in "p" */
+        m.key[o] = (int)(o % 10);
+        m.ts[o] = TEST_TS0 + o;
+        snprintf(key, sizeof key, "k%d", m.key[o]);
+        value_of(o, v);
+        samsa_record r = {.key = key,
+                          .key_len = strlen(key),
+                          .value = v,
+                          .value_len = VLEN,
+                          .timestamp = m.ts[o]};
+        E(samsa_produce(s, "p", 0, &r, 1));
+    }
+    m.n = 200;
+    ck_assert_int_eq(compact(s), 0); /* delete policy: nothing */
+    E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+    ck_assert_uint_eq(flags, 0);
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT,
+                            .min_cleanable_dirty_ratio = -1};
+    E(samsa_topic_alter(s, "p", &a));
+    int64_t b[256];
+    size_t nb = test_seg_bases(dir, "p", 0, b, 256);
+    size_t n = expect(&m, 0, b[nb - 1], false, want);
+    ck_assert_int_eq(compact(s), m.n - (int64_t)n);
+    E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    for (int pass = 0; pass < 2; pass++) {
+        samsa_cursor *c;
+        samsa_message msg;
+        E(samsa_cursor_open(s, "p", 0, SAMSA_OFFSET_BEGINNING, &c));
+        for (size_t i = 0; i < n; i++) {
+            E(samsa_cursor_next(c, &msg, 0));
+            check_rec(&m, &msg, want[i]);
+        }
+        EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        E(samsa_close(s));
+        s = test_open(dir); /* the flag is in the catalog */
+        E(samsa_stats_partitions(s, "p", stats_flags, &flags));
+        ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    }
+    finish(s, dir);
+}
+END_TEST
+
+/* min_compaction_lag_ms: segments with a record younger than it stay as
+ * they are; min_cleanable_dirty_ratio: too little dirt, no cleaning. */
+START_TEST(test_lag_ratio)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.min_compaction_lag_ms = 5000;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC], b[256];
+    for (int64_t i = 0; i < 100; i++)
+        put_ts(s, &m, (int)(i % 5), false, NOW - 10000 + i);
+    for (int64_t i = 0; i < 100; i++)
+        put_ts(s, &m, (int)(i % 5), false, NOW - 4000);
+    /* Cleanable: the segments before the one holding offset 100. */
+    size_t nb = bases_of(dir, b);
+    int64_t upto = 0;
+    for (size_t i = 0; i < nb; i++)
+        if (b[i] <= 100)
+            upto = b[i];
+    ck_assert_int_gt(upto, 20);
+    size_t n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    /* The lag passed: the rest is cleaned. */
+    samsa__wall_ms_set(NOW + 1000);
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    /* Ratio 0.9: one new segment is not dirt enough. */
+    samsa_topic_config a = {.min_cleanable_dirty_ratio = 0.9f};
+    E(samsa_topic_alter(s, TN, &a));
+    int64_t act = active_base(dir);
+    while (active_base(dir) == act)
+        put(s, &m, 1, false);
+    ck_assert_int_eq(compact(s), 0);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    a.min_cleanable_dirty_ratio = -1;
+    E(samsa_topic_alter(s, TN, &a));
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    ck_assert_int_gt(compact(s), 0);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
+/* compact,delete: retention first, then compaction of what is left; a
+ * compact-only topic is not touched by retention. */
+START_TEST(test_compact_delete)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.retention_ms = 1000;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 200); /* timestamps of 1600000000000: old */
+    E(samsa__retention_run(s));
+    int64_t first, end;
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(first, 0); /* compact alone: retention does nothing */
+    samsa_topic_config a = {.cleanup_policy = SAMSA_CLEANUP_COMPACT_DELETE};
+    E(samsa_topic_alter(s, TN, &a));
+    int64_t b[256];
+    size_t nb = bases_of(dir, b);
+    ck_assert_uint_ge(nb, 4);
+    E(samsa__retention_run(s));
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(first, b[nb - 1]); /* every sealed segment was old */
+    /* Newer records to clean above the start. */
+    for (int64_t i = 0; i < 150; i++)
+        put_ts(s, &m, (int)(i % 7), false, NOW);
+    int64_t upto = active_base(dir);
+    size_t n = expect(&m, first, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
+/* Compressed batches are compacted too, recompressed with their own
+ * codec (a tombstone's delete horizon among them), and read exactly. */
+START_TEST(test_compressed)
+{
+    static const int codecs[] = {SAMSA_COMPRESSION_GZIP,
+                                 SAMSA_COMPRESSION_SNAPPY,
+                                 SAMSA_COMPRESSION_LZ4, SAMSA_COMPRESSION_ZSTD};
+    const int codec = codecs[_i];
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.compression = codec;
+    cfg.delete_retention_ms = 1000;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    for (int i = 0; i < 60; i++)
+        put_batch(s, &m, 11, 7, i == 20 ? 3 : -1);
+    int64_t upto = active_base(dir);
+    ck_assert_int_gt(upto, 100);
+    size_t n = expect(&m, 0, upto, false, want);
+    ck_assert_int_eq(compact(s), m.n - (int64_t)n);
+    read_exact(s, &m, want, n);
+    ck_assert_int_eq(want[0], 143); /* the tombstone, kept: key 99's last */
+    /* Every batch on disk still carries the codec. */
+    size_t len;
+    uint8_t *b = seg_bytes(dir, 0, &len);
+    for (size_t pos = 0; pos < len;) {
+        ck_assert_int_eq(b[pos + 22] & 7, codec); /* attributes, low byte */
+        pos += 12 + test_be32(b + pos + 8);
+    }
+    free(b);
+    /* Past the horizon, the tombstone (if still its key's latest) goes. */
+    samsa__wall_ms_set(NOW + 1000);
+    size_t before = n;
+    n = expect(&m, 0, upto, true, want);
+    ck_assert_uint_eq(n, before - 1);
+    ck_assert_int_eq(compact(s), 1);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
+/* A consumer group and a share group read a cleaned partition exactly. */
+START_TEST(test_group_queue)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 7, 250);
+    size_t n = expect(&m, 0, active_base(dir), false, want);
+    compact(s);
+    const char *topics[] = {TN, NULL};
+    samsa_consumer_config gc = {
+        .group = "g", .topics = topics, .offset_reset = SAMSA_RESET_EARLIEST};
+    samsa_consumer *c;
+    samsa_message msg;
+    E(samsa_consumer_open(s, &gc, &c));
+    for (size_t i = 0; i < n; i++) {
+        E(samsa_consumer_poll(c, &msg, 5000));
+        check_rec(&m, &msg, want[i]);
+    }
+    EQ_RC(samsa_consumer_poll(c, &msg, 0), SAMSA_ETIMEDOUT);
+    E(samsa_consumer_close(c));
+    samsa_queue *q;
+    samsa_delivery d[8];
+    size_t got = 0, k;
+    E(samsa_queue_open(s, "sg", TN, NULL, &q));
+    while (got < n) {
+        E(samsa_queue_receive(q, d, 8, &k, 0));
+        for (size_t i = 0; i < k; i++) {
+            ck_assert_uint_lt(got, n);
+            check_rec(&m, &d[i].msg, want[got++]);
+        }
+        E(samsa_queue_ack(q, d, k, SAMSA_ACK_ACCEPT));
+    }
+    EQ_RC(samsa_queue_receive(q, d, 8, &k, 0), SAMSA_ETIMEDOUT);
+    E(samsa_queue_close(q));
+    finish(s, dir);
+}
+END_TEST
+
+/* Read on from a held segment 0: the old segment from..seg1-1, then the
+ * cleaned segments up to upto, then the rest, then nothing. */
+static void
+read_on(samsa_cursor *c, const model *m, int64_t from, int64_t seg1,
+        int64_t upto)
+{
+    int64_t want[MAXREC];
+    samsa_message msg;
+    for (int64_t o = from; o < seg1; o++) {
+        E(samsa_cursor_next(c, &msg, 0));
+        check_rec(m, &msg, o);
+    }
+    size_t n = expect(m, 0, upto, false, want);
+    for (size_t i = 0; i < n; i++) {
+        if (want[i] < seg1)
+            continue;
+        E(samsa_cursor_next(c, &msg, 0));
+        check_rec(m, &msg, want[i]);
+    }
+    EQ_RC(samsa_cursor_next(c, &msg, 0), SAMSA_ETIMEDOUT);
+}
+
+/* A cursor inside a segment when it is swapped reads on in the old file
+ * (its mapping stays valid), then the cleaned segments after it. */
+START_TEST(test_reader_holds)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t b[256];
+    put_cycle(s, &m, 10, 200);
+    bases_of(dir, b);
+    int64_t seg1 = b[1], upto = active_base(dir);
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, 0);
+    ck_assert_int_gt(compact(s), 0);
+    read_on(c, &m, 1, seg1, upto); /* segment 0 as it was, then cleaned */
+    samsa_cursor_close(c);
+    finish(s, dir);
+}
+END_TEST
+
+/* The leader copy fails after a swap while a cursor holds the segment it
+ * replaced: the cursor's view stays on the old file (a leader change
+ * re-points views by path, and the path names the new file now:
+ * replica_io.c, "replaced"), so it reads on exactly. */
+START_TEST(test_failover_held)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    char d0[TEST_PATH_BUF];
+    put_cycle(s, &m, 10, 200);
+    bases_of(test_pathf(d0, root, "d0"), b);
+    int64_t upto = active_base(d0);
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    E(samsa_cursor_next(c, &msg, 0));
+    check_rec(&m, &msg, 0);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_filter(fi, "/d0/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d0 is gone for good */
+    put(s, &m, 1, false);
+    samsa_replica_info info[2];
+    size_t n;
+    E(samsa_replica_status(s, TN, 0, info, 2, &n));
+    ck_assert(info[1].leader && !info[0].leader);
+    read_on(c, &m, 1, b[1], upto);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
+/* ---- concurrency --------------------------------------------------------- */
+
+typedef struct race {
+    samsa *s;
+    model *m;
+    _Atomic bool done; /* the producer has finished               */
+    _Atomic int reads; /* whole passes the reader made            */
+} race;
+
+static void *
+race_produce(void *arg)
+{
+    race *x = arg;
+    put_cycle(x->s, x->m, 10, 300);
+    atomic_store(&x->done, true);
+    return NULL;
+}
+
+/* Read from the beginning again and again while the log is produced
+ * and cleaned: offsets rise, every record is the one produced there. */
+static void *
+race_read(void *arg)
+{
+    race *x = arg;
+    samsa_message msg;
+    while (!atomic_load(&x->done) || atomic_load(&x->reads) < 2) {
+        samsa_cursor *c;
+        E(samsa_cursor_open(x->s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+        int64_t last = -1;
+        int rc;
+        while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(x->m, &msg, msg.offset);
+            last = msg.offset;
+        }
+        EQ_RC(rc, SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        atomic_fetch_add(&x->reads, 1);
+    }
+    return NULL;
+}
+
+/* A producer, a reader and the cleaner at once (TSan runs this suite);
+ * the cleaning after them is exact. */
+START_TEST(test_race)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read, &x), 0);
+    while (!atomic_load(&x.done))
+        (void)compact(s);
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    compact(s);
+    read_exact(s, &m, want, expect(&m, 0, active_base(dir), false, want));
+    finish(s, dir);
+}
+END_TEST
+
+/* A read-only handle of the store (as another process opens it) reads a
+ * compacted partition exactly; one opened before the compaction reads
+ * the segments it had opened as they were. */
+START_TEST(test_rdonly)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC], all[MAXREC];
+    put_cycle(s, &m, 10, 200);
+    samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    samsa *before, *after;
+    E(samsa_open(dir, &ro, &before));
+    size_t nall = expect(&m, 0, 0, false, all);
+    read_exact(before, &m, all, nall); /* every segment opened */
+    size_t n = expect(&m, 0, active_base(dir), false, want);
+    ck_assert_int_gt(compact(s), 0);
+    E(samsa_open(dir, &ro, &after));
+    read_exact(after, &m, want, n);
+    read_exact(before, &m, all, nall);
+    E(samsa_close(after));
+    E(samsa_close(before));
+    finish(s, dir);
+}
+END_TEST
+
+/* ---- copies, scrub, damage ----------------------------------------------- */
+
+/* Every file of d0/c-0 and d1/c-0 but the end marker: the same bytes. */
+static void
+copies_identical(const char *d0, const char *d1)
+{
+    char p0[TEST_PATH_BUF], p1[TEST_PATH_BUF], name[TEST_PATH_BUF];
+    DIR *d = opendir(test_pathf(p0, d0, TN "-0"));
+    ck_assert_ptr_nonnull(d);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "samsa.end") == 0)
+            continue;
+        snprintf(name, sizeof name, TN "-0/%.200s", e->d_name);
+        size_t l0, l1;
+        uint8_t *b0 = test_slurp(test_pathf(p0, d0, name), &l0);
+        uint8_t *b1 = test_slurp(test_pathf(p1, d1, name), &l1);
+        ck_assert_msg(l0 == l1 && memcmp(b0, b1, l0) == 0, "%s differs", name);
+        free(b0);
+        free(b1);
+        files++;
+    }
+    closedir(d);
+    ck_assert_int_ge(files, 9);
+}
+
+START_TEST(test_replicas)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    test_pathf(d0, root, "d0");
+    test_pathf(d1, root, "d1");
+    const char *reps[] = {d1, NULL};
+    samsa_options o = {.replica_dirs = reps, .flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(d0, &o, &s));
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 150);
+    put(s, &m, 4, true);
+    put_cycle(s, &m, 9, 100);
+    size_t n = expect(&m, 0, active_base(d0), false, want);
+    ck_assert_int_gt(compact(s), 0);
+    read_exact(s, &m, want, n);
+    E(samsa_sync(s));
+    copies_identical(d0, d1);
+    samsa_scrub_report rep;
+    E(samsa_scrub(s, TN, &rep));
+    ck_assert_uint_gt(rep.segments, 0);
+    ck_assert_uint_eq(rep.damaged, 0);
+    ck_assert_uint_eq(rep.missing, 0);
+    ck_assert_uint_eq(rep.repaired, 0);
+    ck_assert_uint_eq(rep.unrepairable, 0);
+    E(samsa_close(s));
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
+/* A copy out while the leader compacts is rebuilt from the compacted
+ * files when it catches up: the copies are identical again. */
+START_TEST(test_catchup)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    test_pathf(d0, root, "d0");
+    test_pathf(d1, root, "d1");
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 150);
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d1 goes out */
+    put_cycle(s, &m, 10, 100);
+    samsa_replica_info info[2];
+    size_t n;
+    E(samsa_replica_status(s, TN, 0, info, 2, &n));
+    ck_assert_int_eq(info[1].state, SAMSA_REPLICA_OUT);
+    size_t nw = expect(&m, 0, active_base(d0), false, want);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_clear(fi);
+    size_t joined;
+    E(samsa_replica_catchup(s, &joined));
+    ck_assert_uint_eq(joined, 1);
+    read_exact(s, &m, want, nw);
+    E(samsa_sync(s));
+    copies_identical(d0, d1);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
+/* A log whose sync failed takes no write until the store is reopened:
+ * no compaction either (SAMSA_EFAILED, no file changed). */
+START_TEST(test_failed_log)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(dir, false, faultio_io(fi));
+    samsa_topic_config cfg = ccfg(1);
+    cfg.sync = SAMSA_SYNC_ALWAYS;
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    put_cycle(s, &m, 10, 120);
+    size_t len0, len1;
+    uint8_t *before = seg_bytes(dir, 0, &len0);
+    faultio_fail(fi, FAULTIO_SYNC, 1, EIO, true);
+    samsa_record r = {.key = "k1", .key_len = 2, .value = "v", .value_len = 1};
+    ck_assert_int_ne(samsa_produce(s, TN, 0, &r, 1), 0);
+    int64_t removed = -1;
+    EQ_RC(samsa__compact_run(s, &removed), SAMSA_EFAILED);
+    ck_assert_int_eq(removed, 0);
+    ck_assert_int_eq(cleaned_files(dir), 0);
+    uint8_t *after = seg_bytes(dir, 0, &len1);
+    ck_assert_uint_eq(len0, len1);
+    ck_assert(memcmp(before, after, len0) == 0);
+    free(before);
+    free(after);
+    (void)samsa_close(s);
+    faultio_free(fi);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
+/* A flipped byte in a sealed segment: the cleaner refuses, changes no
+ * file, and says SAMSA_ECORRUPT. */
+START_TEST(test_damage)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t b[256];
+    put_cycle(s, &m, 10, 200);
+    E(samsa_close(s));
+    size_t nb = bases_of(dir, b);
+    ck_assert_uint_ge(nb, 4);
+    char name[64], p[TEST_PATH_BUF];
+    snprintf(name, sizeof name, TN "-0/%020lld.log", (long long)b[1]);
+    size_t len;
+    uint8_t *buf = test_slurp(test_pathf(p, dir, name), &len);
+    buf[len / 2] ^= 0x10; /* inside some record of a middle batch */
+    test_spew(p, buf, len, O_TRUNC);
+    free(buf);
+    test_snap sn = {0}, after = {0};
+    test_snap_take(&sn, dir, TN "-0");
+    s = test_open(dir);
+    int64_t removed = -1;
+    uint32_t flags = 0;
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags));
+    ck_assert_uint_eq(flags, SAMSA_PARTITION_GAPS);
+    EQ_RC(samsa__compact_run(s, &removed), SAMSA_ECORRUPT);
+    ck_assert_int_eq(removed, 0);
+    ck_assert_int_eq(cleaned_files(dir), 0);
+    E(samsa_stats_partitions(s, TN, stats_flags, &flags)); /* reported */
+    ck_assert_uint_eq(flags,
+                      SAMSA_PARTITION_GAPS | SAMSA_PARTITION_UNCLEANABLE);
+    E(samsa_close(s));
+    test_snap_take(&after, dir, TN "-0");
+    for (size_t i = 0; i < sn.n; i++) {
+        if (strstr(sn.f[i].path, ".log") == NULL)
+            continue;
+        bool same = false;
+        for (size_t j = 0; j < after.n; j++)
+            if (strcmp(sn.f[i].path, after.f[j].path) == 0)
+                same = sn.f[i].used == after.f[j].used &&
+                       memcmp(sn.f[i].data, after.f[j].data, sn.f[i].used) == 0;
+        ck_assert_msg(same, "%s changed", sn.f[i].path);
+    }
+    test_snap_free(&sn);
+    test_snap_free(&after);
+    finish(NULL, dir);
+}
+END_TEST
+
+/* ---- crashes ------------------------------------------------------------- */
+
+/* What a crash at any step must leave, read after a reopen: each
+ * segment's records as before the cleaning or as after it, never a mix
+ * and never without a key's latest record; no .cleaned file. */
+static void
+check_after_crash(const char *root, bool copies, const model *m,
+                  const int64_t *b, size_t nb, int64_t upto)
+{
+    int64_t clean[MAXREC], got[MAXREC];
+    size_t nc = expect(m, 0, upto, false, clean), ng = 0;
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    samsa *s = open_root(root, copies, NULL); /* removes what a crash left */
+    if (copies) {
+        ck_assert_int_eq(cleaned_files(test_pathf(d0, root, "d0")), 0);
+        ck_assert_int_eq(cleaned_files(test_pathf(d1, root, "d1")), 0);
+    } else
+        ck_assert_int_eq(cleaned_files(root), 0);
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        ck_assert_uint_lt(ng, MAXREC);
+        check_rec(m, &msg, msg.offset);
+        got[ng++] = msg.offset;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(s));
+    /* Segment i (the last: the active one, never cleaned) holds all of
+     * b[i]..b[i+1]-1 or exactly the cleaned ones there. */
+    size_t gi = 0, ci = 0;
+    for (size_t i = 0; i < nb; i++) {
+        int64_t lo = b[i], hi = i + 1 < nb ? b[i + 1] : m->n;
+        size_t g0 = gi, c0 = ci;
+        while (gi < ng && got[gi] < hi)
+            gi++;
+        while (ci < nc && clean[ci] < hi)
+            ci++;
+        bool old = gi - g0 == (size_t)(hi - lo);
+        for (size_t k = g0; old && k < gi; k++)
+            old = got[k] == lo + (int64_t)(k - g0);
+        bool cleaned = gi - g0 == ci - c0;
+        for (size_t k = 0; cleaned && k < gi - g0; k++)
+            cleaned = got[g0 + k] == clean[c0 + k];
+        ck_assert_msg(old || cleaned, "segment %lld: neither old nor cleaned",
+                      (long long)lo);
+    }
+    ck_assert_uint_eq(gi, ng);
+}
+
+/* The power goes (or the process is killed: KEEP_ALL, the page cache
+ * survives) at I/O step k of a cleaning, for every k. */
+static void
+crash_sweep(faultio_cut mode, bool copies)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    char d0[TEST_PATH_BUF];
+    const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
+    samsa *s = open_root(dir, copies, NULL);
+    samsa_topic_config cfg = ccfg(copies ? 2 : 1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    /* Two segments to clean (a tombstone in the second), the steps of
+     * each swap: every step of a swap, and of the one after a swap. */
+    put_cycle(s, &m, 6, 40);
+    put(s, &m, 2, true);
+    put_cycle(s, &m, 6, 10);
+    E(samsa_close(s));
+    size_t nb = bases_of(seg_dir, b);
+    int64_t upto = b[nb - 1];
+    ck_assert_uint_eq(nb, 3);
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+    /* The steps one whole cleaning takes in the partition's directory. */
+    faultio *fi = faultio_new();
+    faultio_filter(fi, "/" TN "-0/");
+    s = open_root(dir, copies, faultio_io(fi));
+    uint64_t c0 = faultio_calls_passing(fi, FAULTIO_ANY);
+    E(samsa__compact_run(s, NULL));
+    uint64_t steps = faultio_calls_passing(fi, FAULTIO_ANY) - c0;
+    E(samsa_close(s));
+    faultio_free(fi);
+    ck_assert_uint_gt(steps, 10);
+    check_after_crash(dir, copies, &m, b, nb, upto);
+    unsigned thin = test_sweep_thin();
+    /* With copies, the first swap's steps (about half: the second swap
+     * repeats them), every step with SAMSA_LONG=1. */
+    uint64_t last = copies && !test_long() ? steps / 2 + 1 : steps;
+    for (uint64_t k = 1; k <= last; k += thin) {
+        test_snap_put(&sn, dir);
+        fi = faultio_new();
+        faultio_filter(fi, "/" TN "-0/");
+        s = open_root(dir, copies, faultio_io(fi));
+        /* A copy that a failed step takes out is not caught up in the
+         * background meanwhile: a catch-up reading the files the power
+         * cut shortens would take SIGBUS (faultio.h). */
+        samsa__replica_pause(s, true);
+        faultio_fail(fi, FAULTIO_ANY, k, EIO, true);
+        (void)samsa__compact_run(s, NULL);
+        E(faultio_power_cut(fi, mode, 0));
+        (void)samsa_close(s);
+        faultio_free(fi);
+        check_after_crash(dir, copies, &m, b, nb, upto);
+    }
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+
+START_TEST(test_powercut)
+{
+    crash_sweep(FAULTIO_DROP_ALL, false);
+}
+END_TEST
+
+START_TEST(test_kill)
+{
+    crash_sweep(FAULTIO_KEEP_ALL, false);
+}
+END_TEST
+
+/* Two copies: a swap is made on one, then the other; a power cut between
+ * leaves them different, each whole: the open takes one and rebuilds the
+ * other, and no .cleaned file stays on either. */
+START_TEST(test_powercut_copies)
+{
+    crash_sweep(FAULTIO_DROP_ALL, true);
+}
+END_TEST
+
+/* A .cleaned file at open is the cleaner's, left by a crash: removed;
+ * names it does not own stay. */
+START_TEST(test_leftovers)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    put_cycle(s, &m, 3, 10);
+    E(samsa_close(s));
+    char p[TEST_PATH_BUF];
+    const char *mine = TN "-0/00000000000000000000.log.cleaned";
+    const char *other[] = {TN "-0/0000000000000000000.log.cleaned",
+                           TN "-0/00000000000000000000.log.cleaned.x",
+                           TN "-0/x0000000000000000000.log.cleaned"};
+    test_spew(test_pathf(p, dir, mine), "junk", 4, O_EXCL);
+    for (size_t i = 0; i < 3; i++)
+        test_spew(test_pathf(p, dir, other[i]), "mine", 4, O_EXCL);
+    s = test_open(dir);
+    ck_assert(!test_exists(test_pathf(p, dir, mine)));
+    for (size_t i = 0; i < 3; i++)
+        ck_assert(test_exists(test_pathf(p, dir, other[i])));
+    int64_t want[MAXREC];
+    read_exact(s, &m, want, expect(&m, 0, 0, false, want));
+    finish(s, dir);
+}
+END_TEST
+
+Suite *
+compact_suite(void)
+{
+    Suite *s = suite_create("compact");
+    TCase *tc = tcase_create("compact");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_config);
+    tcase_add_test(tc, test_old_record);
+    tcase_add_test(tc, test_null_key);
+    tcase_add_test(tc, test_latest);
+    tcase_add_test(tc, test_tombstones);
+    tcase_add_test(tc, test_lag_ratio);
+    tcase_add_test(tc, test_altered);
+    tcase_add_test(tc, test_compact_delete);
+    tcase_add_test(tc, test_group_queue);
+    tcase_add_test(tc, test_reader_holds);
+    tcase_add_test(tc, test_failover_held);
+    tcase_add_test(tc, test_rdonly);
+    tcase_add_test(tc, test_replicas);
+    tcase_add_test(tc, test_catchup);
+    tcase_add_test(tc, test_damage);
+    tcase_add_test(tc, test_failed_log);
+    tcase_add_test(tc, test_leftovers);
+    suite_add_tcase(s, tc);
+    TCase *codecs = tcase_create("codecs");
+    tcase_add_loop_test(codecs, test_compressed, 0, 4);
+    suite_add_tcase(s, codecs);
+    TCase *threads = tcase_create("race"); /* threads: TSan runs it */
+    tcase_set_timeout(threads, 120);
+    tcase_add_test(threads, test_race);
+    suite_add_tcase(s, threads);
+    TCase *crash = tcase_create("crash");
+    tcase_set_timeout(crash, 300);
+    tcase_add_test(crash, test_powercut);
+    tcase_add_test(crash, test_kill);
+    tcase_add_test(crash, test_powercut_copies);
+    suite_add_tcase(s, crash);
+    return s;
+}
