@@ -7,7 +7,11 @@
  * (bytes in hex, "-" for null, headers as key=value joined by ","), so that
  * test/interop/kafkajs-decode.js can print the same from the segment files
  * with a Kafka client's own decoder and the two outputs can be compared.
- * Usage: dump DIR
+ * With COMPACTED, it also writes two compacted topics (cleanup.policy
+ * compact, one of them zstd-compressed), cleans them (the cleaner's pass,
+ * as the tests run it), and prints their records into that file: offsets
+ * with gaps, batches rewritten by samsa's cleaner, for Kafka's decoder.
+ * Usage: dump DIR [COMPACTED]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +40,40 @@ hex(const void *p, size_t n)
         fputs("''", stdout);
     for (size_t i = 0; i < n; i++)
         printf("%02x", ((const unsigned char *)p)[i]);
+}
+
+/* The cleaner's pass over every compacted topic (store/cleaner.c): not
+ * in the API, reached in libsamsa.a as the tests reach it. */
+int samsa__compact_run(samsa *s, int64_t *removed);
+
+static const char *const compacted[] = {"interop-compact",
+                                        "interop-compact-zstd"};
+#define NCOMPACTED (sizeof compacted / sizeof compacted[0])
+
+/* 400 records over 40 keys, some values null (tombstones), in batches of
+ * 1 to 7: after a cleaning, each key's latest record is left, and the
+ * offsets between are gaps, inside batches and between them. */
+static void
+produce_keys(samsa *s, const char *topic)
+{
+    samsa_header h = {.key = "k", .value = "v", .value_len = 1};
+    for (int i = 0; i < 400;) {
+        char k[7][16], v[7][32];
+        samsa_record b[7];
+        size_t n = 1 + (size_t)(i % 7);
+        for (size_t j = 0; j < n; j++, i++) {
+            snprintf(k[j], sizeof k[j], "key-%02d", (i * 7) % 40);
+            snprintf(v[j], sizeof v[j], "value %d", i);
+            b[j] = (samsa_record){.key = k[j],
+                                  .key_len = strlen(k[j]),
+                                  .value = i % 11 == 0 ? NULL : v[j],
+                                  .value_len = i % 11 == 0 ? 0 : strlen(v[j]),
+                                  .headers = &h,
+                                  .header_count = (size_t)(i % 2),
+                                  .timestamp = 1700000000000 + i};
+        }
+        CHECK(samsa_produce(s, topic, 0, b, n));
+    }
 }
 
 /* The topics, in the order the records are printed: one per codec. */
@@ -131,8 +169,8 @@ print_topic(samsa *s, const char *topic)
 int
 main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s DIR [COMPACTED]\n", argv[0]);
         return 2;
     }
     samsa *s;
@@ -144,11 +182,37 @@ main(int argc, char **argv)
         CHECK(samsa_topic_create(s, topics[t], &cfg));
         produce_shapes(s, topics[t]);
     }
+    for (size_t t = 0; argc == 3 && t < NCOMPACTED; t++) {
+        samsa_topic_config cfg = {.segment_bytes = 4096,
+                                  .cleanup_policy = SAMSA_CLEANUP_COMPACT,
+                                  .compression = t == 0
+                                                     ? SAMSA_COMPRESSION_NONE
+                                                     : SAMSA_COMPRESSION_ZSTD};
+        CHECK(samsa_topic_create(s, compacted[t], &cfg));
+        produce_keys(s, compacted[t]);
+    }
+    if (argc == 3) {
+        int64_t removed = 0;
+        CHECK(samsa__compact_run(s, &removed));
+        if (removed == 0) {
+            fprintf(stderr, "dump: the cleaner removed nothing\n");
+            return 1;
+        }
+    }
     CHECK(samsa_close(s)); /* seals: segment files hold only batches */
 
     CHECK(samsa_open(argv[1], NULL, &s));
     for (size_t t = 0; t < NTOPICS; t++)
         print_topic(s, topics[t]);
+    if (argc == 3) {
+        FILE *f = freopen(argv[2], "w", stdout);
+        if (f == NULL) {
+            perror(argv[2]);
+            return 1;
+        }
+        for (size_t t = 0; t < NCOMPACTED; t++)
+            print_topic(s, compacted[t]);
+    }
     CHECK(samsa_close(s));
     return 0;
 }
