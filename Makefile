@@ -285,7 +285,7 @@ lane-asan-b: asan-build
 # TSan) crashes under TSan before a test begins; it runs in the plain and
 # ASan runs.
 TSAN_SUITES := threads notify group queue replica producer retention rdonly \
-	listener
+	listener compact
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread -DSAMSA_DEBUG" \
 		build/tsan/check_samsa
