@@ -2110,7 +2110,10 @@ typedef struct samsa_listener_config {
                                       topic (CreateTopics, CreatePartitions);
                                       0: 1024                             */
     int32_t reserved32;          /**< zero                                 */
-    uint64_t reserved[7];        /**< zero: room for fields to come        */
+    const char *users_file;      /**< SASL/PLAIN users, one "user:password"
+                                      line each; NULL: no authentication
+                                      (see below)                         */
+    uint64_t reserved[6];        /**< zero: room for fields to come        */
 } samsa_listener_config;
 
 /**
