@@ -322,7 +322,7 @@ sasl_login(const lrig *r, int16_t v, const char *authz, const char *user,
 }
 
 /* ApiVersions v0: the number of APIs listed; with SASL, the table ends
- * with SaslHandshake 1-1 and SaslAuthenticate 0-2. */
+ * with SaslHandshake 0-1 and SaslAuthenticate 0-2. */
 static int32_t
 api_count(int fd, int32_t corr)
 {
@@ -337,7 +337,7 @@ api_count(int fd, int32_t corr)
                 max = kread_i16(&rd);
         /* The SASL keys are the table's last two, or not in it. */
         if (n == 22 && i == n - 2)
-            ck_assert(key == 17 && min == 1 && max == 1);
+            ck_assert(key == 17 && min == 0 && max == 1);
         else if (n == 22 && i == n - 1)
             ck_assert(key == 36 && min == 0 && max == 2);
         else
@@ -471,19 +471,47 @@ START_TEST(test_sasl_gate)
     ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 2), 34);
     ck_assert(closed_by_peer(fd));
     close(fd);
-    /* A mechanism not enabled: UNSUPPORTED_SASL_MECHANISM with the list;
-     * handshake v0 (raw tokens after it), not served: UNSUPPORTED_VERSION
-     * in its layout.  Either way the connection then closes. */
+    /* A mechanism not enabled: UNSUPPORTED_SASL_MECHANISM with the list,
+     * then the connection closes. */
     static const struct {
         int16_t v;
         const char *mech;
         int16_t err;
-    } shakes[] = {{1, "SCRAM-SHA-256", 33}, {1, "plain", 33}, {0, "PLAIN", 35}};
+    } shakes[] = {
+        {1, "SCRAM-SHA-256", 33}, {1, "plain", 33}, {0, "GSSAPI", 33}};
     for (int i = 0; i < 3; i++) {
         fd = dial(&r);
         ck_assert_int_eq(sasl_handshake(fd, shakes[i].v, shakes[i].mech, 1),
                          shakes[i].err);
         ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    /* Handshake v0: the next frame is the bare PLAIN message; right, an
+     * empty frame answers it and the connection is served; wrong (or
+     * empty), the connection closes unanswered. */
+    static const struct {
+        const char *tok;
+        size_t len;
+        bool ok;
+    } raw[] = {{"\0bob\0hunter2", 12, true},
+               {"alice\0alice\0s3cret:with:colons", 30, true},
+               {"\0bob\0hunter3", 12, false},
+               {"", 0, false},
+               {"\0bob", 4, false}};
+    for (int i = 0; i < 5; i++) {
+        fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, 0, "PLAIN", 1), 0);
+        uint8_t frame[64] = {0, 0, 0, (uint8_t)raw[i].len};
+        memcpy(frame + 4, raw[i].tok, raw[i].len);
+        send_all(fd, frame, 4 + raw[i].len);
+        if (raw[i].ok) {
+            uint8_t got[4];
+            ck_assert_int_eq(recv(fd, got, 4, MSG_WAITALL), 4);
+            ck_assert_int_eq(test_be32(got), 0);
+            metadata_answered(fd, &r, 2);
+        } else {
+            ck_assert(closed_by_peer(fd));
+        }
         close(fd);
     }
     /* A SaslAuthenticate version past 2 closes, as any unserved version. */

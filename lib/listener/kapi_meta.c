@@ -36,8 +36,8 @@ static const kversions served[] = {
     {KAPI_DESCRIBE_GROUPS, 0, 4},  {KAPI_LIST_GROUPS, 0, 2},
     {KAPI_INIT_PRODUCER_ID, 0, 1}, {KAPI_DESCRIBE_CONFIGS, 0, 3},
     /* Last, so that without a users file ApiVersions sends the table
-     * without them (NSASL): SaslHandshake v0 is not served (ksasl.c). */
-    {KAPI_SASL_HANDSHAKE, 1, 1},   {KAPI_SASL_AUTHENTICATE, 0, 2},
+     * without them (NSASL). */
+    {KAPI_SASL_HANDSHAKE, 0, 1},   {KAPI_SASL_AUTHENTICATE, 0, 2},
 };
 /* clang-format on */
 #define NSERVED (sizeof served / sizeof served[0])

@@ -31,11 +31,15 @@
  * ILLEGAL_SASL_STATE and the connection stays, as Kafka's KafkaApis does
  * (no re-authentication, KIP-368: the session lifetime sent is 0, none).
  *
- * SaslHandshake v0 (raw SASL tokens after it, without Kafka's framing) is
- * not served: librdkafka, kcat and the Java client send v1 and
- * SaslAuthenticate to every broker that advertises them.  A v0 handshake
- * gets UNSUPPORTED_VERSION in v0's layout (the same as v1's), then the
- * connection closes.
+ * SaslHandshake v0 (KIP-43's first form) is served too: librdkafka sends
+ * v1 and SaslAuthenticate, but it looks for v0 in ApiVersions' range
+ * before it uses SASL at all (its RD_KAFKA_FEATURE_SASL_HANDSHAKE), so
+ * the range must start at 0, and what is advertised is served.  After a
+ * v0 handshake (KAUTH_RAW) the next frame is no Kafka request but the bare
+ * PLAIN message, size-prefixed; right, the answer is an empty frame (the
+ * 4-byte size 0: PLAIN's server sends no bytes) and the connection is
+ * KAUTH_DONE; wrong, the connection closes without an answer, as Kafka's
+ * does (it has no error layout for raw tokens).
  *
  * Timing.  A password is compared over every byte the client sent, whether
  * or not it matches and whether or not the user exists, so how long the
@@ -251,6 +255,7 @@ ksasl_allowed(const kconn *c, int16_t key)
     case KAUTH_NONE:
         return key == KAPI_API_VERSIONS || key == KAPI_SASL_HANDSHAKE;
     case KAUTH_MECH:
+    case KAUTH_RAW: /* (listener_answer() takes its frame as a token) */
         /* A second handshake is answered ILLEGAL_SASL_STATE, then closed
          * (kapi_sasl_handshake). */
         return key == KAPI_SASL_AUTHENTICATE || key == KAPI_SASL_HANDSHAKE;
@@ -259,7 +264,8 @@ ksasl_allowed(const kconn *c, int16_t key)
     }
 }
 
-/* SaslHandshake (key 17) v1; v0 is answered UNSUPPORTED_VERSION (above). */
+/* SaslHandshake (key 17) v0-1: the same layouts; v0 makes the next frame
+ * a raw token (ksasl_raw()). */
 int
 kapi_sasl_handshake(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 {
@@ -268,9 +274,7 @@ kapi_sasl_handshake(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     if (req->body.bad)
         return KANS_CLOSE;
     int16_t err = KERR_NONE;
-    if (req->version == 0)
-        err = KERR_UNSUPPORTED_VERSION;
-    else if (c->auth != KAUTH_NONE)
+    if (c->auth != KAUTH_NONE)
         err = KERR_ILLEGAL_SASL_STATE;
     else if (!kstr_eq(mech, "PLAIN"))
         err = KERR_UNSUPPORTED_SASL_MECHANISM;
@@ -278,7 +282,7 @@ kapi_sasl_handshake(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     kwrite_array(out, false, 1); /* the mechanisms enabled */
     kwrite_strz(out, false, "PLAIN");
     if (err == KERR_NONE)
-        c->auth = KAUTH_MECH;
+        c->auth = req->version == 0 ? KAUTH_RAW : KAUTH_MECH;
     /* Authenticated already: refused, and the connection serves on. */
     return err == KERR_NONE || c->auth == KAUTH_DONE ? KANS_DONE : KANS_LAST;
 }
@@ -314,4 +318,14 @@ kapi_sasl_authenticate(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     if (err == KERR_NONE)
         c->auth = KAUTH_DONE;
     return KANS_DONE;
+}
+
+int
+ksasl_raw(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
+{
+    if (plain_check(l->sasl, p, len) != NULL)
+        return KANS_CLOSE;
+    kwrite_i32(&c->out, 0); /* an empty frame: authenticated */
+    c->auth = KAUTH_DONE;
+    return c->out.bad ? KANS_CLOSE : KANS_DONE;
 }

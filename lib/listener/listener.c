@@ -238,6 +238,8 @@ handler_for(int16_t key)
 int
 listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
 {
+    if (c->auth == KAUTH_RAW && l->sasl != NULL)
+        return ksasl_raw(l, c, p, len); /* no request: a SASL token */
     kreq req;
     kread_init(&req.body, p, len);
     req.key = kread_i16(&req.body);
@@ -248,16 +250,14 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
     /* An API or version we do not serve: the client should have asked
      * ApiVersions first; Kafka closes the connection, so do we (the reply
      * layout of an unknown version is unknown).  ApiVersions answers an
-     * unknown version itself, in version 0 (KIP-511), and so does
-     * SaslHandshake its v0 (v1's layout: ksasl.c).  The SASL APIs are
-     * served only with a users file; until a connection authenticated,
-     * only they and ApiVersions are (ksasl.c). */
-    bool answers_unknown = req.key == KAPI_API_VERSIONS ||
-                           (req.key == KAPI_SASL_HANDSHAKE && req.version == 0);
+     * unknown version itself, in version 0 (KIP-511).  The SASL APIs
+     * are served only with a users file; until a connection
+     * authenticated, only they and ApiVersions are (ksasl.c). */
     bool sasl_key =
         req.key == KAPI_SASL_HANDSHAKE || req.key == KAPI_SASL_AUTHENTICATE;
     if (h == NULL ||
-        (!answers_unknown && !kapi_supported(req.key, req.version)) ||
+        (req.key != KAPI_API_VERSIONS &&
+         !kapi_supported(req.key, req.version)) ||
         (sasl_key && l->sasl == NULL) ||
         (l->sasl != NULL && !ksasl_allowed(c, req.key)))
         return KANS_CLOSE;
@@ -290,8 +290,11 @@ conn_work(samsa_listener *l, kconn *c)
         const uint8_t *q = c->in + at;
         int32_t size = (int32_t)((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
                                  (uint32_t)q[2] << 8 | q[3]);
-        if (size < 8 || size > l->cfg.max_request_bytes) {
-            rc = KANS_CLOSE; /* no request is this small or this large */
+        /* No request is this small or this large; a raw SASL token
+         * (ksasl_raw()) may be small. */
+        if (size < (c->auth == KAUTH_RAW ? 0 : 8) ||
+            size > l->cfg.max_request_bytes) {
+            rc = KANS_CLOSE;
             break;
         }
         if (c->in_len - at - 4 < (size_t)size)

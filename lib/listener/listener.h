@@ -114,6 +114,8 @@ enum {
     KAUTH_NONE = 0, /* ApiVersions and SaslHandshake only        */
     KAUTH_MECH = 1, /* PLAIN chosen: SaslAuthenticate next       */
     KAUTH_DONE = 2, /* authenticated, or no authentication asked */
+    KAUTH_RAW = 3,  /* PLAIN chosen by a v0 handshake: the next
+                       frame is the bare token (ksasl_raw())     */
 };
 
 typedef struct kconn {
@@ -191,6 +193,10 @@ int ksasl_open(const char *path, ksasl **out);
 void ksasl_free(ksasl *k);
 /* May c, not yet authenticated, send a request of this key? */
 bool ksasl_allowed(const kconn *c, int16_t key);
+/* The frame (len bytes at p) after a v0 SaslHandshake: PLAIN's message
+ * alone.  KANS_DONE with an empty frame queued to c when it
+ * authenticates, else KANS_CLOSE. */
+int ksasl_raw(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
 
 /* May the idempotent batch of producer pid at epoch, its count records
  * from sequence first_seq, be stored in topic's partition p (kapi_idem.c)?
