@@ -694,9 +694,7 @@ samsa_listener_port(const samsa_listener *l)
     return l != NULL ? l->port : SAMSA_EINVAL;
 }
 
-/* Join the threads, close every connection and the sockets: the
- * listener touches the store no more. */
-static void
+void
 listener_stop(samsa_listener *l)
 {
     if (l->stopped)

@@ -258,6 +258,12 @@ int16_t kapi_error(int rc);
  * the fuzz target's (test/fuzz/fuzz_kafka.c), which has no socket. */
 int listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
 
+/* Join the listener's threads and close every connection: it touches
+ * the store no more, and answers only what listener_answer() is given
+ * (the fuzz target's way: no thread of the listener's runs beside it).
+ * samsa_listener_close() then only unlists and frees it. */
+void listener_stop(samsa_listener *l);
+
 /* Producers (in-process or not) woke the store: the loop re-checks its
  * parked fetches (listener.c). */
 void listener_parked_add(samsa_listener *l, int delta);
