@@ -2,7 +2,8 @@
  * check_listener.c - the Kafka listener over a real socket: the versions
  * it advertises, Produce and Fetch with exact offsets and contents,
  * refusals that store nothing, a fetch woken by an in-process produce,
- * and hostile frames that close only their own connection.  (Real
+ * hostile frames that close only their own connection, and SASL/PLAIN
+ * logins with a users file (good, wrong, refused before login).  (Real
  * clients: test/interop/listener_rdkafka.c, run by make check.)
  */
 #include <arpa/inet.h>

@@ -29,6 +29,14 @@
  * again), so the loop looks at its parked fetches once per append burst,
  * never on a timer: with no append, a fetch is answered at its deadline.
  *
+ * Authentication.  With a users file (ksasl.c), listener_answer() lets a
+ * connection that has not logged in send only ApiVersions and the SASL
+ * requests.  A reply after which the connection must close (a failed
+ * login: KANS_LAST) sets c->closing: nothing more is read or answered,
+ * and once its output is sent the connection closes, after the input
+ * still buffered in the kernel is read and dropped (a socket closed with
+ * unread input sends a reset, which could beat the reply).
+ *
  * Closing.  samsa_listener_close() sets stop and writes the eventfd; the
  * loop ends; the waker, woken by its condition or by store_notify(), ends;
  * then every connection is closed and freed on the caller's thread.
