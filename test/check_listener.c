@@ -540,6 +540,49 @@ START_TEST(test_sasl_gate)
 }
 END_TEST
 
+/* Many users: each logs in with its own password only, and a name given
+ * twice is found however far apart (the users are sorted at open). */
+START_TEST(test_sasl_many_users)
+{
+    enum { NUSERS = 40000 }; /* under the file's 1 MiB */
+    const char *udir = test_dir_make();
+    size_t cap = (size_t)NUSERS * 24 + 64, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; i < NUSERS; i++)
+        len += (size_t)sprintf(text + len, "user%d:pass-%d\n", i, i * 7);
+    lrig r;
+    samsa_listener_config cfg = {.users_file =
+                                     users_file(udir, "many", text, len)};
+    lrig_open(&r, &cfg);
+    static const int who[] = {0, 1, 9999, 10000, 25000, NUSERS - 1};
+    for (int i = 0; i < 6; i++) {
+        char user[32], pass[32];
+        snprintf(user, sizeof user, "user%d", who[i]);
+        snprintf(pass, sizeof pass, "pass-%d", who[i] * 7);
+        close(sasl_login(&r, (int16_t)(i % 3), "", user, pass));
+        /* Another user's password is not this one's. */
+        snprintf(pass, sizeof pass, "pass-%d", (who[i] + 1) * 7);
+        int fd = dial(&r);
+        const char *msg;
+        ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+        ck_assert_int_eq(sasl_auth(fd, 1, "", user, pass, 2, &msg), 58);
+        ck_assert_str_eq(msg, BAD_CREDS);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    lrig_close(&r);
+    /* user1 again at the end: refused, however many lines between. */
+    len += (size_t)sprintf(text + len, "user1:again\n");
+    samsa *s = test_open(r.dir = test_dir_make());
+    cfg.users_file = users_file(udir, "twice", text, len);
+    EQ_RC(samsa_listener_open(s, &cfg, &r.l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_close(s), 0);
+    test_dir_remove(r.dir);
+    free(text);
+    test_dir_remove(udir);
+}
+END_TEST
+
 START_TEST(test_sasl_users_file)
 {
     const char *dir = test_dir_make();
@@ -1956,6 +1999,7 @@ listener_suite(void)
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);
     tcase_add_test(tc, test_sasl_users_file);
+    tcase_add_test(tc, test_sasl_many_users);
     suite_add_tcase(s, tc);
     return s;
 }

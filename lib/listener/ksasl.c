@@ -64,7 +64,7 @@ typedef struct kuser {
 struct ksasl {
     char *buf;    /* the file's bytes, wiped at ksasl_free()      */
     size_t len;   /* their count                                  */
-    kuser *users; /* one per user line, in the file's order       */
+    kuser *users; /* one per user line, sorted by name (user_cmp) */
     size_t n;
 };
 
@@ -133,6 +133,17 @@ same_bytes(const char *a, size_t alen, const char *b, size_t blen)
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* Users by name, bytewise, a shorter name first (qsort, bsearch). */
+static int
+user_cmp(const void *a, const void *b)
+{
+    const kuser *x = a, *y = b;
+    int c = memcmp(x->name, y->name,
+                   x->name_len < y->name_len ? x->name_len : y->name_len);
+    return c != 0 ? c
+                  : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
 /* The user lines of k->buf into k->users: 0 or SAMSA_EINVAL, SAMSA_ENOMEM. */
 static int
 parse(ksasl *k)
@@ -154,14 +165,17 @@ parse(ksasl *k)
             return SAMSA_EINVAL; /* no colon, no user, or no password */
         kuser u = {line, colon + 1, (size_t)(colon - line),
                    len - (size_t)(colon - line) - 1};
-        for (size_t i = 0; i < k->n; i++)
-            if (same_bytes(k->users[i].name, k->users[i].name_len, u.name,
-                           u.name_len))
-                return SAMSA_EINVAL; /* which of the two would count? */
         if (samsa__array_room(&k->users, k->n, &cap, sizeof u, 8) != 0)
             return SAMSA_ENOMEM;
         k->users[k->n++] = u;
     }
+    /* Sorted, for bsearch at each login and to find a name given twice
+     * (which of the two would count?) without comparing every pair. */
+    if (k->n > 0)
+        qsort(k->users, k->n, sizeof *k->users, user_cmp);
+    for (size_t i = 1; i < k->n; i++)
+        if (user_cmp(&k->users[i - 1], &k->users[i]) == 0)
+            return SAMSA_EINVAL;
     return k->n > 0 ? 0 : SAMSA_EINVAL;
 }
 
@@ -216,22 +230,18 @@ plain_check(const ksasl *k, const uint8_t *p, size_t len)
         }
         at += tlen[nt] + 1;
     }
+    static const char *const pieces[] = {
+        [1] = "Invalid SASL/PLAIN response: expected 3 tokens, got 1",
+        [2] = "Invalid SASL/PLAIN response: expected 3 tokens, got 2",
+        [4] = "Invalid SASL/PLAIN response: expected 3 tokens, got 4"};
     if (nt != 3)
-        return nt == 1   ? "Invalid SASL/PLAIN response: expected 3 tokens, "
-                           "got 1"
-               : nt == 2 ? "Invalid SASL/PLAIN response: expected 3 tokens, "
-                           "got 2"
-                         : "Invalid SASL/PLAIN response: expected 3 tokens, "
-                           "got 4";
+        return pieces[nt];
     if (tlen[1] == 0)
         return "Authentication failed: username not specified";
     if (tlen[2] == 0)
         return "Authentication failed: password not specified";
-    const kuser *u = NULL;
-    for (size_t i = 0; i < k->n; i++)
-        if (same_bytes(k->users[i].name, k->users[i].name_len,
-                       (const char *)tok[1], tlen[1]))
-            u = &k->users[i];
+    kuser key = {.name = (const char *)tok[1], .name_len = tlen[1]};
+    const kuser *u = bsearch(&key, k->users, k->n, sizeof *k->users, user_cmp);
     /* An unknown user's password is compared too (against the first
      * user's, and fails): the time does not tell which users exist. */
     bool ok = same_secret(tok[2], tlen[2], u ? u->pass : k->users[0].pass,
