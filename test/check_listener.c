@@ -521,6 +521,26 @@ START_TEST(test_sasl_gate)
     request(fd, KAPI_SASL_AUTHENTICATE, 3, 2, true, &(kwrite){0});
     ck_assert(closed_by_peer(fd));
     close(fd);
+    /* Before login a frame may be 512 KiB at most: a larger size closes
+     * the connection before its bytes come; logged in, it waits for
+     * them (max_request_bytes, 100 MiB, bounds it then). */
+    static const uint8_t big[4] = {0, 0x08, 0, 1}; /* 512 KiB + 1 */
+    struct timeval tv = {.tv_sec = 2}; /* a wait, not a hang, if not */
+    fd = dial(&r);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    send_all(fd, big, 4);
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    fd = sasl_login(&r, 0, "", "alice", "s3cret:with:colons");
+    send_all(fd, big, 4);
+    tv = (struct timeval){.tv_usec = 100000};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    uint8_t b1;
+    ck_assert_int_eq(recv(fd, &b1, 1, 0), -1); /* open, waiting */
+    ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(fd);
     /* The connections refused did not stop the others. */
     close(sasl_login(&r, 1, "", "bob", "hunter2"));
     lrig_close(&r);

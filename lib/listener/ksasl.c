@@ -41,6 +41,10 @@
  * KAUTH_DONE; wrong, the connection closes without an answer, as Kafka's
  * does (it has no error layout for raw tokens).
  *
+ * Size.  Until it has logged in, a connection's frames may be at most
+ * KSASL_MAX_RECEIVE bytes (512 KiB, Kafka's sasl.server.max.receive.size
+ * default); a larger size closes it before its bytes are buffered.
+ *
  * Timing.  A password is compared over every byte the client sent, whether
  * or not it matches and whether or not the user exists, so how long the
  * answer takes says nothing about the stored password.

@@ -288,6 +288,17 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
     return rc;
 }
 
+/* The largest frame c may send: max_request_bytes, and no more than
+ * KSASL_MAX_RECEIVE before it logged in (it is no one yet, and must not
+ * make the listener hold much for it). */
+static int32_t
+conn_max_frame(const samsa_listener *l, const kconn *c)
+{
+    int32_t most = l->cfg.max_request_bytes;
+    return c->auth != KAUTH_DONE && most > KSASL_MAX_RECEIVE ? KSASL_MAX_RECEIVE
+                                                             : most;
+}
+
 /* Answer the whole frames in c->in, in order, until one parks. */
 static int
 conn_work(samsa_listener *l, kconn *c)
@@ -301,7 +312,7 @@ conn_work(samsa_listener *l, kconn *c)
         /* No request is this small or this large; a raw SASL token
          * (ksasl_raw()) may be small. */
         if (size < (c->auth == KAUTH_RAW ? 0 : 8) ||
-            size > l->cfg.max_request_bytes) {
+            size > conn_max_frame(l, c)) {
             rc = KANS_CLOSE;
             break;
         }
@@ -333,7 +344,7 @@ io_result(ssize_t n)
 static int
 conn_read(samsa_listener *l, kconn *c)
 {
-    size_t limit = 4 + (size_t)l->cfg.max_request_bytes;
+    size_t limit = 4 + (size_t)conn_max_frame(l, c);
     while (c->in_len < limit) {
         if (c->in_cap - c->in_len < READ_CHUNK && c->in_cap < limit) {
             size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;

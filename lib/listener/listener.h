@@ -108,6 +108,11 @@ typedef struct kgroups kgroups;
 /* The users of SASL/PLAIN, from the users file (ksasl.c). */
 typedef struct ksasl ksasl;
 
+/* The largest frame a connection not yet logged in may send (Kafka's
+ * sasl.server.max.receive.size): until then it is no one, and must not
+ * make the listener hold max_request_bytes for it. */
+#define KSASL_MAX_RECEIVE (512 << 10)
+
 /* Where a connection is in SASL authentication (ksasl.c): with no users
  * file every connection starts KAUTH_DONE. */
 enum {
