@@ -2099,15 +2099,15 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * Authentication (optional): with users_file set, a connection must log
  * in with SASL/PLAIN (Kafka's SaslHandshake and SaslAuthenticate; clients
  * set security.protocol=SASL_PLAINTEXT, sasl.mechanisms=PLAIN) before it
- * is served anything but ApiVersions; any other request first closes it,
- * and a wrong user or password gets SASL_AUTHENTICATION_FAILED, then the
- * connection closes.  The file: one "user:password" line per user (the
- * password is the rest of the line, colons and all; a CR before the
- * newline is dropped), lines starting with '#' are comments, empty lines
- * are skipped; at most 1 MiB.  It is read once, at open, kept in memory
- * until samsa_listener_close() wipes it, and passwords are compared in
- * constant time; none is ever logged.  PLAIN sends the password in the
- * clear and the listener has no TLS: keep it to loopback or a trusted
+ * is served anything but ApiVersions; any other request first closes it
+ * (as does one over 512 KiB before login), and a wrong user or password
+ * gets SASL_AUTHENTICATION_FAILED, then the connection closes.  The file: one
+ * "user:password" line per user (the password is the rest of the line, colons
+ * and all; a CR before the newline is dropped), lines starting with '#' are
+ * comments, empty lines are skipped; at most 1 MiB.  It is read once, at open,
+ * kept in memory until samsa_listener_close() wipes it, and passwords are
+ * compared in constant time; none is ever logged.  PLAIN sends the password in
+ * the clear and the listener has no TLS: keep it to loopback or a trusted
  * network.  Every authenticated user is served everything (no ACLs).
  */
 
