@@ -98,12 +98,14 @@ void fuzz_produce_readback(samsa *s, const char *topic, int32_t partition);
 
 /* ---- the stores the targets and the seeds start from (fuzz_store.c) ---- */
 
-#define FUZZ_LOG_TOPIC   "f"    /* fuzz_store_log()'s topic, one partition */
-#define FUZZ_QUEUE_TOPIC "q"    /* fuzz_store_queue()'s, one partition     */
-#define FUZZ_QUEUE_GROUP "g"    /* its share group                          */
-#define FUZZ_QUEUE_RECS  50     /* records of FUZZ_QUEUE_TOPIC              */
-#define FUZZ_SASL_USER   "fuzz" /* fuzz_kafka's SASL/PLAIN user   */
-#define FUZZ_SASL_PASS   "fuzz:pass" /* and its password                */
+#define FUZZ_LOG_TOPIC   "f" /* fuzz_store_log()'s topic, one partition */
+#define FUZZ_QUEUE_TOPIC "q" /* fuzz_store_queue()'s, one partition     */
+#define FUZZ_QUEUE_GROUP "g" /* its share group                          */
+#define FUZZ_QUEUE_RECS  50  /* records of FUZZ_QUEUE_TOPIC              */
+
+/* fuzz_kafka's SASL/PLAIN user and its password (the seeds log in). */
+#define FUZZ_SASL_USER "fuzz"
+#define FUZZ_SASL_PASS "fuzz:pass"
 
 /* Open dir (creating it), create FUZZ_LOG_TOPIC (small segments) when
  * create says so, produce records from..to-1 in batches of 1 to 4 with keys,
