@@ -459,18 +459,21 @@ $(B)/interop/dump: test/interop/dump.c $(INTERNAL)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(INTERNAL) $(LDLIBS_LIB)
 
 # Real Kafka clients against the listener, in make check: librdkafka
-# (test/interop/listener_rdkafka.c) and kcat through samsa serve
-# (test/kcat.sh).
+# (test/interop/listener_rdkafka.c, listener_group.c, and listener_sasl.c
+# logged in with SASL/PLAIN) and kcat through samsa serve (test/kcat.sh).
 check-listener: $(B)/interop/listener_rdkafka $(B)/interop/listener_group \
-		$(TOOL)
+		$(B)/interop/listener_sasl $(TOOL)
 	rm -rf $(B)/interop/listener-store
 	$(B)/interop/listener_rdkafka $(B)/interop/listener-store
 	rm -rf $(B)/interop/listener-store
 	$(B)/interop/listener_group $(B)/interop/listener-store
 	rm -rf $(B)/interop/listener-store
+	$(B)/interop/listener_sasl $(B)/interop/listener-store
+	rm -rf $(B)/interop/listener-store
 	sh test/kcat.sh $(TOOL)
 
-$(B)/interop/listener_rdkafka $(B)/interop/listener_group: \
+$(B)/interop/listener_rdkafka $(B)/interop/listener_group \
+		$(B)/interop/listener_sasl: \
 		$(B)/interop/%: test/interop/%.c test/interop/interop.h $(STATIC) \
 		| $(DEPS_STAMP_CHECK)
 	@mkdir -p $(@D)

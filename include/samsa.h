@@ -2120,7 +2120,8 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * consumer-group protocol, coordinated by the listener: clients' own
  * assignors, session and rebalance timeouts, commits checked against the
  * member's generation), CreateTopics 0-4, DeleteTopics 0-3,
- * CreatePartitions 0-1 and DeleteRecords 0-1.  The store is the only
+ * CreatePartitions 0-1 and DeleteRecords 0-1; SaslHandshake 0-1 and
+ * SaslAuthenticate 0-2 with a users file (below).  The store is the only
  * broker: node 0, leader of every partition.
  *
  * Groups joined through the listener and in-process consumer groups
@@ -2145,6 +2146,20 @@ SAMSA_API int samsa_stats_json(samsa *s, char **json);
  * (max_connections), one request worked on per connection at a time and
  * at most max_request_bytes of replies queued to it; a request that does
  * not parse closes its connection and changes nothing.
+ *
+ * Authentication (optional): with users_file set, a connection must log
+ * in with SASL/PLAIN (Kafka's SaslHandshake and SaslAuthenticate; clients
+ * set security.protocol=SASL_PLAINTEXT, sasl.mechanisms=PLAIN) before it
+ * is served anything but ApiVersions; any other request first closes it
+ * (as does one over 512 KiB before login), and a wrong user or password
+ * gets SASL_AUTHENTICATION_FAILED, then the connection closes.  The file: one
+ * "user:password" line per user (the password is the rest of the line, colons
+ * and all; a CR before the newline is dropped), lines starting with '#' are
+ * comments, empty lines are skipped; at most 1 MiB.  It is read once, at open,
+ * kept in memory until samsa_listener_close() wipes it, and passwords are
+ * compared in constant time; none is ever logged.  PLAIN sends the password in
+ * the clear and the listener has no TLS: keep it to loopback or a trusted
+ * network.  Every authenticated user is served everything (no ACLs).
  */
 
 /** Opaque handle of a listener. */
@@ -2161,7 +2176,10 @@ typedef struct samsa_listener_config {
                                       topic (CreateTopics, CreatePartitions);
                                       0: 1024                             */
     int32_t reserved32;          /**< zero                                 */
-    uint64_t reserved[7];        /**< zero: room for fields to come        */
+    const char *users_file;      /**< SASL/PLAIN users, one "user:password"
+                                      line each; NULL: no authentication
+                                      (see above)                         */
+    uint64_t reserved[6];        /**< zero: room for fields to come        */
 } samsa_listener_config;
 
 /**
@@ -2171,9 +2189,15 @@ typedef struct samsa_listener_config {
  * @param[out] out receives the listener.
  * @return 0; SAMSA_EINVAL (NULL arguments, negative limits, a port out of
  *         range, a host that is not an IPv4 or IPv6 address,
- *         max_partitions past SAMSA_MAX_PARTITIONS);
- *         SAMSA_ERDONLY for a read-only store; SAMSA_EIO or SAMSA_ENOMEM
- *         when the socket or a thread could not be made (errno says why).
+ *         max_partitions past SAMSA_MAX_PARTITIONS, a reserved field not
+ *         zero, or a users file that is malformed: a line without a
+ *         colon, an empty user or password, a NUL byte, a user named
+ *         twice, no user at all, over 1 MiB, not a regular file);
+ *         SAMSA_ERDONLY for a read-only store; -errno when the users file
+ *         cannot be read (-ENOENT, -EACCES, ...) or the socket cannot be
+ *         bound (-EADDRINUSE); SAMSA_EIO or SAMSA_ENOMEM when the socket
+ *         or a thread could not be made (errno says why).  No listener
+ *         is made on any error.
  *
  * samsa_close() with the listener still open stops it first (its threads
  * end and its clients see their connections close, requests not answered

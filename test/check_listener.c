@@ -2,10 +2,12 @@
  * check_listener.c - the Kafka listener over a real socket: the versions
  * it advertises, Produce and Fetch with exact offsets and contents,
  * refusals that store nothing, a fetch woken by an in-process produce,
- * and hostile frames that close only their own connection.  (Real
+ * hostile frames that close only their own connection, and SASL/PLAIN
+ * logins with a users file (good, wrong, refused before login).  (Real
  * clients: test/interop/listener_rdkafka.c, run by make check.)
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -127,6 +129,21 @@ reply(int fd, int32_t corr, uint8_t **out, size_t *len)
     return true;
 }
 
+/* Send a request (body freed) and read its reply into *rd: the reply's
+ * buffer, for free(). */
+static uint8_t *
+ask(int fd, int16_t key, int16_t v, int32_t corr, bool flex, kwrite *b,
+    kread *rd)
+{
+    request(fd, key, v, corr, flex, b);
+    kwrite_free(b);
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, corr, &rep, &rl));
+    kread_init(rd, rep, rl);
+    return rep;
+}
+
 /* The head of a reply's only topic entry: topic "t", with the one
  * partition p. */
 static void
@@ -193,6 +210,460 @@ START_TEST(test_api_versions)
     close(fd);
     kwrite_free(&b);
     lrig_close(&r);
+}
+END_TEST
+
+/* ---- SASL/PLAIN ---------------------------------------------------------- */
+
+/* A users file in dir (a test directory) with text; its path (static). */
+static const char *
+users_file(const char *dir, const char *name, const char *text, size_t len)
+{
+    const char *path = test_path(dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+#define USERS                                                                  \
+    "# who may connect\n"                                                      \
+    "\n"                                                                       \
+    "alice:s3cret:with:colons\n"                                               \
+    "bob:hunter2\r\n"
+
+/* A listener with USERS (its file under r->dir's sibling *udir). */
+static void
+lrig_open_sasl(lrig *r, const char **udir)
+{
+    *udir = test_dir_make();
+    samsa_listener_config cfg = {
+        .users_file = users_file(*udir, "users", USERS, strlen(USERS))};
+    lrig_open(r, &cfg);
+}
+
+/* SaslHandshake v(ersion) for mech: its error code; the reply lists
+ * exactly PLAIN. */
+static int16_t
+sasl_handshake(int fd, int16_t v, const char *mech, int32_t corr)
+{
+    kwrite b = {0};
+    kwrite_strz(&b, false, mech);
+    kread rd;
+    uint8_t *rep = ask(fd, KAPI_SASL_HANDSHAKE, v, corr, false, &b, &rd);
+    int16_t err = kread_i16(&rd);
+    ck_assert_int_eq(kread_array(&rd, false, 2), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), "PLAIN"));
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    return err;
+}
+
+/* SaslAuthenticate v(ersion) with RFC 4616's message authz NUL user NUL
+ * pass: its error code; *msg gets the error message (static; "" for
+ * null).  The reply's layout is checked exactly (v2: flexible header). */
+static int16_t
+sasl_auth(int fd, int16_t v, const char *authz, const char *user,
+          const char *pass, int32_t corr, const char **msg)
+{
+    bool flex = v >= 2;
+    char tok[256];
+    int n = snprintf(tok, sizeof tok, "%s%c%s%c%s", authz, 0, user, 0, pass);
+    kwrite b = {0};
+    kwrite_bytes_len(&b, flex, n);
+    kwrite_raw(&b, tok, (size_t)n);
+    kwrite_tags(&b, flex);
+    kread rd;
+    uint8_t *rep = ask(fd, KAPI_SASL_AUTHENTICATE, v, corr, flex, &b, &rd);
+    kread_tags(&rd, flex); /* the flexible reply header's */
+    int16_t err = kread_i16(&rd);
+    kstr m = kread_str(&rd, flex);
+    static char text[256];
+    ck_assert_uint_lt(m.len, sizeof text);
+    memcpy(text, m.p != NULL ? m.p : "", m.len);
+    text[m.len] = '\0';
+    *msg = text;
+    ck_assert_int_eq(kread_bytes(&rd, flex).len, 0);
+    if (v >= 1)
+        ck_assert_int_eq(kread_i64(&rd), 0); /* session lifetime */
+    kread_tags(&rd, flex);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    ck_assert_int_eq(err == 0, m.p == NULL);
+    free(rep);
+    return err;
+}
+
+/* A Metadata v0 for every topic is answered: one broker, node 0, here. */
+static void
+metadata_answered(int fd, const lrig *r, int32_t corr)
+{
+    kwrite b = {0};
+    kwrite_array(&b, false, 0);
+    kread rd;
+    uint8_t *rep = ask(fd, KAPI_METADATA, 0, corr, false, &b, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 10), 1);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+    ck_assert_int_eq(kread_i32(&rd), samsa_listener_port(r->l));
+    free(rep);
+}
+
+/* A connection authenticated (SaslAuthenticate v) and then served. */
+static int
+sasl_login(const lrig *r, int16_t v, const char *authz, const char *user,
+           const char *pass)
+{
+    int fd = dial(r);
+    const char *msg;
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+    ck_assert_int_eq(sasl_auth(fd, v, authz, user, pass, 2, &msg), 0);
+    metadata_answered(fd, r, 3);
+    return fd;
+}
+
+/* ApiVersions v0: the number of APIs listed; with SASL, the table ends
+ * with SaslHandshake 0-1 and SaslAuthenticate 0-2. */
+static int32_t
+api_count(int fd, int32_t corr)
+{
+    kread rd;
+    uint8_t *rep =
+        ask(fd, KAPI_API_VERSIONS, 0, corr, false, &(kwrite){0}, &rd);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    int32_t n = kread_array(&rd, false, 6);
+    ck_assert_int_eq(rd.end - rd.p, n * 6);
+    for (int32_t i = 0; i < n; i++) {
+        int16_t key = kread_i16(&rd), min = kread_i16(&rd),
+                max = kread_i16(&rd);
+        /* The SASL keys are the table's last two, or not in it. */
+        if (n == 22 && i == n - 2)
+            ck_assert(key == 17 && min == 0 && max == 1);
+        else if (n == 22 && i == n - 1)
+            ck_assert(key == 36 && min == 0 && max == 2);
+        else
+            ck_assert(key != 17 && key != 36);
+    }
+    free(rep);
+    return n;
+}
+
+#define BAD_CREDS "Authentication failed: Invalid username or password"
+
+START_TEST(test_sasl_plain)
+{
+    lrig r;
+    const char *udir;
+    lrig_open_sasl(&r, &udir);
+    const char *msg;
+    /* The password runs to the end of the line, colons and all. */
+    int fd = dial(&r);
+    ck_assert_int_eq(api_count(fd, 1), 22);
+    ck_assert_int_eq(api_count(fd, 2), 22); /* asked again: still fine */
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 3), 0);
+    ck_assert_int_eq(
+        sasl_auth(fd, 0, "", "alice", "s3cret:with:colons", 4, &msg), 0);
+    metadata_answered(fd, &r, 5);
+    /* Authenticated: both SASL requests are refused, the connection stays. */
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 6), 34);
+    ck_assert_int_eq(sasl_auth(fd, 1, "", "alice", "x", 7, &msg), 34);
+    ck_assert_str_eq(msg, "SaslAuthenticate request received after "
+                          "successful authentication");
+    metadata_answered(fd, &r, 8);
+    close(fd);
+    /* v2 (flexible), the CR of a CRLF line not in the password, and an
+     * authzid equal to the user. */
+    close(sasl_login(&r, 2, "bob", "bob", "hunter2"));
+    /* Refusals: SASL_AUTHENTICATION_FAILED with Kafka's message, then the
+     * connection closes (the request pipelined behind is not answered). */
+    static const struct {
+        const char *authz, *user, *pass, *msg;
+    } bad[] = {
+        {"", "alice", "s3cret", BAD_CREDS},
+        {"", "alice", "s3cret:with:colons\r", BAD_CREDS},
+        {"", "bob", "hunter2\r", BAD_CREDS},
+        {"", "carol", "hunter2", BAD_CREDS},
+        {"", "bob:hunter2", "x", BAD_CREDS},
+        {"alice", "bob", "hunter2",
+         "Authentication failed: Client requested an authorization id that "
+         "is different from username"},
+        {"", "", "hunter2", "Authentication failed: username not specified"},
+        {"", "bob", "", "Authentication failed: password not specified"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+        ck_assert_int_eq(sasl_auth(fd, (int16_t)(i % 3), bad[i].authz,
+                                   bad[i].user, bad[i].pass, 2, &msg),
+                         58);
+        ck_assert_str_eq(msg, bad[i].msg);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    /* A message of other than three pieces. */
+    static const struct {
+        const char *tok;
+        size_t len;
+        const char *msg;
+    } pieces[] = {
+        {"bob", 3, "Invalid SASL/PLAIN response: expected 3 tokens, got 1"},
+        {"bob\0hunter2", 11,
+         "Invalid SASL/PLAIN response: expected 3 tokens, got 2"},
+        {"\0bob\0hunter2\0", 13,
+         "Invalid SASL/PLAIN response: expected 3 tokens, got 4"},
+    };
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+        kwrite b = {0};
+        kwrite_bytes_len(&b, false, (int64_t)pieces[i].len);
+        kwrite_raw(&b, pieces[i].tok, pieces[i].len);
+        request(fd, KAPI_SASL_AUTHENTICATE, 1, 2, false, &b);
+        request(fd, KAPI_METADATA, 0, 3, false, &(kwrite){0}); /* pipelined */
+        kwrite_free(&b);
+        uint8_t *rep;
+        size_t len;
+        ck_assert(reply(fd, 2, &rep, &len));
+        kread rd;
+        kread_init(&rd, rep, len);
+        ck_assert_int_eq(kread_i16(&rd), 58);
+        ck_assert(kstr_eq(kread_str(&rd, false), pieces[i].msg));
+        free(rep);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    lrig_close(&r);
+    test_dir_remove(udir);
+}
+END_TEST
+
+START_TEST(test_sasl_gate)
+{
+    lrig r;
+    const char *udir;
+    lrig_open_sasl(&r, &udir);
+    /* Before the handshake, only ApiVersions and SaslHandshake: anything
+     * else closes the connection unanswered. */
+    static const int16_t before[][2] = {{KAPI_METADATA, 0},
+                                        {KAPI_SASL_AUTHENTICATE, 0},
+                                        {KAPI_PRODUCE, 3},
+                                        {KAPI_FIND_COORDINATOR, 0}};
+    for (int i = 0; i < 4; i++) {
+        int fd = dial(&r);
+        kwrite b = {0};
+        kwrite_array(&b, false, 0);
+        request(fd, before[i][0], before[i][1], 1, false, &b);
+        kwrite_free(&b);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    /* After it, only SaslAuthenticate: ApiVersions and Metadata close. */
+    for (int i = 0; i < 2; i++) {
+        int fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+        request(fd, i ? KAPI_METADATA : KAPI_API_VERSIONS, 0, 2, false,
+                &(kwrite){0});
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    /* A second handshake: ILLEGAL_SASL_STATE, then closed. */
+    int fd = dial(&r);
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 2), 34);
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    /* A mechanism not enabled: UNSUPPORTED_SASL_MECHANISM with the list,
+     * then the connection closes. */
+    static const struct {
+        int16_t v;
+        const char *mech;
+        int16_t err;
+    } shakes[] = {
+        {1, "SCRAM-SHA-256", 33}, {1, "plain", 33}, {0, "GSSAPI", 33}};
+    for (int i = 0; i < 3; i++) {
+        fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, shakes[i].v, shakes[i].mech, 1),
+                         shakes[i].err);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    /* Handshake v0: the next frame is the bare PLAIN message; right, an
+     * empty frame answers it and the connection is served; wrong (or
+     * empty), the connection closes unanswered. */
+    static const struct {
+        const char *tok;
+        size_t len;
+        bool ok;
+    } raw[] = {{"\0bob\0hunter2", 12, true},
+               {"alice\0alice\0s3cret:with:colons", 30, true},
+               {"\0bob\0hunter3", 12, false},
+               {"", 0, false},
+               {"\0bob", 4, false}};
+    for (int i = 0; i < 5; i++) {
+        fd = dial(&r);
+        ck_assert_int_eq(sasl_handshake(fd, 0, "PLAIN", 1), 0);
+        uint8_t frame[64] = {0, 0, 0, (uint8_t)raw[i].len};
+        memcpy(frame + 4, raw[i].tok, raw[i].len);
+        send_all(fd, frame, 4 + raw[i].len);
+        if (raw[i].ok) {
+            uint8_t got[4];
+            ck_assert_int_eq(recv(fd, got, 4, MSG_WAITALL), 4);
+            ck_assert_int_eq(test_be32(got), 0);
+            metadata_answered(fd, &r, 2);
+        } else {
+            ck_assert(closed_by_peer(fd));
+        }
+        close(fd);
+    }
+    /* A SaslAuthenticate version past 2 closes, as any unserved version. */
+    fd = dial(&r);
+    ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+    request(fd, KAPI_SASL_AUTHENTICATE, 3, 2, true, &(kwrite){0});
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    /* Before login a frame may be 512 KiB at most: a larger size closes
+     * the connection before its bytes come; logged in, it waits for
+     * them (max_request_bytes, 100 MiB, bounds it then). */
+    static const uint8_t big[4] = {0, 0x08, 0, 1}; /* 512 KiB + 1 */
+    struct timeval tv = {.tv_sec = 2}; /* a wait, not a hang, if not */
+    fd = dial(&r);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    send_all(fd, big, 4);
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    fd = sasl_login(&r, 0, "", "alice", "s3cret:with:colons");
+    send_all(fd, big, 4);
+    tv = (struct timeval){.tv_usec = 100000};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    uint8_t b1;
+    ck_assert_int_eq(recv(fd, &b1, 1, 0), -1); /* open, waiting */
+    ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(fd);
+    /* The connections refused did not stop the others. */
+    close(sasl_login(&r, 1, "", "bob", "hunter2"));
+    lrig_close(&r);
+    test_dir_remove(udir);
+    /* Without a users file the SASL APIs are neither listed nor served. */
+    lrig_open(&r, NULL);
+    fd = dial(&r);
+    ck_assert_int_eq(api_count(fd, 1), 20);
+    metadata_answered(fd, &r, 2);
+    kwrite b = {0};
+    kwrite_strz(&b, false, "PLAIN");
+    request(fd, KAPI_SASL_HANDSHAKE, 1, 3, false, &b);
+    kwrite_free(&b);
+    ck_assert(closed_by_peer(fd));
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* Many users: each logs in with its own password only, and a name given
+ * twice is found however far apart (the users are sorted at open). */
+START_TEST(test_sasl_many_users)
+{
+    enum { NUSERS = 40000 }; /* under the file's 1 MiB */
+    const char *udir = test_dir_make();
+    size_t cap = (size_t)NUSERS * 24 + 64, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; i < NUSERS; i++)
+        len += (size_t)sprintf(text + len, "user%d:pass-%d\n", i, i * 7);
+    lrig r;
+    samsa_listener_config cfg = {.users_file =
+                                     users_file(udir, "many", text, len)};
+    lrig_open(&r, &cfg);
+    static const int who[] = {0, 1, 9999, 10000, 25000, NUSERS - 1};
+    for (int i = 0; i < 6; i++) {
+        char user[32], pass[32];
+        snprintf(user, sizeof user, "user%d", who[i]);
+        snprintf(pass, sizeof pass, "pass-%d", who[i] * 7);
+        close(sasl_login(&r, (int16_t)(i % 3), "", user, pass));
+        /* Another user's password is not this one's. */
+        snprintf(pass, sizeof pass, "pass-%d", (who[i] + 1) * 7);
+        int fd = dial(&r);
+        const char *msg;
+        ck_assert_int_eq(sasl_handshake(fd, 1, "PLAIN", 1), 0);
+        ck_assert_int_eq(sasl_auth(fd, 1, "", user, pass, 2, &msg), 58);
+        ck_assert_str_eq(msg, BAD_CREDS);
+        ck_assert(closed_by_peer(fd));
+        close(fd);
+    }
+    lrig_close(&r);
+    /* user1 again at the end: refused, however many lines between. */
+    len += (size_t)sprintf(text + len, "user1:again\n");
+    samsa *s = test_open(r.dir = test_dir_make());
+    cfg.users_file = users_file(udir, "twice", text, len);
+    EQ_RC(samsa_listener_open(s, &cfg, &r.l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_close(s), 0);
+    test_dir_remove(r.dir);
+    free(text);
+    test_dir_remove(udir);
+}
+END_TEST
+
+START_TEST(test_sasl_users_file)
+{
+    const char *dir = test_dir_make();
+    const char *udir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_listener *l = NULL;
+    static const struct {
+        const char *text;
+        size_t len;
+    } bad[] = {
+        {"alice\n", 6},                         /* no colon */
+        {"alice:pw\nbob\n", 13},                /* one line without */
+        {":pw\n", 4},                           /* no user */
+        {"alice:\n", 7},                        /* no password */
+        {"alice:\r\n", 8},                      /* only a CR */
+        {"alice:pw\nbob:x\nalice:other\n", 27}, /* alice twice */
+        {"# only comments\n\n", 17},            /* no user at all */
+        {"", 0},                                /* empty */
+        {"alice:p\0w\n", 10},                   /* a NUL byte */
+        {" # not a comment\n", 17},             /* no colon again */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        samsa_listener_config cfg = {
+            .users_file = users_file(udir, "bad", bad[i].text, bad[i].len)};
+        ck_assert_msg(samsa_listener_open(s, &cfg, &l) == SAMSA_EINVAL,
+                      "users file %zu", i);
+        ck_assert_ptr_null(l);
+    }
+    /* Too large (past 1 MiB), a directory, missing, under a file. */
+    char *big = malloc((1 << 20) + 1);
+    memset(big, '#', (1 << 20) + 1);
+    samsa_listener_config cfg = {
+        .users_file = users_file(udir, "big", big, (1 << 20) + 1)};
+    free(big);
+    EQ_RC(samsa_listener_open(s, &cfg, &l), SAMSA_EINVAL);
+    cfg.users_file = udir;
+    EQ_RC(samsa_listener_open(s, &cfg, &l), SAMSA_EINVAL);
+    cfg.users_file = test_path(udir, "missing");
+    EQ_RC(samsa_listener_open(s, &cfg, &l), -ENOENT);
+    char under[600];
+    snprintf(under, sizeof under, "%s/x", users_file(udir, "f", "a:b\n", 4));
+    cfg.users_file = under;
+    EQ_RC(samsa_listener_open(s, &cfg, &l), -ENOTDIR);
+    ck_assert_ptr_null(l);
+    /* A file of 1 MiB exactly is read; the file is not kept open, and
+     * changing it later changes nothing. */
+    char *most = malloc(1 << 20);
+    memset(most, '#', 1 << 20);
+    memcpy(most, "u:p\n", 4);
+    cfg.users_file = users_file(udir, "most", most, 1 << 20);
+    free(most);
+    E(samsa_listener_open(s, &cfg, &l));
+    E(samsa_listener_close(l));
+    /* A reserved field set is refused too. */
+    samsa_listener_config res = {.reserved = {[5] = 1}};
+    EQ_RC(samsa_listener_open(s, &res, &l), SAMSA_EINVAL);
+    res = (samsa_listener_config){.reserved32 = 1};
+    EQ_RC(samsa_listener_open(s, &res, &l), SAMSA_EINVAL);
+    ck_assert_int_eq(samsa_close(s), 0);
+    test_dir_remove(dir);
+    test_dir_remove(udir);
 }
 END_TEST
 
@@ -1025,12 +1496,7 @@ sync_recv(int fd, int32_t corr, char *as, size_t cap)
 static uint8_t *
 exchange(int fd, int16_t key, int16_t v, int32_t corr, kwrite *b, kread *rd)
 {
-    request(fd, key, v, corr, false, b);
-    kwrite_free(b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, corr, &rep, &rl));
-    kread_init(rd, rep, rl);
+    uint8_t *rep = ask(fd, key, v, corr, false, b, rd);
     ck_assert_int_eq(kread_i32(rd), 0);
     return rep;
 }
@@ -1676,6 +2142,10 @@ listener_suite(void)
     tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_listener_args);
+    tcase_add_test(tc, test_sasl_plain);
+    tcase_add_test(tc, test_sasl_gate);
+    tcase_add_test(tc, test_sasl_users_file);
+    tcase_add_test(tc, test_sasl_many_users);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -796,6 +796,18 @@ err <<'EOF'
 samsa: serve: cannot listen on ::g: invalid argument (SAMSA_EINVAL)
 EOF
 run "serve bad host" 1 "$S" serve --listen '[::g]:0' st
+# A users file that is not one, or is not there: no listener, the file
+# named (its contents are not: they may hold passwords).
+printf 'alice:s3cret\nbob\n' > users.bad
+err <<'EOF'
+samsa: serve: cannot listen on 127.0.0.1 with users file users.bad: invalid argument (SAMSA_EINVAL)
+EOF
+run "serve malformed users" 1 "$S" serve --listen 127.0.0.1:0 --users users.bad st
+err <<'EOF'
+samsa: serve: cannot listen on 127.0.0.1 with users file users.none: No such file or directory (ENOENT)
+EOF
+run "serve missing users" 1 "$S" serve --listen 127.0.0.1:0 -u users.none st
+rm -f users.bad
 # Serving, then SIGTERM: the line with the port, exit 0, the store closed
 # (a writer can open it again at once).
 cases=$((cases + 1))

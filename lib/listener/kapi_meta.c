@@ -7,7 +7,8 @@
  * encoding, so every reply here uses the classic layouts; ApiVersions
  * itself is served in its flexible version 3 too, because librdkafka and
  * the Java client ask with it first.  ApiVersions lists exactly this
- * table, so a client never picks a version the listener cannot read.
+ * table, so a client never picks a version the listener cannot read; the
+ * SASL APIs are in it only when the listener has a users file (ksasl.c).
  *
  * One broker.  The store is node 0, at the advertised host and the bound
  * port, leader of every partition, its only replica and in-sync replica
@@ -34,9 +35,13 @@ static const kversions served[] = {
     {KAPI_LEAVE_GROUP, 0, 3},      {KAPI_SYNC_GROUP, 0, 3},
     {KAPI_DESCRIBE_GROUPS, 0, 4},  {KAPI_LIST_GROUPS, 0, 2},
     {KAPI_INIT_PRODUCER_ID, 0, 1}, {KAPI_DESCRIBE_CONFIGS, 0, 3},
+    /* Last, so that without a users file ApiVersions sends the table
+     * without them (NSASL). */
+    {KAPI_SASL_HANDSHAKE, 0, 1},   {KAPI_SASL_AUTHENTICATE, 0, 2},
 };
 /* clang-format on */
 #define NSERVED (sizeof served / sizeof served[0])
+#define NSASL   2
 
 bool
 kapi_supported(int16_t key, int16_t version)
@@ -92,8 +97,8 @@ kapi_topic_echo(kread *r, kwrite *out, size_t min_part, char **name)
 int
 kapi_api_versions(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 {
-    (void)l;
     (void)c;
+    size_t n = l->sasl != NULL ? NSERVED : NSERVED - NSASL;
     int16_t v = req->version;
     bool known = kapi_supported(KAPI_API_VERSIONS, v);
     bool flex = known && v >= 3;
@@ -105,8 +110,8 @@ kapi_api_versions(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
             return KANS_CLOSE;
     }
     kwrite_i16(out, known ? KERR_NONE : KERR_UNSUPPORTED_VERSION);
-    kwrite_array(out, flex, (int32_t)NSERVED);
-    for (size_t i = 0; i < NSERVED; i++) {
+    kwrite_array(out, flex, (int32_t)n);
+    for (size_t i = 0; i < n; i++) {
         kwrite_i16(out, served[i].key);
         kwrite_i16(out, served[i].min);
         kwrite_i16(out, served[i].max);

@@ -29,6 +29,14 @@
  * again), so the loop looks at its parked fetches once per append burst,
  * never on a timer: with no append, a fetch is answered at its deadline.
  *
+ * Authentication.  With a users file (ksasl.c), listener_answer() lets a
+ * connection that has not logged in send only ApiVersions and the SASL
+ * requests.  A reply after which the connection must close (a failed
+ * login: KANS_LAST) sets c->closing: nothing more is read or answered,
+ * and once its output is sent the connection closes, after the input
+ * still buffered in the kernel is read and dropped (a socket closed with
+ * unread input sends a reset, which could beat the reply).
+ *
  * Closing.  samsa_listener_close() sets stop and writes the eventfd; the
  * loop ends; the waker, woken by its condition or by store_notify(), ends;
  * then every connection is closed and freed on the caller's thread.
@@ -55,6 +63,11 @@
  * be able to spend them all. */
 #define DEFAULT_MAX_PARTITIONS 1024
 #define READ_CHUNK             65536
+
+/* The config struct callers allocate keeps its size across versions: the
+ * users file came out of the reserved tail. */
+_Static_assert(sizeof(samsa_listener_config) == 96,
+               "samsa_listener_config changed size: the ABI would break");
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -83,7 +96,8 @@ conn_interest(samsa_listener *l, kconn *c)
 {
     struct epoll_event ev = {.data.ptr = c};
     size_t queued = kwrite_total(&c->out) - c->sent;
-    if (c->parked == NULL && queued < (size_t)l->cfg.max_request_bytes)
+    if (c->parked == NULL && !c->closing &&
+        queued < (size_t)l->cfg.max_request_bytes)
         ev.events |= EPOLLIN;
     if (queued > 0)
         ev.events |= EPOLLOUT;
@@ -119,6 +133,7 @@ conn_accept(samsa_listener *l)
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
+        c->auth = l->sasl != NULL ? KAUTH_NONE : KAUTH_DONE;
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
@@ -156,21 +171,21 @@ conn_reply(kconn *c, int32_t correlation, bool flex_header, kwrite *body)
 }
 
 /* Does the reply to (key, version) use the flexible header?  ApiVersions
- * never does (clients must read it before they know our versions); the
- * others served here are flexible from no version yet. */
+ * never does (clients must read it before they know our versions);
+ * SaslAuthenticate from v2; the others served here are flexible from no
+ * version yet. */
 static bool
 reply_flexible(int16_t key, int16_t version)
 {
-    (void)version;
-    (void)key;
-    return false;
+    return key == KAPI_SASL_AUTHENTICATE && version >= 2;
 }
 
 /* Does the request header of (key, version) carry tagged fields? */
 static bool
 request_flexible(int16_t key, int16_t version)
 {
-    return key == KAPI_API_VERSIONS && version >= 3;
+    return (key == KAPI_API_VERSIONS && version >= 3) ||
+           (key == KAPI_SASL_AUTHENTICATE && version >= 2);
 }
 
 typedef int (*handler)(samsa_listener *, kconn *, kreq *, kwrite *);
@@ -219,6 +234,10 @@ handler_for(int16_t key)
         return kapi_init_producer_id;
     case KAPI_DESCRIBE_CONFIGS:
         return kapi_describe_configs;
+    case KAPI_SASL_HANDSHAKE:
+        return kapi_sasl_handshake;
+    case KAPI_SASL_AUTHENTICATE:
+        return kapi_sasl_authenticate;
     default:
         return NULL;
     }
@@ -227,6 +246,8 @@ handler_for(int16_t key)
 int
 listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
 {
+    if (c->auth == KAUTH_RAW && l->sasl != NULL)
+        return ksasl_raw(l, c, p, len); /* no request: a SASL token */
     kreq req;
     kread_init(&req.body, p, len);
     req.key = kread_i16(&req.body);
@@ -237,9 +258,16 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
     /* An API or version we do not serve: the client should have asked
      * ApiVersions first; Kafka closes the connection, so do we (the reply
      * layout of an unknown version is unknown).  ApiVersions answers an
-     * unknown version itself, in version 0 (KIP-511). */
+     * unknown version itself, in version 0 (KIP-511).  The SASL APIs
+     * are served only with a users file; until a connection
+     * authenticated, only they and ApiVersions are (ksasl.c). */
+    bool sasl_key =
+        req.key == KAPI_SASL_HANDSHAKE || req.key == KAPI_SASL_AUTHENTICATE;
     if (h == NULL ||
-        (req.key != KAPI_API_VERSIONS && !kapi_supported(req.key, req.version)))
+        (req.key != KAPI_API_VERSIONS &&
+         !kapi_supported(req.key, req.version)) ||
+        (sasl_key && l->sasl == NULL) ||
+        (l->sasl != NULL && !ksasl_allowed(c, req.key)))
         return KANS_CLOSE;
     if (req.key != KAPI_API_VERSIONS || kapi_supported(req.key, req.version))
         kread_tags(&req.body, request_flexible(req.key, req.version));
@@ -247,6 +275,10 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
         return KANS_CLOSE;
     kwrite body = {0};
     int rc = h(l, c, &req, &body);
+    if (rc == KANS_LAST) {
+        c->closing = true;
+        rc = KANS_DONE;
+    }
     if (rc == KANS_DONE && body.len > 0)
         conn_reply(c, req.correlation, reply_flexible(req.key, req.version),
                    &body);
@@ -256,18 +288,32 @@ listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len)
     return rc;
 }
 
+/* The largest frame c may send: max_request_bytes, and no more than
+ * KSASL_MAX_RECEIVE before it logged in (it is no one yet, and must not
+ * make the listener hold much for it). */
+static int32_t
+conn_max_frame(const samsa_listener *l, const kconn *c)
+{
+    int32_t most = l->cfg.max_request_bytes;
+    return c->auth != KAUTH_DONE && most > KSASL_MAX_RECEIVE ? KSASL_MAX_RECEIVE
+                                                             : most;
+}
+
 /* Answer the whole frames in c->in, in order, until one parks. */
 static int
 conn_work(samsa_listener *l, kconn *c)
 {
     size_t at = 0;
     int rc = 0;
-    while (c->parked == NULL && c->in_len - at >= 4) {
+    while (c->parked == NULL && !c->closing && c->in_len - at >= 4) {
         const uint8_t *q = c->in + at;
         int32_t size = (int32_t)((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
                                  (uint32_t)q[2] << 8 | q[3]);
-        if (size < 8 || size > l->cfg.max_request_bytes) {
-            rc = KANS_CLOSE; /* no request is this small or this large */
+        /* No request is this small or this large; a raw SASL token
+         * (ksasl_raw()) may be small. */
+        if (size < (c->auth == KAUTH_RAW ? 0 : 8) ||
+            size > conn_max_frame(l, c)) {
+            rc = KANS_CLOSE;
             break;
         }
         if (c->in_len - at - 4 < (size_t)size)
@@ -298,7 +344,7 @@ io_result(ssize_t n)
 static int
 conn_read(samsa_listener *l, kconn *c)
 {
-    size_t limit = 4 + (size_t)l->cfg.max_request_bytes;
+    size_t limit = 4 + (size_t)conn_max_frame(l, c);
     while (c->in_len < limit) {
         if (c->in_cap - c->in_len < READ_CHUNK && c->in_cap < limit) {
             size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
@@ -351,6 +397,19 @@ conn_iov(const kconn *c, struct iovec *iov, int max)
     return n;
 }
 
+/* Read and drop what c's peer sent, a bounded amount: a socket closed
+ * with unread input resets the connection, and the reset can reach the
+ * peer before it read the last reply. */
+static void
+conn_drain(kconn *c)
+{
+    uint8_t b[4096];
+    for (int i = 0; i < 256 && read(c->fd, b, sizeof b) > 0; i++)
+        ;
+}
+
+/* Send what c has queued; KANS_CLOSE when a closing connection sent its
+ * last reply (or on an error), 0 otherwise. */
 static int
 conn_write(kconn *c)
 {
@@ -372,6 +431,10 @@ conn_write(kconn *c)
     c->out.buf = buf;
     c->out.cap = cap;
     c->sent = 0;
+    if (c->closing) {
+        conn_drain(c);
+        return KANS_CLOSE;
+    }
     return 0;
 }
 
@@ -545,6 +608,7 @@ listener_free(samsa_listener *l)
         conn_free(l, l->conns);
     kgroups_free(l);
     kidem_free(l);
+    ksasl_free(l->sasl);
     if (l->lfd >= 0)
         close(l->lfd);
     if (l->epfd >= 0)
@@ -598,7 +662,8 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
     if (cfg->port < 0 || cfg->port > 65535 || cfg->max_connections < 0 ||
         cfg->max_partitions < 0 || cfg->max_partitions > SAMSA_MAX_PARTITIONS ||
         cfg->max_request_bytes < 0 ||
-        (cfg->max_request_bytes > 0 && cfg->max_request_bytes < 1024))
+        (cfg->max_request_bytes > 0 && cfg->max_request_bytes < 1024) ||
+        cfg->reserved32 != 0 || !SAMSA_RESERVED_ZERO(cfg->reserved))
         return SAMSA_EINVAL;
     if (s->rdonly)
         return SAMSA_ERDONLY;
@@ -621,10 +686,15 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
         l->cfg.max_partitions = DEFAULT_MAX_PARTITIONS;
     l->advertised = strdup(cfg->advertised_host != NULL ? cfg->advertised_host
                                                         : l->cfg.host);
-    int rc = l->advertised == NULL ? SAMSA_ENOMEM : listener_start(l);
-    /* The config's strings are the caller's: only the copy is kept. */
+    int rc = l->advertised == NULL ? SAMSA_ENOMEM : 0;
+    if (rc == 0 && cfg->users_file != NULL)
+        rc = ksasl_open(cfg->users_file, &l->sasl);
+    if (rc == 0)
+        rc = listener_start(l);
+    /* The config's strings are the caller's: only the copies are kept. */
     l->cfg.host = NULL;
     l->cfg.advertised_host = NULL;
+    l->cfg.users_file = NULL;
     if (rc != 0) {
         listener_free(l);
         return rc;

@@ -31,12 +31,15 @@ enum {
     KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
     KERR_INVALID_REQUIRED_ACKS = 21,
+    KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    KERR_ILLEGAL_SASL_STATE = 34,
     KERR_UNSUPPORTED_VERSION = 35,
     KERR_INVALID_REQUEST = 42,
     KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
     KERR_INVALID_PRODUCER_EPOCH = 47,
     KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
     KERR_KAFKA_STORAGE_ERROR = 56,
+    KERR_SASL_AUTHENTICATION_FAILED = 58,
     KERR_MEMBER_ID_REQUIRED = 79,
     KERR_INVALID_RECORD = 87,
 };
@@ -56,12 +59,14 @@ enum {
     KAPI_SYNC_GROUP = 14,
     KAPI_DESCRIBE_GROUPS = 15,
     KAPI_LIST_GROUPS = 16,
+    KAPI_SASL_HANDSHAKE = 17,
     KAPI_API_VERSIONS = 18,
     KAPI_INIT_PRODUCER_ID = 22,
     KAPI_DESCRIBE_CONFIGS = 32,
     KAPI_CREATE_TOPICS = 19,
     KAPI_DELETE_TOPICS = 20,
     KAPI_DELETE_RECORDS = 21,
+    KAPI_SASL_AUTHENTICATE = 36,
     KAPI_CREATE_PARTITIONS = 37,
 };
 
@@ -101,6 +106,23 @@ typedef struct kidem kidem;
 typedef struct kprod kprod;
 /* The consumer groups coordinated here (kapi_join.c). */
 typedef struct kgroups kgroups;
+/* The users of SASL/PLAIN, from the users file (ksasl.c). */
+typedef struct ksasl ksasl;
+
+/* The largest frame a connection not yet logged in may send (Kafka's
+ * sasl.server.max.receive.size): until then it is no one, and must not
+ * make the listener hold max_request_bytes for it. */
+#define KSASL_MAX_RECEIVE (512 << 10)
+
+/* Where a connection is in SASL authentication (ksasl.c): with no users
+ * file every connection starts KAUTH_DONE. */
+enum {
+    KAUTH_NONE = 0, /* ApiVersions and SaslHandshake only        */
+    KAUTH_MECH = 1, /* PLAIN chosen: SaslAuthenticate next       */
+    KAUTH_DONE = 2, /* authenticated, or no authentication asked */
+    KAUTH_RAW = 3,  /* PLAIN chosen by a v0 handshake: the next
+                       frame is the bare token (ksasl_raw())     */
+};
 
 typedef struct kconn {
     int fd;
@@ -110,6 +132,9 @@ typedef struct kconn {
     size_t sent;   /* bytes of out sent (splices counted)       */
     kpark *parked; /* a reply waiting: the next requests wait behind it */
     char host[48]; /* the peer's address, for DescribeGroups      */
+    uint8_t auth;  /* KAUTH_*                                     */
+    bool closing;  /* a last reply queued: read nothing more, close
+                      once it is sent (a failed authentication)   */
     struct kconn *prev, *next;
 } kconn;
 
@@ -131,6 +156,7 @@ struct samsa_listener {
     int parked;      /* fetches waiting, under lock                     */
     kgroups *groups; /* the loop's: only its thread touches them      */
     kidem *idem;     /* the loop's too; NULL until a producer needs it */
+    ksasl *sasl;     /* the users file's users; NULL: no authentication */
     /* The store's list (s->listen_lock); stopped: its threads joined and
      * its sockets closed, by samsa_listener_close() or samsa_close(). */
     struct samsa_listener *next_in_store;
@@ -141,8 +167,10 @@ struct samsa_listener {
 extern const store_service listener_service;
 
 /* What a handler did: answered (the reply is in out), parked (c->parked
- * set: its retry answers later), or the connection must close. */
-enum { KANS_DONE = 0, KANS_PARKED = 1, KANS_CLOSE = -1 };
+ * set: its retry answers later), or the connection must close; KANS_LAST:
+ * answered, and the connection closes once the reply is sent (handlers
+ * only: listener_answer() makes it KANS_DONE with c->closing set). */
+enum { KANS_DONE = 0, KANS_PARKED = 1, KANS_CLOSE = -1, KANS_LAST = 2 };
 
 /* Handlers: decode req, answer into out (the body only: listener.c
  * frames it).  May park (fetch). */
@@ -160,6 +188,21 @@ int kapi_create_partitions(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_delete_records(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_init_producer_id(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
 int kapi_describe_configs(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_sasl_handshake(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+int kapi_sasl_authenticate(samsa_listener *l, kconn *c, kreq *req, kwrite *out);
+
+/* Read and check the users file at path (ksasl.c's header says its
+ * format): 0 with *out set; SAMSA_EINVAL for a malformed one, -errno for
+ * one that cannot be read, SAMSA_ENOMEM. */
+int ksasl_open(const char *path, ksasl **out);
+/* Wipe and free the users (NULL: nothing). */
+void ksasl_free(ksasl *k);
+/* May c, not yet authenticated, send a request of this key? */
+bool ksasl_allowed(const kconn *c, int16_t key);
+/* The frame (len bytes at p) after a v0 SaslHandshake: PLAIN's message
+ * alone.  KANS_DONE with an empty frame queued to c when it
+ * authenticates, else KANS_CLOSE. */
+int ksasl_raw(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
 
 /* May the idempotent batch of producer pid at epoch, its count records
  * from sequence first_seq, be stored in topic's partition p (kapi_idem.c)?
@@ -220,10 +263,10 @@ int16_t kapi_error(int rc);
  * reply framed into c->out, or c->parked set; KANS_*.  The loop's, and
  * the fuzz target's (test/fuzz/fuzz_kafka.c), which has no socket. */
 int listener_answer(samsa_listener *l, kconn *c, const uint8_t *p, size_t len);
-/* Join the listener's threads and close its connections and sockets
- * (samsa_listener_close() and samsa_close() do; once is enough).  The
- * fuzz target stops them at once: groups' and producers' state belong
- * to the loop's thread, and the target answers on its own. */
+/* Join the listener's threads and close every connection: it touches
+ * the store no more, and answers only what listener_answer() is given
+ * (the fuzz target's way: no thread of the listener's runs beside it).
+ * samsa_listener_close() then only unlists and frees it. */
 void listener_stop(samsa_listener *l);
 
 /* Producers (in-process or not) woke the store: the loop re-checks its

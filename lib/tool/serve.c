@@ -1,6 +1,6 @@
 /*
- * serve.c - `samsa serve DIR [--listen HOST:PORT]`: serve a store to Kafka
- * clients (samsa_listener_open(3)) until SIGINT or SIGTERM.
+ * serve.c - `samsa serve DIR [--listen HOST:PORT] [--users FILE]`: serve a
+ * store to Kafka clients (samsa_listener_open(3)) until SIGINT or SIGTERM.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -12,12 +12,15 @@
 
 static const char serve_help[] =
     "usage: samsa serve [--listen HOST:PORT] [--advertise HOST]\n"
-    "                   [-R REPLICA_DIR]... DIR\n"
+    "                   [--users FILE] [-R REPLICA_DIR]... DIR\n"
     "Serve the topics of the store in DIR over Kafka's protocol until\n"
     "interrupted (SIGINT, SIGTERM): any Kafka client produces and fetches.\n"
     "  -l, --listen HOST:PORT  where to listen (default 127.0.0.1:9092;\n"
     "                          port 0: any free port; [ADDR]:PORT for IPv6)\n"
     "  -a, --advertise HOST    the host told to clients (default: HOST)\n"
+    "  -u, --users FILE        clients must log in with SASL/PLAIN as one of\n"
+    "                          FILE's users (user:password lines; passwords\n"
+    "                          cross the network in the clear)\n"
     "  -R, --replica-dir DIR   a mirror directory (repeat, in order)\n";
 
 /* HOST:PORT or [HOST]:PORT into host (a copy, malloc) and port. */
@@ -48,6 +51,7 @@ cmd_serve(int argc, char **argv)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"advertise", required_argument, NULL, 'a'},
+        {"users", required_argument, NULL, 'u'},
         {"replica-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};
@@ -55,7 +59,7 @@ cmd_serve(int argc, char **argv)
     samsa_listener_config cfg = {.port = 9092};
     char *host = NULL;
     int c, st;
-    while ((c = getopt_long(argc, argv, ":l:a:R:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:a:u:R:", longopts, NULL)) != -1) {
         if (c == 'l') {
             free(host);
             host = NULL;
@@ -63,6 +67,8 @@ cmd_serve(int argc, char **argv)
                 return tool_usage("--listen takes HOST:PORT, not '%s'", optarg);
         } else if (c == 'a') {
             cfg.advertised_host = optarg;
+        } else if (c == 'u') {
+            cfg.users_file = optarg;
         } else if ((st = tool_option(c, argv, &ts, serve_help)) != TOOL_MORE) {
             free(host);
             return st;
@@ -86,7 +92,11 @@ cmd_serve(int argc, char **argv)
     int rc = samsa_listener_open(s, &cfg, &l);
     if (rc != 0) {
         sigprocmask(SIG_SETMASK, &old, NULL);
-        st = tool_fail(rc, "cannot listen on %s", host ? host : "127.0.0.1");
+        /* The users file's problems (malformed, unreadable) come back
+         * as this one error too: name it. */
+        st = tool_fail(rc, "cannot listen on %s%s%s", host ? host : "127.0.0.1",
+                       cfg.users_file ? " with users file " : "",
+                       cfg.users_file ? cfg.users_file : "");
         free(host);
         (void)tool_close(s);
         return st;

@@ -103,6 +103,10 @@ void fuzz_produce_readback(samsa *s, const char *topic, int32_t partition);
 #define FUZZ_QUEUE_GROUP "g" /* its share group                          */
 #define FUZZ_QUEUE_RECS  50  /* records of FUZZ_QUEUE_TOPIC              */
 
+/* fuzz_kafka's SASL/PLAIN user and its password (the seeds log in). */
+#define FUZZ_SASL_USER "fuzz"
+#define FUZZ_SASL_PASS "fuzz:pass"
+
 /* Open dir (creating it), create FUZZ_LOG_TOPIC (small segments) when
  * create says so, produce records from..to-1 in batches of 1 to 4 with keys,
  * headers and values of varied sizes, and close it. */

@@ -14,6 +14,13 @@
  * deleted after it, and the groups it joined and the producers' sequences
  * are forgotten, so each input starts from no group (a JoinGroup v0 seed
  * completes a one-member rebalance on its own).
+ *
+ * SASL.  SaslHandshake and SaslAuthenticate are served only by a listener
+ * with a users file (ksasl.c), so inputs of those keys go to a second one
+ * that has one (user FUZZ_SASL_USER), on a connection at the step that
+ * request belongs to: a handshake from the start, an authenticate after a
+ * PLAIN handshake.  Every input is also given to that listener as the
+ * bare token that follows a v0 handshake.
  */
 #include <string.h>
 
@@ -23,6 +30,7 @@
 static char *dir; /* the store's, kept for the run */
 static samsa *store;
 static samsa_listener *lsn;
+static samsa_listener *lsn_sasl; /* with a users file: SASL above */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -38,12 +46,46 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
      * bound (tested in check_listener) prevents at any setting. */
     samsa_listener_config cfg = {.max_partitions = 16};
     FUZZ_CHECK(samsa_listener_open(store, &cfg, &lsn) == 0);
-    /* This thread answers every input: the loop's thread, which alone
-     * touches the groups and producers' state on a real listener, must
-     * not run beside it (its group timers did: a use after free of a
-     * group an input's end had freed, found by a long run). */
+    char users[700];
+    fuzz_path(users, sizeof users, dir, "users");
+    static const char text[] = FUZZ_SASL_USER ":" FUZZ_SASL_PASS "\n";
+    fuzz_write_file(users, text, sizeof text - 1);
+    cfg.users_file = users;
+    FUZZ_CHECK(samsa_listener_open(store, &cfg, &lsn_sasl) == 0);
+    /* Their loops would run the groups' timers and parked replies beside
+     * this thread's answers (a fetch that parks wakes them): stopped,
+     * only this thread touches them. */
     listener_stop(lsn);
+    listener_stop(lsn_sasl);
     return 0;
+}
+
+/* Answer data on l from a connection at SASL step auth: what must hold of
+ * any answer (the header above). */
+static void
+answer(samsa_listener *l, uint8_t auth, const uint8_t *data, size_t size)
+{
+    kconn c;
+    memset(&c, 0, sizeof c);
+    c.fd = -1;
+    c.auth = auth;
+    int rc = listener_answer(l, &c, data, size);
+    FUZZ_CHECK(rc == KANS_DONE || rc == KANS_PARKED || rc == KANS_CLOSE);
+    FUZZ_CHECK(!c.closing || rc == KANS_DONE);
+    if (c.out.len > 0) {
+        FUZZ_CHECK(c.out.len >= 4);
+        uint32_t n = (uint32_t)c.out.buf[0] << 24 |
+                     (uint32_t)c.out.buf[1] << 16 |
+                     (uint32_t)c.out.buf[2] << 8 | c.out.buf[3];
+        FUZZ_CHECK(n == kwrite_total(&c.out) - 4);
+        /* Only a raw token's answer is the empty frame. */
+        FUZZ_CHECK(n >= 4 || auth == KAUTH_RAW);
+    }
+    if (c.parked != NULL) {
+        FUZZ_CHECK(rc == KANS_PARKED);
+        c.parked->ops->free(l, c.parked); /* as a closed connection's */
+    }
+    kwrite_free(&c.out);
 }
 
 static int
@@ -58,23 +100,14 @@ drop_topic(const char *name, void *ctx)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    kconn c;
-    memset(&c, 0, sizeof c);
-    c.fd = -1;
-    int rc = listener_answer(lsn, &c, data, size);
-    FUZZ_CHECK(rc == KANS_DONE || rc == KANS_PARKED || rc == KANS_CLOSE);
-    if (c.out.len > 0) {
-        FUZZ_CHECK(c.out.len >= 8);
-        uint32_t n = (uint32_t)c.out.buf[0] << 24 |
-                     (uint32_t)c.out.buf[1] << 16 |
-                     (uint32_t)c.out.buf[2] << 8 | c.out.buf[3];
-        FUZZ_CHECK(n == kwrite_total(&c.out) - 4);
-    }
-    if (c.parked != NULL) {
-        FUZZ_CHECK(rc == KANS_PARKED);
-        c.parked->ops->free(lsn, c.parked); /* as a closed connection's */
-    }
-    kwrite_free(&c.out);
+    int16_t key = size >= 2 ? (int16_t)(data[0] << 8 | data[1]) : -1;
+    if (key == KAPI_SASL_HANDSHAKE)
+        answer(lsn_sasl, KAUTH_NONE, data, size);
+    else if (key == KAPI_SASL_AUTHENTICATE)
+        answer(lsn_sasl, KAUTH_MECH, data, size);
+    else
+        answer(lsn, KAUTH_DONE, data, size);
+    answer(lsn_sasl, KAUTH_RAW, data, size);
     /* Groups an input joined go too, and idempotent producers' state:
      * each input starts from none. */
     kgroups_free(lsn);

@@ -535,6 +535,32 @@ kafka_seeds(void)
     kwrite_i8(&w, 1);
     kwrite_i8(&w, 0);
     kafka_seed("describe-configs", &w);
+
+    /* SASL (fuzz_kafka.c: these keys go to the listener with users). */
+    for (int16_t v = 0; v <= 1; v++) {
+        kafka_header(&w, KAPI_SASL_HANDSHAKE, v, false);
+        kwrite_strz(&w, false, "PLAIN");
+        kafka_seed(v == 0 ? "sasl-handshake-0" : "sasl-handshake-1", &w);
+    }
+    static const char tok[] = "\0" FUZZ_SASL_USER "\0" FUZZ_SASL_PASS;
+    static const char authz[] =
+        FUZZ_SASL_USER "\0" FUZZ_SASL_USER "\0" FUZZ_SASL_PASS;
+    for (int16_t v = 0; v <= 2; v++) {
+        static const char *const names[] = {"sasl-authenticate-0",
+                                            "sasl-authenticate-1",
+                                            "sasl-authenticate-2"};
+        bool flex = v >= 2;
+        kafka_header(&w, KAPI_SASL_AUTHENTICATE, v, flex);
+        const char *t = v == 1 ? authz : tok;
+        size_t n = v == 1 ? sizeof authz - 1 : sizeof tok - 1;
+        kwrite_bytes_len(&w, flex, (int64_t)n);
+        kwrite_raw(&w, t, n);
+        kwrite_tags(&w, flex);
+        kafka_seed(names[v], &w);
+    }
+    /* The bare token after a v0 handshake (every input is one too). */
+    kwrite_raw(&w, tok, sizeof tok - 1);
+    kafka_seed("sasl-raw-token", &w);
 }
 
 int

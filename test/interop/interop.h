@@ -29,22 +29,31 @@ fail(const char *fmt, ...)
 }
 
 /* Open (create) the store at dir with topic (parts partitions) and a
- * listener on loopback; bootstrap gets its "host:port".  Exits the
+ * listener on loopback (lc: its config, NULL the defaults); bootstrap gets its "host:port".  Exits the
  * program (status 1, a message naming prog) when any of it fails. */
 static inline void
-interop_serve(const char *prog, const char *dir, const char *topic,
-              int32_t parts, samsa **s, samsa_listener **l, char *bootstrap,
-              size_t cap)
+interop_serve_cfg(const char *prog, const char *dir, const char *topic,
+                  int32_t parts, const samsa_listener_config *lc, samsa **s,
+                  samsa_listener **l, char *bootstrap, size_t cap)
 {
     samsa_options o = {.flags = SAMSA_OPEN_CREATE};
     interop_prog = prog;
     samsa_topic_config cfg = {.partitions = parts};
     if (samsa_open(dir, &o, s) != 0 || samsa_topic_create(*s, topic, &cfg) ||
-        samsa_listener_open(*s, NULL, l) != 0) {
+        samsa_listener_open(*s, lc, l) != 0) {
         fprintf(stderr, "%s: cannot set up the store\n", prog);
         exit(1);
     }
     snprintf(bootstrap, cap, "127.0.0.1:%d", samsa_listener_port(*l));
+}
+
+/* The same with the listener's defaults. */
+static inline void
+interop_serve(const char *prog, const char *dir, const char *topic,
+              int32_t parts, samsa **s, samsa_listener **l, char *bootstrap,
+              size_t cap)
+{
+    interop_serve_cfg(prog, dir, topic, parts, NULL, s, l, bootstrap, cap);
 }
 
 #endif
