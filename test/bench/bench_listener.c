@@ -227,8 +227,22 @@ throughput_run(void *ctx, unsigned run, double *out)
     rd_kafka_destroy(p);
     free(v);
 
+    /* The mock cluster keeps a bounded log in memory and drops its
+     * oldest records past it: the read is of what it kept, from its
+     * start (samsa's is 0), and counts those. */
+    int64_t lo = 0, hi = 0;
     rd_kafka_t *c = consumer(w, topic, 0);
-    uint64_t t2 = bench_now_ns(), got = 0;
+    BENCH_CHECK(
+        rd_kafka_query_watermark_offsets(c, topic, 0, &lo, &hi, 10000) == 0 &&
+            hi == (int64_t)n && lo >= 0 && lo < hi,
+        "%s: watermarks %lld..%lld of %llu records", w->system, (long long)lo,
+        (long long)hi, (unsigned long long)n);
+    if (lo > 0) {
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        c = consumer(w, topic, lo);
+    }
+    uint64_t t2 = bench_now_ns(), got = (uint64_t)lo;
     while (got < n) {
         rd_kafka_message_t *m = next_guarded(c, w, "consume", got);
         BENCH_CHECK(m->offset == (int64_t)got && m->len == w->vlen,
@@ -242,7 +256,7 @@ throughput_run(void *ctx, unsigned run, double *out)
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     out[0] = (double)n / ((double)(t1 - t0) / 1e9);
-    out[1] = (double)n / ((double)(t3 - t2) / 1e9);
+    out[1] = (double)(n - (uint64_t)lo) / ((double)(t3 - t2) / 1e9);
 }
 
 static void
