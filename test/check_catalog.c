@@ -746,13 +746,7 @@ static void
 strip_crcs(const char *dir)
 {
     MDB_env *env;
-    MDB_txn *txn;
-    char path[TEST_PATH_BUF];
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    ck_assert_int_eq(
-        mdb_env_open(env, test_pathf(path, dir, "catalog"), 0, 0644), 0);
-    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    MDB_txn *txn = test_catalog_begin(dir, &env);
     static const char *const dbs[] = {"meta", "topics", "partitions", "groups",
                                       "queues"};
     for (int i = 0; i < 5; i++) {
@@ -781,8 +775,7 @@ strip_crcs(const char *dir)
             ck_assert_int_eq(mdb_put(txn, dbi, &k1, &v1, 0), 0);
         }
     }
-    ck_assert_int_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    test_catalog_commit(env, txn);
 }
 
 START_TEST(test_format1_upgrade)

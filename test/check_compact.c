@@ -31,10 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <lmdb.h>
-
 #include "catalog/catalog.h"
-#include "catalog/catalog_mdb.h"
 #include "faultio.h"
 #include "store/store.h"
 #include "test.h"
@@ -347,28 +344,7 @@ START_TEST(test_old_record)
     samsa *s = test_open(dir);
     E(samsa_topic_create(s, "d", NULL));
     E(samsa_close(s));
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    char path[TEST_PATH_BUF];
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    ck_assert_int_eq(
-        mdb_env_open(env, test_pathf(path, dir, "catalog"), 0, 0644), 0);
-    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
-    MDB_val k = {1, "d"}, v;
-    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
-    ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
-    uint8_t rec[84 + CATALOG_CRC];
-    memcpy(rec, v.mv_data, 84);
-    uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 84);
-    for (int i = 0; i < 4; i++)
-        rec[84 + i] = (uint8_t)(crc >> (8 * i));
-    MDB_val nv = {sizeof rec, rec};
-    ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
-    ck_assert_int_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    test_catalog_topic_shorten(dir, "d", 84);
     s = test_open(dir);
     samsa_topic_config d;
     E(samsa_topic_describe(s, "d", &d));
@@ -954,12 +930,7 @@ copies_identical(const char *d0, const char *d1)
         if (e->d_name[0] == '.' || strcmp(e->d_name, "samsa.end") == 0)
             continue;
         snprintf(name, sizeof name, TN "-0/%.200s", e->d_name);
-        size_t l0, l1;
-        uint8_t *b0 = test_slurp(test_pathf(p0, d0, name), &l0);
-        uint8_t *b1 = test_slurp(test_pathf(p1, d1, name), &l1);
-        ck_assert_msg(l0 == l1 && memcmp(b0, b1, l0) == 0, "%s differs", name);
-        free(b0);
-        free(b1);
+        test_same_bytes(test_pathf(p0, d0, name), test_pathf(p1, d1, name));
         files++;
     }
     closedir(d);

@@ -24,10 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <lmdb.h>
-
 #include "catalog/catalog.h"
-#include "catalog/catalog_mdb.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -575,30 +572,8 @@ START_TEST(test_old_topic_record)
     make_topic(&r, 1, 5, 0);
     E(samsa_close(r.s));
     r.s = NULL;
-    for (int d = 0; d < 2; d++) { /* every directory holds the catalog */
-        MDB_env *env;
-        MDB_txn *txn;
-        MDB_dbi dbi;
-        char path[TEST_PATH_BUF];
-        ck_assert_int_eq(mdb_env_create(&env), 0);
-        mdb_env_set_maxdbs(env, 8);
-        ck_assert_int_eq(
-            mdb_env_open(env, test_pathf(path, r.d[d], "catalog"), 0, 0644), 0);
-        ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-        ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
-        MDB_val k = {1, "t"}, v;
-        ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
-        ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
-        uint8_t rec[48 + CATALOG_CRC];
-        memcpy(rec, v.mv_data, 48);
-        uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, 48);
-        for (int i = 0; i < 4; i++)
-            rec[48 + i] = (uint8_t)(crc >> (8 * i));
-        MDB_val nv = {sizeof rec, rec};
-        ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
-        ck_assert_int_eq(mdb_txn_commit(txn), 0);
-        mdb_env_close(env);
-    }
+    for (int d = 0; d < 2; d++) /* every directory holds the catalog */
+        test_catalog_topic_shorten(r.d[d], "t", 48);
     rig_open(&r);
     samsa_topic_config d;
     E(samsa_topic_describe(r.s, "t", &d));

@@ -129,17 +129,12 @@ catalog_poke(const char *dir, const char *db, const char *key, const void *val,
              size_t val_len)
 {
     MDB_env *env;
-    MDB_txn *txn;
+    MDB_txn *txn = test_catalog_begin(dir, &env);
     MDB_dbi dbi;
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 8);
-    ck_assert_int_eq(mdb_env_open(env, test_path(dir, "catalog"), 0, 0644), 0);
-    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
     MDB_val k = {strlen(key), (void *)key}, v = {val_len, (void *)val};
     ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-    ck_assert_int_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    test_catalog_commit(env, txn);
 }
 
 /* A catalog from an incompatible version is refused, not misread. */

@@ -6,6 +6,7 @@
 #define SAMSA_TEST_H
 
 #include <check.h>
+#include <lmdb.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +136,17 @@ void test_spew(const char *path, const void *buf, size_t len, int flags);
 /* Fail the test unless the files at a and b hold the same bytes (copies
  * of a segment must be identical). */
 void test_same_bytes(const char *a, const char *b);
+/* The catalog of the store directory dir (closed), opened with LMDB
+ * itself and a write transaction begun, for a test to rewrite records as
+ * older versions or damage wrote them; test_catalog_commit() commits and
+ * closes. */
+MDB_txn *test_catalog_begin(const char *dir, MDB_env **env);
+void test_catalog_commit(MDB_env *env, MDB_txn *txn);
+/* Rewrite topic's record in the catalog of the store directory dir (now
+ * 108 bytes) as its first old_len bytes with their CRC: the record an
+ * older version wrote (48 before retention, 84 before compaction). */
+void test_catalog_topic_shorten(const char *dir, const char *topic,
+                                size_t old_len);
 
 /* A store's files, kept in memory to put back before each case. */
 typedef struct test_sfile {

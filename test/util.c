@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog/catalog_mdb.h"
+
 #include "test.h"
 
 const char *
@@ -151,6 +153,47 @@ test_same_bytes(const char *a, const char *b)
                   "%s (%zu bytes) and %s (%zu bytes) differ", a, la, b, lb);
     free(pa);
     free(pb);
+}
+
+MDB_txn *
+test_catalog_begin(const char *dir, MDB_env **env)
+{
+    MDB_txn *txn;
+    char path[TEST_PATH_BUF];
+    ck_assert_int_eq(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 8);
+    ck_assert_int_eq(
+        mdb_env_open(*env, test_pathf(path, dir, "catalog"), 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(*env, NULL, 0, &txn), 0);
+    return txn;
+}
+
+void
+test_catalog_commit(MDB_env *env, MDB_txn *txn)
+{
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+void
+test_catalog_topic_shorten(const char *dir, const char *topic, size_t old_len)
+{
+    MDB_env *env;
+    MDB_txn *txn = test_catalog_begin(dir, &env);
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_dbi_open(txn, "topics", 0, &dbi), 0);
+    MDB_val k = {strlen(topic), (void *)topic}, v;
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    ck_assert_uint_eq(v.mv_size, 108 + CATALOG_CRC);
+    uint8_t rec[108 + CATALOG_CRC];
+    ck_assert_uint_lt(old_len, 108);
+    memcpy(rec, v.mv_data, old_len);
+    uint32_t crc = catalog__value_crc(TAG_TOPIC, &k, rec, old_len);
+    for (int i = 0; i < 4; i++)
+        rec[old_len + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    MDB_val nv = {old_len + CATALOG_CRC, rec};
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    test_catalog_commit(env, txn);
 }
 
 void
