@@ -444,8 +444,6 @@ place(ptopic *t, const samsa_record *r, int32_t partition)
 {
     if (partition != SAMSA_PARTITION_ANY)
         return partition;
-    if (t->partitions == 1) /* every key's: no need to hash it */
-        return 0;
     if (r->key != NULL)
         return samsa_partition_for_key(r->key, r->key_len, t->partitions);
     if (t->sticky < 0)

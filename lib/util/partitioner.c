@@ -62,6 +62,8 @@ samsa_partition_for_key(const void *key, size_t key_len, int32_t partitions)
     /* Kafka keys are byte arrays, at most INT32_MAX long. */
     if (partitions < 1 || (key == NULL && key_len > 0) || key_len > INT32_MAX)
         return SAMSA_EINVAL;
+    if (partitions == 1) /* every key's: no need to hash it */
+        return 0;
     /* toPositive() clears the sign bit; it does not negate, so the result
      * differs from abs() for negative hashes, as Kafka's does. */
     return (int32_t)((murmur2(key, key_len) & 0x7fffffffu) %
