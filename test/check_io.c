@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,107 @@ START_TEST(posix_mapped_write)
     ck_assert_mem_eq(back, buf, 100);
     ck_assert_int_eq(io->read(io, f, back, 100, 8292), 0); /* EOF */
     E(io->sync(io, f));
+    E(io->close(io, f));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* KiB of the mapping at view that this process has in its page tables
+ * (the Rss line of /proc/self/smaps): a copy into a page maps that page,
+ * and populating maps every page of its range.  (Page cache residency,
+ * mincore(2), would not tell: a fault reads ahead around it.) */
+static long
+mapped_kib(const void *view)
+{
+    FILE *fp = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(fp);
+    char line[512], start[32];
+    snprintf(start, sizeof start, "%lx-", (unsigned long)(uintptr_t)view);
+    bool in = false;
+    long kib = -1;
+    while (fgets(line, sizeof line, fp) != NULL) {
+        if (strncmp(line, start, strlen(start)) == 0)
+            in = true;
+        else if (in && sscanf(line, "Rss: %ld kB", &kib) == 1)
+            break;
+    }
+    fclose(fp);
+    ck_assert_msg(kib >= 0, "no mapping at %p in smaps", view);
+    return kib;
+}
+
+/* Whether this kernel populates a shared mapping on request (Linux 5.14):
+ * without it io_posix copies and faults page by page, which is correct,
+ * only slower. */
+static bool
+populate_supported(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    bool ok = madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+    munmap(p, page);
+    return ok;
+}
+
+/* The copy path populates the pages ahead of the writer, 1 MiB at a time,
+ * only inside what allocate() reserved and never in a file synced while
+ * written; the pages populated read as zeros, and take no disk blocks the
+ * allocation had not.  The residency asserts fail when each page is
+ * faulted in by its own copy. */
+START_TEST(posix_prefault)
+{
+    const char *dir = test_dir_make();
+    char p1[PATH_BUF], p2[PATH_BUF];
+    samsa_io *io = samsa__io_posix();
+    samsa_io_file *f;
+    const void *view;
+    unsigned char buf[100];
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const uint64_t mib = 1u << 20, alloc = mib + mib / 2 + 100;
+    bool pop = populate_supported();
+    struct stat st0, st1;
+
+    fill(buf, sizeof buf, 9);
+    E(io->open(io, pathbuf(p1, dir, "a.log"), SAMSA_IO_CREATE, &f));
+    E(io->allocate(io, f, 0, alloc));
+    E(io->map(io, f, 4 * mib, &view));
+    ck_assert_int_eq(stat(p1, &st0), 0);
+    ck_assert_int_eq(mapped_kib(view), 0);
+    ck_assert_int_eq(io->write(io, f, buf, 100, 0), 100);
+    ck_assert_int_eq(mapped_kib(view), pop ? 1024 : (long)page / 1024);
+    ck_assert_int_eq(io->write(io, f, buf, 100, 4096 * 20), 100);
+    ck_assert_int_eq(mapped_kib(view), pop ? 1024 : 2 * (long)page / 1024);
+    /* Across the populated edge: the next window stops at the last whole
+     * page inside the allocation. */
+    ck_assert_int_eq(io->write(io, f, buf, 100, mib - 50), 100);
+    if (pop)
+        ck_assert_int_eq(mapped_kib(view), 1536);
+    ck_assert_int_eq(stat(p1, &st1), 0);
+    ck_assert_int_eq(st1.st_blocks, st0.st_blocks);
+    ck_assert_uint_eq(file_size(io, f), alloc);
+    E(io->close(io, f));
+
+    size_t len;
+    unsigned char *disk = slurp(p1, &len);
+    ck_assert_uint_eq(len, alloc);
+    ck_assert_mem_eq(disk, buf, 100);
+    ck_assert_mem_eq(disk + 4096 * 20, buf, 100);
+    ck_assert_mem_eq(disk + mib - 50, buf, 100);
+    for (size_t i = 100; i < len; i++)
+        if ((i < 4096 * 20 || i >= 4096 * 20 + 100) &&
+            (i < mib - 50 || i >= mib + 50))
+            ck_assert_msg(disk[i] == 0, "byte %zu is %u", i, disk[i]);
+    free(disk);
+
+    /* Synced while written: each copy faults its own page only. */
+    E(io->open(io, pathbuf(p2, dir, "b.log"), SAMSA_IO_CREATE, &f));
+    E(io->allocate(io, f, 0, mib));
+    E(io->map(io, f, mib, &view));
+    E(io->sync(io, f));
+    ck_assert_int_eq(io->write(io, f, buf, 100, 0), 100);
+    ck_assert_int_eq(mapped_kib(view), (long)page / 1024);
     E(io->close(io, f));
     test_dir_remove(dir);
 }
@@ -937,6 +1039,7 @@ io_suite(void)
     tcase_add_test(tc, posix_mapped_write);
     tcase_add_test(tc, posix_known_size);
     tcase_add_test(tc, posix_map_again);
+    tcase_add_test(tc, posix_prefault);
     tcase_add_test(tc, posix_map_append);
     tcase_add_test(tc, posix_errors);
     suite_add_tcase(s, tc);

@@ -19,6 +19,22 @@
  * EOF and backed by blocks.  fallocate() and writes grow it, truncation
  * shrinks it, and anything it does not cover goes through pwrite().
  *
+ * Faults.  A store to a page the mapping has not used yet faults, and the
+ * kernel allocates and zeroes a page-cache page for it; on this project's
+ * virtual machine that fault costs more than a dozen microseconds, about as
+ * much as storing the 20 to 30 small batches the page holds.  So the memcpy
+ * path populates the pages ahead of the writer, PREFAULT_BYTES at a time,
+ * with one madvise(MADV_POPULATE_WRITE): the same faults, taken in one
+ * system call instead of one trap each (measured with 200-byte appends:
+ * 0.3-0.4 GB/s faulting page by page, 2.4-2.6 GB/s populated ahead).  Only
+ * pages inside mem_end are populated, so it takes no space the writes
+ * would not, and the populate call reports a failure instead of raising
+ * SIGBUS.  The pages populated are zeros until the writer fills them, the
+ * bytes an allocated tail reads as anyway, so what a crash leaves is the
+ * same.  A file that is synced while written (SAMSA_SYNC_ALWAYS) is not
+ * populated: every fdatasync would write the populated zeros out and
+ * write-protect the pages again.
+ *
  * Copy-on-write filesystems (btrfs, ZFS) allocate on every overwrite, so on
  * those a full disk can still end a mapped write with SIGBUS; this is written
  * for ext4 and XFS, where fallocate() reserves the blocks for good.
@@ -58,6 +74,9 @@ struct samsa_io_file {
     uint64_t mem_end; /* writes below this may memcpy: inside EOF and on
                          allocated blocks (see the top of the file)         */
     io_old_map *old;  /* mappings a larger map() replaced                   */
+    uint64_t touched; /* the mapping's pages below this are populated       */
+    _Atomic bool no_prefault; /* synced while written (a sync may run
+                                 beside a write), or populating failed  */
 };
 
 /* The calls below retry on EINTR: a signal handler installed by the
@@ -122,6 +141,39 @@ io_close(samsa_io *io, samsa_io_file *f)
 /* Writes shorter than this copy into the mapping (see io_write). */
 #define MEMCPY_MAX 2048
 
+/* The memcpy path populates this much of the mapping at a time (see
+ * "Faults" at the top). */
+#define PREFAULT_BYTES (1u << 20)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+/* Before a copy to [off, end): populate the whole pages from off (or from
+ * where the last call stopped) up to PREFAULT_BYTES past it, inside lim
+ * (the prefix both mapped and inside mem_end).  A failure (an old kernel,
+ * no memory) only turns populating off; the copy then faults as before. */
+static void
+io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
+{
+    if (end <= f->touched ||
+        atomic_load_explicit(&f->no_prefault, memory_order_relaxed))
+        return;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t from = off - off % page;
+    if (from < f->touched)
+        from = f->touched;
+    uint64_t to = lim - lim % page;
+    if (to > from + PREFAULT_BYTES)
+        to = from + PREFAULT_BYTES;
+    if (to <= from)
+        return;
+    if (madvise((char *)f->map + from, (size_t)(to - from),
+                MADV_POPULATE_WRITE) != 0)
+        atomic_store_explicit(&f->no_prefault, true, memory_order_relaxed);
+    f->touched = to;
+}
+
 static ssize_t
 io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
          uint64_t off)
@@ -135,6 +187,7 @@ io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
     uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
     if (len < MEMCPY_MAX && f->writable && f->map != NULL && off <= lim &&
         len <= lim - off) {
+        io_prefault(f, off, off + len, lim);
         memcpy((char *)f->map + off, buf, len);
         return (ssize_t)len;
     }
@@ -201,6 +254,7 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     }
     f->map = p;
     f->map_len = len;
+    f->touched = 0; /* a new mapping has no pages yet */
     *addr = p;
     return 0;
 }
@@ -258,6 +312,9 @@ io_sync(samsa_io *io, samsa_io_file *f)
     do
         rc = fdatasync(f->fd);
     while (rc < 0 && errno == EINTR);
+    /* Synced while written: populating ahead would only add zeros to each
+     * sync (see "Faults"). */
+    atomic_store_explicit(&f->no_prefault, true, memory_order_relaxed);
     return rc < 0 ? -errno : 0;
 }
 
@@ -274,6 +331,8 @@ io_truncate(samsa_io *io, samsa_io_file *f, uint64_t size)
     /* Shrinking moves EOF under mem_end; growing adds a hole, not blocks. */
     if (size < f->mem_end)
         f->mem_end = size;
+    if (size < f->touched) /* the pages past EOF are gone */
+        f->touched = 0;
     return 0;
 }
 
