@@ -55,8 +55,10 @@ START_TEST(test_names)
     E(samsa_topic_create(s, "...", NULL));
     longest[SAMSA_MAX_TOPIC_NAME] = 'x';
     longest[SAMSA_MAX_TOPIC_NAME + 1] = '\0';
-    const char *bad[] = {"",    ".",     "..", "a/b", "../x",
-                         "a b", "tab\t", "ü",  "a:b", longest};
+    /* The characters just outside each of the ranges a-z, A-Z, 0-9 too. */
+    const char *bad[] = {"",      ".",   "..",  "a/b",  "../x", "a b",
+                         "tab\t", "ü",   "a:b", "a@b",  "a[b",  "a`b",
+                         "a{b",   "a,b", "a+b", longest};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         EQ_RC(samsa_topic_create(s, bad[i], NULL), SAMSA_EINVAL);
         EQ_RC(samsa_topic_delete(s, bad[i]), SAMSA_EINVAL);

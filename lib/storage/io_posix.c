@@ -75,6 +75,7 @@ struct samsa_io_file {
                          allocated blocks (see the top of the file)         */
     io_old_map *old;  /* mappings a larger map() replaced                   */
     uint64_t touched; /* the mapping's pages below this are populated       */
+    uint64_t page;    /* the page size, asked once at open                  */
     _Atomic bool no_prefault; /* synced while written (a sync may run
                                  beside a write), or populating failed  */
 };
@@ -105,6 +106,7 @@ io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
         return -err;
     }
     f->writable = !(flags & SAMSA_IO_RDONLY);
+    f->page = (uint64_t)sysconf(_SC_PAGESIZE);
 
     /* An existing file may be used through the mapping from byte 0 when it
      * has as many blocks as bytes, i.e. no holes (a file preallocated in an
@@ -159,7 +161,7 @@ io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
     if (end <= f->touched ||
         atomic_load_explicit(&f->no_prefault, memory_order_relaxed))
         return;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t page = f->page;
     uint64_t from = off - off % page;
     if (from < f->touched)
         from = f->touched;

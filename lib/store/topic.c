@@ -44,17 +44,27 @@
 #define DEFAULT_MAX_MESSAGE_BYTES   1048588 /* Kafka's max.message.bytes */
 #define DEFAULT_INDEX_INTERVAL      4096    /* Kafka's index.interval.bytes */
 
+/* Kafka's legal characters: [a-zA-Z0-9._-]. */
+static bool
+topic_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+/* Every produce and cursor call checks its topic name, so this is one
+ * pass with a comparison a byte: strspn() built its 256-byte table on each
+ * call, a fifth of the instructions of a one-record produce. */
 bool
 topic_name_valid(const char *name)
 {
     if (name == NULL)
         return false;
-    size_t n = strlen(name);
-    if (n == 0 || n > SAMSA_MAX_TOPIC_NAME || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0)
-        return false;
-    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                        "0123456789._-") == n;
+    size_t n = 0;
+    for (; name[n] != '\0'; n++)
+        if (n == SAMSA_MAX_TOPIC_NAME || !topic_name_char(name[n]))
+            return false;
+    return n > 0 && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 /* Fill in the defaults of cfg (NULL: all defaults) and check the ranges. */
