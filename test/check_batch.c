@@ -204,7 +204,7 @@ END_TEST
 
 /* Every varint length boundary (1 to 10 bytes, both signs, as zig-zag
  * makes them): the size batch_record_size() gives is exactly what
- * batch_record_put() writes, and the record decodes back with those
+ * batch_record_append() writes, and the record decodes back with those
  * deltas and lengths.  varint_size() counts bits; a size off by one byte
  * would misplace every record after it in a batch. */
 START_TEST(test_varint_sizes)
@@ -235,12 +235,12 @@ START_TEST(test_varint_sizes)
                               .value = "v",
                               .value_len = 1,
                               .timestamp = 1 + ts_deltas[t]};
-            size_t body;
-            size_t len = batch_record_size(&r, batch_record_payload(&r), 1,
-                                           delta, &body);
-            uint8_t *end =
-                batch_record_put(out + BATCH_HEADER_SIZE, &r, body, 1, delta);
+            size_t body, payload = batch_record_payload(&r);
+            size_t len = batch_record_size(&r, payload, 1, delta, &body);
+            uint8_t *end = batch_record_append(out + BATCH_HEADER_SIZE, &r,
+                                               payload, 1, delta);
             ck_assert_uint_eq((size_t)(end - out), BATCH_HEADER_SIZE + len);
+            ck_assert_uint_le(len, BATCH_RECORD_BOUND(payload));
             if (delta != 0) /* a batch of one record has offset delta 0 */
                 continue;
             batch_finish(out, BATCH_HEADER_SIZE + len, 1, 1, r.timestamp);

@@ -21,7 +21,7 @@ size_t
 test_kbatch_encode(uint8_t *out, const test_kbatch *b)
 {
     test_grec g[4];
-    size_t body[4], total = BATCH_HEADER_SIZE;
+    size_t body, total = BATCH_HEADER_SIZE;
     int64_t base_ts = test_gen_ts(b->base + b->deltas[0]), max_ts = base_ts;
     for (size_t i = 0; i < b->n; i++) {
         test_gen(&g[i], b->base + b->deltas[i]);
@@ -29,11 +29,12 @@ test_kbatch_encode(uint8_t *out, const test_kbatch *b)
         if (g[i].r.timestamp > max_ts)
             max_ts = g[i].r.timestamp;
         total += batch_record_size(&g[i].r, batch_record_payload(&g[i].r),
-                                   base_ts, b->deltas[i], &body[i]);
+                                   base_ts, b->deltas[i], &body);
     }
     uint8_t *p = out + BATCH_HEADER_SIZE;
     for (size_t i = 0; i < b->n; i++)
-        p = batch_record_put(p, &g[i].r, body[i], base_ts, b->deltas[i]);
+        p = batch_record_append(p, &g[i].r, batch_record_payload(&g[i].r),
+                                base_ts, b->deltas[i]);
     batch_finish(out, total, b->n, base_ts, max_ts);
     /* Kafka's cleaner keeps lastOffsetDelta when it drops the last
      * records: the header says so, and the CRC covers it. */

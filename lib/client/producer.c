@@ -5,7 +5,7 @@
  *
  * The path of a record.  samsa_producer_send() checks it, picks its
  * partition and encodes it, as the next record of a record batch v2,
- * straight into that partition's open buffer (batch_record_put(): the
+ * straight into that partition's open buffer (batch_record_append(): the
  * buffer is the batch, its header left to fill), and returns.  A buffer
  * leaves the open state for the ready queue when it holds batch_bytes,
  * when its first record has waited linger_ms, or when a flush or close
@@ -56,7 +56,6 @@
 #define RETRY_MS             100
 #define SPARE_BUFFERS        4            /* stored buffers kept for reuse */
 #define TOPIC_RECHECK_NS     1000000000LL /* a topic's partitions: 1 s */
-#define VARINT_MAX           10           /* bytes of the longest varint */
 
 /* One partition's records being gathered, then stored. */
 typedef struct pbuf {
@@ -142,7 +141,7 @@ arena_reserve(pbuf *b, size_t len)
 static size_t
 record_bound(size_t payload)
 {
-    return VARINT_MAX + 1 + 2 * VARINT_MAX + payload + sizeof(void *);
+    return BATCH_RECORD_BOUND(payload) + sizeof(void *);
 }
 
 /* Encode r, of this payload, as the next record of b (timestamp already
@@ -154,14 +153,12 @@ pbuf_add(pbuf *b, const samsa_record *r, size_t payload, void *opaque)
         return SAMSA_ENOMEM;
     if (b->n == 0)
         b->base_ts = b->max_ts = r->timestamp;
-    size_t body;
-    size_t len =
-        batch_record_size(r, payload, b->base_ts, (int32_t)b->n, &body);
-    int rc = arena_reserve(b, len);
+    int rc = arena_reserve(b, BATCH_RECORD_BOUND(payload));
     if (rc != 0)
         return rc;
-    batch_record_put(b->arena + b->used, r, body, b->base_ts, (int32_t)b->n);
-    b->used += len;
+    uint8_t *end = batch_record_append(b->arena + b->used, r, payload,
+                                       b->base_ts, (int32_t)b->n);
+    b->used = (size_t)(end - b->arena);
     if (r->timestamp > b->max_ts)
         b->max_ts = r->timestamp;
     b->opaque[b->n++] = opaque;

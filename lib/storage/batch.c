@@ -199,7 +199,7 @@ batch_encoded_size(samsa_record *const *recs, size_t n, size_t *bodies)
     return size;
 }
 
-static uint8_t *
+static inline __attribute__((always_inline)) uint8_t *
 bytes_put(uint8_t *p, const void *buf, size_t len)
 {
     p = varint_put(p, opt_len(buf, len));
@@ -208,9 +208,9 @@ bytes_put(uint8_t *p, const void *buf, size_t len)
     return p + len;
 }
 
-uint8_t *
-batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
-                 int64_t base_ts, int32_t delta)
+static inline uint8_t *
+record_put(uint8_t *p, const samsa_record *r, size_t body, int64_t base_ts,
+           int32_t delta)
 {
     p = varint_put(p, (int64_t)body);
     *p++ = 0; /* record attributes: unused in v2 */
@@ -227,6 +227,15 @@ batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
     return p;
 }
 
+uint8_t *
+batch_record_append(uint8_t *p, const samsa_record *r, size_t payload,
+                    int64_t base_ts, int32_t delta)
+{
+    size_t body;
+    (void)batch_record_size(r, payload, base_ts, delta, &body);
+    return record_put(p, r, body, base_ts, delta);
+}
+
 int64_t
 batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
              const size_t *bodies)
@@ -239,7 +248,7 @@ batch_encode(uint8_t *out, samsa_record *const *recs, size_t n,
 
     uint8_t *p = out + BATCH_HEADER_SIZE;
     for (size_t i = 0; i < n; i++)
-        p = batch_record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
+        p = record_put(p, recs[i], bodies[i], base_ts, (int32_t)i);
     batch_finish(out, (size_t)(p - out), n, base_ts, max_ts);
     return max_ts;
 }

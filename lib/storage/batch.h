@@ -63,16 +63,19 @@ int batch_compress(const uint8_t *batch, size_t len, int codec, int level,
  * of r's key, value and headers as encoded (the part of a record that
  * does not depend on its place in a batch; taken once a record);
  * batch_record_size() the bytes r takes as the batch's record delta
- * (base_ts: the batch's first timestamp), *body getting what
- * batch_record_put() needs; batch_record_put() writes it at p and
- * returns its end; batch_finish() fills in the header (and CRC) of the n
- * records in the total bytes at out, which start BATCH_HEADER_SIZE in.
- * batch_encode() is these. */
+ * (base_ts: the batch's first timestamp), *body getting the part after
+ * its length; batch_record_append() writes it at p and returns its end
+ * (at most BATCH_RECORD_BOUND(payload) bytes); batch_finish() fills in the
+ * header (and CRC) of the n records in the total bytes at out, which start
+ * BATCH_HEADER_SIZE in.  batch_encode() is these. */
 size_t batch_record_payload(const samsa_record *r);
 size_t batch_record_size(const samsa_record *r, size_t payload, int64_t base_ts,
                          int32_t delta, size_t *body);
-uint8_t *batch_record_put(uint8_t *p, const samsa_record *r, size_t body,
-                          int64_t base_ts, int32_t delta);
+uint8_t *batch_record_append(uint8_t *p, const samsa_record *r, size_t payload,
+                             int64_t base_ts, int32_t delta);
+/* A record's length varint, its attributes byte and its two deltas at
+ * their longest (10 bytes a varint), then its payload. */
+#define BATCH_RECORD_BOUND(payload) (10 + 1 + 2 * 10 + (payload))
 void batch_finish(uint8_t *out, size_t total, size_t n, int64_t base_ts,
                   int64_t max_ts);
 /* Make the encoded batch (len bytes) a LogAppendTime batch appended at
