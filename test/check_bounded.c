@@ -75,7 +75,7 @@ static int64_t
 produce_and_die(const char *dir)
 {
     int64_t total = records_for_log();
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         samsa *s;
@@ -83,7 +83,7 @@ produce_and_die(const char *dir)
         if (samsa_open(dir, NULL, &s) != 0)
             _exit(20);
         for (int64_t i = 0; i < total; i += TEST_GEN_MAXB)
-            if (test_produce_gen_try(s, "t", 0, i, TEST_GEN_MAXB) != 0)
+            if (test_produce_gen_child(s, "t", 0, i, TEST_GEN_MAXB) != 0)
                 _exit(21);
         if (samsa_offsets(s, "t", 0, &first, &end) != 0 || end != total)
             _exit(22);
@@ -392,7 +392,8 @@ fd_cap_child(const char *dir, size_t nsegs)
                 break;
             CHILD(count_fds() <= most, 23);
         }
-        CHILD(test_produce_gen_try(s, "t", p, next[p], TEST_GEN_MAXB) == 0, 24);
+        CHILD(test_produce_gen_child(s, "t", p, next[p], TEST_GEN_MAXB) == 0,
+              24);
         next[p] += TEST_GEN_MAXB;
     }
     CHILD(samsa_sync(s) == 0, 25);
@@ -427,7 +428,7 @@ START_TEST(test_fd_cap)
 {
     const char *dir = test_dir_make();
     size_t nsegs = test_long() ? 100000 : FD_SEGS;
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         fd_cap_child(dir, nsegs);
@@ -491,7 +492,7 @@ parts_child(const char *dir, const char *rep, int32_t nparts)
     CHILD(samsa_topic_create(s, "t", &cfg) == 0, 22);
     CHILD(count_fds() <= most, 23);
     for (int32_t p = 0; p < nparts; p++) {
-        CHILD(test_produce_gen_try(s, "t", p, 0, 1) == 0, 24);
+        CHILD(test_produce_gen_child(s, "t", p, 0, 1) == 0, 24);
         if (p % PARTS_CHECK_AT == 0)
             CHILD(count_fds() <= most, 25);
     }
@@ -507,7 +508,7 @@ parts_child(const char *dir, const char *rep, int32_t nparts)
     CHILD(count_fds() <= most, 41);
     for (int32_t p = 0; p < nparts; p++) {
         parts_read(s, p, 1);
-        CHILD(test_produce_gen_try(s, "t", p, 1, 1) == 0, 42);
+        CHILD(test_produce_gen_child(s, "t", p, 1, 1) == 0, 42);
         if (p % PARTS_CHECK_AT == 0)
             CHILD(count_fds() <= most, 43);
     }
@@ -526,7 +527,7 @@ many_partitions(bool copies)
     const char *dir = test_dir_make();
     const char *rep = copies ? test_dir_make() : NULL;
     int32_t n = test_long() ? PARTS_LONG : copies ? PARTS_TWO : PARTS_ONE;
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         parts_child(dir, rep, n);

@@ -478,7 +478,7 @@ tool_path(void)
 static pid_t
 spawn_tool(const char *tool, const char *const *argv)
 {
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);

@@ -564,7 +564,7 @@ START_TEST(test_commit_survives_kill9)
      * ever under valgrind. */
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         /* the child: read a little, commit, and die without closing */

@@ -74,21 +74,6 @@ static struct {
     {0, 0}, /* never    */
 };
 
-/* Receive exactly n records, the offsets at[] with counts c[]; false when
- * anything differs. */
-static bool
-take(samsa_queue *q, samsa_delivery *d, size_t n, const int64_t *at,
-     const int32_t *c)
-{
-    size_t got;
-    if (samsa_queue_receive(q, d, n, &got, 0) != 0 || got != n)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (d[i].msg.offset != at[i] || d[i].delivery_count != c[i])
-            return false;
-    return true;
-}
-
 /* The workload (in the child): 0 when every step did what it must. */
 static int
 workload(samsa *s)
@@ -97,22 +82,23 @@ workload(samsa *s)
     samsa_delivery d[8];
     if (samsa_queue_open(s, "g", "t", &cfg, &q) != 0)
         return 1;
-    bool ok = take(q, d, 6, (int64_t[]){0, 1, 2, 3, 4, 5},
-                   (int32_t[]){1, 1, 1, 1, 1, 1}) &&
-              samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0 &&
-              samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT) == 0 &&
-              samsa_queue_ack(q, d + 2, 2, SAMSA_ACK_RELEASE) == 0 &&
-              samsa_queue_ack(q, d + 4, 1, SAMSA_ACK_ACCEPT) == 0 &&
-              samsa_queue_ack(q, d + 5, 1, SAMSA_ACK_RELEASE) == 0 &&
-              take(q, d, 3, (int64_t[]){2, 3, 5}, (int32_t[]){2, 2, 2}) &&
-              samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0 &&
-              samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE) == 0 &&
-              take(q, d, 3, (int64_t[]){3, 6, 7}, (int32_t[]){3, 1, 1}) &&
-              samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE) == 0 &&
-              samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT) == 0 &&
-              samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_ACCEPT) == 0 &&
-              /* 3 is archived on the way (count 3 = max_attempts) */
-              take(q, d, 1, (int64_t[]){8}, (int32_t[]){1});
+    bool ok =
+        test_queue_take(q, d, 6, (int64_t[]){0, 1, 2, 3, 4, 5},
+                        (int32_t[]){1, 1, 1, 1, 1, 1}) &&
+        samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0 &&
+        samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT) == 0 &&
+        samsa_queue_ack(q, d + 2, 2, SAMSA_ACK_RELEASE) == 0 &&
+        samsa_queue_ack(q, d + 4, 1, SAMSA_ACK_ACCEPT) == 0 &&
+        samsa_queue_ack(q, d + 5, 1, SAMSA_ACK_RELEASE) == 0 &&
+        test_queue_take(q, d, 3, (int64_t[]){2, 3, 5}, (int32_t[]){2, 2, 2}) &&
+        samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0 &&
+        samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE) == 0 &&
+        test_queue_take(q, d, 3, (int64_t[]){3, 6, 7}, (int32_t[]){3, 1, 1}) &&
+        samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE) == 0 &&
+        samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT) == 0 &&
+        samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_ACCEPT) == 0 &&
+        /* 3 is archived on the way (count 3 = max_attempts) */
+        test_queue_take(q, d, 1, (int64_t[]){8}, (int32_t[]){1});
     return ok ? 0 : 2;
 }
 
@@ -133,7 +119,7 @@ fixture(const char *dir, const char *const *rep, bool kill9)
     for (int64_t i = 0; i < RECORDS; i += 4)
         test_produce_gen(s, "t", 0, i, 4);
     E(samsa_close(s));
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         if (samsa_open(dir, &o, &s) != 0)

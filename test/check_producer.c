@@ -494,7 +494,7 @@ START_TEST(test_producer_kill9)
     ck_assert_int_ge(fd, 0);
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         samsa *cs;

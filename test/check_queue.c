@@ -622,7 +622,7 @@ crash_loop(int rounds)
         int fds[2];
         ck_assert_int_eq(pipe(fds), 0);
         unsigned child_seed = (unsigned)rand_r(&seed);
-        pid_t pid = fork();
+        pid_t pid = test_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(fds[0]);
@@ -1190,54 +1190,57 @@ static const samsa_ack_info want_info[8] = {
 static const samsa_queue_config outcome_cfg = {.max_attempts = 2,
                                                .dead_letter_topic = "dlq"};
 
-/* Receive exactly the offsets want[0..n) (with their delivery counts). */
-static void
-receive_exact(samsa_queue *q, size_t n, const int64_t *want,
-              const int32_t *counts, samsa_delivery *d)
-{
-    size_t got;
-    E(samsa_queue_receive(q, d, n, &got, 0));
-    ck_assert_uint_eq(got, n);
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_int_eq(d[i].msg.offset, want[i]);
-        ck_assert_int_eq(d[i].delivery_count, counts[i]);
-    }
-}
+/* A step of outcome_script(): when cond is false, return it. */
+#define STEP(cond)                                                             \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            return #cond;                                                      \
+    } while (0)
 
 /* Finish records 0..5 as want_info says, in two stores: 0 and 1 before a
  * clean close (their outcomes leave through the snapshot), the others
- * after a reopen (in the journal), with 6 acquired at the end.  Returns
- * the store, still open. */
-static samsa *
-outcome_script(const char *dir)
+ * after a reopen (in the journal), with 6 acquired at the end; the store,
+ * still open, into *out.  Asserts nothing, as a forked child runs it too
+ * (outcome_script_killed()): NULL when every step did what it must, else
+ * the first that did not. */
+static const char *
+outcome_script(const char *dir, samsa **out)
 {
-    samsa *s = test_open(dir);
-    E(samsa_topic_create(s, "t", NULL));
-    E(samsa_topic_create(s, "dlq", NULL));
-    produce_n(s, "t", 0, 8);
+    samsa *s;
     samsa_queue *q;
     samsa_delivery d[4];
-    E(samsa_queue_open(s, "g", "t", &outcome_cfg, &q));
-    receive_exact(q, 2, (int64_t[]){0, 1}, (int32_t[]){1, 1}, d);
-    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
-    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT));
+    STEP(samsa_open(dir, NULL, &s) == 0);
+    STEP(samsa_topic_create(s, "t", NULL) == 0);
+    STEP(samsa_topic_create(s, "dlq", NULL) == 0);
+    for (int i = 0; i < 8; i++) { /* produce_n(s, "t", 0, 8) */
+        char v[32];
+        snprintf(v, sizeof v, "job-%d", i);
+        samsa_record r = {.value = v, .value_len = strlen(v)};
+        STEP(samsa_produce(s, "t", 0, &r, 1) == 0 && r.offset >= 0);
+    }
+    STEP(samsa_queue_open(s, "g", "t", &outcome_cfg, &q) == 0);
+    STEP(test_queue_take(q, d, 2, (int64_t[]){0, 1}, (int32_t[]){1, 1}));
+    STEP(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0);
+    STEP(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_REJECT) == 0);
     samsa_queue_close(q);
-    E(samsa_close(s));
+    STEP(samsa_close(s) == 0);
 
-    s = test_open(dir);
-    E(samsa_queue_open(s, "g", "t", &outcome_cfg, &q));
-    receive_exact(q, 4, (int64_t[]){2, 3, 4, 5}, (int32_t[]){1, 1, 1, 1}, d);
-    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
-    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE));
-    E(samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_REJECT));
-    E(samsa_queue_ack(q, d + 3, 1, SAMSA_ACK_RELEASE));
-    receive_exact(q, 2, (int64_t[]){3, 5}, (int32_t[]){2, 2}, d);
-    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE));
-    E(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT));
+    STEP(samsa_open(dir, NULL, &s) == 0);
+    STEP(samsa_queue_open(s, "g", "t", &outcome_cfg, &q) == 0);
+    STEP(test_queue_take(q, d, 4, (int64_t[]){2, 3, 4, 5},
+                         (int32_t[]){1, 1, 1, 1}));
+    STEP(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT) == 0);
+    STEP(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE) == 0);
+    STEP(samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_REJECT) == 0);
+    STEP(samsa_queue_ack(q, d + 3, 1, SAMSA_ACK_RELEASE) == 0);
+    STEP(test_queue_take(q, d, 2, (int64_t[]){3, 5}, (int32_t[]){2, 2}));
+    STEP(samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE) == 0);
+    STEP(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT) == 0);
     /* 3 was delivered max_attempts times: archived, and 6 comes */
-    receive_exact(q, 1, (int64_t[]){6}, (int32_t[]){1}, d);
+    STEP(test_queue_take(q, d, 1, (int64_t[]){6}, (int32_t[]){1}));
     samsa_queue_close(q);
-    return s;
+    *out = s;
+    return NULL;
 }
 
 /* outcome_script() in a child killed at its end (kill -9 as far as the
@@ -1245,11 +1248,14 @@ outcome_script(const char *dir)
 static void
 outcome_script_killed(const char *dir)
 {
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        outcome_script(dir);
-        _exit(0);
+        samsa *s;
+        const char *bad = outcome_script(dir, &s);
+        if (bad != NULL)
+            fprintf(stderr, "outcome_script: %s failed\n", bad);
+        _exit(bad == NULL ? 0 : 2);
     }
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -1285,7 +1291,9 @@ check_outcomes(samsa *s)
 START_TEST(test_outcome_after_the_fact)
 {
     const char *dir = test_dir_make();
-    samsa *s = outcome_script(dir);
+    samsa *s = NULL;
+    const char *bad = outcome_script(dir, &s);
+    ck_assert_msg(bad == NULL, "outcome_script: %s failed", bad);
     check_outcomes(s);
     int64_t first, end;
     E(samsa_offsets(s, "dlq", 0, &first, &end));

@@ -587,7 +587,7 @@ reader_main(const char *dir, long total)
 static pid_t
 spawn(void (*fn)(const char *, long), const char *dir, long total)
 {
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         fn(dir, total);

@@ -10,9 +10,9 @@
  * headers and an explicit timestamp, so any record read back can be checked
  * in full wherever it was read.
  *
- * Tests that need a second process fork() it directly; the child never
- * calls ck_assert (it reports through its exit code or a pipe) and always
- * leaves with _exit(), never returning into Check.
+ * Tests that need a second process make it with test_fork(); the child
+ * never asserts (it reports through its exit code or a pipe) and always
+ * leaves with _exit(), never returning into Check (test.h says why).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -370,7 +370,7 @@ START_TEST(test_crash_loop)
         ck_assert_int_eq(pipe(fds), 0);
         bool sync = round % 4 == 3;
         unsigned child_seed = (unsigned)rand_r(&seed);
-        pid_t pid = fork();
+        pid_t pid = test_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             close(fds[0]);
@@ -814,7 +814,7 @@ corrupt_after_kill(bool header)
      * segment holds at least six, and reports how many through a pipe. */
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(fds[0]);
@@ -928,7 +928,7 @@ START_TEST(test_embedded_batch_not_taken)
     batch_encode(value + 2, &ip, 1, bodies);
     batch_set_base_offset(value + 2, 7);
 
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         samsa *cs;
@@ -1270,7 +1270,7 @@ START_TEST(test_locked_other_process)
     int go[2], done[2];
     ck_assert_int_eq(pipe(go), 0);
     ck_assert_int_eq(pipe(done), 0);
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         char b;
@@ -1426,20 +1426,24 @@ damage_fixture(const char **dir, ending how)
 {
     samsa *s = open_with_t(dir, 1);
     E(samsa_close(s));
-    int fds[2];
+    /* After each produce the child sends its log end on fds and waits for
+     * the word on more: the files are looked at here, as the child must
+     * not assert. */
+    int fds[2], more[2];
     ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    ck_assert_int_eq(pipe(more), 0);
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         bool sync = how == END_KILL_SYNC || how == END_CLOSE_SYNC;
         samsa_options o = {.sync = sync ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE};
-        int64_t next = 0, bases[64];
-        char log[TEST_PATH_BUF];
-        fbatch fb[256];
+        int64_t next = 0;
+        char go = 1;
         close(fds[0]);
+        close(more[1]);
         if (samsa_open(*dir, &o, &s) != 0)
             _exit(20);
-        for (size_t k = 0;; k++) {
+        for (size_t k = 0; go; k++) {
             test_grec g[3];
             samsa_record r[3];
             size_t n = 1 + k % 3;
@@ -1450,23 +1454,32 @@ damage_fixture(const char **dir, ending how)
             if (samsa_produce(s, "t", 0, r, n) != 0 || r[0].offset != next)
                 _exit(21);
             next += (int64_t)n;
-            size_t nb = test_seg_bases(*dir, "t", 0, bases, 64);
-            if (nb >= 2 &&
-                file_batches(seg_file(log, *dir, "t", 0, bases[nb - 1], ".log"),
-                             fb, 256) >= 4)
-                break;
+            if (write(fds[1], &next, sizeof next) != sizeof next ||
+                read(more[0], &go, 1) != 1)
+                _exit(22);
         }
-        if (write(fds[1], &next, sizeof next) != sizeof next)
-            _exit(22);
         if (how == END_CLOSE || how == END_CLOSE_SYNC)
             _exit(samsa_close(s) == 0 ? 0 : 23);
         kill(getpid(), SIGKILL); /* no close */
         _exit(24);
     }
     close(fds[1]);
-    int64_t end = -1;
-    ck_assert_int_eq(read(fds[0], &end, sizeof end), sizeof end);
+    close(more[0]);
+    /* Until the last of two or more segments holds four batches. */
+    int64_t end = -1, bases[64];
+    char log[TEST_PATH_BUF];
+    fbatch fb[256];
+    for (char go = 1; go;) {
+        if (read(fds[0], &end, sizeof end) != sizeof end)
+            break; /* the child failed: its status says how */
+        size_t nb = test_seg_bases(*dir, "t", 0, bases, 64);
+        go = nb < 2 ||
+             file_batches(seg_file(log, *dir, "t", 0, bases[nb - 1], ".log"),
+                          fb, 256) < 4;
+        ck_assert_int_eq(write(more[1], &go, 1), 1);
+    }
     close(fds[0]);
+    close(more[1]);
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     if (how == END_CLOSE || how == END_CLOSE_SYNC)

@@ -1177,7 +1177,7 @@ queue_crash(rig *r, int sync, int what, int64_t end)
 {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(fds[0]);

@@ -410,7 +410,7 @@ crash_dirsync(samsa_io *io, const char *path)
 static void
 crash_child(const char *dir, bool delete)
 {
-    pid_t pid = fork();
+    pid_t pid = test_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         samsa *s;
@@ -421,7 +421,10 @@ crash_child(const char *dir, bool delete)
             if (samsa_topic_create(s, "t",
                                    &(samsa_topic_config){.partitions = 2}) != 0)
                 _exit(3);
-            test_produce_str(s, "t", 1, "k", "lost");
+            samsa_record r = {
+                .key = "k", .key_len = 1, .value = "lost", .value_len = 4};
+            if (samsa_produce(s, "t", 1, &r, 1) != 0 || r.offset < 0)
+                _exit(5);
             crash_io.unlink = crash_unlink;
             samsa_topic_delete(s, "t");
         } else {
@@ -581,7 +584,7 @@ START_TEST(test_lock_rank)
     };
     fflush(stderr);
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
-        pid_t pid = fork();
+        pid_t pid = test_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
             samsa__rank_take(wrong[i].first, wrong[i].first_nth, "first");

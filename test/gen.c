@@ -100,27 +100,66 @@ test_gen_mismatch(const samsa_message *m, int64_t i)
     return NULL;
 }
 
-int
-test_produce_gen_try(samsa *s, const char *topic, int32_t p, int64_t first,
-                     size_t n)
+/* Produce records first..first+n-1 (n <= TEST_GEN_MAXB) in one call, its
+ * code into *rc; true when each record came back as test_produce_gen_try()
+ * says, else false with what differs in why.  Asserts nothing: forked
+ * children call it too (test_produce_gen_child()). */
+static bool
+produce_gen(samsa *s, const char *topic, int32_t p, int64_t first, size_t n,
+            int *rc, char *why, size_t cap)
 {
     test_grec g[TEST_GEN_MAXB];
     samsa_record recs[TEST_GEN_MAXB];
-    ck_assert_uint_le(n, TEST_GEN_MAXB);
     for (size_t j = 0; j < n; j++) {
         test_gen(&g[j], first + (int64_t)j);
         recs[j] = g[j].r;
     }
-    int rc = samsa_produce(s, topic, p, recs, n);
+    *rc = samsa_produce(s, topic, p, recs, n);
     for (size_t j = 0; j < n; j++) {
-        ck_assert_int_eq(recs[j].offset, rc == 0 ? first + (int64_t)j : -1);
-        if (rc == 0) {
-            ck_assert_int_eq(recs[j].partition, p);
-            ck_assert_int_eq(recs[j].timestamp,
-                             test_gen_ts(first + (int64_t)j));
-        }
+        int64_t o = first + (int64_t)j, got, want;
+        const char *what;
+        if (recs[j].offset != (*rc == 0 ? o : -1))
+            what = "offset", got = recs[j].offset, want = *rc == 0 ? o : -1;
+        else if (*rc == 0 && recs[j].partition != p)
+            what = "partition", got = recs[j].partition, want = p;
+        else if (*rc == 0 && recs[j].timestamp != test_gen_ts(o))
+            what = "timestamp", got = recs[j].timestamp, want = test_gen_ts(o);
+        else
+            continue;
+        snprintf(why, cap, "record %zu's %s %lld, want %lld", j, what,
+                 (long long)got, (long long)want);
+        return false;
     }
+    return true;
+}
+
+int
+test_produce_gen_try(samsa *s, const char *topic, int32_t p, int64_t first,
+                     size_t n)
+{
+    TEST_NOT_IN_CHILD(__func__);
+    ck_assert_uint_le(n, TEST_GEN_MAXB);
+    char why[96];
+    int rc;
+    bool ok = produce_gen(s, topic, p, first, n, &rc, why, sizeof why);
+    ck_assert_msg(ok, "produce %s-%d at %lld (%s): %s", topic, p,
+                  (long long)first, samsa_strerror(rc), why);
     return rc;
+}
+
+int
+test_produce_gen_child(samsa *s, const char *topic, int32_t p, int64_t first,
+                       size_t n)
+{
+    char why[96] = "";
+    int rc = SAMSA_EINVAL;
+    bool ok = n <= TEST_GEN_MAXB &&
+              produce_gen(s, topic, p, first, n, &rc, why, sizeof why);
+    if (ok && rc == 0)
+        return 0;
+    fprintf(stderr, "produce %s-%d at %lld in a child: %s %s\n", topic, p,
+            (long long)first, samsa_strerror(rc), why);
+    return rc != 0 ? rc : SAMSA_EINVAL;
 }
 
 void
@@ -164,6 +203,7 @@ void
 test_read_range(samsa *s, const char *topic, int32_t p, int64_t from,
                 int64_t to)
 {
+    TEST_NOT_IN_CHILD(__func__);
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, topic, p, from, &c));
@@ -197,6 +237,7 @@ test_small_cfg(int32_t partitions, int sync)
 const char *
 test_pathf(char *buf, const char *dir, const char *name)
 {
+    TEST_NOT_IN_CHILD(__func__);
     int n = snprintf(buf, TEST_PATH_BUF, "%s/%s", dir, name);
     ck_assert(n > 0 && n < TEST_PATH_BUF);
     return buf;
@@ -220,6 +261,7 @@ size_t
 test_seg_bases(const char *dir, const char *topic, int p, int64_t *bases,
                size_t max)
 {
+    TEST_NOT_IN_CHILD(__func__);
     char pd[TEST_PATH_BUF];
     int len = snprintf(pd, sizeof pd, "%s/%s-%d", dir, topic, p);
     ck_assert(len > 0 && len < TEST_PATH_BUF);

@@ -20,6 +20,7 @@
 size_t
 test_kbatch_encode(uint8_t *out, const test_kbatch *b)
 {
+    TEST_NOT_IN_CHILD(__func__);
     test_grec g[4];
     size_t body, total = BATCH_HEADER_SIZE;
     int64_t base_ts = test_gen_ts(b->base + b->deltas[0]), max_ts = base_ts;

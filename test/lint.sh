@@ -22,7 +22,10 @@
 #      of F (by bare name) and of the folders below F ("G/name.h"), and its
 #      object calls only functions defined in F, below F, or outside samsa;
 #      lib/tool (the samsa command) is the top and sees only the public
-#      API: no header of another folder, no call but SAMSA_API functions.
+#      API: no header of another folder, no call but SAMSA_API functions;
+#   j) the tests fork with test_fork() (test/util.c), never fork() itself,
+#      so that the helpers that assert know when they run in a child
+#      (test/test.h says why a child must not assert).
 #
 # Every check runs; each failure prints a line starting "lint: FAIL:", and
 # the script exits 1 if there was any.
@@ -486,6 +489,25 @@ check_layers() {
     [ "$bad" -eq 0 ] && echo "lint: the layers of lib/ go one way ($nf files; includes and calls)"
 }
 
+# ---- j) tests fork with test_fork() ---------------------------------------------
+
+check_test_forks() {
+    n=0
+    bad=0
+    for src in test/*.c; do
+        [ "$src" = test/util.c ] && continue # defines test_fork()
+        n=$((n + 1))
+        # Calls of fork(), on lines that are not comments.
+        grep -nE '(^|[^_[:alnum:]])fork[[:space:]]*\(' "$src" |
+            grep -vE '^[0-9]+:[[:space:]]*(/?\*|//)' > "$tmp/forks"
+        while IFS=: read -r line _; do
+            fail "$src:$line calls fork(): use test_fork() (test/test.h says why)"
+            bad=1
+        done < "$tmp/forks"
+    done
+    [ "$bad" -eq 0 ] && echo "lint: the tests fork with test_fork() ($n files)"
+}
+
 check_manpages
 check_exports
 check_static
@@ -495,6 +517,7 @@ check_xrefs
 check_errors
 check_readme
 check_man_examples
+check_test_forks
 
 if [ "$failed" -ne 0 ]; then
     echo "lint: FAILED" >&2

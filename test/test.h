@@ -11,13 +11,42 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "samsa.h"
 #include "storage/log.h"
 
+/* ---- Forked children (util.c) ------------------------------------------
+ *
+ * Check, in its fork mode, reports even a passing assertion by writing to
+ * the current test's message file.  A child that the test forks shares
+ * that file, and the two writing at once garble it (the runner then stops
+ * with "Bad message type"); without fork mode, a failing assertion in the
+ * child jumps into a second copy of the runner.  So a test forks with
+ * test_fork(), never fork() (test/lint.sh checks), and its child never
+ * asserts: it checks and reports through its exit code or a pipe, leaves
+ * with _exit() (never returning into Check), and the test asserts its exit
+ * status.  E(), EQ_RC(), TEST_CHECK_GEN() and the helpers of this file that
+ * assert refuse to run in such a child: they say where on stderr and
+ * _exit(TEST_CHILD_ASSERTED), so that a child that would assert fails its
+ * test every time instead of garbling a run now and then.  Check's own
+ * ck_assert*() cannot be caught so: a child's code calls none. */
+#define TEST_CHILD_ASSERTED 99
+extern bool test_in_child; /* set in a child of test_fork() */
+/* fork(), the child marked test_in_child. */
+pid_t test_fork(void);
+/* What E() and co. call first: in such a child, say what was called
+ * where, and _exit(TEST_CHILD_ASSERTED). */
+_Noreturn void test_child_asserted(const char *what, const char *file,
+                                   int line);
+#define TEST_NOT_IN_CHILD(what)                                                \
+    ((void)(test_in_child ? (test_child_asserted(what, __FILE__, __LINE__), 0) \
+                          : 0))
+
 /* E(expr): expr must return 0; otherwise fail naming the error (LMDB's E). */
 #define E(expr)                                                                \
     do {                                                                       \
+        TEST_NOT_IN_CHILD("E(" #expr ")");                                     \
         int e_rc_ = (expr);                                                    \
         ck_assert_msg(e_rc_ == 0, "%s: %s", #expr, samsa_strerror(e_rc_));     \
     } while (0)
@@ -25,10 +54,30 @@
 /* EQ_RC(expr, code): expr must return exactly code. */
 #define EQ_RC(expr, code)                                                      \
     do {                                                                       \
+        TEST_NOT_IN_CHILD("EQ_RC(" #expr ")");                                 \
         int e_rc_ = (expr);                                                    \
         ck_assert_msg(e_rc_ == (code), "%s: got %s, want %s", #expr,           \
                       samsa_strerror(e_rc_), samsa_strerror(code));            \
     } while (0)
+
+/* Whether one receive from q (not waiting) gives exactly n deliveries
+ * into d: the offsets at[] with the delivery counts counts[].  Asserts
+ * nothing, for forked children. */
+bool test_queue_take(samsa_queue *q, samsa_delivery *d, size_t n,
+                     const int64_t *at, const int32_t *counts);
+
+/* A file system mounted at mnt for one test, unmounted whatever the test's
+ * checks find: test_mount_guard() forks a child that waits until the test
+ * calls test_unmount() or ends (a failed check ends it), then unmounts mnt
+ * (detaches it if umount(2) fails) and removes the tree rm (NULL: none).
+ * The checks run in the test itself, not in a child.  test_unmount():
+ * that now; true when umount(2) itself succeeded. */
+typedef struct test_mount {
+    pid_t pid; /* the child                                        */
+    int fd;    /* closing it (or ending) tells the child to go on   */
+} test_mount;
+void test_mount_guard(test_mount *m, const char *mnt, const char *rm);
+bool test_unmount(test_mount *m);
 
 /* A fresh directory under $TMPDIR (or /tmp) for one test; test_dir_remove()
  * deletes it with everything in it.  Returns a static buffer per call slot. */
@@ -87,6 +136,7 @@ const char *test_gen_mismatch(const samsa_message *m, int64_t i);
 /* TEST_CHECK_GEN(m, i): message m must be exactly record i. */
 #define TEST_CHECK_GEN(m, i)                                                   \
     do {                                                                       \
+        TEST_NOT_IN_CHILD("TEST_CHECK_GEN");                                   \
         const char *w_ = test_gen_mismatch((m), (i));                          \
         ck_assert_msg(w_ == NULL, "offset %lld: %s differs", (long long)(i),   \
                       w_);                                                     \
@@ -103,6 +153,10 @@ void test_produce_gen_rc(samsa *s, const char *topic, int32_t p, int64_t first,
 /* The same, and the call must succeed. */
 void test_produce_gen(samsa *s, const char *topic, int32_t p, int64_t first,
                       size_t n);
+/* The same in a forked child, asserting nothing: 0 when the call succeeded
+ * with the records as said, else non-zero, and what went wrong on stderr. */
+int test_produce_gen_child(samsa *s, const char *topic, int32_t p,
+                           int64_t first, size_t n);
 /* Produce n records at *next and move *next past them. */
 void test_produce_next(samsa *s, const char *topic, int32_t p, int64_t *next,
                        size_t n);

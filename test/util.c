@@ -8,16 +8,98 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/catalog_mdb.h"
 
 #include "test.h"
 
+/* ---- forked children ----------------------------------------------------- */
+
+bool test_in_child;
+
+pid_t
+test_fork(void)
+{
+    /* What stdio holds would otherwise be written by both processes. */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0)
+        test_in_child = true;
+    return pid;
+}
+
+void
+test_child_asserted(const char *what, const char *file, int line)
+{
+    fprintf(stderr,
+            "%s:%d: %s in a forked child, which must not assert (test.h): "
+            "exit %d\n",
+            file, line, what, TEST_CHILD_ASSERTED);
+    _exit(TEST_CHILD_ASSERTED);
+}
+
+void
+test_mount_guard(test_mount *m, const char *mnt, const char *rm)
+{
+    TEST_NOT_IN_CHILD(__func__);
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    m->pid = test_fork();
+    ck_assert_int_ge(m->pid, 0);
+    if (m->pid == 0) {
+        /* Out of the test's process group, which Check kills when the
+         * test ends (both processes say so: the test may end first). */
+        setpgid(0, 0);
+        close(fds[1]);
+        char b;
+        while (read(fds[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        int rc = umount(mnt) == 0 ? 0 : 1;
+        if (rc != 0)
+            umount2(mnt, MNT_DETACH);
+        test_dir_remove(rm);
+        _exit(rc);
+    }
+    setpgid(m->pid, m->pid);
+    close(fds[0]);
+    m->fd = fds[1];
+}
+
+bool
+test_unmount(test_mount *m)
+{
+    TEST_NOT_IN_CHILD(__func__);
+    close(m->fd);
+    int st;
+    ck_assert_int_eq(waitpid(m->pid, &st, 0), m->pid);
+    ck_assert_msg(WIFEXITED(st), "the unmounting child: status %d", st);
+    return WEXITSTATUS(st) == 0;
+}
+
+bool
+test_queue_take(samsa_queue *q, samsa_delivery *d, size_t n, const int64_t *at,
+                const int32_t *counts)
+{
+    size_t got;
+    if (samsa_queue_receive(q, d, n, &got, 0) != 0 || got != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (d[i].msg.offset != at[i] || d[i].delivery_count != counts[i])
+            return false;
+    return true;
+}
+
+/* ---- test directories ---------------------------------------------------- */
+
 const char *
 test_dir_make(void)
 {
+    TEST_NOT_IN_CHILD(__func__);
     static char bufs[4][256];
     static int next;
     char *buf = bufs[next++ % 4];
@@ -72,6 +154,7 @@ test_sweep_thin(void)
 samsa *
 test_open(const char *dir)
 {
+    TEST_NOT_IN_CHILD(__func__);
     samsa *s = NULL;
     E(samsa_open(dir, NULL, &s));
     ck_assert_ptr_nonnull(s);
@@ -82,6 +165,7 @@ int64_t
 test_produce_str(samsa *s, const char *topic, int32_t partition,
                  const char *key, const char *value)
 {
+    TEST_NOT_IN_CHILD(__func__);
     samsa_record r = {0};
     r.key = key;
     r.key_len = key != NULL ? strlen(key) : 0;
@@ -122,6 +206,7 @@ const uint8_t test_sarama_batch[TEST_SARAMA_BATCH_SIZE] = {
 uint8_t *
 test_slurp(const char *path, size_t *len)
 {
+    TEST_NOT_IN_CHILD(__func__);
     int fd = open(path, O_RDONLY);
     ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
     struct stat st;
@@ -137,6 +222,7 @@ test_slurp(const char *path, size_t *len)
 void
 test_spew(const char *path, const void *buf, size_t len, int flags)
 {
+    TEST_NOT_IN_CHILD(__func__);
     int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
     ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
     ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
@@ -146,6 +232,7 @@ test_spew(const char *path, const void *buf, size_t len, int flags)
 void
 test_same_bytes(const char *a, const char *b)
 {
+    TEST_NOT_IN_CHILD(__func__);
     size_t la, lb;
     uint8_t *pa = test_slurp(a, &la);
     uint8_t *pb = test_slurp(b, &lb);
@@ -158,6 +245,7 @@ test_same_bytes(const char *a, const char *b)
 MDB_txn *
 test_catalog_begin(const char *dir, MDB_env **env)
 {
+    TEST_NOT_IN_CHILD(__func__);
     MDB_txn *txn;
     char path[TEST_PATH_BUF];
     ck_assert_int_eq(mdb_env_create(env), 0);
@@ -171,6 +259,7 @@ test_catalog_begin(const char *dir, MDB_env **env)
 void
 test_catalog_commit(MDB_env *env, MDB_txn *txn)
 {
+    TEST_NOT_IN_CHILD(__func__);
     ck_assert_int_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 }
@@ -178,6 +267,7 @@ test_catalog_commit(MDB_env *env, MDB_txn *txn)
 void
 test_catalog_topic_shorten(const char *dir, const char *topic, size_t old_len)
 {
+    TEST_NOT_IN_CHILD(__func__);
     MDB_env *env;
     MDB_txn *txn = test_catalog_begin(dir, &env);
     MDB_dbi dbi;
@@ -199,6 +289,7 @@ test_catalog_topic_shorten(const char *dir, const char *topic, size_t old_len)
 void
 test_snap_take(test_snap *sn, const char *root, const char *rel)
 {
+    TEST_NOT_IN_CHILD(__func__);
     char p[2 * TEST_PATH_BUF + 2];
     snprintf(p, sizeof p, "%s/%s", root, rel);
     DIR *d = opendir(p);
@@ -240,6 +331,7 @@ test_snap_free(test_snap *sn)
 void
 test_snap_put(const test_snap *sn, const char *root)
 {
+    TEST_NOT_IN_CHILD(__func__);
     test_dir_remove(root);
     ck_assert_int_eq(mkdir(root, 0755), 0);
     for (size_t i = 0; i < sn->n; i++) {
