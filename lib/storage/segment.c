@@ -952,7 +952,11 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files,
         index_entry *e = &seg->idx[n];
         e->rel = rd32(ib + 8 * n);
         e->pos = rd32(ib + 8 * n + 4);
+        /* An entry past the largest offset (a segment based near
+         * INT64_MAX) names no batch, and base + rel would overflow in
+         * every lookup that adds them. */
         if (!(e->pos < size && e->rel > 0 &&
+              (uint64_t)e->rel <= (uint64_t)(INT64_MAX - seg->base) &&
               (n == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos))))
             break;
         for (; t < nt && rd32(tb + 12 * t + 8) < e->rel; t++) {
