@@ -253,14 +253,59 @@ START_TEST(posix_prefault)
             ck_assert_msg(disk[i] == 0, "byte %zu is %u", i, disk[i]);
     free(disk);
 
-    /* Synced while written: each copy faults its own page only. */
+    /* Synced as written: no copy into the mapping, nothing populated. */
     E(io->open(io, pathbuf(p2, dir, "b.log"), SAMSA_IO_CREATE, &f));
     E(io->allocate(io, f, 0, mib));
     E(io->map(io, f, mib, &view));
     E(io->sync(io, f));
     ck_assert_int_eq(io->write(io, f, buf, 100, 0), 100);
-    ck_assert_int_eq(mapped_kib(view), (long)page / 1024);
+    ck_assert_int_eq(mapped_kib(view), 0);
+    ck_assert_mem_eq(view, buf, 100);
     E(io->close(io, f));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A file whose last sync followed at most 64 writes is written with
+ * pwrite (each fdatasync write-protects the pages a copy would fault on
+ * again); a sync after more writes turns the copy path back on.  The
+ * bytes are the same either way. */
+START_TEST(posix_synced_often)
+{
+    const char *dir = test_dir_make();
+    const char *path = test_path(dir, "a.log");
+    samsa_io *io = samsa__io_posix();
+    samsa_io_file *f;
+    const void *view;
+    unsigned char buf[100 * 70];
+    ssize_t n = 0;
+
+    fill(buf, sizeof buf, 5);
+    E(io->open(io, path, SAMSA_IO_CREATE | SAMSA_IO_EXCL, &f));
+    E(io->allocate(io, f, 0, sizeof buf));
+    E(io->map(io, f, sizeof buf, &view));
+    WRITES(0, n = io->write(io, f, buf, 100, 0));
+    ck_assert_int_eq(n, 100);
+    E(io->sync(io, f)); /* after 1 write: synced often */
+    WRITES(1, n = io->write(io, f, buf + 100, 100, 100));
+    ck_assert_int_eq(n, 100);
+    E(io->sync(io, f));
+    /* 65 writes before the next sync: the copy path again after it. */
+    size_t off = 200;
+    for (int i = 0; i < 65; i++, off += 100)
+        ck_assert_int_eq(io->write(io, f, buf + off, 100, off), 100);
+    E(io->sync(io, f));
+    WRITES(0, n = io->write(io, f, buf + off, 100, off));
+    ck_assert_int_eq(n, 100);
+    off += 100;
+    ck_assert_mem_eq(view, buf, off);
+    E(io->close(io, f));
+
+    size_t len;
+    unsigned char *disk = slurp(path, &len);
+    ck_assert_uint_eq(len, sizeof buf);
+    ck_assert_mem_eq(disk, buf, off);
+    free(disk);
     test_dir_remove(dir);
 }
 END_TEST
@@ -1040,6 +1085,7 @@ io_suite(void)
     tcase_add_test(tc, posix_known_size);
     tcase_add_test(tc, posix_map_again);
     tcase_add_test(tc, posix_prefault);
+    tcase_add_test(tc, posix_synced_often);
     tcase_add_test(tc, posix_map_append);
     tcase_add_test(tc, posix_errors);
     suite_add_tcase(s, tc);
