@@ -186,6 +186,12 @@ cursor_enter_batch(samsa_cursor *c)
             return SAMSA_ECORRUPT;
         uint64_t next = c->pos + BATCH_LOG_OVERHEAD + (uint64_t)h.length;
         int64_t first = gaps ? h.base_offset : c->expect;
+        /* The header's own base cannot pass the largest offset (parse
+         * checks), but a dense log's expected one comes from the segment's
+         * file name: a batch there whose records would pass it is damage,
+         * and the sums below would overflow. */
+        if (first >= INT64_MAX - h.last_offset_delta)
+            return SAMSA_ECORRUPT;
         if (first + h.last_offset_delta < c->offset) {
             c->pos = next; /* wholly before the offset: see above */
             c->expect = first + h.last_offset_delta + 1;
