@@ -52,7 +52,7 @@ topic_name_char(char c)
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-/* Every produce and cursor call checks its topic name, so this is one
+/* Every produce call checks its topic name (as opens do), so this is one
  * pass with a comparison a byte: strspn() built its 256-byte table on each
  * call, a fifth of the instructions of a one-record produce. */
 bool
