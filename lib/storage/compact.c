@@ -586,9 +586,7 @@ log_clean_leftovers(samsa_io *io, const char *dir)
         const char *name = e->d_name;
         /* Exactly NNNNNNNNNNNNNNNNNNNN.log.cleaned: no other file is
          * touched (samsa deletes only what it can prove it made). */
-        if (strlen(name) != 24 + strlen(CLEANED_EXT) ||
-            strspn(name, "0123456789") != 20 ||
-            strcmp(name + 20, ".log" CLEANED_EXT) != 0)
+        if (!log_segment_name(name, ".log" CLEANED_EXT))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, name);
         (void)io->unlink(io, path);

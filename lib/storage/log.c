@@ -152,6 +152,12 @@ cmp_i64(const void *a, const void *b)
 
 /* The base offsets of the directory's NNNNNNNNNNNNNNNNNNNN.log files,
  * sorted; *n gets the count (caller frees). */
+bool
+log_segment_name(const char *name, const char *ext)
+{
+    return strspn(name, "0123456789") == 20 && strcmp(name + 20, ext) == 0;
+}
+
 static int
 list_segments(const char *dir, int64_t **out, size_t *n)
 {
@@ -164,8 +170,7 @@ list_segments(const char *dir, int64_t **out, size_t *n)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0 ||
-            strspn(name, "0123456789") != 20)
+        if (!log_segment_name(name, ".log"))
             continue;
         if (len == cap) {
             cap = cap ? cap * 2 : 16;

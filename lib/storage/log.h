@@ -396,6 +396,10 @@ void log_follow_free(samsa_log *log);
 samsa_log *log_follow_alloc(samsa_io *io, const char *dir,
                             const log_config *cfg);
 int log_list_segments(const char *dir, int64_t **bases, size_t *n);
+/* Whether a directory entry is a segment file's name: the 20 digits of a
+ * base offset, then exactly ext (".log", ".log.cleaned").  Nothing else
+ * in a partition directory is read as a segment or removed as one. */
+bool log_segment_name(const char *name, const char *ext);
 /* The end a marker's end word (as read, host order) says, or -1 when its
  * seal does not check out. */
 int64_t log_marker_end(uint64_t word);

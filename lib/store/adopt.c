@@ -151,8 +151,7 @@ check_file(const char *path, int64_t base, int64_t limit, int64_t *next)
 static int
 is_log(const struct dirent *d)
 {
-    return strlen(d->d_name) == 24 && strspn(d->d_name, "0123456789") == 20 &&
-           strcmp(d->d_name + 20, ".log") == 0;
+    return log_segment_name(d->d_name, ".log");
 }
 
 /* List and check the source's segments: *segs (malloc'ed, *n, ascending),
