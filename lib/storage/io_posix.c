@@ -196,6 +196,16 @@ io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
     f->touched = to;
 }
 
+/* Whether [off, off+len) may be stored through the writable mapping:
+ * mapped, inside EOF and on allocated blocks (see the top of the file).
+ * *lim gets the end of that prefix. */
+static bool
+io_copy_fits(const samsa_io_file *f, uint64_t off, size_t len, uint64_t *lim)
+{
+    *lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
+    return f->writable && f->map != NULL && off <= *lim && len <= *lim - off;
+}
+
 static ssize_t
 io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
          uint64_t off)
@@ -212,9 +222,8 @@ io_write(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
      * pages fills them directly; a page's worth of small writes pays one
      * fault, but a large write would pay one per page and the zeroing.
      * Nor do files synced often (see the top). */
-    uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
-    if (len < MEMCPY_MAX && f->writable && f->map != NULL && off <= lim &&
-        len <= lim - off &&
+    uint64_t lim;
+    if (len < MEMCPY_MAX && io_copy_fits(f, off, len, &lim) &&
         !atomic_load_explicit(&f->synced_often, memory_order_relaxed)) {
         io_prefault(f, off, off + len, lim);
         memcpy((char *)f->map + off, buf, len);
@@ -301,8 +310,8 @@ static int
 io_map_write(samsa_io *io, samsa_io_file *f, uint64_t off, const void *buf,
              size_t len)
 {
-    uint64_t lim = f->mem_end < f->map_len ? f->mem_end : f->map_len;
-    if (f->writable && f->map != NULL && off <= lim && len <= lim - off) {
+    uint64_t lim;
+    if (io_copy_fits(f, off, len, &lim)) {
         char *to = (char *)f->map + off;
         if (len == 8 && off % 8 == 0) {
             uint64_t v;
