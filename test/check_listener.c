@@ -129,6 +129,17 @@ reply(int fd, int32_t corr, uint8_t **out, size_t *len)
     return true;
 }
 
+/* Read the reply to corr into *rd: the reply's buffer, for free(). */
+static uint8_t *
+answer(int fd, int32_t corr, kread *rd)
+{
+    uint8_t *rep;
+    size_t rl;
+    ck_assert(reply(fd, corr, &rep, &rl));
+    kread_init(rd, rep, rl);
+    return rep;
+}
+
 /* Send a request (body freed) and read its reply into *rd: the reply's
  * buffer, for free(). */
 static uint8_t *
@@ -137,11 +148,7 @@ ask(int fd, int16_t key, int16_t v, int32_t corr, bool flex, kwrite *b,
 {
     request(fd, key, v, corr, flex, b);
     kwrite_free(b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, corr, &rep, &rl));
-    kread_init(rd, rep, rl);
-    return rep;
+    return answer(fd, corr, rd);
 }
 
 /* The head of a reply's only topic entry: topic "t", with the one
@@ -421,11 +428,8 @@ START_TEST(test_sasl_plain)
         request(fd, KAPI_SASL_AUTHENTICATE, 1, 2, false, &b);
         request(fd, KAPI_METADATA, 0, 3, false, &(kwrite){0}); /* pipelined */
         kwrite_free(&b);
-        uint8_t *rep;
-        size_t len;
-        ck_assert(reply(fd, 2, &rep, &len));
         kread rd;
-        kread_init(&rd, rep, len);
+        uint8_t *rep = answer(fd, 2, &rd);
         ck_assert_int_eq(kread_i16(&rd), 58);
         ck_assert(kstr_eq(kread_str(&rd, false), pieces[i].msg));
         free(rep);
@@ -706,11 +710,8 @@ produce_raw(int fd, int32_t p, int16_t acks, const uint8_t *batch, size_t len,
     kwrite_free(&b);
     if (acks == 0)
         return 0;
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 100 + p, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = answer(fd, 100 + p, &rd);
     reply_topic(&rd, p);
     int16_t err = kread_i16(&rd);
     *base = kread_i64(&rd);
@@ -801,13 +802,8 @@ fetch_raw(int fd, int32_t p, int64_t offset, int32_t max_wait, int16_t *err,
     kwrite_i32(&b, 1 << 20);
     kwrite_array(&b, false, 0);
     kwrite_strz(&b, false, NULL);
-    request(fd, 1, 11, 200, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 200, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 1, 11, 200, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     ck_assert_int_eq(kread_i16(&rd), 0);
     ck_assert_int_eq(kread_i32(&rd), 0);
@@ -876,13 +872,8 @@ init_pid(int fd, const char *txn, int16_t *err)
     kwrite b = {0};
     kwrite_strz(&b, false, txn);
     kwrite_i32(&b, 60000);
-    request(fd, 22, 1, 300, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 300, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 22, 1, 300, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     *err = kread_i16(&rd);
     int64_t pid = kread_i64(&rd);
@@ -1033,13 +1024,8 @@ describe_raw(int fd, int16_t v, int8_t type, const char *name,
         kwrite_i8(&b, synonyms);
     if (v >= 3)
         kwrite_i8(&b, 0);
-    request(fd, 32, v, 500, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 500, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 32, v, 500, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     ck_assert_int_eq(kread_array(&rd, false, 4), 1);
     int16_t err = kread_i16(&rd);
@@ -1234,11 +1220,8 @@ START_TEST(test_fetch_from_mappings)
     ck_assert_int_eq(samsa_delete_records(r.s, "t", 0, end), 0);
     int64_t bases[4];
     ck_assert_uint_le(test_seg_bases(r.dir, "t", 0, bases, 4), 1);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 77, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = answer(fd, 77, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     reply_topic(&rd, 0);
     ck_assert_int_eq(kread_i16(&rd), 0);
@@ -1277,13 +1260,8 @@ commit_as(int fd, int32_t generation, const char *member, int32_t p,
     kwrite_i64(&b, offset);
     kwrite_i32(&b, -1);
     kwrite_strz(&b, false, NULL);
-    request(fd, 8, 7, 300, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 300, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 8, 7, 300, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     reply_topic(&rd, p);
     int16_t err = kread_i16(&rd);
@@ -1309,13 +1287,8 @@ committed_raw(int fd, int32_t p)
     kwrite_strz(&b, false, "t");
     kwrite_array(&b, false, 1);
     kwrite_i32(&b, p);
-    request(fd, 9, 5, 301, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 301, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 9, 5, 301, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     reply_topic(&rd, p);
     int64_t offset = kread_i64(&rd);
@@ -1410,11 +1383,8 @@ join_send(int fd, int16_t v, int32_t corr, const char *member,
 static joined
 join_recv(int fd, int16_t v, int32_t corr)
 {
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, corr, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = answer(fd, corr, &rd);
     joined j;
     memset(&j, 0, sizeof j);
     if (v >= 2)
@@ -1478,11 +1448,8 @@ sync_send(int fd, int32_t corr, int32_t generation, const char *member, int n,
 static int16_t
 sync_recv(int fd, int32_t corr, char *as, size_t cap)
 {
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, corr, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = answer(fd, corr, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     int16_t err = kread_i16(&rd);
     kstr_copy(as, cap, kread_bytes(&rd, false));
@@ -1788,13 +1755,8 @@ create_cfg(int fd, const char *name, int32_t parts, const char *policy)
     }
     kwrite_i32(&b, 1000);
     kwrite_i8(&b, 0);
-    request(fd, 19, 4, 400, false, &b);
-    kwrite_free(&b);
-    uint8_t *rep;
-    size_t rl;
-    ck_assert(reply(fd, 400, &rep, &rl));
     kread rd;
-    kread_init(&rd, rep, rl);
+    uint8_t *rep = ask(fd, 19, 4, 400, false, &b, &rd);
     ck_assert_int_eq(kread_i32(&rd), 0);
     ck_assert_int_eq(kread_array(&rd, false, 6), 1);
     ck_assert(kstr_eq(kread_str(&rd, false), name));
