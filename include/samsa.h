@@ -214,16 +214,25 @@ typedef struct samsa_options {
                                           records produced meanwhile reach
                                           it without a wake-up (a system
                                           call on both sides); 0: the
-                                          default, SAMSA_SPIN_NS_DEFAULT;
+                                          default: each reader polls up
+                                          to SAMSA_SPIN_NS_DEFAULT, as
+                                          long as its recent waits say a
+                                          record will come meanwhile;
                                           -1: sleep at once; at most
-                                          1 s                            */
+                                          1 s.  At most one less than the
+                                          CPUs (at least one) poll at
+                                          once in a process; the others
+                                          sleep at once              */
     uint64_t reserved[4];            /**< must be zero                      */
 } samsa_options;
 
-/** samsa_options.spin_ns when 0: a reader polls this long (ns) before it
- * sleeps.  A spin costs its CPU only while it lasts, after the last
- * record read; a wake-up costs several microseconds on each side. */
-#define SAMSA_SPIN_NS_DEFAULT 50000
+/** samsa_options.spin_ns when 0: the longest a reader polls (ns) before
+ * it sleeps, and then only while its recent waits were no longer: it
+ * polls for twice its recent waits (at least 10 us), or not at all when
+ * they were longer than this.  So records that come 10,000 a second
+ * reach their reader without a wake-up (several microseconds on each
+ * side), and a reader of slower or stopped records sleeps at once. */
+#define SAMSA_SPIN_NS_DEFAULT 200000
 
 #define SAMSA_MAX_REPLICA_DIRS 7 /**< replica_dirs entries, besides dir */
 

@@ -26,7 +26,7 @@ blocked_main(void *arg)
     if (rc == 0) {
         uint64_t seen = store_watch(b->s);
         atomic_store(&b->state, 1);
-        rc = store_wait(b->s, seen, samsa__deadline_after(b->timeout_ms));
+        rc = store_wait(b->s, seen, samsa__deadline_after(b->timeout_ms), NULL);
         store_unwatch(b->s);
         store_leave(b->s);
     }
@@ -72,7 +72,7 @@ START_TEST(test_notify_unwatched_is_free)
     uint64_t seen = store_watch(s);
     test_produce_str(s, "t", 0, NULL, "y");
     ck_assert_uint_eq(atomic_load(&s->events), seen + 1);
-    E(store_wait(s, seen, -1)); /* already moved: no sleep */
+    E(store_wait(s, seen, -1, NULL)); /* already moved: no sleep */
     store_unwatch(s);
     ck_assert_int_eq(atomic_load(&s->watchers), 0);
     E(samsa_close(s));
@@ -85,8 +85,9 @@ START_TEST(test_wait_times_out)
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
     uint64_t seen = store_watch(s);
-    EQ_RC(store_wait(s, seen, samsa__deadline_after(20)), SAMSA_ETIMEDOUT);
-    EQ_RC(store_wait(s, seen, samsa__deadline_after(0)), SAMSA_ETIMEDOUT);
+    EQ_RC(store_wait(s, seen, samsa__deadline_after(20), NULL),
+          SAMSA_ETIMEDOUT);
+    EQ_RC(store_wait(s, seen, samsa__deadline_after(0), NULL), SAMSA_ETIMEDOUT);
     store_unwatch(s);
     E(samsa_close(s));
     test_dir_remove(dir);
@@ -146,7 +147,7 @@ START_TEST(test_enter_refused_while_closing)
     EQ_RC(store_enter(s), SAMSA_ECLOSED);
     ck_assert_int_eq(atomic_load(&s->inside), 0);
     uint64_t seen = store_watch(s);
-    EQ_RC(store_wait(s, seen, -1), SAMSA_ECLOSED); /* never sleeps */
+    EQ_RC(store_wait(s, seen, -1, NULL), SAMSA_ECLOSED); /* never sleeps */
     store_unwatch(s);
     E(samsa_close(s));
     test_dir_remove(dir);
@@ -251,10 +252,154 @@ START_TEST(test_spin_bounded_by_deadline)
     int64_t t0 = samsa__now_ns();
     EQ_RC(samsa_cursor_next(c, &m, 20), SAMSA_ETIMEDOUT);
     uint64_t seen = store_watch(s);
-    EQ_RC(store_wait(s, seen, samsa__deadline_after(20)), SAMSA_ETIMEDOUT);
+    EQ_RC(store_wait(s, seen, samsa__deadline_after(20), NULL),
+          SAMSA_ETIMEDOUT);
     store_unwatch(s);
     ck_assert_int_lt(samsa__now_ns() - t0, 900000000);
     E(samsa_cursor_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The default spin follows each reader's recent waits (util/spin.c):
+ * the longest while nothing is learnt, twice the average (at least
+ * 10 us), the longest when twice the average passes it, none when the
+ * average does; a wait counts as at most four longest spins. */
+START_TEST(test_spinner_policy)
+{
+    const int64_t max = SAMSA_SPIN_NS_DEFAULT;
+    samsa__spinner sp = {0};
+    ck_assert_int_eq(samsa__spinner_budget(&sp, max), max);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, 0), 0);
+    samsa__spinner_learn(&sp, 30000, max);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, max), 60000);
+    samsa__spinner_learn(&sp, 1000, max); /* (3 * 30000 + 1000) / 4 */
+    ck_assert_int_eq(atomic_load(&sp.avg_ns), 22750);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, max), 45500);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, 20000), 0);
+
+    samsa__spinner fast = {0};
+    samsa__spinner_learn(&fast, 2000, max);
+    ck_assert_int_eq(samsa__spinner_budget(&fast, max), 10000);
+    ck_assert_int_eq(samsa__spinner_budget(&fast, 5000), 5000);
+
+    samsa__spinner mid = {0};
+    samsa__spinner_learn(&mid, 150000, max);
+    ck_assert_int_eq(samsa__spinner_budget(&mid, max), max);
+
+    samsa__spinner slow = {0};
+    samsa__spinner_learn(&slow, 10000000000, max); /* an idle 10 s */
+    ck_assert_int_eq(atomic_load(&slow.avg_ns), 4 * max);
+    ck_assert_int_eq(samsa__spinner_budget(&slow, max), 0);
+    /* Records at 10,000/s again: polling resumes after 7 waits (0.7 ms). */
+    int waits = 0;
+    while (samsa__spinner_budget(&slow, max) == 0 && waits < 100) {
+        samsa__spinner_learn(&slow, 100000, max);
+        waits++;
+    }
+    ck_assert_int_eq(waits, 7);
+    samsa__spinner_learn(&slow, -5, max); /* a clock step: counted as 0 */
+    ck_assert_int_ge(atomic_load(&slow.avg_ns), 0);
+}
+END_TEST
+
+/* What the store gives a reader to poll: a fixed spin_ns as it is, and
+ * the spinner's choice, up to SAMSA_SPIN_NS_DEFAULT, when it was left 0;
+ * only then does a wait teach the spinner. */
+START_TEST(test_store_spin_choice)
+{
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, 0);
+    samsa__spinner sp = {0};
+    ck_assert_int_eq(store_spin_ns(s, &sp), SAMSA_SPIN_NS_DEFAULT);
+    ck_assert_int_eq(store_spin_ns(s, NULL), SAMSA_SPIN_NS_DEFAULT);
+    store_spin_learn(s, &sp, samsa__now_ns() - 50000000); /* 50 ms ago */
+    ck_assert_int_eq(store_spin_ns(s, &sp), 0);
+    ck_assert_int_eq(atomic_load(&sp.waits), 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+
+    dir = test_dir_make();
+    s = open_spin(dir, 5000);
+    samsa__spinner fixed = {0};
+    store_spin_learn(s, &fixed, samsa__now_ns() - 50000000);
+    ck_assert_int_eq(atomic_load(&fixed.waits), 0);
+    ck_assert_int_eq(store_spin_ns(s, &fixed), 5000);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+
+    dir = test_dir_make();
+    s = open_spin(dir, -1);
+    ck_assert_int_eq(store_spin_ns(s, &sp), 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A cursor of a default store whose records stopped: once it has waited
+ * 30 ms in vain, its next wait sleeps at once (counted, with no thread
+ * polling), and a produce still reaches it. */
+START_TEST(test_default_reader_learns)
+{
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, 0);
+    reader r = {.s = s, .timeout_ms = -1};
+    samsa_message m;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r.c));
+    uint64_t begun = samsa__spin_begun();
+    EQ_RC(samsa_cursor_next(r.c, &m, 30), SAMSA_ETIMEDOUT);
+    ck_assert_uint_eq(samsa__spin_begun(), begun + 1); /* it polled */
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &r), 0);
+    for (int i = 0; i < 10000 && atomic_load(log_waiters(s)) != 1; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(log_waiters(s)), 1);
+    ck_assert_uint_eq(samsa__spin_begun(), begun + 1); /* not again */
+    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "z"), 0);
+    pthread_join(th, NULL);
+    E(r.rc);
+    ck_assert_int_eq(r.m.offset, 0);
+    E(samsa_cursor_close(r.c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* At most one reader less than the CPUs (at least one) polls at once in
+ * a process: with one reader more than that, each polling for a second,
+ * the extra one sleeps at once, counted, and a produce reaches them all
+ * (on a machine of over 8 CPUs the 8 readers all poll). */
+START_TEST(test_spinners_capped)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int slots = cpus > 2 ? (int)cpus - 1 : 1;
+    int n = slots + 1 > 8 ? 8 : slots + 1;
+    int want_busy = n > slots ? slots : n;
+    const char *dir = test_dir_make();
+    samsa *s = open_spin(dir, 1000000000);
+    reader r[8];
+    pthread_t th[8];
+    for (int i = 0; i < n; i++) {
+        r[i] = (reader){.s = s, .timeout_ms = -1};
+        E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_END, &r[i].c));
+        ck_assert_int_eq(pthread_create(&th[i], NULL, reader_main, &r[i]), 0);
+    }
+    for (int i = 0;
+         i < 10000 && (atomic_load(log_waiters(s)) != n - want_busy ||
+                       samsa__spin_busy() != want_busy);
+         i++)
+        usleep(1000);
+    ck_assert_int_eq(samsa__spin_busy(), want_busy);
+    ck_assert_int_eq(atomic_load(log_waiters(s)), n - want_busy);
+    ck_assert_int_eq(test_produce_str(s, "t", 0, NULL, "w"), 0);
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        E(r[i].rc);
+        ck_assert_int_eq(r[i].m.offset, 0);
+        E(samsa_cursor_close(r[i].c));
+    }
+    ck_assert_int_eq(samsa__spin_busy(), 0);
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -288,6 +433,10 @@ notify_suite(void)
     tcase_add_test(tc, test_no_spin_sleeps_counted);
     tcase_add_test(tc, test_spin_bounded_by_deadline);
     tcase_add_test(tc, test_spin_option_checked);
+    tcase_add_test(tc, test_spinner_policy);
+    tcase_add_test(tc, test_store_spin_choice);
+    tcase_add_test(tc, test_default_reader_learns);
+    tcase_add_test(tc, test_spinners_capped);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -43,6 +43,7 @@ struct samsa_cursor {
     uint64_t batch_pos; /* in seg: where the batch entered last starts      */
     codec_buf *held;    /* earlier zbufs whose records may still be held     */
     size_t nheld, held_cap;
+    samsa__spinner spin; /* its waits at the end: how long it polls    */
 };
 
 /* Largest records area a compressed batch may inflate to (the largest
@@ -261,9 +262,13 @@ cursor_next_held(samsa_cursor *c, samsa_message *msg, int timeout_ms)
             if (deadline == -2)
                 deadline = samsa__deadline_after(timeout_ms);
             /* Read-only: the end moves in another process (log_follow.c). */
+            int64_t began = samsa__now_ns();
+            int64_t spin = store_spin_ns(c->s, &c->spin);
             int rc = c->log->follow != NULL
-                         ? store_follow_wait(c->s, c->part, c->offset, deadline)
-                         : log_wait(c->log, c->offset, deadline, c->s->spin_ns);
+                         ? store_follow_wait(c->s, c->part, c->offset, deadline,
+                                             spin)
+                         : log_wait(c->log, c->offset, deadline, spin);
+            store_spin_learn(c->s, &c->spin, began);
             if (rc != 0)
                 return rc;
             continue;

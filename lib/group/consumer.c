@@ -465,7 +465,8 @@ poll_common(samsa_consumer *c, samsa_message *msgs, size_t max, size_t *n,
         else if (!again && rc == SAMSA_ETIMEDOUT) {
             int64_t wake = samsa__deadline_after(beat_ms);
             rc = store_wait(s, seen,
-                            deadline >= 0 && deadline < wake ? deadline : wake);
+                            deadline >= 0 && deadline < wake ? deadline : wake,
+                            &c->spin);
             again = rc == 0 || rc == SAMSA_ETIMEDOUT;
         }
         store_unwatch(s);

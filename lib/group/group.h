@@ -120,6 +120,7 @@ struct samsa_consumer {
                                next poll, or the one blocked, returns
                                SAMSA_EWAKEUP (any thread sets it)       */
     int deferred;           /* an error met after a batch had records  */
+    samsa__spinner spin;    /* its polls' waits: how long it polls     */
 };
 
 /* The store's registry (samsa_open) and its teardown (samsa_close, after

@@ -545,6 +545,7 @@ waker_main(void *arg)
 {
     samsa_listener *l = arg;
     const uint64_t one = 1;
+    samsa__spinner spin = {0}; /* this thread's waits */
     for (;;) {
         pthread_mutex_lock(&l->lock);
         while (l->parked == 0 && !atomic_load(&l->stop))
@@ -559,7 +560,7 @@ waker_main(void *arg)
             return NULL;
         }
         (void)!write(l->evfd, &one, sizeof one); /* look once more: above */
-        int rc = store_wait(l->s, seen, -1);
+        int rc = store_wait(l->s, seen, -1, &spin);
         store_unwatch(l->s);
         if (rc == SAMSA_ECLOSED)
             return NULL; /* the store closes under us: see the header */

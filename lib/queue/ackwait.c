@@ -133,7 +133,7 @@ wait_outcome(samsa *s, waiter *w, int timeout_ms)
             rc = SAMSA_ETIMEDOUT;
             break;
         }
-        if ((rc = store_wait(s, seen, deadline)) != 0)
+        if ((rc = store_wait(s, seen, deadline, NULL)) != 0)
             break;
         seen = atomic_load(&s->events);
     }

@@ -488,7 +488,7 @@ receive_wait(samsa_queue *q, samsa_delivery *out, size_t max, size_t *n,
         int64_t wake = deadline, e = group_expiry(q->g);
         if (e >= 0 && (wake < 0 || e < wake))
             wake = e;
-        rc = store_wait(s, seen, wake);
+        rc = store_wait(s, seen, wake, &q->spin);
         if (rc == SAMSA_ETIMEDOUT && wake != deadline)
             rc = 0; /* a lock may have expired: look */
         if (rc != 0)

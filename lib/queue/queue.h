@@ -124,6 +124,7 @@ struct samsa_queue {
     pthread_mutex_t wake_lock; /* gone, against samsa_queue_wakeup()     */
     bool gone;                 /* detached: s may be freed (wake_lock)     */
     _Atomic bool wakeup;       /* samsa_queue_wakeup() was called          */
+    samsa__spinner spin;       /* its receives' waits: how long it polls   */
     samsa *s;                  /* the store                                 */
     qgroup *g;                 /* the group                                 */
     uint32_t id;               /* holder id of the records it acquires      */

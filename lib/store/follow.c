@@ -195,13 +195,14 @@ store_follow_catalog(samsa *s, bool force)
 
 int
 store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,
-                  int64_t deadline_ns)
+                  int64_t deadline_ns, int64_t spin_ns)
 {
     for (;;) {
         int64_t until = samsa__now_ns() + STORE_FOLLOW_MS * 1000000ll;
         if (deadline_ns >= 0 && deadline_ns < until)
             until = deadline_ns;
-        int rc = log_follow_wait(pt->log, offset, until, s->spin_ns);
+        int rc = log_follow_wait(pt->log, offset, until, spin_ns);
+        spin_ns = 0; /* once a wait, not once a slice */
         if (rc != SAMSA_ETIMEDOUT ||
             (deadline_ns >= 0 && samsa__now_ns() >= deadline_ns))
             return rc;

@@ -88,14 +88,31 @@ events_moved(const void *arg)
     return atomic_load(&e->s->events) != e->seen || atomic_load(&e->s->closing);
 }
 
-/* A watcher first polls events for s->spin_ns: a producer meanwhile bumps
- * it under notify_lock and broadcasts to nobody, neither side making a
- * system call; then it sleeps. */
+int64_t
+store_spin_ns(samsa *s, const samsa__spinner *sp)
+{
+    static const samsa__spinner fresh;
+    if (!s->spin_adaptive)
+        return s->spin_ns;
+    return samsa__spinner_budget(sp != NULL ? sp : &fresh, s->spin_ns);
+}
+
+void
+store_spin_learn(samsa *s, samsa__spinner *sp, int64_t began_ns)
+{
+    if (s->spin_adaptive && sp != NULL)
+        samsa__spinner_learn(sp, samsa__now_ns() - began_ns, s->spin_ns);
+}
+
+/* A watcher first polls events (store_spin_ns()): a producer meanwhile
+ * bumps it under notify_lock and broadcasts to nobody, neither side
+ * making a system call; then it sleeps. */
 int
-store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
+store_wait(samsa *s, uint64_t seen, int64_t deadline_ns, samsa__spinner *sp)
 {
     events_past e = {s, seen};
-    (void)samsa__spin(events_moved, &e, s->spin_ns, deadline_ns);
+    int64_t began = samsa__now_ns();
+    (void)samsa__spin(events_moved, &e, store_spin_ns(s, sp), deadline_ns);
     int rc = 0;
     samsa__lock(&s->notify_lock, SAMSA_RANK_LEAF);
     while (atomic_load(&s->events) == seen && !atomic_load(&s->closing) &&
@@ -103,6 +120,7 @@ store_wait(samsa *s, uint64_t seen, int64_t deadline_ns)
         rc = samsa__cond_wait_until(&s->notify_cond, &s->notify_lock,
                                     deadline_ns);
     samsa__unlock(&s->notify_lock, SAMSA_RANK_LEAF);
+    store_spin_learn(s, sp, began);
     if (atomic_load(&s->closing))
         return SAMSA_ECLOSED;
     return atomic_load(&s->events) != seen ? 0 : SAMSA_ETIMEDOUT;

@@ -475,6 +475,7 @@ store_open(const char *dir, const samsa_options *opt, samsa_io *io,
     s->spin_ns = opt->spin_ns == 0    ? SAMSA_SPIN_NS_DEFAULT
                  : opt->spin_ns == -1 ? 0
                                       : opt->spin_ns;
+    s->spin_adaptive = opt->spin_ns == 0;
     pthread_mutex_init(&s->save_lock, NULL);
     pthread_mutex_init(&s->repair_lock, NULL);
     pthread_rwlock_init(&s->table_lock, NULL);

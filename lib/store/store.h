@@ -143,7 +143,11 @@ struct samsa {
     /* notify.c: store-wide wake-ups and the closing gate */
     pthread_mutex_t notify_lock; /* notify_cond                              */
     pthread_cond_t notify_cond;  /* events moved, closing, or inside hit 0   */
-    int64_t spin_ns;             /* readers poll this long before they sleep */
+    int64_t spin_ns;             /* readers poll this long before they sleep:
+                                    always (spin_adaptive false), or at
+                                    most                                   */
+    bool spin_adaptive;          /* spin_ns was left 0: each reader's
+                                    spinner chooses (store_spin_ns())      */
     _Atomic uint64_t events;     /* bumped by store_notify() while watched   */
     _Atomic int watchers;        /* between store_watch and store_unwatch:
                                     notify costs a load when there are none */
@@ -214,7 +218,15 @@ void store_notify(samsa *s);
 /* Wait until the event counter differs from seen, or the deadline
  * (CLOCK_MONOTONIC ns, -1: never) passes: 0, SAMSA_ETIMEDOUT, or
  * SAMSA_ECLOSED once samsa_close() has begun. */
-int store_wait(samsa *s, uint64_t seen, int64_t deadline_ns);
+int store_wait(samsa *s, uint64_t seen, int64_t deadline_ns,
+               samsa__spinner *sp);
+/* How long a reader polls before its next sleep (ns, 0: not at all):
+ * spin_ns as samsa_open() was given it, or, when it was left to the
+ * default, what the reader's spinner sp chooses (util/spin.c; NULL: a
+ * wait with nothing learnt).  After the wait, store_spin_learn() with the
+ * time the wait began (samsa__now_ns()) teaches sp how long it lasted. */
+int64_t store_spin_ns(samsa *s, const samsa__spinner *sp);
+void store_spin_learn(samsa *s, samsa__spinner *sp, int64_t began_ns);
 /* Bracket a call that may block: SAMSA_ECLOSED once closing has begun (then
  * store_leave() must not be called). */
 int store_enter(samsa *s);
@@ -240,10 +252,11 @@ int store_follow_catalog(samsa *s, bool force);
  * writer's catalog records them (reason 0, since -1: not recorded). */
 int store_follow_copies(samsa *s, topic *t, int32_t p,
                         samsa_replica_info *copies, size_t max, size_t *n);
-/* A cursor's wait on a read-only handle: log_follow_wait, with the
- * catalog looked at between slices (deletion, retention). */
+/* A cursor's wait on a read-only handle: log_follow_wait, polling for
+ * spin_ns first, with the catalog looked at between slices (deletion,
+ * retention). */
 int store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,
-                      int64_t deadline_ns);
+                      int64_t deadline_ns, int64_t spin_ns);
 
 /* retention.c: apply every topic's retention_ms, retention_bytes and
  * segment_ms once (the flusher, after each flush); the first error. */

@@ -53,39 +53,6 @@ samsa__deadline_after(int timeout_ms)
     return samsa__now_ns() + (int64_t)timeout_ms * 1000000;
 }
 
-/* The CPU's hint that this is a spin-wait loop (x86's pause): it yields
- * the core's resources to a sibling hyperthread and saves power. */
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* The clock is read every 16 polls: a pause is tens of cycles, a clock
- * read about as many ns, so the spin overshoots spin_ns by well under a
- * microsecond. */
-bool
-samsa__spin(bool (*ready)(const void *arg), const void *arg, int64_t spin_ns,
-            int64_t deadline_ns)
-{
-    if (spin_ns <= 0)
-        return ready(arg);
-    int64_t until = samsa__now_ns() + spin_ns;
-    if (deadline_ns >= 0 && deadline_ns < until)
-        until = deadline_ns;
-    for (unsigned i = 1;; i++) {
-        if (ready(arg))
-            return true;
-        cpu_relax();
-        if (i % 16 == 0 && samsa__now_ns() >= until)
-            return ready(arg);
-    }
-}
-
 int
 samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
                        int64_t deadline_ns)

@@ -116,10 +116,34 @@ int64_t samsa__wall_ms(void);
 void samsa__wall_ms_set(int64_t ms);
 /* Poll ready(arg) on this CPU until it is true (returns true), or spin_ns
  * or the deadline (-1: none) has passed (returns false): a reader that
- * finds what it waits for this way costs its writer no wake-up
- * (clock.c). */
+ * finds what it waits for this way costs its writer no wake-up.  At most
+ * one less than the CPUs (at least one) poll at once, process-wide: past
+ * that, ready(arg) is asked once (spin.c). */
 bool samsa__spin(bool (*ready)(const void *arg), const void *arg,
                  int64_t spin_ns, int64_t deadline_ns);
+/* Tests: how many threads poll in samsa__spin() now, and how many polls
+ * have begun in the process. */
+int samsa__spin_busy(void);
+uint64_t samsa__spin_begun(void);
+/* One reader's recent waits, which choose how long it polls before its
+ * next sleep (spin.c).  Zeroed: nothing learnt yet.  Owned by the
+ * reader; atomic (relaxed) because two threads may poll one consumer at
+ * once, when a lost update only makes the guess a little older. */
+typedef struct samsa__spinner {
+    _Atomic int64_t avg_ns; /* the recent waits' weighted average  */
+    _Atomic uint32_t waits; /* waits learnt, up to UINT32_MAX      */
+} samsa__spinner;
+/* The shortest poll the spinner chooses when it polls at all. */
+#define SAMSA__SPIN_MIN_NS 10000
+/* How long to poll before the next sleep, 0..max_ns: max_ns while
+ * nothing is learnt, twice the average wait (at least
+ * SAMSA__SPIN_MIN_NS), max_ns when that is over max_ns but the average
+ * is not, 0 when the average is over max_ns. */
+int64_t samsa__spinner_budget(const samsa__spinner *sp, int64_t max_ns);
+/* Learn a wait that lasted waited_ns (counted as at most 4 * max_ns),
+ * whether it ended polling, woken or timed out. */
+void samsa__spinner_learn(samsa__spinner *sp, int64_t waited_ns,
+                          int64_t max_ns);
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines,
  * as samsa__deadline_after() makes. */
 void samsa__cond_init_monotonic(pthread_cond_t *cond);

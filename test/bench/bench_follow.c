@@ -24,7 +24,8 @@
  * wake (samsa(7), "Read-only handles").  System samsa-cursor is a thread
  * of the producing process with a cursor on the writer's handle, the
  * in-process figure to compare with.  Both with the default
- * samsa_options.spin_ns (the reader polls 50 us, then sleeps), and as
+ * samsa_options.spin_ns (the reader polls up to 200 us while records come
+ * that often, then sleeps), and as
  * -spin with a reader that polls for up to a second (a busy reader, as
  * Chronicle's and Aeron's, which never sleeps while records come), and
  * samsa-cursor-nospin sleeps at once (every hand-off a futex wake).  With
