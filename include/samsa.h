@@ -228,7 +228,7 @@ typedef struct samsa_options {
 
 /** samsa_options.spin_ns when 0: the longest a reader polls (ns) before
  * it sleeps, and then only while its recent waits were no longer: it
- * polls for twice its recent waits (at least 10 us), or not at all when
+ * polls for twice its recent waits (at least 50 us), or not at all when
  * they were longer than this.  So records that come 10,000 a second
  * reach their reader without a wake-up (several microseconds on each
  * side), and a reader of slower or stopped records sleeps at once. */

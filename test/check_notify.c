@@ -264,8 +264,10 @@ END_TEST
 
 /* The default spin follows each reader's recent waits (util/spin.c):
  * the longest while nothing is learnt, twice the average (at least
- * 10 us), the longest when twice the average passes it, none when the
- * average does; a wait counts as at most four longest spins. */
+ * 50 us), the longest when twice the average passes it, none when the
+ * average does.  The average moves an eighth of the way up to a longer
+ * wait, half way down to a shorter one; a wait counts as at most four
+ * longest spins. */
 START_TEST(test_spinner_policy)
 {
     const int64_t max = SAMSA_SPIN_NS_DEFAULT;
@@ -274,14 +276,15 @@ START_TEST(test_spinner_policy)
     ck_assert_int_eq(samsa__spinner_budget(&sp, 0), 0);
     samsa__spinner_learn(&sp, 30000, max);
     ck_assert_int_eq(samsa__spinner_budget(&sp, max), 60000);
-    samsa__spinner_learn(&sp, 1000, max); /* (3 * 30000 + 1000) / 4 */
-    ck_assert_int_eq(atomic_load(&sp.avg_ns), 22750);
-    ck_assert_int_eq(samsa__spinner_budget(&sp, max), 45500);
-    ck_assert_int_eq(samsa__spinner_budget(&sp, 20000), 0);
+    samsa__spinner_learn(&sp, 1000, max); /* (30000 + 1000) / 2 */
+    ck_assert_int_eq(atomic_load(&sp.avg_ns), 15500);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, max), 50000); /* the floor */
+    ck_assert_int_eq(samsa__spinner_budget(&sp, 20000), 20000);
+    ck_assert_int_eq(samsa__spinner_budget(&sp, 15000), 0);
 
     samsa__spinner fast = {0};
     samsa__spinner_learn(&fast, 2000, max);
-    ck_assert_int_eq(samsa__spinner_budget(&fast, max), 10000);
+    ck_assert_int_eq(samsa__spinner_budget(&fast, max), 50000);
     ck_assert_int_eq(samsa__spinner_budget(&fast, 5000), 5000);
 
     samsa__spinner mid = {0};
@@ -292,13 +295,24 @@ START_TEST(test_spinner_policy)
     samsa__spinner_learn(&slow, 10000000000, max); /* an idle 10 s */
     ck_assert_int_eq(atomic_load(&slow.avg_ns), 4 * max);
     ck_assert_int_eq(samsa__spinner_budget(&slow, max), 0);
-    /* Records at 10,000/s again: polling resumes after 7 waits (0.7 ms). */
+    /* Records at 10,000/s again: polling resumes after 3 waits. */
     int waits = 0;
     while (samsa__spinner_budget(&slow, max) == 0 && waits < 100) {
         samsa__spinner_learn(&slow, 100000, max);
         waits++;
     }
-    ck_assert_int_eq(waits, 7);
+    ck_assert_int_eq(waits, 3);
+    ck_assert_int_eq(atomic_load(&slow.avg_ns), 187500);
+
+    /* One late record among records at 10,000/s leaves the polling on
+     * ((7 * 100000 + 800000) / 8); a second one stops it. */
+    samsa__spinner steady = {0};
+    samsa__spinner_learn(&steady, 100000, max);
+    samsa__spinner_learn(&steady, 10000000000, max);
+    ck_assert_int_eq(atomic_load(&steady.avg_ns), 187500);
+    ck_assert_int_eq(samsa__spinner_budget(&steady, max), max);
+    samsa__spinner_learn(&steady, 10000000000, max);
+    ck_assert_int_eq(samsa__spinner_budget(&steady, max), 0);
     samsa__spinner_learn(&slow, -5, max); /* a clock step: counted as 0 */
     ck_assert_int_ge(atomic_load(&slow.avg_ns), 0);
 }

@@ -10,11 +10,12 @@
  * the next record comes.
  *
  * The spinner keeps the bet honest: it remembers how long this reader's
- * recent waits lasted (an average weighted 3:1 towards the past, each
- * wait counted as at most four times the longest spin, so that an idle
- * second is forgotten after a few records), and polls for twice that,
- * or not at all when records come more slowly than the longest spin
- * would cover.  So a reader of 10,000 records/s polls through each
+ * recent waits lasted (an average that moves an eighth of the way
+ * towards a longer wait and half way towards a shorter one, so that one
+ * late record does not stop the polling and an idle second is forgotten
+ * after a few records; a wait counts as at most four times the longest
+ * spin), and polls for twice that, or not at all when records come more
+ * slowly than the longest spin would cover.  So a reader of 10,000 records/s polls through each
  * 100 us gap and makes no system call, one of 1,000/s sleeps at once and
  * spends nothing on polling, and a reader whose records stop polls once
  * more and then sleeps.
@@ -134,8 +135,10 @@ samsa__spinner_learn(samsa__spinner *sp, int64_t waited_ns, int64_t max_ns)
         w = 4 * max_ns;
     uint32_t n = atomic_load_explicit(&sp->waits, memory_order_relaxed);
     int64_t avg = atomic_load_explicit(&sp->avg_ns, memory_order_relaxed);
-    atomic_store_explicit(&sp->avg_ns, n == 0 ? w : (3 * avg + w) / 4,
-                          memory_order_relaxed);
+    /* Slow to rise, quick to fall: one late record (the producer held
+     * up a moment) must not stop the polling for the records after it. */
+    int64_t next = n == 0 ? w : w > avg ? (7 * avg + w) / 8 : (avg + w) / 2;
+    atomic_store_explicit(&sp->avg_ns, next, memory_order_relaxed);
     if (n < UINT32_MAX)
         atomic_store_explicit(&sp->waits, n + 1, memory_order_relaxed);
 }
