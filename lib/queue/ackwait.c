@@ -123,6 +123,10 @@ wait_outcome(samsa *s, waiter *w, int timeout_ms)
 {
     int64_t deadline = samsa__deadline_after(timeout_ms);
     uint64_t seen = store_watch(s);
+    /* Other events wake this loop too (any record, any ack): each wait
+     * teaches the spinner, so that a long wait for the outcome does not
+     * poll afresh after every one of them. */
+    samsa__spinner spin = {0};
     int rc;
     for (;;) {
         if (atomic_load(&w->outcome) != 0) {
@@ -133,7 +137,7 @@ wait_outcome(samsa *s, waiter *w, int timeout_ms)
             rc = SAMSA_ETIMEDOUT;
             break;
         }
-        if ((rc = store_wait(s, seen, deadline, NULL)) != 0)
+        if ((rc = store_wait(s, seen, deadline, &spin)) != 0)
             break;
         seen = atomic_load(&s->events);
     }
