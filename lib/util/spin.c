@@ -14,11 +14,12 @@
  * towards a longer wait and half way towards a shorter one, so that one
  * late record does not stop the polling and an idle second is forgotten
  * after a few records; a wait counts as at most four times the longest
- * spin), and polls for twice that, or not at all when records come more
- * slowly than the longest spin would cover.  So a reader of 10,000 records/s
- * polls through each 100 us gap and makes no system call, one of 1,000/s sleeps
- * at once and spends nothing on polling, and a reader whose records stop polls
- * once more and then sleeps.
+ * spin), and polls for twice that (at least SAMSA__SPIN_MIN_NS), or not
+ * at all when records come more slowly than the longest spin would
+ * cover.  So a reader of 10,000 records/s polls through each 100 us gap
+ * and makes no system call, one of 1,000/s sleeps at once and spends
+ * nothing on polling, and a reader whose records stop polls once more
+ * and then sleeps.
  *
  * And at most one reader less than there are CPUs polls at once, in the
  * whole process (the others sleep at once): readers polling on every CPU
