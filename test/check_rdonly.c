@@ -444,6 +444,31 @@ START_TEST(test_rdonly_spinning_not_counted)
 }
 END_TEST
 
+/* A read-only reader's wait polls once, not once per 50 ms slice between
+ * its looks at the catalog (follow.c): a 230 ms wait with a 1 ms spin
+ * begins one poll, where it began five. */
+START_TEST(test_rdonly_spins_once_a_wait)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    E(samsa_topic_create(w, "t", NULL));
+    samsa_options o = rdonly_opt;
+    o.spin_ns = 1000000; /* 1 ms */
+    samsa *r = NULL;
+    E(samsa_open(dir, &o, &r));
+    samsa_cursor *c;
+    samsa_message m;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    uint64_t begun = samsa__spin_begun();
+    EQ_RC(samsa_cursor_next(c, &m, 230), SAMSA_ETIMEDOUT);
+    ck_assert_uint_eq(samsa__spin_begun(), begun + 1);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    E(samsa_close(w));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A store whose partitions have no end marker (a version before it, or a
  * marker lost): what is whole and CRC-valid is read, a torn tail is not,
  * and nothing is cut or written. */
@@ -769,6 +794,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_open_errors);
     tcase_add_test(tc, test_rdonly_waiter_counted_and_woken);
     tcase_add_test(tc, test_rdonly_spinning_not_counted);
+    tcase_add_test(tc, test_rdonly_spins_once_a_wait);
     tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);
