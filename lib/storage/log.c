@@ -150,14 +150,14 @@ cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The base offsets of the directory's NNNNNNNNNNNNNNNNNNNN.log files,
- * sorted; *n gets the count (caller frees). */
 bool
 log_segment_name(const char *name, const char *ext)
 {
     return strspn(name, "0123456789") == 20 && strcmp(name + 20, ext) == 0;
 }
 
+/* The base offsets of the directory's NNNNNNNNNNNNNNNNNNNN.log files,
+ * sorted; *n gets the count (caller frees). */
 static int
 list_segments(const char *dir, int64_t **out, size_t *n)
 {
