@@ -91,10 +91,11 @@ events_moved(const void *arg)
 int64_t
 store_spin_ns(samsa *s, const samsa__spinner *sp)
 {
-    static const samsa__spinner fresh;
-    if (!s->spin_adaptive)
+    /* A wait with no spinner has learnt nothing: the longest spin, which
+     * is what a fresh spinner would choose. */
+    if (!s->spin_adaptive || sp == NULL)
         return s->spin_ns;
-    return samsa__spinner_budget(sp != NULL ? sp : &fresh, s->spin_ns);
+    return samsa__spinner_budget(sp, s->spin_ns);
 }
 
 void
