@@ -259,6 +259,28 @@ START_TEST(test_varint_sizes)
 }
 END_TEST
 
+/* varint_size() computes ceil(bits / 7) by a multiply and a shift: for
+ * every width a zig-zag value can have (1 to 64 bits, both signs, either
+ * side of each power of two), the size batch_record_size() gives is the
+ * size batch_record_append()'s byte loop writes. */
+START_TEST(test_varint_every_width)
+{
+    uint8_t out[BATCH_HEADER_SIZE + 64];
+    for (int k = 0; k <= 63; k++) {
+        int64_t p = k == 63 ? INT64_MAX : (int64_t)((uint64_t)1 << k);
+        int64_t vs[] = {p - 1, p, -p, k == 63 ? INT64_MIN : -p - 1};
+        for (size_t i = 0; i < 4; i++) {
+            samsa_record r = {.value = "v", .value_len = 1, .timestamp = vs[i]};
+            size_t body, payload = batch_record_payload(&r);
+            size_t len = batch_record_size(&r, payload, 0, 0, &body);
+            uint8_t *end =
+                batch_record_append(out + BATCH_HEADER_SIZE, &r, payload, 0, 0);
+            ck_assert_uint_eq((size_t)(end - out), BATCH_HEADER_SIZE + len);
+        }
+    }
+}
+END_TEST
+
 Suite *
 batch_suite(void)
 {
@@ -270,6 +292,7 @@ batch_suite(void)
     tcase_add_test(tc, test_damage_detected);
     tcase_add_test(tc, test_bad_varints);
     tcase_add_test(tc, test_varint_sizes);
+    tcase_add_test(tc, test_varint_every_width);
     suite_add_tcase(s, tc);
     return s;
 }
