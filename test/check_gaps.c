@@ -677,6 +677,67 @@ tix_store(const char *dir)
     E(samsa_close(s));
 }
 
+/* Walk the batches of sg's log from *pos to at, raising *max to their
+ * largest timestamp. */
+static void
+max_ts_upto(const kseg *sg, uint32_t at, uint64_t *pos, int64_t *max)
+{
+    while (*pos < at) {
+        batch_header h;
+        ck_assert_int_eq(
+            batch_parse_header(sg->log + *pos, sg->loglen - *pos, &h), 0);
+        *max = h.max_timestamp > *max ? h.max_timestamp : *max;
+        *pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
+    }
+}
+
+/* The active segment's .timeindex grows by appends, each flush's entries
+ * after the last (timeindex_encode() resumes its scan where the previous
+ * flush ended): while the store is open, after dozens of flushes, the
+ * file holds exactly the entries the rule gives for the .index's entries
+ * (one where the largest timestamp before it rose), as the .log says. */
+START_TEST(test_timeindex_appended)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    cfg.segment_bytes = 64 << 20;
+    E(samsa_topic_create(s, "x", &cfg));
+    static char v[200];
+    memset(v, 'v', sizeof v);
+    for (int64_t i = 0; i < 40000; i += 2) {
+        samsa_record r[2] = {
+            {.value = v, .value_len = sizeof v, .timestamp = tix_ts(i)},
+            {.value = v, .value_len = sizeof v, .timestamp = tix_ts(i + 1)}};
+        E(samsa_produce(s, "x", 0, r, 2));
+    }
+    kseg sg[2];
+    ck_assert_uint_eq(kseg_load(dir, sg, 2), 1);
+    ck_assert_uint_gt(sg[0].nix, 1000);
+    uint8_t *want = malloc(sg[0].nix * 12);
+    uint64_t pos = 0;
+    int64_t max = -1, last = -1;
+    size_t n = 0;
+    for (size_t e = 0; e < sg[0].nix; e++) {
+        max_ts_upto(&sg[0], test_be32(sg[0].ix + 8 * e + 4), &pos, &max);
+        if (max <= last)
+            continue;
+        last = max;
+        samsa__be32_put(want + 12 * n, (uint32_t)((uint64_t)max >> 32));
+        samsa__be32_put(want + 12 * n + 4, (uint32_t)max);
+        samsa__be32_put(want + 12 * n + 8, test_be32(sg[0].ix + 8 * e) - 1);
+        n++;
+    }
+    ck_assert_uint_gt(n, 100);
+    ck_assert_uint_eq(sg[0].ntx, n);
+    ck_assert_mem_eq(sg[0].tx, want, n * 12);
+    free(want);
+    kseg_free(sg, 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_timeindex_kafka)
 {
     const char *dir = test_dir_make();
@@ -704,15 +765,7 @@ START_TEST(test_timeindex_old_form)
         int64_t max = -1;
         for (size_t e = 0; e < sg[k].nix; e++) {
             uint32_t rel = test_be32(sg[k].ix + 8 * e);
-            uint32_t at = test_be32(sg[k].ix + 8 * e + 4);
-            while (pos < at) {
-                batch_header h;
-                ck_assert_int_eq(
-                    batch_parse_header(sg[k].log + pos, sg[k].loglen - pos, &h),
-                    0);
-                max = h.max_timestamp > max ? h.max_timestamp : max;
-                pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
-            }
+            max_ts_upto(&sg[k], test_be32(sg[k].ix + 8 * e + 4), &pos, &max);
             if (e > 0 && be64(tx + 12 * (e - 1)) == max)
                 repeats++;
             for (int b = 0; b < 8; b++)
@@ -1183,6 +1236,7 @@ gaps_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_timeindex_kafka);
     tcase_add_test(tc, test_timeindex_old_form);
+    tcase_add_test(tc, test_timeindex_appended);
     suite_add_tcase(s, tc);
     tc = tcase_create("adopt");
     tcase_set_timeout(tc, 120);

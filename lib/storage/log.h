@@ -90,6 +90,10 @@ typedef struct segment {
                                    segment's are appended as the log grows
                                    (segment.c, "Index") */
     size_t idx_synced;          /* of those, fdatasync'ed (under fsync_lock)  */
+    size_t ti_at;    /* writer: the time index scan's state after idx[0,
+                        ti_at) (0: none): the entries they make and the */
+    size_t ti_kept;  /* last one's timestamp (segment.c,                */
+    int64_t ti_last; /* timeindex_encode())                             */
 
     _Atomic int refs;     /* the log's reference plus each reader's     */
     _Atomic bool sealed;  /* no more writes; index files written (set

@@ -408,14 +408,28 @@ time_put(uint8_t *b, int64_t ts, uint32_t rel)
 /* The .timeindex entries (12 bytes each) of index entries [0, to), see
  * "Index": those of [from, to) into buf, returning how many; *keep gets
  * how many [0, from) make.  final (a seal): the entry for the segment's
- * largest timestamp too, when it grew after the last entry. */
+ * largest timestamp too, when it grew after the last entry.
+ *
+ * Which entries make one depends on every entry before, so the scan
+ * starts where the last one ended (seg->ti_*), not at 0: the active
+ * segment's files are appended every INDEX_FLUSH_BYTES, and a scan from
+ * 0 each time made filling a segment quadratic (2026-12-05: 107
+ * instructions a record on average, 16% of samsa_produce's, over the first
+ * 440 MB of a segment of 100-byte records, 100 a call; 0.3 now).
+ * index_cut() forgets the state, as the entries it was made of may then
+ * change. */
 static size_t
-timeindex_encode(const segment *seg, size_t from, size_t to, bool final,
-                 uint8_t *buf, size_t *keep)
+timeindex_encode(segment *seg, size_t from, size_t to, bool final, uint8_t *buf,
+                 size_t *keep)
 {
     int64_t last = -1;
-    size_t k = 0, n = 0;
-    for (size_t i = 0; i < to; i++) {
+    size_t k = 0, n = 0, i = 0;
+    if (seg->ti_at > 0 && seg->ti_at <= from) {
+        i = seg->ti_at;
+        last = seg->ti_last;
+        k = seg->ti_kept;
+    }
+    for (; i < to; i++) {
         int64_t ts = seg->idx[i].max_ts_before;
         if (ts <= last)
             continue;
@@ -425,6 +439,9 @@ timeindex_encode(const segment *seg, size_t from, size_t to, bool final,
         else
             time_put(buf + 12 * n++, ts, seg->idx[i].rel - 1);
     }
+    seg->ti_at = to;
+    seg->ti_last = last;
+    seg->ti_kept = k + n;
     /* A damaged segment's max_ts is "unknown" (INT64_MAX): no entry. */
     int64_t m = atomic_load(&seg->max_ts);
     if (final && m > last && seg->damaged < 0 && seg->next_offset > seg->base)
@@ -912,9 +929,10 @@ time_ts(const uint8_t *tb, size_t t)
 /* Does the .timeindex file (nt entries at tb) begin with the entries the
  * engine writes for seg's first n index entries ("Index")?  A file of the
  * older form (an entry per .index entry) does not; trailing entries (a
- * seal's last one) do not count: an append cuts them. */
+ * seal's last one) do not count: an append cuts them.  (The encoding
+ * leaves its scan state in seg, for the appends that follow.) */
 static bool
-timeindex_same(const segment *seg, size_t n, const uint8_t *tb, size_t nt)
+timeindex_same(segment *seg, size_t n, const uint8_t *tb, size_t nt)
 {
     uint8_t *want = malloc(n * 12 + 1);
     size_t keep, m = want != NULL
@@ -998,6 +1016,7 @@ index_cut(segment *seg, uint64_t pos)
     while (n > 0 && seg->idx[n - 1].pos > pos)
         n--;
     atomic_store(&seg->idx_len, n);
+    seg->ti_at = 0; /* entries past n may come back different */
     if (n > 0 && seg->idx[n - 1].pos == pos) {
         seg->idx_last_pos = pos;
         seg->next_offset = seg->base + seg->idx[n - 1].rel;
