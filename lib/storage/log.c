@@ -251,21 +251,20 @@ log_new(samsa_io *io, const char *dir, const log_config *cfg)
 
 static const char marker_magic[8] = {'S', 'A', 'M', 'S', 'A', 'E', 'N', 'D'};
 
+/* v's low 48 bits with their seal above (every publish makes one). */
 static uint64_t
 marker_seal(uint64_t v)
 {
-    uint8_t b[6];
-    for (int i = 0; i < 6; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
+    uint8_t b[8];
+    samsa__le64_put(b, v);
     return v | (uint64_t)(samsa__crc32c(0, b, 6) & 0xffff) << 48;
 }
 
 static void
 marker_word(uint8_t *b, int64_t end, bool synced)
 {
-    uint64_t w = marker_seal((uint64_t)end | (synced ? MARKER_SYNCED : 0));
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(w >> (8 * i));
+    samsa__le64_put(b,
+                    marker_seal((uint64_t)end | (synced ? MARKER_SYNCED : 0)));
 }
 
 static char *

@@ -52,10 +52,10 @@ int samsa__from_errno(int err);
 static inline bool
 samsa__zero_words(const uint64_t *w, size_t n)
 {
+    uint64_t any = 0; /* no early exit: n is a constant, the loop unrolls */
     for (size_t i = 0; i < n; i++)
-        if (w[i] != 0)
-            return false;
-    return true;
+        any |= w[i];
+    return any == 0;
 }
 #define SAMSA_RESERVED_ZERO(a)                                                 \
     samsa__zero_words((a), sizeof(a) / sizeof((a)[0]))
@@ -92,6 +92,22 @@ samsa__be32_put(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
+}
+
+/* A little-endian 64-bit field.  Written out byte by byte rather than as
+ * a loop: the compiler merges these into one store, which it does not do
+ * with the loop at -O2. */
+static inline void
+samsa__le64_put(uint8_t *p, uint64_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+    p[4] = (uint8_t)(v >> 32);
+    p[5] = (uint8_t)(v >> 40);
+    p[6] = (uint8_t)(v >> 48);
+    p[7] = (uint8_t)(v >> 56);
 }
 
 /* mkdir -p: create path and its missing parents with mode; 0 when it is a
