@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "faultio.h"
+#include "storage/pretouch.h"
 
 #define MAX_ARMED 16  /* faults armed at once                               */
 #define SECTOR    512 /* what a torn write keeps a whole number of           */
@@ -1232,6 +1233,10 @@ faultio_power_cut(faultio *f, faultio_cut mode, uint64_t seed)
     f->off = true; /* from here on enter() lets nothing through */
     while (f->inflight > 0)
         pthread_cond_wait(&f->idle, &f->lock);
+    /* Nothing goes through the table any more, so nothing asks for pages
+     * ahead: let the pretoucher finish reading those asked for before the
+     * files shrink under it (a read past EOF is SIGBUS, pretouch.c). */
+    pretouch_wait_idle();
     for (fnode *n = f->nodes; n != NULL; n = n->next) {
         if (mode != FAULTIO_KEEP_ALL && !n->gone && n->tail != NULL) {
             int r = node_crash(f, n, mode, &rng);

@@ -27,7 +27,12 @@
  * with one madvise(MADV_POPULATE_WRITE): the same faults, taken in one
  * system call instead of one trap each (a million one-record produce
  * calls took 46,000 page faults before and 583 after, and ran 30-40%
- * faster).  Only
+ * faster).  The writer populates its first window itself; the pages
+ * after it, up to PREFAULT_BYTES ahead, it asks of the pretoucher
+ * (pretouch.c), a thread that populates them and touches each once from
+ * user space, which is the other half of a new page's cost on this
+ * machine, so that the writer finds them ready; where the pretoucher is
+ * behind, the writer populates what is left itself.  Only
  * pages inside mem_end are populated, so it takes no space the writes
  * would not, and the populate call reports a failure instead of raising
  * SIGBUS.  The pages populated are zeros until the writer fills them, the
@@ -68,6 +73,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "pretouch.h"
 
 /* A mapping replaced by a larger one; kept until close, see io_map(). */
 typedef struct io_old_map {
@@ -77,19 +83,23 @@ typedef struct io_old_map {
 } io_old_map;
 
 struct samsa_io_file {
-    int fd;           /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY;
-                         -1 while shut (io_shut)                            */
-    dev_t dev;        /* the file's device and inode, learnt at shut: a    */
-    ino_t ino;        /* reopen must find the same file                     */
-    bool writable;    /* opened read-write: the mapping is writable too     */
-    void *map;        /* the mapping map() returned, NULL before the call   */
-    size_t map_len;   /* its length                                         */
-    uint64_t mem_end; /* writes below this may memcpy: inside EOF and on
-                         allocated blocks (see the top of the file)         */
-    io_old_map *old;  /* mappings a larger map() replaced                   */
-    uint64_t touched; /* the mapping's pages below this are populated       */
-    uint64_t page;    /* the page size, asked once at open                  */
-    bool no_prefault; /* populating failed once: an old kernel              */
+    int fd;             /* O_RDWR, or O_RDONLY when opened SAMSA_IO_RDONLY;
+                           -1 while shut (io_shut)                            */
+    dev_t dev;          /* the file's device and inode, learnt at shut: a    */
+    ino_t ino;          /* reopen must find the same file                     */
+    bool writable;      /* opened read-write: the mapping is writable too     */
+    void *map;          /* the mapping map() returned, NULL before the call   */
+    size_t map_len;     /* its length                                         */
+    uint64_t mem_end;   /* writes below this may memcpy: inside EOF and on
+                           allocated blocks (see the top of the file)         */
+    io_old_map *old;    /* mappings a larger map() replaced                   */
+    uint64_t touched;   /* the mapping's pages below this are populated, or
+                           asked of the pretoucher (pretouch.c)               */
+    uint64_t own;       /* of those, populated by the writer below this      */
+    uint64_t checked;   /* the pretoucher's progress was looked at up to here */
+    samsa__pretouch pt; /* the requests (see "Faults" at the top)           */
+    uint64_t page;      /* the page size, asked once at open                  */
+    bool no_prefault;   /* populating failed once: an old kernel              */
     /* See "Files synced as they are written".  Atomic because a sync may
      * run beside a write (the log syncs outside its append lock). */
     _Atomic uint32_t since_sync; /* writes since the last sync, at most
@@ -143,6 +153,7 @@ static int
 io_close(samsa_io *io, samsa_io_file *f)
 {
     (void)io;
+    pretouch_cancel(&f->pt, true);
     if (f->map != NULL)
         munmap(f->map, f->map_len);
     for (io_old_map *m = f->old, *next; m != NULL; m = next) {
@@ -160,9 +171,11 @@ io_close(samsa_io *io, samsa_io_file *f)
 /* Writes shorter than this copy into the mapping (see io_write). */
 #define MEMCPY_MAX 2048
 
-/* The memcpy path populates this much of the mapping at a time (see
- * "Faults" at the top). */
+/* The memcpy path keeps this much of the mapping ahead of the writer
+ * populated or asked of the pretoucher (see "Faults" at the top), and
+ * looks at the pretoucher's progress once per PRETOUCH_CHECK bytes. */
 #define PREFAULT_BYTES (1u << 20)
+#define PRETOUCH_CHECK (64u << 10)
 
 /* A sync after at most this many writes makes the file "synced often"
  * (see the top): a group commit covers one write per producer waiting. */
@@ -172,28 +185,58 @@ io_close(samsa_io *io, samsa_io_file *f)
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
 #endif
 
-/* Before a copy to [off, end): populate the whole pages from off (or from
- * where the last call stopped) up to PREFAULT_BYTES past it, inside lim
- * (the prefix both mapped and inside mem_end).  A failure (an old kernel,
- * no memory) only turns populating off; the copy then faults as before. */
+/* The pages of [from, to), populated by the writer itself.  A failure
+ * (an old kernel, no memory) only turns populating off; the copies then
+ * fault as before. */
 static void
-io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
+populate(samsa_io_file *f, uint64_t from, uint64_t to)
 {
-    if (end <= f->touched || f->no_prefault)
-        return;
-    uint64_t page = f->page;
-    uint64_t from = off - off % page;
-    if (from < f->touched)
-        from = f->touched;
-    uint64_t to = lim - lim % page;
-    if (to > from + PREFAULT_BYTES)
-        to = from + PREFAULT_BYTES;
     if (to <= from)
         return;
     if (madvise((char *)f->map + from, (size_t)(to - from),
                 MADV_POPULATE_WRITE) != 0)
         f->no_prefault = true;
-    f->touched = to;
+    if (to > f->own)
+        f->own = to;
+}
+
+/* Before a copy to [off, end), inside lim (the prefix both mapped and
+ * inside mem_end): make sure the pages up to PREFAULT_BYTES past it are
+ * populated or asked for.  Pages nobody asked for yet the writer
+ * populates itself, up to PREFAULT_BYTES ahead, as it did before the
+ * pretoucher; beyond, it asks the pretoucher for them, and each time it
+ * enters a new PRETOUCH_CHECK bytes it looks whether the pretoucher got
+ * there first, and populates the rest of them itself if not. */
+static void
+io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
+{
+    if (end <= f->checked || f->no_prefault)
+        return;
+    uint64_t page = f->page;
+    uint64_t here = off - off % page;
+    uint64_t edge = lim - lim % page; /* whole pages only */
+    uint64_t check = end - end % PRETOUCH_CHECK + PRETOUCH_CHECK;
+    if (check > edge)
+        check = edge;
+    if (end > f->touched) { /* nothing asked here */
+        uint64_t from = here > f->touched ? here : f->touched;
+        uint64_t to =
+            from + PREFAULT_BYTES < edge ? from + PREFAULT_BYTES : edge;
+        populate(f, from, to);
+        f->touched = to > from ? to : f->touched;
+    } else {
+        uint64_t ready = pretouch_done(&f->pt);
+        if (ready < f->own)
+            ready = f->own;
+        if (ready < check) /* the pretoucher is behind: do them now */
+            populate(f, ready > here ? ready : here, check);
+    }
+    f->checked = check > end ? check : end;
+    uint64_t ahead = end + PREFAULT_BYTES < edge ? end + PREFAULT_BYTES : edge;
+    ahead -= ahead % page;
+    if (ahead > f->touched && !f->no_prefault &&
+        pretouch_ask(&f->pt, f->map, f->touched, ahead))
+        f->touched = ahead;
 }
 
 /* Whether [off, off+len) may be stored through the writable mapping:
@@ -276,6 +319,7 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     io_old_map *old = NULL;
     if (f->map != NULL && (old = malloc(sizeof *old)) == NULL)
         return -ENOMEM;
+    pretouch_cancel(&f->pt, false); /* its pages are of the old mapping */
 
     int prot = PROT_READ | (f->writable ? PROT_WRITE : 0);
     void *p = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
@@ -292,7 +336,7 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     }
     f->map = p;
     f->map_len = len;
-    f->touched = 0; /* a new mapping has no pages yet */
+    f->touched = f->own = f->checked = 0; /* a new mapping has no pages */
     *addr = p;
     return 0;
 }
@@ -362,6 +406,13 @@ static int
 io_truncate(samsa_io *io, samsa_io_file *f, uint64_t size)
 {
     (void)io;
+    /* The pages past the new EOF are gone: nothing may read them, the
+     * pretoucher first (it would take SIGBUS), and none counts as
+     * populated. */
+    if (size < f->touched) {
+        pretouch_cancel(&f->pt, false);
+        f->touched = f->own = f->checked = 0;
+    }
     int rc;
     do
         rc = ftruncate(f->fd, (off_t)size);
@@ -371,8 +422,6 @@ io_truncate(samsa_io *io, samsa_io_file *f, uint64_t size)
     /* Shrinking moves EOF under mem_end; growing adds a hole, not blocks. */
     if (size < f->mem_end)
         f->mem_end = size;
-    if (size < f->touched) /* the pages past EOF are gone */
-        f->touched = 0;
     return 0;
 }
 
