@@ -339,7 +339,7 @@ lane-lint: lane-fuzz
 # the fix.
 FUZZ_CC ?= clang
 FB := build/fuzz
-FUZZ_TARGETS := batch recovery journal catalog kafka
+FUZZ_TARGETS := batch recovery journal catalog kafka index
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
 FUZZ_CFLAGS = $(SAMSA_CFLAGS) $(LMDB_CFLAGS) -Itest/fuzz -O1 -g \
 	-fno-omit-frame-pointer -fsanitize=address,undefined \

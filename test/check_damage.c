@@ -4,8 +4,12 @@
  * code from the broken one, so that the plain unit run (no clang) catches
  * it again.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -60,12 +64,108 @@ START_TEST(test_damaged_last_offset_delta)
 }
 END_TEST
 
+/* ---- names that are samsa's but files that are not ----------------------- */
+
+static const char outside_data[] = "not samsa's: must stay as it is\n";
+
+/* Fail unless the file at path still holds outside_data alone. */
+static void
+outside_same(const char *path, const char *what)
+{
+    size_t n;
+    uint8_t *b = test_slurp(path, &n);
+    ck_assert_msg(
+        n == sizeof outside_data - 1 && memcmp(b, outside_data, n) == 0,
+        "%s: the file outside the store changed (%zu bytes)", what, n);
+    free(b);
+}
+
+/* Put dir back as sn holds it, with the file at rel (in the partition)
+ * replaced by a symlink to a fresh file outside the store. */
+static void
+symlink_case(const test_snap *sn, const char *dir, const char *rel,
+             const char *out)
+{
+    char path[TEST_PATH_BUF];
+    test_snap_put(sn, dir);
+    unlink(out);
+    test_spew(out, outside_data, sizeof outside_data - 1, O_EXCL);
+    unlink(test_pathf(path, dir, rel));
+    ck_assert_int_eq(symlink(out, path), 0);
+}
+
+/* A symlink where samsa keeps a file of its own (the active segment's
+ * index files, the end marker, a segment) names a file samsa did not
+ * make, maybe outside the store: samsa must not write through it.  It
+ * did: recovery rewrote the index through the link, opened the marker
+ * through it (cut to 64 bytes), and took a link named as a segment inside
+ * the last one's offsets for the active segment, cutting the file it
+ * names as a torn tail and appending batches to it.  Now the index is
+ * not rewritten (derived data: nothing is lost), and a marker or a
+ * segment that is a link stops the open with -ELOOP. */
+START_TEST(test_symlinks_not_written_through)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    /* two segments, the last one with index entries */
+    int64_t next = 0, bases[8];
+    while (test_seg_bases(dir, "t", 0, bases, 8) < 2)
+        test_produce_next(s, "t", 0, &next, 4);
+    for (int i = 0; i < 6; i++)
+        test_produce_next(s, "t", 0, &next, 4);
+    E(samsa_close(s));
+    size_t n = test_seg_bases(dir, "t", 0, bases, 8);
+    char idx[64], tidx[64], inside[64], path[TEST_PATH_BUF];
+    snprintf(idx, sizeof idx, "t-0/%020lld.index", (long long)bases[n - 1]);
+    snprintf(tidx, sizeof tidx, "t-0/%020lld.timeindex",
+             (long long)bases[n - 1]);
+    snprintf(inside, sizeof inside, "t-0/%020lld.log",
+             (long long)bases[n - 1] + 1);
+    struct stat st;
+    ck_assert_int_eq(stat(test_pathf(path, dir, idx), &st), 0);
+    ck_assert_int_ge(st.st_size, 8);
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+    char out[TEST_PATH_BUF];
+    snprintf(out, sizeof out, "%s.outside", dir);
+
+    const char *index_files[] = {idx, tidx};
+    for (int k = 0; k < 2; k++) {
+        symlink_case(&sn, dir, index_files[k], out);
+        s = test_open(dir);
+        test_read_range(s, "t", 0, 0, next);
+        test_produce_gen(s, "t", 0, next, 3);
+        E(samsa_close(s));
+        outside_same(out, index_files[k]);
+        s = test_open(dir);
+        test_read_range(s, "t", 0, 0, next + 3);
+        E(samsa_close(s));
+        outside_same(out, index_files[k]);
+    }
+
+    const char *stop[] = {"t-0/samsa.end", inside};
+    for (int k = 0; k < 2; k++) {
+        symlink_case(&sn, dir, stop[k], out);
+        EQ_RC(samsa_open(dir, NULL, &s), -ELOOP);
+        outside_same(out, stop[k]);
+        ck_assert_int_eq(lstat(test_pathf(path, dir, stop[k]), &st), 0);
+        ck_assert(S_ISLNK(st.st_mode));
+    }
+    unlink(out);
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 damage_suite(void)
 {
     Suite *s = suite_create("damage");
     TCase *tc = tcase_create("damage");
     tcase_add_test(tc, test_damaged_last_offset_delta);
+    tcase_add_test(tc, test_symlinks_not_written_through);
     suite_add_tcase(s, tc);
     return s;
 }

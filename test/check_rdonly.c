@@ -513,6 +513,51 @@ START_TEST(test_rdonly_no_marker)
 }
 END_TEST
 
+/* A marker whose end word is damaged (its seal fails), the writer
+ * closed: the marker vouches for nothing, as when there is none, so the
+ * reader sees what is whole and CRC-valid, every segment of it.  It used
+ * to take the damaged word as an end of -1 and see no record at all, nor
+ * open any segment past the first. */
+START_TEST(test_rdonly_damaged_marker_word)
+{
+    const char *dir = test_dir_make();
+    samsa *w = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(w, "t", &cfg));
+    int64_t next = 0;
+    test_produce_upto(w, "t", 0, &next, 90, 0);
+    E(samsa_close(w));
+    int64_t bases[64];
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 64), 2);
+    /* One bit of the end word (offset 56; its seal is bits 48-63). */
+    char path[TEST_PATH_BUF];
+    int fd = open(test_pathf(path, dir, "t-0/samsa.end"), O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, 56), 1);
+    b ^= 1;
+    ck_assert_int_eq(pwrite(fd, &b, 1, 56), 1);
+    close(fd);
+    sum_list before = {0}, after = {0};
+    sum_tree(&before, dir, "");
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, next);
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, next, 0);
+    samsa_message m;
+    EQ_RC(samsa_cursor_next(c, &m, 30), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    sum_tree(&after, dir, "");
+    sums_equal(&before, &after);
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- a writer process, reader processes, a SIGKILL -------------------- */
 
 #define PARTS   4
@@ -796,6 +841,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_spinning_not_counted);
     tcase_add_test(tc, test_rdonly_spins_once_a_wait);
     tcase_add_test(tc, test_rdonly_no_marker);
+    tcase_add_test(tc, test_rdonly_damaged_marker_word);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);
     tcase_add_test(tc, test_rdonly_file_cut_short);

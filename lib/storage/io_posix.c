@@ -116,6 +116,13 @@ io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
     (void)io;
     int oflags = O_CLOEXEC;
     oflags |= (flags & SAMSA_IO_RDONLY) ? O_RDONLY : O_RDWR;
+    /* A symlink under one of samsa's names (a segment, its index, a
+     * marker) is not a file samsa made: a write through it (recovery's
+     * cut of a torn tail, an append, a rewritten index) would change a
+     * file that may lie outside the store.  Refused with -ELOOP; reading
+     * through one harms nothing, and what is read is checked anyway. */
+    if (!(flags & SAMSA_IO_RDONLY))
+        oflags |= O_NOFOLLOW;
     if (flags & SAMSA_IO_CREATE)
         oflags |= O_CREAT;
     if (flags & SAMSA_IO_EXCL)

@@ -14,8 +14,9 @@
  * never a torn or half-written batch, never a record the writer had not
  * acknowledged.  Cursors check each batch's CRC as they do on the
  * writer's own log (cursor.c).  With no marker (a store of a version that
- * had none, closed) the end is the last whole batch whose CRC checks out:
- * Kafka's rule, as recovery would apply it.
+ * had none, closed), or one whose end word fails its seal, the end is the
+ * last whole batch whose CRC checks out: Kafka's rule, as recovery would
+ * apply it.
  *
  * Locating the batches.  The follower keeps a scan position in its last
  * segment: the byte position and offset where the next batch starts.  It
@@ -314,7 +315,10 @@ log_follow_refresh(samsa_log *log, bool force)
         f->seen_word = atomic_load(
             (const _Atomic uint32_t *)(log->marker_view + LOG_MARKER_WORD));
     int64_t marked = follow_marked(log);
-    bool crc = log->marker == NULL;
+    /* A marker whose end word fails its seal (damaged, or still zeros
+     * from a writer making it) vouches for nothing, as when there is
+     * none: taken as an end of -1, it would hide every record. */
+    bool crc = marked < 0;
     f->buf_len = 0; /* see follow_header */
     int64_t limit = crc ? INT64_MAX : marked;
     int64_t start = -1;  /* a start retention moved, learnt on the way */
@@ -404,7 +408,7 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
      * one made by a roll whose records are not published yet might go
      * (a crash, then recovery's cut of a torn tail before it). */
     for (size_t i = first; rc == 0 && i < n; i++) {
-        if (i > first && log->marker != NULL && bases[i] > marked)
+        if (i > first && marked >= 0 && bases[i] > marked)
             break;
         segment *seg;
         rc = follow_segment(log, bases[i], &seg);

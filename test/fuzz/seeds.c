@@ -563,6 +563,43 @@ kafka_seeds(void)
     kafka_seed("sasl-raw-token", &w);
 }
 
+/* fuzz_index: damage to the derived files, as its header says (the
+ * store is the target's own, so these carry only what to do to it). */
+static void
+index_seed(const char *name, int flags, uint8_t kind, uint16_t id,
+           const void *buf, size_t len)
+{
+    FILE *f = seed_open("index", name, flags);
+    fuzz_section_put(f, kind, id, buf, len);
+    seed_close(f);
+}
+
+static void
+index_seeds(void)
+{
+    static const uint8_t entry[] = {0, 0, 0, 5, 0, 0, 0xff, 0xff};
+    static const uint8_t backwards[] = {0, 0, 0, 9, 0, 0, 1, 0,
+                                        0, 0, 0, 3, 0, 0, 0, 0x40};
+    static const uint8_t huge_ts[] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0,    0,    0,    1};
+    static const uint8_t word[] = {0, 0, 0, 0, 0, 0, 0, 150, 1};
+    static const uint8_t junk[] = {0x11, 0x22, 0x33, 0x44,
+                                   0x55, 0x66, 0x77, 0x88};
+    seed_close(seed_open("index", "clean", 0)); /* no damage at all */
+    seed_close(seed_open("index", "killed", 1));
+    index_seed("index-entry", 0, 0, 1 << 10 | 8, entry, sizeof entry);
+    index_seed("index-backwards", 1, 0, 63 << 10, backwards, sizeof backwards);
+    index_seed("timeindex-cut", 1, 4, 63 << 10 | 13, NULL, 0);
+    index_seed("timeindex-huge", 0, 1, 2 << 10, huge_ts, sizeof huge_ts);
+    index_seed("marker-word", 1, 7, 0, word, sizeof word);
+    index_seed("marker-bytes", 1, 2, 56, junk, sizeof junk);
+    index_seed("marker-cut", 1, 5, 63, NULL, 0);
+    FILE *f = seed_open("index", "no-index", 1);
+    fuzz_section_put(f, 6, 63 << 10, NULL, 0);
+    fuzz_section_put(f, 6, 63 << 10 | 1, NULL, 0);
+    seed_close(f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -577,6 +614,7 @@ main(int argc, char **argv)
     journal_seeds(dir);
     catalog_seeds(dir);
     kafka_seeds();
+    index_seeds();
     free(dir);
     return 0;
 }
