@@ -561,6 +561,54 @@ START_TEST(test_producer_kill9)
 }
 END_TEST
 
+/* A keyless record that fills its sticky partition's batch moves on to
+ * the next partition, whose open batch (filled by explicit and keyed
+ * records too) may be as full: that one is stored first, not filled
+ * past the topic's max_message_bytes (regression: the batch was then
+ * refused with SAMSA_ETOOBIG, and records sent with return 0 reported
+ * lost). */
+START_TEST(test_producer_sticky_full)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2, .max_message_bytes = 1024};
+    E(samsa_topic_create(s, "t", &tc));
+    seen v;
+    seen_init(&v, 40);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    static char val[100];
+    samsa_record r = {.value = val, .value_len = sizeof val, .timestamp = 1};
+    /* Eight records of 100 bytes nearly fill partition 1's batch... */
+    for (size_t i = 0; i < 8; i++)
+        E(samsa_producer_send(p, "t", 1, &r, (void *)(uintptr_t)i, 0));
+    /* ...and keyless ones fill partition 0's, then move on to 1. */
+    for (size_t i = 8; i < 40; i++)
+        E(samsa_producer_send(p, "t", SAMSA_PARTITION_ANY, &r,
+                              (void *)(uintptr_t)i, 0));
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), 40);
+    ck_assert_uint_eq(v.wrong, 0);
+    ck_assert(!v.out_of_order);
+    for (size_t i = 0; i < 40; i++)
+        EQ_RC(v.error[i], 0);
+    ck_assert_int_eq(v.partition[7], 1);
+    ck_assert_int_eq(v.offset[7], 7);
+    int64_t end0, end1;
+    E(samsa_offsets(s, "t", 0, NULL, &end0));
+    E(samsa_offsets(s, "t", 1, NULL, &end1));
+    ck_assert_int_eq(end0, v.last[0] + 1);
+    ck_assert_int_eq(end1, v.last[1] + 1);
+    ck_assert_int_eq(end0 + end1, 40);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -577,6 +625,7 @@ producer_suite(void)
         {"callback_sends", test_producer_callback_sends},
         {"retry", test_producer_retry},
         {"kill9", test_producer_kill9},
+        {"sticky_full", test_producer_sticky_full},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

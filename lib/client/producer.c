@@ -507,9 +507,13 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         rc = wait_room(p, held, timeout_ms);
     int32_t part = rc == 0 ? place(t, &c, partition) : -1;
     pbuf *b = rc == 0 ? t->open[part] : NULL;
-    if (b != NULL && b->used + held > t->max_bytes) {
-        make_ready(p, b); /* full: a new batch for this record */
-        b = NULL;
+    /* Full: stored as it is, and a new batch for this record.  A loop:
+     * a keyless record moves on to the next partition, whose open batch
+     * (explicit and keyed records fill it too) may be as full, and was
+     * filled past max_bytes, then refused whole with SAMSA_ETOOBIG.
+     * Each turn makes one batch ready, so it ends. */
+    while (b != NULL && b->used + held > t->max_bytes) {
+        make_ready(p, b);
         part = place(t, &c, partition); /* keyless: the next partition */
         b = t->open[part];
     }
