@@ -609,6 +609,93 @@ START_TEST(test_producer_sticky_full)
 }
 END_TEST
 
+/* A flush waits for the records sent before it, not for as many records
+ * as were sent before it: batches that other threads fill after it began
+ * may be stored first (regression: a flush returned 0 once that many
+ * reports were in, the lingering record sent before it still held). */
+typedef struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool held, open;            /* the callback waits; may go on        */
+    _Atomic size_t reported;    /* reports, all told                    */
+    _Atomic bool lone_reported; /* the record of partition 0 is in      */
+    samsa_producer *p;
+    int flush_rc;
+    bool lone_at_flush; /* lone_reported when the flush returned */
+} gate;
+
+static void
+on_delivery_gate(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    gate *g = ctx;
+    pthread_mutex_lock(&g->lock);
+    g->held = true;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    if (r[0].partition == 0) { /* slow: a flush that does not wait
+                                  for it returns meanwhile */
+        usleep(200000);
+        atomic_store(&g->lone_reported, true);
+    }
+    atomic_fetch_add(&g->reported, n);
+}
+
+static void *
+flush_thread(void *arg)
+{
+    gate *g = arg;
+    g->flush_rc = samsa_producer_flush(g->p, -1);
+    g->lone_at_flush = atomic_load(&g->lone_reported);
+    return NULL;
+}
+
+START_TEST(test_producer_flush_waits_its_own)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &tc));
+    gate g = {.lock = PTHREAD_MUTEX_INITIALIZER,
+              .cond = PTHREAD_COND_INITIALIZER};
+    samsa_producer_config pc = {.linger_ms = 600000,
+                                .batch_bytes = 256,
+                                .on_delivery = on_delivery_gate,
+                                .ctx = &g};
+    E(samsa_producer_open(s, &pc, &g.p));
+    static char val[100];
+    samsa_record r = {.value = val, .value_len = sizeof val, .timestamp = 1};
+    /* Partition 1's batches hold one record each: the second send makes
+     * the first ready, and the sender waits in the callback with it. */
+    E(samsa_producer_send(g.p, "t", 1, &r, NULL, 0));
+    E(samsa_producer_send(g.p, "t", 1, &r, NULL, 0));
+    pthread_mutex_lock(&g.lock);
+    while (!g.held)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    /* One record to partition 0, lingering; a flush of these three. */
+    E(samsa_producer_send(g.p, "t", 0, &r, NULL, 0));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, flush_thread, &g), 0);
+    usleep(100000); /* the flush is waiting */
+    /* Ten more to partition 1, their batches ready before partition 0's */
+    for (int i = 0; i < 10; i++)
+        E(samsa_producer_send(g.p, "t", 1, &r, NULL, 0));
+    pthread_mutex_lock(&g.lock);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    E(g.flush_rc);
+    ck_assert(g.lone_at_flush);
+    E(samsa_producer_close(g.p));
+    ck_assert_uint_eq(atomic_load(&g.reported), 13);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -626,6 +713,7 @@ producer_suite(void)
         {"retry", test_producer_retry},
         {"kill9", test_producer_kill9},
         {"sticky_full", test_producer_sticky_full},
+        {"flush_waits_its_own", test_producer_flush_waits_its_own},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

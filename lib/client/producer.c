@@ -59,17 +59,19 @@
 
 /* One partition's records being gathered, then stored. */
 typedef struct pbuf {
-    struct pbuf *next, *prev; /* the open list, or the ready queue      */
-    struct ptopic *t;         /* its topic                               */
-    int32_t partition;        /* its partition                           */
-    void **opaque;            /* each record's opaque pointer            */
-    size_t n, cap;            /* records, and room in opaque             */
-    uint8_t *arena;           /* the batch: header room, then n records  */
-    size_t used, acap;        /* bytes used, and allocated               */
-    int64_t base_ts, max_ts;  /* its first and largest timestamps        */
-    size_t held;              /* bytes counted in p->held                */
-    int64_t first_ns;         /* when its first record came              */
-    uint64_t first_seq;       /* p->sent before its first record         */
+    struct pbuf *next, *prev;   /* the open list, or the ready queue      */
+    struct pbuf *anext, *aprev; /* every buffer not yet reported, in the
+                                   order they were begun (first_seq)   */
+    struct ptopic *t;           /* its topic                               */
+    int32_t partition;          /* its partition                           */
+    void **opaque;              /* each record's opaque pointer            */
+    size_t n, cap;              /* records, and room in opaque             */
+    uint8_t *arena;             /* the batch: header room, then n records  */
+    size_t used, acap;          /* bytes used, and allocated               */
+    int64_t base_ts, max_ts;    /* its first and largest timestamps        */
+    size_t held;                /* bytes counted in p->held                */
+    int64_t first_ns;           /* when its first record came              */
+    uint64_t first_seq;         /* p->sent before its first record         */
 } pbuf;
 
 /* A topic the producer has sent to: what a send needs to place records. */
@@ -91,14 +93,15 @@ struct samsa_producer {
     pthread_mutex_t lock;      /* everything below                */
     pthread_cond_t work;       /* the sender: something to do     */
     pthread_cond_t room;       /* senders: held went down         */
-    pthread_cond_t done;       /* flushes: reported went up       */
+    pthread_cond_t done;       /* flushes: a buffer was reported  */
     ptopic *topics;            /* every topic sent to             */
     pbuf open_head;            /* open buffers, oldest first      */
+    pbuf all_head;             /* unreported buffers, oldest first */
     pbuf *ready, *ready_tail;  /* buffers to store, in order      */
     pbuf *spare;               /* stored buffers, for reuse       */
     int nspare;                /* how many                        */
     size_t held;               /* bytes of records held           */
-    uint64_t sent, reported;   /* records accepted, and reported  */
+    uint64_t sent;             /* records accepted                */
     uint64_t flush_upto;       /* store at once up to this `sent` */
     bool stop;                 /* close: store all, then leave    */
     pthread_t sender;
@@ -173,6 +176,27 @@ open_unlink(pbuf *b)
     b->prev->next = b->next;
     b->next->prev = b->prev;
     b->next = b->prev = NULL;
+}
+
+static void
+all_unlink(pbuf *b)
+{
+    b->aprev->anext = b->anext;
+    b->anext->aprev = b->aprev;
+    b->anext = b->aprev = NULL;
+}
+
+/* Is every record accepted before the upto-th reported?  Not the count
+ * of reports: buffers are stored in the order they became ready, so a
+ * buffer other threads filled after a flush began may be stored before a
+ * lingering one holding a record sent before it, and a flush that
+ * counted returned with that record unreported.  A buffer holds records
+ * from its first_seq on; the oldest one not reported is the first. */
+static bool
+reported_upto(const samsa_producer *p, uint64_t upto)
+{
+    const pbuf *oldest = p->all_head.anext;
+    return oldest == &p->all_head || oldest->first_seq >= upto;
 }
 
 /* Move b from the open list to the end of the ready queue. */
@@ -357,7 +381,7 @@ sender_main(void *arg)
         pbuf_store(p, b);
         pthread_mutex_lock(&p->lock);
         p->held -= b->held;
-        p->reported += b->n;
+        all_unlink(b);
         pthread_cond_broadcast(&p->room);
         pthread_cond_broadcast(&p->done);
         if (p->nspare < SPARE_BUFFERS) { /* keep it, arena and all */
@@ -412,6 +436,7 @@ samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
     p->s = s;
     p->cfg = c;
     p->open_head.next = p->open_head.prev = &p->open_head;
+    p->all_head.anext = p->all_head.aprev = &p->all_head;
     /* Adaptive: the sender takes the lock once a batch while the
      * application takes it once a record; a short spin spares both the
      * futex wait and the wake a plain mutex costs under that contention. */
@@ -540,6 +565,10 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
             b->prev->next = b;
             p->open_head.prev = b;
             t->open[part] = b;
+            b->aprev = p->all_head.aprev; /* the newest: at the end */
+            b->anext = &p->all_head;
+            b->aprev->anext = b;
+            p->all_head.aprev = b;
             pthread_cond_signal(&p->work); /* a new linger deadline */
         }
     }
@@ -552,6 +581,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     }
     if (b != NULL && b->n == 0 && rc != 0) { /* made for nothing */
         open_unlink(b);
+        all_unlink(b);
         t->open[part] = NULL;
         pbuf_free(b);
     }
@@ -571,9 +601,9 @@ samsa_producer_flush(samsa_producer *p, int timeout_ms)
         p->flush_upto = upto;
     pthread_cond_signal(&p->work);
     int rc = 0;
-    while (p->reported < upto && rc == 0)
+    while (!reported_upto(p, upto) && rc == 0)
         if (samsa__cond_wait_until(&p->done, &p->lock, deadline) != 0 &&
-            p->reported < upto)
+            !reported_upto(p, upto))
             rc = SAMSA_ETIMEDOUT;
     pthread_mutex_unlock(&p->lock);
     return rc;
