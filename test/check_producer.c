@@ -609,6 +609,76 @@ START_TEST(test_producer_sticky_full)
 }
 END_TEST
 
+/* A topic deleted and made again under its name is a new topic.  Records
+ * sent to the old one and still held are reported SAMSA_ENOTOPIC, not
+ * stored in the new one as if it were the one they were sent to; a send
+ * after the change sees the new topic at once: its fewer partitions, and
+ * where its keys go (regression: the producer kept the old partition
+ * count for good, so a send to a partition the new topic lacks returned
+ * 0 and a keyed record went to a partition that does not exist, both
+ * then reported SAMSA_ENOPARTITION; and the held records were stored in
+ * the new topic, reported stored). */
+START_TEST(test_producer_topic_recreated)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 4};
+    E(samsa_topic_create(s, "t", &tc));
+    seen v;
+    seen_init(&v, 4);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16];
+    int k = 0;
+    do /* a key that goes to a partition other than 0 of 4 */
+        snprintf(key, sizeof key, "k%d", k++);
+    while (samsa_partition_for_key(key, strlen(key), 4) == 0);
+    samsa_record r = {.value = "old", .value_len = 3, .timestamp = 1};
+    E(samsa_producer_send(p, "t", 3, &r, (void *)(uintptr_t)0, 0));
+    E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)1, 0));
+    E(samsa_topic_delete(s, "t"));
+    tc.partitions = 1;
+    E(samsa_topic_create(s, "t", &tc));
+    samsa_record n = {.key = key,
+                      .key_len = strlen(key),
+                      .value = "new",
+                      .value_len = 3,
+                      .timestamp = 2};
+    EQ_RC(samsa_producer_send(p, "t", 3, &n, NULL, 0), SAMSA_ENOPARTITION);
+    E(samsa_producer_send(p, "t", SAMSA_PARTITION_ANY, &n, (void *)(uintptr_t)2,
+                          0));
+    E(samsa_producer_send(p, "t", 0, &n, (void *)(uintptr_t)3, 0));
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), 4);
+    ck_assert_uint_eq(v.wrong, 0);
+    EQ_RC(v.error[0], SAMSA_ENOTOPIC);
+    ck_assert_int_eq(v.offset[0], -1);
+    EQ_RC(v.error[1], SAMSA_ENOTOPIC);
+    ck_assert_int_eq(v.offset[1], -1);
+    EQ_RC(v.error[2], 0);
+    ck_assert_int_eq(v.partition[2], 0);
+    ck_assert_int_eq(v.offset[2], 0);
+    EQ_RC(v.error[3], 0);
+    ck_assert_int_eq(v.offset[3], 1);
+    samsa_cursor *c;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_BEGINNING, &c));
+    samsa_message m;
+    for (int i = 0; i < 2; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_uint_eq(m.value_len, 3);
+        ck_assert(memcmp(m.value, "new", 3) == 0);
+    }
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+    E(samsa_cursor_close(c));
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A flush waits for the records sent before it, not for as many records
  * as were sent before it: batches that other threads fill after it began
  * may be stored first (regression: a flush returned 0 once that many
@@ -713,6 +783,7 @@ producer_suite(void)
         {"retry", test_producer_retry},
         {"kill9", test_producer_kill9},
         {"sticky_full", test_producer_sticky_full},
+        {"topic_recreated", test_producer_topic_recreated},
         {"flush_waits_its_own", test_producer_flush_waits_its_own},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

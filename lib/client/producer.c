@@ -63,6 +63,7 @@ typedef struct pbuf {
     struct pbuf *anext, *aprev; /* every buffer not yet reported, in the
                                    order they were begun (first_seq)   */
     struct ptopic *t;           /* its topic                               */
+    uint64_t topic_id;          /* t's id when begun: stored only there  */
     int32_t partition;          /* its partition                           */
     void **opaque;              /* each record's opaque pointer            */
     size_t n, cap;              /* records, and room in opaque             */
@@ -78,8 +79,10 @@ typedef struct pbuf {
 typedef struct ptopic {
     struct ptopic *next;
     char *name;
+    uint64_t id;        /* the store's topic id, as last looked up */
     int32_t partitions; /* its partition count, as last looked up */
     int64_t checked_ns; /* when it was looked up                  */
+    uint64_t changes;   /* the store's topic_changes then         */
     size_t max_bytes;   /* the largest batch it takes          */
     bool keyed;         /* compacted: every record needs a key */
     int32_t sticky;     /* keyless records go here, or -1      */
@@ -246,62 +249,96 @@ ptopic_free(ptopic *t)
     free(t);
 }
 
-/* Look t up again (a topic may grow: samsa_topic_add_partitions), at
- * most every TOPIC_RECHECK_NS, as Kafka's producer refreshes its
- * metadata; keys placed before a growth stay where they went, as in
- * Kafka. */
+/* What the store's topic of this name is now: its configuration and its
+ * catalog id, which a topic deleted and made again under its name does
+ * not keep. */
 static int
-ptopic_recheck(samsa_producer *p, ptopic *t, int64_t now)
+topic_now(samsa *s, const char *name, samsa_topic_config *cfg, uint64_t *id)
 {
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    topic *t;
+    int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, true, &t);
+    if (rc == 0) {
+        *cfg = t->cfg;
+        *id = t->id;
+    }
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    return rc;
+}
+
+/* Bring t up to the store's topic (p->lock held).  A topic may grow
+ * (samsa_topic_add_partitions) or be altered: looked at again every
+ * TOPIC_RECHECK_NS, as Kafka's producer refreshes its metadata, and keys
+ * placed before a growth stay where they went, as in Kafka.  One deleted
+ * and made again under its name is another topic, looked at on the next
+ * send (the store's topic_changes moved): the records held for the old
+ * one go to the ready queue, their buffers keeping its id, to be
+ * reported SAMSA_ENOTOPIC rather than stored in the new one as if sent
+ * there; and t starts afresh, perhaps with fewer partitions.  (The
+ * partition count once only grew: sends to partitions the new topic
+ * lacked returned 0, and keys went where the old count put them.) */
+static int
+ptopic_refresh(samsa_producer *p, ptopic *t, int64_t now)
+{
+    uint64_t changes = atomic_load(&p->s->topic_changes); /* before */
     samsa_topic_config cfg;
-    int rc = samsa_topic_describe(p->s, t->name, &cfg);
+    uint64_t id;
+    int rc = topic_now(p->s, t->name, &cfg, &id);
     if (rc != 0)
         return rc;
-    t->checked_ns = now;
-    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
-    if (cfg.partitions > t->partitions) {
+    int32_t kept = id == t->id ? t->partitions : 0; /* open buffers kept */
+    for (int32_t i = kept; i < t->partitions; i++)
+        if (t->open[i] != NULL)
+            make_ready(p, t->open[i]);
+    if (cfg.partitions != t->partitions) {
         pbuf **open = realloc(t->open, (size_t)cfg.partitions * sizeof *open);
         if (open == NULL)
             return SAMSA_ENOMEM;
-        memset(open + t->partitions, 0,
-               (size_t)(cfg.partitions - t->partitions) * sizeof *open);
         t->open = open;
-        t->partitions = cfg.partitions;
     }
-    return 0;
-}
-
-/* The producer's entry for a topic, made from the store's on first use
- * (p->lock held; samsa_topic_describe takes only the table lock). */
-static int
-ptopic_get(samsa_producer *p, const char *name, ptopic **out)
-{
-    int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
-    for (ptopic *t = p->topics; t != NULL; t = t->next)
-        if (strcmp(t->name, name) == 0) {
-            *out = t;
-            return now - t->checked_ns >= TOPIC_RECHECK_NS
-                       ? ptopic_recheck(p, t, now)
-                       : 0;
-        }
-    samsa_topic_config cfg;
-    int rc = samsa_topic_describe(p->s, name, &cfg);
-    if (rc != 0)
-        return rc;
-    ptopic *t = calloc(1, sizeof *t);
-    if (t == NULL || (t->name = strdup(name)) == NULL ||
-        (t->open = calloc((size_t)cfg.partitions, sizeof *t->open)) == NULL) {
-        if (t != NULL)
-            ptopic_free(t);
-        return SAMSA_ENOMEM;
-    }
+    if (cfg.partitions > kept)
+        memset(t->open + kept, 0,
+               (size_t)(cfg.partitions - kept) * sizeof *t->open);
+    if (id != t->id)
+        t->sticky = -1;
+    t->id = id;
     t->partitions = cfg.partitions;
-    t->checked_ns = now;
     t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
     t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
                        ? (size_t)cfg.max_message_bytes
                        : p->cfg.batch_bytes;
+    t->checked_ns = now;
+    t->changes = changes;
+    return 0;
+}
+
+/* The producer's entry for a topic, made from the store's on first use
+ * (p->lock held; topic_now() takes only the table lock). */
+static int
+ptopic_get(samsa_producer *p, const char *name, ptopic **out)
+{
+    int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
+    uint64_t changes =
+        atomic_load_explicit(&p->s->topic_changes, memory_order_relaxed);
+    for (ptopic *t = p->topics; t != NULL; t = t->next)
+        if (strcmp(t->name, name) == 0) {
+            *out = t;
+            return now - t->checked_ns >= TOPIC_RECHECK_NS ||
+                           t->changes != changes
+                       ? ptopic_refresh(p, t, now)
+                       : 0;
+        }
+    ptopic *t = calloc(1, sizeof *t);
+    if (t == NULL || (t->name = strdup(name)) == NULL) {
+        free(t);
+        return SAMSA_ENOMEM;
+    }
     t->sticky = -1;
+    int rc = ptopic_refresh(p, t, now);
+    if (rc != 0) {
+        ptopic_free(t);
+        return rc;
+    }
     t->next = p->topics;
     p->topics = t;
     *out = t;
@@ -327,8 +364,9 @@ pbuf_store(samsa_producer *p, pbuf *b)
     int64_t base;
     int rc;
     for (;;) {
-        rc = produce_encoded(p->s, b->t->name, b->partition, b->arena, b->used,
-                             (int32_t)b->n, b->max_ts, &base);
+        rc =
+            produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
+                            b->arena, b->used, (int32_t)b->n, b->max_ts, &base);
         if (rc == 0 || base >= 0 || !transient(rc) ||
             samsa__now_ns() >= give_up)
             break;
@@ -500,6 +538,25 @@ wait_room(samsa_producer *p, size_t size, int timeout_ms)
     return p->stop ? SAMSA_ECLOSED : 0;
 }
 
+/* May c (held bytes) go to partition of the topic name: its entry in *t,
+ * or why not (p->lock held). */
+static int
+send_check(samsa_producer *p, const char *name, int32_t partition,
+           const samsa_record *c, size_t held, ptopic **t)
+{
+    int rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, name, t);
+    if (rc == 0 && partition >= (*t)->partitions && /* grown since? */
+        (rc = ptopic_refresh(p, *t, samsa__now_ns())) == 0 &&
+        partition >= (*t)->partitions)
+        rc = SAMSA_ENOPARTITION;
+    if (rc == 0 && (*t)->keyed && c->key == NULL)
+        rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
+    if (rc == 0 && (BATCH_HEADER_SIZE + held > (*t)->max_bytes ||
+                    held > p->cfg.buffer_bytes))
+        rc = SAMSA_ETOOBIG;
+    return rc;
+}
+
 SAMSA_API int
 samsa_producer_send(samsa_producer *p, const char *topic_name,
                     int32_t partition, const samsa_record *r, void *opaque,
@@ -518,18 +575,12 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     size_t held = record_bound(payload);
     pthread_mutex_lock(&p->lock);
     ptopic *t = NULL;
-    rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
-    if (rc == 0 && partition >= t->partitions && /* grown since? */
-        (rc = ptopic_recheck(p, t, samsa__now_ns())) == 0 &&
-        partition >= t->partitions)
-        rc = SAMSA_ENOPARTITION;
-    if (rc == 0 && t->keyed && c.key == NULL)
-        rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
-    if (rc == 0 &&
-        (BATCH_HEADER_SIZE + held > t->max_bytes || held > p->cfg.buffer_bytes))
-        rc = SAMSA_ETOOBIG;
-    if (rc == 0)
-        rc = wait_room(p, held, timeout_ms);
+    rc = send_check(p, topic_name, partition, &c, held, &t);
+    /* Waiting lets the lock go, and the topic may change meanwhile (made
+     * again with fewer partitions): checked again once there is room. */
+    if (rc == 0 && p->held + held > p->cfg.buffer_bytes &&
+        (rc = wait_room(p, held, timeout_ms)) == 0)
+        rc = send_check(p, topic_name, partition, &c, held, &t);
     int32_t part = rc == 0 ? place(t, &c, partition) : -1;
     pbuf *b = rc == 0 ? t->open[part] : NULL;
     /* Full: stored as it is, and a new batch for this record.  A loop:
@@ -552,6 +603,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
             rc = SAMSA_ENOMEM;
         else {
             *b = (pbuf){.t = t,
+                        .topic_id = t->id,
                         .partition = part,
                         .opaque = b->opaque,
                         .cap = b->cap,
