@@ -766,6 +766,75 @@ START_TEST(test_producer_flush_waits_its_own)
 }
 END_TEST
 
+/* close() while other threads are inside flush() and send() waiting for
+ * room: they return (0 and SAMSA_ECLOSED) before the producer is freed
+ * (regression: close freed it while they were still waking, a use after
+ * free that ASan saw in about one run in N). */
+typedef struct racer {
+    samsa_producer *p;
+    int rc;
+    int kind; /* 0: flush, 1: send waiting for room */
+} racer;
+
+static void
+on_delivery_slow(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    (void)r;
+    (void)n;
+    (void)ctx;
+    usleep(20000);
+}
+
+static void *
+racer_main(void *arg)
+{
+    racer *x = arg;
+    static char val[1000];
+    samsa_record r = {.value = val, .value_len = sizeof val};
+    x->rc = x->kind == 0 ? samsa_producer_flush(x->p, -1)
+                         : samsa_producer_send(x->p, "t", 0, &r, NULL, -1);
+    return NULL;
+}
+
+START_TEST(test_producer_close_races)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    for (int round = 0; round < 40; round++) {
+        samsa_producer_config pc = {.linger_ms = 600000,
+                                    .buffer_bytes = 4096,
+                                    .on_delivery = on_delivery_slow};
+        samsa_producer *p;
+        E(samsa_producer_open(s, &pc, &p));
+        static char val[1000];
+        samsa_record r = {.value = val, .value_len = sizeof val};
+        int rc;
+        while ((rc = samsa_producer_send(p, "t", 0, &r, NULL, 0)) == 0)
+            ;
+        EQ_RC(rc, SAMSA_EQUEUEFULL);
+        racer x[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+            x[i] = (racer){.p = p, .kind = i % 2};
+            ck_assert_int_eq(pthread_create(&th[i], NULL, racer_main, &x[i]),
+                             0);
+        }
+        usleep(5000); /* they are waiting */
+        E(samsa_producer_close(p));
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+            if (x[i].kind == 0)
+                E(x[i].rc);
+            else
+                ck_assert(x[i].rc == 0 || x[i].rc == SAMSA_ECLOSED);
+        }
+    }
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -785,6 +854,7 @@ producer_suite(void)
         {"sticky_full", test_producer_sticky_full},
         {"topic_recreated", test_producer_topic_recreated},
         {"flush_waits_its_own", test_producer_flush_waits_its_own},
+        {"close_races", test_producer_close_races},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

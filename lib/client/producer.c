@@ -97,6 +97,8 @@ struct samsa_producer {
     pthread_cond_t work;       /* the sender: something to do     */
     pthread_cond_t room;       /* senders: held went down         */
     pthread_cond_t done;       /* flushes: a buffer was reported  */
+    pthread_cond_t left;       /* close: a call left, inside went down */
+    int inside;                /* sends and flushes in a call     */
     ptopic *topics;            /* every topic sent to             */
     pbuf open_head;            /* open buffers, oldest first      */
     pbuf all_head;             /* unreported buffers, oldest first */
@@ -486,10 +488,12 @@ samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
     samsa__cond_init_monotonic(&p->work);
     samsa__cond_init_monotonic(&p->room);
     samsa__cond_init_monotonic(&p->done);
+    samsa__cond_init_monotonic(&p->left);
     if ((rc = pthread_create(&p->sender, NULL, sender_main, p)) != 0) {
         pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->room);
         pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->left);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return samsa__from_errno(rc);
@@ -538,6 +542,23 @@ wait_room(samsa_producer *p, size_t size, int timeout_ms)
     return p->stop ? SAMSA_ECLOSED : 0;
 }
 
+/* A send or a flush begins and ends (p->lock held): close frees the
+ * producer only once none is inside.  One waiting for room or reports
+ * when close begins is woken, but still needs the lock, the condition
+ * and p itself to leave; close once freed them under it. */
+static void
+call_enter(samsa_producer *p)
+{
+    p->inside++;
+}
+
+static void
+call_leave(samsa_producer *p)
+{
+    if (--p->inside == 0 && p->stop)
+        pthread_cond_signal(&p->left);
+}
+
 /* May c (held bytes) go to partition of the topic name: its entry in *t,
  * or why not (p->lock held). */
 static int
@@ -574,6 +595,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     size_t payload = batch_record_payload(&c);
     size_t held = record_bound(payload);
     pthread_mutex_lock(&p->lock);
+    call_enter(p);
     ptopic *t = NULL;
     rc = send_check(p, topic_name, partition, &c, held, &t);
     /* Waiting lets the lock go, and the topic may change meanwhile (made
@@ -637,6 +659,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
         t->open[part] = NULL;
         pbuf_free(b);
     }
+    call_leave(p);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -648,6 +671,7 @@ samsa_producer_flush(samsa_producer *p, int timeout_ms)
         return SAMSA_EINVAL;
     int64_t deadline = samsa__deadline_after(timeout_ms);
     pthread_mutex_lock(&p->lock);
+    call_enter(p);
     uint64_t upto = p->sent;
     if (p->flush_upto < upto)
         p->flush_upto = upto;
@@ -657,6 +681,7 @@ samsa_producer_flush(samsa_producer *p, int timeout_ms)
         if (samsa__cond_wait_until(&p->done, &p->lock, deadline) != 0 &&
             !reported_upto(p, upto))
             rc = SAMSA_ETIMEDOUT;
+    call_leave(p);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -674,6 +699,10 @@ samsa_producer_close(samsa_producer *p)
     pthread_cond_broadcast(&p->room);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->sender, NULL);
+    pthread_mutex_lock(&p->lock); /* the calls woken above leave first */
+    while (p->inside > 0)
+        pthread_cond_wait(&p->left, &p->lock);
+    pthread_mutex_unlock(&p->lock);
     for (pbuf *b = p->spare, *next; b != NULL; b = next) {
         next = b->next;
         pbuf_free(b);
@@ -685,6 +714,7 @@ samsa_producer_close(samsa_producer *p)
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->left);
     pthread_mutex_destroy(&p->lock);
     free(p);
     return 0;
