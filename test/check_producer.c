@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -835,6 +837,175 @@ START_TEST(test_producer_close_races)
 }
 END_TEST
 
+/* A real full disk (a 2 MiB tmpfs, root only): records that cannot be
+ * written are retried until delivery_timeout_ms and reported
+ * SAMSA_ENOSPC; every one reported stored is there after a reopen, at
+ * its offset, with its bytes, and the offsets are dense. */
+START_TEST(test_producer_full_disk)
+{
+    if (geteuid() != 0) {
+        printf("producer: full disk (tmpfs): SKIPPED: not root\n");
+        return;
+    }
+    const char *dir = test_dir_make();
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0) {
+        printf("producer: full disk (tmpfs): SKIPPED: mount: %s\n",
+               strerror(errno));
+        test_dir_remove(dir);
+        return;
+    }
+    test_mount m;
+    test_mount_guard(&m, dir, dir);
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2, .segment_bytes = 256 << 10};
+    E(samsa_topic_create(s, "t", &tc));
+    enum { N = 3000 };
+    seen v;
+    seen_init(&v, N);
+    samsa_producer_config pc = {.linger_ms = 1,
+                                .batch_bytes = 64 << 10,
+                                .delivery_timeout_ms = 100,
+                                .on_delivery = on_delivery,
+                                .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16], val[1100];
+    for (size_t i = 0; i < N; i++) {
+        samsa_record r;
+        rec_make(&r, key, val, i);
+        /* "v<i>", then padding: about a kilobyte each */
+        size_t len = strlen(val);
+        memset(val + len, 'x', sizeof val - len);
+        val[len] = ' ';
+        r.value_len = sizeof val;
+        E(samsa_producer_send(p, "t", SAMSA_PARTITION_ANY, &r,
+                              (void *)(uintptr_t)i, -1));
+    }
+    E(samsa_producer_close(p));
+    ck_assert_uint_eq(atomic_load(&v.calls), N);
+    ck_assert_uint_eq(v.wrong, 0);
+    ck_assert(!v.out_of_order);
+    size_t stored = 0, nospc = 0;
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_msg(v.error[i] == 0 || v.error[i] == SAMSA_ENOSPC,
+                      "record %zu: %s", i, samsa_strerror(v.error[i]));
+        stored += v.error[i] == 0;
+        nospc += v.error[i] == SAMSA_ENOSPC;
+        if (v.error[i] != 0)
+            ck_assert_int_eq(v.offset[i], -1);
+    }
+    ck_assert_uint_gt(stored, 100);
+    ck_assert_uint_gt(nospc, 0);
+    int rc = samsa_close(s); /* its last catalog write may not fit */
+    ck_assert_msg(rc == 0 || rc == SAMSA_ENOSPC, "%s", samsa_strerror(rc));
+    s = test_open(dir);
+    check_stored(s, "t", &v);
+    E(samsa_close(s));
+    seen_free(&v);
+    test_unmount(&m);
+}
+END_TEST
+
+/* A disk full for a moment (a 2 MiB tmpfs, root only): the batch that
+ * met it is retried, in order, and stored once space comes back (a file
+ * beside the store removed), each record once, at dense offsets. */
+typedef struct freer {
+    const char *dir, *filler;
+    _Atomic bool stop;
+    bool freed;
+} freer;
+
+static void *
+freer_main(void *arg)
+{
+    freer *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct statvfs st;
+        if (statvfs(f->dir, &st) == 0 &&
+            (uint64_t)st.f_bavail * st.f_frsize < (32u << 10)) {
+            usleep(300000); /* full a while: some retries */
+            f->freed = unlink(f->filler) == 0;
+            return NULL;
+        }
+        usleep(1000);
+    }
+    return NULL;
+}
+
+START_TEST(test_producer_full_disk_passes)
+{
+    if (geteuid() != 0) {
+        printf("producer: full disk passes (tmpfs): SKIPPED: not root\n");
+        return;
+    }
+    const char *dir = test_dir_make();
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0) {
+        printf("producer: full disk passes (tmpfs): SKIPPED: mount: %s\n",
+               strerror(errno));
+        test_dir_remove(dir);
+        return;
+    }
+    test_mount m;
+    test_mount_guard(&m, dir, dir);
+    /* 1 MiB beside the store, removed once the disk is full */
+    char filler[TEST_PATH_BUF];
+    test_pathf(filler, dir, "filler");
+    int fd = open(filler, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(fd, 0);
+    static char chunk[64 << 10];
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(write(fd, chunk, sizeof chunk), sizeof chunk);
+    ck_assert_int_eq(close(fd), 0);
+    char sdir[TEST_PATH_BUF]; /* the store: no other files in it */
+    test_pathf(sdir, dir, "s");
+    ck_assert_int_eq(mkdir(sdir, 0755), 0);
+    samsa *s = test_open(sdir);
+    samsa_topic_config tc = {.segment_bytes = 128 << 10};
+    E(samsa_topic_create(s, "t", &tc));
+    enum { N = 1200 };
+    seen v;
+    seen_init(&v, N);
+    samsa_producer_config pc = {.linger_ms = 1,
+                                .batch_bytes = 32 << 10,
+                                .delivery_timeout_ms = 20000,
+                                .on_delivery = on_delivery,
+                                .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    freer fr = {.dir = dir, .filler = filler};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, freer_main, &fr), 0);
+    char key[16], val[1000];
+    for (size_t i = 0; i < N; i++) {
+        samsa_record r;
+        rec_make(&r, key, val, i);
+        size_t len = strlen(val);
+        memset(val + len, 'x', sizeof val - len);
+        val[len] = ' ';
+        r.value_len = sizeof val;
+        E(samsa_producer_send(p, "t", SAMSA_PARTITION_ANY, &r,
+                              (void *)(uintptr_t)i, -1));
+    }
+    E(samsa_producer_flush(p, -1));
+    atomic_store(&fr.stop, true);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert(fr.freed); /* the disk was full, then not */
+    E(samsa_producer_close(p));
+    ck_assert_uint_eq(atomic_load(&v.calls), N);
+    ck_assert(!v.out_of_order);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_msg(v.error[i] == 0, "record %zu: %s", i,
+                      samsa_strerror(v.error[i]));
+    ck_assert_int_eq(v.last[0] + 1, N);
+    E(samsa_close(s));
+    s = test_open(sdir);
+    check_stored(s, "t", &v);
+    E(samsa_close(s));
+    seen_free(&v);
+    test_unmount(&m);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -855,6 +1026,8 @@ producer_suite(void)
         {"topic_recreated", test_producer_topic_recreated},
         {"flush_waits_its_own", test_producer_flush_waits_its_own},
         {"close_races", test_producer_close_races},
+        {"full_disk", test_producer_full_disk},
+        {"full_disk_passes", test_producer_full_disk_passes},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
