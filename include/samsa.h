@@ -832,7 +832,8 @@ typedef void (*samsa_delivery_fn)(const samsa_delivery_report *reports,
 typedef struct samsa_producer_config {
     size_t batch_bytes;            /**< a partition's batch is stored once it
                                         holds this much (encoded); 0: 1 MiB; at
-                                        most the topic's max_message_bytes     */
+                                        most the topic's max_message_bytes; a
+                                        record larger goes alone              */
     int linger_ms;                 /**< or once its first record is this old;
                                         0: 5 ms, as librdkafka; -1: no wait   */
     int delivery_timeout_ms;       /**< retry a passing error this long; 0:

@@ -1006,6 +1006,65 @@ START_TEST(test_producer_full_disk_passes)
 }
 END_TEST
 
+/* batch_bytes is when a batch is stored, not a bound on a record: a
+ * record larger than batch_bytes goes alone in its batch (as Kafka's
+ * batch.size), and a record whose batch alone is exactly the topic's
+ * max_message_bytes is taken, as samsa_produce() takes it (regression:
+ * both were refused with SAMSA_ETOOBIG: batch_bytes = 1 refused every
+ * record; the size checked was a bound some 40 bytes above the
+ * record's). */
+START_TEST(test_producer_batch_bytes_small)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2, .max_message_bytes = 1024};
+    E(samsa_topic_create(s, "t", &tc));
+    /* A record of 954 value bytes makes a batch of 1024 bytes alone. */
+    static char val[955];
+    samsa_record r = {.value = val, .value_len = 954, .timestamp = 1};
+    E(samsa_produce(s, "t", 1, &r, 1));
+    r.value_len = 955;
+    EQ_RC(samsa_produce(s, "t", 1, &r, 1), SAMSA_ETOOBIG);
+    seen v;
+    seen_init(&v, 4);
+    samsa_producer_config pc = {.batch_bytes = 1,
+                                .linger_ms = -1,
+                                .on_delivery = on_delivery,
+                                .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    EQ_RC(samsa_producer_send(p, "t", 0, &r, NULL, 0), SAMSA_ETOOBIG);
+    r.value_len = 954;
+    E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)0, 0));
+    samsa_record small = {.value = "x", .value_len = 1, .timestamp = 1};
+    for (size_t i = 1; i < 4; i++)
+        E(samsa_producer_send(p, "t", 0, &small, (void *)(uintptr_t)i, 0));
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), 4);
+    ck_assert_uint_eq(v.wrong, 0);
+    ck_assert(!v.out_of_order);
+    for (size_t i = 0; i < 4; i++) {
+        EQ_RC(v.error[i], 0);
+        ck_assert_int_eq(v.offset[i], (int64_t)i);
+    }
+    E(samsa_producer_close(p));
+    samsa_cursor *c;
+    E(samsa_cursor_open(s, "t", 0, SAMSA_OFFSET_BEGINNING, &c));
+    samsa_message m;
+    E(samsa_cursor_next(c, &m, 0));
+    ck_assert_uint_eq(m.value_len, 954);
+    for (int i = 1; i < 4; i++) {
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.offset, i);
+        ck_assert_uint_eq(m.value_len, 1);
+    }
+    E(samsa_cursor_close(c));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1028,6 +1087,7 @@ producer_suite(void)
         {"close_races", test_producer_close_races},
         {"full_disk", test_producer_full_disk},
         {"full_disk_passes", test_producer_full_disk_passes},
+        {"batch_bytes_small", test_producer_batch_bytes_small},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

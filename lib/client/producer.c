@@ -84,6 +84,8 @@ typedef struct ptopic {
     int64_t checked_ns; /* when it was looked up                  */
     uint64_t changes;   /* the store's topic_changes then         */
     size_t max_bytes;   /* the largest batch it takes          */
+    size_t full_bytes;  /* a batch is full: batch_bytes, at most
+                           max_bytes (a larger record goes alone) */
     bool keyed;         /* compacted: every record needs a key */
     int32_t sticky;     /* keyless records go here, or -1      */
     uint32_t rr;        /* the next sticky partition           */
@@ -306,9 +308,9 @@ ptopic_refresh(samsa_producer *p, ptopic *t, int64_t now)
     t->id = id;
     t->partitions = cfg.partitions;
     t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
-    t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
-                       ? (size_t)cfg.max_message_bytes
-                       : p->cfg.batch_bytes;
+    t->max_bytes = (size_t)cfg.max_message_bytes;
+    t->full_bytes =
+        t->max_bytes < p->cfg.batch_bytes ? t->max_bytes : p->cfg.batch_bytes;
     t->checked_ns = now;
     t->changes = changes;
     return 0;
@@ -563,8 +565,17 @@ call_leave(samsa_producer *p)
  * or why not (p->lock held). */
 static int
 send_check(samsa_producer *p, const char *name, int32_t partition,
-           const samsa_record *c, size_t held, ptopic **t)
+           const samsa_record *c, size_t payload, size_t held, ptopic **t)
 {
+    /* Too big: when even alone in its batch it passes the topic's
+     * max_message_bytes (its exact size there, not the bound held
+     * counts, which refused records samsa_produce() takes), or when it
+     * would fill the whole buffer.  Not batch_bytes: a batch holding
+     * that much is stored, and a larger record goes alone (Kafka's
+     * batch.size; batch_bytes = 1 refused every record). */
+    size_t body;
+    size_t alone = BATCH_HEADER_SIZE +
+                   batch_record_size(c, payload, c->timestamp, 0, &body);
     int rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, name, t);
     if (rc == 0 && partition >= (*t)->partitions && /* grown since? */
         (rc = ptopic_refresh(p, *t, samsa__now_ns())) == 0 &&
@@ -572,8 +583,7 @@ send_check(samsa_producer *p, const char *name, int32_t partition,
         rc = SAMSA_ENOPARTITION;
     if (rc == 0 && (*t)->keyed && c->key == NULL)
         rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
-    if (rc == 0 && (BATCH_HEADER_SIZE + held > (*t)->max_bytes ||
-                    held > p->cfg.buffer_bytes))
+    if (rc == 0 && (alone > (*t)->max_bytes || held > p->cfg.buffer_bytes))
         rc = SAMSA_ETOOBIG;
     return rc;
 }
@@ -597,12 +607,12 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     pthread_mutex_lock(&p->lock);
     call_enter(p);
     ptopic *t = NULL;
-    rc = send_check(p, topic_name, partition, &c, held, &t);
+    rc = send_check(p, topic_name, partition, &c, payload, held, &t);
     /* Waiting lets the lock go, and the topic may change meanwhile (made
      * again with fewer partitions): checked again once there is room. */
     if (rc == 0 && p->held + held > p->cfg.buffer_bytes &&
         (rc = wait_room(p, held, timeout_ms)) == 0)
-        rc = send_check(p, topic_name, partition, &c, held, &t);
+        rc = send_check(p, topic_name, partition, &c, payload, held, &t);
     int32_t part = rc == 0 ? place(t, &c, partition) : -1;
     pbuf *b = rc == 0 ? t->open[part] : NULL;
     /* Full: stored as it is, and a new batch for this record.  A loop:
@@ -610,7 +620,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
      * (explicit and keyed records fill it too) may be as full, and was
      * filled past max_bytes, then refused whole with SAMSA_ETOOBIG.
      * Each turn makes one batch ready, so it ends. */
-    while (b != NULL && b->used + held > t->max_bytes) {
+    while (b != NULL && b->used + held > t->full_bytes) {
         make_ready(p, b);
         part = place(t, &c, partition); /* keyless: the next partition */
         b = t->open[part];
