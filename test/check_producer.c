@@ -900,7 +900,8 @@ START_TEST(test_producer_full_disk)
     ck_assert_msg(rc == 0 || rc == SAMSA_ENOSPC, "%s", samsa_strerror(rc));
     s = test_open(dir);
     check_stored(s, "t", &v);
-    E(samsa_close(s));
+    rc = samsa_close(s); /* the disk is still full */
+    ck_assert_msg(rc == 0 || rc == SAMSA_ENOSPC, "%s", samsa_strerror(rc));
     seen_free(&v);
     test_unmount(&m);
 }
@@ -1065,6 +1066,146 @@ START_TEST(test_producer_batch_bytes_small)
 }
 END_TEST
 
+/* A delivery callback may call samsa_produce(), samsa_topic_delete() and
+ * samsa_producer_send(): the topic it deletes has its held records
+ * reported SAMSA_ENOTOPIC, what it sends is reported too, and flush and
+ * close of its own producer are refused (never a deadlock). */
+typedef struct cbcalls {
+    samsa *s;
+    samsa_producer *p;
+    bool done;
+    int produce_rc, delete_rc, send_rc, flush_rc, close_rc;
+    _Atomic int reports;
+    int enotopic, stored_t;
+} cbcalls;
+
+static void
+on_delivery_calls(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    cbcalls *x = ctx;
+    for (size_t i = 0; i < n; i++) {
+        x->enotopic += r[i].error == SAMSA_ENOTOPIC;
+        x->stored_t += r[i].error == 0 && strcmp(r[i].topic, "t") == 0;
+    }
+    atomic_fetch_add(&x->reports, (int)n);
+    if (x->done)
+        return;
+    x->done = true;
+    samsa_record rec = {.value = "sync", .value_len = 4};
+    x->produce_rc = samsa_produce(x->s, "t", 1, &rec, 1);
+    x->delete_rc = samsa_topic_delete(x->s, "other");
+    samsa_record more = {.value = "more", .value_len = 4};
+    x->send_rc = samsa_producer_send(x->p, "t", 0, &more, NULL, -1);
+    x->flush_rc = samsa_producer_flush(x->p, -1);
+    x->close_rc = samsa_producer_close(x->p);
+}
+
+START_TEST(test_producer_callback_calls)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &tc));
+    E(samsa_topic_create(s, "other", NULL));
+    cbcalls x = {.s = s};
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery_calls, .ctx = &x};
+    E(samsa_producer_open(s, &pc, &x.p));
+    samsa_record r = {.value = "x", .value_len = 1};
+    E(samsa_producer_send(x.p, "t", 0, &r, NULL, 0));
+    for (int i = 0; i < 5; i++)
+        E(samsa_producer_send(x.p, "other", 0, &r, NULL, 0));
+    E(samsa_producer_flush(x.p, -1));
+    E(x.produce_rc);
+    E(x.delete_rc);
+    E(x.send_rc);
+    EQ_RC(x.flush_rc, SAMSA_EINVAL);
+    EQ_RC(x.close_rc, SAMSA_EINVAL);
+    E(samsa_producer_close(x.p)); /* reports "more" */
+    ck_assert_int_eq(atomic_load(&x.reports), 7);
+    ck_assert_int_eq(x.enotopic, 5);
+    ck_assert_int_eq(x.stored_t, 2);
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 2);
+    E(samsa_offsets(s, "t", 1, NULL, &end));
+    ck_assert_int_eq(end, 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Partitions added while other threads send to explicit partitions past
+ * the old count: a send is refused with SAMSA_ENOPARTITION until the
+ * partition exists, then taken; every record taken is reported stored,
+ * dense per partition. */
+typedef struct grower {
+    samsa_producer *p;
+    int id;
+    size_t taken, refused;
+} grower;
+
+static void
+on_delivery_count(const samsa_delivery_report *r, size_t n, void *ctx)
+{
+    _Atomic size_t *stored = ctx;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].error == 0)
+            atomic_fetch_add(&stored[r[i].partition], 1);
+}
+
+static void *
+grower_send(void *arg)
+{
+    grower *g = arg;
+    samsa_record r = {.value = "g", .value_len = 1};
+    for (int i = 0; i < 4000; i++) {
+        int rc = samsa_producer_send(g->p, "t", (i + g->id) % 8, &r, NULL, -1);
+        g->taken += rc == 0;
+        g->refused += rc == SAMSA_ENOPARTITION;
+    }
+    return NULL;
+}
+
+START_TEST(test_producer_partitions_added)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config tc = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &tc));
+    _Atomic size_t stored[8] = {0};
+    samsa_producer_config pc = {.linger_ms = 1,
+                                .batch_bytes = 512,
+                                .on_delivery = on_delivery_count,
+                                .ctx = stored};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    grower g[2] = {{.p = p, .id = 0}, {.p = p, .id = 3}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, grower_send, &g[i]), 0);
+    E(samsa_topic_add_partitions(s, "t", 4));
+    E(samsa_topic_add_partitions(s, "t", 8));
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    E(samsa_producer_close(p));
+    size_t taken = 0, total = 0;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(g[i].taken + g[i].refused, 4000);
+        taken += g[i].taken;
+    }
+    for (int32_t part = 0; part < 8; part++) {
+        int64_t end;
+        E(samsa_offsets(s, "t", part, NULL, &end));
+        ck_assert_int_eq(end, (int64_t)atomic_load(&stored[part]));
+        total += (size_t)end;
+    }
+    ck_assert_uint_eq(total, taken);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1088,6 +1229,8 @@ producer_suite(void)
         {"full_disk", test_producer_full_disk},
         {"full_disk_passes", test_producer_full_disk_passes},
         {"batch_bytes_small", test_producer_batch_bytes_small},
+        {"callback_calls", test_producer_callback_calls},
+        {"partitions_added", test_producer_partitions_added},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
