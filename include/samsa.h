@@ -908,7 +908,10 @@ SAMSA_API int samsa_producer_flush(samsa_producer *p, int timeout_ms);
  *
  * Every record sent gets its report before this returns: stored, or an
  * error (SAMSA_ECLOSED once the store is closing).  Not from the
- * delivery callback.
+ * delivery callback.  Sends and flushes that other threads are in when
+ * it begins return before it frees the producer (a send with
+ * SAMSA_ECLOSED, unless it got its record in first); none may begin
+ * once it has returned.
  *
  * @param[in] p the producer, or NULL (then nothing happens).
  * @return 0, or SAMSA_EINVAL when called from the delivery callback.
