@@ -369,6 +369,8 @@ START_TEST(test_producer_bad_calls)
     samsa_record g = {.value = "g", .value_len = 1, .timestamp = 5};
     E(samsa_producer_send(p, "t", 2, &g, (void *)(uintptr_t)1, 0));
     EQ_RC(samsa_producer_send(p, "t", 3, &g, NULL, 0), SAMSA_ENOPARTITION);
+    /* A NULL topic once a topic is known (regression: strcmp(NULL)). */
+    EQ_RC(samsa_producer_send(p, NULL, 0, &g, NULL, 0), SAMSA_EINVAL);
     /* g's report is in before v.p changes under the sender's reading (a
      * data race TSan caught one run in three). */
     E(samsa_producer_flush(p, -1));

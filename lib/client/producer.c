@@ -593,7 +593,9 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
                     int32_t partition, const samsa_record *r, void *opaque,
                     int timeout_ms)
 {
-    if (p == NULL || r == NULL || timeout_ms < -1 ||
+    /* topic_name NULL: refused here, as strcmp() against the topics
+     * already sent to would read it. */
+    if (p == NULL || topic_name == NULL || r == NULL || timeout_ms < -1 ||
         (partition < 0 && partition != SAMSA_PARTITION_ANY))
         return SAMSA_EINVAL;
     int rc = produce_record_check(r);
