@@ -1208,6 +1208,46 @@ START_TEST(test_producer_partitions_added)
 }
 END_TEST
 
+/* A topic made compacted refuses records without a key from the next
+ * produce (samsa_topic_alter()), records the producer held from before
+ * too: they are reported SAMSA_EINVAL and not stored (regression: the
+ * batch went in through produce_encoded(), which did not look at keys,
+ * and a compacted topic held records without a key). */
+START_TEST(test_producer_made_compacted)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    seen v;
+    seen_init(&v, 3);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    samsa_record r = {.value = "x", .value_len = 1, .timestamp = 1};
+    E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)0, 0));
+    samsa_topic_config alter = {.cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    E(samsa_topic_alter(s, "t", &alter));
+    E(samsa_producer_flush(p, -1));
+    EQ_RC(v.error[0], SAMSA_EINVAL);
+    ck_assert_int_eq(v.offset[0], -1);
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, 0);
+    /* Keyed records still go in. */
+    samsa_record k = {
+        .key = "k", .key_len = 1, .value = "y", .value_len = 1, .timestamp = 1};
+    E(samsa_producer_send(p, "t", 0, &k, (void *)(uintptr_t)1, 0));
+    E(samsa_producer_flush(p, -1));
+    EQ_RC(v.error[1], 0);
+    ck_assert_int_eq(v.offset[1], 0);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1233,6 +1273,7 @@ producer_suite(void)
         {"batch_bytes_small", test_producer_batch_bytes_small},
         {"callback_calls", test_producer_callback_calls},
         {"partitions_added", test_producer_partitions_added},
+        {"made_compacted", test_producer_made_compacted},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

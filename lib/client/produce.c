@@ -151,7 +151,7 @@ append_batch(topic *t, int32_t p, uint8_t *buf, size_t len, int32_t count,
 int
 produce_encoded(samsa *s, const char *topic_name, uint64_t topic_id,
                 int32_t partition, uint8_t *batch, size_t len, int32_t count,
-                int64_t max_ts, int64_t *base)
+                bool keyless, int64_t max_ts, int64_t *base)
 {
     *base = -1;
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
@@ -163,6 +163,11 @@ produce_encoded(samsa *s, const char *topic_name, uint64_t topic_id,
         rc = SAMSA_ENOPARTITION;
     if (rc == 0 && len > (size_t)t->cfg.max_message_bytes)
         rc = SAMSA_ETOOBIG; /* lowered since the records were sent */
+    /* Checked here, at the append, as samsa_produce() checks: a topic
+     * made compacted after the records were sent (the asynchronous
+     * producer), or an idempotent Kafka batch, held keyless records. */
+    if (rc == 0 && keyless && (t->cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT))
+        rc = SAMSA_EINVAL;
     if (rc == 0)
         rc = append_batch(t, partition, batch, len, count, max_ts, base);
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);

@@ -67,6 +67,8 @@ typedef struct pbuf {
     int32_t partition;          /* its partition                           */
     void **opaque;              /* each record's opaque pointer            */
     size_t n, cap;              /* records, and room in opaque             */
+    bool keyless;               /* a record without a key: a topic made
+                                   compacted since refuses it            */
     uint8_t *arena;             /* the batch: header room, then n records  */
     size_t used, acap;          /* bytes used, and allocated               */
     int64_t base_ts, max_ts;    /* its first and largest timestamps        */
@@ -172,6 +174,7 @@ pbuf_add(pbuf *b, const samsa_record *r, size_t payload, void *opaque)
     if (r->timestamp > b->max_ts)
         b->max_ts = r->timestamp;
     b->opaque[b->n++] = opaque;
+    b->keyless |= r->key == NULL;
     return 0;
 }
 
@@ -368,9 +371,9 @@ pbuf_store(samsa_producer *p, pbuf *b)
     int64_t base;
     int rc;
     for (;;) {
-        rc =
-            produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
-                            b->arena, b->used, (int32_t)b->n, b->max_ts, &base);
+        rc = produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
+                             b->arena, b->used, (int32_t)b->n, b->keyless,
+                             b->max_ts, &base);
         if (rc == 0 || base >= 0 || !transient(rc) ||
             samsa__now_ns() >= give_up)
             break;
