@@ -798,7 +798,8 @@ SAMSA_API int32_t samsa_partition_for_key(const void *key, size_t key_len,
  * record's outcome comes back through the delivery callback, on that
  * thread, in produce order per partition.  Errors that may pass (too few
  * copies in sync before anything was written, a full disk) are retried,
- * in order, every 100 ms until delivery_timeout_ms; nothing written is
+ * in order, every 100 ms until delivery_timeout_ms after the batch was
+ * due (its first record's linger_ms passed); nothing written is
  * ever written twice.  A record is stored only in the topic it was sent
  * to: one deleted before the record's batch is stored, even if made
  * again under its name meanwhile, has it reported SAMSA_ENOTOPIC.

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "faultio.h"
@@ -1248,6 +1249,58 @@ START_TEST(test_producer_made_compacted)
 }
 END_TEST
 
+/* delivery_timeout_ms bounds the time from a record's batch being due
+ * to its report, as Kafka's delivery.timeout.ms: with a disk full for
+ * good, ten batches are all reported within about one timeout
+ * (regression: each was retried a whole timeout from when the sender
+ * came to it, so the last waited ten, and a close with the default
+ * 120 s and many batches held waited hours). */
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(test_producer_timeout_total)
+{
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s;
+    E(samsa__open_io(dir, NULL, faultio_io(fi), &s));
+    E(samsa_topic_create(s, "t", NULL));
+    seen v;
+    seen_init(&v, 10);
+    samsa_producer_config pc = {.linger_ms = 1,
+                                .batch_bytes = 256,
+                                .delivery_timeout_ms = 300,
+                                .on_delivery = on_delivery,
+                                .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    faultio_filter(fi, "/t-0/");
+    faultio_fail(fi, FAULTIO_ANY, 1, ENOSPC, true);
+    static char val[150];
+    samsa_record r = {.value = val, .value_len = sizeof val, .timestamp = 1};
+    int64_t t0 = now_ms();
+    for (size_t i = 0; i < 10; i++) /* one record a batch */
+        E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, 0));
+    E(samsa_producer_flush(p, -1));
+    int64_t took = now_ms() - t0;
+    for (size_t i = 0; i < 10; i++)
+        EQ_RC(v.error[i], SAMSA_ENOSPC);
+    ck_assert_msg(took < 1500, "10 batches reported in %lld ms",
+                  (long long)took);
+    faultio_clear(fi);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1274,6 +1327,7 @@ producer_suite(void)
         {"callback_calls", test_producer_callback_calls},
         {"partitions_added", test_producer_partitions_added},
         {"made_compacted", test_producer_made_compacted},
+        {"timeout_total", test_producer_timeout_total},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

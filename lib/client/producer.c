@@ -26,7 +26,8 @@
  * records are then stored, their offsets set, and the error reported
  * with them).  A buffer whose call failed with nothing stored and an
  * error that may pass (SAMSA_ENOTENOUGHREPLICAS, SAMSA_ENOSPC) is tried
- * again every RETRY_MS until delivery_timeout_ms after it became ready,
+ * again every RETRY_MS until delivery_timeout_ms after it was due (its
+ * linger passed; Kafka's delivery.timeout.ms),
  * so a record is never written twice and never overtaken.
  *
  * Memory.  `held` counts the bytes of every record the producer holds
@@ -367,7 +368,14 @@ static void
 pbuf_store(samsa_producer *p, pbuf *b)
 {
     batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
-    int64_t give_up = samsa__deadline_after(p->cfg.delivery_timeout_ms);
+    /* From when the buffer was due at the latest (begun, and its linger
+     * passed), as Kafka's delivery.timeout.ms bounds a batch: counted
+     * from when the sender came to it, each buffer queued behind one
+     * that kept failing waited a whole timeout more, and a close with
+     * many held could take hours. */
+    int64_t give_up =
+        b->first_ns +
+        ((int64_t)p->cfg.linger_ms + p->cfg.delivery_timeout_ms) * 1000000;
     int64_t base;
     int rc;
     for (;;) {
