@@ -798,8 +798,11 @@ SAMSA_API int32_t samsa_partition_for_key(const void *key, size_t key_len,
  * record's outcome comes back through the delivery callback, on that
  * thread, in produce order per partition.  Errors that may pass (too few
  * copies in sync before anything was written, a full disk) are retried,
- * in order, every 100 ms until delivery_timeout_ms; nothing written is
- * ever written twice.
+ * in order, every 100 ms until delivery_timeout_ms after the batch was
+ * due (its first record's linger_ms passed); nothing written is
+ * ever written twice.  A record is stored only in the topic it was sent
+ * to: one deleted before the record's batch is stored, even if made
+ * again under its name meanwhile, has it reported SAMSA_ENOTOPIC.
  */
 typedef struct samsa_producer samsa_producer;
 
@@ -830,7 +833,8 @@ typedef void (*samsa_delivery_fn)(const samsa_delivery_report *reports,
 typedef struct samsa_producer_config {
     size_t batch_bytes;            /**< a partition's batch is stored once it
                                         holds this much (encoded); 0: 1 MiB; at
-                                        most the topic's max_message_bytes     */
+                                        most the topic's max_message_bytes; a
+                                        record larger goes alone              */
     int linger_ms;                 /**< or once its first record is this old;
                                         0: 5 ms, as librdkafka; -1: no wait   */
     int delivery_timeout_ms;       /**< retry a passing error this long; 0:
@@ -905,7 +909,10 @@ SAMSA_API int samsa_producer_flush(samsa_producer *p, int timeout_ms);
  *
  * Every record sent gets its report before this returns: stored, or an
  * error (SAMSA_ECLOSED once the store is closing).  Not from the
- * delivery callback.
+ * delivery callback.  Sends and flushes that other threads are in when
+ * it begins return before it frees the producer (a send with
+ * SAMSA_ECLOSED, unless it got its record in first); none may begin
+ * once it has returned.
  *
  * @param[in] p the producer, or NULL (then nothing happens).
  * @return 0, or SAMSA_EINVAL when called from the delivery callback.

@@ -1010,6 +1010,32 @@ START_TEST(test_idempotent_produce)
 }
 END_TEST
 
+/* An idempotent batch holding a record without a key, to a compacted
+ * topic: INVALID_RECORD (87), nothing stored, as samsa_produce() answers
+ * a plain batch (regression: the idempotent path stored it). */
+START_TEST(test_idempotent_compacted)
+{
+    lrig r;
+    samsa_topic_config tc = {.partitions = 1,
+                             .cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    lrig_open_topic(&r, NULL, &tc);
+    int fd = dial(&r);
+    int16_t err;
+    int64_t pid = init_pid(fd, NULL, &err);
+    ck_assert_int_eq(err, 0);
+    int64_t base;
+    /* Records 1..3 of gen.c have keys; record 7 has none. */
+    ck_assert_int_eq(produce_idem(fd, 0, 1, 3, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    ck_assert_int_eq(produce_idem(fd, 0, 7, 1, pid, 0, 3, &base), 87);
+    int64_t end;
+    ck_assert_int_eq(samsa_offsets(r.s, "t", 0, NULL, &end), 0);
+    ck_assert_int_eq(end, 3);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- DescribeConfigs ----------------------------------------------------- */
 
 /* DescribeConfigs v (0, 1 or 3) of one resource (keys: NULL for all, else
@@ -2102,6 +2128,7 @@ listener_suite(void)
     tcase_add_test(tc, test_produce_fetch);
     tcase_add_test(tc, test_produce_refuses_damage);
     tcase_add_test(tc, test_idempotent_produce);
+    tcase_add_test(tc, test_idempotent_compacted);
     tcase_add_test(tc, test_describe_configs);
     tcase_add_test(tc, test_fetch_woken_by_produce);
     tcase_add_test(tc, test_close_with_parked_fetch);

@@ -149,16 +149,25 @@ append_batch(topic *t, int32_t p, uint8_t *buf, size_t len, int32_t count,
 }
 
 int
-produce_encoded(samsa *s, const char *topic_name, int32_t partition,
-                uint8_t *batch, size_t len, int32_t count, int64_t max_ts,
-                int64_t *base)
+produce_encoded(samsa *s, const char *topic_name, uint64_t topic_id,
+                int32_t partition, uint8_t *batch, size_t len, int32_t count,
+                bool keyless, int64_t max_ts, int64_t *base)
 {
     *base = -1;
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
     topic *t;
-    int rc = topic_lookup(s, topic_name, partition, true, &t);
+    int rc = topic_lookup(s, topic_name, SAMSA_PARTITION_ANY, true, &t);
+    if (rc == 0 && topic_id != 0 && t->id != topic_id)
+        rc = SAMSA_ENOTOPIC; /* the one they were sent to is gone */
+    else if (rc == 0 && (partition < 0 || partition >= t->cfg.partitions))
+        rc = SAMSA_ENOPARTITION;
     if (rc == 0 && len > (size_t)t->cfg.max_message_bytes)
         rc = SAMSA_ETOOBIG; /* lowered since the records were sent */
+    /* Checked here, at the append, as samsa_produce() checks: a topic
+     * made compacted after the records were sent (the asynchronous
+     * producer), or an idempotent Kafka batch, held keyless records. */
+    if (rc == 0 && keyless && (t->cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT))
+        rc = SAMSA_EINVAL;
     if (rc == 0)
         rc = append_batch(t, partition, batch, len, count, max_ts, base);
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);

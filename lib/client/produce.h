@@ -15,11 +15,15 @@ int produce_record_check(const samsa_record *r);
 /* Store an encoded batch (batch_finish()ed, count records, largest
  * timestamp max_ts) in topic_name's partition, compressed as the topic
  * says: as samsa_produce() stores one partition's records, *base getting
- * the first offset (-1 when nothing was stored).  SAMSA_ENOTOPIC,
+ * the first offset (-1 when nothing was stored).  topic_id, when not 0,
+ * is the id of the topic the records were sent to: a topic of that name
+ * with another (deleted and made again since) is SAMSA_ENOTOPIC.
+ * keyless: a record of the batch has no key, which a compacted topic
+ * refuses (SAMSA_EINVAL, as samsa_produce()).  SAMSA_ENOTOPIC,
  * SAMSA_ENOPARTITION, SAMSA_ETOOBIG (len past max_message_bytes), and
  * samsa_produce()'s errors. */
-int produce_encoded(samsa *s, const char *topic_name, int32_t partition,
-                    uint8_t *batch, size_t len, int32_t count, int64_t max_ts,
-                    int64_t *base);
+int produce_encoded(samsa *s, const char *topic_name, uint64_t topic_id,
+                    int32_t partition, uint8_t *batch, size_t len,
+                    int32_t count, bool keyless, int64_t max_ts, int64_t *base);
 
 #endif

@@ -26,7 +26,8 @@
  * records are then stored, their offsets set, and the error reported
  * with them).  A buffer whose call failed with nothing stored and an
  * error that may pass (SAMSA_ENOTENOUGHREPLICAS, SAMSA_ENOSPC) is tried
- * again every RETRY_MS until delivery_timeout_ms after it became ready,
+ * again every RETRY_MS until delivery_timeout_ms after it was due (its
+ * linger passed; Kafka's delivery.timeout.ms),
  * so a record is never written twice and never overtaken.
  *
  * Memory.  `held` counts the bytes of every record the producer holds
@@ -59,26 +60,35 @@
 
 /* One partition's records being gathered, then stored. */
 typedef struct pbuf {
-    struct pbuf *next, *prev; /* the open list, or the ready queue      */
-    struct ptopic *t;         /* its topic                               */
-    int32_t partition;        /* its partition                           */
-    void **opaque;            /* each record's opaque pointer            */
-    size_t n, cap;            /* records, and room in opaque             */
-    uint8_t *arena;           /* the batch: header room, then n records  */
-    size_t used, acap;        /* bytes used, and allocated               */
-    int64_t base_ts, max_ts;  /* its first and largest timestamps        */
-    size_t held;              /* bytes counted in p->held                */
-    int64_t first_ns;         /* when its first record came              */
-    uint64_t first_seq;       /* p->sent before its first record         */
+    struct pbuf *next, *prev;   /* the open list, or the ready queue      */
+    struct pbuf *anext, *aprev; /* every buffer not yet reported, in the
+                                   order they were begun (first_seq)   */
+    struct ptopic *t;           /* its topic                               */
+    uint64_t topic_id;          /* t's id when begun: stored only there  */
+    int32_t partition;          /* its partition                           */
+    void **opaque;              /* each record's opaque pointer            */
+    size_t n, cap;              /* records, and room in opaque             */
+    bool keyless;               /* a record without a key: a topic made
+                                   compacted since refuses it            */
+    uint8_t *arena;             /* the batch: header room, then n records  */
+    size_t used, acap;          /* bytes used, and allocated               */
+    int64_t base_ts, max_ts;    /* its first and largest timestamps        */
+    size_t held;                /* bytes counted in p->held                */
+    int64_t first_ns;           /* when its first record came              */
+    uint64_t first_seq;         /* p->sent before its first record         */
 } pbuf;
 
 /* A topic the producer has sent to: what a send needs to place records. */
 typedef struct ptopic {
     struct ptopic *next;
     char *name;
+    uint64_t id;        /* the store's topic id, as last looked up */
     int32_t partitions; /* its partition count, as last looked up */
     int64_t checked_ns; /* when it was looked up                  */
+    uint64_t changes;   /* the store's topic_changes then         */
     size_t max_bytes;   /* the largest batch it takes          */
+    size_t full_bytes;  /* a batch is full: batch_bytes, at most
+                           max_bytes (a larger record goes alone) */
     bool keyed;         /* compacted: every record needs a key */
     int32_t sticky;     /* keyless records go here, or -1      */
     uint32_t rr;        /* the next sticky partition           */
@@ -91,14 +101,17 @@ struct samsa_producer {
     pthread_mutex_t lock;      /* everything below                */
     pthread_cond_t work;       /* the sender: something to do     */
     pthread_cond_t room;       /* senders: held went down         */
-    pthread_cond_t done;       /* flushes: reported went up       */
+    pthread_cond_t done;       /* flushes: a buffer was reported  */
+    pthread_cond_t left;       /* close: a call left, inside went down */
+    int inside;                /* sends and flushes in a call     */
     ptopic *topics;            /* every topic sent to             */
     pbuf open_head;            /* open buffers, oldest first      */
+    pbuf all_head;             /* unreported buffers, oldest first */
     pbuf *ready, *ready_tail;  /* buffers to store, in order      */
     pbuf *spare;               /* stored buffers, for reuse       */
     int nspare;                /* how many                        */
     size_t held;               /* bytes of records held           */
-    uint64_t sent, reported;   /* records accepted, and reported  */
+    uint64_t sent;             /* records accepted                */
     uint64_t flush_upto;       /* store at once up to this `sent` */
     bool stop;                 /* close: store all, then leave    */
     pthread_t sender;
@@ -162,6 +175,7 @@ pbuf_add(pbuf *b, const samsa_record *r, size_t payload, void *opaque)
     if (r->timestamp > b->max_ts)
         b->max_ts = r->timestamp;
     b->opaque[b->n++] = opaque;
+    b->keyless |= r->key == NULL;
     return 0;
 }
 
@@ -173,6 +187,27 @@ open_unlink(pbuf *b)
     b->prev->next = b->next;
     b->next->prev = b->prev;
     b->next = b->prev = NULL;
+}
+
+static void
+all_unlink(pbuf *b)
+{
+    b->aprev->anext = b->anext;
+    b->anext->aprev = b->aprev;
+    b->anext = b->aprev = NULL;
+}
+
+/* Is every record accepted before the upto-th reported?  Not the count
+ * of reports: buffers are stored in the order they became ready, so a
+ * buffer other threads filled after a flush began may be stored before a
+ * lingering one holding a record sent before it, and a flush that
+ * counted returned with that record unreported.  A buffer holds records
+ * from its first_seq on; the oldest one not reported is the first. */
+static bool
+reported_upto(const samsa_producer *p, uint64_t upto)
+{
+    const pbuf *oldest = p->all_head.anext;
+    return oldest == &p->all_head || oldest->first_seq >= upto;
 }
 
 /* Move b from the open list to the end of the ready queue. */
@@ -222,62 +257,96 @@ ptopic_free(ptopic *t)
     free(t);
 }
 
-/* Look t up again (a topic may grow: samsa_topic_add_partitions), at
- * most every TOPIC_RECHECK_NS, as Kafka's producer refreshes its
- * metadata; keys placed before a growth stay where they went, as in
- * Kafka. */
+/* What the store's topic of this name is now: its configuration and its
+ * catalog id, which a topic deleted and made again under its name does
+ * not keep. */
 static int
-ptopic_recheck(samsa_producer *p, ptopic *t, int64_t now)
+topic_now(samsa *s, const char *name, samsa_topic_config *cfg, uint64_t *id)
 {
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    topic *t;
+    int rc = topic_lookup(s, name, SAMSA_PARTITION_ANY, true, &t);
+    if (rc == 0) {
+        *cfg = t->cfg;
+        *id = t->id;
+    }
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    return rc;
+}
+
+/* Bring t up to the store's topic (p->lock held).  A topic may grow
+ * (samsa_topic_add_partitions) or be altered: looked at again every
+ * TOPIC_RECHECK_NS, as Kafka's producer refreshes its metadata, and keys
+ * placed before a growth stay where they went, as in Kafka.  One deleted
+ * and made again under its name is another topic, looked at on the next
+ * send (the store's topic_changes moved): the records held for the old
+ * one go to the ready queue, their buffers keeping its id, to be
+ * reported SAMSA_ENOTOPIC rather than stored in the new one as if sent
+ * there; and t starts afresh, perhaps with fewer partitions.  (The
+ * partition count once only grew: sends to partitions the new topic
+ * lacked returned 0, and keys went where the old count put them.) */
+static int
+ptopic_refresh(samsa_producer *p, ptopic *t, int64_t now)
+{
+    uint64_t changes = atomic_load(&p->s->topic_changes); /* before */
     samsa_topic_config cfg;
-    int rc = samsa_topic_describe(p->s, t->name, &cfg);
+    uint64_t id;
+    int rc = topic_now(p->s, t->name, &cfg, &id);
     if (rc != 0)
         return rc;
-    t->checked_ns = now;
-    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
-    if (cfg.partitions > t->partitions) {
+    int32_t kept = id == t->id ? t->partitions : 0; /* open buffers kept */
+    for (int32_t i = kept; i < t->partitions; i++)
+        if (t->open[i] != NULL)
+            make_ready(p, t->open[i]);
+    if (cfg.partitions != t->partitions) {
         pbuf **open = realloc(t->open, (size_t)cfg.partitions * sizeof *open);
         if (open == NULL)
             return SAMSA_ENOMEM;
-        memset(open + t->partitions, 0,
-               (size_t)(cfg.partitions - t->partitions) * sizeof *open);
         t->open = open;
-        t->partitions = cfg.partitions;
     }
+    if (cfg.partitions > kept)
+        memset(t->open + kept, 0,
+               (size_t)(cfg.partitions - kept) * sizeof *t->open);
+    if (id != t->id)
+        t->sticky = -1;
+    t->id = id;
+    t->partitions = cfg.partitions;
+    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
+    t->max_bytes = (size_t)cfg.max_message_bytes;
+    t->full_bytes =
+        t->max_bytes < p->cfg.batch_bytes ? t->max_bytes : p->cfg.batch_bytes;
+    t->checked_ns = now;
+    t->changes = changes;
     return 0;
 }
 
 /* The producer's entry for a topic, made from the store's on first use
- * (p->lock held; samsa_topic_describe takes only the table lock). */
+ * (p->lock held; topic_now() takes only the table lock). */
 static int
 ptopic_get(samsa_producer *p, const char *name, ptopic **out)
 {
     int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
+    uint64_t changes =
+        atomic_load_explicit(&p->s->topic_changes, memory_order_relaxed);
     for (ptopic *t = p->topics; t != NULL; t = t->next)
         if (strcmp(t->name, name) == 0) {
             *out = t;
-            return now - t->checked_ns >= TOPIC_RECHECK_NS
-                       ? ptopic_recheck(p, t, now)
+            return now - t->checked_ns >= TOPIC_RECHECK_NS ||
+                           t->changes != changes
+                       ? ptopic_refresh(p, t, now)
                        : 0;
         }
-    samsa_topic_config cfg;
-    int rc = samsa_topic_describe(p->s, name, &cfg);
-    if (rc != 0)
-        return rc;
     ptopic *t = calloc(1, sizeof *t);
-    if (t == NULL || (t->name = strdup(name)) == NULL ||
-        (t->open = calloc((size_t)cfg.partitions, sizeof *t->open)) == NULL) {
-        if (t != NULL)
-            ptopic_free(t);
+    if (t == NULL || (t->name = strdup(name)) == NULL) {
+        free(t);
         return SAMSA_ENOMEM;
     }
-    t->partitions = cfg.partitions;
-    t->checked_ns = now;
-    t->keyed = (cfg.cleanup_policy & SAMSA_CLEANUP_COMPACT) != 0;
-    t->max_bytes = (size_t)cfg.max_message_bytes < p->cfg.batch_bytes
-                       ? (size_t)cfg.max_message_bytes
-                       : p->cfg.batch_bytes;
     t->sticky = -1;
+    int rc = ptopic_refresh(p, t, now);
+    if (rc != 0) {
+        ptopic_free(t);
+        return rc;
+    }
     t->next = p->topics;
     p->topics = t;
     *out = t;
@@ -299,12 +368,20 @@ static void
 pbuf_store(samsa_producer *p, pbuf *b)
 {
     batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
-    int64_t give_up = samsa__deadline_after(p->cfg.delivery_timeout_ms);
+    /* From when the buffer was due at the latest (begun, and its linger
+     * passed), as Kafka's delivery.timeout.ms bounds a batch: counted
+     * from when the sender came to it, each buffer queued behind one
+     * that kept failing waited a whole timeout more, and a close with
+     * many held could take hours. */
+    int64_t give_up =
+        b->first_ns +
+        ((int64_t)p->cfg.linger_ms + p->cfg.delivery_timeout_ms) * 1000000;
     int64_t base;
     int rc;
     for (;;) {
-        rc = produce_encoded(p->s, b->t->name, b->partition, b->arena, b->used,
-                             (int32_t)b->n, b->max_ts, &base);
+        rc = produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
+                             b->arena, b->used, (int32_t)b->n, b->keyless,
+                             b->max_ts, &base);
         if (rc == 0 || base >= 0 || !transient(rc) ||
             samsa__now_ns() >= give_up)
             break;
@@ -357,7 +434,7 @@ sender_main(void *arg)
         pbuf_store(p, b);
         pthread_mutex_lock(&p->lock);
         p->held -= b->held;
-        p->reported += b->n;
+        all_unlink(b);
         pthread_cond_broadcast(&p->room);
         pthread_cond_broadcast(&p->done);
         if (p->nspare < SPARE_BUFFERS) { /* keep it, arena and all */
@@ -412,6 +489,7 @@ samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
     p->s = s;
     p->cfg = c;
     p->open_head.next = p->open_head.prev = &p->open_head;
+    p->all_head.anext = p->all_head.aprev = &p->all_head;
     /* Adaptive: the sender takes the lock once a batch while the
      * application takes it once a record; a short spin spares both the
      * futex wait and the wake a plain mutex costs under that contention. */
@@ -423,10 +501,12 @@ samsa_producer_open(samsa *s, const samsa_producer_config *cfg,
     samsa__cond_init_monotonic(&p->work);
     samsa__cond_init_monotonic(&p->room);
     samsa__cond_init_monotonic(&p->done);
+    samsa__cond_init_monotonic(&p->left);
     if ((rc = pthread_create(&p->sender, NULL, sender_main, p)) != 0) {
         pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->room);
         pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->left);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return samsa__from_errno(rc);
@@ -475,12 +555,58 @@ wait_room(samsa_producer *p, size_t size, int timeout_ms)
     return p->stop ? SAMSA_ECLOSED : 0;
 }
 
+/* A send or a flush begins and ends (p->lock held): close frees the
+ * producer only once none is inside.  One waiting for room or reports
+ * when close begins is woken, but still needs the lock, the condition
+ * and p itself to leave; close once freed them under it. */
+static void
+call_enter(samsa_producer *p)
+{
+    p->inside++;
+}
+
+static void
+call_leave(samsa_producer *p)
+{
+    if (--p->inside == 0 && p->stop)
+        pthread_cond_signal(&p->left);
+}
+
+/* May c (held bytes) go to partition of the topic name: its entry in *t,
+ * or why not (p->lock held). */
+static int
+send_check(samsa_producer *p, const char *name, int32_t partition,
+           const samsa_record *c, size_t payload, size_t held, ptopic **t)
+{
+    /* Too big: when even alone in its batch it passes the topic's
+     * max_message_bytes (its exact size there, not the bound held
+     * counts, which refused records samsa_produce() takes), or when it
+     * would fill the whole buffer.  Not batch_bytes: a batch holding
+     * that much is stored, and a larger record goes alone (Kafka's
+     * batch.size; batch_bytes = 1 refused every record). */
+    size_t body;
+    size_t alone = BATCH_HEADER_SIZE +
+                   batch_record_size(c, payload, c->timestamp, 0, &body);
+    int rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, name, t);
+    if (rc == 0 && partition >= (*t)->partitions && /* grown since? */
+        (rc = ptopic_refresh(p, *t, samsa__now_ns())) == 0 &&
+        partition >= (*t)->partitions)
+        rc = SAMSA_ENOPARTITION;
+    if (rc == 0 && (*t)->keyed && c->key == NULL)
+        rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
+    if (rc == 0 && (alone > (*t)->max_bytes || held > p->cfg.buffer_bytes))
+        rc = SAMSA_ETOOBIG;
+    return rc;
+}
+
 SAMSA_API int
 samsa_producer_send(samsa_producer *p, const char *topic_name,
                     int32_t partition, const samsa_record *r, void *opaque,
                     int timeout_ms)
 {
-    if (p == NULL || r == NULL || timeout_ms < -1 ||
+    /* topic_name NULL: refused here, as strcmp() against the topics
+     * already sent to would read it. */
+    if (p == NULL || topic_name == NULL || r == NULL || timeout_ms < -1 ||
         (partition < 0 && partition != SAMSA_PARTITION_ANY))
         return SAMSA_EINVAL;
     int rc = produce_record_check(r);
@@ -492,24 +618,23 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     size_t payload = batch_record_payload(&c);
     size_t held = record_bound(payload);
     pthread_mutex_lock(&p->lock);
+    call_enter(p);
     ptopic *t = NULL;
-    rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, topic_name, &t);
-    if (rc == 0 && partition >= t->partitions && /* grown since? */
-        (rc = ptopic_recheck(p, t, samsa__now_ns())) == 0 &&
-        partition >= t->partitions)
-        rc = SAMSA_ENOPARTITION;
-    if (rc == 0 && t->keyed && c.key == NULL)
-        rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
-    if (rc == 0 &&
-        (BATCH_HEADER_SIZE + held > t->max_bytes || held > p->cfg.buffer_bytes))
-        rc = SAMSA_ETOOBIG;
-    if (rc == 0)
-        rc = wait_room(p, held, timeout_ms);
+    rc = send_check(p, topic_name, partition, &c, payload, held, &t);
+    /* Waiting lets the lock go, and the topic may change meanwhile (made
+     * again with fewer partitions): checked again once there is room. */
+    if (rc == 0 && p->held + held > p->cfg.buffer_bytes &&
+        (rc = wait_room(p, held, timeout_ms)) == 0)
+        rc = send_check(p, topic_name, partition, &c, payload, held, &t);
     int32_t part = rc == 0 ? place(t, &c, partition) : -1;
     pbuf *b = rc == 0 ? t->open[part] : NULL;
-    if (b != NULL && b->used + held > t->max_bytes) {
-        make_ready(p, b); /* full: a new batch for this record */
-        b = NULL;
+    /* Full: stored as it is, and a new batch for this record.  A loop:
+     * a keyless record moves on to the next partition, whose open batch
+     * (explicit and keyed records fill it too) may be as full, and was
+     * filled past max_bytes, then refused whole with SAMSA_ETOOBIG.
+     * Each turn makes one batch ready, so it ends. */
+    while (b != NULL && b->used + held > t->full_bytes) {
+        make_ready(p, b);
         part = place(t, &c, partition); /* keyless: the next partition */
         b = t->open[part];
     }
@@ -523,6 +648,7 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
             rc = SAMSA_ENOMEM;
         else {
             *b = (pbuf){.t = t,
+                        .topic_id = t->id,
                         .partition = part,
                         .opaque = b->opaque,
                         .cap = b->cap,
@@ -536,6 +662,10 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
             b->prev->next = b;
             p->open_head.prev = b;
             t->open[part] = b;
+            b->aprev = p->all_head.aprev; /* the newest: at the end */
+            b->anext = &p->all_head;
+            b->aprev->anext = b;
+            p->all_head.aprev = b;
             pthread_cond_signal(&p->work); /* a new linger deadline */
         }
     }
@@ -548,9 +678,11 @@ samsa_producer_send(samsa_producer *p, const char *topic_name,
     }
     if (b != NULL && b->n == 0 && rc != 0) { /* made for nothing */
         open_unlink(b);
+        all_unlink(b);
         t->open[part] = NULL;
         pbuf_free(b);
     }
+    call_leave(p);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -562,15 +694,17 @@ samsa_producer_flush(samsa_producer *p, int timeout_ms)
         return SAMSA_EINVAL;
     int64_t deadline = samsa__deadline_after(timeout_ms);
     pthread_mutex_lock(&p->lock);
+    call_enter(p);
     uint64_t upto = p->sent;
     if (p->flush_upto < upto)
         p->flush_upto = upto;
     pthread_cond_signal(&p->work);
     int rc = 0;
-    while (p->reported < upto && rc == 0)
+    while (!reported_upto(p, upto) && rc == 0)
         if (samsa__cond_wait_until(&p->done, &p->lock, deadline) != 0 &&
-            p->reported < upto)
+            !reported_upto(p, upto))
             rc = SAMSA_ETIMEDOUT;
+    call_leave(p);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -588,6 +722,10 @@ samsa_producer_close(samsa_producer *p)
     pthread_cond_broadcast(&p->room);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->sender, NULL);
+    pthread_mutex_lock(&p->lock); /* the calls woken above leave first */
+    while (p->inside > 0)
+        pthread_cond_wait(&p->left, &p->lock);
+    pthread_mutex_unlock(&p->lock);
     for (pbuf *b = p->spare, *next; b != NULL; b = next) {
         next = b->next;
         pbuf_free(b);
@@ -599,6 +737,7 @@ samsa_producer_close(samsa_producer *p)
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->left);
     pthread_mutex_destroy(&p->lock);
     free(p);
     return 0;

@@ -215,8 +215,11 @@ produce_idem(samsa_listener *l, const char *tname, int32_t p, precs *pr,
             int64_t max_ts = batch_encode(buf, rp, pr->n, bodies);
             kapi_batch_set_producer(buf, len, h->producer_id, h->producer_epoch,
                                     h->base_sequence);
-            rc = produce_encoded(l->s, tname, p, buf, len, (int32_t)pr->n,
-                                 max_ts, base);
+            bool keyless = false;
+            for (size_t i = 0; i < pr->n; i++)
+                keyless |= pr->recs[i].key == NULL;
+            rc = produce_encoded(l->s, tname, 0, p, buf, len, (int32_t)pr->n,
+                                 keyless, max_ts, base);
             /* LogAppendTime: the batch's max timestamp, set at the
              * append (produce.c). */
             *ts = batch_max_timestamp(buf);
