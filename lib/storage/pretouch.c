@@ -43,6 +43,8 @@
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pretouch.h"
@@ -64,7 +66,7 @@
 
 /* Pages are readied this much at a time: a request is served a chunk per
  * turn, so that several writers advance together. */
-#define PRETOUCH_CHUNK (256u << 10)
+#define PRETOUCH_CHUNK (64u << 10)
 
 static pthread_mutex_t pt_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pt_work = PTHREAD_COND_INITIALIZER; /* a request   */
@@ -129,6 +131,12 @@ static void *
 pretouch_main(void *arg)
 {
     uintptr_t gen = (uintptr_t)arg;
+    /* The lowest priority: it is worth running on a CPU nothing else
+     * wants.  At normal priority, woken beside a reader spinning for its
+     * next record, it preempted the reader for the length of a chunk, and
+     * the hand-off's p99 at 100,000 records/s grew (see "Why" above).
+     * Linux's nice is per thread, addressed by its id. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     samsa__lock(&pt_lock, SAMSA_RANK_LEAF);
     while (gen == pt_gen) {
         samsa__pretouch *pt = pt_head;
