@@ -160,22 +160,6 @@ catalog_from_mdb(int rc)
 }
 
 static void
-le_put(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-le_get(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void
 part_key(uint8_t key[12], uint64_t id, int32_t partition)
 {
     for (int i = 0; i < 8; i++)
@@ -222,8 +206,8 @@ catalog__put(MDB_txn *txn, unsigned dbi, char tag, MDB_val *k, const void *v,
     int rc = cm_put(txn, dbi, k, &dv, flags | MDB_RESERVE);
     if (rc == 0) {
         memcpy(dv.mv_data, v, n);
-        le_put((uint8_t *)dv.mv_data + n, catalog__value_crc(tag, k, v, n),
-               CATALOG_CRC);
+        samsa__le_put((uint8_t *)dv.mv_data + n,
+                      catalog__value_crc(tag, k, v, n), CATALOG_CRC);
     }
     return rc;
 }
@@ -235,7 +219,8 @@ catalog__value_ok(char tag, const MDB_val *k, MDB_val *v)
         return false;
     size_t n = v->mv_size - CATALOG_CRC;
     const uint8_t *crc = (const uint8_t *)v->mv_data + n;
-    if (le_get(crc, CATALOG_CRC) != catalog__value_crc(tag, k, v->mv_data, n))
+    if (samsa__le_get(crc, CATALOG_CRC) !=
+        catalog__value_crc(tag, k, v->mv_data, n))
         return false;
     v->mv_size = n;
     return true;
@@ -266,7 +251,7 @@ meta_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t dflt,
         return from_mdb(rc);
     if (v.mv_size != 8)
         return SAMSA_ECORRUPT;
-    *out = le_get(v.mv_data, 8);
+    *out = samsa__le_get(v.mv_data, 8);
     return 0;
 }
 
@@ -274,7 +259,7 @@ static int
 meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
 {
     uint8_t buf[8];
-    le_put(buf, val, 8);
+    samsa__le_put(buf, val, 8);
     MDB_val k = {strlen(key), (void *)key};
     return from_mdb(catalog__put(txn, dbi, TAG_META, &k, buf, 8, 0));
 }
@@ -339,13 +324,13 @@ meta_check(MDB_txn *txn, const catalog_disk *d)
 {
     MDB_val k = {6, "format"}, v;
     uint8_t buf[4];
-    le_put(buf, CATALOG_FORMAT, 4);
+    samsa__le_put(buf, CATALOG_FORMAT, 4);
     int rc = cm_get(txn, d->meta, &k, &v);
     if (rc == MDB_NOTFOUND)
         return from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf, 4, 0));
     if (rc != 0)
         return from_mdb(rc);
-    if (v.mv_size == 4 && le_get(v.mv_data, 4) == 1) {
+    if (v.mv_size == 4 && samsa__le_get(v.mv_data, 4) == 1) {
         rc = each_value(txn, d, true); /* "format" too, as 4 + CRC */
         return rc != 0 ? rc
                        : from_mdb(catalog__put(txn, d->meta, TAG_META, &k, buf,
@@ -355,8 +340,9 @@ meta_check(MDB_txn *txn, const catalog_disk *d)
         return SAMSA_EVERSION;
     if (!catalog__value_ok(TAG_META, &k, &v) || v.mv_size != 4)
         return SAMSA_ECORRUPT;
-    return le_get(v.mv_data, 4) == CATALOG_FORMAT ? each_value(txn, d, false)
-                                                  : SAMSA_EVERSION;
+    return samsa__le_get(v.mv_data, 4) == CATALOG_FORMAT
+               ? each_value(txn, d, false)
+               : SAMSA_EVERSION;
 }
 
 static uint64_t
@@ -537,7 +523,7 @@ put_disks(catalog_txn *t, void *ctx)
     const catalog *c = ctx;
     uint8_t buf[8 * CATALOG_MAX_DISKS];
     for (int i = 0; i < c->ndisks; i++)
-        le_put(buf + 8 * i, c->disk[i].id, 8);
+        samsa__le_put(buf + 8 * i, c->disk[i].id, 8);
     MDB_val k = {5, "disks"};
     return from_mdb(catalog__put(t->txn, t->d->meta, TAG_META, &k, buf,
                                  8 * (size_t)c->ndisks, 0));
@@ -563,7 +549,7 @@ adopt_ids(catalog *c, int newest, const bool *fresh)
     for (int i = 0;
          mrc == 0 && rc == 0 && i < c->ndisks && i < (int)(v.mv_size / 8);
          i++) {
-        uint64_t id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+        uint64_t id = samsa__le_get((uint8_t *)v.mv_data + 8 * i, 8);
         if (id != 0 && (fresh[i] || c->disk[i].env == NULL) &&
             catalog_disk_index(c, id) < 0)
             c->disk[i].id = id;
@@ -664,7 +650,7 @@ rdonly_ids(catalog *c, MDB_txn *txn)
     if (v.mv_size % 8 != 0 || v.mv_size > 8 * (size_t)CATALOG_MAX_DISKS)
         return SAMSA_ECORRUPT;
     for (int i = 1; i < c->ndisks && i < (int)(v.mv_size / 8); i++)
-        c->disk[i].id = le_get((uint8_t *)v.mv_data + 8 * i, 8);
+        c->disk[i].id = samsa__le_get((uint8_t *)v.mv_data + 8 * i, 8);
     return 0;
 }
 
@@ -728,7 +714,7 @@ catalog_open_rdonly(catalog *c, const char *const *paths, int n,
             rc = SAMSA_EVERSION; /* format 1: the writer upgrades it */
         else if (!catalog__value_ok(TAG_META, &k, &v))
             rc = SAMSA_ECORRUPT;
-        else if (le_get(v.mv_data, 4) != CATALOG_FORMAT)
+        else if (samsa__le_get(v.mv_data, 4) != CATALOG_FORMAT)
             rc = SAMSA_EVERSION;
     }
     if (rc == 0)
@@ -953,28 +939,28 @@ catalog_read_end(catalog_txn *t)
 static void
 topic_encode(uint8_t *b, uint64_t id, const samsa_topic_config *cfg)
 {
-    le_put(b + 0, 1, 4);
-    le_put(b + 4, id, 8);
-    le_put(b + 12, (uint32_t)cfg->partitions, 4);
-    le_put(b + 16, (uint32_t)cfg->replicas, 4);
-    le_put(b + 20, (uint64_t)cfg->segment_bytes, 8);
-    le_put(b + 28, (uint32_t)cfg->max_message_bytes, 4);
-    le_put(b + 32, (uint32_t)cfg->index_interval_bytes, 4);
-    le_put(b + 36, (uint32_t)cfg->sync, 4);
-    le_put(b + 40, (uint32_t)cfg->min_insync, 4);
-    le_put(b + 44, (uint32_t)cfg->acks, 4);
-    le_put(b + 48, (uint64_t)cfg->retention_ms, 8);
-    le_put(b + 56, (uint64_t)cfg->retention_bytes, 8);
-    le_put(b + 64, (uint64_t)cfg->segment_ms, 8);
-    le_put(b + 72, (uint32_t)cfg->compression, 4);
-    le_put(b + 76, (uint32_t)cfg->compression_level, 4);
-    le_put(b + 80, (uint32_t)cfg->timestamp_type, 4);
+    samsa__le_put(b + 0, 1, 4);
+    samsa__le_put(b + 4, id, 8);
+    samsa__le_put(b + 12, (uint32_t)cfg->partitions, 4);
+    samsa__le_put(b + 16, (uint32_t)cfg->replicas, 4);
+    samsa__le_put(b + 20, (uint64_t)cfg->segment_bytes, 8);
+    samsa__le_put(b + 28, (uint32_t)cfg->max_message_bytes, 4);
+    samsa__le_put(b + 32, (uint32_t)cfg->index_interval_bytes, 4);
+    samsa__le_put(b + 36, (uint32_t)cfg->sync, 4);
+    samsa__le_put(b + 40, (uint32_t)cfg->min_insync, 4);
+    samsa__le_put(b + 44, (uint32_t)cfg->acks, 4);
+    samsa__le_put(b + 48, (uint64_t)cfg->retention_ms, 8);
+    samsa__le_put(b + 56, (uint64_t)cfg->retention_bytes, 8);
+    samsa__le_put(b + 64, (uint64_t)cfg->segment_ms, 8);
+    samsa__le_put(b + 72, (uint32_t)cfg->compression, 4);
+    samsa__le_put(b + 76, (uint32_t)cfg->compression_level, 4);
+    samsa__le_put(b + 80, (uint32_t)cfg->timestamp_type, 4);
     uint32_t ratio;
     memcpy(&ratio, &cfg->min_cleanable_dirty_ratio, 4);
-    le_put(b + 84, (uint32_t)cfg->cleanup_policy, 4);
-    le_put(b + 88, ratio, 4);
-    le_put(b + 92, (uint64_t)cfg->delete_retention_ms, 8);
-    le_put(b + 100, (uint64_t)cfg->min_compaction_lag_ms, 8);
+    samsa__le_put(b + 84, (uint32_t)cfg->cleanup_policy, 4);
+    samsa__le_put(b + 88, ratio, 4);
+    samsa__le_put(b + 92, (uint64_t)cfg->delete_retention_ms, 8);
+    samsa__le_put(b + 100, (uint64_t)cfg->min_compaction_lag_ms, 8);
 }
 
 /* A topic name as samsa_topic_create() allows them: it becomes a path. */
@@ -1000,42 +986,42 @@ topic_decode(const MDB_val *v, uint64_t *id, samsa_topic_config *cfg)
     if ((v->mv_size != TOPIC_RECORD_SIZE && v->mv_size != TOPIC_RECORD_V5 &&
          v->mv_size != TOPIC_RECORD_V4 && v->mv_size != TOPIC_RECORD_V3 &&
          v->mv_size != TOPIC_RECORD_V2 && v->mv_size != TOPIC_RECORD_V1) ||
-        le_get(b, 4) != 1)
+        samsa__le_get(b, 4) != 1)
         return SAMSA_ECORRUPT;
     memset(cfg, 0, sizeof *cfg);
-    *id = le_get(b + 4, 8);
-    cfg->partitions = (int32_t)le_get(b + 12, 4);
-    cfg->replicas = (int32_t)le_get(b + 16, 4);
-    cfg->segment_bytes = (int64_t)le_get(b + 20, 8);
-    cfg->max_message_bytes = (int32_t)le_get(b + 28, 4);
-    cfg->index_interval_bytes = (int32_t)le_get(b + 32, 4);
-    cfg->sync = (int)le_get(b + 36, 4);
+    *id = samsa__le_get(b + 4, 8);
+    cfg->partitions = (int32_t)samsa__le_get(b + 12, 4);
+    cfg->replicas = (int32_t)samsa__le_get(b + 16, 4);
+    cfg->segment_bytes = (int64_t)samsa__le_get(b + 20, 8);
+    cfg->max_message_bytes = (int32_t)samsa__le_get(b + 28, 4);
+    cfg->index_interval_bytes = (int32_t)samsa__le_get(b + 32, 4);
+    cfg->sync = (int)samsa__le_get(b + 36, 4);
     cfg->min_insync = 1;
     cfg->acks = SAMSA_ACKS_ALL;
     if (v->mv_size >= TOPIC_RECORD_V2) {
-        cfg->min_insync = (int32_t)le_get(b + 40, 4);
-        cfg->acks = (int32_t)le_get(b + 44, 4);
+        cfg->min_insync = (int32_t)samsa__le_get(b + 40, 4);
+        cfg->acks = (int32_t)samsa__le_get(b + 44, 4);
     }
     if (v->mv_size >= TOPIC_RECORD_V3) {
-        cfg->retention_ms = (int64_t)le_get(b + 48, 8);
-        cfg->retention_bytes = (int64_t)le_get(b + 56, 8);
-        cfg->segment_ms = (int64_t)le_get(b + 64, 8);
+        cfg->retention_ms = (int64_t)samsa__le_get(b + 48, 8);
+        cfg->retention_bytes = (int64_t)samsa__le_get(b + 56, 8);
+        cfg->segment_ms = (int64_t)samsa__le_get(b + 64, 8);
     }
     if (v->mv_size >= TOPIC_RECORD_V4) {
-        cfg->compression = (int32_t)le_get(b + 72, 4);
-        cfg->compression_level = (int32_t)le_get(b + 76, 4);
+        cfg->compression = (int32_t)samsa__le_get(b + 72, 4);
+        cfg->compression_level = (int32_t)samsa__le_get(b + 76, 4);
     }
     if (v->mv_size >= TOPIC_RECORD_V5)
-        cfg->timestamp_type = (int32_t)le_get(b + 80, 4);
+        cfg->timestamp_type = (int32_t)samsa__le_get(b + 80, 4);
     cfg->cleanup_policy = SAMSA_CLEANUP_DELETE;
     cfg->min_cleanable_dirty_ratio = 0.5f;
     cfg->delete_retention_ms = 86400000;
     if (v->mv_size >= TOPIC_RECORD_SIZE) {
-        uint32_t ratio = (uint32_t)le_get(b + 88, 4);
-        cfg->cleanup_policy = (int32_t)le_get(b + 84, 4);
+        uint32_t ratio = (uint32_t)samsa__le_get(b + 88, 4);
+        cfg->cleanup_policy = (int32_t)samsa__le_get(b + 84, 4);
         memcpy(&cfg->min_cleanable_dirty_ratio, &ratio, 4);
-        cfg->delete_retention_ms = (int64_t)le_get(b + 92, 8);
-        cfg->min_compaction_lag_ms = (int64_t)le_get(b + 100, 8);
+        cfg->delete_retention_ms = (int64_t)samsa__le_get(b + 92, 8);
+        cfg->min_compaction_lag_ms = (int64_t)samsa__le_get(b + 100, 8);
     }
     float r = cfg->min_cleanable_dirty_ratio;
     /* Every field within what samsa_topic_create() accepts: a partition
@@ -1100,19 +1086,19 @@ catalog_counter_take(catalog *c, const char *key, uint64_t n, uint64_t *first)
 static size_t
 part_encode(uint8_t *b, const catalog_partition *p)
 {
-    le_put(b, (uint64_t)p->start, 8);
-    le_put(b + 8, (uint64_t)p->recovery_point, 8);
-    le_put(b + 16, (uint32_t)p->leader_epoch, 4);
-    le_put(b + 20, p->isr, 4);
-    le_put(b + 24, (uint32_t)p->leader, 4);
-    le_put(b + 28, (uint32_t)p->ncopies, 4);
+    samsa__le_put(b, (uint64_t)p->start, 8);
+    samsa__le_put(b + 8, (uint64_t)p->recovery_point, 8);
+    samsa__le_put(b + 16, (uint32_t)p->leader_epoch, 4);
+    samsa__le_put(b + 20, p->isr, 4);
+    samsa__le_put(b + 24, (uint32_t)p->leader, 4);
+    samsa__le_put(b + 28, (uint32_t)p->ncopies, 4);
     for (int i = 0; i < p->ncopies; i++)
-        le_put(b + PART_RECORD_MIN + 8 * i, p->disk[i], 8);
+        samsa__le_put(b + PART_RECORD_MIN + 8 * i, p->disk[i], 8);
     size_t n = PART_RECORD_MIN + 8 * (size_t)p->ncopies;
     /* The flags word only when a flag is set: a dense partition's record
      * stays as older versions wrote and read it. */
     if (p->flags != 0)
-        le_put(b + n, p->flags, 4);
+        samsa__le_put(b + n, p->flags, 4);
     return n + (p->flags != 0 ? 4 : 0);
 }
 
@@ -1125,27 +1111,27 @@ part_decode(const MDB_val *v, catalog_partition *p)
         p->ncopies = 1;
         p->isr = 1;
     } else if (v->mv_size >= PART_RECORD_MIN) {
-        p->leader_epoch = (int32_t)le_get(b + 16, 4);
-        p->isr = (uint32_t)le_get(b + 20, 4);
-        p->leader = (int32_t)le_get(b + 24, 4);
-        p->ncopies = (int32_t)le_get(b + 28, 4);
+        p->leader_epoch = (int32_t)samsa__le_get(b + 16, 4);
+        p->isr = (uint32_t)samsa__le_get(b + 20, 4);
+        p->leader = (int32_t)samsa__le_get(b + 24, 4);
+        p->ncopies = (int32_t)samsa__le_get(b + 28, 4);
         size_t n = PART_RECORD_MIN + 8 * (size_t)p->ncopies;
         if (p->ncopies < 1 || p->ncopies > CATALOG_MAX_DISKS ||
             (v->mv_size != n && v->mv_size != n + 4) || p->leader < 0 ||
             p->leader >= p->ncopies)
             return SAMSA_ECORRUPT;
         for (int i = 0; i < p->ncopies; i++)
-            p->disk[i] = le_get(b + PART_RECORD_MIN + 8 * i, 8);
+            p->disk[i] = samsa__le_get(b + PART_RECORD_MIN + 8 * i, 8);
         /* Flags: none unknown, and the word is written only when not 0. */
         if (v->mv_size == n + 4 &&
-            ((p->flags = (uint32_t)le_get(b + n, 4)) == 0 ||
+            ((p->flags = (uint32_t)samsa__le_get(b + n, 4)) == 0 ||
              (p->flags & ~CATALOG_PART_GAPS) != 0))
             return SAMSA_ECORRUPT;
     } else {
         return SAMSA_ECORRUPT;
     }
-    p->start = (int64_t)le_get(b, 8);
-    p->recovery_point = (int64_t)le_get(b + 8, 8);
+    p->start = (int64_t)samsa__le_get(b, 8);
+    p->recovery_point = (int64_t)samsa__le_get(b + 8, 8);
     return p->start >= 0 && p->recovery_point >= 0 && p->leader_epoch >= 0 &&
                    (p->isr >> p->ncopies) == 0
                ? 0
@@ -1210,9 +1196,9 @@ pending_put(catalog_txn *t, const char *name, int32_t first, int32_t partitions)
 {
     uint8_t rec[12];
     size_t n = first > 0 ? 12 : 8; /* version 1 when it can be */
-    le_put(rec, first > 0 ? 2 : 1, 4);
-    le_put(rec + 4, (uint32_t)partitions, 4);
-    le_put(rec + 8, (uint32_t)first, 4);
+    samsa__le_put(rec, first > 0 ? 2 : 1, 4);
+    samsa__le_put(rec + 4, (uint32_t)partitions, 4);
+    samsa__le_put(rec + 8, (uint32_t)first, 4);
     MDB_val k = {strlen(name), (void *)name};
     return from_mdb(
         catalog__put(t->txn, t->d->pending, TAG_PENDING, &k, rec, n, 0));
@@ -1222,11 +1208,11 @@ static int
 pending_decode(const MDB_val *v, int32_t *first, int32_t *partitions)
 {
     const uint8_t *b = v->mv_data;
-    if (!(v->mv_size == 8 && le_get(b, 4) == 1) &&
-        !(v->mv_size == 12 && le_get(b, 4) == 2))
+    if (!(v->mv_size == 8 && samsa__le_get(b, 4) == 1) &&
+        !(v->mv_size == 12 && samsa__le_get(b, 4) == 2))
         return SAMSA_ECORRUPT;
-    *partitions = (int32_t)le_get(b + 4, 4);
-    *first = v->mv_size == 12 ? (int32_t)le_get(b + 8, 4) : 0;
+    *partitions = (int32_t)samsa__le_get(b + 4, 4);
+    *first = v->mv_size == 12 ? (int32_t)samsa__le_get(b + 8, 4) : 0;
     return *partitions > 0 && *partitions <= SAMSA_MAX_PARTITIONS &&
                    *first >= 0 && *first < *partitions
                ? 0

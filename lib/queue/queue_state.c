@@ -235,22 +235,6 @@ uint64_t queue_journal_grow = 1u << 20;
 #define SNAP_OUTCOME   12 /* bytes of one kept outcome              */
 #define WIN_MIN        1024
 
-static void
-put_le(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-get_le(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* A header word: lo, and the CRC-32C of lo and the generation gen in the
  * high 32 bits, so that a damaged word or one of another generation fails
  * word_open(). */
@@ -258,8 +242,8 @@ static uint64_t
 word_seal(uint32_t lo, uint32_t gen)
 {
     uint8_t b[8];
-    put_le(b, lo, 4);
-    put_le(b + 4, gen, 4);
+    samsa__le_put(b, lo, 4);
+    samsa__le_put(b + 4, gen, 4);
     return lo | (uint64_t)samsa__crc32c(0, b, 8) << 32;
 }
 
@@ -267,7 +251,7 @@ word_seal(uint32_t lo, uint32_t gen)
 static bool
 word_open(const uint8_t *p, uint32_t gen, uint32_t *lo)
 {
-    uint64_t w = get_le(p, 8);
+    uint64_t w = samsa__le_get(p, 8);
     *lo = (uint32_t)w;
     return word_seal(*lo, gen) == w;
 }
@@ -289,7 +273,7 @@ static int
 word_put(samsa *s, samsa_io_file *f, uint64_t off, uint64_t w)
 {
     uint8_t b[8];
-    put_le(b, w, 8);
+    samsa__le_put(b, w, 8);
     return jwrite(s, f, off, b, 8);
 }
 
@@ -395,12 +379,12 @@ entry_encode(uint8_t *e, int64_t offset, uint32_t n, uint8_t state,
              uint16_t count, uint32_t gen)
 {
     memset(e, 0, JOURNAL_ENTRY);
-    put_le(e + 4, n, 4);
-    put_le(e + 8, (uint64_t)offset, 8);
-    put_le(e + 16, count, 2);
+    samsa__le_put(e + 4, n, 4);
+    samsa__le_put(e + 8, (uint64_t)offset, 8);
+    samsa__le_put(e + 16, count, 2);
     e[18] = state;
-    put_le(e + 20, gen, 4);
-    put_le(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
+    samsa__le_put(e + 20, gen, 4);
+    samsa__le_put(e, samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4), 4);
 }
 
 /* Make bytes [from, from + len) of f durable: an msync of the pages
@@ -446,9 +430,9 @@ header_write(samsa *s, samsa_io_file *f, uint32_t gen, uint32_t boot,
 {
     static const uint8_t zeros[8 + JOURNAL_ENTRY];
     uint8_t b[16] = {0};
-    put_le(b, JOURNAL_MAGIC, 4);
-    put_le(b + 4, gen, 4);
-    put_le(b + 8, samsa__crc32c(0, b, 8), 4);
+    samsa__le_put(b, JOURNAL_MAGIC, 4);
+    samsa__le_put(b + 4, gen, 4);
+    samsa__le_put(b + 8, samsa__crc32c(0, b, 8), 4);
     int rc = word_put(s, f, END_WORD, end_word(JOURNAL_HEADER, synced, gen));
     if (rc == 0)
         rc = word_put(s, f, BOOT_WORD, word_seal(boot, gen));
@@ -587,16 +571,16 @@ checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
     uint8_t *b = malloc(len);
     if (b == NULL)
         return SAMSA_ENOMEM;
-    put_le(b, SNAP_VERSION, 4);
-    put_le(b + 4, qp->gen + 1, 4);
-    put_le(b + 8, (uint64_t)qp->start, 8);
-    put_le(b + 16, (uint64_t)qp->next, 8);
-    put_le(b + 24, n, 4);
-    put_le(b + 28, m, 4);
+    samsa__le_put(b, SNAP_VERSION, 4);
+    samsa__le_put(b + 4, qp->gen + 1, 4);
+    samsa__le_put(b + 8, (uint64_t)qp->start, 8);
+    samsa__le_put(b + 16, (uint64_t)qp->next, 8);
+    samsa__le_put(b + 24, n, 4);
+    samsa__le_put(b + 28, m, 4);
     for (uint32_t i = 0; i < n; i++) {
         const qrec *r = qstate_rec(qp, qp->start + i);
         uint8_t *e = b + SNAP_HEADER + 4 * (size_t)i;
-        put_le(e, r->count, 2);
+        samsa__le_put(e, r->count, 2);
         e[2] = r->state == QS_ACQUIRED ? QS_AVAILABLE : r->state;
         e[3] = 0;
     }
@@ -605,13 +589,13 @@ checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
         const qdone *d = &qp->done[i];
         if (!outcome_saved(qp, d))
             continue;
-        put_le(e, (uint64_t)d->offset, 8);
-        put_le(e + 8, d->count, 2);
+        samsa__le_put(e, (uint64_t)d->offset, 8);
+        samsa__le_put(e + 8, d->count, 2);
         e[10] = d->state;
         e[11] = 0;
         e += SNAP_OUTCOME;
     }
-    put_le(b + 32, snap_crc(b, len), 4);
+    samsa__le_put(b + 32, snap_crc(b, len), 4);
     /* Under table_lock, which samsa_topic_delete() holds across the commit
      * that drops the topic's snapshots and log_mark_deleted(): a snapshot
      * is never written back after that commit. */
@@ -656,18 +640,18 @@ static int
 snapshot_check(const uint8_t *b, size_t len, size_t *hdr, uint32_t *n,
                uint32_t *m)
 {
-    uint32_t v = len >= 4 ? (uint32_t)get_le(b, 4) : 0;
+    uint32_t v = len >= 4 ? (uint32_t)samsa__le_get(b, 4) : 0;
     *hdr = v == 1 ? SNAP_HEADER_V1 : SNAP_HEADER;
     if ((v != 1 && v != SNAP_VERSION) || len < *hdr)
         return SAMSA_ECORRUPT;
-    *n = (uint32_t)get_le(b + 24, 4);
-    *m = v == 1 ? 0 : (uint32_t)get_le(b + 28, 4);
-    int64_t start = (int64_t)get_le(b + 8, 8),
-            next = (int64_t)get_le(b + 16, 8);
+    *n = (uint32_t)samsa__le_get(b + 24, 4);
+    *m = v == 1 ? 0 : (uint32_t)samsa__le_get(b + 28, 4);
+    int64_t start = (int64_t)samsa__le_get(b + 8, 8),
+            next = (int64_t)samsa__le_get(b + 16, 8);
     if (start < 0 || next < start || next - start != (int64_t)*n ||
         *n > QUEUE_MAX_INFLIGHT || *m > QUEUE_OUTCOMES ||
         len != *hdr + (size_t)*n * 4 + (size_t)*m * SNAP_OUTCOME ||
-        (v == SNAP_VERSION && get_le(b + 32, 4) != snap_crc(b, len)))
+        (v == SNAP_VERSION && samsa__le_get(b + 32, 4) != snap_crc(b, len)))
         return SAMSA_ECORRUPT;
     return 0;
 }
@@ -686,9 +670,9 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
         return rc;
     const uint8_t *b = buf;
     rc = snapshot_check(b, len, &hdr, &n, &m);
-    int64_t start = rc == 0 ? (int64_t)get_le(b + 8, 8) : 0;
+    int64_t start = rc == 0 ? (int64_t)samsa__le_get(b + 8, 8) : 0;
     if (rc == 0) {
-        qp->gen = (uint32_t)get_le(b + 4, 4);
+        qp->gen = (uint32_t)samsa__le_get(b + 4, 4);
         qp->start = qp->next = start;
         rc = qstate_reserve(qp, start + n);
     }
@@ -697,14 +681,14 @@ snapshot_load(samsa *s, qgroup *g, qpart *qp)
         if (e[2] > QS_ARCHIVED || e[2] == QS_ACQUIRED || e[3] != 0)
             rc = SAMSA_ECORRUPT;
         else
-            apply(qp, start + i, 1, e[2], (uint16_t)get_le(e, 2));
+            apply(qp, start + i, 1, e[2], (uint16_t)samsa__le_get(e, 2));
     }
     /* Outcomes below the window: each at most QUEUE_OUTCOMES below start,
      * one per slot of the ring, finished. */
     for (uint32_t i = 0; rc == 0 && i < m; i++) {
         const uint8_t *e = b + hdr + 4 * (size_t)n + SNAP_OUTCOME * (size_t)i;
-        int64_t off = (int64_t)get_le(e, 8);
-        qrec r = {0, 0, (uint16_t)get_le(e + 8, 2), e[10]};
+        int64_t off = (int64_t)samsa__le_get(e, 8);
+        qrec r = {0, 0, (uint16_t)samsa__le_get(e + 8, 2), e[10]};
         if (off < 0 || off >= qp->start || qp->start - off > QUEUE_OUTCOMES ||
             !QS_DONE(r.state) || r.state > QS_ARCHIVED || r.count == 0 ||
             e[11] != 0 ||
@@ -735,7 +719,7 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     *v1 = false;
     if (len < JOURNAL_HEADER)
         return 0; /* a file cut short: never one samsa wrote entries to */
-    uint32_t magic = (uint32_t)get_le(buf, 4), end, boot;
+    uint32_t magic = (uint32_t)samsa__le_get(buf, 4), end, boot;
     *v1 = magic == JOURNAL_MAGIC_V1;
     uint64_t pos = *v1 ? JOURNAL_HEADER_V1 : JOURNAL_HEADER;
     /* Read whatever the magic says: a damaged one may read "SQJ1". */
@@ -744,8 +728,9 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
          (qp->boot != 0 && word_open(buf + BOOT_WORD, qp->gen, &boot) &&
           boot == qp->boot)))
         *need = JOURNAL_HEADER + (uint64_t)(end & END_COUNT) * JOURNAL_ENTRY;
-    if ((magic != JOURNAL_MAGIC && !*v1) || get_le(buf + 4, 4) != qp->gen ||
-        get_le(buf + 8, 4) != samsa__crc32c(0, buf, 8))
+    if ((magic != JOURNAL_MAGIC && !*v1) ||
+        samsa__le_get(buf + 4, 4) != qp->gen ||
+        samsa__le_get(buf + 8, 4) != samsa__crc32c(0, buf, 8))
         /* not this generation's, unless its end word vouches for entries */
         return *need > JOURNAL_HEADER ? SAMSA_ECORRUPT : 0;
     if (*v1)
@@ -757,16 +742,17 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     const uint8_t *e0 = buf + pos;
     if (qp->gen == 0 && qp->cap == 0 && qp->start == qp->next &&
         pos + JOURNAL_ENTRY <= len &&
-        get_le(e0, 4) == samsa__crc32c(0, e0 + 4, JOURNAL_ENTRY - 4) &&
-        get_le(e0 + 20, 4) == 0 && (int64_t)get_le(e0 + 8, 8) < qp->start &&
-        (int64_t)get_le(e0 + 8, 8) >= 0)
-        qp->start = qp->next = (int64_t)get_le(e0 + 8, 8);
+        samsa__le_get(e0, 4) == samsa__crc32c(0, e0 + 4, JOURNAL_ENTRY - 4) &&
+        samsa__le_get(e0 + 20, 4) == 0 &&
+        (int64_t)samsa__le_get(e0 + 8, 8) < qp->start &&
+        (int64_t)samsa__le_get(e0 + 8, 8) >= 0)
+        qp->start = qp->next = (int64_t)samsa__le_get(e0 + 8, 8);
     for (; pos + JOURNAL_ENTRY <= len; pos += JOURNAL_ENTRY) {
         const uint8_t *e = buf + pos;
-        uint32_t n = (uint32_t)get_le(e + 4, 4);
-        int64_t off = (int64_t)get_le(e + 8, 8);
-        if (get_le(e, 4) != samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4) ||
-            get_le(e + 20, 4) != qp->gen)
+        uint32_t n = (uint32_t)samsa__le_get(e + 4, 4);
+        int64_t off = (int64_t)samsa__le_get(e + 8, 8);
+        if (samsa__le_get(e, 4) != samsa__crc32c(0, e + 4, JOURNAL_ENTRY - 4) ||
+            samsa__le_get(e + 20, 4) != qp->gen)
             break; /* the end: zeros, an older generation, torn, damaged */
         if (e[18] > QS_ARCHIVED || e[18] == QS_ACQUIRED || n == 0 ||
             off < qp->start || off > qp->next ||
@@ -777,7 +763,7 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
         }
         if ((rc = qstate_reserve(qp, off + n)) != 0)
             break;
-        apply(qp, off, n, e[18], (uint16_t)get_le(e + 16, 2));
+        apply(qp, off, n, e[18], (uint16_t)samsa__le_get(e + 16, 2));
     }
     *valid = pos;
     if (rc == SAMSA_ECORRUPT && *need < pos + JOURNAL_ENTRY)
@@ -1047,10 +1033,10 @@ qstate_is_journal(const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return false;
-    bool ok =
-        read(fd, h, sizeof h) == (ssize_t)sizeof h &&
-        (get_le(h, 4) == JOURNAL_MAGIC || get_le(h, 4) == JOURNAL_MAGIC_V1) &&
-        get_le(h + 8, 4) == samsa__crc32c(0, h, 8);
+    bool ok = read(fd, h, sizeof h) == (ssize_t)sizeof h &&
+              (samsa__le_get(h, 4) == JOURNAL_MAGIC ||
+               samsa__le_get(h, 4) == JOURNAL_MAGIC_V1) &&
+              samsa__le_get(h + 8, 4) == samsa__crc32c(0, h, 8);
     close(fd);
     return ok;
 }

@@ -256,15 +256,15 @@ static uint64_t
 marker_seal(uint64_t v)
 {
     uint8_t b[8];
-    samsa__le64_put(b, v);
+    samsa__le_put(b, v, 8);
     return v | (uint64_t)(samsa__crc32c(0, b, 6) & 0xffff) << 48;
 }
 
 static void
 marker_word(uint8_t *b, int64_t end, bool synced)
 {
-    samsa__le64_put(b,
-                    marker_seal((uint64_t)end | (synced ? MARKER_SYNCED : 0)));
+    samsa__le_put(b, marker_seal((uint64_t)end | (synced ? MARKER_SYNCED : 0)),
+                  8);
 }
 
 static char *
@@ -292,9 +292,7 @@ marker_read(samsa_log *log)
     free(path);
     if (n != (ssize_t)sizeof b || memcmp(b, marker_magic, 8) != 0)
         return -1;
-    uint64_t w = 0;
-    for (int i = 0; i < 8; i++)
-        w |= (uint64_t)b[MARKER_WORD + i] << (8 * i);
+    uint64_t w = samsa__le_get(b + MARKER_WORD, 8);
     if (marker_seal(w & ((UINT64_C(1) << 48) - 1)) != w)
         return -1;
     bool same_boot = io->boot_id(io, boot) == 0 &&

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define SAMSA_HIDDEN __attribute__((visibility("hidden")))
@@ -94,20 +95,33 @@ samsa__be32_put(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
-/* A little-endian 64-bit field.  Written out byte by byte rather than as
- * a loop: the compiler merges these into one store, which it does not do
- * with the loop at -O2. */
+/* Little-endian fields of 1 to 8 bytes, as the catalog's records, the
+ * queue journals and the end markers hold them.  Where the byte order
+ * allows, one copy: with a constant width the compiler makes it one load
+ * or store, which it did not make of a loop over the bytes at -O2 (the
+ * end marker's word is written at every produce). */
 static inline void
-samsa__le64_put(uint8_t *p, uint64_t v)
+samsa__le_put(uint8_t *p, uint64_t v, int bytes)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-    p[4] = (uint8_t)(v >> 32);
-    p[5] = (uint8_t)(v >> 40);
-    p[6] = (uint8_t)(v >> 48);
-    p[7] = (uint8_t)(v >> 56);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, (size_t)bytes);
+#else
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+#endif
+}
+
+static inline uint64_t
+samsa__le_get(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, (size_t)bytes);
+#else
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+#endif
+    return v;
 }
 
 /* mkdir -p: create path and its missing parents with mode; 0 when it is a
