@@ -188,10 +188,6 @@ io_close(samsa_io *io, samsa_io_file *f)
  * (see the top): a group commit covers one write per producer waiting. */
 #define SYNC_OFTEN 64
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
-#endif
-
 /* The pages of [from, to), populated by the writer itself.  A failure
  * (an old kernel, no memory) only turns populating off; the copies then
  * fault as before. */
@@ -244,6 +240,16 @@ io_prefault(samsa_io_file *f, uint64_t off, uint64_t end, uint64_t lim)
     if (ahead > f->touched && !f->no_prefault &&
         pretouch_ask(&f->pt, f->map, f->touched, ahead))
         f->touched = ahead;
+}
+
+/* Forget every page populated or asked for, the pretoucher's request
+ * first (it returns once the thread is out of the file's pages): a new
+ * mapping has none yet, and a cut took those past it. */
+static void
+prefault_forget(samsa_io_file *f)
+{
+    pretouch_cancel(&f->pt, false);
+    f->touched = f->own = f->checked = 0;
 }
 
 /* Whether [off, off+len) may be stored through the writable mapping:
@@ -326,7 +332,6 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     io_old_map *old = NULL;
     if (f->map != NULL && (old = malloc(sizeof *old)) == NULL)
         return -ENOMEM;
-    pretouch_cancel(&f->pt, false); /* its pages are of the old mapping */
 
     int prot = PROT_READ | (f->writable ? PROT_WRITE : 0);
     void *p = mmap(NULL, len, prot, MAP_SHARED, f->fd, 0);
@@ -343,7 +348,7 @@ io_map(samsa_io *io, samsa_io_file *f, size_t len, const void **addr)
     }
     f->map = p;
     f->map_len = len;
-    f->touched = f->own = f->checked = 0; /* a new mapping has no pages */
+    prefault_forget(f); /* a new mapping has no pages yet */
     *addr = p;
     return 0;
 }
@@ -416,10 +421,8 @@ io_truncate(samsa_io *io, samsa_io_file *f, uint64_t size)
     /* The pages past the new EOF are gone: nothing may read them, the
      * pretoucher first (it would take SIGBUS), and none counts as
      * populated. */
-    if (size < f->touched) {
-        pretouch_cancel(&f->pt, false);
-        f->touched = f->own = f->checked = 0;
-    }
+    if (size < f->touched)
+        prefault_forget(f);
     int rc;
     do
         rc = ftruncate(f->fd, (off_t)size);

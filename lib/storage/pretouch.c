@@ -49,10 +49,6 @@
 
 #include "pretouch.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
-#endif
-
 #if defined(__SANITIZE_THREAD__)
 #define PRETOUCH_READS 0
 #elif defined(__has_feature)

@@ -7,6 +7,13 @@
 
 #include "util/samsa_int.h"
 
+#include <sys/mman.h>
+
+/* Both the writer (io_posix.c) and the pretoucher populate with it. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
 /* One writer's requests, embedded in what it writes (io_posix.c's file).
  * Zeroed: nothing asked.  The writer owns it; the pretoucher reads and
  * advances it under the pretoucher's lock, and `done` without. */
