@@ -572,6 +572,19 @@ call_leave(samsa_producer *p)
         pthread_cond_signal(&p->left);
 }
 
+/* Is a batch of c alone larger than max?  Sized exactly only when the
+ * bound says it might be (the bound is never smaller), so that a send
+ * does not size its record twice, here and in pbuf_add(). */
+static bool
+alone_too_big(const samsa_record *c, size_t payload, size_t max)
+{
+    size_t body;
+    return BATCH_HEADER_SIZE + BATCH_RECORD_BOUND(payload) > max &&
+           BATCH_HEADER_SIZE +
+                   batch_record_size(c, payload, c->timestamp, 0, &body) >
+               max;
+}
+
 /* May c (held bytes) go to partition of the topic name: its entry in *t,
  * or why not (p->lock held). */
 static int
@@ -584,9 +597,6 @@ send_check(samsa_producer *p, const char *name, int32_t partition,
      * would fill the whole buffer.  Not batch_bytes: a batch holding
      * that much is stored, and a larger record goes alone (Kafka's
      * batch.size; batch_bytes = 1 refused every record). */
-    size_t body;
-    size_t alone = BATCH_HEADER_SIZE +
-                   batch_record_size(c, payload, c->timestamp, 0, &body);
     int rc = p->stop ? SAMSA_ECLOSED : ptopic_get(p, name, t);
     if (rc == 0 && partition >= (*t)->partitions && /* grown since? */
         (rc = ptopic_refresh(p, *t, samsa__now_ns())) == 0 &&
@@ -594,7 +604,8 @@ send_check(samsa_producer *p, const char *name, int32_t partition,
         rc = SAMSA_ENOPARTITION;
     if (rc == 0 && (*t)->keyed && c->key == NULL)
         rc = SAMSA_EINVAL; /* as samsa_produce(): refused at once, alone */
-    if (rc == 0 && (alone > (*t)->max_bytes || held > p->cfg.buffer_bytes))
+    if (rc == 0 && (alone_too_big(c, payload, (*t)->max_bytes) ||
+                    held > p->cfg.buffer_bytes))
         rc = SAMSA_ETOOBIG;
     return rc;
 }
