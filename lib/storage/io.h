@@ -56,9 +56,9 @@ typedef struct samsa_io_file samsa_io_file; /* defined by each implementation */
 
 #define SAMSA_IO_CREATE 0x1 /* create when missing                         */
 #define SAMSA_IO_EXCL   0x2 /* with CREATE: fail with -EEXIST if it exists   */
-#define SAMSA_IO_RDONLY                                                        \
-    0x4 /* open for reading only; without it, a symlink                        \
-         is refused (-ELOOP): io_posix.c, io_open  */
+/* Open for reading only.  Without it a symlink is refused (-ELOOP), so
+ * that nothing is written through one (io_posix.c, io_open). */
+#define SAMSA_IO_RDONLY 0x4
 
 #define SAMSA_IO_BOOT_ID 40 /* bytes of a boot id: 36 characters, NULs     */
 
