@@ -322,7 +322,8 @@ samsa_cursor_next(samsa_cursor *c, samsa_message *msg, int timeout_ms)
 {
     if (c == NULL || msg == NULL || timeout_ms < -1)
         return SAMSA_EINVAL;
-    cursor_release(c); /* the last call's message is no longer held */
+    if (c->nheld != 0 || c->zpinned)
+        cursor_release(c); /* the last call's message is no longer held */
     return cursor_next_held(c, msg, timeout_ms);
 }
 
