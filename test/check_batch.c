@@ -259,6 +259,118 @@ START_TEST(test_varint_sizes)
 }
 END_TEST
 
+/* batch_iter_next() decodes the common record (every varint of one or
+ * two bytes, no headers) in a fast path and hands anything else to the
+ * whole decoder, which starts the record again.  A batch that alternates
+ * them must come out exactly, field by field: a record the fast path
+ * began and gave up on must leave nothing of itself in the message, and
+ * the iterator must go on from where the whole decoder ended. */
+START_TEST(test_iter_common_and_rest)
+{
+    static uint8_t big[20000]; /* a length of three varint bytes */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
+    samsa_header hs[2] = {{.key = "trace", .value = "abc", .value_len = 3},
+                          {.key = "n", .value = NULL}};
+    samsa_record r[6] = {
+        {.key = "k0",
+         .key_len = 2,
+         .value = "v0",
+         .value_len = 2,
+         .timestamp = 5000},
+        {.key = "k1",
+         .key_len = 2,
+         .value = "v1",
+         .value_len = 2,
+         .headers = hs,
+         .header_count = 2,
+         .timestamp = 5001},
+        {.key = big,
+         .key_len = sizeof big,
+         .value = "v2",
+         .value_len = 2,
+         .timestamp = 5002},
+        {.value = big, .value_len = 100, .timestamp = 5003},
+        {.key = "k4",
+         .key_len = 2,
+         .value = big,
+         .value_len = sizeof big,
+         .timestamp = 5000 + ((int64_t)1 << 20)}, /* a 4-byte delta */
+        {.key = "k5", .key_len = 2, .timestamp = 4999},
+    };
+    samsa_record *rp[6];
+    for (size_t i = 0; i < 6; i++)
+        rp[i] = &r[i];
+    size_t bodies[6];
+    size_t n = batch_encoded_size(rp, 6, bodies);
+    uint8_t *buf = malloc(n);
+    ck_assert_ptr_nonnull(buf);
+    /* batch_encode() gives the largest timestamp */
+    ck_assert_int_eq(batch_encode(buf, rp, 6, bodies), r[4].timestamp);
+    batch_header h;
+    ck_assert_int_eq(batch_parse_header(buf, n, &h), 0);
+    batch_iter it;
+    batch_iter_init(&it, buf, &h);
+    for (size_t i = 0; i < 6; i++) {
+        samsa_message m;
+        memset(&m, 0xa5, sizeof m); /* what a stale message would hold */
+        ck_assert_int_eq(batch_iter_next(&it, &m), 0);
+        ck_assert_int_eq(m.offset, (int64_t)i);
+        ck_assert_int_eq(m.timestamp, r[i].timestamp);
+        ck_assert_int_eq(m.timestamp_type, SAMSA_TIMESTAMP_CREATE_TIME);
+        ck_assert_uint_eq(m.key_len, r[i].key_len);
+        ck_assert_uint_eq(m.value_len, r[i].value_len);
+        if (r[i].key == NULL)
+            ck_assert_ptr_null(m.key);
+        else
+            ck_assert_mem_eq(m.key, r[i].key, r[i].key_len);
+        if (r[i].value == NULL)
+            ck_assert_ptr_null(m.value);
+        else
+            ck_assert_mem_eq(m.value, r[i].value, r[i].value_len);
+        ck_assert_uint_eq(m.header_count, r[i].header_count);
+        ck_assert_int_eq(m.reserved32, 0);
+        for (size_t j = 0; j < 3; j++)
+            ck_assert_uint_eq(m.reserved[j], 0);
+        for (size_t j = 0; j < r[i].header_count; j++) {
+            const char *k;
+            const void *v;
+            size_t kl, vl;
+            E(samsa_message_header(&m, j, &k, &kl, &v, &vl));
+            ck_assert_uint_eq(kl, strlen(hs[j].key));
+            ck_assert_mem_eq(k, hs[j].key, kl);
+            ck_assert_uint_eq(vl, hs[j].value_len);
+            if (hs[j].value == NULL)
+                ck_assert_ptr_null(v);
+            else
+                ck_assert_mem_eq(v, hs[j].value, vl);
+        }
+    }
+    samsa_message m;
+    ck_assert_int_eq(batch_iter_next(&it, &m), 1);
+
+    /* Damage the fast path gives up on is the whole decoder's to name,
+     * and it leaves the iterator where it was: record 3's offset delta
+     * made equal to record 2's (offsets must rise). */
+    uint8_t *p = buf + BATCH_HEADER_SIZE;
+    for (size_t i = 0; i <= 3; i++) /* to record 3's attributes */
+        p += (bodies[i] < 64     ? 1
+              : bodies[i] < 8192 ? 2
+                                 : 3) +
+             (i < 3 ? bodies[i] : 0);
+    ck_assert_uint_eq(p[0], 0);     /* attributes */
+    ck_assert_uint_eq(p[1], 2 * 3); /* timestamp delta 3, zig-zag */
+    ck_assert_uint_eq(p[2], 2 * 3); /* offset delta 3 */
+    p[2] = 2 * 2;
+    batch_iter_init(&it, buf, &h);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(batch_iter_next(&it, &m), 0);
+    EQ_RC(batch_iter_next(&it, &m), SAMSA_ECORRUPT);
+    EQ_RC(batch_iter_next(&it, &m), SAMSA_ECORRUPT);
+    free(buf);
+}
+END_TEST
+
 /* varint_size() computes ceil(bits / 7) by a multiply and a shift: for
  * every width a zig-zag value can have (1 to 64 bits, both signs, either
  * side of each power of two), the size batch_record_size() gives is the
@@ -293,6 +405,7 @@ batch_suite(void)
     tcase_add_test(tc, test_bad_varints);
     tcase_add_test(tc, test_varint_sizes);
     tcase_add_test(tc, test_varint_every_width);
+    tcase_add_test(tc, test_iter_common_and_rest);
     suite_add_tcase(s, tc);
     return s;
 }

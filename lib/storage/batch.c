@@ -149,9 +149,11 @@ varint_get_long(const uint8_t *p, const uint8_t *end, int max_bytes,
  * take one or two bytes, and decoding them is most of the cost of reading
  * a record; the loop, inlined at each of a record's six varints, made the
  * decoder four times the size of its hot path (2026-12-05: 198
- * instructions a record before, see batch_iter_next()). */
+ * instructions a record before, see batch_iter_next()).  short_only: give
+ * NULL for a longer one rather than call the long form (record_next()). */
 static inline __attribute__((always_inline)) const uint8_t *
-varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
+varint_get_as(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out,
+              bool short_only)
 {
     if (__builtin_expect(p < end && p[0] < 0x80, 1)) {
         *out = unzigzag(p[0]);
@@ -161,18 +163,31 @@ varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
         *out = unzigzag((uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7);
         return p + 2;
     }
-    return varint_get_long(p, end, max_bytes, out);
+    return short_only ? NULL : varint_get_long(p, end, max_bytes, out);
+}
+
+static inline __attribute__((always_inline)) const uint8_t *
+varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
+{
+    return varint_get_as(p, end, max_bytes, out, false);
 }
 
 /* A varint that must be a length: -1 (null) .. bytes left.  Inlined: a
  * record has two, and the call cost as much as the decode. */
 static inline __attribute__((always_inline)) const uint8_t *
-length_get(const uint8_t *p, const uint8_t *end, int64_t *len)
+length_get_as(const uint8_t *p, const uint8_t *end, int64_t *len,
+              bool short_only)
 {
-    p = varint_get(p, end, 5, len);
+    p = varint_get_as(p, end, 5, len, short_only);
     if (p == NULL || *len < -1 || *len > end - p)
         return NULL;
     return p;
+}
+
+static inline __attribute__((always_inline)) const uint8_t *
+length_get(const uint8_t *p, const uint8_t *end, int64_t *len)
+{
+    return length_get_as(p, end, len, false);
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -437,38 +452,51 @@ headers_skip(const uint8_t *p, const uint8_t *end, int64_t n)
     return p;
 }
 
-int
-batch_iter_next(batch_iter *it, samsa_message *m)
+/* record_next()'s answer when the common form would not do. */
+#define RECORD_NOT_COMMON 2
+
+/* Decode the record at it->next into m; 0, or 1 past the last.  common:
+ * decode only the common record (every varint of one or two bytes, no
+ * headers) and answer RECORD_NOT_COMMON for anything else, damage
+ * included, without calling anything: batch_iter_next() is then a leaf
+ * function that saves no registers (2026-12-05: 187 instructions a
+ * 100-byte record before, 165 after), and hands the rest to the whole
+ * decoder, record_next_any(). */
+static inline __attribute__((always_inline)) int
+record_next(batch_iter *it, samsa_message *m, bool common)
 {
+    const int bad = common ? RECORD_NOT_COMMON : SAMSA_ECORRUPT;
     if (it->left == 0)
         return 1;
     const uint8_t *p = it->next, *end;
     int64_t len, ts_delta, off_delta, kl, vl, hc;
-    p = varint_get(p, it->end, 5, &len);
+    p = varint_get_as(p, it->end, 5, &len, common);
     if (p == NULL || len < 1 || len > it->end - p)
-        return SAMSA_ECORRUPT;
+        return bad;
     end = p + len;
     p++; /* record attributes */
-    if ((p = varint_get(p, end, 10, &ts_delta)) == NULL ||
-        (p = varint_get(p, end, 5, &off_delta)) == NULL ||
-        (p = length_get(p, end, &kl)) == NULL)
-        return SAMSA_ECORRUPT;
+    if ((p = varint_get_as(p, end, 10, &ts_delta, common)) == NULL ||
+        (p = varint_get_as(p, end, 5, &off_delta, common)) == NULL ||
+        (p = length_get_as(p, end, &kl, common)) == NULL)
+        return bad;
     m->key = kl < 0 ? NULL : p;
     m->key_len = kl < 0 ? 0 : (size_t)kl;
     p += m->key_len;
-    if ((p = length_get(p, end, &vl)) == NULL)
-        return SAMSA_ECORRUPT;
+    if ((p = length_get_as(p, end, &vl, common)) == NULL)
+        return bad;
     m->value = vl < 0 ? NULL : p;
     m->value_len = vl < 0 ? 0 : (size_t)vl;
     p += m->value_len;
-    if ((p = varint_get(p, end, 5, &hc)) == NULL || hc < 0 ||
-        (hc == 0 ? p : headers_skip(p, end, hc)) != end)
-        return SAMSA_ECORRUPT;
+    if ((p = varint_get_as(p, end, 5, &hc, common)) == NULL || hc < 0 ||
+        (hc == 0  ? p
+         : common ? NULL
+                  : headers_skip(p, end, hc)) != end)
+        return bad;
     /* Offsets rise within a batch and stay inside the batch's range (Kafka
      * keeps the batch's lastOffsetDelta when compaction removes records):
      * a foreign writer's batch (its CRC is its own) cannot claim others. */
     if (off_delta <= it->prev_delta || off_delta > it->last_delta)
-        return SAMSA_ECORRUPT;
+        return bad;
     it->prev_delta = off_delta;
     m->offset = it->base_offset + off_delta;
     /* Wrapping, not overflowing: a timestamp is data, checked by no one. */
@@ -487,6 +515,19 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     it->next = end;
     it->left--;
     return 0;
+}
+
+static __attribute__((noinline)) int
+record_next_any(batch_iter *it, samsa_message *m)
+{
+    return record_next(it, m, false);
+}
+
+int
+batch_iter_next(batch_iter *it, samsa_message *m)
+{
+    int rc = record_next(it, m, true);
+    return rc == RECORD_NOT_COMMON ? record_next_any(it, m) : rc;
 }
 
 int
