@@ -1015,8 +1015,11 @@ power_cuts(int store_sync, int64_t records, int64_t min_segments)
 
 START_TEST(test_power_cuts_at_scale)
 {
+    /* A thinned run (test_sweep_thin()) rounds each moment's cap down:
+     * the journal's 10 is 1 at a sixth. */
+    unsigned thin = test_sweep_thin();
     ck_assert_int_ge(power_cuts(SAMSA_SYNC_ALWAYS, RECORDS, 4),
-                     MIN_STATES / test_sweep_thin());
+                     thin == 1 ? MIN_STATES : MIN_STATES / thin / 2);
 }
 END_TEST
 
