@@ -127,7 +127,7 @@ unzigzag(uint64_t z)
 
 /* Decode a varint of at most max_bytes (5 for int32, 10 for int64);
  * NULL when it runs past end or is too long.  The long form, out of line:
- * see varint_get(). */
+ * see varint_get_as(). */
 static __attribute__((noinline)) const uint8_t *
 varint_get_long(const uint8_t *p, const uint8_t *end, int max_bytes,
                 int64_t *out)
@@ -164,12 +164,6 @@ varint_get_as(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out,
         return p + 2;
     }
     return short_only ? NULL : varint_get_long(p, end, max_bytes, out);
-}
-
-static inline __attribute__((always_inline)) const uint8_t *
-varint_get(const uint8_t *p, const uint8_t *end, int max_bytes, int64_t *out)
-{
-    return varint_get_as(p, end, max_bytes, out, false);
 }
 
 /* A varint that must be a length: -1 (null) .. bytes left.  Inlined: a
