@@ -469,17 +469,26 @@ START_TEST(test_rdonly_spins_once_a_wait)
 }
 END_TEST
 
-/* A closed store in dir: topic t, one partition of several small
- * segments, records 0 .. the offset returned. */
-static int64_t
-closed_store(const char *dir)
+/* A store in dir: topic t, one partition of small segments, records 0 ..
+ * *next (at least upto). */
+static samsa *
+small_store(const char *dir, int64_t *next, int64_t upto)
 {
     samsa *w = test_open(dir);
     samsa_topic_config cfg = test_small_cfg(1, 0);
     E(samsa_topic_create(w, "t", &cfg));
-    int64_t next = 0;
-    test_produce_upto(w, "t", 0, &next, 90, 0);
-    E(samsa_close(w));
+    *next = 0;
+    test_produce_upto(w, "t", 0, next, upto, 0);
+    return w;
+}
+
+/* The same, closed, with several segments: records 0 .. the offset
+ * returned. */
+static int64_t
+closed_store(const char *dir)
+{
+    int64_t next;
+    E(samsa_close(small_store(dir, &next, 90)));
     return next;
 }
 
@@ -550,6 +559,36 @@ START_TEST(test_rdonly_damaged_marker_word)
     ck_assert_int_eq(pread(fd, &b, 1, 56), 1);
     b ^= 1;
     ck_assert_int_eq(pwrite(fd, &b, 1, 56), 1);
+    close(fd);
+    rdonly_reads_exactly(dir, next);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* A marker that is not samsa's (its magic damaged, or a foreign file
+ * under its name) whose end word still passes its seal: the reader must
+ * not take the word's end, which here says 10 of 90 records and would
+ * hide the other 80, but read what is whole, as with no marker.  It once
+ * read the word whatever the magic said. */
+START_TEST(test_rdonly_marker_not_ours)
+{
+    const char *dir = test_dir_make();
+    int64_t next;
+    samsa *w = small_store(dir, &next, 10);
+    char path[TEST_PATH_BUF];
+    test_pathf(path, dir, "t-0/samsa.end");
+    uint8_t early[64]; /* the marker at end 10: a sealed word */
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, early, sizeof early, 0), (ssize_t)sizeof early);
+    close(fd);
+    ck_assert_mem_eq(early, "SAMSAEND", 8);
+    test_produce_upto(w, "t", 0, &next, 90, 0);
+    E(samsa_close(w));
+    memcpy(early, "samsaend", 8);
+    fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, early, sizeof early, 0), (ssize_t)sizeof early);
     close(fd);
     rdonly_reads_exactly(dir, next);
     test_dir_remove(dir);
@@ -714,11 +753,8 @@ END_TEST
 START_TEST(test_rdonly_behind_deletion)
 {
     const char *dir = test_dir_make();
-    samsa *w = test_open(dir);
-    samsa_topic_config cfg = test_small_cfg(1, 0);
-    E(samsa_topic_create(w, "t", &cfg));
-    int64_t next = 0;
-    test_produce_upto(w, "t", 0, &next, 10, 0);
+    int64_t next;
+    samsa *w = small_store(dir, &next, 10);
     samsa *r = open_rdonly(dir);
     int64_t first, end;
     E(samsa_offsets(r, "t", 0, &first, &end));
@@ -840,6 +876,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_spins_once_a_wait);
     tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_damaged_marker_word);
+    tcase_add_test(tc, test_rdonly_marker_not_ours);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);
     tcase_add_test(tc, test_rdonly_file_cut_short);

@@ -290,7 +290,7 @@ marker_read(samsa_log *log)
     ssize_t n = io->read(io, f, b, sizeof b, 0);
     io->close(io, f);
     free(path);
-    if (n != (ssize_t)sizeof b || memcmp(b, marker_magic, 8) != 0)
+    if (n != (ssize_t)sizeof b || !log_marker_ours(b))
         return -1;
     uint64_t w = samsa__le_get(b + MARKER_WORD, 8);
     if (marker_seal(w & ((UINT64_C(1) << 48) - 1)) != w)
@@ -1035,6 +1035,12 @@ int
 log_list_segments(const char *dir, int64_t **bases, size_t *n)
 {
     return list_segments(dir, bases, n);
+}
+
+bool
+log_marker_ours(const uint8_t *b)
+{
+    return memcmp(b, marker_magic, sizeof marker_magic) == 0;
 }
 
 int64_t

@@ -407,5 +407,10 @@ bool log_segment_name(const char *name, const char *ext);
 /* The end a marker's end word (as read, host order) says, or -1 when its
  * seal does not check out. */
 int64_t log_marker_end(uint64_t word);
+/* Whether the LOG_MARKER_SIZE bytes at b start with the marker's magic:
+ * a file under the marker's name that does not is not samsa's, and its
+ * end word is not read (a foreign file's bytes pass the 16-bit seal one
+ * time in 65,536). */
+bool log_marker_ours(const uint8_t *b);
 
 #endif /* SAMSA_LOG_H */

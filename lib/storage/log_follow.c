@@ -166,12 +166,14 @@ follow_replace_last(samsa_log *log, segment *seg)
     return 0;
 }
 
-/* The marker's end, or -1 (none, or not readable yet).  The word is one
- * aligned store of the writer: a load sees the old or the new one. */
+/* The marker's end, or -1 (none, not readable yet, or not samsa's: a
+ * writer writes the magic after the first end word, so a marker being
+ * made is one for a moment).  The word is one aligned store of the
+ * writer: a load sees the old or the new one. */
 static int64_t
 follow_marked(samsa_log *log)
 {
-    if (log->marker_view == NULL)
+    if (log->marker_view == NULL || !log_marker_ours(log->marker_view))
         return -1;
     uint64_t w = atomic_load_explicit(
         (const _Atomic uint64_t *)(log->marker_view + LOG_MARKER_WORD),
