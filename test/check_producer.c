@@ -846,19 +846,10 @@ END_TEST
  * its offset, with its bytes, and the offsets are dense. */
 START_TEST(test_producer_full_disk)
 {
-    if (geteuid() != 0) {
-        printf("producer: full disk (tmpfs): SKIPPED: not root\n");
-        return;
-    }
-    const char *dir = test_dir_make();
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0) {
-        printf("producer: full disk (tmpfs): SKIPPED: mount: %s\n",
-               strerror(errno));
-        test_dir_remove(dir);
-        return;
-    }
     test_mount m;
-    test_mount_guard(&m, dir, dir);
+    const char *dir = test_tmpfs("2m", "producer: full disk (tmpfs)", &m);
+    if (dir == NULL)
+        return;
     samsa *s = test_open(dir);
     samsa_topic_config tc = {.partitions = 2, .segment_bytes = 256 << 10};
     E(samsa_topic_create(s, "t", &tc));
@@ -938,19 +929,11 @@ freer_main(void *arg)
 
 START_TEST(test_producer_full_disk_passes)
 {
-    if (geteuid() != 0) {
-        printf("producer: full disk passes (tmpfs): SKIPPED: not root\n");
-        return;
-    }
-    const char *dir = test_dir_make();
-    if (mount("tmpfs", dir, "tmpfs", 0, "size=2m") != 0) {
-        printf("producer: full disk passes (tmpfs): SKIPPED: mount: %s\n",
-               strerror(errno));
-        test_dir_remove(dir);
-        return;
-    }
     test_mount m;
-    test_mount_guard(&m, dir, dir);
+    const char *dir =
+        test_tmpfs("2m", "producer: full disk passes (tmpfs)", &m);
+    if (dir == NULL)
+        return;
     /* 1 MiB beside the store, removed once the disk is full */
     char filler[TEST_PATH_BUF];
     test_pathf(filler, dir, "filler");

@@ -78,6 +78,10 @@ typedef struct test_mount {
 } test_mount;
 void test_mount_guard(test_mount *m, const char *mnt, const char *rm);
 bool test_unmount(test_mount *m);
+/* A fresh test directory with a tmpfs of size ("2m") mounted on it and
+ * guarded by m; or NULL, having printed "what: SKIPPED: why", when this
+ * is not root or the mount fails. */
+const char *test_tmpfs(const char *size, const char *what, test_mount *m);
 
 /* A fresh directory under $TMPDIR (or /tmp) for one test; test_dir_remove()
  * deletes it with everything in it.  Returns a static buffer per call slot. */

@@ -43,6 +43,25 @@ test_child_asserted(const char *what, const char *file, int line)
     _exit(TEST_CHILD_ASSERTED);
 }
 
+const char *
+test_tmpfs(const char *size, const char *what, test_mount *m)
+{
+    if (geteuid() != 0) {
+        printf("%s: SKIPPED: not root, cannot mount\n", what);
+        return NULL;
+    }
+    const char *dir = test_dir_make();
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0) {
+        printf("%s: SKIPPED: mount: %s\n", what, strerror(errno));
+        test_dir_remove(dir);
+        return NULL;
+    }
+    test_mount_guard(m, dir, dir);
+    return dir;
+}
+
 void
 test_mount_guard(test_mount *m, const char *mnt, const char *rm)
 {

@@ -374,7 +374,8 @@ disk_close(catalog_disk *d)
 
 /* A full disk.  Deleting records or topics and changing retention are
  * how an application frees space, and each is a catalog commit, which
- * needs pages.  So the LMDB file keeps CATALOG_RESERVE bytes allocated
+ * needs pages.  So the LMDB file keeps CATALOG_RESERVE bytes (or what
+ * of it fits, disk_reserve()) allocated
  * (fallocate, KEEP_SIZE: the file's size, which LMDB reads, is unchanged)
  * past the pages it uses, topped up after each commit: when the disk
  * fills, the catalog's writes still land in blocks already its own.
@@ -395,13 +396,23 @@ disk_reserve(catalog_disk *d, size_t map_bytes)
         mdb_env_stat(d->env, &st) != 0 || mdb_env_get_fd(d->env, &fd) != 0)
         return;
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-    uint64_t want = used + CATALOG_RESERVE;
-    if (want > map_bytes)
-        want = map_bytes;
-    if (want <= used || used + CATALOG_RESERVE / 2 <= d->reserved)
+    if (used + CATALOG_RESERVE / 2 <= d->reserved)
         return; /* enough still ahead */
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0)
-        d->reserved = want;
+    /* On a file system too small for the whole reserve (a few MiB), as
+     * much of it as fits, down to a 32nd: a store filled there by its own
+     * records could otherwise not commit the topic deletion that frees
+     * them. */
+    for (uint64_t r = CATALOG_RESERVE; r >= CATALOG_RESERVE / 32; r /= 2) {
+        uint64_t want = used + r > map_bytes ? map_bytes : used + r;
+        if (want <= d->reserved)
+            return;
+        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0) {
+            d->reserved = want;
+            return;
+        }
+        if (errno != ENOSPC)
+            return;
+    }
 }
 
 static int write_txn(catalog *c, catalog_write_fn fn, void *ctx, bool durable,
