@@ -595,6 +595,47 @@ START_TEST(test_rdonly_marker_not_ours)
 }
 END_TEST
 
+/* Something that is not a regular file under a segment's name, inside
+ * the partition's offsets: a directory, a FIFO.  Neither is samsa's, so
+ * neither is opened as a segment nor removed.  The writer's open and a
+ * read-only handle's lookups say what it is (-EISDIR, SAMSA_ECORRUPT):
+ * the read-only handle said SAMSA_ENOTOPIC (the topic did not load), and
+ * a FIFO made its open wait for a writer of the FIFO, for ever. */
+START_TEST(test_not_a_file_under_a_segment_name)
+{
+    static const struct {
+        bool fifo;
+        int rc;
+    } kinds[] = {{false, -EISDIR}, {true, SAMSA_ECORRUPT}};
+    for (size_t k = 0; k < 2; k++) {
+        const char *dir = test_dir_make();
+        int64_t next;
+        E(samsa_close(small_store(dir, &next, 10)));
+        char path[TEST_PATH_BUF], name[64];
+        snprintf(name, sizeof name, "t-0/%020lld.log", (long long)next - 2);
+        test_pathf(path, dir, name);
+        if (kinds[k].fifo)
+            ck_assert_int_eq(mkfifo(path, 0644), 0);
+        else
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+        samsa *s = NULL;
+        EQ_RC(samsa_open(dir, NULL, &s), kinds[k].rc);
+        ck_assert_ptr_null(s);
+        samsa *r = open_rdonly(dir);
+        samsa_cursor *c;
+        samsa_topic_config cfg;
+        EQ_RC(samsa_cursor_open(r, "t", 0, 0, &c), kinds[k].rc);
+        EQ_RC(samsa_topic_describe(r, "t", &cfg), kinds[k].rc);
+        EQ_RC(samsa_topic_describe(r, "other", &cfg), SAMSA_ENOTOPIC);
+        E(samsa_close(r));
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0); /* left where it was */
+        ck_assert(kinds[k].fifo ? S_ISFIFO(st.st_mode) : S_ISDIR(st.st_mode));
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
 /* ---- a writer process, reader processes, a SIGKILL -------------------- */
 
 #define PARTS   4
@@ -877,6 +918,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_damaged_marker_word);
     tcase_add_test(tc, test_rdonly_marker_not_ours);
+    tcase_add_test(tc, test_not_a_file_under_a_segment_name);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);
     tcase_add_test(tc, test_rdonly_file_cut_short);

@@ -17,7 +17,9 @@
  * simulate a power cut by dropping or tearing the writes not yet synced.
  *
  * Contract:
- *  - All calls return 0 (write/read: the byte count) or -errno.
+ *  - All calls return 0 (write/read: the byte count) or -errno; open()
+ *    also SAMSA_ECORRUPT for a path that is not a regular file or a
+ *    directory (a FIFO, a socket, a device under a segment's name).
  *  - File contents change only through write() and map_write(); the
  *    address map() returns is a read-only view of the file (MAP_SHARED, so
  *    it shows every write at once).  Readers never touch the view past the

@@ -110,6 +110,26 @@ struct samsa_io_file {
 /* The calls below retry on EINTR: a signal handler installed by the
  * application must not turn into a failed produce. */
 
+/* 0 when fd is a regular file, *st its status, and fd made blocking
+ * again.  Only a regular file is samsa's: a directory under one of its
+ * names is -EISDIR, anything else (a FIFO, a socket, a device) damage,
+ * SAMSA_ECORRUPT.  Files are opened O_NONBLOCK to find that out: a FIFO
+ * opened for reading waits for a writer, for ever. */
+static int
+regular_file(int fd, struct stat *st)
+{
+    if (fstat(fd, st) != 0)
+        return -errno;
+    if (S_ISDIR(st->st_mode))
+        return -EISDIR;
+    if (!S_ISREG(st->st_mode))
+        return SAMSA_ECORRUPT;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        return -errno;
+    return 0;
+}
+
 static int
 io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
 {
@@ -128,16 +148,20 @@ io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
     if (flags & SAMSA_IO_EXCL)
         oflags |= O_EXCL;
 
+    oflags |= O_NONBLOCK; /* see regular_file() */
     samsa_io_file *f = calloc(1, sizeof *f);
     if (f == NULL)
         return -ENOMEM;
     do
         f->fd = open(path, oflags, 0644);
     while (f->fd < 0 && errno == EINTR);
-    if (f->fd < 0) {
-        int err = errno;
+    struct stat st;
+    int rc = f->fd < 0 ? -errno : regular_file(f->fd, &st);
+    if (rc != 0) {
+        if (f->fd >= 0)
+            close(f->fd);
         free(f);
-        return -err;
+        return rc;
     }
     f->writable = !(flags & SAMSA_IO_RDONLY);
     f->page = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -146,12 +170,8 @@ io_open(samsa_io *io, const char *path, int flags, samsa_io_file **out)
      * has as many blocks as bytes, i.e. no holes (a file preallocated in an
      * earlier run).  A sparse one starts at 0 and earns mem_end by writes
      * and allocate() like a new file. */
-    if (f->writable) {
-        struct stat st;
-        if (fstat(f->fd, &st) == 0 &&
-            (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
-            f->mem_end = (uint64_t)st.st_size;
-    }
+    if (f->writable && (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
+        f->mem_end = (uint64_t)st.st_size;
     *out = f;
     return 0;
 }

@@ -22,6 +22,7 @@
  * costs a catalog read transaction per topic and partition, so it runs at
  * most every STORE_FOLLOW_MS, unless a lookup missed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,8 @@ store_follow_catalog(samsa *s, bool force)
             else if (memcmp(&l.v[i].cfg, &t->cfg, sizeof t->cfg) != 0)
                 follow_alter(s, t, &l.v[i].cfg);
         }
+    if (rc == 0)
+        store_follow_forget(s); /* each is tried again below */
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         topic *t = store_topic_find(s, l.v[i].name);
         if (t != NULL) {
@@ -178,8 +181,11 @@ store_follow_catalog(samsa *s, bool force)
         }
         /* A topic that does not load (being created: its directories not
          * all made yet) is tried again at the next look. */
-        if (topic_load(s, l.v[i].name, l.v[i].id, &l.v[i].cfg, &t) != 0)
+        int lrc = topic_load(s, l.v[i].name, l.v[i].id, &l.v[i].cfg, &t);
+        if (lrc != 0) {
+            store_follow_unloaded(s, l.v[i].name, lrc);
             continue;
+        }
         if (store_topic_insert(s, t) != 0) {
             int ignored = 0;
             topic_close(s, t, &ignored);
@@ -191,6 +197,46 @@ store_follow_catalog(samsa *s, bool force)
         free(l.v[i].name);
     free(l.v);
     return rc;
+}
+
+struct store_unloaded {
+    struct store_unloaded *next;
+    int rc;
+    char name[]; /* NUL-terminated */
+};
+
+void
+store_follow_unloaded(samsa *s, const char *name, int rc)
+{
+    if (rc == -ENOENT || rc == SAMSA_ENOMEM)
+        return;
+    size_t len = strlen(name) + 1;
+    struct store_unloaded *u = malloc(sizeof *u + len);
+    if (u == NULL)
+        return; /* SAMSA_ENOTOPIC, as before it was kept */
+    u->rc = rc;
+    memcpy(u->name, name, len);
+    u->next = s->unloaded;
+    s->unloaded = u;
+}
+
+int
+store_follow_why(const samsa *s, const char *name)
+{
+    for (const struct store_unloaded *u = s->unloaded; u != NULL; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            return u->rc;
+    return 0;
+}
+
+void
+store_follow_forget(samsa *s)
+{
+    while (s->unloaded != NULL) {
+        struct store_unloaded *u = s->unloaded;
+        s->unloaded = u->next;
+        free(u);
+    }
 }
 
 int

@@ -235,7 +235,9 @@ load_topic(const char *name, uint64_t id, const samsa_topic_config *cfg,
         topic_close(s, t, &rc);
     /* Read-only: a topic the writer is deleting meanwhile (its catalog
      * record is gone before its files) is skipped; follow.c looks
-     * again. */
+     * again.  A lookup of one that did not load says why. */
+    if (s->rdonly && rc != 0)
+        store_follow_unloaded(s, name, rc);
     return s->rdonly && rc != SAMSA_ENOMEM ? 0 : rc;
 }
 
@@ -527,6 +529,7 @@ samsa_close(samsa *s)
     if (s->syncs_started) /* after the logs: their closes sync */
         sync_pool_stop(&s->syncs);
     catalog_close(&s->cat);
+    store_follow_forget(s);
     for (int d = 0; d < CATALOG_MAX_DISKS; d++)
         if (s->dir_fd[d] >= 0)
             close(s->dir_fd[d]); /* releases the flock */

@@ -123,6 +123,8 @@ struct samsa {
                                     written, every write call refused      */
     _Atomic int64_t follow_seen; /* follow.c: when the catalog was last
                                     looked at (CLOCK_MONOTONIC ns)          */
+    struct store_unloaded *unloaded; /* follow.c: the catalog's topics that
+                                        did not load, and why (table_lock) */
 
     pthread_mutex_t save_lock;   /* one store_sync_all at a time (samsa_sync,
                                     the flusher): saved_rp, recovery points */
@@ -257,6 +259,16 @@ int store_follow_copies(samsa *s, topic *t, int32_t p,
  * retention). */
 int store_follow_wait(samsa *s, samsa_partition *pt, int64_t offset,
                       int64_t deadline_ns, int64_t spin_ns);
+/* A topic of the catalog that did not load on a read-only handle, and
+ * why (rc): a lookup of its name gives rc, not SAMSA_ENOTOPIC (a file
+ * under a segment's name that cannot be opened, say).  Not kept for
+ * -ENOENT: a topic being created, its directories not all made yet,
+ * which the next look loads.  table_lock held for writing, or alone. */
+void store_follow_unloaded(samsa *s, const char *name, int rc);
+/* Why name did not load, or 0 (table_lock held). */
+int store_follow_why(const samsa *s, const char *name);
+/* Forget every one (table_lock held for writing, or alone). */
+void store_follow_forget(samsa *s);
 
 /* retention.c: apply every topic's retention_ms, retention_bytes and
  * segment_ms once (the flusher, after each flush); the first error. */

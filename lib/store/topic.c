@@ -308,8 +308,12 @@ topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
      * name_ok() at load), and a produce of one record paid 25
      * instructions for it. */
     topic *t = name != NULL ? store_topic_find(s, name) : NULL;
-    if (t == NULL)
-        return topic_name_valid(name) ? SAMSA_ENOTOPIC : SAMSA_EINVAL;
+    if (t == NULL && !topic_name_valid(name))
+        return SAMSA_EINVAL;
+    if (t == NULL) {
+        int why = s->rdonly ? store_follow_why(s, name) : 0;
+        return why != 0 ? why : SAMSA_ENOTOPIC;
+    }
     if (!(any_ok && partition == SAMSA_PARTITION_ANY) &&
         (partition < 0 || partition >= t->cfg.partitions))
         return SAMSA_ENOPARTITION;
