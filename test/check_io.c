@@ -258,10 +258,14 @@ START_TEST(posix_prefault)
     ck_assert_mem_eq(disk, buf, 100);
     ck_assert_mem_eq(disk + 4096 * 20, buf, 100);
     ck_assert_mem_eq(disk + mib - 50, buf, 100);
-    for (size_t i = 100; i < len; i++)
+    /* One check of the first byte not zero: a check a byte took 8 s of
+     * make check's ASan run. */
+    size_t nz = len;
+    for (size_t i = 100; i < len && nz == len; i++)
         if ((i < 4096 * 20 || i >= 4096 * 20 + 100) &&
-            (i < mib - 50 || i >= mib + 50))
-            ck_assert_msg(disk[i] == 0, "byte %zu is %u", i, disk[i]);
+            (i < mib - 50 || i >= mib + 50) && disk[i] != 0)
+            nz = i;
+    ck_assert_msg(nz == len, "byte %zu is %u", nz, nz < len ? disk[nz] : 0);
     free(disk);
 
     /* Synced as written: no copy into the mapping, nothing populated. */
