@@ -282,7 +282,6 @@ marker_read(samsa_log *log)
     char *path = marker_path(log), boot[SAMSA_IO_BOOT_ID];
     uint8_t b[MARKER_SIZE];
     samsa_io_file *f;
-    int64_t end = -1;
     if (path == NULL || io->open(io, path, SAMSA_IO_RDONLY, &f) != 0) {
         free(path);
         return -1;
@@ -293,13 +292,10 @@ marker_read(samsa_log *log)
     if (n != (ssize_t)sizeof b || !log_marker_ours(b))
         return -1;
     uint64_t w = samsa__le_get(b + MARKER_WORD, 8);
-    if (marker_seal(w & ((UINT64_C(1) << 48) - 1)) != w)
-        return -1;
+    int64_t end = log_marker_end(w); /* -1: its seal fails */
     bool same_boot = io->boot_id(io, boot) == 0 &&
                      memcmp(boot, b + 8, SAMSA_IO_BOOT_ID) == 0;
-    if (same_boot || (w & MARKER_SYNCED))
-        end = (int64_t)(w & MARKER_END);
-    return end;
+    return same_boot || (w & MARKER_SYNCED) ? end : -1;
 }
 
 /* Open (creating) the marker, mapped, and make it say this boot and end:
