@@ -404,7 +404,7 @@ disk_reserve(catalog_disk *d, size_t map_bytes)
      * them. */
     for (uint64_t r = CATALOG_RESERVE; r >= CATALOG_RESERVE / 32; r /= 2) {
         uint64_t want = used + r > map_bytes ? map_bytes : used + r;
-        if (want <= d->reserved)
+        if (want <= used || want <= d->reserved)
             return;
         if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) == 0) {
             d->reserved = want;
