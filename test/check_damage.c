@@ -14,6 +14,20 @@
 
 #include "test.h"
 
+/* A store in dir: topic t, one partition of small segments, written in
+ * batches of 4 (0..3, 4..7, ...) from *next until it has two segments. */
+static samsa *
+two_segments(const char *dir, int64_t *next)
+{
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &cfg));
+    int64_t bases[4];
+    while (test_seg_bases(dir, "t", 0, bases, 4) < 2)
+        test_produce_next(s, "t", 0, next, 4);
+    return s;
+}
+
 /* A batch whose lastOffsetDelta (inside its CRC) is damaged claims
  * offsets that the batches after it hold.  A cursor that walks into it
  * must go on to the batch that really holds the offset, not report the
@@ -22,16 +36,10 @@
 START_TEST(test_damaged_last_offset_delta)
 {
     const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = test_small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
-    /* batches of 4 (0..3, 4..7, ...) until segment 0 is sealed: its
-     * scan at open reads headers only, so nothing there adds an index
-     * entry past the damage */
-    int64_t next = 0, bases[4];
-    while (test_seg_bases(dir, "t", 0, bases, 4) < 2)
-        test_produce_next(s, "t", 0, &next, 4);
-    E(samsa_close(s));
+    /* segment 0 sealed: its scan at open reads headers only, so nothing
+     * there adds an index entry past the damage */
+    int64_t next = 0;
+    E(samsa_close(two_segments(dir, &next)));
 
     /* lastOffsetDelta (bytes 23..26) of batch 0 := 65535; and no index
      * files, so that a cursor at 4 starts its walk at batch 0. */
@@ -46,7 +54,7 @@ START_TEST(test_damaged_last_offset_delta)
     unlink(test_pathf(path, part, "00000000000000000000.index"));
     unlink(test_pathf(path, part, "00000000000000000000.timeindex"));
 
-    s = test_open(dir);
+    samsa *s = test_open(dir);
     samsa_cursor *c;
     samsa_message m;
     E(samsa_cursor_open(s, "t", 0, 4, &c));
@@ -106,13 +114,9 @@ symlink_case(const test_snap *sn, const char *dir, const char *rel,
 START_TEST(test_symlinks_not_written_through)
 {
     const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
-    samsa_topic_config cfg = test_small_cfg(1, 0);
-    E(samsa_topic_create(s, "t", &cfg));
     /* two segments, the last one with index entries */
     int64_t next = 0, bases[8];
-    while (test_seg_bases(dir, "t", 0, bases, 8) < 2)
-        test_produce_next(s, "t", 0, &next, 4);
+    samsa *s = two_segments(dir, &next);
     for (int i = 0; i < 6; i++)
         test_produce_next(s, "t", 0, &next, 4);
     E(samsa_close(s));
