@@ -110,7 +110,9 @@ symlink_case(const test_snap *sn, const char *dir, const char *rel,
  * the last one's offsets for the active segment, cutting the file it
  * names as a torn tail and appending batches to it.  Now the index is
  * not rewritten (derived data: nothing is lost), and a marker or a
- * segment that is a link stops the open with -ELOOP. */
+ * segment that is a link stops the open with -ELOOP (one under a name
+ * inside the last segment's records with SAMSA_ECORRUPT, as any file
+ * there). */
 START_TEST(test_symlinks_not_written_through)
 {
     const char *dir = test_dir_make();
@@ -149,15 +151,110 @@ START_TEST(test_symlinks_not_written_through)
         outside_same(out, index_files[k]);
     }
 
-    const char *stop[] = {"t-0/samsa.end", inside};
-    for (int k = 0; k < 2; k++) {
+    /* A name inside the last segment's records is not samsa's whatever
+     * it is (test_file_inside_the_segment_before). */
+    char last[64];
+    snprintf(last, sizeof last, "t-0/%020lld.log", (long long)bases[n - 1]);
+    const char *stop[] = {"t-0/samsa.end", last, inside};
+    const int stop_rc[] = {-ELOOP, -ELOOP, SAMSA_ECORRUPT};
+    for (int k = 0; k < 3; k++) {
         symlink_case(&sn, dir, stop[k], out);
-        EQ_RC(samsa_open(dir, NULL, &s), -ELOOP);
+        EQ_RC(samsa_open(dir, NULL, &s), stop_rc[k]);
         outside_same(out, stop[k]);
         ck_assert_int_eq(lstat(test_pathf(path, dir, stop[k]), &st), 0);
         ck_assert(S_ISLNK(st.st_mode));
     }
     unlink(out);
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* ---- a file under a name inside the records of the segment before ------- */
+
+/* Fail unless every .log of sn is on disk under root with its bytes (the
+ * preallocated zeros past them may be cut). */
+static void
+logs_as_snapped(const test_snap *sn, const char *root, const char *what)
+{
+    for (size_t i = 0; i < sn->n; i++) {
+        const test_sfile *f = &sn->f[i];
+        size_t len = strlen(f->path), n;
+        if (f->dir || len < 4 || strcmp(f->path + len - 4, ".log") != 0)
+            continue;
+        char path[TEST_PATH_BUF];
+        uint8_t *b = test_slurp(test_pathf(path, root, f->path), &n);
+        ck_assert_msg(n >= f->used && memcmp(b, f->data, f->used) == 0,
+                      "%s: %s changed", what, f->path);
+        free(b);
+    }
+}
+
+/* A file named as a segment whose base lies inside the records of the
+ * segment before it is not samsa's: samsa names a segment by the end of
+ * the one before.  Trusting the name, a reader stopped at it, the writer
+ * appended its batches to it, and an open whose log start had passed the
+ * name removed the segment before, with the start's records in it.  Now
+ * the open says SAMSA_ECORRUPT and changes nothing; without the file the
+ * store opens as it was. */
+START_TEST(test_file_inside_the_segment_before)
+{
+    const char *dir = test_dir_make();
+    int64_t next = 0, bases[8];
+    samsa *s = two_segments(dir, &next);
+    size_t n;
+    while ((n = test_seg_bases(dir, "t", 0, bases, 8)) < 4)
+        test_produce_next(s, "t", 0, &next, 4);
+    for (int i = 0; i < 3; i++) /* the active segment holds some */
+        test_produce_next(s, "t", 0, &next, 4);
+    /* the oldest segment goes; the start lies inside the next one */
+    int64_t start = bases[1] + 2;
+    E(samsa_delete_records(s, "t", 0, start));
+    E(samsa_close(s));
+    ck_assert_uint_eq(test_seg_bases(dir, "t", 0, bases, 8), n - 1);
+    n--;
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+
+    /* Inside: the sealed segment holding the start (the open's removal
+     * below the start goes by the next name), a sealed one, the active
+     * one; empty, and holding a copy of the segment before. */
+    int64_t inside[] = {start, bases[0] + 1, bases[n - 2] + 3,
+                        bases[n - 1] + 1};
+    for (size_t k = 0; k < 2 * sizeof inside / sizeof *inside; k++) {
+        test_snap_put(&sn, dir);
+        char name[64], path[TEST_PATH_BUF], what[96];
+        snprintf(name, sizeof name, "t-0/%020lld.log",
+                 (long long)inside[k / 2]);
+        snprintf(what, sizeof what, "%s, %s", name, k % 2 ? "a copy" : "empty");
+        test_pathf(path, dir, name);
+        size_t len = 0;
+        uint8_t *copy = NULL;
+        if (k % 2) {
+            char before[64], bpath[TEST_PATH_BUF];
+            snprintf(before, sizeof before, "t-0/%020lld.log",
+                     (long long)bases[0]);
+            copy = test_slurp(test_pathf(bpath, dir, before), &len);
+        }
+        test_spew(path, copy, len, O_EXCL);
+        samsa *s2 = NULL;
+        int rc = samsa_open(dir, NULL, &s2);
+        ck_assert_msg(rc == SAMSA_ECORRUPT, "%s: %s", what, samsa_strerror(rc));
+        ck_assert_ptr_null(s2);
+        logs_as_snapped(&sn, dir, what);
+        size_t m;
+        uint8_t *b = test_slurp(path, &m); /* left as it was */
+        ck_assert_msg(m == len && (len == 0 || memcmp(b, copy, len) == 0),
+                      "%s: the stray file changed", what);
+        free(b);
+        free(copy);
+        ck_assert_int_eq(unlink(path), 0);
+        s = test_open(dir);
+        test_read_range(s, "t", 0, start, next);
+        test_produce_gen(s, "t", 0, next, 2);
+        test_read_range(s, "t", 0, start, next + 2);
+        E(samsa_close(s));
+    }
     test_snap_free(&sn);
     test_dir_remove(dir);
 }
@@ -170,6 +267,7 @@ damage_suite(void)
     TCase *tc = tcase_create("damage");
     tcase_add_test(tc, test_damaged_last_offset_delta);
     tcase_add_test(tc, test_symlinks_not_written_through);
+    tcase_add_test(tc, test_file_inside_the_segment_before);
     suite_add_tcase(s, tc);
     return s;
 }

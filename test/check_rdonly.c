@@ -634,7 +634,9 @@ START_TEST(test_not_a_file_under_a_segment_name)
         int64_t next;
         E(samsa_close(small_store(dir, &next, 10)));
         char path[TEST_PATH_BUF], name[64];
-        snprintf(name, sizeof name, "t-0/%020lld.log", (long long)next - 2);
+        /* at the end: a name inside the records is refused before its
+         * file is opened (check_damage.c) */
+        snprintf(name, sizeof name, "t-0/%020lld.log", (long long)next);
         test_pathf(path, dir, name);
         if (kinds[k].fifo)
             ck_assert_int_eq(mkfifo(path, 0644), 0);

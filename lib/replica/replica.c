@@ -563,7 +563,7 @@ rset_reconcile(rset *rs, const log_config *cfg)
          * leaves a .cleaned file on some copies only (compact.c). */
         log_clean_leftovers(rs->base, dir);
         if (!rs->copy[i].insync)
-            log_remove_below(rs->base, dir, atomic_load(&rs->start));
+            log_remove_below(rs->base, dir, cfg, atomic_load(&rs->start));
     }
     for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)

@@ -87,6 +87,28 @@
  * when it catches up, and one opened later is cleaned by the same rule.
  * A reader holding a removed segment keeps its mapping (the segment is
  * reference counted) until it moves on; its next call sees the new start.
+ *
+ * Foreign files.  A segment's name says where it begins; where it ends
+ * only its records say.  samsa names a new segment by the end of the one
+ * before, so a segment's records never run past the next file's name.  A
+ * file whose name lies inside the records of the one before (a stray
+ * empty file, a copy from elsewhere) is therefore not samsa's, and trusting
+ * its name would do harm: readers would leave the segment before at that
+ * name (hiding records), the writer would append to the stray file, and
+ * the removal of segments below the start (which goes by the next name)
+ * would remove the segment that holds the start's records.  So every
+ * segment's end is read (from its last index entry, CRC-checked, as the
+ * open does anyway) and compared with the next name before that name is
+ * trusted: remove_below() keeps a segment whose records run past it, and
+ * log_load() stops the open with SAMSA_ECORRUPT, changing nothing, as it
+ * does for a directory, FIFO or symbolic link under a segment's name.
+ * Moving the stray file away makes the store open as it was.  In a log
+ * with gaps this cannot be told from damage: a batch's base offset is
+ * outside its CRC, and one raised past the next name (a bit flip) looks
+ * the same, so there the name wins, as before, and the batch is damage
+ * that readers are told of (cursor.c, seg_limit()).  A read-only handle
+ * does not read its segments' ends at open (log_follow.c): it stops at
+ * the stray name, where the writer would not open.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -195,14 +217,34 @@ list_segments(const char *dir, int64_t **out, size_t *n)
     return 0;
 }
 
-/* Remove the files of the segments at bases[0..n) wholly below start
- * (the next one begins at or below it); how many. */
+/* Does the segment at base end at or before limit?  Its records are read
+ * (segment_open, sealed: from its last index entry, CRC-checked), because
+ * a name says only where a segment begins: see "Foreign files".  A
+ * segment that does not open is not known to: no. */
+static bool
+segment_ends_by(samsa_io *io, const char *dir, int64_t base,
+                const log_config *cfg, int64_t limit)
+{
+    segment *seg;
+    bool torn;
+    if (segment_open(io, dir, base, cfg, -1, -1, &torn, &seg) != 0)
+        return false;
+    bool by = seg->next_offset <= limit;
+    segment_unref(io, seg);
+    return by;
+}
+
+/* Remove the files of the segments at bases[0..n) wholly below start (the
+ * next one begins at or below it, and its records end there); how many.
+ * One whose records run past the next name is kept, with those after it:
+ * see "Foreign files". */
 static size_t
-remove_below(samsa_io *io, const char *dir, const int64_t *bases, size_t n,
-             int64_t start)
+remove_below(samsa_io *io, const char *dir, const log_config *cfg,
+             const int64_t *bases, size_t n, int64_t start)
 {
     size_t below = 0;
-    while (below + 1 < n && bases[below + 1] <= start)
+    while (below + 1 < n && bases[below + 1] <= start &&
+           segment_ends_by(io, dir, bases[below], cfg, bases[below + 1]))
         segment_remove_files(io, dir, bases[below++]);
     if (below > 0)
         (void)io->dirsync(io, dir);
@@ -210,12 +252,13 @@ remove_below(samsa_io *io, const char *dir, const int64_t *bases, size_t n,
 }
 
 void
-log_remove_below(samsa_io *io, const char *dir, int64_t start)
+log_remove_below(samsa_io *io, const char *dir, const log_config *cfg,
+                 int64_t start)
 {
     int64_t *bases = NULL;
     size_t n = 0;
     if (list_segments(dir, &bases, &n) == 0)
-        (void)remove_below(io, dir, bases, n, start);
+        (void)remove_below(io, dir, cfg, bases, n, start);
     free(bases);
 }
 
@@ -414,6 +457,10 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
             segment_unref(log->io, seg);
         if (rc != 0)
             return rc;
+        /* Records past the next file's name: that file is not samsa's
+         * segment ("Foreign files"). */
+        if (i + 1 < n && seg->next_offset > bases[i + 1] && !log->cfg.gaps)
+            return SAMSA_ECORRUPT;
         /* Recovered short of the next segment's base: a power cut without
          * the sync policy lost this segment's last writes (zeros, so not
          * "torn") but kept the next file.  The records after the gap cannot
@@ -470,7 +517,8 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     }
     /* Segments wholly below the catalog's start (the next one begins at or
      * below it) were deleted: see "Deleting".  They go now, unread. */
-    size_t below = rc == 0 ? remove_below(io, dir, bases, n, start) : 0;
+    size_t below =
+        rc == 0 ? remove_below(io, dir, &log->cfg, bases, n, start) : 0;
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;

@@ -314,8 +314,10 @@ void log_mark_deleted(samsa_log *log);
  * see it (a start never moves back), then log_delete_before() removes the
  * whole segments below the start and returns how many. */
 /* What log_open does first: remove the files of the segments in dir
- * wholly below start (for a copy the log does not open: replica.c). */
-void log_remove_below(samsa_io *io, const char *dir, int64_t start);
+ * wholly below start (for a copy the log does not open: replica.c);
+ * none when a file there is not samsa's (log.c, "Foreign files"). */
+void log_remove_below(samsa_io *io, const char *dir, const log_config *cfg,
+                      int64_t start);
 int64_t log_retention_point(samsa_log *log, int64_t min_ts, int64_t max_bytes);
 void log_advance_start(samsa_log *log, int64_t start);
 size_t log_delete_before(samsa_log *log);
