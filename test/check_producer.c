@@ -1238,14 +1238,6 @@ END_TEST
  * (regression: each was retried a whole timeout from when the sender
  * came to it, so the last waited ten, and a close with the default
  * 120 s and many batches held waited hours). */
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 START_TEST(test_producer_timeout_total)
 {
     const char *dir = test_dir_make();
@@ -1266,11 +1258,11 @@ START_TEST(test_producer_timeout_total)
     faultio_fail(fi, FAULTIO_ANY, 1, ENOSPC, true);
     static char val[150];
     samsa_record r = {.value = val, .value_len = sizeof val, .timestamp = 1};
-    int64_t t0 = now_ms();
+    int64_t t0 = test_clock_ms(CLOCK_MONOTONIC);
     for (size_t i = 0; i < 10; i++) /* one record a batch */
         E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, 0));
     E(samsa_producer_flush(p, -1));
-    int64_t took = now_ms() - t0;
+    int64_t took = test_clock_ms(CLOCK_MONOTONIC) - t0;
     for (size_t i = 0; i < 10; i++)
         EQ_RC(v.error[i], SAMSA_ENOSPC);
     ck_assert_msg(took < 1500, "10 batches reported in %lld ms",

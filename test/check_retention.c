@@ -1120,6 +1120,30 @@ START_TEST(test_kill9)
 }
 END_TEST
 
+/* The real wall clock that timestamps and retention read (clock.c: on
+ * x86-64 the TSC between readings of CLOCK_REALTIME, its period learnt
+ * after 200 ms, an anchor kept under a second).  Across 1.5 s of calls,
+ * through the learning and several anchors, every stamp lies within the
+ * system clock's readings around it, give or take 2 ms. */
+START_TEST(test_wall_clock)
+{
+    samsa__wall_ms_set(0);
+    int64_t until = samsa__now_ns() + 1500000000;
+    long calls = 0, off = 0;
+    while (samsa__now_ns() < until) {
+        int64_t a = test_clock_ms(CLOCK_REALTIME), w = samsa__wall_ms(),
+                b = test_clock_ms(CLOCK_REALTIME);
+        if (w < a - 2 || w > b + 2)
+            ck_abort_msg("call %ld: %lld not in [%lld, %lld]", calls,
+                         (long long)w, (long long)a, (long long)b);
+        off += w != a;
+        calls++;
+    }
+    ck_assert_int_gt(calls, 1000);
+    printf("wall clock: %ld calls, %ld stamps not the system's\n", calls, off);
+}
+END_TEST
+
 Suite *
 retention_suite(void)
 {
@@ -1141,6 +1165,7 @@ retention_suite(void)
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_kill9);
+    tcase_add_test(tc, test_wall_clock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "samsa.h"
 #include "storage/log.h"
@@ -97,6 +98,8 @@ const char *test_path(const char *dir, const char *name);
  * ten times slower and are there for memory and thread errors, not for
  * coverage the plain run already has. */
 bool test_long(void);
+/* The clock id (CLOCK_MONOTONIC, CLOCK_REALTIME) in ms. */
+int64_t test_clock_ms(clockid_t id);
 unsigned test_sweep_thin(void);
 
 /* Open a store in dir with default options, failing the test on error. */

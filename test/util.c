@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "catalog/catalog_mdb.h"
@@ -151,6 +152,14 @@ test_path(const char *dir, const char *name)
     char *b = buf[next++ % 4];
     snprintf(b, sizeof buf[0], "%s/%s", dir, name);
     return b;
+}
+
+int64_t
+test_clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool
