@@ -77,14 +77,17 @@ samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
  * keeps an anchor, a TSC reading and the wall time taken with it, and
  * the time is the anchor's plus the ticks since, times the TSC's period.
  *
- * The period is learnt once per process, from two readings at least
- * CAL_MIN_NS apart, each a clock_gettime() between two rdtsc's that are
- * close (tsc_pair: a preemption between them would shift a reading).  An
- * anchor serves ANCHOR_TICKS (under a second at any TSC of 2.1 GHz or
- * more; a TSC under 1 GHz is not used, so the product below cannot
- * overflow), then the wall clock is read again: a step of it (an
- * administrator, NTP) shows within a second, and a slew (at most 500
- * ppm) or the period's error moves a stamp by well under a millisecond.
+ * The period is learnt from two readings of one thread, each a
+ * clock_gettime() between two rdtsc's that are close (tsc_pair: a
+ * preemption between them would shift the reading), at least CAL_MIN_NS
+ * apart.  Its error is at most the readings' (a few microseconds) over
+ * the time between them, so an anchor serves at most 16 times that time
+ * (a stamp is then off by under 0.2 ms), and the period is learnt again,
+ * from readings further apart, until an anchor may serve 2^31 ticks
+ * (under a second at any TSC of 2.1 GHz or more; a TSC under 1 GHz is
+ * not used, so the product below cannot overflow).  Then the wall clock
+ * is read again: a step of it (an administrator, NTP) shows within a
+ * second, and a slew (at most 500 ppm) moves a stamp by under 0.5 ms.
  * A thread moved to a core whose TSC is behind sees a huge tick count
  * (unsigned) and reads the wall clock.  Nothing that orders events or
  * times a wait reads this clock: those use CLOCK_MONOTONIC above. */
@@ -95,19 +98,21 @@ static _Atomic int64_t wall_set; /* tests: the wall time; 0: the real one */
 #include <cpuid.h>
 #include <x86intrin.h>
 
-#define ANCHOR_TICKS (1ull << 31) /* ticks an anchor serves             */
-#define CAL_MIN_NS   200000000    /* the period's two readings: apart   */
-#define CAL_MAX_NS   2000000000   /* ... and at most this (<< 32 fits)  */
-#define PAIR_TICKS   20000        /* a reading's two rdtsc's: at most   */
-#define TSC_NONE     UINT64_MAX   /* tsc_mult: no usable TSC            */
+#define WINDOW_MAX 31         /* log2 of the ticks an anchor may serve */
+#define CAL_MIN_NS 10000000   /* the period's readings: at least apart  */
+#define CAL_MAX_NS 1000000000 /* ... and at most (dns << 32 fits)     */
+#define PAIR_TICKS 20000      /* a reading's two rdtsc's: at most apart */
+#define TSC_NONE   UINT64_MAX /* tsc_cal: no usable TSC                */
 
-/* ns per tick, in 32.32 fixed point; 0 while not learnt. */
-static _Atomic uint64_t tsc_mult;
+/* What is learnt: ns per tick in 32.32 fixed point << 8, or'ed with the
+ * log2 of the ticks an anchor may serve; 0 while nothing is. */
+static _Atomic uint64_t tsc_cal;
 
 typedef struct tsc_anchor {
-    uint64_t tsc;  /* a TSC reading                    */
-    int64_t ns;    /* CLOCK_REALTIME then              */
-    uint64_t mult; /* tsc_mult then; 0: no anchor      */
+    uint64_t tsc;    /* a TSC reading                          */
+    int64_t ns;      /* CLOCK_REALTIME then                    */
+    uint64_t mult;   /* ns per tick, 32.32                     */
+    uint64_t window; /* ticks it serves; 0: no anchor          */
 } tsc_anchor;
 
 static _Thread_local tsc_anchor anchor;
@@ -136,42 +141,50 @@ tsc_invariant(void)
     return __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));
 }
 
-/* tsc_mult, learnt from this thread's readings when they are far enough
- * apart (0 until then). */
+/* tsc_cal, learnt better from this thread's reading (t, ns) and its
+ * first one when they are far enough apart; c: what was known. */
 static uint64_t
-tsc_learn(uint64_t t, int64_t ns)
+tsc_learn(uint64_t t, int64_t ns, uint64_t c)
 {
     /* asked once per thread: CPUID traps on a virtual machine */
     if (cal.tsc == 0 && !tsc_invariant()) {
-        atomic_store(&tsc_mult, TSC_NONE);
+        atomic_store(&tsc_cal, TSC_NONE);
         return TSC_NONE;
     }
     int64_t dns = ns - cal.ns;
     if (cal.tsc == 0 || t <= cal.tsc || dns < 0 || dns > CAL_MAX_NS) {
         cal = (tsc_anchor){.tsc = t, .ns = ns};
-        return 0;
+        return c;
     }
     if (dns < CAL_MIN_NS)
-        return 0;
-    uint64_t m = ((uint64_t)dns << 32) / (t - cal.tsc);
-    if (m == 0 || m >= 1ull << 32) /* a TSC under 1 GHz, or nonsense */
-        m = TSC_NONE;
-    atomic_store(&tsc_mult, m);
-    return m;
+        return c;
+    uint64_t ticks = t - cal.tsc;
+    uint64_t m = ((uint64_t)dns << 32) / ticks;
+    if (m == 0 || m >= 1ull << 32) { /* a TSC under 1 GHz, or nonsense */
+        atomic_store(&tsc_cal, TSC_NONE);
+        return TSC_NONE;
+    }
+    unsigned shift = 63 - (unsigned)__builtin_clzll(ticks) + 4; /* x16 */
+    uint64_t nc = m << 8 | (shift < WINDOW_MAX ? shift : WINDOW_MAX);
+    while ((c & 0xff) < (nc & 0xff) && c != TSC_NONE &&
+           !atomic_compare_exchange_weak(&tsc_cal, &c, nc))
+        ;
+    return (c & 0xff) < (nc & 0xff) ? nc : c;
 }
 
 static __attribute__((noinline)) int64_t
 wall_ms_slow(void)
 {
-    uint64_t m = atomic_load_explicit(&tsc_mult, memory_order_relaxed);
-    if (m == TSC_NONE)
+    uint64_t c = atomic_load_explicit(&tsc_cal, memory_order_relaxed);
+    if (c == TSC_NONE)
         return clock_ns(CLOCK_REALTIME) / 1000000;
     uint64_t t;
     int64_t ns = tsc_pair(&t);
-    if (m == 0)
-        m = tsc_learn(t, ns);
-    if (m != 0 && m != TSC_NONE)
-        anchor = (tsc_anchor){.tsc = t, .ns = ns, .mult = m};
+    if ((c & 0xff) < WINDOW_MAX)
+        c = tsc_learn(t, ns, c);
+    if (c != 0 && c != TSC_NONE)
+        anchor = (tsc_anchor){
+            .tsc = t, .ns = ns, .mult = c >> 8, .window = 1ull << (c & 0xff)};
     return ns / 1000000;
 }
 
@@ -182,7 +195,7 @@ samsa__wall_ms(void)
     if (ms != 0)
         return ms;
     uint64_t d = __rdtsc() - anchor.tsc;
-    if (anchor.mult == 0 || d >= ANCHOR_TICKS)
+    if (d >= anchor.window)
         return wall_ms_slow();
     return (anchor.ns + (int64_t)((d * anchor.mult) >> 32)) / 1000000;
 }
