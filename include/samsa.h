@@ -425,9 +425,13 @@ typedef enum samsa_compression {
  *   - SAMSA_EVERSION: the catalog was written by an incompatible version;
  *   - SAMSA_ECORRUPT: the catalog is damaged in every directory that
  *     holds one (one damaged in some is rebuilt from another's and the
- *     open goes on); no file was changed;
+ *     open goes on), or a partition directory holds a file under a
+ *     segment's name that samsa did not make (one named inside the
+ *     records of the segment before it, a FIFO: samsa(7), Recovery); no
+ *     file was changed;
  *   - SAMSA_ENOMEM, SAMSA_EIO, SAMSA_ENOSPC, or -errno (for example
- *     -ENOENT when dir does not exist, -EACCES).
+ *     -ENOENT when dir does not exist, -EACCES; -EISDIR or -ELOOP for a
+ *     directory or symbolic link under a segment's name).
  */
 SAMSA_API int samsa_open(const char *dir, const samsa_options *opt,
                          samsa **out);
