@@ -255,6 +255,28 @@ START_TEST(test_file_inside_the_segment_before)
         test_read_range(s, "t", 0, start, next + 2);
         E(samsa_close(s));
     }
+
+    /* Below the start, where the open removes what a crash left of a
+     * deletion: an empty file goes (as a roll's that nothing reached), a
+     * file that does not begin as a segment stops the open. */
+    for (int k = 0; k < 2; k++) {
+        test_snap_put(&sn, dir);
+        char path[TEST_PATH_BUF];
+        test_pathf(path, dir, "t-0/00000000000000000000.log");
+        static const char text[] = "not samsa's\n";
+        test_spew(path, text, k ? sizeof text - 1 : 0, O_EXCL);
+        samsa *s2 = NULL;
+        if (k == 1) {
+            EQ_RC(samsa_open(dir, NULL, &s2), SAMSA_ECORRUPT);
+            logs_as_snapped(&sn, dir, "below the start");
+            ck_assert(test_exists(path));
+            ck_assert_int_eq(unlink(path), 0);
+        }
+        s = test_open(dir);
+        ck_assert(!test_exists(path));
+        test_read_range(s, "t", 0, start, next);
+        E(samsa_close(s));
+    }
     test_snap_free(&sn);
     test_dir_remove(dir);
 }

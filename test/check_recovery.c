@@ -654,6 +654,68 @@ START_TEST(test_torn_first_batch)
 }
 END_TEST
 
+/* A torn tail in a segment that is not the last: the segments after it
+ * follow records the Kafka rule cuts, so they go, but only those that
+ * begin as samsa makes a segment.  A file among them that does not (not
+ * samsa's: its name alone proves nothing) stops the open with
+ * SAMSA_ECORRUPT, and it and the segments after the tail stay.  The
+ * torn tail is cut first, as recovery cuts it: once the file is moved
+ * away, nothing is torn, and the records after it stay (whole, in
+ * order, never acknowledged: kept rather than cut, nothing lost). */
+START_TEST(test_torn_then_foreign)
+{
+    torn t;
+    torn_fixture(&t);
+    int64_t bases[64];
+    size_t nb = test_seg_bases(t.orig, "t", 0, bases, 64);
+    char mid[TEST_PATH_BUF], last[TEST_PATH_BUF], stray[TEST_PATH_BUF];
+    static const char text[] = "not samsa's: must stay as it is\n";
+    for (int k = 0; k < 3; k++) {
+        test_dir_remove(t.work);
+        copy_tree(t.orig, t.work);
+        seg_file(mid, t.work, "t", 0, bases[nb - 2], ".log");
+        seg_file(last, t.work, "t", 0, bases[nb - 1], ".log");
+        seg_file(stray, t.work, "t", 0, t.end + 100, ".log");
+        /* garbage after the sealed segment's last batch: a torn tail */
+        size_t mid_len;
+        uint8_t *mid_was = test_slurp(mid, &mid_len);
+        static const uint8_t junk[40] = {0x55, 0x66, 0x77};
+        test_spew(mid, junk, sizeof junk, O_APPEND);
+        if (k == 1) /* zeros: as a roll's file with nothing in it yet */
+            test_spew(stray, (uint8_t[64]){0}, 64, O_EXCL);
+        if (k == 2)
+            test_spew(stray, text, sizeof text - 1, O_EXCL);
+        samsa *s = NULL;
+        if (k == 2) {
+            EQ_RC(samsa_open(t.work, NULL, &s), SAMSA_ECORRUPT);
+            ck_assert(test_exists(last));
+            size_t n;
+            uint8_t *b = test_slurp(stray, &n);
+            ck_assert(n == sizeof text - 1 && memcmp(b, text, n) == 0);
+            free(b);
+            ck_assert_int_eq(unlink(stray), 0);
+        }
+        size_t n;
+        uint8_t *b = test_slurp(mid, &n);
+        if (k < 2) {
+            /* cut; the segment the last again, taking the next record */
+            torn_check(t.work, bases[nb - 1], true);
+            free(b);
+            b = test_slurp(mid, &n);
+            ck_assert(n > mid_len && memcmp(b, mid_was, mid_len) == 0);
+            ck_assert(!test_exists(last));
+        } else {
+            ck_assert(n == mid_len && memcmp(b, mid_was, mid_len) == 0);
+            torn_check(t.work, t.end, true);
+        }
+        free(b);
+        free(mid_was);
+        ck_assert(!test_exists(stray));
+    }
+    test_dir_remove(t.dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Corruption in the middle                                                 */
 /* ------------------------------------------------------------------------ */
@@ -1722,6 +1784,7 @@ recovery_suite(void)
     tcase_add_test(tc, test_torn_last_batch);
     tcase_add_test(tc, test_torn_garbage);
     tcase_add_test(tc, test_torn_first_batch);
+    tcase_add_test(tc, test_torn_then_foreign);
     tcase_add_test(tc, test_corrupt_sealed);
     tcase_add_test(tc, test_corrupt_after_kill);
     tcase_add_test(tc, test_corrupt_header_after_kill);

@@ -103,12 +103,19 @@
  * log_load() stops the open with SAMSA_ECORRUPT, changing nothing, as it
  * does for a directory, FIFO or symbolic link under a segment's name.
  * Moving the stray file away makes the store open as it was.  In a log
- * with gaps this cannot be told from damage: a batch's base offset is
- * outside its CRC, and one raised past the next name (a bit flip) looks
+ * with gaps such a file cannot be told from damage: a batch's base offset
+ * is outside its CRC, and one raised past the next name (a bit flip) looks
  * the same, so there the name wins, as before, and the batch is damage
  * that readers are told of (cursor.c, seg_limit()).  A read-only handle
  * does not read its segments' ends at open (log_follow.c): it stops at
  * the stray name, where the writer would not open.
+ *
+ * And a file is removed by its name alone (below the start, or after a
+ * torn tail) only when it begins as samsa makes a segment: empty, zeros,
+ * or a batch whose base offset is its name or past it
+ * (segment_file_made()).  Any other stops the open as above (after a
+ * torn tail, the tail itself is cut by then, as recovery cuts it: past
+ * the acknowledged end).
  */
 #include <assert.h>
 #include <dirent.h>
@@ -235,20 +242,28 @@ segment_ends_by(samsa_io *io, const char *dir, int64_t base,
 }
 
 /* Remove the files of the segments at bases[0..n) wholly below start (the
- * next one begins at or below it, and its records end there); how many.
- * One whose records run past the next name is kept, with those after it:
- * see "Foreign files". */
-static size_t
+ * next one begins at or below it, and its records end there); *below
+ * gets how many.  One whose records run past the next name is kept, with
+ * those after it; SAMSA_ECORRUPT, removing none, when one does not begin
+ * as samsa makes a segment.  See "Foreign files". */
+static int
 remove_below(samsa_io *io, const char *dir, const log_config *cfg,
-             const int64_t *bases, size_t n, int64_t start)
+             const int64_t *bases, size_t n, int64_t start, size_t *below)
 {
-    size_t below = 0;
-    while (below + 1 < n && bases[below + 1] <= start &&
-           segment_ends_by(io, dir, bases[below], cfg, bases[below + 1]))
-        segment_remove_files(io, dir, bases[below++]);
-    if (below > 0)
+    size_t k = 0;
+    while (k + 1 < n && bases[k + 1] <= start) {
+        if (!segment_file_made(io, dir, bases[k]))
+            return SAMSA_ECORRUPT;
+        if (!segment_ends_by(io, dir, bases[k], cfg, bases[k + 1]))
+            break;
+        k++;
+    }
+    for (size_t i = 0; i < k; i++)
+        segment_remove_files(io, dir, bases[i]);
+    if (k > 0)
         (void)io->dirsync(io, dir);
-    return below;
+    *below = k;
+    return 0;
 }
 
 void
@@ -256,9 +271,9 @@ log_remove_below(samsa_io *io, const char *dir, const log_config *cfg,
                  int64_t start)
 {
     int64_t *bases = NULL;
-    size_t n = 0;
+    size_t n = 0, below;
     if (list_segments(dir, &bases, &n) == 0)
-        (void)remove_below(io, dir, cfg, bases, n, start);
+        (void)remove_below(io, dir, cfg, bases, n, start, &below);
     free(bases);
 }
 
@@ -490,6 +505,9 @@ log_load(samsa_log *log, const int64_t *bases, size_t n)
             return rc;
         if (torn && i + 1 < n) {
             for (size_t j = i + 1; j < n; j++)
+                if (!segment_file_made(log->io, log->dir, bases[j]))
+                    return SAMSA_ECORRUPT; /* see "Foreign files" */
+            for (size_t j = i + 1; j < n; j++)
                 segment_remove_files(log->io, log->dir, bases[j]);
             break;
         }
@@ -516,9 +534,11 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
         rc = list_segments(dir, &bases, &n);
     }
     /* Segments wholly below the catalog's start (the next one begins at or
-     * below it) were deleted: see "Deleting".  They go now, unread. */
-    size_t below =
-        rc == 0 ? remove_below(io, dir, &log->cfg, bases, n, start) : 0;
+     * below it) were deleted: see "Deleting".  They go now, read only to
+     * be sure that they are samsa's and end there ("Foreign files"). */
+    size_t below = 0;
+    if (rc == 0)
+        rc = remove_below(io, dir, &log->cfg, bases, n, start, &below);
     /* What was acknowledged: see "The end marker". */
     int64_t marked = create ? -1 : marker_read(log);
     log->durable = marked > recovery_point ? marked : recovery_point;

@@ -227,6 +227,9 @@ uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
 int segment_write_index(samsa_io *io, segment *seg);
 /* Remove the files of the segment at base in dir. */
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
+/* Does the segment file at base in dir begin as samsa makes one (log.c,
+ * "Foreign files")?  false also when it cannot be read. */
+bool segment_file_made(samsa_io *io, const char *dir, int64_t base);
 void segment_ref(segment *seg);
 void segment_unref(samsa_io *io, segment *seg);
 /* Bytes of batches the recovery scans of segment_open walked, since the

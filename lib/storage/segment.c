@@ -743,6 +743,36 @@ segment_remove_files(samsa_io *io, const char *dir, int64_t base)
     }
 }
 
+/* Does the .log file at base begin as one samsa made: nothing yet, zeros
+ * (space allocated ahead, or a power cut), or a batch header whose base
+ * offset is at or past the name's, within a segment's reach (the name's
+ * exactly in a dense log, but a batch there may be damaged: a flip raises
+ * it, no record may lower it)?  Only such a file is removed by its name
+ * alone (log.c, "Foreign files"). */
+bool
+segment_file_made(samsa_io *io, const char *dir, int64_t base)
+{
+    char *path = segment_path(dir, base, ".log");
+    samsa_io_file *f;
+    if (path == NULL || io->open(io, path, SAMSA_IO_RDONLY, &f) != 0) {
+        free(path);
+        return false;
+    }
+    free(path);
+    uint8_t b[BATCH_HEADER_SIZE];
+    ssize_t n = io->read(io, f, b, sizeof b, 0);
+    io->close(io, f);
+    if (n < 0)
+        return false;
+    bool zeros = true;
+    for (ssize_t i = 0; i < n && zeros; i++)
+        zeros = b[i] == 0;
+    batch_header h;
+    return zeros ||
+           ((size_t)n == sizeof b && batch_parse_header(b, sizeof b, &h) >= 0 &&
+            h.base_offset >= base && h.base_offset - base <= INT32_MAX);
+}
+
 /* ---- opening and recovery ------------------------------------------------ */
 
 /* A batch at pos that parses, fits in size, and follows expected (exact:
