@@ -241,6 +241,14 @@ START_TEST(test_file_inside_the_segment_before)
         int rc = samsa_open(dir, NULL, &s2);
         ck_assert_msg(rc == SAMSA_ECORRUPT, "%s: %s", what, samsa_strerror(rc));
         ck_assert_ptr_null(s2);
+        /* a read-only handle: the topic says so, hiding nothing */
+        samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+        samsa_cursor *c;
+        E(samsa_open(dir, &ro, &s2));
+        rc = samsa_cursor_open(s2, "t", 0, start, &c);
+        ck_assert_msg(rc == SAMSA_ECORRUPT, "%s, read-only: %s", what,
+                      samsa_strerror(rc));
+        E(samsa_close(s2));
         logs_as_snapped(&sn, dir, what);
         size_t m;
         uint8_t *b = test_slurp(path, &m); /* left as it was */

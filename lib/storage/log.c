@@ -107,8 +107,8 @@
  * is outside its CRC, and one raised past the next name (a bit flip) looks
  * the same, so there the name wins, as before, and the batch is damage
  * that readers are told of (cursor.c, seg_limit()).  A read-only handle
- * does not read its segments' ends at open (log_follow.c): it stops at
- * the stray name, where the writer would not open.
+ * makes the same check of the segments it opens, and of one it finds
+ * named inside the records its scan has passed (log_follow.c).
  *
  * And a file is removed by its name alone (below the start, or after a
  * torn tail) only when it begins as samsa makes a segment: empty, zeros,

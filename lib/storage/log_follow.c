@@ -130,6 +130,92 @@ follow_segment(samsa_log *log, int64_t base, segment **out)
     return 0;
 }
 
+/* The batch header at pos of seg's file, read with pread(2), as the
+ * scan reads (see "Locating the batches"): 0 when the whole batch lies
+ * within the file. */
+static int
+follow_read_header(samsa_log *log, const segment *seg, uint64_t pos,
+                   batch_header *h)
+{
+    uint8_t b[BATCH_HEADER_SIZE];
+    uint64_t size = 0;
+    if (log->io->read(log->io, seg->file, b, sizeof b, pos) !=
+            (ssize_t)sizeof b ||
+        batch_parse_header(b, sizeof b, h) < 0 ||
+        log->io->size(log->io, seg->file, &size) != 0)
+        return 1;
+    return pos + BATCH_LOG_OVERHEAD + (uint64_t)h->length <= size ? 0 : 1;
+}
+
+/* Where a walk of seg's batches may start: the last entry of its .index
+ * when the batch it names is there (*pos, *expect), else the start. */
+static void
+follow_index_last(samsa_log *log, const segment *seg, uint64_t *pos,
+                  int64_t *expect)
+{
+    samsa_io *io = log->io;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%020lld.index", log->dir,
+             (long long)seg->base);
+    samsa_io_file *f;
+    uint64_t size = 0;
+    uint8_t e[8];
+    batch_header h;
+    *pos = 0;
+    *expect = seg->base;
+    if (io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
+        return;
+    if (io->size(io, f, &size) == 0 && size >= 8 &&
+        io->read(io, f, e, 8, size / 8 * 8 - 8) == 8) {
+        uint32_t rel = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 |
+                       (uint32_t)e[2] << 8 | e[3];
+        uint32_t at = (uint32_t)e[4] << 24 | (uint32_t)e[5] << 16 |
+                      (uint32_t)e[6] << 8 | e[7];
+        if (follow_read_header(log, seg, at, &h) == 0 &&
+            h.base_offset == seg->base + rel) {
+            *pos = at;
+            *expect = h.base_offset;
+        }
+    }
+    io->close(io, f);
+}
+
+/* Do seg's records run to next, the name of the file after it: a batch
+ * that follows the ones before it, passes its CRC and holds next?  That
+ * file is then not samsa's (log.c, "Foreign files"), and going by its
+ * name would hide those records: the writer does not open such a log,
+ * and a follower does not either.  The walk reads headers from the last
+ * index entry on, with pread(2): seg is not the last segment, but may
+ * have been the writer's until a moment ago, and a roll's seal cuts its
+ * file under the mapping.  In a log with gaps the name is believed, as
+ * by the writer. */
+static bool
+follow_runs_past(samsa_log *log, const segment *seg, int64_t next)
+{
+    if (log->cfg.gaps)
+        return false;
+    uint64_t pos;
+    int64_t expect;
+    batch_header h;
+    follow_index_last(log, seg, &pos, &expect);
+    while (follow_read_header(log, seg, pos, &h) == 0 &&
+           h.base_offset == expect) {
+        size_t len = BATCH_LOG_OVERHEAD + (size_t)h.length;
+        if (h.base_offset + h.last_offset_delta >= next) {
+            uint8_t *b = malloc(len);
+            bool whole = b != NULL &&
+                         log->io->read(log->io, seg->file, b, len, pos) ==
+                             (ssize_t)len &&
+                         batch_verify_crc(b, &h) == 0;
+            free(b);
+            return whole;
+        }
+        expect = h.base_offset + h.last_offset_delta + 1;
+        pos += len;
+    }
+    return false;
+}
+
 static int
 follow_push(samsa_log *log, segment *seg)
 {
@@ -349,6 +435,14 @@ log_follow_refresh(samsa_log *log, bool force)
         rc = follow_next_segment(log, last, &seg);
         if (rc != 0 || seg == NULL)
             break;
+        /* Named inside the records the scan has passed: not samsa's
+         * (log.c, "Foreign files"); not read on from. */
+        if (seg->base > last->base && seg->base < f->scan_expect &&
+            !log->cfg.gaps) {
+            segment_unref(log->io, seg);
+            rc = SAMSA_ECORRUPT;
+            break;
+        }
         if (seg->base == last->base) {
             follow_replace_last(log, seg); /* made again, at the same base */
             if (f->scan_pos > 0 || remade)
@@ -401,9 +495,18 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
     int64_t *bases = NULL;
     size_t n = 0, first = 0;
     int rc = log_list_segments(dir, &bases, &n);
-    /* Segments wholly below the start were deleted (log.c, "Deleting"). */
+    /* Segments wholly below the start were deleted (log.c, "Deleting"),
+     * as the next name says, when the one before it ends there. */
     while (rc == 0 && first + 1 < n && bases[first + 1] <= start)
         first++;
+    segment *before = NULL;
+    if (rc == 0 && first > 0 &&
+        (rc = follow_segment(log, bases[first - 1], &before)) == 0 &&
+        before != NULL) {
+        if (follow_runs_past(log, before, bases[first]))
+            rc = SAMSA_ECORRUPT;
+        segment_unref(io, before);
+    }
     if (rc == 0 && n == 0)
         rc = SAMSA_ECORRUPT; /* the writer makes the first one at create */
     /* Segments past the published end wait until the scan reaches them:
@@ -416,6 +519,11 @@ log_open_follow(samsa_io *io, const char *dir, const log_config *cfg,
         rc = follow_segment(log, bases[i], &seg);
         if (rc == 0 && seg == NULL)
             rc = SAMSA_ECORRUPT; /* listed, then gone: retention; reopen */
+        if (rc == 0 && i > first &&
+            follow_runs_past(log, log->segs[log->nsegs - 1], bases[i])) {
+            segment_unref(io, seg);
+            rc = SAMSA_ECORRUPT;
+        }
         if (rc == 0)
             rc = follow_push(log, seg);
     }
