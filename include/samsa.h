@@ -804,9 +804,13 @@ SAMSA_API int32_t samsa_partition_for_key(const void *key, size_t key_len,
  * copies in sync before anything was written, a full disk) are retried,
  * in order, every 100 ms until delivery_timeout_ms after the batch was
  * due (its first record's linger_ms passed); nothing written is
- * ever written twice.  A record is stored only in the topic it was sent
- * to: one deleted before the record's batch is stored, even if made
- * again under its name meanwhile, has it reported SAMSA_ENOTOPIC.
+ * ever written twice.  A batch refused as larger than the topic's
+ * max_message_bytes (lowered since its records were sent) is split into
+ * batches that fit, stored in order, as Kafka's producer splits one; only
+ * a record too large alone is reported SAMSA_ETOOBIG.  A record is stored
+ * only in the topic it was sent to: one deleted before the record's batch
+ * is stored, even if made again under its name meanwhile, has it reported
+ * SAMSA_ENOTOPIC.
  */
 typedef struct samsa_producer samsa_producer;
 

@@ -1192,6 +1192,52 @@ START_TEST(test_producer_partitions_added)
 }
 END_TEST
 
+/* max_message_bytes lowered while the producer holds a batch larger than
+ * the new one: the batch's records go in batches that fit, in order, and
+ * only a record too large alone is refused (regression: every record of
+ * the held batch was reported SAMSA_ETOOBIG; Kafka's producer splits a
+ * batch the broker refuses as too large). */
+START_TEST(test_producer_split_when_lowered)
+{
+    enum { N = 40, BIG = 17 };
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    seen v;
+    seen_init(&v, N);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[16], val[4096];
+    for (size_t i = 0; i < N; i++) {
+        samsa_record r;
+        rec_make(&r, key, val, i);
+        /* "v<i>" then padding: 300 bytes, record BIG 3000 */
+        size_t len = i == BIG ? 3000 : 300;
+        memset(val + r.value_len, '.', len - r.value_len);
+        r.value_len = len;
+        E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, 0));
+    }
+    samsa_topic_config alter = {.max_message_bytes = 2048};
+    E(samsa_topic_alter(s, "t", &alter));
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(v.wrong, 0);
+    ck_assert(!v.out_of_order);
+    for (size_t i = 0; i < N; i++) {
+        int64_t want = i < BIG ? (int64_t)i : i == BIG ? -1 : (int64_t)i - 1;
+        ck_assert_msg(v.offset[i] == want, "record %zu at %lld", i,
+                      (long long)v.offset[i]);
+        EQ_RC(v.error[i], i == BIG ? SAMSA_ETOOBIG : 0);
+    }
+    check_stored(s, "t", &v);
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A topic made compacted refuses records without a key from the next
  * produce (samsa_topic_alter()), records the producer held from before
  * too: they are reported SAMSA_EINVAL and not stored (regression: the
@@ -1302,6 +1348,7 @@ producer_suite(void)
         {"callback_calls", test_producer_callback_calls},
         {"partitions_added", test_producer_partitions_added},
         {"made_compacted", test_producer_made_compacted},
+        {"split_when_lowered", test_producer_split_when_lowered},
         {"timeout_total", test_producer_timeout_total},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -28,7 +28,11 @@
  * error that may pass (SAMSA_ENOTENOUGHREPLICAS, SAMSA_ENOSPC) is tried
  * again every RETRY_MS until delivery_timeout_ms after it was due (its
  * linger passed; Kafka's delivery.timeout.ms),
- * so a record is never written twice and never overtaken.
+ * so a record is never written twice and never overtaken.  A buffer
+ * refused as too large (SAMSA_ETOOBIG: the topic's max_message_bytes went
+ * down after its records came) is split into batches that fit and stored
+ * in order (pbuf_split()), as Kafka's producer splits a batch the broker
+ * refuses as too large.
  *
  * Memory.  `held` counts the bytes of every record the producer holds
  * (a bound of its encoded size, and its opaque slot), from send() until
@@ -362,12 +366,13 @@ transient(int rc)
     return rc == SAMSA_ENOTENOUGHREPLICAS || rc == SAMSA_ENOSPC;
 }
 
-/* Store b, retrying while nothing was stored and the error may pass, and
- * report each record. */
-static void
-pbuf_store(samsa_producer *p, pbuf *b)
+/* produce_encoded() of n of b's records, encoded at batch (len bytes,
+ * largest timestamp max_ts), tried again while nothing was stored and
+ * the error may pass (see "Retries"). */
+static int
+store_retrying(samsa_producer *p, const pbuf *b, uint8_t *batch, size_t len,
+               size_t n, int64_t max_ts, int64_t *base)
 {
-    batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
     /* From when the buffer was due at the latest (begun, and its linger
      * passed), as Kafka's delivery.timeout.ms bounds a batch: counted
      * from when the sender came to it, each buffer queued behind one
@@ -376,25 +381,29 @@ pbuf_store(samsa_producer *p, pbuf *b)
     int64_t give_up =
         b->first_ns +
         ((int64_t)p->cfg.linger_ms + p->cfg.delivery_timeout_ms) * 1000000;
-    int64_t base;
-    int rc;
     for (;;) {
-        rc = produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
-                             b->arena, b->used, (int32_t)b->n, b->keyless,
-                             b->max_ts, &base);
-        if (rc == 0 || base >= 0 || !transient(rc) ||
+        int rc =
+            produce_encoded(p->s, b->t->name, b->topic_id, b->partition, batch,
+                            len, (int32_t)n, b->keyless, max_ts, base);
+        if (rc == 0 || *base >= 0 || !transient(rc) ||
             samsa__now_ns() >= give_up)
-            break;
+            return rc;
         struct timespec ts = {0, RETRY_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Report b's records from..from+n-1: stored from base on (-1: not), rc. */
+static void
+report(samsa_producer *p, const pbuf *b, size_t from, size_t n, int64_t base,
+       int rc)
+{
     if (p->cfg.on_delivery == NULL)
         return;
     samsa_delivery_report stack[64];
-    samsa_delivery_report *rep =
-        b->n <= 64 ? stack : malloc(b->n * sizeof *rep);
-    for (size_t done = 0; done < b->n;) {
-        size_t k = rep != NULL ? b->n : 1; /* out of memory: one by one */
+    samsa_delivery_report *rep = n <= 64 ? stack : malloc(n * sizeof *rep);
+    for (size_t done = 0; done < n;) {
+        size_t k = rep != NULL ? n : 1; /* out of memory: one by one */
         samsa_delivery_report one;
         samsa_delivery_report *out = rep != NULL ? rep : &one;
         for (size_t i = 0; i < k; i++)
@@ -403,13 +412,75 @@ pbuf_store(samsa_producer *p, pbuf *b)
                 .partition = b->partition,
                 .offset = base >= 0 ? base + (int64_t)(done + i) : -1,
                 .error = rc,
-                .opaque = b->opaque[done + i],
+                .opaque = b->opaque[from + done + i],
             };
         p->cfg.on_delivery(out, k, p->cfg.ctx);
         done += k;
     }
     if (rep != stack)
         free(rep);
+}
+
+/* b was refused whole as too large: the topic's max_message_bytes went
+ * down after its records were gathered.  Its records go again, in order,
+ * in batches that fit, each reported once stored; a record too large
+ * alone is refused alone.  So Kafka's producer splits a batch the broker
+ * refused as too large (RecordBatchTooLargeException) rather than fail
+ * all its records.  Nonzero, reporting nothing, when it cannot begin. */
+static int
+pbuf_split(samsa_producer *p, pbuf *b)
+{
+    samsa_topic_config cfg;
+    batch_header h;
+    if (samsa_topic_describe(p->s, b->t->name, &cfg) != 0 ||
+        batch_parse_header(b->arena, b->used, &h) != 0)
+        return SAMSA_ETOOBIG;
+    size_t max = (size_t)cfg.max_message_bytes;
+    uint8_t *out = malloc(b->used); /* a part is never larger than all */
+    if (out == NULL)
+        return SAMSA_ENOMEM;
+    batch_iter it;
+    samsa_message m;
+    batch_iter_init(&it, b->arena, &h);
+    bool more = batch_iter_next(&it, &m) == 0; /* m: the next to place */
+    size_t from = 0;
+    while (more) {
+        size_t used = BATCH_HEADER_SIZE, n = 0;
+        int64_t base_ts = m.timestamp, max_ts = m.timestamp;
+        do {
+            int64_t ts_delta = m.timestamp - base_ts;
+            if (n > 0 &&
+                used + batch_record_resize(&m, ts_delta, (int64_t)n) > max)
+                break;
+            used = (size_t)(batch_record_reput(out + used, &m, ts_delta,
+                                               (int64_t)n) -
+                            out);
+            max_ts = m.timestamp > max_ts ? m.timestamp : max_ts;
+            n++;
+            more = batch_iter_next(&it, &m) == 0;
+        } while (more);
+        batch_finish(out, used, n, base_ts, max_ts);
+        int64_t base;
+        int rc = store_retrying(p, b, out, used, n, max_ts, &base);
+        report(p, b, from, n, base, rc);
+        from += n;
+    }
+    if (from < b->n) /* its own bytes did not decode: never, but said */
+        report(p, b, from, b->n - from, -1, SAMSA_ECORRUPT);
+    free(out);
+    return 0;
+}
+
+/* Store b and report each record. */
+static void
+pbuf_store(samsa_producer *p, pbuf *b)
+{
+    batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
+    int64_t base;
+    int rc = store_retrying(p, b, b->arena, b->used, b->n, b->max_ts, &base);
+    if (rc == SAMSA_ETOOBIG && base < 0 && b->n > 1 && pbuf_split(p, b) == 0)
+        return;
+    report(p, b, 0, b->n, base, rc);
 }
 
 static void *
