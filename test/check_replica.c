@@ -1423,7 +1423,8 @@ END_TEST
  * before it, in every copy (log.c, "Foreign files"): the open fails with
  * SAMSA_ECORRUPT, as without copies, and removes nothing (regression: it
  * said SAMSA_ENOTENOUGHREPLICAS, which sends one looking for a missing
- * directory).  In one copy only, that copy is taken out and rebuilt from
+ * directory).  In one copy only, that copy is taken out (the reason
+ * SAMSA_ECORRUPT, not SAMSA_EIO: its disk reads well) and rebuilt from
  * the others, and every record stays. */
 START_TEST(test_stray_file_in_copies)
 {
@@ -1450,9 +1451,17 @@ START_TEST(test_stray_file_in_copies)
             }
         }
         E(samsa_open(r.d[0], &o, &r.s));
+        samsa__replica_pause(r.s, true); /* out until looked at */
         status(r.s, 0, all ? 3 : 2, 0, 1,
                all ? SAMSA_REPLICA_INSYNC : SAMSA_REPLICA_OUT);
+        samsa_replica_info info[NDIRS];
+        size_t k = 0;
+        E(samsa_replica_status(r.s, "t", 0, info, NDIRS, &k));
+        for (size_t i = 0; i < k; i++) /* why: the file, not the disk */
+            if (info[i].dir == 1)
+                EQ_RC(info[i].reason, all ? 0 : SAMSA_ECORRUPT);
         test_read_range(r.s, "t", 0, 0, next);
+        samsa__replica_pause(r.s, false);
         ck_assert(wait_insync(r.s, 3, 20000));
         E(samsa_close(r.s));
         test_dir_remove(r.root);

@@ -576,7 +576,7 @@ rset_reconcile(rset *rs, const log_config *cfg)
             failed++;
             corrupt += rc == SAMSA_ECORRUPT;
             rs->copy[i].insync = false; /* unreadable: rebuilt later */
-            rs->copy[i].reason = SAMSA_EIO;
+            rs->copy[i].reason = rc == SAMSA_ECORRUPT ? rc : SAMSA_EIO;
             atomic_fetch_sub(&rs->ninsync, 1);
             continue;
         }
