@@ -1238,6 +1238,69 @@ START_TEST(test_producer_split_when_lowered)
 }
 END_TEST
 
+/* A held batch split (test_producer_split_when_lowered) while the topic
+ * was also made compacted: each part is judged by its own records, as
+ * Kafka's broker judges each batch its producer split off, so a part of
+ * keyed records goes in and only one holding a record without a key is
+ * refused (regression: every part was refused SAMSA_EINVAL, as the whole
+ * batch held a keyless record). */
+START_TEST(test_producer_split_made_compacted)
+{
+    enum { N = 8, KEYED = 6 };
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    seen v;
+    seen_init(&v, N);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    char key[N][16], val[300];
+    memset(val, 'v', sizeof val);
+    for (size_t i = 0; i < N; i++) {
+        /* 0..5 keyed: about 1950 bytes with the header; 6, 7 not */
+        snprintf(key[i], sizeof key[i], "k%zu", i);
+        samsa_record r = {.key = i < KEYED ? key[i] : NULL,
+                          .key_len = i < KEYED ? strlen(key[i]) : 0,
+                          .value = val,
+                          .value_len = sizeof val,
+                          .timestamp = 1000 + (int64_t)i};
+        E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)i, 0));
+    }
+    samsa_topic_config alter = {.max_message_bytes = 2048,
+                                .cleanup_policy = SAMSA_CLEANUP_COMPACT};
+    E(samsa_topic_alter(s, "t", &alter));
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(v.wrong, 0);
+    ck_assert(!v.out_of_order);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_msg(v.offset[i] == (i < KEYED ? (int64_t)i : -1),
+                      "record %zu at %lld", i, (long long)v.offset[i]);
+        EQ_RC(v.error[i], i < KEYED ? 0 : SAMSA_EINVAL);
+    }
+    int64_t end;
+    E(samsa_offsets(s, "t", 0, NULL, &end));
+    ck_assert_int_eq(end, KEYED);
+    samsa_cursor *c;
+    E(samsa_cursor_open(s, "t", 0, 0, &c));
+    for (size_t i = 0; i < KEYED; i++) {
+        samsa_message m;
+        E(samsa_cursor_next(c, &m, 0));
+        ck_assert_int_eq(m.offset, (int64_t)i);
+        ck_assert_uint_eq(m.key_len, strlen(key[i]));
+        ck_assert(memcmp(m.key, key[i], m.key_len) == 0);
+        ck_assert_uint_eq(m.value_len, sizeof val);
+        ck_assert_int_eq(m.timestamp, 1000 + (int64_t)i);
+    }
+    E(samsa_cursor_close(c));
+    E(samsa_producer_close(p));
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A topic made compacted refuses records without a key from the next
  * produce (samsa_topic_alter()), records the producer held from before
  * too: they are reported SAMSA_EINVAL and not stored (regression: the
@@ -1349,6 +1412,7 @@ producer_suite(void)
         {"partitions_added", test_producer_partitions_added},
         {"made_compacted", test_producer_made_compacted},
         {"split_when_lowered", test_producer_split_when_lowered},
+        {"split_made_compacted", test_producer_split_made_compacted},
         {"timeout_total", test_producer_timeout_total},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

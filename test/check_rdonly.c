@@ -660,6 +660,93 @@ START_TEST(test_not_a_file_under_a_segment_name)
 }
 END_TEST
 
+/* Segments named near INT64_MAX (a name is all a read-only handle has to
+ * go by) whose .index has an entry past the largest offset: the walk of
+ * the segment before each name added the entry's offset to the base, a
+ * signed overflow (UBSan stops the run).  The entry names no batch: the
+ * walk starts at the segment's first byte, where the batch there is not
+ * the segment's, and the names stand, as the writer's open takes them. */
+START_TEST(test_rdonly_index_past_the_largest_offset)
+{
+    const char *dir = test_dir_make();
+    int64_t next = closed_store(dir);
+    char path[TEST_PATH_BUF], name[64];
+    ck_assert_int_eq(unlink(test_pathf(path, dir, "t-0/samsa.end")), 0);
+    size_t len;
+    uint8_t *b =
+        test_slurp(test_pathf(path, dir, "t-0/00000000000000000000.log"), &len);
+    uint32_t blen = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 |
+                    (uint32_t)b[10] << 8 | b[11];
+    const int64_t huge[] = {INT64_MAX - 100, INT64_MAX - 50};
+    snprintf(name, sizeof name, "t-0/%020lld.log", (long long)huge[0]);
+    test_spew(test_pathf(path, dir, name), b, 12 + blen, O_EXCL);
+    static const uint8_t entry[8] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0};
+    snprintf(name, sizeof name, "t-0/%020lld.index", (long long)huge[0]);
+    test_spew(test_pathf(path, dir, name), entry, sizeof entry, O_EXCL);
+    snprintf(name, sizeof name, "t-0/%020lld.log", (long long)huge[1]);
+    test_spew(test_pathf(path, dir, name), NULL, 0, O_EXCL);
+    free(b);
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, huge[1]); /* the last segment, empty */
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, next, 0);
+    samsa_message m;
+    /* past the records: the offsets up to the next name are missing */
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Records missing before a last segment that holds none yet (a power cut
+ * lost the end of the segment before, a roll's new file stayed; no
+ * marker vouches for anything): a cursor reaching the missing offsets is
+ * told SAMSA_ECORRUPT, as on the writer's log.  It went round for good:
+ * past the segment before, the empty last one, then back (the fallback
+ * for a last segment mapped again took the segment before, not the same
+ * file). */
+START_TEST(test_rdonly_missing_before_an_empty_last)
+{
+    const char *dir = test_dir_make();
+    int64_t next;
+    E(samsa_close(small_store(dir, &next, 200)));
+    char path[TEST_PATH_BUF], name[64];
+    ck_assert_int_eq(unlink(test_pathf(path, dir, "t-0/samsa.end")), 0);
+    int64_t bases[64];
+    size_t n = test_seg_bases(dir, "t", 0, bases, 64);
+    ck_assert_uint_ge(n, 3);
+    static const char *const ext[] = {".log", ".index", ".timeindex"};
+    for (int k = 0; k < 3; k++) { /* the one before the last: gone */
+        snprintf(name, sizeof name, "t-0/%020lld%s", (long long)bases[n - 2],
+                 ext[k]);
+        ck_assert_int_eq(unlink(test_pathf(path, dir, name)), 0);
+    }
+    snprintf(name, sizeof name, "t-0/%020lld.log", (long long)bases[n - 1]);
+    ck_assert_int_eq(truncate(test_pathf(path, dir, name), 0), 0);
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, bases[n - 1]);
+    ck_assert_int_lt(end, next);
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, bases[n - 2], 0);
+    samsa_message m;
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    E(samsa_cursor_seek(c, bases[n - 2] + 1));
+    EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ECORRUPT);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- a writer process, reader processes, a SIGKILL -------------------- */
 
 #define PARTS   4
@@ -947,6 +1034,8 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_behind_deletion);
     tcase_add_test(tc, test_rdonly_file_cut_short);
     tcase_add_test(tc, test_rdonly_altered_topic);
+    tcase_add_test(tc, test_rdonly_index_past_the_largest_offset);
+    tcase_add_test(tc, test_rdonly_missing_before_an_empty_last);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1419,6 +1419,56 @@ START_TEST(test_sync_pool)
 }
 END_TEST
 
+/* A file under a segment's name inside the records of the segment
+ * before it, in every copy (log.c, "Foreign files"): the open fails with
+ * SAMSA_ECORRUPT, as without copies, and removes nothing (regression: it
+ * said SAMSA_ENOTENOUGHREPLICAS, which sends one looking for a missing
+ * directory).  In one copy only, that copy is taken out (the reason
+ * SAMSA_ECORRUPT, not SAMSA_EIO: its disk reads well) and rebuilt from
+ * the others, and every record stays. */
+START_TEST(test_stray_file_in_copies)
+{
+    for (int all = 0; all < 2; all++) {
+        rig r;
+        int64_t next = rig_t3(&r, false, 0, 200, 0);
+        rig_close(&r);
+        int64_t bases[64];
+        ck_assert_uint_ge(test_seg_bases(r.d[0], "t", 0, bases, 64), 3);
+        char name[64], path[TEST_PATH_BUF];
+        snprintf(name, sizeof name, "t-0/%020lld.log",
+                 (long long)(bases[1] + 1));
+        for (int c = all ? 0 : 1; c < (all ? NDIRS : 2); c++)
+            test_spew(test_pathf(path, r.d[c], name), NULL, 0, O_EXCL);
+        const char *reps[] = {r.d[1], r.d[2], NULL};
+        samsa_options o = {.replica_dirs = reps};
+        if (all) {
+            samsa *s = NULL;
+            EQ_RC(samsa_open(r.d[0], &o, &s), SAMSA_ECORRUPT);
+            ck_assert_ptr_null(s);
+            for (int c = 0; c < NDIRS; c++) { /* left, then moved away */
+                ck_assert(test_exists(test_pathf(path, r.d[c], name)));
+                ck_assert_int_eq(unlink(path), 0);
+            }
+        }
+        E(samsa_open(r.d[0], &o, &r.s));
+        samsa__replica_pause(r.s, true); /* out until looked at */
+        status(r.s, 0, all ? 3 : 2, 0, 1,
+               all ? SAMSA_REPLICA_INSYNC : SAMSA_REPLICA_OUT);
+        samsa_replica_info info[NDIRS];
+        size_t k = 0;
+        E(samsa_replica_status(r.s, "t", 0, info, NDIRS, &k));
+        for (size_t i = 0; i < k; i++) /* why: the file, not the disk */
+            if (info[i].dir == 1)
+                EQ_RC(info[i].reason, all ? 0 : SAMSA_ECORRUPT);
+        test_read_range(r.s, "t", 0, 0, next);
+        samsa__replica_pause(r.s, false);
+        ck_assert(wait_insync(r.s, 3, 20000));
+        E(samsa_close(r.s));
+        test_dir_remove(r.root);
+    }
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -1426,6 +1476,7 @@ replica_suite(void)
     TCase *tc = tcase_create("replica");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_placement);
+    tcase_add_test(tc, test_stray_file_in_copies);
     tcase_add_test(tc, test_sync_pool);
     tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_test(tc, test_group_offsets_everywhere);

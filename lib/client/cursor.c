@@ -125,9 +125,12 @@ cursor_locate(samsa_cursor *c)
         segment *next = log_segment_next(c->log, c->seg);
         /* A read-only log may have mapped c->seg's file again, larger
          * (log_follow.c): the segment holding the offset is then another
-         * object for the same file. */
+         * object for the same file.  Only that one: any other (c->seg
+         * itself, or one before it when c->seg is an empty last segment
+         * named past missing offsets) would go round for good. */
         if (next == NULL && c->log->follow != NULL &&
-            (next = log_segment_for(c->log, c->offset)) == c->seg) {
+            (next = log_segment_for(c->log, c->offset)) != NULL &&
+            (next == c->seg || next->base != c->seg->base)) {
             segment_unref(c->log->io, next);
             next = NULL;
         }

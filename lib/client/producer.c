@@ -367,11 +367,11 @@ transient(int rc)
 }
 
 /* produce_encoded() of n of b's records, encoded at batch (len bytes,
- * largest timestamp max_ts), tried again while nothing was stored and
- * the error may pass (see "Retries"). */
+ * largest timestamp max_ts, keyless: one has no key), tried again while
+ * nothing was stored and the error may pass (see "Retries"). */
 static int
 store_retrying(samsa_producer *p, const pbuf *b, uint8_t *batch, size_t len,
-               size_t n, int64_t max_ts, int64_t *base)
+               size_t n, bool keyless, int64_t max_ts, int64_t *base)
 {
     /* From when the buffer was due at the latest (begun, and its linger
      * passed), as Kafka's delivery.timeout.ms bounds a batch: counted
@@ -382,9 +382,8 @@ store_retrying(samsa_producer *p, const pbuf *b, uint8_t *batch, size_t len,
         b->first_ns +
         ((int64_t)p->cfg.linger_ms + p->cfg.delivery_timeout_ms) * 1000000;
     for (;;) {
-        int rc =
-            produce_encoded(p->s, b->t->name, b->topic_id, b->partition, batch,
-                            len, (int32_t)n, b->keyless, max_ts, base);
+        int rc = produce_encoded(p->s, b->t->name, b->topic_id, b->partition,
+                                 batch, len, (int32_t)n, keyless, max_ts, base);
         if (rc == 0 || *base >= 0 || !transient(rc) ||
             samsa__now_ns() >= give_up)
             return rc;
@@ -424,9 +423,11 @@ report(samsa_producer *p, const pbuf *b, size_t from, size_t n, int64_t base,
 /* b was refused whole as too large: the topic's max_message_bytes went
  * down after its records were gathered.  Its records go again, in order,
  * in batches that fit, each reported once stored; a record too large
- * alone is refused alone.  So Kafka's producer splits a batch the broker
- * refused as too large (RecordBatchTooLargeException) rather than fail
- * all its records.  Nonzero, reporting nothing, when it cannot begin. */
+ * alone is refused alone, and by a topic made compacted only a part
+ * holding a record without a key (each part is a batch of its own).  So
+ * Kafka's producer splits a batch the broker refused as too large
+ * (RecordBatchTooLargeException) rather than fail all its records.  Nonzero,
+ * reporting nothing, when it cannot begin. */
 static int
 pbuf_split(samsa_producer *p, pbuf *b)
 {
@@ -447,6 +448,7 @@ pbuf_split(samsa_producer *p, pbuf *b)
     while (more) {
         size_t used = BATCH_HEADER_SIZE, n = 0;
         int64_t base_ts = m.timestamp, max_ts = m.timestamp;
+        bool keyless = false; /* this part's own: see produce_encoded() */
         do {
             int64_t ts_delta = m.timestamp - base_ts;
             if (n > 0 &&
@@ -456,12 +458,13 @@ pbuf_split(samsa_producer *p, pbuf *b)
                                                (int64_t)n) -
                             out);
             max_ts = m.timestamp > max_ts ? m.timestamp : max_ts;
+            keyless |= m.key == NULL;
             n++;
             more = batch_iter_next(&it, &m) == 0;
         } while (more);
         batch_finish(out, used, n, base_ts, max_ts);
         int64_t base;
-        int rc = store_retrying(p, b, out, used, n, max_ts, &base);
+        int rc = store_retrying(p, b, out, used, n, keyless, max_ts, &base);
         report(p, b, from, n, base, rc);
         from += n;
     }
@@ -477,7 +480,8 @@ pbuf_store(samsa_producer *p, pbuf *b)
 {
     batch_finish(b->arena, b->used, b->n, b->base_ts, b->max_ts);
     int64_t base;
-    int rc = store_retrying(p, b, b->arena, b->used, b->n, b->max_ts, &base);
+    int rc = store_retrying(p, b, b->arena, b->used, b->n, b->keyless,
+                            b->max_ts, &base);
     if (rc == SAMSA_ETOOBIG && base < 0 && b->n > 1 && pbuf_split(p, b) == 0)
         return;
     report(p, b, 0, b->n, base, rc);

@@ -548,7 +548,7 @@ rset_reconcile(rset *rs, const log_config *cfg)
     probe *pr = calloc((size_t)rs->n, sizeof *pr);
     if (pr == NULL)
         return SAMSA_ENOMEM;
-    int best = -1;
+    int best = -1, corrupt = 0, failed = 0;
     /* Out copies are not probed, and are rebuilt only later: their
      * segments below the start go now, as the in-sync copies' do (log.c,
      * "Deleting"), so that none is left the catalog does not account
@@ -571,9 +571,12 @@ rset_reconcile(rset *rs, const log_config *cfg)
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/%s", rs->env->dirs[rs->copy[i].disk],
                  name);
-        if (probe_copy(rs, dir, cfg, &pr[i]) != 0) {
+        int rc = probe_copy(rs, dir, cfg, &pr[i]);
+        if (rc != 0) {
+            failed++;
+            corrupt += rc == SAMSA_ECORRUPT;
             rs->copy[i].insync = false; /* unreadable: rebuilt later */
-            rs->copy[i].reason = SAMSA_EIO;
+            rs->copy[i].reason = rc == SAMSA_ECORRUPT ? rc : SAMSA_EIO;
             atomic_fetch_sub(&rs->ninsync, 1);
             continue;
         }
@@ -587,7 +590,11 @@ rset_reconcile(rset *rs, const log_config *cfg)
     }
     if (best < 0) {
         probes_free(pr, rs->n);
-        return SAMSA_ENOTENOUGHREPLICAS;
+        /* Every copy holds a file samsa did not make (log.c, "Foreign
+         * files"): the open says so as without copies, not that a copy
+         * is missing. */
+        return failed > 0 && corrupt == failed ? SAMSA_ECORRUPT
+                                               : SAMSA_ENOTENOUGHREPLICAS;
     }
     /* Copies of other shapes: one of them may be the best one's damage
      * below the recovery point (a sealed segment cut short), which the

@@ -171,8 +171,12 @@ follow_index_last(samsa_log *log, const segment *seg, uint64_t *pos,
                        (uint32_t)e[2] << 8 | e[3];
         uint32_t at = (uint32_t)e[4] << 24 | (uint32_t)e[5] << 16 |
                       (uint32_t)e[6] << 8 | e[7];
+        /* Compared as a difference: an entry past the largest offset
+         * (a segment named near INT64_MAX) names no batch, and base +
+         * rel would overflow. */
         if (follow_read_header(log, seg, at, &h) == 0 &&
-            h.base_offset == seg->base + rel) {
+            h.base_offset >= seg->base &&
+            (uint64_t)(h.base_offset - seg->base) == rel) {
             *pos = at;
             *expect = h.base_offset;
         }

@@ -2,7 +2,9 @@
  * fuzz_recovery.c - the recovery scan: a partition directory whose files
  * come from the input, opened as a store (log_open, segment_open with its
  * index checks and torn-tail search), then read to the end with a cursor,
- * searched by time, and written to.
+ * searched by time, and written to.  Read-only handles (log_follow.c)
+ * read it too: before the writer's open, as the files are (no end
+ * marker), and beside the writer, which then writes.
  *
  * Input: a flags byte, then sections (fuzz.h) whose kind says which file
  * of partition f-0 they are, id being the segment's base offset:
@@ -73,11 +75,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         sec.len);
     }
 
-    samsa *s;
-    int rc = samsa_open(dir, NULL, &s);
+    static const samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    samsa *s, *r;
+    int rc = samsa_open(dir, &ro, &r);
+    FUZZ_CHECK_RC(rc);
+    if (rc == 0) {
+        fuzz_read_partition(r, TOPIC, 0);
+        FUZZ_CHECK(samsa_close(r) == 0);
+    }
+    rc = samsa_open(dir, NULL, &s);
     FUZZ_CHECK_RC(rc);
     if (rc != 0)
         return 0;
+    if (samsa_open(dir, &ro, &r) == 0) {
+        fuzz_read_partition(r, TOPIC, 0);
+        fuzz_produce_readback(s, TOPIC, 0);
+        fuzz_read_partition(r, TOPIC, 0);
+        FUZZ_CHECK(samsa_close(r) == 0);
+    }
     size_t got = fuzz_read_partition(s, TOPIC, 0);
     if (getenv("FUZZ_VERBOSE") != NULL) /* what a seed reaches */
         fprintf(stderr, "recovery: %zu records read\n", got);
