@@ -82,12 +82,15 @@ samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
  * preemption between them would shift the reading), at least CAL_MIN_NS
  * apart.  Its error is at most the readings' (a few microseconds) over
  * the time between them, so an anchor serves at most 16 times that time
- * (a stamp is then off by under 0.2 ms), and the period is learnt again,
- * from readings further apart, until an anchor may serve 2^31 ticks
- * (under a second at any TSC of 2.1 GHz or more; a TSC under 1 GHz is
- * not used, so the product below cannot overflow).  Then the wall clock
- * is read again: a step of it (an administrator, NTP) shows within a
- * second, and a slew (at most 500 ppm) moves a stamp by under 0.5 ms.
+ * (a stamp is then off by under 0.2 ms), up to 2^31 ticks (under a
+ * second at any TSC of 2.1 GHz or more; a TSC under 1 GHz is not used, so
+ * the product below cannot overflow).  Then the wall clock is read
+ * again: a step of it (an administrator, NTP) shows within a second, and
+ * a slew (at most 500 ppm) moves a stamp by under 0.5 ms.  The period is
+ * learnt again at each new anchor from readings as far apart as any
+ * before (up to CAL_MAX_NS), so that a step of the wall clock between
+ * the two readings it was learnt from, which skews it, stays in it for
+ * about a second, not for the life of the process.
  * A thread moved to a core whose TSC is behind sees a huge tick count
  * (unsigned) and reads the wall clock.  Nothing that orders events or
  * times a wait reads this clock: those use CLOCK_MONOTONIC above. */
@@ -166,10 +169,12 @@ tsc_learn(uint64_t t, int64_t ns, uint64_t c)
     }
     unsigned shift = 63 - (unsigned)__builtin_clzll(ticks) + 4; /* x16 */
     uint64_t nc = m << 8 | (shift < WINDOW_MAX ? shift : WINDOW_MAX);
-    while ((c & 0xff) < (nc & 0xff) && c != TSC_NONE &&
+    /* As wide a span as the one known, or wider: taken (the newest of
+     * equals, so that an error stays no longer than the next learning). */
+    while ((c & 0xff) <= (nc & 0xff) && c != TSC_NONE &&
            !atomic_compare_exchange_weak(&tsc_cal, &c, nc))
         ;
-    return (c & 0xff) < (nc & 0xff) ? nc : c;
+    return (c & 0xff) <= (nc & 0xff) ? nc : c;
 }
 
 static __attribute__((noinline)) int64_t
@@ -180,8 +185,7 @@ wall_ms_slow(void)
         return clock_ns(CLOCK_REALTIME) / 1000000;
     uint64_t t;
     int64_t ns = tsc_pair(&t);
-    if ((c & 0xff) < WINDOW_MAX)
-        c = tsc_learn(t, ns, c);
+    c = tsc_learn(t, ns, c);
     if (c != 0 && c != TSC_NONE)
         anchor = (tsc_anchor){
             .tsc = t, .ns = ns, .mult = c >> 8, .window = 1ull << (c & 0xff)};
