@@ -433,9 +433,13 @@ pbuf_split(samsa_producer *p, pbuf *b)
 {
     samsa_topic_config cfg;
     batch_header h;
-    if (samsa_topic_describe(p->s, b->t->name, &cfg) != 0 ||
-        batch_parse_header(b->arena, b->used, &h) != 0)
+    if (batch_parse_header(b->arena, b->used, &h) != 0)
         return SAMSA_ETOOBIG;
+    int rc = samsa_topic_describe(p->s, b->t->name, &cfg);
+    if (rc != 0) { /* deleted since: that is what happened to them */
+        report(p, b, 0, b->n, -1, rc);
+        return 0;
+    }
     size_t max = (size_t)cfg.max_message_bytes;
     uint8_t *out = malloc(b->used); /* a part is never larger than all */
     if (out == NULL)
@@ -464,7 +468,7 @@ pbuf_split(samsa_producer *p, pbuf *b)
         } while (more);
         batch_finish(out, used, n, base_ts, max_ts);
         int64_t base;
-        int rc = store_retrying(p, b, out, used, n, keyless, max_ts, &base);
+        rc = store_retrying(p, b, out, used, n, keyless, max_ts, &base);
         report(p, b, from, n, base, rc);
         from += n;
     }
