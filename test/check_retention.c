@@ -1144,6 +1144,37 @@ START_TEST(test_wall_clock)
 }
 END_TEST
 
+/* A step of the wall clock between the two readings the TSC's period is
+ * learnt from skews the period: here 1 ms, 5 ms after the first call,
+ * in the span of 10 ms or more the first learning takes.  It must not
+ * stay (regression: once an anchor could serve its longest the period was
+ * never learnt again, and every stamp drifted by up to a percent of a
+ * second).  From 2.5 s on, each stamp lies within the stepped clock's
+ * readings around it, give or take 2 ms. */
+START_TEST(test_wall_clock_step)
+{
+    samsa__wall_ms_set(0);
+    int64_t t0 = samsa__now_ns(), since = 0, step = 0;
+    long checked = 0;
+    (void)samsa__wall_ms();
+    while ((since = samsa__now_ns() - t0) < 3500000000) {
+        if (step == 0 && since >= 5000000) {
+            samsa__wall_step(1000000);
+            step = 1;
+        }
+        int64_t a = test_clock_ms(CLOCK_REALTIME) + step, w = samsa__wall_ms(),
+                b = test_clock_ms(CLOCK_REALTIME) + step;
+        if (since < 2500000000)
+            continue;
+        if (w < a - 2 || w > b + 2)
+            ck_abort_msg("%.3f s: %lld not in [%lld, %lld]", since / 1e9,
+                         (long long)w, (long long)a, (long long)b);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 1000);
+}
+END_TEST
+
 Suite *
 retention_suite(void)
 {
@@ -1166,6 +1197,7 @@ retention_suite(void)
     tcase_add_test(tc, test_full_disk);
     tcase_add_test(tc, test_kill9);
     tcase_add_test(tc, test_wall_clock);
+    tcase_add_test(tc, test_wall_clock_step);
     suite_add_tcase(s, tc);
     return s;
 }

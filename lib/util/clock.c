@@ -95,7 +95,16 @@ samsa__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *lock,
  * (unsigned) and reads the wall clock.  Nothing that orders events or
  * times a wait reads this clock: those use CLOCK_MONOTONIC above. */
 
-static _Atomic int64_t wall_set; /* tests: the wall time; 0: the real one */
+static _Atomic int64_t wall_set;  /* tests: the wall time; 0: the real one */
+static _Atomic int64_t wall_step; /* tests: ns added to CLOCK_REALTIME     */
+
+/* CLOCK_REALTIME, as a test may have stepped it. */
+static int64_t
+realtime_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME) +
+           atomic_load_explicit(&wall_step, memory_order_relaxed);
+}
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -128,7 +137,7 @@ tsc_pair(uint64_t *t)
     int64_t ns = 0;
     for (int i = 0; i < 3; i++) {
         uint64_t a = __rdtsc();
-        ns = clock_ns(CLOCK_REALTIME);
+        ns = realtime_ns();
         uint64_t b = __rdtsc();
         *t = a + (b - a) / 2;
         if (b - a <= PAIR_TICKS)
@@ -182,7 +191,7 @@ wall_ms_slow(void)
 {
     uint64_t c = atomic_load_explicit(&tsc_cal, memory_order_relaxed);
     if (c == TSC_NONE)
-        return clock_ns(CLOCK_REALTIME) / 1000000;
+        return realtime_ns() / 1000000;
     uint64_t t;
     int64_t ns = tsc_pair(&t);
     c = tsc_learn(t, ns, c);
@@ -210,7 +219,7 @@ int64_t
 samsa__wall_ms(void)
 {
     int64_t ms = atomic_load_explicit(&wall_set, memory_order_relaxed);
-    return ms != 0 ? ms : clock_ns(CLOCK_REALTIME) / 1000000;
+    return ms != 0 ? ms : realtime_ns() / 1000000;
 }
 
 #endif
@@ -219,4 +228,10 @@ void
 samsa__wall_ms_set(int64_t ms)
 {
     atomic_store(&wall_set, ms);
+}
+
+void
+samsa__wall_step(int64_t ns)
+{
+    atomic_fetch_add(&wall_step, ns);
 }

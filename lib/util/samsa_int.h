@@ -144,6 +144,9 @@ int64_t samsa__wall_ms(void);
  * again.  Not part of the API (a hidden symbol tests reach through
  * libsamsa.a). */
 void samsa__wall_ms_set(int64_t ms);
+/* Tests: step the wall clock samsa reads by ns, as an administrator or
+ * NTP steps the system's (clock.c). */
+void samsa__wall_step(int64_t ns);
 /* Poll ready(arg) on this CPU until it is true (returns true), or spin_ns
  * or the deadline (-1: none) has passed (returns false): a reader that
  * finds what it waits for this way costs its writer no wake-up.  At most
