@@ -99,6 +99,19 @@ on_delivery(const samsa_delivery_report *r, size_t n, void *ctx)
     atomic_fetch_add(&v->calls, n);
 }
 
+/* A producer on s that holds every record until a flush (linger_ms far
+ * off), its reports of n records in v. */
+static samsa_producer *
+held_producer(samsa *s, seen *v, size_t n)
+{
+    seen_init(v, n);
+    samsa_producer_config pc = {
+        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    return p;
+}
+
 /* Record i: key "k<i % 97>" for odd i, none for even; value "v<i>". */
 static void
 rec_make(samsa_record *r, char *key, char *val, size_t i)
@@ -197,11 +210,7 @@ START_TEST(test_producer_close_reports)
     E(samsa_topic_create(s, "t", &tc));
     E(samsa_topic_create(s, "gone", NULL));
     seen v;
-    seen_init(&v, 300);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, 300);
     char key[16], val[32];
     samsa_record r;
     for (size_t i = 0; i < 300; i++) {
@@ -579,11 +588,7 @@ START_TEST(test_producer_sticky_full)
     samsa_topic_config tc = {.partitions = 2, .max_message_bytes = 1024};
     E(samsa_topic_create(s, "t", &tc));
     seen v;
-    seen_init(&v, 40);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, 40);
     static char val[100];
     samsa_record r = {.value = val, .value_len = sizeof val, .timestamp = 1};
     /* Eight records of 100 bytes nearly fill partition 1's batch... */
@@ -630,11 +635,7 @@ START_TEST(test_producer_topic_recreated)
     samsa_topic_config tc = {.partitions = 4};
     E(samsa_topic_create(s, "t", &tc));
     seen v;
-    seen_init(&v, 4);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, 4);
     char key[16];
     int k = 0;
     do /* a key that goes to a partition other than 0 of 4 */
@@ -1204,11 +1205,7 @@ START_TEST(test_producer_split_when_lowered)
     samsa *s = test_open(dir);
     E(samsa_topic_create(s, "t", NULL));
     seen v;
-    seen_init(&v, N);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, N);
     char key[16], val[4096];
     for (size_t i = 0; i < N; i++) {
         samsa_record r;
@@ -1251,11 +1248,7 @@ START_TEST(test_producer_split_made_compacted)
     samsa *s = test_open(dir);
     E(samsa_topic_create(s, "t", NULL));
     seen v;
-    seen_init(&v, N);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, N);
     char key[N][16], val[300];
     memset(val, 'v', sizeof val);
     for (size_t i = 0; i < N; i++) {
@@ -1312,11 +1305,7 @@ START_TEST(test_producer_made_compacted)
     samsa *s = test_open(dir);
     E(samsa_topic_create(s, "t", NULL));
     seen v;
-    seen_init(&v, 3);
-    samsa_producer_config pc = {
-        .linger_ms = 600000, .on_delivery = on_delivery, .ctx = &v};
-    samsa_producer *p;
-    E(samsa_producer_open(s, &pc, &p));
+    samsa_producer *p = held_producer(s, &v, 3);
     samsa_record r = {.value = "x", .value_len = 1, .timestamp = 1};
     E(samsa_producer_send(p, "t", 0, &r, (void *)(uintptr_t)0, 0));
     samsa_topic_config alter = {.cleanup_policy = SAMSA_CLEANUP_COMPACT};
