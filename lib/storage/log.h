@@ -225,6 +225,9 @@ uint64_t segment_lookup_time(const segment *seg, int64_t ts, int64_t *base);
 /* Write a sealed segment's index files anew from its in-memory index,
  * and fdatasync them (the cleaner, compact.c). */
 int segment_write_index(samsa_io *io, segment *seg);
+/* The path of the segment file at base in dir with extension ext
+ * (".log", ".index", ...); malloc'ed, NULL when out of memory. */
+char *segment_path(const char *dir, int64_t base, const char *ext);
 /* Remove the files of the segment at base in dir. */
 void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 /* Does the segment file at base in dir begin as samsa makes one (log.c,

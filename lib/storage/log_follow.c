@@ -74,16 +74,6 @@ struct log_follow {
     uint64_t file_size;  /* the last segment's size when last looked at  */
 };
 
-static char *
-follow_path(const char *dir, int64_t base)
-{
-    size_t n = strlen(dir) + 32;
-    char *p = malloc(n);
-    if (p != NULL)
-        snprintf(p, n, "%s/%020lld.log", dir, (long long)base);
-    return p;
-}
-
 /* Open the segment at base read-only and map it; *out NULL when the file
  * is not there. */
 static int
@@ -92,7 +82,8 @@ follow_segment(samsa_log *log, int64_t base, segment **out)
     samsa_io *io = log->io;
     *out = NULL;
     segment *seg = calloc(1, sizeof *seg);
-    if (seg == NULL || (seg->path = follow_path(log->dir, base)) == NULL) {
+    if (seg == NULL ||
+        (seg->path = segment_path(log->dir, base, ".log")) == NULL) {
         free(seg);
         return SAMSA_ENOMEM;
     }
@@ -132,17 +123,16 @@ follow_segment(samsa_log *log, int64_t base, segment **out)
 
 /* The batch header at pos of seg's file, read with pread(2), as the
  * scan reads (see "Locating the batches"): 0 when the whole batch lies
- * within the file. */
+ * within the file's size (as the walk found it: a file cut since only
+ * reads short). */
 static int
-follow_read_header(samsa_log *log, const segment *seg, uint64_t pos,
-                   batch_header *h)
+follow_read_header(samsa_log *log, const segment *seg, uint64_t size,
+                   uint64_t pos, batch_header *h)
 {
     uint8_t b[BATCH_HEADER_SIZE];
-    uint64_t size = 0;
     if (log->io->read(log->io, seg->file, b, sizeof b, pos) !=
             (ssize_t)sizeof b ||
-        batch_parse_header(b, sizeof b, h) < 0 ||
-        log->io->size(log->io, seg->file, &size) != 0)
+        batch_parse_header(b, sizeof b, h) < 0)
         return 1;
     return pos + BATCH_LOG_OVERHEAD + (uint64_t)h->length <= size ? 0 : 1;
 }
@@ -150,31 +140,28 @@ follow_read_header(samsa_log *log, const segment *seg, uint64_t pos,
 /* Where a walk of seg's batches may start: the last entry of its .index
  * when the batch it names is there (*pos, *expect), else the start. */
 static void
-follow_index_last(samsa_log *log, const segment *seg, uint64_t *pos,
-                  int64_t *expect)
+follow_index_last(samsa_log *log, const segment *seg, uint64_t seg_size,
+                  uint64_t *pos, int64_t *expect)
 {
     samsa_io *io = log->io;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%020lld.index", log->dir,
-             (long long)seg->base);
+    char *path = segment_path(log->dir, seg->base, ".index");
     samsa_io_file *f;
     uint64_t size = 0;
     uint8_t e[8];
     batch_header h;
     *pos = 0;
     *expect = seg->base;
-    if (io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
+    int rc = path != NULL ? io->open(io, path, SAMSA_IO_RDONLY, &f) : -1;
+    free(path);
+    if (rc != 0)
         return;
     if (io->size(io, f, &size) == 0 && size >= 8 &&
         io->read(io, f, e, 8, size / 8 * 8 - 8) == 8) {
-        uint32_t rel = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 |
-                       (uint32_t)e[2] << 8 | e[3];
-        uint32_t at = (uint32_t)e[4] << 24 | (uint32_t)e[5] << 16 |
-                      (uint32_t)e[6] << 8 | e[7];
+        uint32_t rel = samsa__be32_get(e), at = samsa__be32_get(e + 4);
         /* Compared as a difference: an entry past the largest offset
          * (a segment named near INT64_MAX) names no batch, and base +
          * rel would overflow. */
-        if (follow_read_header(log, seg, at, &h) == 0 &&
+        if (follow_read_header(log, seg, seg_size, at, &h) == 0 &&
             h.base_offset >= seg->base &&
             (uint64_t)(h.base_offset - seg->base) == rel) {
             *pos = at;
@@ -198,11 +185,13 @@ follow_runs_past(samsa_log *log, const segment *seg, int64_t next)
 {
     if (log->cfg.gaps)
         return false;
-    uint64_t pos;
+    uint64_t size, pos;
     int64_t expect;
     batch_header h;
-    follow_index_last(log, seg, &pos, &expect);
-    while (follow_read_header(log, seg, pos, &h) == 0 &&
+    if (log->io->size(log->io, seg->file, &size) != 0)
+        return false;
+    follow_index_last(log, seg, size, &pos, &expect);
+    while (follow_read_header(log, seg, size, pos, &h) == 0 &&
            h.base_offset == expect) {
         size_t len = BATCH_LOG_OVERHEAD + (size_t)h.length;
         if (h.base_offset + h.last_offset_delta >= next) {

@@ -127,23 +127,7 @@ segment_scanned_bytes(void)
     return atomic_load_explicit(&scanned_bytes, memory_order_relaxed);
 }
 
-static uint32_t
-rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static char *
+char *
 segment_path(const char *dir, int64_t base, const char *ext)
 {
     size_t n = strlen(dir) + 32 + strlen(ext);
@@ -392,17 +376,17 @@ static void
 index_encode(const segment *seg, size_t from, size_t to, uint8_t *buf)
 {
     for (size_t i = from; i < to; i++) {
-        wr32(buf + 8 * (i - from), seg->idx[i].rel);
-        wr32(buf + 8 * (i - from) + 4, seg->idx[i].pos);
+        samsa__be32_put(buf + 8 * (i - from), seg->idx[i].rel);
+        samsa__be32_put(buf + 8 * (i - from) + 4, seg->idx[i].pos);
     }
 }
 
 static void
 time_put(uint8_t *b, int64_t ts, uint32_t rel)
 {
-    wr32(b, (uint32_t)((uint64_t)ts >> 32));
-    wr32(b + 4, (uint32_t)ts);
-    wr32(b + 8, rel);
+    samsa__be32_put(b, (uint32_t)((uint64_t)ts >> 32));
+    samsa__be32_put(b + 4, (uint32_t)ts);
+    samsa__be32_put(b + 8, rel);
 }
 
 /* The .timeindex entries (12 bytes each) of index entries [0, to), see
@@ -953,7 +937,8 @@ index_file_read(samsa_io *io, const char *path, size_t entry_size, size_t *n)
 static int64_t
 time_ts(const uint8_t *tb, size_t t)
 {
-    return (int64_t)((uint64_t)rd32(tb + 12 * t) << 32 | rd32(tb + 12 * t + 4));
+    return (int64_t)((uint64_t)samsa__be32_get(tb + 12 * t) << 32 |
+                     samsa__be32_get(tb + 12 * t + 4));
 }
 
 /* Does the .timeindex file (nt entries at tb) begin with the entries the
@@ -998,8 +983,8 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files,
     int64_t ts = -1;
     for (; ok && n < max && !tbad; n++) {
         index_entry *e = &seg->idx[n];
-        e->rel = rd32(ib + 8 * n);
-        e->pos = rd32(ib + 8 * n + 4);
+        e->rel = samsa__be32_get(ib + 8 * n);
+        e->pos = samsa__be32_get(ib + 8 * n + 4);
         /* An entry past the largest offset (a segment based near
          * INT64_MAX) names no batch, and base + rel would overflow in
          * every lookup that adds them. */
@@ -1007,9 +992,10 @@ index_files_load(samsa_io *io, segment *seg, uint64_t size, size_t *files,
               (uint64_t)e->rel <= (uint64_t)(INT64_MAX - seg->base) &&
               (n == 0 || (e->rel > e[-1].rel && e->pos > e[-1].pos))))
             break;
-        for (; t < nt && rd32(tb + 12 * t + 8) < e->rel; t++) {
+        for (; t < nt && samsa__be32_get(tb + 12 * t + 8) < e->rel; t++) {
             if (time_ts(tb, t) < ts ||
-                (t > 0 && rd32(tb + 12 * t + 8) <= rd32(tb + 12 * t - 4))) {
+                (t > 0 && samsa__be32_get(tb + 12 * t + 8) <=
+                              samsa__be32_get(tb + 12 * t - 4))) {
                 tbad = true;
                 break;
             }
