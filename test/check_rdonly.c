@@ -617,6 +617,64 @@ START_TEST(test_rdonly_marker_not_ours)
 }
 END_TEST
 
+/* The marker of t-0 in dir: its 64 bytes into b, or b into it (put). */
+static void
+marker_bytes(const char *dir, uint8_t b[64], bool put)
+{
+    char path[TEST_PATH_BUF];
+    int fd =
+        open(test_pathf(path, dir, "t-0/samsa.end"), put ? O_WRONLY : O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(put ? pwrite(fd, b, 64, 0) : pread(fd, b, 64, 0), 64);
+    close(fd);
+}
+
+/* A sealed marker whose end falls inside a batch (8 records at 8..15,
+ * the marker saying 12): a writer never publishes one, so it is damage
+ * or forged.  The reader must not hand out records the end does not
+ * cover: it once entered the batch below the end and returned all of
+ * it, 12..15 included.  The batch shows once an end covers it. */
+START_TEST(test_rdonly_marker_inside_a_batch)
+{
+    const char *dir = test_dir_make(), *other = test_dir_make();
+    samsa_topic_config cfg = test_small_cfg(1, 0);
+    samsa *w = test_open(other); /* a marker word at 12, one per call */
+    E(samsa_topic_create(w, "t", &cfg));
+    for (int64_t i = 0; i < 12; i++)
+        test_produce_gen(w, "t", 0, i, 1);
+    E(samsa_close(w));
+    uint8_t at12[64], at16[64];
+    marker_bytes(other, at12, false);
+    w = test_open(dir);
+    E(samsa_topic_create(w, "t", &cfg));
+    test_produce_gen(w, "t", 0, 0, 8);
+    test_produce_gen(w, "t", 0, 8, 8);
+    E(samsa_close(w));
+    marker_bytes(dir, at16, false);
+    ck_assert_mem_ne(at12 + 56, at16 + 56, 8);
+    marker_bytes(dir, at12, true);
+
+    samsa *r = open_rdonly(dir);
+    int64_t first, end;
+    E(samsa_offsets(r, "t", 0, &first, &end));
+    ck_assert_int_eq(first, 0);
+    ck_assert_int_eq(end, 8);
+    samsa_cursor *c;
+    E(samsa_cursor_open(r, "t", 0, 0, &c));
+    read_gen(c, 0, 8, 0);
+    samsa_message m;
+    EQ_RC(samsa_cursor_next(c, &m, 30), SAMSA_ETIMEDOUT);
+    ck_assert_int_eq(samsa_cursor_offset(c), 8);
+    marker_bytes(dir, at16, true); /* the end the writer left */
+    read_gen(c, 8, 16, 2000);
+    EQ_RC(samsa_cursor_next(c, &m, 30), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    E(samsa_close(r));
+    test_dir_remove(dir);
+    test_dir_remove(other);
+}
+END_TEST
+
 /* Something that is not a regular file under a segment's name, inside
  * the partition's offsets: a directory, a FIFO.  Neither is samsa's, so
  * neither is opened as a segment nor removed.  The writer's open and a
@@ -1029,6 +1087,7 @@ rdonly_suite(void)
     tcase_add_test(tc, test_rdonly_no_marker);
     tcase_add_test(tc, test_rdonly_damaged_marker_word);
     tcase_add_test(tc, test_rdonly_marker_not_ours);
+    tcase_add_test(tc, test_rdonly_marker_inside_a_batch);
     tcase_add_test(tc, test_not_a_file_under_a_segment_name);
     tcase_add_test(tc, test_rdonly_processes_follow_a_killed_writer);
     tcase_add_test(tc, test_rdonly_behind_deletion);

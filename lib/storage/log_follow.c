@@ -415,6 +415,13 @@ log_follow_refresh(samsa_log *log, bool force)
         int hr = follow_header(log, last, &h, crc);
         if (hr == 2 && follow_remap_last(log, &last) == 0)
             continue;
+        /* A batch the marked end does not wholly cover is not passed:
+         * a writer publishes whole batches, so such an end is damage or
+         * forged, and what it vouches for of the batch is not all of it
+         * (the cursor hands out a batch's records without looking at the
+         * end).  It shows once an end covers it. */
+        if (hr == 0 && h.base_offset + h.last_offset_delta >= limit)
+            break;
         if (hr == 0) {
             f->scan_pos += BATCH_LOG_OVERHEAD + (uint64_t)h.length;
             f->scan_expect = h.base_offset + h.last_offset_delta + 1;
