@@ -84,14 +84,15 @@ read_partition(samsa *s, int32_t partition)
         printf(" value ");
         print_bytes(m.value, m.value_len);
 
+        size_t pos = 0; /* headers in one pass */
         for (size_t i = 0; i < m.header_count; i++) {
             const char *hkey;
             const void *hval;
             size_t hkey_len, hval_len;
 
-            check(
-                samsa_message_header(&m, i, &hkey, &hkey_len, &hval, &hval_len),
-                "samsa_message_header");
+            check(samsa_message_header_next(&m, &pos, &hkey, &hkey_len, &hval,
+                                            &hval_len),
+                  "samsa_message_header_next");
             printf(" header %.*s=", (int)hkey_len, hkey);
             print_bytes(hval, hval_len);
         }

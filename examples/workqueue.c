@@ -172,12 +172,13 @@ main(int argc, char *argv[])
           "samsa_cursor_open");
     while (samsa_cursor_next(c, &m, 0) == 0) {
         int job = atoi((const char *)m.value);
+        size_t pos = 0;
         for (size_t i = 0; i < m.header_count; i++) {
             const char *k;
             const void *v;
             size_t kl, vl;
-            check(samsa_message_header(&m, i, &k, &kl, &v, &vl),
-                  "samsa_message_header");
+            check(samsa_message_header_next(&m, &pos, &k, &kl, &v, &vl),
+                  "samsa_message_header_next");
             if (kl == strlen(SAMSA_DLQ_REASON) &&
                 memcmp(k, SAMSA_DLQ_REASON, kl) == 0)
                 printf("dead letter: job %d, reason %.*s\n", job, (int)vl,

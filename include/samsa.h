@@ -1004,12 +1004,43 @@ typedef struct samsa_message {
  * @param[out] key_len   receives its length.
  * @param[out] value     receives the value, NULL for a null value.
  * @param[out] value_len receives its length.
- *  All four pointers share the message's lifetime.
+ *  All four pointers share the message's lifetime.  Header i is found by
+ *  walking the i before it: to read them all, samsa_message_header_next().
  * @return 0, SAMSA_EINVAL (NULL argument or i out of range), SAMSA_ECORRUPT.
  */
 SAMSA_API int samsa_message_header(const samsa_message *msg, size_t i,
                                    const char **key, size_t *key_len,
                                    const void **value, size_t *value_len);
+
+/**
+ * @brief Read a message's headers one after the other, in one pass.
+ *  samsa_message_header() walks headers 0 to i-1 to find header i, so
+ *  reading every header of a record with it costs their number squared;
+ *  this reads each once.  Start with *pos = 0 and call it
+ *  msg->header_count times:
+ *
+ *      size_t pos = 0;
+ *      for (size_t i = 0; i < m.header_count; i++)
+ *          if ((rc = samsa_message_header_next(&m, &pos, &k, &kl,
+ *                                              &v, &vl)) != 0)
+ *              break;
+ *
+ * @param[in]     msg       a message from samsa_cursor_next().
+ * @param[in,out] pos       0 before the first header; each call moves it
+ *                          past the header it read (a byte position in
+ *                          the record: set it to nothing but 0).
+ * @param[out]    key       receives the header key (not NUL-terminated).
+ * @param[out]    key_len   receives its length.
+ * @param[out]    value     receives the value, NULL for a null value.
+ * @param[out]    value_len receives its length.
+ *  All four pointers share the message's lifetime.  On an error *pos is
+ *  unchanged.
+ * @return 0, SAMSA_EINVAL (NULL argument, or *pos past the last header),
+ *         SAMSA_ECORRUPT.
+ */
+SAMSA_API int samsa_message_header_next(const samsa_message *msg, size_t *pos,
+                                        const char **key, size_t *key_len,
+                                        const void **value, size_t *value_len);
 
 /**
  * @brief Open a cursor on a partition.

@@ -332,19 +332,7 @@ START_TEST(test_iter_common_and_rest)
         ck_assert_int_eq(m.reserved32, 0);
         for (size_t j = 0; j < 3; j++)
             ck_assert_uint_eq(m.reserved[j], 0);
-        for (size_t j = 0; j < r[i].header_count; j++) {
-            const char *k;
-            const void *v;
-            size_t kl, vl;
-            E(samsa_message_header(&m, j, &k, &kl, &v, &vl));
-            ck_assert_uint_eq(kl, strlen(hs[j].key));
-            ck_assert_mem_eq(k, hs[j].key, kl);
-            ck_assert_uint_eq(vl, hs[j].value_len);
-            if (hs[j].value == NULL)
-                ck_assert_ptr_null(v);
-            else
-                ck_assert_mem_eq(v, hs[j].value, vl);
-        }
+        test_check_headers(&m, hs, r[i].header_count);
     }
     samsa_message m;
     ck_assert_int_eq(batch_iter_next(&it, &m), 1);

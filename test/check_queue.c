@@ -285,6 +285,49 @@ START_TEST(test_attempts_dead_letter)
 }
 END_TEST
 
+/* A rejected record whose headers include a key of 300 bytes and a null
+ * value: its dead letter carries every header exactly, in order, then
+ * the five of the dead-letter queue.  The copy once kept 255 bytes a key
+ * and refused the rest (SAMSA_ETOOBIG), so such a record could not be
+ * rejected at all. */
+START_TEST(test_dead_letter_keeps_headers)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    E(samsa_topic_create(s, "dlq", NULL));
+    char longkey[301];
+    memset(longkey, 'k', 300);
+    longkey[300] = '\0';
+    samsa_header h[3] = {{.key = longkey, .value = "long", .value_len = 4},
+                         {.key = "", .value = NULL, .value_len = 0},
+                         {.key = "h", .value = "x", .value_len = 1}};
+    samsa_record r = {
+        .value = "bad", .value_len = 3, .headers = h, .header_count = 3};
+    E(samsa_produce(s, "t", 0, &r, 1));
+    samsa_queue_config c = {.max_attempts = 3, .dead_letter_topic = "dlq"};
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", &c, &q));
+    samsa_delivery d;
+    size_t n;
+    E(samsa_queue_receive(q, &d, 1, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    E(samsa_queue_ack(q, &d, 1, SAMSA_ACK_REJECT));
+
+    samsa_cursor *cur;
+    samsa_message m;
+    E(samsa_cursor_open(s, "dlq", 0, 0, &cur));
+    E(samsa_cursor_next(cur, &m, 0));
+    check_dead_letter(&m, "bad", 0, "1", "rejected");
+    ck_assert_uint_eq(m.header_count, 3 + 5);
+    test_check_headers(&m, h, 3);
+    EQ_RC(samsa_cursor_next(cur, &m, 0), SAMSA_ETIMEDOUT);
+    samsa_cursor_close(cur);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A receive that fails on one partition gives back what it acquired on
  * the partitions before it: the error comes with *n 0, and those records
  * go at once to another receiver (their delivery counted). */
@@ -1489,6 +1532,7 @@ queue_suite(void)
     tcase_add_test(tc, test_threads_exclusive);
     tcase_add_test(tc, test_lock_expiry);
     tcase_add_test(tc, test_attempts_dead_letter);
+    tcase_add_test(tc, test_dead_letter_keeps_headers);
     tcase_add_test(tc, test_receive_error_releases_earlier);
     tcase_add_test(tc, test_sender_waits);
     tcase_add_test(tc, test_partial_ack_notifies);

@@ -285,3 +285,22 @@ test_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
            p[3];
 }
+
+void
+test_check_headers(const samsa_message *m, const samsa_header *want, size_t n)
+{
+    TEST_NOT_IN_CHILD(__func__);
+    size_t pos = 0, kl, vl;
+    const char *k;
+    const void *v;
+    for (size_t j = 0; j < n; j++) {
+        E(samsa_message_header_next(m, &pos, &k, &kl, &v, &vl));
+        ck_assert_uint_eq(kl, strlen(want[j].key));
+        ck_assert_mem_eq(k, want[j].key, kl);
+        ck_assert_uint_eq(vl, want[j].value_len);
+        if (want[j].value == NULL)
+            ck_assert_ptr_null(v);
+        else
+            ck_assert_mem_eq(v, want[j].value, vl);
+    }
+}

@@ -140,6 +140,11 @@ int64_t test_gen_ts(int64_t i);
 /* NULL when m is exactly record i (offset included), else what differs. */
 const char *test_gen_mismatch(const samsa_message *m, int64_t i);
 
+/* The first n headers of m, read in one pass (samsa_message_header_next()),
+ * must be exactly want[0..n): keys, values, null values. */
+void test_check_headers(const samsa_message *m, const samsa_header *want,
+                        size_t n);
+
 /* TEST_CHECK_GEN(m, i): message m must be exactly record i. */
 #define TEST_CHECK_GEN(m, i)                                                   \
     do {                                                                       \

@@ -201,12 +201,12 @@ save(samsa_mirror *m)
 static uint32_t
 record_bytes(const samsa_message *msg)
 {
-    size_t n = msg->key_len + msg->value_len;
+    size_t n = msg->key_len + msg->value_len, pos = 0;
     for (size_t i = 0; i < msg->header_count; i++) {
         const char *k;
         const void *v;
         size_t kl, vl;
-        if (samsa_message_header(msg, i, &k, &kl, &v, &vl) == 0)
+        if (samsa_message_header_next(msg, &pos, &k, &kl, &v, &vl) == 0)
             n += kl + vl;
     }
     return (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n);
@@ -220,11 +220,12 @@ send_one(mpart *p, const samsa_message *msg)
     rd_kafka_headers_t *h = NULL;
     if (msg->header_count > 0) {
         h = rd_kafka_headers_new(msg->header_count);
+        size_t pos = 0;
         for (size_t i = 0; i < msg->header_count; i++) {
             const char *k;
             const void *v;
             size_t kl, vl;
-            int rc = samsa_message_header(msg, i, &k, &kl, &v, &vl);
+            int rc = samsa_message_header_next(msg, &pos, &k, &kl, &v, &vl);
             if (rc != 0) {
                 rd_kafka_headers_destroy(h);
                 return mirror_fail(

@@ -610,3 +610,14 @@ samsa_message_header(const samsa_message *msg, size_t i, const char **key,
         return SAMSA_EINVAL;
     return batch_record_header(msg, i, key, key_len, value, value_len);
 }
+
+SAMSA_API int
+samsa_message_header_next(const samsa_message *msg, size_t *pos,
+                          const char **key, size_t *key_len, const void **value,
+                          size_t *value_len)
+{
+    if (msg == NULL || pos == NULL || key == NULL || key_len == NULL ||
+        value == NULL || value_len == NULL)
+        return SAMSA_EINVAL;
+    return batch_record_header_next(msg, pos, key, key_len, value, value_len);
+}

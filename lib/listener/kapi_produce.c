@@ -84,33 +84,15 @@ precs_keep(precs *pr, void *block)
     return 0;
 }
 
-/* m's headers as samsa_headers with NUL-terminated keys, in one block. */
+/* m's headers as samsa_headers with NUL-terminated keys, in one block;
+ * a key holding a NUL byte could not be kept whole: SAMSA_ECORRUPT. */
 static int
 record_headers(precs *pr, const samsa_message *m, samsa_record *r)
 {
-    size_t bytes = m->header_count * sizeof(samsa_header);
-    for (size_t i = 0; i < m->header_count; i++) {
-        const char *k;
-        size_t kl, vl;
-        const void *v;
-        if (batch_record_header(m, i, &k, &kl, &v, &vl) != 0 ||
-            memchr(k, '\0', kl) != NULL)
-            return SAMSA_ECORRUPT; /* a key samsa cannot keep whole */
-        bytes += kl + 1;
-    }
-    samsa_header *h = calloc(1, bytes);
-    if (h == NULL)
-        return SAMSA_ENOMEM;
-    char *keys = (char *)(h + m->header_count);
-    for (size_t i = 0; i < m->header_count; i++) {
-        const char *k;
-        size_t kl;
-        (void)batch_record_header(m, i, &k, &kl, &h[i].value, &h[i].value_len);
-        memcpy(keys, k, kl);
-        keys[kl] = '\0';
-        h[i].key = keys;
-        keys += kl + 1;
-    }
+    samsa_header *h;
+    int rc = batch_record_headers_copy(m, 0, false, &h);
+    if (rc != 0)
+        return rc;
     r->headers = h;
     r->header_count = m->header_count;
     return precs_keep(pr, h);

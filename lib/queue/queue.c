@@ -147,26 +147,12 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
         return rc;
     if (g->dlq != NULL && rc == 0) {
         size_t nh = m.header_count + 5;
-        samsa_header *h = calloc(nh, sizeof *h);
-        char *keys = calloc(m.header_count + 1, 256);
+        samsa_header *h;
         char num[3][24];
-        if (h == NULL || keys == NULL) {
-            free(h);
-            free(keys);
-            return SAMSA_ENOMEM;
-        }
-        for (size_t i = 0; rc == 0 && i < m.header_count; i++) {
-            const char *k;
-            size_t kl;
-            rc = samsa_message_header(&m, i, &k, &kl, &h[i].value,
-                                      &h[i].value_len);
-            if (rc == 0 && kl > 255)
-                rc = SAMSA_ETOOBIG;
-            if (rc == 0) {
-                memcpy(keys + 256 * i, k, kl);
-                h[i].key = keys + 256 * i;
-            }
-        }
+        /* A key with a NUL byte in it (an adopted Kafka log's) ends
+         * there: a samsa_header's key is a string. */
+        if ((rc = batch_record_headers_copy(&m, 5, true, &h)) != 0)
+            return rc;
         snprintf(num[0], sizeof num[0], "%d", (int)qp->partition);
         snprintf(num[1], sizeof num[1], "%lld", (long long)offset);
         snprintf(num[2], sizeof num[2], "%u", (unsigned)count);
@@ -197,7 +183,6 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
         if (rc == 0)
             rc = samsa_produce(q->s, g->dlq, SAMSA_PARTITION_ANY, &rec, 1);
         free(h);
-        free(keys);
         if (rc != 0)
             return rc;
     }

@@ -524,21 +524,81 @@ batch_iter_next(batch_iter *it, samsa_message *m)
     return rc == RECORD_NOT_COMMON ? record_next_any(it, m) : rc;
 }
 
+/* The header at p (below end) into its four outputs; the end of it, or
+ * NULL when it does not parse. */
+static const uint8_t *
+header_get(const uint8_t *p, const uint8_t *end, const char **key,
+           size_t *key_len, const void **value, size_t *value_len)
+{
+    int64_t kl, vl;
+    if (p == NULL || (p = length_get(p, end, &kl)) == NULL || kl < 0)
+        return NULL;
+    *key = (const char *)p;
+    *key_len = (size_t)kl;
+    if ((p = length_get(p + kl, end, &vl)) == NULL)
+        return NULL;
+    *value = vl < 0 ? NULL : p;
+    *value_len = vl < 0 ? 0 : (size_t)vl;
+    return vl > 0 ? p + vl : p;
+}
+
 int
 batch_record_header(const samsa_message *m, size_t i, const char **key,
                     size_t *key_len, const void **value, size_t *value_len)
 {
     const uint8_t *end = m->headers_end_;
     const uint8_t *p = headers_skip(m->headers_, end, (int64_t)i);
-    int64_t kl, vl;
-    if (p == NULL || (p = length_get(p, end, &kl)) == NULL || kl < 0)
+    return header_get(p, end, key, key_len, value, value_len) != NULL
+               ? 0
+               : SAMSA_ECORRUPT;
+}
+
+int
+batch_record_header_next(const samsa_message *m, size_t *pos, const char **key,
+                         size_t *key_len, const void **value, size_t *value_len)
+{
+    const uint8_t *start = m->headers_, *end = m->headers_end_;
+    if (start == NULL || end == NULL || *pos >= (size_t)(end - start))
+        return SAMSA_EINVAL; /* past the last header */
+    const uint8_t *p =
+        header_get(start + *pos, end, key, key_len, value, value_len);
+    if (p == NULL)
         return SAMSA_ECORRUPT;
-    *key = (const char *)p;
-    *key_len = (size_t)kl;
-    if ((p = length_get(p + kl, end, &vl)) == NULL)
-        return SAMSA_ECORRUPT;
-    *value = vl < 0 ? NULL : p;
-    *value_len = vl < 0 ? 0 : (size_t)vl;
+    *pos = (size_t)(p - start);
+    return 0;
+}
+
+int
+batch_record_headers_copy(const samsa_message *m, size_t extra, bool nul_ok,
+                          samsa_header **out)
+{
+    /* Two passes, each over every header once (a record may hold
+     * hundreds of thousands: by index, each would walk those before it):
+     * the size, then the copy. */
+    size_t n = m->header_count, bytes = (n + extra) * sizeof(samsa_header);
+    size_t pos = 0, kl, vl;
+    const char *k;
+    const void *v;
+    for (size_t i = 0; i < n; i++) {
+        if (batch_record_header_next(m, &pos, &k, &kl, &v, &vl) != 0 ||
+            (!nul_ok && memchr(k, '\0', kl) != NULL))
+            return SAMSA_ECORRUPT;
+        bytes += kl + 1;
+    }
+    samsa_header *h = calloc(1, bytes);
+    if (h == NULL)
+        return SAMSA_ENOMEM;
+    char *keys = (char *)(h + n + extra);
+    pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        (void)batch_record_header_next(m, &pos, &k, &kl, &h[i].value,
+                                       &h[i].value_len);
+        memcpy(keys, k, kl);
+        keys[kl] = '\0';
+        h[i].key = keys;
+        keys += kl + 1;
+    }
+    *out = h;
     return 0;
 }
 

@@ -163,5 +163,17 @@ void batch_rewrite_header(uint8_t *out, size_t total, int16_t attributes,
 /* Decode header i of a message (see samsa_message_header()). */
 int batch_record_header(const samsa_message *m, size_t i, const char **key,
                         size_t *key_len, const void **value, size_t *value_len);
+/* m's headers as samsa_headers with NUL-terminated keys, followed by
+ * extra zeroed ones for the caller to fill, in one block (*out) the
+ * caller frees: 0, SAMSA_ECORRUPT (headers that do not parse, or, unless
+ * nul_ok, a key holding a NUL byte, which a samsa_header cannot carry
+ * whole; with nul_ok such a key ends at its NUL), SAMSA_ENOMEM. */
+int batch_record_headers_copy(const samsa_message *m, size_t extra, bool nul_ok,
+                              samsa_header **out);
+/* Decode the header at byte *pos of a message's headers and move *pos
+ * past it (see samsa_message_header_next()): all of them in one pass. */
+int batch_record_header_next(const samsa_message *m, size_t *pos,
+                             const char **key, size_t *key_len,
+                             const void **value, size_t *value_len);
 
 #endif

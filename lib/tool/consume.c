@@ -70,11 +70,12 @@ format_check(const char *fmt)
 static void
 put_headers(const samsa_message *m)
 {
+    size_t pos = 0;
     for (size_t i = 0; i < m->header_count; i++) {
         const char *k;
         const void *v;
         size_t kl, vl;
-        if (samsa_message_header(m, i, &k, &kl, &v, &vl) != 0)
+        if (samsa_message_header_next(m, &pos, &k, &kl, &v, &vl) != 0)
             break;
         if (i > 0)
             putchar(',');

@@ -62,10 +62,11 @@ dump_records(const seg_batch *b)
                r.offset, ts_name,
                b->attributes & 0x08 ? b->max_timestamp : r.timestamp, r.key_len,
                r.value_len, seq);
+        const uint8_t *hp = r.hdrs;
         for (int64_t h = 0; h < r.header_count; h++) {
             const uint8_t *k, *v;
             int64_t kl, vl;
-            seg_header(&r, h, &k, &kl, &v, &vl);
+            seg_header_next(&r, &hp, &k, &kl, &v, &vl);
             if (h > 0)
                 fputs(", ", stdout);
             tool_put_escaped(k, (size_t)kl);

@@ -166,14 +166,14 @@ seg_record_next(const seg_batch *b, const uint8_t **pos, seg_record *r)
 }
 
 int
-seg_header(const seg_record *r, int64_t i, const uint8_t **key,
-           int64_t *key_len, const uint8_t **value, int64_t *value_len)
+seg_header_next(const seg_record *r, const uint8_t **pos, const uint8_t **key,
+                int64_t *key_len, const uint8_t **value, int64_t *value_len)
 {
-    const uint8_t *p = r->hdrs;
-    for (int64_t j = 0; j <= i; j++)
-        if (bytes(&p, r->rec_end, key, key_len) != 0 || *key_len < 0 ||
-            bytes(&p, r->rec_end, value, value_len) != 0)
-            return -1;
+    const uint8_t *p = *pos;
+    if (bytes(&p, r->rec_end, key, key_len) != 0 || *key_len < 0 ||
+        bytes(&p, r->rec_end, value, value_len) != 0)
+        return -1;
+    *pos = p;
     return 0;
 }
 

@@ -159,9 +159,13 @@ typedef struct seg_record {
  * 0, or -1 when it does not parse (nothing outside [*pos, end) is read). */
 int seg_record_next(const seg_batch *b, const uint8_t **pos, seg_record *r);
 
-/* Header i of r: 0, or -1 when it does not parse. */
-int seg_header(const seg_record *r, int64_t i, const uint8_t **key,
-               int64_t *key_len, const uint8_t **value, int64_t *value_len);
+/* The header of r at *pos (r->hdrs for the first), and *pos past it: 0,
+ * or -1 when it does not parse.  One pass: a record may hold hundreds of
+ * thousands of headers, and finding each by index would walk those
+ * before it. */
+int seg_header_next(const seg_record *r, const uint8_t **pos,
+                    const uint8_t **key, int64_t *key_len,
+                    const uint8_t **value, int64_t *value_len);
 
 /* Read a whole file: 0 and *p, *n (p NULL for an empty file), or -errno or
  * SAMSA_ENOMEM.  seg_unmap() frees it. */
