@@ -101,7 +101,7 @@ START_TEST(test_message_header_next)
     samsa_topic_config cfg = {.partitions = 1, .max_message_bytes = 8 << 20};
     E(samsa_topic_create(s, "t", &cfg));
     samsa_header *h = calloc(N, sizeof *h);
-    char(*keys)[12] = calloc(N, sizeof *keys);
+    char(*keys)[16] = calloc(N, sizeof *keys);
     ck_assert(h != NULL && keys != NULL);
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], sizeof keys[i], "k%d", i);

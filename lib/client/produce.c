@@ -63,12 +63,62 @@ pick_partition(topic *t, const samsa_record *r, int32_t *sticky)
     return *sticky;
 }
 
-/* Sort the records into groups by partition, in order of first appearance
- * (so each partition's records keep the caller's order); returns the number
- * of groups.  order[] and groups[] have room for n. */
+/* The group of partition p in a table of cap (a power of two) slots,
+ * each 0 or 1 + a group's index: its slot. */
 static size_t
+group_slot(const uint32_t *table, size_t cap, const group *groups, int32_t p)
+{
+    size_t h = ((uint32_t)p * 2654435761u) & (cap - 1);
+    while (table[h] != 0 && groups[table[h] - 1].partition != p)
+        h = (h + 1) & (cap - 1);
+    return h;
+}
+
+/* group_records() for many records: a table from partition to group, so
+ * that each record costs one look-up, not a scan of the groups so far
+ * (100,000 keyed records over 2,048 partitions spent half their call
+ * there; a topic may have 65,536).  Two passes: count, then place. */
+static int
+group_hashed(samsa_record *recs, size_t n, samsa_record **order, group *groups,
+             size_t *ngroups)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *table = calloc(cap, sizeof *table);
+    if (table == NULL)
+        return SAMSA_ENOMEM;
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = group_slot(table, cap, groups, recs[i].partition);
+        if (table[h] == 0) {
+            groups[ng] = (group){recs[i].partition, 0, 0, 0};
+            table[h] = (uint32_t)++ng;
+        }
+        groups[table[h] - 1].count++;
+    }
+    for (size_t g = 0, first = 0; g < ng; g++) {
+        groups[g].first = first;
+        first += groups[g].count;
+        groups[g].count = 0; /* counted again as they are placed */
+    }
+    for (size_t i = 0; i < n; i++) {
+        group *gr =
+            &groups[table[group_slot(table, cap, groups, recs[i].partition)] -
+                    1];
+        order[gr->first + gr->count++] = &recs[i];
+    }
+    free(table);
+    *ngroups = ng;
+    return 0;
+}
+
+/* Sort the records into groups by partition, in order of first appearance
+ * (so each partition's records keep the caller's order), into *ngroups
+ * groups: 0 or SAMSA_ENOMEM.  order[] and groups[] have room for n. */
+static int
 group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
-              samsa_record **order, group *groups)
+              samsa_record **order, group *groups, size_t *ngroups_out)
 {
     int32_t sticky = -1;
     size_t ngroups = 0, placed = 0;
@@ -76,6 +126,9 @@ group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
         recs[i].partition = partition != SAMSA_PARTITION_ANY
                                 ? partition
                                 : pick_partition(t, &recs[i], &sticky);
+    if (n > STACK_RECORDS && partition == SAMSA_PARTITION_ANY &&
+        t->cfg.partitions > 1)
+        return group_hashed(recs, n, order, groups, ngroups_out);
     for (size_t i = 0; i < n; i++) {
         size_t g = 0;
         while (g < ngroups && groups[g].partition != recs[i].partition)
@@ -89,7 +142,8 @@ group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
         placed += groups[g].count;
         ngroups++;
     }
-    return ngroups;
+    *ngroups_out = ngroups;
+    return 0;
 }
 
 /* With the topic's compression, the batch of len bytes at buf
@@ -245,7 +299,7 @@ samsa_produce(samsa *s, const char *topic_name, int32_t partition,
         for (size_t i = 0; i < n; i++)
             if (recs[i].timestamp == 0)
                 recs[i].timestamp = now;
-        ngroups = group_records(t, partition, recs, n, order, groups);
+        rc = group_records(t, partition, recs, n, order, groups, &ngroups);
     }
     for (size_t g = 0; rc == 0 && g < ngroups; g++) {
         groups[g].bytes = batch_encoded_size(
