@@ -116,6 +116,14 @@
  * (segment_file_made()).  Any other stops the open as above (after a
  * torn tail, the tail itself is cut by then, as recovery cuts it: past
  * the acknowledged end).
+ *
+ * The two removals of a whole directory, a deleted topic's and a copy's
+ * before it is rebuilt (replica.c, "Catch-up"), go by the same rules
+ * (log_dir.c): they unlink only regular files under samsa's names, a
+ * segment only where the open would take it as one, and leave everything
+ * else, and with it the directory.  A copy whose directory holds anything
+ * else is not rebuilt: it stays out for SAMSA_ECORRUPT until the file is
+ * moved away, as this open refuses.
  */
 #include <assert.h>
 #include <dirent.h>
