@@ -1585,6 +1585,35 @@ START_TEST(test_foreign_file_keeps_copy_out)
 }
 END_TEST
 
+/* An out copy's partition directory that is a symbolic link (to the
+ * copy's old files moved elsewhere): catch-up neither follows it nor
+ * removes anything behind it (regression: the files behind the link were
+ * unlinked, then the mkdir failed with -EEXIST); the copy stays out for
+ * SAMSA_ECORRUPT.  With the link gone, it is rebuilt. */
+START_TEST(test_catchup_dir_symlink)
+{
+    rig r;
+    int64_t next = rig_sync_fails(&r, 1, 40);
+    faultio_clear(r.fi);
+    faultio_filter(r.fi, NULL);
+    char part[TEST_PATH_BUF], away[TEST_PATH_BUF], before[8192], after[8192];
+    test_pathf(part, r.d[1], "t-0");
+    test_pathf(away, r.root, "moved");
+    ck_assert_int_eq(rename(part, away), 0);
+    ck_assert_int_eq(symlink(away, part), 0);
+    test_dir_list(away, true, before, sizeof before);
+    size_t joined = 99;
+    EQ_RC(samsa_replica_catchup(r.s, &joined), SAMSA_ECORRUPT);
+    ck_assert_int_eq(joined, 0);
+    out_for(r.s, 1, SAMSA_ECORRUPT);
+    test_dir_list(away, true, after, sizeof after);
+    ck_assert_str_eq(after, before);
+    check_exact(r.s, 0, next);
+    ck_assert_int_eq(unlink(part), 0);
+    rejoin_finish(&r, 1, next);
+}
+END_TEST
+
 Suite *
 replica_suite(void)
 {
@@ -1594,6 +1623,7 @@ replica_suite(void)
     tcase_add_test(tc, test_placement);
     tcase_add_test(tc, test_stray_file_in_copies);
     tcase_add_test(tc, test_foreign_file_keeps_copy_out);
+    tcase_add_test(tc, test_catchup_dir_symlink);
     tcase_add_test(tc, test_sync_pool);
     tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_test(tc, test_group_offsets_everywhere);

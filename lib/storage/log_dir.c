@@ -189,10 +189,12 @@ check_segments(samsa_io *io, const char *dir, const log_config *cfg,
     return 0;
 }
 
-/* Read dir and sort out which entries are samsa's. */
+/* Read dir and sort out which entries are samsa's; any: only whether
+ * one is not (the segments are not read once the names say so: a repair
+ * pass asks about a copy kept out by one about once a second). */
 static int
 dir_scan(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
-         dir_list *l)
+         bool any, dir_list *l)
 {
     /* The probe reads the segments' views directly and is no writer's. */
     log_config pcfg = *cfg;
@@ -201,7 +203,7 @@ dir_scan(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     int rc = read_entries(dir, l);
     if (rc == 0 && l->n > 1)
         qsort(l->e, l->n, sizeof *l->e, cmp_entry);
-    if (rc == 0)
+    if (rc == 0 && !(any && l->foreign > 0))
         rc = check_segments(io, dir, &pcfg, start, l);
     for (size_t k = 0; rc == 0 && k < l->n; k++)
         l->foreign += !l->e[k].ours;
@@ -213,7 +215,7 @@ log_dir_check(samsa_io *io, const char *dir, const log_config *cfg,
               int64_t start)
 {
     dir_list l = {0};
-    int rc = dir_scan(io, dir, cfg, start, &l);
+    int rc = dir_scan(io, dir, cfg, start, true, &l);
     free(l.e);
     return rc == 0 && l.foreign > 0 ? SAMSA_ECORRUPT : rc;
 }
@@ -223,7 +225,7 @@ log_dir_remove(samsa_io *io, const char *dir, const log_config *cfg,
                int64_t start, bool whole)
 {
     dir_list l = {0};
-    int rc = dir_scan(io, dir, cfg, start, &l);
+    int rc = dir_scan(io, dir, cfg, start, whole, &l);
     if (rc == 0 && whole && l.foreign > 0)
         rc = SAMSA_ECORRUPT; /* nothing removed */
     int first = 0;
