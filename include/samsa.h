@@ -484,8 +484,9 @@ SAMSA_API int samsa_sync(samsa *s);
  *     compaction setting outside its range);
  *   - SAMSA_EEXIST: a topic of that name exists, or a directory where one
  *     of its partitions would go (NAME-P in a store directory) is there
- *     and samsa cannot prove it made it: it is left alone, and the topic
- *     is not created;
+ *     and samsa cannot prove it made it, or it is a deleted topic's that
+ *     still holds files samsa did not make (see samsa_topic_delete()):
+ *     it is left alone, and the topic is not created;
  *   - SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, SAMSA_EFAILED, -errno.
  * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
  * changed.
@@ -550,15 +551,24 @@ SAMSA_API int samsa_topic_adopt(samsa *s, const char *name,
  * are removed with it: a topic created again under the name starts
  * afresh.
  *
+ * Only the files samsa made in the partition directories are removed
+ * (segments, their index files, the end marker: samsa(7), "Storage
+ * layout"): anything else found there (another name, a directory, a
+ * symbolic link, a stray file under a segment's name) stays, and so does
+ * its directory.  A create of the name then fails with SAMSA_EEXIST,
+ * changing nothing, until what is left is moved away.
+ *
  * @param[in] s    the store.
  * @param[in] name the topic.
- * @return 0, SAMSA_EINVAL (NULL argument or bad name), SAMSA_ENOTOPIC, or
- *         an error of the catalog update, after which the topic still
- *         exists: SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ECORRUPT, -errno.  Files
- *         left behind by a failed removal after the catalog update (or on
- *         a directory that is down) are removed at the next samsa_open(),
- *         or by the next create of the name: the catalog records them as
- *         pending removal, the proof that they are samsa's.
+ * @return 0 (also when such files stay), SAMSA_EINVAL (NULL argument or
+ *         bad name), SAMSA_ENOTOPIC, or an error of the catalog update,
+ *         after which the topic still exists: SAMSA_EIO, SAMSA_ENOSPC,
+ *         SAMSA_ECORRUPT, -errno.  Files left behind by a failed removal
+ *         after the catalog update (or on a directory that is down, or
+ *         beside files samsa did not make) are removed at the next
+ *         samsa_open(), or by the next create of the name: the catalog
+ *         records the directories as pending removal, the proof that they
+ *         are samsa's.
  * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
  * changed.
  */
@@ -1895,7 +1905,9 @@ typedef enum samsa_replica_state {
     SAMSA_REPLICA_OUT = 2     /**< left the in-sync set: an I/O error, a full
                                    disk, a failed fsync, a vanished
                                    directory, or damage; gets no writes
-                                   until it is rebuilt                    */
+                                   until it is rebuilt (never while its
+                                   directory holds a file samsa did not
+                                   make: reason SAMSA_ECORRUPT)           */
 } samsa_replica_state;
 
 /** One copy of a partition, as samsa_replica_status() describes it. */
@@ -1963,11 +1975,21 @@ SAMSA_API int samsa_replica_status(samsa *s, const char *topic,
  * the copy rejoins while producers briefly wait; producing goes on during
  * the rest of the copy.
  *
+ * Rebuilding removes the copy's old files, so it is done only when its
+ * partition directory holds nothing samsa did not make: a file of another
+ * name, a directory, a symbolic link or FIFO, or a stray file under a
+ * segment's name (samsa(7), "Recovery") keeps the copy out, with reason
+ * SAMSA_ECORRUPT, and nothing there is read or removed; the partition
+ * goes on with its other copies.  Each later pass (this call, or the
+ * flusher's) checks again, so once the file is moved away the copy is
+ * rebuilt.
+ *
  * @param[in]  s        the store.
  * @param[out] rejoined receives how many copies rejoined; may be NULL.
  * @return 0 when every out copy that could be rebuilt was, or the first
  *         error met (the copy stays out): SAMSA_EINVAL (s is NULL),
- *         SAMSA_ECORRUPT (the copy's disk returned other bytes than written),
+ *         SAMSA_ECORRUPT (the copy's disk returned other bytes than written,
+ *         or its directory holds a file samsa did not make, as above),
  *         SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno.
  * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
  * changed.

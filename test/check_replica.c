@@ -416,17 +416,28 @@ START_TEST(test_fault_each_site)
 }
 END_TEST
 
+/* rig_t3 through faultio with sync, records 0..upto-1, then one more
+ * whose fsync fails on directory d: that copy is out.  The log end. */
+static int64_t
+rig_sync_fails(rig *r, int d, int64_t upto)
+{
+    int64_t next = rig_t3(r, true, SAMSA_SYNC_ALWAYS, upto, 0);
+    E(samsa_sync(r->s));
+    char filter[16];
+    snprintf(filter, sizeof filter, "/d%d/", d);
+    faultio_filter(r->fi, filter);
+    faultio_fail(r->fi, FAULTIO_SYNC, 1, EIO, false);
+    test_produce_next(r->s, "t", 0, &next, 1);
+    ck_assert_uint_eq(faultio_injected(r->fi), 1);
+    return next;
+}
+
 /* A failed fsync takes the copy out for good: its file is not synced
  * again until it is rebuilt. */
 START_TEST(test_fsync_not_retried)
 {
     rig r;
-    int64_t next = rig_t3(&r, true, SAMSA_SYNC_ALWAYS, 10, 0);
-    E(samsa_sync(r.s));
-    faultio_filter(r.fi, "/d2/");
-    faultio_fail(r.fi, FAULTIO_SYNC, 1, EIO, false);
-    test_produce_next(r.s, "t", 0, &next, 1);
-    ck_assert_uint_eq(faultio_injected(r.fi), 1);
+    int64_t next = rig_sync_fails(&r, 2, 10);
     status(r.s, 0, 2, 0, 2, SAMSA_REPLICA_OUT);
     samsa_replica_info info[NDIRS];
     size_t n;
@@ -1419,13 +1430,47 @@ START_TEST(test_sync_pool)
 }
 END_TEST
 
+/* The bytes of the file at path are exactly want (a file samsa did not
+ * make, which nothing may remove or change). */
+static void
+check_bytes(const char *path, const char *want)
+{
+    size_t len;
+    uint8_t *got = test_slurp(path, &len);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(memcmp(got, want, len) == 0);
+    free(got);
+}
+
+/* Copy on directory dir of t-0 is out, for why. */
+static void
+out_for(samsa *s, int dir, int why)
+{
+    samsa_replica_info info[NDIRS];
+    size_t n = 0;
+    E(samsa_replica_status(s, "t", 0, info, NDIRS, &n));
+    for (size_t i = 0; i < n; i++)
+        if (info[i].dir == dir) {
+            ck_assert_int_eq(info[i].state, SAMSA_REPLICA_OUT);
+            EQ_RC(info[i].reason, why);
+            return;
+        }
+    ck_abort_msg("no copy on d%d", dir);
+}
+
+#define STRAY "not a segment: the user's\n"
+
 /* A file under a segment's name inside the records of the segment
  * before it, in every copy (log.c, "Foreign files"): the open fails with
  * SAMSA_ECORRUPT, as without copies, and removes nothing (regression: it
  * said SAMSA_ENOTENOUGHREPLICAS, which sends one looking for a missing
  * directory).  In one copy only, that copy is taken out (the reason
- * SAMSA_ECORRUPT, not SAMSA_EIO: its disk reads well) and rebuilt from
- * the others, and every record stays. */
+ * SAMSA_ECORRUPT, not SAMSA_EIO: its disk reads well) and every record is
+ * read from the others; the copy is not rebuilt while the file is there
+ * (regression: catch-up emptied the directory, the stray file with it),
+ * neither by samsa_replica_catchup() nor by the background pass, and
+ * stays out for SAMSA_ECORRUPT with its files as they were.  Once the
+ * file is moved away the background pass rebuilds it. */
 START_TEST(test_stray_file_in_copies)
 {
     for (int all = 0; all < 2; all++) {
@@ -1434,11 +1479,12 @@ START_TEST(test_stray_file_in_copies)
         rig_close(&r);
         int64_t bases[64];
         ck_assert_uint_ge(test_seg_bases(r.d[0], "t", 0, bases, 64), 3);
-        char name[64], path[TEST_PATH_BUF];
+        char name[64], path[TEST_PATH_BUF], aside[TEST_PATH_BUF];
         snprintf(name, sizeof name, "t-0/%020lld.log",
                  (long long)(bases[1] + 1));
         for (int c = all ? 0 : 1; c < (all ? NDIRS : 2); c++)
-            test_spew(test_pathf(path, r.d[c], name), NULL, 0, O_EXCL);
+            test_spew(test_pathf(path, r.d[c], name), STRAY, strlen(STRAY),
+                      O_EXCL);
         const char *reps[] = {r.d[1], r.d[2], NULL};
         samsa_options o = {.replica_dirs = reps};
         if (all) {
@@ -1446,7 +1492,7 @@ START_TEST(test_stray_file_in_copies)
             EQ_RC(samsa_open(r.d[0], &o, &s), SAMSA_ECORRUPT);
             ck_assert_ptr_null(s);
             for (int c = 0; c < NDIRS; c++) { /* left, then moved away */
-                ck_assert(test_exists(test_pathf(path, r.d[c], name)));
+                check_bytes(test_pathf(path, r.d[c], name), STRAY);
                 ck_assert_int_eq(unlink(path), 0);
             }
         }
@@ -1454,18 +1500,117 @@ START_TEST(test_stray_file_in_copies)
         samsa__replica_pause(r.s, true); /* out until looked at */
         status(r.s, 0, all ? 3 : 2, 0, 1,
                all ? SAMSA_REPLICA_INSYNC : SAMSA_REPLICA_OUT);
-        samsa_replica_info info[NDIRS];
-        size_t k = 0;
-        E(samsa_replica_status(r.s, "t", 0, info, NDIRS, &k));
-        for (size_t i = 0; i < k; i++) /* why: the file, not the disk */
-            if (info[i].dir == 1)
-                EQ_RC(info[i].reason, all ? 0 : SAMSA_ECORRUPT);
+        if (!all) /* why: the file, not the disk */
+            out_for(r.s, 1, SAMSA_ECORRUPT);
         test_read_range(r.s, "t", 0, 0, next);
+        if (!all) {
+            char part[TEST_PATH_BUF], before[8192], after[8192];
+            test_dir_list(test_pathf(part, r.d[1], "t-0"), true, before,
+                          sizeof before);
+            size_t joined = 99;
+            EQ_RC(samsa_replica_catchup(r.s, &joined), SAMSA_ECORRUPT);
+            ck_assert_int_eq(joined, 0);
+            samsa__replica_pause(r.s, false); /* the pass: the same */
+            ck_assert(!wait_insync(r.s, 3, 1500));
+            samsa__replica_pause(r.s, true);
+            out_for(r.s, 1, SAMSA_ECORRUPT);
+            test_dir_list(part, true, after, sizeof after);
+            ck_assert_str_eq(after, before);
+            check_bytes(test_pathf(path, r.d[1], name), STRAY);
+            test_produce_next(r.s, "t", 0, &next, 3); /* two copies take it */
+            test_read_range(r.s, "t", 0, 0, next);
+            test_pathf(aside, r.root, "stray");
+            ck_assert_int_eq(rename(path, aside), 0);
+        }
         samsa__replica_pause(r.s, false);
         ck_assert(wait_insync(r.s, 3, 20000));
+        test_read_range(r.s, "t", 0, 0, next);
         E(samsa_close(r.s));
+        r.s = NULL;
+        copies_identical(&r, 0, 3);
+        if (!all)
+            check_bytes(aside, STRAY);
         test_dir_remove(r.root);
     }
+}
+END_TEST
+
+/* A file samsa did not make (notes.txt) in an out copy's partition
+ * directory: catch-up removes nothing and does not rebuild the copy, which
+ * stays out for SAMSA_ECORRUPT (what samsa_replica_catchup() returns), its
+ * directory as it was, while the other copies take and serve every record;
+ * the same after a reopen (regression: the rebuild emptied the directory,
+ * notes.txt with it).  Moved away, the next samsa_replica_catchup()
+ * rebuilds the copy and it rejoins. */
+START_TEST(test_foreign_file_keeps_copy_out)
+{
+    rig r;
+    int64_t next = rig_sync_fails(&r, 1, 60);
+    faultio_clear(r.fi);
+    faultio_filter(r.fi, NULL);
+    out_for(r.s, 1, SAMSA_EIO);
+    static const char notes[] = "samsa must not remove this\n";
+    char part[TEST_PATH_BUF], path[TEST_PATH_BUF], aside[TEST_PATH_BUF];
+    char before[8192], after[8192];
+    test_pathf(part, r.d[1], "t-0");
+    test_spew(test_pathf(path, part, "notes.txt"), notes, strlen(notes),
+              O_EXCL);
+    test_dir_list(part, true, before, sizeof before);
+    for (int reopen = 0; reopen < 2; reopen++) {
+        if (reopen) {
+            rig_close(&r);
+            rig_open(&r, SAMSA_SYNC_ALWAYS);
+            status(r.s, 0, 2, 0, 1, SAMSA_REPLICA_OUT);
+            out_for(r.s, 1, SAMSA_ECORRUPT); /* known at open */
+        }
+        size_t joined = 99;
+        EQ_RC(samsa_replica_catchup(r.s, &joined), SAMSA_ECORRUPT);
+        ck_assert_int_eq(joined, 0);
+        status(r.s, 0, 2, 0, 1, SAMSA_REPLICA_OUT);
+        out_for(r.s, 1, SAMSA_ECORRUPT);
+        test_dir_list(part, true, after, sizeof after);
+        ck_assert_str_eq(after, before);
+        check_bytes(path, notes);
+        test_produce_next(r.s, "t", 0, &next, 5);
+        check_exact(r.s, 0, next);
+    }
+    test_pathf(aside, r.root, "notes.txt");
+    ck_assert_int_eq(rename(path, aside), 0);
+    size_t joined = 99;
+    E(samsa_replica_catchup(r.s, &joined));
+    ck_assert_int_eq(joined, 1);
+    status(r.s, 0, 3, 0, 1, SAMSA_REPLICA_INSYNC);
+    check_bytes(aside, notes);
+    rejoin_finish(&r, 0, next);
+}
+END_TEST
+
+/* An out copy's partition directory that is a symbolic link (to the
+ * copy's old files moved elsewhere): catch-up neither follows it nor
+ * removes anything behind it (regression: the files behind the link were
+ * unlinked, then the mkdir failed with -EEXIST); the copy stays out for
+ * SAMSA_ECORRUPT.  With the link gone, it is rebuilt. */
+START_TEST(test_catchup_dir_symlink)
+{
+    rig r;
+    int64_t next = rig_sync_fails(&r, 1, 40);
+    faultio_clear(r.fi);
+    faultio_filter(r.fi, NULL);
+    char part[TEST_PATH_BUF], away[TEST_PATH_BUF], before[8192], after[8192];
+    test_pathf(part, r.d[1], "t-0");
+    test_pathf(away, r.root, "moved");
+    ck_assert_int_eq(rename(part, away), 0);
+    ck_assert_int_eq(symlink(away, part), 0);
+    test_dir_list(away, true, before, sizeof before);
+    size_t joined = 99;
+    EQ_RC(samsa_replica_catchup(r.s, &joined), SAMSA_ECORRUPT);
+    ck_assert_int_eq(joined, 0);
+    out_for(r.s, 1, SAMSA_ECORRUPT);
+    test_dir_list(away, true, after, sizeof after);
+    ck_assert_str_eq(after, before);
+    check_exact(r.s, 0, next);
+    ck_assert_int_eq(unlink(part), 0);
+    rejoin_finish(&r, 1, next);
 }
 END_TEST
 
@@ -1477,6 +1622,8 @@ replica_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_placement);
     tcase_add_test(tc, test_stray_file_in_copies);
+    tcase_add_test(tc, test_foreign_file_keeps_copy_out);
+    tcase_add_test(tc, test_catchup_dir_symlink);
     tcase_add_test(tc, test_sync_pool);
     tcase_add_test(tc, test_reopen_keeps_isr);
     tcase_add_test(tc, test_group_offsets_everywhere);

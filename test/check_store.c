@@ -548,6 +548,101 @@ START_TEST(test_failed_removal_finished_by_create)
 }
 END_TEST
 
+/* Deleting a topic removes only the files samsa made in its partition
+ * directories (regression: every entry went).  In t-0, notes.txt, a
+ * directory and a symbolic link under an index file's name stay, and so
+ * does t-0; in t-1, a stray file under a segment's name inside the records
+ * of the segment before it (log.c, "Foreign files") stays, with that
+ * segment's files (which of the two is samsa's cannot be proven), and
+ * every other file goes.  The catalog's pending record stays while they
+ * do: each open and each create of the name tries the removal again, and
+ * a create of "t" fails with SAMSA_EEXIST and changes nothing.  Once they
+ * are moved away, the create finishes the removal and makes the topic
+ * afresh. */
+START_TEST(test_delete_keeps_foreign_files)
+{
+    const char *dir = test_dir_make(), *aside = test_dir_make();
+    char p[TEST_PATH_BUF], q[TEST_PATH_BUF], t0[TEST_PATH_BUF];
+    char t1[TEST_PATH_BUF], stray[64], want0[256], want1[256], got[1024];
+    samsa *s = test_open(dir);
+    samsa_topic_config c = test_small_cfg(2, 0);
+    E(samsa_topic_create(s, "t", &c));
+    int64_t next = 0, bases[64];
+    test_produce_upto(s, "t", 1, &next, 200, 0);
+    test_produce_str(s, "t", 0, "k", "v");
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 1, bases, 64), 3);
+    test_pathf(t0, dir, "t-0");
+    test_pathf(t1, dir, "t-1");
+    put_file(test_pathf(p, t0, "notes.txt"), "the user's notes\n");
+    ck_assert_int_eq(mkdir(test_pathf(p, t0, "sub"), 0755), 0);
+    put_file(test_pathf(p, t0, "sub/inner"), "inner\n");
+    put_file(test_pathf(p, dir, "outside"), "outside\n");
+    ck_assert_int_eq(
+        symlink("../outside", test_pathf(p, t0, "00000000000000099999.index")),
+        0);
+    snprintf(stray, sizeof stray, "%020lld.log", (long long)(bases[1] + 1));
+    put_file(test_pathf(p, t1, stray), "stray\n");
+    snprintf(want0, sizeof want0, "00000000000000099999.index notes.txt sub ");
+    snprintf(
+        want1, sizeof want1, "%020lld.index %020lld.log %020lld.timeindex %s ",
+        (long long)bases[1], (long long)bases[1], (long long)bases[1], stray);
+
+    E(samsa_topic_delete(s, "t"));
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) { /* the next open tries again, and keeps them */
+            E(samsa_close(s));
+            s = test_open(dir);
+        }
+        if (round > 0) /* a create of the name: refused, nothing changed */
+            EQ_RC(samsa_topic_create(s, "t", &c), SAMSA_EEXIST);
+        test_dir_list(t0, false, got, sizeof got);
+        ck_assert_str_eq(got, want0);
+        test_dir_list(t1, false, got, sizeof got);
+        ck_assert_str_eq(got, want1);
+        check_file(test_pathf(p, t0, "notes.txt"), "the user's notes\n");
+        check_file(test_pathf(p, t0, "sub/inner"), "inner\n");
+        check_file(test_pathf(p, t0, "00000000000000099999.index"),
+                   "outside\n");
+        check_file(test_pathf(p, t1, stray), "stray\n");
+        int32_t parts = 0;
+        E(catalog_pending_get(&s->cat, "t", &parts));
+        ck_assert_int_eq(parts, 2);
+        samsa_topic_config got_cfg;
+        EQ_RC(samsa_topic_describe(s, "t", &got_cfg), SAMSA_ENOTOPIC);
+    }
+
+    /* Moved away, the name is free again. */
+    const char *moved[][2] = {{"t-0/notes.txt", "notes.txt"},
+                              {"t-0/sub", "sub"},
+                              {"t-0/00000000000000099999.index", "link"},
+                              {"t-1/", "stray"}};
+    for (size_t i = 0; i < 4; i++) {
+        test_pathf(p, dir, moved[i][0]);
+        if (i == 3)
+            strcat(p, stray);
+        ck_assert_int_eq(rename(p, test_pathf(q, aside, moved[i][1])), 0);
+    }
+    E(samsa_topic_create(s, "t", &c));
+    int32_t parts;
+    EQ_RC(catalog_pending_get(&s->cat, "t", &parts), SAMSA_ENOTOPIC);
+    for (int32_t k = 0; k < 2; k++) {
+        int64_t first, end;
+        E(samsa_offsets(s, "t", k, &first, &end));
+        ck_assert_int_eq(first, 0);
+        ck_assert_int_eq(end, 0);
+    }
+    test_dir_list(t1, false, got, sizeof got);
+    ck_assert_str_eq(got, "00000000000000000000.log samsa.end ");
+    E(samsa_close(s));
+    check_file(test_pathf(p, aside, "notes.txt"), "the user's notes\n");
+    check_file(test_pathf(p, aside, "sub/inner"), "inner\n");
+    check_file(test_pathf(p, aside, "stray"), "stray\n");
+    check_file(test_pathf(p, dir, "outside"), "outside\n");
+    test_dir_remove(dir);
+    test_dir_remove(aside);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -624,6 +719,7 @@ store_suite(void)
     tcase_add_test(tc, test_crash_leaves_proven_dirs);
     tcase_add_test(tc, test_replica_dir_comes_back_foreign);
     tcase_add_test(tc, test_failed_removal_finished_by_create);
+    tcase_add_test(tc, test_delete_keeps_foreign_files);
     suite_add_tcase(s, tc);
     return s;
 }

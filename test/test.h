@@ -202,6 +202,10 @@ void test_spew(const char *path, const void *buf, size_t len, int flags);
 /* Fail the test unless the files at a and b hold the same bytes (copies
  * of a segment must be identical). */
 void test_same_bytes(const char *a, const char *b);
+/* The entries of directory path ("." and ".." aside), sorted, each as
+ * "name " or, with sizes, "name:size " (lstat's), into buf (cap bytes):
+ * a listing to compare, nothing added, removed or resized. */
+void test_dir_list(const char *path, bool sizes, char *buf, size_t cap);
 /* The catalog of the store directory dir (closed), opened with LMDB
  * itself and a write transaction begun, for a test to rewrite records as
  * older versions or damage wrote them; test_catalog_commit() commits and

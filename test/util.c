@@ -261,6 +261,32 @@ test_spew(const char *path, const void *buf, size_t len, int flags)
 }
 
 void
+test_dir_list(const char *path, bool sizes, char *buf, size_t cap)
+{
+    TEST_NOT_IN_CHILD(__func__);
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    ck_assert_msg(n >= 0, "scandir %s: %s", path, strerror(errno));
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char full[TEST_PATH_BUF];
+        struct stat st;
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+            ck_assert_int_eq(lstat(test_pathf(full, path, name), &st), 0);
+            used +=
+                (size_t)(sizes ? snprintf(buf + used, cap - used, "%s:%lld ",
+                                          name, (long long)st.st_size)
+                               : snprintf(buf + used, cap - used, "%s ", name));
+            ck_assert_uint_lt(used, cap);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+void
 test_same_bytes(const char *a, const char *b)
 {
     TEST_NOT_IN_CHILD(__func__);

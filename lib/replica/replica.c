@@ -28,10 +28,25 @@
  * old leader succeeded on it.
  *
  * Catch-up.  An out copy whose directory is usable is rebuilt from scratch.
- * First the leader is healed (scrub.c) from every copy holding a good
- * version of a batch the leader has damaged, this copy's old files
- * included, so that damage is never copied over a good batch; then its
- * partition directory is emptied, every segment is copied from the
+ * Its partition directory must hold only files samsa made (log_dir.c): a
+ * file of any other name, a directory, FIFO or symbolic link, or a stray
+ * file under a segment's name that the open would refuse (log.c, "Foreign
+ * files"; a copy the open took out for one has reason SAMSA_ECORRUPT)
+ * stops the rebuild before anything is read or removed.  The copy stays
+ * out, its reason SAMSA_ECORRUPT, and the partition goes on with the other
+ * copies, as a store without copies refuses to open and removes nothing.
+ * Catch-up is tried again at each repair pass, the flusher's (about once
+ * a second from the open on) and samsa_replica_catchup()'s (store/disks.c);
+ * the open sets the reason at once.  So once the file is moved away, the
+ * next pass rebuilds the copy.  (Damage that looks like such a file, a
+ * bit flip raising a batch's base offset past the next name, is taken for
+ * one as the open takes it; removing the copy's partition directory has it
+ * rebuilt.)  Otherwise the leader is healed first (scrub.c)
+ * from every copy holding a good version of a batch the leader has
+ * damaged, this copy's old files included, so that damage is never copied
+ * over a good batch; then the copy's files are removed (checked again as
+ * they go: all of them, or none when a foreign file came meanwhile) and
+ * its directory made anew, every segment is copied from the
  * leader's files and read back, without the log's locks (sealed segments
  * do not change; the active one only grows);
  * then, with producers held for a moment (log.lock and fsync_lock), the
@@ -562,8 +577,14 @@ rset_reconcile(rset *rs, const log_config *cfg)
         /* A compaction's swap is made copy after copy: a crash between
          * leaves a .cleaned file on some copies only (compact.c). */
         log_clean_leftovers(rs->base, dir);
-        if (!rs->copy[i].insync)
-            log_remove_below(rs->base, dir, cfg, atomic_load(&rs->start));
+        if (rs->copy[i].insync)
+            continue;
+        log_remove_below(rs->base, dir, cfg, atomic_load(&rs->start));
+        /* One that holds a file samsa did not make is not rebuilt until
+         * the file goes (rset_catchup): say so from the start. */
+        if (log_dir_check(rs->base, dir, cfg, atomic_load(&rs->start)) ==
+            SAMSA_ECORRUPT)
+            rs->copy[i].reason = SAMSA_ECORRUPT;
     }
     for (int i = 0; i < rs->n; i++) {
         if (!rs->copy[i].insync)
@@ -861,14 +882,23 @@ rset_catchup(rset *rs, int i)
     char *dir = rset_path(rs, i, log->dir);
     if (dir == NULL)
         return SAMSA_ENOMEM;
+    /* A file samsa did not make in the copy's directory stops the rebuild
+     * before anything is read or removed: the copy stays out for
+     * SAMSA_ECORRUPT, as a store without copies refuses to open (see
+     * "Catch-up"). */
+    int64_t start = atomic_load(&rs->start);
+    int rc = log_dir_check(rs->base, dir, &log->cfg, start);
     /* Never copy damage over a good batch: heal the leader first, from the
      * other in-sync copies and from this copy's old files, which may hold
      * the only good version of a batch the leader lost (scrub.c says when
      * such an out copy is believed). */
-    int rc = rset_heal(rs);
-    /* From scratch: nothing of the old copy is trusted or reused. */
     if (rc == 0)
-        samsa__remove_dir(rs->base, dir);
+        rc = rset_heal(rs);
+    /* From scratch: nothing of the old copy is trusted or reused.  Checked
+     * again as it is removed: all of it or, when a file not samsa's came
+     * meanwhile, none. */
+    if (rc == 0)
+        rc = log_dir_remove(rs->base, dir, &log->cfg, start, true);
     if (rc == 0)
         rc = samsa__from_errno(rs->base->mkdir(rs->base, dir));
     copied *cp = NULL;

@@ -102,9 +102,5 @@ samsa_io *samsa__io_posix(void);
 /* Write all of buf at off through io; a short write becomes -EIO. */
 int samsa__io_write_all(samsa_io *io, samsa_io_file *f, const void *buf,
                         size_t len, uint64_t off);
-/* Unlink the files in a directory through io, then the directory.  Only
- * for a directory the catalog proves samsa made (a partition of a topic it
- * names, or of a pending record: catalog_pending_put). */
-void samsa__remove_dir(samsa_io *io, const char *path);
 
 #endif

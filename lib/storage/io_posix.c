@@ -61,7 +61,6 @@
  * run concurrently on it: the log engine serialises them under its append
  * lock.  read() and the mapped view may be used by any thread meanwhile.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -662,22 +661,4 @@ samsa__io_write_all(samsa_io *io, samsa_io_file *f, const void *buf, size_t len,
      * caller has to deal with the partial bytes (truncate them away)
      * anyway. */
     return (size_t)n == len ? 0 : -EIO;
-}
-
-void
-samsa__remove_dir(samsa_io *io, const char *path)
-{
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    char file[4096];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        io->unlink(io, file);
-    }
-    closedir(d);
-    io->rmdir(io, path);
 }

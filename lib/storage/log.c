@@ -116,6 +116,14 @@
  * (segment_file_made()).  Any other stops the open as above (after a
  * torn tail, the tail itself is cut by then, as recovery cuts it: past
  * the acknowledged end).
+ *
+ * The two removals of a whole directory, a deleted topic's and a copy's
+ * before it is rebuilt (replica.c, "Catch-up"), go by the same rules
+ * (log_dir.c): they unlink only regular files under samsa's names, a
+ * segment only where the open would take it as one, and leave everything
+ * else, and with it the directory.  A copy whose directory holds anything
+ * else is not rebuilt: it stays out for SAMSA_ECORRUPT until the file is
+ * moved away, as this open refuses.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -225,20 +233,14 @@ list_segments(const char *dir, int64_t **out, size_t *n)
 }
 
 /* Does the segment at base end at or before limit?  Its records are read
- * (segment_open, sealed: from its last index entry, CRC-checked), because
- * a name says only where a segment begins: see "Foreign files".  A
- * segment that does not open is not known to: no. */
+ * (segment_end()), because a name says only where a segment begins: see
+ * "Foreign files".  A segment that does not open is not known to: no. */
 static bool
 segment_ends_by(samsa_io *io, const char *dir, int64_t base,
                 const log_config *cfg, int64_t limit)
 {
-    segment *seg;
-    bool torn;
-    if (segment_open(io, dir, base, cfg, -1, -1, &torn, &seg) != 0)
-        return false;
-    bool by = seg->next_offset <= limit;
-    segment_unref(io, seg);
-    return by;
+    int64_t end;
+    return segment_end(io, dir, base, cfg, &end) == 0 && end <= limit;
 }
 
 /* Remove the files of the segments at bases[0..n) wholly below start (the

@@ -233,6 +233,11 @@ void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
 /* Does the segment file at base in dir begin as samsa makes one (log.c,
  * "Foreign files")?  false also when it cannot be read. */
 bool segment_file_made(samsa_io *io, const char *dir, int64_t base);
+/* Where the records of the segment at base in dir end (*end), read as the
+ * open reads a sealed segment; an error of segment_open() when it does
+ * not open. */
+int segment_end(samsa_io *io, const char *dir, int64_t base,
+                const log_config *cfg, int64_t *end);
 void segment_ref(segment *seg);
 void segment_unref(samsa_io *io, segment *seg);
 /* Bytes of batches the recovery scans of segment_open walked, since the
@@ -372,6 +377,24 @@ int log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
 /* Remove the cleaner's temporary files (NNNNNNNNNNNNNNNNNNNN.log.cleaned)
  * a crash left in dir: log_open, before it lists the segments. */
 void log_clean_leftovers(samsa_io *io, const char *dir);
+
+/* ---- log_dir.c ----------------------------------------------------------- */
+
+/* Whether every entry of the partition directory dir is a file samsa made
+ * (log_dir.c says how that is told; start: the log start offset, or
+ * INT64_MIN when unknown): 0, also when dir does not exist;
+ * SAMSA_ECORRUPT when one is not; -errno or SAMSA_ENOMEM when dir or a
+ * segment cannot be read.  Reads only. */
+int log_dir_check(samsa_io *io, const char *dir, const log_config *cfg,
+                  int64_t start);
+/* Unlink the files of dir that samsa made, then dir.  whole: unless every
+ * entry is samsa's, none (SAMSA_ECORRUPT).  Else the others stay, with dir
+ * (SAMSA_ECORRUPT: nothing else is wrong).  0 when dir is gone (or was
+ * not there); the first failed unlink's or the rmdir's -errno; -errno or
+ * SAMSA_ENOMEM when it cannot be read (nothing removed).  Only for a
+ * directory the catalog proves is a partition's (store/topic.c). */
+int log_dir_remove(samsa_io *io, const char *dir, const log_config *cfg,
+                   int64_t start, bool whole);
 
 /* ---- log_follow.c: a read-only log following another process's ---------- */
 

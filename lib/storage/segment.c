@@ -757,6 +757,24 @@ segment_file_made(samsa_io *io, const char *dir, int64_t base)
             h.base_offset >= base && h.base_offset - base <= INT32_MAX);
 }
 
+/* Where the records of the segment at base in dir end, into *end: read as
+ * the open reads a sealed segment (from its last index entry on, headers
+ * only), since a name says only where a segment begins (log.c, "Foreign
+ * files"). */
+int
+segment_end(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
+            int64_t *end)
+{
+    segment *seg;
+    bool torn;
+    int rc = segment_open(io, dir, base, cfg, -1, -1, &torn, &seg);
+    if (rc != 0)
+        return rc;
+    *end = seg->next_offset;
+    segment_unref(io, seg);
+    return 0;
+}
+
 /* ---- opening and recovery ------------------------------------------------ */
 
 /* A batch at pos that parses, fits in size, and follows expected (exact:

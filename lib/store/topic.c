@@ -9,6 +9,11 @@
  * removes a topic.  A directory that merely looks like a partition's
  * (NAME-DIGITS) and that no record names is left alone, and a create that
  * finds one in its way fails with SAMSA_EEXIST before touching anything.
+ * Inside a directory a record names, only the files samsa made go
+ * (log_dir.c): anything else stays, and with it the directory and the
+ * record, so each open and each create of the name tries again; such a
+ * create fails with SAMSA_EEXIST, having changed nothing, until what is
+ * left is moved away.
  *
  * Atomic create.  (1) No NAME-P may exist on a directory that is up (after
  * the leftovers a pending record of the same name proves were removed);
@@ -328,6 +333,11 @@ topic_pending_finish(samsa *s, const char *name, int32_t first,
     char dir[4096];
     struct stat st;
     bool gone = true;
+    /* The segments are read only to learn where their records end (a
+     * dense log's rule, the stricter one): the defaults do. */
+    samsa_topic_config c;
+    (void)topic_config_resolve(s, NULL, &c);
+    log_config lc = topic_log_config(s, &c);
     for (int d = 0; d < s->ndirs; d++) {
         if (!s->disk_up[d]) {
             gone = false; /* the record stays: it is the proof there */
@@ -335,7 +345,9 @@ topic_pending_finish(samsa *s, const char *name, int32_t first,
         }
         for (int32_t p = first; p < partitions; p++) {
             topic_part_dir(dir, sizeof dir, s->dirs[d], name, p);
-            samsa__remove_dir(s->io, dir);
+            /* Only the files samsa made: what else is there stays, and
+             * with it the directory and the record. */
+            (void)log_dir_remove(s->io, dir, &lc, INT64_MIN, false);
             if (lstat(dir, &st) == 0 || errno != ENOENT)
                 gone = false;
         }
