@@ -79,11 +79,12 @@ group_slot(const uint32_t *table, size_t cap, const group *groups, int32_t p)
  * (100,000 keyed records over 2,048 partitions spent half their call
  * there; a topic may have 65,536).  Two passes: count, then place. */
 static int
-group_hashed(samsa_record *recs, size_t n, samsa_record **order, group *groups,
-             size_t *ngroups)
+group_hashed(samsa_record *recs, size_t n, int32_t partitions,
+             samsa_record **order, group *groups, size_t *ngroups)
 {
-    size_t cap = 16;
-    while (cap < 2 * n)
+    /* At most one group a partition: a table twice that, or twice n. */
+    size_t most = n < (size_t)partitions ? n : (size_t)partitions, cap = 16;
+    while (cap < 2 * most)
         cap *= 2;
     uint32_t *table = calloc(cap, sizeof *table);
     if (table == NULL)
@@ -128,7 +129,8 @@ group_records(topic *t, int32_t partition, samsa_record *recs, size_t n,
                                 : pick_partition(t, &recs[i], &sticky);
     if (n > STACK_RECORDS && partition == SAMSA_PARTITION_ANY &&
         t->cfg.partitions > 1)
-        return group_hashed(recs, n, order, groups, ngroups_out);
+        return group_hashed(recs, n, t->cfg.partitions, order, groups,
+                            ngroups_out);
     for (size_t i = 0; i < n; i++) {
         size_t g = 0;
         while (g < ngroups && groups[g].partition != recs[i].partition)
