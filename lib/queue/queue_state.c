@@ -1016,6 +1016,7 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     /* Records past the log end (a tail the log lost in a power cut,
      * with the journal's changes about them) no longer exist. */
     int64_t end = atomic_load(&qp->log->end);
+    bool cut = qp->next > end;
     while (qp->next > end && qp->next > qp->start) {
         qp->navail -= qstate_rec(qp, qp->next - 1)->state == QS_AVAILABLE;
         qp->next--;
@@ -1023,7 +1024,12 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     if (qp->start > end)
         qp->start = qp->next = end;
     atomic_store(&qp->expiry, INT64_MAX);
-    return 0;
+    /* Saved so at once: the log hands those offsets out again, to new
+     * records, and a snapshot or journal still speaking of the old ones
+     * would, replayed after a crash, finish the new ones unseen (old
+     * states past the end) or skip them (a start past it), or refuse
+     * the group (their new entries below that start). */
+    return cut ? checkpoint(s, g, qp, true) : 0;
 }
 
 bool
