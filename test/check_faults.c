@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "faultio.h"
 #include "test.h"
 
@@ -1034,9 +1035,14 @@ END_TEST
 /* A checkpoint (past queue_journal_limit) whose journal reset fails, the
  * new header's map_sync, after its snapshot of generation g+1 was
  * committed: the acknowledgement that ran it returns 0 all the same (its
- * entry is synced), the journal stays at g, and the next acknowledgement,
- * appended there, checkpoints again; after a cut that loses nothing,
- * both are finished. */
+ * entry is synced), the journal stays at g, behind the snapshot (a load
+ * takes it as stale), and the next acknowledgement checkpoints again
+ * before it is appended; after a cut that loses nothing, both are
+ * finished.  Loop 1: the catalog refuses writes meanwhile, and that next
+ * acknowledgement fails with its error and changes nothing, then works
+ * (regression: it was appended to the stale journal and returned 0, its
+ * checkpoint's failure ignored as "the journal still holds it all", and
+ * after a kill -9 the accepted record was delivered again). */
 START_TEST(test_journal_reset_fault)
 {
     uint64_t saved = queue_journal_limit;
@@ -1051,6 +1057,21 @@ START_TEST(test_journal_reset_fault)
     faultio_fail(fi, FAULTIO_MAP_SYNC, 2, EIO, false);
     E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT)); /* it is in */
     ck_assert_uint_eq(faultio_injected(fi), 1);
+    if (_i == 1) {
+        catalog_fault *f = &catalog__fault;
+        *f = (catalog_fault){.thread = pthread_self(),
+                             .fail_at = 1,
+                             .fail_count = 1000, /* every write, armed */
+                             .error = ENOSPC,
+                             .writes_only = true};
+        atomic_store(&f->armed, 1);
+        int rc = samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT);
+        atomic_store(&f->armed, 0);
+        EQ_RC(rc, SAMSA_ENOSPC);
+        samsa_ack_info info;
+        EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 1, 0, &info),
+              SAMSA_ETIMEDOUT);
+    }
     E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
     queue_journal_limit = saved;
     queue_end(dir, fi, s, q, FAULTIO_KEEP_ALL);
@@ -1195,7 +1216,7 @@ faults_suite(void)
     tcase_add_test(tc, test_power_cut_nosync_keep_all);
     tcase_add_loop_test(tc, test_journal_ack_faults, 0, 8);
     tcase_add_test(tc, test_journal_grow_enospc);
-    tcase_add_test(tc, test_journal_reset_fault);
+    tcase_add_loop_test(tc, test_journal_reset_fault, 0, 2);
     tcase_add_test(tc, test_journal_copy_fault);
     tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);
