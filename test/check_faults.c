@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/catalog.h"
 #include "faultio.h"
 #include "test.h"
 
@@ -1034,9 +1035,14 @@ END_TEST
 /* A checkpoint (past queue_journal_limit) whose journal reset fails, the
  * new header's map_sync, after its snapshot of generation g+1 was
  * committed: the acknowledgement that ran it returns 0 all the same (its
- * entry is synced), the journal stays at g, and the next acknowledgement,
- * appended there, checkpoints again; after a cut that loses nothing,
- * both are finished. */
+ * entry is synced), the journal stays at g, behind the snapshot (a load
+ * takes it as stale), and the next acknowledgement checkpoints again
+ * before it is appended; after a cut that loses nothing, both are
+ * finished.  Loop 1: the catalog refuses writes meanwhile, and that next
+ * acknowledgement fails with its error and changes nothing, then works
+ * (regression: it was appended to the stale journal and returned 0, its
+ * checkpoint's failure ignored as "the journal still holds it all", and
+ * after a kill -9 the accepted record was delivered again). */
 START_TEST(test_journal_reset_fault)
 {
     uint64_t saved = queue_journal_limit;
@@ -1051,11 +1057,108 @@ START_TEST(test_journal_reset_fault)
     faultio_fail(fi, FAULTIO_MAP_SYNC, 2, EIO, false);
     E(samsa_queue_ack(q, &d[0], 1, SAMSA_ACK_ACCEPT)); /* it is in */
     ck_assert_uint_eq(faultio_injected(fi), 1);
+    if (_i == 1) {
+        catalog_fault *f = &catalog__fault;
+        *f = (catalog_fault){.thread = pthread_self(),
+                             .fail_at = 1,
+                             .fail_count = 1000, /* every write, armed */
+                             .error = ENOSPC,
+                             .writes_only = true};
+        atomic_store(&f->armed, 1);
+        int rc = samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT);
+        atomic_store(&f->armed, 0);
+        EQ_RC(rc, SAMSA_ENOSPC);
+        samsa_ack_info info;
+        EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 1, 0, &info),
+              SAMSA_ETIMEDOUT);
+    }
     E(samsa_queue_ack(q, &d[1], 1, SAMSA_ACK_ACCEPT));
     queue_journal_limit = saved;
     queue_end(dir, fi, s, q, FAULTIO_KEEP_ALL);
     queue_reopen_check(dir, 2, -1, 0);
     test_dir_remove(dir);
+}
+END_TEST
+
+/* Each call on the journal in a workload of receives and
+ * acknowledgements (checkpoints every few entries, the file growing)
+ * fails in turn, with EIO or ENOSPC, then the power goes or the process
+ * is killed: every record whose acknowledgement returned 0 is finished,
+ * with its outcome; one whose acknowledgement failed is finished so or
+ * not at all (its entry may be synced before the call failed, as a
+ * failed produce's batch may be there after a reopen); every other one
+ * is delivered again. */
+START_TEST(test_journal_fault_each)
+{
+    uint64_t saved_limit = queue_journal_limit, saved_grow = queue_journal_grow;
+    bool fired = true;
+    for (uint64_t nth = 1; fired; nth++) {
+        queue_journal_limit = 150; /* a checkpoint every few entries */
+        queue_journal_grow = 4096;
+        const char *dir;
+        faultio *fi;
+        samsa_queue *q;
+        samsa_delivery d[3];
+        samsa *s = queue_store(&dir, &fi, &q, d, 0);
+        faultio_filter(fi, ".journal");
+        faultio_fail(fi, FAULTIO_ANY, nth, nth % 2 ? EIO : ENOSPC, false);
+        int outcome[QREC] = {0}; /* acknowledged: its type; failed: -it */
+        for (int round = 0; round < 6; round++) {
+            size_t n = 0;
+            if (samsa_queue_receive(q, d, 3, &n, 0) != 0)
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                /* accepted, held (never acknowledged), rejected */
+                int type = (int)(d[i].msg.offset % 3) + 1;
+                if (type != SAMSA_ACK_RELEASE)
+                    outcome[d[i].msg.offset] =
+                        samsa_queue_ack(q, &d[i], 1, type) == 0 ? type : -type;
+            }
+        }
+        fired = faultio_injected(fi) > 0;
+        queue_journal_limit = saved_limit;
+        queue_journal_grow = saved_grow;
+        /* the four of EIO, ENOSPC and a cut, a kill -9 in turn */
+        queue_end(dir, fi, s, q,
+                  nth % 4 < 2 ? FAULTIO_DROP_ALL : FAULTIO_KEEP_ALL);
+        s = test_open(dir);
+        bool done[QREC];
+        for (int64_t o = 0; o < QREC; o++) {
+            samsa_ack_info info = {0};
+            int rc = samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info);
+            done[o] = rc == 0;
+            ck_assert_msg(outcome[o] > 0 ? done[o] && info.outcome == outcome[o]
+                          : outcome[o] < 0
+                              ? rc == SAMSA_ETIMEDOUT ||
+                                    (done[o] && info.outcome == -outcome[o])
+                              : rc == SAMSA_ETIMEDOUT,
+                          "call %llu: offset %lld: %s, outcome %d, want %d",
+                          (unsigned long long)nth, (long long)o,
+                          samsa_strerror(rc), info.outcome, outcome[o]);
+        }
+        E(samsa_queue_open(s, "g", "t", NULL, &q));
+        int64_t o = 0;
+        for (size_t n = 1; n > 0;) {
+            int rc = samsa_queue_receive(q, d, 3, &n, 0);
+            ck_assert(rc == 0 || rc == SAMSA_ETIMEDOUT);
+            n = rc == 0 ? n : 0;
+            for (size_t i = 0; i < n; i++, o++) {
+                while (done[o])
+                    o++;
+                ck_assert_msg(d[i].msg.offset == o,
+                              "call %llu: got %lld, want %lld",
+                              (unsigned long long)nth,
+                              (long long)d[i].msg.offset, (long long)o);
+            }
+            E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
+        }
+        while (o < QREC && done[o])
+            o++;
+        ck_assert_int_eq(o, QREC);
+        samsa_queue_close(q);
+        E(samsa_close(s));
+        test_dir_remove(dir);
+    }
 }
 END_TEST
 
@@ -1195,7 +1298,8 @@ faults_suite(void)
     tcase_add_test(tc, test_power_cut_nosync_keep_all);
     tcase_add_loop_test(tc, test_journal_ack_faults, 0, 8);
     tcase_add_test(tc, test_journal_grow_enospc);
-    tcase_add_test(tc, test_journal_reset_fault);
+    tcase_add_loop_test(tc, test_journal_reset_fault, 0, 2);
+    tcase_add_test(tc, test_journal_fault_each);
     tcase_add_test(tc, test_journal_copy_fault);
     tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);

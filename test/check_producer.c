@@ -42,6 +42,10 @@ typedef struct seen {
     _Atomic size_t calls; /* reports, all told                     */
     int64_t last[8];      /* per partition: the last offset seen   */
     bool out_of_order;    /* an offset not one past the last       */
+    int64_t last_i[8];    /* per partition: the last record reported */
+    bool back;            /* a record reported after a later one of its
+                             partition (one sending thread: out of
+                             send order)                            */
     size_t wrong;         /* reports that make no sense: a record
                              unknown, reported twice, or a call mixing
                              partitions (counted: ck_assert in a loop
@@ -61,7 +65,7 @@ seen_init(seen *v, size_t n)
     for (size_t i = 0; i < n; i++)
         v->offset[i] = -2;
     for (int p = 0; p < 8; p++)
-        v->last[p] = -1;
+        v->last[p] = v->last_i[p] = -1;
 }
 
 static void
@@ -86,6 +90,10 @@ on_delivery(const samsa_delivery_report *r, size_t n, void *ctx)
         v->offset[i] = r[k].offset;
         v->partition[i] = r[k].partition;
         v->error[i] = r[k].error;
+        if (r[k].partition >= 0 && r[k].partition < 8) {
+            v->back |= (int64_t)i < v->last_i[r[k].partition];
+            v->last_i[r[k].partition] = (int64_t)i;
+        }
         if (r[k].error == 0) {
             if (r[k].offset != v->last[r[k].partition] + 1)
                 v->out_of_order = true;
@@ -1374,6 +1382,118 @@ START_TEST(test_producer_timeout_total)
 }
 END_TEST
 
+/* ---- every I/O call of a producer's workload failed in turn ------------- */
+
+#define SWEEP_N 120 /* records: about 6 segments of 4096 bytes each */
+
+/* Record i of the sweep: keyless, its value "v<i>" padded to 100 bytes. */
+static void
+sweep_rec(samsa_record *r, char *val, size_t i)
+{
+    memset(val, 'x', 100);
+    int len = snprintf(val, 100, "v%zu-", i);
+    val[len] = 'x';
+    *r = (samsa_record){
+        .value = val, .value_len = 100, .timestamp = 1000 + (int64_t)i};
+}
+
+/* Run the sweep's workload on s (sync on, topic t of two partitions):
+ * every record sent, flushed; v gets the reports. */
+static void
+sweep_run(samsa *s, seen *v, faultio *fi, uint64_t nth, int err)
+{
+    seen_init(v, SWEEP_N);
+    samsa_producer_config pc = {.linger_ms = 600000,
+                                .batch_bytes = 1024,
+                                .delivery_timeout_ms = 1,
+                                .on_delivery = on_delivery,
+                                .ctx = v};
+    samsa_producer *p;
+    E(samsa_producer_open(s, &pc, &p));
+    if (nth > 0)
+        faultio_fail(fi, FAULTIO_ANY, nth, err, false);
+    char val[100];
+    samsa_record r;
+    for (size_t i = 0; i < SWEEP_N; i++) {
+        sweep_rec(&r, val, i);
+        E(samsa_producer_send(p, "t", (int32_t)(i / 7 % 2), &r,
+                              (void *)(uintptr_t)i, -1));
+    }
+    E(samsa_producer_close(p));
+}
+
+/* After the power cut: every record reported stored is at its offset,
+ * with its bytes. */
+static void
+sweep_check(const char *dir, const seen *v, uint64_t nth)
+{
+    samsa *s = test_open(dir);
+    char val[100];
+    samsa_record r;
+    for (size_t i = 0; i < SWEEP_N; i++) {
+        if (v->offset[i] < 0)
+            continue;
+        samsa_cursor *c;
+        samsa_message m;
+        E(samsa_cursor_open(s, "t", v->partition[i], v->offset[i], &c));
+        int rc = samsa_cursor_next(c, &m, 0);
+        ck_assert_msg(rc == 0, "call %llu failed: record %zu at %d/%lld: %s",
+                      (unsigned long long)nth, i, v->partition[i],
+                      (long long)v->offset[i], samsa_strerror(rc));
+        sweep_rec(&r, val, i);
+        ck_assert_int_eq(m.offset, v->offset[i]);
+        ck_assert_uint_eq(m.value_len, 100);
+        ck_assert(memcmp(m.value, val, 100) == 0);
+        samsa_cursor_close(c);
+    }
+    E(samsa_close(s));
+}
+
+/* Each I/O call the producer's workload makes (appends, rolls, syncs)
+ * fails in turn, with EIO or ENOSPC, under SAMSA_SYNC_ALWAYS or not
+ * (the four in turn): every record gets exactly one report, in send
+ * order per partition, the stored ones dense; and every record reported
+ * stored is there after a power cut under SAMSA_SYNC_ALWAYS, after a
+ * kill -9 without. */
+START_TEST(test_producer_fault_each)
+{
+    bool fired = true;
+    for (uint64_t nth = 1; fired; nth++) {
+        bool sync = nth % 4 < 2;
+        const char *dir = test_dir_make();
+        faultio *fi = faultio_new();
+        samsa_options o = {.sync = sync ? SAMSA_SYNC_ALWAYS : SAMSA_SYNC_NONE};
+        samsa *s;
+        E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+        samsa_topic_config tc = {.partitions = 2, .segment_bytes = 4096};
+        E(samsa_topic_create(s, "t", &tc));
+        E(samsa_sync(s));
+        seen v;
+        sweep_run(s, &v, fi, nth, nth % 2 ? EIO : ENOSPC);
+        fired = faultio_injected(fi) > 0;
+        ck_assert_uint_eq(atomic_load(&v.calls), SWEEP_N);
+        ck_assert_uint_eq(v.wrong, 0);
+        ck_assert_msg(!v.out_of_order && !v.back, "call %llu: out of order",
+                      (unsigned long long)nth);
+        size_t failed = 0;
+        for (size_t i = 0; i < SWEEP_N; i++) {
+            ck_assert_int_eq(v.partition[i], (int32_t)(i / 7 % 2));
+            ck_assert((v.error[i] == 0) == (v.offset[i] >= 0));
+            failed += v.error[i] != 0;
+        }
+        if (!fired)
+            ck_assert_uint_eq(failed, 0);
+        faultio_clear(fi);
+        E(faultio_power_cut(fi, sync ? FAULTIO_DROP_ALL : FAULTIO_KEEP_ALL, 0));
+        (void)samsa_close(s);
+        faultio_free(fi);
+        sweep_check(dir, &v, nth);
+        seen_free(&v);
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1403,6 +1523,7 @@ producer_suite(void)
         {"split_when_lowered", test_producer_split_when_lowered},
         {"split_made_compacted", test_producer_split_made_compacted},
         {"timeout_total", test_producer_timeout_total},
+        {"fault_each", test_producer_fault_each},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -799,6 +799,28 @@ START_TEST(test_damaged_journal)
 }
 END_TEST
 
+/* Plant a snapshot of group g on t-0 (version 1, generation 1): start,
+ * next, the window between them delivered once, AVAILABLE below avail
+ * and ACCEPTED from there on. */
+static void
+snapshot_plant(samsa *s, int64_t start, int64_t avail, int64_t next)
+{
+    pthread_rwlock_rdlock(&s->table_lock);
+    uint64_t id = store_topic_find(s, "t")->id;
+    pthread_rwlock_unlock(&s->table_lock);
+    uint8_t snap[28 + 16 * 4] = {1, 0, 0, 0, 1}; /* version 1, generation 1 */
+    ck_assert_int_le(next - start, 16);
+    snap[8] = (uint8_t)start;
+    snap[16] = (uint8_t)next;
+    snap[24] = (uint8_t)(next - start);
+    for (int64_t o = start; o < next; o++) {
+        snap[28 + 4 * (o - start)] = 1;
+        snap[28 + 4 * (o - start) + 2] = o < avail ? 0 : 2; /* ACCEPTED */
+    }
+    E(catalog_queue_put(&s->cat, "g", id, 0, snap,
+                        28 + 4 * (size_t)(next - start)));
+}
+
 /* A snapshot whose window reaches past the log end (the log lost a tail
  * the journal knew about): those records no longer exist and are dropped;
  * the others come back with their counts. */
@@ -807,15 +829,7 @@ START_TEST(test_window_past_log_end)
     const char *dir;
     samsa *s = open_topic(&dir, "t", 1);
     produce_n(s, "t", 0, 5);
-    pthread_rwlock_rdlock(&s->table_lock);
-    uint64_t id = store_topic_find(s, "t")->id;
-    pthread_rwlock_unlock(&s->table_lock);
-    uint8_t snap[28 + 10 * 4] = {1}; /* version 1, generation 0, start 0 */
-    snap[16] = 10;                   /* next 10 */
-    snap[24] = 10;                   /* 10 entries */
-    for (int i = 0; i < 10; i++)
-        snap[28 + 4 * i] = 1; /* delivered once, AVAILABLE */
-    E(catalog_queue_put(&s->cat, "g", id, 0, snap, sizeof snap));
+    snapshot_plant(s, 0, 10, 10);
     samsa_queue *q;
     E(samsa_queue_open(s, "g", "t", NULL, &q));
     samsa_delivery d[16];
@@ -835,6 +849,72 @@ START_TEST(test_window_past_log_end)
     samsa_queue_close(q);
     E(samsa_close(s));
     test_dir_remove(dir);
+}
+END_TEST
+
+/* A window reaching past a log that lost its tail (5 records left) is
+ * saved trimmed at once (regression: it was trimmed in memory only, and
+ * the saved state still spoke of offsets the log hands out again; a child
+ * that loads the group, stores new records 5 and 6 there and dies left
+ * them to the next load as done: skipped below a saved start past them
+ * (case 0), or accepted by the saved window (case 1), never delivered;
+ * or, received by the child, the group refused as SAMSA_ECORRUPT, their
+ * journal entries below the saved start (case 2)). */
+START_TEST(test_window_past_log_end_saved)
+{
+    static const struct {
+        int64_t start, avail, next; /* the planted snapshot          */
+        bool receive;               /* the child receives 5, 6; accepts 6 */
+        size_t n;                   /* then the parent receives       */
+        int64_t first;              /* offsets from first on          */
+        int32_t count[4];           /* with these delivery counts     */
+    } c_[] = {
+        {10, 10, 10, false, 2, 5, {1, 1}},
+        {3, 5, 12, false, 4, 3, {2, 2, 1, 1}},
+        {10, 10, 10, true, 1, 5, {2}},
+    };
+    for (size_t k = 0; k < sizeof c_ / sizeof c_[0]; k++) {
+        const char *dir;
+        samsa *s = open_topic(&dir, "t", 1);
+        produce_n(s, "t", 0, 5);
+        snapshot_plant(s, c_[k].start, c_[k].avail, c_[k].next);
+        E(samsa_close(s));
+        pid_t pid = test_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) { /* load the group, store 5 and 6, die */
+            samsa_queue *q;
+            samsa_delivery d[2];
+            size_t n = 0;
+            int bad = samsa_open(dir, NULL, &s) != 0 ||
+                      samsa_queue_open(s, "g", "t", NULL, &q) != 0;
+            for (int i = 0; !bad && i < 2; i++) {
+                samsa_record r = {.value = "new", .value_len = 3};
+                bad = samsa_produce(s, "t", 0, &r, 1) != 0 || r.offset != 5 + i;
+            }
+            if (!bad && c_[k].receive)
+                bad = samsa_queue_receive(q, d, 2, &n, 0) != 0 || n != 2 ||
+                      d[1].msg.offset != 6 ||
+                      samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_ACCEPT) != 0;
+            _exit(bad);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        s = test_open(dir);
+        samsa_queue *q;
+        E(samsa_queue_open(s, "g", "t", NULL, &q));
+        samsa_delivery d[16];
+        size_t n;
+        E(samsa_queue_receive(q, d, 16, &n, 0));
+        ck_assert_uint_eq(n, c_[k].n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_int_eq(d[i].msg.offset, c_[k].first + (int64_t)i);
+            ck_assert_int_eq(d[i].delivery_count, c_[k].count[i]);
+        }
+        samsa_queue_close(q);
+        E(samsa_close(s));
+        test_dir_remove(dir);
+    }
 }
 END_TEST
 
@@ -1541,6 +1621,7 @@ queue_suite(void)
     tcase_add_test(tc, test_crash_kill9_checkpoints);
     tcase_add_test(tc, test_damaged_journal);
     tcase_add_test(tc, test_window_past_log_end);
+    tcase_add_test(tc, test_window_past_log_end_saved);
     tcase_add_test(tc, test_close_wakes_receiver);
     tcase_add_test(tc, test_queue_wakeup_blocked);
     tcase_add_test(tc, test_delete_topic_drops_state);

@@ -444,8 +444,8 @@ header_write(samsa *s, samsa_io_file *f, uint32_t gen, uint32_t boot,
 /* Empty the journal and its copies and give them generation gen.  Entries
  * of older generations left in the files are ignored by replay.  When the
  * primary's header cannot be written (or synced), the journal stays at its
- * generation and size, past queue_journal_limit: the next change, appended
- * there, checkpoints again, and its snapshot (gen again) covers it. */
+ * generation and size, behind the snapshot a checkpoint just committed:
+ * the next change checkpoints again before it is appended (qstate_set). */
 static int
 journal_reset(samsa *s, qpart *qp, uint32_t gen)
 {
@@ -524,6 +524,12 @@ qstate_set(samsa *s, qgroup *g, qpart *qp, int64_t offset, uint32_t n,
         int rc = 0;
         if (qp->jsize + JOURNAL_ENTRY > JOURNAL_BYTES &&
             (rc = qstate_checkpoint(s, g, qp)) != 0)
+            return rc;
+        /* A journal behind the catalog's snapshot is stale to a load: an
+         * entry appended there, its checkpoint failing, was lost to a
+         * crash (an accepted record delivered again).  So the checkpoint
+         * comes first, and its failure is the call's. */
+        if (qp->behind && (rc = qstate_checkpoint(s, g, qp)) != 0)
             return rc;
         uint8_t e[JOURNAL_ENTRY];
         uint8_t disk = state == QS_ACQUIRED ? QS_AVAILABLE : state;
@@ -608,8 +614,10 @@ checkpoint(samsa *s, qgroup *g, qpart *qp, bool locked)
     if (!locked)
         samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     free(b);
-    if (rc == 0)
+    if (rc == 0) {
         rc = journal_reset(s, qp, qp->gen + 1);
+        qp->behind = rc != 0;
+    }
     return rc;
 }
 
@@ -1016,6 +1024,7 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     /* Records past the log end (a tail the log lost in a power cut,
      * with the journal's changes about them) no longer exist. */
     int64_t end = atomic_load(&qp->log->end);
+    bool cut = qp->next > end;
     while (qp->next > end && qp->next > qp->start) {
         qp->navail -= qstate_rec(qp, qp->next - 1)->state == QS_AVAILABLE;
         qp->next--;
@@ -1023,7 +1032,12 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     if (qp->start > end)
         qp->start = qp->next = end;
     atomic_store(&qp->expiry, INT64_MAX);
-    return 0;
+    /* Saved so at once: the log hands those offsets out again, to new
+     * records, and a snapshot or journal still speaking of the old ones
+     * would, replayed after a crash, finish the new ones unseen (old
+     * states past the end) or skip them (a start past it), or refuse
+     * the group (their new entries below that start). */
+    return cut ? checkpoint(s, g, qp, true) : 0;
 }
 
 bool
