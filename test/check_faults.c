@@ -1278,6 +1278,39 @@ START_TEST(test_journal_open_faults)
 }
 END_TEST
 
+/* Deleting a topic whose logs are open reads none of its segments: the
+ * open log's list says which abut (log_dir.c), and only the names are
+ * looked at.  It used to open every segment but the last to find where
+ * its records end, under the store's table lock (twice the time of the
+ * unlinks).  Every file goes, and the directories. */
+START_TEST(test_delete_reads_no_segment)
+{
+    const char *dir;
+    faultio *fi;
+    samsa *s = faulty_t(&dir, &fi, 0, 2, 0);
+    int64_t next0 = 0, next1 = 0, bases[64];
+    test_produce_upto(s, "t", 0, &next0, 300, 0);
+    test_produce_upto(s, "t", 1, &next1, 200, 1);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 64), 4);
+    static const faultio_op ops[] = {FAULTIO_OPEN, FAULTIO_READ, FAULTIO_MAP};
+    uint64_t before[3];
+    for (int k = 0; k < 3; k++)
+        before[k] = faultio_calls(fi, ops[k]);
+    E(samsa_topic_delete(s, "t"));
+    for (int k = 0; k < 3; k++)
+        ck_assert_msg(
+            faultio_calls(fi, ops[k]) == before[k], "%s: %llu calls",
+            faultio_op_name(ops[k]),
+            (unsigned long long)(faultio_calls(fi, ops[k]) - before[k]));
+    char p[TEST_PATH_BUF];
+    ck_assert(!test_exists(test_pathf(p, dir, "t-0")));
+    ck_assert(!test_exists(test_pathf(p, dir, "t-1")));
+    E(samsa_close(s));
+    faultio_free(fi);
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 faults_suite(void)
 {
@@ -1301,6 +1334,7 @@ faults_suite(void)
     tcase_add_loop_test(tc, test_journal_reset_fault, 0, 2);
     tcase_add_test(tc, test_journal_fault_each);
     tcase_add_test(tc, test_journal_copy_fault);
+    tcase_add_test(tc, test_delete_reads_no_segment);
     tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);
     return s;

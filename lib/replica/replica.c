@@ -898,7 +898,7 @@ rset_catchup(rset *rs, int i)
      * again as it is removed: all of it or, when a file not samsa's came
      * meanwhile, none. */
     if (rc == 0)
-        rc = log_dir_remove(rs->base, dir, &log->cfg, start, true);
+        rc = log_dir_remove(rs->base, dir, &log->cfg, start, true, NULL);
     if (rc == 0)
         rc = samsa__from_errno(rs->base->mkdir(rs->base, dir));
     copied *cp = NULL;

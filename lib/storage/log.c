@@ -609,6 +609,18 @@ log_open(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
 
 /* ---- waking readers ------------------------------------------------------ */
 
+int
+log_segments_get(samsa_log *log, log_segments *out)
+{
+    samsa__lock(&log->lock, SAMSA_RANK_LOG);
+    out->n = log->nsegs;
+    out->bases = malloc(log->nsegs * sizeof *out->bases);
+    for (size_t i = 0; out->bases != NULL && i < log->nsegs; i++)
+        out->bases[i] = log->segs[i]->base;
+    samsa__unlock(&log->lock, SAMSA_RANK_LOG);
+    return out->bases != NULL ? 0 : SAMSA_ENOMEM;
+}
+
 void
 log_mark_end(samsa_log *log)
 {

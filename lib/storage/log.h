@@ -380,6 +380,18 @@ void log_clean_leftovers(samsa_io *io, const char *dir);
 
 /* ---- log_dir.c ----------------------------------------------------------- */
 
+/* The segments an open log had (log_segments_get): their bases, rising.
+ * Two that follow each other there abut, as the writer rolled them, so a
+ * removal need not read where the first ends (log_dir.c). */
+typedef struct log_segments {
+    int64_t *bases;
+    size_t n;
+} log_segments;
+
+/* Fill *out with log's segments (the caller frees out->bases): 0 or
+ * SAMSA_ENOMEM. */
+int log_segments_get(samsa_log *log, log_segments *out);
+
 /* Whether every entry of the partition directory dir is a file samsa made
  * (log_dir.c says how that is told; start: the log start offset, or
  * INT64_MIN when unknown): 0, also when dir does not exist;
@@ -394,7 +406,7 @@ int log_dir_check(samsa_io *io, const char *dir, const log_config *cfg,
  * SAMSA_ENOMEM when it cannot be read (nothing removed).  Only for a
  * directory the catalog proves is a partition's (store/topic.c). */
 int log_dir_remove(samsa_io *io, const char *dir, const log_config *cfg,
-                   int64_t start, bool whole);
+                   int64_t start, bool whole, const log_segments *live);
 
 /* ---- log_follow.c: a read-only log following another process's ---------- */
 

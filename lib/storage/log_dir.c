@@ -27,6 +27,13 @@
  * Damage does not make a file foreign: the open keeps a damaged segment as
  * the log's (readers are told where), so it is samsa's to remove.
  *
+ * A deleted topic's logs were open until the deletion: two segments that
+ * follow each other in an open log abut (the open refused a stray between
+ * them; the writer rolled from one to the next), so for those the removal
+ * does not read where the first ends.  It used to, for every segment,
+ * under the store's table lock: deleting 2,100 segments took 1.6-1.8 s
+ * there against 0.7-0.8 s by name alone.
+ *
  * Removal unlinks samsa's files, index files before their .log (a crash
  * part way leaves the .log, by which the rest is found again), and then
  * the directory, which stays (rmdir fails with ENOTEMPTY) while anything
@@ -145,11 +152,29 @@ read_entries(const char *dir, dir_list *l)
     return rc;
 }
 
+/* Whether the open log's segments had next right after base. */
+static bool
+live_abut(const log_segments *live, int64_t base, int64_t next)
+{
+    if (live == NULL)
+        return false;
+    size_t lo = 0, hi = live->n; /* the first base >= base */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (live->bases[mid] < base)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo + 1 < live->n && live->bases[lo] == base &&
+           live->bases[lo + 1] == next;
+}
+
 /* Take from the .log files of l (sorted) those the open would refuse, or
  * not remove by name below start: see the comment at the top. */
 static int
 check_segments(samsa_io *io, const char *dir, const log_config *cfg,
-               int64_t start, dir_list *l)
+               int64_t start, const log_segments *live, dir_list *l)
 {
     size_t prev = SIZE_MAX; /* the .log before, regular */
     for (size_t k = 0; k < l->n; k++) {
@@ -163,10 +188,11 @@ check_segments(samsa_io *io, const char *dir, const log_config *cfg,
             /* One that does not open as a segment is refused by the open
              * as well (SAMSA_ECORRUPT); other errors say nothing. */
             int64_t end = INT64_MAX;
-            int rc = cfg->gaps ? 0 : segment_end(io, dir, p->base, cfg, &end);
+            bool abut = cfg->gaps || live_abut(live, p->base, e->base);
+            int rc = abut ? 0 : segment_end(io, dir, p->base, cfg, &end);
             if (rc != 0 && rc != SAMSA_ECORRUPT)
                 return rc;
-            if (!cfg->gaps && end > e->base)
+            if (!abut && end > e->base)
                 p->ours = e->ours = false;
         }
         prev = k;
@@ -194,7 +220,7 @@ check_segments(samsa_io *io, const char *dir, const log_config *cfg,
  * pass asks about a copy kept out by one about once a second). */
 static int
 dir_scan(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
-         bool any, dir_list *l)
+         bool any, const log_segments *live, dir_list *l)
 {
     /* The probe reads the segments' views directly and is no writer's. */
     log_config pcfg = *cfg;
@@ -204,7 +230,7 @@ dir_scan(samsa_io *io, const char *dir, const log_config *cfg, int64_t start,
     if (rc == 0 && l->n > 1)
         qsort(l->e, l->n, sizeof *l->e, cmp_entry);
     if (rc == 0 && !(any && l->foreign > 0))
-        rc = check_segments(io, dir, &pcfg, start, l);
+        rc = check_segments(io, dir, &pcfg, start, live, l);
     for (size_t k = 0; rc == 0 && k < l->n; k++)
         l->foreign += !l->e[k].ours;
     return rc;
@@ -215,17 +241,17 @@ log_dir_check(samsa_io *io, const char *dir, const log_config *cfg,
               int64_t start)
 {
     dir_list l = {0};
-    int rc = dir_scan(io, dir, cfg, start, true, &l);
+    int rc = dir_scan(io, dir, cfg, start, true, NULL, &l);
     free(l.e);
     return rc == 0 && l.foreign > 0 ? SAMSA_ECORRUPT : rc;
 }
 
 int
 log_dir_remove(samsa_io *io, const char *dir, const log_config *cfg,
-               int64_t start, bool whole)
+               int64_t start, bool whole, const log_segments *live)
 {
     dir_list l = {0};
-    int rc = dir_scan(io, dir, cfg, start, whole, &l);
+    int rc = dir_scan(io, dir, cfg, start, whole, live, &l);
     if (rc == 0 && whole && l.foreign > 0)
         rc = SAMSA_ECORRUPT; /* nothing removed */
     int first = 0;

@@ -323,7 +323,7 @@ samsa_topic_adopt(samsa *s, const char *name, const char *kafka_dir,
          * open). */
         bool committed = id != 0 && catalog_topic_remove(&s->cat, name) != 0;
         if (!committed && made)
-            topic_pending_finish(s, name, 0, 1);
+            topic_pending_finish(s, name, 0, 1, NULL);
     }
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     free(segs);

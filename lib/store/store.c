@@ -258,7 +258,7 @@ finish_pending(samsa *s)
         /* A growth (samsa_topic_add_partitions) that did not commit: the
          * topic still has exactly the partitions below first. */
         if (t == NULL || (firsts[i] > 0 && t->cfg.partitions == firsts[i]))
-            topic_pending_finish(s, names[i], firsts[i], parts[i]);
+            topic_pending_finish(s, names[i], firsts[i], parts[i], NULL);
         else
             (void)catalog_pending_del(&s->cat, names[i]); /* not its dirs */
         free(names[i]);

@@ -305,9 +305,11 @@ void topic_placement(const samsa *s, const topic *t, int32_t p,
 /* topic.c */
 /* Remove the partition directories NAME-first..NAME-(partitions-1) that
  * a pending record names from every directory that is up, then drop the
- * record if every directory was (table_lock held for writing, or open). */
+ * record if every directory was (table_lock held for writing, or open).
+ * live: the topic being deleted, whose logs were open (their segments'
+ * order then spares the removal reading them: log_dir.c), or NULL. */
 void topic_pending_finish(samsa *s, const char *name, int32_t first,
-                          int32_t partitions);
+                          int32_t partitions, topic *live);
 bool topic_name_valid(const char *name);
 /* Before a create (or adoption, adopt.c) makes NAME-0..partitions-1:
  * leftovers a pending record proves samsa's are removed; SAMSA_EEXIST

@@ -328,7 +328,7 @@ topic_lookup(samsa *s, const char *name, int32_t partition, bool any_ok,
 
 void
 topic_pending_finish(samsa *s, const char *name, int32_t first,
-                     int32_t partitions)
+                     int32_t partitions, topic *live)
 {
     char dir[4096];
     struct stat st;
@@ -345,9 +345,14 @@ topic_pending_finish(samsa *s, const char *name, int32_t first,
         }
         for (int32_t p = first; p < partitions; p++) {
             topic_part_dir(dir, sizeof dir, s->dirs[d], name, p);
+            log_segments segs = {0};
+            bool known = live != NULL && p < live->cfg.partitions &&
+                         log_segments_get(live->parts[p]->log, &segs) == 0;
             /* Only the files samsa made: what else is there stays, and
              * with it the directory and the record. */
-            (void)log_dir_remove(s->io, dir, &lc, INT64_MIN, false);
+            (void)log_dir_remove(s->io, dir, &lc, INT64_MIN, false,
+                                 known ? &segs : NULL);
+            free(segs.bases);
             if (lstat(dir, &st) == 0 || errno != ENOENT)
                 gone = false;
         }
@@ -364,7 +369,7 @@ topic_dirs_clear(samsa *s, const char *name, int32_t partitions)
 {
     int32_t old;
     if (catalog_pending_get(&s->cat, name, &old) == 0)
-        topic_pending_finish(s, name, 0, old);
+        topic_pending_finish(s, name, 0, old, NULL);
     char dir[4096];
     struct stat st;
     for (int d = 0; d < s->ndirs; d++)
@@ -430,7 +435,7 @@ samsa_topic_create(samsa *s, const char *name, const samsa_topic_config *cfg)
          * it comes back at the next open, whole. */
         bool committed = t->id != 0 && catalog_topic_remove(&s->cat, name) != 0;
         if (!committed && made)
-            topic_pending_finish(s, name, 0, c.partitions);
+            topic_pending_finish(s, name, 0, c.partitions, NULL);
         topic_free(t);
     }
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
@@ -454,7 +459,7 @@ samsa_topic_delete(samsa *s, const char *name)
         store_topic_remove(s, t);
         for (int32_t p = 0; p < t->cfg.partitions; p++)
             partition_mark_deleted(t->parts[p]);
-        topic_pending_finish(s, t->name, 0, t->cfg.partitions);
+        topic_pending_finish(s, t->name, 0, t->cfg.partitions, t);
         topic_free(t); /* cursors keep their own references */
         atomic_fetch_add(&s->topic_changes, 1);
         store_topic_deleted(s, name, id, true);

@@ -163,7 +163,7 @@ samsa_topic_add_partitions(samsa *s, const char *name, int32_t partitions)
         for (size_t i = 0; parts != NULL && i < add; i++)
             partition_unref(parts[i]);
         if (made)
-            topic_pending_finish(s, name, first, partitions);
+            topic_pending_finish(s, name, first, partitions, NULL);
     }
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     free(parts);
