@@ -1494,6 +1494,56 @@ START_TEST(test_producer_fault_each)
 }
 END_TEST
 
+/* One producer sending to 200 topics in turn: every record reported at
+ * its exact offset (record i is the (i / 200)th of topic i % 200), and
+ * read back there.  A send finds its topic through a table (it was a
+ * scan of every topic sent to so far). */
+START_TEST(test_producer_many_topics)
+{
+    enum { T = 200, N = 2000 };
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    char name[T][8];
+    for (int t = 0; t < T; t++) {
+        snprintf(name[t], sizeof name[t], "t%d", t);
+        E(samsa_topic_create(s, name[t], NULL));
+    }
+    seen v;
+    samsa_producer *p = held_producer(s, &v, N);
+    char key[16], val[32];
+    samsa_record r;
+    for (size_t i = 0; i < N; i++) {
+        rec_make(&r, key, val, i);
+        E(samsa_producer_send(p, name[i % T], 0, &r, (void *)(uintptr_t)i, 0));
+    }
+    E(samsa_producer_flush(p, -1));
+    ck_assert_uint_eq(atomic_load(&v.calls), N);
+    ck_assert_uint_eq(v.wrong, 0);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(v.error[i], 0);
+        ck_assert_int_eq(v.partition[i], 0);
+        ck_assert_int_eq(v.offset[i], (int64_t)(i / T));
+    }
+    E(samsa_producer_close(p));
+    for (int t = 0; t < T; t++) {
+        samsa_cursor *c;
+        samsa_message m;
+        E(samsa_cursor_open(s, name[t], 0, 0, &c));
+        for (size_t i = (size_t)t; i < N; i += T) {
+            E(samsa_cursor_next(c, &m, 0));
+            snprintf(val, sizeof val, "v%zu", i);
+            ck_assert_uint_eq(m.value_len, strlen(val));
+            ck_assert_mem_eq(m.value, val, m.value_len);
+        }
+        EQ_RC(samsa_cursor_next(c, &m, 0), SAMSA_ETIMEDOUT);
+        E(samsa_cursor_close(c));
+    }
+    seen_free(&v);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 producer_suite(void)
 {
@@ -1524,6 +1574,7 @@ producer_suite(void)
         {"split_made_compacted", test_producer_split_made_compacted},
         {"timeout_total", test_producer_timeout_total},
         {"fault_each", test_producer_fault_each},
+        {"many_topics", test_producer_many_topics},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -84,7 +84,8 @@ typedef struct pbuf {
 
 /* A topic the producer has sent to: what a send needs to place records. */
 typedef struct ptopic {
-    struct ptopic *next;
+    struct ptopic *next;  /* every topic sent to                 */
+    struct ptopic *hnext; /* the next in its bucket (buckets)     */
     char *name;
     uint64_t id;        /* the store's topic id, as last looked up */
     int32_t partitions; /* its partition count, as last looked up */
@@ -109,6 +110,8 @@ struct samsa_producer {
     pthread_cond_t left;       /* close: a call left, inside went down */
     int inside;                /* sends and flushes in a call     */
     ptopic *topics;            /* every topic sent to             */
+    ptopic **buckets;          /* the same by name, nbuckets (2^k) */
+    size_t nbuckets, ntopics;  /* buckets and topics              */
     pbuf open_head;            /* open buffers, oldest first      */
     pbuf all_head;             /* unreported buffers, oldest first */
     pbuf *ready, *ready_tail;  /* buffers to store, in order      */
@@ -253,6 +256,34 @@ collect_due(samsa_producer *p, int64_t now)
 /* ---- topics ---------------------------------------------------------------
  */
 
+/* Index t by name, the table grown to keep a topic a bucket: a send
+ * finds its topic in one look, however many the producer sends to. */
+static int
+ptopic_index(samsa_producer *p, ptopic *t)
+{
+    if (p->ntopics + 1 > p->nbuckets) {
+        size_t n = p->nbuckets != 0 ? 2 * p->nbuckets : 16;
+        ptopic **b = calloc(n, sizeof *b);
+        if (b == NULL)
+            return SAMSA_ENOMEM;
+        for (ptopic *x = p->topics; x != NULL; x = x->next) {
+            size_t h = samsa__name_hash(x->name) & (n - 1);
+            x->hnext = b[h];
+            b[h] = x;
+        }
+        free(p->buckets);
+        p->buckets = b;
+        p->nbuckets = n;
+    }
+    size_t h = samsa__name_hash(t->name) & (p->nbuckets - 1);
+    t->hnext = p->buckets[h];
+    p->buckets[h] = t;
+    t->next = p->topics;
+    p->topics = t;
+    p->ntopics++;
+    return 0;
+}
+
 static void
 ptopic_free(ptopic *t)
 {
@@ -332,7 +363,10 @@ ptopic_get(samsa_producer *p, const char *name, ptopic **out)
     int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
     uint64_t changes =
         atomic_load_explicit(&p->s->topic_changes, memory_order_relaxed);
-    for (ptopic *t = p->topics; t != NULL; t = t->next)
+    ptopic *t = p->nbuckets != 0
+                    ? p->buckets[samsa__name_hash(name) & (p->nbuckets - 1)]
+                    : NULL;
+    for (; t != NULL; t = t->hnext)
         if (strcmp(t->name, name) == 0) {
             *out = t;
             return now - t->checked_ns >= TOPIC_RECHECK_NS ||
@@ -340,19 +374,19 @@ ptopic_get(samsa_producer *p, const char *name, ptopic **out)
                        ? ptopic_refresh(p, t, now)
                        : 0;
         }
-    ptopic *t = calloc(1, sizeof *t);
+    t = calloc(1, sizeof *t);
     if (t == NULL || (t->name = strdup(name)) == NULL) {
         free(t);
         return SAMSA_ENOMEM;
     }
     t->sticky = -1;
     int rc = ptopic_refresh(p, t, now);
+    if (rc == 0)
+        rc = ptopic_index(p, t);
     if (rc != 0) {
         ptopic_free(t);
         return rc;
     }
-    t->next = p->topics;
-    p->topics = t;
     *out = t;
     return 0;
 }
@@ -824,6 +858,7 @@ samsa_producer_close(samsa_producer *p)
         next = t->next;
         ptopic_free(t);
     }
+    free(p->buckets);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->done);

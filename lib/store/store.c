@@ -54,19 +54,10 @@
 
 /* ---- the topic table ----------------------------------------------------- */
 
-static size_t
-name_hash(const char *name)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *name != '\0'; name++)
-        h = (h ^ (uint8_t)*name) * 1099511628211ull;
-    return (size_t)h;
-}
-
 topic *
 store_topic_find(const samsa *s, const char *name)
 {
-    topic *t = s->buckets[name_hash(name) & (s->nbuckets - 1)];
+    topic *t = s->buckets[samsa__name_hash(name) & (s->nbuckets - 1)];
     while (t != NULL && strcmp(t->name, name) != 0)
         t = t->next;
     return t;
@@ -83,14 +74,14 @@ store_topic_insert(samsa *s, topic *t)
         for (size_t i = 0; i < s->nbuckets; i++)
             for (topic *x = s->buckets[i], *next; x != NULL; x = next) {
                 next = x->next;
-                x->next = b[name_hash(x->name) & (n - 1)];
-                b[name_hash(x->name) & (n - 1)] = x;
+                x->next = b[samsa__name_hash(x->name) & (n - 1)];
+                b[samsa__name_hash(x->name) & (n - 1)] = x;
             }
         free(s->buckets);
         s->buckets = b;
         s->nbuckets = n;
     }
-    topic **head = &s->buckets[name_hash(t->name) & (s->nbuckets - 1)];
+    topic **head = &s->buckets[samsa__name_hash(t->name) & (s->nbuckets - 1)];
     t->next = *head;
     *head = t;
     s->ntopics++;
@@ -100,7 +91,7 @@ store_topic_insert(samsa *s, topic *t)
 void
 store_topic_remove(samsa *s, topic *t)
 {
-    topic **p = &s->buckets[name_hash(t->name) & (s->nbuckets - 1)];
+    topic **p = &s->buckets[samsa__name_hash(t->name) & (s->nbuckets - 1)];
     while (*p != t)
         p = &(*p)->next;
     *p = t->next;

@@ -281,4 +281,15 @@ bool samsa__crc32c_hw_available(void);
  * 0x9747b28c), as a signed 32-bit value like the Java code returns. */
 int32_t samsa__murmur2(const void *key, size_t len);
 
+/* FNV-1a of a NUL-terminated name: the bucket of a topic in the store's
+ * table and in a producer's. */
+static inline size_t
+samsa__name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *name != '\0'; name++)
+        h = (h ^ (uint8_t)*name) * 1099511628211ull;
+    return (size_t)h;
+}
+
 #endif /* SAMSA_INT_H */
