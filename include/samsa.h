@@ -205,7 +205,9 @@ typedef struct samsa_options {
                                           its descriptor, never its mapping)
                                           and opened again when read,
                                           written or synced (never under a
-                                          reader); 0: 256                 */
+                                          reader); 0: a quarter of
+                                          RLIMIT_NOFILE over the store's
+                                          directories, 256 to 4096        */
     int64_t spin_ns;                 /**< how long a reader that reached the
                                           end of what it reads (a cursor,
                                           a consumer's or a queue

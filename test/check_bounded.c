@@ -440,6 +440,51 @@ START_TEST(test_fd_cap)
 }
 END_TEST
 
+/* The child of test_open_cap_follows_limit: under RLIMIT_NOFILE 2048 the
+ * default cap is a quarter of it, 512, so a second round of writes to
+ * each of 400 partitions reopens no segment file; with a cap of 256 given
+ * (the fixed default it was), it reopens some, every round. */
+static void
+open_cap_child(const char *dir, size_t cap)
+{
+    struct rlimit rl = {2048, 2048};
+    CHILD(setrlimit(RLIMIT_NOFILE, &rl) == 0, 20);
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = cap};
+    samsa *s;
+    CHILD(samsa_open(dir, &o, &s) == 0, 21);
+    samsa_topic_config cfg = {.partitions = 400};
+    CHILD(samsa_topic_create(s, "t", &cfg) == 0, 22);
+    uint64_t reopens = 0;
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            reopens = segcache_reopens(s->segs);
+        for (int32_t p = 0; p < 400; p++)
+            CHILD(test_produce_gen_child(s, "t", p, round, 1) == 0, 23);
+    }
+    reopens = segcache_reopens(s->segs) - reopens;
+    CHILD(cap == 0 ? reopens == 0 : reopens >= 400, 24);
+    CHILD(samsa_close(s) == 0, 25);
+    _exit(0);
+}
+
+START_TEST(test_open_cap_follows_limit)
+{
+    static const size_t caps[] = {0, 256};
+    for (size_t k = 0; k < 2; k++) {
+        const char *dir = test_dir_make();
+        pid_t pid = test_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            open_cap_child(dir, caps[k]);
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "cap %zu: child failed (status %d)", caps[k], st);
+        test_dir_remove(dir);
+    }
+}
+END_TEST
+
 /* Partitions of test_many_partitions: more than the file limit, twice
  * over, with one copy; fewer with two (each copy's segment and marker is
  * a mapping of its own, and vm.max_map_count is 65530). */
@@ -788,6 +833,7 @@ bounded_suite(void)
     tcase_add_test(tc, test_reopen_fails);
     tcase_add_test(tc, test_index_noreserve);
     tcase_add_test(tc, test_max_open_files);
+    tcase_add_test(tc, test_open_cap_follows_limit);
     tcase_add_test(tc, test_readers_vs_cache);
     suite_add_tcase(s, tc);
     return s;

@@ -61,10 +61,13 @@
 
 #include "replica/partition.h"
 
-/* samsa_options.max_open_files when 0: well under the usual 1024 limit on
- * open files, with room for a second copy's descriptors and the catalog
- * (active segments count in it, end markers hold none: segcache.c). */
-#define STORE_MAX_OPEN_FILES 256
+/* samsa_options.max_open_files when 0 (store.c, store_open_cap()): a
+ * quarter of RLIMIT_NOFILE over the store's directories, within these;
+ * under the usual limit of 1024, 256, with room for a second copy's
+ * descriptors and the catalog (active segments count in it, end markers
+ * hold none: segcache.c). */
+#define STORE_MAX_OPEN_FILES 256  /* the default's floor              */
+#define STORE_MAX_OPEN_CEIL  4096 /* and its ceiling (store_open_cap) */
 
 typedef struct topic {
     char *name;              /* validated, NUL-terminated                  */
