@@ -699,6 +699,33 @@ START_TEST(test_delete_keeps_timeindex_link)
 }
 END_TEST
 
+/* Twenty digits name a segment only up to INT64_MAX: samsa never makes
+ * "99999999999999999999.log" (nor its index files), so a deletion keeps
+ * such files.  It unlinked them: the name read as base INT64_MAX, the
+ * last segment, which nothing checks. */
+START_TEST(test_delete_keeps_names_past_int64)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF], t0[TEST_PATH_BUF], got[1024];
+    samsa *s = test_open(dir);
+    samsa_topic_config c = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &c));
+    test_produce_str(s, "t", 0, "k", "v");
+    test_pathf(t0, dir, "t-0");
+    put_file(test_pathf(p, t0, "99999999999999999999.log"), "mine\n");
+    put_file(test_pathf(p, t0, "09223372036854775808.index"), "mine too\n");
+    E(samsa_topic_delete(s, "t"));
+    EQ_RC(samsa_topic_create(s, "t", &c), SAMSA_EEXIST);
+    test_dir_list(t0, false, got, sizeof got);
+    ck_assert_str_eq(got,
+                     "09223372036854775808.index 99999999999999999999.log ");
+    check_file(test_pathf(p, t0, "99999999999999999999.log"), "mine\n");
+    check_file(test_pathf(p, t0, "09223372036854775808.index"), "mine too\n");
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -777,6 +804,7 @@ store_suite(void)
     tcase_add_test(tc, test_failed_removal_finished_by_create);
     tcase_add_test(tc, test_delete_keeps_foreign_files);
     tcase_add_test(tc, test_delete_keeps_timeindex_link);
+    tcase_add_test(tc, test_delete_keeps_names_past_int64);
     suite_add_tcase(s, tc);
     return s;
 }
