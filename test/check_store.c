@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,6 +644,88 @@ START_TEST(test_delete_keeps_foreign_files)
 }
 END_TEST
 
+/* A symbolic link under a sealed segment's .timeindex name, to a file
+ * outside whose entries check out but are not as the engine writes them
+ * (one more, with the time before): the deletion reads where the segment
+ * ends, and that read must change nothing.  It went through the sealed
+ * segment's open, which writes such a .timeindex again (unlinking the
+ * link), so the link was gone and the create after it succeeded. */
+START_TEST(test_delete_keeps_timeindex_link)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF], t0[TEST_PATH_BUF], name[64], got[1024];
+    samsa *s = test_open(dir);
+    samsa_topic_config c = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &c));
+    int64_t next = 0, bases[64];
+    test_produce_upto(s, "t", 0, &next, 200, 0);
+    ck_assert_uint_ge(test_seg_bases(dir, "t", 0, bases, 64), 3);
+    test_pathf(t0, dir, "t-0");
+    snprintf(name, sizeof name, "%020lld.timeindex", (long long)bases[0]);
+    /* The segment's own entries, and after the first one more with its
+     * time, an offset on: each index entry's time before it is as it was,
+     * so the file checks out, but the engine would not write it so. */
+    size_t len;
+    uint8_t *tb = test_slurp(test_pathf(p, t0, name), &len);
+    ck_assert_uint_ge(len, 24);
+    ck_assert_uint_lt(test_be32(tb + 8) + 1, test_be32(tb + 20));
+    uint8_t *ob = malloc(len + 12);
+    ck_assert_ptr_nonnull(ob);
+    memcpy(ob, tb, 12);
+    memcpy(ob + 12, tb, 8);
+    uint32_t rel = test_be32(tb + 8) + 1;
+    uint8_t be[4] = {rel >> 24, rel >> 16, rel >> 8, rel};
+    memcpy(ob + 20, be, 4);
+    memcpy(ob + 24, tb + 12, len - 12);
+    test_spew(test_pathf(p, dir, "outside"), ob, len + 12, O_TRUNC);
+    ck_assert_int_eq(unlink(test_pathf(p, t0, name)), 0);
+    ck_assert_int_eq(symlink("../outside", p), 0);
+
+    E(samsa_topic_delete(s, "t"));
+    EQ_RC(samsa_topic_create(s, "t", &c), SAMSA_EEXIST);
+    /* The segment was samsa's and went; the link is what stays. */
+    test_dir_list(t0, false, got, sizeof got);
+    ck_assert_str_eq(got, "00000000000000000000.timeindex ");
+    struct stat st;
+    ck_assert_int_eq(lstat(test_pathf(p, t0, name), &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    free(tb);
+    tb = test_slurp(test_pathf(p, dir, "outside"), &len);
+    ck_assert_mem_eq(tb, ob, len);
+    free(tb);
+    free(ob);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* Twenty digits name a segment only up to INT64_MAX: samsa never makes
+ * "99999999999999999999.log" (nor its index files), so a deletion keeps
+ * such files.  It unlinked them: the name read as base INT64_MAX, the
+ * last segment, which nothing checks. */
+START_TEST(test_delete_keeps_names_past_int64)
+{
+    const char *dir = test_dir_make();
+    char p[TEST_PATH_BUF], t0[TEST_PATH_BUF], got[1024];
+    samsa *s = test_open(dir);
+    samsa_topic_config c = test_small_cfg(1, 0);
+    E(samsa_topic_create(s, "t", &c));
+    test_produce_str(s, "t", 0, "k", "v");
+    test_pathf(t0, dir, "t-0");
+    put_file(test_pathf(p, t0, "99999999999999999999.log"), "mine\n");
+    put_file(test_pathf(p, t0, "09223372036854775808.index"), "mine too\n");
+    E(samsa_topic_delete(s, "t"));
+    EQ_RC(samsa_topic_create(s, "t", &c), SAMSA_EEXIST);
+    test_dir_list(t0, false, got, sizeof got);
+    ck_assert_str_eq(got,
+                     "09223372036854775808.index 99999999999999999999.log ");
+    check_file(test_pathf(p, t0, "99999999999999999999.log"), "mine\n");
+    check_file(test_pathf(p, t0, "09223372036854775808.index"), "mine too\n");
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_sync_bad_args)
 {
     EQ_RC(samsa_sync(NULL), SAMSA_EINVAL);
@@ -720,6 +803,8 @@ store_suite(void)
     tcase_add_test(tc, test_replica_dir_comes_back_foreign);
     tcase_add_test(tc, test_failed_removal_finished_by_create);
     tcase_add_test(tc, test_delete_keeps_foreign_files);
+    tcase_add_test(tc, test_delete_keeps_timeindex_link);
+    tcase_add_test(tc, test_delete_keeps_names_past_int64);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -81,6 +81,8 @@ typedef struct segment {
     bool force_index;       /* writer: index the next batch (after damage) */
     bool gaps;              /* offsets may skip between batches (log_config
                                .gaps): batch_follows() */
+    bool probe;             /* segment_end()'s: opened read-only, to learn
+                               where it ends; nothing is written         */
 
     index_entry *idx;           /* idx_cap entries, idx_len of them valid     */
     size_t idx_cap;             /* fixed: readers search idx concurrently     */
@@ -234,8 +236,9 @@ void segment_remove_files(samsa_io *io, const char *dir, int64_t base);
  * "Foreign files")?  false also when it cannot be read. */
 bool segment_file_made(samsa_io *io, const char *dir, int64_t base);
 /* Where the records of the segment at base in dir end (*end), read as the
- * open reads a sealed segment; an error of segment_open() when it does
- * not open. */
+ * open reads a sealed segment but changing nothing (opened read-only, no
+ * .timeindex written again, nothing cut); an error of segment_open() when
+ * it does not open. */
 int segment_end(samsa_io *io, const char *dir, int64_t base,
                 const log_config *cfg, int64_t *end);
 void segment_ref(segment *seg);

@@ -68,10 +68,16 @@ typedef struct dir_list {
     size_t foreign; /* entries not samsa's, those in e and the others */
 } dir_list;
 
-/* The kind of samsa's file name is, or -1. */
+/* The kind of samsa's file name is, or -1.  Twenty digits past INT64_MAX
+ * name no offset, so no file samsa made (strtoll() would read them as
+ * INT64_MAX, the last segment, which nothing checks); fixed-width digits
+ * compare as strings. */
 static int
 name_kind(const char *name)
 {
+    if (strncmp(name, "09223372036854775807", 20) > 0 &&
+        strspn(name, "0123456789") >= 20)
+        return -1;
     if (log_segment_name(name, ".log"))
         return KIND_LOG;
     if (log_segment_name(name, ".index") ||

@@ -757,24 +757,6 @@ segment_file_made(samsa_io *io, const char *dir, int64_t base)
             h.base_offset >= base && h.base_offset - base <= INT32_MAX);
 }
 
-/* Where the records of the segment at base in dir end, into *end: read as
- * the open reads a sealed segment (from its last index entry on, headers
- * only), since a name says only where a segment begins (log.c, "Foreign
- * files"). */
-int
-segment_end(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
-            int64_t *end)
-{
-    segment *seg;
-    bool torn;
-    int rc = segment_open(io, dir, base, cfg, -1, -1, &torn, &seg);
-    if (rc != 0)
-        return rc;
-    *end = seg->next_offset;
-    segment_unref(io, seg);
-    return 0;
-}
-
 /* ---- opening and recovery ------------------------------------------------ */
 
 /* A batch at pos that parses, fits in size, and follows expected (exact:
@@ -899,7 +881,7 @@ segment_scan(samsa_io *io, segment *seg, uint64_t pos, uint64_t size,
                 if (garbage) /* zeros: the log compares ends (log.c) */
                     note_damage(seg, expected);
                 uint64_t e = garbage ? damage_end(seg, pos, size) : pos;
-                if (e < size) { /* only zeros after e */
+                if (e < size && !seg->probe) { /* only zeros after e */
                     int rc = io->truncate(io, seg->file, e);
                     if (rc != 0)
                         return samsa__from_errno(rc);
@@ -1058,16 +1040,24 @@ index_cut(segment *seg, uint64_t pos)
     }
 }
 
-int
-segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
-             int64_t recover_from, int64_t durable, bool *torn, segment **out)
+/* segment_open(); probe: segment_end()'s, which only reads.  It looks at
+ * files that may not be samsa's (log_dir.c: a check that must change
+ * nothing, and a removal that must keep what is not samsa's): a sealed
+ * segment's open would cut zeros after damage and write an older form's
+ * .timeindex again, which unlinks whatever is under that name, a symbolic
+ * link included. */
+static int
+open_segment(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
+             int64_t recover_from, int64_t durable, bool probe, bool *torn,
+             segment **out)
 {
     segment *seg = segment_new(dir, base, cfg);
     uint64_t size = 0;
     if (seg == NULL)
         return SAMSA_ENOMEM;
     seg->io = io;
-    int rc = io->open(io, seg->path, 0, &seg->file);
+    seg->probe = probe;
+    int rc = io->open(io, seg->path, probe ? SAMSA_IO_RDONLY : 0, &seg->file);
     if (rc == 0)
         rc = io->size(io, seg->file, &size);
     if (rc == 0 && size > seg->map_len)
@@ -1121,7 +1111,7 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
         /* A sealed segment's .timeindex of the older form, beside a whole
          * .index, is written again in Kafka's form (derived data: a
          * crash part way leaves none, and the next open rebuilds it). */
-        if (rc == 0 && recover_from < 0 && !time_same && files > 0 &&
+        if (rc == 0 && recover_from < 0 && !probe && !time_same && files > 0 &&
             atomic_load(&seg->idx_len) == files)
             timeindex_rewrite(io, seg);
         /* What the scan read is not needed now: see "Bounded recovery".
@@ -1139,5 +1129,31 @@ segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
     atomic_store(&seg->flushed, seg->sealed);
     segcache_add(seg); /* its descriptor counts: segcache.c */
     *out = seg;
+    return 0;
+}
+
+int
+segment_open(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
+             int64_t recover_from, int64_t durable, bool *torn, segment **out)
+{
+    return open_segment(io, dir, base, cfg, recover_from, durable, false, torn,
+                        out);
+}
+
+/* Where the records of the segment at base in dir end, into *end: read as
+ * the open reads a sealed segment (from its last index entry on, headers
+ * only), since a name says only where a segment begins (log.c, "Foreign
+ * files"). */
+int
+segment_end(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
+            int64_t *end)
+{
+    segment *seg;
+    bool torn;
+    int rc = open_segment(io, dir, base, cfg, -1, -1, true, &torn, &seg);
+    if (rc != 0)
+        return rc;
+    *end = seg->next_offset;
+    segment_unref(io, seg);
     return 0;
 }
