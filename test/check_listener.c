@@ -2096,6 +2096,69 @@ START_TEST(test_hostile_frames)
 }
 END_TEST
 
+/* ---- Request shapes that cost the listener more than their size ------- */
+
+/* Metadata v8 naming "t" (2 partitions) 20,000 times and "nope" twice:
+ * each topic is answered once, in the order first named, as Kafka (a set
+ * of topics).  Answered per name, the reply grew with the names times the
+ * partitions: 10,000 names of a 1024-partition topic, a 50 KB request,
+ * made a 348 MB reply. */
+START_TEST(test_metadata_repeated_names)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    kwrite b = {0};
+    kwrite_array(&b, false, 20003);
+    kwrite_strz(&b, false, "nope");
+    for (int i = 0; i < 20000; i++)
+        kwrite_strz(&b, false, i == 1 ? "" : "t");
+    kwrite_strz(&b, false, "t");
+    kwrite_strz(&b, false, "nope");
+    kwrite_i8(&b, 0); /* allow_auto_topic_creation */
+    kwrite_i8(&b, 0); /* include cluster, topic authorized operations */
+    kwrite_i8(&b, 0);
+    kread rd;
+    uint8_t *rep = ask(fd, KAPI_METADATA, 8, 9, false, &b, &rd);
+    ck_assert_int_eq(kread_i32(&rd), 0); /* throttle */
+    ck_assert_int_eq(kread_array(&rd, false, 10), 1);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+    ck_assert_int_eq(kread_i32(&rd), samsa_listener_port(r.l));
+    ck_assert_ptr_null(kread_str(&rd, false).p); /* rack */
+    ck_assert(kstr_eq(kread_str(&rd, false), "samsa"));
+    ck_assert_int_eq(kread_i32(&rd), 0); /* controller */
+    ck_assert_int_eq(kread_array(&rd, false, 8), 3);
+    static const char *const names[3] = {"nope", "t", ""};
+    static const int16_t errs[3] = {3, 0, -1}; /* "": no name (UNKNOWN) */
+    for (int t = 0; t < 3; t++) {
+        bool known = t == 1;
+        ck_assert_int_eq(kread_i16(&rd), errs[t]);
+        ck_assert(kstr_eq(kread_str(&rd, false), names[t]));
+        ck_assert_int_eq(kread_i8(&rd), 0);
+        int32_t np = kread_array(&rd, false, 4);
+        ck_assert_int_eq(np, (known ? 2 : 0));
+        for (int32_t p = 0; p < np; p++) {
+            ck_assert_int_eq(kread_i16(&rd), 0);
+            ck_assert_int_eq(kread_i32(&rd), p);
+            ck_assert_int_eq(kread_i32(&rd), 0);  /* leader */
+            ck_assert_int_eq(kread_i32(&rd), -1); /* leader epoch */
+            for (int k = 0; k < 2; k++) {         /* replicas, isr */
+                ck_assert_int_eq(kread_array(&rd, false, 4), 1);
+                ck_assert_int_eq(kread_i32(&rd), 0);
+            }
+            ck_assert_int_eq(kread_array(&rd, false, 4), 0); /* offline */
+        }
+        ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    }
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 START_TEST(test_listener_args)
 {
     const char *dir = test_dir_make();
@@ -2145,6 +2208,7 @@ listener_suite(void)
     tcase_add_test(tc, test_thousand_connections);
     tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
+    tcase_add_test(tc, test_metadata_repeated_names);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);
