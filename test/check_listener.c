@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "faultio.h"
 #include "listener/listener.h"
 #include "util/samsa_int.h"
 #include "storage/batch.h"
@@ -2096,6 +2098,106 @@ START_TEST(test_hostile_frames)
 }
 END_TEST
 
+/* ---- Produce with copies ------------------------------------------------- */
+
+/* A listener over a store whose topic "t" (2 partitions) has three
+ * copies (root/d0, d1, d2) written through fi, min_insync 2; the
+ * copies' repair paused, so that a copy failed stays out until
+ * samsa_replica_catchup(). */
+static void
+lrig_open_copies(lrig *r, faultio *fi, char d[3][TEST_PATH_BUF])
+{
+    r->dir = test_dir_make();
+    for (int i = 0; i < 3; i++) {
+        char name[4] = {'d', (char)('0' + i), '\0'};
+        test_pathf(d[i], r->dir, name);
+        ck_assert_int_eq(mkdir(d[i], 0755), 0);
+    }
+    const char *reps[] = {d[1], d[2], NULL};
+    samsa_options o = {.replica_dirs = reps, .flags = SAMSA_OPEN_CREATE};
+    E(samsa__open_io(d[0], &o, faultio_io(fi), &r->s));
+    samsa__replica_pause(r->s, true);
+    samsa_topic_config c = {.partitions = 2, .replicas = 3, .min_insync = 2};
+    E(samsa_topic_create(r->s, "t", &c));
+    E(samsa_listener_open(r->s, NULL, &r->l));
+}
+
+/* The next write to a file under copy dir fails: that copy leaves. */
+static void
+copy_fails(faultio *fi, const char *dir)
+{
+    faultio_filter(fi, dir);
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, false);
+}
+
+/* A produce stored on the leader whose copies fell below min_insync
+ * during the append is Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND (20),
+ * with the offsets it got: the records are stored.  It was answered
+ * NOT_ENOUGH_REPLICAS (19, "nothing stored") with no offset; and an
+ * idempotent batch so stored was not recorded in its producer's state,
+ * so the client's retry, once the copies were back, stored it twice. */
+START_TEST(test_produce_after_append)
+{
+    lrig r;
+    char d[3][TEST_PATH_BUF];
+    faultio *fi = faultio_new();
+    lrig_open_copies(&r, fi, d);
+    int fd = dial(&r);
+    int64_t base;
+    size_t len;
+    uint8_t *b = gen_batch(0, 3, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 0);
+    free(b);
+    copy_fails(fi, "/d1/"); /* two copies left: enough */
+    b = gen_batch(3, 2, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 3);
+    free(b);
+    copy_fails(fi, "/d2/"); /* one left, found during the append */
+    b = gen_batch(5, 2, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 20);
+    ck_assert_int_eq(base, 5);
+    free(b);
+    test_read_range(r.s, "t", 0, 0, 7);
+    /* Now found before: nothing stored. */
+    b = gen_batch(7, 1, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 19);
+    ck_assert_int_eq(base, -1);
+    free(b);
+
+    /* The same for an idempotent producer on partition 1. */
+    int16_t err;
+    int64_t pid = init_pid(fd, NULL, &err);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 2, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    copy_fails(fi, "/d1/");
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 2, &base), 0);
+    ck_assert_int_eq(base, 2);
+    copy_fails(fi, "/d2/");
+    ck_assert_int_eq(produce_idem(fd, 1, 3, 2, pid, 0, 3, &base), 20);
+    ck_assert_int_eq(base, 3);
+    test_read_range(r.s, "t", 1, 0, 5);
+    /* The copies come back; the client's retry of that batch is a
+     * duplicate (its first offset again), not stored a second time. */
+    faultio_clear(fi);
+    faultio_filter(fi, NULL);
+    size_t rejoined;
+    E(samsa_replica_catchup(r.s, &rejoined));
+    ck_assert_uint_eq(rejoined, 4);
+    ck_assert_int_eq(produce_idem(fd, 1, 3, 2, pid, 0, 3, &base), 0);
+    ck_assert_int_eq(base, 3);
+    ck_assert_int_eq(produce_idem(fd, 1, 5, 1, pid, 0, 5, &base), 0);
+    ck_assert_int_eq(base, 5);
+    test_read_range(r.s, "t", 1, 0, 6);
+    test_read_range(r.s, "t", 0, 0, 7);
+    close(fd);
+    lrig_close(&r);
+    faultio_free(fi);
+}
+END_TEST
+
 /* ---- Request shapes that cost the listener more than their size ------- */
 
 /* Metadata v8 naming "t" (2 partitions) 20,000 times and "nope" twice:
@@ -2209,6 +2311,7 @@ listener_suite(void)
     tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_metadata_repeated_names);
+    tcase_add_test(tc, test_produce_after_append);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);

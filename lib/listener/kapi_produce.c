@@ -12,6 +12,10 @@
  * batch, stored all or none, with the topic's own compression, timestamp
  * type, size limit, acks and sync.  A refused partition changes nothing
  * and gets its error; the other partitions of the request are stored.
+ * One exception, as Kafka's: records stored whose copies fell below
+ * min_insync during the append are NOT_ENOUGH_REPLICAS_AFTER_APPEND, with
+ * their base offset (and an idempotent batch so stored is a duplicate
+ * when retried).
  *
  * An idempotent producer's batch (producerId >= 0: one batch, each offset
  * a record) is first checked against the producer's sequences
@@ -251,7 +255,10 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
         }
         int64_t ts = -1;
         rc = produce_idem(l, tname, p, &pr, &h, base, &ts);
-        if (rc == 0) {
+        /* Stored (*base set) is in the producer's state even when the
+         * copies fell short after the append: the client retries, and
+         * its retry must be found a duplicate, not stored again. */
+        if (*base >= 0) {
             kidem_stored(e, h.producer_epoch, h.base_sequence,
                          h.last_offset_delta + 1, *base);
             if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
@@ -259,13 +266,19 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
         }
     } else if (rc == 0) {
         rc = samsa_produce(l->s, tname, p, pr.recs, pr.n);
-        if (rc == 0) {
+        if (pr.recs[0].offset >= 0) { /* stored, if not acknowledged */
             *base = pr.recs[0].offset;
             if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
                 *append_time = pr.recs[0].timestamp;
         }
     }
     precs_free(&pr);
+    /* The copies fell below min_insync during the append: the records
+     * are stored, and the reply says so with their offsets, as Kafka's
+     * NOT_ENOUGH_REPLICAS_AFTER_APPEND (NOT_ENOUGH_REPLICAS says nothing
+     * was stored). */
+    if (rc == SAMSA_ENOTENOUGHREPLICAS && *base >= 0)
+        return KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
     /* Records that do not check are CORRUPT_MESSAGE; the record-size and
      * replica errors as Kafka names them. */
     if (rc == SAMSA_ENOTSUP)
