@@ -2261,6 +2261,65 @@ START_TEST(test_metadata_repeated_names)
 }
 END_TEST
 
+/* DescribeGroups v4 naming a stable group 10,000 times: the group (its
+ * member's 20 KB assignment) is answered once, and "nope" once.  Answered
+ * per name, a 30 KB request made a 200 MB reply. */
+START_TEST(test_describe_groups_repeated)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    enum { BLOB = 20000, NAMES = 10000 };
+    char *asg = malloc(BLOB + 1), id[96];
+    memset(asg, 'x', BLOB);
+    asg[BLOB] = '\0';
+    join_new(fd, 10000, "ma", id);
+    ck_assert_int_eq(join_recv(fd, 5, 2).err, 0);
+    const char *ids[] = {id}, *as[] = {asg};
+    sync_send(fd, 3, 1, id, 1, ids, as);
+    char *got = malloc(BLOB + 1);
+    ck_assert_int_eq(sync_recv(fd, 3, got, BLOB + 1), 0);
+    ck_assert_str_eq(got, asg);
+    free(got);
+    kwrite q = {0};
+    kwrite_array(&q, false, NAMES + 2);
+    kwrite_strz(&q, false, "nope");
+    for (int i = 0; i < NAMES; i++)
+        kwrite_strz(&q, false, "g");
+    kwrite_strz(&q, false, "nope");
+    kwrite_i8(&q, 0);
+    kread rd;
+    uint8_t *rep = exchange(fd, 15, 4, 8, &q, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 2);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "nope"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "Dead"));
+    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    ck_assert_int_eq(kread_array(&rd, false, 6), 0);
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert_int_eq(kread_i16(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "Stable"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "range"));
+    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), id));
+    ck_assert_ptr_null(kread_str(&rd, false).p);
+    ck_assert(kstr_eq(kread_str(&rd, false), "check"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+    kstr m = kread_bytes(&rd, false), a = kread_bytes(&rd, false);
+    ck_assert(m.len == 2 && memcmp(m.p, "ma", 2) == 0);
+    ck_assert(a.len == BLOB && memcmp(a.p, asg, BLOB) == 0);
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    free(asg);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 START_TEST(test_listener_args)
 {
     const char *dir = test_dir_make();
@@ -2312,6 +2371,7 @@ listener_suite(void)
     tcase_add_test(tc, test_hostile_frames);
     tcase_add_test(tc, test_metadata_repeated_names);
     tcase_add_test(tc, test_produce_after_append);
+    tcase_add_test(tc, test_describe_groups_repeated);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);

@@ -1031,13 +1031,21 @@ kapi_describe_groups(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     if (v >= 1)
         kwrite_i32(out, 0); /* throttle_time_ms */
     int32_t n = kread_array(r, false, 2);
-    kwrite_array(out, false, n < 0 ? 0 : n);
-    for (int32_t i = 0; i < n && !r->bad; i++) {
-        kstr name = kread_str(r, false);
-        if (!r->bad)
-            describe_one(out, v, group_find(l->groups, name), name);
-    }
+    kstr *names = n > 0 ? calloc((size_t)n, sizeof *names) : NULL;
+    if (n > 0 && names == NULL)
+        return KANS_CLOSE;
+    for (int32_t i = 0; i < n; i++)
+        names[i] = kread_str(r, false);
     if (v >= 3)
         (void)kread_i8(r); /* include authorized operations */
-    return r->bad ? KANS_CLOSE : KANS_DONE;
+    /* Each group once: a group's entry carries its members' metadata
+     * and assignments, so answered per name, a name a few bytes long
+     * repeated would cost that much each time (a reply of gigabytes). */
+    int32_t once = r->bad ? -1 : kstr_repeats(names, n);
+    kwrite_array(out, false, once < 0 ? 0 : once);
+    for (int32_t i = 0; i < n && once >= 0; i++)
+        if (names[i].len != KSTR_REPEAT)
+            describe_one(out, v, group_find(l->groups, names[i]), names[i]);
+    free(names);
+    return once < 0 ? KANS_CLOSE : KANS_DONE;
 }
