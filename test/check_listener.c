@@ -1528,6 +1528,19 @@ heartbeat(int fd, int32_t generation, const char *member)
     return member_call(fd, 12, generation, member);
 }
 
+/* The head of a DescribeGroups entry: no error, the group's name, state,
+ * protocol type and protocol. */
+static void
+described(kread *rd, const char *name, const char *state, const char *ptype,
+          const char *proto)
+{
+    ck_assert_int_eq(kread_i16(rd), 0);
+    ck_assert(kstr_eq(kread_str(rd, false), name));
+    ck_assert(kstr_eq(kread_str(rd, false), state));
+    ck_assert(kstr_eq(kread_str(rd, false), ptype));
+    ck_assert(kstr_eq(kread_str(rd, false), proto));
+}
+
 /* Two members join, the leader's assignment reaches both through
  * SyncGroup, heartbeats say when to rejoin, commits are checked against
  * the generation, the group is described and listed, one leaves. */
@@ -1610,11 +1623,7 @@ START_TEST(test_group_join_sync)
     kread rd;
     uint8_t *rep = exchange(fa, 15, 4, 8, &q, &rd);
     ck_assert_int_eq(kread_array(&rd, false, 6), 2);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Stable"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "range"));
+    described(&rd, "g", "Stable", "consumer", "range");
     ck_assert_int_eq(kread_array(&rd, false, 6), 2);
     const char *want_id[] = {a, b}, *want_meta[] = {"ma2", "mb"},
                *want_as[] = {"xa2", "xb2"};
@@ -1630,11 +1639,7 @@ START_TEST(test_group_join_sync)
                   memcmp(asg.p, want_as[i], asg.len) == 0);
     }
     ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "nope"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Dead"));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    described(&rd, "nope", "Dead", "", "");
     ck_assert_int_eq(kread_array(&rd, false, 6), 0);
     ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
     ck_assert(!rd.bad && rd.p == rd.end);
@@ -2291,18 +2296,10 @@ START_TEST(test_describe_groups_repeated)
     kread rd;
     uint8_t *rep = exchange(fd, 15, 4, 8, &q, &rd);
     ck_assert_int_eq(kread_array(&rd, false, 6), 2);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "nope"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Dead"));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    described(&rd, "nope", "Dead", "", "");
     ck_assert_int_eq(kread_array(&rd, false, 6), 0);
     ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Stable"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "range"));
+    described(&rd, "g", "Stable", "consumer", "range");
     ck_assert_int_eq(kread_array(&rd, false, 6), 1);
     ck_assert(kstr_eq(kread_str(&rd, false), id));
     ck_assert_ptr_null(kread_str(&rd, false).p);
