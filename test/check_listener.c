@@ -23,6 +23,7 @@
 #include "listener/listener.h"
 #include "util/samsa_int.h"
 #include "storage/batch.h"
+#include "storage/codec.h"
 #include "test.h"
 
 typedef struct lrig {
@@ -2317,6 +2318,80 @@ START_TEST(test_describe_groups_repeated)
 }
 END_TEST
 
+/* A batch of one record (key "k", a value of vlen zero bytes),
+ * compressed with zstd: a few KB that inflate to vlen. */
+static uint8_t *
+zero_batch(size_t vlen, size_t *len)
+{
+    uint8_t *v = calloc(1, vlen);
+    samsa_record rec = {.key = "k",
+                        .key_len = 1,
+                        .value = v,
+                        .value_len = vlen,
+                        .timestamp = 1};
+    samsa_record *rp = &rec;
+    size_t body, plain = batch_encoded_size(&rp, 1, &body);
+    uint8_t *b = malloc(plain);
+    (void)batch_encode(b, &rp, 1, &body);
+    uint8_t *z =
+        malloc(BATCH_HEADER_SIZE +
+               codec_bound(SAMSA_COMPRESSION_ZSTD, plain - BATCH_HEADER_SIZE));
+    E(batch_compress(b, plain, SAMSA_COMPRESSION_ZSTD, 0, z, len));
+    free(b);
+    free(v);
+    return z;
+}
+
+/* The len bytes at b twice over (malloc). */
+static uint8_t *
+twice(const uint8_t *b, size_t len)
+{
+    uint8_t *two = malloc(2 * len);
+    memcpy(two, b, len);
+    memcpy(two + len, b, len);
+    return two;
+}
+
+/* One partition's records are decompressed at most 64 MB in all, not
+ * each batch: every batch is held until the partition's records are
+ * stored, and a 2 KB zstd batch inflates to 60 MB, so a 32 KB request of
+ * 16 of them made the listener hold 960 MB.  Two batches of 40 MB each
+ * are now refused at the second (CORRUPT_MESSAGE, as one batch past the
+ * bound is), before it is inflated; one alone is still decompressed
+ * whole (and then too large for the topic). */
+START_TEST(test_produce_inflate_bound)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    size_t zl;
+    uint8_t *z = zero_batch(40u << 20, &zl);
+    ck_assert_uint_lt(zl, 64 << 10);
+    uint8_t *two = twice(z, zl);
+    int64_t base;
+    ck_assert_int_eq(produce_raw(fd, 0, -1, two, 2 * zl, &base), 2);
+    ck_assert_int_eq(base, -1);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, z, zl, &base), 10);
+    ck_assert_int_eq(base, -1);
+    free(z);
+    free(two);
+    /* Small compressed batches of a partition are stored together. */
+    z = zero_batch(1000, &zl);
+    two = twice(z, zl);
+    ck_assert_int_eq(produce_raw(fd, 1, -1, two, 2 * zl, &base), 0);
+    ck_assert_int_eq(base, 0);
+    int64_t first, end;
+    E(samsa_offsets(r.s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 0);
+    E(samsa_offsets(r.s, "t", 1, &first, &end));
+    ck_assert_int_eq(end, 2);
+    free(z);
+    free(two);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 START_TEST(test_listener_args)
 {
     const char *dir = test_dir_make();
@@ -2369,6 +2444,7 @@ listener_suite(void)
     tcase_add_test(tc, test_metadata_repeated_names);
     tcase_add_test(tc, test_produce_after_append);
     tcase_add_test(tc, test_describe_groups_repeated);
+    tcase_add_test(tc, test_produce_inflate_bound);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);

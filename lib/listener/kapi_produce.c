@@ -6,9 +6,9 @@
  * (v2: every client that speaks Produce 3+ writes them).  They are checked
  * whole before anything is stored: the header, the CRC, and every record
  * decoded (compressed batches decompressed, at most BATCH_INFLATE_MAX
- * bytes each), so a batch that passes its CRC but whose records do not
- * parse can never reach the log, where every reader would stop at it.
- * Then the records go through samsa_produce() as one call: one samsa
+ * bytes in all for a partition), so a batch that passes its CRC but whose
+ * records do not parse can never reach the log, where every reader would stop
+ * at it. Then the records go through samsa_produce() as one call: one samsa
  * batch, stored all or none, with the topic's own compression, timestamp
  * type, size limit, acks and sync.  A refused partition changes nothing
  * and gets its error; the other partitions of the request are stored.
@@ -37,7 +37,7 @@
 #include "storage/batch.h"
 #include "storage/codec.h"
 
-#define BATCH_INFLATE_MAX        (64u << 20) /* a batch's records, decompressed */
+#define BATCH_INFLATE_MAX        (64u << 20) /* a partition's, decompressed */
 #define BATCH_ATTR_TRANSACTIONAL 0x10 /* a transaction's batch            */
 
 void
@@ -63,7 +63,9 @@ batch_max_timestamp(const uint8_t *b)
 typedef struct precs {
     samsa_record *recs;
     size_t n, cap;
-    void **blocks; /* header blocks and decompressed buffers to free */
+    size_t inflated; /* bytes decompressed, all batches: at most
+                        BATCH_INFLATE_MAX                          */
+    void **blocks;   /* header blocks and decompressed buffers to free */
     size_t nblocks, blocks_cap;
 } precs;
 
@@ -109,15 +111,19 @@ batch_records(precs *pr, const uint8_t *p, const batch_header *h)
     batch_iter it;
     int codec = h->attributes & BATCH_ATTR_COMPRESSION;
     if (codec != 0) {
+        /* The bound is the partition's, not each batch's: every batch is
+         * held until all are stored, and a batch of 2 KB can inflate to
+         * 60 MB, so a bound per batch let a 32 KB request hold a GB. */
         codec_buf zb = {0};
         int rc = codec_decompress(codec, p + BATCH_HEADER_SIZE,
                                   (size_t)h->length + BATCH_LOG_OVERHEAD -
                                       BATCH_HEADER_SIZE,
-                                  BATCH_INFLATE_MAX, &zb);
+                                  BATCH_INFLATE_MAX - pr->inflated, &zb);
         if (rc != 0) {
             codec_buf_free(&zb);
             return rc;
         }
+        pr->inflated += zb.len;
         if ((rc = precs_keep(pr, zb.data)) != 0)
             return rc;
         batch_iter_init_records(&it, h, zb.data, zb.len);
