@@ -2342,6 +2342,79 @@ zero_batch(size_t vlen, size_t *len)
     return z;
 }
 
+/* Group names are found by hash: every request names its group, and a
+ * DescribeGroups a million.  Found by walking the list of groups with a
+ * strlen() of each name, a lookup cost the length of every group's name:
+ * with 4096 groups of 249-byte names, DescribeGroups of 10,000 other
+ * names took 0.52 s on the loop's thread, 40,000 3.2 s, and the million
+ * here a minute or more (0.76 s now); the read of its reply is bounded to
+ * fail that hang.  Each name is answered exactly. */
+START_TEST(test_describe_groups_many_groups)
+{
+    enum { GROUPS = 4096, NAMES = 1000000 };
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    char name[250];
+    memset(name, 'g', 249);
+    name[249] = '\0';
+    for (int g = 0; g < GROUPS; g++) { /* v4: an id each, pending */
+        snprintf(name + 241, 9, "%08d", g);
+        kwrite b = {0};
+        kwrite_strz(&b, false, name);
+        kwrite_i32(&b, 1800000);
+        kwrite_i32(&b, 1800000);
+        kwrite_strz(&b, false, "");
+        kwrite_strz(&b, false, "consumer");
+        kwrite_array(&b, false, 1);
+        kwrite_strz(&b, false, "range");
+        kwrite_bytes_len(&b, false, 0);
+        request(fd, 11, 4, g, false, &b);
+        kwrite_free(&b);
+    }
+    for (int g = 0; g < GROUPS; g++) {
+        kread rd;
+        uint8_t *rep = answer(fd, g, &rd);
+        ck_assert_int_eq(kread_i32(&rd), 0);
+        ck_assert_int_eq(kread_i16(&rd), 79); /* MEMBER_ID_REQUIRED */
+        free(rep);
+    }
+    kwrite q = {0};
+    kwrite_array(&q, false, NAMES + 1);
+    for (int i = 0; i < NAMES; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "%06x", i);
+        kwrite_strz(&q, false, n);
+    }
+    snprintf(name + 241, 9, "%08d", 7);
+    kwrite_strz(&q, false, name);
+    struct timeval tv = {.tv_sec = 30};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    kread rd;
+    uint8_t *rep = ask(fd, 15, 0, 8, false, &q, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 6), NAMES + 1);
+    /* Checked without an assertion each: Check reports every one. */
+    int wrong = 0;
+    for (int i = 0; i < NAMES; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "%06x", i);
+        wrong += kread_i16(&rd) != 0 || !kstr_eq(kread_str(&rd, false), n) ||
+                 !kstr_eq(kread_str(&rd, false), "Dead") ||
+                 kread_str(&rd, false).len != 0 ||
+                 kread_str(&rd, false).len != 0 ||
+                 kread_array(&rd, false, 6) != 0;
+    }
+    ck_assert_int_eq(wrong, 0);
+    described(&rd, name, "Empty", "consumer", ""); /* a pending id only */
+    ck_assert_int_eq(kread_array(&rd, false, 6), 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* The len bytes at b twice over (malloc). */
 static uint8_t *
 twice(const uint8_t *b, size_t len)
@@ -2445,6 +2518,7 @@ listener_suite(void)
     tcase_add_test(tc, test_produce_after_append);
     tcase_add_test(tc, test_describe_groups_repeated);
     tcase_add_test(tc, test_produce_inflate_bound);
+    tcase_add_test(tc, test_describe_groups_many_groups);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);
