@@ -2359,7 +2359,7 @@ START_TEST(test_describe_groups_many_groups)
     memset(name, 'g', 249);
     name[249] = '\0';
     for (int g = 0; g < GROUPS; g++) { /* v4: an id each, pending */
-        snprintf(name + 241, 9, "%08d", g);
+        snprintf(name + 241, 9, "%08x", (unsigned)g);
         kwrite b = {0};
         kwrite_strz(&b, false, name);
         kwrite_i32(&b, 1800000);
@@ -2386,7 +2386,7 @@ START_TEST(test_describe_groups_many_groups)
         snprintf(n, sizeof n, "%06x", i);
         kwrite_strz(&q, false, n);
     }
-    snprintf(name + 241, 9, "%08d", 7);
+    snprintf(name + 241, 9, "%08x", 7u);
     kwrite_strz(&q, false, name);
     struct timeval tv = {.tv_sec = 30};
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
