@@ -15,12 +15,15 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "faultio.h"
 #include "listener/listener.h"
 #include "util/samsa_int.h"
 #include "storage/batch.h"
+#include "storage/codec.h"
 #include "test.h"
 
 typedef struct lrig {
@@ -1526,6 +1529,19 @@ heartbeat(int fd, int32_t generation, const char *member)
     return member_call(fd, 12, generation, member);
 }
 
+/* The head of a DescribeGroups entry: no error, the group's name, state,
+ * protocol type and protocol. */
+static void
+described(kread *rd, const char *name, const char *state, const char *ptype,
+          const char *proto)
+{
+    ck_assert_int_eq(kread_i16(rd), 0);
+    ck_assert(kstr_eq(kread_str(rd, false), name));
+    ck_assert(kstr_eq(kread_str(rd, false), state));
+    ck_assert(kstr_eq(kread_str(rd, false), ptype));
+    ck_assert(kstr_eq(kread_str(rd, false), proto));
+}
+
 /* Two members join, the leader's assignment reaches both through
  * SyncGroup, heartbeats say when to rejoin, commits are checked against
  * the generation, the group is described and listed, one leaves. */
@@ -1608,11 +1624,7 @@ START_TEST(test_group_join_sync)
     kread rd;
     uint8_t *rep = exchange(fa, 15, 4, 8, &q, &rd);
     ck_assert_int_eq(kread_array(&rd, false, 6), 2);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "g"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Stable"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "consumer"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "range"));
+    described(&rd, "g", "Stable", "consumer", "range");
     ck_assert_int_eq(kread_array(&rd, false, 6), 2);
     const char *want_id[] = {a, b}, *want_meta[] = {"ma2", "mb"},
                *want_as[] = {"xa2", "xb2"};
@@ -1628,11 +1640,7 @@ START_TEST(test_group_join_sync)
                   memcmp(asg.p, want_as[i], asg.len) == 0);
     }
     ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
-    ck_assert_int_eq(kread_i16(&rd), 0);
-    ck_assert(kstr_eq(kread_str(&rd, false), "nope"));
-    ck_assert(kstr_eq(kread_str(&rd, false), "Dead"));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
-    ck_assert(kstr_eq(kread_str(&rd, false), ""));
+    described(&rd, "nope", "Dead", "", "");
     ck_assert_int_eq(kread_array(&rd, false, 6), 0);
     ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
     ck_assert(!rd.bad && rd.p == rd.end);
@@ -2096,6 +2104,367 @@ START_TEST(test_hostile_frames)
 }
 END_TEST
 
+/* ---- Produce with copies ------------------------------------------------- */
+
+/* A listener over a store whose topic "t" (2 partitions) has three
+ * copies (root/d0, d1, d2) written through fi, min_insync 2; the
+ * copies' repair paused, so that a copy failed stays out until
+ * samsa_replica_catchup(). */
+static void
+lrig_open_copies(lrig *r, faultio *fi, char d[3][TEST_PATH_BUF])
+{
+    r->dir = test_dir_make();
+    for (int i = 0; i < 3; i++) {
+        char name[4] = {'d', (char)('0' + i), '\0'};
+        test_pathf(d[i], r->dir, name);
+        ck_assert_int_eq(mkdir(d[i], 0755), 0);
+    }
+    const char *reps[] = {d[1], d[2], NULL};
+    samsa_options o = {.replica_dirs = reps, .flags = SAMSA_OPEN_CREATE};
+    E(samsa__open_io(d[0], &o, faultio_io(fi), &r->s));
+    samsa__replica_pause(r->s, true);
+    samsa_topic_config c = {.partitions = 2, .replicas = 3, .min_insync = 2};
+    E(samsa_topic_create(r->s, "t", &c));
+    E(samsa_listener_open(r->s, NULL, &r->l));
+}
+
+/* The next write to a file under copy dir fails: that copy leaves. */
+static void
+copy_fails(faultio *fi, const char *dir)
+{
+    faultio_filter(fi, dir);
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, false);
+}
+
+/* A produce stored on the leader whose copies fell below min_insync
+ * during the append is Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND (20),
+ * with the offsets it got: the records are stored.  It was answered
+ * NOT_ENOUGH_REPLICAS (19, "nothing stored") with no offset; and an
+ * idempotent batch so stored was not recorded in its producer's state,
+ * so the client's retry, once the copies were back, stored it twice. */
+START_TEST(test_produce_after_append)
+{
+    lrig r;
+    char d[3][TEST_PATH_BUF];
+    faultio *fi = faultio_new();
+    lrig_open_copies(&r, fi, d);
+    int fd = dial(&r);
+    int64_t base;
+    size_t len;
+    uint8_t *b = gen_batch(0, 3, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 0);
+    free(b);
+    copy_fails(fi, "/d1/"); /* two copies left: enough */
+    b = gen_batch(3, 2, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 0);
+    ck_assert_int_eq(base, 3);
+    free(b);
+    copy_fails(fi, "/d2/"); /* one left, found during the append */
+    b = gen_batch(5, 2, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 20);
+    ck_assert_int_eq(base, 5);
+    free(b);
+    test_read_range(r.s, "t", 0, 0, 7);
+    /* Now found before: nothing stored. */
+    b = gen_batch(7, 1, &len);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, b, len, &base), 19);
+    ck_assert_int_eq(base, -1);
+    free(b);
+
+    /* The same for an idempotent producer on partition 1. */
+    int16_t err;
+    int64_t pid = init_pid(fd, NULL, &err);
+    ck_assert_int_eq(err, 0);
+    ck_assert_int_eq(produce_idem(fd, 1, 0, 2, pid, 0, 0, &base), 0);
+    ck_assert_int_eq(base, 0);
+    copy_fails(fi, "/d1/");
+    ck_assert_int_eq(produce_idem(fd, 1, 2, 1, pid, 0, 2, &base), 0);
+    ck_assert_int_eq(base, 2);
+    copy_fails(fi, "/d2/");
+    ck_assert_int_eq(produce_idem(fd, 1, 3, 2, pid, 0, 3, &base), 20);
+    ck_assert_int_eq(base, 3);
+    test_read_range(r.s, "t", 1, 0, 5);
+    /* The copies come back; the client's retry of that batch is a
+     * duplicate (its first offset again), not stored a second time. */
+    faultio_clear(fi);
+    faultio_filter(fi, NULL);
+    size_t rejoined;
+    E(samsa_replica_catchup(r.s, &rejoined));
+    ck_assert_uint_eq(rejoined, 4);
+    ck_assert_int_eq(produce_idem(fd, 1, 3, 2, pid, 0, 3, &base), 0);
+    ck_assert_int_eq(base, 3);
+    ck_assert_int_eq(produce_idem(fd, 1, 5, 1, pid, 0, 5, &base), 0);
+    ck_assert_int_eq(base, 5);
+    test_read_range(r.s, "t", 1, 0, 6);
+    test_read_range(r.s, "t", 0, 0, 7);
+    close(fd);
+    lrig_close(&r);
+    faultio_free(fi);
+}
+END_TEST
+
+/* ---- Request shapes that cost the listener more than their size ------- */
+
+/* Metadata v8 naming "t" (2 partitions) 20,000 times and "nope" twice:
+ * each topic is answered once, in the order first named, as Kafka (a set
+ * of topics).  Answered per name, the reply grew with the names times the
+ * partitions: 10,000 names of a 1024-partition topic, a 50 KB request,
+ * made a 348 MB reply. */
+START_TEST(test_metadata_repeated_names)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    kwrite b = {0};
+    kwrite_array(&b, false, 20003);
+    kwrite_strz(&b, false, "nope");
+    for (int i = 0; i < 20000; i++)
+        kwrite_strz(&b, false, i == 1 ? "" : "t");
+    kwrite_strz(&b, false, "t");
+    kwrite_strz(&b, false, "nope");
+    kwrite_i8(&b, 0); /* allow_auto_topic_creation */
+    kwrite_i8(&b, 0); /* include cluster, topic authorized operations */
+    kwrite_i8(&b, 0);
+    kread rd;
+    uint8_t *rep = ask(fd, KAPI_METADATA, 8, 9, false, &b, &rd);
+    ck_assert_int_eq(kread_i32(&rd), 0); /* throttle */
+    ck_assert_int_eq(kread_array(&rd, false, 10), 1);
+    ck_assert_int_eq(kread_i32(&rd), 0);
+    ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+    ck_assert_int_eq(kread_i32(&rd), samsa_listener_port(r.l));
+    ck_assert_ptr_null(kread_str(&rd, false).p); /* rack */
+    ck_assert(kstr_eq(kread_str(&rd, false), "samsa"));
+    ck_assert_int_eq(kread_i32(&rd), 0); /* controller */
+    ck_assert_int_eq(kread_array(&rd, false, 8), 3);
+    static const char *const names[3] = {"nope", "t", ""};
+    static const int16_t errs[3] = {3, 0, -1}; /* "": no name (UNKNOWN) */
+    for (int t = 0; t < 3; t++) {
+        bool known = t == 1;
+        ck_assert_int_eq(kread_i16(&rd), errs[t]);
+        ck_assert(kstr_eq(kread_str(&rd, false), names[t]));
+        ck_assert_int_eq(kread_i8(&rd), 0);
+        int32_t np = kread_array(&rd, false, 4);
+        ck_assert_int_eq(np, (known ? 2 : 0));
+        for (int32_t p = 0; p < np; p++) {
+            ck_assert_int_eq(kread_i16(&rd), 0);
+            ck_assert_int_eq(kread_i32(&rd), p);
+            ck_assert_int_eq(kread_i32(&rd), 0);  /* leader */
+            ck_assert_int_eq(kread_i32(&rd), -1); /* leader epoch */
+            for (int k = 0; k < 2; k++) {         /* replicas, isr */
+                ck_assert_int_eq(kread_array(&rd, false, 4), 1);
+                ck_assert_int_eq(kread_i32(&rd), 0);
+            }
+            ck_assert_int_eq(kread_array(&rd, false, 4), 0); /* offline */
+        }
+        ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    }
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* DescribeGroups v4 naming a stable group 10,000 times: the group (its
+ * member's 20 KB assignment) is answered once, and "nope" once.  Answered
+ * per name, a 30 KB request made a 200 MB reply. */
+START_TEST(test_describe_groups_repeated)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    enum { BLOB = 20000, NAMES = 10000 };
+    char *asg = malloc(BLOB + 1), id[96];
+    memset(asg, 'x', BLOB);
+    asg[BLOB] = '\0';
+    join_new(fd, 10000, "ma", id);
+    ck_assert_int_eq(join_recv(fd, 5, 2).err, 0);
+    const char *ids[] = {id}, *as[] = {asg};
+    sync_send(fd, 3, 1, id, 1, ids, as);
+    char *got = malloc(BLOB + 1);
+    ck_assert_int_eq(sync_recv(fd, 3, got, BLOB + 1), 0);
+    ck_assert_str_eq(got, asg);
+    free(got);
+    kwrite q = {0};
+    kwrite_array(&q, false, NAMES + 2);
+    kwrite_strz(&q, false, "nope");
+    for (int i = 0; i < NAMES; i++)
+        kwrite_strz(&q, false, "g");
+    kwrite_strz(&q, false, "nope");
+    kwrite_i8(&q, 0);
+    kread rd;
+    uint8_t *rep = exchange(fd, 15, 4, 8, &q, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 6), 2);
+    described(&rd, "nope", "Dead", "", "");
+    ck_assert_int_eq(kread_array(&rd, false, 6), 0);
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    described(&rd, "g", "Stable", "consumer", "range");
+    ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+    ck_assert(kstr_eq(kread_str(&rd, false), id));
+    ck_assert_ptr_null(kread_str(&rd, false).p);
+    ck_assert(kstr_eq(kread_str(&rd, false), "check"));
+    ck_assert(kstr_eq(kread_str(&rd, false), "127.0.0.1"));
+    kstr m = kread_bytes(&rd, false), a = kread_bytes(&rd, false);
+    ck_assert(m.len == 2 && memcmp(m.p, "ma", 2) == 0);
+    ck_assert(a.len == BLOB && memcmp(a.p, asg, BLOB) == 0);
+    ck_assert_int_eq(kread_i32(&rd), INT32_MIN);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    free(asg);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* A batch of one record (key "k", a value of vlen zero bytes),
+ * compressed with zstd: a few KB that inflate to vlen. */
+static uint8_t *
+zero_batch(size_t vlen, size_t *len)
+{
+    uint8_t *v = calloc(1, vlen);
+    samsa_record rec = {.key = "k",
+                        .key_len = 1,
+                        .value = v,
+                        .value_len = vlen,
+                        .timestamp = 1};
+    samsa_record *rp = &rec;
+    size_t body, plain = batch_encoded_size(&rp, 1, &body);
+    uint8_t *b = malloc(plain);
+    (void)batch_encode(b, &rp, 1, &body);
+    uint8_t *z =
+        malloc(BATCH_HEADER_SIZE +
+               codec_bound(SAMSA_COMPRESSION_ZSTD, plain - BATCH_HEADER_SIZE));
+    E(batch_compress(b, plain, SAMSA_COMPRESSION_ZSTD, 0, z, len));
+    free(b);
+    free(v);
+    return z;
+}
+
+/* Group names are found by hash: every request names its group, and a
+ * DescribeGroups a million.  Found by walking the list of groups with a
+ * strlen() of each name, a lookup cost the length of every group's name:
+ * with 4096 groups of 249-byte names, DescribeGroups of 10,000 other
+ * names took 0.52 s on the loop's thread, 40,000 3.2 s, and the million
+ * here a minute or more (0.76 s now); the read of its reply is bounded to
+ * fail that hang.  Each name is answered exactly. */
+START_TEST(test_describe_groups_many_groups)
+{
+    enum { GROUPS = 4096, NAMES = 1000000 };
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    char name[250];
+    memset(name, 'g', 249);
+    name[249] = '\0';
+    for (int g = 0; g < GROUPS; g++) { /* v4: an id each, pending */
+        snprintf(name + 241, 9, "%08x", (unsigned)g);
+        kwrite b = {0};
+        kwrite_strz(&b, false, name);
+        kwrite_i32(&b, 1800000);
+        kwrite_i32(&b, 1800000);
+        kwrite_strz(&b, false, "");
+        kwrite_strz(&b, false, "consumer");
+        kwrite_array(&b, false, 1);
+        kwrite_strz(&b, false, "range");
+        kwrite_bytes_len(&b, false, 0);
+        request(fd, 11, 4, g, false, &b);
+        kwrite_free(&b);
+    }
+    for (int g = 0; g < GROUPS; g++) {
+        kread rd;
+        uint8_t *rep = answer(fd, g, &rd);
+        ck_assert_int_eq(kread_i32(&rd), 0);
+        ck_assert_int_eq(kread_i16(&rd), 79); /* MEMBER_ID_REQUIRED */
+        free(rep);
+    }
+    kwrite q = {0};
+    kwrite_array(&q, false, NAMES + 1);
+    for (int i = 0; i < NAMES; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "%06x", i);
+        kwrite_strz(&q, false, n);
+    }
+    snprintf(name + 241, 9, "%08x", 7u);
+    kwrite_strz(&q, false, name);
+    struct timeval tv = {.tv_sec = 30};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv),
+                     0);
+    kread rd;
+    uint8_t *rep = ask(fd, 15, 0, 8, false, &q, &rd);
+    ck_assert_int_eq(kread_array(&rd, false, 6), NAMES + 1);
+    /* Checked without an assertion each: Check reports every one. */
+    int wrong = 0;
+    for (int i = 0; i < NAMES; i++) {
+        char n[8];
+        snprintf(n, sizeof n, "%06x", i);
+        wrong += kread_i16(&rd) != 0 || !kstr_eq(kread_str(&rd, false), n) ||
+                 !kstr_eq(kread_str(&rd, false), "Dead") ||
+                 kread_str(&rd, false).len != 0 ||
+                 kread_str(&rd, false).len != 0 ||
+                 kread_array(&rd, false, 6) != 0;
+    }
+    ck_assert_int_eq(wrong, 0);
+    described(&rd, name, "Empty", "consumer", ""); /* a pending id only */
+    ck_assert_int_eq(kread_array(&rd, false, 6), 0);
+    ck_assert(!rd.bad && rd.p == rd.end);
+    free(rep);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* The len bytes at b twice over (malloc). */
+static uint8_t *
+twice(const uint8_t *b, size_t len)
+{
+    uint8_t *two = malloc(2 * len);
+    memcpy(two, b, len);
+    memcpy(two + len, b, len);
+    return two;
+}
+
+/* One partition's records are decompressed at most 64 MB in all, not
+ * each batch: every batch is held until the partition's records are
+ * stored, and a 2 KB zstd batch inflates to 60 MB, so a 32 KB request of
+ * 16 of them made the listener hold 960 MB.  Two batches of 40 MB each
+ * are now refused at the second (CORRUPT_MESSAGE, as one batch past the
+ * bound is), before it is inflated; one alone is still decompressed
+ * whole (and then too large for the topic). */
+START_TEST(test_produce_inflate_bound)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    size_t zl;
+    uint8_t *z = zero_batch(40u << 20, &zl);
+    ck_assert_uint_lt(zl, 64 << 10);
+    uint8_t *two = twice(z, zl);
+    int64_t base;
+    ck_assert_int_eq(produce_raw(fd, 0, -1, two, 2 * zl, &base), 2);
+    ck_assert_int_eq(base, -1);
+    ck_assert_int_eq(produce_raw(fd, 0, -1, z, zl, &base), 10);
+    ck_assert_int_eq(base, -1);
+    free(z);
+    free(two);
+    /* Small compressed batches of a partition are stored together. */
+    z = zero_batch(1000, &zl);
+    two = twice(z, zl);
+    ck_assert_int_eq(produce_raw(fd, 1, -1, two, 2 * zl, &base), 0);
+    ck_assert_int_eq(base, 0);
+    int64_t first, end;
+    E(samsa_offsets(r.s, "t", 0, &first, &end));
+    ck_assert_int_eq(end, 0);
+    E(samsa_offsets(r.s, "t", 1, &first, &end));
+    ck_assert_int_eq(end, 2);
+    free(z);
+    free(two);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 START_TEST(test_listener_args)
 {
     const char *dir = test_dir_make();
@@ -2145,6 +2514,11 @@ listener_suite(void)
     tcase_add_test(tc, test_thousand_connections);
     tcase_add_test(tc, test_accept_out_of_fds);
     tcase_add_test(tc, test_hostile_frames);
+    tcase_add_test(tc, test_metadata_repeated_names);
+    tcase_add_test(tc, test_produce_after_append);
+    tcase_add_test(tc, test_describe_groups_repeated);
+    tcase_add_test(tc, test_produce_inflate_bound);
+    tcase_add_test(tc, test_describe_groups_many_groups);
     tcase_add_test(tc, test_listener_args);
     tcase_add_test(tc, test_sasl_plain);
     tcase_add_test(tc, test_sasl_gate);

@@ -6,12 +6,16 @@
  * (v2: every client that speaks Produce 3+ writes them).  They are checked
  * whole before anything is stored: the header, the CRC, and every record
  * decoded (compressed batches decompressed, at most BATCH_INFLATE_MAX
- * bytes each), so a batch that passes its CRC but whose records do not
- * parse can never reach the log, where every reader would stop at it.
- * Then the records go through samsa_produce() as one call: one samsa
+ * bytes in all for a partition), so a batch that passes its CRC but whose
+ * records do not parse can never reach the log, where every reader would stop
+ * at it. Then the records go through samsa_produce() as one call: one samsa
  * batch, stored all or none, with the topic's own compression, timestamp
  * type, size limit, acks and sync.  A refused partition changes nothing
  * and gets its error; the other partitions of the request are stored.
+ * One exception, as Kafka's: records stored whose copies fell below
+ * min_insync during the append are NOT_ENOUGH_REPLICAS_AFTER_APPEND, with
+ * their base offset (and an idempotent batch so stored is a duplicate
+ * when retried).
  *
  * An idempotent producer's batch (producerId >= 0: one batch, each offset
  * a record) is first checked against the producer's sequences
@@ -33,7 +37,7 @@
 #include "storage/batch.h"
 #include "storage/codec.h"
 
-#define BATCH_INFLATE_MAX        (64u << 20) /* a batch's records, decompressed */
+#define BATCH_INFLATE_MAX        (64u << 20) /* a partition's, decompressed */
 #define BATCH_ATTR_TRANSACTIONAL 0x10 /* a transaction's batch            */
 
 void
@@ -59,7 +63,9 @@ batch_max_timestamp(const uint8_t *b)
 typedef struct precs {
     samsa_record *recs;
     size_t n, cap;
-    void **blocks; /* header blocks and decompressed buffers to free */
+    size_t inflated; /* bytes decompressed, all batches: at most
+                        BATCH_INFLATE_MAX                          */
+    void **blocks;   /* header blocks and decompressed buffers to free */
     size_t nblocks, blocks_cap;
 } precs;
 
@@ -105,15 +111,19 @@ batch_records(precs *pr, const uint8_t *p, const batch_header *h)
     batch_iter it;
     int codec = h->attributes & BATCH_ATTR_COMPRESSION;
     if (codec != 0) {
+        /* The bound is the partition's, not each batch's: every batch is
+         * held until all are stored, and a batch of 2 KB can inflate to
+         * 60 MB, so a bound per batch let a 32 KB request hold a GB. */
         codec_buf zb = {0};
         int rc = codec_decompress(codec, p + BATCH_HEADER_SIZE,
                                   (size_t)h->length + BATCH_LOG_OVERHEAD -
                                       BATCH_HEADER_SIZE,
-                                  BATCH_INFLATE_MAX, &zb);
+                                  BATCH_INFLATE_MAX - pr->inflated, &zb);
         if (rc != 0) {
             codec_buf_free(&zb);
             return rc;
         }
+        pr->inflated += zb.len;
         if ((rc = precs_keep(pr, zb.data)) != 0)
             return rc;
         batch_iter_init_records(&it, h, zb.data, zb.len);
@@ -251,7 +261,10 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
         }
         int64_t ts = -1;
         rc = produce_idem(l, tname, p, &pr, &h, base, &ts);
-        if (rc == 0) {
+        /* Stored (*base set) is in the producer's state even when the
+         * copies fell short after the append: the client retries, and
+         * its retry must be found a duplicate, not stored again. */
+        if (*base >= 0) {
             kidem_stored(e, h.producer_epoch, h.base_sequence,
                          h.last_offset_delta + 1, *base);
             if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
@@ -259,13 +272,19 @@ produce_partition(samsa_listener *l, const char *tname, int32_t p, kstr data,
         }
     } else if (rc == 0) {
         rc = samsa_produce(l->s, tname, p, pr.recs, pr.n);
-        if (rc == 0) {
+        if (pr.recs[0].offset >= 0) { /* stored, if not acknowledged */
             *base = pr.recs[0].offset;
             if (cfg.timestamp_type == SAMSA_TIMESTAMP_LOG_APPEND_TIME)
                 *append_time = pr.recs[0].timestamp;
         }
     }
     precs_free(&pr);
+    /* The copies fell below min_insync during the append: the records
+     * are stored, and the reply says so with their offsets, as Kafka's
+     * NOT_ENOUGH_REPLICAS_AFTER_APPEND (NOT_ENOUGH_REPLICAS says nothing
+     * was stored). */
+    if (rc == SAMSA_ENOTENOUGHREPLICAS && *base >= 0)
+        return KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
     /* Records that do not check are CORRUPT_MESSAGE; the record-size and
      * replica errors as Kafka names them. */
     if (rc == SAMSA_ENOTSUP)

@@ -160,6 +160,46 @@ kstr_eq(kstr s, const char *z)
     return s.p != NULL && strlen(z) == s.len && memcmp(s.p, z, s.len) == 0;
 }
 
+/* Order of two strings (null first, then by length, then bytes): any
+ * total order will do. */
+static int
+kstr_cmp(const void *a, const void *b)
+{
+    const kstr *x = *(const kstr *const *)a, *y = *(const kstr *const *)b;
+    if ((x->p == NULL) != (y->p == NULL))
+        return x->p == NULL ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->len ? memcmp(x->p, y->p, x->len) : 0;
+}
+
+int32_t
+kstr_repeats(kstr *s, int32_t n)
+{
+    if (n < 2)
+        return n < 0 ? 0 : n;
+    kstr **by = malloc((size_t)n * sizeof *by);
+    if (by == NULL)
+        return -1;
+    for (int32_t i = 0; i < n; i++)
+        by[i] = &s[i];
+    qsort(by, (size_t)n, sizeof *by, kstr_cmp);
+    /* Of each run of equals, the first in s stays: the lowest address. */
+    int32_t once = 0;
+    for (int32_t i = 0, j; i < n; i = j) {
+        kstr *keep = by[i];
+        for (j = i + 1; j < n && kstr_cmp(&by[i], &by[j]) == 0; j++)
+            if (by[j] < keep)
+                keep = by[j];
+        for (int32_t k = i; k < j; k++)
+            if (by[k] != keep)
+                by[k]->len = KSTR_REPEAT;
+        once++;
+    }
+    free(by);
+    return once;
+}
+
 /* ---- writing ----------------------------------------------------------- */
 
 void

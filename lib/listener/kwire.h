@@ -54,6 +54,13 @@ void kread_tags(kread *r, bool flex);
 /* s as a NUL-terminated copy (malloc); NULL for null, for a string with
  * a NUL in it (no name has one), or no memory. */
 char *kstr_dup(kstr s);
+/* Mark the repeats among the n strings at s: each string after the first
+ * equal to it gets len KSTR_REPEAT (which no string has), in n log n.  A
+ * request naming one thing many times is answered once per thing (a
+ * reply per name could cost far more than the name).  Returns the
+ * strings left (distinct), -1 for no memory. */
+#define KSTR_REPEAT SIZE_MAX
+int32_t kstr_repeats(kstr *s, int32_t n);
 /* s equals the NUL-terminated z. */
 bool kstr_eq(kstr s, const char *z);
 
