@@ -2254,7 +2254,10 @@ typedef struct samsa_listener_config {
     int32_t max_partitions;      /**< most partitions a client may give a
                                       topic (CreateTopics, CreatePartitions);
                                       0: 1024                             */
-    int32_t reserved32;          /**< zero                                 */
+    int32_t fetch_max_bytes;     /**< most batch bytes one Fetch answer
+                                      carries, whatever the client asks
+                                      (Kafka's broker fetch.max.bytes); the
+                                      first batch comes whole; 0: 55 MiB  */
     const char *users_file;      /**< SASL/PLAIN users, one "user:password"
                                       line each; NULL: no authentication
                                       (see above)                         */

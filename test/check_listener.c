@@ -673,7 +673,7 @@ START_TEST(test_sasl_users_file)
     /* A reserved field set is refused too. */
     samsa_listener_config res = {.reserved = {[5] = 1}};
     EQ_RC(samsa_listener_open(s, &res, &l), SAMSA_EINVAL);
-    res = (samsa_listener_config){.reserved32 = 1};
+    res = (samsa_listener_config){.fetch_max_bytes = -1};
     EQ_RC(samsa_listener_open(s, &res, &l), SAMSA_EINVAL);
     ck_assert_int_eq(samsa_close(s), 0);
     test_dir_remove(dir);
@@ -831,11 +831,11 @@ fetch_raw(int fd, int32_t p, int64_t offset, int32_t max_wait, int16_t *err,
     return n;
 }
 
-START_TEST(test_produce_fetch)
+/* Records 0..23 into t-1 in three batches of 8, acks=-1, each stored at
+ * its offsets. */
+static void
+produce_three(int fd)
 {
-    lrig r;
-    lrig_open(&r, NULL);
-    int fd = dial(&r);
     int64_t base;
     for (int64_t first = 0; first < 24; first += 8) {
         size_t len;
@@ -844,6 +844,15 @@ START_TEST(test_produce_fetch)
         ck_assert_int_eq(base, first);
         free(b);
     }
+}
+
+START_TEST(test_produce_fetch)
+{
+    lrig r;
+    lrig_open(&r, NULL);
+    int fd = dial(&r);
+    int64_t base;
+    produce_three(fd);
     test_read_range(r.s, "t", 1, 0, 24); /* exactly records 0..23 */
     int16_t err;
     int64_t hw, firstoff;
@@ -868,6 +877,31 @@ START_TEST(test_produce_fetch)
     free(b);
     ck_assert_int_eq(fetch_raw(fd, 0, 0, 0, &err, &hw, &firstoff), 4);
     ck_assert_int_eq(hw, 4);
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
+/* fetch_max_bytes bounds a Fetch answer whatever the client asks (1 MiB
+ * here, in fetch_raw()), the first batch whole: with it at 1 byte, three
+ * batches of 8 give one batch a fetch, and the fetches after it the next
+ * ones.  A client's 2 GiB was taken as it was, and a waiting fetch built
+ * that much again at every wake-up. */
+START_TEST(test_fetch_max_bytes)
+{
+    lrig r;
+    samsa_listener_config cfg = {.fetch_max_bytes = 1};
+    lrig_open(&r, &cfg);
+    int fd = dial(&r);
+    produce_three(fd);
+    int16_t err;
+    int64_t hw, firstoff;
+    for (int64_t from = 0; from < 24; from += 8) {
+        ck_assert_int_eq(fetch_raw(fd, 1, from, 0, &err, &hw, &firstoff), 8);
+        ck_assert_int_eq(err, 0);
+        ck_assert_int_eq(hw, 24);
+        ck_assert_int_eq(firstoff, from);
+    }
     close(fd);
     lrig_close(&r);
 }
@@ -2495,6 +2529,7 @@ listener_suite(void)
     TCase *tc = tcase_create("listener");
     tcase_add_test(tc, test_api_versions);
     tcase_add_test(tc, test_produce_fetch);
+    tcase_add_test(tc, test_fetch_max_bytes);
     tcase_add_test(tc, test_produce_refuses_damage);
     tcase_add_test(tc, test_idempotent_produce);
     tcase_add_test(tc, test_idempotent_compacted);

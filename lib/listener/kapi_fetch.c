@@ -7,8 +7,9 @@
  * Kafka broker sends them.  The batch holding the fetch offset comes
  * whole, so it may start below the offset (clients skip those records).
  * Sizes follow KIP-74: partition_max_bytes per partition and max_bytes in
- * all, except that the first batch of the reply always comes whole, so a
- * batch larger than the limits never stalls a client.
+ * all, max_bytes at most the listener's fetch_max_bytes (Kafka's broker
+ * fetch.max.bytes), except that the first batch of the reply always comes
+ * whole, so a batch larger than the limits never stalls a client.
  *
  * Waiting.  When the reply would carry fewer than min_bytes of batches and
  * max_wait_ms has not passed, the fetch parks (listener.c): its decoded
@@ -188,7 +189,9 @@ static void
 fetch_build(samsa_listener *l, const kfetch *f, kwrite *out, int64_t *total)
 {
     int16_t v = f->head.version;
-    int64_t room = f->max_bytes;
+    int64_t room = f->max_bytes < l->cfg.fetch_max_bytes
+                       ? f->max_bytes
+                       : l->cfg.fetch_max_bytes;
     *total = 0;
     kwrite_i32(out, 0); /* throttle_time_ms */
     if (v >= 7) {

@@ -62,7 +62,11 @@
  * (vm.max_map_count bounds a process near 65,000), so one request must not
  * be able to spend them all. */
 #define DEFAULT_MAX_PARTITIONS 1024
-#define READ_CHUNK             65536
+/* Kafka's broker fetch.max.bytes: a client's max_bytes (up to 2 GiB) is
+ * not taken as it is, since a waiting fetch builds its reply again, CRC
+ * checks and all, at each wake-up on the loop thread (kapi_fetch.c). */
+#define DEFAULT_FETCH_MAX (55 << 20)
+#define READ_CHUNK        65536
 
 /* The config struct callers allocate keeps its size across versions: the
  * users file came out of the reserved tail. */
@@ -664,7 +668,7 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
         cfg->max_partitions < 0 || cfg->max_partitions > SAMSA_MAX_PARTITIONS ||
         cfg->max_request_bytes < 0 ||
         (cfg->max_request_bytes > 0 && cfg->max_request_bytes < 1024) ||
-        cfg->reserved32 != 0 || !SAMSA_RESERVED_ZERO(cfg->reserved))
+        cfg->fetch_max_bytes < 0 || !SAMSA_RESERVED_ZERO(cfg->reserved))
         return SAMSA_EINVAL;
     if (s->rdonly)
         return SAMSA_ERDONLY;
@@ -685,6 +689,8 @@ samsa_listener_open(samsa *s, const samsa_listener_config *cfg,
         l->cfg.max_request_bytes = DEFAULT_MAX_REQUEST;
     if (l->cfg.max_partitions == 0)
         l->cfg.max_partitions = DEFAULT_MAX_PARTITIONS;
+    if (l->cfg.fetch_max_bytes == 0)
+        l->cfg.fetch_max_bytes = DEFAULT_FETCH_MAX;
     l->advertised = strdup(cfg->advertised_host != NULL ? cfg->advertised_host
                                                         : l->cfg.host);
     int rc = l->advertised == NULL ? SAMSA_ENOMEM : 0;
