@@ -111,6 +111,7 @@ struct samsa_producer {
     int inside;                /* sends and flushes in a call     */
     ptopic *topics;            /* every topic sent to             */
     ptopic **buckets;          /* the same by name, nbuckets (2^k) */
+    ptopic *last;              /* the one the last send found      */
     size_t nbuckets, ntopics;  /* buckets and topics              */
     pbuf open_head;            /* open buffers, oldest first      */
     pbuf all_head;             /* unreported buffers, oldest first */
@@ -363,17 +364,21 @@ ptopic_get(samsa_producer *p, const char *name, ptopic **out)
     int64_t now = samsa__now_coarse_ns(); /* a recheck a second: coarse */
     uint64_t changes =
         atomic_load_explicit(&p->s->topic_changes, memory_order_relaxed);
-    ptopic *t = p->nbuckets != 0
-                    ? p->buckets[samsa__name_hash(name) & (p->nbuckets - 1)]
-                    : NULL;
-    for (; t != NULL; t = t->hnext)
-        if (strcmp(t->name, name) == 0) {
-            *out = t;
-            return now - t->checked_ns >= TOPIC_RECHECK_NS ||
-                           t->changes != changes
-                       ? ptopic_refresh(p, t, now)
-                       : 0;
-        }
+    /* The topic of the last send first: most senders keep to one. */
+    ptopic *t = p->last;
+    if (t == NULL || strcmp(t->name, name) != 0) {
+        t = p->nbuckets != 0
+                ? p->buckets[samsa__name_hash(name) & (p->nbuckets - 1)]
+                : NULL;
+        while (t != NULL && strcmp(t->name, name) != 0)
+            t = t->hnext;
+    }
+    if (t != NULL) {
+        *out = p->last = t;
+        return now - t->checked_ns >= TOPIC_RECHECK_NS || t->changes != changes
+                   ? ptopic_refresh(p, t, now)
+                   : 0;
+    }
     t = calloc(1, sizeof *t);
     if (t == NULL || (t->name = strdup(name)) == NULL) {
         free(t);
