@@ -1404,6 +1404,59 @@ START_TEST(test_offsets_shared)
 }
 END_TEST
 
+/* One OffsetFetch v5 of 300 committed partitions asked in reverse order,
+ * and 20 never committed: each answered in the order asked, with its
+ * exact offset or -1; then the null list (every committed partition),
+ * in partition order.  Each asked partition was found by a scan of the
+ * committed ones (asked times committed); now a binary search. */
+START_TEST(test_offset_fetch_many)
+{
+    enum { P = 320, C = 300 };
+    lrig r;
+    samsa_topic_config tc = {.partitions = P};
+    lrig_open_topic(&r, NULL, &tc);
+    int fd = dial(&r);
+    /* Commits are clamped to the log: partition p holds p % 8 + 1. */
+    for (int32_t p = 0; p < C; p++) {
+        test_produce_gen(r.s, "t", p, 0, (size_t)(p % 8 + 1));
+        ck_assert_int_eq(commit_raw(fd, p, p % 8 + 1), 0);
+    }
+    for (int null = 0; null < 2; null++) {
+        kwrite b = {0};
+        kwrite_strz(&b, false, "g");
+        if (null) {
+            kwrite_array(&b, false, -1);
+        } else {
+            kwrite_array(&b, false, 1);
+            kwrite_strz(&b, false, "t");
+            kwrite_array(&b, false, P);
+            for (int32_t p = P - 1; p >= 0; p--)
+                kwrite_i32(&b, p);
+        }
+        kread rd;
+        uint8_t *rep = ask(fd, 9, 5, 302, false, &b, &rd);
+        ck_assert_int_eq(kread_i32(&rd), 0);
+        ck_assert_int_eq(kread_array(&rd, false, 6), 1);
+        ck_assert(kstr_eq(kread_str(&rd, false), "t"));
+        ck_assert_int_eq(kread_array(&rd, false, 6), null ? C : P);
+        for (int32_t k = 0; k < (null ? C : P); k++) {
+            int32_t p = null ? k : P - 1 - k;
+            ck_assert_int_eq(kread_i32(&rd), p);
+            int64_t want = p < C ? p % 8 + 1 : -1;
+            ck_assert_int_eq(kread_i64(&rd), want);
+            ck_assert_int_eq(kread_i32(&rd), -1);
+            (void)kread_str(&rd, false);
+            ck_assert_int_eq(kread_i16(&rd), 0);
+        }
+        ck_assert_int_eq(kread_i16(&rd), 0);
+        ck_assert(!rd.bad && rd.p == rd.end);
+        free(rep);
+    }
+    close(fd);
+    lrig_close(&r);
+}
+END_TEST
+
 /* ---- consumer groups ---------------------------------------------------- */
 
 /* A JoinGroup reply, decoded. */
@@ -2538,6 +2591,7 @@ listener_suite(void)
     tcase_add_test(tc, test_close_with_parked_fetch);
     tcase_add_test(tc, test_fetch_from_mappings);
     tcase_add_test(tc, test_offsets_shared);
+    tcase_add_test(tc, test_offset_fetch_many);
     tcase_add_test(tc, test_group_join_sync);
     tcase_add_test(tc, test_group_session_expiry);
     tcase_add_test(tc, test_group_rebalance_timeout);

@@ -112,11 +112,20 @@ kapi_offset_commit(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
 /* ---- OffsetFetch ----------------------------------------------------------
  */
 
-/* The committed offsets of a group, gathered (samsa_group_offsets). */
+/* A committed offset of a group (samsa_group_offsets). */
+typedef struct centry {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+} centry;
+
+/* A group's committed offsets, gathered, then sorted by topic and
+ * partition: each requested partition is found by a binary search (a
+ * scan made 100,000 requested against 1,024 committed cost 0.03 s, and
+ * grew with the product), and a topic's partitions are next to each
+ * other for the answer that lists them all. */
 typedef struct committed {
-    char **topics;
-    int32_t *parts;
-    int64_t *offsets;
+    centry *e;
     size_t n, cap;
     bool failed;
 } committed;
@@ -125,50 +134,43 @@ static int
 gather(const samsa_group_offset *o, void *ctx)
 {
     committed *cm = ctx;
-    if (cm->n == cm->cap) {
-        size_t cap = cm->cap ? cm->cap * 2 : 16;
-        char **t = realloc(cm->topics, cap * sizeof *t);
-        if (t != NULL)
-            cm->topics = t;
-        int32_t *p = realloc(cm->parts, cap * sizeof *p);
-        if (p != NULL)
-            cm->parts = p;
-        int64_t *f = realloc(cm->offsets, cap * sizeof *f);
-        if (f != NULL)
-            cm->offsets = f;
-        if (t == NULL || p == NULL || f == NULL) {
-            cm->failed = true;
-            return 1;
-        }
-        cm->cap = cap;
-    }
-    if ((cm->topics[cm->n] = strdup(o->topic)) == NULL) {
+    if (samsa__array_room(&cm->e, cm->n, &cm->cap, sizeof *cm->e, 16) != 0 ||
+        (cm->e[cm->n].topic = strdup(o->topic)) == NULL) {
         cm->failed = true;
         return 1;
     }
-    cm->parts[cm->n] = o->partition;
-    cm->offsets[cm->n++] = o->committed;
+    cm->e[cm->n].partition = o->partition;
+    cm->e[cm->n++].offset = o->committed;
     return 0;
+}
+
+static int
+centry_cmp(const void *a, const void *b)
+{
+    const centry *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c != 0
+               ? c
+               : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
 static void
 committed_free(committed *cm)
 {
     for (size_t i = 0; i < cm->n; i++)
-        free(cm->topics[i]);
-    free(cm->topics);
-    free(cm->parts);
-    free(cm->offsets);
+        free(cm->e[i].topic);
+    free(cm->e);
 }
 
 /* The committed offset of topic-p, -1 for none. */
 static int64_t
 committed_find(const committed *cm, const char *topic_name, int32_t p)
 {
-    for (size_t i = 0; i < cm->n; i++)
-        if (cm->parts[i] == p && strcmp(cm->topics[i], topic_name) == 0)
-            return cm->offsets[i];
-    return -1;
+    centry key = {.topic = (char *)topic_name, .partition = p};
+    const centry *e =
+        cm->n > 0 ? bsearch(&key, cm->e, cm->n, sizeof *cm->e, centry_cmp)
+                  : NULL;
+    return e != NULL ? e->offset : -1;
 }
 
 static void
@@ -193,6 +195,8 @@ kapi_offset_fetch(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
     int rc = group == NULL ? SAMSA_EINVAL
                            : samsa_group_offsets(l->s, group, gather, &cm);
     free(group);
+    if (cm.n > 1)
+        qsort(cm.e, cm.n, sizeof *cm.e, centry_cmp);
     int16_t err = cm.failed            ? KERR_UNKNOWN
                   : rc == SAMSA_EINVAL ? KERR_INVALID_GROUP_ID
                                        : kapi_error(rc);
@@ -203,15 +207,15 @@ kapi_offset_fetch(samsa_listener *l, kconn *c, kreq *req, kwrite *out)
         size_t at = kwrite_reserve32(out);
         int32_t topics = 0;
         for (size_t i = 0; i < cm.n; i++) {
-            if (i > 0 && strcmp(cm.topics[i], cm.topics[i - 1]) == 0)
+            if (i > 0 && strcmp(cm.e[i].topic, cm.e[i - 1].topic) == 0)
                 continue;
             size_t j = i;
-            while (j < cm.n && strcmp(cm.topics[j], cm.topics[i]) == 0)
+            while (j < cm.n && strcmp(cm.e[j].topic, cm.e[i].topic) == 0)
                 j++;
-            kwrite_strz(out, false, cm.topics[i]);
+            kwrite_strz(out, false, cm.e[i].topic);
             kwrite_array(out, false, (int32_t)(j - i));
             for (size_t k = i; k < j; k++)
-                fetched_partition(out, v, cm.parts[k], cm.offsets[k]);
+                fetched_partition(out, v, cm.e[k].partition, cm.e[k].offset);
             topics++;
         }
         kwrite_patch32(out, at, topics);
