@@ -1503,7 +1503,7 @@ START_TEST(test_producer_many_topics)
     enum { T = 200, N = 2000 };
     const char *dir = test_dir_make();
     samsa *s = test_open(dir);
-    char name[T][8];
+    char name[T][16];
     for (int t = 0; t < T; t++) {
         snprintf(name[t], sizeof name[t], "t%d", t);
         E(samsa_topic_create(s, name[t], NULL));
