@@ -296,7 +296,7 @@ TSAN_SUITES := threads notify group queue replica producer retention rdonly \
 check-tsan:
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SAN_CFLAGS="-fsanitize=thread -DSAMSA_DEBUG" \
 		build/tsan/check_samsa
-	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	$(CK_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/test/tsan.supp" \
 		SAMSA_SUITES="$(TSAN_SUITES)" build/tsan/check_samsa
 
 # The exhaustive variants (SAMSA_LONG=1): every byte of the log, catalog
