@@ -429,20 +429,34 @@ batch_iter_init_records(batch_iter *it, const batch_header *h,
     it->end = records + len;
 }
 
+/* The header at p (below end) into its four outputs; the end of it, or
+ * NULL when it does not parse. */
+static const uint8_t *
+header_get(const uint8_t *p, const uint8_t *end, const char **key,
+           size_t *key_len, const void **value, size_t *value_len)
+{
+    int64_t kl, vl;
+    if (p == NULL || (p = length_get(p, end, &kl)) == NULL || kl < 0)
+        return NULL;
+    *key = (const char *)p;
+    *key_len = (size_t)kl;
+    if ((p = length_get(p + kl, end, &vl)) == NULL)
+        return NULL;
+    *value = vl < 0 ? NULL : p;
+    *value_len = vl < 0 ? 0 : (size_t)vl;
+    return vl > 0 ? p + vl : p;
+}
+
 /* Walk n headers from p; the end of the last, or NULL when they do not
  * parse within end. */
 static const uint8_t *
 headers_skip(const uint8_t *p, const uint8_t *end, int64_t n)
 {
-    for (int64_t i = 0; i < n && p != NULL; i++) {
-        int64_t kl, vl;
-        p = length_get(p, end, &kl);
-        if (p == NULL || kl < 0)
-            return NULL;
-        p = length_get(p + kl, end, &vl);
-        if (p != NULL && vl > 0)
-            p += vl;
-    }
+    const char *k;
+    const void *v;
+    size_t kl, vl;
+    for (int64_t i = 0; i < n && p != NULL; i++)
+        p = header_get(p, end, &k, &kl, &v, &vl);
     return p;
 }
 
@@ -522,24 +536,6 @@ batch_iter_next(batch_iter *it, samsa_message *m)
 {
     int rc = record_next(it, m, true);
     return rc == RECORD_NOT_COMMON ? record_next_any(it, m) : rc;
-}
-
-/* The header at p (below end) into its four outputs; the end of it, or
- * NULL when it does not parse. */
-static const uint8_t *
-header_get(const uint8_t *p, const uint8_t *end, const char **key,
-           size_t *key_len, const void **value, size_t *value_len)
-{
-    int64_t kl, vl;
-    if (p == NULL || (p = length_get(p, end, &kl)) == NULL || kl < 0)
-        return NULL;
-    *key = (const char *)p;
-    *key_len = (size_t)kl;
-    if ((p = length_get(p + kl, end, &vl)) == NULL)
-        return NULL;
-    *value = vl < 0 ? NULL : p;
-    *value_len = vl < 0 ? 0 : (size_t)vl;
-    return vl > 0 ? p + vl : p;
 }
 
 int
