@@ -197,10 +197,7 @@ groups_of(samsa_listener *l)
 static kgroup **
 group_bucket(kgroups *gs, const char *name, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
-    return &gs->bucket[h % GROUP_BUCKETS];
+    return &gs->bucket[samsa__bytes_hash(name, len) % GROUP_BUCKETS];
 }
 
 static kgroup *

@@ -281,15 +281,23 @@ bool samsa__crc32c_hw_available(void);
  * 0x9747b28c), as a signed 32-bit value like the Java code returns. */
 int32_t samsa__murmur2(const void *key, size_t len);
 
-/* FNV-1a of a NUL-terminated name: the bucket of a topic in the store's
- * table and in a producer's. */
+/* FNV-1a of len bytes: the bucket of a name in the store's table of
+ * topics, a producer's, and the Kafka listener's table of groups. */
+static inline size_t
+samsa__bytes_hash(const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+/* The same of a NUL-terminated name. */
 static inline size_t
 samsa__name_hash(const char *name)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *name != '\0'; name++)
-        h = (h ^ (uint8_t)*name) * 1099511628211ull;
-    return (size_t)h;
+    return samsa__bytes_hash(name, strlen(name));
 }
 
 #endif /* SAMSA_INT_H */
