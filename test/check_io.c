@@ -9,6 +9,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "faultio.h"
 #include "storage/pretouch.h"
@@ -1135,6 +1138,39 @@ START_TEST(cut_rename_unlink)
 }
 END_TEST
 
+/* samsa__prefetch_write() is a hint: over a range that runs into a page
+ * that may not be touched (PROT_NONE) and past the end of the mapping, it
+ * neither faults nor changes a byte, and whether it uses PREFETCHW is
+ * what CPUID says. */
+START_TEST(posix_prefetch_write)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *m = mmap(NULL, (size_t)page * 3, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    fill(m, (size_t)page, 3);
+    unsigned char copy[65536];
+    ck_assert_int_le(page, (long)sizeof copy);
+    memcpy(copy, m, (size_t)page);
+    ck_assert_int_eq(mprotect(m + page, (size_t)page, PROT_NONE), 0);
+    ck_assert_int_eq(munmap(m + 2 * page, (size_t)page), 0);
+    for (size_t off = 0; off < (size_t)page; off += 61)
+        samsa__prefetch_write(m + off, 3 * (size_t)page - off);
+    samsa__prefetch_write(m + 5, 0);
+    ck_assert_mem_eq(m, copy, (size_t)page);
+    int ok = samsa__prefetchw_probe();
+    ck_assert_int_eq(atomic_load(&samsa__prefetchw_ok), ok);
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    ck_assert_int_eq(ok, __get_cpuid(0x80000001, &a, &b, &c, &d) &&
+                             (c & (1u << 8)) != 0);
+#else
+    ck_assert_int_eq(ok, 0);
+#endif
+    ck_assert_int_eq(munmap(m, (size_t)page * 2), 0);
+}
+END_TEST
+
 Suite *
 io_suite(void)
 {
@@ -1148,6 +1184,7 @@ io_suite(void)
     tcase_add_test(tc, posix_synced_often);
     tcase_add_test(tc, posix_map_append);
     tcase_add_test(tc, posix_errors);
+    tcase_add_test(tc, posix_prefetch_write);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("faults");

@@ -61,6 +61,7 @@
 #define RETRY_MS             100
 #define SPARE_BUFFERS        4            /* stored buffers kept for reuse */
 #define TOPIC_RECHECK_NS     1000000000LL /* a topic's partitions: 1 s */
+#define WRITE_AHEAD          512 /* bytes past a send's, asked for writing */
 
 /* One partition's records being gathered, then stored. */
 typedef struct pbuf {
@@ -179,7 +180,12 @@ pbuf_add(pbuf *b, const samsa_record *r, size_t payload, void *opaque)
         return rc;
     uint8_t *end = batch_record_append(b->arena + b->used, r, payload,
                                        b->base_ts, (int32_t)b->n);
-    b->used = (size_t)(end - b->arena);
+    size_t len = (size_t)(end - b->arena) - b->used;
+    b->used += len;
+    /* The lines a few records on, asked for now: the sender thread read
+     * them last, on another core (samsa__prefetch_write()). */
+    if (b->used + WRITE_AHEAD + len <= b->acap)
+        samsa__prefetch_write(end + WRITE_AHEAD, len);
     if (r->timestamp > b->max_ts)
         b->max_ts = r->timestamp;
     b->opaque[b->n++] = opaque;
