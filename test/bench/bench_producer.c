@@ -9,7 +9,13 @@
  *  async_rate     one thread sends n records of 100 bytes (16-byte key)
  *                 into one partition as fast as it can, then flushes: the
  *                 records/s from the first send to the last report, every
- *                 report checked (stored, dense offsets in order).
+ *                 report checked (stored, dense offsets in order).  With
+ *                 linger_ms -1: a batch goes as soon as the sender thread
+ *                 is free, as Kafka's linger.ms=0.
+ *  async_rate_default  the same with the producer's defaults (linger_ms
+ *                 5, batch_bytes 1 MiB, as Kafka 4's linger.ms=5): full
+ *                 batches, the sender thread taking the lock once a
+ *                 megabyte.
  *  async_report   the same thread sends at a fixed rate (10,000 records/s
  *                 with sync, 100,000 without) and each report's time
  *                 minus its record's send time gives the latency from
@@ -35,6 +41,7 @@ typedef struct run {
     int sync;          /* 0 or 1: which store                     */
     uint64_t n;        /* records                                 */
     uint64_t rate;     /* records/s, or 0: as fast as it can      */
+    int linger_ms;     /* samsa_producer_config.linger_ms         */
     uint64_t *sent_ns; /* per record: when it was sent            */
     uint64_t *lat;     /* per record: report minus send (ns)      */
     _Atomic uint64_t reported;
@@ -62,15 +69,15 @@ run_once(void *ctx, unsigned runno, double *out)
 {
     run *w = ctx;
     char topic[32];
-    snprintf(topic, sizeof topic, "p%u-%d-%llu", runno, w->sync,
-             (unsigned long long)w->rate);
+    snprintf(topic, sizeof topic, "p%u-%d-%llu-%d", runno, w->sync,
+             (unsigned long long)w->rate, w->linger_ms);
     samsa *s = stores[w->sync];
     BENCH_SAMSA(samsa_topic_create(s, topic, NULL));
     w->next = 0;
     w->bad = 0;
     atomic_store(&w->reported, 0);
     samsa_producer_config cfg = {
-        .linger_ms = -1, .on_delivery = delivered, .ctx = w};
+        .linger_ms = w->linger_ms, .on_delivery = delivered, .ctx = w};
     samsa_producer *p;
     BENCH_SAMSA(samsa_producer_open(s, &cfg, &p));
     unsigned char key[BENCH_KEY_LEN], value[100];
@@ -121,23 +128,30 @@ main(int argc, char **argv)
         BENCH_SAMSA(samsa_open(dir, &opt, &stores[sync]));
     }
     bench_note("bench_producer: one thread, samsa_producer_send() per "
-               "record (16 B key, 100 B value), linger -1, reports on\n\n");
+               "record (16 B key, 100 B value), reports on; linger -1 "
+               "unless the figure says default\n\n");
     for (int sync = 0; sync <= 1; sync++) {
         const char *sys = sync ? "samsa-async-sync" : "samsa-async";
         const char *dur = sync ? "fsync" : "process";
-        run w = {.sync = sync, .n = sync ? n_rate / 10 : n_rate};
-        bench_fig f = {.system = sys,
-                       .workload = "async",
-                       .value_len = 100,
-                       .unit = "rec/s",
-                       .nfigs = 1,
-                       .fig = {"async_rate"},
-                       .records = w.n,
-                       .durability = dur};
-        bench_figure(&f, run_once, &w);
+        for (int dflt = 0; dflt <= 1; dflt++) {
+            run w = {.sync = sync,
+                     .n = sync ? n_rate / 10 : n_rate,
+                     .linger_ms = dflt ? 0 : -1};
+            bench_fig f = {.system = sys,
+                           .workload = "async",
+                           .value_len = 100,
+                           .unit = "rec/s",
+                           .nfigs = 1,
+                           .fig = {dflt ? "async_rate_default" : "async_rate"},
+                           .records = w.n,
+                           .durability = dur};
+            bench_figure(&f, run_once, &w);
+        }
         uint64_t rate = sync ? 10000 : 100000;
-        run l = {
-            .sync = sync, .n = rate * (bench_quick() ? 1 : 3), .rate = rate};
+        run l = {.sync = sync,
+                 .n = rate * (bench_quick() ? 1 : 3),
+                 .rate = rate,
+                 .linger_ms = -1};
         l.sent_ns = calloc(l.n, sizeof *l.sent_ns);
         l.lat = calloc(l.n, sizeof *l.lat);
         BENCH_CHECK(l.sent_ns && l.lat, "out of memory");
