@@ -77,6 +77,8 @@ crc32c_slice8(uint32_t crc, const unsigned char *p, size_t len)
  */
 #define CRC32C_LONG  4096
 #define CRC32C_SHORT 256
+/* Each stream asks for its line this far ahead: see crc32c_streams(). */
+#define CRC32C_AHEAD 1024
 
 static uint32_t crc32c_long[4][256];
 static uint32_t crc32c_short[4][256];
@@ -125,7 +127,14 @@ crc32c_load64(const unsigned char *p)
 }
 
 /* Consume whole groups of three blk-byte streams from *pp.  Inlined with a
- * constant blk, so the compiler can unroll the inner loop. */
+ * constant blk, so the compiler can unroll the inner loop.
+ *
+ * A reader's batch comes from the log's mapping, most often not from the
+ * cache, and three streams a page apart, each a page long, are what the
+ * processor's prefetchers learn worst: a 12 KB batch is three pages begun
+ * cold.  So each stream asks for its line CRC32C_AHEAD bytes on: 400 MB
+ * of 12 KB batches ran at 12.9 GB/s against 11.0 (medians of 18, taken
+ * in turn), at 28.0 against 28.8 GB/s from the cache. */
 __attribute__((target("sse4.2"))) static inline uint64_t
 crc32c_streams(uint64_t c0, const unsigned char **pp, size_t *lenp, size_t blk,
                uint32_t t[4][256])
@@ -138,6 +147,11 @@ crc32c_streams(uint64_t c0, const unsigned char **pp, size_t *lenp, size_t blk,
         uint64_t c1 = 0, c2 = 0;
 
         do {
+            if (((uintptr_t)p & 63) == 0) {
+                __builtin_prefetch(p + CRC32C_AHEAD);
+                __builtin_prefetch(p + blk + CRC32C_AHEAD);
+                __builtin_prefetch(p + 2 * blk + CRC32C_AHEAD);
+            }
             c0 = _mm_crc32_u64(c0, crc32c_load64(p));
             c1 = _mm_crc32_u64(c1, crc32c_load64(p + blk));
             c2 = _mm_crc32_u64(c2, crc32c_load64(p + 2 * blk));
