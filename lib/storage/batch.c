@@ -406,6 +406,14 @@ batch_verify_crc(const uint8_t *p, const batch_header *h)
 }
 
 void
+batch_prefetch(const uint8_t *p, size_t len)
+{
+    __builtin_prefetch(p);
+    if (len > 21)
+        samsa__crc32c_prefetch(p + 21, len - 21);
+}
+
+void
 batch_iter_init(batch_iter *it, const uint8_t *batch, const batch_header *h)
 {
     it->next = batch + BATCH_HEADER_SIZE;

@@ -120,6 +120,10 @@ batch_follows(const batch_header *h, int64_t next, bool gaps)
 
 /* 0 when the CRC of the batch at p (already parsed into h) matches. */
 int batch_verify_crc(const uint8_t *p, const batch_header *h);
+/* Ask for what checking a batch at p of about len bytes reads first: its
+ * header and the start of each stream of its CRC (a hint, never a fault,
+ * so p and len may be a guess). */
+void batch_prefetch(const uint8_t *p, size_t len);
 
 /* Iterates the records of one verified batch. */
 typedef struct batch_iter {

@@ -66,6 +66,13 @@ crc32c_slice8(uint32_t crc, const unsigned char *p, size_t len)
     return crc;
 }
 
+/* The hardware code's streams (see below): where a CRC of a long buffer
+ * begins to read, which samsa__crc32c_prefetch() asks for. */
+#define CRC32C_LONG  4096
+#define CRC32C_SHORT 256
+/* Each stream asks for its line this far ahead: see crc32c_streams(). */
+#define CRC32C_AHEAD 1024
+
 #if defined(__x86_64__)
 
 /*
@@ -75,11 +82,6 @@ crc32c_slice8(uint32_t crc, const unsigned char *p, size_t len)
  * merged afterwards: a register followed by n more bytes becomes reg * x^8n
  * mod P, applied with four lookups into a table made for that n.
  */
-#define CRC32C_LONG  4096
-#define CRC32C_SHORT 256
-/* Each stream asks for its line this far ahead: see crc32c_streams(). */
-#define CRC32C_AHEAD 1024
-
 static uint32_t crc32c_long[4][256];
 static uint32_t crc32c_short[4][256];
 
@@ -249,6 +251,19 @@ samsa__crc32c_hw(uint32_t crc, const void *buf, size_t len)
     /* No hardware: the caller broke the contract, but the portable code
      * gives the same answer, so give it rather than fault. */
     return ~crc32c_slice8(~crc, buf, len);
+}
+
+void
+samsa__crc32c_prefetch(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    size_t blk = len >= 3 * CRC32C_LONG    ? CRC32C_LONG
+                 : len >= 3 * CRC32C_SHORT ? CRC32C_SHORT
+                                           : len;
+    size_t ahead = blk < CRC32C_AHEAD ? blk : CRC32C_AHEAD;
+    for (size_t k = 0; k < (blk == len ? 1u : 3u); k++)
+        for (size_t j = 0; j < ahead; j += 64)
+            __builtin_prefetch(p + k * blk + j);
 }
 
 bool

@@ -268,6 +268,10 @@ samsa__rank_drop(int rank, long nth)
  * Crc32C: crc32c(0, "123456789", 9) == 0xE3069283.  Uses SSE4.2 when the
  * CPU has it (checked once), else the portable table code. */
 uint32_t samsa__crc32c(uint32_t crc, const void *buf, size_t len);
+/* Ask for the lines samsa__crc32c(0, buf, len) reads first (the start of
+ * each of the streams it reads side by side): a hint, never a fault.  A
+ * reader asks for the next batch's while it decodes the one before. */
+void samsa__crc32c_prefetch(const void *buf, size_t len);
 /* The two implementations, for tests; _hw must only be called when
  * samsa__crc32c_hw_available() says so. */
 uint32_t samsa__crc32c_sw(uint32_t crc, const void *buf, size_t len);
