@@ -1321,6 +1321,69 @@ START_TEST(test_step_enospc)
 }
 END_TEST
 
+/* Produce records of keys key, key + 1, ... into m until the partition
+ * has nsegs segments; the next key. */
+static int
+put_until(samsa *s, model *m, const char *dir, int key, size_t nsegs)
+{
+    int64_t b[256];
+    while (bases_of(dir, b) < nsegs)
+        put(s, m, key++, false);
+    return key;
+}
+
+/* Without the sync policy, a cleaning removes records that later records
+ * of their keys replace: the removal must not become durable before
+ * those records are.  Segment 0 holds keys 0..5, synced; segment 1 their
+ * newer records and others, not synced, and unchanged by the cleaning
+ * (each record there is its key's latest): the cleaning empties segment
+ * 0, and a power cut then took segment 1's unsynced records with it, so
+ * that keys 0..5 read as never written, though records of them were
+ * durable before the cleaning. */
+START_TEST(test_clean_unsynced)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(dir, false, faultio_io(fi));
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    for (int k = 0; bases_of(dir, b) < 2; k = (k + 1) % 6)
+        put(s, &m, k, false);
+    int first = m.key[m.n - 1]; /* segment 1's first record's key */
+    E(samsa_sync(s));
+    for (int k = 0; k < 6; k++)
+        if (k != first)
+            put(s, &m, k, false);
+    (void)put_until(s, &m, dir, 200, 3);
+    int64_t removed = -1;
+    E(samsa__compact_run(s, &removed));
+    ck_assert_int_gt(removed, 0);
+    E(faultio_power_cut(fi, FAULTIO_DROP_ALL, 0));
+    (void)samsa_close(s);
+    faultio_free(fi);
+    s = open_root(dir, false, NULL);
+    bool seen[6] = {false};
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        check_rec(&m, &msg, msg.offset);
+        if (m.key[msg.offset] < 6)
+            seen[m.key[msg.offset]] = true;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(seen[k], "key k%d lost", k);
+    finish(s, dir);
+}
+END_TEST
+
 /* A .cleaned file at open is the cleaner's, left by a crash: removed;
  * names it does not own stay. */
 START_TEST(test_leftovers)
@@ -1387,6 +1450,7 @@ compact_suite(void)
     tcase_add_test(crash, test_powercut_copies);
     tcase_add_test(crash, test_step_eio);
     tcase_add_test(crash, test_step_enospc);
+    tcase_add_test(crash, test_clean_unsynced);
     suite_add_tcase(s, crash);
     return s;
 }
