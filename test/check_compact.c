@@ -1149,6 +1149,21 @@ check_segments(samsa *s, const model *m, const int64_t *b, size_t nb,
     ck_assert_uint_eq(gi, ng);
 }
 
+/* The segment files (.log) of d0 and d1 hold the same bytes. */
+static void
+same_logs(const char *d0, const char *d1)
+{
+    char p0[TEST_PATH_BUF], p1[TEST_PATH_BUF], name[TEST_PATH_BUF];
+    int64_t b0[256], b1[256];
+    size_t n0 = bases_of(d0, b0), n1 = bases_of(d1, b1);
+    ck_assert_uint_eq(n0, n1);
+    for (size_t i = 0; i < n0; i++) {
+        ck_assert_int_eq(b0[i], b1[i]);
+        snprintf(name, sizeof name, TN "-0/%020lld.log", (long long)b0[i]);
+        test_same_bytes(test_pathf(p0, d0, name), test_pathf(p1, d1, name));
+    }
+}
+
 /* What a crash at any step must leave, read after a reopen: as
  * check_segments(), and no .cleaned file. */
 static void
@@ -1163,13 +1178,17 @@ check_after_crash(const char *root, bool copies, const model *m,
     } else
         ck_assert_int_eq(cleaned_files(root), 0);
     check_segments(s, m, b, nb, upto);
+    if (copies) /* the copy the open left out is rebuilt */
+        E(samsa_replica_catchup(s, NULL));
     E(samsa_close(s));
+    if (copies) /* either copy may lead later: both must be right */
+        same_logs(test_pathf(d0, root, "d0"), test_pathf(d1, root, "d1"));
 }
 
 /* The power goes (or the process is killed: KEEP_ALL, the page cache
  * survives) at I/O step k of a cleaning, for every k. */
 static void
-crash_sweep(faultio_cut mode, bool copies)
+crash_sweep(faultio_cut mode, bool copies, int32_t acks)
 {
     samsa__wall_ms_set(NOW);
     samsa__cleaner_background(false);
@@ -1178,6 +1197,7 @@ crash_sweep(faultio_cut mode, bool copies)
     const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
     samsa *s = open_root(dir, copies, NULL);
     samsa_topic_config cfg = ccfg(copies ? 2 : 1);
+    cfg.acks = acks;
     E(samsa_topic_create(s, TN, &cfg));
     model m = {0};
     int64_t b[256];
@@ -1231,13 +1251,13 @@ crash_sweep(faultio_cut mode, bool copies)
 
 START_TEST(test_powercut)
 {
-    crash_sweep(FAULTIO_DROP_ALL, false);
+    crash_sweep(FAULTIO_DROP_ALL, false, 0);
 }
 END_TEST
 
 START_TEST(test_kill)
 {
-    crash_sweep(FAULTIO_KEEP_ALL, false);
+    crash_sweep(FAULTIO_KEEP_ALL, false, 0);
 }
 END_TEST
 
@@ -1246,7 +1266,15 @@ END_TEST
  * other, and no .cleaned file stays on either. */
 START_TEST(test_powercut_copies)
 {
-    crash_sweep(FAULTIO_DROP_ALL, true);
+    crash_sweep(FAULTIO_DROP_ALL, true, 0);
+}
+END_TEST
+
+/* The same with acks=1, where the log's syncs reach the leader copy
+ * alone until the flusher's. */
+START_TEST(test_powercut_acks1)
+{
+    crash_sweep(FAULTIO_DROP_ALL, true, SAMSA_ACKS_LEADER);
 }
 END_TEST
 
@@ -1448,6 +1476,7 @@ compact_suite(void)
     tcase_add_test(crash, test_powercut);
     tcase_add_test(crash, test_kill);
     tcase_add_test(crash, test_powercut_copies);
+    tcase_add_test(crash, test_powercut_acks1);
     tcase_add_test(crash, test_step_eio);
     tcase_add_test(crash, test_step_enospc);
     tcase_add_test(crash, test_clean_unsynced);
