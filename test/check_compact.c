@@ -503,6 +503,39 @@ START_TEST(test_tombstones)
 }
 END_TEST
 
+/* A delete_retention_ms so long that now + it passes INT64_MAX keeps
+ * tombstones for ever: the horizon once wrapped to a time long past, and
+ * the next cleaning dropped them. */
+START_TEST(test_tombstones_forever)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.delete_retention_ms = INT64_MAX;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 40);
+    put(s, &m, 3, true); /* offset 40: k3 deleted */
+    for (int64_t i = 0; i < 120; i++)
+        put(s, &m, (int)(i % 9 < 3 ? i % 9 : i % 9 + 1), false); /* no k3 */
+    int64_t upto = active_base(dir);
+    size_t n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    samsa__wall_ms_set(NOW + 1000000);
+    put_cycle(s, &m, 2, 60);
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n); /* the tombstone at 40 among them */
+    E(samsa_close(s));
+    s = test_open(dir);
+    compact(s);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
 static int
 stats_flags(const samsa_partition_stats *st, void *ctx)
 {
@@ -885,6 +918,104 @@ START_TEST(test_race)
     ck_assert_int_eq(pthread_join(rt, NULL), 0);
     compact(s);
     read_exact(s, &m, want, expect(&m, 0, active_base(dir), false, want));
+    finish(s, dir);
+}
+END_TEST
+
+/* test_race with one segment file open at a time: every segment the
+ * reader or the cleaner takes is closed and opened again meanwhile. */
+START_TEST(test_race_evict)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa *s;
+    E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t want[MAXREC];
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read, &x), 0);
+    while (!atomic_load(&x.done))
+        (void)compact(s);
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    compact(s);
+    read_exact(s, &m, want, expect(&m, 0, active_base(dir), false, want));
+    finish(s, dir);
+}
+END_TEST
+
+/* Read on while the log is produced, cleaned and its oldest segments
+ * deleted: offsets rise, every record is the one produced there; a
+ * cursor below the start goes back to it. */
+static void *
+race_read_start(void *arg)
+{
+    race *x = arg;
+    samsa_message msg;
+    samsa_cursor *c;
+    E(samsa_cursor_open(x->s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    int64_t last = -1;
+    while (!atomic_load(&x->done) || atomic_load(&x->reads) < 2) {
+        int rc = samsa_cursor_next(c, &msg, 0);
+        if (rc == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(x->m, &msg, msg.offset);
+            last = msg.offset;
+        } else if (rc == SAMSA_EOFFSET) {
+            E(samsa_cursor_seek(c, SAMSA_OFFSET_BEGINNING));
+            ck_assert_int_ge(samsa_cursor_offset(c), last + 1);
+        } else {
+            EQ_RC(rc, SAMSA_ETIMEDOUT);
+            atomic_fetch_add(&x->reads, 1);
+        }
+    }
+    samsa_cursor_close(c);
+    return NULL;
+}
+
+/* Compaction and retention (compact,delete) beside a producer and a
+ * reader, with one segment file open at a time. */
+START_TEST(test_race_retention)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa *s;
+    E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
+    samsa_topic_config cfg = ccfg(1);
+    cfg.cleanup_policy = SAMSA_CLEANUP_COMPACT | SAMSA_CLEANUP_DELETE;
+    cfg.retention_bytes = 3 * TEST_SEGMENT_BYTES;
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read_start, &x), 0);
+    while (!atomic_load(&x.done))
+        E(samsa__retention_run(s));
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    E(samsa__retention_run(s));
+    E(samsa_close(s));
+    s = test_open(dir);
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc, got = 0;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        check_rec(&m, &msg, msg.offset);
+        got++;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    ck_assert_int_gt(got, 0);
+    samsa_cursor_close(c);
     finish(s, dir);
 }
 END_TEST
@@ -1451,6 +1582,7 @@ compact_suite(void)
     tcase_add_test(tc, test_null_key);
     tcase_add_test(tc, test_latest);
     tcase_add_test(tc, test_tombstones);
+    tcase_add_test(tc, test_tombstones_forever);
     tcase_add_test(tc, test_lag_ratio);
     tcase_add_test(tc, test_altered);
     tcase_add_test(tc, test_compact_delete);
@@ -1470,6 +1602,8 @@ compact_suite(void)
     TCase *threads = tcase_create("race"); /* threads: TSan runs it */
     tcase_set_timeout(threads, 120);
     tcase_add_test(threads, test_race);
+    tcase_add_test(threads, test_race_evict);
+    tcase_add_test(threads, test_race_retention);
     suite_add_tcase(s, threads);
     TCase *crash = tcase_create("crash");
     tcase_set_timeout(crash, 300);

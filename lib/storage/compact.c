@@ -348,7 +348,11 @@ put_kept(const clean_ctx *cx, batch_iter *it, const batch_header *h,
             continue;
         /* A LogAppendTime batch's records read its maxTimestamp: their
          * own deltas mean nothing, 0 as Kafka writes them. */
-        int64_t ts_delta = log_time ? 0 : msg.timestamp - base_ts;
+        /* Wrapping, as the reader adds it back (batch.c): an adopted
+         * log's timestamps may lie anywhere. */
+        int64_t ts_delta =
+            log_time ? 0
+                     : (int64_t)((uint64_t)msg.timestamp - (uint64_t)base_ts);
         if (!log_time && msg.timestamp > *max_ts)
             *max_ts = msg.timestamp;
         q = batch_record_reput(q, &msg, ts_delta, msg.offset - h->base_offset);
@@ -385,8 +389,12 @@ clean_batch(clean_ctx *cx, const uint8_t *p, const batch_header *h,
         return 0;
     bool set_horizon = tombs > 0 && !has_horizon;
     int64_t base_ts = h->base_timestamp;
+    /* Saturating: a horizon past INT64_MAX is never reached. */
     if (set_horizon)
-        base_ts = cx->now + (cx->horizon_ms > 0 ? cx->horizon_ms : 0);
+        base_ts = cx->horizon_ms <= 0 ? cx->now
+                  : cx->now > INT64_MAX - cx->horizon_ms
+                      ? INT64_MAX
+                      : cx->now + cx->horizon_ms;
     if (tombs > 0 && base_ts < cx->horizon)
         cx->horizon = base_ts;
     if (kept == h->record_count && !set_horizon)
