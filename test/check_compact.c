@@ -1418,13 +1418,16 @@ END_TEST
  * the new file: opened again by its name, it was read past the file's
  * end (SIGBUS). */
 static void
-fail_sweep(int err)
+fail_sweep(int err, bool copies)
 {
     samsa__wall_ms_set(NOW);
     samsa__cleaner_background(false);
     const char *dir = test_dir_make();
-    samsa *s = open_root(dir, false, NULL);
-    samsa_topic_config cfg = ccfg(1);
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
+    const char *reps[] = {test_pathf(d1, dir, "d1"), NULL};
+    samsa *s = open_root(dir, copies, NULL);
+    samsa_topic_config cfg = ccfg(copies ? 2 : 1);
     E(samsa_topic_create(s, TN, &cfg));
     model m = {0};
     int64_t b[256];
@@ -1432,15 +1435,17 @@ fail_sweep(int err)
     put(s, &m, 2, true);
     put_cycle(s, &m, 6, 10);
     E(samsa_close(s));
-    size_t nb = bases_of(dir, b);
+    size_t nb = bases_of(seg_dir, b);
     int64_t upto = b[nb - 1];
     ck_assert_uint_eq(nb, 3);
     test_snap sn = {0};
     test_snap_take(&sn, dir, "");
-    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE,
+                       .max_open_files = 1,
+                       .replica_dirs = copies ? reps : NULL};
     faultio *fi = faultio_new();
     faultio_filter(fi, "/" TN "-0"); /* the directory's syncs too */
-    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    E(samsa__open_io(seg_dir, &o, faultio_io(fi), &s));
     uint64_t c0 = faultio_calls_passing(fi, FAULTIO_ANY);
     E(samsa__compact_run(s, NULL));
     uint64_t steps = faultio_calls_passing(fi, FAULTIO_ANY) - c0;
@@ -1450,7 +1455,9 @@ fail_sweep(int err)
         test_snap_put(&sn, dir);
         fi = faultio_new();
         faultio_filter(fi, "/" TN "-0");
-        E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+        E(samsa__open_io(seg_dir, &o, faultio_io(fi), &s));
+        if (copies)
+            samsa__replica_pause(s, true);
         faultio_fail(fi, FAULTIO_ANY, k, err, false);
         (void)samsa__compact_run(s, NULL);
         check_segments(s, &m, b, nb, upto);
@@ -1460,7 +1467,7 @@ fail_sweep(int err)
         check_segments(s, &m, b, nb, upto);
         (void)samsa_close(s);
         faultio_free(fi);
-        check_after_crash(dir, false, &m, b, nb, upto);
+        check_after_crash(dir, copies, &m, b, nb, upto);
     }
     test_snap_free(&sn);
     test_dir_remove(dir);
@@ -1470,13 +1477,21 @@ fail_sweep(int err)
 
 START_TEST(test_step_eio)
 {
-    fail_sweep(EIO);
+    fail_sweep(EIO, false);
+}
+END_TEST
+
+/* With two copies: a step failed on one takes it out; the other goes
+ * on, and the copy is rebuilt after the reopen. */
+START_TEST(test_step_copies)
+{
+    fail_sweep(EIO, true);
 }
 END_TEST
 
 START_TEST(test_step_enospc)
 {
-    fail_sweep(ENOSPC);
+    fail_sweep(ENOSPC, false);
 }
 END_TEST
 
@@ -1613,6 +1628,7 @@ compact_suite(void)
     tcase_add_test(crash, test_powercut_acks1);
     tcase_add_test(crash, test_step_eio);
     tcase_add_test(crash, test_step_enospc);
+    tcase_add_test(crash, test_step_copies);
     tcase_add_test(crash, test_clean_unsynced);
     suite_add_tcase(s, crash);
     return s;
