@@ -1586,6 +1586,63 @@ START_TEST(test_leftovers)
 }
 END_TEST
 
+/* Under the cleaner's names, what it did not make: a directory (with a
+ * file in it) and a symbolic link to a segment stay, the partition opens
+ * and reads whole, a cleaning goes on; a .cleaned file beside no segment
+ * (past the last one) is the cleaner's by its name, and goes. */
+START_TEST(test_leftovers_foreign)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    put_cycle(s, &m, 6, 60);
+    E(samsa_close(s));
+    char p[TEST_PATH_BUF], q[TEST_PATH_BUF], t[TEST_PATH_BUF];
+    const char *d = TN "-0/00000000000000000000.log.cleaned";
+    const char *f = TN "-0/00000000000000000000.log.cleaned/x";
+    const char *l = TN "-0/00000000000000000001.log.cleaned";
+    const char *far = TN "-0/00000000000000099999.log.cleaned";
+    ck_assert_int_eq(mkdir(test_pathf(p, dir, d), 0755), 0);
+    test_spew(test_pathf(p, dir, f), "mine", 4, O_EXCL);
+    ck_assert_int_eq(
+        symlink(test_pathf(q, dir, TN "-0/00000000000000000000.log"),
+                test_pathf(t, dir, l)),
+        0);
+    test_spew(test_pathf(p, dir, far), "junk", 4, O_EXCL);
+    size_t len0, len1;
+    uint8_t *before = seg_bytes(dir, 0, &len0);
+    s = test_open(dir);
+    ck_assert(test_exists(test_pathf(p, dir, f)));
+    ck_assert(!test_exists(test_pathf(p, dir, far)));
+    int64_t want[MAXREC];
+    read_exact(s, &m, want, expect(&m, 0, 0, false, want));
+    /* The directory holds segment 0's swap name: no cleaning until it
+     * goes, nothing changed meanwhile. */
+    int64_t upto = active_base(dir), removed = -1;
+    EQ_RC(samsa__compact_run(s, &removed), -EEXIST);
+    ck_assert_int_eq(removed, 0);
+    read_exact(s, &m, want, expect(&m, 0, 0, false, want));
+    uint8_t *after = seg_bytes(dir, 0, &len1);
+    ck_assert_uint_eq(len0, len1);
+    ck_assert(memcmp(before, after, len0) == 0);
+    free(after);
+    ck_assert(test_exists(test_pathf(p, dir, f)));
+    ck_assert_int_eq(unlink(test_pathf(p, dir, f)), 0);
+    ck_assert_int_eq(rmdir(test_pathf(p, dir, d)), 0);
+    ck_assert_int_gt(compact(s), 0);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    s = test_open(dir);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    after = seg_bytes(dir, 0, &len1);
+    ck_assert(len1 < len0);
+    free(before);
+    free(after);
+    finish(s, dir);
+}
+END_TEST
+
 Suite *
 compact_suite(void)
 {
@@ -1610,6 +1667,7 @@ compact_suite(void)
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_failed_log);
     tcase_add_test(tc, test_leftovers);
+    tcase_add_test(tc, test_leftovers_foreign);
     suite_add_tcase(s, tc);
     TCase *codecs = tcase_create("codecs");
     tcase_add_loop_test(codecs, test_compressed, 0, 4);
