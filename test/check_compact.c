@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
@@ -1558,6 +1559,123 @@ START_TEST(test_clean_unsynced)
 }
 END_TEST
 
+#define K9_KEYS 7 /* test_kill9_real: record o has key o % K9_KEYS */
+
+/* test_kill9_real's child: from the partition's end, produce one record
+ * and clean, step after step, each step once the parent says go (a
+ * byte on in), reporting the acknowledged end on out.  Never returns. */
+static void
+k9_child(const char *dir, int in, int out)
+{
+    samsa *s;
+    if (samsa_open(dir, NULL, &s) != 0)
+        _exit(2);
+    int64_t first, end;
+    if (samsa_offsets(s, TN, 0, &first, &end) != 0)
+        _exit(3);
+    for (int64_t o = end; o < MAXREC; o++) {
+        char key[16], v[VLEN], go;
+        if (read(in, &go, 1) != 1)
+            _exit(4);
+        snprintf(key, sizeof key, "k%d", (int)(o % K9_KEYS));
+        value_of(o, v);
+        samsa_record r = {.key = key,
+                          .key_len = strlen(key),
+                          .value = v,
+                          .value_len = VLEN,
+                          .timestamp = TEST_TS0 + o};
+        if (samsa_produce(s, TN, 0, &r, 1) != 0 || r.offset != o)
+            _exit(5);
+        if (samsa__compact_run(s, NULL) != 0)
+            _exit(6);
+        int64_t ack = o + 1;
+        if (write(out, &ack, sizeof ack) != (ssize_t)sizeof ack)
+            _exit(7);
+    }
+    for (;;)
+        pause();
+}
+
+/* kill -9 of a process that produces and cleans, at a random moment of
+ * a step, again and again: after each, nothing acknowledged is lost,
+ * every key's latest record reads back exactly, every record read is the
+ * one produced at its offset, and no .cleaned file stays. */
+START_TEST(test_kill9_real)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    E(samsa_close(s));
+    samsa__wall_ms_set(0); /* the children's clock is the real one */
+    model m = {0};
+    for (int64_t o = 0; o < MAXREC; o++) {
+        m.key[o] = (int)(o % K9_KEYS);
+        m.ts[o] = TEST_TS0 + o;
+    }
+    int64_t acked = 0;
+    int runs = test_long() ? 40 : 8;
+    for (int run = 0; run < runs && acked < MAXREC - 200; run++) {
+        int down[2], up[2];
+        ck_assert_int_eq(pipe(down), 0);
+        ck_assert_int_eq(pipe(up), 0);
+        pid_t pid = test_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(down[1]);
+            close(up[0]);
+            k9_child(dir, down[0], up[1]);
+        }
+        close(down[0]);
+        close(up[1]);
+        int steps = 20 + (run * 37) % 80;
+        for (int i = 0; i < steps; i++) {
+            int64_t ack;
+            ck_assert_int_eq(write(down[1], "g", 1), 1);
+            ck_assert_int_eq(read(up[0], &ack, sizeof ack),
+                             (ssize_t)sizeof ack);
+            acked = ack;
+        }
+        ck_assert_int_eq(write(down[1], "g", 1), 1);
+        usleep((useconds_t)((run * 7919) % 3000)); /* mid-step, somewhere */
+        kill(pid, SIGKILL);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "child exited with %d", WEXITSTATUS(status));
+        close(down[1]);
+        close(up[0]);
+        s = test_open(dir);
+        ck_assert_int_eq(cleaned_files(dir), 0);
+        int64_t first, end, last = -1, latest[K9_KEYS];
+        E(samsa_offsets(s, TN, 0, &first, &end));
+        ck_assert_int_ge(end, acked);
+        ck_assert_int_le(end, MAXREC);
+        for (int k = 0; k < K9_KEYS; k++)
+            latest[k] = -1;
+        samsa_cursor *c;
+        samsa_message msg;
+        int rc;
+        E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+        while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(&m, &msg, msg.offset);
+            last = msg.offset;
+            latest[msg.offset % K9_KEYS] = msg.offset;
+        }
+        EQ_RC(rc, SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        ck_assert_int_eq(last, end - 1);
+        for (int64_t o = end - 1; o >= 0 && o >= end - K9_KEYS; o--)
+            ck_assert_msg(latest[o % K9_KEYS] == o,
+                          "run %d: key k%d's latest, %lld, not read", run,
+                          (int)(o % K9_KEYS), (long long)o);
+        E(samsa_close(s));
+        acked = end;
+    }
+    finish(NULL, dir);
+}
+END_TEST
+
 /* A .cleaned file at open is the cleaner's, left by a crash: removed;
  * names it does not own stay. */
 START_TEST(test_leftovers)
@@ -1682,6 +1800,7 @@ compact_suite(void)
     tcase_set_timeout(crash, 300);
     tcase_add_test(crash, test_powercut);
     tcase_add_test(crash, test_kill);
+    tcase_add_test(crash, test_kill9_real);
     tcase_add_test(crash, test_powercut_copies);
     tcase_add_test(crash, test_powercut_acks1);
     tcase_add_test(crash, test_step_eio);
