@@ -1676,6 +1676,115 @@ START_TEST(test_kill9_real)
 }
 END_TEST
 
+/* What a reader of s must see after cleanings up to at most upto: every
+ * record the one produced at its offset, in order, none below the start;
+ * each key's latest record that is not a tombstone; every record at or
+ * past upto. */
+static void
+check_invariants(samsa *s, const model *m, int64_t upto, unsigned seed)
+{
+    int64_t first, end, last = -1, latest[100];
+    bool *seen = calloc((size_t)m->n + 1, sizeof *seen);
+    ck_assert_ptr_nonnull(seen);
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(end, m->n);
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        ck_assert_int_gt(msg.offset, last);
+        ck_assert_int_ge(msg.offset, first);
+        check_rec(m, &msg, msg.offset);
+        seen[msg.offset] = true;
+        last = msg.offset;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    for (int k = 0; k < 100; k++)
+        latest[k] = -1;
+    for (int64_t o = first; o < m->n; o++)
+        latest[m->key[o]] = o;
+    for (int k = 0; k < 100; k++)
+        ck_assert_msg(latest[k] < 0 || m->tomb[latest[k]] || seen[latest[k]],
+                      "seed %u: key k%d's latest, %lld, not read", seed, k,
+                      (long long)latest[k]);
+    for (int64_t o = upto > first ? upto : first; o < m->n; o++)
+        ck_assert_msg(seen[o], "seed %u: %lld not read", seed, (long long)o);
+    free(seen);
+}
+
+/* Random produces (single records and batches, tombstones among them),
+ * cleanings, deletions, reopens and clock jumps past the tombstones'
+ * horizon, the invariants of check_invariants() after each. */
+START_TEST(test_random_ops)
+{
+    int seeds = test_long() ? 60 : 12;
+    for (unsigned seed = 1; seed <= (unsigned)seeds; seed++) {
+        const char *dir;
+        samsa_topic_config cfg = ccfg(1);
+        cfg.delete_retention_ms = 1000;
+        /* Odd seeds: compressed batches, one segment file open at a time. */
+        if (seed % 2 == 1)
+            cfg.compression = 1 + (int32_t)(seed / 2 % 4);
+        /* Seeds 3, 6, ...: every record synced, a power cut at the end. */
+        bool cut = seed % 3 == 0;
+        faultio *fi = cut ? faultio_new() : NULL;
+        if (cut)
+            cfg.sync = SAMSA_SYNC_ALWAYS;
+        samsa *s = start(&dir, &cfg);
+        if (seed % 2 == 1 || cut) {
+            samsa_options o = {.max_open_files = seed % 2 == 1 ? 1 : 0};
+            E(samsa_close(s));
+            E(samsa__open_io(dir, &o, cut ? faultio_io(fi) : samsa__io_posix(),
+                             &s));
+        }
+        model m = {0};
+        unsigned r = seed * 2654435761u;
+        int64_t upto = 0, now = NOW;
+        while (m.n < MAXREC - 16) {
+            r = r * 1103515245u + 12345u;
+            unsigned op = (r >> 16) % 100;
+            if (op < 60)
+                put(s, &m, (int)((r >> 8) % 12), (r >> 4) % 10 == 0);
+            else if (op < 80)
+                put_batch(s, &m, 2 + (int)((r >> 8) % 9),
+                          2 + (int)((r >> 4) % 7), (r >> 12) % 3 == 0 ? 1 : -1);
+            else if (op < 90) {
+                upto = active_base(dir);
+                (void)compact(s);
+                check_invariants(s, &m, upto, seed);
+            } else if (op < 93) {
+                int64_t first, end;
+                E(samsa_offsets(s, TN, 0, &first, &end));
+                int64_t before = first + (int64_t)((r >> 8) % 20);
+                if (before <= end)
+                    E(samsa_delete_records(s, TN, 0, before));
+            } else if (op < 96 && !cut) {
+                E(samsa_close(s));
+                s = test_open(dir);
+                check_invariants(s, &m, upto, seed);
+            } else {
+                now += 600;
+                samsa__wall_ms_set(now);
+            }
+        }
+        upto = active_base(dir);
+        (void)compact(s);
+        check_invariants(s, &m, upto, seed);
+        if (cut) {
+            E(faultio_power_cut(fi, FAULTIO_RANDOM, seed));
+            (void)samsa_close(s);
+            faultio_free(fi);
+            s = test_open(dir);
+            ck_assert_int_eq(cleaned_files(dir), 0);
+            check_invariants(s, &m, upto, seed);
+        }
+        finish(s, dir);
+    }
+}
+END_TEST
+
 /* A .cleaned file at open is the cleaner's, left by a crash: removed;
  * names it does not own stay. */
 START_TEST(test_leftovers)
@@ -1773,6 +1882,7 @@ compact_suite(void)
     tcase_add_test(tc, test_latest);
     tcase_add_test(tc, test_tombstones);
     tcase_add_test(tc, test_tombstones_forever);
+    tcase_add_test(tc, test_random_ops);
     tcase_add_test(tc, test_lag_ratio);
     tcase_add_test(tc, test_altered);
     tcase_add_test(tc, test_compact_delete);
