@@ -1785,6 +1785,77 @@ START_TEST(test_random_ops)
 }
 END_TEST
 
+/* s reads exactly the records of m from first on, and says first. */
+static void
+reads_from(samsa *s, const model *m, int64_t first)
+{
+    int64_t f, end, want[MAXREC];
+    E(samsa_offsets(s, TN, 0, &f, &end));
+    ck_assert_int_eq(f, first);
+    ck_assert_int_eq(end, m->n);
+    read_exact(s, m, want, expect(m, first, 0, false, want));
+}
+
+/* samsa_delete_records with each of its I/O calls failing in turn: the
+ * call fails and nothing moved, or it succeeded; either way the store
+ * reads exactly from the start it says, in this process (one segment
+ * file open at a time) and after a reopen, which keeps a start that was
+ * acknowledged, and leaves no segment wholly below the start. */
+START_TEST(test_delete_fails)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa *s = open_root(dir, false, NULL);
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    put_cycle(s, &m, 1000, 120); /* every key once: nothing cleaned */
+    E(samsa_close(s));
+    size_t nb = bases_of(dir, b);
+    ck_assert_uint_ge(nb, 5);
+    int64_t before = b[3] + 2;
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    faultio *fi = faultio_new();
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    uint64_t c0 = faultio_calls(fi, FAULTIO_ANY);
+    E(samsa_delete_records(s, TN, 0, before));
+    uint64_t steps = faultio_calls(fi, FAULTIO_ANY) - c0;
+    E(samsa_close(s));
+    faultio_free(fi);
+    ck_assert_uint_gt(steps, 3);
+    for (uint64_t k = 1; k <= steps; k++) {
+        test_snap_put(&sn, dir);
+        fi = faultio_new();
+        E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+        faultio_fail(fi, FAULTIO_ANY, k, EIO, false);
+        int rc = samsa_delete_records(s, TN, 0, before);
+        faultio_clear(fi);
+        int64_t first = rc == 0 ? before : 0;
+        reads_from(s, &m, first);
+        (void)samsa_close(s);
+        faultio_free(fi);
+        s = test_open(dir);
+        int64_t f, end;
+        E(samsa_offsets(s, TN, 0, &f, &end));
+        ck_assert_msg(f == first || (rc != 0 && f == before),
+                      "step %llu: rc %d, start %lld", (unsigned long long)k, rc,
+                      (long long)f);
+        reads_from(s, &m, f);
+        size_t n = bases_of(dir, b);
+        ck_assert(n == 1 || b[1] > f);
+        E(samsa_close(s));
+    }
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
 /* A .cleaned file at open is the cleaner's, left by a crash: removed;
  * names it does not own stay. */
 START_TEST(test_leftovers)
@@ -1916,6 +1987,7 @@ compact_suite(void)
     tcase_add_test(crash, test_step_eio);
     tcase_add_test(crash, test_step_enospc);
     tcase_add_test(crash, test_step_copies);
+    tcase_add_test(crash, test_delete_fails);
     tcase_add_test(crash, test_clean_unsynced);
     suite_add_tcase(s, crash);
     return s;
