@@ -1856,6 +1856,55 @@ START_TEST(test_delete_fails)
 }
 END_TEST
 
+/* A cleaning whose new index files could not be made (on every copy),
+ * then a copy out: its catch-up copies the sealed segments' index files
+ * from the leader, and found none there. */
+START_TEST(test_catchup_no_index)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    put_cycle(s, &m, 10, 200);
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    int64_t upto = active_base(test_pathf(d0, root, "d0"));
+    E(samsa_sync(s)); /* the cleaning's own flush has nothing to do */
+    faultio_filter(fi, "00000000000000000000.index");
+    faultio_fail(fi, FAULTIO_OPEN, 1, EIO, true);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_clear(fi);
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d1 out */
+    put(s, &m, 1, false);
+    faultio_clear(fi);
+    faultio_filter(fi, NULL);
+    size_t rejoined = 0;
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_uint_eq(rejoined, 1);
+    int64_t want[MAXREC];
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    faultio_free(fi);
+    same_logs(d0, test_pathf(d1, root, "d1"));
+    /* The next open makes them, on both copies. */
+    s = open_root(root, true, NULL);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    char p0[TEST_PATH_BUF], p1[TEST_PATH_BUF];
+    const char *idx = TN "-0/00000000000000000000.index";
+    ck_assert(test_exists(test_pathf(p0, d0, idx)));
+    test_same_bytes(p0, test_pathf(p1, d1, idx));
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
 /* A .cleaned file at open is the cleaner's, left by a crash: removed;
  * names it does not own stay. */
 START_TEST(test_leftovers)
@@ -1988,6 +2037,7 @@ compact_suite(void)
     tcase_add_test(crash, test_step_enospc);
     tcase_add_test(crash, test_step_copies);
     tcase_add_test(crash, test_delete_fails);
+    tcase_add_test(crash, test_catchup_no_index);
     tcase_add_test(crash, test_clean_unsynced);
     suite_add_tcase(s, crash);
     return s;
