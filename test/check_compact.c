@@ -6,7 +6,10 @@
  * cursors, groups and queues over a cleaned partition, a reader holding
  * a segment while it is swapped, copies cleaned to identical bytes and
  * scrubbed clean, damage refused, a power cut (and kill -9) at every I/O
- * step of a cleaning, leftovers removed at open.
+ * step of a cleaning, leftovers removed at open; each I/O step failing
+ * while the process goes on (one segment file open at a time, one copy
+ * or two), a real kill -9 mid-cleaning, random mixes of produces,
+ * cleanings, deletions and reopens, and deletions whose I/O fails.
  *
  * The model.  Record o (one per produce call, so one batch each) has key
  * "k<key[o]>", value "v-<o>" padded to VLEN bytes (or null: a tombstone)
