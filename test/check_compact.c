@@ -6,7 +6,10 @@
  * cursors, groups and queues over a cleaned partition, a reader holding
  * a segment while it is swapped, copies cleaned to identical bytes and
  * scrubbed clean, damage refused, a power cut (and kill -9) at every I/O
- * step of a cleaning, leftovers removed at open.
+ * step of a cleaning, leftovers removed at open; each I/O step failing
+ * while the process goes on (one segment file open at a time, one copy
+ * or two), a real kill -9 mid-cleaning, random mixes of produces,
+ * cleanings, deletions and reopens, and deletions whose I/O fails.
  *
  * The model.  Record o (one per produce call, so one batch each) has key
  * "k<key[o]>", value "v-<o>" padded to VLEN bytes (or null: a tombstone)
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "catalog/catalog.h"
@@ -503,6 +507,39 @@ START_TEST(test_tombstones)
 }
 END_TEST
 
+/* A delete_retention_ms so long that now + it passes INT64_MAX keeps
+ * tombstones for ever: the horizon once wrapped to a time long past, and
+ * the next cleaning dropped them. */
+START_TEST(test_tombstones_forever)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    cfg.delete_retention_ms = INT64_MAX;
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    int64_t want[MAXREC];
+    put_cycle(s, &m, 10, 40);
+    put(s, &m, 3, true); /* offset 40: k3 deleted */
+    for (int64_t i = 0; i < 120; i++)
+        put(s, &m, (int)(i % 9 < 3 ? i % 9 : i % 9 + 1), false); /* no k3 */
+    int64_t upto = active_base(dir);
+    size_t n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n);
+    samsa__wall_ms_set(NOW + 1000000);
+    put_cycle(s, &m, 2, 60);
+    upto = active_base(dir);
+    n = expect(&m, 0, upto, false, want);
+    compact(s);
+    read_exact(s, &m, want, n); /* the tombstone at 40 among them */
+    E(samsa_close(s));
+    s = test_open(dir);
+    compact(s);
+    read_exact(s, &m, want, n);
+    finish(s, dir);
+}
+END_TEST
+
 static int
 stats_flags(const samsa_partition_stats *st, void *ctx)
 {
@@ -889,6 +926,104 @@ START_TEST(test_race)
 }
 END_TEST
 
+/* test_race with one segment file open at a time: every segment the
+ * reader or the cleaner takes is closed and opened again meanwhile. */
+START_TEST(test_race_evict)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa *s;
+    E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t want[MAXREC];
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read, &x), 0);
+    while (!atomic_load(&x.done))
+        (void)compact(s);
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    compact(s);
+    read_exact(s, &m, want, expect(&m, 0, active_base(dir), false, want));
+    finish(s, dir);
+}
+END_TEST
+
+/* Read on while the log is produced, cleaned and its oldest segments
+ * deleted: offsets rise, every record is the one produced there; a
+ * cursor below the start goes back to it. */
+static void *
+race_read_start(void *arg)
+{
+    race *x = arg;
+    samsa_message msg;
+    samsa_cursor *c;
+    E(samsa_cursor_open(x->s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    int64_t last = -1;
+    while (!atomic_load(&x->done) || atomic_load(&x->reads) < 2) {
+        int rc = samsa_cursor_next(c, &msg, 0);
+        if (rc == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(x->m, &msg, msg.offset);
+            last = msg.offset;
+        } else if (rc == SAMSA_EOFFSET) {
+            E(samsa_cursor_seek(c, SAMSA_OFFSET_BEGINNING));
+            ck_assert_int_ge(samsa_cursor_offset(c), last + 1);
+        } else {
+            EQ_RC(rc, SAMSA_ETIMEDOUT);
+            atomic_fetch_add(&x->reads, 1);
+        }
+    }
+    samsa_cursor_close(c);
+    return NULL;
+}
+
+/* Compaction and retention (compact,delete) beside a producer and a
+ * reader, with one segment file open at a time. */
+START_TEST(test_race_retention)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    samsa *s;
+    E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
+    samsa_topic_config cfg = ccfg(1);
+    cfg.cleanup_policy = SAMSA_CLEANUP_COMPACT | SAMSA_CLEANUP_DELETE;
+    cfg.retention_bytes = 3 * TEST_SEGMENT_BYTES;
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    race x = {.s = s, .m = &m};
+    pthread_t pt, rt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, race_produce, &x), 0);
+    ck_assert_int_eq(pthread_create(&rt, NULL, race_read_start, &x), 0);
+    while (!atomic_load(&x.done))
+        E(samsa__retention_run(s));
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+    ck_assert_int_eq(pthread_join(rt, NULL), 0);
+    E(samsa__retention_run(s));
+    E(samsa_close(s));
+    s = test_open(dir);
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc, got = 0;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        check_rec(&m, &msg, msg.offset);
+        got++;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    ck_assert_int_gt(got, 0);
+    samsa_cursor_close(c);
+    finish(s, dir);
+}
+END_TEST
+
 /* A read-only handle of the store (as another process opens it) reads a
  * compacted partition exactly; one opened before the compaction reads
  * the segments it had opened as they were. */
@@ -1106,22 +1241,16 @@ END_TEST
 
 /* ---- crashes ------------------------------------------------------------- */
 
-/* What a crash at any step must leave, read after a reopen: each
- * segment's records as before the cleaning or as after it, never a mix
- * and never without a key's latest record; no .cleaned file. */
+/* What s reads after a cleaning up to upto that may have stopped at any
+ * step: each segment's records as before the cleaning or as after it,
+ * never a mix and never without a key's latest record, and nothing
+ * else (no SAMSA_ECORRUPT). */
 static void
-check_after_crash(const char *root, bool copies, const model *m,
-                  const int64_t *b, size_t nb, int64_t upto)
+check_segments(samsa *s, const model *m, const int64_t *b, size_t nb,
+               int64_t upto)
 {
     int64_t clean[MAXREC], got[MAXREC];
     size_t nc = expect(m, 0, upto, false, clean), ng = 0;
-    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
-    samsa *s = open_root(root, copies, NULL); /* removes what a crash left */
-    if (copies) {
-        ck_assert_int_eq(cleaned_files(test_pathf(d0, root, "d0")), 0);
-        ck_assert_int_eq(cleaned_files(test_pathf(d1, root, "d1")), 0);
-    } else
-        ck_assert_int_eq(cleaned_files(root), 0);
     samsa_cursor *c;
     samsa_message msg;
     int rc;
@@ -1133,7 +1262,6 @@ check_after_crash(const char *root, bool copies, const model *m,
     }
     EQ_RC(rc, SAMSA_ETIMEDOUT);
     samsa_cursor_close(c);
-    E(samsa_close(s));
     /* Segment i (the last: the active one, never cleaned) holds all of
      * b[i]..b[i+1]-1 or exactly the cleaned ones there. */
     size_t gi = 0, ci = 0;
@@ -1156,10 +1284,46 @@ check_after_crash(const char *root, bool copies, const model *m,
     ck_assert_uint_eq(gi, ng);
 }
 
+/* The segment files (.log) of d0 and d1 hold the same bytes. */
+static void
+same_logs(const char *d0, const char *d1)
+{
+    char p0[TEST_PATH_BUF], p1[TEST_PATH_BUF], name[TEST_PATH_BUF];
+    int64_t b0[256], b1[256];
+    size_t n0 = bases_of(d0, b0), n1 = bases_of(d1, b1);
+    ck_assert_uint_eq(n0, n1);
+    for (size_t i = 0; i < n0; i++) {
+        ck_assert_int_eq(b0[i], b1[i]);
+        snprintf(name, sizeof name, TN "-0/%020lld.log", (long long)b0[i]);
+        test_same_bytes(test_pathf(p0, d0, name), test_pathf(p1, d1, name));
+    }
+}
+
+/* What a crash at any step must leave, read after a reopen: as
+ * check_segments(), and no .cleaned file. */
+static void
+check_after_crash(const char *root, bool copies, const model *m,
+                  const int64_t *b, size_t nb, int64_t upto)
+{
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    samsa *s = open_root(root, copies, NULL); /* removes what a crash left */
+    if (copies) {
+        ck_assert_int_eq(cleaned_files(test_pathf(d0, root, "d0")), 0);
+        ck_assert_int_eq(cleaned_files(test_pathf(d1, root, "d1")), 0);
+    } else
+        ck_assert_int_eq(cleaned_files(root), 0);
+    check_segments(s, m, b, nb, upto);
+    if (copies) /* the copy the open left out is rebuilt */
+        E(samsa_replica_catchup(s, NULL));
+    E(samsa_close(s));
+    if (copies) /* either copy may lead later: both must be right */
+        same_logs(test_pathf(d0, root, "d0"), test_pathf(d1, root, "d1"));
+}
+
 /* The power goes (or the process is killed: KEEP_ALL, the page cache
  * survives) at I/O step k of a cleaning, for every k. */
 static void
-crash_sweep(faultio_cut mode, bool copies)
+crash_sweep(faultio_cut mode, bool copies, int32_t acks)
 {
     samsa__wall_ms_set(NOW);
     samsa__cleaner_background(false);
@@ -1168,6 +1332,7 @@ crash_sweep(faultio_cut mode, bool copies)
     const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
     samsa *s = open_root(dir, copies, NULL);
     samsa_topic_config cfg = ccfg(copies ? 2 : 1);
+    cfg.acks = acks;
     E(samsa_topic_create(s, TN, &cfg));
     model m = {0};
     int64_t b[256];
@@ -1184,7 +1349,7 @@ crash_sweep(faultio_cut mode, bool copies)
     test_snap_take(&sn, dir, "");
     /* The steps one whole cleaning takes in the partition's directory. */
     faultio *fi = faultio_new();
-    faultio_filter(fi, "/" TN "-0/");
+    faultio_filter(fi, "/" TN "-0"); /* its dirsyncs too */
     s = open_root(dir, copies, faultio_io(fi));
     uint64_t c0 = faultio_calls_passing(fi, FAULTIO_ANY);
     E(samsa__compact_run(s, NULL));
@@ -1200,7 +1365,7 @@ crash_sweep(faultio_cut mode, bool copies)
     for (uint64_t k = 1; k <= last; k += thin) {
         test_snap_put(&sn, dir);
         fi = faultio_new();
-        faultio_filter(fi, "/" TN "-0/");
+        faultio_filter(fi, "/" TN "-0");
         s = open_root(dir, copies, faultio_io(fi));
         /* A copy that a failed step takes out is not caught up in the
          * background meanwhile: a catch-up reading the files the power
@@ -1221,13 +1386,13 @@ crash_sweep(faultio_cut mode, bool copies)
 
 START_TEST(test_powercut)
 {
-    crash_sweep(FAULTIO_DROP_ALL, false);
+    crash_sweep(FAULTIO_DROP_ALL, false, 0);
 }
 END_TEST
 
 START_TEST(test_kill)
 {
-    crash_sweep(FAULTIO_KEEP_ALL, false);
+    crash_sweep(FAULTIO_KEEP_ALL, false, 0);
 }
 END_TEST
 
@@ -1236,7 +1401,510 @@ END_TEST
  * other, and no .cleaned file stays on either. */
 START_TEST(test_powercut_copies)
 {
-    crash_sweep(FAULTIO_DROP_ALL, true);
+    crash_sweep(FAULTIO_DROP_ALL, true, 0);
+}
+END_TEST
+
+/* The same with acks=1, where the log's syncs reach the leader copy
+ * alone until the flusher's. */
+START_TEST(test_powercut_acks1)
+{
+    crash_sweep(FAULTIO_DROP_ALL, true, SAMSA_ACKS_LEADER);
+}
+END_TEST
+
+/* One I/O call of a cleaning fails (EIO, ENOSPC), for each call in
+ * turn, and the process goes on: with one segment file open at a time,
+ * so that every segment is closed and opened again between reads, the
+ * partition reads as check_segments() says, before and after a second
+ * cleaning, and again after a reopen.  A swap whose rename was made
+ * while a later step failed left the old segment's sizes and index over
+ * the new file: opened again by its name, it was read past the file's
+ * end (SIGBUS). */
+static void
+fail_sweep(int err, bool copies)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
+    const char *reps[] = {test_pathf(d1, dir, "d1"), NULL};
+    samsa *s = open_root(dir, copies, NULL);
+    samsa_topic_config cfg = ccfg(copies ? 2 : 1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    put_cycle(s, &m, 6, 40);
+    put(s, &m, 2, true);
+    put_cycle(s, &m, 6, 10);
+    E(samsa_close(s));
+    size_t nb = bases_of(seg_dir, b);
+    int64_t upto = b[nb - 1];
+    ck_assert_uint_eq(nb, 3);
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE,
+                       .max_open_files = 1,
+                       .replica_dirs = copies ? reps : NULL};
+    faultio *fi = faultio_new();
+    faultio_filter(fi, "/" TN "-0"); /* the directory's syncs too */
+    E(samsa__open_io(seg_dir, &o, faultio_io(fi), &s));
+    uint64_t c0 = faultio_calls_passing(fi, FAULTIO_ANY);
+    E(samsa__compact_run(s, NULL));
+    uint64_t steps = faultio_calls_passing(fi, FAULTIO_ANY) - c0;
+    E(samsa_close(s));
+    faultio_free(fi);
+    for (uint64_t k = 1; k <= steps; k++) {
+        test_snap_put(&sn, dir);
+        fi = faultio_new();
+        faultio_filter(fi, "/" TN "-0");
+        E(samsa__open_io(seg_dir, &o, faultio_io(fi), &s));
+        if (copies)
+            samsa__replica_pause(s, true);
+        faultio_fail(fi, FAULTIO_ANY, k, err, false);
+        (void)samsa__compact_run(s, NULL);
+        check_segments(s, &m, b, nb, upto);
+        int rc = samsa__compact_run(s, NULL);
+        ck_assert_msg(rc == 0 || rc == SAMSA_EFAILED, "step %llu: %s",
+                      (unsigned long long)k, samsa_strerror(rc));
+        check_segments(s, &m, b, nb, upto);
+        (void)samsa_close(s);
+        faultio_free(fi);
+        check_after_crash(dir, copies, &m, b, nb, upto);
+    }
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+
+START_TEST(test_step_eio)
+{
+    fail_sweep(EIO, false);
+}
+END_TEST
+
+/* With two copies: a step failed on one takes it out; the other goes
+ * on, and the copy is rebuilt after the reopen. */
+START_TEST(test_step_copies)
+{
+    fail_sweep(EIO, true);
+}
+END_TEST
+
+START_TEST(test_step_enospc)
+{
+    fail_sweep(ENOSPC, false);
+}
+END_TEST
+
+/* Produce records of keys key, key + 1, ... into m until the partition
+ * has nsegs segments; the next key. */
+static int
+put_until(samsa *s, model *m, const char *dir, int key, size_t nsegs)
+{
+    int64_t b[256];
+    while (bases_of(dir, b) < nsegs)
+        put(s, m, key++, false);
+    return key;
+}
+
+/* Without the sync policy, a cleaning removes records that later records
+ * of their keys replace: the removal must not become durable before
+ * those records are.  Segment 0 holds keys 0..5, synced; segment 1 their
+ * newer records and others, not synced, and unchanged by the cleaning
+ * (each record there is its key's latest): the cleaning empties segment
+ * 0, and a power cut then took segment 1's unsynced records with it, so
+ * that keys 0..5 read as never written, though records of them were
+ * durable before the cleaning. */
+START_TEST(test_clean_unsynced)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(dir, false, faultio_io(fi));
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    for (int k = 0; bases_of(dir, b) < 2; k = (k + 1) % 6)
+        put(s, &m, k, false);
+    int first = m.key[m.n - 1]; /* segment 1's first record's key */
+    E(samsa_sync(s));
+    for (int k = 0; k < 6; k++)
+        if (k != first)
+            put(s, &m, k, false);
+    (void)put_until(s, &m, dir, 200, 3);
+    int64_t removed = -1;
+    E(samsa__compact_run(s, &removed));
+    ck_assert_int_gt(removed, 0);
+    E(faultio_power_cut(fi, FAULTIO_DROP_ALL, 0));
+    (void)samsa_close(s);
+    faultio_free(fi);
+    s = open_root(dir, false, NULL);
+    bool seen[6] = {false};
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        check_rec(&m, &msg, msg.offset);
+        if (m.key[msg.offset] < 6)
+            seen[m.key[msg.offset]] = true;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    for (int k = 0; k < 6; k++)
+        ck_assert_msg(seen[k], "key k%d lost", k);
+    finish(s, dir);
+}
+END_TEST
+
+#define K9_KEYS 7 /* test_kill9_real: record o has key o % K9_KEYS */
+
+/* test_kill9_real's child: from the partition's end, produce one record
+ * and clean, step after step, each step once the parent says go (a
+ * byte on in), reporting the acknowledged end on out.  Never returns. */
+static void
+k9_child(const char *dir, int in, int out)
+{
+    samsa *s;
+    if (samsa_open(dir, NULL, &s) != 0)
+        _exit(2);
+    int64_t first, end;
+    if (samsa_offsets(s, TN, 0, &first, &end) != 0)
+        _exit(3);
+    for (int64_t o = end; o < MAXREC; o++) {
+        char key[16], v[VLEN], go;
+        if (read(in, &go, 1) != 1)
+            _exit(4);
+        snprintf(key, sizeof key, "k%d", (int)(o % K9_KEYS));
+        value_of(o, v);
+        samsa_record r = {.key = key,
+                          .key_len = strlen(key),
+                          .value = v,
+                          .value_len = VLEN,
+                          .timestamp = TEST_TS0 + o};
+        if (samsa_produce(s, TN, 0, &r, 1) != 0 || r.offset != o)
+            _exit(5);
+        if (samsa__compact_run(s, NULL) != 0)
+            _exit(6);
+        int64_t ack = o + 1;
+        if (write(out, &ack, sizeof ack) != (ssize_t)sizeof ack)
+            _exit(7);
+    }
+    for (;;)
+        pause();
+}
+
+/* kill -9 of a process that produces and cleans, at a random moment of
+ * a step, again and again: after each, nothing acknowledged is lost,
+ * every key's latest record reads back exactly, every record read is the
+ * one produced at its offset, and no .cleaned file stays. */
+START_TEST(test_kill9_real)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    E(samsa_close(s));
+    samsa__wall_ms_set(0); /* the children's clock is the real one */
+    model m = {0};
+    for (int64_t o = 0; o < MAXREC; o++) {
+        m.key[o] = (int)(o % K9_KEYS);
+        m.ts[o] = TEST_TS0 + o;
+    }
+    int64_t acked = 0;
+    int runs = test_long() ? 40 : 8;
+    for (int run = 0; run < runs && acked < MAXREC - 200; run++) {
+        int down[2], up[2];
+        ck_assert_int_eq(pipe(down), 0);
+        ck_assert_int_eq(pipe(up), 0);
+        pid_t pid = test_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(down[1]);
+            close(up[0]);
+            k9_child(dir, down[0], up[1]);
+        }
+        close(down[0]);
+        close(up[1]);
+        int steps = 20 + (run * 37) % 80;
+        for (int i = 0; i < steps; i++) {
+            int64_t ack;
+            ck_assert_int_eq(write(down[1], "g", 1), 1);
+            ck_assert_int_eq(read(up[0], &ack, sizeof ack),
+                             (ssize_t)sizeof ack);
+            acked = ack;
+        }
+        ck_assert_int_eq(write(down[1], "g", 1), 1);
+        usleep((useconds_t)((run * 7919) % 3000)); /* mid-step, somewhere */
+        kill(pid, SIGKILL);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "child exited with %d", WEXITSTATUS(status));
+        close(down[1]);
+        close(up[0]);
+        s = test_open(dir);
+        ck_assert_int_eq(cleaned_files(dir), 0);
+        int64_t first, end, last = -1, latest[K9_KEYS];
+        E(samsa_offsets(s, TN, 0, &first, &end));
+        ck_assert_int_ge(end, acked);
+        ck_assert_int_le(end, MAXREC);
+        for (int k = 0; k < K9_KEYS; k++)
+            latest[k] = -1;
+        samsa_cursor *c;
+        samsa_message msg;
+        int rc;
+        E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+        while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+            ck_assert_int_gt(msg.offset, last);
+            check_rec(&m, &msg, msg.offset);
+            last = msg.offset;
+            latest[msg.offset % K9_KEYS] = msg.offset;
+        }
+        EQ_RC(rc, SAMSA_ETIMEDOUT);
+        samsa_cursor_close(c);
+        ck_assert_int_eq(last, end - 1);
+        for (int64_t o = end - 1; o >= 0 && o >= end - K9_KEYS; o--)
+            ck_assert_msg(latest[o % K9_KEYS] == o,
+                          "run %d: key k%d's latest, %lld, not read", run,
+                          (int)(o % K9_KEYS), (long long)o);
+        E(samsa_close(s));
+        acked = end;
+    }
+    finish(NULL, dir);
+}
+END_TEST
+
+/* What a reader of s must see after cleanings up to at most upto: every
+ * record the one produced at its offset, in order, none below the start;
+ * each key's latest record that is not a tombstone; every record at or
+ * past upto. */
+static void
+check_invariants(samsa *s, const model *m, int64_t upto, unsigned seed)
+{
+    int64_t first, end, last = -1, latest[100];
+    bool *seen = calloc((size_t)m->n + 1, sizeof *seen);
+    ck_assert_ptr_nonnull(seen);
+    E(samsa_offsets(s, TN, 0, &first, &end));
+    ck_assert_int_eq(end, m->n);
+    samsa_cursor *c;
+    samsa_message msg;
+    int rc;
+    E(samsa_cursor_open(s, TN, 0, SAMSA_OFFSET_BEGINNING, &c));
+    while ((rc = samsa_cursor_next(c, &msg, 0)) == 0) {
+        ck_assert_int_gt(msg.offset, last);
+        ck_assert_int_ge(msg.offset, first);
+        check_rec(m, &msg, msg.offset);
+        seen[msg.offset] = true;
+        last = msg.offset;
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    samsa_cursor_close(c);
+    for (int k = 0; k < 100; k++)
+        latest[k] = -1;
+    for (int64_t o = first; o < m->n; o++)
+        latest[m->key[o]] = o;
+    for (int k = 0; k < 100; k++)
+        ck_assert_msg(latest[k] < 0 || m->tomb[latest[k]] || seen[latest[k]],
+                      "seed %u: key k%d's latest, %lld, not read", seed, k,
+                      (long long)latest[k]);
+    for (int64_t o = upto > first ? upto : first; o < m->n; o++)
+        ck_assert_msg(seen[o], "seed %u: %lld not read", seed, (long long)o);
+    free(seen);
+}
+
+/* Random produces (single records and batches, tombstones among them),
+ * cleanings, deletions, reopens and clock jumps past the tombstones'
+ * horizon, the invariants of check_invariants() after each. */
+START_TEST(test_random_ops)
+{
+    int seeds = test_long() ? 60 : 12;
+    for (unsigned seed = 1; seed <= (unsigned)seeds; seed++) {
+        const char *dir;
+        samsa_topic_config cfg = ccfg(1);
+        cfg.delete_retention_ms = 1000;
+        /* Odd seeds: compressed batches, one segment file open at a time. */
+        if (seed % 2 == 1)
+            cfg.compression = 1 + (int32_t)(seed / 2 % 4);
+        /* Seeds 3, 6, ...: every record synced, a power cut at the end. */
+        bool cut = seed % 3 == 0;
+        faultio *fi = cut ? faultio_new() : NULL;
+        if (cut)
+            cfg.sync = SAMSA_SYNC_ALWAYS;
+        samsa *s = start(&dir, &cfg);
+        if (seed % 2 == 1 || cut) {
+            samsa_options o = {.max_open_files = seed % 2 == 1 ? 1 : 0};
+            E(samsa_close(s));
+            E(samsa__open_io(dir, &o, cut ? faultio_io(fi) : samsa__io_posix(),
+                             &s));
+        }
+        model m = {0};
+        unsigned r = seed * 2654435761u;
+        int64_t upto = 0, now = NOW;
+        while (m.n < MAXREC - 16) {
+            r = r * 1103515245u + 12345u;
+            unsigned op = (r >> 16) % 100;
+            if (op < 60)
+                put(s, &m, (int)((r >> 8) % 12), (r >> 4) % 10 == 0);
+            else if (op < 80)
+                put_batch(s, &m, 2 + (int)((r >> 8) % 9),
+                          2 + (int)((r >> 4) % 7), (r >> 12) % 3 == 0 ? 1 : -1);
+            else if (op < 90) {
+                upto = active_base(dir);
+                (void)compact(s);
+                check_invariants(s, &m, upto, seed);
+            } else if (op < 93) {
+                int64_t first, end;
+                E(samsa_offsets(s, TN, 0, &first, &end));
+                int64_t before = first + (int64_t)((r >> 8) % 20);
+                if (before <= end)
+                    E(samsa_delete_records(s, TN, 0, before));
+            } else if (op < 96 && !cut) {
+                E(samsa_close(s));
+                s = test_open(dir);
+                check_invariants(s, &m, upto, seed);
+            } else {
+                now += 600;
+                samsa__wall_ms_set(now);
+            }
+        }
+        upto = active_base(dir);
+        (void)compact(s);
+        check_invariants(s, &m, upto, seed);
+        if (cut) {
+            E(faultio_power_cut(fi, FAULTIO_RANDOM, seed));
+            (void)samsa_close(s);
+            faultio_free(fi);
+            s = test_open(dir);
+            ck_assert_int_eq(cleaned_files(dir), 0);
+            check_invariants(s, &m, upto, seed);
+        }
+        finish(s, dir);
+    }
+}
+END_TEST
+
+/* s reads exactly the records of m from first on, and says first. */
+static void
+reads_from(samsa *s, const model *m, int64_t first)
+{
+    int64_t f, end, want[MAXREC];
+    E(samsa_offsets(s, TN, 0, &f, &end));
+    ck_assert_int_eq(f, first);
+    ck_assert_int_eq(end, m->n);
+    read_exact(s, m, want, expect(m, first, 0, false, want));
+}
+
+/* samsa_delete_records with each of its I/O calls failing in turn: the
+ * call fails and nothing moved, or it succeeded; either way the store
+ * reads exactly from the start it says, in this process (one segment
+ * file open at a time) and after a reopen, which keeps a start that was
+ * acknowledged, and leaves no segment wholly below the start. */
+START_TEST(test_delete_fails)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *dir = test_dir_make();
+    samsa *s = open_root(dir, false, NULL);
+    samsa_topic_config cfg = ccfg(1);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    int64_t b[256];
+    put_cycle(s, &m, 1000, 120); /* every key once: nothing cleaned */
+    E(samsa_close(s));
+    size_t nb = bases_of(dir, b);
+    ck_assert_uint_ge(nb, 5);
+    int64_t before = b[3] + 2;
+    test_snap sn = {0};
+    test_snap_take(&sn, dir, "");
+    samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
+    faultio *fi = faultio_new();
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    uint64_t c0 = faultio_calls(fi, FAULTIO_ANY);
+    E(samsa_delete_records(s, TN, 0, before));
+    uint64_t steps = faultio_calls(fi, FAULTIO_ANY) - c0;
+    E(samsa_close(s));
+    faultio_free(fi);
+    ck_assert_uint_gt(steps, 3);
+    for (uint64_t k = 1; k <= steps; k++) {
+        test_snap_put(&sn, dir);
+        fi = faultio_new();
+        E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+        faultio_fail(fi, FAULTIO_ANY, k, EIO, false);
+        int rc = samsa_delete_records(s, TN, 0, before);
+        faultio_clear(fi);
+        int64_t first = rc == 0 ? before : 0;
+        reads_from(s, &m, first);
+        (void)samsa_close(s);
+        faultio_free(fi);
+        s = test_open(dir);
+        int64_t f, end;
+        E(samsa_offsets(s, TN, 0, &f, &end));
+        ck_assert_msg(f == first || (rc != 0 && f == before),
+                      "step %llu: rc %d, start %lld", (unsigned long long)k, rc,
+                      (long long)f);
+        reads_from(s, &m, f);
+        size_t n = bases_of(dir, b);
+        ck_assert(n == 1 || b[1] > f);
+        E(samsa_close(s));
+    }
+    test_snap_free(&sn);
+    test_dir_remove(dir);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
+}
+END_TEST
+
+/* A cleaning whose new index files could not be made (on every copy),
+ * then a copy out: its catch-up copies the sealed segments' index files
+ * from the leader, and found none there. */
+START_TEST(test_catchup_no_index)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    const char *root = test_dir_make();
+    faultio *fi = faultio_new();
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    model m = {0};
+    put_cycle(s, &m, 10, 200);
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
+    int64_t upto = active_base(test_pathf(d0, root, "d0"));
+    E(samsa_sync(s)); /* the cleaning's own flush has nothing to do */
+    faultio_filter(fi, "00000000000000000000.index");
+    faultio_fail(fi, FAULTIO_OPEN, 1, EIO, true);
+    ck_assert_int_gt(compact(s), 0);
+    faultio_clear(fi);
+    faultio_filter(fi, "/d1/");
+    faultio_fail(fi, FAULTIO_WRITE, 1, EIO, true); /* d1 out */
+    put(s, &m, 1, false);
+    faultio_clear(fi);
+    faultio_filter(fi, NULL);
+    size_t rejoined = 0;
+    E(samsa_replica_catchup(s, &rejoined));
+    ck_assert_uint_eq(rejoined, 1);
+    int64_t want[MAXREC];
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    faultio_free(fi);
+    same_logs(d0, test_pathf(d1, root, "d1"));
+    /* The next open makes them, on both copies. */
+    s = open_root(root, true, NULL);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    char p0[TEST_PATH_BUF], p1[TEST_PATH_BUF];
+    const char *idx = TN "-0/00000000000000000000.index";
+    ck_assert(test_exists(test_pathf(p0, d0, idx)));
+    test_same_bytes(p0, test_pathf(p1, d1, idx));
+    test_dir_remove(root);
+    samsa__wall_ms_set(0);
+    samsa__cleaner_background(true);
 }
 END_TEST
 
@@ -1268,6 +1936,63 @@ START_TEST(test_leftovers)
 }
 END_TEST
 
+/* Under the cleaner's names, what it did not make: a directory (with a
+ * file in it) and a symbolic link to a segment stay, the partition opens
+ * and reads whole, a cleaning goes on; a .cleaned file beside no segment
+ * (past the last one) is the cleaner's by its name, and goes. */
+START_TEST(test_leftovers_foreign)
+{
+    const char *dir;
+    samsa_topic_config cfg = ccfg(1);
+    samsa *s = start(&dir, &cfg);
+    model m = {0};
+    put_cycle(s, &m, 6, 60);
+    E(samsa_close(s));
+    char p[TEST_PATH_BUF], q[TEST_PATH_BUF], t[TEST_PATH_BUF];
+    const char *d = TN "-0/00000000000000000000.log.cleaned";
+    const char *f = TN "-0/00000000000000000000.log.cleaned/x";
+    const char *l = TN "-0/00000000000000000001.log.cleaned";
+    const char *far = TN "-0/00000000000000099999.log.cleaned";
+    ck_assert_int_eq(mkdir(test_pathf(p, dir, d), 0755), 0);
+    test_spew(test_pathf(p, dir, f), "mine", 4, O_EXCL);
+    ck_assert_int_eq(
+        symlink(test_pathf(q, dir, TN "-0/00000000000000000000.log"),
+                test_pathf(t, dir, l)),
+        0);
+    test_spew(test_pathf(p, dir, far), "junk", 4, O_EXCL);
+    size_t len0, len1;
+    uint8_t *before = seg_bytes(dir, 0, &len0);
+    s = test_open(dir);
+    ck_assert(test_exists(test_pathf(p, dir, f)));
+    ck_assert(!test_exists(test_pathf(p, dir, far)));
+    int64_t want[MAXREC];
+    read_exact(s, &m, want, expect(&m, 0, 0, false, want));
+    /* The directory holds segment 0's swap name: no cleaning until it
+     * goes, nothing changed meanwhile. */
+    int64_t upto = active_base(dir), removed = -1;
+    EQ_RC(samsa__compact_run(s, &removed), -EEXIST);
+    ck_assert_int_eq(removed, 0);
+    read_exact(s, &m, want, expect(&m, 0, 0, false, want));
+    uint8_t *after = seg_bytes(dir, 0, &len1);
+    ck_assert_uint_eq(len0, len1);
+    ck_assert(memcmp(before, after, len0) == 0);
+    free(after);
+    ck_assert(test_exists(test_pathf(p, dir, f)));
+    ck_assert_int_eq(unlink(test_pathf(p, dir, f)), 0);
+    ck_assert_int_eq(rmdir(test_pathf(p, dir, d)), 0);
+    ck_assert_int_gt(compact(s), 0);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    E(samsa_close(s));
+    s = test_open(dir);
+    read_exact(s, &m, want, expect(&m, 0, upto, false, want));
+    after = seg_bytes(dir, 0, &len1);
+    ck_assert(len1 < len0);
+    free(before);
+    free(after);
+    finish(s, dir);
+}
+END_TEST
+
 Suite *
 compact_suite(void)
 {
@@ -1279,6 +2004,8 @@ compact_suite(void)
     tcase_add_test(tc, test_null_key);
     tcase_add_test(tc, test_latest);
     tcase_add_test(tc, test_tombstones);
+    tcase_add_test(tc, test_tombstones_forever);
+    tcase_add_test(tc, test_random_ops);
     tcase_add_test(tc, test_lag_ratio);
     tcase_add_test(tc, test_altered);
     tcase_add_test(tc, test_compact_delete);
@@ -1291,6 +2018,7 @@ compact_suite(void)
     tcase_add_test(tc, test_damage);
     tcase_add_test(tc, test_failed_log);
     tcase_add_test(tc, test_leftovers);
+    tcase_add_test(tc, test_leftovers_foreign);
     suite_add_tcase(s, tc);
     TCase *codecs = tcase_create("codecs");
     tcase_add_loop_test(codecs, test_compressed, 0, 4);
@@ -1298,12 +2026,22 @@ compact_suite(void)
     TCase *threads = tcase_create("race"); /* threads: TSan runs it */
     tcase_set_timeout(threads, 120);
     tcase_add_test(threads, test_race);
+    tcase_add_test(threads, test_race_evict);
+    tcase_add_test(threads, test_race_retention);
     suite_add_tcase(s, threads);
     TCase *crash = tcase_create("crash");
     tcase_set_timeout(crash, 300);
     tcase_add_test(crash, test_powercut);
     tcase_add_test(crash, test_kill);
+    tcase_add_test(crash, test_kill9_real);
     tcase_add_test(crash, test_powercut_copies);
+    tcase_add_test(crash, test_powercut_acks1);
+    tcase_add_test(crash, test_step_eio);
+    tcase_add_test(crash, test_step_enospc);
+    tcase_add_test(crash, test_step_copies);
+    tcase_add_test(crash, test_delete_fails);
+    tcase_add_test(crash, test_catchup_no_index);
+    tcase_add_test(crash, test_clean_unsynced);
     suite_add_tcase(s, crash);
     return s;
 }

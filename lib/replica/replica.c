@@ -816,8 +816,19 @@ catch_segment(rset *rs, int i, segment *seg, copied *c, bool final)
         char p[4096];
         snprintf(p, sizeof p, "%.*s%s", (int)stem, seg->path, exts[k]);
         rc = copy_whole(rs, p, i);
-        if (rc == -ENOENT && !sealed)
-            rc = 0;
+        /* None on the leader: none on the copy either.  An active
+         * segment's come at its seal; a sealed one's may be missing
+         * too, when a cleaning could not make its new ones (compact.c,
+         * "The swap"): derived data, which an open makes from the
+         * batches (segment.c).  Failing here kept the copy out for
+         * good. */
+        if (rc == -ENOENT) {
+            char *gone = rset_path(rs, i, p);
+            rc = gone == NULL ? SAMSA_ENOMEM : 0;
+            if (gone != NULL)
+                (void)b->unlink(b, gone);
+            free(gone);
+        }
     }
     if (rc == 0)
         c->sealed = sealed;

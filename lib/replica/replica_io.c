@@ -172,16 +172,22 @@ rio_rename(samsa_io *io, const char *from, const char *to)
         free(a);
         free(b);
     }
-    int r = fan_end(rs, n, idx, rc);
-    /* The files open at `to` are no longer what the path names: a reader
-     * of one (the segment a swap replaced) keeps its view of the old
-     * file, which a leader change must not re-point at the new one. */
+    /* The files open at `to` are no longer what the path names on a copy
+     * whose rename was made: a reader of one (the segment a swap
+     * replaced) keeps its view of the old file, which a leader change
+     * must not re-point at the new one.  Marked before fan_end(), whose
+     * leader change (a copy whose rename failed leaves) re-points the
+     * views: after it, an old segment's view showed the new, shorter
+     * file at the old one's positions (SIGBUS). */
+    bool any = false;
+    for (int k = 0; k < n; k++)
+        any |= rc[k] == 0;
     samsa__lock(&rs->lock, SAMSA_RANK_RSET);
-    for (mfile *m = rs->files; r == 0 && m != NULL; m = m->next)
+    for (mfile *m = rs->files; any && m != NULL; m = m->next)
         if (strcmp(m->path, to) == 0)
             m->replaced = true;
     samsa__unlock(&rs->lock, SAMSA_RANK_RSET);
-    return r;
+    return fan_end(rs, n, idx, rc);
 }
 
 /* ---- files ----------------------------------------------------------- */

@@ -47,9 +47,19 @@
  *   (1) BASE.log.cleaned is written whole and fdatasync'ed;
  *   (2) it is renamed over BASE.log, and the directory synced: one
  *       atomic step, the commit point, after which the file holds every
- *       byte it must (synced in (1));
+ *       byte it must (synced in (1)).  The rename commits even when the
+ *       directory's sync after it fails (the name is the new file's from
+ *       then on, and after a crash either file is right): the steps
+ *       below still run, and the failure sets the log's `failed`, as a
+ *       failed sync of its own does;
  *   (3) BASE.index and BASE.timeindex are written anew and synced;
- *   (4) the log's segment array takes the new segment (log.lock).
+ *   (4) the log's segment array takes the new segment (log.lock).  The
+ *       old segment object must not stay there once the name is the new
+ *       file's: its sizes and index are the old file's, and the segment
+ *       cache, once it closed the old file, would open the new one under
+ *       them.  If the new file cannot be opened, the old object stays,
+ *       disowned (never closed: its view is the old file's), and the
+ *       log takes no write until reopened.
  * A crash before (2) leaves the old segment whole and maybe a .cleaned
  * file: log_open removes it (its name proves the cleaner made it) before
  * it reads anything.  After (2), the new file is the segment.  Between
@@ -338,7 +348,11 @@ put_kept(const clean_ctx *cx, batch_iter *it, const batch_header *h,
             continue;
         /* A LogAppendTime batch's records read its maxTimestamp: their
          * own deltas mean nothing, 0 as Kafka writes them. */
-        int64_t ts_delta = log_time ? 0 : msg.timestamp - base_ts;
+        /* Wrapping, as the reader adds it back (batch.c): an adopted
+         * log's timestamps may lie anywhere. */
+        int64_t ts_delta =
+            log_time ? 0
+                     : (int64_t)((uint64_t)msg.timestamp - (uint64_t)base_ts);
         if (!log_time && msg.timestamp > *max_ts)
             *max_ts = msg.timestamp;
         q = batch_record_reput(q, &msg, ts_delta, msg.offset - h->base_offset);
@@ -375,8 +389,12 @@ clean_batch(clean_ctx *cx, const uint8_t *p, const batch_header *h,
         return 0;
     bool set_horizon = tombs > 0 && !has_horizon;
     int64_t base_ts = h->base_timestamp;
+    /* Saturating: a horizon past INT64_MAX is never reached. */
     if (set_horizon)
-        base_ts = cx->now + (cx->horizon_ms > 0 ? cx->horizon_ms : 0);
+        base_ts = cx->horizon_ms <= 0 ? cx->now
+                  : cx->now > INT64_MAX - cx->horizon_ms
+                      ? INT64_MAX
+                      : cx->now + cx->horizon_ms;
     if (tombs > 0 && base_ts < cx->horizon)
         cx->horizon = base_ts;
     if (kept == h->record_count && !set_horizon)
@@ -436,13 +454,17 @@ clean_image(clean_ctx *cx, const segment *seg, codec_buf *out, bool *changed)
     return rc;
 }
 
-/* Steps (1) and (2) of "The swap": the file at seg's name holds buf. */
+/* Steps (1) and (2) of "The swap": the file at seg's name holds buf.
+ * *renamed: the rename was made, so the file at seg's name is the new
+ * one, even when the directory's sync after it failed. */
 static int
-swap_file(samsa_log *log, const segment *seg, const uint8_t *buf, size_t n)
+swap_file(samsa_log *log, const segment *seg, const uint8_t *buf, size_t n,
+          bool *renamed)
 {
     samsa_io *io = log->io;
     char *tmp = samsa__path_cat(seg->path, CLEANED_EXT);
     samsa_io_file *f = NULL;
+    *renamed = false;
     if (tmp == NULL)
         return SAMSA_ENOMEM;
     (void)io->unlink(io, tmp); /* a failed pass's, ours by its name */
@@ -457,12 +479,15 @@ swap_file(samsa_log *log, const segment *seg, const uint8_t *buf, size_t n)
     }
     if (rc == 0)
         rc = io->rename(io, tmp, seg->path);
-    if (rc == 0)
-        rc = io->dirsync(io, log->dir);
-    else
+    if (rc != 0)
         (void)io->unlink(io, tmp);
     free(tmp);
-    return samsa__from_errno(rc);
+    if (rc != 0)
+        return samsa__from_errno(rc);
+    *renamed = true;
+    /* As the log's own: a failure sets `failed` (the directory's
+     * writeback error is reported once). */
+    return log_dirsync(log);
 }
 
 /* Put nseg in old's place in the array (step 4); old goes to its
@@ -490,31 +515,39 @@ static int
 clean_segment(samsa_log *log, clean_ctx *cx, segment *seg)
 {
     codec_buf img = {0};
-    bool changed = false;
+    bool changed = false, renamed = false;
     int64_t removed = cx->removed;
     int rc = clean_image(cx, seg, &img, &changed);
     if (rc == 0 && changed)
-        rc = swap_file(log, seg, img.data, img.len);
+        rc = swap_file(log, seg, img.data, img.len, &renamed);
     codec_buf_free(&img);
-    if (rc != 0)
-        cx->removed = removed; /* not removed after all */
-    if (rc != 0 || !changed)
+    if (!renamed) {
+        if (rc != 0)
+            cx->removed = removed; /* not removed after all */
         return rc;
-    /* Committed: the new file is the segment.  Open it (trusted, sealed,
-     * its batches just written) and give it its index files. */
+    }
+    /* Committed (even when the directory's sync failed after it: the
+     * name is the new file's now): the new file is the segment.  Open it
+     * (trusted, sealed, its batches just written) and give it its index
+     * files.  The old segment must leave the array whatever happens: its
+     * sizes and index are the old file's, and the cache would open the
+     * new file under them again once it closed the old one. */
     segment *nseg;
     bool torn;
-    rc = segment_open(log->io, log->dir, seg->base, &log->cfg, -1, 0, &torn,
-                      &nseg);
-    if (rc != 0) {
-        /* The file is right; the log's view of it is the old one until
-         * reopened: refuse writes meanwhile, as after any failed step. */
+    int rc2 = segment_open(log->io, log->dir, seg->base, &log->cfg, -1, 0,
+                           &torn, &nseg);
+    if (rc2 != 0) {
+        /* The file is right; the log's view of it stays the old file,
+         * kept open until reopened (never closed by the cache: it would
+         * open the new file by the name), and writes are refused
+         * meanwhile, as after any failed step. */
+        segment_disown(seg);
         atomic_store(&log->failed, SAMSA_EFAILED);
-        return rc;
+        return rc != 0 ? rc : rc2;
     }
     (void)segment_write_index(log->io, nseg); /* derived: see "The swap" */
     swap_segment(log, seg, nseg);
-    return 0;
+    return rc;
 }
 
 int

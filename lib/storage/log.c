@@ -718,6 +718,12 @@ log_fsync(samsa_log *log, segment *seg)
     return rc;
 }
 
+int
+log_dirsync(samsa_log *log)
+{
+    return log_fsync(log, NULL);
+}
+
 /* Start a new segment at next_offset and seal the old one (log->lock held).
  * With sync, the old segment and the directory are synced before the new
  * segment takes a write, so a durable record never follows a gap. */

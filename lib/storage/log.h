@@ -377,6 +377,9 @@ bool log_clean_due(const samsa_log *log, int64_t now);
  * checks.  *removed gets the records removed; log->cleaned moves to upto. */
 int log_clean(samsa_log *log, int64_t upto, int64_t now, int64_t horizon_ms,
               int64_t *removed);
+/* fdatasync log's directory as its own syncs do: serialised with them,
+ * and a failure sets `failed` (log.c, "Failure"). */
+int log_dirsync(samsa_log *log);
 /* Remove the cleaner's temporary files (NNNNNNNNNNNNNNNNNNNN.log.cleaned)
  * a crash left in dir: log_open, before it lists the segments. */
 void log_clean_leftovers(samsa_io *io, const char *dir);

@@ -1072,8 +1072,9 @@ open_segment(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
          * is scanned with CRCs from the entry at or before it. */
         uint64_t from = 0;
         size_t files = 0;
-        bool time_same = false;
-        if (index_files_load(io, seg, size, &files, &time_same)) {
+        bool time_same = false,
+             loaded = index_files_load(io, seg, size, &files, &time_same);
+        if (loaded) {
             size_t n = atomic_load(&seg->idx_len);
             int64_t ignored;
             atomic_store(&seg->size, size); /* for the lookup's checks */
@@ -1114,6 +1115,12 @@ open_segment(samsa_io *io, const char *dir, int64_t base, const log_config *cfg,
         if (rc == 0 && recover_from < 0 && !probe && !time_same && files > 0 &&
             atomic_load(&seg->idx_len) == files)
             timeindex_rewrite(io, seg);
+        /* A sealed segment without whole index files (a crash between a
+         * cleaning's swap and its new index files, compact.c) gets them
+         * from the scan: a sync of the segment and a copy's catch-up
+         * (replica.c) read them, and failed on a missing one. */
+        if (rc == 0 && recover_from < 0 && !probe && !loaded)
+            (void)index_files_write(io, seg);
         /* What the scan read is not needed now: see "Bounded recovery".
          * The view is the I/O layer's MAP_SHARED mapping of the file (or
          * the replica set's, also one), so this only drops this process's

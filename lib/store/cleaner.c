@@ -22,6 +22,16 @@
  * cleaned it, samsa_log.cleaned, in memory: after a restart the whole log
  * counts as dirty once) at least min_cleanable_dirty_ratio of it.
  *
+ * Durable first.  A cleaning removes records that later records of
+ * their keys replace, and each swap is synced: its removals are durable
+ * at once.  Without the sync policy the records that replace them may
+ * not be yet (the flusher syncs sealed segments about once a second): a
+ * power cut after the swap would take them, and their keys would read
+ * as never written, though older records of them were durable.  So the
+ * sealed segments, the whole range a cleaning reads, are synced first
+ * (on every copy), as the flusher would (the recovery point it saves
+ * next moves with them).
+ *
  * Gaps.  Before the first cleaning of a partition whose catalog record
  * does not yet say that its offsets may skip (a topic altered to compact:
  * those created compacted have it from the start, topic.c), the flag is
@@ -70,6 +80,9 @@ clean_partition(samsa *s, topic *t, int32_t p, int64_t now, int64_t *removed)
     if (!due && (dirty == 0 || (double)dirty < ratio * (double)total))
         return 0;
     int rc = ensure_gaps(s, t, p);
+    int64_t rp;
+    if (rc == 0) /* see "Durable first" */
+        rc = partition_flush(t->parts[p], false, false, &rp);
     if (rc == 0)
         rc = log_clean(log, upto, now, c->delete_retention_ms, &gone);
     *removed += gone;
