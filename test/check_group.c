@@ -878,6 +878,75 @@ START_TEST(test_topics_change)
 }
 END_TEST
 
+/* Count the consumer groups samsa_group_list() names. */
+static int
+count_group(const char *name, samsa_group_type type, void *ctx)
+{
+    (void)name;
+    *(int *)ctx += type == SAMSA_GROUP_CONSUMER;
+    return 0;
+}
+
+/* A topic deleted (and created again under its name) between a poll and a
+ * commit: the commit of the old topic's partition, explicit or of the
+ * positions (auto-commit at close), is refused and writes nothing; no
+ * offset of the old topic lands in the catalog under its dead id (where it
+ * would stay for ever, listing the group), and none applies to the new
+ * topic. */
+START_TEST(test_commit_deleted_topic)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < 2; p++)
+        produce_n(s, "t", p, 5);
+    pthread_rwlock_rdlock(&s->table_lock);
+    uint64_t old = store_topic_find(s, "t")->id;
+    pthread_rwlock_unlock(&s->table_lock);
+    const char *topics[] = {"t", NULL};
+    samsa_consumer_config cc = {.group = "g",
+                                .topics = topics,
+                                .offset_reset = SAMSA_RESET_EARLIEST,
+                                .auto_commit_ms = 3600000};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cc, &c));
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, 0));
+    E(samsa_consumer_poll(c, &m, 0));
+    E(samsa_topic_delete(s, "t"));
+    E(samsa_topic_create(s, "t", &cfg));
+    produce_n(s, "t", 0, 5);
+    samsa_topic_partition tp = {"t", 0, 3};
+    EQ_RC(samsa_consumer_commit(c, &tp, 1), SAMSA_ENOTASSIGNED);
+    EQ_RC(samsa_consumer_commit(c, NULL, 0), SAMSA_ENOTASSIGNED);
+    catalog_group_offset got[2] = {{old, 0, 0}, {old, 1, 0}};
+    E(catalog_group_get(&s->cat, "g", got, 2));
+    ck_assert_int_eq(got[0].offset, -1);
+    ck_assert_int_eq(got[1].offset, -1);
+    int groups = 0;
+    E(samsa_group_list(s, count_group, &groups));
+    ck_assert_int_eq(groups, 1); /* g, by its member only */
+    E(samsa_consumer_close(c));  /* auto-commit of the old positions */
+    E(catalog_group_get(&s->cat, "g", got, 2));
+    ck_assert_int_eq(got[0].offset, -1);
+    ck_assert_int_eq(got[1].offset, -1);
+    groups = 0;
+    E(samsa_group_list(s, count_group, &groups));
+    ck_assert_int_eq(groups, 0);
+    EQ_RC(samsa_group_delete(s, "g"), SAMSA_ENOGROUP);
+    /* the new topic starts where the reset policy says */
+    cc.auto_commit_ms = 0;
+    E(samsa_consumer_open(s, &cc, &c));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert_int_eq(m.partition, 0);
+    ck_assert_int_eq(m.offset, 0);
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* ---- samsa_close() under blocked members ----------------------------------
  */
 
@@ -1197,6 +1266,7 @@ group_suite(void)
     tcase_add_test(tc, test_rebalance_callbacks);
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
+    tcase_add_test(tc, test_commit_deleted_topic);
     tcase_add_test(tc, test_close_while_blocked);
     tcase_add_test(tc, test_wakeup);
     tcase_add_test(tc, test_resubscribe);

@@ -19,9 +19,26 @@
 
 #include "group.h"
 
+/* Does the member still own o: its group says so, and its topic (this
+ * one, not another created since under the name) still exists?  The group
+ * learns of a deleted topic only at some member's next rebalance; until
+ * then its entry still names the owner.  g->lock and the table lock held. */
+static bool
+still_owned(samsa_consumer *c, const owned *o)
+{
+    gtopic *t = group_topic_find(c->g, o->topic, o->topic_id);
+    const topic *st = store_topic_find(c->s, o->topic);
+    return t != NULL && t->owner[o->partition] == c && st != NULL &&
+           st->id == o->topic_id;
+}
+
 /* Write offs[0..n-1], which belong to the owned entries at idx[] (the
  * member's own partitions).  strict: a partition the member no longer owns
- * fails the whole commit with SAMSA_ENOTASSIGNED; else it is left out. */
+ * fails the whole commit with SAMSA_ENOTASSIGNED; else it is left out.
+ * The table lock, held across the catalog commit, keeps a topic's removal
+ * (which drops its offsets in its own catalog commit) from passing between
+ * the check and the write: an offset committed to a removed topic's id
+ * would stay in the catalog for ever, listing the group. */
 static int
 commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
              size_t n, bool strict)
@@ -30,10 +47,9 @@ commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
     int rc = 0;
     size_t m = 0;
     samsa__lock(&g->lock, SAMSA_RANK_GROUP);
+    samsa__rdlock(&c->s->table_lock, SAMSA_RANK_TABLE);
     for (size_t i = 0; i < n; i++) {
-        const owned *o = &c->parts[idx[i]];
-        gtopic *t = group_topic_find(g, o->topic, o->topic_id);
-        if (t != NULL && t->owner[o->partition] == c) {
+        if (still_owned(c, &c->parts[idx[i]])) {
             offs[m] = offs[i];
             idx[m++] = idx[i];
         } else if (strict) {
@@ -42,6 +58,7 @@ commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
     }
     if (rc == 0 && m > 0)
         rc = catalog_group_commit(&c->s->cat, g->name, offs, m);
+    samsa__rwunlock(&c->s->table_lock, SAMSA_RANK_TABLE);
     samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t i = 0; rc == 0 && i < m; i++)
         c->parts[idx[i]].committed = offs[i].offset;
