@@ -1247,6 +1247,204 @@ START_TEST(test_groups_every_record_once)
 }
 END_TEST
 
+/* ---- churn: members joining, leaving, resubscribing at once ---------------
+ *
+ * Each worker runs one member after another and does random things with
+ * it: polls, commits, subscribes again (the same topic, or nothing and
+ * then the topic), wakes itself, closes and opens again.  A shared table
+ * says who holds each partition, kept by the rebalance callbacks: a
+ * partition assigned while another member holds it, revoked from a member
+ * that does not, or a record returned to a member that does not hold its
+ * partition, is a failure.  At the end every committed offset is one the
+ * group had read up to (at-least-once). */
+
+#define CH_PARTS   6
+#define CH_RECORDS 200 /* per partition */
+#define CH_WORKERS 4
+
+typedef struct churn {
+    _Atomic int owner[CH_PARTS];            /* member id, or -1        */
+    _Atomic int seen[CH_PARTS][CH_RECORDS]; /* deliveries per record   */
+    _Atomic int held;                       /* rebalance errors so far */
+    char err[CH_WORKERS][160];              /* per worker              */
+} churn;
+
+typedef struct churn_member {
+    churn *ch;
+    int id; /* unique per member */
+    char *err;
+} churn_member;
+
+static void
+churn_fail(churn_member *cm, const char *what, int p, int other)
+{
+    if (cm->err[0] == '\0')
+        snprintf(cm->err, 160, "member %d: %s partition %d (held by %d)",
+                 cm->id, what, p, other);
+    atomic_fetch_add(&cm->ch->held, 1);
+}
+
+static void
+churn_rebalance(samsa_consumer *c, int event, const samsa_topic_partition *tp,
+                size_t n, void *ctx)
+{
+    (void)c;
+    churn_member *cm = ctx;
+    for (size_t i = 0; i < n; i++) {
+        int p = tp[i].partition;
+        int want = event == SAMSA_REBALANCE_ASSIGNED ? -1 : cm->id;
+        int to = event == SAMSA_REBALANCE_ASSIGNED ? cm->id : -1;
+        if (!atomic_compare_exchange_strong(&cm->ch->owner[p], &want, to))
+            churn_fail(
+                cm, event == SAMSA_REBALANCE_ASSIGNED ? "assigned" : "released",
+                p, want);
+    }
+}
+
+typedef struct churn_worker {
+    samsa *s;
+    churn *ch;
+    int w;
+} churn_worker;
+
+/* Let go of the table's partitions of cm before its close (close gives
+ * them away with no callback; until it does, no one else can take them). */
+static void
+churn_close(samsa_consumer *c, churn_member *cm)
+{
+    for (int p = 0; p < CH_PARTS; p++) {
+        int me = cm->id;
+        atomic_compare_exchange_strong(&cm->ch->owner[p], &me, -1);
+    }
+    int rc = samsa_consumer_close(c);
+    if (rc != 0 && cm->err[0] == '\0')
+        snprintf(cm->err, 160, "close: %s", samsa_strerror(rc));
+}
+
+static void *
+churn_main(void *arg)
+{
+    churn_worker *w = arg;
+    char *err = w->ch->err[w->w];
+    const char *topics[] = {"t", NULL};
+    churn_member cm = {w->ch, w->w * 1000, err};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .on_rebalance = churn_rebalance,
+                                 .ctx = &cm};
+    samsa_consumer *c = NULL;
+    unsigned seed = (unsigned)w->w * 7919u + 1;
+    samsa_message ms[16];
+    for (int step = 0; step < 400 && err[0] == '\0'; step++) {
+        int rc = 0;
+        if (c == NULL) {
+            cm.id++;
+            cfg.auto_commit_ms = (int)(rand_r(&seed) % 3); /* 0, 1, 2 ms */
+            rc = samsa_consumer_open(w->s, &cfg, &c);
+            if (rc != 0)
+                break;
+        }
+        size_t n = 0;
+        switch (rand_r(&seed) % 8) {
+        case 0:
+            rc = samsa_consumer_subscribe(c, topics, NULL);
+            break;
+        case 1:
+            rc = samsa_consumer_unsubscribe(c);
+            if (rc == 0)
+                rc = samsa_consumer_subscribe(c, topics, NULL);
+            break;
+        case 2:
+            rc = samsa_consumer_wakeup(c);
+            if (rc == 0 && (rc = samsa_consumer_poll_batch(
+                                c, ms, 16, &n, 50)) != SAMSA_EWAKEUP)
+                snprintf(err, 160, "poll after wakeup: %s", samsa_strerror(rc));
+            rc = 0;
+            break;
+        case 3:
+            churn_close(c, &cm);
+            c = NULL;
+            break;
+        case 4:
+            rc = samsa_consumer_commit(c, NULL, 0);
+            break;
+        default:
+            rc = samsa_consumer_poll_batch(c, ms, 16, &n, 2);
+            if (rc == SAMSA_ETIMEDOUT)
+                rc = 0;
+            for (size_t i = 0; rc == 0 && i < n; i++) {
+                int p = ms[i].partition;
+                int held = atomic_load(&w->ch->owner[p]);
+                if (held != cm.id)
+                    churn_fail(&cm, "record from", p, held);
+                if (ms[i].offset >= 0 && ms[i].offset < CH_RECORDS)
+                    atomic_fetch_add(&w->ch->seen[p][ms[i].offset], 1);
+            }
+        }
+        if (rc != 0 && err[0] == '\0')
+            snprintf(err, 160, "step %d: %s", step, samsa_strerror(rc));
+    }
+    if (c != NULL)
+        churn_close(c, &cm);
+    return NULL;
+}
+
+static int
+churn_offsets(const samsa_group_offset *o, void *ctx)
+{
+    int64_t *committed = ctx;
+    committed[o->partition] = o->committed;
+    return 0;
+}
+
+START_TEST(test_churn_exclusive)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config cfg = {.partitions = CH_PARTS};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int p = 0; p < CH_PARTS; p++)
+        produce_n(s, "t", p, CH_RECORDS);
+    static churn ch;
+    memset(&ch, 0, sizeof ch);
+    for (int p = 0; p < CH_PARTS; p++)
+        atomic_store(&ch.owner[p], -1);
+    churn_worker w[CH_WORKERS];
+    pthread_t th[CH_WORKERS];
+    for (int i = 0; i < CH_WORKERS; i++) {
+        w[i] = (churn_worker){s, &ch, i};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, churn_main, &w[i]), 0);
+    }
+    for (int i = 0; i < CH_WORKERS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < CH_WORKERS; i++)
+        ck_assert_msg(ch.err[i][0] == '\0', "worker %d: %s", i, ch.err[i]);
+    ck_assert_int_eq(atomic_load(&ch.held), 0);
+    for (int p = 0; p < CH_PARTS; p++)
+        ck_assert_int_eq(atomic_load(&ch.owner[p]), -1);
+    int64_t committed[CH_PARTS];
+    for (int p = 0; p < CH_PARTS; p++)
+        committed[p] = -1;
+    E(samsa_group_offsets(s, "g", churn_offsets, committed));
+    long got = 0, sum = 0;
+    for (int p = 0; p < CH_PARTS; p++) {
+        sum += committed[p] > 0 ? committed[p] : 0;
+        for (int o = 0; o < CH_RECORDS; o++)
+            got += atomic_load(&ch.seen[p][o]);
+    }
+    printf("group: churn: %ld records delivered, %ld committed\n", got, sum);
+    ck_assert_int_gt(got, 0);
+    for (int p = 0; p < CH_PARTS; p++)
+        for (int64_t o = 0; o < committed[p]; o++)
+            ck_assert_msg(atomic_load(&ch.seen[p][o]) > 0,
+                          "partition %d: committed %lld, never read %lld", p,
+                          (long long)committed[p], (long long)o);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 group_suite(void)
 {
@@ -1272,6 +1470,7 @@ group_suite(void)
     tcase_add_test(tc, test_resubscribe);
     tcase_add_test(tc, test_resubscribe_moves_partitions);
     tcase_add_test(tc, test_groups_every_record_once);
+    tcase_add_test(tc, test_churn_exclusive);
     suite_add_tcase(su, tc);
     return su;
 }
