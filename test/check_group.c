@@ -696,6 +696,82 @@ START_TEST(test_commit_survives_kill9)
 }
 END_TEST
 
+/* kill -9 at a random moment of a child committing two partitions in a
+ * loop, telling the parent each commit that returned 0: after reopening
+ * the two offsets are equal (one transaction) and are the last commit
+ * acknowledged or the one in flight, under each sync policy and with a
+ * mirror directory. */
+START_TEST(test_commit_kill9_loop)
+{
+    const char *dir = test_dir_make();
+    char mirror[TEST_PATH_BUF];
+    test_pathf(mirror, dir, "mirror");
+    char store[TEST_PATH_BUF];
+    test_pathf(store, dir, "store");
+    const char *mirrors[] = {mirror, NULL};
+    samsa_options opt = {.sync = SAMSA_SYNC_NONE + _i % 2,
+                         .replica_dirs = _i >= 2 ? mirrors : NULL,
+                         .flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(store, &opt, &s));
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    E(samsa_close(s));
+    for (int round = 0; round < 4; round++) {
+        int acks[2];
+        ck_assert_int_eq(pipe(acks), 0);
+        pid_t pid = test_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(acks[0]);
+            samsa *cs;
+            if (samsa_open(store, &opt, &cs) != 0)
+                _exit(2);
+            const char *topics[] = {"t", NULL};
+            samsa_consumer_config cc = {.group = "g", .topics = topics};
+            samsa_consumer *c;
+            samsa_message m;
+            if (samsa_consumer_open(cs, &cc, &c) != 0 ||
+                samsa_consumer_poll(c, &m, 0) != SAMSA_ETIMEDOUT)
+                _exit(3);
+            for (int32_t i = 1;; i++) {
+                int64_t v = 1000 * (round + 1) + i;
+                samsa_topic_partition tp[2] = {{"t", 0, v}, {"t", 1, v}};
+                if (samsa_consumer_commit(c, tp, 2) != 0)
+                    _exit(4);
+                if (write(acks[1], &v, sizeof v) != sizeof v)
+                    _exit(5);
+            }
+        }
+        close(acks[1]);
+        int64_t v, last = -1;
+        int want = 5 + round * 37 + _i * 11, got = 0;
+        while (got < want && read(acks[0], &v, sizeof v) == sizeof v)
+            last = v, got++;
+        kill(pid, SIGKILL);
+        while (read(acks[0], &v, sizeof v) == sizeof v)
+            last = v;
+        close(acks[0]);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "child exited with %d", WEXITSTATUS(status));
+        ck_assert_int_eq(got, want);
+        E(samsa_open(store, &opt, &s));
+        lag_list l = {0};
+        E(samsa_group_offsets(s, "g", collect, &l));
+        ck_assert_int_eq(l.n, 2);
+        ck_assert_int_eq(l.rows[0].committed, l.rows[1].committed);
+        ck_assert_msg(l.rows[0].committed == last ||
+                          l.rows[0].committed == last + 1,
+                      "round %d: committed %lld, last acknowledged %lld", round,
+                      (long long)l.rows[0].committed, (long long)last);
+        E(samsa_close(s));
+    }
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Auto-commit commits what earlier polls returned, at a later poll and at
  * close; under SYNC_ALWAYS commits work the same (synced). */
 START_TEST(test_auto_commit_synced)
@@ -1532,6 +1608,7 @@ group_suite(void)
     tcase_add_test(tc, test_group_offsets_corrupt);
     tcase_add_test(tc, test_commit_survives_kill9);
     tcase_add_test(tc, test_commit_damaged_live);
+    tcase_add_loop_test(tc, test_commit_kill9_loop, 0, 4);
     tcase_add_test(tc, test_auto_commit_synced);
     tcase_add_test(tc, test_rebalance_callbacks);
     tcase_add_test(tc, test_session_timeout_takeover);
