@@ -1413,7 +1413,12 @@ typedef struct churn {
     _Atomic int owner[CH_PARTS];            /* member id, or -1        */
     _Atomic int seen[CH_PARTS][CH_RECORDS]; /* deliveries per record   */
     _Atomic int held;                       /* rebalance errors so far */
+    _Atomic int lost;                       /* partitions told LOST    */
     char err[CH_WORKERS][160];              /* per worker              */
+    bool expiry; /* members stall past short session timeouts: a member
+                    expelled learns it only at its next call, so the
+                    table is not kept; each member checks its records
+                    against its own assignment instead */
 } churn;
 
 typedef struct churn_member {
@@ -1437,7 +1442,9 @@ churn_rebalance(samsa_consumer *c, int event, const samsa_topic_partition *tp,
 {
     (void)c;
     churn_member *cm = ctx;
-    for (size_t i = 0; i < n; i++) {
+    if (event == SAMSA_REBALANCE_LOST)
+        atomic_fetch_add(&cm->ch->lost, (int)n);
+    for (size_t i = 0; !cm->ch->expiry && i < n; i++) {
         int p = tp[i].partition;
         int want = event == SAMSA_REBALANCE_ASSIGNED ? -1 : cm->id;
         int to = event == SAMSA_REBALANCE_ASSIGNED ? cm->id : -1;
@@ -1479,7 +1486,8 @@ churn_main(void *arg)
                                  .topics = topics,
                                  .offset_reset = SAMSA_RESET_EARLIEST,
                                  .on_rebalance = churn_rebalance,
-                                 .ctx = &cm};
+                                 .ctx = &cm,
+                                 .session_timeout_ms = w->ch->expiry ? 20 : 0};
     samsa_consumer *c = NULL;
     unsigned seed = (unsigned)w->w * 7919u + 1;
     samsa_message ms[16];
@@ -1515,15 +1523,26 @@ churn_main(void *arg)
             break;
         case 4:
             rc = samsa_consumer_commit(c, NULL, 0);
+            if (w->ch->expiry && rc == SAMSA_ENOTASSIGNED)
+                rc = 0; /* expelled since its last call */
+            if (w->ch->expiry)
+                usleep(rand_r(&seed) % 40000); /* past its session, or not */
             break;
         default:
             rc = samsa_consumer_poll_batch(c, ms, 16, &n, 2);
             if (rc == SAMSA_ETIMEDOUT)
                 rc = 0;
+            samsa_topic_partition own[CH_PARTS];
+            size_t nown = 0;
+            if (rc == 0 && n > 0)
+                rc = samsa_consumer_assignment(c, own, CH_PARTS, &nown);
             for (size_t i = 0; rc == 0 && i < n; i++) {
                 int p = ms[i].partition;
                 int held = atomic_load(&w->ch->owner[p]);
-                if (held != cm.id)
+                bool mine = false;
+                for (size_t k = 0; k < nown; k++)
+                    mine |= own[k].partition == p;
+                if (!mine || (!w->ch->expiry && held != cm.id))
                     churn_fail(&cm, "record from", p, held);
                 if (ms[i].offset >= 0 && ms[i].offset < CH_RECORDS)
                     atomic_fetch_add(&w->ch->seen[p][ms[i].offset], 1);
@@ -1555,6 +1574,7 @@ START_TEST(test_churn_exclusive)
         produce_n(s, "t", p, CH_RECORDS);
     static churn ch;
     memset(&ch, 0, sizeof ch);
+    ch.expiry = _i == 1;
     for (int p = 0; p < CH_PARTS; p++)
         atomic_store(&ch.owner[p], -1);
     churn_worker w[CH_WORKERS];
@@ -1580,13 +1600,36 @@ START_TEST(test_churn_exclusive)
         for (int o = 0; o < CH_RECORDS; o++)
             got += atomic_load(&ch.seen[p][o]);
     }
-    printf("group: churn: %ld records delivered, %ld committed\n", got, sum);
+    printf("group: churn%s: %ld records delivered, %ld committed, %d "
+           "partitions lost\n",
+           ch.expiry ? " with expiry" : "", got, sum, atomic_load(&ch.lost));
+    ck_assert(ch.expiry || atomic_load(&ch.lost) == 0);
     ck_assert_int_gt(got, 0);
     for (int p = 0; p < CH_PARTS; p++)
         for (int64_t o = 0; o < committed[p]; o++)
             ck_assert_msg(atomic_load(&ch.seen[p][o]) > 0,
                           "partition %d: committed %lld, never read %lld", p,
                           (long long)committed[p], (long long)o);
+    /* and the group settles: every partition owned exactly once */
+    samsa_consumer *ms[2] = {member(s, "g", 0, "t"), member(s, "g", 0, "t")};
+    samsa_message m;
+    for (int round = 0; round < 3 * CH_PARTS * CH_RECORDS; round++)
+        if (samsa_consumer_poll(ms[round % 2], &m, 0) == SAMSA_ETIMEDOUT &&
+            samsa_consumer_poll(ms[1 - round % 2], &m, 0) == SAMSA_ETIMEDOUT)
+            break;
+    int owners[CH_PARTS] = {0};
+    for (int i = 0; i < 2; i++) {
+        samsa_topic_partition tp[CH_PARTS];
+        size_t k;
+        E(samsa_consumer_assignment(ms[i], tp, CH_PARTS, &k));
+        ck_assert_uint_eq(k, CH_PARTS / 2);
+        for (size_t j = 0; j < k; j++)
+            owners[tp[j].partition]++;
+    }
+    for (int p = 0; p < CH_PARTS; p++)
+        ck_assert_int_eq(owners[p], 1);
+    E(samsa_consumer_close(ms[0]));
+    E(samsa_consumer_close(ms[1]));
     E(samsa_close(s));
     test_dir_remove(dir);
 }
@@ -1619,7 +1662,7 @@ group_suite(void)
     tcase_add_test(tc, test_resubscribe);
     tcase_add_test(tc, test_resubscribe_moves_partitions);
     tcase_add_test(tc, test_groups_every_record_once);
-    tcase_add_test(tc, test_churn_exclusive);
+    tcase_add_loop_test(tc, test_churn_exclusive, 0, 2);
     suite_add_tcase(su, tc);
     return su;
 }
