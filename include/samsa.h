@@ -1193,7 +1193,8 @@ typedef struct samsa_topic_partition {
  * thread.  parts (n entries, n >= 1) and their topic names are valid during
  * the call only.  The callback may call samsa_consumer_commit(),
  * samsa_consumer_position(), samsa_consumer_seek*() and
- * samsa_consumer_pause()/resume() on c, but not poll or close it.
+ * samsa_consumer_pause()/resume() on c, but not poll or close it (both return
+ * SAMSA_EINVAL there).
  */
 typedef void (*samsa_rebalance_fn)(samsa_consumer *c, int event,
                                    const samsa_topic_partition *parts, size_t n,
@@ -1260,7 +1261,9 @@ SAMSA_API int samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
  *
  * @param[in] c the consumer, or NULL (then nothing happens).
  * @return 0, or the error of the final auto-commit (the consumer is freed
- *         either way).
+ *         either way), or SAMSA_EINVAL when called from the member's
+ *         on_rebalance: then nothing happened (close it once the poll
+ *         returns).
  */
 SAMSA_API int samsa_consumer_close(samsa_consumer *c);
 

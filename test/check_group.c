@@ -891,6 +891,60 @@ END_TEST
 
 /* ---- a silent member's partitions move ----------------------------------- */
 
+/* samsa_consumer_close() from inside the rebalance callback would free
+ * the consumer under the poll that called back: it is refused, and the
+ * member goes on. */
+typedef struct closer {
+    int rc;    /* what the close in the callback returned */
+    int calls; /* callbacks */
+} closer;
+
+static void
+close_in_callback(samsa_consumer *c, int event, const samsa_topic_partition *tp,
+                  size_t n, void *ctx)
+{
+    (void)event;
+    (void)tp;
+    (void)n;
+    closer *k = ctx;
+    k->calls++;
+    k->rc = samsa_consumer_close(c);
+}
+
+START_TEST(test_close_in_callback)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 3);
+    const char *topics[] = {"t", NULL};
+    closer k = {0, 0};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .auto_commit_ms = 1,
+                                 .on_rebalance = close_in_callback,
+                                 .ctx = &k};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c));
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, 0)); /* assigned: the close is refused */
+    ck_assert_int_eq(k.calls, 1);
+    EQ_RC(k.rc, SAMSA_EINVAL);
+    ck_assert_int_eq(m.offset, 0);
+    E(samsa_consumer_unsubscribe(c)); /* revoked: refused again */
+    ck_assert_int_eq(k.calls, 2);
+    EQ_RC(k.rc, SAMSA_EINVAL);
+    E(samsa_consumer_close(c)); /* commits 1 */
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(l.rows[0].committed, 1);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_session_timeout_takeover)
 {
     const char *dir = test_dir_make();
@@ -1654,6 +1708,7 @@ group_suite(void)
     tcase_add_loop_test(tc, test_commit_kill9_loop, 0, 4);
     tcase_add_test(tc, test_auto_commit_synced);
     tcase_add_test(tc, test_rebalance_callbacks);
+    tcase_add_test(tc, test_close_in_callback);
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
     tcase_add_test(tc, test_commit_deleted_topic);

@@ -679,10 +679,16 @@ samsa_consumer_close(samsa_consumer *c)
         pthread_cond_wait(&c->detach_cond, &c->lock);
     bool attached = !c->detached;
     samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
+    if (attached && c->in_callback) {
+        /* The poll that called back goes on with c after the callback:
+         * freeing c here would pull it from under that poll. */
+        store_leave(c->s);
+        return SAMSA_EINVAL;
+    }
     int rc = 0;
     if (attached) {
         samsa *s = c->s;
-        if (c->auto_commit_ns > 0 && !c->in_callback)
+        if (c->auto_commit_ns > 0)
             rc = commit_positions(c, NULL, 0);
         group_leave(s, c);
         store_leave(s);
