@@ -945,6 +945,75 @@ START_TEST(test_close_in_callback)
 }
 END_TEST
 
+/* A topic deleted and created again under its name while the member is
+ * between its group's view and opening its cursors (here: from the
+ * REVOKED callback of the same rebalance).  The member must not take the
+ * old topic's partition by opening the new topic's: that gave it records
+ * of a partition the group never assigned it (and a committed offset of
+ * the old topic read just before the swap would have placed the cursor
+ * in the new one).  It takes the new topic's partition once the group
+ * knows it: one ASSIGNED, no LOST. */
+typedef struct swapper {
+    samsa *s;
+    bool swap;       /* delete and create t at the next REVOKED */
+    char events[64]; /* 'A', 'R', 'L' per partition told          */
+    size_t n;
+} swapper;
+
+static void
+swap_on_revoke(samsa_consumer *c, int event, const samsa_topic_partition *tp,
+               size_t n, void *ctx)
+{
+    (void)c;
+    swapper *w = ctx;
+    for (size_t i = 0; i < n && w->n + 1 < sizeof w->events; i++)
+        w->events[w->n++] = event == SAMSA_REBALANCE_ASSIGNED  ? 'A'
+                            : event == SAMSA_REBALANCE_REVOKED ? 'R'
+                                                               : 'L';
+    (void)tp;
+    if (event == SAMSA_REBALANCE_REVOKED && w->swap) {
+        w->swap = false;
+        if (samsa_topic_delete(w->s, "t") == 0 &&
+            samsa_topic_create(w->s, "t", NULL) == 0)
+            (void)test_produce_str(w->s, "t", 0, NULL, "new");
+    }
+}
+
+START_TEST(test_topic_swapped_during_take)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "u", NULL));
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 3);
+    const char *topics[] = {"u", NULL};
+    swapper w = {.s = s};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .on_rebalance = swap_on_revoke,
+                                 .ctx = &w};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c));
+    samsa_message m;
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_str_eq(w.events, "A");
+    w.swap = true;
+    const char *to_t[] = {"t", NULL};
+    E(samsa_consumer_subscribe(c, to_t, NULL));
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert_str_eq(m.topic, "t");
+    ck_assert_int_eq(m.offset, 0);
+    ck_assert_int_eq(m.value_len, 3);
+    ck_assert(memcmp(m.value, "new", 3) == 0);
+    EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ETIMEDOUT);
+    ck_assert_str_eq(w.events, "ARA");
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_session_timeout_takeover)
 {
     const char *dir = test_dir_make();
@@ -1709,6 +1778,7 @@ group_suite(void)
     tcase_add_test(tc, test_auto_commit_synced);
     tcase_add_test(tc, test_rebalance_callbacks);
     tcase_add_test(tc, test_close_in_callback);
+    tcase_add_test(tc, test_topic_swapped_during_take);
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
     tcase_add_test(tc, test_commit_deleted_topic);
