@@ -391,6 +391,69 @@ START_TEST(test_group_map_full)
 }
 END_TEST
 
+static int
+rows_fn_any(const samsa_group_member *m, void *ctx)
+{
+    (void)m;
+    (void)ctx;
+    return 0;
+}
+
+static int
+count_fn(const char *name, samsa_group_type type, void *ctx)
+{
+    (void)type;
+    *(int *)ctx += strlen(name) == SAMSA_MAX_TOPIC_NAME;
+    return 0;
+}
+
+/* Group names at the limit work in every group call; one byte longer, or
+ * empty, is SAMSA_EINVAL from each, and changes nothing. */
+START_TEST(test_group_name_limits)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    produce_ts(s, "t", 0, "x", 1000);
+    produce_ts(s, "t", 0, "y", 1000);
+    char longest[SAMSA_MAX_TOPIC_NAME + 1], over[SAMSA_MAX_TOPIC_NAME + 2];
+    memset(longest, 'a', SAMSA_MAX_TOPIC_NAME);
+    longest[SAMSA_MAX_TOPIC_NAME] = '\0';
+    memset(over, 'a', SAMSA_MAX_TOPIC_NAME + 1);
+    over[SAMSA_MAX_TOPIC_NAME + 1] = '\0';
+    int64_t one = 1;
+    commit(s, longest, "t", &one, 1);
+    offs f = group_offs(s, longest);
+    ck_assert_int_eq(f.n, 1);
+    ck_assert_int_eq(f.committed[0], 1);
+    E(samsa_group_reset(s, longest, "t", 0, SAMSA_RESET_TO_LATEST, 0));
+    f = group_offs(s, longest);
+    ck_assert_int_eq(f.committed[0], 2);
+    int n = 0;
+    E(samsa_group_list(s, count_fn, &n));
+    ck_assert_int_eq(n, 1);
+    const char *bad[] = {over, ""};
+    for (int i = 0; i < 2; i++) {
+        const char *topics[] = {"t", NULL};
+        samsa_consumer_config cc = {.group = bad[i], .topics = topics};
+        samsa_consumer *c = NULL;
+        EQ_RC(samsa_consumer_open(s, &cc, &c), SAMSA_EINVAL);
+        ck_assert_ptr_null(c);
+        offs g = {.n = 0};
+        EQ_RC(samsa_group_offsets(s, bad[i], offs_fn, &g), SAMSA_EINVAL);
+        EQ_RC(samsa_group_reset(s, bad[i], "t", 0, SAMSA_RESET_TO_EARLIEST, 0),
+              SAMSA_EINVAL);
+        EQ_RC(samsa_group_delete(s, bad[i]), SAMSA_EINVAL);
+        EQ_RC(samsa_group_members(s, bad[i], rows_fn_any, NULL), SAMSA_EINVAL);
+    }
+    E(samsa_group_delete(s, longest));
+    f = group_offs(s, longest);
+    ck_assert_int_eq(f.n, 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 typedef struct rows {
     char line[8][64];
     int n;
@@ -665,6 +728,7 @@ admin_suite(void)
     tcase_add_test(tc, test_group_reset);
     tcase_add_test(tc, test_group_delete);
     tcase_add_test(tc, test_group_map_full);
+    tcase_add_test(tc, test_group_name_limits);
     tcase_add_test(tc, test_group_members);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_stats_json);
