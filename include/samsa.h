@@ -1518,7 +1518,9 @@ typedef enum samsa_group_type {
  *                type and ctx; a non-zero return stops the walk and is
  *                returned.  fn may call any samsa function.
  * @param[in] ctx passed to fn.
- * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO,
+ *         SAMSA_ECORRUPT (a group's entry in the catalog is damaged; fn is
+ *         not called).
  */
 SAMSA_API int samsa_group_list(samsa *s,
                                int (*fn)(const char *name,
@@ -1604,8 +1606,9 @@ SAMSA_API int samsa_group_reset(samsa *s, const char *group, const char *topic,
  * @param[in] s     the store.
  * @param[in] group the consumer group's name.
  * @return 0, SAMSA_EINVAL, SAMSA_ENOGROUP (no offsets committed under
- *         that name), SAMSA_EBUSY (it has members now), SAMSA_EIO,
- *         SAMSA_ENOSPC.
+ *         that name), SAMSA_EBUSY (it has members now), SAMSA_ECORRUPT (a
+ *         group's entry in the catalog is damaged: nothing deleted),
+ *         SAMSA_EIO, SAMSA_ENOSPC.
  * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
  * changed.
  */

@@ -305,6 +305,12 @@ catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
     int mrc = rc == 0 ? cm_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
     while (rc == 0 && mrc == 0) {
         const uint8_t *p = k.mv_data;
+        /* The value's CRC covers the key: a name damaged since the open
+         * checked every value is not listed as a group. */
+        if (!catalog__value_ok(share ? TAG_QUEUE : TAG_GROUP, &k, &v)) {
+            rc = SAMSA_ECORRUPT;
+            break;
+        }
         /* consumer: id, partition, name; share: name, NUL, id, partition.
          * A key of neither shape is not one samsa wrote: skipped. */
         if (!share && k.mv_size > 12)
