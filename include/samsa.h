@@ -1331,7 +1331,8 @@ SAMSA_API int samsa_consumer_poll_batch(samsa_consumer *c, samsa_message *msgs,
  * @param[in] c       the consumer.
  * @param[in] offsets n partitions with the offsets to commit, or NULL to
  *                    commit the current position of every partition the
- *                    member owns.
+ *                    member owns (those of topics deleted since are left
+ *                    out; one moved to another member fails the commit).
  * @param[in] n       entries in offsets (0 with NULL).
  * @return 0, or
  *   - SAMSA_EINVAL: c is NULL; offsets is NULL with n > 0 or not NULL with

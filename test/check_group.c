@@ -1068,6 +1068,69 @@ START_TEST(test_topic_swapped_during_take)
 }
 END_TEST
 
+/* The usual REVOKED callback, samsa_consumer_commit(c, NULL, 0), in a
+ * rebalance that also loses a partition of a deleted topic: the positions
+ * of the partitions still owned are committed; the lost one is skipped,
+ * not a reason to refuse the whole commit. */
+typedef struct revoke_commit {
+    int rc;      /* the commit in REVOKED, 1 before */
+    int revoked; /* partitions told REVOKED         */
+    int lost;    /* partitions told LOST            */
+} revoke_commit;
+
+static void
+commit_on_revoke(samsa_consumer *c, int event, const samsa_topic_partition *tp,
+                 size_t n, void *ctx)
+{
+    (void)tp;
+    revoke_commit *r = ctx;
+    if (event == SAMSA_REBALANCE_LOST)
+        r->lost += (int)n;
+    if (event == SAMSA_REBALANCE_REVOKED) {
+        r->revoked += (int)n;
+        r->rc = samsa_consumer_commit(c, NULL, 0);
+    }
+}
+
+START_TEST(test_commit_on_revoke_with_lost)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    samsa_topic_config two = {.partitions = 2};
+    E(samsa_topic_create(s, "a", &two));
+    E(samsa_topic_create(s, "b", NULL));
+    produce_n(s, "a", 0, 5);
+    produce_n(s, "a", 1, 5);
+    const char *topics[] = {"a", "b", NULL};
+    revoke_commit r = {1, 0, 0};
+    samsa_consumer_config cfg = {.group = "g",
+                                 .topics = topics,
+                                 .offset_reset = SAMSA_RESET_EARLIEST,
+                                 .on_rebalance = commit_on_revoke,
+                                 .ctx = &r};
+    samsa_consumer *c;
+    E(samsa_consumer_open(s, &cfg, &c));
+    samsa_message m;
+    for (int i = 0; i < 4; i++) /* two records of each a partition */
+        E(samsa_consumer_poll(c, &m, 0));
+    E(samsa_topic_delete(s, "b"));
+    samsa_consumer *c2 = member(s, "g", 0, "a"); /* takes one of a */
+    EQ_RC(samsa_consumer_poll(c, &m, 0), 0);
+    ck_assert_int_eq(r.revoked, 1);
+    ck_assert_int_eq(r.lost, 1);
+    EQ_RC(r.rc, 0);
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_int_eq(l.rows[0].committed, 2);
+    ck_assert_int_eq(l.rows[1].committed, 2);
+    E(samsa_consumer_close(c2));
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 START_TEST(test_session_timeout_takeover)
 {
     const char *dir = test_dir_make();
@@ -1243,7 +1306,7 @@ START_TEST(test_commit_deleted_topic)
     produce_n(s, "t", 0, 5);
     samsa_topic_partition tp = {"t", 0, 3};
     EQ_RC(samsa_consumer_commit(c, &tp, 1), SAMSA_ENOTASSIGNED);
-    EQ_RC(samsa_consumer_commit(c, NULL, 0), SAMSA_ENOTASSIGNED);
+    E(samsa_consumer_commit(c, NULL, 0)); /* the positions: left out */
     catalog_group_offset got[2] = {{old, 0, 0}, {old, 1, 0}};
     E(catalog_group_get(&s->cat, "g", got, 2));
     ck_assert_int_eq(got[0].offset, -1);
@@ -1834,6 +1897,7 @@ group_suite(void)
     tcase_add_test(tc, test_rebalance_callbacks);
     tcase_add_test(tc, test_close_in_callback);
     tcase_add_test(tc, test_topic_swapped_during_take);
+    tcase_add_test(tc, test_commit_on_revoke_with_lost);
     tcase_add_test(tc, test_session_timeout_takeover);
     tcase_add_test(tc, test_topics_change);
     tcase_add_test(tc, test_commit_deleted_topic);
