@@ -1193,7 +1193,8 @@ typedef struct samsa_topic_partition {
  * thread.  parts (n entries, n >= 1) and their topic names are valid during
  * the call only.  The callback may call samsa_consumer_commit(),
  * samsa_consumer_position(), samsa_consumer_seek*() and
- * samsa_consumer_pause()/resume() on c, but not poll or close it.
+ * samsa_consumer_pause()/resume() on c, but not poll or close it (both return
+ * SAMSA_EINVAL there).
  */
 typedef void (*samsa_rebalance_fn)(samsa_consumer *c, int event,
                                    const samsa_topic_partition *parts, size_t n,
@@ -1260,7 +1261,9 @@ SAMSA_API int samsa_consumer_open(samsa *s, const samsa_consumer_config *cfg,
  *
  * @param[in] c the consumer, or NULL (then nothing happens).
  * @return 0, or the error of the final auto-commit (the consumer is freed
- *         either way).
+ *         either way), or SAMSA_EINVAL when called from the member's
+ *         on_rebalance: then nothing happened (close it once the poll
+ *         returns).
  */
 SAMSA_API int samsa_consumer_close(samsa_consumer *c);
 
@@ -1328,7 +1331,8 @@ SAMSA_API int samsa_consumer_poll_batch(samsa_consumer *c, samsa_message *msgs,
  * @param[in] c       the consumer.
  * @param[in] offsets n partitions with the offsets to commit, or NULL to
  *                    commit the current position of every partition the
- *                    member owns.
+ *                    member owns (those of topics deleted since are left
+ *                    out; one moved to another member fails the commit).
  * @param[in] n       entries in offsets (0 with NULL).
  * @return 0, or
  *   - SAMSA_EINVAL: c is NULL; offsets is NULL with n > 0 or not NULL with
@@ -1515,7 +1519,9 @@ typedef enum samsa_group_type {
  *                type and ctx; a non-zero return stops the walk and is
  *                returned.  fn may call any samsa function.
  * @param[in] ctx passed to fn.
- * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO.
+ * @return 0, fn's non-zero return, SAMSA_EINVAL, SAMSA_ENOMEM, SAMSA_EIO,
+ *         SAMSA_ECORRUPT (a group's entry in the catalog is damaged; fn is
+ *         not called).
  */
 SAMSA_API int samsa_group_list(samsa *s,
                                int (*fn)(const char *name,
@@ -1601,8 +1607,9 @@ SAMSA_API int samsa_group_reset(samsa *s, const char *group, const char *topic,
  * @param[in] s     the store.
  * @param[in] group the consumer group's name.
  * @return 0, SAMSA_EINVAL, SAMSA_ENOGROUP (no offsets committed under
- *         that name), SAMSA_EBUSY (it has members now), SAMSA_EIO,
- *         SAMSA_ENOSPC.
+ *         that name), SAMSA_EBUSY (it has members now), SAMSA_ECORRUPT (a
+ *         group's entry in the catalog is damaged: nothing deleted),
+ *         SAMSA_EIO, SAMSA_ENOSPC.
  * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
  * changed.
  */

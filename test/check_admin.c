@@ -307,6 +307,153 @@ START_TEST(test_group_delete)
 }
 END_TEST
 
+/* Group i's name: long, so that a small catalog map fills fast. */
+static const char *
+full_name(char *b, int i)
+{
+    memset(b, 'g', 200);
+    snprintf(b + 200, 16, "%05d", i);
+    return b;
+}
+
+/* The catalog's LMDB map full of groups' offsets: the commit that does not
+ * fit fails with SAMSA_ENOSPC and changes nothing, every earlier one reads
+ * back exactly, a member's commit that needs the same room fails the same
+ * way; deletes work or fail alone; and with a larger map (reopened) the
+ * catalog holds exactly what was acknowledged. */
+START_TEST(test_group_map_full)
+{
+    const char *dir = test_dir_make();
+    samsa_options opt = {.catalog_map_bytes = 1u << 20};
+    samsa *s;
+    E(samsa_open(dir, &opt, &s));
+    samsa_topic_config cfg = {.partitions = 2};
+    E(samsa_topic_create(s, "t", &cfg));
+    for (int i = 0; i < 20; i++)
+        produce_ts(s, "t", i % 2, "x", 1000);
+    char name[256];
+    int n = 0, rc = 0;
+    for (; n < 20000; n++) {
+        rc = samsa_group_reset(s, full_name(name, n), "t", SAMSA_PARTITION_ANY,
+                               SAMSA_RESET_TO_OFFSET, n % 11);
+        if (rc != 0)
+            break;
+    }
+    EQ_RC(rc, SAMSA_ENOSPC);
+    ck_assert_int_gt(n, 100);
+    offs f = group_offs(s, full_name(name, n));
+    ck_assert_int_eq(f.n, 0);
+    /* a member of that group: its commit does not fit either */
+    samsa_consumer *c = consumer_open(s, full_name(name, n), "t");
+    samsa_message m;
+    (void)samsa_consumer_poll(c, &m, 0);
+    samsa_topic_partition tp[2] = {{"t", 0, 9}, {"t", 1, 8}};
+    EQ_RC(samsa_consumer_commit(c, tp, 2), SAMSA_ENOSPC);
+    f = group_offs(s, full_name(name, n));
+    ck_assert_int_eq(f.n, 0);
+    for (int i = 0; i < n; i += 97) {
+        f = group_offs(s, full_name(name, i));
+        ck_assert_int_eq(f.n, 2);
+        ck_assert_int_eq(f.committed[0], i % 11);
+        ck_assert_int_eq(f.committed[1], i % 11);
+    }
+    /* Deleting groups: each delete works or fails alone (LMDB needs
+     * pages to free pages, so a full map refuses some deletes too). */
+    bool gone[50];
+    for (int i = 0; i < 50; i++) {
+        rc = samsa_group_delete(s, full_name(name, i));
+        ck_assert_msg(rc == 0 || rc == SAMSA_ENOSPC, "delete %d: %s", i,
+                      samsa_strerror(rc));
+        gone[i] = rc == 0;
+    }
+    E(samsa_consumer_close(c));
+    E(samsa_close(s));
+    /* A larger map: everything as acknowledged, and room for the commit. */
+    opt.catalog_map_bytes = 4u << 20;
+    E(samsa_open(dir, &opt, &s));
+    for (int i = 0; i < n; i += i < 50 ? 1 : 97) {
+        f = group_offs(s, full_name(name, i));
+        ck_assert_int_eq(f.n, i < 50 && gone[i] ? 0 : 2);
+        if (f.n == 2)
+            ck_assert_int_eq(f.committed[1], i % 11);
+    }
+    f = group_offs(s, full_name(name, n));
+    ck_assert_int_eq(f.n, 0);
+    c = consumer_open(s, full_name(name, n), "t");
+    (void)samsa_consumer_poll(c, &m, 0);
+    E(samsa_consumer_commit(c, tp, 2));
+    E(samsa_consumer_close(c));
+    f = group_offs(s, full_name(name, n));
+    ck_assert_int_eq(f.committed[0], 9);
+    ck_assert_int_eq(f.committed[1], 8);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+static int
+rows_fn_any(const samsa_group_member *m, void *ctx)
+{
+    (void)m;
+    (void)ctx;
+    return 0;
+}
+
+static int
+count_fn(const char *name, samsa_group_type type, void *ctx)
+{
+    (void)type;
+    *(int *)ctx += strlen(name) == SAMSA_MAX_TOPIC_NAME;
+    return 0;
+}
+
+/* Group names at the limit work in every group call; one byte longer, or
+ * empty, is SAMSA_EINVAL from each, and changes nothing. */
+START_TEST(test_group_name_limits)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    E(samsa_topic_create(s, "t", NULL));
+    produce_ts(s, "t", 0, "x", 1000);
+    produce_ts(s, "t", 0, "y", 1000);
+    char longest[SAMSA_MAX_TOPIC_NAME + 1], over[SAMSA_MAX_TOPIC_NAME + 2];
+    memset(longest, 'a', SAMSA_MAX_TOPIC_NAME);
+    longest[SAMSA_MAX_TOPIC_NAME] = '\0';
+    memset(over, 'a', SAMSA_MAX_TOPIC_NAME + 1);
+    over[SAMSA_MAX_TOPIC_NAME + 1] = '\0';
+    int64_t one = 1;
+    commit(s, longest, "t", &one, 1);
+    offs f = group_offs(s, longest);
+    ck_assert_int_eq(f.n, 1);
+    ck_assert_int_eq(f.committed[0], 1);
+    E(samsa_group_reset(s, longest, "t", 0, SAMSA_RESET_TO_LATEST, 0));
+    f = group_offs(s, longest);
+    ck_assert_int_eq(f.committed[0], 2);
+    int n = 0;
+    E(samsa_group_list(s, count_fn, &n));
+    ck_assert_int_eq(n, 1);
+    const char *bad[] = {over, ""};
+    for (int i = 0; i < 2; i++) {
+        const char *topics[] = {"t", NULL};
+        samsa_consumer_config cc = {.group = bad[i], .topics = topics};
+        samsa_consumer *c = NULL;
+        EQ_RC(samsa_consumer_open(s, &cc, &c), SAMSA_EINVAL);
+        ck_assert_ptr_null(c);
+        offs g = {.n = 0};
+        EQ_RC(samsa_group_offsets(s, bad[i], offs_fn, &g), SAMSA_EINVAL);
+        EQ_RC(samsa_group_reset(s, bad[i], "t", 0, SAMSA_RESET_TO_EARLIEST, 0),
+              SAMSA_EINVAL);
+        EQ_RC(samsa_group_delete(s, bad[i]), SAMSA_EINVAL);
+        EQ_RC(samsa_group_members(s, bad[i], rows_fn_any, NULL), SAMSA_EINVAL);
+    }
+    E(samsa_group_delete(s, longest));
+    f = group_offs(s, longest);
+    ck_assert_int_eq(f.n, 0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 typedef struct rows {
     char line[8][64];
     int n;
@@ -580,6 +727,8 @@ admin_suite(void)
     tcase_add_test(tc, test_group_list);
     tcase_add_test(tc, test_group_reset);
     tcase_add_test(tc, test_group_delete);
+    tcase_add_test(tc, test_group_map_full);
+    tcase_add_test(tc, test_group_name_limits);
     tcase_add_test(tc, test_group_members);
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_stats_json);

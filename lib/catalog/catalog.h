@@ -257,6 +257,9 @@ int catalog_queue_put(catalog *c, const char *group, uint64_t topic_id,
 typedef bool (*catalog_drop_fn)(uint64_t topic_id, void *ctx);
 int catalog_queue_drop(catalog_txn *t, catalog_drop_fn dead, void *ctx);
 int catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx);
+/* Delete every group offset whose topic id dead() says is gone, in a
+ * write of its own when a read finds any (at open). */
+int catalog_group_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx);
 /* A catalog_drop_fn: true for the one id *(uint64_t *)ctx. */
 bool catalog_id_is(uint64_t topic_id, void *ctx);
 

@@ -162,6 +162,72 @@ catalog_group_drop_topic(catalog_txn *t, uint64_t id)
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
 }
 
+/* ---- offsets of dropped topics ---------------------------------------------
+ *
+ * A topic's removal drops its offsets in its own transaction, but a
+ * catalog written before commits were checked against the live topics
+ * (commit.c) may hold offsets committed after the removal, under the dead
+ * id: they would list their group for ever.  Found by a scan at open,
+ * as the share groups' strays below. */
+
+/* Does any key have a topic id dead() says is gone?  With del, delete
+ * every such key. */
+static int
+group_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
+           bool del, bool *found)
+{
+    MDB_cursor *cur;
+    int rc = catalog_from_mdb(cm_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0) {
+        uint64_t id = 0;
+        for (int i = 0; i < 8 && k.mv_size > 12; i++)
+            id = id << 8 | ((const uint8_t *)k.mv_data)[i];
+        if (k.mv_size > 12 && dead(id, ctx)) {
+            *found = true;
+            if (!del)
+                break;
+            if ((mrc = cm_cursor_del(cur, 0)) != 0)
+                break;
+        }
+        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
+}
+
+typedef struct stray_arg {
+    catalog_drop_fn dead; /* what to drop  */
+    void *ctx;            /* dead's ctx    */
+} stray_arg;
+
+static int
+group_strays_txn(catalog_txn *t, void *ctx)
+{
+    const stray_arg *a = ctx;
+    bool found = false;
+    return group_scan(t->txn, t->d->groups, a->dead, a->ctx, true, &found);
+}
+
+int
+catalog_group_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+{
+    /* Look first: a write at every open would bump every disk's
+     * generation for nothing. */
+    catalog_txn t;
+    bool found = false;
+    int rc = catalog_read_begin(c, &t);
+    if (rc == 0) {
+        rc = group_scan(t.txn, t.d->groups, dead, ctx, false, &found);
+        catalog_read_end(&t);
+    }
+    stray_arg a = {dead, ctx};
+    return rc == 0 && found ? catalog_write(c, group_strays_txn, &a) : rc;
+}
+
 /* ---- share-group snapshots of dropped topics ------------------------------
  *
  * The "queues" database is keyed by group first (catalog.c), so the
@@ -305,6 +371,12 @@ catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
     int mrc = rc == 0 ? cm_cursor_get(cur, &k, &v, MDB_FIRST) : MDB_NOTFOUND;
     while (rc == 0 && mrc == 0) {
         const uint8_t *p = k.mv_data;
+        /* The value's CRC covers the key: a name damaged since the open
+         * checked every value is not listed as a group. */
+        if (!catalog__value_ok(share ? TAG_QUEUE : TAG_GROUP, &k, &v)) {
+            rc = SAMSA_ECORRUPT;
+            break;
+        }
         /* consumer: id, partition, name; share: name, NUL, id, partition.
          * A key of neither shape is not one samsa wrote: skipped. */
         if (!share && k.mv_size > 12)

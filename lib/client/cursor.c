@@ -535,6 +535,12 @@ samsa_offsets_for_time(samsa *s, const char *topic_name, int32_t partition,
 
 /* Forward hops within reach keep the segment and the batch being read:
  * cursor_enter_batch() and samsa_cursor_next() skip what lies before. */
+const samsa_partition *
+cursor_partition(const samsa_cursor *c)
+{
+    return c->part;
+}
+
 #define GOTO_REACH 4096
 
 int

@@ -32,5 +32,8 @@ int cursor_next_batch(samsa_cursor *c, const uint8_t **batch, size_t *len,
  * end); SAMSA_ECORRUPT when a damaged batch might hold the answer,
  * SAMSA_EDELETED, SAMSA_ENOTSUP. */
 int cursor_offset_for_time(samsa_log *log, int64_t ts, int64_t *out);
+/* The partition c reads (one topic's: a topic created again under the
+ * name has other partitions). */
+const samsa_partition *cursor_partition(const samsa_cursor *c);
 
 #endif

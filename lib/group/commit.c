@@ -19,29 +19,63 @@
 
 #include "group.h"
 
+/* What a commit finds of a partition the member had. */
+enum { OWNED, GONE, MOVED };
+
+/* Does the member still own o: its group says so, and its topic (this
+ * one, not another created since under the name) still exists?  GONE: the
+ * topic was deleted (the group learns of it only at some member's next
+ * rebalance, until then its entry still names the owner); MOVED: the group
+ * gave it to another member, or expelled this one.  g->lock and the table
+ * lock held. */
+static int
+still_owned(samsa_consumer *c, const owned *o)
+{
+    const topic *st = store_topic_find(c->s, o->topic);
+    if (st == NULL || st->id != o->topic_id)
+        return GONE;
+    gtopic *t = group_topic_find(c->g, o->topic, o->topic_id);
+    return t != NULL && t->owner[o->partition] == c ? OWNED : MOVED;
+}
+
+/* How a commit treats partitions the member no longer owns. */
+typedef enum commit_mode {
+    COMMIT_SKIP,  /* leave them out (auto-commit)                     */
+    COMMIT_OWNED, /* leave out those of deleted topics, as the member
+                     itself does; one moved fails the commit
+                     (samsa_consumer_commit() of the positions)       */
+    COMMIT_STRICT /* any fails the commit (offsets the caller named) */
+} commit_mode;
+
 /* Write offs[0..n-1], which belong to the owned entries at idx[] (the
- * member's own partitions).  strict: a partition the member no longer owns
- * fails the whole commit with SAMSA_ENOTASSIGNED; else it is left out. */
+ * member's own partitions), leaving out or refusing (SAMSA_ENOTASSIGNED,
+ * nothing written) those the member no longer owns, as mode says.
+ * The table lock, held across the catalog commit, keeps a topic's removal
+ * (which drops its offsets in its own catalog commit) from passing between
+ * the check and the write: an offset committed to a removed topic's id
+ * would stay in the catalog for ever, listing the group. */
 static int
 commit_write(samsa_consumer *c, catalog_group_offset *offs, size_t *idx,
-             size_t n, bool strict)
+             size_t n, commit_mode mode)
 {
     group *g = c->g;
     int rc = 0;
     size_t m = 0;
     samsa__lock(&g->lock, SAMSA_RANK_GROUP);
+    samsa__rdlock(&c->s->table_lock, SAMSA_RANK_TABLE);
     for (size_t i = 0; i < n; i++) {
-        const owned *o = &c->parts[idx[i]];
-        gtopic *t = group_topic_find(g, o->topic, o->topic_id);
-        if (t != NULL && t->owner[o->partition] == c) {
+        int own = still_owned(c, &c->parts[idx[i]]);
+        if (own == OWNED) {
             offs[m] = offs[i];
             idx[m++] = idx[i];
-        } else if (strict) {
+        } else if (mode == COMMIT_STRICT ||
+                   (mode == COMMIT_OWNED && own == MOVED)) {
             rc = SAMSA_ENOTASSIGNED;
         }
     }
     if (rc == 0 && m > 0)
         rc = catalog_group_commit(&c->s->cat, g->name, offs, m);
+    samsa__rwunlock(&c->s->table_lock, SAMSA_RANK_TABLE);
     samsa__unlock(&g->lock, SAMSA_RANK_GROUP);
     for (size_t i = 0; rc == 0 && i < m; i++)
         c->parts[idx[i]].committed = offs[i].offset;
@@ -66,7 +100,7 @@ commit_positions(samsa_consumer *c, const size_t *which, size_t n)
         idx[k++] = j;
     }
     if (rc == 0 && k > 0)
-        rc = commit_write(c, offs, idx, k, false);
+        rc = commit_write(c, offs, idx, k, COMMIT_SKIP);
     free(offs);
     free(idx);
     return rc;
@@ -105,7 +139,8 @@ samsa_consumer_commit(samsa_consumer *c, const samsa_topic_partition *offsets,
         idx[k++] = (size_t)(o - c->parts);
     }
     if (rc == 0 && k > 0)
-        rc = commit_write(c, offs, idx, k, true);
+        rc = commit_write(c, offs, idx, k,
+                          offsets != NULL ? COMMIT_STRICT : COMMIT_OWNED);
     free(offs);
     free(idx);
     consumer_leave(c);

@@ -202,6 +202,23 @@ open_at(samsa_consumer *c, const char *name, int32_t p, int64_t committed,
     return rc;
 }
 
+/* Is cur, opened by name, on partition p of the topic of this id?  A take
+ * works from the group's view of the topics, which learns of a topic
+ * deleted and created again under its name only at a rebalance: the
+ * cursor, opened by name, may be on the new topic, and the committed
+ * offset it started from the old one's. */
+static bool
+cursor_on(samsa *s, const samsa_cursor *cur, const char *name, uint64_t id,
+          int32_t p)
+{
+    samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
+    const topic *t = store_topic_find(s, name);
+    bool on = t != NULL && t->id == id && p < t->cfg.partitions &&
+              t->parts[p] == cursor_partition(cur);
+    samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
+    return on;
+}
+
 /* Take the target partitions that are free. */
 static int
 take(samsa_consumer *c)
@@ -263,6 +280,9 @@ take(samsa_consumer *c)
         int orc = rc == 0 ? open_at(c, names[i], offs[i].partition,
                                     offs[i].offset, &cur)
                           : rc;
+        if (orc == 0 && !cursor_on(c->s, cur, names[i], offs[i].topic_id,
+                                   offs[i].partition))
+            orc = SAMSA_ENOTOPIC; /* the old topic is gone */
         if (orc == 0 && (orc = owned_insert(c, names[i], offs[i].topic_id,
                                             offs[i].partition, cur)) == 0) {
             tp[ntp++] = (samsa_topic_partition){names[i], offs[i].partition,
@@ -679,10 +699,16 @@ samsa_consumer_close(samsa_consumer *c)
         pthread_cond_wait(&c->detach_cond, &c->lock);
     bool attached = !c->detached;
     samsa__unlock(&c->lock, SAMSA_RANK_CONSUMER);
+    if (attached && c->in_callback) {
+        /* The poll that called back goes on with c after the callback:
+         * freeing c here would pull it from under that poll. */
+        store_leave(c->s);
+        return SAMSA_EINVAL;
+    }
     int rc = 0;
     if (attached) {
         samsa *s = c->s;
-        if (c->auto_commit_ns > 0 && !c->in_callback)
+        if (c->auto_commit_ns > 0)
             rc = commit_positions(c, NULL, 0);
         group_leave(s, c);
         store_leave(s);
