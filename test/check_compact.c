@@ -1616,7 +1616,7 @@ START_TEST(test_kill9_real)
         m.ts[o] = TEST_TS0 + o;
     }
     int64_t acked = 0;
-    int runs = test_long() ? 40 : 8;
+    int runs = test_long() ? 40 : 5;
     for (int run = 0; run < runs && acked < MAXREC - 200; run++) {
         int down[2], up[2];
         ck_assert_int_eq(pipe(down), 0);
@@ -1722,7 +1722,7 @@ check_invariants(samsa *s, const model *m, int64_t upto, unsigned seed)
  * horizon, the invariants of check_invariants() after each. */
 START_TEST(test_random_ops)
 {
-    int seeds = test_long() ? 60 : 12;
+    int seeds = test_long() ? 60 : 8;
     for (unsigned seed = 1; seed <= (unsigned)seeds; seed++) {
         const char *dir;
         samsa_topic_config cfg = ccfg(1);
