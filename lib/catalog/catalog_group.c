@@ -162,105 +162,62 @@ catalog_group_drop_topic(catalog_txn *t, uint64_t id)
     return mrc == MDB_NOTFOUND || mrc == 0 ? 0 : catalog_from_mdb(mrc);
 }
 
-/* ---- offsets of dropped topics ---------------------------------------------
+/* ---- offsets and share-group snapshots of dropped topics -----------------
  *
- * A topic's removal drops its offsets in its own transaction, but a
- * catalog written before commits were checked against the live topics
- * (commit.c) may hold offsets committed after the removal, under the dead
- * id: they would list their group for ever.  Found by a scan at open,
- * as the share groups' strays below. */
-
-/* Does any key have a topic id dead() says is gone?  With del, delete
- * every such key. */
-static int
-group_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
-           bool del, bool *found)
-{
-    MDB_cursor *cur;
-    int rc = catalog_from_mdb(cm_cursor_open(txn, dbi, &cur));
-    if (rc != 0)
-        return rc;
-    MDB_val k, v;
-    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (mrc == 0) {
-        uint64_t id = 0;
-        for (int i = 0; i < 8 && k.mv_size > 12; i++)
-            id = id << 8 | ((const uint8_t *)k.mv_data)[i];
-        if (k.mv_size > 12 && dead(id, ctx)) {
-            *found = true;
-            if (!del)
-                break;
-            if ((mrc = cm_cursor_del(cur, 0)) != 0)
-                break;
-        }
-        mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return mrc == 0 || mrc == MDB_NOTFOUND ? 0 : catalog_from_mdb(mrc);
-}
-
-typedef struct stray_arg {
-    catalog_drop_fn dead; /* what to drop  */
-    void *ctx;            /* dead's ctx    */
-} stray_arg;
-
-static int
-group_strays_txn(catalog_txn *t, void *ctx)
-{
-    const stray_arg *a = ctx;
-    bool found = false;
-    return group_scan(t->txn, t->d->groups, a->dead, a->ctx, true, &found);
-}
-
-int
-catalog_group_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
-{
-    /* Look first: a write at every open would bump every disk's
-     * generation for nothing. */
-    catalog_txn t;
-    bool found = false;
-    int rc = catalog_read_begin(c, &t);
-    if (rc == 0) {
-        rc = group_scan(t.txn, t.d->groups, dead, ctx, false, &found);
-        catalog_read_end(&t);
-    }
-    stray_arg a = {dead, ctx};
-    return rc == 0 && found ? catalog_write(c, group_strays_txn, &a) : rc;
-}
-
-/* ---- share-group snapshots of dropped topics ------------------------------
- *
- * The "queues" database is keyed by group first (catalog.c), so the
- * snapshots of one topic are not a range: they are found by a scan, which
- * is cheap (one key per group and partition) and rare (topic removal, and
- * open).  The topic id is the key's 12 bytes before the partition's 4.
+ * A topic's removal drops its offsets (a range: the "groups" database is
+ * keyed by topic id first) and its share-group snapshots in its own
+ * transaction.  The "queues" database is keyed by group first
+ * (catalog.c), so the snapshots of one topic are not a range: they are
+ * found by a scan, which is cheap (one key per group and partition) and
+ * rare (topic removal, and open).  And a catalog written before commits
+ * were checked against the live topics (commit.c) may hold offsets
+ * committed after the removal, under the dead id: they would list their
+ * group for ever.  Both are found by the same scan at open.
  */
 
-static uint64_t
-queue_key_topic(const MDB_val *k)
+/* The topic id of a key of the groups database (consumer groups: id,
+ * partition, name) or the queues one (share groups: name, NUL, id,
+ * partition), in *id; false for a key of neither shape, which samsa did
+ * not write: left to the code that reads it. */
+static bool
+key_topic(bool share, const MDB_val *k, uint64_t *id)
 {
-    const uint8_t *b = (const uint8_t *)k->mv_data + k->mv_size - 12;
-    uint64_t id = 0;
+    if (share ? k->mv_size < 14 : k->mv_size <= 12)
+        return false;
+    const uint8_t *b = share ? (const uint8_t *)k->mv_data + k->mv_size - 12
+                             : (const uint8_t *)k->mv_data;
+    *id = 0;
     for (int i = 0; i < 8; i++)
-        id = id << 8 | b[i];
-    return id;
+        *id = *id << 8 | b[i];
+    return true;
 }
 
-/* Does any snapshot have a topic id dead() says is gone? */
+/* Does any key of the groups (share: queues) database have a topic id
+ * dead() says is gone?  With del, delete every such key. */
 static int
-queue_scan(MDB_txn *txn, unsigned dbi, catalog_drop_fn dead, void *ctx,
-           bool del, bool *found)
+dead_scan(const catalog_txn *t, bool share, catalog_drop_fn dead, void *ctx,
+          bool del, bool *found)
 {
     MDB_cursor *cur;
-    int rc = catalog_from_mdb(cm_cursor_open(txn, dbi, &cur));
+    int rc = catalog_from_mdb(
+        cm_cursor_open(t->txn, share ? t->d->queues : t->d->groups, &cur));
     if (rc != 0)
         return rc;
     MDB_val k, v;
+    uint64_t id, last = 0;
+    bool asked = false, gone = false;
     int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
-        /* A key shorter than group byte, NUL, id and partition is not
-         * one queue_state.c wrote: leave it to the code that reads it. */
-        if (k.mv_size >= 14 && dead(queue_key_topic(&k), ctx)) {
+        /* A topic's keys come together (the groups database is ordered
+         * by id, the queues one by group, then id): dead() is asked once
+         * a run of them, not for every partition of every group. */
+        bool ours = key_topic(share, &k, &id);
+        if (ours && (!asked || id != last)) {
+            gone = dead(id, ctx);
+            last = id;
+            asked = true;
+        }
+        if (ours && gone) {
             *found = true;
             if (!del)
                 break;
@@ -277,23 +234,27 @@ int
 catalog_queue_drop(catalog_txn *t, catalog_drop_fn dead, void *ctx)
 {
     bool found = false;
-    return queue_scan(t->txn, t->d->queues, dead, ctx, true, &found);
+    return dead_scan(t, true, dead, ctx, true, &found);
 }
 
 typedef struct drop_arg {
-    catalog_drop_fn dead; /* what to drop  */
-    void *ctx;            /* dead's ctx    */
+    bool share;           /* which database */
+    catalog_drop_fn dead; /* what to drop   */
+    void *ctx;            /* dead's ctx     */
 } drop_arg;
 
 static int
 drop_txn(catalog_txn *t, void *ctx)
 {
     const drop_arg *a = ctx;
-    return catalog_queue_drop(t, a->dead, a->ctx);
+    bool found = false;
+    return dead_scan(t, a->share, a->dead, a->ctx, true, &found);
 }
 
-int
-catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+/* Delete every key of the database whose topic dead() says is gone, in a
+ * write of its own when a read finds any. */
+static int
+drop_strays(catalog *c, bool share, catalog_drop_fn dead, void *ctx)
 {
     /* Look first: a write transaction at every open would bump every
      * disk's generation for nothing. */
@@ -301,11 +262,23 @@ catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
     bool found = false;
     int rc = catalog_read_begin(c, &t);
     if (rc == 0) {
-        rc = queue_scan(t.txn, t.d->queues, dead, ctx, false, &found);
+        rc = dead_scan(&t, share, dead, ctx, false, &found);
         catalog_read_end(&t);
     }
-    drop_arg a = {dead, ctx};
+    drop_arg a = {share, dead, ctx};
     return rc == 0 && found ? catalog_write(c, drop_txn, &a) : rc;
+}
+
+int
+catalog_group_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+{
+    return drop_strays(c, false, dead, ctx);
+}
+
+int
+catalog_queue_drop_strays(catalog *c, catalog_drop_fn dead, void *ctx)
+{
+    return drop_strays(c, true, dead, ctx);
 }
 
 bool

@@ -52,18 +52,6 @@ const store_service group_service = {
     .close = group_store_close,
 };
 
-/* A catalog_drop_fn: no topic of the store (ctx) has this id. */
-static bool
-topic_gone(uint64_t id, void *ctx)
-{
-    const samsa *s = ctx;
-    for (size_t b = 0; b < s->nbuckets; b++)
-        for (const topic *t = s->buckets[b]; t != NULL; t = t->next)
-            if (t->id == id)
-                return false;
-    return true;
-}
-
 int
 group_store_init(samsa *s)
 {
@@ -75,7 +63,7 @@ group_store_init(samsa *s)
     /* Offsets left under removed topics' ids (catalog_group.c): best
      * effort, what stays is found at the next open. */
     if (!s->rdonly)
-        (void)catalog_group_drop_strays(&s->cat, topic_gone, s);
+        (void)catalog_group_drop_strays(&s->cat, store_topic_id_gone, s);
     return 0;
 }
 

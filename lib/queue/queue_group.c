@@ -425,24 +425,12 @@ queue_topic_deleted(samsa *s, uint64_t id)
     samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);
 }
 
-/* A catalog_drop_fn: no topic of the store (ctx) has this id. */
-static bool
-topic_gone(uint64_t id, void *ctx)
-{
-    const samsa *s = ctx;
-    for (size_t b = 0; b < s->nbuckets; b++)
-        for (const topic *t = s->buckets[b]; t != NULL; t = t->next)
-            if (t->id == id)
-                return false;
-    return true;
-}
-
 void
 queue_remove_strays(samsa *s)
 {
     /* Best effort, as remove_strays(): what stays is found next time. */
-    (void)catalog_queue_drop_strays(&s->cat, topic_gone, s);
-    remove_journals(s, topic_gone, s);
+    (void)catalog_queue_drop_strays(&s->cat, store_topic_id_gone, s);
+    remove_journals(s, store_topic_id_gone, s);
 }
 
 /* The outcome a sender learns for a finished record's state. */

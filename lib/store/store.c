@@ -117,6 +117,17 @@ store_topic_insert(samsa *s, topic *t)
     return 0;
 }
 
+bool
+store_topic_id_gone(uint64_t id, void *ctx)
+{
+    const samsa *s = ctx;
+    for (size_t b = 0; b < s->nbuckets; b++)
+        for (const topic *t = s->buckets[b]; t != NULL; t = t->next)
+            if (t->id == id)
+                return false;
+    return true;
+}
+
 void
 store_topic_remove(samsa *s, topic *t)
 {

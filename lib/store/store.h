@@ -177,6 +177,9 @@ struct samsa {
 topic *store_topic_find(const samsa *s, const char *name);
 int store_topic_insert(samsa *s, topic *t);
 void store_topic_remove(samsa *s, topic *t);
+/* A catalog_drop_fn for the strays found at open (the store, ctx, not yet
+ * shared): no topic of the store has this id. */
+bool store_topic_id_gone(uint64_t id, void *ctx);
 /* Open a store with a given I/O layer (tests inject faults with it) and
  * the services above it (samsa.c). */
 int store_open(const char *dir, const samsa_options *opt, samsa_io *io,
