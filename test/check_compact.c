@@ -244,18 +244,40 @@ open_root(const char *root, bool copies, samsa_io *io)
     return s;
 }
 
+/* A fresh directory, with the test's clock and the cleaner's background
+ * passes off: every test's start; finish() undoes it. */
+static const char *
+begin(void)
+{
+    samsa__wall_ms_set(NOW);
+    samsa__cleaner_background(false);
+    return test_dir_make();
+}
+
+/* The copies tests' store: root/d0 leading, root/d1 its copy, I/O through
+ * fi, repair paused (the test says when copies catch up), with the
+ * compacted topic TN on both. */
+static samsa *
+open_copies(const char *root, faultio *fi)
+{
+    samsa *s = open_root(root, true, faultio_io(fi));
+    samsa__replica_pause(s, true);
+    samsa_topic_config cfg = ccfg(2);
+    E(samsa_topic_create(s, TN, &cfg));
+    return s;
+}
+
 /* A store in a fresh directory with topic TN (cfg), the test's clock. */
 static samsa *
 start(const char **dir, const samsa_topic_config *cfg)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    *dir = test_dir_make();
+    *dir = begin();
     samsa *s = test_open(*dir);
     E(samsa_topic_create(s, TN, cfg));
     return s;
 }
 
+/* Close s (when not NULL), remove dir, and undo begin(). */
 static void
 finish(samsa *s, const char *dir)
 {
@@ -824,14 +846,9 @@ END_TEST
  * replica_io.c, "replaced"), so it reads on exactly. */
 START_TEST(test_failover_held)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *root = test_dir_make();
+    const char *root = begin();
     faultio *fi = faultio_new();
-    samsa *s = open_root(root, true, faultio_io(fi));
-    samsa__replica_pause(s, true);
-    samsa_topic_config cfg = ccfg(2);
-    E(samsa_topic_create(s, TN, &cfg));
+    samsa *s = open_copies(root, fi);
     model m = {0};
     int64_t b[256];
     char d0[TEST_PATH_BUF];
@@ -855,9 +872,7 @@ START_TEST(test_failover_held)
     samsa_cursor_close(c);
     E(samsa_close(s));
     faultio_free(fi);
-    test_dir_remove(root);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, root);
 }
 END_TEST
 
@@ -930,9 +945,7 @@ END_TEST
  * reader or the cleaner takes is closed and opened again meanwhile. */
 START_TEST(test_race_evict)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
     samsa *s;
     E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
@@ -987,9 +1000,7 @@ race_read_start(void *arg)
  * reader, with one segment file open at a time. */
 START_TEST(test_race_retention)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     samsa_options o = {.flags = SAMSA_OPEN_CREATE, .max_open_files = 1};
     samsa *s;
     E(samsa__open_io(dir, &o, samsa__io_posix(), &s));
@@ -1074,9 +1085,7 @@ copies_identical(const char *d0, const char *d1)
 
 START_TEST(test_replicas)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *root = test_dir_make();
+    const char *root = begin();
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
     test_pathf(d0, root, "d0");
     test_pathf(d1, root, "d1");
@@ -1103,10 +1112,7 @@ START_TEST(test_replicas)
     ck_assert_uint_eq(rep.missing, 0);
     ck_assert_uint_eq(rep.repaired, 0);
     ck_assert_uint_eq(rep.unrepairable, 0);
-    E(samsa_close(s));
-    test_dir_remove(root);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(s, root);
 }
 END_TEST
 
@@ -1114,17 +1120,12 @@ END_TEST
  * files when it catches up: the copies are identical again. */
 START_TEST(test_catchup)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *root = test_dir_make();
+    const char *root = begin();
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
     test_pathf(d0, root, "d0");
     test_pathf(d1, root, "d1");
     faultio *fi = faultio_new();
-    samsa *s = open_root(root, true, faultio_io(fi));
-    samsa__replica_pause(s, true);
-    samsa_topic_config cfg = ccfg(2);
-    E(samsa_topic_create(s, TN, &cfg));
+    samsa *s = open_copies(root, fi);
     model m = {0};
     int64_t want[MAXREC];
     put_cycle(s, &m, 10, 150);
@@ -1146,9 +1147,7 @@ START_TEST(test_catchup)
     copies_identical(d0, d1);
     E(samsa_close(s));
     faultio_free(fi);
-    test_dir_remove(root);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, root);
 }
 END_TEST
 
@@ -1156,9 +1155,7 @@ END_TEST
  * no compaction either (SAMSA_EFAILED, no file changed). */
 START_TEST(test_failed_log)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     faultio *fi = faultio_new();
     samsa *s = open_root(dir, false, faultio_io(fi));
     samsa_topic_config cfg = ccfg(1);
@@ -1182,9 +1179,7 @@ START_TEST(test_failed_log)
     free(after);
     (void)samsa_close(s);
     faultio_free(fi);
-    test_dir_remove(dir);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, dir);
 }
 END_TEST
 
@@ -1325,9 +1320,7 @@ check_after_crash(const char *root, bool copies, const model *m,
 static void
 crash_sweep(faultio_cut mode, bool copies, int32_t acks)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     char d0[TEST_PATH_BUF];
     const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
     samsa *s = open_root(dir, copies, NULL);
@@ -1379,9 +1372,7 @@ crash_sweep(faultio_cut mode, bool copies, int32_t acks)
         check_after_crash(dir, copies, &m, b, nb, upto);
     }
     test_snap_free(&sn);
-    test_dir_remove(dir);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, dir);
 }
 
 START_TEST(test_powercut)
@@ -1424,9 +1415,7 @@ END_TEST
 static void
 fail_sweep(int err, bool copies)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
     const char *seg_dir = copies ? test_pathf(d0, dir, "d0") : dir;
     const char *reps[] = {test_pathf(d1, dir, "d1"), NULL};
@@ -1474,9 +1463,7 @@ fail_sweep(int err, bool copies)
         check_after_crash(dir, copies, &m, b, nb, upto);
     }
     test_snap_free(&sn);
-    test_dir_remove(dir);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, dir);
 }
 
 START_TEST(test_step_eio)
@@ -1520,9 +1507,7 @@ put_until(samsa *s, model *m, const char *dir, int key, size_t nsegs)
  * durable before the cleaning. */
 START_TEST(test_clean_unsynced)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     faultio *fi = faultio_new();
     samsa *s = open_root(dir, false, faultio_io(fi));
     samsa_topic_config cfg = ccfg(1);
@@ -1806,9 +1791,7 @@ reads_from(samsa *s, const model *m, int64_t first)
  * acknowledged, and leaves no segment wholly below the start. */
 START_TEST(test_delete_fails)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *dir = test_dir_make();
+    const char *dir = begin();
     samsa *s = open_root(dir, false, NULL);
     samsa_topic_config cfg = ccfg(1);
     E(samsa_topic_create(s, TN, &cfg));
@@ -1853,9 +1836,7 @@ START_TEST(test_delete_fails)
         E(samsa_close(s));
     }
     test_snap_free(&sn);
-    test_dir_remove(dir);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, dir);
 }
 END_TEST
 
@@ -1864,14 +1845,9 @@ END_TEST
  * from the leader, and found none there. */
 START_TEST(test_catchup_no_index)
 {
-    samsa__wall_ms_set(NOW);
-    samsa__cleaner_background(false);
-    const char *root = test_dir_make();
+    const char *root = begin();
     faultio *fi = faultio_new();
-    samsa *s = open_root(root, true, faultio_io(fi));
-    samsa__replica_pause(s, true);
-    samsa_topic_config cfg = ccfg(2);
-    E(samsa_topic_create(s, TN, &cfg));
+    samsa *s = open_copies(root, fi);
     model m = {0};
     put_cycle(s, &m, 10, 200);
     char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF];
@@ -1902,9 +1878,7 @@ START_TEST(test_catchup_no_index)
     const char *idx = TN "-0/00000000000000000000.index";
     ck_assert(test_exists(test_pathf(p0, d0, idx)));
     test_same_bytes(p0, test_pathf(p1, d1, idx));
-    test_dir_remove(root);
-    samsa__wall_ms_set(0);
-    samsa__cleaner_background(true);
+    finish(NULL, root);
 }
 END_TEST
 

@@ -696,11 +696,6 @@ START_TEST(test_commit_survives_kill9)
 }
 END_TEST
 
-/* kill -9 at a random moment of a child committing two partitions in a
- * loop, telling the parent each commit that returned 0: after reopening
- * the two offsets are equal (one transaction) and are the last commit
- * acknowledged or the one in flight, under each sync policy and with a
- * mirror directory. */
 /* The catalog's consumer groups, named by samsa_group_list(), into
  * names (up to 4, each "name,"), or the error. */
 static int
@@ -755,6 +750,11 @@ START_TEST(test_group_name_damaged_live)
 }
 END_TEST
 
+/* kill -9 at a random moment of a child committing two partitions in a
+ * loop, telling the parent each commit that returned 0: after reopening
+ * the two offsets are equal (one transaction) and are the last commit
+ * acknowledged or the one in flight, under each sync policy and with a
+ * mirror directory. */
 START_TEST(test_commit_kill9_loop)
 {
     const char *dir = test_dir_make();
