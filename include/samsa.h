@@ -1147,6 +1147,13 @@ SAMSA_API int samsa_cursor_close(samsa_cursor *c);
  * committed offsets, kept in the catalog per (group, topic, partition), so
  * that a group resumes where it committed after a crash or a restart.
  * Membership lives in memory: members are threads of this process.
+ *
+ * Every committed offset carries a CRC.  One found damaged while the store
+ * is open (a flipped bit in the catalog file) is never read as an offset:
+ * with replica directories the catalog is healed from another directory's
+ * that holds it whole and the read goes on; with one directory the calls
+ * that read it say SAMSA_ECORRUPT until samsa_group_reset() overwrites it.
+ * Share groups' saved snapshots are healed the same way.
  */
 
 /** How a group spreads partitions over its members (Kafka's assignors). */
@@ -1496,7 +1503,8 @@ typedef struct samsa_group_offset {
  * @param[in] ctx   passed to fn.
  * @return 0, fn's non-zero return, SAMSA_EINVAL (NULL argument or a bad
  *         group name), SAMSA_ECORRUPT (a committed offset in the catalog
- *         is damaged; fn is not called), SAMSA_ENOMEM, SAMSA_EIO.
+ *         is damaged, and no other directory's catalog holds it whole; fn
+ *         is not called), SAMSA_ENOMEM, SAMSA_EIO.
  */
 SAMSA_API int samsa_group_offsets(samsa *s, const char *group,
                                   int (*fn)(const samsa_group_offset *o,

@@ -568,14 +568,13 @@ value_at(const char *f, const uint8_t *k, size_t klen, int64_t want)
     return -1;
 }
 
-/* A committed offset damaged in the catalog file while the store is open
- * (a bit flip the page cache hands LMDB): read as an error, never as an
- * offset, by samsa_group_offsets() and by a member taking the partition,
- * which must not start it from the reset policy instead. */
-START_TEST(test_commit_damaged_live)
+/* Topic "t" with 10 records, offset 6 committed by group "g" for its
+ * partition 0, then that offset damaged in the catalog file f (the
+ * store's first directory's) while the store is open: a bit flip the
+ * page cache hands LMDB, turning 6 into 2. */
+static void
+commit_damaged(samsa *s, const char *f)
 {
-    const char *dir = test_dir_make();
-    samsa *s = test_open(dir);
     E(samsa_topic_create(s, "t", NULL));
     produce_n(s, "t", 0, 10);
     samsa_consumer *c = member(s, "g", 0, "t");
@@ -591,8 +590,6 @@ START_TEST(test_commit_damaged_live)
     for (int i = 0; i < 8; i++)
         key[i] = (uint8_t)(id >> (56 - 8 * i));
     key[12] = 'g';
-    char f[TEST_PATH_BUF];
-    test_pathf(f, dir, "catalog/data.mdb");
     long at = value_at(f, key, sizeof key, 6);
     ck_assert_int_ge(at, 0);
     int fd = open(f, O_RDWR);
@@ -600,10 +597,23 @@ START_TEST(test_commit_damaged_live)
     uint8_t b = 6 ^ 0x04; /* 6 reads as 2 */
     ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
     close(fd);
+}
+
+/* A committed offset damaged in the catalog file while the store is open
+ * (a bit flip the page cache hands LMDB): read as an error, never as an
+ * offset, by samsa_group_offsets() and by a member taking the partition,
+ * which must not start it from the reset policy instead. */
+START_TEST(test_commit_damaged_live)
+{
+    const char *dir = test_dir_make();
+    samsa *s = test_open(dir);
+    char f[TEST_PATH_BUF];
+    commit_damaged(s, test_pathf(f, dir, "catalog/data.mdb"));
     lag_list l = {0};
     EQ_RC(samsa_group_offsets(s, "g", collect, &l), SAMSA_ECORRUPT);
     ck_assert_int_eq(l.n, 0);
-    c = member(s, "g", 0, "t");
+    samsa_message m;
+    samsa_consumer *c = member(s, "g", 0, "t");
     EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ECORRUPT);
     EQ_RC(samsa_consumer_poll(c, &m, 0), SAMSA_ECORRUPT);
     size_t n;
@@ -617,6 +627,42 @@ START_TEST(test_commit_damaged_live)
     ck_assert_int_eq(m.offset, 6);
     E(samsa_consumer_close(c));
     E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
+/* The same damage in a store with a second directory, whose catalog holds
+ * the offset whole: the first read heals the first catalog from it, and
+ * the member resumes exactly at the committed offset (it once failed
+ * every poll with SAMSA_ECORRUPT until samsa_group_reset()).  The healed
+ * directory then opens on its own. */
+START_TEST(test_commit_damaged_healed)
+{
+    const char *dir = test_dir_make();
+    char d0[TEST_PATH_BUF], d1[TEST_PATH_BUF], f[TEST_PATH_BUF];
+    test_pathf(d0, dir, "d0");
+    const char *reps[] = {test_pathf(d1, dir, "d1"), NULL};
+    samsa_options o = {.replica_dirs = reps, .flags = SAMSA_OPEN_CREATE};
+    samsa *s;
+    E(samsa_open(d0, &o, &s));
+    commit_damaged(s, test_pathf(f, d0, "catalog/data.mdb"));
+    samsa_consumer *c = member(s, "g", 0, "t");
+    samsa_message m;
+    E(samsa_consumer_poll(c, &m, 0));
+    ck_assert_int_eq(m.offset, 6);
+    E(samsa_consumer_close(c));
+    lag_list l = {0};
+    E(samsa_group_offsets(s, "g", collect, &l));
+    ck_assert_int_eq(l.n, 1);
+    ck_assert_int_eq(l.rows[0].committed, 6);
+    E(samsa_close(s));
+    bool held;
+    char cdir[TEST_PATH_BUF];
+    E(catalog_check_file(test_pathf(cdir, d0, "catalog"), &held));
+    catalog cat;
+    const char *paths[] = {cdir};
+    E(catalog_open(&cat, paths, 1, 1 << 22)); /* every value checked */
+    catalog_close(&cat);
     test_dir_remove(dir);
 }
 END_TEST
@@ -1927,6 +1973,7 @@ group_suite(void)
     tcase_add_test(tc, test_group_offsets_corrupt);
     tcase_add_test(tc, test_commit_survives_kill9);
     tcase_add_test(tc, test_commit_damaged_live);
+    tcase_add_test(tc, test_commit_damaged_healed);
     tcase_add_test(tc, test_group_name_damaged_live);
     tcase_add_loop_test(tc, test_commit_kill9_loop, 0, 4);
     tcase_add_test(tc, test_auto_commit_synced);

@@ -264,6 +264,89 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
     return from_mdb(catalog__put(txn, dbi, TAG_META, &k, buf, 8, 0));
 }
 
+/* The databases whose values carry a CRC, and the tag of each. */
+static const char db_tags[] = {TAG_META,  TAG_TOPIC, TAG_PART,
+                               TAG_GROUP, TAG_QUEUE, TAG_PENDING};
+
+/* d's database of values tagged tag. */
+static unsigned
+db_of(const catalog_disk *d, char tag)
+{
+    switch (tag) {
+    case TAG_META:
+        return d->meta;
+    case TAG_TOPIC:
+        return d->topics;
+    case TAG_PART:
+        return d->parts;
+    case TAG_GROUP:
+        return d->groups;
+    case TAG_QUEUE:
+        return d->queues;
+    default:
+        return d->pending;
+    }
+}
+
+/* 0 when every value of the database tagged tag checks in txn,
+ * SAMSA_ECORRUPT when one does not, or the error that stopped the walk. */
+static int
+db_check(MDB_txn *txn, const catalog_disk *d, char tag)
+{
+    MDB_cursor *cur;
+    int rc = from_mdb(cm_cursor_open(txn, db_of(d, tag), &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (!catalog__value_ok(tag, &k, &v))
+            rc = SAMSA_ECORRUPT;
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Rewrite every value of the database tagged tag with its CRC (format 1
+ * had none), in txn. */
+static int
+db_upgrade(MDB_txn *txn, const catalog_disk *d, char tag)
+{
+    unsigned dbi = db_of(d, tag);
+    MDB_cursor *cur;
+    int rc = from_mdb(cm_cursor_open(txn, dbi, &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (mrc == 0 && rc == 0) {
+        /* Copies: the put moves what the cursor points into. */
+        uint8_t kb[512];
+        void *vb = malloc(v.mv_size > 0 ? v.mv_size : 1);
+        if (vb == NULL || k.mv_size > sizeof kb) {
+            free(vb);
+            rc = vb == NULL ? SAMSA_ENOMEM : SAMSA_ECORRUPT;
+            break;
+        }
+        memcpy(kb, k.mv_data, k.mv_size);
+        memcpy(vb, v.mv_data, v.mv_size);
+        MDB_val kc = {k.mv_size, kb};
+        size_t n = v.mv_size;
+        rc = from_mdb(catalog__put(txn, dbi, tag, &kc, vb, n, 0));
+        free(vb);
+        if (rc == 0) { /* the cursor lost its place: find the next */
+            mrc = cm_cursor_get(cur, &kc, &v, MDB_SET_RANGE);
+            if (mrc == 0)
+                mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+    }
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 /* Walk every value of every database: with upgrade (a format 1 catalog),
  * rewrite each with its CRC (format 2) in this transaction; without,
  * check each one's CRC (at open: damage in a record read only later, or
@@ -271,48 +354,10 @@ meta_put_u64(MDB_txn *txn, unsigned dbi, const char *key, uint64_t val)
 static int
 each_value(MDB_txn *txn, const catalog_disk *d, bool upgrade)
 {
-    static const char tags[] = {TAG_META,  TAG_TOPIC, TAG_PART,
-                                TAG_GROUP, TAG_QUEUE, TAG_PENDING};
-    const unsigned dbis[] = {d->meta,   d->topics, d->parts,
-                             d->groups, d->queues, d->pending};
     int rc = 0;
-    for (int i = 0; i < 6 && rc == 0; i++) {
-        MDB_cursor *cur;
-        if ((rc = from_mdb(cm_cursor_open(txn, dbis[i], &cur))) != 0)
-            break;
-        MDB_val k, v;
-        int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
-        while (mrc == 0 && rc == 0) {
-            if (!upgrade) {
-                if (!catalog__value_ok(tags[i], &k, &v))
-                    rc = SAMSA_ECORRUPT;
-                mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
-                continue;
-            }
-            /* Copies: the put moves what the cursor points into. */
-            uint8_t kb[512];
-            void *vb = malloc(v.mv_size > 0 ? v.mv_size : 1);
-            if (vb == NULL || k.mv_size > sizeof kb) {
-                free(vb);
-                rc = vb == NULL ? SAMSA_ENOMEM : SAMSA_ECORRUPT;
-                break;
-            }
-            memcpy(kb, k.mv_data, k.mv_size);
-            memcpy(vb, v.mv_data, v.mv_size);
-            MDB_val kc = {k.mv_size, kb};
-            size_t n = v.mv_size;
-            rc = from_mdb(catalog__put(txn, dbis[i], tags[i], &kc, vb, n, 0));
-            free(vb);
-            if (rc == 0) { /* the cursor lost its place: find the next */
-                mrc = cm_cursor_get(cur, &kc, &v, MDB_SET_RANGE);
-                if (mrc == 0)
-                    mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT);
-            }
-        }
-        if (rc == 0 && mrc != MDB_NOTFOUND)
-            rc = from_mdb(mrc);
-        mdb_cursor_close(cur);
-    }
+    for (size_t i = 0; i < sizeof db_tags && rc == 0; i++)
+        rc = upgrade ? db_upgrade(txn, d, db_tags[i])
+                     : db_check(txn, d, db_tags[i]);
     return rc;
 }
 
@@ -945,6 +990,99 @@ catalog_read_end(catalog_txn *t)
     pthread_rwlock_unlock(&t->c->readers);
 }
 
+/* ---- healing a database from another disk --------------------------------
+ *
+ * A value whose CRC fails while the store is open (a bit flipped in
+ * data.mdb under the running process: the open checked every value,
+ * each_value()) is an error at every read of it, until something
+ * overwrites the record.  With more than one disk there is a good copy:
+ * every healthy disk holds the same records (catalog_write), so a disk on
+ * which every value of the database checks holds a good version of each.
+ * catalog_heal() gives each disk on which a value fails the records of
+ * the first clean one, in one write transaction that empties the damaged
+ * database and copies every record over, CRCs as they are.  c->lock is
+ * held throughout, as by every write, so no commit comes between reading
+ * the clean copy and writing it: the disks stay alike.  The generation is
+ * not moved: the healed disk holds what the others hold, as it did before
+ * the damage.  With one disk, or none clean, nothing changes.
+ */
+
+/* Copy every record of the database tagged tag from (a read transaction
+ * on disk fd) into to's (on disk td), emptied first. */
+static int
+db_copy(MDB_txn *from, const catalog_disk *fd, MDB_txn *to,
+        const catalog_disk *td, char tag)
+{
+    unsigned dbi = db_of(td, tag);
+    int rc = from_mdb(cm_drop(to, dbi, 0));
+    MDB_cursor *cur;
+    if (rc == 0)
+        rc = from_mdb(cm_cursor_open(from, db_of(fd, tag), &cur));
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    int mrc = cm_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; mrc == 0 && rc == 0; mrc = cm_cursor_get(cur, &k, &v, MDB_NEXT))
+        rc = from_mdb(cm_put(to, dbi, &k, &v, MDB_APPEND));
+    if (rc == 0 && mrc != MDB_NOTFOUND)
+        rc = from_mdb(mrc);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Disk i's database, damaged, rewritten from src (a read transaction on
+ * disk good); c->lock held. */
+static int
+heal_disk(catalog *c, int i, MDB_txn *src, int good, char tag)
+{
+    MDB_txn *w;
+    int rc = from_mdb(cm_txn_begin(c->disk[i].env, NULL, 0, &w));
+    if (rc != 0)
+        return rc;
+    rc = db_copy(src, &c->disk[good], w, &c->disk[i], tag);
+    if (rc == 0)
+        return from_mdb(cm_txn_commit(w)); /* frees w either way */
+    mdb_txn_abort(w);
+    return rc;
+}
+
+int
+catalog_heal(catalog *c, char tag)
+{
+    if (c->rdonly || c->ndisks < 2)
+        return SAMSA_ECORRUPT;
+    samsa__lock(&c->lock, SAMSA_RANK_CATALOG);
+    uint32_t down = atomic_load(&c->down);
+    MDB_txn *rd[CATALOG_MAX_DISKS] = {NULL};
+    int state[CATALOG_MAX_DISKS], good = -1, first = 0;
+    bool damaged = false;
+    for (int i = 0; i < c->ndisks; i++) {
+        state[i] = SAMSA_EIO; /* down, or unreadable: left alone */
+        if ((down & (1u << i)) || c->disk[i].env == NULL ||
+            cm_txn_begin(c->disk[i].env, NULL, MDB_RDONLY, &rd[i]) != 0)
+            continue;
+        state[i] = db_check(rd[i], &c->disk[i], tag);
+        if (state[i] == 0 && good < 0)
+            good = i;
+        damaged |= state[i] == SAMSA_ECORRUPT;
+    }
+    for (int i = 0; i < c->ndisks; i++) {
+        if (state[i] != SAMSA_ECORRUPT)
+            continue;
+        mdb_txn_abort(rd[i]);
+        rd[i] = NULL;
+        int rc =
+            good < 0 ? SAMSA_ECORRUPT : heal_disk(c, i, rd[good], good, tag);
+        if (first == 0)
+            first = rc;
+    }
+    for (int i = 0; i < c->ndisks; i++)
+        if (rd[i] != NULL)
+            mdb_txn_abort(rd[i]);
+    samsa__unlock(&c->lock, SAMSA_RANK_CATALOG);
+    return damaged ? first : 0;
+}
+
 /* ---- topics -------------------------------------------------------------- */
 
 static void
@@ -1514,19 +1652,14 @@ queue_key(uint8_t *key, size_t cap, const char *group, uint64_t id,
     return n + 13;
 }
 
-int
-catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
-                  int32_t partition, void **buf, size_t *len)
+static int
+queue_get(catalog *c, const uint8_t *key, size_t klen, void **buf, size_t *len)
 {
-    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
-    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
-    if (klen == 0)
-        return SAMSA_EINVAL;
     catalog_txn t;
     int rc = catalog_read_begin(c, &t);
     if (rc != 0)
         return rc;
-    MDB_val k = {klen, key}, v;
+    MDB_val k = {klen, (void *)key}, v;
     rc = from_mdb(catalog__get(t.txn, t.d->queues, TAG_QUEUE, &k, &v));
     if (rc == 0) {
         *buf = malloc(v.mv_size > 0 ? v.mv_size : 1);
@@ -1538,6 +1671,22 @@ catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
         }
     }
     catalog_read_end(&t);
+    return rc;
+}
+
+int
+catalog_queue_get(catalog *c, const char *group, uint64_t topic_id,
+                  int32_t partition, void **buf, size_t *len)
+{
+    uint8_t key[SAMSA_MAX_TOPIC_NAME + 16];
+    size_t klen = queue_key(key, sizeof key, group, topic_id, partition);
+    if (klen == 0)
+        return SAMSA_EINVAL;
+    /* As catalog_group_get(): damage healed from a good copy, then read
+     * again. */
+    int rc = queue_get(c, key, klen, buf, len);
+    if (rc == SAMSA_ECORRUPT && catalog_heal(c, TAG_QUEUE) == 0)
+        rc = queue_get(c, key, klen, buf, len);
     return rc;
 }
 

@@ -119,6 +119,12 @@ int catalog_write(catalog *c, catalog_write_fn fn, void *ctx);
  * successful begin must be ended (it holds off catalog_disk_rebuild). */
 int catalog_read_begin(catalog *c, catalog_txn *t);
 void catalog_read_end(catalog_txn *t);
+/* Heal the database of values tagged tag (catalog_mdb.h: TAG_GROUP,
+ * TAG_QUEUE, ...) on every healthy disk where a value's CRC fails, from a
+ * disk where every value checks (catalog.c, "healing").  0 when no value
+ * fails any more; SAMSA_ECORRUPT when one still does (one disk, or none
+ * clean), or the write's error. */
+int catalog_heal(catalog *c, char tag);
 /* Mark disk i down (its directory vanished). */
 void catalog_disk_down(catalog *c, int i);
 /* Copy a healthy disk's catalog over disk i (its directory came back) and

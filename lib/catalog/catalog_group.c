@@ -104,12 +104,9 @@ catalog_group_commit(catalog *c, const char *group,
     return catalog_write(c, commit_txn, &a); /* on every directory */
 }
 
-int
-catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
-                  size_t n)
+static int
+group_get(catalog *c, const char *group, catalog_group_offset *offs, size_t n)
 {
-    if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
-        return SAMSA_EINVAL;
     catalog_txn t;
     int rc = catalog_read_begin(c, &t);
     if (rc != 0)
@@ -137,6 +134,21 @@ catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
         }
     }
     catalog_read_end(&t);
+    return rc;
+}
+
+/* Damage met here (a value whose CRC fails) is healed from another
+ * directory's catalog where one holds a good copy, and read again
+ * (catalog.c, "healing"); so are the two reads below. */
+int
+catalog_group_get(catalog *c, const char *group, catalog_group_offset *offs,
+                  size_t n)
+{
+    if (strlen(group) > SAMSA_MAX_TOPIC_NAME)
+        return SAMSA_EINVAL;
+    int rc = group_get(c, group, offs, n);
+    if (rc == SAMSA_ECORRUPT && catalog_heal(c, TAG_GROUP) == 0)
+        rc = group_get(c, group, offs, n);
     return rc;
 }
 
@@ -328,8 +340,8 @@ catalog_names_free(char **names, size_t n)
     free(names);
 }
 
-int
-catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
+static int
+group_list(catalog *c, bool share, char ***names, size_t *n)
 {
     catalog_txn t;
     *names = NULL;
@@ -372,6 +384,16 @@ catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
     if (*n > 1)
         qsort(*names, *n, sizeof **names, name_cmp);
     return 0;
+}
+
+int
+catalog_group_list(catalog *c, bool share, char ***names, size_t *n)
+{
+    int rc = group_list(c, share, names, n);
+    if (rc == SAMSA_ECORRUPT &&
+        catalog_heal(c, share ? TAG_QUEUE : TAG_GROUP) == 0)
+        rc = group_list(c, share, names, n);
+    return rc;
 }
 
 static int

@@ -60,6 +60,13 @@ cm_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 }
 
 static inline int
+cm_drop(MDB_txn *txn, MDB_dbi dbi, int del)
+{
+    int e = catalog__fault_check(true);
+    return e != 0 ? e : mdb_drop(txn, dbi, del);
+}
+
+static inline int
 cm_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
 {
     int e = catalog__fault_check(false);
