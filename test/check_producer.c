@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/produce.h"
 #include "faultio.h"
 #include "test.h"
 
@@ -138,12 +139,12 @@ rec_make(samsa_record *r, char *key, char *val, size_t i)
 
 /* Every record of v stored where its report says, with its bytes. */
 static void
-check_stored(samsa *s, const char *topic, const seen *v)
+check_stored(samsa *s, const char *tname, const seen *v)
 {
     ck_assert_uint_eq(v->wrong, 0);
     for (int32_t p = 0; p < 4; p++) {
         samsa_cursor *c;
-        if (samsa_cursor_open(s, topic, p, SAMSA_OFFSET_BEGINNING, &c) != 0)
+        if (samsa_cursor_open(s, tname, p, SAMSA_OFFSET_BEGINNING, &c) != 0)
             continue;
         samsa_message m;
         int64_t count = 0, bad = 0;
@@ -834,7 +835,12 @@ START_TEST(test_producer_close_races)
             ck_assert_int_eq(pthread_create(&th[i], NULL, racer_main, &x[i]),
                              0);
         }
-        usleep(5000); /* they are waiting */
+        /* All four inside their calls before the close: one that had
+         * not begun would call into the freed handle (a loaded machine
+         * once started a racer after a fixed 5 ms, and ASan caught it). */
+        while (samsa__producer_inside(p) < 4)
+            usleep(1000);
+        usleep(5000); /* most likely waiting; either way they must end */
         E(samsa_producer_close(p));
         for (int i = 0; i < 4; i++) {
             ck_assert_int_eq(pthread_join(th[i], NULL), 0);

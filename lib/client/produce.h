@@ -26,4 +26,10 @@ int produce_encoded(samsa *s, const char *topic_name, uint64_t topic_id,
                     int32_t partition, uint8_t *batch, size_t len,
                     int32_t count, bool keyless, int64_t max_ts, int64_t *base);
 
+/* Tests: how many sends and flushes are inside a call of p now.  A test
+ * that closes p under waiting calls must see them inside first: a call
+ * that has not begun when close frees p would use a freed handle, which
+ * no caller may do. */
+int samsa__producer_inside(samsa_producer *p);
+
 #endif

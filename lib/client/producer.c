@@ -696,6 +696,15 @@ call_leave(samsa_producer *p)
         pthread_cond_signal(&p->left);
 }
 
+int
+samsa__producer_inside(samsa_producer *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = p->inside;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 /* Is a batch of c alone larger than max?  Sized exactly only when the
  * bound says it might be (the bound is never smaller), so that a send
  * does not size its record twice, here and in pbuf_add(). */
