@@ -901,6 +901,22 @@ samsa: verify: ksrc: 3 problems found
 EOF
 run "verify gaps in a dense topic" 1 "$S" verify ksrc
 
+# ---- hostile stores ------------------------------------------------------------
+
+# A sealed segment whose first batch's length is damaged: seeking by time
+# fails there, and the command says so and exits 1 (the cursor it opened
+# is closed once, not again with the cursors still open).
+"$S" topic create hs t --segment-bytes 4096 > /dev/null
+for ts in 5 6 7; do
+    awk 'BEGIN { s = sprintf("%2000s", ""); gsub(/ /, "a", s); print s }' |
+        "$S" produce -T "$ts" hs t
+done
+poke hs/t-0/00000000000000000000.log 8 "$(printf '\377')"
+err <<'EOF'
+samsa: consume: topic "t" partition 0: data on disk is corrupt (SAMSA_ECORRUPT)
+EOF
+run "consume -o @MS, a damaged segment" 1 "$S" consume -e -o @6 hs t
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

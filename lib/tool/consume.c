@@ -201,8 +201,12 @@ open_cursor(consumer *co, int32_t p, const start_at *at, samsa_cursor **out)
     if (rc == 0)
         rc = samsa_cursor_open(co->s, co->topic, p, start, out);
     if (rc == 0 && at->kind == AT_TIME &&
-        (rc = samsa_cursor_seek_time(*out, at->value)) != 0)
+        (rc = samsa_cursor_seek_time(*out, at->value)) != 0) {
+        /* The caller closes every cursor it holds on an error too: this
+         * one is gone, so it must not see it again. */
         samsa_cursor_close(*out);
+        *out = NULL;
+    }
     if (rc != 0)
         return tool_fail(rc, "topic \"%s\" partition %" PRId32, co->topic, p);
     return TOOL_OK;
