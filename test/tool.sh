@@ -917,6 +917,29 @@ samsa: consume: topic "t" partition 0: data on disk is corrupt (SAMSA_ECORRUPT)
 EOF
 run "consume -o @MS, a damaged segment" 1 "$S" consume -e -o @6 hs t
 
+# A create or adopt refused where there was no store leaves none behind:
+# not the store's files, nor the directories the open made (DIR, its
+# missing parents, a new mirror); an empty DIR that was there stays, empty.
+err <<'EOF'
+samsa: topic create: topic "a/b": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic create bad name, new DIR" 1 "$S" topic create new/st a/b
+mkdir was
+err <<'EOF'
+samsa: topic create: topic "x": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic create bad config, empty DIR" 1 "$S" topic create -r 2 \
+    -R new2/mirror --segment-bytes 1 was x
+err <<'EOF'
+samsa: adopt: nowhere as topic "t": No such file or directory (ENOENT)
+EOF
+run "adopt no Kafka directory, new DIR" 1 "$S" adopt new3 t nowhere
+cases=$((cases + 1))
+if [ -e new ] || [ -e new2 ] || [ -e new3 ] || [ -n "$(ls -A was)" ]; then
+    echo "tool.sh: FAIL: a refused create left files:" $(ls -dA new* was/*) >&2
+    failed=$((failed + 1))
+fi
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

@@ -132,10 +132,111 @@ tool_option(int c, char **argv, tool_store *ts, const char *help)
     return tool_bad_option(argv, c);
 }
 
+/* What an open with TOOL_CREATE is about to make in a directory that holds
+ * no store (DIR or a mirror): the files of an empty store and the
+ * directories that are not there yet.  A command that then fails (a topic
+ * name the library refuses, a Kafka directory that is not one) removes
+ * them, so that bad input leaves nothing behind; and only them, as samsa
+ * deletes only what it can prove it made: a file that was there before
+ * stays, and a directory goes only while empty. */
+#define MADE_DIRS 16 /* components of a path made, at most */
+static const char *const store_files[] = {"catalog/data.mdb",
+                                          "catalog/lock.mdb", "lock"};
+enum { NSTORE_FILES = sizeof store_files / sizeof store_files[0] };
+typedef struct made_store {
+    char *dirs[MADE_DIRS + 1]; /* to make: catalog/, the store's
+                                  directory, its parents (deepest first) */
+    int ndirs;                 /* dirs[] noted                          */
+    char *files[NSTORE_FILES]; /* store_files[] that were not there    */
+} made_store;
+static made_store made[SAMSA_MAX_REPLICA_DIRS + 1];
+static int nmade;
+
+static char *
+path_join(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    if (p != NULL)
+        sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+/* Note what opening dir with SAMSA_OPEN_CREATE will make there. */
+static void
+made_note(const char *dir)
+{
+    struct stat st;
+    char *data = path_join(dir, store_files[0]);
+    int store = data == NULL || stat(data, &st) == 0;
+    free(data);
+    if (store || nmade == SAMSA_MAX_REPLICA_DIRS + 1)
+        return;
+    made_store *m = &made[nmade++];
+    memset(m, 0, sizeof *m);
+    /* catalog/, then dir and each missing parent up to one that exists:
+     * the order they can be removed in. */
+    char *p = path_join(dir, "catalog");
+    if (p != NULL && stat(p, &st) != 0)
+        m->dirs[m->ndirs++] = p;
+    else
+        free(p);
+    p = strdup(dir);
+    while (p != NULL && m->ndirs < MADE_DIRS && stat(p, &st) != 0 &&
+           errno == ENOENT) {
+        m->dirs[m->ndirs++] = p;
+        char *slash = strrchr(p, '/');
+        while (slash != NULL && slash > p && slash[-1] == '/')
+            slash--;
+        p = slash != NULL && slash > p ? strndup(p, (size_t)(slash - p)) : NULL;
+    }
+    free(p);
+    for (int i = 0; i < NSTORE_FILES; i++) {
+        char *f = path_join(dir, store_files[i]);
+        if (f != NULL && stat(f, &st) == 0) {
+            free(f);
+            f = NULL;
+        }
+        m->files[i] = f;
+    }
+}
+
+/* Remove what made[] lists: the files while the store is still open (its
+ * lock keeps any other opener away), the directories once it is closed
+ * (rmdir: only empty ones). */
+static void
+made_undo(int files)
+{
+    for (int i = 0; i < nmade; i++) {
+        made_store *m = &made[i];
+        for (int k = 0; k < NSTORE_FILES && files; k++)
+            if (m->files[k] != NULL)
+                unlink(m->files[k]);
+        for (int k = 0; k < m->ndirs && !files; k++)
+            rmdir(m->dirs[k]);
+    }
+}
+
+static void
+made_forget(void)
+{
+    for (int i = 0; i < nmade; i++) {
+        for (int k = 0; k < made[i].ndirs; k++)
+            free(made[i].dirs[k]);
+        for (int k = 0; k < NSTORE_FILES; k++)
+            free(made[i].files[k]);
+    }
+    nmade = 0;
+}
+
 int
 tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
 {
     int create = mode == TOOL_CREATE;
+    if (create) {
+        made_note(dir);
+        for (int i = 0; i < ts->nreplicas; i++)
+            made_note(ts->replicas[i]);
+    }
     /* Only topic create may make a store: a command that reads must not
      * leave a new store behind in an empty directory it was pointed at by
      * mistake.  DIR/catalog/data.mdb is what samsa(7) says a store has. */
@@ -157,6 +258,12 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
                                                       : 0,
                          .replica_dirs = ts->nreplicas ? ts->replicas : NULL};
     int rc = samsa_open(dir, &opt, out);
+    if (rc != 0) {
+        /* No handle, so no lock: another process may be making the same
+         * store now; only directories made and still empty go. */
+        made_undo(0);
+        made_forget();
+    }
     if (rc == SAMSA_ELOCKED) {
         tool_msg("%s: the store is open in another process (SAMSA_ELOCKED); "
                  "commands that write need it closed: stop that process "
@@ -167,6 +274,18 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
     if (rc != 0)
         return tool_fail(rc, "%s", dir);
     return TOOL_OK;
+}
+
+int
+tool_close_made(samsa *s, int st)
+{
+    if (st != TOOL_OK)
+        made_undo(1);
+    int rc = tool_close(s);
+    if (st != TOOL_OK)
+        made_undo(0);
+    made_forget();
+    return rc != TOOL_OK ? rc : st;
 }
 
 int

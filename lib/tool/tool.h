@@ -74,6 +74,11 @@ int tool_open_arg(int argc, char **argv, const tool_store *ts, int mode,
                   samsa **out);
 /* Close the store; TOOL_OK, or TOOL_ERR after saying why. */
 int tool_close(samsa *s);
+/* Close a store opened with TOOL_CREATE by a command whose exit status is
+ * st: when st is not TOOL_OK, the open's new store (its files, and the
+ * directories it made, empty) is removed, so that a failed command leaves
+ * nothing behind.  Returns st, or TOOL_ERR when the close failed. */
+int tool_close_made(samsa *s, int st);
 
 /* Set by SIGINT, SIGTERM: long work stops, closes the store, exits. */
 extern volatile int tool_stop;
