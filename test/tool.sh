@@ -940,6 +940,23 @@ if [ -e new ] || [ -e new2 ] || [ -e new3 ] || [ -n "$(ls -A was)" ]; then
     failed=$((failed + 1))
 fi
 
+# What is not a regular file under a segment's name: a FIFO blocked the
+# open for ever (no writer), and a pipe or device passed for an empty,
+# intact segment.
+mkfifo fifo.log
+err <<'EOF'
+samsa: dump: fifo.log: not a regular file
+EOF
+run "dump a FIFO" 1 timeout 10 "$S" dump fifo.log
+err <<'EOF'
+samsa: dump: /dev/null: not a regular file
+EOF
+run "dump a device" 1 "$S" dump /dev/null
+err <<'EOF'
+samsa: dump: /dev/stdin: not a regular file
+EOF
+run "dump a pipe" 1 sh -c ": | '$S' dump /dev/stdin"
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

@@ -172,10 +172,13 @@ int seg_header_next(const seg_record *r, const uint8_t **pos,
                     const uint8_t **key, int64_t *key_len,
                     const uint8_t **value, int64_t *value_len);
 
-/* Read a whole file: 0 and *p, *n (p NULL for an empty file), or -errno or
- * SAMSA_ENOMEM.  seg_unmap() frees it. */
+/* Read a whole file: 0 and *p, *n (p NULL for an empty file), or -errno,
+ * SAMSA_ENOMEM, or SEG_ENOTREG for what is not a regular file (a FIFO, a
+ * device).  seg_unmap() frees it; seg_strerror() says what rc means. */
+#define SEG_ENOTREG (-100000)
 int seg_map(const char *path, const uint8_t **p, size_t *n);
 void seg_unmap(const uint8_t *p, size_t n);
+const char *seg_strerror(int rc);
 
 /* Write n bytes with C escapes (\\, \n, \t, \xNN) for the unprintable. */
 void tool_put_escaped(const uint8_t *p, size_t n);

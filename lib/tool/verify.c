@@ -109,7 +109,7 @@ verify_file(verifier *v, const char *path, seg_file *f, int64_t *next)
     size_t n, pos = 0;
     int rc = seg_map(path, &p, &n);
     if (rc != 0) {
-        problem(v, "%s: cannot read: %s", path, samsa_strerror(rc));
+        problem(v, "%s: cannot read: %s", path, seg_strerror(rc));
         return;
     }
     int64_t base = strtoll(f->name, NULL, 10);
