@@ -957,6 +957,26 @@ samsa: dump: /dev/stdin: not a regular file
 EOF
 run "dump a pipe" 1 sh -c ": | '$S' dump /dev/stdin"
 
+# A partition file that cannot be opened (a directory under a segment's
+# name): the read-only open cannot load the topic, and commands that walk
+# the topics list it all the same; verify reports it, not "all intact".
+"$S" topic create hd t > /dev/null
+echo x | "$S" produce hd t
+rm hd/t-0/00000000000000000000.log
+mkdir hd/t-0/00000000000000000000.log
+out <<'EOF'
+t
+EOF
+run "topics, a topic that does not load" 0 "$S" topics hd
+out <<'EOF'
+topic "t": cannot be read: EISDIR: Is a directory
+verified 1 topic, 0 partitions, 0 copies, 0 segment files, 0 batches, 0 bytes: PROBLEMS FOUND
+EOF
+err <<'EOF'
+samsa: verify: hd: 1 problem found
+EOF
+run "verify, a topic that does not load" 1 "$S" verify hd
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1
