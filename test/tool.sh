@@ -977,6 +977,20 @@ samsa: verify: hd: 1 problem found
 EOF
 run "verify, a topic that does not load" 1 "$S" verify hd
 
+# A mirror given with -R that is someone else's directory: the error
+# names it, not DIR, and nothing is written there.
+mkdir foreign
+echo mine > foreign/file
+err <<'EOF'
+samsa: produce: foreign: directory is not empty and holds no samsa store (SAMSA_ENOTSTORE)
+EOF
+run "produce -R a foreign directory" 1 "$S" produce -R foreign st t
+cases=$((cases + 1))
+if [ "$(ls -A foreign)" != file ]; then
+    echo "tool.sh: FAIL: produce wrote into a foreign directory" >&2
+    failed=$((failed + 1))
+fi
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

@@ -13,6 +13,7 @@
  * the same order: a store opened without its mirrors records their copies as
  * out of sync.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -228,6 +229,36 @@ made_forget(void)
     nmade = 0;
 }
 
+/* Which directory samsa_open()'s SAMSA_ENOTSTORE is about (it does not
+ * say): the first of DIR and the mirrors that holds no catalog/data.mdb
+ * and something other than what an open makes (lock, catalog/); DIR when
+ * none does.  A message naming DIR for a mirror that is someone else's
+ * directory would send the user to the wrong one. */
+static const char *
+not_store_dir(const char *dir, const tool_store *ts)
+{
+    for (int i = -1; i < ts->nreplicas; i++) {
+        const char *d = i < 0 ? dir : ts->replicas[i];
+        char *data = path_join(d, store_files[0]);
+        struct stat st;
+        int store = data == NULL || stat(data, &st) == 0;
+        free(data);
+        DIR *dh = store ? NULL : opendir(d);
+        struct dirent *e;
+        int foreign = 0;
+        while (dh != NULL && !foreign && (e = readdir(dh)) != NULL)
+            foreign = strcmp(e->d_name, ".") != 0 &&
+                      strcmp(e->d_name, "..") != 0 &&
+                      strcmp(e->d_name, "lock") != 0 &&
+                      strcmp(e->d_name, "catalog") != 0;
+        if (dh != NULL)
+            closedir(dh);
+        if (foreign)
+            return d;
+    }
+    return dir;
+}
+
 int
 tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
 {
@@ -271,6 +302,8 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
                  dir);
         return TOOL_ERR;
     }
+    if (rc == SAMSA_ENOTSTORE)
+        return tool_fail(rc, "%s", not_store_dir(dir, ts));
     if (rc != 0)
         return tool_fail(rc, "%s", dir);
     return TOOL_OK;
