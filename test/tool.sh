@@ -991,6 +991,17 @@ if [ "$(ls -A foreign)" != file ]; then
     failed=$((failed + 1))
 fi
 
+# Output that cannot be written (a full disk) is an error, whatever the
+# command: a listing cut short must not exit 0.
+err <<'EOF'
+samsa: topics: standard output: No space left on device (ENOSPC)
+EOF
+run "topics > /dev/full" 1 sh -c "'$S' topics st > /dev/full"
+err <<'EOF'
+samsa: stats: standard output: No space left on device (ENOSPC)
+EOF
+run "stats --json > /dev/full" 1 sh -c "'$S' stats --json st > /dev/full"
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

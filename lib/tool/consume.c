@@ -436,6 +436,8 @@ cmd_consume(int argc, char **argv)
     }
     if (co.out_failed && co.out_errno != EPIPE && st == TOOL_OK)
         st = tool_fail(-co.out_errno, "standard output");
+    if (co.out_failed && co.out_errno == EPIPE)
+        clearerr(stdout); /* dealt with: main() must not see it again */
     if (tool_close(co.s) != TOOL_OK)
         return TOOL_ERR;
     return st;

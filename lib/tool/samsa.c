@@ -424,6 +424,20 @@ usage(FILE *f)
     return f == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
+/* A command's exit status once what it printed is out: a listing that
+ * did not reach standard output (a full disk, a closed descriptor) is an
+ * error, not a success with nothing or half of it printed.  A reader that
+ * went away (EPIPE: samsa ... | head) is none, as in consume. */
+static int
+out_status(int st)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0 ? errno != EPIPE : ferror(stdout);
+    if (failed && st == TOOL_OK)
+        return tool_fail(errno != 0 ? -errno : SAMSA_EIO, "standard output");
+    return st;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -432,15 +446,15 @@ main(int argc, char **argv)
         return TOOL_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return usage(stdout);
+        return out_status(usage(stdout));
     if (strcmp(argv[1], "--version") == 0) {
         printf("samsa %s\n", samsa_version_string());
-        return TOOL_OK;
+        return out_status(TOOL_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
             tool_cmd = commands[i].name;
-            return commands[i].fn(argc - 1, argv + 1);
+            return out_status(commands[i].fn(argc - 1, argv + 1));
         }
     fprintf(stderr, "samsa: %s: no such command (see samsa --help)\n", argv[1]);
     return TOOL_USAGE;
