@@ -1002,6 +1002,29 @@ samsa: stats: standard output: No space left on device (ENOSPC)
 EOF
 run "stats --json > /dev/full" 1 sh -c "'$S' stats --json st > /dev/full"
 
+# stats reads a Kafka mirror's state file in DIR (built with librdkafka):
+# a line the mirror would refuse is skipped (its lag overflowed), and a
+# FIFO under the name blocked the command for ever.
+if "$S" --help | grep -q '^  mirror'; then
+    "$S" topic create ms t > /dev/null
+    echo a | "$S" produce ms t
+    printf 'samsa-mirror 1\nt 0 0 0 -9223372036854775808 0\nt 0 0 0 1 1\n' \
+        > ms/kafka-mirror.state
+    out <<'EOF'
+MIRROR	TOPIC	PARTITION	MIRRORED	KAFKA-NEXT	LAG
+mirror	t	0	1	1	0
+EOF
+    run "stats, a hostile mirror state file" 0 sh -c \
+        "'$S' stats ms | grep '^mirror\|^MIRROR'"
+    rm ms/kafka-mirror.state
+    mkfifo ms/kafka-mirror.state
+    err <<'EOF'
+samsa: stats: ms/kafka-mirror.state: not a regular file
+EOF
+    run "stats, a FIFO as the mirror state file" 1 sh -c \
+        "timeout 10 '$S' stats ms > /dev/null"
+fi
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

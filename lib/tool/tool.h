@@ -99,7 +99,8 @@ int cmd_serve(int argc, char **argv); /* serve.c */
 int cmd_mirror(int argc, char **argv); /* mirror.c, with librdkafka */
 int cmd_import(int argc, char **argv);
 /* For samsa stats: a line per partition of the mirror's default state
- * file in dir, with its lag against the store s (nothing without one). */
+ * file in dir, with its lag against the store s (nothing without one);
+ * TOOL_OK, or TOOL_ERR after saying why (not a regular file). */
 int tool_mirror_stats(samsa *s, const char *dir);
 #endif
 int cmd_adopt(int argc, char **argv); /* adopt.c */
