@@ -807,7 +807,14 @@ err <<'EOF'
 samsa: serve: cannot listen on 127.0.0.1 with users file users.none: No such file or directory (ENOENT)
 EOF
 run "serve missing users" 1 "$S" serve --listen 127.0.0.1:0 -u users.none st
-rm -f users.bad
+# A FIFO under the name blocked the open for ever, SIGTERM and all.
+mkfifo users.fifo
+err <<'EOF'
+samsa: serve: cannot listen on 127.0.0.1 with users file users.fifo: invalid argument (SAMSA_EINVAL)
+EOF
+run "serve, a FIFO as users file" 1 timeout -s KILL 10 "$S" serve \
+    --listen 127.0.0.1:0 -u users.fifo st
+rm -f users.bad users.fifo
 # Serving, then SIGTERM: the line with the port, exit 0, the store closed
 # (a writer can open it again at once).
 cases=$((cases + 1))
