@@ -1032,6 +1032,16 @@ EOF
         "timeout 10 '$S' stats ms > /dev/null"
 fi
 
+# A FIFO in place of the catalog's data file: LMDB's open blocked on it
+# for ever; the command says the directory holds no store.
+"$S" topic create hf t > /dev/null
+rm hf/catalog/data.mdb
+mkfifo hf/catalog/data.mdb
+err <<'EOF'
+samsa: topics: hf: no samsa store there (catalog/data.mdb is not a regular file) (SAMSA_ENOTSTORE)
+EOF
+run "topics, a FIFO as the catalog" 1 timeout -s KILL 10 "$S" topics hf
+
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2
     exit 1

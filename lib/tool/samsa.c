@@ -283,6 +283,14 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
                      dir);
             return TOOL_ERR;
         }
+        /* LMDB opens it with a blocking open(): a FIFO there would hang
+         * the command for ever. */
+        if (!S_ISREG(st.st_mode)) {
+            tool_msg("%s: no samsa store there (catalog/data.mdb is not a "
+                     "regular file) (SAMSA_ENOTSTORE)",
+                     dir);
+            return TOOL_ERR;
+        }
     }
     samsa_options opt = {.flags = create              ? SAMSA_OPEN_CREATE
                                   : mode == TOOL_READ ? SAMSA_OPEN_RDONLY
