@@ -807,7 +807,14 @@ err <<'EOF'
 samsa: serve: cannot listen on 127.0.0.1 with users file users.none: No such file or directory (ENOENT)
 EOF
 run "serve missing users" 1 "$S" serve --listen 127.0.0.1:0 -u users.none st
-rm -f users.bad
+# A FIFO under the name blocked the open for ever, SIGTERM and all.
+mkfifo users.fifo
+err <<'EOF'
+samsa: serve: cannot listen on 127.0.0.1 with users file users.fifo: invalid argument (SAMSA_EINVAL)
+EOF
+run "serve, a FIFO as users file" 1 timeout -s KILL 10 "$S" serve \
+    --listen 127.0.0.1:0 -u users.fifo st
+rm -f users.bad users.fifo
 # Serving, then SIGTERM: the line with the port, exit 0, the store closed
 # (a writer can open it again at once).
 cases=$((cases + 1))
@@ -900,6 +907,140 @@ err <<'EOF'
 samsa: verify: ksrc: 3 problems found
 EOF
 run "verify gaps in a dense topic" 1 "$S" verify ksrc
+
+# ---- hostile stores ------------------------------------------------------------
+
+# A sealed segment whose first batch's length is damaged: seeking by time
+# fails there, and the command says so and exits 1 (the cursor it opened
+# is closed once, not again with the cursors still open).
+"$S" topic create hs t --segment-bytes 4096 > /dev/null
+for ts in 5 6 7; do
+    awk 'BEGIN { s = sprintf("%2000s", ""); gsub(/ /, "a", s); print s }' |
+        "$S" produce -T "$ts" hs t
+done
+poke hs/t-0/00000000000000000000.log 8 "$(printf '\377')"
+err <<'EOF'
+samsa: consume: topic "t" partition 0: data on disk is corrupt (SAMSA_ECORRUPT)
+EOF
+run "consume -o @MS, a damaged segment" 1 "$S" consume -e -o @6 hs t
+
+# A create or adopt refused where there was no store leaves none behind:
+# not the store's files, nor the directories the open made (DIR, its
+# missing parents, a new mirror); an empty DIR that was there stays, empty.
+err <<'EOF'
+samsa: topic create: topic "a/b": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic create bad name, new DIR" 1 "$S" topic create new/st a/b
+mkdir was
+err <<'EOF'
+samsa: topic create: topic "x": invalid argument (SAMSA_EINVAL)
+EOF
+run "topic create bad config, empty DIR" 1 "$S" topic create -r 2 \
+    -R new2/mirror --segment-bytes 1 was x
+err <<'EOF'
+samsa: adopt: nowhere as topic "t": No such file or directory (ENOENT)
+EOF
+run "adopt no Kafka directory, new DIR" 1 "$S" adopt new3 t nowhere
+cases=$((cases + 1))
+if [ -e new ] || [ -e new2 ] || [ -e new3 ] || [ -n "$(ls -A was)" ]; then
+    echo "tool.sh: FAIL: a refused create left files:" $(ls -dA new* was/*) >&2
+    failed=$((failed + 1))
+fi
+
+# What is not a regular file under a segment's name: a FIFO blocked the
+# open for ever (no writer), and a pipe or device passed for an empty,
+# intact segment.
+mkfifo fifo.log
+err <<'EOF'
+samsa: dump: fifo.log: not a regular file
+EOF
+run "dump a FIFO" 1 timeout 10 "$S" dump fifo.log
+err <<'EOF'
+samsa: dump: /dev/null: not a regular file
+EOF
+run "dump a device" 1 "$S" dump /dev/null
+err <<'EOF'
+samsa: dump: /dev/stdin: not a regular file
+EOF
+run "dump a pipe" 1 sh -c ": | '$S' dump /dev/stdin"
+
+# A partition file that cannot be opened (a directory under a segment's
+# name): the read-only open cannot load the topic, and commands that walk
+# the topics list it all the same; verify reports it, not "all intact".
+"$S" topic create hd t > /dev/null
+echo x | "$S" produce hd t
+rm hd/t-0/00000000000000000000.log
+mkdir hd/t-0/00000000000000000000.log
+out <<'EOF'
+t
+EOF
+run "topics, a topic that does not load" 0 "$S" topics hd
+out <<'EOF'
+topic "t": cannot be read: EISDIR: Is a directory
+verified 1 topic, 0 partitions, 0 copies, 0 segment files, 0 batches, 0 bytes: PROBLEMS FOUND
+EOF
+err <<'EOF'
+samsa: verify: hd: 1 problem found
+EOF
+run "verify, a topic that does not load" 1 "$S" verify hd
+
+# A mirror given with -R that is someone else's directory: the error
+# names it, not DIR, and nothing is written there.
+mkdir foreign
+echo mine > foreign/file
+err <<'EOF'
+samsa: produce: foreign: directory is not empty and holds no samsa store (SAMSA_ENOTSTORE)
+EOF
+run "produce -R a foreign directory" 1 "$S" produce -R foreign st t
+cases=$((cases + 1))
+if [ "$(ls -A foreign)" != file ]; then
+    echo "tool.sh: FAIL: produce wrote into a foreign directory" >&2
+    failed=$((failed + 1))
+fi
+
+# Output that cannot be written (a full disk) is an error, whatever the
+# command: a listing cut short must not exit 0.
+err <<'EOF'
+samsa: topics: standard output: No space left on device (ENOSPC)
+EOF
+run "topics > /dev/full" 1 sh -c "'$S' topics st > /dev/full"
+err <<'EOF'
+samsa: stats: standard output: No space left on device (ENOSPC)
+EOF
+run "stats --json > /dev/full" 1 sh -c "'$S' stats --json st > /dev/full"
+
+# stats reads a Kafka mirror's state file in DIR (built with librdkafka):
+# a line the mirror would refuse is skipped (its lag overflowed), and a
+# FIFO under the name blocked the command for ever.
+if "$S" --help | grep -q '^  mirror'; then
+    "$S" topic create ms t > /dev/null
+    echo a | "$S" produce ms t
+    printf 'samsa-mirror 1\nt 0 0 0 -9223372036854775808 0\nt 0 0 0 1 1\n' \
+        > ms/kafka-mirror.state
+    out <<'EOF'
+MIRROR	TOPIC	PARTITION	MIRRORED	KAFKA-NEXT	LAG
+mirror	t	0	1	1	0
+EOF
+    run "stats, a hostile mirror state file" 0 sh -c \
+        "'$S' stats ms | grep '^mirror\|^MIRROR'"
+    rm ms/kafka-mirror.state
+    mkfifo ms/kafka-mirror.state
+    err <<'EOF'
+samsa: stats: ms/kafka-mirror.state: not a regular file
+EOF
+    run "stats, a FIFO as the mirror state file" 1 sh -c \
+        "timeout 10 '$S' stats ms > /dev/null"
+fi
+
+# A FIFO in place of the catalog's data file: LMDB's open blocked on it
+# for ever; the command says the directory holds no store.
+"$S" topic create hf t > /dev/null
+rm hf/catalog/data.mdb
+mkfifo hf/catalog/data.mdb
+err <<'EOF'
+samsa: topics: hf: no samsa store there (catalog/data.mdb is not a regular file) (SAMSA_ENOTSTORE)
+EOF
+run "topics, a FIFO as the catalog" 1 timeout -s KILL 10 "$S" topics hf
 
 if [ "$failed" -ne 0 ]; then
     echo "tool.sh: $failed of $cases cases FAILED" >&2

@@ -97,7 +97,9 @@ ksasl_free(ksasl *k)
 static int
 read_file(const char *path, char **buf, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO under the name would block the open for ever
+     * (and samsa serve with it, deaf to SIGTERM); it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return samsa__from_errno(-errno);
     struct stat st;

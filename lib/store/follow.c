@@ -229,6 +229,27 @@ store_follow_why(const samsa *s, const char *name)
     return 0;
 }
 
+size_t
+store_follow_nunloaded(const samsa *s)
+{
+    size_t n = 0;
+    for (const struct store_unloaded *u = s->unloaded; u != NULL; u = u->next)
+        n++;
+    return n;
+}
+
+int
+store_follow_unloaded_names(const samsa *s, char **names, size_t max, size_t *n)
+{
+    for (const struct store_unloaded *u = s->unloaded; u != NULL && *n < max;
+         u = u->next)
+        if ((names[*n] = strdup(u->name)) == NULL)
+            return SAMSA_ENOMEM;
+        else
+            (*n)++;
+    return 0;
+}
+
 void
 store_follow_forget(samsa *s)
 {

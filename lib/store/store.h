@@ -275,6 +275,11 @@ void store_follow_unloaded(samsa *s, const char *name, int rc);
 int store_follow_why(const samsa *s, const char *name);
 /* Forget every one (table_lock held for writing, or alone). */
 void store_follow_forget(samsa *s);
+/* How many there are; copies of their names, into names[*n..] (at most
+ * max in all; *n moves on): 0 or SAMSA_ENOMEM (table_lock held). */
+size_t store_follow_nunloaded(const samsa *s);
+int store_follow_unloaded_names(const samsa *s, char **names, size_t max,
+                                size_t *n);
 
 /* retention.c: apply every topic's retention_ms, retention_bytes and
  * segment_ms once (the flusher, after each flush); the first error. */

@@ -506,15 +506,21 @@ samsa_topic_foreach(samsa *s, int (*fn)(const char *name, void *ctx), void *ctx)
         (void)store_follow_catalog(s, false);
     /* Copy the names so that fn runs without the table lock held. */
     samsa__rdlock(&s->table_lock, SAMSA_RANK_TABLE);
-    size_t n = 0;
+    size_t n = 0, nun = store_follow_nunloaded(s);
     int rc = 0;
-    char **names = malloc((s->ntopics + 1) * sizeof *names);
+    char **names = malloc((s->ntopics + nun + 1) * sizeof *names);
     for (size_t b = 0; names != NULL && b < s->nbuckets; b++)
         for (topic *t = s->buckets[b]; t != NULL; t = t->next)
             if ((names[n] = strdup(t->name)) != NULL)
                 n++;
             else
                 rc = SAMSA_ENOMEM;
+    /* A read-only handle lists the catalog's topics it could not load
+     * too (a file it cannot open under a segment's name): they are the
+     * store's, and their lookup says what is wrong; left out, a walk
+     * such as samsa verify's would call a damaged store intact. */
+    if (names != NULL && rc == 0)
+        rc = store_follow_unloaded_names(s, names, s->ntopics + nun, &n);
     samsa__rwunlock(&s->table_lock, SAMSA_RANK_TABLE);
     if (names == NULL)
         return SAMSA_ENOMEM;

@@ -52,6 +52,9 @@ cmd_adopt(int argc, char **argv)
     if ((st = tool_open(argv[optind], &ts, TOOL_CREATE, &s)) != TOOL_OK)
         return st;
     int rc = samsa_topic_adopt(s, topic, kdir, &cfg);
+    /* A refused adopt made nothing (samsa_topic_adopt(3)): in a new store,
+     * not the store either. */
+    int refused = rc != 0;
     int64_t first = 0, end = 0;
     if (rc == 0)
         rc = samsa_offsets(s, topic, 0, &first, &end);
@@ -59,7 +62,7 @@ cmd_adopt(int argc, char **argv)
         printf("adopted %s as topic \"%s\": offsets %" PRId64 "..%" PRId64 "\n",
                kdir, topic, first, end);
     st = rc == 0 ? TOOL_OK : tool_fail(rc, "%s as topic \"%s\"", kdir, topic);
-    if (tool_close(s) != TOOL_OK)
+    if (tool_close_made(s, refused ? TOOL_ERR : TOOL_OK) != TOOL_OK)
         return TOOL_ERR;
     return st;
 }

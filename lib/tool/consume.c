@@ -201,8 +201,12 @@ open_cursor(consumer *co, int32_t p, const start_at *at, samsa_cursor **out)
     if (rc == 0)
         rc = samsa_cursor_open(co->s, co->topic, p, start, out);
     if (rc == 0 && at->kind == AT_TIME &&
-        (rc = samsa_cursor_seek_time(*out, at->value)) != 0)
+        (rc = samsa_cursor_seek_time(*out, at->value)) != 0) {
+        /* The caller closes every cursor it holds on an error too: this
+         * one is gone, so it must not see it again. */
         samsa_cursor_close(*out);
+        *out = NULL;
+    }
     if (rc != 0)
         return tool_fail(rc, "topic \"%s\" partition %" PRId32, co->topic, p);
     return TOOL_OK;
@@ -432,6 +436,8 @@ cmd_consume(int argc, char **argv)
     }
     if (co.out_failed && co.out_errno != EPIPE && st == TOOL_OK)
         st = tool_fail(-co.out_errno, "standard output");
+    if (co.out_failed && co.out_errno == EPIPE)
+        clearerr(stdout); /* dealt with: main() must not see it again */
     if (tool_close(co.s) != TOOL_OK)
         return TOOL_ERR;
     return st;

@@ -125,6 +125,10 @@ dump_file(const char *path, int deep)
     const uint8_t *p;
     size_t n;
     int rc = seg_map(path, &p, &n);
+    if (rc == SEG_ENOTREG) {
+        tool_msg("%s: %s", path, seg_strerror(rc));
+        return TOOL_ERR;
+    }
     if (rc != 0)
         return tool_fail(rc, "%s", path);
     printf("Dumping %s\n", path);

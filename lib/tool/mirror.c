@@ -9,12 +9,14 @@
  * started again sends nothing twice and misses nothing (samsa_kafka.h,
  * "Resuming").  import writes the store, so it needs it closed.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "samsa_kafka.h"
@@ -139,9 +141,19 @@ tool_mirror_stats(samsa *s, const char *dir)
 {
     char path[PATH_MAX], line[SAMSA_MAX_TOPIC_NAME + 128];
     snprintf(path, sizeof path, "%s/kafka-mirror.state", dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0; /* never mirrored (with the default state file) */
+    /* O_NONBLOCK and a regular file only: a FIFO under the name would
+     * block the open for ever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return TOOL_OK; /* never mirrored (with the default state file) */
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        tool_msg("%s: not a regular file", path);
+        return TOOL_ERR;
+    }
     int rows = 0;
     /* The state file's lines (samsa_kafka.h, "Resuming"): TOPIC
      * PARTITION S_BASE K_BASE S_ACKED K_ACKED after a version line. */
@@ -154,6 +166,10 @@ tool_mirror_stats(samsa *s, const char *dir)
                    " %" SCNd64,
                    topic, &p, &sb, &kb, &sa, &ka) != 6)
             continue;
+        /* What the mirror itself would refuse (bridge/state.c): a line
+         * that holds no position, and whose lag below would overflow. */
+        if (p < 0 || sb < 0 || kb < 0 || sa < sb || ka < kb)
+            continue;
         if (samsa_offsets(s, topic, p, NULL, &end) != 0)
             continue; /* a topic deleted since */
         if (rows++ == 0)
@@ -163,7 +179,7 @@ tool_mirror_stats(samsa *s, const char *dir)
                topic, p, sa, ka, end > sa ? end - sa : 0);
     }
     fclose(f);
-    return 0;
+    return TOOL_OK;
 }
 
 static const char import_help[] =

@@ -13,6 +13,7 @@
  * the same order: a store opened without its mirrors records their copies as
  * out of sync.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -132,10 +133,141 @@ tool_option(int c, char **argv, tool_store *ts, const char *help)
     return tool_bad_option(argv, c);
 }
 
+/* What an open with TOOL_CREATE is about to make in a directory that holds
+ * no store (DIR or a mirror): the files of an empty store and the
+ * directories that are not there yet.  A command that then fails (a topic
+ * name the library refuses, a Kafka directory that is not one) removes
+ * them, so that bad input leaves nothing behind; and only them, as samsa
+ * deletes only what it can prove it made: a file that was there before
+ * stays, and a directory goes only while empty. */
+#define MADE_DIRS 16 /* components of a path made, at most */
+static const char *const store_files[] = {"catalog/data.mdb",
+                                          "catalog/lock.mdb", "lock"};
+enum { NSTORE_FILES = sizeof store_files / sizeof store_files[0] };
+typedef struct made_store {
+    char *dirs[MADE_DIRS + 1]; /* to make: catalog/, the store's
+                                  directory, its parents (deepest first) */
+    int ndirs;                 /* dirs[] noted                          */
+    char *files[NSTORE_FILES]; /* store_files[] that were not there    */
+} made_store;
+static made_store made[SAMSA_MAX_REPLICA_DIRS + 1];
+static int nmade;
+
+static char *
+path_join(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    if (p != NULL)
+        sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+/* Note what opening dir with SAMSA_OPEN_CREATE will make there. */
+static void
+made_note(const char *dir)
+{
+    struct stat st;
+    char *data = path_join(dir, store_files[0]);
+    int store = data == NULL || stat(data, &st) == 0;
+    free(data);
+    if (store || nmade == SAMSA_MAX_REPLICA_DIRS + 1)
+        return;
+    made_store *m = &made[nmade++];
+    memset(m, 0, sizeof *m);
+    /* catalog/, then dir and each missing parent up to one that exists:
+     * the order they can be removed in. */
+    char *p = path_join(dir, "catalog");
+    if (p != NULL && stat(p, &st) != 0)
+        m->dirs[m->ndirs++] = p;
+    else
+        free(p);
+    p = strdup(dir);
+    while (p != NULL && m->ndirs < MADE_DIRS && stat(p, &st) != 0 &&
+           errno == ENOENT) {
+        m->dirs[m->ndirs++] = p;
+        char *slash = strrchr(p, '/');
+        while (slash != NULL && slash > p && slash[-1] == '/')
+            slash--;
+        p = slash != NULL && slash > p ? strndup(p, (size_t)(slash - p)) : NULL;
+    }
+    free(p);
+    for (int i = 0; i < NSTORE_FILES; i++) {
+        char *f = path_join(dir, store_files[i]);
+        if (f != NULL && stat(f, &st) == 0) {
+            free(f);
+            f = NULL;
+        }
+        m->files[i] = f;
+    }
+}
+
+/* Remove what made[] lists: the files while the store is still open (its
+ * lock keeps any other opener away), the directories once it is closed
+ * (rmdir: only empty ones). */
+static void
+made_undo(int files)
+{
+    for (int i = 0; i < nmade; i++) {
+        made_store *m = &made[i];
+        for (int k = 0; k < NSTORE_FILES && files; k++)
+            if (m->files[k] != NULL)
+                unlink(m->files[k]);
+        for (int k = 0; k < m->ndirs && !files; k++)
+            rmdir(m->dirs[k]);
+    }
+}
+
+static void
+made_forget(void)
+{
+    for (int i = 0; i < nmade; i++) {
+        for (int k = 0; k < made[i].ndirs; k++)
+            free(made[i].dirs[k]);
+        for (int k = 0; k < NSTORE_FILES; k++)
+            free(made[i].files[k]);
+    }
+    nmade = 0;
+}
+
+/* Which directory samsa_open()'s SAMSA_ENOTSTORE is about (it does not
+ * say): the first of DIR and the mirrors that holds no catalog/data.mdb
+ * and something other than what an open makes (lock, catalog/); DIR when
+ * none does.  A message naming DIR for a mirror that is someone else's
+ * directory would send the user to the wrong one. */
+static const char *
+not_store_dir(const char *dir, const tool_store *ts)
+{
+    for (int i = -1; i < ts->nreplicas; i++) {
+        const char *d = i < 0 ? dir : ts->replicas[i];
+        char *data = path_join(d, store_files[0]);
+        struct stat st;
+        int store = data == NULL || stat(data, &st) == 0;
+        free(data);
+        DIR *dh = store ? NULL : opendir(d);
+        struct dirent *e;
+        int foreign = 0;
+        while (dh != NULL && !foreign && (e = readdir(dh)) != NULL)
+            foreign = strcmp(e->d_name, ".") != 0 &&
+                      strcmp(e->d_name, "..") != 0 &&
+                      strcmp(e->d_name, "lock") != 0 &&
+                      strcmp(e->d_name, "catalog") != 0;
+        if (dh != NULL)
+            closedir(dh);
+        if (foreign)
+            return d;
+    }
+    return dir;
+}
+
 int
 tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
 {
     int create = mode == TOOL_CREATE;
+    if (create) {
+        made_note(dir);
+        for (int i = 0; i < ts->nreplicas; i++)
+            made_note(ts->replicas[i]);
+    }
     /* Only topic create may make a store: a command that reads must not
      * leave a new store behind in an empty directory it was pointed at by
      * mistake.  DIR/catalog/data.mdb is what samsa(7) says a store has. */
@@ -151,12 +283,26 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
                      dir);
             return TOOL_ERR;
         }
+        /* LMDB opens it with a blocking open(): a FIFO there would hang
+         * the command for ever. */
+        if (!S_ISREG(st.st_mode)) {
+            tool_msg("%s: no samsa store there (catalog/data.mdb is not a "
+                     "regular file) (SAMSA_ENOTSTORE)",
+                     dir);
+            return TOOL_ERR;
+        }
     }
     samsa_options opt = {.flags = create              ? SAMSA_OPEN_CREATE
                                   : mode == TOOL_READ ? SAMSA_OPEN_RDONLY
                                                       : 0,
                          .replica_dirs = ts->nreplicas ? ts->replicas : NULL};
     int rc = samsa_open(dir, &opt, out);
+    if (rc != 0) {
+        /* No handle, so no lock: another process may be making the same
+         * store now; only directories made and still empty go. */
+        made_undo(0);
+        made_forget();
+    }
     if (rc == SAMSA_ELOCKED) {
         tool_msg("%s: the store is open in another process (SAMSA_ELOCKED); "
                  "commands that write need it closed: stop that process "
@@ -164,9 +310,23 @@ tool_open(const char *dir, const tool_store *ts, int mode, samsa **out)
                  dir);
         return TOOL_ERR;
     }
+    if (rc == SAMSA_ENOTSTORE)
+        return tool_fail(rc, "%s", not_store_dir(dir, ts));
     if (rc != 0)
         return tool_fail(rc, "%s", dir);
     return TOOL_OK;
+}
+
+int
+tool_close_made(samsa *s, int st)
+{
+    if (st != TOOL_OK)
+        made_undo(1);
+    int rc = tool_close(s);
+    if (st != TOOL_OK)
+        made_undo(0);
+    made_forget();
+    return rc != TOOL_OK ? rc : st;
 }
 
 int
@@ -272,6 +432,20 @@ usage(FILE *f)
     return f == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
+/* A command's exit status once what it printed is out: a listing that
+ * did not reach standard output (a full disk, a closed descriptor) is an
+ * error, not a success with nothing or half of it printed.  A reader that
+ * went away (EPIPE: samsa ... | head) is none, as in consume. */
+static int
+out_status(int st)
+{
+    errno = 0;
+    int failed = fflush(stdout) != 0 ? errno != EPIPE : ferror(stdout);
+    if (failed && st == TOOL_OK)
+        return tool_fail(errno != 0 ? -errno : SAMSA_EIO, "standard output");
+    return st;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -280,15 +454,15 @@ main(int argc, char **argv)
         return TOOL_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return usage(stdout);
+        return out_status(usage(stdout));
     if (strcmp(argv[1], "--version") == 0) {
         printf("samsa %s\n", samsa_version_string());
-        return TOOL_OK;
+        return out_status(TOOL_OK);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
             tool_cmd = commands[i].name;
-            return commands[i].fn(argc - 1, argv + 1);
+            return out_status(commands[i].fn(argc - 1, argv + 1));
         }
     fprintf(stderr, "samsa: %s: no such command (see samsa --help)\n", argv[1]);
     return TOOL_USAGE;

@@ -178,11 +178,14 @@ seg_header_next(const seg_record *r, const uint8_t **pos, const uint8_t **key,
 }
 
 /* Read, not mmap: a file that shrinks under a mapping (a segment sealed
- * by the application meanwhile) would kill the command with SIGBUS. */
+ * by the application meanwhile) would kill the command with SIGBUS.
+ * O_NONBLOCK and regular files only: a FIFO under a segment's name would
+ * block the open for ever (no writer), and a FIFO or device has no size
+ * to read up to (a pipe's 0 would pass for an empty, intact file). */
 int
 seg_map(const char *path, const uint8_t **p, size_t *n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return -errno;
     struct stat st;
@@ -193,6 +196,8 @@ seg_map(const char *path, const uint8_t **p, size_t *n)
         rc = -errno;
     else if (S_ISDIR(st.st_mode))
         rc = -EISDIR;
+    else if (!S_ISREG(st.st_mode))
+        rc = SEG_ENOTREG;
     else if (st.st_size > 0 && (buf = malloc((size_t)st.st_size)) == NULL)
         rc = SAMSA_ENOMEM;
     while (rc == 0 && got < (size_t)st.st_size) {
@@ -213,6 +218,12 @@ seg_map(const char *path, const uint8_t **p, size_t *n)
     *p = buf;
     *n = got;
     return 0;
+}
+
+const char *
+seg_strerror(int rc)
+{
+    return rc == SEG_ENOTREG ? "not a regular file" : samsa_strerror(rc);
 }
 
 void

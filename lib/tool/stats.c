@@ -50,7 +50,7 @@ cmd_stats(int argc, char **argv)
     samsa *s;
     if ((st = tool_open_arg(argc, argv, &ts, TOOL_READ, &s)) != TOOL_OK)
         return st;
-    int rc;
+    int rc, mst = TOOL_OK;
     if (json) {
         char *text;
         if ((rc = samsa_stats_json(s, &text)) == 0) {
@@ -71,11 +71,11 @@ cmd_stats(int argc, char **argv)
             rc = samsa_stats_partitions(s, NULL, partition_line, &n);
 #ifdef SAMSA_KAFKA
             if (rc == 0)
-                rc = tool_mirror_stats(s, argv[optind]);
+                mst = tool_mirror_stats(s, argv[optind]);
 #endif
         }
     }
-    st = rc != 0 ? tool_fail(rc, "stats") : TOOL_OK;
+    st = rc != 0 ? tool_fail(rc, "stats") : mst;
     if (tool_close(s) != TOOL_OK)
         return TOOL_ERR;
     return st;

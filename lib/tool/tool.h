@@ -74,6 +74,11 @@ int tool_open_arg(int argc, char **argv, const tool_store *ts, int mode,
                   samsa **out);
 /* Close the store; TOOL_OK, or TOOL_ERR after saying why. */
 int tool_close(samsa *s);
+/* Close a store opened with TOOL_CREATE by a command whose exit status is
+ * st: when st is not TOOL_OK, the open's new store (its files, and the
+ * directories it made, empty) is removed, so that a failed command leaves
+ * nothing behind.  Returns st, or TOOL_ERR when the close failed. */
+int tool_close_made(samsa *s, int st);
 
 /* Set by SIGINT, SIGTERM: long work stops, closes the store, exits. */
 extern volatile int tool_stop;
@@ -94,7 +99,8 @@ int cmd_serve(int argc, char **argv); /* serve.c */
 int cmd_mirror(int argc, char **argv); /* mirror.c, with librdkafka */
 int cmd_import(int argc, char **argv);
 /* For samsa stats: a line per partition of the mirror's default state
- * file in dir, with its lag against the store s (nothing without one). */
+ * file in dir, with its lag against the store s (nothing without one);
+ * TOOL_OK, or TOOL_ERR after saying why (not a regular file). */
 int tool_mirror_stats(samsa *s, const char *dir);
 #endif
 int cmd_adopt(int argc, char **argv); /* adopt.c */
@@ -167,10 +173,13 @@ int seg_header_next(const seg_record *r, const uint8_t **pos,
                     const uint8_t **key, int64_t *key_len,
                     const uint8_t **value, int64_t *value_len);
 
-/* Read a whole file: 0 and *p, *n (p NULL for an empty file), or -errno or
- * SAMSA_ENOMEM.  seg_unmap() frees it. */
+/* Read a whole file: 0 and *p, *n (p NULL for an empty file), or -errno,
+ * SAMSA_ENOMEM, or SEG_ENOTREG for what is not a regular file (a FIFO, a
+ * device).  seg_unmap() frees it; seg_strerror() says what rc means. */
+#define SEG_ENOTREG (-100000)
 int seg_map(const char *path, const uint8_t **p, size_t *n);
 void seg_unmap(const uint8_t *p, size_t n);
+const char *seg_strerror(int rc);
 
 /* Write n bytes with C escapes (\\, \n, \t, \xNN) for the unprintable. */
 void tool_put_escaped(const uint8_t *p, size_t n);

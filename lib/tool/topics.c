@@ -282,9 +282,8 @@ topic_admin(int argc, char **argv, const tool_store *ts, topic_op op,
         printf("deleted topic %s\n", name);
     }
     int st = rc != 0 ? tool_fail(rc, "topic \"%s\"", name) : TOOL_OK;
-    if (tool_close(s) != TOOL_OK)
-        return TOOL_ERR;
-    return st;
+    /* A create refused in a new store takes the store away with it. */
+    return tool_close_made(s, st);
 }
 
 /* The numeric options of create and alter: where each goes in the config
