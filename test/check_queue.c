@@ -1603,6 +1603,66 @@ START_TEST(test_outcome_state_damage)
 }
 END_TEST
 
+/* ---- hunt probes ----------------------------------------------------------
+ */
+
+/* Acknowledgements a callback heard, per offset. */
+static int twice_heard[8];
+
+static void
+twice_fn(const char *tname, int32_t partition, int64_t offset, int outcome,
+         void *ctx)
+{
+    (void)tname, (void)partition, (void)ctx;
+    if (offset >= 0 && offset < 8)
+        twice_heard[offset] += outcome;
+}
+
+/* A delivery listed twice in one acknowledgement is acknowledged once:
+ * its first listing finished it and moved the window's start past it,
+ * where the second must not look (it aborted on qstate_rec()'s assert),
+ * nor tell its sender a second time, nor dead-letter it twice. */
+START_TEST(test_ack_listed_twice)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    E(samsa_topic_create(s, "dlq", NULL));
+    produce_n(s, "t", 0, 4);
+    memset(twice_heard, 0, sizeof twice_heard);
+    E(samsa_queue_on_ack(s, "g", "t", twice_fn, NULL));
+    samsa_queue_config qc = {.dead_letter_topic = "dlq"};
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", &qc, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, 2, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    samsa_delivery acc[3] = {d[0], d[0], d[0]};
+    E(samsa_queue_ack(q, acc, 3, SAMSA_ACK_ACCEPT));
+    samsa_delivery rej[2] = {d[1], d[1]};
+    E(samsa_queue_ack(q, rej, 2, SAMSA_ACK_REJECT));
+    ck_assert_int_eq(twice_heard[0], SAMSA_ACK_ACCEPT);
+    ck_assert_int_eq(twice_heard[1], SAMSA_ACK_REJECT);
+    int64_t first, end;
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 1);
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(d[0].msg.offset, 2);
+    ck_assert_int_eq(d[1].msg.offset, 3);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    s = test_open(dir);
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(d[0].msg.offset, 2);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 queue_suite(void)
 {
@@ -1631,6 +1691,7 @@ queue_suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_outcome_after_the_fact);
     tcase_add_test(tc, test_outcome_window);
+    tcase_add_test(tc, test_ack_listed_twice);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
     tcase_set_timeout(damage, 300);

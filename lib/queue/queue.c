@@ -543,10 +543,11 @@ ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
     return 0;
 }
 
-/* Apply type to the records of d[] in qp (locked, checked). */
+/* Apply type to the records of d[] in qp (locked, checked); fin[i], when
+ * fin is not NULL, is set for each d[i] this call finished. */
 static int
 ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
-          int type)
+          int type, bool *fin)
 {
     uint8_t st = type == SAMSA_ACK_ACCEPT   ? QS_ACCEPTED
                  : type == SAMSA_ACK_REJECT ? QS_REJECTED
@@ -557,15 +558,19 @@ ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
             continue;
         }
         int64_t o = d[i].msg.offset;
-        qrec *r = qstate_rec(qp, o);
-        if (r->state != QS_ACQUIRED) { /* listed twice */
+        /* Listed twice: its first listing finished it, and may have
+         * moved start past it (ack_check saw it before any change). */
+        if (o < qp->start || qstate_rec(qp, o)->state != QS_ACQUIRED) {
             i++;
             continue;
         }
+        qrec *r = qstate_rec(qp, o);
         if (st == QS_REJECTED) {
             int rc = dead_letter(q, qp, o, st);
             if (rc != 0)
                 return rc;
+            if (fin != NULL)
+                fin[i] = true;
             i++;
             continue;
         }
@@ -580,7 +585,9 @@ ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
         int rc = qstate_set(q->s, q->g, qp, o, (uint32_t)(j - i), st, count);
         if (rc != 0)
             return rc;
-        i = j;
+        for (; i < j; i++)
+            if (fin != NULL)
+                fin[i] = true;
     }
     return 0;
 }
@@ -614,21 +621,16 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
             break;
         }
     }
-    bool checked = rc == 0; /* every record held by q: changes begin */
-    for (int32_t p = lo; rc == 0 && p <= hi; p++)
-        rc = ack_apply(q, &g->parts[p], d, n, type);
     /* Which records this call finished, for their waiters: all of them,
      * or, when it failed part way (a dead letter refused, an I/O error),
-     * those done now (each was held by q, checked above). */
-    bool *done = NULL;
-    bool tell = type != SAMSA_ACK_RELEASE && checked &&
-                atomic_load(&q->s->ack_watchers) > 0;
-    if (tell && rc != 0 && (done = calloc(n, sizeof *done)) != NULL)
-        for (size_t i = 0; i < n; i++) {
-            qpart *qp = &g->parts[d[i].msg.partition];
-            int64_t o = d[i].msg.offset;
-            done[i] = o < qp->start || QS_DONE(qstate_rec(qp, o)->state);
-        }
+     * those done before; a record listed twice once (fin). */
+    bool tell =
+        type != SAMSA_ACK_RELEASE && atomic_load(&q->s->ack_watchers) > 0;
+    bool *fin = NULL;
+    if (rc == 0 && tell && (fin = calloc(n, sizeof *fin)) == NULL)
+        rc = SAMSA_ENOMEM; /* before any change: nothing done */
+    for (int32_t p = lo; rc == 0 && p <= hi; p++)
+        rc = ack_apply(q, &g->parts[p], d, n, type, fin);
     for (int32_t p = lo; p < locked; p++) {
         bool named = false;
         for (size_t i = 0; i < n && !named; i++)
@@ -638,12 +640,12 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
     }
     if (type == SAMSA_ACK_RELEASE)
         store_notify(q->s);
-    else if (tell && (rc == 0 || done != NULL))
+    else if (fin != NULL)
         for (size_t i = 0; i < n; i++)
-            if (rc == 0 || done[i])
+            if (fin[i])
                 ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
                                d[i].msg.offset, type, d[i].delivery_count);
-    free(done);
+    free(fin);
     return rc;
 }
 
