@@ -1663,6 +1663,79 @@ START_TEST(test_ack_listed_twice)
 }
 END_TEST
 
+/* The child of test_skip_deleted_checkpoint_fails: the window moves past
+ * deleted records while every catalog write fails, then records are
+ * acquired and one accepted; killed (_exit) without a close. */
+static void
+skip_child(const char *dir)
+{
+    samsa *s;
+    samsa_queue *q;
+    samsa_delivery d[8];
+    size_t n;
+    if (samsa_open(dir, NULL, &s) != 0 ||
+        samsa_queue_open(s, "g", "t", NULL, &q) != 0)
+        _exit(2);
+    for (int i = 0; i < 7; i++)
+        if (samsa_produce(s, "t", 0, &(samsa_record){.value = "x"}, 1) != 0)
+            _exit(3);
+    if (samsa_delete_records(s, "t", 0, 8) != 0)
+        _exit(4);
+    catalog_fault *f = &catalog__fault;
+    f->thread = pthread_self();
+    f->fail_at = 1;
+    f->fail_count = 1000;
+    f->error = EIO;
+    f->writes_only = true;
+    atomic_store(&f->armed, 1);
+    int rc = samsa_queue_receive(q, d, 8, &n, 0);
+    atomic_store(&f->armed, 0);
+    if (rc != SAMSA_EIO)
+        _exit(5);
+    if (samsa_queue_receive(q, d, 8, &n, 0) != 0 || n != 2 ||
+        d[0].msg.offset != 8 || samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT))
+        _exit(6);
+    _exit(0);
+}
+
+/* Records deleted under a window (samsa_delete_records) move it up at the
+ * next receive, which checkpoints so that the journal never holds entries
+ * past the window the snapshot replays to.  When that checkpoint failed,
+ * nothing retried it: the next entries went to the journal, and after a
+ * crash the group was refused (SAMSA_ECORRUPT: an entry past next). */
+START_TEST(test_skip_deleted_checkpoint_fails)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 3);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[8];
+    size_t n;
+    E(samsa_queue_receive(q, d, 8, &n, 0));
+    ck_assert_uint_eq(n, 3);
+    E(samsa_queue_ack(q, d, n, SAMSA_ACK_RELEASE));
+    samsa_queue_close(q);
+    E(samsa_close(s)); /* a snapshot: window [0, 3), all available */
+    pid_t pid = test_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        skip_child(dir);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %d", st);
+    s = test_open(dir);
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 8, &n, 0));
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0].msg.offset, 9);
+    ck_assert_int_eq(d[0].delivery_count, 2);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 queue_suite(void)
 {
@@ -1692,6 +1765,7 @@ queue_suite(void)
     tcase_add_test(tc, test_outcome_after_the_fact);
     tcase_add_test(tc, test_outcome_window);
     tcase_add_test(tc, test_ack_listed_twice);
+    tcase_add_test(tc, test_skip_deleted_checkpoint_fails);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
     tcase_set_timeout(damage, 300);

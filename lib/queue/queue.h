@@ -83,8 +83,10 @@ typedef struct qpart {
     uint64_t jalloc;     /* bytes of file allocated (<= JOURNAL_BYTES) */
     uint32_t gen;        /* generation: the snapshot's and the file's */
     bool behind;         /* a checkpoint's snapshot (gen + 1) is in the
-                            catalog but the journal's reset failed: the
-                            journal, stale to a load, takes no entry
+                            catalog but the journal's reset failed, or
+                            the window moved past deleted records and
+                            its checkpoint failed: the journal, stale to
+                            a load or behind the window, takes no entry
                             until a checkpoint succeeds              */
     uint32_t boot;       /* CRC-32C of the running kernel's boot id (0:
                             unknown), as the journal's boot word holds it */

@@ -639,7 +639,14 @@ qstate_skip_deleted(samsa *s, qgroup *g, qpart *qp, bool locked)
     }
     if (qp->next < log_start)
         qp->start = qp->next = log_start;
-    return checkpoint(s, g, qp, locked);
+    /* Failed, the journal must take no entry until a checkpoint succeeds
+     * (behind): one about the moved window, replayed over the old
+     * snapshot, would lie past its next, and the group would be refused
+     * as damaged; and no later call comes back here to retry. */
+    int rc = checkpoint(s, g, qp, locked);
+    if (rc != 0)
+        qp->behind = true;
+    return rc;
 }
 
 /* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
