@@ -1736,6 +1736,86 @@ START_TEST(test_skip_deleted_checkpoint_fails)
 }
 END_TEST
 
+/* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
+ * store's first topic, has id 1) and return its path in path. */
+static void
+foreign_journal(const char *dir, char *path, size_t cap, const char *text)
+{
+    snprintf(path, cap, "%s/queues", dir);
+    ck_assert(mkdir(path, 0755) == 0 || errno == EEXIST);
+    snprintf(path, cap, "%s/queues/g", dir);
+    ck_assert(mkdir(path, 0755) == 0 || errno == EEXIST);
+    snprintf(path, cap, "%s/queues/g/1-0.journal", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Whether the file at path holds exactly text. */
+static bool
+holds_text(const char *path, const char *text)
+{
+    char buf[256];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return n == strlen(text) && memcmp(buf, text, n) == 0;
+}
+
+/* A file under a journal's name that samsa did not write (no journal
+ * header, not zeros, no sealed words) was cut, grown and overwritten by
+ * the group's load.  Now the open refuses it with SAMSA_ECORRUPT and
+ * leaves it as it was; moved away, the group loads.  On a replica
+ * directory such a file is left alone and gets no copy. */
+START_TEST(test_foreign_journal)
+{
+    static const char text[] = "my notes, not a journal: keep them\n";
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 3);
+    char path[1024], away[1100];
+    foreign_journal(dir, path, sizeof path, text);
+    samsa_queue *q = NULL;
+    EQ_RC(samsa_queue_open(s, "g", "t", NULL, &q), SAMSA_ECORRUPT);
+    int outcome;
+    EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome), SAMSA_ECORRUPT);
+    ck_assert(holds_text(path, text));
+    snprintf(away, sizeof away, "%s.away", path);
+    ck_assert_int_eq(rename(path, away), 0);
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 3);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    ck_assert(holds_text(away, text));
+    test_dir_remove(dir);
+
+    /* the same file on a replica directory */
+    dir = test_dir_make();
+    const char *rep = test_dir_make();
+    const char *reps[] = {rep, NULL};
+    samsa_options o = {.replica_dirs = reps};
+    E(samsa_open(dir, &o, &s));
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 3);
+    foreign_journal(rep, path, sizeof path, text);
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 3);
+    E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    ck_assert(holds_text(path, text));
+    test_dir_remove(dir);
+    test_dir_remove(rep);
+}
+END_TEST
+
 Suite *
 queue_suite(void)
 {
@@ -1766,6 +1846,7 @@ queue_suite(void)
     tcase_add_test(tc, test_outcome_window);
     tcase_add_test(tc, test_ack_listed_twice);
     tcase_add_test(tc, test_skip_deleted_checkpoint_fails);
+    tcase_add_test(tc, test_foreign_journal);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
     tcase_set_timeout(damage, 300);

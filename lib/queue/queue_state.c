@@ -788,8 +788,37 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     return rc;
 }
 
+/* 0 when the file f (size bytes) begins as a journal samsa writes: empty,
+ * a header (magic), zeros where a crash came before the header (written
+ * last, header_write()), or a damaged header whose words are sealed with
+ * the generation it names.  SAMSA_ECORRUPT for anything else: another's
+ * file under a journal's name, which a load would cut and overwrite (as
+ * for the logs' "Foreign files", log.c, the open refuses, changing
+ * nothing; moving the file away lets the group load). */
+static int
+journal_foreign(samsa *s, samsa_io_file *f, uint64_t size)
+{
+    static const uint8_t zeros[JOURNAL_HEADER_V1];
+    uint8_t b[END_WORD + 8];
+    size_t len = size < sizeof b ? (size_t)size : sizeof b;
+    if (len == 0)
+        return 0;
+    ssize_t got = s->io->read(s->io, f, b, len, 0);
+    if (got != (ssize_t)len)
+        return got < 0 ? samsa__from_errno((int)-got) : SAMSA_EIO;
+    uint32_t magic = (uint32_t)samsa__le_get(b, len < 4 ? len : 4), lo;
+    uint32_t gen = len < 8 ? 0 : (uint32_t)samsa__le_get(b + 4, 4);
+    if ((len >= 4 && (magic == JOURNAL_MAGIC || magic == JOURNAL_MAGIC_V1)) ||
+        memcmp(b, zeros, len < sizeof zeros ? len : sizeof zeros) == 0 ||
+        (len == sizeof b && (word_open(b + END_WORD, gen, &lo) ||
+                             word_open(b + BOOT_WORD, gen, &lo))))
+        return 0;
+    return SAMSA_ECORRUPT;
+}
+
 /* Open (creating) the journal file, allocate at least its first
- * JOURNAL_GROW bytes, and map it. */
+ * JOURNAL_GROW bytes, and map it; SAMSA_ECORRUPT, unmapped, when the file
+ * is not samsa's (journal_foreign()). */
 static int
 journal_map(samsa *s, qpart *qp, const char *path)
 {
@@ -799,6 +828,8 @@ journal_map(samsa *s, qpart *qp, const char *path)
     int rc = io->open(io, path, SAMSA_IO_CREATE, &qp->jf);
     if (rc == 0)
         rc = io->size(io, qp->jf, &size);
+    if (rc == 0 && (rc = journal_foreign(s, qp->jf, size)) != 0)
+        return rc;
     qp->jalloc = size > JOURNAL_BYTES ? JOURNAL_BYTES : size;
     if (rc == 0 && qp->jalloc < JOURNAL_GROW &&
         (rc = io->allocate(io, qp->jf, 0, JOURNAL_GROW)) == 0)
@@ -864,8 +895,11 @@ copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
         return;
     /* In place: bytes past jsize go (zeros: the end of replay); those
      * before are overwritten with the primary's, which a copy that kept
-     * up already holds, so a crash here loses nothing it had. */
-    if (journal_dirsync(s, d, g) == 0 && io->truncate(io, f, qp->jsize) == 0 &&
+     * up already holds, so a crash here loses nothing it had.  A file
+     * that is not samsa's is left alone, and the copy unwritten. */
+    uint64_t size = 0;
+    if (io->size(io, f, &size) == 0 && journal_foreign(s, f, size) == 0 &&
+        journal_dirsync(s, d, g) == 0 && io->truncate(io, f, qp->jsize) == 0 &&
         io->allocate(io, f, 0, qp->jalloc) == 0 &&
         io->map(io, f, JOURNAL_BYTES, &m) == 0 &&
         jwrite(s, f, 0, qp->jmap, qp->jsize) == 0 &&
@@ -1010,7 +1044,9 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     if (rc == 0)
         rc = state_load(s, g, qp, log_start, qp->jmap, qp->jalloc, &valid,
                         &need, &v1);
-    if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
+    /* A repair writes over the primary: never over a file not samsa's
+     * (journal_map() refused it before mapping). */
+    if (rc == SAMSA_ECORRUPT && s->ndirs > 1 && qp->jmap != NULL)
         rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
     if (rc == 0 && valid == 0 && (rc = journal_cut(s, qp, 0)) == 0)
         rc = journal_reset(s, qp, qp->gen); /* stale: the snapshot has all */
