@@ -582,29 +582,54 @@ START_TEST(test_reopen_keeps_state)
 }
 END_TEST
 
-#define CRASH_ROUNDS  12
-#define CRASH_RECORDS 3000
+#define MIX_RECORDS 2000
+#define MIX_SYNC    1 /* SAMSA_SYNC_ALWAYS                          */
+#define MIX_COPIES  2 /* a replica directory: a journal copy there  */
 
-/* What the child reports through the pipe, after the call returned. */
-typedef struct report {
-    int32_t kind;   /* 1 acquired, 3 being accepted, 2 accepted */
-    int32_t count;  /* delivery count          */
-    int64_t offset; /* the record              */
-} report;
+/* What the mixed child reports, each after the call returned (kind 3:
+ * before it began). */
+typedef struct mix_report {
+    int32_t kind;   /* 1 acquired, 2 finished, 3 finishing, 5 released */
+    int32_t type;   /* 2, 3: SAMSA_ACK_ACCEPT or SAMSA_ACK_REJECT       */
+    int32_t count;  /* the delivery count                               */
+    int32_t pad;    /* zero                                             */
+    int64_t offset; /* the record                                       */
+} mix_report;
 
-/* Enough attempts that no record is archived in CRASH_ROUNDS rounds. */
-static const samsa_queue_config crash_cfg = {.max_attempts = 1000};
+static samsa *
+mix_open(const char *dir, const char *rep, int flags)
+{
+    const char *reps[] = {rep, NULL};
+    samsa_options o = {.replica_dirs = (flags & MIX_COPIES) ? reps : NULL,
+                       .sync = (flags & MIX_SYNC) ? SAMSA_SYNC_ALWAYS
+                                                  : SAMSA_SYNC_NONE};
+    samsa *s;
+    return samsa_open(dir, &o, &s) == 0 ? s : NULL;
+}
+
+static const samsa_queue_config mix_cfg = {.max_attempts = 1000,
+                                           .dead_letter_topic = "dlq"};
 
 static void
-crash_child(const char *dir, int fd, unsigned seed)
+mix_send(int fd, int32_t kind, int32_t type, const samsa_delivery *d)
 {
-    samsa *s;
-    if (samsa_open(dir, NULL, &s) != 0)
-        _exit(2);
+    mix_report r = {kind, type, d->delivery_count, 0, d->msg.offset};
+    if (write(fd, &r, sizeof r) != sizeof r)
+        _exit(5);
+}
+
+/* Receive, then accept, reject or release a random part of what came,
+ * keeping the rest acquired, until killed. */
+static void
+mix_child(const char *dir, const char *rep, int flags, int fd, unsigned seed)
+{
+    samsa *s = mix_open(dir, rep, flags);
     samsa_queue *q;
-    if (samsa_queue_open(s, "g", "t", &crash_cfg, &q) != 0)
+    if (s == NULL || samsa_queue_open(s, "g", "t", &mix_cfg, &q) != 0)
         _exit(3);
     samsa_delivery d[32];
+    static const int types[] = {SAMSA_ACK_ACCEPT, SAMSA_ACK_ACCEPT,
+                                SAMSA_ACK_REJECT, SAMSA_ACK_RELEASE};
     for (;;) {
         size_t n;
         int rc = samsa_queue_receive(q, d, 1 + rand_r(&seed) % 32, &n, 0);
@@ -614,105 +639,160 @@ crash_child(const char *dir, int fd, unsigned seed)
         }
         if (rc != 0)
             _exit(4);
-        for (size_t i = 0; i < n; i++) {
-            report r = {1, d[i].delivery_count, d[i].msg.offset};
-            if (write(fd, &r, sizeof r) != sizeof r)
-                _exit(5);
-        }
-        /* Accept a random prefix, keep the rest acquired. */
-        size_t k = (size_t)rand_r(&seed) % (n + 1);
-        for (size_t i = 0; i < k; i++) {
-            report r = {3, d[i].delivery_count, d[i].msg.offset};
-            if (write(fd, &r, sizeof r) != sizeof r)
-                _exit(5);
-        }
-        if (k > 0 && samsa_queue_ack(q, d, k, SAMSA_ACK_ACCEPT) != 0)
+        for (size_t i = 0; i < n; i++)
+            mix_send(fd, 1, 0, &d[i]);
+        /* Acknowledge the slice [a, b) one way, keep the rest. */
+        size_t a = (size_t)rand_r(&seed) % (n + 1);
+        size_t b = a + (size_t)rand_r(&seed) % (n - a + 1);
+        int type = types[rand_r(&seed) % 4];
+        bool fin = type != SAMSA_ACK_RELEASE;
+        for (size_t i = a; fin && i < b; i++)
+            mix_send(fd, 3, type, &d[i]);
+        if (b > a && samsa_queue_ack(q, d + a, b - a, type) != 0)
             _exit(6);
-        for (size_t i = 0; i < k; i++) {
-            report r = {2, d[i].delivery_count, d[i].msg.offset};
-            if (write(fd, &r, sizeof r) != sizeof r)
-                _exit(5);
-        }
+        for (size_t i = a; i < b; i++)
+            mix_send(fd, fin ? 2 : 5, type, &d[i]);
     }
 }
 
-/* Rounds of a child receiving and accepting, killed with SIGKILL at a
- * random moment; then every record not accepted must come back once, none
- * accepted may, and each with at least the deliveries the child saw. */
+/* What the parent learnt of each record from the children. */
+typedef struct mix_state {
+    int8_t outcome[MIX_RECORDS]; /* finished: SAMSA_ACK_ACCEPT, _REJECT */
+    int8_t pending[MIX_RECORDS]; /* finishing when killed: its type     */
+    int8_t tried[MIX_RECORDS];   /* a reject began: a dead letter may be
+                                    there, the record back (dead_letter) */
+    int32_t fcount[MIX_RECORDS]; /* the count it was finished with      */
+    int32_t count[MIX_RECORDS];  /* highest delivery count seen         */
+} mix_state;
+
 static void
-crash_loop(int rounds)
+mix_take(mix_state *m, const mix_report *r, unsigned seed)
 {
-    const char *dir;
-    samsa *s = open_topic(&dir, "t", 1);
-    for (int i = 0; i < CRASH_RECORDS / 100; i++) {
-        samsa_record r[100];
-        memset(r, 0, sizeof r);
-        for (int j = 0; j < 100; j++)
-            r[j].value = "job", r[j].value_len = 3;
-        E(samsa_produce(s, "t", 0, r, 100));
+    int64_t o = r->offset;
+    ck_assert_msg(o >= 0 && o < MIX_RECORDS, "seed %u: offset %lld", seed,
+                  (long long)o);
+    if (r->kind == 1) {
+        /* never again once finished; each delivery counts one more */
+        ck_assert_msg(m->outcome[o] == 0,
+                      "seed %u: %lld finished (%d), "
+                      "delivered again",
+                      seed, (long long)o, m->outcome[o]);
+        ck_assert_msg(r->count > m->count[o],
+                      "seed %u: %lld count %d after "
+                      "%d",
+                      seed, (long long)o, r->count, m->count[o]);
+        m->count[o] = r->count;
+        m->pending[o] = 0; /* that finish did not happen */
+    } else if (r->kind == 3) {
+        m->pending[o] = (int8_t)r->type;
+        m->tried[o] |= r->type == SAMSA_ACK_REJECT;
+    } else if (r->kind == 2) {
+        m->outcome[o] = (int8_t)r->type;
+        m->fcount[o] = r->count;
+        m->pending[o] = 0;
     }
-    E(samsa_close(s));
-    static int8_t accepted[CRASH_RECORDS];
-    static int32_t count[CRASH_RECORDS]; /* highest delivery count seen */
-    memset(accepted, 0, sizeof accepted);
-    memset(count, 0, sizeof count);
-    /* An accept the child began but was killed in may or may not count. */
-    static int8_t pending[CRASH_RECORDS];
-    memset(pending, 0, sizeof pending);
-    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
-    const unsigned seed0 = seed;
-    for (int round = 0; round < rounds; round++) {
-        int fds[2];
-        ck_assert_int_eq(pipe(fds), 0);
-        unsigned child_seed = (unsigned)rand_r(&seed);
-        pid_t pid = test_fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            close(fds[0]);
-            crash_child(dir, fds[1], child_seed);
-        }
-        close(fds[1]);
-        size_t want = 1 + (size_t)rand_r(&seed) % 300, got = 0;
-        report r;
-        bool killed = false;
-        for (;;) {
-            struct pollfd pfd = {fds[0], POLLIN, 0};
-            if (!killed && poll(&pfd, 1, 500) == 0) {
-                kill(pid, SIGKILL); /* idle: the queue ran dry */
-                killed = true;
-            }
-            ssize_t k = read(fds[0], &r, sizeof r);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k == 0)
-                break;
-            ck_assert_int_eq(k, (ssize_t)sizeof r);
-            ck_assert_int_lt(r.offset, CRASH_RECORDS);
-            if (r.kind == 2)
-                accepted[r.offset] = 1;
-            if (r.kind == 3)
-                pending[r.offset] = 1;
-            if (r.count > count[r.offset])
-                count[r.offset] = r.count;
-            if (++got == want && !killed) {
-                struct timespec ts = {0, (long)(rand_r(&seed) % 2000) * 1000};
-                nanosleep(&ts, NULL);
-                kill(pid, SIGKILL);
-                killed = true;
-            }
-        }
+}
+
+/* One round: a child killed at a random moment. */
+static void
+mix_round(const char *dir, const char *rep, int flags, mix_state *m,
+          unsigned *seed, unsigned seed0)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    unsigned child_seed = (unsigned)rand_r(seed);
+    pid_t pid = test_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
         close(fds[0]);
-        int st;
-        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
-                      "round %d (seed %u): child status %d", round, seed0, st);
+        mix_child(dir, rep, flags, fds[1], child_seed);
     }
-    /* Everything not accepted comes back, nothing accepted does, and each
-     * with at least the deliveries the child saw, plus this one. */
-    s = test_open(dir);
+    close(fds[1]);
+    size_t want = 1 + (size_t)rand_r(seed) % 400, got = 0;
+    bool killed = false;
+    for (;;) {
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        if (!killed && poll(&pfd, 1, 500) == 0) {
+            kill(pid, SIGKILL); /* idle: the queue ran dry */
+            killed = true;
+        }
+        mix_report r;
+        ssize_t k = read(fds[0], &r, sizeof r);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k == 0)
+            break;
+        ck_assert_int_eq(k, (ssize_t)sizeof r);
+        mix_take(m, &r, seed0);
+        if (++got == want && !killed) {
+            struct timespec ts = {0, (long)(rand_r(seed) % 2000) * 1000};
+            nanosleep(&ts, NULL);
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+    }
+    close(fds[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                  "seed %u: child status %d", seed0, st);
+}
+
+/* The offsets the dead-letter topic holds, counted in dl[]. */
+static void
+mix_dead_letters(samsa *s, int32_t *dl)
+{
+    samsa_cursor *c;
+    samsa_message msg;
+    E(samsa_cursor_open(s, "dlq", 0, SAMSA_OFFSET_BEGINNING, &c));
+    while (samsa_cursor_next(c, &msg, 0) == 0) {
+        char buf[24];
+        const char *off = header_str(&msg, SAMSA_DLQ_OFFSET, buf, sizeof buf);
+        ck_assert_ptr_nonnull(off);
+        long long o = atoll(off);
+        ck_assert(o >= 0 && o < MIX_RECORDS);
+        dl[o]++;
+    }
+    samsa_cursor_close(c);
+}
+
+/* The store in dir after the rounds: every finished record tells its
+ * outcome and count and never comes back, a rejected one is in the
+ * dead-letter topic, every other one comes back once with a count above
+ * all it had. */
+static void
+mix_check(samsa *s, const mix_state *m, unsigned seed)
+{
+    static int32_t dl[MIX_RECORDS];
+    memset(dl, 0, sizeof dl);
+    mix_dead_letters(s, dl);
+    for (int o = 0; o < MIX_RECORDS; o++) {
+        samsa_ack_info info;
+        int rc = samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info);
+        int want = m->outcome[o] != 0 ? m->outcome[o] : m->pending[o];
+        if (m->outcome[o] != 0 || (rc == 0 && m->pending[o] != 0)) {
+            ck_assert_msg(rc == 0, "seed %u: %d: %s", seed, o,
+                          samsa_strerror(rc));
+            ck_assert_msg(info.outcome == want,
+                          "seed %u: %d outcome %d, "
+                          "want %d",
+                          seed, o, info.outcome, want);
+            if (m->outcome[o] != 0)
+                ck_assert_int_eq(info.delivery_count, m->fcount[o]);
+            else
+                ck_assert_int_eq(info.delivery_count, m->count[o]);
+        } else
+            ck_assert_msg(rc == SAMSA_ETIMEDOUT, "seed %u: %d: %s", seed, o,
+                          samsa_strerror(rc));
+        if (m->outcome[o] == SAMSA_ACK_REJECT)
+            ck_assert_msg(dl[o] >= 1, "seed %u: %d rejected, no dead letter",
+                          seed, o);
+        else if (!m->tried[o])
+            ck_assert_msg(dl[o] == 0, "seed %u: %d: a dead letter", seed, o);
+    }
     samsa_queue *q;
-    E(samsa_queue_open(s, "g", "t", &crash_cfg, &q));
-    static int8_t seen[CRASH_RECORDS];
+    E(samsa_queue_open(s, "g", "t", &mix_cfg, &q));
+    static int8_t seen[MIX_RECORDS];
     memset(seen, 0, sizeof seen);
     samsa_delivery d[64];
     size_t n;
@@ -720,29 +800,95 @@ crash_loop(int rounds)
     while ((rc = samsa_queue_receive(q, d, 64, &n, 0)) == 0) {
         for (size_t i = 0; i < n; i++) {
             int64_t o = d[i].msg.offset;
-            ck_assert_msg(!accepted[o], "seed %u: accepted %lld came back",
-                          seed0, (long long)o);
-            ck_assert_msg(!seen[o], "seed %u: %lld delivered twice", seed0,
-                          (long long)o);
-            ck_assert_msg(d[i].delivery_count >= count[o] + 1,
-                          "seed %u: %lld count %d, had %d", seed0, (long long)o,
-                          d[i].delivery_count, count[o]);
+            char want[24];
+            snprintf(want, sizeof want, "%lld", (long long)o);
+            ck_assert_int_eq(d[i].msg.value_len, strlen(want));
+            ck_assert(memcmp(d[i].msg.value, want, strlen(want)) == 0);
+            ck_assert_msg(m->outcome[o] == 0,
+                          "seed %u: finished %lld "
+                          "came back",
+                          seed, (long long)o);
+            ck_assert_msg(!seen[o], "seed %u: %lld twice", seed, (long long)o);
+            /* a report may have died with the child: >= */
+            ck_assert_msg(d[i].delivery_count >= m->count[o] + 1,
+                          "seed %u: %lld count %d, had %d", seed, (long long)o,
+                          d[i].delivery_count, m->count[o]);
             seen[o] = 1;
         }
         E(samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT));
     }
     EQ_RC(rc, SAMSA_ETIMEDOUT);
-    for (int o = 0; o < CRASH_RECORDS; o++)
-        ck_assert_msg(accepted[o] || seen[o] || pending[o], "seed %u: %d lost",
-                      seed0, o);
+    for (int o = 0; o < MIX_RECORDS; o++)
+        ck_assert_msg(m->outcome[o] || seen[o] || m->pending[o],
+                      "seed %u: %d lost", seed, o);
     samsa_queue_close(q);
-    E(samsa_close(s));
-    test_dir_remove(dir);
 }
 
+static void
+mix_loop(int flags, int rounds)
+{
+    const char *dir = test_dir_make();
+    const char *rep = (flags & MIX_COPIES) ? test_dir_make() : NULL;
+    samsa *s = mix_open(dir, rep, flags);
+    ck_assert_ptr_nonnull(s);
+    samsa_topic_config c = {.partitions = 1, .replicas = rep ? 2 : 1};
+    E(samsa_topic_create(s, "t", &c));
+    E(samsa_topic_create(s, "dlq", &c));
+    for (int i = 0; i < MIX_RECORDS; i += 100) {
+        samsa_record r[100];
+        char v[100][24];
+        memset(r, 0, sizeof r);
+        for (int j = 0; j < 100; j++) {
+            snprintf(v[j], sizeof v[j], "%d", i + j);
+            r[j].value = v[j], r[j].value_len = strlen(v[j]);
+        }
+        E(samsa_produce(s, "t", 0, r, 100));
+    }
+    E(samsa_close(s));
+    static mix_state m;
+    memset(&m, 0, sizeof m);
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() << 8;
+    if (getenv("SAMSA_SEED"))
+        seed = (unsigned)atol(getenv("SAMSA_SEED"));
+    const unsigned seed0 = seed;
+    for (int round = 0; round < rounds; round++)
+        mix_round(dir, rep, flags, &m, &seed, seed0);
+    if (rep != NULL) { /* the copy alone has it all too */
+        /* A dead letter's produce killed between the copies leaves the
+         * replica's copy of dlq out of sync, which alone cannot lead:
+         * catch it up (the group is not loaded: its journals stay). */
+        s = mix_open(dir, rep, flags);
+        ck_assert_ptr_nonnull(s);
+        E(samsa_replica_catchup(s, NULL));
+        E(samsa_close(s));
+        char solo[TEST_PATH_BUF], cmd[3 * TEST_PATH_BUF];
+        snprintf(solo, sizeof solo, "%s.solo", rep);
+        snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", rep, solo);
+        ck_assert_int_eq(system(cmd), 0);
+        s = test_open(solo);
+        mix_check(s, &m, seed0);
+        E(samsa_close(s));
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", solo);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    s = mix_open(dir, rep, flags);
+    ck_assert_ptr_nonnull(s);
+    mix_check(s, &m, seed0);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+    if (rep != NULL)
+        test_dir_remove(rep);
+}
+
+/* Rounds of a child receiving and accepting, rejecting, releasing or
+ * keeping what it got, killed with SIGKILL at random moments; then every
+ * finished record tells its outcome and never comes back, every other one
+ * does, once, each with a count above every one it had.  Loop i adds
+ * SAMSA_SYNC_ALWAYS (bit 0) and a journal copy on a replica directory,
+ * which alone has it all too (bit 1). */
 START_TEST(test_crash_kill9)
 {
-    crash_loop(CRASH_ROUNDS);
+    mix_loop(_i, test_long() ? 40 : 12);
 }
 END_TEST
 
@@ -755,7 +901,7 @@ START_TEST(test_crash_kill9_checkpoints)
 {
     uint64_t saved = queue_journal_limit;
     queue_journal_limit = 1024;
-    crash_loop(6);
+    mix_loop(_i, test_long() ? 40 : 6);
     queue_journal_limit = saved;
 }
 END_TEST
@@ -1735,7 +1881,6 @@ START_TEST(test_skip_deleted_checkpoint_fails)
     test_dir_remove(dir);
 }
 END_TEST
-
 /* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
  * store's first topic, has id 1) and return its path in path. */
 static void
@@ -1830,8 +1975,8 @@ queue_suite(void)
     tcase_add_test(tc, test_sender_waits);
     tcase_add_test(tc, test_partial_ack_notifies);
     tcase_add_test(tc, test_reopen_keeps_state);
-    tcase_add_test(tc, test_crash_kill9);
-    tcase_add_test(tc, test_crash_kill9_checkpoints);
+    tcase_add_loop_test(tc, test_crash_kill9, 0, 4);
+    tcase_add_loop_test(tc, test_crash_kill9_checkpoints, 0, 4);
     tcase_add_test(tc, test_damaged_journal);
     tcase_add_test(tc, test_window_past_log_end);
     tcase_add_test(tc, test_window_past_log_end_saved);
