@@ -1881,6 +1881,46 @@ START_TEST(test_skip_deleted_checkpoint_fails)
     test_dir_remove(dir);
 }
 END_TEST
+/* Records samsa_delete_records() removed while a receiver held them are
+ * no longer held (samsa.h: share groups skip the deleted records): an
+ * acknowledgement of one gets SAMSA_ENOTACQUIRED and changes nothing,
+ * whether or not a receive moved the window since.  A REJECT got
+ * SAMSA_EOFFSET from reading the record for the dead-letter topic (an
+ * error samsa_queue_ack() does not have), and an ACCEPT succeeded. */
+START_TEST(test_ack_deleted_records)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    E(samsa_topic_create(s, "dlq", NULL));
+    produce_n(s, "t", 0, 4);
+    samsa_queue_config qc = {.dead_letter_topic = "dlq"};
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", &qc, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, 4, &n, 0));
+    ck_assert_uint_eq(n, 4);
+    E(samsa_delete_records(s, "t", 0, 2));
+    EQ_RC(samsa_queue_ack(q, d, 1, SAMSA_ACK_REJECT), SAMSA_ENOTACQUIRED);
+    EQ_RC(samsa_queue_ack(q, d + 1, 2, SAMSA_ACK_ACCEPT), SAMSA_ENOTACQUIRED);
+    EQ_RC(samsa_queue_ack(q, d + 1, 1, SAMSA_ACK_RELEASE), SAMSA_ENOTACQUIRED);
+    int64_t first, end;
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 0);
+    E(samsa_queue_ack(q, d + 2, 1, SAMSA_ACK_REJECT)); /* still there */
+    E(samsa_queue_ack(q, d + 3, 1, SAMSA_ACK_ACCEPT));
+    E(samsa_offsets(s, "dlq", 0, &first, &end));
+    ck_assert_int_eq(end, 1);
+    samsa_ack_info info;
+    E(samsa_queue_ack_info(s, "g", "t", 0, 2, 0, &info));
+    ck_assert_int_eq(info.outcome, SAMSA_ACK_REJECT);
+    EQ_RC(samsa_queue_receive(q, d, 4, &n, 0), SAMSA_ETIMEDOUT);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
  * store's first topic, has id 1) and return its path in path. */
 static void
@@ -1991,6 +2031,7 @@ queue_suite(void)
     tcase_add_test(tc, test_outcome_window);
     tcase_add_test(tc, test_ack_listed_twice);
     tcase_add_test(tc, test_skip_deleted_checkpoint_fails);
+    tcase_add_test(tc, test_ack_deleted_records);
     tcase_add_test(tc, test_foreign_journal);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");

@@ -529,11 +529,16 @@ ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
 {
     if (QPART_DELETED(qp))
         return SAMSA_EDELETED;
+    /* Records the log no longer holds are not held, even before a receive
+     * moves the window past them (qstate_skip_deleted): a reject could
+     * not read one for its dead letter, and an accept would finish it or
+     * not as other receivers happened to call. */
+    int64_t log_start = atomic_load(&qp->log->start);
     for (size_t i = 0; i < n; i++) {
         if (d[i].msg.partition != qp->partition)
             continue;
         int64_t o = d[i].msg.offset;
-        if (o < qp->start || o >= qp->next)
+        if (o < qp->start || o >= qp->next || o < log_start)
             return SAMSA_ENOTACQUIRED;
         qrec *r = qstate_rec(qp, o);
         if (r->state != QS_ACQUIRED || r->holder != q->id ||
