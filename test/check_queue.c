@@ -1921,6 +1921,66 @@ START_TEST(test_ack_deleted_records)
 }
 END_TEST
 
+/* A sender waiting for record 0 of g on t, in a thread. */
+typedef struct forget_wait {
+    samsa *s;
+    int rc;         /* what samsa_queue_ack_info() returned */
+    int64_t waited; /* ms it took                           */
+} forget_wait;
+
+static void *
+forget_waiter(void *arg)
+{
+    forget_wait *w = arg;
+    samsa_ack_info info;
+    int64_t t0 = test_clock_ms(CLOCK_MONOTONIC);
+    w->rc = samsa_queue_ack_info(w->s, "g", "t", 0, 0, 10000, &info);
+    w->waited = test_clock_ms(CLOCK_MONOTONIC) - t0;
+    return NULL;
+}
+
+/* A record the log's start passed before it was finished has no outcome:
+ * samsa_queue_ack_info() says SAMSA_EFORGOTTEN (samsa.h).  It said "not
+ * finished" (SAMSA_ETIMEDOUT) until a receive moved the window past the
+ * record, and a sender already waiting then waited for ever, as the move
+ * told no waiter. */
+START_TEST(test_wait_deleted_records)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 4);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, 2, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    forget_wait w = {.s = s};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, forget_waiter, &w), 0);
+    usleep(100 * 1000); /* it waits */
+    E(samsa_delete_records(s, "t", 0, 3));
+    samsa_ack_info info;
+    /* held (1), never delivered (2): forgotten before any receive */
+    EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 1, 0, &info), SAMSA_EFORGOTTEN);
+    EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 2, 0, &info), SAMSA_EFORGOTTEN);
+    E(samsa_queue_receive(q, d, 4, &n, 0)); /* moves the window */
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(d[0].msg.offset, 3);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    EQ_RC(w.rc, SAMSA_EFORGOTTEN);
+    ck_assert_int_lt(w.waited, 5000);
+    EQ_RC(samsa_queue_ack_info(s, "g", "t", 0, 3, 0, &info), SAMSA_ETIMEDOUT);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    E(samsa_queue_ack_info(s, "g", "t", 0, 3, 0, &info));
+    ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+    ck_assert_int_eq(atomic_load(&s->ack_watchers), 0);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
  * store's first topic, has id 1) and return its path in path. */
 static void
@@ -2032,6 +2092,7 @@ queue_suite(void)
     tcase_add_test(tc, test_ack_listed_twice);
     tcase_add_test(tc, test_skip_deleted_checkpoint_fails);
     tcase_add_test(tc, test_ack_deleted_records);
+    tcase_add_test(tc, test_wait_deleted_records);
     tcase_add_test(tc, test_foreign_journal);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");

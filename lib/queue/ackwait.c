@@ -34,7 +34,9 @@ typedef struct waiter {
     int64_t offset;            /* ...                                      */
     int32_t count;             /* the delivery count, set before outcome */
     _Atomic int outcome;       /* 0 until acknowledged; SAMSA_EDELETED when
-                                  the topic was deleted first            */
+                                  the topic was deleted first,
+                                  SAMSA_EFORGOTTEN when the log's start
+                                  passed it unfinished (ackwait_forget)  */
     struct waiter *next;       /* the list                                 */
 } waiter;
 
@@ -103,6 +105,25 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
         if (strcmp(c->topic, tname) == 0 && strcmp(c->group, group) == 0)
             c->fn(tname, partition, offset, outcome, c->ctx);
     pthread_rwlock_unlock(&a->cb_lock);
+}
+
+void
+ackwait_forget(samsa *s, const char *group, const char *tname,
+               int32_t partition, int64_t below)
+{
+    struct ackwait *a = s->acks;
+    bool woke = false;
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
+    for (waiter *w = a->waiters; w != NULL; w = w->next)
+        if (w->offset < below && w->partition == partition &&
+            strcmp(w->topic, tname) == 0 && strcmp(w->group, group) == 0) {
+            int none = 0; /* an outcome it already has stands */
+            woke |= atomic_compare_exchange_strong(&w->outcome, &none,
+                                                   SAMSA_EFORGOTTEN);
+        }
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
+    if (woke)
+        store_notify(s);
 }
 
 void

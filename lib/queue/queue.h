@@ -220,6 +220,11 @@ void ackwait_destroy(samsa *s);
 /* samsa_topic_delete(), under table_lock: waits on the topic's records end
  * with SAMSA_EDELETED. */
 void ackwait_topic_deleted(samsa *s, const char *tname);
+/* The window of (group, topic, partition) moved past the records below
+ * below, which the log no longer holds: waits on those not finished end
+ * with SAMSA_EFORGOTTEN. */
+void ackwait_forget(samsa *s, const char *group, const char *tname,
+                    int32_t partition, int64_t below);
 /* A record of (group, topic) was finished with outcome: wake its waiters,
  * call the group's callback.  Callers check s->ack_watchers first. */
 void ackwait_notify(samsa *s, const char *group, const char *tname,

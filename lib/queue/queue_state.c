@@ -639,6 +639,9 @@ qstate_skip_deleted(samsa *s, qgroup *g, qpart *qp, bool locked)
     }
     if (qp->next < log_start)
         qp->start = qp->next = log_start;
+    /* Their waits learn now: no acknowledgement will wake them. */
+    if (atomic_load(&s->ack_watchers) > 0)
+        ackwait_forget(s, g->name, g->topic, qp->partition, log_start);
     /* Failed, the journal must take no entry until a checkpoint succeeds
      * (behind): one about the moved window, replayed over the old
      * snapshot, would lie past its next, and the group would be refused
