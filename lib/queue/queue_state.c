@@ -957,41 +957,63 @@ journal_overwrite(samsa *s, qpart *qp, const uint8_t *src, uint64_t valid)
     return jwrite(s, qp->jf, 0, src, valid);
 }
 
+/* Open and map the copy of qp's journal on dirs[d] read only: 0, or 1
+ * when there is none to read (no file, or too short for a header), or
+ * the error that kept it from being read. */
+static int
+copy_map(samsa *s, const qgroup *g, const qpart *qp, int d, samsa_io_file **f,
+         const void **m, uint64_t *len)
+{
+    char path[4096];
+    samsa_io *io = s->io;
+    int rc = journal_path(s, d, g, qp, path, sizeof path);
+    if (rc != 0)
+        return rc;
+    if ((rc = io->open(io, path, SAMSA_IO_RDONLY, f)) != 0)
+        return rc == -ENOENT ? 1 : samsa__from_errno(rc);
+    *len = 0;
+    if ((rc = io->size(io, *f, len)) == 0) {
+        *len = *len < JOURNAL_BYTES ? *len : JOURNAL_BYTES;
+        rc = *len < JOURNAL_HEADER ? 1 : io->map(io, *f, *len, m);
+    }
+    if (rc != 0)
+        io->close(io, *f);
+    return rc <= 0 ? samsa__from_errno(rc) : rc;
+}
+
 /* The primary journal is damaged: load the window from the first copy, on
  * a directory that is up, that is whole and holds at least need bytes
  * (every entry the primary's end word vouched for), and write that copy
- * over the primary.  SAMSA_ECORRUPT when no copy will do. */
+ * over the primary.  SAMSA_ECORRUPT when no copy will do; the error of
+ * one that could not be read when that one might have (a failed read is
+ * no proof of damage: the journal must not be taken for lost). */
 static int
 repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
                    uint64_t need, uint64_t *valid, bool *v1)
 {
-    samsa_io *io = s->io;
+    int ioerr = 0;
     for (int d = 1; d < s->ndirs; d++) {
-        char path[4096];
         samsa_io_file *f;
         const void *m;
-        uint64_t len = 0;
-        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path) ||
-            io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
+        uint64_t len;
+        if (!s->disk_up[d])
             continue;
-        if (io->size(io, f, &len) != 0)
-            len = 0;
-        len = len < JOURNAL_BYTES ? len : JOURNAL_BYTES;
-        if (len < JOURNAL_HEADER || io->map(io, f, len, &m) != 0) {
-            io->close(io, f);
+        int rc = copy_map(s, g, qp, d, &f, &m, &len);
+        if (rc != 0) {
+            ioerr = ioerr == 0 && rc < 0 ? rc : ioerr;
             continue;
         }
         uint64_t cneed;
-        int rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
+        rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
         if (rc == 0 && (*valid == 0 || *valid < need))
             rc = SAMSA_ECORRUPT; /* stale: it missed changes */
         if (rc == 0)
             rc = journal_overwrite(s, qp, m, *valid);
-        io->close(io, f);
+        s->io->close(s->io, f);
         if (rc != SAMSA_ECORRUPT)
             return rc;
     }
-    return SAMSA_ECORRUPT;
+    return ioerr != 0 ? ioerr : SAMSA_ECORRUPT;
 }
 
 /* Cut the primary journal's file past keep bytes and allocate it again
