@@ -1981,6 +1981,180 @@ START_TEST(test_wait_deleted_records)
 }
 END_TEST
 
+/* ---- lock expiry and retention racing acknowledgements ------------------ */
+
+#define RACE_PARTS   2
+#define RACE_RECORDS 1500 /* per partition */
+#define RACE_DELETE  1400 /* partition 0's start moves up to this */
+
+typedef struct race {
+    samsa *s;
+    _Atomic bool stop;
+    _Atomic int bad;          /* a call returned what it must not: its code */
+    const char *_Atomic what; /* and which call                        */
+    _Atomic int64_t hot;      /* the highest offset of partition 0 received */
+    /* successful acknowledgements per record: ACCEPT + 16 * REJECT */
+    _Atomic int done[RACE_PARTS][RACE_RECORDS];
+} race;
+
+static const samsa_queue_config race_cfg = {
+    .lock_ms = 2, .max_attempts = 1000, .dead_letter_topic = "dlq"};
+
+static void *
+race_receiver(void *arg)
+{
+    race *r = arg;
+    samsa_queue *q;
+    if (samsa_queue_open(r->s, "g", "t", &race_cfg, &q) != 0) {
+        atomic_store(&r->bad, 1);
+        return NULL;
+    }
+    unsigned seed = (unsigned)(uintptr_t)&q;
+    static const int types[] = {SAMSA_ACK_ACCEPT, SAMSA_ACK_ACCEPT,
+                                SAMSA_ACK_ACCEPT, SAMSA_ACK_RELEASE,
+                                SAMSA_ACK_REJECT};
+    while (!atomic_load(&r->stop)) {
+        samsa_delivery d[8];
+        size_t n;
+        int rc = samsa_queue_receive(q, d, 1 + rand_r(&seed) % 8, &n, 0);
+        if (rc == SAMSA_ETIMEDOUT)
+            continue;
+        if (rc != 0) {
+            atomic_store(&r->what, "receive");
+            atomic_store(&r->bad, rc);
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (d[i].msg.partition == 0 && d[i].msg.offset > r->hot)
+                atomic_store(&r->hot, d[i].msg.offset);
+        if (rand_r(&seed) % 2) /* let some locks expire first */
+            usleep((useconds_t)(rand_r(&seed) % 3000));
+        int type = types[rand_r(&seed) % 5];
+        rc = samsa_queue_ack(q, d, n, type);
+        if (rc != 0 && rc != SAMSA_ENOTACQUIRED) {
+            atomic_store(&r->what, type == SAMSA_ACK_REJECT ? "reject" : "ack");
+            atomic_store(&r->bad, rc);
+            break;
+        }
+        for (size_t i = 0; rc == 0 && type != SAMSA_ACK_RELEASE && i < n; i++)
+            atomic_fetch_add(&r->done[d[i].msg.partition][d[i].msg.offset],
+                             type == SAMSA_ACK_ACCEPT ? 1 : 16);
+    }
+    samsa_queue_close(q);
+    return NULL;
+}
+
+/* Deletes records of partition 0 up to a few past the highest received,
+ * as they are being received, read and acknowledged. */
+static void *
+race_deleter(void *arg)
+{
+    race *r = arg;
+    unsigned seed = 3;
+    int64_t start = 0;
+    while (!atomic_load(&r->stop)) {
+        int64_t k = atomic_load(&r->hot) + 1 + rand_r(&seed) % 8;
+        if (k > start && k <= RACE_DELETE) {
+            int rc = samsa_delete_records(r->s, "t", 0, k);
+            if (rc != 0)
+                atomic_store(&r->bad, rc);
+            start = k;
+        }
+        usleep(300);
+    }
+    return NULL;
+}
+
+static void *
+race_sender(void *arg)
+{
+    race *r = arg;
+    unsigned seed = 7;
+    while (!atomic_load(&r->stop)) {
+        samsa_ack_info info;
+        int rc = samsa_queue_ack_info(r->s, "g", "t", rand_r(&seed) % 2,
+                                      rand_r(&seed) % RACE_RECORDS, 3, &info);
+        if (rc != 0 && rc != SAMSA_ETIMEDOUT && rc != SAMSA_EFORGOTTEN)
+            atomic_store(&r->bad, rc);
+    }
+    return NULL;
+}
+
+/* Receivers whose locks (2 ms) expire while they sleep before
+ * acknowledging, records deleted under them, a sender asking for
+ * outcomes: every call returns one of its expected codes, no record is
+ * acknowledged twice, and afterwards every finished record tells its
+ * outcome and every other one still there is delivered once. */
+START_TEST(test_expiry_races)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", RACE_PARTS);
+    E(samsa_topic_create(s, "dlq", NULL));
+    for (int32_t p = 0; p < RACE_PARTS; p++)
+        produce_n(s, "t", p, RACE_RECORDS);
+    static race r;
+    memset(&r, 0, sizeof r);
+    r.s = s;
+    pthread_t th[5];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_receiver, &r), 0);
+    ck_assert_int_eq(pthread_create(&th[3], NULL, race_deleter, &r), 0);
+    ck_assert_int_eq(pthread_create(&th[4], NULL, race_sender, &r), 0);
+    usleep(1500 * 1000);
+    atomic_store(&r.stop, true);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    ck_assert_msg(atomic_load(&r.bad) == 0, "%s returned %s",
+                  atomic_load(&r.what), samsa_strerror(atomic_load(&r.bad)));
+    int64_t start[RACE_PARTS], end;
+    for (int32_t p = 0; p < RACE_PARTS; p++)
+        E(samsa_offsets(s, "t", p, &start[p], &end));
+    for (int32_t p = 0; p < RACE_PARTS; p++)
+        for (int64_t o = start[p]; o < RACE_RECORDS; o++) {
+            int k = atomic_load(&r.done[p][o]);
+            ck_assert_msg(k == 0 || k == 1 || k == 16, "%d/%lld: %d", p,
+                          (long long)o, k);
+            samsa_ack_info info;
+            int rc = samsa_queue_ack_info(s, "g", "t", p, o, 0, &info);
+            EQ_RC(rc, k == 0 ? SAMSA_ETIMEDOUT : 0);
+            if (k != 0)
+                ck_assert_int_eq(info.outcome,
+                                 k == 1 ? SAMSA_ACK_ACCEPT : SAMSA_ACK_REJECT);
+        }
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    static int8_t seen[RACE_PARTS][RACE_RECORDS];
+    memset(seen, 0, sizeof seen);
+    samsa_delivery d[64];
+    size_t n;
+    int rc;
+    while ((rc = samsa_queue_receive(q, d, 64, &n, 200)) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            int32_t p = d[i].msg.partition;
+            int64_t o = d[i].msg.offset;
+            ck_assert_int_ge(o, start[p]);
+            ck_assert_int_eq(atomic_load(&r.done[p][o]), 0);
+            ck_assert_int_eq(seen[p][o], 0);
+            seen[p][o] = 1;
+        }
+        /* the group's locks are still 2 ms: one may expire first */
+        if ((rc = samsa_queue_ack(q, d, n, SAMSA_ACK_ACCEPT)) != 0) {
+            EQ_RC(rc, SAMSA_ENOTACQUIRED);
+            for (size_t i = 0; i < n; i++)
+                seen[d[i].msg.partition][d[i].msg.offset] = 0;
+        }
+    }
+    EQ_RC(rc, SAMSA_ETIMEDOUT);
+    for (int32_t p = 0; p < RACE_PARTS; p++)
+        for (int64_t o = start[p]; o < RACE_RECORDS; o++)
+            ck_assert_msg(seen[p][o] || atomic_load(&r.done[p][o]),
+                          "%d/%lld lost", p, (long long)o);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
  * store's first topic, has id 1) and return its path in path. */
 static void
@@ -2093,6 +2267,7 @@ queue_suite(void)
     tcase_add_test(tc, test_skip_deleted_checkpoint_fails);
     tcase_add_test(tc, test_ack_deleted_records);
     tcase_add_test(tc, test_wait_deleted_records);
+    tcase_add_test(tc, test_expiry_races);
     tcase_add_test(tc, test_foreign_journal);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");

@@ -107,11 +107,17 @@ message_copy(samsa_queue *q, samsa_message *m)
 /* Read the record at offset of partition p through q's cursor (pointing
  * into the segment until the cursor moves).  1: offset is a gap of a
  * partition whose offsets may skip (log_config.gaps: an adopted Kafka log,
- * a compacted topic), no record; elsewhere a missing record is damage. */
+ * a compacted topic), no record; elsewhere a missing record is damage.
+ * 2: the record was deleted (samsa_delete_records, retention) since its
+ * share-partition's lock was let go: no record either, as the window
+ * will skip it, not an error of the receive or acknowledgement that
+ * raced the deletion (and the cursor's offset says nothing of the
+ * offsets after it). */
 static int
 record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
 {
-    bool gaps = q->g->parts[p].log->cfg.gaps;
+    samsa_log *log = q->g->parts[p].log;
+    bool gaps = log->cfg.gaps;
     int rc = 0;
     if (q->cursors[p] == NULL)
         rc = samsa_cursor_open(q->s, q->g->topic, p, SAMSA_OFFSET_BEGINNING,
@@ -120,6 +126,8 @@ record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
         rc = cursor_goto(q->cursors[p], offset);
     if (rc == 0)
         rc = samsa_cursor_next(q->cursors[p], m, 0);
+    if (rc == SAMSA_EOFFSET && offset < atomic_load(&log->start))
+        return 2;
     if (gaps && (rc == SAMSA_ETIMEDOUT || (rc == 0 && m->offset > offset)))
         return 1; /* the cursor went on to the next record, or the end */
     if (rc == 0 && m->offset != offset)
@@ -142,7 +150,8 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
     int rc = 0;
     samsa_message m;
     /* A gap (record_read's 1) reached its attempts by crashes before it
-     * was archived: no record, so no dead letter, just the state. */
+     * was archived: no record, so no dead letter, just the state; so for
+     * a record deleted since the caller's checks (2). */
     if (g->dlq != NULL && (rc = record_read(q, qp->partition, offset, &m)) < 0)
         return rc;
     if (g->dlq != NULL && rc == 0) {
@@ -367,7 +376,9 @@ receive_look(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
             gap_end = q->cursors[qp->partition] != NULL
                           ? samsa_cursor_offset(q->cursors[qp->partition]) - 1
                           : -1;
-        if (rc == 1) { /* only partitions with gaps: see record_read */
+        if (rc == 2) /* deleted meanwhile: no record, as a gap */
+            rc = 1;
+        if (rc == 1) { /* see record_read */
             (*gaps)++;
             out[i].msg.offset = o;
             count = 0; /* archive_gaps' mark */
