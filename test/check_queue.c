@@ -2155,6 +2155,34 @@ START_TEST(test_expiry_races)
 }
 END_TEST
 
+/* A max past INT64_MAX (SIZE_MAX: "as many as there are") offered no new
+ * record: its room went negative in a signed computation. */
+START_TEST(test_receive_huge_max)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 3);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, SIZE_MAX, &n, 0));
+    ck_assert_uint_eq(n, 3);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(d[i].msg.offset, (int64_t)i);
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_RELEASE)); /* and a redelivery */
+    produce_n(s, "t", 0, 1);
+    E(samsa_queue_receive(q, d, (size_t)1 << 63, &n, 0));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(d[0].msg.offset, 0);
+    ck_assert_int_eq(d[0].delivery_count, 2);
+    ck_assert_int_eq(d[1].msg.offset, 3);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* Put a file that is not a journal at DIR/queues/g/1-0.journal (t, the
  * store's first topic, has id 1) and return its path in path. */
 static void
@@ -2269,6 +2297,7 @@ queue_suite(void)
     tcase_add_test(tc, test_wait_deleted_records);
     tcase_add_test(tc, test_expiry_races);
     tcase_add_test(tc, test_foreign_journal);
+    tcase_add_test(tc, test_receive_huge_max);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
     tcase_set_timeout(damage, 300);

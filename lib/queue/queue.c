@@ -267,9 +267,11 @@ acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     }
     int64_t end = atomic_load_explicit(&qp->log->end, memory_order_acquire);
     int64_t limit = qp->start + QUEUE_MAX_INFLIGHT;
-    int64_t k = (int64_t)(room - *got);
-    if (k > (end < limit ? end : limit) - qp->next)
-        k = (end < limit ? end : limit) - qp->next;
+    /* room may be past INT64_MAX (a max of SIZE_MAX): compared unsigned,
+     * never cast, which made it negative and offered nothing new. */
+    int64_t k = (end < limit ? end : limit) - qp->next;
+    if (k > 0 && room - *got < (uint64_t)k)
+        k = (int64_t)(room - *got);
     if (k > 0) {
         int64_t first = qp->next;
         rc = qstate_reserve(qp, first + k);
