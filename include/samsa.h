@@ -1848,6 +1848,8 @@ SAMSA_API int samsa_queue_wakeup(samsa_queue *q);
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
  *     group's state could not be loaded (as samsa_queue_open()).
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_queue_ack_info(samsa *s, const char *group,
                                    const char *topic, int32_t partition,

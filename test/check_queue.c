@@ -2263,6 +2263,53 @@ START_TEST(test_foreign_journal)
 }
 END_TEST
 
+/* A read-only handle never creates, truncates or writes a file of the
+ * store, and its share-group calls return SAMSA_ERDONLY (samsa.h).
+ * samsa_queue_ack_info() loaded the group there: it made the group's
+ * directory and journal, and cut and rewrote the words of the writer's
+ * live journal (here its synced end word, as the reader does not sync),
+ * then answered from a window that the writer's changes never reach. */
+START_TEST(test_rdonly_ack_info)
+{
+    const char *dir = test_dir_make();
+    samsa_options w = {.sync = SAMSA_SYNC_ALWAYS};
+    samsa *s;
+    E(samsa_open(dir, &w, &s));
+    E(samsa_topic_create(s, "t", NULL));
+    produce_n(s, "t", 0, 3);
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_delivery d[4];
+    size_t n;
+    E(samsa_queue_receive(q, d, 3, &n, 0));
+    E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT));
+    char path[TEST_PATH_BUF], hdir[TEST_PATH_BUF];
+    test_pathf(path, dir, "queues/g/1-0.journal");
+    test_pathf(hdir, dir, "queues/h");
+    size_t l0, l1;
+    uint8_t *j0 = test_slurp(path, &l0);
+    samsa_options ro = {.flags = SAMSA_OPEN_RDONLY};
+    samsa *r;
+    E(samsa_open(dir, &ro, &r));
+    samsa_ack_info info;
+    int outcome;
+    EQ_RC(samsa_queue_ack_info(r, "g", "t", 0, 0, 0, &info), SAMSA_ERDONLY);
+    EQ_RC(samsa_queue_ack_wait(r, "h", "t", 0, 0, 0, &outcome), SAMSA_ERDONLY);
+    uint8_t *j1 = test_slurp(path, &l1);
+    ck_assert_uint_eq(l0, l1);
+    ck_assert_mem_eq(j0, j1, l0);
+    ck_assert(!test_exists(hdir));
+    free(j0);
+    free(j1);
+    E(samsa_close(r));
+    E(samsa_queue_ack_info(s, "g", "t", 0, 0, 0, &info)); /* the writer's */
+    ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 Suite *
 queue_suite(void)
 {
@@ -2298,6 +2345,7 @@ queue_suite(void)
     tcase_add_test(tc, test_expiry_races);
     tcase_add_test(tc, test_foreign_journal);
     tcase_add_test(tc, test_receive_huge_max);
+    tcase_add_test(tc, test_rdonly_ack_info);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
     tcase_set_timeout(damage, 300);

@@ -176,6 +176,11 @@ samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
     if (s == NULL || info == NULL || !topic_name_valid(group) ||
         !topic_name_valid(tname) || offset < 0 || timeout_ms < -1)
         return SAMSA_EINVAL;
+    /* Loading the group opens, cuts and writes its journals (and makes
+     * them): what a read-only handle never does (samsa.h); and its window
+     * would never see the writer's changes. */
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int rc = store_enter(s);
     if (rc != 0)
         return rc;
