@@ -2263,6 +2263,55 @@ START_TEST(test_foreign_journal)
 }
 END_TEST
 
+/* Not a regular file under a journal's name (a directory, a FIFO, a
+ * symbolic link to a file elsewhere): the group is refused with the
+ * error of the open, and the thing is left as it was; removed, the group
+ * loads. */
+START_TEST(test_journal_not_a_file)
+{
+    const char *dir;
+    samsa *s = open_topic(&dir, "t", 1);
+    produce_n(s, "t", 0, 1);
+    char path[TEST_PATH_BUF], other[TEST_PATH_BUF];
+    foreign_journal(dir, path, sizeof path, "x");
+    ck_assert_int_eq(unlink(path), 0);
+    test_pathf(other, dir, "elsewhere");
+    static const char text[] = "a file elsewhere\n";
+    for (int k = 0; k < 3; k++) {
+        if (k == 0)
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+        else if (k == 1)
+            ck_assert_int_eq(mkfifo(path, 0644), 0);
+        else {
+            FILE *f = fopen(other, "w");
+            ck_assert_ptr_nonnull(f);
+            fputs(text, f);
+            fclose(f);
+            ck_assert_int_eq(symlink(other, path), 0);
+        }
+        static const int want[] = {-EISDIR, SAMSA_ECORRUPT, -ELOOP};
+        samsa_queue *q = NULL;
+        EQ_RC(samsa_queue_open(s, "g", "t", NULL, &q), want[k]);
+        ck_assert_ptr_null(q);
+        int outcome;
+        EQ_RC(samsa_queue_ack_wait(s, "g", "t", 0, 0, 0, &outcome), want[k]);
+        struct stat st;
+        ck_assert_int_eq(lstat(path, &st), 0);
+        ck_assert(k == 0   ? S_ISDIR(st.st_mode)
+                  : k == 1 ? S_ISFIFO(st.st_mode)
+                           : S_ISLNK(st.st_mode));
+        if (k == 2)
+            ck_assert(holds_text(other, text));
+        ck_assert_int_eq(k == 0 ? rmdir(path) : unlink(path), 0);
+    }
+    samsa_queue *q;
+    E(samsa_queue_open(s, "g", "t", NULL, &q));
+    samsa_queue_close(q);
+    E(samsa_close(s));
+    test_dir_remove(dir);
+}
+END_TEST
+
 /* A read-only handle never creates, truncates or writes a file of the
  * store, and its share-group calls return SAMSA_ERDONLY (samsa.h).
  * samsa_queue_ack_info() loaded the group there: it made the group's
@@ -2345,6 +2394,7 @@ queue_suite(void)
     tcase_add_test(tc, test_expiry_races);
     tcase_add_test(tc, test_foreign_journal);
     tcase_add_test(tc, test_receive_huge_max);
+    tcase_add_test(tc, test_journal_not_a_file);
     tcase_add_test(tc, test_rdonly_ack_info);
     /* a store reopened per damaged byte: its own, longer, timeout */
     TCase *damage = tcase_create("damage");
