@@ -1788,7 +1788,8 @@ SAMSA_API int samsa_queue_receive(samsa_queue *q, samsa_delivery *out,
  *   - SAMSA_EINVAL: q is NULL, d is NULL with n > 0, a bad type, a
  *     partition out of range or a negative offset;
  *   - SAMSA_ENOTACQUIRED: a record is not held by this receiver (never
- *     delivered to it, already acknowledged, or its lock expired);
+ *     delivered to it, already acknowledged, its lock expired, or
+ *     deleted since: samsa_delete_records(), retention);
  *   - SAMSA_ENOTOPIC: REJECT, and the dead-letter topic does not exist;
  *   - SAMSA_ETOOBIG: REJECT, and the record does not fit in the
  *     dead-letter topic (or has a header key over 255 bytes);
@@ -1855,6 +1856,8 @@ SAMSA_API int samsa_queue_wakeup(samsa_queue *q);
  *   - SAMSA_ECLOSED: samsa_close() has begun;
  *   - SAMSA_ECORRUPT, SAMSA_EIO, SAMSA_ENOSPC, SAMSA_ENOMEM, -errno: the
  *     group's state could not be loaded (as samsa_queue_open()).
+ * Also SAMSA_ERDONLY on a read-only handle (SAMSA_OPEN_RDONLY): nothing
+ * changed.
  */
 SAMSA_API int samsa_queue_ack_info(samsa *s, const char *group,
                                    const char *topic, int32_t partition,

@@ -1162,6 +1162,129 @@ START_TEST(test_journal_fault_each)
 }
 END_TEST
 
+/* A store on dir (and replica directory rep unless NULL) under
+ * SAMSA_SYNC_ALWAYS through fi. */
+static samsa *
+load_open(const char *dir, const char *rep, faultio *fi)
+{
+    const char *reps[] = {rep, NULL};
+    samsa_options o = {.sync = SAMSA_SYNC_ALWAYS,
+                       .replica_dirs = rep != NULL ? reps : NULL};
+    samsa *s = NULL;
+    E(samsa__open_io(dir, &o, faultio_io(fi), &s));
+    return s;
+}
+
+/* Cut the power (mode cut) under s and q, then close them with the files
+ * of dir and rep kept as the cut left them (queue_end() for two
+ * directories). */
+static void
+load_end(const char *dir, const char *rep, faultio *fi, samsa *s,
+         samsa_queue *q, int cut)
+{
+    faultio_filter(fi, NULL);
+    E(faultio_power_cut(fi, (faultio_cut)cut, 0));
+    test_snap a = {.n = 0}, b = {.n = 0};
+    test_snap_take(&a, dir, "");
+    if (rep != NULL)
+        test_snap_take(&b, rep, "");
+    samsa_queue_close(q);
+    (void)samsa_close(s); /* every call fails now */
+    test_snap_put(&a, dir);
+    test_snap_free(&a);
+    if (rep != NULL) {
+        test_snap_put(&b, rep);
+        test_snap_free(&b);
+    }
+    faultio_free(fi);
+}
+
+/* Each call of a group's load (its directories, the journal's open,
+ * size, first read, allocation, mapping, cut, words and syncs; loop 1:
+ * and its copy's on a replica directory; loop 2: and the repair of the
+ * primary, damaged, from the copy) fails in turn, with EIO or ENOSPC, on
+ * a journal holding acknowledgements (no close: as after kill -9):
+ * samsa_queue_open() returns that error or loads; loaded then, the
+ * records acknowledged before are finished and the held ones come again;
+ * and after a power cut (or a kill), nothing acknowledged is lost. */
+START_TEST(test_journal_load_fault_each)
+{
+    bool fired = true;
+    for (uint64_t nth = 1; fired; nth++) {
+        const char *dir = test_dir_make();
+        const char *rep = _i > 0 ? test_dir_make() : NULL;
+        faultio *fi = faultio_new();
+        samsa *s = load_open(dir, rep, fi);
+        samsa_topic_config cfg = test_small_cfg(1, 0);
+        cfg.replicas = rep != NULL ? 2 : 1; /* rep alone opens too */
+        E(samsa_topic_create(s, "t", &cfg));
+        for (int64_t i = 0; i < QREC; i += 8)
+            test_produce_gen(s, "t", 0, i, 8);
+        samsa_queue *q;
+        samsa_delivery d[5];
+        E(samsa_queue_open(s, "g", "t", NULL, &q));
+        for (int64_t o = 0; o < 5; o++)
+            take_one(q, o, 1, &d[o]);
+        E(samsa_queue_ack(q, d, 3, SAMSA_ACK_ACCEPT));
+        load_end(dir, rep, fi, s, q, FAULTIO_KEEP_ALL);
+        if (_i == 2) { /* the second entry's offset, damaged */
+            char p[TEST_PATH_BUF];
+            int fd = open(test_pathf(p, dir, "queues/g/1-0.journal"), O_RDWR);
+            uint8_t x;
+            ck_assert_int_eq(pread(fd, &x, 1, 40 + 24 + 8), 1);
+            x ^= 0xff;
+            ck_assert_int_eq(pwrite(fd, &x, 1, 40 + 24 + 8), 1);
+            close(fd);
+        }
+
+        fi = faultio_new();
+        s = load_open(dir, rep, fi);
+        faultio_filter(fi, "queues");
+        int err = nth % 2 ? EIO : ENOSPC;
+        faultio_fail(fi, FAULTIO_ANY, nth, err, false);
+        int rc = samsa_queue_open(s, "g", "t", NULL, &q);
+        fired = faultio_injected(fi) > 0;
+        ck_assert_msg(rc == 0 || rc == (err == EIO ? SAMSA_EIO : SAMSA_ENOSPC),
+                      "call %llu: %s", (unsigned long long)nth,
+                      samsa_strerror(rc));
+        faultio_clear(fi); /* past the load's calls: not fired */
+        faultio_filter(fi, NULL);
+        if (rc != 0) /* nothing was left half: it loads now */
+            E(samsa_queue_open(s, "g", "t", NULL, &q));
+        take_one(q, 3, 2, &d[0]);
+        take_one(q, 4, 2, &d[1]);
+        E(samsa_queue_ack(q, d, 1, SAMSA_ACK_ACCEPT)); /* 4 stays held */
+        load_end(dir, rep, fi, s, q,
+                 nth % 4 < 2 ? FAULTIO_DROP_ALL : FAULTIO_KEEP_ALL);
+        /* The primary; and the copy alone, with what it held before the
+         * load (a copy whose write failed is dropped: it misses what
+         * follows, as a directory down does; queue_state.c, "Copies"). */
+        for (int k = 0; k < (rep != NULL ? 2 : 1); k++) {
+            s = test_open(k == 0 ? dir : rep);
+            for (int64_t o = 0; o < (k == 0 ? 4 : 3); o++) {
+                samsa_ack_info info;
+                int orc = samsa_queue_ack_info(s, "g", "t", 0, o, 0, &info);
+                ck_assert_msg(orc == 0, "call %llu, dir %d, offset %lld: %s",
+                              (unsigned long long)nth, k, (long long)o,
+                              samsa_strerror(orc));
+                ck_assert_int_eq(info.outcome, SAMSA_ACK_ACCEPT);
+                ck_assert_int_eq(info.delivery_count, o < 3 ? 1 : 2);
+            }
+            if (k == 0) {
+                E(samsa_queue_open(s, "g", "t", NULL, &q));
+                take_one(q, 4, 3, &d[0]);
+                take_one(q, 5, 1, &d[0]);
+                samsa_queue_close(q);
+            }
+            E(samsa_close(s));
+        }
+        test_dir_remove(dir);
+        if (rep != NULL)
+            test_dir_remove(rep);
+    }
+}
+END_TEST
+
 /* The bytes of group g's journal of t-0 under root (the one file in
  * root/queues/g); *len gets their count. */
 static uint8_t *
@@ -1335,6 +1458,7 @@ faults_suite(void)
     tcase_add_test(tc, test_journal_fault_each);
     tcase_add_test(tc, test_journal_copy_fault);
     tcase_add_test(tc, test_delete_reads_no_segment);
+    tcase_add_loop_test(tc, test_journal_load_fault_each, 0, 3);
     tcase_add_loop_test(tc, test_journal_open_faults, 0, 2);
     suite_add_tcase(s, tc);
     return s;

@@ -34,7 +34,9 @@ typedef struct waiter {
     int64_t offset;            /* ...                                      */
     int32_t count;             /* the delivery count, set before outcome */
     _Atomic int outcome;       /* 0 until acknowledged; SAMSA_EDELETED when
-                                  the topic was deleted first            */
+                                  the topic was deleted first,
+                                  SAMSA_EFORGOTTEN when the log's start
+                                  passed it unfinished (ackwait_forget)  */
     struct waiter *next;       /* the list                                 */
 } waiter;
 
@@ -106,6 +108,25 @@ ackwait_notify(samsa *s, const char *group, const char *tname,
 }
 
 void
+ackwait_forget(samsa *s, const char *group, const char *tname,
+               int32_t partition, int64_t below)
+{
+    struct ackwait *a = s->acks;
+    bool woke = false;
+    samsa__lock(&a->ack_lock, SAMSA_RANK_LEAF);
+    for (waiter *w = a->waiters; w != NULL; w = w->next)
+        if (w->offset < below && w->partition == partition &&
+            strcmp(w->topic, tname) == 0 && strcmp(w->group, group) == 0) {
+            int none = 0; /* an outcome it already has stands */
+            woke |= atomic_compare_exchange_strong(&w->outcome, &none,
+                                                   SAMSA_EFORGOTTEN);
+        }
+    samsa__unlock(&a->ack_lock, SAMSA_RANK_LEAF);
+    if (woke)
+        store_notify(s);
+}
+
+void
 ackwait_topic_deleted(samsa *s, const char *tname)
 {
     struct ackwait *a = s->acks;
@@ -155,6 +176,11 @@ samsa_queue_ack_info(samsa *s, const char *group, const char *tname,
     if (s == NULL || info == NULL || !topic_name_valid(group) ||
         !topic_name_valid(tname) || offset < 0 || timeout_ms < -1)
         return SAMSA_EINVAL;
+    /* Loading the group opens, cuts and writes its journals (and makes
+     * them): what a read-only handle never does (samsa.h); and its window
+     * would never see the writer's changes. */
+    if (s->rdonly)
+        return SAMSA_ERDONLY;
     int rc = store_enter(s);
     if (rc != 0)
         return rc;

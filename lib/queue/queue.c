@@ -107,11 +107,17 @@ message_copy(samsa_queue *q, samsa_message *m)
 /* Read the record at offset of partition p through q's cursor (pointing
  * into the segment until the cursor moves).  1: offset is a gap of a
  * partition whose offsets may skip (log_config.gaps: an adopted Kafka log,
- * a compacted topic), no record; elsewhere a missing record is damage. */
+ * a compacted topic), no record; elsewhere a missing record is damage.
+ * 2: the record was deleted (samsa_delete_records, retention) since its
+ * share-partition's lock was let go: no record either, as the window
+ * will skip it, not an error of the receive or acknowledgement that
+ * raced the deletion (and the cursor's offset says nothing of the
+ * offsets after it). */
 static int
 record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
 {
-    bool gaps = q->g->parts[p].log->cfg.gaps;
+    samsa_log *log = q->g->parts[p].log;
+    bool gaps = log->cfg.gaps;
     int rc = 0;
     if (q->cursors[p] == NULL)
         rc = samsa_cursor_open(q->s, q->g->topic, p, SAMSA_OFFSET_BEGINNING,
@@ -120,6 +126,8 @@ record_read(samsa_queue *q, int32_t p, int64_t offset, samsa_message *m)
         rc = cursor_goto(q->cursors[p], offset);
     if (rc == 0)
         rc = samsa_cursor_next(q->cursors[p], m, 0);
+    if (rc == SAMSA_EOFFSET && offset < atomic_load(&log->start))
+        return 2;
     if (gaps && (rc == SAMSA_ETIMEDOUT || (rc == 0 && m->offset > offset)))
         return 1; /* the cursor went on to the next record, or the end */
     if (rc == 0 && m->offset != offset)
@@ -142,7 +150,8 @@ dead_letter(samsa_queue *q, qpart *qp, int64_t offset, uint8_t state)
     int rc = 0;
     samsa_message m;
     /* A gap (record_read's 1) reached its attempts by crashes before it
-     * was archived: no record, so no dead letter, just the state. */
+     * was archived: no record, so no dead letter, just the state; so for
+     * a record deleted since the caller's checks (2). */
     if (g->dlq != NULL && (rc = record_read(q, qp->partition, offset, &m)) < 0)
         return rc;
     if (g->dlq != NULL && rc == 0) {
@@ -258,9 +267,11 @@ acquire(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
     }
     int64_t end = atomic_load_explicit(&qp->log->end, memory_order_acquire);
     int64_t limit = qp->start + QUEUE_MAX_INFLIGHT;
-    int64_t k = (int64_t)(room - *got);
-    if (k > (end < limit ? end : limit) - qp->next)
-        k = (end < limit ? end : limit) - qp->next;
+    /* room may be past INT64_MAX (a max of SIZE_MAX): compared unsigned,
+     * never cast, which made it negative and offered nothing new. */
+    int64_t k = (end < limit ? end : limit) - qp->next;
+    if (k > 0 && room - *got < (uint64_t)k)
+        k = (int64_t)(room - *got);
     if (k > 0) {
         int64_t first = qp->next;
         rc = qstate_reserve(qp, first + k);
@@ -367,7 +378,9 @@ receive_look(samsa_queue *q, qpart *qp, samsa_delivery *out, size_t room,
             gap_end = q->cursors[qp->partition] != NULL
                           ? samsa_cursor_offset(q->cursors[qp->partition]) - 1
                           : -1;
-        if (rc == 1) { /* only partitions with gaps: see record_read */
+        if (rc == 2) /* deleted meanwhile: no record, as a gap */
+            rc = 1;
+        if (rc == 1) { /* see record_read */
             (*gaps)++;
             out[i].msg.offset = o;
             count = 0; /* archive_gaps' mark */
@@ -529,11 +542,16 @@ ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
 {
     if (QPART_DELETED(qp))
         return SAMSA_EDELETED;
+    /* Records the log no longer holds are not held, even before a receive
+     * moves the window past them (qstate_skip_deleted): a reject could
+     * not read one for its dead letter, and an accept would finish it or
+     * not as other receivers happened to call. */
+    int64_t log_start = atomic_load(&qp->log->start);
     for (size_t i = 0; i < n; i++) {
         if (d[i].msg.partition != qp->partition)
             continue;
         int64_t o = d[i].msg.offset;
-        if (o < qp->start || o >= qp->next)
+        if (o < qp->start || o >= qp->next || o < log_start)
             return SAMSA_ENOTACQUIRED;
         qrec *r = qstate_rec(qp, o);
         if (r->state != QS_ACQUIRED || r->holder != q->id ||
@@ -543,10 +561,11 @@ ack_check(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
     return 0;
 }
 
-/* Apply type to the records of d[] in qp (locked, checked). */
+/* Apply type to the records of d[] in qp (locked, checked); fin[i], when
+ * fin is not NULL, is set for each d[i] this call finished. */
 static int
 ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
-          int type)
+          int type, bool *fin)
 {
     uint8_t st = type == SAMSA_ACK_ACCEPT   ? QS_ACCEPTED
                  : type == SAMSA_ACK_REJECT ? QS_REJECTED
@@ -557,15 +576,19 @@ ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
             continue;
         }
         int64_t o = d[i].msg.offset;
-        qrec *r = qstate_rec(qp, o);
-        if (r->state != QS_ACQUIRED) { /* listed twice */
+        /* Listed twice: its first listing finished it, and may have
+         * moved start past it (ack_check saw it before any change). */
+        if (o < qp->start || qstate_rec(qp, o)->state != QS_ACQUIRED) {
             i++;
             continue;
         }
+        qrec *r = qstate_rec(qp, o);
         if (st == QS_REJECTED) {
             int rc = dead_letter(q, qp, o, st);
             if (rc != 0)
                 return rc;
+            if (fin != NULL)
+                fin[i] = true;
             i++;
             continue;
         }
@@ -580,7 +603,9 @@ ack_apply(samsa_queue *q, qpart *qp, const samsa_delivery *d, size_t n,
         int rc = qstate_set(q->s, q->g, qp, o, (uint32_t)(j - i), st, count);
         if (rc != 0)
             return rc;
-        i = j;
+        for (; i < j; i++)
+            if (fin != NULL)
+                fin[i] = true;
     }
     return 0;
 }
@@ -614,21 +639,16 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
             break;
         }
     }
-    bool checked = rc == 0; /* every record held by q: changes begin */
-    for (int32_t p = lo; rc == 0 && p <= hi; p++)
-        rc = ack_apply(q, &g->parts[p], d, n, type);
     /* Which records this call finished, for their waiters: all of them,
      * or, when it failed part way (a dead letter refused, an I/O error),
-     * those done now (each was held by q, checked above). */
-    bool *done = NULL;
-    bool tell = type != SAMSA_ACK_RELEASE && checked &&
-                atomic_load(&q->s->ack_watchers) > 0;
-    if (tell && rc != 0 && (done = calloc(n, sizeof *done)) != NULL)
-        for (size_t i = 0; i < n; i++) {
-            qpart *qp = &g->parts[d[i].msg.partition];
-            int64_t o = d[i].msg.offset;
-            done[i] = o < qp->start || QS_DONE(qstate_rec(qp, o)->state);
-        }
+     * those done before; a record listed twice once (fin). */
+    bool tell =
+        type != SAMSA_ACK_RELEASE && atomic_load(&q->s->ack_watchers) > 0;
+    bool *fin = NULL;
+    if (rc == 0 && tell && (fin = calloc(n, sizeof *fin)) == NULL)
+        rc = SAMSA_ENOMEM; /* before any change: nothing done */
+    for (int32_t p = lo; rc == 0 && p <= hi; p++)
+        rc = ack_apply(q, &g->parts[p], d, n, type, fin);
     for (int32_t p = lo; p < locked; p++) {
         bool named = false;
         for (size_t i = 0; i < n && !named; i++)
@@ -638,12 +658,12 @@ ack_locked(samsa_queue *q, const samsa_delivery *d, size_t n, int type)
     }
     if (type == SAMSA_ACK_RELEASE)
         store_notify(q->s);
-    else if (tell && (rc == 0 || done != NULL))
+    else if (fin != NULL)
         for (size_t i = 0; i < n; i++)
-            if (rc == 0 || done[i])
+            if (fin[i])
                 ackwait_notify(q->s, g->name, g->topic, d[i].msg.partition,
                                d[i].msg.offset, type, d[i].delivery_count);
-    free(done);
+    free(fin);
     return rc;
 }
 

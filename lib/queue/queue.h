@@ -83,8 +83,10 @@ typedef struct qpart {
     uint64_t jalloc;     /* bytes of file allocated (<= JOURNAL_BYTES) */
     uint32_t gen;        /* generation: the snapshot's and the file's */
     bool behind;         /* a checkpoint's snapshot (gen + 1) is in the
-                            catalog but the journal's reset failed: the
-                            journal, stale to a load, takes no entry
+                            catalog but the journal's reset failed, or
+                            the window moved past deleted records and
+                            its checkpoint failed: the journal, stale to
+                            a load or behind the window, takes no entry
                             until a checkpoint succeeds              */
     uint32_t boot;       /* CRC-32C of the running kernel's boot id (0:
                             unknown), as the journal's boot word holds it */
@@ -218,6 +220,11 @@ void ackwait_destroy(samsa *s);
 /* samsa_topic_delete(), under table_lock: waits on the topic's records end
  * with SAMSA_EDELETED. */
 void ackwait_topic_deleted(samsa *s, const char *tname);
+/* The window of (group, topic, partition) moved past the records below
+ * below, which the log no longer holds: waits on those not finished end
+ * with SAMSA_EFORGOTTEN. */
+void ackwait_forget(samsa *s, const char *group, const char *tname,
+                    int32_t partition, int64_t below);
 /* A record of (group, topic) was finished with outcome: wake its waiters,
  * call the group's callback.  Callers check s->ack_watchers first. */
 void ackwait_notify(samsa *s, const char *group, const char *tname,

@@ -468,7 +468,10 @@ queue_record_outcome(samsa *s, const char *group, const char *tname,
     else if ((rc = qstate_outcome(qp, offset, &state, &count)) == 0) {
         info->outcome = outcome_of(state);
         info->delivery_count = count;
-    } else if (rc == 1)
+    } else if (rc == 1 && offset < atomic_load(&qp->log->start))
+        rc = SAMSA_EFORGOTTEN; /* deleted unfinished, the window not yet
+                                  moved past it (qstate_skip_deleted) */
+    else if (rc == 1)
         rc = 0; /* not finished yet */
     samsa__unlock_nth(&qp->lock, SAMSA_RANK_QPART, qp->partition);
     samsa__unlock(&s->queue_lock, SAMSA_RANK_QUEUES);

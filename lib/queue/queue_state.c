@@ -639,7 +639,17 @@ qstate_skip_deleted(samsa *s, qgroup *g, qpart *qp, bool locked)
     }
     if (qp->next < log_start)
         qp->start = qp->next = log_start;
-    return checkpoint(s, g, qp, locked);
+    /* Their waits learn now: no acknowledgement will wake them. */
+    if (atomic_load(&s->ack_watchers) > 0)
+        ackwait_forget(s, g->name, g->topic, qp->partition, log_start);
+    /* Failed, the journal must take no entry until a checkpoint succeeds
+     * (behind): one about the moved window, replayed over the old
+     * snapshot, would lie past its next, and the group would be refused
+     * as damaged; and no later call comes back here to retry. */
+    int rc = checkpoint(s, g, qp, locked);
+    if (rc != 0)
+        qp->behind = true;
+    return rc;
 }
 
 /* Check a snapshot's layout (version 1 or 2): *hdr gets its header size,
@@ -781,8 +791,37 @@ journal_replay(qpart *qp, const uint8_t *buf, uint64_t len, uint64_t *valid,
     return rc;
 }
 
+/* 0 when the file f (size bytes) begins as a journal samsa writes: empty,
+ * a header (magic), zeros where a crash came before the header (written
+ * last, header_write()), or a damaged header whose words are sealed with
+ * the generation it names.  SAMSA_ECORRUPT for anything else: another's
+ * file under a journal's name, which a load would cut and overwrite (as
+ * for the logs' "Foreign files", log.c, the open refuses, changing
+ * nothing; moving the file away lets the group load). */
+static int
+journal_foreign(samsa *s, samsa_io_file *f, uint64_t size)
+{
+    static const uint8_t zeros[JOURNAL_HEADER_V1];
+    uint8_t b[END_WORD + 8];
+    size_t len = size < sizeof b ? (size_t)size : sizeof b;
+    if (len == 0)
+        return 0;
+    ssize_t got = s->io->read(s->io, f, b, len, 0);
+    if (got != (ssize_t)len)
+        return got < 0 ? samsa__from_errno((int)-got) : SAMSA_EIO;
+    uint32_t magic = (uint32_t)samsa__le_get(b, len < 4 ? len : 4), lo;
+    uint32_t gen = len < 8 ? 0 : (uint32_t)samsa__le_get(b + 4, 4);
+    if ((len >= 4 && (magic == JOURNAL_MAGIC || magic == JOURNAL_MAGIC_V1)) ||
+        memcmp(b, zeros, len < sizeof zeros ? len : sizeof zeros) == 0 ||
+        (len == sizeof b && (word_open(b + END_WORD, gen, &lo) ||
+                             word_open(b + BOOT_WORD, gen, &lo))))
+        return 0;
+    return SAMSA_ECORRUPT;
+}
+
 /* Open (creating) the journal file, allocate at least its first
- * JOURNAL_GROW bytes, and map it. */
+ * JOURNAL_GROW bytes, and map it; SAMSA_ECORRUPT, unmapped, when the file
+ * is not samsa's (journal_foreign()). */
 static int
 journal_map(samsa *s, qpart *qp, const char *path)
 {
@@ -792,6 +831,8 @@ journal_map(samsa *s, qpart *qp, const char *path)
     int rc = io->open(io, path, SAMSA_IO_CREATE, &qp->jf);
     if (rc == 0)
         rc = io->size(io, qp->jf, &size);
+    if (rc == 0 && (rc = journal_foreign(s, qp->jf, size)) != 0)
+        return rc;
     qp->jalloc = size > JOURNAL_BYTES ? JOURNAL_BYTES : size;
     if (rc == 0 && qp->jalloc < JOURNAL_GROW &&
         (rc = io->allocate(io, qp->jf, 0, JOURNAL_GROW)) == 0)
@@ -857,8 +898,11 @@ copy_open(samsa *s, const qgroup *g, qpart *qp, int d)
         return;
     /* In place: bytes past jsize go (zeros: the end of replay); those
      * before are overwritten with the primary's, which a copy that kept
-     * up already holds, so a crash here loses nothing it had. */
-    if (journal_dirsync(s, d, g) == 0 && io->truncate(io, f, qp->jsize) == 0 &&
+     * up already holds, so a crash here loses nothing it had.  A file
+     * that is not samsa's is left alone, and the copy unwritten. */
+    uint64_t size = 0;
+    if (io->size(io, f, &size) == 0 && journal_foreign(s, f, size) == 0 &&
+        journal_dirsync(s, d, g) == 0 && io->truncate(io, f, qp->jsize) == 0 &&
         io->allocate(io, f, 0, qp->jalloc) == 0 &&
         io->map(io, f, JOURNAL_BYTES, &m) == 0 &&
         jwrite(s, f, 0, qp->jmap, qp->jsize) == 0 &&
@@ -913,41 +957,63 @@ journal_overwrite(samsa *s, qpart *qp, const uint8_t *src, uint64_t valid)
     return jwrite(s, qp->jf, 0, src, valid);
 }
 
+/* Open and map the copy of qp's journal on dirs[d] read only: 0, or 1
+ * when there is none to read (no file, or too short for a header), or
+ * the error that kept it from being read. */
+static int
+copy_map(samsa *s, const qgroup *g, const qpart *qp, int d, samsa_io_file **f,
+         const void **m, uint64_t *len)
+{
+    char path[4096];
+    samsa_io *io = s->io;
+    int rc = journal_path(s, d, g, qp, path, sizeof path);
+    if (rc != 0)
+        return rc;
+    if ((rc = io->open(io, path, SAMSA_IO_RDONLY, f)) != 0)
+        return rc == -ENOENT ? 1 : samsa__from_errno(rc);
+    *len = 0;
+    if ((rc = io->size(io, *f, len)) == 0) {
+        *len = *len < JOURNAL_BYTES ? *len : JOURNAL_BYTES;
+        rc = *len < JOURNAL_HEADER ? 1 : io->map(io, *f, *len, m);
+    }
+    if (rc != 0)
+        io->close(io, *f);
+    return rc <= 0 ? samsa__from_errno(rc) : rc;
+}
+
 /* The primary journal is damaged: load the window from the first copy, on
  * a directory that is up, that is whole and holds at least need bytes
  * (every entry the primary's end word vouched for), and write that copy
- * over the primary.  SAMSA_ECORRUPT when no copy will do. */
+ * over the primary.  SAMSA_ECORRUPT when no copy will do; the error of
+ * one that could not be read when that one might have (a failed read is
+ * no proof of damage: the journal must not be taken for lost). */
 static int
 repair_from_copies(samsa *s, qgroup *g, qpart *qp, int64_t log_start,
                    uint64_t need, uint64_t *valid, bool *v1)
 {
-    samsa_io *io = s->io;
+    int ioerr = 0;
     for (int d = 1; d < s->ndirs; d++) {
-        char path[4096];
         samsa_io_file *f;
         const void *m;
-        uint64_t len = 0;
-        if (!s->disk_up[d] || journal_path(s, d, g, qp, path, sizeof path) ||
-            io->open(io, path, SAMSA_IO_RDONLY, &f) != 0)
+        uint64_t len;
+        if (!s->disk_up[d])
             continue;
-        if (io->size(io, f, &len) != 0)
-            len = 0;
-        len = len < JOURNAL_BYTES ? len : JOURNAL_BYTES;
-        if (len < JOURNAL_HEADER || io->map(io, f, len, &m) != 0) {
-            io->close(io, f);
+        int rc = copy_map(s, g, qp, d, &f, &m, &len);
+        if (rc != 0) {
+            ioerr = ioerr == 0 && rc < 0 ? rc : ioerr;
             continue;
         }
         uint64_t cneed;
-        int rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
+        rc = state_load(s, g, qp, log_start, m, len, valid, &cneed, v1);
         if (rc == 0 && (*valid == 0 || *valid < need))
             rc = SAMSA_ECORRUPT; /* stale: it missed changes */
         if (rc == 0)
             rc = journal_overwrite(s, qp, m, *valid);
-        io->close(io, f);
+        s->io->close(s->io, f);
         if (rc != SAMSA_ECORRUPT)
             return rc;
     }
-    return SAMSA_ECORRUPT;
+    return ioerr != 0 ? ioerr : SAMSA_ECORRUPT;
 }
 
 /* Cut the primary journal's file past keep bytes and allocate it again
@@ -1003,7 +1069,9 @@ qstate_open(samsa *s, qgroup *g, qpart *qp, int64_t log_start)
     if (rc == 0)
         rc = state_load(s, g, qp, log_start, qp->jmap, qp->jalloc, &valid,
                         &need, &v1);
-    if (rc == SAMSA_ECORRUPT && s->ndirs > 1)
+    /* A repair writes over the primary: never over a file not samsa's
+     * (journal_map() refused it before mapping). */
+    if (rc == SAMSA_ECORRUPT && s->ndirs > 1 && qp->jmap != NULL)
         rc = repair_from_copies(s, g, qp, log_start, need, &valid, &v1);
     if (rc == 0 && valid == 0 && (rc = journal_cut(s, qp, 0)) == 0)
         rc = journal_reset(s, qp, qp->gen); /* stale: the snapshot has all */
