@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -788,7 +789,8 @@ END_TEST
 typedef struct racer {
     samsa_producer *p;
     int rc;
-    int kind; /* 0: flush, 1: send waiting for room */
+    int kind;          /* 0: flush, 1: send waiting for room */
+    _Atomic bool done; /* its call returned: it touches p no more */
 } racer;
 
 static void
@@ -808,6 +810,7 @@ racer_main(void *arg)
     samsa_record r = {.value = val, .value_len = sizeof val};
     x->rc = x->kind == 0 ? samsa_producer_flush(x->p, -1)
                          : samsa_producer_send(x->p, "t", 0, &r, NULL, -1);
+    atomic_store(&x->done, true);
     return NULL;
 }
 
@@ -835,11 +838,19 @@ START_TEST(test_producer_close_races)
             ck_assert_int_eq(pthread_create(&th[i], NULL, racer_main, &x[i]),
                              0);
         }
-        /* All four inside their calls before the close: one that had
-         * not begun would call into the freed handle (a loaded machine
-         * once started a racer after a fixed 5 ms, and ASan caught it). */
-        while (samsa__producer_inside(p) < 4)
-            usleep(1000);
+        /* All four inside their calls, or back from them, before the
+         * close: one that had not begun would call into the freed handle
+         * (a loaded machine once started a racer after a fixed 5 ms, and
+         * ASan caught it).  Not all four inside at once: a send given
+         * room returns, which under TSan is before the last one starts.
+         * done is read before inside, so a racer leaving between the two
+         * reads is counted in neither, never in both. */
+        for (int in = 0; in < 4; usleep(1000)) {
+            in = 0;
+            for (int i = 0; i < 4; i++)
+                in += atomic_load(&x[i].done);
+            in += samsa__producer_inside(p);
+        }
         usleep(5000); /* most likely waiting; either way they must end */
         E(samsa_producer_close(p));
         for (int i = 0; i < 4; i++) {
